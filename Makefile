@@ -1,0 +1,40 @@
+# Herald build targets. `make test` is the README's test command and what CI runs.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X main.version=$(VERSION)
+FUZZTIME ?= 60s
+GO ?= go
+
+.PHONY: build test test-short lint fuzz fuzz-ci bench demo
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/herald ./cmd/herald
+
+# The whole suite under the race detector, then every fuzz target for a few seconds each.
+test:
+	$(GO) vet ./...
+	$(GO) test -race -count=1 -timeout 15m ./...
+	$(MAKE) fuzz-ci
+
+test-short:
+	$(GO) test -short -count=1 ./...
+
+lint:
+	gofmt -l . | tee /dev/stderr | (! read)
+	$(GO) vet ./...
+
+# Long fuzzing for developers: every FuzzXxx target for $(FUZZTIME).
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; done
+
+# CI fuzzing: a short run of each target.
+fuzz-ci:
+	$(MAKE) fuzz FUZZTIME=10s
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./core/... ./netio/...
+
+demo:
+	$(GO) run ./cmd/herald demo

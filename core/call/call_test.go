@@ -1,0 +1,114 @@
+package call
+
+import (
+	"errors"
+	"slices"
+	"testing"
+
+	"github.com/herald-ims/herald/core/content"
+)
+
+func page(t *testing.T, name string) *content.Page {
+	t.Helper()
+	p, err := content.NewPage(name, []byte("<!DOCTYPE html><html><body>"+name+"</body></html>"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestParseCaps(t *testing.T) {
+	tests := map[string]struct {
+		sup, req, allow, pem []string
+		want                 Caps
+	}{
+		"ims mmtel": {
+			sup:   []string{"precondition, 100rel, 199, early-session, gruu"},
+			allow: []string{"INVITE, ACK, CANCEL, BYE, PRACK, UPDATE"},
+			pem:   []string{"supported"},
+			want:  Caps{Reliable1xx: true, Update: true, EarlySession: true, EarlyDialogTerminated: true, EarlyMedia: true},
+		},
+		"require 100rel, no allow header": {
+			req:  []string{"100rel"},
+			want: Caps{Reliable1xx: true, Update: true},
+		},
+		"allow without update": {
+			sup:   []string{"100rel"},
+			allow: []string{"INVITE, ACK, BYE, CANCEL"},
+			want:  Caps{Reliable1xx: true},
+		},
+		"nothing": {allow: []string{"INVITE"}, want: Caps{}},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if got := ParseCaps(tc.sup, tc.req, tc.allow, tc.pem); got != tc.want {
+				t.Fatalf("got %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestDecide(t *testing.T) {
+	cc, ce := page(t, "caller.html"), page(t, "callee.html")
+	full := Caps{Reliable1xx: true, Update: true}
+	tests := map[string]struct {
+		caller, callee *Party
+		caps           Caps
+		want           Plan
+		claims         []int
+	}{
+		"claim 1: both cards": {
+			caller: &Party{CallerCard: cc}, callee: &Party{CalleeCard: ce}, caps: full,
+			want: Plan{CallerCard: cc, CalleeCard: ce, CalleeMode: CalleeCardUpdate}, claims: []int{1, 3, 4},
+		},
+		"claim 2: both cards and ringback": {
+			caller: &Party{CallerCard: cc}, callee: &Party{CalleeCard: ce, Ringback: "tone"}, caps: full,
+			want: Plan{CallerCard: cc, CalleeCard: ce, CalleeMode: CalleeCardUpdate, Ringback: "tone"}, claims: []int{1, 3, 4, 2},
+		},
+		"claim 5: callee card only": {
+			caller: nil, callee: &Party{CalleeCard: ce}, caps: full,
+			want: Plan{CalleeCard: ce, CalleeMode: CalleeCardUpdate}, claims: []int{5, 7},
+		},
+		"claim 6: callee card and ringback": {
+			callee: &Party{CalleeCard: ce, Ringback: "tone"}, caps: full,
+			want: Plan{CalleeCard: ce, CalleeMode: CalleeCardUpdate, Ringback: "tone"}, claims: []int{5, 7, 6},
+		},
+		"no cards: plain forwarding": {
+			caller: &Party{}, callee: &Party{}, caps: full, want: Plan{},
+		},
+		"caller without 100rel gets call-info fallback and no ringback": {
+			callee: &Party{CalleeCard: ce, Ringback: "tone"}, caps: Caps{Update: true},
+			want: Plan{CalleeCard: ce, CalleeMode: CalleeCardCallInfo},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			got := Decide(tc.caller, tc.callee, tc.caps)
+			if got != tc.want {
+				t.Fatalf("plan %+v, want %+v", got, tc.want)
+			}
+			if c := got.Claims(); !slices.Equal(c, tc.claims) {
+				t.Fatalf("claims %v, want %v", c, tc.claims)
+			}
+		})
+	}
+}
+
+func TestMachine(t *testing.T) {
+	var m Machine
+	for _, s := range []State{ProvSent, ProvSent, Early, UpdateSent, Pushing, Pushed, Terminated} {
+		if err := m.To(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if m.State() != Terminated || len(m.Trail()) != 7 {
+		t.Fatalf("state %s trail %v", m.State(), m.Trail())
+	}
+	var n Machine
+	if err := n.To(UpdateSent); !errors.Is(err, ErrTransition) {
+		t.Fatalf("idle -> update-sent: err %v, want ErrTransition", err)
+	}
+	if n.State() != Idle {
+		t.Fatalf("failed transition moved the state to %s", n.State())
+	}
+}

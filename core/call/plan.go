@@ -1,0 +1,124 @@
+// Package call is the per-call logic of Herald, independent of sockets: which of the patent's claims a
+// call exercises (Plan), what the caller's signalling can carry (Caps), and the states a call passes
+// through (State, with the legal transitions). core/signal executes a Plan over SIP, MSRP and RTP.
+//
+// Claim map (CN104468556B, see ../../../shared/notes/CLAIMS.md):
+//
+//	claim 1/3: caller card added to the INVITE as an early-session m=message part (a=path, file-selector)
+//	claim 1/4: callee card offered to the caller in an UPDATE (the media request message) on Herald's
+//	           own early dialog
+//	claim 2/6: ringback on that early dialog before the callee card goes out
+//	claim 5/7: callee card only
+package call
+
+import (
+	"strings"
+
+	"github.com/herald-ims/herald/core/content"
+)
+
+// Caps is what the caller's INVITE says it supports (RFC 3261 Supported/Require/Allow).
+type Caps struct {
+	Reliable1xx           bool // "100rel" in Supported or Require (RFC 3262)
+	Update                bool // UPDATE in Allow, or Allow absent (RFC 3311 §5.1 says a UA SHOULD list it)
+	EarlySession          bool // "early-session" in Supported (RFC 3959)
+	EarlyDialogTerminated bool // "199" in Supported (RFC 6228)
+	EarlyMedia            bool // P-Early-Media: supported (RFC 5009)
+}
+
+// ParseCaps reads Caps from the header values of an INVITE. Each argument holds every value of
+// that header (comma lists are split here).
+func ParseCaps(supported, require, allow []string, pEarlyMedia []string) Caps {
+	tokens := func(vals []string) map[string]bool {
+		m := map[string]bool{}
+		for _, v := range vals {
+			for _, t := range strings.Split(v, ",") {
+				if t = strings.ToLower(strings.TrimSpace(t)); t != "" {
+					m[t] = true
+				}
+			}
+		}
+		return m
+	}
+	sup, req, alw, pem := tokens(supported), tokens(require), tokens(allow), tokens(pEarlyMedia)
+	return Caps{
+		Reliable1xx:           sup["100rel"] || req["100rel"],
+		Update:                alw["update"] || len(allow) == 0,
+		EarlySession:          sup["early-session"],
+		EarlyDialogTerminated: sup["199"],
+		EarlyMedia:            pem["supported"],
+	}
+}
+
+// CalleeCardMode says how the callee card reaches the caller.
+type CalleeCardMode uint8
+
+// Callee card modes.
+const (
+	CalleeCardNone     CalleeCardMode = iota
+	CalleeCardUpdate                  // reliable 183 + PRACK, then UPDATE with m=message (claims 1/4, 5/7)
+	CalleeCardCallInfo                // caller lacks 100rel or UPDATE: Call-Info link on an unreliable 183
+)
+
+// Plan is what Herald will do for one call.
+type Plan struct {
+	CallerCard *content.Page // pushed to the callee (claim 1); nil: forward the INVITE body untouched
+	CalleeCard *content.Page // pushed to the caller (claims 1, 5)
+	CalleeMode CalleeCardMode
+	Ringback   string // clip to play on Herald's early dialog before the callee card (claims 2, 6)
+}
+
+// Claims lists the claims this plan exercises, for logs and traces.
+func (p Plan) Claims() []int {
+	var c []int
+	switch {
+	case p.CallerCard != nil && p.CalleeMode == CalleeCardUpdate:
+		c = append(c, 1, 3, 4)
+		if p.Ringback != "" {
+			c = append(c, 2)
+		}
+	case p.CallerCard != nil:
+		c = append(c, 3) // the caller-card half of claim 1
+	case p.CalleeMode == CalleeCardUpdate:
+		c = append(c, 5, 7)
+		if p.Ringback != "" {
+			c = append(c, 6)
+		}
+	}
+	return c
+}
+
+// OwnEarlyDialog reports whether Herald opens its own early dialog with the caller.
+func (p Plan) OwnEarlyDialog() bool { return p.CalleeMode == CalleeCardUpdate || p.Ringback != "" }
+
+// Party is the part of a subscriber profile a plan needs.
+type Party struct {
+	CallerCard *content.Page
+	CalleeCard *content.Page
+	Ringback   string
+}
+
+// Decide makes the plan for a call from the caller's and callee's profiles (nil when the party has
+// none) and what the caller's signalling supports.
+func Decide(caller, callee *Party, caps Caps) Plan {
+	var p Plan
+	if caller != nil {
+		p.CallerCard = caller.CallerCard
+	}
+	if callee == nil {
+		return p
+	}
+	reliable := caps.Reliable1xx && caps.Update
+	if callee.CalleeCard != nil {
+		p.CalleeCard = callee.CalleeCard
+		if reliable {
+			p.CalleeMode = CalleeCardUpdate
+		} else {
+			p.CalleeMode = CalleeCardCallInfo
+		}
+	}
+	if callee.Ringback != "" && caps.Reliable1xx {
+		p.Ringback = callee.Ringback
+	}
+	return p
+}

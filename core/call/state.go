@@ -1,0 +1,67 @@
+package call
+
+import (
+	"errors"
+	"fmt"
+)
+
+// State is where Herald's own early dialog with the caller stands.
+type State uint8
+
+// States of Herald's early dialog with the caller (RFC 3262, RFC 3311 as used by TS 24.182 forking model).
+const (
+	Idle       State = iota // no early dialog of Herald's
+	ProvSent                // reliable 183 sent, retransmitting until PRACK
+	Early                   // PRACK received: offer/answer done, ringback may play
+	UpdateSent              // UPDATE with the callee-card m=message offer in flight
+	Pushing                 // 200 (UPDATE) received: the caller may fetch the callee card
+	Pushed                  // the callee card was delivered (or failed): nothing left to do early
+	Terminated              // the call was answered, rejected or cancelled, or the early dialog died
+)
+
+var stateNames = [...]string{"idle", "prov-sent", "early", "update-sent", "pushing", "pushed", "terminated"}
+
+func (s State) String() string {
+	if int(s) < len(stateNames) {
+		return stateNames[s]
+	}
+	return fmt.Sprintf("state(%d)", s)
+}
+
+// ErrTransition is returned for a transition the state machine does not allow.
+var ErrTransition = errors.New("call: illegal state transition")
+
+var legal = map[State][]State{
+	Idle:       {ProvSent, Terminated},
+	ProvSent:   {ProvSent, Early, Terminated},
+	Early:      {UpdateSent, Pushed, Terminated},
+	UpdateSent: {Pushing, Early, Terminated}, // Early again after 491 glare or a failed UPDATE
+	Pushing:    {Pushed, Terminated},
+	Pushed:     {Terminated},
+	Terminated: {Terminated},
+}
+
+// Machine tracks the state of one call's early dialog. Not concurrency-safe: only the call's
+// controller goroutine touches it.
+type Machine struct {
+	state State
+	trail []State
+}
+
+// State returns the current state.
+func (m *Machine) State() State { return m.state }
+
+// Trail returns every state entered so far, in order (for traces and tests).
+func (m *Machine) Trail() []State { return m.trail }
+
+// To moves to next, or returns ErrTransition and stays.
+func (m *Machine) To(next State) error {
+	for _, ok := range legal[m.state] {
+		if ok == next {
+			m.state = next
+			m.trail = append(m.trail, next)
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: %s -> %s", ErrTransition, m.state, next)
+}

@@ -1,0 +1,134 @@
+// Package content holds the pages Herald pushes: validated, hashed, pre-compressed and shared read-only.
+//
+// A Page is immutable once built. Its byte slices are referenced by every MSRP write that sends it (the
+// MSRP plane writes sub-slices of Body with writev), so nothing may modify them after NewPage returns.
+package content
+
+import (
+	"bytes"
+	"crypto/sha1" //nolint:gosec // RFC 5547 §6 file-selector hash is sha-1 by definition
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+)
+
+// Media types a page can be sent as.
+const (
+	TypeHTML = "text/html"
+	TypeGzip = "application/gzip" // RFC 6713
+	TypeZstd = "application/zstd" // RFC 8878
+)
+
+// MaxPageBytes is the largest page accepted; MSRP terminals and Call-Info browsers both expect small cards.
+const MaxPageBytes = 1 << 20
+
+var (
+	// ErrEmptyPage is returned for a page with no bytes.
+	ErrEmptyPage = errors.New("content: empty page")
+	// ErrPageTooLarge is returned for a page above MaxPageBytes.
+	ErrPageTooLarge = errors.New("content: page too large")
+	// ErrNotHTML is returned when the bytes are not UTF-8 HTML.
+	ErrNotHTML = errors.New("content: not an utf-8 html document")
+	// ErrBadName is returned when the display name is unusable in an a=file-selector.
+	ErrBadName = errors.New("content: bad page name")
+)
+
+// Page is one immutable version of an HTML page.
+type Page struct {
+	Name string // display file name for a=file-selector (never a path)
+	Body []byte // identity bytes, text/html; immutable
+	Gzip []byte // gzip -9 of Body; immutable
+	Zstd []byte // zstd best of Body; immutable
+	SHA1 [20]byte
+	// Version is the content address: hex SHA-1 of Body.
+	Version string
+}
+
+var zenc, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedBestCompression), zstd.WithEncoderConcurrency(1))
+
+// NewPage validates body and builds a Page with its hash and compressed variants.
+// The body is copied, so the caller may reuse its slice.
+func NewPage(name string, body []byte) (*Page, error) {
+	if name == "" || strings.ContainsAny(name, "\"/\\\r\n\x00") || len(name) > 255 {
+		return nil, fmt.Errorf("%w: %q", ErrBadName, name)
+	}
+	if len(body) == 0 {
+		return nil, ErrEmptyPage
+	}
+	if len(body) > MaxPageBytes {
+		return nil, fmt.Errorf("%w: %d > %d bytes", ErrPageTooLarge, len(body), MaxPageBytes)
+	}
+	if !utf8.Valid(body) || !looksHTML(body) {
+		return nil, fmt.Errorf("%w: %s", ErrNotHTML, name)
+	}
+	p := &Page{Name: name, Body: bytes.Clone(body)}
+	p.SHA1 = sha1.Sum(p.Body) //nolint:gosec // see import
+	p.Version = hex.EncodeToString(p.SHA1[:])
+
+	var gz bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&gz, gzip.BestCompression)
+	if err != nil {
+		return nil, fmt.Errorf("content: gzip: %w", err)
+	}
+	if _, err := zw.Write(p.Body); err != nil {
+		return nil, fmt.Errorf("content: gzip: %w", err)
+	}
+	if err := zw.Close(); err != nil {
+		return nil, fmt.Errorf("content: gzip: %w", err)
+	}
+	p.Gzip = gz.Bytes()
+	p.Zstd = zenc.EncodeAll(p.Body, nil)
+	return p, nil
+}
+
+func looksHTML(b []byte) bool {
+	head := b
+	if len(head) > 512 {
+		head = head[:512]
+	}
+	head = bytes.TrimLeft(head, " \t\r\n\xef\xbb\xbf")
+	l := bytes.ToLower(head)
+	return bytes.HasPrefix(l, []byte("<!doctype html")) || bytes.HasPrefix(l, []byte("<html")) ||
+		bytes.HasPrefix(l, []byte("<!--")) || bytes.Contains(l, []byte("<html"))
+}
+
+// HashSelector renders the SHA-1 the way RFC 5547 §6 wants it in a=file-selector: "sha-1:72:24:5F:…".
+func (p *Page) HashSelector() string {
+	const hexd = "0123456789ABCDEF"
+	var b strings.Builder
+	b.Grow(len("sha-1:") + 3*len(p.SHA1))
+	b.WriteString("sha-1:")
+	for i, c := range p.SHA1 {
+		if i > 0 {
+			b.WriteByte(':')
+		}
+		b.WriteByte(hexd[c>>4])
+		b.WriteByte(hexd[c&0xf])
+	}
+	return b.String()
+}
+
+// Variant picks the representation to send to a peer whose a=accept-types lists accept.
+// zstd beats gzip beats identity; identity is always the fallback. The returned slice is shared.
+func (p *Page) Variant(accept []string) (ctype string, body []byte) {
+	has := func(t string) bool {
+		for _, a := range accept {
+			if strings.EqualFold(a, t) {
+				return true
+			}
+		}
+		return false
+	}
+	switch {
+	case has(TypeZstd) && len(p.Zstd) < len(p.Body):
+		return TypeZstd, p.Zstd
+	case has(TypeGzip) && len(p.Gzip) < len(p.Body):
+		return TypeGzip, p.Gzip
+	}
+	return TypeHTML, p.Body
+}

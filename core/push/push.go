@@ -1,0 +1,113 @@
+// Package push is the contract between the signalling side of a call and the MSRP plane.
+//
+// The SIP goroutine of a call creates a Session and Opens it on the Plane *before* it sends the SDP that
+// advertises the session's a=path; the MSRP plane (netio/msrp) looks the session up by the session-id in
+// the To-Path of the terminal's acquisition SEND, pushes the page and reports exactly one Result on the
+// session's Done channel. The call never blocks the plane: Done is buffered.
+package push
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"time"
+
+	"github.com/herald-ims/herald/core/content"
+)
+
+// Role says which card a session carries (and so which party fetches it).
+type Role uint8
+
+// Roles.
+const (
+	CallerCard Role = iota + 1 // caller-set page, fetched by the callee terminal (claim 1 first HTML)
+	CalleeCard                 // callee-set page, fetched by the caller terminal (claims 1/5 second HTML)
+)
+
+func (r Role) String() string {
+	switch r {
+	case CallerCard:
+		return "caller-card"
+	case CalleeCard:
+		return "callee-card"
+	}
+	return "unknown"
+}
+
+// Outcome of a push session.
+type Outcome uint8
+
+// Outcomes.
+const (
+	Delivered Outcome = iota + 1 // the terminal's success REPORT covered the whole page
+	Failed                       // a failure REPORT or a transaction error response
+	TimedOut                     // no bind, no REPORT or no progress before the deadline
+	Aborted                      // Close was called (answer, cancel, shutdown) before delivery
+	Disconnected                 // the terminal closed or reset the connection mid-transfer
+)
+
+func (o Outcome) String() string {
+	return [...]string{"", "delivered", "failed", "timed-out", "aborted", "disconnected"}[o]
+}
+
+// Result is what the plane reports once per session.
+type Result struct {
+	SessionID string
+	Outcome   Outcome
+	Code      int   // MSRP status from the REPORT or response, when there was one
+	Bytes     int64 // body bytes acknowledged (success REPORT) or written
+	Err       error
+}
+
+// Session is one page push: one call, one recipient, one page version.
+// Fields are set before Open and not changed afterwards, except by the plane through Done.
+type Session struct {
+	ID         string   // session-id in a=path; ≥128 bits from crypto/rand
+	CallID     string   // the SIP Call-ID it belongs to (for logs; never a lookup key from the wire)
+	Role       Role     //
+	Page       *content.Page
+	Accept     []string  // the terminal's a=accept-types, when known before the bind
+	TransferID string    // a=file-transfer-id
+	Expires    time.Time // the session refuses binds after this instant
+	Done       chan Result
+}
+
+// NewSession makes a session with fresh random identifiers and a buffered Done channel.
+func NewSession(callID string, role Role, page *content.Page, ttl time.Duration) *Session {
+	return &Session{
+		ID:         NewID(16),
+		CallID:     callID,
+		Role:       role,
+		Page:       page,
+		TransferID: NewID(9),
+		Expires:    time.Now().Add(ttl),
+		Done:       make(chan Result, 1),
+	}
+}
+
+// NewID returns n random bytes from crypto/rand as unpadded URL-safe base64 (RFC 4975 session-id and
+// transaction-id characters are a subset of unreserved; base64url's '-' and '_' are both allowed).
+func NewID(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // crypto/rand.Read never returns an error on Linux (Go ≥1.24 it panics instead)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// ErrPlaneFull is returned by Open when the plane holds its configured maximum of sessions.
+var ErrPlaneFull = errors.New("push: too many push sessions")
+
+// ErrDuplicate is returned by Open when the session-id is already registered.
+var ErrDuplicate = errors.New("push: duplicate session-id")
+
+// Plane is implemented by the MSRP plane.
+type Plane interface {
+	// Open registers s so a terminal can bind to it until s.Expires.
+	Open(s *Session) error
+	// Close ends the session: an in-flight transfer is aborted with '#', its connection closed, and
+	// Result{Outcome: Aborted} is reported unless a result was already reported. Safe to call twice.
+	Close(id string)
+	// PathURI is the MSRP URI to advertise in a=path for a session-id.
+	PathURI(id string) string
+	// Addr is the host and port to put in c= and m= (CEMA: what the terminal actually connects to).
+	Addr() (host string, port int)
+}
