@@ -1,0 +1,142 @@
+package sdp
+
+import (
+	"strconv"
+	"strings"
+)
+
+// NewSession returns a minimal session description:
+//
+//	v=0
+//	o=<origUser> <sessID> <sessID> IN IP4|IP6 <addr>
+//	s=-
+//	c=IN IP4|IP6 <addr>
+//	t=0 0
+func NewSession(origUser, addr string, sessID uint64) *Session {
+	id := strconv.FormatUint(sessID, 10)
+	conn := ConnValue(addr)
+	return &Session{
+		Origin: Origin{
+			Username: origUser, SessID: id, SessVersion: id,
+			NetType: "IN", AddrType: conn[3:6], Addr: addr,
+		},
+		Name:  "-",
+		Conn:  conn,
+		Times: []string{"t=0 0"},
+	}
+}
+
+// AnswerInactive returns an RFC 3264 answer to offer for Herald's own early
+// dialog: one m-line per offered m-line, in order, with the same media type
+// and proto, and a=inactive.
+//
+// An accepted line carries the first offered format, with that format's
+// a=rtpmap and a=fmtp copied, and the port portFor(i, m) (0 rejects it). An
+// m=message line, and a line the offerer itself disabled with port 0, are
+// rejected (port 0) without calling portFor. When an accepted offered line
+// carries precondition attributes (RFC 3312 a=curr/a=des), the answer
+// mirrors them with local resources met: "a=curr:qos local sendrecv", the
+// offerer's local status as remote, and the offer's desired status with
+// local and remote (and send and recv) swapped.
+//
+// The answer's o= user is "-"; the session-level c= is addr.
+func AnswerInactive(offer *Session, addr string, sessID uint64, portFor func(i int, m *Media) int) *Session {
+	ans := NewSession("-", addr, sessID)
+	for i, om := range offer.Media {
+		am := &Media{Type: om.Type, Proto: om.Proto}
+		if len(om.Formats) > 0 {
+			am.Formats = []string{om.Formats[0]}
+		} else {
+			am.Formats = []string{"*"}
+		}
+		if om.Port == 0 || strings.EqualFold(om.Type, "message") {
+			ans.AddMedia(am)
+			continue
+		}
+		if portFor != nil {
+			am.Port = portFor(i, om)
+		}
+		if am.Port <= 0 || am.Port > 65535 {
+			am.Port = 0
+			ans.AddMedia(am)
+			continue
+		}
+		f := am.Formats[0]
+		for _, a := range om.Attrs {
+			if (a.Key == "rtpmap" || a.Key == "fmtp") && fmtOf(a.Value) == f {
+				am.Attrs = append(am.Attrs, a)
+			}
+		}
+		am.Attrs = append(am.Attrs, answerPreconditions(om.Attrs)...)
+		am.AddFlag(Inactive)
+		ans.AddMedia(am)
+	}
+	return ans
+}
+
+// fmtOf returns the format an rtpmap/fmtp value starts with ("97 AMR-WB/16000"
+// gives "97").
+func fmtOf(v string) string {
+	f, _, _ := strings.Cut(strings.TrimLeft(v, " "), " ")
+	return f
+}
+
+// answerPreconditions builds the RFC 3312 §5.1 answerer's status lines for
+// a side whose own resources are always available. It handles the "qos"
+// precondition type with segmented (local/remote) and e2e status types.
+func answerPreconditions(offered []Attr) []Attr {
+	var des []Attr
+	offLocal, offE2E := "none", ""
+	hasCurr := false
+	for _, a := range offered {
+		f := strings.Fields(a.Value)
+		switch {
+		case a.Key == "curr" && len(f) == 3 && f[0] == "qos":
+			hasCurr = true
+			switch f[1] {
+			case "local":
+				offLocal = f[2]
+			case "e2e":
+				offE2E = f[2]
+			}
+		case a.Key == "des" && len(f) == 4 && f[0] == "qos":
+			f[2] = swapLocal(f[2])
+			f[3] = swapDir(f[3])
+			des = append(des, Attr{Key: "des", Value: strings.Join(f, " ")})
+		}
+	}
+	if !hasCurr && len(des) == 0 {
+		return nil
+	}
+	var curr []Attr
+	if offE2E != "" {
+		// End to end status: only the offerer's side can still be missing.
+		curr = append(curr, Attr{Key: "curr", Value: "qos e2e " + swapDir(offE2E)})
+	} else {
+		curr = append(curr,
+			Attr{Key: "curr", Value: "qos local sendrecv"},
+			Attr{Key: "curr", Value: "qos remote " + swapDir(offLocal)},
+		)
+	}
+	return append(curr, des...)
+}
+
+func swapLocal(s string) string {
+	switch s {
+	case "local":
+		return "remote"
+	case "remote":
+		return "local"
+	}
+	return s // e2e
+}
+
+func swapDir(s string) string {
+	switch s {
+	case "send":
+		return "recv"
+	case "recv":
+		return "send"
+	}
+	return s
+}

@@ -1,0 +1,236 @@
+package sdp
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Parse parses a session description (RFC 8866 §5, §9 grammar).
+//
+// It accepts CRLF or LF-only line ends and skips empty lines. It requires
+// v= as the first line, exactly one o= and s= at session level, and well
+// formed m= lines (type, port[/n] 0..65535, proto, at least one format).
+// i= and c= lines beyond the first in a section, and lines of unknown type
+// (k=, z=, x=...), are kept whole in Other, in order. Errors wrap ErrSyntax
+// and name the line, or ErrTooLarge.
+//
+// The returned Session does not alias b.
+func Parse(b []byte) (*Session, error) {
+	if len(b) > MaxSize {
+		return nil, fmt.Errorf("%w: %d bytes > %d", ErrTooLarge, len(b), MaxSize)
+	}
+	p := parser{s: &Session{}}
+	src := string(b)
+	for len(src) > 0 {
+		var line string
+		if i := strings.IndexByte(src, '\n'); i >= 0 {
+			line, src = src[:i], src[i+1:]
+		} else {
+			line, src = src, ""
+		}
+		p.n++
+		line = strings.TrimSuffix(line, "\r")
+		if line == "" {
+			continue
+		}
+		if err := p.line(line); err != nil {
+			return nil, err
+		}
+	}
+	switch {
+	case !p.seenV:
+		return nil, fmt.Errorf("%w: no v= line", ErrSyntax)
+	case !p.seenO:
+		return nil, fmt.Errorf("%w: no o= line", ErrSyntax)
+	case !p.seenS:
+		return nil, fmt.Errorf("%w: no s= line", ErrSyntax)
+	}
+	for _, m := range p.s.Media {
+		m.sessConn = p.s.Conn
+	}
+	return p.s, nil
+}
+
+type parser struct {
+	s                   *Session
+	m                   *Media // current media description, nil at session level
+	n                   int    // 1-based line number
+	seenV, seenO, seenS bool
+}
+
+func (p *parser) errorf(format string, args ...any) error {
+	return fmt.Errorf("%w: line %d: %s", ErrSyntax, p.n, fmt.Sprintf(format, args...))
+}
+
+func (p *parser) line(line string) error {
+	// RFC 8866 §5: <type>=<value>, type a single case-significant letter,
+	// no whitespace around "=". Values are byte-strings: no NUL, CR or LF.
+	if len(line) < 2 || line[1] != '=' || !isAlpha(line[0]) {
+		return p.errorf("not <type>=<value>")
+	}
+	if strings.IndexByte(line, 0) >= 0 || strings.IndexByte(line, '\r') >= 0 {
+		return p.errorf("nul or cr in value")
+	}
+	typ, val := line[0], line[2:]
+	if !p.seenV {
+		if typ != 'v' {
+			return p.errorf("first line is %c=, want v=", typ)
+		}
+		if len(val) == 0 || len(val) > 9 || !allDigits(val) {
+			return p.errorf("bad version %q", val)
+		}
+		p.s.Version, _ = strconv.Atoi(val)
+		p.seenV = true
+		return nil
+	}
+	if typ == 'm' {
+		return p.media(val)
+	}
+	if typ == 'a' {
+		a, err := parseAttr(val)
+		if err != nil {
+			return p.errorf("%v", err)
+		}
+		if p.m != nil {
+			p.m.Attrs = append(p.m.Attrs, a)
+		} else {
+			p.s.Attrs = append(p.s.Attrs, a)
+		}
+		return nil
+	}
+	if p.m != nil {
+		return p.mediaLine(typ, val, line)
+	}
+	s := p.s
+	switch typ {
+	case 'v':
+		return p.errorf("repeated v=")
+	case 'o':
+		if p.seenO {
+			return p.errorf("repeated o=")
+		}
+		f := strings.Fields(val)
+		if len(f) != 6 {
+			return p.errorf("o= has %d fields, want 6", len(f))
+		}
+		s.Origin = Origin{f[0], f[1], f[2], f[3], f[4], f[5]}
+		p.seenO = true
+	case 's':
+		if p.seenS {
+			return p.errorf("repeated s=")
+		}
+		s.Name, p.seenS = val, true
+	case 'i':
+		setOrKeep(&s.Info, &s.Other, val, line)
+	case 'u':
+		setOrKeep(&s.URI, &s.Other, val, line)
+	case 'c':
+		setOrKeep(&s.Conn, &s.Other, val, line)
+	case 'e':
+		s.Emails = append(s.Emails, val)
+	case 'p':
+		s.Phones = append(s.Phones, val)
+	case 'b':
+		s.Bandwidth = append(s.Bandwidth, val)
+	case 't':
+		s.Times = append(s.Times, line)
+	case 'r':
+		if len(s.Times) == 0 {
+			return p.errorf("r= before t=")
+		}
+		s.Times = append(s.Times, line)
+	default: // z=, k= and unknown types
+		s.Other = append(s.Other, line)
+	}
+	return nil
+}
+
+// setOrKeep stores val in *field, or the whole line in *other when the field
+// is already set (Marshal writes an empty field not at all).
+func setOrKeep(field *string, other *[]string, val, line string) {
+	if *field == "" {
+		*field = val
+		return
+	}
+	*other = append(*other, line)
+}
+
+func (p *parser) mediaLine(typ byte, val, line string) error {
+	m := p.m
+	switch typ {
+	case 'v', 'o', 's', 't', 'r':
+		return p.errorf("%c= inside a media description", typ)
+	case 'i':
+		setOrKeep(&m.Info, &m.Other, val, line)
+	case 'c':
+		setOrKeep(&m.Conn, &m.Other, val, line)
+	case 'b':
+		m.Bandwidth = append(m.Bandwidth, val)
+	default: // k= and unknown types
+		m.Other = append(m.Other, line)
+	}
+	return nil
+}
+
+// media parses an m= value (RFC 8866 §5.14):
+//
+//	m=<media> <port>[/<number of ports>] <proto> <fmt> ...
+func (p *parser) media(val string) error {
+	if !p.seenO || !p.seenS {
+		return p.errorf("m= before o= and s=")
+	}
+	if len(p.s.Media) >= MaxMedia {
+		return fmt.Errorf("%w: more than %d m-lines (line %d)", ErrTooLarge, MaxMedia, p.n)
+	}
+	f := strings.Fields(val)
+	if len(f) < 4 {
+		return p.errorf("m= has %d fields, want at least 4", len(f))
+	}
+	m := &Media{Type: f[0], Proto: f[2], Formats: f[3:]}
+	port, num, hasNum := strings.Cut(f[1], "/")
+	var ok bool
+	if m.Port, ok = parsePort(port); !ok {
+		return p.errorf("bad m= port %q", f[1])
+	}
+	if hasNum {
+		if m.NumPorts, ok = parsePort(num); !ok || m.NumPorts == 0 {
+			return p.errorf("bad m= number of ports %q", f[1])
+		}
+	}
+	p.s.Media = append(p.s.Media, m)
+	p.m = m
+	return nil
+}
+
+// parseAttr parses the value of an a= line (RFC 8866 §5.13):
+// <attribute> or <attribute>:<value>.
+func parseAttr(val string) (Attr, error) {
+	k, v, ok := strings.Cut(val, ":")
+	if k == "" {
+		return Attr{}, fmt.Errorf("empty attribute name in %q", val)
+	}
+	if !ok {
+		return Attr{Key: k, Flag: true}, nil
+	}
+	return Attr{Key: k, Value: v}, nil
+}
+
+func parsePort(s string) (int, bool) {
+	if len(s) == 0 || len(s) > 5 || !allDigits(s) {
+		return 0, false
+	}
+	n, _ := strconv.Atoi(s)
+	return n, n <= 65535
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func isAlpha(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
