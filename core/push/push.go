@@ -39,11 +39,11 @@ type Outcome uint8
 
 // Outcomes.
 const (
-	Delivered Outcome = iota + 1 // the terminal's success REPORT covered the whole page
-	Failed                       // a failure REPORT or a transaction error response
-	TimedOut                     // no bind, no REPORT or no progress before the deadline
-	Aborted                      // Close was called (answer, cancel, shutdown) before delivery
-	Disconnected                 // the terminal closed or reset the connection mid-transfer
+	Delivered    Outcome = iota + 1 // the terminal's success REPORT covered the whole page
+	Failed                          // a failure REPORT or a transaction error response
+	TimedOut                        // no bind, no REPORT or no progress before the deadline
+	Aborted                         // Close was called (answer, cancel, shutdown) before delivery
+	Disconnected                    // the terminal closed or reset the connection mid-transfer
 )
 
 func (o Outcome) String() string {
@@ -62,9 +62,9 @@ type Result struct {
 // Session is one page push: one call, one recipient, one page version.
 // Fields are set before Open and not changed afterwards, except by the plane through Done.
 type Session struct {
-	ID         string   // session-id in a=path; ≥128 bits from crypto/rand
-	CallID     string   // the SIP Call-ID it belongs to (for logs; never a lookup key from the wire)
-	Role       Role     //
+	ID         string // session-id in a=path; ≥128 bits from crypto/rand
+	CallID     string // the SIP Call-ID it belongs to (for logs; never a lookup key from the wire)
+	Role       Role   //
 	Page       *content.Page
 	Accept     []string  // the terminal's a=accept-types, when known before the bind
 	TransferID string    // a=file-transfer-id

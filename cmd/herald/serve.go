@@ -1,0 +1,281 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/herald-ims/herald/configs"
+	"github.com/herald-ims/herald/core/config"
+	"github.com/herald-ims/herald/core/profile"
+	"github.com/herald-ims/herald/core/signal"
+	msrpnet "github.com/herald-ims/herald/netio/msrp"
+)
+
+// instance is one running Herald: the MSRP plane, the SIP layer and their sockets.
+type instance struct {
+	opts     *config.Options
+	log      *slog.Logger
+	profiles *profile.MemStore
+	msrp     *msrpnet.Server
+	sip      *signal.Server
+	closers  []io.Closer
+	wg       sync.WaitGroup
+}
+
+func newLogger(o *config.Options, w io.Writer) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(o.Log.Level))
+	ho := &slog.HandlerOptions{Level: lvl}
+	if o.Log.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, ho))
+	}
+	return slog.New(slog.NewTextHandler(w, ho))
+}
+
+// newInstance builds every plane from validated options; nothing listens until start.
+func newInstance(o *config.Options, log *slog.Logger, trace func(string)) (*instance, error) {
+	in := &instance{opts: o, log: log}
+	var err error
+	if o.Seed == "" {
+		in.profiles, err = profile.LoadSeed(configs.Seed)
+	} else {
+		in.profiles, err = profile.LoadSeed(os.DirFS(o.Seed))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("herald: seed: %w", err)
+	}
+	m := o.MSRP
+	in.msrp, err = msrpnet.New(msrpnet.Options{
+		Listen:          m.Listen,
+		AdvertiseHost:   firstNonEmpty(m.AdvertiseAddr, m.Advertise),
+		MaxConns:        m.MaxConns,
+		MaxConnsPerIP:   m.MaxConnsPerIP,
+		MaxSessions:     m.MaxSessions,
+		BindTimeout:     time.Duration(m.BindTimeout),
+		TransferTimeout: time.Duration(m.TransferTimeout),
+		IdleTimeout:     time.Duration(m.IdleTimeout),
+		ChunkSize:       m.ChunkSize,
+		MaxHeaderBytes:  m.MaxHeaderBytes,
+		MaxChunkBytes:   m.MaxChunkBytes,
+		MaxOutbound:     m.MaxOutbound,
+		Loops:           m.Loops,
+		Logger:          log.With("component", "netio/msrp"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	host, port, err := splitAdvertise(o)
+	if err != nil {
+		return nil, err
+	}
+	nextHop, err := hostPortOfURI(o.SIP.NextHop)
+	if err != nil {
+		return nil, err
+	}
+	var trusted []netip.Prefix
+	for _, t := range o.SIP.Trusted {
+		p, err := netip.ParsePrefix(t)
+		if err != nil {
+			a, err2 := netip.ParseAddr(t)
+			if err2 != nil {
+				return nil, fmt.Errorf("herald: trusted %q: %w", t, err)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		trusted = append(trusted, p)
+	}
+	in.sip, err = signal.New(signal.Options{
+		Host:        host,
+		Port:        port,
+		NextHop:     nextHop,
+		RecordRoute: o.SIP.RecordRoute,
+		Trusted:     trusted,
+		T1:          time.Duration(o.SIP.T1),
+		TimerC:      time.Duration(o.SIP.TimerC),
+		SessionTTL:  time.Duration(m.SessionTTL),
+		MaxCalls:    o.Limits.MaxCalls,
+		Logger:      log,
+		Trace:       trace,
+	}, signal.Deps{Profiles: in.profiles, MSRP: in.msrp})
+	if err != nil {
+		return nil, err
+	}
+	return in, nil
+}
+
+func firstNonEmpty(v ...string) string {
+	for _, s := range v {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+// splitAdvertise returns the SIP host and port Herald advertises (port 0: learn it from the socket).
+func splitAdvertise(o *config.Options) (string, int, error) {
+	adv := o.SIP.Advertise
+	if adv == "" && len(o.SIP.Listen) > 0 {
+		adv = o.SIP.Listen[0].Addr
+	}
+	host, p, err := net.SplitHostPort(adv)
+	if err != nil {
+		return adv, 0, nil //nolint:nilerr // a bare host: the port is learnt from the first socket
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil {
+		return "", 0, fmt.Errorf("herald: sip advertise %q: %w", adv, err)
+	}
+	return host, port, nil
+}
+
+// hostPortOfURI turns "sip:host:port;transport=udp" into "host:port".
+func hostPortOfURI(s string) (string, error) {
+	var u sip.Uri
+	if err := sip.ParseUri(s, &u); err != nil {
+		return "", fmt.Errorf("herald: next_hop %q: %w", s, err)
+	}
+	port := u.Port
+	if port == 0 {
+		port = 5060
+	}
+	return net.JoinHostPort(u.Host, strconv.Itoa(port)), nil
+}
+
+// start opens every socket and serves. It returns once all listeners are bound.
+func (in *instance) start(ctx context.Context) error {
+	if err := in.msrp.Start(ctx); err != nil {
+		return err
+	}
+	// Port 0 on several transports of one host means one kernel-chosen port shared by all of them
+	// (SIP expects UDP and TCP on the same port: RFC 3261 §18.1.1 switches big requests to TCP).
+	chosen := map[string]string{}
+	for _, l := range in.opts.SIP.Listen {
+		host, port, _ := net.SplitHostPort(l.Addr)
+		if port == "0" {
+			if p, ok := chosen[host]; ok {
+				l.Addr = net.JoinHostPort(host, p)
+			}
+		}
+		record := func(a net.Addr) {
+			if port == "0" {
+				if _, p, err := net.SplitHostPort(a.String()); err == nil {
+					chosen[host] = p
+				}
+			}
+		}
+		switch strings.ToLower(l.Transport) {
+		case "udp":
+			pc, err := net.ListenPacket("udp", l.Addr)
+			if err != nil {
+				return fmt.Errorf("herald: sip udp %s: %w", l.Addr, err)
+			}
+			record(pc.LocalAddr())
+			in.sip.Listening(pc.LocalAddr())
+			in.closers = append(in.closers, pc)
+			in.serve(func() error { return in.sip.ServeUDP(pc) })
+		case "tcp":
+			ln, err := net.Listen("tcp", l.Addr)
+			if err != nil {
+				return fmt.Errorf("herald: sip tcp %s: %w", l.Addr, err)
+			}
+			record(ln.Addr())
+			in.sip.Listening(ln.Addr())
+			in.closers = append(in.closers, ln)
+			in.serve(func() error { return in.sip.ServeTCP(ln) })
+		case "tls":
+			cert, err := tls.LoadX509KeyPair(l.Cert, l.Key)
+			if err != nil {
+				return fmt.Errorf("herald: sip tls %s: %w", l.Addr, err)
+			}
+			ln, err := tls.Listen("tcp", l.Addr, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+			if err != nil {
+				return fmt.Errorf("herald: sip tls %s: %w", l.Addr, err)
+			}
+			in.closers = append(in.closers, ln)
+			in.serve(func() error { return in.sip.ServeTCP(ln) })
+		}
+	}
+	return nil
+}
+
+func (in *instance) serve(f func() error) {
+	in.wg.Add(1)
+	go func() {
+		defer in.wg.Done()
+		if err := f(); err != nil && !errors.Is(err, net.ErrClosed) {
+			in.log.Warn("sip listener stopped", "error", err)
+		}
+	}()
+}
+
+// sipAddr is the UDP address Herald's SIP listens on (for the demo and tests).
+func (in *instance) sipAddr() string {
+	return net.JoinHostPort(in.opts.SIP.Listen[0].Addr[:strings.LastIndexByte(in.opts.SIP.Listen[0].Addr, ':')], strconv.Itoa(in.sip.Port()))
+}
+
+// stop closes the sockets, the SIP layer and the MSRP plane.
+func (in *instance) stop(ctx context.Context) {
+	for _, c := range in.closers {
+		_ = c.Close()
+	}
+	_ = in.sip.Close()
+	in.wg.Wait()
+	_ = in.msrp.Stop(ctx)
+}
+
+func cmdServe(ctx context.Context, path string, stderr io.Writer) int {
+	var (
+		o   *config.Options
+		err error
+	)
+	if path == "" {
+		o, err = config.Default()
+	} else {
+		o, err = config.Load(path)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	log := newLogger(o, stderr)
+	for _, w := range o.Warnings {
+		log.Warn("config", "problem", w.String())
+	}
+	if err := os.MkdirAll(o.DataDir, 0o750); err != nil {
+		log.Error("data dir", "error", err)
+		return 1
+	}
+	in, err := newInstance(o, log, nil)
+	if err != nil {
+		log.Error("start", "error", err)
+		return 1
+	}
+	if err := in.start(ctx); err != nil {
+		log.Error("start", "error", err)
+		in.stop(context.Background())
+		return 1
+	}
+	host, port := in.msrp.Addr()
+	log.Info("herald serving", "version", version, "sip", in.sipAddr(), "msrp", net.JoinHostPort(host, strconv.Itoa(port)),
+		"next_hop", o.SIP.NextHop, "subscribers", in.profiles.Len())
+	<-ctx.Done()
+	log.Info("herald stopping")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	in.stop(sctx)
+	return 0
+}

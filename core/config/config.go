@@ -1,0 +1,86 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/herald-ims/herald/configs"
+)
+
+// DefaultFile is the name Default reports problems under.
+const DefaultFile = "configs/herald.yaml"
+
+// Parse decodes, defaults and validates one YAML configuration. file names the source in problems.
+// On failure the error is an Errors holding every problem found, sorted by position.
+func Parse(file string, data []byte) (*Options, error) {
+	l := newLoader(file)
+	o := &Options{Source: file}
+
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	switch err := dec.Decode(&doc); {
+	case errors.Is(err, io.EOF):
+		// An empty file is all defaults; validation still asks for what has none (sip.next_hop).
+	case err != nil:
+		l.syntaxProblem(err)
+		return nil, Errors(l.sorted())
+	default:
+		var extra yaml.Node
+		if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+			if err != nil {
+				l.syntaxProblem(err)
+			} else {
+				l.addAt(pos(&extra), ErrSyntax, "a second YAML document is not allowed")
+			}
+		}
+		root := &doc
+		if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
+			root = root.Content[0]
+		}
+		if root.Kind == yaml.MappingNode || root.ShortTag() == "!!null" {
+			l.decode("", root, reflect.ValueOf(o).Elem())
+		} else {
+			l.addAt(pos(root), ErrSyntax, "top level must be a mapping, got %s", nodeKind(root))
+		}
+	}
+	if len(l.probs) > 0 && hasSyntax(l.probs) {
+		return nil, Errors(l.sorted())
+	}
+
+	l.applyDefaults(o)
+	l.validate(o)
+	if len(l.probs) > 0 {
+		return nil, Errors(l.sorted())
+	}
+	o.Warnings = l.warns
+	return o, nil
+}
+
+func hasSyntax(ps []Problem) bool {
+	for _, p := range ps {
+		if errors.Is(p.Err, ErrSyntax) {
+			return true
+		}
+	}
+	return false
+}
+
+// Load reads and parses the file at path. A read failure is returned wrapped, not as Errors.
+func Load(path string) (*Options, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Default parses the embedded default configuration (configs/herald.yaml).
+func Default() (*Options, error) {
+	return Parse(DefaultFile, configs.Default)
+}

@@ -1,0 +1,709 @@
+package config
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// hop is the one key every config needs; snippets that do not test sip start with it (lines 1-2).
+const hop = "sip:\n  next_hop: sip:127.0.0.1:5070\n"
+
+// problems parses src and returns its problems as "file:line:col: msg" strings.
+func problems(t *testing.T, src string) ([]string, error) {
+	t.Helper()
+	o, err := Parse("t.yaml", []byte(src))
+	if err == nil {
+		t.Fatalf("Parse succeeded, want problems; options: %+v", o)
+	}
+	var errs Errors
+	if !errors.As(err, &errs) {
+		t.Fatalf("error %T is not config.Errors: %v", err, err)
+	}
+	if o != nil {
+		t.Fatalf("Parse returned options with an error")
+	}
+	out := make([]string, len(errs))
+	for i, p := range errs {
+		out[i] = p.String()
+	}
+	return out, err
+}
+
+func TestParseProblems(t *testing.T) {
+	tests := map[string]struct {
+		src   string
+		class error
+		want  []string
+	}{
+		// Decoding.
+		"syntax error": {
+			src:   hop + "log:\n  level: : x\n",
+			class: ErrSyntax,
+			want:  []string{"t.yaml:4:1: mapping values are not allowed in this context"},
+		},
+		"top level list": {
+			src:   "- a\n- b\n",
+			class: ErrSyntax,
+			want:  []string{"t.yaml:1:1: top level must be a mapping, got list"},
+		},
+		"second document": {
+			src:   hop + "---\nnode: {name: x}\n",
+			class: ErrSyntax,
+			want:  []string{"t.yaml:3:1: a second YAML document is not allowed"},
+		},
+		"unknown top-level key": {
+			src:   hop + "datadir: /tmp\n",
+			class: ErrUnknownKey,
+			want:  []string{`t.yaml:3:1: top level: unknown key "datadir" (did you mean "data_dir"?)`},
+		},
+		"unknown nested key": {
+			src:   hop + "  listen:\n    - transport: udp\n      addr: 127.0.0.1:5060\n      port: 5060\n",
+			class: ErrUnknownKey,
+			want:  []string{`t.yaml:6:7: sip.listen[0]: unknown key "port"`},
+		},
+		"kebab-case key suggests snake_case": {
+			src:   hop + "msrp:\n  chunk-size: 1024\n",
+			class: ErrUnknownKey,
+			want:  []string{`t.yaml:4:3: msrp: unknown key "chunk-size" (did you mean "chunk_size"?)`},
+		},
+		"duplicate key": {
+			src:   hop + "log:\n  level: info\n  level: debug\n",
+			class: ErrDuplicateKey,
+			want:  []string{`t.yaml:5:3: log: key "level" already set at line 4`},
+		},
+		"merge key": {
+			src:   hop + "log:\n  <<: {level: info}\n",
+			class: ErrUnknownKey,
+			want:  []string{"t.yaml:4:3: log: merge keys and complex keys are not supported"},
+		},
+		"wrong type: list for integer": {
+			src:   hop + "msrp:\n  max_conns: [1, 2]\n",
+			class: ErrType,
+			want:  []string{"t.yaml:4:14: msrp.max_conns: expected integer, got list"},
+		},
+		"wrong type: string for integer": {
+			src:   hop + "limits:\n  max_calls: lots\n",
+			class: ErrType,
+			want:  []string{`t.yaml:4:14: limits.max_calls: expected integer, got string "lots"`},
+		},
+		"wrong type: integer for string": {
+			src:   hop + "node:\n  name: 42\n",
+			class: ErrType,
+			want:  []string{`t.yaml:4:9: node.name: expected string, got integer "42" (quote it)`},
+		},
+		"wrong type: string for boolean": {
+			src:   hop + "  record_route: maybe\n",
+			class: ErrType,
+			want:  []string{`t.yaml:3:17: sip.record_route: expected boolean, got string "maybe"`},
+		},
+		"wrong type: scalar for list": {
+			src:   hop + "  trusted: 10.0.0.0/8\n",
+			class: ErrType,
+			want:  []string{"t.yaml:3:12: sip.trusted: expected list, got string"},
+		},
+		"wrong type: scalar for mapping": {
+			src:   hop + "log: debug\n",
+			class: ErrType,
+			want:  []string{"t.yaml:3:6: log: expected mapping, got string"},
+		},
+		"wrong type: mapping for duration": {
+			src:   hop + "  t1: {ms: 500}\n",
+			class: ErrType,
+			want:  []string{"t.yaml:3:7: sip.t1: expected duration, got mapping"},
+		},
+		"duration without unit": {
+			src:   hop + "  t1: 500\n",
+			class: ErrDuration,
+			want:  []string{`t.yaml:3:7: sip.t1: "500" has no unit (write "500ms" or "500s")`},
+		},
+		"duration garbage": {
+			src:   hop + "msrp:\n  bind_timeout: soon\n",
+			class: ErrDuration,
+			want:  []string{`t.yaml:4:17: msrp.bind_timeout: "soon" is not a duration like "500ms", "30s" or "3m"`},
+		},
+		"duration negative": {
+			src:   hop + "rtp:\n  max_duration: -3s\n",
+			class: ErrDuration,
+			want:  []string{`t.yaml:4:17: rtp.max_duration: "-3s" must be positive`},
+		},
+
+		// SIP.
+		"sip listen empty": {
+			src:   hop + "  listen: []\n",
+			class: ErrRequired,
+			want:  []string{"t.yaml:3:11: sip.listen: needs at least one listener"},
+		},
+		"sip listen bad transport": {
+			src:   hop + "  listen: [{transport: sctp, addr: \"127.0.0.1:5060\"}]\n",
+			class: ErrValue,
+			want:  []string{`t.yaml:3:24: sip.listen[0].transport: "sctp" is not udp, tcp or tls`},
+		},
+		"sip listen missing transport": {
+			src:   hop + "  listen:\n    - addr: 127.0.0.1:5060\n",
+			class: ErrRequired,
+			want:  []string{"t.yaml:4:7: sip.listen[0].transport: must be set (udp, tcp or tls)"},
+		},
+		"sip listen addr without port": {
+			src:   hop + "  listen: [{transport: udp, addr: 127.0.0.1}]\n",
+			class: ErrAddress,
+			want:  []string{`t.yaml:3:35: sip.listen[0].addr: "127.0.0.1" is not IP:port`},
+		},
+		"sip listen addr hostname": {
+			src:   hop + "  listen: [{transport: udp, addr: \"localhost:5060\"}]\n",
+			class: ErrAddress,
+			want:  []string{`t.yaml:3:35: sip.listen[0].addr: "localhost:5060": host must be an IP address (0.0.0.0 or :: for all)`},
+		},
+		"sip listen addr port out of range": {
+			src:   hop + "  listen: [{transport: udp, addr: \"127.0.0.1:70000\"}]\n",
+			class: ErrAddress,
+			want:  []string{`t.yaml:3:35: sip.listen[0].addr: "127.0.0.1:70000": port must be 0..65535`},
+		},
+		"sip listen missing addr": {
+			src:   hop + "  listen:\n    - transport: udp\n",
+			class: ErrRequired,
+			want:  []string{"t.yaml:4:7: sip.listen[0].addr: must be set to IP:port"},
+		},
+		"sip duplicate listen": {
+			src: hop + "  listen:\n" +
+				"    - {transport: udp, addr: \"127.0.0.1:5060\"}\n" +
+				"    - {transport: tcp, addr: \"127.0.0.1:5060\"}\n" +
+				"    - {transport: udp, addr: \"127.0.0.1:5060\"}\n",
+			class: ErrConflict,
+			want:  []string{"t.yaml:6:30: sip.listen[2].addr: udp 127.0.0.1:5060 overlaps sip.listen[0] (line 4)"},
+		},
+		"sip tls and tcp share a port": {
+			src: hop + "  listen:\n" +
+				"    - {transport: tcp, addr: \"0.0.0.0:5061\"}\n" +
+				"    - {transport: tls, addr: \"127.0.0.1:5061\", cert: c.pem, key: k.pem}\n" +
+				"  advertise: ps.example\n",
+			class: ErrConflict,
+			want:  []string{"t.yaml:5:30: sip.listen[1].addr: tls 127.0.0.1:5061 overlaps sip.listen[0] (line 4)"},
+		},
+		"sip tls without cert and key": {
+			src:   hop + "  listen:\n    - transport: tls\n      addr: 127.0.0.1:5061\n",
+			class: ErrRequired,
+			want: []string{
+				"t.yaml:4:7: sip.listen[0].cert: tls listener needs cert",
+				"t.yaml:4:7: sip.listen[0].key: tls listener needs key",
+			},
+		},
+		"sip tls without key": {
+			src:   hop + "  listen:\n    - transport: tls\n      addr: 127.0.0.1:5061\n      cert: c.pem\n",
+			class: ErrRequired,
+			want:  []string{"t.yaml:4:7: sip.listen[0].key: tls listener needs key"},
+		},
+		"sip cert on udp": {
+			src:   hop + "  listen:\n    - transport: udp\n      addr: 127.0.0.1:5060\n      cert: c.pem\n",
+			class: ErrConflict,
+			want:  []string{"t.yaml:6:7: sip.listen[0].cert: only valid for transport tls"},
+		},
+		"sip advertise required on wildcard": {
+			src:   hop + "  listen: [{transport: udp, addr: \"0.0.0.0:5060\"}]\n",
+			class: ErrRequired,
+			want:  []string{"t.yaml:3:29: sip.advertise: required when sip.listen[0].addr (0.0.0.0:5060) is a wildcard address"},
+		},
+		"sip advertise bad host": {
+			src:   hop + "  advertise: \"ps_1.example:5060\"\n",
+			class: ErrAddress,
+			want:  []string{`t.yaml:3:14: sip.advertise: "ps_1.example:5060" is not a host name or IP address`},
+		},
+		"sip advertise bad port": {
+			src:   hop + "  advertise: \"ps.example:0\"\n",
+			class: ErrAddress,
+			want:  []string{`t.yaml:3:14: sip.advertise: "ps.example:0": port must be 1..65535`},
+		},
+		"next_hop missing": {
+			src:   "sip:\n  t1: 1s\n",
+			class: ErrRequired,
+			want:  []string{"t.yaml:1:1: sip.next_hop: must be set to the sip: URI of the callee domain's S-CSCF"},
+		},
+		"next_hop not sip": {
+			src:   "sip:\n  next_hop: \"http://scscf.example\"\n",
+			class: ErrURI,
+			want:  []string{`t.yaml:2:13: sip.next_hop: "http://scscf.example": must be a sip: or sips: URI`},
+		},
+		"next_hop without host": {
+			src:   "sip:\n  next_hop: \"sip:;transport=udp\"\n",
+			class: ErrURI,
+			want:  []string{`t.yaml:2:13: sip.next_hop: "sip:;transport=udp": has no host`},
+		},
+		"next_hop mistyped ipv4": {
+			src:   "sip:\n  next_hop: \"sip:10.0.1:5070\"\n",
+			class: ErrURI,
+			want:  []string{`t.yaml:2:13: sip.next_hop: "sip:10.0.1:5070": host is not a valid IP address`},
+		},
+		"next_hop bad port": {
+			src:   "sip:\n  next_hop: \"sip:scscf.example:99999\"\n",
+			class: ErrURI,
+			want:  []string{`t.yaml:2:13: sip.next_hop: "sip:scscf.example:99999": port must be 1..65535`},
+		},
+		"next_hop bad transport": {
+			src:   "sip:\n  next_hop: \"sip:10.0.0.1;transport=sctp\"\n",
+			class: ErrURI,
+			want:  []string{`t.yaml:2:13: sip.next_hop: "sip:10.0.0.1;transport=sctp": transport "sctp" is not udp, tcp or tls`},
+		},
+		"next_hop sips over udp": {
+			src:   "sip:\n  next_hop: \"sips:[2001:db8::1]:5061;transport=udp\"\n",
+			class: ErrURI,
+			want:  []string{`t.yaml:2:13: sip.next_hop: "sips:[2001:db8::1]:5061;transport=udp": sips: cannot use transport=udp`},
+		},
+		"trusted bad entries": {
+			src:   hop + "  trusted: [10.0.0.0/8, 10.0.0.0/33, 192.0.2.300, \"::1\", bad]\n",
+			class: ErrAddress,
+			want: []string{
+				`t.yaml:3:25: sip.trusted[1]: "10.0.0.0/33" is not an IP address or CIDR prefix`,
+				`t.yaml:3:38: sip.trusted[2]: "192.0.2.300" is not an IP address or CIDR prefix`,
+				`t.yaml:3:58: sip.trusted[4]: "bad" is not an IP address or CIDR prefix`,
+			},
+		},
+		"t1 longer than t2": {
+			src:   hop + "  t1: 5s\n  t2: 4s\n",
+			class: ErrConflict,
+			want:  []string{"t.yaml:4:3: sip.t2: 4s must not be shorter than sip.t1 (5s)"},
+		},
+		"udp readers zero": {
+			src:   hop + "  udp_readers: 0\n",
+			class: ErrValue,
+			want:  []string{"t.yaml:3:16: sip.udp_readers: must be in 1..1024, got 0"},
+		},
+
+		// MSRP.
+		"msrp advertise required on wildcard": {
+			src:   hop + "msrp:\n  listen: \"0.0.0.0:2855\"\n",
+			class: ErrRequired,
+			want:  []string{"t.yaml:4:3: msrp.advertise: required when msrp.listen (0.0.0.0:2855) is a wildcard address"},
+		},
+		"msrp advertise_addr required with fqdn on wildcard": {
+			src:   hop + "msrp:\n  listen: \"[::]:2855\"\n  advertise: ps.example\n",
+			class: ErrRequired,
+			want:  []string{"t.yaml:4:3: msrp.advertise_addr: required when msrp.listen ([::]:2855) is a wildcard address and msrp.advertise is not an IP"},
+		},
+		"msrp advertise_addr wildcard": {
+			src:   hop + "msrp:\n  advertise_addr: 0.0.0.0\n",
+			class: ErrAddress,
+			want:  []string{`t.yaml:4:19: msrp.advertise_addr: "0.0.0.0" is a wildcard; peers cannot reach it`},
+		},
+		"msrp advertise with port": {
+			src:   hop + "msrp:\n  advertise: \"ps.example:2855\"\n",
+			class: ErrAddress,
+			want:  []string{`t.yaml:4:14: msrp.advertise: "ps.example:2855" is not a host name or IP address`},
+		},
+		"msrp listen bad": {
+			src:   hop + "msrp:\n  listen: \":2855\"\n",
+			class: ErrAddress,
+			want:  []string{`t.yaml:4:11: msrp.listen: ":2855": host must be an IP address (0.0.0.0 or :: for all)`},
+		},
+		"chunk size too small": {
+			src:   hop + "msrp:\n  chunk_size: 63\n",
+			class: ErrValue,
+			want:  []string{"t.yaml:4:15: msrp.chunk_size: must be in 64..65536, got 63"},
+		},
+		"chunk size too large": {
+			src:   hop + "msrp:\n  chunk_size: 65537\n",
+			class: ErrValue,
+			want:  []string{"t.yaml:4:15: msrp.chunk_size: must be in 64..65536, got 65537"},
+		},
+		"msrp limits must be positive": {
+			src:   hop + "msrp:\n  max_sessions: 0\n  max_header_bytes: -1\n",
+			class: ErrValue,
+			want: []string{
+				"t.yaml:4:17: msrp.max_sessions: must be greater than 0, got 0",
+				"t.yaml:5:21: msrp.max_header_bytes: must be greater than 0, got -1",
+			},
+		},
+		"per-ip above total": {
+			src:   hop + "msrp:\n  max_conns: 10\n  max_conns_per_ip: 11\n",
+			class: ErrConflict,
+			want:  []string{"t.yaml:5:3: msrp.max_conns_per_ip: 11 exceeds msrp.max_conns (10)"},
+		},
+		"outbound below two chunks": {
+			src:   hop + "msrp:\n  chunk_size: 4096\n  max_outbound: 8000\n",
+			class: ErrConflict,
+			want:  []string{"t.yaml:5:3: msrp.max_outbound: 8000 is less than 2 × msrp.chunk_size (8192)"},
+		},
+		"session ttl below bind timeout": {
+			src:   hop + "msrp:\n  bind_timeout: 30s\n  session_ttl: 10s\n",
+			class: ErrConflict,
+			want:  []string{"t.yaml:5:3: msrp.session_ttl: 10s is shorter than msrp.bind_timeout (30s)"},
+		},
+		"loops disagree with pinning": {
+			src:   hop + "msrp:\n  loops: 2\ncpu:\n  msrp_loops: [0, 1, 2]\n",
+			class: ErrConflict,
+			want:  []string{"t.yaml:4:3: msrp.loops: 2 loops but cpu.msrp_loops pins 3"},
+		},
+
+		// RTP.
+		"rtp listen not an ip": {
+			src:   hop + "rtp:\n  listen: \"127.0.0.1:4000\"\n",
+			class: ErrAddress,
+			want:  []string{`t.yaml:4:11: rtp.listen: "127.0.0.1:4000" is not an IP address`},
+		},
+		"rtp port min odd": {
+			src:   hop + "rtp:\n  port_min: 30001\n",
+			class: ErrValue,
+			want:  []string{"t.yaml:4:13: rtp.port_min: 30001 must be even (RTP uses even ports)"},
+		},
+		"rtp port max odd": {
+			src:   hop + "rtp:\n  port_max: 39999\n",
+			class: ErrValue,
+			want:  []string{"t.yaml:4:13: rtp.port_max: 39999 must be even (RTP uses even ports)"},
+		},
+		"rtp port min not below max": {
+			src:   hop + "rtp:\n  port_min: 40000\n  port_max: 40000\n",
+			class: ErrConflict,
+			want:  []string{"t.yaml:5:3: rtp.port_max: 40000 must be greater than rtp.port_min (40000)"},
+		},
+		"rtp port out of range": {
+			src:   hop + "rtp:\n  port_min: 80\n  port_max: 70000\n",
+			class: ErrValue,
+			want: []string{
+				"t.yaml:4:13: rtp.port_min: must be in 1024..65534, got 80",
+				"t.yaml:5:13: rtp.port_max: must be in 1024..65534, got 70000",
+			},
+		},
+		"rtp shards disagree with pinning": {
+			src:   hop + "rtp:\n  shards: 1\ncpu:\n  rtp_shards: [4, 5]\n",
+			class: ErrConflict,
+			want:  []string{"t.yaml:4:3: rtp.shards: 1 shards but cpu.rtp_shards pins 2"},
+		},
+
+		// HTTP.
+		"base_url not http": {
+			src:   hop + "http:\n  base_url: \"ftp://herald.example/\"\n",
+			class: ErrURI,
+			want:  []string{`t.yaml:4:13: http.base_url: "ftp://herald.example/" must be an absolute http:// or https:// URL`},
+		},
+		"base_url relative": {
+			src:   hop + "http:\n  base_url: /pages/\n",
+			class: ErrURI,
+			want:  []string{`t.yaml:4:13: http.base_url: "/pages/" must be an absolute http:// or https:// URL`},
+		},
+		"base_url without host": {
+			src:   hop + "http:\n  base_url: \"https:///pages/\"\n",
+			class: ErrURI,
+			want:  []string{`t.yaml:4:13: http.base_url: "https:///pages/" has no host`},
+		},
+		"base_url with query": {
+			src:   hop + "http:\n  base_url: \"https://h.example/?x=1\"\n",
+			class: ErrURI,
+			want:  []string{`t.yaml:4:13: http.base_url: "https://h.example/?x=1" must not carry user info, a query or a fragment`},
+		},
+		"base_url required on wildcard": {
+			src:   hop + "http:\n  listen: \"0.0.0.0:8080\"\n",
+			class: ErrRequired,
+			want:  []string{"t.yaml:4:3: http.base_url: required when http.listen (0.0.0.0:8080) is a wildcard address"},
+		},
+
+		// The rest.
+		"limits max_calls zero": {
+			src:   hop + "limits:\n  max_calls: 0\n",
+			class: ErrValue,
+			want:  []string{"t.yaml:4:14: limits.max_calls: must be greater than 0, got 0"},
+		},
+		"data_dir empty": {
+			src:   hop + "data_dir: \"\"\n",
+			class: ErrRequired,
+			want:  []string{"t.yaml:3:11: data_dir: must not be empty"},
+		},
+		"cpu duplicate and negative": {
+			src:   hop + "cpu:\n  msrp_loops: [1, 2, 1, -1]\n",
+			class: ErrConflict,
+			want: []string{
+				"t.yaml:4:22: cpu.msrp_loops[2]: cpu 1 already used by cpu.msrp_loops[0]",
+				"t.yaml:4:25: cpu.msrp_loops[3]: must be in 0..4095, got -1",
+			},
+		},
+		"log level and format": {
+			src:   hop + "log:\n  level: loud\n  format: xml\n",
+			class: ErrValue,
+			want: []string{
+				`t.yaml:4:10: log.level: "loud" is not one of debug, info, warn, error`,
+				`t.yaml:5:11: log.format: "xml" is not one of text, json`,
+			},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			got, err := problems(t, tc.src)
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("problems:\n got: %q\nwant: %q", got, tc.want)
+			}
+			if !errors.Is(err, tc.class) {
+				t.Errorf("errors.Is(err, %v) = false; err = %v", tc.class, err)
+			}
+		})
+	}
+}
+
+// TestParseReportsEverything checks that one bad file yields every problem, in file order,
+// each with its own class, and that a decode error does not cascade into validation errors.
+func TestParseReportsEverything(t *testing.T) {
+	src := `node:
+  name: herald
+  colour: blue
+sip:
+  listen:
+    - {transport: tls, addr: "127.0.0.1:5061"}
+  next_hop: "sip:"
+  t1: fast
+  trusted: [nope]
+msrp:
+  listen: "0.0.0.0:2855"
+  chunk_size: 1
+rtp:
+  port_min: 30001
+http:
+  base_url: "gopher://x/"
+limits:
+  max_calls: -5
+`
+	got, err := problems(t, src)
+	want := []string{
+		`t.yaml:3:3: node: unknown key "colour"`,
+		"t.yaml:6:7: sip.listen[0].cert: tls listener needs cert",
+		"t.yaml:6:7: sip.listen[0].key: tls listener needs key",
+		`t.yaml:7:13: sip.next_hop: "sip:": has no host`,
+		`t.yaml:8:7: sip.t1: "fast" is not a duration like "500ms", "30s" or "3m"`,
+		`t.yaml:9:13: sip.trusted[0]: "nope" is not an IP address or CIDR prefix`,
+		"t.yaml:11:3: msrp.advertise: required when msrp.listen (0.0.0.0:2855) is a wildcard address",
+		"t.yaml:12:15: msrp.chunk_size: must be in 64..65536, got 1",
+		"t.yaml:14:13: rtp.port_min: 30001 must be even (RTP uses even ports)",
+		`t.yaml:16:13: http.base_url: "gopher://x/" must be an absolute http:// or https:// URL`,
+		"t.yaml:18:14: limits.max_calls: must be greater than 0, got -5",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("problems:\n got: %s\nwant: %s", strings.Join(got, "\n      "), strings.Join(want, "\n      "))
+	}
+	for _, class := range []error{ErrUnknownKey, ErrRequired, ErrURI, ErrDuration, ErrAddress, ErrValue} {
+		if !errors.Is(err, class) {
+			t.Errorf("errors.Is(err, %v) = false", class)
+		}
+	}
+	if errors.Is(err, ErrSyntax) || errors.Is(err, ErrType) {
+		t.Errorf("unexpected class in %v", err)
+	}
+	if n := strings.Count(err.Error(), "\n") + 1; n != len(want) {
+		t.Errorf("Error() has %d lines, want %d", n, len(want))
+	}
+}
+
+func TestParseDefaults(t *testing.T) {
+	o, err := Parse("t.yaml", []byte(hop))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &Options{
+		Source:   "t.yaml",
+		Warnings: []Problem{{File: "t.yaml", Line: 1, Col: 1, Msg: "sip.trusted: empty: every source address may start calls"}},
+		Node:     NodeOptions{Name: "herald"},
+		SIP: SIPOptions{
+			Listen:      []Listener{{Transport: "udp", Addr: "127.0.0.1:5060"}, {Transport: "tcp", Addr: "127.0.0.1:5060"}},
+			Advertise:   "127.0.0.1:5060",
+			NextHop:     "sip:127.0.0.1:5070",
+			RecordRoute: true,
+			T1:          Duration(500 * time.Millisecond),
+			T2:          Duration(4 * time.Second),
+			TimerC:      Duration(180 * time.Second),
+			UDPReaders:  2,
+		},
+		MSRP: MSRPOptions{
+			Listen: "127.0.0.1:2855", Advertise: "127.0.0.1", AdvertiseAddr: "127.0.0.1", ChunkSize: 2048,
+			MaxConns: 65536, MaxConnsPerIP: 65536, MaxSessions: 100000, MaxHeaderBytes: 16384,
+			MaxChunkBytes: 262144, MaxOutbound: 4 << 20,
+			BindTimeout: Duration(30 * time.Second), TransferTimeout: Duration(60 * time.Second),
+			IdleTimeout: Duration(120 * time.Second), SessionTTL: Duration(120 * time.Second),
+		},
+		RTP: RTPOptions{
+			Listen: "127.0.0.1", AdvertiseAddr: "127.0.0.1", PortMin: 30000, PortMax: 39998,
+			MaxDuration: Duration(180 * time.Second),
+		},
+		HTTP:    HTTPOptions{Listen: "127.0.0.1:8080", BaseURL: "http://127.0.0.1:8080/"},
+		DataDir: "./herald-data",
+		Limits:  LimitOptions{MaxCalls: 10000},
+		Log:     LogOptions{Level: "info", Format: "text"},
+	}
+	if !reflect.DeepEqual(o, want) {
+		t.Errorf("defaults:\n got %+v\nwant %+v", o, want)
+	}
+}
+
+func TestParseExplicitValuesKept(t *testing.T) {
+	src := hop + `  record_route: false
+  trusted: ["10.0.0.0/8"]
+  t1: &t 250ms
+  t2: *t
+msrp:
+  listen: "[::]:2855"
+  advertise: "2001:db8::5"
+  max_conns: 100
+cpu:
+  msrp_loops: [2, 3]
+  rtp_shards: [4]
+rtp:
+  listen: "::"
+http:
+  listen: ""
+`
+	o, err := Parse("t.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"record_route", o.SIP.RecordRoute, false},
+		{"t1 via anchor", o.SIP.T1.D(), 250 * time.Millisecond},
+		{"t2 via alias", o.SIP.T2.D(), 250 * time.Millisecond},
+		{"advertise_addr from advertise ip", o.MSRP.AdvertiseAddr, "2001:db8::5"},
+		{"rtp advertise_addr from msrp", o.RTP.AdvertiseAddr, "2001:db8::5"},
+		{"per-ip default follows max_conns", o.MSRP.MaxConnsPerIP, 100},
+		{"loops from pinning", o.MSRP.Loops, 2},
+		{"shards from pinning", o.RTP.Shards, 1},
+		{"http disabled", o.HTTP.BaseURL, ""},
+		{"no warnings", len(o.Warnings), 0},
+	}
+	for _, c := range checks {
+		if !reflect.DeepEqual(c.got, c.want) {
+			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+		}
+	}
+}
+
+func TestParseBaseURLGetsSlash(t *testing.T) {
+	o, err := Parse("t.yaml", []byte(hop+"http:\n  base_url: https://herald.example/p\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := o.HTTP.BaseURL, "https://herald.example/p/"; got != want {
+		t.Errorf("base_url = %q, want %q", got, want)
+	}
+}
+
+func TestParseEmptyFile(t *testing.T) {
+	got, err := problems(t, "")
+	want := []string{"t.yaml:1:1: sip.next_hop: must be set to the sip: URI of the callee domain's S-CSCF"}
+	if !slices.Equal(got, want) || !errors.Is(err, ErrRequired) {
+		t.Errorf("got %q (%v), want %q", got, err, want)
+	}
+}
+
+func TestDefault(t *testing.T) {
+	o, err := Default()
+	if err != nil {
+		t.Fatalf("embedded default: %v", err)
+	}
+	if len(o.Warnings) != 0 {
+		t.Errorf("warnings: %v", o.Warnings)
+	}
+	for name, got := range map[string]string{
+		"sip.listen[0]": o.SIP.Listen[0].Transport + " " + o.SIP.Listen[0].Addr,
+		"sip.listen[1]": o.SIP.Listen[1].Transport + " " + o.SIP.Listen[1].Addr,
+		"sip.next_hop":  o.SIP.NextHop,
+		"msrp":          o.MSRP.Listen + " " + o.MSRP.Advertise + " " + o.MSRP.AdvertiseAddr,
+		"http":          o.HTTP.Listen + " " + o.HTTP.BaseURL,
+		"data_dir":      o.DataDir,
+	} {
+		want := map[string]string{
+			"sip.listen[0]": "udp 127.0.0.1:5060",
+			"sip.listen[1]": "tcp 127.0.0.1:5060",
+			"sip.next_hop":  "sip:127.0.0.1:5070;transport=udp",
+			"msrp":          "127.0.0.1:2855 127.0.0.1 127.0.0.1",
+			"http":          "127.0.0.1:8080 http://127.0.0.1:8080/",
+			"data_dir":      "./herald-data",
+		}[name]
+		if got != want {
+			t.Errorf("%s = %q, want %q", name, got, want)
+		}
+	}
+}
+
+func TestExampleParses(t *testing.T) {
+	o, err := Load(filepath.Join("..", "..", "configs", "examples", "herald-prod.yaml"))
+	if err != nil {
+		t.Fatalf("example: %v", err)
+	}
+	if o.SIP.Listen[0].Addr != "0.0.0.0:5060" || o.SIP.Advertise != "ps.home1.net:5060" {
+		t.Errorf("sip: %+v", o.SIP)
+	}
+	if o.MSRP.Advertise != "ps.home1.net" || o.MSRP.AdvertiseAddr != "192.0.2.20" {
+		t.Errorf("msrp advertise: %q %q", o.MSRP.Advertise, o.MSRP.AdvertiseAddr)
+	}
+	if !slices.Equal(o.CPU.MSRPLoops, []int{2, 3, 4, 5}) || o.MSRP.Loops != 4 || o.RTP.Shards != 4 {
+		t.Errorf("cpu pinning: %+v loops=%d shards=%d", o.CPU, o.MSRP.Loops, o.RTP.Shards)
+	}
+	if len(o.SIP.Trusted) != 4 || len(o.Warnings) != 0 {
+		t.Errorf("trusted %v warnings %v", o.SIP.Trusted, o.Warnings)
+	}
+}
+
+func TestLoad(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "h.yaml")
+	if err := os.WriteFile(path, []byte(hop+"  t1: x\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(path)
+	var errs Errors
+	if !errors.As(err, &errs) || len(errs) != 1 || errs[0].File != path || errs[0].Line != 3 {
+		t.Errorf("Load bad file: %v", err)
+	}
+	if _, err := Load(filepath.Join(dir, "missing.yaml")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Load missing file: %v, want fs.ErrNotExist", err)
+	}
+}
+
+// TestRoundTrip marshals parsed Options back to YAML and parses them again: every key Options has
+// must be accepted by Parse, and the result must be identical.
+func TestRoundTrip(t *testing.T) {
+	for _, name := range []string{"default", "example"} {
+		t.Run(name, func(t *testing.T) {
+			var o *Options
+			var err error
+			if name == "default" {
+				o, err = Default()
+			} else {
+				o, err = Load(filepath.Join("..", "..", "configs", "examples", "herald-prod.yaml"))
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := yaml.Marshal(o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			o2, err := Parse(o.Source, out)
+			if err != nil {
+				t.Fatalf("re-parse: %v\n%s", err, out)
+			}
+			if !reflect.DeepEqual(o, o2) {
+				t.Errorf("round trip differs:\n got %+v\nwant %+v", o2, o)
+			}
+		})
+	}
+}
+
+func TestProblemString(t *testing.T) {
+	p := Problem{File: "f.yaml", Line: 3, Col: 7, Msg: "x: bad", Err: ErrValue}
+	if got := p.String(); got != "f.yaml:3:7: x: bad" {
+		t.Errorf("String() = %q", got)
+	}
+	if !errors.Is(p, ErrValue) || errors.Is(p, ErrType) {
+		t.Error("Problem does not unwrap to its class")
+	}
+	if got := (Problem{File: "f.yaml", Msg: "m"}).String(); got != "f.yaml: m" {
+		t.Errorf("no-position String() = %q", got)
+	}
+	if got := (Duration(1500 * time.Millisecond)).String(); got != "1.5s" {
+		t.Errorf("Duration.String() = %q", got)
+	}
+}

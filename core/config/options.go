@@ -1,0 +1,130 @@
+package config
+
+import (
+	"time"
+)
+
+// Options is a validated configuration. It is never modified after Parse returns: share it freely
+// and treat its slices as read-only.
+type Options struct {
+	// Source is the file name the options were parsed from (for logs and "check" output).
+	Source string `yaml:"-"`
+	// Warnings are non-fatal findings (for example an empty sip.trusted list); Err is nil in each.
+	Warnings []Problem `yaml:"-"`
+
+	Node    NodeOptions  `yaml:"node"`
+	SIP     SIPOptions   `yaml:"sip"`
+	MSRP    MSRPOptions  `yaml:"msrp"`
+	RTP     RTPOptions   `yaml:"rtp"`
+	HTTP    HTTPOptions  `yaml:"http"`
+	DataDir string       `yaml:"data_dir"` // default ./herald-data
+	Seed    string       `yaml:"seed"`     // seed directory (profiles.yaml + pages/); "" = embedded seed
+	Limits  LimitOptions `yaml:"limits"`
+	CPU     CPUOptions   `yaml:"cpu"`
+	Log     LogOptions   `yaml:"log"`
+}
+
+// NodeOptions names this instance.
+type NodeOptions struct {
+	Name string `yaml:"name"` // instance name for logs; default "herald"
+}
+
+// Listener is one SIP listening socket.
+type Listener struct {
+	Transport string `yaml:"transport"`      // udp, tcp or tls
+	Addr      string `yaml:"addr"`           // IP:port; port 0 lets the kernel choose (tests)
+	Cert      string `yaml:"cert,omitempty"` // PEM certificate chain file (tls only)
+	Key       string `yaml:"key,omitempty"`  // PEM private key file (tls only)
+}
+
+// SIPOptions configures the signalling plane.
+type SIPOptions struct {
+	Listen []Listener `yaml:"listen"`
+	// Advertise is the host[:port] Herald puts in Via, Record-Route and Contact.
+	// Default: the first listen address; required when that address is a wildcard.
+	Advertise string `yaml:"advertise"`
+	// NextHop is the sip:/sips: URI of the callee domain's S-CSCF, e.g. "sip:127.0.0.1:5070;transport=udp".
+	NextHop     string `yaml:"next_hop"`
+	RecordRoute bool   `yaml:"record_route"` // default true
+	// Trusted lists the CIDRs and IPs allowed to start calls; empty allows everyone (with a warning).
+	Trusted    []string `yaml:"trusted,omitempty"`
+	T1         Duration `yaml:"t1"`          // default 500ms
+	T2         Duration `yaml:"t2"`          // default 4s
+	TimerC     Duration `yaml:"timer_c"`     // default 180s
+	UDPReaders int      `yaml:"udp_readers"` // SO_REUSEPORT readers per UDP listener, default 2
+}
+
+// MSRPOptions configures the MSRP plane.
+type MSRPOptions struct {
+	Listen string `yaml:"listen"` // IP:port, default 127.0.0.1:2855
+	// Advertise is the host or FQDN used in a=path; required when Listen is a wildcard.
+	Advertise string `yaml:"advertise"`
+	// AdvertiseAddr is the IP put in c= (RFC 6714 CEMA). Default: the Listen host, or Advertise when
+	// that is an IP literal.
+	AdvertiseAddr string `yaml:"advertise_addr"`
+	ChunkSize     int    `yaml:"chunk_size"` // body bytes per SEND chunk, 64..65536, default 2048
+
+	MaxConns       int `yaml:"max_conns"`        // default 65536
+	MaxConnsPerIP  int `yaml:"max_conns_per_ip"` // default 4096
+	MaxSessions    int `yaml:"max_sessions"`     // open push sessions, default 100000
+	MaxHeaderBytes int `yaml:"max_header_bytes"` // largest MSRP header block accepted, default 16384
+	MaxChunkBytes  int `yaml:"max_chunk_bytes"`  // largest chunk body accepted from a peer, default 262144
+	MaxOutbound    int `yaml:"max_outbound"`     // queued outbound bytes per connection, default 4 MiB
+
+	BindTimeout     Duration `yaml:"bind_timeout"`     // session open → terminal's SEND, default 30s
+	TransferTimeout Duration `yaml:"transfer_timeout"` // one page delivery, default 60s
+	IdleTimeout     Duration `yaml:"idle_timeout"`     // connection without traffic, default 120s
+	SessionTTL      Duration `yaml:"session_ttl"`      // lifetime of a session-id, default 120s
+
+	Loops int `yaml:"loops"` // gnet event loops; 0 = GOMAXPROCS (or len(cpu.msrp_loops) when pinned)
+}
+
+// RTPOptions configures the ringback plane.
+type RTPOptions struct {
+	Listen string `yaml:"listen"` // IP to bind, default 127.0.0.1
+	// AdvertiseAddr is the IP put in c= of the ringback SDP. Default: Listen, or msrp.advertise_addr
+	// when Listen is a wildcard.
+	AdvertiseAddr string   `yaml:"advertise_addr"`
+	PortMin       int      `yaml:"port_min"`     // even, default 30000
+	PortMax       int      `yaml:"port_max"`     // even, > port_min, default 39998
+	Shards        int      `yaml:"shards"`       // timing-wheel shards; 0 = GOMAXPROCS (or len(cpu.rtp_shards))
+	MaxDuration   Duration `yaml:"max_duration"` // longest ringback, default 180s
+}
+
+// HTTPOptions configures the Call-Info page fallback and admin endpoints.
+type HTTPOptions struct {
+	Listen string `yaml:"listen"` // IP:port, default 127.0.0.1:8080; "" disables HTTP
+	// BaseURL is the absolute http(s) URL put in Call-Info, always ending in "/".
+	// Default: http://<listen>/ when Listen is not a wildcard.
+	BaseURL string `yaml:"base_url"`
+}
+
+// LimitOptions caps whole-process resources.
+type LimitOptions struct {
+	MaxCalls int `yaml:"max_calls"` // concurrent calls, default 10000
+}
+
+// CPUOptions pins event loops to CPUs. Both lists are optional.
+type CPUOptions struct {
+	MSRPLoops []int `yaml:"msrp_loops,omitempty"` // one CPU per MSRP loop
+	RTPShards []int `yaml:"rtp_shards,omitempty"` // one CPU per RTP shard
+}
+
+// LogOptions configures log/slog.
+type LogOptions struct {
+	Level  string `yaml:"level"`  // debug, info, warn or error; default info
+	Format string `yaml:"format"` // text or json; default text
+	Trace  bool   `yaml:"trace"`  // SIP/MSRP wire tracing, separate from debug
+}
+
+// Duration is a time.Duration written in YAML as a Go duration string ("500ms", "30s", "3m").
+type Duration time.Duration
+
+// D returns d as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// String renders d like time.Duration does.
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// MarshalYAML renders d as a duration string, so Options round-trip through YAML.
+func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }

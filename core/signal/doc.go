@@ -1,0 +1,22 @@
+// Package signal is Herald's SIP layer on sipgo: it receives the caller's INVITE as an application
+// server on the originating side, executes the call's plan (core/call) and stays in the path of the
+// dialog through Record-Route.
+//
+// Per call, the goroutine sipgo starts for the INVITE is the call's controller: it owns the call's
+// state and is the only goroutine that changes it. Other handlers (PRACK and UPDATE on Herald's own
+// early dialog) and helper goroutines (the UPDATE client transaction) post events to the controller
+// and never touch its state. The controller returns only after the INVITE has its final response, every
+// push session of the call has ended and every helper goroutine has exited; the call table entry is
+// removed last.
+//
+// What goes on the wire (../../../shared/DESIGN.md, wire contract):
+//
+//   - forwarded INVITE: the caller's SDP untouched as the session part of a multipart/mixed body, plus
+//     an early-session;handling=optional SDP part with Herald's m=message push offer (claims 1, 3);
+//   - 18x/2xx from the callee: relayed with any early-session part removed (RFC 3959);
+//   - Herald's own early dialog with the caller (own To-tag): a reliable 183 (RFC 3262: Require: 100rel,
+//     RSeq, retransmitted on T1 doubling until PRACK, abandoned at 64*T1), then an UPDATE (RFC 3311)
+//     adding the callee card's m=message offer (claims 1, 4, 5, 7);
+//   - on the callee's 2xx: 199 on Herald's early dialog when the caller supports it (RFC 6228), push
+//     sessions closed, 2xx relayed; ACK, BYE and other in-dialog requests are proxied by Route.
+package signal

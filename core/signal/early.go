@@ -1,0 +1,364 @@
+package signal
+
+import (
+	"context"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/herald-ims/herald/core/call"
+	"github.com/herald-ims/herald/core/push"
+	"github.com/herald-ims/herald/core/sdp"
+)
+
+// ownDialog is Herald's own early dialog with the caller (TS 24.182 forking model: its own To-tag).
+type ownDialog struct {
+	m      call.Machine
+	tag    string
+	rseq   uint32 // RSeq of the outstanding reliable provisional
+	cseq   uint32 // Herald's local CSeq for requests it sends on this dialog
+	prov   *sip.Response
+	answer *sdp.Session // Herald's current SDP on this dialog (the 183 answer, then the UPDATE offer)
+	sessID uint64
+
+	retransmit <-chan time.Time
+	timer      *time.Timer
+	interval   time.Duration
+	deadline   time.Time
+
+	pending *push.Session // the callee-card session offered in the UPDATE
+
+	pub atomic.Pointer[string] // tag, published for handlers on other goroutines once the 183 is built
+}
+
+func (d *ownDialog) publishedTag() string {
+	if p := d.pub.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+// startEarlyDialog sends Herald's reliable 183 answering the caller's offer (RFC 3262). Media is
+// inactive until a ringback plays on it.
+func (c *callCtl) startEarlyDialog() {
+	s := c.s
+	d := &c.early
+	d.tag = sip.GenerateTagN(16)
+	d.sessID = uint64(time.Now().UnixNano())
+	d.rseq = 1 + uint32(time.Now().UnixNano()%(1<<30)) // RFC 3262 §3: 1..2**31-1, random start
+	d.cseq = 1
+
+	host, _ := s.deps.MSRP.Addr()
+	var body []byte
+	if offerCT := contentType(c.req); len(c.req.Body()) > 0 {
+		session, _, err := sdp.SplitBody(offerCT, c.req.Body())
+		if err == nil && session != nil {
+			if offer, err := sdp.Parse(session); err == nil {
+				d.answer = sdp.AnswerInactive(offer, host, d.sessID, func(i int, m *sdp.Media) int {
+					if m.Type == "message" {
+						return 0
+					}
+					return 9 // discard port: inactive until the ringback issue allocates RTP
+				})
+				body = d.answer.Marshal()
+			}
+		}
+	}
+	res := sip.NewResponseFromRequest(c.req, 183, "Session Progress", nil)
+	res.To().Params.Add("tag", d.tag)
+	res.AppendHeader(sip.NewHeader("Require", "100rel"))
+	res.AppendHeader(sip.NewHeader("RSeq", strconv.FormatUint(uint64(d.rseq), 10)))
+	res.AppendHeader(s.contact(c.req.Transport()))
+	res.AppendHeader(sip.NewHeader("Allow", allowMethods))
+	if c.caps.EarlyMedia {
+		res.AppendHeader(sip.NewHeader("P-Early-Media", "inactive"))
+	}
+	if body != nil {
+		res.AppendHeader(ctHeader("application/sdp"))
+		res.SetBody(body)
+	}
+	d.prov = res
+	tag := d.tag
+	d.pub.Store(&tag)
+	if err := d.m.To(call.ProvSent); err != nil {
+		s.log.Warn("early dialog", "call_id", c.callID, "error", err)
+		return
+	}
+	d.interval = s.opts.T1
+	d.deadline = time.Now().Add(64 * s.opts.T1)
+	d.timer = time.NewTimer(d.interval)
+	d.retransmit = d.timer.C
+	s.trace("herald → caller  SIP 183 Session Progress (own early dialog tag %s, Require: 100rel, RSeq %d)", d.tag, d.rseq)
+	c.sendProvisional()
+}
+
+func (c *callCtl) sendProvisional() {
+	out := c.early.prov.Clone()
+	out.SetDestination(c.req.Source())
+	if err := c.tx.Respond(out); err != nil {
+		c.s.log.Debug("send reliable provisional", "call_id", c.callID, "error", err)
+	}
+}
+
+// retransmitProvisional runs on T1, 2·T1, 4·T1 … until PRACK; at 64·T1 the early dialog is abandoned
+// (RFC 3262 §3) and its push session closed, while the call itself goes on.
+func (c *callCtl) retransmitProvisional() {
+	d := &c.early
+	if d.m.State() != call.ProvSent {
+		d.retransmit = nil
+		return
+	}
+	if !time.Now().Before(d.deadline) {
+		c.s.Stats.PrackTimeouts.Add(1)
+		c.s.trace("herald: no PRACK within 64*T1: Herald's early dialog abandoned")
+		_ = d.m.To(call.Terminated)
+		d.retransmit = nil
+		return
+	}
+	c.s.Stats.ReliableRetransmits.Add(1)
+	c.sendProvisional()
+	d.interval *= 2
+	d.timer.Reset(d.interval)
+}
+
+// endEarlyDialog ends Herald's early dialog when the call gets its final response.
+func (c *callCtl) endEarlyDialog() {
+	d := &c.early
+	st := d.m.State()
+	if d.timer != nil {
+		d.timer.Stop()
+		d.retransmit = nil
+	}
+	if st == call.Idle || st == call.Terminated {
+		_ = d.m.To(call.Terminated)
+		return
+	}
+	_ = d.m.To(call.Terminated)
+	if c.final || !c.caps.EarlyDialogTerminated || c.canceled {
+		return
+	}
+	// RFC 6228: 199 Early Dialog Terminated, unreliable, on Herald's dialog.
+	res := sip.NewResponseFromRequest(c.req, 199, "Early Dialog Terminated", nil)
+	res.To().Params.Add("tag", d.tag)
+	res.AppendHeader(c.s.contact(c.req.Transport()))
+	res.SetDestination(c.req.Source())
+	c.s.trace("herald → caller  SIP 199 Early Dialog Terminated (own early dialog)")
+	_ = c.tx.Respond(res)
+}
+
+// prackEvent carries a PRACK on Herald's early dialog to the controller; done is closed once it was
+// answered.
+type prackEvent struct {
+	req  *sip.Request
+	tx   sip.ServerTransaction
+	done chan struct{}
+}
+
+// onPrack handles a PRACK. PRACKs for Herald's own 183 go to the call's controller; all others
+// (the callee's reliable 18x) are proxied along the dialog's route.
+func (s *Server) onPrack(req *sip.Request, tx sip.ServerTransaction) {
+	if c := s.ownDialogCall(req); c != nil {
+		ev := &prackEvent{req: req, tx: tx, done: make(chan struct{})}
+		c.post(ev, ev.done, req, tx)
+		return
+	}
+	s.proxyInDialog(req, tx)
+}
+
+// ownDialogCall returns the call when req is addressed to Herald's own early dialog (its To-tag is
+// Herald's), else nil. The tag is read under the table lock only as an immutable string set before
+// the 183 went out.
+func (s *Server) ownDialogCall(req *sip.Request) *callCtl {
+	to := req.To()
+	if to == nil {
+		return nil
+	}
+	tag, _ := to.Params.Get("tag")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range []*callCtl{s.calls[callIDOf(req)]} {
+		if c != nil && c.early.tagPublished(tag) {
+			return c
+		}
+	}
+	return nil
+}
+
+// post hands a request on Herald's own dialog to the call's controller and blocks (as sipgo needs
+// of a handler) until the controller has answered it, closing done; if the call ends first the
+// request gets 481.
+func (c *callCtl) post(ev any, done <-chan struct{}, req *sip.Request, tx sip.ServerTransaction) {
+	select {
+	case c.events <- ev:
+		// The controller cancels ctx only after run returns, and it answers every event it takes
+		// before that, so done always closes once the event was taken.
+		<-done
+	case <-c.ctx.Done():
+		respond(tx, req, 481, "Call/Transaction Does Not Exist")
+	}
+}
+
+func (d *ownDialog) tagPublished(tag string) bool { return tag != "" && d.publishedTag() == tag }
+
+func (c *callCtl) onPrack(e *prackEvent) {
+	defer close(e.done)
+	d := &c.early
+	rseq, cseq, method, ok := rseqOf(headerValue(e.req, "RAck"))
+	switch {
+	case !ok:
+		respond(e.tx, e.req, 400, "Bad Request")
+		return
+	case rseq != d.rseq || cseq != c.req.CSeq().SeqNo || method != string(sip.INVITE):
+		// RFC 3262 §4: a PRACK that matches no unacknowledged reliable provisional gets 481.
+		respond(e.tx, e.req, 481, "Call/Transaction Does Not Exist")
+		return
+	}
+	respond(e.tx, e.req, 200, "OK")
+	if d.m.State() != call.ProvSent {
+		return // a retransmitted PRACK: answered again, nothing else to do
+	}
+	_ = d.m.To(call.Early)
+	if d.timer != nil {
+		d.timer.Stop()
+		d.retransmit = nil
+	}
+	c.s.trace("caller → herald  SIP PRACK (RAck %d %d INVITE) → 200", rseq, cseq)
+	if c.plan.CalleeMode == call.CalleeCardUpdate {
+		c.sendCalleeCardUpdate()
+	}
+}
+
+// sendCalleeCardUpdate is the media request message of claims 1 and 5: an UPDATE on Herald's early
+// dialog that keeps the current m-lines and adds the callee card's m=message push offer (claims 4, 7).
+func (c *callCtl) sendCalleeCardUpdate() {
+	s := c.s
+	d := &c.early
+	ps, offer, err := c.openPush(push.CalleeCard, nil)
+	if err != nil {
+		s.log.Warn("callee card", "call_id", c.callID, "error", err)
+		return
+	}
+	d.pending = ps
+	host, _ := s.deps.MSRP.Addr()
+	var sess *sdp.Session
+	if d.answer != nil {
+		cp := *d.answer
+		cp.Media = append([]*sdp.Media(nil), d.answer.Media...)
+		sess = &cp
+	} else {
+		sess = sdp.NewSession("herald", host, d.sessID)
+	}
+	ver, _ := strconv.ParseUint(sess.Origin.SessVersion, 10, 64)
+	sess.Origin.SessVersion = strconv.FormatUint(ver+1, 10)
+	sess.Media = append(sess.Media, offer.Media())
+	body := sess.Marshal()
+
+	u := sip.NewRequest(sip.UPDATE, c.req.Contact().Address)
+	for _, h := range c.req.GetHeaders("Record-Route") {
+		if rr, ok := h.(*sip.RecordRouteHeader); ok {
+			u.AppendHeader(&sip.RouteHeader{Address: rr.Address})
+		}
+	}
+	mf := sip.MaxForwardsHeader(70)
+	u.AppendHeader(&mf)
+	from := &sip.FromHeader{DisplayName: c.req.To().DisplayName, Address: c.req.To().Address, Params: sip.NewParams()}
+	from.Params.Add("tag", d.tag)
+	u.AppendHeader(from)
+	to := &sip.ToHeader{DisplayName: c.req.From().DisplayName, Address: c.req.From().Address, Params: c.req.From().Params.Clone()}
+	u.AppendHeader(to)
+	u.AppendHeader(sip.HeaderClone(c.req.CallID()))
+	d.cseq++
+	u.AppendHeader(&sip.CSeqHeader{SeqNo: d.cseq, MethodName: sip.UPDATE})
+	u.AppendHeader(s.contact(c.req.Transport()))
+	if c.caps.EarlyMedia {
+		u.AppendHeader(sip.NewHeader("P-Early-Media", "inactive"))
+	}
+	u.AppendHeader(ctHeader("application/sdp"))
+	u.SetBody(body)
+	u.SetTransport(transportToward(u))
+	if err := d.m.To(call.UpdateSent); err != nil {
+		s.log.Warn("update", "call_id", c.callID, "error", err)
+		return
+	}
+	s.Stats.CalleeCards.Add(1)
+	s.trace("herald → caller  SIP UPDATE (media request message: callee card %q, path %s)", ps.Page.Name, offer.PathURI)
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		ctx, cancel := context.WithTimeout(c.ctx, 64*s.opts.T1)
+		defer cancel()
+		res, err := s.cli.Do(ctx, u, s.sendOpts()...)
+		select {
+		case c.events <- &updateDone{res: res, err: err, sess: ps}:
+		case <-c.ctx.Done():
+		}
+	}()
+}
+
+type updateDone struct {
+	res  *sip.Response
+	err  error
+	sess *push.Session
+}
+
+func (c *callCtl) onUpdateDone(e *updateDone) {
+	d := &c.early
+	if d.m.State() != call.UpdateSent {
+		return
+	}
+	if e.err != nil || e.res == nil || !e.res.IsSuccess() {
+		code := 0
+		if e.res != nil {
+			code = e.res.StatusCode
+		}
+		c.s.trace("herald: UPDATE failed (%d %v): callee card withdrawn", code, e.err)
+		_ = d.m.To(call.Early)
+		c.s.deps.MSRP.Close(e.sess.ID)
+		return
+	}
+	_ = d.m.To(call.Pushing)
+	if ans, err := sdp.Parse(e.res.Body()); err == nil {
+		for _, m := range ans.Media {
+			if info, err := m.MSRP(); err == nil {
+				c.s.trace("caller → herald  SIP 200 (UPDATE): path %v setup %s", info.Path, info.Setup)
+			}
+		}
+	}
+}
+
+// inboundUpdate is an UPDATE the caller sent on Herald's early dialog.
+type inboundUpdate struct {
+	req  *sip.Request
+	tx   sip.ServerTransaction
+	done chan struct{}
+}
+
+// onUpdate routes UPDATEs: on Herald's own early dialog to the controller, others along the route.
+func (s *Server) onUpdate(req *sip.Request, tx sip.ServerTransaction) {
+	if c := s.ownDialogCall(req); c != nil {
+		ev := &inboundUpdate{req: req, tx: tx, done: make(chan struct{})}
+		c.post(ev, ev.done, req, tx)
+		return
+	}
+	s.proxyInDialog(req, tx)
+}
+
+// onInboundUpdate answers an UPDATE from the caller on Herald's dialog: 491 while Herald's own UPDATE
+// is pending (RFC 3311 §5.2 glare), else 488: Herald does not renegotiate its early media.
+func (c *callCtl) onInboundUpdate(e *inboundUpdate) {
+	defer close(e.done)
+	if c.early.m.State() == call.UpdateSent {
+		respond(e.tx, e.req, 491, "Request Pending", sip.NewHeader("Retry-After", "1"))
+		return
+	}
+	respond(e.tx, e.req, 488, "Not Acceptable Here")
+}
+
+func headerValue(m interface{ GetHeader(string) sip.Header }, name string) string {
+	if h := m.GetHeader(name); h != nil {
+		return h.Value()
+	}
+	return ""
+}

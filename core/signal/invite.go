@@ -1,0 +1,437 @@
+package signal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/herald-ims/herald/core/call"
+	"github.com/herald-ims/herald/core/profile"
+	"github.com/herald-ims/herald/core/push"
+	"github.com/herald-ims/herald/core/sdp"
+)
+
+// callCtl is one call's controller state. Only the goroutine running run touches it; other goroutines
+// send on events.
+type callCtl struct {
+	s      *Server
+	req    *sip.Request // the caller's INVITE as received
+	tx     sip.ServerTransaction
+	callID string
+	caps   call.Caps
+	plan   call.Plan
+	ctx    context.Context
+	cancel context.CancelFunc
+	events chan any
+	wg     sync.WaitGroup // helper goroutines (UPDATE transaction)
+
+	fwd       *sip.Request // the INVITE as forwarded (with Herald's Via)
+	sessions  []*push.Session
+	early     ownDialog // Herald's own early dialog toward the caller
+	final     bool      // a final response went upstream
+	canceled  bool
+	cancelled chan struct{} // closed by sipgo's OnCancel callback
+}
+
+// onInvite is the controller of a new call; it returns after the INVITE's final response.
+func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
+	if req.To() != nil && req.To().Params.Has("tag") {
+		s.proxyInvite(req, tx) // re-INVITE inside a dialog Herald record-routed
+		return
+	}
+	s.Stats.Invites.Add(1)
+	if !s.trusted(req) {
+		s.Stats.Rejected403.Add(1)
+		respond(tx, req, 403, "Forbidden")
+		return
+	}
+	if mf := req.MaxForwards(); mf != nil && mf.Val() <= 1 {
+		s.Stats.Rejected483.Add(1)
+		respond(tx, req, 483, "Too Many Hops")
+		return
+	}
+	callID := callIDOf(req)
+	if callID == "" || req.From() == nil || req.CSeq() == nil {
+		respond(tx, req, 400, "Bad Request")
+		return
+	}
+	s.mu.Lock()
+	if _, dup := s.calls[callID]; dup {
+		s.mu.Unlock()
+		// A second INVITE with the same Call-ID but a new branch: a loop or a spiral back to us.
+		respond(tx, req, 482, "Loop Detected")
+		return
+	}
+	if len(s.calls) >= s.opts.MaxCalls {
+		s.mu.Unlock()
+		s.Stats.Rejected503.Add(1)
+		respond(tx, req, 503, "Service Unavailable", sip.NewHeader("Retry-After", "5"))
+		return
+	}
+	c := &callCtl{s: s, req: req, tx: tx, callID: callID, events: make(chan any, 8)}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	c.cancelled = make(chan struct{})
+	// A matched CANCEL does not end the server transaction's Done(); sipgo reports it here (it has
+	// already answered 200 to the CANCEL and 487 to the INVITE).
+	tx.OnCancel(func(*sip.Request) { close(c.cancelled) })
+	s.calls[callID] = c
+	s.mu.Unlock()
+	s.active.Add(1)
+	s.wg.Add(1)
+	defer func() {
+		c.cancel()
+		c.wg.Wait()
+		for _, ps := range c.sessions {
+			s.deps.MSRP.Close(ps.ID)
+		}
+		s.mu.Lock()
+		delete(s.calls, callID)
+		s.mu.Unlock()
+		s.active.Add(-1)
+		s.Stats.CallsDone.Add(1)
+		s.wg.Done()
+	}()
+	c.run()
+}
+
+func (s *Server) partyFor(uri string) *call.Party {
+	key, err := profile.Canonical(uri)
+	if err != nil {
+		return nil
+	}
+	p, ok := s.deps.Profiles.Lookup(key)
+	if !ok || p == nil {
+		return nil
+	}
+	return &call.Party{CallerCard: p.CallerCard, CalleeCard: p.CalleeCard, Ringback: p.Ringback}
+}
+
+// callerIdentity is P-Asserted-Identity when present, else From (TS 24.229 §5.7).
+func callerIdentity(req *sip.Request) string {
+	if h := req.GetHeader("P-Asserted-Identity"); h != nil {
+		v := h.Value()
+		if i := strings.IndexByte(v, ','); i >= 0 {
+			v = v[:i] // the first identity (sip: or tel:)
+		}
+		return strings.TrimSpace(v)
+	}
+	return req.From().Address.String()
+}
+
+func (c *callCtl) run() {
+	s, req := c.s, c.req
+	c.caps = call.ParseCaps(headerValues(req, "Supported"), headerValues(req, "Require"),
+		headerValues(req, "Allow"), headerValues(req, "P-Early-Media"))
+	caller := s.partyFor(callerIdentity(req))
+	callee := s.partyFor(req.Recipient.String())
+	c.plan = call.Decide(caller, callee, c.caps)
+	s.trace("herald: INVITE %s from %s: plan caller-card=%t callee-card=%t claims %v", req.Recipient.String(),
+		callerIdentity(req), c.plan.CallerCard != nil, c.plan.CalleeMode == call.CalleeCardUpdate, c.plan.Claims())
+
+	fwd := req.Clone()
+	s.popSelfRoute(fwd)
+	if fwd.Route() == nil {
+		fwd.SetDestination(s.opts.NextHop)
+		fwd.SetTransport(strings.ToUpper(s.opts.NextHopTransport))
+	} else {
+		fwd.SetDestination("")
+		fwd.SetTransport(transportToward(fwd))
+	}
+	if s.opts.RecordRoute {
+		fwd.PrependHeader(&sip.RecordRouteHeader{Address: s.selfURI()})
+	}
+	if c.plan.CallerCard != nil {
+		if err := c.addCallerCard(fwd); err != nil {
+			s.Stats.BadBodies.Add(1)
+			s.log.Info("caller card not added; INVITE forwarded untouched", "call_id", c.callID, "error", err)
+			s.trace("herald: caller card not added (%v); body forwarded untouched", err)
+		}
+	}
+	clTx, err := s.cli.TransactionRequest(c.ctx, fwd, s.sendOpts(sipgo.ClientRequestDecreaseMaxForward)...)
+	if err != nil {
+		s.log.Warn("forward INVITE", "call_id", c.callID, "error", err)
+		respond(c.tx, req, 503, "Service Unavailable", sip.NewHeader("Retry-After", "5"))
+		return
+	}
+	defer clTx.Terminate()
+	c.fwd = fwd
+	s.Stats.Forwarded.Add(1)
+	s.trace("herald → next hop  SIP INVITE %s (%s)", fwd.Recipient.String(), contentType(fwd))
+
+	timerC := time.NewTimer(s.opts.TimerC)
+	defer timerC.Stop()
+	var cancelDeadline <-chan time.Time
+	for {
+		select {
+		case res := <-clTx.Responses():
+			if c.onResponse(res) {
+				return
+			}
+		case <-clTx.Done():
+			if !c.final {
+				c.finish()
+				respond(c.tx, req, 408, "Request Timeout")
+			}
+			return
+		case <-c.cancelled:
+			c.cancelled = nil
+			if !c.final {
+				c.onCallerCancel()
+				cancelDeadline = time.After(64 * s.opts.T1)
+			}
+		case <-c.tx.Done():
+			if c.final {
+				return
+			}
+			if errors.Is(c.tx.Err(), sip.ErrTransactionCanceled) && !c.canceled {
+				c.onCallerCancel()
+				cancelDeadline = time.After(64 * s.opts.T1)
+				continue
+			}
+			c.finish()
+			return
+		case ev := <-c.events:
+			c.onEvent(ev)
+		case <-c.early.retransmit:
+			c.retransmitProvisional()
+		case <-timerC.C:
+			// Timer C: the callee never answered. 408 upstream, CANCEL downstream (RFC 3261 §16.8).
+			if !c.final {
+				c.finish()
+				c.final = true
+				respond(c.tx, req, 408, "Request Timeout")
+				c.canceled = true
+				c.cancelDownstream()
+				cancelDeadline = time.After(64 * s.opts.T1)
+			}
+		case <-cancelDeadline:
+			return
+		}
+	}
+}
+
+// onCallerCancel stops everything early and cancels the forwarded INVITE; sipgo already answered
+// 200 to the CANCEL and 487 to the INVITE.
+func (c *callCtl) onCallerCancel() {
+	c.canceled, c.final = true, true
+	c.s.Stats.Cancels.Add(1)
+	c.s.trace("herald: caller CANCEL: pushes stopped, CANCEL toward the callee")
+	c.finish()
+	c.cancelDownstream()
+}
+
+// onResponse handles one response of the forwarded INVITE; it returns true when the call's controller
+// is done.
+func (c *callCtl) onResponse(res *sip.Response) bool {
+	s := c.s
+	if res.StatusCode == 100 {
+		return false
+	}
+	if c.canceled {
+		if res.IsSuccess() {
+			s.trace("herald: 2xx after CANCEL: ACK and BYE it")
+			s.ackAndBye(c.fwd, res)
+		}
+		return res.StatusCode >= 200
+	}
+	out := res
+	if ct := contentType(res); ct != "" && len(res.Body()) > 0 {
+		newCT, body, stripped, err := sdp.StripEarlySession(ct, res.Body())
+		if err == nil && stripped {
+			c.noteEarlyAnswer(ct, res.Body())
+			out = res.Clone()
+			out.SetBody(body)
+			out.ReplaceHeader(ctHeader(newCT))
+			s.trace("herald: stripped the callee's early-session answer from %d", res.StatusCode)
+		}
+	}
+	if res.StatusCode >= 200 {
+		c.finish()
+	}
+	s.trace("herald → caller  SIP %d %s (relayed)", res.StatusCode, res.Reason)
+	s.relayResponse(c.tx, c.req, out)
+	if res.StatusCode >= 200 {
+		c.final = true
+		return true
+	}
+	// The callee is alerting: Herald opens its own early dialog with the caller (ringback, then the
+	// callee card), once.
+	if res.StatusCode >= 180 && c.plan.OwnEarlyDialog() && c.early.m.State() == call.Idle {
+		c.startEarlyDialog()
+	}
+	return false
+}
+
+// noteEarlyAnswer logs the callee terminal's early-session answer (its path and connection role).
+func (c *callCtl) noteEarlyAnswer(ct string, body []byte) {
+	_, early, err := sdp.SplitBody(ct, body)
+	if err != nil || early == nil {
+		return
+	}
+	sess, err := sdp.Parse(early)
+	if err != nil {
+		return
+	}
+	for _, m := range sess.Media {
+		if info, err := m.MSRP(); err == nil {
+			c.s.trace("herald: callee early-session answer: path %s setup %s", strings.Join(info.Path, " "), info.Setup)
+		}
+	}
+}
+
+// finish ends everything Herald does early in this call: the push sessions, the ringback and Herald's
+// own early dialog (with 199 when the caller supports it). Idempotent.
+func (c *callCtl) finish() {
+	for _, ps := range c.sessions {
+		c.s.deps.MSRP.Close(ps.ID)
+	}
+	c.endEarlyDialog()
+}
+
+// cancelDownstream sends CANCEL for the forwarded INVITE; its response is awaited off the controller.
+func (c *callCtl) cancelDownstream() {
+	if c.fwd == nil {
+		return
+	}
+	cr := cancelRequest(c.fwd)
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), 64*c.s.opts.T1)
+		defer cancel()
+		cr.SetTransport(c.fwd.Transport())
+		cr.Laddr = c.fwd.Laddr
+		if _, err := c.s.cli.Do(ctx, cr, prebuilt); err != nil {
+			c.s.log.Debug("cancel downstream", "call_id", c.callID, "error", err)
+		}
+	}()
+}
+
+// addCallerCard opens the caller-card push session and adds its early-session offer to fwd
+// (claims 1 and 3). The caller's SDP stays byte-for-byte as the session part.
+func (c *callCtl) addCallerCard(fwd *sip.Request) error {
+	ct := contentType(fwd)
+	if _, _, err := sdp.SplitBody(ct, fwd.Body()); err != nil {
+		return err
+	}
+	if ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/sdp") && !strings.HasPrefix(strings.ToLower(ct), "multipart/") {
+		return fmt.Errorf("signal: unsupported body type %q", ct)
+	}
+	ps, offer, err := c.openPush(push.CallerCard, c.plan.CallerCard)
+	if err != nil {
+		return err
+	}
+	early := sdp.NewSession("herald", offer.Host, uint64(time.Now().UnixNano()))
+	early.Media = append(early.Media, offer.Media())
+	newCT, body, err := sdp.AddEarlySession(ct, fwd.Body(), early.Marshal(), "herald-"+push.NewID(6))
+	if err != nil {
+		c.s.deps.MSRP.Close(ps.ID)
+		return err
+	}
+	fwd.SetBody(body)
+	fwd.ReplaceHeader(ctHeader(newCT))
+	if !hasToken(headerValues(fwd, "Supported"), "early-session") {
+		fwd.AppendHeader(sip.NewHeader("Supported", "early-session"))
+	}
+	c.s.Stats.CallerCards.Add(1)
+	c.s.trace("herald: caller card %q (%d bytes) offered as early-session, path %s", c.plan.CallerCard.Name,
+		len(c.plan.CallerCard.Body), offer.PathURI)
+	return nil
+}
+
+// openPush creates and opens a push session and the SDP offer that advertises it.
+func (c *callCtl) openPush(role push.Role, page interface{}) (*push.Session, sdp.PushOffer, error) {
+	var ps *push.Session
+	switch role {
+	case push.CallerCard:
+		ps = push.NewSession(c.callID, role, c.plan.CallerCard, c.s.opts.SessionTTL)
+	default:
+		ps = push.NewSession(c.callID, role, c.plan.CalleeCard, c.s.opts.SessionTTL)
+	}
+	if err := c.s.deps.MSRP.Open(ps); err != nil {
+		return nil, sdp.PushOffer{}, fmt.Errorf("signal: open push session: %w", err)
+	}
+	c.sessions = append(c.sessions, ps)
+	c.watch(ps)
+	host, port := c.s.deps.MSRP.Addr()
+	pg := ps.Page
+	offer := sdp.PushOffer{
+		Host:        host,
+		Port:        port,
+		PathURI:     c.s.deps.MSRP.PathURI(ps.ID),
+		AcceptTypes: []string{"text/html"},
+		FileSelector: sdp.FileSelector{
+			Name: pg.Name, Type: "text/html", Size: int64(len(pg.Body)), Hash: pg.HashSelector(),
+		},
+		TransferID:  ps.TransferID,
+		Disposition: "render",
+	}
+	return ps, offer, nil
+}
+
+// pushDone is posted when a push session reports its result.
+type pushDone struct {
+	s *push.Session
+	r push.Result
+}
+
+// watch forwards the session's single result to the controller.
+func (c *callCtl) watch(ps *push.Session) {
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		select {
+		case r := <-ps.Done:
+			select {
+			case c.events <- pushDone{ps, r}:
+			case <-c.ctx.Done():
+			}
+		case <-c.ctx.Done():
+		}
+	}()
+}
+
+func (c *callCtl) onEvent(ev any) {
+	switch e := ev.(type) {
+	case pushDone:
+		c.s.trace("herald: %s push %s: %s (%d bytes)", e.s.Role, e.s.ID[:8], e.r.Outcome, e.r.Bytes)
+		if e.s.Role == push.CalleeCard && c.early.m.State() == call.Pushing {
+			_ = c.early.m.To(call.Pushed)
+		}
+	case *prackEvent:
+		c.onPrack(e)
+	case *updateDone:
+		c.onUpdateDone(e)
+	case *inboundUpdate:
+		c.onInboundUpdate(e)
+	}
+}
+
+func contentType(m interface{ ContentType() *sip.ContentTypeHeader }) string {
+	if h := m.ContentType(); h != nil {
+		return h.Value()
+	}
+	return ""
+}
+
+func hasToken(vals []string, tok string) bool {
+	for _, v := range vals {
+		for _, t := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), tok) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// proxyInvite forwards a re-INVITE inside a record-routed dialog.
+func (s *Server) proxyInvite(req *sip.Request, tx sip.ServerTransaction) {
+	s.proxyInDialog(req, tx)
+}

@@ -1,0 +1,360 @@
+package signal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/herald-ims/herald/core/profile"
+	"github.com/herald-ims/herald/core/push"
+)
+
+// Options configure the SIP layer.
+type Options struct {
+	Host        string         // host Herald puts in Via, Record-Route and Contact
+	Port        int            // port for Record-Route and Contact; 0 = the first served socket's port
+	NextHop     string         // host:port of the callee domain's S-CSCF, used when no Route is left
+	RecordRoute bool           // stay in the dialog path (needed for BYE/ACK to pass Herald)
+	Trusted     []netip.Prefix // peers allowed to start calls; empty = everyone
+	T1          time.Duration  // RFC 3261 T1 for Herald's own reliable provisionals; default 500ms
+	TimerC      time.Duration  // proxy INVITE timer (RFC 3261 §16.6 step 11); default 180s
+	SessionTTL  time.Duration  // lifetime of a push session's a=path; default 120s
+	MaxCalls    int            // calls in progress; above it new INVITEs get 503; default 10000
+	// NextHopTransport is the transport toward NextHop (udp, tcp or tls); default udp.
+	NextHopTransport string
+	// UDPMaxRequest is the largest request sent over UDP; larger ones go over TCP (RFC 3261 §18.1.1:
+	// 1300 bytes when the path MTU is unknown). Default 1300.
+	UDPMaxRequest int
+	Logger        *slog.Logger
+	// Trace, when set, receives one line per step Herald takes (the demo prints them).
+	Trace func(line string)
+}
+
+// Deps are the other planes the SIP layer drives.
+type Deps struct {
+	Profiles profile.Store
+	MSRP     push.Plane
+}
+
+// Stats are counters of the SIP layer.
+type Stats struct {
+	Invites, CallsDone, Forwarded, CallerCards, CalleeCards, Rejected403, Rejected483, Rejected503,
+	BadBodies, ReliableRetransmits, PrackTimeouts, Cancels, UDPToTCP atomic.Uint64
+}
+
+// Server is Herald's SIP side.
+type Server struct {
+	opts Options
+	deps Deps
+	log  *slog.Logger
+	ua   *sipgo.UserAgent
+	srv  *sipgo.Server
+	cli  *sipgo.Client
+
+	mu    sync.Mutex
+	calls map[string]*callCtl // by Call-ID
+
+	port     atomic.Int32
+	udpLocal atomic.Pointer[sip.Addr] // the first served UDP socket: requests over UDP leave from it
+	active   atomic.Int64
+	Stats    Stats
+	wg       sync.WaitGroup
+}
+
+// New builds the SIP layer. Handlers are registered here, before any socket is served (sipgo's
+// handler map is not synchronised).
+func New(opts Options, deps Deps) (*Server, error) {
+	if opts.Host == "" {
+		return nil, errors.New("signal: no host to advertise")
+	}
+	if deps.Profiles == nil || deps.MSRP == nil {
+		return nil, errors.New("signal: profiles and msrp plane are required")
+	}
+	if opts.T1 <= 0 {
+		opts.T1 = 500 * time.Millisecond
+	}
+	if opts.TimerC <= 0 {
+		opts.TimerC = 180 * time.Second
+	}
+	if opts.SessionTTL <= 0 {
+		opts.SessionTTL = 120 * time.Second
+	}
+	if opts.MaxCalls <= 0 {
+		opts.MaxCalls = 10000
+	}
+	if opts.UDPMaxRequest <= 0 {
+		opts.UDPMaxRequest = 1300
+	}
+	if opts.NextHopTransport == "" {
+		opts.NextHopTransport = "udp"
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{opts: opts, deps: deps, log: opts.Logger.With("component", "core/signal"), calls: map[string]*callCtl{}}
+	s.port.Store(int32(opts.Port))
+
+	ua, err := sipgo.NewUA(
+		sipgo.WithUserAgent("Herald"),
+		sipgo.WithUserAgentHostname(opts.Host),
+		sipgo.WithUserAgentTransactionLayerOptions(
+			sip.WithTransactionLayerLogger(s.log),
+			sip.WithTransactionLayerUnhandledResponseHandler(s.onUnhandledResponse),
+		),
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(s.log)),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("signal: %w", err)
+	}
+	s.ua = ua
+	if s.srv, err = sipgo.NewServer(ua, sipgo.WithServerLogger(s.log)); err != nil {
+		return nil, fmt.Errorf("signal: %w", err)
+	}
+	if s.cli, err = sipgo.NewClient(ua, sipgo.WithClientHostname(opts.Host), sipgo.WithClientLogger(s.log)); err != nil {
+		return nil, fmt.Errorf("signal: %w", err)
+	}
+	s.srv.OnInvite(s.onInvite)
+	s.srv.OnAck(s.onAck)
+	s.srv.OnPrack(s.onPrack)
+	s.srv.OnUpdate(s.onUpdate)
+	s.srv.OnBye(s.proxyInDialog)
+	s.srv.OnInfo(s.proxyInDialog)
+	s.srv.OnOptions(s.onOptions)
+	s.srv.OnCancel(func(req *sip.Request, tx sip.ServerTransaction) {
+		// A CANCEL sipgo could not match to an INVITE transaction (RFC 3261 §9.2).
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
+	})
+	s.srv.OnNoRoute(func(req *sip.Request, tx sip.ServerTransaction) {
+		if req.To() != nil && req.To().Params.Has("tag") {
+			s.proxyInDialog(req, tx)
+			return
+		}
+		res := sip.NewResponseFromRequest(req, 405, "Method Not Allowed", nil)
+		res.AppendHeader(sip.NewHeader("Allow", allowMethods))
+		_ = tx.Respond(res)
+	})
+	return s, nil
+}
+
+const allowMethods = "INVITE, ACK, CANCEL, BYE, PRACK, UPDATE, INFO, OPTIONS"
+
+// ServeUDP serves SIP on pc until it is closed. The first served socket fixes the advertised port
+// when Options.Port is 0.
+func (s *Server) ServeUDP(pc net.PacketConn) error {
+	s.Listening(pc.LocalAddr())
+	return s.srv.ServeUDP(pc)
+}
+
+// ServeTCP serves SIP over TCP on l until it is closed.
+func (s *Server) ServeTCP(l net.Listener) error {
+	s.learnPort(l.Addr())
+	return s.srv.ServeTCP(l)
+}
+
+// Listening tells the SIP layer about a socket it is about to serve, before the serving goroutine
+// runs: the first one fixes the advertised port (when Options.Port is 0) and the first UDP one is
+// where UDP requests leave from. Idempotent.
+func (s *Server) Listening(a net.Addr) {
+	s.learnPort(a)
+	if ua, ok := a.(*net.UDPAddr); ok {
+		s.udpLocal.CompareAndSwap(nil, &sip.Addr{IP: ua.IP, Port: ua.Port, Hostname: ua.IP.String()})
+	}
+}
+
+func (s *Server) learnPort(a net.Addr) {
+	if ap, err := netip.ParseAddrPort(a.String()); err == nil {
+		s.port.CompareAndSwap(0, int32(ap.Port()))
+	}
+}
+
+// Close stops the SIP user agent (transports and transactions).
+func (s *Server) Close() error {
+	err := s.ua.Close()
+	s.wg.Wait()
+	return err
+}
+
+// ActiveCalls is the number of calls whose INVITE has no final response yet.
+func (s *Server) ActiveCalls() int { return int(s.active.Load()) }
+
+// Port is the SIP port Herald advertises.
+func (s *Server) Port() int { return int(s.port.Load()) }
+
+func (s *Server) trace(format string, args ...any) {
+	if s.opts.Trace != nil {
+		s.opts.Trace(fmt.Sprintf(format, args...))
+	}
+}
+
+func (s *Server) selfURI() sip.Uri {
+	return sip.Uri{Scheme: "sip", Host: s.opts.Host, Port: s.Port(), UriParams: sip.HeaderParams{{K: "lr", V: ""}}}
+}
+
+func (s *Server) contact(transport string) *sip.ContactHeader {
+	u := sip.Uri{Scheme: "sip", User: "herald", Host: s.opts.Host, Port: s.Port()}
+	if transport != "" && !strings.EqualFold(transport, "udp") {
+		u.UriParams = sip.HeaderParams{{K: "transport", V: strings.ToLower(transport)}}
+	}
+	return &sip.ContactHeader{Address: u}
+}
+
+// isSelf reports whether u addresses this Herald instance.
+func (s *Server) isSelf(u sip.Uri) bool {
+	if !strings.EqualFold(u.Host, s.opts.Host) {
+		return false
+	}
+	p := u.Port
+	if p == 0 {
+		p = 5060
+	}
+	return p == s.Port()
+}
+
+func (s *Server) trusted(req *sip.Request) bool {
+	if len(s.opts.Trusted) == 0 {
+		return true
+	}
+	host, _, err := net.SplitHostPort(req.Source())
+	if err != nil {
+		return false
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return false
+	}
+	ip = ip.Unmap()
+	for _, p := range s.opts.Trusted {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) lookup(callID string) *callCtl {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls[callID]
+}
+
+func respond(tx sip.ServerTransaction, req *sip.Request, code int, reason string, hdrs ...sip.Header) {
+	res := sip.NewResponseFromRequest(req, code, reason, nil)
+	for _, h := range hdrs {
+		res.AppendHeader(h)
+	}
+	_ = tx.Respond(res)
+}
+
+// ctHeader is a typed Content-Type header: sipgo caches the typed header for ContentType(), so a
+// generic one would leave that cache stale.
+func ctHeader(v string) *sip.ContentTypeHeader {
+	h := sip.ContentTypeHeader(v)
+	return &h
+}
+
+func headerValues(m interface{ GetHeaders(string) []sip.Header }, name string) []string {
+	var out []string
+	for _, h := range m.GetHeaders(name) {
+		out = append(out, h.Value())
+	}
+	return out
+}
+
+func (s *Server) onOptions(req *sip.Request, tx sip.ServerTransaction) {
+	if req.To() != nil && req.To().Params.Has("tag") {
+		s.proxyInDialog(req, tx)
+		return
+	}
+	respond(tx, req, 200, "OK", sip.NewHeader("Allow", allowMethods),
+		sip.NewHeader("Supported", "100rel, early-session, 199"))
+}
+
+// onUnhandledResponse receives responses no client transaction matched: retransmitted 2xx of an
+// INVITE whose transaction has ended (RFC 6026). A proxy forwards them statelessly upstream.
+func (s *Server) onUnhandledResponse(res *sip.Response) {
+	via := res.Via()
+	if via == nil || !strings.EqualFold(via.Host, s.opts.Host) {
+		return
+	}
+	if len(res.GetHeaders("Via")) < 2 || !res.IsSuccess() {
+		return
+	}
+	fwd := res.Clone()
+	fwd.RemoveHeader("Via")
+	fwd.SetDestination("")
+	_ = s.srv.WriteResponse(fwd)
+}
+
+func rseqOf(v string) (rseq, cseq uint32, method string, ok bool) {
+	f := strings.Fields(v)
+	if len(f) != 3 {
+		return 0, 0, "", false
+	}
+	a, err1 := strconv.ParseUint(f[0], 10, 32)
+	b, err2 := strconv.ParseUint(f[1], 10, 32)
+	if err1 != nil || err2 != nil {
+		return 0, 0, "", false
+	}
+	return uint32(a), uint32(b), f[2], true
+}
+
+// withCtx is a ClientRequestOption that does nothing; passing it stops sipgo from "building" a request
+// we already built (a proxy's requests must not get new From/To/CSeq).
+func prebuilt(*sipgo.Client, *sip.Request) error { return nil }
+
+// sendOpts are the ClientRequestOptions for a request Herald forwards or originates: a new top Via,
+// then the transport choice.
+func (s *Server) sendOpts(extra ...sipgo.ClientRequestOption) []sipgo.ClientRequestOption {
+	o := append([]sipgo.ClientRequestOption{sipgo.ClientRequestAddVia}, extra...)
+	return append(o, s.pickTransport)
+}
+
+// pickTransport runs after the Via is added: a UDP request larger than UDPMaxRequest goes over TCP
+// instead (RFC 3261 §18.1.1; sipgo refuses it otherwise), and UDP requests leave from Herald's
+// listening socket so responses and the Via agree.
+func (s *Server) pickTransport(_ *sipgo.Client, r *sip.Request) error {
+	if !strings.EqualFold(r.Transport(), "udp") {
+		return nil
+	}
+	if n := len(r.String()); n > s.opts.UDPMaxRequest {
+		s.Stats.UDPToTCP.Add(1)
+		r.SetTransport("TCP")
+		if v := r.Via(); v != nil {
+			v.Transport = "TCP"
+		}
+		return nil
+	}
+	if a := s.udpLocal.Load(); a != nil {
+		r.Laddr = *a
+	}
+	return nil
+}
+
+// transportToward is the transport of the next hop of req: the top Route's, else the Request-URI's
+// transport parameter, else udp.
+func transportToward(req *sip.Request) string {
+	u := req.Recipient
+	if r := req.Route(); r != nil {
+		u = r.Address
+	}
+	if t, ok := u.UriParams.Get("transport"); ok && t != "" {
+		return strings.ToUpper(t)
+	}
+	if u.Scheme == "sips" {
+		return "TLS"
+	}
+	return "UDP"
+}
+
+var _ = context.Background

@@ -1,0 +1,99 @@
+package web
+
+import (
+	"testing"
+	"time"
+)
+
+func newTestTable(maxTokens int) *table {
+	return newTable(maxTokens, 10*time.Second, &counters{})
+}
+
+func TestTokenShape(t *testing.T) {
+	seen := map[string]bool{}
+	for range 1000 {
+		tok := newToken()
+		if !validToken(tok) {
+			t.Fatalf("newToken() = %q fails validToken", tok)
+		}
+		if seen[tok] {
+			t.Fatalf("token %q repeated", tok)
+		}
+		seen[tok] = true
+	}
+	for _, bad := range []string{"", "AAAAAAAAAAAAAAAAAAAAA", "AAAAAAAAAAAAAAAAAAAAAAA", "AAAAAAAAAAAAAAAAAAAA+/",
+		"AAAAAAAAAAAAAAAAAAAA=="} {
+		if validToken(bad) {
+			t.Errorf("validToken(%q) = true", bad)
+		}
+	}
+}
+
+func TestSweepOrder(t *testing.T) {
+	tb := newTestTable(100)
+	page := testPage(t, "T")
+	t0 := time.Unix(1000, 0)
+	a, _ := tb.add(page, "c1", t0)
+	b, _ := tb.add(page, "c1", t0.Add(time.Second))
+	c, _ := tb.add(page, "c2", t0.Add(2*time.Second))
+	tb.revoke(b) // leaves a stale queue record that the sweep must skip
+
+	if n := tb.sweep(t0.Add(10*time.Second - time.Nanosecond)); n != 0 {
+		t.Fatalf("swept %d before any expiry", n)
+	}
+	if n := tb.sweep(t0.Add(11500 * time.Millisecond)); n != 1 {
+		t.Fatalf("swept %d, want 1 (a; b was revoked)", n)
+	}
+	if tb.get(a, t0) != nil || tb.get(c, t0) == nil {
+		t.Fatal("wrong token swept")
+	}
+	if got := tb.byCall["c1"]; len(got) != 0 {
+		t.Fatalf("byCall[c1] = %v after its tokens went", got)
+	}
+	if n := tb.sweep(t0.Add(time.Hour)); n != 1 || tb.len() != 0 || len(tb.queue) != 0 || len(tb.byCall) != 0 {
+		t.Fatalf("final sweep %d, left %d tokens, %d queued, %d calls", n, tb.len(), len(tb.queue), len(tb.byCall))
+	}
+	if tb.stats.expired.Load() != 2 || tb.stats.revoked.Load() != 1 {
+		t.Fatalf("expired %d revoked %d", tb.stats.expired.Load(), tb.stats.revoked.Load())
+	}
+}
+
+// TestQueueBounded: publish-then-revoke churn within one TTL must not grow the expiry queue without bound.
+func TestQueueBounded(t *testing.T) {
+	tb := newTestTable(10)
+	page := testPage(t, "Q")
+	now := time.Unix(1000, 0)
+	for i := range 10000 {
+		tok, err := tb.add(page, "c", now.Add(time.Duration(i)*time.Microsecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tb.revoke(tok)
+	}
+	if q := len(tb.queue) - tb.head; q > 2*tb.max+1 {
+		t.Fatalf("queue holds %d records for 0 live tokens (max %d)", q, tb.max)
+	}
+	if tb.len() != 0 || len(tb.byCall) != 0 {
+		t.Fatalf("%d tokens, %d calls left", tb.len(), len(tb.byCall))
+	}
+}
+
+// TestQueueCompacts: a long run of expiries in a big queue moves the live tail to the front.
+func TestQueueCompacts(t *testing.T) {
+	tb := newTestTable(10000)
+	page := testPage(t, "C")
+	t0 := time.Unix(1000, 0)
+	var last string
+	for i := range 3000 {
+		last, _ = tb.add(page, "", t0.Add(time.Duration(i)*time.Millisecond))
+	}
+	if n := tb.sweep(t0.Add(10*time.Second + 2500*time.Millisecond)); n != 2501 {
+		t.Fatalf("swept %d, want 2501", n)
+	}
+	if tb.head != 0 || len(tb.queue) != 499 {
+		t.Fatalf("head %d len %d, want compacted 0/499", tb.head, len(tb.queue))
+	}
+	if tb.get(last, t0) == nil || tb.queue[498].token != last {
+		t.Fatal("live tail lost in compaction")
+	}
+}

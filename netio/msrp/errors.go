@@ -1,0 +1,29 @@
+package msrp
+
+import "errors"
+
+var (
+	// ErrBadOptions is returned by New for invalid Options; every bad field is listed.
+	ErrBadOptions = errors.New("netio/msrp: bad options")
+	// ErrStarted is returned by Start on a server that is already running.
+	ErrStarted = errors.New("netio/msrp: already started")
+	// ErrStopped is returned by Start after Stop, and by Open on a stopped server.
+	ErrStopped = errors.New("netio/msrp: stopped")
+	// ErrBadSession is returned by Open for a session without an id, page or Done channel.
+	ErrBadSession = errors.New("netio/msrp: bad session")
+)
+
+// Reasons a session ends other than delivery; they travel in push.Result.Err.
+var (
+	errBindTimeout     = errors.New("netio/msrp: session expired before a terminal bound it")
+	errTransferTimeout = errors.New("netio/msrp: transfer not confirmed in time")
+	errIdleTimeout     = errors.New("netio/msrp: connection idle")
+	errFailureReport   = errors.New("netio/msrp: failure report")
+	errFailureResponse = errors.New("netio/msrp: error response")
+	errClosed          = errors.New("netio/msrp: session closed")
+	errDisconnected    = errors.New("netio/msrp: connection closed by peer")
+	errProtocol        = errors.New("netio/msrp: protocol error from peer")
+	errShutdown        = errors.New("netio/msrp: plane stopped")
+)
+
+func joinErrs(errs []error) error { return errors.Join(errs...) }

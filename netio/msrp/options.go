@@ -1,0 +1,127 @@
+package msrp
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"runtime"
+	"time"
+)
+
+// Defaults applied by [New] to zero-valued [Options] fields.
+const (
+	DefaultListen          = "0.0.0.0:2855"
+	DefaultMaxConns        = 10000
+	DefaultMaxConnsPerIP   = 1000 // IMS terminals arrive through one IMS-ALG/TrGW address: keep it generous
+	DefaultMaxSessions     = 100000
+	DefaultBindTimeout     = 30 * time.Second // STANDARDS.md §9.5: close connections that never bind within ~30 s
+	DefaultTransferTimeout = 30 * time.Second
+	DefaultIdleTimeout     = 60 * time.Second
+	DefaultChunkSize       = 2048 // RFC 4975 §7.1: larger chunks must be interruptible
+	DefaultMaxHeaderBytes  = 8 << 10
+	DefaultMaxChunkBytes   = 16 << 10
+	DefaultMaxOutbound     = 256 << 10
+)
+
+// Options configures a [Server]. The zero value of every field selects its default.
+type Options struct {
+	// Listen is the TCP address to bind, "host:port"; port 0 picks a free port.
+	Listen string
+	// AdvertiseHost is the host put in a=path URIs and returned by Addr; default: the bound IP.
+	AdvertiseHost string
+	// AdvertisePort is the port put in a=path URIs and returned by Addr; 0 means the bound port.
+	AdvertisePort int
+
+	// MaxConns caps open connections; MaxConnsPerIP caps them per source address.
+	MaxConns, MaxConnsPerIP int
+	// MaxSessions caps push sessions registered with Open and not yet finished.
+	MaxSessions int
+
+	// BindTimeout closes a connection that has not bound a session by then.
+	BindTimeout time.Duration
+	// TransferTimeout ends a bound session whose final success REPORT has not arrived by then (TimedOut).
+	TransferTimeout time.Duration
+	// IdleTimeout closes a connection that has sent nothing for that long.
+	IdleTimeout time.Duration
+
+	// ChunkSize is the largest SEND chunk body Herald writes.
+	ChunkSize int
+	// MaxHeaderBytes and MaxChunkBytes bound what a terminal may send in one frame (413 above them).
+	MaxHeaderBytes, MaxChunkBytes int
+	// MaxOutbound is the high-water mark of a connection's outbound buffer, in bytes: no further chunk is
+	// written while the connection holds at least that much unsent data.
+	MaxOutbound int
+
+	// Loops is the number of gnet event loops; 0 means GOMAXPROCS.
+	Loops int
+	// Logger receives the plane's logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// withDefaults returns a copy of o with defaults applied, or an error naming every bad field.
+func (o Options) withDefaults() (Options, error) {
+	setInt := func(p *int, d int) {
+		if *p == 0 {
+			*p = d
+		}
+	}
+	setDur := func(p *time.Duration, d time.Duration) {
+		if *p == 0 {
+			*p = d
+		}
+	}
+	if o.Listen == "" {
+		o.Listen = DefaultListen
+	}
+	setInt(&o.MaxConns, DefaultMaxConns)
+	setInt(&o.MaxConnsPerIP, DefaultMaxConnsPerIP)
+	setInt(&o.MaxSessions, DefaultMaxSessions)
+	setDur(&o.BindTimeout, DefaultBindTimeout)
+	setDur(&o.TransferTimeout, DefaultTransferTimeout)
+	setDur(&o.IdleTimeout, DefaultIdleTimeout)
+	setInt(&o.ChunkSize, DefaultChunkSize)
+	setInt(&o.MaxHeaderBytes, DefaultMaxHeaderBytes)
+	setInt(&o.MaxChunkBytes, DefaultMaxChunkBytes)
+	setInt(&o.MaxOutbound, DefaultMaxOutbound)
+	if o.Loops == 0 {
+		o.Loops = runtime.GOMAXPROCS(0)
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+
+	var errs []error
+	if _, _, err := net.SplitHostPort(o.Listen); err != nil {
+		errs = append(errs, fmt.Errorf("%w: listen %q: %w", ErrBadOptions, o.Listen, err))
+	}
+	for _, f := range []struct {
+		name string
+		v    int
+	}{
+		{"max_conns", o.MaxConns}, {"max_conns_per_ip", o.MaxConnsPerIP}, {"max_sessions", o.MaxSessions},
+		{"chunk_size", o.ChunkSize}, {"max_header_bytes", o.MaxHeaderBytes}, {"max_chunk_bytes", o.MaxChunkBytes},
+		{"max_outbound", o.MaxOutbound}, {"loops", o.Loops},
+	} {
+		if f.v < 0 {
+			errs = append(errs, fmt.Errorf("%w: %s %d < 0", ErrBadOptions, f.name, f.v))
+		}
+	}
+	for _, f := range []struct {
+		name string
+		v    time.Duration
+	}{{"bind_timeout", o.BindTimeout}, {"transfer_timeout", o.TransferTimeout}, {"idle_timeout", o.IdleTimeout}} {
+		if f.v < 0 {
+			errs = append(errs, fmt.Errorf("%w: %s %s < 0", ErrBadOptions, f.name, f.v))
+		}
+	}
+	if o.AdvertisePort < 0 || o.AdvertisePort > 65535 {
+		errs = append(errs, fmt.Errorf("%w: advertise_port %d", ErrBadOptions, o.AdvertisePort))
+	}
+	if o.MaxHeaderBytes > 0 && o.MaxHeaderBytes < 256 {
+		errs = append(errs, fmt.Errorf("%w: max_header_bytes %d < 256", ErrBadOptions, o.MaxHeaderBytes))
+	}
+	if len(errs) > 0 {
+		return o, joinErrs(errs)
+	}
+	return o, nil
+}

@@ -1,0 +1,171 @@
+package msrp
+
+import (
+	"hash/maphash"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/herald-ims/herald/core/push"
+)
+
+// entry is one registered push session.
+//
+// sess is read-only. mu guards conn and closed; done makes the result report happen exactly once.
+// Lock order: entry.mu is a leaf (nothing else is locked while holding it).
+type entry struct {
+	sess    *push.Session
+	expires int64 // s.mono() deadline for a bind, from sess.Expires
+
+	mu     sync.Mutex
+	conn   *connState // bound connection, nil until the bind
+	closed bool       // Close was called or a result was reported: refuse binds
+
+	done atomic.Bool // result reported
+}
+
+const sessionShards = 64
+
+// sessionTable maps session-id → *entry in shards so that binds on many loops and Opens on many SIP
+// goroutines rarely meet on one mutex.
+type sessionTable struct {
+	seed   maphash.Seed
+	count  atomic.Int64
+	shards [sessionShards]struct {
+		mu sync.Mutex
+		m  map[string]*entry
+		_  [40]byte // keep shards on separate cache lines
+	}
+}
+
+func newSessionTable() *sessionTable {
+	t := &sessionTable{seed: maphash.MakeSeed()}
+	for i := range t.shards {
+		t.shards[i].m = make(map[string]*entry)
+	}
+	return t
+}
+
+func (t *sessionTable) shard(id []byte) int {
+	return int(maphash.Bytes(t.seed, id) % sessionShards)
+}
+
+// add inserts e unless its id exists or the table holds max entries.
+func (t *sessionTable) add(e *entry, max int) error {
+	sh := &t.shards[t.shard([]byte(e.sess.ID))]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if _, dup := sh.m[e.sess.ID]; dup {
+		return push.ErrDuplicate
+	}
+	if t.count.Add(1) > int64(max) {
+		t.count.Add(-1)
+		return push.ErrPlaneFull
+	}
+	sh.m[e.sess.ID] = e
+	return nil
+}
+
+// get looks up id without allocating (the string conversion in the map index is optimised away).
+func (t *sessionTable) get(id []byte) *entry {
+	sh := &t.shards[t.shard(id)]
+	sh.mu.Lock()
+	e := sh.m[string(id)]
+	sh.mu.Unlock()
+	return e
+}
+
+// remove deletes id if it still maps to e.
+func (t *sessionTable) remove(e *entry) {
+	sh := &t.shards[t.shard([]byte(e.sess.ID))]
+	sh.mu.Lock()
+	if sh.m[e.sess.ID] == e {
+		delete(sh.m, e.sess.ID)
+		t.count.Add(-1)
+	}
+	sh.mu.Unlock()
+}
+
+// expired appends the unbound entries whose bind deadline is before now.
+func (t *sessionTable) expired(now int64, dst []*entry) []*entry {
+	for i := range t.shards {
+		sh := &t.shards[i]
+		sh.mu.Lock()
+		for _, e := range sh.m {
+			if e.expires <= now {
+				dst = append(dst, e)
+			}
+		}
+		sh.mu.Unlock()
+	}
+	return dst
+}
+
+// all appends every entry.
+func (t *sessionTable) all(dst []*entry) []*entry {
+	for i := range t.shards {
+		sh := &t.shards[i]
+		sh.mu.Lock()
+		for _, e := range sh.m {
+			dst = append(dst, e)
+		}
+		sh.mu.Unlock()
+	}
+	return dst
+}
+
+// connTable is the set of open connections the sweeper visits, sharded by fd.
+type connTable struct {
+	shards [16]struct {
+		mu sync.Mutex
+		m  map[*connState]struct{}
+	}
+}
+
+func newConnTable() *connTable {
+	t := &connTable{}
+	for i := range t.shards {
+		t.shards[i].m = make(map[*connState]struct{})
+	}
+	return t
+}
+
+func (t *connTable) add(cs *connState) {
+	sh := &t.shards[cs.fd%len(t.shards)]
+	sh.mu.Lock()
+	sh.m[cs] = struct{}{}
+	sh.mu.Unlock()
+}
+
+func (t *connTable) remove(cs *connState) {
+	sh := &t.shards[cs.fd%len(t.shards)]
+	sh.mu.Lock()
+	delete(sh.m, cs)
+	sh.mu.Unlock()
+}
+
+func (t *connTable) each(dst []*connState) []*connState {
+	for i := range t.shards {
+		sh := &t.shards[i]
+		sh.mu.Lock()
+		for cs := range sh.m {
+			dst = append(dst, cs)
+		}
+		sh.mu.Unlock()
+	}
+	return dst
+}
+
+func (t *connTable) len() int {
+	n := 0
+	for i := range t.shards {
+		sh := &t.shards[i]
+		sh.mu.Lock()
+		n += len(sh.m)
+		sh.mu.Unlock()
+	}
+	return n
+}
+
+// monoSince converts a wall-clock instant into the server's monotonic nanoseconds.
+func monoSince(epoch time.Time, t time.Time) int64 { return int64(t.Sub(epoch)) }

@@ -1,0 +1,119 @@
+package msrp
+
+import (
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+
+	"github.com/herald-ims/herald/core/push"
+)
+
+// counters are the plane's statistics; Stats and the Prometheus collector read the same atomics.
+type counters struct {
+	accepted, refusedLimit                          atomic.Int64
+	binds, bindUnknown, bindRejected, bindTimeouts  atomic.Int64
+	idleTimeouts                                    atomic.Int64
+	delivered, failed, timedOut, aborted, discarded atomic.Int64
+	bytesSent                                       atomic.Int64
+	malformed, tooLarge, reportsUnknown             atomic.Int64
+	pauses, maxOutbound                             atomic.Int64
+	engineRestarts                                  atomic.Int64
+}
+
+func (c *counters) outcome(o push.Outcome) {
+	switch o {
+	case push.Delivered:
+		c.delivered.Add(1)
+	case push.Failed:
+		c.failed.Add(1)
+	case push.TimedOut:
+		c.timedOut.Add(1)
+	case push.Aborted:
+		c.aborted.Add(1)
+	case push.Disconnected:
+		c.discarded.Add(1)
+	}
+}
+
+// noteOutbound records the largest outbound backlog seen right after a chunk write.
+func (c *counters) noteOutbound(n int64) {
+	for {
+		cur := c.maxOutbound.Load()
+		if n <= cur || c.maxOutbound.CompareAndSwap(cur, n) {
+			return
+		}
+	}
+}
+
+// Stats is a snapshot of the plane's counters (totals since New, except the *Open gauges).
+type Stats struct {
+	ConnsOpen         int64 // connections open now
+	ConnsAccepted     int64 // connections admitted
+	ConnsRefusedLimit int64 // connections refused by MaxConns or MaxConnsPerIP
+	SessionsOpen      int64 // sessions registered and not yet reported
+
+	Binds          int64 // acquisition requests that bound a session
+	BindUnknown481 int64 // binds for an unknown, expired or finished session (481)
+	BindRejected   int64 // binds for a session bound elsewhere, or a second session on a connection (403)
+	BindTimeouts   int64 // connections closed for not binding within BindTimeout
+	IdleTimeouts   int64 // connections closed for silence
+
+	DeliveriesOK           int64 // Delivered results
+	DeliveriesFailed       int64 // Failed results
+	DeliveriesTimeout      int64 // TimedOut results (never bound, or not confirmed in time)
+	DeliveriesAborted      int64 // Aborted results (Close, Stop)
+	DeliveriesDisconnected int64 // Disconnected results
+
+	BytesSent       int64 // page body bytes handed to connections
+	FramesMalformed int64 // malformed frames and unusable To-Path/Status values
+	FramesTooLarge  int64 // frames over MaxHeaderBytes or MaxChunkBytes (413)
+	ReportsUnknown  int64 // REPORTs for no transfer of the connection (ignored)
+
+	OutboundPauses    int64 // times a transfer stopped at the MaxOutbound mark
+	MaxOutboundQueued int64 // largest outbound backlog of a connection seen after a chunk write
+	EngineRestarts    int64 // engine runs restarted after an unexpected stop
+}
+
+// Stats returns a snapshot of the counters.
+func (s *Server) Stats() Stats {
+	c := &s.st
+	return Stats{
+		ConnsOpen:              s.connCount.Load(),
+		ConnsAccepted:          c.accepted.Load(),
+		ConnsRefusedLimit:      c.refusedLimit.Load(),
+		SessionsOpen:           s.sessions.count.Load(),
+		Binds:                  c.binds.Load(),
+		BindUnknown481:         c.bindUnknown.Load(),
+		BindRejected:           c.bindRejected.Load(),
+		BindTimeouts:           c.bindTimeouts.Load(),
+		IdleTimeouts:           c.idleTimeouts.Load(),
+		DeliveriesOK:           c.delivered.Load(),
+		DeliveriesFailed:       c.failed.Load(),
+		DeliveriesTimeout:      c.timedOut.Load(),
+		DeliveriesAborted:      c.aborted.Load(),
+		DeliveriesDisconnected: c.discarded.Load(),
+		BytesSent:              c.bytesSent.Load(),
+		FramesMalformed:        c.malformed.Load(),
+		FramesTooLarge:         c.tooLarge.Load(),
+		ReportsUnknown:         c.reportsUnknown.Load(),
+		OutboundPauses:         c.pauses.Load(),
+		MaxOutboundQueued:      c.maxOutbound.Load(),
+		EngineRestarts:         c.engineRestarts.Load(),
+	}
+}
+
+// gnetLogger routes gnet's warnings and errors to slog and drops its debug and info lines (its default
+// zap logger prints at boot and is configured by environment variables).
+type gnetLogger struct{ log *slog.Logger }
+
+func (gnetLogger) Debugf(string, ...any) {}
+func (gnetLogger) Infof(string, ...any)  {}
+func (l gnetLogger) Warnf(format string, args ...any) {
+	l.log.Warn("gnet", "detail", fmt.Sprintf(format, args...))
+}
+func (l gnetLogger) Errorf(format string, args ...any) {
+	l.log.Error("gnet", "detail", fmt.Sprintf(format, args...))
+}
+func (l gnetLogger) Fatalf(format string, args ...any) {
+	l.log.Error("gnet fatal", "detail", fmt.Sprintf(format, args...))
+}
