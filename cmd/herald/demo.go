@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -32,7 +33,25 @@ func demoConfig(nextHop string) (*config.Options, error) {
 	cp.MSRP.Advertise = "127.0.0.1"
 	cp.MSRP.AdvertiseAddr = "127.0.0.1"
 	cp.Log.Level = "error"
+	port, err := freeTCPPort()
+	if err != nil {
+		return nil, err
+	}
+	cp.HTTP.Listen = "127.0.0.1:" + port
+	cp.HTTP.BaseURL = "http://127.0.0.1:" + port + "/"
 	return &cp, nil
+}
+
+// freeTCPPort asks the kernel for a free loopback port (the HTTP base URL must name its port before
+// the listener exists).
+func freeTCPPort() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	_, p, err := net.SplitHostPort(l.Addr().String())
+	return p, err
 }
 
 // demoCall is one call placed through a Herald instance with simulated terminals: the result of the

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha1" //nolint:gosec // RFC 5547 file-selector hash
+	"io"
+	"net/http"
 	"runtime"
 	"strconv"
 	"strings"
@@ -89,7 +91,26 @@ func waitQuiet(t *testing.T, in *instance) {
 func TestClaim1WholeCallOnTheWire(t *testing.T) {
 	before := runtime.NumGoroutine()
 	alice, bob := seedProfile(t, "sip:alice@home1.net"), seedProfile(t, "tel:+1-212-555-2222")
-	dc := placeCall(t, demoOptions{From: "sip:alice@home1.net", To: "tel:+1-212-555-2222"})
+	// While the call rings, fetch the Call-Info link Herald publishes (it is revoked at call end).
+	var linkPage []byte
+	var linkStatus int
+	trace := func(line string) {
+		i := strings.Index(line, "Call-Info <")
+		if i < 0 || linkStatus != 0 {
+			return
+		}
+		u := line[i+len("Call-Info <"):]
+		u = u[:strings.IndexByte(u, '>')]
+		resp, err := http.Get(u) //nolint:gosec,noctx // the test's own loopback URL
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		linkPage, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		linkStatus = resp.StatusCode
+	}
+	dc := placeCall(t, demoOptions{From: "sip:alice@home1.net", To: "tel:+1-212-555-2222", Trace: trace})
 	cr, ce := dc.Caller, dc.Callee
 
 	// Claim 1/3: the forwarded INVITE carries the caller's SDP untouched plus the early-session part.
@@ -139,6 +160,23 @@ func TestClaim1WholeCallOnTheWire(t *testing.T) {
 	}
 	if inv.GetHeader("Record-Route") == nil {
 		t.Fatal("forwarded INVITE has no Record-Route")
+	}
+	// The HTTP fallback: Call-Info: <http://…/h/token.html>;purpose=info serving the same page.
+	ci := inv.GetHeader("Call-Info")
+	if ci == nil || !strings.HasSuffix(ci.Value(), ">;purpose=info") {
+		t.Fatalf("forwarded INVITE Call-Info %v", ci)
+	}
+	if linkStatus != 200 || !bytes.Equal(linkPage, alice.CallerCard.Body) {
+		t.Fatalf("Call-Info page during the call: %d, %d bytes", linkStatus, len(linkPage))
+	}
+	link := strings.TrimSuffix(strings.TrimPrefix(ci.Value(), "<"), ">;purpose=info")
+	resp, err := http.Get(link) //nolint:gosec,noctx // the test's own loopback URL
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 404 {
+		t.Fatalf("Call-Info page after the call: %d, want 404 (revoked with the call)", resp.StatusCode)
 	}
 
 	// Claim 1: the callee terminal fetched the caller card over MSRP and it is byte-identical.

@@ -13,14 +13,17 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/herald-ims/herald/configs"
 	"github.com/herald-ims/herald/core/config"
 	"github.com/herald-ims/herald/core/profile"
 	"github.com/herald-ims/herald/core/signal"
+	"github.com/herald-ims/herald/core/web"
 	msrpnet "github.com/herald-ims/herald/netio/msrp"
 )
 
@@ -31,6 +34,8 @@ type instance struct {
 	profiles *profile.MemStore
 	msrp     *msrpnet.Server
 	sip      *signal.Server
+	web      *web.Server // nil when http.listen is ""
+	metrics  *prometheus.Registry
 	closers  []io.Closer
 	wg       sync.WaitGroup
 }
@@ -77,6 +82,23 @@ func newInstance(o *config.Options, log *slog.Logger, trace func(string)) (*inst
 	if err != nil {
 		return nil, err
 	}
+	in.metrics = prometheus.NewRegistry()
+	in.metrics.MustRegister(in.msrp.Collectors()...)
+	var pub signal.Publisher
+	if o.HTTP.Listen != "" {
+		in.web, err = web.New(web.Options{
+			Listen:   o.HTTP.Listen,
+			BaseURL:  o.HTTP.BaseURL,
+			TokenTTL: time.Duration(m.SessionTTL),
+			Registry: in.metrics,
+			Varz:     in.varz,
+			Logger:   log.With("component", "core/web"),
+		})
+		if err != nil {
+			return nil, err
+		}
+		pub = in.web
+	}
 	host, port, err := splitAdvertise(o)
 	if err != nil {
 		return nil, err
@@ -109,11 +131,29 @@ func newInstance(o *config.Options, log *slog.Logger, trace func(string)) (*inst
 		MaxCalls:    o.Limits.MaxCalls,
 		Logger:      log,
 		Trace:       trace,
-	}, signal.Deps{Profiles: in.profiles, MSRP: in.msrp})
+	}, signal.Deps{Profiles: in.profiles, MSRP: in.msrp, Web: pub})
 	if err != nil {
 		return nil, err
 	}
 	return in, nil
+}
+
+// varz is the JSON snapshot served at /varz.
+func (in *instance) varz() any {
+	st := &in.sip.Stats
+	return map[string]any{
+		"version": version,
+		"node":    in.opts.Node.Name,
+		"sip": map[string]any{
+			"active_calls": in.sip.ActiveCalls(), "invites": st.Invites.Load(), "calls_done": st.CallsDone.Load(),
+			"caller_cards": st.CallerCards.Load(), "callee_cards": st.CalleeCards.Load(),
+			"call_info_links": st.CallInfoLinks.Load(), "rejected_403": st.Rejected403.Load(),
+			"rejected_483": st.Rejected483.Load(), "rejected_503": st.Rejected503.Load(),
+			"bad_bodies": st.BadBodies.Load(), "reliable_retransmits": st.ReliableRetransmits.Load(),
+			"prack_timeouts": st.PrackTimeouts.Load(), "cancels": st.Cancels.Load(), "udp_to_tcp": st.UDPToTCP.Load(),
+		},
+		"msrp": in.msrp.Stats(),
+	}
 }
 
 func firstNonEmpty(v ...string) string {
@@ -160,56 +200,100 @@ func (in *instance) start(ctx context.Context) error {
 	if err := in.msrp.Start(ctx); err != nil {
 		return err
 	}
-	// Port 0 on several transports of one host means one kernel-chosen port shared by all of them
-	// (SIP expects UDP and TCP on the same port: RFC 3261 §18.1.1 switches big requests to TCP).
-	chosen := map[string]string{}
-	for _, l := range in.opts.SIP.Listen {
-		host, port, _ := net.SplitHostPort(l.Addr)
-		if port == "0" {
-			if p, ok := chosen[host]; ok {
-				l.Addr = net.JoinHostPort(host, p)
-			}
+	if in.web != nil {
+		if err := in.web.Start(ctx); err != nil {
+			return err
 		}
-		record := func(a net.Addr) {
-			if port == "0" {
-				if _, p, err := net.SplitHostPort(a.String()); err == nil {
-					chosen[host] = p
-				}
-			}
-		}
-		switch strings.ToLower(l.Transport) {
-		case "udp":
-			pc, err := net.ListenPacket("udp", l.Addr)
-			if err != nil {
-				return fmt.Errorf("herald: sip udp %s: %w", l.Addr, err)
-			}
-			record(pc.LocalAddr())
+	}
+	socks, err := bindSIP(in.opts.SIP.Listen)
+	if err != nil {
+		return err
+	}
+	for _, sk := range socks {
+		switch {
+		case sk.pc != nil:
+			pc := sk.pc
 			in.sip.Listening(pc.LocalAddr())
 			in.closers = append(in.closers, pc)
 			in.serve(func() error { return in.sip.ServeUDP(pc) })
-		case "tcp":
-			ln, err := net.Listen("tcp", l.Addr)
-			if err != nil {
-				return fmt.Errorf("herald: sip tcp %s: %w", l.Addr, err)
-			}
-			record(ln.Addr())
+		default:
+			ln := sk.ln
 			in.sip.Listening(ln.Addr())
-			in.closers = append(in.closers, ln)
-			in.serve(func() error { return in.sip.ServeTCP(ln) })
-		case "tls":
-			cert, err := tls.LoadX509KeyPair(l.Cert, l.Key)
-			if err != nil {
-				return fmt.Errorf("herald: sip tls %s: %w", l.Addr, err)
-			}
-			ln, err := tls.Listen("tcp", l.Addr, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
-			if err != nil {
-				return fmt.Errorf("herald: sip tls %s: %w", l.Addr, err)
-			}
 			in.closers = append(in.closers, ln)
 			in.serve(func() error { return in.sip.ServeTCP(ln) })
 		}
 	}
 	return nil
+}
+
+type sipSocket struct {
+	pc net.PacketConn
+	ln net.Listener
+}
+
+// bindSIP opens every SIP listener. Port 0 on several transports of one host means one kernel-chosen
+// port shared by all of them (SIP wants UDP and TCP on the same port: RFC 3261 §18.1.1 moves large
+// requests to TCP); a port the kernel gave for UDP but that is taken for TCP is retried.
+func bindSIP(ls []config.Listener) ([]sipSocket, error) {
+	var out []sipSocket
+	closeAll := func() {
+		for _, s := range out {
+			if s.pc != nil {
+				_ = s.pc.Close()
+			} else {
+				_ = s.ln.Close()
+			}
+		}
+		out = nil
+	}
+	for attempt := 0; ; attempt++ {
+		chosen := map[string]string{}
+		var err error
+		for _, l := range ls {
+			addr := l.Addr
+			host, port, _ := net.SplitHostPort(addr)
+			if p, ok := chosen[host]; ok && port == "0" {
+				addr = net.JoinHostPort(host, p)
+			}
+			var sk sipSocket
+			var a net.Addr
+			switch strings.ToLower(l.Transport) {
+			case "udp":
+				if sk.pc, err = net.ListenPacket("udp", addr); err == nil {
+					a = sk.pc.LocalAddr()
+				}
+			case "tcp":
+				if sk.ln, err = net.Listen("tcp", addr); err == nil {
+					a = sk.ln.Addr()
+				}
+			case "tls":
+				var cert tls.Certificate
+				if cert, err = tls.LoadX509KeyPair(l.Cert, l.Key); err == nil {
+					conf := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+					if sk.ln, err = tls.Listen("tcp", addr, conf); err == nil {
+						a = sk.ln.Addr()
+					}
+				}
+			}
+			if err != nil {
+				err = fmt.Errorf("herald: sip %s %s: %w", l.Transport, addr, err)
+				break
+			}
+			out = append(out, sk)
+			if port == "0" {
+				if _, p, e := net.SplitHostPort(a.String()); e == nil {
+					chosen[host] = p
+				}
+			}
+		}
+		if err == nil {
+			return out, nil
+		}
+		closeAll()
+		if attempt >= 20 || !errors.Is(err, syscall.EADDRINUSE) {
+			return nil, err
+		}
+	}
 }
 
 func (in *instance) serve(f func() error) {
@@ -234,6 +318,9 @@ func (in *instance) stop(ctx context.Context) {
 	}
 	_ = in.sip.Close()
 	in.wg.Wait()
+	if in.web != nil {
+		_ = in.web.Stop(ctx)
+	}
 	_ = in.msrp.Stop(ctx)
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/herald-ims/herald/core/call"
+	"github.com/herald-ims/herald/core/content"
 	"github.com/herald-ims/herald/core/profile"
 	"github.com/herald-ims/herald/core/push"
 	"github.com/herald-ims/herald/core/sdp"
@@ -90,6 +91,9 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		for _, ps := range c.sessions {
 			s.deps.MSRP.Close(ps.ID)
 		}
+		if s.deps.Web != nil {
+			s.deps.Web.RevokeCall(callID)
+		}
 		s.mu.Lock()
 		delete(s.calls, callID)
 		s.mu.Unlock()
@@ -147,6 +151,11 @@ func (c *callCtl) run() {
 		fwd.PrependHeader(&sip.RecordRouteHeader{Address: s.selfURI()})
 	}
 	if c.plan.CallerCard != nil {
+		// The HTTP fallback for terminals without MSRP early-session support (DESIGN.md wire contract).
+		if link := c.callInfo(c.plan.CallerCard); link != "" {
+			fwd.AppendHeader(sip.NewHeader("Call-Info", link))
+			s.trace("herald: caller card also linked for HTTP fetch: Call-Info %s", link)
+		}
 		if err := c.addCallerCard(fwd); err != nil {
 			s.Stats.BadBodies.Add(1)
 			s.log.Info("caller card not added; INVITE forwarded untouched", "call_id", c.callID, "error", err)
@@ -262,10 +271,52 @@ func (c *callCtl) onResponse(res *sip.Response) bool {
 	}
 	// The callee is alerting: Herald opens its own early dialog with the caller (ringback, then the
 	// callee card), once.
-	if res.StatusCode >= 180 && c.plan.OwnEarlyDialog() && c.early.m.State() == call.Idle {
-		c.startEarlyDialog()
+	if res.StatusCode >= 180 && c.early.m.State() == call.Idle {
+		switch {
+		case c.plan.OwnEarlyDialog():
+			c.startEarlyDialog()
+		case c.plan.CalleeMode == call.CalleeCardCallInfo:
+			c.sendCallInfoProvisional()
+		}
 	}
 	return false
+}
+
+// callInfo publishes page for this call and returns the Call-Info value pointing at it, or "" when
+// Herald has no HTTP plane or the page cannot be published.
+func (c *callCtl) callInfo(page *content.Page) string {
+	if c.s.deps.Web == nil || page == nil {
+		return ""
+	}
+	url, _, err := c.s.deps.Web.Publish(page, c.callID)
+	if err != nil {
+		c.s.log.Info("call-info fallback not published", "call_id", c.callID, "error", err)
+		return ""
+	}
+	c.s.Stats.CallInfoLinks.Add(1)
+	return "<" + url + ">;purpose=info"
+}
+
+// sendCallInfoProvisional offers the callee card to a caller that cannot take Herald's reliable
+// early dialog (no 100rel or no UPDATE): an unreliable 183 on Herald's own dialog carrying a
+// Call-Info link to the page over HTTP(S), no body.
+func (c *callCtl) sendCallInfoProvisional() {
+	link := c.callInfo(c.plan.CalleeCard)
+	if link == "" {
+		return
+	}
+	d := &c.early
+	d.tag = sip.GenerateTagN(16)
+	tag := d.tag
+	d.pub.Store(&tag)
+	res := sip.NewResponseFromRequest(c.req, 183, "Session Progress", nil)
+	res.To().Params.Add("tag", d.tag)
+	res.AppendHeader(c.s.contact(c.req.Transport()))
+	res.AppendHeader(sip.NewHeader("Call-Info", link))
+	res.SetDestination(c.req.Source())
+	_ = d.m.To(call.Terminated) // nothing more happens on this dialog
+	c.s.trace("herald → caller  SIP 183 Session Progress (callee card as Call-Info %s)", link)
+	_ = c.tx.Respond(res)
 }
 
 // noteEarlyAnswer logs the callee terminal's early-session answer (its path and connection role).

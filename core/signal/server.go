@@ -16,6 +16,7 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/herald-ims/herald/core/content"
 	"github.com/herald-ims/herald/core/profile"
 	"github.com/herald-ims/herald/core/push"
 )
@@ -45,12 +46,21 @@ type Options struct {
 type Deps struct {
 	Profiles profile.Store
 	MSRP     push.Plane
+	// Web, when set, publishes pages over HTTP(S) for the Call-Info fallback (RFC 3261 §20.9) offered to
+	// terminals without MSRP early-session support.
+	Web Publisher
+}
+
+// Publisher makes a page fetchable over HTTP(S) for one call (core/web implements it).
+type Publisher interface {
+	Publish(page *content.Page, callID string) (url, token string, err error)
+	RevokeCall(callID string) int
 }
 
 // Stats are counters of the SIP layer.
 type Stats struct {
 	Invites, CallsDone, Forwarded, CallerCards, CalleeCards, Rejected403, Rejected483, Rejected503,
-	BadBodies, ReliableRetransmits, PrackTimeouts, Cancels, UDPToTCP atomic.Uint64
+	BadBodies, ReliableRetransmits, PrackTimeouts, Cancels, UDPToTCP, CallInfoLinks atomic.Uint64
 }
 
 // Server is Herald's SIP side.
