@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha1" //nolint:gosec // RFC 5547 file-selector hash
 	"io"
+	"net"
 	"net/http"
 	"runtime"
 	"strconv"
@@ -110,7 +111,31 @@ func TestClaim1WholeCallOnTheWire(t *testing.T) {
 		resp.Body.Close()
 		linkStatus = resp.StatusCode
 	}
-	dc := placeCall(t, demoOptions{From: "sip:alice@home1.net", To: "tel:+1-212-555-2222", Trace: trace})
+	// The caller terminal's RTP port: Herald's ringback arrives here (claim 2).
+	rtpSock, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rtpSock.Close()
+	rtpCount := make(chan [2]int, 1) // packets, PCMU packets with 160-byte payloads
+	go func() {
+		var n, pcmu int
+		buf := make([]byte, 2048)
+		for {
+			_ = rtpSock.SetReadDeadline(time.Now().Add(1500 * time.Millisecond))
+			k, err := rtpSock.Read(buf)
+			if err != nil {
+				rtpCount <- [2]int{n, pcmu}
+				return
+			}
+			n++
+			if k == 12+160 && buf[0]>>6 == 2 && buf[1]&0x7f == 0 {
+				pcmu++
+			}
+		}
+	}()
+	dc := placeCall(t, demoOptions{From: "sip:alice@home1.net", To: "tel:+1-212-555-2222", Trace: trace,
+		Caller: uesim.CallerOptions{RTPPort: rtpSock.LocalAddr().(*net.UDPAddr).Port}})
 	cr, ce := dc.Caller, dc.Callee
 
 	// Claim 1/3: the forwarded INVITE carries the caller's SDP untouched plus the early-session part.
@@ -236,6 +261,33 @@ func TestClaim1WholeCallOnTheWire(t *testing.T) {
 	}
 	if rseq == "" || !acked {
 		t.Fatalf("no reliable 183 from Herald (RSeq %q) or no PRACK for it", rseq)
+	}
+
+	// Claim 2: bob subscribes to a ringback: Herald's 183 answers the audio line sendonly in a codec
+	// the caller offered, with P-Early-Media: sendonly, and RTP reaches the caller before the callee
+	// card goes out; it stops with the answer.
+	for _, msg := range cr.Messages {
+		if msg.Response == nil || msg.Status() != 183 {
+			continue
+		}
+		if tag, _ := msg.Response.To().Params.Get("tag"); tag != heraldTag {
+			continue
+		}
+		if pem := msg.Response.GetHeader("P-Early-Media"); pem == nil || pem.Value() != "sendonly" {
+			t.Fatalf("Herald's 183 P-Early-Media %v, want sendonly", pem)
+		}
+		ans, err := sdp.Parse(msg.Response.Body())
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := ans.Media[0]
+		if a.Type != "audio" || a.Port == 0 || a.Direction() != "sendonly" || len(a.Formats) != 1 || a.Formats[0] != "0" {
+			t.Fatalf("ringback answer m-line: %s %d %v %s", a.Type, a.Port, a.Formats, a.Direction())
+		}
+	}
+	got := <-rtpCount
+	if got[1] < 5 || got[0] != got[1] {
+		t.Fatalf("caller received %d RTP packets, %d of them 20 ms PCMU: want ringback", got[0], got[1])
 	}
 
 	// Claim 1/4: the UPDATE (media request message) offers the callee card on Herald's dialog.

@@ -25,6 +25,7 @@ import (
 	"github.com/herald-ims/herald/core/signal"
 	"github.com/herald-ims/herald/core/web"
 	msrpnet "github.com/herald-ims/herald/netio/msrp"
+	"github.com/herald-ims/herald/netio/rtp"
 )
 
 // instance is one running Herald: the MSRP plane, the SIP layer and their sockets.
@@ -35,6 +36,7 @@ type instance struct {
 	msrp     *msrpnet.Server
 	sip      *signal.Server
 	web      *web.Server // nil when http.listen is ""
+	rtp      *rtp.Plane
 	metrics  *prometheus.Registry
 	closers  []io.Closer
 	wg       sync.WaitGroup
@@ -82,8 +84,26 @@ func newInstance(o *config.Options, log *slog.Logger, trace func(string)) (*inst
 	if err != nil {
 		return nil, err
 	}
+	clips, err := loadClips(configs.Clips)
+	if err != nil {
+		return nil, err
+	}
+	r := o.RTP
+	in.rtp, err = rtp.New(rtp.Options{
+		ListenIP:    r.Listen,
+		PortMin:     r.PortMin,
+		PortMax:     r.PortMax,
+		Shards:      r.Shards,
+		MaxDuration: time.Duration(r.MaxDuration),
+		Logger:      log.With("component", "netio/rtp"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	rb := &ringback{plane: in.rtp, addr: firstNonEmpty(r.AdvertiseAddr, r.Listen), clips: clips}
 	in.metrics = prometheus.NewRegistry()
 	in.metrics.MustRegister(in.msrp.Collectors()...)
+	in.metrics.MustRegister(in.rtp.Collectors()...)
 	var pub signal.Publisher
 	if o.HTTP.Listen != "" {
 		in.web, err = web.New(web.Options{
@@ -131,7 +151,7 @@ func newInstance(o *config.Options, log *slog.Logger, trace func(string)) (*inst
 		MaxCalls:    o.Limits.MaxCalls,
 		Logger:      log,
 		Trace:       trace,
-	}, signal.Deps{Profiles: in.profiles, MSRP: in.msrp, Web: pub})
+	}, signal.Deps{Profiles: in.profiles, MSRP: in.msrp, Web: pub, Ringback: rb})
 	if err != nil {
 		return nil, err
 	}
@@ -151,8 +171,10 @@ func (in *instance) varz() any {
 			"rejected_483": st.Rejected483.Load(), "rejected_503": st.Rejected503.Load(),
 			"bad_bodies": st.BadBodies.Load(), "reliable_retransmits": st.ReliableRetransmits.Load(),
 			"prack_timeouts": st.PrackTimeouts.Load(), "cancels": st.Cancels.Load(), "udp_to_tcp": st.UDPToTCP.Load(),
+			"ringbacks": st.Ringbacks.Load(), "ringback_no_codec": st.RingbackNoCodec.Load(),
 		},
 		"msrp": in.msrp.Stats(),
+		"rtp":  in.rtp.Stats(),
 	}
 }
 
@@ -198,6 +220,9 @@ func hostPortOfURI(s string) (string, error) {
 // start opens every socket and serves. It returns once all listeners are bound.
 func (in *instance) start(ctx context.Context) error {
 	if err := in.msrp.Start(ctx); err != nil {
+		return err
+	}
+	if err := in.rtp.Start(ctx); err != nil {
 		return err
 	}
 	if in.web != nil {
@@ -321,6 +346,7 @@ func (in *instance) stop(ctx context.Context) {
 	if in.web != nil {
 		_ = in.web.Stop(ctx)
 	}
+	_ = in.rtp.Stop(ctx)
 	_ = in.msrp.Stop(ctx)
 }
 

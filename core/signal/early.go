@@ -2,6 +2,7 @@ package signal
 
 import (
 	"context"
+	"net/netip"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/herald-ims/herald/core/call"
+	"github.com/herald-ims/herald/core/media"
 	"github.com/herald-ims/herald/core/push"
 	"github.com/herald-ims/herald/core/sdp"
 )
@@ -29,8 +31,104 @@ type ownDialog struct {
 	deadline   time.Time
 
 	pending *push.Session // the callee-card session offered in the UPDATE
+	streams []ringStream  // ringback streams answered in the 183 (claims 2, 6)
 
 	pub atomic.Pointer[string] // tag, published for handlers on other goroutines once the 183 is built
+}
+
+type ringStream struct {
+	st    RingStream
+	dst   netip.AddrPort
+	track media.Track
+	enc   string
+}
+
+// earlyMedia is the P-Early-Media value of Herald's dialog (RFC 5009): sendonly while ringback plays.
+func (d *ownDialog) earlyMedia() string {
+	if len(d.streams) > 0 {
+		return "sendonly"
+	}
+	return "inactive"
+}
+
+// answerOffer answers the caller's offer m-line by m-line for Herald's early dialog. With a ringback
+// clip, each m-line the clip can serve in a codec the caller offered gets a stream (port allocated now,
+// sendonly, that codec only) and the others port 0; without one, or with no codec in common, every line
+// is answered inactive.
+func (c *callCtl) answerOffer(offer *sdp.Session) *sdp.Session {
+	s, d := c.s, &c.early
+	host, _ := s.deps.MSRP.Addr()
+	inactive := func(_ int, m *sdp.Media) int {
+		if m.Type == "message" {
+			return 0
+		}
+		return 9 // discard port: no media flows on an inactive line
+	}
+	var clip *media.Clip
+	if c.plan.Ringback != "" && s.deps.Ringback != nil {
+		clip = s.deps.Ringback.Clip(c.plan.Ringback)
+	}
+	if clip == nil {
+		return sdp.AnswerInactive(offer, host, d.sessID, inactive)
+	}
+	choices := map[int]media.Choice{}
+	ans := sdp.AnswerInactive(offer, s.deps.Ringback.Addr(), d.sessID, func(i int, m *sdp.Media) int {
+		ch, err := clip.ChooseMedia(m)
+		if err != nil {
+			return 0
+		}
+		ip, err := netip.ParseAddr(sdp.ConnAddr(offer.ConnOf(m)))
+		if err != nil {
+			return 0
+		}
+		st, err := s.deps.Ringback.Allocate()
+		if err != nil {
+			s.log.Warn("ringback port", "call_id", c.callID, "error", err)
+			return 0
+		}
+		d.streams = append(d.streams, ringStream{st: st, dst: netip.AddrPortFrom(ip, uint16(m.Port)), track: ch.Track, enc: ch.Encoding})
+		choices[i] = ch
+		return st.Port()
+	})
+	if len(d.streams) == 0 {
+		s.Stats.RingbackNoCodec.Add(1)
+		s.trace("herald: ringback %q skipped: no codec in common with the caller's offer", c.plan.Ringback)
+		return sdp.AnswerInactive(offer, host, d.sessID, inactive)
+	}
+	for i, ch := range choices {
+		m := ans.Media[i]
+		m.Formats = []string{strconv.Itoa(int(ch.PayloadType))}
+		m.DelAttr("rtpmap")
+		m.DelAttr("fmtp")
+		m.DelAttr("ptime")
+		m.Attrs = append(m.Attrs, ch.AnswerAttrs()...)
+		m.SetDirection(sdp.SendOnly)
+		m.AddAttr("content", "g.3gpp.cat") // TS 24.182 Annex B: customized alerting tone
+	}
+	return ans
+}
+
+// playRingback starts every answered stream (after PRACK: the offer/answer is complete).
+func (c *callCtl) playRingback() {
+	for _, r := range c.early.streams {
+		if err := r.st.Play(r.dst, r.track); err != nil {
+			c.s.log.Warn("ringback play", "call_id", c.callID, "error", err)
+			continue
+		}
+		c.s.Stats.Ringbacks.Add(1)
+		c.s.trace("herald → caller  RTP ringback %q as %s to %s", c.plan.Ringback, r.enc, r.dst)
+	}
+}
+
+// stopRingback stops and releases every stream; safe to call more than once.
+func (c *callCtl) stopRingback() {
+	for _, r := range c.early.streams {
+		r.st.Stop()
+	}
+	if len(c.early.streams) > 0 {
+		c.s.trace("herald: ringback stopped")
+	}
+	c.early.streams = nil
 }
 
 func (d *ownDialog) publishedTag() string {
@@ -50,18 +148,12 @@ func (c *callCtl) startEarlyDialog() {
 	d.rseq = 1 + uint32(time.Now().UnixNano()%(1<<30)) // RFC 3262 §3: 1..2**31-1, random start
 	d.cseq = 1
 
-	host, _ := s.deps.MSRP.Addr()
 	var body []byte
 	if offerCT := contentType(c.req); len(c.req.Body()) > 0 {
 		session, _, err := sdp.SplitBody(offerCT, c.req.Body())
 		if err == nil && session != nil {
 			if offer, err := sdp.Parse(session); err == nil {
-				d.answer = sdp.AnswerInactive(offer, host, d.sessID, func(i int, m *sdp.Media) int {
-					if m.Type == "message" {
-						return 0
-					}
-					return 9 // discard port: inactive until the ringback issue allocates RTP
-				})
+				d.answer = c.answerOffer(offer)
 				body = d.answer.Marshal()
 			}
 		}
@@ -73,7 +165,7 @@ func (c *callCtl) startEarlyDialog() {
 	res.AppendHeader(s.contact(c.req.Transport()))
 	res.AppendHeader(sip.NewHeader("Allow", allowMethods))
 	if c.caps.EarlyMedia {
-		res.AppendHeader(sip.NewHeader("P-Early-Media", "inactive"))
+		res.AppendHeader(sip.NewHeader("P-Early-Media", d.earlyMedia()))
 	}
 	if body != nil {
 		res.AppendHeader(ctHeader("application/sdp"))
@@ -114,6 +206,7 @@ func (c *callCtl) retransmitProvisional() {
 		c.s.Stats.PrackTimeouts.Add(1)
 		c.s.trace("herald: no PRACK within 64*T1: Herald's early dialog abandoned")
 		_ = d.m.To(call.Terminated)
+		c.stopRingback()
 		d.retransmit = nil
 		return
 	}
@@ -225,6 +318,7 @@ func (c *callCtl) onPrack(e *prackEvent) {
 		d.retransmit = nil
 	}
 	c.s.trace("caller → herald  SIP PRACK (RAck %d %d INVITE) → 200", rseq, cseq)
+	c.playRingback() // claim 2: the RTP bearer plays before the callee card is offered
 	if c.plan.CalleeMode == call.CalleeCardUpdate {
 		c.sendCalleeCardUpdate()
 	}
@@ -273,7 +367,7 @@ func (c *callCtl) sendCalleeCardUpdate() {
 	u.AppendHeader(&sip.CSeqHeader{SeqNo: d.cseq, MethodName: sip.UPDATE})
 	u.AppendHeader(s.contact(c.req.Transport()))
 	if c.caps.EarlyMedia {
-		u.AppendHeader(sip.NewHeader("P-Early-Media", "inactive"))
+		u.AppendHeader(sip.NewHeader("P-Early-Media", d.earlyMedia()))
 	}
 	u.AppendHeader(ctHeader("application/sdp"))
 	u.SetBody(body)

@@ -88,6 +88,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	defer func() {
 		c.cancel()
 		c.wg.Wait()
+		c.stopRingback()
 		for _, ps := range c.sessions {
 			s.deps.MSRP.Close(ps.ID)
 		}
@@ -339,6 +340,7 @@ func (c *callCtl) noteEarlyAnswer(ct string, body []byte) {
 // finish ends everything Herald does early in this call: the push sessions, the ringback and Herald's
 // own early dialog (with 199 when the caller supports it). Idempotent.
 func (c *callCtl) finish() {
+	c.stopRingback() // first: within one packet time of the final response or CANCEL
 	for _, ps := range c.sessions {
 		c.s.deps.MSRP.Close(ps.ID)
 	}

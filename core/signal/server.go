@@ -17,6 +17,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/herald-ims/herald/core/content"
+	"github.com/herald-ims/herald/core/media"
 	"github.com/herald-ims/herald/core/profile"
 	"github.com/herald-ims/herald/core/push"
 )
@@ -49,6 +50,25 @@ type Deps struct {
 	// Web, when set, publishes pages over HTTP(S) for the Call-Info fallback (RFC 3261 §20.9) offered to
 	// terminals without MSRP early-session support.
 	Web Publisher
+	// Ringback, when set, plays the callee's ringback clip on Herald's early dialog (claims 2, 6).
+	Ringback Ringback
+}
+
+// Ringback is the RTP plane as the SIP layer needs it (netio/rtp, through an adapter).
+type Ringback interface {
+	// Clip returns the pre-framed clip of that name, nil if there is none.
+	Clip(name string) *media.Clip
+	// Allocate reserves an RTP/RTCP port pair for one m-line, before the SDP that names it is sent.
+	Allocate() (RingStream, error)
+	// Addr is the IP put in c= of the ringback SDP.
+	Addr() string
+}
+
+// RingStream is one ringback stream; Stop releases it whether or not it played.
+type RingStream interface {
+	Port() int
+	Play(dst netip.AddrPort, t media.Track) error
+	Stop()
 }
 
 // Publisher makes a page fetchable over HTTP(S) for one call (core/web implements it).
@@ -60,7 +80,8 @@ type Publisher interface {
 // Stats are counters of the SIP layer.
 type Stats struct {
 	Invites, CallsDone, Forwarded, CallerCards, CalleeCards, Rejected403, Rejected483, Rejected503,
-	BadBodies, ReliableRetransmits, PrackTimeouts, Cancels, UDPToTCP, CallInfoLinks atomic.Uint64
+	BadBodies, ReliableRetransmits, PrackTimeouts, Cancels, UDPToTCP, CallInfoLinks, Ringbacks,
+	RingbackNoCodec atomic.Uint64
 }
 
 // Server is Herald's SIP side.

@@ -1,0 +1,46 @@
+// Package rtp is Herald's RTP plane: it plays pre-framed ringback clips (core/media) to thousands of
+// callers at once with broadcast-grade pacing and no goroutine per stream.
+//
+// # Model
+//
+// A [Plane] owns a port allocator and Options.Shards timing wheels (about one per core). Each wheel is
+// one goroutine with 256 slots of 1 ms. A stream sits in the slot of its next due time, computed from
+// the plane's monotonic base and the clip's timestamp offsets (due = start + ticks/clock), so pacing
+// never drifts and a late slot catches up instead of dropping packets. Each slot collects every due
+// packet of its streams, writes each stream's 12-byte RTP header into a per-shard scratch entry, and
+// sends the lot with sendmmsg(2): two iovecs per datagram, the header and the shared clip payload, so
+// a payload is never copied. The wheel then sleeps in epoll_wait until the next slot; the same epoll
+// set wakes it for symmetric-RTP latching reads.
+//
+// Every stream has its own RTP/RTCP socket pair (the port in the SDP answer, and the port the caller's
+// NAT expects packets from), so the kernel takes one sendmmsg per socket: the batch of a slot is one
+// syscall per stream for audio, one per video frame burst. Sharing one socket between streams would
+// make the batch a single syscall but breaks symmetric RTP behind NAT; see bench/results/rtp-ringback.md.
+//
+// # Wire behaviour
+//
+//   - Random SSRC, sequence number and timestamp starts; sequence +1 and timestamp + the clip's
+//     frame step per packet; the clip loops with continuous timestamps (loop k adds k × clip length).
+//   - Marker bit on the stream's first packet for audio, plus whatever the payload format asks
+//     (last packet of each H.264 access unit, first AMR-WB packet after a NO_DATA gap).
+//   - RTCP: an SR + SDES CNAME compound (RFC 3550 §6.1) every Options.RTCPInterval (5 s).
+//   - Symmetric RTP (RFC 4961 behaviour): RTP goes to the SDP address until the first RTP packet
+//     arrives on the stream's socket, then to that packet's source; RTCP likewise on port+1.
+//   - Options.MaxDuration bounds every stream; [Stream.Err] then reports [ErrMaxDuration].
+//
+// # API and ownership
+//
+// The call side calls [Plane.Allocate] before sending its 183 (the port goes in the SDP answer),
+// [Stream.Play] after PRACK, and [Stream.Stop] on 200/486/CANCEL. Stop returns once the stream's
+// sockets are closed, at the shard's next 1 ms slot, so at most one packet leaves after Stop is
+// called. A stream's sending state is owned by its shard; callers talk to it through the shard's
+// inbox (a mutex-guarded slice drained at every slot). Lock order: Stream.mu, then shard.mu; the
+// shard never holds shard.mu while calling out.
+//
+// # Metrics
+//
+// [Plane.Collectors] exports herald_rtp_* (see metrics.go); [Plane.Stats] gives the same counters and
+// the lateness quantiles in code.
+//
+// The package is Linux only (sendmmsg, epoll); elsewhere [New] returns [ErrUnsupported].
+package rtp

@@ -1,0 +1,350 @@
+package rtp
+
+import (
+	"context"
+	"encoding/binary"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Wheel geometry: 1 ms slots, 256 of them (a stream whose next packet is further away than 256 ms
+// is revisited once per turn until it is due).
+const (
+	slotNs    = int64(time.Millisecond)
+	wheelSize = 256
+	wheelMask = wheelSize - 1
+	// maxBatch bounds the messages collected before a flush inside one slot.
+	maxBatch = 1024
+	// Lateness histogram: 100 µs buckets up to 100 ms, then one overflow bucket.
+	lateBucketNs = int64(100 * time.Microsecond)
+	lateBuckets  = 1001
+	lateBoundNs  = int64(10 * time.Millisecond) // "late" for Stats.Late
+)
+
+// command is a request from a caller goroutine to a shard: play (s is new) or stop.
+type command struct {
+	s    *Stream
+	play bool
+}
+
+// pending is one datagram collected in a slot, sent at the slot's flush.
+type pending struct {
+	s       *Stream
+	fd      int
+	name    *sockaddr
+	hdr     [12]byte
+	payload []byte
+	due     int64
+	rtcp    bool
+}
+
+// shard is one timing wheel: one goroutine that owns its streams, their sockets and their state.
+type shard struct {
+	p  *Plane
+	id int
+
+	mu     sync.Mutex // guards inbox and closed
+	inbox  []command
+	closed bool
+
+	// Loop-owned.
+	poll  *poller
+	slots [wheelSize][]*Stream
+	spare []*Stream
+	cur   int64 // next slot to run, in ms since base
+	byFD  map[int32]*Stream
+	live  map[*Stream]struct{}
+	cmds  []command
+	pend  []pending
+	msgs  []mmsghdr
+	iovs  []iovec
+	ready []int32
+	rbuf  []byte
+
+	// Counters, written by the loop, read by Stats.
+	sent    atomic.Uint64
+	octets  atomic.Uint64
+	late    atomic.Uint64
+	dropped atomic.Uint64
+	rtcpOut atomic.Uint64
+	playing atomic.Int64
+	hist    [lateBuckets]atomic.Uint64
+}
+
+func newShard(p *Plane, id int) (*shard, error) {
+	pl, err := newPoller()
+	if err != nil {
+		return nil, err
+	}
+	return &shard{p: p, id: id, poll: pl, byFD: map[int32]*Stream{}, live: map[*Stream]struct{}{},
+		ready: make([]int32, 0, 64), rbuf: make([]byte, 2048)}, nil
+}
+
+// post hands a command to the loop; false when the shard has closed (its streams are then ended).
+func (sh *shard) post(c command) bool {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if sh.closed {
+		return false
+	}
+	sh.inbox = append(sh.inbox, c)
+	return true
+}
+
+// run is the shard goroutine: run due slots, flush their packets, then sleep in epoll_wait until the
+// next slot (waking early only for latching reads).
+func (sh *shard) run(ctx context.Context) {
+	defer sh.shutdown()
+	sh.cur = sh.p.now() / slotNs
+	for ctx.Err() == nil && !sh.p.stopping.Load() {
+		// Commands are applied before every slot, so Stop takes effect within one slot even
+		// when an overloaded shard is catching up on many late slots.
+		now := sh.p.now()
+		sh.drain(now)
+		if sh.cur*slotNs <= now {
+			sh.runSlot(sh.cur)
+			sh.cur++
+			if sh.cur%20 == 0 { // even when behind, look for latching reads once per packet time
+				sh.readAll(0)
+			}
+			continue
+		}
+		sh.readAll(int((sh.cur*slotNs - now + slotNs - 1) / slotNs))
+	}
+}
+
+// drain applies queued commands: new streams enter the wheel now, stopped ones leave it now.
+func (sh *shard) drain(now int64) {
+	sh.mu.Lock()
+	sh.cmds, sh.inbox = sh.inbox, sh.cmds[:0]
+	sh.mu.Unlock()
+	for _, c := range sh.cmds {
+		s := c.s
+		if c.play {
+			s.start, s.due = now, now
+			s.deadline = now + int64(sh.p.opts.MaxDuration)
+			s.nextSR = now + int64(sh.p.opts.RTCPInterval)
+			sh.live[s] = struct{}{}
+			sh.playing.Add(1)
+			for _, fd := range []int{s.rtpFD, s.rtcpFD} {
+				if sh.poll.add(fd) == nil {
+					sh.byFD[int32(fd)] = s
+				}
+			}
+			sh.insert(s)
+			continue
+		}
+		if !s.dead {
+			sh.end(s, nil)
+		}
+	}
+	clear(sh.cmds)
+}
+
+func (sh *shard) insert(s *Stream) {
+	slot := max(s.due/slotNs, sh.cur)
+	sh.slots[slot&wheelMask] = append(sh.slots[slot&wheelMask], s)
+}
+
+// end removes s: it stays in its wheel slot as a dead entry that the slot drops when it runs.
+func (sh *shard) end(s *Stream, reason error) {
+	s.dead = true
+	delete(sh.live, s)
+	delete(sh.byFD, int32(s.rtpFD))
+	delete(sh.byFD, int32(s.rtcpFD))
+	sh.playing.Add(-1)
+	s.release(reason) // closing the fds also removes them from the epoll set
+}
+
+// runSlot sends every packet due before the end of slot t.
+func (sh *shard) runSlot(t int64) {
+	i := t & wheelMask
+	list := sh.slots[i]
+	sh.slots[i] = sh.spare[:0]
+	limit := (t + 1) * slotNs
+	now := sh.p.now()
+	for _, s := range list {
+		if s.dead {
+			continue
+		}
+		if now >= s.deadline {
+			sh.end(s, ErrMaxDuration)
+			continue
+		}
+		if s.due >= limit {
+			sh.insert(s) // not this turn
+			continue
+		}
+		for s.due < limit {
+			sh.queue(s)
+			if len(sh.pend) >= maxBatch {
+				sh.flush()
+			}
+		}
+		if s.rtcpOK && now >= s.nextSR {
+			sh.queueSR(s, now)
+		}
+		sh.insert(s)
+	}
+	clear(list)
+	sh.spare = list[:0]
+	sh.flush()
+}
+
+// queue collects the packet of frame s.idx and advances s to its next frame.
+func (sh *shard) queue(s *Stream) {
+	pk := s.pk
+	f := &pk.Frames[s.idx]
+	ticks := s.loop*uint64(pk.Length) + uint64(f.Offset)
+	marker := f.Marker || (s.first && pk.MarkFirst)
+	sh.pend = append(sh.pend, pending{s: s, fd: s.rtpFD, name: &s.dst, payload: f.Payload, due: s.due})
+	h := &sh.pend[len(sh.pend)-1].hdr
+	h[0] = 0x80 // V=2, no padding, extension or CSRC
+	h[1] = s.pt
+	if marker {
+		h[1] |= 0x80
+	}
+	binary.BigEndian.PutUint16(h[2:], s.seq)
+	binary.BigEndian.PutUint32(h[4:], s.ts0+uint32(ticks))
+	binary.BigEndian.PutUint32(h[8:], s.ssrc)
+	s.seq++
+	s.first = false
+	s.packets++
+	s.octets += uint32(len(f.Payload))
+	s.idx++
+	if s.idx == len(pk.Frames) {
+		s.idx = 0
+		s.loop++
+	}
+	next := s.loop*uint64(pk.Length) + uint64(pk.Frames[s.idx].Offset)
+	s.due = s.start + int64(pk.At(next))
+}
+
+// queueSR collects an RTCP SR+SDES for s.
+func (sh *shard) queueSR(s *Stream, now int64) {
+	s.nextSR = now + int64(sh.p.opts.RTCPInterval)
+	elapsed := uint64(now - s.start)
+	ts := s.ts0 + uint32(elapsed*uint64(s.pk.ClockRate)/uint64(time.Second))
+	putSR(s.rtcp, sh.p.wall(now), ts, s.packets, s.octets)
+	sh.pend = append(sh.pend, pending{s: s, fd: s.rtcpFD, name: &s.rtcpDst, payload: s.rtcp, due: now, rtcp: true})
+}
+
+// flush sends the collected datagrams: one sendmmsg per socket run (the kernel batches per fd).
+func (sh *shard) flush() {
+	n := len(sh.pend)
+	if n == 0 {
+		return
+	}
+	if cap(sh.msgs) < n {
+		c := max(n, 2*cap(sh.msgs))
+		sh.msgs = make([]mmsghdr, c)
+		sh.iovs = make([]iovec, 2*c)
+	}
+	msgs, iovs := sh.msgs[:n], sh.iovs[:2*n]
+	for i := range sh.pend {
+		d := &sh.pend[i]
+		if d.rtcp {
+			setIov(&iovs[2*i], d.payload)
+			fillMsg(&msgs[i], d.name, iovs[2*i:2*i+1])
+			continue
+		}
+		setIov(&iovs[2*i], d.hdr[:])
+		setIov(&iovs[2*i+1], d.payload)
+		fillMsg(&msgs[i], d.name, iovs[2*i:2*i+2])
+	}
+	for i := 0; i < n; {
+		j := i + 1
+		for j < n && sh.pend[j].fd == sh.pend[i].fd {
+			j++
+		}
+		sent, err := sendmmsg(sh.pend[i].fd, msgs[i:j])
+		now := sh.p.now()
+		for k := i; k < j; k++ {
+			d := &sh.pend[k]
+			if k >= i+sent {
+				sh.dropped.Add(1)
+				continue
+			}
+			if d.rtcp {
+				sh.rtcpOut.Add(1)
+				continue
+			}
+			sh.sent.Add(1)
+			sh.octets.Add(uint64(len(d.payload)))
+			late := max(0, now-d.due)
+			if late > lateBoundNs {
+				sh.late.Add(1)
+			}
+			sh.hist[min(late/lateBucketNs, lateBuckets-1)].Add(1)
+		}
+		if err != nil && !isAgain(err) {
+			sh.p.warnSend(err)
+		}
+		i = j
+	}
+	clear(sh.pend) // drop payload and stream references
+	sh.pend = sh.pend[:0]
+}
+
+// readAll waits up to ms milliseconds for latching reads (the shard's sleep) and handles them.
+func (sh *shard) readAll(ms int) {
+	sh.ready = sh.poll.wait(ms, sh.ready)
+	for _, fd := range sh.ready {
+		sh.readable(fd)
+	}
+}
+
+// readable handles a latching read on fd: the first RTP (or RTCP) packet from the caller fixes the
+// destination; the socket then leaves the epoll set and is never read again.
+func (sh *shard) readable(fd int32) {
+	s, ok := sh.byFD[fd]
+	if !ok || s.dead {
+		return
+	}
+	rtcp := int(fd) == s.rtcpFD
+	for range 16 {
+		n, from, err := recvFrom(int(fd), sh.rbuf)
+		if err != nil {
+			return // EAGAIN: drained
+		}
+		if n < 8 || sh.rbuf[0]>>6 != 2 || !from.IsValid() || from.Addr().Is4() != sh.p.ip.Is4() {
+			continue
+		}
+		if !rtcp && n >= 12 {
+			s.dst.set(from)
+			s.latchedRTP = true
+			if !s.latchedRTCP && from.Port() < 65535 {
+				s.rtcpDst, s.rtcpOK = s.dst.withPort(int(from.Port())+1), true
+			}
+		} else if rtcp {
+			s.rtcpDst.set(from)
+			s.rtcpOK, s.latchedRTCP = true, true
+		} else {
+			continue
+		}
+		sh.poll.del(int(fd))
+		delete(sh.byFD, fd)
+		sh.p.latched.Add(1)
+		return
+	}
+}
+
+// shutdown ends every stream of the shard, refuses further commands and closes the poller.
+func (sh *shard) shutdown() {
+	sh.mu.Lock()
+	sh.closed = true
+	cmds := sh.inbox
+	sh.inbox = nil
+	sh.mu.Unlock()
+	for _, c := range cmds {
+		if c.play {
+			sh.live[c.s] = struct{}{}
+			sh.playing.Add(1)
+		}
+	}
+	for s := range sh.live {
+		sh.end(s, ErrClosed)
+	}
+	sh.poll.close()
+}

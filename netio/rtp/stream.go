@@ -1,0 +1,147 @@
+package rtp
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"sync"
+
+	"github.com/herald-ims/herald/core/media"
+)
+
+// Stream states, changed under Stream.mu by the caller side and by the shard when it ends a stream.
+const (
+	stateAllocated = iota // ports held, not yet playing; owned by the caller
+	statePlaying          // handed to its shard
+	stateDone             // sockets closed, ports freed
+)
+
+// Stream is one ringback RTP stream: a reserved port pair that plays a track once Play is called.
+//
+// Port and Done are safe from any goroutine. Play and Stop may be called from any goroutine; every
+// other field is owned by the stream's shard from Play on (DESIGN: "a stream's state only on its
+// wheel shard").
+type Stream struct {
+	p      *Plane
+	sh     *shard
+	port   int
+	rtpFD  int
+	rtcpFD int
+	done   chan struct{}
+
+	mu    sync.Mutex
+	state int
+	err   error // end reason, set before done is closed
+
+	// Shard-owned from Play on.
+	pk          *media.Packets
+	pt          uint8
+	ssrc        uint32
+	seq         uint16
+	ts0         uint32
+	idx         int    // next frame
+	loop        uint64 // loops completed
+	due         int64  // send time of frame idx, ns since the plane's base
+	start       int64  // ns since base of the first packet
+	deadline    int64
+	nextSR      int64
+	first       bool
+	dead        bool
+	latchedRTP  bool // for debugging dumps; RTCP latching reads latchedRTCP
+	latchedRTCP bool
+	dst         sockaddr
+	rtcpDst     sockaddr
+	rtcpOK      bool // rtcpDst is usable
+	packets     uint32
+	octets      uint32
+	rtcp        []byte
+}
+
+// Port returns the stream's local RTP port (RTCP is Port()+1), for the SDP answer.
+func (s *Stream) Port() int { return s.port }
+
+// Done is closed when the stream has ended: stopped, at its maximum duration, or with the plane.
+func (s *Stream) Done() <-chan struct{} { return s.done }
+
+// Err returns why the stream ended: nil after Stop, ErrMaxDuration, or ErrClosed. It is nil while
+// the stream runs.
+func (s *Stream) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// Play starts sending track to dst (the address from the caller's SDP) with random SSRC, sequence
+// number and timestamp starts. The first RTP packet that arrives on the stream's socket moves the
+// destination to its source address (symmetric RTP); likewise RTCP, which otherwise goes to dst's
+// port + 1. The track's packets are shared and never written.
+func (s *Stream) Play(dst netip.AddrPort, track media.Track) error {
+	pk := track.Packets
+	if pk == nil || len(pk.Frames) == 0 || pk.Length == 0 || pk.ClockRate == 0 || track.PayloadType > 127 {
+		return fmt.Errorf("%w: %d frames, payload type %d", ErrBadTrack, framesOf(pk), track.PayloadType)
+	}
+	if !dst.IsValid() || dst.Port() == 0 || dst.Addr().Unmap().Is4() != s.p.ip.Is4() {
+		return fmt.Errorf("%w: %s for a plane on %s", ErrBadAddr, dst, s.p.ip)
+	}
+	if !s.p.running.Load() {
+		return ErrNotStarted
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state != stateAllocated {
+		return ErrStreamState
+	}
+	s.pk, s.pt = pk, track.PayloadType
+	s.ssrc, s.seq, s.ts0 = rand.Uint32(), uint16(rand.Uint32()), rand.Uint32()
+	s.first = true
+	s.dst.set(dst)
+	if dst.Port() < 65535 {
+		s.rtcpDst, s.rtcpOK = s.dst.withPort(int(dst.Port())+1), true
+	}
+	s.rtcp = buildRTCP(s.ssrc, s.p.opts.CNAME)
+	if !s.sh.post(command{s: s, play: true}) {
+		return ErrClosed
+	}
+	s.state = statePlaying
+	return nil
+}
+
+func framesOf(p *media.Packets) int {
+	if p == nil {
+		return 0
+	}
+	return len(p.Frames)
+}
+
+// Stop ends the stream and returns once its sockets are closed and its ports freed: for a playing
+// stream that is at the shard's next 1 ms slot, so no packet leaves after Stop returns and at most one
+// leaves after Stop is called. Stop is idempotent and safe to call on a stream that never played.
+func (s *Stream) Stop() {
+	s.mu.Lock()
+	switch s.state {
+	case stateAllocated:
+		s.state = stateDone
+		s.mu.Unlock()
+		s.release(nil)
+		return
+	case statePlaying:
+		s.mu.Unlock()
+		s.sh.post(command{s: s})
+		<-s.done
+		return
+	}
+	s.mu.Unlock()
+	<-s.done
+}
+
+// release closes the sockets, frees the ports and closes done. Called once, by the owner.
+func (s *Stream) release(reason error) {
+	closeFD(s.rtpFD)
+	closeFD(s.rtcpFD)
+	s.p.ports.put(s.port)
+	s.p.streams.Add(-1)
+	s.mu.Lock()
+	s.state, s.err = stateDone, reason
+	s.mu.Unlock()
+	close(s.done)
+}

@@ -1,0 +1,35 @@
+//go:build !linux
+
+package rtp
+
+import "net/netip"
+
+// The plane needs sendmmsg(2) and epoll(7); on other platforms New fails with ErrUnsupported. These
+// stubs only keep the package compiling there.
+
+type iovec struct{}
+
+type mmsghdr struct{}
+
+type sockaddr struct{}
+
+func (s *sockaddr) set(netip.AddrPort)          {}
+func (s *sockaddr) withPort(int) sockaddr       { return *s }
+func openUDP(netip.Addr, int, int) (int, error) { return -1, ErrUnsupported }
+func isAddrInUse(error) bool                    { return false }
+func closeFD(int)                               {}
+func isAgain(error) bool                        { return false }
+func fillMsg(*mmsghdr, *sockaddr, []iovec)      {}
+func setIov(*iovec, []byte)                     {}
+
+func sendmmsg(int, []mmsghdr) (int, error) { return 0, ErrUnsupported }
+
+func recvFrom(int, []byte) (int, netip.AddrPort, error) { return 0, netip.AddrPort{}, ErrUnsupported }
+
+type poller struct{}
+
+func newPoller() (*poller, error)           { return nil, ErrUnsupported }
+func (p *poller) add(int) error             { return ErrUnsupported }
+func (p *poller) del(int)                   {}
+func (p *poller) wait(int, []int32) []int32 { return nil }
+func (p *poller) close()                    {}
