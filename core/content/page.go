@@ -21,6 +21,9 @@ import (
 // Media types a page can be sent as.
 const (
 	TypeHTML = "text/html"
+	// ContentTypeHTML is the Content-Type an identity page is sent with: pages are validated UTF-8,
+	// and the wire contract (STANDARDS.md §9.3) names the charset.
+	ContentTypeHTML = "text/html;charset=utf-8"
 	TypeGzip = "application/gzip" // RFC 6713
 	TypeZstd = "application/zstd" // RFC 8878
 )

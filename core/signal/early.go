@@ -27,8 +27,9 @@ type ownDialog struct {
 
 	retransmit <-chan time.Time
 	timer      *time.Timer
-	interval   time.Duration
-	deadline   time.Time
+	interval   time.Duration // the current retransmission interval: T1, 2·T1, 4·T1, …
+	sent       time.Time     // when the reliable provisional was first sent
+	due        time.Duration // when the pending retransmission is due, from sent
 
 	pending *push.Session // the callee-card session offered in the UPDATE
 	streams []ringStream  // ringback streams answered in the 183 (claims 2, 6)
@@ -179,7 +180,8 @@ func (c *callCtl) startEarlyDialog() {
 		return
 	}
 	d.interval = s.opts.T1
-	d.deadline = time.Now().Add(64 * s.opts.T1)
+	d.sent = time.Now()
+	d.due = d.interval
 	d.timer = time.NewTimer(d.interval)
 	d.retransmit = d.timer.C
 	s.trace("herald → caller  SIP 183 Session Progress (own early dialog tag %s, Require: 100rel, RSeq %d)", d.tag, d.rseq)
@@ -202,7 +204,9 @@ func (c *callCtl) retransmitProvisional() {
 		d.retransmit = nil
 		return
 	}
-	if !time.Now().Before(d.deadline) {
+	// The schedule is kept from the first send (T1, 3·T1, 7·T1, … 63·T1), not from when the timer
+	// happened to fire, so a late wake-up neither drops a retransmission nor shifts the give-up.
+	if d.due >= 64*c.s.opts.T1 {
 		c.s.Stats.PrackTimeouts.Add(1)
 		c.s.trace("herald: no PRACK within 64*T1: Herald's early dialog abandoned")
 		_ = d.m.To(call.Terminated)
@@ -213,7 +217,8 @@ func (c *callCtl) retransmitProvisional() {
 	c.s.Stats.ReliableRetransmits.Add(1)
 	c.sendProvisional()
 	d.interval *= 2
-	d.timer.Reset(d.interval)
+	d.due += d.interval
+	d.timer.Reset(time.Until(d.sent.Add(d.due)))
 }
 
 // endEarlyDialog ends Herald's early dialog when the call gets its final response.
@@ -415,8 +420,15 @@ func (c *callCtl) onUpdateDone(e *updateDone) {
 	_ = d.m.To(call.Pushing)
 	if ans, err := sdp.Parse(e.res.Body()); err == nil {
 		for _, m := range ans.Media {
+			if m.Type == "message" && m.Port == 0 {
+				// RFC 3264 §6: the caller declined the push line.
+				c.s.trace("caller → herald  SIP 200 (UPDATE): callee card declined (m=message port 0)")
+				c.s.deps.MSRP.Close(e.sess.ID)
+				continue
+			}
 			if info, err := m.MSRP(); err == nil {
 				c.s.trace("caller → herald  SIP 200 (UPDATE): path %v setup %s", info.Path, info.Setup)
+				c.applyAnswer(e.sess, info)
 			}
 		}
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/herald-ims/herald/core/call"
 	"github.com/herald-ims/herald/core/content"
+	"github.com/herald-ims/herald/core/msrp"
 	"github.com/herald-ims/herald/core/profile"
 	"github.com/herald-ims/herald/core/push"
 	"github.com/herald-ims/herald/core/sdp"
@@ -333,8 +336,48 @@ func (c *callCtl) noteEarlyAnswer(ct string, body []byte) {
 	for _, m := range sess.Media {
 		if info, err := m.MSRP(); err == nil {
 			c.s.trace("herald: callee early-session answer: path %s setup %s", strings.Join(info.Path, " "), info.Setup)
+			for _, ps := range c.sessions {
+				if ps.Role == push.CallerCard {
+					c.applyAnswer(ps, info)
+				}
+			}
 		}
 	}
+}
+
+// applyAnswer hands the terminal's MSRP answer to the plane: its a=accept-types (a compressed variant
+// of the page is sent only when listed) and, when it answered a=setup:passive (RFC 6135), the
+// address Herald must connect to.
+func (c *callCtl) applyAnswer(ps *push.Session, info sdp.MSRPInfo) {
+	if as, ok := c.s.deps.MSRP.(push.AcceptSetter); ok && len(info.AcceptTypes) > 0 {
+		as.SetAccept(ps.ID, info.AcceptTypes)
+	}
+	if !strings.EqualFold(info.Setup, "passive") || len(info.Path) == 0 {
+		return
+	}
+	cn, ok := c.s.deps.MSRP.(push.Connector)
+	if !ok {
+		return
+	}
+	addr := ""
+	if info.CEMA && info.ConnAddr != "" && info.Port > 0 {
+		// RFC 6714: connect to c=/m= (what an IMS-ALG may have rewritten), not the a=path host.
+		addr = net.JoinHostPort(info.ConnAddr, strconv.Itoa(info.Port))
+	} else if u, err := msrp.ParseURI([]byte(info.Path[0])); err == nil {
+		port := u.Port
+		if port == 0 {
+			port = msrp.DefaultPort
+		}
+		addr = net.JoinHostPort(u.Host, strconv.Itoa(port))
+	}
+	if addr == "" {
+		return
+	}
+	if err := cn.Connect(ps.ID, strings.Join(info.Path, " "), addr); err != nil {
+		c.s.log.Info("msrp active connect", "call_id", c.callID, "error", err)
+		return
+	}
+	c.s.trace("herald: terminal answered setup:passive: Herald connects to %s", addr)
 }
 
 // finish ends everything Herald does early in this call: the push sessions, the ringback and Herald's
