@@ -69,6 +69,7 @@ type Session struct {
 	Accept     []string  // the terminal's a=accept-types, when known before the bind
 	TransferID string    // a=file-transfer-id
 	Expires    time.Time // the session refuses binds after this instant
+	Secure     bool      // offered over msrps (TLS): a=path is msrps://…;tcp and only TLS connections bind
 	Done       chan Result
 }
 
@@ -110,4 +111,24 @@ type Plane interface {
 	PathURI(id string) string
 	// Addr is the host and port to put in c= and m= (CEMA: what the terminal actually connects to).
 	Addr() (host string, port int)
+}
+
+// AcceptSetter is implemented by planes that take the terminal's a=accept-types after Open: the SDP
+// answer carrying them arrives after the offer that advertised the session's a=path.
+//
+// Content negotiation: the offer always describes the HTML page (a=accept-types text/html, file-selector
+// type:text/html and the HTML size); a pre-compressed variant (application/zstd, application/gzip) is sent
+// instead only when accept lists that type by name ("*" does not count), and the SEND's Content-Type says
+// which. SetAccept takes effect if it is called before the terminal binds; afterwards it is ignored.
+type AcceptSetter interface {
+	SetAccept(id string, accept []string)
+}
+
+// Connector is implemented by planes that can take the active role (RFC 6135): when the terminal answered
+// a=setup:passive, the plane dials addr ("host:port" from the terminal's c=/m= or a=path), sends the
+// bodiless binding SEND itself (To-Path = peerPath, the terminal's a=path; From-Path = PathURI(id)) and,
+// on its 200, pushes the page as usual; the result arrives on the session's Done channel as always.
+// Connect returns at once: it fails only when the session is unknown, finished or already bound.
+type Connector interface {
+	Connect(id string, peerPath string, addr string) error
 }
