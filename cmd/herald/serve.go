@@ -123,7 +123,7 @@ func newInstance(o *config.Options, log *slog.Logger, trace func(string)) (*inst
 	if err != nil {
 		return nil, err
 	}
-	nextHop, err := hostPortOfURI(o.SIP.NextHop)
+	nextHop, nextTransport, err := hostPortOfURI(o.SIP.NextHop)
 	if err != nil {
 		return nil, err
 	}
@@ -140,17 +140,18 @@ func newInstance(o *config.Options, log *slog.Logger, trace func(string)) (*inst
 		trusted = append(trusted, p)
 	}
 	in.sip, err = signal.New(signal.Options{
-		Host:        host,
-		Port:        port,
-		NextHop:     nextHop,
-		RecordRoute: o.SIP.RecordRoute,
-		Trusted:     trusted,
-		T1:          time.Duration(o.SIP.T1),
-		TimerC:      time.Duration(o.SIP.TimerC),
-		SessionTTL:  time.Duration(m.SessionTTL),
-		MaxCalls:    o.Limits.MaxCalls,
-		Logger:      log,
-		Trace:       trace,
+		Host:             host,
+		Port:             port,
+		NextHop:          nextHop,
+		NextHopTransport: nextTransport,
+		RecordRoute:      o.SIP.RecordRoute,
+		Trusted:          trusted,
+		T1:               time.Duration(o.SIP.T1),
+		TimerC:           time.Duration(o.SIP.TimerC),
+		SessionTTL:       time.Duration(m.SessionTTL),
+		MaxCalls:         o.Limits.MaxCalls,
+		Logger:           log,
+		Trace:            trace,
 	}, signal.Deps{Profiles: in.profiles, MSRP: in.msrp, Web: pub, Ringback: rb})
 	if err != nil {
 		return nil, err
@@ -204,17 +205,28 @@ func splitAdvertise(o *config.Options) (string, int, error) {
 	return host, port, nil
 }
 
-// hostPortOfURI turns "sip:host:port;transport=udp" into "host:port".
-func hostPortOfURI(s string) (string, error) {
+// hostPortOfURI turns "sip:host:port;transport=tcp" into "host:port" and its transport (udp when the
+// URI names none, tls for sips:).
+func hostPortOfURI(s string) (string, string, error) {
 	var u sip.Uri
 	if err := sip.ParseUri(s, &u); err != nil {
-		return "", fmt.Errorf("herald: next_hop %q: %w", s, err)
+		return "", "", fmt.Errorf("herald: next_hop %q: %w", s, err)
+	}
+	transport := "udp"
+	if u.Scheme == "sips" {
+		transport = "tls"
+	}
+	if t, ok := u.UriParams.Get("transport"); ok && t != "" {
+		transport = strings.ToLower(t)
 	}
 	port := u.Port
 	if port == 0 {
 		port = 5060
+		if transport == "tls" {
+			port = 5061
+		}
 	}
-	return net.JoinHostPort(u.Host, strconv.Itoa(port)), nil
+	return net.JoinHostPort(u.Host, strconv.Itoa(port)), transport, nil
 }
 
 // start opens every socket and serves. It returns once all listeners are bound.

@@ -1,0 +1,10 @@
+#!/bin/sh
+# SIP-plane benchmark: SIPp against Herald (plain forwarding, full push flow) and Kamailio (stateful
+# record-routing proxy, same plain scenario), in one run of at most about 3 minutes.
+# Needs sipp (Debian sip-tester) and kamailio. Extra flags go to sippbench, e.g.
+#   bench/sipp/bench.sh -targets herald-plain -step 5s
+# Results: a Markdown table on stdout (copy it into bench/results/sip-plane.md), one line per step
+# on stderr.
+set -eu
+cd "$(dirname "$0")/../.."
+exec go run ./bench/sipp/sippbench "$@"
