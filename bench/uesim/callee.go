@@ -1,6 +1,7 @@
 package uesim
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -37,6 +39,11 @@ type CalleeOptions struct {
 	AnswerWithoutPage bool
 	// RejectCode, when non-zero, is sent instead of 200 (e.g. 486 Busy Here, 603 Decline).
 	RejectCode int
+	// AnswerOnCancel makes a ringing call lose the CANCEL/200 race (RFC 3261 §9.2, §15): when a
+	// CANCEL for it arrives, the 200 OK is sent before the CANCEL is processed, so the CANCEL
+	// finds an answered INVITE (200 to the CANCEL, no 487) and the canceller has to ACK and BYE
+	// the call. It applies once the reliable provisional, if any, was PRACKed.
+	AnswerOnCancel bool
 	// RTPPort is the first (fake) RTP port put in SDP answers; default 40000.
 	RTPPort int
 	// FetchTimeout bounds each MSRP page fetch; default 10 s.
@@ -102,9 +109,11 @@ type calleeCall struct {
 	byeOnce         sync.Once
 	done            chan struct{}
 
-	mu   sync.Mutex
-	snap CalleeCall
-	ans  []byte // session answer (for UPDATE with an offer)
+	mu        sync.Mutex
+	snap      CalleeCall
+	ans       []byte // session answer (for UPDATE with an offer)
+	answerNow func() // AnswerOnCancel: sends the 200 at once; nil outside the ringing phase
+	wireAck   atomic.Bool
 }
 
 // NewCallee starts a Callee listening on opts.Listen.
@@ -144,11 +153,42 @@ func NewCallee(opts CalleeOptions) (*Callee, error) {
 		return nil, err
 	}
 	c.ep = ep
+	ep.readHook = c.onRawRead
 	if err := ep.start(); err != nil {
 		ep.close()
 		return nil, err
 	}
 	return c, nil
+}
+
+// onRawRead sees every datagram (or TCP read) before sipgo parses it. An ACK is noted on its call:
+// over TCP, sipgo ends the INVITE server transaction as soon as the ACK for a non-2xx arrives
+// (Timer I is 0) and may drop it from Acks(). A CANCEL for a ringing call is preceded by that
+// call's 200 OK (CalleeOptions.AnswerOnCancel).
+func (c *Callee) onRawRead(data []byte) {
+	isAck := bytes.HasPrefix(data, []byte("ACK "))
+	isCancel := c.opts.AnswerOnCancel && bytes.HasPrefix(data, []byte("CANCEL "))
+	if !isAck && !isCancel {
+		return
+	}
+	msg, err := sip.ParseMessage(data)
+	if err != nil {
+		return
+	}
+	cc := c.lookup(callID(msg))
+	if cc == nil {
+		return
+	}
+	if isAck {
+		cc.wireAck.Store(true)
+		return
+	}
+	cc.mu.Lock()
+	answer := cc.answerNow
+	cc.mu.Unlock()
+	if answer != nil {
+		answer()
+	}
 }
 
 // Addr is the UDP address ("127.0.0.1:port") the Callee listens on.
@@ -358,6 +398,27 @@ func (c *Callee) serveInvite(req *sip.Request, tx sip.ServerTransaction, cc *cal
 		close(fetchDone)
 	}
 
+	ok := c.response(req, cc, 200, "OK", sessAnswer, "application/sdp")
+	var okErr error
+	sendOK := sync.OnceFunc(func() {
+		okErr = c.ep.respond(&cc.rec, tx, ok)
+		cc.update(func(s *CalleeCall) { s.Final = 200 })
+	})
+	answered := make(chan struct{})
+	if o.AnswerOnCancel && o.RejectCode < 300 {
+		cc.mu.Lock()
+		cc.answerNow = sync.OnceFunc(func() {
+			sendOK()
+			close(answered)
+		})
+		cc.mu.Unlock()
+		defer func() {
+			cc.mu.Lock()
+			cc.answerNow = nil
+			cc.mu.Unlock()
+		}()
+	}
+
 	ring := time.NewTimer(max(o.RingTime-time.Since(ringStart), 0))
 	defer ring.Stop()
 	for waitRing, waitFetch := true, !o.AnswerWithoutPage; waitRing || waitFetch; {
@@ -367,6 +428,8 @@ func (c *Callee) serveInvite(req *sip.Request, tx sip.ServerTransaction, cc *cal
 		case <-fetchDone:
 			waitFetch = false
 			fetchDone = nil
+		case <-answered:
+			waitRing, waitFetch = false, false
 		case <-canceled:
 			return c.canceled(cc)
 		case <-tx.Done():
@@ -387,6 +450,9 @@ func (c *Callee) serveInvite(req *sip.Request, tx sip.ServerTransaction, cc *cal
 			c.ep.record(&cc.rec, Received, ack)
 			cc.update(func(s *CalleeCall) { s.Acked = true })
 		case <-tx.Done():
+			if cc.wireAck.Load() { // a reliable transport ends the transaction at the ACK
+				cc.update(func(s *CalleeCall) { s.Acked = true })
+			}
 		case <-time.After(64 * sip.T1):
 			return fmt.Errorf("%w: no ACK for %d", ErrTimeout, o.RejectCode)
 		case <-c.ep.ctx.Done():
@@ -395,11 +461,10 @@ func (c *Callee) serveInvite(req *sip.Request, tx sip.ServerTransaction, cc *cal
 		return nil
 	}
 
-	ok := c.response(req, cc, 200, "OK", sessAnswer, "application/sdp")
-	if err := c.ep.respond(&cc.rec, tx, ok); err != nil {
-		return err
+	sendOK() // once: the CANCEL race may have sent it already
+	if okErr != nil {
+		return okErr
 	}
-	cc.update(func(s *CalleeCall) { s.Final = 200 })
 	// RFC 6026: the UAS core retransmits the 2xx until the ACK arrives.
 	deadline := time.NewTimer(64 * sip.T1)
 	defer deadline.Stop()

@@ -63,6 +63,21 @@ type CallerOptions struct {
 	// WireLog is how many received datagrams are kept for raw-byte lookups; default 256,
 	// negative disables.
 	WireLog int
+	// DropReliable, if set, is asked about every reliable provisional response not yet PRACKed
+	// (first transmissions and retransmissions alike); returning true ignores it as if it was
+	// lost on the wire: no PRACK, nothing recorded in its dialog (RFC 3262 loss tests). It is
+	// called with the call's lock held and must not call back into the Caller.
+	DropReliable func(res *sip.Response) bool
+	// GlareUpdate makes the caller answer the first UPDATE of an early dialog only after sending
+	// an UPDATE of its own in that dialog and getting its final response (RFC 3311 §5.2 glare:
+	// the peer should answer it 491). The statuses are in EarlyDialog.SentUpdates.
+	GlareUpdate bool
+	// FetchDelay delays each MSRP page fetch (a slow terminal: the push is still pending when the
+	// call ends).
+	FetchDelay time.Duration
+	// Rewrite, if set, may change each INVITE just before it is sent (unusual or malformed
+	// requests). It runs before the UDP/TCP size choice.
+	Rewrite func(req *sip.Request)
 	// Trace receives the step trace; nil disables it.
 	Trace Trace
 	// Logger receives diagnostics; nil discards them.
@@ -93,6 +108,9 @@ type EarlyDialog struct {
 	Updates int
 	// PEarlyMedia is the last P-Early-Media value received in this dialog.
 	PEarlyMedia string
+	// SentUpdates are the final status codes of the UPDATEs the caller sent in this dialog
+	// (CallerOptions.GlareUpdate); 0 stands for no response.
+	SentUpdates []int
 	// Confirmed says the 200 OK to the INVITE came in this dialog.
 	Confirmed bool
 }
@@ -124,6 +142,8 @@ type CallResult struct {
 	Fetches    map[Role]FetchResult
 	// CallInfo holds every Call-Info header value received (the HTTPS fallback of DESIGN.md).
 	CallInfo []string
+	// Dropped counts the reliable provisionals ignored because of CallerOptions.DropReliable.
+	Dropped int
 	// Messages are every SIP message of the call, in the order sent and received.
 	Messages []Message
 	Timings  Timings
@@ -139,6 +159,7 @@ type dialog struct {
 
 type callerCall struct {
 	id      string
+	target  string // where the INVITE went (host:port)
 	invite  *sip.Request
 	rec     recorder
 	start   time.Time
@@ -151,6 +172,7 @@ type callerCall struct {
 	dialogs  map[string]*dialog
 	order    []string
 	ack      *sip.Request
+	ended    bool // Call stopped waiting for new page fetches
 	res      CallResult
 	pageDone time.Duration
 }
@@ -247,12 +269,16 @@ func (c *Caller) Call(ctx context.Context, target, from, to string) (*CallResult
 	if c.inviteHook != nil {
 		c.inviteHook(req)
 	}
+	if o.Rewrite != nil {
+		o.Rewrite(req)
+	}
 	if len(req.String())+udpViaAllowance > udpSizeLimit {
 		// RFC 3261 §18.1.1: a request above 1300 bytes goes over a congestion-controlled
 		// transport (sipgo refuses to send it over UDP).
 		req.SetTransport("TCP")
 	}
 	cc.invite = req
+	cc.target = target
 
 	c.mu.Lock()
 	c.calls[cc.id] = cc
@@ -268,6 +294,11 @@ func (c *Caller) Call(ctx context.Context, target, from, to string) (*CallResult
 	err := c.run(ctx, cc, target)
 	// Let in-flight PRACKs and page fetches finish so that the result is complete.
 	cc.pracks.Wait()
+	// No fetch starts after this point (an UPDATE handler may still be running): the WaitGroup
+	// below must not see an Add racing with its Wait.
+	cc.mu.Lock()
+	cc.ended = true
+	cc.mu.Unlock()
 	fetched := make(chan struct{})
 	go func() { cc.fetches.Wait(); close(fetched) }()
 	select {
@@ -282,6 +313,7 @@ func (c *Caller) Call(ctx context.Context, target, from, to string) (*CallResult
 	for _, tag := range cc.order {
 		d := cc.dialogs[tag].EarlyDialog
 		d.Provisionals = slices.Clone(d.Provisionals)
+		d.SentUpdates = slices.Clone(d.SentUpdates)
 		res.Dialogs = append(res.Dialogs, d)
 	}
 	for _, perr := range res.PageErrors {
@@ -385,16 +417,21 @@ func (c *Caller) onProvisional(ctx context.Context, cc *callerCall, res *sip.Res
 		return
 	}
 	cc.mu.Lock()
-	d := cc.dialogFor(tag, res, cc.invite)
 	reliable := hasOption(res, "100rel", "Require")
 	rseq, rerr := strconv.Atoi(headerValue(res, "RSeq"))
 	if reliable && (rerr != nil || rseq <= 0) {
 		reliable = false // Require: 100rel without a valid RSeq: treat as unreliable
 	}
-	if reliable && d.lastRSeq != 0 && rseq <= d.lastRSeq {
+	if old, ok := cc.dialogs[tag]; ok && reliable && old.lastRSeq != 0 && rseq <= old.lastRSeq {
 		cc.mu.Unlock()
 		return // retransmission (or stale): already PRACKed
 	}
+	if reliable && c.opts.DropReliable != nil && c.opts.DropReliable(res) {
+		cc.res.Dropped++
+		cc.mu.Unlock()
+		return // "lost": the sender must retransmit it
+	}
+	d := cc.dialogFor(tag, res, cc.invite)
 	d.Provisionals = append(d.Provisionals, res.StatusCode)
 	if v := headerValue(res, "P-Early-Media"); v != "" {
 		d.PEarlyMedia = v
@@ -581,6 +618,14 @@ func (c *Caller) onUpdate(req *sip.Request, tx sip.ServerTransaction) {
 		_ = c.ep.respond(&cc.rec, tx, sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
 		return
 	}
+	if c.opts.GlareUpdate {
+		cc.mu.Lock()
+		first := d.Updates == 1
+		cc.mu.Unlock()
+		if first {
+			c.glare(cc, d)
+		}
+	}
 	res := sip.NewResponseFromRequest(req, 200, "OK", nil)
 	res.AppendHeader(c.ep.contact())
 	var plans []pushPlan
@@ -599,14 +644,49 @@ func (c *Caller) onUpdate(req *sip.Request, tx sip.ServerTransaction) {
 		c.ep.log.Debug("update answer failed", "call_id", cc.id, "error", err)
 		return
 	}
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if cc.ended {
+		return // the call is over: too late to fetch
+	}
 	for _, p := range plans {
 		cc.fetches.Add(1)
 		go c.fetch(cc, p)
 	}
 }
 
+// glare sends an UPDATE of the caller's own in dialog d (its session offer again) while the
+// peer's UPDATE is unanswered, and records the final status in d.SentUpdates.
+func (c *Caller) glare(cc *callerCall, d *dialog) {
+	cc.mu.Lock()
+	upd := cc.inDialog(d, sip.UPDATE, cc.target)
+	cc.mu.Unlock()
+	upd.AppendHeader(c.ep.contact())
+	upd.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	upd.SetBody(cc.invite.Body())
+	ctx, stop := context.WithTimeout(c.ep.ctx, 64*sip.T1)
+	defer stop()
+	status := 0
+	if res, err := c.ep.do(ctx, &cc.rec, upd); err == nil {
+		status = res.StatusCode
+	} else {
+		c.ep.log.Debug("glare update failed", "call_id", cc.id, "error", err)
+	}
+	cc.mu.Lock()
+	d.SentUpdates = append(d.SentUpdates, status)
+	cc.mu.Unlock()
+}
+
 func (c *Caller) fetch(cc *callerCall, p pushPlan) {
 	defer cc.fetches.Done()
+	if c.opts.FetchDelay > 0 {
+		t := time.NewTimer(c.opts.FetchDelay)
+		select {
+		case <-t.C:
+		case <-c.ep.ctx.Done():
+			t.Stop()
+		}
+	}
 	fo, err := p.fetchOptions()
 	var res FetchResult
 	if err == nil {

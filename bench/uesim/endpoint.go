@@ -32,6 +32,8 @@ type endpoint struct {
 	log   *slog.Logger
 	trace Trace
 	wire  wireLog
+	// readHook, if set before start, sees every read before sipgo parses it.
+	readHook func(data []byte)
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -149,6 +151,9 @@ func listenBoth(listen string) (net.PacketConn, net.Listener, error) {
 // onRead keeps a copy of every received datagram so that recorded messages carry wire bytes.
 func (e *endpoint) onRead(_ sip.TransportReadProps, data []byte) ([]byte, error) {
 	e.wire.add(data)
+	if e.readHook != nil {
+		e.readHook(data)
+	}
 	return data, nil
 }
 

@@ -7,9 +7,22 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/emiago/sipgo/sip"
 )
+
+func pickMsgs(ms []Message, dir Direction, method string, status int) []Message {
+	var out []Message
+	for _, m := range ms {
+		if m.Dir == dir && m.Method() == method && m.Status() == status {
+			out = append(out, m)
+		}
+	}
+	return out
+}
 
 func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
@@ -99,7 +112,28 @@ func TestDirectCall(t *testing.T) {
 		wantErr   error
 		wantSeq   []string // caller's view of the SIP flow
 		wantBye   bool
+		// wantDropped is CallResult.Dropped; lostRace says the caller's CANCEL met a 200.
+		wantDropped int
+		lostRace    bool
 	}{
+		"cancel loses the race to the 200 (AnswerOnCancel)": {
+			co:        CallerOptions{CancelAfter: 30 * time.Millisecond},
+			ce:        CalleeOptions{RingTime: 5 * time.Second, AnswerOnCancel: true},
+			wantFinal: 200,
+			wantBye:   true,
+			lostRace:  true,
+		},
+		"first reliable 180 lost (DropReliable)": {
+			co: CallerOptions{DropReliable: func() func(*sip.Response) bool {
+				var n atomic.Int32
+				return func(*sip.Response) bool { return n.Add(1) == 1 }
+			}()},
+			ce:          CalleeOptions{RingTime: 50 * time.Millisecond},
+			wantFinal:   200,
+			wantSeq:     []string{"s:INVITE", "r:180/INVITE", "r:180/INVITE", "s:PRACK", "r:200/PRACK", "r:200/INVITE", "s:ACK", "s:BYE", "r:200/BYE"},
+			wantBye:     true,
+			wantDropped: 1,
+		},
 		"plain call, reliable 180": {
 			ce:        CalleeOptions{RingTime: 50 * time.Millisecond},
 			wantFinal: 200,
@@ -169,6 +203,16 @@ func TestDirectCall(t *testing.T) {
 			if tc.wantFinal == 487 {
 				if !res.Canceled || !cc.Canceled {
 					t.Errorf("canceled: caller %v callee %v", res.Canceled, cc.Canceled)
+				}
+			}
+			if res.Dropped != tc.wantDropped {
+				t.Errorf("dropped %d reliable provisionals, want %d", res.Dropped, tc.wantDropped)
+			}
+			if tc.lostRace {
+				// The caller sent CANCEL, got 200 for it and for the INVITE; the callee's INVITE
+				// transaction never saw the CANCEL as pending (no 487).
+				if !res.Canceled || cc.Canceled || !cc.Acked || len(pickMsgs(res.Messages, Received, "CANCEL", 200)) != 1 {
+					t.Errorf("race: caller canceled %v, callee canceled %v acked %v", res.Canceled, cc.Canceled, cc.Acked)
 				}
 			}
 			if tc.wantFinal == 200 {

@@ -217,7 +217,7 @@ func (c *callCtl) retransmitProvisional() {
 	c.s.Stats.ReliableRetransmits.Add(1)
 	c.sendProvisional()
 	d.interval *= 2
-	d.due += d.interval
+	d.due = min(d.due+d.interval, 64*c.s.opts.T1) // the last wait ends at 64·T1: the give-up
 	d.timer.Reset(time.Until(d.sent.Add(d.due)))
 }
 

@@ -123,13 +123,30 @@ func (s *Server) partyFor(uri string) *call.Party {
 // callerIdentity is P-Asserted-Identity when present, else From (TS 24.229 §5.7).
 func callerIdentity(req *sip.Request) string {
 	if h := req.GetHeader("P-Asserted-Identity"); h != nil {
-		v := h.Value()
-		if i := strings.IndexByte(v, ','); i >= 0 {
-			v = v[:i] // the first identity (sip: or tel:)
-		}
-		return strings.TrimSpace(v)
+		return firstNameAddr(h.Value()) // the first identity (sip: or tel:)
 	}
 	return req.From().Address.String()
+}
+
+// firstNameAddr returns the first element of a comma-separated name-addr list, ignoring commas inside
+// quoted display names and <…> URIs.
+func firstNameAddr(v string) string {
+	inQuote, inAngle := false, false
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; {
+		case c == '\\' && inQuote:
+			i++
+		case c == '"':
+			inQuote = !inQuote
+		case c == '<' && !inQuote:
+			inAngle = true
+		case c == '>' && !inQuote:
+			inAngle = false
+		case c == ',' && !inQuote && !inAngle:
+			return strings.TrimSpace(v[:i])
+		}
+	}
+	return strings.TrimSpace(v)
 }
 
 func (c *callCtl) run() {
@@ -437,10 +454,13 @@ func (c *callCtl) cancelDownstream() {
 // (claims 1 and 3). The caller's SDP stays byte-for-byte as the session part.
 func (c *callCtl) addCallerCard(fwd *sip.Request) error {
 	ct := contentType(fwd)
-	if _, _, err := sdp.SplitBody(ct, fwd.Body()); err != nil {
+	session, _, err := sdp.SplitBody(ct, fwd.Body())
+	if err != nil {
 		return err
 	}
-	if ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/sdp") && !strings.HasPrefix(strings.ToLower(ct), "multipart/") {
+	// Only an SDP body or multipart/mixed holding one: never multipart/signed (the early-session part
+	// would break the signature) nor a body without SDP.
+	if mt := sdp.MediaType(ct); ct != "" && mt != "application/sdp" && mt != "multipart/mixed" || len(fwd.Body()) > 0 && session == nil {
 		return fmt.Errorf("signal: unsupported body type %q", ct)
 	}
 	ps, offer, err := c.openPush(push.CallerCard, c.plan.CallerCard)

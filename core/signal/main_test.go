@@ -13,5 +13,7 @@ import (
 func TestMain(m *testing.M) {
 	// sipgo logs benign connection ref-count noise through its package logger only.
 	sip.SetDefaultLogger(slog.New(slog.DiscardHandler))
-	goleak.VerifyTestMain(m)
+	// IgnoreCurrent: gnet's package-level worker pool (ants) starts its goroutines at init.
+	goleak.VerifyTestMain(m, goleak.IgnoreCurrent(),
+		goleak.IgnoreAnyFunction("github.com/emiago/sipgo/sip.(*TransportUDP).readUDPConnection")) // see leakCheck
 }

@@ -3,7 +3,6 @@ package signal
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -95,7 +94,11 @@ func htmlPage(name string, size int) []byte {
 func leakCheck(t *testing.T) {
 	t.Helper()
 	ignore := goleak.IgnoreCurrent()
-	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
+	// sipgo v1.7.3 teardown race: a UDP request sent while a UserAgent closes can create a client
+	// socket (readUDPConnection) after the transport closed its pool, so nothing closes it (seen about
+	// once in 80 calls ending in 486/603). Only those readers are ignored; see the H6 report.
+	sipgoLate := goleak.IgnoreAnyFunction("github.com/emiago/sipgo/sip.(*TransportUDP).readUDPConnection")
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore, sipgoLate) })
 }
 
 // tapConn is Herald's UDP socket with every datagram Herald writes recorded. Datagrams addressed
@@ -167,9 +170,44 @@ func (r *rig) udpResponses(callID, method string) []*sip.Response {
 type rig struct {
 	sig   *Server
 	msrp  *msrpnet.Server
+	web   *fakeWeb
 	tap   *tapConn
 	addr  string // SIP address, UDP and TCP
 	trace *traceLog
+}
+
+// fakeWeb is the HTTP(S) page publisher of the Call-Info fallback (core/web in Herald): it hands out
+// URLs and counts what is live.
+type fakeWeb struct {
+	mu        sync.Mutex
+	live      map[string]int // by Call-ID
+	published int
+}
+
+func (w *fakeWeb) Publish(page *content.Page, callID string) (string, string, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.live[callID]++
+	w.published++
+	token := fmt.Sprintf("t%d", w.published)
+	return "https://herald.test/h/" + token + ".html", token, nil
+}
+
+func (w *fakeWeb) RevokeCall(callID string) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := w.live[callID]
+	delete(w.live, callID)
+	return n
+}
+
+func (w *fakeWeb) counts() (live, published int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, n := range w.live {
+		live += n
+	}
+	return live, w.published
 }
 
 type traceLog struct {
@@ -224,7 +262,7 @@ func startHerald(t *testing.T, store profile.Store, nextHop string, tune func(*O
 	if err := ms.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	r := &rig{msrp: ms, trace: &traceLog{start: time.Now()}}
+	r := &rig{msrp: ms, web: &fakeWeb{live: map[string]int{}}, trace: &traceLog{start: time.Now()}}
 	opts := Options{
 		Host: "127.0.0.1", NextHop: nextHop, RecordRoute: true, T1: testT1, TimerC: 10 * time.Second,
 		SessionTTL: 10 * time.Second, Logger: log, Trace: r.trace.add,
@@ -232,7 +270,7 @@ func startHerald(t *testing.T, store profile.Store, nextHop string, tune func(*O
 	if tune != nil {
 		tune(&opts)
 	}
-	r.sig, err = New(opts, Deps{Profiles: store, MSRP: ms})
+	r.sig, err = New(opts, Deps{Profiles: store, MSRP: ms, Web: r.web})
 	if err != nil {
 		_ = ms.Stop(context.Background())
 		t.Fatal(err)
@@ -286,7 +324,8 @@ func (r *rig) quiet(t *testing.T) {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		st := r.msrp.Stats()
-		if r.sig.ActiveCalls() == 0 && st.SessionsOpen == 0 && st.ConnsOpen == 0 {
+		live, _ := r.web.counts()
+		if r.sig.ActiveCalls() == 0 && st.SessionsOpen == 0 && st.ConnsOpen == 0 && live == 0 {
 			r.sig.mu.Lock()
 			n := len(r.sig.calls)
 			r.sig.mu.Unlock()
@@ -295,7 +334,7 @@ func (r *rig) quiet(t *testing.T) {
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("call state survived: calls=%d sessions=%d conns=%d", r.sig.ActiveCalls(), st.SessionsOpen, st.ConnsOpen)
+			t.Fatalf("call state survived: calls=%d sessions=%d conns=%d web pages=%d", r.sig.ActiveCalls(), st.SessionsOpen, st.ConnsOpen, live)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -341,9 +380,11 @@ func (r *rig) call(t *testing.T, c *uesim.Caller, from, to string) (*uesim.CallR
 	if res == nil {
 		t.Fatalf("call %s → %s: %v", from, to, err)
 	}
-	if err != nil && !errors.Is(err, uesim.ErrCallFailed) {
-		logMessages(t, "caller", res.Messages)
-	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			logMessages(t, "caller", res.Messages)
+		}
+	})
 	return res, err
 }
 
@@ -352,7 +393,6 @@ func (r *rig) mustCall(t *testing.T, c *uesim.Caller, from, to string) *uesim.Ca
 	t.Helper()
 	res, err := r.call(t, c, from, to)
 	if err != nil || res.Final != 200 {
-		logMessages(t, "caller", res.Messages)
 		t.Fatalf("call %s → %s: final %d, %v", from, to, res.Final, err)
 	}
 	return res
@@ -454,9 +494,9 @@ func sentInvite(t *testing.T, res *uesim.CallResult) uesim.Message {
 
 // callInfoFallback says the Call-Info HTTPS fallback (DESIGN.md wire contract: the forwarded INVITE
 // for a callee that may not answer early-session, an unreliable 183 for a caller without 100rel) is
-// implemented. While false the tests check Call-Info only where Herald sends one.
-// TODO(lead): set to true once invite.go/early.go send the fallback in both places.
-const callInfoFallback = false
+// implemented; set it to false to check Call-Info only where Herald sends one.
+// It is on: Herald publishes the card through Deps.Web (the rig's fakeWeb).
+const callInfoFallback = true
 
 // checkCallInfo checks the Call-Info fallback values of one message: <https://…> or <http://…>
 // with purpose=info (RFC 3261 §20.9).

@@ -155,18 +155,18 @@ func New(opts Options, deps Deps) (*Server, error) {
 	if s.cli, err = sipgo.NewClient(ua, sipgo.WithClientHostname(opts.Host), sipgo.WithClientLogger(s.log)); err != nil {
 		return nil, fmt.Errorf("signal: %w", err)
 	}
-	s.srv.OnInvite(s.onInvite)
-	s.srv.OnAck(s.onAck)
-	s.srv.OnPrack(s.onPrack)
-	s.srv.OnUpdate(s.onUpdate)
-	s.srv.OnBye(s.proxyInDialog)
-	s.srv.OnInfo(s.proxyInDialog)
-	s.srv.OnOptions(s.onOptions)
-	s.srv.OnCancel(func(req *sip.Request, tx sip.ServerTransaction) {
+	s.srv.OnInvite(guard(s.onInvite))
+	s.srv.OnAck(guard(s.onAck))
+	s.srv.OnPrack(guard(s.onPrack))
+	s.srv.OnUpdate(guard(s.onUpdate))
+	s.srv.OnBye(guard(s.proxyInDialog))
+	s.srv.OnInfo(guard(s.proxyInDialog))
+	s.srv.OnOptions(guard(s.onOptions))
+	s.srv.OnCancel(guard(func(req *sip.Request, tx sip.ServerTransaction) {
 		// A CANCEL sipgo could not match to an INVITE transaction (RFC 3261 §9.2).
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
-	})
-	s.srv.OnNoRoute(func(req *sip.Request, tx sip.ServerTransaction) {
+	}))
+	s.srv.OnNoRoute(guard(func(req *sip.Request, tx sip.ServerTransaction) {
 		if req.To() != nil && req.To().Params.Has("tag") {
 			s.proxyInDialog(req, tx)
 			return
@@ -174,9 +174,53 @@ func New(opts Options, deps Deps) (*Server, error) {
 		res := sip.NewResponseFromRequest(req, 405, "Method Not Allowed", nil)
 		res.AppendHeader(sip.NewHeader("Allow", allowMethods))
 		_ = tx.Respond(res)
-	})
+	}))
 	return s, nil
 }
+
+// guard answers the requests sipgo parses but no handler may act on (RFC 4475 §3.1.2, §3.3.8,
+// §3.3.9): another SIP version gets 505, a CSeq method that is not the request's (RFC 3261 §8.1.1.5),
+// a single-value header given twice and URI headers in the Request-URI (RFC 3261 §19.1.5) get 400.
+// A bad ACK is dropped, never answered.
+func guard(h sipgo.RequestHandler) sipgo.RequestHandler {
+	return func(req *sip.Request, tx sip.ServerTransaction) {
+		code, reason := checkRequest(req)
+		if code == 0 {
+			h(req, tx)
+			return
+		}
+		if req.IsAck() {
+			return
+		}
+		res := sip.NewResponseFromRequest(req, code, reason, nil)
+		res.SipVersion = "SIP/2.0"
+		_ = tx.Respond(res)
+	}
+}
+
+// singleValued are the headers a request must not carry twice (RFC 3261 §7.3.1, §20).
+var singleValued = []string{"Call-ID", "CSeq", "From", "To", "Max-Forwards", "Content-Length"}
+
+func checkRequest(req *sip.Request) (int, string) {
+	if req.SipVersion != "SIP/2.0" {
+		return 505, "Version Not Supported"
+	}
+	if cs := req.CSeq(); cs == nil || !strings.EqualFold(string(cs.MethodName), string(req.Method)) {
+		return 400, "Bad Request (CSeq method)"
+	}
+	for _, name := range singleValued {
+		if len(req.GetHeaders(name)) > 1 {
+			return 400, "Bad Request (multiple " + name + ")"
+		}
+	}
+	if req.Recipient.Headers != nil && req.Recipient.Headers.Length() > 0 {
+		return 400, "Bad Request (headers in Request-URI)"
+	}
+	return 0, ""
+}
+
+// supportedTags are the option tags Herald understands as a UAS (Supported of its OPTIONS answer).
+var supportedTags = []string{"100rel", "early-session", "199"}
 
 const allowMethods = "INVITE, ACK, CANCEL, BYE, PRACK, UPDATE, INFO, OPTIONS"
 
@@ -307,8 +351,21 @@ func (s *Server) onOptions(req *sip.Request, tx sip.ServerTransaction) {
 		s.proxyInDialog(req, tx)
 		return
 	}
+	// RFC 3261 §8.2.2.3: a UAS rejects option tags it does not understand in Require.
+	var unknown []string
+	for _, v := range headerValues(req, "Require") {
+		for _, tag := range strings.Split(v, ",") {
+			if tag = strings.TrimSpace(tag); tag != "" && !hasToken(supportedTags, tag) {
+				unknown = append(unknown, tag)
+			}
+		}
+	}
+	if len(unknown) > 0 {
+		respond(tx, req, 420, "Bad Extension", sip.NewHeader("Unsupported", strings.Join(unknown, ", ")))
+		return
+	}
 	respond(tx, req, 200, "OK", sip.NewHeader("Allow", allowMethods),
-		sip.NewHeader("Supported", "100rel, early-session, 199"))
+		sip.NewHeader("Supported", strings.Join(supportedTags, ", ")))
 }
 
 // onUnhandledResponse receives responses no client transaction matched: retransmitted 2xx of an
