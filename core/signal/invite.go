@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -104,6 +105,22 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		s.active.Add(-1)
 		s.Stats.CallsDone.Add(1)
 		s.wg.Done()
+	}()
+	c.runSafe()
+}
+
+// runSafe runs the controller; a fault in it answers the caller 500 with Retry-After instead of
+// leaving the INVITE unanswered (the deferred cleanup above still releases everything).
+func (c *callCtl) runSafe() {
+	defer func() {
+		if r := recover(); r != nil {
+			c.s.Stats.Panics.Add(1)
+			c.s.log.Error("call controller fault", "call_id", c.callID, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			if !c.final {
+				c.final = true
+				respond(c.tx, c.req, 500, "Server Internal Error", sip.NewHeader("Retry-After", "5"))
+			}
+		}
 	}()
 	c.run()
 }
@@ -224,6 +241,9 @@ func (c *callCtl) run() {
 	for {
 		select {
 		case res := <-clTx.Responses():
+			if res.StatusCode > 100 && res.StatusCode < 200 {
+				timerC.Reset(s.opts.TimerC) // RFC 3261 §16.7 step 2: a provisional restarts Timer C
+			}
 			if c.onResponse(res) {
 				return
 			}

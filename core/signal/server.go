@@ -81,7 +81,7 @@ type Publisher interface {
 type Stats struct {
 	Invites, CallsDone, Forwarded, CallerCards, CalleeCards, Rejected403, Rejected483, Rejected503,
 	BadBodies, ReliableRetransmits, PrackTimeouts, Cancels, UDPToTCP, CallInfoLinks, Ringbacks,
-	RingbackNoCodec atomic.Uint64
+	RingbackNoCodec, Panics atomic.Uint64
 }
 
 // Server is Herald's SIP side.
