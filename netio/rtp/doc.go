@@ -17,6 +17,9 @@
 // syscall per stream for audio, one per video frame burst. Sharing one socket between streams would
 // make the batch a single syscall but breaks symmetric RTP behind NAT; see bench/results/rtp-ringback.md.
 //
+// With Options.CPUs set, shard i locks its goroutine to an OS thread pinned to CPUs[i % len] (via
+// netio/cpu) for as long as it runs, and gives the thread its old mask back before unlocking on exit.
+//
 // # Wire behaviour
 //
 //   - Random SSRC, sequence number and timestamp starts; sequence +1 and timestamp + the clip's

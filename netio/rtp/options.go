@@ -5,7 +5,10 @@ import (
 	"log/slog"
 	"net/netip"
 	"runtime"
+	"slices"
 	"time"
+
+	"github.com/herald-ims/herald/netio/cpu"
 )
 
 // Options configure a Plane. Zero values take the defaults noted on each field.
@@ -16,8 +19,13 @@ type Options struct {
 	// PortMin and PortMax bound the RTP ports; RTP uses even ports and RTCP the odd port above.
 	// Defaults 20000 and 29999.
 	PortMin, PortMax int
-	// Shards is the number of timing-wheel goroutines. Default runtime.GOMAXPROCS(0).
+	// Shards is the number of timing-wheel goroutines. Default len(CPUs) when CPUs is set, else
+	// runtime.GOMAXPROCS(0).
 	Shards int
+	// CPUs pins the shards: shard i locks its goroutine to an OS thread and pins that thread to
+	// CPUs[i % len(CPUs)] (netio/cpu). Every CPU must be in cpu.Available(), else New fails with
+	// ErrOptions wrapping cpu.ErrNotAllowed. Empty: shards float like any goroutine.
+	CPUs []int
 	// MaxDuration ends a stream this long after Play (Stream.Err reports ErrMaxDuration). Default 3 min.
 	MaxDuration time.Duration
 	// RTCPInterval is the sender report period. Default 5 s.
@@ -45,8 +53,17 @@ func (o Options) withDefaults() (Options, netip.Addr, error) {
 	if o.PortMin < 1024 || o.PortMax > 65535 || o.PortMax < o.PortMin+1 {
 		return o, ip, fmt.Errorf("%w: port range %d-%d", ErrOptions, o.PortMin, o.PortMax)
 	}
+	if len(o.CPUs) > 0 {
+		if err := cpu.Check(o.CPUs); err != nil {
+			return o, ip, fmt.Errorf("%w: cpus: %w", ErrOptions, err)
+		}
+		o.CPUs = slices.Clone(o.CPUs)
+	}
 	if o.Shards <= 0 {
 		o.Shards = runtime.GOMAXPROCS(0)
+		if len(o.CPUs) > 0 {
+			o.Shards = len(o.CPUs)
+		}
 	}
 	if o.MaxDuration <= 0 {
 		o.MaxDuration = 3 * time.Minute

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/herald-ims/herald/netio/cpu"
 )
 
 // Plane is the RTP plane: a port allocator and Shards timing wheels that pace every stream.
@@ -79,12 +81,15 @@ func (p *Plane) Start(ctx context.Context) error {
 		go pprof.Do(ctx, pprof.Labels("component", "netio/rtp", "shard", strconv.Itoa(sh.id)),
 			func(ctx context.Context) {
 				defer p.wg.Done()
+				if len(p.opts.CPUs) > 0 {
+					defer sh.pin(p.opts.CPUs[sh.id%len(p.opts.CPUs)])()
+				}
 				sh.run(ctx)
 			})
 	}
 	p.running.Store(true)
 	p.log.Info("rtp plane started", "laddr", p.ip.String(), "shards", len(p.shards),
-		"port_min", p.opts.PortMin, "port_max", p.opts.PortMax)
+		"port_min", p.opts.PortMin, "port_max", p.opts.PortMax, "cpus", cpu.Format(p.opts.CPUs))
 	return nil
 }
 

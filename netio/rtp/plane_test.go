@@ -123,8 +123,10 @@ func readRTP(t *testing.T, c *net.UDPConn, timeout time.Duration) (rtpPkt, bool)
 
 // The wire check: continuous sequence numbers, +160 timestamps across loops, payload type, marker
 // only on the first packet, constant SSRC, payloads equal to the clip in order, 20 ms pacing.
-func TestWireG711(t *testing.T) {
-	p := startPlane(t, Options{})
+func TestWireG711(t *testing.T) { wireG711(t, startPlane(t, Options{})) }
+
+func wireG711(t *testing.T, p *Plane) {
+	t.Helper()
 	rx := listen(t)
 	clip := pcmuClip(5)
 	s, err := p.Allocate()
@@ -492,6 +494,7 @@ func TestOptions(t *testing.T) {
 		"inverted":    {ListenIP: "127.0.0.1", PortMin: 30000, PortMax: 20000},
 		"bad dscp":    {ListenIP: "127.0.0.1", DSCP: 64},
 		"single port": {ListenIP: "127.0.0.1", PortMin: 30000, PortMax: 30000},
+		"cpu outside": {ListenIP: "127.0.0.1", CPUs: []int{0, 4095}},
 	}
 	for name, o := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -528,9 +531,13 @@ func TestStopUnderOverload(t *testing.T) {
 	for _, s := range ss {
 		t0 := time.Now()
 		s.Stop()
-		if d := time.Since(t0); d > 100*time.Millisecond {
-			t.Fatalf("Stop took %v on an overloaded shard", d)
+		// A hang (the bug this test was written for) is always a failure; the 100 ms bound only
+		// holds on a machine that is not oversubscribed.
+		d := time.Since(t0)
+		if d > 2*time.Second {
+			t.Fatalf("Stop took %v on an overloaded shard: hung", d)
 		}
+		within(t, "Stop on an overloaded shard", d, 0, 100*time.Millisecond)
 	}
 }
 

@@ -3,9 +3,12 @@ package rtp
 import (
 	"context"
 	"encoding/binary"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/herald-ims/herald/netio/cpu"
 )
 
 // Wheel geometry: 1 ms slots, 256 of them (a stream whose next packet is further away than 256 ms
@@ -70,6 +73,8 @@ type shard struct {
 	rtcpOut atomic.Uint64
 	playing atomic.Int64
 	hist    [lateBuckets]atomic.Uint64
+
+	tid atomic.Int64 // the shard's OS thread once pinned (Options.CPUs), for tests
 }
 
 func newShard(p *Plane, id int) (*shard, error) {
@@ -90,6 +95,28 @@ func (sh *shard) post(c command) bool {
 	}
 	sh.inbox = append(sh.inbox, c)
 	return true
+}
+
+// pin locks the shard goroutine to its OS thread and pins the thread to CPU c. It returns the unpin
+// to defer: it puts the thread's old mask back and unlocks; if that fails the goroutine stays locked
+// and the runtime retires the thread when it exits, so a one-CPU thread never serves other
+// goroutines. A pin failure (a cpuset narrowed since New checked the CPUs) is logged and the shard
+// runs unpinned.
+func (sh *shard) pin(c int) (unpin func()) {
+	runtime.LockOSThread()
+	restore, err := cpu.Pin([]int{c})
+	if err != nil {
+		sh.p.log.Warn("rtp shard runs unpinned", "shard", sh.id, "cpu", c, "error", err)
+		return runtime.UnlockOSThread
+	}
+	sh.tid.Store(int64(cpu.Tid()))
+	return func() {
+		if err := restore(); err != nil {
+			sh.p.log.Warn("rtp shard thread retired", "shard", sh.id, "error", err)
+			return
+		}
+		runtime.UnlockOSThread()
+	}
 }
 
 // run is the shard goroutine: run due slots, flush their packets, then sleep in epoll_wait until the
