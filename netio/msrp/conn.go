@@ -10,40 +10,44 @@ import (
 	"sync/atomic"
 
 	"github.com/panjf2000/gnet/v2"
-	"golang.org/x/sys/unix"
 
 	"github.com/herald-ims/herald/core/msrp"
 	"github.com/herald-ims/herald/core/push"
 )
 
-// connState is the per-connection state, stored in gnet.Conn.Context.
+// connState is the per-connection state of either transport: stored in gnet.Conn.Context for TCP, owned
+// by the connection's goroutine for TLS (see wire).
 //
-// Ownership: every field below "loop-owned" is read and written only on the connection's event loop
-// (OnOpen/OnTraffic/OnClose and runnables passed to EventLoop().Execute). The atomics are written on the
-// loop and read by the sweeper on gnet's ticker goroutine. c and fd are set before the state is published.
+// Ownership: every field below "loop-owned" is read and written only by the connection's owner: its event
+// loop (OnOpen/OnTraffic/OnClose and runnables passed to EventLoop().Execute), or for TLS whoever holds
+// the connection's mutex. The atomics are written by the owner and read by the timer goroutine. w, ip and
+// secure are set before the state is published.
 type connState struct {
-	s  *Server
-	c  gnet.Conn
-	fd int
-	ip netip.Addr
+	s      *Server
+	w      wire
+	ip     netip.Addr
+	secure bool // msrps: a TLS connection
 
 	deadline    atomic.Int64 // s.mono() instant the current phase (bind, transfer, linger) times out
 	lastRead    atomic.Int64 // s.mono() of the last bytes from the terminal
 	sweepQueued atomic.Bool  // a timeout runnable is queued on the loop
 	inPaused    atomic.Bool  // listed in s.paused
 	onTimeout   gnet.Runnable
+	tn          tnode // timer node (wheel-owned links)
 
 	// loop-owned
-	closed    bool // OnClose ran: the gnet.Conn is released and must not be touched
-	lingering bool // Herald is done with the connection: discard input, half-close, wait for the peer
-	shutWr    bool // SHUT_WR done
-	parser    msrp.Parser
-	msg       msrp.Message
-	out       *[]byte // responses batched during one OnTraffic, from bufPool
-	e         *entry  // bound session
-	local     []byte  // Herald's URI as the terminal addressed it (its To-Path), copied
-	peer      []byte  // the terminal's From-Path, copied
-	x         transfer
+	closed     bool // OnClose ran: the gnet.Conn is released and must not be touched
+	lingering  bool // Herald is done with the connection: discard input, half-close, wait for the peer
+	delivered  bool // the success REPORT for the whole page arrived
+	closeReady bool // delivered, all input consumed, nothing to send: the transport closes now
+	shutWr     bool // SHUT_WR done
+	parser     msrp.Parser
+	out        *[]byte // responses batched during one OnTraffic, from bufPool
+	e          *entry  // bound session
+	bindTID    []byte  // Herald active: transaction id of its binding SEND, until the 200
+	local      []byte  // Herald's URI as the terminal addressed it (its To-Path), copied
+	peer       []byte  // the terminal's From-Path, copied
+	x          transfer
 }
 
 // transfer is the page push of a bound connection. Loop-owned.
@@ -57,29 +61,38 @@ type transfer struct {
 	sent    int64 // body bytes handed to the connection
 }
 
-// OnOpen admits or refuses a connection (MaxConns, MaxConnsPerIP) and arms the bind timeout.
-func (h *handler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
-	s := h.s
-	var ip netip.Addr
-	if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
-		ip = ta.AddrPort().Addr().Unmap()
-	}
-	if !s.admit(ip) {
-		s.st.refusedLimit.Add(1)
-		return nil, gnet.Close
-	}
-	cs := &connState{s: s, c: c, fd: c.Fd(), ip: ip}
+// newConnState makes the state of an admitted connection and arms its bind timeout.
+func (s *Server) newConnState(w wire, ip netip.Addr, secure bool) *connState {
+	cs := &connState{s: s, w: w, ip: ip, secure: secure}
 	cs.parser.Limits = msrp.Limits{MaxHeaderBytes: s.opts.MaxHeaderBytes, MaxBodyBytes: s.opts.MaxChunkBytes}
 	cs.onTimeout = gnet.RunnableFunc(func(context.Context) error {
 		cs.timeout()
 		return nil
 	})
+	cs.tn.cs = cs
 	now := s.mono()
 	cs.lastRead.Store(now)
-	cs.deadline.Store(now + int64(s.opts.BindTimeout))
-	c.SetContext(cs)
-	s.conns.add(cs)
+	cs.setDeadline(now + int64(s.opts.BindTimeout))
 	s.st.accepted.Add(1)
+	return cs
+}
+
+func remoteIP(a net.Addr) netip.Addr {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		return ta.AddrPort().Addr().Unmap()
+	}
+	return netip.Addr{}
+}
+
+// OnOpen admits or refuses a connection (MaxConns, MaxConnsPerIP) and arms the bind timeout.
+func (h *handler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
+	s := h.s
+	ip := remoteIP(c.RemoteAddr())
+	if !s.admit(ip) {
+		s.st.refusedLimit.Add(1)
+		return nil, gnet.Close
+	}
+	c.SetContext(s.newConnState(gnetWire{c}, ip, false))
 	return nil, gnet.None
 }
 
@@ -90,10 +103,16 @@ func (h *handler) OnClose(c gnet.Conn, err error) gnet.Action {
 	if cs == nil {
 		return gnet.None // refused in OnOpen
 	}
-	s := h.s
-	cs.closed = true
 	c.SetContext(nil)
-	s.conns.remove(cs)
+	cs.onClosed(err)
+	return gnet.None
+}
+
+// onClosed runs once the transport is gone, on the connection's owner.
+func (cs *connState) onClosed(err error) {
+	s := cs.s
+	cs.closed = true
+	s.wheel.kill(&cs.tn)
 	s.release(cs.ip)
 	if cs.e != nil {
 		res := push.Result{Outcome: push.Disconnected, Bytes: cs.x.sent, Err: errDisconnected}
@@ -105,63 +124,111 @@ func (h *handler) OnClose(c gnet.Conn, err error) gnet.Action {
 		s.finish(cs.e, res)
 		cs.e = nil
 	}
+	if cs.out != nil {
+		putBuf(cs.out)
+		cs.out = nil
+	}
 	cs.x = transfer{}
-	return gnet.None
 }
 
-// OnTraffic parses every complete frame (Peek/Discard: no frame bytes outlive this call), batches the
-// responses into one Write, then writes page chunks up to the outbound high-water mark.
+// OnTraffic hands gnet's inbound bytes to the shared frame handling (Peek/Discard: no frame bytes outlive
+// this call).
 func (h *handler) OnTraffic(c gnet.Conn) gnet.Action {
 	cs, _ := c.Context().(*connState)
 	if cs == nil {
 		return gnet.Close
 	}
-	s := h.s
 	if c.InboundBuffered() > 0 {
-		cs.lastRead.Store(s.mono())
+		cs.lastRead.Store(cs.s.mono())
 	}
-	if cs.lingering {
-		_, _ = c.Discard(-1)
-		cs.tryShutdown()
-		return gnet.None
-	}
-	for !cs.lingering {
-		buf, _ := c.Peek(-1)
-		if len(buf) == 0 {
-			break
+	buf, _ := c.Peek(-1)
+	n := cs.input(buf)
+	if !cs.closed {
+		_, _ = c.Discard(n)
+		if cs.closeReady {
+			return gnet.Close
 		}
-		n, err := cs.parser.Parse(buf, &cs.msg)
+	}
+	return gnet.None
+}
+
+// input is the transport-independent frame handling: it parses and handles every complete frame of buf,
+// batches the responses, writes page chunks up to the outbound high-water mark (the responses lead the
+// first writev, so the bind's 200 shares a segment with the first chunks) and returns how many bytes of
+// buf are consumed. Frames alias buf; nothing of them outlives the call.
+func (cs *connState) input(buf []byte) int {
+	// The parsed Message is scratch of this call (the Parser accepts another Message when it resumes a
+	// frame), so connections do not each hold one: 336 bytes plus the header slice fewer per connection.
+	m := msgPool.Get().(*msrp.Message)
+	defer func() {
+		m.Reset()
+		msgPool.Put(m)
+	}()
+	used := 0
+	for !cs.lingering && !cs.closed && used < len(buf) {
+		n, err := cs.parser.Parse(buf[used:], m)
 		if err != nil {
 			if errors.Is(err, msrp.ErrIncomplete) {
 				break
 			}
-			cs.frameError(err, buf)
-			_, _ = c.Discard(-1)
+			cs.frameError(err, buf[used:])
+			used = len(buf)
 			break
 		}
 		if n <= 0 { // cannot happen with a well-behaved parser; never spin on the loop
 			cs.end(push.Result{Outcome: push.Failed, Bytes: cs.x.sent, Err: errProtocol})
 			break
 		}
-		cs.handle(&cs.msg)
-		cs.msg.Reset() // it aliases buf, which dies with Discard
-		_, _ = c.Discard(n)
+		cs.handle(m)
+		m.Reset() // it aliases buf
+		used += n
 	}
-	if cs.out != nil {
-		_, _ = c.Write(*cs.out) // gnet copies what the socket does not take at once
-		putBuf(cs.out)
-		cs.out = nil
+	if cs.delivered && used == len(buf) && cs.out == nil && cs.w.outbound() == 0 {
+		// The terminal confirmed the whole page, Herald has read all it sent and has nothing left to
+		// send: close at once. Nothing can be lost (no unread input, so no reset), and it saves the
+		// half-close, a wake-up and a read of the lingering close.
+		cs.closeReady = true
+		return used
+	}
+	cs.afterInput()
+	if cs.lingering {
+		used = len(buf) // a lingering connection discards its input
+	}
+	return used
+}
+
+// afterInput writes what the handled frames produced and moves the transfer or the close forward.
+func (cs *connState) afterInput() {
+	if cs.closed {
+		return
+	}
+	if cs.out != nil && !cs.canPump() {
+		cs.flushOut()
 		if cs.closed {
-			return gnet.None
+			return
 		}
 	}
 	if cs.lingering {
-		_, _ = c.Discard(-1)
 		cs.tryShutdown()
-		return gnet.None
+		return
 	}
 	cs.pump()
-	return gnet.None
+	if cs.out != nil {
+		cs.flushOut()
+	}
+}
+
+// canPump says whether pump has chunks to write.
+func (cs *connState) canPump() bool {
+	return cs.x.active && !cs.x.allSent && !cs.closed && !cs.lingering
+}
+
+// flushOut writes the batched responses.
+func (cs *connState) flushOut() {
+	out := cs.out
+	cs.out = nil
+	cs.w.write(*out)
+	putBuf(out)
 }
 
 // respond appends a response to the frame m (never to a REPORT: RFC 4975 §7.1.2).
@@ -214,7 +281,8 @@ func (cs *connState) onSend(m *msrp.Message) {
 		return
 	}
 	e := s.sessions.get(sid)
-	if e == nil || s.mono() >= e.expires {
+	if e == nil || s.mono() >= e.expires || e.sess.Secure != cs.secure {
+		// A session offered over msrps is unknown to plain TCP and vice versa (the a=path scheme).
 		s.st.bindUnknown.Add(1)
 		cs.respond(m, 481, "")
 		return
@@ -226,7 +294,7 @@ func (cs *connState) onSend(m *msrp.Message) {
 		s.st.bindUnknown.Add(1)
 		cs.respond(m, 481, "")
 		return
-	case e.conn != nil:
+	case e.conn != nil || e.dialing:
 		e.mu.Unlock()
 		s.st.bindRejected.Add(1)
 		cs.respond(m, 403, "session already bound")
@@ -236,13 +304,21 @@ func (cs *connState) onSend(m *msrp.Message) {
 	e.mu.Unlock()
 
 	cs.e = e
+	// RFC 4976: the chunks' To-Path is the request's whole From-Path (the reversed route through relays,
+	// nearest hop first); their From-Path is Herald's own URI, the last of the To-Path.
 	cs.peer = append(cs.peer[:0], m.FromPath...)
-	cs.local = append(cs.local[:0], m.ToPath...)
+	cs.local = append(cs.local[:0], msrp.LastURI(m.ToPath)...)
 	s.st.binds.Add(1)
 	if !quiet {
 		cs.respond(m, 200, "")
 	}
-	ctype, body := e.sess.Page.Variant(e.sess.Accept)
+	cs.startTransfer()
+}
+
+// startTransfer prepares the page push of the bound session; afterInput writes the chunks.
+func (cs *connState) startTransfer() {
+	s, e := cs.s, cs.e
+	ctype, body := e.sess.Page.Variant(*e.accept.Load())
 	cs.x = transfer{
 		active: true,
 		ctype:  ctype,
@@ -250,7 +326,7 @@ func (cs *connState) onSend(m *msrp.Message) {
 		msgID:  msrp.NewMessageID(),
 		ch:     msrp.NewChunker(int64(len(body)), s.opts.ChunkSize),
 	}
-	cs.deadline.Store(s.mono() + int64(s.opts.TransferTimeout))
+	cs.setDeadline(s.mono() + int64(s.opts.TransferTimeout))
 }
 
 // onReport ends the transfer on the terminal's REPORT for our Message-ID. REPORTs are never answered.
@@ -276,11 +352,26 @@ func (cs *connState) onReport(m *msrp.Message) {
 		return // a partial success report: progress, not the end
 	}
 	cs.end(push.Result{Outcome: push.Delivered, Code: 200, Bytes: total})
+	cs.delivered = true
 }
 
 // onResponse takes the terminal's transaction responses to our chunks: 200 is progress, anything else
 // fails the transfer.
 func (cs *connState) onResponse(m *msrp.Message) {
+	if cs.bindTID != nil { // Herald active: only the answer to its binding SEND matters yet
+		if !bytes.Equal(m.TID, cs.bindTID) {
+			return
+		}
+		cs.bindTID = nil
+		if m.Status != 200 {
+			cs.s.st.bindRejected.Add(1)
+			cs.end(push.Result{Outcome: push.Failed, Code: m.Status, Err: errFailureResponse})
+			return
+		}
+		cs.s.st.binds.Add(1)
+		cs.startTransfer()
+		return
+	}
 	if cs.e == nil || !cs.x.active || m.Status == 200 {
 		return
 	}
@@ -370,7 +461,7 @@ func (cs *connState) linger() {
 		return
 	}
 	cs.lingering = true
-	cs.deadline.Store(cs.s.mono() + int64(lingerTimeout))
+	cs.setDeadline(cs.s.mono() + int64(lingerTimeout))
 }
 
 // tryShutdown half-closes once gnet has flushed everything, or waits for the ticker to look again.
@@ -378,12 +469,12 @@ func (cs *connState) tryShutdown() {
 	if cs.shutWr || cs.closed {
 		return
 	}
-	if cs.c.OutboundBuffered() > 0 {
+	if cs.w.outbound() > 0 {
 		cs.s.addPaused(cs)
 		return
 	}
 	cs.shutWr = true
-	_ = unix.Shutdown(cs.fd, unix.SHUT_WR)
+	cs.w.shutdownWrite()
 }
 
 // maxBatch is the most chunks written with one writev.
@@ -393,13 +484,13 @@ const maxBatch = 16
 // the page body. Pooled, so that idle connections hold no write buffers.
 type batch struct {
 	b    []byte
-	vec  [][]byte
+	vec  [][]byte         // 2 per chunk + 1, plus the responses of the OnTraffic that wrote it
 	offs [maxBatch][3]int // head start, head end (= end-line start), end-line end in b
 	brs  [maxBatch]msrp.ByteRange
 	n    int
 }
 
-var batchPool = sync.Pool{New: func() any { return &batch{b: make([]byte, 0, 4096), vec: make([][]byte, 0, 3*maxBatch)} }}
+var batchPool = sync.Pool{New: func() any { return &batch{b: make([]byte, 0, 4096), vec: make([][]byte, 0, 2*maxBatch+2)} }}
 
 // add appends the head and end-line of one chunk.
 func (bt *batch) add(cs *connState, br msrp.ByteRange, flag byte) {
@@ -419,14 +510,27 @@ func (bt *batch) add(cs *connState, br msrp.ByteRange, flag byte) {
 func (bt *batch) write(cs *connState) {
 	x := &cs.x
 	bt.vec = bt.vec[:0]
+	out := cs.out
+	if out != nil { // batched responses go first, in the same writev
+		bt.vec = append(bt.vec, *out)
+		cs.out = nil
+	}
 	var body int64
+	// Chunk i's end-line and chunk i+1's head are adjacent in bt.b: one iovec for both, so a batch of n
+	// chunks is 2n+1 iovecs (fewer for the kernel to walk and for x/sys/unix to allocate).
+	start := bt.offs[0][0]
 	for i := range bt.n {
 		o, br := bt.offs[i], bt.brs[i]
-		bt.vec = append(bt.vec, bt.b[o[0]:o[1]], x.body[br.Start-1:br.End], bt.b[o[1]:o[2]])
+		bt.vec = append(bt.vec, bt.b[start:o[1]], x.body[br.Start-1:br.End])
+		start = o[1]
 		body += br.Len()
 	}
+	bt.vec = append(bt.vec, bt.b[start:bt.offs[bt.n-1][2]])
 	last := bt.brs[bt.n-1]
-	_, _ = cs.c.Writev(bt.vec)
+	cs.w.writev(bt.vec)
+	if out != nil {
+		putBuf(out)
+	}
 	clear(bt.vec)
 	bt.vec, bt.b, bt.n = bt.vec[:0], bt.b[:0], 0
 	if cap(bt.b) <= 64<<10 {
@@ -437,7 +541,7 @@ func (bt *batch) write(cs *connState) {
 	}
 	x.sent = last.End
 	cs.s.st.bytesSent.Add(body)
-	cs.s.st.noteOutbound(int64(cs.c.OutboundBuffered()))
+	cs.s.st.noteOutbound(int64(cs.w.outbound()))
 }
 
 // pump writes SEND chunks while the connection's outbound backlog is below MaxOutbound: each writev
@@ -448,7 +552,10 @@ func (cs *connState) pump() {
 	s := cs.s
 	mark := s.opts.MaxOutbound
 	for x.active && !x.allSent && !cs.closed && !cs.lingering {
-		ob := cs.c.OutboundBuffered()
+		ob := cs.w.outbound()
+		if cs.out != nil { // responses that will lead this writev count against the mark too
+			ob += len(*cs.out)
+		}
 		if ob >= mark {
 			if s.addPaused(cs) {
 				s.st.pauses.Add(1)
@@ -504,12 +611,13 @@ func (cs *connState) abort(e *entry) {
 	cs.tryShutdown()
 }
 
-// timeout runs on the loop when the sweeper saw a deadline pass.
+// timeout runs on the loop when the timer saw the connection's node due; it re-checks and rearms.
 func (cs *connState) timeout() {
 	cs.sweepQueued.Store(false)
 	if cs.closed {
 		return
 	}
+	defer cs.rearm()
 	s := cs.s
 	now := s.mono()
 	idle := now-cs.lastRead.Load() >= int64(s.opts.IdleTimeout)
@@ -517,7 +625,7 @@ func (cs *connState) timeout() {
 	switch {
 	case cs.lingering:
 		if due {
-			_ = cs.c.EventLoop().Close(cs.c)
+			cs.w.closeNow()
 		}
 	case cs.e == nil && (due || idle):
 		// Nothing was promised on this connection: close it outright.
@@ -526,7 +634,7 @@ func (cs *connState) timeout() {
 		} else {
 			s.st.idleTimeouts.Add(1)
 		}
-		_ = cs.c.EventLoop().Close(cs.c)
+		cs.w.closeNow()
 	case cs.e != nil && due:
 		cs.end(push.Result{Outcome: push.TimedOut, Bytes: cs.x.sent, Err: errTransferTimeout})
 		cs.tryShutdown()
@@ -536,6 +644,9 @@ func (cs *connState) timeout() {
 		cs.tryShutdown()
 	}
 }
+
+// msgPool holds the parsed-frame scratch of input.
+var msgPool = sync.Pool{New: func() any { return &msrp.Message{Headers: make([]msrp.Header, 0, 16)} }}
 
 // bufPool holds scratch buffers for response batches and chunk heads, so idle connections hold none.
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}

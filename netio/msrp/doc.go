@@ -1,6 +1,9 @@
-// Package msrp is Herald's MSRP plane: a gnet v2 server that implements [push.Plane]. Terminals connect
-// to it (Herald is passive, a=setup:actpass answered active), send the acquisition request — a bodiless
-// SEND whose To-Path carries the session-id of an a=path Herald advertised — and receive the page.
+// Package msrp is Herald's MSRP plane: a gnet v2 server that implements [push.Plane],
+// [push.AcceptSetter] and [push.Connector]. Terminals connect to it (Herald passive, the default: the
+// terminal answered a=setup:active or actpass) and send the acquisition request — a bodiless SEND whose
+// To-Path carries the session-id of an a=path Herald advertised — and receive the page. When the terminal
+// answered a=setup:passive, Connect makes Herald the active party (RFC 6135): it dials the terminal and
+// sends the binding SEND itself.
 //
 // Wire behaviour (RFC 4975; DESIGN.md "Wire contract", STANDARDS.md §9.3):
 //
@@ -8,10 +11,20 @@
 //     Unknown, expired or finished session → 481. A session binds to exactly one connection: a second
 //     connection for it → 403 "session already bound" (RFC 4975 §10 also defines 506 for this case;
 //     Herald answers 403 as its contract says), and a bind for another session on a bound connection → 403.
-//   - The bind is answered 200 (To-Path = the terminal's From-Path, From-Path = the request's To-Path),
-//     then the page variant chosen by content.Page.Variant(Session.Accept) is sent as SEND chunks of at
-//     most ChunkSize body bytes: one Message-ID, a new transaction id per chunk, exact Byte-Range,
-//     Success-Report: yes, Failure-Report: yes, Content-Disposition: render, Content-Type.
+//   - The bind is answered 200 (To-Path = the first URI of the request's From-Path, i.e. the previous
+//     hop; From-Path = Herald's URI, the last of the To-Path), then the page variant chosen by
+//     content.Page.Variant(accept) is sent as SEND chunks of at most ChunkSize body bytes: one Message-ID,
+//     a new transaction id per chunk, exact Byte-Range, Success-Report: yes, Failure-Report: yes,
+//     Content-Disposition: render, Content-Type. The chunks' To-Path is the request's whole From-Path,
+//     which is the reversed route through any RFC 4976 relays (nearest hop first); tested through
+//     Kamailio's msrp relay module.
+//   - Content negotiation: accept is Session.Accept, replaced by SetAccept when the terminal's SDP answer
+//     (which carries a=accept-types) arrives after Open and before the bind. The offer always describes
+//     the HTML page (file-selector type:text/html and the HTML size); a pre-compressed variant
+//     (application/zstd, then application/gzip) is sent only when accept lists that type by name ("*"
+//     does not count), and the SEND's Content-Type says which.
+//   - Sessions opened with Secure are msrps: PathURI is msrps://host:tlsport/id;tcp and they bind only on
+//     the TLS listener; plain sessions bind only over TCP (otherwise 481).
 //   - 200 responses to chunks are progress; any other response fails the session with its code. A REPORT
 //     with Status 000 200 covering 1-N/N delivers it; an error REPORT fails it; a REPORT for another
 //     Message-ID is counted and ignored. REPORTs are never answered.
@@ -20,38 +33,57 @@
 //   - Close(id) during a transfer writes one more chunk, cut short and ended with '#' (RFC 4975 §7.1),
 //     reports Aborted and ends the connection.
 //
-// Herald ends a connection by lingering: it stops reading frames, half-closes (SHUT_WR) once gnet has
-// flushed the connection's outbound buffer, and closes when the terminal closes or after 2 s. Closing at
-// once could turn the last frames into a reset when the terminal's responses are still unread.
+// After the success REPORT for the whole page, when Herald has read everything the terminal sent and
+// has nothing left to send, it closes at once (no reset is possible then). Every other end is a lingering
+// close: Herald stops reading frames, half-closes (SHUT_WR) once the connection's outbound buffer is
+// flushed, and closes when the terminal closes or after 2 s. Closing at once there could turn the last
+// frames into a reset when the terminal's responses are still unread.
 //
 // # Data path
 //
-// OnTraffic parses every complete frame with Peek(-1), core/msrp's Parser and Discard; the parsed
-// Message aliases gnet's buffer and nothing of it outlives the call (paths that must stay are copied).
-// Responses of one OnTraffic go out in one Write. Page chunks are written with Writev as [head, page
-// sub-slice, end-line], up to 16 chunks per writev: the cached page is never copied by Herald (gnet
-// copies only what the socket does not take at once into the connection's outbound buffer).
+// OnTraffic parses every complete frame of Peek(-1) with core/msrp's Parser (connState.input, shared by
+// both transports) and then Discards them; the parsed Message aliases gnet's buffer and nothing of it
+// outlives the call (paths that must stay are copied). The responses of one OnTraffic lead the first
+// writev of page chunks (so the bind's 200 and the first chunks share a segment), or go out in one Write
+// when there are no chunks to write. Page chunks are written with Writev as [head, page sub-slice,
+// end-line], up to 16 chunks per writev: the cached page is never copied by Herald (gnet copies only what
+// the socket does not take at once into the connection's outbound buffer).
 //
-// Backpressure: chunks are written only while Conn.OutboundBuffered() is below MaxOutbound, and never
-// more than the room left, so a connection's backlog stays under MaxOutbound plus one chunk frame (Stats
-// MaxOutboundQueued). A paused transfer resumes on the next tick, when the ticker wakes it (Conn.Wake).
+// Each event loop has its own listening socket (SO_REUSEPORT): a loop accepts its own connections, with
+// no accepting reactor handing them over through eventfd wake-ups.
+//
+// Backpressure: chunks are written only while the outbound backlog is below MaxOutbound, and never more
+// than the room left, so a connection's backlog stays under MaxOutbound plus one chunk frame (Stats
+// MaxOutboundQueued). A paused transfer resumes within one tick (1–10 ms), when the timer goroutine wakes
+// it (Conn.Wake).
+//
+// # Transports
+//
+// gnet connections (wireless terminals connecting to Herald) are the fast path. Two kinds of connection
+// use a goroutine each instead, with the same connState logic behind the wire interface (stream.go):
+// msrps connections from the crypto/tls listener (Options.TLSListen; gnet has no TLS), and connections
+// Herald dials for Connect (at most MaxDials dialling at once). Their writes are synchronous with a
+// deadline, so a slow reader blocks its own goroutine and never grows a buffer; the owner of the state is
+// whoever holds the connection's mutex.
 //
 // # Timers and concurrency
 //
-// One timer serves all connections: gnet's ticker goroutine calls OnTick every few milliseconds. OnTick
-// does not run on an event loop, so it touches connections only through Conn.Wake (resume paused
-// writers) and EventLoop().Execute (queue a timeout check the loop re-validates). It also expires
-// sessions never bound (TimedOut) and shuts the engine down after Stop. There is no goroutine per
-// connection.
+// One goroutine serves all timers through a hashed timing wheel with intrusive nodes (timers.go): bind,
+// transfer, idle and linger deadlines of connections and the bind deadlines of sessions. Work per wake-up
+// is O(due), an idle plane wakes once per granularity (≤ 250 ms), and while a connection is paused it
+// wakes every tick. It touches connections only through Conn.Wake and EventLoop().Execute (queue a
+// timeout check that the loop re-validates). There is no goroutine per gnet connection.
 //
-// Ownership: a connection's state (connState) is changed only on its event loop. The session table is
-// sharded with one mutex per shard; an entry's mu guards its binding. The result of a session is
-// reported exactly once (an atomic CAS) on its buffered Done channel. Every mutex in the package is a
-// leaf: none is held while taking another.
+// Ownership: a connection's state (connState) is changed only by its owner (event loop, or the holder
+// of a stream connection's mutex). The session table is sharded with one mutex per shard; an entry's mu
+// guards its binding. The result of a session is reported exactly once (an atomic CAS) on its buffered
+// Done channel. Every mutex in the package is a leaf except a stream connection's, under which only leaf
+// mutexes are taken.
 //
-// Limits: MaxConns and MaxConnsPerIP are enforced in OnOpen (refused and counted), MaxSessions in Open.
-// gnet shuts its engine down when accept fails (EMFILE); the server then restarts the engine on the same
-// port with bounded backoff (Stats EngineRestarts).
+// Limits: MaxConns and MaxConnsPerIP are enforced in OnOpen and in the msrps acceptor (refused and
+// counted), MaxSessions in Open, MaxDials in Connect. gnet shuts its engine down when accept fails
+// (EMFILE); the server then restarts the engine on the same port with bounded backoff (Stats
+// EngineRestarts). The msrps acceptor backs off and continues (Stats AcceptErrors).
 //
 // # Metrics
 //
@@ -59,9 +91,9 @@
 // counters as Stats: connections_open, connections_accepted_total, connections_refused_total,
 // sessions_open, binds_total{result}, bind_timeouts_total, idle_timeouts_total,
 // deliveries_total{outcome}, sent_bytes_total, frames_rejected_total{reason}, reports_unknown_total,
-// outbound_pauses_total, outbound_max_queued_bytes, engine_restarts_total.
+// outbound_pauses_total, outbound_max_queued_bytes, engine_restarts_total, dials_total{result},
+// tls_handshake_failures_total, accept_errors_total.
 //
-// Not supported yet: msrps (TLS; gnet has none, it needs a crypto/tls listener feeding the same session
-// logic), MSRP relays (paths are echoed, not reversed hop by hop), and terminals that are active in the
-// other direction (Herald never dials out).
+// Interop notes: Wireshark 4.0's MSRP dissector decodes only the first MSRP frame of each TCP segment,
+// so Herald's batched writes show one MSRP frame per packet (tshark_test.go checks what it can).
 package msrp

@@ -11,6 +11,16 @@ var (
 	ErrStopped = errors.New("netio/msrp: stopped")
 	// ErrBadSession is returned by Open for a session without an id, page or Done channel.
 	ErrBadSession = errors.New("netio/msrp: bad session")
+	// ErrUnknownSession is returned by Connect for a session that is not open (never, or finished).
+	ErrUnknownSession = errors.New("netio/msrp: unknown session")
+	// ErrAlreadyBound is returned by Connect for a session bound to a connection or being dialled.
+	ErrAlreadyBound = errors.New("netio/msrp: session already bound or connecting")
+	// ErrBadPeer is returned by Connect for an unusable peer path or address.
+	ErrBadPeer = errors.New("netio/msrp: bad peer path or address")
+	// ErrDialBusy is returned by Connect when MaxDials connections are being dialled already.
+	ErrDialBusy = errors.New("netio/msrp: too many outgoing connections in progress")
+	// ErrNoTLS is returned by Open for a Secure session when the server has no TLS listener.
+	ErrNoTLS = errors.New("netio/msrp: no msrps listener")
 )
 
 // Reasons a session ends other than delivery; they travel in push.Result.Err.
@@ -24,6 +34,7 @@ var (
 	errDisconnected    = errors.New("netio/msrp: connection closed by peer")
 	errProtocol        = errors.New("netio/msrp: protocol error from peer")
 	errShutdown        = errors.New("netio/msrp: plane stopped")
+	errDial            = errors.New("netio/msrp: dialling the terminal failed")
 )
 
 func joinErrs(errs []error) error { return errors.Join(errs...) }

@@ -134,6 +134,18 @@ type client struct {
 	buf  []byte
 	r    int // start of unparsed bytes in buf
 	rd   []byte
+	rec  *[]string // when set: the start line of every frame sent and received
+}
+
+// record notes a frame's start line ("> MSRP tid METHOD" when sent, "< MSRP tid CODE COMMENT" when
+// received).
+func (c *client) record(line string) {
+	if c.rec != nil {
+		if line[0] != '<' {
+			line = "> " + line
+		}
+		*c.rec = append(*c.rec, line)
+	}
 }
 
 type dialOpt func(*net.Dialer)
@@ -186,17 +198,21 @@ func (c *client) bind(toPath string) string {
 	}
 	b := msrp.AppendRequestHead(nil, tid, "SEND", h, false)
 	c.write(msrp.AppendEndLine(b, tid, msrp.FlagEnd, false))
+	c.record("MSRP " + tid + " SEND")
 	return tid
 }
 
 // respond answers a request frame f.
 func (c *client) respond(f *frame, code int) {
 	c.write(msrp.AppendResponse(nil, f.TID, code, msrp.StatusText(code), []byte(f.FromPath), []byte(c.path)))
+	c.record(fmt.Sprintf("MSRP %s %d %s", f.TID, code, msrp.StatusText(code)))
 }
 
 // report sends a REPORT for msgID with status code covering br.
 func (c *client) report(to, msgID string, br msrp.ByteRange, code int) {
-	c.write(msrp.AppendReport(nil, msrp.NewTID(), []byte(to), []byte(c.path), msgID, br, code, msrp.StatusText(code)))
+	tid := msrp.NewTID()
+	c.write(msrp.AppendReport(nil, tid, []byte(to), []byte(c.path), msgID, br, code, msrp.StatusText(code)))
+	c.record("MSRP " + tid + " REPORT")
 }
 
 // next reads the next frame; it returns io.EOF when the server closed the connection.
@@ -207,6 +223,11 @@ func (c *client) next(d time.Duration) (*frame, error) {
 			n, err := c.p.Parse(c.buf[c.r:], &c.m)
 			if err == nil {
 				f := copyFrame(&c.m)
+				if f.Method != "" {
+					c.record("< MSRP " + f.TID + " " + f.Method)
+				} else {
+					c.record(fmt.Sprintf("< MSRP %s %d %s", f.TID, f.Status, f.Comment))
+				}
 				c.r += n
 				if c.r == len(c.buf) {
 					c.buf, c.r = c.buf[:0], 0
@@ -305,4 +326,11 @@ func (c *client) receivePage(d time.Duration, answer bool) received {
 			return r
 		}
 	}
+}
+
+// streamCount is the number of stream connections (msrps, dialled) open.
+func (s *Server) streamCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.streams)
 }

@@ -26,6 +26,9 @@ var (
 	descPauses         = desc("outbound_pauses_total", "Transfers paused at the outbound high-water mark.")
 	descMaxOutbound    = desc("outbound_max_queued_bytes", "Largest outbound backlog of a connection seen after a write.")
 	descRestarts       = desc("engine_restarts_total", "Engine restarts after an unexpected stop.")
+	descDials          = desc("dials_total", "Outgoing connections (Herald active) that failed or were refused, by result.", "result")
+	descTLSHandshake   = desc("tls_handshake_failures_total", "msrps connections closed for a failed or timed-out TLS handshake.")
+	descAcceptErrors   = desc("accept_errors_total", "msrps accept errors, each followed by a backoff.")
 )
 
 // collector exposes the Stats counters; it reads the same atomics as Stats.
@@ -41,13 +44,16 @@ type collector struct{ s *Server }
 //	herald_msrp_deliveries_total{outcome="delivered|failed|timed-out|aborted|disconnected"},
 //	herald_msrp_sent_bytes_total, herald_msrp_frames_rejected_total{reason="malformed|too_large"},
 //	herald_msrp_reports_unknown_total, herald_msrp_outbound_pauses_total,
-//	herald_msrp_outbound_max_queued_bytes, herald_msrp_engine_restarts_total.
+//	herald_msrp_outbound_max_queued_bytes, herald_msrp_engine_restarts_total,
+//	herald_msrp_dials_total{result="failed|busy"}, herald_msrp_tls_handshake_failures_total,
+//	herald_msrp_accept_errors_total.
 func (s *Server) Collectors() []prometheus.Collector { return []prometheus.Collector{collector{s}} }
 
 func (collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descConnsOpen, descConnsAccepted, descConnsRefused, descSessionsOpen,
 		descBinds, descBindTimeouts, descIdleTimeouts, descDeliveries, descBytesSent, descFramesBad,
-		descReportsUnknown, descPauses, descMaxOutbound, descRestarts} {
+		descReportsUnknown, descPauses, descMaxOutbound, descRestarts, descDials, descTLSHandshake,
+		descAcceptErrors} {
 		ch <- d
 	}
 }
@@ -81,4 +87,8 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descPauses, st.OutboundPauses)
 	gauge(descMaxOutbound, st.MaxOutboundQueued)
 	counter(descRestarts, st.EngineRestarts)
+	counter(descDials, st.DialsFailed, "failed")
+	counter(descDials, st.DialsBusy, "busy")
+	counter(descTLSHandshake, st.TLSHandshakeFailed)
+	counter(descAcceptErrors, st.AcceptErrors)
 }

@@ -56,6 +56,8 @@ func TestCollectors(t *testing.T) {
 		"herald_msrp_frames_rejected_total{reason=malformed}": 0,
 		"herald_msrp_connections_refused_total":               0,
 		"herald_msrp_engine_restarts_total":                   0,
+		"herald_msrp_dials_total{result=failed}":              0,
+		"herald_msrp_tls_handshake_failures_total":            0,
 	} {
 		if v, ok := got[key]; !ok || v != want {
 			t.Errorf("%s = %v (present %v), want %v", key, v, ok, want)

@@ -26,7 +26,7 @@ type Server struct {
 	epoch time.Time
 
 	sessions *sessionTable
-	conns    *connTable
+	wheel    *wheel
 	st       counters
 
 	limMu     sync.Mutex // guards perIP and connCount changes (connCount is also read atomically)
@@ -35,17 +35,26 @@ type Server struct {
 
 	pausedMu sync.Mutex
 	paused   []*connState // connections waiting for their outbound buffer to drain
+	pausedN  atomic.Int64 // len(paused), read by the timer goroutine
+	pokeCh   chan struct{}
 
-	tick         time.Duration // gnet ticker period: resumes paused writers
-	sweepEvery   int64         // nanoseconds between timeout sweeps
-	lastSweep    atomic.Int64
-	scratchC     []*connState // ticker goroutine only: paused list spare
-	scratchConns []*connState // ticker goroutine only
-	scratchE     []*entry     // ticker goroutine only
+	tick     time.Duration // period of wake-ups while a connection is paused
+	scratchC []*connState  // timer goroutine only: paused list spare
 
-	stopping atomic.Bool
-	stopCh   chan struct{}
-	runDone  chan struct{}
+	streams  map[net.Conn]struct{} // stream transport sockets (msrps, dialled), guarded by mu
+	streamWG sync.WaitGroup        // their goroutines and the msrps acceptor; Add under mu while !stopped
+	tlsLn    net.Listener          // msrps listener, set by Start
+	tlsPort  int                   // advertised msrps port
+
+	dialSem    chan struct{}  // one token per dial in progress (MaxDials)
+	dials      sync.WaitGroup // dialOut goroutines; Add under mu while !stopped
+	baseCtx    context.Context
+	baseCancel context.CancelFunc
+
+	stopping  atomic.Bool
+	stopCh    chan struct{}
+	runDone   chan struct{}
+	timerDone chan struct{}
 
 	mu        sync.Mutex // guards the lifecycle fields below
 	started   bool
@@ -54,6 +63,8 @@ type Server struct {
 	boundPort int
 	advHost   string
 	advPort   int
+	eng       gnet.Engine // the running engine, set by OnBoot
+	hasEng    bool
 }
 
 // lingerTimeout bounds how long a connection Herald has finished with may stay half-closed waiting for the
@@ -74,23 +85,31 @@ func New(opts Options) (*Server, error) {
 		}
 	}
 	s := &Server{
-		opts:     o,
-		log:      o.Logger.With("component", "netio/msrp"),
-		epoch:    time.Now(),
-		sessions: newSessionTable(),
-		conns:    newConnTable(),
-		perIP:    make(map[netip.Addr]int),
-		stopCh:   make(chan struct{}),
-		runDone:  make(chan struct{}),
+		opts:      o,
+		log:       o.Logger.With("component", "netio/msrp"),
+		epoch:     time.Now(),
+		sessions:  newSessionTable(),
+		perIP:     make(map[netip.Addr]int),
+		pokeCh:    make(chan struct{}, 1),
+		stopCh:    make(chan struct{}),
+		runDone:   make(chan struct{}),
+		timerDone: make(chan struct{}),
+		dialSem:   make(chan struct{}, o.MaxDials),
+		streams:   make(map[net.Conn]struct{}),
 	}
+	s.baseCtx, s.baseCancel = context.WithCancel(context.Background())
 	minTO := min(o.BindTimeout, o.TransferTimeout, o.IdleTimeout, lingerTimeout)
 	s.tick = min(max(minTO/8, time.Millisecond), 10*time.Millisecond)
-	s.sweepEvery = int64(min(max(minTO/8, s.tick), 250*time.Millisecond))
+	gran := min(max(minTO/8, s.tick), 250*time.Millisecond)
+	s.wheel = newWheel(int64(gran), s.mono())
 	return s, nil
 }
 
 // mono is the server's monotonic clock in nanoseconds.
 func (s *Server) mono() int64 { return int64(time.Since(s.epoch)) }
+
+// timeUntil is the duration from now to deadline (both s.mono()), at least 1 ns.
+func timeUntil(now, deadline int64) time.Duration { return time.Duration(max(deadline-now, 1)) }
 
 // Start binds the listener, starts the event loops and returns once the server accepts connections (the
 // bound port is then known to Addr and PathURI). The engine runs until Stop; if it stops on its own (gnet
@@ -108,6 +127,7 @@ func (s *Server) Start(ctx context.Context) error {
 	s.started = true
 	s.mu.Unlock()
 
+	go s.timerLoop()
 	booted := make(chan error, 1)
 	go s.supervise(booted)
 	select {
@@ -117,6 +137,10 @@ func (s *Server) Start(ctx context.Context) error {
 			s.markStopped()
 			return fmt.Errorf("netio/msrp: start %s: %w", s.opts.Listen, err)
 		}
+		if err := s.startTLS(); err != nil {
+			_ = s.Stop(context.Background())
+			return fmt.Errorf("netio/msrp: start msrps %s: %w", s.opts.TLSListen, err)
+		}
 		return nil
 	case <-ctx.Done():
 		_ = s.Stop(context.Background())
@@ -124,10 +148,36 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 }
 
+// startTLS opens the msrps listener when TLSListen is set.
+func (s *Server) startTLS() error {
+	if s.opts.TLSListen == "" {
+		return nil
+	}
+	ln, err := net.Listen("tcp", s.opts.TLSListen)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped {
+		_ = ln.Close()
+		return ErrStopped
+	}
+	s.tlsLn = ln
+	s.tlsPort = s.opts.TLSAdvertisePort
+	if s.tlsPort == 0 {
+		s.tlsPort = ln.Addr().(*net.TCPAddr).Port
+	}
+	s.streamWG.Add(1)
+	go s.serveTLS(ln)
+	return nil
+}
+
 func (s *Server) markStopped() {
 	s.mu.Lock()
 	s.stopped = true
 	s.mu.Unlock()
+	s.baseCancel()
 	if !s.stopping.Swap(true) {
 		close(s.stopCh)
 	}
@@ -136,16 +186,22 @@ func (s *Server) markStopped() {
 // supervise runs the engine and restarts it until Stop. booted receives the outcome of the first boot.
 func (s *Server) supervise(booted chan<- error) {
 	defer close(s.runDone)
-	addr := s.opts.Listen
+	addr, reserved, err := reservePort(s.opts.Listen, s.opts.Loops)
+	if err != nil {
+		booted <- err
+		return
+	}
 	backoff := 50 * time.Millisecond
 	first := true
 	for {
-		h := &handler{s: s}
+		h := &handler{s: s, reserved: reserved}
 		if first {
 			h.booted = booted
 		}
 		began := time.Now()
 		err := gnet.Run(h, "tcp://"+addr, s.gnetOptions()...)
+		h.closeReserved() // if the engine never booted
+		reserved = -1
 		isBooted := h.didBoot.Load()
 		if first {
 			if !isBooted {
@@ -179,11 +235,15 @@ func (s *Server) supervise(booted chan<- error) {
 	}
 }
 
+// gnetOptions: SO_REUSEPORT gives every event loop its own listening socket, so a loop accepts its own
+// connections. Without it gnet runs one more reactor that accepts and hands every connection to a loop
+// through the loop's eventfd: one more thread and two more wake-ups per connection, which costs more
+// CPU per delivery than everything Herald does in user space (bench/results/msrp-plane.md).
 func (s *Server) gnetOptions() []gnet.Option {
 	return []gnet.Option{
 		gnet.WithNumEventLoop(s.opts.Loops),
 		gnet.WithReuseAddr(true),
-		gnet.WithTicker(true),
+		gnet.WithReusePort(true),
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 		gnet.WithLogger(gnetLogger{s.log}),
 	}
@@ -199,12 +259,32 @@ func (s *Server) Stop(ctx context.Context) error {
 	if !s.stopping.Swap(true) {
 		close(s.stopCh)
 	}
+	s.baseCancel()
+	s.mu.Lock()
+	ln := s.tlsLn
+	s.mu.Unlock()
+	if ln != nil {
+		_ = ln.Close()
+	}
+	s.closeStreams()
 	if wasStarted {
-		// The ticker (OnTick) sees stopping and returns gnet.Shutdown within one tick.
-		select {
-		case <-s.runDone:
-		case <-ctx.Done():
-			return ctx.Err()
+		s.mu.Lock()
+		eng, hasEng := s.eng, s.hasEng
+		s.mu.Unlock()
+		if hasEng {
+			// Engine.Stop polls every 500 ms for the end; runDone says it sooner.
+			done, cancel := context.WithCancel(context.Background())
+			cancel()
+			_ = eng.Stop(done)
+		} // else: OnBoot sees stopping and shuts the engine down; supervise does not restart it
+		dialsDone := make(chan struct{})
+		go func() { s.dials.Wait(); s.streamWG.Wait(); close(dialsDone) }()
+		for _, ch := range []chan struct{}{s.runDone, s.timerDone, dialsDone} {
+			select {
+			case <-ch:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
 		}
 	}
 	for _, e := range s.sessions.all(nil) {
@@ -221,10 +301,16 @@ func (s *Server) Open(sess *push.Session) error {
 	if sess == nil || sess.ID == "" || sess.Page == nil || sess.Done == nil || sess.Expires.IsZero() {
 		return ErrBadSession
 	}
+	if sess.Secure && s.opts.TLSListen == "" {
+		return ErrNoTLS
+	}
 	e := &entry{sess: sess, expires: monoSince(s.epoch, sess.Expires)}
+	e.tn.e = e
+	e.accept.Store(&sess.Accept)
 	if err := s.sessions.add(e, s.opts.MaxSessions); err != nil {
 		return err
 	}
+	s.wheel.schedule(&e.tn, e.expires)
 	if s.stopping.Load() { // Stop may have swept the table between the check above and add
 		s.finish(e, push.Result{Outcome: push.Aborted, Err: errShutdown})
 	}
@@ -247,7 +333,7 @@ func (s *Server) Close(id string) {
 		s.finish(e, push.Result{Outcome: push.Aborted, Err: errClosed})
 		return
 	}
-	err := cs.c.EventLoop().Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+	err := cs.w.execute(gnet.RunnableFunc(func(context.Context) error {
 		cs.abort(e)
 		return nil
 	}))
@@ -256,10 +342,39 @@ func (s *Server) Close(id string) {
 	}
 }
 
-// PathURI is the a=path URI for session id: msrp://AdvertiseHost:port/id;tcp.
+// SetAccept records the terminal's a=accept-types for session id (push.AcceptSetter): it decides the
+// page variant if it arrives before the bind and is ignored afterwards. Safe from any goroutine; accept is
+// copied.
+func (s *Server) SetAccept(id string, accept []string) {
+	e := s.sessions.get([]byte(id))
+	if e == nil {
+		return
+	}
+	cp := append([]string(nil), accept...)
+	e.accept.Store(&cp)
+}
+
+// PathURI is the a=path URI for session id: msrp://AdvertiseHost:port/id;tcp, or
+// msrps://AdvertiseHost:tlsport/id;tcp when the session was opened with Secure (the scheme matches the
+// socket the terminal must use).
 func (s *Server) PathURI(id string) string {
 	host, port := s.Addr()
-	return msrp.URI{Host: host, Port: port, SessionID: id, Transport: "tcp"}.String()
+	secure := false
+	if e := s.sessions.get([]byte(id)); e != nil && e.sess.Secure {
+		secure = true
+		s.mu.Lock()
+		port = s.tlsPort
+		s.mu.Unlock()
+	}
+	return msrp.URI{Secure: secure, Host: host, Port: port, SessionID: id, Transport: "tcp"}.String()
+}
+
+// TLSAddr is the host and port of the msrps listener as advertised (0 when there is none); known once
+// Start has returned.
+func (s *Server) TLSAddr() (host string, port int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.advHost, s.tlsPort
 }
 
 // Addr is the host and port to advertise in c= and m= (CEMA: what terminals connect to). The port is
@@ -279,6 +394,7 @@ func (s *Server) finish(e *entry, res push.Result) bool {
 	e.closed = true
 	e.mu.Unlock()
 	s.sessions.remove(e)
+	s.wheel.kill(&e.tn)
 	res.SessionID = e.sess.ID
 	s.st.outcome(res.Outcome)
 	select {
@@ -315,14 +431,27 @@ func (s *Server) release(ip netip.Addr) {
 // handler is the gnet.EventHandler of one engine run.
 type handler struct {
 	gnet.BuiltinEventEngine
-	s       *Server
-	booted  chan<- error // first run only: told when the listener is bound
-	didBoot atomic.Bool
+	s        *Server
+	booted   chan<- error // first run only: told when the listener is bound
+	didBoot  atomic.Bool
+	reserved int // fd holding the port until every loop has bound it (reservePort), or -1
+	resMu    sync.Mutex
+}
+
+// closeReserved releases the port reservation once, from OnBoot or after the run.
+func (h *handler) closeReserved() {
+	h.resMu.Lock()
+	defer h.resMu.Unlock()
+	if h.reserved >= 0 {
+		_ = unix.Close(h.reserved)
+		h.reserved = -1
+	}
 }
 
 // OnBoot learns the bound port from a dup of the listening socket (gnet has bound it before OnBoot).
 func (h *handler) OnBoot(eng gnet.Engine) gnet.Action {
 	s := h.s
+	h.closeReserved() // every loop has bound its listener by now
 	fd, err := eng.Dup()
 	if err != nil {
 		s.log.Error("msrp engine: dup listener", "error", err)
@@ -347,6 +476,7 @@ func (h *handler) OnBoot(eng gnet.Engine) gnet.Action {
 	}
 	s.mu.Lock()
 	s.boundHost, s.boundPort = ip.String(), port
+	s.eng, s.hasEng = eng, true
 	s.advHost, s.advPort = s.opts.AdvertiseHost, s.opts.AdvertisePort
 	if s.advHost == "" {
 		s.advHost = s.boundHost
@@ -355,6 +485,9 @@ func (h *handler) OnBoot(eng gnet.Engine) gnet.Action {
 		s.advPort = port
 	}
 	s.mu.Unlock()
+	if s.stopping.Load() { // Stop ran before this engine was known to it
+		return gnet.Shutdown
+	}
 	h.didBoot.Store(true)
 	if h.booted != nil {
 		h.booted <- nil
@@ -364,21 +497,56 @@ func (h *handler) OnBoot(eng gnet.Engine) gnet.Action {
 	return gnet.None
 }
 
-// OnTick runs on gnet's ticker goroutine (not on a loop): it resumes paused writers, sweeps timeouts and
-// shuts the engine down once Stop was called. It touches connections only through Wake and Execute.
-func (h *handler) OnTick() (time.Duration, gnet.Action) {
-	s := h.s
-	if s.stopping.Load() {
-		return s.tick, gnet.Shutdown
+// reservePort resolves port 0 before gnet binds one listening socket per loop with SO_REUSEPORT (each
+// would otherwise get its own random port): it binds a socket with SO_REUSEPORT, never listening on it,
+// so it receives no connection, and returns its port and fd; the caller closes fd once the loops have
+// bound. With a fixed port or one loop it returns listen unchanged and fd -1.
+func reservePort(listen string, loops int) (addr string, fd int, err error) {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil || port != "0" || loops <= 1 {
+		return listen, -1, err
 	}
-	if !h.didBoot.Load() {
-		return s.tick, gnet.None
+	ta, err := net.ResolveTCPAddr("tcp", listen)
+	if err != nil {
+		return "", -1, err
 	}
-	s.resumePaused()
-	now := s.mono()
-	if now-s.lastSweep.Load() >= s.sweepEvery {
-		s.lastSweep.Store(now)
-		s.sweep(now)
+	var sa unix.Sockaddr
+	family := unix.AF_INET
+	if ip4 := ta.IP.To4(); ip4 != nil || ta.IP == nil {
+		a := &unix.SockaddrInet4{}
+		if ip4 != nil {
+			copy(a.Addr[:], ip4)
+		}
+		sa = a
+	} else {
+		family = unix.AF_INET6
+		a := &unix.SockaddrInet6{}
+		copy(a.Addr[:], ta.IP.To16())
+		sa = a
 	}
-	return s.tick, gnet.None
+	fd, err = unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return "", -1, err
+	}
+	if err = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err == nil {
+		err = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+	}
+	if err == nil {
+		err = unix.Bind(fd, sa)
+	}
+	var got unix.Sockaddr
+	if err == nil {
+		got, err = unix.Getsockname(fd)
+	}
+	if err != nil {
+		_ = unix.Close(fd)
+		return "", -1, err
+	}
+	switch a := got.(type) {
+	case *unix.SockaddrInet4:
+		port = strconv.Itoa(a.Port)
+	case *unix.SockaddrInet6:
+		port = strconv.Itoa(a.Port)
+	}
+	return net.JoinHostPort(host, port), fd, nil
 }

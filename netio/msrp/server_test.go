@@ -240,26 +240,34 @@ func TestMalformedInput(t *testing.T) {
 			wantStat:   func(s Stats) int64 { return s.FramesTooLarge },
 		},
 	}
-	o := testOptions()
+	// Both transports run the same frame handling: gnet (TCP) and the goroutine-per-connection msrps one.
+	o, cli := tlsOptions(t)
 	o.MaxHeaderBytes = 1024
 	o.MaxChunkBytes = 2048
 	s := startServer(t, o)
-	for name, tc := range tests {
-		t.Run(name, func(t *testing.T) {
-			before := tc.wantStat(s.Stats())
-			c := dial(t, s)
-			c.write([]byte(tc.input))
-			fs := c.expectClosed(2 * time.Second)
-			switch {
-			case tc.wantStatus == 0 && len(fs) != 0:
-				t.Fatalf("got %+v, want a close without answer", fs)
-			case tc.wantStatus != 0 && (len(fs) != 1 || fs[0].Status != tc.wantStatus || fs[0].TID != "abcd1234"):
-				t.Fatalf("got %+v, want one %d for abcd1234", fs, tc.wantStatus)
-			}
-			if got := tc.wantStat(s.Stats()); got != before+1 {
-				t.Fatalf("counter went %d -> %d, want +1", before, got)
-			}
-		})
+	for _, tr := range []string{"tcp", "tls"} {
+		for name, tc := range tests {
+			t.Run(tr+"/"+name, func(t *testing.T) {
+				before := tc.wantStat(s.Stats())
+				var c *client
+				if tr == "tls" {
+					c = dialTLS(t, s, cli)
+				} else {
+					c = dial(t, s)
+				}
+				c.write([]byte(tc.input))
+				fs := c.expectClosed(2 * time.Second)
+				switch {
+				case tc.wantStatus == 0 && len(fs) != 0:
+					t.Fatalf("got %+v, want a close without answer", fs)
+				case tc.wantStatus != 0 && (len(fs) != 1 || fs[0].Status != tc.wantStatus || fs[0].TID != "abcd1234"):
+					t.Fatalf("got %+v, want one %d for abcd1234", fs, tc.wantStatus)
+				}
+				if got := tc.wantStat(s.Stats()); got != before+1 {
+					t.Fatalf("counter went %d -> %d, want +1", before, got)
+				}
+			})
+		}
 	}
 	waitFor(t, "connections released", func() bool { return s.Stats().ConnsOpen == 0 })
 }
@@ -270,7 +278,7 @@ func TestCloseMidTransfer(t *testing.T) {
 	o := testOptions()
 	o.MaxOutbound = 16 << 10
 	s := startServer(t, o)
-	page := bigPage(4 << 20)
+	page := bigPage(8 << 20) // more than the kernel may buffer (tcp_wmem max 4 MiB): the transfer cannot finish before Close
 	sess := openSession(t, s, push.CallerCard, page, 10*time.Second)
 	c := dial(t, s, withRcvBuf(8<<10))
 	c.bind(s.PathURI(sess.ID))

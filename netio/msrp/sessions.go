@@ -17,11 +17,14 @@ type entry struct {
 	sess    *push.Session
 	expires int64 // s.mono() deadline for a bind, from sess.Expires
 
-	mu     sync.Mutex
-	conn   *connState // bound connection, nil until the bind
-	closed bool       // Close was called or a result was reported: refuse binds
+	mu      sync.Mutex
+	conn    *connState // bound connection, nil until the bind
+	closed  bool       // Close was called or a result was reported: refuse binds
+	dialing bool       // Connect is dialling the terminal: refuse binds
 
-	done atomic.Bool // result reported
+	done   atomic.Bool              // result reported
+	accept atomic.Pointer[[]string] // the terminal's accept-types: Session.Accept, or SetAccept's
+	tn     tnode                    // bind-deadline timer
 }
 
 const sessionShards = 64
@@ -112,59 +115,6 @@ func (t *sessionTable) all(dst []*entry) []*entry {
 		sh.mu.Unlock()
 	}
 	return dst
-}
-
-// connTable is the set of open connections the sweeper visits, sharded by fd.
-type connTable struct {
-	shards [16]struct {
-		mu sync.Mutex
-		m  map[*connState]struct{}
-	}
-}
-
-func newConnTable() *connTable {
-	t := &connTable{}
-	for i := range t.shards {
-		t.shards[i].m = make(map[*connState]struct{})
-	}
-	return t
-}
-
-func (t *connTable) add(cs *connState) {
-	sh := &t.shards[cs.fd%len(t.shards)]
-	sh.mu.Lock()
-	sh.m[cs] = struct{}{}
-	sh.mu.Unlock()
-}
-
-func (t *connTable) remove(cs *connState) {
-	sh := &t.shards[cs.fd%len(t.shards)]
-	sh.mu.Lock()
-	delete(sh.m, cs)
-	sh.mu.Unlock()
-}
-
-func (t *connTable) each(dst []*connState) []*connState {
-	for i := range t.shards {
-		sh := &t.shards[i]
-		sh.mu.Lock()
-		for cs := range sh.m {
-			dst = append(dst, cs)
-		}
-		sh.mu.Unlock()
-	}
-	return dst
-}
-
-func (t *connTable) len() int {
-	n := 0
-	for i := range t.shards {
-		sh := &t.shards[i]
-		sh.mu.Lock()
-		n += len(sh.m)
-		sh.mu.Unlock()
-	}
-	return n
 }
 
 // monoSince converts a wall-clock instant into the server's monotonic nanoseconds.

@@ -18,6 +18,8 @@ type counters struct {
 	malformed, tooLarge, reportsUnknown             atomic.Int64
 	pauses, maxOutbound                             atomic.Int64
 	engineRestarts                                  atomic.Int64
+	dialBusy, dialFailed                            atomic.Int64
+	tlsHandshakeFailed, acceptErrors                atomic.Int64
 }
 
 func (c *counters) outcome(o push.Outcome) {
@@ -72,6 +74,11 @@ type Stats struct {
 	OutboundPauses    int64 // times a transfer stopped at the MaxOutbound mark
 	MaxOutboundQueued int64 // largest outbound backlog of a connection seen after a chunk write
 	EngineRestarts    int64 // engine runs restarted after an unexpected stop
+
+	DialsBusy          int64 // Connect calls refused at MaxDials
+	DialsFailed        int64 // outgoing connections (Connect) that could not be established
+	TLSHandshakeFailed int64 // msrps connections closed for a failed or timed-out TLS handshake
+	AcceptErrors       int64 // msrps accept errors (e.g. EMFILE), each followed by a backoff
 }
 
 // Stats returns a snapshot of the counters.
@@ -99,6 +106,10 @@ func (s *Server) Stats() Stats {
 		OutboundPauses:         c.pauses.Load(),
 		MaxOutboundQueued:      c.maxOutbound.Load(),
 		EngineRestarts:         c.engineRestarts.Load(),
+		DialsBusy:              c.dialBusy.Load(),
+		DialsFailed:            c.dialFailed.Load(),
+		TLSHandshakeFailed:     c.tlsHandshakeFailed.Load(),
+		AcceptErrors:           c.acceptErrors.Load(),
 	}
 }
 

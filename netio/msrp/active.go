@@ -1,0 +1,155 @@
+package msrp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+
+	"github.com/herald-ims/herald/core/msrp"
+	"github.com/herald-ims/herald/core/push"
+)
+
+// Herald active (RFC 6135, a=setup:passive in the terminal's answer): Connect dials the terminal on its
+// own goroutine (at most MaxDials dialling at once, never on an event loop) and serves the connection on
+// the stream transport (stream.go), which runs the same connState logic as gnet connections: it sends the
+// bodiless binding SEND, and its 200 starts the page push exactly as a passive bind would; any other
+// answer fails the session with that code.
+//
+// Why not gnet: Engine.Register (dup the dialled socket into a loop) reads the engine's load balancer
+// and loops without synchronisation with the engine's start (the race detector reports it) and parks a
+// worker of gnet's global goroutine pool for 10 s per call. Active connections are the exception (most
+// terminals are active), so a goroutine each is cheap.
+
+// dialing is a Connect in progress.
+type dialing struct {
+	e     *entry
+	peer  []byte // the terminal's a=path: To-Path of Herald's requests
+	local []byte // Herald's a=path for the session: From-Path
+}
+
+// Connect makes Herald the active party for session id (push.Connector): it dials addr ("host:port"),
+// sends the binding SEND with To-Path peerPath and From-Path PathURI(id) and pushes the page on its 200.
+// It returns at once; the outcome, including a failed dial (Failed, Err wrapping the dial error), arrives
+// on the session's Done channel.
+func (s *Server) Connect(id string, peerPath string, addr string) error {
+	if _, err := msrp.SessionIDOf(msrp.LastURI([]byte(peerPath))); err != nil {
+		return fmt.Errorf("%w: path %q: %w", ErrBadPeer, peerPath, err)
+	}
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return fmt.Errorf("%w: address %q: %w", ErrBadPeer, addr, err)
+	}
+	e := s.sessions.get([]byte(id))
+	if e == nil {
+		return ErrUnknownSession
+	}
+	if e.sess.Secure {
+		return fmt.Errorf("%w: msrps sessions are passive only", ErrBadPeer)
+	}
+	e.mu.Lock()
+	switch {
+	case e.closed:
+		e.mu.Unlock()
+		return ErrUnknownSession
+	case e.conn != nil || e.dialing:
+		e.mu.Unlock()
+		return ErrAlreadyBound
+	}
+	e.dialing = true
+	e.mu.Unlock()
+	undo := func() {
+		e.mu.Lock()
+		e.dialing = false
+		e.mu.Unlock()
+	}
+	select {
+	case s.dialSem <- struct{}{}:
+	default:
+		undo()
+		s.st.dialBusy.Add(1)
+		return ErrDialBusy
+	}
+	s.mu.Lock()
+	if s.stopped {
+		s.mu.Unlock()
+		<-s.dialSem
+		undo()
+		return ErrStopped
+	}
+	s.dials.Add(1)
+	s.mu.Unlock()
+	d := &dialing{e: e, peer: []byte(peerPath), local: []byte(s.PathURI(id))}
+	go s.dialOut(d, addr)
+	return nil
+}
+
+// dialOut runs on its own goroutine (one of at most MaxDials while dialling), then serves the
+// connection on the stream transport.
+func (s *Server) dialOut(d *dialing, addr string) {
+	defer s.dials.Done()
+	released := false
+	releaseSlot := func() {
+		if !released {
+			released = true
+			<-s.dialSem
+		}
+	}
+	defer releaseSlot()
+	fail := func(err error) {
+		s.st.dialFailed.Add(1)
+		s.finish(d.e, push.Result{Outcome: push.Failed, Err: errors.Join(errDial, err)})
+	}
+	deadline := min(s.mono()+int64(s.opts.BindTimeout), d.e.expires)
+	ctx, cancel := context.WithTimeout(s.baseCtx, timeUntil(s.mono(), deadline))
+	conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+	cancel()
+	if err != nil {
+		fail(err)
+		return
+	}
+	releaseSlot()
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.SetNoDelay(true)
+	}
+	ip := remoteIP(conn.RemoteAddr())
+	if !s.admit(ip) {
+		s.st.refusedLimit.Add(1)
+		_ = conn.Close()
+		fail(errors.New("connection limit"))
+		return
+	}
+	if !s.trackStream(conn) {
+		_ = conn.Close()
+		s.release(ip)
+		s.finish(d.e, push.Result{Outcome: push.Aborted, Err: errShutdown})
+		return
+	}
+	s.serveStream(conn, ip, false, func(cs *connState) bool { return cs.bindActive(d) })
+}
+
+// bindActive binds the connection Herald dialled to its session and queues the binding SEND (OnOpen).
+// It reports false when the session ended while dialling (its result was reported then).
+func (cs *connState) bindActive(d *dialing) bool {
+	e := d.e
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return false
+	}
+	e.conn, e.dialing = cs, false
+	e.mu.Unlock()
+	cs.e, cs.peer, cs.local = e, d.peer, d.local
+	tid := msrp.NewTID()
+	cs.bindTID = []byte(tid)
+	h := [...]msrp.Header{
+		{Name: []byte("To-Path"), Value: cs.peer},
+		{Name: []byte("From-Path"), Value: cs.local},
+		{Name: []byte("Message-ID"), Value: []byte(msrp.NewMessageID())},
+		{Name: []byte("Byte-Range"), Value: []byte("1-0/0")},
+	}
+	cs.appendOut(func(b []byte) []byte {
+		b = msrp.AppendRequestHead(b, tid, "SEND", h[:], false)
+		return msrp.AppendEndLine(b, tid, msrp.FlagEnd, false)
+	})
+	return true
+}
