@@ -24,8 +24,8 @@ const (
 	// ContentTypeHTML is the Content-Type an identity page is sent with: pages are validated UTF-8,
 	// and the wire contract (STANDARDS.md §9.3) names the charset.
 	ContentTypeHTML = "text/html;charset=utf-8"
-	TypeGzip = "application/gzip" // RFC 6713
-	TypeZstd = "application/zstd" // RFC 8878
+	TypeGzip        = "application/gzip" // RFC 6713
+	TypeZstd        = "application/zstd" // RFC 8878
 )
 
 // MaxPageBytes is the largest page accepted; MSRP terminals and Call-Info browsers both expect small cards.
@@ -143,5 +143,5 @@ func (p *Page) Variant(accept []string) (ctype string, body []byte) {
 	case has(TypeGzip) && len(p.Gzip) < len(p.Body):
 		return TypeGzip, p.Gzip
 	}
-	return TypeHTML, p.Body
+	return ContentTypeHTML, p.Body
 }

@@ -147,14 +147,14 @@ func TestVariant(t *testing.T) {
 		ctype  string
 		body   []byte
 	}{
-		"nothing accepted":          {big, nil, TypeHTML, big.Body},
-		"html only":                 {big, []string{"text/html"}, TypeHTML, big.Body},
+		"nothing accepted":          {big, nil, ContentTypeHTML, big.Body},
+		"html only":                 {big, []string{"text/html"}, ContentTypeHTML, big.Body},
 		"gzip":                      {big, []string{"text/html", "application/gzip"}, TypeGzip, big.Gzip},
 		"gzip case-insensitive":     {big, []string{"Application/GZIP"}, TypeGzip, big.Gzip},
 		"zstd":                      {big, []string{"application/zstd"}, TypeZstd, big.Zstd},
 		"zstd beats gzip":           {big, []string{"application/gzip", "application/zstd"}, TypeZstd, big.Zstd},
-		"wildcard is not a codec":   {big, []string{"*"}, TypeHTML, big.Body},
-		"identity when not smaller": {tiny, []string{"application/zstd", "application/gzip"}, TypeHTML, tiny.Body},
+		"wildcard is not a codec":   {big, []string{"*"}, ContentTypeHTML, big.Body},
+		"identity when not smaller": {tiny, []string{"application/zstd", "application/gzip"}, ContentTypeHTML, tiny.Body},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -70,14 +70,14 @@ func TestSetAcceptAfterOpen(t *testing.T) {
 		after  []string // SetAccept after the bind (nil: not called)
 		wantCT string
 	}{
-		{name: "none", wantCT: content.TypeHTML},
+		{name: "none", wantCT: content.ContentTypeHTML},
 		{name: "set zstd", set: []string{"text/html", content.TypeZstd}, wantCT: content.TypeZstd},
 		{name: "set gzip", set: []string{"text/html", content.TypeGzip}, wantCT: content.TypeGzip},
 		{name: "set both prefers zstd", set: []string{content.TypeGzip, content.TypeZstd}, wantCT: content.TypeZstd},
-		{name: "wildcard is not a listing", set: []string{"*"}, wantCT: content.TypeHTML},
-		{name: "set overrides open", open: []string{content.TypeZstd}, set: []string{"text/html"}, wantCT: content.TypeHTML},
+		{name: "wildcard is not a listing", set: []string{"*"}, wantCT: content.ContentTypeHTML},
+		{name: "set overrides open", open: []string{content.TypeZstd}, set: []string{"text/html"}, wantCT: content.ContentTypeHTML},
 		{name: "open kept without set", open: []string{content.TypeGzip}, wantCT: content.TypeGzip},
-		{name: "after bind ignored", after: []string{content.TypeZstd}, wantCT: content.TypeHTML},
+		{name: "after bind ignored", after: []string{content.TypeZstd}, wantCT: content.ContentTypeHTML},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sess := openSession(t, s, push.CallerCard, page, 10*time.Second, tc.open...)

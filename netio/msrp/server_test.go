@@ -58,7 +58,7 @@ func TestDeliverCallerCard(t *testing.T) {
 		if f.ToPath != c.path || f.FromPath != path {
 			t.Errorf("chunk %d paths To=%q From=%q", i, f.ToPath, f.FromPath)
 		}
-		if f.SuccessReport != "yes" || f.FailureReport != "yes" || f.Disposition != "render" || f.ContentType != content.TypeHTML {
+		if f.SuccessReport != "yes" || f.FailureReport != "yes" || f.Disposition != "render" || f.ContentType != content.ContentTypeHTML {
 			t.Errorf("chunk %d headers: %+v", i, f)
 		}
 		if tids[f.TID] {
