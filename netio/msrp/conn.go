@@ -86,6 +86,11 @@ func remoteIP(a net.Addr) netip.Addr {
 
 // OnOpen admits or refuses a connection (MaxConns, MaxConnsPerIP) and arms the bind timeout.
 func (h *handler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
+	if h.pin != nil {
+		if err := h.pin.Pin(); err != nil { // first connection on this loop's thread pins it
+			h.s.log.Warn("msrp loop runs unpinned", "error", err)
+		}
+	}
 	s := h.s
 	ip := remoteIP(c.RemoteAddr())
 	if !s.admit(ip) {

@@ -7,6 +7,8 @@ import (
 	"net"
 	"runtime"
 	"time"
+
+	"github.com/herald-ims/herald/netio/cpu"
 )
 
 // Defaults applied by [New] to zero-valued [Options] fields.
@@ -69,8 +71,11 @@ type Options struct {
 	TLSConfig        *tls.Config
 	TLSAdvertisePort int
 
-	// Loops is the number of gnet event loops; 0 means DefaultLoops().
+	// Loops is the number of gnet event loops; 0 means DefaultLoops(), or len(CPUs) when pinned.
 	Loops int
+	// CPUs pins the event loops, one CPU each, in the order loops first open a connection
+	// (netio/cpu.LoopPinner). Each must be in cpu.Available(). Empty: loops float.
+	CPUs []int
 	// Logger receives the plane's logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -101,6 +106,9 @@ func (o Options) withDefaults() (Options, error) {
 	setInt(&o.MaxChunkBytes, DefaultMaxChunkBytes)
 	setInt(&o.MaxOutbound, DefaultMaxOutbound)
 	setInt(&o.MaxDials, DefaultMaxDials)
+	if o.Loops == 0 && len(o.CPUs) > 0 {
+		o.Loops = len(o.CPUs)
+	}
 	if o.Loops == 0 {
 		o.Loops = DefaultLoops()
 	}
@@ -149,6 +157,11 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.TLSAdvertisePort > 65535 {
 		errs = append(errs, fmt.Errorf("%w: tls_advertise_port %d", ErrBadOptions, o.TLSAdvertisePort))
+	}
+	if len(o.CPUs) > 0 {
+		if err := cpu.Check(o.CPUs); err != nil {
+			errs = append(errs, fmt.Errorf("%w: cpus: %w", ErrBadOptions, err))
+		}
 	}
 	if len(errs) > 0 {
 		return o, joinErrs(errs)

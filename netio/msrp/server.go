@@ -16,6 +16,7 @@ import (
 
 	"github.com/herald-ims/herald/core/msrp"
 	"github.com/herald-ims/herald/core/push"
+	"github.com/herald-ims/herald/netio/cpu"
 )
 
 // Server is the MSRP plane: a gnet engine that accepts terminals' connections, binds them to push
@@ -28,6 +29,7 @@ type Server struct {
 	sessions *sessionTable
 	wheel    *wheel
 	st       counters
+	curH     atomic.Pointer[handler] // the engine run in progress (for tests and diagnostics)
 
 	limMu     sync.Mutex // guards perIP and connCount changes (connCount is also read atomically)
 	perIP     map[netip.Addr]int
@@ -195,6 +197,16 @@ func (s *Server) supervise(booted chan<- error) {
 	first := true
 	for {
 		h := &handler{s: s, reserved: reserved}
+		s.curH.Store(h)
+		if len(s.opts.CPUs) > 0 {
+			// A new pinner per engine run, so a thread id the kernel reuses after a restart is never
+			// taken for a pinned loop thread.
+			if p, err := cpu.NewLoopPinner(s.opts.CPUs); err != nil {
+				s.log.Warn("msrp loops run unpinned", "error", err)
+			} else {
+				h.pin = p
+			}
+		}
 		if first {
 			h.booted = booted
 		}
@@ -242,6 +254,7 @@ func (s *Server) supervise(booted chan<- error) {
 func (s *Server) gnetOptions() []gnet.Option {
 	return []gnet.Option{
 		gnet.WithNumEventLoop(s.opts.Loops),
+		gnet.WithLockOSThread(len(s.opts.CPUs) > 0),
 		gnet.WithReuseAddr(true),
 		gnet.WithReusePort(true),
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
@@ -436,6 +449,7 @@ type handler struct {
 	didBoot  atomic.Bool
 	reserved int // fd holding the port until every loop has bound it (reservePort), or -1
 	resMu    sync.Mutex
+	pin      *cpu.LoopPinner // nil: loops float
 }
 
 // closeReserved releases the port reservation once, from OnBoot or after the run.
@@ -550,3 +564,6 @@ func reservePort(listen string, loops int) (addr string, fd int, err error) {
 	}
 	return net.JoinHostPort(host, port), fd, nil
 }
+
+// currentHandler is the event handler of the engine run in progress, nil before the first.
+func (s *Server) currentHandler() *handler { return s.curH.Load() }
