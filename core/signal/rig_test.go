@@ -270,7 +270,7 @@ func startHerald(t *testing.T, store profile.Store, nextHop string, tune func(*O
 	if tune != nil {
 		tune(&opts)
 	}
-	r.sig, err = New(opts, Deps{Profiles: store, MSRP: ms, Web: r.web})
+	r.sig, err = New(opts, Deps{Profiles: store, MSRP: ms, Web: r.web, Ringback: rigRingback})
 	if err != nil {
 		_ = ms.Stop(context.Background())
 		t.Fatal(err)

@@ -7,10 +7,13 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/herald-ims/herald/bench/uesim"
 	"github.com/herald-ims/herald/configs"
 	"github.com/herald-ims/herald/core/call"
 	"github.com/herald-ims/herald/core/media"
+	"github.com/herald-ims/herald/core/profile"
 	"github.com/herald-ims/herald/core/push"
 	"github.com/herald-ims/herald/core/sdp"
 )
@@ -24,11 +27,13 @@ type fakeRing struct {
 }
 
 type fakeStream struct {
-	port    int
-	dst     netip.AddrPort
-	track   media.Track
-	played  bool
-	stopped int
+	ring     *fakeRing // its mu guards the fields below
+	port     int
+	dst      netip.AddrPort
+	track    media.Track
+	played   bool
+	stopped  int
+	stopTime time.Time
 }
 
 func (f *fakeRing) Clip(name string) *media.Clip {
@@ -42,16 +47,25 @@ func (f *fakeRing) Allocate() (RingStream, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.next += 2
-	st := &fakeStream{port: 40000 + f.next}
+	st := &fakeStream{ring: f, port: 40000 + f.next}
 	f.all = append(f.all, st)
 	return st, nil
 }
 func (s *fakeStream) Port() int { return s.port }
 func (s *fakeStream) Play(dst netip.AddrPort, t media.Track) error {
+	s.ring.mu.Lock()
+	defer s.ring.mu.Unlock()
 	s.dst, s.track, s.played = dst, t, true
 	return nil
 }
-func (s *fakeStream) Stop() { s.stopped++ }
+func (s *fakeStream) Stop() {
+	s.ring.mu.Lock()
+	defer s.ring.mu.Unlock()
+	if s.stopped == 0 {
+		s.stopTime = time.Now()
+	}
+	s.stopped++
+}
 
 // fakePlane is the part of push.Plane answerOffer touches.
 type fakePlane struct{}
@@ -169,6 +183,63 @@ func TestRingbackAnswer(t *testing.T) {
 					t.Errorf("stream on %d stopped %d times, want 1", st.port, st.stopped)
 				}
 			}
+		})
+	}
+}
+
+// rigRingback, when set by a test, is the ringback plane of the Herald startHerald builds.
+var rigRingback Ringback
+
+func (s *fakeStream) stoppedAt() time.Time { return s.stopTime }
+
+// TestRingbackStopsWithTheCall proves claims 2/6 end cleanly: the ringback plays after PRACK and is
+// stopped before the final response (200, 486) or the CANCEL's 487 reaches the caller, within one
+// packet time (20 ms) of it; no stream survives its call.
+func TestRingbackStopsWithTheCall(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		callee uesim.CalleeOptions
+		caller uesim.CallerOptions
+		final  int
+	}{
+		{"answered", uesim.CalleeOptions{RingTime: 300 * time.Millisecond, AnswerWithoutPage: true}, uesim.CallerOptions{}, 200},
+		{"busy", uesim.CalleeOptions{RingTime: 300 * time.Millisecond, RejectCode: 486, AnswerWithoutPage: true}, uesim.CallerOptions{}, 486},
+		{"cancelled", uesim.CalleeOptions{RingTime: 5 * time.Second, AnswerWithoutPage: true}, uesim.CallerOptions{CancelAfter: 300 * time.Millisecond}, 487},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			leakCheck(t)
+			ring := &fakeRing{clip: sampleClip(t)}
+			rigRingback = ring
+			defer func() { rigRingback = nil }()
+			st := profile.NewMemStore()
+			key, _ := profile.Canonical(bob)
+			st.Put(&profile.Profile{Key: key, Ringback: "ringback"})
+			callee := newCallee(t, tc.callee)
+			h := startHerald(t, st, callee.Addr(), nil)
+			caller := newCaller(t, tc.caller)
+			res, _ := h.call(t, caller, dave, bob)
+			if res.Final != tc.final {
+				t.Fatalf("final %d, want %d", res.Final, tc.final)
+			}
+			var finalAt time.Time
+			for _, m := range res.Messages {
+				if m.Dir == uesim.Received && m.Response != nil && m.Status() == tc.final && m.Method() == "INVITE" {
+					finalAt = m.At
+				}
+			}
+			ring.mu.Lock()
+			defer ring.mu.Unlock()
+			if len(ring.all) != 1 || !ring.all[0].played {
+				t.Fatalf("%d streams, played %v: want one ringback played after PRACK", len(ring.all), len(ring.all) > 0 && ring.all[0].played)
+			}
+			s := ring.all[0]
+			if s.stopped != 1 || finalAt.IsZero() {
+				t.Fatalf("stream stopped %d times; final seen at %v", s.stopped, finalAt)
+			}
+			if lag := s.stoppedAt().Sub(finalAt); lag > 20*time.Millisecond {
+				t.Fatalf("ringback stopped %v after the caller got %d, want within one packet time", lag, tc.final)
+			}
+			h.quiet(t)
 		})
 	}
 }
