@@ -77,6 +77,13 @@ type MSRPOptions struct {
 	SessionTTL      Duration `yaml:"session_ttl"`      // lifetime of a session-id, default 120s
 
 	Loops int `yaml:"loops"` // gnet event loops; 0 = GOMAXPROCS (or len(cpu.msrp_loops) when pinned)
+
+	// msrps (RFC 4975 TLS) on its own crypto/tls listener feeding the same sessions.
+	TLSListen string `yaml:"tls_listen"` // IP:port; "" = no msrps
+	TLSCert   string `yaml:"tls_cert"`   // PEM certificate chain file
+	TLSKey    string `yaml:"tls_key"`    // PEM private key file
+	// OfferTLS makes every push offer msrps (m=message … TCP/TLS/MSRP, a=path:msrps://); needs tls_listen.
+	OfferTLS bool `yaml:"offer_tls"`
 }
 
 // RTPOptions configures the ringback plane.

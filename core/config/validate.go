@@ -154,6 +154,17 @@ func (l *loader) validateMSRP(o *Options) {
 		}
 	}
 
+	if m.TLSListen != "" {
+		l.listenAddr("msrp.tls_listen", m.TLSListen)
+		if m.TLSCert == "" {
+			l.keyErr("msrp.tls_listen", ErrRequired, "msrps needs msrp.tls_cert")
+		}
+		if m.TLSKey == "" {
+			l.keyErr("msrp.tls_listen", ErrRequired, "msrps needs msrp.tls_key")
+		}
+	} else if m.OfferTLS {
+		l.keyErr("msrp.offer_tls", ErrConflict, "needs msrp.tls_listen")
+	}
 	l.inRange("msrp.chunk_size", m.ChunkSize, 64, 65536)
 	l.positive("msrp.max_conns", m.MaxConns)
 	l.positive("msrp.max_conns_per_ip", m.MaxConnsPerIP)

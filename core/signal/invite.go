@@ -514,14 +514,21 @@ func (c *callCtl) openPush(role push.Role, page interface{}) (*push.Session, sdp
 	default:
 		ps = push.NewSession(c.callID, role, c.plan.CalleeCard, c.s.opts.SessionTTL)
 	}
+	host, port := c.s.deps.MSRP.Addr()
+	if ta, ok := c.s.deps.MSRP.(interface{ TLSAddr() (string, int) }); ok && c.s.opts.OfferTLS {
+		// msrps: the session binds only over TLS and a=path says msrps:// (RFC 4975 §6).
+		if h, p := ta.TLSAddr(); p != 0 {
+			ps.Secure, host, port = true, h, p
+		}
+	}
 	if err := c.s.deps.MSRP.Open(ps); err != nil {
 		return nil, sdp.PushOffer{}, fmt.Errorf("signal: open push session: %w", err)
 	}
 	c.sessions = append(c.sessions, ps)
 	c.watch(ps)
-	host, port := c.s.deps.MSRP.Addr()
 	pg := ps.Page
 	offer := sdp.PushOffer{
+		Secure:      ps.Secure,
 		Host:        host,
 		Port:        port,
 		PathURI:     c.s.deps.MSRP.PathURI(ps.ID),

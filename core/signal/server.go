@@ -33,6 +33,8 @@ type Options struct {
 	TimerC      time.Duration  // proxy INVITE timer (RFC 3261 §16.6 step 11); default 180s
 	SessionTTL  time.Duration  // lifetime of a push session's a=path; default 120s
 	MaxCalls    int            // calls in progress; above it new INVITEs get 503; default 10000
+	// OfferTLS offers every push over msrps (TCP/TLS/MSRP) when the MSRP plane has a TLS listener.
+	OfferTLS bool
 	// NextHopTransport is the transport toward NextHop (udp, tcp or tls); default udp.
 	NextHopTransport string
 	// UDPMaxRequest is the largest request sent over UDP; larger ones go over TCP (RFC 3261 §18.1.1:
