@@ -18,6 +18,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sys/unix"
 
 	"github.com/herald-ims/herald/configs"
 	"github.com/herald-ims/herald/core/config"
@@ -242,7 +243,7 @@ func (in *instance) start(ctx context.Context) error {
 			return err
 		}
 	}
-	socks, err := bindSIP(in.opts.SIP.Listen)
+	socks, err := bindSIP(in.opts.SIP.Listen, in.opts.SIP.UDPReaders)
 	if err != nil {
 		return err
 	}
@@ -270,8 +271,12 @@ type sipSocket struct {
 
 // bindSIP opens every SIP listener. Port 0 on several transports of one host means one kernel-chosen
 // port shared by all of them (SIP wants UDP and TCP on the same port: RFC 3261 §18.1.1 moves large
-// requests to TCP); a port the kernel gave for UDP but that is taken for TCP is retried.
-func bindSIP(ls []config.Listener) ([]sipSocket, error) {
+// requests to TCP); a port the kernel gave for UDP but that is taken for TCP is retried. Each UDP
+// listener is udpReaders SO_REUSEPORT sockets on the same address (the kernel spreads peers over
+// them by their address hash), each served by its own reader; the first of them comes first in the
+// result, so it is the one UDP requests leave from (Server.Listening).
+func bindSIP(ls []config.Listener, udpReaders int) ([]sipSocket, error) {
+	readers := max(udpReaders, 1)
 	var out []sipSocket
 	closeAll := func() {
 		for _, s := range out {
@@ -294,10 +299,16 @@ func bindSIP(ls []config.Listener) ([]sipSocket, error) {
 			}
 			var sk sipSocket
 			var a net.Addr
+			var more []sipSocket // the other readers of a UDP listener, after its first socket
 			switch strings.ToLower(l.Transport) {
 			case "udp":
-				if sk.pc, err = net.ListenPacket("udp", addr); err == nil {
-					a = sk.pc.LocalAddr()
+				var pcs []net.PacketConn
+				if pcs, err = listenUDP(addr, readers); err == nil {
+					a = pcs[0].LocalAddr()
+					sk.pc = pcs[0]
+					for _, pc := range pcs[1:] {
+						more = append(more, sipSocket{pc: pc})
+					}
 				}
 			case "tcp":
 				if sk.ln, err = net.Listen("tcp", addr); err == nil {
@@ -317,6 +328,7 @@ func bindSIP(ls []config.Listener) ([]sipSocket, error) {
 				break
 			}
 			out = append(out, sk)
+			out = append(out, more...)
 			if port == "0" {
 				if _, p, e := net.SplitHostPort(a.String()); e == nil {
 					chosen[host] = p
@@ -330,6 +342,70 @@ func bindSIP(ls []config.Listener) ([]sipSocket, error) {
 		if attempt >= 20 || !errors.Is(err, syscall.EADDRINUSE) {
 			return nil, err
 		}
+	}
+}
+
+// udpRcvBuf is the receive buffer asked for each SIP UDP socket. The kernel caps it at
+// net.core.rmem_max; the default (rmem_default, about 208 KB) overflowed under SIPp load.
+const udpRcvBuf = 4 << 20
+
+// listenUDP opens n UDP sockets bound to addr, served by one reader each. The first is bound
+// without SO_REUSEPORT, so binding fails when another socket holds the port and port 0 gets a port
+// nobody uses; SO_REUSEPORT is set on it afterwards and the others join it on its port (Linux lets
+// a bound socket head a reuseport group), so the kernel spreads peers over the n sockets.
+func listenUDP(addr string, n int) ([]net.PacketConn, error) {
+	pcs := make([]net.PacketConn, 0, n)
+	fail := func(err error) ([]net.PacketConn, error) {
+		for _, c := range pcs {
+			_ = c.Close()
+		}
+		return nil, err
+	}
+	first, err := (&net.ListenConfig{Control: udpSockopts(false)}).ListenPacket(context.Background(), "udp", addr)
+	if err != nil {
+		return nil, err
+	}
+	pcs = append(pcs, first)
+	if n == 1 {
+		return pcs, nil
+	}
+	uc, ok := first.(*net.UDPConn)
+	if !ok {
+		return fail(fmt.Errorf("herald: udp socket is a %T", first))
+	}
+	rc, err := uc.SyscallConn()
+	if err != nil {
+		return fail(err)
+	}
+	if err := udpSockopts(true)("", "", rc); err != nil {
+		return fail(err)
+	}
+	lc := net.ListenConfig{Control: udpSockopts(true)}
+	for range n - 1 {
+		pc, err := lc.ListenPacket(context.Background(), "udp", first.LocalAddr().String())
+		if err != nil {
+			return fail(err)
+		}
+		pcs = append(pcs, pc)
+	}
+	return pcs, nil
+}
+
+// udpSockopts sets the receive buffer (best effort: the kernel caps it at net.core.rmem_max) and,
+// when reuse is set, SO_REUSEPORT.
+func udpSockopts(reuse bool) func(string, string, syscall.RawConn) error {
+	return func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		err := rc.Control(func(fd uintptr) {
+			_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, udpRcvBuf)
+			if reuse {
+				serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+			}
+		})
+		if err != nil {
+			return err
+		}
+		return serr
 	}
 }
 

@@ -47,6 +47,12 @@ func (s *Server) proxyInDialog(req *sip.Request, tx sip.ServerTransaction) {
 		respond(tx, req, 481, "Call/Transaction Does Not Exist")
 		return
 	}
+	if fwd.Route() == nil && fwd.Recipient.Host == "" {
+		// A tel: (or other host-less) target and no Route: nothing to send it to. Answer at once
+		// (RFC 3261 §16.3 step 1) instead of a DNS SRV lookup of an empty name per request.
+		respond(tx, req, 416, "Unsupported URI Scheme")
+		return
+	}
 	if mf := fwd.MaxForwards(); mf != nil && mf.Val() <= 1 {
 		s.Stats.Rejected483.Add(1)
 		respond(tx, req, 483, "Too Many Hops")
@@ -63,7 +69,9 @@ func (s *Server) proxyInDialog(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	defer clTx.Terminate()
-	s.trace("herald: proxy %s %s", req.Method, callIDOf(req))
+	if s.tracing() {
+		s.trace("herald: proxy %s %s", req.Method, callIDOf(req))
+	}
 	for {
 		select {
 		case res := <-clTx.Responses():

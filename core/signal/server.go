@@ -417,7 +417,7 @@ func (s *Server) pickTransport(_ *sipgo.Client, r *sip.Request) error {
 	if !strings.EqualFold(r.Transport(), "udp") {
 		return nil
 	}
-	if n := len(r.String()); n > s.opts.UDPMaxRequest {
+	if requestSize(r) > s.opts.UDPMaxRequest {
 		s.Stats.UDPToTCP.Add(1)
 		r.SetTransport("TCP")
 		if v := r.Via(); v != nil {

@@ -39,15 +39,17 @@ const plainHold = 20 * time.Millisecond
 const pushRing = time.Second
 
 type options struct {
-	targets  []string
-	step     time.Duration
-	start    float64
-	max      float64
-	bisect   int
-	budget   time.Duration
-	herald   string
-	children int
-	dir      string
+	targets []string
+	step    time.Duration
+	start   float64
+	max     float64
+	bisect  int
+	budget  time.Duration
+	herald  string
+	// heraldBase is a second Herald binary, benchmarked as herald-base-plain in the same run.
+	heraldBase string
+	children   int
+	dir        string
 }
 
 // result is one load step.
@@ -93,6 +95,7 @@ func main() {
 	flag.IntVar(&o.bisect, "bisect", 2, "bisection steps after the first unclean rate")
 	flag.DurationVar(&o.budget, "budget", 55*time.Second, "time budget per target")
 	flag.StringVar(&o.herald, "herald", "", "Herald binary (default: go build ./cmd/herald)")
+	flag.StringVar(&o.heraldBase, "herald-base", "", "a second Herald binary (e.g. before a change), target herald-base-plain")
 	flag.IntVar(&o.children, "kamailio-children", 2, "Kamailio UDP workers")
 	flag.StringVar(&o.dir, "dir", "", "work directory kept after the run (default: a temporary one, removed)")
 	flag.Parse()
@@ -126,6 +129,8 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		"herald-plain": {name: "herald-plain", uac: "uac_plain.xml", uas: "uas_plain.xml", hold: plainHold, start: heraldStart(o.herald)},
 		"herald-push": {name: "herald-push", uac: "uac_push.xml", uas: "uas_early.xml", uasTCP: true,
 			ring: pushRing, start: heraldStart(o.herald)},
+		"herald-base-plain": {name: "herald-base-plain", uac: "uac_plain.xml", uas: "uas_plain.xml", hold: plainHold,
+			start: heraldStart(o.heraldBase)},
 		"kamailio-plain": {name: "kamailio-plain", uac: "uac_plain.xml", uas: "uas_plain.xml", hold: plainHold, start: kamailioStart(o.children)},
 	}
 	fmt.Fprintf(stdout, "machine: %s, %d CPUs (GOMAXPROCS %d), %s; load average at start: %s\n\n", cpuModel(), runtime.NumCPU(),
@@ -137,6 +142,9 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		tg, ok := all[name]
 		if !ok {
 			return fmt.Errorf("unknown target %q", name)
+		}
+		if name == "herald-base-plain" && o.heraldBase == "" {
+			return fmt.Errorf("target %q needs -herald-base", name)
 		}
 		tdir := filepath.Join(dir, name)
 		if err := os.MkdirAll(tdir, 0o750); err != nil {

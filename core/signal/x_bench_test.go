@@ -1,0 +1,50 @@
+package signal
+
+import (
+	"testing"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+// Hot-path benchmarks of plain forwarding (bench/results/sip-plane.md):
+//
+//	go test -run '^$' -bench . -benchmem ./core/signal/
+
+// BenchmarkRequestSize compares pickTransport's size check before (len(r.String())) and after
+// (requestSize) on the INVITE Herald forwards in the SIPp plain scenario.
+func BenchmarkRequestSize(b *testing.B) {
+	r := parseRequest(b, []byte(benchInvite))
+	b.Run("String", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if len(r.String()) == 0 {
+				b.Fatal("empty")
+			}
+		}
+	})
+	b.Run("requestSize", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if requestSize(r) == 0 {
+				b.Fatal("empty")
+			}
+		}
+	})
+}
+
+// BenchmarkPickTransport is the whole per-request transport choice for a UDP request under the limit.
+func BenchmarkPickTransport(b *testing.B) {
+	s := &Server{opts: Options{UDPMaxRequest: 1300}}
+	s.udpLocal.Store(&sip.Addr{Hostname: "127.0.0.1", Port: 15060})
+	r := parseRequest(b, []byte(benchInvite))
+	b.ReportAllocs()
+	for b.Loop() {
+		r.SetTransport("UDP")
+		if err := s.pickTransport(nil, r); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if r.Transport() != "UDP" {
+		b.Fatalf("transport %s, want UDP", r.Transport())
+	}
+}
