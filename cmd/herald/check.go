@@ -27,6 +27,10 @@ func cmdCheck(path string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
+	if err := checkCPUs(opts); err != nil {
+		fmt.Fprintln(stderr, err) // CPU lists are checked against this machine's allowed set
+		return 1
+	}
 	for _, w := range opts.Warnings {
 		fmt.Fprintln(stderr, "warning:", w.String())
 	}

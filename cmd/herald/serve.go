@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -66,7 +67,21 @@ func newInstance(o *config.Options, log *slog.Logger, trace func(string)) (*inst
 		return nil, fmt.Errorf("herald: seed: %w", err)
 	}
 	m := o.MSRP
+	if err := checkCPUs(o); err != nil {
+		return nil, err
+	}
+	var msrpTLS *tls.Config
+	if m.TLSListen != "" {
+		cert, err := tls.LoadX509KeyPair(m.TLSCert, m.TLSKey)
+		if err != nil {
+			return nil, fmt.Errorf("herald: msrp tls: %w", err)
+		}
+		msrpTLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
 	in.msrp, err = msrpnet.New(msrpnet.Options{
+		TLSListen:       m.TLSListen,
+		TLSConfig:       msrpTLS,
+		CPUs:            msrpCPUs(o),
 		Listen:          m.Listen,
 		AdvertiseHost:   firstNonEmpty(m.AdvertiseAddr, m.Advertise),
 		MaxConns:        m.MaxConns,
@@ -96,6 +111,7 @@ func newInstance(o *config.Options, log *slog.Logger, trace func(string)) (*inst
 		PortMax:     r.PortMax,
 		Shards:      r.Shards,
 		MaxDuration: time.Duration(r.MaxDuration),
+		CPUs:        rtpCPUs(o),
 		Logger:      log.With("component", "netio/rtp"),
 	})
 	if err != nil {
@@ -151,6 +167,7 @@ func newInstance(o *config.Options, log *slog.Logger, trace func(string)) (*inst
 		TimerC:           time.Duration(o.SIP.TimerC),
 		SessionTTL:       time.Duration(m.SessionTTL),
 		MaxCalls:         o.Limits.MaxCalls,
+		OfferTLS:         m.OfferTLS,
 		Logger:           log,
 		Trace:            trace,
 	}, signal.Deps{Profiles: in.profiles, MSRP: in.msrp, Web: pub, Ringback: rb})
@@ -455,6 +472,12 @@ func cmdServe(ctx context.Context, path string, stderr io.Writer) int {
 	log := newLogger(o, stderr)
 	for _, w := range o.Warnings {
 		log.Warn("config", "problem", w.String())
+	}
+	if o.Limits.GCPercent != 0 {
+		debug.SetGCPercent(o.Limits.GCPercent)
+	}
+	if o.Limits.MemoryLimitMB > 0 {
+		debug.SetMemoryLimit(int64(o.Limits.MemoryLimitMB) << 20)
 	}
 	if err := os.MkdirAll(o.DataDir, 0o750); err != nil {
 		log.Error("data dir", "error", err)

@@ -109,6 +109,11 @@ type HTTPOptions struct {
 // LimitOptions caps whole-process resources.
 type LimitOptions struct {
 	MaxCalls int `yaml:"max_calls"` // concurrent calls, default 10000
+	// GCPercent sets the Go collector's target (runtime/debug.SetGCPercent); 0 keeps Go's default (100).
+	// sipgo keeps every finished transaction for 64·T1, so a busy node trades memory for CPU here.
+	GCPercent int `yaml:"gc_percent"`
+	// MemoryLimitMB is a soft memory limit for the Go runtime (SetMemoryLimit); 0 = none.
+	MemoryLimitMB int `yaml:"memory_limit_mb"`
 }
 
 // CPUOptions pins event loops to CPUs. Both lists are optional.

@@ -25,6 +25,12 @@ func (l *loader) validate(o *Options) {
 		l.valErr("data_dir", ErrRequired, "must not be empty")
 	}
 	l.positive("limits.max_calls", o.Limits.MaxCalls)
+	if o.Limits.GCPercent != 0 {
+		l.inRange("limits.gc_percent", o.Limits.GCPercent, 10, 10000)
+	}
+	if o.Limits.MemoryLimitMB < 0 {
+		l.positive("limits.memory_limit_mb", o.Limits.MemoryLimitMB)
+	}
 	l.validateCPU("cpu.msrp_loops", o.CPU.MSRPLoops)
 	l.validateCPU("cpu.rtp_shards", o.CPU.RTPShards)
 	l.oneOf("log.level", o.Log.Level, "debug", "info", "warn", "error")

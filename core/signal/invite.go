@@ -173,8 +173,10 @@ func (c *callCtl) run() {
 	caller := s.partyFor(callerIdentity(req))
 	callee := s.partyFor(req.Recipient.String())
 	c.plan = call.Decide(caller, callee, c.caps)
-	s.trace("herald: INVITE %s from %s: plan caller-card=%t callee-card=%t claims %v", req.Recipient.String(),
-		callerIdentity(req), c.plan.CallerCard != nil, c.plan.CalleeMode == call.CalleeCardUpdate, c.plan.Claims())
+	if s.tracing() {
+		s.trace("herald: INVITE %s from %s: plan caller-card=%t callee-card=%t claims %v", req.Recipient.String(),
+			callerIdentity(req), c.plan.CallerCard != nil, c.plan.CalleeMode == call.CalleeCardUpdate, c.plan.Claims())
+	}
 
 	fwd := req.Clone()
 	s.popSelfRoute(fwd)
@@ -233,7 +235,9 @@ func (c *callCtl) run() {
 	defer clTx.Terminate()
 	c.fwd = fwd
 	s.Stats.Forwarded.Add(1)
-	s.trace("herald → next hop  SIP INVITE %s (%s)", fwd.Recipient.String(), contentType(fwd))
+	if s.tracing() {
+		s.trace("herald → next hop  SIP INVITE %s (%s)", fwd.Recipient.String(), contentType(fwd))
+	}
 
 	timerC := time.NewTimer(s.opts.TimerC)
 	defer timerC.Stop()
@@ -328,7 +332,9 @@ func (c *callCtl) onResponse(res *sip.Response) bool {
 	if res.StatusCode >= 200 {
 		c.finish()
 	}
-	s.trace("herald → caller  SIP %d %s (relayed)", res.StatusCode, res.Reason)
+	if s.tracing() {
+		s.trace("herald → caller  SIP %d %s (relayed)", res.StatusCode, res.Reason)
+	}
 	s.relayResponse(c.tx, c.req, out)
 	if res.StatusCode >= 200 {
 		c.final = true

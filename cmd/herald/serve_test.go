@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"log/slog"
+	"math/big"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/herald-ims/herald/core/config"
+	"github.com/herald-ims/herald/netio/cpu"
+)
+
+// selfSigned writes a throw-away certificate and key for 127.0.0.1.
+func selfSigned(t *testing.T, dir string) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "herald.test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), DNSNames: []string{"herald.test"}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile
+}
+
+// TestServeConfigKnobs starts an instance from a config that pins the MSRP loops and RTP shards to a
+// CPU, runs msrps beside MSRP over TCP and sets the Go collector, as ops would on a carrier box.
+func TestServeConfigKnobs(t *testing.T) {
+	avail := cpu.Available()
+	if len(avail) == 0 {
+		t.Skip("no CPU affinity on this platform")
+	}
+	dir := t.TempDir()
+	certFile, keyFile := selfSigned(t, dir)
+	c := avail[0]
+	yaml := `
+sip:
+  listen: [{transport: udp, addr: "127.0.0.1:0"}, {transport: tcp, addr: "127.0.0.1:0"}]
+  advertise: 127.0.0.1
+  next_hop: "sip:127.0.0.1:5070;transport=tcp"
+  trusted: ["127.0.0.0/8"]
+msrp:
+  listen: "127.0.0.1:0"
+  advertise: 127.0.0.1
+  tls_listen: "127.0.0.1:0"
+  tls_cert: "` + certFile + `"
+  tls_key: "` + keyFile + `"
+  offer_tls: true
+rtp:
+  port_min: 42000
+  port_max: 42998
+http:
+  listen: ""
+cpu:
+  msrp_loops: [` + itoa(c) + `]
+  rtp_shards: [` + itoa(c) + `]
+limits:
+  gc_percent: 200
+`
+	o, err := config.Parse("knobs.yaml", []byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := newInstance(o, slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := in.start(ctx); err != nil {
+		in.stop(context.Background())
+		t.Fatal(err)
+	}
+	defer in.stop(context.Background())
+	if _, p := in.msrp.TLSAddr(); p == 0 {
+		t.Fatal("msrps listener not running")
+	}
+	if in.web != nil {
+		t.Fatal("http.listen \"\" must disable the HTTP plane")
+	}
+	if code, _, errOut := runCmd("check", "-c", writeFile(t, yaml)); code != 0 {
+		t.Fatalf("check: %d %s", code, errOut)
+	}
+	bad := writeFile(t, "sip:\n  next_hop: \"sip:127.0.0.1:5070\"\ncpu:\n  rtp_shards: [1023]\n")
+	if code, _, errOut := runCmd("check", "-c", bad); code != 1 || errOut == "" {
+		t.Fatalf("check with a CPU this machine lacks: %d %q", code, errOut)
+	}
+}
+
+func itoa(i int) string { return big.NewInt(int64(i)).String() }
