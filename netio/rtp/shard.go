@@ -50,6 +50,7 @@ type shard struct {
 	mu     sync.Mutex // guards inbox and closed
 	inbox  []command
 	closed bool
+	wake   chan struct{} // buffered 1: post wakes a shard idling with no stream
 
 	// Loop-owned.
 	poll  *poller
@@ -82,7 +83,7 @@ func newShard(p *Plane, id int) (*shard, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &shard{p: p, id: id, poll: pl, byFD: map[int32]*Stream{}, live: map[*Stream]struct{}{},
+	return &shard{p: p, id: id, poll: pl, byFD: map[int32]*Stream{}, live: map[*Stream]struct{}{}, wake: make(chan struct{}, 1),
 		ready: make([]int32, 0, 64), rbuf: make([]byte, 2048)}, nil
 }
 
@@ -94,6 +95,10 @@ func (sh *shard) post(c command) bool {
 		return false
 	}
 	sh.inbox = append(sh.inbox, c)
+	select {
+	case sh.wake <- struct{}{}:
+	default:
+	}
 	return true
 }
 
@@ -129,6 +134,12 @@ func (sh *shard) run(ctx context.Context) {
 		// when an overloaded shard is catching up on many late slots.
 		now := sh.p.now()
 		sh.drain(now)
+		if len(sh.live) == 0 && sh.idle(ctx) {
+			// Nothing plays: the shard slept until a command came (no wake-ups on an idle node);
+			// the wheel resumes from now, its skipped slots hold only dead entries.
+			sh.cur = sh.p.now() / slotNs
+			continue
+		}
 		if sh.cur*slotNs <= now {
 			sh.runSlot(sh.cur)
 			sh.cur++
@@ -139,6 +150,22 @@ func (sh *shard) run(ctx context.Context) {
 		}
 		sh.readAll(int((sh.cur*slotNs - now + slotNs - 1) / slotNs))
 	}
+}
+
+// idle blocks while the shard has no stream and no command, until post wakes it or ctx ends. It
+// reports whether it blocked.
+func (sh *shard) idle(ctx context.Context) bool {
+	sh.mu.Lock()
+	pending := len(sh.inbox) > 0
+	sh.mu.Unlock()
+	if pending {
+		return false
+	}
+	select {
+	case <-sh.wake:
+	case <-ctx.Done():
+	}
+	return true
 }
 
 // drain applies queued commands: new streams enter the wheel now, stopped ones leave it now.
