@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -30,6 +32,10 @@ const (
 	ServerHerald1Loop = "herald-1loop"
 )
 
+// ProfileEnv names an environment variable that makes each server child write a CPU profile of its whole
+// life to "<value>.<kind>.<pid>" (go tool pprof reads it), e.g. HERALD_MSRPBENCH_CPUPROFILE=/tmp/cpu.
+const ProfileEnv = "HERALD_MSRPBENCH_CPUPROFILE"
+
 // childLimits are generous so that neither server refuses benchmark load: every connection comes from
 // 127.0.0.1 and held connections must outlive the measurement.
 const (
@@ -49,6 +55,17 @@ const (
 //
 // Anything else is answered "err <reason>".
 func Child(kind string, in io.Reader, out io.Writer) error {
+	if p := os.Getenv(ProfileEnv); p != "" {
+		f, err := os.Create(fmt.Sprintf("%s.%s.%d", p, kind, os.Getpid()))
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrChild, err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			_ = f.Close()
+			return fmt.Errorf("%w: %w", ErrChild, err)
+		}
+		defer func() { pprof.StopCPUProfile(); _ = f.Close() }()
+	}
 	var (
 		plane push.Plane
 		stop  func()

@@ -2,6 +2,7 @@ package msrp
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 )
 
@@ -338,68 +339,105 @@ func (p *Parser) parseStartLine(line []byte, m *Message) error {
 // parseHeaderLine parses "Name: value" (without CRLF), appends it to m.Headers
 // and decodes the headers RFC 4975 defines. hname = ALPHA *token (RFC 4975 §9);
 // leading and trailing SP/HTAB of the value are dropped.
+//
+// Fast path: a name that is one of the RFC 4975 headers (any case) is a valid
+// token already, so only other names are checked character by character.
 func (p *Parser) parseHeaderLine(line []byte, m *Message) error {
 	colon := indexByte(line, ':')
 	if colon <= 0 || !isAlpha(line[0]) {
 		return fmt.Errorf("%w: header line %q", ErrMalformed, line)
 	}
 	name := line[:colon]
-	for _, c := range name[1:] {
-		if !isTokenChar(c) {
-			return fmt.Errorf("%w: header name %q", ErrMalformed, name)
+	bit := knownHeader(name)
+	if bit == 0 {
+		for _, c := range name[1:] {
+			if !isTokenChar(c) {
+				return fmt.Errorf("%w: header name %q", ErrMalformed, name)
+			}
 		}
 	}
-	value := trimWS(line[colon+1:])
+	value := line[colon+1:]
+	if len(value) > 0 && value[0] == ' ' && (len(value) == 1 || (value[1] != ' ' && value[1] != '\t')) &&
+		value[len(value)-1] != ' ' && value[len(value)-1] != '\t' {
+		value = value[1:] // the usual "Name: value" with one SP
+	} else {
+		value = trimWS(value)
+	}
 	if !validText(value) {
 		return fmt.Errorf("%w: header %q value has control characters", ErrMalformed, name)
 	}
 	m.Headers = append(m.Headers, Header{Name: name, Value: value})
 
-	var bit uint16
-	switch len(name) {
-	case 6:
-		if equalFold(name, "Status") {
-			bit, m.StatusHeader = hStatus, value
+	switch bit {
+	case 0:
+		return nil
+	case hStatus:
+		m.StatusHeader = value
+	case hToPath:
+		m.ToPath = value
+	case hFromPath:
+		m.FromPath = value
+	case hMessageID:
+		m.MessageID = value
+	case hByteRange:
+		br, ok := parseByteRange(value)
+		if !ok {
+			return fmt.Errorf("%w: Byte-Range %q", ErrMalformed, value)
 		}
-	case 7:
-		if equalFold(name, "To-Path") {
-			bit, m.ToPath = hToPath, value
-		}
-	case 9:
-		if equalFold(name, "From-Path") {
-			bit, m.FromPath = hFromPath, value
-		}
-	case 10:
-		if equalFold(name, "Message-ID") {
-			bit, m.MessageID = hMessageID, value
-		} else if equalFold(name, "Byte-Range") {
-			br, ok := parseByteRange(value)
-			if !ok {
-				return fmt.Errorf("%w: Byte-Range %q", ErrMalformed, value)
-			}
-			bit, m.ByteRange, m.HasByteRange = hByteRange, br, true
-		}
-	case 12:
-		if equalFold(name, "Content-Type") {
-			bit, m.ContentType = hContentType, value
-		}
-	case 14:
-		if equalFold(name, "Success-Report") {
-			bit, m.SuccessReport = hSuccessReport, value
-		} else if equalFold(name, "Failure-Report") {
-			bit, m.FailureReport = hFailureReport, value
-		}
+		m.ByteRange, m.HasByteRange = br, true
+	case hContentType:
+		m.ContentType = value
+	case hSuccessReport:
+		m.SuccessReport = value
+	case hFailureReport:
+		m.FailureReport = value
 	}
-	if bit != 0 {
-		if p.typed&bit != 0 {
-			return fmt.Errorf("%w: duplicate %s header", ErrMalformed, name)
-		}
-		p.typed |= bit
-		if (bit == hToPath || bit == hFromPath || bit == hMessageID) && len(value) == 0 {
-			return fmt.Errorf("%w: empty %s header", ErrMalformed, name)
-		}
+	if p.typed&bit != 0 {
+		return fmt.Errorf("%w: duplicate %s header", ErrMalformed, name)
+	}
+	p.typed |= bit
+	if (bit == hToPath || bit == hFromPath || bit == hMessageID) && len(value) == 0 {
+		return fmt.Errorf("%w: empty %s header", ErrMalformed, name)
 	}
 	return nil
+}
+
+// knownHeader returns the h* bit of an RFC 4975 header name (ASCII case-insensitive), or 0. The usual
+// spelling is compared first (one memory compare), then any other case.
+func knownHeader(name []byte) uint16 {
+	switch len(name) {
+	case 6:
+		if string(name) == "Status" || equalFold(name, "Status") {
+			return hStatus
+		}
+	case 7:
+		if string(name) == "To-Path" || equalFold(name, "To-Path") {
+			return hToPath
+		}
+	case 9:
+		if string(name) == "From-Path" || equalFold(name, "From-Path") {
+			return hFromPath
+		}
+	case 10:
+		switch {
+		case string(name) == "Message-ID" || equalFold(name, "Message-ID"):
+			return hMessageID
+		case string(name) == "Byte-Range" || equalFold(name, "Byte-Range"):
+			return hByteRange
+		}
+	case 12:
+		if string(name) == "Content-Type" || equalFold(name, "Content-Type") {
+			return hContentType
+		}
+	case 14:
+		switch {
+		case string(name) == "Success-Report" || equalFold(name, "Success-Report"):
+			return hSuccessReport
+		case string(name) == "Failure-Report" || equalFold(name, "Failure-Report"):
+			return hFailureReport
+		}
+	}
+	return 0
 }
 
 // parseByteRange parses RFC 4975 §9:
@@ -459,7 +497,25 @@ func validTID(tid []byte) bool {
 }
 
 // validText rejects control characters other than HTAB (utf8text allows UTF-8).
+// It tests eight bytes at a time: a word with no byte below 0x20 and no 0x7f
+// is clean; only a word that may hold one (or an HTAB) is looked at bytewise.
 func validText(b []byte) bool {
+	const (
+		ones  = 0x0101010101010101
+		highs = 0x8080808080808080
+	)
+	for len(b) >= 8 {
+		x := binary.LittleEndian.Uint64(b)
+		del := x ^ (0x7f * ones) // a 0x7f byte becomes 0
+		if ((x-0x20*ones)&^x|(del-ones)&^del)&highs != 0 {
+			for _, c := range b[:8] {
+				if (c < 0x20 && c != '\t') || c == 0x7f {
+					return false
+				}
+			}
+		}
+		b = b[8:]
+	}
 	for _, c := range b {
 		if (c < 0x20 && c != '\t') || c == 0x7f {
 			return false

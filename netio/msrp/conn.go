@@ -32,8 +32,8 @@ type connState struct {
 	lastRead    atomic.Int64 // s.mono() of the last bytes from the terminal
 	sweepQueued atomic.Bool  // a timeout runnable is queued on the loop
 	inPaused    atomic.Bool  // listed in s.paused
-	onTimeout   gnet.Runnable
-	tn          tnode // timer node (wheel-owned links)
+	tn          tnode        // timer node (wheel-owned links)
+	gw          gnetWire     // w for a gnet connection (w = &gw: no allocation of its own)
 
 	// loop-owned
 	closed     bool // OnClose ran: the gnet.Conn is released and must not be touched
@@ -61,14 +61,22 @@ type transfer struct {
 	sent    int64 // body bytes handed to the connection
 }
 
-// newConnState makes the state of an admitted connection and arms its bind timeout.
-func (s *Server) newConnState(w wire, ip netip.Addr, secure bool) *connState {
+// Run is the timeout runnable the timer goroutine queues on the connection's owner (gnet.Runnable; the
+// connection itself, so that it costs no allocation of its own).
+func (cs *connState) Run(context.Context) error {
+	cs.timeout()
+	return nil
+}
+
+// newConnState makes the state of an admitted connection and arms its bind timeout. A nil w is a gnet
+// connection c: its wire lives inside the state (one allocation for both).
+func (s *Server) newConnState(w wire, c gnet.Conn, ip netip.Addr, secure bool) *connState {
 	cs := &connState{s: s, w: w, ip: ip, secure: secure}
+	if w == nil {
+		cs.gw = gnetWire{c}
+		cs.w = &cs.gw
+	}
 	cs.parser.Limits = msrp.Limits{MaxHeaderBytes: s.opts.MaxHeaderBytes, MaxBodyBytes: s.opts.MaxChunkBytes}
-	cs.onTimeout = gnet.RunnableFunc(func(context.Context) error {
-		cs.timeout()
-		return nil
-	})
 	cs.tn.cs = cs
 	now := s.mono()
 	cs.lastRead.Store(now)
@@ -97,7 +105,7 @@ func (h *handler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 		s.st.refusedLimit.Add(1)
 		return nil, gnet.Close
 	}
-	c.SetContext(s.newConnState(gnetWire{c}, ip, false))
+	c.SetContext(s.newConnState(nil, c, ip, false))
 	return nil, gnet.None
 }
 
@@ -311,8 +319,11 @@ func (cs *connState) onSend(m *msrp.Message) {
 	cs.e = e
 	// RFC 4976: the chunks' To-Path is the request's whole From-Path (the reversed route through relays,
 	// nearest hop first); their From-Path is Herald's own URI, the last of the To-Path.
-	cs.peer = append(cs.peer[:0], m.FromPath...)
-	cs.local = append(cs.local[:0], msrp.LastURI(m.ToPath)...)
+	local := msrp.LastURI(m.ToPath)
+	both := make([]byte, len(m.FromPath)+len(local)) // one allocation for both copies
+	n := copy(both, m.FromPath)
+	copy(both[n:], local)
+	cs.peer, cs.local = both[:n:n], both[n:]
 	s.st.binds.Add(1)
 	if !quiet {
 		cs.respond(m, 200, "")

@@ -465,7 +465,7 @@ func (h *handler) closeReserved() {
 // OnBoot learns the bound port from a dup of the listening socket (gnet has bound it before OnBoot).
 func (h *handler) OnBoot(eng gnet.Engine) gnet.Action {
 	s := h.s
-	h.closeReserved() // every loop has bound its listener by now
+	h.closeReserved() // loop 0's listener holds the port now; gnet binds the other loops' after OnBoot (SO_REUSEPORT)
 	fd, err := eng.Dup()
 	if err != nil {
 		s.log.Error("msrp engine: dup listener", "error", err)

@@ -224,7 +224,7 @@ func (s *Server) serveStream(nc net.Conn, ip netip.Addr, secure bool, setup func
 	}
 	sc := &streamConn{s: s, nc: nc}
 	sc.mu.Lock()
-	cs := s.newConnState(sc, ip, secure)
+	cs := s.newConnState(sc, nil, ip, secure)
 	sc.cs = cs
 	if setup != nil && !setup(cs) {
 		sc.fail(nil)

@@ -227,7 +227,7 @@ func (cs *connState) fire(now int64) {
 	if !cs.sweepQueued.CompareAndSwap(false, true) {
 		return // a check is queued already; it rearms
 	}
-	if err := cs.w.execute(cs.onTimeout); err != nil {
+	if err := cs.w.execute(cs); err != nil {
 		cs.sweepQueued.Store(false) // the engine is gone, and the connection with it
 	}
 }
