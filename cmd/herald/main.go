@@ -51,6 +51,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 		fs.SetOutput(stderr)
 		cfg := fs.String("c", "", "config file (default: embedded)")
+		fs.StringVar(cfg, "config", "", "same as -c")
 		if err := fs.Parse(args[1:]); err != nil {
 			return 2
 		}
@@ -59,6 +60,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fs := flag.NewFlagSet("check", flag.ContinueOnError)
 		fs.SetOutput(stderr)
 		cfg := fs.String("c", "", "config file")
+		fs.StringVar(cfg, "config", "", "same as -c")
 		if err := fs.Parse(args[1:]); err != nil {
 			return 2
 		}
