@@ -19,8 +19,9 @@ test-short:
 	$(GO) test -short -count=1 ./...
 
 lint:
-	gofmt -l . | tee /dev/stderr | (! read)
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 # Long fuzzing for developers: every FuzzXxx target for $(FUZZTIME).
 fuzz:

@@ -80,8 +80,7 @@ type flow struct {
 	ring       time.Duration // the callee's <pause/> between 180 and 200
 	hold       time.Duration // the caller's <pause/> between ACK and BYE (uac_plain.xml)
 	uasTCP     bool          // the callee listens on TCP (Herald sends the grown INVITE over TCP)
-	viaTarget  func(uasPort int) (target string, stop func())
-	wantUASErr bool // the callee's checks are expected to fail (a negative test)
+	wantUASErr bool          // the callee's checks are expected to fail (a negative test)
 }
 
 // stopOnCleanup stops p when the test ends, logging its output tail on failure.

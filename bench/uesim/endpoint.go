@@ -106,7 +106,7 @@ func (e *endpoint) start() error {
 	}()
 	go func() {
 		defer e.wg.Done()
-		if err := e.srv.ServeTCP(e.ln); err != nil && !errors.Is(err, net.ErrClosed) {
+		if err := e.srv.ServeTCP(e.ln); !errors.Is(err, net.ErrClosed) { // ServeTCP never returns nil
 			e.log.Debug("serve tcp ended", "error", err)
 		}
 	}()

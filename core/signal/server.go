@@ -319,12 +319,6 @@ func (s *Server) trusted(req *sip.Request) bool {
 	return false
 }
 
-func (s *Server) lookup(callID string) *callCtl {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.calls[callID]
-}
-
 func respond(tx sip.ServerTransaction, req *sip.Request, code int, reason string, hdrs ...sip.Header) {
 	res := sip.NewResponseFromRequest(req, code, reason, nil)
 	for _, h := range hdrs {

@@ -172,9 +172,8 @@ func TestKamailioRelay(t *testing.T) {
 	if f.Status != 200 {
 		t.Fatalf("AUTH answer %+v", f)
 	}
-	var usePath string
 	// copyFrame keeps no Use-Path: read it from the raw header of the parsed message.
-	usePath = string(c.m.Header("Use-Path"))
+	usePath := string(c.m.Header("Use-Path"))
 	if !strings.HasPrefix(usePath, "msrp://"+relay+"/") {
 		t.Fatalf("Use-Path %q", usePath)
 	}

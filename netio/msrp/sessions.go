@@ -89,21 +89,6 @@ func (t *sessionTable) remove(e *entry) {
 	sh.mu.Unlock()
 }
 
-// expired appends the unbound entries whose bind deadline is before now.
-func (t *sessionTable) expired(now int64, dst []*entry) []*entry {
-	for i := range t.shards {
-		sh := &t.shards[i]
-		sh.mu.Lock()
-		for _, e := range sh.m {
-			if e.expires <= now {
-				dst = append(dst, e)
-			}
-		}
-		sh.mu.Unlock()
-	}
-	return dst
-}
-
 // all appends every entry.
 func (t *sessionTable) all(dst []*entry) []*entry {
 	for i := range t.shards {
