@@ -25,10 +25,7 @@ lint:
 
 # Long fuzzing for developers: every FuzzXxx target for $(FUZZTIME).
 fuzz:
-	@for pkg in $$($(GO) list ./...); do \
-	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
-	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
-	  done; done
+	FUZZTIME=$(FUZZTIME) GO=$(GO) ./.ci/fuzz
 
 # CI fuzzing: a short run of each target.
 fuzz-ci:
