@@ -1,6 +1,7 @@
 package signal
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -32,6 +33,47 @@ func TestControllerFaultAnswers500(t *testing.T) {
 	}
 	if !retryAfter || h.sig.Stats.Panics.Load() != 1 || len(callee.Calls()) != 0 {
 		t.Fatalf("Retry-After %t, panics %d, forwarded %d", retryAfter, h.sig.Stats.Panics.Load(), len(callee.Calls()))
+	}
+	h.quiet(t)
+}
+
+// TestMaxCalls503 proves the call limit is a clean, counted refusal: with MaxCalls 1, a second INVITE
+// while the first rings gets 503 with Retry-After and is not forwarded; the first call completes.
+func TestMaxCalls503(t *testing.T) {
+	leakCheck(t)
+	st, _ := testStore(t)
+	callee := newCallee(t, uesim.CalleeOptions{RingTime: 600 * time.Millisecond, AnswerWithoutPage: true})
+	h := startHerald(t, st, callee.Addr(), func(o *Options) { o.MaxCalls = 1 })
+	first, second := newCaller(t, uesim.CallerOptions{}), newCaller(t, uesim.CallerOptions{})
+	done := make(chan *uesim.CallResult, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		res, _ := first.Call(ctx, h.addr, dave, erin)
+		done <- res
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for h.sig.ActiveCalls() == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	res, _ := h.call(t, second, dave, erin)
+	if res.Final != 503 {
+		t.Fatalf("second call: final %d, want 503", res.Final)
+	}
+	var retryAfter bool
+	for _, m := range res.Messages {
+		if m.Response != nil && m.Status() == 503 && m.Response.GetHeader("Retry-After") != nil {
+			retryAfter = true
+		}
+	}
+	if !retryAfter || h.sig.Stats.Rejected503.Load() != 1 {
+		t.Fatalf("Retry-After %t, Rejected503 %d", retryAfter, h.sig.Stats.Rejected503.Load())
+	}
+	if r := <-done; r == nil || r.Final != 200 {
+		t.Fatalf("first call did not complete: %+v", r)
+	}
+	if n := len(callee.Calls()); n != 1 {
+		t.Fatalf("callee saw %d INVITEs, want 1", n)
 	}
 	h.quiet(t)
 }
