@@ -310,7 +310,7 @@ func (cs *connState) onSend(m *msrp.Message) {
 	case e.conn != nil || e.dialing:
 		e.mu.Unlock()
 		s.st.bindRejected.Add(1)
-		cs.respond(m, 403, "session already bound")
+		cs.respond(m, 506, "session already bound") // RFC 4975 §10
 		return
 	}
 	e.conn = cs

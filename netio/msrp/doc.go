@@ -9,8 +9,8 @@
 //
 //   - Sessions are matched by session-id only (RFC 6714 CEMA): the session-id of the last To-Path URI.
 //     Unknown, expired or finished session → 481. A session binds to exactly one connection: a second
-//     connection for it → 403 "session already bound" (RFC 4975 §10 also defines 506 for this case;
-//     Herald answers 403 as its contract says), and a bind for another session on a bound connection → 403.
+//     connection for it → 506 "session already bound" (RFC 4975 §10), and a bind for another session on
+//     a bound connection → 403.
 //   - The bind is answered 200 (To-Path = the first URI of the request's From-Path, i.e. the previous
 //     hop; From-Path = Herald's URI, the last of the To-Path), then the page variant chosen by
 //     content.Page.Variant(accept) is sent as SEND chunks of at most ChunkSize body bytes: one Message-ID,

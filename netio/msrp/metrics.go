@@ -39,7 +39,7 @@ type collector struct{ s *Server }
 //
 //	herald_msrp_connections_open, herald_msrp_connections_accepted_total,
 //	herald_msrp_connections_refused_total, herald_msrp_sessions_open,
-//	herald_msrp_binds_total{result="bound|unknown_481|rejected_403"}, herald_msrp_bind_timeouts_total,
+//	herald_msrp_binds_total{result="bound|unknown_481|rejected"}, herald_msrp_bind_timeouts_total,
 //	herald_msrp_idle_timeouts_total,
 //	herald_msrp_deliveries_total{outcome="delivered|failed|timed-out|aborted|disconnected"},
 //	herald_msrp_sent_bytes_total, herald_msrp_frames_rejected_total{reason="malformed|too_large"},
@@ -72,7 +72,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descSessionsOpen, st.SessionsOpen)
 	counter(descBinds, st.Binds, "bound")
 	counter(descBinds, st.BindUnknown481, "unknown_481")
-	counter(descBinds, st.BindRejected, "rejected_403")
+	counter(descBinds, st.BindRejected, "rejected")
 	counter(descBindTimeouts, st.BindTimeouts)
 	counter(descIdleTimeouts, st.IdleTimeouts)
 	counter(descDeliveries, st.DeliveriesOK, "delivered")

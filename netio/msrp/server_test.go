@@ -135,7 +135,7 @@ func TestBindUnknownSession481(t *testing.T) {
 	}
 }
 
-func TestBindRejected403(t *testing.T) {
+func TestBindRejected(t *testing.T) {
 	s := startServer(t, testOptions())
 	page := htmlPage(t, 4096)
 	a := openSession(t, s, push.CallerCard, page, 10*time.Second)
@@ -150,8 +150,8 @@ func TestBindRejected403(t *testing.T) {
 	t.Run("second connection for a bound session", func(t *testing.T) {
 		c2 := dial(t, s)
 		tid := c2.bind(s.PathURI(a.ID))
-		if f := c2.mustNext(2 * time.Second); f.TID != tid || f.Status != 403 {
-			t.Fatalf("second bind: %+v, want 403", f)
+		if f := c2.mustNext(2 * time.Second); f.TID != tid || f.Status != 506 {
+			t.Fatalf("second bind: %+v, want 506 (RFC 4975 §10: session already bound)", f)
 		}
 	})
 	// The first connection still gets its page.

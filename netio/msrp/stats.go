@@ -56,7 +56,7 @@ type Stats struct {
 
 	Binds          int64 // acquisition requests that bound a session
 	BindUnknown481 int64 // binds for an unknown, expired or finished session (481)
-	BindRejected   int64 // binds for a session bound elsewhere, or a second session on a connection (403)
+	BindRejected   int64 // binds for a session bound elsewhere (506), or a second session on a connection (403)
 	BindTimeouts   int64 // connections closed for not binding within BindTimeout
 	IdleTimeouts   int64 // connections closed for silence
 
