@@ -2,8 +2,11 @@ package signal
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/emiago/sipgo/sip"
 
 	"github.com/herald-ims/herald/bench/uesim"
 	"github.com/herald-ims/herald/core/profile"
@@ -76,4 +79,45 @@ func TestMaxCalls503(t *testing.T) {
 		t.Fatalf("callee saw %d INVITEs, want 1", n)
 	}
 	h.quiet(t)
+}
+
+// TestMalformedBodyForwardedUntouched sends the issue-2 bad input: an INVITE whose SDP body is
+// malformed, from a caller who has a caller card. Herald must not crash or add its part: the body
+// reaches the next hop byte for byte, the bad body is counted, and no push session is left open.
+func TestMalformedBodyForwardedUntouched(t *testing.T) {
+	for name, body := range map[string]string{
+		"garbage sdp":         "this is not sdp\r\n",
+		"truncated multipart": "--b1\r\nContent-Type: application/sdp\r\n\r\nv=0\r\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			leakCheck(t)
+			st, _ := testStore(t)
+			callee := newCallee(t, uesim.CalleeOptions{RingTime: 50 * time.Millisecond, AnswerWithoutPage: true})
+			h := startHerald(t, st, callee.Addr(), nil)
+			ct := "application/sdp"
+			if strings.HasPrefix(body, "--") {
+				ct = "multipart/mixed;boundary=b1"
+			}
+			caller := newCaller(t, uesim.CallerOptions{Rewrite: func(r *sip.Request) {
+				r.SetBody([]byte(body))
+				h := sip.ContentTypeHeader(ct)
+				r.ReplaceHeader(&h)
+			}})
+			res, _ := h.call(t, caller, alice, bob)
+			if res.Final == 0 || res.Final == 500 {
+				t.Fatalf("final %d: the bad body must be forwarded or answered 400/488, not crash", res.Final)
+			}
+			cc := calleeSide(t, callee, res.CallID)
+			if cc.Invite == nil || string(cc.Invite.Body()) != body {
+				t.Fatalf("next hop got body %q, want the caller's %q untouched", cc.Invite.Body(), body)
+			}
+			if got := cc.Invite.ContentType().Value(); got != ct {
+				t.Fatalf("next hop got Content-Type %q, want %q", got, ct)
+			}
+			if h.sig.Stats.BadBodies.Load() != 1 || h.sig.Stats.CallerCards.Load() != 0 {
+				t.Fatalf("BadBodies %d CallerCards %d", h.sig.Stats.BadBodies.Load(), h.sig.Stats.CallerCards.Load())
+			}
+			h.quiet(t)
+		})
+	}
 }

@@ -489,6 +489,13 @@ func (c *callCtl) addCallerCard(fwd *sip.Request) error {
 	if mt := sdp.MediaType(ct); ct != "" && mt != "application/sdp" && mt != "multipart/mixed" || len(fwd.Body()) > 0 && session == nil {
 		return fmt.Errorf("signal: unsupported body type %q", ct)
 	}
+	if session != nil {
+		// The caller's offer stays byte-for-byte, but it must be SDP: a malformed one is forwarded
+		// untouched, without Herald's part (the next hop answers it 400/488 as it sees fit).
+		if _, err := sdp.Parse(session); err != nil {
+			return fmt.Errorf("signal: caller's offer: %w", err)
+		}
+	}
 	ps, offer, err := c.openPush(push.CallerCard, c.plan.CallerCard)
 	if err != nil {
 		return err
