@@ -276,10 +276,8 @@ func (s *Server) ownDialogCall(req *sip.Request) *callCtl {
 	tag, _ := to.Params.Get("tag")
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, c := range []*callCtl{s.calls[callIDOf(req)]} {
-		if c != nil && c.early.tagPublished(tag) {
-			return c
-		}
+	if c := s.calls[callIDOf(req)]; c != nil && c.early.tagPublished(tag) {
+		return c
 	}
 	return nil
 }
@@ -334,7 +332,7 @@ func (c *callCtl) onPrack(e *prackEvent) {
 func (c *callCtl) sendCalleeCardUpdate() {
 	s := c.s
 	d := &c.early
-	ps, offer, err := c.openPush(push.CalleeCard, nil)
+	ps, offer, err := c.openPush(push.CalleeCard, c.plan.CalleeCard)
 	if err != nil {
 		s.log.Warn("callee card", "call_id", c.callID, "error", err)
 		return

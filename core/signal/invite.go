@@ -47,7 +47,7 @@ type callCtl struct {
 // onInvite is the controller of a new call; it returns after the INVITE's final response.
 func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	if req.To() != nil && req.To().Params.Has("tag") {
-		s.proxyInvite(req, tx) // re-INVITE inside a dialog Herald record-routed
+		s.proxyInDialog(req, tx) // re-INVITE inside a dialog Herald record-routed
 		return
 	}
 	s.Stats.Invites.Add(1)
@@ -519,14 +519,8 @@ func (c *callCtl) addCallerCard(fwd *sip.Request) error {
 }
 
 // openPush creates and opens a push session and the SDP offer that advertises it.
-func (c *callCtl) openPush(role push.Role, page interface{}) (*push.Session, sdp.PushOffer, error) {
-	var ps *push.Session
-	switch role {
-	case push.CallerCard:
-		ps = push.NewSession(c.callID, role, c.plan.CallerCard, c.s.opts.SessionTTL)
-	default:
-		ps = push.NewSession(c.callID, role, c.plan.CalleeCard, c.s.opts.SessionTTL)
-	}
+func (c *callCtl) openPush(role push.Role, page *content.Page) (*push.Session, sdp.PushOffer, error) {
+	ps := push.NewSession(c.callID, role, page, c.s.opts.SessionTTL)
 	host, port := c.s.deps.MSRP.Addr()
 	if ta, ok := c.s.deps.MSRP.(interface{ TLSAddr() (string, int) }); ok && c.s.opts.OfferTLS {
 		// msrps: the session binds only over TLS and a=path says msrps:// (RFC 4975 §6).
@@ -609,9 +603,4 @@ func hasToken(vals []string, tok string) bool {
 		}
 	}
 	return false
-}
-
-// proxyInvite forwards a re-INVITE inside a record-routed dialog.
-func (s *Server) proxyInvite(req *sip.Request, tx sip.ServerTransaction) {
-	s.proxyInDialog(req, tx)
 }

@@ -2,7 +2,6 @@ package signal
 
 import (
 	"context"
-	"time"
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
@@ -167,5 +166,3 @@ func callIDOf(m interface{ CallID() *sip.CallIDHeader }) string {
 	}
 	return ""
 }
-
-var _ = time.Second

@@ -1,7 +1,6 @@
 package signal
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -393,7 +392,7 @@ func rseqOf(v string) (rseq, cseq uint32, method string, ok bool) {
 	return uint32(a), uint32(b), f[2], true
 }
 
-// withCtx is a ClientRequestOption that does nothing; passing it stops sipgo from "building" a request
+// prebuilt is a ClientRequestOption that does nothing; passing it stops sipgo from "building" a request
 // we already built (a proxy's requests must not get new From/To/CSeq).
 func prebuilt(*sipgo.Client, *sip.Request) error { return nil }
 
@@ -440,5 +439,3 @@ func transportToward(req *sip.Request) string {
 	}
 	return "UDP"
 }
-
-var _ = context.Background

@@ -45,7 +45,7 @@ func TestOfferTLS(t *testing.T) {
 			c := &callCtl{s: s, plan: call.Plan{CallerCard: page}, events: make(chan any, 1)}
 			c.ctx, c.cancel = context.WithCancel(context.Background())
 			defer func() { c.cancel(); c.wg.Wait() }()
-			ps, offer, err := c.openPush(push.CallerCard, nil)
+			ps, offer, err := c.openPush(push.CallerCard, page)
 			if err != nil {
 				t.Fatal(err)
 			}
