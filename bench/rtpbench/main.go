@@ -6,11 +6,22 @@
 //	go run ./bench/rtpbench                         # the default sweep, about 50 s
 //	go run ./bench/rtpbench -impl wheel -levels 5000 -measure 4s
 //
-// Streams start spread over -ramp (calls arrive at random times, so do their 20 ms phases) and send
-// to -sinks sockets on 127.0.0.1 owned by a child process (this binary with -sink) that drains them
-// with recvmmsg, so the sender's CPU (getrusage of this process) excludes the receiver. A level
-// passes when, over the -measure window, at most 0.1% of packets left more than 10 ms after their
-// due time and no packet was lost at the sender (kernel refusals, or ticks a ticker dropped).
+// Streams start spread over -ramp (calls arrive at random times, so do their 20 ms phases). Where the
+// packets go is -net:
+//
+//   - wire (the default): the benchmark re-executes itself in a network namespace of its own, where
+//     an ifb device stands in for the NIC: every stream sends to its own caller address in
+//     198.19.0.0/16 (RFC 2544's benchmarking range), routed out of that device, which discards what
+//     it is handed. The sender pays the whole UDP/IP transmit path, as it would toward handsets on
+//     another host, and nothing else: no receive path runs on these two cores. The device's
+//     counter proves every packet reached the "wire".
+//   - loopback: -sinks sockets on 127.0.0.1 owned by a child process (this binary with -sink) that
+//     drains them with recvmmsg. On loopback the kernel runs the receiver's UDP path inside the
+//     sender's send (and in ksoftirqd), so this measures sender and receiver together on one box.
+//
+// The sender's CPU is getrusage of this process. A level passes when, over the -measure window, at
+// most 0.1% of packets left more than 10 ms after their due time and no packet was lost at the
+// sender (kernel refusals, or ticks a ticker dropped).
 package main
 
 import (
@@ -65,7 +76,8 @@ func main() {
 		sinkMode   = flag.Bool("sink", false, "internal: run as the sink process")
 		impl       = flag.String("impl", "both", "wheel, ticker or both")
 		levels     = flag.String("levels", "1000,2000,3000,4000,5000,6000,7000,8000", "stream counts, climbed in order")
-		sinks      = flag.Int("sinks", 4, "sink sockets")
+		sinks      = flag.Int("sinks", 4, "sink sockets (-net loopback)")
+		netMode    = flag.String("net", "wire", "where packets go: wire (a discarding device in a private network namespace) or loopback (a sink process on 127.0.0.1)")
 		shards     = flag.Int("shards", 0, "wheel shards (0: GOMAXPROCS)")
 		ramp       = flag.Duration("ramp", time.Second, "spread of stream starts")
 		measure    = flag.Duration("measure", 2*time.Second, "measurement window after the ramp")
@@ -76,16 +88,41 @@ func main() {
 		runSink(*sinks)
 		return
 	}
-	fmt.Printf("# rtpbench: %s, GOMAXPROCS=%d, NumCPU=%d, %s\n", runtime.Version(), runtime.GOMAXPROCS(0),
-		runtime.NumCPU(), loadavg())
-	var results []result
-	once := func(name string, n int, f func(int, []netip.AddrPort) (result, error)) result {
-		sink, addrs, err := startSink(*sinks)
-		if err != nil {
-			fatal("sink", err)
+	var w *wire
+	switch *netMode {
+	case "wire":
+		if os.Getenv(wireEnv) == "" {
+			os.Exit(reexecInNamespace())
 		}
-		r, err := f(n, addrs)
-		r.received = sink.finish()
+		var err error
+		if w, err = setupWire(); err != nil {
+			fatal("wire", err)
+		}
+	case "loopback":
+	default:
+		fatal("flag", fmt.Errorf("-net %q: want wire or loopback", *netMode))
+	}
+	fmt.Printf("# rtpbench: %s, GOMAXPROCS=%d, NumCPU=%d, net=%s, %s\n", runtime.Version(), runtime.GOMAXPROCS(0),
+		runtime.NumCPU(), *netMode, loadavg())
+	var results []result
+	once := func(name string, n int, f func(int, string, []netip.AddrPort) (result, error)) result {
+		var (
+			r     result
+			err   error
+			sink  *sink
+			addrs []netip.AddrPort
+		)
+		if w != nil {
+			before := w.discarded()
+			r, err = f(n, wireLocal, w.callers(n))
+			r.received = w.discarded() - before
+		} else {
+			if sink, addrs, err = startSink(*sinks); err != nil {
+				fatal("sink", err)
+			}
+			r, err = f(n, "127.0.0.1", addrs)
+			r.received = sink.finish()
+		}
 		if err != nil {
 			fatal(name, err)
 		}
@@ -94,8 +131,12 @@ func main() {
 		printResult(r)
 		return r
 	}
-	wheel := func(n int, a []netip.AddrPort) (result, error) { return runWheel(n, a, *shards, *ramp, *measure) }
-	ticker := func(n int, a []netip.AddrPort) (result, error) { return runTicker(n, a, *ramp, *measure) }
+	wheel := func(n int, local string, a []netip.AddrPort) (result, error) {
+		return runWheel(n, local, a, *shards, *ramp, *measure)
+	}
+	ticker := func(n int, local string, a []netip.AddrPort) (result, error) {
+		return runTicker(n, local, a, *ramp, *measure)
+	}
 	// Levels run interleaved (wheel L1, ticker L1, wheel L2, …) so both see the same machine; an
 	// implementation stops climbing after its first failing level.
 	failed := map[string]bool{"wheel": *impl == "ticker", "ticker": *impl == "wheel"}
@@ -194,8 +235,8 @@ func g711Clip() *media.Packets {
 }
 
 // runWheel plays n streams on the netio/rtp plane.
-func runWheel(n int, sinks []netip.AddrPort, shards int, ramp, measure time.Duration) (result, error) {
-	p, err := rtp.New(rtp.Options{ListenIP: "127.0.0.1", PortMin: 20000, PortMax: 39999, MaxDuration: time.Hour, Shards: shards,
+func runWheel(n int, local string, sinks []netip.AddrPort, shards int, ramp, measure time.Duration) (result, error) {
+	p, err := rtp.New(rtp.Options{ListenIP: local, PortMin: 20000, PortMax: 39999, MaxDuration: time.Hour, Shards: shards,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		return result{}, err
@@ -259,7 +300,8 @@ type tickerStats struct {
 // time.Ticker, marshalling a reused pion rtp.Packet into a per-call buffer and writing it with
 // WriteToUDPAddrPort on the call's own socket. Ticks a slow goroutine misses are dropped by the
 // ticker: those packets are lost at the sender, and the stream falls behind real time.
-func runTicker(n int, sinks []netip.AddrPort, ramp, measure time.Duration) (result, error) {
+func runTicker(n int, local string, sinks []netip.AddrPort, ramp, measure time.Duration) (result, error) {
+	laddr := &net.UDPAddr{IP: net.ParseIP(local)}
 	clip := g711Clip()
 	var st tickerStats
 	var measuring atomic.Bool
@@ -270,7 +312,7 @@ func runTicker(n int, sinks []netip.AddrPort, ramp, measure time.Duration) (resu
 		if d := time.Duration(i) * ramp / time.Duration(n); time.Since(t0) < d {
 			time.Sleep(d - time.Since(t0))
 		}
-		conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		conn, err := net.ListenUDP("udp4", laddr)
 		if err != nil {
 			close(stop)
 			wg.Wait()

@@ -9,8 +9,9 @@
 // never drifts and a late slot catches up instead of dropping packets. Each slot collects every due
 // packet of its streams, writes each stream's 12-byte RTP header into a per-shard scratch entry, and
 // sends the lot with sendmmsg(2): two iovecs per datagram, the header and the shared clip payload, so
-// a payload is never copied. The wheel then sleeps in epoll_wait until the next slot; the same epoll
-// set wakes it for symmetric-RTP latching reads.
+// a payload is never copied. The wheel then sleeps until the next slot. Symmetric-RTP latching reads
+// are non-blocking probes of a stream's sockets every 200 ms until they latch, not an epoll set
+// (registering every socket with epoll costs a wake-up callback per sent datagram; see shard.probe).
 //
 // Every stream has its own RTP/RTCP socket pair (the port in the SDP answer, and the port the caller's
 // NAT expects packets from), so the kernel takes one sendmmsg per socket: the batch of a slot is one
@@ -28,7 +29,8 @@
 //     (last packet of each H.264 access unit, first AMR-WB packet after a NO_DATA gap).
 //   - RTCP: an SR + SDES CNAME compound (RFC 3550 §6.1) every Options.RTCPInterval (5 s).
 //   - Symmetric RTP (RFC 4961 behaviour): RTP goes to the SDP address until the first RTP packet
-//     arrives on the stream's socket, then to that packet's source; RTCP likewise on port+1.
+//     arrives on the stream's socket, then (within 200 ms) to that packet's source; RTCP likewise
+//     on port+1 (within 1 s), or to the RTP source's port + 1 until RTCP arrives.
 //   - Options.MaxDuration bounds every stream; [Stream.Err] then reports [ErrMaxDuration].
 //
 // # API and ownership

@@ -3,6 +3,7 @@ package rtp
 import (
 	"context"
 	"encoding/binary"
+	"math"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -23,6 +24,12 @@ const (
 	lateBucketNs = int64(100 * time.Microsecond)
 	lateBuckets  = 1001
 	lateBoundNs  = int64(10 * time.Millisecond) // "late" for Stats.Late
+	// Latching probes: an unlatched stream's RTP socket is read (non-blocking) every probeNs, its
+	// RTCP socket every rtcpProbeEvery-th probe. See shard.probe for why not epoll.
+	probeNs        = int64(200 * time.Millisecond)
+	rtcpProbeEvery = 5
+	// probeDrain bounds the datagrams one probe reads from a socket.
+	probeDrain = 16
 )
 
 // command is a request from a caller goroutine to a shard: play (s is new) or stop.
@@ -57,13 +64,11 @@ type shard struct {
 	slots [wheelSize][]*Stream
 	spare []*Stream
 	cur   int64 // next slot to run, in ms since base
-	byFD  map[int32]*Stream
 	live  map[*Stream]struct{}
 	cmds  []command
 	pend  []pending
 	msgs  []mmsghdr
 	iovs  []iovec
-	ready []int32
 	rbuf  []byte
 
 	// Counters, written by the loop, read by Stats.
@@ -75,7 +80,8 @@ type shard struct {
 	playing atomic.Int64
 	hist    [lateBuckets]atomic.Uint64
 
-	tid atomic.Int64 // the shard's OS thread once pinned (Options.CPUs), for tests
+	tid    atomic.Int64 // the shard's OS thread once pinned (Options.CPUs), for tests
+	locked bool         // the loop runs on its own locked, pinned OS thread (loop-owned)
 }
 
 func newShard(p *Plane, id int) (*shard, error) {
@@ -83,8 +89,8 @@ func newShard(p *Plane, id int) (*shard, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &shard{p: p, id: id, poll: pl, byFD: map[int32]*Stream{}, live: map[*Stream]struct{}{}, wake: make(chan struct{}, 1),
-		ready: make([]int32, 0, 64), rbuf: make([]byte, 2048)}, nil
+	return &shard{p: p, id: id, poll: pl, live: map[*Stream]struct{}{}, wake: make(chan struct{}, 1),
+		rbuf: make([]byte, 2048)}, nil
 }
 
 // post hands a command to the loop; false when the shard has closed (its streams are then ended).
@@ -115,7 +121,9 @@ func (sh *shard) pin(c int) (unpin func()) {
 		return runtime.UnlockOSThread
 	}
 	sh.tid.Store(int64(cpu.Tid()))
+	sh.locked = true
 	return func() {
+		sh.locked = false
 		if err := restore(); err != nil {
 			sh.p.log.Warn("rtp shard thread retired", "shard", sh.id, "error", err)
 			return
@@ -124,8 +132,7 @@ func (sh *shard) pin(c int) (unpin func()) {
 	}
 }
 
-// run is the shard goroutine: run due slots, flush their packets, then sleep in epoll_wait until the
-// next slot (waking early only for latching reads).
+// run is the shard goroutine: run due slots, flush their packets, then sleep until the next slot.
 func (sh *shard) run(ctx context.Context) {
 	defer sh.shutdown()
 	sh.cur = sh.p.now() / slotNs
@@ -143,13 +150,24 @@ func (sh *shard) run(ctx context.Context) {
 		if sh.cur*slotNs <= now {
 			sh.runSlot(sh.cur)
 			sh.cur++
-			if sh.cur%20 == 0 { // even when behind, look for latching reads once per packet time
-				sh.readAll(0)
-			}
 			continue
 		}
-		sh.readAll(int((sh.cur*slotNs - now + slotNs - 1) / slotNs))
+		sh.sleep(sh.cur*slotNs - now)
 	}
+}
+
+// sleep waits d ns for the next slot. An unpinned shard parks in the Go scheduler (time.Sleep), which
+// frees its P for other goroutines and costs one timer wake-up; a blocking epoll_wait instead would
+// be a long syscall, which the runtime's sysmon answers by handing the P to another thread every
+// time (measured: twice the context switches and ~13% more CPU at 5,000 streams). A pinned shard
+// owns its OS thread, so there the thread itself sleeps in epoll_wait (time.Sleep on a locked
+// thread would need another thread to hand the goroutine back).
+func (sh *shard) sleep(d int64) {
+	if sh.locked {
+		sh.poll.sleep(int((d + slotNs - 1) / slotNs))
+		return
+	}
+	time.Sleep(time.Duration(d))
 }
 
 // idle blocks while the shard has no stream and no command, until post wakes it or ctx ends. It
@@ -179,13 +197,9 @@ func (sh *shard) drain(now int64) {
 			s.start, s.due = now, now
 			s.deadline = now + int64(sh.p.opts.MaxDuration)
 			s.nextSR = now + int64(sh.p.opts.RTCPInterval)
+			s.nextProbe = now + probeNs
 			sh.live[s] = struct{}{}
 			sh.playing.Add(1)
-			for _, fd := range []int{s.rtpFD, s.rtcpFD} {
-				if sh.poll.add(fd) == nil {
-					sh.byFD[int32(fd)] = s
-				}
-			}
 			sh.insert(s)
 			continue
 		}
@@ -205,10 +219,8 @@ func (sh *shard) insert(s *Stream) {
 func (sh *shard) end(s *Stream, reason error) {
 	s.dead = true
 	delete(sh.live, s)
-	delete(sh.byFD, int32(s.rtpFD))
-	delete(sh.byFD, int32(s.rtcpFD))
 	sh.playing.Add(-1)
-	s.release(reason) // closing the fds also removes them from the epoll set
+	s.release(reason)
 }
 
 // runSlot sends every packet due before the end of slot t.
@@ -238,6 +250,9 @@ func (sh *shard) runSlot(t int64) {
 		}
 		if s.rtcpOK && now >= s.nextSR {
 			sh.queueSR(s, now)
+		}
+		if now >= s.nextProbe {
+			sh.probe(s, now)
 		}
 		sh.insert(s)
 	}
@@ -341,24 +356,37 @@ func (sh *shard) flush() {
 	sh.pend = sh.pend[:0]
 }
 
-// readAll waits up to ms milliseconds for latching reads (the shard's sleep) and handles them.
-func (sh *shard) readAll(ms int) {
-	sh.ready = sh.poll.wait(ms, sh.ready)
-	for _, fd := range sh.ready {
-		sh.readable(fd)
+// probe looks for the caller's first RTP (and RTCP) on s's sockets and latches to its source. It
+// is a non-blocking read every probeNs until the socket has latched, instead of an epoll set: a
+// socket registered with epoll makes the kernel run the epoll wake-up callback every time one of
+// its sent datagrams is freed (sock_wfree → write-space wake-up), a cost paid on every packet of
+// every stream whose caller never sends, which in early media is most of them
+// (bench/results/rtp-ringback.md measured it at about a tenth of the plane's CPU). A probe costs
+// one syscall per socket per probe; a latch happens at most probeNs after the caller's first packet.
+// Unread datagrams wait in the socket's small receive buffer (openUDP), bounded by the kernel.
+func (sh *shard) probe(s *Stream, now int64) {
+	s.probes++
+	s.nextProbe = now + probeNs
+	if !s.latchedRTP {
+		sh.latch(s, false)
+	}
+	if !s.latchedRTCP && s.probes%rtcpProbeEvery == 0 {
+		sh.latch(s, true)
+	}
+	if s.latchedRTP && s.latchedRTCP {
+		s.nextProbe = math.MaxInt64 // never read again
 	}
 }
 
-// readable handles a latching read on fd: the first RTP (or RTCP) packet from the caller fixes the
-// destination; the socket then leaves the epoll set and is never read again.
-func (sh *shard) readable(fd int32) {
-	s, ok := sh.byFD[fd]
-	if !ok || s.dead {
-		return
+// latch reads s's RTP (or RTCP) socket: the first valid RTP (or RTCP) packet from the caller fixes
+// the destination to its source address.
+func (sh *shard) latch(s *Stream, rtcp bool) {
+	fd := s.rtpFD
+	if rtcp {
+		fd = s.rtcpFD
 	}
-	rtcp := int(fd) == s.rtcpFD
-	for range 16 {
-		n, from, err := recvFrom(int(fd), sh.rbuf)
+	for range probeDrain {
+		n, from, err := recvFrom(fd, sh.rbuf)
 		if err != nil {
 			return // EAGAIN: drained
 		}
@@ -377,8 +405,6 @@ func (sh *shard) readable(fd int32) {
 		} else {
 			continue
 		}
-		sh.poll.del(int(fd))
-		delete(sh.byFD, fd)
 		sh.p.latched.Add(1)
 		return
 	}

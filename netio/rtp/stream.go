@@ -45,9 +45,11 @@ type Stream struct {
 	start       int64  // ns since base of the first packet
 	deadline    int64
 	nextSR      int64
+	nextProbe   int64 // next latching probe (shard.probe); MaxInt64 once both sockets latched
+	probes      uint32
 	first       bool
 	dead        bool
-	latchedRTP  bool // for debugging dumps; RTCP latching reads latchedRTCP
+	latchedRTP  bool
 	latchedRTCP bool
 	dst         sockaddr
 	rtcpDst     sockaddr

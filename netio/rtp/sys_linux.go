@@ -13,7 +13,7 @@ import (
 
 // The socket layer works on raw non-blocking file descriptors owned by one shard, not on net.UDPConn:
 // sends go out with sendmmsg(2) built by hand over persistent iovecs (header, shared payload), and
-// latching reads are driven by one epoll instance per shard, so no stream needs a goroutine and no
+// latching reads are non-blocking probes from the shard's loop, so no stream needs a goroutine and no
 // send takes the net package's fd lock. golang.org/x/net/ipv4's PacketConn.WriteBatch makes the same
 // sendmmsg call, but needs a net.PacketConn (netpoller registration, fd mutex) per socket.
 
@@ -72,6 +72,9 @@ func addrPortOf(sa unix.Sockaddr) (netip.AddrPort, bool) {
 	return netip.AddrPort{}, false
 }
 
+// rcvBuf is SO_RCVBUF for stream sockets, see openUDP.
+const rcvBuf = 4096
+
 // openUDP returns a bound non-blocking UDP socket.
 func openUDP(ip netip.Addr, port, tos int) (int, error) {
 	fam := unix.AF_INET
@@ -95,6 +98,11 @@ func openUDP(ip netip.Addr, port, tos int) (int, error) {
 			_ = unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_TCLASS, tos)
 		}
 	}
+	// Herald reads these sockets only to latch (the first packet from the caller); after that
+	// nothing reads them, so whatever the caller keeps sending must not pile up: a small receive
+	// buffer (the kernel doubles it; a few datagrams) bounds it. The default, net.core.rmem_default
+	// (~208 KiB), would let 5,000 sending callers pin about a gigabyte of kernel memory.
+	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, rcvBuf)
 	if err := unix.Bind(fd, sa); err != nil {
 		unix.Close(fd)
 		return -1, err
@@ -139,7 +147,8 @@ func recvFrom(fd int, buf []byte) (int, netip.AddrPort, error) {
 	return n, ap, nil
 }
 
-// poller is one shard's epoll instance, used for latching reads and as the shard's sleep.
+// poller is one shard's sleep: an epoll instance with no descriptors, so epoll_wait is a
+// millisecond sleep that any future wake-up source (an eventfd) could cut short.
 type poller struct {
 	fd  int
 	evs []unix.EpollEvent
@@ -150,27 +159,11 @@ func newPoller() (*poller, error) {
 	if err != nil {
 		return nil, fmt.Errorf("epoll_create1: %w", err)
 	}
-	return &poller{fd: fd, evs: make([]unix.EpollEvent, 64)}, nil
+	return &poller{fd: fd, evs: make([]unix.EpollEvent, 1)}, nil
 }
 
-func (p *poller) add(fd int) error {
-	return unix.EpollCtl(p.fd, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd)})
-}
-
-func (p *poller) del(fd int) { _ = unix.EpollCtl(p.fd, unix.EPOLL_CTL_DEL, fd, nil) }
-
-// wait blocks up to ms milliseconds and returns the readable fds (valid until the next call).
-func (p *poller) wait(ms int, fds []int32) []int32 {
-	n, err := unix.EpollWait(p.fd, p.evs, ms)
-	if err != nil || n <= 0 {
-		return fds[:0]
-	}
-	fds = fds[:0]
-	for _, ev := range p.evs[:n] {
-		fds = append(fds, ev.Fd)
-	}
-	return fds
-}
+// sleep blocks for ms milliseconds (EINTR cuts it short; the loop then re-checks the clock).
+func (p *poller) sleep(ms int) { _, _ = unix.EpollWait(p.fd, p.evs, ms) }
 
 func (p *poller) close() { _ = unix.Close(p.fd) }
 

@@ -28,8 +28,6 @@ func recvFrom(int, []byte) (int, netip.AddrPort, error) { return 0, netip.AddrPo
 
 type poller struct{}
 
-func newPoller() (*poller, error)           { return nil, ErrUnsupported }
-func (p *poller) add(int) error             { return ErrUnsupported }
-func (p *poller) del(int)                   {}
-func (p *poller) wait(int, []int32) []int32 { return nil }
-func (p *poller) close()                    {}
+func newPoller() (*poller, error) { return nil, ErrUnsupported }
+func (p *poller) sleep(int)       {}
+func (p *poller) close()          {}
