@@ -88,6 +88,7 @@ func main() {
 		runSink(*sinks)
 		return
 	}
+	raiseNoFile()
 	var w *wire
 	switch *netMode {
 	case "wire":
@@ -163,6 +164,20 @@ func main() {
 		fmt.Printf(" (ratio %.1fx)", float64(best["wheel"])/float64(best["ticker"]))
 	}
 	fmt.Println()
+}
+
+// raiseNoFile lifts RLIMIT_NOFILE as far as allowed: a wheel stream holds three sockets (RTP and
+// RTCP receiving sockets and a connected RTP sender), so 6,000 streams need 18,000 descriptors.
+func raiseNoFile() {
+	var rl syscall.Rlimit
+	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl) != nil {
+		return
+	}
+	want := syscall.Rlimit{Cur: 1 << 20, Max: 1 << 20}
+	if rl.Max >= want.Max || syscall.Setrlimit(syscall.RLIMIT_NOFILE, &want) != nil {
+		rl.Cur = rl.Max
+		_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl)
+	}
 }
 
 func fatal(what string, err error) {

@@ -16,6 +16,7 @@ type Stats struct {
 	Dropped     uint64        // datagrams the kernel refused (full send buffer, errors): lost at the sender
 	RTCP        uint64        // RTCP compound packets sent
 	Latched     uint64        // sockets that latched to the caller's source address
+	Unconnected uint64        // senders that could not be connected (those streams send unconnected)
 	P50Lateness time.Duration // lateness quantiles, 100 µs resolution, capped at 100 ms
 	P99Lateness time.Duration
 	MaxLateness time.Duration // upper edge of the highest non-empty bucket
@@ -23,7 +24,7 @@ type Stats struct {
 
 // Stats returns the current counters, summed over the shards.
 func (p *Plane) Stats() Stats {
-	st := Stats{Streams: int(p.streams.Load()), Latched: p.latched.Load()}
+	st := Stats{Streams: int(p.streams.Load()), Latched: p.latched.Load(), Unconnected: p.unconnected.Load()}
 	var hist [lateBuckets]uint64
 	for _, sh := range p.shards {
 		st.Playing += int(sh.playing.Load())
@@ -88,6 +89,7 @@ func quantile(h *[lateBuckets]uint64, q float64) time.Duration {
 //	herald_rtp_packets_dropped_total       counter datagrams lost at the sender
 //	herald_rtp_rtcp_sent_total             counter RTCP compound packets sent
 //	herald_rtp_latched_total               counter sockets latched to the caller (symmetric RTP)
+//	herald_rtp_senders_unconnected_total   counter senders that could not be connected (dearer sends)
 //	herald_rtp_send_lateness_seconds       histogram send time minus due time
 var (
 	descStreams  = prometheus.NewDesc("herald_rtp_streams", "Allocated RTP streams.", nil, nil)
@@ -98,6 +100,7 @@ var (
 	descDropped  = prometheus.NewDesc("herald_rtp_packets_dropped_total", "Datagrams lost at the sender.", nil, nil)
 	descRTCP     = prometheus.NewDesc("herald_rtp_rtcp_sent_total", "RTCP compound packets sent.", nil, nil)
 	descLatched  = prometheus.NewDesc("herald_rtp_latched_total", "Sockets latched to the caller's source address.", nil, nil)
+	descUnconn   = prometheus.NewDesc("herald_rtp_senders_unconnected_total", "Stream senders that could not be connected; those streams send with an address per datagram.", nil, nil)
 	descLateness = prometheus.NewDesc("herald_rtp_send_lateness_seconds", "Send time minus due time of RTP packets.", nil, nil)
 	// latenessEdges are the exported histogram bounds, in 100 µs buckets.
 	latenessEdges = []int{5, 10, 20, 50, 100, 200, 500, 1000}
@@ -110,7 +113,7 @@ func (p *Plane) Collectors() []prometheus.Collector { return []prometheus.Collec
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descStreams, descPlaying, descSent, descOctets, descLate, descDropped,
-		descRTCP, descLatched, descLateness} {
+		descRTCP, descLatched, descUnconn, descLateness} {
 		ch <- d
 	}
 }
@@ -125,6 +128,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descDropped, prometheus.CounterValue, float64(st.Dropped))
 	ch <- prometheus.MustNewConstMetric(descRTCP, prometheus.CounterValue, float64(st.RTCP))
 	ch <- prometheus.MustNewConstMetric(descLatched, prometheus.CounterValue, float64(st.Latched))
+	ch <- prometheus.MustNewConstMetric(descUnconn, prometheus.CounterValue, float64(st.Unconnected))
 	h := c.p.LatenessHistogram()
 	buckets := make(map[float64]uint64, len(latenessEdges))
 	var count uint64

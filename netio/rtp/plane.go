@@ -31,9 +31,12 @@ type Plane struct {
 	wg       sync.WaitGroup
 	cancel   context.CancelFunc
 
-	streams  atomic.Int64
-	latched  atomic.Uint64
-	lastWarn atomic.Int64
+	streams atomic.Int64
+	latched atomic.Uint64
+	// unconnected counts senders that could not be opened (openSender), whose stream sends from
+	// its receiving socket instead.
+	unconnected atomic.Uint64
+	lastWarn    atomic.Int64
 }
 
 // New validates opts and builds a stopped plane (nothing is bound until Allocate).
@@ -133,7 +136,7 @@ func (p *Plane) Allocate() (*Stream, error) {
 	}
 	p.streams.Add(1)
 	sh := p.shards[int(p.rr.Add(1))%len(p.shards)]
-	return &Stream{p: p, sh: sh, port: port, rtpFD: r, rtcpFD: c, done: make(chan struct{})}, nil
+	return &Stream{p: p, sh: sh, port: port, rtpFD: r, rtcpFD: c, txRTP: -1, done: make(chan struct{})}, nil
 }
 
 // IP returns the address the plane binds, for the SDP c= line.

@@ -307,60 +307,6 @@ func TestLatching(t *testing.T) {
 	s.Stop()
 }
 
-// RTCP latches on its own socket (the RTP+1 guess is replaced by where the caller's RTCP comes
-// from), and a caller that keeps flooding after the latch costs nothing: nobody reads a latched
-// socket, so its receive buffer is kept small and the stream plays on.
-func TestLatchingRTCPAndFloodAfterLatch(t *testing.T) {
-	p := startPlane(t, Options{RTCPInterval: 100 * time.Millisecond})
-	sdpRTP, _ := listenPair(t) // SRs go to its RTCP port until the caller's RTCP arrives
-	callerRTP, callerRTCP := listen(t), listen(t)
-	s, _ := p.Allocate()
-	if err := s.Play(addrOf(sdpRTP), media.Track{Packets: pcmuClip(4), PayloadType: 0}); err != nil {
-		t.Fatal(err)
-	}
-	defer s.Stop()
-	if _, ok := readRTP(t, sdpRTP, time.Second); !ok {
-		t.Fatal("nothing at the SDP address")
-	}
-	local := netip.MustParseAddr("127.0.0.1")
-	rr := []byte{0x80, 201, 0, 1, 0xca, 0xfe, 0xba, 0xbe} // an empty RTCP RR
-	if _, err := callerRTCP.WriteToUDPAddrPort(rr, netip.AddrPortFrom(local, uint16(s.Port()+1))); err != nil {
-		t.Fatal(err)
-	}
-	// Within the RTCP probe period (1 s) plus an SR interval, SRs arrive at the caller's RTCP source.
-	buf := make([]byte, 1500)
-	_ = callerRTCP.SetReadDeadline(time.Now().Add(3 * time.Second))
-	if n, err := callerRTCP.Read(buf); err != nil || n < 28 || buf[1] != 200 {
-		t.Fatalf("no SR at the caller's RTCP source: %d bytes, %v", n, err)
-	}
-	hello := []byte{0x80, 0x00, 0, 1, 0, 0, 0, 0, 0xde, 0xad, 0xbe, 0xef}
-	dst := netip.AddrPortFrom(local, uint16(s.Port()))
-	for range 2000 { // far more than any receive buffer Herald keeps: the kernel drops the rest
-		if _, err := callerRTP.WriteToUDPAddrPort(hello, dst); err != nil {
-			t.Fatal(err)
-		}
-	}
-	first, ok := readRTP(t, callerRTP, time.Second)
-	if !ok {
-		t.Fatal("no RTP at the caller's source after latching")
-	}
-	var last rtpPkt
-	for range 10 { // the stream keeps its pace after the flood
-		if last, ok = readRTP(t, callerRTP, time.Second); !ok {
-			t.Fatal("stream stalled after the flood")
-		}
-	}
-	if got := last.seq - first.seq; got != 10 {
-		t.Errorf("sequence advanced by %d over 10 packets", got)
-	}
-	if st := p.Stats(); st.Latched != 2 {
-		t.Errorf("latched = %d, want 2 (RTP and RTCP)", st.Latched)
-	}
-	if got := recvBufSize(t, s); got > 4*rcvBuf {
-		t.Errorf("stream socket SO_RCVBUF = %d, want about %d", got, 2*rcvBuf)
-	}
-}
-
 func TestRTCPSenderReport(t *testing.T) {
 	p := startPlane(t, Options{RTCPInterval: 60 * time.Millisecond, CNAME: "ringback@test"})
 	rx, rxc := listenPair(t)

@@ -267,7 +267,11 @@ func (sh *shard) queue(s *Stream) {
 	f := &pk.Frames[s.idx]
 	ticks := s.loop*uint64(pk.Length) + uint64(f.Offset)
 	marker := f.Marker || (s.first && pk.MarkFirst)
-	sh.pend = append(sh.pend, pending{s: s, fd: s.rtpFD, name: &s.dst, payload: f.Payload, due: s.due})
+	d := pending{s: s, fd: s.txRTP, payload: f.Payload, due: s.due}
+	if d.fd < 0 {
+		d.fd, d.name = s.rtpFD, &s.dst
+	}
+	sh.pend = append(sh.pend, d)
 	h := &sh.pend[len(sh.pend)-1].hdr
 	h[0] = 0x80 // V=2, no padding, extension or CSRC
 	h[1] = s.pt
@@ -396,6 +400,7 @@ func (sh *shard) latch(s *Stream, rtcp bool) {
 		if !rtcp && n >= 12 {
 			s.dst.set(from)
 			s.latchedRTP = true
+			sh.redirect(s)
 			if !s.latchedRTCP && from.Port() < 65535 {
 				s.rtcpDst, s.rtcpOK = s.dst.withPort(int(from.Port())+1), true
 			}
@@ -407,6 +412,19 @@ func (sh *shard) latch(s *Stream, rtcp bool) {
 		}
 		sh.p.latched.Add(1)
 		return
+	}
+}
+
+// redirect points s's connected RTP sender at s.dst after a latch. If reconnecting fails the sender
+// is closed and the stream sends from its receiving socket with s.dst on every datagram.
+func (sh *shard) redirect(s *Stream) {
+	if s.txRTP < 0 {
+		return
+	}
+	if err := connectFD(s.txRTP, &s.dst); err != nil {
+		s.closeSender()
+		sh.p.unconnected.Add(1)
+		sh.p.log.Debug("rtp stream sends unconnected", "port", s.port, "error", err)
 	}
 }
 

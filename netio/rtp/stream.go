@@ -25,9 +25,12 @@ type Stream struct {
 	p      *Plane
 	sh     *shard
 	port   int
-	rtpFD  int
+	rtpFD  int // the stream's receiving sockets: unconnected, probed for latching
 	rtcpFD int
-	done   chan struct{}
+	txRTP  int // the connected RTP sender (openSender); -1 sends from rtpFD with an address. RTCP,
+	// one compound packet per 5 s, always goes from rtcpFD with an address: a connected sender
+	// for it would cost a descriptor per stream for nothing.
+	done chan struct{}
 
 	mu    sync.Mutex
 	state int
@@ -101,7 +104,9 @@ func (s *Stream) Play(dst netip.AddrPort, track media.Track) error {
 		s.rtcpDst, s.rtcpOK = s.dst.withPort(int(dst.Port())+1), true
 	}
 	s.rtcp = buildRTCP(s.ssrc, s.p.opts.CNAME)
+	s.txRTP = s.sender(&s.dst)
 	if !s.sh.post(command{s: s, play: true}) {
+		s.closeSender()
 		return ErrClosed
 	}
 	s.state = statePlaying
@@ -136,8 +141,28 @@ func (s *Stream) Stop() {
 	<-s.done
 }
 
+// sender opens a connected RTP sender toward dst, or returns -1: the stream then sends from its
+// receiving socket with an address on every datagram (correct, only dearer), and the plane counts it.
+func (s *Stream) sender(dst *sockaddr) int {
+	fd, err := openSender(s.p.ip, s.port, s.p.ports.tos, dst)
+	if err != nil {
+		s.p.unconnected.Add(1)
+		s.p.log.Debug("rtp stream sends unconnected", "port", s.port, "error", err)
+		return -1
+	}
+	return fd
+}
+
+func (s *Stream) closeSender() {
+	if s.txRTP >= 0 {
+		closeFD(s.txRTP)
+		s.txRTP = -1
+	}
+}
+
 // release closes the sockets, frees the ports and closes done. Called once, by the owner.
 func (s *Stream) release(reason error) {
+	s.closeSender()
 	closeFD(s.rtpFD)
 	closeFD(s.rtcpFD)
 	s.p.ports.put(s.port)

@@ -75,15 +75,62 @@ func addrPortOf(sa unix.Sockaddr) (netip.AddrPort, bool) {
 // rcvBuf is SO_RCVBUF for stream sockets, see openUDP.
 const rcvBuf = 4096
 
-// openUDP returns a bound non-blocking UDP socket.
-func openUDP(ip netip.Addr, port, tos int) (int, error) {
+// openUDP returns a bound non-blocking UDP socket. With reuse it sets SO_REUSEPORT first, so that the
+// stream's connected sender (openSender) can share the port; ports.get checks with an exclusive
+// bind first that no one else holds the port.
+func openUDP(ip netip.Addr, port, tos int, reuse bool) (int, error) {
+	fd, sa, err := newUDP(ip, port, tos)
+	if err != nil {
+		return -1, err
+	}
+	if reuse {
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1); err != nil {
+			unix.Close(fd)
+			return -1, fmt.Errorf("SO_REUSEPORT: %w", err)
+		}
+	}
+	if err := unix.Bind(fd, sa); err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	return fd, nil
+}
+
+// openSender returns a socket bound to the stream's port (SO_REUSEPORT, beside the stream's
+// receiving socket) and connected to dst. A connected UDP socket keeps its route: the kernel skips
+// the route lookup, the xfrm lookup and the shared IP-ID generator on every send (about a sixth of
+// the plane's CPU at 5,000 streams, bench/results/rtp-ringback.md). It also receives only from dst,
+// which is what keeps latching correct: datagrams from any other source still reach the stream's
+// unconnected socket, where the probes look for them.
+func openSender(ip netip.Addr, port, tos int, dst *sockaddr) (int, error) {
+	fd, err := openUDP(ip, port, tos, true)
+	if err != nil {
+		return -1, err
+	}
+	if err := connectFD(fd, dst); err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	return fd, nil
+}
+
+// connectFD (re)connects UDP socket fd to dst.
+func connectFD(fd int, dst *sockaddr) error {
+	_, _, e := unix.Syscall(unix.SYS_CONNECT, uintptr(fd), uintptr(unsafe.Pointer(&dst.raw)), uintptr(dst.n))
+	if e != 0 {
+		return fmt.Errorf("connect: %w", e)
+	}
+	return nil
+}
+
+func newUDP(ip netip.Addr, port, tos int) (int, unix.Sockaddr, error) {
 	fam := unix.AF_INET
 	if !ip.Is4() {
 		fam = unix.AF_INET6
 	}
 	fd, err := unix.Socket(fam, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return -1, fmt.Errorf("socket: %w", err)
+		return -1, nil, fmt.Errorf("socket: %w", err)
 	}
 	var sa unix.Sockaddr
 	if fam == unix.AF_INET {
@@ -103,11 +150,7 @@ func openUDP(ip netip.Addr, port, tos int) (int, error) {
 	// buffer (the kernel doubles it; a few datagrams) bounds it. The default, net.core.rmem_default
 	// (~208 KiB), would let 5,000 sending callers pin about a gigabyte of kernel memory.
 	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, rcvBuf)
-	if err := unix.Bind(fd, sa); err != nil {
-		unix.Close(fd)
-		return -1, err
-	}
-	return fd, nil
+	return fd, sa, nil
 }
 
 func isAddrInUse(err error) bool {
@@ -117,13 +160,19 @@ func isAddrInUse(err error) bool {
 func closeFD(fd int) { _ = unix.Close(fd) }
 
 // sendmmsg sends msgs on fd and returns how many went out; it retries on EINTR and on a partial
-// send, and stops at the first other error.
+// send, and stops at the first other error. ECONNREFUSED on a connected socket reports an ICMP
+// port unreachable that arrived for an earlier datagram, not this one (the kernel clears the error
+// as it reports it): the datagram is sent again, once per call.
 func sendmmsg(fd int, msgs []mmsghdr) (int, error) {
-	sent := 0
+	sent, refused := 0, false
 	for sent < len(msgs) {
 		r, _, e := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(fd), uintptr(unsafe.Pointer(&msgs[sent])),
 			uintptr(len(msgs)-sent), 0, 0, 0)
 		if e == unix.EINTR {
+			continue
+		}
+		if e == unix.ECONNREFUSED && !refused {
+			refused = true
 			continue
 		}
 		if e != 0 {
@@ -169,9 +218,12 @@ func (p *poller) close() { _ = unix.Close(p.fd) }
 
 func isAgain(err error) bool { return errors.Is(err, unix.EAGAIN) }
 
-// fillMsg points m at name and iovs.
+// fillMsg points m at name (nil on a connected socket) and iovs.
 func fillMsg(m *mmsghdr, name *sockaddr, iovs []iovec) {
-	m.hdr = unix.Msghdr{Name: (*byte)(unsafe.Pointer(&name.raw)), Namelen: name.n, Iov: &iovs[0]}
+	m.hdr = unix.Msghdr{Iov: &iovs[0]}
+	if name != nil {
+		m.hdr.Name, m.hdr.Namelen = (*byte)(unsafe.Pointer(&name.raw)), name.n
+	}
 	m.hdr.SetIovlen(len(iovs))
 	m.n = 0
 }

@@ -13,14 +13,16 @@ type mmsghdr struct{}
 
 type sockaddr struct{}
 
-func (s *sockaddr) set(netip.AddrPort)          {}
-func (s *sockaddr) withPort(int) sockaddr       { return *s }
-func openUDP(netip.Addr, int, int) (int, error) { return -1, ErrUnsupported }
-func isAddrInUse(error) bool                    { return false }
-func closeFD(int)                               {}
-func isAgain(error) bool                        { return false }
-func fillMsg(*mmsghdr, *sockaddr, []iovec)      {}
-func setIov(*iovec, []byte)                     {}
+func (s *sockaddr) set(netip.AddrPort)                        {}
+func (s *sockaddr) withPort(int) sockaddr                     { return *s }
+func openUDP(netip.Addr, int, int, bool) (int, error)         { return -1, ErrUnsupported }
+func openSender(netip.Addr, int, int, *sockaddr) (int, error) { return -1, ErrUnsupported }
+func connectFD(int, *sockaddr) error                          { return ErrUnsupported }
+func isAddrInUse(error) bool                                  { return false }
+func closeFD(int)                                             {}
+func isAgain(error) bool                                      { return false }
+func fillMsg(*mmsghdr, *sockaddr, []iovec)                    {}
+func setIov(*iovec, []byte)                                   {}
 
 func sendmmsg(int, []mmsghdr) (int, error) { return 0, ErrUnsupported }
 
