@@ -2,6 +2,7 @@ package msrpbench
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -34,6 +35,15 @@ type BaselineOptions struct {
 	BindTimeout, TransferTimeout  time.Duration
 	Linger                        time.Duration // how long a finished connection waits for the peer's close
 	ReadBufSize                   int           // initial per-connection read buffer; grows for big frames
+	// LingerAfterDelivery restores the close of the first measurements (bench/results/msrp-plane.md
+	// before Session 2): half-close and wait for the terminal's close even after a complete delivery.
+	// By default the baseline closes as netio/msrp does: at once when the success REPORT arrived, all
+	// input is consumed and nothing is left to send.
+	LingerAfterDelivery bool
+	// TCPKeepAlive restores Go's default TCP keep-alive on accepted connections (four setsockopt calls per
+	// accept). netio/msrp enables no TCP keep-alive (its idle timeout closes silent connections), so by
+	// default neither does the baseline.
+	TCPKeepAlive bool
 }
 
 // BaselineStats are the baseline's counters.
@@ -91,7 +101,11 @@ func NewBaseline(opts BaselineOptions) (*Baseline, error) {
 	defd(&opts.BindTimeout, DefaultBindTimeout)
 	defd(&opts.TransferTimeout, DefaultTransferTimeout)
 	defd(&opts.Linger, DefaultLinger)
-	ln, err := net.Listen("tcp", opts.Listen)
+	lc := net.ListenConfig{KeepAlive: -1}
+	if opts.TCPKeepAlive {
+		lc.KeepAlive = 0 // Go's default
+	}
+	ln, err := lc.Listen(context.Background(), "tcp", opts.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("msrpbench: baseline listen: %w", err)
 	}
@@ -254,14 +268,15 @@ type bconn struct {
 	local []byte // our URI as the terminal addressed it
 	peer  []byte // the terminal's From-Path
 	// transfer
-	ctype   string
-	body    []byte
-	msgID   string
-	ch      msrp.Chunker
-	sending bool // chunks remain to be written
-	active  bool // the final REPORT is outstanding
-	sent    int64
-	ended   bool // the connection is finished: linger and close
+	ctype     string
+	body      []byte
+	msgID     string
+	ch        msrp.Chunker
+	sending   bool // chunks remain to be written
+	active    bool // the final REPORT is outstanding
+	sent      int64
+	ended     bool // the connection is finished: linger and close
+	delivered bool // the success REPORT for the whole page arrived
 }
 
 // writeScratch is pooled: chunk heads and the writev vector of one batch of chunks.
@@ -301,9 +316,15 @@ func (b *Baseline) serve(nc net.Conn) {
 			c.m.Reset()
 			r += k
 		}
+		// As netio/msrp: once the terminal confirmed the whole page, everything it sent is consumed and
+		// nothing is left to send, close at once (no reset can destroy anything) instead of lingering.
+		closeNow := c.delivered && r == w && len(c.out) == 0 && !c.b.opts.LingerAfterDelivery
 		if werr := c.flush(); werr != nil {
 			c.end(push.Result{Outcome: push.Disconnected, Bytes: c.sent, Err: errors.Join(errDisconnected, werr)})
 			return
+		}
+		if closeNow {
+			return // the deferred close
 		}
 		if c.ended {
 			break
@@ -459,6 +480,7 @@ func (c *bconn) onReport(m *msrp.Message) {
 		return
 	}
 	c.end(push.Result{Outcome: push.Delivered, Code: 200, Bytes: total})
+	c.delivered = true
 }
 
 // frameError answers a malformed or oversized request when its transaction id is known and ends the

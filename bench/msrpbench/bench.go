@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -69,6 +71,17 @@ type Report struct {
 	Throughput []ThroughputSample
 	Hold       []HoldSample
 	Elapsed    time.Duration
+	// LoadBefore and LoadAfter are /proc/loadavg at the start and the end (the machine is shared).
+	LoadBefore, LoadAfter string
+}
+
+// loadAvg is the first three fields of /proc/loadavg, or "?".
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) >= 3 {
+		return strings.Join(f[:3], " ")
+	}
+	return "?"
 }
 
 func (c Config) logf(format string, args ...any) {
@@ -79,7 +92,8 @@ func (c Config) logf(format string, args ...any) {
 
 // Run executes every phase for every server Runs times, alternating the server order between runs.
 func Run(ctx context.Context, cfg Config) (*Report, error) {
-	rep := &Report{Config: cfg}
+	rep := &Report{Config: cfg, LoadBefore: loadAvg()}
+	defer func() { rep.LoadAfter = loadAvg() }()
 	start := time.Now()
 	for run := range cfg.Runs {
 		order := slices.Clone(cfg.Servers)

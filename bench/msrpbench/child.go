@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/herald-ims/herald/core/config"
 	"github.com/herald-ims/herald/core/content"
 	"github.com/herald-ims/herald/core/push"
 	heraldmsrp "github.com/herald-ims/herald/netio/msrp"
@@ -28,8 +29,13 @@ const ChildEnv = "HERALD_MSRPBENCH_CHILD"
 const (
 	ServerHerald   = "herald"
 	ServerBaseline = "baseline"
-	// ServerHerald1Loop is Herald with one gnet event loop instead of GOMAXPROCS (a sensitivity check).
+	// ServerHerald1Loop is Herald with one gnet event loop (a sensitivity check; the default is
+	// GOMAXPROCS/2, which is also one loop on 2 vCPUs).
 	ServerHerald1Loop = "herald-1loop"
+	// ServerBaselineS1 is the baseline as measured before Session 2 (bench/results/msrp-plane.md): it
+	// lingers after a complete delivery (half-close, wait for the terminal's close) where netio/msrp
+	// closes at once, and keeps Go's default TCP keep-alive, which netio/msrp does not enable.
+	ServerBaselineS1 = "baseline-s1"
 )
 
 // ProfileEnv names an environment variable that makes each server child write a CPU profile of its whole
@@ -72,9 +78,14 @@ func Child(kind string, in io.Reader, out io.Writer) error {
 	)
 	switch kind {
 	case ServerHerald, ServerHerald1Loop:
+		// Herald as `herald serve` runs it with the shipped configuration (core/config defaults, which
+		// configs/herald.yaml keeps: chunk_size 2048, loops 0 = GOMAXPROCS/2), except what the benchmark
+		// needs: a free port, caps above the held connections and timeouts longer than a run.
 		o := heraldmsrp.Options{
 			Listen: "127.0.0.1:0", MaxConns: childMaxConns, MaxConnsPerIP: childMaxConns, MaxSessions: 1 << 21,
 			BindTimeout: childTimeout, TransferTimeout: childTimeout, IdleTimeout: childTimeout,
+			ChunkSize: config.DefaultChunkSize, MaxHeaderBytes: config.DefaultMaxHeaderBytes,
+			MaxChunkBytes: config.DefaultMaxChunkBytes, MaxOutbound: config.DefaultMaxOutbound,
 			Logger: slog.New(slog.DiscardHandler),
 		}
 		if kind == ServerHerald1Loop {
@@ -96,8 +107,11 @@ func Child(kind string, in io.Reader, out io.Writer) error {
 			defer cancel()
 			_ = s.Stop(ctx)
 		}
-	case ServerBaseline:
-		b, err := NewBaseline(BaselineOptions{BindTimeout: childTimeout, TransferTimeout: childTimeout})
+	case ServerBaseline, ServerBaselineS1:
+		b, err := NewBaseline(BaselineOptions{
+			BindTimeout: childTimeout, TransferTimeout: childTimeout,
+			LingerAfterDelivery: kind == ServerBaselineS1, TCPKeepAlive: kind == ServerBaselineS1,
+		})
 		if err != nil {
 			return fmt.Errorf("%w: %w", ErrChild, err)
 		}

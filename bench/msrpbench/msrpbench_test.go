@@ -23,7 +23,20 @@ type plane struct {
 
 func startBaseline(t testing.TB) plane {
 	t.Helper()
-	b, err := NewBaseline(BaselineOptions{BindTimeout: 3 * time.Second, TransferTimeout: 5 * time.Second})
+	return startBaselineOpts(t, BaselineOptions{BindTimeout: 3 * time.Second, TransferTimeout: 5 * time.Second})
+}
+
+// startBaselineS1 is the baseline as measured before Session 2 (ServerBaselineS1).
+func startBaselineS1(t testing.TB) plane {
+	t.Helper()
+	return startBaselineOpts(t, BaselineOptions{
+		BindTimeout: 3 * time.Second, TransferTimeout: 5 * time.Second, LingerAfterDelivery: true, TCPKeepAlive: true,
+	})
+}
+
+func startBaselineOpts(t testing.TB, o BaselineOptions) plane {
+	t.Helper()
+	b, err := NewBaseline(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +98,9 @@ func mustPage(t testing.TB, n int) *content.Page {
 // session must report Delivered with the page size, on both servers.
 func TestServersDeliverIdenticalPages(t *testing.T) {
 	for _, size := range []int{16 << 10, 5000, 2048} {
-		for name, start := range map[string]func(testing.TB) plane{"herald": startHerald, "baseline": startBaseline} {
+		for name, start := range map[string]func(testing.TB) plane{
+			"herald": startHerald, "baseline": startBaseline, "baseline-s1": startBaselineS1,
+		} {
 			t.Run(fmt.Sprintf("server=%s/page=%d", name, size), func(t *testing.T) {
 				p := start(t)
 				page := mustPage(t, size)

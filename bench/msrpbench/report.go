@@ -75,8 +75,8 @@ func (r *Report) Summaries() []Summary {
 // WriteMarkdown writes the per-run tables, the medians and the Herald/baseline ratios.
 func (r *Report) WriteMarkdown(w io.Writer) {
 	c := r.Config
-	fmt.Fprintf(w, "Page %d bytes in 2048-byte chunks; throughput: %d concurrent terminals × %d fetches (after 1 warm-up round); hold: %d connections; %d runs; total %.1f s.\n\n",
-		c.PageSize, c.Terminals, c.Rounds, c.HoldN, c.Runs, r.Elapsed.Seconds())
+	fmt.Fprintf(w, "Page %d bytes in 2048-byte chunks; throughput: %d concurrent terminals × %d fetches (after 1 warm-up round); hold: %d connections; %d runs; total %.1f s; load average %s at the start, %s at the end.\n\n",
+		c.PageSize, c.Terminals, c.Rounds, c.HoldN, c.Runs, r.Elapsed.Seconds(), r.LoadBefore, r.LoadAfter)
 
 	fmt.Fprintln(w, "### Throughput runs")
 	fmt.Fprintln(w)
@@ -113,14 +113,20 @@ func (r *Report) WriteMarkdown(w io.Writer) {
 		fmt.Fprintf(w, "| %s | %.0f | %.2f | %.2f | %.0f | %.2f | %.2f | %s |\n",
 			s.Server, s.Rate, ms(s.P50), ms(s.P99), s.PerCPUSec, s.ServerCPU.Seconds(), s.ClientCPU.Seconds(), mem)
 	}
-	var h, b *Summary
+	var h, b, b1 *Summary
 	for i := range sums {
 		switch sums[i].Server {
 		case ServerHerald:
 			h = &sums[i]
 		case ServerBaseline:
 			b = &sums[i]
+		case ServerBaselineS1:
+			b1 = &sums[i]
 		}
+	}
+	if h != nil && b1 != nil {
+		defer fmt.Fprintf(w, "- deliveries per server CPU-second vs %s (the baseline before Session 2): %.2f×\n",
+			ServerBaselineS1, ratio(h.PerCPUSec, b1.PerCPUSec))
 	}
 	if h == nil || b == nil {
 		return

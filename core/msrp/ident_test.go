@@ -52,3 +52,24 @@ func TestStatusText(t *testing.T) {
 		}
 	}
 }
+
+func TestIDSource(t *testing.T) {
+	var s IDSource
+	seen := make(map[string]bool)
+	for range 1000 { // several refills of the 256-byte pool
+		id := string(s.AppendTID(nil))
+		if len(id) != TIDLen || !validTID([]byte(id)) {
+			t.Fatalf("IDSource id %q is not a %d-character RFC 4975 transact-id", id, TIDLen)
+		}
+		if seen[id] {
+			t.Fatalf("IDSource repeated %q", id)
+		}
+		seen[id] = true
+	}
+	if got := testing.AllocsPerRun(100, func() {
+		var b [TIDLen]byte
+		_ = s.AppendTID(b[:0])
+	}); got != 0 {
+		t.Errorf("IDSource.AppendTID allocates %v times, want 0", got)
+	}
+}

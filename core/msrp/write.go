@@ -3,8 +3,8 @@ package msrp
 import "strconv"
 
 // Serializers append to dst and allocate nothing when dst has capacity. They do
-// not validate their arguments: callers pass transaction ids from [NewTID] and
-// paths they parsed or built.
+// not validate their arguments: callers pass transaction ids from [NewTID] or
+// [IDSource] and paths they parsed or built.
 
 const endLineDashes = "-------"
 

@@ -79,3 +79,22 @@ func BenchmarkSessionIDOf(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkTID compares one getrandom per transaction id (AppendTID) with the pooled IDSource.
+func BenchmarkTID(b *testing.B) {
+	b.Run("src=AppendTID", func(b *testing.B) {
+		b.ReportAllocs()
+		var buf [TIDLen]byte
+		for b.Loop() {
+			_ = AppendTID(buf[:0])
+		}
+	})
+	b.Run("src=IDSource", func(b *testing.B) {
+		b.ReportAllocs()
+		var buf [TIDLen]byte
+		var s IDSource
+		for b.Loop() {
+			_ = s.AppendTID(buf[:0])
+		}
+	})
+}

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 
 	"github.com/panjf2000/gnet/v2"
+	"golang.org/x/sys/unix"
 
 	"github.com/herald-ims/herald/core/msrp"
 	"github.com/herald-ims/herald/core/push"
@@ -55,8 +56,8 @@ type transfer struct {
 	active  bool // chunks to write or the final REPORT outstanding
 	allSent bool
 	ctype   string
-	body    []byte // shared, immutable page variant: chunks are sub-slices of it
-	msgID   string
+	body    []byte            // shared, immutable page variant: chunks are sub-slices of it
+	msgID   [msrp.TIDLen]byte // Message-ID (held inline: no allocation per transfer)
 	ch      msrp.Chunker
 	sent    int64 // body bytes handed to the connection
 }
@@ -339,9 +340,11 @@ func (cs *connState) startTransfer() {
 		active: true,
 		ctype:  ctype,
 		body:   body,
-		msgID:  msrp.NewMessageID(),
 		ch:     msrp.NewChunker(int64(len(body)), s.opts.ChunkSize),
 	}
+	bt := batchPool.Get().(*batch) // for its id source
+	bt.ids.AppendTID(cs.x.msgID[:0])
+	batchPool.Put(bt)
 	cs.setDeadline(s.mono() + int64(s.opts.TransferTimeout))
 }
 
@@ -349,7 +352,7 @@ func (cs *connState) startTransfer() {
 func (cs *connState) onReport(m *msrp.Message) {
 	s := cs.s
 	x := &cs.x
-	if cs.e == nil || !x.active || string(m.MessageID) != x.msgID {
+	if cs.e == nil || !x.active || !bytes.Equal(m.MessageID, x.msgID[:]) {
 		s.st.reportsUnknown.Add(1)
 		return
 	}
@@ -504,6 +507,8 @@ type batch struct {
 	offs [maxBatch][3]int // head start, head end (= end-line start), end-line end in b
 	brs  [maxBatch]msrp.ByteRange
 	n    int
+	iov  [2*maxBatch + 2]unix.Iovec // the writev system call's vector (gnetWire.writev)
+	ids  msrp.IDSource              // transaction ids: one getrandom per ~15 chunks, not one per chunk
 }
 
 var batchPool = sync.Pool{New: func() any { return &batch{b: make([]byte, 0, 4096), vec: make([][]byte, 0, 2*maxBatch+2)} }}
@@ -511,9 +516,10 @@ var batchPool = sync.Pool{New: func() any { return &batch{b: make([]byte, 0, 409
 // add appends the head and end-line of one chunk.
 func (bt *batch) add(cs *connState, br msrp.ByteRange, flag byte) {
 	x := &cs.x
-	tid := msrp.NewTID()
+	var tb [msrp.TIDLen]byte
+	tid := string(bt.ids.AppendTID(tb[:0])) // stays on the stack: the serializers only append it
 	hs := len(bt.b)
-	bt.b = msrp.AppendSendChunkHead(bt.b, tid, cs.peer, cs.local, x.msgID, br, x.ctype, "render")
+	bt.b = msrp.AppendSendChunkHead(bt.b, tid, cs.peer, cs.local, string(x.msgID[:]), br, x.ctype, "render")
 	he := len(bt.b)
 	bt.b = msrp.AppendEndLine(bt.b, tid, flag, true)
 	bt.offs[bt.n] = [3]int{hs, he, len(bt.b)}
@@ -543,7 +549,7 @@ func (bt *batch) write(cs *connState) {
 	}
 	bt.vec = append(bt.vec, bt.b[start:bt.offs[bt.n-1][2]])
 	last := bt.brs[bt.n-1]
-	cs.w.writev(bt.vec)
+	cs.w.writev(bt.vec, bt.iov[:0])
 	if out != nil {
 		putBuf(out)
 	}

@@ -47,7 +47,11 @@
 // writev of page chunks (so the bind's 200 and the first chunks share a segment), or go out in one Write
 // when there are no chunks to write. Page chunks are written with Writev as [head, page sub-slice,
 // end-line], up to 16 chunks per writev: the cached page is never copied by Herald (gnet copies only what
-// the socket does not take at once into the connection's outbound buffer).
+// the socket does not take at once into the connection's outbound buffer). When nothing is queued Herald
+// makes the writev system call itself with the pooled batch's iovec array (gnetWire.writev), because
+// gnet's Writev goes through x/sys/unix.Writev, which allocates an iovec slice per call; the rest of a
+// partial write, and any error, go to gnet's Writev as before. Chunk transaction ids and the Message-ID
+// come from a pooled msrp.IDSource (one getrandom per ~15 ids).
 //
 // Each event loop has its own listening socket (SO_REUSEPORT): a loop accepts its own connections, with
 // no accepting reactor handing them over through eventfd wake-ups.

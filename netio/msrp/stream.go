@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
+	"golang.org/x/sys/unix"
 
 	"github.com/herald-ims/herald/core/push"
 )
@@ -43,7 +44,7 @@ func (sc *streamConn) write(b []byte) {
 	}
 }
 
-func (sc *streamConn) writev(v [][]byte) {
+func (sc *streamConn) writev(v [][]byte, _ []unix.Iovec) {
 	_ = sc.nc.SetWriteDeadline(time.Now().Add(sc.s.streamWriteTimeout()))
 	var err error
 	if _, isTLS := sc.nc.(*tls.Conn); isTLS {
