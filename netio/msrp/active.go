@@ -2,6 +2,7 @@ package msrp
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -16,6 +17,15 @@ import (
 // bodiless binding SEND, and its 200 starts the page push exactly as a passive bind would; any other
 // answer fails the session with that code.
 //
+// msrps (a Secure session, whose a=path Herald offered as msrps://): the terminal's path must be msrps
+// too (RFC 4975 §6: the scheme is the transport), and the dialled socket becomes a TLS client
+// connection (Options.TLSClientConfig, server name = the host of the hop dialled) before it is served
+// by serveStream, the handler of accepted msrps connections. The TCP connect and the handshake share
+// one deadline, min(BindTimeout, session expiry), and hold the dial slot: a terminal that never
+// completes the handshake costs one slot until then. A failed or timed-out handshake, certificate
+// verification included, is counted in DialsFailed and TLSHandshakeFailed and fails the session
+// (Err wraps errDial, errHandshake and the cause).
+//
 // Why not gnet: Engine.Register (dup the dialled socket into a loop) reads the engine's load balancer
 // and loops without synchronisation with the engine's start (the race detector reports it) and parks a
 // worker of gnet's global goroutine pool for 10 s per call. Active connections are the exception (most
@@ -23,9 +33,10 @@ import (
 
 // dialing is a Connect in progress.
 type dialing struct {
-	e     *entry
-	peer  []byte // the terminal's a=path: To-Path of Herald's requests
-	local []byte // Herald's a=path for the session: From-Path
+	e          *entry
+	peer       []byte // the terminal's a=path: To-Path of Herald's requests
+	local      []byte // Herald's a=path for the session: From-Path
+	serverName string // msrps: the host of the first URI of peer, for certificate verification
 }
 
 // Connect makes Herald the active party for session id (push.Connector): it dials addr ("host:port"),
@@ -36,6 +47,10 @@ func (s *Server) Connect(id string, peerPath string, addr string) error {
 	if _, err := msrp.SessionIDOf(msrp.LastURI([]byte(peerPath))); err != nil {
 		return fmt.Errorf("%w: path %q: %w", ErrBadPeer, peerPath, err)
 	}
+	hop, err := msrp.ParseURI(msrp.FirstURI([]byte(peerPath))) // the hop Herald connects to
+	if err != nil {
+		return fmt.Errorf("%w: path %q: %w", ErrBadPeer, peerPath, err)
+	}
 	if _, _, err := net.SplitHostPort(addr); err != nil {
 		return fmt.Errorf("%w: address %q: %w", ErrBadPeer, addr, err)
 	}
@@ -43,8 +58,9 @@ func (s *Server) Connect(id string, peerPath string, addr string) error {
 	if e == nil {
 		return ErrUnknownSession
 	}
-	if e.sess.Secure {
-		return fmt.Errorf("%w: msrps sessions are passive only", ErrBadPeer)
+	if hop.Secure != e.sess.Secure { // RFC 4975 §6: msrps only over TLS, msrp only over TCP
+		return fmt.Errorf("%w: path %q: scheme does not match the session's transport (msrps %t)",
+			ErrBadPeer, peerPath, e.sess.Secure)
 	}
 	e.mu.Lock()
 	switch {
@@ -79,12 +95,15 @@ func (s *Server) Connect(id string, peerPath string, addr string) error {
 	s.dials.Add(1)
 	s.mu.Unlock()
 	d := &dialing{e: e, peer: []byte(peerPath), local: []byte(s.PathURI(id))}
+	if hop.Secure {
+		d.serverName = hop.Host
+	}
 	go s.dialOut(d, addr)
 	return nil
 }
 
-// dialOut runs on its own goroutine (one of at most MaxDials while dialling), then serves the
-// connection on the stream transport.
+// dialOut runs on its own goroutine (one of at most MaxDials while dialling and, for msrps, during the
+// TLS handshake), then serves the connection on the stream transport.
 func (s *Server) dialOut(d *dialing, addr string) {
 	defer s.dials.Done()
 	released := false
@@ -95,27 +114,50 @@ func (s *Server) dialOut(d *dialing, addr string) {
 		}
 	}
 	defer releaseSlot()
-	fail := func(err error) {
+	// fail reports a connection that could not be established; during Stop (which cancels the dial
+	// and the handshake) the session ends Aborted like every other, uncounted.
+	fail := func(err error, handshake bool) {
+		if s.stopping.Load() {
+			s.finish(d.e, push.Result{Outcome: push.Aborted, Err: errors.Join(errShutdown, err)})
+			return
+		}
 		s.st.dialFailed.Add(1)
+		if handshake {
+			s.st.tlsHandshakeFailed.Add(1)
+			err = errors.Join(errHandshake, err)
+		}
 		s.finish(d.e, push.Result{Outcome: push.Failed, Err: errors.Join(errDial, err)})
 	}
 	deadline := min(s.mono()+int64(s.opts.BindTimeout), d.e.expires)
 	ctx, cancel := context.WithTimeout(s.baseCtx, timeUntil(s.mono(), deadline))
+	defer cancel()
 	conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
-	cancel()
 	if err != nil {
-		fail(err)
+		fail(err, false)
 		return
 	}
-	releaseSlot()
 	if tc, ok := conn.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)
 	}
+	secure := d.e.sess.Secure
+	if secure {
+		tc := tls.Client(conn, s.clientTLS(d.serverName))
+		// Stop cancels ctx (baseCtx): HandshakeContext then closes the socket and returns.
+		if err := tc.HandshakeContext(ctx); err != nil {
+			_ = conn.Close()
+			s.log.Debug("msrps handshake failed", "error", err, "raddr", addr)
+			fail(err, true)
+			return
+		}
+		conn = tc
+	}
+	cancel()
+	releaseSlot()
 	ip := remoteIP(conn.RemoteAddr())
 	if !s.admit(ip) {
 		s.st.refusedLimit.Add(1)
 		_ = conn.Close()
-		fail(errors.New("connection limit"))
+		fail(errors.New("connection limit"), false)
 		return
 	}
 	if !s.trackStream(conn) {
@@ -124,7 +166,18 @@ func (s *Server) dialOut(d *dialing, addr string) {
 		s.finish(d.e, push.Result{Outcome: push.Aborted, Err: errShutdown})
 		return
 	}
-	s.serveStream(conn, ip, false, func(cs *connState) bool { return cs.bindActive(d) })
+	// An msrps connection's handshake is complete: serveStream's own HandshakeContext returns at once.
+	s.serveStream(conn, ip, secure, func(cs *connState) bool { return cs.bindActive(d) })
+}
+
+// clientTLS is the TLS client config of one msrps dial: a clone of TLSClientConfig that verifies the
+// certificate against serverName unless the config names a server itself.
+func (s *Server) clientTLS(serverName string) *tls.Config {
+	c := s.opts.TLSClientConfig.Clone()
+	if c.ServerName == "" {
+		c.ServerName = serverName
+	}
+	return c
 }
 
 // bindActive binds the connection Herald dialled to its session and queues the binding SEND (OnOpen).

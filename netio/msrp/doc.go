@@ -3,7 +3,8 @@
 // terminal answered a=setup:active or actpass) and send the acquisition request — a bodiless SEND whose
 // To-Path carries the session-id of an a=path Herald advertised — and receive the page. When the terminal
 // answered a=setup:passive, Connect makes Herald the active party (RFC 6135): it dials the terminal and
-// sends the binding SEND itself.
+// sends the binding SEND itself, over TCP or, for a session offered as msrps, over TLS (Herald is then
+// the TLS client and verifies the terminal's certificate: Options.TLSClientConfig).
 //
 // Wire behaviour (RFC 4975; DESIGN.md "Wire contract", STANDARDS.md §9.3):
 //
@@ -24,7 +25,9 @@
 //     (application/zstd, then application/gzip) is sent only when accept lists that type by name ("*"
 //     does not count), and the SEND's Content-Type says which.
 //   - Sessions opened with Secure are msrps: PathURI is msrps://host:tlsport/id;tcp and they bind only on
-//     the TLS listener; plain sessions bind only over TCP (otherwise 481).
+//     the TLS listener; plain sessions bind only over TCP (otherwise 481). Connect likewise dials an
+//     msrps:// terminal path only for a Secure session, over TLS, and an msrp:// one only for a plain
+//     session (otherwise ErrBadPeer).
 //   - 200 responses to chunks are progress; any other response fails the session with its code. A REPORT
 //     with Status 000 200 covering 1-N/N delivers it; an error REPORT fails it; a REPORT for another
 //     Message-ID is counted and ignored. REPORTs are never answered.
@@ -66,7 +69,8 @@
 // gnet connections (wireless terminals connecting to Herald) are the fast path. Two kinds of connection
 // use a goroutine each instead, with the same connState logic behind the wire interface (stream.go):
 // msrps connections from the crypto/tls listener (Options.TLSListen; gnet has no TLS), and connections
-// Herald dials for Connect (at most MaxDials dialling at once). Their writes are synchronous with a
+// Herald dials for Connect (at most MaxDials dialling at once; over TLS for msrps sessions, handshaken
+// before they reach the same handler as accepted msrps connections). Their writes are synchronous with a
 // deadline, so a slow reader blocks its own goroutine and never grows a buffer; the owner of the state is
 // whoever holds the connection's mutex.
 //

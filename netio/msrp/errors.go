@@ -15,7 +15,8 @@ var (
 	ErrUnknownSession = errors.New("netio/msrp: unknown session")
 	// ErrAlreadyBound is returned by Connect for a session bound to a connection or being dialled.
 	ErrAlreadyBound = errors.New("netio/msrp: session already bound or connecting")
-	// ErrBadPeer is returned by Connect for an unusable peer path or address.
+	// ErrBadPeer is returned by Connect for an unusable peer path or address, or a path whose scheme is
+	// not the session's transport (msrps:// only for a Secure session, msrp:// only for a plain one).
 	ErrBadPeer = errors.New("netio/msrp: bad peer path or address")
 	// ErrDialBusy is returned by Connect when MaxDials connections are being dialled already.
 	ErrDialBusy = errors.New("netio/msrp: too many outgoing connections in progress")
@@ -35,6 +36,7 @@ var (
 	errProtocol        = errors.New("netio/msrp: protocol error from peer")
 	errShutdown        = errors.New("netio/msrp: plane stopped")
 	errDial            = errors.New("netio/msrp: dialling the terminal failed")
+	errHandshake       = errors.New("netio/msrp: tls handshake with the terminal failed")
 )
 
 func joinErrs(errs []error) error { return errors.Join(errs...) }

@@ -27,7 +27,7 @@ var (
 	descMaxOutbound    = desc("outbound_max_queued_bytes", "Largest outbound backlog of a connection seen after a write.")
 	descRestarts       = desc("engine_restarts_total", "Engine restarts after an unexpected stop.")
 	descDials          = desc("dials_total", "Outgoing connections (Herald active) that failed or were refused, by result.", "result")
-	descTLSHandshake   = desc("tls_handshake_failures_total", "msrps connections closed for a failed or timed-out TLS handshake.")
+	descTLSHandshake   = desc("tls_handshake_failures_total", "msrps connections, accepted or dialled, closed for a failed or timed-out TLS handshake.")
 	descAcceptErrors   = desc("accept_errors_total", "msrps accept errors, each followed by a backoff.")
 )
 

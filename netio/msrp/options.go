@@ -2,9 +2,11 @@ package msrp
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"runtime"
 	"time"
 
@@ -70,6 +72,13 @@ type Options struct {
 	TLSListen        string
 	TLSConfig        *tls.Config
 	TLSAdvertisePort int
+	// TLSClientConfig is used when Herald dials an msrps terminal (Connect for a Secure session: RFC 6135
+	// active role over TLS). nil means the system roots with verification on (see ClientTLSConfig). Each
+	// dial uses a clone whose ServerName, when empty, is the host of the first URI of the terminal's
+	// a=path (the hop Herald connects to), so the terminal's certificate must name that host (DNS or IP
+	// SAN), also under CEMA when Herald dials the c=/m= address instead. When the config has no client
+	// certificate of its own, TLSConfig's certificates are presented to a terminal that asks for one.
+	TLSClientConfig *tls.Config
 
 	// Loops is the number of gnet event loops; 0 means DefaultLoops(), or len(CPUs) when pinned.
 	Loops int
@@ -114,6 +123,15 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.TLSClientConfig == nil {
+		o.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	if c := o.TLSClientConfig; o.TLSConfig != nil && len(o.TLSConfig.Certificates) > 0 &&
+		len(c.Certificates) == 0 && c.GetClientCertificate == nil {
+		c = c.Clone() // never modify the caller's config
+		c.Certificates = o.TLSConfig.Certificates
+		o.TLSClientConfig = c
 	}
 
 	var errs []error
@@ -167,4 +185,24 @@ func (o Options) withDefaults() (Options, error) {
 		return o, joinErrs(errs)
 	}
 	return o, nil
+}
+
+// ClientTLSConfig builds Options.TLSClientConfig from the msrp.tls_client_* settings: terminals'
+// certificates are verified against the PEM certificates in caFile, or the system roots when caFile is
+// empty. insecure turns verification off: for labs with throw-away terminal certificates only.
+func ClientTLSConfig(caFile string, insecure bool) (*tls.Config, error) {
+	c := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: insecure} // #nosec G402 -- explicit opt-in, warned by core/config
+	if caFile == "" {
+		return c, nil
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("%w: tls_client_ca: %w", ErrBadOptions, err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%w: tls_client_ca %q: no PEM certificate", ErrBadOptions, caFile)
+	}
+	c.RootCAs = pool
+	return c, nil
 }

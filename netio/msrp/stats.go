@@ -76,8 +76,8 @@ type Stats struct {
 	EngineRestarts    int64 // engine runs restarted after an unexpected stop
 
 	DialsBusy          int64 // Connect calls refused at MaxDials
-	DialsFailed        int64 // outgoing connections (Connect) that could not be established
-	TLSHandshakeFailed int64 // msrps connections closed for a failed or timed-out TLS handshake
+	DialsFailed        int64 // outgoing connections (Connect) not established: TCP connect, or msrps handshake
+	TLSHandshakeFailed int64 // msrps connections, accepted or dialled, closed for a failed or timed-out handshake
 	AcceptErrors       int64 // msrps accept errors (e.g. EMFILE), each followed by a backoff
 }
 
