@@ -13,10 +13,15 @@
 // are non-blocking probes of a stream's sockets every 200 ms until they latch, not an epoll set
 // (registering every socket with epoll costs a wake-up callback per sent datagram; see shard.probe).
 //
-// Every stream has its own RTP/RTCP socket pair (the port in the SDP answer, and the port the caller's
-// NAT expects packets from), so the kernel takes one sendmmsg per socket: the batch of a slot is one
-// syscall per stream for audio, one per video frame burst. Sharing one socket between streams would
-// make the batch a single syscall but breaks symmetric RTP behind NAT; see bench/results/rtp-ringback.md.
+// Every stream has its own RTP/RTCP port pair (the port in the SDP answer, and the port the caller's
+// NAT expects packets from): an unconnected receiving socket on each, and for RTP a second socket
+// bound to the same port (SO_REUSEPORT) and connected to the caller, which sends. A connected socket
+// keeps its route, so no route lookup or IP-ID hashing per datagram; datagrams from anyone but the
+// connected peer still land on the receiving socket for latching, and a latch reconnects the sender.
+// The kernel takes one sendmmsg per socket: the batch of a slot is one syscall per stream for audio,
+// one per video frame burst. Sharing one socket between streams would make the batch a single syscall
+// but breaks symmetric RTP behind NAT; see bench/results/rtp-ringback.md. A stream holds three
+// descriptors.
 //
 // With Options.CPUs set, shard i locks its goroutine to an OS thread pinned to CPUs[i % len] (via
 // netio/cpu) for as long as it runs, and gives the thread its old mask back before unlocking on exit.
