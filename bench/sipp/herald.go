@@ -32,6 +32,9 @@ type HeraldConfig struct {
 	MaxCalls int    // limits.max_calls; 0 = 100000
 	T1       time.Duration
 	LogLevel string // default warn
+	// HTTPListen, when set, turns on Herald's HTTP side there (its /debug/pprof serves profiles of a
+	// run); "" keeps it off, as in the measured runs.
+	HTTPListen string
 }
 
 // YAML renders the configuration file: everything on loopback, HTTP off, trusted 127.0.0.0/8.
@@ -61,11 +64,11 @@ msrp:
   listen: "127.0.0.1:0"
   advertise: 127.0.0.1
   advertise_addr: 127.0.0.1
-http: {listen: ""}
+http: {listen: %q}
 data_dir: %q
 limits: {max_calls: %d}
 log: {level: %s, format: text}
-`, addr, addr, addr, c.NextHop, c.T1, dataDir, c.MaxCalls, c.LogLevel)
+`, addr, addr, addr, c.NextHop, c.T1, c.HTTPListen, dataDir, c.MaxCalls, c.LogLevel)
 }
 
 // StartHerald writes c's config into dir, runs `herald serve -c` and waits until it answers OPTIONS.
@@ -74,7 +77,7 @@ func StartHerald(ctx context.Context, dir, binary string, c HeraldConfig) (*Proc
 	if err := os.WriteFile(cfg, []byte(c.YAML(filepath.Join(dir, "herald-data"))), 0o600); err != nil {
 		return nil, fmt.Errorf("sipp: %w", err)
 	}
-	p, err := Start(dir, "herald", binary, "serve", "-c", cfg)
+	p, err := start(dir, "herald", withoutGCEnv(), []string{binary, "serve", "-c", cfg})
 	if err != nil {
 		return nil, err
 	}

@@ -30,6 +30,11 @@ type Proc struct {
 
 // Start runs argv[0] with the rest of argv in dir, output to dir/name.log.
 func Start(dir, name string, argv ...string) (*Proc, error) {
+	return start(dir, name, nil, argv)
+}
+
+// start is Start with the child's environment (nil: this process's).
+func start(dir, name string, env []string, argv []string) (*Proc, error) {
 	path, err := exec.LookPath(argv[0])
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrNoTool, argv[0], err)
@@ -40,7 +45,7 @@ func Start(dir, name string, argv ...string) (*Proc, error) {
 		return nil, fmt.Errorf("sipp: %w", err)
 	}
 	cmd := exec.Command(path, argv[1:]...)
-	cmd.Dir, cmd.Stdout, cmd.Stderr = dir, f, f
+	cmd.Dir, cmd.Stdout, cmd.Stderr, cmd.Env = dir, f, f, env
 	if err := cmd.Start(); err != nil {
 		_ = f.Close()
 		return nil, fmt.Errorf("sipp: start %s: %w", name, err)
@@ -52,6 +57,19 @@ func Start(dir, name string, argv ...string) (*Proc, error) {
 		close(p.done)
 	}()
 	return p, nil
+}
+
+// withoutGCEnv is this process's environment without GOGC and GOMEMLIMIT: Herald runs with the
+// collector settings of its configuration (limits.gc_percent, limits.memory_limit_mb), never with
+// whatever the shell that started the benchmark had.
+func withoutGCEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "GOGC=") && !strings.HasPrefix(kv, "GOMEMLIMIT=") {
+			env = append(env, kv)
+		}
+	}
+	return env
 }
 
 // Pid is the process id.

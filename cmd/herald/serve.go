@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"runtime/debug"
+	"runtime/metrics"
 	"strconv"
 	"strings"
 	"sync"
@@ -78,9 +79,14 @@ func newInstance(o *config.Options, log *slog.Logger, trace func(string)) (*inst
 		}
 		msrpTLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
+	msrpClientTLS, err := msrpnet.ClientTLSConfig(m.TLSClientCA, m.TLSClientInsecure) // Herald active over msrps
+	if err != nil {
+		return nil, fmt.Errorf("herald: msrp: %w", err)
+	}
 	in.msrp, err = msrpnet.New(msrpnet.Options{
 		TLSListen:       m.TLSListen,
 		TLSConfig:       msrpTLS,
+		TLSClientConfig: msrpClientTLS,
 		CPUs:            msrpCPUs(o),
 		Listen:          m.Listen,
 		AdvertiseHost:   firstNonEmpty(m.AdvertiseAddr, m.Advertise),
@@ -473,12 +479,18 @@ func cmdServe(ctx context.Context, path string, stderr io.Writer) int {
 	for _, w := range o.Warnings {
 		log.Warn("config", "problem", w.String())
 	}
+	// The collector settings of the configuration (default gc_percent 400, memory_limit_mb 4096; see
+	// config.LimitOptions for the arithmetic) replace GOGC and GOMEMLIMIT; an explicit 0 leaves
+	// Go's own (and the environment's) in place.
 	if o.Limits.GCPercent != 0 {
 		debug.SetGCPercent(o.Limits.GCPercent)
 	}
 	if o.Limits.MemoryLimitMB > 0 {
 		debug.SetMemoryLimit(int64(o.Limits.MemoryLimitMB) << 20)
 	}
+	gc := []metrics.Sample{{Name: "/gc/gogc:percent"}, {Name: "/gc/gomemlimit:bytes"}}
+	metrics.Read(gc)
+	log.Info("go collector", "gc_percent", gc[0].Value.Uint64(), "memory_limit_mb", gc[1].Value.Uint64()>>20)
 	if err := os.MkdirAll(o.DataDir, 0o750); err != nil {
 		log.Error("data dir", "error", err)
 		return 1

@@ -528,7 +528,7 @@ func TestParseDefaults(t *testing.T) {
 		},
 		HTTP:    HTTPOptions{Listen: "127.0.0.1:8080", BaseURL: "http://127.0.0.1:8080/"},
 		DataDir: "./herald-data",
-		Limits:  LimitOptions{MaxCalls: 10000},
+		Limits:  LimitOptions{MaxCalls: 10000, GCPercent: DefaultGCPercent, MemoryLimitMB: DefaultMemoryLimitMB},
 		Log:     LogOptions{Level: "info", Format: "text"},
 	}
 	if !reflect.DeepEqual(o, want) {
@@ -705,5 +705,29 @@ func TestProblemString(t *testing.T) {
 	}
 	if got := (Duration(1500 * time.Millisecond)).String(); got != "1.5s" {
 		t.Errorf("Duration.String() = %q", got)
+	}
+}
+
+// TestLimitsGCDefaults: the collector settings default to DefaultGCPercent and DefaultMemoryLimitMB
+// when limits leaves them out; an explicit 0 keeps Go's own (GOGC 100, no memory limit).
+func TestLimitsGCDefaults(t *testing.T) {
+	for name, tc := range map[string]struct {
+		limits        string
+		gc, memoryMiB int
+	}{
+		"omitted":    {limits: "", gc: DefaultGCPercent, memoryMiB: DefaultMemoryLimitMB},
+		"explicit 0": {limits: "limits: {gc_percent: 0, memory_limit_mb: 0}\n", gc: 0, memoryMiB: 0},
+		"set":        {limits: "limits: {gc_percent: 200, memory_limit_mb: 1024}\n", gc: 200, memoryMiB: 1024},
+		"only gc":    {limits: "limits: {gc_percent: 800}\n", gc: 800, memoryMiB: DefaultMemoryLimitMB},
+	} {
+		t.Run(name, func(t *testing.T) {
+			o, err := Parse("t.yaml", []byte(hop+tc.limits))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if o.Limits.GCPercent != tc.gc || o.Limits.MemoryLimitMB != tc.memoryMiB {
+				t.Fatalf("limits %+v, want gc_percent %d memory_limit_mb %d", o.Limits, tc.gc, tc.memoryMiB)
+			}
+		})
 	}
 }

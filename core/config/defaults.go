@@ -32,6 +32,8 @@ const (
 	DefaultHTTPListen     = "127.0.0.1:8080"
 	DefaultDataDir        = "./herald-data"
 	DefaultMaxCalls       = 10000
+	DefaultGCPercent      = 400  // see LimitOptions.GCPercent for the arithmetic
+	DefaultMemoryLimitMB  = 4096 // see LimitOptions.MemoryLimitMB
 	DefaultLogLevel       = "info"
 	DefaultLogFormat      = "text"
 )
@@ -90,6 +92,8 @@ func (l *loader) applyDefaults(o *Options) {
 	str("http.listen", &o.HTTP.Listen, DefaultHTTPListen)
 	str("data_dir", &o.DataDir, DefaultDataDir)
 	num("limits.max_calls", &o.Limits.MaxCalls, DefaultMaxCalls)
+	num("limits.gc_percent", &o.Limits.GCPercent, DefaultGCPercent)
+	num("limits.memory_limit_mb", &o.Limits.MemoryLimitMB, DefaultMemoryLimitMB)
 	str("log.level", &o.Log.Level, DefaultLogLevel)
 	str("log.format", &o.Log.Format, DefaultLogFormat)
 }

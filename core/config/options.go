@@ -76,7 +76,7 @@ type MSRPOptions struct {
 	IdleTimeout     Duration `yaml:"idle_timeout"`     // connection without traffic, default 120s
 	SessionTTL      Duration `yaml:"session_ttl"`      // lifetime of a session-id, default 120s
 
-	Loops int `yaml:"loops"` // gnet event loops; 0 = GOMAXPROCS (or len(cpu.msrp_loops) when pinned)
+	Loops int `yaml:"loops"` // gnet event loops; 0 = GOMAXPROCS/2, at least 1 (or len(cpu.msrp_loops) when pinned)
 
 	// msrps (RFC 4975 TLS) on its own crypto/tls listener feeding the same sessions.
 	TLSListen string `yaml:"tls_listen"` // IP:port; "" = no msrps
@@ -84,6 +84,11 @@ type MSRPOptions struct {
 	TLSKey    string `yaml:"tls_key"`    // PEM private key file
 	// OfferTLS makes every push offer msrps (m=message … TCP/TLS/MSRP, a=path:msrps://); needs tls_listen.
 	OfferTLS bool `yaml:"offer_tls"`
+	// When a terminal answers an msrps offer with a=setup:passive (RFC 6135), Herald dials it as the TLS
+	// client and verifies its certificate against the host of its a=path URI.
+	TLSClientCA string `yaml:"tls_client_ca"` // PEM CA certificates to verify with; "" = the system roots
+	// TLSClientInsecure skips that verification: labs with throw-away terminal certificates only (warned).
+	TLSClientInsecure bool `yaml:"tls_client_insecure"`
 }
 
 // RTPOptions configures the ringback plane.
@@ -109,10 +114,25 @@ type HTTPOptions struct {
 // LimitOptions caps whole-process resources.
 type LimitOptions struct {
 	MaxCalls int `yaml:"max_calls"` // concurrent calls, default 10000
-	// GCPercent sets the Go collector's target (runtime/debug.SetGCPercent); 0 keeps Go's default (100).
-	// sipgo keeps every finished transaction for 64·T1, so a busy node trades memory for CPU here.
+	// GCPercent sets the Go collector's target (runtime/debug.SetGCPercent, what GOGC sets); default
+	// DefaultGCPercent (400); an explicit 0 keeps Go's own 100.
+	//
+	// Why high: sipgo keeps every finished UDP transaction for 64·T1 (32 s), ≈ 15 KB per plain call
+	// (INVITE and BYE, server and client side, with their requests and responses), so the live heap
+	// is ≈ rate × 32 s × 15 KB ≈ 0.5 MB per call/s (500 MB at 1,000 calls/s). Every GC cycle marks
+	// all of it, and with Go's default the heap may only grow by the live heap again before the next
+	// cycle: GC marking was 17% of Herald's CPU at 4,000 calls/s. At 400 the heap may grow to 5× the
+	// live heap and cycles are 4× rarer: at a sustained 4,000 calls/s CPU per call fell 11%
+	// (bench/results/sip-plane.md, session 2).
 	GCPercent int `yaml:"gc_percent"`
-	// MemoryLimitMB is a soft memory limit for the Go runtime (SetMemoryLimit); 0 = none.
+	// MemoryLimitMB is the Go runtime's soft memory limit (runtime/debug.SetMemoryLimit, what
+	// GOMEMLIMIT sets); default DefaultMemoryLimitMB (4096); an explicit 0 sets none. It caps what
+	// GCPercent would let the heap grow to: the heap stays near max(limit, live). The collector then
+	// runs every (limit − live) bytes allocated instead of every live × GCPercent/100, which costs
+	// less CPU than Go's default GOGC=100 as long as the limit is above twice the live heap: with
+	// 0.5 MB per call/s, 4096 MB covers ≈ 4,000 calls/s sustained. A busier node sets it to what it
+	// can give Herald (≈ 75% of its memory): the limit is soft, so a live heap above it is never an
+	// out-of-memory error, only a collector that runs nearly all the time (capped by Go at 50% CPU).
 	MemoryLimitMB int `yaml:"memory_limit_mb"`
 }
 

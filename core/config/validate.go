@@ -171,6 +171,13 @@ func (l *loader) validateMSRP(o *Options) {
 	} else if m.OfferTLS {
 		l.keyErr("msrp.offer_tls", ErrConflict, "needs msrp.tls_listen")
 	}
+	if m.TLSClientInsecure {
+		if m.TLSClientCA != "" {
+			l.keyErr("msrp.tls_client_ca", ErrConflict, "unused when msrp.tls_client_insecure is true")
+		} else {
+			l.warn("msrp.tls_client_insecure", "terminals' msrps certificates are not verified (labs only)")
+		}
+	}
 	l.inRange("msrp.chunk_size", m.ChunkSize, 64, 65536)
 	l.positive("msrp.max_conns", m.MaxConns)
 	l.positive("msrp.max_conns_per_ip", m.MaxConnsPerIP)

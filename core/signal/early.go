@@ -332,6 +332,13 @@ func (c *callCtl) onPrack(e *prackEvent) {
 func (c *callCtl) sendCalleeCardUpdate() {
 	s := c.s
 	d := &c.early
+	// Contact is parsed on demand (headerParsers): an INVITE whose Contact does not parse has no
+	// target for the UPDATE, and the call goes on without the callee card.
+	target := c.req.Contact()
+	if target == nil {
+		s.log.Info("callee card not offered: caller's Contact does not parse", "call_id", c.callID)
+		return
+	}
 	ps, offer, err := c.openPush(push.CalleeCard, c.plan.CalleeCard)
 	if err != nil {
 		s.log.Warn("callee card", "call_id", c.callID, "error", err)
@@ -352,7 +359,7 @@ func (c *callCtl) sendCalleeCardUpdate() {
 	sess.Media = append(sess.Media, offer.Media())
 	body := sess.Marshal()
 
-	u := sip.NewRequest(sip.UPDATE, c.req.Contact().Address)
+	u := sip.NewRequest(sip.UPDATE, target.Address)
 	for _, h := range c.req.GetHeaders("Record-Route") {
 		if rr, ok := h.(*sip.RecordRouteHeader); ok {
 			u.AppendHeader(&sip.RouteHeader{Address: rr.Address})

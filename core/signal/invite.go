@@ -137,12 +137,106 @@ func (s *Server) partyFor(uri string) *call.Party {
 	return &call.Party{CallerCard: p.CallerCard, CalleeCard: p.CalleeCard, Ringback: p.Ringback}
 }
 
+// inviteHeaders are the header values of an INVITE the controller decides on, read in one pass.
+type inviteHeaders struct {
+	supported, require, allow, earlyMedia []string
+	pai                                   sip.Header // the first P-Asserted-Identity, nil if none
+}
+
+// scanInvite walks req's headers once, instead of one GetHeaders per name (each walks the whole
+// list and lower-cases every generic header's name, allocating).
+func scanInvite(req *sip.Request) inviteHeaders {
+	var hv inviteHeaders
+	for _, h := range req.Headers() {
+		name := h.Name()
+		switch {
+		case strings.EqualFold(name, "Supported"):
+			hv.supported = append(hv.supported, h.Value())
+		case strings.EqualFold(name, "Require"):
+			hv.require = append(hv.require, h.Value())
+		case strings.EqualFold(name, "Allow"):
+			hv.allow = append(hv.allow, h.Value())
+		case strings.EqualFold(name, "P-Early-Media"):
+			hv.earlyMedia = append(hv.earlyMedia, h.Value())
+		case hv.pai == nil && strings.EqualFold(name, "P-Asserted-Identity"):
+			hv.pai = h
+		}
+	}
+	return hv
+}
+
+// noCaps are the capabilities of an INVITE without Supported, Require, Allow or P-Early-Media
+// (call.ParseCaps is pure: computed once instead of four empty maps per call).
+var noCaps = call.ParseCaps(nil, nil, nil, nil)
+
+// caps are the caller's capabilities (call.ParseCaps).
+func (hv *inviteHeaders) caps() call.Caps {
+	if hv.supported == nil && hv.require == nil && hv.allow == nil && hv.earlyMedia == nil {
+		return noCaps
+	}
+	return call.ParseCaps(hv.supported, hv.require, hv.allow, hv.earlyMedia)
+}
+
+// callerIdentity is P-Asserted-Identity when present, else From (TS 24.229 §5.7).
+func (hv *inviteHeaders) callerIdentity(req *sip.Request) string {
+	if hv.pai != nil {
+		return firstNameAddr(hv.pai.Value()) // the first identity (sip: or tel:)
+	}
+	return uriText(&req.From().Address)
+}
+
+// uriText is u.String() for the identities of every INVITE, without sipgo's per-URI IPv6 test of
+// the host (net.ParseIP, which allocates for every IPv4 literal, on every URI it prints). An IPv6
+// literal host is bracketed as sipgo does (RFC 3261 §25.1).
+func uriText(u *sip.Uri) string {
+	scheme := u.Scheme
+	if scheme == "" {
+		scheme = "sip"
+	}
+	if raw := u.Raw(); raw != "" {
+		return scheme + ":" + raw // tel:, urn: and other non-SIP URIs are kept as received
+	}
+	var b strings.Builder
+	b.Grow(len(scheme) + len(u.User) + len(u.Host) + 24)
+	b.WriteString(scheme)
+	b.WriteByte(':')
+	if u.HierarhicalSlashes {
+		b.WriteString("//")
+	}
+	if u.User != "" {
+		b.WriteString(u.User)
+		if u.Password != "" {
+			b.WriteByte(':')
+			b.WriteString(u.Password)
+		}
+		b.WriteByte('@')
+	}
+	if strings.IndexByte(u.Host, ':') >= 0 && !strings.HasPrefix(u.Host, "[") {
+		b.WriteByte('[')
+		b.WriteString(u.Host)
+		b.WriteByte(']')
+	} else {
+		b.WriteString(u.Host)
+	}
+	if u.Port > 0 {
+		b.WriteByte(':')
+		b.WriteString(strconv.Itoa(u.Port))
+	}
+	if u.UriParams != nil && u.UriParams.Length() > 0 {
+		b.WriteByte(';')
+		b.WriteString(u.UriParams.ToString(';'))
+	}
+	if u.Headers != nil && u.Headers.Length() > 0 {
+		b.WriteByte('?')
+		b.WriteString(u.Headers.ToString('&'))
+	}
+	return b.String()
+}
+
 // callerIdentity is P-Asserted-Identity when present, else From (TS 24.229 §5.7).
 func callerIdentity(req *sip.Request) string {
-	if h := req.GetHeader("P-Asserted-Identity"); h != nil {
-		return firstNameAddr(h.Value()) // the first identity (sip: or tel:)
-	}
-	return req.From().Address.String()
+	hv := scanInvite(req)
+	return hv.callerIdentity(req)
 }
 
 // firstNameAddr returns the first element of a comma-separated name-addr list, ignoring commas inside
@@ -168,24 +262,22 @@ func firstNameAddr(v string) string {
 
 func (c *callCtl) run() {
 	s, req := c.s, c.req
-	c.caps = call.ParseCaps(headerValues(req, "Supported"), headerValues(req, "Require"),
-		headerValues(req, "Allow"), headerValues(req, "P-Early-Media"))
-	caller := s.partyFor(callerIdentity(req))
-	callee := s.partyFor(req.Recipient.String())
+	hv := scanInvite(req)
+	c.caps = hv.caps()
+	caller := s.partyFor(hv.callerIdentity(req))
+	callee := s.partyFor(uriText(&req.Recipient))
 	c.plan = call.Decide(caller, callee, c.caps)
 	if s.tracing() {
 		s.trace("herald: INVITE %s from %s: plan caller-card=%t callee-card=%t claims %v", req.Recipient.String(),
-			callerIdentity(req), c.plan.CallerCard != nil, c.plan.CalleeMode == call.CalleeCardUpdate, c.plan.Claims())
+			hv.callerIdentity(req), c.plan.CallerCard != nil, c.plan.CalleeMode == call.CalleeCardUpdate, c.plan.Claims())
 	}
 
-	fwd := req.Clone()
-	s.popSelfRoute(fwd)
-	if fwd.Route() == nil {
+	fwd := forwardCopy(req)
+	if route := s.popSelfRoute(fwd); route == nil {
 		fwd.SetDestination(s.opts.NextHop)
 		fwd.SetTransport(strings.ToUpper(s.opts.NextHopTransport))
 	} else {
-		fwd.SetDestination("")
-		fwd.SetTransport(transportToward(fwd))
+		towardNextHop(fwd, route)
 	}
 	if s.opts.RecordRoute {
 		fwd.PrependHeader(&sip.RecordRouteHeader{Address: s.selfURI()})

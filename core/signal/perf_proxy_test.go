@@ -5,6 +5,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
 )
 
 // TestInDialogTelTarget: an in-dialog request whose Request-URI is a tel: URI and that has no Route
@@ -51,5 +54,79 @@ func TestInDialogTelTarget(t *testing.T) {
 				t.Fatalf("answered after %v", d)
 			}
 		})
+	}
+}
+
+// TestURIText: uriText prints what sip.Uri.String prints (it only skips sipgo's net.ParseIP test of
+// the host), for the identities Herald looks profiles up by.
+func TestURIText(t *testing.T) {
+	for name, raw := range map[string]string{
+		"sip user host":    "sip:dave@home1.net",
+		"sip port params":  "sip:+1-212-555-1111@127.0.0.1:5060;user=phone;lr",
+		"sips headers":     "sips:alice@home1.net?subject=hi&priority=urgent",
+		"password":         "sip:bob:secret@example.com",
+		"tel":              "tel:+1-212-555-2222;phone-context=home1.net",
+		"urn":              "urn:service:sos",
+		"ipv6 bracketed":   "sip:carol@[2001:db8::1]:5070",
+		"host only":        "sip:home1.net",
+		"uppercase scheme": "SIP:Dave@Home1.net",
+	} {
+		t.Run(name, func(t *testing.T) {
+			var u sip.Uri
+			if err := sip.ParseUri(raw, &u); err != nil {
+				t.Skipf("sipgo does not parse %q: %v", raw, err)
+			}
+			if got, want := uriText(&u), u.String(); got != want {
+				t.Fatalf("uriText = %q, String = %q", got, want)
+			}
+		})
+	}
+}
+
+// TestForwardCopy: the forwarded copy shares header values with the request but not its header
+// list, its Max-Forwards or its start line, so the forwarding steps leave the server transaction's
+// origin as it was received.
+func TestForwardCopy(t *testing.T) {
+	req := parseRequest(t, []byte(benchInvite))
+	before := req.String()
+	fwd := forwardCopy(req)
+	if fwd.String() != before {
+		t.Fatalf("copy differs:\n%s\nwant\n%s", fwd.String(), before)
+	}
+	fwd.RemoveHeader("Record-Route")
+	fwd.PrependHeader(&sip.ViaHeader{ProtocolName: "SIP", ProtocolVersion: "2.0", Transport: "UDP", Host: "herald", Port: 5060,
+		Params: sip.NewParams()})
+	if err := sipgo.ClientRequestDecreaseMaxForward(nil, fwd); err != nil {
+		t.Fatal(err)
+	}
+	fwd.Recipient.Host = "next.example"
+	fwd.SetDestination("next.example:5060")
+	fwd.SetBody([]byte("v=0\r\n"))
+	if got := req.String(); got != before {
+		t.Fatalf("origin changed:\n%s\nwant\n%s", got, before)
+	}
+	if mf := fwd.MaxForwards(); mf == nil || mf.Val() != 68 {
+		t.Fatalf("forwarded Max-Forwards %v, want 68", mf)
+	}
+}
+
+// TestHeaderParsersContactOnDemand: Contact is not parsed with the message (headerParsers) but
+// sip.Message.Contact still returns it, and it is relayed as received.
+func TestHeaderParsersContactOnDemand(t *testing.T) {
+	p := sip.NewParser(sip.WithHeadersParsers(headerParsers()))
+	m, err := p.ParseSIP([]byte(benchInvite))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := m.(*sip.Request)
+	c := req.Contact()
+	if c == nil || c.Address.User != "sipp" || c.Address.Port != 15080 {
+		t.Fatalf("Contact() = %v", c)
+	}
+	if !strings.Contains(req.String(), "\r\nContact: <sip:sipp@127.0.0.1:15080>\r\n") {
+		t.Fatalf("Contact not relayed as received:\n%s", req.String())
+	}
+	if req.From() == nil || req.To() == nil || req.Via() == nil || req.CSeq() == nil {
+		t.Fatal("a header Herald and sipgo read is no longer parsed")
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/netip"
 	"strconv"
@@ -139,6 +140,7 @@ func New(opts Options, deps Deps) (*Server, error) {
 
 	ua, err := sipgo.NewUA(
 		sipgo.WithUserAgent("Herald"),
+		sipgo.WithUserAgentParser(sip.NewParser(sip.WithHeadersParsers(headerParsers()))),
 		sipgo.WithUserAgentHostname(opts.Host),
 		sipgo.WithUserAgentTransactionLayerOptions(
 			sip.WithTransactionLayerLogger(s.log),
@@ -179,6 +181,17 @@ func New(opts Options, deps Deps) (*Server, error) {
 	return s, nil
 }
 
+// headerParsers is sipgo's default set of typed header parsers without Contact. A proxy relays
+// Contact untouched in every INVITE, 18x, 200, ACK and BYE, and Herald reads it only in the rare
+// paths (its own early dialog, the CANCEL/200 race) where sip.Message.Contact parses it on demand;
+// left generic, it costs a string instead of a parsed name-addr and its parameter list per message.
+func headerParsers() map[string]sip.HeaderParser {
+	m := maps.Clone(sip.DefaultHeadersParser())
+	delete(m, "contact")
+	delete(m, "m")
+	return m
+}
+
 // guard answers the requests sipgo parses but no handler may act on (RFC 4475 §3.1.2, §3.3.8,
 // §3.3.9): another SIP version gets 505, a CSeq method that is not the request's (RFC 3261 §8.1.1.5),
 // a single-value header given twice and URI headers in the Request-URI (RFC 3261 §19.1.5) get 400.
@@ -200,7 +213,7 @@ func guard(h sipgo.RequestHandler) sipgo.RequestHandler {
 }
 
 // singleValued are the headers a request must not carry twice (RFC 3261 §7.3.1, §20).
-var singleValued = []string{"Call-ID", "CSeq", "From", "To", "Max-Forwards", "Content-Length"}
+var singleValued = [...]string{"Call-ID", "CSeq", "From", "To", "Max-Forwards", "Content-Length"}
 
 func checkRequest(req *sip.Request) (int, string) {
 	if req.SipVersion != "SIP/2.0" {
@@ -209,9 +222,18 @@ func checkRequest(req *sip.Request) (int, string) {
 	if cs := req.CSeq(); cs == nil || !strings.EqualFold(string(cs.MethodName), string(req.Method)) {
 		return 400, "Bad Request (CSeq method)"
 	}
-	for _, name := range singleValued {
-		if len(req.GetHeaders(name)) > 1 {
-			return 400, "Bad Request (multiple " + name + ")"
+	// One pass over the headers (every request passes here): GetHeaders per name would walk the list
+	// six times and lower-case every generic header's name each time.
+	var seen [6]uint8
+	for _, h := range req.Headers() {
+		name := h.Name()
+		for i, sv := range singleValued {
+			if len(name) == len(sv) && strings.EqualFold(name, sv) {
+				if seen[i]++; seen[i] > 1 {
+					return 400, "Bad Request (multiple " + sv + ")"
+				}
+				break
+			}
 		}
 	}
 	if req.Recipient.Headers != nil && req.Recipient.Headers.Length() > 0 {
@@ -373,10 +395,10 @@ func (s *Server) onUnhandledResponse(res *sip.Response) {
 	if len(res.GetHeaders("Via")) < 2 || !res.IsSuccess() {
 		return
 	}
-	fwd := res.Clone()
-	fwd.RemoveHeader("Via")
-	fwd.SetDestination("")
-	_ = s.srv.WriteResponse(fwd)
+	// Nothing else holds res (no transaction matched it): forward it as is, without a copy.
+	res.RemoveHeader("Via")
+	res.SetDestination("")
+	_ = s.srv.WriteResponse(res)
 }
 
 func rseqOf(v string) (rseq, cseq uint32, method string, ok bool) {
@@ -427,10 +449,15 @@ func (s *Server) pickTransport(_ *sipgo.Client, r *sip.Request) error {
 // transportToward is the transport of the next hop of req: the top Route's, else the Request-URI's
 // transport parameter, else udp.
 func transportToward(req *sip.Request) string {
-	u := req.Recipient
+	u := &req.Recipient
 	if r := req.Route(); r != nil {
-		u = r.Address
+		u = &r.Address
 	}
+	return uriTransport(u)
+}
+
+// uriTransport is the transport toward u: its transport parameter, else TLS for sips:, else UDP.
+func uriTransport(u *sip.Uri) string {
 	if t, ok := u.UriParams.Get("transport"); ok && t != "" {
 		return strings.ToUpper(t)
 	}

@@ -48,3 +48,56 @@ func BenchmarkPickTransport(b *testing.B) {
 		b.Fatalf("transport %s, want UDP", r.Transport())
 	}
 }
+
+// BenchmarkForwardCopy compares the copy of a forwarded request before (req.Clone, a deep copy of
+// every header) and after (forwardCopy, shared header values) on the SIPp plain INVITE.
+func BenchmarkForwardCopy(b *testing.B) {
+	r := parseRequest(b, []byte(benchInvite))
+	b.Run("Clone", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = r.Clone()
+		}
+	})
+	b.Run("forwardCopy", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = forwardCopy(r)
+		}
+	})
+}
+
+// BenchmarkParse compares sipgo's default header parsers with headerParsers (Contact on demand).
+func BenchmarkParse(b *testing.B) {
+	for name, p := range map[string]*sip.Parser{
+		"default":       sip.NewParser(),
+		"headerParsers": sip.NewParser(sip.WithHeadersParsers(headerParsers())),
+	} {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := p.ParseSIP([]byte(benchInvite)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkCallerIdentity is the identity text of the plain INVITE's From: sip.Uri.String against
+// uriText.
+func BenchmarkCallerIdentity(b *testing.B) {
+	r := parseRequest(b, []byte(benchInvite))
+	b.Run("String", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = r.From().Address.String()
+		}
+	})
+	b.Run("uriText", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = uriText(&r.From().Address)
+		}
+	})
+}

@@ -151,6 +151,12 @@ func FuzzInviteBody(f *testing.F) {
 
 		// Identities: whatever Canonical makes of the caller (PAI, else From) and of the callee
 		// (Request-URI) is a fixed point, so the same subscriber is found again under its key.
+		// uriText prints the Request-URI and From as sipgo does (Herald looks profiles up by it).
+		for _, u := range []*sip.Uri{&req.Recipient, &req.From().Address} {
+			if got, want := uriText(u), u.String(); got != want && !strings.Contains(u.Host, ":") {
+				t.Fatalf("uriText = %q, String = %q", got, want)
+			}
+		}
 		for _, id := range []string{callerIdentity(req), req.Recipient.String()} {
 			key, err := profile.Canonical(id)
 			if err != nil {

@@ -50,6 +50,8 @@ type options struct {
 	heraldBase string
 	children   int
 	dir        string
+	// heraldHTTP is Herald's HTTP listen address (for /debug/pprof during a run); "" = off.
+	heraldHTTP string
 }
 
 // result is one load step.
@@ -98,6 +100,7 @@ func main() {
 	flag.StringVar(&o.heraldBase, "herald-base", "", "a second Herald binary (e.g. before a change), target herald-base-plain")
 	flag.IntVar(&o.children, "kamailio-children", 2, "Kamailio UDP workers")
 	flag.StringVar(&o.dir, "dir", "", "work directory kept after the run (default: a temporary one, removed)")
+	flag.StringVar(&o.heraldHTTP, "herald-http", "", "serve Herald's HTTP side (and /debug/pprof) on this address, for profiling")
 	flag.Parse()
 	o.targets = strings.Split(targets, ",")
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -126,11 +129,11 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		o.herald = bin
 	}
 	all := map[string]target{
-		"herald-plain": {name: "herald-plain", uac: "uac_plain.xml", uas: "uas_plain.xml", hold: plainHold, start: heraldStart(o.herald)},
+		"herald-plain": {name: "herald-plain", uac: "uac_plain.xml", uas: "uas_plain.xml", hold: plainHold, start: heraldStart(o.herald, o.heraldHTTP)},
 		"herald-push": {name: "herald-push", uac: "uac_push.xml", uas: "uas_early.xml", uasTCP: true,
-			ring: pushRing, start: heraldStart(o.herald)},
+			ring: pushRing, start: heraldStart(o.herald, o.heraldHTTP)},
 		"herald-base-plain": {name: "herald-base-plain", uac: "uac_plain.xml", uas: "uas_plain.xml", hold: plainHold,
-			start: heraldStart(o.heraldBase)},
+			start: heraldStart(o.heraldBase, o.heraldHTTP)},
 		"kamailio-plain": {name: "kamailio-plain", uac: "uac_plain.xml", uas: "uas_plain.xml", hold: plainHold, start: kamailioStart(o.children)},
 	}
 	fmt.Fprintf(stdout, "machine: %s, %d CPUs (GOMAXPROCS %d), %s; load average at start: %s\n\n", cpuModel(), runtime.NumCPU(),
@@ -291,14 +294,14 @@ func step(ctx context.Context, o options, tg target, dir string, i int, addr str
 	return r, nil
 }
 
-func heraldStart(bin string) func(ctx context.Context, dir string, uasPort int) (string, *sipp.Proc, bool, error) {
+func heraldStart(bin, httpListen string) func(ctx context.Context, dir string, uasPort int) (string, *sipp.Proc, bool, error) {
 	return func(ctx context.Context, dir string, uasPort int) (string, *sipp.Proc, bool, error) {
 		port, err := sipp.FreePort()
 		if err != nil {
 			return "", nil, false, err
 		}
 		p, err := sipp.StartHerald(ctx, dir, bin, sipp.HeraldConfig{Port: port, NextHop: fmt.Sprintf("127.0.0.1:%d", uasPort),
-			MaxCalls: 100000, LogLevel: "error"})
+			MaxCalls: 100000, LogLevel: "error", HTTPListen: httpListen})
 		if err != nil {
 			return "", nil, false, err
 		}
