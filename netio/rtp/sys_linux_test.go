@@ -90,7 +90,11 @@ func TestConnectedSenderSurvivesPortUnreachable(t *testing.T) {
 	if s.txRTP < 0 {
 		t.Fatal("stream has no connected sender")
 	}
-	time.Sleep(300 * time.Millisecond)
+	// Each datagram draws an ICMP port unreachable, so every send after the first meets a pending
+	// ECONNREFUSED. Wait for 10 packets (200 ms of stream; generous deadline for a loaded box).
+	for deadline := time.Now().Add(5 * time.Second); p.Stats().Packets < 10 && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
 	s.Stop()
 	st := p.Stats()
 	if st.Packets < 10 || st.Dropped != 0 || st.Unconnected != 0 {
