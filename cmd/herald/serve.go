@@ -71,6 +71,11 @@ func newInstance(o *config.Options, log *slog.Logger, trace func(string)) (*inst
 	if err := checkCPUs(o); err != nil {
 		return nil, err
 	}
+	// Outbound SIP over TLS (sips: or transport=tls next hops): read before any plane is built.
+	sipTLS, err := signal.ClientTLSConfig(o.SIP.TLSClientCA, o.SIP.TLSClientCert, o.SIP.TLSClientKey, o.SIP.TLSClientInsecure)
+	if err != nil {
+		return nil, fmt.Errorf("herald: sip: %w", err)
+	}
 	var msrpTLS *tls.Config
 	if m.TLSListen != "" {
 		cert, err := tls.LoadX509KeyPair(m.TLSCert, m.TLSKey)
@@ -174,6 +179,7 @@ func newInstance(o *config.Options, log *slog.Logger, trace func(string)) (*inst
 		SessionTTL:       time.Duration(m.SessionTTL),
 		MaxCalls:         o.Limits.MaxCalls,
 		OfferTLS:         m.OfferTLS,
+		TLSClient:        sipTLS,
 		Logger:           log,
 		Trace:            trace,
 	}, signal.Deps{Profiles: in.profiles, MSRP: in.msrp, Web: pub, Ringback: rb})
@@ -197,6 +203,7 @@ func (in *instance) varz() any {
 			"bad_bodies": st.BadBodies.Load(), "reliable_retransmits": st.ReliableRetransmits.Load(),
 			"prack_timeouts": st.PrackTimeouts.Load(), "cancels": st.Cancels.Load(), "udp_to_tcp": st.UDPToTCP.Load(),
 			"ringbacks": st.Ringbacks.Load(), "ringback_no_codec": st.RingbackNoCodec.Load(),
+			"forward_errors": st.ForwardErrors.Load(),
 		},
 		"msrp": in.msrp.Stats(),
 		"rtp":  in.rtp.Stats(),

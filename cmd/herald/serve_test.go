@@ -12,6 +12,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -47,7 +48,8 @@ func selfSigned(t *testing.T, dir string) (certFile, keyFile string) {
 }
 
 // TestServeConfigKnobs starts an instance from a config that pins the MSRP loops and RTP shards to a
-// CPU, runs msrps beside MSRP over TCP and sets the Go collector, as ops would on a carrier box.
+// CPU, runs msrps beside MSRP over TCP, verifies TLS next hops with its own CA and a client
+// certificate, and sets the Go collector, as ops would on a carrier box.
 func TestServeConfigKnobs(t *testing.T) {
 	avail := cpu.Available()
 	if len(avail) == 0 {
@@ -62,6 +64,9 @@ sip:
   advertise: 127.0.0.1
   next_hop: "sip:127.0.0.1:5070;transport=tcp"
   trusted: ["127.0.0.0/8"]
+  tls_client_ca: "` + certFile + `"
+  tls_client_cert: "` + certFile + `"
+  tls_client_key: "` + keyFile + `"
 msrp:
   listen: "127.0.0.1:0"
   advertise: 127.0.0.1
@@ -107,6 +112,33 @@ limits:
 	bad := writeFile(t, "sip:\n  next_hop: \"sip:127.0.0.1:5070\"\ncpu:\n  rtp_shards: [1023]\n")
 	if code, _, errOut := runCmd("check", "-c", bad); code != 1 || errOut == "" {
 		t.Fatalf("check with a CPU this machine lacks: %d %q", code, errOut)
+	}
+}
+
+// TestServeSIPTLSClientFiles: the sip.tls_client_* files are read when the instance is built, so a
+// CA or client certificate that cannot be loaded stops Herald before any plane exists.
+func TestServeSIPTLSClientFiles(t *testing.T) {
+	dir := t.TempDir()
+	certFile, _ := selfSigned(t, dir)
+	junk := filepath.Join(dir, "junk.pem")
+	if err := os.WriteFile(junk, []byte("not pem"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, keys := range map[string]string{
+		"missing ca":          "  tls_client_ca: " + filepath.Join(dir, "none.pem") + "\n",
+		"ca without pem":      "  tls_client_ca: " + junk + "\n",
+		"key of another pair": "  tls_client_cert: " + certFile + "\n  tls_client_key: " + junk + "\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			o, err := config.Parse("t.yaml", []byte("sip:\n  next_hop: \"sips:127.0.0.1:5071\"\n"+keys))
+			if err != nil {
+				t.Fatal(err)
+			}
+			in, err := newInstance(o, slog.New(slog.DiscardHandler), nil)
+			if err == nil || in != nil || !strings.Contains(err.Error(), "herald: sip: signal: tls_client_") {
+				t.Fatalf("newInstance: %v, want a sip tls_client error", err)
+			}
+		})
 	}
 }
 

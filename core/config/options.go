@@ -52,6 +52,16 @@ type SIPOptions struct {
 	T2         Duration `yaml:"t2"`          // default 4s
 	TimerC     Duration `yaml:"timer_c"`     // default 180s
 	UDPReaders int      `yaml:"udp_readers"` // SO_REUSEPORT readers per UDP listener, default 2
+
+	// A request whose next hop is sips: or ;transport=tls (next_hop, or a Route) leaves over TLS, and
+	// the next hop's certificate is verified against the host of that URI (RFC 3261 §26.3.1, RFC 5922).
+	TLSClientCA string `yaml:"tls_client_ca"` // PEM CA certificates to verify with; "" = the system roots
+	// TLSClientInsecure skips that verification: labs with self-signed next hops only (warned).
+	TLSClientInsecure bool `yaml:"tls_client_insecure"`
+	// TLSClientCert and TLSClientKey (both or neither) are the PEM certificate chain and key Herald
+	// presents to a next hop that demands mutual TLS; they may name a tls listener's cert and key.
+	TLSClientCert string `yaml:"tls_client_cert"`
+	TLSClientKey  string `yaml:"tls_client_key"`
 }
 
 // MSRPOptions configures the MSRP plane.

@@ -122,6 +122,20 @@ func (l *loader) validateSIP(o *Options) {
 		l.valErr(p, ErrAddress, "%q is not an IP address or CIDR prefix", t)
 	}
 
+	if s.TLSClientInsecure {
+		if s.TLSClientCA != "" {
+			l.keyErr("sip.tls_client_ca", ErrConflict, "unused when sip.tls_client_insecure is true")
+		} else {
+			l.warn("sip.tls_client_insecure", "next hops' TLS certificates are not verified (labs only)")
+		}
+	}
+	switch {
+	case s.TLSClientCert != "" && s.TLSClientKey == "":
+		l.keyErr("sip.tls_client_cert", ErrRequired, "needs sip.tls_client_key")
+	case s.TLSClientKey != "" && s.TLSClientCert == "":
+		l.keyErr("sip.tls_client_key", ErrRequired, "needs sip.tls_client_cert")
+	}
+
 	if s.T1 > s.T2 {
 		l.keyErr("sip.t2", ErrConflict, "%s must not be shorter than sip.t1 (%s)", s.T2, s.T1)
 	}

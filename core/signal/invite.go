@@ -11,7 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/herald-ims/herald/core/call"
@@ -295,7 +294,7 @@ func (c *callCtl) run() {
 		}
 	}
 	plainBody, plainCT := req.Body(), contentType(req)
-	clTx, err := s.cli.TransactionRequest(c.ctx, fwd, s.sendOpts(sipgo.ClientRequestDecreaseMaxForward)...)
+	clTx, err := s.forward(c.ctx, fwd)
 	if err != nil && len(c.sessions) > 0 && strings.EqualFold(fwd.Transport(), "tcp") && !strings.EqualFold(transportToward(fwd), "tcp") {
 		// The caller card made the INVITE too big for UDP and the next hop refused TCP (RFC 3261
 		// §18.1.1 says retry over UDP): send it as the caller sent it, with only the Call-Info link.
@@ -317,9 +316,12 @@ func (c *callCtl) run() {
 		if fwd.Route() == nil {
 			fwd.SetTransport(strings.ToUpper(s.opts.NextHopTransport))
 		}
-		clTx, err = s.cli.TransactionRequest(c.ctx, fwd, s.sendOpts(sipgo.ClientRequestDecreaseMaxForward)...)
+		clTx, err = s.forward(c.ctx, fwd)
 	}
 	if err != nil {
+		// RFC 3261 §16.9: a transport error counts as a 503 from the next hop. With TLS this includes a
+		// next hop whose certificate does not verify: nothing was sent to it.
+		s.Stats.ForwardErrors.Add(1)
 		s.log.Warn("forward INVITE", "call_id", c.callID, "error", err)
 		respond(c.tx, req, 503, "Service Unavailable", sip.NewHeader("Retry-After", "5"))
 		return

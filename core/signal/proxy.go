@@ -38,6 +38,16 @@ func towardNextHop(req *sip.Request, route *sip.RouteHeader) {
 	req.SetDestination(u.Host + ":" + strconv.Itoa(port))
 }
 
+// forward sends an INVITE Herald proxies on a new client transaction. sipgo uses ctx only to set up
+// the connection (DNS, TCP connect, TLS handshake), so the timeout bounds just that: a next hop that
+// accepts TCP and never completes the TLS handshake would otherwise hold the call until the caller
+// gives up. 64·T1 is Timer B, the longest an INVITE may wait for any answer (RFC 3261 §17.1.1.2).
+func (s *Server) forward(ctx context.Context, req *sip.Request) (sip.ClientTransaction, error) {
+	ctx, cancel := context.WithTimeout(ctx, 64*s.opts.T1)
+	defer cancel()
+	return s.cli.TransactionRequest(ctx, req, s.sendOpts(sipgo.ClientRequestDecreaseMaxForward)...)
+}
+
 // onAck forwards ACKs for 2xx (they carry their own branch and reach us as new requests). ACKs for
 // non-2xx were absorbed by the INVITE server transaction.
 func (s *Server) onAck(req *sip.Request, _ sip.ServerTransaction) {
@@ -54,6 +64,7 @@ func (s *Server) onAck(req *sip.Request, _ sip.ServerTransaction) {
 	}
 	towardNextHop(fwd, route)
 	if err := s.cli.WriteRequest(fwd, s.sendOpts()...); err != nil {
+		s.Stats.ForwardErrors.Add(1)
 		s.log.Warn("forward ACK", "call_id", callIDOf(req), "error", err)
 	}
 }
@@ -84,6 +95,7 @@ func (s *Server) proxyInDialog(req *sip.Request, tx sip.ServerTransaction) {
 	defer cancel()
 	clTx, err := s.cli.TransactionRequest(ctx, fwd, s.sendOpts(sipgo.ClientRequestDecreaseMaxForward)...)
 	if err != nil {
+		s.Stats.ForwardErrors.Add(1)
 		s.log.Warn("forward in-dialog request", "call_id", callIDOf(req), "method", req.Method, "error", err)
 		respond(tx, req, 503, "Service Unavailable", sip.NewHeader("Retry-After", "5"))
 		return

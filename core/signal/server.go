@@ -1,6 +1,7 @@
 package signal
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -40,7 +41,13 @@ type Options struct {
 	// UDPMaxRequest is the largest request sent over UDP; larger ones go over TCP (RFC 3261 §18.1.1:
 	// 1300 bytes when the path MTU is unknown). Default 1300.
 	UDPMaxRequest int
-	Logger        *slog.Logger
+	// TLSClient is the client side of every TLS connection Herald opens toward a next hop (a sips: or
+	// ;transport=tls Route or NextHop; RFC 3261 §26.3.1, RFC 5922 §4): the certificate is verified
+	// against the host of that hop's URI, with RootCAs, or the system roots when nil. Certificates, if
+	// any, are offered to peers that ask for one (mutual TLS). nil means the system roots and no client
+	// certificate. MinVersion is raised to TLS 1.2 and ServerName is ignored (see clientTLS).
+	TLSClient *tls.Config
+	Logger    *slog.Logger
 	// Trace, when set, receives one line per step Herald takes (the demo prints them).
 	Trace func(line string)
 }
@@ -84,6 +91,9 @@ type Stats struct {
 	Invites, CallsDone, Forwarded, CallerCards, CalleeCards, Rejected403, Rejected483, Rejected503,
 	BadBodies, ReliableRetransmits, PrackTimeouts, Cancels, UDPToTCP, CallInfoLinks, Ringbacks,
 	RingbackNoCodec, Panics atomic.Uint64
+	// ForwardErrors counts requests that could not be sent toward their next hop: DNS, connect, TLS
+	// handshake or certificate verification failed. INVITEs and in-dialog requests are answered 503.
+	ForwardErrors atomic.Uint64
 }
 
 // Server is Herald's SIP side.
@@ -147,6 +157,7 @@ func New(opts Options, deps Deps) (*Server, error) {
 			sip.WithTransactionLayerUnhandledResponseHandler(s.onUnhandledResponse),
 		),
 		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(s.log)),
+		sipgo.WithUserAgenTLSConfig(clientTLS(opts.TLSClient)),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("signal: %w", err)
