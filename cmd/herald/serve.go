@@ -284,6 +284,13 @@ func (in *instance) start(ctx context.Context) error {
 			in.sip.Listening(pc.LocalAddr())
 			in.closers = append(in.closers, pc)
 			in.serve(func() error { return in.sip.ServeUDP(pc) })
+		case sk.tls:
+			// Served as TLS (not as TCP over a TLS listener): requests read from it are marked TLS,
+			// and Herald record-routes the leg with this listener's port and ;transport=tls.
+			ln := sk.ln
+			in.sip.ListeningTLS(ln.Addr())
+			in.closers = append(in.closers, ln)
+			in.serve(func() error { return in.sip.ServeTLS(ln) })
 		default:
 			ln := sk.ln
 			in.sip.Listening(ln.Addr())
@@ -295,16 +302,18 @@ func (in *instance) start(ctx context.Context) error {
 }
 
 type sipSocket struct {
-	pc net.PacketConn
-	ln net.Listener
+	pc  net.PacketConn
+	ln  net.Listener
+	tls bool // ln runs the TLS server handshake (a "tls" listener)
 }
 
-// bindSIP opens every SIP listener. Port 0 on several transports of one host means one kernel-chosen
-// port shared by all of them (SIP wants UDP and TCP on the same port: RFC 3261 §18.1.1 moves large
-// requests to TCP); a port the kernel gave for UDP but that is taken for TCP is retried. Each UDP
-// listener is udpReaders SO_REUSEPORT sockets on the same address (the kernel spreads peers over
-// them by their address hash), each served by its own reader; the first of them comes first in the
-// result, so it is the one UDP requests leave from (Server.Listening).
+// bindSIP opens every SIP listener. Port 0 on UDP and TCP of one host means one kernel-chosen port
+// shared by both (SIP wants UDP and TCP on the same port: RFC 3261 §18.1.1 moves large requests to
+// TCP); a port the kernel gave for UDP but that is taken for TCP is retried. A TLS listener on port 0
+// gets a port of its own (it cannot share TCP's). Each UDP listener is udpReaders SO_REUSEPORT
+// sockets on the same address (the kernel spreads peers over them by their address hash), each
+// served by its own reader; the first of them comes first in the result, so it is the one UDP
+// requests leave from (Server.Listening).
 func bindSIP(ls []config.Listener, udpReaders int) ([]sipSocket, error) {
 	readers := max(udpReaders, 1)
 	var out []sipSocket
@@ -324,7 +333,8 @@ func bindSIP(ls []config.Listener, udpReaders int) ([]sipSocket, error) {
 		for _, l := range ls {
 			addr := l.Addr
 			host, port, _ := net.SplitHostPort(addr)
-			if p, ok := chosen[host]; ok && port == "0" {
+			tlsListener := strings.EqualFold(l.Transport, "tls") // TLS has a port of its own (5061)
+			if p, ok := chosen[host]; ok && port == "0" && !tlsListener {
 				addr = net.JoinHostPort(host, p)
 			}
 			var sk sipSocket
@@ -349,7 +359,7 @@ func bindSIP(ls []config.Listener, udpReaders int) ([]sipSocket, error) {
 				if cert, err = tls.LoadX509KeyPair(l.Cert, l.Key); err == nil {
 					conf := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 					if sk.ln, err = tls.Listen("tcp", addr, conf); err == nil {
-						a = sk.ln.Addr()
+						a, sk.tls = sk.ln.Addr(), true
 					}
 				}
 			}
@@ -359,7 +369,7 @@ func bindSIP(ls []config.Listener, udpReaders int) ([]sipSocket, error) {
 			}
 			out = append(out, sk)
 			out = append(out, more...)
-			if port == "0" {
+			if port == "0" && !tlsListener {
 				if _, p, e := net.SplitHostPort(a.String()); e == nil {
 					chosen[host] = p
 				}

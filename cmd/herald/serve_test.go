@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -85,21 +86,7 @@ cpu:
 limits:
   gc_percent: 200
 `
-	o, err := config.Parse("knobs.yaml", []byte(yaml))
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := newInstance(o, slog.New(slog.DiscardHandler), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := in.start(ctx); err != nil {
-		in.stop(context.Background())
-		t.Fatal(err)
-	}
-	defer in.stop(context.Background())
+	in := startInstance(t, "knobs.yaml", yaml)
 	if _, p := in.msrp.TLSAddr(); p == 0 {
 		t.Fatal("msrps listener not running")
 	}
@@ -143,3 +130,70 @@ func TestServeSIPTLSClientFiles(t *testing.T) {
 }
 
 func itoa(i int) string { return big.NewInt(int64(i)).String() }
+
+// TestServeSIPTLSListener: a sip.listen entry with transport tls is served as SIP over TLS on a port
+// of its own (port 0 beside UDP and TCP on port 0 of the same host), and Herald advertises that
+// port for its TLS legs (Record-Route, Via); requests over it are answered.
+func TestServeSIPTLSListener(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := selfSigned(t, dir)
+	yaml := `
+sip:
+  listen:
+    - {transport: udp, addr: "127.0.0.1:0"}
+    - {transport: tcp, addr: "127.0.0.1:0"}
+    - {transport: tls, addr: "127.0.0.1:0", cert: "` + certFile + `", key: "` + keyFile + `"}
+  advertise: 127.0.0.1
+  next_hop: "sip:127.0.0.1:5070"
+  trusted: ["127.0.0.0/8"]
+msrp:
+  listen: "127.0.0.1:0"
+  advertise: 127.0.0.1
+http:
+  listen: ""
+`
+	in := startInstance(t, "tls.yaml", yaml)
+	udp, tcp, tlsPort := in.sip.PortFor("udp"), in.sip.PortFor("tcp"), in.sip.PortFor("tls")
+	if udp == 0 || tcp != udp || tlsPort == 0 || tlsPort == udp {
+		t.Fatalf("advertised ports udp %d tcp %d tls %d", udp, tcp, tlsPort)
+	}
+	conn, err := tls.Dial("tcp", "127.0.0.1:"+itoa(tlsPort), &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}) // #nosec G402 -- self-signed test certificate
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+	_, err = conn.Write([]byte("OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:9;branch=z9hG4bKtls1\r\n" +
+		"Max-Forwards: 70\r\nFrom: <sip:ops@127.0.0.1>;tag=1\r\nTo: <sip:127.0.0.1>\r\nCall-ID: tls-options\r\n" +
+		"CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4096)
+	n, err := conn.Read(buf)
+	if err != nil || !strings.HasPrefix(string(buf[:n]), "SIP/2.0 200") {
+		t.Fatalf("OPTIONS over TLS: %q, %v", buf[:n], err)
+	}
+}
+
+// startInstance parses yaml as the config file name, builds and starts an instance, and stops it
+// when the test ends.
+func startInstance(t *testing.T, name, yaml string) *instance {
+	t.Helper()
+	o, err := config.Parse(name, []byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := newInstance(o, slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := in.start(ctx); err != nil {
+		in.stop(context.Background())
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { in.stop(context.Background()) })
+	return in
+}

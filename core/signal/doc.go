@@ -1,6 +1,8 @@
 // Package signal is Herald's SIP layer on sipgo: it receives the caller's INVITE as an application
 // server on the originating side, executes the call's plan (core/call) and stays in the path of the
-// dialog through Record-Route.
+// dialog through Record-Route. The Record-Route names the transport and listening port of each leg:
+// one entry when the INVITE leaves over the transport it came in on, two (RFC 5658) when it does not,
+// so that in-dialog requests come back over the transport of the leg they come from (route.go).
 //
 // Per call, the goroutine sipgo starts for the INVITE is the call's controller: it owns the call's
 // state and is the only goroutine that changes it. Other handlers (PRACK and UPDATE on Herald's own

@@ -279,7 +279,7 @@ func (c *callCtl) run() {
 		towardNextHop(fwd, route)
 	}
 	if s.opts.RecordRoute {
-		fwd.PrependHeader(&sip.RecordRouteHeader{Address: s.selfURI()})
+		s.recordRoute(fwd, req.Transport(), fwd.Transport(), req.Recipient.Scheme == "sips")
 	}
 	if c.plan.CallerCard != nil {
 		// The HTTP fallback for terminals without MSRP early-session support (DESIGN.md wire contract).

@@ -8,12 +8,13 @@ import (
 	"github.com/emiago/sipgo/sip"
 )
 
-// popSelfRoute removes the top Route when it is Herald's own (loose routing, RFC 3261 §16.4) and
-// returns the top Route left, nil if none. sipgo does not pop by itself. Callers keep the result:
-// sip.Request.Route allocates and walks the headers on every call when there is no Route.
+// popSelfRoute removes the top Routes while they are Herald's own (loose routing, RFC 3261 §16.4;
+// two of them when Herald double record-routed the dialog, RFC 5658) and returns the top Route left,
+// nil if none. sipgo does not pop by itself. Callers keep the result: sip.Request.Route allocates
+// and walks the headers on every call when there is no Route.
 func (s *Server) popSelfRoute(req *sip.Request) *sip.RouteHeader {
 	r := req.Route()
-	if r != nil && s.isSelf(r.Address) {
+	for r != nil && s.isSelf(r.Address) {
 		req.RemoveHeader("Route")
 		r = req.Route()
 	}

@@ -25,8 +25,10 @@ import (
 
 // Options configure the SIP layer.
 type Options struct {
-	Host        string         // host Herald puts in Via, Record-Route and Contact
-	Port        int            // port for Record-Route and Contact; 0 = the first served socket's port
+	Host string // host Herald puts in Via, Record-Route and Contact
+	// Port is the port advertised for the first served socket (Record-Route, Contact) and for every
+	// transport served on that socket's port; 0 = the first served socket's port.
+	Port        int
 	NextHop     string         // host:port of the callee domain's S-CSCF, used when no Route is left
 	RecordRoute bool           // stay in the dialog path (needed for BYE/ACK to pass Herald)
 	Trusted     []netip.Prefix // peers allowed to start calls; empty = everyone
@@ -41,6 +43,10 @@ type Options struct {
 	// UDPMaxRequest is the largest request sent over UDP; larger ones go over TCP (RFC 3261 §18.1.1:
 	// 1300 bytes when the path MTU is unknown). Default 1300.
 	UDPMaxRequest int
+	// TLSPort is the port advertised for the SIP over TLS listener (the Record-Route facing a TLS
+	// leg, the Via sent-by of requests sent over TLS); 0 = the port of the first socket served with
+	// ServeTLS, or Port when that socket shares the first socket's port.
+	TLSPort int
 	// TLSClient is the client side of every TLS connection Herald opens toward a next hop (a sips: or
 	// ;transport=tls Route or NextHop; RFC 3261 §26.3.1, RFC 5922 §4): the certificate is verified
 	// against the host of that hop's URI, with RootCAs, or the system roots when nil. Certificates, if
@@ -109,7 +115,9 @@ type Server struct {
 	calls map[string]*callCtl // by Call-ID
 
 	port     atomic.Int32
-	udpLocal atomic.Pointer[sip.Addr] // the first served UDP socket: requests over UDP leave from it
+	first    atomic.Int32                // the first served socket's local port
+	listen   [numTransports]atomic.Int32 // each transport's first served socket's local port
+	udpLocal atomic.Pointer[sip.Addr]    // the first served UDP socket: requests over UDP leave from it
 	active   atomic.Int64
 	Stats    Stats
 	wg       sync.WaitGroup
@@ -267,23 +275,40 @@ func (s *Server) ServeUDP(pc net.PacketConn) error {
 
 // ServeTCP serves SIP over TCP on l until it is closed.
 func (s *Server) ServeTCP(l net.Listener) error {
-	s.learnPort(l.Addr())
+	s.learnPort(l.Addr(), tpTCP)
 	return s.srv.ServeTCP(l)
 }
 
-// Listening tells the SIP layer about a socket it is about to serve, before the serving goroutine
-// runs: the first one fixes the advertised port (when Options.Port is 0) and the first UDP one is
-// where UDP requests leave from. Idempotent.
-func (s *Server) Listening(a net.Addr) {
-	s.learnPort(a)
-	if ua, ok := a.(*net.UDPAddr); ok {
-		s.udpLocal.CompareAndSwap(nil, &sip.Addr{IP: ua.IP, Port: ua.Port, Hostname: ua.IP.String()})
-	}
+// ServeTLS serves SIP over TLS on l (a listener that already runs the TLS server handshake, such
+// as tls.Listen's) until it is closed. Requests read from it are marked TLS, so Herald knows which
+// transport a request came in on (double Record-Route, RFC 5658).
+func (s *Server) ServeTLS(l net.Listener) error {
+	s.learnPort(l.Addr(), tpTLS)
+	return s.srv.ServeTLS(l)
 }
 
-func (s *Server) learnPort(a net.Addr) {
+// Listening tells the SIP layer about a UDP or TCP socket it is about to serve, before the serving
+// goroutine runs: the first one fixes the advertised port (when Options.Port is 0), the first of
+// each transport fixes that transport's port, and the first UDP one is where UDP requests leave
+// from. Idempotent.
+func (s *Server) Listening(a net.Addr) {
+	if ua, ok := a.(*net.UDPAddr); ok {
+		s.learnPort(a, tpUDP)
+		s.udpLocal.CompareAndSwap(nil, &sip.Addr{IP: ua.IP, Port: ua.Port, Hostname: ua.IP.String()})
+		return
+	}
+	s.learnPort(a, tpTCP)
+}
+
+// ListeningTLS is Listening for a SIP over TLS listener Herald is about to serve with ServeTLS.
+func (s *Server) ListeningTLS(a net.Addr) { s.learnPort(a, tpTLS) }
+
+func (s *Server) learnPort(a net.Addr, tp int) {
 	if ap, err := netip.ParseAddrPort(a.String()); err == nil {
-		s.port.CompareAndSwap(0, int32(ap.Port()))
+		p := int32(ap.Port())
+		s.port.CompareAndSwap(0, p)
+		s.first.CompareAndSwap(0, p)
+		s.listen[tp].CompareAndSwap(0, p)
 	}
 }
 
@@ -300,34 +325,47 @@ func (s *Server) ActiveCalls() int { return int(s.active.Load()) }
 // Port is the SIP port Herald advertises.
 func (s *Server) Port() int { return int(s.port.Load()) }
 
+// PortFor is the port Herald advertises for transport ("udp", "tcp" or "tls") in Record-Route and
+// Via, 0 when it serves no socket of that transport.
+func (s *Server) PortFor(transport string) int { return s.portFor(transportIndex(transport)) }
+
 func (s *Server) trace(format string, args ...any) {
 	if s.opts.Trace != nil {
 		s.opts.Trace(fmt.Sprintf(format, args...))
 	}
 }
 
-func (s *Server) selfURI() sip.Uri {
-	return sip.Uri{Scheme: "sip", Host: s.opts.Host, Port: s.Port(), UriParams: sip.HeaderParams{{K: "lr", V: ""}}}
-}
-
 func (s *Server) contact(transport string) *sip.ContactHeader {
-	u := sip.Uri{Scheme: "sip", User: "herald", Host: s.opts.Host, Port: s.Port()}
+	port := s.Port()
+	if p := s.portFor(transportIndex(transport)); p > 0 {
+		port = p
+	}
+	u := sip.Uri{Scheme: "sip", User: "herald", Host: s.opts.Host, Port: port}
 	if transport != "" && !strings.EqualFold(transport, "udp") {
 		u.UriParams = sip.HeaderParams{{K: "transport", V: strings.ToLower(transport)}}
 	}
 	return &sip.ContactHeader{Address: u}
 }
 
-// isSelf reports whether u addresses this Herald instance.
+// isSelf reports whether u addresses this Herald instance: its host, and the port of one of its
+// transports (the default port of the URI's transport when u has none).
 func (s *Server) isSelf(u sip.Uri) bool {
 	if !strings.EqualFold(u.Host, s.opts.Host) {
 		return false
 	}
 	p := u.Port
 	if p == 0 {
-		p = 5060
+		p = sip.DefaultPort(uriTransport(&u))
 	}
-	return p == s.Port()
+	if p == s.Port() {
+		return true
+	}
+	for tp := range numTransports {
+		if q := s.portFor(tp); q > 0 && p == q {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Server) trusted(req *sip.Request) bool {
@@ -438,21 +476,26 @@ func (s *Server) sendOpts(extra ...sipgo.ClientRequestOption) []sipgo.ClientRequ
 
 // pickTransport runs after the Via is added: a UDP request larger than UDPMaxRequest goes over TCP
 // instead (RFC 3261 §18.1.1; sipgo refuses it otherwise), and UDP requests leave from Herald's
-// listening socket so responses and the Via agree.
+// listening socket so responses and the Via agree. A request over TCP or TLS leaves from an
+// ephemeral port; its Via sent-by names Herald's listening port for that transport instead, where
+// the next hop opens a connection to send a response when the one the request came on has closed
+// (RFC 3261 §18.2.2). sipgo fills in the connection's local port only when the Via has none.
 func (s *Server) pickTransport(_ *sipgo.Client, r *sip.Request) error {
-	if !strings.EqualFold(r.Transport(), "udp") {
-		return nil
-	}
-	if requestSize(r) > s.opts.UDPMaxRequest {
+	if strings.EqualFold(r.Transport(), "udp") {
+		if requestSize(r) <= s.opts.UDPMaxRequest {
+			if a := s.udpLocal.Load(); a != nil {
+				r.Laddr = *a
+			}
+			return nil
+		}
 		s.Stats.UDPToTCP.Add(1)
 		r.SetTransport("TCP")
 		if v := r.Via(); v != nil {
 			v.Transport = "TCP"
 		}
-		return nil
 	}
-	if a := s.udpLocal.Load(); a != nil {
-		r.Laddr = *a
+	if v := r.Via(); v != nil && v.Port == 0 {
+		v.Port = s.portFor(transportIndex(r.Transport()))
 	}
 	return nil
 }
