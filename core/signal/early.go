@@ -73,6 +73,7 @@ func (c *callCtl) answerOffer(offer *sdp.Session) *sdp.Session {
 		return sdp.AnswerInactive(offer, host, d.sessID, inactive)
 	}
 	choices := map[int]media.Choice{}
+	portFailed := false
 	ans := sdp.AnswerInactive(offer, s.deps.Ringback.Addr(), d.sessID, func(i int, m *sdp.Media) int {
 		ch, err := clip.ChooseMedia(m)
 		if err != nil {
@@ -84,7 +85,12 @@ func (c *callCtl) answerOffer(offer *sdp.Session) *sdp.Session {
 		}
 		st, err := s.deps.Ringback.Allocate()
 		if err != nil {
-			s.log.Warn("ringback port", "call_id", c.callID, "error", err)
+			portFailed = true
+			if n := s.Stats.RingbackNoPort.Add(1); n&(n-1) == 0 {
+				// Logged the 1st, 2nd, 4th, 8th… time: an exhausted plane fails every call, and
+				// the counter (/varz ringback_no_port) has them all.
+				s.log.Warn("ringback port", "call_id", c.callID, "skipped_lines", n, "error", err)
+			}
 			return 0
 		}
 		d.streams = append(d.streams, ringStream{st: st, dst: netip.AddrPortFrom(ip, uint16(m.Port)), track: ch.Track, enc: ch.Encoding})
@@ -92,6 +98,10 @@ func (c *callCtl) answerOffer(offer *sdp.Session) *sdp.Session {
 		return st.Port()
 	})
 	if len(d.streams) == 0 {
+		if portFailed {
+			s.trace("herald: ringback %q skipped: no RTP port", c.plan.Ringback)
+			return sdp.AnswerInactive(offer, host, d.sessID, inactive)
+		}
 		s.Stats.RingbackNoCodec.Add(1)
 		s.trace("herald: ringback %q skipped: no codec in common with the caller's offer", c.plan.Ringback)
 		return sdp.AnswerInactive(offer, host, d.sessID, inactive)

@@ -1,6 +1,7 @@
 package signal
 
 import (
+	"errors"
 	"io/fs"
 	"log/slog"
 	"net/netip"
@@ -21,6 +22,7 @@ import (
 // fakeRing is a Ringback whose streams only record what happens to them.
 type fakeRing struct {
 	clip *media.Clip
+	fail error // Allocate's error, if set
 	mu   sync.Mutex
 	next int
 	all  []*fakeStream
@@ -44,6 +46,9 @@ func (f *fakeRing) Clip(name string) *media.Clip {
 }
 func (f *fakeRing) Addr() string { return "192.0.2.11" }
 func (f *fakeRing) Allocate() (RingStream, error) {
+	if f.fail != nil {
+		return nil, f.fail
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.next += 2
@@ -189,6 +194,25 @@ func TestRingbackAnswer(t *testing.T) {
 
 // rigRingback, when set by a test, is the ringback plane of the Herald startHerald builds.
 var rigRingback Ringback
+
+// A ringback the RTP plane cannot allocate (its port range exhausted, or the process out of
+// descriptors) is skipped line by line: the answer goes inactive, the call goes on, and it is
+// counted as RingbackNoPort, not as a codec mismatch.
+func TestClaim2RingbackWithoutPortIsSkippedAndCounted(t *testing.T) {
+	ring := &fakeRing{clip: sampleClip(t), fail: errors.New("netio/rtp: no free rtp port pair: too many open files")}
+	s := &Server{log: slog.New(slog.DiscardHandler), deps: Deps{MSRP: fakePlane{}, Ringback: ring}}
+	c := &callCtl{s: s, plan: call.Plan{Ringback: "ringback"}}
+	ans := c.answerOffer(offerOf(t, mPCMU))
+	if len(ans.Media) != 1 || ans.Media[0].Direction() != sdp.Inactive {
+		t.Fatalf("answer %+v, want one inactive line", ans.Media)
+	}
+	if len(c.early.streams) != 0 || c.early.earlyMedia() != "inactive" {
+		t.Errorf("%d streams, P-Early-Media %q", len(c.early.streams), c.early.earlyMedia())
+	}
+	if got, codec := s.Stats.RingbackNoPort.Load(), s.Stats.RingbackNoCodec.Load(); got != 1 || codec != 0 {
+		t.Errorf("RingbackNoPort %d, RingbackNoCodec %d; want 1, 0", got, codec)
+	}
+}
 
 func (s *fakeStream) stoppedAt() time.Time { return s.stopTime }
 

@@ -97,6 +97,10 @@ type Stats struct {
 	Invites, CallsDone, Forwarded, CallerCards, CalleeCards, Rejected403, Rejected483, Rejected503,
 	BadBodies, ReliableRetransmits, PrackTimeouts, Cancels, UDPToTCP, CallInfoLinks, Ringbacks,
 	RingbackNoCodec, Panics atomic.Uint64
+	// RingbackNoPort counts ringback m-lines answered with port 0 because the RTP plane could not
+	// allocate a stream (port range exhausted, descriptor limit): the call goes on without that
+	// line's ringback.
+	RingbackNoPort atomic.Uint64
 	// ForwardErrors counts requests that could not be sent toward their next hop: DNS, connect, TLS
 	// handshake or certificate verification failed. INVITEs and in-dialog requests are answered 503.
 	ForwardErrors atomic.Uint64
