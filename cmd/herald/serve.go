@@ -186,6 +186,7 @@ func newInstance(o *config.Options, log *slog.Logger, trace func(string)) (*inst
 	if err != nil {
 		return nil, err
 	}
+	in.metrics.MustRegister(in.sip.Collectors()...) // the registry is read at scrape time
 	return in, nil
 }
 

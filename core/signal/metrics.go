@@ -1,0 +1,82 @@
+package signal
+
+import (
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Prometheus metrics (namespace herald, subsystem sip), the same counters as Stats:
+//
+//	herald_sip_calls_active                       gauge   calls whose INVITE has no final response yet
+//	herald_sip_invites_total                      counter initial INVITEs received
+//	herald_sip_calls_done_total                   counter INVITEs that got their final response
+//	herald_sip_forwarded_total                    counter INVITEs forwarded toward the callee
+//	herald_sip_cards_total{card="caller|callee"}  counter card pushes set up
+//	herald_sip_call_info_links_total              counter Call-Info fallbacks offered
+//	herald_sip_rejected_total{code="403|483|503"} counter requests refused by Herald itself
+//	herald_sip_bad_bodies_total                   counter INVITE bodies forwarded untouched (unparsable)
+//	herald_sip_reliable_retransmits_total         counter reliable 18x retransmissions (RFC 3262)
+//	herald_sip_prack_timeouts_total               counter reliable 18x given up at 64·T1
+//	herald_sip_cancels_total                      counter CANCELs handled
+//	herald_sip_udp_to_tcp_total                   counter INVITEs sent over TCP for size (RFC 3261 §18.1.1)
+//	herald_sip_ringbacks_total                    counter ringbacks started
+//	herald_sip_ringback_skipped_total{reason="no_codec|no_port"} counter ringbacks or lines skipped
+//	herald_sip_forward_errors_total               counter requests that could not reach their next hop
+//	herald_sip_panics_total                       counter handler panics answered 500
+var (
+	descSIPActive = prometheus.NewDesc("herald_sip_calls_active", "Calls whose INVITE has no final response yet.", nil, nil)
+	descSIPCards  = prometheus.NewDesc("herald_sip_cards_total", "Card pushes set up.", []string{"card"}, nil)
+	descSIPReject = prometheus.NewDesc("herald_sip_rejected_total", "Requests refused by Herald itself.", []string{"code"}, nil)
+	descSIPSkip   = prometheus.NewDesc("herald_sip_ringback_skipped_total", "Ringbacks (no_codec) or ringback lines (no_port) skipped.", []string{"reason"}, nil)
+	sipCounters   = []struct {
+		desc *prometheus.Desc
+		get  func(*Stats) *atomic.Uint64
+	}{
+		{prometheus.NewDesc("herald_sip_invites_total", "Initial INVITEs received.", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.Invites }},
+		{prometheus.NewDesc("herald_sip_calls_done_total", "INVITEs that got their final response.", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.CallsDone }},
+		{prometheus.NewDesc("herald_sip_forwarded_total", "INVITEs forwarded toward the callee.", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.Forwarded }},
+		{prometheus.NewDesc("herald_sip_call_info_links_total", "Call-Info fallbacks offered.", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.CallInfoLinks }},
+		{prometheus.NewDesc("herald_sip_bad_bodies_total", "INVITE bodies forwarded untouched because they did not parse.", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.BadBodies }},
+		{prometheus.NewDesc("herald_sip_reliable_retransmits_total", "Reliable provisional response retransmissions (RFC 3262).", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.ReliableRetransmits }},
+		{prometheus.NewDesc("herald_sip_prack_timeouts_total", "Reliable provisional responses given up at 64*T1.", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.PrackTimeouts }},
+		{prometheus.NewDesc("herald_sip_cancels_total", "CANCELs handled.", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.Cancels }},
+		{prometheus.NewDesc("herald_sip_udp_to_tcp_total", "INVITEs sent over TCP because they outgrew UDP (RFC 3261 18.1.1).", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.UDPToTCP }},
+		{prometheus.NewDesc("herald_sip_ringbacks_total", "Ringbacks started.", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.Ringbacks }},
+		{prometheus.NewDesc("herald_sip_forward_errors_total", "Requests that could not be sent toward their next hop (DNS, connect, TLS).", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.ForwardErrors }},
+		{prometheus.NewDesc("herald_sip_panics_total", "Handler panics answered 500.", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.Panics }},
+	}
+)
+
+type sipCollector struct{ s *Server }
+
+// Collectors returns the SIP layer's Prometheus collectors, to register once.
+func (s *Server) Collectors() []prometheus.Collector { return []prometheus.Collector{sipCollector{s}} }
+
+func (c sipCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descSIPActive
+	ch <- descSIPCards
+	ch <- descSIPReject
+	ch <- descSIPSkip
+	for _, m := range sipCounters {
+		ch <- m.desc
+	}
+}
+
+func (c sipCollector) Collect(ch chan<- prometheus.Metric) {
+	st := &c.s.Stats
+	counter := func(d *prometheus.Desc, v *atomic.Uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v.Load()), labels...)
+	}
+	ch <- prometheus.MustNewConstMetric(descSIPActive, prometheus.GaugeValue, float64(c.s.ActiveCalls()))
+	counter(descSIPCards, &st.CallerCards, "caller")
+	counter(descSIPCards, &st.CalleeCards, "callee")
+	counter(descSIPReject, &st.Rejected403, "403")
+	counter(descSIPReject, &st.Rejected483, "483")
+	counter(descSIPReject, &st.Rejected503, "503")
+	counter(descSIPSkip, &st.RingbackNoCodec, "no_codec")
+	counter(descSIPSkip, &st.RingbackNoPort, "no_port")
+	for _, m := range sipCounters {
+		counter(m.desc, m.get(st))
+	}
+}

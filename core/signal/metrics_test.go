@@ -1,0 +1,56 @@
+package signal
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+// The SIP counters reach Prometheus under herald_sip_*, labelled where they are one family, and a
+// pedantic registry finds Describe and Collect consistent.
+func TestCollectors(t *testing.T) {
+	s := &Server{}
+	s.Stats.Invites.Add(3)
+	s.Stats.CallerCards.Add(2)
+	s.Stats.CalleeCards.Add(1)
+	s.Stats.Rejected503.Add(5)
+	s.Stats.RingbackNoPort.Add(4)
+	s.Stats.ForwardErrors.Add(6)
+	s.active.Add(7)
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(s.Collectors()...)
+	want := `
+# HELP herald_sip_calls_active Calls whose INVITE has no final response yet.
+# TYPE herald_sip_calls_active gauge
+herald_sip_calls_active 7
+# HELP herald_sip_cards_total Card pushes set up.
+# TYPE herald_sip_cards_total counter
+herald_sip_cards_total{card="callee"} 1
+herald_sip_cards_total{card="caller"} 2
+# HELP herald_sip_forward_errors_total Requests that could not be sent toward their next hop (DNS, connect, TLS).
+# TYPE herald_sip_forward_errors_total counter
+herald_sip_forward_errors_total 6
+# HELP herald_sip_invites_total Initial INVITEs received.
+# TYPE herald_sip_invites_total counter
+herald_sip_invites_total 3
+# HELP herald_sip_rejected_total Requests refused by Herald itself.
+# TYPE herald_sip_rejected_total counter
+herald_sip_rejected_total{code="403"} 0
+herald_sip_rejected_total{code="483"} 0
+herald_sip_rejected_total{code="503"} 5
+# HELP herald_sip_ringback_skipped_total Ringbacks (no_codec) or ringback lines (no_port) skipped.
+# TYPE herald_sip_ringback_skipped_total counter
+herald_sip_ringback_skipped_total{reason="no_codec"} 0
+herald_sip_ringback_skipped_total{reason="no_port"} 4
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "herald_sip_calls_active", "herald_sip_cards_total",
+		"herald_sip_forward_errors_total", "herald_sip_invites_total", "herald_sip_rejected_total",
+		"herald_sip_ringback_skipped_total"); err != nil {
+		t.Fatal(err)
+	}
+	if n := testutil.CollectAndCount(s.Collectors()[0]); n != 4+len(sipCounters)+4 {
+		t.Errorf("%d metrics, want %d", n, 4+len(sipCounters)+4)
+	}
+}
