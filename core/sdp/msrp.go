@@ -224,15 +224,19 @@ type MSRPInfo struct {
 	Port         int
 	Proto        string
 	ConnAddr     string // address of the media c=, else of the session c=
+	// Fingerprints are the media-level a=fingerprint values (RFC 8122 §5), else the session-level
+	// ones; nil when there is none. For TCP/TLS/MSRP they identify the peer's certificate.
+	Fingerprints []Fingerprint
 }
 
 // MSRP extracts the MSRP parameters of an m=message line. It fails with
 // ErrNotMSRP unless the line is m=message with proto TCP/MSRP or
 // TCP/TLS/MSRP, with ErrNoPath without a=path, and with ErrSyntax for a
-// malformed a=max-size or a=file-selector.
+// malformed a=max-size, a=file-selector or a=fingerprint.
 //
-// ConnAddr falls back to the session-level c= of the Session m was parsed
-// in (or added to with Session.AddMedia).
+// ConnAddr and Fingerprints fall back to the session-level c= and
+// a=fingerprint of the Session m was parsed in (or added to with
+// Session.AddMedia).
 func (m *Media) MSRP() (MSRPInfo, error) {
 	if !strings.EqualFold(m.Type, "message") ||
 		!strings.EqualFold(m.Proto, ProtoMSRP) && !strings.EqualFold(m.Proto, ProtoMSRPTLS) {
@@ -281,6 +285,14 @@ func (m *Media) MSRP() (MSRPInfo, error) {
 		conn = m.sessConn
 	}
 	info.ConnAddr = ConnAddr(conn)
+	fps, err := parseFingerprints(m.Attrs)
+	if err == nil && fps == nil {
+		fps, err = parseFingerprints(m.sessAttrs)
+	}
+	if err != nil {
+		return MSRPInfo{}, err
+	}
+	info.Fingerprints = fps
 	return info, nil
 }
 

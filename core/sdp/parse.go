@@ -47,7 +47,7 @@ func Parse(b []byte) (*Session, error) {
 		return nil, fmt.Errorf("%w: no s= line", ErrSyntax)
 	}
 	for _, m := range p.s.Media {
-		m.sessConn = p.s.Conn
+		m.sessConn, m.sessAttrs = p.s.Conn, p.s.Attrs
 	}
 	return p.s, nil
 }

@@ -57,6 +57,9 @@ type Media struct {
 	// sessConn is the session-level c= value of the Session this Media was
 	// parsed in; MSRP falls back to it when Conn is empty.
 	sessConn string
+	// sessAttrs are the session-level attributes of that Session; MSRP
+	// falls back to their a=fingerprint (RFC 8122 §5).
+	sessAttrs []Attr
 }
 
 // Attr returns the value of the first attribute named key (case-sensitive,
@@ -155,10 +158,10 @@ func (s *Session) ConnOf(m *Media) string {
 	return s.Conn
 }
 
-// AddMedia appends m and records the session-level c= in it so that
-// m.MSRP reports the right connection address.
+// AddMedia appends m and records the session-level c= and attributes in it
+// so that m.MSRP reports the right connection address and fingerprints.
 func (s *Session) AddMedia(m *Media) {
-	m.sessConn = s.Conn
+	m.sessConn, m.sessAttrs = s.Conn, s.Attrs
 	s.Media = append(s.Media, m)
 }
 

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -19,6 +20,7 @@ import (
 //	go test -run '^$' -fuzz FuzzMultipart -fuzztime 20s
 //	go test -run '^$' -fuzz FuzzAddStrip -fuzztime 20s
 //	go test -run '^$' -fuzz FuzzFileSelector -fuzztime 20s
+//	go test -run '^$' -fuzz FuzzFingerprint -fuzztime 20s
 
 var updateCorpus = flag.Bool("update-corpus", false, "rewrite the seed corpus in testdata/fuzz")
 
@@ -34,6 +36,16 @@ func sdpSeeds() map[string][]byte {
 	}
 	m["lf-only"] = []byte(pcmuOffer)
 	return m
+}
+
+// fingerprintSeeds are a=fingerprint values (RFC 8122 §5) as terminals and browsers send them.
+func fingerprintSeeds() map[string]string {
+	return map[string]string{
+		"sha-256":       sha256FP,
+		"sha-1-lower":   "sha-1 d1:e2:03:04:05:06:07:08:09:0a:0b:0c:0d:0e:0f:10:11:12:13:14",
+		"sha-512-upper": "SHA-512 " + strings.Repeat("A5:", 63) + "5A",
+		"unknown":       "x-hash 01:02",
+	}
 }
 
 type multipartSeed struct {
@@ -203,6 +215,38 @@ func FuzzFileSelector(f *testing.F) {
 	})
 }
 
+func FuzzFingerprint(f *testing.F) {
+	for _, s := range fingerprintSeeds() {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		fp, err := ParseFingerprint(v)
+		if err != nil {
+			if !errors.Is(err, ErrSyntax) {
+				t.Fatalf("unexpected error class: %v", err)
+			}
+			return
+		}
+		if len(fp.Value) == 0 || len(fp.Value) > maxFingerprintLen || fp.Hash != strings.ToLower(fp.Hash) {
+			t.Fatalf("accepted %q as %+v", v, fp)
+		}
+		s := fp.String()
+		fp2, err := ParseFingerprint(s)
+		if err != nil {
+			t.Fatalf("ParseFingerprint(String()) %q: %v", s, err)
+		}
+		if fp2.Hash != fp.Hash || !bytes.Equal(fp2.Value, fp.Value) {
+			t.Fatalf("round trip: %+v != %+v", fp2, fp)
+		}
+		if s2 := fp2.String(); s2 != s {
+			t.Fatalf("String not stable: %q %q", s, s2)
+		}
+		if !strings.EqualFold(s, v) {
+			t.Fatalf("String %q does not match the input %q up to case", s, v)
+		}
+	})
+}
+
 // TestFuzzSeedCorpus checks that testdata/fuzz holds the seeds above, in
 // the format of "go test fuzz v1", so that the committed corpus and the
 // in-code seeds do not drift. With -update-corpus it rewrites the files.
@@ -218,6 +262,9 @@ func TestFuzzSeedCorpus(t *testing.T) {
 	}
 	for name, s := range fileSelectorSeeds() {
 		want[filepath.Join("FuzzFileSelector", name)] = fmt.Sprintf("go test fuzz v1\nstring(%q)\n", s)
+	}
+	for name, s := range fingerprintSeeds() {
+		want[filepath.Join("FuzzFingerprint", name)] = fmt.Sprintf("go test fuzz v1\nstring(%q)\n", s)
 	}
 	for p, content := range want {
 		path := filepath.Join("testdata", "fuzz", p)

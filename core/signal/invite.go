@@ -506,9 +506,15 @@ func (c *callCtl) noteEarlyAnswer(ct string, body []byte) {
 	}
 }
 
+// fingerprintConnector is a push.Connector that verifies an msrps terminal's certificate by the
+// a=fingerprint of its answer (RFC 8122) instead of a CA chain (netio/msrp.Server).
+type fingerprintConnector interface {
+	ConnectFingerprint(id string, peerPath string, addr string, fps []sdp.Fingerprint) error
+}
+
 // applyAnswer hands the terminal's MSRP answer to the plane: its a=accept-types (a compressed variant
 // of the page is sent only when listed) and, when it answered a=setup:passive (RFC 6135), the
-// address Herald must connect to.
+// address Herald must connect to, with the answer's a=fingerprint (RFC 8122) when it has any.
 func (c *callCtl) applyAnswer(ps *push.Session, info sdp.MSRPInfo) {
 	if as, ok := c.s.deps.MSRP.(push.AcceptSetter); ok && len(info.AcceptTypes) > 0 {
 		as.SetAccept(ps.ID, info.AcceptTypes)
@@ -534,7 +540,13 @@ func (c *callCtl) applyAnswer(ps *push.Session, info sdp.MSRPInfo) {
 	if addr == "" {
 		return
 	}
-	if err := cn.Connect(ps.ID, strings.Join(info.Path, " "), addr); err != nil {
+	var err error
+	if fc, ok := cn.(fingerprintConnector); ok && len(info.Fingerprints) > 0 {
+		err = fc.ConnectFingerprint(ps.ID, strings.Join(info.Path, " "), addr, info.Fingerprints)
+	} else {
+		err = cn.Connect(ps.ID, strings.Join(info.Path, " "), addr)
+	}
+	if err != nil {
 		c.s.log.Info("msrp active connect", "call_id", c.callID, "error", err)
 		return
 	}

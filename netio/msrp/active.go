@@ -1,6 +1,7 @@
 package msrp
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/herald-ims/herald/core/msrp"
 	"github.com/herald-ims/herald/core/push"
+	"github.com/herald-ims/herald/core/sdp"
 )
 
 // Herald active (RFC 6135, a=setup:passive in the terminal's answer): Connect dials the terminal on its
@@ -24,7 +26,8 @@ import (
 // one deadline, min(BindTimeout, session expiry), and hold the dial slot: a terminal that never
 // completes the handshake costs one slot until then. A failed or timed-out handshake, certificate
 // verification included, is counted in DialsFailed and TLSHandshakeFailed and fails the session
-// (Err wraps errDial, errHandshake and the cause).
+// (Err wraps errDial, errHandshake and the cause). When the terminal's answer carried a=fingerprint
+// (ConnectFingerprint), its certificate is verified by those instead of by a CA (fingerprint.go).
 //
 // Why not gnet: Engine.Register (dup the dialled socket into a loop) reads the engine's load balancer
 // and loops without synchronisation with the engine's start (the race detector reports it) and parks a
@@ -34,9 +37,10 @@ import (
 // dialing is a Connect in progress.
 type dialing struct {
 	e          *entry
-	peer       []byte // the terminal's a=path: To-Path of Herald's requests
-	local      []byte // Herald's a=path for the session: From-Path
-	serverName string // msrps: the host of the first URI of peer, for certificate verification
+	peer       []byte            // the terminal's a=path: To-Path of Herald's requests
+	local      []byte            // Herald's a=path for the session: From-Path
+	serverName string            // msrps: the host of the first URI of peer, for certificate verification
+	fps        []sdp.Fingerprint // msrps: the terminal's a=fingerprint; verified instead of the CA chain
 }
 
 // Connect makes Herald the active party for session id (push.Connector): it dials addr ("host:port"),
@@ -44,6 +48,14 @@ type dialing struct {
 // It returns at once; the outcome, including a failed dial (Failed, Err wrapping the dial error), arrives
 // on the session's Done channel.
 func (s *Server) Connect(id string, peerPath string, addr string) error {
+	return s.ConnectFingerprint(id, peerPath, addr, nil)
+}
+
+// ConnectFingerprint is Connect for a terminal whose answer carried a=fingerprint (RFC 8122): for an
+// msrps session, Herald verifies the terminal's certificate by fps (fingerprint.go) instead of by
+// TLSClientConfig's CA chain; a mismatch, or fingerprints with no supported hash function, fails the
+// handshake. Without fps it is Connect. Plain msrp sessions ignore fps (there is no certificate).
+func (s *Server) ConnectFingerprint(id string, peerPath string, addr string, fps []sdp.Fingerprint) error {
 	if _, err := msrp.SessionIDOf(msrp.LastURI([]byte(peerPath))); err != nil {
 		return fmt.Errorf("%w: path %q: %w", ErrBadPeer, peerPath, err)
 	}
@@ -97,6 +109,9 @@ func (s *Server) Connect(id string, peerPath string, addr string) error {
 	d := &dialing{e: e, peer: []byte(peerPath), local: []byte(s.PathURI(id))}
 	if hop.Secure {
 		d.serverName = hop.Host
+		for _, f := range fps { // the caller's slices may be reused once Connect returns
+			d.fps = append(d.fps, sdp.Fingerprint{Hash: f.Hash, Value: bytes.Clone(f.Value)})
+		}
 	}
 	go s.dialOut(d, addr)
 	return nil
@@ -141,7 +156,7 @@ func (s *Server) dialOut(d *dialing, addr string) {
 	}
 	secure := d.e.sess.Secure
 	if secure {
-		tc := tls.Client(conn, s.clientTLS(d.serverName))
+		tc := tls.Client(conn, s.clientTLS(d.serverName, d.fps))
 		// Stop cancels ctx (baseCtx): HandshakeContext then closes the socket and returns.
 		if err := tc.HandshakeContext(ctx); err != nil {
 			_ = conn.Close()
@@ -168,16 +183,6 @@ func (s *Server) dialOut(d *dialing, addr string) {
 	}
 	// An msrps connection's handshake is complete: serveStream's own HandshakeContext returns at once.
 	s.serveStream(conn, ip, secure, func(cs *connState) bool { return cs.bindActive(d) })
-}
-
-// clientTLS is the TLS client config of one msrps dial: a clone of TLSClientConfig that verifies the
-// certificate against serverName unless the config names a server itself.
-func (s *Server) clientTLS(serverName string) *tls.Config {
-	c := s.opts.TLSClientConfig.Clone()
-	if c.ServerName == "" {
-		c.ServerName = serverName
-	}
-	return c
 }
 
 // bindActive binds the connection Herald dialled to its session and queues the binding SEND (OnOpen).

@@ -4,7 +4,9 @@
 // To-Path carries the session-id of an a=path Herald advertised — and receive the page. When the terminal
 // answered a=setup:passive, Connect makes Herald the active party (RFC 6135): it dials the terminal and
 // sends the binding SEND itself, over TCP or, for a session offered as msrps, over TLS (Herald is then
-// the TLS client and verifies the terminal's certificate: Options.TLSClientConfig).
+// the TLS client and verifies the terminal's certificate: Options.TLSClientConfig, or, when the
+// terminal's answer carried a=fingerprint, ConnectFingerprint checks the certificate against those
+// instead, RFC 8122 §5).
 //
 // Wire behaviour (RFC 4975; DESIGN.md "Wire contract", STANDARDS.md §9.3):
 //

@@ -37,6 +37,8 @@ var (
 	errShutdown        = errors.New("netio/msrp: plane stopped")
 	errDial            = errors.New("netio/msrp: dialling the terminal failed")
 	errHandshake       = errors.New("netio/msrp: tls handshake with the terminal failed")
+	errFingerprint     = errors.New("netio/msrp: terminal certificate does not match its a=fingerprint")
+	errFingerprintHash = errors.New("netio/msrp: no a=fingerprint with a supported hash function")
 )
 
 func joinErrs(errs []error) error { return errors.Join(errs...) }
