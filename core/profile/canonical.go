@@ -166,7 +166,9 @@ func canonSIP(rest string) (string, string) {
 		}
 	}
 	for i := 0; i < len(user); i++ {
-		if c := user[i]; c <= ' ' || c == 0x7f || c == '<' || c == '>' || c == '"' || c == '@' {
+		// ':' only reaches here escaped (%3A; a bare one ends the user at the password). Unescaped
+		// in a key it would read back as a URI scheme, so the key would not canonicalise to itself.
+		if c := user[i]; c <= ' ' || c == 0x7f || c == '<' || c == '>' || c == '"' || c == '@' || c == ':' {
 			return "", "bad character in user part"
 		}
 	}

@@ -71,6 +71,10 @@ func TestCanonicalErrors(t *testing.T) {
 		"unterminated ipv6":     "sip:bob@[2001:db8::1",
 		"bad escape":            "sip:al%zzice@home1.net",
 		"control char in user":  "sip:al\x01ice@home1.net",
+		// FuzzCanonical found it (testdata/fuzz/FuzzCanonical/a2cd999a0a5b07c6): the key ":@0" would
+		// read back as a URI with an unsupported scheme, so the key did not canonicalise to itself.
+		"escaped colon in user": "%3A@0",
+		"escaped colon sip":     "sip:al%3Aice@home1.net",
 		"plus in middle":        "12+34",
 		"local number too long": "123456789012345678901234567890123",
 	}
