@@ -2,9 +2,9 @@ package signal
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
-	"os"
+
+	"github.com/herald-ims/herald/core/tlsconf"
 )
 
 // Outbound SIP over TLS (RFC 3261 §26.2, §26.3.1; RFC 5922 §4). A request leaves over TLS when its
@@ -19,29 +19,13 @@ import (
 // sipgo keeps outbound TLS connections in their own pool, keyed by the resolved IP:port, and reuses
 // them; two next-hop names on one IP:port share the connection verified for the first.
 
-// ClientTLSConfig builds Options.TLSClient from the sip.tls_client_* settings: next hops are verified
-// against the PEM certificates in caFile, or the system roots when caFile is empty; certFile and keyFile
-// (both or neither) are the client certificate offered when a next hop demands mutual TLS. insecure
-// turns verification off: for labs with self-signed next hops only (core/config warns).
+// ClientTLSConfig builds Options.TLSClient from the sip.tls_client_* settings (tlsconf.Client): next
+// hops are verified against caFile's CAs or the system roots, certFile/keyFile are offered for mutual
+// TLS, insecure turns verification off (labs only).
 func ClientTLSConfig(caFile, certFile, keyFile string, insecure bool) (*tls.Config, error) {
-	c := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: insecure} // #nosec G402 -- explicit opt-in, warned by core/config
-	if caFile != "" {
-		pem, err := os.ReadFile(caFile)
-		if err != nil {
-			return nil, fmt.Errorf("signal: tls_client_ca: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("signal: tls_client_ca %q: no PEM certificate", caFile)
-		}
-		c.RootCAs = pool
-	}
-	if certFile != "" || keyFile != "" {
-		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
-		if err != nil {
-			return nil, fmt.Errorf("signal: tls_client_cert: %w", err)
-		}
-		c.Certificates = []tls.Certificate{cert}
+	c, err := tlsconf.Client(caFile, certFile, keyFile, insecure)
+	if err != nil {
+		return nil, fmt.Errorf("signal: %w", err)
 	}
 	return c, nil
 }

@@ -2,14 +2,13 @@ package msrp
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
 	"runtime"
 	"time"
 
+	"github.com/herald-ims/herald/core/tlsconf"
 	"github.com/herald-ims/herald/netio/cpu"
 )
 
@@ -191,18 +190,9 @@ func (o Options) withDefaults() (Options, error) {
 // certificates are verified against the PEM certificates in caFile, or the system roots when caFile is
 // empty. insecure turns verification off: for labs with throw-away terminal certificates only.
 func ClientTLSConfig(caFile string, insecure bool) (*tls.Config, error) {
-	c := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: insecure} // #nosec G402 -- explicit opt-in, warned by core/config
-	if caFile == "" {
-		return c, nil
-	}
-	pem, err := os.ReadFile(caFile)
+	c, err := tlsconf.Client(caFile, "", "", insecure)
 	if err != nil {
-		return nil, fmt.Errorf("%w: tls_client_ca: %w", ErrBadOptions, err)
+		return nil, fmt.Errorf("%w: %w", ErrBadOptions, err)
 	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("%w: tls_client_ca %q: no PEM certificate", ErrBadOptions, caFile)
-	}
-	c.RootCAs = pool
 	return c, nil
 }

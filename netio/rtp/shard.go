@@ -423,8 +423,7 @@ func (sh *shard) redirect(s *Stream) {
 	}
 	if err := connectFD(s.txRTP, &s.dst); err != nil {
 		s.closeSender()
-		sh.p.unconnected.Add(1)
-		sh.p.log.Debug("rtp stream sends unconnected", "port", s.port, "error", err)
+		s.unconnected(err)
 	}
 }
 

@@ -146,11 +146,16 @@ func (s *Stream) Stop() {
 func (s *Stream) sender(dst *sockaddr) int {
 	fd, err := openSender(s.p.ip, s.port, s.p.ports.tos, dst)
 	if err != nil {
-		s.p.unconnected.Add(1)
-		s.p.log.Debug("rtp stream sends unconnected", "port", s.port, "error", err)
+		s.unconnected(err)
 		return -1
 	}
 	return fd
+}
+
+// unconnected counts and logs that s sends from its receiving socket, its sender having failed.
+func (s *Stream) unconnected(err error) {
+	s.p.unconnected.Add(1)
+	s.p.log.Debug("rtp stream sends unconnected", "port", s.port, "error", err)
 }
 
 func (s *Stream) closeSender() {
