@@ -65,6 +65,10 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		respond(tx, req, 400, "Bad Request")
 		return
 	}
+	if s.fast != nil && s.fast.hasCall(callID) {
+		respond(tx, req, 482, "Loop Detected") // a fast-path call has this Call-ID
+		return
+	}
 	s.mu.Lock()
 	if _, dup := s.calls[callID]; dup {
 		s.mu.Unlock()
@@ -72,7 +76,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		respond(tx, req, 482, "Loop Detected")
 		return
 	}
-	if len(s.calls) >= s.opts.MaxCalls {
+	if len(s.calls)+s.fastActive() >= s.opts.MaxCalls {
 		s.mu.Unlock()
 		s.Stats.Rejected503.Add(1)
 		respond(tx, req, 503, "Service Unavailable", sip.NewHeader("Retry-After", "5"))

@@ -53,7 +53,10 @@ type Options struct {
 	// any, are offered to peers that ask for one (mutual TLS). nil means the system roots and no client
 	// certificate. MinVersion is raised to TLS 1.2 and ServerName is ignored (see clientTLS).
 	TLSClient *tls.Config
-	Logger    *slog.Logger
+	// DisableFastPath sends every call through sipgo's transaction layer, plain ones too (see
+	// fastpath.go: plain UDP calls are otherwise proxied by Herald's own transaction table).
+	DisableFastPath bool
+	Logger          *slog.Logger
 	// Trace, when set, receives one line per step Herald takes (the demo prints them).
 	Trace func(line string)
 }
@@ -104,6 +107,8 @@ type Stats struct {
 	// ForwardErrors counts requests that could not be sent toward their next hop: DNS, connect, TLS
 	// handshake or certificate verification failed. INVITEs and in-dialog requests are answered 503.
 	ForwardErrors atomic.Uint64
+	// Fast are the fast path's counters (plain calls over UDP, fastpath.go).
+	Fast FastStats
 }
 
 // Server is Herald's SIP side.
@@ -114,6 +119,7 @@ type Server struct {
 	ua   *sipgo.UserAgent
 	srv  *sipgo.Server
 	cli  *sipgo.Client
+	fast *fastPath // nil when Options.DisableFastPath
 
 	mu    sync.Mutex
 	calls map[string]*callCtl // by Call-ID
@@ -159,6 +165,11 @@ func New(opts Options, deps Deps) (*Server, error) {
 	}
 	s := &Server{opts: opts, deps: deps, log: opts.Logger.With("component", "core/signal"), calls: map[string]*callCtl{}}
 	s.port.Store(int32(opts.Port))
+	tpOpts := []sip.TransportLayerOption{sip.WithTransportLayerLogger(s.log)}
+	if !opts.DisableFastPath {
+		s.fast = newFastPath(s)
+		tpOpts = append(tpOpts, sip.WithTransportLayerReadFilter(s.fast.filter))
+	}
 
 	ua, err := sipgo.NewUA(
 		sipgo.WithUserAgent("Herald"),
@@ -168,10 +179,13 @@ func New(opts Options, deps Deps) (*Server, error) {
 			sip.WithTransactionLayerLogger(s.log),
 			sip.WithTransactionLayerUnhandledResponseHandler(s.onUnhandledResponse),
 		),
-		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(s.log)),
+		sipgo.WithUserAgentTransportLayerOptions(tpOpts...),
 		sipgo.WithUserAgenTLSConfig(clientTLS(opts.TLSClient)),
 	)
 	if err != nil {
+		if s.fast != nil {
+			s.fast.close()
+		}
 		return nil, fmt.Errorf("signal: %w", err)
 	}
 	s.ua = ua
@@ -274,6 +288,9 @@ const allowMethods = "INVITE, ACK, CANCEL, BYE, PRACK, UPDATE, INFO, OPTIONS"
 // when Options.Port is 0.
 func (s *Server) ServeUDP(pc net.PacketConn) error {
 	s.Listening(pc.LocalAddr())
+	if s.fast != nil {
+		s.fast.addConn(pc)
+	}
 	return s.srv.ServeUDP(pc)
 }
 
@@ -319,6 +336,9 @@ func (s *Server) learnPort(a net.Addr, tp int) {
 // Close stops the SIP user agent (transports and transactions).
 func (s *Server) Close() error {
 	err := s.ua.Close()
+	if s.fast != nil {
+		s.fast.close()
+	}
 	s.wg.Wait()
 	return err
 }
@@ -523,4 +543,12 @@ func uriTransport(u *sip.Uri) string {
 		return "TLS"
 	}
 	return "UDP"
+}
+
+// fastActive is the number of fast-path calls in progress.
+func (s *Server) fastActive() int {
+	if s.fast == nil {
+		return 0
+	}
+	return int(s.fast.active.Load())
 }

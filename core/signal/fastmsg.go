@@ -1,0 +1,610 @@
+package signal
+
+import (
+	"bytes"
+	"net/netip"
+)
+
+// fastmsg.go is the fast path's view of one SIP datagram (see fastpath.go): the start line and an
+// index of the header lines, found in one pass without copying or allocating. It is deliberately
+// strict: anything it does not fully understand (line folding, a bare LF, a header it must read
+// given twice, a Content-Length that is not the body's length, a quoted string in the top Via...)
+// is left to sipgo's parser and Herald's general path, which answer or drop it as before. A
+// message the scanner accepts is one the general path would also accept as it is.
+
+// hdrID names the headers the fast path reads or rewrites.
+type hdrID uint8
+
+const (
+	hOther hdrID = iota
+	hVia
+	hCallID
+	hCSeq
+	hFrom
+	hTo
+	hMaxFwd
+	hCLen
+	hRoute
+	hRecordRoute
+	hPAI
+	hProxyRequire
+	hContact
+)
+
+// single are the headers a message must not carry twice (RFC 3261 §7.3.1); checkRequest answers
+// 400 for those, so the scanner hands such a message to the general path.
+var single = [...]bool{hCallID: true, hCSeq: true, hFrom: true, hTo: true, hMaxFwd: true, hCLen: true}
+
+func headerID(name []byte) hdrID {
+	if len(name) == 1 {
+		switch name[0] | 0x20 {
+		case 'v':
+			return hVia
+		case 'i':
+			return hCallID
+		case 'f':
+			return hFrom
+		case 't':
+			return hTo
+		case 'l':
+			return hCLen
+		case 'm':
+			return hContact
+		}
+		return hOther
+	}
+	switch len(name) {
+	case 2:
+		if equalFold(name, "to") {
+			return hTo
+		}
+	case 3:
+		if equalFold(name, "via") {
+			return hVia
+		}
+	case 4:
+		if equalFold(name, "cseq") {
+			return hCSeq
+		}
+		if equalFold(name, "from") {
+			return hFrom
+		}
+	case 5:
+		if equalFold(name, "route") {
+			return hRoute
+		}
+	case 7:
+		if equalFold(name, "call-id") {
+			return hCallID
+		}
+		if equalFold(name, "contact") {
+			return hContact
+		}
+	case 12:
+		if equalFold(name, "max-forwards") {
+			return hMaxFwd
+		}
+		if equalFold(name, "record-route") {
+			return hRecordRoute
+		}
+	case 13:
+		if equalFold(name, "proxy-require") {
+			return hProxyRequire
+		}
+	case 14:
+		if equalFold(name, "content-length") {
+			return hCLen
+		}
+	case 19:
+		if equalFold(name, "p-asserted-identity") {
+			return hPAI
+		}
+	}
+	return hOther
+}
+
+// equalFold compares b with the lower-case ASCII string s, ignoring case.
+func equalFold(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := range len(b) {
+		c := b[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != s[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// method is a request method the fast path knows.
+type method uint8
+
+const (
+	mOther method = iota
+	mINVITE
+	mACK
+	mBYE
+	mCANCEL
+	mINFO
+)
+
+var methodNames = [...]string{mOther: "", mINVITE: "INVITE", mACK: "ACK", mBYE: "BYE", mCANCEL: "CANCEL", mINFO: "INFO"}
+
+func methodOf(b []byte) method {
+	// Methods are case-sensitive (RFC 3261 §7.1).
+	for m := mINVITE; m <= mINFO; m++ {
+		if string(b) == methodNames[m] {
+			return m
+		}
+	}
+	return mOther
+}
+
+// span is [a, b) in the datagram.
+type span struct{ a, b int }
+
+func (s span) of(buf []byte) []byte { return buf[s.a:s.b] }
+func (s span) empty() bool          { return s.b <= s.a }
+
+// hline is one header line: the whole line with its CRLF, and its value without surrounding blanks.
+type hline struct {
+	id   hdrID
+	line span
+	val  span
+}
+
+// maxFastHeaders bounds the header lines the scanner indexes; a message with more goes the
+// general way.
+const maxFastHeaders = 40
+
+// fmsg is one scanned datagram. It refers into buf, which the caller must not reuse while it is in
+// use (sipgo's read buffer: the fast path is done with it before the next read).
+type fmsg struct {
+	buf    []byte
+	isReq  bool
+	method method // requests
+	status int    // responses
+	ruri   span   // requests: the Request-URI
+	start  span   // the start line with its CRLF
+	body   int    // offset of the body
+	hdr    [maxFastHeaders]hline
+	n      int
+	at     [hContact + 1]int8 // index in hdr of the first line of each header, -1 when absent
+
+	cseq    uint32
+	cseqM   method
+	mf      int // Max-Forwards, -1 when absent
+	toTag   bool
+	branch  span // the top Via's branch value
+	sentBy  span // the top Via's sent-by (host[:port])
+	viaEnd  int  // end of the top Via's value (a comma or the end of the first Via line's value)
+	rport   span // the top Via's bare ";rport" (empty when it has none or has a value)
+	proxyRq bool // Proxy-Require present
+}
+
+// scan indexes buf. It reports false for anything the fast path leaves to the general path.
+func (m *fmsg) scan(buf []byte) bool {
+	m.buf = buf
+	m.n = 0
+	m.mf = -1
+	m.toTag, m.proxyRq = false, false
+	m.branch, m.rport = span{}, span{}
+	for i := range m.at {
+		m.at[i] = -1
+	}
+	eol := bytes.Index(buf, crlf)
+	if eol <= 0 {
+		return false
+	}
+	m.start = span{0, eol + 2}
+	if !m.startLine(buf[:eol]) {
+		return false
+	}
+	i := eol + 2
+	for {
+		if i+2 > len(buf) {
+			return false
+		}
+		if buf[i] == '\r' && buf[i+1] == '\n' {
+			m.body = i + 2
+			break
+		}
+		if buf[i] == ' ' || buf[i] == '\t' || m.n == maxFastHeaders {
+			return false // folded line, or too many headers
+		}
+		e := bytes.Index(buf[i:], crlf)
+		if e < 0 {
+			return false
+		}
+		line := buf[i : i+e]
+		if bytes.IndexByte(line, '\n') >= 0 || bytes.IndexByte(line, '\r') >= 0 {
+			return false // a bare LF or CR
+		}
+		colon := bytes.IndexByte(line, ':')
+		if colon <= 0 {
+			return false
+		}
+		name := trimBlanks(line[:colon])
+		if !isToken(name) {
+			return false
+		}
+		vs, ve := i+colon+1, i+e
+		for vs < ve && (buf[vs] == ' ' || buf[vs] == '\t') {
+			vs++
+		}
+		for ve > vs && (buf[ve-1] == ' ' || buf[ve-1] == '\t') {
+			ve--
+		}
+		id := headerID(name)
+		if id != hOther {
+			if m.at[id] >= 0 {
+				if int(id) < len(single) && single[id] {
+					return false
+				}
+			} else {
+				m.at[id] = int8(m.n)
+			}
+		}
+		if id == hProxyRequire {
+			m.proxyRq = true
+		}
+		m.hdr[m.n] = hline{id: id, line: span{i, i + e + 2}, val: span{vs, ve}}
+		m.n++
+		i += e + 2
+	}
+	for _, id := range [...]hdrID{hVia, hCallID, hCSeq, hFrom, hTo, hCLen} {
+		if m.at[id] < 0 {
+			return false
+		}
+	}
+	if cl, ok := atoi(m.value(hCLen)); !ok || cl != len(buf)-m.body {
+		return false
+	}
+	if v := m.value(hCallID); len(v) == 0 || bytes.ContainsAny(v, " \t,") {
+		return false
+	}
+	if !m.scanCSeq() || !m.scanTopVia() || !m.scanTo() {
+		return false
+	}
+	if m.isReq && m.cseqM != m.method {
+		return false
+	}
+	if m.at[hMaxFwd] >= 0 {
+		n, ok := atoi(m.value(hMaxFwd))
+		if !ok || n > 255 {
+			return false
+		}
+		m.mf = n
+	}
+	return true
+}
+
+var crlf = []byte("\r\n")
+
+func (m *fmsg) startLine(l []byte) bool {
+	if bytes.HasPrefix(l, []byte("SIP/2.0 ")) {
+		// Status-Line: SIP/2.0 SP 3DIGIT SP Reason-Phrase.
+		if len(l) < 12 || l[11] != ' ' {
+			return false
+		}
+		code, ok := atoi(l[8:11])
+		if !ok || code < 100 || code > 699 {
+			return false
+		}
+		m.isReq, m.status = false, code
+		return true
+	}
+	sp1 := bytes.IndexByte(l, ' ')
+	if sp1 <= 0 {
+		return false
+	}
+	rest := l[sp1+1:]
+	sp2 := bytes.IndexByte(rest, ' ')
+	if sp2 <= 0 || string(rest[sp2+1:]) != "SIP/2.0" {
+		return false
+	}
+	uri := rest[:sp2]
+	// Only sip: Request-URIs without URI headers (a '?' is 400 on the general path) or blanks.
+	if !hasPrefixFold(uri, "sip:") || bytes.ContainsAny(uri, "?\t<>\"") {
+		return false
+	}
+	m.isReq = true
+	m.method = methodOf(l[:sp1])
+	m.ruri = span{sp1 + 1, sp1 + 1 + sp2}
+	return m.method != mOther
+}
+
+// txKey is the key of the request's server transaction (RFC 3261 §17.2.3: branch and sent-by; the
+// method class is the table it is looked up in), written into dst.
+func (m *fmsg) txKey(dst []byte) []byte {
+	dst = append(dst, m.branch.of(m.buf)...)
+	dst = append(dst, ' ')
+	return append(dst, m.sentBy.of(m.buf)...)
+}
+
+// value is the value of the first line of header id (nil when absent).
+func (m *fmsg) value(id hdrID) []byte {
+	if m.at[id] < 0 {
+		return nil
+	}
+	return m.hdr[m.at[id]].val.of(m.buf)
+}
+
+func (m *fmsg) scanCSeq() bool {
+	v := m.value(hCSeq)
+	sp := bytes.IndexAny(v, " \t")
+	if sp <= 0 {
+		return false
+	}
+	n, ok := atoi(v[:sp])
+	if !ok || n > 1<<31-1 {
+		return false
+	}
+	m.cseq = uint32(n)
+	meth := trimBlanks(v[sp:])
+	m.cseqM = methodOf(meth)
+	if m.cseqM == mOther && !m.isReq {
+		return false
+	}
+	return true
+}
+
+// scanTopVia reads the first value of the first Via line: SIP/2.0/UDP sent-by, its branch and a bare
+// rport. Only UDP: the fast path serves UDP on both sides.
+func (m *fmsg) scanTopVia() bool {
+	h := m.hdr[m.at[hVia]]
+	v := h.val.of(m.buf)
+	if bytes.IndexByte(v, '"') >= 0 || !hasPrefixFold(v, "sip/2.0/udp ") {
+		return false
+	}
+	end := len(v)
+	if c := bytes.IndexByte(v, ','); c >= 0 {
+		end = c
+	}
+	m.viaEnd = h.val.a + end
+	top := v[:end]
+	semi := bytes.IndexByte(top, ';')
+	if semi < 0 {
+		return false // no branch
+	}
+	sb := h.val.a + len("sip/2.0/udp ")
+	m.sentBy = span{sb, h.val.a + semi}
+	for m.sentBy.b > m.sentBy.a && (m.buf[m.sentBy.b-1] == ' ' || m.buf[m.sentBy.b-1] == '\t') {
+		m.sentBy.b--
+	}
+	for m.sentBy.a < m.sentBy.b && (m.buf[m.sentBy.a] == ' ' || m.buf[m.sentBy.a] == '\t') {
+		m.sentBy.a++
+	}
+	for p := semi; p < len(top); {
+		q := bytes.IndexByte(top[p+1:], ';')
+		e := len(top)
+		if q >= 0 {
+			e = p + 1 + q
+		}
+		param := trimBlanks(top[p+1 : e])
+		base := h.val.a + p + 1 + (len(top[p+1:e]) - len(bytes.TrimLeft(top[p+1:e], " \t")))
+		switch {
+		case len(param) > 7 && equalFold(param[:7], "branch="):
+			m.branch = span{base + 7, base + len(param)}
+		case equalFold(param, "rport"):
+			m.rport = span{base, base + len(param)}
+		}
+		p = e
+	}
+	b := m.branch.of(m.buf)
+	// RFC 3261 branches only (the magic cookie): older ones are matched the RFC 2543 way by sipgo.
+	return len(b) > 7 && string(b[:7]) == "z9hG4bK" && isToken(b)
+}
+
+// scanTo notes whether To carries a tag (in-dialog request, or a response from a UAS).
+func (m *fmsg) scanTo() bool {
+	_, params, ok := nameAddr(m.value(hTo))
+	if !ok {
+		return false
+	}
+	m.toTag = hasParam(params, "tag")
+	return true
+}
+
+// nameAddr splits a name-addr or addr-spec header value into its URI and the header parameters
+// after it (RFC 3261 §20.10).
+func nameAddr(v []byte) (uri, params []byte, ok bool) {
+	if len(v) == 0 {
+		return nil, nil, false
+	}
+	i := 0
+	if v[0] == '"' {
+		for i = 1; i < len(v) && v[i] != '"'; i++ {
+			if v[i] == '\\' {
+				i++
+			}
+		}
+		if i >= len(v) {
+			return nil, nil, false
+		}
+	}
+	lt := bytes.IndexByte(v[i:], '<')
+	if lt < 0 {
+		if i > 0 {
+			return nil, nil, false
+		}
+		// addr-spec: the parameters after the URI belong to the header.
+		if s := bytes.IndexByte(v, ';'); s >= 0 {
+			return v[:s], v[s:], true
+		}
+		return v, nil, true
+	}
+	lt += i
+	gt := bytes.IndexByte(v[lt:], '>')
+	if gt < 0 {
+		return nil, nil, false
+	}
+	gt += lt
+	return v[lt+1 : gt], v[gt+1:], true
+}
+
+// hasParam reports whether the ;-separated parameter list has name (with or without a value).
+func hasParam(params []byte, name string) bool {
+	for len(params) > 0 {
+		params = bytes.TrimLeft(params, " \t")
+		if len(params) == 0 || params[0] != ';' {
+			return false
+		}
+		params = params[1:]
+		e := bytes.IndexByte(params, ';')
+		p := params
+		if e >= 0 {
+			p, params = params[:e], params[e:]
+		} else {
+			params = nil
+		}
+		if eq := bytes.IndexByte(p, '='); eq >= 0 {
+			p = p[:eq]
+		}
+		if equalFold(trimBlanks(p), name) {
+			return true
+		}
+	}
+	return false
+}
+
+// sipURI is what the fast path reads of a sip: URI: its host (an IP literal), port (0 when absent),
+// transport parameter and lr flag.
+type sipURI struct {
+	host      []byte
+	port      int
+	transport []byte
+	lr        bool
+}
+
+// parseSIPURI reads a sip: URI (not sips:, not tel:). It reports false for anything else.
+func parseSIPURI(u []byte) (sipURI, bool) {
+	var r sipURI
+	if !hasPrefixFold(u, "sip:") {
+		return r, false
+	}
+	u = u[4:]
+	if at := bytes.LastIndexByte(u, '@'); at >= 0 {
+		u = u[at+1:]
+	}
+	hp := u
+	var params []byte
+	if s := bytes.IndexAny(u, ";?"); s >= 0 {
+		hp, params = u[:s], u[s:]
+	}
+	if len(hp) > 0 && hp[0] == '[' {
+		e := bytes.IndexByte(hp, ']')
+		if e < 0 {
+			return r, false
+		}
+		r.host = hp[1:e]
+		hp = hp[e+1:]
+		if len(hp) > 0 {
+			if hp[0] != ':' {
+				return r, false
+			}
+			p, ok := atoi(hp[1:])
+			if !ok || p == 0 || p > 65535 {
+				return r, false
+			}
+			r.port = p
+		}
+	} else {
+		if c := bytes.IndexByte(hp, ':'); c >= 0 {
+			p, ok := atoi(hp[c+1:])
+			if !ok || p == 0 || p > 65535 {
+				return r, false
+			}
+			r.host, r.port = hp[:c], p
+		} else {
+			r.host = hp
+		}
+	}
+	if len(r.host) == 0 {
+		return r, false
+	}
+	for len(params) > 0 && params[0] == ';' {
+		params = params[1:]
+		e := bytes.IndexAny(params, ";?")
+		p := params
+		if e >= 0 {
+			p, params = params[:e], params[e:]
+		} else {
+			params = nil
+		}
+		k, v := p, []byte(nil)
+		if eq := bytes.IndexByte(p, '='); eq >= 0 {
+			k, v = p[:eq], p[eq+1:]
+		}
+		switch {
+		case equalFold(k, "lr"):
+			r.lr = true
+		case equalFold(k, "transport"):
+			r.transport = v
+		case equalFold(k, "maddr"):
+			return r, false // maddr overrides the host (RFC 3261 §19.1.1): the general path's business
+		}
+	}
+	if len(params) > 0 {
+		return r, false // URI headers
+	}
+	return r, true
+}
+
+// udpTarget is the UDP destination a URI names when its host is an IP literal and its transport
+// UDP (the default), ok false otherwise: names need DNS (RFC 3263), which the general path does.
+func (u sipURI) udpTarget() (netip.AddrPort, bool) {
+	if len(u.transport) > 0 && !equalFold(u.transport, "udp") {
+		return netip.AddrPort{}, false
+	}
+	ip, err := netip.ParseAddr(string(u.host))
+	if err != nil || ip.Zone() != "" {
+		return netip.AddrPort{}, false
+	}
+	port := u.port
+	if port == 0 {
+		port = 5060
+	}
+	return netip.AddrPortFrom(ip.Unmap(), uint16(port)), true
+}
+
+func trimBlanks(b []byte) []byte { return bytes.Trim(b, " \t") }
+
+func hasPrefixFold(b []byte, lowerPrefix string) bool {
+	return len(b) >= len(lowerPrefix) && equalFold(b[:len(lowerPrefix)], lowerPrefix)
+}
+
+// isToken reports whether b is a non-empty RFC 3261 token.
+func isToken(b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	for _, c := range b {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case c == '-' || c == '.' || c == '!' || c == '%' || c == '*' || c == '_' || c == '+' || c == '`' || c == '\'' || c == '~':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// atoi reads a non-empty decimal of at most 10 digits.
+func atoi(b []byte) (int, bool) {
+	if len(b) == 0 || len(b) > 10 {
+		return 0, false
+	}
+	n := 0
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, true
+}

@@ -1,0 +1,1277 @@
+package signal
+
+import (
+	"bytes"
+	"encoding/hex"
+	"errors"
+	"hash/maphash"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+// The fast path: plain calls (no card either way, no ringback) that arrive and leave over UDP are
+// proxied here, inside sipgo's UDP read loop (its transport read filter), instead of through sipgo's
+// parser, transaction layer and a goroutine per message. It is a transaction-stateful, record-routing
+// proxy (RFC 3261 §16) for INVITE, its CANCEL and ACK, and the in-dialog BYE and INFO: Herald's own
+// scanner (fastmsg.go), one table of transactions keyed by branch, byte-level rewriting (Herald's
+// Via and Record-Route on top, a Route popped, Max-Forwards decremented; everything else forwarded
+// as received) and a timing wheel for the RFC 3261 timers (fastwheel.go).
+//
+// Everything else, and anything the scanner or these checks do not accept as ordinary, is handed to
+// sipgo exactly as before: calls with a card or ringback, TCP and TLS on either side, names that need
+// DNS, an INVITE that would outgrow UDP, untrusted peers, Max-Forwards at 1 or absent, a Call-ID
+// in use, Proxy-Require, malformed messages. The decision is made per message from its content, so
+// retransmissions take the same way as the original.
+
+// fastPrefix starts the branch of every request the fast path sends; the rest is the transaction's
+// id in hex. sipgo's branches are z9hG4bK. followed by random letters, so the two never collide.
+const fastPrefix = "z9hG4bKhrld"
+
+// Fast transaction states.
+const (
+	fsCalling    = iota // forwarded, nothing back yet
+	fsProceeding        // a provisional came back
+	fsCompleted         // a final non-2xx went upstream (INVITE: until the ACK; non-INVITE: Timer J)
+	fsAccepted          // a 2xx went upstream (RFC 6026): absorbs INVITE retransmissions, relays 2xx ones
+)
+
+// ftx is one fast transaction: the server transaction toward the upstream peer and the client
+// transaction toward the next hop, as one object. Guarded by fastPath.mu.
+type ftx struct {
+	id     uint64
+	invite bool
+	state  int
+	branch string // upstream branch (key of fastPath.inv / nonInv)
+	callID string // INVITE: key of fastPath.calls until the call ends
+	up     netip.AddrPort
+	down   netip.AddrPort
+	conn   *fconn
+
+	fwd    []byte // the request as forwarded (retransmissions; CANCEL and ACK are built from it)
+	tmpl   []byte // INVITE: Via…CSeq lines of the caller's request, to answer it (100, 408, 487)
+	toLine []byte // INVITE: the caller's To line without CRLF
+	last   []byte // the response last sent upstream (answers a retransmitted request; Timer G)
+	ack    []byte // the ACK sent downstream for a non-2xx (sent again for a retransmitted final)
+	cncl   []byte // Herald's CANCEL downstream while unanswered
+
+	sentUp    bool // a response (100 included) went upstream
+	final     int  // status of the final response sent upstream, 0 before
+	canceled  bool // the caller cancelled, or Timer C fired: Herald sent CANCEL downstream
+	ended     bool // the call was counted done
+	ivRetrans int64
+	ivFinal   int64
+	ivCancel  int64
+	t         [numTimers]int64 // deadlines in ns since fastPath.base; 0 = off
+
+	wprev, wnext *ftx
+	wslot        int
+}
+
+// fconn is a UDP socket Herald serves; the fast path answers and forwards from the socket a
+// message came in on.
+type fconn struct {
+	pc    net.PacketConn
+	udp   *net.UDPConn // pc itself when it is one: sends without allocating an address
+	laddr net.Addr
+	key   string
+}
+
+func (c *fconn) send(b []byte, to netip.AddrPort) error {
+	if c.udp != nil {
+		_, err := c.udp.WriteToUDPAddrPort(b, to)
+		return err
+	}
+	_, err := c.pc.WriteTo(b, net.UDPAddrFromAddrPort(to))
+	return err
+}
+
+// fsend is a datagram to send once fastPath.mu is released.
+type fsend struct {
+	c  *fconn
+	b  []byte
+	to netip.AddrPort
+}
+
+// FastStats are the fast path's counters (part of Stats).
+type FastStats struct {
+	// Calls is the calls proxied on the fast path; Fallbacks the new INVITEs it handed to the
+	// general path (a card or ringback, TCP/TLS, DNS, size, trust, Max-Forwards, ...).
+	Calls, Fallbacks atomic.Uint64
+	// InDialog is the in-dialog requests (ACK for 2xx, BYE, INFO) it forwarded.
+	InDialog atomic.Uint64
+	// Retransmissions is the requests and responses it sent again on a timer (A, E, G) or for a
+	// retransmitted request; Absorbed the retransmissions it answered without forwarding.
+	Retransmissions, Absorbed atomic.Uint64
+	// Timeouts is the transactions that ended without a final response downstream (Timer B, F, C).
+	Timeouts atomic.Uint64
+	// Stray is the responses to a fast-path branch that matched no transaction (a 2xx is relayed
+	// statelessly, anything else dropped).
+	Stray atomic.Uint64
+	// SendErrors is the datagrams the socket refused.
+	SendErrors atomic.Uint64
+}
+
+type fastPath struct {
+	s    *Server
+	t1   int64
+	t2   int64
+	tick int64
+	base time.Time
+	seed maphash.Seed
+
+	nextHop   netip.AddrPort // the configured next hop, when it is a UDP IP literal
+	nextHopOK bool
+
+	conns atomic.Pointer[[]*fconn]
+
+	mu     sync.Mutex
+	inv    map[string]*ftx // INVITE transactions by upstream branch
+	nonInv map[string]*ftx // BYE/INFO transactions by upstream branch
+	out    map[uint64]*ftx // every transaction by Herald's branch id
+	calls  map[string]*ftx // calls in progress by Call-ID (loop detection, the call limit)
+	w      wheel
+	due    []*ftx
+
+	nextID atomic.Uint64
+	active atomic.Int64
+	stop   chan struct{}
+	done   chan struct{}
+	once   sync.Once
+}
+
+func newFastPath(s *Server) *fastPath {
+	f := &fastPath{
+		s: s, t1: int64(s.opts.T1), t2: int64(4 * time.Second), base: time.Now(), seed: maphash.MakeSeed(),
+		inv: map[string]*ftx{}, nonInv: map[string]*ftx{}, out: map[uint64]*ftx{}, calls: map[string]*ftx{},
+		stop: make(chan struct{}), done: make(chan struct{}),
+	}
+	f.nextID.Store(rand.Uint64() >> 16)
+	if f.t2 < 8*f.t1 {
+		f.t2 = 8 * f.t1 // RFC 3261 T2 is 4 s with T1 500 ms; tests shrink T1 and keep the ratio
+	}
+	f.tick = int64(10 * time.Millisecond)
+	if q := f.t1 / 4; q < f.tick {
+		f.tick = max(q, int64(time.Millisecond))
+	}
+	if strings.EqualFold(s.opts.NextHopTransport, "udp") {
+		if ap, err := netip.ParseAddrPort(s.opts.NextHop); err == nil && ap.Addr().Zone() == "" {
+			f.nextHop, f.nextHopOK = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), true
+		}
+	}
+	go f.run()
+	return f
+}
+
+func (f *fastPath) close() {
+	f.once.Do(func() { close(f.stop) })
+	<-f.done
+}
+
+func (f *fastPath) now() int64 { return int64(time.Since(f.base)) }
+
+// addConn registers a UDP socket Herald serves.
+func (f *fastPath) addConn(pc net.PacketConn) {
+	c := &fconn{pc: pc, laddr: pc.LocalAddr(), key: pc.LocalAddr().String()}
+	c.udp, _ = pc.(*net.UDPConn)
+	for {
+		old := f.conns.Load()
+		var next []*fconn
+		if old != nil {
+			next = append(next, *old...)
+		}
+		next = append(next, c)
+		if f.conns.CompareAndSwap(old, &next) {
+			return
+		}
+	}
+}
+
+func (f *fastPath) connFor(laddr net.Addr) *fconn {
+	cs := f.conns.Load()
+	if cs == nil {
+		return nil
+	}
+	for _, c := range *cs {
+		if c.laddr == laddr {
+			return c
+		}
+	}
+	if laddr == nil {
+		return nil
+	}
+	key := laddr.String()
+	for _, c := range *cs {
+		if c.key == key {
+			return c
+		}
+	}
+	return nil
+}
+
+// hasCall reports whether callID is a fast-path call in progress.
+func (f *fastPath) hasCall(callID string) bool {
+	f.mu.Lock()
+	_, ok := f.calls[callID]
+	f.mu.Unlock()
+	return ok
+}
+
+// filter is sipgo's transport read filter: a datagram the fast path handles is consumed (sipgo
+// skips an empty result); any other goes on to sipgo unchanged.
+func (f *fastPath) filter(info sip.TransportReadProps, data []byte) ([]byte, error) {
+	if !equalFold([]byte(info.Transport), "udp") {
+		return data, nil
+	}
+	ua, ok := info.RemoteAddr.(*net.UDPAddr)
+	if !ok {
+		return data, nil
+	}
+	c := f.connFor(info.LocalAddr)
+	if c == nil {
+		return data, nil
+	}
+	var m fmsg
+	if !m.scan(data) {
+		return data, nil
+	}
+	src := ua.AddrPort()
+	src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
+	if f.handle(&m, src, c) {
+		return nil, nil
+	}
+	return data, nil
+}
+
+func (f *fastPath) handle(m *fmsg, src netip.AddrPort, c *fconn) bool {
+	if !m.isReq {
+		return f.onResponse(m)
+	}
+	switch m.method {
+	case mINVITE:
+		if m.toTag {
+			return false // re-INVITE: the general path
+		}
+		return f.onInvite(m, src, c)
+	case mACK:
+		return f.onAck(m, src, c)
+	case mCANCEL:
+		return f.onCancel(m, src, c)
+	case mBYE, mINFO:
+		if !m.toTag {
+			return false
+		}
+		return f.onInDialog(m, src, c)
+	}
+	return false
+}
+
+// flush sends what was queued under the lock.
+func (f *fastPath) flush(q []fsend) {
+	for _, d := range q {
+		if err := d.c.send(d.b, d.to); err != nil {
+			f.s.Stats.Fast.SendErrors.Add(1)
+			f.s.log.Debug("fast path send", "to", d.to.String(), "error", err)
+		}
+	}
+}
+
+// ---- requests ----
+
+// route is the forwarding decision for a request: how many Route entries are Herald's (popped) and
+// where the request goes.
+type route struct {
+	pop int
+	dst netip.AddrPort
+}
+
+// routeOf pops Herald's own Routes and picks the next hop: the next Route, else (INVITE) the
+// configured next hop or (in-dialog) the Request-URI. ok is false when that is not a UDP IP literal,
+// or the request is addressed to Herald itself with nothing onward.
+func (f *fastPath) routeOf(m *fmsg, invite bool) (route, bool) {
+	var r route
+	var next []byte
+	ok := true
+	m.eachRoute(func(uri []byte) bool {
+		u, good := parseSIPURI(uri)
+		if !good {
+			if next == nil && hasPrefixFold(uri, "sips:") {
+				ok = false
+			}
+			next = uri
+			return false
+		}
+		if f.isSelf(u) {
+			r.pop++
+			return true
+		}
+		next = uri
+		return false
+	})
+	if !ok {
+		return r, false
+	}
+	if next != nil {
+		u, good := parseSIPURI(next)
+		if !good || !u.lr {
+			return r, false // strict routing or another scheme: the general path
+		}
+		dst, good := u.udpTarget()
+		r.dst = dst
+		return r, good
+	}
+	if invite {
+		r.dst = f.nextHop
+		return r, f.nextHopOK
+	}
+	u, good := parseSIPURI(m.ruri.of(m.buf))
+	if !good || f.isSelf(u) {
+		return r, false
+	}
+	dst, good := u.udpTarget()
+	r.dst = dst
+	return r, good
+}
+
+// isSelf is Server.isSelf for a scanned URI.
+func (f *fastPath) isSelf(u sipURI) bool {
+	if !equalFold(u.host, lowerASCII(f.s.opts.Host)) {
+		return false
+	}
+	p := u.port
+	if p == 0 {
+		p = 5060
+		if equalFold(u.transport, "tls") {
+			p = 5061
+		}
+	}
+	if p == f.s.Port() {
+		return true
+	}
+	for tp := range numTransports {
+		if q := f.s.portFor(tp); q > 0 && p == q {
+			return true
+		}
+	}
+	return false
+}
+
+func lowerASCII(s string) string {
+	for i := 0; i < len(s); i++ {
+		if 'A' <= s[i] && s[i] <= 'Z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if 'A' <= b[j] && b[j] <= 'Z' {
+					b[j] += 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return s
+}
+
+// eachRoute calls fn with the URI of each Route entry, top first, until fn returns false.
+func (m *fmsg) eachRoute(fn func(uri []byte) bool) {
+	if m.at[hRoute] < 0 {
+		return
+	}
+	for i := int(m.at[hRoute]); i < m.n; i++ {
+		if m.hdr[i].id != hRoute {
+			continue
+		}
+		v := m.hdr[i].val.of(m.buf)
+		for len(v) > 0 {
+			e := entryEnd(v)
+			uri, _, ok := nameAddr(trimBlanks(v[:e]))
+			if !ok {
+				fn(v[:e])
+				return
+			}
+			if !fn(uri) {
+				return
+			}
+			if e == len(v) {
+				break
+			}
+			v = v[e+1:]
+		}
+	}
+}
+
+// entryEnd is the end of the first entry of a comma-separated name-addr list (a comma outside
+// quotes and angle brackets), len(v) when there is one entry.
+func entryEnd(v []byte) int {
+	inQ, inA := false, false
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; {
+		case c == '\\' && inQ:
+			i++
+		case c == '"':
+			inQ = !inQ
+		case c == '<' && !inQ:
+			inA = true
+		case c == '>' && !inQ:
+			inA = false
+		case c == ',' && !inQ && !inA:
+			return i
+		}
+	}
+	return len(v)
+}
+
+// forwardRequest writes the request m as Herald forwards it: Herald's Via (branch) and, for an
+// INVITE, its Record-Route on top; r.pop Route entries removed; Max-Forwards decremented; the
+// caller's top Via given received and rport when it asked for rport (RFC 3581); everything else,
+// body included, byte for byte.
+func (f *fastPath) forwardRequest(m *fmsg, src netip.AddrPort, r route, branch []byte, recordRoute bool) []byte {
+	buf := m.buf
+	b := make([]byte, 0, len(buf)+160)
+	b = append(b, buf[m.start.a:m.start.b]...)
+	b = f.appendVia(b, branch)
+	if recordRoute {
+		b = append(b, "Record-Route: <sip:"...)
+		b = appendHostPort(b, f.s.opts.Host, f.s.portFor(tpUDP))
+		b = append(b, ";lr>\r\n"...)
+	}
+	pop := r.pop
+	firstVia := true
+	for i := 0; i < m.n; i++ {
+		h := &m.hdr[i]
+		switch {
+		case h.id == hVia && firstVia:
+			firstVia = false
+			b = appendViaLine(b, m, h, src)
+		case h.id == hMaxFwd:
+			b = append(b, "Max-Forwards: "...)
+			b = strconv.AppendInt(b, int64(m.mf-1), 10)
+			b = append(b, '\r', '\n')
+		case h.id == hRoute && pop > 0:
+			v := h.val.of(buf)
+			for pop > 0 && len(v) > 0 {
+				e := entryEnd(v)
+				pop--
+				if e == len(v) {
+					v = nil
+				} else {
+					v = trimBlanks(v[e+1:])
+				}
+			}
+			if len(v) > 0 {
+				b = append(b, "Route: "...)
+				b = append(b, v...)
+				b = append(b, '\r', '\n')
+			}
+		default:
+			b = append(b, buf[h.line.a:h.line.b]...)
+		}
+	}
+	b = append(b, '\r', '\n')
+	return append(b, buf[m.body:]...)
+}
+
+// appendViaLine copies the first Via line, with received and rport filled in when the top value
+// has a bare rport (RFC 3581 §4; sipgo's proxying did the same).
+func appendViaLine(b []byte, m *fmsg, h *hline, src netip.AddrPort) []byte {
+	if m.rport.empty() {
+		return append(b, m.buf[h.line.a:h.line.b]...)
+	}
+	b = append(b, m.buf[h.line.a:m.rport.b]...)
+	b = append(b, '=')
+	b = strconv.AppendUint(b, uint64(src.Port()), 10)
+	b = append(b, m.buf[m.rport.b:m.viaEnd]...)
+	b = append(b, ";received="...)
+	b = src.Addr().AppendTo(b)
+	return append(b, m.buf[m.viaEnd:h.line.b]...)
+}
+
+func (f *fastPath) appendVia(b, branch []byte) []byte {
+	b = append(b, "Via: SIP/2.0/UDP "...)
+	b = appendHostPort(b, f.s.opts.Host, f.s.portFor(tpUDP))
+	b = append(b, ";branch="...)
+	b = append(b, branch...)
+	return append(b, '\r', '\n')
+}
+
+func appendHostPort(b []byte, host string, port int) []byte {
+	if bytes.IndexByte([]byte(host), ':') >= 0 && host[0] != '[' {
+		b = append(b, '[')
+		b = append(b, host...)
+		b = append(b, ']')
+	} else {
+		b = append(b, host...)
+	}
+	if port > 0 {
+		b = append(b, ':')
+		b = strconv.AppendInt(b, int64(port), 10)
+	}
+	return b
+}
+
+func (f *fastPath) branchOf(id uint64) []byte {
+	b := make([]byte, 0, len(fastPrefix)+16)
+	b = append(b, fastPrefix...)
+	return strconv.AppendUint(b, id, 16)
+}
+
+// idOf reads the transaction id of a fast-path branch, ok false for any other branch.
+func idOf(branch []byte) (uint64, bool) {
+	if len(branch) <= len(fastPrefix) || string(branch[:len(fastPrefix)]) != fastPrefix {
+		return 0, false
+	}
+	id, err := strconv.ParseUint(string(branch[len(fastPrefix):]), 16, 64)
+	return id, err == nil
+}
+
+// plain reports whether neither party of the INVITE has a card or a ringback: the call's plan
+// would be plain forwarding whatever the caller supports.
+func (f *fastPath) plain(m *fmsg) bool {
+	caller := m.value(hFrom)
+	if m.at[hPAI] >= 0 {
+		caller = []byte(firstNameAddr(string(m.value(hPAI))))
+	}
+	if p := f.s.partyFor(string(caller)); p != nil && p.CallerCard != nil {
+		return false
+	}
+	p := f.s.partyFor(string(m.ruri.of(m.buf)))
+	return p == nil || p.CalleeCard == nil && p.Ringback == ""
+}
+
+func (f *fastPath) onInvite(m *fmsg, src netip.AddrPort, c *fconn) bool {
+	var kb [160]byte
+	var q [2]fsend
+	n := 0
+	f.mu.Lock()
+	if tx := f.inv[string(m.txKey(kb[:0]))]; tx != nil {
+		// A retransmission: the last response again, if any (RFC 3261 §17.2.1).
+		if tx.last != nil && tx.state != fsAccepted {
+			q[0] = fsend{tx.conn, tx.last, tx.up}
+			n = 1
+		}
+		f.mu.Unlock()
+		f.s.Stats.Fast.Absorbed.Add(1)
+		f.flush(q[:n])
+		return true
+	}
+	f.mu.Unlock()
+
+	s := f.s
+	if m.mf <= 1 || m.proxyRq || !s.trustedAddr(src.Addr()) {
+		return f.fallback()
+	}
+	r, ok := f.routeOf(m, true)
+	if !ok || !f.plain(m) {
+		return f.fallback()
+	}
+	callID := string(m.value(hCallID))
+	s.mu.Lock()
+	_, general := s.calls[callID]
+	full := len(s.calls)+int(f.active.Load()) >= s.opts.MaxCalls
+	s.mu.Unlock()
+	if general || full {
+		return f.fallback() // the general path answers 482 or 503 (and counts it)
+	}
+
+	tx := &ftx{id: f.nextID.Add(1), invite: true, branch: string(m.txKey(nil)), callID: callID, up: src, down: r.dst, conn: c, wslot: -1}
+	tx.fwd = f.forwardRequest(m, src, r, f.branchOf(tx.id), s.opts.RecordRoute)
+	if len(tx.fwd) > s.opts.UDPMaxRequest {
+		return f.fallback() // RFC 3261 §18.1.1: the general path sends it over TCP
+	}
+	tx.tmpl, tx.toLine = responseTemplate(m, src)
+
+	f.mu.Lock()
+	if f.inv[tx.branch] != nil {
+		f.mu.Unlock() // the same INVITE, read twice at once from two sockets
+		f.s.Stats.Fast.Absorbed.Add(1)
+		return true
+	}
+	if _, loop := f.calls[callID]; loop {
+		f.mu.Unlock()
+		// A second INVITE with this Call-ID and a new branch: a loop or a spiral back to us.
+		s.Stats.Invites.Add(1)
+		f.flush([]fsend{{c, answer(m, src, 482, "Loop Detected"), src}})
+		return true
+	}
+	f.inv[tx.branch] = tx
+	f.out[tx.id] = tx
+	f.calls[callID] = tx
+	now := f.now()
+	tx.ivRetrans = f.t1
+	tx.t[tRetransmit] = now + f.t1
+	tx.t[tNoAnswer] = now + 64*f.t1
+	tx.t[tTrying] = now + int64(sip.Timer_1xx)
+	f.w.link(tx, f.tick)
+	f.active.Add(1)
+	s.active.Add(1)
+	fwd := tx.fwd
+	f.mu.Unlock()
+
+	s.Stats.Invites.Add(1)
+	s.Stats.Forwarded.Add(1)
+	s.Stats.Fast.Calls.Add(1)
+	if s.tracing() {
+		s.trace("herald: INVITE %s: no card, no ringback: forwarded on the fast path", m.ruri.of(m.buf))
+	}
+	if err := c.send(fwd, r.dst); err != nil {
+		// RFC 3261 §16.9: a transport error is a 503 from the next hop.
+		s.Stats.ForwardErrors.Add(1)
+		s.log.Warn("forward INVITE", "call_id", callID, "error", err)
+		f.mu.Lock()
+		q := f.answerUp(tx, 503, "Service Unavailable", "Retry-After: 5\r\n", nil)
+		f.mu.Unlock()
+		f.flush(q)
+	}
+	return true
+}
+
+func (f *fastPath) fallback() bool {
+	f.s.Stats.Fast.Fallbacks.Add(1)
+	return false
+}
+
+// responseTemplate copies what a response to m repeats of it (RFC 3261 §8.2.6.2): the Via lines
+// (the top one with received and rport as forwarded), From, Call-ID and CSeq; To apart, for a tag.
+func responseTemplate(m *fmsg, src netip.AddrPort) (tmpl, to []byte) {
+	tmpl = make([]byte, 0, 384)
+	first := true
+	for i := 0; i < m.n; i++ {
+		h := &m.hdr[i]
+		switch h.id {
+		case hVia:
+			if first {
+				first = false
+				tmpl = appendViaLine(tmpl, m, h, src)
+				continue
+			}
+			fallthrough
+		case hFrom, hCallID, hCSeq:
+			tmpl = append(tmpl, m.buf[h.line.a:h.line.b]...)
+		case hTo:
+			to = append([]byte(nil), m.buf[h.line.a:h.line.b-2]...)
+		}
+	}
+	return tmpl, to
+}
+
+// buildAnswer is a response of Herald's own from a template: status line, the request's Via…CSeq,
+// its To with a tag when the request had none (a final response, RFC 3261 §8.2.6.2), extra header
+// lines, and an empty body.
+func buildAnswer(tmpl, to []byte, toTagged bool, code int, reason, extra string) []byte {
+	b := make([]byte, 0, len(tmpl)+len(to)+len(extra)+96)
+	b = append(b, "SIP/2.0 "...)
+	b = strconv.AppendInt(b, int64(code), 10)
+	b = append(b, ' ')
+	b = append(b, reason...)
+	b = append(b, '\r', '\n')
+	b = append(b, tmpl...)
+	b = append(b, to...)
+	if code > 100 && !toTagged {
+		b = append(b, ";tag="...)
+		var t [8]byte
+		r := rand.Uint64()
+		for i := range t {
+			t[i] = byte(r >> (8 * i))
+		}
+		b = hex.AppendEncode(b, t[:])
+	}
+	b = append(b, '\r', '\n')
+	b = append(b, extra...)
+	return append(b, "Content-Length: 0\r\n\r\n"...)
+}
+
+// answer is Herald's own response to the request m.
+func answer(m *fmsg, src netip.AddrPort, code int, reason string) []byte {
+	tmpl, to := responseTemplate(m, src)
+	return buildAnswer(tmpl, to, m.toTag, code, reason, "")
+}
+
+// answerUp sends Herald's own final (or 100) response to the INVITE of tx upstream. Under f.mu.
+func (f *fastPath) answerUp(tx *ftx, code int, reason, extra string, q []fsend) []fsend {
+	res := buildAnswer(tx.tmpl, tx.toLine, false, code, reason, extra)
+	tx.sentUp = true
+	if code >= 200 {
+		f.finalUp(tx, code, res)
+	}
+	return append(q, fsend{tx.conn, res, tx.up})
+}
+
+// finalUp records the final response of an INVITE transaction sent upstream: the call is over for
+// Herald. Under f.mu.
+func (f *fastPath) finalUp(tx *ftx, code int, res []byte) {
+	tx.final = code
+	now := f.now()
+	tx.t[tTrying], tx.t[tTimerC], tx.t[tNoAnswer] = 0, 0, 0
+	if code < 300 {
+		tx.state = fsAccepted
+		tx.last, tx.tmpl, tx.toLine = nil, nil, nil
+		tx.t[tEnd] = now + 64*f.t1
+		if !tx.canceled {
+			tx.fwd = nil
+		}
+	} else {
+		tx.state = fsCompleted
+		tx.last = res
+		tx.ivFinal = f.t1
+		tx.t[tFinal] = now + f.t1  // Timer G
+		tx.t[tEnd] = now + 64*f.t1 // Timer H (and D downstream)
+	}
+	f.w.link(tx, f.tick)
+	f.endCall(tx)
+}
+
+// endCall counts the call done and frees its Call-ID. Under f.mu.
+func (f *fastPath) endCall(tx *ftx) {
+	if tx.ended {
+		return
+	}
+	tx.ended = true
+	if f.calls[tx.callID] == tx {
+		delete(f.calls, tx.callID)
+	}
+	f.active.Add(-1)
+	f.s.active.Add(-1)
+	f.s.Stats.CallsDone.Add(1)
+}
+
+// forget removes tx from every table. Under f.mu.
+func (f *fastPath) forget(tx *ftx) {
+	f.w.unlink(tx)
+	if tx.invite {
+		if f.inv[tx.branch] == tx {
+			delete(f.inv, tx.branch)
+		}
+		f.endCall(tx)
+	} else if f.nonInv[tx.branch] == tx {
+		delete(f.nonInv, tx.branch)
+	}
+	delete(f.out, tx.id)
+}
+
+// onAck absorbs the ACK for a non-2xx Herald sent upstream, and forwards an ACK for a 2xx
+// statelessly along its Route (it is its own transaction, RFC 3261 §17.1.1.3).
+func (f *fastPath) onAck(m *fmsg, src netip.AddrPort, c *fconn) bool {
+	var kb [160]byte
+	f.mu.Lock()
+	if tx := f.inv[string(m.txKey(kb[:0]))]; tx != nil && tx.state != fsAccepted {
+		if tx.state == fsCompleted && tx.t[tFinal] != 0 {
+			tx.t[tFinal] = 0 // Timer G stops; tEnd (H, and D downstream) still bounds the state
+			f.w.link(tx, f.tick)
+		}
+		f.mu.Unlock()
+		f.s.Stats.Fast.Absorbed.Add(1)
+		return true
+	}
+	f.mu.Unlock()
+	if m.mf < 0 {
+		return false
+	}
+	r, ok := f.routeOf(m, false)
+	if !ok {
+		return false
+	}
+	if m.mf <= 1 {
+		return true // dropped, as the general path does
+	}
+	// Stateless forwarding: the branch is derived from the upstream one, so a retransmitted ACK
+	// leaves with the same branch (RFC 3261 §16.11).
+	h := maphash.Bytes(f.seed, m.branch.of(m.buf))
+	b := make([]byte, 0, len(fastPrefix)+18)
+	b = append(b, fastPrefix...)
+	b = append(b, 'a')
+	b = strconv.AppendUint(b, h, 16)
+	fwd := f.forwardRequest(m, src, r, b, false)
+	f.s.Stats.Fast.InDialog.Add(1)
+	f.flush([]fsend{{c, fwd, r.dst}})
+	return true
+}
+
+// onCancel answers a CANCEL for a fast INVITE: 200 to the CANCEL, 487 to the INVITE when it has no
+// final response yet, and CANCEL downstream (RFC 3261 §16.10). Any other CANCEL goes to sipgo.
+func (f *fastPath) onCancel(m *fmsg, src netip.AddrPort, c *fconn) bool {
+	var kb [160]byte
+	f.mu.Lock()
+	tx := f.inv[string(m.txKey(kb[:0]))]
+	if tx == nil {
+		f.mu.Unlock()
+		return false
+	}
+	q := []fsend{{c, answer(m, src, 200, "OK"), src}}
+	if tx.final == 0 {
+		q = f.answerUp(tx, 487, "Request Terminated", "", q)
+		q = f.cancelDown(tx, q)
+		f.s.Stats.Cancels.Add(1)
+		if f.s.tracing() {
+			f.s.trace("herald: caller CANCEL: CANCEL toward the callee (fast path)")
+		}
+	}
+	f.mu.Unlock()
+	f.flush(q)
+	return true
+}
+
+// cancelDown sends CANCEL for tx's forwarded INVITE and retransmits it until answered. Under f.mu.
+func (f *fastPath) cancelDown(tx *ftx, q []fsend) []fsend {
+	if tx.canceled || tx.fwd == nil {
+		return q
+	}
+	tx.canceled = true
+	tx.cncl = hopRequest(tx.fwd, "CANCEL", nil)
+	if tx.cncl == nil {
+		return q
+	}
+	now := f.now()
+	tx.t[tRetransmit] = 0 // no more INVITE retransmissions
+	tx.ivCancel = f.t1
+	tx.t[tCancel] = now + f.t1
+	if tx.t[tEnd] == 0 || tx.t[tEnd] < now+64*f.t1 {
+		tx.t[tEnd] = now + 64*f.t1
+	}
+	f.w.link(tx, f.tick)
+	return append(q, fsend{tx.conn, tx.cncl, tx.down})
+}
+
+// hopRequest builds the CANCEL, or the ACK for a non-2xx, of a forwarded INVITE (RFC 3261 §9.1,
+// §17.1.1.3): its Request-URI, top Via, Route set, From, Call-ID and CSeq number; the To of the
+// response for an ACK (to != nil), the INVITE's for a CANCEL.
+func hopRequest(fwd []byte, meth string, to []byte) []byte {
+	var m fmsg
+	if !m.scan(fwd) {
+		return nil
+	}
+	b := make([]byte, 0, 512)
+	b = append(b, meth...)
+	b = append(b, ' ')
+	b = append(b, m.ruri.of(fwd)...)
+	b = append(b, " SIP/2.0\r\n"...)
+	top := &m.hdr[m.at[hVia]]
+	b = append(b, "Via: "...)
+	b = append(b, fwd[top.val.a:m.viaEnd]...)
+	b = append(b, '\r', '\n')
+	for i := 0; i < m.n; i++ {
+		h := &m.hdr[i]
+		switch h.id {
+		case hRoute, hFrom, hCallID:
+			b = append(b, fwd[h.line.a:h.line.b]...)
+		case hTo:
+			if to == nil {
+				b = append(b, fwd[h.line.a:h.line.b]...)
+			}
+		}
+	}
+	if to != nil {
+		b = append(b, "To: "...)
+		b = append(b, to...)
+		b = append(b, '\r', '\n')
+	}
+	b = append(b, "CSeq: "...)
+	b = strconv.AppendUint(b, uint64(m.cseq), 10)
+	b = append(b, ' ')
+	b = append(b, meth...)
+	b = append(b, "\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"...)
+	return b
+}
+
+// onInDialog forwards a BYE or INFO along its Route set on a fast non-INVITE transaction.
+func (f *fastPath) onInDialog(m *fmsg, src netip.AddrPort, c *fconn) bool {
+	var kb [160]byte
+	f.mu.Lock()
+	if tx := f.nonInv[string(m.txKey(kb[:0]))]; tx != nil {
+		var q []fsend
+		if tx.last != nil {
+			q = append(q, fsend{tx.conn, tx.last, tx.up})
+		}
+		f.mu.Unlock()
+		f.s.Stats.Fast.Absorbed.Add(1)
+		f.flush(q)
+		return true
+	}
+	f.mu.Unlock()
+	if m.mf <= 1 || m.proxyRq {
+		return false
+	}
+	callID := m.value(hCallID)
+	f.s.mu.Lock()
+	_, general := f.s.calls[string(callID)]
+	f.s.mu.Unlock()
+	if general {
+		return false // a call the general path controls
+	}
+	r, ok := f.routeOf(m, false)
+	if !ok {
+		return false
+	}
+	tx := &ftx{id: f.nextID.Add(1), branch: string(m.txKey(nil)), up: src, down: r.dst, conn: c, wslot: -1}
+	tx.fwd = f.forwardRequest(m, src, r, f.branchOf(tx.id), false)
+	if len(tx.fwd) > f.s.opts.UDPMaxRequest {
+		return false
+	}
+	tx.tmpl, tx.toLine = responseTemplate(m, src)
+	f.mu.Lock()
+	if f.nonInv[tx.branch] != nil {
+		f.mu.Unlock()
+		f.s.Stats.Fast.Absorbed.Add(1)
+		return true
+	}
+	f.nonInv[tx.branch] = tx
+	f.out[tx.id] = tx
+	now := f.now()
+	tx.ivRetrans = f.t1
+	tx.t[tRetransmit] = now + f.t1
+	tx.t[tNoAnswer] = now + 64*f.t1
+	f.w.link(tx, f.tick)
+	fwd := tx.fwd
+	f.mu.Unlock()
+	f.s.Stats.Fast.InDialog.Add(1)
+	if f.s.tracing() {
+		f.s.trace("herald: proxy %s %s (fast path)", methodNames[m.method], callID)
+	}
+	if err := c.send(fwd, r.dst); err != nil {
+		f.s.Stats.ForwardErrors.Add(1)
+		f.mu.Lock()
+		res := buildAnswer(tx.tmpl, tx.toLine, true, 503, "Service Unavailable", "Retry-After: 5\r\n")
+		f.completeNonInvite(tx, res)
+		f.mu.Unlock()
+		f.flush([]fsend{{c, res, src}})
+	}
+	return true
+}
+
+// completeNonInvite records the final response of a non-INVITE transaction. Under f.mu.
+func (f *fastPath) completeNonInvite(tx *ftx, res []byte) {
+	tx.state = fsCompleted
+	tx.last = res
+	tx.fwd, tx.tmpl, tx.toLine = nil, nil, nil
+	tx.t = [numTimers]int64{}
+	tx.t[tEnd] = f.now() + 64*f.t1 // Timer J
+	f.w.link(tx, f.tick)
+}
+
+// ---- responses ----
+
+// stripVia is res without its top Via value (Herald's).
+func stripVia(m *fmsg) []byte {
+	buf := m.buf
+	h := &m.hdr[m.at[hVia]]
+	b := make([]byte, 0, len(buf))
+	b = append(b, buf[:h.line.a]...)
+	if m.viaEnd < h.val.b {
+		// More values on the line: keep them.
+		b = append(b, buf[h.line.a:h.val.a]...)
+		b = append(b, trimBlanks(buf[m.viaEnd+1:h.val.b])...)
+		b = append(b, buf[h.val.b:h.line.b]...)
+	}
+	return append(b, buf[h.line.b:]...)
+}
+
+func (f *fastPath) onResponse(m *fmsg) bool {
+	id, ok := idOf(m.branch.of(m.buf))
+	if !ok {
+		return false // a response to sipgo's own client transactions
+	}
+	f.mu.Lock()
+	tx := f.out[id]
+	if tx == nil {
+		f.mu.Unlock()
+		f.s.Stats.Fast.Stray.Add(1)
+		if m.cseqM == mINVITE && m.status >= 200 && m.status < 300 {
+			f.relayStateless(m)
+		}
+		return true
+	}
+	var q []fsend
+	switch {
+	case m.cseqM == mCANCEL:
+		if m.status >= 200 {
+			tx.cncl, tx.t[tCancel] = nil, 0
+			f.w.link(tx, f.tick)
+		}
+	case tx.invite && m.cseqM == mINVITE:
+		q = f.inviteResponse(tx, m, q)
+	case !tx.invite && m.cseqM != mINVITE:
+		q = f.nonInviteResponse(tx, m, q)
+	}
+	f.mu.Unlock()
+	f.flush(q)
+	return true
+}
+
+// inviteResponse handles a response to a fast INVITE. Under f.mu.
+func (f *fastPath) inviteResponse(tx *ftx, m *fmsg, q []fsend) []fsend {
+	now := f.now()
+	code := m.status
+	if code < 200 {
+		if tx.state == fsCalling {
+			tx.state = fsProceeding
+			tx.t[tRetransmit], tx.t[tNoAnswer] = 0, 0 // Timers A and B stop
+		}
+		if code > 100 && tx.final == 0 && !tx.canceled {
+			tx.t[tTimerC] = now + int64(f.s.opts.TimerC) // restarted by every provisional (§16.7 step 2)
+			tx.t[tTrying] = 0
+			out := stripVia(m)
+			tx.last, tx.sentUp = out, true
+			q = append(q, fsend{tx.conn, out, tx.up})
+		}
+		f.w.link(tx, f.tick)
+		return q
+	}
+	if code >= 300 {
+		// Hop-by-hop ACK downstream (RFC 3261 §17.1.1.3), sent again for every retransmission.
+		if tx.ack == nil && tx.fwd != nil {
+			tx.ack = hopRequest(tx.fwd, "ACK", m.value(hTo))
+		}
+		if tx.ack != nil {
+			q = append(q, fsend{tx.conn, tx.ack, tx.down})
+		}
+		tx.t[tRetransmit], tx.t[tNoAnswer], tx.t[tCancel], tx.cncl = 0, 0, 0, nil
+		if tx.final == 0 {
+			out := stripVia(m)
+			f.finalUp(tx, code, out)
+			q = append(q, fsend{tx.conn, out, tx.up})
+		}
+		tx.fwd = nil
+		f.w.link(tx, f.tick)
+		return q
+	}
+	// 2xx.
+	if tx.final != 0 && tx.final >= 300 || tx.canceled && tx.final == 0 {
+		// The CANCEL/200 race (RFC 3261 §15): the caller already has its final response. Confirm
+		// and end the callee's dialog.
+		if tx.fwd != nil {
+			f.raceBye(tx.fwd, m.buf)
+		}
+		return q
+	}
+	tx.t[tRetransmit], tx.t[tNoAnswer], tx.t[tCancel], tx.cncl = 0, 0, 0, nil
+	out := stripVia(m)
+	if tx.final == 0 {
+		f.finalUp(tx, code, out)
+	}
+	// Every 2xx (retransmissions too) goes upstream: the UAC's ACK stops them (RFC 6026).
+	return append(q, fsend{tx.conn, out, tx.up})
+}
+
+// raceBye hands the late 2xx to the general path's ACK-and-BYE (rare; off the read loop).
+func (f *fastPath) raceBye(fwd, res []byte) {
+	p := sip.NewParser(sip.WithHeadersParsers(headerParsers()))
+	inv, err1 := p.ParseSIP(fwd)
+	rs, err2 := p.ParseSIP(append([]byte(nil), res...))
+	req, ok1 := inv.(*sip.Request)
+	resp, ok2 := rs.(*sip.Response)
+	if err1 != nil || err2 != nil || !ok1 || !ok2 {
+		f.s.log.Warn("fast path: late 2xx after CANCEL not parsed", "error", errors.Join(err1, err2))
+		return
+	}
+	if f.s.tracing() {
+		f.s.trace("herald: 2xx after CANCEL: ACK and BYE it")
+	}
+	req.SetTransport("UDP")
+	f.s.wg.Add(1)
+	go func() {
+		defer f.s.wg.Done()
+		f.s.ackAndBye(req, resp)
+	}()
+}
+
+// nonInviteResponse handles a response to a fast BYE or INFO. Under f.mu.
+func (f *fastPath) nonInviteResponse(tx *ftx, m *fmsg, q []fsend) []fsend {
+	if tx.state == fsCompleted {
+		return q // Timer K: a retransmitted final is absorbed
+	}
+	if m.status < 200 {
+		if tx.state == fsCalling {
+			tx.state = fsProceeding
+			tx.ivRetrans = f.t2 // RFC 3261 §17.1.2.2: T2 once a provisional arrived
+		}
+		if m.status > 100 {
+			out := stripVia(m)
+			tx.last = out
+			q = append(q, fsend{tx.conn, out, tx.up})
+		}
+		return q
+	}
+	out := stripVia(m)
+	f.completeNonInvite(tx, out)
+	return append(q, fsend{tx.conn, out, tx.up})
+}
+
+// relayStateless sends a 2xx with no transaction left upstream by its next Via (RFC 3261 §16.11,
+// RFC 6026): received and rport when present, else sent-by.
+func (f *fastPath) relayStateless(m *fmsg) {
+	out := stripVia(m)
+	var n fmsg
+	if !n.scan(out) {
+		return
+	}
+	dst, ok := viaTarget(&n)
+	if !ok {
+		return
+	}
+	c := f.anyConn()
+	if c == nil {
+		return
+	}
+	f.flush([]fsend{{c, out, dst}})
+}
+
+func (f *fastPath) anyConn() *fconn {
+	if cs := f.conns.Load(); cs != nil && len(*cs) > 0 {
+		return (*cs)[0]
+	}
+	return nil
+}
+
+// viaTarget is where a response goes by the top Via of m: received/rport, else sent-by.
+func viaTarget(m *fmsg) (netip.AddrPort, bool) {
+	h := &m.hdr[m.at[hVia]]
+	top := m.buf[h.val.a:m.viaEnd]
+	top = top[len("SIP/2.0/UDP "):]
+	semi := bytes.IndexByte(top, ';')
+	if semi < 0 {
+		return netip.AddrPort{}, false
+	}
+	host, params := top[:semi], top[semi:]
+	var hostB []byte
+	port := 5060
+	if c := bytes.LastIndexByte(host, ':'); c >= 0 && bytes.IndexByte(host, ']') < c {
+		p, ok := atoi(host[c+1:])
+		if !ok {
+			return netip.AddrPort{}, false
+		}
+		hostB, port = host[:c], p
+	} else {
+		hostB = host
+	}
+	hostB = bytes.Trim(hostB, "[]")
+	for _, p := range bytes.Split(params[1:], []byte(";")) {
+		p = trimBlanks(p)
+		if eq := bytes.IndexByte(p, '='); eq > 0 {
+			k, v := p[:eq], p[eq+1:]
+			switch {
+			case equalFold(k, "received"):
+				hostB = v
+			case equalFold(k, "rport"):
+				if n, ok := atoi(v); ok {
+					port = n
+				}
+			}
+		}
+	}
+	ip, err := netip.ParseAddr(string(hostB))
+	if err != nil || port <= 0 || port > 65535 {
+		return netip.AddrPort{}, false
+	}
+	return netip.AddrPortFrom(ip.Unmap(), uint16(port)), true
+}
+
+// ---- timers ----
+
+func (f *fastPath) run() {
+	defer close(f.done)
+	t := time.NewTicker(time.Duration(f.tick))
+	defer t.Stop()
+	f.mu.Lock()
+	f.w.last = f.now() / f.tick
+	f.mu.Unlock()
+	var q []fsend
+	for {
+		select {
+		case <-f.stop:
+			return
+		case <-t.C:
+		}
+		q = q[:0]
+		f.mu.Lock()
+		now := f.now()
+		f.due = f.w.advance(now, f.tick, f.due[:0])
+		for _, tx := range f.due {
+			q = f.fire(tx, now, q)
+		}
+		clear(f.due)
+		f.mu.Unlock()
+		f.flush(q)
+	}
+}
+
+// fire runs the timers of tx that are due. Under f.mu.
+func (f *fastPath) fire(tx *ftx, now int64, q []fsend) []fsend {
+	due := func(i int) bool {
+		if tx.t[i] != 0 && tx.t[i] <= now {
+			tx.t[i] = 0
+			return true
+		}
+		return false
+	}
+	if due(tEnd) {
+		f.forget(tx)
+		return q
+	}
+	if due(tRetransmit) && tx.fwd != nil {
+		q = append(q, fsend{tx.conn, tx.fwd, tx.down})
+		f.s.Stats.Fast.Retransmissions.Add(1)
+		if tx.invite {
+			tx.ivRetrans *= 2 // Timer A doubles (RFC 3261 §17.1.1.2)
+		} else {
+			tx.ivRetrans = min(2*tx.ivRetrans, f.t2) // Timer E
+		}
+		tx.t[tRetransmit] = now + tx.ivRetrans
+	}
+	if due(tNoAnswer) {
+		f.s.Stats.Fast.Timeouts.Add(1)
+		tx.t[tRetransmit] = 0
+		if tx.invite {
+			if tx.final == 0 {
+				q = f.answerUp(tx, 408, "Request Timeout", "", q)
+			}
+			tx.fwd = nil
+		} else {
+			res := buildAnswer(tx.tmpl, tx.toLine, true, 408, "Request Timeout", "")
+			f.completeNonInvite(tx, res)
+			q = append(q, fsend{tx.conn, res, tx.up})
+		}
+	}
+	if due(tTrying) && !tx.sentUp && tx.final == 0 {
+		q = f.answerUp(tx, 100, "Trying", "", q)
+		tx.last = q[len(q)-1].b
+	}
+	if due(tTimerC) && tx.final == 0 {
+		// Timer C: the callee never answered. 408 upstream, CANCEL downstream (RFC 3261 §16.8).
+		f.s.Stats.Fast.Timeouts.Add(1)
+		q = f.answerUp(tx, 408, "Request Timeout", "", q)
+		q = f.cancelDown(tx, q)
+	}
+	if due(tFinal) && tx.state == fsCompleted && tx.last != nil {
+		q = append(q, fsend{tx.conn, tx.last, tx.up})
+		f.s.Stats.Fast.Retransmissions.Add(1)
+		tx.ivFinal = min(2*tx.ivFinal, f.t2) // Timer G
+		tx.t[tFinal] = now + tx.ivFinal
+	}
+	if due(tCancel) && tx.cncl != nil {
+		q = append(q, fsend{tx.conn, tx.cncl, tx.down})
+		f.s.Stats.Fast.Retransmissions.Add(1)
+		tx.ivCancel = min(2*tx.ivCancel, f.t2)
+		tx.t[tCancel] = now + tx.ivCancel
+	}
+	f.w.link(tx, f.tick)
+	return q
+}
+
+// trustedAddr is Server.trusted for an address the fast path already has.
+func (s *Server) trustedAddr(ip netip.Addr) bool {
+	if len(s.opts.Trusted) == 0 {
+		return true
+	}
+	ip = ip.Unmap()
+	for _, p := range s.opts.Trusted {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
