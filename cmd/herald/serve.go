@@ -175,6 +175,8 @@ func newInstance(o *config.Options, log *slog.Logger, trace func(string)) (*inst
 		RecordRoute:      o.SIP.RecordRoute,
 		Trusted:          trusted,
 		T1:               time.Duration(o.SIP.T1),
+		T2:               time.Duration(o.SIP.T2),
+		DisableFastPath:  !o.SIP.FastPath,
 		TimerC:           time.Duration(o.SIP.TimerC),
 		SessionTTL:       time.Duration(m.SessionTTL),
 		MaxCalls:         o.Limits.MaxCalls,
@@ -206,6 +208,13 @@ func (in *instance) varz() any {
 			"ringbacks": st.Ringbacks.Load(), "ringback_no_codec": st.RingbackNoCodec.Load(),
 			"ringback_no_port": st.RingbackNoPort.Load(),
 			"forward_errors":   st.ForwardErrors.Load(),
+			"fast_path": map[string]any{
+				"calls": st.Fast.Calls.Load(), "fallbacks": st.Fast.Fallbacks.Load(), "in_dialog": st.Fast.InDialog.Load(),
+				"retransmissions": st.Fast.Retransmissions.Load(), "absorbed": st.Fast.Absorbed.Load(),
+				"timeouts": st.Fast.Timeouts.Load(), "stray": st.Fast.Stray.Load(), "send_errors": st.Fast.SendErrors.Load(), "unreadable": st.Fast.Unreadable.Load(),
+				"transactions": in.sip.FastTransactions(),
+			},
+			"udp": udpVarz(in.sip),
 		},
 		"msrp": in.msrp.Stats(),
 		"rtp":  in.rtp.Stats(),
@@ -533,4 +542,10 @@ func cmdServe(ctx context.Context, path string, stderr io.Writer) int {
 	defer cancel()
 	in.stop(sctx)
 	return 0
+}
+
+// udpVarz is the /varz view of the SIP UDP sockets Herald reads itself.
+func udpVarz(s *signal.Server) map[string]uint64 {
+	dg, rd, gen, drop := s.UDPStats()
+	return map[string]uint64{"datagrams": dg, "reads": rd, "general": gen, "dropped": drop}
 }

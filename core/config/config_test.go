@@ -510,6 +510,7 @@ func TestParseDefaults(t *testing.T) {
 			Advertise:   "127.0.0.1:5060",
 			NextHop:     "sip:127.0.0.1:5070",
 			RecordRoute: true,
+			FastPath:    true,
 			T1:          Duration(500 * time.Millisecond),
 			T2:          Duration(4 * time.Second),
 			TimerC:      Duration(180 * time.Second),
@@ -538,6 +539,7 @@ func TestParseDefaults(t *testing.T) {
 
 func TestParseExplicitValuesKept(t *testing.T) {
 	src := hop + `  record_route: false
+  fast_path: false
   trusted: ["10.0.0.0/8"]
   t1: &t 250ms
   t2: *t
@@ -562,6 +564,7 @@ http:
 		got, want any
 	}{
 		{"record_route", o.SIP.RecordRoute, false},
+		{"fast_path", o.SIP.FastPath, false},
 		{"t1 via anchor", o.SIP.T1.D(), 250 * time.Millisecond},
 		{"t2 via alias", o.SIP.T2.D(), 250 * time.Millisecond},
 		{"advertise_addr from advertise ip", o.MSRP.AdvertiseAddr, "2001:db8::5"},

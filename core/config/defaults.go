@@ -64,6 +64,9 @@ func (l *loader) applyDefaults(o *Options) {
 	if !l.set["sip.record_route"] {
 		o.SIP.RecordRoute = true
 	}
+	if !l.set["sip.fast_path"] {
+		o.SIP.FastPath = true
+	}
 	dur("sip.t1", &o.SIP.T1, DefaultT1)
 	dur("sip.t2", &o.SIP.T2, DefaultT2)
 	dur("sip.timer_c", &o.SIP.TimerC, DefaultTimerC)

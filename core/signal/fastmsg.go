@@ -159,7 +159,7 @@ type hline struct {
 
 // maxFastHeaders bounds the header lines the scanner indexes; a message with more goes the
 // general way.
-const maxFastHeaders = 40
+const maxFastHeaders = 64
 
 // fmsg is one scanned datagram. It refers into buf, which the caller must not reuse while it is in
 // use (sipgo's read buffer: the fast path is done with it before the next read).

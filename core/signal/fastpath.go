@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/herald-ims/herald/netio/sipudp"
 )
 
 // The fast path: plain calls (no card either way, no ringback) that arrive and leave over UDP are
@@ -78,10 +80,9 @@ type ftx struct {
 // fconn is a UDP socket Herald serves; the fast path answers and forwards from the socket a
 // message came in on.
 type fconn struct {
-	pc    net.PacketConn
-	udp   *net.UDPConn // pc itself when it is one: sends without allocating an address
-	laddr net.Addr
-	key   string
+	pc   net.PacketConn
+	udp  *net.UDPConn // pc itself when it is one: sends without allocating an address
+	sock *sipudp.Socket
 }
 
 func (c *fconn) send(b []byte, to netip.AddrPort) error {
@@ -117,10 +118,14 @@ type FastStats struct {
 	Stray atomic.Uint64
 	// SendErrors is the datagrams the socket refused.
 	SendErrors atomic.Uint64
+	// Unreadable is the responses naming a fast-path branch that neither the scanner nor sipgo's
+	// parser could read (left to sipgo, which drops them).
+	Unreadable atomic.Uint64
 }
 
 type fastPath struct {
 	s    *Server
+	host string // Options.Host in lower case
 	t1   int64
 	t2   int64
 	tick int64
@@ -149,13 +154,14 @@ type fastPath struct {
 
 func newFastPath(s *Server) *fastPath {
 	f := &fastPath{
-		s: s, t1: int64(s.opts.T1), t2: int64(4 * time.Second), base: time.Now(), seed: maphash.MakeSeed(),
+		s: s, t1: int64(s.opts.T1), t2: int64(s.opts.T2), base: time.Now(), seed: maphash.MakeSeed(),
 		inv: map[string]*ftx{}, nonInv: map[string]*ftx{}, out: map[uint64]*ftx{}, calls: map[string]*ftx{},
 		stop: make(chan struct{}), done: make(chan struct{}),
 	}
 	f.nextID.Store(rand.Uint64() >> 16)
-	if f.t2 < 8*f.t1 {
-		f.t2 = 8 * f.t1 // RFC 3261 T2 is 4 s with T1 500 ms; tests shrink T1 and keep the ratio
+	f.host = lowerASCII(s.opts.Host)
+	if f.t2 <= 0 {
+		f.t2 = 8 * f.t1 // RFC 3261: T2 4 s with T1 500 ms
 	}
 	f.tick = int64(10 * time.Millisecond)
 	if q := f.t1 / 4; q < f.tick {
@@ -178,8 +184,8 @@ func (f *fastPath) close() {
 func (f *fastPath) now() int64 { return int64(time.Since(f.base)) }
 
 // addConn registers a UDP socket Herald serves.
-func (f *fastPath) addConn(pc net.PacketConn) {
-	c := &fconn{pc: pc, laddr: pc.LocalAddr(), key: pc.LocalAddr().String()}
+func (f *fastPath) addConn(pc net.PacketConn, sock *sipudp.Socket) *fconn {
+	c := &fconn{pc: pc, sock: sock}
 	c.udp, _ = pc.(*net.UDPConn)
 	for {
 		old := f.conns.Load()
@@ -189,31 +195,9 @@ func (f *fastPath) addConn(pc net.PacketConn) {
 		}
 		next = append(next, c)
 		if f.conns.CompareAndSwap(old, &next) {
-			return
-		}
-	}
-}
-
-func (f *fastPath) connFor(laddr net.Addr) *fconn {
-	cs := f.conns.Load()
-	if cs == nil {
-		return nil
-	}
-	for _, c := range *cs {
-		if c.laddr == laddr {
 			return c
 		}
 	}
-	if laddr == nil {
-		return nil
-	}
-	key := laddr.String()
-	for _, c := range *cs {
-		if c.key == key {
-			return c
-		}
-	}
-	return nil
 }
 
 // hasCall reports whether callID is a fast-path call in progress.
@@ -224,30 +208,37 @@ func (f *fastPath) hasCall(callID string) bool {
 	return ok
 }
 
-// filter is sipgo's transport read filter: a datagram the fast path handles is consumed (sipgo
-// skips an empty result); any other goes on to sipgo unchanged.
-func (f *fastPath) filter(info sip.TransportReadProps, data []byte) ([]byte, error) {
-	if !equalFold([]byte(info.Transport), "udp") {
-		return data, nil
-	}
-	ua, ok := info.RemoteAddr.(*net.UDPAddr)
-	if !ok {
-		return data, nil
-	}
-	c := f.connFor(info.LocalAddr)
-	if c == nil {
-		return data, nil
-	}
+// take offers the fast path a datagram read from c's socket; it reports whether the fast path
+// handled it (the general path gets the others).
+func (f *fastPath) take(data []byte, src netip.AddrPort, c *fconn) bool {
 	var m fmsg
 	if !m.scan(data) {
-		return data, nil
+		// A response to one of the fast path's requests must reach its transaction even when the
+		// next hop formats it in a way the scanner refuses (folded lines, compact oddities): read
+		// it with sipgo's parser, print it canonically and scan that.
+		if !bytes.HasPrefix(data, []byte("SIP/2.0 ")) || !bytes.Contains(data, []byte(fastPrefix)) {
+			return false
+		}
+		norm := f.normalize(data)
+		if norm == nil || !m.scan(norm) {
+			f.s.Stats.Fast.Unreadable.Add(1)
+			return false
+		}
 	}
-	src := ua.AddrPort()
-	src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
-	if f.handle(&m, src, c) {
-		return nil, nil
+	return f.handle(&m, src, c)
+}
+
+// normalize is a response as sipgo reads and prints it, nil when sipgo cannot read it.
+func (f *fastPath) normalize(data []byte) []byte {
+	msg, err := sip.NewParser(sip.WithHeadersParsers(headerParsers())).ParseSIP(data)
+	if err != nil {
+		return nil
 	}
-	return data, nil
+	res, ok := msg.(*sip.Response)
+	if !ok {
+		return nil
+	}
+	return []byte(res.String())
 }
 
 func (f *fastPath) handle(m *fmsg, src netip.AddrPort, c *fconn) bool {
@@ -342,7 +333,7 @@ func (f *fastPath) routeOf(m *fmsg, invite bool) (route, bool) {
 
 // isSelf is Server.isSelf for a scanned URI.
 func (f *fastPath) isSelf(u sipURI) bool {
-	if !equalFold(u.host, lowerASCII(f.s.opts.Host)) {
+	if !equalFold(u.host, f.host) {
 		return false
 	}
 	p := u.port

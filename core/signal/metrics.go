@@ -24,12 +24,33 @@ import (
 //	herald_sip_ringback_skipped_total{reason="no_codec|no_port"} counter ringbacks or lines skipped
 //	herald_sip_forward_errors_total               counter requests that could not reach their next hop
 //	herald_sip_panics_total                       counter handler panics answered 500
+//	herald_sip_fast_path_calls_total              counter plain UDP calls proxied on the fast path
+//	herald_sip_fast_path_fallbacks_total          counter new INVITEs the fast path left to the general path
+//	herald_sip_fast_path_in_dialog_total          counter ACKs for 2xx, BYEs and INFOs it forwarded
+//	herald_sip_fast_path_retransmissions_total    counter requests and responses it sent again (Timers A, E, G)
+//	herald_sip_fast_path_absorbed_total           counter retransmissions it answered without forwarding
+//	herald_sip_fast_path_timeouts_total           counter transactions ended by Timer B, F or C
+//	herald_sip_fast_path_stray_total              counter responses to its branches with no transaction
+//	herald_sip_fast_path_send_errors_total        counter datagrams the socket refused
+//	herald_sip_fast_path_unreadable_total         counter responses to its branches that could not be read
+//	herald_sip_fast_path_transactions             gauge   transactions it holds
+//	herald_sip_udp_datagrams_total                counter datagrams Herald's own UDP readers read (fast path on)
+//	herald_sip_udp_reads_total                    counter read system calls that returned datagrams (recvmmsg batches)
+//	herald_sip_udp_general_total                  counter datagrams handed to the general stack
+//	herald_sip_udp_dropped_total                  counter datagrams dropped: the general stack's queue was full
 var (
 	descSIPActive = prometheus.NewDesc("herald_sip_calls_active", "Calls whose INVITE has no final response yet.", nil, nil)
 	descSIPCards  = prometheus.NewDesc("herald_sip_cards_total", "Card pushes set up.", []string{"card"}, nil)
 	descSIPReject = prometheus.NewDesc("herald_sip_rejected_total", "Requests refused by Herald itself.", []string{"code"}, nil)
-	descSIPSkip   = prometheus.NewDesc("herald_sip_ringback_skipped_total", "Ringbacks (no_codec) or ringback lines (no_port) skipped.", []string{"reason"}, nil)
-	sipCounters   = []struct {
+	descSIPFastTx = prometheus.NewDesc("herald_sip_fast_path_transactions", "Transactions the fast path holds.", nil, nil)
+	descSIPUDP    = [...]*prometheus.Desc{
+		prometheus.NewDesc("herald_sip_udp_datagrams_total", "Datagrams Herald's own SIP UDP readers read.", nil, nil),
+		prometheus.NewDesc("herald_sip_udp_reads_total", "Read system calls that returned SIP datagrams (recvmmsg batches).", nil, nil),
+		prometheus.NewDesc("herald_sip_udp_general_total", "SIP datagrams handed to the general stack.", nil, nil),
+		prometheus.NewDesc("herald_sip_udp_dropped_total", "SIP datagrams dropped because the general stack's queue was full.", nil, nil),
+	}
+	descSIPSkip = prometheus.NewDesc("herald_sip_ringback_skipped_total", "Ringbacks (no_codec) or ringback lines (no_port) skipped.", []string{"reason"}, nil)
+	sipCounters = []struct {
 		desc *prometheus.Desc
 		get  func(*Stats) *atomic.Uint64
 	}{
@@ -45,6 +66,15 @@ var (
 		{prometheus.NewDesc("herald_sip_ringbacks_total", "Ringbacks started.", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.Ringbacks }},
 		{prometheus.NewDesc("herald_sip_forward_errors_total", "Requests that could not be sent toward their next hop (DNS, connect, TLS).", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.ForwardErrors }},
 		{prometheus.NewDesc("herald_sip_panics_total", "Handler panics answered 500.", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.Panics }},
+		{prometheus.NewDesc("herald_sip_fast_path_calls_total", "Plain UDP calls proxied on the fast path.", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.Fast.Calls }},
+		{prometheus.NewDesc("herald_sip_fast_path_fallbacks_total", "New INVITEs the fast path left to the general path.", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.Fast.Fallbacks }},
+		{prometheus.NewDesc("herald_sip_fast_path_in_dialog_total", "ACKs for 2xx, BYEs and INFOs forwarded on the fast path.", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.Fast.InDialog }},
+		{prometheus.NewDesc("herald_sip_fast_path_retransmissions_total", "Requests and responses the fast path sent again (RFC 3261 Timers A, E, G).", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.Fast.Retransmissions }},
+		{prometheus.NewDesc("herald_sip_fast_path_absorbed_total", "Retransmissions the fast path answered without forwarding.", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.Fast.Absorbed }},
+		{prometheus.NewDesc("herald_sip_fast_path_timeouts_total", "Fast-path transactions ended by Timer B, F or C.", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.Fast.Timeouts }},
+		{prometheus.NewDesc("herald_sip_fast_path_stray_total", "Responses to a fast-path branch with no transaction.", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.Fast.Stray }},
+		{prometheus.NewDesc("herald_sip_fast_path_unreadable_total", "Responses to a fast-path branch that could not be read.", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.Fast.Unreadable }},
+		{prometheus.NewDesc("herald_sip_fast_path_send_errors_total", "Datagrams the fast path's socket refused.", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.Fast.SendErrors }},
 	}
 )
 
@@ -58,6 +88,10 @@ func (c sipCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descSIPCards
 	ch <- descSIPReject
 	ch <- descSIPSkip
+	ch <- descSIPFastTx
+	for _, d := range descSIPUDP {
+		ch <- d
+	}
 	for _, m := range sipCounters {
 		ch <- m.desc
 	}
@@ -69,6 +103,11 @@ func (c sipCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v.Load()), labels...)
 	}
 	ch <- prometheus.MustNewConstMetric(descSIPActive, prometheus.GaugeValue, float64(c.s.ActiveCalls()))
+	ch <- prometheus.MustNewConstMetric(descSIPFastTx, prometheus.GaugeValue, float64(c.s.FastTransactions()))
+	dg, rd, gen, drop := c.s.UDPStats()
+	for i, v := range [...]uint64{dg, rd, gen, drop} {
+		ch <- prometheus.MustNewConstMetric(descSIPUDP[i], prometheus.CounterValue, float64(v))
+	}
 	counter(descSIPCards, &st.CallerCards, "caller")
 	counter(descSIPCards, &st.CalleeCards, "callee")
 	counter(descSIPReject, &st.Rejected403, "403")

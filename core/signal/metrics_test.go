@@ -19,6 +19,8 @@ func TestCollectors(t *testing.T) {
 	s.Stats.RingbackNoPort.Add(4)
 	s.Stats.ForwardErrors.Add(6)
 	s.active.Add(7)
+	s.Stats.Fast.Calls.Add(8)
+	s.Stats.Fast.Fallbacks.Add(9)
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(s.Collectors()...)
 	want := `
@@ -29,6 +31,15 @@ herald_sip_calls_active 7
 # TYPE herald_sip_cards_total counter
 herald_sip_cards_total{card="callee"} 1
 herald_sip_cards_total{card="caller"} 2
+# HELP herald_sip_fast_path_calls_total Plain UDP calls proxied on the fast path.
+# TYPE herald_sip_fast_path_calls_total counter
+herald_sip_fast_path_calls_total 8
+# HELP herald_sip_fast_path_fallbacks_total New INVITEs the fast path left to the general path.
+# TYPE herald_sip_fast_path_fallbacks_total counter
+herald_sip_fast_path_fallbacks_total 9
+# HELP herald_sip_fast_path_transactions Transactions the fast path holds.
+# TYPE herald_sip_fast_path_transactions gauge
+herald_sip_fast_path_transactions 0
 # HELP herald_sip_forward_errors_total Requests that could not be sent toward their next hop (DNS, connect, TLS).
 # TYPE herald_sip_forward_errors_total counter
 herald_sip_forward_errors_total 6
@@ -46,11 +57,12 @@ herald_sip_ringback_skipped_total{reason="no_codec"} 0
 herald_sip_ringback_skipped_total{reason="no_port"} 4
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "herald_sip_calls_active", "herald_sip_cards_total",
+		"herald_sip_fast_path_calls_total", "herald_sip_fast_path_fallbacks_total", "herald_sip_fast_path_transactions",
 		"herald_sip_forward_errors_total", "herald_sip_invites_total", "herald_sip_rejected_total",
 		"herald_sip_ringback_skipped_total"); err != nil {
 		t.Fatal(err)
 	}
-	if n := testutil.CollectAndCount(s.Collectors()[0]); n != 4+len(sipCounters)+4 {
-		t.Errorf("%d metrics, want %d", n, 4+len(sipCounters)+4)
+	if n := testutil.CollectAndCount(s.Collectors()[0]); n != 5+len(sipCounters)+4+4 {
+		t.Errorf("%d metrics, want %d", n, 5+len(sipCounters)+4+4)
 	}
 }

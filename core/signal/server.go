@@ -21,6 +21,7 @@ import (
 	"github.com/herald-ims/herald/core/media"
 	"github.com/herald-ims/herald/core/profile"
 	"github.com/herald-ims/herald/core/push"
+	"github.com/herald-ims/herald/netio/sipudp"
 )
 
 // Options configure the SIP layer.
@@ -33,6 +34,7 @@ type Options struct {
 	RecordRoute bool           // stay in the dialog path (needed for BYE/ACK to pass Herald)
 	Trusted     []netip.Prefix // peers allowed to start calls; empty = everyone
 	T1          time.Duration  // RFC 3261 T1 for Herald's own reliable provisionals; default 500ms
+	T2          time.Duration  // RFC 3261 T2, the cap of retransmission intervals on the fast path; default 4s
 	TimerC      time.Duration  // proxy INVITE timer (RFC 3261 §16.6 step 11); default 180s
 	SessionTTL  time.Duration  // lifetime of a push session's a=path; default 120s
 	MaxCalls    int            // calls in progress; above it new INVITEs get 503; default 10000
@@ -165,10 +167,8 @@ func New(opts Options, deps Deps) (*Server, error) {
 	}
 	s := &Server{opts: opts, deps: deps, log: opts.Logger.With("component", "core/signal"), calls: map[string]*callCtl{}}
 	s.port.Store(int32(opts.Port))
-	tpOpts := []sip.TransportLayerOption{sip.WithTransportLayerLogger(s.log)}
 	if !opts.DisableFastPath {
 		s.fast = newFastPath(s)
-		tpOpts = append(tpOpts, sip.WithTransportLayerReadFilter(s.fast.filter))
 	}
 
 	ua, err := sipgo.NewUA(
@@ -179,7 +179,7 @@ func New(opts Options, deps Deps) (*Server, error) {
 			sip.WithTransactionLayerLogger(s.log),
 			sip.WithTransactionLayerUnhandledResponseHandler(s.onUnhandledResponse),
 		),
-		sipgo.WithUserAgentTransportLayerOptions(tpOpts...),
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(s.log)),
 		sipgo.WithUserAgenTLSConfig(clientTLS(opts.TLSClient)),
 	)
 	if err != nil {
@@ -285,13 +285,41 @@ var supportedTags = []string{"100rel", "early-session", "199"}
 const allowMethods = "INVITE, ACK, CANCEL, BYE, PRACK, UPDATE, INFO, OPTIONS"
 
 // ServeUDP serves SIP on pc until it is closed. The first served socket fixes the advertised port
-// when Options.Port is 0.
+// when Options.Port is 0. With the fast path on, Herald reads pc itself (netio/sipudp: batched
+// reads, several goroutines) and sipgo gets the datagrams the fast path leaves.
 func (s *Server) ServeUDP(pc net.PacketConn) error {
 	s.Listening(pc.LocalAddr())
-	if s.fast != nil {
-		s.fast.addConn(pc)
+	if s.fast == nil {
+		return s.srv.ServeUDP(pc)
 	}
-	return s.srv.ServeUDP(pc)
+	var c *fconn
+	sock := sipudp.New(pc, sipudp.Options{Fast: func(b []byte, from netip.AddrPort) bool { return s.fast.take(b, from, c) }})
+	c = s.fast.addConn(pc, sock)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = s.srv.ServeUDP(sock.General())
+	}()
+	err := sock.Serve()
+	<-done
+	return err
+}
+
+// UDPStats sums the counters of the UDP sockets Herald reads itself (fast path on).
+func (s *Server) UDPStats() (datagrams, reads, general, dropped uint64) {
+	if s.fast == nil {
+		return
+	}
+	if cs := s.fast.conns.Load(); cs != nil {
+		for _, c := range *cs {
+			st := &c.sock.Stats
+			datagrams += st.Datagrams.Load()
+			reads += st.Reads.Load()
+			general += st.General.Load()
+			dropped += st.Dropped.Load()
+		}
+	}
+	return
 }
 
 // ServeTCP serves SIP over TCP on l until it is closed.
@@ -551,4 +579,15 @@ func (s *Server) fastActive() int {
 		return 0
 	}
 	return int(s.fast.active.Load())
+}
+
+// FastTransactions is the number of transactions the fast path holds (calls in progress, and
+// finished ones kept 64·T1 to absorb retransmissions).
+func (s *Server) FastTransactions() int {
+	if s.fast == nil {
+		return 0
+	}
+	s.fast.mu.Lock()
+	defer s.fast.mu.Unlock()
+	return len(s.fast.out)
 }

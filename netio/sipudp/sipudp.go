@@ -1,0 +1,209 @@
+// Package sipudp reads Herald's SIP UDP sockets. Several goroutines per socket take datagrams in
+// batches (recvmmsg, through golang.org/x/net/ipv4 and ipv6), offer each one to a fast handler (the
+// SIP layer's fast path, core/signal), and queue the rest for the general SIP stack (sipgo), which
+// reads them through a net.PacketConn of its own (General) and writes through it to the real socket.
+//
+// Why not let sipgo read the socket: its reader is one goroutine per socket that reads one
+// datagram per system call and allocates an address and its string form for each. With SO_REUSEPORT
+// the kernel spreads peers over sockets by flow, so two busy peers (an S-CSCF on each side) often
+// land on one socket, and one goroutine then carries the whole load while the other core idles.
+package sipudp
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
+)
+
+// MaxDatagram is the largest SIP datagram read (RFC 3261 §18.1.1 caps requests over UDP far
+// below; a larger datagram is truncated to this size and then refused by the parsers).
+const MaxDatagram = 65535
+
+// Defaults.
+const (
+	DefaultReaders = 2
+	DefaultBatch   = 16
+	DefaultQueue   = 4096
+)
+
+// Options configure a Socket.
+type Options struct {
+	// Fast is offered every datagram (b is valid only during the call) and returns true when it took
+	// it; the others go to the general stack. nil: every datagram goes there.
+	Fast func(b []byte, from netip.AddrPort) bool
+	// Readers is the goroutines reading the socket (default 2): reads are serialised by the socket,
+	// handling is not.
+	Readers int
+	// Batch is the datagrams one read may return (recvmmsg; default 16).
+	Batch int
+	// Queue bounds the datagrams waiting for the general stack (default 4096); above it they are
+	// dropped and counted, as the kernel drops them when a socket's buffer is full.
+	Queue int
+}
+
+// Stats count what a Socket read.
+type Stats struct {
+	Datagrams atomic.Uint64 // datagrams read
+	Reads     atomic.Uint64 // read system calls that returned datagrams
+	General   atomic.Uint64 // datagrams queued for the general stack
+	Dropped   atomic.Uint64 // datagrams dropped because that queue was full
+}
+
+type packet struct {
+	b    []byte
+	from net.Addr
+}
+
+// Socket is one served UDP socket.
+type Socket struct {
+	pc    net.PacketConn
+	batch batchConn // nil when pc is not a *net.UDPConn: one datagram per read
+	opts  Options
+	q     chan packet
+	once  sync.Once
+	Stats Stats
+}
+
+// batchConn is what ipv4.PacketConn and ipv6.PacketConn have in common.
+type batchConn interface {
+	ReadBatch(ms []ipv4.Message, flags int) (int, error)
+}
+
+// New wraps pc. Serve must run for anything to be read.
+func New(pc net.PacketConn, o Options) *Socket {
+	if o.Readers <= 0 {
+		o.Readers = DefaultReaders
+	}
+	if o.Batch <= 0 {
+		o.Batch = DefaultBatch
+	}
+	if o.Queue <= 0 {
+		o.Queue = DefaultQueue
+	}
+	s := &Socket{pc: pc, opts: o, q: make(chan packet, o.Queue)}
+	if uc, ok := pc.(*net.UDPConn); ok {
+		if a, ok := uc.LocalAddr().(*net.UDPAddr); ok && a.IP.To4() == nil && !a.IP.IsUnspecified() {
+			s.batch = ipv6.NewPacketConn(uc)
+		} else {
+			s.batch = ipv4.NewPacketConn(uc)
+		}
+	}
+	return s
+}
+
+// Serve reads until the socket is closed (by Close, General().Close or the owner), then ends the
+// general stack's reads with net.ErrClosed. It returns nil after a close, the read error otherwise.
+func (s *Socket) Serve() error {
+	var wg sync.WaitGroup
+	errs := make([]error, s.opts.Readers)
+	for i := range s.opts.Readers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if s.batch != nil {
+				errs[i] = s.readBatches()
+			} else {
+				errs[i] = s.readOne()
+			}
+			_ = s.Close() // one reader failing stops them all
+		}()
+	}
+	wg.Wait()
+	close(s.q)
+	for _, err := range errs {
+		if err != nil && !errors.Is(err, net.ErrClosed) {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Socket) readBatches() error {
+	ms := make([]ipv4.Message, s.opts.Batch)
+	for i := range ms {
+		ms[i].Buffers = [][]byte{make([]byte, MaxDatagram)}
+	}
+	for {
+		n, err := s.batch.ReadBatch(ms, 0)
+		if err != nil {
+			return err
+		}
+		s.Stats.Reads.Add(1)
+		s.Stats.Datagrams.Add(uint64(n))
+		for i := range n {
+			s.offer(ms[i].Buffers[0][:ms[i].N], ms[i].Addr)
+		}
+	}
+}
+
+func (s *Socket) readOne() error {
+	buf := make([]byte, MaxDatagram)
+	for {
+		n, from, err := s.pc.ReadFrom(buf)
+		if err != nil {
+			return err
+		}
+		s.Stats.Reads.Add(1)
+		s.Stats.Datagrams.Add(1)
+		s.offer(buf[:n], from)
+	}
+}
+
+func (s *Socket) offer(b []byte, from net.Addr) {
+	if len(b) == 0 {
+		return
+	}
+	if s.opts.Fast != nil {
+		if ua, ok := from.(*net.UDPAddr); ok {
+			ap := ua.AddrPort()
+			if s.opts.Fast(b, netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())) {
+				return
+			}
+		}
+	}
+	select {
+	case s.q <- packet{b: append([]byte(nil), b...), from: from}:
+		s.Stats.General.Add(1)
+	default:
+		s.Stats.Dropped.Add(1)
+	}
+}
+
+// Close closes the socket; Serve returns.
+func (s *Socket) Close() error {
+	var err error
+	s.once.Do(func() { err = s.pc.Close() })
+	return err
+}
+
+// General is the socket as the general SIP stack sees it: it reads the datagrams the fast handler
+// did not take and writes to the real socket.
+func (s *Socket) General() net.PacketConn { return general{s} }
+
+type general struct{ s *Socket }
+
+func (g general) ReadFrom(p []byte) (int, net.Addr, error) {
+	pk, ok := <-g.s.q
+	if !ok {
+		return 0, nil, net.ErrClosed
+	}
+	return copy(p, pk.b), pk.from, nil
+}
+
+func (g general) WriteTo(p []byte, a net.Addr) (int, error) { return g.s.pc.WriteTo(p, a) }
+func (g general) Close() error                              { return g.s.Close() }
+func (g general) LocalAddr() net.Addr                       { return g.s.pc.LocalAddr() }
+
+// SetDeadline sets the write deadline only: reads are the Socket's.
+func (g general) SetDeadline(t time.Time) error { return g.s.pc.SetWriteDeadline(t) }
+
+// SetReadDeadline is not supported (the readers own the socket) and is ignored.
+func (g general) SetReadDeadline(time.Time) error { return nil }
+
+func (g general) SetWriteDeadline(t time.Time) error { return g.s.pc.SetWriteDeadline(t) }
