@@ -121,6 +121,10 @@ type FastStats struct {
 	// Unreadable is the responses naming a fast-path branch that neither the scanner nor sipgo's
 	// parser could read (left to sipgo, which drops them).
 	Unreadable atomic.Uint64
+	// DNSLookups is the background A/AAAA lookups of Route and next-hop names (fastdns.go);
+	// DNSFailures those that failed; DNSFull the requests that took the general path because the
+	// name cache was full.
+	DNSLookups, DNSFailures, DNSFull atomic.Uint64
 }
 
 type fastPath struct {
@@ -132,8 +136,9 @@ type fastPath struct {
 	base time.Time
 	seed maphash.Seed
 
-	nextHop   netip.AddrPort // the configured next hop, when it is a UDP IP literal
+	nextHop   sipURI // the configured next hop, when it is over UDP
 	nextHopOK bool
+	dns       *hostCache
 
 	conns atomic.Pointer[[]*fconn]
 
@@ -167,9 +172,12 @@ func newFastPath(s *Server) *fastPath {
 	if q := f.t1 / 4; q < f.tick {
 		f.tick = max(q, int64(time.Millisecond))
 	}
+	f.dns = newHostCache(&s.Stats.Fast)
 	if strings.EqualFold(s.opts.NextHopTransport, "udp") {
-		if ap, err := netip.ParseAddrPort(s.opts.NextHop); err == nil && ap.Addr().Zone() == "" {
-			f.nextHop, f.nextHopOK = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), true
+		if host, port, err := net.SplitHostPort(s.opts.NextHop); err == nil {
+			if p, err := strconv.Atoi(port); err == nil && p > 0 && p < 65536 {
+				f.nextHop, f.nextHopOK = sipURI{host: []byte(host), port: p}, true
+			}
 		}
 	}
 	go f.run()
@@ -179,6 +187,34 @@ func newFastPath(s *Server) *fastPath {
 func (f *fastPath) close() {
 	f.once.Do(func() { close(f.stop) })
 	<-f.done
+	f.dns.wg.Wait()
+}
+
+// target is the UDP destination a URI names: its IP literal, or its name's cached address when it
+// has an explicit port (RFC 3263 §4.2: A/AAAA only). ok is false for another transport, a name
+// without a port (NAPTR/SRV) or one not cached yet: the general path sends those.
+func (f *fastPath) target(u sipURI) (netip.AddrPort, bool) {
+	if len(u.transport) > 0 && !equalFold(u.transport, "udp") {
+		return netip.AddrPort{}, false
+	}
+	port := u.port
+	if ip, err := netip.ParseAddr(string(u.host)); err == nil {
+		if ip.Zone() != "" {
+			return netip.AddrPort{}, false
+		}
+		if port == 0 {
+			port = 5060
+		}
+		return netip.AddrPortFrom(ip.Unmap(), uint16(port)), true
+	}
+	if port == 0 {
+		return netip.AddrPort{}, false
+	}
+	ip, ok := f.dns.get(u.host)
+	if !ok {
+		return netip.AddrPort{}, false
+	}
+	return netip.AddrPortFrom(ip, uint16(port)), true
 }
 
 func (f *fastPath) now() int64 { return int64(time.Since(f.base)) }
@@ -187,6 +223,11 @@ func (f *fastPath) now() int64 { return int64(time.Since(f.base)) }
 func (f *fastPath) addConn(pc net.PacketConn, sock *sipudp.Socket) *fconn {
 	c := &fconn{pc: pc, sock: sock}
 	c.udp, _ = pc.(*net.UDPConn)
+	if a, ok := pc.LocalAddr().(*net.UDPAddr); ok && a.IP.To4() == nil && !a.IP.IsUnspecified() {
+		f.dns.mu.Lock()
+		f.dns.v6 = true // an IPv6-only socket: resolve names to IPv6 addresses
+		f.dns.mu.Unlock()
+	}
 	for {
 		old := f.conns.Load()
 		var next []*fconn
@@ -314,19 +355,23 @@ func (f *fastPath) routeOf(m *fmsg, invite bool) (route, bool) {
 		if !good || !u.lr {
 			return r, false // strict routing or another scheme: the general path
 		}
-		dst, good := u.udpTarget()
+		dst, good := f.target(u)
 		r.dst = dst
 		return r, good
 	}
 	if invite {
-		r.dst = f.nextHop
-		return r, f.nextHopOK
+		if !f.nextHopOK {
+			return r, false
+		}
+		dst, good := f.target(f.nextHop)
+		r.dst = dst
+		return r, good
 	}
 	u, good := parseSIPURI(m.ruri.of(m.buf))
 	if !good || f.isSelf(u) {
 		return r, false
 	}
-	dst, good := u.udpTarget()
+	dst, good := f.target(u)
 	r.dst = dst
 	return r, good
 }

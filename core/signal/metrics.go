@@ -33,6 +33,9 @@ import (
 //	herald_sip_fast_path_stray_total              counter responses to its branches with no transaction
 //	herald_sip_fast_path_send_errors_total        counter datagrams the socket refused
 //	herald_sip_fast_path_unreadable_total         counter responses to its branches that could not be read
+//	herald_sip_fast_path_dns_lookups_total        counter background A/AAAA lookups of Route and next-hop names
+//	herald_sip_fast_path_dns_failures_total       counter those that failed
+//	herald_sip_fast_path_dns_full_total           counter requests sent the general way: name cache full
 //	herald_sip_fast_path_transactions             gauge   transactions it holds
 //	herald_sip_udp_datagrams_total                counter datagrams Herald's own UDP readers read (fast path on)
 //	herald_sip_udp_reads_total                    counter read system calls that returned datagrams (recvmmsg batches)
@@ -74,6 +77,9 @@ var (
 		{prometheus.NewDesc("herald_sip_fast_path_timeouts_total", "Fast-path transactions ended by Timer B, F or C.", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.Fast.Timeouts }},
 		{prometheus.NewDesc("herald_sip_fast_path_stray_total", "Responses to a fast-path branch with no transaction.", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.Fast.Stray }},
 		{prometheus.NewDesc("herald_sip_fast_path_unreadable_total", "Responses to a fast-path branch that could not be read.", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.Fast.Unreadable }},
+		{prometheus.NewDesc("herald_sip_fast_path_dns_lookups_total", "Background A/AAAA lookups of Route and next-hop names.", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.Fast.DNSLookups }},
+		{prometheus.NewDesc("herald_sip_fast_path_dns_failures_total", "Background name lookups that failed.", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.Fast.DNSFailures }},
+		{prometheus.NewDesc("herald_sip_fast_path_dns_full_total", "Requests sent the general way because the name cache was full.", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.Fast.DNSFull }},
 		{prometheus.NewDesc("herald_sip_fast_path_send_errors_total", "Datagrams the fast path's socket refused.", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.Fast.SendErrors }},
 	}
 )
