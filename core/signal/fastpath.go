@@ -57,17 +57,18 @@ type ftx struct {
 	down   netip.AddrPort
 	conn   *fconn
 
-	fwd    []byte // the request as forwarded (retransmissions; CANCEL and ACK are built from it)
-	tmpl   []byte // INVITE: Via…CSeq lines of the caller's request, to answer it (100, 408, 487)
-	toLine []byte // INVITE: the caller's To line without CRLF
-	last   []byte // the response last sent upstream (answers a retransmitted request; Timer G)
-	ack    []byte // the ACK sent downstream for a non-2xx (sent again for a retransmitted final)
-	cncl   []byte // Herald's CANCEL downstream while unanswered
+	fwd  []byte // the request as forwarded (retransmissions; CANCEL and ACK are built from it)
+	last []byte // the response last sent upstream (answers a retransmitted request; Timer G)
+	ack  []byte // the ACK sent downstream for a non-2xx (sent again for a retransmitted final)
+	cncl []byte // Herald's CANCEL downstream while unanswered
 
-	sentUp    bool // a response (100 included) went upstream
-	final     int  // status of the final response sent upstream, 0 before
-	canceled  bool // the caller cancelled, or Timer C fired: Herald sent CANCEL downstream
-	ended     bool // the call was counted done
+	okTag     string // To tag of the 2xx relayed upstream: the dialog whose ACKs the fast path forwards
+	tag       string // To tag of Herald's own final response (487 and the CANCEL's 200 share it)
+	sentUp    bool   // a response (100 included) went upstream
+	gotProv   bool   // a provisional came back from downstream (a CANCEL may go, RFC 3261 §9.1)
+	final     int    // status of the final response sent upstream, 0 before
+	canceled  bool   // the caller cancelled, or Timer C fired: Herald sent CANCEL downstream
+	ended     bool   // the call was counted done
 	ivRetrans int64
 	ivFinal   int64
 	ivCancel  int64
@@ -147,8 +148,16 @@ type fastPath struct {
 	nonInv map[string]*ftx // BYE/INFO transactions by upstream branch
 	out    map[uint64]*ftx // every transaction by Herald's branch id
 	calls  map[string]*ftx // calls in progress by Call-ID (loop detection, the call limit)
-	w      wheel
-	due    []*ftx
+	// dialogs are the calls answered 2xx in the last 64·T1, by Call-ID: the ACKs for their 2xx
+	// (same Call-ID, the 2xx's To tag) are forwarded here; any other ACK without a fast transaction
+	// goes to sipgo, whose server transaction may be waiting for it (the ACK of a non-2xx it sent).
+	dialogs map[string]*ftx
+	// own482 are the transaction keys of the 482s the fast path answered without state, two
+	// generations of 64·T1: the caller's ACK for one ends here.
+	own482   [2]map[string]struct{}
+	own482At int64
+	w        wheel
+	due      []*ftx
 
 	nextID atomic.Uint64
 	active atomic.Int64
@@ -161,6 +170,7 @@ func newFastPath(s *Server) *fastPath {
 	f := &fastPath{
 		s: s, t1: int64(s.opts.T1), t2: int64(s.opts.T2), base: time.Now(), seed: maphash.MakeSeed(),
 		inv: map[string]*ftx{}, nonInv: map[string]*ftx{}, out: map[uint64]*ftx{}, calls: map[string]*ftx{},
+		dialogs: map[string]*ftx{}, own482: [2]map[string]struct{}{{}, {}},
 		stop: make(chan struct{}), done: make(chan struct{}),
 	}
 	f.nextID.Store(rand.Uint64() >> 16)
@@ -269,6 +279,29 @@ func (f *fastPath) take(data []byte, src netip.AddrPort, c *fconn) bool {
 	return f.handle(&m, src, c)
 }
 
+// tagOf is the tag parameter of a To (or From) value, nil when it has none.
+func tagOf(v []byte) []byte {
+	_, params, ok := nameAddr(v)
+	if !ok {
+		return nil
+	}
+	for len(params) > 0 {
+		i := bytes.IndexByte(params, ';')
+		if i < 0 {
+			return nil
+		}
+		params = params[i+1:]
+		p := params
+		if e := bytes.IndexByte(p, ';'); e >= 0 {
+			p = p[:e]
+		}
+		if k, v, ok := bytes.Cut(trimBlanks(p), []byte("=")); ok && equalFold(trimBlanks(k), "tag") {
+			return trimBlanks(v)
+		}
+	}
+	return nil
+}
+
 // normalize is a response as sipgo reads and prints it, nil when sipgo cannot read it.
 func (f *fastPath) normalize(data []byte) []byte {
 	msg, err := sip.NewParser(sip.WithHeadersParsers(headerParsers())).ParseSIP(data)
@@ -308,6 +341,9 @@ func (f *fastPath) handle(m *fmsg, src netip.AddrPort, c *fconn) bool {
 // flush sends what was queued under the lock.
 func (f *fastPath) flush(q []fsend) {
 	for _, d := range q {
+		if len(d.b) == 0 {
+			continue
+		}
 		if err := d.c.send(d.b, d.to); err != nil {
 			f.s.Stats.Fast.SendErrors.Add(1)
 			f.s.log.Debug("fast path send", "to", d.to.String(), "error", err)
@@ -620,7 +656,6 @@ func (f *fastPath) onInvite(m *fmsg, src netip.AddrPort, c *fconn) bool {
 	if len(tx.fwd) > s.opts.UDPMaxRequest {
 		return f.fallback() // RFC 3261 §18.1.1: the general path sends it over TCP
 	}
-	tx.tmpl, tx.toLine = responseTemplate(m, src)
 
 	f.mu.Lock()
 	if f.inv[tx.branch] != nil {
@@ -631,8 +666,11 @@ func (f *fastPath) onInvite(m *fmsg, src netip.AddrPort, c *fconn) bool {
 	if _, loop := f.calls[callID]; loop {
 		f.mu.Unlock()
 		// A second INVITE with this Call-ID and a new branch: a loop or a spiral back to us.
+		f.mu.Lock()
+		f.own482[0][tx.branch] = struct{}{}
+		f.mu.Unlock()
 		s.Stats.Invites.Add(1)
-		f.flush([]fsend{{c, answer(m, src, 482, "Loop Detected"), src}})
+		f.flush([]fsend{{c, answer(m, src, 482, "Loop Detected", ""), src}})
 		return true
 	}
 	f.inv[tx.branch] = tx
@@ -643,6 +681,7 @@ func (f *fastPath) onInvite(m *fmsg, src netip.AddrPort, c *fconn) bool {
 	tx.t[tRetransmit] = now + f.t1
 	tx.t[tNoAnswer] = now + 64*f.t1
 	tx.t[tTrying] = now + int64(sip.Timer_1xx)
+	tx.t[tTimerC] = now + int64(s.opts.TimerC) // RFC 3261 §16.6 step 11: from the forwarding on
 	f.w.link(tx, f.tick)
 	f.active.Add(1)
 	s.active.Add(1)
@@ -672,50 +711,44 @@ func (f *fastPath) fallback() bool {
 	return false
 }
 
-// responseTemplate copies what a response to m repeats of it (RFC 3261 §8.2.6.2): the Via lines
-// (the top one with received and rport as forwarded), From, Call-ID and CSeq; To apart, for a tag.
-func responseTemplate(m *fmsg, src netip.AddrPort) (tmpl, to []byte) {
-	tmpl = make([]byte, 0, 384)
-	first := true
-	for i := 0; i < m.n; i++ {
-		h := &m.hdr[i]
-		switch h.id {
-		case hVia:
-			if first {
-				first = false
-				tmpl = appendViaLine(tmpl, m, h, src)
-				continue
-			}
-			fallthrough
-		case hFrom, hCallID, hCSeq:
-			tmpl = append(tmpl, m.buf[h.line.a:h.line.b]...)
-		case hTo:
-			to = append([]byte(nil), m.buf[h.line.a:h.line.b-2]...)
-		}
-	}
-	return tmpl, to
-}
-
-// buildAnswer is a response of Herald's own from a template: status line, the request's Via…CSeq,
-// its To with a tag when the request had none (a final response, RFC 3261 §8.2.6.2), extra header
-// lines, and an empty body.
-func buildAnswer(tmpl, to []byte, toTagged bool, code int, reason, extra string) []byte {
-	b := make([]byte, 0, len(tmpl)+len(to)+len(extra)+96)
+// appendAnswer appends Herald's own response to the request m (RFC 3261 §8.2.6.2): the status
+// line; m's Via lines (the first as forwarded, with received and rport; or, when m is a request
+// Herald forwarded, without Herald's Via on top), From, Call-ID and CSeq; its To with a tag when m had
+// none and the response is final; extra header lines; an empty body.
+func appendAnswer(b []byte, m *fmsg, src netip.AddrPort, forwarded bool, code int, reason, extra, tag string) []byte {
 	b = append(b, "SIP/2.0 "...)
 	b = strconv.AppendInt(b, int64(code), 10)
 	b = append(b, ' ')
 	b = append(b, reason...)
 	b = append(b, '\r', '\n')
-	b = append(b, tmpl...)
-	b = append(b, to...)
-	if code > 100 && !toTagged {
-		b = append(b, ";tag="...)
-		var t [8]byte
-		r := rand.Uint64()
-		for i := range t {
-			t[i] = byte(r >> (8 * i))
+	top := true
+	var to *hline
+	for i := 0; i < m.n; i++ {
+		h := &m.hdr[i]
+		switch h.id {
+		case hVia:
+			if top {
+				top = false
+				if forwarded {
+					continue // Herald's own
+				}
+				b = appendViaLine(b, m, h, src)
+				continue
+			}
+			fallthrough
+		case hFrom, hCallID, hCSeq:
+			b = append(b, m.buf[h.line.a:h.line.b]...)
+		case hTo:
+			to = h
 		}
-		b = hex.AppendEncode(b, t[:])
+	}
+	b = append(b, m.buf[to.line.a:to.line.b-2]...)
+	if code > 100 && !m.toTag {
+		if tag == "" {
+			tag = newTag()
+		}
+		b = append(b, ";tag="...)
+		b = append(b, tag...)
 	}
 	b = append(b, '\r', '\n')
 	b = append(b, extra...)
@@ -723,14 +756,35 @@ func buildAnswer(tmpl, to []byte, toTagged bool, code int, reason, extra string)
 }
 
 // answer is Herald's own response to the request m.
-func answer(m *fmsg, src netip.AddrPort, code int, reason string) []byte {
-	tmpl, to := responseTemplate(m, src)
-	return buildAnswer(tmpl, to, m.toTag, code, reason, "")
+func answer(m *fmsg, src netip.AddrPort, code int, reason, tag string) []byte {
+	return appendAnswer(make([]byte, 0, len(m.buf)/2+128), m, src, false, code, reason, "", tag)
+}
+
+// answerFwd is Herald's own response to the request it forwarded as fwd, nil if fwd is gone.
+func answerFwd(fwd []byte, code int, reason, extra, tag string) []byte {
+	var m fmsg
+	if fwd == nil || !m.scan(fwd) {
+		return nil
+	}
+	return appendAnswer(make([]byte, 0, len(fwd)/2+128), &m, netip.AddrPort{}, true, code, reason, extra, tag)
+}
+
+// newTag is a random To tag (RFC 3261 §19.3).
+func newTag() string {
+	var t [8]byte
+	r := rand.Uint64()
+	for i := range t {
+		t[i] = byte(r >> (8 * i))
+	}
+	return hex.EncodeToString(t[:])
 }
 
 // answerUp sends Herald's own final (or 100) response to the INVITE of tx upstream. Under f.mu.
 func (f *fastPath) answerUp(tx *ftx, code int, reason, extra string, q []fsend) []fsend {
-	res := buildAnswer(tx.tmpl, tx.toLine, false, code, reason, extra)
+	res := answerFwd(tx.fwd, code, reason, extra, tx.tag)
+	if res == nil {
+		return q
+	}
 	tx.sentUp = true
 	if code >= 200 {
 		f.finalUp(tx, code, res)
@@ -746,7 +800,8 @@ func (f *fastPath) finalUp(tx *ftx, code int, res []byte) {
 	tx.t[tTrying], tx.t[tTimerC], tx.t[tNoAnswer] = 0, 0, 0
 	if code < 300 {
 		tx.state = fsAccepted
-		tx.last, tx.tmpl, tx.toLine = nil, nil, nil
+		tx.last = nil
+		f.dialogs[tx.callID] = tx
 		tx.t[tEnd] = now + 64*f.t1
 		if !tx.canceled {
 			tx.fwd = nil
@@ -784,6 +839,9 @@ func (f *fastPath) forget(tx *ftx) {
 			delete(f.inv, tx.branch)
 		}
 		f.endCall(tx)
+		if f.dialogs[tx.callID] == tx {
+			delete(f.dialogs, tx.callID)
+		}
 	} else if f.nonInv[tx.branch] == tx {
 		delete(f.nonInv, tx.branch)
 	}
@@ -804,8 +862,21 @@ func (f *fastPath) onAck(m *fmsg, src netip.AddrPort, c *fconn) bool {
 		f.s.Stats.Fast.Absorbed.Add(1)
 		return true
 	}
+	key := m.txKey(kb[:0])
+	_, mine := f.own482[0][string(key)]
+	if !mine {
+		_, mine = f.own482[1][string(key)]
+	}
+	d := f.dialogs[string(m.value(hCallID))]
+	ours := d != nil && d.okTag == string(tagOf(m.value(hTo)))
 	f.mu.Unlock()
-	if m.mf < 0 {
+	if mine {
+		f.s.Stats.Fast.Absorbed.Add(1)
+		return true // the ACK for the fast path's own 482
+	}
+	if !ours || m.mf < 0 {
+		// Not the ACK for a 2xx the fast path relayed: it may be the ACK for a non-2xx one of sipgo's
+		// server transactions is retransmitting (RFC 3261 §17.2.1), which must end there.
 		return false
 	}
 	r, ok := f.routeOf(m, false)
@@ -838,7 +909,10 @@ func (f *fastPath) onCancel(m *fmsg, src netip.AddrPort, c *fconn) bool {
 		f.mu.Unlock()
 		return false
 	}
-	q := []fsend{{c, answer(m, src, 200, "OK"), src}}
+	if tx.tag == "" {
+		tx.tag = newTag()
+	}
+	q := []fsend{{c, answer(m, src, 200, "OK", tx.tag), src}}
 	if tx.final == 0 {
 		q = f.answerUp(tx, 487, "Request Terminated", "", q)
 		q = f.cancelDown(tx, q)
@@ -863,12 +937,22 @@ func (f *fastPath) cancelDown(tx *ftx, q []fsend) []fsend {
 		return q
 	}
 	now := f.now()
-	tx.t[tRetransmit] = 0 // no more INVITE retransmissions
-	tx.ivCancel = f.t1
-	tx.t[tCancel] = now + f.t1
 	if tx.t[tEnd] == 0 || tx.t[tEnd] < now+64*f.t1 {
 		tx.t[tEnd] = now + 64*f.t1
 	}
+	if !tx.gotProv {
+		// RFC 3261 §9.1: no CANCEL before a provisional response; the INVITE keeps being
+		// retransmitted (Timer A) until one comes, and the CANCEL goes then.
+		f.w.link(tx, f.tick)
+		return q
+	}
+	return f.sendCancel(tx, now, q)
+}
+
+// sendCancel sends Herald's CANCEL downstream and starts its retransmissions. Under f.mu.
+func (f *fastPath) sendCancel(tx *ftx, now int64, q []fsend) []fsend {
+	tx.ivCancel = f.t1
+	tx.t[tCancel] = now + f.t1
 	f.w.link(tx, f.tick)
 	return append(q, fsend{tx.conn, tx.cncl, tx.down})
 }
@@ -948,7 +1032,6 @@ func (f *fastPath) onInDialog(m *fmsg, src netip.AddrPort, c *fconn) bool {
 	if len(tx.fwd) > f.s.opts.UDPMaxRequest {
 		return false
 	}
-	tx.tmpl, tx.toLine = responseTemplate(m, src)
 	f.mu.Lock()
 	if f.nonInv[tx.branch] != nil {
 		f.mu.Unlock()
@@ -971,7 +1054,7 @@ func (f *fastPath) onInDialog(m *fmsg, src netip.AddrPort, c *fconn) bool {
 	if err := c.send(fwd, r.dst); err != nil {
 		f.s.Stats.ForwardErrors.Add(1)
 		f.mu.Lock()
-		res := buildAnswer(tx.tmpl, tx.toLine, true, 503, "Service Unavailable", "Retry-After: 5\r\n")
+		res := answerFwd(tx.fwd, 503, "Service Unavailable", "Retry-After: 5\r\n", "")
 		f.completeNonInvite(tx, res)
 		f.mu.Unlock()
 		f.flush([]fsend{{c, res, src}})
@@ -983,7 +1066,7 @@ func (f *fastPath) onInDialog(m *fmsg, src netip.AddrPort, c *fconn) bool {
 func (f *fastPath) completeNonInvite(tx *ftx, res []byte) {
 	tx.state = fsCompleted
 	tx.last = res
-	tx.fwd, tx.tmpl, tx.toLine = nil, nil, nil
+	tx.fwd = nil
 	tx.t = [numTimers]int64{}
 	tx.t[tEnd] = f.now() + 64*f.t1 // Timer J
 	f.w.link(tx, f.tick)
@@ -1043,9 +1126,15 @@ func (f *fastPath) inviteResponse(tx *ftx, m *fmsg, q []fsend) []fsend {
 	now := f.now()
 	code := m.status
 	if code < 200 {
-		if tx.state == fsCalling {
-			tx.state = fsProceeding
+		if !tx.gotProv {
+			tx.gotProv = true
+			if tx.state == fsCalling {
+				tx.state = fsProceeding
+			}
 			tx.t[tRetransmit], tx.t[tNoAnswer] = 0, 0 // Timers A and B stop
+			if tx.cncl != nil && tx.t[tCancel] == 0 {
+				q = f.sendCancel(tx, now, q) // the CANCEL held for this provisional (§9.1)
+			}
 		}
 		if code > 100 && tx.final == 0 && !tx.canceled {
 			tx.t[tTimerC] = now + int64(f.s.opts.TimerC) // restarted by every provisional (§16.7 step 2)
@@ -1076,17 +1165,23 @@ func (f *fastPath) inviteResponse(tx *ftx, m *fmsg, q []fsend) []fsend {
 		return q
 	}
 	// 2xx.
-	if tx.final != 0 && tx.final >= 300 || tx.canceled && tx.final == 0 {
-		// The CANCEL/200 race (RFC 3261 §15): the caller already has its final response. Confirm
-		// and end the callee's dialog.
+	if tx.canceled {
+		// The CANCEL/200 race (RFC 3261 §15): the caller cancelled (or Timer C fired) and has its
+		// final response. Confirm and end the callee's dialog.
 		if tx.fwd != nil {
 			f.raceBye(tx.fwd, m.buf)
 		}
 		return q
 	}
+	if tx.final >= 300 {
+		// A 2xx after Herald's 408 for an INVITE nothing answered (Timer B): every 2xx is forwarded
+		// (RFC 3261 §16.7 step 5); the caller's UA ends the dialog it did not expect.
+		return append(q, fsend{tx.conn, stripVia(m), tx.up})
+	}
 	tx.t[tRetransmit], tx.t[tNoAnswer], tx.t[tCancel], tx.cncl = 0, 0, 0, nil
 	out := stripVia(m)
 	if tx.final == 0 {
+		tx.okTag = string(tagOf(m.value(hTo)))
 		f.finalUp(tx, code, out)
 	}
 	// Every 2xx (retransmissions too) goes upstream: the UAC's ACK stops them (RFC 6026).
@@ -1225,6 +1320,9 @@ func (f *fastPath) run() {
 		q = q[:0]
 		f.mu.Lock()
 		now := f.now()
+		if now-f.own482At >= 64*f.t1 {
+			f.own482[1], f.own482[0], f.own482At = f.own482[0], map[string]struct{}{}, now
+		}
 		f.due = f.w.advance(now, f.tick, f.due[:0])
 		for _, tx := range f.due {
 			q = f.fire(tx, now, q)
@@ -1267,7 +1365,7 @@ func (f *fastPath) fire(tx *ftx, now int64, q []fsend) []fsend {
 			}
 			tx.fwd = nil
 		} else {
-			res := buildAnswer(tx.tmpl, tx.toLine, true, 408, "Request Timeout", "")
+			res := answerFwd(tx.fwd, 408, "Request Timeout", "", "")
 			f.completeNonInvite(tx, res)
 			q = append(q, fsend{tx.conn, res, tx.up})
 		}
