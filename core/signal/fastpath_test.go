@@ -509,6 +509,27 @@ func fpHopRequest(t *testing.T, what string, m, fwd fpMsg, method, to string) {
 // 4 s with T1 500 ms, §17.1.2.2), so that the cap shows within 64·T1.
 const fpT2 = 8 * testT1
 
+// fpCancelDown reads Herald's CANCEL downstream for the forwarded INVITE fwd (RFC 3261 §9.1: its
+// branch, Route set, From, To, Call-ID, CSeq number), answers it as the callee with tag (200, then
+// 487 for the INVITE) and checks Herald's ACK for the 487 (§17.1.1.3). It returns the CANCEL.
+func fpCancelDown(t *testing.T, what string, r *rig, callee *fpPeer, fwd fpMsg, tag string) []byte {
+	t.Helper()
+	cd := callee.next(t, what, fwd.raw)
+	cancel := parseFP(t, "CANCEL", cd.data)
+	fpHopRequest(t, "CANCEL downstream", cancel, fwd, "CANCEL", fwd.one(t, "INVITE", "To"))
+	callee.send(t, r.addr, fpReply(t, cancel, 200, "OK", tag, false, "", ""))
+	callee.send(t, r.addr, fpReply(t, fwd, 487, "Request Terminated", tag, false, "", ""))
+	var ack fpMsg
+	for ack.raw == nil {
+		// CANCEL retransmissions (its Timer E) may cross the callee's 200.
+		if d := callee.next(t, "ACK for the 487", fwd.raw); !bytes.Equal(d.data, cd.data) {
+			ack = parseFP(t, "ACK", d.data)
+		}
+	}
+	fpHopRequest(t, "ACK for the 487", ack, fwd, "ACK", "<"+dave+">;tag="+tag)
+	return cd.data
+}
+
 // fpInterval is the interval before the i-th retransmission (from 1): T1 doubling, capped at
 // capAt when it is not 0 (RFC 3261 §17.1.1.2 Timer A has no cap; Timer E, G and the CANCEL's E have
 // T2).
@@ -909,22 +930,10 @@ func TestFastPathCancel(t *testing.T) {
 	}
 	fpStat(t, "Cancels", &r.sig.Stats.Cancels, 1)
 
-	cd := callee.next(t, "CANCEL downstream", fwd.raw)
-	cancel := parseFP(t, "CANCEL", cd.data)
-	fpHopRequest(t, "CANCEL downstream", cancel, fwd, "CANCEL", fwd.one(t, "INVITE", "To"))
-	callee.send(t, r.addr, fpReply(t, cancel, 200, "OK", "cc", false, "", ""))
-	callee.send(t, r.addr, fpReply(t, fwd, 487, "Request Terminated", "cc", false, "", ""))
-	var ack fpMsg
-	for ack.raw == nil {
-		// CANCEL retransmissions (its Timer E) may cross the callee's 200.
-		if d := callee.next(t, "ACK for the 487", fwd.raw); !bytes.Equal(d.data, cd.data) {
-			ack = parseFP(t, "ACK", d.data)
-		}
-	}
-	fpHopRequest(t, "ACK for the 487", ack, fwd, "ACK", "<"+dave+">;tag=cc")
+	cd := fpCancelDown(t, "CANCEL downstream", r, callee, fwd, "cc")
 
 	caller.silent(t, "caller after the callee's 487", 5*testT1, term.raw)
-	callee.silent(t, "callee after its 487", 3*testT1, cd.data, fwd.raw)
+	callee.silent(t, "callee after its 487", 3*testT1, cd, fwd.raw)
 	fpCount(t, "Fast.Absorbed", &r.sig.Stats.Fast.Absorbed, 1)
 	fpStat(t, "Cancels", &r.sig.Stats.Cancels, 1)
 	r.quiet(t)
@@ -960,18 +969,7 @@ func TestFastPathTimerC(t *testing.T) {
 		d := caller.next(t, "408 (Timer C)")
 		slow := fpLate(t, "408 (Timer C) after the 183", d.at.Sub(sent), timerC)
 		to := fpAnswer(t, "408", parseFP(t, "408", d.data), c, "408 Request Timeout", c.viaSeen(c.branch), "<"+dave+">", "1 INVITE")
-		cd := callee.next(t, "CANCEL (Timer C)", fwd.raw)
-		cancel := parseFP(t, "CANCEL", cd.data)
-		fpHopRequest(t, "CANCEL downstream", cancel, fwd, "CANCEL", fwd.one(t, "INVITE", "To"))
-		callee.send(t, r.addr, fpReply(t, cancel, 200, "OK", "tc", false, "", ""))
-		callee.send(t, r.addr, fpReply(t, fwd, 487, "Request Terminated", "tc", false, "", ""))
-		var ack fpMsg
-		for ack.raw == nil {
-			if g := callee.next(t, "ACK for the 487", fwd.raw); !bytes.Equal(g.data, cd.data) {
-				ack = parseFP(t, "ACK", g.data)
-			}
-		}
-		fpHopRequest(t, "ACK for the 487", ack, fwd, "ACK", "<"+dave+">;tag=tc")
+		fpCancelDown(t, "CANCEL (Timer C)", r, callee, fwd, "tc")
 		caller.send(t, r.addr, c.request("ACK", c.ruri, c.branch, 1, to, c.routes))
 		caller.silent(t, "caller after Timer C", 5*testT1, d.data)
 		fpStat(t, "Fast.Timeouts", &r.sig.Stats.Fast.Timeouts, 1)
@@ -1398,18 +1396,7 @@ func TestFastPathCancelBeforeProvisional(t *testing.T) {
 		t.Fatal("no INVITE retransmission while the CANCEL waits (Timer A)")
 	}
 	callee.send(t, r.addr, fpReply(t, fwd, 180, "Ringing", "cb", false, "<sip:dave@"+callee.addr()+">", ""))
-	cd := callee.next(t, "CANCEL after the 180", fwd.raw)
-	cancel := parseFP(t, "CANCEL", cd.data)
-	fpHopRequest(t, "CANCEL downstream", cancel, fwd, "CANCEL", fwd.one(t, "INVITE", "To"))
-	callee.send(t, r.addr, fpReply(t, cancel, 200, "OK", "cb", false, "", ""))
-	callee.send(t, r.addr, fpReply(t, fwd, 487, "Request Terminated", "cb", false, "", ""))
-	var ack fpMsg
-	for ack.raw == nil {
-		if d := callee.next(t, "ACK for the 487", fwd.raw); !bytes.Equal(d.data, cd.data) {
-			ack = parseFP(t, "ACK", d.data)
-		}
-	}
-	fpHopRequest(t, "ACK for the 487", ack, fwd, "ACK", "<"+dave+">;tag=cb")
+	fpCancelDown(t, "CANCEL after the 180", r, callee, fwd, "cb")
 	fpStat(t, "Cancels", &r.sig.Stats.Cancels, 1)
 	r.quiet(t)
 }
