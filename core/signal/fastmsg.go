@@ -2,7 +2,6 @@ package signal
 
 import (
 	"bytes"
-	"net/netip"
 )
 
 // fastmsg.go is the fast path's view of one SIP datagram (see fastpath.go): the start line and an
@@ -553,23 +552,6 @@ func parseSIPURI(u []byte) (sipURI, bool) {
 		return r, false // URI headers
 	}
 	return r, true
-}
-
-// udpTarget is the UDP destination a URI names when its host is an IP literal and its transport
-// UDP (the default), ok false otherwise: names need DNS (RFC 3263), which the general path does.
-func (u sipURI) udpTarget() (netip.AddrPort, bool) {
-	if len(u.transport) > 0 && !equalFold(u.transport, "udp") {
-		return netip.AddrPort{}, false
-	}
-	ip, err := netip.ParseAddr(string(u.host))
-	if err != nil || ip.Zone() != "" {
-		return netip.AddrPort{}, false
-	}
-	port := u.port
-	if port == 0 {
-		port = 5060
-	}
-	return netip.AddrPortFrom(ip.Unmap(), uint16(port)), true
 }
 
 func trimBlanks(b []byte) []byte { return bytes.Trim(b, " \t") }
