@@ -63,6 +63,7 @@ type ftx struct {
 	cncl []byte // Herald's CANCEL downstream while unanswered
 
 	okTag     string // To tag of the 2xx relayed upstream: the dialog whose ACKs the fast path forwards
+	cseq      uint32 // the INVITE's CSeq number (its 2xx's ACK has the same)
 	tag       string // To tag of Herald's own final response (487 and the CANCEL's 200 share it)
 	sentUp    bool   // a response (100 included) went upstream
 	gotProv   bool   // a provisional came back from downstream (a CANCEL may go, RFC 3261 §9.1)
@@ -651,7 +652,7 @@ func (f *fastPath) onInvite(m *fmsg, src netip.AddrPort, c *fconn) bool {
 		return f.fallback() // the general path answers 482 or 503 (and counts it)
 	}
 
-	tx := &ftx{id: f.nextID.Add(1), invite: true, branch: string(m.txKey(nil)), callID: callID, up: src, down: r.dst, conn: c, wslot: -1}
+	tx := &ftx{id: f.nextID.Add(1), invite: true, branch: string(m.txKey(nil)), callID: callID, cseq: m.cseq, up: src, down: r.dst, conn: c, wslot: -1}
 	tx.fwd = f.forwardRequest(m, src, r, f.branchOf(tx.id), s.opts.RecordRoute)
 	if len(tx.fwd) > s.opts.UDPMaxRequest {
 		return f.fallback() // RFC 3261 §18.1.1: the general path sends it over TCP
@@ -868,7 +869,9 @@ func (f *fastPath) onAck(m *fmsg, src netip.AddrPort, c *fconn) bool {
 		_, mine = f.own482[1][string(key)]
 	}
 	d := f.dialogs[string(m.value(hCallID))]
-	ours := d != nil && d.okTag == string(tagOf(m.value(hTo)))
+	// The ACK for that INVITE's 2xx: same dialog and CSeq number (the ACK of a later re-INVITE,
+	// which sipgo proxies, has a higher one, and if it acknowledges a non-2xx it must end there).
+	ours := d != nil && d.cseq == m.cseq && d.okTag == string(tagOf(m.value(hTo)))
 	f.mu.Unlock()
 	if mine {
 		f.s.Stats.Fast.Absorbed.Add(1)

@@ -1436,3 +1436,48 @@ func TestFastPathLate2xxAfterTimerB(t *testing.T) {
 	fpStat(t, "Fast.Timeouts", &r.sig.Stats.Fast.Timeouts, 1)
 	r.quiet(t)
 }
+
+// TestFastPathReinviteAckGoesToSipgo: after a fast-path call is answered, a re-INVITE in its dialog
+// is the general path's (it has a To tag), and so is the ACK of its non-2xx (here 491, RFC 3261
+// §14.1): that ACK has the dialog's tags but a higher CSeq than the INVITE whose 2xx the fast path
+// relayed, so the fast path leaves it to sipgo's server transaction (§17.2.1) and does not forward it.
+func TestFastPathReinviteAckGoesToSipgo(t *testing.T) {
+	leakCheck(t)
+	st, _ := testStore(t)
+	caller, callee := newFPPeer(t), newFPPeer(t)
+	r := startHerald(t, st, callee.addr(), nil)
+	c := newFPCall(caller, erin, dave)
+	caller.send(t, r.addr, c.invite())
+	fwd := parseFP(t, "forwarded INVITE", callee.next(t, "forwarded INVITE").data)
+	callee.send(t, r.addr, fpReply(t, fwd, 200, "OK", "ri", false, "<sip:dave@"+callee.addr()+">", fpSDPAnswer))
+	caller.nextNot100(t, "relayed 200")
+	to := "<" + dave + ">;tag=ri"
+	target := "sip:dave@" + callee.addr()
+	routes := []string{fpRoute(r)}
+	caller.send(t, r.addr, c.request("ACK", target, fpBranch(), 1, to, routes))
+	callee.next(t, "ACK for the 200", fwd.raw)
+	fpStat(t, "Fast.InDialog", &r.sig.Stats.Fast.InDialog, 1)
+
+	reBranch := fpBranch()
+	caller.send(t, r.addr, c.request("INVITE", target, reBranch, 2, to, routes))
+	re := parseFP(t, "forwarded re-INVITE", callee.next(t, "forwarded re-INVITE").data)
+	if v := re.all("Via")[0]; strings.Contains(v, fastPrefix) {
+		t.Fatalf("re-INVITE forwarded on the fast path: Via %q", v)
+	}
+	callee.send(t, r.addr, fpReply(t, re, 491, "Request Pending", "", false, "", ""))
+	for {
+		d := parseFP(t, "answer to the re-INVITE", caller.next(t, "relayed 491").data)
+		if strings.HasPrefix(d.start, "SIP/2.0 491 ") {
+			break
+		}
+	}
+	caller.send(t, r.addr, c.request("ACK", target, reBranch, 2, to, routes))
+	for _, d := range callee.drain(5 * testT1) {
+		m := parseFP(t, "datagram to the callee", d.data)
+		if strings.HasPrefix(m.start, "ACK ") && strings.Contains(m.all("Via")[0], fastPrefix) {
+			t.Fatalf("the fast path forwarded the ACK of a 491:\n%s", d.data)
+		}
+	}
+	fpStat(t, "Fast.InDialog", &r.sig.Stats.Fast.InDialog, 1)
+	r.quiet(t)
+}
