@@ -28,6 +28,9 @@ const (
 	hPAI
 	hProxyRequire
 	hContact
+	hContentType
+	hReferTo
+	hReferredBy
 )
 
 // single are the headers a message must not carry twice (RFC 3261 §7.3.1); checkRequest answers
@@ -49,6 +52,8 @@ func headerID(name []byte) hdrID {
 			return hCLen
 		case 'm':
 			return hContact
+		case 'c':
+			return hContentType
 		}
 		return hOther
 	}
@@ -72,6 +77,14 @@ func headerID(name []byte) hdrID {
 		if equalFold(name, "route") {
 			return hRoute
 		}
+	case 8:
+		if equalFold(name, "refer-to") {
+			return hReferTo
+		}
+	case 11:
+		if equalFold(name, "referred-by") {
+			return hReferredBy
+		}
 	case 7:
 		if equalFold(name, "call-id") {
 			return hCallID
@@ -85,6 +98,9 @@ func headerID(name []byte) hdrID {
 		}
 		if equalFold(name, "record-route") {
 			return hRecordRoute
+		}
+		if equalFold(name, "content-type") {
+			return hContentType
 		}
 	case 13:
 		if equalFold(name, "proxy-require") {
@@ -172,7 +188,7 @@ type fmsg struct {
 	body   int    // offset of the body
 	hdr    [maxFastHeaders]hline
 	n      int
-	at     [hContact + 1]int8 // index in hdr of the first line of each header, -1 when absent
+	at     [hReferredBy + 1]int8 // index in hdr of the first line of each header, -1 when absent
 
 	cseq    uint32
 	cseqM   method
@@ -196,7 +212,7 @@ func (m *fmsg) scan(buf []byte) bool {
 		m.at[i] = -1
 	}
 	eol := bytes.Index(buf, crlf)
-	if eol <= 0 {
+	if eol <= 0 || bytes.IndexByte(buf[:eol], '\r') >= 0 || bytes.IndexByte(buf[:eol], '\n') >= 0 {
 		return false
 	}
 	m.start = span{0, eol + 2}
@@ -251,6 +267,9 @@ func (m *fmsg) scan(buf []byte) bool {
 		if id == hProxyRequire {
 			m.proxyRq = true
 		}
+		if !checkLine(id, buf[vs:ve]) {
+			return false
+		}
 		m.hdr[m.n] = hline{id: id, line: span{i, i + e + 2}, val: span{vs, ve}}
 		m.n++
 		i += e + 2
@@ -263,7 +282,7 @@ func (m *fmsg) scan(buf []byte) bool {
 	if cl, ok := atoi(m.value(hCLen)); !ok || cl != len(buf)-m.body {
 		return false
 	}
-	if v := m.value(hCallID); len(v) == 0 || bytes.ContainsAny(v, " \t,") {
+	if v := m.value(hCallID); len(v) == 0 || !printable(v) || bytes.IndexByte(v, ',') >= 0 {
 		return false
 	}
 	if !m.scanCSeq() || !m.scanTopVia() || !m.scanTo() {
@@ -294,6 +313,10 @@ func (m *fmsg) startLine(l []byte) bool {
 		if !ok || code < 100 || code > 699 {
 			return false
 		}
+		// sipgo takes "SIP/2.0 200 SIPx" (one word starting with SIP or sip) for a request line.
+		if r := l[12:]; len(r) >= 3 && bytes.IndexByte(r, ' ') < 0 && (string(r[:3]) == "SIP" || string(r[:3]) == "sip") {
+			return false
+		}
 		m.isReq, m.status = false, code
 		return true
 	}
@@ -308,7 +331,7 @@ func (m *fmsg) startLine(l []byte) bool {
 	}
 	uri := rest[:sp2]
 	// Only sip: Request-URIs without URI headers (a '?' is 400 on the general path) or blanks.
-	if !hasPrefixFold(uri, "sip:") || bytes.ContainsAny(uri, "?\t<>\"") {
+	if _, ok := parseSIPURI(uri); !ok || bytes.ContainsAny(uri, "?\t<>\"") {
 		return false
 	}
 	m.isReq = true
@@ -344,8 +367,7 @@ func (m *fmsg) scanCSeq() bool {
 		return false
 	}
 	m.cseq = uint32(n)
-	meth := trimBlanks(v[sp:])
-	m.cseqM = methodOf(meth)
+	m.cseqM = methodOf(v[sp+1:]) // one blank only: sipgo keeps the others in the method
 	if m.cseqM == mOther && !m.isReq {
 		return false
 	}
@@ -366,31 +388,51 @@ func (m *fmsg) scanTopVia() bool {
 	}
 	m.viaEnd = h.val.a + end
 	top := v[:end]
+	// No blanks after the transport's: sipgo keeps them in the sent-by's port (and then drops the
+	// parameters) and in parameter names and values.
+	if bytes.ContainsAny(top[len("sip/2.0/udp "):], " \t") {
+		return false
+	}
 	semi := bytes.IndexByte(top, ';')
 	if semi < 0 {
 		return false // no branch
 	}
 	sb := h.val.a + len("sip/2.0/udp ")
 	m.sentBy = span{sb, h.val.a + semi}
-	for m.sentBy.b > m.sentBy.a && (m.buf[m.sentBy.b-1] == ' ' || m.buf[m.sentBy.b-1] == '\t') {
-		m.sentBy.b--
+	if _, _, ok := hostPort(m.sentBy.of(m.buf)); !ok {
+		return false
 	}
-	for m.sentBy.a < m.sentBy.b && (m.buf[m.sentBy.a] == ' ' || m.buf[m.sentBy.a] == '\t') {
-		m.sentBy.a++
-	}
+	seenR := false
 	for p := semi; p < len(top); {
 		q := bytes.IndexByte(top[p+1:], ';')
 		e := len(top)
 		if q >= 0 {
 			e = p + 1 + q
 		}
-		param := trimBlanks(top[p+1 : e])
-		base := h.val.a + p + 1 + (len(top[p+1:e]) - len(bytes.TrimLeft(top[p+1:e], " \t")))
+		param := top[p+1 : e]
+		base := h.val.a + p + 1
+		if len(param) == 0 || param[0] == '=' || param[len(param)-1] == '=' {
+			return false // sipgo reads the next parameter's name with the ';', or "rport=" as rport
+		}
+		k := param
+		if eq := bytes.IndexByte(param, '='); eq >= 0 {
+			k = param[:eq]
+		}
+		// sipgo looks parameters up in lower case only, and keeps the last of two.
 		switch {
-		case len(param) > 7 && equalFold(param[:7], "branch="):
+		case equalFold(k, "branch"):
+			if string(k) != "branch" || !m.branch.empty() || len(k) == len(param) {
+				return false
+			}
 			m.branch = span{base + 7, base + len(param)}
-		case equalFold(param, "rport"):
-			m.rport = span{base, base + len(param)}
+		case equalFold(k, "rport"):
+			if string(k) != "rport" || seenR {
+				return false
+			}
+			seenR = true
+			if len(k) == len(param) {
+				m.rport = span{base, base + len(param)}
+			}
 		}
 		p = e
 	}
@@ -401,7 +443,7 @@ func (m *fmsg) scanTopVia() bool {
 
 // scanTo notes whether To carries a tag (in-dialog request, or a response from a UAS).
 func (m *fmsg) scanTo() bool {
-	_, params, ok := nameAddr(m.value(hTo))
+	params, ok := addr(m.value(hTo))
 	if !ok {
 		return false
 	}
@@ -482,12 +524,20 @@ type sipURI struct {
 
 // parseSIPURI reads a sip: URI (not sips:, not tel:). It reports false for anything else.
 func parseSIPURI(u []byte) (sipURI, bool) {
-	var r sipURI
 	if !hasPrefixFold(u, "sip:") {
-		return r, false
+		return sipURI{}, false
 	}
-	u = u[4:]
-	if at := bytes.LastIndexByte(u, '@'); at >= 0 {
+	return parseURIRest(u[4:])
+}
+
+// parseURIRest reads a sip: or sips: URI after its scheme.
+func parseURIRest(u []byte) (sipURI, bool) {
+	var r sipURI
+	if at := bytes.IndexByte(u, '@'); at >= 0 {
+		// sipgo ends the userinfo at the first '@', or at a '[' before it.
+		if bytes.IndexByte(u[:at], '[') >= 0 || !uriChars(u[:at]) {
+			return r, false
+		}
 		u = u[at+1:]
 	}
 	hp := u
@@ -495,35 +545,8 @@ func parseSIPURI(u []byte) (sipURI, bool) {
 	if s := bytes.IndexAny(u, ";?"); s >= 0 {
 		hp, params = u[:s], u[s:]
 	}
-	if len(hp) > 0 && hp[0] == '[' {
-		e := bytes.IndexByte(hp, ']')
-		if e < 0 {
-			return r, false
-		}
-		r.host = hp[1:e]
-		hp = hp[e+1:]
-		if len(hp) > 0 {
-			if hp[0] != ':' {
-				return r, false
-			}
-			p, ok := atoi(hp[1:])
-			if !ok || p == 0 || p > 65535 {
-				return r, false
-			}
-			r.port = p
-		}
-	} else {
-		if c := bytes.IndexByte(hp, ':'); c >= 0 {
-			p, ok := atoi(hp[c+1:])
-			if !ok || p == 0 || p > 65535 {
-				return r, false
-			}
-			r.host, r.port = hp[:c], p
-		} else {
-			r.host = hp
-		}
-	}
-	if len(r.host) == 0 {
+	var ok bool
+	if r.host, r.port, ok = hostPort(hp); !ok || !uriChars(params) {
 		return r, false
 	}
 	for len(params) > 0 && params[0] == ';' {
@@ -589,4 +612,212 @@ func atoi(b []byte) (int, bool) {
 		n = n*10 + int(c-'0')
 	}
 	return n, true
+}
+
+// hostPort reads host[:port] (a sip: URI's hostport, a Via's sent-by): a hostname or IPv4 address,
+// or an IPv6 reference (host without its brackets), and a port of 1 to 65535 (0 when absent).
+func hostPort(hp []byte) (host []byte, port int, ok bool) {
+	if len(hp) > 0 && hp[0] == '[' {
+		e := bytes.IndexByte(hp, ']')
+		if e < 0 || e > 40 { // sipgo looks for ']' in the first 42 bytes only
+			return nil, 0, false
+		}
+		host, hp = hp[1:e], hp[e+1:]
+		for _, c := range host {
+			if !('0' <= c && c <= '9' || 'a' <= c|0x20 && c|0x20 <= 'f' || c == ':' || c == '.') {
+				return nil, 0, false
+			}
+		}
+		if len(hp) > 0 && hp[0] != ':' {
+			return nil, 0, false
+		}
+	} else {
+		c := bytes.IndexByte(hp, ':')
+		if c < 0 {
+			c = len(hp)
+		}
+		host, hp = hp[:c], hp[c:]
+		for _, c := range host {
+			if !('0' <= c && c <= '9' || 'a' <= c|0x20 && c|0x20 <= 'z' || c == '-' || c == '.') {
+				return nil, 0, false
+			}
+		}
+	}
+	if len(hp) > 0 {
+		p, good := atoi(hp[1:])
+		if !good || p == 0 || p > 65535 {
+			return nil, 0, false
+		}
+		port = p
+	}
+	return host, port, len(host) > 0
+}
+
+// uriChars reports whether b is made of RFC 3261 URI characters (unreserved, reserved, escaped, and
+// the brackets of an IPv6 reference).
+func uriChars(b []byte) bool {
+	for _, c := range b {
+		if !uriTab[c] {
+			return false
+		}
+	}
+	return true
+}
+
+var uriTab = func() (t [256]bool) {
+	for _, c := range []byte("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.!~*'()%;/?:@&=+$,[]") {
+		t[c] = true
+	}
+	return t
+}()
+
+// printable reports whether b is visible ASCII only (no blanks, controls or UTF-8).
+func printable(b []byte) bool {
+	for _, c := range b {
+		if c <= ' ' || c >= 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// checkLine checks the value of a header sipgo parses with a typed parser that the scanner does
+// not otherwise read, so that a message the scanner accepts is one sipgo reads (and reads alike).
+func checkLine(id hdrID, v []byte) bool {
+	switch id {
+	case hFrom, hReferredBy:
+		_, ok := addr(v)
+		return ok
+	case hVia:
+		for {
+			e := bytes.IndexByte(v, ',')
+			if e < 0 {
+				e = len(v)
+			}
+			if !viaValue(trimBlanks(v[:e])) {
+				return false
+			}
+			if e == len(v) {
+				return true
+			}
+			v = v[e+1:]
+		}
+	case hRoute, hRecordRoute, hReferTo:
+		// Every entry, empty ones too: sipgo makes an empty Route of "Route:" or "<sip:a>,", which
+		// eachRoute skips.
+		for {
+			e := entryEnd(v)
+			a := trimBlanks(v[:e])
+			if bytes.IndexByte(a, '<') < 0 {
+				return false // RFC 3261 §20.34: name-addr only
+			}
+			if _, ok := addr(a); !ok {
+				return false
+			}
+			if e == len(v) {
+				return true
+			}
+			v = v[e+1:]
+		}
+	case hContentType:
+		return len(v) > 0
+	}
+	return true
+}
+
+// viaValue checks one Via value: protocol/version/transport, a blank, sent-by, then parameters
+// (RFC 3261 §20.42), without quoted strings.
+func viaValue(v []byte) bool {
+	sp := bytes.IndexAny(v, " \t")
+	if sp < 0 || bytes.IndexByte(v, '"') >= 0 {
+		return false
+	}
+	proto := v[:sp]
+	for i := 0; i < 2; i++ {
+		s := bytes.IndexByte(proto, '/')
+		if s < 0 || !isToken(proto[:s]) {
+			return false
+		}
+		proto = proto[s+1:]
+	}
+	if !isToken(proto) {
+		return false
+	}
+	rest := trimBlanks(v[sp:])
+	sb := rest
+	if semi := bytes.IndexByte(rest, ';'); semi >= 0 {
+		sb = rest[:semi]
+	}
+	_, _, ok := hostPort(sb)
+	return ok
+}
+
+// addr checks a From, To, Route... value both the scanner and sipgo read alike, and returns its
+// header parameters: an optional display name (tokens, or a quoted string without escapes), the
+// URI in angle brackets or alone, then ;name[=value] parameters without blanks (RFC 3261 §20.10).
+func addr(v []byte) (params []byte, ok bool) {
+	uri, params, ok := nameAddr(v)
+	if !ok || !validURI(uri) {
+		return nil, false
+	}
+	if start := cap(v) - cap(uri); start > 0 { // name-addr: uri is v[start:gt]
+		d := trimBlanks(v[:start-1])
+		if len(d) > 0 && d[0] == '"' {
+			if len(d) < 2 || bytes.IndexByte(d[1:], '"') != len(d)-2 || bytes.IndexByte(d, '\\') >= 0 {
+				return nil, false
+			}
+		} else {
+			for i := range d { // tokens and blanks
+				if d[i] != ' ' && d[i] != '\t' && !isToken(d[i:i+1]) {
+					return nil, false
+				}
+			}
+		}
+	}
+	if len(params) == 0 {
+		return params, true
+	}
+	if params[0] != ';' {
+		return nil, false
+	}
+	for _, c := range params {
+		if c <= ' ' || c >= 0x7f || c == '"' || c == '<' || c == '>' || c == ',' {
+			return nil, false
+		}
+	}
+	for p := params[1:]; ; {
+		e := bytes.IndexByte(p, ';')
+		if e < 0 {
+			e = len(p)
+		}
+		k, val, eq := bytes.Cut(p[:e], []byte("="))
+		if !isToken(k) || eq && (len(val) == 0 || bytes.IndexByte(val, '=') >= 0) {
+			return nil, false
+		}
+		if equalFold(k, "tag") && string(k) != "tag" {
+			return nil, false // sipgo looks parameters up in lower case only
+		}
+		if e == len(p) {
+			return params, true
+		}
+		p = p[e+1:]
+	}
+}
+
+// validURI checks a URI's scheme and, for sip: and sips:, its userinfo and hostport.
+func validURI(u []byte) bool {
+	c := bytes.IndexByte(u, ':')
+	if c <= 0 || c == len(u)-1 || !uriChars(u[c+1:]) {
+		return false
+	}
+	for _, ch := range u[:c] {
+		if !('a' <= ch|0x20 && ch|0x20 <= 'z') {
+			return false // sipgo takes letters only (RFC 3261 also allows digits, '+', '-', '.')
+		}
+	}
+	if !equalFold(u[:c], "sip") && !equalFold(u[:c], "sips") {
+		return true
+	}
+	_, ok := parseURIRest(u[c+1:])
+	return ok
 }
