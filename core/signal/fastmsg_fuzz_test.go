@@ -322,179 +322,9 @@ func FuzzFastScan(f *testing.F) {
 			return // the general path's business
 		}
 		if err := fastScanDisagreement(&m, data); err != nil {
-			if bug := knownFastScanBug(&m, data, err); bug != "" {
-				t.Skipf("KNOWN BUG %s: %v", bug, err)
-			}
 			t.Fatalf("scanner accepts what sipgo reads otherwise: %v\n%q", err, data)
 		}
 	})
-}
-
-// Known scanner bugs (see the report of the FuzzFastScan run): while one is true, FuzzFastScan and
-// the committed corpus skip the inputs that show it; set it to false with the fix to fastmsg.go.
-const (
-	// knownBugFastScanAddr: the scanner does not check the From value at all, nor the To value
-	// beyond its angle brackets; sipgo refuses a From/To it cannot read (RFC 3261 §20.10, §25.1:
-	// "T: 0", an empty From, an unquoted display name with a ';', a URI with no scheme...).
-	knownBugFastScanAddr = false
-	// knownBugFastScanUnread: headers the scanner does not read but sipgo parses (Via lines and
-	// values after the top one, Route, Record-Route, Content-Type, Refer-To, Referred-By) are not
-	// checked, so a message sipgo refuses for one of them is accepted.
-	knownBugFastScanUnread = false
-	// knownBugFastScanRURI: the Request-URI is only checked for its "sip:" prefix; sipgo refuses a
-	// sip: URI with a port that is not a number, an unclosed IPv6 reference, the host "*"...
-	knownBugFastScanRURI = false
-	// knownBugFastScanSentBy: the top Via's sent-by is taken as whatever lies between the transport
-	// and the first ';'; sipgo stops reading the Via (so loses its branch) at a port that is not a
-	// number, an empty one, or blanks before the ';' (RFC 3261 §20.42: sent-by = host [COLON port]).
-	knownBugFastScanSentBy = false
-	// knownBugFastScanParamCase: the scanner finds the top Via's branch and rport and the To tag
-	// whatever their case (RFC 3261 §7.3.1 would agree), sipgo only in lower case: "BRANCH=z9hG4bK1"
-	// is a branch to the fast path and none to the general path and sipgo's transaction layer.
-	knownBugFastScanParamCase = false
-	// knownBugFastScanURI: parseSIPURI takes any bytes up to ':' or ';' as the host (after the last
-	// '@') and any bytes as parameters, sipgo a different part or nothing at all when they are not
-	// URI characters (RFC 3261 §25.1): Route "<sip:0\"0>" or "<sip:0;\"0>" is host "0\"0" or "0" to
-	// the scanner, no URI to sipgo; "<sip:a@b@192.0.2.9;lr>" is host 192.0.2.9 to the scanner,
-	// "b@192.0.2.9" to sipgo.
-	knownBugFastScanURI = false
-	// knownBugFastScanRouteForm: eachRoute takes a Route entry without angle brackets (RFC 3261
-	// §20.34 allows only name-addr) or with loose parameters after it, where sipgo reads another URI
-	// or none: "Route: sip:0;\"" or "Route: 0\"<sip:0>" (a display name that is neither tokens nor a
-	// quoted string) is host 0 to the scanner, nothing to sipgo; an empty "Route:" line is an empty
-	// Route to sipgo and skipped by eachRoute, so the two lists no longer line up.
-	knownBugFastScanRouteForm = false
-	// knownBugFastScanStartLineCR: the start line is cut at the first CRLF without looking for a
-	// bare CR or LF before it (the header lines are checked), so "SIP/2.0 100 \r\r\n" or a
-	// Request-URI with an LF in it is accepted; sipgo refuses the bare CR (RFC 3261 §7: CRLF only).
-	knownBugFastScanStartLineCR = false
-	// knownBugFastScanViaBlank: the scanner trims blanks around the top Via's sent-by, ';' and
-	// ',' (RFC 3261 §25.1 SEMI and COMMA allow them), sipgo does not: "branch=z9hG4bK1 ;rport" is
-	// branch "z9hG4bK1 " to sipgo, "; rport" is a parameter " rport", "h:5060 ;" loses the branch.
-	knownBugFastScanViaBlank = false
-	// knownBugFastScanViaParams: empty top Via parameters are skipped by the scanner but shift
-	// sipgo's reading (";;branch=z9hG4bK1" is a parameter ";branch" to sipgo, so no branch), and
-	// ";rport=" (invalid per RFC 3581) is a bare rport to sipgo, a valued one to the scanner;
-	// ";rport;rport=0" has a bare rport for the scanner (the first), none for sipgo (the last).
-	knownBugFastScanViaParams = false
-	// knownBugFastScanCSeqBlank: "CSeq: 1  INVITE" (two blanks, valid LWS per RFC 3261) is method
-	// "INVITE" to the scanner, " INVITE" to sipgo, so the general path answers 400 (CSeq method)
-	// and a response's CSeq does not match its transaction.
-	knownBugFastScanCSeqBlank = false
-	// knownBugFastScanReason: a Status-Line whose Reason-Phrase is one word starting with "SIP" or
-	// "sip" ("SIP/2.0 200 SIPok", valid per RFC 3261 §25.1) is read by sipgo as a request line and
-	// refused.
-	knownBugFastScanReason = false
-	// knownBugFastScanCallID: the Call-ID is only checked for SP, HTAB and ','; sipgo trims other
-	// white space (VT, FF, U+0085, U+00A0...) off it, so the two read different Call-IDs. RFC 3261
-	// §25.1: Call-ID = word ["@" word], printable ASCII only.
-	knownBugFastScanCallID = false
-	// knownBugFastScanToTag: the To parameters after the URI are read loosely: "<sip:b@h>tag=1" has a
-	// tag to sipgo, not to the scanner; "<sip:b@h> ; tag = 1" (valid LWS) and "<sip:b@h>;tag==" have
-	// one to the scanner, not to sipgo.
-	knownBugFastScanToTag = false
-)
-
-// fastScanHeaderParsers are the server's typed header parsers, to read one header line alone.
-var fastScanHeaderParsers = sip.HeadersParser(headerParsers())
-
-// fsSipgoRefusesLine reports whether sipgo's parser for the header line (without CRLF) fails.
-func fsSipgoRefusesLine(line []byte) bool {
-	_, err := fastScanHeaderParsers.ParseHeader(nil, bytes.Clone(line))
-	return err != nil
-}
-
-// knownFastScanBug names the known scanner bug data shows (the first that applies), "" for none.
-func knownFastScanBug(m *fmsg, data []byte, _ error) string {
-	if knownBugFastScanStartLineCR && bytes.ContainsAny(data[:m.start.b-2], "\r\n") {
-		return "knownBugFastScanStartLineCR"
-	}
-	for i := range m.n {
-		h := m.hdr[i]
-		line := data[h.line.a : h.line.b-2]
-		switch h.id {
-		case hFrom, hTo:
-			if knownBugFastScanAddr && fsSipgoRefusesLine(line) {
-				return "knownBugFastScanAddr"
-			}
-		case hVia:
-			if i == int(m.at[hVia]) {
-				top := data[h.line.a:m.viaEnd]
-				if fsSipgoRefusesLine(top) {
-					continue // the top Via itself: not this bug
-				}
-			}
-			if knownBugFastScanUnread && fsSipgoRefusesLine(line) {
-				return "knownBugFastScanUnread"
-			}
-		case hRoute, hRecordRoute, hOther:
-			if knownBugFastScanUnread && fsSipgoRefusesLine(line) {
-				return "knownBugFastScanUnread"
-			}
-		}
-	}
-	topVia := data[m.hdr[m.at[hVia]].val.a:m.viaEnd]
-	if knownBugFastScanViaBlank && bytes.ContainsAny(topVia[len("SIP/2.0/UDP "):], " \t") {
-		return "knownBugFastScanViaBlank"
-	}
-	if knownBugFastScanSentBy && !fsStrictSentBy(m, data) {
-		return "knownBugFastScanSentBy"
-	}
-	if knownBugFastScanParamCase && (fsParamCaseOdd(data[m.hdr[m.at[hVia]].val.a:m.viaEnd], "branch", "rport") ||
-		fsParamCaseOdd(m.value(hTo), "tag")) {
-		return "knownBugFastScanParamCase"
-	}
-	if knownBugFastScanViaParams && (fsHasEmptyParam(topVia) || fsParamCount(topVia, "rport") > 1 || fsParamCount(topVia, "branch") > 1) {
-		return "knownBugFastScanViaParams"
-	}
-	if cs := m.value(hCSeq); knownBugFastScanCSeqBlank && bytes.Count(cs, []byte(" "))+bytes.Count(cs, []byte("\t")) > 1 {
-		return "knownBugFastScanCSeqBlank"
-	}
-	if knownBugFastScanReason && !m.isReq {
-		if r := data[12 : m.start.b-2]; len(r) >= 3 && !bytes.ContainsAny(r, " ") && sip.UriIsSIP(string(r[:3])) {
-			return "knownBugFastScanReason"
-		}
-	}
-	if knownBugFastScanCallID {
-		for _, c := range m.value(hCallID) {
-			if c <= ' ' || c >= 0x7f {
-				return "knownBugFastScanCallID"
-			}
-		}
-	}
-	if knownBugFastScanToTag {
-		if _, params, ok := nameAddr(m.value(hTo)); ok && !fsStrictParams(params) {
-			return "knownBugFastScanToTag"
-		}
-	}
-	if knownBugFastScanURI {
-		odd := false
-		m.eachRoute(func(uri []byte) bool {
-			if u, ok := parseSIPURI(uri); ok && (!fsHostChars(u.host) || !fsUriChars(uri) || bytes.Count(uri, []byte("@")) > 1) {
-				odd = true
-			}
-			return !odd
-		})
-		if odd {
-			return "knownBugFastScanURI"
-		}
-	}
-	if knownBugFastScanRouteForm {
-		for _, e := range fsRouteEntries(m) {
-			lt := bytes.IndexByte(e, '<')
-			_, params, ok := nameAddr(e)
-			if lt < 0 || !ok || !fsStrictParams(params) || !fsStrictDisplay(e[:lt]) {
-				return "knownBugFastScanRouteForm"
-			}
-		}
-	}
-	if m.isReq && knownBugFastScanRURI {
-		var u sip.Uri
-		if sip.ParseUri(string(m.ruri.of(data)), &u) != nil || u.Wildcard {
-			return "knownBugFastScanRURI"
-		}
-	}
-	return ""
 }
 
 // TestFastScanSeeds checks that every seed is one the scanner accepts (so that the fuzzer starts from
@@ -519,163 +349,6 @@ func TestFastScanSeeds(t *testing.T) {
 			}
 		}
 	}
-}
-
-// fsStrictSentBy reports whether the top Via's sent-by, as written between "SIP/2.0/UDP " and the
-// first ';', is host[:port] with no blanks and a port of digits.
-func fsStrictSentBy(m *fmsg, data []byte) bool {
-	v := data[m.hdr[m.at[hVia]].val.a:m.viaEnd][len("SIP/2.0/UDP "):]
-	semi := bytes.IndexByte(v, ';')
-	if semi < 0 {
-		return false
-	}
-	sb := v[:semi]
-	if len(sb) == 0 || bytes.ContainsAny(sb, " \t") {
-		return false
-	}
-	host, _, ok := fsSplitSentBy(sb)
-	if !ok || host == "" {
-		return false
-	}
-	if c := bytes.LastIndexByte(sb, ':'); c >= 0 && bytes.IndexByte(sb, ']') < c {
-		if _, ok := atoi(sb[c+1:]); !ok {
-			return false
-		}
-	}
-	return true
-}
-
-// fsParamCaseOdd reports whether one of the ';' parameters in v is named one of names in another case
-// than theirs (lower case).
-func fsParamCaseOdd(v []byte, names ...string) bool {
-	for _, p := range bytes.Split(v, []byte(";"))[1:] {
-		k, _, _ := bytes.Cut(p, []byte("="))
-		k = trimBlanks(k)
-		for _, n := range names {
-			if equalFold(k, n) && string(k) != n {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// fsHasEmptyParam reports whether the ';' parameters in v have an empty one or one with an empty
-// name or value ("a;;b", "a;", "a;=1", "a;b=").
-func fsHasEmptyParam(v []byte) bool {
-	for _, p := range bytes.Split(v, []byte(";"))[1:] {
-		k, val, eq := bytes.Cut(trimBlanks(p), []byte("="))
-		if len(trimBlanks(k)) == 0 || eq && len(trimBlanks(val)) == 0 {
-			return true
-		}
-	}
-	return false
-}
-
-// fsParamCount counts the ';' parameters in v named name in any case.
-func fsParamCount(v []byte, name string) int {
-	n := 0
-	for _, p := range bytes.Split(v, []byte(";"))[1:] {
-		k, _, _ := bytes.Cut(p, []byte("="))
-		if equalFold(trimBlanks(k), name) {
-			n++
-		}
-	}
-	return n
-}
-
-// fsRouteEntries are the Route entries as eachRoute cuts them, trimmed.
-func fsRouteEntries(m *fmsg) [][]byte {
-	var out [][]byte
-	for i := range m.n {
-		if m.hdr[i].id != hRoute {
-			continue
-		}
-		v := m.hdr[i].val.of(m.buf)
-		if len(v) == 0 {
-			out = append(out, v) // an empty Route line: an empty Route to sipgo, none to eachRoute
-		}
-		for len(v) > 0 {
-			e := entryEnd(v)
-			out = append(out, trimBlanks(v[:e]))
-			if e == len(v) {
-				break
-			}
-			v = v[e+1:]
-		}
-	}
-	return out
-}
-
-// fsStrictDisplay reports whether d (what precedes '<') is empty, tokens and blanks, or one quoted
-// string with blanks around it (RFC 3261 §25.1 display-name).
-func fsStrictDisplay(d []byte) bool {
-	d = trimBlanks(d)
-	if len(d) == 0 {
-		return true
-	}
-	if d[0] != '"' {
-		for _, w := range bytes.FieldsFunc(d, func(r rune) bool { return r == ' ' || r == '\t' }) {
-			if !isToken(w) {
-				return false
-			}
-		}
-		return true
-	}
-	for i := 1; i < len(d); i++ {
-		switch d[i] {
-		case '\\':
-			i++
-		case '"':
-			return i == len(d)-1
-		}
-	}
-	return false
-}
-
-// fsStrictParams reports whether params is empty or ;name[=value]... with token-like names and
-// values: no blanks, nothing empty, one '=' at most.
-func fsStrictParams(params []byte) bool {
-	if len(params) == 0 {
-		return true
-	}
-	if params[0] != ';' || bytes.ContainsAny(params, " \t") {
-		return false
-	}
-	for _, p := range bytes.Split(params[1:], []byte(";")) {
-		k, v, eq := bytes.Cut(p, []byte("="))
-		if len(k) == 0 || eq && (len(v) == 0 || bytes.IndexByte(v, '=') >= 0) {
-			return false
-		}
-	}
-	return true
-}
-
-// fsUriChars reports whether u is made of RFC 3261 URI characters (unreserved, reserved, '%', and
-// the brackets of an IPv6 reference).
-func fsUriChars(u []byte) bool {
-	for _, c := range u {
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case bytes.IndexByte([]byte("-_.!~*'()%;/?:@&=+$,[]"), c) >= 0:
-		default:
-			return false
-		}
-	}
-	return true
-}
-
-// fsHostChars reports whether h is made of the characters of an RFC 3261 host (hostname, IPv4address,
-// or an IPv6 address without its brackets).
-func fsHostChars(h []byte) bool {
-	for _, c := range h {
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '.', c == ':':
-		default:
-			return false
-		}
-	}
-	return len(h) > 0
 }
 
 // withHdr is hdrs with the line whose name is name (case-insensitive) replaced by repl (several
@@ -731,9 +404,8 @@ func fs200(name string, repl ...string) []byte {
 	return sipMsg("SIP/2.0 200 OK", h, "")
 }
 
-// TestFastScanRejects lists datagrams the scanner must leave to the general path. Rows marked with a
-// knownBugFastScan* constant are what FuzzFastScan found the scanner accepting although sipgo
-// refuses or reads them otherwise; they pass (logged) while the bug is known.
+// TestFastScanRejects lists datagrams the scanner must leave to the general path, among them what
+// FuzzFastScan found the scanner accepting although sipgo refuses or reads them otherwise.
 func TestFastScanRejects(t *testing.T) {
 	add := func(h ...string) func([]string) []string {
 		return func(hs []string) []string { return append(hs, h...) }
@@ -749,7 +421,6 @@ func TestFastScanRejects(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		data []byte
-		bug  bool
 	}{
 		{name: "folded header line", data: fsInv(add("Subject: lunch", " tomorrow"))},
 		{name: "folded Via", data: fsInv(repl("Via", "Via: SIP/2.0/UDP 192.0.2.10:5060", "\t;branch=z9hG4bK1"))},
@@ -816,58 +487,76 @@ func TestFastScanRejects(t *testing.T) {
 		{name: "empty datagram", data: nil},
 		{name: "keep-alive", data: []byte("\r\n\r\n")},
 
-		// What FuzzFastScan found (see the knownBugFastScan* constants).
-		{name: "From sipgo cannot read", data: fsBye("From", "From: 0"), bug: knownBugFastScanAddr},
-		{name: "empty From", data: fsBye("From", "From:"), bug: knownBugFastScanAddr},
-		{name: "To display name with ';'", data: fsBye("To", `To: "B";tag=1 <sip:bob@192.0.2.20>`), bug: knownBugFastScanAddr},
-		{name: "To without scheme", data: fsBye("To", "To: <bob>;tag=b1"), bug: knownBugFastScanAddr},
-		{name: "lower Via sipgo cannot read", data: fs200("Via", "Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKherald.1", "Via: garbage"), bug: knownBugFastScanUnread},
-		{name: "Record-Route sipgo cannot read", data: fs200("To", "To: <sip:bob@192.0.2.20>;tag=b1", "Record-Route: <sip:[192.0.2.1;lr>"), bug: knownBugFastScanUnread},
-		{name: "top Via line ending in ','", data: fs200("Via", "Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKherald.1,"), bug: knownBugFastScanUnread},
-		{name: "Route URI scheme with a digit", data: fsBye("Route", "Route: <s1p:192.0.2.1;lr>"), bug: knownBugFastScanUnread},
-		{name: "empty Content-Type", data: fs200("To", "To: <sip:bob@192.0.2.20>;tag=b1", "Content-Type:"), bug: knownBugFastScanUnread},
-		{name: "Request-URI port not a number", data: []byte(strings.Replace(inv, "192.0.2.20:5060;", "192.0.2.20:x;", 1)), bug: knownBugFastScanRURI},
-		{name: "Request-URI host *", data: []byte(strings.Replace(inv, "INVITE sip:+12125552222@192.0.2.20:5060;user=phone", "INVITE sip:*", 1)), bug: knownBugFastScanRURI},
-		{name: "sent-by port not a number", data: fs200("Via", "Via: SIP/2.0/UDP 192.0.2.1:x;branch=z9hG4bKherald.1"), bug: knownBugFastScanSentBy},
-		{name: "empty sent-by port", data: fs200("Via", "Via: SIP/2.0/UDP 192.0.2.1:;branch=z9hG4bKherald.1"), bug: knownBugFastScanSentBy},
-		{name: "branch in upper case", data: fs200("Via", "Via: SIP/2.0/UDP 192.0.2.1:5060;BRANCH=z9hG4bKherald.1"), bug: knownBugFastScanParamCase},
-		{name: "To tag in upper case", data: fsBye("To", "To: <sip:bob@192.0.2.20>;TAG=b1"), bug: knownBugFastScanParamCase},
-		{name: "Route host with a quote", data: fsBye("Route", `Route: <sip:192.0.2.1"x;lr>`), bug: knownBugFastScanURI},
-		{name: "Route with two '@'", data: fsBye("Route", "Route: <sip:a@b@192.0.2.9;lr>"), bug: knownBugFastScanURI},
-		{name: "Route as addr-spec", data: fsBye("Route", `Route: sip:192.0.2.1;"`), bug: knownBugFastScanRouteForm},
-		{name: "Route display name with a quote", data: fsBye("Route", `Route: a"<sip:192.0.2.1;lr>`), bug: knownBugFastScanRouteForm},
-		{name: "empty Route line", data: fsBye("Route", "Route:", "Route: <sip:192.0.2.1;lr>"), bug: knownBugFastScanRouteForm},
-		{name: "bare CR in Status-Line", data: []byte(strings.Replace(string(fs200("")), "SIP/2.0 200 OK\r\n", "SIP/2.0 200 OK\r\r\n", 1)), bug: knownBugFastScanStartLineCR},
-		{name: "bare LF in Request-URI", data: []byte(strings.Replace(inv, ";user=phone SIP/2.0", ";user=\nphone SIP/2.0", 1)), bug: knownBugFastScanStartLineCR},
-		{name: "blank before ',' in top Via", data: fs200("Via", "Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKherald.1 , SIP/2.0/UDP 192.0.2.10;branch=z9hG4bK2"), bug: knownBugFastScanViaBlank},
-		{name: "blank after ';' in top Via", data: fsBye("Via", "Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK1; rport"), bug: knownBugFastScanViaBlank},
-		{name: "blank before ';' after sent-by", data: fsBye("Via", "Via: SIP/2.0/UDP 192.0.2.10:5060 ;branch=z9hG4bK1"), bug: knownBugFastScanViaBlank},
-		{name: "two blanks before an IPv6 sent-by", data: fsBye("Via", "Via: SIP/2.0/UDP  [2001:db8::10]:5060;branch=z9hG4bK1"), bug: knownBugFastScanViaBlank},
-		{name: "empty top Via parameter", data: fsBye("Via", "Via: SIP/2.0/UDP 192.0.2.10:5060;;branch=z9hG4bK1"), bug: knownBugFastScanViaParams},
-		{name: "rport=", data: fsBye("Via", "Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK1;rport="), bug: knownBugFastScanViaParams},
-		{name: "rport twice", data: fsBye("Via", "Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK1;rport;rport=5060"), bug: knownBugFastScanViaParams},
-		{name: "two blanks in CSeq", data: fsBye("CSeq", "CSeq: 2  BYE"), bug: knownBugFastScanCSeqBlank},
-		{name: "two blanks in a response's CSeq", data: fs200("CSeq", "CSeq: 1  INVITE"), bug: knownBugFastScanCSeqBlank},
-		{name: "Reason-Phrase SIPx", data: []byte(strings.Replace(string(fs200("")), "SIP/2.0 200 OK", "SIP/2.0 200 SIPok", 1)), bug: knownBugFastScanReason},
-		{name: "Call-ID ending in VT", data: fsBye("Call-ID", "Call-ID: c1@192.0.2.10\v"), bug: knownBugFastScanCallID},
-		{name: "Call-ID ending in NBSP", data: fsBye("Call-ID", "Call-ID: c1@192.0.2.10\u00a0"), bug: knownBugFastScanCallID},
-		{name: "To tag without ';'", data: fsBye("To", "To: <sip:bob@192.0.2.20>tag=b1"), bug: knownBugFastScanToTag},
-		{name: "To tag with blanks", data: fsBye("To", "To: <sip:bob@192.0.2.20> ; tag = b1"), bug: knownBugFastScanToTag},
-		{name: "To tag==", data: fsBye("To", "To: <sip:bob@192.0.2.20>;tag=="), bug: knownBugFastScanToTag},
+		// found by FuzzFastScan: From/To values sipgo cannot read.
+		{name: "From sipgo cannot read", data: fsBye("From", "From: 0")},
+		{name: "empty From", data: fsBye("From", "From:")},
+		{name: "To display name with ';'", data: fsBye("To", `To: "B";tag=1 <sip:bob@192.0.2.20>`)},
+		{name: "To without scheme", data: fsBye("To", "To: <bob>;tag=b1")},
+
+		// found by FuzzFastScan: headers the scanner does not use that sipgo refuses.
+		{name: "lower Via sipgo cannot read", data: fs200("Via", "Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKherald.1", "Via: garbage")},
+		{name: "Record-Route sipgo cannot read", data: fs200("To", "To: <sip:bob@192.0.2.20>;tag=b1", "Record-Route: <sip:[192.0.2.1;lr>")},
+		{name: "top Via line ending in ','", data: fs200("Via", "Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKherald.1,")},
+		{name: "Route URI scheme with a digit", data: fsBye("Route", "Route: <s1p:192.0.2.1;lr>")},
+		{name: "empty Content-Type", data: fs200("To", "To: <sip:bob@192.0.2.20>;tag=b1", "Content-Type:")},
+
+		// found by FuzzFastScan: sip: Request-URIs sipgo refuses (a port not a number, the host "*").
+		{name: "Request-URI port not a number", data: []byte(strings.Replace(inv, "192.0.2.20:5060;", "192.0.2.20:x;", 1))},
+		{name: "Request-URI host *", data: []byte(strings.Replace(inv, "INVITE sip:+12125552222@192.0.2.20:5060;user=phone", "INVITE sip:*", 1))},
+
+		// found by FuzzFastScan: sipgo reads no branch after a non-numeric or empty sent-by port.
+		{name: "sent-by port not a number", data: fs200("Via", "Via: SIP/2.0/UDP 192.0.2.1:x;branch=z9hG4bKherald.1")},
+		{name: "empty sent-by port", data: fs200("Via", "Via: SIP/2.0/UDP 192.0.2.1:;branch=z9hG4bKherald.1")},
+
+		// found by FuzzFastScan: sipgo finds the Via branch and the To tag only in lower case.
+		{name: "branch in upper case", data: fs200("Via", "Via: SIP/2.0/UDP 192.0.2.1:5060;BRANCH=z9hG4bKherald.1")},
+		{name: "To tag in upper case", data: fsBye("To", "To: <sip:bob@192.0.2.20>;TAG=b1")},
+
+		// found by FuzzFastScan: Route URIs whose host sipgo reads otherwise or not at all.
+		{name: "Route host with a quote", data: fsBye("Route", `Route: <sip:192.0.2.1"x;lr>`)},
+		{name: "Route with two '@'", data: fsBye("Route", "Route: <sip:a@b@192.0.2.9;lr>")},
+
+		// found by FuzzFastScan: Route entries that are not name-addr, which sipgo reads otherwise.
+		{name: "Route as addr-spec", data: fsBye("Route", `Route: sip:192.0.2.1;"`)},
+		{name: "Route display name with a quote", data: fsBye("Route", `Route: a"<sip:192.0.2.1;lr>`)},
+		{name: "empty Route line", data: fsBye("Route", "Route:", "Route: <sip:192.0.2.1;lr>")},
+
+		// found by FuzzFastScan: a bare CR or LF in the start line, which sipgo refuses.
+		{name: "bare CR in Status-Line", data: []byte(strings.Replace(string(fs200("")), "SIP/2.0 200 OK\r\n", "SIP/2.0 200 OK\r\r\n", 1))},
+		{name: "bare LF in Request-URI", data: []byte(strings.Replace(inv, ";user=phone SIP/2.0", ";user=\nphone SIP/2.0", 1))},
+
+		// found by FuzzFastScan: blanks around the top Via's sent-by, ';' and ',', which sipgo does not trim.
+		{name: "blank before ',' in top Via", data: fs200("Via", "Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKherald.1 , SIP/2.0/UDP 192.0.2.10;branch=z9hG4bK2")},
+		{name: "blank after ';' in top Via", data: fsBye("Via", "Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK1; rport")},
+		{name: "blank before ';' after sent-by", data: fsBye("Via", "Via: SIP/2.0/UDP 192.0.2.10:5060 ;branch=z9hG4bK1")},
+		{name: "two blanks before an IPv6 sent-by", data: fsBye("Via", "Via: SIP/2.0/UDP  [2001:db8::10]:5060;branch=z9hG4bK1")},
+
+		// found by FuzzFastScan: empty or repeated top Via parameters shift sipgo's branch and rport.
+		{name: "empty top Via parameter", data: fsBye("Via", "Via: SIP/2.0/UDP 192.0.2.10:5060;;branch=z9hG4bK1")},
+		{name: "rport=", data: fsBye("Via", "Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK1;rport=")},
+		{name: "rport twice", data: fsBye("Via", "Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK1;rport;rport=5060")},
+
+		// found by FuzzFastScan: two blanks in CSeq make sipgo read the method with a leading blank.
+		{name: "two blanks in CSeq", data: fsBye("CSeq", "CSeq: 2  BYE")},
+		{name: "two blanks in a response's CSeq", data: fs200("CSeq", "CSeq: 1  INVITE")},
+
+		// found by FuzzFastScan: sipgo reads a Reason-Phrase "SIPx" as a request line.
+		{name: "Reason-Phrase SIPx", data: []byte(strings.Replace(string(fs200("")), "SIP/2.0 200 OK", "SIP/2.0 200 SIPok", 1))},
+
+		// found by FuzzFastScan: sipgo trims other white space than SP and HTAB off the Call-ID.
+		{name: "Call-ID ending in VT", data: fsBye("Call-ID", "Call-ID: c1@192.0.2.10\v")},
+		{name: "Call-ID ending in NBSP", data: fsBye("Call-ID", "Call-ID: c1@192.0.2.10\u00a0")},
+
+		// found by FuzzFastScan: loose To parameters whose tag sipgo reads otherwise.
+		{name: "To tag without ';'", data: fsBye("To", "To: <sip:bob@192.0.2.20>tag=b1")},
+		{name: "To tag with blanks", data: fsBye("To", "To: <sip:bob@192.0.2.20> ; tag = b1")},
+		{name: "To tag==", data: fsBye("To", "To: <sip:bob@192.0.2.20>;tag==")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var m fmsg
-			if !m.scan(tc.data) {
-				if tc.bug {
-					t.Errorf("fixed: set its knownBugFastScan constant to false")
-				}
-				return
+			if m.scan(tc.data) {
+				t.Errorf("accepted: %q", tc.data)
 			}
-			if tc.bug {
-				t.Logf("KNOWN BUG: accepted (%v)", fastScanDisagreement(&m, tc.data))
-				return
-			}
-			t.Errorf("accepted: %q", tc.data)
 		})
 	}
 }
