@@ -734,3 +734,29 @@ func TestLimitsGCDefaults(t *testing.T) {
 		})
 	}
 }
+
+// A first listener on port 0 (the kernel picks the port; tests and the demo) advertises its host
+// alone: Herald learns the port from the socket, and the options written back parse again. It used
+// to advertise "[::1]:0", which sip.advertise refuses (found by FuzzParse, input affd52e9bb94ce82).
+func TestAdvertiseFromPortZeroListener(t *testing.T) {
+	for _, tc := range []struct{ listen, want string }{
+		{`[{transport: udp, addr: "127.0.0.1:0"}]`, "127.0.0.1"},
+		{`[{transport: tls, addr: "[::1]:0", cert: c.pem, key: k.pem}]`, "::1"},
+		{`[{transport: udp, addr: "127.0.0.1:5062"}]`, "127.0.0.1:5062"},
+	} {
+		o, err := Parse("t.yaml", []byte("sip:\n  next_hop: sip:192.0.2.1\n  listen: "+tc.listen+"\n"))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.listen, err)
+		}
+		if o.SIP.Advertise != tc.want {
+			t.Errorf("%s: advertise %q, want %q", tc.listen, o.SIP.Advertise, tc.want)
+		}
+		out, err := yaml.Marshal(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Parse("t.yaml", out); err != nil {
+			t.Errorf("%s: options written back do not parse: %v", tc.listen, err)
+		}
+	}
+}

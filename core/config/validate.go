@@ -94,10 +94,15 @@ func (l *loader) validateSIP(o *Options) {
 	case l.set["sip.advertise"]:
 		l.hostPort("sip.advertise", s.Advertise)
 	case len(s.Listen) > 0 && !l.bad["sip.listen[0].addr"]:
-		host, _, _ := net.SplitHostPort(s.Listen[0].Addr)
-		if isWildcard(host) {
+		host, port, _ := net.SplitHostPort(s.Listen[0].Addr)
+		switch {
+		case isWildcard(host):
 			l.errAt("sip.listen[0].addr", "sip.advertise", ErrRequired, "required when sip.listen[0].addr (%s) is a wildcard address", s.Listen[0].Addr)
-		} else {
+		case port == "0":
+			// The kernel picks the port at bind time and Herald advertises the one it got: the host
+			// alone says that, and stays a valid sip.advertise when the options are written back.
+			s.Advertise = host
+		default:
 			s.Advertise = s.Listen[0].Addr
 		}
 	}
