@@ -213,6 +213,7 @@ func (in *instance) varz() any {
 				"retransmissions": st.Fast.Retransmissions.Load(), "absorbed": st.Fast.Absorbed.Load(),
 				"timeouts": st.Fast.Timeouts.Load(), "stray": st.Fast.Stray.Load(), "send_errors": st.Fast.SendErrors.Load(), "unreadable": st.Fast.Unreadable.Load(),
 				"dns_lookups": st.Fast.DNSLookups.Load(), "dns_failures": st.Fast.DNSFailures.Load(), "dns_full": st.Fast.DNSFull.Load(),
+				"overload":     st.Fast.Overload.Load(),
 				"transactions": in.sip.FastTransactions(),
 			},
 			"udp": udpVarz(in.sip),

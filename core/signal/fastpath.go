@@ -33,6 +33,13 @@ import (
 // in use, Proxy-Require, malformed messages. The decision is made per message from its content, so
 // retransmissions take the same way as the original.
 
+// maxTxFactor bounds the transactions the fast path holds at this many times Options.MaxCalls. A
+// finished transaction is kept 64·T1 (32 s) to absorb retransmissions, so the table grows with the
+// call rate, not with the calls in progress: with the default 10,000 calls the bound is 640,000
+// transactions (≈ 0.5 GB), enough for 10,000 calls/s sustained (an INVITE and a BYE each). Above
+// it new INVITEs and in-dialog requests are answered 503 without state and counted.
+const maxTxFactor = 64
+
 // fastPrefix starts the branch of every request the fast path sends; the rest is the transaction's
 // id in hex. sipgo's branches are z9hG4bK. followed by random letters, so the two never collide.
 const fastPrefix = "z9hG4bKhrld"
@@ -127,6 +134,9 @@ type FastStats struct {
 	// DNSFailures those that failed; DNSFull the requests that took the general path because the
 	// name cache was full.
 	DNSLookups, DNSFailures, DNSFull atomic.Uint64
+	// Overload is the requests answered 503 because the fast path held its limit of transactions
+	// (maxTxFactor × MaxCalls).
+	Overload atomic.Uint64
 }
 
 type fastPath struct {
@@ -138,6 +148,7 @@ type fastPath struct {
 	base time.Time
 	seed maphash.Seed
 
+	maxTx     int    // transactions held at most (maxTxFactor × Options.MaxCalls)
 	nextHop   sipURI // the configured next hop, when it is over UDP
 	nextHopOK bool
 	dns       *hostCache
@@ -176,6 +187,7 @@ func newFastPath(s *Server) *fastPath {
 	}
 	f.nextID.Store(rand.Uint64() >> 16)
 	f.host = lowerASCII(s.opts.Host)
+	f.maxTx = maxTxFactor * s.opts.MaxCalls
 	if f.t2 <= 0 {
 		f.t2 = 8 * f.t1 // RFC 3261: T2 4 s with T1 500 ms
 	}
@@ -664,6 +676,14 @@ func (f *fastPath) onInvite(m *fmsg, src netip.AddrPort, c *fconn) bool {
 		f.s.Stats.Fast.Absorbed.Add(1)
 		return true
 	}
+	if len(f.out) >= f.maxTx {
+		f.mu.Unlock()
+		s.Stats.Invites.Add(1)
+		s.Stats.Fast.Overload.Add(1)
+		s.Stats.Rejected503.Add(1)
+		f.flush([]fsend{{c, appendAnswer(nil, m, src, false, 503, "Service Unavailable", "Retry-After: 5\r\n", ""), src}})
+		return true
+	}
 	if _, loop := f.calls[callID]; loop {
 		f.mu.Unlock()
 		// A second INVITE with this Call-ID and a new branch: a loop or a spiral back to us.
@@ -1039,6 +1059,13 @@ func (f *fastPath) onInDialog(m *fmsg, src netip.AddrPort, c *fconn) bool {
 	if f.nonInv[tx.branch] != nil {
 		f.mu.Unlock()
 		f.s.Stats.Fast.Absorbed.Add(1)
+		return true
+	}
+	if len(f.out) >= f.maxTx {
+		// The transaction limit (maxTxFactor): refused without state (RFC 3261 §21.5.4).
+		f.mu.Unlock()
+		f.s.Stats.Fast.Overload.Add(1)
+		f.flush([]fsend{{c, answer(m, src, 503, "Service Unavailable", ""), src}})
 		return true
 	}
 	f.nonInv[tx.branch] = tx

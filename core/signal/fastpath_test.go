@@ -1481,3 +1481,44 @@ func TestFastPathReinviteAckGoesToSipgo(t *testing.T) {
 	fpStat(t, "Fast.InDialog", &r.sig.Stats.Fast.InDialog, 1)
 	r.quiet(t)
 }
+
+// TestFastPathTransactionLimit: the transactions the fast path holds are bounded at maxTxFactor ×
+// MaxCalls (each is kept 64·T1 after its answer); a BYE or an INVITE beyond the limit is answered
+// 503 without state and counted, and nothing is forwarded for it.
+func TestFastPathTransactionLimit(t *testing.T) {
+	leakCheck(t)
+	st, _ := testStore(t)
+	caller, callee := newFPPeer(t), newFPPeer(t)
+	r := startHerald(t, st, callee.addr(), func(o *Options) { o.MaxCalls = 1 })
+	c := newFPCall(caller, erin, dave)
+	to := "<" + dave + ">;tag=lim"
+	target := "sip:dave@" + callee.addr()
+	limit := maxTxFactor * 1
+	for i := range limit {
+		caller.send(t, r.addr, c.request("BYE", target, fpBranch(), 2+i, to, []string{fpRoute(r)}))
+		if m := parseFP(t, "forwarded BYE", callee.next(t, "forwarded BYE").data); !strings.HasPrefix(m.start, "BYE ") {
+			t.Fatalf("callee got %q", m.start)
+		}
+	}
+	over := c.request("BYE", target, fpBranch(), 2+limit, to, []string{fpRoute(r)})
+	caller.send(t, r.addr, over)
+	m := parseFP(t, "answer", caller.next(t, "503 above the limit").data)
+	if m.start != "SIP/2.0 503 Service Unavailable" || m.one(t, "503", "CSeq") != strconv.Itoa(2+limit)+" BYE" {
+		t.Fatalf("above the limit: %s (CSeq %s), want 503 for the last BYE", m.start, m.one(t, "503", "CSeq"))
+	}
+	fpStat(t, "Fast.Overload", &r.sig.Stats.Fast.Overload, 1)
+	fpStat(t, "Fast.InDialog", &r.sig.Stats.Fast.InDialog, uint64(limit))
+	inv := newFPCall(caller, erin, dave)
+	caller.send(t, r.addr, inv.invite())
+	m = parseFP(t, "answer", caller.next(t, "503 for an INVITE above the limit").data)
+	if m.start != "SIP/2.0 503 Service Unavailable" || m.one(t, "503", "Retry-After") != "5" {
+		t.Fatalf("INVITE above the limit: %s", m.raw)
+	}
+	fpStat(t, "Fast.Overload", &r.sig.Stats.Fast.Overload, 2)
+	fpStat(t, "Fast.Calls", &r.sig.Stats.Fast.Calls, 0)
+	for _, d := range callee.drain(3 * testT1) {
+		if bytes.Contains(d.data, []byte("CSeq: "+strconv.Itoa(2+limit)+" BYE")) {
+			t.Fatalf("the refused BYE was forwarded:\n%s", d.data)
+		}
+	}
+}

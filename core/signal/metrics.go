@@ -32,6 +32,7 @@ import (
 //	herald_sip_fast_path_timeouts_total           counter transactions ended by Timer B, F or C
 //	herald_sip_fast_path_stray_total              counter responses to its branches with no transaction
 //	herald_sip_fast_path_send_errors_total        counter datagrams the socket refused
+//	herald_sip_fast_path_overload_total           counter requests answered 503 at its transaction limit
 //	herald_sip_fast_path_unreadable_total         counter responses to its branches that could not be read
 //	herald_sip_fast_path_dns_lookups_total        counter background A/AAAA lookups of Route and next-hop names
 //	herald_sip_fast_path_dns_failures_total       counter those that failed
@@ -80,6 +81,7 @@ var (
 		{prometheus.NewDesc("herald_sip_fast_path_dns_lookups_total", "Background A/AAAA lookups of Route and next-hop names.", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.Fast.DNSLookups }},
 		{prometheus.NewDesc("herald_sip_fast_path_dns_failures_total", "Background name lookups that failed.", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.Fast.DNSFailures }},
 		{prometheus.NewDesc("herald_sip_fast_path_dns_full_total", "Requests sent the general way because the name cache was full.", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.Fast.DNSFull }},
+		{prometheus.NewDesc("herald_sip_fast_path_overload_total", "Requests answered 503: the fast path held its limit of transactions.", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.Fast.Overload }},
 		{prometheus.NewDesc("herald_sip_fast_path_send_errors_total", "Datagrams the fast path's socket refused.", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.Fast.SendErrors }},
 	}
 )
