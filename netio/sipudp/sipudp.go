@@ -1,12 +1,16 @@
-// Package sipudp reads Herald's SIP UDP sockets. Several goroutines per socket take datagrams in
+// Package sipudp reads Herald's SIP UDP sockets. One or more goroutines per socket take datagrams in
 // batches (recvmmsg, through golang.org/x/net/ipv4 and ipv6), offer each one to a fast handler (the
 // SIP layer's fast path, core/signal), and queue the rest for the general SIP stack (sipgo), which
 // reads them through a net.PacketConn of its own (General) and writes through it to the real socket.
 //
-// Why not let sipgo read the socket: its reader is one goroutine per socket that reads one
-// datagram per system call and allocates an address and its string form for each. With SO_REUSEPORT
-// the kernel spreads peers over sockets by flow, so two busy peers (an S-CSCF on each side) often
-// land on one socket, and one goroutine then carries the whole load while the other core idles.
+// Why not let sipgo read the socket: its reader reads one datagram per system call, allocates an
+// address and its string form for each, and hands each to a goroutine of its own.
+//
+// Readers per socket: the default is one. Parallelism comes from the SO_REUSEPORT sockets
+// (sip.udp_readers). With SO_REUSEPORT the kernel spreads peers over sockets by flow, so two busy
+// peers can land on one socket, which a second reader goroutine would share. Measured on the 2-vCPU
+// reference box with SIPp (bench/results/sip-plane.md, session 3), two goroutines per socket cost
+// 8-10% more CPU per call (futex wake-ups between them), and reached no higher rate.
 package sipudp
 
 import (
@@ -27,7 +31,7 @@ const MaxDatagram = 65535
 
 // Defaults.
 const (
-	DefaultReaders = 2
+	DefaultReaders = 1
 	DefaultBatch   = 16
 	DefaultQueue   = 4096
 )
@@ -37,7 +41,7 @@ type Options struct {
 	// Fast is offered every datagram (b is valid only during the call) and returns true when it took
 	// it; the others go to the general stack. nil: every datagram goes there.
 	Fast func(b []byte, from netip.AddrPort) bool
-	// Readers is the goroutines reading the socket (default 2): reads are serialised by the socket,
+	// Readers is the goroutines reading the socket (default 1): reads are serialised by the socket,
 	// handling is not.
 	Readers int
 	// Batch is the datagrams one read may return (recvmmsg; default 16).
