@@ -186,7 +186,7 @@ func newFastPath(s *Server) *fastPath {
 		stop: make(chan struct{}), done: make(chan struct{}),
 	}
 	f.nextID.Store(rand.Uint64() >> 16)
-	f.host = lowerASCII(s.opts.Host)
+	f.host = strings.ToLower(s.opts.Host)
 	f.maxTx = maxTxFactor * s.opts.MaxCalls
 	if f.t2 <= 0 {
 		f.t2 = 8 * f.t1 // RFC 3261: T2 4 s with T1 500 ms
@@ -446,21 +446,6 @@ func (f *fastPath) isSelf(u sipURI) bool {
 		}
 	}
 	return false
-}
-
-func lowerASCII(s string) string {
-	for i := 0; i < len(s); i++ {
-		if 'A' <= s[i] && s[i] <= 'Z' {
-			b := []byte(s)
-			for j := i; j < len(b); j++ {
-				if 'A' <= b[j] && b[j] <= 'Z' {
-					b[j] += 'a' - 'A'
-				}
-			}
-			return string(b)
-		}
-	}
-	return s
 }
 
 // eachRoute calls fn with the URI of each Route entry, top first, until fn returns false.
@@ -1424,18 +1409,4 @@ func (f *fastPath) fire(tx *ftx, now int64, q []fsend) []fsend {
 	}
 	f.w.link(tx, f.tick)
 	return q
-}
-
-// trustedAddr is Server.trusted for an address the fast path already has.
-func (s *Server) trustedAddr(ip netip.Addr) bool {
-	if len(s.opts.Trusted) == 0 {
-		return true
-	}
-	ip = ip.Unmap()
-	for _, p := range s.opts.Trusted {
-		if p.Contains(ip) {
-			return true
-		}
-	}
-	return false
 }

@@ -432,6 +432,14 @@ func (s *Server) trusted(req *sip.Request) bool {
 	if err != nil {
 		return false
 	}
+	return s.trustedAddr(ip)
+}
+
+// trustedAddr reports whether ip is one of the configured peers (everyone when none are).
+func (s *Server) trustedAddr(ip netip.Addr) bool {
+	if len(s.opts.Trusted) == 0 {
+		return true
+	}
 	ip = ip.Unmap()
 	for _, p := range s.opts.Trusted {
 		if p.Contains(ip) {
