@@ -274,13 +274,18 @@ func (m *fmsg) scan(buf []byte) bool {
 		m.n++
 		i += e + 2
 	}
-	for _, id := range [...]hdrID{hVia, hCallID, hCSeq, hFrom, hTo, hCLen} {
+	// The headers RFC 3261 §8.1.1 and §8.2.6.2 require of every request and response. Content-Length
+	// is not among them over UDP (§18.3, §20.14: without it the body is the rest of the datagram;
+	// linphone sends responses without one), so only a present one must equal the body's length.
+	for _, id := range [...]hdrID{hVia, hCallID, hCSeq, hFrom, hTo} {
 		if m.at[id] < 0 {
 			return false
 		}
 	}
-	if cl, ok := atoi(m.value(hCLen)); !ok || cl != len(buf)-m.body {
-		return false
+	if m.at[hCLen] >= 0 {
+		if cl, ok := atoi(m.value(hCLen)); !ok || cl != len(buf)-m.body {
+			return false
+		}
 	}
 	if v := m.value(hCallID); len(v) == 0 || !printable(v) || bytes.IndexByte(v, ',') >= 0 {
 		return false
