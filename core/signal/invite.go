@@ -422,8 +422,7 @@ func (c *callCtl) onResponse(res *sip.Response) bool {
 		if err == nil && stripped {
 			c.noteEarlyAnswer(ct, res.Body())
 			out = res.Clone()
-			out.SetBody(body)
-			out.ReplaceHeader(ctHeader(newCT))
+			setBody(out, newCT, body) // an early-session part alone leaves no body and no Content-Type
 			s.trace("herald: stripped the callee's early-session answer from %d", res.StatusCode)
 		}
 	}

@@ -459,6 +459,22 @@ func respond(tx sip.ServerTransaction, req *sip.Request, code int, reason string
 
 // ctHeader is a typed Content-Type header: sipgo caches the typed header for ContentType(), so a
 // generic one would leave that cache stale.
+// setBody gives m the body and its Content-Type. An empty body gets no Content-Type at all (and
+// Content-Length 0): an empty "Content-Type:" is no media-type (RFC 3261 §20.15, §7.4.1), and
+// belle-sip (linphone) refuses the whole message for it.
+func setBody(m interface {
+	SetBody([]byte)
+	RemoveHeader(string) bool
+	ReplaceHeader(sip.Header)
+}, ct string, body []byte) {
+	m.SetBody(body)
+	if len(body) == 0 || ct == "" {
+		m.RemoveHeader("Content-Type")
+		return
+	}
+	m.ReplaceHeader(ctHeader(ct))
+}
+
 func ctHeader(v string) *sip.ContentTypeHeader {
 	h := sip.ContentTypeHeader(v)
 	return &h
