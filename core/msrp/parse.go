@@ -104,9 +104,17 @@ func (p *Parser) limits() (maxH, maxB int) {
 // Parse parses one complete frame at the start of buf into m. All slices in m
 // alias buf and die with it.
 //
-// It returns (n, nil) with n bytes consumed; (0, ErrIncomplete) when buf holds
-// only a prefix of a frame (the Parser remembers how far it scanned: call again
-// with the same buf start plus more bytes, the same or another m). Any other error
+// It returns (n, nil) with n > 0 bytes consumed; (0, ErrIncomplete) when buf
+// holds only a prefix of a frame (the Parser remembers how far it scanned: call
+// again with the same buf start plus more bytes, the same or another m).
+//
+// The contract with the caller's read loop: the result is the number of bytes
+// consumed, and 0 means "need more". The caller must keep every unconsumed byte,
+// unchanged and in order, and start the next call's buf with them (after dropping
+// exactly n bytes on success). A transport whose "discard n" has a special meaning
+// for 0 (gnet's Conn.Discard drops everything for n <= 0) must not be called with
+// 0. netio/msrp's connState.input states the same contract for its transports.
+// Any other error
 // is a *[FrameError] wrapping ErrMalformed, ErrHeaderTooLarge or ErrBodyTooLarge;
 // the Parser is then reset and the caller answers 400/413 if FrameError.TID is
 // set and closes the connection.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/herald-ims/herald/core/msrp"
 	"github.com/herald-ims/herald/core/push"
+	"github.com/herald-ims/herald/core/safe"
 	"github.com/herald-ims/herald/core/sdp"
 )
 
@@ -129,6 +130,12 @@ func (s *Server) dialOut(d *dialing, addr string) {
 		}
 	}
 	defer releaseSlot()
+	defer func() { // the recovery net (recover.go): this session fails, the plane goes on
+		if r := recover(); safe.Recovered(safe.MSRP, s.log, r) {
+			s.finish(d.e, push.Result{Outcome: push.Failed, Err: errInternal})
+		}
+	}()
+	hookPanic(s, atDial)
 	// fail reports a connection that could not be established; during Stop (which cancels the dial
 	// and the handshake) the session ends Aborted like every other, uncounted.
 	fail := func(err error, handshake bool) {

@@ -2,7 +2,6 @@ package msrp
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"net"
 	"net/netip"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/herald-ims/herald/core/msrp"
 	"github.com/herald-ims/herald/core/push"
+	"github.com/herald-ims/herald/core/safe"
 )
 
 // connState is the per-connection state of either transport: stored in gnet.Conn.Context for TCP, owned
@@ -38,6 +38,8 @@ type connState struct {
 
 	// loop-owned
 	closed     bool // OnClose ran: the gnet.Conn is released and must not be touched
+	released   bool // the admission (MaxConns, MaxConnsPerIP) is given back
+	held       int  // gnet: bytes of an unfinished frame left in gnet's inbound buffer after OnTraffic
 	lingering  bool // Herald is done with the connection: discard input, half-close, wait for the peer
 	delivered  bool // the success REPORT for the whole page arrived
 	closeReady bool // delivered, all input consumed, nothing to send: the transport closes now
@@ -60,13 +62,6 @@ type transfer struct {
 	msgID   [msrp.TIDLen]byte // Message-ID (held inline: no allocation per transfer)
 	ch      msrp.Chunker
 	sent    int64 // body bytes handed to the connection
-}
-
-// Run is the timeout runnable the timer goroutine queues on the connection's owner (gnet.Runnable; the
-// connection itself, so that it costs no allocation of its own).
-func (cs *connState) Run(context.Context) error {
-	cs.timeout()
-	return nil
 }
 
 // newConnState makes the state of an admitted connection and arms its bind timeout. A nil w is a gnet
@@ -94,7 +89,19 @@ func remoteIP(a net.Addr) netip.Addr {
 }
 
 // OnOpen admits or refuses a connection (MaxConns, MaxConnsPerIP) and arms the bind timeout.
-func (h *handler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
+func (h *handler) OnOpen(c gnet.Conn) (out []byte, action gnet.Action) {
+	admitted := false
+	defer func() {
+		if r := recover(); r != nil {
+			safe.Recovered(safe.MSRP, h.s.log, r)
+			if cs, _ := c.Context().(*connState); cs != nil {
+				cs.abandon() // OnClose releases the admission
+			} else if admitted {
+				h.s.release(remoteIP(c.RemoteAddr()))
+			}
+			out, action = nil, gnet.Close
+		}
+	}()
 	if h.pin != nil {
 		if err := h.pin.Pin(); err != nil { // first connection on this loop's thread pins it
 			h.s.log.Warn("msrp loop runs unpinned", "error", err)
@@ -106,7 +113,9 @@ func (h *handler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 		s.st.refusedLimit.Add(1)
 		return nil, gnet.Close
 	}
+	admitted = true
 	c.SetContext(s.newConnState(nil, c, ip, false))
+	hookPanic(s, atOnOpen)
 	return nil, gnet.None
 }
 
@@ -118,6 +127,13 @@ func (h *handler) OnClose(c gnet.Conn, err error) gnet.Action {
 		return gnet.None // refused in OnOpen
 	}
 	c.SetContext(nil)
+	defer func() {
+		if r := recover(); r != nil {
+			safe.Recovered(safe.MSRP, h.s.log, r)
+			cs.closeAfterPanic()
+		}
+	}()
+	hookPanic(cs.s, atOnClose)
 	cs.onClosed(err)
 	return gnet.None
 }
@@ -127,7 +143,7 @@ func (cs *connState) onClosed(err error) {
 	s := cs.s
 	cs.closed = true
 	s.wheel.kill(&cs.tn)
-	s.release(cs.ip)
+	cs.releaseAdmission()
 	if cs.e != nil {
 		res := push.Result{Outcome: push.Disconnected, Bytes: cs.x.sent, Err: errDisconnected}
 		if s.stopping.Load() {
@@ -146,19 +162,34 @@ func (cs *connState) onClosed(err error) {
 }
 
 // OnTraffic hands gnet's inbound bytes to the shared frame handling (Peek/Discard: no frame bytes outlive
-// this call).
-func (h *handler) OnTraffic(c gnet.Conn) gnet.Action {
+// this call). It discards exactly what input consumed and leaves the rest, a frame's unfinished prefix, in
+// gnet's inbound buffer: the next OnTraffic's Peek(-1) starts with the same bytes, followed by the new ones,
+// as the Parser's resumption requires. Discard is never called with 0: gnet v2.9.7's Conn.Discard treats
+// n <= 0 as "discard everything" (connection_unix.go), which would drop the prefix of a frame split across
+// reads, so that the next read was parsed from the middle of the frame (issue 11: a bodiless SEND split in
+// two segments got a 400 with a transaction id from the wrong bytes, or a silent close, instead of its 481).
+func (h *handler) OnTraffic(c gnet.Conn) (action gnet.Action) {
 	cs, _ := c.Context().(*connState)
 	if cs == nil {
 		return gnet.Close
 	}
-	if c.InboundBuffered() > 0 {
-		cs.lastRead.Store(cs.s.mono())
-	}
+	defer func() {
+		if r := recover(); r != nil {
+			action = cs.recovered(r)
+		}
+	}()
+	hookPanic(cs.s, atOnTraffic)
 	buf, _ := c.Peek(-1)
+	if fresh := len(buf) - cs.held; fresh > 0 { // 0 for a wake-up (Wake) with nothing new read
+		cs.lastRead.Store(cs.s.mono())
+		cs.s.st.bytesReceived.Add(int64(fresh))
+	}
 	n := cs.input(buf)
 	if !cs.closed {
-		_, _ = c.Discard(n)
+		if n > 0 {
+			_, _ = c.Discard(n)
+		}
+		cs.held = c.InboundBuffered() // what gnet keeps for the next OnTraffic
 		if cs.closeReady {
 			return gnet.Close
 		}
@@ -170,6 +201,14 @@ func (h *handler) OnTraffic(c gnet.Conn) gnet.Action {
 // batches the responses, writes page chunks up to the outbound high-water mark (the responses lead the
 // first writev, so the bind's 200 shares a segment with the first chunks) and returns how many bytes of
 // buf are consumed. Frames alias buf; nothing of them outlives the call.
+//
+// The contract with the transports (and, through it, with core/msrp's Parser.Parse): input returns the
+// number of leading bytes of buf it consumed, from 0 to len(buf). 0 means "nothing complete yet, need
+// more". The caller must drop exactly those bytes and keep the rest, unchanged and in order, and the next
+// call's buf must start with them followed by whatever arrived since: the connection's Parser remembers
+// how far it scanned the unfinished frame at the start of buf. Any segmentation of the stream therefore
+// gives the same frames (TestSplitEveryByte and friends, split_test.go). A lingering or closing
+// connection consumes everything.
 func (cs *connState) input(buf []byte) int {
 	// The parsed Message is scratch of this call (the Parser accepts another Message when it resumes a
 	// frame), so connections do not each hold one: 336 bytes plus the header slice fewer per connection.

@@ -35,6 +35,7 @@ var (
 	errDisconnected    = errors.New("netio/msrp: connection closed by peer")
 	errProtocol        = errors.New("netio/msrp: protocol error from peer")
 	errShutdown        = errors.New("netio/msrp: plane stopped")
+	errInternal        = errors.New("netio/msrp: internal error (recovered panic, counted in herald_panics_total)")
 	errDial            = errors.New("netio/msrp: dialling the terminal failed")
 	errHandshake       = errors.New("netio/msrp: tls handshake with the terminal failed")
 	errFingerprint     = errors.New("netio/msrp: terminal certificate does not match its a=fingerprint")

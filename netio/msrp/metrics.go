@@ -21,6 +21,7 @@ var (
 	descIdleTimeouts   = desc("idle_timeouts_total", "Connections closed for silence.")
 	descDeliveries     = desc("deliveries_total", "Push session results by outcome.", "outcome")
 	descBytesSent      = desc("sent_bytes_total", "Page body bytes handed to connections.")
+	descBytesReceived  = desc("received_bytes_total", "Bytes read from terminals' connections.")
 	descFramesBad      = desc("frames_rejected_total", "Frames rejected by reason.", "reason")
 	descReportsUnknown = desc("reports_unknown_total", "REPORTs that matched no transfer.")
 	descPauses         = desc("outbound_pauses_total", "Transfers paused at the outbound high-water mark.")
@@ -42,7 +43,7 @@ type collector struct{ s *Server }
 //	herald_msrp_binds_total{result="bound|unknown_481|rejected"}, herald_msrp_bind_timeouts_total,
 //	herald_msrp_idle_timeouts_total,
 //	herald_msrp_deliveries_total{outcome="delivered|failed|timed-out|aborted|disconnected"},
-//	herald_msrp_sent_bytes_total, herald_msrp_frames_rejected_total{reason="malformed|too_large"},
+//	herald_msrp_sent_bytes_total, herald_msrp_received_bytes_total, herald_msrp_frames_rejected_total{reason="malformed|too_large"},
 //	herald_msrp_reports_unknown_total, herald_msrp_outbound_pauses_total,
 //	herald_msrp_outbound_max_queued_bytes, herald_msrp_engine_restarts_total,
 //	herald_msrp_dials_total{result="failed|busy"}, herald_msrp_tls_handshake_failures_total,
@@ -51,7 +52,7 @@ func (s *Server) Collectors() []prometheus.Collector { return []prometheus.Colle
 
 func (collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descConnsOpen, descConnsAccepted, descConnsRefused, descSessionsOpen,
-		descBinds, descBindTimeouts, descIdleTimeouts, descDeliveries, descBytesSent, descFramesBad,
+		descBinds, descBindTimeouts, descIdleTimeouts, descDeliveries, descBytesSent, descBytesReceived, descFramesBad,
 		descReportsUnknown, descPauses, descMaxOutbound, descRestarts, descDials, descTLSHandshake,
 		descAcceptErrors} {
 		ch <- d
@@ -81,6 +82,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descDeliveries, st.DeliveriesAborted, "aborted")
 	counter(descDeliveries, st.DeliveriesDisconnected, "disconnected")
 	counter(descBytesSent, st.BytesSent)
+	counter(descBytesReceived, st.BytesReceived)
 	counter(descFramesBad, st.FramesMalformed, "malformed")
 	counter(descFramesBad, st.FramesTooLarge, "too_large")
 	counter(descReportsUnknown, st.ReportsUnknown)

@@ -52,6 +52,7 @@ func TestCollectors(t *testing.T) {
 		"herald_msrp_deliveries_total{outcome=delivered}":     1,
 		"herald_msrp_deliveries_total{outcome=disconnected}":  0,
 		"herald_msrp_sent_bytes_total":                        5000,
+		"herald_msrp_received_bytes_total":                    float64(s.Stats().BytesReceived),
 		"herald_msrp_sessions_open":                           0,
 		"herald_msrp_frames_rejected_total{reason=malformed}": 0,
 		"herald_msrp_connections_refused_total":               0,

@@ -347,7 +347,7 @@ func (s *Server) Close(id string) {
 		return
 	}
 	err := cs.w.execute(gnet.RunnableFunc(func(context.Context) error {
-		cs.abort(e)
+		cs.guard(func() { cs.abort(e) })
 		return nil
 	}))
 	if err != nil { // the engine is gone, and the connection with it

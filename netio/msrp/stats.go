@@ -14,7 +14,7 @@ type counters struct {
 	binds, bindUnknown, bindRejected, bindTimeouts  atomic.Int64
 	idleTimeouts                                    atomic.Int64
 	delivered, failed, timedOut, aborted, discarded atomic.Int64
-	bytesSent                                       atomic.Int64
+	bytesSent, bytesReceived                        atomic.Int64
 	malformed, tooLarge, reportsUnknown             atomic.Int64
 	pauses, maxOutbound                             atomic.Int64
 	engineRestarts                                  atomic.Int64
@@ -67,6 +67,7 @@ type Stats struct {
 	DeliveriesDisconnected int64 // Disconnected results
 
 	BytesSent       int64 // page body bytes handed to connections
+	BytesReceived   int64 // bytes read from terminals' connections (every read, whatever it holds)
 	FramesMalformed int64 // malformed frames and unusable To-Path/Status values
 	FramesTooLarge  int64 // frames over MaxHeaderBytes or MaxChunkBytes (413)
 	ReportsUnknown  int64 // REPORTs for no transfer of the connection (ignored)
@@ -100,6 +101,7 @@ func (s *Server) Stats() Stats {
 		DeliveriesAborted:      c.aborted.Load(),
 		DeliveriesDisconnected: c.discarded.Load(),
 		BytesSent:              c.bytesSent.Load(),
+		BytesReceived:          c.bytesReceived.Load(),
 		FramesMalformed:        c.malformed.Load(),
 		FramesTooLarge:         c.tooLarge.Load(),
 		ReportsUnknown:         c.reportsUnknown.Load(),

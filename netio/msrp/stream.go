@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/herald-ims/herald/core/push"
+	"github.com/herald-ims/herald/core/safe"
 )
 
 // streamConn is the goroutine-per-connection transport for what gnet cannot carry: msrps (crypto/tls,
@@ -94,7 +95,7 @@ func (sc *streamConn) fail(err error) {
 
 func (sc *streamConn) wake() {
 	_ = sc.execute(gnet.RunnableFunc(func(context.Context) error {
-		sc.cs.afterInput()
+		sc.cs.guard(sc.cs.afterInput)
 		return nil
 	}))
 }
@@ -121,6 +122,22 @@ func (sc *streamConn) execute(r gnet.Runnable) error {
 		}
 	}()
 	return nil
+}
+
+// input is cs.input for the reader goroutine (holding mu), with the recovery net: a panic in the frame
+// handling is reported, fails the session and closes this connection only.
+func (sc *streamConn) input(buf []byte) (used int) {
+	cs := sc.cs
+	defer func() {
+		if r := recover(); r != nil {
+			safe.Recovered(safe.MSRP, sc.s.log, r)
+			cs.abandon()
+			sc.fail(nil)
+			used = len(buf)
+		}
+	}()
+	hookPanic(sc.s, atStreamRead)
+	return cs.input(buf)
 }
 
 // readLoop is the connection's reader: it owns the connection while it handles what it read.
@@ -152,7 +169,8 @@ func (sc *streamConn) readLoop() {
 		if n > 0 {
 			buf = buf[:len(buf)+n]
 			cs.lastRead.Store(sc.s.mono())
-			used := cs.input(buf)
+			sc.s.st.bytesReceived.Add(int64(n))
+			used := sc.input(buf)
 			if cs.closeReady && !cs.closed {
 				sc.fail(nil)
 			}
@@ -227,12 +245,14 @@ func (s *Server) serveStream(nc net.Conn, ip netip.Addr, secure bool, setup func
 	sc.mu.Lock()
 	cs := s.newConnState(sc, nil, ip, secure)
 	sc.cs = cs
-	if setup != nil && !setup(cs) {
-		sc.fail(nil)
-	}
-	if !cs.closed && cs.out != nil {
-		cs.flushOut()
-	}
+	cs.guard(func() {
+		if setup != nil && !setup(cs) {
+			sc.fail(nil)
+		}
+		if !cs.closed && cs.out != nil {
+			cs.flushOut()
+		}
+	})
 	closed := cs.closed
 	sc.mu.Unlock()
 	if !closed {

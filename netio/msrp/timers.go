@@ -149,11 +149,7 @@ func (s *Server) timerLoop() {
 		now := s.mono()
 		scratch = s.wheel.due(now, scratch[:0])
 		for i, n := range scratch {
-			if n.cs != nil {
-				n.cs.fire(now)
-			} else {
-				s.expireUnbound(n.e)
-			}
+			s.guardTimer(n, now)
 			scratch[i] = nil
 		}
 		d := gran
