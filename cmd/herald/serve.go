@@ -25,6 +25,7 @@ import (
 	"github.com/herald-ims/herald/configs"
 	"github.com/herald-ims/herald/core/config"
 	"github.com/herald-ims/herald/core/profile"
+	"github.com/herald-ims/herald/core/safe"
 	"github.com/herald-ims/herald/core/signal"
 	"github.com/herald-ims/herald/core/web"
 	msrpnet "github.com/herald-ims/herald/netio/msrp"
@@ -132,6 +133,7 @@ func newInstance(o *config.Options, log *slog.Logger, trace func(string)) (*inst
 	in.metrics = prometheus.NewRegistry()
 	in.metrics.MustRegister(in.msrp.Collectors()...)
 	in.metrics.MustRegister(in.rtp.Collectors()...)
+	in.metrics.MustRegister(safe.Collector()) // herald_panics_total{plane}: the recovery net (core/safe)
 	var pub signal.Publisher
 	if o.HTTP.Listen != "" {
 		in.web, err = web.New(web.Options{

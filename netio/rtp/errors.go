@@ -13,6 +13,9 @@ var (
 	ErrStreamState = errors.New("netio/rtp: stream already playing or ended")
 	// ErrMaxDuration is the end reason of a stream that reached Options.MaxDuration.
 	ErrMaxDuration = errors.New("netio/rtp: maximum ringback duration reached")
+	// ErrInternal is the end reason of a stream stopped because its tick panicked (a bug, recovered
+	// and counted in herald_panics_total{plane="rtp"}); the other streams play on.
+	ErrInternal = errors.New("netio/rtp: stream stopped by an internal error")
 	// ErrBadTrack means the track has no packets or an invalid payload type.
 	ErrBadTrack = errors.New("netio/rtp: bad track")
 	// ErrBadAddr means the destination is invalid or of another address family than the plane.

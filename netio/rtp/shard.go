@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/herald-ims/herald/core/safe"
 	"github.com/herald-ims/herald/netio/cpu"
 )
 
@@ -137,23 +138,38 @@ func (sh *shard) run(ctx context.Context) {
 	defer sh.shutdown()
 	sh.cur = sh.p.now() / slotNs
 	for ctx.Err() == nil && !sh.p.stopping.Load() {
-		// Commands are applied before every slot, so Stop takes effect within one slot even
-		// when an overloaded shard is catching up on many late slots.
-		now := sh.p.now()
-		sh.drain(now)
-		if len(sh.live) == 0 && sh.idle(ctx) {
-			// Nothing plays: the shard slept until a command came (no wake-ups on an idle node);
-			// the wheel resumes from now, its skipped slots hold only dead entries.
-			sh.cur = sh.p.now() / slotNs
-			continue
-		}
-		if sh.cur*slotNs <= now {
-			sh.runSlot(sh.cur)
-			sh.cur++
-			continue
-		}
-		sh.sleep(sh.cur*slotNs - now)
+		sh.step(ctx)
 	}
+}
+
+// step is one turn of the shard loop: apply commands, then run the next slot if it is due or sleep
+// until it is. It is the shard's outer recovery boundary (core/safe): a panic that runSlot did not
+// attribute to a stream (in drain or a flush) is counted and logged, the datagrams collected so far
+// are dropped and the wheel goes on with the next turn.
+func (sh *shard) step(ctx context.Context) {
+	defer func() {
+		if r := recover(); safe.Recovered(safe.RTP, sh.p.log, r) {
+			clear(sh.pend)
+			sh.pend = sh.pend[:0]
+		}
+	}()
+	hookPanic(sh, nil)
+	// Commands are applied before every slot, so Stop takes effect within one slot even
+	// when an overloaded shard is catching up on many late slots.
+	now := sh.p.now()
+	sh.drain(now)
+	if len(sh.live) == 0 && sh.idle(ctx) {
+		// Nothing plays: the shard slept until a command came (no wake-ups on an idle node);
+		// the wheel resumes from now, its skipped slots hold only dead entries.
+		sh.cur = sh.p.now() / slotNs
+		return
+	}
+	if sh.cur*slotNs <= now {
+		sh.runSlot(sh.cur)
+		sh.cur++
+		return
+	}
+	sh.sleep(sh.cur*slotNs - now)
 }
 
 // sleep waits d ns for the next slot. An unpinned shard parks in the Go scheduler (time.Sleep), which
@@ -230,10 +246,32 @@ func (sh *shard) runSlot(t int64) {
 	sh.slots[i] = sh.spare[:0]
 	limit := (t + 1) * slotNs
 	now := sh.p.now()
-	for _, s := range list {
+	for k := 0; k < len(list); {
+		k = sh.runStreams(list, k, limit, now)
+	}
+	clear(list)
+	sh.spare = list[:0]
+	sh.flush()
+}
+
+// runStreams runs the streams list[k:] of a slot and returns len(list). It is the per-stream recovery
+// boundary (core/safe): when one stream's tick panics, that stream is stopped (ErrInternal) and its
+// collected datagrams are dropped, the panic is counted in herald_panics_total{plane="rtp"} and
+// logged, and runStreams returns the index after it, so that runSlot goes on with the others. One
+// deferred call per slot, not per stream.
+func (sh *shard) runStreams(list []*Stream, k int, limit, now int64) (next int) {
+	defer func() {
+		if r := recover(); safe.Recovered(safe.RTP, sh.p.log, r) {
+			sh.drop(list[next])
+			next++
+		}
+	}()
+	for next = k; next < len(list); next++ {
+		s := list[next]
 		if s.dead {
 			continue
 		}
+		hookPanic(sh, s)
 		if now >= s.deadline {
 			sh.end(s, ErrMaxDuration)
 			continue
@@ -256,9 +294,33 @@ func (sh *shard) runSlot(t int64) {
 		}
 		sh.insert(s)
 	}
-	clear(list)
-	sh.spare = list[:0]
-	sh.flush()
+	return next
+}
+
+// drop stops s after a panic in its tick: its collected datagrams are removed (its sockets are about
+// to close, and a descriptor number may be reused at once) and it ends with ErrInternal.
+func (sh *shard) drop(s *Stream) {
+	kept := sh.pend[:0]
+	for _, d := range sh.pend {
+		if d.s != s {
+			kept = append(kept, d)
+		}
+	}
+	clear(sh.pend[len(kept):])
+	sh.pend = kept
+	if !s.dead {
+		sh.end(s, ErrInternal)
+	}
+}
+
+// panicHook, set only by tests, is called at each recovery boundary of a shard: per stream tick (s
+// set) and per loop turn (s nil); a test panics in it. Nil in production: one atomic load each.
+var panicHook atomic.Pointer[func(sh *shard, s *Stream)]
+
+func hookPanic(sh *shard, s *Stream) {
+	if h := panicHook.Load(); h != nil {
+		(*h)(sh, s)
+	}
 }
 
 // queue collects the packet of frame s.idx and advances s to its next frame.

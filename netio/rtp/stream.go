@@ -68,8 +68,8 @@ func (s *Stream) Port() int { return s.port }
 // Done is closed when the stream has ended: stopped, at its maximum duration, or with the plane.
 func (s *Stream) Done() <-chan struct{} { return s.done }
 
-// Err returns why the stream ended: nil after Stop, ErrMaxDuration, or ErrClosed. It is nil while
-// the stream runs.
+// Err returns why the stream ended: nil after Stop, ErrMaxDuration, ErrClosed, or ErrInternal (a
+// recovered panic in its tick). It is nil while the stream runs.
 func (s *Stream) Err() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
