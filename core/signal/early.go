@@ -401,6 +401,7 @@ func (c *callCtl) sendCalleeCardUpdate() {
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
+		defer func() { s.recovered(recover()) }()
 		ctx, cancel := context.WithTimeout(c.ctx, 64*s.opts.T1)
 		defer cancel()
 		res, err := s.cli.Do(ctx, u, s.sendOpts()...)

@@ -199,6 +199,7 @@ type fmsg struct {
 	viaEnd  int  // end of the top Via's value (a comma or the end of the first Via line's value)
 	rport   span // the top Via's bare ";rport" (empty when it has none or has a value)
 	proxyRq bool // Proxy-Require present
+	locked  bool // fastPath.mu is held while handling this message (released by takeSafe after a panic)
 }
 
 // scan indexes buf. It reports false for anything the fast path leaves to the general path.

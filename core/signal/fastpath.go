@@ -274,13 +274,15 @@ func (f *fastPath) hasCall(callID string) bool {
 
 // take offers the fast path a datagram read from c's socket; it reports whether the fast path
 // handled it (the general path gets the others).
-func (f *fastPath) take(data []byte, src netip.AddrPort, c *fconn) bool {
-	var m fmsg
+func (f *fastPath) take(m *fmsg, data []byte, src netip.AddrPort, c *fconn) bool {
 	if !m.scan(data) {
 		// A response to one of the fast path's requests must reach its transaction even when the
 		// next hop formats it in a way the scanner refuses (folded lines, compact oddities): read
 		// it with sipgo's parser, print it canonically and scan that.
-		if !bytes.HasPrefix(data, []byte("SIP/2.0 ")) || !bytes.Contains(data, []byte(fastPrefix)) {
+		if !bytes.HasPrefix(data, []byte("SIP/2.0 ")) {
+			return f.rejectEarly(data, src, c)
+		}
+		if !bytes.Contains(data, []byte(fastPrefix)) {
 			return false
 		}
 		norm := f.normalize(data)
@@ -289,7 +291,21 @@ func (f *fastPath) take(data []byte, src netip.AddrPort, c *fconn) bool {
 			return false
 		}
 	}
-	return f.handle(&m, src, c)
+	return f.handle(m, src, c)
+}
+
+// rejectEarly answers from c a request sipgo could not key a transaction by (precheck.go), and
+// reports whether it did; the general path gets the others.
+func (f *fastPath) rejectEarly(data []byte, src netip.AddrPort, c *fconn) bool {
+	res := earlyReject(data)
+	if res == nil || c == nil {
+		return false
+	}
+	f.s.Stats.BadRequests.Add(1)
+	if err := c.send(res, src); err != nil {
+		f.s.Stats.Fast.SendErrors.Add(1)
+	}
+	return true
 }
 
 // tagOf is the tag parameter of a To (or From) value, nil when it has none.
@@ -322,7 +338,7 @@ func (f *fastPath) normalize(data []byte) []byte {
 		return nil
 	}
 	res, ok := msg.(*sip.Response)
-	if !ok {
+	if !ok || unparsed(res) != "" {
 		return nil
 	}
 	return []byte(res.String())
@@ -618,19 +634,20 @@ func (f *fastPath) onInvite(m *fmsg, src netip.AddrPort, c *fconn) bool {
 	var kb [160]byte
 	var q [2]fsend
 	n := 0
-	f.mu.Lock()
+	f.lock(m)
+	fire(&hookFastLocked, m)
 	if tx := f.inv[string(m.txKey(kb[:0]))]; tx != nil {
 		// A retransmission: the last response again, if any (RFC 3261 §17.2.1).
 		if tx.last != nil && tx.state != fsAccepted {
 			q[0] = fsend{tx.conn, tx.last, tx.up}
 			n = 1
 		}
-		f.mu.Unlock()
+		f.unlock(m)
 		f.s.Stats.Fast.Absorbed.Add(1)
 		f.flush(q[:n])
 		return true
 	}
-	f.mu.Unlock()
+	f.unlock(m)
 
 	s := f.s
 	if m.mf <= 1 || m.proxyRq || !s.trustedAddr(src.Addr()) {
@@ -655,14 +672,14 @@ func (f *fastPath) onInvite(m *fmsg, src netip.AddrPort, c *fconn) bool {
 		return f.fallback() // RFC 3261 §18.1.1: the general path sends it over TCP
 	}
 
-	f.mu.Lock()
+	f.lock(m)
 	if f.inv[tx.branch] != nil {
-		f.mu.Unlock() // the same INVITE, read twice at once from two sockets
+		f.unlock(m) // the same INVITE, read twice at once from two sockets
 		f.s.Stats.Fast.Absorbed.Add(1)
 		return true
 	}
 	if len(f.out) >= f.maxTx {
-		f.mu.Unlock()
+		f.unlock(m)
 		s.Stats.Invites.Add(1)
 		s.Stats.Fast.Overload.Add(1)
 		s.Stats.Rejected503.Add(1)
@@ -670,11 +687,11 @@ func (f *fastPath) onInvite(m *fmsg, src netip.AddrPort, c *fconn) bool {
 		return true
 	}
 	if _, loop := f.calls[callID]; loop {
-		f.mu.Unlock()
+		f.unlock(m)
 		// A second INVITE with this Call-ID and a new branch: a loop or a spiral back to us.
-		f.mu.Lock()
+		f.lock(m)
 		f.own482[0][tx.branch] = struct{}{}
-		f.mu.Unlock()
+		f.unlock(m)
 		s.Stats.Invites.Add(1)
 		f.flush([]fsend{{c, answer(m, src, 482, "Loop Detected", ""), src}})
 		return true
@@ -692,7 +709,7 @@ func (f *fastPath) onInvite(m *fmsg, src netip.AddrPort, c *fconn) bool {
 	f.active.Add(1)
 	s.active.Add(1)
 	fwd := tx.fwd
-	f.mu.Unlock()
+	f.unlock(m)
 
 	s.Stats.Invites.Add(1)
 	s.Stats.Forwarded.Add(1)
@@ -704,9 +721,9 @@ func (f *fastPath) onInvite(m *fmsg, src netip.AddrPort, c *fconn) bool {
 		// RFC 3261 §16.9: a transport error is a 503 from the next hop.
 		s.Stats.ForwardErrors.Add(1)
 		s.log.Warn("forward INVITE", "call_id", callID, "error", err)
-		f.mu.Lock()
+		f.lock(m)
 		q := f.answerUp(tx, 503, "Service Unavailable", "Retry-After: 5\r\n", nil)
-		f.mu.Unlock()
+		f.unlock(m)
 		f.flush(q)
 	}
 	return true
@@ -858,13 +875,13 @@ func (f *fastPath) forget(tx *ftx) {
 // statelessly along its Route (it is its own transaction, RFC 3261 §17.1.1.3).
 func (f *fastPath) onAck(m *fmsg, src netip.AddrPort, c *fconn) bool {
 	var kb [160]byte
-	f.mu.Lock()
+	f.lock(m)
 	if tx := f.inv[string(m.txKey(kb[:0]))]; tx != nil && tx.state != fsAccepted {
 		if tx.state == fsCompleted && tx.t[tFinal] != 0 {
 			tx.t[tFinal] = 0 // Timer G stops; tEnd (H, and D downstream) still bounds the state
 			f.w.link(tx, f.tick)
 		}
-		f.mu.Unlock()
+		f.unlock(m)
 		f.s.Stats.Fast.Absorbed.Add(1)
 		return true
 	}
@@ -877,7 +894,7 @@ func (f *fastPath) onAck(m *fmsg, src netip.AddrPort, c *fconn) bool {
 	// The ACK for that INVITE's 2xx: same dialog and CSeq number (the ACK of a later re-INVITE,
 	// which sipgo proxies, has a higher one, and if it acknowledges a non-2xx it must end there).
 	ours := d != nil && d.cseq == m.cseq && d.okTag == string(tagOf(m.value(hTo)))
-	f.mu.Unlock()
+	f.unlock(m)
 	if mine {
 		f.s.Stats.Fast.Absorbed.Add(1)
 		return true // the ACK for the fast path's own 482
@@ -911,10 +928,10 @@ func (f *fastPath) onAck(m *fmsg, src netip.AddrPort, c *fconn) bool {
 // final response yet, and CANCEL downstream (RFC 3261 §16.10). Any other CANCEL goes to sipgo.
 func (f *fastPath) onCancel(m *fmsg, src netip.AddrPort, c *fconn) bool {
 	var kb [160]byte
-	f.mu.Lock()
+	f.lock(m)
 	tx := f.inv[string(m.txKey(kb[:0]))]
 	if tx == nil {
-		f.mu.Unlock()
+		f.unlock(m)
 		return false
 	}
 	if tx.tag == "" {
@@ -929,7 +946,7 @@ func (f *fastPath) onCancel(m *fmsg, src netip.AddrPort, c *fconn) bool {
 			f.s.trace("herald: caller CANCEL: CANCEL toward the callee (fast path)")
 		}
 	}
-	f.mu.Unlock()
+	f.unlock(m)
 	f.flush(q)
 	return true
 }
@@ -1009,18 +1026,18 @@ func hopRequest(fwd []byte, meth string, to []byte) []byte {
 // onInDialog forwards a BYE or INFO along its Route set on a fast non-INVITE transaction.
 func (f *fastPath) onInDialog(m *fmsg, src netip.AddrPort, c *fconn) bool {
 	var kb [160]byte
-	f.mu.Lock()
+	f.lock(m)
 	if tx := f.nonInv[string(m.txKey(kb[:0]))]; tx != nil {
 		var q []fsend
 		if tx.last != nil {
 			q = append(q, fsend{tx.conn, tx.last, tx.up})
 		}
-		f.mu.Unlock()
+		f.unlock(m)
 		f.s.Stats.Fast.Absorbed.Add(1)
 		f.flush(q)
 		return true
 	}
-	f.mu.Unlock()
+	f.unlock(m)
 	if m.mf <= 1 || m.proxyRq {
 		return false
 	}
@@ -1040,15 +1057,15 @@ func (f *fastPath) onInDialog(m *fmsg, src netip.AddrPort, c *fconn) bool {
 	if len(tx.fwd) > f.s.opts.UDPMaxRequest {
 		return false
 	}
-	f.mu.Lock()
+	f.lock(m)
 	if f.nonInv[tx.branch] != nil {
-		f.mu.Unlock()
+		f.unlock(m)
 		f.s.Stats.Fast.Absorbed.Add(1)
 		return true
 	}
 	if len(f.out) >= f.maxTx {
 		// The transaction limit (maxTxFactor): refused without state (RFC 3261 §21.5.4).
-		f.mu.Unlock()
+		f.unlock(m)
 		f.s.Stats.Fast.Overload.Add(1)
 		f.flush([]fsend{{c, answer(m, src, 503, "Service Unavailable", ""), src}})
 		return true
@@ -1061,17 +1078,17 @@ func (f *fastPath) onInDialog(m *fmsg, src netip.AddrPort, c *fconn) bool {
 	tx.t[tNoAnswer] = now + 64*f.t1
 	f.w.link(tx, f.tick)
 	fwd := tx.fwd
-	f.mu.Unlock()
+	f.unlock(m)
 	f.s.Stats.Fast.InDialog.Add(1)
 	if f.s.tracing() {
 		f.s.trace("herald: proxy %s %s (fast path)", methodNames[m.method], callID)
 	}
 	if err := c.send(fwd, r.dst); err != nil {
 		f.s.Stats.ForwardErrors.Add(1)
-		f.mu.Lock()
+		f.lock(m)
 		res := answerFwd(tx.fwd, 503, "Service Unavailable", "Retry-After: 5\r\n", "")
 		f.completeNonInvite(tx, res)
-		f.mu.Unlock()
+		f.unlock(m)
 		f.flush([]fsend{{c, res, src}})
 	}
 	return true
@@ -1109,10 +1126,10 @@ func (f *fastPath) onResponse(m *fmsg) bool {
 	if !ok {
 		return false // a response to sipgo's own client transactions
 	}
-	f.mu.Lock()
+	f.lock(m)
 	tx := f.out[id]
 	if tx == nil {
-		f.mu.Unlock()
+		f.unlock(m)
 		f.s.Stats.Fast.Stray.Add(1)
 		if m.cseqM == mINVITE && m.status >= 200 && m.status < 300 {
 			f.relayStateless(m)
@@ -1131,7 +1148,7 @@ func (f *fastPath) onResponse(m *fmsg) bool {
 	case !tx.invite && m.cseqM != mINVITE:
 		q = f.nonInviteResponse(tx, m, q)
 	}
-	f.mu.Unlock()
+	f.unlock(m)
 	f.flush(q)
 	return true
 }
@@ -1218,11 +1235,7 @@ func (f *fastPath) raceBye(fwd, res []byte) {
 		f.s.trace("herald: 2xx after CANCEL: ACK and BYE it")
 	}
 	req.SetTransport("UDP")
-	f.s.wg.Add(1)
-	go func() {
-		defer f.s.wg.Done()
-		f.s.ackAndBye(req, resp)
-	}()
+	f.s.goSafe(func() { f.s.ackAndBye(req, resp) })
 }
 
 // nonInviteResponse handles a response to a fast BYE or INFO. Under f.mu.
@@ -1332,20 +1345,36 @@ func (f *fastPath) run() {
 			return
 		case <-t.C:
 		}
-		q = q[:0]
-		f.mu.Lock()
-		now := f.now()
-		if now-f.own482At >= 64*f.t1 {
-			f.own482[1], f.own482[0], f.own482At = f.own482[0], map[string]struct{}{}, now
-		}
-		f.due = f.w.advance(now, f.tick, f.due[:0])
-		for _, tx := range f.due {
-			q = f.fire(tx, now, q)
-		}
-		clear(f.due)
-		f.mu.Unlock()
-		f.flush(q)
+		q = f.tickSafe(q[:0])
 	}
+}
+
+// tickSafe runs the timers that are due, behind the recovery net (recover.go): a panic releases
+// the lock and the loop goes on with the next tick.
+func (f *fastPath) tickSafe(q []fsend) []fsend {
+	locked := false
+	defer func() {
+		if r := recover(); f.s.recovered(r) && locked {
+			clear(f.due)
+			f.mu.Unlock()
+		}
+	}()
+	f.mu.Lock()
+	locked = true
+	fire(&hookTick, struct{}{})
+	now := f.now()
+	if now-f.own482At >= 64*f.t1 {
+		f.own482[1], f.own482[0], f.own482At = f.own482[0], map[string]struct{}{}, now
+	}
+	f.due = f.w.advance(now, f.tick, f.due[:0])
+	for _, tx := range f.due {
+		q = f.fire(tx, now, q)
+	}
+	clear(f.due)
+	locked = false
+	f.mu.Unlock()
+	f.flush(q)
+	return q
 }
 
 // fire runs the timers of tx that are due. Under f.mu.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -87,7 +86,12 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	c.cancelled = make(chan struct{})
 	// A matched CANCEL does not end the server transaction's Done(); sipgo reports it here (it has
 	// already answered 200 to the CANCEL and 487 to the INVITE).
-	tx.OnCancel(func(*sip.Request) { close(c.cancelled) })
+	// sipgo runs this on its own goroutine; once only, whatever sipgo does with a repeated CANCEL.
+	var cancelOnce sync.Once
+	tx.OnCancel(func(*sip.Request) {
+		defer func() { s.recovered(recover()) }()
+		cancelOnce.Do(func() { close(c.cancelled) })
+	})
 	s.calls[callID] = c
 	s.mu.Unlock()
 	s.active.Add(1)
@@ -112,19 +116,27 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	c.runSafe()
 }
 
-// runSafe runs the controller; a fault in it answers the caller 500 with Retry-After instead of
-// leaving the INVITE unanswered (the deferred cleanup above still releases everything).
+// runSafe runs the controller behind the recovery net (recover.go): a fault in it answers the
+// caller 500 with Retry-After instead of leaving the INVITE unanswered, and cancels the INVITE it
+// forwarded (the deferred cleanup above still releases everything else).
 func (c *callCtl) runSafe() {
 	defer func() {
-		if r := recover(); r != nil {
-			c.s.Stats.Panics.Add(1)
-			c.s.log.Error("call controller fault", "call_id", c.callID, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+		if r := recover(); c.s.recovered(r) {
 			if !c.final {
 				c.final = true
-				respond(c.tx, c.req, 500, "Server Internal Error", sip.NewHeader("Retry-After", "5"))
+				answer500(c.tx, c.req)
+			}
+			if !c.canceled {
+				c.canceled = true
+				func() {
+					defer func() { c.s.recovered(recover()) }()
+					c.finish()
+					c.cancelDownstream()
+				}()
 			}
 		}
 	}()
+	fire(&hookController, c.req)
 	c.run()
 }
 
@@ -343,6 +355,10 @@ func (c *callCtl) run() {
 	for {
 		select {
 		case res := <-clTx.Responses():
+			fire(&hookResponse, res)
+			if s.badResponse(res) {
+				continue
+			}
 			if res.StatusCode > 100 && res.StatusCode < 200 {
 				timerC.Reset(s.opts.TimerC) // RFC 3261 §16.7 step 2: a provisional restarts Timer C
 			}
@@ -572,9 +588,13 @@ func (c *callCtl) cancelDownstream() {
 		return
 	}
 	cr := cancelRequest(c.fwd)
+	if cr == nil {
+		return
+	}
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
+		defer func() { c.s.recovered(recover()) }()
 		ctx, cancel := context.WithTimeout(context.Background(), 64*c.s.opts.T1)
 		defer cancel()
 		cr.SetTransport(c.fwd.Transport())

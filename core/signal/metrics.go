@@ -23,7 +23,9 @@ import (
 //	herald_sip_ringbacks_total                    counter ringbacks started
 //	herald_sip_ringback_skipped_total{reason="no_codec|no_port"} counter ringbacks or lines skipped
 //	herald_sip_forward_errors_total               counter requests that could not reach their next hop
-//	herald_sip_panics_total                       counter handler panics answered 500
+//	herald_sip_panics_total                       counter panics recovered on the SIP plane (also herald_panics_total{plane="sip"})
+//	herald_sip_bad_requests_total                 counter requests answered 400/505 before any handler (checkRequest)
+//	herald_sip_bad_responses_total                counter responses dropped: a mandatory header missing or malformed
 //	herald_sip_fast_path_calls_total              counter plain UDP calls proxied on the fast path
 //	herald_sip_fast_path_fallbacks_total          counter new INVITEs the fast path left to the general path
 //	herald_sip_fast_path_in_dialog_total          counter ACKs for 2xx, BYEs and INFOs it forwarded
@@ -69,7 +71,9 @@ var (
 		{prometheus.NewDesc("herald_sip_udp_to_tcp_total", "INVITEs sent over TCP because they outgrew UDP (RFC 3261 18.1.1).", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.UDPToTCP }},
 		{prometheus.NewDesc("herald_sip_ringbacks_total", "Ringbacks started.", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.Ringbacks }},
 		{prometheus.NewDesc("herald_sip_forward_errors_total", "Requests that could not be sent toward their next hop (DNS, connect, TLS).", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.ForwardErrors }},
-		{prometheus.NewDesc("herald_sip_panics_total", "Handler panics answered 500.", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.Panics }},
+		{prometheus.NewDesc("herald_sip_panics_total", "Panics recovered on the SIP plane (requests owed an answer got 500).", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.Panics }},
+		{prometheus.NewDesc("herald_sip_bad_requests_total", "Requests answered 400 or 505 before any handler: a mandatory header missing or malformed, a repeated one.", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.BadRequests }},
+		{prometheus.NewDesc("herald_sip_bad_responses_total", "Responses from a next hop dropped: a mandatory header missing or malformed (RFC 3261 18.1.2).", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.BadResponses }},
 		{prometheus.NewDesc("herald_sip_fast_path_calls_total", "Plain UDP calls proxied on the fast path.", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.Fast.Calls }},
 		{prometheus.NewDesc("herald_sip_fast_path_fallbacks_total", "New INVITEs the fast path left to the general path.", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.Fast.Fallbacks }},
 		{prometheus.NewDesc("herald_sip_fast_path_in_dialog_total", "ACKs for 2xx, BYEs and INFOs forwarded on the fast path.", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.Fast.InDialog }},

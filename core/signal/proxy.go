@@ -108,7 +108,7 @@ func (s *Server) proxyInDialog(req *sip.Request, tx sip.ServerTransaction) {
 	for {
 		select {
 		case res := <-clTx.Responses():
-			if res.StatusCode == 100 {
+			if res.StatusCode == 100 || s.badResponse(res) {
 				continue
 			}
 			s.relayResponse(tx, req, res)
@@ -171,7 +171,12 @@ func (s *Server) relayResponse(tx sip.ServerTransaction, req *sip.Request, res *
 
 // cancelRequest builds the CANCEL for a forwarded INVITE (RFC 3261 §9.1): same Request-URI, top Via
 // (branch), Call-ID, From, To, CSeq number and Route set.
+// It returns nil when inv lacks one of them (checkRequest keeps such an INVITE from being
+// forwarded; this is the second line).
 func cancelRequest(inv *sip.Request) *sip.Request {
+	if inv.Via() == nil || inv.From() == nil || inv.To() == nil || inv.CallID() == nil || inv.CSeq() == nil {
+		return nil
+	}
 	c := sip.NewRequest(sip.CANCEL, inv.Recipient)
 	c.AppendHeader(inv.Via().Clone())
 	for _, r := range inv.GetHeaders("Route") {
@@ -192,6 +197,9 @@ func cancelRequest(inv *sip.Request) *sip.Request {
 // ackAndBye ends a 2xx that arrived after Herald cancelled the INVITE (the CANCEL/200 race,
 // RFC 3261 §15): the dialog it created is confirmed with ACK and torn down with BYE.
 func (s *Server) ackAndBye(inv *sip.Request, res *sip.Response) {
+	if inv.From() == nil || inv.CallID() == nil || inv.CSeq() == nil || res.To() == nil {
+		return
+	}
 	mk := func(m sip.RequestMethod, seq uint32) *sip.Request {
 		target := inv.Recipient
 		if c := res.Contact(); c != nil {

@@ -102,6 +102,12 @@ type Stats struct {
 	Invites, CallsDone, Forwarded, CallerCards, CalleeCards, Rejected403, Rejected483, Rejected503,
 	BadBodies, ReliableRetransmits, PrackTimeouts, Cancels, UDPToTCP, CallInfoLinks, Ringbacks,
 	RingbackNoCodec, Panics atomic.Uint64
+	// BadRequests counts requests answered 400 (or 505) before any handler: a mandatory header
+	// missing or not parsing, a repeated single-value header, ... (checkRequest).
+	BadRequests atomic.Uint64
+	// BadResponses counts responses from a next hop dropped because a mandatory header was missing
+	// or did not parse (RFC 3261 §18.1.2, badResponse).
+	BadResponses atomic.Uint64
 	// RingbackNoPort counts ringback m-lines answered with port 0 because the RTP plane could not
 	// allocate a stream (port range exhausted, descriptor limit): the call goes on without that
 	// line's ringback.
@@ -195,18 +201,18 @@ func New(opts Options, deps Deps) (*Server, error) {
 	if s.cli, err = sipgo.NewClient(ua, sipgo.WithClientHostname(opts.Host), sipgo.WithClientLogger(s.log)); err != nil {
 		return nil, fmt.Errorf("signal: %w", err)
 	}
-	s.srv.OnInvite(guard(s.onInvite))
-	s.srv.OnAck(guard(s.onAck))
-	s.srv.OnPrack(guard(s.onPrack))
-	s.srv.OnUpdate(guard(s.onUpdate))
-	s.srv.OnBye(guard(s.proxyInDialog))
-	s.srv.OnInfo(guard(s.proxyInDialog))
-	s.srv.OnOptions(guard(s.onOptions))
-	s.srv.OnCancel(guard(func(req *sip.Request, tx sip.ServerTransaction) {
+	s.srv.OnInvite(s.guard(s.onInvite))
+	s.srv.OnAck(s.guard(s.onAck))
+	s.srv.OnPrack(s.guard(s.onPrack))
+	s.srv.OnUpdate(s.guard(s.onUpdate))
+	s.srv.OnBye(s.guard(s.proxyInDialog))
+	s.srv.OnInfo(s.guard(s.proxyInDialog))
+	s.srv.OnOptions(s.guard(s.onOptions))
+	s.srv.OnCancel(s.guard(func(req *sip.Request, tx sip.ServerTransaction) {
 		// A CANCEL sipgo could not match to an INVITE transaction (RFC 3261 §9.2).
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
 	}))
-	s.srv.OnNoRoute(guard(func(req *sip.Request, tx sip.ServerTransaction) {
+	s.srv.OnNoRoute(s.guard(func(req *sip.Request, tx sip.ServerTransaction) {
 		if req.To() != nil && req.To().Params.Has("tag") {
 			s.proxyInDialog(req, tx)
 			return
@@ -222,33 +228,97 @@ func New(opts Options, deps Deps) (*Server, error) {
 // Contact untouched in every INVITE, 18x, 200, ACK and BYE, and Herald reads it only in the rare
 // paths (its own early dialog, the CANCEL/200 race) where sip.Message.Contact parses it on demand;
 // left generic, it costs a string instead of a parsed name-addr and its parameter list per message.
+//
+// Every typed parser is lenient (lenientParser): a header line that does not parse no longer makes
+// sipgo drop the whole message unanswered, so that checkRequest can answer 400 naming it (RFC 3261
+// §16.3 step 1, §8.2.2). Content-Length stays strict: it frames messages on TCP.
 func headerParsers() map[string]sip.HeaderParser {
 	m := maps.Clone(sip.DefaultHeadersParser())
 	delete(m, "contact")
 	delete(m, "m")
+	for name, p := range m {
+		if name == "content-length" || name == "l" {
+			continue
+		}
+		m[name] = lenientParser(canonicalName(name), p)
+	}
 	return m
 }
 
-// guard answers the requests sipgo parses but no handler may act on (RFC 4475 §3.1.2, §3.3.8,
-// §3.3.9): another SIP version gets 505, a CSeq method that is not the request's (RFC 3261 §8.1.1.5),
-// a single-value header given twice and URI headers in the Request-URI (RFC 3261 §19.1.5) get 400.
-// A bad ACK is dropped, never answered.
-func guard(h sipgo.RequestHandler) sipgo.RequestHandler {
-	return func(req *sip.Request, tx sip.ServerTransaction) {
-		code, reason := checkRequest(req)
-		if code == 0 {
-			h(req, tx)
-			return
+// canonicalName is the full, canonical name of a header sipgo parses (compact forms expanded).
+func canonicalName(lower string) string {
+	switch lower {
+	case "v", "via":
+		return "Via"
+	case "f", "from":
+		return "From"
+	case "t", "to":
+		return "To"
+	case "i", "call-id":
+		return "Call-ID"
+	case "cseq":
+		return "CSeq"
+	case "max-forwards":
+		return "Max-Forwards"
+	case "c", "content-type":
+		return "Content-Type"
+	case "route":
+		return "Route"
+	case "record-route":
+		return "Record-Route"
+	case "refer-to":
+		return "Refer-To"
+	case "referred-by":
+		return "Referred-By"
+	}
+	return lower
+}
+
+// badHeader is a header line whose typed parser refused it, kept as text under its canonical name:
+// the typed accessor (req.To() ...) finds it and, parsing it again on demand, returns nil, and
+// checkRequest answers the request 400 naming it. A response carrying one is dropped where Herald
+// reads it (badResponse).
+type badHeader struct{ sip.Header }
+
+// lenientParser wraps sipgo's typed parser p of header name. A value list (a comma, which sipgo
+// reports as an error carrying the offset of the rest) is passed through.
+func lenientParser(name string, p sip.HeaderParser) sip.HeaderParser {
+	return func(lower []byte, text string) (sip.Header, error) {
+		h, err := p(lower, text)
+		if err == nil || err.Error() == "comma detected" {
+			return h, err
 		}
-		if req.IsAck() {
-			return
-		}
-		res := sip.NewResponseFromRequest(req, code, reason, nil)
-		res.SipVersion = "SIP/2.0"
-		_ = tx.Respond(res)
+		return &badHeader{sip.NewHeader(name, text)}, nil
 	}
 }
 
+// badResponse reports (and counts) a response Herald must drop rather than act on: one without the
+// headers every response carries (RFC 3261 §8.2.6.2: Via, From, To, Call-ID, CSeq) or with a
+// header that does not parse (§18.1.2: a malformed response is discarded).
+func (s *Server) badResponse(res *sip.Response) bool {
+	if unparsed(res) == "" && res.Via() != nil && res.From() != nil && res.To() != nil && res.CallID() != nil && res.CSeq() != nil {
+		return false
+	}
+	s.Stats.BadResponses.Add(1)
+	s.log.Debug("malformed response dropped", "status", res.StatusCode, "call_id", callIDOf(res))
+	return true
+}
+
+// unparsed is the name of the first header of m whose value did not parse, "" when all did.
+func unparsed(m interface{ Headers() []sip.Header }) string {
+	for _, h := range m.Headers() {
+		if b, ok := h.(*badHeader); ok {
+			return b.Name()
+		}
+	}
+	return ""
+}
+
+// checkRequest is what guard (recover.go) refuses of a request sipgo parsed, before any handler
+// acts on it (RFC 4475 §3.1.2, §3.3.8, §3.3.9): another SIP version gets 505; a mandatory header
+// missing or not parsing, a CSeq method that is not the request's (RFC 3261 §8.1.1.5), a
+// single-value header given twice and URI headers in the Request-URI (RFC 3261 §19.1.5) get 400
+// naming what is wrong.
 // singleValued are the headers a request must not carry twice (RFC 3261 §7.3.1, §20).
 var singleValued = [...]string{"Call-ID", "CSeq", "From", "To", "Max-Forwards", "Content-Length"}
 
@@ -256,7 +326,24 @@ func checkRequest(req *sip.Request) (int, string) {
 	if req.SipVersion != "SIP/2.0" {
 		return 505, "Version Not Supported"
 	}
-	if cs := req.CSeq(); cs == nil || !strings.EqualFold(string(cs.MethodName), string(req.Method)) {
+	// RFC 3261 §8.1.1: To, From, CSeq, Call-ID and Via are mandatory (Max-Forwards too, but a proxy
+	// passes a request without it, §16.3 step 3); one that does not parse is as bad (§16.3 step 1).
+	if name := unparsed(req); name != "" {
+		return 400, "Bad Request (malformed " + name + ")"
+	}
+	switch {
+	case req.Via() == nil:
+		return 400, "Bad Request (missing Via)"
+	case req.From() == nil:
+		return 400, "Bad Request (missing From)"
+	case req.To() == nil:
+		return 400, "Bad Request (missing To)"
+	case req.CallID() == nil || req.CallID().Value() == "":
+		return 400, "Bad Request (missing Call-ID)"
+	case req.CSeq() == nil:
+		return 400, "Bad Request (missing CSeq)"
+	}
+	if cs := req.CSeq(); !strings.EqualFold(string(cs.MethodName), string(req.Method)) {
 		return 400, "Bad Request (CSeq method)"
 	}
 	// One pass over the headers (every request passes here): GetHeaders per name would walk the list
@@ -290,10 +377,10 @@ const allowMethods = "INVITE, ACK, CANCEL, BYE, PRACK, UPDATE, INFO, OPTIONS"
 func (s *Server) ServeUDP(pc net.PacketConn) error {
 	s.Listening(pc.LocalAddr())
 	if s.fast == nil {
-		return s.srv.ServeUDP(pc)
+		return s.srv.ServeUDP(precheckPC{PacketConn: pc, s: s})
 	}
 	var c *fconn
-	sock := sipudp.New(pc, sipudp.Options{Fast: func(b []byte, from netip.AddrPort) bool { return s.fast.take(b, from, c) }})
+	sock := sipudp.New(pc, sipudp.Options{Fast: func(b []byte, from netip.AddrPort) bool { return s.fast.takeSafe(b, from, c) }})
 	c = s.fast.addConn(pc, sock)
 	done := make(chan struct{})
 	go func() {
@@ -325,7 +412,7 @@ func (s *Server) UDPStats() (datagrams, reads, general, dropped uint64) {
 // ServeTCP serves SIP over TCP on l until it is closed.
 func (s *Server) ServeTCP(l net.Listener) error {
 	s.learnPort(l.Addr(), tpTCP)
-	return s.srv.ServeTCP(l)
+	return s.srv.ServeTCP(precheckListener{Listener: l, s: s})
 }
 
 // ServeTLS serves SIP over TLS on l (a listener that already runs the TLS server handshake, such
@@ -333,7 +420,7 @@ func (s *Server) ServeTCP(l net.Listener) error {
 // transport a request came in on (double Record-Route, RFC 5658).
 func (s *Server) ServeTLS(l net.Listener) error {
 	s.learnPort(l.Addr(), tpTLS)
-	return s.srv.ServeTLS(l)
+	return s.srv.ServeTLS(precheckListener{Listener: l, s: s})
 }
 
 // Listening tells the SIP layer about a UDP or TCP socket it is about to serve, before the serving
@@ -513,6 +600,11 @@ func (s *Server) onOptions(req *sip.Request, tx sip.ServerTransaction) {
 // onUnhandledResponse receives responses no client transaction matched: retransmitted 2xx of an
 // INVITE whose transaction has ended (RFC 6026). A proxy forwards them statelessly upstream.
 func (s *Server) onUnhandledResponse(res *sip.Response) {
+	defer func() { s.recovered(recover()) }()
+	fire(&hookUnhandled, res)
+	if s.badResponse(res) {
+		return
+	}
 	via := res.Via()
 	if via == nil || !strings.EqualFold(via.Host, s.opts.Host) {
 		return
