@@ -691,3 +691,35 @@ func mustPrefixes(t *testing.T, cidrs ...string) []netip.Prefix {
 	}
 	return out
 }
+
+// TestOneToTagPerRequest proves RFC 3261 §8.2.6.2 and §9.2 on a push call the caller cancels after
+// Herald's reliable 183 (issue 11 item 4): the 183 of Herald's own early dialog, the 200 to the
+// CANCEL and the 487 to the INVITE carry one and the same To tag (before, sipgo's transaction layer
+// gave the 200 and the 487 a new random tag each).
+func TestOneToTagPerRequest(t *testing.T) {
+	leakCheck(t)
+	st, _ := testStore(t)
+	callee := newCallee(t, uesim.CalleeOptions{RingTime: 5 * time.Second})
+	h := startHerald(t, st, callee.Addr(), nil)
+	caller := newCaller(t, uesim.CallerOptions{CancelAfter: 300 * time.Millisecond, FetchTimeout: time.Second})
+	res, _ := h.call(t, caller, alice, bob)
+	if res.Final != 487 || !res.Canceled {
+		t.Fatalf("caller final %d canceled %t, want 487", res.Final, res.Canceled)
+	}
+	own := heraldTag(res)
+	if own == "" {
+		t.Fatal("no 183 on Herald's own early dialog before the CANCEL")
+	}
+	ok200 := pick(res.Messages, uesim.Received, "CANCEL", 200)
+	r487 := pick(res.Messages, uesim.Received, "INVITE", 487)
+	if len(ok200) == 0 || len(r487) == 0 {
+		t.Fatalf("%d 200s to the CANCEL, %d 487s", len(ok200), len(r487))
+	}
+	for _, m := range append(ok200, r487...) {
+		if got := toTag(m.Response); got != own {
+			t.Fatalf("%d (%s) To tag %q, want the 183's %q", m.Status(), m.Method(), got, own)
+		}
+	}
+	calleeSide(t, callee, res.CallID)
+	h.quiet(t)
+}

@@ -154,7 +154,7 @@ func (d *ownDialog) publishedTag() string {
 func (c *callCtl) startEarlyDialog() {
 	s := c.s
 	d := &c.early
-	d.tag = sip.GenerateTagN(16)
+	d.tag = c.tag // the tag of every response Herald sends to this INVITE
 	d.sessID = uint64(time.Now().UnixNano())
 	d.rseq = 1 + uint32(time.Now().UnixNano()%(1<<30)) // RFC 3262 §3: 1..2**31-1, random start
 	d.cseq = 1

@@ -27,6 +27,7 @@ type callCtl struct {
 	req    *sip.Request // the caller's INVITE as received
 	tx     sip.ServerTransaction
 	callID string
+	tag    string // Herald's To tag toward the caller: its own responses and early dialog
 	caps   call.Caps
 	plan   call.Plan
 	ctx    context.Context
@@ -49,39 +50,45 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	s.Stats.Invites.Add(1)
+	// Herald's To tag for every response it or sipgo's transaction layer sends to this INVITE
+	// (RFC 3261 §8.2.6.2), its own early dialog's included.
+	tag := sip.GenerateTagN(16)
+	if st, ok := tx.(*sip.ServerTx); ok {
+		st.SetToTag(tag)
+	}
 	if !s.trusted(req) {
 		s.Stats.Rejected403.Add(1)
-		respond(tx, req, 403, "Forbidden")
+		respondTag(tx, req, tag, 403, "Forbidden")
 		return
 	}
 	if mf := req.MaxForwards(); mf != nil && mf.Val() <= 1 {
 		s.Stats.Rejected483.Add(1)
-		respond(tx, req, 483, "Too Many Hops")
+		respondTag(tx, req, tag, 483, "Too Many Hops")
 		return
 	}
 	callID := callIDOf(req)
 	if callID == "" || req.From() == nil || req.CSeq() == nil {
-		respond(tx, req, 400, "Bad Request")
+		respondTag(tx, req, tag, 400, "Bad Request")
 		return
 	}
 	if s.fast != nil && s.fast.hasCall(callID) {
-		respond(tx, req, 482, "Loop Detected") // a fast-path call has this Call-ID
+		respondTag(tx, req, tag, 482, "Loop Detected") // a fast-path call has this Call-ID
 		return
 	}
 	s.mu.Lock()
 	if _, dup := s.calls[callID]; dup {
 		s.mu.Unlock()
 		// A second INVITE with the same Call-ID but a new branch: a loop or a spiral back to us.
-		respond(tx, req, 482, "Loop Detected")
+		respondTag(tx, req, tag, 482, "Loop Detected")
 		return
 	}
 	if len(s.calls)+s.fastActive() >= s.opts.MaxCalls {
 		s.mu.Unlock()
 		s.Stats.Rejected503.Add(1)
-		respond(tx, req, 503, "Service Unavailable", sip.NewHeader("Retry-After", "5"))
+		respondTag(tx, req, tag, 503, "Service Unavailable", sip.NewHeader("Retry-After", "5"))
 		return
 	}
-	c := &callCtl{s: s, req: req, tx: tx, callID: callID, events: make(chan any, 8)}
+	c := &callCtl{s: s, req: req, tx: tx, callID: callID, tag: tag, events: make(chan any, 8)}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.cancelled = make(chan struct{})
 	// A matched CANCEL does not end the server transaction's Done(); sipgo reports it here (it has
@@ -124,7 +131,10 @@ func (c *callCtl) runSafe() {
 		if r := recover(); c.s.recovered(r) {
 			if !c.final {
 				c.final = true
-				answer500(c.tx, c.req)
+				func() {
+					defer func() { _ = recover() }()
+					c.respond(500, "Server Internal Error", sip.NewHeader("Retry-After", "5"))
+				}()
 			}
 			if !c.canceled {
 				c.canceled = true
@@ -138,6 +148,11 @@ func (c *callCtl) runSafe() {
 	}()
 	fire(&hookController, c.req)
 	c.run()
+}
+
+// respond sends Herald's own response to the caller's INVITE, with the call's To tag.
+func (c *callCtl) respond(code int, reason string, hdrs ...sip.Header) {
+	respondTag(c.tx, c.req, c.tag, code, reason, hdrs...)
 }
 
 func (s *Server) partyFor(uri string) *call.Party {
@@ -339,7 +354,7 @@ func (c *callCtl) run() {
 		// next hop whose certificate does not verify: nothing was sent to it.
 		s.Stats.ForwardErrors.Add(1)
 		s.log.Warn("forward INVITE", "call_id", c.callID, "error", err)
-		respond(c.tx, req, 503, "Service Unavailable", sip.NewHeader("Retry-After", "5"))
+		c.respond(503, "Service Unavailable", sip.NewHeader("Retry-After", "5"))
 		return
 	}
 	defer clTx.Terminate()
@@ -368,7 +383,7 @@ func (c *callCtl) run() {
 		case <-clTx.Done():
 			if !c.final {
 				c.finish()
-				respond(c.tx, req, 408, "Request Timeout")
+				c.respond(408, "Request Timeout")
 			}
 			return
 		case <-c.cancelled:
@@ -397,7 +412,7 @@ func (c *callCtl) run() {
 			if !c.final {
 				c.finish()
 				c.final = true
-				respond(c.tx, req, 408, "Request Timeout")
+				c.respond(408, "Request Timeout")
 				c.canceled = true
 				c.cancelDownstream()
 				cancelDeadline = time.After(64 * s.opts.T1)
@@ -490,7 +505,7 @@ func (c *callCtl) sendCallInfoProvisional() {
 		return
 	}
 	d := &c.early
-	d.tag = sip.GenerateTagN(16)
+	d.tag = c.tag
 	tag := d.tag
 	d.pub.Store(&tag)
 	res := sip.NewResponseFromRequest(c.req, 183, "Session Progress", nil)

@@ -536,6 +536,19 @@ func (s *Server) trustedAddr(ip netip.Addr) bool {
 	return false
 }
 
+// respondTag is respond with tag as the To tag of a response to a request without one (RFC 3261
+// §8.2.6.2: one tag for all responses to a request).
+func respondTag(tx sip.ServerTransaction, req *sip.Request, tag string, code int, reason string, hdrs ...sip.Header) {
+	res := sip.NewResponseFromRequest(req, code, reason, nil)
+	if to := res.To(); to != nil && tag != "" && code > 100 && !req.To().Params.Has("tag") {
+		to.Params.Add("tag", tag) // instead of the random one sipgo gave it
+	}
+	for _, h := range hdrs {
+		res.AppendHeader(h)
+	}
+	_ = tx.Respond(res)
+}
+
 func respond(tx sip.ServerTransaction, req *sip.Request, code int, reason string, hdrs ...sip.Header) {
 	res := sip.NewResponseFromRequest(req, code, reason, nil)
 	for _, h := range hdrs {

@@ -21,6 +21,28 @@ type ServerTx struct {
 	timer_1xx    *time.Timer
 	timer_l      *time.Timer
 	reliable     bool
+	toTag        string // Herald patch: see SetToTag
+}
+
+// SetToTag (Herald patch) sets the To tag of the responses the transaction layer itself sends for
+// this INVITE when it is cancelled: the 200 to the CANCEL and the 487 (RFC 3261 §8.2.6.2: one tag
+// for all responses to a request). Without it each gets a new random tag, neither equal to the tag
+// of the TU's own provisional responses.
+func (tx *ServerTx) SetToTag(tag string) {
+	tx.mu.Lock()
+	tx.toTag = tag
+	tx.mu.Unlock()
+}
+
+// withToTag (Herald patch) puts the tag set with SetToTag on res.
+func (tx *ServerTx) withToTag(res *Response) *Response {
+	tx.mu.Lock()
+	tag := tx.toTag
+	tx.mu.Unlock()
+	if to := res.To(); tag != "" && to != nil {
+		to.Params.Add("tag", tag)
+	}
+	return res
 }
 
 func NewServerTx(key string, origin *Request, conn Connection, logger *slog.Logger) *ServerTx {

@@ -301,7 +301,8 @@ func (tx *ServerTx) actCancel() fsmInput {
 	}
 
 	tx.log.Debug("Passing 487 on CANCEL", "tx", tx.Key())
-	tx.fsmResp = NewResponseFromRequest(tx.origin, StatusRequestTerminated, "Request Terminated", nil)
+	// Herald patch: the To tag the TU set (ServerTx.SetToTag).
+	tx.fsmResp = tx.withToTag(NewResponseFromRequest(tx.origin, StatusRequestTerminated, "Request Terminated", nil))
 	tx.fsmErr = ErrTransactionCanceled // For now only informative
 
 	// Check is there some listener on cancel
