@@ -1,0 +1,517 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha1" //nolint:gosec // RFC 5547 file-selector hash, compared with the page's
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/herald-ims/herald/configs"
+	"github.com/herald-ims/herald/core/content"
+	"github.com/herald-ims/herald/core/profile"
+)
+
+// Port ranges of the lab, away from each other and from Herald's ringback range.
+const (
+	phonesRTPBase = 43000 // each phone takes 100 ports from here on
+	phonesRTPEnd  = 43399
+	heraldRTPMin  = 44000 // Herald's ringback streams in the phone tests
+	heraldRTPMax  = 44998
+)
+
+// phoneLab is the four phones of TestRealPhones and the capture that watches them.
+type phoneLab struct {
+	callers, callees map[string]*phone
+	capture          *phoneCapture
+	sipPorts         []int
+}
+
+func startPhoneLab(ctx context.Context, t *testing.T) *phoneLab {
+	t.Helper()
+	peerPath(t, "baresip", "baresip")
+	peerPath(t, "linphonec", "linphone-cli")
+	tsharkPath(t)
+	wav := phoneWAV(t, t.TempDir())
+	lab := &phoneLab{callers: map[string]*phone{}, callees: map[string]*phone{}}
+	// Identities: the callees are bob (baresip) and erin (linphone), the callers carol (baresip)
+	// and dan (linphone). Each phone has its own 100 RTP ports.
+	lab.callees["baresip"] = startPhone(ctx, t, "baresip", "callee", "bob", phonesRTPBase, phonesRTPBase+98, wav)
+	lab.callees["linphone"] = startPhone(ctx, t, "linphone", "callee", "erin", phonesRTPBase+100, phonesRTPBase+198, wav)
+	lab.callers["baresip"] = startPhone(ctx, t, "baresip", "caller", "carol", phonesRTPBase+200, phonesRTPBase+298, wav)
+	lab.callers["linphone"] = startPhone(ctx, t, "linphone", "caller", "dan", phonesRTPBase+300, phonesRTPBase+398, wav)
+	for _, m := range []map[string]*phone{lab.callees, lab.callers} {
+		for _, p := range m {
+			lab.sipPorts = append(lab.sipPorts, p.port)
+		}
+	}
+	slices.Sort(lab.sipPorts)
+	file := filepath.Join(t.TempDir(), "phones.pcapng")
+	lab.capture = startPhoneCapture(ctx, t, file, lab.sipPorts, [][2]int{{phonesRTPBase, phonesRTPEnd}, {heraldRTPMin, heraldRTPMax}})
+	if keep := os.Getenv("HERALD_PHONES_KEEP"); keep != "" { // debugging aid: keep the capture
+		t.Cleanup(func() {
+			lab.capture.stop()
+			if b, err := os.ReadFile(file); err == nil {
+				_ = os.WriteFile(filepath.Join(keep, "phones.pcapng"), b, 0o600)
+				t.Logf("capture kept in %s/phones.pcapng", keep)
+			}
+		})
+	}
+	return lab
+}
+
+// phoneCase is one call of the matrix.
+type phoneCase struct {
+	caller, callee         *phone
+	callerCard, calleeCard bool // the caller subscribes to a caller card; the callee to a callee card and a ringback
+	calleeHangsUp          bool // the callee ends the call instead of the caller
+	noRingback             bool // the callee's profile has a callee card but no ringback
+}
+
+func (c phoneCase) name() string {
+	card := func(b bool) string {
+		if b {
+			return "card"
+		}
+		return "nocard"
+	}
+	return fmt.Sprintf("%s_calls_%s/caller_%s/callee_%s", c.caller.kind, c.callee.kind, card(c.callerCard), card(c.calleeCard))
+}
+
+// phoneResult is one row of the report.
+type phoneResult struct {
+	name                   string
+	completed              bool
+	rtpUp, rtpDown, ringb  int
+	callerLink, calleeLink string // "ok", "none" (none expected) or what went wrong
+	failures               []string
+}
+
+// phoneSeed writes a seed directory for one case: the caller (caller card) and the callee (callee
+// card and ringback) as the case asks; a party without either has no profile at all.
+func phoneSeed(t *testing.T, c phoneCase) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "pages"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"alice-card.html", "bob-callee.html"} {
+		b, err := fs.ReadFile(configs.Seed, "pages/"+name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "pages", name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var y strings.Builder
+	y.WriteString("# TestRealPhones: " + c.name() + "\n")
+	if c.callerCard {
+		fmt.Fprintf(&y, "- identities: [%q]\n  caller_card: alice-card.html\n", c.caller.aor())
+	}
+	if c.calleeCard {
+		fmt.Fprintf(&y, "- identities: [%q]\n  callee_card: bob-callee.html\n", c.callee.aor())
+		if !c.noRingback {
+			y.WriteString("  ringback: ringback\n")
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "profiles.yaml"), []byte(y.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// startPhoneHerald starts Herald in-process on loopback (UDP and TCP on port 0, fast path on as in
+// the default config), its next hop the callee phone, its subscribers the case's seed.
+func startPhoneHerald(ctx context.Context, t *testing.T, callee *phone, seed string) *instance {
+	t.Helper()
+	o, err := demoConfig("127.0.0.1:" + strconv.Itoa(callee.port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Seed = seed
+	o.DataDir = t.TempDir()
+	o.RTP.PortMin, o.RTP.PortMax = heraldRTPMin, heraldRTPMax
+	log := slog.New(slog.DiscardHandler)
+	if lvl := os.Getenv("HERALD_DEMO_LOG"); lvl != "" { // debugging aid: Herald's own log on stderr
+		o.Log.Level = lvl
+		log = newLogger(o, os.Stderr)
+	}
+	in, err := newInstance(o, log, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := in.start(sctx); err != nil {
+		in.stop(context.Background())
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { in.stop(context.Background()) })
+	return in
+}
+
+// fetchCard fetches a Call-Info value's URL and checks it serves page, byte for byte and by SHA-1.
+func fetchCard(callInfo string, page *content.Page) string {
+	if callInfo == "" {
+		return "no Call-Info"
+	}
+	v, _, _ := strings.Cut(callInfo, "|") // the first Call-Info header
+	if !strings.HasPrefix(v, "<") || !strings.Contains(v, ">;purpose=info") {
+		return "Call-Info " + v + " is not <url>;purpose=info"
+	}
+	url := v[1:strings.IndexByte(v, '>')]
+	if !strings.HasPrefix(url, "http://") && !strings.HasPrefix(url, "https://") {
+		return "Call-Info URL " + url + " is not http(s)"
+	}
+	cl := &http.Client{Timeout: 3 * time.Second}
+	resp, err := cl.Get(url) //nolint:noctx // the test's own loopback URL, bounded by the client timeout
+	if err != nil {
+		return "fetch " + url + ": " + err.Error()
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil || resp.StatusCode != 200 {
+		return fmt.Sprintf("fetch %s: %d %v", url, resp.StatusCode, err)
+	}
+	sum := sha1.Sum(body) //nolint:gosec // the page's own hash
+	if !bytes.Equal(body, page.Body) || sum != page.SHA1 {
+		return fmt.Sprintf("fetch %s: %d bytes that are not the page (%d bytes)", url, len(body), len(page.Body))
+	}
+	return "ok"
+}
+
+// earlySession reports whether a captured SIP message carries an early-session part or an
+// m=message line: what these phones must never be given.
+func earlySession(p capPkt) bool {
+	return strings.Contains(strings.ToLower(p.ctype), "multipart") || slices.Contains(p.media, "message")
+}
+
+// audioPort returns the port of the first audio m-line of a captured SIP message, 0 if none.
+func audioPort(p capPkt) int {
+	for i, m := range p.media {
+		if m == "audio" && i < len(p.ports) {
+			return p.ports[i]
+		}
+	}
+	return 0
+}
+
+// runPhoneCase places one call from c.caller through a fresh Herald to c.callee and checks it on
+// the wire: the call completes, media flows both ways, and each card reaches its phone by the only
+// route an ordinary phone takes (the Call-Info URL), never as an early-session part.
+func runPhoneCase(ctx context.Context, t *testing.T, lab *phoneLab, c phoneCase) (r phoneResult) {
+	r = phoneResult{name: c.name(), callerLink: "none", calleeLink: "none"}
+	caller, callee, capt := c.caller, c.callee, lab.capture
+	fail := func(format string, args ...any) {
+		t.Helper()
+		msg := fmt.Sprintf(format, args...)
+		r.failures = append(r.failures, msg)
+		t.Error(msg)
+	}
+	defer func() {
+		if len(r.failures) > 0 {
+			t.Logf("%s log:\n%s", caller, caller.tail(40))
+			t.Logf("%s log:\n%s", callee, callee.tail(40))
+		}
+	}()
+
+	seed := phoneSeed(t, c)
+	in := startPhoneHerald(ctx, t, callee, seed)
+	store, err := profile.LoadSeed(os.DirFS(seed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := func(aor string, callerCard bool) *content.Page {
+		p, ok := profile.LookupURI(store, aor)
+		if !ok {
+			return nil
+		}
+		if callerCard {
+			return p.CallerCard
+		}
+		return p.CalleeCard
+	}
+	hport := in.sip.Port()
+	from := capt.mark(ctx, t, "case")
+	defer func() {
+		// Whatever happened, leave both phones idle and Herald without state for the next case.
+		caller.hangup(t)
+		callee.hangup(t)
+		deadline := time.Now().Add(10 * time.Second)
+		for in.sip.ActiveCalls() != 0 && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if n := in.sip.ActiveCalls(); n != 0 {
+			fail("Herald still holds %d calls after the case", n)
+		}
+		capt.mark(ctx, t, "case-end")
+	}()
+
+	caller.dial(t, fmt.Sprintf("sip:%s@127.0.0.1:%d", callee.user, hport))
+	inv0, _, err := capt.wait(ctx, from, 10*time.Second, func(p capPkt) bool {
+		return p.src == caller.port && p.dst == hport && p.method == "INVITE"
+	}, nil)
+	if err != nil {
+		fail("%s sent no INVITE to Herald: %v", caller, err)
+		return r
+	}
+	callID := inv0.callID
+	callerRTP := audioPort(inv0)
+	mine := func(p capPkt) bool { return p.callID == callID }
+	// A failure of the call, as either phone sees it: a final error response to the INVITE at the
+	// caller, or a BYE from the callee before the test hangs up.
+	broken := func(p capPkt) bool {
+		return mine(p) && (p.dst == caller.port && p.cseq == "INVITE" && p.status >= 300 ||
+			p.src == callee.port && p.method == "BYE" && !c.calleeHangsUp)
+	}
+
+	// The INVITE at the callee: the caller's SDP, no early-session part; the caller card as a
+	// Call-Info link when the caller has one (fetched now: Herald revokes it when the call ends).
+	inv, _, err := capt.wait(ctx, from, 5*time.Second, func(p capPkt) bool {
+		return mine(p) && p.dst == callee.port && p.method == "INVITE"
+	}, nil)
+	if err != nil {
+		fail("INVITE did not reach %s: %v", callee, err)
+		return r
+	}
+	if earlySession(inv) || !strings.HasPrefix(strings.ToLower(inv.ctype), "application/sdp") {
+		fail("INVITE at %s carries %s %v, want application/sdp without m=message", callee, inv.ctype, inv.media)
+	}
+	if c.callerCard {
+		r.calleeLink = fetchCard(inv.callInfo, page(caller.aor(), true))
+		if r.calleeLink != "ok" {
+			fail("caller card at %s: %s", callee, r.calleeLink)
+		}
+	} else if inv.callInfo != "" {
+		r.calleeLink = "unexpected " + inv.callInfo
+		fail("INVITE at %s has Call-Info %s but the caller has no card", callee, inv.callInfo)
+	}
+
+	// Ringing at the caller: the callee's 180 relayed.
+	if _, _, err := capt.wait(ctx, from, 5*time.Second, func(p capPkt) bool {
+		return mine(p) && p.dst == caller.port && p.status == 180
+	}, broken); err != nil {
+		fail("%s did not see the callee's 180: %v", caller, err)
+		return r
+	}
+	if c.calleeCard {
+		// The callee card: a Call-Info link on a provisional to the caller.
+		p, _, err := capt.wait(ctx, from, 5*time.Second, func(p capPkt) bool {
+			return mine(p) && p.dst == caller.port && p.status > 100 && p.status < 200 && p.callInfo != ""
+		}, broken)
+		if err != nil {
+			r.callerLink = "no Call-Info on a provisional"
+			fail("callee card at %s: no provisional with Call-Info: %v", caller, err)
+		} else if r.callerLink = fetchCard(p.callInfo, page(callee.aor(), false)); r.callerLink != "ok" {
+			fail("callee card at %s: %s", caller, r.callerLink)
+		}
+		if caller.kind == "linphone" && !c.noRingback {
+			// Claim 2 for a 100rel caller: Herald's ringback on its reliable 183 before the answer.
+			h, _, err := capt.wait(ctx, from, 3*time.Second, func(p capPkt) bool {
+				return mine(p) && p.src == hport && p.dst == caller.port && p.status == 183 && audioPort(p) != 0
+			}, broken)
+			if err != nil {
+				fail("no ringback 183 with SDP from Herald to %s: %v", caller, err)
+			} else {
+				hrtp := audioPort(h)
+				n, err := capt.waitCount(ctx, from, 10, 3*time.Second, func(p capPkt) bool {
+					return !p.sip() && p.src == hrtp && p.dst == callerRTP
+				})
+				r.ringb = n
+				if err != nil {
+					fail("ringback RTP from Herald :%d to %s :%d: %v", hrtp, caller, callerRTP, err)
+				}
+			}
+		}
+	}
+
+	// The answer: 200 with SDP at the caller, ACK at the callee.
+	callee.answer(t)
+	ok200, _, err := capt.wait(ctx, from, 5*time.Second, func(p capPkt) bool {
+		return mine(p) && p.dst == caller.port && p.cseq == "INVITE" && p.status == 200
+	}, broken)
+	if err != nil {
+		fail("%s's answer did not reach %s: %v", callee, caller, err)
+		return r
+	}
+	calleeRTP := audioPort(ok200)
+	if calleeRTP == 0 || callerRTP == 0 || earlySession(ok200) {
+		fail("200 at %s: audio port %d (offer %d), %s %v", caller, calleeRTP, callerRTP, ok200.ctype, ok200.media)
+		return r
+	}
+	if _, _, err := capt.wait(ctx, from, 5*time.Second, func(p capPkt) bool {
+		return mine(p) && p.dst == callee.port && p.method == "ACK"
+	}, broken); err != nil {
+		fail("no ACK at %s: %v", callee, err)
+		return r
+	}
+	caller.startMedia(t)
+	callee.startMedia(t)
+	answered := len(capt.since(0))
+
+	// Media both ways, phone to phone (Herald is not in the media path).
+	up := func(p capPkt) bool { return !p.sip() && p.src == callerRTP && p.dst == calleeRTP }
+	down := func(p capPkt) bool { return !p.sip() && p.src == calleeRTP && p.dst == callerRTP }
+	if _, err := capt.waitCount(ctx, answered, 25, 6*time.Second, up); err != nil {
+		fail("RTP %s :%d → %s :%d: %v", caller, callerRTP, callee, calleeRTP, err)
+	}
+	if _, err := capt.waitCount(ctx, answered, 25, 6*time.Second, down); err != nil {
+		fail("RTP %s :%d → %s :%d: %v", callee, calleeRTP, caller, callerRTP, err)
+	}
+	r.rtpUp, r.rtpDown = capt.count(answered, up), capt.count(answered, down)
+
+	// Hang up: the BYE crosses Herald and is answered 200, sent once (no retransmission: the 200
+	// came back within T1).
+	ender, other := caller, callee
+	if c.calleeHangsUp {
+		ender, other = callee, caller
+	}
+	ender.hangup(t)
+	if _, _, err := capt.wait(ctx, from, 5*time.Second, func(p capPkt) bool {
+		return mine(p) && p.dst == other.port && p.method == "BYE"
+	}, nil); err != nil {
+		fail("BYE from %s did not reach %s: %v", ender, other, err)
+		return r
+	}
+	if _, _, err := capt.wait(ctx, from, 5*time.Second, func(p capPkt) bool {
+		return mine(p) && p.dst == ender.port && p.cseq == "BYE" && p.status == 200
+	}, nil); err != nil {
+		fail("200 for the BYE did not reach %s: %v", ender, err)
+		return r
+	}
+	r.completed = len(r.failures) == 0
+
+	// Everything the phones exchanged in this call: no error response, no early-session part, no
+	// retransmitted BYE, and no Call-Info the case did not ask for.
+	for _, p := range capt.since(from) {
+		if !mine(p) || !p.sip() {
+			continue
+		}
+		atPhone := p.dst == caller.port || p.dst == callee.port
+		switch {
+		case p.status >= 300:
+			fail("error response %s", p)
+		case atPhone && earlySession(p):
+			fail("early-session part or m=message reached a phone: %s", p)
+		case p.method == "BYE" && p.resend:
+			fail("BYE retransmitted (its 200 was late or lost): %s", p)
+		case p.dst == caller.port && p.callInfo != "" && !c.calleeCard:
+			fail("Call-Info at %s but the callee has no card: %s", caller, p)
+		}
+	}
+	r.completed = r.completed && len(r.failures) == 0
+	return r
+}
+
+// TestRealPhones is issue 10's acceptance with real phones: baresip 1.0 and linphonec 5.1, ordinary
+// SIP phones that take neither early-session nor MSRP, as callee and as caller through Herald, in
+// every combination of caller card and callee card (the callee with a card also subscribes to a
+// ringback). Per case, witnessed by a tshark capture of everything the phones send and receive:
+//
+//   - the call completes (claim-independent, Herald's first rule: never break a call): 180 and 200
+//     reach the caller, ACK and BYE reach the callee, the BYE's 200 comes back, no error response;
+//   - media flows both ways (≥ 25 RTP packets each, phone to phone);
+//   - no multipart body, early-session part or m=message reaches either phone;
+//   - the caller card (claim 1/3) reaches the callee as the Call-Info URL of the INVITE, the callee card
+//     (claims 1/4, 5/7) reaches the caller as the Call-Info URL of a provisional; the test fetches
+//     each over HTTP during the call and compares it with the page (bytes and SHA-1); without a
+//     card, no Call-Info;
+//   - linphone as caller (100rel) hears Herald's ringback (claim 2) before the answer.
+//
+// Then tshark finds no malformed SIP or SDP in the whole capture.
+func TestRealPhones(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real phones skipped in -short")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	lab := startPhoneLab(ctx, t)
+	var results []phoneResult
+	start := time.Now()
+	for _, calleeKind := range []string{"baresip", "linphone"} {
+		for _, callerKind := range []string{"baresip", "linphone"} {
+			for _, callerCard := range []bool{false, true} {
+				for _, calleeCard := range []bool{false, true} {
+					c := phoneCase{caller: lab.callers[callerKind], callee: lab.callees[calleeKind], callerCard: callerCard, calleeCard: calleeCard}
+					t.Run(c.name(), func(t *testing.T) {
+						results = append(results, runPhoneCase(ctx, t, lab, c))
+					})
+				}
+			}
+		}
+	}
+	lab.capture.stop()
+	if errs := sipErrors(ctx, t, lab.capture.file, lab.sipPorts); len(errs) > 0 {
+		t.Errorf("tshark flags %d SIP/SDP packets:\n%s", len(errs), strings.Join(errs, "\n"))
+	}
+	logPhoneResults(t, results, time.Since(start))
+}
+
+// TestRealPhonesPlainCallFastPath: a call between two subscribers without profiles takes Herald's
+// fast path. linphone sends its UDP responses without Content-Length (legal: RFC 3261 §18.3, the
+// body runs to the end of the datagram); the fast path must relay them. linphone calls linphone,
+// the callee hangs up: the caller sees the callee's 180, the call completes with media, and the
+// caller's 200 for the BYE (no Content-Length) reaches the callee at once (the BYE is not
+// retransmitted).
+func TestRealPhonesPlainCallFastPath(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real phones skipped in -short")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	peerPath(t, "linphonec", "linphone-cli")
+	tsharkPath(t)
+	wav := phoneWAV(t, t.TempDir())
+	lab := &phoneLab{callers: map[string]*phone{}, callees: map[string]*phone{}}
+	lab.callees["linphone"] = startPhone(ctx, t, "linphone", "callee", "erin", phonesRTPBase+100, phonesRTPBase+198, wav)
+	lab.callers["linphone"] = startPhone(ctx, t, "linphone", "caller", "dan", phonesRTPBase+300, phonesRTPBase+398, wav)
+	lab.sipPorts = []int{lab.callees["linphone"].port, lab.callers["linphone"].port}
+	file := filepath.Join(t.TempDir(), "plain.pcapng")
+	lab.capture = startPhoneCapture(ctx, t, file, lab.sipPorts, [][2]int{{phonesRTPBase, phonesRTPEnd}, {heraldRTPMin, heraldRTPMax}})
+	c := phoneCase{caller: lab.callers["linphone"], callee: lab.callees["linphone"], calleeHangsUp: true}
+	from := len(lab.capture.since(0))
+	r := runPhoneCase(ctx, t, lab, c)
+	// The responses without Content-Length that crossed the fast path.
+	var bare []string
+	for _, p := range lab.capture.since(from) {
+		if p.status != 0 && p.clen == "" && (p.src == c.caller.port || p.src == c.callee.port) {
+			bare = append(bare, p.String())
+		}
+	}
+	if len(bare) == 0 {
+		t.Error("linphone sent every response with Content-Length: the case does not exercise what it is for")
+	}
+	t.Logf("responses without Content-Length relayed: %d (%s)", len(bare), strings.Join(bare, "; "))
+	r.name = "linphone_calls_linphone/plain/fast_path/callee_hangs_up"
+	logPhoneResults(t, []phoneResult{r}, 0)
+}
+
+func logPhoneResults(t *testing.T, results []phoneResult, took time.Duration) {
+	t.Helper()
+	var b strings.Builder
+	fmt.Fprintf(&b, "%-44s %-9s %-9s %-7s %-24s %-24s %s\n", "case", "completed", "rtp up/dn", "ringbk", "caller card at callee", "callee card at caller", "failures")
+	failed := 0
+	for _, r := range results {
+		if !r.completed {
+			failed++
+		}
+		fmt.Fprintf(&b, "%-44s %-9t %-9s %-7d %-24s %-24s %s\n", r.name, r.completed, fmt.Sprintf("%d/%d", r.rtpUp, r.rtpDown),
+			r.ringb, r.calleeLink, r.callerLink, strings.Join(r.failures, "; "))
+	}
+	fmt.Fprintf(&b, "%d cases, %d failed", len(results), failed)
+	if took > 0 {
+		fmt.Fprintf(&b, ", %.1fs", took.Seconds())
+	}
+	t.Log("\n" + b.String())
+}
