@@ -87,8 +87,10 @@ type phone struct {
 	stdin  io.WriteCloser
 	exited chan struct{}
 
-	mu  sync.Mutex
-	log []string
+	mu      sync.Mutex
+	log     []string
+	prompts int           // linphonec prompts printed so far
+	changed chan struct{} // closed and replaced on each prompt
 }
 
 func (p *phone) String() string { return p.kind + " " + p.role }
@@ -96,12 +98,70 @@ func (p *phone) String() string { return p.kind + " " + p.role }
 // aor is the phone's identity.
 func (p *phone) aor() string { return "sip:" + p.user + "@127.0.0.1" }
 
-// send types one console command.
+// send types one console command. linphonec reads its console in one read and keeps one line of
+// it: a command sent before it has shown its next prompt is lost. So each command to linphonec waits
+// for the prompt that follows it (it prints one per command read).
 func (p *phone) send(t *testing.T, line string) {
 	t.Helper()
+	p.mu.Lock()
+	before, changed := p.prompts, p.changed
+	p.mu.Unlock()
 	if _, err := io.WriteString(p.stdin, line+"\n"); err != nil {
 		t.Errorf("%s: console %q: %v", p, line, err)
+		return
 	}
+	if p.kind != "linphone" {
+		return
+	}
+	deadline := time.NewTimer(5 * time.Second)
+	defer deadline.Stop()
+	for {
+		select {
+		case <-changed:
+		case <-deadline.C:
+			t.Errorf("%s: no prompt after %q:\n%s", p, line, p.tail(10))
+			return
+		case <-p.exited:
+			t.Errorf("%s exited after %q:\n%s", p, line, p.tail(10))
+			return
+		}
+		p.mu.Lock()
+		n := p.prompts
+		changed = p.changed
+		p.mu.Unlock()
+		if n > before {
+			return
+		}
+	}
+}
+
+func (p *phone) promptCount() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.prompts
+}
+
+// linphonePrompt is what linphonec prints before it reads a command.
+const linphonePrompt = "linphonec> "
+
+// phoneOut is the phone's stdout and stderr: lines to its log, and linphonec's prompts counted.
+type phoneOut struct {
+	p     *phone
+	lines tsLines
+	last  []byte // the end of the output so far, for a prompt split across writes
+}
+
+func (w *phoneOut) Write(b []byte) (int, error) {
+	w.p.mu.Lock()
+	tail := append(w.last, b...)
+	if n := strings.Count(string(tail), linphonePrompt) - strings.Count(string(w.last), linphonePrompt); n > 0 {
+		w.p.prompts += n
+		close(w.p.changed)
+		w.p.changed = make(chan struct{})
+	}
+	w.last = append(w.last[:0], tail[max(0, len(tail)-len(linphonePrompt)+1):]...)
+	w.p.mu.Unlock()
+	return w.lines.Write(b)
 }
 
 // dial, answer, play and hangup in the phone's console language.
@@ -171,7 +231,8 @@ func phoneWAV(t *testing.T, dir string) string {
 // PID) when the test ends.
 func startPhone(ctx context.Context, t *testing.T, kind, role, user string, rtpMin, rtpMax int, wav string) *phone {
 	t.Helper()
-	p := &phone{kind: kind, role: role, user: user, rtpMin: rtpMin, rtpMax: rtpMax, wav: wav, exited: make(chan struct{})}
+	p := &phone{kind: kind, role: role, user: user, rtpMin: rtpMin, rtpMax: rtpMax, wav: wav, exited: make(chan struct{}),
+		changed: make(chan struct{})}
 	dir := t.TempDir()
 	var args []string
 	var env []string
@@ -255,7 +316,7 @@ max_calls=2
 		if p.stdin, err = p.cmd.StdinPipe(); err != nil {
 			t.Fatal(err)
 		}
-		out := &tsLines{fn: p.addLine}
+		out := &phoneOut{p: p, lines: tsLines{fn: p.addLine}}
 		p.cmd.Stdout, p.cmd.Stderr = out, out
 		if err := p.cmd.Start(); err != nil {
 			t.Fatalf("%s: %v", p, err)
@@ -276,8 +337,14 @@ max_calls=2
 	t.Cleanup(func() { p.stop() })
 	if kind == "linphone" {
 		// Without a sound card linphonec needs the file "card"; it sends RTP from the file given by
-		// 'play' (startMedia).
+		// 'play' (startMedia). IPv4 only: with the rc's use_ipv6=0 alone linphonec still offers its
+		// IPv6 address in SDP, which Herald's ringback (on 127.0.0.1) cannot reach.
+		deadline := time.Now().Add(10 * time.Second)
+		for p.promptCount() == 0 && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
 		p.send(t, "soundcard use files")
+		p.send(t, "ipv6 disable")
 	}
 	return p
 }

@@ -151,9 +151,9 @@ func startPhoneHerald(ctx context.Context, t *testing.T, callee *phone, seed str
 	if err != nil {
 		t.Fatal(err)
 	}
-	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if err := in.start(sctx); err != nil {
+	// The planes run under the context given to start (the RTP shards stop when it is done): the
+	// test's, not a start-up timeout's.
+	if err := in.start(ctx); err != nil {
 		in.stop(context.Background())
 		t.Fatal(err)
 	}
