@@ -94,6 +94,8 @@ type phoneResult struct {
 	completed              bool
 	rtpUp, rtpDown, ringb  int
 	callerLink, calleeLink string // "ok", "none" (none expected) or what went wrong
+	path                   string // "fast" when Herald's fast path proxied the call, else "general"
+	unreadable             uint64 // responses the fast path could not read
 	failures               []string
 }
 
@@ -254,6 +256,14 @@ func runPhoneCase(ctx context.Context, t *testing.T, lab *phoneLab, c phoneCase)
 		}
 		if n := in.sip.ActiveCalls(); n != 0 {
 			fail("Herald still holds %d calls after the case", n)
+		}
+		r.path = "general"
+		if in.sip.Stats.Fast.Calls.Load() > 0 {
+			r.path = "fast"
+		}
+		r.unreadable = in.sip.Stats.Fast.Unreadable.Load()
+		if r.unreadable != 0 {
+			fail("the fast path could not read %d responses", r.unreadable)
 		}
 		capt.mark(ctx, t, "case-end")
 	}()
@@ -493,6 +503,9 @@ func TestRealPhonesPlainCallFastPath(t *testing.T) {
 		t.Error("linphone sent every response with Content-Length: the case does not exercise what it is for")
 	}
 	t.Logf("responses without Content-Length relayed: %d (%s)", len(bare), strings.Join(bare, "; "))
+	if r.path != "fast" {
+		t.Errorf("the plain call took Herald's %s path, want the fast path", r.path)
+	}
 	r.name = "linphone_calls_linphone/plain/fast_path/callee_hangs_up"
 	logPhoneResults(t, []phoneResult{r}, 0)
 }
@@ -500,13 +513,13 @@ func TestRealPhonesPlainCallFastPath(t *testing.T) {
 func logPhoneResults(t *testing.T, results []phoneResult, took time.Duration) {
 	t.Helper()
 	var b strings.Builder
-	fmt.Fprintf(&b, "%-44s %-9s %-9s %-7s %-24s %-24s %s\n", "case", "completed", "rtp up/dn", "ringbk", "caller card at callee", "callee card at caller", "failures")
+	fmt.Fprintf(&b, "%-44s %-8s %-9s %-9s %-7s %-22s %-22s %s\n", "case", "path", "completed", "rtp up/dn", "ringbk", "caller card at callee", "callee card at caller", "failures")
 	failed := 0
 	for _, r := range results {
 		if !r.completed {
 			failed++
 		}
-		fmt.Fprintf(&b, "%-44s %-9t %-9s %-7d %-24s %-24s %s\n", r.name, r.completed, fmt.Sprintf("%d/%d", r.rtpUp, r.rtpDown),
+		fmt.Fprintf(&b, "%-44s %-8s %-9t %-9s %-7d %-22s %-22s %s\n", r.name, r.path, r.completed, fmt.Sprintf("%d/%d", r.rtpUp, r.rtpDown),
 			r.ringb, r.calleeLink, r.callerLink, strings.Join(r.failures, "; "))
 	}
 	fmt.Fprintf(&b, "%d cases, %d failed", len(results), failed)
