@@ -41,22 +41,29 @@ func peerPath(t *testing.T, name, pkg string) string {
 	return path
 }
 
-// freeSIPPort returns a port of 127.0.0.1 that was free for both UDP and TCP a moment ago (the phones
-// listen on both at the same port).
+// freeSIPPort returns a port of 127.0.0.1 that was free for both UDP and TCP a moment ago, and the
+// next one for TCP (the phones listen on both at the same port; baresip adds SIP over TLS on the
+// next).
 func freeSIPPort(t *testing.T) int {
 	t.Helper()
-	for range 20 {
+	for range 50 {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
 		}
 		port := l.Addr().(*net.TCPAddr).Port
 		u, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port})
+		if err != nil {
+			l.Close()
+			continue
+		}
+		l2, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port+1))
 		l.Close()
+		u.Close()
 		if err != nil {
 			continue
 		}
-		u.Close()
+		l2.Close()
 		return port
 	}
 	t.Fatal("no port free for both UDP and TCP")
@@ -329,7 +336,7 @@ max_calls=2
 			break
 		}
 		p.kill()
-		if attempt == 3 {
+		if attempt == 5 {
 			t.Fatalf("%s did not take SIP port %d:\n%s", p, p.port, p.tail(30))
 		}
 		p.exited = make(chan struct{})
@@ -671,7 +678,14 @@ func sipErrors(ctx context.Context, t *testing.T, file string, sipPorts []int) [
 		ps := strconv.Itoa(p)
 		args = append(args, "-d", "udp.port=="+ps+",sip", "-d", "tcp.port=="+ps+",sip")
 	}
-	args = append(args, "-Y", "(sip || sdp) && (_ws.malformed || _ws.expert.severity >= error)", "-T", "fields",
+	// Only the phones' own SIP: the RTP ranges are ephemeral ports too, where other tests' hostile
+	// SIP may pass while this one runs.
+	var ports []string
+	for _, p := range sipPorts {
+		ports = append(ports, strconv.Itoa(p))
+	}
+	set := "{" + strings.Join(ports, ", ") + "}"
+	args = append(args, "-Y", "(udp.port in "+set+" || tcp.port in "+set+") && (sip || sdp) && (_ws.malformed || _ws.expert.severity >= error)", "-T", "fields",
 		"-e", "frame.number", "-e", "_ws.col.Info", "-e", "_ws.expert.message")
 	out := tsRun(ctx, t, tsharkPath(t), args...)
 	var lines []string
