@@ -275,6 +275,36 @@ func TestParseProblems(t *testing.T) {
 			class: ErrValue,
 			want:  []string{"t.yaml:3:16: sip.udp_readers: must be in 1..1024, got 0"},
 		},
+		"capability cache_size negative": {
+			src:   hop + "  capability: {cache_size: -1}\n",
+			class: ErrValue,
+			want:  []string{"t.yaml:3:28: sip.capability.cache_size: must be in 0..10000000, got -1"},
+		},
+		"capability cache_size too big": {
+			src:   hop + "  capability:\n    cache_size: 10000001\n",
+			class: ErrValue,
+			want:  []string{"t.yaml:4:17: sip.capability.cache_size: must be in 0..10000000, got 10000001"},
+		},
+		"capability ttl too short": {
+			src:   hop + "  capability:\n    ttl: 30s\n",
+			class: ErrValue,
+			want:  []string{"t.yaml:4:10: sip.capability.ttl: must be in 1m..720h, got 30s"},
+		},
+		"capability ttl too long": {
+			src:   hop + "  capability:\n    ttl: 721h\n",
+			class: ErrValue,
+			want:  []string{"t.yaml:4:10: sip.capability.ttl: must be in 1m..720h, got 721h0m0s"},
+		},
+		"capability probe not a bool": {
+			src:   hop + "  capability:\n    probe: sometimes\n",
+			class: ErrType,
+			want:  []string{`t.yaml:4:12: sip.capability.probe: expected boolean, got string "sometimes"`},
+		},
+		"capability unknown key": {
+			src:   hop + "  capability:\n    size: 10\n",
+			class: ErrUnknownKey,
+			want:  []string{`t.yaml:4:5: sip.capability: unknown key "size"`},
+		},
 
 		// MSRP.
 		"msrp advertise required on wildcard": {
@@ -515,6 +545,7 @@ func TestParseDefaults(t *testing.T) {
 			T2:          Duration(4 * time.Second),
 			TimerC:      Duration(180 * time.Second),
 			UDPReaders:  2,
+			Capability:  CapabilityOptions{CacheSize: 100000, TTL: Duration(24 * time.Hour)},
 		},
 		MSRP: MSRPOptions{
 			Listen: "127.0.0.1:2855", Advertise: "127.0.0.1", AdvertiseAddr: "127.0.0.1", ChunkSize: 2048,

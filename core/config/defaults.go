@@ -14,6 +14,8 @@ const (
 	DefaultT2             = 4 * time.Second
 	DefaultTimerC         = 180 * time.Second
 	DefaultUDPReaders     = 2
+	DefaultCapCacheSize   = 100000
+	DefaultCapTTL         = 24 * time.Hour
 	DefaultMSRPListen     = "127.0.0.1:2855"
 	DefaultChunkSize      = 2048
 	DefaultMaxConns       = 65536
@@ -71,6 +73,8 @@ func (l *loader) applyDefaults(o *Options) {
 	dur("sip.t2", &o.SIP.T2, DefaultT2)
 	dur("sip.timer_c", &o.SIP.TimerC, DefaultTimerC)
 	num("sip.udp_readers", &o.SIP.UDPReaders, DefaultUDPReaders)
+	num("sip.capability.cache_size", &o.SIP.Capability.CacheSize, DefaultCapCacheSize)
+	dur("sip.capability.ttl", &o.SIP.Capability.TTL, DefaultCapTTL)
 
 	str("msrp.listen", &o.MSRP.Listen, DefaultMSRPListen)
 	num("msrp.chunk_size", &o.MSRP.ChunkSize, DefaultChunkSize)

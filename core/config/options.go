@@ -66,6 +66,27 @@ type SIPOptions struct {
 	// presents to a next hop that demands mutual TLS; they may name a tls listener's cert and key.
 	TLSClientCert string `yaml:"tls_client_cert"`
 	TLSClientKey  string `yaml:"tls_client_key"`
+
+	// Capability governs which terminals get Herald's early-dialog pushes (see CapabilityOptions).
+	Capability CapabilityOptions `yaml:"capability"`
+}
+
+// CapabilityOptions: ordinary phones fail a call whose INVITE carries an RFC 3959 early-session part
+// (even marked handling=optional) and refuse an UPDATE offering m=message, so Herald pushes only to
+// terminals known to take it: provisioned (a profile's push_capable) or learned. Learned is a bounded
+// cache keyed by canonical identity: yes when a callee answered the early-session offer or a
+// terminal fetched its page, no when it refused; each entry lives ttl. Every other terminal gets the
+// cards as Call-Info links (RFC 3261 §20.9) only.
+type CapabilityOptions struct {
+	// CacheSize is how many terminals are remembered, 0..10,000,000 (0 learns nothing); default
+	// 100000 (about 100 bytes each).
+	CacheSize int `yaml:"cache_size"`
+	// TTL is how long a learned answer holds, 1m..720h; default 24h.
+	TTL Duration `yaml:"ttl"`
+	// Probe sends the early-session part to callees of unknown capability too; a non-2xx final
+	// response before any 18x or 2xx makes Herald resend the INVITE once without it (within the
+	// same Timer C) and remember the callee as not capable. Default false.
+	Probe bool `yaml:"probe"`
 }
 
 // MSRPOptions configures the MSRP plane.

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // validate checks every value and the cross-field rules, and derives the defaults that depend on other
@@ -145,6 +146,10 @@ func (l *loader) validateSIP(o *Options) {
 		l.keyErr("sip.t2", ErrConflict, "%s must not be shorter than sip.t1 (%s)", s.T2, s.T1)
 	}
 	l.inRange("sip.udp_readers", s.UDPReaders, 1, 1024)
+	l.inRange("sip.capability.cache_size", s.Capability.CacheSize, 0, 10_000_000)
+	if ttl := s.Capability.TTL.D(); ttl < time.Minute || ttl > 720*time.Hour {
+		l.valErr("sip.capability.ttl", ErrValue, "must be in 1m..720h, got %s", ttl)
+	}
 }
 
 func (l *loader) validateMSRP(o *Options) {

@@ -24,6 +24,12 @@ type Profile struct {
 	CalleeCard *content.Page
 	// Ringback names the clip played to callers (claim 2 CRBT), resolved by core/media; "" = none.
 	Ringback string
+	// PushCapable says the subscriber's terminal takes Herald's pushes in the early dialog: an RFC
+	// 3959 early-session part in the INVITE it receives, an UPDATE offering m=message (RFC 3311, RFC
+	// 4975) on the early dialog of a call it makes. Without it Herald sends such a terminal only what
+	// every SIP stack tolerates (Call-Info, RFC 3261 §20.9) unless it learned otherwise (CapCache).
+	// Ordinary phones do not ignore an early-session part marked handling=optional: they fail the call.
+	PushCapable bool
 }
 
 // Store finds profiles by canonical identity. Implementations are safe for concurrent use.

@@ -26,6 +26,7 @@ const (
 //     caller_card: alice-card.html                              # file under pages/, optional
 //     callee_card: alice-callee.html                            # file under pages/, optional
 //     ringback: classic                                         # clip name, optional
+//     push_capable: true                                        # terminal takes early-dialog pushes, optional
 //
 // The first identity becomes Profile.Key. Pages are built once per file with content.NewPage, so two
 // profiles naming the same file share one *content.Page.
@@ -123,8 +124,15 @@ func (sl *seedLoader) entry(e *yaml.Node) *Profile {
 				}
 				p.Ringback = s
 			}
+		case "push_capable":
+			var b bool
+			if v.Kind != yaml.ScalarNode || v.ShortTag() != "!!bool" || v.Decode(&b) != nil {
+				sl.addAt(v, ErrBadSeed, "push_capable must be true or false")
+				continue
+			}
+			p.PushCapable = b
 		default:
-			sl.addAt(k, ErrBadSeed, "unknown key %q (want identities, caller_card, callee_card, ringback)", k.Value)
+			sl.addAt(k, ErrBadSeed, "unknown key %q (want identities, caller_card, callee_card, ringback, push_capable)", k.Value)
 		}
 	}
 	switch {

@@ -71,6 +71,30 @@ func name(p *content.Page) string {
 	return p.Name
 }
 
+// TestLoadSeedPushCapable: push_capable provisions a terminal as taking Herald's early-dialog pushes;
+// left out, the terminal is not provisioned (Herald sends it Call-Info only until it learns more).
+// The embedded seed's subscribers are the simulated terminals of the demo and tests: all capable.
+func TestLoadSeedPushCapable(t *testing.T) {
+	s, err := LoadSeed(seedFS("- identities: [sip:a@x.example]\n  push_capable: true\n- identities: [sip:b@x.example]\n- identities: [sip:c@x.example]\n  push_capable: false\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, want := range map[string]bool{"sip:a@x.example": true, "sip:b@x.example": false, "sip:c@x.example": false} {
+		if p, ok := LookupURI(s, id); !ok || p.PushCapable != want {
+			t.Errorf("%s: found %t, PushCapable %v; want %t", id, ok, p != nil && p.PushCapable, want)
+		}
+	}
+	emb, err := LoadSeed(configs.Seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"sip:alice@home1.net", "tel:+1-212-555-2222", "tel:+12125553333", "sip:dave@home1.net"} {
+		if p, ok := LookupURI(emb, id); !ok || !p.PushCapable {
+			t.Errorf("embedded seed %s: not provisioned push_capable", id)
+		}
+	}
+}
+
 func TestLoadSeedSharesPages(t *testing.T) {
 	fsys := seedFS(`
 - identities: [sip:a@x.example]
@@ -134,7 +158,12 @@ func TestLoadSeedProblems(t *testing.T) {
 		"unknown key": {
 			src:   "- identities: [sip:a@x.example]\n  callercard: a.html\n",
 			class: ErrBadSeed,
-			want:  []string{`profiles.yaml:2:3: unknown key "callercard" (want identities, caller_card, callee_card, ringback)`},
+			want:  []string{`profiles.yaml:2:3: unknown key "callercard" (want identities, caller_card, callee_card, ringback, push_capable)`},
+		},
+		"push_capable not a bool": {
+			src:   "- identities: [sip:a@x.example]\n  push_capable: \"yes\"\n",
+			class: ErrBadSeed,
+			want:  []string{"profiles.yaml:2:17: push_capable must be true or false"},
 		},
 		"duplicate key": {
 			src:   "- identities: [sip:a@x.example]\n  identities: [sip:b@x.example]\n",
@@ -232,7 +261,7 @@ func TestLoadSeedReportsEverything(t *testing.T) {
 		"profiles.yaml:3:16: profile: missing page file: pages/missing.html: file does not exist",
 		`profiles.yaml:4:16: profile: bad identity: no user part: "sip:home1.net"`,
 		`profiles.yaml:5:16: identity "tel:+12125552222" (+12125552222) already belongs to the subscriber at line 4`,
-		`profiles.yaml:7:3: unknown key "colour" (want identities, caller_card, callee_card, ringback)`,
+		`profiles.yaml:7:3: unknown key "colour" (want identities, caller_card, callee_card, ringback, push_capable)`,
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("problems:\n got %s\nwant %s", strings.Join(got, "\n     "), strings.Join(want, "\n     "))
