@@ -48,42 +48,83 @@ func TestParseCaps(t *testing.T) {
 	}
 }
 
+// TestDecide proves the plan of each claim for terminals that take the pushes (claims 1/3 caller
+// card, 4/5/7 callee card via the media request message, 2/6 ringback), and the gate that keeps the
+// pushes from terminals not known to take them (never break a call): Call-Info instead.
 func TestDecide(t *testing.T) {
 	cc, ce := page(t, "caller.html"), page(t, "callee.html")
 	full := Caps{Reliable1xx: true, Update: true}
+	yes, no := TerminalCapable, TerminalIncapable
 	tests := map[string]struct {
 		caller, callee *Party
 		caps           Caps
+		probe          bool
 		want           Plan
 		claims         []int
 	}{
 		"claim 1: both cards": {
-			caller: &Party{CallerCard: cc}, callee: &Party{CalleeCard: ce}, caps: full,
-			want: Plan{CallerCard: cc, CalleeCard: ce, CalleeMode: CalleeCardUpdate}, claims: []int{1, 3, 4},
+			caller: &Party{CallerCard: cc, Terminal: yes}, callee: &Party{CalleeCard: ce, Terminal: yes}, caps: full,
+			want: Plan{CallerCard: cc, CallerMode: CallerCardEarlySession, CalleeCard: ce, CalleeMode: CalleeCardUpdate}, claims: []int{1, 3, 4},
 		},
 		"claim 2: both cards and ringback": {
-			caller: &Party{CallerCard: cc}, callee: &Party{CalleeCard: ce, Ringback: "tone"}, caps: full,
-			want: Plan{CallerCard: cc, CalleeCard: ce, CalleeMode: CalleeCardUpdate, Ringback: "tone"}, claims: []int{1, 3, 4, 2},
+			caller: &Party{CallerCard: cc, Terminal: yes}, callee: &Party{CalleeCard: ce, Ringback: "tone", Terminal: yes}, caps: full,
+			want: Plan{CallerCard: cc, CallerMode: CallerCardEarlySession, CalleeCard: ce, CalleeMode: CalleeCardUpdate, Ringback: "tone"}, claims: []int{1, 3, 4, 2},
 		},
 		"claim 5: callee card only": {
-			caller: nil, callee: &Party{CalleeCard: ce}, caps: full,
+			caller: &Party{Terminal: yes}, callee: &Party{CalleeCard: ce}, caps: full,
 			want: Plan{CalleeCard: ce, CalleeMode: CalleeCardUpdate}, claims: []int{5, 7},
 		},
 		"claim 6: callee card and ringback": {
-			callee: &Party{CalleeCard: ce, Ringback: "tone"}, caps: full,
+			caller: &Party{Terminal: yes}, callee: &Party{CalleeCard: ce, Ringback: "tone"}, caps: full,
 			want: Plan{CalleeCard: ce, CalleeMode: CalleeCardUpdate, Ringback: "tone"}, claims: []int{5, 7, 6},
+		},
+		"claim 5: unknown caller whose INVITE says early-session": {
+			callee: &Party{CalleeCard: ce}, caps: Caps{Reliable1xx: true, Update: true, EarlySession: true},
+			want: Plan{CalleeCard: ce, CalleeMode: CalleeCardUpdate}, claims: []int{5, 7},
+		},
+		"claim 5: unknown caller whose Contact has sip.message": {
+			callee: &Party{CalleeCard: ce}, caps: Caps{Reliable1xx: true, Update: true, MessageFeature: true},
+			want: Plan{CalleeCard: ce, CalleeMode: CalleeCardUpdate}, claims: []int{5, 7},
 		},
 		"no cards: plain forwarding": {
 			caller: &Party{}, callee: &Party{}, caps: full, want: Plan{},
 		},
 		"caller without 100rel gets call-info fallback and no ringback": {
-			callee: &Party{CalleeCard: ce, Ringback: "tone"}, caps: Caps{Update: true},
+			caller: &Party{Terminal: yes}, callee: &Party{CalleeCard: ce, Ringback: "tone"}, caps: Caps{Update: true},
 			want: Plan{CalleeCard: ce, CalleeMode: CalleeCardCallInfo},
+		},
+		"unknown caller with 100rel and UPDATE: call-info, ringback still plays": {
+			callee: &Party{CalleeCard: ce, Ringback: "tone"}, caps: full,
+			want: Plan{CalleeCard: ce, CalleeMode: CalleeCardCallInfo, Ringback: "tone"},
+		},
+		"caller learned incapable, although its INVITE says early-session": {
+			caller: &Party{Terminal: no}, callee: &Party{CalleeCard: ce}, caps: Caps{Reliable1xx: true, Update: true, EarlySession: true},
+			want: Plan{CalleeCard: ce, CalleeMode: CalleeCardCallInfo},
+		},
+		"unknown callee: caller card as call-info only": {
+			caller: &Party{CallerCard: cc}, callee: nil, caps: full,
+			want: Plan{CallerCard: cc, CallerMode: CallerCardCallInfo},
+		},
+		"unknown callee with a profile: call-info only": {
+			caller: &Party{CallerCard: cc}, callee: &Party{}, caps: full,
+			want: Plan{CallerCard: cc, CallerMode: CallerCardCallInfo},
+		},
+		"unknown callee, probing: the part, to be retried without": {
+			caller: &Party{CallerCard: cc}, callee: nil, caps: full, probe: true,
+			want: Plan{CallerCard: cc, CallerMode: CallerCardProbe}, claims: []int{3},
+		},
+		"callee learned incapable is not probed": {
+			caller: &Party{CallerCard: cc}, callee: &Party{Terminal: no}, caps: full, probe: true,
+			want: Plan{CallerCard: cc, CallerMode: CallerCardCallInfo},
+		},
+		"claim 3: known callee": {
+			caller: &Party{CallerCard: cc}, callee: &Party{Terminal: yes}, caps: Caps{},
+			want: Plan{CallerCard: cc, CallerMode: CallerCardEarlySession}, claims: []int{3},
 		},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			got := Decide(tc.caller, tc.callee, tc.caps)
+			got := Decide(tc.caller, tc.callee, tc.caps, tc.probe)
 			if got != tc.want {
 				t.Fatalf("plan %+v, want %+v", got, tc.want)
 			}

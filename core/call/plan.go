@@ -24,7 +24,40 @@ type Caps struct {
 	EarlySession          bool // "early-session" in Supported (RFC 3959)
 	EarlyDialogTerminated bool // "199" in Supported (RFC 6228)
 	EarlyMedia            bool // P-Early-Media: supported (RFC 5009)
+	// MessageFeature: the INVITE's Contact carries the RFC 3840 feature tag for message sessions
+	// (sip.message, RFC 4569) and not with the value FALSE. Set by the signalling layer, which
+	// reads the Contact; ParseCaps leaves it false.
+	MessageFeature bool
 }
+
+// SaysPush reports whether the caller's INVITE says its terminal takes pushes in the early dialog:
+// the RFC 3959 option tag early-session in Supported, or the sip.message feature tag in Contact.
+func (c Caps) SaysPush() bool { return c.EarlySession || c.MessageFeature }
+
+// Terminal is what Herald knows of a party's terminal taking its early-dialog pushes (the INVITE's
+// early-session part, the UPDATE offering m=message). Ordinary phones do not: they fail such calls.
+type Terminal uint8
+
+// Terminal knowledge.
+const (
+	TerminalUnknown   Terminal = iota // nothing provisioned or learned
+	TerminalCapable                   // provisioned on the profile, or learned from an answer or a fetch
+	TerminalIncapable                 // learned from a refusal
+)
+
+// CallerCardMode says how the caller card reaches the callee.
+type CallerCardMode uint8
+
+// Caller card modes. Every mode but CallerCardNone also puts a Call-Info link in the INVITE.
+const (
+	CallerCardNone         CallerCardMode = iota
+	CallerCardEarlySession                // the callee takes pushes: an early-session part in the INVITE (claims 1/3)
+	CallerCardProbe                       // unknown callee, probing on: the part, resent without it when refused
+	CallerCardCallInfo                    // unknown or incapable callee: the Call-Info link only
+)
+
+// Pushes reports whether the INVITE carries the early-session part.
+func (m CallerCardMode) Pushes() bool { return m == CallerCardEarlySession || m == CallerCardProbe }
 
 // ParseCaps reads Caps from the header values of an INVITE. Each argument holds every value of
 // that header (comma lists are split here).
@@ -57,12 +90,13 @@ type CalleeCardMode uint8
 const (
 	CalleeCardNone     CalleeCardMode = iota
 	CalleeCardUpdate                  // reliable 183 + PRACK, then UPDATE with m=message (claims 1/4, 5/7)
-	CalleeCardCallInfo                // caller lacks 100rel or UPDATE: Call-Info link on an unreliable 183
+	CalleeCardCallInfo                // caller lacks 100rel or UPDATE, or is not known to take pushes: Call-Info link on a 183
 )
 
 // Plan is what Herald will do for one call.
 type Plan struct {
-	CallerCard *content.Page // pushed to the callee (claim 1); nil: forward the INVITE body untouched
+	CallerCard *content.Page // for the callee (claim 1); nil: forward the INVITE body untouched
+	CallerMode CallerCardMode
 	CalleeCard *content.Page // pushed to the caller (claims 1, 5)
 	CalleeMode CalleeCardMode
 	Ringback   string // clip to play on Herald's early dialog before the callee card (claims 2, 6)
@@ -71,13 +105,14 @@ type Plan struct {
 // Claims lists the claims this plan exercises, for logs and traces.
 func (p Plan) Claims() []int {
 	var c []int
+	pushed := p.CallerCard != nil && p.CallerMode.Pushes()
 	switch {
-	case p.CallerCard != nil && p.CalleeMode == CalleeCardUpdate:
+	case pushed && p.CalleeMode == CalleeCardUpdate:
 		c = append(c, 1, 3, 4)
 		if p.Ringback != "" {
 			c = append(c, 2)
 		}
-	case p.CallerCard != nil:
+	case pushed:
 		c = append(c, 3) // the caller-card half of claim 1
 	case p.CalleeMode == CalleeCardUpdate:
 		c = append(c, 5, 7)
@@ -96,19 +131,44 @@ type Party struct {
 	CallerCard *content.Page
 	CalleeCard *content.Page
 	Ringback   string
+	Terminal   Terminal // whether the party's terminal takes early-dialog pushes
 }
 
-// Decide makes the plan for a call from the caller's and callee's profiles (nil when the party has
-// none) and what the caller's signalling supports.
-func Decide(caller, callee *Party, caps Caps) Plan {
+// Decide makes the plan for a call from the caller's and callee's profiles and terminal knowledge
+// (nil when Herald has neither for the party), what the caller's signalling supports, and whether
+// unknown callees are probed.
+//
+// Herald must never make a call fail that would have worked without it, so the MSRP pushes go only
+// to terminals that take them. The caller card goes in an early-session part only to a callee
+// known capable (or unknown, when probing); otherwise as a Call-Info link alone. The callee card
+// goes in an UPDATE only to a caller with 100rel and UPDATE whose terminal is known capable or whose
+// INVITE says it takes pushes (Caps.SaysPush), and not learned incapable; otherwise as Call-Info on
+// a provisional.
+func Decide(caller, callee *Party, caps Caps, probe bool) Plan {
 	var p Plan
+	calleeTerm, callerTerm := TerminalUnknown, TerminalUnknown
+	if callee != nil {
+		calleeTerm = callee.Terminal
+	}
 	if caller != nil {
+		callerTerm = caller.Terminal
 		p.CallerCard = caller.CallerCard
+	}
+	if p.CallerCard != nil {
+		switch {
+		case calleeTerm == TerminalCapable:
+			p.CallerMode = CallerCardEarlySession
+		case calleeTerm == TerminalUnknown && probe:
+			p.CallerMode = CallerCardProbe
+		default:
+			p.CallerMode = CallerCardCallInfo
+		}
 	}
 	if callee == nil {
 		return p
 	}
-	reliable := caps.Reliable1xx && caps.Update
+	takesPush := callerTerm == TerminalCapable || callerTerm == TerminalUnknown && caps.SaysPush()
+	reliable := caps.Reliable1xx && caps.Update && takesPush
 	if callee.CalleeCard != nil {
 		p.CalleeCard = callee.CalleeCard
 		if reliable {

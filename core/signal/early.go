@@ -2,6 +2,7 @@ package signal
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"strconv"
 	"sync/atomic"
@@ -178,6 +179,14 @@ func (c *callCtl) startEarlyDialog() {
 	if c.caps.EarlyMedia {
 		res.AppendHeader(sip.NewHeader("P-Early-Media", d.earlyMedia()))
 	}
+	if c.plan.CalleeMode == call.CalleeCardCallInfo {
+		// The caller is not known to take the UPDATE: the callee card rides on this 183 as a link.
+		if link := c.callInfo(c.plan.CalleeCard); link != "" {
+			res.AppendHeader(sip.NewHeader("Call-Info", link))
+			s.Stats.Capability.CalleeCardCallInfo.Add(1)
+			s.trace("herald: caller not known to take the UPDATE: callee card as Call-Info %s on the 183", link)
+		}
+	}
 	if body != nil {
 		res.AppendHeader(ctHeader("application/sdp"))
 		res.SetBody(body)
@@ -346,7 +355,8 @@ func (c *callCtl) sendCalleeCardUpdate() {
 	// target for the UPDATE, and the call goes on without the callee card.
 	target := c.req.Contact()
 	if target == nil {
-		s.log.Info("callee card not offered: caller's Contact does not parse", "call_id", c.callID)
+		s.log.Info("callee card not offered in an UPDATE: caller's Contact does not parse", "call_id", c.callID)
+		c.calleeCardCallInfo()
 		return
 	}
 	ps, offer, err := c.openPush(push.CalleeCard, c.plan.CalleeCard)
@@ -428,9 +438,14 @@ func (c *callCtl) onUpdateDone(e *updateDone) {
 		if e.res != nil {
 			code = e.res.StatusCode
 		}
-		c.s.trace("herald: UPDATE failed (%d %v): callee card withdrawn", code, e.err)
+		// RFC 3311 §5.1: a refused UPDATE changes nothing of the early dialog, which stays as it was
+		// (ringback goes on). The card goes the harmless way, and the refusal is remembered.
+		c.s.trace("herald: UPDATE refused (%d %v): callee card withdrawn from MSRP, offered as Call-Info", code, e.err)
 		_ = d.m.To(call.Early)
 		c.s.deps.MSRP.Close(e.sess.ID)
+		c.s.Stats.Capability.UpdateRefused.Add(1)
+		c.learnCaller(false, fmt.Sprintf("refused the UPDATE offering m=message (%d)", code))
+		c.calleeCardCallInfo()
 		return
 	}
 	_ = d.m.To(call.Pushing)
@@ -440,10 +455,14 @@ func (c *callCtl) onUpdateDone(e *updateDone) {
 				// RFC 3264 §6: the caller declined the push line.
 				c.s.trace("caller → herald  SIP 200 (UPDATE): callee card declined (m=message port 0)")
 				c.s.deps.MSRP.Close(e.sess.ID)
+				c.s.Stats.Capability.UpdateRefused.Add(1)
+				c.learnCaller(false, "declined the m=message line of the UPDATE")
+				c.calleeCardCallInfo()
 				continue
 			}
 			if info, err := m.MSRP(); err == nil {
 				c.s.trace("caller → herald  SIP 200 (UPDATE): path %v setup %s", info.Path, info.Setup)
+				c.learnCaller(true, "accepted the m=message line of the UPDATE")
 				c.applyAnswer(e.sess, info)
 			}
 		}

@@ -41,6 +41,14 @@ type callCtl struct {
 	final     bool      // a final response went upstream
 	canceled  bool
 	cancelled chan struct{} // closed by sipgo's OnCancel callback
+
+	// The gate on early-dialog pushes (capability.go): the keys each party's terminal is learned
+	// under, whether its capability is provisioned, the caller card's Call-Info link, whether the
+	// callee answered anything beyond 100, and whether the INVITE was resent without the part.
+	callerKey, calleeKey   string
+	callerProv, calleeProv bool
+	callerLink             string
+	progress, resent       bool
 }
 
 // onInvite is the controller of a new call; it returns after the INVITE's final response.
@@ -294,30 +302,32 @@ func (c *callCtl) run() {
 	s, req := c.s, c.req
 	hv := scanInvite(req)
 	c.caps = hv.caps()
-	caller := s.partyFor(hv.callerIdentity(req))
-	callee := s.partyFor(uriText(&req.Recipient))
-	c.plan = call.Decide(caller, callee, c.caps)
+	c.caps.MessageFeature = messageFeature(req)
+	caller, callerKey, callerProv := s.party(hv.callerIdentity(req))
+	callee, calleeKey, calleeProv := s.party(uriText(&req.Recipient))
+	c.callerKey, c.callerProv, c.calleeKey, c.calleeProv = callerKey, callerProv, calleeKey, calleeProv
+	c.plan = call.Decide(caller, callee, c.caps, s.opts.Probe)
 	if s.tracing() {
-		s.trace("herald: INVITE %s from %s: plan caller-card=%t callee-card=%t claims %v", req.Recipient.String(),
-			hv.callerIdentity(req), c.plan.CallerCard != nil, c.plan.CalleeMode == call.CalleeCardUpdate, c.plan.Claims())
+		s.trace("herald: INVITE %s from %s: plan caller-card=%t (mode %d) callee-card=%t (mode %d) claims %v", req.Recipient.String(),
+			hv.callerIdentity(req), c.plan.CallerCard != nil, c.plan.CallerMode, c.plan.CalleeCard != nil, c.plan.CalleeMode, c.plan.Claims())
 	}
 
-	fwd := forwardCopy(req)
-	if route := s.popSelfRoute(fwd); route == nil {
-		fwd.SetDestination(s.opts.NextHop)
-		fwd.SetTransport(strings.ToUpper(s.opts.NextHopTransport))
-	} else {
-		towardNextHop(fwd, route)
-	}
-	if s.opts.RecordRoute {
-		s.recordRoute(fwd, req.Transport(), fwd.Transport(), req.Recipient.Scheme == "sips")
-	}
 	if c.plan.CallerCard != nil {
-		// The HTTP fallback for terminals without MSRP early-session support (DESIGN.md wire contract).
-		if link := c.callInfo(c.plan.CallerCard); link != "" {
-			fwd.AppendHeader(sip.NewHeader("Call-Info", link))
-			s.trace("herald: caller card also linked for HTTP fetch: Call-Info %s", link)
+		// The HTTP link every terminal gets; the only form for one not known to take the
+		// early-session part (capability.go).
+		if c.callerLink = c.callInfo(c.plan.CallerCard); c.callerLink != "" {
+			s.trace("herald: caller card linked for HTTP fetch: Call-Info %s", c.callerLink)
 		}
+		switch c.plan.CallerMode {
+		case call.CallerCardCallInfo:
+			s.Stats.Capability.CallerCardCallInfo.Add(1)
+			s.trace("herald: callee's terminal not known to take early-session pushes: caller card as Call-Info only")
+		case call.CallerCardProbe:
+			s.Stats.Capability.CallerCardProbes.Add(1)
+		}
+	}
+	fwd := c.newForward()
+	if c.plan.CallerMode.Pushes() {
 		if err := c.addCallerCard(fwd); err != nil {
 			s.Stats.BadBodies.Add(1)
 			s.log.Info("caller card not added; INVITE forwarded untouched", "call_id", c.callID, "error", err)
@@ -357,7 +367,12 @@ func (c *callCtl) run() {
 		c.respond(503, "Service Unavailable", sip.NewHeader("Retry-After", "5"))
 		return
 	}
-	defer clTx.Terminate()
+	txs := []sip.ClientTransaction{clTx}
+	defer func() {
+		for _, tx := range txs {
+			tx.Terminate()
+		}
+	}()
 	c.fwd = fwd
 	s.Stats.Forwarded.Add(1)
 	if s.tracing() {
@@ -376,6 +391,18 @@ func (c *callCtl) run() {
 			}
 			if res.StatusCode > 100 && res.StatusCode < 200 {
 				timerC.Reset(s.opts.TimerC) // RFC 3261 §16.7 step 2: a provisional restarts Timer C
+			}
+			if c.refusedCard(res) {
+				// sipgo's transaction has ACKed the refusal; it is not relayed: the callee gets the
+				// INVITE again without the early-session part (capability.go).
+				if tx := c.resendWithoutCard(res); tx != nil {
+					clTx = tx
+					txs = append(txs, tx)
+					continue
+				}
+			}
+			if res.StatusCode > 100 && res.StatusCode < 300 {
+				c.progress = true
 			}
 			if c.onResponse(res) {
 				return
@@ -421,6 +448,26 @@ func (c *callCtl) run() {
 			return
 		}
 	}
+}
+
+// newForward is the caller's INVITE as Herald forwards it, before any early-session part: Herald's
+// own Route popped (or the next hop set), its Record-Route, and the caller card's Call-Info link.
+func (c *callCtl) newForward() *sip.Request {
+	s, req := c.s, c.req
+	fwd := forwardCopy(req)
+	if route := s.popSelfRoute(fwd); route == nil {
+		fwd.SetDestination(s.opts.NextHop)
+		fwd.SetTransport(strings.ToUpper(s.opts.NextHopTransport))
+	} else {
+		towardNextHop(fwd, route)
+	}
+	if s.opts.RecordRoute {
+		s.recordRoute(fwd, req.Transport(), fwd.Transport(), req.Recipient.Scheme == "sips")
+	}
+	if c.callerLink != "" {
+		fwd.AppendHeader(sip.NewHeader("Call-Info", c.callerLink))
+	}
+	return fwd
 }
 
 // onCallerCancel stops everything early and cancels the forwarded INVITE; sipgo already answered
@@ -473,9 +520,9 @@ func (c *callCtl) onResponse(res *sip.Response) bool {
 	if res.StatusCode >= 180 && c.early.m.State() == call.Idle {
 		switch {
 		case c.plan.OwnEarlyDialog():
-			c.startEarlyDialog()
+			c.startEarlyDialog() // with the callee card's Call-Info link when that is its mode
 		case c.plan.CalleeMode == call.CalleeCardCallInfo:
-			c.sendCallInfoProvisional()
+			c.calleeCardCallInfo()
 		}
 	}
 	return false
@@ -496,28 +543,6 @@ func (c *callCtl) callInfo(page *content.Page) string {
 	return "<" + url + ">;purpose=info"
 }
 
-// sendCallInfoProvisional offers the callee card to a caller that cannot take Herald's reliable
-// early dialog (no 100rel or no UPDATE): an unreliable 183 on Herald's own dialog carrying a
-// Call-Info link to the page over HTTP(S), no body.
-func (c *callCtl) sendCallInfoProvisional() {
-	link := c.callInfo(c.plan.CalleeCard)
-	if link == "" {
-		return
-	}
-	d := &c.early
-	d.tag = c.tag
-	tag := d.tag
-	d.pub.Store(&tag)
-	res := sip.NewResponseFromRequest(c.req, 183, "Session Progress", nil)
-	res.To().Params.Add("tag", d.tag)
-	res.AppendHeader(c.s.contact(c.req.Transport()))
-	res.AppendHeader(sip.NewHeader("Call-Info", link))
-	res.SetDestination(c.req.Source())
-	_ = d.m.To(call.Terminated) // nothing more happens on this dialog
-	c.s.trace("herald → caller  SIP 183 Session Progress (callee card as Call-Info %s)", link)
-	_ = c.tx.Respond(res)
-}
-
 // noteEarlyAnswer logs the callee terminal's early-session answer (its path and connection role).
 func (c *callCtl) noteEarlyAnswer(ct string, body []byte) {
 	_, early, err := sdp.SplitBody(ct, body)
@@ -529,7 +554,8 @@ func (c *callCtl) noteEarlyAnswer(ct string, body []byte) {
 		return
 	}
 	for _, m := range sess.Media {
-		if info, err := m.MSRP(); err == nil {
+		if info, err := m.MSRP(); err == nil && m.Port != 0 {
+			c.learnCallee(true, "answered the early-session offer")
 			c.s.trace("herald: callee early-session answer: path %s setup %s", strings.Join(info.Path, " "), info.Setup)
 			for _, ps := range c.sessions {
 				if ps.Role == push.CallerCard {
@@ -719,6 +745,14 @@ func (c *callCtl) onEvent(ev any) {
 	switch e := ev.(type) {
 	case pushDone:
 		c.s.trace("herald: %s push %s: %s (%d bytes)", e.s.Role, e.s.ID[:8], e.r.Outcome, e.r.Bytes)
+		if e.r.Outcome == push.Delivered {
+			// A terminal that fetched its page takes the pushes.
+			if e.s.Role == push.CallerCard {
+				c.learnCallee(true, "fetched the caller card")
+			} else {
+				c.learnCaller(true, "fetched the callee card")
+			}
+		}
 		if e.s.Role == push.CalleeCard && c.early.m.State() == call.Pushing {
 			_ = c.early.m.To(call.Pushed)
 		}

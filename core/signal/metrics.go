@@ -44,6 +44,15 @@ import (
 //	herald_sip_udp_reads_total                    counter read system calls that returned datagrams (recvmmsg batches)
 //	herald_sip_udp_general_total                  counter datagrams handed to the general stack
 //	herald_sip_udp_dropped_total                  counter datagrams dropped: the general stack's queue was full
+//	herald_sip_capability_card_call_info_total{card="caller|callee"} counter cards sent as Call-Info only:
+//	                                              the terminal was not known to take the early-dialog push
+//	herald_sip_capability_probes_total            counter caller cards offered to a callee of unknown capability
+//	herald_sip_capability_resent_total            counter INVITEs resent without the early-session part it refused
+//	herald_sip_capability_update_refused_total    counter UPDATEs offering m=message the caller refused
+//	herald_sip_capability_learned_total{capable="true|false"} counter lessons recorded in the cache
+//	herald_sip_capability_cache_lookups_total{result="hit|miss"} counter cache lookups
+//	herald_sip_capability_cache_dropped_total{reason="expired|evicted"} counter cache entries dropped
+//	herald_sip_capability_cache_entries           gauge   terminals the cache holds
 var (
 	descSIPActive = prometheus.NewDesc("herald_sip_calls_active", "Calls whose INVITE has no final response yet.", nil, nil)
 	descSIPCards  = prometheus.NewDesc("herald_sip_cards_total", "Card pushes set up.", []string{"card"}, nil)
@@ -55,8 +64,13 @@ var (
 		prometheus.NewDesc("herald_sip_udp_general_total", "SIP datagrams handed to the general stack.", nil, nil),
 		prometheus.NewDesc("herald_sip_udp_dropped_total", "SIP datagrams dropped because the general stack's queue was full.", nil, nil),
 	}
-	descSIPSkip = prometheus.NewDesc("herald_sip_ringback_skipped_total", "Ringbacks (no_codec) or ringback lines (no_port) skipped.", []string{"reason"}, nil)
-	sipCounters = []struct {
+	descCapCallInfo = prometheus.NewDesc("herald_sip_capability_card_call_info_total", "Cards sent as Call-Info only: the terminal was not known to take the early-dialog push.", []string{"card"}, nil)
+	descCapLearned  = prometheus.NewDesc("herald_sip_capability_learned_total", "Terminal capability lessons recorded in the cache.", []string{"capable"}, nil)
+	descCapLookups  = prometheus.NewDesc("herald_sip_capability_cache_lookups_total", "Capability cache lookups.", []string{"result"}, nil)
+	descCapDropped  = prometheus.NewDesc("herald_sip_capability_cache_dropped_total", "Capability cache entries dropped at their TTL (expired) or for room (evicted).", []string{"reason"}, nil)
+	descCapEntries  = prometheus.NewDesc("herald_sip_capability_cache_entries", "Terminals the capability cache holds.", nil, nil)
+	descSIPSkip     = prometheus.NewDesc("herald_sip_ringback_skipped_total", "Ringbacks (no_codec) or ringback lines (no_port) skipped.", []string{"reason"}, nil)
+	sipCounters     = []struct {
 		desc *prometheus.Desc
 		get  func(*Stats) *atomic.Uint64
 	}{
@@ -87,6 +101,9 @@ var (
 		{prometheus.NewDesc("herald_sip_fast_path_dns_full_total", "Requests sent the general way because the name cache was full.", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.Fast.DNSFull }},
 		{prometheus.NewDesc("herald_sip_fast_path_overload_total", "Requests answered 503: the fast path held its limit of transactions.", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.Fast.Overload }},
 		{prometheus.NewDesc("herald_sip_fast_path_send_errors_total", "Datagrams the fast path's socket refused.", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.Fast.SendErrors }},
+		{prometheus.NewDesc("herald_sip_capability_probes_total", "Caller cards offered to a callee of unknown capability (probing).", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.Capability.CallerCardProbes }},
+		{prometheus.NewDesc("herald_sip_capability_resent_total", "INVITEs resent without the early-session part the callee refused.", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.Capability.Resent }},
+		{prometheus.NewDesc("herald_sip_capability_update_refused_total", "UPDATEs offering m=message the caller refused (then Call-Info).", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.Capability.UpdateRefused }},
 	}
 )
 
@@ -101,6 +118,9 @@ func (c sipCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descSIPReject
 	ch <- descSIPSkip
 	ch <- descSIPFastTx
+	for _, d := range []*prometheus.Desc{descCapCallInfo, descCapLearned, descCapLookups, descCapDropped, descCapEntries} {
+		ch <- d
+	}
 	for _, d := range descSIPUDP {
 		ch <- d
 	}
@@ -129,5 +149,19 @@ func (c sipCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descSIPSkip, &st.RingbackNoPort, "no_port")
 	for _, m := range sipCounters {
 		counter(m.desc, m.get(st))
+	}
+	counter(descCapCallInfo, &st.Capability.CallerCardCallInfo, "caller")
+	counter(descCapCallInfo, &st.Capability.CalleeCardCallInfo, "callee")
+	if cc := c.s.deps.Capabilities; cc != nil {
+		cs := &cc.Stats
+		counter(descCapLearned, &cs.LearnedCapable, "true")
+		counter(descCapLearned, &cs.LearnedIncapable, "false")
+		counter(descCapLookups, &cs.Hits, "hit")
+		counter(descCapLookups, &cs.Misses, "miss")
+		counter(descCapDropped, &cs.Expired, "expired")
+		counter(descCapDropped, &cs.Evicted, "evicted")
+		ch <- prometheus.MustNewConstMetric(descCapEntries, prometheus.GaugeValue, float64(cc.Len()))
+	} else {
+		ch <- prometheus.MustNewConstMetric(descCapEntries, prometheus.GaugeValue, 0)
 	}
 }

@@ -1,17 +1,25 @@
 package signal
 
 import (
+	"time"
+
 	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/herald-ims/herald/core/profile"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // The SIP counters reach Prometheus under herald_sip_*, labelled where they are one family, and a
 // pedantic registry finds Describe and Collect consistent.
 func TestCollectors(t *testing.T) {
-	s := &Server{}
+	s := &Server{deps: Deps{Capabilities: profile.NewCapCache(10, time.Hour, nil)}}
+	s.deps.Capabilities.Learn("alice@home1.net", true)
+	s.deps.Capabilities.Learn("+12125553333", false)
+	s.deps.Capabilities.Learn("+12125553333", true)
+	s.Stats.Capability.CalleeCardCallInfo.Add(2)
 	s.Stats.Invites.Add(3)
 	s.Stats.CallerCards.Add(2)
 	s.Stats.CalleeCards.Add(1)
@@ -37,6 +45,17 @@ herald_sip_fast_path_calls_total 8
 # HELP herald_sip_fast_path_fallbacks_total New INVITEs the fast path left to the general path.
 # TYPE herald_sip_fast_path_fallbacks_total counter
 herald_sip_fast_path_fallbacks_total 9
+# HELP herald_sip_capability_card_call_info_total Cards sent as Call-Info only: the terminal was not known to take the early-dialog push.
+# TYPE herald_sip_capability_card_call_info_total counter
+herald_sip_capability_card_call_info_total{card="callee"} 2
+herald_sip_capability_card_call_info_total{card="caller"} 0
+# HELP herald_sip_capability_cache_entries Terminals the capability cache holds.
+# TYPE herald_sip_capability_cache_entries gauge
+herald_sip_capability_cache_entries 2
+# HELP herald_sip_capability_learned_total Terminal capability lessons recorded in the cache.
+# TYPE herald_sip_capability_learned_total counter
+herald_sip_capability_learned_total{capable="false"} 1
+herald_sip_capability_learned_total{capable="true"} 2
 # HELP herald_sip_fast_path_transactions Transactions the fast path holds.
 # TYPE herald_sip_fast_path_transactions gauge
 herald_sip_fast_path_transactions 0
@@ -59,10 +78,12 @@ herald_sip_ringback_skipped_total{reason="no_port"} 4
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "herald_sip_calls_active", "herald_sip_cards_total",
 		"herald_sip_fast_path_calls_total", "herald_sip_fast_path_fallbacks_total", "herald_sip_fast_path_transactions",
 		"herald_sip_forward_errors_total", "herald_sip_invites_total", "herald_sip_rejected_total",
-		"herald_sip_ringback_skipped_total"); err != nil {
+		"herald_sip_ringback_skipped_total", "herald_sip_capability_card_call_info_total",
+		"herald_sip_capability_cache_entries", "herald_sip_capability_learned_total"); err != nil {
 		t.Fatal(err)
 	}
-	if n := testutil.CollectAndCount(s.Collectors()[0]); n != 5+len(sipCounters)+4+4 {
-		t.Errorf("%d metrics, want %d", n, 5+len(sipCounters)+4+4)
+	// capability: 2 call_info, 2 learned, 2 lookups, 2 dropped, 1 entries
+	if n := testutil.CollectAndCount(s.Collectors()[0]); n != 5+len(sipCounters)+4+4+9 {
+		t.Errorf("%d metrics, want %d", n, 5+len(sipCounters)+4+4+9)
 	}
 }

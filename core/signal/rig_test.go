@@ -66,7 +66,9 @@ func testStore(t *testing.T) (*profile.MemStore, cards) {
 			}
 			keys[i] = k
 		}
-		st.Put(&profile.Profile{Key: keys[0], Identities: keys[1:], CallerCard: pages[card], CalleeCard: pages[callee]})
+		// Every profile's terminal is a bench/uesim terminal, which takes the early-dialog pushes:
+		// provisioned, as configs/seed does (erin, with no profile, is not known to take them).
+		st.Put(&profile.Profile{Key: keys[0], Identities: keys[1:], CallerCard: pages[card], CalleeCard: pages[callee], PushCapable: true})
 	}
 	put("alice-card.html", "alice-callee.html", alice, "tel:+12125551111")
 	put("bob-card.html", "bob-callee.html", bob)

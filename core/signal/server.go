@@ -58,7 +58,14 @@ type Options struct {
 	// DisableFastPath sends every call through sipgo's transaction layer, plain ones too (see
 	// fastpath.go: plain UDP calls are otherwise proxied by Herald's own transaction table).
 	DisableFastPath bool
-	Logger          *slog.Logger
+	// CapCacheSize and CapTTL size the cache of learned terminal capabilities (profile.CapCache)
+	// New builds when Deps.Capabilities is nil; size 0 learns nothing.
+	CapCacheSize int
+	CapTTL       time.Duration
+	// Probe sends the caller card's early-session part to callees of unknown capability too, and
+	// resends the INVITE once without it when the callee refuses it (see capability.go).
+	Probe  bool
+	Logger *slog.Logger
 	// Trace, when set, receives one line per step Herald takes (the demo prints them).
 	Trace func(line string)
 }
@@ -72,6 +79,9 @@ type Deps struct {
 	Web Publisher
 	// Ringback, when set, plays the callee's ringback clip on Herald's early dialog (claims 2, 6).
 	Ringback Ringback
+	// Capabilities, when set, is the cache of learned terminal capabilities (tests inject one with
+	// their own clock); nil builds one from Options.CapCacheSize and CapTTL.
+	Capabilities *profile.CapCache
 }
 
 // Ringback is the RTP plane as the SIP layer needs it (netio/rtp, through an adapter).
@@ -117,6 +127,8 @@ type Stats struct {
 	ForwardErrors atomic.Uint64
 	// Fast are the fast path's counters (plain calls over UDP, fastpath.go).
 	Fast FastStats
+	// Capability counts the gate on early-dialog pushes (capability.go).
+	Capability CapabilityStats
 }
 
 // Server is Herald's SIP side.
@@ -170,6 +182,9 @@ func New(opts Options, deps Deps) (*Server, error) {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if deps.Capabilities == nil {
+		deps.Capabilities = profile.NewCapCache(opts.CapCacheSize, opts.CapTTL, nil)
 	}
 	s := &Server{opts: opts, deps: deps, log: opts.Logger.With("component", "core/signal"), calls: map[string]*callCtl{}}
 	s.port.Store(int32(opts.Port))

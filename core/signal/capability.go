@@ -1,0 +1,198 @@
+package signal
+
+import (
+	"strings"
+	"sync/atomic"
+
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/herald-ims/herald/core/call"
+	"github.com/herald-ims/herald/core/profile"
+	"github.com/herald-ims/herald/core/push"
+)
+
+// capability.go is the gate that keeps Herald from breaking calls: the caller card's RFC 3959
+// early-session part and the callee card's UPDATE offering m=message go only to terminals known to
+// take them. Ordinary phones (baresip 1.0, linphone 5.1) do not ignore an early-session part marked
+// handling=optional: they answer the multipart INVITE 500, or 200 without SDP and BYE, and they
+// refuse the UPDATE (504). Knowledge comes from the profile (PushCapable, provisioned), from what
+// Herald learned (profile.CapCache: an early-session answer, an accepted m=message line or a fetched
+// page is a yes; a refusal a no) and, for the caller, from its INVITE (Caps.SaysPush). Everyone else
+// gets the card as a Call-Info link (RFC 3261 §20.9), which every SIP stack tolerates.
+
+// CapabilityStats count the gate's decisions and lessons.
+type CapabilityStats struct {
+	// CallerCardCallInfo counts caller cards sent as Call-Info only (the callee's terminal was not
+	// known to take the early-session part); CallerCardProbes those sent to an unknown callee with
+	// probing on.
+	CallerCardCallInfo, CallerCardProbes atomic.Uint64
+	// Resent counts INVITEs sent again without the early-session part after the callee refused the
+	// one with it (a non-2xx final before any 18x or 2xx).
+	Resent atomic.Uint64
+	// CalleeCardCallInfo counts callee cards offered as Call-Info on a provisional because the caller
+	// was not known to take the UPDATE; UpdateRefused the UPDATEs the caller refused (any non-2xx, a
+	// timeout, or m=message declined), each followed by the Call-Info fallback.
+	CalleeCardCallInfo, UpdateRefused atomic.Uint64
+}
+
+// party looks uri up: the profile's part a plan needs, with what Herald knows of the terminal, the
+// key it learns under (the profile's primary key, else the canonical identity; "" when uri has
+// none) and whether the capability is provisioned. nil when Herald has neither a profile nor a
+// lesson for uri.
+func (s *Server) party(uri string) (p *call.Party, key string, provisioned bool) {
+	key, err := profile.Canonical(uri)
+	if err != nil {
+		return nil, "", false
+	}
+	if pr, ok := s.deps.Profiles.Lookup(key); ok && pr != nil {
+		key = pr.Key
+		p = &call.Party{CallerCard: pr.CallerCard, CalleeCard: pr.CalleeCard, Ringback: pr.Ringback}
+		if pr.PushCapable {
+			p.Terminal = call.TerminalCapable
+			return p, key, true
+		}
+	}
+	if capable, known := s.deps.Capabilities.Lookup(key); known {
+		if p == nil {
+			p = &call.Party{}
+		}
+		p.Terminal = call.TerminalIncapable
+		if capable {
+			p.Terminal = call.TerminalCapable
+		}
+	}
+	return p, key, false
+}
+
+// learn records what a party's terminal showed, unless its capability is provisioned (the
+// operator's word stands; a refusal by a provisioned terminal is logged).
+func (c *callCtl) learn(key string, provisioned, capable bool, why string) {
+	if key == "" {
+		return
+	}
+	if provisioned {
+		if !capable {
+			c.s.log.Info("terminal provisioned push_capable refused a push", "call_id", c.callID, "identity", key, "why", why)
+		}
+		return
+	}
+	c.s.deps.Capabilities.Learn(key, capable)
+	c.s.trace("herald: learned %s takes early-dialog pushes: %t (%s)", key, capable, why)
+}
+
+func (c *callCtl) learnCallee(capable bool, why string) {
+	c.learn(c.calleeKey, c.calleeProv, capable, why)
+}
+
+func (c *callCtl) learnCaller(capable bool, why string) {
+	c.learn(c.callerKey, c.callerProv, capable, why)
+}
+
+// messageFeature reports whether req's Contact carries the feature tag for message sessions
+// (RFC 4569 sip.message, encoded "+sip.message" by RFC 3840 §9) with no value, or one other than
+// FALSE. A Contact that does not parse has none.
+func messageFeature(req *sip.Request) bool {
+	h := req.GetHeader("Contact")
+	if h == nil || !strings.Contains(strings.ToLower(h.Value()), "+sip.message") {
+		return false // the common case, without parsing the Contact
+	}
+	ct := req.Contact()
+	if ct == nil {
+		return false
+	}
+	for _, kv := range ct.Params {
+		if strings.EqualFold(kv.K, "+sip.message") {
+			v := strings.Trim(kv.V, `"`)
+			return !strings.EqualFold(v, "FALSE") && !strings.EqualFold(v, "!TRUE")
+		}
+	}
+	return false
+}
+
+// refusedCard reports whether res is the callee refusing the INVITE that carried the caller card's
+// early-session part, which is then sent again, once, without the part (never break a call): a
+// final response before any 18x or 2xx and before any earlier resend. To a probed callee (unknown
+// capability) any 4xx-6xx counts but a challenge (401/407) or the end of a CANCEL (487); to a
+// callee known to take the part only the answers that can be about the body (400, 415, 488, 500,
+// 501, 606): a known terminal that is busy (486) or declines (603) is not asked twice.
+func (c *callCtl) refusedCard(res *sip.Response) bool {
+	code := res.StatusCode
+	if code < 400 || !c.cardSent() || c.progress || c.resent || c.canceled || c.final {
+		return false
+	}
+	if c.plan.CallerMode == call.CallerCardProbe {
+		return code != 401 && code != 407 && code != 487
+	}
+	switch code {
+	case 400, 415, 488, 500, 501, 606:
+		return true
+	}
+	return false
+}
+
+// cardSent reports whether the forwarded INVITE carries the caller card's early-session part: its
+// push session is open (a resend without the part closed it).
+func (c *callCtl) cardSent() bool {
+	for _, ps := range c.sessions {
+		if ps.Role == push.CallerCard {
+			return true
+		}
+	}
+	return false
+}
+
+// resendWithoutCard closes the caller card's push session, remembers the callee as not capable and
+// forwards the caller's INVITE again as Herald would to such a callee: with the Call-Info link and
+// the caller's body untouched. It returns the new client transaction, nil when it could not be sent
+// (the refusal is then relayed as it is). Timer C keeps running: the resend is within the same budget.
+func (c *callCtl) resendWithoutCard(res *sip.Response) sip.ClientTransaction {
+	s := c.s
+	c.resent = true
+	kept := c.sessions[:0]
+	for _, ps := range c.sessions {
+		if ps.Role == push.CallerCard {
+			s.deps.MSRP.Close(ps.ID)
+			continue
+		}
+		kept = append(kept, ps)
+	}
+	c.sessions = kept
+	c.learnCallee(false, "refused the INVITE with the early-session part: "+res.StartLine())
+	fwd := c.newForward()
+	tx, err := s.forward(c.ctx, fwd)
+	if err != nil {
+		s.log.Info("INVITE without the early-session part not sent", "call_id", c.callID, "error", err)
+		return nil
+	}
+	c.fwd = fwd
+	s.Stats.Capability.Resent.Add(1)
+	s.log.Info("callee refused the early-session part; INVITE resent without it", "call_id", c.callID, "status", res.StatusCode)
+	s.trace("herald: callee refused the early-session part (%d %s): INVITE resent without it, Call-Info only", res.StatusCode, res.Reason)
+	return tx
+}
+
+// calleeCardCallInfo offers the callee card to the caller as a Call-Info link on an unreliable 183
+// without a body: on Herald's own early dialog when it has one (the fallback after a refused
+// UPDATE), else on a new one that ends there (a caller without 100rel or UPDATE, or not known to
+// take the UPDATE).
+func (c *callCtl) calleeCardCallInfo() {
+	link := c.callInfo(c.plan.CalleeCard)
+	if link == "" {
+		return
+	}
+	d := &c.early
+	if d.tag == "" {
+		d.tag = c.tag // the tag of every response Herald sends to this INVITE
+		tag := d.tag
+		d.pub.Store(&tag)
+		_ = d.m.To(call.Terminated) // nothing more happens on this dialog
+	}
+	res := sip.NewResponseFromRequest(c.req, 183, "Session Progress", nil)
+	res.To().Params.Add("tag", d.tag)
+	res.AppendHeader(c.s.contact(c.req.Transport()))
+	res.AppendHeader(sip.NewHeader("Call-Info", link))
+	res.SetDestination(c.req.Source())
+	c.s.Stats.Capability.CalleeCardCallInfo.Add(1)
+	c.s.trace("herald → caller  SIP 183 Session Progress (callee card as Call-Info %s)", link)
+	_ = c.tx.Respond(res)
+}
