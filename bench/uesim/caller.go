@@ -50,6 +50,9 @@ type CallerOptions struct {
 	RTPPort int
 	// RejectPush answers m=message push offers with port 0 (a terminal without MSRP).
 	RejectPush bool
+	// RefuseUpdate, when set, answers every UPDATE with this final status code instead of an
+	// SDP answer (linphone 5.1 answers 504 to an UPDATE offering m=message; others 488 or 415).
+	RefuseUpdate int
 	// NoChunkResponses suppresses the MSRP 200 responses to the page's chunk SENDs.
 	NoChunkResponses bool
 	// HoldTime is how long the call stays up between ACK and BYE; 0 means 100 ms, a negative
@@ -625,6 +628,10 @@ func (c *Caller) onUpdate(req *sip.Request, tx sip.ServerTransaction) {
 		if first {
 			c.glare(cc, d)
 		}
+	}
+	if c.opts.RefuseUpdate != 0 {
+		_ = c.ep.respond(&cc.rec, tx, sip.NewResponseFromRequest(req, c.opts.RefuseUpdate, "Refused", nil))
+		return
 	}
 	res := sip.NewResponseFromRequest(req, 200, "OK", nil)
 	res.AppendHeader(c.ep.contact())

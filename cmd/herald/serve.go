@@ -179,6 +179,9 @@ func newInstance(o *config.Options, log *slog.Logger, trace func(string)) (*inst
 		T1:               time.Duration(o.SIP.T1),
 		T2:               time.Duration(o.SIP.T2),
 		DisableFastPath:  !o.SIP.FastPath,
+		CapCacheSize:     o.SIP.Capability.CacheSize,
+		CapTTL:           time.Duration(o.SIP.Capability.TTL),
+		Probe:            o.SIP.Capability.Probe,
 		TimerC:           time.Duration(o.SIP.TimerC),
 		SessionTTL:       time.Duration(m.SessionTTL),
 		MaxCalls:         o.Limits.MaxCalls,
@@ -210,6 +213,11 @@ func (in *instance) varz() any {
 			"ringbacks": st.Ringbacks.Load(), "ringback_no_codec": st.RingbackNoCodec.Load(),
 			"ringback_no_port": st.RingbackNoPort.Load(),
 			"forward_errors":   st.ForwardErrors.Load(),
+			"capability": map[string]any{
+				"caller_card_call_info": st.Capability.CallerCardCallInfo.Load(), "callee_card_call_info": st.Capability.CalleeCardCallInfo.Load(),
+				"probes": st.Capability.CallerCardProbes.Load(), "resent": st.Capability.Resent.Load(),
+				"update_refused": st.Capability.UpdateRefused.Load(),
+			},
 			"fast_path": map[string]any{
 				"calls": st.Fast.Calls.Load(), "fallbacks": st.Fast.Fallbacks.Load(), "in_dialog": st.Fast.InDialog.Load(),
 				"retransmissions": st.Fast.Retransmissions.Load(), "absorbed": st.Fast.Absorbed.Load(),

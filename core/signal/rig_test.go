@@ -250,6 +250,13 @@ func (l *traceLog) dump(t *testing.T) {
 // Record-Route on; tune may change the options. Everything is stopped when the test ends.
 func startHerald(t *testing.T, store profile.Store, nextHop string, tune func(*Options)) *rig {
 	t.Helper()
+	return startHeraldCaps(t, store, nextHop, tune, nil)
+}
+
+// startHeraldCaps is startHerald with the cache of learned terminal capabilities given (nil: one
+// built from Options, learning nothing unless tune sizes it).
+func startHeraldCaps(t *testing.T, store profile.Store, nextHop string, tune func(*Options), caps *profile.CapCache) *rig {
+	t.Helper()
 	log := slog.New(slog.DiscardHandler)
 	ms, err := msrpnet.New(msrpnet.Options{
 		Listen: "127.0.0.1:0", AdvertiseHost: "127.0.0.1", Loops: 2,
@@ -272,7 +279,7 @@ func startHerald(t *testing.T, store profile.Store, nextHop string, tune func(*O
 	if tune != nil {
 		tune(&opts)
 	}
-	r.sig, err = New(opts, Deps{Profiles: store, MSRP: ms, Web: r.web, Ringback: rigRingback})
+	r.sig, err = New(opts, Deps{Profiles: store, MSRP: ms, Web: r.web, Ringback: rigRingback, Capabilities: caps})
 	if err != nil {
 		_ = ms.Stop(context.Background())
 		t.Fatal(err)
