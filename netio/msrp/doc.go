@@ -48,7 +48,11 @@
 //
 // OnTraffic parses every complete frame of Peek(-1) with core/msrp's Parser (connState.input, shared by
 // both transports) and then Discards them; the parsed Message aliases gnet's buffer and nothing of it
-// outlives the call (paths that must stay are copied). The responses of one OnTraffic lead the first
+// outlives the call (paths that must stay are copied). input returns the bytes it consumed, 0 meaning
+// "need more"; the transport drops exactly those and keeps the rest, an unfinished frame, for the next
+// call (gnet: Discard(n) only for n > 0, since gnet's Discard(0) empties the buffer; the stream
+// transport: the tail is moved to the front of its read buffer). So a frame may arrive in any number of
+// reads, or many frames in one (split_test.go; FuzzPlane segments arbitrary inputs). The responses of one OnTraffic lead the first
 // writev of page chunks (so the bind's 200 and the first chunks share a segment), or go out in one Write
 // when there are no chunks to write. Page chunks are written with Writev as [head, page sub-slice,
 // end-line], up to 16 chunks per writev: the cached page is never copied by Herald (gnet copies only what
@@ -90,6 +94,11 @@
 // Done channel. Every mutex in the package is a leaf except a stream connection's, under which only leaf
 // mutexes are taken.
 //
+// Recovery net (recover.go, core/safe): a panic in a gnet callback, a runnable on a connection's owner,
+// a stream connection's reader, the timer goroutine or a dial goroutine is recovered at that boundary,
+// counted in herald_panics_total{plane="msrp"} and logged with its stack; the connection's session fails
+// (push.Failed) and that connection is closed, the plane goes on serving.
+//
 // Limits: MaxConns and MaxConnsPerIP are enforced in OnOpen and in the msrps acceptor (refused and
 // counted), MaxSessions in Open, MaxDials in Connect. gnet shuts its engine down when accept fails
 // (EMFILE); the server then restarts the engine on the same port with bounded backoff (Stats
@@ -100,7 +109,7 @@
 // Collectors returns the Prometheus collectors (namespace herald, subsystem msrp), which read the same
 // counters as Stats: connections_open, connections_accepted_total, connections_refused_total,
 // sessions_open, binds_total{result}, bind_timeouts_total, idle_timeouts_total,
-// deliveries_total{outcome}, sent_bytes_total, frames_rejected_total{reason}, reports_unknown_total,
+// deliveries_total{outcome}, sent_bytes_total, received_bytes_total, frames_rejected_total{reason}, reports_unknown_total,
 // outbound_pauses_total, outbound_max_queued_bytes, engine_restarts_total, dials_total{result},
 // tls_handshake_failures_total, accept_errors_total.
 //
