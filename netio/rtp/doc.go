@@ -47,6 +47,11 @@
 // inbox (a mutex-guarded slice drained at every slot). Lock order: Stream.mu, then shard.mu; the
 // shard never holds shard.mu while calling out.
 //
+// Recovery net (core/safe): a panic in one stream's tick stops that stream ([ErrInternal], its queued
+// datagrams dropped, its ports freed) and the slot goes on with the others; a panic elsewhere in a
+// shard's turn drops the turn's queued datagrams and the wheel goes on. Both are counted in
+// herald_panics_total{plane="rtp"} and logged with their stack.
+//
 // # Metrics
 //
 // [Plane.Collectors] exports herald_rtp_* (see metrics.go); [Plane.Stats] gives the same counters and
