@@ -154,6 +154,9 @@ func newInstance(o *config.Options, log *slog.Logger, trace func(string)) (*inst
 		return nil, err
 	}
 	nextHop, nextTransport, err := hostPortOfURI(o.SIP.NextHop)
+	// ;transport=udp pins UDP whatever a request's size (RFC 3263 §4.1); without a transport
+	// parameter RFC 3261 §18.1.1 applies (TCP for a large INVITE, UDP again if TCP is refused).
+	nextPinned := namesUDP(o.SIP.NextHop)
 	if err != nil {
 		return nil, err
 	}
@@ -174,6 +177,7 @@ func newInstance(o *config.Options, log *slog.Logger, trace func(string)) (*inst
 		Port:             port,
 		NextHop:          nextHop,
 		NextHopTransport: nextTransport,
+		NextHopPinned:    nextPinned,
 		RecordRoute:      o.SIP.RecordRoute,
 		Trusted:          trusted,
 		T1:               time.Duration(o.SIP.T1),
@@ -257,6 +261,16 @@ func splitAdvertise(o *config.Options) (string, int, error) {
 		return "", 0, fmt.Errorf("herald: sip advertise %q: %w", adv, err)
 	}
 	return host, port, nil
+}
+
+// namesUDP reports whether the sip: URI s names ;transport=udp.
+func namesUDP(s string) bool {
+	var u sip.Uri
+	if err := sip.ParseUri(s, &u); err != nil {
+		return false
+	}
+	t, ok := u.UriParams.Get("transport")
+	return ok && strings.EqualFold(t, "udp")
 }
 
 // hostPortOfURI turns "sip:host:port;transport=tcp" into "host:port" and its transport (udp when the

@@ -44,6 +44,9 @@ type SIPOptions struct {
 	// Default: the first listen address; required when that address is a wildcard.
 	Advertise string `yaml:"advertise"`
 	// NextHop is the sip:/sips: URI of the callee domain's S-CSCF, e.g. "sip:127.0.0.1:5070;transport=udp".
+	// Its transport parameter is honoured (RFC 3263 §4.1): ;transport=udp sends every request over UDP
+	// whatever its size; without one, an INVITE over 1300 bytes goes over TCP (RFC 3261 §18.1.1) and over
+	// UDP again, whole, when the next hop refuses TCP.
 	NextHop     string `yaml:"next_hop"`
 	RecordRoute bool   `yaml:"record_route"` // default true
 	// FastPath proxies plain calls (no card, no ringback) that arrive and leave over UDP with Herald's

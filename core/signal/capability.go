@@ -159,7 +159,7 @@ func (c *callCtl) resendWithoutCard(res *sip.Response) sip.ClientTransaction {
 	c.sessions = kept
 	c.learnCallee(false, "refused the INVITE with the early-session part: "+res.StartLine())
 	fwd := c.newForward()
-	tx, err := s.forward(c.ctx, fwd)
+	tx, err := s.forwardInvite(c.ctx, fwd, s.pinnedFor(fwd), c.callID)
 	if err != nil {
 		s.log.Info("INVITE without the early-session part not sent", "call_id", c.callID, "error", err)
 		return nil

@@ -334,31 +334,7 @@ func (c *callCtl) run() {
 			s.trace("herald: caller card not added (%v); body forwarded untouched", err)
 		}
 	}
-	plainBody, plainCT := req.Body(), contentType(req)
-	clTx, err := s.forward(c.ctx, fwd)
-	if err != nil && len(c.sessions) > 0 && strings.EqualFold(fwd.Transport(), "tcp") && !strings.EqualFold(transportToward(fwd), "tcp") {
-		// The caller card made the INVITE too big for UDP and the next hop refused TCP (RFC 3261
-		// §18.1.1 says retry over UDP): send it as the caller sent it, with only the Call-Info link.
-		s.log.Info("next hop refused TCP; INVITE resent over UDP without the early-session part", "call_id", c.callID, "error", err)
-		s.trace("herald: next hop refused TCP: INVITE resent over UDP without the caller card's early-session part")
-		for _, ps := range c.sessions {
-			s.deps.MSRP.Close(ps.ID)
-		}
-		c.sessions = nil
-		fwd.RemoveHeader("Via") // Herald's, added by the failed attempt; so was one Max-Forwards decrement
-		if mf := fwd.MaxForwards(); mf != nil {
-			*mf++
-		}
-		fwd.SetBody(plainBody)
-		if plainCT != "" {
-			fwd.ReplaceHeader(ctHeader(plainCT))
-		}
-		fwd.SetTransport(strings.ToUpper(transportToward(fwd)))
-		if fwd.Route() == nil {
-			fwd.SetTransport(strings.ToUpper(s.opts.NextHopTransport))
-		}
-		clTx, err = s.forward(c.ctx, fwd)
-	}
+	clTx, err := s.forwardInvite(c.ctx, fwd, s.pinnedFor(fwd), c.callID)
 	if err != nil {
 		// RFC 3261 §16.9: a transport error counts as a 503 from the next hop. With TLS this includes a
 		// next hop whose certificate does not verify: nothing was sent to it.

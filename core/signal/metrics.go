@@ -20,6 +20,7 @@ import (
 //	herald_sip_prack_timeouts_total               counter reliable 18x given up at 64·T1
 //	herald_sip_cancels_total                      counter CANCELs handled
 //	herald_sip_udp_to_tcp_total                   counter INVITEs sent over TCP for size (RFC 3261 §18.1.1)
+//	herald_sip_tcp_refused_udp_total              counter INVITEs sent again over UDP, whole, after a refused TCP attempt
 //	herald_sip_ringbacks_total                    counter ringbacks started
 //	herald_sip_ringback_skipped_total{reason="no_codec|no_port"} counter ringbacks or lines skipped
 //	herald_sip_forward_errors_total               counter requests that could not reach their next hop
@@ -83,6 +84,7 @@ var (
 		{prometheus.NewDesc("herald_sip_prack_timeouts_total", "Reliable provisional responses given up at 64*T1.", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.PrackTimeouts }},
 		{prometheus.NewDesc("herald_sip_cancels_total", "CANCELs handled.", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.Cancels }},
 		{prometheus.NewDesc("herald_sip_udp_to_tcp_total", "INVITEs sent over TCP because they outgrew UDP (RFC 3261 18.1.1).", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.UDPToTCP }},
+		{prometheus.NewDesc("herald_sip_tcp_refused_udp_total", "INVITEs sent again over UDP, whole, after the TCP attempt for their size failed (RFC 3261 18.1.1).", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.TCPRefusedUDP }},
 		{prometheus.NewDesc("herald_sip_ringbacks_total", "Ringbacks started.", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.Ringbacks }},
 		{prometheus.NewDesc("herald_sip_forward_errors_total", "Requests that could not be sent toward their next hop (DNS, connect, TLS).", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.ForwardErrors }},
 		{prometheus.NewDesc("herald_sip_panics_total", "Panics recovered on the SIP plane (requests owed an answer got 500).", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.Panics }},

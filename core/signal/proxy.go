@@ -3,6 +3,7 @@ package signal
 import (
 	"context"
 	"strconv"
+	"strings"
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
@@ -39,13 +40,56 @@ func towardNextHop(req *sip.Request, route *sip.RouteHeader) {
 	req.SetDestination(u.Host + ":" + strconv.Itoa(port))
 }
 
+// forwardInvite sends the INVITE fwd toward its next hop (transport and destination set) on a new
+// client transaction. pinned: the next hop's URI named ;transport=udp (RFC 3263 §4.1), so fwd goes
+// over UDP whatever its size. Otherwise RFC 3261 §18.1.1 applies: an INVITE larger than
+// UDPMaxRequest goes over TCP (pickTransport), and when that attempt fails (the next hop speaks only
+// UDP: refused, reset) the request itself is sent again over UDP, whole, early-session part
+// included; IP fragmentation is the accepted cost.
+func (s *Server) forwardInvite(ctx context.Context, fwd *sip.Request, pinned bool, callID string) (sip.ClientTransaction, error) {
+	intended := fwd.Transport()
+	clTx, err := s.forward(ctx, fwd, pinned)
+	if err == nil || pinned || !strings.EqualFold(intended, "udp") || !strings.EqualFold(fwd.Transport(), "tcp") {
+		return clTx, err
+	}
+	s.Stats.TCPRefusedUDP.Add(1)
+	s.log.Info("next hop refused TCP; INVITE sent again over UDP (RFC 3261 §18.1.1)", "call_id", callID, "size", requestSize(fwd), "error", err)
+	s.trace("herald: next hop refused TCP: INVITE sent again over UDP, whole (%d bytes)", requestSize(fwd))
+	fwd.RemoveHeader("Via") // Herald's, added by the failed attempt; so was one Max-Forwards decrement
+	if mf := fwd.MaxForwards(); mf != nil {
+		*mf++
+	}
+	fwd.SetTransport("UDP")
+	return s.forward(ctx, fwd, true)
+}
+
+// pinnedFor reports whether fwd, an INVITE Herald forwards (its own Routes popped), goes over UDP
+// whatever its size: its next hop, the top Route left or else the configured next hop, named
+// ;transport=udp (RFC 3263 §4.1).
+func (s *Server) pinnedFor(fwd *sip.Request) bool {
+	if r := fwd.Route(); r != nil {
+		return udpPinned(&r.Address)
+	}
+	return s.opts.NextHopPinned
+}
+
+// udpPinned reports whether u names ;transport=udp: its requests go over UDP whatever their size.
+func udpPinned(u *sip.Uri) bool {
+	t, ok := u.UriParams.Get("transport")
+	return ok && strings.EqualFold(t, "udp")
+}
+
 // forward sends an INVITE Herald proxies on a new client transaction. sipgo uses ctx only to set up
 // the connection (DNS, TCP connect, TLS handshake), so the timeout bounds just that: a next hop that
 // accepts TCP and never completes the TLS handshake would otherwise hold the call until the caller
 // gives up. 64·T1 is Timer B, the longest an INVITE may wait for any answer (RFC 3261 §17.1.1.2).
-func (s *Server) forward(ctx context.Context, req *sip.Request) (sip.ClientTransaction, error) {
+// pinned sends it over UDP whatever its size (see forwardInvite).
+func (s *Server) forward(ctx context.Context, req *sip.Request, pinned bool) (sip.ClientTransaction, error) {
 	ctx, cancel := context.WithTimeout(ctx, 64*s.opts.T1)
 	defer cancel()
+	if pinned {
+		return s.cli.TransactionRequest(ctx, req, sipgo.ClientRequestDecreaseMaxForward, sipgo.ClientRequestAddVia, s.pickPinned)
+	}
 	return s.cli.TransactionRequest(ctx, req, s.sendOpts(sipgo.ClientRequestDecreaseMaxForward)...)
 }
 

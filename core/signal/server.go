@@ -42,6 +42,11 @@ type Options struct {
 	OfferTLS bool
 	// NextHopTransport is the transport toward NextHop (udp, tcp or tls); default udp.
 	NextHopTransport string
+	// NextHopPinned: NextHop's URI named ;transport=udp (RFC 3263 §4.1), so requests go to it over
+	// UDP whatever their size (IP fragmentation is the accepted cost). Otherwise, over UDP, RFC 3261
+	// §18.1.1 applies: an INVITE larger than UDPMaxRequest goes over TCP, and over UDP again, whole,
+	// when the next hop refuses TCP. A Route naming ;transport=udp is pinned the same way.
+	NextHopPinned bool
 	// UDPMaxRequest is the largest request sent over UDP; larger ones go over TCP (RFC 3261 §18.1.1:
 	// 1300 bytes when the path MTU is unknown). Default 1300.
 	UDPMaxRequest int
@@ -122,6 +127,9 @@ type Stats struct {
 	// allocate a stream (port range exhausted, descriptor limit): the call goes on without that
 	// line's ringback.
 	RingbackNoPort atomic.Uint64
+	// TCPRefusedUDP counts INVITEs sent over UDP, whole, after the TCP attempt RFC 3261 §18.1.1
+	// asked for (their size) failed: a next hop that speaks only UDP.
+	TCPRefusedUDP atomic.Uint64
 	// ForwardErrors counts requests that could not be sent toward their next hop: DNS, connect, TLS
 	// handshake or certificate verification failed. INVITEs and in-dialog requests are answered 503.
 	ForwardErrors atomic.Uint64
@@ -237,6 +245,15 @@ func New(opts Options, deps Deps) (*Server, error) {
 		_ = tx.Respond(res)
 	}))
 	return s, nil
+}
+
+func init() {
+	// sipgo refuses to write a UDP message larger than sip.UDPMTUSize-200 bytes (1300). Herald
+	// applies RFC 3261 §18.1.1 itself (pickTransport, forwardInvite): a request it sends over UDP is
+	// one that must go over UDP, whole (a next hop that speaks only UDP, or named ;transport=udp),
+	// and a response goes back over the transport its request came on (§18.2.2), whatever its size.
+	// The limit is lifted to the largest UDP payload.
+	sip.UDPMTUSize = 65507 + 200
 }
 
 // headerParsers is sipgo's default set of typed header parsers without Contact. A proxy relays
@@ -676,9 +693,14 @@ func (s *Server) sendOpts(extra ...sipgo.ClientRequestOption) []sipgo.ClientRequ
 // ephemeral port; its Via sent-by names Herald's listening port for that transport instead, where
 // the next hop opens a connection to send a response when the one the request came on has closed
 // (RFC 3261 §18.2.2). sipgo fills in the connection's local port only when the Via has none.
-func (s *Server) pickTransport(_ *sipgo.Client, r *sip.Request) error {
+func (s *Server) pickTransport(_ *sipgo.Client, r *sip.Request) error { return s.pick(r, false) }
+
+// pickPinned is pickTransport for a request that goes over UDP whatever its size (forwardInvite).
+func (s *Server) pickPinned(_ *sipgo.Client, r *sip.Request) error { return s.pick(r, true) }
+
+func (s *Server) pick(r *sip.Request, pinned bool) error {
 	if strings.EqualFold(r.Transport(), "udp") {
-		if requestSize(r) <= s.opts.UDPMaxRequest {
+		if pinned || requestSize(r) <= s.opts.UDPMaxRequest {
 			if a := s.udpLocal.Load(); a != nil {
 				r.Laddr = *a
 			}
