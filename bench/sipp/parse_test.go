@@ -152,7 +152,7 @@ func TestHeraldConfigLoads(t *testing.T) {
 	if len(o.Warnings) > 0 {
 		t.Errorf("warnings: %v", o.Warnings)
 	}
-	if len(o.SIP.Listen) != 2 || o.SIP.Listen[0].Addr != "127.0.0.1:15060" || o.SIP.NextHop != "sip:127.0.0.1:15070;transport=udp" ||
+	if len(o.SIP.Listen) != 2 || o.SIP.Listen[0].Addr != "127.0.0.1:15060" || o.SIP.NextHop != "sip:127.0.0.1:15070" ||
 		o.Limits.MaxCalls != 5000 || !o.SIP.RecordRoute || o.HTTP.Listen != "" {
 		t.Errorf("loaded %+v %+v %+v", o.SIP, o.Limits, o.HTTP)
 	}
