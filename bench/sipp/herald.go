@@ -27,15 +27,15 @@ func BuildHerald(ctx context.Context, dir string) (string, error) {
 
 // HeraldConfig is the part of Herald's configuration the SIPp runs set.
 type HeraldConfig struct {
-	Port     int    // SIP UDP and TCP port on 127.0.0.1
-	NextHop  string // host:port of the next hop (the SIPp callee or Kamailio)
+	Port    int    // SIP UDP and TCP port on 127.0.0.1
+	NextHop string // host:port of the next hop (the SIPp callee or Kamailio)
 	// NextHopTransport is the next_hop URI's transport parameter: "" for none (UDP, and TCP for an
 	// INVITE over 1300 bytes, RFC 3261 §18.1.1, UDP again if TCP is refused), "udp" to pin UDP
 	// whatever the size, "tcp".
 	NextHopTransport string
-	MaxCalls int    // limits.max_calls; 0 = 100000
-	T1       time.Duration
-	LogLevel string // default warn
+	MaxCalls         int // limits.max_calls; 0 = 100000
+	T1               time.Duration
+	LogLevel         string // default warn
 	// HTTPListen, when set, turns on Herald's HTTP side there (its /debug/pprof serves profiles of a
 	// run); "" keeps it off, as in the measured runs.
 	HTTPListen string
