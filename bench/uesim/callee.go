@@ -37,6 +37,10 @@ type CalleeOptions struct {
 	// AnswerWithoutPage answers when RingTime is over even if the page fetch is still running.
 	// By default the final response also waits for the fetch (bounded by FetchTimeout).
 	AnswerWithoutPage bool
+	// AnswerGate, if set, also holds the final response until it is closed (ringing and the page
+	// fetch still count): a test answers the call only once something else happened, e.g. the
+	// caller's page arrived, whatever the network's delays.
+	AnswerGate <-chan struct{}
 	// RejectCode, when non-zero, is sent instead of 200 (e.g. 486 Busy Here, 603 Decline).
 	RejectCode int
 	// AnswerOnCancel makes a ringing call lose the CANCEL/200 race (RFC 3261 §9.2, §15): when a
@@ -44,6 +48,11 @@ type CalleeOptions struct {
 	// finds an answered INVITE (200 to the CANCEL, no 487) and the canceller has to ACK and BYE
 	// the call. It applies once the reliable provisional, if any, was PRACKed.
 	AnswerOnCancel bool
+	// T1 is the round-trip estimate of the callee's own retransmissions, those of its core rather
+	// than of a transaction: the reliable provisional until PRACK (RFC 3262 §3) and the 2xx until
+	// ACK (RFC 3261 §13.3.1.4), T1 doubling up to T2, given up at 64·T1. 0 means sipgo's sip.T1
+	// (500 ms); sipgo's transaction timers (a process-wide setting) are unaffected.
+	T1 time.Duration
 	// RTPPort is the first (fake) RTP port put in SDP answers; default 40000.
 	RTPPort int
 	// FetchTimeout bounds each MSRP page fetch; default 10 s.
@@ -53,6 +62,9 @@ type CalleeOptions struct {
 	// WireLog is how many received datagrams are kept for raw-byte lookups; default 256,
 	// negative disables (recorded received messages then carry their re-serialisation).
 	WireLog int
+	// Link puts something between the terminal and the network (a relay, a stream split in
+	// pieces); the zero value is direct.
+	Link Link
 	// Trace receives the step trace; nil disables it.
 	Trace Trace
 	// Logger receives diagnostics; nil discards them.
@@ -127,6 +139,9 @@ func NewCallee(opts CalleeOptions) (*Callee, error) {
 	if opts.RTPPort == 0 {
 		opts.RTPPort = 40000
 	}
+	if opts.T1 <= 0 {
+		opts.T1 = sip.T1
+	}
 	if opts.FetchTimeout <= 0 {
 		opts.FetchTimeout = 10 * time.Second
 	}
@@ -137,7 +152,7 @@ func NewCallee(opts CalleeOptions) (*Callee, error) {
 		opts.WireLog = 256
 	}
 	c := &Callee{opts: opts, calls: map[string]*calleeCall{}, arrived: make(chan struct{})}
-	ep, err := newEndpoint(opts.Name, opts.Peer, opts.Listen, opts.Trace, opts.Logger, opts.WireLog,
+	ep, err := newEndpoint(opts.Name, opts.Peer, opts.Listen, opts.Link, opts.Trace, opts.Logger, opts.WireLog,
 		func(srv *sipgo.Server) {
 			srv.OnInvite(c.onInvite)
 			srv.OnPrack(c.onPrack)
@@ -421,15 +436,18 @@ func (c *Callee) serveInvite(req *sip.Request, tx sip.ServerTransaction, cc *cal
 
 	ring := time.NewTimer(max(o.RingTime-time.Since(ringStart), 0))
 	defer ring.Stop()
-	for waitRing, waitFetch := true, !o.AnswerWithoutPage; waitRing || waitFetch; {
+	gate := o.AnswerGate
+	for waitRing, waitFetch := true, !o.AnswerWithoutPage; waitRing || waitFetch || gate != nil; {
 		select {
 		case <-ring.C:
 			waitRing = false
 		case <-fetchDone:
 			waitFetch = false
 			fetchDone = nil
+		case <-gate:
+			gate = nil
 		case <-answered:
-			waitRing, waitFetch = false, false
+			waitRing, waitFetch, gate = false, false, nil
 		case <-canceled:
 			return c.canceled(cc)
 		case <-tx.Done():
@@ -466,12 +484,12 @@ func (c *Callee) serveInvite(req *sip.Request, tx sip.ServerTransaction, cc *cal
 		return okErr
 	}
 	// RFC 6026: the UAS core retransmits the 2xx until the ACK arrives.
-	deadline := time.NewTimer(64 * sip.T1)
+	deadline := time.NewTimer(64 * o.T1)
 	defer deadline.Stop()
 	var wait time.Duration
 acked:
 	for {
-		wait = backoff(wait)
+		wait = backoffFrom(wait, o.T1)
 		retx := time.NewTimer(wait)
 		select {
 		case <-cc.ack:
@@ -508,11 +526,11 @@ acked:
 // its PRACK arrives; after 64*T1 it rejects the INVITE with 504 as §3 suggests.
 func (c *Callee) awaitPrack(req *sip.Request, tx sip.ServerTransaction, cc *calleeCall, prov *sip.Response,
 	canceled <-chan struct{}) error {
-	deadline := time.NewTimer(64 * sip.T1)
+	deadline := time.NewTimer(64 * c.opts.T1)
 	defer deadline.Stop()
 	var wait time.Duration
 	for {
-		wait = backoff(wait)
+		wait = backoffFrom(wait, c.opts.T1)
 		retx := time.NewTimer(wait)
 		select {
 		case <-cc.prack:
@@ -563,6 +581,7 @@ func (c *Callee) fetch(cc *calleeCall, p pushPlan) {
 	fo, err := p.fetchOptions()
 	if err == nil {
 		fo.NoChunkResponses = c.opts.NoChunkResponses
+		fo.WrapConn = c.opts.Link.MSRPConn
 		fo.Timeout = c.opts.FetchTimeout
 		fo.Trace, fo.Me, fo.Peer = c.ep.trace, c.ep.name, c.ep.peer
 		var res FetchResult

@@ -81,6 +81,9 @@ type CallerOptions struct {
 	// Rewrite, if set, may change each INVITE just before it is sent (unusual or malformed
 	// requests). It runs before the UDP/TCP size choice.
 	Rewrite func(req *sip.Request)
+	// Link puts something between the terminal and the network (a relay, a stream split in
+	// pieces); the zero value is direct.
+	Link Link
 	// Trace receives the step trace; nil disables it.
 	Trace Trace
 	// Logger receives diagnostics; nil discards them.
@@ -201,7 +204,7 @@ func NewCaller(opts CallerOptions) (*Caller, error) {
 		opts.WireLog = 256
 	}
 	c := &Caller{opts: opts, calls: map[string]*callerCall{}}
-	ep, err := newEndpoint(opts.Name, opts.Peer, opts.Listen, opts.Trace, opts.Logger, opts.WireLog,
+	ep, err := newEndpoint(opts.Name, opts.Peer, opts.Listen, opts.Link, opts.Trace, opts.Logger, opts.WireLog,
 		func(srv *sipgo.Server) {
 			srv.OnUpdate(c.onUpdate)
 			srv.OnBye(c.onBye)
@@ -698,6 +701,7 @@ func (c *Caller) fetch(cc *callerCall, p pushPlan) {
 	var res FetchResult
 	if err == nil {
 		fo.NoChunkResponses = c.opts.NoChunkResponses
+		fo.WrapConn = c.opts.Link.MSRPConn
 		fo.Timeout = c.opts.FetchTimeout
 		fo.Trace, fo.Me, fo.Peer = c.ep.trace, c.ep.name, c.ep.peer
 		res, err = Fetch(c.ep.ctx, fo)

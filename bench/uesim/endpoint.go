@@ -23,6 +23,8 @@ import (
 type endpoint struct {
 	name, peer string // trace names: "caller"/"callee" and "herald"
 	addr       *net.UDPAddr
+	adv        *net.UDPAddr // the address named in Via and Contact (Link.Advertise, default addr)
+	link       Link
 	pc         net.PacketConn
 	ln         net.Listener // TCP on the same address: RFC 3261 §18 requires it, and peers switch
 	// to TCP for messages above 1300 bytes (§18.1.1), as sipgo does
@@ -41,7 +43,7 @@ type endpoint struct {
 	once   sync.Once
 }
 
-func newEndpoint(name, peer, listen string, trace Trace, log *slog.Logger, wireLimit int,
+func newEndpoint(name, peer, listen string, link Link, trace Trace, log *slog.Logger, wireLimit int,
 	register func(*sipgo.Server)) (*endpoint, error) {
 	if listen == "" {
 		listen = "127.0.0.1:0"
@@ -60,6 +62,23 @@ func newEndpoint(name, peer, listen string, trace Trace, log *slog.Logger, wireL
 	}
 	e.pc, e.ln = pc, ln
 	e.addr = pc.LocalAddr().(*net.UDPAddr)
+	e.adv, e.link = e.addr, link
+	if link.Advertise != "" {
+		if e.adv, err = net.ResolveUDPAddr("udp", link.Advertise); err != nil {
+			pc.Close()
+			ln.Close()
+			return nil, fmt.Errorf("uesim: advertise %q: %w", link.Advertise, err)
+		}
+	}
+	if link.Outbound != "" {
+		to, err := net.ResolveUDPAddr("udp", link.Outbound)
+		if err != nil {
+			pc.Close()
+			ln.Close()
+			return nil, fmt.Errorf("uesim: outbound %q: %w", link.Outbound, err)
+		}
+		e.pc = outboundConn{PacketConn: pc, to: to}
+	}
 	ua, err := sipgo.NewUA(
 		sipgo.WithUserAgent("herald-uesim-"+name),
 		sipgo.WithUserAgentHostname(e.addr.IP.String()),
@@ -78,7 +97,7 @@ func newEndpoint(name, peer, listen string, trace Trace, log *slog.Logger, wireL
 	e.srv, err = sipgo.NewServer(ua, sipgo.WithServerLogger(e.log))
 	if err == nil {
 		e.cli, err = sipgo.NewClient(ua, sipgo.WithClientLogger(e.log),
-			sipgo.WithClientAddr(e.addr.String()), sipgo.WithClientConnectionAddr(e.addr.String()))
+			sipgo.WithClientAddr(e.adv.String()), sipgo.WithClientConnectionAddr(e.addr.String()))
 	}
 	if err != nil {
 		ua.Close()
@@ -177,7 +196,7 @@ func (e *endpoint) close() error {
 }
 
 func (e *endpoint) contact() *sip.ContactHeader {
-	return &sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: e.name, Host: e.addr.IP.String(), Port: e.addr.Port}}
+	return &sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: e.name, Host: e.adv.IP.String(), Port: e.adv.Port}}
 }
 
 // record stores msg in rec (if any) and emits the trace line.
@@ -391,12 +410,12 @@ func callID(msg sip.Message) string {
 	return ""
 }
 
-// backoff yields the RFC 3261 retransmission intervals T1, 2T1, ... capped at T2.
-func backoff(prev time.Duration) time.Duration {
+// backoffFrom yields the RFC 3261 retransmission intervals t1, 2·t1, ... capped at sipgo's T2.
+func backoffFrom(prev, t1 time.Duration) time.Duration {
 	if prev == 0 {
-		return sip.T1
+		return t1
 	}
-	return min(2*prev, sip.T2)
+	return min(2*prev, max(sip.T2, t1))
 }
 
 func randUint32() uint32 {

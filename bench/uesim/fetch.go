@@ -35,6 +35,8 @@ type FetchOptions struct {
 	// NoChunkResponses suppresses the 200 transaction responses to the chunk SENDs (a terminal
 	// that only sends the REPORT).
 	NoChunkResponses bool
+	// WrapConn, if set, wraps the connection before its first byte is written (Link.MSRPConn).
+	WrapConn func(net.Conn) net.Conn
 	// Timeout bounds the whole fetch; 0 means 10 s.
 	Timeout time.Duration
 	// Trace, Me and Peer produce the step trace ("callee → herald  MSRP SEND ...").
@@ -73,6 +75,9 @@ func Fetch(ctx context.Context, o FetchOptions) (FetchResult, error) {
 	}
 	dial := time.Since(start)
 	o.Timeout = timeout - dial
+	if o.WrapConn != nil {
+		conn = o.WrapConn(conn)
+	}
 	res, err := fetchConn(ctx, conn, o)
 	res.Connected = dial
 	return res, err

@@ -29,7 +29,7 @@ func newFakeHerald(t *testing.T, push *pushServer, page []byte) *fakeHerald {
 	t.Helper()
 	h := &fakeHerald{push: push, page: page, prack: make(chan *sip.Request, 4), ack: make(chan *sip.Request, 4),
 		updateRes: make(chan *sip.Response, 1)}
-	ep, err := newEndpoint("herald", "caller", "", nil, discard(), 64, func(srv *sipgo.Server) {
+	ep, err := newEndpoint("herald", "caller", "", Link{}, nil, discard(), 64, func(srv *sipgo.Server) {
 		srv.OnInvite(h.onInvite)
 		srv.OnPrack(func(req *sip.Request, tx sip.ServerTransaction) {
 			_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))

@@ -111,6 +111,8 @@ type tapConn struct {
 	mu   sync.Mutex
 	out  []tapped
 	only map[string]bool // when set, the only destinations datagrams are really sent to
+	// lose, when set, is asked about each datagram: true records it and drops it (lost on the way).
+	lose func(b []byte) bool
 }
 
 // restrict sends datagrams only to these addresses from now on (the others are recorded and
@@ -133,7 +135,7 @@ type tapped struct {
 func (c *tapConn) WriteTo(b []byte, a net.Addr) (int, error) {
 	c.mu.Lock()
 	c.out = append(c.out, tapped{to: a.String(), data: bytes.Clone(b)})
-	drop := c.only != nil && !c.only[a.String()]
+	drop := c.only != nil && !c.only[a.String()] || c.lose != nil && c.lose(b)
 	c.mu.Unlock()
 	if ap, err := netip.ParseAddrPort(a.String()); drop || err != nil || !ap.Addr().Unmap().IsLoopback() {
 		return len(b), nil

@@ -657,8 +657,14 @@ func (s *Server) onUnhandledResponse(res *sip.Response) {
 	if len(res.GetHeaders("Via")) < 2 || !res.IsSuccess() {
 		return
 	}
-	// Nothing else holds res (no transaction matched it): forward it as is, without a copy.
+	// Nothing else holds res (no transaction matched it): forward it as is, without a copy, over the
+	// transport the next Via names (RFC 3261 §16.11, §18.2.2), not the one it came in on: with a caller
+	// card the INVITE leaves over TCP while the caller's leg is UDP, and a lost 200 OK could then never
+	// reach the caller.
 	res.RemoveHeader("Via")
+	if next := res.Via(); next != nil && next.Transport != "" {
+		res.SetTransport(next.Transport)
+	}
 	res.SetDestination("")
 	_ = s.srv.WriteResponse(res)
 }
