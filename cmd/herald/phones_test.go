@@ -35,6 +35,7 @@ type phoneLab struct {
 	callers, callees map[string]*phone
 	capture          *phoneCapture
 	sipPorts         []int
+	uePorts          [2]int // SIP ports of the simulated push terminals (caller, callee)
 }
 
 func startPhoneLab(ctx context.Context, t *testing.T) *phoneLab {
@@ -55,6 +56,9 @@ func startPhoneLab(ctx context.Context, t *testing.T) *phoneLab {
 			lab.sipPorts = append(lab.sipPorts, p.port)
 		}
 	}
+	// The simulated push terminals' SIP ports (caller, callee), captured as well.
+	lab.uePorts = [2]int{freeSIPPort(t), freeSIPPort(t)}
+	lab.sipPorts = append(lab.sipPorts, lab.uePorts[:]...)
 	slices.Sort(lab.sipPorts)
 	file := filepath.Join(t.TempDir(), "phones.pcapng")
 	lab.capture = startPhoneCapture(ctx, t, file, lab.sipPorts, [][2]int{{phonesRTPBase, phonesRTPEnd}, {heraldRTPMin, heraldRTPMax}})
@@ -289,7 +293,7 @@ func runPhoneCase(ctx context.Context, t *testing.T, lab *phoneLab, c phoneCase)
 
 	// The INVITE at the callee: the caller's SDP, no early-session part; the caller card as a
 	// Call-Info link when the caller has one (fetched now: Herald revokes it when the call ends).
-	inv, _, err := capt.wait(ctx, from, 5*time.Second, func(p capPkt) bool {
+	inv, _, err := capt.wait(ctx, from, 10*time.Second, func(p capPkt) bool {
 		return mine(p) && p.dst == callee.port && p.method == "INVITE"
 	}, nil)
 	if err != nil {
@@ -310,7 +314,7 @@ func runPhoneCase(ctx context.Context, t *testing.T, lab *phoneLab, c phoneCase)
 	}
 
 	// Ringing at the caller: the callee's 180 relayed.
-	if _, _, err := capt.wait(ctx, from, 5*time.Second, func(p capPkt) bool {
+	if _, _, err := capt.wait(ctx, from, 10*time.Second, func(p capPkt) bool {
 		return mine(p) && p.dst == caller.port && p.status == 180
 	}, broken); err != nil {
 		fail("%s did not see the callee's 180: %v", caller, err)
@@ -318,7 +322,7 @@ func runPhoneCase(ctx context.Context, t *testing.T, lab *phoneLab, c phoneCase)
 	}
 	if c.calleeCard {
 		// The callee card: a Call-Info link on a provisional to the caller.
-		p, _, err := capt.wait(ctx, from, 5*time.Second, func(p capPkt) bool {
+		p, _, err := capt.wait(ctx, from, 10*time.Second, func(p capPkt) bool {
 			return mine(p) && p.dst == caller.port && p.status > 100 && p.status < 200 && p.callInfo != ""
 		}, broken)
 		if err != nil {
@@ -349,7 +353,7 @@ func runPhoneCase(ctx context.Context, t *testing.T, lab *phoneLab, c phoneCase)
 
 	// The answer: 200 with SDP at the caller, ACK at the callee.
 	callee.answer(t)
-	ok200, _, err := capt.wait(ctx, from, 5*time.Second, func(p capPkt) bool {
+	ok200, _, err := capt.wait(ctx, from, 10*time.Second, func(p capPkt) bool {
 		return mine(p) && p.dst == caller.port && p.cseq == "INVITE" && p.status == 200
 	}, broken)
 	if err != nil {
@@ -361,7 +365,7 @@ func runPhoneCase(ctx context.Context, t *testing.T, lab *phoneLab, c phoneCase)
 		fail("200 at %s: audio port %d (offer %d), %s %v", caller, calleeRTP, callerRTP, ok200.ctype, ok200.media)
 		return r
 	}
-	if _, _, err := capt.wait(ctx, from, 5*time.Second, func(p capPkt) bool {
+	if _, _, err := capt.wait(ctx, from, 10*time.Second, func(p capPkt) bool {
 		return mine(p) && p.dst == callee.port && p.method == "ACK"
 	}, broken); err != nil {
 		fail("no ACK at %s: %v", callee, err)
@@ -374,10 +378,10 @@ func runPhoneCase(ctx context.Context, t *testing.T, lab *phoneLab, c phoneCase)
 	// Media both ways, phone to phone (Herald is not in the media path).
 	up := func(p capPkt) bool { return !p.sip() && p.src == callerRTP && p.dst == calleeRTP }
 	down := func(p capPkt) bool { return !p.sip() && p.src == calleeRTP && p.dst == callerRTP }
-	if _, err := capt.waitCount(ctx, answered, 25, 6*time.Second, up); err != nil {
+	if _, err := capt.waitCount(ctx, answered, 25, 10*time.Second, up); err != nil {
 		fail("RTP %s :%d → %s :%d: %v", caller, callerRTP, callee, calleeRTP, err)
 	}
-	if _, err := capt.waitCount(ctx, answered, 25, 6*time.Second, down); err != nil {
+	if _, err := capt.waitCount(ctx, answered, 25, 10*time.Second, down); err != nil {
 		fail("RTP %s :%d → %s :%d: %v", callee, calleeRTP, caller, callerRTP, err)
 	}
 	r.rtpUp, r.rtpDown = capt.count(answered, up), capt.count(answered, down)
@@ -389,13 +393,13 @@ func runPhoneCase(ctx context.Context, t *testing.T, lab *phoneLab, c phoneCase)
 		ender, other = callee, caller
 	}
 	ender.hangup(t)
-	if _, _, err := capt.wait(ctx, from, 5*time.Second, func(p capPkt) bool {
+	if _, _, err := capt.wait(ctx, from, 10*time.Second, func(p capPkt) bool {
 		return mine(p) && p.dst == other.port && p.method == "BYE"
 	}, nil); err != nil {
 		fail("BYE from %s did not reach %s: %v", ender, other, err)
 		return r
 	}
-	if _, _, err := capt.wait(ctx, from, 5*time.Second, func(p capPkt) bool {
+	if _, _, err := capt.wait(ctx, from, 10*time.Second, func(p capPkt) bool {
 		return mine(p) && p.dst == ender.port && p.cseq == "BYE" && p.status == 200
 	}, nil); err != nil {
 		fail("200 for the BYE did not reach %s: %v", ender, err)
@@ -465,6 +469,15 @@ func TestRealPhones(t *testing.T) {
 				}
 			}
 		}
+	}
+	// An ordinary phone and a push-capable terminal in one call: each card by its recipient's route.
+	for _, kind := range []string{"baresip", "linphone"} {
+		t.Run("pushterminal_calls_"+kind+"/caller_card/callee_card", func(t *testing.T) {
+			results = append(results, runPushCalleePhone(ctx, t, lab, lab.callees[kind], lab.uePorts[0]))
+		})
+		t.Run(kind+"_calls_pushterminal/caller_card/callee_card", func(t *testing.T) {
+			results = append(results, runPhoneCallsPush(ctx, t, lab, lab.callers[kind], lab.uePorts[1]))
+		})
 	}
 	lab.capture.stop()
 	if errs := sipErrors(ctx, t, lab.capture.file, lab.sipPorts); len(errs) > 0 {
@@ -539,7 +552,11 @@ func logPhoneResults(t *testing.T, results []phoneResult, took time.Duration) {
 		case !r.completed:
 			failed++
 		}
-		fmt.Fprintf(&b, "%-44s %-8s %-9t %-9s %-7d %-22s %-22s %s\n", r.name, r.path, r.completed, fmt.Sprintf("%d/%d", r.rtpUp, r.rtpDown),
+		rtp := fmt.Sprintf("%d/%d", r.rtpUp, r.rtpDown)
+		if r.rtpUp < 0 {
+			rtp = "n/a" // a simulated terminal sends no media
+		}
+		fmt.Fprintf(&b, "%-44s %-8s %-9t %-9s %-7d %-22s %-22s %s\n", r.name, r.path, r.completed, rtp,
 			r.ringb, r.calleeLink, r.callerLink, strings.Join(r.failures, "; "))
 	}
 	fmt.Fprintf(&b, "%d cases, %d failed, %d skipped", len(results), failed, skipped)
