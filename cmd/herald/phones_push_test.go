@@ -55,13 +55,19 @@ func seedPage(t *testing.T, seed, aor string, callerCard bool) *content.Page {
 
 // phoneLegChecks checks everything the phone sent and received in the call: no error response, no
 // early-session part or m=message at the phone, a BYE answered 200 and not retransmitted.
-func phoneLegChecks(capt *phoneCapture, from int, callID string, ph *phone, fail func(string, ...any)) {
+// The phone as callee must answer 200 with SDP audio; a BYE from the phone is a failure unless it
+// is the one hanging up (hangsUp).
+func phoneLegChecks(capt *phoneCapture, from int, callID string, ph *phone, hangsUp bool, fail func(string, ...any)) {
 	byeOK := false
 	for _, p := range capt.since(from) {
 		if p.callID != callID || !p.sip() || (p.src != ph.port && p.dst != ph.port) {
 			continue
 		}
 		switch {
+		case p.src == ph.port && p.method == "BYE" && !hangsUp:
+			fail("%s hung up the call itself: %s", ph, p)
+		case p.src == ph.port && p.cseq == "INVITE" && p.status == 200 && audioPort(p) == 0:
+			fail("%s answered without SDP audio: %s", ph, p)
 		case p.status >= 300:
 			fail("error response %s", p)
 		case p.dst == ph.port && earlySession(p):
@@ -155,7 +161,7 @@ func runPushCalleePhone(ctx context.Context, t *testing.T, lab *phoneLab, callee
 	}, nil); err != nil {
 		fail("%s did not answer the BYE: %v", callee, err)
 	}
-	phoneLegChecks(capt, from, inv.callID, callee, fail)
+	phoneLegChecks(capt, from, inv.callID, callee, false, fail)
 	r.completed = len(r.failures) == 0
 	return r
 }
@@ -238,7 +244,7 @@ func runPhoneCallsPush(ctx context.Context, t *testing.T, lab *phoneLab, caller 
 	} else {
 		r.calleeLink = "ok (msrp)"
 	}
-	phoneLegChecks(capt, from, callID, caller, fail)
+	phoneLegChecks(capt, from, callID, caller, true, fail)
 	r.completed = len(r.failures) == 0
 	return r
 }

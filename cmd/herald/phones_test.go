@@ -149,6 +149,9 @@ func startPhoneHerald(ctx context.Context, t *testing.T, callee *phone, seed str
 	o.Seed = seed
 	o.DataDir = t.TempDir()
 	o.RTP.PortMin, o.RTP.PortMax = heraldRTPMin, heraldRTPMax
+	if os.Getenv("HERALD_PHONES_PROBE") == "1" { // exploration: probe callees of unknown capability
+		o.SIP.Capability.Probe = true
+	}
 	log := slog.New(slog.DiscardHandler)
 	if lvl := os.Getenv("HERALD_DEMO_LOG"); lvl != "" { // debugging aid: Herald's own log on stderr
 		o.Log.Level = lvl
