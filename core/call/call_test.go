@@ -30,7 +30,7 @@ func TestParseCaps(t *testing.T) {
 		},
 		"require 100rel, no allow header": {
 			req:  []string{"100rel"},
-			want: Caps{Reliable1xx: true, Update: true},
+			want: Caps{Reliable1xx: true, RequireReliable: true, Update: true},
 		},
 		"allow without update": {
 			sup:   []string{"100rel"},

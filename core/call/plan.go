@@ -20,6 +20,7 @@ import (
 // Caps is what the caller's INVITE says it supports (RFC 3261 Supported/Require/Allow).
 type Caps struct {
 	Reliable1xx           bool // "100rel" in Supported or Require (RFC 3262)
+	RequireReliable       bool // "100rel" in Require: every provisional but 100 must be reliable (RFC 3262 §3)
 	Update                bool // UPDATE in Allow, or Allow absent (RFC 3311 §5.1 says a UA SHOULD list it)
 	EarlySession          bool // "early-session" in Supported (RFC 3959)
 	EarlyDialogTerminated bool // "199" in Supported (RFC 6228)
@@ -76,6 +77,7 @@ func ParseCaps(supported, require, allow []string, pEarlyMedia []string) Caps {
 	sup, req, alw, pem := tokens(supported), tokens(require), tokens(allow), tokens(pEarlyMedia)
 	return Caps{
 		Reliable1xx:           sup["100rel"] || req["100rel"],
+		RequireReliable:       req["100rel"],
 		Update:                alw["update"] || len(allow) == 0,
 		EarlySession:          sup["early-session"],
 		EarlyDialogTerminated: sup["199"],

@@ -34,8 +34,8 @@ var ErrTransition = errors.New("call: illegal state transition")
 var legal = map[State][]State{
 	Idle:       {ProvSent, Terminated},
 	ProvSent:   {ProvSent, Early, Terminated},
-	Early:      {UpdateSent, Pushed, Terminated},
-	UpdateSent: {Pushing, Early, Terminated}, // Early again after 491 glare or a failed UPDATE
+	Early:      {UpdateSent, Pushed, ProvSent, Terminated}, // ProvSent: a follow-up reliable 18x (the Call-Info fallback)
+	UpdateSent: {Pushing, Early, Terminated},               // Early again after 491 glare or a failed UPDATE
 	Pushing:    {Pushed, Terminated},
 	Pushed:     {Terminated},
 	Terminated: {Terminated},

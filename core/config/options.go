@@ -87,8 +87,10 @@ type CapabilityOptions struct {
 	// TTL is how long a learned answer holds, 1m..720h; default 24h.
 	TTL Duration `yaml:"ttl"`
 	// Probe sends the early-session part to callees of unknown capability too; a non-2xx final
-	// response before any 18x or 2xx makes Herald resend the INVITE once without it (within the
-	// same Timer C) and remember the callee as not capable. Default false.
+	// response before any 18x or 2xx (or a 2xx without a session answer, which Herald ends with ACK
+	// and BYE) makes Herald resend the INVITE once without it (within the same Timer C) and remember
+	// the callee as not capable. A phone still holding the refused call may answer the resend
+	// 482/486: that call fails, the next one works. Default false.
 	Probe bool `yaml:"probe"`
 }
 

@@ -1,14 +1,17 @@
 package signal
 
 import (
+	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/herald-ims/herald/core/call"
 	"github.com/herald-ims/herald/core/profile"
 	"github.com/herald-ims/herald/core/push"
+	"github.com/herald-ims/herald/core/sdp"
 )
 
 // capability.go is the gate that keeps Herald from breaking calls: the caller card's RFC 3959
@@ -19,6 +22,13 @@ import (
 // Herald learned (profile.CapCache: an early-session answer, an accepted m=message line or a fetched
 // page is a yes; a refusal a no) and, for the caller, from its INVITE (Caps.SaysPush). Everyone else
 // gets the card as a Call-Info link (RFC 3261 §20.9), which every SIP stack tolerates.
+//
+// Probing (Options.Probe, off by default) sends the part to callees of unknown capability and, when
+// one refuses it, sends the INVITE again without it. The resend is the same request (a proxy keeps
+// Call-ID, From tag and CSeq) on a new branch, so a UAS doing RFC 3261 §8.2.2.2 merged-request
+// detection may answer it 482, and a single-line phone still holding the refused call 486 (seen
+// with baresip 1.0 and linphone 5.1 depending on timing); that answer is relayed, and the callee is
+// remembered as not capable, so its next call goes through with Call-Info only.
 
 // CapabilityStats count the gate's decisions and lessons.
 type CapabilityStats struct {
@@ -130,6 +140,31 @@ func (c *callCtl) refusedCard(res *sip.Response) bool {
 	return false
 }
 
+// answerLacksSession reports whether res is a 2xx to the INVITE that carried the caller card's
+// early-session part and carries no usable answer to the caller's offer: no session SDP, or one
+// whose every m-line is refused (port 0). linphone 5.1 fails a multipart INVITE that way (200
+// without SDP, then BYE): the callee did not take the part, and the call would have no media. Only
+// when the caller's INVITE made an offer (an INVITE without one gets the offer in the 2xx).
+func (c *callCtl) answerLacksSession(res *sip.Response) bool {
+	if !res.IsSuccess() || !c.cardSent() || c.resent || c.canceled || c.final || len(c.req.Body()) == 0 {
+		return false
+	}
+	session, _, err := sdp.SplitBody(contentType(res), res.Body())
+	if err != nil || session == nil {
+		return true
+	}
+	ans, err := sdp.Parse(session)
+	if err != nil {
+		return true
+	}
+	for _, m := range ans.Media {
+		if m.Port != 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // cardSent reports whether the forwarded INVITE carries the caller card's early-session part: its
 // push session is open (a resend without the part closed it).
 func (c *callCtl) cardSent() bool {
@@ -193,6 +228,52 @@ func (c *callCtl) calleeCardCallInfo() {
 	res.AppendHeader(sip.NewHeader("Call-Info", link))
 	res.SetDestination(c.req.Source())
 	c.s.Stats.Capability.CalleeCardCallInfo.Add(1)
+	if c.caps.RequireReliable && d.m.State() == call.Early {
+		// The caller requires 100rel, so this 183 too goes reliably (RFC 3262 §3), with the next
+		// RSeq, retransmitted until its PRACK; it carries no body (no offer/answer).
+		d.rseq++
+		res.AppendHeader(sip.NewHeader("Require", "100rel"))
+		res.AppendHeader(sip.NewHeader("RSeq", strconv.FormatUint(uint64(d.rseq), 10)))
+		d.prov, d.followUp = res, true
+		if err := d.m.To(call.ProvSent); err != nil {
+			c.s.log.Warn("early dialog", "call_id", c.callID, "error", err)
+			return
+		}
+		d.interval = c.s.opts.T1
+		d.sent = time.Now()
+		d.due = d.interval
+		if d.timer == nil {
+			d.timer = time.NewTimer(d.interval)
+		} else {
+			d.timer.Reset(d.interval)
+		}
+		d.retransmit = d.timer.C
+		c.s.trace("herald → caller  SIP 183 Session Progress (callee card as Call-Info %s; Require: 100rel, RSeq %d)", link, d.rseq)
+		c.sendProvisional()
+		return
+	}
 	c.s.trace("herald → caller  SIP 183 Session Progress (callee card as Call-Info %s)", link)
 	_ = c.tx.Respond(res)
+}
+
+// brokenAnswerEnded tells the controller that Herald's ACK and BYE for a 2xx without a session
+// answer (answerLacksSession) are done.
+type brokenAnswerEnded struct{ res *sip.Response }
+
+// endBrokenAnswer confirms and ends the callee's dialog of res, a 2xx without a session answer that
+// was not relayed (ACK, then BYE, as for a 2xx after CANCEL), off the controller; the INVITE is resent
+// without the part once the BYE is answered (or timed out), so a single-line phone that still holds
+// the broken call does not answer the resend 486.
+func (c *callCtl) endBrokenAnswer(res *sip.Response) {
+	inv := c.fwd
+	c.resent = true // no other refusal handling for this INVITE; resendWithoutCard sets it again
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		c.s.ackAndBye(inv, res)
+		select {
+		case c.events <- brokenAnswerEnded{res}:
+		case <-c.ctx.Done():
+		}
+	}()
 }

@@ -327,3 +327,95 @@ func TestCapabilityCallerUnknown(t *testing.T) {
 	}
 	r.quiet(t)
 }
+
+// TestCapabilityProbeAnsweredWithoutSession is a probed callee that fails the multipart INVITE the
+// way linphone 5.1 does: 200 without SDP (it could not read the body), then hangs up. A proxy cannot
+// refuse a 2xx, but Herald had not relayed it: it confirms and ends that dialog (ACK, then BYE, as
+// for a 2xx after CANCEL) and sends the INVITE again without the part. The caller never sees the
+// broken 200; it gets the callee's real answer, with SDP. The callee is remembered as not capable.
+func TestCapabilityProbeAnsweredWithoutSession(t *testing.T) {
+	leakCheck(t)
+	st, _ := testStore(t)
+	caps := profile.NewCapCache(16, time.Hour, nil)
+	caller := newFPPeer(t)
+	callee, ln := newFPPeerTCP(t)
+	r := startHeraldCaps(t, st, callee.addr(), func(o *Options) { o.Probe = true }, caps)
+	c := newFPCall(caller, alice, erin)
+	caller.send(t, r.addr, c.invite())
+	conn, br := fpAccept(t, ln)
+	first := parseFP(t, "INVITE with the part", fpReadTCP(t, conn, br))
+	if ct := first.one(t, "INVITE", "Content-Type"); !strings.HasPrefix(ct, "multipart/mixed") {
+		t.Fatalf("probed INVITE: Content-Type %q, want multipart/mixed", ct)
+	}
+	contact := "<sip:erin@" + callee.addr() + ">"
+	fpWriteTCP(t, conn, fpReply(t, first, 200, "OK", "ls1", false, contact, ""))
+
+	// Herald's ACK and BYE for that 200 and the new INVITE, in any order (all over UDP: the ACK and
+	// BYE go to the 200's Contact, the INVITE is small again).
+	var ack, bye, second fpMsg
+	for range 3 {
+		m := parseFP(t, "after the 200 without SDP", callee.next(t, "ACK, BYE and INVITE").data)
+		switch {
+		case strings.HasPrefix(m.start, "ACK "):
+			ack = m
+		case strings.HasPrefix(m.start, "BYE "):
+			bye = m
+			callee.send(t, r.addr, fpReply(t, m, 200, "OK", "", false, "", ""))
+		case strings.HasPrefix(m.start, "INVITE "):
+			second = m
+		default:
+			t.Fatalf("unexpected at the callee: %s", m.start)
+		}
+	}
+	for what, m := range map[string]fpMsg{"ACK": ack, "BYE": bye} {
+		if m.raw == nil || !strings.HasSuffix(m.one(t, what, "To"), ";tag=ls1") {
+			t.Fatalf("%s for the 200 without SDP: %q", what, m.start)
+		}
+	}
+	if second.raw == nil || second.one(t, "resent", "Content-Type") != "application/sdp" {
+		t.Fatalf("resent INVITE: %q, want the caller's SDP without the part", second.start)
+	}
+	callee.send(t, r.addr, fpReply(t, second, 200, "OK", "ls2", false, contact, fpSDPAnswer))
+	got := parseFP(t, "relayed", caller.nextNot100(t, "relayed 200").data)
+	if got.start != "SIP/2.0 200 OK" || !strings.HasSuffix(got.one(t, "200", "To"), ";tag=ls2") || string(got.body) != fpSDPAnswer {
+		t.Fatalf("the caller got %q To %q body %q; want the 200 with SDP of the resent INVITE", got.start, got.one(t, "200", "To"), got.body)
+	}
+	caller.send(t, r.addr, c.request("ACK", "sip:erin@"+callee.addr(), fpBranch(), 1, "<"+erin+">;tag=ls2", []string{fpRoute(r)}))
+	callee.next(t, "ACK for the real 200", second.raw)
+	wantLearned(t, caps, canon(t, erin), false, true)
+	caller.silent(t, "caller after its ACK", 3*testT1)
+	r.quiet(t)
+}
+
+// TestCapabilityCallInfoReliableWhenRequired: a caller whose INVITE has Require: 100rel gets every
+// provisional of Herald's reliably (RFC 3262 §3), the Call-Info ones too: the fallback 183 after
+// its refused UPDATE goes with the next RSeq and is PRACKed (the dialog now holds two PRACKed
+// reliable 183s); on the next call (refusal remembered) the only 183, carrying the Call-Info link
+// and answering the offer inactive, is reliable as well.
+func TestCapabilityCallInfoReliableWhenRequired(t *testing.T) {
+	leakCheck(t)
+	st, _ := testStore(t)
+	caps := profile.NewCapCache(16, time.Hour, nil)
+	callee := newCallee(t, uesim.CalleeOptions{RingTime: 300 * time.Millisecond})
+	caller := newCaller(t, uesim.CallerOptions{RefuseUpdate: 504, Rewrite: func(req *sip.Request) {
+		req.AppendHeader(sip.NewHeader("Require", "100rel"))
+	}})
+	r := startHeraldCaps(t, st, callee.Addr(), nil, caps)
+
+	res := r.mustCall(t, caller, erin, carol)
+	d := dialogOf(t, res, heraldTag(res))
+	if d.Updates != 1 || d.Reliable != 2 || d.Pracked != 2 {
+		t.Fatalf("Herald's dialog: %d UPDATEs, %d reliable, %d PRACKed; want the refused UPDATE and two PRACKed reliable 183s", d.Updates, d.Reliable, d.Pracked)
+	}
+	if len(res.CallInfo) != 1 {
+		t.Fatalf("Call-Info %q, want the callee card's link", res.CallInfo)
+	}
+	checkCallInfo(t, "reliable fallback", res.CallInfo)
+
+	res = r.mustCall(t, caller, erin, carol)
+	d = dialogOf(t, res, heraldTag(res))
+	if d.Updates != 0 || d.Reliable != 1 || d.Pracked != 1 || len(res.CallInfo) != 1 {
+		t.Fatalf("second call: %d UPDATEs, %d reliable, %d PRACKed, Call-Info %q; want one reliable 183 with the link", d.Updates, d.Reliable, d.Pracked, res.CallInfo)
+	}
+	r.quiet(t)
+}

@@ -33,7 +33,10 @@ type ownDialog struct {
 	due        time.Duration // when the pending retransmission is due, from sent
 
 	pending *push.Session // the callee-card session offered in the UPDATE
-	streams []ringStream  // ringback streams answered in the 183 (claims 2, 6)
+	// followUp says the outstanding reliable provisional is the Call-Info 183 that follows a refused
+	// UPDATE (a caller that requires 100rel gets every provisional reliably): its PRACK ends it.
+	followUp bool
+	streams  []ringStream // ringback streams answered in the 183 (claims 2, 6)
 
 	pub atomic.Pointer[string] // tag, published for handlers on other goroutines once the 183 is built
 }
@@ -340,6 +343,10 @@ func (c *callCtl) onPrack(e *prackEvent) {
 		d.retransmit = nil
 	}
 	c.s.trace("caller → herald  SIP PRACK (RAck %d %d INVITE) → 200", rseq, cseq)
+	if d.followUp {
+		d.followUp = false // the Call-Info 183 after a refused UPDATE: nothing more to start
+		return
+	}
 	c.playRingback() // claim 2: the RTP bearer plays before the callee card is offered
 	if c.plan.CalleeMode == call.CalleeCardUpdate {
 		c.sendCalleeCardUpdate()
@@ -448,18 +455,25 @@ func (c *callCtl) onUpdateDone(e *updateDone) {
 		c.calleeCardCallInfo()
 		return
 	}
-	_ = d.m.To(call.Pushing)
-	if ans, err := sdp.Parse(e.res.Body()); err == nil {
+	ans, err := sdp.Parse(e.res.Body())
+	if err == nil {
 		for _, m := range ans.Media {
 			if m.Type == "message" && m.Port == 0 {
-				// RFC 3264 §6: the caller declined the push line.
+				// RFC 3264 §6: the caller declined the push line. The dialog stays early (the
+				// answer took the other lines), and the card goes as a link.
 				c.s.trace("caller → herald  SIP 200 (UPDATE): callee card declined (m=message port 0)")
+				_ = d.m.To(call.Early)
 				c.s.deps.MSRP.Close(e.sess.ID)
 				c.s.Stats.Capability.UpdateRefused.Add(1)
 				c.learnCaller(false, "declined the m=message line of the UPDATE")
 				c.calleeCardCallInfo()
-				continue
+				return
 			}
+		}
+	}
+	_ = d.m.To(call.Pushing)
+	if err == nil {
+		for _, m := range ans.Media {
 			if info, err := m.MSRP(); err == nil {
 				c.s.trace("caller → herald  SIP 200 (UPDATE): path %v setup %s", info.Path, info.Setup)
 				c.learnCaller(true, "accepted the m=message line of the UPDATE")

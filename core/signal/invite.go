@@ -344,6 +344,8 @@ func (c *callCtl) run() {
 		return
 	}
 	txs := []sip.ClientTransaction{clTx}
+	// The current client transaction's channels; nil while a resend waits (capability.go).
+	respCh, doneCh := clTx.Responses(), clTx.Done()
 	defer func() {
 		for _, tx := range txs {
 			tx.Terminate()
@@ -360,7 +362,7 @@ func (c *callCtl) run() {
 	var cancelDeadline <-chan time.Time
 	for {
 		select {
-		case res := <-clTx.Responses():
+		case res := <-respCh:
 			fire(&hookResponse, res)
 			if s.badResponse(res) {
 				continue
@@ -368,12 +370,22 @@ func (c *callCtl) run() {
 			if res.StatusCode > 100 && res.StatusCode < 200 {
 				timerC.Reset(s.opts.TimerC) // RFC 3261 §16.7 step 2: a provisional restarts Timer C
 			}
+			if c.answerLacksSession(res) {
+				// A 2xx cannot be refused by a proxy, but this one was never relayed: the callee's
+				// dialog is confirmed and ended (ACK, BYE) and the callee gets the INVITE again
+				// without the part; the caller sees only what follows.
+				c.s.log.Info("callee answered the early-session INVITE without a session answer; ending it, then resending without the part", "call_id", c.callID)
+				c.endBrokenAnswer(res)
+				respCh, doneCh = nil, nil // the old transaction is over; Timer C still runs
+				continue
+			}
 			if c.refusedCard(res) {
 				// sipgo's transaction has ACKed the refusal; it is not relayed: the callee gets the
 				// INVITE again without the early-session part (capability.go).
 				if tx := c.resendWithoutCard(res); tx != nil {
 					clTx = tx
 					txs = append(txs, tx)
+					respCh, doneCh = tx.Responses(), tx.Done()
 					continue
 				}
 			}
@@ -383,7 +395,7 @@ func (c *callCtl) run() {
 			if c.onResponse(res) {
 				return
 			}
-		case <-clTx.Done():
+		case <-doneCh:
 			if !c.final {
 				c.finish()
 				c.respond(408, "Request Timeout")
@@ -407,6 +419,27 @@ func (c *callCtl) run() {
 			c.finish()
 			return
 		case ev := <-c.events:
+			if e, ok := ev.(brokenAnswerEnded); ok {
+				// The callee's dialog of the 2xx without a session answer is over: a single-line
+				// phone is free again for the INVITE without the part (unless the call ended
+				// meanwhile: CANCEL or Timer C).
+				if c.canceled || c.final {
+					if c.canceled {
+						continue // waiting for cancelDeadline
+					}
+					return
+				}
+				if tx := c.resendWithoutCard(e.res); tx != nil {
+					clTx = tx
+					txs = append(txs, tx)
+					respCh, doneCh = tx.Responses(), tx.Done()
+				} else if !c.final {
+					c.finish()
+					c.final = true
+					respond(c.tx, req, 500, "Server Internal Error", sip.NewHeader("Retry-After", "5"))
+				}
+				continue
+			}
 			c.onEvent(ev)
 		case <-c.early.retransmit:
 			c.retransmitProvisional()
@@ -495,8 +528,10 @@ func (c *callCtl) onResponse(res *sip.Response) bool {
 	// callee card), once.
 	if res.StatusCode >= 180 && c.early.m.State() == call.Idle {
 		switch {
-		case c.plan.OwnEarlyDialog():
-			c.startEarlyDialog() // with the callee card's Call-Info link when that is its mode
+		case c.plan.OwnEarlyDialog() || c.plan.CalleeMode == call.CalleeCardCallInfo && c.caps.RequireReliable:
+			// With the callee card's Call-Info link when that is its mode (reliable, as a caller
+			// that requires 100rel needs every provisional, RFC 3262 §3).
+			c.startEarlyDialog()
 		case c.plan.CalleeMode == call.CalleeCardCallInfo:
 			c.calleeCardCallInfo()
 		}
