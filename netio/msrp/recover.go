@@ -21,7 +21,8 @@ import (
 //     (The handler implements no OnTick: the timer goroutine replaces it.)
 //   - runnables on a connection's owner: the timeout check (connState.Run) and Close's abort, on a gnet
 //     loop or a stream connection's short goroutine, and a stream connection's wake.
-//   - a stream connection's (msrps, dialled) reader goroutine, around its frame handling.
+//   - a stream connection's (msrps, dialled) goroutine: its TLS handshake, and its reader around the
+//     frame handling.
 //   - the timer goroutine, around each due node (a panic there would stop every timeout of the plane).
 //   - a Connect's dial goroutine (its session fails).
 //
@@ -31,13 +32,14 @@ import (
 type boundary uint8
 
 const (
-	atOnOpen     boundary = iota + 1
-	atOnTraffic           // gnet OnTraffic (reads and wake-ups)
-	atOnClose             // gnet OnClose
-	atStreamRead          // a stream connection's reader, around input
-	atRunnable            // a runnable on the connection's owner (timeout check, Close's abort, stream wake)
-	atTimer               // the timer goroutine, per due node
-	atDial                // a Connect's dial goroutine
+	atOnOpen      boundary = iota + 1
+	atOnTraffic            // gnet OnTraffic (reads and wake-ups)
+	atOnClose              // gnet OnClose
+	atStreamRead           // a stream connection's reader, around input
+	atRunnable             // a runnable on the connection's owner (timeout check, Close's abort, stream wake)
+	atTimer                // the timer goroutine, per due node
+	atDial                 // a Connect's dial goroutine
+	atStreamStart          // a stream connection's goroutine before its state exists (the msrps handshake)
 )
 
 // panicHook, set only by tests, is called at each boundary with the server and the boundary; a test

@@ -2,8 +2,11 @@ package msrp
 
 import (
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"log/slog"
+	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -188,6 +191,19 @@ func TestRecoveryNetMSRP(t *testing.T) {
 		p.s.Close(sess.ID)
 		expectFailedInternal(t, sess)
 		c.expectClosed(3 * time.Second)
+		expectRecovered(t, p, lb, before)
+	})
+	t.Run("TLS connection before its state (handshake)", func(t *testing.T) {
+		p, lb := recoveryPlane(t)
+		before := safe.Count(safe.MSRP)
+		injectPanic(t, p.s, atStreamStart)
+		host, port := p.s.TLSAddr()
+		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 2 * time.Second}, "tcp",
+			net.JoinHostPort(host, strconv.Itoa(port)), p.cli)
+		if err == nil { // the handshake cannot complete: the plane closed the socket
+			_ = conn.Close()
+			t.Fatal("TLS handshake completed on a connection whose goroutine panicked")
+		}
 		expectRecovered(t, p, lb, before)
 	})
 	t.Run("TLS reader", func(t *testing.T) {

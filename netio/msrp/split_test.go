@@ -226,22 +226,29 @@ func (p *splitPlane) passive(t *testing.T, secure bool, sc script) {
 	}
 	r := c.receiveChunks(t)
 	if sc.extra {
-		t1, t2 := msrp.NewTID(), msrp.NewTID()
-		sc.send(t, s, c.conn,
-			bodySend(t1, path, c.path, msrp.ByteRange{Start: 1, End: 6, Total: 11}, "hello ", msrp.FlagMore),
-			bodySend(t2, path, c.path, msrp.ByteRange{Start: 7, End: 11, Total: 11}, "world", msrp.FlagEnd))
-		for _, want := range []string{t1, t2} {
-			if f := c.mustNext(3 * time.Second); f.TID != want || f.Status != 200 || f.ToPath != c.path || f.FromPath != path {
-				t.Fatalf("answer to the terminal's SEND chunk %s: %+v", want, f)
-			}
-		}
+		c.sendChunked(t, s, sc, path)
 	}
 	finishDelivery(t, s, c, sc, sess, page.Body, r)
 }
 
+// sendChunked has the terminal send a message with a body in two chunks (RFC 4975 §5.1) to Herald's
+// path on the bound connection, cut as sc says; each chunk gets its 200.
+func (c *client) sendChunked(t testing.TB, s *Server, sc script, path string) {
+	t.Helper()
+	t1, t2 := msrp.NewTID(), msrp.NewTID()
+	sc.send(t, s, c.conn,
+		bodySend(t1, path, c.path, msrp.ByteRange{Start: 1, End: 6, Total: 11}, "hello ", msrp.FlagMore),
+		bodySend(t2, path, c.path, msrp.ByteRange{Start: 7, End: 11, Total: 11}, "world", msrp.FlagEnd))
+	for _, want := range []string{t1, t2} {
+		if f := c.mustNext(3 * time.Second); f.TID != want || f.Status != 200 || f.ToPath != c.path || f.FromPath != path {
+			t.Fatalf("answer to the terminal's SEND chunk %s: %+v", want, f)
+		}
+	}
+}
+
 // active runs one delivery with Herald active (RFC 6135; claims 1/5): Herald dials the terminal (TCP,
-// or TLS as client), sends the binding SEND; the terminal's 200 to it, its 200s to the chunks and its
-// REPORT are written as sc says.
+// or TLS as client), sends the binding SEND; the terminal's 200 to it, optionally a SEND with a body in
+// two chunks, its 200s to the chunks and its REPORT are written as sc says.
 func (p *splitPlane) active(t *testing.T, secure bool, sc script) {
 	t.Helper()
 	s := p.s
@@ -273,7 +280,11 @@ func (p *splitPlane) active(t *testing.T, secure bool, sc script) {
 		t.Fatalf("binding SEND %+v", f)
 	}
 	sc.send(t, s, c.conn, c.response(f, 200))
-	finishDelivery(t, s, c, sc, sess, page.Body, c.receiveChunks(t))
+	r := c.receiveChunks(t)
+	if sc.extra {
+		c.sendChunked(t, s, sc, s.PathURI(sess.ID))
+	}
+	finishDelivery(t, s, c, sc, sess, page.Body, r)
 }
 
 // frameLen bounds the length of the frames the delivery scripts write (the REPORT is the longest; 32
@@ -357,8 +368,8 @@ func TestSplitEveryByteUnknownSession481(t *testing.T) {
 }
 
 // TestSplitEveryByteDelivery: a whole delivery (claims 1/5) where each frame the terminal writes (the
-// acquisition request or, Herald active, the 200 to the binding SEND; the 200s to Herald's chunks; the
-// success REPORT) arrives in two reads split at i, for every i up to the longest frame's length, so
+// acquisition request or, Herald active, the 200 to the binding SEND; the two chunks of a SEND with a
+// body; the 200s to Herald's chunks; the success REPORT) arrives in two reads split at i, for every i up to the longest frame's length, so
 // every frame is split at every byte position: Herald passive and active, over TCP and TLS.
 func TestSplitEveryByteDelivery(t *testing.T) {
 	t.Parallel()
@@ -370,9 +381,9 @@ func TestSplitEveryByteDelivery(t *testing.T) {
 				n := frameLen(p)
 				for i := range n {
 					if role == "passive" {
-						p.passive(t, secure, script{cut: cutAt(i)})
+						p.passive(t, secure, script{cut: cutAt(i), extra: true})
 					} else {
-						p.active(t, secure, script{cut: cutAt(i)})
+						p.active(t, secure, script{cut: cutAt(i), extra: true})
 					}
 				}
 				checkClean(t, p.s, int64(n))
@@ -383,8 +394,8 @@ func TestSplitEveryByteDelivery(t *testing.T) {
 
 // TestSegmentedDelivery: whole deliveries (claims 1/5) with the terminal's frames coalesced (every step
 // in one write, the 200s and the REPORT together), dribbled one byte per read, and cut at random
-// positions into many pieces across frame boundaries; Herald passive (with a SEND with a body in two
-// chunks from the terminal too) and active, over TCP and TLS.
+// positions into many pieces across frame boundaries, with a SEND with a body in two chunks from the
+// terminal too; Herald passive and active, over TCP and TLS.
 func TestSegmentedDelivery(t *testing.T) {
 	t.Parallel()
 	for _, role := range []string{"passive", "active"} {
@@ -393,7 +404,7 @@ func TestSegmentedDelivery(t *testing.T) {
 				t.Parallel()
 				p := newSplitPlane(t)
 				run := func(t *testing.T, sc script) {
-					sc.extra = role == "passive"
+					sc.extra = true
 					if role == "passive" {
 						p.passive(t, secure, sc)
 					} else {

@@ -223,12 +223,21 @@ func (s *Server) closeStreams() {
 // serveStream is the goroutine trackStream counted for an admitted connection: the TLS handshake if any,
 // then setup under the owner lock (the active bind) and the read loop.
 func (s *Server) serveStream(nc net.Conn, ip netip.Addr, secure bool, setup func(cs *connState) bool) {
+	admitted := true // the admission is this goroutine's until a connState owns it
 	defer func() {
+		// The recovery net (recover.go) for the handshake phase; after it, guard and sc.input recover.
+		if r := recover(); safe.Recovered(safe.MSRP, s.log, r) {
+			_ = nc.Close()
+			if admitted {
+				s.release(ip)
+			}
+		}
 		s.mu.Lock()
 		delete(s.streams, nc)
 		s.mu.Unlock()
 		s.streamWG.Done()
 	}()
+	hookPanic(s, atStreamStart)
 	if tc, ok := nc.(*tls.Conn); ok {
 		ctx, cancel := context.WithTimeout(s.baseCtx, s.opts.BindTimeout)
 		err := tc.HandshakeContext(ctx)
@@ -237,12 +246,14 @@ func (s *Server) serveStream(nc net.Conn, ip netip.Addr, secure bool, setup func
 			s.st.tlsHandshakeFailed.Add(1)
 			s.log.Debug("msrps handshake failed", "error", err, "raddr", nc.RemoteAddr().String())
 			_ = nc.Close()
+			admitted = false
 			s.release(ip)
 			return
 		}
 	}
 	sc := &streamConn{s: s, nc: nc}
 	sc.mu.Lock()
+	admitted = false
 	cs := s.newConnState(sc, nil, ip, secure)
 	sc.cs = cs
 	cs.guard(func() {
