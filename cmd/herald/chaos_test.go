@@ -533,7 +533,9 @@ func chaosCall(t *testing.T, seed uint64, alice, bob *profile.Profile) {
 	answer := make(chan struct{})
 	callee, err := uesim.NewCallee(uesim.CalleeOptions{
 		Listen: "127.0.0.1:0", Trace: uet, Logger: clog, RingTime: 300 * time.Millisecond,
-		T1: 50 * time.Millisecond, AnswerGate: answer,
+		// The callee's own retransmissions (its reliable 183, its 2xx) on Herald's T1: it gives up at
+		// 64·T1 = 6.4 s, far beyond the slowest recovery here (about 2 s to its PRACK).
+		T1: 100 * time.Millisecond, AnswerGate: answer,
 		Link: uesim.Link{Outbound: rc.innerAddr(), Advertise: rc.outerAddr(), MSRPConn: calleeSplit.Wrap},
 	})
 	if err != nil {
@@ -600,8 +602,10 @@ func chaosCall(t *testing.T, seed uint64, alice, bob *profile.Profile) {
 
 	caller, err := uesim.NewCaller(uesim.CallerOptions{
 		Listen: "127.0.0.1:0", Trace: uet, Logger: quiet,
-		RTPPort:  rtpSock.LocalAddr().(*net.UDPAddr).Port,
-		HoldTime: 600 * time.Millisecond,
+		RTPPort: rtpSock.LocalAddr().(*net.UDPAddr).Port,
+		// The hold covers the recovery of the lost 2xx and ACK (the callee's 2xx at 100 and 300 ms,
+		// an ACK for each) with a wide margin: a BYE before the ACK would leave the callee waiting.
+		HoldTime: time.Second,
 		Link:     uesim.Link{Outbound: rr.innerAddr(), Advertise: rr.outerAddr(), MSRPConn: callerSplit.Wrap},
 	})
 	if err != nil {
