@@ -9,6 +9,9 @@
 //	           own early dialog
 //	claim 2/6: ringback on that early dialog before the callee card goes out
 //	claim 5/7: callee card only
+//
+// Each push goes only to a terminal known to take it (Decide); the others get the card as a
+// Call-Info link, which exercises no claim.
 package call
 
 import (
@@ -56,6 +59,24 @@ const (
 	CallerCardProbe                       // unknown callee, probing on: the part, resent without it when refused
 	CallerCardCallInfo                    // unknown or incapable callee: the Call-Info link only
 )
+
+var callerModeNames = [...]string{"none", "early-session", "probe", "call-info"}
+
+func (m CallerCardMode) String() string {
+	if int(m) < len(callerModeNames) {
+		return callerModeNames[m]
+	}
+	return "mode?"
+}
+
+var calleeModeNames = [...]string{"none", "update", "call-info"}
+
+func (m CalleeCardMode) String() string {
+	if int(m) < len(calleeModeNames) {
+		return calleeModeNames[m]
+	}
+	return "mode?"
+}
 
 // Pushes reports whether the INVITE carries the early-session part.
 func (m CallerCardMode) Pushes() bool { return m == CallerCardEarlySession || m == CallerCardProbe }

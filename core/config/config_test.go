@@ -574,6 +574,7 @@ func TestParseExplicitValuesKept(t *testing.T) {
   trusted: ["10.0.0.0/8"]
   t1: &t 250ms
   t2: *t
+  capability: {cache_size: 0, ttl: 1m, probe: true}
 msrp:
   listen: "[::]:2855"
   advertise: "2001:db8::5"
@@ -598,6 +599,9 @@ http:
 		{"fast_path", o.SIP.FastPath, false},
 		{"t1 via anchor", o.SIP.T1.D(), 250 * time.Millisecond},
 		{"t2 via alias", o.SIP.T2.D(), 250 * time.Millisecond},
+		{"capability cache off", o.SIP.Capability.CacheSize, 0},
+		{"capability ttl", o.SIP.Capability.TTL.D(), time.Minute},
+		{"capability probe", o.SIP.Capability.Probe, true},
 		{"advertise_addr from advertise ip", o.MSRP.AdvertiseAddr, "2001:db8::5"},
 		{"rtp advertise_addr from msrp", o.RTP.AdvertiseAddr, "2001:db8::5"},
 		{"per-ip default follows max_conns", o.MSRP.MaxConnsPerIP, 100},

@@ -11,14 +11,21 @@
 // push session of the call has ended and every helper goroutine has exited; the call table entry is
 // removed last.
 //
+// The pushes go only to terminals known to take them (capability.go): ordinary phones fail a call
+// whose INVITE carries an early-session part, and refuse an UPDATE offering m=message. Knowledge is
+// provisioned (profile.Profile.PushCapable), learned (profile.CapCache) or, for the caller, said in
+// its INVITE; every other terminal gets the card as a Call-Info link (RFC 3261 §20.9) only.
+//
 // What goes on the wire (../../../shared/DESIGN.md, wire contract):
 //
-//   - forwarded INVITE: the caller's SDP untouched as the session part of a multipart/mixed body, plus
-//     an early-session;handling=optional SDP part with Herald's m=message push offer (claims 1, 3);
+//   - forwarded INVITE: a Call-Info link to the caller card; to a callee known to take it, also the
+//     caller's SDP untouched as the session part of a multipart/mixed body, plus an
+//     early-session;handling=optional SDP part with Herald's m=message push offer (claims 1, 3);
 //   - 18x/2xx from the callee: relayed with any early-session part removed (RFC 3959);
 //   - Herald's own early dialog with the caller (own To-tag): a reliable 183 (RFC 3262: Require: 100rel,
 //     RSeq, retransmitted on T1 doubling until PRACK, abandoned at 64*T1), then an UPDATE (RFC 3311)
-//     adding the callee card's m=message offer (claims 1, 4, 5, 7);
+//     adding the callee card's m=message offer (claims 1, 4, 5, 7) to a caller known to take it; to
+//     any other caller, and after a refused UPDATE, a 183 with a Call-Info link to the callee card;
 //   - on the callee's 2xx: 199 on Herald's early dialog when the caller supports it (RFC 6228), push
 //     sessions closed, 2xx relayed; ACK, BYE and other in-dialog requests are proxied by Route.
 //

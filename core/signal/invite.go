@@ -308,7 +308,7 @@ func (c *callCtl) run() {
 	c.callerKey, c.callerProv, c.calleeKey, c.calleeProv = callerKey, callerProv, calleeKey, calleeProv
 	c.plan = call.Decide(caller, callee, c.caps, s.opts.Probe)
 	if s.tracing() {
-		s.trace("herald: INVITE %s from %s: plan caller-card=%t (mode %d) callee-card=%t (mode %d) claims %v", req.Recipient.String(),
+		s.trace("herald: INVITE %s from %s: plan caller-card=%t (%s) callee-card=%t (%s) claims %v", req.Recipient.String(),
 			hv.callerIdentity(req), c.plan.CallerCard != nil, c.plan.CallerMode, c.plan.CalleeCard != nil, c.plan.CalleeMode, c.plan.Claims())
 	}
 
