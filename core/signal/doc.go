@@ -39,4 +39,12 @@
 // else goes to sipgo as before: cards and ringback, TCP and TLS, DNS SRV, oversize, untrusted peers,
 // Max-Forwards at 1, malformed messages. The choice is made from a message's own content, so a
 // retransmission takes the way of its original.
+//
+// Input from the wire is hostile. A request without a header RFC 3261 §8.1.1 makes mandatory, or
+// with one that does not parse, is answered 400 with a reason phrase naming it and never forwarded:
+// by guard (checkRequest) once sipgo has parsed it, leniently (headerParsers), and before sipgo for
+// what its transaction layer cannot take (precheck.go: no usable Via or CSeq). A response from a
+// next hop missing one, or with one that does not parse, is dropped (badResponse). A panic in any
+// handler, call controller, sipgo callback or fast-path entry is recovered at that boundary,
+// answered 500 with Retry-After where an answer is owed, and counted (recover.go, core/safe).
 package signal

@@ -421,7 +421,7 @@ func (c *callCtl) sendCalleeCardUpdate() {
 		defer func() { s.recovered(recover()) }()
 		ctx, cancel := context.WithTimeout(c.ctx, 64*s.opts.T1)
 		defer cancel()
-		res, err := s.cli.Do(ctx, u, s.sendOpts()...)
+		res, err := s.originate(ctx, u)
 		select {
 		case c.events <- &updateDone{res: res, err: err, sess: ps}:
 		case <-c.ctx.Done():

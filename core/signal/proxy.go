@@ -73,6 +73,37 @@ func (s *Server) pinnedFor(fwd *sip.Request) bool {
 	return s.opts.NextHopPinned
 }
 
+// originate sends a request Herald itself originates toward a terminal (the UPDATE on its early
+// dialog) and waits for its final response. As for a forwarded INVITE (forwardInvite), when RFC 3261
+// §18.1.1 moved it to TCP for its size and the terminal refused TCP, it goes again over UDP, whole.
+func (s *Server) originate(ctx context.Context, req *sip.Request) (*sip.Response, error) {
+	intended := req.Transport()
+	tx, err := s.cli.TransactionRequest(ctx, req, s.sendOpts()...)
+	if err != nil && strings.EqualFold(intended, "udp") && strings.EqualFold(req.Transport(), "tcp") {
+		s.Stats.TCPRefusedUDP.Add(1)
+		req.RemoveHeader("Via") // Herald's, added by the failed attempt
+		req.SetTransport("UDP")
+		tx, err = s.cli.TransactionRequest(ctx, req, sipgo.ClientRequestAddVia, s.pickPinned)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Terminate()
+	for {
+		select {
+		case res := <-tx.Responses():
+			if res.IsProvisional() {
+				continue
+			}
+			return res, nil
+		case <-tx.Done():
+			return nil, tx.Err()
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
 // udpPinned reports whether u names ;transport=udp: its requests go over UDP whatever their size.
 func udpPinned(u *sip.Uri) bool {
 	t, ok := u.UriParams.Get("transport")
@@ -175,19 +206,28 @@ func (s *Server) proxyInDialog(req *sip.Request, tx sip.ServerTransaction) {
 // its own start line, header list and transport, so popping a Route, prepending a Via
 // or a Record-Route and choosing the next hop leave req (the server transaction's origin, from which
 // sipgo builds 100, 487 and Herald its own answers) untouched. The header values themselves are
-// shared with req, except Max-Forwards, the only one the forwarding path changes in place
-// (ClientRequestDecreaseMaxForward, the TCP fallback's undo). Whoever changes another header of the
-// copy replaces it (ReplaceHeader, SetBody do) rather than writing through it.
+// shared with req, except Max-Forwards and the top Via, the ones the forwarding path changes in
+// place: ClientRequestDecreaseMaxForward and the TCP fallback's undo; ClientRequestAddVia, which
+// fills in the rport and received of the Via below Herald's (RFC 3581 §4) while sipgo may be
+// building a 100 Trying from req on another goroutine (a data race FuzzServer found). Whoever
+// changes another header of the copy replaces it (ReplaceHeader, SetBody do) rather than writing
+// through it.
 //
 // Clone deep-copied every header (From, To, Contact with their parameter lists, Via, CSeq...) for
 // each INVITE, ACK and BYE Herald forwards: ≈ 6% of Herald's CPU at 4000 calls/s, plus the garbage.
 func forwardCopy(req *sip.Request) *sip.Request {
 	fwd := sip.NewRequest(req.Method, req.Recipient) // copies the URI's parameter and header lists
 	fwd.SipVersion = req.SipVersion
+	topVia := true
 	for _, h := range req.Headers() {
-		if mf, ok := h.(*sip.MaxForwardsHeader); ok {
-			c := *mf
+		switch v := h.(type) {
+		case *sip.MaxForwardsHeader:
+			c := *v
 			h = &c
+		case *sip.ViaHeader:
+			if topVia {
+				h, topVia = v.Clone(), false
+			}
 		}
 		fwd.AppendHeader(h)
 	}

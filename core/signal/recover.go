@@ -39,6 +39,14 @@ var (
 	hookFastLocked atomic.Pointer[func(*fmsg)]         // in the fast path's INVITE handling, under its lock
 )
 
+// testUA and testTransport are appended to the options of the sipgo user agent and transport layer
+// New builds; only the whole-server fuzz harness sets them (no DNS, no connection off the machine),
+// before it builds its servers.
+var (
+	testUA        []sipgo.UserAgentOption
+	testTransport []sip.TransportLayerOption
+)
+
 func fire[T any](h *atomic.Pointer[func(T)], v T) {
 	if f := h.Load(); f != nil {
 		(*f)(v)

@@ -43,7 +43,7 @@ const (
 type cards map[string]*content.Page
 
 // testStore is a seed-like profile store (configs/seed/profiles.yaml has the same shape).
-func testStore(t *testing.T) (*profile.MemStore, cards) {
+func testStore(t testing.TB) (*profile.MemStore, cards) {
 	t.Helper()
 	pages := cards{}
 	for name, size := range map[string]int{
@@ -240,7 +240,7 @@ func (l *traceLog) find(s string) (time.Duration, bool) {
 	return 0, false
 }
 
-func (l *traceLog) dump(t *testing.T) {
+func (l *traceLog) dump(t testing.TB) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, line := range l.lines {
@@ -250,14 +250,14 @@ func (l *traceLog) dump(t *testing.T) {
 
 // startHerald runs Herald on 127.0.0.1 with its next hop at nextHop (host:port), T1 = testT1 and
 // Record-Route on; tune may change the options. Everything is stopped when the test ends.
-func startHerald(t *testing.T, store profile.Store, nextHop string, tune func(*Options)) *rig {
+func startHerald(t testing.TB, store profile.Store, nextHop string, tune func(*Options)) *rig {
 	t.Helper()
 	return startHeraldCaps(t, store, nextHop, tune, nil)
 }
 
 // startHeraldCaps is startHerald with the cache of learned terminal capabilities given (nil: one
 // built from Options, learning nothing unless tune sizes it).
-func startHeraldCaps(t *testing.T, store profile.Store, nextHop string, tune func(*Options), caps *profile.CapCache) *rig {
+func startHeraldCaps(t testing.TB, store profile.Store, nextHop string, tune func(*Options), caps *profile.CapCache) *rig {
 	t.Helper()
 	log := slog.New(slog.DiscardHandler)
 	ms, err := msrpnet.New(msrpnet.Options{
@@ -312,7 +312,7 @@ func startHeraldCaps(t *testing.T, store profile.Store, nextHop string, tune fun
 
 // listenSIP binds UDP and TCP on one free 127.0.0.1 port (RFC 3261 §18: both transports at the same
 // address, so a request too big for UDP can switch to TCP).
-func listenSIP(t *testing.T) (net.PacketConn, net.Listener) {
+func listenSIP(t testing.TB) (net.PacketConn, net.Listener) {
 	t.Helper()
 	for range 20 {
 		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
@@ -330,7 +330,7 @@ func listenSIP(t *testing.T) (net.PacketConn, net.Listener) {
 }
 
 // quiet waits until Herald holds no call, push session or MSRP connection (5 s at most).
-func (r *rig) quiet(t *testing.T) {
+func (r *rig) quiet(t testing.TB) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
@@ -351,7 +351,7 @@ func (r *rig) quiet(t *testing.T) {
 	}
 }
 
-func newCallee(t *testing.T, o uesim.CalleeOptions) *uesim.Callee {
+func newCallee(t testing.TB, o uesim.CalleeOptions) *uesim.Callee {
 	t.Helper()
 	o.Listen, o.Logger = "127.0.0.1:0", slog.New(slog.DiscardHandler)
 	if o.FetchTimeout == 0 {
@@ -365,7 +365,7 @@ func newCallee(t *testing.T, o uesim.CalleeOptions) *uesim.Callee {
 	return c
 }
 
-func newCaller(t *testing.T, o uesim.CallerOptions) *uesim.Caller {
+func newCaller(t testing.TB, o uesim.CallerOptions) *uesim.Caller {
 	t.Helper()
 	o.Listen, o.Logger = "127.0.0.1:0", slog.New(slog.DiscardHandler)
 	if o.HoldTime == 0 {

@@ -127,8 +127,8 @@ type Stats struct {
 	// allocate a stream (port range exhausted, descriptor limit): the call goes on without that
 	// line's ringback.
 	RingbackNoPort atomic.Uint64
-	// TCPRefusedUDP counts INVITEs sent over UDP, whole, after the TCP attempt RFC 3261 §18.1.1
-	// asked for (their size) failed: a next hop that speaks only UDP.
+	// TCPRefusedUDP counts requests (forwarded INVITEs, Herald's UPDATEs) sent over UDP, whole, after
+	// the TCP attempt RFC 3261 §18.1.1 asked for (their size) failed: a peer that speaks only UDP.
 	TCPRefusedUDP atomic.Uint64
 	// ForwardErrors counts requests that could not be sent toward their next hop: DNS, connect, TLS
 	// handshake or certificate verification failed. INVITEs and in-dialog requests are answered 503.
@@ -200,7 +200,7 @@ func New(opts Options, deps Deps) (*Server, error) {
 		s.fast = newFastPath(s)
 	}
 
-	ua, err := sipgo.NewUA(
+	ua, err := sipgo.NewUA(append([]sipgo.UserAgentOption{
 		sipgo.WithUserAgent("Herald"),
 		sipgo.WithUserAgentParser(sip.NewParser(sip.WithHeadersParsers(headerParsers()))),
 		sipgo.WithUserAgentHostname(opts.Host),
@@ -208,9 +208,9 @@ func New(opts Options, deps Deps) (*Server, error) {
 			sip.WithTransactionLayerLogger(s.log),
 			sip.WithTransactionLayerUnhandledResponseHandler(s.onUnhandledResponse),
 		),
-		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(s.log)),
+		sipgo.WithUserAgentTransportLayerOptions(append([]sip.TransportLayerOption{sip.WithTransportLayerLogger(s.log)}, testTransport...)...),
 		sipgo.WithUserAgenTLSConfig(clientTLS(opts.TLSClient)),
-	)
+	}, testUA...)...)
 	if err != nil {
 		if s.fast != nil {
 			s.fast.close()
@@ -572,7 +572,7 @@ func (s *Server) trustedAddr(ip netip.Addr) bool {
 // §8.2.6.2: one tag for all responses to a request).
 func respondTag(tx sip.ServerTransaction, req *sip.Request, tag string, code int, reason string, hdrs ...sip.Header) {
 	res := sip.NewResponseFromRequest(req, code, reason, nil)
-	if to := res.To(); to != nil && tag != "" && code > 100 && !req.To().Params.Has("tag") {
+	if to := res.To(); to != nil && tag != "" && code > 100 && (req.To() == nil || !req.To().Params.Has("tag")) {
 		to.Params.Add("tag", tag) // instead of the random one sipgo gave it
 	}
 	for _, h := range hdrs {
