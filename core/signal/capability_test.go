@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -300,9 +301,10 @@ func TestCapabilityUpdateRefused(t *testing.T) {
 func TestCapabilityCallerUnknown(t *testing.T) {
 	leakCheck(t)
 	st, pages := testStore(t)
+	caps := profile.NewCapCache(16, time.Hour, nil)
 	callee := newCallee(t, uesim.CalleeOptions{RingTime: 300 * time.Millisecond})
 	plainUA := newCaller(t, uesim.CallerOptions{Supported: []string{"100rel", "timer"}})
-	r := startHerald(t, st, callee.Addr(), nil)
+	r := startHeraldCaps(t, st, callee.Addr(), nil, caps)
 	res := r.mustCall(t, plainUA, erin, carol)
 	for _, dl := range res.Dialogs {
 		if dl.Updates != 0 {
@@ -314,8 +316,10 @@ func TestCapabilityCallerUnknown(t *testing.T) {
 	}
 	checkCallInfo(t, "unknown caller", res.CallInfo)
 
+	var tag atomic.Bool
+	tag.Store(true)
 	tagged := newCaller(t, uesim.CallerOptions{Supported: []string{"100rel", "timer"}, Rewrite: func(req *sip.Request) {
-		if h := req.GetHeader("Contact"); h != nil {
+		if h := req.GetHeader("Contact"); h != nil && tag.Load() {
 			v := h.Value() + ";+sip.message"
 			req.RemoveHeader("Contact")
 			req.AppendHeader(sip.NewHeader("Contact", v))
@@ -325,7 +329,35 @@ func TestCapabilityCallerUnknown(t *testing.T) {
 	if !bytes.Equal(res.Pages[uesim.CalleeCard], pages["carol-callee.html"].Body) {
 		t.Fatalf("caller with +sip.message: callee card %d bytes (%v), want it over MSRP", len(res.Pages[uesim.CalleeCard]), res.PageErrors)
 	}
+	// It accepted the m=message line and fetched: learned, so without the tag next time it still
+	// gets the UPDATE.
+	wantLearned(t, caps, canon(t, erin), true, true)
+	tag.Store(false)
+	res = r.mustCall(t, tagged, erin, carol)
+	if !bytes.Equal(res.Pages[uesim.CalleeCard], pages["carol-callee.html"].Body) {
+		t.Fatalf("learned caller without the tag: callee card %d bytes (%v), want it over MSRP", len(res.Pages[uesim.CalleeCard]), res.PageErrors)
+	}
 	r.quiet(t)
+}
+
+// TestMessageFeature reads the RFC 3840 feature tag for message sessions (RFC 4569 sip.message)
+// from an INVITE's Contact: present without a value or with any value but FALSE.
+func TestMessageFeature(t *testing.T) {
+	for contact, want := range map[string]bool{
+		"<sip:erin@192.0.2.1>":                               false,
+		"<sip:erin@192.0.2.1>;+sip.message":                  true,
+		"<sip:erin@192.0.2.1>;+SIP.MESSAGE":                  true,
+		`<sip:erin@192.0.2.1>;+sip.message="TRUE"`:           true,
+		`<sip:erin@192.0.2.1>;+sip.message="FALSE"`:          false,
+		"<sip:erin@192.0.2.1;+sip.message>":                  false, // a URI parameter, not a feature tag
+		`<sip:erin@192.0.2.1>;+sip.instance="<urn:x>";video`: false,
+	} {
+		req := sip.NewRequest(sip.INVITE, sip.Uri{Scheme: "sip", User: "carol", Host: "home1.net"})
+		req.AppendHeader(sip.NewHeader("Contact", contact))
+		if got := messageFeature(req); got != want {
+			t.Errorf("Contact %s: %t, want %t", contact, got, want)
+		}
+	}
 }
 
 // TestCapabilityProbeAnsweredWithoutSession is a probed callee that fails the multipart INVITE the
