@@ -265,6 +265,8 @@ func TestSplitUnmatchedReportsIgnored(t *testing.T) {
 			msrp.ByteRange{Start: 1, End: 10, Total: 1200}, 200, "OK")
 		feed(t, p.s, c.conn, [][]byte{rep[:k], rep[k:]})
 	}
+	// feed returns once the last bytes are read; the frame is handled just after.
+	waitFor(t, "39 unknown REPORTs counted", func() bool { return p.s.Stats().ReportsUnknown == 39 })
 	select {
 	case res := <-sess.Done:
 		t.Fatalf("unmatched REPORTs ended the session: %+v", res)
