@@ -188,9 +188,9 @@ func startInstance(t *testing.T, name, yaml string) *instance {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := in.start(ctx); err != nil {
+	// The context given to start is the planes' lifetime, not a start-up deadline: the RTP plane's
+	// shards stop when it is done (a timeout cancelled on return left every ringback "plane closed").
+	if err := in.start(t.Context()); err != nil {
 		in.stop(context.Background())
 		t.Fatal(err)
 	}
