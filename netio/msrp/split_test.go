@@ -102,6 +102,7 @@ type script struct {
 	cut    cutter
 	joined bool
 	extra  bool // the terminal also sends a SEND with a body in two chunks on the bound connection
+	body   int  // with extra: the first chunk's body size (default 6 bytes)
 }
 
 // send writes frames as the script says.
@@ -231,14 +232,24 @@ func (p *splitPlane) passive(t *testing.T, secure bool, sc script) {
 	finishDelivery(t, s, c, sc, sess, page.Body, r)
 }
 
+// chunkBody is n bytes of text for a terminal's chunk.
+func chunkBody(n int) string {
+	if n <= 0 {
+		return "hello "
+	}
+	return string(htmlBytes(n + 64)[:n])
+}
+
 // sendChunked has the terminal send a message with a body in two chunks (RFC 4975 §5.1) to Herald's
 // path on the bound connection, cut as sc says; each chunk gets its 200.
 func (c *client) sendChunked(t testing.TB, s *Server, sc script, path string) {
 	t.Helper()
 	t1, t2 := msrp.NewTID(), msrp.NewTID()
+	first := chunkBody(sc.body)
+	n := int64(len(first))
 	sc.send(t, s, c.conn,
-		bodySend(t1, path, c.path, msrp.ByteRange{Start: 1, End: 6, Total: 11}, "hello ", msrp.FlagMore),
-		bodySend(t2, path, c.path, msrp.ByteRange{Start: 7, End: 11, Total: 11}, "world", msrp.FlagEnd))
+		bodySend(t1, path, c.path, msrp.ByteRange{Start: 1, End: n, Total: n + 5}, first, msrp.FlagMore),
+		bodySend(t2, path, c.path, msrp.ByteRange{Start: n + 1, End: n + 5, Total: n + 5}, "world", msrp.FlagEnd))
 	for _, want := range []string{t1, t2} {
 		if f := c.mustNext(3 * time.Second); f.TID != want || f.Status != 200 || f.ToPath != c.path || f.FromPath != path {
 			t.Fatalf("answer to the terminal's SEND chunk %s: %+v", want, f)
@@ -442,6 +453,44 @@ func TestSplitMalformedAnswer400(t *testing.T) {
 		fs := c.expectClosed(3 * time.Second)
 		if len(fs) != 1 || fs[0].TID != "Zq81bad0" || fs[0].Status != 400 {
 			t.Fatalf("split at %d: frames %+v, want one 400 for Zq81bad0", k, fs)
+		}
+	}
+}
+
+// TestSplitLargeChunk: a terminal's chunk of 16000 bytes (under MaxChunkBytes, 16 KiB) spans many reads,
+// its unfinished part held in gnet's inbound buffer (or the stream transport's) between them; cut at
+// random positions and in 1000-byte pieces,
+// coalesced with the frames around it, it is answered 200 like any other, and the delivery completes
+// (claims 1/5); Herald passive and active, over TCP and TLS.
+func TestSplitLargeChunk(t *testing.T) {
+	t.Parallel()
+	pieces := func(b []byte) [][]byte {
+		var segs [][]byte
+		for len(b) > 1000 {
+			segs = append(segs, b[:1000])
+			b = b[1000:]
+		}
+		return append(segs, b)
+	}
+	for _, role := range []string{"passive", "active"} {
+		for _, secure := range []bool{false, true} {
+			t.Run(role+"/"+map[bool]string{false: "tcp", true: "tls"}[secure], func(t *testing.T) {
+				t.Parallel()
+				p := newSplitPlane(t)
+				cuts := []cutter{whole, pieces}
+				for seed := range uint64(6) {
+					cuts = append(cuts, randomCuts(100+seed))
+				}
+				for _, cut := range cuts {
+					sc := script{cut: cut, joined: true, extra: true, body: 16000}
+					if role == "passive" {
+						p.passive(t, secure, sc)
+					} else {
+						p.active(t, secure, sc)
+					}
+				}
+				checkClean(t, p.s, int64(len(cuts)))
+			})
 		}
 	}
 }
