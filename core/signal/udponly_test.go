@@ -2,6 +2,7 @@ package signal
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -97,4 +98,61 @@ func TestUDPOnlyNextHop(t *testing.T) {
 			h.quiet(t)
 		})
 	}
+}
+
+// TestUDPOnlyCallerGetsUpdate: Herald's UPDATE offering the callee card (claims 1, 5) toward a
+// caller terminal that speaks only UDP (a raw UDP socket), when RFC 3261 §18.1.1 sends it to TCP for
+// its size (UDPMaxRequest lowered here so that it does): the TCP attempt is refused and the same
+// UPDATE arrives over UDP, whole, with its m=message offer (originate).
+func TestUDPOnlyCallerGetsUpdate(t *testing.T) {
+	leakCheck(t)
+	st, _ := testStore(t)
+	callee := newCallee(t, uesim.CalleeOptions{RingTime: 5 * time.Second, AnswerWithoutPage: true})
+	h := startHerald(t, st, callee.Addr(), func(o *Options) { o.UDPMaxRequest = 600 })
+	p := newFPPeer(t)
+	c := newFPCall(p, alice, bob)
+	inv := strings.Replace(string(c.invite()), "Supported: timer\r\n",
+		"Supported: 100rel, early-session, timer\r\nAllow: INVITE, ACK, CANCEL, BYE, PRACK, UPDATE\r\n", 1)
+	p.send(t, h.addr, []byte(inv))
+	var own fpMsg
+	for own.raw == nil {
+		d := p.next(t, "Herald's reliable 183")
+		m := parseFP(t, "response", d.data)
+		if strings.HasPrefix(m.start, "SIP/2.0 183 ") && len(m.all("RSeq")) == 1 && strings.Contains(strings.Join(m.all("Contact"), ""), "sip:herald@") {
+			own = m
+		}
+	}
+	to := own.one(t, "183", "To")
+	prack := fmt.Sprintf("PRACK sip:herald@%s SIP/2.0\r\nVia: %s\r\nMax-Forwards: 70\r\nFrom: %s\r\nTo: %s\r\n"+
+		"Call-ID: %s\r\nCSeq: 2 PRACK\r\nRAck: %s 1 INVITE\r\nContent-Length: 0\r\n\r\n",
+		h.addr, c.via(fpBranch()), c.fromHdr(), to, c.callID, own.one(t, "183", "RSeq"))
+	p.send(t, h.addr, []byte(prack))
+	var upd fpMsg
+	for upd.raw == nil {
+		d := p.next(t, "Herald's UPDATE")
+		if bytes.HasPrefix(d.data, []byte("UPDATE ")) {
+			upd = parseFP(t, "UPDATE", d.data)
+		}
+	}
+	if len(upd.raw) <= 600 || !bytes.Contains(upd.body, []byte("m=message ")) {
+		t.Fatalf("UPDATE of %d bytes (want over UDPMaxRequest 600, with m=message):\n%s", len(upd.raw), upd.raw)
+	}
+	if v := upd.all("Via"); len(v) != 1 || !strings.HasPrefix(v[0], "SIP/2.0/UDP ") {
+		t.Fatalf("UPDATE Via %q, want Herald's over UDP", v)
+	}
+	if got := h.sig.Stats.TCPRefusedUDP.Load(); got != 1 {
+		t.Fatalf("TCPRefusedUDP %d, want 1 (the UPDATE)", got)
+	}
+	// Decline the push line and end the call: CANCEL, then ACK the 487.
+	p.send(t, h.addr, fpReply(t, upd, 488, "Not Acceptable Here", "", false, "", ""))
+	p.send(t, h.addr, c.request("CANCEL", c.ruri, c.branch, 1, "<"+c.to+">", nil))
+	var tag487 string
+	for tag487 == "" {
+		d := p.next(t, "487")
+		if m := parseFP(t, "response", d.data); strings.HasPrefix(m.start, "SIP/2.0 487 ") {
+			tag487 = m.one(t, "487", "To")
+		}
+	}
+	p.send(t, h.addr, c.request("ACK", c.ruri, c.branch, 1, tag487, nil))
+	h.quiet(t)
 }
