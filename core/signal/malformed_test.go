@@ -3,12 +3,15 @@ package signal
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/emiago/sipgo/sip"
 
 	"github.com/herald-ims/herald/bench/uesim"
 )
@@ -197,5 +200,101 @@ func TestMalformedRequest400(t *testing.T) {
 			h.mustCall(t, newCaller(t, uesim.CallerOptions{}), dave, erin)
 			h.quiet(t)
 		})
+	}
+}
+
+// TestLenientParserKeepsValueLists: Herald's lenient header parsers (headerParsers) still split a
+// comma-separated list into typed headers (sipgo reports the comma as an error carrying the rest),
+// and keep a value that does not parse as a badHeader under its canonical name, also when it is
+// the second of a list or given in compact form.
+func TestLenientParserKeepsValueLists(t *testing.T) {
+	p := sip.NewParser(sip.WithHeadersParsers(headerParsers()))
+	parse := func(extra string) *sip.Request {
+		t.Helper()
+		raw := "OPTIONS sip:a@127.0.0.1 SIP/2.0\r\n" + extra + "From: <sip:a@b>;tag=1\r\nTo: <sip:c@d>\r\nCall-ID: x\r\n" +
+			"CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+		m, err := p.ParseSIP([]byte(raw))
+		if err != nil {
+			t.Fatalf("%q: %v", extra, err)
+		}
+		return m.(*sip.Request)
+	}
+	r := parse("Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK1, SIP/2.0/UDP 127.0.0.1:5071;branch=z9hG4bK2\r\n" +
+		"Route: <sip:127.0.0.1:5072;lr>, <sip:127.0.0.1:5073;lr>\r\n")
+	if vias := r.GetHeaders("Via"); len(vias) != 2 || unparsed(r) != "" {
+		t.Fatalf("Vias %v, unparsed %q", vias, unparsed(r))
+	}
+	for _, h := range append(r.GetHeaders("Via"), r.GetHeaders("Route")...) {
+		switch h.(type) {
+		case *sip.ViaHeader, *sip.RouteHeader:
+		default:
+			t.Fatalf("%s kept as %T", h.Name(), h)
+		}
+	}
+	if code, reason := checkRequest(r); code != 0 {
+		t.Fatalf("a valid request refused: %d %s", code, reason)
+	}
+	for extra, want := range map[string]string{
+		"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK1, garbage\r\n": "malformed Via",
+		"v: garbage\r\n": "malformed Via",
+		"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK1\r\nt: garbage<<\r\n":     "malformed To",
+		"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK1\r\nMax-Forwards: -1\r\n": "malformed Max-Forwards",
+	} {
+		r := parse(extra)
+		if code, reason := checkRequest(r); code != 400 || reason != "Bad Request ("+want+")" {
+			t.Errorf("%q: %d %q, want 400 Bad Request (%s)", extra, code, reason, want)
+		}
+	}
+}
+
+// TestPrecheckConnFraming drives precheckConn (Herald's framing of a TCP stream before sipgo) the way
+// networks deliver bytes: a keep-alive (RFC 5626 §3.5.1: answered with a CRLF pong), then a request
+// without Via and a valid one coalesced in one write, then a valid one dribbled a byte per write.
+// The first is answered 400 naming Via, the others 200, in order, on one connection.
+func TestPrecheckConnFraming(t *testing.T) {
+	leakCheck(t)
+	st, _ := testStore(t)
+	callee := newCallee(t, uesim.CalleeOptions{})
+	h := startHerald(t, st, callee.Addr(), nil)
+	c, err := net.Dial("tcp", h.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = c.Close() }()
+	local := c.LocalAddr().String()
+	options := func(n int, via bool) string {
+		v := ""
+		if via {
+			v = "Via: SIP/2.0/TCP " + local + ";branch=z9hG4bKframe" + strconv.Itoa(n) + "\r\n"
+		}
+		return "OPTIONS sip:127.0.0.1 SIP/2.0\r\n" + v + "Max-Forwards: 70\r\nFrom: <sip:t@127.0.0.1>;tag=f" + strconv.Itoa(n) +
+			"\r\nTo: <sip:127.0.0.1>\r\nCall-ID: frame" + strconv.Itoa(n) + "@test\r\nCSeq: " + strconv.Itoa(n) + " OPTIONS\r\nContent-Length: 0\r\n\r\n"
+	}
+	if _, err := c.Write([]byte("\r\n\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	r := bufio.NewReader(c)
+	_ = c.SetReadDeadline(time.Now().Add(fpWait))
+	pong := make([]byte, 2)
+	if _, err := io.ReadFull(r, pong); err != nil || string(pong) != "\r\n" {
+		t.Fatalf("keep-alive pong %q, %v", pong, err)
+	}
+	if _, err := c.Write([]byte(options(1, false) + options(2, true))); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range []byte(options(3, true)) {
+		if _, err := c.Write([]byte{b}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := &sipStream{c: c, r: r}
+	for _, want := range []string{"SIP/2.0 400 Bad Request (missing Via)", "SIP/2.0 200 OK", "SIP/2.0 200 OK"} {
+		m := s.next(t, want)
+		if status, _, _ := strings.Cut(m, "\r\n"); status != want {
+			t.Fatalf("%q, want %q\n%s", status, want, m)
+		}
+	}
+	if n := h.sig.Stats.BadRequests.Load(); n != 1 {
+		t.Fatalf("BadRequests %d, want 1", n)
 	}
 }
