@@ -7,6 +7,8 @@
 //	               m=message answer, 199, ACK/BYE along the callee's route set
 //	uas_early.xml  callee of the push flow: checks the multipart INVITE (early-session part), answers
 //	               180 with an early-session answer (Herald strips it), then 200
+//	uas_udp_card.xml uas_early.xml for a UDP-only callee (-t u1): also writes the a=path and
+//	               a=file-selector it received, for the test to fetch the caller card over MSRP
 //	uac_plain.xml  plain forwarding (dave calls dave: no cards), route-following stock uac
 //	uas_plain.xml  plain forwarding callee, Record-Route mirrored
 //
