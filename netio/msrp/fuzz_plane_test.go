@@ -2,6 +2,7 @@ package msrp
 
 import (
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"net"
 	"os"
@@ -19,6 +20,19 @@ import (
 // session of its own, so that an acquisition request in the input binds and the rest of the input
 // meets a connection in transfer.
 const fuzzSession = "@S@"
+
+// fuzzBindTID is the placeholder for the transaction id of Herald's binding SEND (mode fuzzActive), so
+// that an input can answer it.
+const fuzzBindTID = "@T@"
+
+// FuzzPlane's modes (the third argument, modulo 3): the terminal connects to the gnet listener, to the
+// msrps listener (TLS, the stream transport), or Herald dials the terminal (RFC 6135, the stream
+// transport over TCP).
+const (
+	fuzzTCP byte = iota
+	fuzzTLS
+	fuzzActive
+)
 
 // fuzzSegments cuts data as split says: each byte of split is the length-1 of the next segment (0: one
 // byte per read); what remains after the 64th segment, or when split runs out, is one segment.
@@ -45,9 +59,10 @@ func fdCount(t testing.TB) int {
 }
 
 // FuzzPlane drives the whole MSRP plane through real sockets: each input is a byte stream (data, where
-// @S@ stands for the a=path of a session opened for that input) and its segmentation (split: the
-// length of each read the plane sees, made deterministic by waiting until the plane has read a segment
-// before writing the next). After each input it checks that no panic was recovered (safe.Count), that
+// @S@ stands for Herald's a=path of a session opened for that input and @T@ for the transaction id of
+// Herald's binding SEND), its segmentation (split: the length of each read the plane sees, made
+// deterministic by waiting until the plane has read a segment before writing the next) and a mode: a
+// terminal connecting to the gnet listener, to the msrps listener (TLS), or a terminal Herald dials. After each input it checks that no panic was recovered (safe.Count), that
 // the plane answered or closed the connection, released the connection and the session, leaked no
 // descriptor (/proc/self/fd), and still completes an acquisition and page delivery (claims 1/5) on the
 // same listener; at the end, that no goroutine is left (goleak). One server serves every input.
@@ -64,19 +79,27 @@ func FuzzPlane(f *testing.F) {
 		"-------e786hjs2$\r\n"
 	report := "MSRP f786hjs2 REPORT\r\nTo-Path: " + fuzzSession + "\r\nFrom-Path: msrp://10.1.2.3:9/aQ3xT8pR;tcp\r\n" +
 		"Message-ID: 4564dpWd\r\nByte-Range: 1-1200/1200\r\nStatus: 000 200 OK\r\n-------f786hjs2$\r\n"
-	for _, seed := range []struct{ data, split string }{
-		{bind, ""},
-		{bind, "\x05"},
-		{bind, "\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"},
-		{bind + body + resp + report, "\x10\x40\x03\x00\x80\x20\x07"},
-		{bind + resp + report, ""},
-		{unknown + unknown + unknown, "\x0a\xfe"},
-		{unknown, "\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09"},
-		{body, "\x30"},
-		{"MSRP x", ""},
-		{"GET / HTTP/1.1\r\n\r\n", "\x00"},
+	bound := "MSRP @T@ 200 OK\r\nTo-Path: " + fuzzSession + "\r\nFrom-Path: msrp://127.0.0.1:9/fuzzterm;tcp\r\n-------@T@$\r\n"
+	for _, seed := range []struct {
+		data, split string
+		mode        byte
+	}{
+		{bind, "", fuzzTCP},
+		{bind, "\x05", fuzzTCP},
+		{bind, "\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00", fuzzTCP},
+		{bind + body + resp + report, "\x10\x40\x03\x00\x80\x20\x07", fuzzTCP},
+		{bind + resp + report, "", fuzzTCP},
+		{unknown + unknown + unknown, "\x0a\xfe", fuzzTCP},
+		{unknown, "\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09", fuzzTCP},
+		{body, "\x30", fuzzTCP},
+		{"MSRP x", "", fuzzTCP},
+		{"GET / HTTP/1.1\r\n\r\n", "\x00", fuzzTCP},
+		{bind + body + resp + report, "\x03\x50\x00\x21", fuzzTLS},
+		{unknown + "MSRP x", "\x07", fuzzTLS},
+		{bound + body + resp + report, "\x02\x60\x00\x11\x05", fuzzActive},
+		{"MSRP @T@ 403 Forbidden\r\nTo-Path: " + fuzzSession + "\r\nFrom-Path: msrp://127.0.0.1:9/fuzzterm;tcp\r\n-------@T@$\r\n", "\x09", fuzzActive},
 	} {
-		f.Add([]byte(seed.data), []byte(seed.split))
+		f.Add([]byte(seed.data), []byte(seed.split), seed.mode)
 	}
 
 	goroutines := goleak.IgnoreCurrent() // before the server: everything it starts must be gone at the end
@@ -85,38 +108,74 @@ func FuzzPlane(f *testing.F) {
 			f.Errorf("goroutines left after the plane stopped: %v", err)
 		}
 	})
-	o := testOptions()
+	termCert, herald := testTLS(f)
+	o, cli := tlsOptions(f)
+	o.TLSClientConfig = herald
 	o.BindTimeout = 2 * time.Second
 	o.ChunkSize = 512
 	o.MaxHeaderBytes = 2048
 	o.MaxChunkBytes = 4096
 	s := startServer(f, o) // stopped (Cleanup) before the goroutine check above
-	p := &splitPlane{s: s}
+	p := &splitPlane{s: s, cli: cli, term: termCert}
 	host, port := s.Addr()
 	addr := net.JoinHostPort(host, strconv.Itoa(port))
+	_, tport := s.TLSAddr()
+	tlsAddr := net.JoinHostPort(host, strconv.Itoa(tport))
+	termLn, err := net.Listen("tcp", "127.0.0.1:0") // the terminal Herald dials (mode fuzzActive)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { _ = termLn.Close() })
+	term := &passiveTerminal{ln: termLn,
+		path: "msrp://127.0.0.1:" + strconv.Itoa(termLn.Addr().(*net.TCPAddr).Port) + "/fuzzterm;tcp"}
 	baseFDs := -1
 
-	f.Fuzz(func(t *testing.T, data, split []byte) {
+	f.Fuzz(func(t *testing.T, data, split []byte, mode byte) {
 		if len(data) > 16<<10 {
 			data = data[:16<<10]
 		}
-		if baseFDs < 0 { // after the first healthy delivery, so the runtime's lazily opened descriptors count
+		mode %= 3
+		if baseFDs < 0 { // after the first healthy deliveries, so the runtime's lazily opened descriptors count
 			p.passive(t, false, script{cut: whole})
-			waitFor(t, "first delivery released", func() bool { return s.Stats().ConnsOpen == 0 })
+			p.passive(t, true, script{cut: whole})
+			p.active(t, false, script{cut: whole})
+			waitFor(t, "first deliveries released", func() bool { return s.Stats().ConnsOpen == 0 && s.streamCount() == 0 })
 			baseFDs = fdCount(t)
 		}
 		panics := safe.Count(safe.MSRP)
 		sess := push.NewSession("call-fuzz", push.CallerCard, splitPage(t), 10*time.Second)
+		sess.Secure = mode == fuzzTLS
 		if err := s.Open(sess); err != nil {
 			t.Fatal(err)
 		}
 		data = bytes.ReplaceAll(data, []byte(fuzzSession), []byte(s.PathURI(sess.ID)))
 
-		conn, err := net.DialTimeout("tcp", addr, 2*time.Second)
+		var conn net.Conn
+		var err error
+		switch mode {
+		case fuzzTCP:
+			conn, err = net.DialTimeout("tcp", addr, 2*time.Second)
+		case fuzzTLS:
+			conn, err = tls.DialWithDialer(&net.Dialer{Timeout: 2 * time.Second}, "tcp", tlsAddr, cli)
+		case fuzzActive:
+			if err = s.Connect(sess.ID, term.path, term.ln.Addr().String()); err == nil {
+				_ = term.ln.(*net.TCPListener).SetDeadline(time.Now().Add(3 * time.Second))
+				conn, err = term.ln.Accept()
+			}
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer conn.Close()
+		if mode == fuzzActive { // @T@ is the transaction id of Herald's binding SEND
+			c := &client{t: t, conn: conn, path: term.path, rd: make([]byte, 4096)}
+			f := c.mustNext(3 * time.Second)
+			if c.r != len(c.buf) {
+				t.Fatalf("Herald sent more than its binding SEND before the answer: %d bytes", len(c.buf)-c.r)
+			}
+			data = bytes.ReplaceAll(data, []byte(fuzzBindTID), []byte(f.TID))
+			_ = conn.SetReadDeadline(time.Time{})
+		}
 		gone := make(chan struct{}) // the plane closed the connection (EOF or reset)
 		go func() {                 // the terminal reads whatever the plane sends (page chunks, answers)
 			defer close(gone)
@@ -142,7 +201,9 @@ func FuzzPlane(f *testing.F) {
 				time.Sleep(20 * time.Microsecond)
 			}
 		}
-		_ = conn.(*net.TCPConn).CloseWrite() // an unfinished frame ends now, not at the bind timeout
+		// An unfinished frame ends now, not at the bind timeout (TLS: close_notify, then FIN).
+		_ = conn.SetWriteDeadline(time.Now().Add(time.Second))
+		_ = conn.(interface{ CloseWrite() error }).CloseWrite()
 		select {
 		case <-gone:
 		case <-time.After(4 * time.Second):
@@ -156,12 +217,20 @@ func FuzzPlane(f *testing.F) {
 		}
 		waitFor(t, "connection and session released", func() bool {
 			st := s.Stats()
-			return st.ConnsOpen == 0 && st.SessionsOpen == 0
+			return st.ConnsOpen == 0 && st.SessionsOpen == 0 && s.streamCount() == 0
 		})
 		if got := safe.Count(safe.MSRP); got != panics {
 			t.Fatalf("%d panic(s) recovered on the MSRP plane for this input", got-panics)
 		}
-		p.passive(t, false, script{cut: whole}) // still serves acquisitions and delivers pages
+		// The plane still serves acquisitions and delivers pages, on the transport just fuzzed.
+		switch mode {
+		case fuzzTCP:
+			p.passive(t, false, script{cut: whole})
+		case fuzzTLS:
+			p.passive(t, true, script{cut: whole})
+		case fuzzActive:
+			p.active(t, false, script{cut: whole})
+		}
 		deadline := time.Now().Add(3 * time.Second)
 		for n := fdCount(t); n > baseFDs; n = fdCount(t) {
 			if time.Now().After(deadline) {
