@@ -32,17 +32,19 @@
 //	/varz             JSON of Options.Varz() (the server's own [Stats] when Varz is nil)
 //	/metrics          Prometheus exposition of Options.Registry (404 when nil)
 //	/debug/pprof/...  net/http/pprof, registered on this server's own handler, never DefaultServeMux
+//	/v1/..., /ui/...  Options.API (core/provision: the provisioning API and the operator page)
 //
 // By default pages and admin endpoints share Options.Listen. Setting Options.AdminListen moves the
 // admin endpoints (except /healthz, kept on both for load balancers) to a second listener, so that
-// pprof and metrics need not face the terminals' network. Options.TLSConfig turns on TLS for the page
+// pprof, metrics and the provisioning API need not face the terminals' network; Options.PagesOnly
+// without AdminListen serves no admin endpoint at all. Options.TLSConfig turns on TLS for the page
 // listener.
 //
 // # Metrics
 //
 // Registered on Options.Registry when it is non-nil (namespace herald, subsystem web):
 //
-//	herald_web_requests_total{route="page|healthz|varz|metrics|pprof|other",class="2xx|3xx|4xx|5xx"}
+//	herald_web_requests_total{route="page|healthz|varz|metrics|pprof|api|other",class="2xx|3xx|4xx|5xx"}
 //	herald_web_page_responses_total{encoding="zstd|gzip|identity"}   full (200) page bodies sent
 //	herald_web_published_total                                       tokens issued
 //	herald_web_publish_refused_total                                 Publish calls that got ErrFull

@@ -80,6 +80,9 @@ func (h *handler) route(w http.ResponseWriter, r *http.Request) route {
 	case h.admin && (p == "/debug/pprof" || strings.HasPrefix(p, "/debug/pprof/")):
 		h.s.adminMux.ServeHTTP(w, r)
 		return routePprof
+	case h.admin && h.s.opts.API != nil && (p == "/v1" || strings.HasPrefix(p, "/v1/") || p == "/ui" || strings.HasPrefix(p, "/ui/")):
+		h.s.opts.API.ServeHTTP(w, r)
+		return routeAPI
 	}
 	writeError(w, http.StatusNotFound, "not found")
 	return routeOther

@@ -20,11 +20,12 @@ const (
 	routeVarz
 	routeMetrics
 	routePprof
+	routeAPI
 	routeOther
 	numRoutes
 )
 
-var routeNames = [numRoutes]string{"page", "healthz", "varz", "metrics", "pprof", "other"}
+var routeNames = [numRoutes]string{"page", "healthz", "varz", "metrics", "pprof", "api", "other"}
 
 // classNames are the status classes counted; 1xx is never a final status here.
 var classNames = [4]string{"2xx", "3xx", "4xx", "5xx"}

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -28,9 +29,15 @@ type Options struct {
 	// Listen is the page listener's address, "host:port"; port 0 picks one (see [Server.Addr]).
 	// Empty means "127.0.0.1:0".
 	Listen string
-	// AdminListen, when set, serves /varz, /metrics and /debug/pprof/ on a second listener and
-	// no longer on Listen. /healthz answers on both.
+	// AdminListen, when set, serves /varz, /metrics, /debug/pprof/ and API on a second listener
+	// and no longer on Listen. /healthz answers on both.
 	AdminListen string
+	// PagesOnly, when AdminListen is empty, serves no admin endpoints at all (only pages and
+	// /healthz), for a node whose operator wants none.
+	PagesOnly bool
+	// API, when set, serves /v1/... and /ui/... (the provisioning API and operator page of package
+	// core/provision) beside the other admin endpoints.
+	API http.Handler
 	// BaseURL is the absolute http(s) URL under which terminals reach Listen, ending in "/".
 	// Its path is the mount point: pages are served at BaseURL's path + "h/<token>.html", so a
 	// reverse proxy in front must not strip it.

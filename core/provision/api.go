@@ -1,0 +1,226 @@
+package provision
+
+import (
+	"crypto/sha1" //nolint:gosec // an ETag needs no collision resistance against the client itself
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/herald-ims/herald/core/content"
+	"github.com/herald-ims/herald/core/profile"
+)
+
+// API serves the provisioning API under /v1/ and the operator page under /ui/. Create it with [New]
+// and mount it on the admin listener; it is safe for concurrent use.
+type API struct {
+	o      Options
+	log    *slog.Logger
+	tokens *tokens
+	mux    *http.ServeMux // /v1/ routes: paths only; methods are dispatched by route.serve
+	ui     *ui
+	stats  *metrics
+
+	// wmu serialises writes: a write reads the subscriber, checks If-Match and stores the new
+	// version under it, so two portals racing for the same subscriber are ordered and the loser gets
+	// 412 instead of silently overwriting the winner.
+	wmu sync.Mutex
+}
+
+// Route is one path of the API with the methods it answers. Routes lists them; the mux is built
+// from this table and a test checks it against openapi.yaml.
+type Route struct {
+	Pattern string   // net/http.ServeMux pattern without a method
+	Methods []string // GET implies HEAD
+}
+
+type route struct {
+	Route
+	a        *API
+	handlers map[string]handlerFunc
+	write    map[string]bool // methods that need a read-write token
+}
+
+// handlerFunc answers one request; a non-nil error is written as the JSON error body.
+type handlerFunc func(w http.ResponseWriter, r *http.Request, role role) *apiError
+
+// New validates o and builds the API.
+func New(o Options) (*API, error) {
+	o, err := o.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	a := &API{o: o, log: o.Logger.With("component", "core/provision"), tokens: newTokens(o.ReadWriteTokens, o.ReadOnlyTokens)}
+	if a.stats, err = newMetrics(o.Registry); err != nil {
+		return nil, err
+	}
+	a.mux = http.NewServeMux()
+	for _, rt := range a.routes() {
+		a.mux.Handle(rt.Pattern, rt)
+	}
+	a.ui = newUI(a)
+	return a, nil
+}
+
+// Routes returns the API's routes (paths and methods), as served.
+func Routes() []Route {
+	var out []Route
+	for _, rt := range (&API{}).routes() {
+		out = append(out, rt.Route)
+	}
+	return out
+}
+
+func (a *API) routes() []*route {
+	mk := func(pattern string, h map[string]handlerFunc, writes ...string) *route {
+		rt := &route{Route: Route{Pattern: pattern}, a: a, handlers: h, write: map[string]bool{}}
+		for m := range h {
+			rt.Methods = append(rt.Methods, m)
+		}
+		slices.Sort(rt.Methods)
+		for _, m := range writes {
+			rt.write[m] = true
+		}
+		return rt
+	}
+	return []*route{
+		mk("/v1/openapi.yaml", map[string]handlerFunc{http.MethodGet: a.getOpenAPI}),
+		mk("/v1/subscribers", map[string]handlerFunc{http.MethodGet: a.list, http.MethodPost: a.create}, http.MethodPost),
+		mk("/v1/subscribers/{id}", map[string]handlerFunc{
+			http.MethodGet: a.get, http.MethodPut: a.update, http.MethodDelete: a.delete,
+		}, http.MethodPut, http.MethodDelete),
+		mk("/v1/subscribers/{id}/cards/{kind}", map[string]handlerFunc{
+			http.MethodGet: a.getCard, http.MethodPut: a.putCard, http.MethodDelete: a.deleteCard,
+		}, http.MethodPut, http.MethodDelete),
+		mk("/v1/subscribers/{id}/cards/{kind}/preview", map[string]handlerFunc{http.MethodGet: a.preview}),
+	}
+}
+
+// ServeHTTP serves /v1/... and /ui/...; anything else answers 404 not_found.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if p := r.URL.Path; p == "/ui" || len(p) >= 4 && p[:4] == "/ui/" {
+		a.ui.ServeHTTP(w, r)
+		return
+	}
+	if _, pattern := a.mux.Handler(r); pattern == "" {
+		a.writeError(w, fail(CodeNotFound, "no such route: "+r.URL.Path))
+		return
+	}
+	a.mux.ServeHTTP(w, r) // sets the path values the handlers read
+
+}
+
+// ServeHTTP authenticates, checks the method and runs the route's handler. Authentication comes
+// first, so that without a token nothing (not even which methods a path takes) is learnt.
+func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	a := rt.a
+	tok, ok := bearer(r)
+	if !ok {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="herald"`)
+		a.writeError(w, fail(CodeUnauthorized, "an Authorization: Bearer token is required"))
+		return
+	}
+	role := a.tokens.check(tok)
+	if role == roleNone {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="herald", error="invalid_token"`)
+		a.writeError(w, fail(CodeUnauthorized, "unknown bearer token"))
+		return
+	}
+	m := r.Method
+	if m == http.MethodHead {
+		m = http.MethodGet
+	}
+	h := rt.handlers[m]
+	if h == nil {
+		allow := slices.Clone(rt.Methods)
+		if rt.handlers[http.MethodGet] != nil {
+			allow = append(allow, http.MethodHead)
+		}
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		a.writeError(w, fail(CodeMethodNotAllowed, r.Method+" is not allowed on "+rt.Pattern))
+		return
+	}
+	if rt.write[m] && role != roleWrite {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="herald", error="insufficient_scope"`)
+		a.writeError(w, fail(CodeForbidden, "this token is read-only"))
+		return
+	}
+	if err := h(w, r, role); err != nil {
+		a.writeError(w, err)
+	}
+}
+
+// writeError answers with err's status and {"code": ..., "reason": ...}.
+func (a *API) writeError(w http.ResponseWriter, err *apiError) {
+	status, ok := codeStatus[err.code]
+	if !ok {
+		status = http.StatusInternalServerError
+	}
+	a.stats.errors.WithLabelValues(string(err.code)).Inc()
+	writeJSON(w, status, errorBody{Code: err.code, Reason: err.reason})
+}
+
+// errorBody is the JSON of every error response.
+type errorBody struct {
+	Code   Code   `json:"code"`
+	Reason string `json:"reason"`
+}
+
+// writeJSON answers status with v as JSON. v is one of the package's own types, which always encode.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status, b = http.StatusInternalServerError, []byte(`{"code":"internal","reason":"cannot encode the response"}`)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Length", strconv.Itoa(len(b)+1))
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}
+
+// storeError maps a Store write error to its answer.
+func (a *API) storeError(err error) *apiError {
+	switch {
+	case errors.Is(err, ErrIdentityTaken):
+		return fail(CodeIdentityTaken, err.Error())
+	case errors.Is(err, ErrNotFound):
+		return fail(CodePreconditionFailed, "the subscriber changed or was deleted meanwhile")
+	}
+	a.log.Error("store write", "error", err)
+	return fail(CodeInternal, "the store could not save the change; retry later")
+}
+
+// subscriberETag is the strong validator of a subscriber (RFC 9110 §8.8.3): a digest of everything
+// the API shows of it, card and clip versions included. The same state always has the same ETag,
+// so a repeated PUT with the ETag it was based on succeeds again (the PUT is idempotent).
+func subscriberETag(p *profile.Profile) string {
+	h := sha1.New() //nolint:gosec // see import
+	w := func(s string) { h.Write([]byte(s)); h.Write([]byte{0}) }
+	w(p.Key)
+	for _, id := range p.Identities {
+		w(id)
+	}
+	w(strconv.FormatBool(p.PushCapable))
+	w(pageVersion(p.CallerCard))
+	w(pageVersion(p.CalleeCard))
+	w(p.Ringback)
+	return `"s-` + hex.EncodeToString(h.Sum(nil)[:12]) + `"`
+}
+
+// cardETag is a card's strong validator: its content address.
+func cardETag(pg *content.Page) string { return `"` + pg.Version + `"` }
+
+func pageVersion(pg *content.Page) string {
+	if pg == nil {
+		return ""
+	}
+	return pg.Version
+}

@@ -1,0 +1,106 @@
+package provision
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/herald-ims/herald/core/content"
+	"github.com/herald-ims/herald/core/profile"
+)
+
+// Defaults applied by [New] to zero fields.
+const (
+	DefaultMaxJSONBytes = 64 << 10
+	DefaultMaxCardBytes = content.MaxPageBytes
+	DefaultMaxClipBytes = 8 << 20
+	DefaultPageLimit    = 100
+	MaxPageLimit        = 1000
+	DefaultUISessionTTL = 8 * time.Hour
+)
+
+// Store is what the API reads and writes: subscribers as [profile.Profile] values, the same ones the
+// call path reads. Implementations are safe for concurrent use; the API serialises its own writes, so
+// a read followed by a write is atomic as long as nothing else writes the same subscriber.
+type Store interface {
+	// Lookup returns the subscriber that holds the canonical identity key.
+	Lookup(key string) (*profile.Profile, bool)
+	// Put stores p in place of old (nil when p is new) and returns once the write is durable.
+	// It wraps ErrIdentityTaken when one of p's identities belongs to a subscriber other than old,
+	// and ErrNotFound when old is gone.
+	Put(old, p *profile.Profile) error
+	// Delete removes p with all its identities; it wraps ErrNotFound when p is gone.
+	Delete(p *profile.Profile) error
+	// List returns at most limit subscribers whose Key sorts after `after` (byte order), in Key order.
+	List(after string, limit int) ([]*profile.Profile, error)
+}
+
+// Removed is one kind of thing a sanitiser took out of a card: what (an element, attribute or URL
+// scheme, such as "<script>", "onerror", "javascript:") and how many times.
+type Removed struct {
+	What  string `json:"what"`
+	Count int    `json:"count"`
+}
+
+// Sanitizer makes an uploaded card safe: it returns the page a phone receives and what it removed.
+// Its errors are classified by Options.Classify.
+type Sanitizer func(name string, body []byte) (*content.Page, []Removed, error)
+
+// Options configure an [API].
+type Options struct {
+	// Store holds the subscribers. Required.
+	Store Store
+	// Sanitize prepares uploaded cards. Required.
+	Sanitize Sanitizer
+	// Classify maps a Sanitize error to its code (CodeInvalidUTF8, CodeInvalidHTML, CodeBodyTooLarge,
+	// CodeEmptyCard...). Nil, or a "" result, means CodeInvalidHTML.
+	Classify func(error) Code
+	// ReadWriteTokens and ReadOnlyTokens are the accepted bearer tokens (RFC 6750 §2.1). With none,
+	// every request is refused with 401.
+	ReadWriteTokens []string
+	ReadOnlyTokens  []string
+	// Body limits in bytes; zero takes the Default* constant.
+	MaxJSONBytes int64
+	MaxCardBytes int64
+	MaxClipBytes int64
+	// UISessionTTL is how long an operator page login lasts. Default 8 h.
+	UISessionTTL time.Duration
+	// Registry receives the package's metrics; nil disables them.
+	Registry prometheus.Registerer
+	// Logger is the base logger; the API adds component=core/provision. Nil discards.
+	Logger *slog.Logger
+}
+
+func (o Options) withDefaults() (Options, error) {
+	switch {
+	case o.Store == nil:
+		return o, fmt.Errorf("%w: no store", ErrBadOptions)
+	case o.Sanitize == nil:
+		return o, fmt.Errorf("%w: no sanitizer", ErrBadOptions)
+	case o.MaxJSONBytes < 0 || o.MaxCardBytes < 0 || o.MaxClipBytes < 0 || o.UISessionTTL < 0:
+		return o, fmt.Errorf("%w: negative limit", ErrBadOptions)
+	}
+	for _, t := range append(append([]string(nil), o.ReadWriteTokens...), o.ReadOnlyTokens...) {
+		if err := checkToken(t); err != nil {
+			return o, fmt.Errorf("%w: %w", ErrBadOptions, err)
+		}
+	}
+	if o.MaxJSONBytes == 0 {
+		o.MaxJSONBytes = DefaultMaxJSONBytes
+	}
+	if o.MaxCardBytes == 0 {
+		o.MaxCardBytes = DefaultMaxCardBytes
+	}
+	if o.MaxClipBytes == 0 {
+		o.MaxClipBytes = DefaultMaxClipBytes
+	}
+	if o.UISessionTTL == 0 {
+		o.UISessionTTL = DefaultUISessionTTL
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o, nil
+}
