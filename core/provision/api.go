@@ -1,8 +1,6 @@
 package provision
 
 import (
-	"crypto/sha1" //nolint:gosec // an ETag needs no collision resistance against the client itself
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -10,10 +8,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 
-	"github.com/herald-ims/herald/core/content"
-	"github.com/herald-ims/herald/core/profile"
+	"github.com/herald-ims/herald/core/store"
 )
 
 // API serves the provisioning API under /v1/ and the operator page under /ui/. Create it with [New]
@@ -25,12 +21,12 @@ type API struct {
 	mux    *http.ServeMux // /v1/ routes: paths only; methods are dispatched by route.serve
 	ui     *ui
 	stats  *metrics
-
-	// wmu serialises writes: a write reads the subscriber, checks If-Match and stores the new
-	// version under it, so two portals racing for the same subscriber are ordered and the loser gets
-	// 412 instead of silently overwriting the winner.
-	wmu sync.Mutex
 }
+
+// Writes are optimistic: a handler reads the subscriber, checks the request's If-Match against it and
+// writes with store.Precondition{IfMatch: the revision it read}, so the store refuses the write
+// atomically if anything wrote the subscriber in between (on any node). Two portals racing for one
+// subscriber are ordered by the store; the loser gets 412, never a silent overwrite.
 
 // Route is one path of the API with the methods it answers. Routes lists them; the mux is built
 // from this table and a test checks it against openapi.yaml.
@@ -186,41 +182,32 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_, _ = w.Write(append(b, '\n'))
 }
 
-// storeError maps a Store write error to its answer.
+// storeError maps a store error to its answer.
 func (a *API) storeError(err error) *apiError {
 	switch {
-	case errors.Is(err, ErrIdentityTaken):
+	case errors.Is(err, store.ErrIdentityTaken):
 		return fail(CodeIdentityTaken, err.Error())
-	case errors.Is(err, ErrNotFound):
-		return fail(CodePreconditionFailed, "the subscriber changed or was deleted meanwhile")
+	case errors.Is(err, store.ErrConflict):
+		return fail(CodePreconditionFailed, "the subscriber changed meanwhile: "+err.Error())
+	case errors.Is(err, store.ErrNotFound):
+		return fail(CodeUnknownSubscriber, "the subscriber was deleted meanwhile")
+	case errors.Is(err, store.ErrInvalid):
+		return fail(CodeInvalidRequest, err.Error())
 	}
-	a.log.Error("store write", "error", err)
-	return fail(CodeInternal, "the store could not save the change; retry later")
+	a.log.Error("store", "error", err)
+	return fail(CodeInternal, "the store failed; retry later")
 }
 
-// subscriberETag is the strong validator of a subscriber (RFC 9110 §8.8.3): a digest of everything
-// the API shows of it, card and clip versions included. The same state always has the same ETag,
-// so a repeated PUT with the ETag it was based on succeeds again (the PUT is idempotent).
-func subscriberETag(p *profile.Profile) string {
-	h := sha1.New() //nolint:gosec // see import
-	w := func(s string) { h.Write([]byte(s)); h.Write([]byte{0}) }
-	w(p.Key)
-	for _, id := range p.Identities {
-		w(id)
-	}
-	w(strconv.FormatBool(p.PushCapable))
-	w(pageVersion(p.CallerCard))
-	w(pageVersion(p.CalleeCard))
-	w(p.Ringback)
-	return `"s-` + hex.EncodeToString(h.Sum(nil)[:12]) + `"`
+// subscriberETag is the strong validator of a subscriber (RFC 9110 §8.8.3): its store revision,
+// which every write changes and which is never reused, even after a delete.
+func subscriberETag(s store.Subscriber) string {
+	return `"r` + strconv.FormatUint(s.Revision, 10) + `"`
 }
 
-// cardETag is a card's strong validator: its content address.
-func cardETag(pg *content.Page) string { return `"` + pg.Version + `"` }
-
-func pageVersion(pg *content.Page) string {
-	if pg == nil {
+// cardETag is a card's strong validator: its content address in the store ("" for no card).
+func cardETag(ref string) string {
+	if ref == "" {
 		return ""
 	}
-	return pg.Version
+	return `"` + ref + `"`
 }

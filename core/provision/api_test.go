@@ -130,7 +130,7 @@ func TestAPIAuth(t *testing.T) {
 		r := g.req(t, w.method, w.path, body, authRO, w.ct, "If-Match: "+s.ETag)
 		wantError(t, r, 403, provision.CodeForbidden)
 	}
-	if _, ok := g.store.Lookup("bob@home1.net"); ok {
+	if _, ok := g.store.lookup("bob@home1.net"); ok {
 		t.Fatal("a read-only token created a subscriber")
 	}
 	if r := g.req(t, "POST", "/v1/subscribers", body, authRW, ctJSON); r.code != 201 {
@@ -173,16 +173,16 @@ func TestAPISubscriberLifecycle(t *testing.T) {
 		t.Fatalf("updated %+v", s2)
 	}
 	// Idempotent: the same PUT based on the same ETag succeeds again with the same result.
-	puts := g.store.puts
+	puts := g.store.writes()
 	r = g.req(t, "PUT", path, upd, authRW, ctJSON, "If-Match: "+s.ETag)
 	// The first ETag no longer matches, but the state the PUT asks for is the current one... no:
 	// RFC 9110 §13.1.1 evaluates If-Match first, so the stale ETag fails and says so.
 	wantError(t, r, 412, provision.CodePreconditionFailed)
 	r = g.req(t, "PUT", path, upd, authRW, ctJSON, "If-Match: "+s2.ETag)
-	if r.code != 200 || r.hdr.Get("ETag") != s2.ETag || g.store.puts != puts {
-		t.Fatalf("repeated PUT: %d %s, ETag %q want %q, %d store writes", r.code, r.body, r.hdr.Get("ETag"), s2.ETag, g.store.puts-puts)
+	if r.code != 200 || r.hdr.Get("ETag") != s2.ETag || g.store.writes() != puts {
+		t.Fatalf("repeated PUT: %d %s, ETag %q want %q, %d store writes", r.code, r.body, r.hdr.Get("ETag"), s2.ETag, g.store.writes()-puts)
 	}
-	if _, ok := g.store.Lookup("+12125559999"); !ok {
+	if _, ok := g.store.lookup("+12125559999"); !ok {
 		t.Fatal("the added identity is not in the store")
 	}
 	// Another subscriber cannot take bob's identity, by create or update.
@@ -198,7 +198,7 @@ func TestAPISubscriberLifecycle(t *testing.T) {
 		t.Fatalf("DELETE: %d %s", r.code, r.body)
 	}
 	for _, id := range []string{"bob@home1.net", "+12125552222", "+12125559999"} {
-		if _, ok := g.store.Lookup(id); ok {
+		if _, ok := g.store.lookup(id); ok {
 			t.Fatalf("%s still in the store", id)
 		}
 	}
@@ -365,7 +365,7 @@ func TestAPICards(t *testing.T) {
 		t.Fatalf("PUT card: %d %s", r.code, r.body)
 	}
 	up := decodeInto[card](t, r.body)
-	if up.Version == "" || up.ETag != `"`+up.Version+`"` || r.hdr.Get("ETag") != up.ETag || !strings.HasPrefix(up.SHA1, "sha-1:") {
+	if up.Version == "" || up.ETag != `"`+up.Ref+`"` || r.hdr.Get("ETag") != up.ETag || !strings.HasPrefix(up.SHA1, "sha-1:") {
 		t.Fatalf("upload answer %+v", up)
 	}
 	removed := map[string]int{}
@@ -418,14 +418,14 @@ func TestAPICards(t *testing.T) {
 	wantError(t, g.req(t, "PUT", path, other, authRW, ctHTML, "If-None-Match: *"), 412, provision.CodePreconditionFailed)
 	wantError(t, g.req(t, "PUT", path, other, authRW, ctHTML, `If-Match: "0000"`), 412, provision.CodePreconditionFailed)
 	// Same bytes again: same version, 200, no new write.
-	puts := g.store.puts
+	puts := g.store.writes()
 	r = g.req(t, "PUT", path, []byte(scriptCard), authRW, ctHTML, "If-Match: "+up.ETag)
-	if r.code != 200 || r.hdr.Get("ETag") != up.ETag || g.store.puts != puts {
-		t.Fatalf("repeated upload: %d %s, %d writes", r.code, r.body, g.store.puts-puts)
+	if r.code != 200 || r.hdr.Get("ETag") != up.ETag || g.store.writes() != puts {
+		t.Fatalf("repeated upload: %d %s, %d writes", r.code, r.body, g.store.writes()-puts)
 	}
 	// The subscriber shows the card; its ETag moved with it.
 	s := decodeInto[subscriber](t, g.req(t, "GET", "/v1/subscribers/alice@home1.net", nil, authRO).body)
-	if s.CallerCard == nil || s.CallerCard.Version != up.Version || s.CalleeCard != nil {
+	if s.CallerCard == nil || s.CallerCard.Ref != up.Ref || s.CalleeCard != nil {
 		t.Fatalf("subscriber %+v", s)
 	}
 	r = g.req(t, "PUT", path, other, authRW, ctHTML, "If-Match: *")

@@ -1,13 +1,15 @@
 package provision
 
 import (
+	"context"
 	_ "embed"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
 
 	"github.com/herald-ims/herald/core/content"
-	"github.com/herald-ims/herald/core/profile"
+	"github.com/herald-ims/herald/core/store"
 )
 
 // openAPI is the API's description, served at /v1/openapi.yaml.
@@ -32,30 +34,44 @@ func (a *API) getOpenAPI(w http.ResponseWriter, _ *http.Request, _ role) *apiErr
 const cardCSP = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:; " +
 	"base-uri 'none'; form-action 'none'; frame-ancestors 'self'"
 
-// cardKind returns the card the {kind} path value names.
-func cardKind(r *http.Request, p *profile.Profile) (kind string, pg **content.Page, e *apiError) {
-	switch kind = r.PathValue("kind"); kind {
+// cardSlot returns the card reference the {kind} path value names in sub.
+func cardSlot(kind string, sub *store.Subscriber) (*string, *apiError) {
+	switch kind {
 	case "caller":
-		return kind, &p.CallerCard, nil
+		return &sub.CallerCard, nil
 	case "callee":
-		return kind, &p.CalleeCard, nil
+		return &sub.CalleeCard, nil
 	}
-	return "", nil, fail(CodeNotFound, "card kind must be caller or callee")
+	return nil, fail(CodeNotFound, "card kind must be caller or callee")
+}
+
+// loadCard finds the subscriber and the page of the card the request names, with its reference.
+func (a *API) loadCard(r *http.Request) (*content.Page, string, *apiError) {
+	sub, e := a.find(r.Context(), r.PathValue("id"))
+	if e != nil {
+		return nil, "", e
+	}
+	kind := r.PathValue("kind")
+	slot, e := cardSlot(kind, &sub)
+	if e != nil {
+		return nil, "", e
+	}
+	if *slot == "" {
+		return nil, "", fail(CodeNoCard, "the subscriber has no "+kind+" card")
+	}
+	pg, err := a.o.Store.GetPage(r.Context(), *slot)
+	if err != nil {
+		return nil, "", a.storeError(err)
+	}
+	return pg, *slot, nil
 }
 
 func (a *API) getCard(w http.ResponseWriter, r *http.Request, _ role) *apiError {
-	p, e := a.lookup(r)
+	pg, ref, e := a.loadCard(r)
 	if e != nil {
 		return e
 	}
-	kind, pg, e := cardKind(r, p)
-	if e != nil {
-		return e
-	}
-	if *pg == nil {
-		return fail(CodeNoCard, "the subscriber has no "+kind+" card")
-	}
-	serveCard(w, r, *pg, content.ContentTypeHTML, (*pg).Body, "")
+	serveCard(w, r, ref, content.ContentTypeHTML, pg.Body, "")
 	return nil
 }
 
@@ -64,16 +80,9 @@ func (a *API) getCard(w http.ResponseWriter, r *http.Request, _ role) *apiError 
 // repeated or comma-separated accept query values. Without accept, the identity text/html a
 // browser can show.
 func (a *API) preview(w http.ResponseWriter, r *http.Request, _ role) *apiError {
-	p, e := a.lookup(r)
+	pg, ref, e := a.loadCard(r)
 	if e != nil {
 		return e
-	}
-	kind, pg, e := cardKind(r, p)
-	if e != nil {
-		return e
-	}
-	if *pg == nil {
-		return fail(CodeNoCard, "the subscriber has no "+kind+" card")
 	}
 	var accept []string
 	for _, v := range r.URL.Query()["accept"] {
@@ -83,20 +92,21 @@ func (a *API) preview(w http.ResponseWriter, r *http.Request, _ role) *apiError 
 			}
 		}
 	}
-	ctype, body := (*pg).Variant(accept)
+	ctype, body := pg.Variant(accept)
 	suffix := ""
 	if ctype != content.ContentTypeHTML {
 		suffix = "-" + strings.TrimPrefix(ctype, "application/")
 	}
-	serveCard(w, r, *pg, ctype, body, suffix)
+	serveCard(w, r, ref, ctype, body, suffix)
 	return nil
 }
 
-// serveCard writes one representation of pg with its strong ETag (RFC 9110 §8.8.3; suffix tells
-// representations apart) and answers If-None-Match with 304.
-func serveCard(w http.ResponseWriter, r *http.Request, pg *content.Page, ctype string, body []byte, suffix string) {
+// serveCard writes one representation of the card stored as ref with a strong ETag (RFC 9110
+// §8.8.3): the one If-Match takes for the card, plus suffix for a compressed representation. It
+// answers If-None-Match with 304.
+func serveCard(w http.ResponseWriter, r *http.Request, ref, ctype string, body []byte, suffix string) {
 	h := w.Header()
-	etag := `"` + pg.Version + suffix + `"`
+	etag := `"` + ref + suffix + `"`
 	h.Set("ETag", etag)
 	h.Set("Content-Security-Policy", cardCSP)
 	h.Set("X-Content-Type-Options", "nosniff")
@@ -114,10 +124,18 @@ func serveCard(w http.ResponseWriter, r *http.Request, pg *content.Page, ctype s
 
 // cardOutcome is the body of a card upload's answer.
 type cardOutcome struct {
-	cardOut
+	Ref     string    `json:"ref"`     // the stored version's content address
+	ETag    string    `json:"etag"`    // the card's new ETag: the quoted ref
+	Version string    `json:"version"` // hex SHA-1 of the sanitised bytes
+	SHA1    string    `json:"sha1"`    // the same as RFC 5547 §6 a=file-selector writes it
+	Bytes   int       `json:"bytes"`
+	Href    string    `json:"href"`
 	Removed []Removed `json:"removed"` // what the sanitiser took out; [] when nothing
-	ETag    string    `json:"etag"`    // the card's new ETag
 }
+
+// writeRetries bounds the optimistic retries of a card write whose subscriber changed in between
+// (another field written by someone else: the card's own precondition is checked again each time).
+const writeRetries = 3
 
 func (a *API) putCard(w http.ResponseWriter, r *http.Request, _ role) *apiError {
 	if e := needType(r, "text/html"); e != nil {
@@ -127,24 +145,12 @@ func (a *API) putCard(w http.ResponseWriter, r *http.Request, _ role) *apiError 
 	if e != nil {
 		return e
 	}
-	a.wmu.Lock()
-	defer a.wmu.Unlock()
-	old, e := a.lookup(r)
-	if e != nil {
+	kind := r.PathValue("kind")
+	if _, e := cardSlot(kind, &store.Subscriber{}); e != nil {
 		return e
 	}
-	kind, cur, e := cardKind(r, old)
-	if e != nil {
-		return e
-	}
-	etag := ""
-	if *cur != nil {
-		etag = cardETag(*cur)
-	}
-	if e := preconditions(r, etag); e != nil {
-		return e
-	}
-	out, created, e := a.storeCard(old, kind, body)
+	check := func(cur string) *apiError { return preconditions(r, cardETag(cur)) }
+	out, created, e := a.storeCard(r.Context(), r.PathValue("id"), kind, body, check)
 	if e != nil {
 		return e
 	}
@@ -157,9 +163,18 @@ func (a *API) putCard(w http.ResponseWriter, r *http.Request, _ role) *apiError 
 	return nil
 }
 
-// storeCard sanitises body and stores it as old's kind card. Called with a.wmu held.
-func (a *API) storeCard(old *profile.Profile, kind string, body []byte) (cardOutcome, bool, *apiError) {
-	pg, removed, err := a.o.Sanitize(old.Key+"-"+kind+".html", body)
+// storeCard sanitises body, stores the page and makes it ref's kind card, if check (given the
+// current card reference) allows. The subscriber write is conditional on the revision read.
+func (a *API) storeCard(ctx context.Context, ref, kind string, body []byte, check func(cur string) *apiError) (cardOutcome, bool, *apiError) {
+	sub, e := a.find(ctx, ref)
+	if e != nil {
+		return cardOutcome{}, false, e
+	}
+	slot, _ := cardSlot(kind, &sub)
+	if e := check(*slot); e != nil {
+		return cardOutcome{}, false, e
+	}
+	pg, removed, err := a.o.Sanitize(kind+"-card.html", body)
 	if err != nil {
 		code := CodeInvalidHTML
 		if a.o.Classify != nil {
@@ -173,46 +188,54 @@ func (a *API) storeCard(old *profile.Profile, kind string, body []byte) (cardOut
 	if removed == nil {
 		removed = []Removed{}
 	}
-	p := *old
-	slot := &p.CallerCard
-	if kind == "callee" {
-		slot = &p.CalleeCard
+	pref, err := a.o.Store.PutPage(ctx, pg)
+	if err != nil {
+		return cardOutcome{}, false, a.storeError(err)
 	}
-	created := *slot == nil
-	*slot = pg
-	if pageVersion(old.CallerCard) != pageVersion(p.CallerCard) || pageVersion(old.CalleeCard) != pageVersion(p.CalleeCard) {
-		if err := a.o.Store.Put(old, &p); err != nil {
-			return cardOutcome{}, false, a.storeError(err)
+	created := *slot == ""
+	for try := 0; ; try++ {
+		if *slot != pref {
+			*slot = pref
+			_, err = a.o.Store.Put(ctx, sub, store.Precondition{IfMatch: sub.Revision})
+			if errors.Is(err, store.ErrConflict) && try < writeRetries {
+				if sub, e = a.find(ctx, sub.ID); e != nil {
+					return cardOutcome{}, false, e
+				}
+				slot, _ = cardSlot(kind, &sub)
+				if e := check(*slot); e != nil {
+					return cardOutcome{}, false, e
+				}
+				continue
+			}
+			if err != nil {
+				return cardOutcome{}, false, a.storeError(err)
+			}
+			a.stats.writes.WithLabelValues("card").Inc()
 		}
-		a.stats.writes.WithLabelValues("card").Inc()
+		break
 	}
-	return cardOutcome{cardOut: *toCardOut(&p, kind, pg), Removed: removed, ETag: cardETag(pg)}, created, nil
+	return cardOutcome{Ref: pref, ETag: cardETag(pref), Version: pg.Version, SHA1: pg.HashSelector(), Bytes: len(pg.Body),
+		Href: cardPath(sub.ID, kind), Removed: removed}, created, nil
 }
 
 func (a *API) deleteCard(w http.ResponseWriter, r *http.Request, _ role) *apiError {
-	a.wmu.Lock()
-	defer a.wmu.Unlock()
-	old, e := a.lookup(r)
+	sub, e := a.find(r.Context(), r.PathValue("id"))
 	if e != nil {
 		return e
 	}
-	kind, cur, e := cardKind(r, old)
+	kind := r.PathValue("kind")
+	slot, e := cardSlot(kind, &sub)
 	if e != nil {
 		return e
 	}
-	if *cur == nil {
+	if *slot == "" {
 		return fail(CodeNoCard, "the subscriber has no "+kind+" card")
 	}
-	if e := preconditions(r, cardETag(*cur)); e != nil {
+	if e := preconditions(r, cardETag(*slot)); e != nil {
 		return e
 	}
-	p := *old
-	if kind == "caller" {
-		p.CallerCard = nil
-	} else {
-		p.CalleeCard = nil
-	}
-	if err := a.o.Store.Put(old, &p); err != nil {
+	*slot = ""
+	if _, err := a.o.Store.Put(r.Context(), sub, store.Precondition{IfMatch: sub.Revision}); err != nil {
 		return a.storeError(err)
 	}
 	a.stats.writes.WithLabelValues("card_delete").Inc()

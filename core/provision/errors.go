@@ -9,10 +9,6 @@ import (
 var (
 	// ErrBadOptions is returned by [New] for unusable options.
 	ErrBadOptions = errors.New("provision: bad options")
-	// ErrIdentityTaken is returned by a [Store] write when an identity belongs to another subscriber.
-	ErrIdentityTaken = errors.New("provision: identity belongs to another subscriber")
-	// ErrNotFound is returned by a [Store] write for a subscriber that does not exist.
-	ErrNotFound = errors.New("provision: no such subscriber")
 )
 
 // Code is a stable error code: the "code" member of every error body. Clients branch on it; the

@@ -3,6 +3,9 @@ package provision_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha1"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,6 +22,7 @@ import (
 	"github.com/herald-ims/herald/core/content"
 	"github.com/herald-ims/herald/core/profile"
 	"github.com/herald-ims/herald/core/provision"
+	"github.com/herald-ims/herald/core/store"
 	"github.com/herald-ims/herald/core/web"
 )
 
@@ -28,74 +32,211 @@ const (
 	roToken = "ro-token-0123456789abcdef"
 )
 
-// memStore is a provision.Store in memory, for tests.
+// memStore is a store.Store in memory (for tests; core/store's Bolt is the real one), following
+// the interface's documented contract.
 type memStore struct {
 	mu    sync.Mutex
-	byKey map[string]*profile.Profile
+	rev   uint64
+	byID  map[string]store.Subscriber
+	owner map[string]string // identity → ID
+	pages map[string]*content.Page
+	clips map[string]store.Clip
 	puts  int
+	seq   int
 }
 
-func newMemStore() *memStore { return &memStore{byKey: map[string]*profile.Profile{}} }
-
-func keysOf(p *profile.Profile) []string { return append([]string{p.Key}, p.Identities...) }
-
-func (s *memStore) Lookup(key string) (*profile.Profile, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	p, ok := s.byKey[key]
-	return p, ok
+func newMemStore() *memStore {
+	return &memStore{byID: map[string]store.Subscriber{}, owner: map[string]string{}, pages: map[string]*content.Page{}, clips: map[string]store.Clip{}}
 }
 
-func (s *memStore) Put(old, p *profile.Profile) error {
+func (s *memStore) Get(_ context.Context, id string) (store.Subscriber, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if old != nil && s.byKey[old.Key] != old {
-		return provision.ErrNotFound
+	sub, ok := s.byID[id]
+	if !ok {
+		return sub, store.ErrNotFound
 	}
-	for _, k := range keysOf(p) {
-		if q, ok := s.byKey[k]; ok && q != old {
-			return fmt.Errorf("%w: %s", provision.ErrIdentityTaken, k)
+	return sub, nil
+}
+
+func (s *memStore) Resolve(ctx context.Context, identity string) (store.Subscriber, error) {
+	k, err := profile.Canonical(identity)
+	if err != nil {
+		return store.Subscriber{}, fmt.Errorf("%w: %w", store.ErrInvalid, err)
+	}
+	s.mu.Lock()
+	id, ok := s.owner[k]
+	s.mu.Unlock()
+	if !ok {
+		return store.Subscriber{}, store.ErrNotFound
+	}
+	return s.Get(ctx, id)
+}
+
+func (s *memStore) Put(_ context.Context, sub store.Subscriber, pre store.Precondition) (store.Subscriber, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var ids []string
+	for _, id := range sub.Identities {
+		k, err := profile.Canonical(id)
+		if err != nil {
+			return sub, fmt.Errorf("%w: %w", store.ErrInvalid, err)
+		}
+		if !slices.Contains(ids, k) {
+			ids = append(ids, k)
 		}
 	}
-	if old != nil {
-		for _, k := range keysOf(old) {
-			delete(s.byKey, k)
+	if len(ids) == 0 {
+		return sub, fmt.Errorf("%w: no identities", store.ErrInvalid)
+	}
+	sub.Identities = ids
+	if sub.ID == "" {
+		s.seq++
+		sub.ID = fmt.Sprintf("%016x", 0xa0000000+s.seq)
+	}
+	old, exists := s.byID[sub.ID]
+	switch {
+	case pre.IfMatch != 0 && !exists:
+		return sub, store.ErrNotFound
+	case pre.IfMatch != 0 && old.Revision != pre.IfMatch, pre.IfNoneMatch && exists:
+		return sub, store.ErrConflict
+	}
+	for _, k := range ids {
+		if o, ok := s.owner[k]; ok && o != sub.ID {
+			return sub, &store.IdentityError{Identity: k, Owner: o}
 		}
 	}
-	for _, k := range keysOf(p) {
-		s.byKey[k] = p
+	for _, ref := range []string{sub.CallerCard, sub.CalleeCard} {
+		if _, ok := s.pages[ref]; ref != "" && !ok {
+			return sub, fmt.Errorf("%w: unknown page %s", store.ErrInvalid, ref)
+		}
 	}
+	for _, k := range old.Identities {
+		delete(s.owner, k)
+	}
+	for _, k := range ids {
+		s.owner[k] = sub.ID
+	}
+	s.rev++
+	sub.Revision = s.rev
+	s.byID[sub.ID] = sub
 	s.puts++
+	return sub, nil
+}
+
+func (s *memStore) Delete(_ context.Context, id string, pre store.Precondition) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old, ok := s.byID[id]
+	switch {
+	case !ok:
+		return store.ErrNotFound
+	case pre.IfMatch != 0 && old.Revision != pre.IfMatch:
+		return store.ErrConflict
+	}
+	for _, k := range old.Identities {
+		delete(s.owner, k)
+	}
+	delete(s.byID, id)
+	s.rev++
 	return nil
 }
 
-func (s *memStore) Delete(p *profile.Profile) error {
+func (s *memStore) List(_ context.Context, cursor string, limit int) ([]store.Subscriber, string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.byKey[p.Key] != p {
-		return provision.ErrNotFound
+	after := ""
+	if cursor != "" {
+		b, err := base64.RawURLEncoding.DecodeString(cursor)
+		if err != nil || len(b) < 2 || b[0] != '>' {
+			return nil, "", fmt.Errorf("%w: cursor", store.ErrInvalid)
+		}
+		after = string(b[1:])
 	}
-	for _, k := range keysOf(p) {
-		delete(s.byKey, k)
+	if limit == 0 {
+		limit = store.DefaultListLimit
 	}
-	return nil
-}
-
-func (s *memStore) List(after string, limit int) ([]*profile.Profile, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var keys []string
-	for k, p := range s.byKey {
-		if k == p.Key && k > after {
-			keys = append(keys, k)
+	var ids []string
+	for id := range s.byID {
+		if id > after {
+			ids = append(ids, id)
 		}
 	}
-	slices.Sort(keys)
-	var out []*profile.Profile
-	for _, k := range keys[:min(limit, len(keys))] {
-		out = append(out, s.byKey[k])
+	slices.Sort(ids)
+	next := ""
+	if len(ids) > limit {
+		ids = ids[:limit]
+		next = base64.RawURLEncoding.EncodeToString([]byte(">" + ids[limit-1]))
 	}
-	return out, nil
+	var out []store.Subscriber
+	for _, id := range ids {
+		out = append(out, s.byID[id])
+	}
+	return out, next, nil
+}
+
+func (s *memStore) Count(context.Context) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.byID), nil
+}
+
+func (s *memStore) PutPage(_ context.Context, p *content.Page) (string, error) {
+	h := sha1.New()
+	h.Write([]byte(p.Name + "\x00"))
+	h.Write(p.Body)
+	ref := hex.EncodeToString(h.Sum(nil))
+	s.mu.Lock()
+	s.pages[ref] = p
+	s.mu.Unlock()
+	return ref, nil
+}
+
+func (s *memStore) GetPage(_ context.Context, ref string) (*content.Page, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.pages[ref]
+	if !ok {
+		return nil, store.ErrNotFound
+	}
+	return p, nil
+}
+
+func (s *memStore) PutClip(_ context.Context, c store.Clip) (string, error) {
+	h := sha1.New()
+	h.Write([]byte(c.Name))
+	for _, k := range []string{store.KindWAV, store.KindAWB, store.KindH264} {
+		h.Write(c.Parts[k])
+	}
+	c.Ref = hex.EncodeToString(h.Sum(nil))
+	s.mu.Lock()
+	s.clips[c.Ref] = c
+	s.mu.Unlock()
+	return c.Ref, nil
+}
+
+func (s *memStore) GetClip(_ context.Context, ref string) (store.Clip, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.clips[ref]
+	if !ok {
+		return c, store.ErrNotFound
+	}
+	return c, nil
+}
+
+func (s *memStore) Close() error { return nil }
+
+func (s *memStore) writes() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.puts
+}
+
+// lookup resolves an identity for assertions.
+func (s *memStore) lookup(identity string) (store.Subscriber, bool) {
+	sub, err := s.Resolve(context.Background(), identity)
+	return sub, err == nil
 }
 
 // rig is a live web server with the API on its admin listener.
@@ -221,16 +362,24 @@ func wantError(t *testing.T, r resp, status int, code provision.Code) {
 }
 
 type subscriber struct {
+	ID          string   `json:"id"`
+	Revision    uint64   `json:"revision"`
 	Key         string   `json:"key"`
 	Identities  []string `json:"identities"`
 	PushCapable bool     `json:"push_capable"`
-	CallerCard  *card    `json:"caller_card"`
-	CalleeCard  *card    `json:"callee_card"`
+	CallerCard  *cardRef `json:"caller_card"`
+	CalleeCard  *cardRef `json:"callee_card"`
 	Ringback    string   `json:"ringback"`
 	ETag        string   `json:"etag"`
 }
 
+type cardRef struct {
+	Ref  string `json:"ref"`
+	Href string `json:"href"`
+}
+
 type card struct {
+	Ref     string `json:"ref"`
 	Version string `json:"version"`
 	SHA1    string `json:"sha1"`
 	Bytes   int    `json:"bytes"`

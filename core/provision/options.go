@@ -8,7 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/herald-ims/herald/core/content"
-	"github.com/herald-ims/herald/core/profile"
+	"github.com/herald-ims/herald/core/store"
 )
 
 // Defaults applied by [New] to zero fields.
@@ -16,26 +16,10 @@ const (
 	DefaultMaxJSONBytes = 64 << 10
 	DefaultMaxCardBytes = content.MaxPageBytes
 	DefaultMaxClipBytes = 8 << 20
-	DefaultPageLimit    = 100
-	MaxPageLimit        = 1000
+	DefaultPageLimit    = store.DefaultListLimit
+	MaxPageLimit        = store.MaxListLimit
 	DefaultUISessionTTL = 8 * time.Hour
 )
-
-// Store is what the API reads and writes: subscribers as [profile.Profile] values, the same ones the
-// call path reads. Implementations are safe for concurrent use; the API serialises its own writes, so
-// a read followed by a write is atomic as long as nothing else writes the same subscriber.
-type Store interface {
-	// Lookup returns the subscriber that holds the canonical identity key.
-	Lookup(key string) (*profile.Profile, bool)
-	// Put stores p in place of old (nil when p is new) and returns once the write is durable.
-	// It wraps ErrIdentityTaken when one of p's identities belongs to a subscriber other than old,
-	// and ErrNotFound when old is gone.
-	Put(old, p *profile.Profile) error
-	// Delete removes p with all its identities; it wraps ErrNotFound when p is gone.
-	Delete(p *profile.Profile) error
-	// List returns at most limit subscribers whose Key sorts after `after` (byte order), in Key order.
-	List(after string, limit int) ([]*profile.Profile, error)
-}
 
 // Removed is one kind of thing a sanitiser took out of a card: what (an element, attribute or URL
 // scheme, such as "<script>", "onerror", "javascript:") and how many times.
@@ -50,8 +34,9 @@ type Sanitizer func(name string, body []byte) (*content.Page, []Removed, error)
 
 // Options configure an [API].
 type Options struct {
-	// Store holds the subscribers. Required.
-	Store Store
+	// Store holds the subscribers, pages and clips. Required. Writes through it must be visible to
+	// the call path (core/store.Live), which is what makes an upload take effect without a restart.
+	Store store.Store
 	// Sanitize prepares uploaded cards. Required.
 	Sanitize Sanitizer
 	// Classify maps a Sanitize error to its code (CodeInvalidUTF8, CodeInvalidHTML, CodeBodyTooLarge,

@@ -2,7 +2,7 @@ package provision
 
 import (
 	"bytes"
-	"encoding/base64"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -13,8 +13,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/herald-ims/herald/core/content"
 	"github.com/herald-ims/herald/core/profile"
+	"github.com/herald-ims/herald/core/store"
 )
 
 // MaxIdentities caps the identities of one subscriber.
@@ -22,27 +22,31 @@ const MaxIdentities = 16
 
 // subscriberIn is the body of POST /v1/subscribers and PUT /v1/subscribers/{id}.
 type subscriberIn struct {
+	ID          string   `json:"id"` // POST only: the record's ID; "" lets the store choose
 	Identities  []string `json:"identities"`
 	PushCapable bool     `json:"push_capable"`
+	// Ringback is "" (none), the name of a built-in clip ("ringback") or a clip reference from
+	// PUT .../ringback. Nil keeps the current one on PUT.
+	Ringback *string `json:"ringback"`
 }
 
 // subscriberOut is a subscriber as the API shows it.
 type subscriberOut struct {
-	Key         string   `json:"key"`
+	ID          string   `json:"id"`
+	Key         string   `json:"key"` // the primary canonical identity
 	Identities  []string `json:"identities"`
 	PushCapable bool     `json:"push_capable"`
-	CallerCard  *cardOut `json:"caller_card"`
-	CalleeCard  *cardOut `json:"callee_card"`
+	CallerCard  *cardRef `json:"caller_card"`
+	CalleeCard  *cardRef `json:"callee_card"`
 	Ringback    string   `json:"ringback"`
+	Revision    uint64   `json:"revision"`
 	ETag        string   `json:"etag"`
 }
 
-// cardOut describes a stored card.
-type cardOut struct {
-	Version string `json:"version"` // hex SHA-1 of the sanitised bytes: the content address
-	SHA1    string `json:"sha1"`    // the same, as RFC 5547 §6 a=file-selector writes it
-	Bytes   int    `json:"bytes"`
-	Href    string `json:"href"`
+// cardRef names a stored card version.
+type cardRef struct {
+	Ref  string `json:"ref"` // the content address in the store; the card's ETag is its quoted form
+	Href string `json:"href"`
 }
 
 // listOut is the body of GET /v1/subscribers.
@@ -51,24 +55,24 @@ type listOut struct {
 	NextCursor  string          `json:"next_cursor"` // "" on the last page
 }
 
-func toOut(p *profile.Profile) subscriberOut {
-	ids := append([]string{p.Key}, p.Identities...)
-	s := subscriberOut{Key: p.Key, Identities: ids, PushCapable: p.PushCapable, Ringback: p.Ringback, ETag: subscriberETag(p)}
-	s.CallerCard = toCardOut(p, "caller", p.CallerCard)
-	s.CalleeCard = toCardOut(p, "callee", p.CalleeCard)
-	return s
-}
-
-func toCardOut(p *profile.Profile, kind string, pg *content.Page) *cardOut {
-	if pg == nil {
-		return nil
+func toOut(s store.Subscriber) subscriberOut {
+	out := subscriberOut{ID: s.ID, Identities: s.Identities, PushCapable: s.PushCapable, Ringback: s.Ringback,
+		Revision: s.Revision, ETag: subscriberETag(s)}
+	if len(s.Identities) > 0 {
+		out.Key = s.Identities[0]
 	}
-	return &cardOut{Version: pg.Version, SHA1: pg.HashSelector(), Bytes: len(pg.Body), Href: cardPath(p.Key, kind)}
+	if s.CallerCard != "" {
+		out.CallerCard = &cardRef{Ref: s.CallerCard, Href: cardPath(s.ID, "caller")}
+	}
+	if s.CalleeCard != "" {
+		out.CalleeCard = &cardRef{Ref: s.CalleeCard, Href: cardPath(s.ID, "callee")}
+	}
+	return out
 }
 
-func subscriberPath(key string) string { return "/v1/subscribers/" + url.PathEscape(key) }
+func subscriberPath(id string) string { return "/v1/subscribers/" + url.PathEscape(id) }
 
-func cardPath(key, kind string) string { return subscriberPath(key) + "/cards/" + kind }
+func cardPath(id, kind string) string { return subscriberPath(id) + "/cards/" + kind }
 
 // canonical canonicalises an identity as the SIP plane does (core/profile.Canonical).
 func canonical(id string) (string, *apiError) {
@@ -79,27 +83,46 @@ func canonical(id string) (string, *apiError) {
 	return k, nil
 }
 
-// lookup finds the subscriber named by the {id} path value, by any of its identities.
-func (a *API) lookup(r *http.Request) (*profile.Profile, *apiError) {
-	key, e := canonical(r.PathValue("id"))
-	if e != nil {
-		return nil, e
+// find returns the subscriber that ref names: one of its identities in any form the SIP plane
+// accepts (canonicalised with core/profile.Canonical), else its store ID.
+func (a *API) find(ctx context.Context, ref string) (store.Subscriber, *apiError) {
+	_, cerr := profile.Canonical(ref)
+	if cerr == nil {
+		sub, err := a.o.Store.Resolve(ctx, ref)
+		if err == nil {
+			return sub, nil
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return sub, a.storeError(err)
+		}
 	}
-	p, ok := a.o.Store.Lookup(key)
-	if !ok {
-		return nil, fail(CodeUnknownSubscriber, "no subscriber has the identity "+strconv.Quote(key))
+	if store.ValidID(ref) {
+		sub, err := a.o.Store.Get(ctx, ref)
+		if err == nil {
+			return sub, nil
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return sub, a.storeError(err)
+		}
 	}
-	return p, nil
+	if cerr != nil {
+		return store.Subscriber{}, fail(CodeInvalidIdentity, "neither a subscriber ID nor an identity: "+cerr.Error())
+	}
+	return store.Subscriber{}, fail(CodeUnknownSubscriber, "no subscriber has the identity or ID "+strconv.Quote(ref))
 }
 
 func (a *API) get(w http.ResponseWriter, r *http.Request, _ role) *apiError {
-	p, e := a.lookup(r)
+	sub, e := a.find(r.Context(), r.PathValue("id"))
 	if e != nil {
 		return e
 	}
-	out := toOut(p)
+	return a.answerSubscriber(w, http.StatusOK, sub)
+}
+
+func (a *API) answerSubscriber(w http.ResponseWriter, status int, sub store.Subscriber) *apiError {
+	out := toOut(sub)
 	w.Header().Set("ETag", out.ETag)
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, status, out)
 	return nil
 }
 
@@ -113,27 +136,16 @@ func (a *API) list(w http.ResponseWriter, r *http.Request, _ role) *apiError {
 		}
 		limit = n
 	}
-	after := ""
-	if c := q.Get("cursor"); c != "" {
-		b, err := base64.RawURLEncoding.DecodeString(c)
-		k, ok := strings.CutPrefix(string(b), "k:")
-		if err != nil || !ok || k == "" {
-			return fail(CodeBadCursor, "cursor is not one this server issued")
-		}
-		after = k
+	subs, next, err := a.o.Store.List(r.Context(), q.Get("cursor"), limit)
+	if errors.Is(err, store.ErrInvalid) {
+		return fail(CodeBadCursor, "cursor is not one this server issued")
 	}
-	ps, err := a.o.Store.List(after, limit+1)
 	if err != nil {
-		a.log.Error("store list", "error", err)
-		return fail(CodeInternal, "the store could not list subscribers; retry later")
+		return a.storeError(err)
 	}
-	out := listOut{Subscribers: make([]subscriberOut, 0, min(len(ps), limit))}
-	for i, p := range ps {
-		if i == limit {
-			out.NextCursor = base64.RawURLEncoding.EncodeToString([]byte("k:" + ps[i-1].Key))
-			break
-		}
-		out.Subscribers = append(out.Subscribers, toOut(p))
+	out := listOut{Subscribers: make([]subscriberOut, 0, len(subs)), NextCursor: next}
+	for _, s := range subs {
+		out.Subscribers = append(out.Subscribers, toOut(s))
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
@@ -175,23 +187,24 @@ func (a *API) create(w http.ResponseWriter, r *http.Request, _ role) *apiError {
 	if e != nil {
 		return e
 	}
-	p := &profile.Profile{Key: ids[0], Identities: ids[1:], PushCapable: in.PushCapable}
-	a.wmu.Lock()
-	defer a.wmu.Unlock()
-	for _, k := range ids {
-		if _, taken := a.o.Store.Lookup(k); taken {
-			return fail(CodeIdentityTaken, "the identity "+strconv.Quote(k)+" belongs to another subscriber")
-		}
+	if in.ID != "" && !store.ValidID(in.ID) {
+		return fail(CodeInvalidRequest, "id must be 1 to 64 letters, digits, '-', '_' or '.', not starting with '.'")
 	}
-	if err := a.o.Store.Put(nil, p); err != nil {
+	sub := store.Subscriber{ID: in.ID, Identities: ids, PushCapable: in.PushCapable}
+	if in.Ringback != nil {
+		sub.Ringback = *in.Ringback
+	}
+	// IfNoneMatch: a POST never replaces a record, even one whose ID the client chose.
+	sub, err := a.o.Store.Put(r.Context(), sub, store.Precondition{IfNoneMatch: true})
+	if errors.Is(err, store.ErrConflict) {
+		return fail(CodeIdentityTaken, "a subscriber with the ID "+strconv.Quote(in.ID)+" exists")
+	}
+	if err != nil {
 		return a.storeError(err)
 	}
 	a.stats.writes.WithLabelValues("create").Inc()
-	out := toOut(p)
-	w.Header().Set("Location", subscriberPath(p.Key))
-	w.Header().Set("ETag", out.ETag)
-	writeJSON(w, http.StatusCreated, out)
-	return nil
+	w.Header().Set("Location", subscriberPath(sub.ID))
+	return a.answerSubscriber(w, http.StatusCreated, sub)
 }
 
 func (a *API) update(w http.ResponseWriter, r *http.Request, _ role) *apiError {
@@ -199,50 +212,53 @@ func (a *API) update(w http.ResponseWriter, r *http.Request, _ role) *apiError {
 	if e != nil {
 		return e
 	}
-	a.wmu.Lock()
-	defer a.wmu.Unlock()
-	old, e := a.lookup(r)
+	if in.ID != "" {
+		return fail(CodeInvalidRequest, "id cannot be changed; it is the path's subscriber")
+	}
+	cur, e := a.find(r.Context(), r.PathValue("id"))
 	if e != nil {
 		return e
 	}
-	if e := preconditions(r, subscriberETag(old)); e != nil {
+	if e := preconditions(r, subscriberETag(cur)); e != nil {
 		return e
 	}
-	for _, k := range ids {
-		if q, taken := a.o.Store.Lookup(k); taken && q != old {
-			return fail(CodeIdentityTaken, "the identity "+strconv.Quote(k)+" belongs to another subscriber")
-		}
+	next := cur
+	next.Identities, next.PushCapable = ids, in.PushCapable
+	if in.Ringback != nil {
+		next.Ringback = *in.Ringback
 	}
-	p := *old
-	p.Key, p.Identities, p.PushCapable = ids[0], ids[1:], in.PushCapable
-	if subscriberETag(&p) == subscriberETag(old) { // nothing changes: the repeated PUT
-		return a.answerSubscriber(w, old)
+	if sameSubscriber(cur, next) { // nothing changes: a repeated PUT answers the state it asked for
+		return a.answerSubscriber(w, http.StatusOK, cur)
 	}
-	if err := a.o.Store.Put(old, &p); err != nil {
+	sub, err := a.o.Store.Put(r.Context(), next, store.Precondition{IfMatch: cur.Revision})
+	if err != nil {
 		return a.storeError(err)
 	}
 	a.stats.writes.WithLabelValues("update").Inc()
-	return a.answerSubscriber(w, &p)
+	return a.answerSubscriber(w, http.StatusOK, sub)
 }
 
-func (a *API) answerSubscriber(w http.ResponseWriter, p *profile.Profile) *apiError {
-	out := toOut(p)
-	w.Header().Set("ETag", out.ETag)
-	writeJSON(w, http.StatusOK, out)
-	return nil
+func sameSubscriber(a, b store.Subscriber) bool {
+	if len(a.Identities) != len(b.Identities) {
+		return false
+	}
+	for i := range a.Identities {
+		if a.Identities[i] != b.Identities[i] {
+			return false
+		}
+	}
+	return a.PushCapable == b.PushCapable && a.Ringback == b.Ringback && a.CallerCard == b.CallerCard && a.CalleeCard == b.CalleeCard
 }
 
 func (a *API) delete(w http.ResponseWriter, r *http.Request, _ role) *apiError {
-	a.wmu.Lock()
-	defer a.wmu.Unlock()
-	old, e := a.lookup(r)
+	cur, e := a.find(r.Context(), r.PathValue("id"))
 	if e != nil {
 		return e
 	}
-	if e := preconditions(r, subscriberETag(old)); e != nil {
+	if e := preconditions(r, subscriberETag(cur)); e != nil {
 		return e
 	}
-	if err := a.o.Store.Delete(old); err != nil {
+	if err := a.o.Store.Delete(r.Context(), cur.ID, store.Precondition{IfMatch: cur.Revision}); err != nil {
 		return a.storeError(err)
 	}
 	a.stats.writes.WithLabelValues("delete").Inc()
@@ -250,11 +266,11 @@ func (a *API) delete(w http.ResponseWriter, r *http.Request, _ role) *apiError {
 	return nil
 }
 
-// preconditions enforces the API's rule for writes to an existing resource whose current ETag is
-// etag ("" when the resource does not exist): the request must carry If-Match (RFC 9110 §13.1.1),
-// or If-None-Match: * to create only (§13.1.2). Without either it answers 428 (RFC 6585 §3), so a
-// portal cannot overwrite a change it has not seen; with a validator that does not hold, 412.
-// If-Match: * means "whatever is there", an explicit overwrite.
+// preconditions enforces the API's rule for writes whose target's current ETag is etag ("" when it
+// does not exist): the request must carry If-Match (RFC 9110 §13.1.1), or If-None-Match: * to create
+// only (§13.1.2). Without either it answers 428 (RFC 6585 §3), so a portal cannot overwrite a change
+// it has not seen; with a validator that does not hold, 412. If-Match: * means "whatever is there",
+// an explicit overwrite. The store checks the revision read again when it writes.
 func preconditions(r *http.Request, etag string) *apiError {
 	im, inm := r.Header.Values("If-Match"), r.Header.Values("If-None-Match")
 	switch {
@@ -263,11 +279,11 @@ func preconditions(r *http.Request, etag string) *apiError {
 			return fail(CodePreconditionFailed, "If-Match does not name the current version (it is "+orNone(etag)+")")
 		}
 	case len(inm) > 0:
-		if !matchList(inm, "*") || strings.TrimSpace(strings.Join(inm, ",")) != "*" {
+		if strings.TrimSpace(strings.Join(inm, ",")) != "*" {
 			return fail(CodeInvalidRequest, "If-None-Match on a write may only be *")
 		}
 		if etag != "" {
-			return fail(CodePreconditionFailed, "If-None-Match: * but the resource exists (version "+etag+")")
+			return fail(CodePreconditionFailed, "If-None-Match: * but it exists (version "+etag+")")
 		}
 	default:
 		return fail(CodePreconditionRequired, "writes need If-Match with the current ETag (or *), or If-None-Match: * to create")

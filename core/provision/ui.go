@@ -1,6 +1,7 @@
 package provision
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"embed"
@@ -13,7 +14,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/herald-ims/herald/core/profile"
+	"github.com/herald-ims/herald/core/content"
 )
 
 // The operator page: server-rendered HTML under /ui/, no JavaScript at all.
@@ -119,12 +120,11 @@ type pageData struct {
 }
 
 type cardView struct {
-	Kind    string
-	Label   string
-	Card    *cardOut
-	Src     string // the iframe source
-	ETag    string // for the upload form's If-Match
-	Version string
+	Kind  string
+	Label string
+	Ref   string // "" for none
+	Src   string // the iframe source
+	ETag  string // for the upload form's If-Match
 }
 
 func (u *ui) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -204,7 +204,7 @@ func (u *ui) home(w http.ResponseWriter, r *http.Request) {
 	d := pageData{LoggedIn: true, CanWrite: s.role == roleWrite, CSRF: s.csrf, Query: r.URL.Query().Get("id")}
 	status := http.StatusOK
 	if d.Query != "" {
-		if e := u.fill(&d, d.Query); e != nil {
+		if e := u.fill(r.Context(), &d, d.Query); e != nil {
 			d.Error, status = e.reason, codeStatus[e.code]
 		}
 	}
@@ -212,26 +212,21 @@ func (u *ui) home(w http.ResponseWriter, r *http.Request) {
 }
 
 // fill looks id up and adds the subscriber and its cards to d.
-func (u *ui) fill(d *pageData, id string) *apiError {
-	key, e := canonical(id)
+func (u *ui) fill(ctx context.Context, d *pageData, id string) *apiError {
+	sub, e := u.a.find(ctx, id)
 	if e != nil {
 		return e
 	}
-	p, ok := u.a.o.Store.Lookup(key)
-	if !ok {
-		return fail(CodeUnknownSubscriber, "no subscriber has the identity "+key)
-	}
-	out := toOut(p)
+	out := toOut(sub)
 	d.Sub = &out
-	for _, c := range []struct {
-		kind, label string
-		card        *cardOut
-	}{{"caller", "Caller card (shown to the people this subscriber calls)", out.CallerCard},
-		{"callee", "Callee card (shown to the people who call this subscriber)", out.CalleeCard}} {
-		v := cardView{Kind: c.kind, Label: c.label, Card: c.card}
-		if c.card != nil {
-			v.Src = "/ui/card?" + url.Values{"id": {p.Key}, "kind": {c.kind}, "v": {c.card.Version}}.Encode()
-			v.ETag, v.Version = `"`+c.card.Version+`"`, c.card.Version
+	for _, c := range []struct{ kind, label, ref string }{
+		{"caller", "Caller card (shown to the people this subscriber calls)", sub.CallerCard},
+		{"callee", "Callee card (shown to the people who call this subscriber)", sub.CalleeCard},
+	} {
+		v := cardView{Kind: c.kind, Label: c.label, Ref: c.ref}
+		if c.ref != "" {
+			v.Src = "/ui/card?" + url.Values{"id": {sub.ID}, "kind": {c.kind}, "v": {c.ref}}.Encode()
+			v.ETag = cardETag(c.ref)
 		}
 		d.Cards = append(d.Cards, v)
 	}
@@ -287,27 +282,26 @@ func (u *ui) card(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	key, e := canonical(q.Get("id"))
-	var p *profile.Profile
-	if e == nil {
-		var ok bool
-		if p, ok = u.a.o.Store.Lookup(key); !ok {
-			e = fail(CodeUnknownSubscriber, "unknown subscriber")
-		}
-	}
+	sub, e := u.a.find(r.Context(), q.Get("id"))
 	if e != nil {
 		http.Error(w, e.reason, codeStatus[e.code])
 		return
 	}
-	pg := p.CallerCard
+	ref := sub.CallerCard
 	if q.Get("kind") == "callee" {
-		pg = p.CalleeCard
+		ref = sub.CalleeCard
 	}
-	if pg == nil {
+	if ref == "" {
 		http.Error(w, "no card", http.StatusNotFound)
 		return
 	}
-	serveCard(w, r, pg, "text/html;charset=utf-8", pg.Body, "")
+	pg, err := u.a.o.Store.GetPage(r.Context(), ref)
+	if err != nil {
+		e := u.a.storeError(err)
+		http.Error(w, e.reason, codeStatus[e.code])
+		return
+	}
+	serveCard(w, r, ref, content.ContentTypeHTML, pg.Body, "")
 }
 
 func (u *ui) upload(w http.ResponseWriter, r *http.Request) {
@@ -351,53 +345,41 @@ func (u *ui) upload(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	status, e := u.store(&d, r.PostForm.Get("kind"), r.PostForm.Get("etag"), body)
+	status, e := u.store(r.Context(), &d, r.PostForm.Get("kind"), r.PostForm.Get("etag"), body)
 	if e != nil {
 		d.Error = e.reason
 		status = codeStatus[e.code]
 		u.a.stats.errors.WithLabelValues(string(e.code)).Inc()
 	}
 	if d.Query != "" && d.Sub == nil {
-		_ = u.fill(&d, d.Query)
+		_ = u.fill(r.Context(), &d, d.Query)
 	}
 	u.render(w, status, d)
 }
 
 // store stores body as the kind card of the subscriber d.Query names, if its current card is still
 // the version the form showed (etag, "" for none).
-func (u *ui) store(d *pageData, kind, etag string, body []byte) (int, *apiError) {
+func (u *ui) store(ctx context.Context, d *pageData, kind, etag string, body []byte) (int, *apiError) {
 	if kind != "caller" && kind != "callee" {
 		return 0, fail(CodeInvalidRequest, "card kind must be caller or callee")
 	}
 	if int64(len(body)) > u.a.o.MaxCardBytes {
 		return 0, fail(CodeBodyTooLarge, "the card exceeds the size limit")
 	}
-	key, e := canonical(d.Query)
-	if e != nil {
-		return 0, e
+	check := func(cur string) *apiError {
+		if cardETag(cur) != etag {
+			return fail(CodePreconditionFailed, "the card changed since this page was loaded; reload and retry")
+		}
+		return nil
 	}
-	a := u.a
-	a.wmu.Lock()
-	defer a.wmu.Unlock()
-	old, ok := a.o.Store.Lookup(key)
-	if !ok {
-		return 0, fail(CodeUnknownSubscriber, "no subscriber has the identity "+key)
-	}
-	cur := old.CallerCard
-	if kind == "callee" {
-		cur = old.CalleeCard
-	}
-	if (cur == nil) != (etag == "") || (cur != nil && cardETag(cur) != etag) {
-		return 0, fail(CodePreconditionFailed, "the card changed since this page was loaded; reload and retry")
-	}
-	out, _, e := a.storeCard(old, kind, body)
+	out, _, e := u.a.storeCard(ctx, d.Query, kind, body, check)
 	if e != nil {
 		return 0, e
 	}
 	d.Notice = "stored " + kind + " card version " + out.Version
 	d.Removed = out.Removed
-	if p, ok := a.o.Store.Lookup(key); ok {
-		_ = u.fill(d, p.Key)
+	if e := u.fill(ctx, d, d.Query); e != nil {
+		return codeStatus[e.code], e
 	}
 	return http.StatusOK, nil
 }
