@@ -79,3 +79,14 @@ func (s *MemStore) Len() int {
 }
 
 var _ Store = (*MemStore)(nil)
+
+// Profiles returns every stored profile once (not once per identity), in no particular order.
+func (s *MemStore) Profiles() []*Profile {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]*Profile, 0, len(s.profiles))
+	for p := range s.profiles {
+		out = append(out, p)
+	}
+	return out
+}

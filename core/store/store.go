@@ -119,14 +119,15 @@ const (
 )
 
 // ValidID reports whether id can name a subscriber: 1 to 64 bytes of ASCII letters, digits, '-',
-// '_' and '.', not starting with '.'.
+// '_', '.', '@' and '+', not starting with '.'. A canonical identity such as "alice@home1.net" or
+// "+12125551111" is a valid ID (the seed import uses the primary identity).
 func ValidID(id string) bool {
 	if id == "" || len(id) > 64 || id[0] == '.' {
 		return false
 	}
 	for i := 0; i < len(id); i++ {
 		c := id[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' || c == '@' || c == '+') {
 			return false
 		}
 	}

@@ -8,7 +8,7 @@ import (
 
 func TestValidID(t *testing.T) {
 	for id, want := range map[string]bool{
-		"a": true, "0123456789abcdef": true, "alice.home-1_x": true,
+		"a": true, "0123456789abcdef": true, "alice.home-1_x": true, "alice@home1.net": true, "+12125551111": true,
 		"": false, ".hidden": false, "a/b": false, "a b": false, "é": false,
 		strings.Repeat("x", 64): true, strings.Repeat("x", 65): false,
 	} {

@@ -1,0 +1,486 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/herald-ims/herald/core/content"
+	"github.com/herald-ims/herald/core/media"
+	"github.com/herald-ims/herald/core/profile"
+)
+
+// DefaultCacheBytes is the default byte bound of Live's page and clip cache.
+const DefaultCacheBytes = 256 << 20
+
+// DefaultMissLoads is how many cache misses Live loads from the file at once by default.
+const DefaultMissLoads = 64
+
+// LiveOptions configure a Live index.
+type LiveOptions struct {
+	// CacheBytes bounds the pages (identity, gzip and zstd bytes) and clips (framed media) the cache
+	// holds; DefaultCacheBytes when 0.
+	CacheBytes int64
+	// MissLoads bounds the cache misses loaded from the file at the same time (DefaultMissLoads when
+	// 0). A call that misses while all are busy proceeds without cards and ringback (plain proxying)
+	// and is counted as misses{result="plain"}.
+	MissLoads int
+	// Logger receives missing-version and load errors (rate-limited); slog.Default() when nil.
+	Logger *slog.Logger
+}
+
+// Live is the call path's view of a Bolt store: an in-memory index of every canonical identity and
+// a byte-bounded cache of materialised profiles (their pages and ringback clip). It implements
+// profile.Store for core/signal.
+//
+// Lookup never reads the store file on a hit: it takes a read lock on the identity map and loads
+// an atomic pointer (0 allocations). A hit returns an immutable *profile.Profile; a call keeps the
+// one it got, so a later write never changes what a ringing call sends.
+//
+// A miss (the subscriber is indexed but its pages were evicted or not yet warmed) loads the pages
+// and clip from the file on the calling goroutine: bbolt reads are memory-mapped and take no write
+// lock, concurrent misses of the same subscriber share one load (singleflight), and at most
+// MissLoads loads run at once. When all are busy, or the load fails, the call gets the profile
+// without cards and ringback (it is proxied plainly) and the miss is counted.
+//
+// Every write through the store is applied to the index after its commit and before the writer is
+// answered (Options.OnCommit), so the next Lookup on this node sees it; a written subscriber is
+// materialised at once (the pages it names were just uploaded, so they are hot).
+type Live struct {
+	st   *Bolt
+	opts LiveOptions
+	log  *slog.Logger
+
+	mu    sync.RWMutex
+	byKey map[string]*entry // canonical identity → current entry
+	byID  map[string]*entry
+
+	cmu   sync.Mutex // guards items, ring, bytes and entry.slot/prof changes
+	items map[string]*item
+	ring  []*entry // materialised entries holding cache items (CLOCK order)
+	hand  int
+	bytes int64
+
+	sem chan struct{}
+	sf  singleflight.Group
+
+	stats LiveStats
+	warn  atomic.Int64 // unix seconds of the last rate-limited warning
+}
+
+// LiveStats are Live's counters (exported as herald_store_* metrics).
+type LiveStats struct {
+	MissLoaded  atomic.Uint64 // misses served by loading from the file
+	MissPlain   atomic.Uint64 // misses served without cards (all loaders busy)
+	MissError   atomic.Uint64 // misses whose versions could not be loaded
+	Evictions   atomic.Uint64 // materialised profiles dropped to stay under CacheBytes
+	ClipMissing atomic.Uint64 // ringback names that resolved to no clip at call time
+}
+
+// entry is one subscriber in the index.
+type entry struct {
+	id                  string
+	rev                 uint64
+	caller, callee, rbk string // references ("" none); rbk is set only for a clip reference
+	base                *profile.Profile
+	prof                atomic.Pointer[profile.Profile] // materialised; nil when evicted
+	used                atomic.Bool                     // CLOCK reference bit
+	slot                int                             // index in ring, -1 when not there
+	held                []*item
+	dead                bool // replaced or deleted
+}
+
+// item is one cached page or clip.
+type item struct {
+	key   string
+	page  *content.Page
+	clip  *media.Clip
+	size  int64
+	users int
+}
+
+// NewLive builds the index from every subscriber in st, warms the cache up to CacheBytes and
+// subscribes to st's commits. Call it before anything writes to st.
+func NewLive(st *Bolt, opts LiveOptions) (*Live, error) {
+	if opts.CacheBytes == 0 {
+		opts.CacheBytes = DefaultCacheBytes
+	}
+	if opts.MissLoads <= 0 {
+		opts.MissLoads = DefaultMissLoads
+	}
+	l := &Live{st: st, opts: opts, log: opts.Logger, items: map[string]*item{}, sem: make(chan struct{}, opts.MissLoads)}
+	if l.log == nil {
+		l.log = slog.Default()
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	err := st.view(context.Background(), func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketSubs)
+		n := b.Stats().KeyN
+		l.byKey = make(map[string]*entry, n+n/4)
+		l.byID = make(map[string]*entry, n)
+		return b.ForEach(func(_, v []byte) error {
+			sub, err := decodeSub(v)
+			if err != nil {
+				return err
+			}
+			e := newEntry(&sub)
+			l.byID[e.id] = e
+			for _, k := range sub.Identities {
+				l.byKey[k] = e
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: index: %w", err)
+	}
+	apply := l.apply
+	st.onCommit.Store(&apply)
+	l.warm()
+	return l, nil
+}
+
+func newEntry(sub *Subscriber) *entry {
+	e := &entry{id: sub.ID, rev: sub.Revision, caller: sub.CallerCard, callee: sub.CalleeCard, slot: -1}
+	if IsRef(sub.Ringback) {
+		e.rbk = sub.Ringback
+	}
+	ids := sub.Identities
+	e.base = &profile.Profile{Key: ids[0], Identities: ids[1:len(ids):len(ids)], Ringback: sub.Ringback, PushCapable: sub.PushCapable}
+	if !e.needs() {
+		e.prof.Store(e.base)
+	}
+	return e
+}
+
+// needs reports whether the entry's profile needs cached versions.
+func (e *entry) needs() bool { return e.caller != "" || e.callee != "" || e.rbk != "" }
+
+// warm materialises subscribers until the cache is full (map order: an arbitrary sample).
+func (l *Live) warm() {
+	for _, e := range l.byID {
+		if !e.needs() {
+			continue
+		}
+		l.cmu.Lock()
+		full := l.bytes >= l.opts.CacheBytes
+		l.cmu.Unlock()
+		if full {
+			return
+		}
+		if _, err := l.materialise(e, false); err != nil {
+			l.warnf("store: warm %s: %v", e.id, err)
+		}
+	}
+}
+
+// Lookup implements profile.Store. See Live for hit and miss behaviour.
+func (l *Live) Lookup(key string) (*profile.Profile, bool) {
+	l.mu.RLock()
+	e := l.byKey[key]
+	l.mu.RUnlock()
+	if e == nil {
+		return nil, false
+	}
+	if p := e.prof.Load(); p != nil {
+		if !e.used.Load() {
+			e.used.Store(true)
+		}
+		return p, true
+	}
+	return l.miss(e), true
+}
+
+func (l *Live) miss(e *entry) *profile.Profile {
+	select {
+	case l.sem <- struct{}{}:
+	default:
+		l.stats.MissPlain.Add(1)
+		return e.base
+	}
+	defer func() { <-l.sem }()
+	v, err, _ := l.sf.Do(e.id+"@"+strconv.FormatUint(e.rev, 10), func() (any, error) { return l.materialise(e, true) })
+	if err != nil {
+		l.stats.MissError.Add(1)
+		l.warnf("store: load %s: %v", e.id, err)
+		return e.base
+	}
+	l.stats.MissLoaded.Add(1)
+	return v.(*profile.Profile)
+}
+
+// Clip resolves a ringback clip reference to its framed clip, or nil (counted in ClipMissing).
+// Call-path safe: it reads the cache only, except on a miss, which loads like Lookup's.
+func (l *Live) Clip(ref string) *media.Clip {
+	if !IsRef(ref) {
+		l.stats.ClipMissing.Add(1)
+		return nil
+	}
+	l.cmu.Lock()
+	it := l.items["c"+ref]
+	l.cmu.Unlock()
+	if it != nil {
+		return it.clip
+	}
+	select {
+	case l.sem <- struct{}{}:
+	default:
+		l.stats.MissPlain.Add(1)
+		l.stats.ClipMissing.Add(1)
+		return nil
+	}
+	defer func() { <-l.sem }()
+	c, err := l.loadClip(context.Background(), ref)
+	if err != nil {
+		l.stats.ClipMissing.Add(1)
+		l.warnf("store: ringback clip %s: %v", ref, err)
+		return nil
+	}
+	return c // not cached: it was evicted, or no subscriber holds it
+}
+
+// Stats returns the counters.
+func (l *Live) Stats() *LiveStats { return &l.stats }
+
+// CacheBytes returns the bytes the cache holds now.
+func (l *Live) CacheBytes() int64 {
+	l.cmu.Lock()
+	defer l.cmu.Unlock()
+	return l.bytes
+}
+
+// Len returns the number of indexed subscribers.
+func (l *Live) Len() int {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return len(l.byID)
+}
+
+func (l *Live) loadClip(ctx context.Context, ref string) (*media.Clip, error) {
+	c, err := l.st.GetClip(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	return BuildClip(c)
+}
+
+// BuildClip decodes and frames a stored clip for RTP (core/media): G.711 from the WAV part, AMR-WB
+// from the .awb part, H.264 at 15 fps for a 1200-byte MTU from the Annex-B part.
+func BuildClip(c Clip) (*media.Clip, error) {
+	mc := &media.Clip{Name: c.Ref}
+	for _, k := range clipKinds {
+		b, ok := c.Parts[k]
+		if !ok {
+			continue
+		}
+		var err error
+		switch k {
+		case KindWAV:
+			err = mc.LoadWAV(b)
+		case KindAWB:
+			err = mc.LoadAWB(b)
+		case KindH264:
+			err = mc.LoadH264(b, 15, 1200)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s part: %w", k, err)
+		}
+	}
+	return mc, nil
+}
+
+func clipSize(c *media.Clip) int64 {
+	var n int64
+	for _, p := range []*media.Packets{c.PCMU, c.PCMA, c.AMRWBOA, c.AMRWBBE, c.H264} {
+		if p == nil {
+			continue
+		}
+		for _, f := range p.Frames {
+			n += int64(len(f.Payload)) + 16
+		}
+	}
+	return n
+}
+
+// materialise builds e's profile with its versions, caches them and publishes it in e.prof.
+// It loads versions missing from the cache from the file, outside the cache lock.
+func (l *Live) materialise(e *entry, referenced bool) (*profile.Profile, error) {
+	keys := make([]string, 0, 3)
+	for _, r := range []string{e.caller, e.callee} {
+		if r != "" {
+			keys = append(keys, "p"+r)
+		}
+	}
+	if e.rbk != "" {
+		keys = append(keys, "c"+e.rbk)
+	}
+	loaded := map[string]*item{}
+	l.cmu.Lock()
+	var missing []string
+	for _, k := range keys {
+		if l.items[k] == nil {
+			missing = append(missing, k)
+		}
+	}
+	l.cmu.Unlock()
+	var errs []error
+	for _, k := range missing {
+		it := &item{key: k}
+		if k[0] == 'p' {
+			p, err := l.st.GetPage(context.Background(), k[1:])
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			it.page, it.size = p, int64(len(p.Body)+len(p.Gzip)+len(p.Zstd))
+		} else {
+			c, err := l.loadClip(context.Background(), k[1:])
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			it.clip, it.size = c, clipSize(c)
+		}
+		loaded[k] = it
+	}
+	l.cmu.Lock()
+	defer l.cmu.Unlock()
+	if p := e.prof.Load(); p != nil { // another path materialised it meanwhile
+		return p, nil
+	}
+	p := *e.base
+	var held []*item
+	for _, k := range keys {
+		it := l.items[k]
+		if it == nil {
+			if it = loaded[k]; it == nil {
+				continue
+			}
+			l.items[k] = it
+			l.bytes += it.size
+		}
+		it.users++
+		held = append(held, it)
+		if k[0] == 'p' && k[1:] == e.caller {
+			p.CallerCard = it.page
+		}
+		if k[0] == 'p' && k[1:] == e.callee {
+			p.CalleeCard = it.page
+		}
+	}
+	if len(errs) > 0 {
+		l.releaseLocked(held)
+		return nil, errors.Join(errs...)
+	}
+	if e.dead { // replaced while loading: serve this call, cache nothing for it
+		l.releaseLocked(held)
+		return &p, nil
+	}
+	e.held = held
+	e.used.Store(referenced)
+	e.slot = len(l.ring)
+	l.ring = append(l.ring, e)
+	e.prof.Store(&p)
+	l.evictLocked(e)
+	return &p, nil
+}
+
+// releaseLocked drops one use of each item; unused items leave the cache.
+func (l *Live) releaseLocked(held []*item) {
+	for _, it := range held {
+		it.users--
+		if it.users <= 0 && l.items[it.key] == it {
+			delete(l.items, it.key)
+			l.bytes -= it.size
+		}
+	}
+}
+
+// dropLocked dematerialises e: it leaves the ring and releases its items.
+func (l *Live) dropLocked(e *entry) {
+	if e.slot < 0 {
+		return
+	}
+	last := l.ring[len(l.ring)-1]
+	l.ring[e.slot] = last
+	last.slot = e.slot
+	l.ring = l.ring[:len(l.ring)-1]
+	e.slot = -1
+	e.prof.Store(nil)
+	l.releaseLocked(e.held)
+	e.held = nil
+}
+
+// evictLocked drops materialised entries (CLOCK: a used bit buys a second pass) until the cache is
+// within CacheBytes. keep is never dropped (the entry just materialised).
+func (l *Live) evictLocked(keep *entry) {
+	for pass := 0; l.bytes > l.opts.CacheBytes && len(l.ring) > 1 && pass < 2*len(l.ring); pass++ {
+		if l.hand >= len(l.ring) {
+			l.hand = 0
+		}
+		e := l.ring[l.hand]
+		if e == keep || e.used.Swap(false) {
+			l.hand++
+			continue
+		}
+		l.dropLocked(e)
+		l.stats.Evictions.Add(1)
+	}
+}
+
+// apply updates the index with committed writes, in commit order (Options.OnCommit).
+func (l *Live) apply(changes []Change) {
+	for _, c := range changes {
+		l.mu.Lock()
+		var old *entry
+		if c.Old != nil {
+			old = l.byID[c.Old.ID]
+			for _, k := range c.Old.Identities {
+				if l.byKey[k] == old {
+					delete(l.byKey, k)
+				}
+			}
+			delete(l.byID, c.Old.ID)
+		}
+		var e *entry
+		if !c.Deleted {
+			e = newEntry(&c.Sub)
+			l.byID[e.id] = e
+			for _, k := range c.Sub.Identities {
+				l.byKey[k] = e
+			}
+		}
+		l.mu.Unlock()
+		if old != nil {
+			l.cmu.Lock()
+			old.dead = true
+			l.dropLocked(old)
+			l.cmu.Unlock()
+		}
+		if e != nil && e.needs() {
+			if _, err := l.materialise(e, true); err != nil {
+				l.warnf("store: materialise %s: %v", e.id, err)
+			}
+		}
+	}
+}
+
+// warnf logs at most one warning a second.
+func (l *Live) warnf(format string, args ...any) {
+	now := time.Now().Unix()
+	if last := l.warn.Load(); last == now || !l.warn.CompareAndSwap(last, now) {
+		return
+	}
+	l.log.Warn(fmt.Sprintf(format, args...))
+}
+
+var _ profile.Store = (*Live)(nil)
