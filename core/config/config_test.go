@@ -432,6 +432,31 @@ func TestParseProblems(t *testing.T) {
 			class: ErrRequired,
 			want:  []string{"t.yaml:4:3: http.base_url: required when http.listen (0.0.0.0:8080) is a wildcard address"},
 		},
+		"admin_listen not an address": {
+			src:   hop + "http:\n  admin_listen: localhost\n",
+			class: ErrAddress,
+			want:  []string{`t.yaml:4:17: http.admin_listen: "localhost" is not IP:port`},
+		},
+		"admin_listen is the page listener": {
+			src:   hop + "http:\n  listen: 127.0.0.1:8080\n  admin_listen: 127.0.0.1:8080\n",
+			class: ErrConflict,
+			want:  []string{`t.yaml:5:17: http.admin_listen: 127.0.0.1:8080 is http.listen too: the admin endpoints need a listener of their own`},
+		},
+		"api token too short": {
+			src:   hop + "http:\n  api:\n    read_write_tokens: [short]\n",
+			class: ErrValue,
+			want:  []string{`t.yaml:5:25: http.api.read_write_tokens[0]: a token must be at least 16 characters`},
+		},
+		"api token bad character": {
+			src:   hop + "http:\n  api:\n    read_only_tokens: [\"0123456789abcdef ghi\"]\n",
+			class: ErrValue,
+			want:  []string{`t.yaml:5:24: http.api.read_only_tokens[0]: a token may hold only letters, digits and -._~+/= (RFC 6750 b64token)`},
+		},
+		"api token both roles": {
+			src:   hop + "http:\n  api:\n    read_write_tokens: [0123456789abcdef]\n    read_only_tokens: [0123456789abcdef]\n",
+			class: ErrConflict,
+			want:  []string{`t.yaml:6:24: http.api.read_only_tokens[0]: this token is also a read-write token`},
+		},
 
 		// The rest.
 		"limits max_calls zero": {
@@ -558,7 +583,7 @@ func TestParseDefaults(t *testing.T) {
 			Listen: "127.0.0.1", AdvertiseAddr: "127.0.0.1", PortMin: 30000, PortMax: 39998,
 			MaxDuration: Duration(180 * time.Second),
 		},
-		HTTP:    HTTPOptions{Listen: "127.0.0.1:8080", BaseURL: "http://127.0.0.1:8080/"},
+		HTTP:    HTTPOptions{Listen: "127.0.0.1:8080", BaseURL: "http://127.0.0.1:8080/", AdminListen: "127.0.0.1:8081"},
 		DataDir: "./herald-data",
 		Limits:  LimitOptions{MaxCalls: 10000, GCPercent: DefaultGCPercent, MemoryLimitMB: DefaultMemoryLimitMB},
 		Log:     LogOptions{Level: "info", Format: "text"},

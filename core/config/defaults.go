@@ -32,6 +32,7 @@ const (
 	DefaultRTPPortMax     = 39998
 	DefaultRTPMaxDuration = 180 * time.Second
 	DefaultHTTPListen     = "127.0.0.1:8080"
+	DefaultAdminListen    = "127.0.0.1:8081"
 	DefaultDataDir        = "./herald-data"
 	DefaultMaxCalls       = 10000
 	DefaultGCPercent      = 400  // see LimitOptions.GCPercent for the arithmetic
@@ -97,6 +98,7 @@ func (l *loader) applyDefaults(o *Options) {
 	dur("rtp.max_duration", &o.RTP.MaxDuration, DefaultRTPMaxDuration)
 
 	str("http.listen", &o.HTTP.Listen, DefaultHTTPListen)
+	str("http.admin_listen", &o.HTTP.AdminListen, DefaultAdminListen)
 	str("data_dir", &o.DataDir, DefaultDataDir)
 	num("limits.max_calls", &o.Limits.MaxCalls, DefaultMaxCalls)
 	num("limits.gc_percent", &o.Limits.GCPercent, DefaultGCPercent)

@@ -145,10 +145,29 @@ type RTPOptions struct {
 
 // HTTPOptions configures the Call-Info page fallback and admin endpoints.
 type HTTPOptions struct {
-	Listen string `yaml:"listen"` // IP:port, default 127.0.0.1:8080; "" disables HTTP
+	Listen string `yaml:"listen"` // IP:port, default 127.0.0.1:8080; "" disables HTTP (admin included)
 	// BaseURL is the absolute http(s) URL put in Call-Info, always ending in "/".
 	// Default: http://<listen>/ when Listen is not a wildcard.
 	BaseURL string `yaml:"base_url"`
+	// AdminListen is the admin listener's IP:port: /metrics, /varz, /debug/pprof/, the provisioning
+	// API (/v1/) and the operator page (/ui/). The page listener (Listen) then serves pages and
+	// /healthz only. Default 127.0.0.1:8081; "" serves no admin endpoint at all. Keep it off the
+	// terminals' network.
+	AdminListen string `yaml:"admin_listen"`
+	// API configures the provisioning API's bearer tokens.
+	API APIOptions `yaml:"api"`
+}
+
+// APIOptions are the provisioning API's credentials (RFC 6750 bearer tokens). With no token at all
+// the API and the operator page refuse every request (401).
+type APIOptions struct {
+	// ReadWriteTokens may read and write; ReadOnlyTokens may only read. Each is at least 16
+	// characters of RFC 6750 b64token (letters, digits, -._~+/=).
+	ReadWriteTokens []string `yaml:"read_write_tokens,omitempty"`
+	ReadOnlyTokens  []string `yaml:"read_only_tokens,omitempty"`
+	// TokensFile names a file of further tokens, one "rw <token>" or "ro <token>" per line ('#'
+	// starts a comment), read at start, so that secrets stay out of the configuration file.
+	TokensFile string `yaml:"tokens_file"`
 }
 
 // LimitOptions caps whole-process resources.

@@ -284,6 +284,47 @@ func (l *loader) validateHTTP(o *Options) {
 	case ok:
 		h.BaseURL = "http://" + h.Listen + "/"
 	}
+	if h.AdminListen != "" {
+		if aap, aok := l.listenAddr("http.admin_listen", h.AdminListen); aok && ok && aap.Port() != 0 && aap == ap {
+			l.valErr("http.admin_listen", ErrConflict, "%s is http.listen too: the admin endpoints need a listener of their own", h.AdminListen)
+		}
+	}
+	l.validateTokens(h)
+}
+
+// MinAPITokenLen is the shortest bearer token http.api accepts.
+const MinAPITokenLen = 16
+
+// validateTokens checks http.api: well-formed tokens, none both read-only and read-write.
+func (l *loader) validateTokens(h *HTTPOptions) {
+	rw := map[string]bool{}
+	for i, t := range h.API.ReadWriteTokens {
+		l.token(fmt.Sprintf("http.api.read_write_tokens[%d]", i), t)
+		rw[t] = true
+	}
+	for i, t := range h.API.ReadOnlyTokens {
+		p := fmt.Sprintf("http.api.read_only_tokens[%d]", i)
+		if l.token(p, t) && rw[t] {
+			l.valErr(p, ErrConflict, "this token is also a read-write token")
+		}
+	}
+}
+
+// token checks one bearer token (RFC 6750 §2.1 b64token, at least MinAPITokenLen characters). The
+// value is never echoed: error messages name the path only.
+func (l *loader) token(path, t string) bool {
+	if len(t) < MinAPITokenLen {
+		l.valErr(path, ErrValue, "a token must be at least %d characters", MinAPITokenLen)
+		return false
+	}
+	for i := 0; i < len(t); i++ {
+		c := t[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-._~+/=", c) >= 0) {
+			l.valErr(path, ErrValue, "a token may hold only letters, digits and -._~+/= (RFC 6750 b64token)")
+			return false
+		}
+	}
+	return true
 }
 
 func (l *loader) validateCPU(path string, cpus []int) {
