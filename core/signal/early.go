@@ -419,6 +419,7 @@ func (c *callCtl) sendCalleeCardUpdate() {
 	go func() {
 		defer c.wg.Done()
 		defer func() { s.recovered(recover()) }()
+		fire(&hookHelper, "update")
 		ctx, cancel := context.WithTimeout(c.ctx, 64*s.opts.T1)
 		defer cancel()
 		res, err := s.originate(ctx, u)

@@ -106,6 +106,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	tx.OnCancel(func(*sip.Request) {
 		defer func() { s.recovered(recover()) }()
 		cancelOnce.Do(func() { close(c.cancelled) })
+		fire(&hookHelper, "oncancel")
 	})
 	s.calls[callID] = c
 	s.mu.Unlock()
@@ -654,6 +655,7 @@ func (c *callCtl) cancelDownstream() {
 		if _, err := c.s.cli.Do(ctx, cr, prebuilt); err != nil {
 			c.s.log.Debug("cancel downstream", "call_id", c.callID, "error", err)
 		}
+		fire(&hookHelper, "cancel")
 	}()
 }
 

@@ -37,6 +37,7 @@ var (
 	hookTake       atomic.Pointer[func([]byte)]        // in the fast path's take, before the scan
 	hookTick       atomic.Pointer[func(struct{})]      // in the fast path's timer loop, under its lock
 	hookFastLocked atomic.Pointer[func(*fmsg)]         // in the fast path's INVITE handling, under its lock
+	hookHelper     atomic.Pointer[func(string)]        // in sipgo's OnCancel callback ("oncancel"), the CANCEL ("cancel") and UPDATE ("update") goroutines
 )
 
 // testUA and testTransport are appended to the options of the sipgo user agent and transport layer

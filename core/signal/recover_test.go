@@ -196,3 +196,43 @@ func TestRecoverFastPathUnderLock(t *testing.T) {
 	}
 	h.quiet(t)
 }
+
+// TestRecoverHelpers: a panic in sipgo's OnCancel callback Herald registers, in the goroutine that
+// CANCELs the forwarded INVITE, or in the one that sends the callee card's UPDATE, is counted once
+// and the call still ends as it should (487 to the cancelled caller, 200 to the answered one);
+// nothing is left and a call completes after.
+func TestRecoverHelpers(t *testing.T) {
+	for _, tc := range []struct {
+		where  string
+		cancel bool
+		final  int
+	}{{"oncancel", true, 487}, {"cancel", true, 487}, {"update", false, 200}} {
+		t.Run(tc.where, func(t *testing.T) {
+			leakCheck(t)
+			st, _ := testStore(t)
+			ring := 300 * time.Millisecond
+			if tc.cancel {
+				ring = time.Second // the caller cancels at 200 ms (and the valid call after rings this long)
+			}
+			callee := newCallee(t, uesim.CalleeOptions{RingTime: ring, AnswerWithoutPage: true})
+			h := startHerald(t, st, callee.Addr(), nil)
+			var armed atomic.Bool
+			armed.Store(true)
+			inject(t, &hookHelper, func(w string) bool { return w == tc.where && armed.CompareAndSwap(true, false) })
+			before, beforeStats := safe.Count(safe.SIP), h.sig.Stats.Panics.Load()
+			opts := uesim.CallerOptions{FetchTimeout: time.Second}
+			if tc.cancel {
+				opts.CancelAfter = 200 * time.Millisecond
+			}
+			res, _ := h.call(t, newCaller(t, opts), alice, bob)
+			if res.Final != tc.final {
+				t.Fatalf("final %d, want %d", res.Final, tc.final)
+			}
+			panicked(t, h, before, beforeStats, 1)
+			calleeSide(t, callee, res.CallID)
+			h.quiet(t)
+			h.mustCall(t, newCaller(t, uesim.CallerOptions{}), dave, erin)
+			h.quiet(t)
+		})
+	}
+}
