@@ -33,6 +33,7 @@ func demoConfig(nextHop string) (*config.Options, error) {
 	cp.MSRP.Advertise = "127.0.0.1"
 	cp.MSRP.AdvertiseAddr = "127.0.0.1"
 	cp.Log.Level = "error"
+	cp.DataDir = "" // a temporary store, imported from the seed and removed at stop
 	// Ringback ports away from the simulated terminals' media ports.
 	cp.RTP.PortMin, cp.RTP.PortMax = 41000, 41998
 	port, err := freeTCPPort()

@@ -31,7 +31,7 @@ func main() {
 }
 
 func usage(w io.Writer) {
-	fmt.Fprintln(w, "usage: herald <serve|check|demo|version> [flags]")
+	fmt.Fprintln(w, "usage: herald <serve|check|demo|import|version> [flags]")
 	fmt.Fprintln(w, "  serve [-c FILE]   run the gateway (default: embedded config)")
 	fmt.Fprintln(w, "  check -c FILE     validate a config file")
 	fmt.Fprintln(w, "  demo [-o DIR]     place one call on loopback with simulated terminals")
@@ -73,6 +73,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		return cmdDemo(ctx, *out, stdout, stderr)
+	case "import":
+		return cmdImport(args[1:], stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "herald", version)
 		return 0

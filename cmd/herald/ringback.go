@@ -6,18 +6,31 @@ import (
 
 	"github.com/herald-ims/herald/core/media"
 	"github.com/herald-ims/herald/core/signal"
+	"github.com/herald-ims/herald/core/store"
 	"github.com/herald-ims/herald/netio/rtp"
 )
 
-// ringback adapts the RTP plane and the loaded clips to what core/signal needs.
+// ringback adapts the RTP plane, the built-in clips and the stored ones to what core/signal needs.
 type ringback struct {
-	plane *rtp.Plane
-	addr  string
-	clips map[string]*media.Clip
+	plane  *rtp.Plane
+	addr   string
+	clips  map[string]*media.Clip // built into the binary, by name ("ringback")
+	stored *store.Live            // clip versions, by reference
 }
 
-func (r *ringback) Clip(name string) *media.Clip { return r.clips[name] }
-func (r *ringback) Addr() string                 { return r.addr }
+// Clip resolves a profile's ringback: a built-in name first, else a stored clip reference. A name
+// that resolves to nothing is counted (herald_store_clip_missing_total) and logged, rate-limited,
+// by the store; the call then rings without a clip.
+func (r *ringback) Clip(name string) *media.Clip {
+	if c := r.clips[name]; c != nil {
+		return c
+	}
+	if r.stored == nil {
+		return nil
+	}
+	return r.stored.Clip(name)
+}
+func (r *ringback) Addr() string { return r.addr }
 
 func (r *ringback) Allocate() (signal.RingStream, error) {
 	st, err := r.plane.Allocate()

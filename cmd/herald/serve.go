@@ -24,9 +24,9 @@ import (
 
 	"github.com/herald-ims/herald/configs"
 	"github.com/herald-ims/herald/core/config"
-	"github.com/herald-ims/herald/core/profile"
 	"github.com/herald-ims/herald/core/safe"
 	"github.com/herald-ims/herald/core/signal"
+	"github.com/herald-ims/herald/core/store"
 	"github.com/herald-ims/herald/core/web"
 	msrpnet "github.com/herald-ims/herald/netio/msrp"
 	"github.com/herald-ims/herald/netio/rtp"
@@ -36,7 +36,9 @@ import (
 type instance struct {
 	opts     *config.Options
 	log      *slog.Logger
-	profiles *profile.MemStore
+	store    *store.Bolt
+	profiles *store.Live // the call path's index over store (profile.Store)
+	cleanup  func()      // removes a temporary data dir (demo, tests)
 	msrp     *msrpnet.Server
 	sip      *signal.Server
 	web      *web.Server // nil when http.listen is ""
@@ -58,16 +60,8 @@ func newLogger(o *config.Options, w io.Writer) *slog.Logger {
 
 // newInstance builds every plane from validated options; nothing listens until start.
 func newInstance(o *config.Options, log *slog.Logger, trace func(string)) (*instance, error) {
-	in := &instance{opts: o, log: log}
+	in := &instance{opts: o, log: log, cleanup: func() {}}
 	var err error
-	if o.Seed == "" {
-		in.profiles, err = profile.LoadSeed(configs.Seed)
-	} else {
-		in.profiles, err = profile.LoadSeed(os.DirFS(o.Seed))
-	}
-	if err != nil {
-		return nil, fmt.Errorf("herald: seed: %w", err)
-	}
 	m := o.MSRP
 	if err := checkCPUs(o); err != nil {
 		return nil, err
@@ -129,8 +123,14 @@ func newInstance(o *config.Options, log *slog.Logger, trace func(string)) (*inst
 	if err != nil {
 		return nil, err
 	}
-	rb := &ringback{plane: in.rtp, addr: firstNonEmpty(r.AdvertiseAddr, r.Listen), clips: clips}
+	// The store last of what can fail before signal.New: it holds the file lock and goroutines.
+	in.store, in.profiles, in.cleanup, err = openStore(o, log)
+	if err != nil {
+		return nil, err
+	}
+	rb := &ringback{plane: in.rtp, addr: firstNonEmpty(r.AdvertiseAddr, r.Listen), clips: clips, stored: in.profiles}
 	in.metrics = prometheus.NewRegistry()
+	in.metrics.MustRegister(in.profiles.Collectors()...)
 	in.metrics.MustRegister(in.msrp.Collectors()...)
 	in.metrics.MustRegister(in.rtp.Collectors()...)
 	in.metrics.MustRegister(safe.Collector()) // herald_panics_total{plane}: the recovery net (core/safe)
@@ -145,12 +145,14 @@ func newInstance(o *config.Options, log *slog.Logger, trace func(string)) (*inst
 			Logger:   log.With("component", "core/web"),
 		})
 		if err != nil {
+			in.closeStore()
 			return nil, err
 		}
 		pub = in.web
 	}
 	host, port, err := splitAdvertise(o)
 	if err != nil {
+		in.closeStore()
 		return nil, err
 	}
 	nextHop, nextTransport, err := hostPortOfURI(o.SIP.NextHop)
@@ -158,6 +160,7 @@ func newInstance(o *config.Options, log *slog.Logger, trace func(string)) (*inst
 	// parameter RFC 3261 §18.1.1 applies (TCP for a large INVITE, UDP again if TCP is refused).
 	nextPinned := namesUDP(o.SIP.NextHop)
 	if err != nil {
+		in.closeStore()
 		return nil, err
 	}
 	var trusted []netip.Prefix
@@ -166,6 +169,7 @@ func newInstance(o *config.Options, log *slog.Logger, trace func(string)) (*inst
 		if err != nil {
 			a, err2 := netip.ParseAddr(t)
 			if err2 != nil {
+				in.closeStore()
 				return nil, fmt.Errorf("herald: trusted %q: %w", t, err)
 			}
 			p = netip.PrefixFrom(a, a.BitLen())
@@ -195,6 +199,7 @@ func newInstance(o *config.Options, log *slog.Logger, trace func(string)) (*inst
 		Trace:            trace,
 	}, signal.Deps{Profiles: in.profiles, MSRP: in.msrp, Web: pub, Ringback: rb})
 	if err != nil {
+		in.closeStore()
 		return nil, err
 	}
 	in.metrics.MustRegister(in.sip.Collectors()...) // the registry is read at scrape time
@@ -513,6 +518,19 @@ func (in *instance) stop(ctx context.Context) {
 	}
 	_ = in.rtp.Stop(ctx)
 	_ = in.msrp.Stop(ctx)
+	in.closeStore()
+}
+
+// closeStore closes the store (its writes are durable already) and removes a temporary data dir.
+func (in *instance) closeStore() {
+	if in.store != nil {
+		if err := in.store.Close(); err != nil {
+			in.log.Warn("store close", "error", err)
+		}
+		in.store = nil
+	}
+	in.cleanup()
+	in.cleanup = func() {}
 }
 
 func cmdServe(ctx context.Context, path string, stderr io.Writer) int {

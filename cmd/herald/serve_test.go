@@ -121,6 +121,7 @@ func TestServeSIPTLSClientFiles(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			o.DataDir = "" // a temporary store, if it got that far
 			in, err := newInstance(o, slog.New(slog.DiscardHandler), nil)
 			if err == nil || in != nil || !strings.Contains(err.Error(), "herald: sip: signal: tls_client_") {
 				t.Fatalf("newInstance: %v, want a sip tls_client error", err)
@@ -184,6 +185,7 @@ func startInstance(t *testing.T, name, yaml string) *instance {
 	if err != nil {
 		t.Fatal(err)
 	}
+	o.DataDir = "" // a temporary store, removed at stop
 	in, err := newInstance(o, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		t.Fatal(err)

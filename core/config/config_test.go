@@ -469,6 +469,16 @@ func TestParseProblems(t *testing.T) {
 			class: ErrRequired,
 			want:  []string{"t.yaml:3:11: data_dir: must not be empty"},
 		},
+		"store limits": {
+			src:   hop + "store:\n  cache_mb: 0\n  miss_loads: 5000\n  gc_grace: 10s\n  gc_interval: 1ms\n",
+			class: ErrValue,
+			want: []string{
+				"t.yaml:4:13: store.cache_mb: must be in 1..1048576, got 0",
+				"t.yaml:5:15: store.miss_loads: must be in 1..4096, got 5000",
+				"t.yaml:6:13: store.gc_grace: must be at least 1m (an upload is unreferenced until the write naming it), got 10s",
+				"t.yaml:7:16: store.gc_interval: must be at least 1s, got 1ms",
+			},
+		},
 		"cpu duplicate and negative": {
 			src:   hop + "cpu:\n  msrp_loops: [1, 2, 1, -1]\n",
 			class: ErrConflict,
@@ -585,6 +595,7 @@ func TestParseDefaults(t *testing.T) {
 		},
 		HTTP:    HTTPOptions{Listen: "127.0.0.1:8080", BaseURL: "http://127.0.0.1:8080/", AdminListen: "127.0.0.1:8081"},
 		DataDir: "./herald-data",
+		Store:   StoreOptions{CacheMB: 256, MissLoads: 64, GCGrace: Duration(time.Hour), GCInterval: Duration(10 * time.Minute)},
 		Limits:  LimitOptions{MaxCalls: 10000, GCPercent: DefaultGCPercent, MemoryLimitMB: DefaultMemoryLimitMB},
 		Log:     LogOptions{Level: "info", Format: "text"},
 	}

@@ -34,6 +34,10 @@ const (
 	DefaultHTTPListen     = "127.0.0.1:8080"
 	DefaultAdminListen    = "127.0.0.1:8081"
 	DefaultDataDir        = "./herald-data"
+	DefaultStoreCacheMB   = 256
+	DefaultStoreMissLoads = 64
+	DefaultStoreGCGrace   = time.Hour
+	DefaultStoreGCIntvl   = 10 * time.Minute
 	DefaultMaxCalls       = 10000
 	DefaultGCPercent      = 400  // see LimitOptions.GCPercent for the arithmetic
 	DefaultMemoryLimitMB  = 4096 // see LimitOptions.MemoryLimitMB
@@ -100,6 +104,10 @@ func (l *loader) applyDefaults(o *Options) {
 	str("http.listen", &o.HTTP.Listen, DefaultHTTPListen)
 	str("http.admin_listen", &o.HTTP.AdminListen, DefaultAdminListen)
 	str("data_dir", &o.DataDir, DefaultDataDir)
+	num("store.cache_mb", &o.Store.CacheMB, DefaultStoreCacheMB)
+	num("store.miss_loads", &o.Store.MissLoads, DefaultStoreMissLoads)
+	dur("store.gc_grace", &o.Store.GCGrace, DefaultStoreGCGrace)
+	dur("store.gc_interval", &o.Store.GCInterval, DefaultStoreGCIntvl)
 	num("limits.max_calls", &o.Limits.MaxCalls, DefaultMaxCalls)
 	num("limits.gc_percent", &o.Limits.GCPercent, DefaultGCPercent)
 	num("limits.memory_limit_mb", &o.Limits.MemoryLimitMB, DefaultMemoryLimitMB)

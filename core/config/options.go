@@ -19,6 +19,7 @@ type Options struct {
 	HTTP    HTTPOptions  `yaml:"http"`
 	DataDir string       `yaml:"data_dir"` // default ./herald-data
 	Seed    string       `yaml:"seed"`     // seed directory (profiles.yaml + pages/); "" = embedded seed
+	Store   StoreOptions `yaml:"store"`
 	Limits  LimitOptions `yaml:"limits"`
 	CPU     CPUOptions   `yaml:"cpu"`
 	Log     LogOptions   `yaml:"log"`
@@ -219,3 +220,19 @@ func (d Duration) String() string { return time.Duration(d).String() }
 
 // MarshalYAML renders d as a duration string, so Options round-trip through YAML.
 func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
+
+// StoreOptions configures the subscriber store: the bbolt file data_dir/herald.db and the call
+// path's in-memory index and cache (core/store).
+type StoreOptions struct {
+	// CacheMB bounds the pages and ringback clips held in memory for calls, in MiB; default
+	// DefaultStoreCacheMB. A call whose subscriber's versions are not cached loads them from the file.
+	CacheMB int `yaml:"cache_mb"`
+	// MissLoads bounds the cache misses loaded from the file at once; a call that misses while all
+	// are busy is proxied without cards and ringback. Default DefaultStoreMissLoads.
+	MissLoads int `yaml:"miss_loads"`
+	// GCGrace is how long a page or clip version may stay unreferenced before it is collected (at
+	// least a minute: an upload is unreferenced until the subscriber write that names it). Default 1h.
+	GCGrace Duration `yaml:"gc_grace"`
+	// GCInterval is how often unreferenced versions are collected; default 10m.
+	GCInterval Duration `yaml:"gc_interval"`
+}

@@ -25,6 +25,14 @@ func (l *loader) validate(o *Options) {
 	if o.DataDir == "" {
 		l.valErr("data_dir", ErrRequired, "must not be empty")
 	}
+	l.inRange("store.cache_mb", o.Store.CacheMB, 1, 1<<20)
+	l.inRange("store.miss_loads", o.Store.MissLoads, 1, 4096)
+	if time.Duration(o.Store.GCGrace) < time.Minute {
+		l.valErr("store.gc_grace", ErrValue, "must be at least 1m (an upload is unreferenced until the write naming it), got %s", time.Duration(o.Store.GCGrace))
+	}
+	if time.Duration(o.Store.GCInterval) < time.Second {
+		l.valErr("store.gc_interval", ErrValue, "must be at least 1s, got %s", time.Duration(o.Store.GCInterval))
+	}
 	l.positive("limits.max_calls", o.Limits.MaxCalls)
 	if o.Limits.GCPercent != 0 {
 		l.inRange("limits.gc_percent", o.Limits.GCPercent, 10, 10000)

@@ -223,6 +223,7 @@ func (l *Live) miss(e *entry) *profile.Profile {
 func (l *Live) Clip(ref string) *media.Clip {
 	if !IsRef(ref) {
 		l.stats.ClipMissing.Add(1)
+		l.warnf("store: ringback %q names no clip (neither built in nor stored)", ref)
 		return nil
 	}
 	l.cmu.Lock()
@@ -236,6 +237,7 @@ func (l *Live) Clip(ref string) *media.Clip {
 	default:
 		l.stats.MissPlain.Add(1)
 		l.stats.ClipMissing.Add(1)
+		l.warnf("store: ringback clip %s not cached and every loader busy", ref)
 		return nil
 	}
 	defer func() { <-l.sem }()
