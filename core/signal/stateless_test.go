@@ -20,6 +20,9 @@ func TestRetransmitted2xxTakesTheCallersTransport(t *testing.T) {
 	callee := newCallee(t, uesim.CalleeOptions{RingTime: 100 * time.Millisecond, T1: testT1})
 	h := startHerald(t, st, callee.Addr(), nil)
 	lost := 0
+	// Set under the tap's lock, which WriteTo holds when it calls it: Herald's goroutines are already
+	// serving (unsynchronised, the race detector saw this write race with WriteTo's read).
+	h.tap.mu.Lock()
 	h.tap.lose = func(b []byte) bool { // called with the tap's lock held
 		if lost == 0 && bytes.HasPrefix(b, []byte("SIP/2.0 200 ")) && bytes.Contains(b, []byte(" INVITE\r\n")) {
 			lost++
@@ -27,6 +30,7 @@ func TestRetransmitted2xxTakesTheCallersTransport(t *testing.T) {
 		}
 		return false
 	}
+	h.tap.mu.Unlock()
 	caller := newCaller(t, uesim.CallerOptions{})
 	res := h.mustCall(t, caller, alice, bob)
 	ce := calleeSide(t, callee, res.CallID)
