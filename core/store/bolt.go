@@ -665,3 +665,15 @@ func (s *Bolt) gcLoop() {
 }
 
 var _ Store = (*Bolt)(nil)
+
+// Check verifies the file's structure (bbolt's consistency check: every page reachable once, no
+// page both used and free) and returns the problems found, joined.
+func (s *Bolt) Check() error {
+	return s.view(context.Background(), func(tx *bolt.Tx) error {
+		var errs []error
+		for err := range tx.Check() {
+			errs = append(errs, err)
+		}
+		return errors.Join(errs...)
+	})
+}
