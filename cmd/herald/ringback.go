@@ -40,27 +40,26 @@ func (r *ringback) Allocate() (signal.RingStream, error) {
 	return st, nil
 }
 
-// loadClips loads the clip "ringback" from the sample files: G.711 from the 8 kHz WAV, AMR-WB from the
-// .awb storage file and H.264 from the Annex-B file (15 fps, packetised for a 1200-byte MTU). Every
-// clip is decoded and framed once here and shared read-only by every stream.
+// loadClips prepares the built-in clip "ringback" from the sample files with media.PrepareClip, the
+// path an uploaded clip takes: G.711 from the 8 kHz WAV, AMR-WB from the .awb storage file and H.264
+// from the Annex-B file (15 fps, packetised for a 1200-byte MTU). Every clip is decoded and framed
+// once here and shared read-only by every stream.
 func loadClips(fsys fs.FS) (map[string]*media.Clip, error) {
-	c := &media.Clip{Name: "ringback"}
-	steps := []struct {
-		file string
-		load func([]byte) error
-	}{
-		{"ringback-8k.wav", c.LoadWAV},
-		{"ringback.awb", c.LoadAWB},
-		{"ringback.h264", func(b []byte) error { return c.LoadH264(b, 15, 1200) }},
-	}
-	for _, s := range steps {
+	var srcs []media.Source
+	for _, s := range []struct{ file, kind string }{
+		{"ringback-8k.wav", media.KindWAV},
+		{"ringback.awb", media.KindAWB},
+		{"ringback.h264", media.KindH264},
+	} {
 		b, err := fs.ReadFile(fsys, s.file)
 		if err != nil {
 			return nil, fmt.Errorf("herald: clip %s: %w", s.file, err)
 		}
-		if err := s.load(b); err != nil {
-			return nil, fmt.Errorf("herald: clip %s: %w", s.file, err)
-		}
+		srcs = append(srcs, media.Source{Kind: s.kind, Data: b})
+	}
+	c, err := media.PrepareClip("ringback", media.ClipLimits{FPS: 15, MTU: 1200}, srcs...)
+	if err != nil {
+		return nil, fmt.Errorf("herald: clip ringback: %w", err)
 	}
 	return map[string]*media.Clip{c.Name: c}, nil
 }

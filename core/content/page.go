@@ -8,11 +8,9 @@ import (
 	"bytes"
 	"crypto/sha1" //nolint:gosec // RFC 5547 §6 file-selector hash is sha-1 by definition
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
-	"unicode/utf8"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
@@ -31,17 +29,6 @@ const (
 // MaxPageBytes is the largest page accepted; MSRP terminals and Call-Info browsers both expect small cards.
 const MaxPageBytes = 1 << 20
 
-var (
-	// ErrEmptyPage is returned for a page with no bytes.
-	ErrEmptyPage = errors.New("content: empty page")
-	// ErrPageTooLarge is returned for a page above MaxPageBytes.
-	ErrPageTooLarge = errors.New("content: page too large")
-	// ErrNotHTML is returned when the bytes are not UTF-8 HTML.
-	ErrNotHTML = errors.New("content: not an utf-8 html document")
-	// ErrBadName is returned when the display name is unusable in an a=file-selector.
-	ErrBadName = errors.New("content: bad page name")
-)
-
 // Page is one immutable version of an HTML page.
 type Page struct {
 	Name string // display file name for a=file-selector (never a path)
@@ -51,6 +38,8 @@ type Page struct {
 	SHA1 [20]byte
 	// Version is the content address: hex SHA-1 of Body.
 	Version string
+
+	sanitized bool // built by Prepare; see Sanitized
 }
 
 // gzPool reuses gzip -9 writers: each one allocates about 1.4 MB of tables, far more than a page.
@@ -64,22 +53,18 @@ var gzPool = sync.Pool{New: func() any {
 
 var zenc, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedBestCompression), zstd.WithEncoderConcurrency(1))
 
-// NewPage validates body and builds a Page with its hash and compressed variants.
+// NewPage builds the Page of body with Prepare and DefaultPolicy: validated, sanitised, hashed and
+// compressed. What sanitising removed is not reported; uploads call Prepare to tell the uploader.
 // The body is copied, so the caller may reuse its slice.
 func NewPage(name string, body []byte) (*Page, error) {
-	if name == "" || strings.ContainsAny(name, "\"/\\\r\n\x00") || len(name) > 255 {
-		return nil, fmt.Errorf("%w: %q", ErrBadName, name)
-	}
-	if len(body) == 0 {
-		return nil, ErrEmptyPage
-	}
-	if len(body) > MaxPageBytes {
-		return nil, fmt.Errorf("%w: %d > %d bytes", ErrPageTooLarge, len(body), MaxPageBytes)
-	}
-	if !utf8.Valid(body) || !looksHTML(body) {
-		return nil, fmt.Errorf("%w: %s", ErrNotHTML, name)
-	}
-	p := &Page{Name: name, Body: bytes.Clone(body)}
+	p, _, err := Prepare(name, body, DefaultPolicy())
+	return p, err
+}
+
+// newPage builds a Page from a body Prepare has checked and sanitised: the only constructor that
+// marks a Page sanitised.
+func newPage(name string, body []byte) (*Page, error) {
+	p := &Page{Name: name, Body: bytes.Clone(body), sanitized: true}
 	p.SHA1 = sha1.Sum(p.Body) //nolint:gosec // see import
 	p.Version = hex.EncodeToString(p.SHA1[:])
 
@@ -98,6 +83,11 @@ func NewPage(name string, body []byte) (*Page, error) {
 	p.Zstd = zenc.EncodeAll(p.Body, nil)
 	return p, nil
 }
+
+// Sanitized reports whether p was built by Prepare (or NewPage), so its Body passed the policy and
+// the final safety check. A Page assembled as a literal elsewhere is not: the planes that push pages
+// refuse it.
+func (p *Page) Sanitized() bool { return p != nil && p.sanitized }
 
 func looksHTML(b []byte) bool {
 	head := b

@@ -9,7 +9,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"unicode/utf8"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
@@ -17,14 +16,15 @@ import (
 
 const hello = "<!DOCTYPE html><html><body><p>Hello, Herald</p></body></html>\n"
 
-// bigHTML returns a compressible, valid page of exactly n bytes.
+// bigHTML returns a compressible, well-formed page of exactly n bytes: whole paragraphs, padded
+// with spaces.
 func bigHTML(n int) []byte {
-	const head, tail = "<!DOCTYPE html><html><body>", "</body></html>"
-	b := []byte(head + strings.Repeat("<p>Zoë's bakery — fresh bread daily.</p>\n", n/40+1))
-	b = b[:n-len(tail)]
-	for i := len(b) - 1; !utf8.Valid(b); i-- { // do not cut a multi-byte rune: pad with spaces instead
-		b[i] = ' '
+	const head, tail, para = "<!DOCTYPE html><html><body>", "</body></html>", "<p>Zoë's bakery — fresh bread daily.</p>\n"
+	b := []byte(head)
+	for len(b)+len(para)+len(tail) <= n {
+		b = append(b, para...)
 	}
+	b = append(b, bytes.Repeat([]byte{' '}, n-len(b)-len(tail))...)
 	return append(b, tail...)
 }
 
@@ -93,8 +93,8 @@ func TestNewPageErrors(t *testing.T) {
 		"too large":         {"a.html", bigHTML(MaxPageBytes + 1), ErrPageTooLarge},
 		"plain text":        {"a.txt", []byte("hello, this is not html"), ErrNotHTML},
 		"html beyond 512":   {"a.html", []byte(strings.Repeat(" x", 300) + "<html>"), ErrNotHTML},
-		"invalid utf-8":     {"a.html", []byte("<!DOCTYPE html><p>caf\xe9</p>"), ErrNotHTML},
-		"pdf":               {"a.pdf", []byte("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n"), ErrNotHTML},
+		"invalid utf-8":     {"a.html", []byte("<!DOCTYPE html><p>caf\xe9</p>"), ErrNotUTF8},
+		"pdf":               {"a.pdf", []byte("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n"), ErrNotUTF8},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -191,7 +191,7 @@ func TestNewPageConcurrent(t *testing.T) {
 				zr, _ := gzip.NewReader(bytes.NewReader(p.Gzip))
 				gotGz, _ := io.ReadAll(zr)
 				gotZs, _ := zd.DecodeAll(p.Zstd, nil)
-				if !bytes.Equal(gotGz, body) || !bytes.Equal(gotZs, body) {
+				if !bytes.Equal(gotGz, p.Body) || !bytes.Equal(gotZs, p.Body) || len(p.Body) < len(body) {
 					err = errors.New("compressed variant does not decode to its own body")
 					break
 				}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Attr is one SDP attribute line a=Key:Value (Value empty for a flag).
@@ -105,6 +106,13 @@ type Clip struct {
 	AMRWBModes uint16   // speech modes the .awb uses (bit i = mode i)
 	H264       *Packets // from Annex-B
 	H264Info   H264Info
+	// Version is the content address of a clip built by PrepareClip: hex SHA-1 over its sources
+	// (kind, length, bytes, in order). "" for a Clip assembled by hand.
+	Version string
+	// Duration is the longest loop among the framings (PrepareClip only).
+	Duration time.Duration
+	// Sources are the files the clip was prepared from (PrepareClip only), for a store to keep.
+	Sources []Source
 }
 
 // LoadWAV adds PCMU and PCMA framings decoded from a WAV file to c.

@@ -2,6 +2,9 @@ package media
 
 import "errors"
 
+// errorsIs is errors.Is (named so ClipErrorCode reads as a table walk).
+var errorsIs = errors.Is
+
 var (
 	// ErrNotWAV means the input is not a RIFF/WAVE file or is truncated inside its headers.
 	ErrNotWAV = errors.New("media: not a wav file")
@@ -19,4 +22,10 @@ var (
 	ErrNoCommonCodec = errors.New("media: no common codec")
 	// ErrBadMTU means the MTU leaves no room for an RTP payload.
 	ErrBadMTU = errors.New("media: mtu too small")
+	// ErrClipTooLarge means an uploaded clip source is larger than ClipLimits.MaxBytes.
+	ErrClipTooLarge = errors.New("media: clip too large")
+	// ErrClipTooLong means a framing of the clip plays longer than ClipLimits.MaxDuration.
+	ErrClipTooLong = errors.New("media: clip too long")
+	// ErrClipKind means a clip source is of no known kind, of a kind given twice, or that there is none.
+	ErrClipKind = errors.New("media: bad clip source")
 )

@@ -215,7 +215,7 @@ func TestLoadSeedProblems(t *testing.T) {
 			src:   "- identities: [sip:a@x.example]\n  caller_card: notes.txt\n",
 			bad:   map[string][]byte{"notes.txt": []byte("just text")},
 			class: content.ErrNotHTML,
-			want:  []string{"profiles.yaml:2:16: profile: bad page: pages/notes.txt: content: not an utf-8 html document: notes.txt"},
+			want:  []string{"profiles.yaml:2:16: profile: bad page: pages/notes.txt: content: not an utf-8 html document: no doctype, <html> or leading comment in the first 512 bytes"},
 		},
 		"bad ringback": {
 			src:   "- identities: [sip:a@x.example]\n  ringback: ../clips/x\n",
