@@ -3,6 +3,7 @@ package signal
 import (
 	"bytes"
 	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -38,12 +39,15 @@ func TestUDPOnlyNextHop(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			leakCheck(t)
 			st, _ := testStore(t)
-			callee := newFPPeer(t) // UDP only
+			callee := udpOnlyPeer(t)
 			nextHop := callee.addr()
 			if tc.route {
 				nextHop = "127.0.0.1:9" // unused: the Route wins
 			}
-			h := startHerald(t, st, nextHop, func(o *Options) { o.NextHopPinned = tc.pinned })
+			h := startHerald(t, st, nextHop, func(o *Options) {
+				o.NextHopPinned = tc.pinned
+				o.T1 = 100 * time.Millisecond // Timer B 6.4 s: margin for the test's answer on a loaded machine
+			})
 			opts := uesim.CallerOptions{Rewrite: func(r *sip.Request) {
 				if tc.route {
 					r.AppendHeader(sip.NewHeader("Route", "<sip:127.0.0.1:"+portOf(h.addr)+";lr>, <sip:"+callee.addr()+";transport=udp;lr>"))
@@ -108,8 +112,11 @@ func TestUDPOnlyCallerGetsUpdate(t *testing.T) {
 	leakCheck(t)
 	st, _ := testStore(t)
 	callee := newCallee(t, uesim.CalleeOptions{RingTime: 5 * time.Second, AnswerWithoutPage: true})
-	h := startHerald(t, st, callee.Addr(), func(o *Options) { o.UDPMaxRequest = 600 })
-	p := newFPPeer(t)
+	h := startHerald(t, st, callee.Addr(), func(o *Options) {
+		o.UDPMaxRequest = 600
+		o.T1 = 100 * time.Millisecond // 64·T1 margins for the test's PRACK and answers on a loaded machine
+	})
+	p := udpOnlyPeer(t)
 	c := newFPCall(p, alice, bob)
 	inv := strings.Replace(string(c.invite()), "Supported: timer\r\n",
 		"Supported: 100rel, early-session, timer\r\nAllow: INVITE, ACK, CANCEL, BYE, PRACK, UPDATE\r\n", 1)
@@ -155,4 +162,20 @@ func TestUDPOnlyCallerGetsUpdate(t *testing.T) {
 	}
 	p.send(t, h.addr, c.request("ACK", c.ruri, c.branch, 1, tag487, nil))
 	h.quiet(t)
+}
+
+// udpOnlyPeer is a raw UDP socket on 127.0.0.1 whose port has no TCP listener (checked: a TCP
+// connection there is refused), so that Herald's TCP attempt fails as toward a UDP-only terminal.
+func udpOnlyPeer(t *testing.T) *fpPeer {
+	t.Helper()
+	for range 20 {
+		p := newFPPeer(t)
+		c, err := net.DialTimeout("tcp", p.addr(), time.Second)
+		if err != nil {
+			return p
+		}
+		_ = c.Close() // something else listens on TCP at that port: take another one
+	}
+	t.Fatal("no UDP port on 127.0.0.1 without a TCP listener")
+	return nil
 }
