@@ -165,7 +165,9 @@ func newServerWorld(tb testing.TB) *serverWorld {
 		})}
 		w.srv[i] = startHerald(tb, st, w.next[i].addr(), func(o *Options) {
 			o.DisableFastPath = i == 1
-			o.T1, o.T2, o.TimerC = 10*time.Millisecond, 80*time.Millisecond, time.Second
+			// The suite's T1 (Timer B 1.28 s); Timer C 1 s: a call an input leaves ringing ends
+			// within about 2.3 s, well inside quiet's 5 s.
+			o.T1, o.T2, o.TimerC = testT1, 8*testT1, time.Second
 			o.SessionTTL = 2 * time.Second
 		})
 		if f := w.srv[i].sig.fast; f != nil {
