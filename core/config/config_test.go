@@ -295,6 +295,44 @@ func TestParseProblems(t *testing.T) {
 			class: ErrValue,
 			want:  []string{"t.yaml:4:10: sip.capability.ttl: must be in 1m..720h, got 721h0m0s"},
 		},
+		"cards max_bytes too small": {
+			src:   hop + "cards:\n  max_bytes: 1000\n",
+			class: ErrValue,
+			want:  []string{"t.yaml:4:14: cards.max_bytes: must be in 1024..1048576, got 1000"},
+		},
+		"cards max_bytes above the page limit": {
+			src:   hop + "cards: {max_bytes: 1048577}\n",
+			class: ErrValue,
+			want:  []string{"t.yaml:3:20: cards.max_bytes: must be in 1024..1048576, got 1048577"},
+		},
+		"cards link schemes": {
+			src:   hop + "cards:\n  link_schemes: [https, javascript, HTTPS, https, \"a b\"]\n",
+			class: ErrValue,
+			want: []string{
+				`t.yaml:4:25: cards.link_schemes[1]: "javascript" links can run code or read local data`,
+				`t.yaml:4:37: cards.link_schemes[2]: "HTTPS" is not a lowercase URL scheme`,
+				`t.yaml:4:44: cards.link_schemes[3]: "https" given twice`,
+				`t.yaml:4:51: cards.link_schemes[4]: "a b" is not a lowercase URL scheme`,
+			},
+		},
+		"cards styles not a bool": {
+			src:   hop + "cards:\n  styles: maybe\n",
+			class: ErrType,
+			want:  []string{`t.yaml:4:11: cards.styles: expected boolean, got string "maybe"`},
+		},
+		"cards unknown key": {
+			src:   hop + "cards:\n  scripts: true\n",
+			class: ErrUnknownKey,
+			want:  []string{`t.yaml:4:3: cards: unknown key "scripts"`},
+		},
+		"clips limits": {
+			src:   hop + "clips:\n  max_bytes: 100\n  max_duration: 11m\n",
+			class: ErrValue,
+			want: []string{
+				"t.yaml:4:14: clips.max_bytes: must be in 1024..67108864, got 100",
+				"t.yaml:5:17: clips.max_duration: must be in 1s..10m, got 11m0s",
+			},
+		},
 		"capability probe not a bool": {
 			src:   hop + "  capability:\n    probe: sometimes\n",
 			class: ErrType,
@@ -596,6 +634,9 @@ func TestParseDefaults(t *testing.T) {
 		HTTP:    HTTPOptions{Listen: "127.0.0.1:8080", BaseURL: "http://127.0.0.1:8080/", AdminListen: "127.0.0.1:8081"},
 		DataDir: "./herald-data",
 		Store:   StoreOptions{CacheMB: 256, MissLoads: 64, GCGrace: Duration(time.Hour), GCInterval: Duration(10 * time.Minute)},
+		Cards: CardOptions{MaxBytes: 256 << 10, Styles: true, Images: true, SVG: true,
+			LinkSchemes: []string{"https", "tel", "sip", "sips", "mailto"}},
+		Clips: ClipOptions{MaxBytes: 4 << 20, MaxDuration: Duration(time.Minute)},
 		Limits:  LimitOptions{MaxCalls: 10000, GCPercent: DefaultGCPercent, MemoryLimitMB: DefaultMemoryLimitMB},
 		Log:     LogOptions{Level: "info", Format: "text"},
 	}

@@ -41,6 +41,9 @@ const (
 	DefaultMaxCalls       = 10000
 	DefaultGCPercent      = 400  // see LimitOptions.GCPercent for the arithmetic
 	DefaultMemoryLimitMB  = 4096 // see LimitOptions.MemoryLimitMB
+	DefaultCardMaxBytes   = 256 << 10
+	DefaultClipMaxBytes   = 4 << 20
+	DefaultClipMaxDur     = 60 * time.Second
 	DefaultLogLevel       = "info"
 	DefaultLogFormat      = "text"
 )
@@ -108,6 +111,20 @@ func (l *loader) applyDefaults(o *Options) {
 	num("store.miss_loads", &o.Store.MissLoads, DefaultStoreMissLoads)
 	dur("store.gc_grace", &o.Store.GCGrace, DefaultStoreGCGrace)
 	dur("store.gc_interval", &o.Store.GCInterval, DefaultStoreGCIntvl)
+	num("cards.max_bytes", &o.Cards.MaxBytes, DefaultCardMaxBytes)
+	for _, k := range []struct {
+		path string
+		p    *bool
+	}{{"cards.styles", &o.Cards.Styles}, {"cards.images", &o.Cards.Images}, {"cards.svg", &o.Cards.SVG}} {
+		if !l.set[k.path] {
+			*k.p = true
+		}
+	}
+	if !l.set["cards.link_schemes"] {
+		o.Cards.LinkSchemes = []string{"https", "tel", "sip", "sips", "mailto"}
+	}
+	num("clips.max_bytes", &o.Clips.MaxBytes, DefaultClipMaxBytes)
+	dur("clips.max_duration", &o.Clips.MaxDuration, DefaultClipMaxDur)
 	num("limits.max_calls", &o.Limits.MaxCalls, DefaultMaxCalls)
 	num("limits.gc_percent", &o.Limits.GCPercent, DefaultGCPercent)
 	num("limits.memory_limit_mb", &o.Limits.MemoryLimitMB, DefaultMemoryLimitMB)

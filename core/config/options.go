@@ -20,6 +20,8 @@ type Options struct {
 	DataDir string       `yaml:"data_dir"` // default ./herald-data
 	Seed    string       `yaml:"seed"`     // seed directory (profiles.yaml + pages/); "" = embedded seed
 	Store   StoreOptions `yaml:"store"`
+	Cards   CardOptions  `yaml:"cards"`
+	Clips   ClipOptions  `yaml:"clips"`
 	Limits  LimitOptions `yaml:"limits"`
 	CPU     CPUOptions   `yaml:"cpu"`
 	Log     LogOptions   `yaml:"log"`
@@ -220,6 +222,36 @@ func (d Duration) String() string { return time.Duration(d).String() }
 
 // MarshalYAML renders d as a duration string, so Options round-trip through YAML.
 func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
+
+// CardOptions is the policy an uploaded (or seed) caller or callee card is sanitised with
+// (core/content.Prepare). Whatever the knobs, a card never keeps scripts, event handlers,
+// javascript: URLs, frames, objects, embeds, forms, or anything that fetches from the network.
+type CardOptions struct {
+	// MaxBytes is the largest card accepted, before sanitising, 1024..1048576; default
+	// DefaultCardMaxBytes (256 KiB).
+	MaxBytes int `yaml:"max_bytes"`
+	// Styles keeps <style> elements and style attributes, minus every CSS declaration or at-rule
+	// that could fetch (url(), @import, @font-face, image-set(), escapes). Default true.
+	Styles bool `yaml:"styles"`
+	// Images keeps <img> whose src is a base64 data: URI of a PNG, GIF, JPEG, WebP or SVG image.
+	// Default true.
+	Images bool `yaml:"images"`
+	// SVG keeps inline SVG drawings (shapes, paths, text, gradients; no <use>, <image>,
+	// <foreignObject>, <style> or animation). Default true.
+	SVG bool `yaml:"svg"`
+	// LinkSchemes are the schemes an <a href> may use; default [https, tel, sip, sips, mailto]. An
+	// empty list removes every href. javascript, vbscript, data, file and blob are refused.
+	LinkSchemes []string `yaml:"link_schemes"`
+}
+
+// ClipOptions bounds uploaded ringback clips (core/media.PrepareClip).
+type ClipOptions struct {
+	// MaxBytes is the largest clip source file (WAV, .awb or H.264), 1024..67108864; default
+	// DefaultClipMaxBytes (4 MiB).
+	MaxBytes int `yaml:"max_bytes"`
+	// MaxDuration is the longest loop of a clip, 1s..10m; default 60s.
+	MaxDuration Duration `yaml:"max_duration"`
+}
 
 // StoreOptions configures the subscriber store: the bbolt file data_dir/herald.db and the call
 // path's in-memory index and cache (core/store).

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"regexp"
 	"net"
 	"net/netip"
 	"net/url"
@@ -33,6 +34,7 @@ func (l *loader) validate(o *Options) {
 	if time.Duration(o.Store.GCInterval) < time.Second {
 		l.valErr("store.gc_interval", ErrValue, "must be at least 1s, got %s", time.Duration(o.Store.GCInterval))
 	}
+	l.validateCards(o)
 	l.positive("limits.max_calls", o.Limits.MaxCalls)
 	if o.Limits.GCPercent != 0 {
 		l.inRange("limits.gc_percent", o.Limits.GCPercent, 10, 10000)
@@ -44,6 +46,28 @@ func (l *loader) validate(o *Options) {
 	l.validateCPU("cpu.rtp_shards", o.CPU.RTPShards)
 	l.oneOf("log.level", o.Log.Level, "debug", "info", "warn", "error")
 	l.oneOf("log.format", o.Log.Format, "text", "json")
+}
+
+// cardScheme is what a URL scheme looks like (RFC 3986 §3.1), lowercase.
+var cardScheme = regexp.MustCompile(`^[a-z][a-z0-9+.-]*$`)
+
+func (l *loader) validateCards(o *Options) {
+	l.inRange("cards.max_bytes", o.Cards.MaxBytes, 1024, 1<<20)
+	for i, s := range o.Cards.LinkSchemes {
+		p := fmt.Sprintf("cards.link_schemes[%d]", i)
+		switch {
+		case !cardScheme.MatchString(s):
+			l.valErr(p, ErrValue, "%q is not a lowercase URL scheme", s)
+		case s == "javascript" || s == "vbscript" || s == "data" || s == "file" || s == "blob":
+			l.valErr(p, ErrValue, "%q links can run code or read local data", s)
+		case slices.Contains(o.Cards.LinkSchemes[:i], s):
+			l.valErr(p, ErrValue, "%q given twice", s)
+		}
+	}
+	l.inRange("clips.max_bytes", o.Clips.MaxBytes, 1024, 64<<20)
+	if d := time.Duration(o.Clips.MaxDuration); d < time.Second || d > 10*time.Minute {
+		l.valErr("clips.max_duration", ErrValue, "must be in 1s..10m, got %s", d)
+	}
 }
 
 func (l *loader) validateSIP(o *Options) {
