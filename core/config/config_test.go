@@ -636,9 +636,9 @@ func TestParseDefaults(t *testing.T) {
 		Store:   StoreOptions{CacheMB: 256, MissLoads: 64, GCGrace: Duration(time.Hour), GCInterval: Duration(10 * time.Minute)},
 		Cards: CardOptions{MaxBytes: 256 << 10, Styles: true, Images: true, SVG: true,
 			LinkSchemes: []string{"https", "tel", "sip", "sips", "mailto"}},
-		Clips: ClipOptions{MaxBytes: 4 << 20, MaxDuration: Duration(time.Minute)},
-		Limits:  LimitOptions{MaxCalls: 10000, GCPercent: DefaultGCPercent, MemoryLimitMB: DefaultMemoryLimitMB},
-		Log:     LogOptions{Level: "info", Format: "text"},
+		Clips:  ClipOptions{MaxBytes: 4 << 20, MaxDuration: Duration(time.Minute)},
+		Limits: LimitOptions{MaxCalls: 10000, GCPercent: DefaultGCPercent, MemoryLimitMB: DefaultMemoryLimitMB},
+		Log:    LogOptions{Level: "info", Format: "text"},
 	}
 	if !reflect.DeepEqual(o, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", o, want)
