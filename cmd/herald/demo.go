@@ -42,6 +42,7 @@ func demoConfig(nextHop string) (*config.Options, error) {
 	}
 	cp.HTTP.Listen = "127.0.0.1:" + port
 	cp.HTTP.BaseURL = "http://127.0.0.1:" + port + "/"
+	cp.HTTP.AdminListen = "127.0.0.1:0"
 	return &cp, nil
 }
 

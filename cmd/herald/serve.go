@@ -136,13 +136,20 @@ func newInstance(o *config.Options, log *slog.Logger, trace func(string)) (*inst
 	in.metrics.MustRegister(safe.Collector()) // herald_panics_total{plane}: the recovery net (core/safe)
 	var pub signal.Publisher
 	if o.HTTP.Listen != "" {
+		api, err := in.newAPI()
+		if err != nil {
+			return nil, err
+		}
 		in.web, err = web.New(web.Options{
-			Listen:   o.HTTP.Listen,
-			BaseURL:  o.HTTP.BaseURL,
-			TokenTTL: time.Duration(m.SessionTTL),
-			Registry: in.metrics,
-			Varz:     in.varz,
-			Logger:   log.With("component", "core/web"),
+			Listen:      o.HTTP.Listen,
+			AdminListen: o.HTTP.AdminListen,
+			PagesOnly:   o.HTTP.AdminListen == "", // the page listener never serves admin endpoints
+			API:         api,
+			BaseURL:     o.HTTP.BaseURL,
+			TokenTTL:    time.Duration(m.SessionTTL),
+			Registry:    in.metrics,
+			Varz:        in.varz,
+			Logger:      log.With("component", "core/web"),
 		})
 		if err != nil {
 			in.closeStore()

@@ -94,6 +94,9 @@ func (a *API) routes() []*route {
 			http.MethodGet: a.getCard, http.MethodPut: a.putCard, http.MethodDelete: a.deleteCard,
 		}, http.MethodPut, http.MethodDelete),
 		mk("/v1/subscribers/{id}/cards/{kind}/preview", map[string]handlerFunc{http.MethodGet: a.preview}),
+		mk("/v1/subscribers/{id}/ringback", map[string]handlerFunc{
+			http.MethodGet: a.getRingback, http.MethodPut: a.putRingback, http.MethodDelete: a.deleteRingback,
+		}, http.MethodPut, http.MethodDelete),
 	}
 }
 

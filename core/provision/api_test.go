@@ -125,6 +125,8 @@ func TestAPIAuth(t *testing.T) {
 		{"DELETE", sub, ""},
 		{"PUT", sub + "/cards/caller", ctHTML},
 		{"DELETE", sub + "/cards/caller", ""},
+		{"PUT", sub + "/ringback", "Content-Type: audio/wav"},
+		{"DELETE", sub + "/ringback", ""},
 	}
 	for _, w := range writes {
 		r := g.req(t, w.method, w.path, body, authRO, w.ct, "If-Match: "+s.ETag)
@@ -468,4 +470,63 @@ func TestAdminRoutesAbsentFromPageListener(t *testing.T) {
 	if m == nil {
 		t.Error("admin /varz is not JSON")
 	}
+}
+
+// TestAPIRingback: a clip upload of each kind becomes the subscriber's ringback and is served back
+// byte for byte; a clip that does not decode, a wrong type, an oversized body and a stale If-Match
+// are refused; DELETE removes it.
+func TestAPIRingback(t *testing.T) {
+	g := newRig(t, func(o *provision.Options) { o.MaxClipBytes = 1 << 10 })
+	g.create(t, "sip:bob@home1.net")
+	path := "/v1/subscribers/bob@home1.net/ringback"
+	wantError(t, g.req(t, "GET", path, nil, authRO), 404, provision.CodeNoCard)
+	awb := append([]byte("#!AMR-WB\n"), bytes.Repeat([]byte{0x04, 1, 2, 3}, 20)...)
+	r := g.req(t, "PUT", path, awb, authRW, "Content-Type: audio/AMR-WB", "If-None-Match: *")
+	if r.code != 201 {
+		t.Fatalf("PUT awb: %d %s", r.code, r.body)
+	}
+	up := decodeInto[struct {
+		Ref   string `json:"ref"`
+		ETag  string `json:"etag"`
+		Kind  string `json:"kind"`
+		Bytes int    `json:"bytes"`
+		Href  string `json:"href"`
+	}](t, r.body)
+	if up.Kind != "awb" || up.Bytes != len(awb) || up.ETag != `"`+up.Ref+`"` {
+		t.Fatalf("upload answer %+v", up)
+	}
+	if sub, _ := g.store.lookup("bob@home1.net"); sub.Ringback != up.Ref {
+		t.Fatalf("stored ringback %q, want %q", sub.Ringback, up.Ref)
+	}
+	r = g.req(t, "GET", path, nil, authRO)
+	if r.code != 200 || r.hdr.Get("Content-Type") != "audio/AMR-WB" || !bytes.Equal(r.body, awb) || r.hdr.Get("ETag") != up.ETag {
+		t.Fatalf("GET ringback: %d %q %d bytes", r.code, r.hdr.Get("Content-Type"), len(r.body))
+	}
+	wantError(t, g.req(t, "GET", path+"?kind=wav", nil, authRO), 406, provision.CodeNotAcceptable)
+	wav := append([]byte("RIFF\x24\x00\x00\x00WAVEfmt "), make([]byte, 40)...)
+	wantError(t, g.req(t, "PUT", path, wav, authRW, "Content-Type: audio/wav"), 428, provision.CodePreconditionRequired)
+	wantError(t, g.req(t, "PUT", path, wav, authRW, "Content-Type: audio/wav", `If-Match: "old"`), 412, provision.CodePreconditionFailed)
+	wantError(t, g.req(t, "PUT", path, []byte("RIFFjunk"), authRW, "Content-Type: audio/wav", "If-Match: *"), 422, provision.CodeInvalidClip)
+	wantError(t, g.req(t, "PUT", path, wav, authRW, "Content-Type: audio/mpeg", "If-Match: *"), 415, provision.CodeUnsupportedMedia)
+	wantError(t, g.req(t, "PUT", path, append(wav, make([]byte, 1<<10)...), authRW, "Content-Type: audio/wav", "If-Match: *"), 413, provision.CodeBodyTooLarge)
+	r = g.req(t, "PUT", path, wav, authRW, "Content-Type: audio/x-wav", "If-Match: "+up.ETag)
+	if r.code != 200 {
+		t.Fatalf("PUT wav: %d %s", r.code, r.body)
+	}
+	if r := g.req(t, "GET", path, nil, authRO); r.hdr.Get("Content-Type") != "audio/wav" || !bytes.Equal(r.body, wav) {
+		t.Fatalf("GET wav: %q", r.hdr.Get("Content-Type"))
+	}
+	etag := r.hdr.Get("ETag")
+	wantError(t, g.req(t, "DELETE", path, nil, authRW), 428, provision.CodePreconditionRequired)
+	if r := g.req(t, "DELETE", path, nil, authRW, "If-Match: "+etag); r.code != 204 {
+		t.Fatalf("DELETE: %d %s", r.code, r.body)
+	}
+	wantError(t, g.req(t, "DELETE", path, nil, authRW, "If-Match: *"), 404, provision.CodeNoCard)
+	// A built-in clip named in the subscriber is not served as a stored one.
+	s := decodeInto[subscriber](t, g.req(t, "GET", "/v1/subscribers/bob@home1.net", nil, authRO).body)
+	r = g.req(t, "PUT", "/v1/subscribers/bob@home1.net", []byte(`{"identities":["bob@home1.net"],"ringback":"ringback"}`), authRW, ctJSON, "If-Match: "+s.ETag)
+	if r.code != 200 || decodeInto[subscriber](t, r.body).Ringback != "ringback" {
+		t.Fatalf("set built-in ringback: %d %s", r.code, r.body)
+	}
+	wantError(t, g.req(t, "GET", path, nil, authRO), 404, provision.CodeNoCard)
 }

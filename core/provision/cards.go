@@ -133,6 +133,37 @@ type cardOutcome struct {
 	Removed []Removed `json:"removed"` // what the sanitiser took out; [] when nothing
 }
 
+// setRef sets the reference field of subscriber id that field selects to val, if check (given
+// the field's current value) allows. The write is conditional on the revision read; when it loses to
+// a concurrent write it reads again and checks again, at most writeRetries times. created says the
+// field was empty.
+func (a *API) setRef(ctx context.Context, id string, field func(*store.Subscriber) *string, val string, check func(cur string) *apiError) (store.Subscriber, bool, *apiError) {
+	for try := 0; ; try++ {
+		sub, e := a.find(ctx, id)
+		if e != nil {
+			return sub, false, e
+		}
+		slot := field(&sub)
+		if e := check(*slot); e != nil {
+			return sub, false, e
+		}
+		created := *slot == ""
+		if *slot == val {
+			return sub, created, nil // already there: nothing to write
+		}
+		*slot = val
+		out, err := a.o.Store.Put(ctx, sub, store.Precondition{IfMatch: sub.Revision})
+		if errors.Is(err, store.ErrConflict) && try < writeRetries {
+			continue
+		}
+		if err != nil {
+			return sub, false, a.storeError(err)
+		}
+		a.stats.writes.WithLabelValues("set_ref").Inc()
+		return out, created, nil
+	}
+}
+
 // writeRetries bounds the optimistic retries of a card write whose subscriber changed in between
 // (another field written by someone else: the card's own precondition is checked again each time).
 const writeRetries = 3
@@ -192,53 +223,35 @@ func (a *API) storeCard(ctx context.Context, ref, kind string, body []byte, chec
 	if err != nil {
 		return cardOutcome{}, false, a.storeError(err)
 	}
-	created := *slot == ""
-	for try := 0; ; try++ {
-		if *slot != pref {
-			*slot = pref
-			_, err = a.o.Store.Put(ctx, sub, store.Precondition{IfMatch: sub.Revision})
-			if errors.Is(err, store.ErrConflict) && try < writeRetries {
-				if sub, e = a.find(ctx, sub.ID); e != nil {
-					return cardOutcome{}, false, e
-				}
-				slot, _ = cardSlot(kind, &sub)
-				if e := check(*slot); e != nil {
-					return cardOutcome{}, false, e
-				}
-				continue
-			}
-			if err != nil {
-				return cardOutcome{}, false, a.storeError(err)
-			}
-			a.stats.writes.WithLabelValues("card").Inc()
-		}
-		break
+	sub, created, e := a.setRef(ctx, sub.ID, func(s *store.Subscriber) *string { p, _ := cardSlot(kind, s); return p }, pref, check)
+	if e != nil {
+		return cardOutcome{}, false, e
 	}
 	return cardOutcome{Ref: pref, ETag: cardETag(pref), Version: pg.Version, SHA1: pg.HashSelector(), Bytes: len(pg.Body),
 		Href: cardPath(sub.ID, kind), Removed: removed}, created, nil
 }
 
 func (a *API) deleteCard(w http.ResponseWriter, r *http.Request, _ role) *apiError {
-	sub, e := a.find(r.Context(), r.PathValue("id"))
-	if e != nil {
-		return e
-	}
 	kind := r.PathValue("kind")
-	slot, e := cardSlot(kind, &sub)
-	if e != nil {
+	if _, e := cardSlot(kind, &store.Subscriber{}); e != nil {
 		return e
 	}
-	if *slot == "" {
-		return fail(CodeNoCard, "the subscriber has no "+kind+" card")
+	field := func(s *store.Subscriber) *string { p, _ := cardSlot(kind, s); return p }
+	return a.clearRef(w, r, field, "the subscriber has no "+kind+" card")
+}
+
+// clearRef empties the reference field selects (a card or the ringback) under the request's
+// preconditions and answers 204.
+func (a *API) clearRef(w http.ResponseWriter, r *http.Request, field func(*store.Subscriber) *string, none string) *apiError {
+	check := func(cur string) *apiError {
+		if cur == "" {
+			return fail(CodeNoCard, none)
+		}
+		return preconditions(r, cardETag(cur))
 	}
-	if e := preconditions(r, cardETag(*slot)); e != nil {
+	if _, _, e := a.setRef(r.Context(), r.PathValue("id"), field, "", check); e != nil {
 		return e
 	}
-	*slot = ""
-	if _, err := a.o.Store.Put(r.Context(), sub, store.Precondition{IfMatch: sub.Revision}); err != nil {
-		return a.storeError(err)
-	}
-	a.stats.writes.WithLabelValues("card_delete").Inc()
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

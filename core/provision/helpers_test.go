@@ -255,6 +255,7 @@ func newRig(t *testing.T, tweak func(*provision.Options)) *rig {
 		Store:           st,
 		Sanitize:        testSanitize,
 		Classify:        testClassify,
+		CheckClip:       testCheckClip,
 		ReadWriteTokens: []string{rwToken},
 		ReadOnlyTokens:  []string{roToken},
 		MaxCardBytes:    64 << 10,
@@ -442,4 +443,22 @@ func testClassify(err error) provision.Code {
 		return provision.CodeInvalidUTF8
 	}
 	return provision.CodeInvalidHTML
+}
+
+// testCheckClip stands in for core/media's decoder: a WAV must start with RIFF....WAVE, an AWB with
+// its magic (RFC 4867 §5), an H.264 stream with a start code.
+func testCheckClip(kind string, b []byte) error {
+	ok := false
+	switch kind {
+	case store.KindWAV:
+		ok = len(b) >= 12 && string(b[:4]) == "RIFF" && string(b[8:12]) == "WAVE"
+	case store.KindAWB:
+		ok = bytes.HasPrefix(b, []byte("#!AMR-WB\n"))
+	case store.KindH264:
+		ok = bytes.HasPrefix(b, []byte{0, 0, 0, 1})
+	}
+	if !ok {
+		return fmt.Errorf("not a %s clip", kind)
+	}
+	return nil
 }

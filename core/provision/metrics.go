@@ -9,7 +9,7 @@ import (
 // metrics are the package's counters (namespace herald, subsystem provision):
 //
 //	herald_provision_errors_total{code}          error answers, by stable code
-//	herald_provision_writes_total{op}            durable writes: create, update, delete, card, card_delete
+//	herald_provision_writes_total{op}            durable writes: create, update, delete, set_ref (a card or the ringback set or cleared)
 //	herald_provision_cards_rejected_total{code}  uploaded cards refused by the sanitiser
 type metrics struct {
 	errors   *prometheus.CounterVec

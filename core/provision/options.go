@@ -42,6 +42,9 @@ type Options struct {
 	// Classify maps a Sanitize error to its code (CodeInvalidUTF8, CodeInvalidHTML, CodeBodyTooLarge,
 	// CodeEmptyCard...). Nil, or a "" result, means CodeInvalidHTML.
 	Classify func(error) Code
+	// CheckClip decodes an uploaded ringback source of kind (store.KindWAV, KindAWB or KindH264)
+	// the way calls will play it (core/media.PrepareClip) and returns why it cannot. Required.
+	CheckClip func(kind string, data []byte) error
 	// ReadWriteTokens and ReadOnlyTokens are the accepted bearer tokens (RFC 6750 §2.1). With none,
 	// every request is refused with 401.
 	ReadWriteTokens []string
@@ -64,6 +67,8 @@ func (o Options) withDefaults() (Options, error) {
 		return o, fmt.Errorf("%w: no store", ErrBadOptions)
 	case o.Sanitize == nil:
 		return o, fmt.Errorf("%w: no sanitizer", ErrBadOptions)
+	case o.CheckClip == nil:
+		return o, fmt.Errorf("%w: no clip check", ErrBadOptions)
 	case o.MaxJSONBytes < 0 || o.MaxCardBytes < 0 || o.MaxClipBytes < 0 || o.UISessionTTL < 0:
 		return o, fmt.Errorf("%w: negative limit", ErrBadOptions)
 	}

@@ -17,7 +17,7 @@ import (
 	"github.com/herald-ims/herald/core/content"
 )
 
-// The operator page: server-rendered HTML under /ui/, no JavaScript at all.
+// The operator page: server-rendered HTML under /ui/, no JavaScript at all (see the package doc).
 //
 // Login: the operator pastes a bearer token into the login form (POST /ui/login). A valid token, read-
 // only or read-write, opens a session: a random 128-bit id in an HttpOnly, SameSite=Strict cookie

@@ -1,0 +1,45 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/herald-ims/herald/core/provision"
+)
+
+// newAPI builds the provisioning API and operator page served on the admin listener, or returns
+// nil when there is no admin listener or no store to provision.
+func (in *instance) newAPI() (http.Handler, error) {
+	o := in.opts
+	if o.HTTP.AdminListen == "" {
+		return nil, nil
+	}
+	if in.store == nil {
+		in.log.Warn("provisioning API disabled: no subscriber store")
+		return nil, nil
+	}
+	rw, ro := o.HTTP.API.ReadWriteTokens, o.HTTP.API.ReadOnlyTokens
+	if f := o.HTTP.API.TokensFile; f != "" {
+		frw, fro, err := provision.ReadTokensFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("herald: http.api.tokens_file: %w", err)
+		}
+		rw, ro = append(append([]string(nil), rw...), frw...), append(append([]string(nil), ro...), fro...)
+	}
+	if len(rw)+len(ro) == 0 {
+		in.log.Warn("provisioning API: no tokens (http.api): it refuses every request")
+	}
+	api, err := provision.New(provision.Options{
+		Store:           in.store,
+		Sanitize:        sanitizeCard,
+		Classify:        classifyCardError,
+		ReadWriteTokens: rw,
+		ReadOnlyTokens:  ro,
+		Registry:        in.metrics,
+		Logger:          in.log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("herald: %w", err)
+	}
+	return api, nil
+}
