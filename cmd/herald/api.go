@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/herald-ims/herald/core/content"
+	"github.com/herald-ims/herald/core/media"
 	"github.com/herald-ims/herald/core/provision"
 )
 
@@ -31,8 +33,9 @@ func (in *instance) newAPI() (http.Handler, error) {
 	}
 	api, err := provision.New(provision.Options{
 		Store:           in.store,
-		Sanitize:        sanitizeCard,
-		Classify:        classifyCardError,
+		Sanitize:        provision.ContentSanitizer(content.DefaultPolicy()),
+		Classify:        provision.ContentCode,
+		CheckClip:       provision.MediaClipCheck(media.ClipLimits{}),
 		ReadWriteTokens: rw,
 		ReadOnlyTokens:  ro,
 		Registry:        in.metrics,

@@ -1,12 +1,18 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -15,6 +21,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/herald-ims/herald/bench/uesim"
+	"github.com/herald-ims/herald/configs"
 	"github.com/herald-ims/herald/core/config"
 )
 
@@ -73,7 +80,8 @@ type demoOptions struct {
 	Caller       uesim.CallerOptions
 	Trace        func(line string)
 	Configure    func(*config.Options)
-	KeepInstance bool // leave Herald running (the caller of runDemoCall stops it)
+	Provision    func(context.Context, *instance) error // after start, before the call
+	KeepInstance bool                                   // leave Herald running (the caller of runDemoCall stops it)
 }
 
 // runDemoCall starts a callee (the next hop and terminal), Herald and a caller on loopback, places one
@@ -120,6 +128,11 @@ func runDemoCall(ctx context.Context, do demoOptions) (*demoCall, error) {
 	if !do.KeepInstance {
 		defer in.stop(context.Background())
 	}
+	if do.Provision != nil {
+		if err := do.Provision(ctx, in); err != nil {
+			return &demoCall{Herald: in}, fmt.Errorf("demo: provisioning: %w", err)
+		}
+	}
 
 	cro := do.Caller
 	cro.Listen, cro.Trace, cro.Logger = "127.0.0.1:0", uet, quiet
@@ -159,10 +172,13 @@ func cmdDemo(ctx context.Context, outDir string, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	fmt.Fprintln(stdout, "Herald demo: alice (sip:alice@home1.net) calls bob (tel:+1-212-555-2222) on loopback")
+	token := demoToken()
 	dc, err := runDemoCall(ctx, demoOptions{
-		From:  "sip:alice@home1.net",
-		To:    "tel:+1-212-555-2222",
-		Trace: trace,
+		From:      "sip:alice@home1.net",
+		To:        "tel:+1-212-555-2222",
+		Trace:     trace,
+		Configure: func(o *config.Options) { o.HTTP.API.ReadWriteTokens = []string{token} },
+		Provision: func(ctx context.Context, in *instance) error { return provisionDemo(ctx, in, token, trace) },
 	})
 	if err != nil {
 		fmt.Fprintln(stderr, "herald demo:", err)
@@ -187,6 +203,9 @@ func cmdDemo(ctx context.Context, outDir string, stdout, stderr io.Writer) int {
 			path)
 	}
 	check("caller card (alice's) at bob's terminal", "caller-card.html", dc.Callee.Page, dc.Callee.PageErr)
+	if dc.Callee.Page != nil && !bytes.Contains(dc.Callee.Page, []byte(demoMarker)) {
+		failed = append(failed, errors.New("bob's terminal got a caller card without the one set through the API"))
+	}
 	check("callee card (bob's) at alice's terminal", "callee-card.html", dc.Caller.Pages[uesim.CalleeCard],
 		dc.Caller.PageErrors[uesim.CalleeCard])
 	if dc.Caller.Final != 200 {
@@ -199,4 +218,66 @@ func cmdDemo(ctx context.Context, outDir string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "call answered, both pages delivered and verified, everything torn down in %.2fs\n",
 		time.Since(start).Seconds())
 	return 0
+}
+
+// demoMarker is the line the demo adds to alice's caller card through the provisioning API.
+const demoMarker = "<p>Set through the provisioning API of Herald.</p>"
+
+// demoToken is a fresh read-write API token for one demo run.
+func demoToken() string {
+	var b [18]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// provisionDemo sets alice's caller card through the provisioning API on the admin listener, as a
+// self-care portal would: GET the card for its ETag, PUT the new one with If-Match (the seed page
+// with one more line, so the call shows it came from the API).
+func provisionDemo(ctx context.Context, in *instance, token string, trace func(string)) error {
+	seed, err := fs.ReadFile(configs.Seed, "pages/alice-card.html")
+	if err != nil {
+		return err
+	}
+	card := bytes.Replace(seed, []byte("</body>"), []byte(demoMarker+"\n</body>"), 1)
+	url := "http://" + in.web.AdminAddr() + "/v1/subscribers/sip:alice@home1.net/cards/caller"
+	c := &http.Client{Timeout: 5 * time.Second}
+	send := func(method string, body []byte, hdr ...string) (*http.Response, []byte, error) {
+		req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
+		if err != nil {
+			return nil, nil, err
+		}
+		req.Header.Set("Authorization", "Bearer "+token)
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		res, err := c.Do(req)
+		if err != nil {
+			return nil, nil, err
+		}
+		defer res.Body.Close()
+		b, err := io.ReadAll(res.Body)
+		return res, b, err
+	}
+	res, _, err := send(http.MethodGet, nil)
+	if err != nil {
+		return err
+	}
+	etag := res.Header.Get("ETag")
+	res, body, err := send(http.MethodPut, card, "Content-Type", "text/html; charset=utf-8", "If-Match", etag)
+	if err != nil {
+		return err
+	}
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("PUT %s: %s %s", url, res.Status, body)
+	}
+	var up struct {
+		Version string            `json:"version"`
+		Removed []json.RawMessage `json:"removed"`
+	}
+	if err := json.Unmarshal(body, &up); err != nil {
+		return fmt.Errorf("PUT %s: %w", url, err)
+	}
+	trace(fmt.Sprintf("%-17s %-4s PUT /v1/subscribers/sip:alice@home1.net/cards/caller → %d, version %.12s…, %d removed",
+		"portal → Herald", "HTTP", res.StatusCode, up.Version, len(up.Removed)))
+	return nil
 }

@@ -352,6 +352,8 @@ const scriptCard = `<!DOCTYPE html><html><head><meta charset="utf-8"><title>Alic
 <body><h1 id="name">Alice Ångström</h1>
 <img src="data:image/gif;base64,R0lGODlhAQABAAAAACw=" onerror="document.title='PWNED'" alt="logo">
 <p onclick="alert(1)">Call me back</p>
+<p><a href="javascript:document.title='PWNED'">my site</a></p>
+<iframe src="https://tracker.example/pixel"></iframe>
 <script>document.body.innerHTML = "PWNED"</script>
 </body></html>`
 
@@ -372,16 +374,18 @@ func TestAPICards(t *testing.T) {
 	}
 	removed := map[string]int{}
 	for _, x := range up.Removed {
-		removed[x.What] = x.Count
+		removed[x.Kind+" "+x.Name] = x.Count
 	}
-	if removed["<script>"] != 2 || len(removed) < 2 {
-		t.Fatalf("removed %v, want both scripts and the event handlers", up.Removed)
+	for what, n := range map[string]int{"element script": 2, "attribute onerror": 1, "attribute onclick": 1, "url href": 1, "element iframe": 1} {
+		if removed[what] != n {
+			t.Errorf("removed %s ×%d, want ×%d (report %+v)", what, removed[what], n, up.Removed)
+		}
 	}
 	r = g.req(t, "GET", path, nil, authRO)
 	if r.code != 200 || r.hdr.Get("ETag") != up.ETag || len(r.body) != up.Bytes {
 		t.Fatalf("GET card: %d, ETag %q, %d bytes", r.code, r.hdr.Get("ETag"), len(r.body))
 	}
-	for _, bad := range []string{"<script", "onerror", "onclick", "PWNED"} {
+	for _, bad := range []string{"<script", "onerror", "onclick", "PWNED", "javascript:", "<iframe", "tracker.example"} {
 		if bytes.Contains(r.body, []byte(bad)) {
 			t.Fatalf("stored card still holds %q:\n%s", bad, r.body)
 		}

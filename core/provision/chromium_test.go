@@ -2,6 +2,8 @@ package provision_test
 
 import (
 	"context"
+	"crypto/sha1"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -109,9 +111,9 @@ func TestChromiumOperatorPage(t *testing.T) {
 func TestChromiumCardSandbox(t *testing.T) {
 	bin := chromiumPath(t)
 	g := newRig(t, func(o *provision.Options) {
+		// A page literal: no constructor (they all sanitise) touches the bytes.
 		o.Sanitize = func(name string, body []byte) (*content.Page, []provision.Removed, error) {
-			p, err := content.NewPage(name, body)
-			return p, nil, err
+			return &content.Page{Name: name, Body: body, Version: fmt.Sprintf("%x", sha1.Sum(body))}, nil, nil
 		}
 	})
 	g.create(t, "sip:alice@home1.net")

@@ -7,17 +7,14 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-	"unicode/utf8"
 
 	"github.com/herald-ims/herald/core/content"
 	"github.com/herald-ims/herald/core/profile"
@@ -380,16 +377,13 @@ type cardRef struct {
 }
 
 type card struct {
-	Ref     string `json:"ref"`
-	Version string `json:"version"`
-	SHA1    string `json:"sha1"`
-	Bytes   int    `json:"bytes"`
-	Href    string `json:"href"`
-	ETag    string `json:"etag"`
-	Removed []struct {
-		What  string `json:"what"`
-		Count int    `json:"count"`
-	} `json:"removed"`
+	Ref     string              `json:"ref"`
+	Version string              `json:"version"`
+	SHA1    string              `json:"sha1"`
+	Bytes   int                 `json:"bytes"`
+	Href    string              `json:"href"`
+	ETag    string              `json:"etag"`
+	Removed []provision.Removed `json:"removed"`
 }
 
 func decodeInto[T any](t *testing.T, b []byte) T {
@@ -414,36 +408,11 @@ func (g *rig) create(t *testing.T, ids ...string) subscriber {
 	return decodeInto[subscriber](t, r.body)
 }
 
-// Stand-in sanitiser until core/sanitize lands: strips <script> elements and on* attributes.
+// The real pipeline: core/content.Prepare with the default policy.
 var (
-	reScript  = regexp.MustCompile(`(?is)<script\b.*?</script>`)
-	reOnAttr  = regexp.MustCompile(`(?i)\s+on[a-z]+="[^"]*"`)
-	errNotUTF = errors.New("not utf-8")
+	testSanitize = provision.ContentSanitizer(content.DefaultPolicy())
+	testClassify = provision.ContentCode
 )
-
-func testSanitize(name string, body []byte) (*content.Page, []provision.Removed, error) {
-	var removed []provision.Removed
-	if !utf8.Valid(body) {
-		return nil, nil, errNotUTF
-	}
-	if n := len(reScript.FindAll(body, -1)); n > 0 {
-		body = reScript.ReplaceAll(body, nil)
-		removed = append(removed, provision.Removed{What: "<script>", Count: n})
-	}
-	if n := len(reOnAttr.FindAll(body, -1)); n > 0 {
-		body = reOnAttr.ReplaceAll(body, nil)
-		removed = append(removed, provision.Removed{What: "on* attribute", Count: n})
-	}
-	p, err := content.NewPage(name, body)
-	return p, removed, err
-}
-
-func testClassify(err error) provision.Code {
-	if errors.Is(err, errNotUTF) {
-		return provision.CodeInvalidUTF8
-	}
-	return provision.CodeInvalidHTML
-}
 
 // testCheckClip stands in for core/media's decoder: a WAV must start with RIFF....WAVE, an AWB with
 // its magic (RFC 4867 §5), an H.264 stream with a start code.

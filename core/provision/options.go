@@ -21,11 +21,16 @@ const (
 	DefaultUISessionTTL = 8 * time.Hour
 )
 
-// Removed is one kind of thing a sanitiser took out of a card: what (an element, attribute or URL
-// scheme, such as "<script>", "onerror", "javascript:") and how many times.
+// Removed is one kind of thing a sanitiser took out of a card, counted (core/content.Removal):
+// Kind is element, attribute, url, css, comment or doctype; Name the element, attribute or property;
+// Element the element it was on; Detail the URL or value; Line its first occurrence.
 type Removed struct {
-	What  string `json:"what"`
-	Count int    `json:"count"`
+	Kind    string `json:"kind"`
+	Name    string `json:"name"`
+	Element string `json:"element,omitempty"`
+	Detail  string `json:"detail,omitempty"`
+	Count   int    `json:"count"`
+	Line    int    `json:"line"`
 }
 
 // Sanitizer makes an uploaded card safe: it returns the page a phone receives and what it removed.

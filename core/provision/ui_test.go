@@ -111,7 +111,7 @@ func TestOperatorPage(t *testing.T) {
 	if r.code != 200 || !bytes.Contains(r.body, []byte(`id="notice"`)) {
 		t.Fatalf("upload: %d %s", r.code, r.body)
 	}
-	if !bytes.Contains(r.body, []byte("&lt;script&gt; ×2")) {
+	if !bytes.Contains(r.body, []byte("element <code>script</code> (content) ×2")) {
 		t.Fatalf("the page does not list the removed scripts:\n%s", r.body)
 	}
 	sub, _ := g.store.lookup("alice@home1.net")

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/herald-ims/herald/bench/uesim"
+	"github.com/herald-ims/herald/core/config"
+)
+
+const apiTestToken = "cmd-test-rw-token-0123456789"
+
+// newAPIRig is a storeRig whose Herald serves the provisioning API with a read-write token.
+func newAPIRig(t *testing.T) *storeRig {
+	t.Helper()
+	quiet := slog.New(slog.DiscardHandler)
+	callee, err := uesim.NewCallee(uesim.CalleeOptions{Listen: "127.0.0.1:0", Logger: quiet, RingTime: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { callee.Close() })
+	o, err := demoConfig(callee.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.HTTP.API = config.APIOptions{ReadWriteTokens: []string{apiTestToken}}
+	in, err := newInstance(o, quiet, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := in.start(t.Context()); err != nil {
+		in.stop(context.Background())
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { in.stop(context.Background()) })
+	caller, err := uesim.NewCaller(uesim.CallerOptions{Listen: "127.0.0.1:0", Logger: quiet, HoldTime: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { caller.Close() })
+	return &storeRig{in: in, callee: callee, caller: caller}
+}
+
+// apiDo sends one request to base+path and returns status, headers and body.
+func apiDo(t *testing.T, method, url string, body []byte, headers ...string) (int, http.Header, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range headers {
+		k, v, _ := strings.Cut(h, ":")
+		req.Header.Set(k, strings.TrimSpace(v))
+	}
+	c := &http.Client{Timeout: 10 * time.Second}
+	res, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, res.Header, b
+}
+
+// TestAPIRuntimeUpdateWholeCall: on a running `herald serve` instance, alice's caller card is replaced
+// through the provisioning API on the admin listener (HTTP, bearer token, If-Match), with a script in
+// it; the next whole call, with no restart, pushes the new card to bob, sanitised: byte-equal to what
+// the API's preview answers and without the script. The page listener does not serve the API.
+func TestAPIRuntimeUpdateWholeCall(t *testing.T) {
+	r := newAPIRig(t)
+	admin, page := "http://"+r.in.web.AdminAddr(), "http://"+r.in.web.Addr()
+	auth := "Authorization: Bearer " + apiTestToken
+	if code, _, _ := apiDo(t, "GET", page+"/v1/subscribers", nil, auth); code != 404 {
+		t.Fatalf("page listener /v1/subscribers: %d, want 404", code)
+	}
+	if code, _, _ := apiDo(t, "GET", admin+"/v1/subscribers", nil); code != 401 {
+		t.Fatalf("admin /v1/subscribers without a token: %d, want 401", code)
+	}
+	before, _ := r.call(t)
+	card := admin + "/v1/subscribers/sip:alice@home1.net/cards/caller"
+	code, hdr, _ := apiDo(t, "GET", card, nil, auth)
+	if code != 200 || hdr.Get("ETag") == "" {
+		t.Fatalf("GET alice's card: %d %v", code, hdr)
+	}
+	html := "<!DOCTYPE html><html><head><title>Alice v2</title></head><body><h1>Alice, provisioned at run time</h1>" +
+		"<script>document.title='PWNED'</script><p>" + strings.Repeat("Call me back. ", 300) + "</p></body></html>"
+	code, _, body := apiDo(t, "PUT", card, []byte(html), auth, "Content-Type: text/html; charset=utf-8", "If-Match: "+hdr.Get("ETag"))
+	if code != 200 {
+		t.Fatalf("PUT alice's card: %d %s", code, body)
+	}
+	var up struct {
+		Removed []json.RawMessage `json:"removed"`
+	}
+	if err := json.Unmarshal(body, &up); err != nil || len(up.Removed) == 0 {
+		t.Fatalf("upload answer lists no removal: %s", body)
+	}
+	_, _, preview := apiDo(t, "GET", card+"/preview", nil, auth)
+	got, hash := r.call(t)
+	if bytes.Equal(got, before) {
+		t.Fatal("the call after the update pushed the old card")
+	}
+	if !bytes.Equal(got, preview) || hash != selectorOf(preview) {
+		t.Fatalf("bob got %d bytes (hash %s), the preview is %d bytes (hash %s)", len(got), hash, len(preview), selectorOf(preview))
+	}
+	if !bytes.Contains(got, []byte("Alice, provisioned at run time")) || bytes.Contains(got, []byte("<script")) {
+		t.Fatalf("pushed card:\n%.400s", got)
+	}
+}
