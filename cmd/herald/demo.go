@@ -36,6 +36,9 @@ func demoConfig(nextHop string) (*config.Options, error) {
 	cp.SIP.Listen = []config.Listener{{Transport: "udp", Addr: "127.0.0.1:0"}, {Transport: "tcp", Addr: "127.0.0.1:0"}}
 	cp.SIP.Advertise = "127.0.0.1"
 	cp.SIP.NextHop = "sip:" + nextHop + ";transport=udp"
+	// The demo (and the tests built on it) keep Herald in the dialog path, so that the trace and the
+	// wire checks show the ACK and BYE passing Herald too.
+	cp.SIP.RecordRoute = true
 	cp.MSRP.Listen = "127.0.0.1:0"
 	cp.MSRP.Advertise = "127.0.0.1"
 	cp.MSRP.AdvertiseAddr = "127.0.0.1"

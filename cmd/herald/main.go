@@ -55,7 +55,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if err := fs.Parse(args[1:]); err != nil {
 			return 2
 		}
-		return cmdServe(ctx, *cfg, stderr)
+		return cmdServe(*cfg, stderr) // its own signal handling: drain on SIGTERM, reload on SIGHUP
 	case "check":
 		fs := flag.NewFlagSet("check", flag.ContinueOnError)
 		fs.SetOutput(stderr)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -125,10 +124,8 @@ func TestDemoCommand(t *testing.T) {
 
 func TestServeRefusesBadConfig(t *testing.T) {
 	path := writeFile(t, "nonsense: true\n")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
 	var e bytes.Buffer
-	if code := cmdServe(ctx, path, &e); code != 1 || !strings.Contains(e.String(), "nonsense") {
+	if code := cmdServe(path, &e); code != 1 || !strings.Contains(e.String(), "nonsense") {
 		t.Fatalf("serve with a bad config: exit %d, %q", code, e.String())
 	}
 }

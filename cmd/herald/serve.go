@@ -8,13 +8,14 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/netip"
 	"os"
+	ossignal "os/signal"
 	"runtime/debug"
 	"runtime/metrics"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -46,21 +47,35 @@ type instance struct {
 	metrics  *prometheus.Registry
 	closers  []io.Closer
 	wg       sync.WaitGroup
+
+	// Lifecycle (lifecycle.go): readiness, and what a SIGHUP reload swaps in place.
+	up       atomic.Bool    // every listener is bound
+	level    *slog.LevelVar // the level of log (cmdServe's; a detached one otherwise)
+	certs    []*certSlot    // the certificates of the TLS listeners (SIP tls, msrps)
+	msrpCert *certSlot      // the msrps one among certs, nil without msrp.tls_listen
 }
 
 func newLogger(o *config.Options, w io.Writer) *slog.Logger {
+	log, _ := newLevelLogger(o, w)
+	return log
+}
+
+// newLevelLogger is newLogger with the level held in a LevelVar, which a reload sets.
+func newLevelLogger(o *config.Options, w io.Writer) (*slog.Logger, *slog.LevelVar) {
 	var lvl slog.Level
 	_ = lvl.UnmarshalText([]byte(o.Log.Level))
-	ho := &slog.HandlerOptions{Level: lvl}
+	lv := new(slog.LevelVar)
+	lv.Set(lvl)
+	ho := &slog.HandlerOptions{Level: lv}
 	if o.Log.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, ho))
+		return slog.New(slog.NewJSONHandler(w, ho)), lv
 	}
-	return slog.New(slog.NewTextHandler(w, ho))
+	return slog.New(slog.NewTextHandler(w, ho)), lv
 }
 
 // newInstance builds every plane from validated options; nothing listens until start.
 func newInstance(o *config.Options, log *slog.Logger, trace func(string)) (*instance, error) {
-	in := &instance{opts: o, log: log, cleanup: func() {}}
+	in := &instance{opts: o, log: log, cleanup: func() {}, level: new(slog.LevelVar)}
 	var err error
 	m := o.MSRP
 	if err := checkCPUs(o); err != nil {
@@ -72,16 +87,18 @@ func newInstance(o *config.Options, log *slog.Logger, trace func(string)) (*inst
 		return nil, fmt.Errorf("herald: sip: %w", err)
 	}
 	var msrpTLS *tls.Config
-	if m.TLSListen != "" {
-		cert, err := tls.LoadX509KeyPair(m.TLSCert, m.TLSKey)
-		if err != nil {
-			return nil, fmt.Errorf("herald: msrp tls: %w", err)
-		}
-		msrpTLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	}
 	msrpClientTLS, err := msrpnet.ClientTLSConfig(m.TLSClientCA, m.TLSClientInsecure) // Herald active over msrps
 	if err != nil {
 		return nil, fmt.Errorf("herald: msrp: %w", err)
+	}
+	if m.TLSListen != "" {
+		if in.msrpCert, err = newCertSlot(m.TLSCert, m.TLSKey); err != nil {
+			return nil, fmt.Errorf("herald: msrp tls: %w", err)
+		}
+		in.certs = append(in.certs, in.msrpCert)
+		msrpTLS = in.msrpCert.serverConfig() // read per handshake: a reload replaces the certificate
+		// Presented to a terminal that asks Herald, as the msrps client, for a certificate.
+		msrpClientTLS.GetClientCertificate = in.msrpCert.clientCertificate
 	}
 	in.msrp, err = msrpnet.New(msrpnet.Options{
 		TLSListen:       m.TLSListen,
@@ -149,6 +166,7 @@ func newInstance(o *config.Options, log *slog.Logger, trace func(string)) (*inst
 			TokenTTL:    time.Duration(m.SessionTTL),
 			Registry:    in.metrics,
 			Varz:        in.varz,
+			Ready:       in.ready,
 			Logger:      log.With("component", "core/web"),
 		})
 		if err != nil {
@@ -170,18 +188,10 @@ func newInstance(o *config.Options, log *slog.Logger, trace func(string)) (*inst
 		in.closeStore()
 		return nil, err
 	}
-	var trusted []netip.Prefix
-	for _, t := range o.SIP.Trusted {
-		p, err := netip.ParsePrefix(t)
-		if err != nil {
-			a, err2 := netip.ParseAddr(t)
-			if err2 != nil {
-				in.closeStore()
-				return nil, fmt.Errorf("herald: trusted %q: %w", t, err)
-			}
-			p = netip.PrefixFrom(a, a.BitLen())
-		}
-		trusted = append(trusted, p)
+	trusted, err := parseTrusted(o.SIP.Trusted)
+	if err != nil {
+		in.closeStore()
+		return nil, err
 	}
 	in.sip, err = signal.New(signal.Options{
 		Host:             host,
@@ -322,7 +332,7 @@ func (in *instance) start(ctx context.Context) error {
 			return err
 		}
 	}
-	socks, err := bindSIP(in.opts.SIP.Listen, in.opts.SIP.UDPReaders)
+	socks, err := bindSIPWith(in.opts.SIP.Listen, in.opts.SIP.UDPReaders, in.sipCert)
 	if err != nil {
 		return err
 	}
@@ -347,7 +357,23 @@ func (in *instance) start(ctx context.Context) error {
 			in.serve(func() error { return in.sip.ServeTCP(ln) })
 		}
 	}
+	in.up.Store(true)
 	return nil
+}
+
+// sipCert is the server side of a SIP tls listener: its certificate in a slot a reload refills.
+func (in *instance) sipCert(l config.Listener) (*tls.Config, error) {
+	for _, c := range in.certs { // a bind retried (bindSIP) asks again
+		if c != in.msrpCert && c.certFile == l.Cert && c.keyFile == l.Key {
+			return c.serverConfig(), nil
+		}
+	}
+	c, err := newCertSlot(l.Cert, l.Key)
+	if err != nil {
+		return nil, err
+	}
+	in.certs = append(in.certs, c)
+	return c.serverConfig(), nil
 }
 
 type sipSocket struct {
@@ -364,6 +390,12 @@ type sipSocket struct {
 // served by its own reader; the first of them comes first in the result, so it is the one UDP
 // requests leave from (Server.Listening).
 func bindSIP(ls []config.Listener, udpReaders int) ([]sipSocket, error) {
+	return bindSIPWith(ls, udpReaders, nil)
+}
+
+// bindSIPWith is bindSIP with the server TLS config of each tls listener made by tlsConf (nil: its
+// cert and key files, read once).
+func bindSIPWith(ls []config.Listener, udpReaders int, tlsConf func(config.Listener) (*tls.Config, error)) ([]sipSocket, error) {
 	readers := max(udpReaders, 1)
 	var out []sipSocket
 	closeAll := func() {
@@ -404,9 +436,16 @@ func bindSIP(ls []config.Listener, udpReaders int) ([]sipSocket, error) {
 					a = sk.ln.Addr()
 				}
 			case "tls":
-				var cert tls.Certificate
-				if cert, err = tls.LoadX509KeyPair(l.Cert, l.Key); err == nil {
-					conf := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+				var conf *tls.Config
+				if tlsConf != nil {
+					conf, err = tlsConf(l)
+				} else {
+					var cert tls.Certificate
+					if cert, err = tls.LoadX509KeyPair(l.Cert, l.Key); err == nil {
+						conf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+					}
+				}
+				if err == nil {
 					if sk.ln, err = tls.Listen("tcp", addr, conf); err == nil {
 						a, sk.tls = sk.ln.Addr(), true
 					}
@@ -540,7 +579,13 @@ func (in *instance) closeStore() {
 	in.cleanup = func() {}
 }
 
-func cmdServe(ctx context.Context, path string, stderr io.Writer) int {
+// cmdServe runs the gateway until SIGTERM or SIGINT (a drain, see lifecycle.go); SIGHUP reloads
+// the config file.
+func cmdServe(path string, stderr io.Writer) int {
+	// Registered before anything else: from here on a signal never kills the process unhandled.
+	sigs := make(chan os.Signal, 4)
+	ossignal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	defer ossignal.Stop(sigs)
 	var (
 		o   *config.Options
 		err error
@@ -554,10 +599,14 @@ func cmdServe(ctx context.Context, path string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	log := newLogger(o, stderr)
+	log, level := newLevelLogger(o, stderr)
 	for _, w := range o.Warnings {
 		log.Warn("config", "problem", w.String())
 	}
+	// sipgo's transaction timers are process-wide (sip.SetTimers): the binary runs one Server, so
+	// sip.t1 and sip.t2 are set here, once, before any transaction exists (T4 keeps RFC 3261's 5 s).
+	// Tests that run several servers in one process leave them alone.
+	sip.SetTimers(o.SIP.T1.D(), o.SIP.T2.D(), sip.T4)
 	// The collector settings of the configuration (default gc_percent 400, memory_limit_mb 4096; see
 	// config.LimitOptions for the arithmetic) replace GOGC and GOMEMLIMIT; an explicit 0 leaves
 	// Go's own (and the environment's) in place.
@@ -579,6 +628,9 @@ func cmdServe(ctx context.Context, path string, stderr io.Writer) int {
 		log.Error("start", "error", err)
 		return 1
 	}
+	in.level = level
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	if err := in.start(ctx); err != nil {
 		log.Error("start", "error", err)
 		in.stop(context.Background())
@@ -586,13 +638,29 @@ func cmdServe(ctx context.Context, path string, stderr io.Writer) int {
 	}
 	host, port := in.msrp.Addr()
 	log.Info("herald serving", "version", version, "sip", in.sipAddr(), "msrp", net.JoinHostPort(host, strconv.Itoa(port)),
-		"next_hop", o.SIP.NextHop, "subscribers", in.profiles.Len())
-	<-ctx.Done()
-	log.Info("herald stopping")
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+		"http", in.httpAddr(), "next_hop", o.SIP.NextHop, "subscribers", in.profiles.Len())
+	for sig := range sigs {
+		if sig == syscall.SIGHUP {
+			o = in.reload(o, path)
+			continue
+		}
+		log.Info("herald stopping", "signal", sig.String())
+		break
+	}
+	in.drain(o, sigs) // false: a second signal, stop at once
+	sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer scancel()
 	in.stop(sctx)
+	log.Info("herald stopped")
 	return 0
+}
+
+// httpAddr is the page listener's bound address, "" without one.
+func (in *instance) httpAddr() string {
+	if in.web == nil {
+		return ""
+	}
+	return in.web.Addr()
 }
 
 // udpVarz is the /varz view of the SIP UDP sockets Herald reads itself.

@@ -609,16 +609,15 @@ func TestParseDefaults(t *testing.T) {
 		Warnings: []Problem{{File: "t.yaml", Line: 1, Col: 1, Msg: "sip.trusted: empty: every source address may start calls"}},
 		Node:     NodeOptions{Name: "herald"},
 		SIP: SIPOptions{
-			Listen:      []Listener{{Transport: "udp", Addr: "127.0.0.1:5060"}, {Transport: "tcp", Addr: "127.0.0.1:5060"}},
-			Advertise:   "127.0.0.1:5060",
-			NextHop:     "sip:127.0.0.1:5070",
-			RecordRoute: true,
-			FastPath:    true,
-			T1:          Duration(500 * time.Millisecond),
-			T2:          Duration(4 * time.Second),
-			TimerC:      Duration(180 * time.Second),
-			UDPReaders:  2,
-			Capability:  CapabilityOptions{CacheSize: 100000, TTL: Duration(24 * time.Hour)},
+			Listen:     []Listener{{Transport: "udp", Addr: "127.0.0.1:5060"}, {Transport: "tcp", Addr: "127.0.0.1:5060"}},
+			Advertise:  "127.0.0.1:5060",
+			NextHop:    "sip:127.0.0.1:5070",
+			FastPath:   true,
+			T1:         Duration(500 * time.Millisecond),
+			T2:         Duration(4 * time.Second),
+			TimerC:     Duration(180 * time.Second),
+			UDPReaders: 2,
+			Capability: CapabilityOptions{CacheSize: 100000, TTL: Duration(24 * time.Hour)},
 		},
 		MSRP: MSRPOptions{
 			Listen: "127.0.0.1:2855", Advertise: "127.0.0.1", AdvertiseAddr: "127.0.0.1", ChunkSize: 2048,
@@ -636,9 +635,10 @@ func TestParseDefaults(t *testing.T) {
 		Store:   StoreOptions{CacheMB: 256, MissLoads: 64, GCGrace: Duration(time.Hour), GCInterval: Duration(10 * time.Minute)},
 		Cards: CardOptions{MaxBytes: 256 << 10, Styles: true, Images: true, SVG: true,
 			LinkSchemes: []string{"https", "tel", "sip", "sips", "mailto"}},
-		Clips:  ClipOptions{MaxBytes: 4 << 20, MaxDuration: Duration(time.Minute)},
-		Limits: LimitOptions{MaxCalls: 10000, GCPercent: DefaultGCPercent, MemoryLimitMB: DefaultMemoryLimitMB},
-		Log:    LogOptions{Level: "info", Format: "text"},
+		Clips:    ClipOptions{MaxBytes: 4 << 20, MaxDuration: Duration(time.Minute)},
+		Limits:   LimitOptions{MaxCalls: 10000, GCPercent: DefaultGCPercent, MemoryLimitMB: DefaultMemoryLimitMB},
+		Log:      LogOptions{Level: "info", Format: "text"},
+		Shutdown: ShutdownOptions{DrainTimeout: Duration(20 * time.Second)},
 	}
 	if !reflect.DeepEqual(o, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", o, want)
@@ -646,7 +646,7 @@ func TestParseDefaults(t *testing.T) {
 }
 
 func TestParseExplicitValuesKept(t *testing.T) {
-	src := hop + `  record_route: false
+	src := hop + `  record_route: true
   fast_path: false
   trusted: ["10.0.0.0/8"]
   t1: &t 250ms
@@ -672,7 +672,7 @@ http:
 		name      string
 		got, want any
 	}{
-		{"record_route", o.SIP.RecordRoute, false},
+		{"record_route", o.SIP.RecordRoute, true},
 		{"fast_path", o.SIP.FastPath, false},
 		{"t1 via anchor", o.SIP.T1.D(), 250 * time.Millisecond},
 		{"t2 via alias", o.SIP.T2.D(), 250 * time.Millisecond},

@@ -46,6 +46,7 @@ const (
 	DefaultClipMaxDur     = 60 * time.Second
 	DefaultLogLevel       = "info"
 	DefaultLogFormat      = "text"
+	DefaultDrainTimeout   = 20 * time.Second
 )
 
 // applyDefaults fills every key the file did not set. An explicit value, even zero, is kept.
@@ -70,9 +71,6 @@ func (l *loader) applyDefaults(o *Options) {
 
 	if !l.set["sip.listen"] {
 		o.SIP.Listen = []Listener{{Transport: "udp", Addr: DefaultSIPAddr}, {Transport: "tcp", Addr: DefaultSIPAddr}}
-	}
-	if !l.set["sip.record_route"] {
-		o.SIP.RecordRoute = true
 	}
 	if !l.set["sip.fast_path"] {
 		o.SIP.FastPath = true
@@ -130,6 +128,7 @@ func (l *loader) applyDefaults(o *Options) {
 	num("limits.memory_limit_mb", &o.Limits.MemoryLimitMB, DefaultMemoryLimitMB)
 	str("log.level", &o.Log.Level, DefaultLogLevel)
 	str("log.format", &o.Log.Format, DefaultLogFormat)
+	dur("shutdown.drain_timeout", &o.Shutdown.DrainTimeout, DefaultDrainTimeout)
 }
 
 // isWildcard reports whether host is an unspecified address (0.0.0.0, ::) or empty.

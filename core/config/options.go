@@ -25,6 +25,8 @@ type Options struct {
 	Limits  LimitOptions `yaml:"limits"`
 	CPU     CPUOptions   `yaml:"cpu"`
 	Log     LogOptions   `yaml:"log"`
+
+	Shutdown ShutdownOptions `yaml:"shutdown"`
 }
 
 // NodeOptions names this instance.
@@ -50,8 +52,13 @@ type SIPOptions struct {
 	// Its transport parameter is honoured (RFC 3263 §4.1): ;transport=udp sends every request over UDP
 	// whatever its size; without one, an INVITE over 1300 bytes goes over TCP (RFC 3261 §18.1.1) and over
 	// UDP again, whole, when the next hop refuses TCP.
-	NextHop     string `yaml:"next_hop"`
-	RecordRoute bool   `yaml:"record_route"` // default true
+	NextHop string `yaml:"next_hop"`
+	// RecordRoute keeps Herald in the dialog path after the answer (ACK, re-INVITE, UPDATE, BYE).
+	// Herald's work ends at the INVITE's final response, so the default is false: the dialog's later
+	// requests go between the terminals and the hops that record-route, and a Herald that is stopped
+	// or restarted breaks no answered call. A deployment whose routing needs Herald in the path sets
+	// it true; a drain then keeps relaying in-dialog requests only for shutdown.dialog_grace.
+	RecordRoute bool `yaml:"record_route"`
 	// FastPath proxies plain calls (no card, no ringback) that arrive and leave over UDP with Herald's
 	// own transaction table instead of the general SIP stack: about a third of the CPU per call.
 	// Default true; false sends every call the general way (for comparison, or to rule it out).
@@ -209,6 +216,20 @@ type LogOptions struct {
 	Level  string `yaml:"level"`  // debug, info, warn or error; default info
 	Format string `yaml:"format"` // text or json; default text
 	Trace  bool   `yaml:"trace"`  // SIP/MSRP wire tracing, separate from debug
+}
+
+// ShutdownOptions govern the drain on SIGTERM (see cmd/herald): readiness goes false, new INVITEs
+// get 503 with Retry-After, calls still ringing keep their pushes and ringback until they end or
+// DrainTimeout passes; the rest get 487 upstream, CANCEL downstream and '#' on a half-sent page
+// (RFC 4975 §7.1.1). A second SIGTERM or SIGINT stops at once.
+type ShutdownOptions struct {
+	// DrainTimeout bounds the wait for ringing calls, 1s..10m; default 20s. systemd's
+	// TimeoutStopSec must exceed DrainTimeout plus DialogGrace plus a few seconds.
+	DrainTimeout Duration `yaml:"drain_timeout"`
+	// DialogGrace is how long, once no call rings, Herald keeps relaying in-dialog requests (ACK,
+	// re-INVITE, BYE) of calls answered through it before it exits, 1s..1h; absent: none. Useful
+	// only with sip.record_route true, where every answered call's BYE passes Herald.
+	DialogGrace Duration `yaml:"dialog_grace,omitempty"`
 }
 
 // Duration is a time.Duration written in YAML as a Go duration string ("500ms", "30s", "3m").

@@ -46,6 +46,12 @@ func (l *loader) validate(o *Options) {
 	l.validateCPU("cpu.rtp_shards", o.CPU.RTPShards)
 	l.oneOf("log.level", o.Log.Level, "debug", "info", "warn", "error")
 	l.oneOf("log.format", o.Log.Format, "text", "json")
+	if d := o.Shutdown.DrainTimeout.D(); d < time.Second || d > 10*time.Minute {
+		l.valErr("shutdown.drain_timeout", ErrValue, "must be in 1s..10m, got %s", d)
+	}
+	if d := o.Shutdown.DialogGrace.D(); l.set["shutdown.dialog_grace"] && (d < time.Second || d > time.Hour) {
+		l.valErr("shutdown.dialog_grace", ErrValue, "must be in 1s..1h, got %s", d)
+	}
 }
 
 // cardScheme is what a URL scheme looks like (RFC 3986 §3.1), lowercase.

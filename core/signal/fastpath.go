@@ -137,6 +137,8 @@ type FastStats struct {
 	// Overload is the requests answered 503 because the fast path held its limit of transactions
 	// (maxTxFactor × MaxCalls).
 	Overload atomic.Uint64
+	// Aborted is the calls a drain ended while they rang (Server.AbortCalls): 487 up, CANCEL down.
+	Aborted atomic.Uint64
 }
 
 type fastPath struct {
@@ -148,10 +150,7 @@ type fastPath struct {
 	base time.Time
 	seed maphash.Seed
 
-	maxTx     int    // transactions held at most (maxTxFactor × Options.MaxCalls)
-	nextHop   sipURI // the configured next hop, when it is over UDP
-	nextHopOK bool
-	dns       *hostCache
+	dns *hostCache
 
 	conns atomic.Pointer[[]*fconn]
 
@@ -187,7 +186,6 @@ func newFastPath(s *Server) *fastPath {
 	}
 	f.nextID.Store(rand.Uint64() >> 16)
 	f.host = strings.ToLower(s.opts.Host)
-	f.maxTx = maxTxFactor * s.opts.MaxCalls
 	if f.t2 <= 0 {
 		f.t2 = 8 * f.t1 // RFC 3261: T2 4 s with T1 500 ms
 	}
@@ -196,13 +194,6 @@ func newFastPath(s *Server) *fastPath {
 		f.tick = max(q, int64(time.Millisecond))
 	}
 	f.dns = newHostCache(&s.Stats.Fast)
-	if strings.EqualFold(s.opts.NextHopTransport, "udp") {
-		if host, port, err := net.SplitHostPort(s.opts.NextHop); err == nil {
-			if p, err := strconv.Atoi(port); err == nil && p > 0 && p < 65536 {
-				f.nextHop, f.nextHopOK = sipURI{host: []byte(host), port: p}, true
-			}
-		}
-	}
 	go f.run()
 	return f
 }
@@ -425,10 +416,11 @@ func (f *fastPath) routeOf(m *fmsg, invite bool) (route, bool) {
 		return r, good
 	}
 	if invite {
-		if !f.nextHopOK {
+		l := f.s.live.Load() // the configured next hop, when it is over UDP (Server.Reload)
+		if !l.fastNextHopOK {
 			return r, false
 		}
-		dst, good := f.target(f.nextHop)
+		dst, good := f.target(l.fastNextHop)
 		r.dst = dst
 		return r, good
 	}
@@ -660,10 +652,17 @@ func (f *fastPath) onInvite(m *fmsg, src netip.AddrPort, c *fconn) bool {
 	callID := string(m.value(hCallID))
 	s.mu.Lock()
 	_, general := s.calls[callID]
-	full := len(s.calls)+int(f.active.Load()) >= s.opts.MaxCalls
+	full := len(s.calls)+int(f.active.Load()) >= s.live.Load().maxCalls
 	s.mu.Unlock()
 	if general || full {
 		return f.fallback() // the general path answers 482 or 503 (and counts it)
+	}
+	if s.draining.Load() {
+		// A drain (Server.Drain): the previous hop tries another instance.
+		s.Stats.Invites.Add(1)
+		s.Stats.Rejected503.Add(1)
+		f.flush([]fsend{{c, appendAnswer(nil, m, src, false, 503, "Service Unavailable", "Retry-After: "+drainRetryAfter+"\r\n", ""), src}})
+		return true
 	}
 
 	tx := &ftx{id: f.nextID.Add(1), invite: true, branch: string(m.txKey(nil)), callID: callID, cseq: m.cseq, up: src, down: r.dst, conn: c, wslot: -1}
@@ -678,7 +677,7 @@ func (f *fastPath) onInvite(m *fmsg, src netip.AddrPort, c *fconn) bool {
 		f.s.Stats.Fast.Absorbed.Add(1)
 		return true
 	}
-	if len(f.out) >= f.maxTx {
+	if len(f.out) >= maxTxFactor*s.live.Load().maxCalls {
 		f.unlock(m)
 		s.Stats.Invites.Add(1)
 		s.Stats.Fast.Overload.Add(1)
@@ -1063,7 +1062,7 @@ func (f *fastPath) onInDialog(m *fmsg, src netip.AddrPort, c *fconn) bool {
 		f.s.Stats.Fast.Absorbed.Add(1)
 		return true
 	}
-	if len(f.out) >= f.maxTx {
+	if len(f.out) >= maxTxFactor*f.s.live.Load().maxCalls {
 		// The transaction limit (maxTxFactor): refused without state (RFC 3261 §21.5.4).
 		f.unlock(m)
 		f.s.Stats.Fast.Overload.Add(1)

@@ -90,10 +90,17 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		respondTag(tx, req, tag, 482, "Loop Detected")
 		return
 	}
-	if len(s.calls)+s.fastActive() >= s.opts.MaxCalls {
+	if len(s.calls)+s.fastActive() >= s.live.Load().maxCalls {
 		s.mu.Unlock()
 		s.Stats.Rejected503.Add(1)
 		respondTag(tx, req, tag, 503, "Service Unavailable", sip.NewHeader("Retry-After", "5"))
+		return
+	}
+	if s.draining.Load() {
+		s.mu.Unlock()
+		// A drain (Server.Drain): the previous hop tries another instance.
+		s.Stats.Rejected503.Add(1)
+		respondTag(tx, req, tag, 503, "Service Unavailable", sip.NewHeader("Retry-After", drainRetryAfter))
 		return
 	}
 	c := &callCtl{s: s, req: req, tx: tx, callID: callID, tag: tag, events: make(chan any, 8)}
@@ -420,6 +427,19 @@ func (c *callCtl) run() {
 			c.finish()
 			return
 		case ev := <-c.events:
+			if _, ok := ev.(drainAbort); ok {
+				// The drain's time is up (Server.AbortCalls): 487 upstream, CANCEL downstream
+				// (RFC 3261 §16.10), pushes closed with '#' mid-page (RFC 4975 §7.1.1).
+				if !c.final {
+					c.finish()
+					c.final = true
+					c.respond(487, "Request Terminated")
+					c.canceled = true
+					c.cancelDownstream()
+					cancelDeadline = time.After(64 * s.opts.T1)
+				}
+				continue
+			}
 			if e, ok := ev.(brokenAnswerEnded); ok {
 				// The callee's dialog of the 2xx without a session answer is over: a single-line
 				// phone is free again for the INVITE without the part (unless the call ended
@@ -466,8 +486,9 @@ func (c *callCtl) newForward() *sip.Request {
 	s, req := c.s, c.req
 	fwd := forwardCopy(req)
 	if route := s.popSelfRoute(fwd); route == nil {
-		fwd.SetDestination(s.opts.NextHop)
-		fwd.SetTransport(strings.ToUpper(s.opts.NextHopTransport))
+		l := s.live.Load()
+		fwd.SetDestination(l.nextHop)
+		fwd.SetTransport(strings.ToUpper(l.nextHopTransport))
 	} else {
 		towardNextHop(fwd, route)
 	}

@@ -70,7 +70,7 @@ func (s *Server) pinnedFor(fwd *sip.Request) bool {
 	if r := fwd.Route(); r != nil {
 		return udpPinned(&r.Address)
 	}
-	return s.opts.NextHopPinned
+	return s.live.Load().nextHopPinned
 }
 
 // originate sends a request Herald itself originates toward a terminal (the UPDATE on its early

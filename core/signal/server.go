@@ -157,6 +157,8 @@ type Server struct {
 	listen   [numTransports]atomic.Int32 // each transport's first served socket's local port
 	udpLocal atomic.Pointer[sip.Addr]    // the first served UDP socket: requests over UDP leave from it
 	active   atomic.Int64
+	live     atomic.Pointer[live] // the settings Reload changes (drain.go)
+	draining atomic.Bool          // Drain was called: new INVITEs get 503
 	Stats    Stats
 	wg       sync.WaitGroup
 }
@@ -196,6 +198,8 @@ func New(opts Options, deps Deps) (*Server, error) {
 	}
 	s := &Server{opts: opts, deps: deps, log: opts.Logger.With("component", "core/signal"), calls: map[string]*callCtl{}}
 	s.port.Store(int32(opts.Port))
+	s.live.Store(newLive(Reloadable{Trusted: opts.Trusted, MaxCalls: opts.MaxCalls, NextHop: opts.NextHop,
+		NextHopTransport: opts.NextHopTransport, NextHopPinned: opts.NextHopPinned}))
 	if !opts.DisableFastPath {
 		s.fast = newFastPath(s)
 	}
@@ -540,7 +544,7 @@ func (s *Server) isSelf(u sip.Uri) bool {
 }
 
 func (s *Server) trusted(req *sip.Request) bool {
-	if len(s.opts.Trusted) == 0 {
+	if len(s.live.Load().trusted) == 0 {
 		return true
 	}
 	host, _, err := net.SplitHostPort(req.Source())
@@ -556,11 +560,12 @@ func (s *Server) trusted(req *sip.Request) bool {
 
 // trustedAddr reports whether ip is one of the configured peers (everyone when none are).
 func (s *Server) trustedAddr(ip netip.Addr) bool {
-	if len(s.opts.Trusted) == 0 {
+	trusted := s.live.Load().trusted
+	if len(trusted) == 0 {
 		return true
 	}
 	ip = ip.Unmap()
-	for _, p := range s.opts.Trusted {
+	for _, p := range trusted {
 		if p.Contains(ip) {
 			return true
 		}

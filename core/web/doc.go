@@ -28,14 +28,15 @@
 //
 // # Admin endpoints
 //
-//	/healthz          200 "ok"
+//	/healthz          200 "ok" (liveness)
+//	/readyz           200 "ready", or 503 naming why not (Options.Ready: start-up, draining)
 //	/varz             JSON of Options.Varz() (the server's own [Stats] when Varz is nil)
 //	/metrics          Prometheus exposition of Options.Registry (404 when nil)
 //	/debug/pprof/...  net/http/pprof, registered on this server's own handler, never DefaultServeMux
 //	/v1/..., /ui/...  Options.API (core/provision: the provisioning API and the operator page)
 //
 // By default pages and admin endpoints share Options.Listen. Setting Options.AdminListen moves the
-// admin endpoints (except /healthz, kept on both for load balancers) to a second listener, so that
+// admin endpoints (except /healthz and /readyz, kept on both for load balancers) to a second listener, so that
 // pprof, metrics and the provisioning API need not face the terminals' network; Options.PagesOnly
 // without AdminListen serves no admin endpoint at all. Options.TLSConfig turns on TLS for the page
 // listener.

@@ -64,6 +64,19 @@ func (h *handler) route(w http.ResponseWriter, r *http.Request) route {
 			_, _ = w.Write([]byte("ok"))
 		}
 		return routeHealthz
+	case p == "/readyz":
+		// Readiness, beside liveness (/healthz): a load balancer or orchestrator stops sending new
+		// work while it answers 503, during start-up and a drain.
+		if allowGet(w, r) {
+			if err := h.s.ready(); err != nil {
+				writeError(w, http.StatusServiceUnavailable, "not ready: "+err.Error())
+			} else {
+				w.Header()["Content-Type"] = hvText
+				w.Header()["Cache-Control"] = hvNoStore
+				_, _ = w.Write([]byte("ready"))
+			}
+		}
+		return routeHealthz
 	case h.admin && p == "/varz":
 		if allowGet(w, r) {
 			h.s.serveVarz(w)
@@ -86,6 +99,14 @@ func (h *handler) route(w http.ResponseWriter, r *http.Request) route {
 	}
 	writeError(w, http.StatusNotFound, "not found")
 	return routeOther
+}
+
+// ready is Options.Ready, nil when there is none.
+func (s *Server) ready() error {
+	if s.opts.Ready == nil {
+		return nil
+	}
+	return s.opts.Ready()
 }
 
 // allowGet answers 405 unless r is GET or HEAD.

@@ -54,6 +54,9 @@ type Options struct {
 	Registry *prometheus.Registry
 	// Varz returns the snapshot /varz encodes as JSON. Nil serves the server's own [Stats].
 	Varz func() any
+	// Ready reports whether the process takes new work, for /readyz: nil when it does, else why
+	// not (listeners not up yet, store not open, draining). Nil Ready: /readyz follows /healthz.
+	Ready func() error
 	// Logger is the base logger; the server adds component=core/web. Nil discards.
 	Logger *slog.Logger
 

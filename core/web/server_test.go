@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -399,6 +400,44 @@ func TestHealthz(t *testing.T) {
 	r := do(t, client(t), "GET", "http://"+s.Addr()+"/healthz")
 	if r.code != http.StatusOK || string(r.body) != "ok" {
 		t.Fatalf("healthz = %d %q", r.code, r.body)
+	}
+}
+
+// TestReadyz: /readyz answers 200 while Options.Ready says ready and 503 naming the reason
+// otherwise, on the page listener and the admin listener alike; no Ready follows /healthz.
+func TestReadyz(t *testing.T) {
+	var why atomic.Pointer[string]
+	ready := func() error {
+		if w := why.Load(); w != nil {
+			return errors.New(*w)
+		}
+		return nil
+	}
+	s, _ := testServer(t, Options{Ready: ready, AdminListen: "127.0.0.1:0"})
+	c := client(t)
+	for _, base := range []string{"http://" + s.Addr(), "http://" + s.AdminAddr()} {
+		if r := do(t, c, "GET", base+"/readyz"); r.code != http.StatusOK || string(r.body) != "ready" {
+			t.Fatalf("%s/readyz while ready = %d %q", base, r.code, r.body)
+		}
+	}
+	draining := "draining"
+	why.Store(&draining)
+	for _, base := range []string{"http://" + s.Addr(), "http://" + s.AdminAddr()} {
+		r := do(t, c, "GET", base+"/readyz")
+		wantJSONError(t, r, http.StatusServiceUnavailable)
+		if !strings.Contains(string(r.body), "draining") {
+			t.Fatalf("%s/readyz while draining: %q does not say why", base, r.body)
+		}
+		if r := do(t, c, "GET", base+"/healthz"); r.code != http.StatusOK {
+			t.Fatalf("%s/healthz while draining = %d: liveness must not follow readiness", base, r.code)
+		}
+	}
+	if r := do(t, c, "POST", "http://"+s.Addr()+"/readyz"); r.code != http.StatusMethodNotAllowed {
+		t.Fatalf("POST /readyz = %d", r.code)
+	}
+	plain, _ := testServer(t, Options{})
+	if r := do(t, c, "GET", "http://"+plain.Addr()+"/readyz"); r.code != http.StatusOK {
+		t.Fatalf("/readyz without Ready = %d", r.code)
 	}
 }
 

@@ -1,0 +1,108 @@
+package signal
+
+import (
+	"net"
+	"net/netip"
+	"strconv"
+)
+
+// live are the settings a reload may change while calls run (Server.Reload). Readers load the
+// pointer once per decision; a reload swaps the whole value, so one call never sees half of two.
+type live struct {
+	trusted          []netip.Prefix
+	maxCalls         int
+	nextHop          string // host:port
+	nextHopTransport string // udp, tcp or tls
+	nextHopPinned    bool
+	fastNextHop      sipURI // nextHop for the fast path, when it is over UDP
+	fastNextHopOK    bool
+}
+
+// Reloadable are the Options a running Server takes on Reload (SIGHUP): who may start calls, how
+// many at once, and where calls go when no Route is left. Every other option needs a new Server.
+type Reloadable struct {
+	Trusted          []netip.Prefix
+	MaxCalls         int
+	NextHop          string
+	NextHopTransport string
+	NextHopPinned    bool
+}
+
+func newLive(r Reloadable) *live {
+	if r.MaxCalls <= 0 {
+		r.MaxCalls = 10000
+	}
+	if r.NextHopTransport == "" {
+		r.NextHopTransport = "udp"
+	}
+	l := &live{trusted: r.Trusted, maxCalls: r.MaxCalls, nextHop: r.NextHop, nextHopTransport: r.NextHopTransport,
+		nextHopPinned: r.NextHopPinned}
+	if equalFold([]byte(r.NextHopTransport), "udp") {
+		if host, port, err := net.SplitHostPort(r.NextHop); err == nil {
+			if p, err := strconv.Atoi(port); err == nil && p > 0 && p < 65536 {
+				l.fastNextHop, l.fastNextHopOK = sipURI{host: []byte(host), port: p}, true
+			}
+		}
+	}
+	return l
+}
+
+// Reload applies r to calls that start from now on; calls in progress keep their next hop.
+func (s *Server) Reload(r Reloadable) {
+	s.live.Store(newLive(r))
+}
+
+// Drain starts a graceful stop: every new INVITE, on the general and the fast path, is answered
+// 503 with Retry-After (RFC 3261 §21.5.4) so that the previous hop tries another Herald, while the
+// calls in progress go on (pushes, ringback, in-dialog requests). Idempotent.
+func (s *Server) Drain() { s.draining.Store(true) }
+
+// Draining reports whether Drain was called.
+func (s *Server) Draining() bool { return s.draining.Load() }
+
+// drainRetryAfter is the Retry-After (seconds) of the 503 to an INVITE that arrives during a drain:
+// long enough that the previous hop picks another instance, short enough for a restart.
+const drainRetryAfter = "10"
+
+// AbortCalls ends every call still ringing, as a drain does when its time is up: 487 (Request
+// Terminated) to the caller, CANCEL to the callee (RFC 3261 §16.10), pushes closed with '#' on a
+// half-sent page (RFC 4975 §7.1.1) and ringback stopped. It returns at once; ActiveCalls falls to 0
+// as the callees answer the CANCELs.
+func (s *Server) AbortCalls() {
+	s.mu.Lock()
+	cs := make([]*callCtl, 0, len(s.calls))
+	for _, c := range s.calls {
+		cs = append(cs, c)
+	}
+	s.mu.Unlock()
+	for _, c := range cs {
+		go func() {
+			defer func() { s.recovered(recover()) }()
+			select {
+			case c.events <- drainAbort{}:
+			case <-c.ctx.Done():
+			}
+		}()
+	}
+	if s.fast != nil {
+		s.fast.abortAll()
+	}
+}
+
+// drainAbort is posted to a call's controller by AbortCalls.
+type drainAbort struct{}
+
+// abortAll is AbortCalls for the fast path's calls without a final response.
+func (f *fastPath) abortAll() {
+	var q []fsend
+	f.mu.Lock()
+	for _, tx := range f.calls {
+		if tx.final == 0 {
+			f.s.Stats.Fast.Aborted.Add(1)
+			q = f.answerUp(tx, 487, "Request Terminated", "", q)
+			q = f.cancelDown(tx, q)
+		}
+	}
+	f.mu.Unlock()
+	f.flush(q)
+}
