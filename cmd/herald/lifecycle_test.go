@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emiago/sipgo/sip"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/herald-ims/herald/bench/uesim"
@@ -67,15 +68,21 @@ func startServe(t *testing.T, o *config.Options) *serveChild {
 	t.Helper()
 	o.Log.Format = "json"
 	o.DataDir = t.TempDir()
+	path := filepath.Join(t.TempDir(), "herald.yaml")
+	writeOptions(t, path, o)
+	return startServeFile(t, path)
+}
+
+// writeOptions writes o to path as YAML.
+func writeOptions(t *testing.T, path string, o *config.Options) {
+	t.Helper()
 	b, err := yaml.Marshal(o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(t.TempDir(), "herald.yaml")
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return startServeFile(t, path)
 }
 
 func startServeFile(t *testing.T, path string) *serveChild {
@@ -595,4 +602,208 @@ func seedProfileFrom(t *testing.T, dir, id string) *profile.Profile {
 		t.Fatalf("no profile for %s in %s", id, dir)
 	}
 	return p
+}
+
+// TestDrainKeepsAnsweredCalls: a drain breaks no call answered before it. With the default
+// sip.record_route false the ACK and BYE never pass Herald, so the BYE of a call answered before
+// SIGTERM succeeds after Herald has exited. With record_route true, Herald relays the BYE during
+// shutdown.dialog_grace and exits 0 after it.
+func TestDrainKeepsAnsweredCalls(t *testing.T) {
+	answered := func(t *testing.T, callee *uesim.Callee) {
+		t.Helper()
+		waitFor(t, 10*time.Second, "call answered and ACKed", func() bool {
+			cs := callee.Calls()
+			return len(cs) == 1 && cs[0].Final == 200 && cs[0].Acked
+		})
+	}
+	byeOf := func(res *uesim.CallResult) *sip.Request {
+		for _, m := range res.Messages {
+			if m.Dir == uesim.Sent && m.Request != nil && m.Request.Method == sip.BYE {
+				return m.Request
+			}
+		}
+		return nil
+	}
+	t.Run("record_route=false", func(t *testing.T) {
+		callee := newCallee(t, uesim.CalleeOptions{RingTime: -1})
+		h := startServe(t, lifecycleConfig(t, callee.Addr()))
+		outcomes := placeCalls(t, h.sip, 1, uesim.CallerOptions{HoldTime: 3 * time.Second}, nil)
+		answered(t, callee)
+		h.signal(syscall.SIGTERM)
+		if code := h.exit(3 * time.Second); code != 0 { // no call rings: nothing to wait for
+			t.Fatalf("exit code %d", code)
+		}
+		oc := <-outcomes // the BYE goes after the hold, Herald gone
+		if oc.err != nil || oc.res.Final != 200 {
+			t.Fatalf("call answered before the drain: final %d, %v", oc.res.Final, oc.err)
+		}
+		if bye := byeOf(oc.res); bye == nil || bye.Route() != nil {
+			t.Fatalf("BYE %v: want one sent straight to the callee (no Route)", bye)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if cc, err := callee.WaitCall(ctx, oc.res.CallID); err != nil || !cc.Bye {
+			t.Fatalf("callee: BYE %t, %v", cc.Bye, err)
+		}
+	})
+	t.Run("record_route=true", func(t *testing.T) {
+		callee := newCallee(t, uesim.CalleeOptions{RingTime: -1})
+		o := lifecycleConfig(t, callee.Addr())
+		o.SIP.RecordRoute = true
+		o.Shutdown.DialogGrace = config.Duration(4 * time.Second)
+		h := startServe(t, o)
+		outcomes := placeCalls(t, h.sip, 1, uesim.CallerOptions{HoldTime: 1500 * time.Millisecond}, nil)
+		answered(t, callee)
+		stopAt := time.Now()
+		h.signal(syscall.SIGTERM)
+		h.waitLog(5*time.Second, msgIs("no call rings: relaying in-dialog requests of answered calls until the grace ends"))
+		if code := h.readyz(); code != http.StatusServiceUnavailable {
+			t.Fatalf("/readyz during the dialog grace = %d", code)
+		}
+		oc := <-outcomes
+		if oc.err != nil || oc.res.Final != 200 {
+			t.Fatalf("call answered before the drain: final %d, %v", oc.res.Final, oc.err)
+		}
+		if bye := byeOf(oc.res); bye == nil || bye.Route() == nil {
+			t.Fatalf("BYE %v: want it routed through Herald (Record-Route)", bye)
+		}
+		if h.exited() {
+			t.Fatal("Herald exited before the BYE it had to relay")
+		}
+		if code := h.exit(o.Shutdown.DialogGrace.D() + 3*time.Second); code != 0 {
+			t.Fatalf("exit code %d", code)
+		}
+		if d := time.Since(stopAt); d < o.Shutdown.DialogGrace.D() {
+			t.Fatalf("exited %s after SIGTERM, within dialog_grace %s", d, o.Shutdown.DialogGrace.D())
+		}
+	})
+}
+
+// TestReloadOnSIGHUP: SIGHUP applies a good new config live (log level and trusted peers: a source
+// refused 403 before is served after), rejects a broken one with every reason logged and the
+// running config kept (calls keep working, under the same level and peers), rejects a change of a
+// key that needs a restart, and never ends the process; SIGTERM then exits 0.
+func TestReloadOnSIGHUP(t *testing.T) {
+	callee := newCallee(t, uesim.CalleeOptions{RingTime: -1})
+	o := lifecycleConfig(t, callee.Addr())
+	o.SIP.Trusted = []string{"192.0.2.1"} // not the test's terminals on 127.0.0.1
+	o.Log.Format, o.DataDir = "json", t.TempDir()
+	path := filepath.Join(t.TempDir(), "herald.yaml")
+	writeOptions(t, path, o)
+	h := startServeFile(t, path)
+	debugLines := func() int {
+		return len(h.logs(func(l map[string]any) bool { return l["level"] == "DEBUG" }))
+	}
+	if f := inviteAnswer(t, h.sip); f.Status() != 403 {
+		t.Fatalf("INVITE from an untrusted peer answered %d, want 403", f.Status())
+	}
+	if n := debugLines(); n != 0 {
+		t.Fatalf("%d debug lines at level info", n)
+	}
+	call := func(what string) {
+		t.Helper()
+		if f := inviteAnswer(t, h.sip); f.Status() != 200 {
+			t.Fatalf("%s: call answered %d, want 200", what, f.Status())
+		}
+	}
+	reloaded := func(n int) int { return len(h.logs(msgIs("config reloaded"))) - n }
+
+	// A good config: trusted peers and log level change live.
+	good := *o
+	good.SIP.Trusted = []string{"127.0.0.0/8"}
+	good.Log.Level = "debug"
+	writeOptions(t, path, &good)
+	h.signal(syscall.SIGHUP)
+	h.waitLog(5*time.Second, msgIs("config reloaded"))
+	call("after the reload")
+	if debugLines() == 0 {
+		t.Fatal("no debug line after the reload to level debug")
+	}
+
+	// A config that fails validation: every reason logged, nothing applied.
+	rejected := func() int { return len(h.logs(msgIs("reload rejected: running config kept"))) }
+	before := rejected()
+	broken := good
+	broken.Limits.MaxCalls = -1
+	broken.Log.Level = "loud"
+	broken.SIP.Trusted = []string{"192.0.2.1"}
+	writeOptions(t, path, &broken)
+	h.signal(syscall.SIGHUP)
+	waitFor(t, 5*time.Second, "the broken config rejected", func() bool { return rejected() >= before+2 })
+	var reasons []string
+	for _, l := range h.logs(msgIs("reload rejected: running config kept"))[before:] {
+		reasons = append(reasons, l["problem"].(string))
+	}
+	if len(reasons) != 2 || !strings.Contains(strings.Join(reasons, "\n"), "limits.max_calls") ||
+		!strings.Contains(strings.Join(reasons, "\n"), "log.level") {
+		t.Fatalf("rejection reasons %q: want limits.max_calls and log.level, each with its position", reasons)
+	}
+	debugBefore := debugLines()
+	call("after a rejected reload") // still trusted, still served
+	if debugLines() == debugBefore {
+		t.Fatal("the rejected reload changed the log level")
+	}
+
+	// A key that needs a restart: rejected by name.
+	before = rejected()
+	restart := good
+	restart.SIP.T1 = config.Duration(250 * time.Millisecond)
+	writeOptions(t, path, &restart)
+	h.signal(syscall.SIGHUP)
+	waitFor(t, 5*time.Second, "the restart-only change rejected", func() bool { return rejected() > before })
+	if p := h.logs(msgIs("reload rejected: running config kept"))[before]["problem"]; p != "sip.t1: changed, needs a restart" {
+		t.Fatalf("rejection %q", p)
+	}
+	call("after a rejected restart-only change")
+	if n := reloaded(0); n != 1 {
+		t.Fatalf("%d reloads applied, want 1", n)
+	}
+	if h.exited() {
+		t.Fatal("SIGHUP ended the process")
+	}
+	h.signal(syscall.SIGTERM)
+	if code := h.exit(5 * time.Second); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+}
+
+// TestReadyzFollowsLifecycle: /readyz is 503 until every listener is bound (the page listener
+// starts before the SIP sockets), 200 while serving, 503 once draining; /healthz stays 200.
+func TestReadyzFollowsLifecycle(t *testing.T) {
+	o, err := demoConfig("127.0.0.1:5070")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := newInstance(o, slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := in.ready(); err == nil || !strings.Contains(err.Error(), "listeners not up") {
+		t.Fatalf("ready before start: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := in.start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer in.stop(context.Background())
+	get := func(path string) int {
+		t.Helper()
+		resp, err := http.Get("http://" + in.httpAddr() + path) //nolint:noctx // the test's own loopback URL
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		return resp.StatusCode
+	}
+	if c := get("/readyz"); c != http.StatusOK {
+		t.Fatalf("/readyz serving = %d", c)
+	}
+	in.sip.Drain()
+	if c := get("/readyz"); c != http.StatusServiceUnavailable {
+		t.Fatalf("/readyz draining = %d", c)
+	}
+	if c := get("/healthz"); c != http.StatusOK {
+		t.Fatalf("/healthz draining = %d", c)
+	}
 }
