@@ -331,9 +331,14 @@ type callOutcome struct {
 	err error
 }
 
-// placeCalls starts n calls alice → bob through herald, one caller terminal each, and returns
-// where their outcomes arrive. Each caller's RTP port is a socket of rtp (ringback counted there).
-func placeCalls(t *testing.T, herald string, n int, o uesim.CallerOptions, rtp []*net.UDPConn) chan callOutcome {
+// placeCalls starts n calls from alice to to (bob when "") through herald, one caller terminal each,
+// and returns where their outcomes arrive. Each caller's RTP port is a socket of rtp (ringback
+// counted there).
+func placeCalls(t *testing.T, herald string, n int, o uesim.CallerOptions, rtp []*net.UDPConn, to ...string) chan callOutcome {
+	callee := "tel:+1-212-555-2222"
+	if len(to) > 0 {
+		callee = to[0]
+	}
 	t.Helper()
 	out := make(chan callOutcome, n)
 	for i := range n {
@@ -345,7 +350,7 @@ func placeCalls(t *testing.T, herald string, n int, o uesim.CallerOptions, rtp [
 		go func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			res, err := cr.Call(ctx, herald, "sip:alice@home1.net", "tel:+1-212-555-2222")
+			res, err := cr.Call(ctx, herald, "sip:alice@home1.net", callee)
 			out <- callOutcome{res, err}
 		}()
 	}
@@ -624,10 +629,13 @@ func TestDrainKeepsAnsweredCalls(t *testing.T) {
 		}
 		return nil
 	}
+	// Calls to dave: alice's caller card goes to his terminal, which answers once it has it; dave
+	// has no callee card, so no push is cut by the answer.
+	const dave = "sip:dave@home1.net"
 	t.Run("record_route=false", func(t *testing.T) {
 		callee := newCallee(t, uesim.CalleeOptions{RingTime: -1})
 		h := startServe(t, lifecycleConfig(t, callee.Addr()))
-		outcomes := placeCalls(t, h.sip, 1, uesim.CallerOptions{HoldTime: 3 * time.Second}, nil)
+		outcomes := placeCalls(t, h.sip, 1, uesim.CallerOptions{HoldTime: 3 * time.Second}, nil, dave)
 		answered(t, callee)
 		h.signal(syscall.SIGTERM)
 		if code := h.exit(3 * time.Second); code != 0 { // no call rings: nothing to wait for
@@ -652,7 +660,7 @@ func TestDrainKeepsAnsweredCalls(t *testing.T) {
 		o.SIP.RecordRoute = true
 		o.Shutdown.DialogGrace = config.Duration(4 * time.Second)
 		h := startServe(t, o)
-		outcomes := placeCalls(t, h.sip, 1, uesim.CallerOptions{HoldTime: 1500 * time.Millisecond}, nil)
+		outcomes := placeCalls(t, h.sip, 1, uesim.CallerOptions{HoldTime: 1500 * time.Millisecond}, nil, dave)
 		answered(t, callee)
 		stopAt := time.Now()
 		h.signal(syscall.SIGTERM)
