@@ -22,7 +22,8 @@ func TestDefaultEmbedded(t *testing.T) {
 // external matches anything that would make a terminal fetch from the network while rendering.
 var external = regexp.MustCompile(`(?i)(src|href)\s*=\s*["']?\s*(https?:)?//|url\(\s*["']?\s*(https?:)?//|@import|<script[^>]*\bsrc=|<link[^>]*stylesheet|<iframe`)
 
-// TestSeedPages checks every seed page: accepted by content.NewPage, self-contained, mobile-ready.
+// TestSeedPages checks every seed page: accepted by content.Prepare with nothing removed,
+// self-contained, mobile-ready.
 func TestSeedPages(t *testing.T) {
 	pages, err := fs.Glob(configs.Seed, "pages/*.html")
 	if err != nil || len(pages) < 5 {
@@ -34,8 +35,9 @@ func TestSeedPages(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := content.NewPage("card.html", body); err != nil {
-				t.Errorf("NewPage: %v", err)
+			// Shipped pages are what the sanitiser keeps whole: nothing removed by the default policy.
+			if _, rep, err := content.Prepare("card.html", body, content.DefaultPolicy()); err != nil || !rep.Clean() {
+				t.Errorf("Prepare: %v, removed %+v", err, rep.Removed)
 			}
 			if m := external.Find(body); m != nil {
 				t.Errorf("page fetches from the network: %q", m)

@@ -180,7 +180,7 @@ func (c *cssSan) rules(s string) string {
 			k := matchBrace(s, j)
 			lname := strings.ToLower(name)
 			keyframes := strings.HasSuffix(lname, "keyframes") && (lname == "keyframes" || lname[0] == '-')
-			if (keptAtBlocks[lname] || keyframes) && cssPreludeRe.MatchString(prelude) {
+			if (keptAtBlocks[lname] || keyframes) && cssPreludeRe.MatchString(prelude) && balanced(prelude) {
 				b.WriteString(s[i : j+1])
 				b.WriteString(c.rules(s[j+1 : min(k, len(s))]))
 				b.WriteByte('}')
@@ -198,7 +198,7 @@ func (c *cssSan) rules(s string) string {
 		}
 		k := matchBrace(s, j)
 		sel := s[i:j]
-		if !cssSelectRe.MatchString(sel) {
+		if !cssSelectRe.MatchString(sel) || !balanced(sel) {
 			c.cut("selector", sel)
 		} else {
 			b.WriteString(s[i : j+1])
@@ -227,7 +227,7 @@ func (c *cssSan) decls(s string) string {
 		if j < len(s) && s[j] == '{' { // nested rule
 			k := matchBrace(s, j)
 			sel := s[i:j]
-			if !cssSelectRe.MatchString(sel) {
+			if !cssSelectRe.MatchString(sel) || !balanced(sel) {
 				c.cut("selector", sel)
 			} else {
 				b.WriteString(s[i : j+1])
@@ -270,7 +270,30 @@ func (c *cssSan) decl(d string) (string, bool) {
 	if name == "behavior" || name == "-moz-binding" {
 		return name, false
 	}
-	return name, cssValueRe.MatchString(value) && !strings.ContainsAny(value, "<@\\;{}")
+	return name, cssValueRe.MatchString(value) && !strings.ContainsAny(value, "<@\\;{}") && balanced(value)
+}
+
+// balanced reports whether every string in s is closed on its line and every parenthesis closed:
+// a piece cut off by the end of its block would read differently once the block is closed.
+func balanced(s string) bool {
+	depth := 0
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '"', '\'':
+			j := skipString(s, i)
+			if j >= len(s) || s[j] != s[i] {
+				return false
+			}
+			i = j
+		case '(':
+			depth++
+		case ')':
+			if depth--; depth < 0 {
+				return false
+			}
+		}
+	}
+	return depth == 0
 }
 
 func isCSSSpace(ch byte) bool {

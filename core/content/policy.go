@@ -137,7 +137,8 @@ func buildRules(p Policy) *rules {
 	set := func(el, attr string, re *regexp.Regexp) { r.elems[el][attr] = re }
 	set("meta", "charset", regexp.MustCompile(`(?i)^utf-8$`))
 	set("meta", "name", regexp.MustCompile(`(?i)^(?:viewport|description|author|color-scheme|theme-color|format-detection)$`))
-	set("meta", "content", regexp.MustCompile(`^[^<>]*$`))
+	// No ":" in content: no URL can hide there (http-equiv is never kept, so none would be read).
+	set("meta", "content", regexp.MustCompile(`^[^<>:]*$`))
 	set("ol", "start", numRe)
 	set("ol", "reversed", regexp.MustCompile(`^(?:|reversed)$`))
 	set("ol", "type", regexp.MustCompile(`^[1aAiI]$`))

@@ -62,8 +62,11 @@ func Prepare(name string, body []byte, pol Policy) (*Page, Report, error) {
 	}
 	rep.Removed = rb.r.Removed
 	rep.BytesOut = len(out)
-	if len(out) == 0 || !looksHTML(out) {
-		return nil, rep, &InputError{Err: ErrNotHTML, Reason: "nothing the policy allows is left"}
+	if len(bytes.TrimSpace(bytes.TrimPrefix(out, []byte("<!DOCTYPE html>")))) == 0 {
+		return nil, rep, &InputError{Err: ErrEmptyPage, Reason: "nothing the policy allows is left"}
+	}
+	if !looksHTML(out) { // the input did (checked above); this page lost its only <html> tag
+		out = append([]byte("<!DOCTYPE html>"), out...)
 	}
 	p, err := newPage(name, out)
 	if err != nil {

@@ -121,14 +121,14 @@ func checkWellFormed(b []byte) error {
 			continue
 		}
 		content = true
-		name, hasAttr := z.TagName()
+		name, _ := z.TagName()
 		tag := string(name)
 		switch tt {
 		case html.StartTagToken, html.SelfClosingTagToken:
 			if ended {
 				return bad(at, "<%s> after </html>", tag)
 			}
-			if err := checkAttrs(z, hasAttr, tag, b, at); err != nil {
+			if err := checkAttrs(raw, tag, b, at); err != nil {
 				return err
 			}
 			if tag == "html" || tag == "head" || tag == "body" {
@@ -157,7 +157,7 @@ func checkWellFormed(b []byte) error {
 			}
 			stack = append(stack, openElem{tag, at})
 		case html.EndTagToken:
-			if hasAttr {
+			if len(rawAttrNames(raw)) > 0 {
 				return bad(at, "attributes on the end tag </%s>", tag)
 			}
 			if voidElems[tag] && foreign == 0 {
@@ -254,25 +254,76 @@ var (
 	tableFence = setOf("table svg math")
 )
 
-// checkAttrs refuses duplicate attributes and names no browser would read as the author meant.
-func checkAttrs(z *html.Tokenizer, more bool, tag string, b []byte, at int) error {
-	var names []string
-	for more {
-		var k []byte
-		k, _, more = z.TagAttr()
-		name := string(k)
+// checkAttrs refuses duplicate attributes (which the tokenizer drops silently, keeping the first, as
+// a browser does: a sanitiser and a browser must never read different values) and attribute names no
+// browser would read as the author meant.
+func checkAttrs(raw []byte, tag string, b []byte, at int) error {
+	names := rawAttrNames(raw)
+	for i, name := range names {
 		if strings.ContainsAny(name, "\"'<=") {
 			return inputErr(ErrMalformed, b, at, "attribute name %q in <%s>", truncate(name, 40), tag)
 		}
-		for _, n := range names {
+		for _, n := range names[:i] {
 			if n == name {
 				return inputErr(ErrMalformed, b, at, "duplicate attribute %s in <%s>", name, tag)
 			}
 		}
-		names = append(names, name)
 	}
 	return nil
 }
+
+// rawAttrNames returns the lowercase attribute names of one raw start or end tag, following the
+// tokenizer states of WHATWG HTML §13.2.5.32-39 (before/after attribute name, attribute value
+// quoted and unquoted).
+func rawAttrNames(raw []byte) []string {
+	i := 1
+	if i < len(raw) && raw[i] == '/' {
+		i++
+	}
+	for i < len(raw) && !isHTMLSpace(raw[i]) && raw[i] != '/' && raw[i] != '>' { // tag name
+		i++
+	}
+	var names []string
+	for i < len(raw) {
+		for i < len(raw) && (isHTMLSpace(raw[i]) || raw[i] == '/') {
+			i++
+		}
+		if i >= len(raw) || raw[i] == '>' {
+			break
+		}
+		start := i
+		i++ // a first "=" belongs to the name (§13.2.5.32)
+		for i < len(raw) && !isHTMLSpace(raw[i]) && raw[i] != '/' && raw[i] != '>' && raw[i] != '=' {
+			i++
+		}
+		names = append(names, strings.ToLower(string(raw[start:i])))
+		for i < len(raw) && isHTMLSpace(raw[i]) {
+			i++
+		}
+		if i >= len(raw) || raw[i] != '=' {
+			continue
+		}
+		i++
+		for i < len(raw) && isHTMLSpace(raw[i]) {
+			i++
+		}
+		if i < len(raw) && (raw[i] == '"' || raw[i] == '\'') {
+			q := raw[i]
+			i++
+			for i < len(raw) && raw[i] != q {
+				i++
+			}
+			i++
+			continue
+		}
+		for i < len(raw) && !isHTMLSpace(raw[i]) && raw[i] != '>' {
+			i++
+		}
+	}
+	return names
+}
+
+func isHTMLSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r' }
 
 // checkChars refuses control characters and noncharacters the HTML Standard calls parse errors.
 func checkChars(b []byte) error {

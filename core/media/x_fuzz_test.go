@@ -3,6 +3,7 @@ package media
 import (
 	"os"
 	"testing"
+	"time"
 )
 
 func FuzzParseWAV(f *testing.F) {
@@ -57,6 +58,33 @@ func FuzzNewH264(f *testing.F) {
 		for _, fr := range p.Frames {
 			if len(fr.Payload) == 0 || len(fr.Payload) > mtu-12 {
 				t.Fatalf("payload of %d bytes for mtu %d", len(fr.Payload), mtu)
+			}
+		}
+	})
+}
+
+// FuzzPrepareClip: any upload either gives a clip within its limits whose every framing has packets,
+// or an error with a stable code (never "internal", never a panic).
+func FuzzPrepareClip(f *testing.F) {
+	f.Add(makeWAV(1, 1, 8000, 16, []int16{1, -2, 3}), "")
+	f.Add(awbFile, KindAWB)
+	f.Add(annexB(testSPS, testPPS, testIDR, testP), "")
+	f.Add([]byte("RIFF\x00\x00\x00\x00WAVE"), KindWAV)
+	lim := ClipLimits{MaxBytes: 1 << 16, MaxDuration: 10 * time.Second}
+	f.Fuzz(func(t *testing.T, b []byte, kind string) {
+		c, err := PrepareClip("fuzz", lim, Source{Kind: kind, Data: b})
+		if err != nil {
+			if c != nil || ClipErrorCode(err) == "internal" {
+				t.Fatalf("PrepareClip = %v, %v (code %q)", c, err, ClipErrorCode(err))
+			}
+			return
+		}
+		if c.Duration > lim.MaxDuration || len(c.Version) != 40 {
+			t.Fatalf("duration %v, version %q", c.Duration, c.Version)
+		}
+		for _, p := range []*Packets{c.PCMU, c.PCMA, c.AMRWBOA, c.AMRWBBE, c.H264} {
+			if p != nil && (len(p.Frames) == 0 || p.Length == 0) {
+				t.Fatalf("empty framing %s", p.Encoding)
 			}
 		}
 	})
