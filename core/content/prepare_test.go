@@ -238,7 +238,7 @@ func TestPrepareErrors(t *testing.T) {
 			reason: "<div> closes <p> while <b> (opened at 1:19) is still open"},
 		"self-closing div": {body: "<!DOCTYPE html><body><div/>x</body>", err: ErrMalformed, code: "malformed_html", line: 1, col: 22, offset: 21,
 			reason: "<div/> is not self-closing in HTML: the element stays open"},
-		"void end tag":  {body: "<!DOCTYPE html><p>a</br></p>", err: ErrMalformed, code: "malformed_html", line: 1, col: 20, offset: 19},
+		"void end tag": {body: "<!DOCTYPE html><p>a</br></p>", err: ErrMalformed, code: "malformed_html", line: 1, col: 20, offset: 19},
 		"duplicate attribute": {body: "<!DOCTYPE html><p class=a class=b>x</p>", err: ErrMalformed, code: "malformed_html", line: 1, col: 16, offset: 15,
 			reason: "duplicate attribute class in <p>"},
 		"quote in attribute name": {body: "<!DOCTYPE html><p a\"b=1>x</p>", err: ErrMalformed, code: "malformed_html", line: 1, col: 16, offset: 15},
