@@ -2,8 +2,10 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -594,7 +596,7 @@ func TestDrainTimeoutEndsRingingCalls(t *testing.T) {
 // seedProfileFrom is seedProfile for the seed in directory dir.
 func seedProfileFrom(t *testing.T, dir, id string) *profile.Profile {
 	t.Helper()
-	st, err := loadSeed(dir)
+	st, err := profile.LoadSeed(os.DirFS(dir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -813,5 +815,122 @@ func TestReadyzFollowsLifecycle(t *testing.T) {
 	}
 	if c := get("/healthz"); c != http.StatusOK {
 		t.Fatalf("/healthz draining = %d", c)
+	}
+}
+
+// TestSecondSignalStopsAtOnce: a SIGINT during the drain ends it at once, with calls still ringing
+// and a long drain_timeout, and the process still exits 0.
+func TestSecondSignalStopsAtOnce(t *testing.T) {
+	callee := newCallee(t, uesim.CalleeOptions{RingTime: -1, AnswerGate: make(chan struct{}), MaxCallTime: 30 * time.Second})
+	o := lifecycleConfig(t, callee.Addr())
+	o.Shutdown.DrainTimeout = config.Duration(time.Minute)
+	h := startServe(t, o)
+	placeCalls(t, h.sip, 1, uesim.CallerOptions{HoldTime: -1}, nil)
+	waitFor(t, 10*time.Second, "a call ringing", func() bool { return ringing(callee) == 1 })
+	h.signal(syscall.SIGTERM)
+	h.waitLog(5*time.Second, msgIs("draining: new calls refused, ringing calls go on"))
+	stopAt := time.Now()
+	h.signal(syscall.SIGINT)
+	if code := h.exit(5 * time.Second); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+	if l := h.logs(msgIs("second stop signal: stopping at once")); len(l) != 1 || l[0]["calls"] != 1.0 {
+		t.Fatalf("second-signal log lines %v: want one, naming the 1 call still ringing", l)
+	}
+	if d := time.Since(stopAt); d > 3*time.Second {
+		t.Fatalf("stopped %s after the second signal", d)
+	}
+}
+
+// TestReloadRenewsCertificates: a reload reads the TLS listeners' certificate files again (SIP over
+// TLS and msrps): a handshake after it presents the renewed certificate, one before it the old; a
+// key file that no longer matches its certificate is rejected and the running one kept.
+func TestReloadRenewsCertificates(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := selfSigned(t, dir)
+	src := `
+sip:
+  listen:
+    - {transport: udp, addr: "127.0.0.1:0"}
+    - {transport: tls, addr: "127.0.0.1:0", cert: "` + certFile + `", key: "` + keyFile + `"}
+  advertise: 127.0.0.1
+  next_hop: "sip:127.0.0.1:5070"
+  trusted: ["127.0.0.0/8"]
+msrp:
+  listen: "127.0.0.1:0"
+  advertise: 127.0.0.1
+  tls_listen: "127.0.0.1:0"
+  tls_cert: "` + certFile + `"
+  tls_key: "` + keyFile + `"
+http:
+  listen: ""
+`
+	path := writeFile(t, src)
+	in := startInstance(t, path, src)
+	cur, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, msrpsPort := in.msrp.TLSAddr()
+	addrs := map[string]string{
+		"sip tls": "127.0.0.1:" + itoa(in.sip.PortFor("tls")),
+		"msrps":   "127.0.0.1:" + itoa(msrpsPort),
+	}
+	presented := func(addr string) []byte {
+		t.Helper()
+		conn, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}) // #nosec G402 -- self-signed test certificate
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		return conn.ConnectionState().PeerCertificates[0].Raw
+	}
+	fileCert := func() []byte {
+		t.Helper()
+		kp, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return kp.Certificate[0]
+	}
+	old := fileCert()
+	for name, a := range addrs {
+		if !bytes.Equal(presented(a), old) {
+			t.Fatalf("%s: not the configured certificate", name)
+		}
+	}
+	selfSigned(t, dir) // renewed in place
+	renewed := fileCert()
+	for name, a := range addrs {
+		if !bytes.Equal(presented(a), old) {
+			t.Fatalf("%s: the renewed certificate served before the reload", name)
+		}
+	}
+	if in.reload(cur, path) == cur {
+		t.Fatal("reload with renewed certificates rejected")
+	}
+	for name, a := range addrs {
+		if !bytes.Equal(presented(a), renewed) {
+			t.Fatalf("%s: the old certificate served after the reload", name)
+		}
+	}
+
+	// A key that does not match: rejected, the renewed certificate stays.
+	otherDir := t.TempDir()
+	_, otherKey := selfSigned(t, otherDir)
+	b, err := os.ReadFile(otherKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got := in.reload(cur, path); got != cur {
+		t.Fatal("reload with a mismatched key applied")
+	}
+	for name, a := range addrs {
+		if !bytes.Equal(presented(a), renewed) {
+			t.Fatalf("%s: a rejected reload changed the certificate", name)
+		}
 	}
 }
