@@ -234,7 +234,7 @@ func TestAPIConcurrentWriters(t *testing.T) {
 	_ = s
 }
 
-// TestAPIList: cursor paging visits every subscriber once, in key order; bad paging values are refused.
+// TestAPIList: cursor paging visits every subscriber once, in ID order; bad paging values are refused.
 func TestAPIList(t *testing.T) {
 	g := newRig(t, nil)
 	var want []string
@@ -243,7 +243,7 @@ func TestAPIList(t *testing.T) {
 		want = append(want, g.create(t, id).Key)
 	}
 	slices.Sort(want)
-	var got []string
+	var got, ids []string
 	cursor := ""
 	pages := 0
 	for {
@@ -266,19 +266,24 @@ func TestAPIList(t *testing.T) {
 		pages++
 		for _, s := range page.Subscribers {
 			got = append(got, s.Key)
+			if len(ids) > 0 && s.ID <= ids[len(ids)-1] {
+				t.Fatalf("ID %s after %s: not in ID order", s.ID, ids[len(ids)-1])
+			}
+			ids = append(ids, s.ID)
 		}
 		if page.NextCursor == "" {
 			break
 		}
 		cursor = page.NextCursor
 	}
+	slices.Sort(got)
 	if pages != 3 || !slices.Equal(got, want) {
 		t.Fatalf("%d pages, keys %v, want %v", pages, got, want)
 	}
 	for _, q := range []string{"limit=0", "limit=1001", "limit=x"} {
 		wantError(t, g.req(t, "GET", "/v1/subscribers?"+q, nil, authRO), 400, provision.CodeInvalidRequest)
 	}
-	for _, c := range []string{"!!", "a2V5", "az0"} {
+	for _, c := range []string{"!!", "Lmhp", "az0"} {
 		wantError(t, g.req(t, "GET", "/v1/subscribers?cursor="+c, nil, authRO), 400, provision.CodeBadCursor)
 	}
 }
@@ -324,6 +329,8 @@ func TestAPIBadRequests(t *testing.T) {
 		{"card not utf-8", "PUT", "/v1/subscribers/alice@home1.net/cards/caller", "<html><body>caf\xe9</body></html>", []string{ctHTML, "If-None-Match: *"}, 422, provision.CodeInvalidUTF8},
 		{"card not html", "PUT", "/v1/subscribers/alice@home1.net/cards/caller", "just text", []string{ctHTML, "If-None-Match: *"}, 422, provision.CodeInvalidHTML},
 		{"card oversized", "PUT", "/v1/subscribers/alice@home1.net/cards/caller", "<html>" + strings.Repeat("x", 65<<10) + "</html>", []string{ctHTML, "If-None-Match: *"}, 413, provision.CodeBodyTooLarge},
+		{"card empty", "PUT", "/v1/subscribers/alice@home1.net/cards/caller", "", []string{ctHTML, "If-None-Match: *"}, 422, provision.CodeEmptyCard},
+		{"card malformed", "PUT", "/v1/subscribers/alice@home1.net/cards/caller", "<html><body><p>open <b>bold</p></i></body></html>", []string{ctHTML, "If-None-Match: *"}, 422, provision.CodeInvalidHTML},
 		{"card no precondition", "PUT", "/v1/subscribers/alice@home1.net/cards/caller", "<html></html>", []string{ctHTML}, 428, provision.CodePreconditionRequired},
 		{"card if-match absent card", "PUT", "/v1/subscribers/alice@home1.net/cards/caller", "<html></html>", []string{ctHTML, `If-Match: "abc"`}, 412, provision.CodePreconditionFailed},
 		{"card if-none-match etag", "PUT", "/v1/subscribers/alice@home1.net/cards/caller", "<html></html>", []string{ctHTML, `If-None-Match: "abc"`}, 400, provision.CodeInvalidRequest},
@@ -533,4 +540,26 @@ func TestAPIRingback(t *testing.T) {
 		t.Fatalf("set built-in ringback: %d %s", r.code, r.body)
 	}
 	wantError(t, g.req(t, "GET", path, nil, authRO), 404, provision.CodeNoCard)
+}
+
+// TestAPIStoreFailure: when the store cannot write, every write answers 500 internal (retryable,
+// nothing half-done) and reads still work.
+func TestAPIStoreFailure(t *testing.T) {
+	g := newRig(t, nil)
+	s := g.create(t, "sip:alice@home1.net")
+	g.store.broken.Store(true)
+	wantError(t, g.req(t, "POST", "/v1/subscribers", []byte(`{"identities":["sip:bob@home1.net"]}`), authRW, ctJSON), 500, provision.CodeInternal)
+	wantError(t, g.req(t, "PUT", "/v1/subscribers/alice@home1.net", []byte(`{"identities":["sip:alice@home1.net"],"push_capable":false}`),
+		authRW, ctJSON, "If-Match: "+s.ETag), 500, provision.CodeInternal)
+	wantError(t, g.req(t, "PUT", "/v1/subscribers/alice@home1.net/cards/callee", []byte("<html><body>x</body></html>"),
+		authRW, ctHTML, "If-None-Match: *"), 500, provision.CodeInternal)
+	wantError(t, g.req(t, "DELETE", "/v1/subscribers/alice@home1.net", nil, authRW, "If-Match: "+s.ETag), 500, provision.CodeInternal)
+	r := g.req(t, "GET", "/v1/subscribers/alice@home1.net", nil, authRO)
+	if r.code != 200 || r.hdr.Get("ETag") != s.ETag {
+		t.Fatalf("read during the failure: %d %s", r.code, r.body)
+	}
+	g.store.broken.Store(false)
+	if r := g.req(t, "DELETE", "/v1/subscribers/alice@home1.net", nil, authRW, "If-Match: "+s.ETag); r.code != 204 {
+		t.Fatalf("retry after the failure: %d %s", r.code, r.body)
+	}
 }

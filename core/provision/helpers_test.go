@@ -3,21 +3,22 @@ package provision_test
 import (
 	"bytes"
 	"context"
-	"crypto/sha1"
-	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
-	"slices"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/herald-ims/herald/core/content"
-	"github.com/herald-ims/herald/core/profile"
 	"github.com/herald-ims/herald/core/provision"
 	"github.com/herald-ims/herald/core/store"
 	"github.com/herald-ims/herald/core/web"
@@ -29,216 +30,52 @@ const (
 	roToken = "ro-token-0123456789abcdef"
 )
 
-// memStore is a store.Store in memory (for tests; core/store's Bolt is the real one), following
-// the interface's documented contract.
-type memStore struct {
-	mu    sync.Mutex
-	rev   uint64
-	byID  map[string]store.Subscriber
-	owner map[string]string // identity → ID
-	pages map[string]*content.Page
-	clips map[string]store.Clip
-	puts  int
-	seq   int
+// testStore is the real store (core/store.Bolt in a temporary directory) with a write counter and
+// a switch that makes every write fail as a broken disk would.
+type testStore struct {
+	store.Store
+	puts   atomic.Int64
+	broken atomic.Bool
 }
 
-func newMemStore() *memStore {
-	return &memStore{byID: map[string]store.Subscriber{}, owner: map[string]string{}, pages: map[string]*content.Page{}, clips: map[string]store.Clip{}}
+var errDisk = errors.New("test: disk on fire")
+
+func (s *testStore) Put(ctx context.Context, sub store.Subscriber, pre store.Precondition) (store.Subscriber, error) {
+	if s.broken.Load() {
+		return sub, errDisk
+	}
+	out, err := s.Store.Put(ctx, sub, pre)
+	if err == nil {
+		s.puts.Add(1)
+	}
+	return out, err
 }
 
-func (s *memStore) Get(_ context.Context, id string) (store.Subscriber, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sub, ok := s.byID[id]
-	if !ok {
-		return sub, store.ErrNotFound
+func (s *testStore) Delete(ctx context.Context, id string, pre store.Precondition) error {
+	if s.broken.Load() {
+		return errDisk
 	}
-	return sub, nil
+	return s.Store.Delete(ctx, id, pre)
 }
 
-func (s *memStore) Resolve(ctx context.Context, identity string) (store.Subscriber, error) {
-	k, err := profile.Canonical(identity)
-	if err != nil {
-		return store.Subscriber{}, fmt.Errorf("%w: %w", store.ErrInvalid, err)
+func (s *testStore) PutPage(ctx context.Context, p *content.Page) (string, error) {
+	if s.broken.Load() {
+		return "", errDisk
 	}
-	s.mu.Lock()
-	id, ok := s.owner[k]
-	s.mu.Unlock()
-	if !ok {
-		return store.Subscriber{}, store.ErrNotFound
-	}
-	return s.Get(ctx, id)
+	return s.Store.PutPage(ctx, p)
 }
 
-func (s *memStore) Put(_ context.Context, sub store.Subscriber, pre store.Precondition) (store.Subscriber, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var ids []string
-	for _, id := range sub.Identities {
-		k, err := profile.Canonical(id)
-		if err != nil {
-			return sub, fmt.Errorf("%w: %w", store.ErrInvalid, err)
-		}
-		if !slices.Contains(ids, k) {
-			ids = append(ids, k)
-		}
-	}
-	if len(ids) == 0 {
-		return sub, fmt.Errorf("%w: no identities", store.ErrInvalid)
-	}
-	sub.Identities = ids
-	if sub.ID == "" {
-		s.seq++
-		sub.ID = fmt.Sprintf("%016x", 0xa0000000+s.seq)
-	}
-	old, exists := s.byID[sub.ID]
-	switch {
-	case pre.IfMatch != 0 && !exists:
-		return sub, store.ErrNotFound
-	case pre.IfMatch != 0 && old.Revision != pre.IfMatch, pre.IfNoneMatch && exists:
-		return sub, store.ErrConflict
-	}
-	for _, k := range ids {
-		if o, ok := s.owner[k]; ok && o != sub.ID {
-			return sub, &store.IdentityError{Identity: k, Owner: o}
-		}
-	}
-	for _, ref := range []string{sub.CallerCard, sub.CalleeCard} {
-		if _, ok := s.pages[ref]; ref != "" && !ok {
-			return sub, fmt.Errorf("%w: unknown page %s", store.ErrInvalid, ref)
-		}
-	}
-	for _, k := range old.Identities {
-		delete(s.owner, k)
-	}
-	for _, k := range ids {
-		s.owner[k] = sub.ID
-	}
-	s.rev++
-	sub.Revision = s.rev
-	s.byID[sub.ID] = sub
-	s.puts++
-	return sub, nil
-}
-
-func (s *memStore) Delete(_ context.Context, id string, pre store.Precondition) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	old, ok := s.byID[id]
-	switch {
-	case !ok:
-		return store.ErrNotFound
-	case pre.IfMatch != 0 && old.Revision != pre.IfMatch:
-		return store.ErrConflict
-	}
-	for _, k := range old.Identities {
-		delete(s.owner, k)
-	}
-	delete(s.byID, id)
-	s.rev++
-	return nil
-}
-
-func (s *memStore) List(_ context.Context, cursor string, limit int) ([]store.Subscriber, string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	after := ""
-	if cursor != "" {
-		b, err := base64.RawURLEncoding.DecodeString(cursor)
-		if err != nil || len(b) < 2 || b[0] != '>' {
-			return nil, "", fmt.Errorf("%w: cursor", store.ErrInvalid)
-		}
-		after = string(b[1:])
-	}
-	if limit == 0 {
-		limit = store.DefaultListLimit
-	}
-	var ids []string
-	for id := range s.byID {
-		if id > after {
-			ids = append(ids, id)
-		}
-	}
-	slices.Sort(ids)
-	next := ""
-	if len(ids) > limit {
-		ids = ids[:limit]
-		next = base64.RawURLEncoding.EncodeToString([]byte(">" + ids[limit-1]))
-	}
-	var out []store.Subscriber
-	for _, id := range ids {
-		out = append(out, s.byID[id])
-	}
-	return out, next, nil
-}
-
-func (s *memStore) Count(context.Context) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.byID), nil
-}
-
-func (s *memStore) PutPage(_ context.Context, p *content.Page) (string, error) {
-	h := sha1.New()
-	h.Write([]byte(p.Name + "\x00"))
-	h.Write(p.Body)
-	ref := hex.EncodeToString(h.Sum(nil))
-	s.mu.Lock()
-	s.pages[ref] = p
-	s.mu.Unlock()
-	return ref, nil
-}
-
-func (s *memStore) GetPage(_ context.Context, ref string) (*content.Page, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	p, ok := s.pages[ref]
-	if !ok {
-		return nil, store.ErrNotFound
-	}
-	return p, nil
-}
-
-func (s *memStore) PutClip(_ context.Context, c store.Clip) (string, error) {
-	h := sha1.New()
-	h.Write([]byte(c.Name))
-	for _, k := range []string{store.KindWAV, store.KindAWB, store.KindH264} {
-		h.Write(c.Parts[k])
-	}
-	c.Ref = hex.EncodeToString(h.Sum(nil))
-	s.mu.Lock()
-	s.clips[c.Ref] = c
-	s.mu.Unlock()
-	return c.Ref, nil
-}
-
-func (s *memStore) GetClip(_ context.Context, ref string) (store.Clip, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c, ok := s.clips[ref]
-	if !ok {
-		return c, store.ErrNotFound
-	}
-	return c, nil
-}
-
-func (s *memStore) Close() error { return nil }
-
-func (s *memStore) writes() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.puts
-}
+func (s *testStore) writes() int64 { return s.puts.Load() }
 
 // lookup resolves an identity for assertions.
-func (s *memStore) lookup(identity string) (store.Subscriber, bool) {
+func (s *testStore) lookup(identity string) (store.Subscriber, bool) {
 	sub, err := s.Resolve(context.Background(), identity)
 	return sub, err == nil
 }
 
 // rig is a live web server with the API on its admin listener.
 type rig struct {
-	store *memStore
+	store *testStore
 	web   *web.Server
 	admin string // http://admin-addr
 	page  string // http://page-addr
@@ -247,7 +84,13 @@ type rig struct {
 
 func newRig(t *testing.T, tweak func(*provision.Options)) *rig {
 	t.Helper()
-	st := newMemStore()
+	b, err := store.Open(store.Options{Path: filepath.Join(t.TempDir(), store.FileName), GCInterval: -1,
+		Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	st := &testStore{Store: b}
 	o := provision.Options{
 		Store:           st,
 		Sanitize:        testSanitize,
@@ -333,9 +176,29 @@ const (
 	ctHTML = "Content-Type: text/html; charset=utf-8"
 )
 
+// codesSeen records every error code a test asserted, for TestMain.
+var codesSeen sync.Map
+
+// TestMain runs the tests and, when the whole suite ran (no -run), fails unless some test asserted
+// each documented error code: every error the API can give is tested.
+func TestMain(m *testing.M) {
+	flag.Parse()
+	code := m.Run()
+	if f := flag.Lookup("test.run"); code == 0 && f != nil && f.Value.String() == "" {
+		for _, c := range provision.Codes() {
+			if _, ok := codesSeen.Load(c); !ok {
+				fmt.Fprintf(os.Stderr, "no test asserts the error code %q\n", c)
+				code = 1
+			}
+		}
+	}
+	os.Exit(code)
+}
+
 // wantError checks status and the stable error code of a JSON error answer.
 func wantError(t *testing.T, r resp, status int, code provision.Code) {
 	t.Helper()
+	codesSeen.Store(code, true)
 	if r.code != status {
 		t.Fatalf("status %d, want %d (body %s)", r.code, status, r.body)
 	}
