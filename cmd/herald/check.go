@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/herald-ims/herald/core/config"
+	"github.com/herald-ims/herald/core/provision"
 )
 
 // cmdCheck validates a config file: every problem on its own line with file:line:col, exit 1 on any.
@@ -30,6 +31,12 @@ func cmdCheck(path string, stdout, stderr io.Writer) int {
 	if err := checkCPUs(opts); err != nil {
 		fmt.Fprintln(stderr, err) // CPU lists are checked against this machine's allowed set
 		return 1
+	}
+	if f := opts.HTTP.API.TokensFile; f != "" {
+		if _, _, err := provision.ReadTokensFile(f); err != nil {
+			fmt.Fprintln(stderr, err) // every bad line with its number, never a token
+			return 1
+		}
 	}
 	for _, w := range opts.Warnings {
 		fmt.Fprintln(stderr, "warning:", w.String())

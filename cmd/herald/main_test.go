@@ -57,6 +57,10 @@ func TestCheck(t *testing.T) {
 		"yaml syntax": {
 			yaml: "sip: [\n", code: 1, want: []string{`herald\.yaml:\d+:\d+: `},
 		},
+		"api tokens file missing": {
+			yaml: "sip:\n  next_hop: sip:127.0.0.1:5070\nhttp:\n  api:\n    tokens_file: /nonexistent/api-tokens\n",
+			code: 1, want: []string{`provision: tokens file: .*api-tokens`},
+		},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
