@@ -594,6 +594,35 @@ func TestAdminListen(t *testing.T) {
 	wantJSONError(t, do(t, c, "GET", adm+"/h/"+tok+".html"), http.StatusNotFound)
 }
 
+// TestAdminAPIAndPagesOnly: Options.API answers /v1/ and /ui/ on the admin listener only; with
+// PagesOnly and no admin listener, no admin endpoint answers at all, pages and /healthz still do.
+func TestAdminAPIAndPagesOnly(t *testing.T) {
+	api := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("api " + r.URL.Path)) })
+	s, _ := testServer(t, Options{AdminListen: "127.0.0.1:0", API: api})
+	c := client(t)
+	for _, p := range []string{"/v1/subscribers", "/ui/"} {
+		wantJSONError(t, do(t, c, "GET", "http://"+s.Addr()+p), http.StatusNotFound)
+		if r := do(t, c, "GET", "http://"+s.AdminAddr()+p); r.code != http.StatusOK || string(r.body) != "api "+p {
+			t.Errorf("admin %s: %d %q", p, r.code, r.body)
+		}
+	}
+	if st := s.Stats(); st.Requests["api"]["2xx"] != 2 {
+		t.Errorf("api requests counted %v", st.Requests["api"])
+	}
+
+	po, _ := testServer(t, Options{PagesOnly: true, API: api, Registry: prometheus.NewRegistry()})
+	url, _, _ := po.Publish(testPage(t, "PO"), "c")
+	for _, p := range []string{"/metrics", "/varz", "/debug/pprof/", "/v1/subscribers", "/ui/"} {
+		wantJSONError(t, do(t, c, "GET", "http://"+po.Addr()+p), http.StatusNotFound)
+	}
+	if r := do(t, c, "GET", local(po, url)); r.code != http.StatusOK {
+		t.Errorf("page: %d", r.code)
+	}
+	if r := do(t, c, "GET", "http://"+po.Addr()+"/healthz"); r.code != http.StatusOK {
+		t.Errorf("healthz: %d", r.code)
+	}
+}
+
 func TestNewErrors(t *testing.T) {
 	tests := map[string]Options{
 		"empty base":     {},
