@@ -75,6 +75,7 @@ func (s *testStore) lookup(identity string) (store.Subscriber, bool) {
 
 // rig is a live web server with the API on its admin listener.
 type rig struct {
+	api   *provision.API
 	store *testStore
 	web   *web.Server
 	admin string // http://admin-addr
@@ -82,7 +83,7 @@ type rig struct {
 	c     *http.Client
 }
 
-func newRig(t *testing.T, tweak func(*provision.Options)) *rig {
+func newRig(t testing.TB, tweak func(*provision.Options)) *rig {
 	t.Helper()
 	b, err := store.Open(store.Options{Path: filepath.Join(t.TempDir(), store.FileName), GCInterval: -1,
 		Logger: slog.New(slog.DiscardHandler)})
@@ -125,7 +126,7 @@ func newRig(t *testing.T, tweak func(*provision.Options)) *rig {
 	t.Cleanup(tr.CloseIdleConnections)
 	c := &http.Client{Transport: tr, Timeout: 10 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	return &rig{store: st, web: s, admin: "http://" + s.AdminAddr(), page: "http://" + s.Addr(), c: c}
+	return &rig{api: api, store: st, web: s, admin: "http://" + s.AdminAddr(), page: "http://" + s.Addr(), c: c}
 }
 
 type resp struct {
@@ -135,12 +136,12 @@ type resp struct {
 }
 
 // req is one request: method, path on the admin listener, body and headers ("Name: value").
-func (g *rig) req(t *testing.T, method, path string, body []byte, headers ...string) resp {
+func (g *rig) req(t testing.TB, method, path string, body []byte, headers ...string) resp {
 	t.Helper()
 	return g.reqTo(t, g.admin, method, path, body, headers...)
 }
 
-func (g *rig) reqTo(t *testing.T, base, method, path string, body []byte, headers ...string) resp {
+func (g *rig) reqTo(t testing.TB, base, method, path string, body []byte, headers ...string) resp {
 	t.Helper()
 	var rd io.Reader
 	if body != nil {
@@ -249,7 +250,7 @@ type card struct {
 	Removed []provision.Removed `json:"removed"`
 }
 
-func decodeInto[T any](t *testing.T, b []byte) T {
+func decodeInto[T any](t testing.TB, b []byte) T {
 	t.Helper()
 	var v T
 	dec := json.NewDecoder(bytes.NewReader(b))
@@ -261,7 +262,9 @@ func decodeInto[T any](t *testing.T, b []byte) T {
 }
 
 // create makes a subscriber and returns it.
-func (g *rig) create(t *testing.T, ids ...string) subscriber {
+func (g *rig) create(t *testing.T, ids ...string) subscriber { return g.createT(t, ids...) }
+
+func (g *rig) createT(t testing.TB, ids ...string) subscriber {
 	t.Helper()
 	b, _ := json.Marshal(map[string]any{"identities": ids, "push_capable": true})
 	r := g.req(t, "POST", "/v1/subscribers", b, authRW, ctJSON)
