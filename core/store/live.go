@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -59,9 +60,10 @@ type Live struct {
 	opts LiveOptions
 	log  *slog.Logger
 
-	mu    sync.RWMutex
-	byKey map[string]*entry // canonical identity → current entry
-	byID  map[string]*entry
+	mu     sync.RWMutex
+	byKey  map[string]*entry // canonical identity → current entry
+	n      int               // subscribers (entries) in byKey
+	intern map[string]string // references at start-up, shared by the entries naming them
 
 	cmu   sync.Mutex // guards items, ring, bytes and entry.slot/prof changes
 	items map[string]*item
@@ -85,17 +87,17 @@ type LiveStats struct {
 	ClipMissing atomic.Uint64 // ringback names that resolved to no clip at call time
 }
 
-// entry is one subscriber in the index.
+// entry is one subscriber in the index (about 350 bytes with its map slots at 1M subscribers, see
+// BenchmarkStartup1M).
 type entry struct {
-	id                  string
-	rev                 uint64
-	caller, callee, rbk string // references ("" none); rbk is set only for a clip reference
-	base                *profile.Profile
-	prof                atomic.Pointer[profile.Profile] // materialised; nil when evicted
-	used                atomic.Bool                     // CLOCK reference bit
-	slot                int                             // index in ring, -1 when not there
-	held                []*item
-	dead                bool // replaced or deleted
+	id             string
+	rev            uint64
+	caller, callee string                          // page references ("" none)
+	base           profile.Profile                 // without cards; Ringback as stored
+	prof           atomic.Pointer[profile.Profile] // materialised (&base when nothing to cache); nil when evicted
+	used           atomic.Bool                     // CLOCK reference bit
+	slot           int32                           // index in ring, -1 when not there
+	dead           bool                            // replaced or deleted (guarded by cmu)
 }
 
 // item is one cached page or clip.
@@ -116,7 +118,7 @@ func NewLive(st *Bolt, opts LiveOptions) (*Live, error) {
 	if opts.MissLoads <= 0 {
 		opts.MissLoads = DefaultMissLoads
 	}
-	l := &Live{st: st, opts: opts, log: opts.Logger, items: map[string]*item{}, sem: make(chan struct{}, opts.MissLoads)}
+	l := &Live{st: st, opts: opts, log: opts.Logger, items: map[string]*item{}, intern: map[string]string{}, sem: make(chan struct{}, opts.MissLoads)}
 	if l.log == nil {
 		l.log = slog.Default()
 	}
@@ -125,18 +127,13 @@ func NewLive(st *Bolt, opts LiveOptions) (*Live, error) {
 	err := st.view(context.Background(), func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketSubs)
 		n := b.Stats().KeyN
-		l.byKey = make(map[string]*entry, n+n/4)
-		l.byID = make(map[string]*entry, n)
+		l.byKey = make(map[string]*entry, 2*n)
 		return b.ForEach(func(_, v []byte) error {
-			sub, err := decodeSub(v)
+			e, err := l.decodeEntry(v)
 			if err != nil {
 				return err
 			}
-			e := newEntry(&sub)
-			l.byID[e.id] = e
-			for _, k := range sub.Identities {
-				l.byKey[k] = e
-			}
+			l.add(e)
 			return nil
 		})
 	})
@@ -149,26 +146,123 @@ func NewLive(st *Bolt, opts LiveOptions) (*Live, error) {
 	return l, nil
 }
 
-func newEntry(sub *Subscriber) *entry {
-	e := &entry{id: sub.ID, rev: sub.Revision, caller: sub.CallerCard, callee: sub.CalleeCard, slot: -1}
-	if IsRef(sub.Ringback) {
-		e.rbk = sub.Ringback
-	}
+// newEntry builds the entry of sub. l.mu must be held for writing (it interns references).
+func (l *Live) newEntry(sub *Subscriber) *entry {
+	e := &entry{id: sub.ID, rev: sub.Revision, caller: l.internStr(sub.CallerCard), callee: l.internStr(sub.CalleeCard), slot: -1}
 	ids := sub.Identities
-	e.base = &profile.Profile{Key: ids[0], Identities: ids[1:len(ids):len(ids)], Ringback: sub.Ringback, PushCapable: sub.PushCapable}
+	e.base = profile.Profile{Key: ids[0], Identities: ids[1:len(ids):len(ids)], Ringback: l.internStr(sub.Ringback), PushCapable: sub.PushCapable}
 	if !e.needs() {
-		e.prof.Store(e.base)
+		e.prof.Store(&e.base)
 	}
 	return e
 }
 
+// decodeEntry decodes a stored subscriber straight into an entry: the ID and identities share one
+// string allocation and references are interned. l.mu must be held for writing.
+func (l *Live) decodeEntry(b []byte) (*entry, error) {
+	d := dec{b: b}
+	if d.byte1() != subFormat {
+		return nil, fmt.Errorf("%w: subscriber format", errCorrupt)
+	}
+	rev := d.uvarint()
+	id := d.bytes() // ID and identities: measured, then copied into one string
+	n := d.uvarint()
+	if d.err != nil || n == 0 || n > uint64(len(d.b)) {
+		return nil, fmt.Errorf("%w: subscriber", errCorrupt)
+	}
+	idsAt := d.b
+	total := len(id)
+	for range n {
+		total += len(d.bytes())
+	}
+	caller, callee, rbk := d.bytes(), d.bytes(), d.bytes()
+	flags := d.byte1()
+	if d.err != nil {
+		return nil, fmt.Errorf("%w: subscriber", d.err)
+	}
+	var sb strings.Builder
+	sb.Grow(total)
+	sb.Write(id)
+	d2 := dec{b: idsAt}
+	for range n {
+		sb.Write(d2.bytes())
+	}
+	all := sb.String()
+	ids := make([]string, n)
+	off := len(id)
+	d2 = dec{b: idsAt}
+	for i := range ids {
+		k := len(d2.bytes())
+		ids[i] = all[off : off+k]
+		off += k
+	}
+	e := &entry{id: all[:len(id)], rev: rev, caller: l.internBytes(caller), callee: l.internBytes(callee), slot: -1}
+	e.base = profile.Profile{Key: ids[0], Identities: ids[1:n:n], Ringback: l.internBytes(rbk), PushCapable: flags&1 != 0}
+	if !e.needs() {
+		e.prof.Store(&e.base)
+	}
+	return e, nil
+}
+
+func (l *Live) internBytes(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if s, ok := l.intern[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	l.intern[s] = s
+	return s
+}
+
+// internStr shares an interned copy of s when there is one. It adds nothing: the table holds the
+// references of the start-up build, so writes over a long uptime do not grow it.
+func (l *Live) internStr(s string) string {
+	if v, ok := l.intern[s]; ok {
+		return v
+	}
+	return s
+}
+
+// add indexes e under its identities. l.mu must be held for writing.
+func (l *Live) add(e *entry) {
+	l.byKey[e.base.Key] = e
+	for _, k := range e.base.Identities {
+		l.byKey[k] = e
+	}
+	l.n++
+}
+
+// clip returns the entry's ringback clip reference, "" when its ringback is none or a name.
+func (e *entry) clip() string {
+	if IsRef(e.base.Ringback) {
+		return e.base.Ringback
+	}
+	return ""
+}
+
 // needs reports whether the entry's profile needs cached versions.
-func (e *entry) needs() bool { return e.caller != "" || e.callee != "" || e.rbk != "" }
+func (e *entry) needs() bool { return e.caller != "" || e.callee != "" || e.clip() != "" }
+
+// keys returns the cache keys of the entry's versions ('p' or 'c' + reference).
+func (e *entry) keys() []string {
+	keys := make([]string, 0, 3)
+	for _, r := range []string{e.caller, e.callee} {
+		if r != "" {
+			keys = append(keys, "p"+r)
+		}
+	}
+	if c := e.clip(); c != "" {
+		keys = append(keys, "c"+c)
+	}
+	return keys
+}
 
 // warm materialises subscribers until the cache is full (map order: an arbitrary sample).
 func (l *Live) warm() {
-	for _, e := range l.byID {
-		if !e.needs() {
+	for k, e := range l.byKey {
+		if k != e.base.Key || !e.needs() { // each entry once, under its primary identity
 			continue
 		}
 		l.cmu.Lock()
@@ -205,14 +299,14 @@ func (l *Live) miss(e *entry) *profile.Profile {
 	case l.sem <- struct{}{}:
 	default:
 		l.stats.MissPlain.Add(1)
-		return e.base
+		return &e.base
 	}
 	defer func() { <-l.sem }()
 	v, err, _ := l.sf.Do(e.id+"@"+strconv.FormatUint(e.rev, 10), func() (any, error) { return l.materialise(e, true) })
 	if err != nil {
 		l.stats.MissError.Add(1)
 		l.warnf("store: load %s: %v", e.id, err)
-		return e.base
+		return &e.base
 	}
 	l.stats.MissLoaded.Add(1)
 	return v.(*profile.Profile)
@@ -264,7 +358,7 @@ func (l *Live) CacheBytes() int64 {
 func (l *Live) Len() int {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	return len(l.byID)
+	return l.n
 }
 
 func (l *Live) loadClip(ctx context.Context, ref string) (*media.Clip, error) {
@@ -316,15 +410,7 @@ func clipSize(c *media.Clip) int64 {
 // materialise builds e's profile with its versions, caches them and publishes it in e.prof.
 // It loads versions missing from the cache from the file, outside the cache lock.
 func (l *Live) materialise(e *entry, referenced bool) (*profile.Profile, error) {
-	keys := make([]string, 0, 3)
-	for _, r := range []string{e.caller, e.callee} {
-		if r != "" {
-			keys = append(keys, "p"+r)
-		}
-	}
-	if e.rbk != "" {
-		keys = append(keys, "c"+e.rbk)
-	}
+	keys := e.keys()
 	loaded := map[string]*item{}
 	l.cmu.Lock()
 	var missing []string
@@ -359,7 +445,7 @@ func (l *Live) materialise(e *entry, referenced bool) (*profile.Profile, error) 
 	if p := e.prof.Load(); p != nil { // another path materialised it meanwhile
 		return p, nil
 	}
-	p := *e.base
+	p := e.base
 	var held []*item
 	for _, k := range keys {
 		it := l.items[k]
@@ -387,9 +473,8 @@ func (l *Live) materialise(e *entry, referenced bool) (*profile.Profile, error) 
 		l.releaseLocked(held)
 		return &p, nil
 	}
-	e.held = held
 	e.used.Store(referenced)
-	e.slot = len(l.ring)
+	e.slot = int32(len(l.ring))
 	l.ring = append(l.ring, e)
 	e.prof.Store(&p)
 	l.evictLocked(e)
@@ -418,8 +503,13 @@ func (l *Live) dropLocked(e *entry) {
 	l.ring = l.ring[:len(l.ring)-1]
 	e.slot = -1
 	e.prof.Store(nil)
-	l.releaseLocked(e.held)
-	e.held = nil
+	held := make([]*item, 0, 3)
+	for _, k := range e.keys() {
+		if it := l.items[k]; it != nil {
+			held = append(held, it)
+		}
+	}
+	l.releaseLocked(held)
 }
 
 // evictLocked drops materialised entries (CLOCK: a used bit buys a second pass) until the cache is
@@ -445,21 +535,20 @@ func (l *Live) apply(changes []Change) {
 		l.mu.Lock()
 		var old *entry
 		if c.Old != nil {
-			old = l.byID[c.Old.ID]
-			for _, k := range c.Old.Identities {
-				if l.byKey[k] == old {
-					delete(l.byKey, k)
+			if o := l.byKey[c.Old.Identities[0]]; o != nil && o.id == c.Old.ID {
+				old = o
+				for _, k := range c.Old.Identities {
+					if l.byKey[k] == old {
+						delete(l.byKey, k)
+					}
 				}
+				l.n--
 			}
-			delete(l.byID, c.Old.ID)
 		}
 		var e *entry
 		if !c.Deleted {
-			e = newEntry(&c.Sub)
-			l.byID[e.id] = e
-			for _, k := range c.Sub.Identities {
-				l.byKey[k] = e
-			}
+			e = l.newEntry(&c.Sub)
+			l.add(e)
 		}
 		l.mu.Unlock()
 		if old != nil {
