@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -198,4 +200,65 @@ func TestStoreWritesDuringCalls(t *testing.T) {
 		t.Fatalf("only %d writes during 6 calls: the test did not overlap writes and calls", written.Load())
 	}
 	t.Logf("%d versions written, %d distinct versions delivered in 6 calls", written.Load(), len(seen))
+}
+
+// TestImportCommand: `herald import DIR` writes a seed directory into the configured store (pages,
+// a clip from clips/, identities canonicalised), a second import replaces rather than duplicates,
+// and a bad seed or a missing directory is refused with exit 1 and nothing written.
+func TestImportCommand(t *testing.T) {
+	data := t.TempDir()
+	cfg := writeFile(t, fmt.Sprintf("sip:\n  next_hop: \"sip:127.0.0.1:5070\"\ndata_dir: %q\n", data))
+	seed := t.TempDir()
+	wav, err := fs.ReadFile(configs.Clips, "ringback-8k.wav")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{
+		"profiles.yaml":   "- identities: [\"sip:erin@home1.net\", \"tel:+1-212-555-7777\"]\n  caller_card: erin.html\n  ringback: tune\n",
+		"pages/erin.html": "<!doctype html><p>Erin</p>",
+		"clips/tune.wav":  string(wav),
+	}
+	for name, body := range files {
+		if err := os.MkdirAll(filepath.Join(seed, filepath.Dir(name)), 0o750); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(seed, name), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 2 {
+		if code, out, errOut := runCmd("import", "-c", cfg, seed); code != 0 || !strings.Contains(out, "1 subscribers") {
+			t.Fatalf("import: exit %d\n%s\n%s", code, out, errOut)
+		}
+	}
+	bad := t.TempDir()
+	if err := os.WriteFile(filepath.Join(bad, "profiles.yaml"), []byte("- identities: [\"mailto:x\"]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := runCmd("import", "-c", cfg, bad); code != 1 || !strings.Contains(errOut, "profiles.yaml:1") {
+		t.Fatalf("bad seed: exit %d, %q", code, errOut)
+	}
+	if code, _, _ := runCmd("import", "-c", cfg, filepath.Join(seed, "nope")); code != 1 {
+		t.Fatalf("missing dir: exit %d", code)
+	}
+	if code, _, _ := runCmd("import", "-c", cfg); code != 2 {
+		t.Fatalf("no dir: exit %d", code)
+	}
+	st, err := store.Open(store.Options{Path: filepath.Join(data, store.FileName), GCInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	if n, _ := st.Count(ctx); n != 1 {
+		t.Fatalf("%d subscribers after two imports and two refusals, want 1", n)
+	}
+	erin, err := st.Resolve(ctx, "+12125557777")
+	if err != nil || erin.ID != "erin@home1.net" || !store.IsRef(erin.Ringback) || erin.CallerCard == "" {
+		t.Fatalf("erin = %+v, %v", erin, err)
+	}
+	c, err := st.GetClip(ctx, erin.Ringback)
+	if err != nil || string(c.Parts[store.KindWAV]) != string(wav) {
+		t.Fatalf("clip: %v", err)
+	}
 }

@@ -335,3 +335,29 @@ func TestImportSeed(t *testing.T) {
 		t.Fatalf("bad seed: %d, %v", n, err)
 	}
 }
+
+// TestBoltCollectPeriodic: with GCInterval set, unreferenced versions go without anyone calling
+// Collect; a referenced one stays.
+func TestBoltCollectPeriodic(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, Options{GCGrace: -1, GCInterval: 20 * time.Millisecond})
+	orphan, _ := s.PutPage(ctx, testPage(t, "o.html", "orphan"))
+	kept, _ := s.PutPage(ctx, testPage(t, "k.html", "kept"))
+	if _, err := s.Put(ctx, Subscriber{ID: "k", Identities: []string{"sip:k@x"}, CalleeCard: kept}, Precondition{}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, err := s.GetPage(ctx, orphan)
+		if errors.Is(err, ErrNotFound) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("orphan page not collected within 5s: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, err := s.GetPage(ctx, kept); err != nil {
+		t.Fatalf("referenced page collected: %v", err)
+	}
+}
