@@ -108,6 +108,17 @@ func cardVersion(v int) []byte {
 	return []byte(b.String())
 }
 
+// stored returns the body content.NewPage keeps of an upload (sanitised and normalised): what a
+// terminal receives.
+func stored(t *testing.T, upload []byte) []byte {
+	t.Helper()
+	p, err := content.NewPage("x.html", upload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.Body
+}
+
 // setCard uploads body as alice's caller card and points her record at it, as the provisioning
 // API does: two durable writes.
 func setCard(ctx context.Context, st store.Store, body []byte) error {
@@ -136,13 +147,13 @@ func TestStoreRuntimeUpdateWholeCall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if before, _ := r.call(t); string(before) != string(seedCard) {
+	if before, _ := r.call(t); string(before) != string(stored(t, seedCard)) {
 		t.Fatalf("before the update bob got %d bytes, want the seed's alice-card.html", len(before))
 	}
-	want := cardVersion(1)
-	if err := setCard(context.Background(), r.in.store, want); err != nil {
+	if err := setCard(context.Background(), r.in.store, cardVersion(1)); err != nil {
 		t.Fatal(err)
 	}
+	want := stored(t, cardVersion(1))
 	got, hash := r.call(t)
 	if string(got) != string(want) {
 		t.Fatalf("after the update bob got %d bytes:\n%.200s\nwant version 1", len(got), got)
@@ -157,15 +168,17 @@ func TestStoreRuntimeUpdateWholeCall(t *testing.T) {
 // file-selector of its own INVITE and is byte-equal to one of the versions written (run with -race).
 func TestStoreWritesDuringCalls(t *testing.T) {
 	r := newStoreRig(t)
+	st := r.in.store
 	ctx, cancel := context.WithCancel(context.Background())
 	var (
 		wg       sync.WaitGroup
 		written  atomic.Int64
 		writeErr atomic.Value
 	)
+	t.Cleanup(func() { cancel(); wg.Wait() }) // before the rig's cleanups (LIFO), also on Fatal
 	wg.Go(func() {
 		for v := 1; ctx.Err() == nil; v++ {
-			if err := setCard(ctx, r.in.store, cardVersion(v)); err != nil {
+			if err := setCard(ctx, st, cardVersion(v)); err != nil {
 				if ctx.Err() == nil {
 					writeErr.Store(err)
 				}
@@ -186,7 +199,11 @@ func TestStoreWritesDuringCalls(t *testing.T) {
 			t.Fatalf("page SHA-1 %s differs from its INVITE's file-selector %s", selectorOf(page), hash)
 		}
 		var v int
-		if _, err := fmt.Sscanf(string(page[strings.Index(string(page), "version "):]), "version %d", &v); err != nil || string(cardVersion(v)) != string(page) {
+		i := strings.Index(string(page), "version ")
+		if i < 0 {
+			t.Fatalf("delivered page is no card version:\n%.300s", page)
+		}
+		if _, err := fmt.Sscanf(string(page[i:]), "version %d", &v); err != nil || string(stored(t, cardVersion(v))) != string(page) {
 			t.Fatalf("delivered page is no version written (parsed %d, %v):\n%.300s", v, err, page)
 		}
 		seen[hash] = true

@@ -78,7 +78,15 @@ type Bolt struct {
 	mu     sync.RWMutex // guards closed against Close
 	closed bool
 
-	onCommit atomic.Pointer[func([]Change)] // set by NewLive
+	onCommit atomic.Pointer[func([]Change)]   // set by NewLive
+	clock    atomic.Pointer[func() time.Time] // tests only; nil = time.Now
+}
+
+func (s *Bolt) now() time.Time {
+	if f := s.clock.Load(); f != nil {
+		return (*f)()
+	}
+	return time.Now()
 }
 
 // writeReq is one write waiting for the committer. fn must check everything before it writes
@@ -405,7 +413,7 @@ func (s *Bolt) Put(ctx context.Context, sub Subscriber, pre Precondition) (Subsc
 // swap replaces old (nil: none) by sub (nil: delete) in subs, ids and refs.
 func (s *Bolt) swap(tx *bolt.Tx, old, sub *Subscriber) error {
 	subs, idx, refs := tx.Bucket(bucketSubs), tx.Bucket(bucketIDs), tx.Bucket(bucketRefs)
-	now := time.Now().UnixNano()
+	now := s.now().UnixNano()
 	if old != nil {
 		for _, k := range old.Identities {
 			if err := idx.Delete([]byte(k)); err != nil {
@@ -537,7 +545,7 @@ func (s *Bolt) putVersion(ctx context.Context, bucket, key, val []byte) error {
 		} else if rc.n > 0 {
 			return nil, nil
 		}
-		rc.orphan = time.Now().UnixNano()
+		rc.orphan = s.now().UnixNano()
 		if err := refs.Put(key, rc.encode()); err != nil {
 			return nil, errWritten{err}
 		}
@@ -610,7 +618,7 @@ func (s *Bolt) GetClip(ctx context.Context, ref string) (Clip, error) {
 // Collect removes the page and clip versions that no subscriber has referenced for GCGrace and
 // returns how many of each it removed. It runs as one durable write.
 func (s *Bolt) Collect(ctx context.Context) (pages, clips int, err error) {
-	cutoff := time.Now().Add(-s.opts.GCGrace).UnixNano()
+	cutoff := s.now().Add(-s.opts.GCGrace).UnixNano()
 	err = s.write(ctx, func(tx *bolt.Tx) ([]Change, error) {
 		pages, clips = 0, 0
 		refs := tx.Bucket(bucketRefs)

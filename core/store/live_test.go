@@ -29,7 +29,7 @@ func TestLiveSeesWrites(t *testing.T) {
 	}
 	l := newLiveTest(t, s, 0)
 	held, ok := l.Lookup("+15551")
-	if !ok || held.CallerCard == nil || held.Key != "a@x" || string(held.CallerCard.Body) != "<!doctype html><p>v1</p>" {
+	if !ok || held.CallerCard == nil || held.Key != "a@x" || string(held.CallerCard.Body) != string(testPage(t, "a.html", "v1").Body) {
 		t.Fatalf("Lookup = %+v, %v", held, ok)
 	}
 	v2, _ := s.PutPage(ctx, testPage(t, "a.html", "v2"))
@@ -37,10 +37,10 @@ func TestLiveSeesWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	now, ok := l.Lookup("a@x")
-	if !ok || now.CallerCard == nil || string(now.CallerCard.Body) != "<!doctype html><p>v2</p>" || now.CalleeCard == nil {
+	if !ok || now.CallerCard == nil || string(now.CallerCard.Body) != string(testPage(t, "a.html", "v2").Body) || now.CalleeCard == nil {
 		t.Fatalf("after write Lookup = %+v", now)
 	}
-	if string(held.CallerCard.Body) != "<!doctype html><p>v1</p>" {
+	if string(held.CallerCard.Body) != string(testPage(t, "a.html", "v1").Body) {
 		t.Fatal("a handed-out profile changed")
 	}
 	if _, ok := l.Lookup("+15551"); ok {
@@ -76,8 +76,8 @@ func TestLiveCacheBound(t *testing.T) {
 	for round := range 3 {
 		for i := range 20 {
 			p, ok := l.Lookup(fmt.Sprintf("+1555%02d", i))
-			want := fmt.Sprintf("<!doctype html><p>page %d </p>", i)
-			if !ok || p.CalleeCard == nil || string(p.CalleeCard.Body) != want {
+			want := testPage(t, "x.html", fmt.Sprintf("page %d ", i)).Body
+			if !ok || p.CalleeCard == nil || string(p.CalleeCard.Body) != string(want) {
 				t.Fatalf("round %d subscriber %d: %+v", round, i, p)
 			}
 			if b := l.CacheBytes(); b > bound {
