@@ -18,6 +18,7 @@ import (
 	"github.com/herald-ims/herald/bench/uesim"
 	"github.com/herald-ims/herald/configs"
 	"github.com/herald-ims/herald/core/content"
+	"github.com/herald-ims/herald/core/profile"
 	"github.com/herald-ims/herald/core/store"
 )
 
@@ -279,3 +280,7 @@ func TestImportCommand(t *testing.T) {
 		t.Fatalf("clip: %v", err)
 	}
 }
+
+// loadSeed reads a seed directory as the store import does (profile.LoadSeed: pages through the
+// upload pipeline), for tests that compare delivered pages with a seed's (lifecycle_test.go).
+func loadSeed(dir string) (*profile.MemStore, error) { return profile.LoadSeed(os.DirFS(dir)) }
