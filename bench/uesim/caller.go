@@ -173,6 +173,9 @@ type callerCall struct {
 	pracks  sync.WaitGroup
 	bye     chan struct{}
 	byeOnce sync.Once
+	// ackMu serialises the sends of the 2xx's ACK: the first from confirmed, the resends from the
+	// INVITE transaction's retransmission callback. A send builds the request in place.
+	ackMu sync.Mutex
 
 	mu       sync.Mutex
 	dialogs  map[string]*dialog
@@ -343,7 +346,9 @@ func (c *Caller) run(ctx context.Context, cc *callerCall, target string) error {
 		ack := cc.ack
 		cc.mu.Unlock()
 		if ack != nil && res.IsSuccess() {
+			cc.ackMu.Lock()
 			_ = c.ep.write(&cc.rec, ack)
+			cc.ackMu.Unlock()
 		}
 	})
 
@@ -487,7 +492,10 @@ func (c *Caller) confirmed(ctx context.Context, cc *callerCall, ok *sip.Response
 	ack := cc.inDialog(d, sip.ACK, target)
 	cc.ack = ack
 	cc.mu.Unlock()
-	if err := c.ep.write(&cc.rec, ack); err != nil {
+	cc.ackMu.Lock()
+	err := c.ep.write(&cc.rec, ack)
+	cc.ackMu.Unlock()
+	if err != nil {
 		return err
 	}
 
