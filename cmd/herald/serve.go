@@ -155,6 +155,7 @@ func newInstance(o *config.Options, log *slog.Logger, trace func(string)) (*inst
 	if o.HTTP.Listen != "" {
 		api, err := in.newAPI()
 		if err != nil {
+			in.closeStore()
 			return nil, err
 		}
 		in.web, err = web.New(web.Options{
