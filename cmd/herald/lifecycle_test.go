@@ -527,7 +527,7 @@ func bigSeed(t *testing.T) string {
 // Over loopback the kernel takes a page of up to 1 MB (content.MaxPageBytes) off Herald at once
 // (loopback's 64 KB MSS makes the send buffer large from the first segment), so here Herald has
 // usually written the last chunk when the drain ends and the terminal reads a whole page; the '#'
-// of a transfer cut mid-page is netio/msrp's (TestClose* there). What this test holds is that the
+// of a transfer cut mid-page is netio/msrp's TestCloseMidTransfer. What this test holds is that the
 // drain never leaves a terminal with a message that neither ends nor is aborted.
 func TestDrainTimeoutEndsRingingCalls(t *testing.T) {
 	slow := &slowReads{chunk: 512, gap: 20 * time.Millisecond} // ~25 KB/s
@@ -932,5 +932,37 @@ http:
 		if !bytes.Equal(presented(a), renewed) {
 			t.Fatalf("%s: a rejected reload changed the certificate", name)
 		}
+	}
+}
+
+// TestServeSetsSIPTimers: herald serve gives sip.t1 to sipgo's transaction timers (process-wide,
+// set once at start): toward a next hop that never answers, the forwarded INVITE's Timer B
+// (64·T1, RFC 3261 §17.1.1.2) ends the call with 408 after 64 × 40 ms, not after sipgo's default
+// 32 s.
+func TestServeSetsSIPTimers(t *testing.T) {
+	hole, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}) // reads, never answers
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hole.Close()
+	go func() {
+		buf := make([]byte, 65536)
+		for {
+			if _, _, err := hole.ReadFrom(buf); err != nil {
+				return
+			}
+		}
+	}()
+	o := lifecycleConfig(t, hole.LocalAddr().String())
+	o.SIP.T1, o.SIP.T2 = config.Duration(40*time.Millisecond), config.Duration(320*time.Millisecond)
+	h := startServe(t, o)
+	start := time.Now()
+	fin := inviteAnswer(t, h.sip) // alice's caller card: the general path, sipgo's client transaction
+	if d := time.Since(start); fin.Status() != 408 || d > 10*time.Second {
+		t.Fatalf("INVITE toward a silent next hop: %d after %s, want 408 after about 64 × 40 ms", fin.Status(), d)
+	}
+	h.signal(syscall.SIGTERM)
+	if code := h.exit(5 * time.Second); code != 0 {
+		t.Fatalf("exit code %d", code)
 	}
 }
