@@ -8,7 +8,9 @@ import (
 	"bytes"
 	"crypto/sha1" //nolint:gosec // RFC 5547 §6 file-selector hash is sha-1 by definition
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 
@@ -135,3 +137,64 @@ func (p *Page) Variant(accept []string) (ctype string, body []byte) {
 	}
 	return ContentTypeHTML, p.Body
 }
+
+// Restore rebuilds a Page a store kept (Name, Body and the Gzip and Zstd variants as Prepare made
+// them) without sanitising it again: it checks the name, that Body is UTF-8 and passes the final
+// safety check Prepare ends with (so a store file altered behind Herald's back cannot put a script
+// on a phone), and that each variant decodes to Body; a nil variant is made again. The slices are
+// kept, not copied: the caller must not modify them afterwards. The policy's size limit is not
+// applied (a page is stored only after Prepare accepted it).
+func Restore(name string, body, gz, zs []byte) (*Page, error) {
+	if err := checkName(name); err != nil {
+		return nil, err
+	}
+	if len(body) == 0 {
+		return nil, &InputError{Err: ErrEmptyPage, Reason: "no bytes"}
+	}
+	if err := errNotUTF8(body); err != nil {
+		return nil, err
+	}
+	if err := checkSafe(trimDoctype(body)); err != nil {
+		return nil, err
+	}
+	if gz == nil || zs == nil {
+		p, err := newPage(name, body)
+		if err != nil {
+			return nil, err
+		}
+		p.Body = body
+		return p, nil
+	}
+	if err := sameBody(body, gz, zs); err != nil {
+		return nil, err
+	}
+	p := &Page{Name: name, Body: body, Gzip: gz, Zstd: zs, SHA1: sha1.Sum(body), sanitized: true} //nolint:gosec // see import
+	p.Version = hex.EncodeToString(p.SHA1[:])
+	return p, nil
+}
+
+// sameBody checks that gz and zs decode to body exactly (reading at most one byte more).
+func sameBody(body, gz, zs []byte) error {
+	zr, err := gzip.NewReader(bytes.NewReader(gz))
+	if err == nil {
+		var got []byte
+		got, err = io.ReadAll(io.LimitReader(zr, int64(len(body))+1))
+		if err == nil && !bytes.Equal(got, body) {
+			err = errors.New("does not decode to the body")
+		}
+	}
+	if err != nil {
+		return &InputError{Err: ErrUnsafe, Reason: "gzip variant: " + err.Error()}
+	}
+	got, err := zdec.DecodeAll(zs, make([]byte, 0, len(body)))
+	if err == nil && !bytes.Equal(got, body) {
+		err = errors.New("does not decode to the body")
+	}
+	if err != nil {
+		return &InputError{Err: ErrUnsafe, Reason: "zstd variant: " + err.Error()}
+	}
+	return nil
+}
+
+// zdec decodes stored zstd variants in Restore; DecodeAll is safe for concurrent use.
+var zdec, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(4*MaxPageBytes))

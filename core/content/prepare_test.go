@@ -438,7 +438,8 @@ func TestPageSanitized(t *testing.T) {
 }
 
 // TestPrepareDoctype: a legacy doctype becomes <!DOCTYPE html> and is reported; no doctype stays
-// none; <!doctype html> in any case is kept as <!DOCTYPE html> without a report.
+// none; <!doctype html> in any letter case is kept as it is, other spellings of it become
+// <!DOCTYPE html>, without a report.
 func TestPrepareDoctype(t *testing.T) {
 	for name, tc := range map[string]struct {
 		in, prefix string
@@ -446,8 +447,9 @@ func TestPrepareDoctype(t *testing.T) {
 	}{
 		"legacy": {in: `<!DOCTYPE html PUBLIC "-//W3C//DTD HTML 4.01//EN">` + "\n<html><body>x</body></html>", prefix: "<!DOCTYPE html>\n<html>",
 			want: []Removal{rm(KindDoctype, "doctype", "", `html PUBLIC "-//W3C//DTD HTML 4.01//EN"`, 1, 1)}},
-		"lowercase": {in: "<!doctype html><p>x</p>", prefix: "<!DOCTYPE html><p>"},
-		"none":      {in: "<html><body>x</body></html>", prefix: "<html><body>"},
+		"lowercase kept": {in: "<!doctype html><p>x</p>", prefix: "<!doctype html><p>"},
+		"spaced":         {in: "<!DOCTYPE html ><p>x</p>", prefix: "<!DOCTYPE html><p>"},
+		"none":           {in: "<html><body>x</body></html>", prefix: "<html><body>"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			p, rep, err := Prepare("card.html", []byte(tc.in), DefaultPolicy())

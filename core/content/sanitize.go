@@ -57,12 +57,12 @@ func Prepare(name string, body []byte, pol Policy) (*Page, Report, error) {
 	if err := checkSafe(out); err != nil {
 		return nil, rep, err
 	}
-	if doctype {
-		out = append([]byte("<!DOCTYPE html>"), out...)
+	if doctype != "" {
+		out = append([]byte(doctype), out...)
 	}
 	rep.Removed = rb.r.Removed
 	rep.BytesOut = len(out)
-	if len(bytes.TrimSpace(bytes.TrimPrefix(out, []byte("<!DOCTYPE html>")))) == 0 {
+	if len(bytes.TrimSpace(trimDoctype(out))) == 0 {
 		return nil, rep, &InputError{Err: ErrEmptyPage, Reason: "nothing the policy allows is left"}
 	}
 	if !looksHTML(out) { // the input did (checked above); this page lost its only <html> tag
@@ -94,12 +94,13 @@ var linkable = map[string]string{"a": "href", "area": "href", "base": "href", "l
 
 // walk applies the allow-lists to the tokens of b (already well-formed) and returns what is kept,
 // serialised as bluemonday serialises (so that bluemonday, run over it, keeps it byte for byte),
-// whether the page started with a doctype, and the removals.
-func (r *rules) walk(b []byte) ([]byte, bool, reportBuilder) {
+// the doctype to put back in front ("" for none: the input's own "<!doctype html>" in its own case, or
+// "<!DOCTYPE html>" in place of any other), and the removals.
+func (r *rules) walk(b []byte) ([]byte, string, reportBuilder) {
 	var (
 		rb       reportBuilder
 		out      bytes.Buffer
-		doctype  bool
+		doctype  string
 		skipRoot string // element being dropped with its content
 		skipN    int    // its nesting depth
 		foreign  int    // depth inside allowed SVG
@@ -118,8 +119,10 @@ func (r *rules) walk(b []byte) ([]byte, bool, reportBuilder) {
 		tok := z.Token()
 		switch tt {
 		case html.DoctypeToken:
-			doctype = true
-			if !strings.EqualFold(tok.Data, "html") {
+			doctype = "<!DOCTYPE html>"
+			if raw := z.Raw(); html5Doctype.Match(raw) {
+				doctype = string(raw)
+			} else if !strings.EqualFold(strings.TrimSpace(tok.Data), "html") {
 				rb.add(KindDoctype, "doctype", "", truncate(tok.Data, 120), at)
 			}
 		case html.CommentToken:
@@ -250,7 +253,20 @@ func (r *rules) attrAllowed(elem string, a html.Attribute) bool {
 	return false
 }
 
-var dataBase64Prefix = regexp.MustCompile(`^data:[^,]*;base64,`)
+var (
+	dataBase64Prefix = regexp.MustCompile(`^data:[^,]*;base64,`)
+	// html5Doctype is the HTML5 doctype as the walker keeps it, byte for byte (any letter case).
+	html5Doctype  = regexp.MustCompile(`^(?i)<!doctype html>$`)
+	doctypePrefix = regexp.MustCompile(`^(?i)<!doctype html>`)
+)
+
+// trimDoctype returns b without its leading HTML5 doctype.
+func trimDoctype(b []byte) []byte {
+	if loc := doctypePrefix.FindIndex(b); loc != nil {
+		return b[loc[1]:]
+	}
+	return b
+}
 
 // validURL is bluemonday's URL check (RequireParseableURLs, no relative URLs, the policy's schemes,
 // data: only for base64 images), rewritten here so the walker reports what bluemonday would drop.

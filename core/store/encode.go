@@ -117,15 +117,18 @@ func encodePage(p *content.Page) []byte {
 	return e.str(p.Name).bytes(p.Body).bytes(p.Gzip).bytes(p.Zstd)
 }
 
-// decodePage copies out of b (bbolt's memory is only valid inside its transaction).
+// decodePage copies out of b (bbolt's memory is only valid inside its transaction) and rebuilds the
+// page with content.Restore: the body must still pass the sanitiser's final safety check, each
+// variant must decode to it and its SHA-1 must be the stored one, so a page altered in the file
+// never reaches a phone (content.Page.Sanitized; the push planes refuse any other page).
 func decodePage(b []byte) (*content.Page, error) {
 	if len(b) < 21 || b[0] != pageFormat {
 		return nil, fmt.Errorf("%w: page", errCorrupt)
 	}
-	p := &content.Page{}
-	copy(p.SHA1[:], b[1:21])
+	var sum [20]byte
+	copy(sum[:], b[1:21])
 	d := dec{b: b[21:]}
-	p.Name = d.str()
+	name := d.str()
 	body, gz, zs := d.bytes(), d.bytes(), d.bytes()
 	if d.err != nil {
 		return nil, fmt.Errorf("%w: page", d.err)
@@ -133,10 +136,14 @@ func decodePage(b []byte) (*content.Page, error) {
 	// One allocation for the three variants; each gets a capacity-capped sub-slice.
 	buf := make([]byte, 0, len(body)+len(gz)+len(zs))
 	buf = append(append(append(buf, body...), gz...), zs...)
-	p.Body = buf[:len(body):len(body)]
-	p.Gzip = buf[len(body) : len(body)+len(gz) : len(body)+len(gz)]
-	p.Zstd = buf[len(body)+len(gz):]
-	p.Version = hexString(p.SHA1[:])
+	p, err := content.Restore(name, buf[:len(body):len(body)], buf[len(body):len(body)+len(gz):len(body)+len(gz)],
+		buf[len(body)+len(gz):])
+	if err != nil {
+		return nil, fmt.Errorf("%w: page: %w", errCorrupt, err)
+	}
+	if p.SHA1 != sum {
+		return nil, fmt.Errorf("%w: page: sha-1 is not the stored one", errCorrupt)
+	}
 	return p, nil
 }
 

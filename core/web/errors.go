@@ -6,7 +6,8 @@ import "errors"
 var (
 	// ErrFull is returned by [Server.Publish] when Options.MaxTokens tokens are live.
 	ErrFull = errors.New("web: token table full")
-	// ErrBadPage is returned by [Server.Publish] for a nil page or one with no body.
+	// ErrBadPage is returned by [Server.Publish] for a nil page, one with no body, or one that
+	// core/content did not sanitise.
 	ErrBadPage = errors.New("web: bad page")
 	// ErrBadOptions is returned by [New] for unusable options.
 	ErrBadOptions = errors.New("web: bad options")

@@ -197,9 +197,11 @@ func (s *Server) AdminAddr() string {
 // that absolute URL, for a `Call-Info: <url>;purpose=info` header (RFC 3261 §20.9), and the token.
 // The token carries 128 random bits and is bound to callID (see [Server.RevokeCall]). The page is
 // shared, never copied or modified. It returns [ErrFull] when Options.MaxTokens tokens are live.
-// Publish works before Start (the URL answers once the server listens).
+// Publish works before Start (the URL answers once the server listens). A page not built by
+// core/content (Prepare, NewPage, Restore: [content.Page.Sanitized]) is refused with [ErrBadPage]:
+// only sanitised pages reach a phone, and the CSP the pages are served with stays as a second net.
 func (s *Server) Publish(page *content.Page, callID string) (url, token string, err error) {
-	if page == nil || len(page.Body) == 0 {
+	if page == nil || len(page.Body) == 0 || !page.Sanitized() {
 		return "", "", ErrBadPage
 	}
 	token, err = s.tokens.add(page, callID, s.now())

@@ -78,7 +78,8 @@ func TestPublishFetch(t *testing.T) {
 
 func TestPublishBadPage(t *testing.T) {
 	s, _ := testServer(t, Options{})
-	for name, p := range map[string]*content.Page{"nil": nil, "empty": {Name: "x.html"}} {
+	for name, p := range map[string]*content.Page{"nil": nil, "empty": {Name: "x.html"},
+		"not sanitised": {Name: "x.html", Body: []byte("<!DOCTYPE html><script>alert(1)</script>")}} {
 		t.Run(name, func(t *testing.T) {
 			if _, _, err := s.Publish(p, "c"); !errors.Is(err, ErrBadPage) {
 				t.Fatalf("err = %v, want ErrBadPage", err)

@@ -81,8 +81,15 @@ func htmlBytes(n int) []byte {
 	return append(b, tail...)
 }
 
-// bigPage is a page larger than content.MaxPageBytes, built without NewPage (tests of flow control only).
-func bigPage(n int) *content.Page { return &content.Page{Name: "big.html", Body: htmlBytes(n)} }
+// bigPage is a page larger than content.MaxPageBytes (tests of flow control only): Prepare refuses
+// it, content.Restore (a store's path, which checks safety but not the upload limit) takes it.
+func bigPage(n int) *content.Page {
+	p, err := content.Restore("big.html", htmlBytes(n), nil, nil)
+	if err != nil {
+		panic(err)
+	}
+	return p
+}
 
 // openSession registers a session for page on s.
 func openSession(t testing.TB, s *Server, role push.Role, page *content.Page, ttl time.Duration, accept ...string) *push.Session {

@@ -314,6 +314,9 @@ func (s *Server) Open(sess *push.Session) error {
 	if sess == nil || sess.ID == "" || sess.Page == nil || sess.Done == nil || sess.Expires.IsZero() {
 		return ErrBadSession
 	}
+	if !sess.Page.Sanitized() { // only pages core/content sanitised reach a terminal
+		return fmt.Errorf("%w: page %s not built by core/content", ErrBadSession, sess.Page.Name)
+	}
 	if sess.Secure && s.opts.TLSListen == "" {
 		return ErrNoTLS
 	}

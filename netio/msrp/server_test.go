@@ -508,6 +508,9 @@ func TestOpenErrors(t *testing.T) {
 		"no page":   {sess: &push.Session{ID: "x", Done: make(chan push.Result, 1)}, want: ErrBadSession},
 		"no done":   {sess: &push.Session{ID: "x", Page: page}, want: ErrBadSession},
 		"no expiry": {sess: &push.Session{ID: "x", Page: page, Done: make(chan push.Result, 1)}, want: ErrBadSession},
+		// A Page literal never passed core/content's sanitiser: refused, whatever its bytes.
+		"page not sanitised": {sess: push.NewSession("c", push.CallerCard,
+			&content.Page{Name: "x.html", Body: []byte("<!DOCTYPE html><script>alert(1)</script>")}, time.Minute), want: ErrBadSession},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
