@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -111,5 +112,51 @@ func TestAPIRuntimeUpdateWholeCall(t *testing.T) {
 	}
 	if !bytes.Contains(got, []byte("Alice, provisioned at run time")) || bytes.Contains(got, []byte("<script")) {
 		t.Fatalf("pushed card:\n%.400s", got)
+	}
+}
+
+// TestServeAdminTLS: http.admin_tls_cert/key make `herald serve`'s admin listener HTTPS: the API
+// answers there with a token, the page listener keeps serving /healthz and never the API.
+func TestServeAdminTLS(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := selfSigned(t, dir)
+	in := startInstance(t, "admintls.yaml", `
+sip:
+  listen: [{transport: udp, addr: "127.0.0.1:0"}, {transport: tcp, addr: "127.0.0.1:0"}]
+  advertise: 127.0.0.1
+  next_hop: "sip:127.0.0.1:5070"
+msrp:
+  listen: "127.0.0.1:0"
+  advertise: 127.0.0.1
+rtp:
+  port_min: 42100
+  port_max: 42198
+http:
+  listen: "127.0.0.1:0"
+  admin_listen: "127.0.0.1:0"
+  admin_tls_cert: "`+certFile+`"
+  admin_tls_key: "`+keyFile+`"
+  api:
+    read_only_tokens: [`+apiTestToken+`]
+`)
+	tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}} // #nosec G402 -- self-signed test certificate
+	t.Cleanup(tr.CloseIdleConnections)
+	c := &http.Client{Transport: tr, Timeout: 5 * time.Second}
+	req, _ := http.NewRequest("GET", "https://"+in.web.AdminAddr()+"/v1/subscribers/sip:alice@home1.net", nil)
+	req.Header.Set("Authorization", "Bearer "+apiTestToken)
+	res, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || !bytes.Contains(b, []byte(`"key":"alice@home1.net"`)) {
+		t.Fatalf("https admin API: %d %s", res.StatusCode, b)
+	}
+	if code, _, _ := apiDo(t, "GET", "http://"+in.web.Addr()+"/v1/subscribers", nil, "Authorization: Bearer "+apiTestToken); code != 404 {
+		t.Fatalf("page listener /v1: %d", code)
+	}
+	if code, _, _ := apiDo(t, "GET", "http://"+in.web.Addr()+"/healthz", nil); code != 200 {
+		t.Fatalf("page listener /healthz: %d", code)
 	}
 }

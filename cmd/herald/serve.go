@@ -158,17 +158,27 @@ func newInstance(o *config.Options, log *slog.Logger, trace func(string)) (*inst
 			in.closeStore()
 			return nil, err
 		}
+		var adminTLS *tls.Config
+		if o.HTTP.AdminTLSCert != "" {
+			cert, err := tls.LoadX509KeyPair(o.HTTP.AdminTLSCert, o.HTTP.AdminTLSKey)
+			if err != nil {
+				in.closeStore()
+				return nil, fmt.Errorf("herald: http admin tls: %w", err)
+			}
+			adminTLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		}
 		in.web, err = web.New(web.Options{
-			Listen:      o.HTTP.Listen,
-			AdminListen: o.HTTP.AdminListen,
-			PagesOnly:   o.HTTP.AdminListen == "", // the page listener never serves admin endpoints
-			API:         api,
-			BaseURL:     o.HTTP.BaseURL,
-			TokenTTL:    time.Duration(m.SessionTTL),
-			Registry:    in.metrics,
-			Varz:        in.varz,
-			Ready:       in.ready,
-			Logger:      log.With("component", "core/web"),
+			Listen:         o.HTTP.Listen,
+			AdminListen:    o.HTTP.AdminListen,
+			AdminTLSConfig: adminTLS,
+			PagesOnly:      o.HTTP.AdminListen == "", // the page listener never serves admin endpoints
+			API:            api,
+			BaseURL:        o.HTTP.BaseURL,
+			TokenTTL:       time.Duration(m.SessionTTL),
+			Registry:       in.metrics,
+			Varz:           in.varz,
+			Ready:          in.ready,
+			Logger:         log.With("component", "core/web"),
 		})
 		if err != nil {
 			in.closeStore()

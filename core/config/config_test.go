@@ -480,6 +480,11 @@ func TestParseProblems(t *testing.T) {
 			class: ErrConflict,
 			want:  []string{`t.yaml:5:17: http.admin_listen: 127.0.0.1:8080 is http.listen too: the admin endpoints need a listener of their own`},
 		},
+		"admin tls cert without key": {
+			src:   hop + "http:\n  admin_tls_cert: /etc/herald/admin.crt\n",
+			class: ErrRequired,
+			want:  []string{`t.yaml:3:1: http.admin_tls_key: http.admin_tls_cert and http.admin_tls_key go together`},
+		},
 		"api token too short": {
 			src:   hop + "http:\n  api:\n    read_write_tokens: [short]\n",
 			class: ErrValue,

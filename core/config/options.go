@@ -164,6 +164,11 @@ type HTTPOptions struct {
 	// /healthz only. Default 127.0.0.1:8081; "" serves no admin endpoint at all. Keep it off the
 	// terminals' network.
 	AdminListen string `yaml:"admin_listen"`
+	// AdminTLSCert and AdminTLSKey (PEM files, both or neither) make the admin listener serve HTTPS,
+	// so bearer tokens and the operator page's session cookie (then Secure) never cross the network
+	// in clear.
+	AdminTLSCert string `yaml:"admin_tls_cert"`
+	AdminTLSKey  string `yaml:"admin_tls_key"`
 	// API configures the provisioning API's bearer tokens.
 	API APIOptions `yaml:"api"`
 }

@@ -327,6 +327,12 @@ func (l *loader) validateHTTP(o *Options) {
 			l.valErr("http.admin_listen", ErrConflict, "%s is http.listen too: the admin endpoints need a listener of their own", h.AdminListen)
 		}
 	}
+	switch {
+	case (h.AdminTLSCert == "") != (h.AdminTLSKey == ""):
+		l.keyErr("http.admin_tls_key", ErrRequired, "http.admin_tls_cert and http.admin_tls_key go together")
+	case h.AdminTLSCert != "" && h.AdminListen == "":
+		l.keyErr("http.admin_tls_cert", ErrConflict, "set but http.admin_listen is \"\" (no admin listener)")
+	}
 	l.validateTokens(h)
 }
 

@@ -38,7 +38,8 @@
 // By default pages and admin endpoints share Options.Listen. Setting Options.AdminListen moves the
 // admin endpoints (except /healthz and /readyz, kept on both for load balancers) to a second listener, so that
 // pprof, metrics and the provisioning API need not face the terminals' network; Options.PagesOnly
-// without AdminListen serves no admin endpoint at all. Options.TLSConfig turns on TLS for the page
+// without AdminListen serves no admin endpoint at all. Options.AdminTLSConfig turns on TLS for the
+// admin listener. Options.TLSConfig turns on TLS for the page
 // listener.
 //
 // # Metrics

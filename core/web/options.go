@@ -44,6 +44,8 @@ type Options struct {
 	BaseURL string
 	// TLSConfig, when set, makes the page listener serve HTTPS (it must carry a certificate).
 	TLSConfig *tls.Config
+	// AdminTLSConfig, when set, makes the admin listener (AdminListen) serve HTTPS.
+	AdminTLSConfig *tls.Config
 	// TokenTTL is how long a published page stays fetchable. Default 120 s.
 	TokenTTL time.Duration
 	// MaxTokens caps live tokens; Publish returns ErrFull beyond it. Default 100000.
@@ -87,9 +89,13 @@ func (o Options) withDefaults() (Options, string, error) {
 		o.ReadTimeout < 0 || o.WriteTimeout < 0 || o.IdleTimeout < 0 || o.MaxHeaderBytes < 0 {
 		return o, "", fmt.Errorf("%w: negative limit", ErrBadOptions)
 	}
-	if o.TLSConfig != nil && len(o.TLSConfig.Certificates) == 0 && o.TLSConfig.GetCertificate == nil &&
-		o.TLSConfig.GetConfigForClient == nil {
-		return o, "", fmt.Errorf("%w: tls config has no certificate", ErrBadOptions)
+	for _, c := range []*tls.Config{o.TLSConfig, o.AdminTLSConfig} {
+		if c != nil && len(c.Certificates) == 0 && c.GetCertificate == nil && c.GetConfigForClient == nil {
+			return o, "", fmt.Errorf("%w: tls config has no certificate", ErrBadOptions)
+		}
+	}
+	if o.AdminTLSConfig != nil && o.AdminListen == "" {
+		return o, "", fmt.Errorf("%w: admin tls config without an admin listener", ErrBadOptions)
 	}
 	if o.Listen == "" {
 		o.Listen = "127.0.0.1:0"

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -88,19 +89,22 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	s.state = stateRunning
 	s.addrs[0] = pageLn.Addr().String()
-	s.serve(pageLn, &handler{s: s, pages: true, admin: !split && !s.opts.PagesOnly}, s.opts.TLSConfig != nil)
+	s.serve(pageLn, &handler{s: s, pages: true, admin: !split && !s.opts.PagesOnly}, s.opts.TLSConfig)
 	if split {
 		s.addrs[1] = adminLn.Addr().String()
-		s.serve(adminLn, &handler{s: s, admin: true}, false)
+		s.serve(adminLn, &handler{s: s, admin: true}, s.opts.AdminTLSConfig)
 	}
 	s.wg.Add(1)
 	go s.sweeper()
-	s.log.Info("web listening", "laddr", s.addrs[0], "admin_laddr", s.addrs[1], "tls", s.opts.TLSConfig != nil)
+	s.log.Info("web listening", "laddr", s.addrs[0], "admin_laddr", s.addrs[1], "tls", s.opts.TLSConfig != nil,
+		"admin_tls", s.opts.AdminTLSConfig != nil)
 	return nil
 }
 
-// serve runs one http.Server on ln in a goroutine tracked by s.wg. Called with s.mu held.
-func (s *Server) serve(ln net.Listener, h http.Handler, useTLS bool) {
+// serve runs one http.Server on ln, over TLS with tc when it is not nil, in a goroutine tracked by
+// s.wg. Called with s.mu held.
+func (s *Server) serve(ln net.Listener, h http.Handler, tc *tls.Config) {
+	useTLS := tc != nil
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: s.opts.ReadHeaderTimeout,
@@ -112,7 +116,7 @@ func (s *Server) serve(ln net.Listener, h http.Handler, useTLS bool) {
 		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
 	if useTLS {
-		srv.TLSConfig = s.opts.TLSConfig.Clone()
+		srv.TLSConfig = tc.Clone()
 	}
 	s.servers = append(s.servers, srv)
 	s.wg.Add(1)

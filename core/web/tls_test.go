@@ -77,3 +77,30 @@ func TestTLS(t *testing.T) {
 		}
 	}
 }
+
+// TestAdminTLS: with AdminTLSConfig the admin listener (and the API on it) speaks HTTPS only; the
+// page listener stays as configured.
+func TestAdminTLS(t *testing.T) {
+	cert, pool := selfSigned(t)
+	api := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("api")) })
+	s, _ := testServer(t, Options{AdminListen: "127.0.0.1:0", API: api,
+		AdminTLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}})
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
+	t.Cleanup(tr.CloseIdleConnections)
+	c := &http.Client{Transport: tr, Timeout: 5 * time.Second}
+	if r := do(t, c, "GET", "https://"+s.AdminAddr()+"/v1/x"); r.code != http.StatusOK || string(r.body) != "api" {
+		t.Fatalf("https admin: %d %q", r.code, r.body)
+	}
+	if resp, err := (&http.Client{Timeout: 2 * time.Second}).Get("http://" + s.AdminAddr() + "/v1/x"); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			t.Error("plain http reached the API on the TLS admin listener")
+		}
+	}
+	if r := do(t, client(t), "GET", "http://"+s.Addr()+"/healthz"); r.code != http.StatusOK {
+		t.Errorf("page listener: %d", r.code)
+	}
+	if _, err := New(Options{BaseURL: testBase, AdminTLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}}); err == nil {
+		t.Error("admin TLS without an admin listener accepted")
+	}
+}
