@@ -1,7 +1,8 @@
 // Command herald is the IMS push gateway: it pushes caller and callee cards (HTML over MSRP) and
 // colour ringback (RTP) during call setup.
 //
-//	herald serve [-c FILE]   run the gateway (no -c: the embedded default config, data in ./herald-data)
+//	herald serve [-c FILE]   run the gateway (no -c: the embedded default config, data in ./herald-data);
+//	                         SIGTERM drains and exits 0, SIGHUP reloads the file (see lifecycle.go)
 //	herald check -c FILE     validate a config file, print every problem with its line, exit 1 on any
 //	herald demo [-o DIR]     one whole call on loopback with simulated terminals
 //	herald version           print the version
@@ -44,8 +45,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 		usage(stderr)
 		return 2
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	switch args[0] {
 	case "serve":
 		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
@@ -72,6 +71,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if err := fs.Parse(args[1:]); err != nil {
 			return 2
 		}
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
 		return cmdDemo(ctx, *out, stdout, stderr)
 	case "import":
 		return cmdImport(args[1:], stdout, stderr)

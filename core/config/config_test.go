@@ -290,6 +290,22 @@ func TestParseProblems(t *testing.T) {
 			class: ErrValue,
 			want:  []string{"t.yaml:4:10: sip.capability.ttl: must be in 1m..720h, got 30s"},
 		},
+		"drain_timeout too short": {
+			src:   hop + "shutdown:\n  drain_timeout: 500ms\n",
+			class: ErrValue,
+			want:  []string{"t.yaml:4:18: shutdown.drain_timeout: must be in 1s..10m, got 500ms"},
+		},
+		"drain_timeout too long and dialog_grace too long": {
+			src:   hop + "shutdown:\n  drain_timeout: 11m\n  dialog_grace: 2h\n",
+			class: ErrValue,
+			want: []string{"t.yaml:4:18: shutdown.drain_timeout: must be in 1s..10m, got 11m0s",
+				"t.yaml:5:17: shutdown.dialog_grace: must be in 1s..1h, got 2h0m0s"},
+		},
+		"dialog_grace zero": {
+			src:   hop + "shutdown:\n  dialog_grace: 0s\n",
+			class: ErrDuration,
+			want:  []string{`t.yaml:4:17: shutdown.dialog_grace: "0s" must be positive`},
+		},
 		"capability ttl too long": {
 			src:   hop + "  capability:\n    ttl: 721h\n",
 			class: ErrValue,
