@@ -98,7 +98,7 @@ func (f *fastPath) abortAll() {
 	f.mu.Lock()
 	for _, tx := range f.calls {
 		if tx.final == 0 {
-			f.s.Stats.Fast.Aborted.Add(1)
+			f.s.Stats.DrainAborted.Add(1)
 			q = f.answerUp(tx, 487, "Request Terminated", "", q)
 			q = f.cancelDown(tx, q)
 		}

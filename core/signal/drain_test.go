@@ -42,7 +42,7 @@ func TestFastPathDrain(t *testing.T) {
 		t.Fatalf("ringing call ended with %q (%s)", res.start, res.all("Call-ID"))
 	}
 	fpCancelDown(t, "CANCEL downstream", r, callee, fwd, "cal1")
-	fpStat(t, "Fast.Aborted", &r.sig.Stats.Fast.Aborted, 1)
+	fpStat(t, "DrainAborted", &r.sig.Stats.DrainAborted, 1)
 	deadline := time.Now().Add(5 * time.Second)
 	for r.sig.ActiveCalls() != 0 {
 		if time.Now().After(deadline) {

@@ -137,8 +137,6 @@ type FastStats struct {
 	// Overload is the requests answered 503 because the fast path held its limit of transactions
 	// (maxTxFactor × MaxCalls).
 	Overload atomic.Uint64
-	// Aborted is the calls a drain ended while they rang (Server.AbortCalls): 487 up, CANCEL down.
-	Aborted atomic.Uint64
 }
 
 type fastPath struct {

@@ -431,6 +431,7 @@ func (c *callCtl) run() {
 				// The drain's time is up (Server.AbortCalls): 487 upstream, CANCEL downstream
 				// (RFC 3261 §16.10), pushes closed with '#' mid-page (RFC 4975 §7.1.1).
 				if !c.final {
+					s.Stats.DrainAborted.Add(1)
 					c.finish()
 					c.final = true
 					c.respond(487, "Request Terminated")

@@ -9,6 +9,8 @@ import (
 // Prometheus metrics (namespace herald, subsystem sip), the same counters as Stats:
 //
 //	herald_sip_calls_active                       gauge   calls whose INVITE has no final response yet
+//	herald_sip_draining                           gauge   1 while a drain refuses new calls (Server.Drain), else 0
+//	herald_sip_drain_aborted_total                counter calls a drain ended while they rang (487 up, CANCEL down)
 //	herald_sip_invites_total                      counter initial INVITEs received
 //	herald_sip_calls_done_total                   counter INVITEs that got their final response
 //	herald_sip_forwarded_total                    counter INVITEs forwarded toward the callee
@@ -59,6 +61,7 @@ var (
 	descSIPCards  = prometheus.NewDesc("herald_sip_cards_total", "Card pushes set up.", []string{"card"}, nil)
 	descSIPReject = prometheus.NewDesc("herald_sip_rejected_total", "Requests refused by Herald itself.", []string{"code"}, nil)
 	descSIPFastTx = prometheus.NewDesc("herald_sip_fast_path_transactions", "Transactions the fast path holds.", nil, nil)
+	descSIPDrain  = prometheus.NewDesc("herald_sip_draining", "1 while a drain refuses new calls, else 0.", nil, nil)
 	descSIPUDP    = [...]*prometheus.Desc{
 		prometheus.NewDesc("herald_sip_udp_datagrams_total", "Datagrams Herald's own SIP UDP readers read.", nil, nil),
 		prometheus.NewDesc("herald_sip_udp_reads_total", "Read system calls that returned SIP datagrams (recvmmsg batches).", nil, nil),
@@ -83,6 +86,7 @@ var (
 		{prometheus.NewDesc("herald_sip_reliable_retransmits_total", "Reliable provisional response retransmissions (RFC 3262).", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.ReliableRetransmits }},
 		{prometheus.NewDesc("herald_sip_prack_timeouts_total", "Reliable provisional responses given up at 64*T1.", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.PrackTimeouts }},
 		{prometheus.NewDesc("herald_sip_cancels_total", "CANCELs handled.", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.Cancels }},
+		{prometheus.NewDesc("herald_sip_drain_aborted_total", "Calls a drain ended while they rang (487 to the caller, CANCEL to the callee).", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.DrainAborted }},
 		{prometheus.NewDesc("herald_sip_udp_to_tcp_total", "INVITEs sent over TCP because they outgrew UDP (RFC 3261 18.1.1).", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.UDPToTCP }},
 		{prometheus.NewDesc("herald_sip_tcp_refused_udp_total", "INVITEs sent again over UDP, whole, after the TCP attempt for their size failed (RFC 3261 18.1.1).", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.TCPRefusedUDP }},
 		{prometheus.NewDesc("herald_sip_ringbacks_total", "Ringbacks started.", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.Ringbacks }},
@@ -120,6 +124,7 @@ func (c sipCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descSIPReject
 	ch <- descSIPSkip
 	ch <- descSIPFastTx
+	ch <- descSIPDrain
 	for _, d := range []*prometheus.Desc{descCapCallInfo, descCapLearned, descCapLookups, descCapDropped, descCapEntries} {
 		ch <- d
 	}
@@ -138,6 +143,11 @@ func (c sipCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(descSIPActive, prometheus.GaugeValue, float64(c.s.ActiveCalls()))
 	ch <- prometheus.MustNewConstMetric(descSIPFastTx, prometheus.GaugeValue, float64(c.s.FastTransactions()))
+	draining := 0.0
+	if c.s.Draining() {
+		draining = 1
+	}
+	ch <- prometheus.MustNewConstMetric(descSIPDrain, prometheus.GaugeValue, draining)
 	dg, rd, gen, drop := c.s.UDPStats()
 	for i, v := range [...]uint64{dg, rd, gen, drop} {
 		ch <- prometheus.MustNewConstMetric(descSIPUDP[i], prometheus.CounterValue, float64(v))

@@ -83,7 +83,7 @@ herald_sip_ringback_skipped_total{reason="no_port"} 4
 		t.Fatal(err)
 	}
 	// capability: 2 call_info, 2 learned, 2 lookups, 2 dropped, 1 entries
-	if n := testutil.CollectAndCount(s.Collectors()[0]); n != 5+len(sipCounters)+4+4+9 {
+	if n := testutil.CollectAndCount(s.Collectors()[0]); n != 6+len(sipCounters)+4+4+9 {
 		t.Errorf("%d metrics, want %d", n, 5+len(sipCounters)+4+4+9)
 	}
 }

@@ -133,6 +133,9 @@ type Stats struct {
 	// ForwardErrors counts requests that could not be sent toward their next hop: DNS, connect, TLS
 	// handshake or certificate verification failed. INVITEs and in-dialog requests are answered 503.
 	ForwardErrors atomic.Uint64
+	// DrainAborted counts the calls a drain ended while they rang (AbortCalls, both paths): 487 to
+	// the caller, CANCEL to the callee.
+	DrainAborted atomic.Uint64
 	// Fast are the fast path's counters (plain calls over UDP, fastpath.go).
 	Fast FastStats
 	// Capability counts the gate on early-dialog pushes (capability.go).
