@@ -5,7 +5,9 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -50,11 +52,17 @@ func startCapture(t *testing.T, filter string) *capture {
 	}
 	c := &capture{cmd: cmd, file: file, done: make(chan error, 1)}
 	ready := make(chan struct{})
-	var lines []string
+	var (
+		mu    sync.Mutex
+		lines []string
+	)
+	seen := func() []string { mu.Lock(); defer mu.Unlock(); return slices.Clone(lines) }
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
+			mu.Lock()
 			lines = append(lines, sc.Text())
+			mu.Unlock()
 			if strings.Contains(sc.Text(), "Capturing on") {
 				close(ready)
 				break
@@ -70,9 +78,9 @@ func startCapture(t *testing.T, filter string) *capture {
 	case <-ready:
 		time.Sleep(200 * time.Millisecond) // "Capturing on" precedes the first packet slightly
 	case err := <-c.done:
-		t.Fatalf("tshark exited before capturing: %v %q", err, lines)
-	case <-time.After(10 * time.Second):
-		t.Fatalf("tshark did not start capturing: %q", lines)
+		t.Fatalf("tshark exited before capturing: %v %q", err, seen())
+	case <-time.After(25 * time.Second): // tshark's start (dumpcap, dissector tables) takes seconds on a loaded box
+		t.Fatalf("tshark did not start capturing: %q", seen())
 	}
 	return c
 }
