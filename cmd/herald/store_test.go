@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -30,7 +31,10 @@ type storeRig struct {
 	caller *uesim.Caller
 }
 
-func newStoreRig(t *testing.T) *storeRig {
+func newStoreRig(t *testing.T) *storeRig { return newStoreRigRTP(t, 0) }
+
+// newStoreRigRTP is newStoreRig with the caller's RTP port (where ringback arrives) set.
+func newStoreRigRTP(t *testing.T, rtpPort int) *storeRig {
 	t.Helper()
 	quiet := slog.New(slog.DiscardHandler)
 	callee, err := uesim.NewCallee(uesim.CalleeOptions{Listen: "127.0.0.1:0", Logger: quiet, RingTime: 300 * time.Millisecond})
@@ -51,7 +55,7 @@ func newStoreRig(t *testing.T) *storeRig {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { in.stop(context.Background()) })
-	caller, err := uesim.NewCaller(uesim.CallerOptions{Listen: "127.0.0.1:0", Logger: quiet, HoldTime: 50 * time.Millisecond})
+	caller, err := uesim.NewCaller(uesim.CallerOptions{Listen: "127.0.0.1:0", Logger: quiet, HoldTime: 50 * time.Millisecond, RTPPort: rtpPort})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,3 +288,71 @@ func TestImportCommand(t *testing.T) {
 // loadSeed reads a seed directory as the store import does (profile.LoadSeed: pages through the
 // upload pipeline), for tests that compare delivered pages with a seed's (lifecycle_test.go).
 func loadSeed(dir string) (*profile.MemStore, error) { return profile.LoadSeed(os.DirFS(dir)) }
+
+// TestStoreRingbackClip: bob's ringback set at run time to a stored clip version (a WAV uploaded
+// through the store) is played to alice as G.711 on the next call; set to a name that is neither
+// built in nor stored, the call still completes, without ringback, and the miss is counted.
+func TestStoreRingbackClip(t *testing.T) {
+	rtpSock, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rtpSock.Close()
+	r := newStoreRigRTP(t, rtpSock.LocalAddr().(*net.UDPAddr).Port)
+	ctx := context.Background()
+	wav, err := fs.ReadFile(configs.Clips, "ringback-8k.wav")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The sample WAV stored as a version: bob's profile names it by reference, not by the
+	// built-in name "ringback", so it resolves through the store.
+	ref, err := r.in.store.PutClip(ctx, store.Clip{Name: "bob-tune", Parts: map[string][]byte{store.KindWAV: wav}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	setRingback := func(v string) {
+		t.Helper()
+		bob, err := r.in.store.Resolve(ctx, "tel:+12125552222")
+		if err != nil {
+			t.Fatal(err)
+		}
+		bob.Ringback = v
+		if _, err := r.in.store.Put(ctx, bob, store.Precondition{IfMatch: bob.Revision}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// pcmu counts the G.711 µ-law packets (payload type 0, 160-byte payloads) that reach alice
+	// during one call.
+	pcmu := func() int {
+		got := make(chan int, 1)
+		go func() {
+			n := 0
+			buf := make([]byte, 2048)
+			for {
+				_ = rtpSock.SetReadDeadline(time.Now().Add(800 * time.Millisecond))
+				k, err := rtpSock.Read(buf)
+				if err != nil {
+					got <- n
+					return
+				}
+				if k == 12+160 && buf[0]>>6 == 2 && buf[1]&0x7f == 0 {
+					n++
+				}
+			}
+		}()
+		r.call(t)
+		return <-got
+	}
+	setRingback(ref)
+	if n := pcmu(); n < 5 {
+		t.Fatalf("stored clip: %d PCMU packets reached alice, want the ringback", n)
+	}
+	missing := r.in.profiles.Stats().ClipMissing.Load()
+	setRingback("nosuchclip")
+	if n := pcmu(); n != 0 {
+		t.Fatalf("unknown clip name: %d PCMU packets", n)
+	}
+	if got := r.in.profiles.Stats().ClipMissing.Load(); got != missing+1 {
+		t.Fatalf("herald_store_clip_missing_total went %d → %d, want +1", missing, got)
+	}
+}

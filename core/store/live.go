@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -369,29 +370,22 @@ func (l *Live) loadClip(ctx context.Context, ref string) (*media.Clip, error) {
 	return BuildClip(c)
 }
 
-// BuildClip decodes and frames a stored clip for RTP (core/media): G.711 from the WAV part, AMR-WB
-// from the .awb part, H.264 at 15 fps for a 1200-byte MTU from the Annex-B part.
+// BuildClip decodes and frames a stored clip for RTP with core/media's upload pipeline
+// (media.PrepareClip): G.711 from the WAV part, AMR-WB from the .awb part, H.264 at the default
+// 15 fps for a 1200-byte MTU from the Annex-B part. Size and duration are not limited again here:
+// the upload checked them, and a later, stricter configuration must not make stored clips vanish.
 func BuildClip(c Clip) (*media.Clip, error) {
-	mc := &media.Clip{Name: c.Ref}
+	srcs := make([]media.Source, 0, len(c.Parts))
 	for _, k := range clipKinds {
-		b, ok := c.Parts[k]
-		if !ok {
-			continue
-		}
-		var err error
-		switch k {
-		case KindWAV:
-			err = mc.LoadWAV(b)
-		case KindAWB:
-			err = mc.LoadAWB(b)
-		case KindH264:
-			err = mc.LoadH264(b, 15, 1200)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s part: %w", k, err)
+		if b, ok := c.Parts[k]; ok {
+			srcs = append(srcs, media.Source{Kind: k, Data: b})
 		}
 	}
-	return mc, nil
+	name := c.Ref
+	if name == "" {
+		name = "clip"
+	}
+	return media.PrepareClip(name, media.ClipLimits{MaxBytes: math.MaxInt, MaxDuration: math.MaxInt64}, srcs...)
 }
 
 func clipSize(c *media.Clip) int64 {
