@@ -2,8 +2,8 @@
 // has chosen, keyed by canonical identity (see Canonical).
 //
 // Calls look profiles up through the Store interface: the caller by P-Asserted-Identity (or From),
-// the callee by Request-URI. MemStore is the in-memory implementation used for the seed and for tests;
-// persistent stores (bbolt on one node, Redis for a fleet) implement the same interface elsewhere.
+// the callee by Request-URI. MemStore is the in-memory implementation used to read a seed and for
+// tests; herald serve uses core/store.Live, the index over the durable bbolt store.
 //
 // A Profile is immutable once stored: its pages are shared read-only by every call that pushes them.
 // To change a subscriber, build a new Profile and Put it.
