@@ -139,7 +139,9 @@ func (u *ui) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch {
-	case path == "/ui" || path == "/ui/":
+	case path == "/ui": // the session cookie is scoped to /ui/
+		http.Redirect(w, r, "/ui/", http.StatusMovedPermanently)
+	case path == "/ui/":
 		if !methodIs(w, r, http.MethodGet) {
 			return
 		}

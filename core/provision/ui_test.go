@@ -63,6 +63,9 @@ func TestOperatorPage(t *testing.T) {
 	g := newRig(t, nil)
 	s := g.create(t, "sip:alice@home1.net", "tel:+12125551111")
 
+	if r := g.req(t, "GET", "/ui", nil); r.code != http.StatusMovedPermanently || r.hdr.Get("Location") != "/ui/" {
+		t.Fatalf("/ui: %d %q", r.code, r.hdr.Get("Location"))
+	}
 	r := g.req(t, "GET", "/ui/", nil)
 	if r.code != 200 || !bytes.Contains(r.body, []byte(`id="login"`)) || bytes.Contains(r.body, []byte("alice")) {
 		t.Fatalf("anonymous /ui/: %d %s", r.code, r.body)
