@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/herald-ims/herald/core/content"
-	"github.com/herald-ims/herald/core/media"
 	"github.com/herald-ims/herald/core/provision"
 )
 
@@ -33,9 +31,11 @@ func (in *instance) newAPI() (http.Handler, error) {
 	}
 	api, err := provision.New(provision.Options{
 		Store:           in.store,
-		Sanitize:        provision.ContentSanitizer(content.DefaultPolicy()),
+		Sanitize:        provision.ContentSanitizer(cardPolicy(o.Cards)),
 		Classify:        provision.ContentCode,
-		CheckClip:       provision.MediaClipCheck(media.ClipLimits{}),
+		CheckClip:       provision.MediaClipCheck(clipLimits(o.Clips)),
+		MaxCardBytes:    int64(o.Cards.MaxBytes),
+		MaxClipBytes:    int64(o.Clips.MaxBytes),
 		ReadWriteTokens: rw,
 		ReadOnlyTokens:  ro,
 		Registry:        in.metrics,
