@@ -75,8 +75,9 @@ type Bolt struct {
 	stop chan struct{}
 	wg   sync.WaitGroup
 
-	mu     sync.RWMutex // guards closed against Close
-	closed bool
+	mu       sync.RWMutex // write paths hold it shared while queueing; Close exclusively
+	closed   bool
+	isClosed atomic.Bool // closed, for readers: they never take mu (the committer reads during Close)
 
 	onCommit atomic.Pointer[func([]Change)]   // set by NewLive
 	clock    atomic.Pointer[func() time.Time] // tests only; nil = time.Now
@@ -156,6 +157,7 @@ func (s *Bolt) Close() error {
 		return nil
 	}
 	s.closed = true
+	s.isClosed.Store(true)
 	s.mu.Unlock()
 	close(s.stop)
 	s.wg.Wait()
@@ -252,12 +254,16 @@ func (s *Bolt) view(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.closed {
+	// No lock: the committer reads (Live's loads after a commit) while Close may be waiting for mu,
+	// and a shared lock requested behind a waiting Close would block it.
+	if s.isClosed.Load() {
 		return ErrClosed
 	}
-	return s.db.View(fn)
+	err := s.db.View(fn)
+	if errors.Is(err, bolt.ErrDatabaseNotOpen) {
+		return ErrClosed
+	}
+	return err
 }
 
 // Get implements Store.

@@ -366,3 +366,67 @@ func TestBoltCollectPeriodic(t *testing.T) {
 		t.Fatalf("referenced page collected: %v", err)
 	}
 }
+
+// TestBoltCloseUnderWrites: Close while writers stream and a Live index loads after each commit
+// returns, every writer ends with success or ErrClosed, and what was acknowledged is durable.
+func TestBoltCloseUnderWrites(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), FileName)
+	s, err := Open(Options{Path: path, GCInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, _ := s.PutPage(ctx, testPage(t, "a.html", "a"))
+	if _, err := NewLive(s, LiveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		acked []string
+	)
+	for w := range 32 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				id := fmt.Sprintf("w%02d-%d", w, i)
+				_, err := s.Put(ctx, Subscriber{ID: id, Identities: []string{fmt.Sprintf("+1%02d%06d", w, i)}, CallerCard: ref}, Precondition{})
+				if errors.Is(err, ErrClosed) {
+					return
+				}
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				acked = append(acked, id)
+				mu.Unlock()
+			}
+		})
+	}
+	for {
+		mu.Lock()
+		n := len(acked)
+		mu.Unlock()
+		if n >= 200 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- s.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Close did not return within 20s under concurrent writes")
+	}
+	wg.Wait()
+	s = openTest(t, Options{Path: path})
+	for _, id := range acked {
+		if _, err := s.Get(ctx, id); err != nil {
+			t.Fatalf("acknowledged %s: %v", id, err)
+		}
+	}
+}
