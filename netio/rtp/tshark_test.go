@@ -48,7 +48,7 @@ func TestTsharkG711(t *testing.T) {
 	port := addrOf(rx).Port()
 	file := filepath.Join(t.TempDir(), "rtp.pcap")
 
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	capture := exec.CommandContext(ctx, tshark, "-i", "lo", "-f", "udp port "+strconv.Itoa(int(port)), "-w", file)
 	stderr, _ := capture.StderrPipe()
