@@ -76,7 +76,7 @@ func TestRecoverRequestHandler(t *testing.T) {
 func TestRecoverCallController(t *testing.T) {
 	leakCheck(t)
 	st, _ := testStore(t)
-	callee := newCallee(t, uesim.CalleeOptions{RingTime: 20 * time.Millisecond, AnswerWithoutPage: true})
+	callee := newCallee(t, uesim.CalleeOptions{RingTime: 1500 * time.Millisecond, AnswerWithoutPage: true}) // the valid call with both cards: both pages fetched before the answer ends the pushes, on a loaded box too
 	h := startHerald(t, st, callee.Addr(), nil)
 	inject(t, &hookController, isMarked)
 	before, beforeStats := safe.Count(safe.SIP), h.sig.Stats.Panics.Load()
@@ -97,7 +97,7 @@ func TestRecoverCallController(t *testing.T) {
 func TestRecoverResponseHandling(t *testing.T) {
 	leakCheck(t)
 	st, _ := testStore(t)
-	callee := newCallee(t, uesim.CalleeOptions{RingTime: 300 * time.Millisecond, AnswerWithoutPage: true})
+	callee := newCallee(t, uesim.CalleeOptions{RingTime: 1500 * time.Millisecond, AnswerWithoutPage: true}) // the valid call with both cards: both pages fetched before the answer ends the pushes, on a loaded box too
 	h := startHerald(t, st, callee.Addr(), nil)
 	var armed atomic.Bool
 	armed.Store(true)
