@@ -180,7 +180,7 @@ func runPhoneCallsPush(ctx context.Context, t *testing.T, lab *phoneLab, caller 
 	capt := lab.capture
 	const ueAOR = "sip:frank@127.0.0.1"
 	seed := pushSeed(t, caller.aor(), ueAOR, false)
-	ue, err := uesim.NewCallee(uesim.CalleeOptions{Listen: "127.0.0.1:" + strconv.Itoa(uePort), RingTime: 1500 * time.Millisecond,
+	ue, err := uesim.NewCallee(uesim.CalleeOptions{Listen: "127.0.0.1:" + strconv.Itoa(uePort), RingTime: 4 * time.Second, // the test fetches the Call-Info URL when its capture shows the 183; the answer revokes it
 		RTPPort: phonesRTPBase + 392})
 	if err != nil {
 		t.Fatal(err)
