@@ -129,3 +129,44 @@ func TestLiveClip(t *testing.T) {
 		t.Fatalf("missing clips: %d counted", l.Stats().ClipMissing.Load())
 	}
 }
+
+// TestLiveMissWhenLoadersBusy: a subscriber whose versions are not cached, looked up while every
+// miss loader is busy, gets its profile without cards (the call is proxied plainly) and the miss is
+// counted as plain; once a loader is free the next lookup loads the cards.
+func TestLiveMissWhenLoadersBusy(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, Options{})
+	var refs []string
+	for i := range 2 {
+		p := testPage(t, fmt.Sprintf("p%d.html", i), fmt.Sprintf("page %d", i))
+		ref, _ := s.PutPage(ctx, p)
+		refs = append(refs, ref)
+		if _, err := s.Put(ctx, Subscriber{ID: fmt.Sprintf("s%d", i), Identities: []string{fmt.Sprintf("+1555%d", i)}, CallerCard: ref, PushCapable: true}, Precondition{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pg, _ := s.GetPage(ctx, refs[0])
+	one := int64(len(pg.Body) + len(pg.Gzip) + len(pg.Zstd))
+	l, err := NewLive(s, LiveOptions{CacheBytes: one, MissLoads: 1}) // room for one subscriber's card
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cold string
+	for i := range 2 {
+		if e := l.byKey[fmt.Sprintf("+1555%d", i)]; e.prof.Load() == nil {
+			cold = e.base.Key
+		}
+	}
+	if cold == "" {
+		t.Fatal("both subscribers cached: the bound did not hold")
+	}
+	l.sem <- struct{}{} // the only loader is busy
+	p, ok := l.Lookup(cold)
+	<-l.sem
+	if !ok || p.CallerCard != nil || !p.PushCapable || p.Key != cold || l.Stats().MissPlain.Load() != 1 {
+		t.Fatalf("busy miss: %+v, %v; plain misses %d", p, ok, l.Stats().MissPlain.Load())
+	}
+	if p, _ := l.Lookup(cold); p.CallerCard == nil || l.Stats().MissLoaded.Load() != 1 {
+		t.Fatalf("free miss: card %v, loaded %d", p.CallerCard, l.Stats().MissLoaded.Load())
+	}
+}
