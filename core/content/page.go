@@ -1,7 +1,3 @@
-// Package content holds the pages Herald pushes: validated, hashed, pre-compressed and shared read-only.
-//
-// A Page is immutable once built. Its byte slices are referenced by every MSRP write that sends it (the
-// MSRP plane writes sub-slices of Body with writev), so nothing may modify them after NewPage returns.
 package content
 
 import (

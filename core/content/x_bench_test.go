@@ -44,3 +44,23 @@ func BenchmarkVariant(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkRestore is what reading a stored page costs a store's cache miss: the safety check and
+// decoding both variants (no sanitising, no compression).
+func BenchmarkRestore(b *testing.B) {
+	for _, n := range []int{2 << 10, 18 << 10, 256 << 10} {
+		p, err := NewPage("p.html", bigHTML(n))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(fmt.Sprintf("size=%db", n), func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(p.Body)))
+			for b.Loop() {
+				if _, err := Restore(p.Name, p.Body, p.Gzip, p.Zstd); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

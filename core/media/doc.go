@@ -16,6 +16,12 @@
 //     (single NAL, STAP-A for SPS+PPS, FU-A), marker on the last packet of each access unit, 90 kHz
 //     timestamps stepped per frame.
 //
+// [PrepareClip] is the one way an uploaded clip (and the built-in one) becomes a [Clip]: it detects
+// or checks each source's kind ([DetectKind]), bounds its size and loop length ([ClipLimits]),
+// decodes and frames it once, and gives the clip a content address ([Clip].Version, SHA-1 over its
+// sources) and its sources, for a store to keep as an immutable version. [ClipErrorCode] maps its
+// errors to stable codes for API answers.
+//
 // [Clip] bundles the framings of one ringback (audio and optionally video) and answers one SDP m-line
 // ([Clip.Choose], [MLine]): it picks the first offered format it can serve without transcoding and
 // returns the payload type, rtpmap and fmtp to answer with, or [ErrNoCommonCodec].
