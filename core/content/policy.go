@@ -152,6 +152,35 @@ func buildRules(p Policy) *rules {
 	set("colgroup", "span", numRe)
 	set("time", "datetime", regexp.MustCompile(`^[\w:+.\- ]*$`))
 	set("details", "open", regexp.MustCompile(`^(?:|open)$`))
+	// Presentational attributes of e-mail-style HTML, which card builders still emit. None loads
+	// anything (the background attribute, a URL, is not among them).
+	align := regexp.MustCompile(`(?i)^(?:left|right|center|justify|top|middle|bottom|baseline)$`)
+	color := regexp.MustCompile(`^#?[A-Za-z0-9]{1,20}$`)
+	for _, e := range []string{"table", "td", "th", "col", "colgroup", "img"} {
+		set2 := func(a string, re *regexp.Regexp) {
+			if r.elems[e] != nil {
+				r.elems[e][a] = re
+			}
+		}
+		set2("width", numRe)
+		if e != "img" {
+			set2("align", align)
+			set2("valign", align)
+			set2("bgcolor", color)
+		}
+	}
+	set("table", "border", numRe)
+	set("table", "cellpadding", numRe)
+	set("table", "cellspacing", numRe)
+	for _, e := range []string{"td", "th"} {
+		set(e, "height", numRe)
+	}
+	for _, e := range []string{"p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "thead", "tbody", "tfoot", "caption"} {
+		set(e, "align", align)
+	}
+	for _, e := range []string{"tr", "thead", "tbody", "tfoot"} {
+		set(e, "valign", align)
+	}
 	var links []string
 	for _, s := range p.LinkSchemes {
 		s = strings.ToLower(strings.TrimSpace(s))
@@ -178,7 +207,8 @@ func buildRules(p Policy) *rules {
 		r.elems["svg"]["xmlns"] = regexp.MustCompile(`^http://www\.w3\.org/2000/svg$`)
 	}
 	if p.Styles {
-		r.elems["style"] = map[string]*regexp.Regexp{"media": regexp.MustCompile(`^[\w\s(),:.-]*$`)}
+		r.elems["style"] = map[string]*regexp.Regexp{"media": regexp.MustCompile(`^[\w\s(),:.-]*$`),
+			"type": regexp.MustCompile(`(?i)^text/css$`)}
 		r.global["style"] = cssValueRe
 	}
 	r.global["id"] = tokenRe

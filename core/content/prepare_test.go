@@ -483,3 +483,26 @@ func TestCSSCutOffAtEndOfStyle(t *testing.T) {
 		}
 	}
 }
+
+// TestPrepareKeepsEmailStyleHTML: the presentational attributes card builders emit survive, their
+// URL-bearing cousin (background=) does not.
+func TestPrepareKeepsEmailStyleHTML(t *testing.T) {
+	in := doc(`<style type="text/css" media="screen">td{padding:4px}</style>` +
+		`<table border="0" cellpadding="0" cellspacing="0" width="100%" align="center" bgcolor="#fff8e6">` +
+		`<tr valign="top"><td width="40" height="40" align="left" bgcolor="#c8743a" background="https://t.example/bg.png">x</td></tr></table>` +
+		`<p align="center"><img src="data:image/gif;base64,R0lGODlhAQABAAAAACw=" width="40" height="40" alt="logo"></p>`)
+	p, rep, err := Prepare("card.html", []byte(in), DefaultPolicy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Removal{rm(KindURL, "background", "td", "https://t.example/bg.png", 1, 3)}
+	if !reflect.DeepEqual(rep.Removed, want) {
+		t.Errorf("removed:\n got %+v\nwant %+v", rep.Removed, want)
+	}
+	for _, k := range []string{`<style type="text/css" media="screen">`, `<table border="0" cellpadding="0" cellspacing="0" width="100%" align="center" bgcolor="#fff8e6">`,
+		`<tr valign="top"><td width="40" height="40" align="left" bgcolor="#c8743a">`, `<p align="center">`} {
+		if !strings.Contains(string(p.Body), k) {
+			t.Errorf("lost %s:\n%s", k, p.Body)
+		}
+	}
+}
