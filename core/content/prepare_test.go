@@ -218,6 +218,11 @@ func TestPrepareErrors(t *testing.T) {
 		"fragment":       {body: "<p>hello</p>", err: ErrNotHTML, code: "not_html"},
 		"nul":            {body: "<!DOCTYPE html>\n<p>a\x00</p>", err: ErrMalformed, code: "malformed_html", line: 2, col: 5, offset: 20},
 		"control char":   {body: "<!DOCTYPE html><p>\x1b[31m</p>", err: ErrMalformed, code: "malformed_html", line: 1, col: 19, offset: 18},
+		// FuzzPrepare's second find (testdata/fuzz/FuzzPrepare/fa66a31d96efcb93): a reference decoded
+		// into a control character made the output one that Prepare refuses.
+		"control char reference": {body: "<html>&&&#01", err: ErrMalformed, code: "malformed_html", line: 1, col: 7, offset: 6,
+			reason: "character reference to U+0001"},
+		"C1 reference in attribute": {body: "<!DOCTYPE html><p title=\"&#x81;\">x</p>", err: ErrMalformed, code: "malformed_html", line: 1, col: 16, offset: 15},
 		"unterminated tag": {body: "<!DOCTYPE html>\n<body>\n<p class=\"x", err: ErrMalformed, code: "malformed_html", line: 3, col: 1, offset: 23,
 			reason: "markup cut off by the end of the page"},
 		"unterminated comment": {body: "<!DOCTYPE html>\n<body><!-- open", err: ErrMalformed, code: "malformed_html", line: 2, col: 7, offset: 22,

@@ -14,7 +14,8 @@ import (
 // golang.org/x/net/html's tokenizer is lenient and reports no parse errors itself, so checkWellFormed
 // finds them from its tokens. It refuses, at the line and column of the first one:
 //
-//   - control characters other than tab, LF, FF and CR, and U+FFFE/U+FFFF noncharacters (§13.2.3.5);
+//   - control characters other than tab, LF, FF and CR, and noncharacters (§13.2.3.5), also when a
+//     character reference decodes to one ("&#1;", §13.2.5.80);
 //   - markup cut off by the end of the input: an unterminated tag, comment or raw-text element;
 //   - bogus comments ("<!x>", "<?x>", "</ x>") and "<!-->" (§13.2.5: parse errors), but for an XML
 //     declaration "<?xml …?>" first in the page;
@@ -111,6 +112,9 @@ func checkWellFormed(b []byte) error {
 			}
 			continue
 		case html.TextToken:
+			if r, ok := badRune(z.Text()); !ok { // the raw bytes passed checkChars: a reference
+				return bad(at, "character reference to %U", r)
+			}
 			if len(bytes.TrimLeft(raw, " \t\r\n\f\ufeff")) == 0 {
 				continue
 			}
@@ -121,8 +125,15 @@ func checkWellFormed(b []byte) error {
 			continue
 		}
 		content = true
-		name, _ := z.TagName()
+		name, more := z.TagName()
 		tag := string(name)
+		for more {
+			var v []byte
+			_, v, more = z.TagAttr()
+			if r, ok := badRune(v); !ok {
+				return bad(at, "character reference to %U in an attribute of <%s>", r, tag)
+			}
+		}
 		switch tt {
 		case html.StartTagToken, html.SelfClosingTagToken:
 			if ended {
@@ -325,18 +336,33 @@ func rawAttrNames(raw []byte) []string {
 
 func isHTMLSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r' }
 
-// checkChars refuses control characters and noncharacters the HTML Standard calls parse errors.
+// checkChars refuses control characters and noncharacters the HTML Standard calls parse errors
+// (§13.2.3.5).
 func checkChars(b []byte) error {
 	for i := 0; i < len(b); {
 		r, n := utf8.DecodeRune(b[i:])
-		switch {
-		case r < 0x20 && r != '\t' && r != '\n' && r != '\f' && r != '\r',
-			r == 0x7F, r >= 0x80 && r <= 0x9F, r&0xFFFE == 0xFFFE, r >= 0xFDD0 && r <= 0xFDEF:
+		if badChar(r) {
 			return inputErr(ErrMalformed, b, i, "control character or noncharacter %U", r)
 		}
 		i += n
 	}
 	return nil
+}
+
+func badChar(r rune) bool {
+	return r < 0x20 && r != '\t' && r != '\n' && r != '\f' && r != '\r' ||
+		r == 0x7F || r >= 0x80 && r <= 0x9F || r&0xFFFE == 0xFFFE || r >= 0xFDD0 && r <= 0xFDEF
+}
+
+// badRune returns the first character of b that checkChars would refuse; the tokenizer decodes a
+// character reference such as "&#1;" or "&#x80;" into one (§13.2.5.80: a parse error).
+func badRune(b []byte) (rune, bool) {
+	for _, r := range string(b) {
+		if badChar(r) {
+			return r, false
+		}
+	}
+	return 0, true
 }
 
 // errNotUTF8 returns an *InputError at the first byte that is not UTF-8, or nil.

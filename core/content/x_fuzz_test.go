@@ -50,8 +50,11 @@ func FuzzPrepare(f *testing.F) {
 			}
 		}
 		p2, rep2, err := Prepare("card.html", p.Body, DefaultPolicy())
-		if err != nil || !rep2.Clean() || !bytes.Equal(p2.Body, p.Body) {
-			t.Fatalf("not idempotent: %v %+v\n%q\n%q", err, rep2.Removed, p.Body, p2.Body)
+		if err != nil {
+			t.Fatalf("Prepare(output) = %v\n%q\n%q", err, b, p.Body)
+		}
+		if !rep2.Clean() || !bytes.Equal(p2.Body, p.Body) {
+			t.Fatalf("not idempotent: %+v\n%q\n%q", rep2.Removed, p.Body, p2.Body)
 		}
 	})
 }
