@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/herald-ims/herald/core/config"
 	"github.com/herald-ims/herald/core/provision"
 )
 
@@ -18,13 +19,9 @@ func (in *instance) newAPI() (http.Handler, error) {
 		in.log.Warn("provisioning API disabled: no subscriber store")
 		return nil, nil
 	}
-	rw, ro := o.HTTP.API.ReadWriteTokens, o.HTTP.API.ReadOnlyTokens
-	if f := o.HTTP.API.TokensFile; f != "" {
-		frw, fro, err := provision.ReadTokensFile(f)
-		if err != nil {
-			return nil, fmt.Errorf("herald: http.api.tokens_file: %w", err)
-		}
-		rw, ro = append(append([]string(nil), rw...), frw...), append(append([]string(nil), ro...), fro...)
+	rw, ro, err := apiTokens(o)
+	if err != nil {
+		return nil, err
 	}
 	if len(rw)+len(ro) == 0 {
 		in.log.Warn("provisioning API: no tokens (http.api): it refuses every request")
@@ -44,5 +41,19 @@ func (in *instance) newAPI() (http.Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("herald: %w", err)
 	}
+	in.api = api
 	return api, nil
+}
+
+// apiTokens returns the bearer tokens of http.api: the ones listed and those of its tokens_file.
+func apiTokens(o *config.Options) (rw, ro []string, err error) {
+	rw, ro = o.HTTP.API.ReadWriteTokens, o.HTTP.API.ReadOnlyTokens
+	if f := o.HTTP.API.TokensFile; f != "" {
+		frw, fro, err := provision.ReadTokensFile(f)
+		if err != nil {
+			return nil, nil, fmt.Errorf("herald: http.api.tokens_file: %w", err)
+		}
+		rw, ro = append(append([]string(nil), rw...), frw...), append(append([]string(nil), ro...), fro...)
+	}
+	return rw, ro, nil
 }

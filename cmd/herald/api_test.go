@@ -8,6 +8,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -158,5 +160,67 @@ http:
 	}
 	if code, _, _ := apiDo(t, "GET", "http://"+in.web.Addr()+"/healthz", nil); code != 200 {
 		t.Fatalf("page listener /healthz: %d", code)
+	}
+}
+
+// TestReloadRotatesAPITokens: a reload reads http.api.tokens_file again and swaps the accepted
+// tokens at once (the old token gets 401, the new one 200), ending operator page sessions; a tokens
+// file that does not parse rejects the reload and the running tokens stay.
+func TestReloadRotatesAPITokens(t *testing.T) {
+	dir := t.TempDir()
+	tokens := filepath.Join(dir, "api-tokens")
+	const oldTok, newTok = "old-rw-token-0123456789", "new-rw-token-0123456789"
+	if err := os.WriteFile(tokens, []byte("rw "+oldTok+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	src := `
+sip:
+  listen: [{transport: udp, addr: "127.0.0.1:0"}, {transport: tcp, addr: "127.0.0.1:0"}]
+  advertise: 127.0.0.1
+  next_hop: "sip:127.0.0.1:5070"
+msrp:
+  listen: "127.0.0.1:0"
+  advertise: 127.0.0.1
+rtp:
+  port_min: 42200
+  port_max: 42298
+http:
+  listen: "127.0.0.1:0"
+  admin_listen: "127.0.0.1:0"
+  api:
+    tokens_file: "` + tokens + `"
+`
+	path := writeFile(t, src)
+	in := startInstance(t, path, src)
+	cur, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + in.web.AdminAddr() + "/v1/subscribers/sip:alice@home1.net"
+	status := func(tok string) int {
+		code, _, _ := apiDo(t, "GET", url, nil, "Authorization: Bearer "+tok)
+		return code
+	}
+	if status(oldTok) != 200 || status(newTok) != 401 {
+		t.Fatalf("before the reload: old %d, new %d", status(oldTok), status(newTok))
+	}
+	if err := os.WriteFile(tokens, []byte("rw "+newTok+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	next := in.reload(cur, path)
+	if next == cur {
+		t.Fatal("reload with a rotated tokens file rejected")
+	}
+	if status(oldTok) != 401 || status(newTok) != 200 {
+		t.Fatalf("after the reload: old %d, new %d", status(oldTok), status(newTok))
+	}
+	if err := os.WriteFile(tokens, []byte("admin "+oldTok+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got := in.reload(next, path); got != next {
+		t.Fatal("reload with a bad tokens file applied")
+	}
+	if status(newTok) != 200 || status(oldTok) != 401 {
+		t.Fatalf("after the rejected reload: old %d, new %d", status(oldTok), status(newTok))
 	}
 }

@@ -200,6 +200,12 @@ func (in *instance) reload(cur *config.Options, path string) *config.Options {
 		}
 		certs[i] = &cert
 	}
+	var apiRW, apiRO []string
+	if in.api != nil { // tokens rotate on reload: the listed ones and the tokens_file, read again
+		if apiRW, apiRO, err = apiTokens(o); err != nil {
+			reasons = append(reasons, err.Error())
+		}
+	}
 	if len(reasons) > 0 {
 		for _, r := range reasons {
 			log.Error("reload rejected: running config kept", "problem", r)
@@ -214,6 +220,9 @@ func (in *instance) reload(cur *config.Options, path string) *config.Options {
 	_ = lvl.UnmarshalText([]byte(o.Log.Level)) // validated
 	in.level.Set(lvl)
 	in.sip.Reload(sr)
+	if in.api != nil {
+		_ = in.api.SetTokens(apiRW, apiRO) // validated by config.Load and ReadTokensFile
+	}
 	for i, c := range in.certs {
 		c.cur.Store(certs[i])
 	}

@@ -25,6 +25,7 @@ import (
 
 	"github.com/herald-ims/herald/configs"
 	"github.com/herald-ims/herald/core/config"
+	"github.com/herald-ims/herald/core/provision"
 	"github.com/herald-ims/herald/core/safe"
 	"github.com/herald-ims/herald/core/signal"
 	"github.com/herald-ims/herald/core/store"
@@ -42,7 +43,8 @@ type instance struct {
 	cleanup  func()      // removes a temporary data dir (demo, tests)
 	msrp     *msrpnet.Server
 	sip      *signal.Server
-	web      *web.Server // nil when http.listen is ""
+	web      *web.Server    // nil when http.listen is ""
+	api      *provision.API // nil without an admin listener
 	rtp      *rtp.Plane
 	metrics  *prometheus.Registry
 	closers  []io.Closer

@@ -181,7 +181,8 @@ type APIOptions struct {
 	ReadWriteTokens []string `yaml:"read_write_tokens,omitempty"`
 	ReadOnlyTokens  []string `yaml:"read_only_tokens,omitempty"`
 	// TokensFile names a file of further tokens, one "rw <token>" or "ro <token>" per line ('#'
-	// starts a comment), read at start, so that secrets stay out of the configuration file.
+	// starts a comment), read at start and again on every reload (SIGHUP: tokens rotate without a
+	// restart), so that secrets stay out of the configuration file.
 	TokensFile string `yaml:"tokens_file"`
 }
 

@@ -19,15 +19,20 @@ import (
 // files needs a restart.
 //
 //	shutdown.drain_timeout, shutdown.dialog_grace
+//	http.api.read_write_tokens, http.api.read_only_tokens, http.api.tokens_file
+//	                              the provisioning API's tokens; the tokens file is read again on
+//	                              every reload (rotate tokens in place); a changed set ends every
+//	                              operator page session
 //
 // Needing a restart: node.name, every other sip.* key (listen addresses and transports,
 // advertise, record_route, fast_path, t1, t2, timer_c, udp_readers, tls_client_*, capability.*),
-// every other msrp.* key, rtp.*, http.*, data_dir, seed (the store owns the subscribers; the seed
+// every other msrp.* key, rtp.*, every other http.* key, data_dir, seed (the store owns the subscribers; the seed
 // only fills an empty one), cpu.*, log.format and log.trace.
 var Reloadable = []string{
 	"log.level", "limits.max_calls", "limits.gc_percent", "limits.memory_limit_mb", "sip.trusted",
 	"sip.next_hop",
 	"shutdown.drain_timeout", "shutdown.dialog_grace",
+	"http.api.read_write_tokens", "http.api.read_only_tokens", "http.api.tokens_file",
 }
 
 // ChangedKeys lists the keys whose values differ between a and b, in file order. Elements of a

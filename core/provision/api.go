@@ -3,11 +3,13 @@ package provision
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/herald-ims/herald/core/store"
 )
@@ -17,8 +19,8 @@ import (
 type API struct {
 	o      Options
 	log    *slog.Logger
-	tokens *tokens
-	mux    *http.ServeMux // /v1/ routes: paths only; methods are dispatched by route.serve
+	tokens atomic.Pointer[tokens] // replaced whole by SetTokens
+	mux    *http.ServeMux         // /v1/ routes: paths only; methods are dispatched by route.serve
 	ui     *ui
 	stats  *metrics
 }
@@ -51,7 +53,8 @@ func New(o Options) (*API, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &API{o: o, log: o.Logger.With("component", "core/provision"), tokens: newTokens(o.ReadWriteTokens, o.ReadOnlyTokens)}
+	a := &API{o: o, log: o.Logger.With("component", "core/provision")}
+	a.tokens.Store(newTokens(o.ReadWriteTokens, o.ReadOnlyTokens))
 	if a.stats, err = newMetrics(o.Registry); err != nil {
 		return nil, err
 	}
@@ -61,6 +64,22 @@ func New(o Options) (*API, error) {
 	}
 	a.ui = newUI(a)
 	return a, nil
+}
+
+// SetTokens replaces the accepted bearer tokens (a configuration reload: tokens are rotated without
+// a restart). Requests already authenticated finish; the next ones see the new set. When the set
+// changes, every operator page session ends (a session must not outlive the token that opened it).
+func (a *API) SetTokens(rw, ro []string) error {
+	for _, t := range append(append([]string(nil), rw...), ro...) {
+		if err := checkToken(t); err != nil {
+			return fmt.Errorf("%w: %w", ErrBadOptions, err)
+		}
+	}
+	next := newTokens(rw, ro)
+	if prev := a.tokens.Swap(next); !prev.equal(next) {
+		a.ui.endSessions()
+	}
+	return nil
 }
 
 // Routes returns the API's routes (paths and methods), as served.
@@ -124,7 +143,7 @@ func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, fail(CodeUnauthorized, "an Authorization: Bearer token is required"))
 		return
 	}
-	role := a.tokens.check(tok)
+	role := a.tokens.Load().check(tok)
 	if role == roleNone {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="herald", error="invalid_token"`)
 		a.writeError(w, fail(CodeUnauthorized, "unknown bearer token"))

@@ -83,3 +83,16 @@ func bearer(r *http.Request) (string, bool) {
 	tok = strings.TrimSpace(tok)
 	return tok, tok != ""
 }
+
+// equal reports whether t and u accept the same tokens with the same roles.
+func (t *tokens) equal(u *tokens) bool {
+	if len(t.digests) != len(u.digests) {
+		return false
+	}
+	for i := range t.digests {
+		if t.digests[i] != u.digests[i] || t.roles[i] != u.roles[i] {
+			return false
+		}
+	}
+	return true
+}

@@ -61,6 +61,13 @@ type ui struct {
 
 func newUI(a *API) *ui { return &ui{a: a, now: time.Now, sessions: make(map[string]*uiSession)} }
 
+// endSessions logs every operator out.
+func (u *ui) endSessions() {
+	u.mu.Lock()
+	clear(u.sessions)
+	u.mu.Unlock()
+}
+
 func randomID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:]) // never fails (Go ≥ 1.24)
@@ -241,7 +248,7 @@ func (u *ui) login(w http.ResponseWriter, r *http.Request) {
 		u.render(w, http.StatusBadRequest, pageData{Error: "unreadable login form"})
 		return
 	}
-	rl := u.a.tokens.check(strings.TrimSpace(r.PostForm.Get("token")))
+	rl := u.a.tokens.Load().check(strings.TrimSpace(r.PostForm.Get("token")))
 	if rl == roleNone {
 		u.a.stats.errors.WithLabelValues(string(CodeUnauthorized)).Inc()
 		u.render(w, http.StatusUnauthorized, pageData{Error: "unknown token"})

@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/herald-ims/herald/core/provision"
 )
 
 var (
@@ -155,5 +157,35 @@ func TestOperatorPage(t *testing.T) {
 	r = g.req(t, "GET", "/ui/?id=alice@home1.net", nil, cookie)
 	if !bytes.Contains(r.body, []byte(`id="login"`)) || bytes.Contains(r.body, []byte(html.EscapeString("alice@home1.net</h2>"))) {
 		t.Fatalf("session still alive after logout: %s", r.body)
+	}
+}
+
+// TestSetTokensEndsSessions: rotating the tokens ends every operator session and refuses the old
+// token; setting the same tokens again (a reload that changed other keys) keeps them.
+func TestSetTokensEndsSessions(t *testing.T) {
+	g := newRig(t, nil)
+	g.create(t, "sip:alice@home1.net")
+	c := g.login(t, rwToken)
+	cookie := "Cookie: " + c.Name + "=" + c.Value
+	loggedIn := func() bool {
+		r := g.req(t, "GET", "/ui/?id=alice@home1.net", nil, cookie)
+		return bytes.Contains(r.body, []byte(`id="subscriber"`))
+	}
+	if err := g.api.SetTokens([]string{rwToken}, []string{roToken}); err != nil || !loggedIn() {
+		t.Fatalf("same tokens: %v, logged in %v", err, loggedIn())
+	}
+	const fresh = "fresh-rw-token-0123456789"
+	if err := g.api.SetTokens([]string{fresh}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if loggedIn() {
+		t.Fatal("the session outlived the token rotation")
+	}
+	wantError(t, g.req(t, "GET", "/v1/subscribers", nil, authRW), 401, provision.CodeUnauthorized)
+	if r := g.req(t, "GET", "/v1/subscribers", nil, "Authorization: Bearer "+fresh); r.code != 200 {
+		t.Fatalf("new token: %d", r.code)
+	}
+	if err := g.api.SetTokens([]string{"short"}, nil); err == nil {
+		t.Fatal("a short token accepted")
 	}
 }
