@@ -111,8 +111,6 @@ type Clip struct {
 	Version string
 	// Duration is the longest loop among the framings (PrepareClip only).
 	Duration time.Duration
-	// Sources are the files the clip was prepared from (PrepareClip only), for a store to keep.
-	Sources []Source
 }
 
 // LoadWAV adds PCMU and PCMA framings decoded from a WAV file to c.

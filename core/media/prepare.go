@@ -74,9 +74,11 @@ func DetectKind(b []byte) string {
 }
 
 // PrepareClip decodes and frames the sources of one ringback clip once, for every payload format
-// they can be sent in, and returns an immutable Clip carrying its content address (Version) and its
-// sources (for a store to keep). At most one source of each kind; a WAV gives PCMU and PCMA, an .awb
-// both AMR-WB payload formats, an H.264 stream the video framing.
+// they can be sent in, and returns an immutable Clip carrying its content address (Version: what a
+// store keys the sources by). The Clip holds only the framings, not the sources (a store keeps
+// those; a cache of clips should not hold them twice). At most one source of each kind; a WAV gives
+// PCMU and PCMA, an .awb both AMR-WB payload formats, an H.264 stream the video framing. The
+// framings share no memory with the sources.
 //
 // Errors wrap [ErrClipTooLarge], [ErrClipTooLong], [ErrClipKind] (unknown, mismatched or repeated
 // kind, or no source) or the parse errors of the format ([ErrNotWAV], [ErrWAVFormat], [ErrNotAWB],
@@ -120,13 +122,11 @@ func PrepareClip(name string, lim ClipLimits, srcs ...Source) (*Clip, error) {
 		if err != nil {
 			return nil, fmt.Errorf("media: clip %s: %s: %w", name, kind, err)
 		}
-		src := Source{Kind: kind, Data: bytes.Clone(s.Data)}
-		c.Sources = append(c.Sources, src)
 		var n [8]byte
-		binary.BigEndian.PutUint64(n[:], uint64(len(src.Data)))
+		binary.BigEndian.PutUint64(n[:], uint64(len(s.Data)))
 		h.Write([]byte(kind))
 		h.Write(n[:])
-		h.Write(src.Data)
+		h.Write(s.Data)
 	}
 	for _, p := range []*Packets{c.PCMU, c.PCMA, c.AMRWBOA, c.AMRWBBE, c.H264} {
 		if p == nil {
