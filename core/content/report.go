@@ -29,7 +29,7 @@ type Removal struct {
 	Element string `json:"element,omitempty"`
 	Detail  string `json:"detail,omitempty"`
 	Count   int    `json:"count"`
-	Line    int    `json:"line"` // first occurrence, 1-based
+	Line    int    `json:"line"` // of the first occurrence, 1-based (for CSS in a <style>: where its text starts)
 }
 
 // Report says what Prepare removed from a page, in order of first occurrence. Equal removals (same
