@@ -56,6 +56,19 @@ type Options struct {
 	OnCommit func([]Change)
 }
 
+// BoltStats are the store's write counters (herald_store_commits_total and friends).
+type BoltStats struct {
+	Commits       atomic.Uint64 // durable commits
+	Writes        atomic.Uint64 // writes those commits held (a group commit holds several)
+	Refused       atomic.Uint64 // writes refused by their checks (conflict, not found, invalid)
+	Failed        atomic.Uint64 // writes whose commit failed (disk full, I/O error)
+	CommitNanos   atomic.Uint64 // time spent in commits, fsync included
+	CollectedVers atomic.Uint64 // page and clip versions removed by Collect
+}
+
+// Stats returns the write counters.
+func (s *Bolt) Stats() *BoltStats { return &s.stats }
+
 // Change is one subscriber write, reported to Options.OnCommit once durable.
 type Change struct {
 	Sub     Subscriber  // the record written; for a delete, the record that was removed
@@ -78,6 +91,8 @@ type Bolt struct {
 	mu       sync.RWMutex // write paths hold it shared while queueing; Close exclusively
 	closed   bool
 	isClosed atomic.Bool // closed, for readers: they never take mu (the committer reads during Close)
+
+	stats BoltStats
 
 	onCommit atomic.Pointer[func([]Change)]   // set by NewLive
 	clock    atomic.Pointer[func() time.Time] // tests only; nil = time.Now
@@ -215,6 +230,7 @@ func (s *Bolt) commitLoop() {
 func (s *Bolt) commit(group []*writeReq) {
 	errs := make([]error, len(group))
 	var changes []Change
+	start := time.Now()
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		changes = changes[:0]
 		for i, r := range group {
@@ -234,8 +250,18 @@ func (s *Bolt) commit(group []*writeReq) {
 			}
 			return
 		}
+		s.stats.Failed.Add(1)
 		group[0].done <- fmt.Errorf("store: commit: %w", err)
 		return
+	}
+	s.stats.Commits.Add(1)
+	s.stats.CommitNanos.Add(uint64(time.Since(start)))
+	for _, e := range errs {
+		if e == nil {
+			s.stats.Writes.Add(1)
+		} else {
+			s.stats.Refused.Add(1)
+		}
 	}
 	if len(changes) > 0 {
 		if f := s.onCommit.Load(); f != nil {
@@ -655,6 +681,9 @@ func (s *Bolt) Collect(ctx context.Context) (pages, clips int, err error) {
 		}
 		return nil, nil
 	})
+	if err == nil {
+		s.stats.CollectedVers.Add(uint64(pages + clips))
+	}
 	return pages, clips, err
 }
 

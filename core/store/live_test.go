@@ -2,9 +2,14 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
+	"strings"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/herald-ims/herald/configs"
 )
@@ -168,5 +173,44 @@ func TestLiveMissWhenLoadersBusy(t *testing.T) {
 	}
 	if p, _ := l.Lookup(cold); p.CallerCard == nil || l.Stats().MissLoaded.Load() != 1 {
 		t.Fatalf("free miss: card %v, loaded %d", p.CallerCard, l.Stats().MissLoaded.Load())
+	}
+}
+
+// TestMetrics: the collector reports the index, the cache and the store's writes.
+func TestMetrics(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, Options{})
+	l := newLiveTest(t, s, 0)
+	ref, _ := s.PutPage(ctx, testPage(t, "a.html", "a"))
+	if _, err := s.Put(ctx, Subscriber{ID: "a", Identities: []string{"+15551"}, CallerCard: ref}, Precondition{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Put(ctx, Subscriber{ID: "a", Identities: []string{"+15551"}}, Precondition{IfNoneMatch: true}); !errors.Is(err, ErrConflict) {
+		t.Fatal(err)
+	}
+	l.Clip("nosuch")
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(l.Collectors()...)
+	want := `
+# HELP herald_store_clip_missing_total Ringbacks that resolved to no clip.
+# TYPE herald_store_clip_missing_total counter
+herald_store_clip_missing_total 1
+# HELP herald_store_subscribers Indexed subscribers.
+# TYPE herald_store_subscribers gauge
+herald_store_subscribers 1
+# HELP herald_store_writes_total Store writes by result.
+# TYPE herald_store_writes_total counter
+herald_store_writes_total{result="committed"} 2
+herald_store_writes_total{result="failed"} 0
+herald_store_writes_total{result="refused"} 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "herald_store_subscribers", "herald_store_writes_total", "herald_store_clip_missing_total"); err != nil {
+		t.Fatal(err)
+	}
+	if n := testutil.CollectAndCount(l.Collectors()[0]); n != 13 {
+		t.Fatalf("%d series, want 13", n)
+	}
+	if b := l.CacheBytes(); b == 0 {
+		t.Fatal("the written card is not cached")
 	}
 }
