@@ -32,6 +32,7 @@ import (
 	"github.com/herald-ims/herald/core/web"
 	msrpnet "github.com/herald-ims/herald/netio/msrp"
 	"github.com/herald-ims/herald/netio/rtp"
+	"github.com/herald-ims/herald/netio/sdnotify"
 )
 
 // instance is one running Herald: the MSRP plane, the SIP layer and their sockets.
@@ -652,20 +653,55 @@ func cmdServe(path string, stderr io.Writer) int {
 	host, port := in.msrp.Addr()
 	log.Info("herald serving", "version", version, "sip", in.sipAddr(), "msrp", net.JoinHostPort(host, strconv.Itoa(port)),
 		"http", in.httpAddr(), "next_hop", o.SIP.NextHop, "subscribers", in.profiles.Len())
+	// systemd (Type=notify): ready once every listener is bound and the store is open.
+	notify(log, "READY=1\nSTATUS=serving")
+	if d := sdnotify.WatchdogInterval(); d > 0 {
+		go watchdog(ctx, log, d)
+	}
 	for sig := range sigs {
 		if sig == syscall.SIGHUP {
+			notify(log, sdnotify.Reloading())
 			o = in.reload(o, path)
+			notify(log, "READY=1\nSTATUS=serving")
 			continue
 		}
 		log.Info("herald stopping", "signal", sig.String())
 		break
 	}
+	notify(log, "STOPPING=1\nSTATUS=draining")
 	in.drain(o, sigs) // false: a second signal, stop at once
 	sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer scancel()
 	in.stop(sctx)
 	log.Info("herald stopped")
 	return 0
+}
+
+// notify sends a state to systemd's notification socket (sd_notify(3)); outside systemd it does
+// nothing. A failed send is logged, never fatal: the service runs on and systemd's start timeout or
+// watchdog acts on what it did not hear.
+func notify(log *slog.Logger, state string) {
+	if _, err := sdnotify.Send(state); err != nil {
+		log.Warn("sd_notify", "state", strings.ReplaceAll(state, "\n", " "), "error", err)
+	}
+}
+
+// watchdog sends WATCHDOG=1 every d (half of the unit's WatchdogSec) until ctx ends, also while
+// draining (TimeoutStopSec bounds the drain). It proves the process and its scheduler are alive, so
+// that systemd restarts a Herald that is wedged whole (stopped, or starved of CPU), not one whose
+// single plane misbehaves: that is /readyz's and the alerts' job.
+func watchdog(ctx context.Context, log *slog.Logger, d time.Duration) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	notify(log, "WATCHDOG=1")
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			notify(log, "WATCHDOG=1")
+		}
+	}
 }
 
 // httpAddr is the page listener's bound address, "" without one.
