@@ -596,7 +596,7 @@ func TestDrainTimeoutEndsRingingCalls(t *testing.T) {
 // seedProfileFrom is seedProfile for the seed in directory dir.
 func seedProfileFrom(t *testing.T, dir, id string) *profile.Profile {
 	t.Helper()
-	st, err := profile.LoadSeed(os.DirFS(dir))
+	st, err := loadSeed(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
