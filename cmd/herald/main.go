@@ -3,7 +3,10 @@
 //
 //	herald serve [-c FILE]   run the gateway (no -c: the embedded default config, data in ./herald-data);
 //	                         SIGTERM drains and exits 0, SIGHUP reloads the file (see lifecycle.go)
-//	herald check -c FILE     validate a config file, print every problem with its line, exit 1 on any
+//	herald check -c FILE [--host-independent]
+//	                         validate a config file as serve would use it (files it names, seed, CPUs),
+//	                         print every problem as file:line:col; exit 0 ok, 1 problems, 2 usage.
+//	                         --host-independent skips the files and CPU lists (see check.go)
 //	herald demo [-o DIR]     one whole call on loopback with simulated terminals
 //	herald version           print the version
 package main
@@ -34,7 +37,8 @@ func main() {
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: herald <serve|check|demo|import|version> [flags]")
 	fmt.Fprintln(w, "  serve [-c FILE]   run the gateway (default: embedded config)")
-	fmt.Fprintln(w, "  check -c FILE     validate a config file")
+	fmt.Fprintln(w, "  check -c FILE [--host-independent]")
+	fmt.Fprintln(w, "                    validate a config file (exit 0 ok, 1 problems)")
 	fmt.Fprintln(w, "  demo [-o DIR]     place one call on loopback with simulated terminals")
 	fmt.Fprintln(w, "  version           print the version")
 }
@@ -60,10 +64,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fs.SetOutput(stderr)
 		cfg := fs.String("c", "", "config file")
 		fs.StringVar(cfg, "config", "", "same as -c")
+		hostIndep := fs.Bool("host-independent", false, "skip what depends on this machine: the files the config names and its CPU lists")
 		if err := fs.Parse(args[1:]); err != nil {
 			return 2
 		}
-		return cmdCheck(*cfg, stdout, stderr)
+		return cmdCheck(*cfg, *hostIndep, stdout, stderr)
 	case "demo":
 		fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 		fs.SetOutput(stderr)

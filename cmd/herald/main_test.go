@@ -2,12 +2,15 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/herald-ims/herald/netio/cpu"
 )
 
 func runCmd(args ...string) (code int, stdout, stderr string) {
@@ -131,5 +134,111 @@ func TestServeRefusesBadConfig(t *testing.T) {
 	var e bytes.Buffer
 	if code := cmdServe(path, &e); code != 1 || !strings.Contains(e.String(), "nonsense") {
 		t.Fatalf("serve with a bad config: exit %d, %q", code, e.String())
+	}
+}
+
+// TestCheckOpensFiles gives `herald check` one config with a problem of every host-dependent class
+// — a missing certificate, an invalid key, a CA file with no certificate, an unreadable tokens
+// file, a seed whose page fails sanitising, a pinned CPU this process may not use — and expects all
+// of them in one run, each at the file:line:col of the key (or list element) that names it, and
+// the seed's at its own profiles.yaml:line:col. With --host-independent the same file passes.
+func TestCheckOpensFiles(t *testing.T) {
+	dir := t.TempDir()
+	goodCert, goodKey := selfSigned(t, dir)
+	badKey := filepath.Join(dir, "garbage.key")
+	notPEM := filepath.Join(dir, "ca.txt")
+	for f, body := range map[string]string{badKey: "-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----\n", notPEM: "not a certificate\n"} {
+		if err := os.WriteFile(f, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seed := filepath.Join(dir, "seed")
+	writeSeed(t, seed, "- identities: [\"sip:eve@home1.net\"]\n  caller_card: bad.html\n", map[string]string{"bad.html": "\x00\xff\xfe not html"})
+	avail := cpu.Available()
+	if len(avail) == 0 {
+		t.Skip("cpu pinning unsupported here")
+	}
+	off := avail[len(avail)-1] + 1 // not allowed for this process (validation allows up to 4095)
+	body := fmt.Sprintf(`sip:
+  listen:
+    - { transport: udp, addr: "127.0.0.1:5060" }
+    - transport: tls
+      addr: "127.0.0.1:5061"
+      cert: %[1]s/missing.crt
+      key: %[2]s
+  next_hop: sip:127.0.0.1:5070
+  tls_client_ca: %[3]s
+msrp:
+  tls_listen: "127.0.0.1:2856"
+  tls_cert: %[4]s
+  tls_key: %[5]s
+http:
+  api:
+    tokens_file: %[1]s/no-tokens
+seed: %[6]s
+rtp:
+  shards: 2
+cpu:
+  rtp_shards: [%[7]d, %[8]d]
+`, dir, goodKey, notPEM, goodCert, badKey, seed, avail[0], off)
+	path := writeFile(t, body)
+	code, out, errOut := runCmd("check", "-c", path)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
+	for _, w := range []string{
+		`herald\.yaml:6:7: sip\.listen\[1\]\.cert: open .*missing\.crt: no such file`,
+		`herald\.yaml:9:3: sip\.tls_client_ca: .*ca\.txt: no PEM certificate`,
+		`herald\.yaml:13:3: msrp\.tls_key: .*garbage\.key: tls: `,
+		`herald\.yaml:16:5: http\.api\.tokens_file: .*no-tokens`,
+		fmt.Sprintf(`herald\.yaml:21:%d: cpu\.rtp_shards\[1\]: cpu %d is not one this process may run on`, 18+len(fmt.Sprint(avail[0])), off),
+		`seed/profiles\.yaml:2:16: .*pages/bad\.html`,
+		`: 6 problem\(s\)`,
+	} {
+		if !regexp.MustCompile(`(?m)^.*` + w).MatchString(errOut) {
+			t.Errorf("stderr lacks /%s/:\n%s", w, errOut)
+		}
+	}
+	if code, out, errOut := runCmd("check", "--host-independent", "-c", path); code != 0 || !strings.Contains(out, ": ok") {
+		t.Errorf("--host-independent: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
+}
+
+// TestCheckSeedSyntax: a seed whose profiles.yaml is not YAML is reported at its own line and column.
+func TestCheckSeedSyntax(t *testing.T) {
+	seed := filepath.Join(t.TempDir(), "seed")
+	writeSeed(t, seed, "- identities: [\"sip:eve@home1.net\"\n  caller_card: a.html\n", nil)
+	path := writeFile(t, "sip:\n  next_hop: sip:127.0.0.1:5070\nseed: "+seed+"\n")
+	code, _, errOut := runCmd("check", "-c", path)
+	if code != 1 || !regexp.MustCompile(`(?m)seed/profiles\.yaml:1:15: .*did not find expected`).MatchString(errOut) {
+		t.Fatalf("exit %d, stderr:\n%s", code, errOut)
+	}
+	// A seed directory without profiles.yaml: at the seed key.
+	path = writeFile(t, "sip:\n  next_hop: sip:127.0.0.1:5070\nseed: "+filepath.Dir(seed)+"\n")
+	if code, _, errOut := runCmd("check", "-c", path); code != 1 || !regexp.MustCompile(`herald\.yaml:3:1: seed: .*profiles\.yaml`).MatchString(errOut) {
+		t.Fatalf("exit %d, stderr:\n%s", code, errOut)
+	}
+}
+
+// TestCheckProductionExample: the shipped production example passes on any build machine.
+func TestCheckProductionExample(t *testing.T) {
+	code, out, errOut := runCmd("check", "--host-independent", "-c", "../../configs/examples/herald-prod.yaml")
+	if code != 0 || !strings.Contains(out, ": ok") {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
+}
+
+func writeSeed(t *testing.T, dir, profiles string, pages map[string]string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Join(dir, "pages"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "profiles.yaml"), []byte(profiles), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, body := range pages {
+		if err := os.WriteFile(filepath.Join(dir, "pages", name), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -19,7 +19,42 @@ const DefaultFile = "configs/herald.yaml"
 // Parse decodes, defaults and validates one YAML configuration. file names the source in problems.
 // On failure the error is an Errors holding every problem found, sorted by position.
 func Parse(file string, data []byte) (*Options, error) {
+	o, _, err := ParsePositions(file, data)
+	return o, err
+}
+
+// Positions maps a key path ("sip.listen[2].cert", "cpu.rtp_shards[1]") to where the file wrote
+// that key (for a list element: the element), so checks made after Parse (files, CPUs: see
+// `herald check`) can report file:line:col too.
+type Positions struct {
+	File string
+	l    *loader
+}
+
+// At is the position of the key at path, or of its nearest ancestor the file wrote; 1:1 when none.
+func (p Positions) At(path string) (line, col int) {
+	if p.l == nil {
+		return 1, 1
+	}
+	m := p.l.keyPos(path)
+	return m.line, m.col
+}
+
+// Problem is a Problem of class class positioned at the key at path.
+func (p Positions) Problem(path string, class error, format string, args ...any) Problem {
+	line, col := p.At(path)
+	return Problem{File: p.File, Line: line, Col: col, Msg: path + ": " + fmt.Sprintf(format, args...), Err: class}
+}
+
+// ParsePositions is Parse that also returns where each key was written.
+func ParsePositions(file string, data []byte) (*Options, Positions, error) {
+	o, l, err := parse(file, data)
+	return o, Positions{File: file, l: l}, err
+}
+
+func parse(file string, data []byte) (*Options, *loader, error) {
 	l := newLoader(file)
+	l.data = data
 	o := &Options{Source: file}
 
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -29,7 +64,7 @@ func Parse(file string, data []byte) (*Options, error) {
 		// An empty file is all defaults; validation still asks for what has none (sip.next_hop).
 	case err != nil:
 		l.syntaxProblem(err)
-		return nil, Errors(l.sorted())
+		return nil, l, Errors(l.sorted())
 	default:
 		var extra yaml.Node
 		if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
@@ -50,16 +85,16 @@ func Parse(file string, data []byte) (*Options, error) {
 		}
 	}
 	if len(l.probs) > 0 && hasSyntax(l.probs) {
-		return nil, Errors(l.sorted())
+		return nil, l, Errors(l.sorted())
 	}
 
 	l.applyDefaults(o)
 	l.validate(o)
 	if len(l.probs) > 0 {
-		return nil, Errors(l.sorted())
+		return nil, l, Errors(l.sorted())
 	}
 	o.Warnings = l.warns
-	return o, nil
+	return o, l, nil
 }
 
 func hasSyntax(ps []Problem) bool {
@@ -78,6 +113,15 @@ func Load(path string) (*Options, error) {
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	return Parse(path, data)
+}
+
+// LoadPositions is Load that also returns where each key was written.
+func LoadPositions(path string) (*Options, Positions, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, Positions{File: path}, fmt.Errorf("config: %w", err)
+	}
+	return ParsePositions(path, data)
 }
 
 // Default parses the embedded default configuration (configs/herald.yaml).

@@ -48,7 +48,39 @@ func TestParseProblems(t *testing.T) {
 		"syntax error": {
 			src:   hop + "log:\n  level: : x\n",
 			class: ErrSyntax,
-			want:  []string{"t.yaml:4:1: mapping values are not allowed in this context"},
+			want:  []string{"t.yaml:4:10: mapping values are not allowed in this context"}, // the second ':'
+		},
+		// yaml.v3 reports only a line, and not always the token's: the column (and line) come from
+		// the text (SyntaxProblemIn).
+		"syntax error: second key on a line": {
+			src:   hop + "log:\n  level: info format: json\n",
+			class: ErrSyntax,
+			want:  []string{"t.yaml:4:21: mapping values are not allowed in this context"},
+		},
+		"syntax error: tab in indentation": {
+			src:   hop + "log:\n  level: info\n\tformat: json\n",
+			class: ErrSyntax,
+			want:  []string{"t.yaml:5:1: found a tab character that violates indentation"},
+		},
+		"syntax error: character that cannot start a token": {
+			src:   hop + "node:\n  name: @x\n",
+			class: ErrSyntax,
+			want:  []string{"t.yaml:4:9: found character that cannot start any token"},
+		},
+		"syntax error: unclosed quote": {
+			src:   hop + "node:\n  name: \"x\n",
+			class: ErrSyntax,
+			want:  []string{"t.yaml:4:9: found unexpected end of stream"},
+		},
+		"syntax error: unclosed flow list": {
+			src:   hop + "cpu:\n  rtp_shards: [1, 2\nlog:\n  level: info\n",
+			class: ErrSyntax,
+			want:  []string{"t.yaml:4:15: did not find expected ',' or ']'"},
+		},
+		"syntax error: key among list items": {
+			src:   hop + "  trusted:\n    - 10.0.0.0/8\n    timer_c: 3m\n",
+			class: ErrSyntax,
+			want:  []string{"t.yaml:5:5: did not find expected '-' indicator"},
 		},
 		"top level list": {
 			src:   "- a\n- b\n",

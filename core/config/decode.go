@@ -18,6 +18,7 @@ type mark struct{ line, col int }
 // Paths are dotted key paths with list indexes: "sip.listen[1].addr".
 type loader struct {
 	file  string
+	data  []byte          // the file's text, to place syntax errors (SyntaxProblemIn)
 	keys  map[string]mark // position of the key (for a list element: of the element)
 	vals  map[string]mark // position of the value
 	set   map[string]bool // the file gave a non-null value
@@ -352,7 +353,7 @@ func editDistance(a, b string) int {
 
 // syntaxProblem turns a yaml.v3 error into a positioned Problem.
 func (l *loader) syntaxProblem(err error) {
-	l.probs = append(l.probs, SyntaxProblem(l.file, err))
+	l.probs = append(l.probs, SyntaxProblemIn(l.file, l.data, err))
 }
 
 func (l *loader) sorted() []Problem {

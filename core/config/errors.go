@@ -31,6 +31,11 @@ var (
 	ErrRequired = errors.New("config: missing key")
 	// ErrConflict is a cross-field rule broken by two keys together (duplicates, ordering, mismatches).
 	ErrConflict = errors.New("config: conflicting keys")
+	// ErrFile is a file the configuration names (certificate, key, CA file, tokens file, seed) that
+	// cannot be read or does not parse as serve would load it. Only `herald check` and serve report it.
+	ErrFile = errors.New("config: bad file")
+	// ErrHost is a value this machine cannot honour (a CPU outside the process's allowed set).
+	ErrHost = errors.New("config: not possible on this host")
 )
 
 // Problem is one configuration error or warning, at a position in a file.
@@ -105,4 +110,152 @@ func SyntaxProblem(file string, err error) Problem {
 	}
 	p.Msg = msg
 	return p
+}
+
+// SyntaxProblemIn is SyntaxProblem with a real column, found in data (the text that failed).
+//
+// Why a column has to be derived: yaml.v3's syntax errors carry only "line N: problem", and that line
+// is the line of the construct being parsed (for parser errors its 0-based start, so often the line
+// before the fault), not of the offending token; the token's mark is not exported. So the position
+// is recovered from the text for the messages yaml.v3 produces, each in its own way (syntaxMark):
+//   - "found character that cannot start any token": the first '@' or '`' starting a token, from
+//     the reported line on;
+//   - "found a tab character that violates indentation": the first tab in a line's indentation;
+//   - "mapping values are not allowed in this context": the last ": " of the reported line (the
+//     second key on one line, or a key indented under a plain value);
+//   - "found unexpected end of stream" and "did not find expected ..." inside a flow collection:
+//     the quote, '[' or '{' that is never closed;
+//   - "did not find expected key" / "'-' indicator": the first line after the reported one whose
+//     indentation does not fit the block it is in.
+//
+// When none applies the line stays yaml.v3's and the column is that line's first non-blank
+// character (never a made-up "1" for a line that is indented).
+func SyntaxProblemIn(file string, data []byte, err error) Problem {
+	p := SyntaxProblem(file, err)
+	if p.Line == 0 || len(data) == 0 {
+		return p
+	}
+	lines := strings.Split(string(data), "\n")
+	if l, c := syntaxMark(lines, p.Line, p.Msg); l > 0 {
+		p.Line, p.Col = l, c
+	}
+	return p
+}
+
+// syntaxMark finds the 1-based line and column of the token behind msg, reported at line; 0, 0 when
+// the text does not show it.
+func syntaxMark(lines []string, line int, msg string) (int, int) {
+	at := func(i int) string {
+		if i < 1 || i > len(lines) {
+			return ""
+		}
+		return lines[i-1]
+	}
+	firstNonBlank := func(i int) (int, int) {
+		s := at(i)
+		if t := strings.TrimLeft(s, " \t"); t != "" {
+			return i, len(s) - len(t) + 1
+		}
+		return i, 1
+	}
+	switch {
+	case strings.Contains(msg, "cannot start any token"):
+		for i := line; i <= len(lines); i++ {
+			s := at(i)
+			for j := 0; j < len(s); j++ {
+				if (s[j] == '@' || s[j] == '`') && (j == 0 || s[j-1] == ' ' || s[j-1] == '\t') {
+					return i, j + 1
+				}
+			}
+		}
+	case strings.Contains(msg, "tab character"):
+		for i := max(line-1, 1); i <= len(lines); i++ {
+			s := at(i)
+			indent := len(s) - len(strings.TrimLeft(s, " \t"))
+			if j := strings.IndexByte(s[:indent], '\t'); j >= 0 {
+				return i, j + 1
+			}
+		}
+	case strings.Contains(msg, "mapping values are not allowed"):
+		s := stripComment(at(line))
+		if j := strings.LastIndex(s+" ", ": "); j >= 0 {
+			return line, j + 1
+		}
+	case strings.Contains(msg, "unexpected end of stream"), strings.Contains(msg, "expected ',' or"),
+		strings.Contains(msg, "expected node content"):
+		if l, c := unclosed(lines); l > 0 {
+			return l, c
+		}
+	case strings.Contains(msg, "did not find expected key"), strings.Contains(msg, "expected '-' indicator"):
+		// line is the 0-based start of the block (1-based: line+1); the fault is the first later line
+		// indented less than the block's entries yet more than its parent... approximated as the first
+		// non-blank, non-comment line after the block's first entry whose indentation differs from it.
+		start := line + 1
+		_, c0 := firstNonBlank(start)
+		for i := start + 1; i <= len(lines); i++ {
+			s := at(i)
+			t := strings.TrimLeft(s, " ")
+			if t == "" || strings.HasPrefix(t, "#") {
+				continue
+			}
+			if c := len(s) - len(t) + 1; c != c0 {
+				if c < c0 {
+					break // the block ended normally here: no better guess
+				}
+				continue // deeper: the entry's own content
+			}
+			if strings.HasPrefix(t, "- ") != strings.HasPrefix(strings.TrimLeft(at(start), " "), "- ") {
+				return i, len(s) - len(t) + 1 // a list item among keys, or a key among list items
+			}
+		}
+	}
+	return firstNonBlank(line)
+}
+
+// unclosed finds the first quote, '[' or '{' that is never closed (outside comments).
+func unclosed(lines []string) (int, int) {
+	type open struct{ line, col int }
+	var stack []open
+	var quote byte
+	var qAt open
+	for i, s := range lines {
+		for j := 0; j < len(s); j++ {
+			ch := s[j]
+			switch {
+			case quote != 0:
+				if ch == quote {
+					if quote == '\'' && j+1 < len(s) && s[j+1] == '\'' {
+						j++ // '' is an escaped quote
+						continue
+					}
+					quote = 0
+				} else if quote == '"' && ch == '\\' {
+					j++
+				}
+			case ch == '#' && (j == 0 || s[j-1] == ' ' || s[j-1] == '\t'):
+				j = len(s)
+			case (ch == '"' || ch == '\'') && (j == 0 || strings.IndexByte(" \t[{,:-", s[j-1]) >= 0):
+				quote, qAt = ch, open{i + 1, j + 1}
+			case ch == '[' || ch == '{':
+				stack = append(stack, open{i + 1, j + 1})
+			case (ch == ']' || ch == '}') && len(stack) > 0:
+				stack = stack[:len(stack)-1]
+			}
+		}
+	}
+	if quote != 0 {
+		return qAt.line, qAt.col
+	}
+	if len(stack) > 0 {
+		return stack[0].line, stack[0].col
+	}
+	return 0, 0
+}
+
+// stripComment cuts a " #" comment off a line (quotes are not considered: good enough for a colon search).
+func stripComment(s string) string {
+	if i := strings.Index(s, " #"); i >= 0 {
+		return s[:i]
+	}
+	return s
 }

@@ -42,7 +42,7 @@ func LoadSeed(fsys fs.FS) (*MemStore, error) {
 	sl := &seedLoader{fsys: fsys, pages: make(map[string]pageResult), owner: make(map[string]int)}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		p := config.SyntaxProblem(SeedFile, err)
+		p := config.SyntaxProblemIn(SeedFile, data, err)
 		p.Err = fmt.Errorf("%w: %w", ErrBadSeed, config.ErrSyntax)
 		return nil, config.Errors{p}
 	}

@@ -143,7 +143,7 @@ func TestLoadSeedProblems(t *testing.T) {
 		"syntax": {
 			src:   "- identities: [a\n",
 			class: ErrBadSeed,
-			want:  []string{"profiles.yaml:1:1: did not find expected ',' or ']'"},
+			want:  []string{"profiles.yaml:1:15: did not find expected ',' or ']'"}, // the unclosed '['
 		},
 		"top level mapping": {
 			src:   "alice: {}\n",
