@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -260,6 +261,9 @@ func startHerald(t testing.TB, store profile.Store, nextHop string, tune func(*O
 func startHeraldCaps(t testing.TB, store profile.Store, nextHop string, tune func(*Options), caps *profile.CapCache) *rig {
 	t.Helper()
 	log := slog.New(slog.DiscardHandler)
+	if os.Getenv("HERALD_TEST_LOG") != "" {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
 	ms, err := msrpnet.New(msrpnet.Options{
 		Listen: "127.0.0.1:0", AdvertiseHost: "127.0.0.1", Loops: 2,
 		BindTimeout: 5 * time.Second, TransferTimeout: 5 * time.Second, IdleTimeout: 5 * time.Second,

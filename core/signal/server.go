@@ -159,6 +159,7 @@ type Server struct {
 	first    atomic.Int32                // the first served socket's local port
 	listen   [numTransports]atomic.Int32 // each transport's first served socket's local port
 	udpLocal atomic.Pointer[sip.Addr]    // the first served UDP socket: requests over UDP leave from it
+	udpUp    chan struct{}               // closed when udpLocal is set
 	active   atomic.Int64
 	live     atomic.Pointer[live] // the settings Reload changes (drain.go)
 	draining atomic.Bool          // Drain was called: new INVITEs get 503
@@ -199,7 +200,7 @@ func New(opts Options, deps Deps) (*Server, error) {
 	if deps.Capabilities == nil {
 		deps.Capabilities = profile.NewCapCache(opts.CapCacheSize, opts.CapTTL, nil)
 	}
-	s := &Server{opts: opts, deps: deps, log: opts.Logger.With("component", "core/signal"), calls: map[string]*callCtl{}}
+	s := &Server{opts: opts, deps: deps, log: opts.Logger.With("component", "core/signal"), calls: map[string]*callCtl{}, udpUp: make(chan struct{})}
 	s.port.Store(int32(opts.Port))
 	s.live.Store(newLive(Reloadable{Trusted: opts.Trusted, MaxCalls: opts.MaxCalls, NextHop: opts.NextHop,
 		NextHopTransport: opts.NextHopTransport, NextHopPinned: opts.NextHopPinned}))
@@ -414,9 +415,9 @@ const allowMethods = "INVITE, ACK, CANCEL, BYE, PRACK, UPDATE, INFO, OPTIONS"
 // when Options.Port is 0. With the fast path on, Herald reads pc itself (netio/sipudp: batched
 // reads, several goroutines) and sipgo gets the datagrams the fast path leaves.
 func (s *Server) ServeUDP(pc net.PacketConn) error {
-	s.Listening(pc.LocalAddr())
+	s.learnPort(pc.LocalAddr(), tpUDP)
 	if s.fast == nil {
-		return s.srv.ServeUDP(precheckPC{PacketConn: pc, s: s})
+		return s.srv.ServeUDP(s.poolReady(precheckPC{PacketConn: pc, s: s}, pc.LocalAddr()))
 	}
 	var c *fconn
 	sock := sipudp.New(pc, sipudp.Options{Fast: func(b []byte, from netip.AddrPort) bool { return s.fast.takeSafe(b, from, c) }})
@@ -424,7 +425,7 @@ func (s *Server) ServeUDP(pc net.PacketConn) error {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_ = s.srv.ServeUDP(sock.General())
+		_ = s.srv.ServeUDP(s.poolReady(sock.General(), pc.LocalAddr()))
 	}()
 	err := sock.Serve()
 	<-done
@@ -463,16 +464,60 @@ func (s *Server) ServeTLS(l net.Listener) error {
 }
 
 // Listening tells the SIP layer about a UDP or TCP socket it is about to serve, before the serving
-// goroutine runs: the first one fixes the advertised port (when Options.Port is 0), the first of
-// each transport fixes that transport's port, and the first UDP one is where UDP requests leave
-// from. Idempotent.
+// goroutine runs: the first one fixes the advertised port (when Options.Port is 0) and the first of
+// each transport fixes that transport's port. The first served UDP socket becomes where UDP requests
+// leave from once sipgo reads it (poolReady). Idempotent.
 func (s *Server) Listening(a net.Addr) {
-	if ua, ok := a.(*net.UDPAddr); ok {
+	if _, ok := a.(*net.UDPAddr); ok {
 		s.learnPort(a, tpUDP)
-		s.udpLocal.CompareAndSwap(nil, &sip.Addr{IP: ua.IP, Port: ua.Port, Hostname: ua.IP.String()})
 		return
 	}
 	s.learnPort(a, tpTCP)
+}
+
+// udpReady makes a the local address UDP requests leave from (pick): the first served UDP socket.
+func (s *Server) udpReady(a net.Addr) {
+	if ua, ok := a.(*net.UDPAddr); ok && s.udpLocal.CompareAndSwap(nil, &sip.Addr{IP: ua.IP, Port: ua.Port, Hostname: ua.IP.String()}) {
+		close(s.udpUp)
+	}
+}
+
+// udpLocalAddr is where UDP requests leave from. Between ServeUDP's start and sipgo's first read of
+// the socket (start-up only) it waits for the socket, up to udpUpWait: a request sent from another
+// socket would name a Via port no response reaches.
+func (s *Server) udpLocalAddr() *sip.Addr {
+	if a := s.udpLocal.Load(); a != nil || s.listen[tpUDP].Load() == 0 {
+		return a
+	}
+	t := time.NewTimer(udpUpWait)
+	defer t.Stop()
+	select {
+	case <-s.udpUp:
+	case <-t.C:
+	}
+	return s.udpLocal.Load()
+}
+
+const udpUpWait = time.Second
+
+// poolReady wraps the socket ServeUDP hands to sipgo. sipgo adds a listening socket to its connection
+// pool just before its first read from it; a request whose Laddr names the socket before then makes
+// sipgo bind that port a second time (EADDRINUSE, a 503 to the caller: seen for an INVITE that came
+// in over TCP at start-up and left over UDP). So the socket becomes the UDP local address only on
+// sipgo's first read.
+func (s *Server) poolReady(pc net.PacketConn, local net.Addr) net.PacketConn {
+	return &poolReadyPC{PacketConn: pc, ready: func() { s.udpReady(local) }}
+}
+
+type poolReadyPC struct {
+	net.PacketConn
+	once  sync.Once
+	ready func()
+}
+
+func (p *poolReadyPC) ReadFrom(b []byte) (int, net.Addr, error) {
+	p.once.Do(p.ready)
+	return p.PacketConn.ReadFrom(b)
 }
 
 // ListeningTLS is Listening for a SIP over TLS listener Herald is about to serve with ServeTLS.
@@ -715,7 +760,7 @@ func (s *Server) pickPinned(_ *sipgo.Client, r *sip.Request) error { return s.pi
 func (s *Server) pick(r *sip.Request, pinned bool) error {
 	if strings.EqualFold(r.Transport(), "udp") {
 		if pinned || requestSize(r) <= s.opts.UDPMaxRequest {
-			if a := s.udpLocal.Load(); a != nil {
+			if a := s.udpLocalAddr(); a != nil {
 				r.Laddr = *a
 			}
 			return nil
