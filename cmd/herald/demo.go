@@ -85,6 +85,7 @@ type demoOptions struct {
 	Configure    func(*config.Options)
 	Provision    func(context.Context, *instance) error // after start, before the call
 	KeepInstance bool                                   // leave Herald running (the caller of runDemoCall stops it)
+	LogTo        io.Writer                              // Herald's log, as the binary writes it (setupLogging); nil discards it
 }
 
 // runDemoCall starts a callee (the next hop and terminal), Herald and a caller on loopback, places one
@@ -116,7 +117,9 @@ func runDemoCall(ctx context.Context, do demoOptions) (*demoCall, error) {
 		do.Configure(o)
 	}
 	hlog := quiet
-	if lvl := os.Getenv("HERALD_DEMO_LOG"); lvl != "" { // debugging aid: Herald's own log on stderr
+	if do.LogTo != nil {
+		hlog, _ = setupLogging(o, do.LogTo)
+	} else if lvl := os.Getenv("HERALD_DEMO_LOG"); lvl != "" { // debugging aid: Herald's own log on stderr
 		o.Log.Level = lvl
 		hlog = newLogger(o, os.Stderr)
 	}

@@ -56,6 +56,7 @@ type instance struct {
 	level    *slog.LevelVar // the level of log (cmdServe's; a detached one otherwise)
 	certs    []*certSlot    // the certificates of the TLS listeners (SIP tls, msrps)
 	msrpCert *certSlot      // the msrps one among certs, nil without msrp.tls_listen
+	wire     *wireTrace     // log.trace on: the wire tracer, which sipgo's tracer follows while it runs
 }
 
 func newLogger(o *config.Options, w io.Writer) *slog.Logger {
@@ -70,15 +71,34 @@ func newLevelLogger(o *config.Options, w io.Writer) (*slog.Logger, *slog.LevelVa
 	lv := new(slog.LevelVar)
 	lv.Set(lvl)
 	ho := &slog.HandlerOptions{Level: lv}
+	var h slog.Handler = slog.NewTextHandler(w, ho)
 	if o.Log.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, ho)), lv
+		h = slog.NewJSONHandler(w, ho)
 	}
-	return slog.New(slog.NewTextHandler(w, ho)), lv
+	// node on every line, so that the lines of several instances can be told apart once collected.
+	// Each plane adds its own "component" (one key per attribute: callers never add it again).
+	return slog.New(h).With("node", o.Node.Name), lv
+}
+
+// setupLogging is newLevelLogger for the process: sipgo's package logger (its server, client and
+// unhandled-message lines) goes to the same handler, as component "sipgo". Process-wide: the
+// binary runs one instance.
+func setupLogging(o *config.Options, w io.Writer) (*slog.Logger, *slog.LevelVar) {
+	log, lv := newLevelLogger(o, w)
+	sip.SetDefaultLogger(log.With("component", "sipgo"))
+	return log, lv
 }
 
 // newInstance builds every plane from validated options; nothing listens until start.
 func newInstance(o *config.Options, log *slog.Logger, trace func(string)) (*instance, error) {
 	in := &instance{opts: o, log: log, cleanup: func() {}, level: new(slog.LevelVar)}
+	var msrpTrace func(dir, peer, frame string)
+	var sipTrace func(dir, transport, peer string, msg []byte)
+	if o.Log.Trace { // SIP and MSRP frames at debug, rate-limited (wiretrace.go)
+		in.wire = newWireTrace(log)
+		msrpTrace, sipTrace = in.wire.msrp, in.wire.sip
+		followSIPTrace(in.wire)
+	}
 	var err error
 	m := o.MSRP
 	if err := checkCPUs(o); err != nil {
@@ -121,7 +141,8 @@ func newInstance(o *config.Options, log *slog.Logger, trace func(string)) (*inst
 		MaxChunkBytes:   m.MaxChunkBytes,
 		MaxOutbound:     m.MaxOutbound,
 		Loops:           m.Loops,
-		Logger:          log.With("component", "netio/msrp"),
+		Trace:           msrpTrace,
+		Logger:          log, // the plane adds component=netio/msrp itself
 	})
 	if err != nil {
 		return nil, err
@@ -138,7 +159,7 @@ func newInstance(o *config.Options, log *slog.Logger, trace func(string)) (*inst
 		Shards:      r.Shards,
 		MaxDuration: time.Duration(r.MaxDuration),
 		CPUs:        rtpCPUs(o),
-		Logger:      log.With("component", "netio/rtp"),
+		Logger:      log, // the plane adds component=netio/rtp itself
 	})
 	if err != nil {
 		return nil, err
@@ -153,7 +174,8 @@ func newInstance(o *config.Options, log *slog.Logger, trace func(string)) (*inst
 	in.metrics.MustRegister(in.profiles.Collectors()...)
 	in.metrics.MustRegister(in.msrp.Collectors()...)
 	in.metrics.MustRegister(in.rtp.Collectors()...)
-	in.metrics.MustRegister(safe.Collector()) // herald_panics_total{plane}: the recovery net (core/safe)
+	in.metrics.MustRegister(safe.Collector())        // herald_panics_total{plane}: the recovery net (core/safe)
+	in.metrics.MustRegister(processCollectors(o)...) // go_*, process_*, herald_build_info (metrics.go)
 	var pub signal.Publisher
 	if o.HTTP.Listen != "" {
 		api, err := in.newAPI()
@@ -181,7 +203,7 @@ func newInstance(o *config.Options, log *slog.Logger, trace func(string)) (*inst
 			Registry:       in.metrics,
 			Varz:           in.varz,
 			Ready:          in.ready,
-			Logger:         log.With("component", "core/web"),
+			Logger:         log, // the plane adds component=core/web itself
 		})
 		if err != nil {
 			in.closeStore()
@@ -228,6 +250,7 @@ func newInstance(o *config.Options, log *slog.Logger, trace func(string)) (*inst
 		TLSClient:        sipTLS,
 		Logger:           log,
 		Trace:            trace,
+		WireTrace:        sipTrace,
 	}, signal.Deps{Profiles: in.profiles, MSRP: in.msrp, Web: pub, Ringback: rb})
 	if err != nil {
 		in.closeStore()
@@ -579,6 +602,9 @@ func (in *instance) stop(ctx context.Context) {
 	_ = in.rtp.Stop(ctx)
 	_ = in.msrp.Stop(ctx)
 	in.closeStore()
+	if in.wire != nil {
+		unfollowSIPTrace(in.wire)
+	}
 }
 
 // closeStore closes the store (its writes are durable already) and removes a temporary data dir.
@@ -613,7 +639,7 @@ func cmdServe(path string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	log, level := newLevelLogger(o, stderr)
+	log, level := setupLogging(o, stderr)
 	for _, w := range o.Warnings {
 		log.Warn("config", "problem", w.String())
 	}

@@ -131,6 +131,7 @@ func (c *callCtl) playRingback() {
 			continue
 		}
 		c.s.Stats.Ringbacks.Add(1)
+		c.rec.ringback.Store(true)
 		c.s.trace("herald → caller  RTP ringback %q as %s to %s", c.plan.Ringback, r.enc, r.dst)
 	}
 }
@@ -208,6 +209,7 @@ func (c *callCtl) startEarlyDialog() {
 	d.retransmit = d.timer.C
 	s.trace("herald → caller  SIP 183 Session Progress (own early dialog tag %s, Require: 100rel, RSeq %d)", d.tag, d.rseq)
 	c.sendProvisional()
+	c.noteReliable()
 }
 
 func (c *callCtl) sendProvisional() {

@@ -92,9 +92,14 @@ type fconn struct {
 	pc   net.PacketConn
 	udp  *net.UDPConn // pc itself when it is one: sends without allocating an address
 	sock *sipudp.Socket
+	// trace is Options.WireTrace, set before the socket is served.
+	trace func(dir, transport, peer string, msg []byte)
 }
 
 func (c *fconn) send(b []byte, to netip.AddrPort) error {
+	if c.trace != nil {
+		c.trace("send", "UDP", to.String(), b)
+	}
 	if c.udp != nil {
 		_, err := c.udp.WriteToUDPAddrPort(b, to)
 		return err

@@ -41,6 +41,7 @@ type callCtl struct {
 	final     bool      // a final response went upstream
 	canceled  bool
 	cancelled chan struct{} // closed by sipgo's OnCancel callback
+	rec       callRecord    // histograms and the call's info line (callrecord.go)
 
 	// The gate on early-dialog pushes (capability.go): the keys each party's terminal is learned
 	// under, whether its capability is provisioned, the caller card's Call-Info link, whether the
@@ -58,6 +59,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	s.Stats.Invites.Add(1)
+	start := time.Now()
 	// Herald's To tag for every response it or sipgo's transaction layer sends to this INVITE
 	// (RFC 3261 §8.2.6.2), its own early dialog's included.
 	tag := sip.GenerateTagN(16)
@@ -104,6 +106,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	c := &callCtl{s: s, req: req, tx: tx, callID: callID, tag: tag, events: make(chan any, 8)}
+	c.rec.start = start
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.cancelled = make(chan struct{})
 	// A matched CANCEL does not end the server transaction's Done(); sipgo reports it here (it has
@@ -134,6 +137,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		s.mu.Unlock()
 		s.active.Add(-1)
 		s.Stats.CallsDone.Add(1)
+		c.logEnd()
 		s.wg.Done()
 	}()
 	c.runSafe()
@@ -168,6 +172,7 @@ func (c *callCtl) runSafe() {
 
 // respond sends Herald's own response to the caller's INVITE, with the call's To tag.
 func (c *callCtl) respond(code int, reason string, hdrs ...sip.Header) {
+	c.noteFinal(code)
 	respondTag(c.tx, c.req, c.tag, code, reason, hdrs...)
 }
 
@@ -543,7 +548,11 @@ func (c *callCtl) onResponse(res *sip.Response) bool {
 		s.trace("herald → caller  SIP %d %s (relayed)", res.StatusCode, res.Reason)
 	}
 	s.relayResponse(c.tx, c.req, out)
+	if res.StatusCode > 100 && res.StatusCode < 200 && res.GetHeader("RSeq") != nil {
+		c.noteReliable() // a reliable provisional of the callee's, relayed (RFC 3262 §3)
+	}
 	if res.StatusCode >= 200 {
+		c.noteFinal(res.StatusCode)
 		c.final = true
 		return true
 	}

@@ -116,7 +116,9 @@ var (
 type sipCollector struct{ s *Server }
 
 // Collectors returns the SIP layer's Prometheus collectors, to register once.
-func (s *Server) Collectors() []prometheus.Collector { return []prometheus.Collector{sipCollector{s}} }
+func (s *Server) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{sipCollector{s}, s.hist.reliable, s.hist.final}
+}
 
 func (c sipCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descSIPActive

@@ -73,6 +73,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Trace, when set, receives one line per step Herald takes (the demo prints them).
 	Trace func(line string)
+	// WireTrace, when set, receives each SIP datagram the fast path takes or sends (dir "recv" or
+	// "send"). The general path's messages go through sipgo's own tracer (sip.SIPDebugTracer), which
+	// the binary points at the same place. It runs on the reading goroutine: it must be quick.
+	WireTrace func(dir, transport, peer string, msg []byte)
 }
 
 // Deps are the other planes the SIP layer drives.
@@ -164,6 +168,7 @@ type Server struct {
 	live     atomic.Pointer[live] // the settings Reload changes (drain.go)
 	draining atomic.Bool          // Drain was called: new INVITEs get 503
 	Stats    Stats
+	hist     *callHists // call-setup latencies (callrecord.go)
 	wg       sync.WaitGroup
 }
 
@@ -200,7 +205,7 @@ func New(opts Options, deps Deps) (*Server, error) {
 	if deps.Capabilities == nil {
 		deps.Capabilities = profile.NewCapCache(opts.CapCacheSize, opts.CapTTL, nil)
 	}
-	s := &Server{opts: opts, deps: deps, log: opts.Logger.With("component", "core/signal"), calls: map[string]*callCtl{}, udpUp: make(chan struct{})}
+	s := &Server{opts: opts, deps: deps, log: opts.Logger.With("component", "core/signal"), calls: map[string]*callCtl{}, udpUp: make(chan struct{}), hist: newCallHists()}
 	s.port.Store(int32(opts.Port))
 	s.live.Store(newLive(Reloadable{Trusted: opts.Trusted, MaxCalls: opts.MaxCalls, NextHop: opts.NextHop,
 		NextHopTransport: opts.NextHopTransport, NextHopPinned: opts.NextHopPinned}))
@@ -420,8 +425,19 @@ func (s *Server) ServeUDP(pc net.PacketConn) error {
 		return s.srv.ServeUDP(s.poolReady(precheckPC{PacketConn: pc, s: s}, pc.LocalAddr()))
 	}
 	var c *fconn
-	sock := sipudp.New(pc, sipudp.Options{Fast: func(b []byte, from netip.AddrPort) bool { return s.fast.takeSafe(b, from, c) }})
+	fast := func(b []byte, from netip.AddrPort) bool { return s.fast.takeSafe(b, from, c) }
+	if wt := s.opts.WireTrace; wt != nil {
+		fast = func(b []byte, from netip.AddrPort) bool {
+			took := s.fast.takeSafe(b, from, c)
+			if took { // the rest goes to sipgo, whose tracer sees it
+				wt("recv", "UDP", from.String(), b)
+			}
+			return took
+		}
+	}
+	sock := sipudp.New(pc, sipudp.Options{Fast: fast})
 	c = s.fast.addConn(pc, sock)
+	c.trace = s.opts.WireTrace
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

@@ -51,6 +51,8 @@ type connState struct {
 	local      []byte  // Herald's URI as the terminal addressed it (its To-Path), copied
 	peer       []byte  // the terminal's From-Path, copied
 	x          transfer
+	openedAt   int64 // s.mono() at admission (latency.go)
+	boundAt    int64 // s.mono() at the binding, 0 before (latency.go)
 }
 
 // transfer is the page push of a bound connection. Loop-owned.
@@ -75,6 +77,7 @@ func (s *Server) newConnState(w wire, c gnet.Conn, ip netip.Addr, secure bool) *
 	cs.parser.Limits = msrp.Limits{MaxHeaderBytes: s.opts.MaxHeaderBytes, MaxBodyBytes: s.opts.MaxChunkBytes}
 	cs.tn.cs = cs
 	now := s.mono()
+	cs.openedAt = now
 	cs.lastRead.Store(now)
 	cs.setDeadline(now + int64(s.opts.BindTimeout))
 	s.st.accepted.Add(1)
@@ -296,6 +299,7 @@ func (cs *connState) respond(m *msrp.Message, code int, comment string) {
 
 // handle acts on one complete frame. m aliases the inbound buffer.
 func (cs *connState) handle(m *msrp.Message) {
+	cs.traceIn(m)
 	if !m.IsRequest() {
 		cs.onResponse(m)
 		return
@@ -365,6 +369,7 @@ func (cs *connState) onSend(m *msrp.Message) {
 	copy(both[n:], local)
 	cs.peer, cs.local = both[:n:n], both[n:]
 	s.st.binds.Add(1)
+	cs.noteBound()
 	if !quiet {
 		cs.respond(m, 200, "")
 	}
@@ -409,6 +414,7 @@ func (cs *connState) onReport(m *msrp.Message) {
 	if m.HasByteRange && (br.Start != 1 || br.End != total) {
 		return // a partial success report: progress, not the end
 	}
+	cs.noteDelivered()
 	cs.end(push.Result{Outcome: push.Delivered, Code: 200, Bytes: total})
 	cs.delivered = true
 }
@@ -427,6 +433,7 @@ func (cs *connState) onResponse(m *msrp.Message) {
 			return
 		}
 		cs.s.st.binds.Add(1)
+		cs.noteBound()
 		cs.startTransfer()
 		return
 	}
@@ -561,6 +568,9 @@ func (bt *batch) add(cs *connState, br msrp.ByteRange, flag byte) {
 	bt.b = msrp.AppendSendChunkHead(bt.b, tid, cs.peer, cs.local, string(x.msgID[:]), br, x.ctype, "render")
 	he := len(bt.b)
 	bt.b = msrp.AppendEndLine(bt.b, tid, flag, true)
+	if cs.s.opts.Trace != nil {
+		cs.traceOut(bt.b[hs:len(bt.b)]) // the chunk's head and end-line, without its body
+	}
 	bt.offs[bt.n] = [3]int{hs, he, len(bt.b)}
 	bt.brs[bt.n] = br
 	bt.n++

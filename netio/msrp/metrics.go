@@ -48,7 +48,9 @@ type collector struct{ s *Server }
 //	herald_msrp_outbound_max_queued_bytes, herald_msrp_engine_restarts_total,
 //	herald_msrp_dials_total{result="failed|busy"}, herald_msrp_tls_handshake_failures_total,
 //	herald_msrp_accept_errors_total.
-func (s *Server) Collectors() []prometheus.Collector { return []prometheus.Collector{collector{s}} }
+func (s *Server) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{collector{s}, s.hist.bind, s.hist.delivery}
+}
 
 func (collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descConnsOpen, descConnsAccepted, descConnsRefused, descSessionsOpen,

@@ -86,6 +86,10 @@ type Options struct {
 	CPUs []int
 	// Logger receives the plane's logs; nil discards them.
 	Logger *slog.Logger
+	// Trace, when set, receives each frame Herald reads (its start line and identifying headers)
+	// and the head of each chunk it writes (dir "recv" or "send"; peer is the terminal's address).
+	// It runs on the connection's event loop: it must be quick (log.trace rate-limits it).
+	Trace func(dir, peer, frame string)
 }
 
 // withDefaults returns a copy of o with defaults applied, or an error naming every bad field.

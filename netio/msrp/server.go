@@ -25,6 +25,7 @@ type Server struct {
 	opts  Options
 	log   *slog.Logger
 	epoch time.Time
+	hist  *hists // latency histograms (latency.go)
 
 	sessions *sessionTable
 	wheel    *wheel
@@ -98,6 +99,7 @@ func New(opts Options) (*Server, error) {
 		timerDone: make(chan struct{}),
 		dialSem:   make(chan struct{}, o.MaxDials),
 		streams:   make(map[net.Conn]struct{}),
+		hist:      newHists(),
 	}
 	s.baseCtx, s.baseCancel = context.WithCancel(context.Background())
 	minTO := min(o.BindTimeout, o.TransferTimeout, o.IdleTimeout, lingerTimeout)

@@ -135,30 +135,30 @@ func NewTransportLayer(
 	// Create our default transports settings
 	transports := TransportsConfig{
 		UDP: &TransportUDP{
-			log:             l.log.With("caller", "Transport<UDP>"),
+			log:             l.log.With("transport", "UDP"), // Herald patch: "caller" is TransportLayer already (one key per attribute)
 			connectionReuse: l.connectionReuse,
 			readFilter:      l.readFilter,
 		},
 		TCP: &TransportTCP{
-			log:             l.log.With("caller", "Transport<TCP>"),
+			log:             l.log.With("transport", "TCP"), // Herald patch: "caller" is TransportLayer already (one key per attribute)
 			connectionReuse: l.connectionReuse,
 			readFilter:      l.readFilter,
 		},
 		TLS: &TransportTLS{
 			TransportTCP: &TransportTCP{
-				log:             l.log.With("caller", "Transport<TLS>"),
+				log:             l.log.With("transport", "TLS"), // Herald patch: "caller" is TransportLayer already (one key per attribute)
 				connectionReuse: l.connectionReuse,
 				readFilter:      l.readFilter,
 			},
 		},
 		WS: &TransportWS{
-			log:        l.log.With("caller", "Transport<WS>"),
+			log:        l.log.With("transport", "WS"), // Herald patch: "caller" is TransportLayer already (one key per attribute)
 			readFilter: l.readFilter,
 		},
 		// TODO. Using default dial tls, but it needs to configurable via client
 		WSS: &TransportWSS{
 			TransportWS: &TransportWS{
-				log:             l.log.With("caller", "Transport<WSS>"),
+				log:             l.log.With("transport", "WSS"), // Herald patch: "caller" is TransportLayer already (one key per attribute)
 				connectionReuse: l.connectionReuse,
 				DialURI:         func(host string) string { return "wss://" + host },
 				readFilter:      l.readFilter,
