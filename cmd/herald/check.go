@@ -40,6 +40,10 @@ import (
 //   - cpu.msrp_loops and cpu.rtp_shards against the CPUs this process may run on (netio/cpu).
 //   - always: the embedded seed (when seed is "") and the built-in ringback clip, loaded as serve loads them.
 //
+// A file that breaks Herald's rules but is valid YAML still gets these checks (config.LoadPartial),
+// so one run lists them all; a problem the rules already reported at a place is not repeated. After a
+// YAML syntax error only that error is reported.
+//
 // Each problem is placed at the key that names the file or CPU (a CPU list: the offending element);
 // problems inside a seed directory at their own file:line:col there.
 func cmdCheck(path string, hostIndependent bool, stdout, stderr io.Writer) int {
@@ -47,17 +51,19 @@ func cmdCheck(path string, hostIndependent bool, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "herald check: -c FILE is required")
 		return 2
 	}
-	opts, pos, err := config.LoadPositions(path)
-	if err != nil {
-		var probs config.Errors
-		if errors.As(err, &probs) {
-			for _, p := range probs {
+	// A file that breaks Herald's rules but is valid YAML is still checked for its files and CPUs:
+	// every problem in one run. After a syntax error there is nothing to go on.
+	opts, pos, err := config.LoadPartial(path)
+	var parsed config.Errors
+	if err != nil && (!errors.As(err, &parsed) || opts == nil) {
+		if len(parsed) > 0 {
+			for _, p := range parsed {
 				fmt.Fprintln(stderr, p.String())
 			}
-			fmt.Fprintf(stderr, "%s: %d problem(s)\n", path, len(probs))
-			return 1
+			fmt.Fprintf(stderr, "%s: %d problem(s)\n", path, len(parsed))
+		} else {
+			fmt.Fprintln(stderr, err)
 		}
-		fmt.Fprintln(stderr, err)
 		return 1
 	}
 	c := &checker{o: opts, pos: pos}
@@ -69,6 +75,7 @@ func cmdCheck(path string, hostIndependent bool, stdout, stderr io.Writer) int {
 	if _, err := loadClips(configs.Clips); err != nil {
 		c.probs = append(c.probs, config.Problem{File: "embedded clips", Msg: err.Error(), Err: config.ErrFile})
 	}
+	c.merge(parsed)
 	for _, w := range opts.Warnings {
 		fmt.Fprintln(stderr, "warning:", w.String())
 	}
@@ -96,6 +103,23 @@ type checker struct {
 
 func (c *checker) add(path string, class error, format string, args ...any) {
 	c.probs = append(c.probs, c.pos.Problem(path, class, format, args...))
+}
+
+// merge puts the file's own problems first in line, dropping a check's problem where the file's
+// rules already reported one at the same place (a CPU number out of range, say).
+func (c *checker) merge(parsed config.Errors) {
+	at := make(map[[2]int]bool, len(parsed))
+	for _, p := range parsed {
+		at[[2]int{p.Line, p.Col}] = true
+	}
+	out := slices.Clone(parsed)
+	for _, p := range c.probs {
+		if p.File == c.pos.File && at[[2]int{p.Line, p.Col}] {
+			continue
+		}
+		out = append(out, p)
+	}
+	c.probs = out
 }
 
 // sort orders the config file's problems by position, then the other files' (seed) by file and position.
@@ -150,6 +174,9 @@ func (c *checker) files() {
 // keyPair reads a certificate chain and its key as tls.LoadX509KeyPair does, placing a read error
 // at the key naming the file that failed and a parse error at the file it concerns.
 func (c *checker) keyPair(certKey, certFile, keyKey, keyFile string) {
+	if certFile == "" || keyFile == "" {
+		return // the file's rules require both (reported by config validation)
+	}
 	certPEM, err := os.ReadFile(certFile)
 	if err != nil {
 		c.add(certKey, config.ErrFile, "%v", err)

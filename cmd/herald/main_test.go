@@ -140,7 +140,7 @@ func TestServeRefusesBadConfig(t *testing.T) {
 // TestCheckOpensFiles gives `herald check` one config with a problem of every host-dependent class
 // — a missing certificate, an invalid key, a CA file with no certificate, an unreadable tokens
 // file, a seed whose page fails sanitising, a pinned CPU this process may not use — and expects all
-// of them in one run, each at the file:line:col of the key (or list element) that names it, and
+// of them in one run, with two problems of the file's own rules, each at the file:line:col of the key (or list element) that names it, and
 // the seed's at its own profiles.yaml:line:col. With --host-independent the same file passes.
 func TestCheckOpensFiles(t *testing.T) {
 	dir := t.TempDir()
@@ -179,7 +179,9 @@ seed: %[6]s
 rtp:
   shards: 2
 cpu:
-  rtp_shards: [%[7]d, %[8]d]
+  rtp_shards: [%[7]d, %[8]d, 5000]
+log:
+  level: loud
 `, dir, goodKey, notPEM, goodCert, badKey, seed, avail[0], off)
 	path := writeFile(t, body)
 	code, out, errOut := runCmd("check", "-c", path)
@@ -192,13 +194,21 @@ cpu:
 		`herald\.yaml:13:3: msrp\.tls_key: .*garbage\.key: tls: `,
 		`herald\.yaml:16:5: http\.api\.tokens_file: .*no-tokens`,
 		fmt.Sprintf(`herald\.yaml:21:%d: cpu\.rtp_shards\[1\]: cpu %d is not one this process may run on`, 18+len(fmt.Sprint(avail[0])), off),
+		`herald\.yaml:19:3: rtp\.shards: 2 shards but cpu\.rtp_shards pins 3`,
+		`herald\.yaml:21:22: cpu\.rtp_shards\[2\]: must be in 0\.\.4095, got 5000`,
+		`herald\.yaml:23:10: log\.level: `,
 		`seed/profiles\.yaml:2:16: .*pages/bad\.html`,
-		`: 6 problem\(s\)`,
+		`: 9 problem\(s\)`,
 	} {
 		if !regexp.MustCompile(`(?m)^.*` + w).MatchString(errOut) {
 			t.Errorf("stderr lacks /%s/:\n%s", w, errOut)
 		}
 	}
+	if n := strings.Count(errOut, "5000"); n != 1 {
+		t.Errorf("cpu 5000 reported %d times, want once (by the file's rules, not again as a host problem)", n)
+	}
+	// Without the rule problems, --host-independent passes the same file: files and CPUs skipped.
+	path = writeFile(t, strings.Replace(strings.Replace(body, ", 5000]", "]", 1), "level: loud", "level: info", 1))
 	if code, out, errOut := runCmd("check", "--host-independent", "-c", path); code != 0 || !strings.Contains(out, ": ok") {
 		t.Errorf("--host-independent: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
 	}

@@ -49,6 +49,18 @@ func (p Positions) Problem(path string, class error, format string, args ...any)
 // ParsePositions is Parse that also returns where each key was written.
 func ParsePositions(file string, data []byte) (*Options, Positions, error) {
 	o, l, err := parse(file, data)
+	if err != nil {
+		o = nil
+	}
+	return o, Positions{File: file, l: l}, err
+}
+
+// ParsePartial is ParsePositions that, when the file is valid YAML but breaks Herald's rules, also
+// returns the options as decoded and defaulted (not valid: never run them), so `herald check` can
+// go on to the files and CPUs the file names and report those problems in the same run. After a
+// syntax error the options are nil.
+func ParsePartial(file string, data []byte) (*Options, Positions, error) {
+	o, l, err := parse(file, data)
 	return o, Positions{File: file, l: l}, err
 }
 
@@ -91,7 +103,7 @@ func parse(file string, data []byte) (*Options, *loader, error) {
 	l.applyDefaults(o)
 	l.validate(o)
 	if len(l.probs) > 0 {
-		return nil, l, Errors(l.sorted())
+		return o, l, Errors(l.sorted()) // o for ParsePartial only: Parse returns nil
 	}
 	o.Warnings = l.warns
 	return o, l, nil
@@ -115,13 +127,13 @@ func Load(path string) (*Options, error) {
 	return Parse(path, data)
 }
 
-// LoadPositions is Load that also returns where each key was written.
-func LoadPositions(path string) (*Options, Positions, error) {
+// LoadPartial reads the file at path and returns ParsePartial's results.
+func LoadPartial(path string) (*Options, Positions, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, Positions{File: path}, fmt.Errorf("config: %w", err)
 	}
-	return ParsePositions(path, data)
+	return ParsePartial(path, data)
 }
 
 // Default parses the embedded default configuration (configs/herald.yaml).
