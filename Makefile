@@ -4,10 +4,27 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 FUZZTIME ?= 60s
 GO ?= go
 
-.PHONY: build test test-short lint fuzz fuzz-ci bench demo
+.PHONY: build package test test-short lint fuzz fuzz-ci bench demo
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/herald ./cmd/herald
+
+# The Debian package (dist/herald_<version>_<arch>.deb): the binary, the systemd unit, the default
+# config as /etc/herald/herald.yaml (a conffile; data_dir /var/lib/herald), the herald system user
+# and its data directory (configs/packaging). nfpm runs as a pinned Go module, not in go.mod.
+NFPM ?= github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.2
+DEB_ARCH ?= $(shell $(GO) env GOARCH)
+# Debian versions start with a digit: a tag v1.2.3 gives 1.2.3, an untagged tree 0.0.0~git<n>.<hash>.
+DEB_VERSION ?= $(shell v=$$(git describe --tags --match 'v[0-9]*' 2>/dev/null) && echo $${v\#v} | tr - '~' || echo 0.0.0~git$$(git rev-list --count HEAD 2>/dev/null || echo 0).$$(git rev-parse --short HEAD 2>/dev/null || echo dev))
+
+package: build
+	mkdir -p dist
+	sed 's|^data_dir: .*|data_dir: /var/lib/herald|' configs/herald.yaml > dist/herald.yaml
+	grep -qx 'data_dir: /var/lib/herald' dist/herald.yaml
+	rm -f dist/herald_*.deb
+	DEB_ARCH=$(DEB_ARCH) DEB_VERSION='$(DEB_VERSION)' $(GO) run $(NFPM) pkg --packager deb \
+		--config configs/packaging/nfpm.yaml --target dist/
+	@ls -l dist/*.deb
 
 # The whole suite under the race detector, then every fuzz target for a few seconds each.
 test:
