@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,6 +20,8 @@ import (
 
 	"github.com/herald-ims/herald/core/config"
 )
+
+var snakeKey = regexp.MustCompile(`^[a-z0-9]+(_[a-z0-9]+)*$`)
 
 // lockedBuf is a log sink several goroutines write to.
 type lockedBuf struct {
@@ -209,6 +212,40 @@ func TestObservabilityOneCall(t *testing.T) {
 	}
 	if !build || after["go_goroutines"] == 0 || after["process_open_fds"] == 0 {
 		t.Errorf("build info %t, go_goroutines %v, process_open_fds %v", build, after["go_goroutines"], after["process_open_fds"])
+	}
+
+	// /varz: one key style (snake_case) at every level, and the call counted.
+	resp, err := http.Get("http://" + dc.Herald.web.AdminAddr() + "/varz") //nolint:noctx // loopback
+	if err != nil {
+		t.Fatal(err)
+	}
+	var varz map[string]any
+	err = json.NewDecoder(resp.Body).Decode(&varz)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var walk func(path string, v any)
+	nKeys := 0
+	walk = func(path string, v any) {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return
+		}
+		for k, sub := range m {
+			nKeys++
+			if !snakeKey.MatchString(k) {
+				t.Errorf("/varz key %s.%s is not snake_case", path, k)
+			}
+			walk(path+"."+k, sub)
+		}
+	}
+	walk("", varz)
+	if sip, _ := varz["sip"].(map[string]any); nKeys < 50 || sip == nil || sip["calls_done"] != 1.0 || varz["node"] != "edge-7" {
+		t.Errorf("/varz: %d keys, sip.calls_done %v, node %v", nKeys, sip["calls_done"], varz["node"])
+	}
+	if ms, _ := varz["msrp"].(map[string]any); ms == nil || ms["deliveries_ok"] != pages {
+		t.Errorf("/varz msrp.deliveries_ok %v, want %v", ms["deliveries_ok"], pages)
 	}
 
 	var nLines, sipgoLines, callLines, sipFrames, msrpFrames int

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	ossignal "os/signal"
+	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
 	"strconv"
@@ -260,12 +261,19 @@ func newInstance(o *config.Options, log *slog.Logger, trace func(string)) (*inst
 	return in, nil
 }
 
-// varz is the JSON snapshot served at /varz.
+// varz is the JSON snapshot served at /varz. Every key, at every level, is snake_case (the planes'
+// Stats carry json tags; TestObservabilityOneCall walks them all).
 func (in *instance) varz() any {
 	st := &in.sip.Stats
+	var httpStats any
+	if in.web != nil {
+		httpStats = in.web.Stats()
+	}
 	return map[string]any{
-		"version": version,
-		"node":    in.opts.Node.Name,
+		"version":    version,
+		"go_version": runtime.Version(),
+		"node":       in.opts.Node.Name,
+		"http":       httpStats,
 		"sip": map[string]any{
 			"active_calls": in.sip.ActiveCalls(), "invites": st.Invites.Load(), "calls_done": st.CallsDone.Load(),
 			"caller_cards": st.CallerCards.Load(), "callee_cards": st.CalleeCards.Load(),

@@ -49,37 +49,37 @@ func (c *counters) noteOutbound(n int64) {
 
 // Stats is a snapshot of the plane's counters (totals since New, except the *Open gauges).
 type Stats struct {
-	ConnsOpen         int64 // connections open now
-	ConnsAccepted     int64 // connections admitted
-	ConnsRefusedLimit int64 // connections refused by MaxConns or MaxConnsPerIP
-	SessionsOpen      int64 // sessions registered and not yet reported
+	ConnsOpen         int64 `json:"conns_open"`          // connections open now
+	ConnsAccepted     int64 `json:"conns_accepted"`      // connections admitted
+	ConnsRefusedLimit int64 `json:"conns_refused_limit"` // connections refused by MaxConns or MaxConnsPerIP
+	SessionsOpen      int64 `json:"sessions_open"`       // sessions registered and not yet reported
 
-	Binds          int64 // acquisition requests that bound a session
-	BindUnknown481 int64 // binds for an unknown, expired or finished session (481)
-	BindRejected   int64 // binds for a session bound elsewhere (506), or a second session on a connection (403)
-	BindTimeouts   int64 // connections closed for not binding within BindTimeout
-	IdleTimeouts   int64 // connections closed for silence
+	Binds          int64 `json:"binds"`            // acquisition requests that bound a session
+	BindUnknown481 int64 `json:"bind_unknown_481"` // binds for an unknown, expired or finished session (481)
+	BindRejected   int64 `json:"bind_rejected"`    // binds for a session bound elsewhere (506), or a second session on a connection (403)
+	BindTimeouts   int64 `json:"bind_timeouts"`    // connections closed for not binding within BindTimeout
+	IdleTimeouts   int64 `json:"idle_timeouts"`    // connections closed for silence
 
-	DeliveriesOK           int64 // Delivered results
-	DeliveriesFailed       int64 // Failed results
-	DeliveriesTimeout      int64 // TimedOut results (never bound, or not confirmed in time)
-	DeliveriesAborted      int64 // Aborted results (Close, Stop)
-	DeliveriesDisconnected int64 // Disconnected results
+	DeliveriesOK           int64 `json:"deliveries_ok"`           // Delivered results
+	DeliveriesFailed       int64 `json:"deliveries_failed"`       // Failed results
+	DeliveriesTimeout      int64 `json:"deliveries_timeout"`      // TimedOut results (never bound, or not confirmed in time)
+	DeliveriesAborted      int64 `json:"deliveries_aborted"`      // Aborted results (Close, Stop)
+	DeliveriesDisconnected int64 `json:"deliveries_disconnected"` // Disconnected results
 
-	BytesSent       int64 // page body bytes handed to connections
-	BytesReceived   int64 // bytes read from terminals' connections (every read, whatever it holds)
-	FramesMalformed int64 // malformed frames and unusable To-Path/Status values
-	FramesTooLarge  int64 // frames over MaxHeaderBytes or MaxChunkBytes (413)
-	ReportsUnknown  int64 // REPORTs for no transfer of the connection (ignored)
+	BytesSent       int64 `json:"bytes_sent"`       // page body bytes handed to connections
+	BytesReceived   int64 `json:"bytes_received"`   // bytes read from terminals' connections (every read, whatever it holds)
+	FramesMalformed int64 `json:"frames_malformed"` // malformed frames and unusable To-Path/Status values
+	FramesTooLarge  int64 `json:"frames_too_large"` // frames over MaxHeaderBytes or MaxChunkBytes (413)
+	ReportsUnknown  int64 `json:"reports_unknown"`  // REPORTs for no transfer of the connection (ignored)
 
-	OutboundPauses    int64 // times a transfer stopped at the MaxOutbound mark
-	MaxOutboundQueued int64 // largest outbound backlog of a connection seen after a chunk write
-	EngineRestarts    int64 // engine runs restarted after an unexpected stop
+	OutboundPauses    int64 `json:"outbound_pauses"`     // times a transfer stopped at the MaxOutbound mark
+	MaxOutboundQueued int64 `json:"max_outbound_queued"` // largest outbound backlog of a connection seen after a chunk write
+	EngineRestarts    int64 `json:"engine_restarts"`     // engine runs restarted after an unexpected stop
 
-	DialsBusy          int64 // Connect calls refused at MaxDials
-	DialsFailed        int64 // outgoing connections (Connect) not established: TCP connect, or msrps handshake
-	TLSHandshakeFailed int64 // msrps connections, accepted or dialled, closed for a failed or timed-out handshake
-	AcceptErrors       int64 // msrps accept errors (e.g. EMFILE), each followed by a backoff
+	DialsBusy          int64 `json:"dials_busy"`           // Connect calls refused at MaxDials
+	DialsFailed        int64 `json:"dials_failed"`         // outgoing connections (Connect) not established: TCP connect, or msrps handshake
+	TLSHandshakeFailed int64 `json:"tls_handshake_failed"` // msrps connections, accepted or dialled, closed for a failed or timed-out handshake
+	AcceptErrors       int64 `json:"accept_errors"`        // msrps accept errors (e.g. EMFILE), each followed by a backoff
 }
 
 // Stats returns a snapshot of the counters.

@@ -8,18 +8,18 @@ import (
 
 // Stats is a snapshot of the plane's counters since New.
 type Stats struct {
-	Streams     int           // allocated streams, playing or not
-	Playing     int           // streams on a wheel
-	Packets     uint64        // RTP packets sent
-	Octets      uint64        // RTP payload octets sent
-	Late        uint64        // RTP packets sent more than 10 ms after their due time
-	Dropped     uint64        // datagrams the kernel refused (full send buffer, errors): lost at the sender
-	RTCP        uint64        // RTCP compound packets sent
-	Latched     uint64        // sockets that latched to the caller's source address
-	Unconnected uint64        // senders that could not be connected (those streams send unconnected)
-	P50Lateness time.Duration // lateness quantiles, 100 µs resolution, capped at 100 ms
-	P99Lateness time.Duration
-	MaxLateness time.Duration // upper edge of the highest non-empty bucket
+	Streams     int           `json:"streams"`         // allocated streams, playing or not
+	Playing     int           `json:"playing"`         // streams on a wheel
+	Packets     uint64        `json:"packets"`         // RTP packets sent
+	Octets      uint64        `json:"octets"`          // RTP payload octets sent
+	Late        uint64        `json:"late"`            // RTP packets sent more than 10 ms after their due time
+	Dropped     uint64        `json:"dropped"`         // datagrams the kernel refused (full send buffer, errors): lost at the sender
+	RTCP        uint64        `json:"rtcp"`            // RTCP compound packets sent
+	Latched     uint64        `json:"latched"`         // sockets that latched to the caller's source address
+	Unconnected uint64        `json:"unconnected"`     // senders that could not be connected (those streams send unconnected)
+	P50Lateness time.Duration `json:"p50_lateness_ns"` // lateness quantiles, 100 µs resolution, capped at 100 ms
+	P99Lateness time.Duration `json:"p99_lateness_ns"`
+	MaxLateness time.Duration `json:"max_lateness_ns"` // upper edge of the highest non-empty bucket
 }
 
 // Stats returns the current counters, summed over the shards.
