@@ -25,6 +25,13 @@ const (
 // liveMetricNames starts an instance on loopback and returns the metric names its admin listener's
 // /metrics exposes (a histogram's _bucket, _sum and _count series included).
 func liveMetricNames(t *testing.T) map[string]bool {
+	names, _ := liveMetrics(t)
+	return names
+}
+
+// liveMetrics is liveMetricNames plus, for every series name /metrics shows samples of, the label
+// names of those samples (empty for a series without labels).
+func liveMetrics(t *testing.T) (map[string]bool, map[string]map[string]bool) {
 	t.Helper()
 	in := startInstance(t, "monitoring.yaml", `
 sip:
@@ -46,6 +53,7 @@ http:
 		t.Fatalf("/metrics: %d", resp.StatusCode)
 	}
 	names := map[string]bool{}
+	labels := map[string]map[string]bool{}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
@@ -57,6 +65,18 @@ http:
 					names[f[2]+s] = true
 				}
 			}
+			continue
+		}
+		if l == "" || l[0] == '#' {
+			continue
+		}
+		name, rest, _ := strings.Cut(l, "{")
+		name = strings.Fields(name)[0]
+		if labels[name] == nil {
+			labels[name] = map[string]bool{}
+		}
+		for _, m := range sampleLabel.FindAllStringSubmatch(rest, -1) {
+			labels[name][m[1]] = true
 		}
 	}
 	if err := sc.Err(); err != nil && err != io.EOF {
@@ -65,8 +85,17 @@ http:
 	if !names["herald_panics_total"] || !names["herald_sip_invites_total"] {
 		t.Fatalf("/metrics lacks herald_panics_total or herald_sip_invites_total: %d names", len(names))
 	}
-	return names
+	return names, labels
 }
+
+// sampleLabel is one label name in a sample line's {…} (values are quoted: ` + "`" + `name="value"` + "`" + `).
+var sampleLabel = regexp.MustCompile(`([a-zA-Z_][a-zA-Z0-9_]*)="`)
+
+// selectorLabels is a metric name with a {…} selector in PromQL and the label names it matches on.
+var (
+	selector      = regexp.MustCompile(`\b((?:herald|go|process)_[a-z0-9_]+)\{([^}]*)\}`)
+	selectorLabel = regexp.MustCompile(`([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:=~|!~|!=|=)`)
+)
 
 // promRules is the part of a Prometheus rule file the checks read.
 type promRules struct {
@@ -103,8 +132,9 @@ type grafanaDashboard struct {
 	} `json:"templating"`
 }
 
-// heraldMetric matches the metric names an expression uses (Herald's all start with herald_).
-var heraldMetric = regexp.MustCompile(`\bherald_[a-z0-9_]+\b`)
+// heraldMetric matches the metric names an expression uses: Herald's own (herald_) and the Go and
+// process collectors' (go_, process_).
+var heraldMetric = regexp.MustCompile(`\b(?:herald|go|process)_[a-z0-9_]+\b`)
 
 // monitoringExprs reads the alert rules and the dashboard, checks their structure, and returns every
 // PromQL expression in them, keyed by where it is.
@@ -195,7 +225,7 @@ func monitoringExprs(t *testing.T) (rules, dash map[string]string) {
 // With promtool installed (Debian's prometheus package; CI installs it) the rules also pass
 // `promtool check rules`, which parses every expression.
 func TestMonitoringMetricsExist(t *testing.T) {
-	live := liveMetricNames(t)
+	live, liveLabels := liveMetrics(t)
 	rules, dash := monitoringExprs(t)
 	used := map[string]map[string]bool{"rules": {}, "dashboard": {}}
 	for name, exprs := range map[string]map[string]string{"rules": rules, "dashboard": dash} {
@@ -204,6 +234,19 @@ func TestMonitoringMetricsExist(t *testing.T) {
 				used[name][m] = true
 				if !live[m] {
 					t.Errorf("%s %s: metric %s is not served by /metrics", name, where, m)
+				}
+			}
+			// A label matched on must be one the metric's samples carry (instance and job are
+			// Prometheus's own). A labelled series with no sample yet is not checked.
+			for _, sel := range selector.FindAllStringSubmatch(e, -1) {
+				have, seen := liveLabels[sel[1]]
+				if !seen {
+					continue
+				}
+				for _, lm := range selectorLabel.FindAllStringSubmatch(sel[2], -1) {
+					if l := lm[1]; l != "instance" && l != "job" && !have[l] {
+						t.Errorf("%s %s: %s has no label %q on /metrics", name, where, sel[1], l)
+					}
 				}
 			}
 		}
