@@ -2,9 +2,11 @@ package signal
 
 import (
 	"bytes"
+	"context"
 	"encoding/hex"
 	"errors"
 	"hash/maphash"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -77,6 +79,7 @@ type ftx struct {
 	final     int    // status of the final response sent upstream, 0 before
 	canceled  bool   // the caller cancelled, or Timer C fired: Herald sent CANCEL downstream
 	ended     bool   // the call was counted done
+	born      int64  // INVITE: f.now() when it arrived (call-setup histogram, call line)
 	ivRetrans int64
 	ivFinal   int64
 	ivCancel  int64
@@ -668,7 +671,7 @@ func (f *fastPath) onInvite(m *fmsg, src netip.AddrPort, c *fconn) bool {
 		return true
 	}
 
-	tx := &ftx{id: f.nextID.Add(1), invite: true, branch: string(m.txKey(nil)), callID: callID, cseq: m.cseq, up: src, down: r.dst, conn: c, wslot: -1}
+	tx := &ftx{id: f.nextID.Add(1), invite: true, branch: string(m.txKey(nil)), callID: callID, cseq: m.cseq, up: src, down: r.dst, conn: c, wslot: -1, born: f.now()}
 	tx.fwd = f.forwardRequest(m, src, r, f.branchOf(tx.id), s.opts.RecordRoute)
 	if len(tx.fwd) > s.opts.UDPMaxRequest {
 		return f.fallback() // RFC 3261 §18.1.1: the general path sends it over TCP
@@ -822,6 +825,7 @@ func (f *fastPath) answerUp(tx *ftx, code int, reason, extra string, q []fsend) 
 func (f *fastPath) finalUp(tx *ftx, code int, res []byte) {
 	tx.final = code
 	now := f.now()
+	f.s.hist.final.Observe(time.Duration(now - tx.born).Seconds())
 	tx.t[tTrying], tx.t[tTimerC], tx.t[tNoAnswer] = 0, 0, 0
 	if code < 300 {
 		tx.state = fsAccepted
@@ -854,6 +858,16 @@ func (f *fastPath) endCall(tx *ftx) {
 	f.active.Add(-1)
 	f.s.active.Add(-1)
 	f.s.Stats.CallsDone.Add(1)
+	// The call's one info line (callrecord.go has the controller's): the fast path carries calls
+	// Herald pushes nothing into, so pushes is 0 and there is no ringback.
+	if f.s.log.Enabled(context.Background(), slog.LevelInfo) {
+		outcome := "none" // ended by a timer or a transport error before any final response
+		if tx.final != 0 {
+			outcome = strconv.Itoa(tx.final)
+		}
+		f.s.log.Info("call finished", "call_id", tx.callID, "outcome", outcome, "pushes", 0, "ringback", false,
+			"duration", time.Duration(f.now()-tx.born).Round(time.Microsecond).String(), "path", "fast")
+	}
 }
 
 // forget removes tx from every table. Under f.mu.
