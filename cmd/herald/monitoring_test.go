@@ -22,15 +22,9 @@ const (
 	dashboardFile = "../../configs/monitoring/herald-dashboard.json"
 )
 
-// liveMetricNames starts an instance on loopback and returns the metric names its admin listener's
-// /metrics exposes (a histogram's _bucket, _sum and _count series included).
-func liveMetricNames(t *testing.T) map[string]bool {
-	names, _ := liveMetrics(t)
-	return names
-}
-
-// liveMetrics is liveMetricNames plus, for every series name /metrics shows samples of, the label
-// names of those samples (empty for a series without labels).
+// liveMetrics starts an instance on loopback and returns the metric names its admin listener's
+// /metrics exposes (a histogram's _bucket, _sum and _count series included) and, for every series
+// name /metrics shows samples of, the label names of those samples (empty for one without labels).
 func liveMetrics(t *testing.T) (map[string]bool, map[string]map[string]bool) {
 	t.Helper()
 	in := startInstance(t, "monitoring.yaml", `
