@@ -43,7 +43,7 @@ type callRecord struct {
 
 // noteReliable records the first reliable provisional sent upstream. On the controller goroutine.
 func (c *callCtl) noteReliable() {
-	if c.rec.reliable || c.rec.start.IsZero() {
+	if c.rec.reliable || c.rec.start.IsZero() || c.s.hist == nil {
 		return
 	}
 	c.rec.reliable = true
@@ -52,7 +52,7 @@ func (c *callCtl) noteReliable() {
 
 // noteFinal records the final response sent upstream (the first one only).
 func (c *callCtl) noteFinal(code int) {
-	if code < 200 || c.rec.start.IsZero() || !c.rec.final.CompareAndSwap(0, int32(code)) {
+	if code < 200 || c.rec.start.IsZero() || !c.rec.final.CompareAndSwap(0, int32(code)) || c.s.hist == nil {
 		return
 	}
 	c.s.hist.final.Observe(time.Since(c.rec.start).Seconds())

@@ -825,7 +825,9 @@ func (f *fastPath) answerUp(tx *ftx, code int, reason, extra string, q []fsend) 
 func (f *fastPath) finalUp(tx *ftx, code int, res []byte) {
 	tx.final = code
 	now := f.now()
-	f.s.hist.final.Observe(time.Duration(now - tx.born).Seconds())
+	if f.s.hist != nil { // nil only in a Server built without New (unit tests)
+		f.s.hist.final.Observe(time.Duration(now - tx.born).Seconds())
+	}
 	tx.t[tTrying], tx.t[tTimerC], tx.t[tNoAnswer] = 0, 0, 0
 	if code < 300 {
 		tx.state = fsAccepted
@@ -860,7 +862,7 @@ func (f *fastPath) endCall(tx *ftx) {
 	f.s.Stats.CallsDone.Add(1)
 	// The call's one info line (callrecord.go has the controller's): the fast path carries calls
 	// Herald pushes nothing into, so pushes is 0 and there is no ringback.
-	if f.s.log.Enabled(context.Background(), slog.LevelInfo) {
+	if f.s.log != nil && f.s.log.Enabled(context.Background(), slog.LevelInfo) {
 		outcome := "none" // ended by a timer or a transport error before any final response
 		if tx.final != 0 {
 			outcome = strconv.Itoa(tx.final)

@@ -117,7 +117,11 @@ type sipCollector struct{ s *Server }
 
 // Collectors returns the SIP layer's Prometheus collectors, to register once.
 func (s *Server) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{sipCollector{s}, s.hist.reliable, s.hist.final}
+	cs := []prometheus.Collector{sipCollector{s}}
+	if s.hist != nil { // nil only in a Server built without New (unit tests)
+		cs = append(cs, s.hist.reliable, s.hist.final)
+	}
+	return cs
 }
 
 func (c sipCollector) Describe(ch chan<- *prometheus.Desc) {
