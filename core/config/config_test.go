@@ -77,6 +77,16 @@ func TestParseProblems(t *testing.T) {
 			class: ErrSyntax,
 			want:  []string{"t.yaml:4:15: did not find expected ',' or ']'"},
 		},
+		"syntax error: key indented between two levels": {
+			src:   hop + "log:\n  level: info\n format: json\n", // yaml.v3 says line 4
+			class: ErrSyntax,
+			want:  []string{"t.yaml:5:2: did not find expected key"},
+		},
+		"syntax error: list item among keys": {
+			src:   "sip:\n  next_hop: sip:127.0.0.1:5070\n  trusted:\n  - 10.0.0.0/8\n  timer_c: 3m\n  - 10.1.0.0/16\n", // yaml.v3 says line 1
+			class: ErrSyntax,
+			want:  []string{"t.yaml:6:3: did not find expected key"},
+		},
 		"syntax error: key among list items": {
 			src:   hop + "  trusted:\n    - 10.0.0.0/8\n    timer_c: 3m\n",
 			class: ErrSyntax,

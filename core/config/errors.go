@@ -125,8 +125,8 @@ func SyntaxProblem(file string, err error) Problem {
 //     second key on one line, or a key indented under a plain value);
 //   - "found unexpected end of stream" and "did not find expected ..." inside a flow collection:
 //     the quote, '[' or '{' that is never closed;
-//   - "did not find expected key" / "'-' indicator": the first line after the reported one whose
-//     indentation does not fit the block it is in.
+//   - "did not find expected key" / "'-' indicator": the first line whose indentation fits no open
+//     block (badIndent).
 //
 // When none applies the line stays yaml.v3's and the column is that line's first non-blank
 // character (never a made-up "1" for a line that is indented).
@@ -187,29 +187,67 @@ func syntaxMark(lines []string, line int, msg string) (int, int) {
 			return l, c
 		}
 	case strings.Contains(msg, "did not find expected key"), strings.Contains(msg, "expected '-' indicator"):
-		// line is the 0-based start of the block (1-based: line+1); the fault is the first later line
-		// indented less than the block's entries yet more than its parent... approximated as the first
-		// non-blank, non-comment line after the block's first entry whose indentation differs from it.
-		start := line + 1
-		_, c0 := firstNonBlank(start)
-		for i := start + 1; i <= len(lines); i++ {
-			s := at(i)
-			t := strings.TrimLeft(s, " ")
-			if t == "" || strings.HasPrefix(t, "#") {
-				continue
-			}
-			if c := len(s) - len(t) + 1; c != c0 {
-				if c < c0 {
-					break // the block ended normally here: no better guess
-				}
-				continue // deeper: the entry's own content
-			}
-			if strings.HasPrefix(t, "- ") != strings.HasPrefix(strings.TrimLeft(at(start), " "), "- ") {
-				return i, len(s) - len(t) + 1 // a list item among keys, or a key among list items
-			}
+		if l, c := badIndent(lines); l > 0 {
+			return l, c
 		}
 	}
 	return firstNonBlank(line)
+}
+
+// badIndent finds the first line whose indentation fits no open block: between two levels, deeper
+// than the line before without that line opening a block, or a list item among keys (and the
+// reverse). 0, 0 when every line fits or the text leaves the simple block style (a multi-line flow
+// collection or scalar): then yaml.v3's line stands.
+func badIndent(lines []string) (int, int) {
+	type level struct {
+		indent int
+		seq    bool
+	}
+	var stack []level
+	top := func() level { return stack[len(stack)-1] }
+	opened := false // the previous content line opens a block ("key:", "-", "- key:")
+	for i, s := range lines {
+		t := strings.TrimLeft(s, " ")
+		if t == "" || t[0] == '#' {
+			continue
+		}
+		ind := len(s) - len(t)
+		seq := t == "-" || strings.HasPrefix(t, "- ")
+		switch {
+		case len(stack) == 0:
+			stack = append(stack, level{ind, seq})
+		case ind > top().indent:
+			if !opened {
+				return 0, 0
+			}
+			stack = append(stack, level{ind, seq})
+		default:
+			for len(stack) > 1 && top().indent > ind {
+				stack = stack[:len(stack)-1]
+			}
+			if len(stack) > 1 && top().indent == ind && top().seq && !seq {
+				stack = stack[:len(stack)-1] // a compact list ("key:\n- a") ends at the next key
+			}
+			if top().indent != ind {
+				return i + 1, ind + 1
+			}
+			if top().seq != seq {
+				if !seq || !opened {
+					return i + 1, ind + 1
+				}
+				stack = append(stack, level{ind, true}) // a compact list under the key above
+			}
+		}
+		body := strings.TrimSpace(stripComment(t))
+		opened = strings.HasSuffix(body, ":") || body == "-"
+		if seq && len(body) > 1 { // "- key: v": the item's mapping continues at the key's column
+			rest := strings.TrimLeft(body[1:], " ")
+			if strings.Contains(rest, ": ") || strings.HasSuffix(rest, ":") {
+				stack = append(stack, level{ind + len(t) - len(strings.TrimLeft(t[1:], " ")), false})
+			}
+		}
+	}
+	return 0, 0
 }
 
 // unclosed finds the first quote, '[' or '{' that is never closed (outside comments).
