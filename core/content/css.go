@@ -196,18 +196,25 @@ func (c *cssSan) rules(s string) string {
 			i = j + 1
 			continue
 		}
-		k := matchBrace(s, j)
-		sel := s[i:j]
-		if !cssSelectRe.MatchString(sel) || !balanced(sel) {
-			c.cut("selector", sel)
-		} else {
-			b.WriteString(s[i : j+1])
-			b.WriteString(c.decls(s[j+1 : min(k, len(s))]))
-			b.WriteByte('}')
-		}
-		i = k + 1
+		i = c.rule(&b, s, i, j)
 	}
 	return b.String()
+}
+
+// rule cleans the rule whose selector is s[i:j] and whose block opens at s[j] ('{'), writing what is
+// kept to b, and returns the index just past the block's closing brace. A selector that is not
+// allowed drops the whole rule.
+func (c *cssSan) rule(b *strings.Builder, s string, i, j int) int {
+	k := matchBrace(s, j)
+	sel := s[i:j]
+	if !cssSelectRe.MatchString(sel) || !balanced(sel) {
+		c.cut("selector", sel)
+	} else {
+		b.WriteString(s[i : j+1])
+		b.WriteString(c.decls(s[j+1 : min(k, len(s))]))
+		b.WriteByte('}')
+	}
+	return k + 1
 }
 
 func atName(s string) (name, prelude string) {
@@ -225,16 +232,7 @@ func (c *cssSan) decls(s string) string {
 	for i := 0; i < len(s); {
 		j := findTop(s, i, ";{}")
 		if j < len(s) && s[j] == '{' { // nested rule
-			k := matchBrace(s, j)
-			sel := s[i:j]
-			if !cssSelectRe.MatchString(sel) || !balanced(sel) {
-				c.cut("selector", sel)
-			} else {
-				b.WriteString(s[i : j+1])
-				b.WriteString(c.decls(s[j+1 : min(k, len(s))]))
-				b.WriteByte('}')
-			}
-			i = k + 1
+			i = c.rule(&b, s, i, j)
 			continue
 		}
 		d := s[i:j]
