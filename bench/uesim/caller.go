@@ -146,7 +146,7 @@ type CallResult struct {
 	Pages      map[Role][]byte
 	PageErrors map[Role]error
 	Fetches    map[Role]FetchResult
-	// CallInfo holds every Call-Info header value received (the HTTPS fallback of DESIGN.md).
+	// CallInfo holds every Call-Info header value received (the HTTPS fallback, RFC 3261 §20.9).
 	CallInfo []string
 	// Dropped counts the reliable provisionals ignored because of CallerOptions.DropReliable.
 	Dropped int

@@ -2,7 +2,7 @@
 //
 // The simulators speak real SIP over UDP (sipgo v1.7.3, using the low-level sip package and
 // Client/Server transactions rather than DialogUA) and real MSRP over TCP (framing by core/msrp).
-// The wire contract is STANDARDS.md §9 and DESIGN.md "Wire contract":
+// The wire contract is the README's "Wire contract per claim":
 //
 //	Caller ──INVITE──▶ Herald ──INVITE (+early-session part)──▶ Callee (S-CSCF + terminal in one UA)
 //	       ◀─183 (Herald's own To-tag, 100rel)                   ◀─183 multipart (callee To-tag, 100rel)

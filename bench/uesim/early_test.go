@@ -11,7 +11,7 @@ import (
 	"github.com/herald-ims/herald/core/sdp"
 )
 
-// addEarlySession turns the caller's INVITE into what Herald forwards (STANDARDS.md §9.2): the
+// addEarlySession turns the caller's INVITE into what Herald forwards (RFC 3959): the
 // caller's SDP as the session part plus an early-session part pushing the page of s.
 func addEarlySession(s *pushServer, page []byte) func(*sip.Request) {
 	return func(req *sip.Request) {
@@ -96,7 +96,7 @@ func TestCalleeEarlySession(t *testing.T) {
 			if resps != tc.wantResps || len(reports) != 1 || !strings.HasPrefix(reports[0], "000 200 OK") {
 				t.Errorf("server saw %d chunk responses, reports %q", resps, reports)
 			}
-			// The 183 as the caller received it (STANDARDS.md §9.3).
+			// The 183 as the caller received it (early-session part removed, RFC 3959).
 			var p183 *Message
 			for i := range res.Messages {
 				if res.Messages[i].Status() == 183 {

@@ -170,7 +170,7 @@ func (f *fetcher) run(res *FetchResult, start time.Time) error {
 	f.buf = make([]byte, 0, 8192)
 	toPath, fromPath := []byte(f.o.ToPath), []byte(f.o.FromPath)
 
-	// Acquisition request: bodiless SEND binding the connection (STANDARDS.md §9.3).
+	// Acquisition request: bodiless SEND binding the connection (RFC 4975 §5.4).
 	bindTID := msrp.NewTID()
 	f.out = msrp.AppendRequestHead(f.out[:0], bindTID, "SEND", []msrp.Header{
 		{Name: []byte("To-Path"), Value: toPath},

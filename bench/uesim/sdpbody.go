@@ -95,7 +95,7 @@ func (p pushPlan) fetchOptions() (FetchOptions, error) {
 // lines are accepted with the first offered codec the terminal knows (direction mirrored);
 // m=message push lines (sendonly, with a=path) are accepted as RFC 5547 receivers when
 // acceptPush is set: a=recvonly, own a=path msrp://host:9/<random>;tcp, a=setup:active,
-// a=msrp-cema, the same file-selector and file-transfer-id (STANDARDS.md §9.3). Anything else is
+// a=msrp-cema, the same file-selector and file-transfer-id (RFC 5547). Anything else is
 // rejected with port 0.
 func answerOffer(offer *sdp.Session, host string, sessID uint64, rtpBase int, acceptPush bool) (*sdp.Session, []pushPlan) {
 	ans := sdp.NewSession("-", host, sessID)

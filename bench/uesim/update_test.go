@@ -13,7 +13,7 @@ import (
 	"github.com/herald-ims/herald/core/sdp"
 )
 
-// fakeHerald plays Herald's caller leg for the Caller tests (STANDARDS.md §9.4): its own early
+// fakeHerald plays Herald's caller leg for the Caller tests (3GPP TS 24.182 forking model): its own early
 // dialog (reliable 183, P-Early-Media, ringback answer), then an UPDATE carrying the callee card
 // push offer, then the callee's 180/200 on a second To-tag (forking model).
 type fakeHerald struct {

@@ -16,7 +16,7 @@ import (
 func FuzzFetchStream(f *testing.F) {
 	page := []byte("<html>hi</html>")
 	to, from := []byte("msrp://127.0.0.1:2855/kX9r3Qz7Lp2Vw8Yt5Nc1;tcp"), []byte("msrp://127.0.0.1:9/own;tcp")
-	// Seed: a well-formed push (STANDARDS.md §9.3 shape) split in two chunks.
+	// Seed: a well-formed push (bind 200, then a SEND chunk, RFC 4975 §7.1.1) split in two chunks.
 	var seed []byte
 	seed = msrp.AppendResponse(seed, "a786hjs2", 200, "OK", from, to)
 	seed = msrp.AppendSendChunkHead(seed, "dkei38sd", from, to, "4564dpWd", msrp.ByteRange{Start: 1, End: 6, Total: 15}, "text/html", "render")

@@ -528,7 +528,7 @@ func chaosCall(t *testing.T, seed uint64, alice, bob *profile.Profile) {
 	}
 
 	// The callee answers once both pages are delivered, however long the losses delayed the UPDATE
-	// and the caller's fetch: an answer ends the callee card's push (DESIGN.md), which is not what
+	// and the caller's fetch: an answer ends the callee card's push (the early dialog it rides on ends), which is not what
 	// this test is about.
 	answer := make(chan struct{})
 	callee, err := uesim.NewCallee(uesim.CalleeOptions{

@@ -307,7 +307,7 @@ func tsCheckErrors(t *testing.T, what string, packets []tsPacket, bugged map[str
 // linelen, ';'): the line's length, counted from the value instead of the line start, so the search
 // runs past the CRLF. Content-Type is the last header (RFC 4975 §9), so it runs into the body; a ';'
 // there gives a negative parameter length and the exception "Malformed Packet". A Content-Type with
-// parameters (text/html;charset=utf-8, as in STANDARDS.md §9.3) stops the search on its own ';'.
+// parameters (text/html;charset=utf-8, what Herald sends: content.ContentTypeHTML) stops the search on its own ';'.
 func tsContentTypeBug(raw []byte) bool {
 	head, _, ok := bytes.Cut(raw, []byte("\r\n\r\n"))
 	if !ok {

@@ -2,7 +2,7 @@
 // call exercises (Plan), what the caller's signalling can carry (Caps), and the states a call passes
 // through (State, with the legal transitions). core/signal executes a Plan over SIP, MSRP and RTP.
 //
-// Claim map (CN104468556B, see ../../../shared/notes/CLAIMS.md):
+// Claim map (CN104468556B; the README's "Wire contract per claim" states each claim):
 //
 //	claim 1/3: caller card added to the INVITE as an early-session m=message part (a=path, file-selector)
 //	claim 1/4: callee card offered to the caller in an UPDATE (the media request message) on Herald's

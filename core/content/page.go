@@ -18,7 +18,7 @@ import (
 const (
 	TypeHTML = "text/html"
 	// ContentTypeHTML is the Content-Type an identity page is sent with: pages are validated UTF-8,
-	// and the wire contract (STANDARDS.md §9.3) names the charset.
+	// so the SEND names the charset parameter of text/html (RFC 2854) and no terminal has to guess it.
 	ContentTypeHTML = "text/html;charset=utf-8"
 	TypeGzip        = "application/gzip" // RFC 6713
 	TypeZstd        = "application/zstd" // RFC 8878

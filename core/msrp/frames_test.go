@@ -6,7 +6,7 @@ import "strings"
 func crlf(s string) string { return strings.ReplaceAll(s, "\n", "\r\n") }
 
 // Frames reconstructed from the RFC 4975 §7 and §11 examples (and RFC 4976 for
-// AUTH), plus the Herald flows of STANDARDS.md §9.3. Shared by the table tests,
+// AUTH), plus Herald's own flows (acquisition SEND, chunked push, REPORT). Shared by the table tests,
 // the fuzz seeds and the benchmarks.
 var (
 	// RFC 4975 §7.1.1 / §11.1: SEND with a body.
@@ -85,7 +85,7 @@ To-Path: msrp://alice.example.com:9892/98cjs;tcp
 From-Path: msrp://bob.example.com:8888/9di4eae923wzd;tcp
 -------49fi$
 `)
-	// STANDARDS.md §9.3: the acquisition request, a bodiless SEND.
+	// The acquisition request: a bodiless SEND binding the connection (RFC 4975 §5.4).
 	heraldAcquire = crlf(`MSRP a786hjs2 SEND
 To-Path: msrp://ps.home1.net:2855/kX9r3Qz7Lp2Vw8Yt5Nc1;tcp
 From-Path: msrp://10.1.2.3:9/aQ3xT8pR;tcp

@@ -91,7 +91,7 @@ Message-ID: 4564dpWd
 Byte-Range: 1-18432/18432
 Status: 000 200 OK
 -------9xq2LmR0$
-`) // STANDARDS.md §9.3
+`) // the success REPORT of RFC 4975 §7.1.2, as a terminal sends it after the last chunk
 	if string(frame) != want {
 		t.Fatalf("AppendReport =\n%s\nwant\n%s", frame, want)
 	}

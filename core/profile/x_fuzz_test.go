@@ -10,7 +10,7 @@ import (
 // a canonical key canonicalises to itself (so keys typed by an operator meet keys from the wire).
 func FuzzCanonical(f *testing.F) {
 	for _, s := range []string{
-		// RFC 3966 and RFC 3261 examples, and the names of STANDARDS.md §9.
+		// RFC 3966 and RFC 3261 examples, and IMS-style names (TS 23.003 §13).
 		"tel:+1-201-555-0123",
 		"tel:7042;phone-context=example.com",
 		"tel:863-1234;phone-context=+1-914-555",

@@ -60,7 +60,7 @@ a=inactive
 }
 
 func TestAnswerInactiveMessageAndRejects(t *testing.T) {
-	// §9.4 UPDATE offer: video, audio, message. The video line is rejected
+	// Herald's UPDATE offer (claim 4): video, audio, message. The video line is rejected
 	// by portFor, the message line always.
 	offer := mustParse(t, crlf(std94Update))
 	offer.Media[1].Port = 40000

@@ -54,7 +54,7 @@ func TestSplitBody(t *testing.T) {
 	}
 }
 
-// TestAddEarlySessionStd92 builds exactly the §9.2 body from the caller's
+// TestAddEarlySessionStd92 builds exactly the forwarded INVITE's body (std92Body) from the caller's
 // plain SDP.
 func TestAddEarlySessionStd92(t *testing.T) {
 	ct, body, err := AddEarlySession("application/sdp", []byte(crlf(imsOffer)), []byte(crlf(std92Early)), "ps-b1")
@@ -123,7 +123,7 @@ func TestAddStripRoundTrip(t *testing.T) {
 }
 
 func TestStripEarlySession(t *testing.T) {
-	// §9.3: the callee's 183 is relayed to the caller without its
+	// The callee's reliable 183 is relayed to the caller without its
 	// early-session part, as a plain application/sdp body.
 	ct, body, stripped, err := StripEarlySession(std93CT, []byte(std93Body))
 	if err != nil || !stripped || ct != "application/sdp" || string(body) != crlf(calleeAnswer) {

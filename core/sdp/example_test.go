@@ -7,7 +7,7 @@ import (
 	"github.com/herald-ims/herald/core/sdp"
 )
 
-// Herald's early-session offer to the callee (STANDARDS.md §9.2), added to
+// Herald's early-session offer to the callee (RFC 3959; claim 3 in the README), added to
 // the caller's unchanged SDP.
 func ExampleAddEarlySession() {
 	callerSDP := []byte("v=0\r\no=alice 1 1 IN IP4 198.51.100.7\r\ns=-\r\nc=IN IP4 198.51.100.7\r\nt=0 0\r\nm=audio 49170 RTP/AVP 0\r\n")
@@ -68,7 +68,7 @@ func ExampleAddEarlySession() {
 	// application/sdp true
 }
 
-// Reading the callee's early-session answer (STANDARDS.md §9.3).
+// Reading the callee's early-session answer (RFC 5547 receiver: a=recvonly, its own a=path, a=setup:active).
 func ExampleMedia_MSRP() {
 	answer := "v=0\r\no=- 3600507138 3600507138 IN IP4 10.1.2.3\r\ns=-\r\nc=IN IP4 10.1.2.3\r\nt=0 0\r\n" +
 		"m=message 9 TCP/MSRP *\r\na=recvonly\r\na=path:msrp://10.1.2.3:9/aQ3xT8pR;tcp\r\na=setup:active\r\na=msrp-cema\r\n"

@@ -2,7 +2,9 @@ package sdp
 
 import "strings"
 
-// Examples from RFC 4566 §5, RFC 8866 §5 and STANDARDS.md §9. They are
+// Examples from RFC 4566 §5, RFC 8866 §5 and Herald's own push offers and answers (the std9x
+// names: std92 the forwarded INVITE of claim 3, std93 the callee's reliable 183, std94 the caller
+// side of claims 2 and 4: Herald's CRBT 183 and its UPDATE). They are
 // written with LF line ends; crlf converts them to wire form.
 
 func crlf(s string) string { return strings.ReplaceAll(s, "\n", "\r\n") }
@@ -111,7 +113,7 @@ a=ptime:20
 
 const fileHash = "sha-1:72:24:5F:E8:65:3D:DA:F3:71:36:2F:86:D4:71:91:3E:E4:A2:CE:2E"
 
-// std92Early is the early-session SDP Herald sends to the callee (§9.2).
+// std92Early is the early-session SDP Herald sends to the callee (claim 3: RFC 3959 early-session part).
 const std92Early = `v=0
 o=ps 2890844526 2890844526 IN IP4 192.0.2.10
 s=-
@@ -128,7 +130,7 @@ a=file-transfer-id:vBnG0ZeBq7
 a=file-disposition:render
 `
 
-// std93Early is the callee's early-session answer (§9.3).
+// std93Early is the callee's early-session answer (RFC 5547 receiver).
 const std93Early = `v=0
 o=- 3600507138 3600507138 IN IP4 10.1.2.3
 s=-
@@ -144,7 +146,7 @@ a=file-selector:name:"caller-card.html" type:text/html size:18432 hash:sha-1:72:
 a=file-transfer-id:vBnG0ZeBq7
 `
 
-// std94CRBT is Herald's CRBT answer in the reliable 183 (§9.4 step 1).
+// std94CRBT is Herald's CRBT answer in the reliable 183 (claim 2, RFC 3262).
 const std94CRBT = `v=0
 o=ps 2890844600 2890844600 IN IP4 192.0.2.11
 s=-
@@ -160,7 +162,7 @@ a=sendonly
 a=content:g.3gpp.cat
 `
 
-// std94Update is the UPDATE offer adding m=message (§9.4 step 2), with the
+// std94Update is the UPDATE offer adding m=message (claim 4, RFC 3311), with the
 // elided lines filled in.
 const std94Update = `v=0
 o=ps 2890844600 2890844601 IN IP4 192.0.2.11
@@ -187,7 +189,7 @@ a=file-transfer-id:Q7w2Ls9x
 a=file-disposition:render
 `
 
-// std92Body is the multipart body of the §9.2 INVITE, with the caller's
+// std92Body is the multipart body of the forwarded INVITE (claim 3), with the caller's
 // offer (imsOffer) as the session part.
 var std92Body = crlf(`--ps-b1
 Content-Type: application/sdp
@@ -220,7 +222,7 @@ a=conf:qos remote sendrecv
 m=video 0 RTP/AVP 98
 `
 
-// std93Body is the multipart body of the callee's 183 (§9.3).
+// std93Body is the multipart body of the callee's reliable 183.
 var std93Body = crlf(`--ue-b2
 Content-Type: application/sdp
 Content-Disposition: session

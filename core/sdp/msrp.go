@@ -309,8 +309,8 @@ type PushOffer struct {
 	Disposition  string // a=file-disposition, e.g. "render"
 }
 
-// Media returns the m=message line, with attributes in the order of
-// STANDARDS.md §9.2:
+// Media returns the m=message line, with attributes in this order (RFC 8866 sets no order among
+// attribute lines; this one keeps the direction first and the RFC 5547 file attributes last):
 //
 //	m=message <port> TCP/MSRP *
 //	c=IN IP4 <host>

@@ -181,7 +181,8 @@ func TestFileSelectorErrors(t *testing.T) {
 	}
 }
 
-// TestPushOfferStd92 builds the early-session SDP of STANDARDS.md §9.2 and
+// TestPushOfferStd92 builds Herald's early-session push offer (RFC 3959 part; m=message with RFC
+// 4975 §8 a=path, RFC 5547 file attributes, RFC 6135 a=setup, RFC 6714 a=msrp-cema) and
 // compares it byte-for-byte.
 func TestPushOfferStd92(t *testing.T) {
 	s := NewSession("ps", "192.0.2.10", 2890844526)

@@ -21,7 +21,7 @@ func TestParseMultipartStd92(t *testing.T) {
 	if parts[1].Disposition != "early-session;handling=optional" || string(parts[1].Body) != crlf(std92Early) {
 		t.Errorf("part 2 = %q %q", parts[1].Disposition, parts[1].Body)
 	}
-	// BuildMultipart reproduces the §9.2 body exactly.
+	// BuildMultipart reproduces the forwarded INVITE's body exactly.
 	if got := string(BuildMultipart("ps-b1", parts)); got != std92Body {
 		t.Errorf("BuildMultipart differs:\n%q\n%q", got, std92Body)
 	}
@@ -177,7 +177,7 @@ func TestBoundaryAndDisposition(t *testing.T) {
 	}
 }
 
-// TestStd92LiteralLayout parses the §9.2 body as printed in STANDARDS.md,
+// TestStd92LiteralLayout parses the forwarded INVITE's body as a text example prints it,
 // where the SDP's last CRLF doubles as the delimiter's CRLF (no empty line
 // before "--ps-b1"). The parts then lack their final CRLF, which Parse
 // accepts.

@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// TestTruncatedAtEveryByte feeds every prefix of the RFC and STANDARDS.md §9 bodies to the parsers:
+// TestTruncatedAtEveryByte feeds every prefix of the RFC example bodies and Herald's own to the parsers:
 // none panics, a multipart body cut anywhere before its close delimiter is an error (never a shorter
 // success), and an SDP prefix that parses re-marshals to something that parses to the same session.
 func TestTruncatedAtEveryByte(t *testing.T) {

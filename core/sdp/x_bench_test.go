@@ -6,7 +6,7 @@ import (
 )
 
 // BenchmarkParse parses the 2-m-line IMS offer (audio+video with
-// preconditions) and the §9.2 early-session SDP.
+// preconditions) and Herald's early-session push SDP (std92Early).
 func BenchmarkParse(b *testing.B) {
 	for _, bc := range []struct {
 		name string

@@ -12,8 +12,8 @@ import (
 	"testing"
 )
 
-// Fuzz targets. The seeds below are the RFC 4566/8866 and STANDARDS.md §9
-// examples; the same seeds are committed under testdata/fuzz/ (regenerate
+// Fuzz targets. The seeds below are the RFC 4566/8866 examples and Herald's
+// own push offers and answers; the same seeds are committed under testdata/fuzz/ (regenerate
 // with: go test -run TestFuzzSeedCorpus -update-corpus).
 //
 //	go test -run '^$' -fuzz FuzzParse -fuzztime 20s

@@ -191,7 +191,7 @@ func TestClaim5CalleeCardOnly(t *testing.T) {
 	}
 }
 
-// TestNoCardPlainForwarding proves the no-card case (DESIGN.md: "including none (plain proxying)"):
+// TestNoCardPlainForwarding proves the no-card case (a party with no card and no ringback is plainly proxied):
 // the body is forwarded untouched, Herald sends no response of its own (no 183, no UPDATE), opens no
 // push session, and the call and its in-dialog requests pass through it (Record-Route).
 func TestNoCardPlainForwarding(t *testing.T) {

@@ -16,7 +16,7 @@
 // provisioned (profile.Profile.PushCapable), learned (profile.CapCache) or, for the caller, said in
 // its INVITE; every other terminal gets the card as a Call-Info link (RFC 3261 §20.9) only.
 //
-// What goes on the wire (../../../shared/DESIGN.md, wire contract):
+// What goes on the wire (the README's "Wire contract per claim" has it claim by claim):
 //
 //   - forwarded INVITE: a Call-Info link to the caller card; to a callee known to take it, also the
 //     caller's SDP untouched as the session part of a multipart/mixed body, plus an

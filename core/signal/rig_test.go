@@ -507,7 +507,7 @@ func sentInvite(t *testing.T, res *uesim.CallResult) uesim.Message {
 	return inv[0]
 }
 
-// callInfoFallback says the Call-Info HTTPS fallback (DESIGN.md wire contract: the forwarded INVITE
+// callInfoFallback says the Call-Info HTTPS fallback (RFC 3261 §20.9, purpose=info: the forwarded INVITE
 // for a callee that may not answer early-session, an unreliable 183 for a caller without 100rel) is
 // implemented; set it to false to check Call-Info only where Herald sends one.
 // It is on: Herald publishes the card through Deps.Web (the rig's fakeWeb).

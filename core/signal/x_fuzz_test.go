@@ -24,8 +24,8 @@ import (
 )
 
 // Fuzz target of Herald's own SIP-side parsing: the INVITE body it rewrites to add the caller card
-// and the identities it looks subscribers up by. Seeds are the RFC 3261/3959/4475 and STANDARDS.md §9
-// examples below, also committed under testdata/fuzz/FuzzInviteBody (regenerate with
+// and the identities it looks subscribers up by. Seeds are the RFC 3261/3959/4475 examples and Herald's own
+// wire messages below, also committed under testdata/fuzz/FuzzInviteBody (regenerate with
 // go test -run TestInviteBodySeedCorpus -update-corpus).
 //
 //	go test -run '^$' -fuzz FuzzInviteBody -fuzztime 30s ./core/signal/
@@ -80,7 +80,7 @@ func inviteSeeds() map[string]inviteSeed {
 		return []byte(sb.String())
 	}
 	return map[string]inviteSeed{
-		// STANDARDS.md §9.1: the caller's MMTel offer, PAI with a tel URI and a SIP URI.
+		// An MMTel caller's INVITE (TS 24.229 §5.1.3): the caller's offer, PAI with a tel URI and a SIP URI.
 		"std91-sdp": {"application/sdp", []byte(fuzzSDP), "<tel:+1-212-555-1111>, <sip:alice@home1.net>", "<sip:alice@home1.net>"},
 		// RFC 5621 multipart with the SDP and an ISUP part (SIP-I).
 		"sipi-multipart": {"multipart/mixed;boundary=unique-boundary-1", mp("unique-boundary-1",

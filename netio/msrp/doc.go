@@ -8,7 +8,7 @@
 // terminal's answer carried a=fingerprint, ConnectFingerprint checks the certificate against those
 // instead, RFC 8122 §5).
 //
-// Wire behaviour (RFC 4975; DESIGN.md "Wire contract", STANDARDS.md §9.3):
+// Wire behaviour (RFC 4975; the README's "Wire contract per claim"):
 //
 //   - Sessions are matched by session-id only (RFC 6714 CEMA): the session-id of the last To-Path URI.
 //     Unknown, expired or finished session → 481. A session binds to exactly one connection: a second

@@ -16,8 +16,8 @@ import (
 	"github.com/herald-ims/herald/core/push"
 )
 
-// kamailioRelayCfg is an RFC 4976 relay on Kamailio's msrp module (PEERS.md traps: tcp_rd_buf_size=65536,
-// frames ≤ 8 KB). A terminal AUTHs and gets a Use-Path with a session-id of the relay, which remembers the
+// kamailioRelayCfg is an RFC 4976 relay on Kamailio's msrp module (Kamailio needs tcp_rd_buf_size=65536
+// for frames up to 8 KB). A terminal AUTHs and gets a Use-Path with a session-id of the relay, which remembers the
 // terminal's connection (htable, as the module's README example 1.17). A SEND or REPORT that arrives on
 // the terminal's own connection goes on to the next hop of its To-Path (here Herald, dialled by the
 // relay); one that arrives from elsewhere goes to the terminal's connection. The relay answers SENDs 200

@@ -18,7 +18,7 @@ const (
 	DefaultMaxConns        = 10000
 	DefaultMaxConnsPerIP   = 1000 // IMS terminals arrive through one IMS-ALG/TrGW address: keep it generous
 	DefaultMaxSessions     = 100000
-	DefaultBindTimeout     = 30 * time.Second // STANDARDS.md §9.5: close connections that never bind within ~30 s
+	DefaultBindTimeout     = 30 * time.Second // a connection that never sends its binding SEND (RFC 4975 §5.4) is closed
 	DefaultTransferTimeout = 30 * time.Second
 	DefaultIdleTimeout     = 60 * time.Second
 	DefaultChunkSize       = 2048 // RFC 4975 §7.1: larger chunks must be interruptible

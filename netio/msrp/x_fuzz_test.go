@@ -9,11 +9,11 @@ import (
 
 // FuzzServerInput sends arbitrary bytes to a live server as a terminal would and checks that the server
 // neither crashes nor hangs: the connection is answered or closed within the bind timeout, and the server
-// still answers a well-formed acquisition request afterwards. Seeds are RFC 4975 §7 and STANDARDS.md §9.3
-// frames.
+// still answers a well-formed acquisition request afterwards. Seeds are RFC 4975 §7 frames and
+// Herald's own (acquisition SEND, REPORT).
 func FuzzServerInput(f *testing.F) {
 	seeds := []string{
-		// STANDARDS.md §9.3 acquisition request.
+		// The acquisition request (RFC 4975 §5.4).
 		"MSRP a786hjs2 SEND\r\nTo-Path: msrp://ps.home1.net:2855/kX9r3Qz7Lp2Vw8Yt5Nc1;tcp\r\n" +
 			"From-Path: msrp://10.1.2.3:9/aQ3xT8pR;tcp\r\nMessage-ID: 87652491\r\nByte-Range: 1-0/0\r\n-------a786hjs2$\r\n",
 		// RFC 4975 §7.1.1 SEND with a body.
@@ -23,7 +23,7 @@ func FuzzServerInput(f *testing.F) {
 		// RFC 4975 §7.2 response.
 		"MSRP a786hjs2 200 OK\r\nTo-Path: msrp://alicepc.example.com:7777/iau39soe2843z;tcp\r\n" +
 			"From-Path: msrp://bob.example.com:8888/9di4eae923wzd;tcp\r\n-------a786hjs2$\r\n",
-		// STANDARDS.md §9.3 REPORT.
+		// A success REPORT (RFC 4975 §7.1.2).
 		"MSRP 9xq2LmR0 REPORT\r\nTo-Path: msrp://ps.home1.net:2855/kX9r3Qz7Lp2Vw8Yt5Nc1;tcp\r\n" +
 			"From-Path: msrp://10.1.2.3:9/aQ3xT8pR;tcp\r\nMessage-ID: 4564dpWd\r\nByte-Range: 1-18432/18432\r\n" +
 			"Status: 000 200 OK\r\n-------9xq2LmR0$\r\n",

@@ -19,8 +19,8 @@ const (
 // Stream is one ringback RTP stream: a reserved port pair that plays a track once Play is called.
 //
 // Port and Done are safe from any goroutine. Play and Stop may be called from any goroutine; every
-// other field is owned by the stream's shard from Play on (DESIGN: "a stream's state only on its
-// wheel shard").
+// other field is owned by the stream's shard from Play on (a stream's state changes only on its
+// wheel shard).
 type Stream struct {
 	p      *Plane
 	sh     *shard
