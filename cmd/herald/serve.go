@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	ossignal "os/signal"
 	"runtime"
@@ -34,6 +35,7 @@ import (
 	msrpnet "github.com/herald-ims/herald/netio/msrp"
 	"github.com/herald-ims/herald/netio/rtp"
 	"github.com/herald-ims/herald/netio/sdnotify"
+	"github.com/herald-ims/herald/netio/sipudp"
 )
 
 // instance is one running Herald: the MSRP plane, the SIP layer and their sockets.
@@ -252,7 +254,7 @@ func newInstance(o *config.Options, log *slog.Logger, trace func(string)) (*inst
 		Logger:           log,
 		Trace:            trace,
 		WireTrace:        sipTrace,
-	}, signal.Deps{Profiles: in.profiles, MSRP: in.msrp, Web: pub, Ringback: rb})
+	}, signal.Deps{Profiles: in.profiles, MSRP: in.msrp, Web: pub, Ringback: rb, UDP: udpReader})
 	if err != nil {
 		in.closeStore()
 		return nil, err
@@ -750,4 +752,10 @@ func (in *instance) httpAddr() string {
 func udpVarz(s *signal.Server) map[string]uint64 {
 	dg, rd, gen, drop := s.UDPStats()
 	return map[string]uint64{"datagrams": dg, "reads": rd, "general": gen, "dropped": drop}
+}
+
+// udpReader is signal.Deps.UDP: netio/sipudp reads Herald's SIP UDP sockets (batched reads) and
+// offers each datagram to the fast path before sipgo.
+func udpReader(pc net.PacketConn, fast func(b []byte, from netip.AddrPort) bool) signal.UDPSocket {
+	return sipudp.New(pc, sipudp.Options{Fast: fast})
 }

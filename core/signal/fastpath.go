@@ -18,7 +18,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
-	"github.com/herald-ims/herald/netio/sipudp"
+	"github.com/herald-ims/herald/core/wheel"
 )
 
 // The fast path: plain calls (no card either way, no ringback) that arrive and leave over UDP are
@@ -85,8 +85,7 @@ type ftx struct {
 	ivCancel  int64
 	t         [numTimers]int64 // deadlines in ns since fastPath.base; 0 = off
 
-	wprev, wnext *ftx
-	wslot        int
+	wn wheel.Node[*ftx] // in fastPath.w at due()
 }
 
 // fconn is a UDP socket Herald serves; the fast path answers and forwards from the socket a
@@ -94,7 +93,7 @@ type ftx struct {
 type fconn struct {
 	pc   net.PacketConn
 	udp  *net.UDPConn // pc itself when it is one: sends without allocating an address
-	sock *sipudp.Socket
+	sock UDPSocket    // nil in benchmarks that feed the fast path directly
 	// trace is Options.WireTrace, set before the socket is served.
 	trace func(dir, transport, peer string, msg []byte)
 }
@@ -148,13 +147,13 @@ type FastStats struct {
 }
 
 type fastPath struct {
-	s    *Server
-	host string // Options.Host in lower case
-	t1   int64
-	t2   int64
-	tick int64
-	base time.Time
-	seed maphash.Seed
+	s     *Server
+	host  string // Options.Host in lower case
+	t1    int64
+	t2    int64
+	tick  int64
+	clock wheel.Clock // Options.Clock: every instant of the fast path (timers, call durations)
+	seed  maphash.Seed
 
 	dns *hostCache
 
@@ -173,8 +172,8 @@ type fastPath struct {
 	// generations of 64·T1: the caller's ACK for one ends here.
 	own482   [2]map[string]struct{}
 	own482At int64
-	w        wheel
-	due      []*ftx
+	w        *wheel.Wheel[*ftx]
+	due      []*wheel.Node[*ftx]
 
 	nextID atomic.Uint64
 	active atomic.Int64
@@ -185,7 +184,7 @@ type fastPath struct {
 
 func newFastPath(s *Server) *fastPath {
 	f := &fastPath{
-		s: s, t1: int64(s.opts.T1), t2: int64(s.opts.T2), base: time.Now(), seed: maphash.MakeSeed(),
+		s: s, t1: int64(s.opts.T1), t2: int64(s.opts.T2), clock: s.opts.Clock, seed: maphash.MakeSeed(),
 		inv: map[string]*ftx{}, nonInv: map[string]*ftx{}, out: map[uint64]*ftx{}, calls: map[string]*ftx{},
 		dialogs: map[string]*ftx{}, own482: [2]map[string]struct{}{{}, {}},
 		stop: make(chan struct{}), done: make(chan struct{}),
@@ -199,6 +198,10 @@ func newFastPath(s *Server) *fastPath {
 	if q := f.t1 / 4; q < f.tick {
 		f.tick = max(q, int64(time.Millisecond))
 	}
+	if f.clock == nil {
+		f.clock = wheel.NewMono()
+	}
+	f.w = wheel.New[*ftx](time.Duration(f.tick), wheelSlots, f.now())
 	f.dns = newHostCache(&s.Stats.Fast)
 	go f.run()
 	return f
@@ -237,10 +240,10 @@ func (f *fastPath) target(u sipURI) (netip.AddrPort, bool) {
 	return netip.AddrPortFrom(ip, uint16(port)), true
 }
 
-func (f *fastPath) now() int64 { return int64(time.Since(f.base)) }
+func (f *fastPath) now() int64 { return f.clock.Now() }
 
 // addConn registers a UDP socket Herald serves.
-func (f *fastPath) addConn(pc net.PacketConn, sock *sipudp.Socket) *fconn {
+func (f *fastPath) addConn(pc net.PacketConn, sock UDPSocket) *fconn {
 	c := &fconn{pc: pc, sock: sock}
 	c.udp, _ = pc.(*net.UDPConn)
 	if a, ok := pc.LocalAddr().(*net.UDPAddr); ok && a.IP.To4() == nil && !a.IP.IsUnspecified() {
@@ -671,7 +674,7 @@ func (f *fastPath) onInvite(m *fmsg, src netip.AddrPort, c *fconn) bool {
 		return true
 	}
 
-	tx := &ftx{id: f.nextID.Add(1), invite: true, branch: string(m.txKey(nil)), callID: callID, cseq: m.cseq, up: src, down: r.dst, conn: c, wslot: -1, born: f.now()}
+	tx := &ftx{id: f.nextID.Add(1), invite: true, branch: string(m.txKey(nil)), callID: callID, cseq: m.cseq, up: src, down: r.dst, conn: c, born: f.now()}
 	tx.fwd = f.forwardRequest(m, src, r, f.branchOf(tx.id), s.opts.RecordRoute)
 	if len(tx.fwd) > s.opts.UDPMaxRequest {
 		return f.fallback() // RFC 3261 §18.1.1: the general path sends it over TCP
@@ -710,7 +713,7 @@ func (f *fastPath) onInvite(m *fmsg, src netip.AddrPort, c *fconn) bool {
 	tx.t[tNoAnswer] = now + 64*f.t1
 	tx.t[tTrying] = now + int64(sip.Timer_1xx)
 	tx.t[tTimerC] = now + int64(s.opts.TimerC) // RFC 3261 §16.6 step 11: from the forwarding on
-	f.w.link(tx, f.tick)
+	f.relink(tx)
 	f.active.Add(1)
 	s.active.Add(1)
 	fwd := tx.fwd
@@ -844,7 +847,7 @@ func (f *fastPath) finalUp(tx *ftx, code int, res []byte) {
 		tx.t[tFinal] = now + f.t1  // Timer G
 		tx.t[tEnd] = now + 64*f.t1 // Timer H (and D downstream)
 	}
-	f.w.link(tx, f.tick)
+	f.relink(tx)
 	f.endCall(tx)
 }
 
@@ -874,7 +877,7 @@ func (f *fastPath) endCall(tx *ftx) {
 
 // forget removes tx from every table. Under f.mu.
 func (f *fastPath) forget(tx *ftx) {
-	f.w.unlink(tx)
+	f.w.Remove(&tx.wn)
 	if tx.invite {
 		if f.inv[tx.branch] == tx {
 			delete(f.inv, tx.branch)
@@ -897,7 +900,7 @@ func (f *fastPath) onAck(m *fmsg, src netip.AddrPort, c *fconn) bool {
 	if tx := f.inv[string(m.txKey(kb[:0]))]; tx != nil && tx.state != fsAccepted {
 		if tx.state == fsCompleted && tx.t[tFinal] != 0 {
 			tx.t[tFinal] = 0 // Timer G stops; tEnd (H, and D downstream) still bounds the state
-			f.w.link(tx, f.tick)
+			f.relink(tx)
 		}
 		f.unlock(m)
 		f.s.Stats.Fast.Absorbed.Add(1)
@@ -986,7 +989,7 @@ func (f *fastPath) cancelDown(tx *ftx, q []fsend) []fsend {
 	if !tx.gotProv {
 		// RFC 3261 §9.1: no CANCEL before a provisional response; the INVITE keeps being
 		// retransmitted (Timer A) until one comes, and the CANCEL goes then.
-		f.w.link(tx, f.tick)
+		f.relink(tx)
 		return q
 	}
 	return f.sendCancel(tx, now, q)
@@ -996,7 +999,7 @@ func (f *fastPath) cancelDown(tx *ftx, q []fsend) []fsend {
 func (f *fastPath) sendCancel(tx *ftx, now int64, q []fsend) []fsend {
 	tx.ivCancel = f.t1
 	tx.t[tCancel] = now + f.t1
-	f.w.link(tx, f.tick)
+	f.relink(tx)
 	return append(q, fsend{tx.conn, tx.cncl, tx.down})
 }
 
@@ -1070,7 +1073,7 @@ func (f *fastPath) onInDialog(m *fmsg, src netip.AddrPort, c *fconn) bool {
 	if !ok {
 		return false
 	}
-	tx := &ftx{id: f.nextID.Add(1), branch: string(m.txKey(nil)), up: src, down: r.dst, conn: c, wslot: -1}
+	tx := &ftx{id: f.nextID.Add(1), branch: string(m.txKey(nil)), up: src, down: r.dst, conn: c}
 	tx.fwd = f.forwardRequest(m, src, r, f.branchOf(tx.id), false)
 	if len(tx.fwd) > f.s.opts.UDPMaxRequest {
 		return false
@@ -1094,7 +1097,7 @@ func (f *fastPath) onInDialog(m *fmsg, src netip.AddrPort, c *fconn) bool {
 	tx.ivRetrans = f.t1
 	tx.t[tRetransmit] = now + f.t1
 	tx.t[tNoAnswer] = now + 64*f.t1
-	f.w.link(tx, f.tick)
+	f.relink(tx)
 	fwd := tx.fwd
 	f.unlock(m)
 	f.s.Stats.Fast.InDialog.Add(1)
@@ -1119,7 +1122,7 @@ func (f *fastPath) completeNonInvite(tx *ftx, res []byte) {
 	tx.fwd = nil
 	tx.t = [numTimers]int64{}
 	tx.t[tEnd] = f.now() + 64*f.t1 // Timer J
-	f.w.link(tx, f.tick)
+	f.relink(tx)
 }
 
 // ---- responses ----
@@ -1159,7 +1162,7 @@ func (f *fastPath) onResponse(m *fmsg) bool {
 	case m.cseqM == mCANCEL:
 		if m.status >= 200 {
 			tx.cncl, tx.t[tCancel] = nil, 0
-			f.w.link(tx, f.tick)
+			f.relink(tx)
 		}
 	case tx.invite && m.cseqM == mINVITE:
 		q = f.inviteResponse(tx, m, q)
@@ -1193,7 +1196,7 @@ func (f *fastPath) inviteResponse(tx *ftx, m *fmsg, q []fsend) []fsend {
 			tx.last, tx.sentUp = out, true
 			q = append(q, fsend{tx.conn, out, tx.up})
 		}
-		f.w.link(tx, f.tick)
+		f.relink(tx)
 		return q
 	}
 	if code >= 300 {
@@ -1211,7 +1214,7 @@ func (f *fastPath) inviteResponse(tx *ftx, m *fmsg, q []fsend) []fsend {
 			q = append(q, fsend{tx.conn, out, tx.up})
 		}
 		tx.fwd = nil
-		f.w.link(tx, f.tick)
+		f.relink(tx)
 		return q
 	}
 	// 2xx.
@@ -1353,9 +1356,6 @@ func (f *fastPath) run() {
 	defer close(f.done)
 	t := time.NewTicker(time.Duration(f.tick))
 	defer t.Stop()
-	f.mu.Lock()
-	f.w.last = f.now() / f.tick
-	f.mu.Unlock()
 	var q []fsend
 	for {
 		select {
@@ -1384,9 +1384,9 @@ func (f *fastPath) tickSafe(q []fsend) []fsend {
 	if now-f.own482At >= 64*f.t1 {
 		f.own482[1], f.own482[0], f.own482At = f.own482[0], map[string]struct{}{}, now
 	}
-	f.due = f.w.advance(now, f.tick, f.due[:0])
-	for _, tx := range f.due {
-		q = f.fire(tx, now, q)
+	f.due = f.w.Expire(now, f.due[:0])
+	for _, n := range f.due {
+		q = f.fire(n.Value, now, q)
 	}
 	clear(f.due)
 	locked = false
@@ -1454,6 +1454,6 @@ func (f *fastPath) fire(tx *ftx, now int64, q []fsend) []fsend {
 		tx.ivCancel = min(2*tx.ivCancel, f.t2)
 		tx.t[tCancel] = now + tx.ivCancel
 	}
-	f.w.link(tx, f.tick)
+	f.relink(tx)
 	return q
 }

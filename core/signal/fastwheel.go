@@ -2,8 +2,8 @@ package signal
 
 // fastwheel.go: the fast path's timers. Every fast transaction has a handful of RFC 3261 timers
 // (A/B/C/D/E/F/G/H/J and the 200 ms 100 Trying), of which only the earliest matters at any moment.
-// A transaction is linked into one slot of a hashed timing wheel by that earliest deadline; one
-// goroutine advances the wheel every tick and fires what is due. No runtime timer, no goroutine and no
+// A transaction is linked into the wheel (core/wheel) at that earliest deadline; one goroutine reads
+// the clock (Options.Clock) every tick and fires what is due. No runtime timer, no goroutine and no
 // allocation per transaction: sipgo's time.AfterFunc per timer per transaction was a large part of
 // its cost per call.
 
@@ -21,11 +21,6 @@ const (
 	numTimers
 )
 
-type wheel struct {
-	slots [wheelSlots]*ftx
-	last  int64 // the last tick advanced
-}
-
 // due is the earliest set deadline of tx, 0 when none.
 func (tx *ftx) due() int64 {
 	var d int64
@@ -37,59 +32,13 @@ func (tx *ftx) due() int64 {
 	return d
 }
 
-func (w *wheel) unlink(tx *ftx) {
-	if tx.wslot < 0 {
-		return
-	}
-	if tx.wprev != nil {
-		tx.wprev.wnext = tx.wnext
-	} else {
-		w.slots[tx.wslot] = tx.wnext
-	}
-	if tx.wnext != nil {
-		tx.wnext.wprev = tx.wprev
-	}
-	tx.wprev, tx.wnext, tx.wslot = nil, nil, -1
-}
-
-// link puts tx in the slot of its earliest deadline (after the current tick), or nowhere if it has
-// none. tick is the wheel's tick in the same unit as the deadlines.
-func (w *wheel) link(tx *ftx, tick int64) {
-	w.unlink(tx)
+// relink puts tx in the wheel at its earliest deadline, or out of it when it has none. Under f.mu.
+func (f *fastPath) relink(tx *ftx) {
 	d := tx.due()
 	if d == 0 {
+		f.w.Remove(&tx.wn)
 		return
 	}
-	at := (d + tick - 1) / tick
-	if at <= w.last {
-		at = w.last + 1
-	}
-	slot := int(at % wheelSlots)
-	tx.wslot = slot
-	tx.wnext = w.slots[slot]
-	if tx.wnext != nil {
-		tx.wnext.wprev = tx
-	}
-	w.slots[slot] = tx
-}
-
-// advance moves the wheel to the tick of now and appends to due every transaction with a deadline at
-// or before now, unlinked.
-func (w *wheel) advance(now, tick int64, due []*ftx) []*ftx {
-	cur := now / tick
-	if cur-w.last > wheelSlots {
-		w.last = cur - wheelSlots
-	}
-	for w.last < cur {
-		w.last++
-		for tx := w.slots[w.last%wheelSlots]; tx != nil; {
-			next := tx.wnext
-			if d := tx.due(); d != 0 && d <= now {
-				w.unlink(tx)
-				due = append(due, tx)
-			}
-			tx = next
-		}
-	}
-	return due
+	tx.wn.Value = tx
+	f.w.Schedule(&tx.wn, d)
 }

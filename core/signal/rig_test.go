@@ -285,7 +285,7 @@ func startHeraldCaps(t testing.TB, store profile.Store, nextHop string, tune fun
 	if tune != nil {
 		tune(&opts)
 	}
-	r.sig, err = New(opts, Deps{Profiles: store, MSRP: ms, Web: r.web, Ringback: rigRingback, Capabilities: caps})
+	r.sig, err = New(opts, Deps{Profiles: store, MSRP: ms, Web: r.web, Ringback: rigRingback, Capabilities: caps, UDP: sipudpReader})
 	if err != nil {
 		_ = ms.Stop(context.Background())
 		t.Fatal(err)

@@ -21,7 +21,7 @@ import (
 	"github.com/herald-ims/herald/core/media"
 	"github.com/herald-ims/herald/core/profile"
 	"github.com/herald-ims/herald/core/push"
-	"github.com/herald-ims/herald/netio/sipudp"
+	"github.com/herald-ims/herald/core/wheel"
 )
 
 // Options configure the SIP layer.
@@ -77,6 +77,10 @@ type Options struct {
 	// "send"). The general path's messages go through sipgo's own tracer (sip.SIPDebugTracer), which
 	// the binary points at the same place. It runs on the reading goroutine: it must be quick.
 	WireTrace func(dir, transport, peer string, msg []byte)
+	// Clock is the fast path's clock: its RFC 3261 timers and call durations read it, every tick
+	// (T1/4, at most 10 ms) of wall time. nil is the monotonic clock; tests inject a wheel.Manual
+	// and step it, so a timer fires at the instant the test chooses.
+	Clock wheel.Clock
 }
 
 // Deps are the other planes the SIP layer drives.
@@ -91,6 +95,24 @@ type Deps struct {
 	// Capabilities, when set, is the cache of learned terminal capabilities (tests inject one with
 	// their own clock); nil builds one from Options.CapCacheSize and CapTTL.
 	Capabilities *profile.CapCache
+	// UDP reads the UDP sockets Herald serves (netio/sipudp through an adapter: core imports no
+	// netio package). nil: sipgo reads them and the fast path takes no datagram.
+	UDP UDPReader
+}
+
+// UDPReader makes the reader of the UDP socket pc: it offers every datagram to fast (b is valid
+// only during the call; true: taken) and hands the rest to General, which sipgo serves.
+type UDPReader func(pc net.PacketConn, fast func(b []byte, from netip.AddrPort) bool) UDPSocket
+
+// UDPSocket is one UDP socket as a UDPReader reads it.
+type UDPSocket interface {
+	// Serve reads until the socket is closed.
+	Serve() error
+	// General is the socket as sipgo sees it: the datagrams the fast path left, and sends.
+	General() net.PacketConn
+	// Counts: datagrams read, read calls that returned some, datagrams queued for sipgo, and
+	// datagrams dropped because that queue was full.
+	Counts() (datagrams, reads, general, dropped uint64)
 }
 
 // Ringback is the RTP plane as the SIP layer needs it (netio/rtp, through an adapter).
@@ -417,11 +439,11 @@ var supportedTags = []string{"100rel", "early-session", "199"}
 const allowMethods = "INVITE, ACK, CANCEL, BYE, PRACK, UPDATE, INFO, OPTIONS"
 
 // ServeUDP serves SIP on pc until it is closed. The first served socket fixes the advertised port
-// when Options.Port is 0. With the fast path on, Herald reads pc itself (netio/sipudp: batched
+// when Options.Port is 0. With the fast path on, Deps.UDP reads pc (netio/sipudp: batched
 // reads, several goroutines) and sipgo gets the datagrams the fast path leaves.
 func (s *Server) ServeUDP(pc net.PacketConn) error {
 	s.learnPort(pc.LocalAddr(), tpUDP)
-	if s.fast == nil {
+	if s.fast == nil || s.deps.UDP == nil {
 		return s.srv.ServeUDP(s.poolReady(precheckPC{PacketConn: pc, s: s}, pc.LocalAddr()))
 	}
 	var c *fconn
@@ -435,7 +457,7 @@ func (s *Server) ServeUDP(pc net.PacketConn) error {
 			return took
 		}
 	}
-	sock := sipudp.New(pc, sipudp.Options{Fast: fast})
+	sock := s.deps.UDP(pc, fast)
 	c = s.fast.addConn(pc, sock)
 	c.trace = s.opts.WireTrace
 	done := make(chan struct{})
@@ -455,11 +477,14 @@ func (s *Server) UDPStats() (datagrams, reads, general, dropped uint64) {
 	}
 	if cs := s.fast.conns.Load(); cs != nil {
 		for _, c := range *cs {
-			st := &c.sock.Stats
-			datagrams += st.Datagrams.Load()
-			reads += st.Reads.Load()
-			general += st.General.Load()
-			dropped += st.Dropped.Load()
+			if c.sock == nil {
+				continue
+			}
+			d, r, g, x := c.sock.Counts()
+			datagrams += d
+			reads += r
+			general += g
+			dropped += x
 		}
 	}
 	return

@@ -28,7 +28,7 @@ type Server struct {
 	hist  *hists // latency histograms (latency.go)
 
 	sessions *sessionTable
-	wheel    *wheel
+	wheel    *deadlines
 	st       counters
 	curH     atomic.Pointer[handler] // the engine run in progress (for tests and diagnostics)
 
@@ -105,7 +105,7 @@ func New(opts Options) (*Server, error) {
 	minTO := min(o.BindTimeout, o.TransferTimeout, o.IdleTimeout, lingerTimeout)
 	s.tick = min(max(minTO/8, time.Millisecond), 10*time.Millisecond)
 	gran := min(max(minTO/8, s.tick), 250*time.Millisecond)
-	s.wheel = newWheel(int64(gran), s.mono())
+	s.wheel = newWheel(gran, s.mono())
 	return s, nil
 }
 

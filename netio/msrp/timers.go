@@ -5,10 +5,11 @@ import (
 	"time"
 
 	"github.com/herald-ims/herald/core/push"
+	"github.com/herald-ims/herald/core/wheel"
 )
 
-// Timers: one goroutine (timerLoop) serves every connection and session through a hashed timing wheel
-// with intrusive nodes, so that the work per wake-up is O(due), never O(connections) or O(sessions),
+// Timers: one goroutine (timerLoop) serves every connection and session through the timing wheel of
+// core/wheel (intrusive nodes), so that the work per wake-up is O(due), never O(connections) or O(sessions),
 // and an idle plane wakes once per wheel granularity. It never touches a connection's state directly:
 // it wakes paused writers with Conn.Wake and queues timeout checks with EventLoop().Execute, and the loop
 // re-checks everything before acting.
@@ -18,116 +19,69 @@ import (
 // connection's real due time without involving its loop. A session's node is due at its bind deadline
 // and is unlinked when its result is reported.
 
-// tnode is an intrusive wheel node: exactly one of cs and e is set.
+// tnode is a timer node: exactly one of cs and e is set.
 type tnode struct {
-	prev, next *tnode
-	at         int64 // due instant, s.mono()
-	linked     bool
-	dead       bool // killed: never linked again (guarded by wheel.mu)
-	cs         *connState
-	e          *entry
+	wn   wheel.Node[*tnode]
+	dead bool // killed: never linked again (guarded by deadlines.mu)
+	cs   *connState
+	e    *entry
 }
 
 const wheelSlots = 1024
 
-// wheel is a hashed timing wheel; mu is a leaf lock.
-type wheel struct {
-	mu    sync.Mutex
-	gran  int64 // nanoseconds per slot
-	cur   int64 // next slot tick (instant/gran) to process
-	slots [wheelSlots]tnode
-	n     int // linked nodes
+// deadlines is the plane's timing wheel (core/wheel) behind a leaf lock: connection loops schedule,
+// the timer goroutine expires.
+type deadlines struct {
+	mu sync.Mutex
+	w  *wheel.Wheel[*tnode]
 }
 
-func newWheel(gran int64, now int64) *wheel {
-	w := &wheel{gran: gran, cur: now / gran}
-	for i := range w.slots {
-		h := &w.slots[i]
-		h.prev, h.next = h, h
-	}
-	return w
-}
-
-func (w *wheel) unlinkLocked(n *tnode) {
-	n.prev.next, n.next.prev = n.next, n.prev
-	n.prev, n.next, n.linked = nil, nil, false
-	w.n--
-}
-
-func (w *wheel) linkLocked(n *tnode, at int64) {
-	n.at = at
-	tick := max(at/w.gran, w.cur)
-	h := &w.slots[tick%wheelSlots]
-	n.prev, n.next = h.prev, h
-	h.prev.next = n
-	h.prev = n
-	n.linked = true
-	w.n++
+func newWheel(gran time.Duration, now int64) *deadlines {
+	return &deadlines{w: wheel.New[*tnode](gran, wheelSlots, now)}
 }
 
 // schedule makes n due at or before at: a node already due earlier stays where it is (it re-checks the
 // real due time when it fires).
-func (w *wheel) schedule(n *tnode, at int64) {
-	w.mu.Lock()
-	if n.dead {
-		w.mu.Unlock()
-		return
+func (d *deadlines) schedule(n *tnode, at int64) {
+	d.mu.Lock()
+	if !n.dead && (!n.wn.Linked() || at < n.wn.At()) {
+		n.wn.Value = n
+		d.w.Schedule(&n.wn, at)
 	}
-	if n.linked {
-		if n.at <= at {
-			w.mu.Unlock()
-			return
-		}
-		w.unlinkLocked(n)
-	}
-	w.linkLocked(n, at)
-	w.mu.Unlock()
+	d.mu.Unlock()
 }
 
 // kill unlinks n for good: a later schedule (a racing fire) is ignored.
-func (w *wheel) kill(n *tnode) {
-	w.mu.Lock()
+func (d *deadlines) kill(n *tnode) {
+	d.mu.Lock()
 	n.dead = true
-	if n.linked {
-		w.unlinkLocked(n)
-	}
-	w.mu.Unlock()
+	d.w.Remove(&n.wn)
+	d.mu.Unlock()
 }
 
-// due unlinks and appends the nodes due at now from every slot whose tick has fully passed. Nodes of a
-// later round in the same slot stay. At most one revolution is walked, however long the pause was.
-func (w *wheel) due(now int64, dst []*tnode) []*tnode {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	end := now / w.gran // the current tick is not over: its nodes wait for the next wake-up
-	if end-w.cur > wheelSlots {
-		w.cur = end - wheelSlots
-	}
-	for ; w.cur < end; w.cur++ {
-		h := &w.slots[w.cur%wheelSlots]
-		for n := h.next; n != h; {
-			next := n.next
-			if n.at <= now {
-				w.unlinkLocked(n)
-				dst = append(dst, n)
-			}
-			n = next
-		}
+// due unlinks and appends the nodes due at now. At most one revolution is walked, however long the
+// pause was.
+func (d *deadlines) due(now int64, dst []*tnode) []*tnode {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var ns [64]*wheel.Node[*tnode]
+	for _, n := range d.w.Expire(now, ns[:0]) {
+		dst = append(dst, n.Value)
 	}
 	return dst
 }
 
-func (w *wheel) len() int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.n
+func (d *deadlines) len() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.w.Len()
 }
 
 // timerLoop runs until Stop: it fires due wheel nodes every granularity and, while some connection is
 // paused (outbound buffer full, or lingering until flushed), wakes those every s.tick.
 func (s *Server) timerLoop() {
 	defer close(s.timerDone)
-	gran := time.Duration(s.wheel.gran)
+	gran := time.Duration(s.wheel.w.Gran())
 	t := time.NewTimer(gran)
 	defer t.Stop()
 	next := time.Now().Add(gran)

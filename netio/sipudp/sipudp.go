@@ -190,6 +190,12 @@ func (s *Socket) Close() error {
 // did not take and writes to the real socket.
 func (s *Socket) General() net.PacketConn { return general{s} }
 
+// Counts are the Stats as plain numbers: datagrams read, reads that returned some, datagrams queued
+// for the general stack, and datagrams dropped because that queue was full.
+func (s *Socket) Counts() (datagrams, reads, general, dropped uint64) {
+	return s.Stats.Datagrams.Load(), s.Stats.Reads.Load(), s.Stats.General.Load(), s.Stats.Dropped.Load()
+}
+
 type general struct{ s *Socket }
 
 func (g general) ReadFrom(p []byte) (int, net.Addr, error) {
