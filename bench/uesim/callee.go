@@ -65,6 +65,18 @@ type CalleeOptions struct {
 	// Link puts something between the terminal and the network (a relay, a stream split in
 	// pieces); the zero value is direct.
 	Link Link
+	// Transport is "udp" (default) or "tcp": with tcp the Contact says ;transport=tcp, so the
+	// caller's in-dialog requests (PRACK, ACK, BYE) come over TCP. Responses always take the
+	// request's transport.
+	Transport string
+	// NoRecord keeps no per-call record of the SIP messages (CalleeCall.Messages stays empty).
+	NoRecord bool
+	// OnDone, if set, is called once per call when it is over (as WaitCall would return it), on
+	// the call's goroutine: it must not block for long.
+	OnDone func(CalleeCall)
+	// Forget drops every call once it is over (after OnDone): Calls and WaitCall no longer see
+	// it, and the Callee's memory stays bounded however many calls it serves.
+	Forget bool
 	// Trace receives the step trace; nil disables it.
 	Trace Trace
 	// Logger receives diagnostics; nil discards them.
@@ -152,6 +164,10 @@ func NewCallee(opts CalleeOptions) (*Callee, error) {
 		opts.WireLog = 256
 	}
 	c := &Callee{opts: opts, calls: map[string]*calleeCall{}, arrived: make(chan struct{})}
+	probe := endpoint{}
+	if err := probe.setTransport(opts.Transport); err != nil {
+		return nil, err
+	}
 	ep, err := newEndpoint(opts.Name, opts.Peer, opts.Listen, opts.Link, opts.Trace, opts.Logger, opts.WireLog,
 		func(srv *sipgo.Server) {
 			srv.OnInvite(c.onInvite)
@@ -168,6 +184,7 @@ func NewCallee(opts CalleeOptions) (*Callee, error) {
 		return nil, err
 	}
 	c.ep = ep
+	ep.transport, ep.noRecord = probe.transport, opts.NoRecord
 	ep.readHook = c.onRawRead
 	if err := ep.start(); err != nil {
 		ep.close()
@@ -309,15 +326,27 @@ func (c *Callee) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	c.calls[id] = cc
-	c.order = append(c.order, cc)
-	close(c.arrived)
-	c.arrived = make(chan struct{})
+	if !c.opts.Forget {
+		c.order = append(c.order, cc)
+		close(c.arrived)
+		c.arrived = make(chan struct{})
+	}
 	c.mu.Unlock()
 
 	var fetches sync.WaitGroup
 	defer func() {
 		fetches.Wait()
 		close(cc.done)
+		if c.opts.OnDone != nil {
+			c.opts.OnDone(cc.snapshot())
+		}
+		if c.opts.Forget {
+			c.mu.Lock()
+			if c.calls[id] == cc {
+				delete(c.calls, id)
+			}
+			c.mu.Unlock()
+		}
 	}()
 	c.ep.record(&cc.rec, Received, req)
 	if err := c.serveInvite(req, tx, cc, &fetches); err != nil {

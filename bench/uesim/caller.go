@@ -84,6 +84,13 @@ type CallerOptions struct {
 	// Link puts something between the terminal and the network (a relay, a stream split in
 	// pieces); the zero value is direct.
 	Link Link
+	// Transport is the transport of every request the caller sends: "udp" (default; an INVITE
+	// above 1300 bytes still goes over TCP, RFC 3261 §18.1.1) or "tcp" (its Contact then says
+	// ;transport=tcp, so requests to it come over TCP too).
+	Transport string
+	// NoRecord keeps no per-call record of the SIP messages (CallResult.Messages stays empty):
+	// for load generation, where copying every message costs more than the call itself.
+	NoRecord bool
 	// Trace receives the step trace; nil disables it.
 	Trace Trace
 	// Logger receives diagnostics; nil discards them.
@@ -119,6 +126,9 @@ type EarlyDialog struct {
 	SentUpdates []int
 	// Confirmed says the 200 OK to the INVITE came in this dialog.
 	Confirmed bool
+	// SDP is the last application/sdp body received on a provisional response of this dialog
+	// (e.g. the early-media answer of a ringback dialog: where its RTP comes from).
+	SDP []byte
 }
 
 // Timings are measured from the moment the INVITE was sent.
@@ -164,15 +174,16 @@ type dialog struct {
 }
 
 type callerCall struct {
-	id      string
-	target  string // where the INVITE went (host:port)
-	invite  *sip.Request
-	rec     recorder
-	start   time.Time
-	fetches sync.WaitGroup
-	pracks  sync.WaitGroup
-	bye     chan struct{}
-	byeOnce sync.Once
+	id        string
+	target    string // where the INVITE went (host:port)
+	transport string // of in-dialog requests: "UDP" or "TCP"
+	invite    *sip.Request
+	rec       recorder
+	start     time.Time
+	fetches   sync.WaitGroup
+	pracks    sync.WaitGroup
+	bye       chan struct{}
+	byeOnce   sync.Once
 	// ackMu serialises the sends of the 2xx's ACK: the first from confirmed, the resends from the
 	// INVITE transaction's retransmission callback. A send builds the request in place.
 	ackMu sync.Mutex
@@ -207,6 +218,10 @@ func NewCaller(opts CallerOptions) (*Caller, error) {
 		opts.WireLog = 256
 	}
 	c := &Caller{opts: opts, calls: map[string]*callerCall{}}
+	probe := endpoint{}
+	if err := probe.setTransport(opts.Transport); err != nil {
+		return nil, err
+	}
 	ep, err := newEndpoint(opts.Name, opts.Peer, opts.Listen, opts.Link, opts.Trace, opts.Logger, opts.WireLog,
 		func(srv *sipgo.Server) {
 			srv.OnUpdate(c.onUpdate)
@@ -223,6 +238,7 @@ func NewCaller(opts CallerOptions) (*Caller, error) {
 		return nil, err
 	}
 	c.ep = ep
+	ep.transport, ep.noRecord = probe.transport, opts.NoRecord
 	if err := ep.start(); err != nil {
 		ep.close()
 		return nil, err
@@ -251,7 +267,8 @@ func (c *Caller) Call(ctx context.Context, target, from, to string) (*CallResult
 		return nil, fmt.Errorf("uesim: to %q: %w", to, err)
 	}
 	o := c.opts
-	cc := &callerCall{id: randHex(12) + "@uesim", dialogs: map[string]*dialog{}, bye: make(chan struct{})}
+	cc := &callerCall{id: randHex(12) + "@uesim", dialogs: map[string]*dialog{}, bye: make(chan struct{}),
+		transport: c.ep.transport}
 	cc.res = CallResult{Pages: map[Role][]byte{}, PageErrors: map[Role]error{}, Fetches: map[Role]FetchResult{}}
 	cc.res.CallID = cc.id
 
@@ -273,7 +290,7 @@ func (c *Caller) Call(ctx context.Context, target, from, to string) (*CallResult
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	req.SetBody(buildOffer(o.Name, c.ep.addr.IP.String(), uint64(randUint32()), o.RTPPort,
 		offerOptions{amrwb: o.AMRWB, video: o.Video}))
-	req.SetTransport("UDP")
+	req.SetTransport(c.ep.transport)
 	req.SetDestination(target)
 	if c.inviteHook != nil {
 		c.inviteHook(req)
@@ -281,7 +298,7 @@ func (c *Caller) Call(ctx context.Context, target, from, to string) (*CallResult
 	if o.Rewrite != nil {
 		o.Rewrite(req)
 	}
-	if len(req.String())+udpViaAllowance > udpSizeLimit {
+	if req.Transport() == "UDP" && len(req.String())+udpViaAllowance > udpSizeLimit {
 		// RFC 3261 §18.1.1: a request above 1300 bytes goes over a congestion-controlled
 		// transport (sipgo refuses to send it over UDP).
 		req.SetTransport("TCP")
@@ -447,6 +464,9 @@ func (c *Caller) onProvisional(ctx context.Context, cc *callerCall, res *sip.Res
 	if v := headerValue(res, "P-Early-Media"); v != "" {
 		d.PEarlyMedia = v
 	}
+	if ct := headerValue(res, "Content-Type"); len(res.Body()) > 0 && strings.HasPrefix(strings.ToLower(ct), "application/sdp") {
+		d.SDP = res.Body()
+	}
 	cc.collectCallInfo(res)
 	if !reliable {
 		cc.mu.Unlock()
@@ -583,7 +603,7 @@ func (cc *callerCall) inDialog(d *dialog, method sip.RequestMethod, target strin
 	req.AppendHeader(&sip.CSeqHeader{SeqNo: seq, MethodName: method})
 	mf := sip.MaxForwardsHeader(70)
 	req.AppendHeader(&mf)
-	req.SetTransport("UDP")
+	req.SetTransport(cc.transport)
 	if len(d.routes) == 0 && d.target.Host == inv.Recipient.Host && d.target.Port == inv.Recipient.Port {
 		// No Contact and no route set: the only known way back is the first hop.
 		req.SetDestination(target)

@@ -36,6 +36,11 @@ type endpoint struct {
 	wire  wireLog
 	// readHook, if set before start, sees every read before sipgo parses it.
 	readHook func(data []byte)
+	// transport is "UDP" or "TCP": the transport of the requests the endpoint sends and the
+	// ;transport parameter of its Contact (TCP only). noRecord skips the per-call message record
+	// (load generation: no copy of every message kept).
+	transport string
+	noRecord  bool
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -196,11 +201,35 @@ func (e *endpoint) close() error {
 }
 
 func (e *endpoint) contact() *sip.ContactHeader {
-	return &sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: e.name, Host: e.adv.IP.String(), Port: e.adv.Port}}
+	u := sip.Uri{Scheme: "sip", User: e.name, Host: e.adv.IP.String(), Port: e.adv.Port}
+	if e.transport == "TCP" {
+		// RFC 3261 §19.1.1: in-dialog requests to this terminal then come over TCP too.
+		u.UriParams = sip.HeaderParams{{K: "transport", V: "tcp"}}
+	}
+	return &sip.ContactHeader{Address: u}
+}
+
+// setTransport sets the transport of the endpoint's requests from an option ("", "udp", "tcp").
+func (e *endpoint) setTransport(t string) error {
+	switch strings.ToLower(t) {
+	case "", "udp":
+		e.transport = "UDP"
+	case "tcp":
+		e.transport = "TCP"
+	default:
+		return fmt.Errorf("uesim: transport %q: want udp or tcp", t)
+	}
+	return nil
 }
 
 // record stores msg in rec (if any) and emits the trace line.
 func (e *endpoint) record(rec *recorder, dir Direction, msg sip.Message) {
+	if e.noRecord {
+		if e.trace == nil {
+			return
+		}
+		rec = nil
+	}
 	m := Message{At: time.Now(), Dir: dir}
 	switch x := msg.(type) {
 	case *sip.Request:

@@ -53,6 +53,9 @@ type FetchResult struct {
 	Connected   time.Duration // TCP connect time
 	Bound       time.Duration // connected to the 200 for the bodiless SEND
 	Done        time.Duration // connected to the last chunk
+	// Reported is the page time: from the acquisition SEND written to the REPORT written (RFC 4975
+	// §7.1.2); 0 when no REPORT was sent (none requested, or the transfer never completed).
+	Reported time.Duration
 }
 
 // Fetch runs one acquisition and returns the verified page. The returned error wraps ErrPageSize,
@@ -294,6 +297,7 @@ func (f *fetcher) run(res *FetchResult, start time.Time) error {
 			if err := f.write(f.out); err != nil {
 				return err
 			}
+			res.Reported = time.Since(start)
 			f.trace(true, fmt.Sprintf("REPORT Status: 000 %d %s Byte-Range 1-%d/%d", code, comment, len(page), len(page)))
 		}
 		return verr
