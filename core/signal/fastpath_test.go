@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emiago/sipgo/sip"
+	"github.com/herald-ims/herald/core/wheel"
 )
 
 // The fast path (fastpath.go) driven over raw UDP: a caller socket in front of Herald and a callee
@@ -775,64 +775,82 @@ func TestFastPathInviteRetransmission(t *testing.T) {
 	r.quiet(t)
 }
 
-// TestFastPathTimerAB proves the client transaction's timers toward a silent callee (RFC 3261
-// §17.1.1.2): the INVITE is retransmitted at intervals doubling from T1 (Timer A) and the caller gets
-// 408 at 64·T1 (Timer B, §16.7 step 6), after a 100 Trying at 200 ms (§16.2, §17.2.1); the 408 is
-// retransmitted (Timer G) until the caller's ACK.
+// TestFastPathTimerAB proves Timers A, B, G and H of a forwarded INVITE nobody answers (RFC 3261
+// §17.1.1.2, §17.2.1, §16.7) on an injected clock, with sip.t1 = 300 ms and sip.t2 = 1.2 s as
+// configured (not the RFC defaults): 100 Trying at 200 ms; the INVITE again at T1, 3·T1, 7·T1, ...
+// byte for byte and never capped (Timer A); at 64·T1 a 408 upstream and no more INVITEs (Timer B);
+// the 408 again at T1, 2·T1, then T2 apart (Timer G) until the caller's ACK; the transaction is gone
+// 64·T1 after the 408 (Timer H). Each row steps the clock to an instant and lists exactly what Herald
+// sent then; every datagram is also read from the peer's real socket.
 func TestFastPathTimerAB(t *testing.T) {
 	leakCheck(t)
 	st, _ := testStore(t)
-	fpRetry(t, func() string {
-		caller, callee := newFPPeer(t), newFPPeer(t)
-		r := startHerald(t, st, callee.addr(), nil)
-		c := newFPCall(caller, erin, dave)
-		sent := caller.send(t, r.addr, c.invite())
-		first := callee.next(t, "forwarded INVITE")
+	const t1, t2 = 300 * time.Millisecond, 1200 * time.Millisecond
+	clk := new(wheel.Manual)
+	caller, callee := newFPPeer(t), newFPPeer(t)
+	r := startHerald(t, st, callee.addr(), func(o *Options) { o.Clock, o.T1, o.T2, o.TimerC = clk, t1, t2, time.Hour })
+	peers := fpPeers{"caller": caller, "callee": callee}
+	c := newFPCall(caller, erin, dave)
+	caller.send(t, r.addr, c.invite())
+	first := callee.next(t, "forwarded INVITE").data
 
-		d := caller.next(t, "100 Trying")
-		slow := fpLate(t, "100 Trying", d.at.Sub(sent), sip.Timer_1xx)
-		fpAnswer(t, "100", parseFP(t, "100", d.data), c, "100 Trying", c.viaSeen(c.branch), "<"+dave+">", "1 INVITE")
+	steps := []fpClockStep{
+		{at: 199 * time.Millisecond},
+		{at: 200 * time.Millisecond, sent: []string{"caller SIP/2.0 100 Trying"}},
+		{at: t1 - time.Millisecond},
+		{at: t1, sent: []string{"callee INVITE"}},
+		{at: 3*t1 - time.Millisecond},
+		{at: 3 * t1, sent: []string{"callee INVITE"}},
+		{at: 7 * t1, sent: []string{"callee INVITE"}},
+		{at: 15 * t1, sent: []string{"callee INVITE"}},
+		{at: 31 * t1, sent: []string{"callee INVITE"}}, // 16·T1 after the last: Timer A has no T2 cap
+		{at: 63 * t1, sent: []string{"callee INVITE"}},
+		{at: 64*t1 - time.Millisecond},
+		{at: 64 * t1, sent: []string{"caller SIP/2.0 408 Request Timeout"}},
+		{at: 65*t1 - time.Millisecond},
+		{at: 65 * t1, sent: []string{"caller SIP/2.0 408 Request Timeout"}},
+		{at: 67 * t1, sent: []string{"caller SIP/2.0 408 Request Timeout"}},
+		{at: 67*t1 + t2 - time.Millisecond},
+		{at: 67*t1 + t2, sent: []string{"caller SIP/2.0 408 Request Timeout"}}, // 4·T1 > T2: capped
+		{at: 67*t1 + 2*t2, sent: []string{"caller SIP/2.0 408 Request Timeout"}},
+	}
+	got := fpRunClock(t, r, clk, peers, steps)
+	for _, d := range got["callee"] {
+		if !bytes.Equal(d, first) {
+			t.Fatalf("retransmitted INVITE differs:\n%s\nwant\n%s", d, first)
+		}
+	}
+	res408 := got["caller"][1]
+	to := fpAnswer(t, "408", parseFP(t, "408", res408), c, "408 Request Timeout", c.viaSeen(c.branch), "<"+dave+">", "1 INVITE")
+	for _, d := range got["caller"][2:] {
+		if !bytes.Equal(d, res408) {
+			t.Fatalf("Timer G sent\n%s\nwant the 408 again", d)
+		}
+	}
+	fpStat(t, "Fast.Timeouts", &r.sig.Stats.Fast.Timeouts, 1)
+	fpStat(t, "Fast.Retransmissions", &r.sig.Stats.Fast.Retransmissions, 6+4)
+	fpStat(t, "CallsDone", &r.sig.Stats.CallsDone, 1)
+	if n := r.sig.ActiveCalls(); n != 0 {
+		t.Fatalf("ActiveCalls %d after Timer B", n)
+	}
 
-		d = caller.next(t, "408 (Timer B)")
-		if s := fpLate(t, "408 (Timer B)", d.at.Sub(sent), 64*testT1); slow == "" {
-			slow = s
-		}
-		res408 := d.data
-		to := fpAnswer(t, "408", parseFP(t, "408", res408), c, "408 Request Timeout", c.viaSeen(c.branch), "<"+dave+">", "1 INVITE")
-		if n := r.sig.ActiveCalls(); n != 0 {
-			t.Fatalf("ActiveCalls %d after Timer B", n)
-		}
-		fpStat(t, "Fast.Timeouts", &r.sig.Stats.Fast.Timeouts, 1)
-		fpStat(t, "CallsDone", &r.sig.Stats.CallsDone, 1)
-
-		// Timer A: retransmissions at T1, 2·T1, 4·T1, ... up to Timer B, then none. The last one is
-		// due just before Timer B, so a late timer may leave it out; nothing can add one.
-		copies := append([]fpDatagram{first}, callee.drain(4*testT1)...)
-		n := fpSends(0)
-		if len(copies) > n {
-			t.Fatalf("the callee got %d INVITEs, want %d (intervals %v)", len(copies), n, fpIntervals(copies))
-		}
-		if s := fpDoubling(t, "Timer A", copies, 0); slow == "" {
-			slow = s
-		}
-		if len(copies) < n-1 && slow == "" {
-			slow = fmt.Sprintf("the callee got %d INVITEs in 64·T1, want %d (intervals %v)", len(copies), n, fpIntervals(copies))
-		}
-		if got := r.sig.Stats.Fast.Retransmissions.Load(); got < uint64(len(copies)-1) {
-			t.Fatalf("Fast.Retransmissions %d, want at least %d", got, len(copies)-1)
-		}
-
-		// Timer G: by now (≥ 4·T1 after the 408) the 408 went out again; the ACK stops it (§17.2.1).
-		if g := caller.next(t, "408 again (Timer G)").data; !bytes.Equal(g, res408) {
-			t.Fatalf("Timer G sent\n%s\nwant the 408 again", g)
-		}
-		caller.send(t, r.addr, c.request("ACK", c.ruri, c.branch, 1, to, c.routes))
-		fpCount(t, "Fast.Absorbed", &r.sig.Stats.Fast.Absorbed, 1)
-		caller.silent(t, "caller after its ACK", 3*testT1, res408)
-		callee.silent(t, "callee after Timer B", 0)
-		r.quiet(t)
-		return slow
+	// The ACK stops Timer G; Timer H (64·T1 after the 408) forgets the transaction.
+	caller.send(t, r.addr, c.request("ACK", c.ruri, c.branch, 1, to, c.routes))
+	fpCount(t, "Fast.Absorbed", &r.sig.Stats.Fast.Absorbed, 1)
+	fpRunClock(t, r, clk, peers, []fpClockStep{
+		{at: 67*t1 + 3*t2},
+		{at: 128*t1 - time.Millisecond},
 	})
+	if n := fpTxCount(r); n != 1 {
+		t.Fatalf("%d fast transactions before Timer H, want 1", n)
+	}
+	fpRunClock(t, r, clk, peers, []fpClockStep{{at: 128 * t1}})
+	if n := fpTxCount(r); n != 0 {
+		t.Fatalf("%d fast transactions after Timer H, want 0", n)
+	}
+	caller.silent(t, "caller after its ACK", 0)
+	callee.silent(t, "callee after Timer B", 0)
+	r.quiet(t)
 }
 
 // TestFastPathReject proves a rejected call (RFC 3261 §16.7, §17.1.1.3, §17.2.1): Herald ACKs the
@@ -939,47 +957,56 @@ func TestFastPathCancel(t *testing.T) {
 	r.quiet(t)
 }
 
-// TestFastPathTimerC proves Timer C (RFC 3261 §16.6 step 11, §16.7 step 2, §16.8): every provisional
-// above 100 restarts it; when it fires the caller gets 408 and the callee a CANCEL, whose 487 Herald
-// ACKs and does not relay.
+// TestFastPathTimerC proves Timer C (RFC 3261 §16.6 step 11, §16.7 step 2, §16.8) on an injected
+// clock: every provisional above 100 restarts it (the 180's deadline passes silently once a 183
+// came); when it fires the caller gets 408 and the callee a CANCEL, whose 487 Herald ACKs and does
+// not relay.
 func TestFastPathTimerC(t *testing.T) {
 	leakCheck(t)
 	st, _ := testStore(t)
-	const timerC = 300 * time.Millisecond
-	fpRetry(t, func() string {
-		caller, callee := newFPPeer(t), newFPPeer(t)
-		r := startHerald(t, st, callee.addr(), func(o *Options) { o.TimerC = timerC })
-		c := newFPCall(caller, erin, dave)
-		caller.send(t, r.addr, c.invite())
-		fwd := parseFP(t, "forwarded INVITE", callee.next(t, "forwarded INVITE").data)
-		hv := fwd.all("Via")[0]
-		contact := "<sip:dave@" + callee.addr() + ">"
-		callee.send(t, r.addr, fpReply(t, fwd, 180, "Ringing", "tc", false, contact, ""))
-		caller.nextNot100(t, "relayed 180")
-		caller.silent(t, "caller before Timer C", timerC/2)
-		progress := fpReply(t, fwd, 183, "Session Progress", "tc", false, contact, fpSDPAnswer)
-		sent := callee.send(t, r.addr, progress)
-		if d := caller.next(t, "relayed 183").data; !bytes.Equal(d, fpWithoutVia(t, progress, hv)) {
-			if bytes.HasPrefix(d, []byte("SIP/2.0 408 ")) {
-				return "Timer C of the 180 fired before Herald read the 183"
-			}
-			t.Fatalf("relayed 183:\n%s", d)
-		}
-
-		d := caller.next(t, "408 (Timer C)")
-		slow := fpLate(t, "408 (Timer C) after the 183", d.at.Sub(sent), timerC)
-		to := fpAnswer(t, "408", parseFP(t, "408", d.data), c, "408 Request Timeout", c.viaSeen(c.branch), "<"+dave+">", "1 INVITE")
-		fpCancelDown(t, "CANCEL (Timer C)", r, callee, fwd, "tc")
-		caller.send(t, r.addr, c.request("ACK", c.ruri, c.branch, 1, to, c.routes))
-		caller.silent(t, "caller after Timer C", 5*testT1, d.data)
-		fpStat(t, "Fast.Timeouts", &r.sig.Stats.Fast.Timeouts, 1)
-		fpStat(t, "Cancels", &r.sig.Stats.Cancels, 0)
-		if n := r.sig.ActiveCalls(); n != 0 {
-			t.Fatalf("ActiveCalls %d after Timer C", n)
-		}
-		r.quiet(t)
-		return slow
+	const timerC = 3 * time.Second
+	clk := new(wheel.Manual)
+	caller, callee := newFPPeer(t), newFPPeer(t)
+	r := startHerald(t, st, callee.addr(), func(o *Options) { o.Clock, o.TimerC = clk, timerC })
+	peers := fpPeers{"caller": caller, "callee": callee}
+	c := newFPCall(caller, erin, dave)
+	caller.send(t, r.addr, c.invite())
+	fwd := parseFP(t, "forwarded INVITE", callee.next(t, "forwarded INVITE").data)
+	hv := fwd.all("Via")[0]
+	contact := "<sip:dave@" + callee.addr() + ">"
+	callee.send(t, r.addr, fpReply(t, fwd, 180, "Ringing", "tc", false, contact, ""))
+	caller.next(t, "relayed 180") // at 0: Timer C restarts at 0 + C; Timers A, B and the 100 stop
+	fpRunClock(t, r, clk, peers, []fpClockStep{{at: time.Second}})
+	progress := fpReply(t, fwd, 183, "Session Progress", "tc", false, contact, fpSDPAnswer)
+	callee.send(t, r.addr, progress)
+	if d := caller.next(t, "relayed 183").data; !bytes.Equal(d, fpWithoutVia(t, progress, hv)) {
+		t.Fatalf("relayed 183:\n%s", d)
+	}
+	// The 183 came at 1 s: Timer C is due at 1 s + C, not at C.
+	got := fpRunClock(t, r, clk, peers, []fpClockStep{
+		{at: timerC},
+		{at: time.Second + timerC - time.Millisecond},
+		{at: time.Second + timerC, sent: []string{"caller SIP/2.0 408 Request Timeout", "callee CANCEL"}},
 	})
+	res408 := got["caller"][0]
+	to := fpAnswer(t, "408", parseFP(t, "408", res408), c, "408 Request Timeout", c.viaSeen(c.branch), "<"+dave+">", "1 INVITE")
+	cancel := parseFP(t, "CANCEL", got["callee"][0])
+	fpHopRequest(t, "CANCEL downstream", cancel, fwd, "CANCEL", fwd.one(t, "INVITE", "To"))
+	callee.send(t, r.addr, fpReply(t, cancel, 200, "OK", "tc", false, "", ""))
+	callee.send(t, r.addr, fpReply(t, fwd, 487, "Request Terminated", "tc", false, "", ""))
+	ack := parseFP(t, "ACK", callee.next(t, "ACK for the 487").data)
+	fpHopRequest(t, "ACK for the 487", ack, fwd, "ACK", "<"+dave+">;tag=tc")
+	caller.send(t, r.addr, c.request("ACK", c.ruri, c.branch, 1, to, c.routes))
+	fpCount(t, "Fast.Absorbed", &r.sig.Stats.Fast.Absorbed, 1)
+	// The ACK stopped Timer G and the CANCEL is answered: nothing more goes out.
+	fpRunClock(t, r, clk, peers, []fpClockStep{{at: time.Second + timerC + 10*time.Second}})
+	caller.silent(t, "caller after Timer C", 0)
+	fpStat(t, "Fast.Timeouts", &r.sig.Stats.Fast.Timeouts, 1)
+	fpStat(t, "Cancels", &r.sig.Stats.Cancels, 0)
+	if n := r.sig.ActiveCalls(); n != 0 {
+		t.Fatalf("ActiveCalls %d after Timer C", n)
+	}
+	r.quiet(t)
 }
 
 // TestFastPathLoop482 proves loop detection on the fast path (RFC 3261 §16.3 step 4, §8.2.2.2): a
@@ -1229,76 +1256,99 @@ func TestFastPathStrayResponses(t *testing.T) {
 }
 
 // TestFastPathNonInviteTimeout proves the non-INVITE client transaction toward a silent callee (RFC
-// 3261 §17.1.2.2): the BYE is retransmitted at intervals doubling from T1 up to T2 (Timer E) and the
-// caller gets 408 at 64·T1 (Timer F, §16.7 step 6), with its To unchanged (it has a tag). A
-// retransmitted BYE gets the 408 again (§17.2.2 "Completed"); nothing is retransmitted upstream (no
-// Timer G for non-INVITE).
+// 3261 §17.1.2.2) on an injected clock (T1 500 ms, T2 2 s as configured): the BYE is retransmitted
+// at T1, 3·T1, 7·T1, then T2 apart (Timer E) and the caller gets 408 at 64·T1 (Timer F, §16.7 step
+// 6), with its To unchanged (it has a tag); no BYE after it. A retransmitted BYE gets the 408 again
+// (§17.2.2 "Completed"); nothing is retransmitted upstream (no Timer G for non-INVITE); Timer J
+// forgets the transaction 64·T1 later.
 func TestFastPathNonInviteTimeout(t *testing.T) {
 	leakCheck(t)
 	st, _ := testStore(t)
-	fpRetry(t, func() string {
-		caller, callee := newFPPeer(t), newFPPeer(t)
-		r := startHerald(t, st, callee.addr(), func(o *Options) { o.T2 = fpT2 })
-		c := newFPCall(caller, erin, dave)
-		to := "<" + dave + ">;tag=nt"
-		bye := c.request("BYE", "sip:dave@"+callee.addr(), c.branch, 2, to, []string{fpRoute(r)})
-		sent := caller.send(t, r.addr, bye)
-		first := callee.next(t, "forwarded BYE")
-		fpForwarded(t, "BYE", parseFP(t, "BYE", bye), parseFP(t, "forwarded BYE", first.data), r, c.viaSeen(c.branch), nil, false)
+	const t1, t2 = 500 * time.Millisecond, 2 * time.Second
+	clk := new(wheel.Manual)
+	caller, callee := newFPPeer(t), newFPPeer(t)
+	r := startHerald(t, st, callee.addr(), func(o *Options) { o.Clock, o.T1, o.T2 = clk, t1, t2 })
+	peers := fpPeers{"caller": caller, "callee": callee}
+	c := newFPCall(caller, erin, dave)
+	to := "<" + dave + ">;tag=nt"
+	bye := c.request("BYE", "sip:dave@"+callee.addr(), c.branch, 2, to, []string{fpRoute(r)})
+	caller.send(t, r.addr, bye)
+	first := callee.next(t, "forwarded BYE").data
+	fpForwarded(t, "BYE", parseFP(t, "BYE", bye), parseFP(t, "forwarded BYE", first), r, c.viaSeen(c.branch), nil, false)
 
-		d := caller.next(t, "408 (Timer F)")
-		slow := fpLate(t, "408 (Timer F)", d.at.Sub(sent), 64*testT1)
-		fpAnswer(t, "408", parseFP(t, "408", d.data), c, "408 Request Timeout", c.viaSeen(c.branch), to, "2 BYE")
-		copies := append([]fpDatagram{first}, callee.drain(4*testT1)...)
-		n := fpSends(fpT2)
-		if len(copies) > n {
-			t.Fatalf("the callee got %d BYEs, want %d (intervals %v)", len(copies), n, fpIntervals(copies))
+	steps := []fpClockStep{{at: t1 - time.Millisecond}, {at: t1, sent: []string{"callee BYE"}}, {at: 3 * t1, sent: []string{"callee BYE"}}}
+	at := 3 * t1
+	for at+t2 < 64*t1 { // 4·T1 = T2: every later interval is T2
+		at += t2
+		steps = append(steps, fpClockStep{at: at - time.Millisecond}, fpClockStep{at: at, sent: []string{"callee BYE"}})
+	}
+	steps = append(steps, fpClockStep{at: 64*t1 - time.Millisecond},
+		fpClockStep{at: 64 * t1, sent: []string{"caller SIP/2.0 408 Request Timeout"}},
+		fpClockStep{at: 64*t1 + 4*t2})
+	got := fpRunClock(t, r, clk, peers, steps)
+	for _, d := range got["callee"] {
+		if !bytes.Equal(d, first) {
+			t.Fatalf("retransmitted BYE differs:\n%s\nwant\n%s", d, first)
 		}
-		if s := fpDoubling(t, "Timer E", copies, fpT2); slow == "" {
-			slow = s
-		}
-		if len(copies) < n-1 && slow == "" {
-			slow = fmt.Sprintf("the callee got %d BYEs in 64·T1, want %d (intervals %v)", len(copies), n, fpIntervals(copies))
-		}
+	}
+	res408 := got["caller"][0]
+	fpAnswer(t, "408", parseFP(t, "408", res408), c, "408 Request Timeout", c.viaSeen(c.branch), to, "2 BYE")
 
-		caller.send(t, r.addr, bye)
-		if again := caller.next(t, "408 for the retransmitted BYE").data; !bytes.Equal(again, d.data) {
-			t.Fatalf("answer to the retransmitted BYE:\n%s\nwant the 408 again", again)
-		}
-		caller.silent(t, "caller after the 408", 4*testT1)
-		callee.silent(t, "callee after Timer F", 0)
-		s := &r.sig.Stats.Fast
-		fpStat(t, "Fast.Timeouts", &s.Timeouts, 1)
-		fpStat(t, "Fast.InDialog", &s.InDialog, 1)
-		fpStat(t, "Fast.Absorbed", &s.Absorbed, 1)
-		r.quiet(t)
-		return slow
-	})
+	caller.send(t, r.addr, bye)
+	if again := caller.next(t, "408 for the retransmitted BYE").data; !bytes.Equal(again, res408) {
+		t.Fatalf("answer to the retransmitted BYE:\n%s\nwant the 408 again", again)
+	}
+	s := &r.sig.Stats.Fast
+	fpStat(t, "Fast.Timeouts", &s.Timeouts, 1)
+	fpStat(t, "Fast.InDialog", &s.InDialog, 1)
+	fpStat(t, "Fast.Absorbed", &s.Absorbed, 1)
+	fpStat(t, "Fast.Retransmissions", &s.Retransmissions, uint64(len(got["callee"])))
+	fpRunClock(t, r, clk, peers, []fpClockStep{{at: 128*t1 - time.Millisecond}})
+	if n := fpTxCount(r); n != 1 {
+		t.Fatalf("%d fast transactions before Timer J, want 1", n)
+	}
+	fpRunClock(t, r, clk, peers, []fpClockStep{{at: 128 * t1}})
+	if n := fpTxCount(r); n != 0 {
+		t.Fatalf("%d fast transactions after Timer J, want 0", n)
+	}
+	caller.silent(t, "caller after the 408", 0)
+	callee.silent(t, "callee after Timer F", 0)
+	r.quiet(t)
 }
 
 // TestFastPathTimerCAfter100 proves that Timer C runs from the moment the INVITE is forwarded (RFC
-// 3261 §16.6 step 11), not only from the first provisional above 100: a callee that answers 100
-// Trying (which stops Timers A and B, §17.1.1.2) and then nothing still ends at Timer C with 408
-// upstream and CANCEL downstream (§16.8), and the call is released.
+// 3261 §16.6 step 11), not only from the first provisional above 100, on an injected clock: a callee
+// that answers 100 Trying (which stops Timers A and B, §17.1.1.2) and then nothing still ends at
+// exactly Timer C with 408 upstream and CANCEL downstream (§16.8), and the call is released.
 func TestFastPathTimerCAfter100(t *testing.T) {
-
 	leakCheck(t)
 	st, _ := testStore(t)
 	caller, callee := newFPPeer(t), newFPPeer(t)
-	const timerC = 300 * time.Millisecond
-	r := startHerald(t, st, callee.addr(), func(o *Options) { o.TimerC = timerC })
+	const timerC = 90 * time.Second
+	clk := new(wheel.Manual)
+	r := startHerald(t, st, callee.addr(), func(o *Options) { o.Clock, o.TimerC = clk, timerC })
+	peers := fpPeers{"caller": caller, "callee": callee}
 	c := newFPCall(caller, erin, dave)
-	sent := caller.send(t, r.addr, c.invite())
+	caller.send(t, r.addr, c.invite())
 	fwd := parseFP(t, "forwarded INVITE", callee.next(t, "forwarded INVITE").data)
 	callee.send(t, r.addr, fpReply(t, fwd, 100, "Trying", "", false, "", ""))
-
-	d := caller.nextNot100(t, "408 (Timer C)")
-	if s := fpLate(t, "408 (Timer C)", d.at.Sub(sent), timerC); s != "" {
-		t.Log(s)
-	}
-	fpAnswer(t, "408", parseFP(t, "408", d.data), c, "408 Request Timeout", c.viaSeen(c.branch), "<"+dave+">", "1 INVITE")
-	fpHopRequest(t, "CANCEL", parseFP(t, "CANCEL", callee.next(t, "CANCEL (Timer C)", fwd.raw).data), fwd, "CANCEL",
-		fwd.one(t, "INVITE", "To"))
+	fpUntil(t, "the callee's 100 read", func() bool {
+		f := r.sig.fast
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		for _, tx := range f.out {
+			return tx.gotProv
+		}
+		return false
+	})
+	got := fpRunClock(t, r, clk, peers, []fpClockStep{
+		{at: 200 * time.Millisecond, sent: []string{"caller SIP/2.0 100 Trying"}},
+		{at: 64 * testT1}, // Timer B would have been due: the 100 stopped it
+		{at: timerC - time.Millisecond},
+		{at: timerC, sent: []string{"caller SIP/2.0 408 Request Timeout", "callee CANCEL"}},
+	})
+	fpAnswer(t, "408", parseFP(t, "408", got["caller"][1]), c, "408 Request Timeout", c.viaSeen(c.branch), "<"+dave+">", "1 INVITE")
+	fpHopRequest(t, "CANCEL", parseFP(t, "CANCEL", got["callee"][0]), fwd, "CANCEL", fwd.one(t, "INVITE", "To"))
 	if n := r.sig.ActiveCalls(); n != 0 {
 		t.Fatalf("ActiveCalls %d after Timer C", n)
 	}

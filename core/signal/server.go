@@ -78,8 +78,9 @@ type Options struct {
 	// the binary points at the same place. It runs on the reading goroutine: it must be quick.
 	WireTrace func(dir, transport, peer string, msg []byte)
 	// Clock is the fast path's clock: its RFC 3261 timers and call durations read it, every tick
-	// (T1/4, at most 10 ms) of wall time. nil is the monotonic clock; tests inject a wheel.Manual
-	// and step it, so a timer fires at the instant the test chooses.
+	// (T1/4, at most 10 ms) of wall time. nil is the monotonic clock. A *wheel.Manual is stepped by
+	// its owner, who then runs the due timers itself (tests: a timer fires at the instant the test
+	// chooses, no wall-clock wait).
 	Clock wheel.Clock
 }
 
