@@ -263,48 +263,42 @@ func newInstance(o *config.Options, log *slog.Logger, trace func(string)) (*inst
 	return in, nil
 }
 
-// varz is the JSON snapshot served at /varz. Every key, at every level, is snake_case (the planes'
-// Stats carry json tags; TestObservabilityOneCall walks them all).
-func (in *instance) varz() any {
-	st := &in.sip.Stats
-	var httpStats any
-	if in.web != nil {
-		httpStats = in.web.Stats()
-	}
-	return map[string]any{
-		"version":    version,
-		"go_version": runtime.Version(),
-		"node":       in.opts.Node.Name,
-		"http":       httpStats,
-		"sip": map[string]any{
-			"active_calls": in.sip.ActiveCalls(), "invites": st.Invites.Load(), "calls_done": st.CallsDone.Load(),
-			"caller_cards": st.CallerCards.Load(), "callee_cards": st.CalleeCards.Load(),
-			"call_info_links": st.CallInfoLinks.Load(), "rejected_403": st.Rejected403.Load(),
-			"rejected_483": st.Rejected483.Load(), "rejected_503": st.Rejected503.Load(),
-			"bad_bodies": st.BadBodies.Load(), "reliable_retransmits": st.ReliableRetransmits.Load(),
-			"prack_timeouts": st.PrackTimeouts.Load(), "cancels": st.Cancels.Load(), "udp_to_tcp": st.UDPToTCP.Load(),
-			"ringbacks": st.Ringbacks.Load(), "ringback_no_codec": st.RingbackNoCodec.Load(),
-			"ringback_no_port": st.RingbackNoPort.Load(),
-			"forward_errors":   st.ForwardErrors.Load(),
-			"capability": map[string]any{
-				"caller_card_call_info": st.Capability.CallerCardCallInfo.Load(), "callee_card_call_info": st.Capability.CalleeCardCallInfo.Load(),
-				"probes": st.Capability.CallerCardProbes.Load(), "resent": st.Capability.Resent.Load(),
-				"update_refused": st.Capability.UpdateRefused.Load(),
-			},
-			"fast_path": map[string]any{
-				"calls": st.Fast.Calls.Load(), "fallbacks": st.Fast.Fallbacks.Load(), "in_dialog": st.Fast.InDialog.Load(),
-				"retransmissions": st.Fast.Retransmissions.Load(), "absorbed": st.Fast.Absorbed.Load(),
-				"timeouts": st.Fast.Timeouts.Load(), "stray": st.Fast.Stray.Load(), "send_errors": st.Fast.SendErrors.Load(), "unreadable": st.Fast.Unreadable.Load(),
-				"dns_lookups": st.Fast.DNSLookups.Load(), "dns_failures": st.Fast.DNSFailures.Load(), "dns_full": st.Fast.DNSFull.Load(),
-				"overload":     st.Fast.Overload.Load(),
-				"transactions": in.sip.FastTransactions(),
-			},
-			"udp": udpVarz(in.sip),
-		},
-		"msrp": in.msrp.Stats(),
-		"rtp":  in.rtp.Stats(),
-	}
+// varzSnapshot is what /varz serves: one typed snapshot per plane, every key snake_case. The same
+// structs feed /metrics (core/stats: their metric tags are the only declaration of Herald's
+// counters and gauges), so the two always agree; TestVarzIsMetrics checks it after a real call.
+type varzSnapshot struct {
+	Version   string           `json:"version"`
+	GoVersion string           `json:"go_version"`
+	Node      string           `json:"node"`
+	SIP       signal.Snapshot  `json:"sip"`
+	MSRP      msrpnet.Stats    `json:"msrp"`
+	RTP       rtp.Stats        `json:"rtp"`
+	HTTP      *web.Stats       `json:"http"`                // nil without http.listen
+	Store     store.Snapshot   `json:"store"`               // the subscriber index and the durable store
+	Provision *provision.Stats `json:"provision,omitempty"` // nil without an admin listener
+	Recovered safe.Stats       `json:"recovered"`           // panics recovered, by plane
 }
+
+// snapshot reads every plane's counters.
+func (in *instance) snapshot() varzSnapshot {
+	v := varzSnapshot{
+		Version: version, GoVersion: runtime.Version(), Node: in.opts.Node.Name,
+		SIP: in.sip.Snapshot(), MSRP: in.msrp.Stats(), RTP: in.rtp.Stats(), Store: in.profiles.Snapshot(),
+		Recovered: safe.Snapshot(),
+	}
+	if in.web != nil {
+		st := in.web.Stats()
+		v.HTTP = &st
+	}
+	if in.api != nil {
+		st := in.api.Stats()
+		v.Provision = &st
+	}
+	return v
+}
+
+// varz is web.Options.Varz.
+func (in *instance) varz() any { return in.snapshot() }
 
 func firstNonEmpty(v ...string) string {
 	for _, s := range v {
@@ -746,12 +740,6 @@ func (in *instance) httpAddr() string {
 		return ""
 	}
 	return in.web.Addr()
-}
-
-// udpVarz is the /varz view of the SIP UDP sockets Herald reads itself.
-func udpVarz(s *signal.Server) map[string]uint64 {
-	dg, rd, gen, drop := s.UDPStats()
-	return map[string]uint64{"datagrams": dg, "reads": rd, "general": gen, "dropped": drop}
 }
 
 // udpReader is signal.Deps.UDP: netio/sipudp reads Herald's SIP UDP sockets (batched reads) and

@@ -55,7 +55,7 @@ func New(o Options) (*API, error) {
 	}
 	a := &API{o: o, log: o.Logger.With("component", "core/provision")}
 	a.tokens.Store(newTokens(o.ReadWriteTokens, o.ReadOnlyTokens))
-	if a.stats, err = newMetrics(o.Registry); err != nil {
+	if a.stats, err = newMetrics(a, o.Registry); err != nil {
 		return nil, err
 	}
 	a.mux = http.NewServeMux()
@@ -179,7 +179,7 @@ func (a *API) writeError(w http.ResponseWriter, err *apiError) {
 	if !ok {
 		status = http.StatusInternalServerError
 	}
-	a.stats.errors.WithLabelValues(string(err.code)).Inc()
+	a.stats.errors.inc(string(err.code))
 	writeJSON(w, status, errorBody{Code: err.code, Reason: err.reason})
 }
 

@@ -159,7 +159,7 @@ func (a *API) setRef(ctx context.Context, id string, field func(*store.Subscribe
 		if err != nil {
 			return sub, false, a.storeError(err)
 		}
-		a.stats.writes.WithLabelValues("set_ref").Inc()
+		a.stats.writes.inc("set_ref")
 		return out, created, nil
 	}
 }
@@ -213,7 +213,7 @@ func (a *API) storeCard(ctx context.Context, ref, kind string, body []byte, chec
 				code = c
 			}
 		}
-		a.stats.rejected.WithLabelValues(string(code)).Inc()
+		a.stats.rejected.inc(string(code))
 		return cardOutcome{}, false, fail(code, err.Error())
 	}
 	if removed == nil {

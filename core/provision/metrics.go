@@ -2,36 +2,62 @@ package provision
 
 import (
 	"fmt"
+	"maps"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/herald-ims/herald/core/stats"
 )
 
-// metrics are the package's counters (namespace herald, subsystem provision):
-//
-//	herald_provision_errors_total{code}          error answers, by stable code
-//	herald_provision_writes_total{op}            durable writes: create, update, delete, set_ref (a card or the ringback set or cleared)
-//	herald_provision_cards_rejected_total{code}  uploaded cards refused by the sanitiser
-type metrics struct {
-	errors   *prometheus.CounterVec
-	writes   *prometheus.CounterVec
-	rejected *prometheus.CounterVec
+// Stats is the provisioning API's /varz object. Its metric tags (core/stats) declare the package's
+// Prometheus counters (namespace herald, subsystem provision); the maps are keyed by the label value.
+type Stats struct {
+	Errors        map[string]uint64 `json:"errors" metric:"herald_provision_errors_total{code},counter" help:"Provisioning API error answers by code."`
+	Writes        map[string]uint64 `json:"writes" metric:"herald_provision_writes_total{op},counter" help:"Durable provisioning writes by operation."` // create, update, delete, set_ref
+	CardsRejected map[string]uint64 `json:"cards_rejected" metric:"herald_provision_cards_rejected_total{code},counter" help:"Uploaded cards refused, by code."`
 }
 
-func newMetrics(reg prometheus.Registerer) (*metrics, error) {
-	m := &metrics{
-		errors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "herald", Subsystem: "provision",
-			Name: "errors_total", Help: "Provisioning API error answers by code."}, []string{"code"}),
-		writes: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "herald", Subsystem: "provision",
-			Name: "writes_total", Help: "Durable provisioning writes by operation."}, []string{"op"}),
-		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "herald", Subsystem: "provision",
-			Name: "cards_rejected_total", Help: "Uploaded cards refused, by code."}, []string{"code"}),
+// counts is a set of counters keyed by a label value (a stable error code, an operation).
+type counts struct {
+	mu sync.Mutex
+	m  map[string]uint64
+}
+
+func (c *counts) inc(label string) {
+	c.mu.Lock()
+	if c.m == nil {
+		c.m = map[string]uint64{}
 	}
+	c.m[label]++
+	c.mu.Unlock()
+}
+
+func (c *counts) snapshot() map[string]uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		return map[string]uint64{}
+	}
+	return maps.Clone(c.m)
+}
+
+// metrics are the package's counters.
+type metrics struct {
+	errors, writes, rejected counts
+}
+
+func newMetrics(a *API, reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.errors, m.writes, m.rejected} {
-			if err := reg.Register(c); err != nil {
-				return nil, fmt.Errorf("%w: register metrics: %w", ErrBadOptions, err)
-			}
+		if err := reg.Register(stats.NewCollector(a.Stats)); err != nil {
+			return nil, fmt.Errorf("%w: register metrics: %w", ErrBadOptions, err)
 		}
 	}
 	return m, nil
+}
+
+// Stats returns a snapshot of the API's counters.
+func (a *API) Stats() Stats {
+	return Stats{Errors: a.stats.errors.snapshot(), Writes: a.stats.writes.snapshot(), CardsRejected: a.stats.rejected.snapshot()}
 }

@@ -91,7 +91,7 @@ func (a *API) putRingback(w http.ResponseWriter, r *http.Request, _ role) *apiEr
 		return e
 	}
 	if err := a.o.CheckClip(kind, body); err != nil {
-		a.stats.rejected.WithLabelValues(string(CodeInvalidClip)).Inc()
+		a.stats.rejected.inc(string(CodeInvalidClip))
 		return fail(CodeInvalidClip, err.Error())
 	}
 	ref, err := a.o.Store.PutClip(r.Context(), store.Clip{Name: sub.ID, Parts: map[string][]byte{kind: body}})

@@ -202,7 +202,7 @@ func (a *API) create(w http.ResponseWriter, r *http.Request, _ role) *apiError {
 	if err != nil {
 		return a.storeError(err)
 	}
-	a.stats.writes.WithLabelValues("create").Inc()
+	a.stats.writes.inc("create")
 	w.Header().Set("Location", subscriberPath(sub.ID))
 	return a.answerSubscriber(w, http.StatusCreated, sub)
 }
@@ -234,7 +234,7 @@ func (a *API) update(w http.ResponseWriter, r *http.Request, _ role) *apiError {
 	if err != nil {
 		return a.storeError(err)
 	}
-	a.stats.writes.WithLabelValues("update").Inc()
+	a.stats.writes.inc("update")
 	return a.answerSubscriber(w, http.StatusOK, sub)
 }
 
@@ -261,7 +261,7 @@ func (a *API) delete(w http.ResponseWriter, r *http.Request, _ role) *apiError {
 	if err := a.o.Store.Delete(r.Context(), cur.ID, store.Precondition{IfMatch: cur.Revision}); err != nil {
 		return a.storeError(err)
 	}
-	a.stats.writes.WithLabelValues("delete").Inc()
+	a.stats.writes.inc("delete")
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -250,7 +250,7 @@ func (u *ui) login(w http.ResponseWriter, r *http.Request) {
 	}
 	rl := u.a.tokens.Load().check(strings.TrimSpace(r.PostForm.Get("token")))
 	if rl == roleNone {
-		u.a.stats.errors.WithLabelValues(string(CodeUnauthorized)).Inc()
+		u.a.stats.errors.inc(string(CodeUnauthorized))
 		u.render(w, http.StatusUnauthorized, pageData{Error: "unknown token"})
 		return
 	}
@@ -334,7 +334,7 @@ func (u *ui) upload(w http.ResponseWriter, r *http.Request) {
 	}
 	d := pageData{LoggedIn: true, CanWrite: s.role == roleWrite, CSRF: s.csrf, Query: r.PostForm.Get("id")}
 	if s.role != roleWrite {
-		u.a.stats.errors.WithLabelValues(string(CodeForbidden)).Inc()
+		u.a.stats.errors.inc(string(CodeForbidden))
 		d.Error = "this session's token is read-only"
 		u.render(w, http.StatusForbidden, d)
 		return
@@ -358,7 +358,7 @@ func (u *ui) upload(w http.ResponseWriter, r *http.Request) {
 	if e != nil {
 		d.Error = e.reason
 		status = codeStatus[e.code]
-		u.a.stats.errors.WithLabelValues(string(e.code)).Inc()
+		u.a.stats.errors.inc(string(e.code))
 	}
 	if d.Query != "" && d.Sub == nil {
 		_ = u.fill(r.Context(), &d, d.Query)

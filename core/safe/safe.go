@@ -23,6 +23,8 @@ import (
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/herald-ims/herald/core/stats"
 )
 
 // Plane names a recovery boundary's plane: the label value of herald_panics_total.
@@ -75,20 +77,21 @@ func Count(p Plane) uint64 {
 	return counts[p].Load()
 }
 
-// Collector exports herald_panics_total{plane} for every plane (zero included, so an alert rule finds
-// the series before the first panic).
-func Collector() prometheus.Collector { return collector{} }
-
-var panicsDesc = prometheus.NewDesc("herald_panics_total",
-	"Panics recovered at a plane boundary (a bug: the request or connection was abandoned, the node kept serving).",
-	[]string{"plane"}, nil)
-
-type collector struct{}
-
-func (collector) Describe(ch chan<- *prometheus.Desc) { ch <- panicsDesc }
-
-func (collector) Collect(ch chan<- prometheus.Metric) {
-	for p := range numPlanes {
-		ch <- prometheus.MustNewConstMetric(panicsDesc, prometheus.CounterValue, float64(counts[p].Load()), p.String())
-	}
+// Stats is the recovery net's /varz object; its metric tag (core/stats) declares
+// herald_panics_total{plane}.
+type Stats struct {
+	Panics map[string]uint64 `json:"panics" metric:"herald_panics_total{plane},counter" help:"Panics recovered at a plane boundary (a bug: the request or connection was abandoned, the node kept serving)."`
 }
+
+// Snapshot returns the panics recovered so far on every plane (zero included, so an alert rule
+// finds the series before the first panic).
+func Snapshot() Stats {
+	st := Stats{Panics: make(map[string]uint64, numPlanes)}
+	for p := range numPlanes {
+		st.Panics[p.String()] = counts[p].Load()
+	}
+	return st
+}
+
+// Collector exports herald_panics_total{plane} for every plane.
+func Collector() prometheus.Collector { return stats.NewCollector(Snapshot) }

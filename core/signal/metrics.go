@@ -1,185 +1,136 @@
 package signal
 
 import (
-	"sync/atomic"
-
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/herald-ims/herald/core/stats"
 )
 
-// Prometheus metrics (namespace herald, subsystem sip), the same counters as Stats:
-//
-//	herald_sip_calls_active                       gauge   calls whose INVITE has no final response yet
-//	herald_sip_draining                           gauge   1 while a drain refuses new calls (Server.Drain), else 0
-//	herald_sip_drain_aborted_total                counter calls a drain ended while they rang (487 up, CANCEL down)
-//	herald_sip_invites_total                      counter initial INVITEs received
-//	herald_sip_calls_done_total                   counter INVITEs that got their final response
-//	herald_sip_forwarded_total                    counter INVITEs forwarded toward the callee
-//	herald_sip_cards_total{card="caller|callee"}  counter card pushes set up
-//	herald_sip_call_info_links_total              counter Call-Info fallbacks offered
-//	herald_sip_rejected_total{code="403|483|503"} counter requests refused by Herald itself
-//	herald_sip_bad_bodies_total                   counter INVITE bodies forwarded untouched (unparsable)
-//	herald_sip_reliable_retransmits_total         counter reliable 18x retransmissions (RFC 3262)
-//	herald_sip_prack_timeouts_total               counter reliable 18x given up at 64·T1
-//	herald_sip_cancels_total                      counter CANCELs handled
-//	herald_sip_udp_to_tcp_total                   counter INVITEs sent over TCP for size (RFC 3261 §18.1.1)
-//	herald_sip_tcp_refused_udp_total              counter INVITEs sent again over UDP, whole, after a refused TCP attempt
-//	herald_sip_ringbacks_total                    counter ringbacks started
-//	herald_sip_ringback_skipped_total{reason="no_codec|no_port"} counter ringbacks or lines skipped
-//	herald_sip_forward_errors_total               counter requests that could not reach their next hop
-//	herald_sip_panics_total                       counter panics recovered on the SIP plane (also herald_panics_total{plane="sip"})
-//	herald_sip_bad_requests_total                 counter requests answered 400/505 before any handler (checkRequest)
-//	herald_sip_bad_responses_total                counter responses dropped: a mandatory header missing or malformed
-//	herald_sip_fast_path_calls_total              counter plain UDP calls proxied on the fast path
-//	herald_sip_fast_path_fallbacks_total          counter new INVITEs the fast path left to the general path
-//	herald_sip_fast_path_in_dialog_total          counter ACKs for 2xx, BYEs and INFOs it forwarded
-//	herald_sip_fast_path_retransmissions_total    counter requests and responses it sent again (Timers A, E, G)
-//	herald_sip_fast_path_absorbed_total           counter retransmissions it answered without forwarding
-//	herald_sip_fast_path_timeouts_total           counter transactions ended by Timer B, F or C
-//	herald_sip_fast_path_stray_total              counter responses to its branches with no transaction
-//	herald_sip_fast_path_send_errors_total        counter datagrams the socket refused
-//	herald_sip_fast_path_overload_total           counter requests answered 503 at its transaction limit
-//	herald_sip_fast_path_unreadable_total         counter responses to its branches that could not be read
-//	herald_sip_fast_path_dns_lookups_total        counter background A/AAAA lookups of Route and next-hop names
-//	herald_sip_fast_path_dns_failures_total       counter those that failed
-//	herald_sip_fast_path_dns_full_total           counter requests sent the general way: name cache full
-//	herald_sip_fast_path_transactions             gauge   transactions it holds
-//	herald_sip_udp_datagrams_total                counter datagrams Herald's own UDP readers read (fast path on)
-//	herald_sip_udp_reads_total                    counter read system calls that returned datagrams (recvmmsg batches)
-//	herald_sip_udp_general_total                  counter datagrams handed to the general stack
-//	herald_sip_udp_dropped_total                  counter datagrams dropped: the general stack's queue was full
-//	herald_sip_capability_card_call_info_total{card="caller|callee"} counter cards sent as Call-Info only:
-//	                                              the terminal was not known to take the early-dialog push
-//	herald_sip_capability_probes_total            counter caller cards offered to a callee of unknown capability
-//	herald_sip_capability_resent_total            counter INVITEs resent without the early-session part it refused
-//	herald_sip_capability_update_refused_total    counter UPDATEs offering m=message the caller refused
-//	herald_sip_capability_learned_total{capable="true|false"} counter lessons recorded in the cache
-//	herald_sip_capability_cache_lookups_total{result="hit|miss"} counter cache lookups
-//	herald_sip_capability_cache_dropped_total{reason="expired|evicted"} counter cache entries dropped
-//	herald_sip_capability_cache_entries           gauge   terminals the cache holds
-var (
-	descSIPActive = prometheus.NewDesc("herald_sip_calls_active", "Calls whose INVITE has no final response yet.", nil, nil)
-	descSIPCards  = prometheus.NewDesc("herald_sip_cards_total", "Card pushes set up.", []string{"card"}, nil)
-	descSIPReject = prometheus.NewDesc("herald_sip_rejected_total", "Requests refused by Herald itself.", []string{"code"}, nil)
-	descSIPFastTx = prometheus.NewDesc("herald_sip_fast_path_transactions", "Transactions the fast path holds.", nil, nil)
-	descSIPDrain  = prometheus.NewDesc("herald_sip_draining", "1 while a drain refuses new calls, else 0.", nil, nil)
-	descSIPUDP    = [...]*prometheus.Desc{
-		prometheus.NewDesc("herald_sip_udp_datagrams_total", "Datagrams Herald's own SIP UDP readers read.", nil, nil),
-		prometheus.NewDesc("herald_sip_udp_reads_total", "Read system calls that returned SIP datagrams (recvmmsg batches).", nil, nil),
-		prometheus.NewDesc("herald_sip_udp_general_total", "SIP datagrams handed to the general stack.", nil, nil),
-		prometheus.NewDesc("herald_sip_udp_dropped_total", "SIP datagrams dropped because the general stack's queue was full.", nil, nil),
-	}
-	descCapCallInfo = prometheus.NewDesc("herald_sip_capability_card_call_info_total", "Cards sent as Call-Info only: the terminal was not known to take the early-dialog push.", []string{"card"}, nil)
-	descCapLearned  = prometheus.NewDesc("herald_sip_capability_learned_total", "Terminal capability lessons recorded in the cache.", []string{"capable"}, nil)
-	descCapLookups  = prometheus.NewDesc("herald_sip_capability_cache_lookups_total", "Capability cache lookups.", []string{"result"}, nil)
-	descCapDropped  = prometheus.NewDesc("herald_sip_capability_cache_dropped_total", "Capability cache entries dropped at their TTL (expired) or for room (evicted).", []string{"reason"}, nil)
-	descCapEntries  = prometheus.NewDesc("herald_sip_capability_cache_entries", "Terminals the capability cache holds.", nil, nil)
-	descSIPSkip     = prometheus.NewDesc("herald_sip_ringback_skipped_total", "Ringbacks (no_codec) or ringback lines (no_port) skipped.", []string{"reason"}, nil)
-	sipCounters     = []struct {
-		desc *prometheus.Desc
-		get  func(*Stats) *atomic.Uint64
-	}{
-		{prometheus.NewDesc("herald_sip_invites_total", "Initial INVITEs received.", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.Invites }},
-		{prometheus.NewDesc("herald_sip_calls_done_total", "INVITEs that got their final response.", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.CallsDone }},
-		{prometheus.NewDesc("herald_sip_forwarded_total", "INVITEs forwarded toward the callee.", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.Forwarded }},
-		{prometheus.NewDesc("herald_sip_call_info_links_total", "Call-Info fallbacks offered.", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.CallInfoLinks }},
-		{prometheus.NewDesc("herald_sip_bad_bodies_total", "INVITE bodies forwarded untouched because they did not parse.", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.BadBodies }},
-		{prometheus.NewDesc("herald_sip_reliable_retransmits_total", "Reliable provisional response retransmissions (RFC 3262).", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.ReliableRetransmits }},
-		{prometheus.NewDesc("herald_sip_prack_timeouts_total", "Reliable provisional responses given up at 64*T1.", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.PrackTimeouts }},
-		{prometheus.NewDesc("herald_sip_cancels_total", "CANCELs handled.", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.Cancels }},
-		{prometheus.NewDesc("herald_sip_drain_aborted_total", "Calls a drain ended while they rang (487 to the caller, CANCEL to the callee).", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.DrainAborted }},
-		{prometheus.NewDesc("herald_sip_udp_to_tcp_total", "INVITEs sent over TCP because they outgrew UDP (RFC 3261 18.1.1).", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.UDPToTCP }},
-		{prometheus.NewDesc("herald_sip_tcp_refused_udp_total", "INVITEs sent again over UDP, whole, after the TCP attempt for their size failed (RFC 3261 18.1.1).", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.TCPRefusedUDP }},
-		{prometheus.NewDesc("herald_sip_ringbacks_total", "Ringbacks started.", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.Ringbacks }},
-		{prometheus.NewDesc("herald_sip_forward_errors_total", "Requests that could not be sent toward their next hop (DNS, connect, TLS).", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.ForwardErrors }},
-		{prometheus.NewDesc("herald_sip_panics_total", "Panics recovered on the SIP plane (requests owed an answer got 500).", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.Panics }},
-		{prometheus.NewDesc("herald_sip_bad_requests_total", "Requests answered 400 or 505 before any handler: a mandatory header missing or malformed, a repeated one.", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.BadRequests }},
-		{prometheus.NewDesc("herald_sip_bad_responses_total", "Responses from a next hop dropped: a mandatory header missing or malformed (RFC 3261 18.1.2).", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.BadResponses }},
-		{prometheus.NewDesc("herald_sip_fast_path_calls_total", "Plain UDP calls proxied on the fast path.", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.Fast.Calls }},
-		{prometheus.NewDesc("herald_sip_fast_path_fallbacks_total", "New INVITEs the fast path left to the general path.", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.Fast.Fallbacks }},
-		{prometheus.NewDesc("herald_sip_fast_path_in_dialog_total", "ACKs for 2xx, BYEs and INFOs forwarded on the fast path.", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.Fast.InDialog }},
-		{prometheus.NewDesc("herald_sip_fast_path_retransmissions_total", "Requests and responses the fast path sent again (RFC 3261 Timers A, E, G).", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.Fast.Retransmissions }},
-		{prometheus.NewDesc("herald_sip_fast_path_absorbed_total", "Retransmissions the fast path answered without forwarding.", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.Fast.Absorbed }},
-		{prometheus.NewDesc("herald_sip_fast_path_timeouts_total", "Fast-path transactions ended by Timer B, F or C.", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.Fast.Timeouts }},
-		{prometheus.NewDesc("herald_sip_fast_path_stray_total", "Responses to a fast-path branch with no transaction.", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.Fast.Stray }},
-		{prometheus.NewDesc("herald_sip_fast_path_unreadable_total", "Responses to a fast-path branch that could not be read.", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.Fast.Unreadable }},
-		{prometheus.NewDesc("herald_sip_fast_path_dns_lookups_total", "Background A/AAAA lookups of Route and next-hop names.", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.Fast.DNSLookups }},
-		{prometheus.NewDesc("herald_sip_fast_path_dns_failures_total", "Background name lookups that failed.", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.Fast.DNSFailures }},
-		{prometheus.NewDesc("herald_sip_fast_path_dns_full_total", "Requests sent the general way because the name cache was full.", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.Fast.DNSFull }},
-		{prometheus.NewDesc("herald_sip_fast_path_overload_total", "Requests answered 503: the fast path held its limit of transactions.", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.Fast.Overload }},
-		{prometheus.NewDesc("herald_sip_fast_path_send_errors_total", "Datagrams the fast path's socket refused.", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.Fast.SendErrors }},
-		{prometheus.NewDesc("herald_sip_capability_probes_total", "Caller cards offered to a callee of unknown capability (probing).", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.Capability.CallerCardProbes }},
-		{prometheus.NewDesc("herald_sip_capability_resent_total", "INVITEs resent without the early-session part the callee refused.", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.Capability.Resent }},
-		{prometheus.NewDesc("herald_sip_capability_update_refused_total", "UPDATEs offering m=message the caller refused (then Call-Info).", nil, nil), func(s *Stats) *atomic.Uint64 { return &s.Capability.UpdateRefused }},
-	}
-)
+// Snapshot is the SIP plane's /varz object, read from the live counters (Stats, the fast path's,
+// the UDP readers', the capability cache's). Its metric tags (core/stats) are the only declaration
+// of the SIP plane's Prometheus counters and gauges (namespace herald, subsystem sip); the
+// call-setup histograms are exported beside them.
+type Snapshot struct {
+	ActiveCalls int  `json:"active_calls" metric:"herald_sip_calls_active,gauge" help:"Calls whose INVITE has no final response yet."`
+	Draining    bool `json:"draining" metric:"herald_sip_draining,gauge" help:"1 while a drain refuses new calls, else 0."`
 
-type sipCollector struct{ s *Server }
+	Invites       uint64 `json:"invites" metric:"herald_sip_invites_total,counter" help:"Initial INVITEs received."`
+	CallsDone     uint64 `json:"calls_done" metric:"herald_sip_calls_done_total,counter" help:"INVITEs that got their final response."`
+	Forwarded     uint64 `json:"forwarded" metric:"herald_sip_forwarded_total,counter" help:"INVITEs forwarded toward the callee."`
+	CallerCards   uint64 `json:"caller_cards" metric:"herald_sip_cards_total{card=caller},counter" help:"Card pushes set up."`
+	CalleeCards   uint64 `json:"callee_cards" metric:"herald_sip_cards_total{card=callee},counter"`
+	CallInfoLinks uint64 `json:"call_info_links" metric:"herald_sip_call_info_links_total,counter" help:"Call-Info fallbacks offered."`
+	// Requests refused by Herald itself: 403 (untrusted), 483 (Max-Forwards), 503 (limits, drain).
+	Rejected403         uint64 `json:"rejected_403" metric:"herald_sip_rejected_total{code=403},counter" help:"Requests refused by Herald itself."`
+	Rejected483         uint64 `json:"rejected_483" metric:"herald_sip_rejected_total{code=483},counter"`
+	Rejected503         uint64 `json:"rejected_503" metric:"herald_sip_rejected_total{code=503},counter"`
+	BadBodies           uint64 `json:"bad_bodies" metric:"herald_sip_bad_bodies_total,counter" help:"INVITE bodies forwarded untouched because they did not parse."`
+	ReliableRetransmits uint64 `json:"reliable_retransmits" metric:"herald_sip_reliable_retransmits_total,counter" help:"Reliable provisional response retransmissions (RFC 3262)."`
+	PrackTimeouts       uint64 `json:"prack_timeouts" metric:"herald_sip_prack_timeouts_total,counter" help:"Reliable provisional responses given up at 64*T1."`
+	Cancels             uint64 `json:"cancels" metric:"herald_sip_cancels_total,counter" help:"CANCELs handled."`
+	DrainAborted        uint64 `json:"drain_aborted" metric:"herald_sip_drain_aborted_total,counter" help:"Calls a drain ended while they rang (487 to the caller, CANCEL to the callee)."`
+	UDPToTCP            uint64 `json:"udp_to_tcp" metric:"herald_sip_udp_to_tcp_total,counter" help:"INVITEs sent over TCP because they outgrew UDP (RFC 3261 18.1.1)."`
+	TCPRefusedUDP       uint64 `json:"tcp_refused_udp" metric:"herald_sip_tcp_refused_udp_total,counter" help:"INVITEs sent again over UDP, whole, after the TCP attempt for their size failed (RFC 3261 18.1.1)."`
+	Ringbacks           uint64 `json:"ringbacks" metric:"herald_sip_ringbacks_total,counter" help:"Ringbacks started."`
+	RingbackNoCodec     uint64 `json:"ringback_no_codec" metric:"herald_sip_ringback_skipped_total{reason=no_codec},counter" help:"Ringbacks (no_codec) or ringback lines (no_port) skipped."`
+	RingbackNoPort      uint64 `json:"ringback_no_port" metric:"herald_sip_ringback_skipped_total{reason=no_port},counter"`
+	ForwardErrors       uint64 `json:"forward_errors" metric:"herald_sip_forward_errors_total,counter" help:"Requests that could not be sent toward their next hop (DNS, connect, TLS)."`
+	Panics              uint64 `json:"panics" metric:"herald_sip_panics_total,counter" help:"Panics recovered on the SIP plane (requests owed an answer got 500)."`
+	BadRequests         uint64 `json:"bad_requests" metric:"herald_sip_bad_requests_total,counter" help:"Requests answered 400 or 505 before any handler: a mandatory header missing or malformed, a repeated one."`
+	BadResponses        uint64 `json:"bad_responses" metric:"herald_sip_bad_responses_total,counter" help:"Responses from a next hop dropped: a mandatory header missing or malformed (RFC 3261 18.1.2)."`
 
-// Collectors returns the SIP layer's Prometheus collectors, to register once.
+	Capability CapabilitySnapshot `json:"capability"`
+	FastPath   FastSnapshot       `json:"fast_path"`
+	UDP        UDPSnapshot        `json:"udp"`
+}
+
+// CapabilitySnapshot is the gate on early-dialog pushes and its cache of learned terminals.
+type CapabilitySnapshot struct {
+	CallerCardCallInfo uint64 `json:"caller_card_call_info" metric:"herald_sip_capability_card_call_info_total{card=caller},counter" help:"Cards sent as Call-Info only: the terminal was not known to take the early-dialog push."`
+	CalleeCardCallInfo uint64 `json:"callee_card_call_info" metric:"herald_sip_capability_card_call_info_total{card=callee},counter"`
+	Probes             uint64 `json:"probes" metric:"herald_sip_capability_probes_total,counter" help:"Caller cards offered to a callee of unknown capability (probing)."`
+	Resent             uint64 `json:"resent" metric:"herald_sip_capability_resent_total,counter" help:"INVITEs resent without the early-session part the callee refused."`
+	UpdateRefused      uint64 `json:"update_refused" metric:"herald_sip_capability_update_refused_total,counter" help:"UPDATEs offering m=message the caller refused (then Call-Info)."`
+	LearnedCapable     uint64 `json:"learned_capable" metric:"herald_sip_capability_learned_total{capable=true},counter" help:"Terminal capability lessons recorded in the cache."`
+	LearnedIncapable   uint64 `json:"learned_incapable" metric:"herald_sip_capability_learned_total{capable=false},counter"`
+	CacheHits          uint64 `json:"cache_hits" metric:"herald_sip_capability_cache_lookups_total{result=hit},counter" help:"Capability cache lookups."`
+	CacheMisses        uint64 `json:"cache_misses" metric:"herald_sip_capability_cache_lookups_total{result=miss},counter"`
+	CacheExpired       uint64 `json:"cache_expired" metric:"herald_sip_capability_cache_dropped_total{reason=expired},counter" help:"Capability cache entries dropped at their TTL (expired) or for room (evicted)."`
+	CacheEvicted       uint64 `json:"cache_evicted" metric:"herald_sip_capability_cache_dropped_total{reason=evicted},counter"`
+	CacheEntries       int    `json:"cache_entries" metric:"herald_sip_capability_cache_entries,gauge" help:"Terminals the capability cache holds."`
+}
+
+// FastSnapshot is the fast path's counters (plain calls over UDP).
+type FastSnapshot struct {
+	Calls           uint64 `json:"calls" metric:"herald_sip_fast_path_calls_total,counter" help:"Plain UDP calls proxied on the fast path."`
+	Fallbacks       uint64 `json:"fallbacks" metric:"herald_sip_fast_path_fallbacks_total,counter" help:"New INVITEs the fast path left to the general path."`
+	InDialog        uint64 `json:"in_dialog" metric:"herald_sip_fast_path_in_dialog_total,counter" help:"ACKs for 2xx, BYEs and INFOs forwarded on the fast path."`
+	Retransmissions uint64 `json:"retransmissions" metric:"herald_sip_fast_path_retransmissions_total,counter" help:"Requests and responses the fast path sent again (RFC 3261 Timers A, E, G)."`
+	Absorbed        uint64 `json:"absorbed" metric:"herald_sip_fast_path_absorbed_total,counter" help:"Retransmissions the fast path answered without forwarding."`
+	Timeouts        uint64 `json:"timeouts" metric:"herald_sip_fast_path_timeouts_total,counter" help:"Fast-path transactions ended by Timer B, F or C."`
+	Stray           uint64 `json:"stray" metric:"herald_sip_fast_path_stray_total,counter" help:"Responses to a fast-path branch with no transaction."`
+	SendErrors      uint64 `json:"send_errors" metric:"herald_sip_fast_path_send_errors_total,counter" help:"Datagrams the fast path's socket refused."`
+	Unreadable      uint64 `json:"unreadable" metric:"herald_sip_fast_path_unreadable_total,counter" help:"Responses to a fast-path branch that could not be read."`
+	DNSLookups      uint64 `json:"dns_lookups" metric:"herald_sip_fast_path_dns_lookups_total,counter" help:"Background A/AAAA lookups of Route and next-hop names."`
+	DNSFailures     uint64 `json:"dns_failures" metric:"herald_sip_fast_path_dns_failures_total,counter" help:"Background name lookups that failed."`
+	DNSFull         uint64 `json:"dns_full" metric:"herald_sip_fast_path_dns_full_total,counter" help:"Requests sent the general way because the name cache was full."`
+	Overload        uint64 `json:"overload" metric:"herald_sip_fast_path_overload_total,counter" help:"Requests answered 503: the fast path held its limit of transactions."`
+	Transactions    int    `json:"transactions" metric:"herald_sip_fast_path_transactions,gauge" help:"Transactions the fast path holds."`
+}
+
+// UDPSnapshot is the SIP UDP sockets Herald reads itself (fast path on).
+type UDPSnapshot struct {
+	Datagrams uint64 `json:"datagrams" metric:"herald_sip_udp_datagrams_total,counter" help:"Datagrams Herald's own SIP UDP readers read."`
+	Reads     uint64 `json:"reads" metric:"herald_sip_udp_reads_total,counter" help:"Read system calls that returned SIP datagrams (recvmmsg batches)."`
+	General   uint64 `json:"general" metric:"herald_sip_udp_general_total,counter" help:"SIP datagrams handed to the general stack."`
+	Dropped   uint64 `json:"dropped" metric:"herald_sip_udp_dropped_total,counter" help:"SIP datagrams dropped because the general stack's queue was full."`
+}
+
+// Snapshot reads the SIP plane's counters.
+func (s *Server) Snapshot() Snapshot {
+	st := &s.Stats
+	f, c := &st.Fast, &st.Capability
+	out := Snapshot{
+		ActiveCalls: s.ActiveCalls(), Draining: s.Draining(),
+		Invites: st.Invites.Load(), CallsDone: st.CallsDone.Load(), Forwarded: st.Forwarded.Load(),
+		CallerCards: st.CallerCards.Load(), CalleeCards: st.CalleeCards.Load(), CallInfoLinks: st.CallInfoLinks.Load(),
+		Rejected403: st.Rejected403.Load(), Rejected483: st.Rejected483.Load(), Rejected503: st.Rejected503.Load(),
+		BadBodies: st.BadBodies.Load(), ReliableRetransmits: st.ReliableRetransmits.Load(),
+		PrackTimeouts: st.PrackTimeouts.Load(), Cancels: st.Cancels.Load(), DrainAborted: st.DrainAborted.Load(),
+		UDPToTCP: st.UDPToTCP.Load(), TCPRefusedUDP: st.TCPRefusedUDP.Load(), Ringbacks: st.Ringbacks.Load(),
+		RingbackNoCodec: st.RingbackNoCodec.Load(), RingbackNoPort: st.RingbackNoPort.Load(),
+		ForwardErrors: st.ForwardErrors.Load(), Panics: st.Panics.Load(), BadRequests: st.BadRequests.Load(),
+		BadResponses: st.BadResponses.Load(),
+		Capability: CapabilitySnapshot{
+			CallerCardCallInfo: c.CallerCardCallInfo.Load(), CalleeCardCallInfo: c.CalleeCardCallInfo.Load(),
+			Probes: c.CallerCardProbes.Load(), Resent: c.Resent.Load(), UpdateRefused: c.UpdateRefused.Load(),
+		},
+		FastPath: FastSnapshot{
+			Calls: f.Calls.Load(), Fallbacks: f.Fallbacks.Load(), InDialog: f.InDialog.Load(),
+			Retransmissions: f.Retransmissions.Load(), Absorbed: f.Absorbed.Load(), Timeouts: f.Timeouts.Load(),
+			Stray: f.Stray.Load(), SendErrors: f.SendErrors.Load(), Unreadable: f.Unreadable.Load(),
+			DNSLookups: f.DNSLookups.Load(), DNSFailures: f.DNSFailures.Load(), DNSFull: f.DNSFull.Load(),
+			Overload: f.Overload.Load(), Transactions: s.FastTransactions(),
+		},
+	}
+	if cc := s.deps.Capabilities; cc != nil {
+		cs := &cc.Stats
+		out.Capability.LearnedCapable, out.Capability.LearnedIncapable = cs.LearnedCapable.Load(), cs.LearnedIncapable.Load()
+		out.Capability.CacheHits, out.Capability.CacheMisses = cs.Hits.Load(), cs.Misses.Load()
+		out.Capability.CacheExpired, out.Capability.CacheEvicted = cs.Expired.Load(), cs.Evicted.Load()
+		out.Capability.CacheEntries = cc.Len()
+	}
+	u := &out.UDP
+	u.Datagrams, u.Reads, u.General, u.Dropped = s.UDPStats()
+	return out
+}
+
+// Collectors returns the SIP layer's Prometheus collectors, to register once: the counters and
+// gauges of [Snapshot] and the call-setup histograms.
 func (s *Server) Collectors() []prometheus.Collector {
-	cs := []prometheus.Collector{sipCollector{s}}
+	cs := []prometheus.Collector{stats.NewCollector(s.Snapshot)}
 	if s.hist != nil { // nil only in a Server built without New (unit tests)
 		cs = append(cs, s.hist.reliable, s.hist.final)
 	}
 	return cs
-}
-
-func (c sipCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- descSIPActive
-	ch <- descSIPCards
-	ch <- descSIPReject
-	ch <- descSIPSkip
-	ch <- descSIPFastTx
-	ch <- descSIPDrain
-	for _, d := range []*prometheus.Desc{descCapCallInfo, descCapLearned, descCapLookups, descCapDropped, descCapEntries} {
-		ch <- d
-	}
-	for _, d := range descSIPUDP {
-		ch <- d
-	}
-	for _, m := range sipCounters {
-		ch <- m.desc
-	}
-}
-
-func (c sipCollector) Collect(ch chan<- prometheus.Metric) {
-	st := &c.s.Stats
-	counter := func(d *prometheus.Desc, v *atomic.Uint64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v.Load()), labels...)
-	}
-	ch <- prometheus.MustNewConstMetric(descSIPActive, prometheus.GaugeValue, float64(c.s.ActiveCalls()))
-	ch <- prometheus.MustNewConstMetric(descSIPFastTx, prometheus.GaugeValue, float64(c.s.FastTransactions()))
-	draining := 0.0
-	if c.s.Draining() {
-		draining = 1
-	}
-	ch <- prometheus.MustNewConstMetric(descSIPDrain, prometheus.GaugeValue, draining)
-	dg, rd, gen, drop := c.s.UDPStats()
-	for i, v := range [...]uint64{dg, rd, gen, drop} {
-		ch <- prometheus.MustNewConstMetric(descSIPUDP[i], prometheus.CounterValue, float64(v))
-	}
-	counter(descSIPCards, &st.CallerCards, "caller")
-	counter(descSIPCards, &st.CalleeCards, "callee")
-	counter(descSIPReject, &st.Rejected403, "403")
-	counter(descSIPReject, &st.Rejected483, "483")
-	counter(descSIPReject, &st.Rejected503, "503")
-	counter(descSIPSkip, &st.RingbackNoCodec, "no_codec")
-	counter(descSIPSkip, &st.RingbackNoPort, "no_port")
-	for _, m := range sipCounters {
-		counter(m.desc, m.get(st))
-	}
-	counter(descCapCallInfo, &st.Capability.CallerCardCallInfo, "caller")
-	counter(descCapCallInfo, &st.Capability.CalleeCardCallInfo, "callee")
-	if cc := c.s.deps.Capabilities; cc != nil {
-		cs := &cc.Stats
-		counter(descCapLearned, &cs.LearnedCapable, "true")
-		counter(descCapLearned, &cs.LearnedIncapable, "false")
-		counter(descCapLookups, &cs.Hits, "hit")
-		counter(descCapLookups, &cs.Misses, "miss")
-		counter(descCapDropped, &cs.Expired, "expired")
-		counter(descCapDropped, &cs.Evicted, "evicted")
-		ch <- prometheus.MustNewConstMetric(descCapEntries, prometheus.GaugeValue, float64(cc.Len()))
-	} else {
-		ch <- prometheus.MustNewConstMetric(descCapEntries, prometheus.GaugeValue, 0)
-	}
 }

@@ -44,7 +44,8 @@
 //
 // # Metrics
 //
-// Registered on Options.Registry when it is non-nil (namespace herald, subsystem web):
+// Declared by the metric tags of [Stats] (core/stats) and registered on Options.Registry when it is
+// non-nil (namespace herald, subsystem web):
 //
 //	herald_web_requests_total{route="page|healthz|varz|metrics|pprof|api|other",class="2xx|3xx|4xx|5xx"}
 //	herald_web_page_responses_total{encoding="zstd|gzip|identity"}   full (200) page bodies sent

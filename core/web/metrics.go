@@ -2,13 +2,6 @@ package web
 
 import (
 	"sync/atomic"
-
-	"github.com/prometheus/client_golang/prometheus"
-)
-
-const (
-	metricsNamespace = "herald"
-	metricsSubsystem = "web"
 )
 
 // route is the bounded "route" label of herald_web_requests_total.
@@ -62,59 +55,16 @@ func (c *counters) countRequest(r route, code int) {
 	c.requests[r][cl].Add(1)
 }
 
-func desc(name, help string, labels ...string) *prometheus.Desc {
-	return prometheus.NewDesc(prometheus.BuildFQName(metricsNamespace, metricsSubsystem, name), help, labels, nil)
-}
-
-var (
-	descRequests  = desc("requests_total", "HTTP responses by route and status class.", "route", "class")
-	descPages     = desc("page_responses_total", "Full page bodies sent, by content coding.", "encoding")
-	descPublished = desc("published_total", "Page tokens issued.")
-	descRefused   = desc("publish_refused_total", "Publish calls refused because the token table was full.")
-	descExpired   = desc("tokens_expired_total", "Page tokens dropped at expiry.")
-	descRevoked   = desc("tokens_revoked_total", "Page tokens revoked before expiry.")
-	descTokens    = desc("tokens", "Page tokens held now (expired ones until swept).")
-)
-
-// collector exposes a Server's counters.
-type collector struct{ s *Server }
-
-func (collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descRequests, descPages, descPublished, descRefused, descExpired,
-		descRevoked, descTokens} {
-		ch <- d
-	}
-}
-
-func (c collector) Collect(ch chan<- prometheus.Metric) {
-	st := &c.s.stats
-	counter := func(d *prometheus.Desc, v uint64, l ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), l...)
-	}
-	for r := range numRoutes {
-		for cl, name := range classNames {
-			counter(descRequests, st.requests[r][cl].Load(), routeNames[r], name)
-		}
-	}
-	for k := range numCodings {
-		counter(descPages, st.pages[k].Load(), codingNames[k])
-	}
-	counter(descPublished, st.published.Load())
-	counter(descRefused, st.refused.Load())
-	counter(descExpired, st.expired.Load())
-	counter(descRevoked, st.revoked.Load())
-	ch <- prometheus.MustNewConstMetric(descTokens, prometheus.GaugeValue, float64(c.s.tokens.len()))
-}
-
-// Stats is a snapshot of the server's counters; /varz serves it when Options.Varz is nil.
+// Stats is a snapshot of the server's counters; /varz serves it when Options.Varz is nil. Its
+// metric tags (core/stats) declare the HTTP plane's Prometheus metrics (herald_web_*).
 type Stats struct {
-	Tokens    int                          `json:"tokens"`
-	Published uint64                       `json:"published"`
-	Refused   uint64                       `json:"publish_refused"`
-	Expired   uint64                       `json:"tokens_expired"`
-	Revoked   uint64                       `json:"tokens_revoked"`
-	Pages     map[string]uint64            `json:"page_responses"`       // by encoding
-	Requests  map[string]map[string]uint64 `json:"requests"`             // route → class → count
+	Tokens    int                          `json:"tokens" metric:"herald_web_tokens,gauge" help:"Page tokens held now (expired ones until swept)."`
+	Published uint64                       `json:"published" metric:"herald_web_published_total,counter" help:"Page tokens issued."`
+	Refused   uint64                       `json:"publish_refused" metric:"herald_web_publish_refused_total,counter" help:"Publish calls refused because the token table was full."`
+	Expired   uint64                       `json:"tokens_expired" metric:"herald_web_tokens_expired_total,counter" help:"Page tokens dropped at expiry."`
+	Revoked   uint64                       `json:"tokens_revoked" metric:"herald_web_tokens_revoked_total,counter" help:"Page tokens revoked before expiry."`
+	Pages     map[string]uint64            `json:"page_responses" metric:"herald_web_page_responses_total{encoding},counter" help:"Full page bodies sent, by content coding."`
+	Requests  map[string]map[string]uint64 `json:"requests" metric:"herald_web_requests_total{route,class},counter" help:"HTTP responses by route and status class."` // route → class → count
 	Addr      string                       `json:"addr,omitempty"`       // page listener
 	AdminAddr string                       `json:"admin_addr,omitempty"` // admin listener, if separate
 }

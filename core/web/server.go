@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/herald-ims/herald/core/content"
+	"github.com/herald-ims/herald/core/stats"
 )
 
 // Server is the HTTP plane. Create it with [New], then [Server.Start] and finally [Server.Stop].
@@ -56,7 +57,7 @@ func New(o Options) (*Server, error) {
 	s.adminMux = newPprofMux()
 	s.metrics = s.newMetricsHandler()
 	if o.Registry != nil {
-		if err := o.Registry.Register(collector{s}); err != nil {
+		if err := o.Registry.Register(stats.NewCollector(s.Stats)); err != nil {
 			return nil, fmt.Errorf("%w: register metrics: %w", ErrBadOptions, err)
 		}
 	}

@@ -47,39 +47,45 @@ func (c *counters) noteOutbound(n int64) {
 	}
 }
 
-// Stats is a snapshot of the plane's counters (totals since New, except the *Open gauges).
+// Stats is a snapshot of the plane's counters (totals since New, except the *Open gauges and
+// MaxOutboundQueued). It is the plane's /varz object and, through its metric tags (core/stats),
+// its Prometheus metrics (namespace herald, subsystem msrp): each is declared here only.
 type Stats struct {
-	ConnsOpen         int64 `json:"conns_open"`          // connections open now
-	ConnsAccepted     int64 `json:"conns_accepted"`      // connections admitted
-	ConnsRefusedLimit int64 `json:"conns_refused_limit"` // connections refused by MaxConns or MaxConnsPerIP
-	SessionsOpen      int64 `json:"sessions_open"`       // sessions registered and not yet reported
+	ConnsOpen         int64 `json:"conns_open" metric:"herald_msrp_connections_open,gauge" help:"MSRP connections open now."`
+	ConnsAccepted     int64 `json:"conns_accepted" metric:"herald_msrp_connections_accepted_total,counter" help:"MSRP connections admitted."`
+	ConnsRefusedLimit int64 `json:"conns_refused_limit" metric:"herald_msrp_connections_refused_total,counter" help:"MSRP connections refused by the per-server or per-IP limit."`
+	SessionsOpen      int64 `json:"sessions_open" metric:"herald_msrp_sessions_open,gauge" help:"Push sessions registered and not yet reported."`
 
-	Binds          int64 `json:"binds"`            // acquisition requests that bound a session
-	BindUnknown481 int64 `json:"bind_unknown_481"` // binds for an unknown, expired or finished session (481)
-	BindRejected   int64 `json:"bind_rejected"`    // binds for a session bound elsewhere (506), or a second session on a connection (403)
-	BindTimeouts   int64 `json:"bind_timeouts"`    // connections closed for not binding within BindTimeout
-	IdleTimeouts   int64 `json:"idle_timeouts"`    // connections closed for silence
+	// Acquisition requests by result: bound a session; unknown, expired or finished session (481);
+	// session bound elsewhere (506) or a second session on a connection (403).
+	Binds          int64 `json:"binds" metric:"herald_msrp_binds_total{result=bound},counter" help:"Acquisition requests by result."`
+	BindUnknown481 int64 `json:"bind_unknown_481" metric:"herald_msrp_binds_total{result=unknown_481},counter"`
+	BindRejected   int64 `json:"bind_rejected" metric:"herald_msrp_binds_total{result=rejected},counter"`
+	BindTimeouts   int64 `json:"bind_timeouts" metric:"herald_msrp_bind_timeouts_total,counter" help:"Connections closed for not binding in time."`
+	IdleTimeouts   int64 `json:"idle_timeouts" metric:"herald_msrp_idle_timeouts_total,counter" help:"Connections closed for silence."`
 
-	DeliveriesOK           int64 `json:"deliveries_ok"`           // Delivered results
-	DeliveriesFailed       int64 `json:"deliveries_failed"`       // Failed results
-	DeliveriesTimeout      int64 `json:"deliveries_timeout"`      // TimedOut results (never bound, or not confirmed in time)
-	DeliveriesAborted      int64 `json:"deliveries_aborted"`      // Aborted results (Close, Stop)
-	DeliveriesDisconnected int64 `json:"deliveries_disconnected"` // Disconnected results
+	// Push session results: Delivered, Failed, TimedOut (never bound, or not confirmed in time),
+	// Aborted (Close, Stop), Disconnected.
+	DeliveriesOK           int64 `json:"deliveries_ok" metric:"herald_msrp_deliveries_total{outcome=delivered},counter" help:"Push session results by outcome."`
+	DeliveriesFailed       int64 `json:"deliveries_failed" metric:"herald_msrp_deliveries_total{outcome=failed},counter"`
+	DeliveriesTimeout      int64 `json:"deliveries_timeout" metric:"herald_msrp_deliveries_total{outcome=timed-out},counter"`
+	DeliveriesAborted      int64 `json:"deliveries_aborted" metric:"herald_msrp_deliveries_total{outcome=aborted},counter"`
+	DeliveriesDisconnected int64 `json:"deliveries_disconnected" metric:"herald_msrp_deliveries_total{outcome=disconnected},counter"`
 
-	BytesSent       int64 `json:"bytes_sent"`       // page body bytes handed to connections
-	BytesReceived   int64 `json:"bytes_received"`   // bytes read from terminals' connections (every read, whatever it holds)
-	FramesMalformed int64 `json:"frames_malformed"` // malformed frames and unusable To-Path/Status values
-	FramesTooLarge  int64 `json:"frames_too_large"` // frames over MaxHeaderBytes or MaxChunkBytes (413)
-	ReportsUnknown  int64 `json:"reports_unknown"`  // REPORTs for no transfer of the connection (ignored)
+	BytesSent       int64 `json:"bytes_sent" metric:"herald_msrp_sent_bytes_total,counter" help:"Page body bytes handed to connections."`
+	BytesReceived   int64 `json:"bytes_received" metric:"herald_msrp_received_bytes_total,counter" help:"Bytes read from terminals' connections."`
+	FramesMalformed int64 `json:"frames_malformed" metric:"herald_msrp_frames_rejected_total{reason=malformed},counter" help:"Frames rejected by reason."` // and unusable To-Path/Status values
+	FramesTooLarge  int64 `json:"frames_too_large" metric:"herald_msrp_frames_rejected_total{reason=too_large},counter"`                                   // over MaxHeaderBytes or MaxChunkBytes (413)
+	ReportsUnknown  int64 `json:"reports_unknown" metric:"herald_msrp_reports_unknown_total,counter" help:"REPORTs that matched no transfer."`
 
-	OutboundPauses    int64 `json:"outbound_pauses"`     // times a transfer stopped at the MaxOutbound mark
-	MaxOutboundQueued int64 `json:"max_outbound_queued"` // largest outbound backlog of a connection seen after a chunk write
-	EngineRestarts    int64 `json:"engine_restarts"`     // engine runs restarted after an unexpected stop
+	OutboundPauses    int64 `json:"outbound_pauses" metric:"herald_msrp_outbound_pauses_total,counter" help:"Transfers paused at the outbound high-water mark."`
+	MaxOutboundQueued int64 `json:"max_outbound_queued" metric:"herald_msrp_outbound_max_queued_bytes,gauge" help:"Largest outbound backlog of a connection seen after a write."`
+	EngineRestarts    int64 `json:"engine_restarts" metric:"herald_msrp_engine_restarts_total,counter" help:"Engine restarts after an unexpected stop."`
 
-	DialsBusy          int64 `json:"dials_busy"`           // Connect calls refused at MaxDials
-	DialsFailed        int64 `json:"dials_failed"`         // outgoing connections (Connect) not established: TCP connect, or msrps handshake
-	TLSHandshakeFailed int64 `json:"tls_handshake_failed"` // msrps connections, accepted or dialled, closed for a failed or timed-out handshake
-	AcceptErrors       int64 `json:"accept_errors"`        // msrps accept errors (e.g. EMFILE), each followed by a backoff
+	DialsBusy          int64 `json:"dials_busy" metric:"herald_msrp_dials_total{result=busy},counter" help:"Outgoing connections (Herald active) that failed or were refused, by result."` // refused at MaxDials
+	DialsFailed        int64 `json:"dials_failed" metric:"herald_msrp_dials_total{result=failed},counter"`                                                                                 // TCP connect or msrps handshake failed
+	TLSHandshakeFailed int64 `json:"tls_handshake_failed" metric:"herald_msrp_tls_handshake_failures_total,counter" help:"msrps connections, accepted or dialled, closed for a failed or timed-out TLS handshake."`
+	AcceptErrors       int64 `json:"accept_errors" metric:"herald_msrp_accept_errors_total,counter" help:"msrps accept errors, each followed by a backoff."`
 }
 
 // Stats returns a snapshot of the counters.

@@ -4,22 +4,28 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/herald-ims/herald/core/stats"
 )
 
-// Stats is a snapshot of the plane's counters since New.
+// Stats is a snapshot of the plane's counters since New. It is the plane's /varz object and,
+// through its metric tags (core/stats), its Prometheus counters and gauges (herald_rtp_*); the
+// lateness histogram (herald_rtp_send_lateness_seconds) is exported beside it.
 type Stats struct {
-	Streams     int           `json:"streams"`         // allocated streams, playing or not
-	Playing     int           `json:"playing"`         // streams on a wheel
-	Packets     uint64        `json:"packets"`         // RTP packets sent
-	Octets      uint64        `json:"octets"`          // RTP payload octets sent
-	Late        uint64        `json:"late"`            // RTP packets sent more than 10 ms after their due time
-	Dropped     uint64        `json:"dropped"`         // datagrams the kernel refused (full send buffer, errors): lost at the sender
-	RTCP        uint64        `json:"rtcp"`            // RTCP compound packets sent
-	Latched     uint64        `json:"latched"`         // sockets that latched to the caller's source address
-	Unconnected uint64        `json:"unconnected"`     // senders that could not be connected (those streams send unconnected)
-	P50Lateness time.Duration `json:"p50_lateness_ns"` // lateness quantiles, 100 µs resolution, capped at 100 ms
-	P99Lateness time.Duration `json:"p99_lateness_ns"`
-	MaxLateness time.Duration `json:"max_lateness_ns"` // upper edge of the highest non-empty bucket
+	Streams     int    `json:"streams" metric:"herald_rtp_streams,gauge" help:"Allocated RTP streams."`                 // playing or not
+	Playing     int    `json:"playing" metric:"herald_rtp_streams_playing,gauge" help:"RTP streams on a timing wheel."` // streams on a wheel
+	Packets     uint64 `json:"packets" metric:"herald_rtp_packets_sent_total,counter" help:"RTP packets sent."`
+	Octets      uint64 `json:"octets" metric:"herald_rtp_payload_bytes_total,counter" help:"RTP payload octets sent."`
+	Late        uint64 `json:"late" metric:"herald_rtp_packets_late_total,counter" help:"RTP packets sent more than 10 ms after their due time."`
+	Dropped     uint64 `json:"dropped" metric:"herald_rtp_packets_dropped_total,counter" help:"Datagrams lost at the sender."` // the kernel refused them (full send buffer, errors)
+	RTCP        uint64 `json:"rtcp" metric:"herald_rtp_rtcp_sent_total,counter" help:"RTCP compound packets sent."`
+	Latched     uint64 `json:"latched" metric:"herald_rtp_latched_total,counter" help:"Sockets latched to the caller's source address."`
+	Unconnected uint64 `json:"unconnected" metric:"herald_rtp_senders_unconnected_total,counter" help:"Stream senders that could not be connected; those streams send with an address per datagram."`
+	// Lateness quantiles of the packets sent so far (100 µs resolution, capped at 100 ms; max is the
+	// upper edge of the highest non-empty bucket): nanoseconds on /varz, seconds on /metrics.
+	P50Lateness time.Duration `json:"p50_lateness_ns" metric:"herald_rtp_send_lateness_quantile_seconds{quantile=0.5},gauge" help:"Send lateness quantiles of the RTP packets sent since start (100 µs resolution)."`
+	P99Lateness time.Duration `json:"p99_lateness_ns" metric:"herald_rtp_send_lateness_quantile_seconds{quantile=0.99},gauge"`
+	MaxLateness time.Duration `json:"max_lateness_ns" metric:"herald_rtp_send_lateness_max_seconds,gauge" help:"Upper edge of the highest non-empty send lateness bucket since start."`
 }
 
 // Stats returns the current counters, summed over the shards.
@@ -79,56 +85,25 @@ func quantile(h *[lateBuckets]uint64, q float64) time.Duration {
 	return time.Duration(lateBuckets * lateBucketNs)
 }
 
-// Prometheus metrics (namespace herald, subsystem rtp):
-//
-//	herald_rtp_streams                     gauge   allocated streams
-//	herald_rtp_streams_playing             gauge   streams on a wheel
-//	herald_rtp_packets_sent_total          counter RTP packets sent
-//	herald_rtp_payload_bytes_total         counter RTP payload octets sent
-//	herald_rtp_packets_late_total          counter RTP packets sent more than 10 ms late
-//	herald_rtp_packets_dropped_total       counter datagrams lost at the sender
-//	herald_rtp_rtcp_sent_total             counter RTCP compound packets sent
-//	herald_rtp_latched_total               counter sockets latched to the caller (symmetric RTP)
-//	herald_rtp_senders_unconnected_total   counter senders that could not be connected (dearer sends)
-//	herald_rtp_send_lateness_seconds       histogram send time minus due time
+// descLateness is the lateness histogram (core/stats exports the counters and gauges of Stats).
 var (
-	descStreams  = prometheus.NewDesc("herald_rtp_streams", "Allocated RTP streams.", nil, nil)
-	descPlaying  = prometheus.NewDesc("herald_rtp_streams_playing", "RTP streams on a timing wheel.", nil, nil)
-	descSent     = prometheus.NewDesc("herald_rtp_packets_sent_total", "RTP packets sent.", nil, nil)
-	descOctets   = prometheus.NewDesc("herald_rtp_payload_bytes_total", "RTP payload octets sent.", nil, nil)
-	descLate     = prometheus.NewDesc("herald_rtp_packets_late_total", "RTP packets sent more than 10 ms after their due time.", nil, nil)
-	descDropped  = prometheus.NewDesc("herald_rtp_packets_dropped_total", "Datagrams lost at the sender.", nil, nil)
-	descRTCP     = prometheus.NewDesc("herald_rtp_rtcp_sent_total", "RTCP compound packets sent.", nil, nil)
-	descLatched  = prometheus.NewDesc("herald_rtp_latched_total", "Sockets latched to the caller's source address.", nil, nil)
-	descUnconn   = prometheus.NewDesc("herald_rtp_senders_unconnected_total", "Stream senders that could not be connected; those streams send with an address per datagram.", nil, nil)
 	descLateness = prometheus.NewDesc("herald_rtp_send_lateness_seconds", "Send time minus due time of RTP packets.", nil, nil)
 	// latenessEdges are the exported histogram bounds, in 100 µs buckets.
 	latenessEdges = []int{5, 10, 20, 50, 100, 200, 500, 1000}
 )
 
+// collector exports the lateness histogram.
 type collector struct{ p *Plane }
 
-// Collectors returns the plane's Prometheus collectors, to register once.
-func (p *Plane) Collectors() []prometheus.Collector { return []prometheus.Collector{collector{p}} }
-
-func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descStreams, descPlaying, descSent, descOctets, descLate, descDropped,
-		descRTCP, descLatched, descUnconn, descLateness} {
-		ch <- d
-	}
+// Collectors returns the plane's Prometheus collectors, to register once: the counters and gauges
+// of [Stats] and the lateness histogram.
+func (p *Plane) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{stats.NewCollector(p.Stats), collector{p}}
 }
 
+func (c collector) Describe(ch chan<- *prometheus.Desc) { ch <- descLateness }
+
 func (c collector) Collect(ch chan<- prometheus.Metric) {
-	st := c.p.Stats()
-	ch <- prometheus.MustNewConstMetric(descStreams, prometheus.GaugeValue, float64(st.Streams))
-	ch <- prometheus.MustNewConstMetric(descPlaying, prometheus.GaugeValue, float64(st.Playing))
-	ch <- prometheus.MustNewConstMetric(descSent, prometheus.CounterValue, float64(st.Packets))
-	ch <- prometheus.MustNewConstMetric(descOctets, prometheus.CounterValue, float64(st.Octets))
-	ch <- prometheus.MustNewConstMetric(descLate, prometheus.CounterValue, float64(st.Late))
-	ch <- prometheus.MustNewConstMetric(descDropped, prometheus.CounterValue, float64(st.Dropped))
-	ch <- prometheus.MustNewConstMetric(descRTCP, prometheus.CounterValue, float64(st.RTCP))
-	ch <- prometheus.MustNewConstMetric(descLatched, prometheus.CounterValue, float64(st.Latched))
-	ch <- prometheus.MustNewConstMetric(descUnconn, prometheus.CounterValue, float64(st.Unconnected))
 	h := c.p.LatenessHistogram()
 	buckets := make(map[float64]uint64, len(latenessEdges))
 	var count uint64
