@@ -65,8 +65,8 @@ type Stats struct {
 	Revoked   uint64                       `json:"tokens_revoked" metric:"herald_web_tokens_revoked_total,counter" help:"Page tokens revoked before expiry."`
 	Pages     map[string]uint64            `json:"page_responses" metric:"herald_web_page_responses_total{encoding},counter" help:"Full page bodies sent, by content coding."`
 	Requests  map[string]map[string]uint64 `json:"requests" metric:"herald_web_requests_total{route,class},counter" help:"HTTP responses by route and status class."` // route → class → count
-	Addr      string                       `json:"addr,omitempty"`       // page listener
-	AdminAddr string                       `json:"admin_addr,omitempty"` // admin listener, if separate
+	Addr      string                       `json:"addr,omitempty"`                                                                                                    // page listener
+	AdminAddr string                       `json:"admin_addr,omitempty"`                                                                                              // admin listener, if separate
 }
 
 // Stats returns a snapshot of the counters.
