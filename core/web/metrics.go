@@ -64,9 +64,10 @@ type Stats struct {
 	Expired   uint64                       `json:"tokens_expired" metric:"herald_web_tokens_expired_total,counter" help:"Page tokens dropped at expiry."`
 	Revoked   uint64                       `json:"tokens_revoked" metric:"herald_web_tokens_revoked_total,counter" help:"Page tokens revoked before expiry."`
 	Pages     map[string]uint64            `json:"page_responses" metric:"herald_web_page_responses_total{encoding},counter" help:"Full page bodies sent, by content coding."`
-	Requests  map[string]map[string]uint64 `json:"requests" metric:"herald_web_requests_total{route,class},counter" help:"HTTP responses by route and status class."` // route → class → count
-	Addr      string                       `json:"addr,omitempty"`                                                                                                    // page listener
-	AdminAddr string                       `json:"admin_addr,omitempty"`                                                                                              // admin listener, if separate
+	Requests  map[string]map[string]uint64 `json:"requests" metric:"herald_web_requests_total{route,class},counter" help:"HTTP responses by route and status class."`
+	// The page listener, and the admin listener when it is separate.
+	Addr      string `json:"addr,omitempty"`
+	AdminAddr string `json:"admin_addr,omitempty"`
 }
 
 // Stats returns a snapshot of the counters.
