@@ -197,3 +197,47 @@ func decodeRefCount(b []byte) refCount {
 	o, _ := binary.Varint(b[k:])
 	return refCount{n: n, orphan: o}
 }
+
+// EncodeSubscriber, DecodeSubscriber, EncodePage, DecodePage, EncodeClip and DecodeClip are the
+// record encodings Bolt stores, for a networked store that keeps the same bytes (netio/redisstore).
+// DecodePage rebuilds the page with content.Restore, so a page altered in the backend never
+// reaches a phone.
+func EncodeSubscriber(s *Subscriber) []byte { return encodeSub(s) }
+
+// DecodeSubscriber: see EncodeSubscriber.
+func DecodeSubscriber(b []byte) (Subscriber, error) { return decodeSub(b) }
+
+// EncodePage: see EncodeSubscriber.
+func EncodePage(p *content.Page) []byte { return encodePage(p) }
+
+// DecodePage: see EncodeSubscriber.
+func DecodePage(b []byte) (*content.Page, error) { return decodePage(b) }
+
+// EncodeClip: see EncodeSubscriber.
+func EncodeClip(c *Clip) []byte { return encodeClip(c) }
+
+// DecodeClip: see EncodeSubscriber.
+func DecodeClip(ref string, b []byte) (Clip, error) { return decodeClip(ref, b) }
+
+// Normalise checks sub as Put does (ID, identities canonicalised and de-duplicated in order,
+// reference forms) and fills an empty ID with a random one. For other Store implementations.
+func Normalise(sub *Subscriber) error {
+	sub.Identities = append([]string(nil), sub.Identities...)
+	return normalise(sub)
+}
+
+// CheckClip checks c as PutClip does (at least one part, known kinds, none empty).
+func CheckClip(c *Clip) error {
+	if len(c.Parts) == 0 {
+		return fmt.Errorf("%w: clip without parts", ErrInvalid)
+	}
+	for k, b := range c.Parts {
+		if k != KindWAV && k != KindAWB && k != KindH264 {
+			return fmt.Errorf("%w: clip kind %q", ErrInvalid, k)
+		}
+		if len(b) == 0 {
+			return fmt.Errorf("%w: empty %s part", ErrInvalid, k)
+		}
+	}
+	return nil
+}

@@ -19,6 +19,9 @@ var (
 	ErrInvalid = errors.New("store: invalid record")
 	// ErrClosed is returned by every method after Close.
 	ErrClosed = errors.New("store: closed")
+	// ErrUnavailable is returned by a networked store (netio/redisstore) that cannot reach its
+	// backend within its bound: nothing was written, and the write may be retried later.
+	ErrUnavailable = errors.New("store: backend unavailable")
 )
 
 // IdentityError says which identity a write tried to take and which subscriber owns it.

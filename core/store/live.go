@@ -37,6 +37,20 @@ type LiveOptions struct {
 	MissLoads int
 	// Logger receives missing-version and load errors (rate-limited); slog.Default() when nil.
 	Logger *slog.Logger
+	// LoadTimeout bounds one miss's load from a networked Source (0: no bound, for Bolt, whose reads
+	// are memory-mapped). A load that runs out is a miss served plainly (misses{result="error"}).
+	LoadTimeout time.Duration
+	// Available, when set, is asked before a miss loads: false (the Source's backend is known to be
+	// gone) serves the miss plainly at once, counted as misses{result="store_down"}, so a call never
+	// waits on a backend that is down.
+	Available func() bool
+}
+
+// Source is what Live reads page and clip versions from on a cache miss: a Bolt store or a
+// networked store such as netio/redisstore.
+type Source interface {
+	GetPage(ctx context.Context, ref string) (*content.Page, error)
+	GetClip(ctx context.Context, ref string) (Clip, error)
 }
 
 // Live is the call path's view of a Bolt store: an in-memory index of every canonical identity and
@@ -57,7 +71,7 @@ type LiveOptions struct {
 // answered (Options.OnCommit), so the next Lookup on this node sees it; a written subscriber is
 // materialised at once (the pages it names were just uploaded, so they are hot).
 type Live struct {
-	st   *Bolt
+	st   Source
 	opts LiveOptions
 	log  *slog.Logger
 
@@ -84,6 +98,7 @@ type LiveStats struct {
 	MissLoaded  atomic.Uint64 // misses served by loading from the file
 	MissPlain   atomic.Uint64 // misses served without cards (all loaders busy)
 	MissError   atomic.Uint64 // misses whose versions could not be loaded
+	MissDown    atomic.Uint64 // misses served plainly because the Source's backend was down (LiveOptions.Available)
 	Evictions   atomic.Uint64 // materialised profiles dropped to stay under CacheBytes
 	ClipMissing atomic.Uint64 // ringback names that resolved to no clip at call time
 }
@@ -113,16 +128,7 @@ type item struct {
 // NewLive builds the index from every subscriber in st, warms the cache up to CacheBytes and
 // subscribes to st's commits. Call it before anything writes to st.
 func NewLive(st *Bolt, opts LiveOptions) (*Live, error) {
-	if opts.CacheBytes == 0 {
-		opts.CacheBytes = DefaultCacheBytes
-	}
-	if opts.MissLoads <= 0 {
-		opts.MissLoads = DefaultMissLoads
-	}
-	l := &Live{st: st, opts: opts, log: opts.Logger, items: map[string]*item{}, intern: map[string]string{}, sem: make(chan struct{}, opts.MissLoads)}
-	if l.log == nil {
-		l.log = slog.Default()
-	}
+	l := newLive(st, opts)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	err := st.view(context.Background(), func(tx *bolt.Tx) error {
@@ -145,6 +151,90 @@ func NewLive(st *Bolt, opts LiveOptions) (*Live, error) {
 	st.onCommit.Store(&apply)
 	l.warm()
 	return l, nil
+}
+
+func newLive(src Source, opts LiveOptions) *Live {
+	if opts.CacheBytes == 0 {
+		opts.CacheBytes = DefaultCacheBytes
+	}
+	if opts.MissLoads <= 0 {
+		opts.MissLoads = DefaultMissLoads
+	}
+	l := &Live{st: src, opts: opts, log: opts.Logger, items: map[string]*item{}, intern: map[string]string{}, sem: make(chan struct{}, opts.MissLoads)}
+	if l.log == nil {
+		l.log = slog.Default()
+	}
+	l.byKey = map[string]*entry{}
+	return l
+}
+
+// NewLiveFrom builds an index over a Source whose writes are not Bolt's (netio/redisstore): it
+// starts with subs and warms the cache from src; the owner then keeps it current with Apply (each
+// write, in revision order) and Resync (the whole set, after a lost notification stream).
+func NewLiveFrom(src Source, subs []Subscriber, opts LiveOptions) *Live {
+	l := newLive(src, opts)
+	l.mu.Lock()
+	for i := range subs {
+		if len(subs[i].Identities) > 0 {
+			l.add(l.newEntry(&subs[i]))
+		}
+	}
+	l.mu.Unlock()
+	l.mu.RLock()
+	l.warm()
+	l.mu.RUnlock()
+	return l
+}
+
+// Apply applies subscriber writes in revision order, as Bolt's commits are (Options.OnCommit). A
+// change whose revision the index already holds or has passed (a duplicate delivered after a
+// Resync) changes nothing. It returns once the next Lookup sees them.
+func (l *Live) Apply(changes []Change) { l.apply(changes) }
+
+// Resync makes the index hold exactly subs (the whole store, read after a lost notification
+// stream): new and changed subscribers are applied, those no longer in subs are removed, and
+// unchanged ones keep their cached versions. It returns how many subscribers changed.
+func (l *Live) Resync(subs []Subscriber) int {
+	l.mu.RLock()
+	cur := make(map[string]*entry, l.n)
+	for k, e := range l.byKey {
+		if k == e.base.Key {
+			cur[e.id] = e
+		}
+	}
+	l.mu.RUnlock()
+	var changes []Change
+	seen := make(map[string]bool, len(subs))
+	for _, s := range subs {
+		if len(s.Identities) == 0 {
+			continue
+		}
+		seen[s.ID] = true
+		e := cur[s.ID]
+		if e != nil && e.rev == s.Revision {
+			continue
+		}
+		c := Change{Sub: s}
+		if e != nil {
+			o := e.subscriber()
+			c.Old = &o
+		}
+		changes = append(changes, c)
+	}
+	for id, e := range cur {
+		if !seen[id] {
+			o := e.subscriber()
+			changes = append(changes, Change{Sub: o, Old: &o, Deleted: true})
+		}
+	}
+	l.apply(changes)
+	return len(changes)
+}
+
+// subscriber is the record an entry indexes, as far as apply needs it (ID, identities, revision).
+func (e *entry) subscriber() Subscriber {
+	ids := append([]string{e.base.Key}, e.base.Identities...)
+	return Subscriber{ID: e.id, Identities: ids, Revision: e.rev}
 }
 
 // newEntry builds the entry of sub. l.mu must be held for writing (it interns references).
@@ -296,6 +386,10 @@ func (l *Live) Lookup(key string) (*profile.Profile, bool) {
 }
 
 func (l *Live) miss(e *entry) *profile.Profile {
+	if l.opts.Available != nil && !l.opts.Available() {
+		l.stats.MissDown.Add(1)
+		return &e.base
+	}
 	select {
 	case l.sem <- struct{}{}:
 	default:
@@ -327,6 +421,11 @@ func (l *Live) Clip(ref string) *media.Clip {
 	if it != nil {
 		return it.clip
 	}
+	if l.opts.Available != nil && !l.opts.Available() {
+		l.stats.MissDown.Add(1)
+		l.stats.ClipMissing.Add(1)
+		return nil
+	}
 	select {
 	case l.sem <- struct{}{}:
 	default:
@@ -336,13 +435,23 @@ func (l *Live) Clip(ref string) *media.Clip {
 		return nil
 	}
 	defer func() { <-l.sem }()
-	c, err := l.loadClip(context.Background(), ref)
+	ctx, cancel := l.loadCtx()
+	defer cancel()
+	c, err := l.loadClip(ctx, ref)
 	if err != nil {
 		l.stats.ClipMissing.Add(1)
 		l.warnf("store: ringback clip %s: %v", ref, err)
 		return nil
 	}
 	return c // not cached: it was evicted, or no subscriber holds it
+}
+
+// loadCtx bounds one load by LiveOptions.LoadTimeout.
+func (l *Live) loadCtx() (context.Context, context.CancelFunc) {
+	if l.opts.LoadTimeout > 0 {
+		return context.WithTimeout(context.Background(), l.opts.LoadTimeout)
+	}
+	return context.Background(), func() {}
 }
 
 // Stats returns the counters.
@@ -415,17 +524,19 @@ func (l *Live) materialise(e *entry, referenced bool) (*profile.Profile, error) 
 	}
 	l.cmu.Unlock()
 	var errs []error
+	ctx, cancel := l.loadCtx()
+	defer cancel()
 	for _, k := range missing {
 		it := &item{key: k}
 		if k[0] == 'p' {
-			p, err := l.st.GetPage(context.Background(), k[1:])
+			p, err := l.st.GetPage(ctx, k[1:])
 			if err != nil {
 				errs = append(errs, err)
 				continue
 			}
 			it.page, it.size = p, int64(len(p.Body)+len(p.Gzip)+len(p.Zstd))
 		} else {
-			c, err := l.loadClip(context.Background(), k[1:])
+			c, err := l.loadClip(ctx, k[1:])
 			if err != nil {
 				errs = append(errs, err)
 				continue
@@ -526,18 +637,25 @@ func (l *Live) evictLocked(keep *entry) {
 // apply updates the index with committed writes, in commit order (Options.OnCommit).
 func (l *Live) apply(changes []Change) {
 	for _, c := range changes {
+		if len(c.Sub.Identities) == 0 {
+			continue
+		}
 		l.mu.Lock()
-		var old *entry
-		if c.Old != nil {
-			if o := l.byKey[c.Old.Identities[0]]; o != nil && o.id == c.Old.ID {
-				old = o
-				for _, k := range c.Old.Identities {
-					if l.byKey[k] == old {
-						delete(l.byKey, k)
-					}
-				}
-				l.n--
+		old := l.findLocked(&c)
+		if old != nil && (old.rev > c.Sub.Revision || !c.Deleted && old.rev == c.Sub.Revision) {
+			l.mu.Unlock() // a duplicate, or older than what the index holds (Bolt never sends one)
+			continue
+		}
+		if old != nil {
+			if l.byKey[old.base.Key] == old {
+				delete(l.byKey, old.base.Key)
 			}
+			for _, k := range old.base.Identities {
+				if l.byKey[k] == old {
+					delete(l.byKey, k)
+				}
+			}
+			l.n--
 		}
 		var e *entry
 		if !c.Deleted {
@@ -557,6 +675,24 @@ func (l *Live) apply(changes []Change) {
 			}
 		}
 	}
+}
+
+// findLocked returns the entry indexed for c's subscriber ID under any identity c names (new or
+// old), nil when there is none. l.mu must be held.
+func (l *Live) findLocked(c *Change) *entry {
+	for _, k := range c.Sub.Identities {
+		if e := l.byKey[k]; e != nil && e.id == c.Sub.ID {
+			return e
+		}
+	}
+	if c.Old != nil {
+		for _, k := range c.Old.Identities {
+			if e := l.byKey[k]; e != nil && e.id == c.Sub.ID {
+				return e
+			}
+		}
+	}
+	return nil
 }
 
 // warnf logs at most one warning a second.

@@ -207,8 +207,8 @@ herald_store_writes_total{result="refused"} 1
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "herald_store_subscribers", "herald_store_writes_total", "herald_store_clip_missing_total"); err != nil {
 		t.Fatal(err)
 	}
-	if n := testutil.CollectAndCount(l.Collectors()[0]); n != 13 {
-		t.Fatalf("%d series, want 13", n)
+	if n := testutil.CollectAndCount(l.Collectors()[0]); n != 14 { // misses: loaded, plain, error, store_down
+		t.Fatalf("%d series, want 14", n)
 	}
 	if b := l.CacheBytes(); b == 0 {
 		t.Fatal("the written card is not cached")

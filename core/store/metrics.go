@@ -13,9 +13,11 @@ type Snapshot struct {
 	Subscribers int   `json:"subscribers" metric:"herald_store_subscribers,gauge" help:"Indexed subscribers."`
 	CacheBytes  int64 `json:"cache_bytes" metric:"herald_store_cache_bytes,gauge" help:"Bytes of pages and clips cached for calls."`
 	// Call-path cache misses: loaded from the file, served plain (every loader busy), failed.
-	MissLoaded  uint64 `json:"misses_loaded" metric:"herald_store_misses_total{result=loaded},counter" help:"Call-path cache misses by outcome."`
-	MissPlain   uint64 `json:"misses_plain" metric:"herald_store_misses_total{result=plain},counter"`
-	MissError   uint64 `json:"misses_error" metric:"herald_store_misses_total{result=error},counter"`
+	MissLoaded uint64 `json:"misses_loaded" metric:"herald_store_misses_total{result=loaded},counter" help:"Call-path cache misses by outcome."`
+	MissPlain  uint64 `json:"misses_plain" metric:"herald_store_misses_total{result=plain},counter"`
+	MissError  uint64 `json:"misses_error" metric:"herald_store_misses_total{result=error},counter"`
+	// Served plain at once because a networked store's backend (Redis) was down.
+	MissDown    uint64 `json:"misses_store_down" metric:"herald_store_misses_total{result=store_down},counter"`
 	Evictions   uint64 `json:"evictions" metric:"herald_store_evictions_total,counter" help:"Materialised profiles evicted to stay within the cache bound."`
 	ClipMissing uint64 `json:"clip_missing" metric:"herald_store_clip_missing_total,counter" help:"Ringbacks that resolved to no clip."`
 	Commits     uint64 `json:"commits" metric:"herald_store_commits_total,counter" help:"Durable commits."`
@@ -29,22 +31,47 @@ type Snapshot struct {
 
 // Snapshot returns the counters of the index and of the store under it.
 func (l *Live) Snapshot() Snapshot {
-	st, bs := &l.stats, &l.st.stats
+	st := &l.stats
+	var wc WriteCounts
+	if c, ok := l.st.(WriteCounter); ok {
+		wc = c.WriteCounts()
+	}
 	return Snapshot{
 		Subscribers:   l.Len(),
 		CacheBytes:    l.CacheBytes(),
 		MissLoaded:    st.MissLoaded.Load(),
 		MissPlain:     st.MissPlain.Load(),
 		MissError:     st.MissError.Load(),
+		MissDown:      st.MissDown.Load(),
 		Evictions:     st.Evictions.Load(),
 		ClipMissing:   st.ClipMissing.Load(),
-		Commits:       bs.Commits.Load(),
-		Writes:        bs.Writes.Load(),
-		WritesRefused: bs.Refused.Load(),
-		WritesFailed:  bs.Failed.Load(),
-		CommitSeconds: float64(bs.CommitNanos.Load()) / 1e9,
-		Collected:     bs.CollectedVers.Load(),
+		Commits:       wc.Commits,
+		Writes:        wc.Writes,
+		WritesRefused: wc.Refused,
+		WritesFailed:  wc.Failed,
+		CommitSeconds: float64(wc.CommitNanos) / 1e9,
+		Collected:     wc.Collected,
 	}
+}
+
+// WriteCounts are a store's write counters, as Snapshot reports them.
+type WriteCounts struct {
+	Commits     uint64 // durable commits (Bolt: fsync'd transactions; Redis: acknowledged EXECs)
+	Writes      uint64 // writes committed
+	Refused     uint64 // writes refused by their checks
+	Failed      uint64 // writes that failed (commit error; Redis unreachable)
+	CommitNanos uint64 // time spent committing (Bolt only)
+	Collected   uint64 // unreferenced versions removed
+}
+
+// WriteCounter is implemented by a Source that counts its writes (Bolt, netio/redisstore).
+type WriteCounter interface{ WriteCounts() WriteCounts }
+
+// WriteCounts implements WriteCounter.
+func (s *Bolt) WriteCounts() WriteCounts {
+	bs := &s.stats
+	return WriteCounts{Commits: bs.Commits.Load(), Writes: bs.Writes.Load(), Refused: bs.Refused.Load(), Failed: bs.Failed.Load(),
+		CommitNanos: bs.CommitNanos.Load(), Collected: bs.CollectedVers.Load()}
 }
 
 // Collectors returns the Prometheus collectors of the index and of the store under it.
