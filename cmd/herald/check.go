@@ -166,6 +166,17 @@ func (c *checker) files() {
 			c.add("http.api.tokens_file", config.ErrFile, "%v", err) // bad lines by number, never a token
 		}
 	}
+	if r := o.Store.Redis; len(r.Addrs) > 0 {
+		if r.PasswordFile != "" {
+			if _, err := os.ReadFile(r.PasswordFile); err != nil {
+				c.add("store.redis.password_file", config.ErrFile, "%v", err)
+			}
+		}
+		c.caFile("store.redis.tls_ca", r.TLSCA)
+		if r.TLSCert != "" || r.TLSKey != "" {
+			c.keyPair("store.redis.tls_cert", r.TLSCert, "store.redis.tls_key", r.TLSKey)
+		}
+	}
 	if fi, err := os.Stat(o.DataDir); err == nil && !fi.IsDir() {
 		c.add("data_dir", config.ErrFile, "%s is not a directory", o.DataDir)
 	}

@@ -42,6 +42,8 @@ func (in *instance) ready() error {
 		return errors.New("subscriber store not open")
 	case in.sip.Draining():
 		return errors.New("draining")
+	case in.redis != nil && !in.redis.Available():
+		return errors.New("subscriber store (redis) unreachable: calls served from the cache, writes refused")
 	}
 	return nil
 }

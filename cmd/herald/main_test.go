@@ -252,3 +252,38 @@ func writeSeed(t *testing.T, dir, profiles string, pages map[string]string) {
 		}
 	}
 }
+
+// TestCheckRedisStore: herald check validates store.redis (addresses, exclusive modes) and opens
+// the files it names (password_file, tls_ca) as serve would.
+func TestCheckRedisStore(t *testing.T) {
+	dir := t.TempDir()
+	notPEM := filepath.Join(dir, "ca.txt")
+	if err := os.WriteFile(notPEM, []byte("not a certificate\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	body := fmt.Sprintf(`sip:
+  next_hop: sip:127.0.0.1:5070
+store:
+  redis:
+    addrs: ["10.0.0.1:6379", "10.0.0.2"]
+    master_name: mymaster
+    cluster: true
+    password_file: %[1]s/no-password
+    tls: true
+    tls_ca: %[2]s
+`, dir, notPEM)
+	code, out, errOut := runCmd("check", "-c", writeFile(t, body))
+	if code != 1 {
+		t.Fatalf("exit %d, want 1\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
+	for _, w := range []string{
+		`herald\.yaml:5:30: store\.redis\.addrs\[1\]: "10\.0\.0\.2" is not host:port`,
+		`herald\.yaml:7:14: store\.redis\.cluster: Sentinel \(master_name\) and Cluster exclude each other`,
+		`herald\.yaml:8:5: store\.redis\.password_file: open .*no-password: no such file`,
+		`herald\.yaml:10:5: store\.redis\.tls_ca: .*ca\.txt: no PEM certificate`,
+	} {
+		if !regexp.MustCompile(`(?m)^.*` + w).MatchString(errOut) {
+			t.Errorf("stderr lacks /%s/:\n%s", w, errOut)
+		}
+	}
+}

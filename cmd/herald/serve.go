@@ -33,6 +33,7 @@ import (
 	"github.com/herald-ims/herald/core/store"
 	"github.com/herald-ims/herald/core/web"
 	msrpnet "github.com/herald-ims/herald/netio/msrp"
+	"github.com/herald-ims/herald/netio/redisstore"
 	"github.com/herald-ims/herald/netio/rtp"
 	"github.com/herald-ims/herald/netio/sdnotify"
 	"github.com/herald-ims/herald/netio/sipudp"
@@ -42,9 +43,10 @@ import (
 type instance struct {
 	opts     *config.Options
 	log      *slog.Logger
-	store    *store.Bolt
-	profiles *store.Live // the call path's index over store (profile.Store)
-	cleanup  func()      // removes a temporary data dir (demo, tests)
+	store    store.Store       // Bolt (one node) or Redis (a fleet); nil once closed
+	redis    *redisstore.Store // the Redis store when store.redis.addrs is set, else nil
+	profiles *store.Live       // the call path's index over store (profile.Store)
+	cleanup  func()            // removes a temporary data dir (demo, tests)
 	msrp     *msrpnet.Server
 	sip      *signal.Server
 	web      *web.Server    // nil when http.listen is ""
@@ -168,13 +170,23 @@ func newInstance(o *config.Options, log *slog.Logger, trace func(string)) (*inst
 		return nil, err
 	}
 	// The store last of what can fail before signal.New: it holds the file lock and goroutines.
-	in.store, in.profiles, in.cleanup, err = openStore(o, log)
+	if len(o.Store.Redis.Addrs) > 0 {
+		in.redis, in.profiles, err = openRedisStore(o, log)
+		in.store = in.redis
+	} else {
+		var b *store.Bolt
+		b, in.profiles, in.cleanup, err = openStore(o, log)
+		in.store = b
+	}
 	if err != nil {
 		return nil, err
 	}
 	rb := &ringback{plane: in.rtp, addr: firstNonEmpty(r.AdvertiseAddr, r.Listen), clips: clips, stored: in.profiles}
 	in.metrics = prometheus.NewRegistry()
 	in.metrics.MustRegister(in.profiles.Collectors()...)
+	if in.redis != nil {
+		in.metrics.MustRegister(in.redis.Collectors()...)
+	}
 	in.metrics.MustRegister(in.msrp.Collectors()...)
 	in.metrics.MustRegister(in.rtp.Collectors()...)
 	in.metrics.MustRegister(safe.Collector())        // herald_panics_total{plane}: the recovery net (core/safe)
@@ -267,16 +279,17 @@ func newInstance(o *config.Options, log *slog.Logger, trace func(string)) (*inst
 // structs feed /metrics (core/stats: their metric tags are the only declaration of Herald's
 // counters and gauges), so the two always agree; TestVarzIsMetrics checks it after a real call.
 type varzSnapshot struct {
-	Version   string           `json:"version"`
-	GoVersion string           `json:"go_version"`
-	Node      string           `json:"node"`
-	SIP       signal.Snapshot  `json:"sip"`
-	MSRP      msrpnet.Stats    `json:"msrp"`
-	RTP       rtp.Stats        `json:"rtp"`
-	HTTP      *web.Stats       `json:"http"`                // nil without http.listen
-	Store     store.Snapshot   `json:"store"`               // the subscriber index and the durable store
-	Provision *provision.Stats `json:"provision,omitempty"` // nil without an admin listener
-	Recovered safe.Stats       `json:"recovered"`           // panics recovered, by plane
+	Version   string               `json:"version"`
+	GoVersion string               `json:"go_version"`
+	Node      string               `json:"node"`
+	SIP       signal.Snapshot      `json:"sip"`
+	MSRP      msrpnet.Stats        `json:"msrp"`
+	RTP       rtp.Stats            `json:"rtp"`
+	HTTP      *web.Stats           `json:"http"`                // nil without http.listen
+	Store     store.Snapshot       `json:"store"`               // the subscriber index and the durable store
+	Redis     *redisstore.Snapshot `json:"redis,omitempty"`     // nil unless the store is Redis (store.redis.addrs)
+	Provision *provision.Stats     `json:"provision,omitempty"` // nil without an admin listener
+	Recovered safe.Stats           `json:"recovered"`           // panics recovered, by plane
 }
 
 // snapshot reads every plane's counters.
@@ -293,6 +306,10 @@ func (in *instance) snapshot() varzSnapshot {
 	if in.api != nil {
 		st := in.api.Stats()
 		v.Provision = &st
+	}
+	if in.redis != nil {
+		st := in.redis.Snapshot()
+		v.Redis = &st
 	}
 	return v
 }

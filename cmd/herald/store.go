@@ -2,23 +2,30 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/herald-ims/herald/configs"
 	"github.com/herald-ims/herald/core/config"
 	"github.com/herald-ims/herald/core/store"
+	"github.com/herald-ims/herald/netio/redisstore"
 )
 
 // openStore opens data_dir/herald.db (creating it), imports the seed when it holds no subscriber,
 // and builds the call path's index over it. An empty DataDir (set only by the demo and tests: the
 // config file validation refuses it) means a temporary directory that cleanup removes.
 func openStore(o *config.Options, log *slog.Logger) (st *store.Bolt, live *store.Live, cleanup func(), err error) {
+	if len(o.Store.Redis.Addrs) > 0 {
+		panic("openStore: store.redis is opened by openRedisStore")
+	}
 	dir := o.DataDir
 	cleanup = func() {}
 	if dir == "" {
@@ -68,6 +75,88 @@ func openStore(o *config.Options, log *slog.Logger) (st *store.Bolt, live *store
 		return fail(fmt.Errorf("herald: %w", err))
 	}
 	return st, live, cleanup, nil
+}
+
+// openRedisStore connects to the Redis deployment of store.redis (netio/redisstore), builds the
+// call path's index from it (waiting up to redisStartWait for Redis; without it the node starts
+// with no subscribers, not ready, and fills its index once Redis answers) and imports the seed
+// when Redis holds no subscriber.
+func openRedisStore(o *config.Options, log *slog.Logger) (*redisstore.Store, *store.Live, error) {
+	r := o.Store.Redis
+	opts := redisstore.Options{
+		Addrs: r.Addrs, MasterName: r.MasterName, Cluster: r.Cluster, Username: r.Username, DB: r.DB,
+		Timeout: r.Timeout.D(), Prefix: r.Prefix,
+		GCGrace: o.Store.GCGrace.D(), GCInterval: o.Store.GCInterval.D(),
+		Logger: log.With("component", "netio/redisstore"),
+	}
+	if r.PasswordFile != "" {
+		b, err := os.ReadFile(r.PasswordFile)
+		if err != nil {
+			return nil, nil, fmt.Errorf("herald: store.redis.password_file: %w", err)
+		}
+		opts.Password = strings.TrimRight(string(b), "\r\n")
+	}
+	if r.TLS {
+		tc, err := redisTLS(r)
+		if err != nil {
+			return nil, nil, err
+		}
+		opts.TLS = tc
+	}
+	rs, err := redisstore.New(opts)
+	if err != nil {
+		return nil, nil, fmt.Errorf("herald: %w", err)
+	}
+	live := rs.OpenLive(store.LiveOptions{
+		CacheBytes: int64(o.Store.CacheMB) << 20,
+		MissLoads:  o.Store.MissLoads,
+		Logger:     log.With("component", "core/store"),
+	}, redisStartWait)
+	if !rs.Available() {
+		return rs, live, nil
+	}
+	ctx := context.Background()
+	n, err := rs.Count(ctx)
+	if err == nil && n == 0 {
+		seed, name := configs.Seed, "embedded seed"
+		if o.Seed != "" {
+			seed, name = os.DirFS(o.Seed), o.Seed
+		}
+		m, err := store.Import(ctx, rs, seed)
+		if err != nil {
+			_ = rs.Close()
+			return nil, nil, fmt.Errorf("herald: seed: %w", err)
+		}
+		log.Info("redis store filled from seed", "seed", name, "subscribers", m)
+	}
+	return rs, live, nil
+}
+
+// redisStartWait bounds how long a starting node waits for Redis before it serves without
+// subscribers (calls proxied plainly) and keeps trying in the background.
+const redisStartWait = 5 * time.Second
+
+// redisTLS builds the client TLS configuration of store.redis.tls*.
+func redisTLS(r config.RedisOptions) (*tls.Config, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: r.TLSInsecure} //nolint:gosec // tls_insecure is a warned lab option
+	if r.TLSCA != "" {
+		pem, err := os.ReadFile(r.TLSCA)
+		if err != nil {
+			return nil, fmt.Errorf("herald: store.redis.tls_ca: %w", err)
+		}
+		tc.RootCAs = x509.NewCertPool()
+		if !tc.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("herald: store.redis.tls_ca: %s: no PEM certificate", r.TLSCA)
+		}
+	}
+	if r.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(r.TLSCert, r.TLSKey)
+		if err != nil {
+			return nil, fmt.Errorf("herald: store.redis.tls_cert: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return tc, nil
 }
 
 // cmdImport imports a seed directory into the store of the configuration's data_dir: each seed

@@ -580,6 +580,23 @@ func TestParseProblems(t *testing.T) {
 				"t.yaml:7:16: store.gc_interval: must be at least 1s, got 1ms",
 			},
 		},
+		"store redis": {
+			src:   hop + "store:\n  redis:\n    addrs: [\"r1:6379\", \"nope\", \"r1:6379\"]\n    master_name: m\n    cluster: true\n    timeout: 1ms\n    prefix: \"{x}\"\n    tls_cert: c.pem\n",
+			class: ErrValue,
+			want: []string{
+				`t.yaml:5:24: store.redis.addrs[1]: "nope" is not host:port`,
+				`t.yaml:5:32: store.redis.addrs[2]: "r1:6379" given twice`,
+				"t.yaml:7:14: store.redis.cluster: Sentinel (master_name) and Cluster exclude each other",
+				"t.yaml:8:14: store.redis.timeout: must be in 10ms..10s, got 1ms",
+				`t.yaml:9:13: store.redis.prefix: "{x}": 1 to 64 of A-Z a-z 0-9 _ . : -`,
+				"t.yaml:10:15: store.redis.tls_cert: tls_cert and tls_key go together",
+			},
+		},
+		"store redis options without addrs": {
+			src:   hop + "store:\n  redis:\n    master_name: m\n",
+			class: ErrValue,
+			want:  []string{"t.yaml:5:18: store.redis.master_name: needs store.redis.addrs (without it the subscribers are in the bbolt file)"},
+		},
 		"cpu duplicate and negative": {
 			src:   hop + "cpu:\n  msrp_loops: [1, 2, 1, -1]\n",
 			class: ErrConflict,
@@ -695,7 +712,7 @@ func TestParseDefaults(t *testing.T) {
 		},
 		HTTP:    HTTPOptions{Listen: "127.0.0.1:8080", BaseURL: "http://127.0.0.1:8080/", AdminListen: "127.0.0.1:8081"},
 		DataDir: "./herald-data",
-		Store:   StoreOptions{CacheMB: 256, MissLoads: 64, GCGrace: Duration(time.Hour), GCInterval: Duration(10 * time.Minute)},
+		Store:   StoreOptions{CacheMB: 256, MissLoads: 64, GCGrace: Duration(time.Hour), GCInterval: Duration(10 * time.Minute), Redis: RedisOptions{Timeout: Duration(DefaultRedisTimeout), Prefix: DefaultRedisPrefix}},
 		Cards: CardOptions{MaxBytes: 256 << 10, Styles: true, Images: true, SVG: true,
 			LinkSchemes: []string{"https", "tel", "sip", "sips", "mailto"}},
 		Clips:    ClipOptions{MaxBytes: 4 << 20, MaxDuration: Duration(time.Minute)},

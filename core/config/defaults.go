@@ -38,6 +38,8 @@ const (
 	DefaultStoreMissLoads = 64
 	DefaultStoreGCGrace   = time.Hour
 	DefaultStoreGCIntvl   = 10 * time.Minute
+	DefaultRedisTimeout   = 500 * time.Millisecond
+	DefaultRedisPrefix    = "herald"
 	DefaultMaxCalls       = 10000
 	DefaultGCPercent      = 400  // see LimitOptions.GCPercent for the arithmetic
 	DefaultMemoryLimitMB  = 4096 // see LimitOptions.MemoryLimitMB
@@ -109,6 +111,8 @@ func (l *loader) applyDefaults(o *Options) {
 	num("store.miss_loads", &o.Store.MissLoads, DefaultStoreMissLoads)
 	dur("store.gc_grace", &o.Store.GCGrace, DefaultStoreGCGrace)
 	dur("store.gc_interval", &o.Store.GCInterval, DefaultStoreGCIntvl)
+	dur("store.redis.timeout", &o.Store.Redis.Timeout, DefaultRedisTimeout)
+	str("store.redis.prefix", &o.Store.Redis.Prefix, DefaultRedisPrefix)
 	num("cards.max_bytes", &o.Cards.MaxBytes, DefaultCardMaxBytes)
 	for _, k := range []struct {
 		path string

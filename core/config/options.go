@@ -294,4 +294,36 @@ type StoreOptions struct {
 	GCGrace Duration `yaml:"gc_grace"`
 	// GCInterval is how often unreferenced versions are collected; default 10m.
 	GCInterval Duration `yaml:"gc_interval"`
+	// Redis, when its addrs are set, keeps the subscribers in Redis instead of the bbolt file, so
+	// that several Herald nodes share them (netio/redisstore); cache_mb and miss_loads still bound
+	// each node's cache.
+	Redis RedisOptions `yaml:"redis"`
+}
+
+// RedisOptions selects and reaches the Redis deployment holding a fleet's subscribers.
+type RedisOptions struct {
+	// Addrs are host:port addresses: one server (standalone); the Sentinels when master_name is
+	// set; the seed nodes of a Cluster when there are several or cluster is true. Empty: Bolt.
+	Addrs []string `yaml:"addrs"`
+	// MasterName is the Sentinel-monitored master's name; it selects Sentinel mode.
+	MasterName string `yaml:"master_name"`
+	// Cluster selects Cluster mode with a single seed address.
+	Cluster bool `yaml:"cluster"`
+	// Username (Redis 6 ACL) and PasswordFile (a file holding the password, one line; "" = none).
+	Username     string `yaml:"username"`
+	PasswordFile string `yaml:"password_file"`
+	// DB is the database number, 0..15 (standalone and Sentinel).
+	DB int `yaml:"db"`
+	// TLS connects over TLS; TLSCA verifies the server ("" = system roots), TLSCert and TLSKey
+	// (both or neither) are a client certificate, TLSInsecure skips verification (labs; warned).
+	TLS         bool   `yaml:"tls"`
+	TLSCA       string `yaml:"tls_ca"`
+	TLSCert     string `yaml:"tls_cert"`
+	TLSKey      string `yaml:"tls_key"`
+	TLSInsecure bool   `yaml:"tls_insecure"`
+	// Timeout bounds every Redis command, a call's load of an uncached card and a write's wait for
+	// its own change to come back; 10ms..10s, default DefaultRedisTimeout.
+	Timeout Duration `yaml:"timeout"`
+	// Prefix names the key space (the Cluster hash tag); default "herald".
+	Prefix string `yaml:"prefix"`
 }

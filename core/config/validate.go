@@ -34,6 +34,7 @@ func (l *loader) validate(o *Options) {
 	if time.Duration(o.Store.GCInterval) < time.Second {
 		l.valErr("store.gc_interval", ErrValue, "must be at least 1s, got %s", time.Duration(o.Store.GCInterval))
 	}
+	l.validateRedis(&o.Store.Redis)
 	l.validateCards(o)
 	l.positive("limits.max_calls", o.Limits.MaxCalls)
 	if o.Limits.GCPercent != 0 {
@@ -51,6 +52,62 @@ func (l *loader) validate(o *Options) {
 	}
 	if d := o.Shutdown.DialogGrace.D(); l.set["shutdown.dialog_grace"] && (d < time.Second || d > time.Hour) {
 		l.valErr("shutdown.dialog_grace", ErrValue, "must be in 1s..1h, got %s", d)
+	}
+}
+
+// redisPrefix is a key-space name: no braces (it becomes the Cluster hash tag) and no spaces.
+var redisPrefix = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,64}$`)
+
+func (l *loader) validateRedis(r *RedisOptions) {
+	for i, a := range r.Addrs {
+		p := fmt.Sprintf("store.redis.addrs[%d]", i)
+		host, port, err := net.SplitHostPort(a)
+		if n, perr := strconv.Atoi(port); err != nil || host == "" || perr != nil || n < 1 || n > 65535 {
+			l.valErr(p, ErrValue, "%q is not host:port", a)
+		} else if slices.Contains(r.Addrs[:i], a) {
+			l.valErr(p, ErrValue, "%q given twice", a)
+		}
+	}
+	if len(r.Addrs) == 0 {
+		for _, k := range []struct {
+			path string
+			set  bool
+		}{{"store.redis.master_name", r.MasterName != ""}, {"store.redis.cluster", r.Cluster}, {"store.redis.username", r.Username != ""},
+			{"store.redis.password_file", r.PasswordFile != ""}, {"store.redis.tls", r.TLS}} {
+			if k.set {
+				l.valErr(k.path, ErrValue, "needs store.redis.addrs (without it the subscribers are in the bbolt file)")
+			}
+		}
+		return
+	}
+	if r.MasterName != "" && r.Cluster {
+		l.valErr("store.redis.cluster", ErrValue, "Sentinel (master_name) and Cluster exclude each other")
+	}
+	if r.DB != 0 && (r.Cluster || len(r.Addrs) > 1 && r.MasterName == "") {
+		l.valErr("store.redis.db", ErrValue, "a Redis Cluster has database 0 only")
+	}
+	l.inRange("store.redis.db", r.DB, 0, 15)
+	if d := r.Timeout.D(); d < 10*time.Millisecond || d > 10*time.Second {
+		l.valErr("store.redis.timeout", ErrValue, "must be in 10ms..10s, got %s", d)
+	}
+	if !redisPrefix.MatchString(r.Prefix) {
+		l.valErr("store.redis.prefix", ErrValue, "%q: 1 to 64 of A-Z a-z 0-9 _ . : -", r.Prefix)
+	}
+	if (r.TLSCert == "") != (r.TLSKey == "") {
+		l.valErr("store.redis.tls_cert", ErrValue, "tls_cert and tls_key go together")
+	}
+	if !r.TLS {
+		for _, k := range []struct {
+			path string
+			set  bool
+		}{{"store.redis.tls_ca", r.TLSCA != ""}, {"store.redis.tls_cert", r.TLSCert != ""}, {"store.redis.tls_key", r.TLSKey != ""}, {"store.redis.tls_insecure", r.TLSInsecure}} {
+			if k.set {
+				l.valErr(k.path, ErrValue, "needs store.redis.tls: true")
+			}
+		}
+	}
+	if r.TLSInsecure {
+		l.warn("store.redis.tls_insecure", "the Redis server's certificate is not verified")
 	}
 }
 

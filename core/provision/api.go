@@ -215,6 +215,9 @@ func (a *API) storeError(err error) *apiError {
 		return fail(CodeUnknownSubscriber, "the subscriber was deleted meanwhile")
 	case errors.Is(err, store.ErrInvalid):
 		return fail(CodeInvalidRequest, err.Error())
+	case errors.Is(err, store.ErrUnavailable):
+		a.log.Warn("store unavailable", "error", err)
+		return fail(CodeStoreUnavailable, "the subscriber store cannot be reached: nothing was written; retry later")
 	}
 	a.log.Error("store", "error", err)
 	return fail(CodeInternal, "the store failed; retry later")

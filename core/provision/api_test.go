@@ -542,6 +542,20 @@ func TestAPIRingback(t *testing.T) {
 	wantError(t, g.req(t, "GET", path, nil, authRO), 404, provision.CodeNoCard)
 }
 
+// TestAPIStoreUnavailable: when a shared store's backend (Redis) cannot be reached, a write answers
+// 503 store_unavailable in the API's JSON error body, and works again once it is back.
+func TestAPIStoreUnavailable(t *testing.T) {
+	g := newRig(t, nil)
+	s := g.create(t, "sip:alice@home1.net")
+	g.store.down.Store(true)
+	wantError(t, g.req(t, "POST", "/v1/subscribers", []byte(`{"identities":["sip:bob@home1.net"]}`), authRW, ctJSON), 503, provision.CodeStoreUnavailable)
+	wantError(t, g.req(t, "DELETE", "/v1/subscribers/alice@home1.net", nil, authRW, "If-Match: "+s.ETag), 503, provision.CodeStoreUnavailable)
+	g.store.down.Store(false)
+	if r := g.req(t, "DELETE", "/v1/subscribers/alice@home1.net", nil, authRW, "If-Match: "+s.ETag); r.code != 204 {
+		t.Fatalf("after the store returned: %d %s", r.code, r.body)
+	}
+}
+
 // TestAPIStoreFailure: when the store cannot write, every write answers 500 internal (retryable,
 // nothing half-done) and reads still work.
 func TestAPIStoreFailure(t *testing.T) {

@@ -41,6 +41,7 @@ const (
 	CodeInvalidClip          Code = "invalid_clip"           // 422: a ringback clip that cannot be decoded
 	CodePreconditionRequired Code = "precondition_required"  // 428: a write without If-Match or If-None-Match
 	CodeInternal             Code = "internal"               // 500: the store failed; the request may be retried
+	CodeStoreUnavailable     Code = "store_unavailable"      // 503: the shared store (Redis) cannot be reached; retry later
 )
 
 // codeStatus maps each code to its HTTP status: the one table of that mapping.
@@ -67,6 +68,7 @@ var codeStatus = map[Code]int{
 	CodeInvalidClip:          http.StatusUnprocessableEntity,
 	CodePreconditionRequired: http.StatusPreconditionRequired,
 	CodeInternal:             http.StatusInternalServerError,
+	CodeStoreUnavailable:     http.StatusServiceUnavailable,
 }
 
 // apiError is an answer the handlers return instead of writing it themselves.

@@ -36,11 +36,18 @@ type testStore struct {
 	store.Store
 	puts   atomic.Int64
 	broken atomic.Bool
+	// down makes every write fail as a networked store whose backend is gone does.
+	down atomic.Bool
 }
 
 var errDisk = errors.New("test: disk on fire")
 
+var errDown = fmt.Errorf("%w: test: redis gone", store.ErrUnavailable)
+
 func (s *testStore) Put(ctx context.Context, sub store.Subscriber, pre store.Precondition) (store.Subscriber, error) {
+	if s.down.Load() {
+		return sub, errDown
+	}
 	if s.broken.Load() {
 		return sub, errDisk
 	}
@@ -52,6 +59,9 @@ func (s *testStore) Put(ctx context.Context, sub store.Subscriber, pre store.Pre
 }
 
 func (s *testStore) Delete(ctx context.Context, id string, pre store.Precondition) error {
+	if s.down.Load() {
+		return errDown
+	}
 	if s.broken.Load() {
 		return errDisk
 	}

@@ -1,6 +1,7 @@
 package signal
 
 import (
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -76,4 +77,31 @@ func TestReloadTrustedAndNextHop(t *testing.T) {
 	if res := parseFP(t, "486", caller.nextNot100(t, "relayed 486").data); !strings.HasPrefix(res.start, "SIP/2.0 486") {
 		t.Fatalf("relayed %q", res.start)
 	}
+}
+
+// TestOptionsKeepaliveDrain: a keepalive OPTIONS addressed to Herald itself (as a dispatcher's
+// probe is: Request-URI = the node, no To tag) is answered 200 with Allow while serving, and 503
+// with Retry-After once draining (RFC 3261 §11.2, §21.5.4), so the dispatcher drops the node.
+func TestOptionsKeepaliveDrain(t *testing.T) {
+	leakCheck(t)
+	st, _ := testStore(t)
+	probe, callee := newFPPeer(t), newFPPeer(t)
+	r := startHerald(t, st, callee.addr(), nil)
+	options := func(n int) []byte {
+		return fmt.Appendf(nil, "OPTIONS sip:%s SIP/2.0\r\nVia: SIP/2.0/UDP %s;branch=z9hG4bKka%d\r\nMax-Forwards: 70\r\n"+
+			"From: <sip:dispatcher@localhost>;tag=ds%d\r\nTo: <sip:%s>\r\nCall-ID: ka-%d@localhost\r\nCSeq: %d OPTIONS\r\nContent-Length: 0\r\n\r\n",
+			r.addr, probe.addr(), n, n, r.addr, n, n)
+	}
+	probe.send(t, r.addr, options(1))
+	res := parseFP(t, "answer to OPTIONS", probe.next(t, "answer to OPTIONS").data)
+	if !strings.HasPrefix(res.start, "SIP/2.0 200") || !strings.Contains(res.one(t, "200", "Allow"), "INVITE") {
+		t.Fatalf("OPTIONS while serving: %q", res.start)
+	}
+	r.sig.Drain()
+	probe.send(t, r.addr, options(2))
+	res = parseFP(t, "answer to OPTIONS", probe.next(t, "answer to OPTIONS while draining").data)
+	if !strings.HasPrefix(res.start, "SIP/2.0 503") || res.one(t, "503", "Retry-After") != drainRetryAfter {
+		t.Fatalf("OPTIONS while draining: %q, Retry-After %q", res.start, res.all("Retry-After"))
+	}
+	callee.silent(t, "callee: a keepalive is never forwarded", 0)
 }

@@ -733,6 +733,13 @@ func (s *Server) onOptions(req *sip.Request, tx sip.ServerTransaction) {
 		respond(tx, req, 420, "Bad Extension", sip.NewHeader("Unsupported", strings.Join(unknown, ", ")))
 		return
 	}
+	// A draining node answers keepalive OPTIONS as it answers new INVITEs: 503 with Retry-After
+	// (RFC 3261 §21.5.4, §11.2: the response to OPTIONS is the one an INVITE would get), so a
+	// dispatcher probing it (Kamailio's ds_ping_reply_codes) takes it out of the set before it stops.
+	if s.draining.Load() {
+		respond(tx, req, 503, "Service Unavailable", sip.NewHeader("Retry-After", drainRetryAfter))
+		return
+	}
 	respond(tx, req, 200, "OK", sip.NewHeader("Allow", allowMethods),
 		sip.NewHeader("Supported", strings.Join(supportedTags, ", ")))
 }
