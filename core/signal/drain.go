@@ -69,12 +69,12 @@ const drainRetryAfter = "10"
 // half-sent page (RFC 4975 §7.1.1) and ringback stopped. It returns at once; ActiveCalls falls to 0
 // as the callees answer the CANCELs.
 func (s *Server) AbortCalls() {
-	s.mu.Lock()
-	cs := make([]*callCtl, 0, len(s.calls))
-	for _, c := range s.calls {
-		cs = append(cs, c)
-	}
-	s.mu.Unlock()
+	var cs []*callCtl
+	s.adm.each(func(e admitted) {
+		if e.ctl != nil {
+			cs = append(cs, e.ctl)
+		}
+	})
 	for _, c := range cs {
 		go func() {
 			defer func() { s.recovered(recover()) }()
@@ -96,7 +96,13 @@ type drainAbort struct{}
 func (f *fastPath) abortAll() {
 	var q []fsend
 	f.mu.Lock()
-	for _, tx := range f.calls {
+	var txs []*ftx
+	f.s.adm.each(func(e admitted) {
+		if e.fast != nil {
+			txs = append(txs, e.fast)
+		}
+	})
+	for _, tx := range txs {
 		if tx.final == 0 {
 			f.s.Stats.DrainAborted.Add(1)
 			q = f.answerUp(tx, 487, "Request Terminated", "", q)

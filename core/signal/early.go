@@ -298,9 +298,7 @@ func (s *Server) ownDialogCall(req *sip.Request) *callCtl {
 		return nil
 	}
 	tag, _ := to.Params.Get("tag")
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if c := s.calls[callIDOf(req)]; c != nil && c.early.tagPublished(tag) {
+	if c := s.adm.lookup(callIDOf(req)).ctl; c != nil && c.early.tagPublished(tag) {
 		return c
 	}
 	return nil

@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -148,7 +147,6 @@ type FastStats struct {
 
 type fastPath struct {
 	s     *Server
-	host  string // Options.Host in lower case
 	t1    int64
 	t2    int64
 	tick  int64
@@ -163,7 +161,6 @@ type fastPath struct {
 	inv    map[string]*ftx // INVITE transactions by upstream branch
 	nonInv map[string]*ftx // BYE/INFO transactions by upstream branch
 	out    map[uint64]*ftx // every transaction by Herald's branch id
-	calls  map[string]*ftx // calls in progress by Call-ID (loop detection, the call limit)
 	// dialogs are the calls answered 2xx in the last 64·T1, by Call-ID: the ACKs for their 2xx
 	// (same Call-ID, the 2xx's To tag) are forwarded here; any other ACK without a fast transaction
 	// goes to sipgo, whose server transaction may be waiting for it (the ACK of a non-2xx it sent).
@@ -185,12 +182,11 @@ type fastPath struct {
 func newFastPath(s *Server) *fastPath {
 	f := &fastPath{
 		s: s, t1: int64(s.opts.T1), t2: int64(s.opts.T2), clock: s.opts.Clock, seed: maphash.MakeSeed(),
-		inv: map[string]*ftx{}, nonInv: map[string]*ftx{}, out: map[uint64]*ftx{}, calls: map[string]*ftx{},
+		inv: map[string]*ftx{}, nonInv: map[string]*ftx{}, out: map[uint64]*ftx{},
 		dialogs: map[string]*ftx{}, own482: [2]map[string]struct{}{{}, {}},
 		stop: make(chan struct{}), done: make(chan struct{}),
 	}
 	f.nextID.Store(rand.Uint64() >> 16)
-	f.host = strings.ToLower(s.opts.Host)
 	if f.t2 <= 0 {
 		f.t2 = 8 * f.t1 // RFC 3261: T2 4 s with T1 500 ms
 	}
@@ -266,14 +262,6 @@ func (f *fastPath) addConn(pc net.PacketConn, sock UDPSocket) *fconn {
 			return c
 		}
 	}
-}
-
-// hasCall reports whether callID is a fast-path call in progress.
-func (f *fastPath) hasCall(callID string) bool {
-	f.mu.Lock()
-	_, ok := f.calls[callID]
-	f.mu.Unlock()
-	return ok
 }
 
 // take offers the fast path a datagram read from c's socket; it reports whether the fast path
@@ -446,27 +434,13 @@ func (f *fastPath) routeOf(m *fmsg, invite bool) (route, bool) {
 	return r, good
 }
 
-// isSelf is Server.isSelf for a scanned URI.
+// isSelf is Server.isSelf for a scanned URI: the same rule (isSelfAt) on its bytes.
 func (f *fastPath) isSelf(u sipURI) bool {
-	if !equalFold(u.host, f.host) {
-		return false
+	def := 5060
+	if equalFold(u.transport, "tls") {
+		def = 5061
 	}
-	p := u.port
-	if p == 0 {
-		p = 5060
-		if equalFold(u.transport, "tls") {
-			p = 5061
-		}
-	}
-	if p == f.s.Port() {
-		return true
-	}
-	for tp := range numTransports {
-		if q := f.s.portFor(tp); q > 0 && p == q {
-			return true
-		}
-	}
-	return false
+	return isSelfAt(f.s, u.host, u.port, def)
 }
 
 // eachRoute calls fn with the URI of each Route entry, top first, until fn returns false.
@@ -663,11 +637,7 @@ func (f *fastPath) onInvite(m *fmsg, src netip.AddrPort, c *fconn) bool {
 		return f.fallback()
 	}
 	callID := string(m.value(hCallID))
-	s.mu.Lock()
-	_, general := s.calls[callID]
-	full := len(s.calls)+int(f.active.Load()) >= s.live.Load().maxCalls
-	s.mu.Unlock()
-	if general || full {
+	if s.adm.lookup(callID).ctl != nil || s.adm.len() >= s.live.Load().maxCalls {
 		return f.fallback() // the general path answers 482 or 503 (and counts it)
 	}
 	if s.draining.Load() {
@@ -698,10 +668,17 @@ func (f *fastPath) onInvite(m *fmsg, src netip.AddrPort, c *fconn) bool {
 		f.flush([]fsend{{c, appendAnswer(nil, m, src, false, 503, "Service Unavailable", "Retry-After: 5\r\n", ""), src}})
 		return true
 	}
-	if _, loop := f.calls[callID]; loop {
+	switch s.adm.admit(callID, admitted{fast: tx}, s.live.Load().maxCalls) {
+	case admitFull:
 		f.unlock(m)
-		// A second INVITE with this Call-ID and a new branch: a loop or a spiral back to us.
-		f.lock(m)
+		return f.fallback() // the general path answers 503 (and counts it)
+	case admitLoop:
+		if s.adm.lookup(callID).ctl != nil {
+			f.unlock(m)
+			return f.fallback() // the general path's call: it answers 482
+		}
+		// A second INVITE with the Call-ID of a fast call and a new branch: a loop or a spiral
+		// back to us.
 		f.own482[0][tx.branch] = struct{}{}
 		f.unlock(m)
 		s.Stats.Invites.Add(1)
@@ -710,7 +687,6 @@ func (f *fastPath) onInvite(m *fmsg, src netip.AddrPort, c *fconn) bool {
 	}
 	f.inv[tx.branch] = tx
 	f.out[tx.id] = tx
-	f.calls[callID] = tx
 	now := f.now()
 	tx.ivRetrans = f.t1
 	tx.t[tRetransmit] = now + f.t1
@@ -861,9 +837,7 @@ func (f *fastPath) endCall(tx *ftx) {
 		return
 	}
 	tx.ended = true
-	if f.calls[tx.callID] == tx {
-		delete(f.calls, tx.callID)
-	}
+	f.s.adm.release(tx.callID, admitted{fast: tx})
 	f.active.Add(-1)
 	f.s.active.Add(-1)
 	f.s.Stats.CallsDone.Add(1)
@@ -1067,10 +1041,7 @@ func (f *fastPath) onInDialog(m *fmsg, src netip.AddrPort, c *fconn) bool {
 		return false
 	}
 	callID := m.value(hCallID)
-	f.s.mu.Lock()
-	_, general := f.s.calls[string(callID)]
-	f.s.mu.Unlock()
-	if general {
+	if f.s.adm.lookup(string(callID)).ctl != nil {
 		return false // a call the general path controls
 	}
 	r, ok := f.routeOf(m, false)

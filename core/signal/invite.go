@@ -81,34 +81,31 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		respondTag(tx, req, tag, 400, "Bad Request")
 		return
 	}
-	if s.fast != nil && s.fast.hasCall(callID) {
-		respondTag(tx, req, tag, 482, "Loop Detected") // a fast-path call has this Call-ID
-		return
-	}
-	s.mu.Lock()
-	if _, dup := s.calls[callID]; dup {
-		s.mu.Unlock()
-		// A second INVITE with the same Call-ID but a new branch: a loop or a spiral back to us.
+	c := &callCtl{s: s, req: req, tx: tx, callID: callID, tag: tag, events: make(chan any, 8)}
+	c.rec.start = start
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	c.cancelled = make(chan struct{})
+	switch s.adm.admit(callID, admitted{ctl: c}, s.live.Load().maxCalls) {
+	case admitLoop:
+		c.cancel()
+		// A second INVITE with a Call-ID in progress on either path but a new branch: a loop or
+		// a spiral back to us.
 		respondTag(tx, req, tag, 482, "Loop Detected")
 		return
-	}
-	if len(s.calls)+s.fastActive() >= s.live.Load().maxCalls {
-		s.mu.Unlock()
+	case admitFull:
+		c.cancel()
 		s.Stats.Rejected503.Add(1)
 		respondTag(tx, req, tag, 503, "Service Unavailable", sip.NewHeader("Retry-After", "5"))
 		return
 	}
 	if s.draining.Load() {
-		s.mu.Unlock()
+		s.adm.release(callID, admitted{ctl: c})
+		c.cancel()
 		// A drain (Server.Drain): the previous hop tries another instance.
 		s.Stats.Rejected503.Add(1)
 		respondTag(tx, req, tag, 503, "Service Unavailable", sip.NewHeader("Retry-After", drainRetryAfter))
 		return
 	}
-	c := &callCtl{s: s, req: req, tx: tx, callID: callID, tag: tag, events: make(chan any, 8)}
-	c.rec.start = start
-	c.ctx, c.cancel = context.WithCancel(context.Background())
-	c.cancelled = make(chan struct{})
 	// A matched CANCEL does not end the server transaction's Done(); sipgo reports it here (it has
 	// already answered 200 to the CANCEL and 487 to the INVITE).
 	// sipgo runs this on its own goroutine; once only, whatever sipgo does with a repeated CANCEL.
@@ -118,8 +115,6 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		cancelOnce.Do(func() { close(c.cancelled) })
 		fire(&hookHelper, "oncancel")
 	})
-	s.calls[callID] = c
-	s.mu.Unlock()
 	s.active.Add(1)
 	s.wg.Add(1)
 	defer func() {
@@ -132,9 +127,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		if s.deps.Web != nil {
 			s.deps.Web.RevokeCall(callID)
 		}
-		s.mu.Lock()
-		delete(s.calls, callID)
-		s.mu.Unlock()
+		s.adm.release(callID, admitted{ctl: c})
 		s.active.Add(-1)
 		s.Stats.CallsDone.Add(1)
 		c.logEnd()

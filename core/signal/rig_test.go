@@ -341,10 +341,7 @@ func (r *rig) quiet(t testing.TB) {
 		st := r.msrp.Stats()
 		live, _ := r.web.counts()
 		if r.sig.ActiveCalls() == 0 && st.SessionsOpen == 0 && st.ConnsOpen == 0 && live == 0 {
-			r.sig.mu.Lock()
-			n := len(r.sig.calls)
-			r.sig.mu.Unlock()
-			if n == 0 {
+			if r.sig.adm.len() == 0 {
 				return
 			}
 		}

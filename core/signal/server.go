@@ -179,8 +179,7 @@ type Server struct {
 	cli  *sipgo.Client
 	fast *fastPath // nil when Options.DisableFastPath
 
-	mu    sync.Mutex
-	calls map[string]*callCtl // by Call-ID
+	adm *admission // the calls in progress on both paths (admit.go)
 
 	port     atomic.Int32
 	first    atomic.Int32                // the first served socket's local port
@@ -228,7 +227,7 @@ func New(opts Options, deps Deps) (*Server, error) {
 	if deps.Capabilities == nil {
 		deps.Capabilities = profile.NewCapCache(opts.CapCacheSize, opts.CapTTL, nil)
 	}
-	s := &Server{opts: opts, deps: deps, log: opts.Logger.With("component", "core/signal"), calls: map[string]*callCtl{}, udpUp: make(chan struct{}), hist: newCallHists()}
+	s := &Server{opts: opts, deps: deps, log: opts.Logger.With("component", "core/signal"), adm: newAdmission(), udpUp: make(chan struct{}), hist: newCallHists()}
 	s.port.Store(int32(opts.Port))
 	s.live.Store(newLive(Reloadable{Trusted: opts.Trusted, MaxCalls: opts.MaxCalls, NextHop: opts.NextHop,
 		NextHopTransport: opts.NextHopTransport, NextHopPinned: opts.NextHopPinned}))
@@ -615,22 +614,43 @@ func (s *Server) contact(transport string) *sip.ContactHeader {
 // isSelf reports whether u addresses this Herald instance: its host, and the port of one of its
 // transports (the default port of the URI's transport when u has none).
 func (s *Server) isSelf(u sip.Uri) bool {
-	if !strings.EqualFold(u.Host, s.opts.Host) {
+	return isSelfAt(s, u.Host, u.Port, sip.DefaultPort(uriTransport(&u)))
+}
+
+// isSelfAt is the one rule for "this URI names Herald" (RFC 3261 §16.4 for a Route, §16.5 for the
+// Request-URI): its host is Options.Host, compared case-insensitively (§19.1.4), and its port, or
+// defPort (the transport's default, §19.1.2) when it has none, is one Herald serves. The general
+// path calls it with sipgo's parsed URI (Server.isSelf), the fast path with the scanner's bytes
+// (fastPath.isSelf), without converting them.
+func isSelfAt[H ~string | ~[]byte](s *Server, host H, port, defPort int) bool {
+	own := s.opts.Host
+	if len(host) != len(own) {
 		return false
 	}
-	p := u.Port
-	if p == 0 {
-		p = sip.DefaultPort(uriTransport(&u))
+	for i := 0; i < len(host); i++ {
+		if lowerASCII(host[i]) != lowerASCII(own[i]) {
+			return false
+		}
 	}
-	if p == s.Port() {
+	if port == 0 {
+		port = defPort
+	}
+	if port == s.Port() {
 		return true
 	}
 	for tp := range numTransports {
-		if q := s.portFor(tp); q > 0 && p == q {
+		if q := s.portFor(tp); q > 0 && port == q {
 			return true
 		}
 	}
 	return false
+}
+
+func lowerASCII(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
 }
 
 func (s *Server) trusted(req *sip.Request) bool {
@@ -845,14 +865,6 @@ func uriTransport(u *sip.Uri) string {
 		return "TLS"
 	}
 	return "UDP"
-}
-
-// fastActive is the number of fast-path calls in progress.
-func (s *Server) fastActive() int {
-	if s.fast == nil {
-		return 0
-	}
-	return int(s.fast.active.Load())
 }
 
 // FastTransactions is the number of transactions the fast path holds (calls in progress, and

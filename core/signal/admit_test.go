@@ -1,0 +1,151 @@
+package signal
+
+import (
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+// TestAdmissionTable proves the admission owner's rules on its own: a Call-ID is admitted once
+// whichever path asks (loop), the limit counts both paths' calls, a release by another owner of
+// the same Call-ID frees nothing, and a released Call-ID can be admitted again.
+func TestAdmissionTable(t *testing.T) {
+	a := newAdmission()
+	fastTx, otherTx := &ftx{}, &ftx{}
+	ctl := &callCtl{}
+	steps := []struct {
+		what string
+		do   func() any
+		want any
+	}{
+		{"fast call", func() any { return a.admit("A", admitted{fast: fastTx}, 2) }, admitOK},
+		{"same Call-ID on the general path", func() any { return a.admit("A", admitted{ctl: ctl}, 2) }, admitLoop},
+		{"same Call-ID on the fast path", func() any { return a.admit("A", admitted{fast: otherTx}, 2) }, admitLoop},
+		{"general call", func() any { return a.admit("B", admitted{ctl: ctl}, 2) }, admitOK},
+		{"third call: both paths count", func() any { return a.admit("C", admitted{fast: otherTx}, 2) }, admitFull},
+		{"lookup names the path", func() any { return a.lookup("A").fast == fastTx && a.lookup("B").ctl == ctl }, true},
+		{"release by another owner", func() any { a.release("A", admitted{fast: otherTx}); return a.len() }, 2},
+		{"release by the owner", func() any { a.release("A", admitted{fast: fastTx}); return a.len() }, 1},
+		{"A again, on the general path", func() any { return a.admit("A", admitted{ctl: ctl}, 2) }, admitOK},
+		{"limit again", func() any { return a.admit("D", admitted{ctl: ctl}, 2) }, admitFull},
+	}
+	for _, s := range steps {
+		if got := s.do(); got != s.want {
+			t.Fatalf("%s: %v, want %v", s.what, got, s.want)
+		}
+	}
+}
+
+// TestAdmissionAcrossPaths proves over real sockets that both paths consult the one owner: with
+// max_calls 2, a fast-path call (plain) and a general-path call (the callee has a card) in progress,
+// an INVITE with the fast call's Call-ID that the general path handles gets 482, one with the general
+// call's Call-ID that the fast path would take gets 482, and a third new call gets 503 (the limit
+// counts both paths); neither reaches the callee. Both calls then end and free their Call-IDs.
+func TestAdmissionAcrossPaths(t *testing.T) {
+	leakCheck(t)
+	st, _ := testStore(t)
+	caller, callee := newFPPeer(t), newFPPeer(t)
+	r := startHerald(t, st, callee.addr(), func(o *Options) { o.MaxCalls = 2 })
+	contact := "<sip:x@" + callee.addr() + ">"
+
+	fast := newFPCall(caller, erin, dave)
+	caller.send(t, r.addr, fast.invite())
+	fastFwd := parseFP(t, "fast INVITE", callee.next(t, "fast INVITE").data)
+	callee.send(t, r.addr, fpReply(t, fastFwd, 180, "Ringing", "fa", false, contact, ""))
+	caller.nextNot100(t, "fast 180")
+
+	gen := newFPCall(caller, erin, carol)
+	caller.send(t, r.addr, gen.invite())
+	genFwd := parseFP(t, "general INVITE", callee.next(t, "general INVITE").data)
+	callee.send(t, r.addr, fpReply(t, genFwd, 180, "Ringing", "ge", false, contact, ""))
+	caller.nextNot100(t, "general 180")
+	fpStat(t, "Fast.Calls", &r.sig.Stats.Fast.Calls, 1)
+	if e := r.sig.adm.lookup(fast.callID); e.fast == nil {
+		t.Fatal("the fast call is not admitted on the fast path")
+	}
+	if e := r.sig.adm.lookup(gen.callID); e.ctl == nil {
+		t.Fatal("the general call is not admitted on the general path")
+	}
+
+	loopToGeneral := *fast // the fast call's Call-ID, to a callee with a card: the general path
+	loopToGeneral.branch, loopToGeneral.to, loopToGeneral.ruri = fpBranch(), carol, carol
+	caller.send(t, r.addr, loopToGeneral.invite())
+	if m := fpFinal(t, "482 (general path)", caller); m.start != "SIP/2.0 482 Loop Detected" {
+		t.Fatalf("INVITE with the fast call's Call-ID: %s, want 482", m.start)
+	}
+	loopToFast := *gen // the general call's Call-ID, plain: the fast path would take it
+	loopToFast.branch, loopToFast.to, loopToFast.ruri = fpBranch(), dave, dave
+	caller.send(t, r.addr, loopToFast.invite())
+	if m := fpFinal(t, "482 (fast path)", caller); m.start != "SIP/2.0 482 Loop Detected" {
+		t.Fatalf("INVITE with the general call's Call-ID: %s, want 482", m.start)
+	}
+	third := newFPCall(caller, erin, dave)
+	caller.send(t, r.addr, third.invite())
+	m := fpFinal(t, "503", caller)
+	if m.start != "SIP/2.0 503 Service Unavailable" || !strings.Contains(strings.Join(m.lines, "\n"), "Retry-After:") {
+		t.Fatalf("third call: %s, want 503 with Retry-After", m.start)
+	}
+	fpStat(t, "Rejected503", &r.sig.Stats.Rejected503, 1)
+	callee.silent(t, "callee after the refused INVITEs", 0)
+
+	// Both calls end (486): their Call-IDs are free again.
+	callee.send(t, r.addr, fpReply(t, fastFwd, 486, "Busy Here", "fa", false, "", ""))
+	callee.send(t, r.addr, fpReply(t, genFwd, 486, "Busy Here", "ge", false, "", ""))
+	r.quiet(t)
+	if n := r.sig.adm.len(); n != 0 {
+		t.Fatalf("%d calls admitted after both ended", n)
+	}
+}
+
+// fpFinal is the next final response p receives, skipping provisionals (the general call's 183
+// with its Call-Info may still be on its way).
+func fpFinal(t *testing.T, what string, p *fpPeer) fpMsg {
+	t.Helper()
+	for {
+		m := parseFP(t, what, p.next(t, what).data)
+		if !strings.HasPrefix(m.start, "SIP/2.0 1") {
+			return m
+		}
+	}
+}
+
+// TestIsSelfOneRule proves that the general path (sipgo's URI) and the fast path (the scanner's
+// bytes) answer "is this URI Herald" by the one rule, isSelfAt: for every URI both can read, both
+// give the expected answer (host case-insensitive, the transport's default port, any served port).
+func TestIsSelfOneRule(t *testing.T) {
+	s := &Server{opts: Options{Host: "Herald.Example"}}
+	s.port.Store(5070)
+	s.Listening(net.UDPAddrFromAddrPort(netip.MustParseAddrPort("192.0.2.1:5070")))
+	s.Listening(net.TCPAddrFromAddrPort(netip.MustParseAddrPort("192.0.2.1:5071")))
+	s.ListeningTLS(net.TCPAddrFromAddrPort(netip.MustParseAddrPort("192.0.2.1:5061")))
+	f := &fastPath{s: s}
+	for _, tc := range []struct {
+		uri  string
+		self bool
+	}{
+		{"sip:herald.example:5070;lr", true},
+		{"sip:HERALD.example:5070;lr", true},
+		{"sip:herald.example:5071;transport=tcp;lr", true},
+		{"sip:herald.example;transport=tls;lr", true}, // default 5061, served for TLS
+		{"sip:herald.example;lr", false},              // default 5060, not served
+		{"sip:herald.example:5062;lr", false},
+		{"sip:other.example:5070;lr", false},
+		{"sip:herald.example.:5070;lr", false},
+		{"sip:192.0.2.1:5070;lr", false}, // Herald is Options.Host, not its address
+	} {
+		var u sip.Uri
+		if err := sip.ParseUri(tc.uri, &u); err != nil {
+			t.Fatal(err)
+		}
+		su, ok := parseSIPURI([]byte(tc.uri))
+		if !ok {
+			t.Fatalf("%s: the scanner cannot read it", tc.uri)
+		}
+		if got, fast := s.isSelf(u), f.isSelf(su); got != tc.self || fast != tc.self {
+			t.Errorf("%s: general %t, fast %t, want %t", tc.uri, got, fast, tc.self)
+		}
+	}
+}
