@@ -5,6 +5,10 @@
 //
 //	go run ./bench/rtpbench                         # the default sweep, about 50 s
 //	go run ./bench/rtpbench -impl wheel -levels 5000 -measure 4s
+//	go run ./bench/rtpbench -net loopback -levels 500,1000 -json rtp.json
+//
+// -json FILE also writes the levels in the bench suite's format (bench/benchfmt, plane "rtp"):
+// target wheel (Herald) and ticker (the baseline), a step per level.
 //
 // Streams start spread over -ramp (calls arrive at random times, so do their 20 ms phases). Where the
 // packets go is -net:
@@ -43,6 +47,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/herald-ims/herald/bench/benchfmt"
 	"github.com/herald-ims/herald/core/media"
 	"github.com/herald-ims/herald/netio/rtp"
 	pionrtp "github.com/pion/rtp"
@@ -82,6 +87,7 @@ func main() {
 		ramp       = flag.Duration("ramp", time.Second, "spread of stream starts")
 		measure    = flag.Duration("measure", 2*time.Second, "measurement window after the ramp")
 		stopOnFail = flag.Bool("stop-on-fail", true, "stop a sweep at the first failing level")
+		jsonOut    = flag.String("json", "", "also write the results as a herald-bench/v1 file (bench/benchfmt) here")
 	)
 	flag.Parse()
 	if *sinkMode {
@@ -103,6 +109,7 @@ func main() {
 	default:
 		fatal("flag", fmt.Errorf("-net %q: want wire or loopback", *netMode))
 	}
+	jf := benchfmt.New("rtp", "", os.Args)
 	fmt.Printf("# rtpbench: %s, GOMAXPROCS=%d, NumCPU=%d, net=%s, %s\n", runtime.Version(), runtime.GOMAXPROCS(0),
 		runtime.NumCPU(), *netMode, loadavg())
 	var results []result
@@ -164,6 +171,9 @@ func main() {
 		fmt.Printf(" (ratio %.1fx)", float64(best["wheel"])/float64(best["ticker"]))
 	}
 	fmt.Println()
+	if *jsonOut != "" {
+		writeJSON(jf, *jsonOut, *netMode, results, best)
+	}
 }
 
 // raiseNoFile lifts RLIMIT_NOFILE as far as allowed: a wheel stream holds three sockets (RTP and

@@ -11,6 +11,8 @@
 //	               a=file-selector it received, for the test to fetch the caller card over MSRP
 //	uac_plain.xml  plain forwarding (dave calls dave: no cards), route-following stock uac
 //	uas_plain.xml  plain forwarding callee, Record-Route mirrored
+//	uac_direct.xml, uas_direct.xml  the plain pair without the Record-Route checks, for the
+//	               benchmark's floor: SIPp straight to SIPp, no proxy (sippbench target sipp-direct)
 //
 // Every check on Herald's messages is an <ereg check_it="true"> regular expression: SIPp fails the
 // call, and exits non-zero, when one does not match.

@@ -7,9 +7,13 @@
 // For each target the rate starts at -start calls/s and doubles while a step is clean, then bisects
 // between the last clean and the first unclean rate. A step places rate × -step calls; it is clean
 // when failed + unfinished calls are under 0.1% of those created and SIPp sustained at least 97% of
-// the rate. Output: one line per step on stderr, a Markdown summary on stdout.
+// the rate. Output: one line per step on stderr, a Markdown summary on stdout, and with -json FILE
+// the steps in the bench suite's format (bench/benchfmt, plane "sip").
 //
-//	go run ./bench/sipp/sippbench [-targets herald-plain,herald-push,kamailio-plain] [-step 3s]
+// Target sipp-direct is the floor the others are measured against: the same plain scenario from the
+// SIPp caller straight to the SIPp callee, no proxy between them (its "server CPU" is the callee's).
+//
+//	go run ./bench/sipp/sippbench [-targets sipp-direct,herald-plain,herald-push,kamailio-plain] [-step 3s] [-json sip.json]
 package main
 
 import (
@@ -26,6 +30,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/herald-ims/herald/bench/benchfmt"
 	"github.com/herald-ims/herald/bench/sipp"
 )
 
@@ -52,6 +57,8 @@ type options struct {
 	dir        string
 	// heraldHTTP is Herald's HTTP listen address (for /debug/pprof during a run); "" = off.
 	heraldHTTP string
+	// json is the path of the benchfmt output; "" = none.
+	json string
 }
 
 // result is one load step.
@@ -82,6 +89,8 @@ type target struct {
 	uasTCP   bool
 	ring     time.Duration // the callee's <pause/> (-d of the uas)
 	hold     time.Duration // the caller's <pause/> between ACK and BYE (-d of the uac)
+	// direct: no server; the caller calls the callee itself (start is nil).
+	direct bool
 	// start brings up the server with its next hop at the callee; it returns the caller's target
 	// and the process whose CPU is measured (children: count its workers too).
 	start func(ctx context.Context, dir string, uasPort int) (addr string, p *sipp.Proc, children bool, err error)
@@ -101,17 +110,26 @@ func main() {
 	flag.IntVar(&o.children, "kamailio-children", 2, "Kamailio UDP workers")
 	flag.StringVar(&o.dir, "dir", "", "work directory kept after the run (default: a temporary one, removed)")
 	flag.StringVar(&o.heraldHTTP, "herald-http", "", "serve Herald's HTTP side (and /debug/pprof) on this address, for profiling")
+	flag.StringVar(&o.json, "json", "", "also write the results as a herald-bench/v1 file (bench/benchfmt) here")
 	flag.Parse()
 	o.targets = strings.Split(targets, ",")
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
-	if err := run(ctx, o, os.Stdout, os.Stderr); err != nil {
+	jf := benchfmt.New("sip", "", os.Args)
+	err := run(ctx, o, os.Stdout, os.Stderr, jf)
+	if o.json != "" {
+		jf.Finish()
+		if werr := jf.WriteFile(o.json); werr != nil && err == nil {
+			err = werr
+		}
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "sippbench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
+func run(ctx context.Context, o options, stdout, stderr io.Writer, jf *benchfmt.File) error {
 	dir := o.dir
 	if dir == "" {
 		d, err := os.MkdirTemp("", "sippbench-")
@@ -129,6 +147,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		o.herald = bin
 	}
 	all := map[string]target{
+		"sipp-direct":  {name: "sipp-direct", uac: "uac_direct.xml", uas: "uas_direct.xml", hold: plainHold, direct: true},
 		"herald-plain": {name: "herald-plain", uac: "uac_plain.xml", uas: "uas_plain.xml", hold: plainHold, start: heraldStart(o.herald, o.heraldHTTP)},
 		"herald-push": {name: "herald-push", uac: "uac_push.xml", uas: "uas_early.xml", uasTCP: true,
 			ring: pushRing, start: heraldStart(o.herald, o.heraldHTTP)},
@@ -154,6 +173,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 			return err
 		}
 		steps, err := bench(ctx, o, tg, tdir, stderr)
+		jf.Targets = append(jf.Targets, jsonTarget(tg, steps, err))
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
@@ -198,11 +218,20 @@ func bench(ctx context.Context, o options, tg target, dir string, log io.Writer)
 		return nil, err
 	}
 	defer uas.Stop(3 * time.Second)
-	addr, srv, children, err := tg.start(ctx, dir, uasPort)
-	if err != nil {
-		return nil, err
+	var (
+		addr     string
+		srv      *sipp.Proc
+		children bool
+	)
+	if tg.direct {
+		addr = fmt.Sprintf("127.0.0.1:%d", uasPort)
+	} else {
+		addr, srv, children, err = tg.start(ctx, dir, uasPort)
+		if err != nil {
+			return nil, err
+		}
+		defer srv.Stop(5 * time.Second)
 	}
-	defer srv.Stop(5 * time.Second)
 
 	var out []result
 	lo, hi := 0.0, 0.0 // last clean, first unclean
@@ -262,7 +291,7 @@ func step(ctx context.Context, o options, tg target, dir string, i int, addr str
 	calls := int(rate * o.step.Seconds())
 	run := sipp.Run{Name: fmt.Sprintf("uac-%02d", i), Scenario: tg.uac, Port: port, Remote: addr, Calls: calls, Rate: rate, Pause: tg.hold,
 		Timeout: o.step + 20*time.Second, Recv: 8 * time.Second, Stats: true, Tolerant: true}
-	cpu0, err := sipp.CPUTime(srv.Pid(), children)
+	cpu0, err := serverCPU(srv, children)
 	if err != nil {
 		return result{}, err
 	}
@@ -276,7 +305,7 @@ func step(ctx context.Context, o options, tg target, dir string, i int, addr str
 	if err != nil {
 		return result{}, err
 	}
-	cpu1, err := sipp.CPUTime(srv.Pid(), children)
+	cpu1, err := serverCPU(srv, children)
 	if err != nil {
 		return result{}, err
 	}
@@ -292,6 +321,14 @@ func step(ctx context.Context, o options, tg target, dir string, i int, addr str
 	lost := st.Created - st.Successful
 	r.clean = st.Created >= calls && float64(lost) < 0.001*float64(st.Created) && st.Sustained >= 0.97*rate
 	return r, nil
+}
+
+// serverCPU is the server's CPU time so far; 0 without a server (sipp-direct).
+func serverCPU(srv *sipp.Proc, children bool) (time.Duration, error) {
+	if srv == nil {
+		return 0, nil
+	}
+	return sipp.CPUTime(srv.Pid(), children)
 }
 
 func heraldStart(bin, httpListen string) func(ctx context.Context, dir string, uasPort int) (string, *sipp.Proc, bool, error) {
