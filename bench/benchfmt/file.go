@@ -71,7 +71,10 @@ type Target struct {
 	Steps    []Step `json:"steps"`
 	// Summary holds figures of the whole target rather than one step (max clean rate, medians).
 	Summary map[string]float64 `json:"summary,omitempty"`
-	Error   string             `json:"error,omitempty"` // why the target did not (fully) run
+	// Samples are periodic readings over the whole run (e.g. 1/s: t_s, rss_mb, fds, goroutines),
+	// for the soak's flatness.
+	Samples []map[string]float64 `json:"samples,omitempty"`
+	Error   string               `json:"error,omitempty"` // why the target did not (fully) run
 }
 
 // Step is one load level.
@@ -167,7 +170,7 @@ func Quote(argv []string) string {
 		if i > 0 {
 			b.WriteByte(' ')
 		}
-		if a != "" && strings.Trim(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,@+%") == "" {
+		if a != "" && strings.Trim(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,@+%$") == "" {
 			b.WriteString(a)
 			continue
 		}

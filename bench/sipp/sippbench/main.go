@@ -57,6 +57,9 @@ type options struct {
 	dir        string
 	// heraldHTTP is Herald's HTTP listen address (for /debug/pprof during a run); "" = off.
 	heraldHTTP string
+	// recv is SIPp's receive timeout for the caller (-recv_timeout): how long an unanswered call
+	// waits before it fails, and so how far an overloaded step may run past its length.
+	recv time.Duration
 	// json is the path of the benchfmt output; "" = none.
 	json string
 }
@@ -110,6 +113,7 @@ func main() {
 	flag.IntVar(&o.children, "kamailio-children", 2, "Kamailio UDP workers")
 	flag.StringVar(&o.dir, "dir", "", "work directory kept after the run (default: a temporary one, removed)")
 	flag.StringVar(&o.heraldHTTP, "herald-http", "", "serve Herald's HTTP side (and /debug/pprof) on this address, for profiling")
+	flag.DurationVar(&o.recv, "recv", 8*time.Second, "SIPp caller's receive timeout (an unanswered call fails after it)")
 	flag.StringVar(&o.json, "json", "", "also write the results as a herald-bench/v1 file (bench/benchfmt) here")
 	flag.Parse()
 	o.targets = strings.Split(targets, ",")
@@ -290,7 +294,7 @@ func step(ctx context.Context, o options, tg target, dir string, i int, addr str
 	}
 	calls := int(rate * o.step.Seconds())
 	run := sipp.Run{Name: fmt.Sprintf("uac-%02d", i), Scenario: tg.uac, Port: port, Remote: addr, Calls: calls, Rate: rate, Pause: tg.hold,
-		Timeout: o.step + 20*time.Second, Recv: 8 * time.Second, Stats: true, Tolerant: true}
+		Timeout: o.step + 20*time.Second, Recv: o.recv, Stats: true, Tolerant: true}
 	cpu0, err := serverCPU(srv, children)
 	if err != nil {
 		return result{}, err
