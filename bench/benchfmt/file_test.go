@@ -13,7 +13,7 @@ func sample() *File {
 	return &File{Schema: Schema, Plane: "call",
 		Machine:   Machine{CPUModel: "Test CPU", Cores: 2, GOMAXPROCS: 2, MemoryMB: 2048, Kernel: "6.1", Arch: "amd64"},
 		GoVersion: "go1.26.8", Git: Git{Commit: "abc", Dirty: true},
-		Start:     time.Date(2026, 12, 3, 22, 0, 0, 0, time.UTC), DurationS: 12.5,
+		Start: time.Date(2026, 12, 3, 22, 0, 0, 0, time.UTC), DurationS: 12.5,
 		LoadBefore: [3]float64{0.5, 0.25, 0.125}, LoadAfter: [3]float64{1.5, 1, 0.75},
 		Command: "bench/run --quick", ToolCommand: "$WORK/bin/loadgen run -rates 10",
 		Targets: []Target{{Name: "herald", Role: RoleHerald, Label: "Herald", LoadUnit: "calls/s",

@@ -121,19 +121,19 @@ func (r *runner) callTarget(ctx context.Context, tr ToolRun, dir string, t *benc
 			return cmdline, errors.Join(err, rerr)
 		}
 		steps := loadgenSteps(lf)
-		if len(rates) > 1 && len(steps) == 1 && steps[0].M["completed"] > 0 {
-			// The server's CPU over this run, measured here (Kamailio's workers included).
+		if t.Name != "herald" && len(steps) == 1 && steps[0].M["completed"] > 0 {
+			// The server's CPU over this one-step run, measured here with Kamailio's workers
+			// (the generator reads only the process it is given).
 			steps[0].M["server_cpu_ms_per_call"] = benchfmt.Round((cpu1-cpu0).Seconds()*1000/steps[0].M["completed"], 4)
-		}
-		for _, s := range steps {
-			if _, ok := s.M["server_cpu_ms_per_call"]; !ok {
-				if v, ok := s.M["herald_cpu_ms_per_call"]; ok {
-					s.M["server_cpu_ms_per_call"] = v
-				}
-			}
 		}
 		t.Steps = append(t.Steps, steps...)
 		t.Samples = append(t.Samples, lf.Samples...)
+		if lf.Stopped != "" {
+			f.Notes = append(f.Notes, fmt.Sprintf("%s: the generator stopped the sweep: %s", t.Name, lf.Stopped))
+		}
+		if lf.SoakS > 0 {
+			f.Notes = append(f.Notes, fmt.Sprintf("%s: the last step is a soak of %.0f s at the first rate", t.Name, lf.SoakS))
+		}
 		if err != nil {
 			return cmdline, err
 		}

@@ -20,6 +20,8 @@ type loadgenFile struct {
 	HoldS     float64              `json:"hold_s"`
 	RampS     float64              `json:"ramp_s"`
 	StepS     float64              `json:"step_s"`
+	SoakS     float64              `json:"soak_s"`
+	Stopped   string               `json:"stopped"`
 	Steps     []loadgenStep        `json:"steps"`
 	Samples   []map[string]float64 `json:"samples"`
 }
@@ -37,12 +39,13 @@ type loadgenStep struct {
 	} `json:"by_mix"`
 	Setup  quantiles          `json:"setup_ms"`
 	Page   quantiles          `json:"page_ms"`
+	PDD    quantiles          `json:"pdd_ms"`
+	Lag    quantiles          `json:"sched_lag_ms"`
 	RTP    map[string]float64 `json:"rtp"`
 	Herald map[string]float64 `json:"herald"`
 	Gen    map[string]float64 `json:"gen"`
 	Kernel map[string]float64 `json:"kernel"`
 	Clean  bool               `json:"clean"`
-	Soak   bool               `json:"soak"`
 }
 
 type quantiles struct {
@@ -71,9 +74,11 @@ func readLoadgen(path string) (*loadgenFile, error) {
 
 // loadgenSteps converts the generator's steps to bench steps. Metrics: achieved_cps, duration_s,
 // attempted, completed, failed; setup_{count,p50,p95,p99,max}_ms (INVITE sent to 200 received);
-// page_{count,p50,p95,p99,max}_ms (acquisition SEND to REPORT); rtp_<key> (calls, expected,
-// received, lost, late, late_p99_ms); herald_<key> (cpu_ms_per_call, rss_peak_mb, rss_end_mb,
-// fds_end, goroutines_end); gen_cpu_ms_per_call; kernel_<key> (udp_rcvbuf_errors, ...);
+// page_{count,p50,p95,p99,max}_ms (acquisition SEND to REPORT); pdd_* (post-dial delay: INVITE to
+// the first ringing response) and sched_lag_* (how late the generator placed calls: its own
+// health) in the same form; rtp_<key> (calls, expected,
+// received, lost, late, late_p99_ms); server_<key> (the generator's "herald" readings of the
+// process given by -pid: cpu_ms_per_call, cpu_util, rss_peak_mb, rss_end_mb, fds_end, goroutines_end); gen_cpu_ms_per_call; kernel_<key> (udp_rcvbuf_errors, ...);
 // mix_<kind>_attempted and mix_<kind>_completed.
 func loadgenSteps(f *loadgenFile) []benchfmt.Step {
 	var out []benchfmt.Step
@@ -94,7 +99,7 @@ func loadgenSteps(f *loadgenFile) []benchfmt.Step {
 		if s.Page.Count > 0 {
 			q("page", s.Page)
 		}
-		for prefix, mm := range map[string]map[string]float64{"rtp_": s.RTP, "herald_": s.Herald, "gen_": s.Gen, "kernel_": s.Kernel} {
+		for prefix, mm := range map[string]map[string]float64{"rtp_": s.RTP, "server_": s.Herald, "gen_": s.Gen, "kernel_": s.Kernel} {
 			for k, v := range mm {
 				m[prefix+k] = v
 			}
@@ -108,8 +113,11 @@ func loadgenSteps(f *loadgenFile) []benchfmt.Step {
 			m["mix_"+k+"_attempted"] = float64(s.ByMix[k].Attempted)
 			m["mix_"+k+"_completed"] = float64(s.ByMix[k].Completed)
 		}
-		if s.Soak {
-			m["soak"] = 1
+		if s.PDD.Count > 0 {
+			q("pdd", s.PDD)
+		}
+		if s.Lag.Count > 0 {
+			q("sched_lag", s.Lag)
 		}
 		var causes map[string]int64
 		if len(s.Failed) > 0 {

@@ -102,6 +102,7 @@ type Settings struct {
 	CallStep       time.Duration
 	CallRamp       time.Duration
 	CallHold       time.Duration
+	CallTimeout    time.Duration // the generator's -call-timeout: an unanswered call ends hold + this after its INVITE
 	CallMix        string
 	CallPlainRates []float64
 	Soak           time.Duration
@@ -115,7 +116,7 @@ func QuickSettings() Settings {
 		SIPStep:    2 * time.Second, SIPBudget: 7 * time.Second, SIPStart: 500, SIPBisect: 0, SIPRecv: 4 * time.Second,
 		MSRPTerminals: []int{100, 400}, MSRPRuns: 1, MSRPRounds: 4, MSRPHold: 1000,
 		RTPLevels: []int{500, 1000, 2000}, RTPRamp: 500 * time.Millisecond, RTPMeasure: time.Second,
-		CallRates: []float64{10, 25, 50}, CallStep: 4 * time.Second, CallRamp: time.Second, CallHold: time.Second,
+		CallRates: []float64{10, 25, 50}, CallStep: 4 * time.Second, CallRamp: time.Second, CallHold: time.Second, CallTimeout: 5 * time.Second,
 		CallMix:        "plain=25,caller=25,both=25,ringback=25",
 		CallPlainRates: []float64{50},
 	}
@@ -129,7 +130,7 @@ func FullSettings() Settings {
 		SIPStep:    3 * time.Second, SIPBudget: 55 * time.Second, SIPStart: 250, SIPBisect: 2, SIPRecv: 8 * time.Second,
 		MSRPTerminals: []int{100, 1000, 3000}, MSRPRuns: 3, MSRPRounds: 8, MSRPHold: 10000,
 		RTPLevels: []int{1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000}, RTPRamp: time.Second, RTPMeasure: 2 * time.Second,
-		CallRates: []float64{50, 100, 200, 400, 700, 1000}, CallStep: 20 * time.Second, CallRamp: 3 * time.Second, CallHold: 2 * time.Second,
+		CallRates: []float64{50, 100, 200, 400, 700, 1000}, CallStep: 20 * time.Second, CallRamp: 3 * time.Second, CallHold: 2 * time.Second, CallTimeout: 15 * time.Second,
 		CallMix:        "plain=25,caller=25,both=25,ringback=25",
 		CallPlainRates: []float64{100, 400, 1000},
 	}
@@ -224,12 +225,14 @@ func rtpPlan(s Settings) PlanePlan {
 	return pp
 }
 
-// callPlan: the generator runs its steps back to back against a Herald started for it (the mix),
-// then the plain mix against Herald and against Kamailio. A step lasts -step; the calls placed at
-// its end finish within the hold time plus setup (≤ 3 s on loopback); setup is writing the config,
-// starting Herald or Kamailio and the generator's callee (≤ 6 s).
+// callPlan: the generator runs its steps back to back (each a ramp from the previous rate, not
+// measured, then the measured step) against a Herald started for it (the mix), then the plain mix
+// against Herald and against Kamailio, one generator run per rate. After the last step it waits for
+// every call to end: at most hold + the call timeout (+ 2 s for the BYE and the last fetches).
+// Setup is writing the config, starting Herald or Kamailio and the generator's callee (≤ 6 s).
 func callPlan(s Settings) PlanePlan {
 	pp := PlanePlan{Plane: "call"}
+	drain := s.CallHold + s.CallTimeout + 2*time.Second
 	mk := func(name, target, mix string, rates []float64, soak time.Duration) ToolRun {
 		rs := make([]string, len(rates))
 		for i, r := range rates {
@@ -237,22 +240,27 @@ func callPlan(s Settings) PlanePlan {
 		}
 		r := ToolRun{Name: name, Tool: "loadgen", Targets: []string{target},
 			Args: []string{"-mix", mix, "-rates", strings.Join(rs, ","), "-step", s.CallStep.String(),
-				"-ramp", s.CallRamp.String(), "-hold", s.CallHold.String()},
-			Setup: 6 * time.Second, Drain: s.CallHold + 3*time.Second}
+				"-ramp", s.CallRamp.String(), "-hold", s.CallHold.String(), "-call-timeout", s.CallTimeout.String()},
+			Setup: 6 * time.Second, Drain: drain}
 		for _, rate := range rates {
-			r.Steps = append(r.Steps, PlannedStep{Target: target, Load: rate, Max: s.CallStep + s.CallHold + 3*time.Second})
+			r.Steps = append(r.Steps, PlannedStep{Target: target, Load: rate, Max: s.CallRamp + s.CallStep})
 		}
 		if soak > 0 {
 			r.Args = append(r.Args, "-soak", soak.String())
-			r.Steps = append(r.Steps, PlannedStep{Target: target + " soak", Load: rates[0], Max: soak + s.CallHold + 3*time.Second})
+			r.Steps = append(r.Steps, PlannedStep{Target: target + " soak", Load: rates[0], Max: s.CallRamp + soak})
 		}
 		return r
 	}
 	pp.Runs = append(pp.Runs, mk("loadgen herald", "herald", s.CallMix, s.CallRates, s.Soak))
 	if len(s.CallPlainRates) > 0 {
-		pp.Runs = append(pp.Runs,
-			mk("loadgen herald-plain", "herald-plain", "plain=100", s.CallPlainRates, 0),
-			mk("loadgen kamailio-plain", "kamailio-plain", "plain=100", s.CallPlainRates, 0))
+		// One generator run per rate: each pays its own setup and drain.
+		for _, name := range []string{"herald-plain", "kamailio-plain"} {
+			r := mk("loadgen "+name, name, "plain=100", s.CallPlainRates, 0)
+			n := time.Duration(len(s.CallPlainRates))
+			r.Setup += (n - 1) * 2 * time.Second
+			r.Drain *= n
+			pp.Runs = append(pp.Runs, r)
+		}
 	}
 	return pp
 }

@@ -153,10 +153,10 @@ func drawPlots(dir string, files map[string]*benchfmt.File, rs []Ratio) ([]Plot,
 	}
 	specs := []spec{
 		{"call", "call-latency.svg", "Whole call: latency vs load", "offered calls/s", "ms",
-			"Call setup (INVITE sent → 200 received) and page time (acquisition SEND → REPORT), p50 and p99, per step of the sweep.",
+			"Post-dial delay (INVITE sent → first ringing response) and page time (acquisition SEND → REPORT), p50 and p99, per step of the sweep; call setup (INVITE → 200) is in the tables: it also holds the callee's ringing time (the generator's -hold).",
 			func(f *benchfmt.File) []series {
 				var ss []series
-				for _, m := range []struct{ metric, suffix string }{{"setup_p50_ms", " setup p50"}, {"setup_p99_ms", " setup p99"},
+				for _, m := range []struct{ metric, suffix string }{{"pdd_p50_ms", " post-dial p50"}, {"pdd_p99_ms", " post-dial p99"},
 					{"page_p50_ms", " page p50"}, {"page_p99_ms", " page p99"}} {
 					ss = append(ss, lineSeries(f, nil, m.metric, m.suffix)...)
 				}

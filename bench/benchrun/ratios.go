@@ -16,6 +16,9 @@ type Ratio struct {
 	Unit             string
 	LowerIsBetter    bool
 	At               string // the load the figure was taken at, "" for a whole-run figure
+	// HeraldAtLeast and BaseAtLeast mark a max-clean figure whose highest step tried was clean:
+	// the real maximum is at least that (the sweep stopped, not the system).
+	HeraldAtLeast, BaseAtLeast bool
 }
 
 // Factor is Herald's value over the baseline's.
@@ -47,6 +50,17 @@ func maxClean(t *benchfmt.Target) float64 {
 		}
 	}
 	return best
+}
+
+// topClean reports whether t's highest step was clean (its max clean rate is a lower bound).
+func topClean(t *benchfmt.Target) bool {
+	var top *benchfmt.Step
+	for i := range t.Steps {
+		if top == nil || t.Steps[i].Load > top.Load {
+			top = &t.Steps[i]
+		}
+	}
+	return top != nil && top.Clean
 }
 
 // stepAt returns t's step at load (the last one, if the load was run twice).
@@ -90,7 +104,8 @@ func Ratios(files map[string]*benchfmt.File) []Ratio {
 		if ht == nil || bt == nil || len(ht.Steps) == 0 || len(bt.Steps) == 0 {
 			return
 		}
-		out = append(out, Ratio{Plane: f.Plane, Figure: figure, Herald: h, Baseline: b, HeraldV: maxClean(ht), BaseV: maxClean(bt), Unit: unit})
+		out = append(out, Ratio{Plane: f.Plane, Figure: figure, Herald: h, Baseline: b, HeraldV: maxClean(ht), BaseV: maxClean(bt), Unit: unit,
+			HeraldAtLeast: topClean(ht), BaseAtLeast: topClean(bt)})
 	}
 	atRatio := func(f *benchfmt.File, h, b, metric, figure, unit string, lower bool) {
 		ht, bt := f.Target(h), f.Target(b)
@@ -121,7 +136,7 @@ func Ratios(files map[string]*benchfmt.File) []Ratio {
 	}
 	if f := files["call"]; f != nil {
 		maxRatio(f, "herald-plain", "kamailio-plain", "max clean rate, plain calls (generator)", "calls/s")
-		atRatio(f, "herald-plain", "kamailio-plain", "setup_p99_ms", "call setup p99, plain calls", "ms", true)
+		atRatio(f, "herald-plain", "kamailio-plain", "pdd_p99_ms", "post-dial delay p99 (INVITE → 180), plain calls", "ms", true)
 		atRatio(f, "herald-plain", "kamailio-plain", "server_cpu_ms_per_call", "server CPU per plain call", "ms", true)
 	}
 	// A max-clean ratio with nothing clean on either side says nothing.

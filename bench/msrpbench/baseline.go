@@ -35,7 +35,7 @@ type BaselineOptions struct {
 	BindTimeout, TransferTimeout  time.Duration
 	Linger                        time.Duration // how long a finished connection waits for the peer's close
 	ReadBufSize                   int           // initial per-connection read buffer; grows for big frames
-	// LingerAfterDelivery restores the close of the first measurements (bench/results/msrp-plane.md
+	// LingerAfterDelivery restores the close of the first measurements (bench/results/history/msrp-plane.md
 	// before Session 2): half-close and wait for the terminal's close even after a complete delivery.
 	// By default the baseline closes as netio/msrp does: at once when the success REPORT arrived, all
 	// input is consumed and nothing is left to send.

@@ -32,7 +32,7 @@ const (
 	// ServerHerald1Loop is Herald with one gnet event loop (a sensitivity check; the default is
 	// GOMAXPROCS/2, which is also one loop on 2 vCPUs).
 	ServerHerald1Loop = "herald-1loop"
-	// ServerBaselineS1 is the baseline as measured before Session 2 (bench/results/msrp-plane.md): it
+	// ServerBaselineS1 is the baseline as measured before Session 2 (bench/results/history/msrp-plane.md): it
 	// lingers after a complete delivery (half-close, wait for the terminal's close) where netio/msrp
 	// closes at once, and keeps Go's default TCP keep-alive, which netio/msrp does not enable.
 	ServerBaselineS1 = "baseline-s1"

@@ -1,5 +1,5 @@
 #!/bin/bash
-# profile.sh: profile one server child of the MSRP benchmark (bench/results/msrp-plane.md, Session 2).
+# profile.sh: profile one server child of the MSRP benchmark (bench/results/history/msrp-plane.md, Session 2).
 #
 #   flock /tmp/herald-bench.lock bench/msrpbench/profile.sh perf   <msrpbench binary> <out prefix> herald|baseline
 #   flock /tmp/herald-bench.lock bench/msrpbench/profile.sh strace <msrpbench binary> <out prefix> herald|baseline

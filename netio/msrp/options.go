@@ -30,7 +30,7 @@ const (
 
 // DefaultLoops is half of GOMAXPROCS, at least 1: every loop is an OS thread blocked in epoll_wait, and
 // on a box shared with SIP, RTP and the GC fewer, busier loops cost less CPU per delivery (one loop
-// delivered 1.3× more pages per CPU-second than two on 2 vCPUs: bench/results/msrp-plane.md).
+// delivered 1.3× more pages per CPU-second than two on 2 vCPUs: bench/results/history/msrp-plane.md).
 func DefaultLoops() int { return max(1, runtime.GOMAXPROCS(0)/2) }
 
 // Options configures a [Server]. The zero value of every field selects its default.

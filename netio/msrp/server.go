@@ -252,7 +252,7 @@ func (s *Server) supervise(booted chan<- error) {
 // gnetOptions: SO_REUSEPORT gives every event loop its own listening socket, so a loop accepts its own
 // connections. Without it gnet runs one more reactor that accepts and hands every connection to a loop
 // through the loop's eventfd: one more thread and two more wake-ups per connection, which costs more
-// CPU per delivery than everything Herald does in user space (bench/results/msrp-plane.md).
+// CPU per delivery than everything Herald does in user space (bench/results/history/msrp-plane.md).
 func (s *Server) gnetOptions() []gnet.Option {
 	return []gnet.Option{
 		gnet.WithNumEventLoop(s.opts.Loops),

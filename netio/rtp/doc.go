@@ -20,7 +20,7 @@
 // connected peer still land on the receiving socket for latching, and a latch reconnects the sender.
 // The kernel takes one sendmmsg per socket: the batch of a slot is one syscall per stream for audio,
 // one per video frame burst. Sharing one socket between streams would make the batch a single syscall
-// but breaks symmetric RTP behind NAT; see bench/results/rtp-ringback.md. A stream holds three
+// but breaks symmetric RTP behind NAT; see bench/results/history/rtp-ringback.md. A stream holds three
 // descriptors.
 //
 // With Options.CPUs set, shard i locks its goroutine to an OS thread pinned to CPUs[i % len] (via

@@ -427,7 +427,7 @@ func (sh *shard) flush() {
 // socket registered with epoll makes the kernel run the epoll wake-up callback every time one of
 // its sent datagrams is freed (sock_wfree → write-space wake-up), a cost paid on every packet of
 // every stream whose caller never sends, which in early media is most of them
-// (bench/results/rtp-ringback.md measured it at about a tenth of the plane's CPU). A probe costs
+// (bench/results/history/rtp-ringback.md measured it at about a tenth of the plane's CPU). A probe costs
 // one syscall per socket per probe; a latch happens at most probeNs after the caller's first packet.
 // Unread datagrams wait in the socket's small receive buffer (openUDP), bounded by the kernel.
 func (sh *shard) probe(s *Stream, now int64) {

@@ -99,7 +99,7 @@ func openUDP(ip netip.Addr, port, tos int, reuse bool) (int, error) {
 // openSender returns a socket bound to the stream's port (SO_REUSEPORT, beside the stream's
 // receiving socket) and connected to dst. A connected UDP socket keeps its route: the kernel skips
 // the route lookup, the xfrm lookup and the shared IP-ID generator on every send (about a sixth of
-// the plane's CPU at 5,000 streams, bench/results/rtp-ringback.md). It also receives only from dst,
+// the plane's CPU at 5,000 streams, bench/results/history/rtp-ringback.md). It also receives only from dst,
 // which is what keeps latching correct: datagrams from any other source still reach the stream's
 // unconnected socket, where the probes look for them.
 func openSender(ip netip.Addr, port, tos int, dst *sockaddr) (int, error) {

@@ -9,7 +9,7 @@
 // Readers per socket: the default is one. Parallelism comes from the SO_REUSEPORT sockets
 // (sip.udp_readers). With SO_REUSEPORT the kernel spreads peers over sockets by flow, so two busy
 // peers can land on one socket, which a second reader goroutine would share. Measured on the 2-vCPU
-// reference box with SIPp (bench/results/sip-plane.md, session 3), two goroutines per socket cost
+// reference box with SIPp (bench/results/history/sip-plane.md, session 3), two goroutines per socket cost
 // 8-10% more CPU per call (futex wake-ups between them), and reached no higher rate.
 package sipudp
 

@@ -1,0 +1,181 @@
+package benchrun
+
+import (
+	"bytes"
+	"encoding/xml"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// copyFixtures copies testdata/*.json into a fresh results directory.
+func copyFixtures(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	paths, err := filepath.Glob("testdata/*.json")
+	if err != nil || len(paths) != 4 {
+		t.Fatalf("fixtures: %v %v", paths, err)
+	}
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(p)), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// checkSVG parses path as XML: the root element is <svg>, it draws paths and has text, and every
+// want string (a series or axis name) is in it.
+func checkSVG(t *testing.T, path string, want ...string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := xml.NewDecoder(bytes.NewReader(b))
+	var root string
+	var paths, texts int
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("%s: not well-formed XML: %v", path, err)
+		}
+		if se, ok := tok.(xml.StartElement); ok {
+			if root == "" {
+				root = se.Name.Local
+			}
+			switch se.Name.Local {
+			case "path":
+				paths++
+			case "text":
+				texts++
+			}
+		}
+	}
+	if root != "svg" || paths < 5 || texts < 5 {
+		t.Fatalf("%s: root <%s>, %d paths, %d texts", path, root, paths, texts)
+	}
+	for _, w := range want {
+		if !bytes.Contains(b, []byte(w)) {
+			t.Errorf("%s: no %q", path, w)
+		}
+	}
+}
+
+const readmeFixture = "# Herald\n\n## Measured\n\nIntro line kept.\n\n" + MeasuredBegin + "\nold table\n" + MeasuredEnd + "\n\nTail kept.\n"
+
+// TestReportFromFixtures draws the report from fixture JSON of the four planes: every plot is
+// well-formed SVG naming its series, REPORT.md carries the exact command, the whole-call figure, the
+// ratio to each baseline and the noisy-machine warning (the call fixture's load average is 3.1 on
+// 2 CPUs), and the README table between the markers holds the same ratios while the rest of the
+// README is untouched; a second run changes nothing.
+func TestReportFromFixtures(t *testing.T) {
+	dir := copyFixtures(t)
+	readme := filepath.Join(t.TempDir(), "README.md")
+	if err := os.WriteFile(readme, []byte(readmeFixture), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := Report(dir, readme); err != nil {
+		t.Fatal(err)
+	}
+	plots := map[string][]string{
+		"call-latency.svg": {"herald post-dial p99", "herald page p99", "kamailio-plain post-dial p99", "offered calls/s"},
+		"call-cpu.svg":     {"herald server", "herald generator", "CPU ms per call"},
+		"sip-cpu.svg":      {"sipp-direct", "herald-plain", "herald-push", "kamailio-plain"},
+		"sip-rate.svg":     {"kamailio-plain"},
+		"msrp-latency.svg": {"herald p99", "baseline p99", "concurrent terminals"},
+		"msrp-cpu.svg":     {"herald", "baseline"},
+		"rtp-cpu.svg":      {"wheel", "ticker"},
+		"rtp-lateness.svg": {"wheel p99", "ticker max"},
+		"vs-baselines.svg": {"memory per held connection vs baseline", "max clean rate, plain forwarding vs kamailio-plain"},
+	}
+	for f, want := range plots {
+		checkSVG(t, filepath.Join(dir, PlotDir, f), want...)
+	}
+	rep, err := os.ReadFile(filepath.Join(dir, "REPORT.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"Command: `bench/run --quick`",
+		"**Whole push call** (SIP + both pages over MSRP + ringback RTP, mix both/caller/plain/ringback): **25 calls/s clean**, post-dial delay p50 1.17 ms / p99 3 ms, setup p50 1004 ms / p99 1009 ms (the callee rings 1000 ms of it)",
+		// sip: herald-plain 2000 clean vs kamailio 1000; CPU at 1000 (both clean): 0.25 vs 0.5 ms.
+		"| sip | max clean rate, plain forwarding | best of each | 2000 calls/s | kamailio-plain | 1000 calls/s | 2.00× (higher is better) | 2.00× |",
+		"| sip | server CPU per call, plain forwarding | 1000 calls/s | 0.25 ms | kamailio-plain | 0.5 ms | 0.50× (lower is better) | 2.00× |",
+		"| msrp | page deliveries per server CPU-second | 400 terminals | 21000 deliveries/CPU-s | baseline | 15000 deliveries/CPU-s | 1.40× (higher is better) | 1.40× |",
+		"| rtp | ringback streams ≤ 0.1% late > 10 ms | best of each | ≥2000 streams | ticker | 1000 streams | 2.00× (higher is better) | 2.00× |",
+		"| rtp | CPU per 1,000 ringback streams | 1000 streams | 18 % of a core | ticker | 40 % of a core | 0.45× (lower is better) | 2.22× |",
+		"| call | post-dial delay p99 (INVITE → 180), plain calls | 50 calls/s | 0.833 ms | kamailio-plain | 0.667 ms | 1.25× (lower is better) | 0.80× |",
+		"**Noisy machine.** The load average was high during call",
+		"![Herald vs baselines](plots/vs-baselines.svg)",
+		"| 50 | ✗ |", // the failed step of the mix is shown …
+		"timeout 50", // … with its cause
+	} {
+		if !strings.Contains(string(rep), want) {
+			t.Errorf("REPORT.md lacks %q", want)
+		}
+	}
+	if strings.Contains(string(rep), "**Noisy machine.** The load average was high during sip") {
+		t.Error("quiet planes flagged noisy")
+	}
+	got, err := os.ReadFile(readme)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := string(got)
+	if !strings.HasPrefix(g, "# Herald\n\n## Measured\n\nIntro line kept.\n\n"+MeasuredBegin+"\n") || !strings.HasSuffix(g, MeasuredEnd+"\n\nTail kept.\n") || strings.Contains(g, "old table") {
+		t.Fatalf("README outside the markers changed or the old table stayed:\n%s", g)
+	}
+	for _, want := range []string{
+		"| whole call (SIP + both pages over MSRP + ringback RTP) | max clean rate of the mix (post-dial delay p99 3 ms, page p99 18 ms, 2.4 CPU-ms per call) | 25 calls/s |",
+		"| sip | max clean rate, plain forwarding | 2000 calls/s | 1000 (kamailio-plain) | 2.00× (higher is better) |",
+		"| msrp | memory per held connection at 400 terminals | 1055 B | 15282 (baseline) | 0.07× (lower is better) |",
+		"Command: `bench/run --quick`",
+		"commit 0123456789ab",
+	} {
+		if !strings.Contains(g, want) {
+			t.Errorf("README table lacks %q in\n%s", want, g)
+		}
+	}
+	if err := Report(dir, readme); err != nil {
+		t.Fatal(err)
+	}
+	again, _ := os.ReadFile(readme)
+	if !bytes.Equal(again, got) {
+		t.Fatal("a second report changed the README")
+	}
+}
+
+// TestReplaceMeasuredNeedsMarkers: a README without the markers is an error, not a silent append.
+func TestReplaceMeasuredNeedsMarkers(t *testing.T) {
+	for _, doc := range []string{"# no markers\n", MeasuredEnd + "\n" + MeasuredBegin + "\n"} {
+		if _, err := ReplaceMeasured([]byte(doc), "x"); !errors.Is(err, errMarkers) {
+			t.Errorf("%q: err %v", doc, err)
+		}
+	}
+}
+
+// TestReportNeedsResults: an empty results directory is ErrNoResults; a herald-bench/v1 file that
+// does not decode is reported, not skipped.
+func TestReportNeedsResults(t *testing.T) {
+	dir := t.TempDir()
+	if err := Report(dir, ""); !errors.Is(err, ErrNoResults) {
+		t.Fatalf("empty: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "sip.json"), []byte(`{"schema":"herald-bench/v1","plane":"sip","targets":[{"name":"x","role":"?"}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := Report(dir, ""); err == nil || !strings.Contains(err.Error(), "sip.json") {
+		t.Fatalf("bad file: %v", err)
+	}
+}
