@@ -114,7 +114,14 @@ func WriteHeraldConfig(o ConfigOptions) (string, error) {
 	if err := os.WriteFile(filepath.Join(seed, "profiles.yaml"), seedProfiles(o.Subscribers), 0o640); err != nil {
 		return "", fmt.Errorf("loadgen: %w", err)
 	}
-	hostIP, _, _ := net.SplitHostPort(o.SIP)
+	hostIP, sipPort, err := net.SplitHostPort(o.SIP)
+	if err != nil {
+		return "", fmt.Errorf("%w: herald sip %q: %w", ErrOptions, o.SIP, err)
+	}
+	advertise := o.SIP
+	if sipPort == "0" { // the kernel picks the ports (tests): Herald advertises what it got
+		advertise = hostIP
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, `# Herald config for a bench run, written by "loadgen herald-config" (bench/loadgen).
 # The generator's callee side is the next hop; its callers are the subscribers in seed/.
@@ -149,7 +156,7 @@ limits:
   max_calls: 100000
 log:
   level: %s
-`, o.SIP, o.SIP, o.SIP, o.Callee, o.Transport, o.MSRP, hostIP, hostIP, rmin, rmax, o.HTTP, o.HTTP, o.Admin,
+`, o.SIP, o.SIP, advertise, o.Callee, o.Transport, o.MSRP, hostIP, hostIP, rmin, rmax, o.HTTP, o.HTTP, o.Admin,
 		filepath.Join(dir, "data"), seed, o.LogLevel)
 	path := filepath.Join(dir, "herald.yaml")
 	if err := os.WriteFile(path, []byte(b.String()), 0o640); err != nil {

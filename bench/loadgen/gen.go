@@ -119,6 +119,10 @@ func New(o Options) (*Generator, error) {
 // CalleeAddr is the address of the callee side: Herald's next hop.
 func (g *Generator) CalleeAddr() string { return g.callee.Addr() }
 
+// SetHerald changes where calls go (host:port), for a Herald started after the generator (its
+// config names the callee side, CalleeAddr). Call it before Run.
+func (g *Generator) SetHerald(addr string) { g.o.Herald = addr }
+
 // Close stops every terminal; calls in progress are abandoned.
 func (g *Generator) Close() error {
 	g.cancel()
@@ -176,20 +180,10 @@ func (s *sampler) run(ctx context.Context, done chan<- struct{}) {
 			return
 		case now := <-t.C:
 			n := s.g.launched.Load()
-			smp := Sample{TS: math.Round(now.Sub(s.start).Seconds()*10) / 10, CPS: float64(n - prev),
-				InFlight: s.g.inFlight.Load()}
+			smp := s.measure(ctx)
+			smp.TS, smp.CPS = math.Round(now.Sub(s.start).Seconds()*10)/10, float64(n-prev)
 			prev = n
-			var rss int64
-			if pid := s.g.o.PID; pid > 0 {
-				rss, _ = procRSS(pid)
-				smp.RSSMB = mb(rss)
-				smp.FDs, _ = procFDs(pid)
-			}
-			if s.g.o.Varz != "" {
-				vctx, cancel := context.WithTimeout(ctx, 900*time.Millisecond)
-				smp.Goroutines, _ = varzGoroutines(vctx, s.http, s.g.o.Varz)
-				cancel()
-			}
+			rss := int64(smp.RSSMB * (1 << 20))
 			s.g.rtp.sweep(now, 30*time.Second)
 			s.g.board.sweep(now, s.g.o.Hold+s.g.o.Talk+s.g.o.CallTimeout+time.Minute)
 			s.mu.Lock()
@@ -203,6 +197,23 @@ func (s *sampler) run(ctx context.Context, done chan<- struct{}) {
 			}
 		}
 	}
+}
+
+// measure reads Herald's RSS, descriptors and goroutines (what is configured) and the calls in
+// flight now.
+func (s *sampler) measure(ctx context.Context) Sample {
+	smp := Sample{InFlight: s.g.inFlight.Load()}
+	if pid := s.g.o.PID; pid > 0 {
+		rss, _ := procRSS(pid)
+		smp.RSSMB = mb(rss)
+		smp.FDs, _ = procFDs(pid)
+	}
+	if s.g.o.Varz != "" {
+		vctx, cancel := context.WithTimeout(ctx, 900*time.Millisecond)
+		smp.Goroutines, _ = varzGoroutines(vctx, s.http, s.g.o.Varz)
+		cancel()
+	}
+	return smp
 }
 
 func mb(b int64) float64 { return math.Round(float64(b)/(1<<20)*10) / 10 }
@@ -231,6 +242,9 @@ func (g *Generator) progressLine(smp Sample, st *stepStats, idx int) string {
 // result then holds the steps that finished).
 func (g *Generator) Run(ctx context.Context) (*Result, error) {
 	o := g.o
+	if o.Herald == "" {
+		return nil, fmt.Errorf("%w: no Herald address", ErrOptions)
+	}
 	res := &Result{Schema: Schema, Transport: o.Transport, Mix: map[string]int(o.Mix), HoldS: o.Hold.Seconds(),
 		RampS: o.Ramp.Seconds(), StepS: o.Step.Seconds(), Steps: []Step{}, Samples: []Sample{}}
 	if o.Soak > 0 {
@@ -270,8 +284,9 @@ func (g *Generator) Run(ctx context.Context) (*Result, error) {
 		p := &pending{st: st, begin: g.snap()}
 		full := g.schedule(ctx, rate, rate, o.Step, st, pick, &seq)
 		p.end = g.snap()
+		p.last = smp.measure(ctx) // Herald at the window's end
 		smp.mu.Lock()
-		p.rssPeak, p.last, smp.step = smp.rssPeak, smp.last, nil
+		p.rssPeak, smp.step = max(smp.rssPeak, int64(p.last.RSSMB*(1<<20))), nil
 		smp.mu.Unlock()
 		st.close()
 		prevRate = rate

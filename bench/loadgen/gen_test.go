@@ -2,6 +2,8 @@ package loadgen
 
 import (
 	"context"
+	"fmt"
+	"net"
 	"testing"
 	"time"
 
@@ -65,5 +67,73 @@ func TestFailedCallsCountedByCause(t *testing.T) {
 			t.Errorf("%d: attempted %d completed %d failed %v, want 10 failed as %s", code, s.Attempted, s.Completed,
 				s.Failed, cause)
 		}
+	}
+}
+
+// silentSUT is a UDP socket that reads every datagram and answers none: a SUT that takes calls
+// and never answers.
+func silentSUT(t *testing.T) string {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	go func() {
+		b := make([]byte, 65536)
+		for {
+			if _, _, err := pc.ReadFrom(b); err != nil {
+				return
+			}
+		}
+	}()
+	return pc.LocalAddr().String()
+}
+
+// TestOpenLoopAgainstSilentSUT: against a SUT that never answers, the schedule still starts
+// every call of the step on time (40 calls in 1 s although each hangs 1.5 s: a closed loop would
+// need a minute), all 40 are in flight together, and each fails as timeout. With MaxInFlight 10
+// the calls beyond the cap are not made and count as gen_overload, the schedule unchanged.
+func TestOpenLoopAgainstSilentSUT(t *testing.T) {
+	for _, tc := range []struct {
+		maxInFlight        int
+		timeouts, overload int64
+	}{{0, 40, 0}, {10, 10, 30}} {
+		t.Run(fmt.Sprintf("max-inflight=%d", tc.maxInFlight), func(t *testing.T) {
+			g, err := New(Options{Herald: silentSUT(t), Mix: Mix{MixPlain: 1}, Rates: []float64{40}, Step: time.Second,
+				Ramp: -1, Hold: -1, CallTimeout: 1500 * time.Millisecond, MaxInFlight: tc.maxInFlight, StopOnFail: -1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer g.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			res, err := g.Run(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Steps) != 1 {
+				t.Fatalf("steps %d", len(res.Steps))
+			}
+			s := res.Steps[0]
+			if s.Attempted != 40 || s.Completed != 0 || s.Failed[CauseTimeout] != tc.timeouts ||
+				s.Failed[CauseGenOverload] != tc.overload {
+				t.Errorf("attempted %d completed %d failed %v, want 40 attempted, %d timeout, %d gen_overload",
+					s.Attempted, s.Completed, s.Failed, tc.timeouts, tc.overload)
+			}
+			if s.DurationS > 1.4 {
+				t.Errorf("the 1 s step took %.2f s: the schedule waited for calls", s.DurationS)
+			}
+			var peak int64
+			for _, smp := range res.Samples {
+				peak = max(peak, smp.InFlight)
+			}
+			if want := min(int64(30), tc.timeouts); peak < want {
+				t.Errorf("at most %d calls in flight, want >= %d (open loop)", peak, want)
+			}
+			if s.SetupMS.Count != 0 || s.Clean {
+				t.Errorf("setup %+v clean %v for calls never answered", s.SetupMS, s.Clean)
+			}
+		})
 	}
 }

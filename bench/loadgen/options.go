@@ -154,7 +154,8 @@ func ParseRates(s string) ([]float64, error) {
 type Options struct {
 	// Herald is where the callers send their INVITEs ("127.0.0.1:5070"; a "udp:" or "tcp:" prefix
 	// is accepted and ignored: Transport decides). "direct" sends them straight to the callee side:
-	// no Herald, no pages (a plain-mix baseline of the generator itself).
+	// no Herald, no pages (a plain-mix baseline of the generator itself). It may be left empty
+	// until Generator.SetHerald.
 	Herald string
 	// Callee is the address the simulated callee side listens on, Herald's next hop
 	// ("127.0.0.1:0" picks a free port; Generator.CalleeAddr says which).
@@ -214,9 +215,6 @@ type Options struct {
 }
 
 func (o *Options) defaults() error {
-	if o.Herald == "" {
-		return fmt.Errorf("%w: no Herald address", ErrOptions)
-	}
 	if i := strings.Index(o.Herald, ":"); i > 0 {
 		if p := strings.ToLower(o.Herald[:i]); p == "udp" || p == "tcp" {
 			o.Herald = o.Herald[i+1:]

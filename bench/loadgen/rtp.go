@@ -9,17 +9,20 @@ import (
 	"time"
 
 	"golang.org/x/net/ipv4"
+	"golang.org/x/sys/unix"
 )
 
 // rtpReceiver takes the ringback RTP of every call on one UDP socket, read by one goroutine in
 // batches (recvmmsg), and keeps per-stream accounting. Streams are told apart by their source
 // (Herald gives every stream its own port, RFC 3550 §8.2 SSRC as well) and claimed by the call
-// at its end through the source named in Herald's SDP answer.
+// at its end through the source named in Herald's SDP answer. Arrival times are the kernel's
+// receive timestamps (SO_TIMESTAMPNS), so a reader that falls behind does not make packets look
+// late; without them (kernel or socket refused) the time of the read is used.
 type rtpReceiver struct {
 	pc        *net.UDPConn
 	bc        *ipv4.PacketConn
 	lateAfter time.Duration
-	now       func() time.Time // test hook: arrival clock
+	kernelTS  bool // SO_TIMESTAMPNS is on
 
 	mu      sync.Mutex
 	streams map[netip.AddrPort][]*rtpStream // by source; several when a port was reused
@@ -63,8 +66,13 @@ func newRTPReceiver(ip string, lateAfter time.Duration) (*rtpReceiver, error) {
 		return nil, err
 	}
 	_ = pc.SetReadBuffer(8 << 20)
-	r := &rtpReceiver{pc: pc, bc: ipv4.NewPacketConn(pc), lateAfter: lateAfter, now: time.Now,
+	r := &rtpReceiver{pc: pc, bc: ipv4.NewPacketConn(pc), lateAfter: lateAfter,
 		streams: map[netip.AddrPort][]*rtpStream{}, done: make(chan struct{})}
+	if rc, err := pc.SyscallConn(); err == nil {
+		_ = rc.Control(func(fd uintptr) {
+			r.kernelTS = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1) == nil
+		})
+	}
 	go r.read()
 	return r, nil
 }
@@ -84,6 +92,7 @@ func (r *rtpReceiver) read() {
 	msgs := make([]ipv4.Message, batch)
 	for i := range msgs {
 		msgs[i].Buffers = [][]byte{make([]byte, 1500)}
+		msgs[i].OOB = make([]byte, 64)
 	}
 	for {
 		n, err := r.bc.ReadBatch(msgs, 0)
@@ -93,17 +102,43 @@ func (r *rtpReceiver) read() {
 			}
 			continue
 		}
-		at := r.now()
+		now := time.Now()
 		r.mu.Lock()
 		for i := 0; i < n; i++ {
 			ua, ok := msgs[i].Addr.(*net.UDPAddr)
 			if !ok {
 				continue
 			}
+			at := now
+			if r.kernelTS {
+				if ts, ok := rxTimestamp(msgs[i].OOB[:msgs[i].NN]); ok {
+					at = ts
+				}
+			}
 			r.packet(ua.AddrPort(), msgs[i].Buffers[0][:msgs[i].N], at)
 		}
 		r.mu.Unlock()
 	}
+}
+
+// rxTimestamp finds the SCM_TIMESTAMPNS control message of a datagram (socket(7)).
+func rxTimestamp(oob []byte) (time.Time, bool) {
+	cms, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return time.Time{}, false
+	}
+	for _, cm := range cms {
+		if cm.Header.Level != unix.SOL_SOCKET || cm.Header.Type != unix.SCM_TIMESTAMPNS {
+			continue
+		}
+		switch d := cm.Data; { // struct timespec: two longs
+		case len(d) >= 16:
+			return time.Unix(int64(binary.NativeEndian.Uint64(d)), int64(binary.NativeEndian.Uint64(d[8:]))), true
+		case len(d) >= 8:
+			return time.Unix(int64(int32(binary.NativeEndian.Uint32(d))), int64(int32(binary.NativeEndian.Uint32(d[4:])))), true
+		}
+	}
+	return time.Time{}, false
 }
 
 // packet accounts one datagram; r.mu held.
