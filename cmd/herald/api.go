@@ -57,3 +57,20 @@ func apiTokens(o *config.Options) (rw, ro []string, err error) {
 	}
 	return rw, ro, nil
 }
+
+// adminTokens returns the bearer tokens of http.admin_token_file (both kinds), nil without one. A
+// file that holds no token is an error: it would lock every operator out of /metrics.
+func adminTokens(o *config.Options) ([]string, error) {
+	f := o.HTTP.AdminTokenFile
+	if f == "" {
+		return nil, nil
+	}
+	rw, ro, err := provision.ReadTokensFile(f)
+	if err != nil {
+		return nil, fmt.Errorf("herald: http.admin_token_file: %w", err)
+	}
+	if len(rw)+len(ro) == 0 {
+		return nil, fmt.Errorf("herald: http.admin_token_file: %s: %w", f, provision.ErrNoTokens)
+	}
+	return append(rw, ro...), nil
+}

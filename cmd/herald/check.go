@@ -33,7 +33,8 @@ import (
 //   - every file the config names, read and parsed as serve loads it: the tls listeners' cert/key
 //     pairs, msrp.tls_cert/tls_key (when msrp.tls_listen is set), http.admin_tls_cert/key (when
 //     http.listen is set), sip.tls_client_cert/key (tls.LoadX509KeyPair), sip.tls_client_ca and
-//     msrp.tls_client_ca (x509 pool append: at least one PEM certificate), http.api.tokens_file
+//     msrp.tls_client_ca (x509 pool append: at least one PEM certificate), http.admin_token_file
+//     (at least one token), http.api.tokens_file
 //     (provision.ReadTokensFile), and the seed directory (store.Import into a throw-away store: the
 //     profiles, the pages through the sanitiser, the clips through core/media);
 //   - data_dir, when it exists, must be a directory;
@@ -175,6 +176,11 @@ func (c *checker) files() {
 		c.caFile("store.redis.tls_ca", r.TLSCA)
 		if r.TLSCert != "" || r.TLSKey != "" {
 			c.keyPair("store.redis.tls_cert", r.TLSCert, "store.redis.tls_key", r.TLSKey)
+		}
+	}
+	if f := o.HTTP.AdminTokenFile; f != "" && o.HTTP.AdminListen != "" {
+		if _, err := adminTokens(o); err != nil {
+			c.add("http.admin_token_file", config.ErrFile, "%v", err) // bad lines by number, never a token
 		}
 	}
 	if fi, err := os.Stat(o.DataDir); err == nil && !fi.IsDir() {

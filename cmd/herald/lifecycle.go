@@ -208,6 +208,17 @@ func (in *instance) reload(cur *config.Options, path string) *config.Options {
 			reasons = append(reasons, err.Error())
 		}
 	}
+	var adminToks []string
+	switch { // the admin endpoints' tokens rotate too: the file read again
+	case in.admin != nil && o.HTTP.AdminTokenFile == "":
+		reasons = append(reasons, "http.admin_token_file: removed: opening /metrics, /varz and pprof needs a restart")
+	case in.admin != nil:
+		if adminToks, err = adminTokens(o); err != nil {
+			reasons = append(reasons, err.Error())
+		}
+	case o.HTTP.AdminTokenFile != "":
+		reasons = append(reasons, "http.admin_token_file: set, but the running admin listener has no token guard: needs a restart")
+	}
 	if len(reasons) > 0 {
 		for _, r := range reasons {
 			log.Error("reload rejected: running config kept", "problem", r)
@@ -224,6 +235,9 @@ func (in *instance) reload(cur *config.Options, path string) *config.Options {
 	in.sip.Reload(sr)
 	if in.api != nil {
 		_ = in.api.SetTokens(apiRW, apiRO) // validated by config.Load and ReadTokensFile
+	}
+	if in.admin != nil {
+		_ = in.admin.Set(adminToks) // read and checked above
 	}
 	for i, c := range in.certs {
 		c.cur.Store(certs[i])

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	ossignal "os/signal"
@@ -49,8 +50,9 @@ type instance struct {
 	cleanup  func()            // removes a temporary data dir (demo, tests)
 	msrp     *msrpnet.Server
 	sip      *signal.Server
-	web      *web.Server    // nil when http.listen is ""
-	api      *provision.API // nil without an admin listener
+	web      *web.Server       // nil when http.listen is ""
+	api      *provision.API    // nil without an admin listener
+	admin    *provision.Bearer // the tokens of http.admin_token_file; nil without one
 	rtp      *rtp.Plane
 	metrics  *prometheus.Registry
 	closers  []io.Closer
@@ -207,10 +209,23 @@ func newInstance(o *config.Options, log *slog.Logger, trace func(string)) (*inst
 			}
 			adminTLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 		}
+		var adminAuth func(*http.Request) (bool, bool)
+		if o.HTTP.AdminListen != "" && o.HTTP.AdminTokenFile != "" {
+			toks, err := adminTokens(o)
+			if err == nil {
+				in.admin, err = provision.NewBearer(toks)
+			}
+			if err != nil {
+				in.closeStore()
+				return nil, fmt.Errorf("herald: http.admin_token_file: %w", err)
+			}
+			adminAuth = in.admin.Check
+		}
 		in.web, err = web.New(web.Options{
 			Listen:         o.HTTP.Listen,
 			AdminListen:    o.HTTP.AdminListen,
 			AdminTLSConfig: adminTLS,
+			AdminAuth:      adminAuth,
 			PagesOnly:      o.HTTP.AdminListen == "", // the page listener never serves admin endpoints
 			API:            api,
 			BaseURL:        o.HTTP.BaseURL,
@@ -699,7 +714,7 @@ func cmdServe(path string, stderr io.Writer) int {
 	}
 	host, port := in.msrp.Addr()
 	log.Info("herald serving", "version", version, "sip", in.sipAddr(), "msrp", net.JoinHostPort(host, strconv.Itoa(port)),
-		"http", in.httpAddr(), "next_hop", o.SIP.NextHop, "subscribers", in.profiles.Len())
+		"http", in.httpAddr(), "admin", in.adminAddr(), "next_hop", o.SIP.NextHop, "subscribers", in.profiles.Len())
 	// systemd (Type=notify): ready once every listener is bound and the store is open.
 	notify(log, "READY=1\nSTATUS=serving")
 	if d := sdnotify.WatchdogInterval(); d > 0 {
@@ -749,6 +764,14 @@ func watchdog(ctx context.Context, log *slog.Logger, d time.Duration) {
 			notify(log, "WATCHDOG=1")
 		}
 	}
+}
+
+// adminAddr is the admin listener's bound address, "" without one.
+func (in *instance) adminAddr() string {
+	if in.web == nil {
+		return ""
+	}
+	return in.web.AdminAddr()
 }
 
 // httpAddr is the page listener's bound address, "" without one.

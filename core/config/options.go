@@ -169,6 +169,13 @@ type HTTPOptions struct {
 	// in clear.
 	AdminTLSCert string `yaml:"admin_tls_cert"`
 	AdminTLSKey  string `yaml:"admin_tls_key"`
+	// AdminTokenFile names a file of bearer tokens (RFC 6750) that /metrics, /varz and
+	// /debug/pprof/ then require: the format of api.tokens_file ("rw <token>" or "ro <token>" per
+	// line, '#' comments; either kind grants these read-only endpoints). Without it they are open
+	// to whoever reaches the admin listener. /healthz and /readyz never ask for a token; the
+	// provisioning API has its own (api). Read at start and again on every reload (SIGHUP), so
+	// tokens rotate without a restart. Needs http.admin_listen.
+	AdminTokenFile string `yaml:"admin_token_file"`
 	// API configures the provisioning API's bearer tokens.
 	API APIOptions `yaml:"api"`
 }

@@ -23,6 +23,8 @@ import (
 //	                              the provisioning API's tokens; the tokens file is read again on
 //	                              every reload (rotate tokens in place); a changed set ends every
 //	                              operator page session
+//	http.admin_token_file         the tokens /metrics, /varz and pprof require; read again on
+//	                              every reload
 //
 // Needing a restart: node.name, every other sip.* key (listen addresses and transports,
 // advertise, record_route, fast_path, t1, t2, timer_c, udp_readers, tls_client_*, capability.*),
@@ -33,6 +35,7 @@ var Reloadable = []string{
 	"sip.next_hop",
 	"shutdown.drain_timeout", "shutdown.dialog_grace",
 	"http.api.read_write_tokens", "http.api.read_only_tokens", "http.api.tokens_file",
+	"http.admin_token_file",
 }
 
 // ChangedKeys lists the keys whose values differ between a and b, in file order. Elements of a

@@ -390,6 +390,9 @@ func (l *loader) validateHTTP(o *Options) {
 	case h.AdminTLSCert != "" && h.AdminListen == "":
 		l.keyErr("http.admin_tls_cert", ErrConflict, "set but http.admin_listen is \"\" (no admin listener)")
 	}
+	if h.AdminTokenFile != "" && h.AdminListen == "" {
+		l.keyErr("http.admin_token_file", ErrConflict, "set but http.admin_listen is \"\" (no admin listener)")
+	}
 	l.validateTokens(h)
 }
 

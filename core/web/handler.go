@@ -78,12 +78,13 @@ func (h *handler) route(w http.ResponseWriter, r *http.Request) route {
 		}
 		return routeHealthz
 	case h.admin && p == "/varz":
-		if allowGet(w, r) {
+		if h.s.authorized(w, r) && allowGet(w, r) {
 			h.s.serveVarz(w)
 		}
 		return routeVarz
 	case h.admin && p == "/metrics":
 		switch {
+		case !h.s.authorized(w, r):
 		case h.s.metrics == nil:
 			writeError(w, http.StatusNotFound, "metrics disabled")
 		case allowGet(w, r):
@@ -91,7 +92,9 @@ func (h *handler) route(w http.ResponseWriter, r *http.Request) route {
 		}
 		return routeMetrics
 	case h.admin && (p == "/debug/pprof" || strings.HasPrefix(p, "/debug/pprof/")):
-		h.s.adminMux.ServeHTTP(w, r)
+		if h.s.authorized(w, r) {
+			h.s.adminMux.ServeHTTP(w, r)
+		}
 		return routePprof
 	case h.admin && h.s.opts.API != nil && (p == "/v1" || strings.HasPrefix(p, "/v1/") || p == "/ui" || strings.HasPrefix(p, "/ui/")):
 		h.s.opts.API.ServeHTTP(w, r)
@@ -99,6 +102,33 @@ func (h *handler) route(w http.ResponseWriter, r *http.Request) route {
 	}
 	writeError(w, http.StatusNotFound, "not found")
 	return routeOther
+}
+
+// Bearer challenges of the admin endpoints (RFC 6750 §3): without credentials, and with a wrong
+// token (§3.1 invalid_token).
+var (
+	hvChallenge        = []string{`Bearer realm="herald-admin"`}[:1:1]
+	hvChallengeInvalid = []string{`Bearer realm="herald-admin", error="invalid_token"`}[:1:1]
+)
+
+// authorized applies Options.AdminAuth to an admin endpoint's request: true to serve it, false when
+// it has been answered 401 (and counted).
+func (s *Server) authorized(w http.ResponseWriter, r *http.Request) bool {
+	if s.opts.AdminAuth == nil {
+		return true
+	}
+	ok, presented := s.opts.AdminAuth(r)
+	if ok {
+		return true
+	}
+	s.stats.adminDeny.Add(1)
+	if presented {
+		w.Header()["Www-Authenticate"] = hvChallengeInvalid
+	} else {
+		w.Header()["Www-Authenticate"] = hvChallenge
+	}
+	writeError(w, http.StatusUnauthorized, "a bearer token is required (http.admin_token_file)")
+	return false
 }
 
 // ready is Options.Ready, nil when there is none.

@@ -42,6 +42,7 @@ type counters struct {
 	pages     [numCodings]atomic.Uint64
 	published atomic.Uint64
 	refused   atomic.Uint64
+	adminDeny atomic.Uint64
 	expired   atomic.Uint64
 	revoked   atomic.Uint64
 }
@@ -58,13 +59,14 @@ func (c *counters) countRequest(r route, code int) {
 // Stats is a snapshot of the server's counters; /varz serves it when Options.Varz is nil. Its
 // metric tags (core/stats) declare the HTTP plane's Prometheus metrics (herald_web_*).
 type Stats struct {
-	Tokens    int                          `json:"tokens" metric:"herald_web_tokens,gauge" help:"Page tokens held now (expired ones until swept)."`
-	Published uint64                       `json:"published" metric:"herald_web_published_total,counter" help:"Page tokens issued."`
-	Refused   uint64                       `json:"publish_refused" metric:"herald_web_publish_refused_total,counter" help:"Publish calls refused because the token table was full."`
-	Expired   uint64                       `json:"tokens_expired" metric:"herald_web_tokens_expired_total,counter" help:"Page tokens dropped at expiry."`
-	Revoked   uint64                       `json:"tokens_revoked" metric:"herald_web_tokens_revoked_total,counter" help:"Page tokens revoked before expiry."`
-	Pages     map[string]uint64            `json:"page_responses" metric:"herald_web_page_responses_total{encoding},counter" help:"Full page bodies sent, by content coding."`
-	Requests  map[string]map[string]uint64 `json:"requests" metric:"herald_web_requests_total{route,class},counter" help:"HTTP responses by route and status class."`
+	Tokens            int                          `json:"tokens" metric:"herald_web_tokens,gauge" help:"Page tokens held now (expired ones until swept)."`
+	Published         uint64                       `json:"published" metric:"herald_web_published_total,counter" help:"Page tokens issued."`
+	Refused           uint64                       `json:"publish_refused" metric:"herald_web_publish_refused_total,counter" help:"Publish calls refused because the token table was full."`
+	Expired           uint64                       `json:"tokens_expired" metric:"herald_web_tokens_expired_total,counter" help:"Page tokens dropped at expiry."`
+	Revoked           uint64                       `json:"tokens_revoked" metric:"herald_web_tokens_revoked_total,counter" help:"Page tokens revoked before expiry."`
+	Pages             map[string]uint64            `json:"page_responses" metric:"herald_web_page_responses_total{encoding},counter" help:"Full page bodies sent, by content coding."`
+	Requests          map[string]map[string]uint64 `json:"requests" metric:"herald_web_requests_total{route,class},counter" help:"HTTP responses by route and status class."`
+	AdminUnauthorized uint64                       `json:"admin_unauthorized" metric:"herald_web_admin_unauthorized_total,counter" help:"Requests for /metrics, /varz or pprof refused 401: no or a wrong bearer token (http.admin_token_file)."`
 	// The page listener, and the admin listener when it is separate.
 	Addr      string `json:"addr,omitempty"`
 	AdminAddr string `json:"admin_addr,omitempty"`
@@ -73,15 +75,16 @@ type Stats struct {
 // Stats returns a snapshot of the counters.
 func (s *Server) Stats() Stats {
 	st := Stats{
-		Tokens:    s.tokens.len(),
-		Published: s.stats.published.Load(),
-		Refused:   s.stats.refused.Load(),
-		Expired:   s.stats.expired.Load(),
-		Revoked:   s.stats.revoked.Load(),
-		Pages:     make(map[string]uint64, numCodings),
-		Requests:  make(map[string]map[string]uint64, numRoutes),
-		Addr:      s.Addr(),
-		AdminAddr: s.AdminAddr(),
+		Tokens:            s.tokens.len(),
+		Published:         s.stats.published.Load(),
+		Refused:           s.stats.refused.Load(),
+		Expired:           s.stats.expired.Load(),
+		Revoked:           s.stats.revoked.Load(),
+		AdminUnauthorized: s.stats.adminDeny.Load(),
+		Pages:             make(map[string]uint64, numCodings),
+		Requests:          make(map[string]map[string]uint64, numRoutes),
+		Addr:              s.Addr(),
+		AdminAddr:         s.AdminAddr(),
 	}
 	for k := range numCodings {
 		st.Pages[codingNames[k]] = s.stats.pages[k].Load()

@@ -46,6 +46,12 @@ type Options struct {
 	TLSConfig *tls.Config
 	// AdminTLSConfig, when set, makes the admin listener (AdminListen) serve HTTPS.
 	AdminTLSConfig *tls.Config
+	// AdminAuth, when set, guards /metrics, /varz and /debug/pprof/: it says whether a request is
+	// authorized and whether it presented credentials at all. A refused request gets 401 with
+	// WWW-Authenticate: Bearer (RFC 6750 §3; error="invalid_token" when it presented one) and is
+	// counted (Stats.AdminUnauthorized). /healthz and /readyz stay open; the provisioning API
+	// checks its own tokens. cmd/herald sets it from http.admin_token_file (provision.Bearer).
+	AdminAuth func(*http.Request) (authorized, presented bool)
 	// TokenTTL is how long a published page stays fetchable. Default 120 s.
 	TokenTTL time.Duration
 	// MaxTokens caps live tokens; Publish returns ErrFull beyond it. Default 100000.
