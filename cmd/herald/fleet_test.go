@@ -1,0 +1,367 @@
+package main
+
+// The fleet tests: Herald nodes as separate `herald serve` processes on their own loopback
+// addresses (127.0.0.2, 127.0.0.3), their subscribers in a real redis-server, and a real Kamailio
+// running configs/kamailio/dispatcher.cfg in front of them; uesim terminals are the phones.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/herald-ims/herald/bench/sipp"
+	"github.com/herald-ims/herald/bench/uesim"
+	"github.com/herald-ims/herald/core/config"
+)
+
+const fleetToken = "fleet-test-token-0123456789abcdef"
+
+// freeLoopbackPort returns a port of ip free for both UDP and TCP a moment ago.
+func freeLoopbackPort(t *testing.T, ip string) int {
+	t.Helper()
+	for range 50 {
+		l, err := net.Listen("tcp", ip+":0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		u, err := net.ListenPacket("udp", net.JoinHostPort(ip, strconv.Itoa(port)))
+		l.Close()
+		if err != nil {
+			continue
+		}
+		u.Close()
+		return port
+	}
+	t.Fatalf("no port of %s free for UDP and TCP", ip)
+	return 0
+}
+
+// redisServer is a redis-server of the test's own: 127.0.0.1 on an ephemeral port, its own
+// directory, append-only file fsync'd on every write (so a stop and start keeps the data).
+type redisServer struct {
+	t    *testing.T
+	dir  string
+	port int
+	p    *sipp.Proc
+}
+
+func startRedis(t *testing.T) *redisServer {
+	t.Helper()
+	peerPath(t, "redis-server", "redis-server")
+	r := &redisServer{t: t, dir: t.TempDir(), port: freeLoopbackPort(t, "127.0.0.1")}
+	r.start()
+	t.Cleanup(r.stop)
+	return r
+}
+
+func (r *redisServer) addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(r.port)) }
+
+func (r *redisServer) start() {
+	r.t.Helper()
+	p, err := sipp.Start(r.dir, "redis", "redis-server", "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
+		"--dir", r.dir, "--save", "", "--appendonly", "yes", "--appendfsync", "always", "--protected-mode", "no")
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.p = p
+	c := redis.NewClient(&redis.Options{Addr: r.addr(), MaxRetries: -1})
+	defer c.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for c.Ping(context.Background()).Err() != nil {
+		if time.Now().After(deadline) {
+			r.t.Fatalf("redis-server not answering:\n%s", p.Tail(2000))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (r *redisServer) stop() {
+	if r.p != nil {
+		r.p.Stop(5 * time.Second)
+		r.p = nil
+	}
+}
+
+// fleetNode is the configuration of one node: SIP, MSRP, RTP and HTTP on ip, subscribers in Redis,
+// calls to callee.
+func fleetNode(t *testing.T, name, ip, redisAddr, callee string) *config.Options {
+	t.Helper()
+	o := lifecycleConfig(t, callee)
+	o.Node.Name = name
+	sipAddr := net.JoinHostPort(ip, strconv.Itoa(freeLoopbackPort(t, ip)))
+	o.SIP.Listen = []config.Listener{{Transport: "udp", Addr: sipAddr}, {Transport: "tcp", Addr: sipAddr}}
+	o.SIP.Advertise = sipAddr
+	o.MSRP.Listen, o.MSRP.Advertise, o.MSRP.AdvertiseAddr = ip+":0", ip, ip
+	o.RTP.Listen, o.RTP.AdvertiseAddr = ip, ip
+	hp := strconv.Itoa(freeLoopbackPort(t, ip))
+	o.HTTP.Listen, o.HTTP.BaseURL = ip+":"+hp, "http://"+ip+":"+hp+"/"
+	o.HTTP.AdminListen = net.JoinHostPort(ip, strconv.Itoa(freeLoopbackPort(t, ip)))
+	o.HTTP.API.ReadWriteTokens = []string{fleetToken}
+	o.Store.Redis.Addrs = []string{redisAddr}
+	o.Store.Redis.Timeout = config.Duration(300 * time.Millisecond)
+	return o
+}
+
+// nodeOf is the node that forwarded a call to the callee: the host of the top Via of the INVITE
+// the callee received (each node advertises its own address).
+func nodeOf(cc uesim.CalleeCall) string {
+	if cc.Invite == nil || cc.Invite.Via() == nil {
+		return ""
+	}
+	return cc.Invite.Via().Host
+}
+
+// fleetCall places one call from alice to bob through target and returns the node that took it,
+// after checking that it succeeded with both pages: bob's callee card at the caller (want, when
+// not nil), alice's caller card at the callee.
+func fleetCall(t *testing.T, caller *uesim.Caller, callee *uesim.Callee, target string, wantCallee []byte) (string, *uesim.CallResult) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	res, err := caller.Call(ctx, target, "sip:alice@home1.net", "tel:+1-212-555-2222")
+	if err != nil || res.Final != 200 {
+		t.Fatalf("call through %s: final %d, %v", target, res.Final, err)
+	}
+	cc, err := callee.WaitCall(ctx, res.CallID)
+	if err != nil {
+		t.Fatalf("call %s at the callee: %v", res.CallID, err)
+	}
+	alice := seedProfile(t, "sip:alice@home1.net")
+	if string(cc.Page) != string(alice.CallerCard.Body) {
+		t.Fatalf("call %s via %s: caller card %d bytes at the callee (%v)", res.CallID, nodeOf(cc), len(cc.Page), cc.PageErr)
+	}
+	got := res.Pages[uesim.CalleeCard]
+	if len(got) == 0 || wantCallee != nil && !bytes.Contains(got, wantCallee) {
+		t.Fatalf("call %s via %s: callee card %d bytes (%v), want one holding %q", res.CallID, nodeOf(cc), len(got), res.PageErrors[uesim.CalleeCard], wantCallee)
+	}
+	return nodeOf(cc), res
+}
+
+// putCalleeCard replaces bob's callee card through a node's provisioning API and returns the
+// status and body.
+func putCalleeCard(t *testing.T, admin, html string) (int, []byte) {
+	t.Helper()
+	card := "http://" + admin + "/v1/subscribers/tel:+1-212-555-2222/cards/callee"
+	auth := "Authorization: Bearer " + fleetToken
+	code, hdr, body := apiDo(t, "GET", card, nil, auth)
+	if code != 200 {
+		return code, body
+	}
+	code, _, body = apiDo(t, "PUT", card, []byte(html), auth, "Content-Type: text/html; charset=utf-8", "If-Match: "+hdr.Get("ETag"))
+	return code, body
+}
+
+// tombstone listens on a dead node's SIP address and counts the INVITEs sent there (it answers
+// nothing, so the dispatcher's keepalives keep failing).
+type tombstone struct {
+	pc      net.PacketConn
+	invites atomic.Int64
+}
+
+func newTombstone(t *testing.T, addr string) *tombstone {
+	t.Helper()
+	var pc net.PacketConn
+	var err error
+	waitFor(t, 5*time.Second, "the dead node's SIP port free", func() bool {
+		pc, err = net.ListenPacket("udp", addr)
+		return err == nil
+	})
+	ts := &tombstone{pc: pc}
+	go func() {
+		buf := make([]byte, 65535)
+		for {
+			n, _, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			if bytes.HasPrefix(buf[:n], []byte("INVITE ")) {
+				ts.invites.Add(1)
+			}
+		}
+	}()
+	t.Cleanup(func() { _ = pc.Close() })
+	return ts
+}
+
+// startDispatcher runs Kamailio with configs/kamailio/dispatcher.cfg on 127.0.0.1 (an ephemeral
+// port) over the given nodes, and waits until it answers OPTIONS.
+func startDispatcher(t *testing.T, nodes ...string) (string, *sipp.Proc) {
+	t.Helper()
+	peerPath(t, "kamailio", "kamailio")
+	dir := t.TempDir()
+	cfg, err := filepath.Abs(filepath.Join("..", "..", "configs", "kamailio", "dispatcher.cfg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var list strings.Builder
+	for i, n := range nodes {
+		fmt.Fprintf(&list, "1 sip:%s 0 0 node=%c\n", n, 'a'+i)
+	}
+	lf := filepath.Join(dir, "dispatcher.list")
+	if err := os.WriteFile(lf, []byte(list.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(freeLoopbackPort(t, "127.0.0.1")))
+	p, err := sipp.Start(dir, "kamailio", "kamailio", "-f", cfg, "-DD", "-E", "-m", "64", "-M", "8", "-x", "tlsf",
+		"-Y", filepath.Join(dir, "run"), "-A", "LISTEN=udp:"+addr, "-A", `DS_LIST="`+lf+`"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		p.Stop(3 * time.Second)
+		if t.Failed() {
+			t.Logf("kamailio log:\n%s", p.Tail(6000))
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := sipp.Ping(ctx, addr); err != nil {
+		t.Fatalf("kamailio: %v\n%s", err, p.Tail(3000))
+	}
+	return addr, p
+}
+
+// TestFleetDispatcher (issue 16 acceptance): two Herald nodes on 127.0.0.2 and 127.0.0.3 share
+// their subscribers in redis-server behind Kamailio's dispatcher (configs/kamailio/dispatcher.cfg).
+//   - calls through Kamailio land on both nodes and deliver both pages (each node serves MSRP on its
+//     own address: the phones fetch from the node that took the call);
+//   - bob's callee card replaced through node A's API is pushed by node B on its next call;
+//   - node A killed with SIGKILL: calls placed meanwhile still succeed (the dispatcher fails them
+//     over to B after fr_timer), and once the detection time has passed no INVITE reaches A's
+//     address (a listener there counts them) and every call goes to B;
+//   - node A restarted rejoins: calls land on it again.
+func TestFleetDispatcher(t *testing.T) {
+	rs := startRedis(t)
+	callee := newCallee(t, uesim.CalleeOptions{})
+	oa := fleetNode(t, "herald-a", "127.0.0.2", rs.addr(), callee.Addr())
+	ob := fleetNode(t, "herald-b", "127.0.0.3", rs.addr(), callee.Addr())
+	a := startServe(t, oa)
+	b := startServe(t, ob)
+	kam, _ := startDispatcher(t, oa.SIP.Advertise, ob.SIP.Advertise)
+	caller := newCaller(t, uesim.CallerOptions{})
+
+	seen := map[string]int{}
+	for i := 0; len(seen) < 2 || i < 4; i++ {
+		if i == 12 {
+			t.Fatalf("calls through the dispatcher reached %v only", seen)
+		}
+		n, _ := fleetCall(t, caller, callee, kam, nil)
+		seen[n]++
+	}
+	if seen["127.0.0.2"] == 0 || seen["127.0.0.3"] == 0 {
+		t.Fatalf("nodes that took calls: %v", seen)
+	}
+
+	// A write through A, pushed by B on its next call (and by A on its own).
+	const marker = "Bob, provisioned through node A"
+	if code, body := putCalleeCard(t, oa.HTTP.AdminListen, "<!DOCTYPE html><html><body><h1>"+marker+"</h1></body></html>"); code != 200 {
+		t.Fatalf("PUT through A: %d %s", code, body)
+	}
+	onB := false
+	for i := 0; !onB; i++ {
+		if i == 6 {
+			t.Fatal("no call reached node B after the update")
+		}
+		n, _ := fleetCall(t, caller, callee, kam, []byte(marker))
+		onB = n == "127.0.0.3"
+	}
+
+	// SIGKILL node A; calls meanwhile fail over; after the detection time none goes to A.
+	if err := a.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-a.done
+	killed := time.Now()
+	tomb := newTombstone(t, oa.SIP.Advertise)
+	for time.Since(killed) < 2*time.Second {
+		if n, _ := fleetCall(t, caller, callee, kam, []byte(marker)); n != "127.0.0.3" {
+			t.Fatalf("a call went through %s after node A died", n)
+		}
+	}
+	// Detection: ds_ping_interval 1 s × ds_probing_threshold 1 + fr_timer 1 s, plus a margin.
+	if d := 4*time.Second - time.Since(killed); d > 0 {
+		time.Sleep(d)
+	}
+	before := tomb.invites.Load()
+	for range 6 {
+		if n, _ := fleetCall(t, caller, callee, kam, []byte(marker)); n != "127.0.0.3" {
+			t.Fatalf("a call went through %s after node A died", n)
+		}
+	}
+	if n := tomb.invites.Load(); n != before {
+		t.Fatalf("%d INVITEs sent to dead node A after the detection time", n-before)
+	}
+	t.Logf("INVITEs sent to dead node A before detection: %d", before)
+
+	// A restarted rejoins the set once it answers the keepalives.
+	_ = tomb.pc.Close()
+	a = startServe(t, oa)
+	if code := a.readyz(); code != http.StatusOK {
+		t.Fatalf("restarted A /readyz %d", code)
+	}
+	rejoined := time.Now()
+	for n := ""; n != "127.0.0.2"; {
+		if time.Since(rejoined) > 10*time.Second {
+			t.Fatal("restarted node A took no call within 10 s")
+		}
+		n, _ = fleetCall(t, caller, callee, kam, []byte(marker))
+	}
+	_ = b
+}
+
+// TestFleetRedisOutage (issue 16 acceptance): redis-server stopped mid-run under a serving node:
+// /readyz turns 503, calls go on from the cache with both pages, an API write answers 503
+// {"code":"store_unavailable"}; redis-server started again (same data, append-only file): the node
+// notices by itself, /readyz is 200 again, a write succeeds and the next call pushes it.
+func TestFleetRedisOutage(t *testing.T) {
+	rs := startRedis(t)
+	callee := newCallee(t, uesim.CalleeOptions{})
+	o := fleetNode(t, "herald-a", "127.0.0.2", rs.addr(), callee.Addr())
+	h := startServe(t, o)
+	caller := newCaller(t, uesim.CallerOptions{})
+	fleetCall(t, caller, callee, o.SIP.Advertise, nil)
+
+	rs.stop()
+	waitFor(t, 10*time.Second, "/readyz 503 without Redis", func() bool { return h.readyz() == http.StatusServiceUnavailable })
+	for range 3 {
+		fleetCall(t, caller, callee, o.SIP.Advertise, nil)
+	}
+	const marker = "Bob, written after Redis came back"
+	html := "<!DOCTYPE html><html><body><h1>" + marker + "</h1></body></html>"
+	card := "http://" + o.HTTP.AdminListen + "/v1/subscribers/tel:+1-212-555-2222/cards/callee"
+	code, _, body := apiDo(t, "PUT", card, []byte(html), "Authorization: Bearer "+fleetToken, "Content-Type: text/html", "If-Match: *")
+	var e struct{ Code, Reason string }
+	if code != http.StatusServiceUnavailable || json.Unmarshal(body, &e) != nil || e.Code != "store_unavailable" || e.Reason == "" {
+		t.Fatalf("write without Redis: %d %s", code, body)
+	}
+	var v struct {
+		Redis struct {
+			Up bool `json:"up"`
+		} `json:"redis"`
+		Node string `json:"node"`
+	}
+	_, _, vb := apiDo(t, "GET", "http://"+o.HTTP.AdminListen+"/varz", nil, "Authorization: Bearer "+fleetToken)
+	if err := json.Unmarshal(vb, &v); err != nil || v.Redis.Up || v.Node != "herald-a" {
+		t.Fatalf("/varz without Redis: %s", vb)
+	}
+
+	rs.start()
+	waitFor(t, 10*time.Second, "/readyz 200 with Redis back", func() bool { return h.readyz() == http.StatusOK })
+	if code, body := putCalleeCard(t, o.HTTP.AdminListen, html); code != 200 {
+		t.Fatalf("write after Redis came back: %d %s", code, body)
+	}
+	fleetCall(t, caller, callee, o.SIP.Advertise, []byte(marker))
+}
