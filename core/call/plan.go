@@ -146,6 +146,11 @@ func (p Plan) Claims() []int {
 	return c
 }
 
+// Plain reports whether the plan does nothing but forward the call: no card either way (not even
+// as a Call-Info link) and no ringback. core/signal's fast path takes a call only when Decide's plan
+// for it is Plain, so the two paths cannot disagree on which calls are plain.
+func (p Plan) Plain() bool { return p.CallerCard == nil && p.CalleeCard == nil && p.Ringback == "" }
+
 // OwnEarlyDialog reports whether Herald opens its own early dialog with the caller.
 func (p Plan) OwnEarlyDialog() bool { return p.CalleeMode == CalleeCardUpdate || p.Ringback != "" }
 

@@ -31,6 +31,9 @@ const (
 	hContentType
 	hReferTo
 	hReferredBy
+	hSupported
+	hRequire
+	numHeaderIDs
 )
 
 // single are the headers a message must not carry twice (RFC 3261 §7.3.1); checkRequest answers
@@ -54,6 +57,8 @@ func headerID(name []byte) hdrID {
 			return hContact
 		case 'c':
 			return hContentType
+		case 'k':
+			return hSupported
 		}
 		return hOther
 	}
@@ -77,6 +82,10 @@ func headerID(name []byte) hdrID {
 		if equalFold(name, "route") {
 			return hRoute
 		}
+	case 9:
+		if equalFold(name, "supported") {
+			return hSupported
+		}
 	case 8:
 		if equalFold(name, "refer-to") {
 			return hReferTo
@@ -91,6 +100,9 @@ func headerID(name []byte) hdrID {
 		}
 		if equalFold(name, "contact") {
 			return hContact
+		}
+		if equalFold(name, "require") {
+			return hRequire
 		}
 	case 12:
 		if equalFold(name, "max-forwards") {
@@ -188,7 +200,7 @@ type fmsg struct {
 	body   int    // offset of the body
 	hdr    [maxFastHeaders]hline
 	n      int
-	at     [hReferredBy + 1]int8 // index in hdr of the first line of each header, -1 when absent
+	at     [numHeaderIDs]int8 // index in hdr of the first line of each header, -1 when absent
 
 	cseq    uint32
 	cseqM   method

@@ -17,6 +17,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/herald-ims/herald/core/call"
 	"github.com/herald-ims/herald/core/wheel"
 )
 
@@ -595,18 +596,43 @@ func idOf(branch []byte) (uint64, bool) {
 	return id, err == nil
 }
 
-// plain reports whether neither party of the INVITE has a card or a ringback: the call's plan
-// would be plain forwarding whatever the caller supports.
+// plain reports whether the call's plan is plain forwarding: call.Decide, the rule the general
+// path executes, on the same parties, and Plan.Plain. Of the caller's capabilities only 100rel
+// (Supported or Require, RFC 3262) changes whether a plan is plain (no ringback without it), so
+// that is all the fast path reads.
 func (f *fastPath) plain(m *fmsg) bool {
 	caller := m.value(hFrom)
 	if m.at[hPAI] >= 0 {
 		caller = []byte(firstNameAddr(string(m.value(hPAI))))
 	}
-	if p := f.s.partyFor(string(caller)); p != nil && p.CallerCard != nil {
+	caps := call.Caps{Reliable1xx: m.hasOptionTag(hSupported, "100rel") || m.hasOptionTag(hRequire, "100rel")}
+	plan := call.Decide(f.s.partyFor(string(caller)), f.s.partyFor(string(m.ruri.of(m.buf))), caps, f.s.opts.Probe)
+	return plan.Plain()
+}
+
+// hasOptionTag reports whether any line of the header id (Supported or Require) lists tag, a
+// lower-case option tag (RFC 3261 §20.37, §20.32: comma-separated, case-insensitive).
+func (m *fmsg) hasOptionTag(id hdrID, tag string) bool {
+	if m.at[id] < 0 {
 		return false
 	}
-	p := f.s.partyFor(string(m.ruri.of(m.buf)))
-	return p == nil || p.CalleeCard == nil && p.Ringback == ""
+	for i := int(m.at[id]); i < m.n; i++ {
+		if m.hdr[i].id != id {
+			continue
+		}
+		for v := m.hdr[i].val.of(m.buf); len(v) > 0; {
+			t := v
+			if c := bytes.IndexByte(v, ','); c >= 0 {
+				t, v = v[:c], v[c+1:]
+			} else {
+				v = nil
+			}
+			if equalFold(trimBlanks(t), tag) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (f *fastPath) onInvite(m *fmsg, src netip.AddrPort, c *fconn) bool {

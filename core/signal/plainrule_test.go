@@ -1,0 +1,73 @@
+package signal
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/herald-ims/herald/core/call"
+	"github.com/herald-ims/herald/core/profile"
+)
+
+// TestPlainRuleOneOwner proves that the fast path's "is this call plain" is call.Decide's plan
+// (Plan.Plain), the rule the general path executes, for every combination of caller card, callee
+// card, ringback and 100rel (in Supported, in Require, compact k, absent). The case the two used to
+// disagree on: a callee with a ringback and a caller without 100rel is plain (Decide drops the
+// ringback, RFC 3262 being needed for Herald's early dialog).
+func TestPlainRuleOneOwner(t *testing.T) {
+	st, pages := testStore(t)
+	ringer, _ := profile.Canonical("sip:ringer@home1.net")
+	st.Put(&profile.Profile{Key: ringer, Ringback: "ringback"})
+	cardee, _ := profile.Canonical("sip:cardee@home1.net") // the scanner reads sip: Request-URIs only
+	st.Put(&profile.Profile{Key: cardee, CalleeCard: pages["carol-callee.html"]})
+	s := &Server{deps: Deps{Profiles: st}}
+	f := &fastPath{s: s}
+	for _, from := range []string{alice, dave, erin} { // caller card, none, no profile
+		for _, to := range []string{"sip:cardee@home1.net", dave, erin, "sip:ringer@home1.net"} { // callee card, none, none, ringback
+			for _, rel := range []string{"", "Supported: timer, 100rel\r\n", "Require: 100REL\r\n", "k: 100rel\r\n", "Supported: 100relx\r\n"} {
+				msg := fmt.Sprintf("INVITE %s SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKpr\r\nMax-Forwards: 70\r\n"+
+					"From: <%s>;tag=a\r\nTo: <%s>\r\nCall-ID: pr@x\r\nCSeq: 1 INVITE\r\n%sContent-Length: 0\r\n\r\n", to, from, to, rel)
+				var m fmsg
+				if !m.scan([]byte(msg)) {
+					t.Fatalf("scanner refused:\n%s", msg)
+				}
+				caps := call.Caps{Reliable1xx: rel != "" && rel != "Supported: 100relx\r\n"}
+				want := call.Decide(s.partyFor(from), s.partyFor(to), caps, false).Plain()
+				if got := f.plain(&m); got != want {
+					t.Errorf("from %s to %s %q: fast path plain %t, Decide's plan plain %t", from, to, rel, got, want)
+				}
+				// The expected answers, stated independently of Decide.
+				expect := from != alice && (to == dave || to == erin || to == "sip:ringer@home1.net" && !caps.Reliable1xx)
+				if want != expect {
+					t.Errorf("from %s to %s %q: plain %t, want %t", from, to, rel, want, expect)
+				}
+			}
+		}
+	}
+}
+
+// TestPlainRingbackWithout100relTakesFastPath: over real sockets, the call the two rules disagreed
+// on (a callee with a ringback, a caller without 100rel) is forwarded by the fast path (its branch,
+// Fast.Calls), not handed to the general path to be forwarded plainly there.
+func TestPlainRingbackWithout100relTakesFastPath(t *testing.T) {
+	leakCheck(t)
+	st, _ := testStore(t)
+	ringer, _ := profile.Canonical("sip:ringer@home1.net")
+	st.Put(&profile.Profile{Key: ringer, Ringback: "ringback"})
+	caller, callee := newFPPeer(t), newFPPeer(t)
+	r := startHerald(t, st, callee.addr(), nil)
+	c := newFPCall(caller, erin, "sip:ringer@home1.net") // Supported: timer, no 100rel
+	caller.send(t, r.addr, c.invite())
+	fwd := parseFP(t, "forwarded INVITE", callee.next(t, "forwarded INVITE").data)
+	top := fwd.all("Via")[0]
+	if _, br, _ := strings.Cut(top, ";branch="); !fpBranchRE.MatchString(strings.SplitN(br, ";", 2)[0]) {
+		t.Fatalf("forwarded with Via %q: not the fast path's branch", top)
+	}
+	fpStat(t, "Fast.Calls", &r.sig.Stats.Fast.Calls, 1)
+	fpStat(t, "Fast.Fallbacks", &r.sig.Stats.Fast.Fallbacks, 0)
+	callee.send(t, r.addr, fpReply(t, fwd, 486, "Busy Here", "rb", false, "", ""))
+	if m := fpFinal(t, "486", caller); m.start != "SIP/2.0 486 Busy Here" {
+		t.Fatalf("caller got %s, want the 486", m.start)
+	}
+	r.quiet(t)
+}
