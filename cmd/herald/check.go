@@ -52,20 +52,45 @@ func cmdCheck(path string, hostIndependent bool, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "herald check: -c FILE is required")
 		return 2
 	}
+	opts, probs, err := checkConfig(path, hostIndependent)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	if opts != nil {
+		for _, w := range opts.Warnings {
+			fmt.Fprintln(stderr, "warning:", w.String())
+		}
+	}
+	if len(probs) > 0 {
+		for _, p := range probs {
+			fmt.Fprintln(stderr, p.String())
+		}
+		fmt.Fprintf(stderr, "%s: %d problem(s)\n", path, len(probs))
+		return 1
+	}
+	suffix := ""
+	if hostIndependent {
+		suffix = " (host-independent: files and CPUs not checked)"
+	}
+	fmt.Fprintf(stdout, "%s: ok%s\n", path, suffix)
+	return 0
+}
+
+// checkConfig is what "herald check" and a SIGHUP reload run on a config file: its syntax and rules
+// (config.LoadPartial), and, unless hostIndependent, the files it names and its CPU lists, then the
+// seed and the built-in clips. It returns the options (nil after a syntax error) and every problem,
+// sorted; err is set only when the file could not be read or parsed at all.
+func checkConfig(path string, hostIndependent bool) (*config.Options, config.Errors, error) {
 	// A file that breaks Herald's rules but is valid YAML is still checked for its files and CPUs:
 	// every problem in one run. After a syntax error there is nothing to go on.
 	opts, pos, err := config.LoadPartial(path)
 	var parsed config.Errors
 	if err != nil && (!errors.As(err, &parsed) || opts == nil) {
 		if len(parsed) > 0 {
-			for _, p := range parsed {
-				fmt.Fprintln(stderr, p.String())
-			}
-			fmt.Fprintf(stderr, "%s: %d problem(s)\n", path, len(parsed))
-		} else {
-			fmt.Fprintln(stderr, err)
+			return nil, parsed, nil
 		}
-		return 1
+		return nil, nil, err
 	}
 	c := &checker{o: opts, pos: pos}
 	if !hostIndependent {
@@ -77,23 +102,10 @@ func cmdCheck(path string, hostIndependent bool, stdout, stderr io.Writer) int {
 		c.probs = append(c.probs, config.Problem{File: "embedded clips", Msg: err.Error(), Err: config.ErrFile})
 	}
 	c.merge(parsed)
-	for _, w := range opts.Warnings {
-		fmt.Fprintln(stderr, "warning:", w.String())
-	}
 	if len(c.probs) > 0 {
 		c.sort()
-		for _, p := range c.probs {
-			fmt.Fprintln(stderr, p.String())
-		}
-		fmt.Fprintf(stderr, "%s: %d problem(s)\n", path, len(c.probs))
-		return 1
 	}
-	suffix := ""
-	if hostIndependent {
-		suffix = " (host-independent: files and CPUs not checked)"
-	}
-	fmt.Fprintf(stdout, "%s: ok%s\n", path, suffix)
-	return 0
+	return opts, c.probs, nil
 }
 
 type checker struct {

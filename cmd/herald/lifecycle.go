@@ -162,8 +162,9 @@ func sipReloadable(o *config.Options) (signal.Reloadable, error) {
 		NextHopTransport: transport, NextHopPinned: namesUDP(o.SIP.NextHop)}, nil
 }
 
-// reload is SIGHUP: the file is parsed and validated as "herald check" does, then every part that
-// can fail (trusted peers, next hop, certificates) is prepared; only when all of them
+// reload is SIGHUP: the file is checked as "herald check" checks it (checkConfig: rules, named
+// files, seed, CPUs), then every part that can fail (trusted peers, next hop, certificates,
+// tokens) is prepared; only when all of them
 // succeed is the new config applied, at once. A rejected reload logs every reason and changes
 // nothing. Keys outside config.Reloadable need a restart: changing one rejects the reload. It
 // returns the options now running.
@@ -173,15 +174,17 @@ func (in *instance) reload(cur *config.Options, path string) *config.Options {
 		log.Warn("reload: serving the embedded default config, there is no file to read again")
 		return cur
 	}
-	o, err := config.Load(path)
+	// The checks of "herald check" (checkConfig): the file's rules, then every file it names (certs,
+	// keys, CAs, token files, the seed) and its CPU lists, so that a reload never takes a config that
+	// check would refuse, and every reason is logged.
+	o, probs, err := checkConfig(path, false)
 	if err != nil {
-		var ps config.Errors
-		if errors.As(err, &ps) {
-			for _, p := range ps {
-				log.Error("reload rejected: running config kept", "problem", p.String())
-			}
-		} else {
-			log.Error("reload rejected: running config kept", "error", err)
+		log.Error("reload rejected: running config kept", "error", err)
+		return cur
+	}
+	if len(probs) > 0 {
+		for _, p := range probs {
+			log.Error("reload rejected: running config kept", "problem", p.String())
 		}
 		return cur
 	}
