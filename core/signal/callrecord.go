@@ -65,7 +65,7 @@ func (c *callCtl) logEnd() {
 	outcome := "none"
 	if code := c.rec.final.Load(); code != 0 {
 		outcome = strconv.Itoa(int(code))
-	} else if c.canceled {
+	} else if c.m != nil && c.m.Canceled() {
 		outcome = "cancelled" // the caller's CANCEL: sipgo's transaction layer answered 487
 	}
 	c.s.log.Info("call finished", "call_id", c.callID, "outcome", outcome, "pushes", len(c.sessions),

@@ -1,10 +1,8 @@
 package signal
 
 import (
-	"strconv"
 	"strings"
 	"sync/atomic"
-	"time"
 
 	"github.com/emiago/sipgo/sip"
 
@@ -90,14 +88,6 @@ func (c *callCtl) learn(key string, provisioned, capable bool, why string) {
 	c.s.trace("herald: learned %s takes early-dialog pushes: %t (%s)", key, capable, why)
 }
 
-func (c *callCtl) learnCallee(capable bool, why string) {
-	c.learn(c.calleeKey, c.calleeProv, capable, why)
-}
-
-func (c *callCtl) learnCaller(capable bool, why string) {
-	c.learn(c.callerKey, c.callerProv, capable, why)
-}
-
 // messageFeature reports whether req's Contact carries the feature tag for message sessions
 // (RFC 4569 sip.message, encoded "+sip.message" by RFC 3840 §9) with no value, or one other than
 // FALSE. A Contact that does not parse has none.
@@ -119,80 +109,41 @@ func messageFeature(req *sip.Request) bool {
 	return false
 }
 
-// refusedCard reports whether res is the callee refusing the INVITE that carried the caller card's
-// early-session part, which is then sent again, once, without the part (never break a call): a
-// final response before any 18x or 2xx and before any earlier resend. To a probed callee (unknown
-// capability) any 4xx-6xx counts but a challenge (401/407) or the end of a CANCEL (487); to a
-// callee known to take the part only the answers that can be about the body (400, 415, 488, 500,
-// 501, 606): a known terminal that is busy (486) or declines (603) is not asked twice.
-func (c *callCtl) refusedCard(res *sip.Response) bool {
-	code := res.StatusCode
-	if code < 400 || !c.cardSent() || c.progress || c.resent || c.canceled || c.final {
-		return false
-	}
-	if c.plan.CallerMode == call.CallerCardProbe {
-		return code != 401 && code != 407 && code != 487
-	}
-	switch code {
-	case 400, 415, 488, 500, 501, 606:
-		return true
-	}
-	return false
-}
-
-// answerLacksSession reports whether res is a 2xx to the INVITE that carried the caller card's
-// early-session part and carries no usable answer to the caller's offer: no session SDP, or one
-// whose every m-line is refused (port 0). linphone 5.1 fails a multipart INVITE that way (200
-// without SDP, then BYE): the callee did not take the part, and the call would have no media. Only
-// when the caller's INVITE made an offer (an INVITE without one gets the offer in the 2xx).
-func (c *callCtl) answerLacksSession(res *sip.Response) bool {
-	if !res.IsSuccess() || !c.cardSent() || c.resent || c.canceled || c.final || len(c.req.Body()) == 0 {
-		return false
-	}
+// hasSessionAnswer reports whether res, a 2xx, carries a usable answer to the caller's offer: a
+// session SDP with an m-line not refused (port 0). linphone 5.1 fails a multipart INVITE without
+// one (200 without SDP, then BYE): the callee did not take the part, and the call would have no
+// media; the machine decides what follows (call.Call).
+func hasSessionAnswer(res *sip.Response) bool {
 	session, _, err := sdp.SplitBody(contentType(res), res.Body())
 	if err != nil || session == nil {
-		return true
+		return false
 	}
 	ans, err := sdp.Parse(session)
 	if err != nil {
-		return true
+		return false
 	}
 	for _, m := range ans.Media {
 		if m.Port != 0 {
-			return false
-		}
-	}
-	return true
-}
-
-// cardSent reports whether the forwarded INVITE carries the caller card's early-session part: its
-// push session is open (a resend without the part closed it).
-func (c *callCtl) cardSent() bool {
-	for _, ps := range c.sessions {
-		if ps.Role == push.CallerCard {
 			return true
 		}
 	}
 	return false
 }
 
-// resendWithoutCard closes the caller card's push session, remembers the callee as not capable and
-// forwards the caller's INVITE again as Herald would to such a callee: with the Call-Info link and
-// the caller's body untouched. It returns the new client transaction, nil when it could not be sent
-// (the refusal is then relayed as it is). Timer C keeps running: the resend is within the same budget.
+// resendWithoutCard forwards the caller's INVITE again as Herald would to a callee not known to
+// take the early-session part (the machine closed the caller card's session and remembered the
+// callee): with the Call-Info link and the caller's body untouched. It returns the new client
+// transaction, nil when it could not be sent (the refusal is then relayed as it is). Timer C keeps
+// running: the resend is within the same budget.
 func (c *callCtl) resendWithoutCard(res *sip.Response) sip.ClientTransaction {
 	s := c.s
-	c.resent = true
 	kept := c.sessions[:0]
 	for _, ps := range c.sessions {
-		if ps.Role == push.CallerCard {
-			s.deps.MSRP.Close(ps.ID)
-			continue
+		if ps.Role != push.CallerCard {
+			kept = append(kept, ps)
 		}
-		kept = append(kept, ps)
 	}
 	c.sessions = kept
-	c.learnCallee(false, "refused the INVITE with the early-session part: "+res.StartLine())
 	fwd := c.newForward()
 	tx, err := s.forwardInvite(c.ctx, fwd, s.pinnedFor(fwd), c.callID)
 	if err != nil {
@@ -206,56 +157,6 @@ func (c *callCtl) resendWithoutCard(res *sip.Response) sip.ClientTransaction {
 	return tx
 }
 
-// calleeCardCallInfo offers the callee card to the caller as a Call-Info link on an unreliable 183
-// without a body: on Herald's own early dialog when it has one (the fallback after a refused
-// UPDATE), else on a new one that ends there (a caller without 100rel or UPDATE, or not known to
-// take the UPDATE).
-func (c *callCtl) calleeCardCallInfo() {
-	link := c.callInfo(c.plan.CalleeCard)
-	if link == "" {
-		return
-	}
-	d := &c.early
-	if d.tag == "" {
-		d.tag = c.tag // the tag of every response Herald sends to this INVITE
-		tag := d.tag
-		d.pub.Store(&tag)
-		_ = d.m.To(call.Terminated) // nothing more happens on this dialog
-	}
-	res := sip.NewResponseFromRequest(c.req, 183, "Session Progress", nil)
-	res.To().Params.Add("tag", d.tag)
-	res.AppendHeader(c.s.contact(c.req.Transport()))
-	res.AppendHeader(sip.NewHeader("Call-Info", link))
-	res.SetDestination(c.req.Source())
-	c.s.Stats.Capability.CalleeCardCallInfo.Add(1)
-	if c.caps.RequireReliable && d.m.State() == call.Early {
-		// The caller requires 100rel, so this 183 too goes reliably (RFC 3262 §3), with the next
-		// RSeq, retransmitted until its PRACK; it carries no body (no offer/answer).
-		d.rseq++
-		res.AppendHeader(sip.NewHeader("Require", "100rel"))
-		res.AppendHeader(sip.NewHeader("RSeq", strconv.FormatUint(uint64(d.rseq), 10)))
-		d.prov, d.followUp = res, true
-		if err := d.m.To(call.ProvSent); err != nil {
-			c.s.log.Warn("early dialog", "call_id", c.callID, "error", err)
-			return
-		}
-		d.interval = c.s.opts.T1
-		d.sent = time.Now()
-		d.due = d.interval
-		if d.timer == nil {
-			d.timer = time.NewTimer(d.interval)
-		} else {
-			d.timer.Reset(d.interval)
-		}
-		d.retransmit = d.timer.C
-		c.s.trace("herald → caller  SIP 183 Session Progress (callee card as Call-Info %s; Require: 100rel, RSeq %d)", link, d.rseq)
-		c.sendProvisional()
-		return
-	}
-	c.s.trace("herald → caller  SIP 183 Session Progress (callee card as Call-Info %s)", link)
-	_ = c.tx.Respond(res)
-}
-
 // brokenAnswerEnded tells the controller that Herald's ACK and BYE for a 2xx without a session
 // answer (answerLacksSession) are done.
 type brokenAnswerEnded struct{ res *sip.Response }
@@ -266,7 +167,6 @@ type brokenAnswerEnded struct{ res *sip.Response }
 // the broken call does not answer the resend 486.
 func (c *callCtl) endBrokenAnswer(res *sip.Response) {
 	inv := c.fwd
-	c.resent = true // no other refusal handling for this INVITE; resendWithoutCard sets it again
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()

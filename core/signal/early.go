@@ -2,7 +2,6 @@ package signal
 
 import (
 	"context"
-	"fmt"
 	"net/netip"
 	"strconv"
 	"sync/atomic"
@@ -16,11 +15,9 @@ import (
 	"github.com/herald-ims/herald/core/sdp"
 )
 
-// ownDialog is Herald's own early dialog with the caller (TS 24.182 forking model: its own To-tag).
+// ownDialog is the SIP side of Herald's own early dialog with the caller (TS 24.182 forking model:
+// its own To-tag); where it stands is the call's machine's (call.State).
 type ownDialog struct {
-	m      call.Machine
-	tag    string
-	rseq   uint32 // RSeq of the outstanding reliable provisional
 	cseq   uint32 // Herald's local CSeq for requests it sends on this dialog
 	prov   *sip.Response
 	answer *sdp.Session // Herald's current SDP on this dialog (the 183 answer, then the UPDATE offer)
@@ -28,17 +25,11 @@ type ownDialog struct {
 
 	retransmit <-chan time.Time
 	timer      *time.Timer
-	interval   time.Duration // the current retransmission interval: T1, 2·T1, 4·T1, …
-	sent       time.Time     // when the reliable provisional was first sent
-	due        time.Duration // when the pending retransmission is due, from sent
+	sent       time.Time // when the outstanding reliable provisional was first sent
 
-	pending *push.Session // the callee-card session offered in the UPDATE
-	// followUp says the outstanding reliable provisional is the Call-Info 183 that follows a refused
-	// UPDATE (a caller that requires 100rel gets every provisional reliably): its PRACK ends it.
-	followUp bool
-	streams  []ringStream // ringback streams answered in the 183 (claims 2, 6)
+	streams []ringStream // ringback streams answered in the 183 (claims 2, 6)
 
-	pub atomic.Pointer[string] // tag, published for handlers on other goroutines once the 183 is built
+	pub atomic.Pointer[string] // Herald's tag, published for handlers on other goroutines once a 183 of its own is built
 }
 
 type ringStream struct {
@@ -154,14 +145,20 @@ func (d *ownDialog) publishedTag() string {
 	return ""
 }
 
-// startEarlyDialog sends Herald's reliable 183 answering the caller's offer (RFC 3262). Media is
-// inactive until a ringback plays on it.
-func (c *callCtl) startEarlyDialog() {
+// publish makes Herald's tag known to the PRACK and UPDATE handlers (ownDialogCall).
+func (d *ownDialog) publish(tag string) {
+	if d.pub.Load() == nil {
+		d.pub.Store(&tag)
+	}
+}
+
+// sendEarly183 opens Herald's early dialog: a reliable 183 (RFC 3262) answering the caller's offer,
+// media inactive until a ringback plays on it; with the callee card's Call-Info link when link is
+// set (the caller is not known to take the UPDATE).
+func (c *callCtl) sendEarly183(rseq uint32, link bool) {
 	s := c.s
 	d := &c.early
-	d.tag = c.tag // the tag of every response Herald sends to this INVITE
 	d.sessID = uint64(time.Now().UnixNano())
-	d.rseq = 1 + uint32(time.Now().UnixNano()%(1<<30)) // RFC 3262 §3: 1..2**31-1, random start
 	d.cseq = 1
 
 	var body []byte
@@ -175,20 +172,19 @@ func (c *callCtl) startEarlyDialog() {
 		}
 	}
 	res := sip.NewResponseFromRequest(c.req, 183, "Session Progress", nil)
-	res.To().Params.Add("tag", d.tag)
+	res.To().Params.Add("tag", c.tag)
 	res.AppendHeader(sip.NewHeader("Require", "100rel"))
-	res.AppendHeader(sip.NewHeader("RSeq", strconv.FormatUint(uint64(d.rseq), 10)))
+	res.AppendHeader(rseqHeader(rseq))
 	res.AppendHeader(s.contact(c.req.Transport()))
 	res.AppendHeader(sip.NewHeader("Allow", allowMethods))
 	if c.caps.EarlyMedia {
 		res.AppendHeader(sip.NewHeader("P-Early-Media", d.earlyMedia()))
 	}
-	if c.plan.CalleeMode == call.CalleeCardCallInfo {
-		// The caller is not known to take the UPDATE: the callee card rides on this 183 as a link.
-		if link := c.callInfo(c.plan.CalleeCard); link != "" {
-			res.AppendHeader(sip.NewHeader("Call-Info", link))
+	if link {
+		if l := c.callInfo(c.plan.CalleeCard); l != "" {
+			res.AppendHeader(sip.NewHeader("Call-Info", l))
 			s.Stats.Capability.CalleeCardCallInfo.Add(1)
-			s.trace("herald: caller not known to take the UPDATE: callee card as Call-Info %s on the 183", link)
+			s.trace("herald: caller not known to take the UPDATE: callee card as Call-Info %s on the 183", l)
 		}
 	}
 	if body != nil {
@@ -196,20 +192,34 @@ func (c *callCtl) startEarlyDialog() {
 		res.SetBody(body)
 	}
 	d.prov = res
-	tag := d.tag
-	d.pub.Store(&tag)
-	if err := d.m.To(call.ProvSent); err != nil {
-		s.log.Warn("early dialog", "call_id", c.callID, "error", err)
-		return
-	}
-	d.interval = s.opts.T1
+	d.publish(c.tag)
 	d.sent = time.Now()
-	d.due = d.interval
-	d.timer = time.NewTimer(d.interval)
-	d.retransmit = d.timer.C
-	s.trace("herald → caller  SIP 183 Session Progress (own early dialog tag %s, Require: 100rel, RSeq %d)", d.tag, d.rseq)
+	s.trace("herald → caller  SIP 183 Session Progress (own early dialog tag %s, Require: 100rel, RSeq %d)", c.tag, rseq)
 	c.sendProvisional()
 	c.noteReliable()
+}
+
+// sendLink183 offers the callee card to the caller as a Call-Info link (c.link) on a 183 without a
+// body, on Herald's dialog; reliable (Require: 100rel, RSeq) when the caller requires 100rel.
+func (c *callCtl) sendLink183(reliable bool, rseq uint32) {
+	d := &c.early
+	d.publish(c.tag)
+	res := sip.NewResponseFromRequest(c.req, 183, "Session Progress", nil)
+	res.To().Params.Add("tag", c.tag)
+	res.AppendHeader(c.s.contact(c.req.Transport()))
+	res.AppendHeader(sip.NewHeader("Call-Info", c.link))
+	res.SetDestination(c.req.Source())
+	if !reliable {
+		c.s.trace("herald → caller  SIP 183 Session Progress (callee card as Call-Info %s)", c.link)
+		_ = c.tx.Respond(res)
+		return
+	}
+	res.AppendHeader(sip.NewHeader("Require", "100rel"))
+	res.AppendHeader(rseqHeader(rseq))
+	d.prov = res
+	d.sent = time.Now()
+	c.s.trace("herald → caller  SIP 183 Session Progress (callee card as Call-Info %s; Require: 100rel, RSeq %d)", c.link, rseq)
+	c.sendProvisional()
 }
 
 func (c *callCtl) sendProvisional() {
@@ -220,50 +230,11 @@ func (c *callCtl) sendProvisional() {
 	}
 }
 
-// retransmitProvisional runs on T1, 2·T1, 4·T1 … until PRACK; at 64·T1 the early dialog is abandoned
-// (RFC 3262 §3) and its push session closed, while the call itself goes on.
-func (c *callCtl) retransmitProvisional() {
-	d := &c.early
-	if d.m.State() != call.ProvSent {
-		d.retransmit = nil
-		return
-	}
-	// The schedule is kept from the first send (T1, 3·T1, 7·T1, … 63·T1), not from when the timer
-	// happened to fire, so a late wake-up neither drops a retransmission nor shifts the give-up.
-	if d.due >= 64*c.s.opts.T1 {
-		c.s.Stats.PrackTimeouts.Add(1)
-		c.s.trace("herald: no PRACK within 64*T1: Herald's early dialog abandoned")
-		_ = d.m.To(call.Terminated)
-		c.stopRingback()
-		d.retransmit = nil
-		return
-	}
-	c.s.Stats.ReliableRetransmits.Add(1)
-	c.sendProvisional()
-	d.interval *= 2
-	d.due = min(d.due+d.interval, 64*c.s.opts.T1) // the last wait ends at 64·T1: the give-up
-	d.timer.Reset(time.Until(d.sent.Add(d.due)))
-}
-
-// endEarlyDialog ends Herald's early dialog when the call gets its final response.
-func (c *callCtl) endEarlyDialog() {
-	d := &c.early
-	st := d.m.State()
-	if d.timer != nil {
-		d.timer.Stop()
-		d.retransmit = nil
-	}
-	if st == call.Idle || st == call.Terminated {
-		_ = d.m.To(call.Terminated)
-		return
-	}
-	_ = d.m.To(call.Terminated)
-	if c.final || !c.caps.EarlyDialogTerminated || c.canceled {
-		return
-	}
-	// RFC 6228: 199 Early Dialog Terminated, unreliable, on Herald's dialog.
+// send199 ends Herald's early dialog before the final response (RFC 6228: 199 Early Dialog
+// Terminated, unreliable).
+func (c *callCtl) send199() {
 	res := sip.NewResponseFromRequest(c.req, 199, "Early Dialog Terminated", nil)
-	res.To().Params.Add("tag", d.tag)
+	res.To().Params.Add("tag", c.tag)
 	res.AppendHeader(c.s.contact(c.req.Transport()))
 	res.SetDestination(c.req.Source())
 	c.s.trace("herald → caller  SIP 199 Early Dialog Terminated (own early dialog)")
@@ -311,8 +282,17 @@ func (c *callCtl) post(ev any, done <-chan struct{}, req *sip.Request, tx sip.Se
 	select {
 	case c.events <- ev:
 		// The controller cancels ctx only after run returns, and it answers every event it takes
-		// before that, so done always closes once the event was taken.
-		<-done
+		// before that, so done closes once the event was taken. The channel is buffered: an event
+		// left in it by a controller that ended meanwhile is answered here.
+		select {
+		case <-done:
+		case <-c.ctx.Done():
+			select {
+			case <-done:
+			default:
+				respond(tx, req, 481, "Call/Transaction Does Not Exist")
+			}
+		}
 	case <-c.ctx.Done():
 		respond(tx, req, 481, "Call/Transaction Does Not Exist")
 	}
@@ -322,40 +302,15 @@ func (d *ownDialog) tagPublished(tag string) bool { return tag != "" && d.publis
 
 func (c *callCtl) onPrack(e *prackEvent) {
 	defer close(e.done)
-	d := &c.early
 	rseq, cseq, method, ok := rseqOf(headerValue(e.req, "RAck"))
-	switch {
-	case !ok:
-		respond(e.tx, e.req, 400, "Bad Request")
-		return
-	case rseq != d.rseq || cseq != c.req.CSeq().SeqNo || method != string(sip.INVITE):
-		// RFC 3262 §4: a PRACK that matches no unacknowledged reliable provisional gets 481.
-		respond(e.tx, e.req, 481, "Call/Transaction Does Not Exist")
-		return
-	}
-	respond(e.tx, e.req, 200, "OK")
-	if d.m.State() != call.ProvSent {
-		return // a retransmitted PRACK: answered again, nothing else to do
-	}
-	_ = d.m.To(call.Early)
-	if d.timer != nil {
-		d.timer.Stop()
-		d.retransmit = nil
-	}
-	c.s.trace("caller → herald  SIP PRACK (RAck %d %d INVITE) → 200", rseq, cseq)
-	if d.followUp {
-		d.followUp = false // the Call-Info 183 after a refused UPDATE: nothing more to start
-		return
-	}
-	c.playRingback() // claim 2: the RTP bearer plays before the callee card is offered
-	if c.plan.CalleeMode == call.CalleeCardUpdate {
-		c.sendCalleeCardUpdate()
-	}
+	c.inReq, c.inTx = e.req, e.tx
+	c.s.trace("caller → herald  SIP PRACK (RAck %d %d %s)", rseq, cseq, method)
+	c.handle(call.Event{Kind: call.EvPrack, Parsed: ok, RSeq: rseq, CSeq: cseq, Method: method})
 }
 
 // sendCalleeCardUpdate is the media request message of claims 1 and 5: an UPDATE on Herald's early
 // dialog that keeps the current m-lines and adds the callee card's m=message push offer (claims 4, 7).
-func (c *callCtl) sendCalleeCardUpdate() {
+func (c *callCtl) sendCalleeCardUpdate() call.UpdateOut {
 	s := c.s
 	d := &c.early
 	// Contact is parsed on demand (headerParsers): an INVITE whose Contact does not parse has no
@@ -363,15 +318,13 @@ func (c *callCtl) sendCalleeCardUpdate() {
 	target := c.req.Contact()
 	if target == nil {
 		s.log.Info("callee card not offered in an UPDATE: caller's Contact does not parse", "call_id", c.callID)
-		c.calleeCardCallInfo()
-		return
+		return call.UpdateOutNoTarget
 	}
 	ps, offer, err := c.openPush(push.CalleeCard, c.plan.CalleeCard)
 	if err != nil {
 		s.log.Warn("callee card", "call_id", c.callID, "error", err)
-		return
+		return call.UpdateOutNotOpen
 	}
-	d.pending = ps
 	host, _ := s.deps.MSRP.Addr()
 	var sess *sdp.Session
 	if d.answer != nil {
@@ -395,7 +348,7 @@ func (c *callCtl) sendCalleeCardUpdate() {
 	mf := sip.MaxForwardsHeader(70)
 	u.AppendHeader(&mf)
 	from := &sip.FromHeader{DisplayName: c.req.To().DisplayName, Address: c.req.To().Address, Params: sip.NewParams()}
-	from.Params.Add("tag", d.tag)
+	from.Params.Add("tag", c.tag)
 	u.AppendHeader(from)
 	to := &sip.ToHeader{DisplayName: c.req.From().DisplayName, Address: c.req.From().Address, Params: c.req.From().Params.Clone()}
 	u.AppendHeader(to)
@@ -409,10 +362,6 @@ func (c *callCtl) sendCalleeCardUpdate() {
 	u.AppendHeader(ctHeader("application/sdp"))
 	u.SetBody(body)
 	u.SetTransport(transportToward(u))
-	if err := d.m.To(call.UpdateSent); err != nil {
-		s.log.Warn("update", "call_id", c.callID, "error", err)
-		return
-	}
 	s.Stats.CalleeCards.Add(1)
 	s.trace("herald → caller  SIP UPDATE (media request message: callee card %q, path %s)", ps.Page.Name, offer.PathURI)
 	c.wg.Add(1)
@@ -428,6 +377,7 @@ func (c *callCtl) sendCalleeCardUpdate() {
 		case <-c.ctx.Done():
 		}
 	}()
+	return call.UpdateOutSent
 }
 
 type updateDone struct {
@@ -436,52 +386,38 @@ type updateDone struct {
 	sess *push.Session
 }
 
+// onUpdateDone turns the caller's answer to the UPDATE into an event: its code (0 for none), and
+// whether the answer declined the m=message line (RFC 3264 §6) or took it (its MSRP lines).
 func (c *callCtl) onUpdateDone(e *updateDone) {
-	d := &c.early
-	if d.m.State() != call.UpdateSent {
-		return
+	ev := call.Event{Kind: call.EvUpdateResult}
+	c.answers = nil
+	if e.res != nil {
+		ev.Code = e.res.StatusCode
 	}
 	if e.err != nil || e.res == nil || !e.res.IsSuccess() {
-		code := 0
-		if e.res != nil {
-			code = e.res.StatusCode
+		if ev.Code >= 200 && ev.Code < 300 {
+			ev.Code = 0 // a transport error after all
 		}
-		// RFC 3311 §5.1: a refused UPDATE changes nothing of the early dialog, which stays as it was
-		// (ringback goes on). The card goes the harmless way, and the refusal is remembered.
-		c.s.trace("herald: UPDATE refused (%d %v): callee card withdrawn from MSRP, offered as Call-Info", code, e.err)
-		_ = d.m.To(call.Early)
-		c.s.deps.MSRP.Close(e.sess.ID)
-		c.s.Stats.Capability.UpdateRefused.Add(1)
-		c.learnCaller(false, fmt.Sprintf("refused the UPDATE offering m=message (%d)", code))
-		c.calleeCardCallInfo()
+		c.s.trace("herald: UPDATE refused (%d %v): callee card withdrawn from MSRP, offered as Call-Info", ev.Code, e.err)
+		c.handle(ev)
 		return
 	}
-	ans, err := sdp.Parse(e.res.Body())
-	if err == nil {
+	if ans, err := sdp.Parse(e.res.Body()); err == nil {
 		for _, m := range ans.Media {
 			if m.Type == "message" && m.Port == 0 {
-				// RFC 3264 §6: the caller declined the push line. The dialog stays early (the
-				// answer took the other lines), and the card goes as a link.
+				ev.Declined = true
 				c.s.trace("caller → herald  SIP 200 (UPDATE): callee card declined (m=message port 0)")
-				_ = d.m.To(call.Early)
-				c.s.deps.MSRP.Close(e.sess.ID)
-				c.s.Stats.Capability.UpdateRefused.Add(1)
-				c.learnCaller(false, "declined the m=message line of the UPDATE")
-				c.calleeCardCallInfo()
-				return
 			}
 		}
-	}
-	_ = d.m.To(call.Pushing)
-	if err == nil {
 		for _, m := range ans.Media {
-			if info, err := m.MSRP(); err == nil {
+			if info, err := m.MSRP(); err == nil && !ev.Declined {
 				c.s.trace("caller → herald  SIP 200 (UPDATE): path %v setup %s", info.Path, info.Setup)
-				c.learnCaller(true, "accepted the m=message line of the UPDATE")
-				c.applyAnswer(e.sess, info)
+				c.answers = append(c.answers, info)
 			}
 		}
 	}
+	ev.EarlyAnswer = len(c.answers) > 0
+	c.handle(ev)
 }
 
 // inboundUpdate is an UPDATE the caller sent on Herald's early dialog.
@@ -499,17 +435,6 @@ func (s *Server) onUpdate(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	s.proxyInDialog(req, tx)
-}
-
-// onInboundUpdate answers an UPDATE from the caller on Herald's dialog: 491 while Herald's own UPDATE
-// is pending (RFC 3311 §5.2 glare), else 488: Herald does not renegotiate its early media.
-func (c *callCtl) onInboundUpdate(e *inboundUpdate) {
-	defer close(e.done)
-	if c.early.m.State() == call.UpdateSent {
-		respond(e.tx, e.req, 491, "Request Pending", sip.NewHeader("Retry-After", "1"))
-		return
-	}
-	respond(e.tx, e.req, 488, "Not Acceptable Here")
 }
 
 func headerValue(m interface{ GetHeader(string) sip.Header }, name string) string {

@@ -20,8 +20,11 @@ import (
 	"github.com/herald-ims/herald/core/sdp"
 )
 
-// callCtl is one call's controller state. Only the goroutine running run touches it; other goroutines
-// send on events.
+// callCtl is one call's controller: the SIP glue of the call's state machine (core/call). It turns
+// what arrives (responses of the forwarded INVITE, the caller's CANCEL, PRACK and UPDATE on Herald's
+// own early dialog, push results, timers) into call.Events, and performs the call.Actions the
+// machine returns (callact.go); it decides nothing itself. Only the goroutine running run touches
+// it; other goroutines send on events.
 type callCtl struct {
 	s      *Server
 	req    *sip.Request // the caller's INVITE as received
@@ -30,26 +33,43 @@ type callCtl struct {
 	tag    string // Herald's To tag toward the caller: its own responses and early dialog
 	caps   call.Caps
 	plan   call.Plan
+	m      *call.Call // the call's state machine
 	ctx    context.Context
 	cancel context.CancelFunc
 	events chan any
-	wg     sync.WaitGroup // helper goroutines (UPDATE transaction)
+	wg     sync.WaitGroup // helper goroutines (UPDATE, CANCEL, ACK and BYE)
 
 	fwd       *sip.Request // the INVITE as forwarded (with Herald's Via)
 	sessions  []*push.Session
-	early     ownDialog // Herald's own early dialog toward the caller
-	final     bool      // a final response went upstream
-	canceled  bool
+	early     ownDialog     // Herald's own early dialog toward the caller
 	cancelled chan struct{} // closed by sipgo's OnCancel callback
 	rec       callRecord    // histograms and the call's info line (callrecord.go)
 
+	// The forwarded INVITE's client transactions (a resend without the early-session part adds
+	// one) and the current one's channels, nil while none is listened to.
+	txs            []sip.ClientTransaction
+	respCh         <-chan *sip.Response
+	doneCh         <-chan struct{}
+	timerC         *time.Timer
+	cancelDeadline <-chan time.Time
+
+	// What the event being handled carries, for the actions that need its SIP form: the response
+	// and its relayed form, the MSRP answers in it, the request on Herald's dialog being answered,
+	// the callee card's link, and the event an action reports back (handled after the batch).
+	cur     *sip.Response
+	out     *sip.Response
+	answers []sdp.MSRPInfo
+	inReq   *sip.Request
+	inTx    sip.ServerTransaction
+	link    string
+	next    *call.Event
+	done    bool
+
 	// The gate on early-dialog pushes (capability.go): the keys each party's terminal is learned
-	// under, whether its capability is provisioned, the caller card's Call-Info link, whether the
-	// callee answered anything beyond 100, and whether the INVITE was resent without the part.
+	// under, whether its capability is provisioned, and the caller card's Call-Info link.
 	callerKey, calleeKey   string
 	callerProv, calleeProv bool
 	callerLink             string
-	progress, resent       bool
 }
 
 // onInvite is the controller of a new call; it returns after the INVITE's final response.
@@ -81,7 +101,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		respondTag(tx, req, tag, 400, "Bad Request")
 		return
 	}
-	c := &callCtl{s: s, req: req, tx: tx, callID: callID, tag: tag, events: make(chan any, 8)}
+	c := &callCtl{s: s, req: req, tx: tx, callID: callID, tag: tag, events: make(chan any, 8), m: call.New(call.Config{})}
 	c.rec.start = start
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.cancelled = make(chan struct{})
@@ -120,10 +140,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	defer func() {
 		c.cancel()
 		c.wg.Wait()
-		c.stopRingback()
-		for _, ps := range c.sessions {
-			s.deps.MSRP.Close(ps.ID)
-		}
+		c.handle(call.Event{Kind: call.EvEnd}) // the ringback and push sessions still held
 		if s.deps.Web != nil {
 			s.deps.Web.RevokeCall(callID)
 		}
@@ -142,21 +159,10 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 func (c *callCtl) runSafe() {
 	defer func() {
 		if r := recover(); c.s.recovered(r) {
-			if !c.final {
-				c.final = true
-				func() {
-					defer func() { _ = recover() }()
-					c.respond(500, "Server Internal Error", sip.NewHeader("Retry-After", "5"))
-				}()
-			}
-			if !c.canceled {
-				c.canceled = true
-				func() {
-					defer func() { c.s.recovered(recover()) }()
-					c.finish()
-					c.cancelDownstream()
-				}()
-			}
+			func() {
+				defer func() { c.s.recovered(recover()) }()
+				c.handle(call.Event{Kind: call.EvFault})
+			}()
 		}
 	}()
 	fire(&hookController, c.req)
@@ -313,6 +319,9 @@ func (c *callCtl) run() {
 	callee, calleeKey, calleeProv := s.party(uriText(&req.Recipient))
 	c.callerKey, c.callerProv, c.calleeKey, c.calleeProv = callerKey, callerProv, calleeKey, calleeProv
 	c.plan = call.Decide(caller, callee, c.caps, s.opts.Probe)
+	c.m = call.New(call.Config{Plan: c.plan, Caps: c.caps, Offer: len(req.Body()) > 0, InviteCSeq: req.CSeq().SeqNo,
+		RSeq: 1 + uint32(time.Now().UnixNano()%(1<<30)), // RFC 3262 §3: 1..2**31-1, random start
+		T1:   s.opts.T1, TimerC: s.opts.TimerC})
 	if s.tracing() {
 		s.trace("herald: INVITE %s from %s: plan caller-card=%t (%s) callee-card=%t (%s) claims %v", req.Recipient.String(),
 			hv.callerIdentity(req), c.plan.CallerCard != nil, c.plan.CallerMode, c.plan.CalleeCard != nil, c.plan.CalleeMode, c.plan.Claims())
@@ -333,150 +342,72 @@ func (c *callCtl) run() {
 		}
 	}
 	fwd := c.newForward()
+	sent := false
 	if c.plan.CallerMode.Pushes() {
 		if err := c.addCallerCard(fwd); err != nil {
 			s.Stats.BadBodies.Add(1)
 			s.log.Info("caller card not added; INVITE forwarded untouched", "call_id", c.callID, "error", err)
 			s.trace("herald: caller card not added (%v); body forwarded untouched", err)
+		} else {
+			sent = true
 		}
 	}
+	defer func() {
+		for _, tx := range c.txs {
+			tx.Terminate()
+		}
+		if c.timerC != nil {
+			c.timerC.Stop()
+		}
+	}()
 	clTx, err := s.forwardInvite(c.ctx, fwd, s.pinnedFor(fwd), c.callID)
 	if err != nil {
 		// RFC 3261 §16.9: a transport error counts as a 503 from the next hop. With TLS this includes a
 		// next hop whose certificate does not verify: nothing was sent to it.
 		s.Stats.ForwardErrors.Add(1)
 		s.log.Warn("forward INVITE", "call_id", c.callID, "error", err)
-		c.respond(503, "Service Unavailable", sip.NewHeader("Retry-After", "5"))
+		c.handle(call.Event{Kind: call.EvForwarded, Sent: sent, Failed: true})
 		return
 	}
-	txs := []sip.ClientTransaction{clTx}
-	// The current client transaction's channels; nil while a resend waits (capability.go).
-	respCh, doneCh := clTx.Responses(), clTx.Done()
-	defer func() {
-		for _, tx := range txs {
-			tx.Terminate()
-		}
-	}()
+	c.listen(clTx)
 	c.fwd = fwd
 	s.Stats.Forwarded.Add(1)
 	if s.tracing() {
 		s.trace("herald → next hop  SIP INVITE %s (%s)", fwd.Recipient.String(), contentType(fwd))
 	}
+	c.handle(call.Event{Kind: call.EvForwarded, Sent: sent})
 
-	timerC := time.NewTimer(s.opts.TimerC)
-	defer timerC.Stop()
-	var cancelDeadline <-chan time.Time
-	for {
+	for !c.done {
 		select {
-		case res := <-respCh:
+		case res := <-c.respCh:
 			fire(&hookResponse, res)
 			if s.badResponse(res) {
 				continue
 			}
-			if res.StatusCode > 100 && res.StatusCode < 200 {
-				timerC.Reset(s.opts.TimerC) // RFC 3261 §16.7 step 2: a provisional restarts Timer C
-			}
-			if c.answerLacksSession(res) {
-				// A 2xx cannot be refused by a proxy, but this one was never relayed: the callee's
-				// dialog is confirmed and ended (ACK, BYE) and the callee gets the INVITE again
-				// without the part; the caller sees only what follows.
-				c.s.log.Info("callee answered the early-session INVITE without a session answer; ending it, then resending without the part", "call_id", c.callID)
-				c.endBrokenAnswer(res)
-				respCh, doneCh = nil, nil // the old transaction is over; Timer C still runs
-				continue
-			}
-			if c.refusedCard(res) {
-				// sipgo's transaction has ACKed the refusal; it is not relayed: the callee gets the
-				// INVITE again without the early-session part (capability.go).
-				if tx := c.resendWithoutCard(res); tx != nil {
-					clTx = tx
-					txs = append(txs, tx)
-					respCh, doneCh = tx.Responses(), tx.Done()
-					continue
-				}
-			}
-			if res.StatusCode > 100 && res.StatusCode < 300 {
-				c.progress = true
-			}
-			if c.onResponse(res) {
-				return
-			}
-		case <-doneCh:
-			if !c.final {
-				c.finish()
-				c.respond(408, "Request Timeout")
-			}
-			return
+			c.onResponse(res)
+		case <-c.doneCh:
+			c.handle(call.Event{Kind: call.EvClientDone})
 		case <-c.cancelled:
 			c.cancelled = nil
-			if !c.final {
-				c.onCallerCancel()
-				cancelDeadline = time.After(64 * s.opts.T1)
-			}
+			c.handle(call.Event{Kind: call.EvCancel})
 		case <-c.tx.Done():
-			if c.final {
-				return
-			}
-			if errors.Is(c.tx.Err(), sip.ErrTransactionCanceled) && !c.canceled {
-				c.onCallerCancel()
-				cancelDeadline = time.After(64 * s.opts.T1)
-				continue
-			}
-			c.finish()
-			return
+			c.handle(call.Event{Kind: call.EvCallerGone, Canceled: errors.Is(c.tx.Err(), sip.ErrTransactionCanceled)})
 		case ev := <-c.events:
-			if _, ok := ev.(drainAbort); ok {
-				// The drain's time is up (Server.AbortCalls): 487 upstream, CANCEL downstream
-				// (RFC 3261 §16.10), pushes closed with '#' mid-page (RFC 4975 §7.1.1).
-				if !c.final {
-					s.Stats.DrainAborted.Add(1)
-					c.finish()
-					c.final = true
-					c.respond(487, "Request Terminated")
-					c.canceled = true
-					c.cancelDownstream()
-					cancelDeadline = time.After(64 * s.opts.T1)
-				}
-				continue
-			}
-			if e, ok := ev.(brokenAnswerEnded); ok {
-				// The callee's dialog of the 2xx without a session answer is over: a single-line
-				// phone is free again for the INVITE without the part (unless the call ended
-				// meanwhile: CANCEL or Timer C).
-				if c.canceled || c.final {
-					if c.canceled {
-						continue // waiting for cancelDeadline
-					}
-					return
-				}
-				if tx := c.resendWithoutCard(e.res); tx != nil {
-					clTx = tx
-					txs = append(txs, tx)
-					respCh, doneCh = tx.Responses(), tx.Done()
-				} else if !c.final {
-					c.finish()
-					c.final = true
-					respond(c.tx, req, 500, "Server Internal Error", sip.NewHeader("Retry-After", "5"))
-				}
-				continue
-			}
 			c.onEvent(ev)
 		case <-c.early.retransmit:
-			c.retransmitProvisional()
-		case <-timerC.C:
-			// Timer C: the callee never answered. 408 upstream, CANCEL downstream (RFC 3261 §16.8).
-			if !c.final {
-				c.finish()
-				c.final = true
-				c.respond(408, "Request Timeout")
-				c.canceled = true
-				c.cancelDownstream()
-				cancelDeadline = time.After(64 * s.opts.T1)
-			}
-		case <-cancelDeadline:
-			return
+			c.handle(call.Event{Kind: call.EvTimer, Timer: call.TimerReliable})
+		case <-c.timerC.C:
+			c.handle(call.Event{Kind: call.EvTimer, Timer: call.TimerC})
+		case <-c.cancelDeadline:
+			c.handle(call.Event{Kind: call.EvTimer, Timer: call.TimerCancelWait})
 		}
 	}
+}
+
+// listen makes tx the forwarded INVITE's current client transaction.
+func (c *callCtl) listen(tx sip.ClientTransaction) {
+	c.txs = append(c.txs, tx)
+	c.respCh, c.doneCh = tx.Responses(), tx.Done()
 }
 
 // newForward is the caller's INVITE as Herald forwards it, before any early-session part: Herald's
@@ -500,68 +431,27 @@ func (c *callCtl) newForward() *sip.Request {
 	return fwd
 }
 
-// onCallerCancel stops everything early and cancels the forwarded INVITE; sipgo already answered
-// 200 to the CANCEL and 487 to the INVITE.
-func (c *callCtl) onCallerCancel() {
-	c.canceled, c.final = true, true
-	c.s.Stats.Cancels.Add(1)
-	c.s.trace("herald: caller CANCEL: pushes stopped, CANCEL toward the callee")
-	c.finish()
-	c.cancelDownstream()
-}
-
-// onResponse handles one response of the forwarded INVITE; it returns true when the call's controller
-// is done.
-func (c *callCtl) onResponse(res *sip.Response) bool {
-	s := c.s
-	if res.StatusCode == 100 {
-		return false
+// onResponse turns one response of the forwarded INVITE into an event: what the machine needs of
+// its body is read here (whether a 2xx answers the caller's offer; the callee's early-session
+// answer, stripped from what is relayed, RFC 3959).
+func (c *callCtl) onResponse(res *sip.Response) {
+	c.cur, c.out, c.answers = res, res, nil
+	ev := call.Event{Kind: call.EvResponse, Code: res.StatusCode, Reason: res.Reason}
+	if res.IsSuccess() && c.m.CardSent() && len(c.req.Body()) > 0 {
+		ev.Session = hasSessionAnswer(res)
 	}
-	if c.canceled {
-		if res.IsSuccess() {
-			s.trace("herald: 2xx after CANCEL: ACK and BYE it")
-			s.ackAndBye(c.fwd, res)
-		}
-		return res.StatusCode >= 200
-	}
-	out := res
-	if ct := contentType(res); ct != "" && len(res.Body()) > 0 {
-		newCT, body, stripped, err := sdp.StripEarlySession(ct, res.Body())
-		if err == nil && stripped {
-			c.noteEarlyAnswer(ct, res.Body())
-			out = res.Clone()
-			setBody(out, newCT, body) // an early-session part alone leaves no body and no Content-Type
-			s.trace("herald: stripped the callee's early-session answer from %d", res.StatusCode)
+	if res.StatusCode > 100 && !c.m.Canceled() {
+		if ct := contentType(res); ct != "" && len(res.Body()) > 0 {
+			newCT, body, stripped, err := sdp.StripEarlySession(ct, res.Body())
+			if err == nil && stripped {
+				c.answers = earlyAnswers(ct, res.Body())
+				ev.EarlyAnswer = len(c.answers) > 0
+				c.out = res.Clone()
+				setBody(c.out, newCT, body) // an early-session part alone leaves no body and no Content-Type
+			}
 		}
 	}
-	if res.StatusCode >= 200 {
-		c.finish()
-	}
-	if s.tracing() {
-		s.trace("herald → caller  SIP %d %s (relayed)", res.StatusCode, res.Reason)
-	}
-	s.relayResponse(c.tx, c.req, out)
-	if res.StatusCode > 100 && res.StatusCode < 200 && res.GetHeader("RSeq") != nil {
-		c.noteReliable() // a reliable provisional of the callee's, relayed (RFC 3262 §3)
-	}
-	if res.StatusCode >= 200 {
-		c.noteFinal(res.StatusCode)
-		c.final = true
-		return true
-	}
-	// The callee is alerting: Herald opens its own early dialog with the caller (ringback, then the
-	// callee card), once.
-	if res.StatusCode >= 180 && c.early.m.State() == call.Idle {
-		switch {
-		case c.plan.OwnEarlyDialog() || c.plan.CalleeMode == call.CalleeCardCallInfo && c.caps.RequireReliable:
-			// With the callee card's Call-Info link when that is its mode (reliable, as a caller
-			// that requires 100rel needs every provisional, RFC 3262 §3).
-			c.startEarlyDialog()
-		case c.plan.CalleeMode == call.CalleeCardCallInfo:
-			c.calleeCardCallInfo()
-		}
-	}
-	return false
+	c.handle(ev)
 }
 
 // callInfo publishes page for this call and returns the Call-Info value pointing at it, or "" when
@@ -579,27 +469,23 @@ func (c *callCtl) callInfo(page *content.Page) string {
 	return "<" + url + ">;purpose=info"
 }
 
-// noteEarlyAnswer logs the callee terminal's early-session answer (its path and connection role).
-func (c *callCtl) noteEarlyAnswer(ct string, body []byte) {
+// earlyAnswers are the MSRP lines (not refused) of the callee terminal's early-session answer.
+func earlyAnswers(ct string, body []byte) []sdp.MSRPInfo {
 	_, early, err := sdp.SplitBody(ct, body)
 	if err != nil || early == nil {
-		return
+		return nil
 	}
 	sess, err := sdp.Parse(early)
 	if err != nil {
-		return
+		return nil
 	}
+	var infos []sdp.MSRPInfo
 	for _, m := range sess.Media {
 		if info, err := m.MSRP(); err == nil && m.Port != 0 {
-			c.learnCallee(true, "answered the early-session offer")
-			c.s.trace("herald: callee early-session answer: path %s setup %s", strings.Join(info.Path, " "), info.Setup)
-			for _, ps := range c.sessions {
-				if ps.Role == push.CallerCard {
-					c.applyAnswer(ps, info)
-				}
-			}
+			infos = append(infos, info)
 		}
 	}
+	return infos
 }
 
 // fingerprintConnector is a push.Connector that verifies an msrps terminal's certificate by the
@@ -647,16 +533,6 @@ func (c *callCtl) applyAnswer(ps *push.Session, info sdp.MSRPInfo) {
 		return
 	}
 	c.s.trace("herald: terminal answered setup:passive: Herald connects to %s", addr)
-}
-
-// finish ends everything Herald does early in this call: the push sessions, the ringback and Herald's
-// own early dialog (with 199 when the caller supports it). Idempotent.
-func (c *callCtl) finish() {
-	c.stopRingback() // first: within one packet time of the final response or CANCEL
-	for _, ps := range c.sessions {
-		c.s.deps.MSRP.Close(ps.ID)
-	}
-	c.endEarlyDialog()
 }
 
 // cancelDownstream sends CANCEL for the forwarded INVITE; its response is awaited off the controller.
@@ -711,7 +587,7 @@ func (c *callCtl) addCallerCard(fwd *sip.Request) error {
 	early.Media = append(early.Media, offer.Media())
 	newCT, body, err := sdp.AddEarlySession(ct, fwd.Body(), early.Marshal(), "herald-"+push.NewID(6))
 	if err != nil {
-		c.s.deps.MSRP.Close(ps.ID)
+		c.closeSession(ps) // never offered: its only other end is the machine's ClosePush
 		return err
 	}
 	fwd.SetBody(body)
@@ -778,27 +654,29 @@ func (c *callCtl) watch(ps *push.Session) {
 	}()
 }
 
+// onEvent turns what another goroutine posted into the machine's event.
 func (c *callCtl) onEvent(ev any) {
 	switch e := ev.(type) {
 	case pushDone:
 		c.s.trace("herald: %s push %s: %s (%d bytes)", e.s.Role, e.s.ID[:8], e.r.Outcome, e.r.Bytes)
-		if e.r.Outcome == push.Delivered {
-			// A terminal that fetched its page takes the pushes.
-			if e.s.Role == push.CallerCard {
-				c.learnCallee(true, "fetched the caller card")
-			} else {
-				c.learnCaller(true, "fetched the callee card")
-			}
+		card := call.CallerCardPush
+		if e.s.Role == push.CalleeCard {
+			card = call.CalleeCardPush
 		}
-		if e.s.Role == push.CalleeCard && c.early.m.State() == call.Pushing {
-			_ = c.early.m.To(call.Pushed)
-		}
+		c.handle(call.Event{Kind: call.EvPushDone, Card: card, Delivered: e.r.Outcome == push.Delivered})
 	case *prackEvent:
 		c.onPrack(e)
 	case *updateDone:
 		c.onUpdateDone(e)
 	case *inboundUpdate:
-		c.onInboundUpdate(e)
+		defer close(e.done)
+		c.inReq, c.inTx = e.req, e.tx
+		c.handle(call.Event{Kind: call.EvInboundUpdate})
+	case drainAbort:
+		c.handle(call.Event{Kind: call.EvDrain})
+	case brokenAnswerEnded:
+		c.cur = e.res
+		c.handle(call.Event{Kind: call.EvBrokenEnded, Code: e.res.StatusCode, Reason: e.res.Reason})
 	}
 }
 
