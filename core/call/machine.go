@@ -93,6 +93,15 @@ const (
 	TimerCancelWait                  // 64·T1 for the callee's answer to Herald's CANCEL
 )
 
+var timerNames = [...]string{"?", "timer-c", "reliable", "cancel-wait"}
+
+func (t Timer) String() string {
+	if int(t) < len(timerNames) {
+		return timerNames[t]
+	}
+	return "timer?"
+}
+
 // EventKind is what happened.
 type EventKind uint8
 
@@ -251,18 +260,18 @@ func (a Action) String() string {
 		return fmt.Sprintf("%s %d", a.Kind, a.Code)
 	case ActSendLink183:
 		if a.Reliable {
-			return "link183 reliable"
+			return fmt.Sprintf("link183 rseq %d", a.RSeq)
 		}
 		return "link183"
 	case ActSendEarly183:
 		if a.Link {
-			return "early183 link"
+			return fmt.Sprintf("early183 rseq %d link", a.RSeq)
 		}
-		return "early183"
+		return fmt.Sprintf("early183 rseq %d", a.RSeq)
 	case ActArm:
-		return fmt.Sprintf("arm %d %s", a.Timer, a.At)
+		return fmt.Sprintf("arm %s %s", a.Timer, a.At)
 	case ActDisarm:
-		return fmt.Sprintf("disarm %d", a.Timer)
+		return "disarm " + a.Timer.String()
 	case ActClosePush, ActApplyAnswer:
 		return fmt.Sprintf("%s %s", a.Kind, a.Card)
 	case ActLearn:
