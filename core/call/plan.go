@@ -1,6 +1,7 @@
 // Package call is the per-call logic of Herald, independent of sockets: which of the patent's claims a
-// call exercises (Plan), what the caller's signalling can carry (Caps), and the states a call passes
-// through (State, with the legal transitions). core/signal executes a Plan over SIP, MSRP and RTP.
+// call exercises (Plan), what the caller's signalling can carry (Caps), and the state machine that
+// runs the call (Call: Events in, Actions out, no I/O; its phases and the states of Herald's own
+// early dialog, State). core/signal only translates: SIP, MSRP and RTP into Events, Actions back.
 //
 // Claim map (CN104468556B; the README's "Wire contract per claim" states each claim):
 //

@@ -159,10 +159,18 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 func (c *callCtl) runSafe() {
 	defer func() {
 		if r := recover(); c.s.recovered(r) {
-			func() {
-				defer func() { c.s.recovered(recover()) }()
-				c.handle(call.Event{Kind: call.EvFault})
-			}()
+			// What is owed (500 upstream, CANCEL downstream, pushes and ringback ended), each
+			// action behind its own net: one failing does not keep the others from going.
+			for _, a := range append([]call.Action(nil), c.m.Handle(call.Event{Kind: call.EvFault})...) {
+				func() {
+					defer func() {
+						if r := recover(); a.Kind != call.ActRespond {
+							c.s.recovered(r) // a failed 500 is not a second fault to count
+						}
+					}()
+					c.act(a)
+				}()
+			}
 		}
 	}()
 	fire(&hookController, c.req)
