@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -364,4 +365,101 @@ func TestFleetRedisOutage(t *testing.T) {
 		t.Fatalf("write after Redis came back: %d %s", code, body)
 	}
 	fleetCall(t, caller, callee, o.SIP.Advertise, []byte(marker))
+}
+
+// varzInvites is a node's sip.invites from /varz on its admin listener.
+func varzInvites(t *testing.T, admin string) uint64 {
+	t.Helper()
+	_, _, b := apiDo(t, "GET", "http://"+admin+"/varz", nil, "Authorization: Bearer "+fleetToken)
+	var v struct {
+		SIP struct {
+			Invites uint64 `json:"invites"`
+		} `json:"sip"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatalf("/varz: %v: %s", err, b)
+	}
+	return v.SIP.Invites
+}
+
+// TestFleetDrainLeavesSet (issue 16 acceptance): SIGTERM on node B with a call ringing there: B
+// answers the dispatcher's keepalives 503 and leaves the set (a call placed at once still
+// succeeds: a 503 to its INVITE is failed over to A), after one ping interval no INVITE reaches B
+// and every call goes to A, while B's ringing call goes on and is answered; B then exits 0.
+func TestFleetDrainLeavesSet(t *testing.T) {
+	rs := startRedis(t)
+	gate := make(chan struct{})
+	calleeA := newCallee(t, uesim.CalleeOptions{})
+	calleeB := newCallee(t, uesim.CalleeOptions{AnswerGate: gate})
+	oa := fleetNode(t, "herald-a", "127.0.0.2", rs.addr(), calleeA.Addr())
+	ob := fleetNode(t, "herald-b", "127.0.0.3", rs.addr(), calleeB.Addr())
+	startServe(t, oa)
+	b := startServe(t, ob)
+	kam, _ := startDispatcher(t, oa.SIP.Advertise, ob.SIP.Advertise)
+	caller := newCaller(t, uesim.CallerOptions{})
+
+	// Calls until one rings at B (held there by the gate); those taken by A complete.
+	held := make(chan callOutcome, 1)
+	for i := 0; ringing(calleeB) == 0; i++ {
+		if i == 6 {
+			t.Fatal("no call reached node B")
+		}
+		done := make(chan callOutcome, 1)
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			res, err := caller.Call(ctx, kam, "sip:alice@home1.net", "tel:+1-212-555-2222")
+			done <- callOutcome{res, err}
+		}()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			if ringing(calleeB) > 0 {
+				go func() { held <- <-done }()
+				break
+			}
+			select {
+			case oc := <-done:
+				if oc.err != nil || oc.res.Final != 200 {
+					t.Fatalf("call via A: final %d, %v", oc.res.Final, oc.err)
+				}
+			case <-time.After(10 * time.Millisecond):
+				if time.Now().After(deadline) {
+					t.Fatal("call neither rang at B nor ended")
+				}
+				continue
+			}
+			break
+		}
+	}
+
+	b.signal(syscall.SIGTERM)
+	b.waitLog(5*time.Second, msgIs("draining: new calls refused, ringing calls go on"))
+	drained := time.Now()
+	if n, _ := fleetCall(t, caller, calleeA, kam, nil); n != "127.0.0.2" {
+		t.Fatalf("call during B's drain went through %s", n)
+	}
+	// One keepalive (1 s) answered 503 takes B out; a margin for the loaded machine.
+	if d := 2500*time.Millisecond - time.Since(drained); d > 0 {
+		time.Sleep(d)
+	}
+	before := varzInvites(t, ob.HTTP.AdminListen)
+	for range 4 {
+		if n, _ := fleetCall(t, caller, calleeA, kam, nil); n != "127.0.0.2" {
+			t.Fatalf("call after B left the set went through %s", n)
+		}
+	}
+	if after := varzInvites(t, ob.HTTP.AdminListen); after != before {
+		t.Fatalf("%d INVITEs reached draining node B after it left the set", after-before)
+	}
+	if b.exited() || ringing(calleeB) != 1 {
+		t.Fatalf("B's ringing call cut by the drain: exited %t, ringing %d", b.exited(), ringing(calleeB))
+	}
+	close(gate)
+	oc := <-held
+	if oc.err != nil || oc.res.Final != 200 || len(oc.res.Pages[uesim.CalleeCard]) == 0 {
+		t.Fatalf("B's held call: final %d, %v", oc.res.Final, oc.err)
+	}
+	if code := b.exit(15 * time.Second); code != 0 {
+		t.Fatalf("B exit code %d after the drain", code)
+	}
 }
