@@ -12,15 +12,18 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/herald-ims/herald/bench/sipp"
 	"github.com/herald-ims/herald/bench/uesim"
@@ -30,7 +33,7 @@ import (
 const fleetToken = "fleet-test-token-0123456789abcdef"
 
 // freeLoopbackPort returns a port of ip free for both UDP and TCP a moment ago.
-func freeLoopbackPort(t *testing.T, ip string) int {
+func freeLoopbackPort(t testing.TB, ip string) int {
 	t.Helper()
 	for range 50 {
 		l, err := net.Listen("tcp", ip+":0")
@@ -50,18 +53,30 @@ func freeLoopbackPort(t *testing.T, ip string) int {
 	return 0
 }
 
+// needPeer is peerPath for tests and benchmarks: it skips (fails with HERALD_REQUIRE_PEERS=1)
+// when the program is not installed.
+func needPeer(t testing.TB, name, pkg string) {
+	t.Helper()
+	if _, err := exec.LookPath(name); err != nil {
+		if os.Getenv("HERALD_REQUIRE_PEERS") == "1" {
+			t.Fatalf("%s (Debian %s) not installed and HERALD_REQUIRE_PEERS=1", name, pkg)
+		}
+		t.Skipf("%s not installed (Debian %s); set HERALD_REQUIRE_PEERS=1 to make this a failure", name, pkg)
+	}
+}
+
 // redisServer is a redis-server of the test's own: 127.0.0.1 on an ephemeral port, its own
 // directory, append-only file fsync'd on every write (so a stop and start keeps the data).
 type redisServer struct {
-	t    *testing.T
+	t    testing.TB
 	dir  string
 	port int
 	p    *sipp.Proc
 }
 
-func startRedis(t *testing.T) *redisServer {
+func startRedis(t testing.TB) *redisServer {
 	t.Helper()
-	peerPath(t, "redis-server", "redis-server")
+	needPeer(t, "redis-server", "redis-server")
 	r := &redisServer{t: t, dir: t.TempDir(), port: freeLoopbackPort(t, "127.0.0.1")}
 	r.start()
 	t.Cleanup(r.stop)
@@ -98,9 +113,14 @@ func (r *redisServer) stop() {
 
 // fleetNode is the configuration of one node: SIP, MSRP, RTP and HTTP on ip, subscribers in Redis,
 // calls to callee.
-func fleetNode(t *testing.T, name, ip, redisAddr, callee string) *config.Options {
+func fleetNode(t testing.TB, name, ip, redisAddr, callee string) *config.Options {
 	t.Helper()
-	o := lifecycleConfig(t, callee)
+	o, err := demoConfig(callee)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.SIP.RecordRoute = false // the dispatcher record-routes; Herald leaves the dialog at the final response
+	o.Log.Level = "info"
 	o.Node.Name = name
 	sipAddr := net.JoinHostPort(ip, strconv.Itoa(freeLoopbackPort(t, ip)))
 	o.SIP.Listen = []config.Listener{{Transport: "udp", Addr: sipAddr}, {Transport: "tcp", Addr: sipAddr}}
@@ -199,9 +219,9 @@ func newTombstone(t *testing.T, addr string) *tombstone {
 
 // startDispatcher runs Kamailio with configs/kamailio/dispatcher.cfg on 127.0.0.1 (an ephemeral
 // port) over the given nodes, and waits until it answers OPTIONS.
-func startDispatcher(t *testing.T, nodes ...string) (string, *sipp.Proc) {
+func startDispatcher(t testing.TB, nodes ...string) (string, *sipp.Proc) {
 	t.Helper()
-	peerPath(t, "kamailio", "kamailio")
+	needPeer(t, "kamailio", "kamailio")
 	dir := t.TempDir()
 	cfg, err := filepath.Abs(filepath.Join("..", "..", "configs", "kamailio", "dispatcher.cfg"))
 	if err != nil {
@@ -461,5 +481,113 @@ func TestFleetDrainLeavesSet(t *testing.T) {
 	}
 	if code := b.exit(15 * time.Second); code != 0 {
 		t.Fatalf("B exit code %d after the drain", code)
+	}
+}
+
+// startNode runs `herald serve` with o as a child process (this test binary, TestServeChild) and
+// waits until its /readyz answers 200: for the benchmark, which cannot use startServe's *testing.T.
+func startNode(tb testing.TB, o *config.Options) {
+	tb.Helper()
+	o.Log.Format, o.Log.Level, o.DataDir = "json", "error", tb.TempDir()
+	path := filepath.Join(tb.TempDir(), "herald.yaml")
+	y, err := yaml.Marshal(o)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.WriteFile(path, y, 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestServeChild$") //nolint:gosec // this test binary
+	cmd.Env = append(os.Environ(), serveChildEnv+"="+path)
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = cmd.Process.Signal(syscall.SIGKILL); _ = cmd.Wait() })
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if res, err := http.Get("http://" + o.HTTP.Listen + "/readyz"); err == nil { //nolint:noctx // loopback
+			_ = res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("node %s not ready", o.Node.Name)
+		}
+	}
+}
+
+// BenchmarkFleetCalls is the whole-call rate through Kamailio's dispatcher to one Herald node, then
+// to two (separate processes on 127.0.0.2 and 127.0.0.3, subscribers in redis-server): every call
+// is alice → bob with both pages pushed over MSRP and fetched by the uesim terminals, answered at
+// once, hung up at once. 16 callers keep 16 calls in flight. calls/s is b.N over the wall time;
+// failed counts calls that did not end 200; callee_cards/call is the share of calls whose caller
+// got bob's callee card in whole (the callee answers as soon as it has alice's caller card, and
+// Herald ends its pushes at the final response, so a large callee card can lose that race). On a machine whose cores are
+// shared by the terminals, Kamailio, Redis and the nodes, this measures the whole lab, not a
+// node's capacity.
+func BenchmarkFleetCalls(b *testing.B) {
+	for _, nodes := range []int{1, 2} {
+		b.Run(fmt.Sprintf("nodes=%d", nodes), func(b *testing.B) {
+			rs := startRedis(b)
+			callee, err := uesim.NewCallee(uesim.CalleeOptions{Listen: "127.0.0.1:0", RingTime: -1, NoRecord: true, Forget: true})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer callee.Close()
+			var addrs []string
+			for i := range nodes {
+				o := fleetNode(b, fmt.Sprintf("herald-%c", 'a'+i), fmt.Sprintf("127.0.0.%d", 2+i), rs.addr(), callee.Addr())
+				startNode(b, o)
+				addrs = append(addrs, o.SIP.Advertise)
+			}
+			kam, _ := startDispatcher(b, addrs...)
+			const workers = 16
+			callers := make([]*uesim.Caller, workers)
+			for i := range callers {
+				if callers[i], err = uesim.NewCaller(uesim.CallerOptions{Listen: "127.0.0.1:0", HoldTime: -1, NoRecord: true}); err != nil {
+					b.Fatal(err)
+				}
+				defer callers[i].Close()
+			}
+			var cards atomic.Int64
+			call := func(c *uesim.Caller) bool {
+				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+				defer cancel()
+				res, err := c.Call(ctx, kam, "sip:alice@home1.net", "tel:+1-212-555-2222")
+				if res == nil || res.Final != 200 {
+					b.Logf("call failed: %v", err)
+					return false
+				}
+				// err may be the caller's late fetch of the callee card (481 once the push ended).
+				if len(res.Pages[uesim.CalleeCard]) > 0 {
+					cards.Add(1)
+				}
+				return true
+			}
+			for i := range 2 * nodes { // warm every node's cache and connections
+				call(callers[i])
+			}
+			var failed atomic.Int64
+			next := atomic.Int64{}
+			cards.Store(0)
+			b.ResetTimer()
+			start := time.Now()
+			var wg sync.WaitGroup
+			for _, c := range callers {
+				wg.Go(func() {
+					for next.Add(1) <= int64(b.N) {
+						if !call(c) {
+							failed.Add(1)
+						}
+					}
+				})
+			}
+			wg.Wait()
+			el := time.Since(start)
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/el.Seconds(), "calls/s")
+			b.ReportMetric(float64(failed.Load()), "failed")
+			b.ReportMetric(float64(cards.Load())/float64(b.N), "callee_cards/call")
+		})
 	}
 }
