@@ -97,6 +97,7 @@ type Settings struct {
 	RTPLevels  []int
 	RTPRamp    time.Duration
 	RTPMeasure time.Duration
+	RTPAll     bool // run every level even after one fails (-stop-on-fail=false)
 	// Call (loadgen): rates, step, ramp, hold, mix; the plain-mix runs against Herald and Kamailio.
 	CallRates      []float64
 	CallStep       time.Duration
@@ -113,12 +114,12 @@ func QuickSettings() Settings {
 	return Settings{
 		Build:      40 * time.Second,
 		SIPTargets: []string{"sipp-direct", "herald-plain", "herald-push", "kamailio-plain"},
-		SIPStep:    2 * time.Second, SIPBudget: 7 * time.Second, SIPStart: 500, SIPBisect: 0, SIPRecv: 4 * time.Second,
+		SIPStep:    2 * time.Second, SIPBudget: 9 * time.Second, SIPStart: 500, SIPBisect: 0, SIPRecv: 4 * time.Second,
 		MSRPTerminals: []int{100, 400}, MSRPRuns: 1, MSRPRounds: 4, MSRPHold: 1000,
-		RTPLevels: []int{500, 1000, 2000}, RTPRamp: 500 * time.Millisecond, RTPMeasure: time.Second,
-		CallRates: []float64{10, 25, 50}, CallStep: 4 * time.Second, CallRamp: time.Second, CallHold: time.Second, CallTimeout: 5 * time.Second,
+		RTPLevels: []int{500, 1000, 2000}, RTPRamp: 500 * time.Millisecond, RTPMeasure: time.Second, RTPAll: true,
+		CallRates: []float64{25, 100, 200}, CallStep: 4 * time.Second, CallRamp: time.Second, CallHold: time.Second, CallTimeout: 5 * time.Second,
 		CallMix:        "plain=25,caller=25,both=25,ringback=25",
-		CallPlainRates: []float64{50},
+		CallPlainRates: []float64{150},
 	}
 }
 
@@ -143,7 +144,7 @@ func NewPlan(quick bool, only []string, s Settings) (Plan, error) {
 			return Plan{}, fmt.Errorf("%w: %q (want %s)", ErrPlane, p, strings.Join(Planes, ","))
 		}
 	}
-	p := Plan{Quick: quick, Build: s.Build, Report: 15 * time.Second}
+	p := Plan{Quick: quick, Build: s.Build, Report: 10 * time.Second}
 	want := func(name string) bool { return len(only) == 0 || slices.Contains(only, name) }
 	if want("sip") {
 		p.Planes = append(p.Planes, sipPlan(s))
@@ -215,6 +216,9 @@ func rtpPlan(s Settings) PlanePlan {
 		Args: []string{"-net", "loopback", "-levels", strings.Join(levels, ","), "-ramp", s.RTPRamp.String(),
 			"-measure", s.RTPMeasure.String()},
 		Setup: time.Second}
+	if s.RTPAll {
+		r.Args = append(r.Args, "-stop-on-fail=false")
+	}
 	for _, n := range s.RTPLevels {
 		for _, t := range r.Targets {
 			r.Steps = append(r.Steps, PlannedStep{Target: t, Load: float64(n),

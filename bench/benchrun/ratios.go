@@ -96,6 +96,26 @@ func commonClean(a, b *benchfmt.Target, metric string) float64 {
 	return best
 }
 
+// commonLowest is the lowest load both a and b ran with metric, clean or not (0 if none).
+func commonLowest(a, b *benchfmt.Target, metric string) float64 {
+	best := math.Inf(1)
+	for _, s := range a.Steps {
+		o := stepAt(b, s.Load)
+		if o == nil || s.Load >= best {
+			continue
+		}
+		_, ok1 := s.M[metric]
+		_, ok2 := o.M[metric]
+		if ok1 && ok2 {
+			best = s.Load
+		}
+	}
+	if math.IsInf(best, 1) {
+		return 0
+	}
+	return best
+}
+
 // Ratios computes every Herald-vs-baseline figure the files allow.
 func Ratios(files map[string]*benchfmt.File) []Ratio {
 	var out []Ratio
@@ -113,11 +133,16 @@ func Ratios(files map[string]*benchfmt.File) []Ratio {
 			return
 		}
 		load := commonClean(ht, bt, metric)
+		at := fmt.Sprintf("%s %s", fmtF(load), ht.LoadUnit)
 		if load == 0 {
-			return
+			// Neither clean at a common load: compare at the lowest common load, said so.
+			if load = commonLowest(ht, bt, metric); load == 0 {
+				return
+			}
+			at = fmt.Sprintf("%s %s (not clean)", fmtF(load), ht.LoadUnit)
 		}
 		out = append(out, Ratio{Plane: f.Plane, Figure: figure, Herald: h, Baseline: b, HeraldV: stepAt(ht, load).M[metric],
-			BaseV: stepAt(bt, load).M[metric], Unit: unit, LowerIsBetter: lower, At: fmt.Sprintf("%s %s", fmtF(load), ht.LoadUnit)})
+			BaseV: stepAt(bt, load).M[metric], Unit: unit, LowerIsBetter: lower, At: at})
 	}
 	if f := files["sip"]; f != nil {
 		maxRatio(f, "herald-plain", "kamailio-plain", "max clean rate, plain forwarding", "calls/s")
