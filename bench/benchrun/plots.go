@@ -80,6 +80,16 @@ func linePlot(dir, file, title, x, y string, ss []series) (bool, error) {
 	}
 	p.Legend.Top = true
 	p.Legend.Left = true
+	// Headroom above the data for the legend (about 6% of the height per entry).
+	var maxY float64
+	for _, s := range ss {
+		for _, v := range s.xy {
+			maxY = max(maxY, v.Y)
+		}
+	}
+	if maxY > 0 {
+		p.Y.Max = maxY / max(0.35, 1-0.065*float64(len(ss)+1))
+	}
 	if err := p.Save(7*vg.Inch, 4.2*vg.Inch, filepath.Join(dir, file)); err != nil {
 		return false, fmt.Errorf("benchrun: plot %s: %w", file, err)
 	}
@@ -92,11 +102,12 @@ func ratioPlot(dir, file string, rs []Ratio) (bool, error) {
 	var names []string
 	for _, r := range rs {
 		a := r.Advantage()
-		if math.IsNaN(a) || math.IsInf(a, 0) {
+		if _, none := bound(r); none || math.IsNaN(a) || math.IsInf(a, 0) {
 			continue
 		}
 		vals = append(vals, a)
-		names = append(names, fmt.Sprintf("%s: %s", r.Plane, shortFigure(r)))
+		sign, _ := bound(r)
+		names = append(names, fmt.Sprintf("%s: %s%s", r.Plane, shortFigure(r), map[string]string{"≥": " (≥)", "≤": " (≤)"}[sign]))
 	}
 	if len(vals) == 0 {
 		return false, nil

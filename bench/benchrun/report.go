@@ -162,16 +162,34 @@ func atLeast(b bool) string {
 	return ""
 }
 
+// bound is the sign a ratio takes from ≥ values: Herald ≥ over an exact baseline is a lower bound
+// of the ratio, an exact Herald over a baseline ≥ an upper one, both ≥ say nothing.
+func bound(r Ratio) (sign string, none bool) {
+	switch {
+	case r.HeraldAtLeast && r.BaseAtLeast:
+		return "", true
+	case r.HeraldAtLeast:
+		return "≥", false
+	case r.BaseAtLeast:
+		return "≤", false
+	}
+	return "", false
+}
+
 func factor(r Ratio) string {
 	f := r.Factor()
+	sign, none := bound(r)
 	if math.IsNaN(f) || math.IsInf(f, 0) {
 		return "—"
+	}
+	if none {
+		return "— (both sides are bounds)"
 	}
 	better := "higher is better"
 	if r.LowerIsBetter {
 		better = "lower is better"
 	}
-	return fmt.Sprintf("%.2f× (%s)", f, better)
+	return fmt.Sprintf("%s%.2f× (%s)", sign, f, better)
 }
 
 func short(c string) string {
@@ -321,10 +339,11 @@ func holdMS(f *benchfmt.File) float64 {
 
 func advantage(r Ratio) string {
 	a := r.Advantage()
-	if math.IsNaN(a) || math.IsInf(a, 0) {
+	sign, none := bound(r)
+	if math.IsNaN(a) || math.IsInf(a, 0) || none {
 		return "—"
 	}
-	return fmt.Sprintf("%.2f×", a)
+	return fmt.Sprintf("%s%.2f×", sign, a)
 }
 
 func loads(l [3]float64) string { return fmt.Sprintf("%.2f / %.2f / %.2f", l[0], l[1], l[2]) }

@@ -113,7 +113,7 @@ func TestReportFromFixtures(t *testing.T) {
 		"| sip | max clean rate, plain forwarding | best of each | 2000 calls/s | kamailio-plain | 1000 calls/s | 2.00× (higher is better) | 2.00× |",
 		"| sip | server CPU per call, plain forwarding | 1000 calls/s | 0.25 ms | kamailio-plain | 0.5 ms | 0.50× (lower is better) | 2.00× |",
 		"| msrp | page deliveries per server CPU-second | 400 terminals | 21000 deliveries/CPU-s | baseline | 15000 deliveries/CPU-s | 1.40× (higher is better) | 1.40× |",
-		"| rtp | ringback streams ≤ 0.1% late > 10 ms | best of each | ≥2000 streams | ticker | 1000 streams | 2.00× (higher is better) | 2.00× |",
+		"| rtp | ringback streams ≤ 0.1% late > 10 ms | best of each | ≥2000 streams | ticker | 1000 streams | ≥2.00× (higher is better) | ≥2.00× |",
 		"| rtp | CPU per 1,000 ringback streams | 1000 streams | 18 % of a core | ticker | 40 % of a core | 0.45× (lower is better) | 2.22× |",
 		"| call | post-dial delay p99 (INVITE → 180), plain calls | 50 calls/s | 0.833 ms | kamailio-plain | 0.667 ms | 1.25× (lower is better) | 0.80× |",
 		"**Noisy machine.** The load average was high during call",
