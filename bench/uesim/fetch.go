@@ -100,6 +100,10 @@ func fetchConn(ctx context.Context, conn net.Conn, o FetchOptions) (FetchResult,
 	defer stop()
 	f := &fetcher{o: o, conn: conn}
 	err := f.run(&res, start)
+	// Responses still owed (an aborted transfer's chunks, a page without REPORT) go out now.
+	if ferr := f.flush(); err == nil {
+		err = ferr
+	}
 	if err != nil && ctx.Err() != nil && !errors.Is(err, ErrAborted) {
 		err = fmt.Errorf("%w: msrp fetch: %w", ErrTimeout, err)
 	}
@@ -114,6 +118,9 @@ type fetcher struct {
 	buf  []byte // unread bytes start at buf[off:]
 	off  int
 	out  []byte
+	// pend holds what was written but not yet sent: the responses to every chunk of one read go
+	// out in one write, just before the next blocking read (one syscall, not one per chunk).
+	pend []byte
 }
 
 func (f *fetcher) trace(out bool, summary string) {
@@ -146,6 +153,9 @@ func (f *fetcher) next() error {
 			f.off = 0
 			f.p.Reset()
 		}
+		if err := f.flush(); err != nil { // nothing more to parse: send what is owed before waiting
+			return err
+		}
 		if len(f.buf) == cap(f.buf) {
 			nb := make([]byte, len(f.buf), max(2*cap(f.buf), 8192))
 			copy(nb, f.buf)
@@ -162,8 +172,19 @@ func (f *fetcher) next() error {
 	}
 }
 
+// write queues b (copied) for the next flush.
 func (f *fetcher) write(b []byte) error {
-	if _, err := f.conn.Write(b); err != nil {
+	f.pend = append(f.pend, b...)
+	return nil
+}
+
+func (f *fetcher) flush() error {
+	if len(f.pend) == 0 {
+		return nil
+	}
+	_, err := f.conn.Write(f.pend)
+	f.pend = f.pend[:0]
+	if err != nil {
 		return fmt.Errorf("uesim: msrp write: %w", err)
 	}
 	return nil
@@ -295,6 +316,9 @@ func (f *fetcher) run(res *FetchResult, start time.Time) error {
 			f.out = msrp.AppendReport(f.out[:0], tid, peerPath, fromPath, msgID,
 				msrp.ByteRange{Start: 1, End: int64(len(page)), Total: int64(len(page))}, code, comment)
 			if err := f.write(f.out); err != nil {
+				return err
+			}
+			if err := f.flush(); err != nil {
 				return err
 			}
 			res.Reported = time.Since(start)

@@ -18,6 +18,8 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"syscall"
@@ -108,6 +110,8 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.Varz, "varz", "", "Herald's admin /varz or /metrics URL, for its goroutine count")
 	progress := fs.Bool("progress", false, "one human line per second on stderr")
 	fs.Float64Var(&o.StopOnFail, "stop-on-fail", 5, "stop the sweep after a step whose failed % exceeds this (negative: never)")
+	gcPercent := fs.Int("gc-percent", 400, "the generator's GOGC: fewer collections for its per-call garbage (its CPU per call)")
+	cpuprofile := fs.String("cpuprofile", "", "write the generator's own CPU profile here (to see where its CPU per call goes)")
 	out := fs.String("json", "", "write the result JSON here (\"-\" or empty: stdout)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -122,6 +126,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	o.Herald = *herald
+	debug.SetGCPercent(*gcPercent)
 	if o.Ramp == 0 {
 		o.Ramp = -1 // the flag's 0 means none
 	}
@@ -142,6 +147,19 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer g.Close()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fmt.Fprintln(stderr, "loadgen run:", err)
+			return 1
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(stderr, "loadgen run:", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	res, err := g.Run(ctx)
