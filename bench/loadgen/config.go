@@ -16,7 +16,7 @@ import (
 // cycles through.
 const DefaultSubscribers = 100
 
-// Card files of the bench seed: the seed's caller card (small, one chunk or two) and its large
+// Card files of the bench seed: the seed's caller card (9 KB: five 2048-byte chunks) and its large
 // callee card (about 18 KB: nine 2048-byte chunks), so that chunking is part of every push.
 const (
 	callerCardFile = "alice-card.html"
