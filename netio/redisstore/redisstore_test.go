@@ -433,3 +433,29 @@ func TestRedisLostData(t *testing.T) {
 		t.Fatal("no resync counted")
 	}
 }
+
+// TestStartWithoutRedis: a node whose Redis is unreachable at start serves with an empty index
+// (not Available: every call plain), and fills it by itself once Redis answers.
+func TestStartWithoutRedis(t *testing.T) {
+	m := miniredis.RunT(t)
+	a, _ := open(t, m.Addr())
+	if _, err := a.Put(context.Background(), store.Subscriber{ID: "i", Identities: []string{"+15552"}}, store.Precondition{}); err != nil {
+		t.Fatal(err)
+	}
+	px := newCutProxy(t, m.Addr())
+	px.setCut(true)
+	b, err := New(Options{Addrs: []string{px.ln.Addr().String()}, Timeout: 100 * time.Millisecond, Logger: quiet(), GCInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	lb := b.OpenLive(store.LiveOptions{Logger: quiet()}, 200*time.Millisecond)
+	if b.Available() || lb.Len() != 0 {
+		t.Fatalf("available %t with %d subscribers and Redis unreachable", b.Available(), lb.Len())
+	}
+	if _, err := b.Put(context.Background(), store.Subscriber{ID: "j", Identities: []string{"+15553"}}, store.Precondition{}); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("write: %v", err)
+	}
+	px.setCut(false)
+	eventually(t, "index filled once Redis answers", func() bool { _, ok := lb.Lookup("+15552"); return ok && b.Available() })
+}
