@@ -144,6 +144,9 @@ type FastStats struct {
 	// Overload is the requests answered 503 because the fast path held its limit of transactions
 	// (maxTxFactor × MaxCalls).
 	Overload atomic.Uint64
+	// Verdicts counts every datagram offered to the fast path by the reason of its verdict
+	// (fastverdict.go): kept (fast), dropped, or handed to the general path.
+	Verdicts [numReasons]atomic.Uint64
 }
 
 type fastPath struct {
@@ -265,9 +268,9 @@ func (f *fastPath) addConn(pc net.PacketConn, sock UDPSocket) *fconn {
 	}
 }
 
-// take offers the fast path a datagram read from c's socket; it reports whether the fast path
-// handled it (the general path gets the others).
-func (f *fastPath) take(m *fmsg, data []byte, src netip.AddrPort, c *fconn) bool {
+// take offers the fast path a datagram read from c's socket and returns why it kept it or not
+// (Reason.Verdict: fast, drop, or general, which gets the datagram).
+func (f *fastPath) take(m *fmsg, data []byte, src netip.AddrPort, c *fconn) Reason {
 	if !m.scan(data) {
 		// A response to one of the fast path's requests must reach its transaction even when the
 		// next hop formats it in a way the scanner refuses (folded lines, compact oddities): read
@@ -276,29 +279,29 @@ func (f *fastPath) take(m *fmsg, data []byte, src netip.AddrPort, c *fconn) bool
 			return f.rejectEarly(data, src, c)
 		}
 		if !bytes.Contains(data, []byte(fastPrefix)) {
-			return false
+			return ReasonUnscanned
 		}
 		norm := f.normalize(data)
 		if norm == nil || !m.scan(norm) {
 			f.s.Stats.Fast.Unreadable.Add(1)
-			return false
+			return ReasonUnreadable
 		}
 	}
 	return f.handle(m, src, c)
 }
 
-// rejectEarly answers from c a request sipgo could not key a transaction by (precheck.go), and
-// reports whether it did; the general path gets the others.
-func (f *fastPath) rejectEarly(data []byte, src netip.AddrPort, c *fconn) bool {
+// rejectEarly answers from c a request sipgo could not key a transaction by (precheck.go)
+// (ReasonAnswered); the general path gets the others.
+func (f *fastPath) rejectEarly(data []byte, src netip.AddrPort, c *fconn) Reason {
 	res := earlyReject(data)
 	if res == nil || c == nil {
-		return false
+		return ReasonUnscanned
 	}
 	f.s.Stats.BadRequests.Add(1)
 	if err := c.send(res, src); err != nil {
 		f.s.Stats.Fast.SendErrors.Add(1)
 	}
-	return true
+	return ReasonAnswered
 }
 
 // tagOf is the tag parameter of a To (or From) value, nil when it has none.
@@ -337,14 +340,14 @@ func (f *fastPath) normalize(data []byte) []byte {
 	return []byte(res.String())
 }
 
-func (f *fastPath) handle(m *fmsg, src netip.AddrPort, c *fconn) bool {
+func (f *fastPath) handle(m *fmsg, src netip.AddrPort, c *fconn) Reason {
 	if !m.isReq {
 		return f.onResponse(m)
 	}
 	switch m.method {
 	case mINVITE:
 		if m.toTag {
-			return false // re-INVITE: the general path
+			return ReasonMethod // re-INVITE: the general path
 		}
 		return f.onInvite(m, src, c)
 	case mACK:
@@ -353,11 +356,11 @@ func (f *fastPath) handle(m *fmsg, src netip.AddrPort, c *fconn) bool {
 		return f.onCancel(m, src, c)
 	case mBYE, mINFO:
 		if !m.toTag {
-			return false
+			return ReasonOutOfDialog
 		}
 		return f.onInDialog(m, src, c)
 	}
-	return false
+	return ReasonMethod
 }
 
 // flush sends what was queued under the lock.
@@ -635,7 +638,7 @@ func (m *fmsg) hasOptionTag(id hdrID, tag string) bool {
 	return false
 }
 
-func (f *fastPath) onInvite(m *fmsg, src netip.AddrPort, c *fconn) bool {
+func (f *fastPath) onInvite(m *fmsg, src netip.AddrPort, c *fconn) Reason {
 	var kb [160]byte
 	var q [2]fsend
 	n := 0
@@ -650,41 +653,49 @@ func (f *fastPath) onInvite(m *fmsg, src netip.AddrPort, c *fconn) bool {
 		f.unlock(m)
 		f.s.Stats.Fast.Absorbed.Add(1)
 		f.flush(q[:n])
-		return true
+		return ReasonAbsorbed
 	}
 	f.unlock(m)
 
 	s := f.s
-	if m.mf <= 1 || m.proxyRq || !s.trustedAddr(src.Addr()) {
-		return f.fallback()
+	switch {
+	case m.mf <= 1:
+		return f.fallback(ReasonMaxForwards)
+	case m.proxyRq:
+		return f.fallback(ReasonProxyRequire)
+	case !s.trustedAddr(src.Addr()):
+		return f.fallback(ReasonUntrusted)
 	}
 	r, ok := f.routeOf(m, true)
-	if !ok || !f.plain(m) {
-		return f.fallback()
+	if !ok {
+		return f.fallback(ReasonRoute)
+	}
+	if !f.plain(m) {
+		return f.fallback(ReasonNotPlain)
 	}
 	callID := string(m.value(hCallID))
 	if s.adm.lookup(callID).ctl != nil || s.adm.len() >= s.live.Load().maxCalls {
-		return f.fallback() // the general path answers 482 or 503 (and counts it)
+		return f.fallback(ReasonAdmission) // the general path answers 482 or 503 (and counts it)
 	}
 	if s.draining.Load() {
 		// A drain (Server.Drain): the previous hop tries another instance.
 		s.Stats.Invites.Add(1)
 		s.Stats.Rejected503.Add(1)
 		f.flush([]fsend{{c, appendAnswer(nil, m, src, false, 503, "Service Unavailable", "Retry-After: "+drainRetryAfter+"\r\n", ""), src}})
-		return true
+		return ReasonAnswered
 	}
 
 	tx := &ftx{id: f.nextID.Add(1), invite: true, branch: string(m.txKey(nil)), callID: callID, cseq: m.cseq, up: src, down: r.dst, conn: c, born: f.now()}
 	tx.fwd = f.forwardRequest(m, src, r, f.branchOf(tx.id), s.opts.RecordRoute)
 	if len(tx.fwd) > s.opts.UDPMaxRequest {
-		return f.fallback() // RFC 3261 §18.1.1: the general path sends it over TCP
+		return f.fallback(ReasonSize) // RFC 3261 §18.1.1: the general path sends it over TCP
 	}
 
 	f.lock(m)
 	if f.inv[tx.branch] != nil {
 		f.unlock(m) // the same INVITE, read twice at once from two sockets
 		f.s.Stats.Fast.Absorbed.Add(1)
-		return true
+		return ReasonAbsorbed
 	}
 	if len(f.out) >= maxTxFactor*s.live.Load().maxCalls {
 		f.unlock(m)
@@ -692,16 +703,16 @@ func (f *fastPath) onInvite(m *fmsg, src netip.AddrPort, c *fconn) bool {
 		s.Stats.Fast.Overload.Add(1)
 		s.Stats.Rejected503.Add(1)
 		f.flush([]fsend{{c, appendAnswer(nil, m, src, false, 503, "Service Unavailable", "Retry-After: 5\r\n", ""), src}})
-		return true
+		return ReasonAnswered
 	}
 	switch s.adm.admit(callID, admitted{fast: tx}, s.live.Load().maxCalls) {
 	case admitFull:
 		f.unlock(m)
-		return f.fallback() // the general path answers 503 (and counts it)
+		return f.fallback(ReasonAdmission) // the general path answers 503 (and counts it)
 	case admitLoop:
 		if s.adm.lookup(callID).ctl != nil {
 			f.unlock(m)
-			return f.fallback() // the general path's call: it answers 482
+			return f.fallback(ReasonAdmission) // the general path's call: it answers 482
 		}
 		// A second INVITE with the Call-ID of a fast call and a new branch: a loop or a spiral
 		// back to us.
@@ -709,7 +720,7 @@ func (f *fastPath) onInvite(m *fmsg, src netip.AddrPort, c *fconn) bool {
 		f.unlock(m)
 		s.Stats.Invites.Add(1)
 		f.flush([]fsend{{c, answer(m, src, 482, "Loop Detected", ""), src}})
-		return true
+		return ReasonAnswered
 	}
 	f.inv[tx.branch] = tx
 	f.out[tx.id] = tx
@@ -740,12 +751,12 @@ func (f *fastPath) onInvite(m *fmsg, src netip.AddrPort, c *fconn) bool {
 		f.unlock(m)
 		f.flush(q)
 	}
-	return true
+	return ReasonForwarded
 }
 
-func (f *fastPath) fallback() bool {
+func (f *fastPath) fallback(r Reason) Reason {
 	f.s.Stats.Fast.Fallbacks.Add(1)
-	return false
+	return r
 }
 
 // appendAnswer appends Herald's own response to the request m (RFC 3261 §8.2.6.2): the status
@@ -898,7 +909,7 @@ func (f *fastPath) forget(tx *ftx) {
 
 // onAck absorbs the ACK for a non-2xx Herald sent upstream, and forwards an ACK for a 2xx
 // statelessly along its Route (it is its own transaction, RFC 3261 §17.1.1.3).
-func (f *fastPath) onAck(m *fmsg, src netip.AddrPort, c *fconn) bool {
+func (f *fastPath) onAck(m *fmsg, src netip.AddrPort, c *fconn) Reason {
 	var kb [160]byte
 	f.lock(m)
 	if tx := f.inv[string(m.txKey(kb[:0]))]; tx != nil && tx.state != fsAccepted {
@@ -908,7 +919,7 @@ func (f *fastPath) onAck(m *fmsg, src netip.AddrPort, c *fconn) bool {
 		}
 		f.unlock(m)
 		f.s.Stats.Fast.Absorbed.Add(1)
-		return true
+		return ReasonAbsorbed
 	}
 	key := m.txKey(kb[:0])
 	_, mine := f.own482[0][string(key)]
@@ -922,19 +933,19 @@ func (f *fastPath) onAck(m *fmsg, src netip.AddrPort, c *fconn) bool {
 	f.unlock(m)
 	if mine {
 		f.s.Stats.Fast.Absorbed.Add(1)
-		return true // the ACK for the fast path's own 482
+		return ReasonAbsorbed // the ACK for the fast path's own 482
 	}
 	if !ours || m.mf < 0 {
 		// Not the ACK for a 2xx the fast path relayed: it may be the ACK for a non-2xx one of sipgo's
 		// server transactions is retransmitting (RFC 3261 §17.2.1), which must end there.
-		return false
+		return ReasonNoTransaction
 	}
 	r, ok := f.routeOf(m, false)
 	if !ok {
-		return false
+		return ReasonRoute
 	}
 	if m.mf <= 1 {
-		return true // dropped, as the general path does
+		return ReasonHopLimit // dropped, as the general path does
 	}
 	// Stateless forwarding: the branch is derived from the upstream one, so a retransmitted ACK
 	// leaves with the same branch (RFC 3261 §16.11).
@@ -946,18 +957,18 @@ func (f *fastPath) onAck(m *fmsg, src netip.AddrPort, c *fconn) bool {
 	fwd := f.forwardRequest(m, src, r, b, false)
 	f.s.Stats.Fast.InDialog.Add(1)
 	f.flush([]fsend{{c, fwd, r.dst}})
-	return true
+	return ReasonForwarded
 }
 
 // onCancel answers a CANCEL for a fast INVITE: 200 to the CANCEL, 487 to the INVITE when it has no
 // final response yet, and CANCEL downstream (RFC 3261 §16.10). Any other CANCEL goes to sipgo.
-func (f *fastPath) onCancel(m *fmsg, src netip.AddrPort, c *fconn) bool {
+func (f *fastPath) onCancel(m *fmsg, src netip.AddrPort, c *fconn) Reason {
 	var kb [160]byte
 	f.lock(m)
 	tx := f.inv[string(m.txKey(kb[:0]))]
 	if tx == nil {
 		f.unlock(m)
-		return false
+		return ReasonNoTransaction
 	}
 	if tx.tag == "" {
 		tx.tag = newTag()
@@ -973,7 +984,7 @@ func (f *fastPath) onCancel(m *fmsg, src netip.AddrPort, c *fconn) bool {
 	}
 	f.unlock(m)
 	f.flush(q)
-	return true
+	return ReasonAnswered
 }
 
 // cancelDown sends CANCEL for tx's forwarded INVITE and retransmits it until answered. Under f.mu.
@@ -1049,7 +1060,7 @@ func hopRequest(fwd []byte, meth string, to []byte) []byte {
 }
 
 // onInDialog forwards a BYE or INFO along its Route set on a fast non-INVITE transaction.
-func (f *fastPath) onInDialog(m *fmsg, src netip.AddrPort, c *fconn) bool {
+func (f *fastPath) onInDialog(m *fmsg, src netip.AddrPort, c *fconn) Reason {
 	var kb [160]byte
 	f.lock(m)
 	if tx := f.nonInv[string(m.txKey(kb[:0]))]; tx != nil {
@@ -1060,37 +1071,40 @@ func (f *fastPath) onInDialog(m *fmsg, src netip.AddrPort, c *fconn) bool {
 		f.unlock(m)
 		f.s.Stats.Fast.Absorbed.Add(1)
 		f.flush(q)
-		return true
+		return ReasonAbsorbed
 	}
 	f.unlock(m)
-	if m.mf <= 1 || m.proxyRq {
-		return false
+	if m.mf <= 1 {
+		return ReasonMaxForwards
+	}
+	if m.proxyRq {
+		return ReasonProxyRequire
 	}
 	callID := m.value(hCallID)
 	if f.s.adm.lookup(string(callID)).ctl != nil {
-		return false // a call the general path controls
+		return ReasonGeneralCall // a call the general path controls
 	}
 	r, ok := f.routeOf(m, false)
 	if !ok {
-		return false
+		return ReasonRoute
 	}
 	tx := &ftx{id: f.nextID.Add(1), branch: string(m.txKey(nil)), up: src, down: r.dst, conn: c}
 	tx.fwd = f.forwardRequest(m, src, r, f.branchOf(tx.id), false)
 	if len(tx.fwd) > f.s.opts.UDPMaxRequest {
-		return false
+		return ReasonSize
 	}
 	f.lock(m)
 	if f.nonInv[tx.branch] != nil {
 		f.unlock(m)
 		f.s.Stats.Fast.Absorbed.Add(1)
-		return true
+		return ReasonAbsorbed
 	}
 	if len(f.out) >= maxTxFactor*f.s.live.Load().maxCalls {
 		// The transaction limit (maxTxFactor): refused without state (RFC 3261 §21.5.4).
 		f.unlock(m)
 		f.s.Stats.Fast.Overload.Add(1)
 		f.flush([]fsend{{c, answer(m, src, 503, "Service Unavailable", ""), src}})
-		return true
+		return ReasonAnswered
 	}
 	f.nonInv[tx.branch] = tx
 	f.out[tx.id] = tx
@@ -1113,7 +1127,7 @@ func (f *fastPath) onInDialog(m *fmsg, src netip.AddrPort, c *fconn) bool {
 		f.unlock(m)
 		f.flush([]fsend{{c, res, src}})
 	}
-	return true
+	return ReasonForwarded
 }
 
 // completeNonInvite records the final response of a non-INVITE transaction. Under f.mu.
@@ -1143,10 +1157,10 @@ func stripVia(m *fmsg) []byte {
 	return append(b, buf[h.line.b:]...)
 }
 
-func (f *fastPath) onResponse(m *fmsg) bool {
+func (f *fastPath) onResponse(m *fmsg) Reason {
 	id, ok := idOf(m.branch.of(m.buf))
 	if !ok {
-		return false // a response to sipgo's own client transactions
+		return ReasonSipgoBranch // a response to sipgo's own client transactions
 	}
 	f.lock(m)
 	tx := f.out[id]
@@ -1155,8 +1169,9 @@ func (f *fastPath) onResponse(m *fmsg) bool {
 		f.s.Stats.Fast.Stray.Add(1)
 		if m.cseqM == mINVITE && m.status >= 200 && m.status < 300 {
 			f.relayStateless(m)
+			return ReasonStray2xx
 		}
-		return true
+		return ReasonStray
 	}
 	var q []fsend
 	switch {
@@ -1172,7 +1187,7 @@ func (f *fastPath) onResponse(m *fmsg) bool {
 	}
 	f.unlock(m)
 	f.flush(q)
-	return true
+	return ReasonResponse
 }
 
 // inviteResponse handles a response to a fast INVITE. Under f.mu.

@@ -76,6 +76,8 @@ type FastSnapshot struct {
 	DNSFull         uint64 `json:"dns_full" metric:"herald_sip_fast_path_dns_full_total,counter" help:"Requests sent the general way because the name cache was full."`
 	Overload        uint64 `json:"overload" metric:"herald_sip_fast_path_overload_total,counter" help:"Requests answered 503: the fast path held its limit of transactions."`
 	Transactions    int    `json:"transactions" metric:"herald_sip_fast_path_transactions,gauge" help:"Transactions the fast path holds."`
+	// Verdicts: every datagram offered to the fast path, by verdict and reason (fastverdict.go).
+	Verdicts VerdictSnapshot `json:"verdicts"`
 }
 
 // UDPSnapshot is the SIP UDP sockets Herald reads itself (fast path on).
@@ -110,7 +112,7 @@ func (s *Server) Snapshot() Snapshot {
 			Retransmissions: f.Retransmissions.Load(), Absorbed: f.Absorbed.Load(), Timeouts: f.Timeouts.Load(),
 			Stray: f.Stray.Load(), SendErrors: f.SendErrors.Load(), Unreadable: f.Unreadable.Load(),
 			DNSLookups: f.DNSLookups.Load(), DNSFailures: f.DNSFailures.Load(), DNSFull: f.DNSFull.Load(),
-			Overload: f.Overload.Load(), Transactions: s.FastTransactions(),
+			Overload: f.Overload.Load(), Transactions: s.FastTransactions(), Verdicts: f.verdictSnapshot(),
 		},
 	}
 	if cc := s.deps.Capabilities; cc != nil {

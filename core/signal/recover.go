@@ -120,7 +120,7 @@ func (f *fastPath) takeSafe(data []byte, src netip.AddrPort, c *fconn) (took boo
 				m.locked = false
 				f.mu.Unlock()
 			}
-			took = true
+			took = f.verdictOf(ReasonFault)
 			var q fmsg
 			if c != nil && q.scan(data) && q.isReq && q.method != mACK {
 				res := appendAnswer(make([]byte, 0, len(data)/2+128), &q, src, false, 500, "Server Internal Error", "Retry-After: 5\r\n", "")
@@ -131,7 +131,7 @@ func (f *fastPath) takeSafe(data []byte, src netip.AddrPort, c *fconn) (took boo
 		}
 	}()
 	fire(&hookTake, data)
-	return f.take(&m, data, src, c)
+	return f.verdictOf(f.take(&m, data, src, c))
 }
 
 // lock takes f.mu for the handling of m; m remembers it, so that takeSafe can release it after a

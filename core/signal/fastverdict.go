@@ -1,0 +1,147 @@
+package signal
+
+// fastverdict.go: what the fast path did with each datagram it was offered, as an explicit verdict
+// with one reason from a bounded set, counted per reason (FastStats.Verdicts, and the metric
+// herald_sip_fast_datagrams_total{verdict,reason}).
+
+// Verdict is where a datagram went.
+type Verdict uint8
+
+const (
+	// VerdictFast: the fast path handled it (forwarded, relayed, answered or absorbed).
+	VerdictFast Verdict = iota
+	// VerdictGeneral: handed to the general path (sipgo), which parses it again.
+	VerdictGeneral
+	// VerdictDrop: discarded, as the general path would have (nothing sent).
+	VerdictDrop
+)
+
+func (v Verdict) String() string {
+	switch v {
+	case VerdictFast:
+		return "fast"
+	case VerdictGeneral:
+		return "general"
+	}
+	return "drop"
+}
+
+// Reason is why a datagram got its verdict.
+type Reason uint8
+
+// Reasons. Each belongs to one verdict (Reason.Verdict).
+const (
+	// fast
+	ReasonForwarded Reason = iota // a request forwarded on a new fast transaction, or an ACK for a 2xx statelessly
+	ReasonResponse                // a response to a fast transaction, relayed or acted on
+	ReasonAnswered                // Herald answered it itself (400, 482, 503, the CANCEL's 200 and 487)
+	ReasonAbsorbed                // a retransmission (or the ACK for Herald's own final) answered from state
+	ReasonStray2xx                // a 2xx for a fast branch without a transaction, relayed statelessly (RFC 6026)
+	ReasonFault                   // handling it panicked: counted (Stats.Panics), 500 to a request other than ACK
+	// drop
+	ReasonStray    // a non-2xx response for a fast branch without a transaction
+	ReasonHopLimit // an ACK for a fast 2xx with Max-Forwards 1 or less
+	// general
+	ReasonUnscanned     // the scanner refused it (malformed, or beyond the fast path's subset)
+	ReasonUnreadable    // a response for a fast branch that neither parser could read
+	ReasonSipgoBranch   // a response to one of sipgo's client transactions
+	ReasonMethod        // a re-INVITE (the scanner reads INVITE, ACK, CANCEL, BYE and INFO only)
+	ReasonOutOfDialog   // BYE or INFO without a To tag
+	ReasonMaxForwards   // Max-Forwards 1 or less: the general path answers 483
+	ReasonProxyRequire  // Proxy-Require: the general path answers 420
+	ReasonUntrusted     // the peer is not trusted: the general path answers 403
+	ReasonRoute         // the next hop is not a UDP IP literal (TCP, TLS, DNS, strict routing, ...)
+	ReasonNotPlain      // call.Decide's plan has a card or a ringback
+	ReasonAdmission     // admission: the Call-ID is the general path's, or max_calls (482/503 there)
+	ReasonSize          // too big for UDP once forwarded (RFC 3261 §18.1.1: TCP)
+	ReasonGeneralCall   // a BYE or INFO of a call the general path carries
+	ReasonNoTransaction // an ACK or CANCEL matching no fast transaction (sipgo's may wait for it)
+	numReasons
+)
+
+var reasonInfo = [numReasons]struct {
+	v    Verdict
+	name string
+}{
+	ReasonForwarded: {VerdictFast, "forwarded"}, ReasonResponse: {VerdictFast, "response"},
+	ReasonAnswered: {VerdictFast, "answered"}, ReasonAbsorbed: {VerdictFast, "absorbed"},
+	ReasonStray2xx: {VerdictFast, "stray_2xx"}, ReasonFault: {VerdictFast, "fault"},
+	ReasonStray: {VerdictDrop, "stray"}, ReasonHopLimit: {VerdictDrop, "hop_limit"},
+	ReasonUnscanned: {VerdictGeneral, "unscanned"}, ReasonUnreadable: {VerdictGeneral, "unreadable"},
+	ReasonSipgoBranch: {VerdictGeneral, "sipgo_branch"}, ReasonMethod: {VerdictGeneral, "method"},
+	ReasonOutOfDialog: {VerdictGeneral, "out_of_dialog"}, ReasonMaxForwards: {VerdictGeneral, "max_forwards"},
+	ReasonProxyRequire: {VerdictGeneral, "proxy_require"}, ReasonUntrusted: {VerdictGeneral, "untrusted"},
+	ReasonRoute: {VerdictGeneral, "route"}, ReasonNotPlain: {VerdictGeneral, "not_plain"},
+	ReasonAdmission: {VerdictGeneral, "admission"}, ReasonSize: {VerdictGeneral, "size"},
+	ReasonGeneralCall: {VerdictGeneral, "general_call"}, ReasonNoTransaction: {VerdictGeneral, "no_transaction"},
+}
+
+// Verdict is the verdict r belongs to.
+func (r Reason) Verdict() Verdict { return reasonInfo[r].v }
+
+func (r Reason) String() string {
+	if r < numReasons {
+		return reasonInfo[r].name
+	}
+	return "reason?"
+}
+
+// verdictOf counts r and reports whether the fast path kept the datagram (fast or drop).
+func (f *fastPath) verdictOf(r Reason) bool {
+	f.s.Stats.Fast.Verdicts[r].Add(1)
+	return r.Verdict() != VerdictGeneral
+}
+
+// VerdictSnapshot is FastStats.Verdicts by reason (one field per Reason, in its order).
+type VerdictSnapshot struct {
+	Forwarded     uint64 `json:"forwarded" metric:"herald_sip_fast_path_datagrams_total{verdict=fast,reason=forwarded},counter" help:"Datagrams offered to the fast path, by verdict (fast, drop, general) and reason."`
+	Response      uint64 `json:"response" metric:"herald_sip_fast_path_datagrams_total{verdict=fast,reason=response},counter"`
+	Answered      uint64 `json:"answered" metric:"herald_sip_fast_path_datagrams_total{verdict=fast,reason=answered},counter"`
+	Absorbed      uint64 `json:"absorbed" metric:"herald_sip_fast_path_datagrams_total{verdict=fast,reason=absorbed},counter"`
+	Stray2xx      uint64 `json:"stray_2xx" metric:"herald_sip_fast_path_datagrams_total{verdict=fast,reason=stray_2xx},counter"`
+	Fault         uint64 `json:"fault" metric:"herald_sip_fast_path_datagrams_total{verdict=fast,reason=fault},counter"`
+	Stray         uint64 `json:"stray" metric:"herald_sip_fast_path_datagrams_total{verdict=drop,reason=stray},counter"`
+	HopLimit      uint64 `json:"hop_limit" metric:"herald_sip_fast_path_datagrams_total{verdict=drop,reason=hop_limit},counter"`
+	Unscanned     uint64 `json:"unscanned" metric:"herald_sip_fast_path_datagrams_total{verdict=general,reason=unscanned},counter"`
+	Unreadable    uint64 `json:"unreadable" metric:"herald_sip_fast_path_datagrams_total{verdict=general,reason=unreadable},counter"`
+	SipgoBranch   uint64 `json:"sipgo_branch" metric:"herald_sip_fast_path_datagrams_total{verdict=general,reason=sipgo_branch},counter"`
+	Method        uint64 `json:"method" metric:"herald_sip_fast_path_datagrams_total{verdict=general,reason=method},counter"`
+	OutOfDialog   uint64 `json:"out_of_dialog" metric:"herald_sip_fast_path_datagrams_total{verdict=general,reason=out_of_dialog},counter"`
+	MaxForwards   uint64 `json:"max_forwards" metric:"herald_sip_fast_path_datagrams_total{verdict=general,reason=max_forwards},counter"`
+	ProxyRequire  uint64 `json:"proxy_require" metric:"herald_sip_fast_path_datagrams_total{verdict=general,reason=proxy_require},counter"`
+	Untrusted     uint64 `json:"untrusted" metric:"herald_sip_fast_path_datagrams_total{verdict=general,reason=untrusted},counter"`
+	Route         uint64 `json:"route" metric:"herald_sip_fast_path_datagrams_total{verdict=general,reason=route},counter"`
+	NotPlain      uint64 `json:"not_plain" metric:"herald_sip_fast_path_datagrams_total{verdict=general,reason=not_plain},counter"`
+	Admission     uint64 `json:"admission" metric:"herald_sip_fast_path_datagrams_total{verdict=general,reason=admission},counter"`
+	Size          uint64 `json:"size" metric:"herald_sip_fast_path_datagrams_total{verdict=general,reason=size},counter"`
+	GeneralCall   uint64 `json:"general_call" metric:"herald_sip_fast_path_datagrams_total{verdict=general,reason=general_call},counter"`
+	NoTransaction uint64 `json:"no_transaction" metric:"herald_sip_fast_path_datagrams_total{verdict=general,reason=no_transaction},counter"`
+}
+
+func (f *FastStats) verdictSnapshot() VerdictSnapshot {
+	v := &f.Verdicts
+	return VerdictSnapshot{
+		Forwarded:     v[ReasonForwarded].Load(),
+		Response:      v[ReasonResponse].Load(),
+		Answered:      v[ReasonAnswered].Load(),
+		Absorbed:      v[ReasonAbsorbed].Load(),
+		Stray2xx:      v[ReasonStray2xx].Load(),
+		Fault:         v[ReasonFault].Load(),
+		Stray:         v[ReasonStray].Load(),
+		HopLimit:      v[ReasonHopLimit].Load(),
+		Unscanned:     v[ReasonUnscanned].Load(),
+		Unreadable:    v[ReasonUnreadable].Load(),
+		SipgoBranch:   v[ReasonSipgoBranch].Load(),
+		Method:        v[ReasonMethod].Load(),
+		OutOfDialog:   v[ReasonOutOfDialog].Load(),
+		MaxForwards:   v[ReasonMaxForwards].Load(),
+		ProxyRequire:  v[ReasonProxyRequire].Load(),
+		Untrusted:     v[ReasonUntrusted].Load(),
+		Route:         v[ReasonRoute].Load(),
+		NotPlain:      v[ReasonNotPlain].Load(),
+		Admission:     v[ReasonAdmission].Load(),
+		Size:          v[ReasonSize].Load(),
+		GeneralCall:   v[ReasonGeneralCall].Load(),
+		NoTransaction: v[ReasonNoTransaction].Load(),
+	}
+}

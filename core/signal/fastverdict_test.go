@@ -1,0 +1,139 @@
+package signal
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/herald-ims/herald/core/profile"
+	"github.com/herald-ims/herald/core/wheel"
+)
+
+// TestFastVerdicts proves the fast path's explicit verdict per datagram without sockets or wall
+// clock: each row offers one datagram (the rows build on each other: a call, its retransmission, a
+// loop, its responses) and checks the reason, hence the verdict, and that the general path gets
+// exactly the datagrams of general verdicts. At the end every reason's counter equals its rows.
+func TestFastVerdicts(t *testing.T) {
+	st := profile.NewMemStore()
+	cardee, _ := profile.Canonical("sip:cardee@home1.net")
+	_, pages := testStore(t)
+	st.Put(&profile.Profile{Key: cardee, CalleeCard: pages["carol-callee.html"]})
+	s, err := New(Options{Host: "127.0.0.1", Port: 5060, NextHop: "127.0.0.1:5070", RecordRoute: true, Clock: new(wheel.Manual)},
+		Deps{Profiles: st, MSRP: fakePlane{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.learnPort(&net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5060}, tpUDP)
+	dc := &discardConn{last: map[netip.AddrPort][]byte{}}
+	c := s.fast.addConn(dc, nil)
+	caller := netip.MustParseAddrPort("127.0.0.1:5061")
+	callee := netip.MustParseAddrPort("127.0.0.1:5070")
+
+	inv := func(branch, callID, ruri, to, extra, body string) string {
+		return fmt.Sprintf("INVITE %s SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5061;branch=%s\r\n%s"+
+			"From: <sip:erin@home1.net>;tag=f\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: 1 INVITE\r\n"+
+			"Contact: <sip:erin@127.0.0.1:5061>\r\nContent-Length: %d\r\n\r\n%s",
+			ruri, branch, extra, to, callID, len(body), body)
+	}
+	mf := "Max-Forwards: 70\r\n"
+	plain := inv("z9hG4bKv1", "v1@x", "sip:dave@home1.net", "<sip:dave@home1.net>", mf, "")
+	req := func(method, branch, callID, to string) string {
+		return fmt.Sprintf("%s sip:dave@127.0.0.1:5070 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5061;branch=%s\r\n%s"+
+			"From: <sip:erin@home1.net>;tag=f\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: 1 %s\r\nContent-Length: 0\r\n\r\n",
+			method, branch, mf, to, callID, method)
+	}
+	res := func(status, branch, callID, cseq string) string {
+		return fmt.Sprintf("SIP/2.0 %s\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=%s\r\nVia: SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bKv1\r\n"+
+			"From: <sip:erin@home1.net>;tag=f\r\nTo: <sip:dave@home1.net>;tag=d\r\nCall-ID: %s\r\nCSeq: %s\r\nContent-Length: 0\r\n\r\n",
+			status, branch, callID, cseq)
+	}
+	fwdBranch := func() string { // the branch Herald gave the forwarded plain INVITE
+		m := regexp.MustCompile(`branch=(z9hG4bKhrld[0-9a-f]+)`).FindSubmatch(dc.last[callee])
+		if m == nil {
+			t.Fatalf("no forwarded INVITE:\n%s", dc.last[callee])
+		}
+		return string(m[1])
+	}
+	rows := []struct {
+		name string
+		msg  func() string
+		from netip.AddrPort
+		want Reason
+	}{
+		{"plain INVITE", func() string { return plain }, caller, ReasonForwarded},
+		{"its retransmission", func() string { return plain }, caller, ReasonAbsorbed},
+		{"a loop: same Call-ID, new branch", func() string {
+			return strings.Replace(plain, "z9hG4bKv1", "z9hG4bKv2", 1)
+		}, caller, ReasonAnswered},
+		{"the callee's 180", func() string { return res("180 Ringing", fwdBranch(), "v1@x", "1 INVITE") }, callee, ReasonResponse},
+		{"CANCEL of the call", func() string { return req("CANCEL", "z9hG4bKv1", "v1@x", "<sip:dave@home1.net>") }, caller, ReasonAnswered},
+		{"re-INVITE", func() string {
+			return inv("z9hG4bKr1", "r1@x", "sip:dave@home1.net", "<sip:dave@home1.net>;tag=d", mf, "")
+		}, caller, ReasonMethod},
+		{"OPTIONS (outside the scanner's methods)", func() string { return req("OPTIONS", "z9hG4bKo1", "o1@x", "<sip:dave@home1.net>") }, caller, ReasonUnscanned},
+		{"BYE without To tag", func() string { return req("BYE", "z9hG4bKb1", "b1@x", "<sip:dave@home1.net>") }, caller, ReasonOutOfDialog},
+		{"Max-Forwards 1", func() string {
+			return inv("z9hG4bKm1", "m1@x", "sip:dave@home1.net", "<sip:dave@home1.net>", "Max-Forwards: 1\r\n", "")
+		}, caller, ReasonMaxForwards},
+		{"Proxy-Require", func() string {
+			return inv("z9hG4bKp1", "p1@x", "sip:dave@home1.net", "<sip:dave@home1.net>", mf+"Proxy-Require: foo\r\n", "")
+		}, caller, ReasonProxyRequire},
+		{"Route to a name without a port", func() string {
+			return inv("z9hG4bKn1", "n1@x", "sip:dave@home1.net", "<sip:dave@home1.net>", mf+"Route: <sip:scscf.example;lr>\r\n", "")
+		}, caller, ReasonRoute},
+		{"callee with a card", func() string {
+			return inv("z9hG4bKc1", "c1@x", "sip:cardee@home1.net", "<sip:cardee@home1.net>", mf, "")
+		}, caller, ReasonNotPlain},
+		{"too big for UDP", func() string {
+			return inv("z9hG4bKs1", "s1@x", "sip:dave@home1.net", "<sip:dave@home1.net>", mf, strings.Repeat("a", 1400))
+		}, caller, ReasonSize},
+		{"response to sipgo", func() string { return res("200 OK", "z9hG4bK.sipgo1", "g1@x", "1 INVITE") }, callee, ReasonSipgoBranch},
+		{"stray 486", func() string { return res("486 Busy Here", "z9hG4bKhrld1", "x1@x", "1 INVITE") }, callee, ReasonStray},
+		{"stray 2xx", func() string { return res("200 OK", "z9hG4bKhrld2", "x2@x", "1 INVITE") }, callee, ReasonStray2xx},
+		{"ACK of no fast transaction", func() string { return req("ACK", "z9hG4bKa1", "a1@x", "<sip:dave@home1.net>;tag=d") }, caller, ReasonNoTransaction},
+		{"CANCEL of no fast transaction", func() string { return req("CANCEL", "z9hG4bKq1", "q1@x", "<sip:dave@home1.net>") }, caller, ReasonNoTransaction},
+		{"not SIP", func() string { return "hello\r\n\r\n" }, caller, ReasonUnscanned},
+	}
+	var want [numReasons]uint64
+	for _, r := range rows {
+		took := s.fast.takeSafe([]byte(r.msg()), r.from, c)
+		var got []Reason
+		for i := range numReasons {
+			if n := s.Stats.Fast.Verdicts[i].Load(); n != want[i] {
+				got = append(got, i)
+			}
+		}
+		want[r.want]++
+		if len(got) != 1 || got[0] != r.want {
+			t.Fatalf("%s: reasons counted %v, want %v (%s)", r.name, got, r.want, r.want.Verdict())
+		}
+		if took != (r.want.Verdict() != VerdictGeneral) {
+			t.Fatalf("%s: taken %t with verdict %s", r.name, took, r.want.Verdict())
+		}
+	}
+	for i := range numReasons {
+		if n := s.Stats.Fast.Verdicts[i].Load(); n != want[i] {
+			t.Errorf("%s: counted %d, want %d", i, n, want[i])
+		}
+	}
+	// The snapshot (/varz, /metrics) has one field per reason, in the enum's order, named by it.
+	snap := reflect.ValueOf(s.Snapshot().FastPath.Verdicts)
+	if snap.NumField() != int(numReasons) {
+		t.Fatalf("VerdictSnapshot has %d fields for %d reasons", snap.NumField(), numReasons)
+	}
+	for i := range numReasons {
+		f := snap.Type().Field(int(i))
+		tag := f.Tag.Get("metric")
+		if f.Tag.Get("json") != i.String() || !strings.Contains(tag, "verdict="+i.Verdict().String()+",reason="+i.String()+"}") {
+			t.Errorf("field %s (json %q, metric %q) is not reason %s (%s)", f.Name, f.Tag.Get("json"), tag, i, i.Verdict())
+		}
+		if got := snap.Field(int(i)).Uint(); got != want[i] {
+			t.Errorf("snapshot %s = %d, want %d", f.Name, got, want[i])
+		}
+	}
+}
