@@ -730,6 +730,7 @@ func (c *Caller) fetch(cc *callerCall, p pushPlan) {
 	if err == nil {
 		fo.NoChunkResponses = c.opts.NoChunkResponses
 		fo.WrapConn = c.opts.Link.MSRPConn
+		fo.Control = c.opts.Link.MSRPControl
 		fo.Timeout = c.opts.FetchTimeout
 		fo.Trace, fo.Me, fo.Peer = c.ep.trace, c.ep.name, c.ep.peer
 		res, err = Fetch(c.ep.ctx, fo)

@@ -11,6 +11,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/herald-ims/herald/core/msrp"
@@ -37,6 +38,8 @@ type FetchOptions struct {
 	NoChunkResponses bool
 	// WrapConn, if set, wraps the connection before its first byte is written (Link.MSRPConn).
 	WrapConn func(net.Conn) net.Conn
+	// Control, if set, is the dialer's socket control, run before the connect (Link.MSRPControl).
+	Control func(network, address string, c syscall.RawConn) error
 	// Timeout bounds the whole fetch; 0 means 10 s.
 	Timeout time.Duration
 	// Trace, Me and Peer produce the step trace ("callee → herald  MSRP SEND ...").
@@ -68,7 +71,7 @@ func Fetch(ctx context.Context, o FetchOptions) (FetchResult, error) {
 	dctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	start := time.Now()
-	var d net.Dialer
+	d := net.Dialer{Control: o.Control}
 	conn, err := d.DialContext(dctx, "tcp", o.Addr)
 	if err != nil {
 		return FetchResult{}, fmt.Errorf("uesim: msrp dial %s: %w", o.Addr, err)

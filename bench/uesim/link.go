@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -26,6 +27,10 @@ type Link struct {
 	// MSRPConn, if set, wraps every MSRP connection the terminal opens, before its first byte is
 	// written (see Splitter).
 	MSRPConn func(net.Conn) net.Conn
+	// MSRPControl, if set, runs on every MSRP socket the terminal dials before it connects
+	// (net.Dialer.Control): socket options that must precede the handshake, such as a small
+	// SO_RCVBUF or TCP_MAXSEG for a terminal on a thin link.
+	MSRPControl func(network, address string, c syscall.RawConn) error
 }
 
 // outboundConn sends every datagram to one address (Link.Outbound); reads are untouched.

@@ -493,6 +493,13 @@ func TestDrainFinishesRingingCalls(t *testing.T) {
 // seconds.
 func bigSeed(t *testing.T) string {
 	t.Helper()
+	return seedWithCard(t, 450<<10)
+}
+
+// seedWithCard is the embedded seed with alice's caller card replaced by an incompressible page
+// of about 2×n bytes (n random bytes, hex-encoded).
+func seedWithCard(t *testing.T, n int) string {
+	t.Helper()
 	dir := t.TempDir()
 	err := fs.WalkDir(configs.Seed, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -510,7 +517,7 @@ func bigSeed(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	noise := make([]byte, 450<<10)
+	noise := make([]byte, n)
 	_, _ = rand.Read(noise)
 	page := "<!DOCTYPE html>\n<html><head><title>Alice</title></head><body><p>" + hex.EncodeToString(noise) + "</p></body></html>\n"
 	if err := os.WriteFile(filepath.Join(dir, "pages", "alice-card.html"), []byte(page), 0o600); err != nil {

@@ -1,0 +1,176 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"net"
+	"regexp"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/herald-ims/herald/bench/uesim"
+	"github.com/herald-ims/herald/core/config"
+)
+
+// thinLink makes a terminal's MSRP connection look like a thin radio link to Herald: before the
+// connect, a small receive buffer (a small window) and a 536-byte MSS (RFC 9293 §3.7.1 default).
+// On loopback the MSS is otherwise 64 KB, which makes Linux size Herald's send buffer at about ten
+// such segments from the first one, so a whole page of up to 1 MB leaves Herald at once and a drain
+// never catches one in flight; with these options Herald's kernel holds a few tens of KB and the
+// rest waits in Herald's own queue, chunk by chunk.
+func thinLink(_, _ string, c syscall.RawConn) error {
+	var serr error
+	err := c.Control(func(fd uintptr) {
+		if serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, 4096); serr != nil {
+			return
+		}
+		serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_MAXSEG, 536)
+	})
+	if err != nil {
+		return err
+	}
+	return serr
+}
+
+// TestDrainCutsPagesWithHash: the drain-timeout acceptance with pages really cut mid-send. Three
+// calls ring while each callee's terminal fetches a 900 KB caller card over a thin link, reading
+// 256 bytes every 20 ms; drain_timeout (1 s) passes long before any page could be in. Then each
+// caller gets 487, each callee a CANCEL, and every MSRP message the terminals were receiving ends
+// either whole ('$' and the file-selector hash matching) or with a chunk whose end-line flag is '#'
+// (RFC 4975 §7.1): never cut off silently. This is checked twice: by the terminal's MSRP parser
+// (uesim.ErrAborted) and on the bytes each connection delivered (the stream ends exactly after an
+// end-line flagged '#'). The terminals read at full speed once the calls are ended, as a live radio
+// would deliver what was queued, and Herald exits 0. (A terminal that keeps reading this slowly
+// after the abort gets its '#' only if it takes the queued bytes, a few tens of KB, within
+// abortWait; after that the sockets close and what is left is cut: a bounded drain cannot wait
+// for a reader that does not read.)
+// wireConn keeps every byte a terminal reads from its MSRP connection.
+type wireConn struct {
+	net.Conn
+	mu  sync.Mutex
+	got []byte
+}
+
+func (c *wireConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	c.mu.Lock()
+	c.got = append(c.got, b[:n]...)
+	c.mu.Unlock()
+	return n, err
+}
+
+func (c *wireConn) bytes() []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]byte(nil), c.got...)
+}
+
+// endLine is an MSRP end-line (RFC 4975 §7.1): seven hyphens, the transaction id, the flag.
+var endLine = regexp.MustCompile(`\r\n-------([A-Za-z0-9.+%=-]{3,32})([$#+])\r\n`)
+
+func TestDrainCutsPagesWithHash(t *testing.T) {
+	slow := &slowReads{chunk: 256, gap: 20 * time.Millisecond} // ~12 KB/s
+	var mu sync.Mutex
+	var conns []*wireConn // every MSRP connection the callees' terminals opened, as read
+	callee := newCallee(t, uesim.CalleeOptions{RingTime: -1, AnswerGate: make(chan struct{}),
+		Link: uesim.Link{
+			MSRPControl: thinLink,
+			MSRPConn: func(c net.Conn) net.Conn {
+				w := &wireConn{Conn: c}
+				mu.Lock()
+				conns = append(conns, w)
+				mu.Unlock()
+				return &slowConn{Conn: w, s: slow}
+			},
+		},
+		FetchTimeout: 30 * time.Second, MaxCallTime: 30 * time.Second})
+	o := lifecycleConfig(t, callee.Addr())
+	o.Seed = bigSeed(t) // a 900 KB caller card
+	o.MSRP.MaxOutbound = 2 * o.MSRP.ChunkSize // Herald's own queue holds two chunks
+	o.Shutdown.DrainTimeout = config.Duration(time.Second)
+	h := startServe(t, o)
+
+	outcomes := placeCalls(t, h.sip, 3, uesim.CallerOptions{HoldTime: -1}, nil)
+	waitFor(t, 10*time.Second, "three calls ringing", func() bool { return ringing(callee) == 3 })
+	waitFor(t, 10*time.Second, "three caller cards in flight", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		n := 0
+		for _, c := range conns {
+			if len(endLine.FindAll(c.bytes(), -1)) >= 2 { // the bind's 200 and a first chunk
+				n++
+			}
+		}
+		return n == 3
+	})
+	h.signal(syscall.SIGTERM)
+	h.waitLog(5*time.Second, msgIs("drain timeout: ending the calls still ringing (487 to the caller, CANCEL to the callee)"))
+	slow.fast.Store(true) // the terminals now read what is queued, up to the end-line
+	if code := h.exit(15 * time.Second); code != 0 {
+		t.Fatalf("exit code %d, want 0", code)
+	}
+
+	alice := seedProfileFrom(t, o.Seed, "sip:alice@home1.net")
+	aborted := 0
+	for range 3 {
+		oc := <-outcomes
+		if oc.res == nil || oc.res.Final != 487 {
+			t.Fatalf("caller: %+v, %v; want a 487 final response", oc.res, oc.err)
+		}
+		// The caller's own fetch (the callee card, if it got that far) ends the same way.
+		for role, err := range oc.res.PageErrors {
+			if err != nil && !errors.Is(err, uesim.ErrAborted) {
+				t.Errorf("caller of %s: %s fetch %v; want it whole or ended by '#'", oc.res.CallID, role, err)
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		cc, err := callee.WaitCall(ctx, oc.res.CallID)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !cc.Canceled || cc.Final != 487 {
+			t.Fatalf("callee of %s: canceled %t, final %d; want a CANCEL (and its 487)", oc.res.CallID, cc.Canceled, cc.Final)
+		}
+		switch {
+		case cc.PageErr == nil && string(cc.Page) == string(alice.CallerCard.Body):
+		case errors.Is(cc.PageErr, uesim.ErrAborted):
+			aborted++
+		default:
+			t.Errorf("callee of %s: page %d bytes, %v; want it whole or ended by '#'", oc.res.CallID, len(cc.Page), cc.PageErr)
+		}
+	}
+	// The link is thin enough that no 900 KB page can have gone out whole in the second before
+	// the drain timeout: every transfer is cut, and each cut is a '#' on the wire.
+	if aborted != 3 {
+		t.Errorf("%d of 3 transfers ended by '#': the pages were not cut mid-send", aborted)
+	}
+	// On the wire, as each terminal read it: every connection's bytes end with a complete frame
+	// whose end-line flag is '$' or '#', nothing after it (no frame cut off).
+	mu.Lock()
+	defer mu.Unlock()
+	if len(conns) != 3 {
+		t.Fatalf("%d MSRP connections at the callees, want 3", len(conns))
+	}
+	for i, c := range conns {
+		b := c.bytes()
+		ends := endLine.FindAllSubmatchIndex(b, -1)
+		if len(ends) < 3 {
+			t.Errorf("connection %d: %d frames read", i, len(ends))
+			continue
+		}
+		last := ends[len(ends)-1]
+		flag := b[last[4]:last[5]]
+		if last[1] != len(b) || (string(flag) != "#" && string(flag) != "$") {
+			t.Errorf("connection %d: %d bytes, last end-line %q at %d, then %d bytes more: the message was cut silently",
+				i, len(b), b[last[0]+2:last[1]-2], last[0], len(b)-last[1])
+		}
+		if string(flag) != "#" {
+			t.Errorf("connection %d: last end-line flag %q, want '#' (a page cut mid-send)", i, flag)
+		}
+	}
+}
