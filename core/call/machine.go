@@ -856,3 +856,6 @@ func (c *Call) link(published bool) {
 		c.do(Action{Kind: ActSendLink183})
 	}
 }
+
+// EarlyTrail returns every state Herald's early dialog entered, in order.
+func (c *Call) EarlyTrail() []State { return c.early.Trail() }

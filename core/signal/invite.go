@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -141,6 +142,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		c.cancel()
 		c.wg.Wait()
 		c.handle(call.Event{Kind: call.EvEnd}) // the ringback and push sessions still held
+		fire(&hookCallEnd, c)
 		if s.deps.Web != nil {
 			s.deps.Web.RevokeCall(callID)
 		}
@@ -152,6 +154,9 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}()
 	c.runSafe()
 }
+
+// hookCallEnd, when a test sets it, sees each call's controller once it ended (its machine's trail).
+var hookCallEnd atomic.Pointer[func(*callCtl)]
 
 // runSafe runs the controller behind the recovery net (recover.go): a fault in it answers the
 // caller 500 with Retry-After instead of leaving the INVITE unanswered, and cancels the INVITE it

@@ -1,0 +1,77 @@
+package signal
+
+import (
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/herald-ims/herald/bench/uesim"
+	"github.com/herald-ims/herald/core/call"
+)
+
+// TestClaim1MachineRunsTheCall proves that core/signal only translates: a whole claim 1 call over
+// real sockets (alice's caller card in the INVITE, bob's callee card in the UPDATE on Herald's own
+// early dialog, both pages fetched) is run by the call's state machine, whose trail is the claim's
+// sequence: forwarding, then answered; Herald's early dialog prov-sent (reliable 183), early
+// (PRACK), update-sent, pushing (200 to the UPDATE), then terminated with the answer, and no push
+// session left open by it.
+func TestClaim1MachineRunsTheCall(t *testing.T) {
+	leakCheck(t)
+	var mu sync.Mutex
+	var ended []*callCtl
+	f := func(c *callCtl) {
+		mu.Lock()
+		ended = append(ended, c)
+		mu.Unlock()
+	}
+	hookCallEnd.Store(&f)
+	t.Cleanup(func() { hookCallEnd.Store(nil) })
+
+	st, pages := testStore(t)
+	callee := newCallee(t, uesim.CalleeOptions{RingTime: 400 * time.Millisecond})
+	h := startHerald(t, st, callee.Addr(), nil)
+	caller := newCaller(t, uesim.CallerOptions{})
+	res := h.mustCall(t, caller, alice, bob)
+	if string(res.Pages[uesim.CalleeCard]) != string(pages["bob-callee.html"].Body) {
+		t.Fatalf("callee card at the caller: %d bytes, %v", len(res.Pages[uesim.CalleeCard]), res.PageErrors)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		mu.Lock()
+		n := len(ended)
+		mu.Unlock()
+		if n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the call's controller did not end within 5s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	mu.Lock()
+	c := ended[0]
+	mu.Unlock()
+	if c.callID != res.CallID {
+		t.Fatalf("ended call %q, want %q", c.callID, res.CallID)
+	}
+	var phases, early []string
+	for _, p := range c.m.Phases() {
+		phases = append(phases, p.String())
+	}
+	for _, s := range c.m.EarlyTrail() {
+		early = append(early, s.String())
+	}
+	if got := strings.Join(phases, " "); got != "forwarding answered" {
+		t.Errorf("phases %q, want forwarding answered", got)
+	}
+	// The callee card's delivery may be reported before or after the answer: pushed is optional.
+	got := strings.Replace(strings.Join(early, " "), " pushed", "", 1)
+	if !strings.HasPrefix(got, "prov-sent early update-sent pushing terminated") {
+		t.Errorf("early dialog %q, want prov-sent early update-sent pushing [pushed] terminated", strings.Join(early, " "))
+	}
+	if c.m.Open(call.CallerCardPush) || c.m.Open(call.CalleeCardPush) || !c.m.Done() {
+		t.Errorf("after the call: caller card open %t, callee card open %t, done %t",
+			c.m.Open(call.CallerCardPush), c.m.Open(call.CalleeCardPush), c.m.Done())
+	}
+}
