@@ -3,7 +3,6 @@ package signal
 import (
 	"context"
 	"net/netip"
-	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -47,69 +46,36 @@ func (d *ownDialog) earlyMedia() string {
 	return "inactive"
 }
 
-// answerOffer answers the caller's offer m-line by m-line for Herald's early dialog. With a ringback
-// clip, each m-line the clip can serve in a codec the caller offered gets a stream (port allocated now,
-// sendonly, that codec only) and the others port 0; without one, or with no codec in common, every line
-// is answered inactive.
+// answerOffer is Herald's answer to the caller's offer on its early dialog (call.EarlyAnswer): the
+// ringback streams it names are reserved here, on the RTP plane, and kept for PRACK.
 func (c *callCtl) answerOffer(offer *sdp.Session) *sdp.Session {
 	s, d := c.s, &c.early
 	host, _ := s.deps.MSRP.Addr()
-	inactive := func(_ int, m *sdp.Media) int {
-		if m.Type == "message" {
-			return 0
-		}
-		return 9 // discard port: no media flows on an inactive line
-	}
 	var clip *media.Clip
+	rtpHost := ""
 	if c.plan.Ringback != "" && s.deps.Ringback != nil {
-		clip = s.deps.Ringback.Clip(c.plan.Ringback)
+		clip, rtpHost = s.deps.Ringback.Clip(c.plan.Ringback), s.deps.Ringback.Addr()
 	}
-	if clip == nil {
-		return sdp.AnswerInactive(offer, host, d.sessID, inactive)
-	}
-	choices := map[int]media.Choice{}
-	portFailed := false
-	ans := sdp.AnswerInactive(offer, s.deps.Ringback.Addr(), d.sessID, func(i int, m *sdp.Media) int {
-		ch, err := clip.ChooseMedia(m)
-		if err != nil {
-			return 0
-		}
-		ip, err := netip.ParseAddr(sdp.ConnAddr(offer.ConnOf(m)))
-		if err != nil {
-			return 0
-		}
+	ans, lines, failed := call.EarlyAnswer(offer, clip, host, rtpHost, d.sessID, func(l call.RingLine) (int, error) {
 		st, err := s.deps.Ringback.Allocate()
 		if err != nil {
-			portFailed = true
 			if n := s.Stats.RingbackNoPort.Add(1); n&(n-1) == 0 {
 				// Logged the 1st, 2nd, 4th, 8th… time: an exhausted plane fails every call, and
 				// the counter (/varz ringback_no_port) has them all.
 				s.log.Warn("ringback port", "call_id", c.callID, "skipped_lines", n, "error", err)
 			}
-			return 0
+			return 0, err
 		}
-		d.streams = append(d.streams, ringStream{st: st, dst: netip.AddrPortFrom(ip, uint16(m.Port)), track: ch.Track, enc: ch.Encoding})
-		choices[i] = ch
-		return st.Port()
+		d.streams = append(d.streams, ringStream{st: st, dst: l.Dst, track: l.Choice.Track, enc: l.Choice.Encoding})
+		return st.Port(), nil
 	})
-	if len(d.streams) == 0 {
-		if portFailed {
-			s.trace("herald: ringback %q skipped: no RTP port", c.plan.Ringback)
-			return sdp.AnswerInactive(offer, host, d.sessID, inactive)
-		}
+	switch {
+	case clip == nil || len(lines) > 0:
+	case failed:
+		s.trace("herald: ringback %q skipped: no RTP port", c.plan.Ringback)
+	default:
 		s.Stats.RingbackNoCodec.Add(1)
 		s.trace("herald: ringback %q skipped: no codec in common with the caller's offer", c.plan.Ringback)
-		return sdp.AnswerInactive(offer, host, d.sessID, inactive)
-	}
-	for i, ch := range choices {
-		m := ans.Media[i]
-		m.Formats = []string{strconv.Itoa(int(ch.PayloadType))}
-		m.DelAttr("rtpmap")
-		m.DelAttr("fmtp")
-		m.DelAttr("ptime")
-		m.Attrs = append(m.Attrs, ch.AnswerAttrs()...)
-		m.SetDirection(sdp.SendOnly)
-		m.AddAttr("content", "g.3gpp.cat") // TS 24.182 Annex B: customized alerting tone
 	}
 	return ans
 }
@@ -326,17 +292,7 @@ func (c *callCtl) sendCalleeCardUpdate() call.UpdateOut {
 		return call.UpdateOutNotOpen
 	}
 	host, _ := s.deps.MSRP.Addr()
-	var sess *sdp.Session
-	if d.answer != nil {
-		cp := *d.answer
-		cp.Media = append([]*sdp.Media(nil), d.answer.Media...)
-		sess = &cp
-	} else {
-		sess = sdp.NewSession("herald", host, d.sessID)
-	}
-	ver, _ := strconv.ParseUint(sess.Origin.SessVersion, 10, 64)
-	sess.Origin.SessVersion = strconv.FormatUint(ver+1, 10)
-	sess.Media = append(sess.Media, offer.Media())
+	sess := call.UpdateOffer(d.answer, host, d.sessID, offer.Media())
 	body := sess.Marshal()
 
 	u := sip.NewRequest(sip.UPDATE, target.Address)

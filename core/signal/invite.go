@@ -576,29 +576,14 @@ func (c *callCtl) cancelDownstream() {
 // (claims 1 and 3). The caller's SDP stays byte-for-byte as the session part.
 func (c *callCtl) addCallerCard(fwd *sip.Request) error {
 	ct := contentType(fwd)
-	session, _, err := sdp.SplitBody(ct, fwd.Body())
-	if err != nil {
+	if err := call.CheckCallerBody(ct, fwd.Body()); err != nil {
 		return err
-	}
-	// Only an SDP body or multipart/mixed holding one: never multipart/signed (the early-session part
-	// would break the signature) nor a body without SDP.
-	if mt := sdp.MediaType(ct); ct != "" && mt != "application/sdp" && mt != "multipart/mixed" || len(fwd.Body()) > 0 && session == nil {
-		return fmt.Errorf("signal: unsupported body type %q", ct)
-	}
-	if session != nil {
-		// The caller's offer stays byte-for-byte, but it must be SDP: a malformed one is forwarded
-		// untouched, without Herald's part (the next hop answers it 400/488 as it sees fit).
-		if _, err := sdp.Parse(session); err != nil {
-			return fmt.Errorf("signal: caller's offer: %w", err)
-		}
 	}
 	ps, offer, err := c.openPush(push.CallerCard, c.plan.CallerCard)
 	if err != nil {
 		return err
 	}
-	early := sdp.NewSession("herald", offer.Host, uint64(time.Now().UnixNano()))
-	early.Media = append(early.Media, offer.Media())
-	newCT, body, err := sdp.AddEarlySession(ct, fwd.Body(), early.Marshal(), "herald-"+push.NewID(6))
+	newCT, body, err := call.WithCallerCard(ct, fwd.Body(), offer.Host, uint64(time.Now().UnixNano()), offer.Media(), "herald-"+push.NewID(6))
 	if err != nil {
 		c.closeSession(ps) // never offered: its only other end is the machine's ClosePush
 		return err

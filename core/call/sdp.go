@@ -1,0 +1,129 @@
+package call
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"strconv"
+
+	"github.com/herald-ims/herald/core/media"
+	"github.com/herald-ims/herald/core/sdp"
+)
+
+// sdp.go is what the claims put in SDP, without sockets: the caller card's early-session part in
+// the INVITE (claims 1, 3), Herald's answer on its own early dialog with the ringback lines (claims
+// 2, 6) and the media request message's offer with the callee card's push line (claims 1/4, 5/7).
+// The glue reserves ports and opens push sessions; these functions decide the bytes.
+
+// ErrBody is returned for an INVITE body the caller card's part must not be added to.
+var ErrBody = errors.New("call: body cannot carry the early-session part")
+
+// CheckCallerBody reports whether an INVITE body of type ct can carry the caller card's
+// early-session part: an SDP body or a multipart/mixed holding one (never multipart/signed, whose
+// signature the part would break, nor a body without SDP), or no body. The caller's offer stays
+// byte for byte, but it must be SDP: a malformed one is forwarded untouched, without Herald's part
+// (the next hop answers it 400/488 as it sees fit).
+func CheckCallerBody(ct string, body []byte) error {
+	session, _, err := sdp.SplitBody(ct, body)
+	if err != nil {
+		return err
+	}
+	if mt := sdp.MediaType(ct); ct != "" && mt != "application/sdp" && mt != "multipart/mixed" || len(body) > 0 && session == nil {
+		return fmt.Errorf("%w: type %q", ErrBody, ct)
+	}
+	if session != nil {
+		if _, err := sdp.Parse(session); err != nil {
+			return fmt.Errorf("%w: the caller's offer: %w", ErrBody, err)
+		}
+	}
+	return nil
+}
+
+// WithCallerCard returns the INVITE body with the caller card's early-session part added (claims 1,
+// 3; RFC 3959 handling=optional): the caller's SDP unchanged as the session part, then an SDP at
+// host offering push (the m=message line of RFC 4975, 5547, 6714), in a multipart/mixed with
+// boundary.
+func WithCallerCard(ct string, body []byte, host string, sessID uint64, push *sdp.Media, boundary string) (string, []byte, error) {
+	early := sdp.NewSession("herald", host, sessID)
+	early.Media = append(early.Media, push)
+	return sdp.AddEarlySession(ct, body, early.Marshal(), boundary)
+}
+
+// RingLine is one ringback stream Herald's early answer plays: the offer's m-line, where the RTP
+// goes (the caller's c= and port) and the codec chosen from the caller's.
+type RingLine struct {
+	Index  int
+	Dst    netip.AddrPort
+	Choice media.Choice
+}
+
+// EarlyAnswer answers the caller's offer m-line by m-line for Herald's early dialog (RFC 3264;
+// TS 24.182 Annex B). With a ringback clip, each m-line the clip can serve in a codec the caller
+// offered gets a stream: alloc reserves its port (before the SDP names it) or fails, and the line is
+// answered sendonly in that codec only, with a=content:g.3gpp.cat, at rtpHost; the other lines get
+// port 0. Without a clip, or when no line got a stream, every line is answered inactive at host
+// (port 9, the discard port; m=message port 0). It returns the answer, the streams, and whether an
+// allocation failed.
+func EarlyAnswer(offer *sdp.Session, clip *media.Clip, host, rtpHost string, sessID uint64,
+	alloc func(RingLine) (port int, err error)) (ans *sdp.Session, lines []RingLine, allocFailed bool) {
+	inactive := func(_ int, m *sdp.Media) int {
+		if m.Type == "message" {
+			return 0
+		}
+		return 9 // discard port: no media flows on an inactive line
+	}
+	if clip == nil {
+		return sdp.AnswerInactive(offer, host, sessID, inactive), nil, false
+	}
+	ans = sdp.AnswerInactive(offer, rtpHost, sessID, func(i int, m *sdp.Media) int {
+		ch, err := clip.ChooseMedia(m)
+		if err != nil {
+			return 0
+		}
+		ip, err := netip.ParseAddr(sdp.ConnAddr(offer.ConnOf(m)))
+		if err != nil {
+			return 0
+		}
+		line := RingLine{Index: i, Dst: netip.AddrPortFrom(ip, uint16(m.Port)), Choice: ch}
+		port, err := alloc(line)
+		if err != nil {
+			allocFailed = true
+			return 0
+		}
+		lines = append(lines, line)
+		return port
+	})
+	if len(lines) == 0 {
+		return sdp.AnswerInactive(offer, host, sessID, inactive), nil, allocFailed
+	}
+	for _, l := range lines {
+		m := ans.Media[l.Index]
+		m.Formats = []string{strconv.Itoa(int(l.Choice.PayloadType))}
+		m.DelAttr("rtpmap")
+		m.DelAttr("fmtp")
+		m.DelAttr("ptime")
+		m.Attrs = append(m.Attrs, l.Choice.AnswerAttrs()...)
+		m.SetDirection(sdp.SendOnly)
+		m.AddAttr("content", "g.3gpp.cat") // TS 24.182 Annex B: customized alerting tone
+	}
+	return ans, lines, allocFailed
+}
+
+// UpdateOffer is the SDP of the media request message (claims 1/4, 5/7): Herald's current SDP on
+// its early dialog (the 183's answer; a new session at host when it sent none) with its version one
+// up (RFC 3264 §8), keeping every m-line in its place and adding the callee card's push line.
+// current is not modified.
+func UpdateOffer(current *sdp.Session, host string, sessID uint64, push *sdp.Media) *sdp.Session {
+	var sess *sdp.Session
+	if current != nil {
+		cp := *current
+		cp.Media = append([]*sdp.Media(nil), current.Media...)
+		sess = &cp
+	} else {
+		sess = sdp.NewSession("herald", host, sessID)
+	}
+	ver, _ := strconv.ParseUint(sess.Origin.SessVersion, 10, 64)
+	sess.Origin.SessVersion = strconv.FormatUint(ver+1, 10)
+	sess.Media = append(sess.Media, push)
+	return sess
+}
