@@ -326,8 +326,7 @@ func (g *Generator) Run(ctx context.Context) (*Result, error) {
 			hc := p.end.heraldCPU - p.begin.heraldCPU
 			h := &Herald{CPUMSPerCall: round3(ms(hc) / calls), CPUUtil: round3(hc.Seconds() / window.Seconds()),
 				RSSPeakMB: mb(p.rssPeak), RSSEndMB: p.last.RSSMB, FDsEnd: p.last.FDs}
-			if o.Varz != "" {
-				n := p.last.Goroutines
+			if n := p.last.Goroutines; n > 0 { // 0: not configured or not readable
 				h.GoroutinesEnd = &n
 			}
 			s.Herald = h

@@ -5,9 +5,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	neturl "net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -147,8 +149,22 @@ func procNetTable(path, prefix string) map[string]int64 {
 }
 
 // varzGoroutines reads Herald's goroutine count from url: a JSON document with a numeric
-// "goroutines" key at any depth (Herald's /varz), or Prometheus text with go_goroutines (/metrics).
+// "goroutines" key at any depth, or Prometheus text with go_goroutines (/metrics). A JSON page
+// without the key (Herald's /varz has none) is followed by the same server's /metrics.
 func varzGoroutines(ctx context.Context, c *http.Client, url string) (int, error) {
+	n, err := readGoroutines(ctx, c, url)
+	if errors.Is(err, errNoGoroutines) {
+		if u, perr := neturl.Parse(url); perr == nil && u.Path != "/metrics" {
+			u.Path, u.RawQuery = "/metrics", ""
+			return readGoroutines(ctx, c, u.String())
+		}
+	}
+	return n, err
+}
+
+var errNoGoroutines = errors.New("loadgen: varz: no goroutine count")
+
+func readGoroutines(ctx context.Context, c *http.Client, url string) (int, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return 0, fmt.Errorf("loadgen: varz: %w", err)
@@ -170,7 +186,7 @@ func varzGoroutines(ctx context.Context, c *http.Client, url string) (int, error
 		if n, ok := findNumber(doc, "goroutines"); ok {
 			return n, nil
 		}
-		return 0, fmt.Errorf("loadgen: varz: no goroutines key in %s", url)
+		return 0, fmt.Errorf("%w in %s", errNoGoroutines, url)
 	}
 	for _, line := range strings.Split(string(b), "\n") {
 		if v, ok := strings.CutPrefix(line, "go_goroutines "); ok {
@@ -180,7 +196,7 @@ func varzGoroutines(ctx context.Context, c *http.Client, url string) (int, error
 			}
 		}
 	}
-	return 0, fmt.Errorf("loadgen: varz: no goroutine count in %s", url)
+	return 0, fmt.Errorf("%w in %s", errNoGoroutines, url)
 }
 
 func findNumber(v any, key string) (int, bool) {
