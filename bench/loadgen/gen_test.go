@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -135,5 +136,30 @@ func TestOpenLoopAgainstSilentSUT(t *testing.T) {
 				t.Errorf("setup %+v clean %v for calls never answered", s.SetupMS, s.Clean)
 			}
 		})
+	}
+}
+
+// TestStopOnFailAndSoak: a sweep whose first step fails beyond -stop-on-fail ends there, saying
+// why; a soak is one step at the first rate, as long as asked, with a sample every second.
+func TestStopOnFailAndSoak(t *testing.T) {
+	g, err := New(Options{Herald: "direct", Mix: Mix{MixPlain: 1}, Rates: []float64{10, 20, 40}, Step: 300 * time.Millisecond,
+		Ramp: 300 * time.Millisecond, Hold: 10 * time.Millisecond, StopOnFail: 5,
+		CalleeOptions: func(co *uesim.CalleeOptions) { co.RejectCode = 480 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	res, err := g.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Steps) != 1 || !strings.Contains(res.Stopped, "failed 100.0%") || res.Steps[0].Failed[CauseSIP4xx] != 3 {
+		t.Errorf("steps %d stopped %q failed %v, want the sweep stopped after step 1 (3 calls, all sip_4xx)",
+			len(res.Steps), res.Stopped, res.Steps)
+	}
+
+	s := runDirect(t, Options{Rates: []float64{20, 50}, Soak: 1200 * time.Millisecond, Step: time.Hour})
+	if s.TargetCPS != 20 || s.Attempted != 24 || s.Completed != 24 || s.DurationS < 1.2 || s.DurationS > 2 {
+		t.Errorf("soak step %+v, want 24 calls at 20 cps over 1.2 s", s)
 	}
 }
