@@ -89,7 +89,7 @@ func TestDrainCutsPagesWithHash(t *testing.T) {
 		},
 		FetchTimeout: 30 * time.Second, MaxCallTime: 30 * time.Second})
 	o := lifecycleConfig(t, callee.Addr())
-	o.Seed = bigSeed(t) // a 900 KB caller card
+	o.Seed = bigSeed(t)                       // a 900 KB caller card
 	o.MSRP.MaxOutbound = 2 * o.MSRP.ChunkSize // Herald's own queue holds two chunks
 	o.Shutdown.DrainTimeout = config.Duration(time.Second)
 	h := startServe(t, o)
