@@ -122,7 +122,7 @@ func TestOpenLoopAgainstSilentSUT(t *testing.T) {
 				t.Errorf("attempted %d completed %d failed %v, want 40 attempted, %d timeout, %d gen_overload",
 					s.Attempted, s.Completed, s.Failed, tc.timeouts, tc.overload)
 			}
-			if s.DurationS > 1.4 {
+			if s.DurationS > 1.9 { // a closed loop would take a minute
 				t.Errorf("the 1 s step took %.2f s: the schedule waited for calls", s.DurationS)
 			}
 			var peak int64

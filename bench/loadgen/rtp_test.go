@@ -40,10 +40,11 @@ func waitReceived(t *testing.T, r *rtpReceiver, src netip.AddrPort, want int64) 
 }
 
 // TestRTPLossAndLateness sends a ringback-like stream over a real socket with controlled faults:
-// packet 10 never sent (lost), packet 20 held back 150 ms (late, and out of order), packet 25
-// sent twice (duplicate). Timestamps advance 8 samples (1 ms at 8 kHz) per packet, and packets
-// leave back to back, so every other packet arrives ahead of its due time: exactly one is late,
-// exactly one lost.
+// packet 10 never sent (lost), packet 20 held back 700 ms (late, and out of order), packet 25
+// sent twice (duplicate). Timestamps advance 200 samples (25 ms at 8 kHz) per packet, and packets
+// leave back to back, so every other packet arrives well ahead of its due time (a sender stalled
+// for less than 65 ms cannot make one late): exactly one is late, exactly one lost. Packet 20 is
+// due 500 ms after the first.
 func TestRTPLossAndLateness(t *testing.T) {
 	r, err := newRTPReceiver("127.0.0.1", 40*time.Millisecond)
 	if err != nil {
@@ -59,7 +60,7 @@ func TestRTPLossAndLateness(t *testing.T) {
 	since := time.Now()
 	const ssrc, seq0, ts0 = 0x1234, 65530, 4294967000 // both wrap during the stream
 	send := func(i int) {
-		if _, err := tx.Write(rtpPacket(uint16(seq0+i), uint32(ts0+8*i), ssrc)); err != nil {
+		if _, err := tx.Write(rtpPacket(uint16(seq0+i), uint32(ts0+200*i), ssrc)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -73,7 +74,7 @@ func TestRTPLossAndLateness(t *testing.T) {
 		send(i)
 	}
 	waitReceived(t, r, src, 39) // 38 distinct + 1 duplicate
-	time.Sleep(150 * time.Millisecond)
+	time.Sleep(700 * time.Millisecond) // the fault under test: a packet 200 ms past its due time
 	send(20)
 	waitReceived(t, r, src, 40)
 
@@ -89,8 +90,8 @@ func TestRTPLossAndLateness(t *testing.T) {
 	for _, us := range res.lateness {
 		worst = max(worst, us)
 	}
-	if worst < 100_000 {
-		t.Errorf("worst lateness %d µs, want the held-back packet's (>= 100 ms)", worst)
+	if worst < 150_000 {
+		t.Errorf("worst lateness %d µs, want the held-back packet's (>= 150 ms)", worst)
 	}
 	if _, ok := r.claim(src, since); ok {
 		t.Error("a claimed stream was claimed twice")
