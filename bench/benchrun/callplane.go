@@ -31,6 +31,7 @@ var callLabels = map[string]string{
 // server's CPU (Kamailio's workers included) is measured per step here.
 func (r *runner) callPlane(ctx context.Context, pp PlanePlan) (*benchfmt.File, error) {
 	f := benchfmt.New("call", r.o.Root, r.o.Argv)
+	f.Git = r.git
 	defer f.Finish()
 	if r.noLoadgen != "" {
 		f.Notes = append(f.Notes, "load generator not built: "+r.noLoadgen)

@@ -83,7 +83,8 @@ func Run(ctx context.Context, o Options) error {
 	go pr.run()
 	defer pr.close()
 
-	r := &runner{o: o, plan: plan, work: work, bin: filepath.Join(work, "bin"), pr: pr}
+	// The commit and dirty flag as the run starts: the run itself rewrites tracked result files.
+	r := &runner{o: o, plan: plan, work: work, bin: filepath.Join(work, "bin"), pr: pr, git: benchfmt.GitState(o.Root)}
 	pr.set("build")
 	if err := r.build(ctx); err != nil {
 		return err
@@ -119,6 +120,7 @@ type runner struct {
 	bin       string
 	pr        *progress
 	noLoadgen string // why the generator could not be built ("" = built)
+	git       benchfmt.Git
 }
 
 // build compiles Herald and the plane tools into the work directory (one go build), and the load
@@ -179,7 +181,7 @@ func (r *runner) plane(ctx context.Context, pp PlanePlan) (*benchfmt.File, error
 	}
 	f.Command = benchfmt.Quote(r.o.Argv)
 	f.ToolCommand = benchfmt.Quote(relArgv(argv, r.work))
-	f.Git = benchfmt.GitState(r.o.Root)
+	f.Git = r.git
 	return f, err
 }
 
