@@ -32,6 +32,7 @@ var callLabels = map[string]string{
 func (r *runner) callPlane(ctx context.Context, pp PlanePlan) (*benchfmt.File, error) {
 	f := benchfmt.New("call", r.o.Root, r.o.Argv)
 	f.Git = r.git
+	f.Notes = append(f.Notes, r.notes...)
 	defer f.Finish()
 	if r.noLoadgen != "" {
 		f.Notes = append(f.Notes, "load generator not built: "+r.noLoadgen)

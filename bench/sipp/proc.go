@@ -268,7 +268,12 @@ func Ping(ctx context.Context, addr string) error {
 }
 
 // moduleRoot is the directory of this module's go.mod (two levels above this file).
+// A binary built with -trimpath has no source paths: it finds the module from $HERALD_MODULE_ROOT
+// (bench/run sets it).
 func moduleRoot() string {
+	if d := os.Getenv("HERALD_MODULE_ROOT"); d != "" {
+		return d
+	}
 	_, file, _, _ := runtime.Caller(0)
 	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
 }
