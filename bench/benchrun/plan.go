@@ -118,9 +118,9 @@ type Settings struct {
 // QuickSettings fit QuickLimit on 2 cores (TestQuickPlanFitsBudget).
 func QuickSettings() Settings {
 	return Settings{
-		Build:      40 * time.Second,
+		Build:      30 * time.Second,
 		SIPTargets: []string{"sipp-direct", "herald-plain", "herald-push", "kamailio-plain"},
-		SIPStep:    2 * time.Second, SIPBudget: 9 * time.Second, SIPStart: 500, SIPBisect: 0, SIPRecv: 4 * time.Second,
+		SIPStep:    2 * time.Second, SIPBudget: 12 * time.Second, SIPStart: 500, SIPBisect: 0, SIPRecv: 4 * time.Second,
 		MSRPTerminals: []int{100, 400}, MSRPRuns: 1, MSRPRounds: 4, MSRPHold: 1000,
 		RTPLevels: []int{500, 1000, 2000}, RTPRamp: 500 * time.Millisecond, RTPMeasure: time.Second, RTPAll: true,
 		CallRates: []float64{25, 100, 200}, CallStep: 4 * time.Second, CallRamp: time.Second, CallHold: time.Second, CallTimeout: 5 * time.Second,
