@@ -73,7 +73,7 @@ func TestRTPLossAndLateness(t *testing.T) {
 		}
 		send(i)
 	}
-	waitReceived(t, r, src, 39) // 38 distinct + 1 duplicate
+	waitReceived(t, r, src, 39)        // 38 distinct + 1 duplicate
 	time.Sleep(700 * time.Millisecond) // the fault under test: a packet 200 ms past its due time
 	send(20)
 	waitReceived(t, r, src, 40)
