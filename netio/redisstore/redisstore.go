@@ -49,10 +49,10 @@ package redisstore
 import (
 	"context"
 	"crypto/tls"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"strconv"
 	"strings"
 	"sync"
@@ -281,11 +281,10 @@ func (s *Store) fail(err error) error {
 	if s.closed.Load() {
 		return store.ErrClosed
 	}
+	// Anything else is Redis not answering in time (dial, read or write error, timeout, a write
+	// still contended after writeRetries, an error reply such as LOADING or READONLY during a
+	// failover): nothing was written, and the caller may retry.
 	s.stats.Unavailable.Add(1)
-	var ne net.Error
-	if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) || errors.Is(err, redis.ErrClosed) || errors.Is(err, net.ErrClosed) {
-		return fmt.Errorf("%w: redis: %w", store.ErrUnavailable, err)
-	}
 	return fmt.Errorf("%w: redis: %w", store.ErrUnavailable, err)
 }
 
@@ -626,8 +625,8 @@ func (s *Store) Delete(ctx context.Context, id string, pre store.Precondition) e
 	})
 }
 
-// List implements store.Store. The cursor is the last ID returned (IDs are ASCII without spaces;
-// ZRANGEBYLEX "(" + cursor continues after it).
+// List implements store.Store. The cursor is the base64url of the last ID returned, as Bolt's
+// (ZRANGEBYLEX "(" + ID continues after it).
 func (s *Store) List(ctx context.Context, cursor string, limit int) ([]store.Subscriber, string, error) {
 	switch {
 	case limit == 0:
@@ -635,8 +634,13 @@ func (s *Store) List(ctx context.Context, cursor string, limit int) ([]store.Sub
 	case limit < 0 || limit > store.MaxListLimit:
 		return nil, "", fmt.Errorf("%w: limit %d not in 1..%d", store.ErrInvalid, limit, store.MaxListLimit)
 	}
-	if cursor != "" && !store.ValidID(cursor) {
-		return nil, "", fmt.Errorf("%w: cursor", store.ErrInvalid)
+	after := ""
+	if cursor != "" {
+		b, err := base64.RawURLEncoding.DecodeString(cursor)
+		if err != nil || !store.ValidID(string(b)) {
+			return nil, "", fmt.Errorf("%w: cursor", store.ErrInvalid)
+		}
+		after = string(b)
 	}
 	if err := s.checkOpen(ctx); err != nil {
 		return nil, "", err
@@ -644,8 +648,8 @@ func (s *Store) List(ctx context.Context, cursor string, limit int) ([]store.Sub
 	c, cancel := s.ctx(ctx)
 	defer cancel()
 	minLex := "-"
-	if cursor != "" {
-		minLex = "(" + cursor
+	if after != "" {
+		minLex = "(" + after
 	}
 	ids, err := s.rdb.ZRangeByLex(c, s.k.subs, &redis.ZRangeBy{Min: minLex, Max: "+", Count: int64(limit) + 1}).Result()
 	if err != nil {
@@ -654,7 +658,7 @@ func (s *Store) List(ctx context.Context, cursor string, limit int) ([]store.Sub
 	next := ""
 	if len(ids) > limit {
 		ids = ids[:limit]
-		next = ids[limit-1]
+		next = base64.RawURLEncoding.EncodeToString([]byte(ids[limit-1]))
 	}
 	subs, err := s.load(c, ids)
 	if err != nil {
