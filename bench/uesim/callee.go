@@ -89,7 +89,8 @@ const DefaultRingTime = 300 * time.Millisecond
 // CalleeCall is a snapshot of one call the Callee received.
 type CalleeCall struct {
 	CallID string
-	// Invite is the INVITE as parsed by sipgo; InviteRaw is the datagram as received.
+	// Invite is the INVITE as parsed by sipgo; InviteRaw is the datagram as received (nil with
+	// CalleeOptions.NoRecord).
 	Invite    *sip.Request
 	InviteRaw []byte
 	// EarlyOffered says the INVITE carried an early-session part offering an MSRP push;
@@ -315,9 +316,12 @@ func (c *Callee) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	if cs := req.CSeq(); cs != nil {
 		cc.cseq = cs.SeqNo
 	}
-	cc.snap = CalleeCall{CallID: id, Invite: req, InviteRaw: []byte(req.String())}
-	if d, ok := c.ep.wire.find(req.StartLine(), topBranch(req)); ok {
-		cc.snap.InviteRaw = d.raw
+	cc.snap = CalleeCall{CallID: id, Invite: req}
+	if !c.opts.NoRecord { // a load generator has no use for the bytes (a large INVITE serialised per call)
+		cc.snap.InviteRaw = []byte(req.String())
+		if d, ok := c.ep.wire.find(req.StartLine(), topBranch(req)); ok {
+			cc.snap.InviteRaw = d.raw
+		}
 	}
 	c.mu.Lock()
 	if _, dup := c.calls[id]; dup {
