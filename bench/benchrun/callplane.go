@@ -71,7 +71,7 @@ func (r *runner) callPlane(ctx context.Context, pp PlanePlan) (*benchfmt.File, e
 type server struct {
 	proc     *sipp.Proc
 	sip      string // host:port
-	varz     string // Herald's /varz URL, "" for Kamailio
+	varz     string // Herald's admin /metrics URL (goroutines), "" for Kamailio
 	children bool   // count the workers' CPU (Kamailio)
 }
 
@@ -224,7 +224,8 @@ func (r *runner) startHerald(ctx context.Context, dir, callee string, f *benchfm
 		p.Stop(time.Second)
 		return server{}, fmt.Errorf("benchrun: herald did not answer OPTIONS: %w\n%s", err, p.Tail(1500))
 	}
-	return server{proc: p, sip: sipAddr, varz: "http://" + admin + "/varz"}, nil
+	// /metrics, not /varz: go_goroutines is there (the generator reads either form).
+	return server{proc: p, sip: sipAddr, varz: "http://" + admin + "/metrics"}, nil
 }
 
 // startKamailio starts Kamailio 5.6 as a stateful record-routing proxy toward the generator's callee.

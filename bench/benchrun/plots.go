@@ -211,6 +211,27 @@ func drawPlots(dir string, files map[string]*benchfmt.File, rs []Ratio) ([]Plot,
 			return out, err
 		}
 	}
+	if f := files["call"]; f != nil {
+		if t := f.Target("herald"); t != nil {
+			var ss []series
+			for _, k := range []struct{ key, name string }{{"rss_mb", "RSS MB"}, {"fds", "descriptors"}, {"goroutines", "goroutines"}, {"in_flight", "calls in flight"}} {
+				var xy plotter.XYs
+				for _, smp := range t.Samples {
+					if v, ok := smp[k.key]; ok {
+						xy = append(xy, plotter.XY{X: smp["t_s"], Y: v})
+					}
+				}
+				if len(xy) > 1 {
+					ss = append(ss, series{name: k.name, xy: xy})
+				}
+			}
+			ok, err := linePlot(dir, "call-samples.svg", "Whole call: Herald over the sweep (1/s)", "seconds into the generator's run", "count / MB", ss)
+			if err := add(ok, err, Plot{File: "call-samples.svg", Title: "Whole call: Herald over the sweep",
+				Caption: "Herald's resident memory, descriptors and goroutines and the calls in flight, sampled every second across the steps (and the soak, with --soak): after each step they should come back down, and over a soak stay flat."}); err != nil {
+				return out, err
+			}
+		}
+	}
 	ok, err := ratioPlot(dir, "vs-baselines.svg", rs)
 	if err := add(ok, err, Plot{File: "vs-baselines.svg", Title: "Herald vs baselines",
 		Caption: "Each bar is one figure of the ratio table: how many times better Herald did than that baseline (the inverse for lower-is-better figures). Below the dashed line the baseline did better."}); err != nil {
