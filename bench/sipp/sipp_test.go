@@ -185,6 +185,14 @@ func heraldToUAS(t *testing.T, dir string, uasPort int) (string, []string) {
 	return h, []string{`Record-Route: <sip:` + regexp.QuoteMeta(h) + `;lr>`}
 }
 
+// heraldGeneralToUAS is heraldToUAS for a call the general path carries (a push call): Herald's
+// Record-Route names that stack (;herald=general, core/signal route.go), so that the dialog's
+// in-dialog requests stay on it.
+func heraldGeneralToUAS(t *testing.T, dir string, uasPort int) (string, []string) {
+	h := viaHerald(t, dir, addr(uasPort))
+	return h, []string{`Record-Route: <sip:` + regexp.QuoteMeta(h) + `;lr;herald=general>`}
+}
+
 // kamailioThenUAS puts Kamailio (the callee's S-CSCF) between Herald and the callee.
 func kamailioThenUAS(uasTCP bool) func(t *testing.T, dir string, uasPort int) (string, []string) {
 	return func(t *testing.T, dir string, uasPort int) (string, []string) {
@@ -207,14 +215,14 @@ func kamailioThenUAS(uasTCP bool) func(t *testing.T, dir string, uasPort int) (s
 		kp := regexp.QuoteMeta(addr(kport))
 		// Herald's own Via: a plain call over UDP is proxied on the fast path (core/signal/fastpath.go,
 		// branch z9hG4bKhrld<id>), a push call by sipgo (branch z9hG4bK.<random>).
-		heraldBranch := `z9hG4bKhrld[0-9a-f]+`
+		heraldBranch, heraldRR := `z9hG4bKhrld[0-9a-f]+`, `;lr>`
 		if uasTCP {
-			heraldBranch = `z9hG4bK\.`
+			heraldBranch, heraldRR = `z9hG4bK\.`, `;lr;herald=general>` // the general path's dialog (route.go)
 		}
 		return h, []string{
 			`(?i)Via: SIP/2.0/` + tr + ` ` + kp + `;branch=`,
 			`Record-Route: <sip:` + kp + `[^>]*;lr[^>]*>`,
-			`Record-Route: <sip:` + regexp.QuoteMeta(h) + `;lr>`,
+			`Record-Route: <sip:` + regexp.QuoteMeta(h) + heraldRR,
 			`Via: SIP/2.0/(UDP|TCP) 127\.0\.0\.1:[0-9]+;branch=` + heraldBranch,
 		}
 	}
@@ -232,7 +240,7 @@ func TestSIPpPlain(t *testing.T) {
 // callee card's UPDATE answered, 199, 200, ACK, BYE (checked by the caller).
 func TestSIPpPush(t *testing.T) {
 	runFlow(t, flow{uac: "uac_push.xml", uas: "uas_early.xml", calls: 5, rate: 10, ring: 800 * time.Millisecond,
-		uasTCP: true}, heraldToUAS)
+		uasTCP: true}, heraldGeneralToUAS)
 }
 
 // TestSIPpKamailioPush is TestSIPpPush with Kamailio as the callee's S-CSCF between Herald and the

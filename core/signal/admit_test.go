@@ -149,3 +149,52 @@ func TestIsSelfOneRule(t *testing.T) {
 		}
 	}
 }
+
+// TestDialogOneStack proves that one dialog is handled by one stack from INVITE to BYE: a call with
+// a card (the general path's) is answered, its controller ends, and the caller's ACK and BYE, which
+// reach Herald over UDP where the fast path reads every datagram first, still go through the
+// general path (sipgo's branch toward the callee, fast verdict general_call, no fast in-dialog
+// transaction), because the general path's Record-Route says so (;herald=general). A plain call's
+// BYE stays on the fast path (TestFastPathPlainCall).
+func TestDialogOneStack(t *testing.T) {
+	leakCheck(t)
+	st, _ := testStore(t)
+	caller, callee := newFPPeer(t), newFPPeer(t)
+	r := startHerald(t, st, callee.addr(), nil)
+	c := newFPCall(caller, erin, carol) // carol has a callee card: the general path
+	caller.send(t, r.addr, c.invite())
+	fwd := parseFP(t, "forwarded INVITE", callee.next(t, "forwarded INVITE").data)
+	if v := fwd.all("Via")[0]; strings.Contains(v, fastPrefix) {
+		t.Fatalf("the INVITE took the fast path: %s", v)
+	}
+	contact := "<sip:carol@" + callee.addr() + ">"
+	callee.send(t, r.addr, fpReply(t, fwd, 200, "OK", "ds", false, contact, fpSDPAnswer))
+	ok := fpFinal(t, "200", caller)
+	if ok.start != "SIP/2.0 200 OK" {
+		t.Fatalf("caller got %s", ok.start)
+	}
+	rr := ok.all("Record-Route")
+	if len(rr) != 1 || !strings.Contains(rr[0], ";herald=general") {
+		t.Fatalf("200's Record-Route %q: want Herald's, naming the general path", rr)
+	}
+	to := ok.one(t, "200", "To")
+	target := "sip:carol@" + callee.addr()
+	caller.send(t, r.addr, c.request("ACK", target, fpBranch(), 1, to, rr))
+	if ack := parseFP(t, "ACK", callee.next(t, "ACK").data); ack.start != "ACK "+target+" SIP/2.0" {
+		t.Fatalf("callee got %s, want the ACK", ack.start)
+	}
+	fpUntil(t, "the call's controller ended", func() bool { return r.sig.adm.len() == 0 })
+
+	caller.send(t, r.addr, c.request("BYE", target, fpBranch(), 2, to, rr))
+	bye := parseFP(t, "BYE", callee.next(t, "BYE").data)
+	if v := bye.all("Via")[0]; bye.start != "BYE "+target+" SIP/2.0" || strings.Contains(v, fastPrefix) {
+		t.Fatalf("callee got %s with Via %s: want the BYE from the general path", bye.start, v)
+	}
+	callee.send(t, r.addr, fpReply(t, bye, 200, "OK", "", false, "", ""))
+	if m := fpFinal(t, "200 (BYE)", caller); m.start != "SIP/2.0 200 OK" || m.one(t, "200", "CSeq") != "2 BYE" {
+		t.Fatalf("caller got %s (%s), want the BYE's 200", m.start, m.one(t, "200", "CSeq"))
+	}
+	fpStat(t, "Fast.InDialog", &r.sig.Stats.Fast.InDialog, 0)
+	fpStat(t, "Fast.Verdicts[general_call]", &r.sig.Stats.Fast.Verdicts[ReasonGeneralCall], 1)
+	r.quiet(t)
+}

@@ -538,6 +538,7 @@ type sipURI struct {
 	port      int
 	transport []byte
 	lr        bool
+	general   bool // ;herald=general: a Record-Route of the general path's (route.go, dialogParam)
 }
 
 // parseSIPURI reads a sip: URI (not sips:, not tel:). It reports false for anything else.
@@ -585,6 +586,8 @@ func parseURIRest(u []byte) (sipURI, bool) {
 			r.lr = true
 		case equalFold(k, "transport"):
 			r.transport = v
+		case equalFold(k, dialogParam):
+			r.general = equalFold(v, "general")
 		case equalFold(k, "maddr"):
 			return r, false // maddr overrides the host (RFC 3261 §19.1.1): the general path's business
 		}

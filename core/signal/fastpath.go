@@ -381,8 +381,9 @@ func (f *fastPath) flush(q []fsend) {
 // route is the forwarding decision for a request: how many Route entries are Herald's (popped) and
 // where the request goes.
 type route struct {
-	pop int
-	dst netip.AddrPort
+	pop     int
+	dst     netip.AddrPort
+	general bool // a popped Route of Herald's names the general path's dialog (route.go dialogParam)
 }
 
 // routeOf pops Herald's own Routes and picks the next hop: the next Route, else (INVITE) the
@@ -403,6 +404,7 @@ func (f *fastPath) routeOf(m *fmsg, invite bool) (route, bool) {
 		}
 		if f.isSelf(u) {
 			r.pop++
+			r.general = r.general || u.general
 			return true
 		}
 		next = uri
@@ -1085,6 +1087,9 @@ func (f *fastPath) onInDialog(m *fmsg, src netip.AddrPort, c *fconn) Reason {
 		return ReasonGeneralCall // a call the general path controls
 	}
 	r, ok := f.routeOf(m, false)
+	if r.general {
+		return ReasonGeneralCall // the general path's dialog, whose controller may have ended
+	}
 	if !ok {
 		return ReasonRoute
 	}

@@ -288,7 +288,13 @@ func TestItem4DoubleRecordRoute(t *testing.T) {
 			got := headerStrings(cinv, "Record-Route")
 			var want []string
 			for _, w := range tc.want {
-				want = append(want, "<"+expand.Replace(w)+">")
+				// Herald's Record-Route of a general-path dialog names that stack (route.go); a
+				// plain call over UDP both ways is the fast path's, whose Record-Route does not.
+				if tc.in == "udp" && tc.out == "udp" {
+					want = append(want, "<"+expand.Replace(w)+">")
+				} else {
+					want = append(want, "<"+expand.Replace(w)+";herald=general>")
+				}
 			}
 			if strings.Join(got, ", ") != strings.Join(want, ", ") {
 				t.Fatalf("callee's Record-Route %q, want %q", got, want)
@@ -374,16 +380,16 @@ func TestRecordRouteURIs(t *testing.T) {
 		in, out, want string
 		sips          bool
 	}{
-		{"udp only", mk(Options{Host: "h"}, 5060, 0, 0), "UDP", "UDP", "<sip:h:5060;lr>", false},
-		{"tls out, no tls listener", mk(Options{Host: "h"}, 5060, 0, 0), "UDP", "TLS", "<sip:h:5060;lr>", false},
-		{"tcp out, no tcp listener", mk(Options{Host: "h"}, 5060, 0, 0), "UDP", "TCP", "<sip:h:5060;lr>", false},
-		{"udp in tls out", mk(Options{Host: "h"}, 5060, 5060, 5061), "UDP", "TLS", "<sip:h:5061;transport=tls;lr>, <sip:h:5060;lr>", false},
-		{"tls in udp out", mk(Options{Host: "h"}, 5060, 5060, 5061), "TLS", "UDP", "<sip:h:5060;lr>, <sip:h:5061;transport=tls;lr>", false},
-		{"sips", mk(Options{Host: "h"}, 5060, 5060, 5061), "TLS", "TLS", "<sips:h:5061;lr>", true},
-		{"sips, udp in", mk(Options{Host: "h"}, 5060, 5060, 5061), "UDP", "TLS", "<sips:h:5061;lr>, <sip:h:5060;lr>", true},
-		{"advertised port", mk(Options{Host: "h", Port: 15060}, 5060, 5060, 5061), "TCP", "UDP", "<sip:h:15060;lr>, <sip:h:15060;transport=tcp;lr>", false},
-		{"advertised tls port", mk(Options{Host: "h", Port: 15060, TLSPort: 15061}, 5060, 5060, 5061), "UDP", "TLS", "<sip:h:15061;transport=tls;lr>, <sip:h:15060;lr>", false},
-		{"tcp on its own port", mk(Options{Host: "h"}, 5060, 5070, 0), "TCP", "UDP", "<sip:h:5060;lr>, <sip:h:5070;transport=tcp;lr>", false},
+		{"udp only", mk(Options{Host: "h"}, 5060, 0, 0), "UDP", "UDP", "<sip:h:5060;lr;herald=general>", false},
+		{"tls out, no tls listener", mk(Options{Host: "h"}, 5060, 0, 0), "UDP", "TLS", "<sip:h:5060;lr;herald=general>", false},
+		{"tcp out, no tcp listener", mk(Options{Host: "h"}, 5060, 0, 0), "UDP", "TCP", "<sip:h:5060;lr;herald=general>", false},
+		{"udp in tls out", mk(Options{Host: "h"}, 5060, 5060, 5061), "UDP", "TLS", "<sip:h:5061;transport=tls;lr;herald=general>, <sip:h:5060;lr;herald=general>", false},
+		{"tls in udp out", mk(Options{Host: "h"}, 5060, 5060, 5061), "TLS", "UDP", "<sip:h:5060;lr;herald=general>, <sip:h:5061;transport=tls;lr;herald=general>", false},
+		{"sips", mk(Options{Host: "h"}, 5060, 5060, 5061), "TLS", "TLS", "<sips:h:5061;lr;herald=general>", true},
+		{"sips, udp in", mk(Options{Host: "h"}, 5060, 5060, 5061), "UDP", "TLS", "<sips:h:5061;lr;herald=general>, <sip:h:5060;lr;herald=general>", true},
+		{"advertised port", mk(Options{Host: "h", Port: 15060}, 5060, 5060, 5061), "TCP", "UDP", "<sip:h:15060;lr;herald=general>, <sip:h:15060;transport=tcp;lr;herald=general>", false},
+		{"advertised tls port", mk(Options{Host: "h", Port: 15060, TLSPort: 15061}, 5060, 5060, 5061), "UDP", "TLS", "<sip:h:15061;transport=tls;lr;herald=general>, <sip:h:15060;lr;herald=general>", false},
+		{"tcp on its own port", mk(Options{Host: "h"}, 5060, 5070, 0), "TCP", "UDP", "<sip:h:5060;lr;herald=general>, <sip:h:5070;transport=tcp;lr;herald=general>", false},
 	} {
 		if got := rr(tc.s, tc.in, tc.out, tc.sips); got != tc.want {
 			t.Errorf("%s: Record-Route %q, want %q", tc.name, got, tc.want)

@@ -84,10 +84,25 @@ func (s *Server) legURI(key [2]int, sips bool) sip.Uri {
 // outbound is the transport the next hop's URI asks for; a request Herald then moves from UDP to TCP
 // because of its size (pickTransport, RFC 3261 §18.1.1) keeps the UDP leg's entry: in-dialog
 // requests are small, and the peer may send them over either (§18.1.1 applies to each request).
+//
+// Each entry carries ;herald=general (dialogParam): the dialog is the general path's, so its
+// in-dialog requests go to the general path from INVITE to BYE, also once the call's controller
+// has ended; the fast path, which reads every UDP datagram first, hands them over (fastpath.go
+// routeOf, ReasonGeneralCall). The fast path's own Record-Route has no such parameter.
 func (s *Server) recordRoute(fwd *sip.Request, inbound, outbound string, sips bool) {
 	in, out := s.legKey(transportIndex(inbound)), s.legKey(transportIndex(outbound))
-	fwd.PrependHeader(&sip.RecordRouteHeader{Address: s.legURI(in, sips)})
+	fwd.PrependHeader(&sip.RecordRouteHeader{Address: generalLeg(s.legURI(in, sips))})
 	if out != in {
-		fwd.PrependHeader(&sip.RecordRouteHeader{Address: s.legURI(out, sips)})
+		fwd.PrependHeader(&sip.RecordRouteHeader{Address: generalLeg(s.legURI(out, sips))})
 	}
+}
+
+// dialogParam is the Record-Route URI parameter that names the stack owning a dialog (RFC 3261
+// §16.6 step 4 lets a proxy put what it needs in its Record-Route URI; §12.2.1.1 returns it in the
+// Route of every request of the dialog).
+const dialogParam = "herald"
+
+func generalLeg(u sip.Uri) sip.Uri {
+	u.UriParams = append(u.UriParams, sip.HeaderKV{K: dialogParam, V: "general"})
+	return u
 }
