@@ -2,6 +2,7 @@ package call
 
 import (
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -301,28 +302,94 @@ func TestReliableSchedule(t *testing.T) {
 	}
 }
 
-// TestPushSessionsOneOwner proves that the machine is the one owner of the push sessions' end (they
-// were closed from six places in the SIP glue): over thousands of event sequences in any order,
-// duplicates included, every session opened (the caller card in the INVITE, the callee card in
-// the UPDATE) is closed exactly once by the time the controller ends, never twice and never one
-// not open. The same runs check what a carrier sees: at most one final response upstream, no 199
-// after it, ringback played at most once and never after it stopped, no action after the end.
-func TestPushSessionsOneOwner(t *testing.T) {
-	pool := []Event{
-		res(100), res(180), res(183), {Kind: EvResponse, Code: 183, EarlyAnswer: true}, res(200), broken200, res(486),
-		res(488), res(480), res(487), prack, prack2, {Kind: EvPrack}, updSent, {Kind: EvUpdateOut, Update: UpdateOutNoTarget},
-		{Kind: EvUpdateOut, Update: UpdateOutNotOpen}, upd200, {Kind: EvUpdateResult, Code: 504},
-		{Kind: EvUpdateResult, Code: 200, Declined: true}, {Kind: EvInboundUpdate}, calleeGot,
-		{Kind: EvPushDone, Card: CallerCardPush}, linkOK, {Kind: EvLink}, cancel, {Kind: EvCallerGone},
-		{Kind: EvCallerGone, Canceled: true}, {Kind: EvDrain}, timerC, reliable, {Kind: EvTimer, Timer: TimerCancelWait},
-		{Kind: EvClientDone}, {Kind: EvBrokenEnded, Code: 200}, {Kind: EvResent}, {Kind: EvResent, Failed: true},
-		{Kind: EvFault}, {Kind: EvForwarded, Sent: true, Failed: true},
+// pool is every event the glue can report, in its variants.
+var pool = []Event{
+	res(100), res(180), res(183), {Kind: EvResponse, Code: 183, EarlyAnswer: true}, res(200), broken200, res(486),
+	res(488), res(480), res(487), prack, prack2, {Kind: EvPrack}, updSent, {Kind: EvUpdateOut, Update: UpdateOutNoTarget},
+	{Kind: EvUpdateOut, Update: UpdateOutNotOpen}, upd200, {Kind: EvUpdateResult, Code: 504},
+	{Kind: EvUpdateResult, Code: 200, Declined: true}, {Kind: EvInboundUpdate}, calleeGot,
+	{Kind: EvPushDone, Card: CallerCardPush}, linkOK, {Kind: EvLink}, cancel, {Kind: EvCallerGone},
+	{Kind: EvCallerGone, Canceled: true}, {Kind: EvDrain}, timerC, reliable, {Kind: EvTimer, Timer: TimerCancelWait},
+	{Kind: EvClientDone}, {Kind: EvBrokenEnded, Code: 200}, {Kind: EvResent}, {Kind: EvResent, Failed: true},
+	{Kind: EvFault}, {Kind: EvForwarded, Sent: true, Failed: true}, fwd,
+}
+
+// checkRun feeds evs, then the controller's end, to a new machine of cfg and fails when what it
+// asks for breaks one of the rules a carrier sees: every push session opened (the caller card in
+// the INVITE, the callee card in the UPDATE) closed exactly once by the end, never twice, never one
+// not open; at most one final response upstream and no 199 after it; ringback played at most once
+// and never after it stopped; nothing after the end but the releases.
+func checkRun(t *testing.T, what string, cfg Config, evs []Event) {
+	t.Helper()
+	c := New(cfg)
+	evs = append(evs[:len(evs):len(evs)], Event{Kind: EvEnd})
+	var opened, closed [3]int
+	finals, plays, stops := 0, 0, 0
+	done := false
+	for i, ev := range evs {
+		was := [3]bool{false, c.Open(CallerCardPush), c.Open(CalleeCardPush)}
+		acts := c.Handle(ev)
+		fail := func(format string, args ...any) {
+			t.Helper()
+			t.Fatalf("%s, event %d (%s) of %v: "+format, append([]any{what, i, ev.Kind, kinds(evs)}, args...)...)
+		}
+		if done && ev.Kind != EvEnd && len(acts) > 0 {
+			fail("actions after done: %s", render(acts))
+		}
+		for _, card := range []Card{CallerCardPush, CalleeCardPush} {
+			// A session the glue reported opened in this very event counts as opened.
+			if !was[card] && (c.Open(card) || closedIn(acts, card)) {
+				opened[card]++
+			}
+		}
+		for _, a := range acts {
+			switch a.Kind {
+			case ActClosePush:
+				closed[a.Card]++
+				if closed[a.Card] > opened[a.Card] {
+					fail("%s closed %d times, opened %d", a.Card, closed[a.Card], opened[a.Card])
+				}
+			case ActRelay, ActRespond:
+				if a.Kind == ActRespond || a.Code >= 200 {
+					finals++
+				}
+			case ActSend199:
+				if finals > 0 || c.Phase() == Cancelled {
+					fail("199 after the final response")
+				}
+			case ActPlayRingback:
+				plays++
+				if stops > 0 {
+					fail("ringback played after it stopped")
+				}
+			case ActStopRingback:
+				stops++
+			case ActDone:
+				done = true
+			}
+			if ev.Kind == EvEnd && a.Kind != ActClosePush && a.Kind != ActStopRingback && a.Kind != ActDisarm {
+				fail("the end did %s", a)
+			}
+		}
+		if finals > 1 || plays > 1 || stops > 1 {
+			fail("%d finals upstream, ringback played %d stopped %d times", finals, plays, stops)
+		}
 	}
+	for _, card := range []Card{CallerCardPush, CalleeCardPush} {
+		if opened[card] != closed[card] || c.Open(card) {
+			t.Fatalf("%s %v: %s opened %d closed %d", what, kinds(evs), card, opened[card], closed[card])
+		}
+	}
+}
+
+// TestPushSessionsOneOwner proves that the machine is the one owner of the push sessions' end (they
+// were closed from six places in the SIP glue), with checkRun's other rules, over 3000 event
+// sequences in any order, duplicates included, across the plans of every claim.
+func TestPushSessionsOneOwner(t *testing.T) {
 	cfgs := []Config{cfgFull, cfgFull100rel, cfgCallee, cfgCalleeRing, cfgProbe, cfgLink, cfgLink100rel, cfgLinkRing, cfgNoOffer}
 	for seed := range uint64(3000) {
 		rng := rand.New(rand.NewPCG(seed, 15))
 		cfg := cfgs[rng.IntN(len(cfgs))]
-		c := New(cfg)
 		evs := []Event{fwd}
 		if cfg.Plan.CallerCard == nil {
 			evs[0] = fwdPlain
@@ -330,62 +397,18 @@ func TestPushSessionsOneOwner(t *testing.T) {
 		for range rng.IntN(30) {
 			evs = append(evs, pool[rng.IntN(len(pool))])
 		}
-		evs = append(evs, Event{Kind: EvEnd})
-		var opened, closed [3]int
-		finals, plays, stops := 0, 0, 0
-		done := false
-		for i, ev := range evs {
-			was := [3]bool{false, c.Open(CallerCardPush), c.Open(CalleeCardPush)}
-			acts := c.Handle(ev)
-			fail := func(format string, args ...any) {
-				t.Helper()
-				t.Fatalf("seed %d, event %d (%s) of %v: "+format, append([]any{seed, i, ev.Kind, kinds(evs)}, args...)...)
-			}
-			if done && ev.Kind != EvEnd && len(acts) > 0 {
-				fail("actions after done: %s", render(acts))
-			}
-			for _, card := range []Card{CallerCardPush, CalleeCardPush} {
-				// A session the glue reported opened in this very event counts as opened.
-				if !was[card] && (c.Open(card) || closedIn(acts, card)) {
-					opened[card]++
-				}
-			}
-			for _, a := range acts {
-				switch a.Kind {
-				case ActClosePush:
-					closed[a.Card]++
-					if closed[a.Card] > opened[a.Card] {
-						fail("%s closed %d times, opened %d", a.Card, closed[a.Card], opened[a.Card])
-					}
-				case ActRelay, ActRespond:
-					if a.Kind == ActRespond || a.Code >= 200 {
-						finals++
-					}
-				case ActSend199:
-					if finals > 0 || c.Phase() == Cancelled {
-						fail("199 after the final response")
-					}
-				case ActPlayRingback:
-					plays++
-					if stops > 0 {
-						fail("ringback played after it stopped")
-					}
-				case ActStopRingback:
-					stops++
-				case ActDone:
-					done = true
-				}
-				if ev.Kind == EvEnd && a.Kind != ActClosePush && a.Kind != ActStopRingback && a.Kind != ActDisarm {
-					fail("the end did %s", a)
-				}
-			}
-			if finals > 1 || plays > 1 || stops > 1 {
-				fail("%d finals upstream, ringback played %d stopped %d times", finals, plays, stops)
-			}
-		}
-		for _, card := range []Card{CallerCardPush, CalleeCardPush} {
-			if opened[card] != closed[card] || c.Open(card) {
-				t.Fatalf("seed %d %v: %s opened %d closed %d", seed, kinds(evs), card, opened[card], closed[card])
+		checkRun(t, "seed "+strconv.FormatUint(seed, 10), cfg, evs)
+	}
+}
+
+// TestEveryStateEveryEvent runs every event of the pool, then every event again (a duplicate), from
+// every state of the table's setups, under checkRun's rules.
+func TestEveryStateEveryEvent(t *testing.T) {
+	for name, st := range setups {
+		for _, ev := range pool {
+			for _, again := range pool {
+				evs := append(append([]Event(nil), st.evs...), ev, again)
+				checkRun(t, name, st.cfg, evs)
 			}
 		}
 	}
