@@ -108,7 +108,7 @@ type EventKind uint8
 // Events the glue reports.
 const (
 	EvForwarded     EventKind = iota + 1 // the INVITE went to the next hop (Sent: caller card part in it); Failed: it could not be sent
-	EvResponse                           // a response to the forwarded INVITE (Code, Reliable, Session, EarlyAnswer)
+	EvResponse                           // a response to the forwarded INVITE (Code, Reason, Session, EarlyAnswer)
 	EvClientDone                         // the forwarded INVITE's transaction ended without a final response
 	EvCancel                             // the caller's CANCEL matched (the transaction layer answered 200 and 487)
 	EvCallerGone                         // the caller's server transaction ended (Canceled: by a CANCEL)
@@ -152,11 +152,10 @@ type Event struct {
 	// EvResponse, EvUpdateResult: the status code (0: no response at all) and reason.
 	Code   int
 	Reason string
-	// EvResponse: a provisional with RSeq (RFC 3262); Session: a 2xx carries a usable answer to
-	// the caller's offer (a session SDP with an m-line not refused); EarlyAnswer: the callee's
-	// early-session answer with an MSRP line (EvResponse), or the caller's MSRP answer in the 200
-	// (UPDATE) (EvUpdateResult).
-	Reliable, Session, EarlyAnswer bool
+	// Session (EvResponse): a 2xx carries a usable answer to the caller's offer (a session SDP
+	// with an m-line not refused); EarlyAnswer: the callee's early-session answer with an MSRP
+	// line (EvResponse), or the caller's MSRP answer in the 200 (UPDATE) (EvUpdateResult).
+	Session, EarlyAnswer bool
 	// EvUpdateResult: the caller's answer declined the m=message line (port 0, RFC 3264 §6).
 	Declined bool
 	// EvForwarded: Sent says the early-session part is in the INVITE; Failed that nothing was sent.
@@ -356,12 +355,6 @@ func (c *Call) Canceled() bool { return c.phase.canceled() }
 
 // Done reports whether the controller is finished.
 func (c *Call) Done() bool { return c.done }
-
-// RSeq is the RSeq of Herald's outstanding reliable 183.
-func (c *Call) RSeq() uint32 { return c.rseq }
-
-// Plan is the call's plan.
-func (c *Call) Plan() Plan { return c.cfg.Plan }
 
 // Handle applies ev and returns what the glue must do, in order. The slice is reused by the next
 // Handle. After ActDone it returns nothing but EvEnd's releases.
