@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alicebob/miniredis/v2"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -27,6 +28,8 @@ const (
 // name /metrics shows samples of, the label names of those samples (empty for one without labels).
 func liveMetrics(t *testing.T) (map[string]bool, map[string]map[string]bool) {
 	t.Helper()
+	// The subscribers in a Redis (miniredis): /metrics then serves the store's metrics (the same
+	// names as with the bbolt file) and the Redis store's own (herald_store_redis_*).
 	in := startInstance(t, "monitoring.yaml", `
 sip:
   listen: [{ transport: udp, addr: "127.0.0.1:0" }]
@@ -36,6 +39,7 @@ rtp: { listen: 127.0.0.1 }
 http:
   listen: "127.0.0.1:0"
   admin_listen: "127.0.0.1:0"
+store: { redis: { addrs: ["`+miniredis.RunT(t).Addr()+`"] } }
 `)
 	c := &http.Client{Timeout: 10 * time.Second}
 	resp, err := c.Get("http://" + in.web.AdminAddr() + "/metrics")
