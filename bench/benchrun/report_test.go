@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/herald-ims/herald/bench/benchfmt"
 )
 
 // copyFixtures copies testdata/*.json into a fresh results directory.
@@ -177,5 +179,47 @@ func TestReportNeedsResults(t *testing.T) {
 	}
 	if err := Report(dir, ""); err == nil || !strings.Contains(err.Error(), "sip.json") {
 		t.Fatalf("bad file: %v", err)
+	}
+}
+
+// TestRatioBounds: a max-clean figure whose top step was clean is a bound (≥), and so is the ratio
+// built on it; two bounds make no ratio; a figure at a load falls back to the lowest common load,
+// marked not clean, when no load was clean for both.
+func TestRatioBounds(t *testing.T) {
+	step := func(load float64, clean bool, cpu float64) benchfmt.Step {
+		return benchfmt.Step{Load: load, Clean: clean, M: map[string]float64{"server_cpu_ms_per_call": cpu, "cpu_pct_per_1000": cpu}}
+	}
+	sip := &benchfmt.File{Plane: "sip", Targets: []benchfmt.Target{
+		{Name: "herald-plain", Role: benchfmt.RoleHerald, LoadUnit: "calls/s", Steps: []benchfmt.Step{step(500, true, 0.3), step(1000, true, 0.3)}},
+		{Name: "kamailio-plain", Role: benchfmt.RoleBaseline, LoadUnit: "calls/s", Steps: []benchfmt.Step{step(500, true, 0.4), step(1000, false, 0.6)}},
+		{Name: "sipp-direct", Role: benchfmt.RoleBaseline, LoadUnit: "calls/s", Steps: []benchfmt.Step{step(500, true, 0.1), step(1000, true, 0.1)}},
+	}}
+	rtp := &benchfmt.File{Plane: "rtp", Targets: []benchfmt.Target{
+		{Name: "wheel", Role: benchfmt.RoleHerald, LoadUnit: "streams", Steps: []benchfmt.Step{step(500, false, 40), step(1000, false, 38)}},
+		{Name: "ticker", Role: benchfmt.RoleBaseline, LoadUnit: "streams", Steps: []benchfmt.Step{step(500, false, 50)}},
+	}}
+	rs := Ratios(map[string]*benchfmt.File{"sip": sip, "rtp": rtp})
+	got := map[string]Ratio{}
+	for _, r := range rs {
+		got[r.Plane+"/"+r.Figure+"/"+r.Baseline] = r
+	}
+	vsKam := got["sip/max clean rate, plain forwarding/kamailio-plain"]
+	if !vsKam.HeraldAtLeast || vsKam.BaseAtLeast || factor(vsKam) != "≥2.00× (higher is better)" || advantage(vsKam) != "≥2.00×" {
+		t.Errorf("vs Kamailio: %+v %s %s", vsKam, factor(vsKam), advantage(vsKam))
+	}
+	vsDirect := got["sip/max clean rate vs no proxy at all/sipp-direct"]
+	if factor(vsDirect) != "— (both sides are bounds)" || advantage(vsDirect) != "—" {
+		t.Errorf("vs direct: %s %s", factor(vsDirect), advantage(vsDirect))
+	}
+	cpu := got["sip/server CPU per call, plain forwarding/kamailio-plain"]
+	if cpu.At != "500 calls/s" || cpu.HeraldV != 0.3 || cpu.BaseV != 0.4 {
+		t.Errorf("CPU at the highest common clean load: %+v", cpu)
+	}
+	rc := got["rtp/CPU per 1,000 ringback streams/ticker"]
+	if rc.At != "500 streams (not clean)" || rc.HeraldV != 40 || rc.BaseV != 50 {
+		t.Errorf("rtp fallback: %+v", rc)
+	}
+	if _, ok := got["rtp/ringback streams ≤ 0.1% late > 10 ms/ticker"]; ok {
+		t.Error("a max-clean ratio with nothing clean on either side")
 	}
 }
