@@ -118,20 +118,31 @@ func (r *rtpReceiver) read() {
 			r.packet(ua.AddrPort(), msgs[i].Buffers[0][:msgs[i].N], at)
 		}
 		r.mu.Unlock()
+		if n < batch && r.kernelTS {
+			// The kernel stamped every datagram on arrival: let a few milliseconds of them queue
+			// and take them in one batch, rather than one wake-up and one syscall per packet.
+			time.Sleep(readPause)
+		}
 	}
 }
 
+// readPause is how long the reader lets datagrams queue after a short batch (at 64 per batch
+// and 8 MB of receive buffer, 5 ms covers up to about 12,000 packets/s per batch and far more
+// in the buffer).
+const readPause = 5 * time.Millisecond
+
 // rxTimestamp finds the SCM_TIMESTAMPNS control message of a datagram (socket(7)).
 func rxTimestamp(oob []byte) (time.Time, bool) {
-	cms, err := unix.ParseSocketControlMessage(oob)
-	if err != nil {
-		return time.Time{}, false
-	}
-	for _, cm := range cms {
-		if cm.Header.Level != unix.SOL_SOCKET || cm.Header.Type != unix.SCM_TIMESTAMPNS {
+	for len(oob) > 0 {
+		h, d, rest, err := unix.ParseOneSocketControlMessage(oob) // no allocation, unlike ParseSocketControlMessage
+		if err != nil {
+			return time.Time{}, false
+		}
+		oob = rest
+		if h.Level != unix.SOL_SOCKET || h.Type != unix.SCM_TIMESTAMPNS {
 			continue
 		}
-		switch d := cm.Data; { // struct timespec: two longs
+		switch { // struct timespec: two longs
 		case len(d) >= 16:
 			return time.Unix(int64(binary.NativeEndian.Uint64(d)), int64(binary.NativeEndian.Uint64(d[8:]))), true
 		case len(d) >= 8:
