@@ -1,5 +1,9 @@
 package signal
 
+import (
+	"time"
+)
+
 // fastwheel.go: the fast path's timers. Every fast transaction has a handful of RFC 3261 timers
 // (A/B/C/D/E/F/G/H/J and the 200 ms 100 Trying), of which only the earliest matters at any moment.
 // A transaction is linked into the wheel (core/wheel) at that earliest deadline; one goroutine reads
@@ -41,4 +45,110 @@ func (f *fastPath) relink(tx *ftx) {
 	}
 	tx.wn.Value = tx
 	f.w.Schedule(&tx.wn, d)
+}
+
+func (f *fastPath) run() {
+	defer close(f.done)
+	t := time.NewTicker(time.Duration(f.tick))
+	defer t.Stop()
+	var q []fsend
+	for {
+		select {
+		case <-f.stop:
+			return
+		case <-t.C:
+		}
+		q = f.tickSafe(q[:0])
+	}
+}
+
+// tickSafe runs the timers that are due, behind the recovery net (recover.go): a panic releases
+// the lock and the loop goes on with the next tick.
+func (f *fastPath) tickSafe(q []fsend) []fsend {
+	locked := false
+	defer func() {
+		if r := recover(); f.s.recovered(r) && locked {
+			clear(f.due)
+			f.mu.Unlock()
+		}
+	}()
+	f.mu.Lock()
+	locked = true
+	fire(&hookTick, struct{}{})
+	now := f.now()
+	if now-f.own482At >= 64*f.t1 {
+		f.own482[1], f.own482[0], f.own482At = f.own482[0], map[string]struct{}{}, now
+	}
+	f.due = f.w.Expire(now, f.due[:0])
+	for _, n := range f.due {
+		q = f.fire(n.Value, now, q)
+	}
+	clear(f.due)
+	locked = false
+	f.mu.Unlock()
+	f.flush(q)
+	return q
+}
+
+// fire runs the timers of tx that are due. Under f.mu.
+func (f *fastPath) fire(tx *ftx, now int64, q []fsend) []fsend {
+	due := func(i int) bool {
+		if tx.t[i] != 0 && tx.t[i] <= now {
+			tx.t[i] = 0
+			return true
+		}
+		return false
+	}
+	if due(tEnd) {
+		f.forget(tx)
+		return q
+	}
+	if due(tRetransmit) && tx.fwd != nil {
+		q = append(q, fsend{tx.conn, tx.fwd, tx.down})
+		f.s.Stats.Fast.Retransmissions.Add(1)
+		if tx.invite {
+			tx.ivRetrans *= 2 // Timer A doubles (RFC 3261 §17.1.1.2)
+		} else {
+			tx.ivRetrans = min(2*tx.ivRetrans, f.t2) // Timer E
+		}
+		tx.t[tRetransmit] = now + tx.ivRetrans
+	}
+	if due(tNoAnswer) {
+		f.s.Stats.Fast.Timeouts.Add(1)
+		tx.t[tRetransmit] = 0
+		if tx.invite {
+			if tx.final == 0 {
+				q = f.answerUp(tx, 408, "Request Timeout", "", q)
+			}
+			tx.fwd = nil
+		} else {
+			res := answerFwd(tx.fwd, 408, "Request Timeout", "", "")
+			f.completeNonInvite(tx, res)
+			q = append(q, fsend{tx.conn, res, tx.up})
+		}
+	}
+	if due(tTrying) && !tx.sentUp && tx.final == 0 {
+		q = f.answerUp(tx, 100, "Trying", "", q)
+		tx.last = q[len(q)-1].b
+	}
+	if due(tTimerC) && tx.final == 0 {
+		// Timer C: the callee never answered. 408 upstream, CANCEL downstream (RFC 3261 §16.8).
+		f.s.Stats.Fast.Timeouts.Add(1)
+		q = f.answerUp(tx, 408, "Request Timeout", "", q)
+		q = f.cancelDown(tx, q)
+	}
+	if due(tFinal) && tx.state == fsCompleted && tx.last != nil {
+		q = append(q, fsend{tx.conn, tx.last, tx.up})
+		f.s.Stats.Fast.Retransmissions.Add(1)
+		tx.ivFinal = min(2*tx.ivFinal, f.t2) // Timer G
+		tx.t[tFinal] = now + tx.ivFinal
+	}
+	if due(tCancel) && tx.cncl != nil {
+		q = append(q, fsend{tx.conn, tx.cncl, tx.down})
+		f.s.Stats.Fast.Retransmissions.Add(1)
+		tx.ivCancel = min(2*tx.ivCancel, f.t2)
+		tx.t[tCancel] = now + tx.ivCancel
+	}
+	f.relink(tx)
+	return q
 }

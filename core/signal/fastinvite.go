@@ -1,0 +1,522 @@
+package signal
+
+// fastinvite.go: the fast path's requests: INVITE, ACK, CANCEL and the in-dialog BYE and INFO,
+// and Herald's own answers.
+
+import (
+	"context"
+	"encoding/hex"
+	"hash/maphash"
+	"log/slog"
+	"math/rand/v2"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+func (f *fastPath) onInvite(m *fmsg, src netip.AddrPort, c *fconn) Reason {
+	var kb [160]byte
+	var q [2]fsend
+	n := 0
+	f.lock(m)
+	fire(&hookFastLocked, m)
+	if tx := f.inv[string(m.txKey(kb[:0]))]; tx != nil {
+		// A retransmission: the last response again, if any (RFC 3261 §17.2.1).
+		if tx.last != nil && tx.state != fsAccepted {
+			q[0] = fsend{tx.conn, tx.last, tx.up}
+			n = 1
+		}
+		f.unlock(m)
+		f.s.Stats.Fast.Absorbed.Add(1)
+		f.flush(q[:n])
+		return ReasonAbsorbed
+	}
+	f.unlock(m)
+
+	s := f.s
+	switch {
+	case m.mf <= 1:
+		return f.fallback(ReasonMaxForwards)
+	case m.proxyRq:
+		return f.fallback(ReasonProxyRequire)
+	case !s.trustedAddr(src.Addr()):
+		return f.fallback(ReasonUntrusted)
+	}
+	r, ok := f.routeOf(m, true)
+	if !ok {
+		return f.fallback(ReasonRoute)
+	}
+	if !f.plain(m) {
+		return f.fallback(ReasonNotPlain)
+	}
+	callID := string(m.value(hCallID))
+	if s.adm.lookup(callID).ctl != nil || s.adm.len() >= s.live.Load().maxCalls {
+		return f.fallback(ReasonAdmission) // the general path answers 482 or 503 (and counts it)
+	}
+	if s.draining.Load() {
+		// A drain (Server.Drain): the previous hop tries another instance.
+		s.Stats.Invites.Add(1)
+		s.Stats.Rejected503.Add(1)
+		f.flush([]fsend{{c, appendAnswer(nil, m, src, false, 503, "Service Unavailable", "Retry-After: "+drainRetryAfter+"\r\n", ""), src}})
+		return ReasonAnswered
+	}
+
+	tx := &ftx{id: f.nextID.Add(1), invite: true, branch: string(m.txKey(nil)), callID: callID, cseq: m.cseq, up: src, down: r.dst, conn: c, born: f.now()}
+	tx.fwd = f.forwardRequest(m, src, r, f.branchOf(tx.id), s.opts.RecordRoute)
+	if len(tx.fwd) > s.opts.UDPMaxRequest {
+		return f.fallback(ReasonSize) // RFC 3261 §18.1.1: the general path sends it over TCP
+	}
+
+	f.lock(m)
+	if f.inv[tx.branch] != nil {
+		f.unlock(m) // the same INVITE, read twice at once from two sockets
+		f.s.Stats.Fast.Absorbed.Add(1)
+		return ReasonAbsorbed
+	}
+	if len(f.out) >= maxTxFactor*s.live.Load().maxCalls {
+		f.unlock(m)
+		s.Stats.Invites.Add(1)
+		s.Stats.Fast.Overload.Add(1)
+		s.Stats.Rejected503.Add(1)
+		f.flush([]fsend{{c, appendAnswer(nil, m, src, false, 503, "Service Unavailable", "Retry-After: 5\r\n", ""), src}})
+		return ReasonAnswered
+	}
+	switch s.adm.admit(callID, admitted{fast: tx}, s.live.Load().maxCalls) {
+	case admitFull:
+		f.unlock(m)
+		return f.fallback(ReasonAdmission) // the general path answers 503 (and counts it)
+	case admitLoop:
+		if s.adm.lookup(callID).ctl != nil {
+			f.unlock(m)
+			return f.fallback(ReasonAdmission) // the general path's call: it answers 482
+		}
+		// A second INVITE with the Call-ID of a fast call and a new branch: a loop or a spiral
+		// back to us.
+		f.own482[0][tx.branch] = struct{}{}
+		f.unlock(m)
+		s.Stats.Invites.Add(1)
+		f.flush([]fsend{{c, answer(m, src, 482, "Loop Detected", ""), src}})
+		return ReasonAnswered
+	}
+	f.inv[tx.branch] = tx
+	f.out[tx.id] = tx
+	now := f.now()
+	tx.ivRetrans = f.t1
+	tx.t[tRetransmit] = now + f.t1
+	tx.t[tNoAnswer] = now + 64*f.t1
+	tx.t[tTrying] = now + int64(sip.Timer_1xx)
+	tx.t[tTimerC] = now + int64(s.opts.TimerC) // RFC 3261 §16.6 step 11: from the forwarding on
+	f.relink(tx)
+	f.active.Add(1)
+	s.active.Add(1)
+	fwd := tx.fwd
+	f.unlock(m)
+
+	s.Stats.Invites.Add(1)
+	s.Stats.Forwarded.Add(1)
+	s.Stats.Fast.Calls.Add(1)
+	if s.tracing() {
+		s.trace("herald: INVITE %s: no card, no ringback: forwarded on the fast path", m.ruri.of(m.buf))
+	}
+	if err := c.send(fwd, r.dst); err != nil {
+		// RFC 3261 §16.9: a transport error is a 503 from the next hop.
+		s.Stats.ForwardErrors.Add(1)
+		s.log.Warn("forward INVITE", "call_id", callID, "error", err)
+		f.lock(m)
+		q := f.answerUp(tx, 503, "Service Unavailable", "Retry-After: 5\r\n", nil)
+		f.unlock(m)
+		f.flush(q)
+	}
+	return ReasonForwarded
+}
+
+func (f *fastPath) fallback(r Reason) Reason {
+	f.s.Stats.Fast.Fallbacks.Add(1)
+	return r
+}
+
+// appendAnswer appends Herald's own response to the request m (RFC 3261 §8.2.6.2): the status
+// line; m's Via lines (the first as forwarded, with received and rport; or, when m is a request
+// Herald forwarded, without Herald's Via on top), From, Call-ID and CSeq; its To with a tag when m had
+// none and the response is final; extra header lines; an empty body.
+func appendAnswer(b []byte, m *fmsg, src netip.AddrPort, forwarded bool, code int, reason, extra, tag string) []byte {
+	b = append(b, "SIP/2.0 "...)
+	b = strconv.AppendInt(b, int64(code), 10)
+	b = append(b, ' ')
+	b = append(b, reason...)
+	b = append(b, '\r', '\n')
+	top := true
+	var to *hline
+	for i := 0; i < m.n; i++ {
+		h := &m.hdr[i]
+		switch h.id {
+		case hVia:
+			if top {
+				top = false
+				if forwarded {
+					continue // Herald's own
+				}
+				b = appendViaLine(b, m, h, src)
+				continue
+			}
+			fallthrough
+		case hFrom, hCallID, hCSeq:
+			b = append(b, m.buf[h.line.a:h.line.b]...)
+		case hTo:
+			to = h
+		}
+	}
+	b = append(b, m.buf[to.line.a:to.line.b-2]...)
+	if code > 100 && !m.toTag {
+		if tag == "" {
+			tag = newTag()
+		}
+		b = append(b, ";tag="...)
+		b = append(b, tag...)
+	}
+	b = append(b, '\r', '\n')
+	b = append(b, extra...)
+	return append(b, "Content-Length: 0\r\n\r\n"...)
+}
+
+// answer is Herald's own response to the request m.
+func answer(m *fmsg, src netip.AddrPort, code int, reason, tag string) []byte {
+	return appendAnswer(make([]byte, 0, len(m.buf)/2+128), m, src, false, code, reason, "", tag)
+}
+
+// answerFwd is Herald's own response to the request it forwarded as fwd, nil if fwd is gone.
+func answerFwd(fwd []byte, code int, reason, extra, tag string) []byte {
+	var m fmsg
+	if fwd == nil || !m.scan(fwd) {
+		return nil
+	}
+	return appendAnswer(make([]byte, 0, len(fwd)/2+128), &m, netip.AddrPort{}, true, code, reason, extra, tag)
+}
+
+// newTag is a random To tag (RFC 3261 §19.3).
+func newTag() string {
+	var t [8]byte
+	r := rand.Uint64()
+	for i := range t {
+		t[i] = byte(r >> (8 * i))
+	}
+	return hex.EncodeToString(t[:])
+}
+
+// answerUp sends Herald's own final (or 100) response to the INVITE of tx upstream. Under f.mu.
+func (f *fastPath) answerUp(tx *ftx, code int, reason, extra string, q []fsend) []fsend {
+	res := answerFwd(tx.fwd, code, reason, extra, tx.tag)
+	if res == nil {
+		return q
+	}
+	tx.sentUp = true
+	if code >= 200 {
+		f.finalUp(tx, code, res)
+	}
+	return append(q, fsend{tx.conn, res, tx.up})
+}
+
+// finalUp records the final response of an INVITE transaction sent upstream: the call is over for
+// Herald. Under f.mu.
+func (f *fastPath) finalUp(tx *ftx, code int, res []byte) {
+	tx.final = code
+	now := f.now()
+	if f.s.hist != nil { // nil only in a Server built without New (unit tests)
+		f.s.hist.final.Observe(time.Duration(now - tx.born).Seconds())
+	}
+	tx.t[tTrying], tx.t[tTimerC], tx.t[tNoAnswer] = 0, 0, 0
+	if code < 300 {
+		tx.state = fsAccepted
+		tx.last = nil
+		f.dialogs[tx.callID] = tx
+		tx.t[tEnd] = now + 64*f.t1
+		if !tx.canceled {
+			tx.fwd = nil
+		}
+	} else {
+		tx.state = fsCompleted
+		tx.last = res
+		tx.ivFinal = f.t1
+		tx.t[tFinal] = now + f.t1  // Timer G
+		tx.t[tEnd] = now + 64*f.t1 // Timer H (and D downstream)
+	}
+	f.relink(tx)
+	f.endCall(tx)
+}
+
+// endCall counts the call done and frees its Call-ID. Under f.mu.
+func (f *fastPath) endCall(tx *ftx) {
+	if tx.ended {
+		return
+	}
+	tx.ended = true
+	f.s.adm.release(tx.callID, admitted{fast: tx})
+	f.active.Add(-1)
+	f.s.active.Add(-1)
+	f.s.Stats.CallsDone.Add(1)
+	// The call's one info line (callrecord.go has the controller's): the fast path carries calls
+	// Herald pushes nothing into, so pushes is 0 and there is no ringback.
+	if f.s.log != nil && f.s.log.Enabled(context.Background(), slog.LevelInfo) {
+		outcome := "none" // ended by a timer or a transport error before any final response
+		if tx.final != 0 {
+			outcome = strconv.Itoa(tx.final)
+		}
+		f.s.log.Info("call finished", "call_id", tx.callID, "outcome", outcome, "pushes", 0, "ringback", false,
+			"duration", time.Duration(f.now()-tx.born).Round(time.Microsecond).String(), "path", "fast")
+	}
+}
+
+// forget removes tx from every table. Under f.mu.
+func (f *fastPath) forget(tx *ftx) {
+	f.w.Remove(&tx.wn)
+	if tx.invite {
+		if f.inv[tx.branch] == tx {
+			delete(f.inv, tx.branch)
+		}
+		f.endCall(tx)
+		if f.dialogs[tx.callID] == tx {
+			delete(f.dialogs, tx.callID)
+		}
+	} else if f.nonInv[tx.branch] == tx {
+		delete(f.nonInv, tx.branch)
+	}
+	delete(f.out, tx.id)
+}
+
+// onAck absorbs the ACK for a non-2xx Herald sent upstream, and forwards an ACK for a 2xx
+// statelessly along its Route (it is its own transaction, RFC 3261 §17.1.1.3).
+func (f *fastPath) onAck(m *fmsg, src netip.AddrPort, c *fconn) Reason {
+	var kb [160]byte
+	f.lock(m)
+	if tx := f.inv[string(m.txKey(kb[:0]))]; tx != nil && tx.state != fsAccepted {
+		if tx.state == fsCompleted && tx.t[tFinal] != 0 {
+			tx.t[tFinal] = 0 // Timer G stops; tEnd (H, and D downstream) still bounds the state
+			f.relink(tx)
+		}
+		f.unlock(m)
+		f.s.Stats.Fast.Absorbed.Add(1)
+		return ReasonAbsorbed
+	}
+	key := m.txKey(kb[:0])
+	_, mine := f.own482[0][string(key)]
+	if !mine {
+		_, mine = f.own482[1][string(key)]
+	}
+	d := f.dialogs[string(m.value(hCallID))]
+	// The ACK for that INVITE's 2xx: same dialog and CSeq number (the ACK of a later re-INVITE,
+	// which sipgo proxies, has a higher one, and if it acknowledges a non-2xx it must end there).
+	ours := d != nil && d.cseq == m.cseq && d.okTag == string(tagOf(m.value(hTo)))
+	f.unlock(m)
+	if mine {
+		f.s.Stats.Fast.Absorbed.Add(1)
+		return ReasonAbsorbed // the ACK for the fast path's own 482
+	}
+	if !ours || m.mf < 0 {
+		// Not the ACK for a 2xx the fast path relayed: it may be the ACK for a non-2xx one of sipgo's
+		// server transactions is retransmitting (RFC 3261 §17.2.1), which must end there.
+		return ReasonNoTransaction
+	}
+	r, ok := f.routeOf(m, false)
+	if !ok {
+		return ReasonRoute
+	}
+	if m.mf <= 1 {
+		return ReasonHopLimit // dropped, as the general path does
+	}
+	// Stateless forwarding: the branch is derived from the upstream one, so a retransmitted ACK
+	// leaves with the same branch (RFC 3261 §16.11).
+	h := maphash.Bytes(f.seed, m.branch.of(m.buf))
+	b := make([]byte, 0, len(fastPrefix)+18)
+	b = append(b, fastPrefix...)
+	b = append(b, 'a')
+	b = strconv.AppendUint(b, h, 16)
+	fwd := f.forwardRequest(m, src, r, b, false)
+	f.s.Stats.Fast.InDialog.Add(1)
+	f.flush([]fsend{{c, fwd, r.dst}})
+	return ReasonForwarded
+}
+
+// onCancel answers a CANCEL for a fast INVITE: 200 to the CANCEL, 487 to the INVITE when it has no
+// final response yet, and CANCEL downstream (RFC 3261 §16.10). Any other CANCEL goes to sipgo.
+func (f *fastPath) onCancel(m *fmsg, src netip.AddrPort, c *fconn) Reason {
+	var kb [160]byte
+	f.lock(m)
+	tx := f.inv[string(m.txKey(kb[:0]))]
+	if tx == nil {
+		f.unlock(m)
+		return ReasonNoTransaction
+	}
+	if tx.tag == "" {
+		tx.tag = newTag()
+	}
+	q := []fsend{{c, answer(m, src, 200, "OK", tx.tag), src}}
+	if tx.final == 0 {
+		q = f.answerUp(tx, 487, "Request Terminated", "", q)
+		q = f.cancelDown(tx, q)
+		f.s.Stats.Cancels.Add(1)
+		if f.s.tracing() {
+			f.s.trace("herald: caller CANCEL: CANCEL toward the callee (fast path)")
+		}
+	}
+	f.unlock(m)
+	f.flush(q)
+	return ReasonAnswered
+}
+
+// cancelDown sends CANCEL for tx's forwarded INVITE and retransmits it until answered. Under f.mu.
+func (f *fastPath) cancelDown(tx *ftx, q []fsend) []fsend {
+	if tx.canceled || tx.fwd == nil {
+		return q
+	}
+	tx.canceled = true
+	tx.cncl = hopRequest(tx.fwd, "CANCEL", nil)
+	if tx.cncl == nil {
+		return q
+	}
+	now := f.now()
+	if tx.t[tEnd] == 0 || tx.t[tEnd] < now+64*f.t1 {
+		tx.t[tEnd] = now + 64*f.t1
+	}
+	if !tx.gotProv {
+		// RFC 3261 §9.1: no CANCEL before a provisional response; the INVITE keeps being
+		// retransmitted (Timer A) until one comes, and the CANCEL goes then.
+		f.relink(tx)
+		return q
+	}
+	return f.sendCancel(tx, now, q)
+}
+
+// sendCancel sends Herald's CANCEL downstream and starts its retransmissions. Under f.mu.
+func (f *fastPath) sendCancel(tx *ftx, now int64, q []fsend) []fsend {
+	tx.ivCancel = f.t1
+	tx.t[tCancel] = now + f.t1
+	f.relink(tx)
+	return append(q, fsend{tx.conn, tx.cncl, tx.down})
+}
+
+// hopRequest builds the CANCEL, or the ACK for a non-2xx, of a forwarded INVITE (RFC 3261 §9.1,
+// §17.1.1.3): its Request-URI, top Via, Route set, From, Call-ID and CSeq number; the To of the
+// response for an ACK (to != nil), the INVITE's for a CANCEL.
+func hopRequest(fwd []byte, meth string, to []byte) []byte {
+	var m fmsg
+	if !m.scan(fwd) {
+		return nil
+	}
+	b := make([]byte, 0, 512)
+	b = append(b, meth...)
+	b = append(b, ' ')
+	b = append(b, m.ruri.of(fwd)...)
+	b = append(b, " SIP/2.0\r\n"...)
+	top := &m.hdr[m.at[hVia]]
+	b = append(b, "Via: "...)
+	b = append(b, fwd[top.val.a:m.viaEnd]...)
+	b = append(b, '\r', '\n')
+	for i := 0; i < m.n; i++ {
+		h := &m.hdr[i]
+		switch h.id {
+		case hRoute, hFrom, hCallID:
+			b = append(b, fwd[h.line.a:h.line.b]...)
+		case hTo:
+			if to == nil {
+				b = append(b, fwd[h.line.a:h.line.b]...)
+			}
+		}
+	}
+	if to != nil {
+		b = append(b, "To: "...)
+		b = append(b, to...)
+		b = append(b, '\r', '\n')
+	}
+	b = append(b, "CSeq: "...)
+	b = strconv.AppendUint(b, uint64(m.cseq), 10)
+	b = append(b, ' ')
+	b = append(b, meth...)
+	b = append(b, "\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"...)
+	return b
+}
+
+// onInDialog forwards a BYE or INFO along its Route set on a fast non-INVITE transaction.
+func (f *fastPath) onInDialog(m *fmsg, src netip.AddrPort, c *fconn) Reason {
+	var kb [160]byte
+	f.lock(m)
+	if tx := f.nonInv[string(m.txKey(kb[:0]))]; tx != nil {
+		var q []fsend
+		if tx.last != nil {
+			q = append(q, fsend{tx.conn, tx.last, tx.up})
+		}
+		f.unlock(m)
+		f.s.Stats.Fast.Absorbed.Add(1)
+		f.flush(q)
+		return ReasonAbsorbed
+	}
+	f.unlock(m)
+	if m.mf <= 1 {
+		return ReasonMaxForwards
+	}
+	if m.proxyRq {
+		return ReasonProxyRequire
+	}
+	callID := m.value(hCallID)
+	if f.s.adm.lookup(string(callID)).ctl != nil {
+		return ReasonGeneralCall // a call the general path controls
+	}
+	r, ok := f.routeOf(m, false)
+	if r.general {
+		return ReasonGeneralCall // the general path's dialog, whose controller may have ended
+	}
+	if !ok {
+		return ReasonRoute
+	}
+	tx := &ftx{id: f.nextID.Add(1), branch: string(m.txKey(nil)), up: src, down: r.dst, conn: c}
+	tx.fwd = f.forwardRequest(m, src, r, f.branchOf(tx.id), false)
+	if len(tx.fwd) > f.s.opts.UDPMaxRequest {
+		return ReasonSize
+	}
+	f.lock(m)
+	if f.nonInv[tx.branch] != nil {
+		f.unlock(m)
+		f.s.Stats.Fast.Absorbed.Add(1)
+		return ReasonAbsorbed
+	}
+	if len(f.out) >= maxTxFactor*f.s.live.Load().maxCalls {
+		// The transaction limit (maxTxFactor): refused without state (RFC 3261 §21.5.4).
+		f.unlock(m)
+		f.s.Stats.Fast.Overload.Add(1)
+		f.flush([]fsend{{c, answer(m, src, 503, "Service Unavailable", ""), src}})
+		return ReasonAnswered
+	}
+	f.nonInv[tx.branch] = tx
+	f.out[tx.id] = tx
+	now := f.now()
+	tx.ivRetrans = f.t1
+	tx.t[tRetransmit] = now + f.t1
+	tx.t[tNoAnswer] = now + 64*f.t1
+	f.relink(tx)
+	fwd := tx.fwd
+	f.unlock(m)
+	f.s.Stats.Fast.InDialog.Add(1)
+	if f.s.tracing() {
+		f.s.trace("herald: proxy %s %s (fast path)", methodNames[m.method], callID)
+	}
+	if err := c.send(fwd, r.dst); err != nil {
+		f.s.Stats.ForwardErrors.Add(1)
+		f.lock(m)
+		res := answerFwd(tx.fwd, 503, "Service Unavailable", "Retry-After: 5\r\n", "")
+		f.completeNonInvite(tx, res)
+		f.unlock(m)
+		f.flush([]fsend{{c, res, src}})
+	}
+	return ReasonForwarded
+}
+
+// completeNonInvite records the final response of a non-INVITE transaction. Under f.mu.
+func (f *fastPath) completeNonInvite(tx *ftx, res []byte) {
+	tx.state = fsCompleted
+	tx.last = res
+	tx.fwd = nil
+	tx.t = [numTimers]int64{}
+	tx.t[tEnd] = f.now() + 64*f.t1 // Timer J
+	f.relink(tx)
+}

@@ -1,0 +1,235 @@
+package signal
+
+// fastresp.go: responses to the fast path's requests, relayed upstream or acted on.
+
+import (
+	"bytes"
+	"errors"
+	"net/netip"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+// stripVia is res without its top Via value (Herald's).
+func stripVia(m *fmsg) []byte {
+	buf := m.buf
+	h := &m.hdr[m.at[hVia]]
+	b := make([]byte, 0, len(buf))
+	b = append(b, buf[:h.line.a]...)
+	if m.viaEnd < h.val.b {
+		// More values on the line: keep them.
+		b = append(b, buf[h.line.a:h.val.a]...)
+		b = append(b, trimBlanks(buf[m.viaEnd+1:h.val.b])...)
+		b = append(b, buf[h.val.b:h.line.b]...)
+	}
+	return append(b, buf[h.line.b:]...)
+}
+
+func (f *fastPath) onResponse(m *fmsg) Reason {
+	id, ok := idOf(m.branch.of(m.buf))
+	if !ok {
+		return ReasonSipgoBranch // a response to sipgo's own client transactions
+	}
+	f.lock(m)
+	tx := f.out[id]
+	if tx == nil {
+		f.unlock(m)
+		f.s.Stats.Fast.Stray.Add(1)
+		if m.cseqM == mINVITE && m.status >= 200 && m.status < 300 {
+			f.relayStateless(m)
+			return ReasonStray2xx
+		}
+		return ReasonStray
+	}
+	var q []fsend
+	switch {
+	case m.cseqM == mCANCEL:
+		if m.status >= 200 {
+			tx.cncl, tx.t[tCancel] = nil, 0
+			f.relink(tx)
+		}
+	case tx.invite && m.cseqM == mINVITE:
+		q = f.inviteResponse(tx, m, q)
+	case !tx.invite && m.cseqM != mINVITE:
+		q = f.nonInviteResponse(tx, m, q)
+	}
+	f.unlock(m)
+	f.flush(q)
+	return ReasonResponse
+}
+
+// inviteResponse handles a response to a fast INVITE. Under f.mu.
+func (f *fastPath) inviteResponse(tx *ftx, m *fmsg, q []fsend) []fsend {
+	now := f.now()
+	code := m.status
+	if code < 200 {
+		if !tx.gotProv {
+			tx.gotProv = true
+			if tx.state == fsCalling {
+				tx.state = fsProceeding
+			}
+			tx.t[tRetransmit], tx.t[tNoAnswer] = 0, 0 // Timers A and B stop
+			if tx.cncl != nil && tx.t[tCancel] == 0 {
+				q = f.sendCancel(tx, now, q) // the CANCEL held for this provisional (§9.1)
+			}
+		}
+		if code > 100 && tx.final == 0 && !tx.canceled {
+			tx.t[tTimerC] = now + int64(f.s.opts.TimerC) // restarted by every provisional (§16.7 step 2)
+			tx.t[tTrying] = 0
+			out := stripVia(m)
+			tx.last, tx.sentUp = out, true
+			q = append(q, fsend{tx.conn, out, tx.up})
+		}
+		f.relink(tx)
+		return q
+	}
+	if code >= 300 {
+		// Hop-by-hop ACK downstream (RFC 3261 §17.1.1.3), sent again for every retransmission.
+		if tx.ack == nil && tx.fwd != nil {
+			tx.ack = hopRequest(tx.fwd, "ACK", m.value(hTo))
+		}
+		if tx.ack != nil {
+			q = append(q, fsend{tx.conn, tx.ack, tx.down})
+		}
+		tx.t[tRetransmit], tx.t[tNoAnswer], tx.t[tCancel], tx.cncl = 0, 0, 0, nil
+		if tx.final == 0 {
+			out := stripVia(m)
+			f.finalUp(tx, code, out)
+			q = append(q, fsend{tx.conn, out, tx.up})
+		}
+		tx.fwd = nil
+		f.relink(tx)
+		return q
+	}
+	// 2xx.
+	if tx.canceled {
+		// The CANCEL/200 race (RFC 3261 §15): the caller cancelled (or Timer C fired) and has its
+		// final response. Confirm and end the callee's dialog.
+		if tx.fwd != nil {
+			f.raceBye(tx.fwd, m.buf)
+		}
+		return q
+	}
+	if tx.final >= 300 {
+		// A 2xx after Herald's 408 for an INVITE nothing answered (Timer B): every 2xx is forwarded
+		// (RFC 3261 §16.7 step 5); the caller's UA ends the dialog it did not expect.
+		return append(q, fsend{tx.conn, stripVia(m), tx.up})
+	}
+	tx.t[tRetransmit], tx.t[tNoAnswer], tx.t[tCancel], tx.cncl = 0, 0, 0, nil
+	out := stripVia(m)
+	if tx.final == 0 {
+		tx.okTag = string(tagOf(m.value(hTo)))
+		f.finalUp(tx, code, out)
+	}
+	// Every 2xx (retransmissions too) goes upstream: the UAC's ACK stops them (RFC 6026).
+	return append(q, fsend{tx.conn, out, tx.up})
+}
+
+// raceBye hands the late 2xx to the general path's ACK-and-BYE (rare; off the read loop).
+func (f *fastPath) raceBye(fwd, res []byte) {
+	p := sip.NewParser(sip.WithHeadersParsers(headerParsers()))
+	inv, err1 := p.ParseSIP(fwd)
+	rs, err2 := p.ParseSIP(append([]byte(nil), res...))
+	req, ok1 := inv.(*sip.Request)
+	resp, ok2 := rs.(*sip.Response)
+	if err1 != nil || err2 != nil || !ok1 || !ok2 {
+		f.s.log.Warn("fast path: late 2xx after CANCEL not parsed", "error", errors.Join(err1, err2))
+		return
+	}
+	if f.s.tracing() {
+		f.s.trace("herald: 2xx after CANCEL: ACK and BYE it")
+	}
+	req.SetTransport("UDP")
+	f.s.goSafe(func() { f.s.ackAndBye(req, resp) })
+}
+
+// nonInviteResponse handles a response to a fast BYE or INFO. Under f.mu.
+func (f *fastPath) nonInviteResponse(tx *ftx, m *fmsg, q []fsend) []fsend {
+	if tx.state == fsCompleted {
+		return q // Timer K: a retransmitted final is absorbed
+	}
+	if m.status < 200 {
+		if tx.state == fsCalling {
+			tx.state = fsProceeding
+			tx.ivRetrans = f.t2 // RFC 3261 §17.1.2.2: T2 once a provisional arrived
+		}
+		if m.status > 100 {
+			out := stripVia(m)
+			tx.last = out
+			q = append(q, fsend{tx.conn, out, tx.up})
+		}
+		return q
+	}
+	out := stripVia(m)
+	f.completeNonInvite(tx, out)
+	return append(q, fsend{tx.conn, out, tx.up})
+}
+
+// relayStateless sends a 2xx with no transaction left upstream by its next Via (RFC 3261 §16.11,
+// RFC 6026): received and rport when present, else sent-by.
+func (f *fastPath) relayStateless(m *fmsg) {
+	out := stripVia(m)
+	var n fmsg
+	if !n.scan(out) {
+		return
+	}
+	dst, ok := viaTarget(&n)
+	if !ok {
+		return
+	}
+	c := f.anyConn()
+	if c == nil {
+		return
+	}
+	f.flush([]fsend{{c, out, dst}})
+}
+
+func (f *fastPath) anyConn() *fconn {
+	if cs := f.conns.Load(); cs != nil && len(*cs) > 0 {
+		return (*cs)[0]
+	}
+	return nil
+}
+
+// viaTarget is where a response goes by the top Via of m: received/rport, else sent-by.
+func viaTarget(m *fmsg) (netip.AddrPort, bool) {
+	h := &m.hdr[m.at[hVia]]
+	top := m.buf[h.val.a:m.viaEnd]
+	top = top[len("SIP/2.0/UDP "):]
+	semi := bytes.IndexByte(top, ';')
+	if semi < 0 {
+		return netip.AddrPort{}, false
+	}
+	host, params := top[:semi], top[semi:]
+	var hostB []byte
+	port := 5060
+	if c := bytes.LastIndexByte(host, ':'); c >= 0 && bytes.IndexByte(host, ']') < c {
+		p, ok := atoi(host[c+1:])
+		if !ok {
+			return netip.AddrPort{}, false
+		}
+		hostB, port = host[:c], p
+	} else {
+		hostB = host
+	}
+	hostB = bytes.Trim(hostB, "[]")
+	for _, p := range bytes.Split(params[1:], []byte(";")) {
+		p = trimBlanks(p)
+		if eq := bytes.IndexByte(p, '='); eq > 0 {
+			k, v := p[:eq], p[eq+1:]
+			switch {
+			case equalFold(k, "received"):
+				hostB = v
+			case equalFold(k, "rport"):
+				if n, ok := atoi(v); ok {
+					port = n
+				}
+			}
+		}
+	}
+	ip, err := netip.ParseAddr(string(hostB))
+	if err != nil || port <= 0 || port > 65535 {
+		return netip.AddrPort{}, false
+	}
+	return netip.AddrPortFrom(ip.Unmap(), uint16(port)), true
+}

@@ -1,0 +1,274 @@
+package signal
+
+// fastroute.go: the fast path's routing and forwarding of a request (RFC 3261 §16.4-16.6) and
+// the plain-call test.
+
+import (
+	"bytes"
+	"net/netip"
+	"strconv"
+
+	"github.com/herald-ims/herald/core/call"
+)
+
+// route is the forwarding decision for a request: how many Route entries are Herald's (popped) and
+// where the request goes.
+type route struct {
+	pop     int
+	dst     netip.AddrPort
+	general bool // a popped Route of Herald's names the general path's dialog (route.go dialogParam)
+}
+
+// routeOf pops Herald's own Routes and picks the next hop: the next Route, else (INVITE) the
+// configured next hop or (in-dialog) the Request-URI. ok is false when that is not a UDP IP literal,
+// or the request is addressed to Herald itself with nothing onward.
+func (f *fastPath) routeOf(m *fmsg, invite bool) (route, bool) {
+	var r route
+	var next []byte
+	ok := true
+	m.eachRoute(func(uri []byte) bool {
+		u, good := parseSIPURI(uri)
+		if !good {
+			if next == nil && hasPrefixFold(uri, "sips:") {
+				ok = false
+			}
+			next = uri
+			return false
+		}
+		if f.isSelf(u) {
+			r.pop++
+			r.general = r.general || u.general
+			return true
+		}
+		next = uri
+		return false
+	})
+	if !ok {
+		return r, false
+	}
+	if next != nil {
+		u, good := parseSIPURI(next)
+		if !good || !u.lr {
+			return r, false // strict routing or another scheme: the general path
+		}
+		dst, good := f.target(u)
+		r.dst = dst
+		return r, good
+	}
+	if invite {
+		l := f.s.live.Load() // the configured next hop, when it is over UDP (Server.Reload)
+		if !l.fastNextHopOK {
+			return r, false
+		}
+		dst, good := f.target(l.fastNextHop)
+		r.dst = dst
+		return r, good
+	}
+	u, good := parseSIPURI(m.ruri.of(m.buf))
+	if !good || f.isSelf(u) {
+		return r, false
+	}
+	dst, good := f.target(u)
+	r.dst = dst
+	return r, good
+}
+
+// isSelf is Server.isSelf for a scanned URI: the same rule (isSelfAt) on its bytes.
+func (f *fastPath) isSelf(u sipURI) bool {
+	def := 5060
+	if equalFold(u.transport, "tls") {
+		def = 5061
+	}
+	return isSelfAt(f.s, u.host, u.port, def)
+}
+
+// eachRoute calls fn with the URI of each Route entry, top first, until fn returns false.
+func (m *fmsg) eachRoute(fn func(uri []byte) bool) {
+	if m.at[hRoute] < 0 {
+		return
+	}
+	for i := int(m.at[hRoute]); i < m.n; i++ {
+		if m.hdr[i].id != hRoute {
+			continue
+		}
+		v := m.hdr[i].val.of(m.buf)
+		for len(v) > 0 {
+			e := entryEnd(v)
+			uri, _, ok := nameAddr(trimBlanks(v[:e]))
+			if !ok {
+				fn(v[:e])
+				return
+			}
+			if !fn(uri) {
+				return
+			}
+			if e == len(v) {
+				break
+			}
+			v = v[e+1:]
+		}
+	}
+}
+
+// entryEnd is the end of the first entry of a comma-separated name-addr list (a comma outside
+// quotes and angle brackets), len(v) when there is one entry.
+func entryEnd(v []byte) int {
+	inQ, inA := false, false
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; {
+		case c == '\\' && inQ:
+			i++
+		case c == '"':
+			inQ = !inQ
+		case c == '<' && !inQ:
+			inA = true
+		case c == '>' && !inQ:
+			inA = false
+		case c == ',' && !inQ && !inA:
+			return i
+		}
+	}
+	return len(v)
+}
+
+// forwardRequest writes the request m as Herald forwards it: Herald's Via (branch) and, for an
+// INVITE, its Record-Route on top; r.pop Route entries removed; Max-Forwards decremented; the
+// caller's top Via given received and rport when it asked for rport (RFC 3581); everything else,
+// body included, byte for byte.
+func (f *fastPath) forwardRequest(m *fmsg, src netip.AddrPort, r route, branch []byte, recordRoute bool) []byte {
+	buf := m.buf
+	b := make([]byte, 0, len(buf)+160)
+	b = append(b, buf[m.start.a:m.start.b]...)
+	b = f.appendVia(b, branch)
+	if recordRoute {
+		b = append(b, "Record-Route: <sip:"...)
+		b = appendHostPort(b, f.s.opts.Host, f.s.portFor(tpUDP))
+		b = append(b, ";lr>\r\n"...)
+	}
+	pop := r.pop
+	firstVia := true
+	for i := 0; i < m.n; i++ {
+		h := &m.hdr[i]
+		switch {
+		case h.id == hVia && firstVia:
+			firstVia = false
+			b = appendViaLine(b, m, h, src)
+		case h.id == hMaxFwd:
+			b = append(b, "Max-Forwards: "...)
+			b = strconv.AppendInt(b, int64(m.mf-1), 10)
+			b = append(b, '\r', '\n')
+		case h.id == hRoute && pop > 0:
+			v := h.val.of(buf)
+			for pop > 0 && len(v) > 0 {
+				e := entryEnd(v)
+				pop--
+				if e == len(v) {
+					v = nil
+				} else {
+					v = trimBlanks(v[e+1:])
+				}
+			}
+			if len(v) > 0 {
+				b = append(b, "Route: "...)
+				b = append(b, v...)
+				b = append(b, '\r', '\n')
+			}
+		default:
+			b = append(b, buf[h.line.a:h.line.b]...)
+		}
+	}
+	b = append(b, '\r', '\n')
+	return append(b, buf[m.body:]...)
+}
+
+// appendViaLine copies the first Via line, with received and rport filled in when the top value
+// has a bare rport (RFC 3581 §4; sipgo's proxying did the same).
+func appendViaLine(b []byte, m *fmsg, h *hline, src netip.AddrPort) []byte {
+	if m.rport.empty() {
+		return append(b, m.buf[h.line.a:h.line.b]...)
+	}
+	b = append(b, m.buf[h.line.a:m.rport.b]...)
+	b = append(b, '=')
+	b = strconv.AppendUint(b, uint64(src.Port()), 10)
+	b = append(b, m.buf[m.rport.b:m.viaEnd]...)
+	b = append(b, ";received="...)
+	b = src.Addr().AppendTo(b)
+	return append(b, m.buf[m.viaEnd:h.line.b]...)
+}
+
+func (f *fastPath) appendVia(b, branch []byte) []byte {
+	b = append(b, "Via: SIP/2.0/UDP "...)
+	b = appendHostPort(b, f.s.opts.Host, f.s.portFor(tpUDP))
+	b = append(b, ";branch="...)
+	b = append(b, branch...)
+	return append(b, '\r', '\n')
+}
+
+func appendHostPort(b []byte, host string, port int) []byte {
+	if bytes.IndexByte([]byte(host), ':') >= 0 && host[0] != '[' {
+		b = append(b, '[')
+		b = append(b, host...)
+		b = append(b, ']')
+	} else {
+		b = append(b, host...)
+	}
+	if port > 0 {
+		b = append(b, ':')
+		b = strconv.AppendInt(b, int64(port), 10)
+	}
+	return b
+}
+
+func (f *fastPath) branchOf(id uint64) []byte {
+	b := make([]byte, 0, len(fastPrefix)+16)
+	b = append(b, fastPrefix...)
+	return strconv.AppendUint(b, id, 16)
+}
+
+// idOf reads the transaction id of a fast-path branch, ok false for any other branch.
+func idOf(branch []byte) (uint64, bool) {
+	if len(branch) <= len(fastPrefix) || string(branch[:len(fastPrefix)]) != fastPrefix {
+		return 0, false
+	}
+	id, err := strconv.ParseUint(string(branch[len(fastPrefix):]), 16, 64)
+	return id, err == nil
+}
+
+// plain reports whether the call's plan is plain forwarding: call.Decide, the rule the general
+// path executes, on the same parties, and Plan.Plain. Of the caller's capabilities only 100rel
+// (Supported or Require, RFC 3262) changes whether a plan is plain (no ringback without it), so
+// that is all the fast path reads.
+func (f *fastPath) plain(m *fmsg) bool {
+	caller := m.value(hFrom)
+	if m.at[hPAI] >= 0 {
+		caller = []byte(firstNameAddr(string(m.value(hPAI))))
+	}
+	caps := call.Caps{Reliable1xx: m.hasOptionTag(hSupported, "100rel") || m.hasOptionTag(hRequire, "100rel")}
+	plan := call.Decide(f.s.partyFor(string(caller)), f.s.partyFor(string(m.ruri.of(m.buf))), caps, f.s.opts.Probe)
+	return plan.Plain()
+}
+
+// hasOptionTag reports whether any line of the header id (Supported or Require) lists tag, a
+// lower-case option tag (RFC 3261 §20.37, §20.32: comma-separated, case-insensitive).
+func (m *fmsg) hasOptionTag(id hdrID, tag string) bool {
+	if m.at[id] < 0 {
+		return false
+	}
+	for i := int(m.at[id]); i < m.n; i++ {
+		if m.hdr[i].id != id {
+			continue
+		}
+		for v := m.hdr[i].val.of(m.buf); len(v) > 0; {
+			t := v
+			if c := bytes.IndexByte(v, ','); c >= 0 {
+				t, v = v[:c], v[c+1:]
+			} else {
+				v = nil
+			}
+			if equalFold(trimBlanks(t), tag) {
+				return true
+			}
+		}
+	}
+	return false
+}
