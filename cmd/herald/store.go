@@ -82,27 +82,11 @@ func openStore(o *config.Options, log *slog.Logger) (st *store.Bolt, live *store
 // with no subscribers, not ready, and fills its index once Redis answers) and imports the seed
 // when Redis holds no subscriber.
 func openRedisStore(o *config.Options, log *slog.Logger) (*redisstore.Store, *store.Live, error) {
-	r := o.Store.Redis
-	opts := redisstore.Options{
-		Addrs: r.Addrs, MasterName: r.MasterName, Cluster: r.Cluster, Username: r.Username, DB: r.DB,
-		Timeout: r.Timeout.D(), Prefix: r.Prefix,
-		GCGrace: o.Store.GCGrace.D(), GCInterval: o.Store.GCInterval.D(),
-		Logger: log.With("component", "netio/redisstore"),
+	opts, err := redisOptions(o)
+	if err != nil {
+		return nil, nil, err
 	}
-	if r.PasswordFile != "" {
-		b, err := os.ReadFile(r.PasswordFile)
-		if err != nil {
-			return nil, nil, fmt.Errorf("herald: store.redis.password_file: %w", err)
-		}
-		opts.Password = strings.TrimRight(string(b), "\r\n")
-	}
-	if r.TLS {
-		tc, err := redisTLS(r)
-		if err != nil {
-			return nil, nil, err
-		}
-		opts.TLS = tc
-	}
+	opts.Logger = log.With("component", "netio/redisstore")
 	rs, err := redisstore.New(opts)
 	if err != nil {
 		return nil, nil, fmt.Errorf("herald: %w", err)
@@ -130,6 +114,32 @@ func openRedisStore(o *config.Options, log *slog.Logger) (*redisstore.Store, *st
 		log.Info("redis store filled from seed", "seed", name, "subscribers", m)
 	}
 	return rs, live, nil
+}
+
+// redisOptions turns store.redis into the Redis store's options, reading the password file and
+// the TLS files.
+func redisOptions(o *config.Options) (redisstore.Options, error) {
+	r := o.Store.Redis
+	opts := redisstore.Options{
+		Addrs: r.Addrs, MasterName: r.MasterName, Cluster: r.Cluster, Username: r.Username, DB: r.DB,
+		Timeout: r.Timeout.D(), Prefix: r.Prefix,
+		GCGrace: o.Store.GCGrace.D(), GCInterval: o.Store.GCInterval.D(),
+	}
+	if r.PasswordFile != "" {
+		b, err := os.ReadFile(r.PasswordFile)
+		if err != nil {
+			return opts, fmt.Errorf("herald: store.redis.password_file: %w", err)
+		}
+		opts.Password = strings.TrimRight(string(b), "\r\n")
+	}
+	if r.TLS {
+		tc, err := redisTLS(r)
+		if err != nil {
+			return opts, err
+		}
+		opts.TLS = tc
+	}
+	return opts, nil
 }
 
 // redisStartWait bounds how long a starting node waits for Redis before it serves without
@@ -192,10 +202,30 @@ func cmdImport(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "herald import:", err)
 		return 1
 	}
-	st, err := store.Open(store.Options{Path: filepath.Join(o.DataDir, store.FileName), GCInterval: -1})
-	if err != nil {
-		fmt.Fprintln(stderr, "herald import:", err)
-		return 1
+	var (
+		st    store.Store
+		where string
+	)
+	if r := o.Store.Redis; len(r.Addrs) > 0 {
+		// A fleet's store: written through Redis while the nodes run; each node's index follows.
+		ro, err := redisOptions(o)
+		var rs *redisstore.Store
+		if err == nil {
+			ro.GCInterval = -1
+			rs, err = redisstore.New(ro)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "herald import:", err)
+			return 1
+		}
+		st, where = rs, "redis "+strings.Join(r.Addrs, ",")
+	} else {
+		b, err := store.Open(store.Options{Path: filepath.Join(o.DataDir, store.FileName), GCInterval: -1})
+		if err != nil {
+			fmt.Fprintln(stderr, "herald import:", err)
+			return 1
+		}
+		st, where = b, b.Path()
 	}
 	defer st.Close()
 	n, err := store.Import(context.Background(), st, os.DirFS(dir))
@@ -203,6 +233,6 @@ func cmdImport(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "herald import: %d written before: %v\n", n, err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "herald import: %d subscribers from %s into %s\n", n, dir, st.Path())
+	fmt.Fprintf(stdout, "herald import: %d subscribers from %s into %s\n", n, dir, where)
 	return 0
 }

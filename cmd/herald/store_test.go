@@ -16,11 +16,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alicebob/miniredis/v2"
+
 	"github.com/herald-ims/herald/bench/uesim"
 	"github.com/herald-ims/herald/configs"
 	"github.com/herald-ims/herald/core/content"
 	"github.com/herald-ims/herald/core/profile"
 	"github.com/herald-ims/herald/core/store"
+	"github.com/herald-ims/herald/netio/redisstore"
 )
 
 // storeRig is one running Herald (temporary store imported from the embedded seed) with a
@@ -354,5 +357,32 @@ func TestStoreRingbackClip(t *testing.T) {
 	}
 	if got := r.in.profiles.Stats().ClipMissing.Load(); got != missing+1 {
 		t.Fatalf("herald_store_clip_missing_total went %d → %d, want +1", missing, got)
+	}
+}
+
+// TestImportCommandRedis: with store.redis.addrs, `herald import DIR` writes the seed into Redis
+// (the fleet's store), not into a bbolt file in data_dir; a second import replaces.
+func TestImportCommandRedis(t *testing.T) {
+	m := miniredis.RunT(t)
+	data := t.TempDir()
+	cfg := writeFile(t, fmt.Sprintf("sip:\n  next_hop: \"sip:127.0.0.1:5070\"\ndata_dir: %q\nstore:\n  redis:\n    addrs: [%q]\n", data, m.Addr()))
+	seed := t.TempDir()
+	writeSeed(t, seed, "- identities: [\"sip:erin@home1.net\", \"tel:+1-212-555-7777\"]\n  caller_card: erin.html\n", map[string]string{"erin.html": "<!doctype html><p>Erin</p>"})
+	for range 2 {
+		if code, out, errOut := runCmd("import", "-c", cfg, seed); code != 0 || !strings.Contains(out, "1 subscribers") || !strings.Contains(out, "redis "+m.Addr()) {
+			t.Fatalf("import: exit %d\n%s\n%s", code, out, errOut)
+		}
+	}
+	rs, err := redisstore.New(redisstore.Options{Addrs: []string{m.Addr()}, GCInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rs.Close()
+	sub, err := rs.Resolve(context.Background(), "tel:+1-212-555-7777")
+	if err != nil || sub.CallerCard == "" || sub.Revision != 2 {
+		t.Fatalf("erin in Redis: %+v %v", sub, err)
+	}
+	if _, err := os.Stat(filepath.Join(data, store.FileName)); !os.IsNotExist(err) {
+		t.Fatalf("a bbolt file was written: %v", err)
 	}
 }
