@@ -147,7 +147,8 @@ func nodeOf(cc uesim.CalleeCall) string {
 
 // fleetCall places one call from alice to bob through target and returns the node that took it,
 // after checking that it succeeded with both pages: bob's callee card at the caller (want, when
-// not nil), alice's caller card at the callee.
+// not nil), alice's caller card at the callee, fetched from the MSRP address of the node that took
+// the call (the a=path of its offer).
 func fleetCall(t *testing.T, caller *uesim.Caller, callee *uesim.Callee, target string, wantCallee []byte) (string, *uesim.CallResult) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -163,6 +164,10 @@ func fleetCall(t *testing.T, caller *uesim.Caller, callee *uesim.Callee, target 
 	alice := seedProfile(t, "sip:alice@home1.net")
 	if string(cc.Page) != string(alice.CallerCard.Body) {
 		t.Fatalf("call %s via %s: caller card %d bytes at the callee (%v)", res.CallID, nodeOf(cc), len(cc.Page), cc.PageErr)
+	}
+	// MSRP is node-local: the push offered to the callee names the node that took the call.
+	if n := nodeOf(cc); !bytes.Contains(cc.InviteRaw, []byte("a=path:msrp://"+n+":")) {
+		t.Fatalf("call %s via %s: the INVITE's a=path does not name the node:\n%s", res.CallID, n, cc.InviteRaw)
 	}
 	got := res.Pages[uesim.CalleeCard]
 	if len(got) == 0 || wantCallee != nil && !bytes.Contains(got, wantCallee) {
