@@ -53,6 +53,12 @@ func (c HeraldConfig) YAML(dataDir string) string {
 		c.LogLevel = "warn"
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(c.Port)
+	// The admin endpoints (/debug/pprof) are served only on http.admin_listen; the page listener
+	// then takes an ephemeral port.
+	httpYAML := `http: {listen: ""}`
+	if c.HTTPListen != "" {
+		httpYAML = fmt.Sprintf(`http: {listen: "127.0.0.1:0", admin_listen: %q}`, c.HTTPListen)
+	}
 	tp := ""
 	if c.NextHopTransport != "" {
 		tp = ";transport=" + c.NextHopTransport
@@ -72,11 +78,11 @@ msrp:
   listen: "127.0.0.1:0"
   advertise: 127.0.0.1
   advertise_addr: 127.0.0.1
-http: {listen: %q}
+%s
 data_dir: %q
 limits: {max_calls: %d}
 log: {level: %s, format: text}
-`, addr, addr, addr, c.NextHop+tp, c.T1, c.HTTPListen, dataDir, c.MaxCalls, c.LogLevel)
+`, addr, addr, addr, c.NextHop+tp, c.T1, httpYAML, dataDir, c.MaxCalls, c.LogLevel)
 }
 
 // StartHerald writes c's config into dir, runs `herald serve -c` and waits until it answers OPTIONS.

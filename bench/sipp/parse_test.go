@@ -173,3 +173,17 @@ func TestKamailioConfigChecks(t *testing.T) {
 		t.Fatalf("kamailio -c: %v\n%s", err, out)
 	}
 }
+
+// TestHeraldConfigHTTP: with HTTPListen the generated configuration serves the admin endpoints
+// (/debug/pprof) there, on http.admin_listen, the only listener that serves them; without it HTTP
+// is off.
+func TestHeraldConfigHTTP(t *testing.T) {
+	on := HeraldConfig{Port: 5060, NextHop: "127.0.0.1:5070", HTTPListen: "127.0.0.1:9999"}.YAML("/tmp/d")
+	if !strings.Contains(on, `http: {listen: "127.0.0.1:0", admin_listen: "127.0.0.1:9999"}`) {
+		t.Errorf("HTTPListen set:\n%s", on)
+	}
+	off := HeraldConfig{Port: 5060, NextHop: "127.0.0.1:5070"}.YAML("/tmp/d")
+	if !strings.Contains(off, `http: {listen: ""}`) || strings.Contains(off, "admin_listen") {
+		t.Errorf("HTTPListen empty:\n%s", off)
+	}
+}

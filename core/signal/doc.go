@@ -30,12 +30,15 @@
 //     sessions closed, 2xx relayed; ACK, BYE and other in-dialog requests are proxied by Route.
 //
 // Plain calls take a shorter way (fastpath.go; on unless Options.DisableFastPath). Herald reads its UDP
-// sockets itself (netio/sipudp) and offers each datagram to the fast path before sipgo sees it. An
-// INVITE whose parties have no card and no ringback, that came over UDP and leaves over UDP to an IP
+// sockets itself (Deps.UDP: netio/sipudp, wired by the binary) and offers each datagram to the fast
+// path before sipgo sees it; each gets a verdict (fastverdict.go), counted by reason. One admission
+// owner (admit.go) holds the calls in progress of both paths; the plain-call rule is call.Decide's;
+// a dialog stays on the stack that took its INVITE (the general path's Record-Route says so). An
+// INVITE whose plan is plain (no card either way, no ringback the caller can get), that came over UDP and leaves over UDP to an IP
 // literal or a cached name with a port (fastdns.go), is proxied there. The same holds for its CANCEL,
 // its ACK and the dialog's BYE and INFO. The fast path has its own strict scanner (fastmsg.go), one
-// transaction table, byte-level rewriting and a timing wheel for the RFC 3261 timers (fastwheel.go).
-// It has no parse tree, no goroutine per message and no runtime timer per transaction. Everything
+// transaction table, byte-level rewriting and core/wheel for the RFC 3261 timers (fastwheel.go), on
+// Options.Clock. It has no parse tree, no goroutine per message and no runtime timer per transaction. Everything
 // else goes to sipgo as before: cards and ringback, TCP and TLS, DNS SRV, oversize, untrusted peers,
 // Max-Forwards at 1, malformed messages. The choice is made from a message's own content, so a
 // retransmission takes the way of its original.
