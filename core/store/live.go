@@ -98,7 +98,7 @@ type LiveStats struct {
 	MissLoaded  atomic.Uint64 // misses served by loading from the file
 	MissPlain   atomic.Uint64 // misses served without cards (all loaders busy)
 	MissError   atomic.Uint64 // misses whose versions could not be loaded
-	MissDown    atomic.Uint64 // misses served plainly because the Source's backend was down (LiveOptions.Available)
+	MissDown    atomic.Uint64 // lookups served plainly because the Source's backend was down (LiveOptions.Available): uncached versions, or an identity not in the index
 	Evictions   atomic.Uint64 // materialised profiles dropped to stay under CacheBytes
 	ClipMissing atomic.Uint64 // ringback names that resolved to no clip at call time
 }
@@ -374,6 +374,11 @@ func (l *Live) Lookup(key string) (*profile.Profile, bool) {
 	e := l.byKey[key]
 	l.mu.RUnlock()
 	if e == nil {
+		if l.opts.Available != nil && !l.opts.Available() {
+			// The backend is down (or was never reached): this may be a subscriber written meanwhile
+			// that this node cannot know of. Proxied plainly like any unknown identity, and counted.
+			l.stats.MissDown.Add(1)
+		}
 		return nil, false
 	}
 	if p := e.prof.Load(); p != nil {

@@ -453,6 +453,9 @@ func TestStartWithoutRedis(t *testing.T) {
 	if b.Available() || lb.Len() != 0 {
 		t.Fatalf("available %t with %d subscribers and Redis unreachable", b.Available(), lb.Len())
 	}
+	if _, ok := lb.Lookup("+15552"); ok || lb.Stats().MissDown.Load() != 1 {
+		t.Fatalf("lookup while Redis was never reached: found %t, store_down misses %d", ok, lb.Stats().MissDown.Load())
+	}
 	if _, err := b.Put(context.Background(), store.Subscriber{ID: "j", Identities: []string{"+15553"}}, store.Precondition{}); !errors.Is(err, store.ErrUnavailable) {
 		t.Fatalf("write: %v", err)
 	}
