@@ -198,3 +198,43 @@ func TestDialogOneStack(t *testing.T) {
 	fpStat(t, "Fast.Verdicts[general_call]", &r.sig.Stats.Fast.Verdicts[ReasonGeneralCall], 1)
 	r.quiet(t)
 }
+
+// TestCancelOneBuilder proves that both paths build a CANCEL with the one builder (appendHop): for
+// the same forwarded INVITE, the fast path's CANCEL (from the bytes it sent) and the general path's
+// (cancelRequest, from sipgo's request) are the same message, with RFC 3261 §9.1's content: the
+// Request-URI, only the top Via (its branch), the Route set, From, To, Call-ID, the CSeq number with
+// CANCEL, no body. The general path's reader also takes what the fast path's scanner does not (a
+// tel: Request-URI).
+func TestCancelOneBuilder(t *testing.T) {
+	parse := func(b []byte) *sip.Request {
+		t.Helper()
+		m, err := sip.NewParser(sip.WithHeadersParsers(headerParsers())).ParseSIP(b)
+		if err != nil {
+			t.Fatalf("%v:\n%s", err, b)
+		}
+		return m.(*sip.Request)
+	}
+	inv := parse([]byte("INVITE sip:dave@192.0.2.20:5070 SIP/2.0\r\n" +
+		"Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKtop\r\nVia: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKcaller;rport=5060;received=192.0.2.10\r\n" +
+		"Record-Route: <sip:192.0.2.1:5060;lr>\r\nRoute: <sip:192.0.2.30;lr>\r\nRoute: <sip:192.0.2.31;lr>\r\nMax-Forwards: 69\r\n" +
+		"From: \"Erin\" <sip:erin@home1.net>;tag=e1\r\nTo: <sip:dave@home1.net>\r\nCall-ID: c1@192.0.2.10\r\nCSeq: 7 INVITE\r\n" +
+		"Contact: <sip:erin@192.0.2.10>\r\nSupported: 100rel\r\nContent-Type: application/sdp\r\nContent-Length: 4\r\n\r\nv=0\n"))
+	general := cancelRequest(inv)
+	fast := hopRequest([]byte(inv.String()), "CANCEL", nil)
+	if general == nil || fast == nil {
+		t.Fatalf("no CANCEL: general %v, fast %q", general, fast)
+	}
+	if g, f := general.String(), parse(fast).String(); g != f {
+		t.Fatalf("the paths' CANCELs differ:\ngeneral\n%s\nfast\n%s", g, f)
+	}
+	want := "CANCEL sip:dave@192.0.2.20:5070 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKtop\r\n" +
+		"Route: <sip:192.0.2.30;lr>\r\nRoute: <sip:192.0.2.31;lr>\r\nFrom: \"Erin\" <sip:erin@home1.net>;tag=e1\r\n" +
+		"To: <sip:dave@home1.net>\r\nCall-ID: c1@192.0.2.10\r\nCSeq: 7 CANCEL\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+	if string(fast) != want {
+		t.Fatalf("CANCEL\n%s\nwant\n%s", fast, want)
+	}
+	tel := parse([]byte(strings.Replace(inv.String(), "INVITE sip:dave@192.0.2.20:5070 ", "INVITE tel:+12125553333 ", 1)))
+	if c := cancelRequest(tel); c == nil || c.Recipient.String() != "tel:+12125553333" || c.CSeq().String() != "CSeq: 7 CANCEL" {
+		t.Fatalf("CANCEL of a tel: INVITE: %v", c)
+	}
+}

@@ -396,45 +396,56 @@ func (f *fastPath) sendCancel(tx *ftx, now int64, q []fsend) []fsend {
 	return append(q, fsend{tx.conn, tx.cncl, tx.down})
 }
 
-// hopRequest builds the CANCEL, or the ACK for a non-2xx, of a forwarded INVITE (RFC 3261 §9.1,
-// §17.1.1.3): its Request-URI, top Via, Route set, From, Call-ID and CSeq number; the To of the
-// response for an ACK (to != nil), the INVITE's for a CANCEL.
+// hopRequest is the CANCEL, or the ACK for a non-2xx, of an INVITE the fast path forwarded as fwd
+// (appendHop), nil if fwd is gone or unreadable.
 func hopRequest(fwd []byte, meth string, to []byte) []byte {
 	var m fmsg
 	if !m.scan(fwd) {
 		return nil
 	}
-	b := make([]byte, 0, 512)
-	b = append(b, meth...)
-	b = append(b, ' ')
-	b = append(b, m.ruri.of(fwd)...)
-	b = append(b, " SIP/2.0\r\n"...)
 	top := &m.hdr[m.at[hVia]]
-	b = append(b, "Via: "...)
-	b = append(b, fwd[top.val.a:m.viaEnd]...)
-	b = append(b, '\r', '\n')
-	for i := 0; i < m.n; i++ {
-		h := &m.hdr[i]
-		switch h.id {
-		case hRoute, hFrom, hCallID:
-			b = append(b, fwd[h.line.a:h.line.b]...)
-		case hTo:
-			if to == nil {
-				b = append(b, fwd[h.line.a:h.line.b]...)
-			}
+	lines := func(yield func(id hdrID, line []byte)) {
+		for i := 0; i < m.n; i++ {
+			h := &m.hdr[i]
+			yield(h.id, fwd[h.line.a:h.line.b])
 		}
 	}
+	return appendHop(make([]byte, 0, 512), meth, m.ruri.of(fwd), fwd[top.val.a:m.viaEnd], lines, m.cseq, to)
+}
+
+// appendHop is the one builder of the requests that follow an INVITE hop by hop, for both paths
+// (the general path's cancelRequest reads sipgo's INVITE into it): the CANCEL (RFC 3261 §9.1) and
+// the ACK for a non-2xx (§17.1.1.3). They carry the INVITE's Request-URI, its top Via only (the
+// same branch), its Route set, From and Call-ID lines, its CSeq number with the new method, and the
+// INVITE's To for a CANCEL or the response's To (to != nil) for an ACK; Max-Forwards 70, no body.
+// lines yields the INVITE's header lines in order, each with its CRLF.
+func appendHop(b []byte, meth string, ruri, topVia []byte, lines func(yield func(id hdrID, line []byte)), cseq uint32, to []byte) []byte {
+	b = append(b, meth...)
+	b = append(b, ' ')
+	b = append(b, ruri...)
+	b = append(b, " SIP/2.0\r\nVia: "...)
+	b = append(b, topVia...)
+	b = append(b, '\r', '\n')
+	lines(func(id hdrID, line []byte) {
+		switch id {
+		case hRoute, hFrom, hCallID:
+			b = append(b, line...)
+		case hTo:
+			if to == nil {
+				b = append(b, line...)
+			}
+		}
+	})
 	if to != nil {
 		b = append(b, "To: "...)
 		b = append(b, to...)
 		b = append(b, '\r', '\n')
 	}
 	b = append(b, "CSeq: "...)
-	b = strconv.AppendUint(b, uint64(m.cseq), 10)
+	b = strconv.AppendUint(b, uint64(cseq), 10)
 	b = append(b, ' ')
 	b = append(b, meth...)
-	b = append(b, "\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"...)
-	return b
+	return append(b, "\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"...)
 }
 
 // onInDialog forwards a BYE or INFO along its Route set on a fast non-INVITE transaction.

@@ -253,28 +253,33 @@ func (s *Server) relayResponse(tx sip.ServerTransaction, req *sip.Request, res *
 	}
 }
 
-// cancelRequest builds the CANCEL for a forwarded INVITE (RFC 3261 §9.1): same Request-URI, top Via
-// (branch), Call-ID, From, To, CSeq number and Route set.
+// cancelRequest builds the CANCEL for a forwarded INVITE (RFC 3261 §9.1) with appendHop, the
+// builder the fast path uses too, reading sipgo's INVITE (same Request-URI, top Via, Route set, From,
+// To, Call-ID and CSeq number), and parses it for sipgo's client transaction.
 // It returns nil when inv lacks one of them (checkRequest keeps such an INVITE from being
 // forwarded; this is the second line).
 func cancelRequest(inv *sip.Request) *sip.Request {
-	if inv.Via() == nil || inv.From() == nil || inv.To() == nil || inv.CallID() == nil || inv.CSeq() == nil {
+	via, cseq := inv.Via(), inv.CSeq()
+	if via == nil || inv.From() == nil || inv.To() == nil || inv.CallID() == nil || cseq == nil {
 		return nil
 	}
-	c := sip.NewRequest(sip.CANCEL, inv.Recipient)
-	c.AppendHeader(inv.Via().Clone())
-	for _, r := range inv.GetHeaders("Route") {
-		c.AppendHeader(sip.HeaderClone(r))
+	lines := func(yield func(id hdrID, line []byte)) {
+		for _, h := range inv.Headers() {
+			id := headerID([]byte(h.Name()))
+			switch id {
+			case hRoute, hFrom, hCallID, hTo:
+				yield(id, []byte(h.Name()+": "+h.Value()+"\r\n"))
+			}
+		}
 	}
-	mf := sip.MaxForwardsHeader(70)
-	c.AppendHeader(&mf)
-	c.AppendHeader(sip.HeaderClone(inv.From()))
-	c.AppendHeader(sip.HeaderClone(inv.To()))
-	c.AppendHeader(sip.HeaderClone(inv.CallID()))
-	c.AppendHeader(&sip.CSeqHeader{SeqNo: inv.CSeq().SeqNo, MethodName: sip.CANCEL})
+	b := appendHop(make([]byte, 0, 512), "CANCEL", []byte(inv.Recipient.String()), []byte(via.Value()), lines, cseq.SeqNo, nil)
+	msg, err := sip.NewParser(sip.WithHeadersParsers(headerParsers())).ParseSIP(b)
+	c, ok := msg.(*sip.Request)
+	if err != nil || !ok {
+		return nil
+	}
 	c.SetTransport(inv.Transport())
 	c.SetDestination(inv.Destination())
-	c.SetBody(nil)
 	return c
 }
 
