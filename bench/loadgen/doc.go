@@ -30,7 +30,7 @@
 // whatever earlier calls are doing. A start behind schedule is measured (sched_lag_ms), never
 // absorbed by slowing the schedule; a call due while MaxInFlight calls are in progress is not
 // made and fails as gen_overload (bounded memory). Only calls started in a step's steady window
-// count in it; calls of the ramp are made but not counted. A step's figures are final once its
+// count in it; calls of the ramps are made and tallied apart (Result.Ramp). A step's figures are final once its
 // last call ended (each call is bounded by Hold+Talk+CallTimeout, fetches by FetchTimeout).
 //
 // # Figures (Step, JSON keys in parentheses)

@@ -256,6 +256,7 @@ func (g *Generator) Run(ctx context.Context) (*Result, error) {
 	go smp.run(sctx, samplerDone)
 
 	pick := newPicker(o.Mix)
+	ramps := newStepStats(0) // the ramps' calls: made, reported apart from the steps
 	seq := 0
 	prevRate := 0.0
 	type pending struct {
@@ -272,7 +273,7 @@ func (g *Generator) Run(ctx context.Context) (*Result, error) {
 		}
 		// Ramp: not measured.
 		if o.Ramp > 0 {
-			if !g.schedule(ctx, prevRate, rate, o.Ramp, nil, pick, &seq) {
+			if !g.schedule(ctx, prevRate, rate, o.Ramp, ramps, pick, &seq) {
 				res.Stopped = g.stopped(ctx)
 				break
 			}
@@ -334,6 +335,9 @@ func (g *Generator) Run(ctx context.Context) (*Result, error) {
 		s.Kernel = p.end.kernel.sub(p.begin.kernel)
 		s.Clean = s.Attempted > 0 && s.Completed == s.Attempted && s.Kernel == (Kernel{})
 		res.Steps = append(res.Steps, s)
+	}
+	if r := ramps.result(0); r.Attempted > 0 {
+		res.Ramp = &Tally{Attempted: r.Attempted, Completed: r.Completed, Failed: r.Attempted - r.Completed}
 	}
 	smp.mu.Lock()
 	res.Samples = append(res.Samples, smp.samples...)

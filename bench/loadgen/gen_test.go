@@ -157,6 +157,9 @@ func TestStopOnFailAndSoak(t *testing.T) {
 		t.Errorf("steps %d stopped %q failed %v, want the sweep stopped after step 1 (3 calls, all sip_4xx)",
 			len(res.Steps), res.Stopped, res.Steps)
 	}
+	if r := res.Ramp; r == nil || r.Attempted < 1 || r.Failed != r.Attempted {
+		t.Errorf("ramp tally %+v, want the ramps' calls counted, all failed", r)
+	}
 
 	s := runDirect(t, Options{Rates: []float64{20, 50}, Soak: 1200 * time.Millisecond, Step: time.Hour})
 	if s.TargetCPS != 20 || s.Attempted != 24 || s.Completed != 24 || s.DurationS < 1.2 || s.DurationS > 2 {

@@ -14,7 +14,10 @@ type Result struct {
 	StepS     float64        `json:"step_s"`
 	SoakS     float64        `json:"soak_s,omitempty"`
 	// Stopped says why the sweep ended before its last step ("" when it ran them all).
-	Stopped string   `json:"stopped,omitempty"`
+	Stopped string `json:"stopped,omitempty"`
+	// Ramp counts the calls made during the ramps (not in any step), so that failures while the
+	// rate rises are not hidden; absent without ramps.
+	Ramp    *Tally   `json:"ramp,omitempty"`
 	Steps   []Step   `json:"steps"`
 	Samples []Sample `json:"samples"`
 }
