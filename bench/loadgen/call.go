@@ -188,7 +188,7 @@ func classify(kind string, res *uesim.CallResult, err error, ce *uesim.CalleeCal
 	case res.Canceled || (res.Final == 0 && errors.Is(err, uesim.ErrTimeout)):
 		return CauseTimeout // only a call past its deadline is cancelled
 	case res.Final == 0:
-		return CauseProtocol
+		return CauseTransport
 	case res.Final >= 600:
 		return CauseSIP6xx
 	case res.Final >= 500:

@@ -34,7 +34,7 @@ func TestClassify(t *testing.T) {
 		"cancelled at deadline":  {kind: MixPlain, res: &uesim.CallResult{Final: 487, Canceled: true}, want: CauseTimeout},
 		"no answer at all": {kind: MixPlain, res: &uesim.CallResult{},
 			err: fmt.Errorf("%w: invite", uesim.ErrTimeout), want: CauseTimeout},
-		"transport error": {kind: MixPlain, res: &uesim.CallResult{}, err: errors.New("send failed"), want: CauseProtocol},
+		"transport error": {kind: MixPlain, res: &uesim.CallResult{}, err: errors.New("send failed"), want: CauseTransport},
 		"302":             {kind: MixPlain, res: &uesim.CallResult{Final: 302}, want: CauseSIP3xx},
 		"486":             {kind: MixBoth, res: &uesim.CallResult{Final: 486}, want: CauseSIP4xx},
 		"503":             {kind: MixBoth, res: &uesim.CallResult{Final: 503}, want: CauseSIP5xx},

@@ -70,6 +70,7 @@
 //
 //	gen_overload     not made: MaxInFlight calls were in progress (the generator's limit)
 //	timeout          no final response within Hold+CallTimeout (the call is then cancelled)
+//	transport        the INVITE could not be sent: connection refused, send error
 //	sip_3xx … sip_6xx  the INVITE's final response was of that class (Herald's or the callee's)
 //	page_mismatch    a page's bytes differ from its a=file-selector size or SHA-1
 //	page_incomplete  a page transfer started but never completed, so no REPORT was sent:

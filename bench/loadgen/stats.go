@@ -12,6 +12,7 @@ import (
 const (
 	CauseGenOverload    = "gen_overload"    // not made: MaxInFlight calls were in progress
 	CauseTimeout        = "timeout"         // no final response within Hold+CallTimeout (then CANCEL)
+	CauseTransport      = "transport"       // the INVITE could not be sent (connection refused, send error)
 	CauseSIP3xx         = "sip_3xx"         // final response 3xx
 	CauseSIP4xx         = "sip_4xx"         // final response 4xx
 	CauseSIP5xx         = "sip_5xx"         // final response 5xx
@@ -26,7 +27,7 @@ const (
 )
 
 // Causes lists every cause, in classification order.
-var Causes = []string{CauseGenOverload, CauseTimeout, CauseSIP3xx, CauseSIP4xx, CauseSIP5xx, CauseSIP6xx,
+var Causes = []string{CauseGenOverload, CauseTimeout, CauseTransport, CauseSIP3xx, CauseSIP4xx, CauseSIP5xx, CauseSIP6xx,
 	CausePageMismatch, CausePageIncomplete, CauseMSRPError, CauseNoPush, CauseNoRingback, CauseCallee,
 	CauseProtocol}
 
