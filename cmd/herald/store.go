@@ -86,7 +86,7 @@ func openRedisStore(o *config.Options, log *slog.Logger) (*redisstore.Store, *st
 	if err != nil {
 		return nil, nil, err
 	}
-	opts.Logger = log.With("component", "netio/redisstore")
+	opts.Logger = log // the store adds component=netio/redisstore itself
 	rs, err := redisstore.New(opts)
 	if err != nil {
 		return nil, nil, fmt.Errorf("herald: %w", err)

@@ -103,7 +103,9 @@ type Options struct {
 	StreamMaxLen int64
 	// GCGrace and GCInterval: as store.Options (negative GCInterval disables collection).
 	GCGrace, GCInterval time.Duration
-	// Logger receives connection changes and resynchronisations; slog.Default() when nil.
+	// Logger receives connection changes and resynchronisations (the store adds
+	// component=netio/redisstore itself, and makes it go-redis's logger with component=go-redis);
+	// slog.Default() when nil.
 	Logger *slog.Logger
 
 	// client, when set (tests), is used instead of a client built from the fields above.
@@ -176,7 +178,10 @@ func New(opts Options) (*Store, error) {
 	s := &Store{opts: opts, log: opts.Logger, k: newKeys(opts.Prefix), timeout: opts.Timeout, stop: make(chan struct{}), waitCh: make(chan struct{})}
 	if s.log == nil {
 		s.log = slog.Default()
+	} else {
+		useLogger(opts.Logger)
 	}
+	s.log = s.log.With("component", "netio/redisstore")
 	s.rdb = opts.client
 	if s.rdb == nil {
 		if len(opts.Addrs) == 0 {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/herald-ims/herald/core/content"
 	"github.com/herald-ims/herald/core/store"
@@ -461,4 +462,37 @@ func TestStartWithoutRedis(t *testing.T) {
 	}
 	px.setCut(false)
 	eventually(t, "index filled once Redis answers", func() bool { _, ok := lb.Lookup("+15552"); return ok && b.Available() })
+}
+
+// TestClusterMode: with Cluster set, the store runs on go-redis's cluster client (every key under
+// one hash tag, so WATCH/MULTI and the stream stay in one slot): writes, conflicts and the change
+// stream to a second node work as standalone (miniredis answers CLUSTER SLOTS as one node).
+func TestClusterMode(t *testing.T) {
+	m := miniredis.RunT(t)
+	nodes := make([]*Store, 2)
+	lives := make([]*store.Live, 2)
+	for i := range nodes {
+		s, err := New(Options{Addrs: []string{m.Addr()}, Cluster: true, Timeout: time.Second, Logger: quiet(), GCInterval: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		if _, ok := s.Client().(*redis.ClusterClient); !ok {
+			t.Fatalf("client is a %T", s.Client())
+		}
+		nodes[i], lives[i] = s, s.OpenLive(store.LiveOptions{Logger: quiet()}, 2*time.Second)
+	}
+	ctx := context.Background()
+	ref, err := nodes[0].PutPage(ctx, testPage(t, "k.html", "kim"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := nodes[0].Put(ctx, store.Subscriber{ID: "kim", Identities: []string{"+15554"}, CallerCard: ref}, store.Precondition{IfNoneMatch: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nodes[1].Put(ctx, store.Subscriber{ID: "kim", Identities: []string{"+15554"}}, store.Precondition{IfMatch: sub.Revision + 1}); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("stale If-Match through node 1: %v", err)
+	}
+	eventually(t, "node 1 holds kim's card", func() bool { p, ok := lives[1].Lookup("+15554"); return ok && p.CallerCard != nil })
 }
