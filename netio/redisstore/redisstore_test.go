@@ -33,7 +33,7 @@ func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)
 // open returns a store on addr with its index.
 func open(t *testing.T, addr string) (*Store, *store.Live) {
 	t.Helper()
-	s, err := New(Options{Addrs: []string{addr}, Timeout: 300 * time.Millisecond, Logger: quiet(), GCInterval: -1})
+	s, err := New(Options{Addrs: []string{addr}, Timeout: 2 * time.Second, Logger: quiet(), GCInterval: -1}) // generous: a loaded machine must not turn a slow answer into ErrUnavailable
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -445,7 +445,7 @@ func TestStartWithoutRedis(t *testing.T) {
 	}
 	px := newCutProxy(t, m.Addr())
 	px.setCut(true)
-	b, err := New(Options{Addrs: []string{px.ln.Addr().String()}, Timeout: 100 * time.Millisecond, Logger: quiet(), GCInterval: -1})
+	b, err := New(Options{Addrs: []string{px.ln.Addr().String()}, Timeout: time.Second, Logger: quiet(), GCInterval: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
