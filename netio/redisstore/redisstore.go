@@ -88,7 +88,7 @@ type Options struct {
 	MasterName string
 	// Cluster selects Cluster mode with a single seed address.
 	Cluster bool
-	// Username and Password authenticate (Redis ACL, AUTH); SentinelPassword the Sentinels when set.
+	// Username and Password authenticate to Redis (ACL, AUTH). Sentinels are asked without them.
 	Username, Password string
 	// DB is the database number (standalone and Sentinel only).
 	DB int
@@ -351,7 +351,7 @@ func (s *Store) Resolve(ctx context.Context, identity string) (store.Subscriber,
 	return s.Get(ctx, id)
 }
 
-// refKey is the refs field of a subscriber's reference ('p'|'c' + reference).
+// refsOf lists the refs fields of the versions a subscriber names ('p'|'c' + reference).
 func refsOf(sub *store.Subscriber) []string {
 	var out []string
 	for _, r := range []string{sub.CallerCard, sub.CalleeCard} {
