@@ -4,8 +4,9 @@
 // seed/ directory (profiles.yaml and pages/), the subscribers a fresh data directory starts with.
 // Both are read-only: never modify Default's bytes.
 //
-// examples/ holds an annotated production configuration and herald.service a hardened systemd unit;
-// they are documentation and are not embedded.
+// examples/ holds an annotated production configuration, herald.service a hardened systemd unit and
+// kamailio/ the Kamailio dispatcher configuration for a fleet of nodes; they are documentation and
+// are not embedded.
 package configs
 
 import (
