@@ -38,7 +38,7 @@ func TestLiveApplyResync(t *testing.T) {
 	a3 := a
 	a3.CallerCard, a3.Revision = PageRef(p2), 3
 	l.Apply([]Change{{Sub: a3, Old: &a}})
-	l.Apply([]Change{{Sub: a, Old: &b}}) // older than what the index holds: ignored
+	l.Apply([]Change{{Sub: a, Old: &b}})  // older than what the index holds: ignored
 	l.Apply([]Change{{Sub: a3, Old: &a}}) // a duplicate: ignored
 	if pr, ok := l.Lookup("+15551"); !ok || pr.CallerCard != p2 || l.Len() != 2 {
 		t.Fatalf("after apply: %v %v len %d", pr, ok, l.Len())
