@@ -111,6 +111,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	progress := fs.Bool("progress", false, "one human line per second on stderr")
 	fs.Float64Var(&o.StopOnFail, "stop-on-fail", 5, "stop the sweep after a step whose failed % exceeds this (negative: never)")
 	gcPercent := fs.Int("gc-percent", 400, "the generator's GOGC: fewer collections for its per-call garbage (its CPU per call)")
+	memLimit := fs.Int64("mem-limit-mb", 1024, "the generator's soft memory limit (GOMEMLIMIT); 0: none. Its heap holds sipgo's finished transactions for 32 s")
 	cpuprofile := fs.String("cpuprofile", "", "write the generator's own CPU profile here (to see where its CPU per call goes)")
 	out := fs.String("json", "", "write the result JSON here (\"-\" or empty: stdout)")
 	if err := fs.Parse(args); err != nil {
@@ -127,6 +128,9 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	}
 	o.Herald = *herald
 	debug.SetGCPercent(*gcPercent)
+	if *memLimit > 0 {
+		debug.SetMemoryLimit(*memLimit << 20)
+	}
 	if o.Ramp == 0 {
 		o.Ramp = -1 // the flag's 0 means none
 	}
