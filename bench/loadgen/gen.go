@@ -271,7 +271,7 @@ func (g *Generator) Run(ctx context.Context) (*Result, error) {
 			res.Stopped = reason
 			break
 		}
-		// Ramp: not measured.
+		// Ramp: its calls are made and tallied apart (Result.Ramp), not in the step.
 		if o.Ramp > 0 {
 			if !g.schedule(ctx, prevRate, rate, o.Ramp, ramps, pick, &seq) {
 				res.Stopped = g.stopped(ctx)
@@ -351,7 +351,7 @@ func round3(v float64) float64 { return math.Round(v*1000) / 1000 }
 
 // schedule starts calls open-loop for d: the rate goes linearly from r0 to r1, call n is due when
 // the integral of the rate reaches n, and is started then whatever the calls before it are
-// doing (a late start is measured as lag, not absorbed). Calls started count in st (nil: ramp).
+// doing (a late start is measured as lag, not absorbed). Calls started count in st.
 // It returns false when ctx or a stop request ended it early.
 func (g *Generator) schedule(ctx context.Context, r0, r1 float64, d time.Duration,
 	st *stepStats, pick *picker, seq *int) bool {

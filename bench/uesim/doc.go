@@ -32,6 +32,10 @@
 // bytes cannot be matched) through a [Trace] hook. Nothing here writes to stdout; logs go to
 // the *slog.Logger passed in the options.
 //
+// For load generation (bench/loadgen) both take Transport "tcp" (every request over TCP, Contact
+// ;transport=tcp) and NoRecord (no per-call message record); a Callee with Forget drops each call
+// once it is over, after handing it to OnDone, so that its memory stays bounded.
+//
 // Concurrency: a Callee serves many calls at once; a Caller may run several Calls concurrently.
 // All exported accessors are safe for concurrent use.
 package uesim
