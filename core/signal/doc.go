@@ -5,7 +5,10 @@
 // so that in-dialog requests come back over the transport of the leg they come from (route.go).
 //
 // Per call, the goroutine sipgo starts for the INVITE is the call's controller: it owns the call's
-// state and is the only goroutine that changes it. Other handlers (PRACK and UPDATE on Herald's own
+// state and is the only goroutine that changes it. What the call does next is decided by its state
+// machine (core/call's Call: events in, actions out, no I/O); the controller only translates what
+// arrives into events and performs the actions (callact.go), and it closes a push session only when
+// the machine says so. Other handlers (PRACK and UPDATE on Herald's own
 // early dialog) and helper goroutines (the UPDATE client transaction) post events to the controller
 // and never touch its state. The controller returns only after the INVITE has its final response, every
 // push session of the call has ended and every helper goroutine has exited; the call table entry is
