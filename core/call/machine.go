@@ -122,12 +122,13 @@ const (
 	EvLink                               // the callee card's Call-Info link (Sent: published)
 	EvBrokenEnded                        // the ACK and BYE of a 2xx without a session answer are done
 	EvResent                             // the INVITE resent without the part (Failed: could not be)
+	EvRingback                           // the RTP plane\'s ringback streams: Lines reserved for the 183, or (Started) playing
 	EvFault                              // the glue recovered a panic in this call
 	EvEnd                                // the controller is ending: release whatever is still held
 )
 
 var eventNames = [...]string{"?", "forwarded", "response", "client-done", "cancel", "caller-gone", "drain", "timer",
-	"prack", "update-out", "update-result", "inbound-update", "push-done", "link", "broken-ended", "resent", "fault", "end"}
+	"prack", "update-out", "update-result", "inbound-update", "push-done", "link", "broken-ended", "resent", "ringback", "fault", "end"}
 
 func (k EventKind) String() string {
 	if int(k) < len(eventNames) {
@@ -171,6 +172,10 @@ type Event struct {
 	Update     UpdateOut
 	Card       Card
 	Delivered  bool
+	// EvRingback: how many ringback streams the RTP plane reserved (the 183's answer names them)
+	// or, with Started, started playing.
+	Lines   int
+	Started bool
 }
 
 // ActionKind is what the glue must do.
@@ -303,7 +308,8 @@ type Call struct {
 	done  bool
 
 	open     [3]bool // push sessions open, by Card
-	ringback bool    // ringback streams may be held (an early 183 answered with a clip planned)
+	ringback bool    // ringback streams may be held (an early 183 answered with a clip planned, until the plane says none)
+	ringing  bool    // ringback is playing to the caller (claims 2, 6)
 	progress bool    // the callee answered beyond 100 (101-299)
 	resent   bool    // the INVITE was (or is being) sent again without the part
 	followUp bool    // the outstanding reliable 183 is the link 183 after a refused UPDATE
@@ -352,6 +358,9 @@ func (c *Call) Final() bool { return c.phase.final() }
 
 // Canceled reports whether the forwarded INVITE is being cancelled downstream.
 func (c *Call) Canceled() bool { return c.phase.canceled() }
+
+// Ringing reports whether ringback is playing to the caller (claims 2, 6).
+func (c *Call) Ringing() bool { return c.ringing }
 
 // Done reports whether the controller is finished.
 func (c *Call) Done() bool { return c.done }
@@ -432,6 +441,14 @@ func (c *Call) Handle(ev Event) []Action {
 		c.brokenEnded(ev)
 	case EvResent:
 		c.resentResult(ev)
+	case EvRingback:
+		switch {
+		case !c.ringback:
+		case ev.Started:
+			c.ringing = ev.Lines > 0
+		case ev.Lines == 0:
+			c.ringback = false // no codec in common or no port: nothing to play, nothing to stop
+		}
 	case EvFault:
 		// The recovery net caught a panic in the controller: 500 (with Retry-After) when nothing
 		// final went upstream, CANCEL downstream unless sent already. Failed first: no 199.
@@ -481,7 +498,7 @@ func (c *Call) closePush(card Card) {
 
 func (c *Call) stopRingback() {
 	if c.ringback {
-		c.ringback = false
+		c.ringback, c.ringing = false, false
 		c.do(Action{Kind: ActStopRingback})
 	}
 }

@@ -74,6 +74,8 @@ var setups = map[string]struct {
 	"prov-sent":          {cfgFull, []Event{fwd, res(180)}},
 	"early":              {cfgFull, []Event{fwd, res(180), prack}},
 	"update-sent":        {cfgFull, []Event{fwd, res(180), prack, updSent}},
+	"prov-sent-noring":   {cfgFull, []Event{fwd, res(180), {Kind: EvRingback}}},
+	"ringing":            {cfgFull, []Event{fwd, res(180), {Kind: EvRingback, Lines: 1}, prack, {Kind: EvRingback, Started: true, Lines: 1}, updSent}},
 	"update-refused":     {cfgFull, []Event{fwd, res(180), prack, updSent, {Kind: EvUpdateResult, Code: 504}}},
 	"update-refused-req": {cfgFull100rel, []Event{fwd, res(180), prack, updSent, {Kind: EvUpdateResult, Code: 504}}},
 	"link-pending":       {cfgFull100rel, []Event{fwd, res(180), prack, updSent, {Kind: EvUpdateResult, Code: 504}, linkOK}},
@@ -155,6 +157,14 @@ func TestTransitions(t *testing.T) {
 		{"claim 6: callee card and ringback", "callee-ring-prov", prack,
 			"answer-prack 200, disarm reliable, play-ringback, send-update", Forwarding, Early},
 		{"claim 5: a further 18x is relayed, no second early dialog", "callee-prov", res(183), "arm timer-c 3m0s, relay 183", Forwarding, ProvSent},
+
+		// Ringback as the RTP plane reports it.
+		{"claim 2: no codec in common or no port: nothing to play", "prov-sent-noring", prack,
+			"answer-prack 200, disarm reliable, send-update", Forwarding, Early},
+		{"claim 2: no ringback reserved: the answer stops none", "prov-sent-noring", res(200),
+			"close-push caller-card, disarm reliable, 199, relay 200, done", Answered, Terminated},
+		{"claim 2: ringback playing stops first on the answer", "ringing", res(200),
+			"stop-ringback, close-push caller-card, close-push callee-card, 199, relay 200, done", Answered, Terminated},
 
 		// Out of order and duplicates.
 		{"claim 2: a 200 before the PRACK answer ends the early dialog with 199", "prov-sent", res(200),
@@ -312,6 +322,7 @@ var pool = []Event{
 	{Kind: EvCallerGone, Canceled: true}, {Kind: EvDrain}, timerC, reliable, {Kind: EvTimer, Timer: TimerCancelWait},
 	{Kind: EvClientDone}, {Kind: EvBrokenEnded, Code: 200}, {Kind: EvResent}, {Kind: EvResent, Failed: true},
 	{Kind: EvFault}, {Kind: EvForwarded, Sent: true, Failed: true}, fwd,
+	{Kind: EvRingback}, {Kind: EvRingback, Lines: 1}, {Kind: EvRingback, Started: true, Lines: 1},
 }
 
 // checkRun feeds evs, then the controller's end, to a new machine of cfg and fails when what it
@@ -451,5 +462,23 @@ func TestDeterministic(t *testing.T) {
 	}
 	if !strings.HasSuffix(out[0], "answered prov-sent early update-sent pushing pushed terminated") {
 		t.Fatalf("trail %s", out[0])
+	}
+}
+
+// TestRingbackState proves the ringback state of claims 2 and 6 as the RTP plane reports it:
+// playing once started after PRACK, stopped (and no longer playing) on the answer; a plane that
+// reserved no stream has nothing to stop.
+func TestRingbackState(t *testing.T) {
+	c := run(t, "ringing")
+	if !c.Ringing() {
+		t.Fatal("ringback not playing after PRACK and the plane's start")
+	}
+	if acts := c.Handle(res(200)); len(acts) == 0 || acts[0].Kind != ActStopRingback || c.Ringing() {
+		t.Fatalf("answer: %s, ringing %t; want the ringback stopped first", render(acts), c.Ringing())
+	}
+	c = run(t, "prov-sent-noring")
+	c.Handle(prack)
+	if c.Ringing() {
+		t.Fatal("ringing without a stream")
 	}
 }

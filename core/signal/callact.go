@@ -14,21 +14,23 @@ import (
 // only place a call's controller changes anything outside itself.
 
 // handle gives ev to the call's machine and performs what it returns, in order; an action that
-// reports back (the UPDATE sent, the link published, the INVITE resent) leaves its event in c.next,
-// handled once the batch is done (the machine's slice is valid until its next Handle).
+// reports back (the ringback reserved or playing, the UPDATE sent, the link published, the INVITE
+// resent) queues its event in c.next, handled in order once the batch is done (the machine's slice
+// is valid until its next Handle).
 func (c *callCtl) handle(ev call.Event) {
 	for {
 		for _, a := range c.m.Handle(ev) {
 			c.act(a)
 		}
-		if c.next == nil {
+		if len(c.next) == 0 {
 			return
 		}
-		ev, c.next = *c.next, nil
+		ev = c.next[0]
+		c.next = c.next[1:]
 	}
 }
 
-func (c *callCtl) report(ev call.Event) { c.next = &ev }
+func (c *callCtl) report(ev call.Event) { c.next = append(c.next, ev) }
 
 // ownFinal are Herald's own final responses: reason phrase, and whether the caller may retry
 // (Retry-After, RFC 3261 §20.33).
@@ -68,6 +70,7 @@ func (c *callCtl) act(a call.Action) {
 		}
 	case call.ActSendEarly183:
 		c.sendEarly183(a.RSeq, a.Link)
+		c.report(call.Event{Kind: call.EvRingback, Lines: len(c.early.streams)})
 	case call.ActSendLink183:
 		c.sendLink183(a.Reliable, a.RSeq)
 	case call.ActRetransmit183:
@@ -82,7 +85,7 @@ func (c *callCtl) act(a call.Action) {
 			c.early.retransmit = nil
 		}
 	case call.ActPlayRingback:
-		c.playRingback()
+		c.report(call.Event{Kind: call.EvRingback, Started: true, Lines: c.playRingback()})
 	case call.ActStopRingback:
 		c.stopRingback()
 	case call.ActClosePush:

@@ -80,17 +80,21 @@ func (c *callCtl) answerOffer(offer *sdp.Session) *sdp.Session {
 	return ans
 }
 
-// playRingback starts every answered stream (after PRACK: the offer/answer is complete).
-func (c *callCtl) playRingback() {
+// playRingback starts every answered stream (after PRACK: the offer/answer is complete) and
+// returns how many play.
+func (c *callCtl) playRingback() int {
+	n := 0
 	for _, r := range c.early.streams {
 		if err := r.st.Play(r.dst, r.track); err != nil {
 			c.s.log.Warn("ringback play", "call_id", c.callID, "error", err)
 			continue
 		}
+		n++
 		c.s.Stats.Ringbacks.Add(1)
 		c.rec.ringback.Store(true)
 		c.s.trace("herald → caller  RTP ringback %q as %s to %s", c.plan.Ringback, r.enc, r.dst)
 	}
+	return n
 }
 
 // stopRingback stops and releases every stream; safe to call more than once.

@@ -63,7 +63,7 @@ type callCtl struct {
 	inReq   *sip.Request
 	inTx    sip.ServerTransaction
 	link    string
-	next    *call.Event
+	next    []call.Event
 	done    bool
 
 	// The gate on early-dialog pushes (capability.go): the keys each party's terminal is learned
