@@ -3,8 +3,6 @@ package core_test
 
 import (
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 )
@@ -14,7 +12,10 @@ import (
 // which may import core, never the reverse). Tests may import netio to wire real sockets. It reads the
 // dependency graph with `go list -deps`, which leaves test files out.
 func TestCoreImportsNoNetio(t *testing.T) {
-	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("the go command is needed to read the import graph: %v", err)
+	}
 	out, err := exec.Command(goBin, "list", "-deps", "-f", "{{.ImportPath}}", "github.com/herald-ims/herald/core/...").CombinedOutput()
 	if err != nil {
 		t.Fatalf("go list: %v\n%s", err, out)

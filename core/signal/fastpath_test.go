@@ -26,9 +26,6 @@ import (
 // fpWait bounds every read of a test socket.
 const fpWait = 2 * time.Second
 
-// fpSlack is how late a timer of Herald's may fire in these tests (see fpRetry).
-const fpSlack = 500 * time.Millisecond
-
 // fpBranchRE is a branch of the fast path: its prefix and a transaction id in hex (the ACK for a 2xx
 // has an "a" and a hash, hex as well).
 var fpBranchRE = regexp.MustCompile(`^z9hG4bKhrld[0-9a-f]+$`)
@@ -41,8 +38,8 @@ const (
 )
 
 // fpPeer is a raw UDP socket on 127.0.0.1 playing a caller or a callee (Herald's next hop). A reader
-// goroutine timestamps every datagram as it arrives, so that timer intervals are measured even while
-// the test reads another socket.
+// goroutine queues every datagram with its arrival time while the test reads another socket. Timer
+// tests run Herald on an injected clock (fastclock_test.go) and measure no interval.
 type fpPeer struct {
 	conn *net.UDPConn
 	rx   chan fpDatagram
@@ -509,124 +506,6 @@ func fpHopRequest(t *testing.T, what string, m, fwd fpMsg, method, to string) {
 // 4 s with T1 500 ms, §17.1.2.2), so that the cap shows within 64·T1.
 const fpT2 = 8 * testT1
 
-// fpCancelDown reads Herald's CANCEL downstream for the forwarded INVITE fwd (RFC 3261 §9.1: its
-// branch, Route set, From, To, Call-ID, CSeq number), answers it as the callee with tag (200, then
-// 487 for the INVITE) and checks Herald's ACK for the 487 (§17.1.1.3). It returns the CANCEL.
-func fpCancelDown(t *testing.T, what string, r *rig, callee *fpPeer, fwd fpMsg, tag string) []byte {
-	t.Helper()
-	cd := callee.next(t, what, fwd.raw)
-	cancel := parseFP(t, "CANCEL", cd.data)
-	fpHopRequest(t, "CANCEL downstream", cancel, fwd, "CANCEL", fwd.one(t, "INVITE", "To"))
-	callee.send(t, r.addr, fpReply(t, cancel, 200, "OK", tag, false, "", ""))
-	callee.send(t, r.addr, fpReply(t, fwd, 487, "Request Terminated", tag, false, "", ""))
-	var ack fpMsg
-	for ack.raw == nil {
-		// CANCEL retransmissions (its Timer E) may cross the callee's 200.
-		if d := callee.next(t, "ACK for the 487", fwd.raw); !bytes.Equal(d.data, cd.data) {
-			ack = parseFP(t, "ACK", d.data)
-		}
-	}
-	fpHopRequest(t, "ACK for the 487", ack, fwd, "ACK", "<"+dave+">;tag="+tag)
-	return cd.data
-}
-
-// fpInterval is the interval before the i-th retransmission (from 1): T1 doubling, capped at
-// capAt when it is not 0 (RFC 3261 §17.1.1.2 Timer A has no cap; Timer E, G and the CANCEL's E have
-// T2).
-func fpInterval(i int, capAt time.Duration) time.Duration {
-	iv := testT1 << (i - 1)
-	if capAt > 0 && iv > capAt {
-		iv = capAt
-	}
-	return iv
-}
-
-// fpSends is how many times a request is sent within 64·T1 (Timer B or F) at those intervals:
-// the original and its retransmissions.
-func fpSends(capAt time.Duration) int {
-	n, at := 1, time.Duration(0)
-	for i := 1; ; i++ {
-		if at += fpInterval(i, capAt); at >= 64*testT1 {
-			return n
-		}
-		n++
-	}
-}
-
-// fpDoubling checks retransmissions of one datagram: every copy is the first, byte for byte (the
-// test fails otherwise), and the intervals double from T1, capped at capAt when not 0 (RFC 3261
-// §17.1.1.2, §17.1.2.2, §17.2.1). It returns what is wrong with the intervals, "" when nothing. One
-// stall is let pass: an interval stretched, and the next one squeezed by as much when the stall
-// delayed a send or the test's reading rather than the timer.
-func fpDoubling(t *testing.T, what string, copies []fpDatagram, capAt time.Duration) string {
-	t.Helper()
-	for i := 1; i < len(copies); i++ {
-		if !bytes.Equal(copies[i].data, copies[0].data) {
-			t.Fatalf("%s: copy %d differs:\n%s\nwant\n%s", what, i, copies[i].data, copies[0].data)
-		}
-	}
-	stalled, squeezable := false, false
-	for i := 1; i < len(copies); i++ {
-		gap, want := copies[i].at.Sub(copies[i-1].at), fpInterval(i, capAt)
-		lo, hi := want*3/4, want*3/2+60*time.Millisecond
-		if i == 1 {
-			lo = 0 // Herald arms the timer, then sends the original: a stall between squeezes this one
-		}
-		switch {
-		case gap > hi && !stalled:
-			stalled, squeezable = true, true
-			continue
-		case gap < lo && squeezable:
-		case gap < lo || gap > hi:
-			return fmt.Sprintf("%s: copy %d after %v, want about %v (intervals %v)", what, i, gap, want, fpIntervals(copies))
-		}
-		squeezable = false
-	}
-	return ""
-}
-
-// fpLate checks el, the time from the request that started a timer of Herald's to the datagram it
-// sent when the timer fired: earlier than due is a failure (Herald sets a timer once it has read what
-// starts it, after the test sent it, and fires it once due); later than due+fpSlack is returned, ""
-// otherwise.
-func fpLate(t *testing.T, what string, el, due time.Duration) string {
-	t.Helper()
-	if el < due {
-		t.Fatalf("%s after %v, before its %v", what, el, due)
-	}
-	if el > due+fpSlack {
-		return fmt.Sprintf("%s after %v, want %v", what, el, due)
-	}
-	return ""
-}
-
-// fpRetry runs a scenario whose timer measurements a starved machine can upset: on a -race run
-// beside other test processes, a stall of Herald's or the test's goroutines stretches one interval
-// and squeezes the next. The scenario fails the test at once for anything else, and returns what it
-// found wrong with the timing; that scenario is run again with a new Herald, and fails the test only
-// when every attempt finds something (a fault of Herald's timers repeats, a stall does not).
-func fpRetry(t *testing.T, scenario func() string) {
-	t.Helper()
-	var found []string
-	for attempt := 1; attempt <= 3; attempt++ {
-		msg := scenario()
-		if msg == "" {
-			return
-		}
-		found = append(found, msg)
-		t.Logf("attempt %d: %s", attempt, msg)
-	}
-	t.Fatalf("timers wrong in every attempt:\n%s", strings.Join(found, "\n"))
-}
-
-func fpIntervals(ds []fpDatagram) []time.Duration {
-	var out []time.Duration
-	for i := 1; i < len(ds); i++ {
-		out = append(out, ds[i].at.Sub(ds[i-1].at).Round(time.Millisecond))
-	}
-	return out
-}
-
 // TestFastPathPlainCall proves a plain call end to end on the fast path (RFC 3261 §16): the INVITE is
 // forwarded with Herald's Via and Record-Route, its own Route popped and the next one followed (or the
 // configured next hop when none is left), Max-Forwards decremented and everything else byte for byte;
@@ -853,59 +732,76 @@ func TestFastPathTimerAB(t *testing.T) {
 	r.quiet(t)
 }
 
-// TestFastPathReject proves a rejected call (RFC 3261 §16.7, §17.1.1.3, §17.2.1): Herald ACKs the
-// callee's 486 itself (same branch as its INVITE, CSeq n ACK, the 486's To, the INVITE's Route),
-// relays the 486 upstream and retransmits it on Timer G until the caller's ACK; a retransmitted 486
-// from the callee gets the same ACK again and is not relayed.
+// TestFastPathReject proves a rejected call (RFC 3261 §16.7, §17.1.1.3, §17.2.1) on an injected
+// clock: Herald ACKs the callee's 486 itself (same branch as its INVITE, CSeq n ACK, the 486's To,
+// the INVITE's Route), relays the 486 upstream and retransmits it on Timer G (T1, then doubling up
+// to T2) until the caller's ACK; a retransmitted 486 from the callee gets the same ACK again and is
+// not relayed; Timer H (64·T1) forgets the transaction.
 func TestFastPathReject(t *testing.T) {
 	leakCheck(t)
 	st, _ := testStore(t)
-	fpRetry(t, func() string {
-		caller, callee := newFPPeer(t), newFPPeer(t)
-		r := startHerald(t, st, callee.addr(), func(o *Options) { o.T2 = fpT2 })
-		c := newFPCall(caller, erin, dave)
-		c.routes = []string{fpRoute(r) + ", <sip:" + callee.addr() + ";lr;x=1>"}
-		caller.send(t, r.addr, c.invite())
-		fwd := parseFP(t, "forwarded INVITE", callee.next(t, "forwarded INVITE").data)
-		hv := fwd.all("Via")[0]
+	clk := new(wheel.Manual)
+	caller, callee := newFPPeer(t), newFPPeer(t)
+	r := startHerald(t, st, callee.addr(), func(o *Options) { o.Clock, o.T2 = clk, fpT2 })
+	peers := fpPeers{"caller": caller, "callee": callee}
+	c := newFPCall(caller, erin, dave)
+	c.routes = []string{fpRoute(r) + ", <sip:" + callee.addr() + ";lr;x=1>"}
+	caller.send(t, r.addr, c.invite())
+	fwd := parseFP(t, "forwarded INVITE", callee.next(t, "forwarded INVITE").data)
+	hv := fwd.all("Via")[0]
 
-		busy := fpReply(t, fwd, 486, "Busy Here", "cb", false, "", "")
-		callee.send(t, r.addr, busy)
-		ackDown := callee.next(t, "ACK for the 486", fwd.raw)
-		busyTo := parseFP(t, "486", busy).one(t, "486", "To")
-		fpHopRequest(t, "ACK downstream", parseFP(t, "ACK", ackDown.data), fwd, "ACK", busyTo)
+	busy := fpReply(t, fwd, 486, "Busy Here", "cb", false, "", "")
+	callee.send(t, r.addr, busy)
+	ackDown := callee.next(t, "ACK for the 486", fwd.raw)
+	busyTo := parseFP(t, "486", busy).one(t, "486", "To")
+	fpHopRequest(t, "ACK downstream", parseFP(t, "ACK", ackDown.data), fwd, "ACK", busyTo)
 
-		rel := caller.nextNot100(t, "relayed 486")
-		if want := fpWithoutVia(t, busy, hv); !bytes.Equal(rel.data, want) {
-			t.Fatalf("relayed 486:\n%s\nwant\n%s", rel.data, want)
-		}
-		if n := r.sig.ActiveCalls(); n != 0 {
-			t.Fatalf("ActiveCalls %d after the 486", n)
-		}
-		copies := []fpDatagram{rel}
-		for range 3 {
-			copies = append(copies, caller.next(t, "486 again (Timer G)"))
-		}
-		slow := fpDoubling(t, "Timer G", copies, fpT2)
-
-		caller.send(t, r.addr, c.request("ACK", c.ruri, c.branch, 1, busyTo, c.routes))
-		fpCount(t, "Fast.Absorbed", &r.sig.Stats.Fast.Absorbed, 1)
-		callee.send(t, r.addr, busy)
-		if again := callee.next(t, "ACK for the retransmitted 486", fwd.raw).data; !bytes.Equal(again, ackDown.data) {
-			t.Fatalf("ACK for the retransmitted 486:\n%s\nwant the first one\n%s", again, ackDown.data)
-		}
-		// Timer G stops: one copy may have crossed the ACK, but at intervals of T2 at most, 20·T1
-		// would see two more.
-		if n := caller.silent(t, "caller after its ACK", 20*testT1, rel.data); n > 1 && slow == "" {
-			slow = fmt.Sprintf("%d copies of the 486 after the caller's ACK", n)
-		}
-		callee.silent(t, "callee after its 486", 3*testT1, fwd.raw)
-		fpStat(t, "Fast.Calls", &r.sig.Stats.Fast.Calls, 1)
-		fpStat(t, "CallsDone", &r.sig.Stats.CallsDone, 1)
-		fpStat(t, "Fast.Timeouts", &r.sig.Stats.Fast.Timeouts, 0)
-		r.quiet(t)
-		return slow
+	rel := caller.next(t, "relayed 486") // at 0: no 100 Trying is due yet
+	if want := fpWithoutVia(t, busy, hv); !bytes.Equal(rel.data, want) {
+		t.Fatalf("relayed 486:\n%s\nwant\n%s", rel.data, want)
+	}
+	if n := r.sig.ActiveCalls(); n != 0 {
+		t.Fatalf("ActiveCalls %d after the 486", n)
+	}
+	g := "caller SIP/2.0 486 Busy Here"
+	got := fpRunClock(t, r, clk, peers, []fpClockStep{
+		{at: testT1 - time.Millisecond},
+		{at: testT1, sent: []string{g}},
+		{at: 3*testT1 - time.Millisecond},
+		{at: 3 * testT1, sent: []string{g}},
+		{at: 7 * testT1, sent: []string{g}},
+		{at: 7*testT1 + fpT2 - time.Millisecond}, // 8·T1 = T2: capped from here
+		{at: 7*testT1 + fpT2, sent: []string{g}},
+		{at: 7*testT1 + 2*fpT2, sent: []string{g}},
 	})
+	for _, d := range got["caller"] {
+		if !bytes.Equal(d, rel.data) {
+			t.Fatalf("Timer G sent\n%s\nwant the 486 again", d)
+		}
+	}
+
+	caller.send(t, r.addr, c.request("ACK", c.ruri, c.branch, 1, busyTo, c.routes))
+	fpCount(t, "Fast.Absorbed", &r.sig.Stats.Fast.Absorbed, 1)
+	callee.send(t, r.addr, busy)
+	if again := callee.next(t, "ACK for the retransmitted 486", fwd.raw).data; !bytes.Equal(again, ackDown.data) {
+		t.Fatalf("ACK for the retransmitted 486:\n%s\nwant the first one\n%s", again, ackDown.data)
+	}
+	// Timer G stopped at the ACK; Timer H ends the transaction at 64·T1.
+	fpRunClock(t, r, clk, peers, []fpClockStep{{at: 7*testT1 + 4*fpT2}, {at: 64*testT1 - time.Millisecond}})
+	if n := fpTxCount(r); n != 1 {
+		t.Fatalf("%d fast transactions before Timer H, want 1", n)
+	}
+	fpRunClock(t, r, clk, peers, []fpClockStep{{at: 64 * testT1}})
+	if n := fpTxCount(r); n != 0 {
+		t.Fatalf("%d fast transactions after Timer H, want 0", n)
+	}
+	caller.silent(t, "caller after its ACK", 0)
+	callee.silent(t, "callee after its 486", 0)
+	fpStat(t, "Fast.Calls", &r.sig.Stats.Fast.Calls, 1)
+	fpStat(t, "CallsDone", &r.sig.Stats.CallsDone, 1)
+	fpStat(t, "Fast.Timeouts", &r.sig.Stats.Fast.Timeouts, 0)
+	fpStat(t, "Fast.Retransmissions", &r.sig.Stats.Fast.Retransmissions, 5)
+	r.quiet(t)
 }
 
 // TestFastPathCancel proves CANCEL on the fast path (RFC 3261 §16.10, §9.2): after a 180 the caller's
@@ -1452,37 +1348,42 @@ func TestFastPathCancelBeforeProvisional(t *testing.T) {
 }
 
 // TestFastPathLate2xxAfterTimerB: a 2xx that arrives after Herald answered 408 for an INVITE nothing
-// answered (Timer B) is still relayed upstream (RFC 3261 §16.7 step 5: every 2xx to an INVITE is
-// forwarded), as the general path relays it.
+// answered (Timer B, stepped to on an injected clock) is still relayed upstream (RFC 3261 §16.7
+// step 5: every 2xx to an INVITE is forwarded), as the general path relays it.
 func TestFastPathLate2xxAfterTimerB(t *testing.T) {
 	leakCheck(t)
 	st, _ := testStore(t)
+	clk := new(wheel.Manual)
 	caller, callee := newFPPeer(t), newFPPeer(t)
-	r := startHerald(t, st, callee.addr(), nil)
+	r := startHerald(t, st, callee.addr(), func(o *Options) { o.Clock, o.TimerC = clk, time.Hour })
+	peers := fpPeers{"caller": caller, "callee": callee}
 	c := newFPCall(caller, erin, dave)
 	caller.send(t, r.addr, c.invite())
 	fwd := parseFP(t, "forwarded INVITE", callee.next(t, "forwarded INVITE").data)
-	var to string
-	for to == "" {
-		m := parseFP(t, "answer", caller.next(t, "408 at Timer B").data)
-		if strings.HasPrefix(m.start, "SIP/2.0 408 ") {
-			to = m.one(t, "408", "To")
+	// Straight to Timer B in one step: one INVITE retransmission and the 408 (the 100 Trying is not
+	// owed once the 408 went).
+	clk.Set(int64(64 * testT1))
+	var res408 []byte
+	for _, d := range slices.Clone(r.sig.fast.tickSafe(nil)) {
+		if bytes.HasPrefix(d.b, []byte("SIP/2.0 408 ")) {
+			res408 = d.b
 		}
+	}
+	if res408 == nil {
+		t.Fatal("no 408 at Timer B")
+	}
+	to := parseFP(t, "408", res408).one(t, "408", "To")
+	if d := caller.next(t, "408 at Timer B").data; !bytes.Equal(d, res408) {
+		t.Fatalf("caller got\n%s\nwant the 408", d)
 	}
 	ok := fpReply(t, fwd, 200, "OK", "late", false, "<sip:dave@"+callee.addr()+">", fpSDPAnswer)
 	callee.send(t, r.addr, ok)
-	want := fpWithoutVia(t, ok, fwd.all("Via")[0])
-	for {
-		d := caller.next(t, "the late 200")
-		if bytes.HasPrefix(d.data, []byte("SIP/2.0 408 ")) {
-			continue // Timer G's copies of the 408
-		}
-		if !bytes.Equal(d.data, want) {
-			t.Fatalf("late 200 relayed as\n%s\nwant\n%s", d.data, want)
-		}
-		break
+	if d := caller.next(t, "the late 200").data; !bytes.Equal(d, fpWithoutVia(t, ok, fwd.all("Via")[0])) {
+		t.Fatalf("late 200 relayed as\n%s\nwant\n%s", d, fpWithoutVia(t, ok, fwd.all("Via")[0]))
 	}
 	caller.send(t, r.addr, c.request("ACK", c.ruri, c.branch, 1, to, c.routes)) // ends Timer G
+	fpCount(t, "Fast.Absorbed", &r.sig.Stats.Fast.Absorbed, 1)
+	fpRunClock(t, r, clk, peers, []fpClockStep{{at: 80 * testT1}}) // no Timer G after the ACK
 	fpStat(t, "Fast.Timeouts", &r.sig.Stats.Fast.Timeouts, 1)
 	r.quiet(t)
 }
@@ -1571,4 +1472,25 @@ func TestFastPathTransactionLimit(t *testing.T) {
 			t.Fatalf("the refused BYE was forwarded:\n%s", d.data)
 		}
 	}
+}
+
+// fpCancelDown reads Herald's CANCEL downstream for the forwarded INVITE fwd (RFC 3261 §9.1: its
+// branch, Route set, From, To, Call-ID, CSeq number), answers it as the callee with tag (200, then
+// 487 for the INVITE) and checks Herald's ACK for the 487 (§17.1.1.3). It returns the CANCEL.
+func fpCancelDown(t *testing.T, what string, r *rig, callee *fpPeer, fwd fpMsg, tag string) []byte {
+	t.Helper()
+	cd := callee.next(t, what, fwd.raw)
+	cancel := parseFP(t, "CANCEL", cd.data)
+	fpHopRequest(t, "CANCEL downstream", cancel, fwd, "CANCEL", fwd.one(t, "INVITE", "To"))
+	callee.send(t, r.addr, fpReply(t, cancel, 200, "OK", tag, false, "", ""))
+	callee.send(t, r.addr, fpReply(t, fwd, 487, "Request Terminated", tag, false, "", ""))
+	var ack fpMsg
+	for ack.raw == nil {
+		// CANCEL retransmissions (its Timer E) may cross the callee's 200.
+		if d := callee.next(t, "ACK for the 487", fwd.raw); !bytes.Equal(d.data, cd.data) {
+			ack = parseFP(t, "ACK", d.data)
+		}
+	}
+	fpHopRequest(t, "ACK for the 487", ack, fwd, "ACK", "<"+dave+">;tag="+tag)
+	return cd.data
 }
