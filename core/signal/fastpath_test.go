@@ -1310,12 +1310,14 @@ func TestFastPathAckOf482(t *testing.T) {
 // TestFastPathCancelBeforeProvisional: RFC 3261 §9.1, a CANCEL must not be sent before a provisional
 // response came back. The caller's CANCEL is answered at once (200, and 487 for the INVITE, with one
 // To tag, §9.2), but Herald's CANCEL waits for the callee's first provisional; until then the INVITE
-// keeps being retransmitted (Timer A).
+// keeps being retransmitted (Timer A, stepped on an injected clock).
 func TestFastPathCancelBeforeProvisional(t *testing.T) {
 	leakCheck(t)
 	st, _ := testStore(t)
 	caller, callee := newFPPeer(t), newFPPeer(t)
-	r := startHerald(t, st, callee.addr(), nil)
+	clk := new(wheel.Manual)
+	r := startHerald(t, st, callee.addr(), func(o *Options) { o.Clock = clk })
+	peers := fpPeers{"caller": caller, "callee": callee}
 	c := newFPCall(caller, erin, dave)
 	caller.send(t, r.addr, c.invite())
 	fwd := parseFP(t, "forwarded INVITE", callee.next(t, "forwarded INVITE").data)
@@ -1337,9 +1339,17 @@ func TestFastPathCancelBeforeProvisional(t *testing.T) {
 	if tags["1 CANCEL"] != tags["1 INVITE"] {
 		t.Fatalf("200 (CANCEL) tag %q, 487 tag %q: want one tag (RFC 3261 §9.2)", tags["1 CANCEL"], tags["1 INVITE"])
 	}
-	// Only copies of the INVITE reach the callee while it has not answered.
-	if n := callee.silent(t, "callee before its provisional", 4*testT1, fwd.raw); n == 0 {
-		t.Fatal("no INVITE retransmission while the CANCEL waits (Timer A)")
+	// Only copies of the INVITE reach the callee while it has not answered (Timer A goes on); the
+	// caller, which has not ACKed the 487, gets it again (Timer G).
+	g := "caller SIP/2.0 487 Request Terminated"
+	got := fpRunClock(t, r, clk, peers, []fpClockStep{
+		{at: testT1, sent: []string{"callee INVITE", g}},
+		{at: 3 * testT1, sent: []string{"callee INVITE", g}},
+	})
+	for _, d := range got["callee"] {
+		if !bytes.Equal(d, fwd.raw) {
+			t.Fatalf("while the CANCEL waits the callee got\n%s\nwant the INVITE again", d)
+		}
 	}
 	callee.send(t, r.addr, fpReply(t, fwd, 180, "Ringing", "cb", false, "<sip:dave@"+callee.addr()+">", ""))
 	fpCancelDown(t, "CANCEL after the 180", r, callee, fwd, "cb")
