@@ -127,3 +127,65 @@ func UpdateOffer(current *sdp.Session, host string, sessID uint64, push *sdp.Med
 	sess.Media = append(sess.Media, push)
 	return sess
 }
+
+// SessionAnswered reports whether a 2xx body of type ct answers the caller's offer: a session SDP
+// with an m-line not refused (port 0). A callee that did not take the early-session part may
+// answer without one (linphone 5.1: 200 without SDP, then BYE): Event.Session for the machine.
+func SessionAnswered(ct string, body []byte) bool {
+	session, _, err := sdp.SplitBody(ct, body)
+	if err != nil || session == nil {
+		return false
+	}
+	ans, err := sdp.Parse(session)
+	if err != nil {
+		return false
+	}
+	for _, m := range ans.Media {
+		if m.Port != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// EarlyAnswers are the MSRP lines (not refused) of the callee terminal's early-session answer in
+// a response body of type ct (claim 1: where its terminal takes the caller card from); none when
+// the body has no early-session part.
+func EarlyAnswers(ct string, body []byte) []sdp.MSRPInfo {
+	_, early, err := sdp.SplitBody(ct, body)
+	if err != nil || early == nil {
+		return nil
+	}
+	sess, err := sdp.Parse(early)
+	if err != nil {
+		return nil
+	}
+	var infos []sdp.MSRPInfo
+	for _, m := range sess.Media {
+		if info, err := m.MSRP(); err == nil && m.Port != 0 {
+			infos = append(infos, info)
+		}
+	}
+	return infos
+}
+
+// UpdateAnswer reads the caller's SDP answer in the 200 (UPDATE) (claims 1/4, 5/7): declined when
+// it refused the m=message line (port 0, RFC 3264 §6), else the MSRP lines it took (its a=path and
+// a=setup), for the callee card's session.
+func UpdateAnswer(body []byte) (declined bool, infos []sdp.MSRPInfo) {
+	ans, err := sdp.Parse(body)
+	if err != nil {
+		return false, nil
+	}
+	for _, m := range ans.Media {
+		if m.Type == "message" && m.Port == 0 {
+			return true, nil
+		}
+	}
+	for _, m := range ans.Media {
+		if info, err := m.MSRP(); err == nil {
+			infos = append(infos, info)
+		}
+	}
+	return false, infos
+}

@@ -188,3 +188,51 @@ func TestCallerCardBody(t *testing.T) {
 		})
 	}
 }
+
+// TestResponseAnswers proves how the machine's facts are read from the answers (claims 1, 3, 4):
+// whether a 2xx answers the caller's offer (no: the callee did not take the early-session part),
+// the callee terminal's early-session answer (its MSRP line, for the caller card), and the
+// caller's answer to the UPDATE (the m=message line declined, or taken with its a=path).
+func TestResponseAnswers(t *testing.T) {
+	answer := offerHead + "m=audio 30000 RTP/AVP 0\r\n"
+	mixedCT, mixed, err := WithCallerCard("application/sdp", []byte(answer), "192.0.2.30", 3, pushLine(), "b2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, tc := range map[string]struct {
+		ct      string
+		body    string
+		session bool
+		early   int
+	}{
+		"an answer":                             {"application/sdp", answer, true, 0},
+		"every line refused":                    {"application/sdp", offerHead + "m=audio 0 RTP/AVP 0\r\n", false, 0},
+		"no body":                               {"", "", false, 0},
+		"malformed":                             {"application/sdp", "v=0\r\nbogus\r\n", false, 0},
+		"claim 1: with an early-session answer": {mixedCT, string(mixed), true, 1},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if got := SessionAnswered(tc.ct, []byte(tc.body)); got != tc.session {
+				t.Errorf("SessionAnswered %t, want %t", got, tc.session)
+			}
+			infos := EarlyAnswers(tc.ct, []byte(tc.body))
+			if len(infos) != tc.early {
+				t.Fatalf("%d early answers, want %d", len(infos), tc.early)
+			}
+			if tc.early > 0 && (len(infos[0].Path) != 1 || infos[0].Path[0] != "msrp://192.0.2.10:2855/s1;tcp") {
+				t.Errorf("early answer path %v", infos[0].Path)
+			}
+		})
+	}
+	taken := offerHead + lPCMU + "m=message 40000 TCP/MSRP *\r\na=path:msrp://198.51.100.7:40000/c1;tcp\r\na=setup:active\r\n"
+	if declined, infos := UpdateAnswer([]byte(taken)); declined || len(infos) != 1 || infos[0].Setup != "active" {
+		t.Errorf("claim 4, taken: declined %t, %+v", declined, infos)
+	}
+	refused := offerHead + lPCMU + "m=message 0 TCP/MSRP *\r\n"
+	if declined, infos := UpdateAnswer([]byte(refused)); !declined || infos != nil {
+		t.Errorf("claim 4, m=message port 0: declined %t, %+v", declined, infos)
+	}
+	if declined, infos := UpdateAnswer([]byte("v=0\r\nbogus\r\n")); declined || infos != nil {
+		t.Errorf("malformed answer: declined %t, %+v", declined, infos)
+	}
+}

@@ -9,7 +9,6 @@ import (
 	"github.com/herald-ims/herald/core/call"
 	"github.com/herald-ims/herald/core/profile"
 	"github.com/herald-ims/herald/core/push"
-	"github.com/herald-ims/herald/core/sdp"
 )
 
 // capability.go is the gate that keeps Herald from breaking calls: the caller card's RFC 3959
@@ -104,27 +103,6 @@ func messageFeature(req *sip.Request) bool {
 		if strings.EqualFold(kv.K, "+sip.message") {
 			v := strings.Trim(kv.V, `"`)
 			return !strings.EqualFold(v, "FALSE") && !strings.EqualFold(v, "!TRUE")
-		}
-	}
-	return false
-}
-
-// hasSessionAnswer reports whether res, a 2xx, carries a usable answer to the caller's offer: a
-// session SDP with an m-line not refused (port 0). linphone 5.1 fails a multipart INVITE without
-// one (200 without SDP, then BYE): the callee did not take the part, and the call would have no
-// media; the machine decides what follows (call.Call).
-func hasSessionAnswer(res *sip.Response) bool {
-	session, _, err := sdp.SplitBody(contentType(res), res.Body())
-	if err != nil || session == nil {
-		return false
-	}
-	ans, err := sdp.Parse(session)
-	if err != nil {
-		return false
-	}
-	for _, m := range ans.Media {
-		if m.Port != 0 {
-			return true
 		}
 	}
 	return false

@@ -362,19 +362,12 @@ func (c *callCtl) onUpdateDone(e *updateDone) {
 		c.handle(ev)
 		return
 	}
-	if ans, err := sdp.Parse(e.res.Body()); err == nil {
-		for _, m := range ans.Media {
-			if m.Type == "message" && m.Port == 0 {
-				ev.Declined = true
-				c.s.trace("caller → herald  SIP 200 (UPDATE): callee card declined (m=message port 0)")
-			}
-		}
-		for _, m := range ans.Media {
-			if info, err := m.MSRP(); err == nil && !ev.Declined {
-				c.s.trace("caller → herald  SIP 200 (UPDATE): path %v setup %s", info.Path, info.Setup)
-				c.answers = append(c.answers, info)
-			}
-		}
+	ev.Declined, c.answers = call.UpdateAnswer(e.res.Body())
+	if ev.Declined {
+		c.s.trace("caller → herald  SIP 200 (UPDATE): callee card declined (m=message port 0)")
+	}
+	for _, info := range c.answers {
+		c.s.trace("caller → herald  SIP 200 (UPDATE): path %v setup %s", info.Path, info.Setup)
 	}
 	ev.EarlyAnswer = len(c.answers) > 0
 	c.handle(ev)

@@ -451,13 +451,13 @@ func (c *callCtl) onResponse(res *sip.Response) {
 	c.cur, c.out, c.answers = res, res, nil
 	ev := call.Event{Kind: call.EvResponse, Code: res.StatusCode, Reason: res.Reason}
 	if res.IsSuccess() && c.m.CardSent() && len(c.req.Body()) > 0 {
-		ev.Session = hasSessionAnswer(res)
+		ev.Session = call.SessionAnswered(contentType(res), res.Body())
 	}
 	if res.StatusCode > 100 && !c.m.Canceled() {
 		if ct := contentType(res); ct != "" && len(res.Body()) > 0 {
 			newCT, body, stripped, err := sdp.StripEarlySession(ct, res.Body())
 			if err == nil && stripped {
-				c.answers = earlyAnswers(ct, res.Body())
+				c.answers = call.EarlyAnswers(ct, res.Body())
 				ev.EarlyAnswer = len(c.answers) > 0
 				c.out = res.Clone()
 				setBody(c.out, newCT, body) // an early-session part alone leaves no body and no Content-Type
@@ -480,25 +480,6 @@ func (c *callCtl) callInfo(page *content.Page) string {
 	}
 	c.s.Stats.CallInfoLinks.Add(1)
 	return "<" + url + ">;purpose=info"
-}
-
-// earlyAnswers are the MSRP lines (not refused) of the callee terminal's early-session answer.
-func earlyAnswers(ct string, body []byte) []sdp.MSRPInfo {
-	_, early, err := sdp.SplitBody(ct, body)
-	if err != nil || early == nil {
-		return nil
-	}
-	sess, err := sdp.Parse(early)
-	if err != nil {
-		return nil
-	}
-	var infos []sdp.MSRPInfo
-	for _, m := range sess.Media {
-		if info, err := m.MSRP(); err == nil && m.Port != 0 {
-			infos = append(infos, info)
-		}
-	}
-	return infos
 }
 
 // fingerprintConnector is a push.Connector that verifies an msrps terminal's certificate by the
