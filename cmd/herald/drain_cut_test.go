@@ -36,18 +36,6 @@ func thinLink(_, _ string, c syscall.RawConn) error {
 	return serr
 }
 
-// TestDrainCutsPagesWithHash: the drain-timeout acceptance with pages really cut mid-send. Three
-// calls ring while each callee's terminal fetches a 900 KB caller card over a thin link, reading
-// 256 bytes every 20 ms; drain_timeout (1 s) passes long before any page could be in. Then each
-// caller gets 487, each callee a CANCEL, and every MSRP message the terminals were receiving ends
-// either whole ('$' and the file-selector hash matching) or with a chunk whose end-line flag is '#'
-// (RFC 4975 §7.1): never cut off silently. This is checked twice: by the terminal's MSRP parser
-// (uesim.ErrAborted) and on the bytes each connection delivered (the stream ends exactly after an
-// end-line flagged '#'). The terminals read at full speed once the calls are ended, as a live radio
-// would deliver what was queued, and Herald exits 0. (A terminal that keeps reading this slowly
-// after the abort gets its '#' only if it takes the queued bytes, a few tens of KB, within
-// abortWait; after that the sockets close and what is left is cut: a bounded drain cannot wait
-// for a reader that does not read.)
 // wireConn keeps every byte a terminal reads from its MSRP connection.
 type wireConn struct {
 	net.Conn
@@ -72,7 +60,29 @@ func (c *wireConn) bytes() []byte {
 // endLine is an MSRP end-line (RFC 4975 §7.1): seven hyphens, the transaction id, the flag.
 var endLine = regexp.MustCompile(`\r\n-------([A-Za-z0-9.+%=-]{3,32})([$#+])\r\n`)
 
-func TestDrainCutsPagesWithHash(t *testing.T) {
+// TestDrainCutsPagesWithHash: the drain-timeout acceptance with pages really cut mid-send. Three
+// calls ring while each callee's terminal fetches a 900 KB caller card over a thin link, reading
+// 256 bytes every 20 ms; drain_timeout (1 s) passes long before any page could be in. Then each
+// caller gets 487, each callee a CANCEL, and every MSRP message the terminals were receiving ends
+// either whole ('$' and the file-selector hash matching) or with a chunk whose end-line flag is '#'
+// (RFC 4975 §7.1): never cut off silently. This is checked twice: by the terminal's MSRP parser
+// (uesim.ErrAborted) and on the bytes each connection delivered (the stream ends exactly after an
+// end-line flagged '#'). Here the terminals read at full speed once the calls are ended, as a live
+// radio would deliver what was queued, and Herald exits 0; TestDrainCutsPagesWithHashSlowReader
+// keeps them slow.
+func TestDrainCutsPagesWithHash(t *testing.T) { drainCutsPages(t, true) }
+
+// TestDrainCutsPagesWithHashSlowReader: the same drain, but the terminals keep reading at ~12 KB/s
+// through their 4 KB receive buffers after the abort, so the '#' chunk waits behind the tens of KB
+// queued in Herald's socket send buffer for seconds. Herald's lingering close must keep reading the
+// terminals' 200s and keep each connection open while the terminal still takes those bytes (bounded
+// by msrp.linger_max), and the drain must wait for it: every connection still ends exactly after a
+// chunk flagged '#', each closed by the terminal (the drained log counts no linger cut).
+func TestDrainCutsPagesWithHashSlowReader(t *testing.T) { drainCutsPages(t, false) }
+
+// drainCutsPages runs the drain with pages cut mid-send; fastAfter makes the terminals read at full
+// speed once the calls are aborted.
+func drainCutsPages(t *testing.T, fastAfter bool) {
 	slow := &slowReads{chunk: 256, gap: 20 * time.Millisecond} // ~12 KB/s
 	var mu sync.Mutex
 	var conns []*wireConn // every MSRP connection the callees' terminals opened, as read
@@ -109,8 +119,21 @@ func TestDrainCutsPagesWithHash(t *testing.T) {
 	})
 	h.signal(syscall.SIGTERM)
 	h.waitLog(5*time.Second, msgIs("drain timeout: ending the calls still ringing (487 to the caller, CANCEL to the callee)"))
-	slow.fast.Store(true) // the terminals now read what is queued, up to the end-line
-	if code := h.exit(15 * time.Second); code != 0 {
+	if fastAfter {
+		slow.fast.Store(true) // the terminals now read what is queued, up to the end-line
+	}
+	// Every aborted page's connection ended by its terminal's close, after the '#': none was cut by
+	// Herald (stalled or at msrp.linger_max), and the drain waited for all of them.
+	ended := h.waitLog(o.MSRP.LingerMax.D()+10*time.Second, msgIs("aborted calls ended"))
+	for k, want := range map[string]float64{"msrp_conns_open": 0, "msrp_linger_stalled": 0, "msrp_linger_capped": 0} {
+		if got, _ := ended[k].(float64); got != want {
+			t.Errorf("%s = %v, want %v (%v)", k, ended[k], want, ended)
+		}
+	}
+	if got, _ := ended["msrp_linger_closed_by_peer"].(float64); got < 3 {
+		t.Errorf("msrp_linger_closed_by_peer = %v, want at least the 3 aborted pages' connections (%v)", ended["msrp_linger_closed_by_peer"], ended)
+	}
+	if code := h.exit(10 * time.Second); code != 0 {
 		t.Fatalf("exit code %d, want 0", code)
 	}
 

@@ -24,14 +24,21 @@ import (
 //
 // A drain: /readyz turns 503, new INVITEs get 503 with Retry-After (both SIP paths), calls still
 // ringing keep their pushes and ringback until they end or drain_timeout passes; the rest then get
-// 487 upstream, CANCEL downstream and '#' on a half-sent page (RFC 4975 §7.1.1). With
-// sip.record_route true, Herald then keeps relaying the in-dialog requests of answered calls for
-// shutdown.dialog_grace before it closes its sockets; with the default (false) answered calls never
-// pass Herald again and nothing is waited for.
+// 487 upstream, CANCEL downstream and '#' on a half-sent page (RFC 4975 §7.1.1), and Herald waits
+// for those pages' connections to end (abortWait: the terminal took the '#' and closed, or
+// msrp.linger_max passed). With sip.record_route true, Herald then keeps relaying the in-dialog
+// requests of answered calls for shutdown.dialog_grace before it closes its sockets; with the
+// default (false) answered calls never pass Herald again and nothing is waited for.
 
 // abortWait bounds the wait, after AbortCalls, for the callees' answers to the CANCELs and for the
-// MSRP connections to flush their '#' chunk; what is left then is cut when the sockets close.
-const abortWait = 3 * time.Second
+// MSRP connections of the aborted pages to end. Each of those lingers while its terminal still takes
+// the bytes queued toward it, the '#' chunk last, and is closed at the latest lingerMax (the running
+// plane's msrp.linger_max) after its abort; abortSlack covers the aborts themselves (queued on the
+// connections' loops) and the plane's timer granularity. What is left then is cut when the sockets
+// close, which cannot happen unless the plane's own cap failed.
+func abortWait(lingerMax time.Duration) time.Duration { return lingerMax + abortSlack }
+
+const abortSlack = time.Second
 
 // ready is the /readyz check: listeners up, subscriber store open, not draining.
 func (in *instance) ready() error {
@@ -90,9 +97,13 @@ func (in *instance) drain(o *config.Options, sigs <-chan os.Signal) bool {
 			st := in.msrp.Stats()
 			return idle() && st.SessionsOpen == 0 && st.ConnsOpen == 0
 		}
-		if !wait(abortWait, flushed) {
+		if !wait(abortWait(in.msrp.LingerMax()), flushed) {
 			return false
 		}
+		st := in.msrp.Stats()
+		log.Info("aborted calls ended", "msrp_conns_open", st.ConnsOpen,
+			"msrp_linger_closed_by_peer", st.LingerClosedByPeer, "msrp_linger_flushed", st.LingerFlushed,
+			"msrp_linger_stalled", st.LingerStalled, "msrp_linger_capped", st.LingerCapped)
 	}
 	if g := o.Shutdown.DialogGrace.D(); g > 0 && o.SIP.RecordRoute {
 		log.Info("no call rings: relaying in-dialog requests of answered calls until the grace ends",

@@ -575,7 +575,7 @@ func TestDrainTimeoutEndsRingingCalls(t *testing.T) {
 	if code := h.exit(10 * time.Second); code != 0 {
 		t.Fatalf("exit code %d, want 0", code)
 	}
-	if d := time.Since(stopAt); d > o.Shutdown.DrainTimeout.D()+abortWait+5*time.Second {
+	if d := time.Since(stopAt); d > o.Shutdown.DrainTimeout.D()+abortWait(o.MSRP.LingerMax.D())+5*time.Second {
 		t.Fatalf("stop took %s", d)
 	}
 	alice := seedProfileFrom(t, o.Seed, "sip:alice@home1.net")

@@ -143,6 +143,7 @@ func newInstance(o *config.Options, log *slog.Logger, trace func(string)) (*inst
 		BindTimeout:     time.Duration(m.BindTimeout),
 		TransferTimeout: time.Duration(m.TransferTimeout),
 		IdleTimeout:     time.Duration(m.IdleTimeout),
+		LingerMax:       time.Duration(m.LingerMax),
 		ChunkSize:       m.ChunkSize,
 		MaxHeaderBytes:  m.MaxHeaderBytes,
 		MaxChunkBytes:   m.MaxChunkBytes,

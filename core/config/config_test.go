@@ -456,6 +456,11 @@ func TestParseProblems(t *testing.T) {
 			class: ErrConflict,
 			want:  []string{"t.yaml:5:3: msrp.max_outbound: 8000 is less than 2 × msrp.chunk_size (8192)"},
 		},
+		"linger_max out of range": {
+			src:   hop + "msrp:\n  linger_max: 500ms\n",
+			class: ErrValue,
+			want:  []string{"t.yaml:4:15: msrp.linger_max: must be in 1s..5m, got 500ms"},
+		},
 		"session ttl below bind timeout": {
 			src:   hop + "msrp:\n  bind_timeout: 30s\n  session_ttl: 10s\n",
 			class: ErrConflict,

@@ -27,6 +27,7 @@ const (
 	DefaultTransferTO     = 60 * time.Second
 	DefaultIdleTimeout    = 120 * time.Second
 	DefaultSessionTTL     = 120 * time.Second
+	DefaultLingerMax      = 10 * time.Second
 	DefaultRTPListen      = "127.0.0.1"
 	DefaultRTPPortMin     = 30000
 	DefaultRTPPortMax     = 39998
@@ -96,6 +97,7 @@ func (l *loader) applyDefaults(o *Options) {
 	dur("msrp.transfer_timeout", &o.MSRP.TransferTimeout, DefaultTransferTO)
 	dur("msrp.idle_timeout", &o.MSRP.IdleTimeout, DefaultIdleTimeout)
 	dur("msrp.session_ttl", &o.MSRP.SessionTTL, DefaultSessionTTL)
+	dur("msrp.linger_max", &o.MSRP.LingerMax, DefaultLingerMax)
 	num("msrp.loops", &o.MSRP.Loops, len(o.CPU.MSRPLoops))
 
 	str("rtp.listen", &o.RTP.Listen, DefaultRTPListen)

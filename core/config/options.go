@@ -125,6 +125,11 @@ type MSRPOptions struct {
 	TransferTimeout Duration `yaml:"transfer_timeout"` // one page delivery, default 60s
 	IdleTimeout     Duration `yaml:"idle_timeout"`     // connection without traffic, default 120s
 	SessionTTL      Duration `yaml:"session_ttl"`      // lifetime of a session-id, default 120s
+	// LingerMax caps the lingering close of a connection Herald is done with (a page aborted with
+	// '#', failed or timed out): Herald reads and discards the terminal's input and keeps the
+	// connection open while the terminal still takes the bytes queued toward it, then closes; 1s..5m,
+	// default 10s. A drain (shutdown) waits this long plus 1s for the aborted pages' connections.
+	LingerMax Duration `yaml:"linger_max"`
 
 	Loops int `yaml:"loops"` // gnet event loops; 0 = GOMAXPROCS/2, at least 1 (or len(cpu.msrp_loops) when pinned)
 
@@ -236,8 +241,9 @@ type LogOptions struct {
 // DrainTimeout passes; the rest get 487 upstream, CANCEL downstream and '#' on a half-sent page
 // (RFC 4975 §7.1.1). A second SIGTERM or SIGINT stops at once.
 type ShutdownOptions struct {
-	// DrainTimeout bounds the wait for ringing calls, 1s..10m; default 20s. systemd's
-	// TimeoutStopSec must exceed DrainTimeout plus DialogGrace plus a few seconds.
+	// DrainTimeout bounds the wait for ringing calls, 1s..10m; default 20s. The aborted pages'
+	// connections then get up to msrp.linger_max plus 1s to end. systemd's TimeoutStopSec must exceed
+	// DrainTimeout plus msrp.linger_max plus DialogGrace plus a few seconds.
 	DrainTimeout Duration `yaml:"drain_timeout"`
 	// DialogGrace is how long, once no call rings, Herald keeps relaying in-dialog requests (ACK,
 	// re-INVITE, BYE) of calls answered through it before it exits, 1s..1h; absent: none. Useful

@@ -310,6 +310,9 @@ func (l *loader) validateMSRP(o *Options) {
 	if m.ChunkSize >= 64 && m.MaxOutbound > 0 && m.MaxOutbound < 2*m.ChunkSize {
 		l.keyErr("msrp.max_outbound", ErrConflict, "%d is less than 2 × msrp.chunk_size (%d)", m.MaxOutbound, 2*m.ChunkSize)
 	}
+	if d := m.LingerMax.D(); d < time.Second || d > 5*time.Minute {
+		l.valErr("msrp.linger_max", ErrValue, "must be in 1s..5m, got %s", d)
+	}
 	if m.SessionTTL < m.BindTimeout {
 		l.keyErr("msrp.session_ttl", ErrConflict, "%s is shorter than msrp.bind_timeout (%s)", m.SessionTTL, m.BindTimeout)
 	}

@@ -37,13 +37,16 @@ type connState struct {
 	gw          gnetWire     // w for a gnet connection (w = &gw: no allocation of its own)
 
 	// loop-owned
-	closed     bool // OnClose ran: the gnet.Conn is released and must not be touched
-	released   bool // the admission (MaxConns, MaxConnsPerIP) is given back
-	held       int  // gnet: bytes of an unfinished frame left in gnet's inbound buffer after OnTraffic
-	lingering  bool // Herald is done with the connection: discard input, half-close, wait for the peer
-	delivered  bool // the success REPORT for the whole page arrived
-	closeReady bool // delivered, all input consumed, nothing to send: the transport closes now
-	shutWr     bool // SHUT_WR done
+	closed     bool  // OnClose ran: the gnet.Conn is released and must not be touched
+	released   bool  // the admission (MaxConns, MaxConnsPerIP) is given back
+	held       int   // gnet: bytes of an unfinished frame left in gnet's inbound buffer after OnTraffic
+	lingering  bool  // Herald is done with the connection: discard input, half-close, wait for the peer
+	hereClose  bool  // Herald closes the connection itself (else a lingering close is the peer's)
+	lingerQ    int   // bytes queued toward the peer at the last linger check (lingerCheck)
+	lingerCap  int64 // s.mono() instant a lingering connection is closed at the latest (LingerMax)
+	delivered  bool  // the success REPORT for the whole page arrived
+	closeReady bool  // delivered, all input consumed, nothing to send: the transport closes now
+	shutWr     bool  // SHUT_WR done
 	parser     msrp.Parser
 	out        *[]byte // responses batched during one OnTraffic, from bufPool
 	e          *entry  // bound session
@@ -117,6 +120,7 @@ func (h *handler) OnOpen(c gnet.Conn) (out []byte, action gnet.Action) {
 		return nil, gnet.Close
 	}
 	admitted = true
+	sockLowat(c.Fd())
 	c.SetContext(s.newConnState(nil, c, ip, false))
 	hookPanic(s, atOnOpen)
 	return nil, gnet.None
@@ -147,6 +151,9 @@ func (cs *connState) onClosed(err error) {
 	cs.closed = true
 	s.wheel.kill(&cs.tn)
 	cs.releaseAdmission()
+	if cs.lingering && !cs.hereClose && !s.stopping.Load() {
+		s.st.lingerPeer.Add(1) // the terminal closed (or reset) during the lingering close
+	}
 	if cs.e != nil {
 		res := push.Result{Outcome: push.Disconnected, Bytes: cs.x.sent, Err: errDisconnected}
 		if s.stopping.Load() {
@@ -519,14 +526,56 @@ func (cs *connState) end(res push.Result) {
 	cs.linger()
 }
 
-// linger stops processing input and half-closes the connection once its outbound buffer is empty, so
-// that the last frames are not destroyed by a reset; the peer's close (or lingerTimeout) finishes it.
+// linger starts the lingering close, the way a TCP server ends a connection without losing its last
+// bytes: Herald stops processing frames but keeps reading and discarding the terminal's input (so that
+// no unread input turns Herald's close into a reset, RFC 9293 §3.6.1), half-closes (SHUT_WR) once its
+// outbound buffer is flushed, and waits for the terminal to close. The terminal may still be reading
+// what is queued toward it (an abort's '#' chunk sits behind up to a socket send buffer of earlier
+// chunks, seconds on a slow radio link), and its 200s to those chunks would be answered with a reset,
+// destroying the rest, if Herald had closed. So Herald closes it only when lingerCheck finds that the
+// terminal has taken nothing for lingerTimeout, or at LingerMax after the end of the transfer.
 func (cs *connState) linger() {
 	if cs.lingering || cs.closed {
 		return
 	}
 	cs.lingering = true
-	cs.setDeadline(cs.s.mono() + int64(lingerTimeout))
+	now := cs.s.mono()
+	cs.lingerQ = cs.queued()
+	cs.lingerCap = now + int64(cs.s.opts.LingerMax)
+	cs.setDeadline(min(now+int64(lingerTimeout), cs.lingerCap))
+}
+
+// queued is the number of bytes toward the peer not yet acknowledged by it: Herald's outbound buffer
+// plus the socket's send queue (unsent or unacknowledged, SIOCOUTQ; counted as empty where unknown).
+func (cs *connState) queued() int {
+	return cs.w.outbound() + max(cs.w.unacked(), 0)
+}
+
+// lingerCheck runs when a lingering connection's deadline passes (the terminal has not closed): while the
+// terminal took some of the bytes queued toward it since the last check, the connection gets another
+// lingerTimeout, up to lingerCap. Otherwise Herald closes it, counted by why: everything was taken
+// and acknowledged (flushed), nothing moved for lingerTimeout (stalled: the rest is lost), or the cap
+// passed with bytes still queued (cap: the rest is lost).
+func (cs *connState) lingerCheck(now int64) {
+	st := &cs.s.st
+	q := cs.queued()
+	switch {
+	case now >= cs.lingerCap && q > 0:
+		st.lingerCapped.Add(1)
+	case q < cs.lingerQ: // progress: look again in lingerTimeout
+		cs.lingerQ = q
+		cs.setDeadline(min(now+int64(lingerTimeout), cs.lingerCap))
+		return
+	case q == 0:
+		st.lingerFlushed.Add(1)
+	default:
+		st.lingerStalled.Add(1)
+	}
+	cs.hereClose = true
+	cs.w.discardInput() // what arrived since the last read: unread input would make the close a reset
+	if !cs.closed {
+		cs.w.closeNow()
+	}
 }
 
 // tryShutdown half-closes once gnet has flushed everything, or waits for the ticker to look again.
@@ -696,7 +745,7 @@ func (cs *connState) timeout() {
 	switch {
 	case cs.lingering:
 		if due {
-			cs.w.closeNow()
+			cs.lingerCheck(now)
 		}
 	case cs.e == nil && (due || idle):
 		// Nothing was promised on this connection: close it outright.

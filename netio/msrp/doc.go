@@ -40,9 +40,15 @@
 //
 // After the success REPORT for the whole page, when Herald has read everything the terminal sent and
 // has nothing left to send, it closes at once (no reset is possible then). Every other end is a lingering
-// close: Herald stops reading frames, half-closes (SHUT_WR) once the connection's outbound buffer is
-// flushed, and closes when the terminal closes or after 2 s. Closing at once there could turn the last
-// frames into a reset when the terminal's responses are still unread.
+// close: Herald stops handling frames but goes on reading and discarding the terminal's input, half-closes
+// (SHUT_WR) once the connection's outbound buffer is flushed, and waits for the terminal to close. While
+// the terminal still takes the bytes queued toward it (Herald's buffer plus the socket's send queue,
+// SIOCOUTQ), an abort's '#' chunk last, the wait is extended by 2 s at a time, up to LingerMax
+// (msrp.linger_max) after the end; Herald closes it once the terminal has taken nothing for 2 s, or at
+// LingerMax (Stats Linger*: closed by the peer, flushed, stalled, capped). Closing earlier would turn
+// the terminal's next 200s into a reset from Herald's kernel, which destroys what was still queued,
+// the '#' with it. TCP_NOTSENT_LOWAT (16 KiB) keeps the socket's unsent bytes, ahead of such a '#',
+// bounded: without it Linux lets them grow with the send buffer to hundreds of KB on a thin link.
 //
 // # Data path
 //
@@ -108,7 +114,7 @@
 //
 // Collectors returns the Prometheus collectors (namespace herald, subsystem msrp), which read the same
 // counters as Stats: connections_open, connections_accepted_total, connections_refused_total,
-// sessions_open, binds_total{result}, bind_timeouts_total, idle_timeouts_total,
+// sessions_open, binds_total{result}, bind_timeouts_total, idle_timeouts_total, linger_closes_total{by},
 // deliveries_total{outcome}, sent_bytes_total, received_bytes_total, frames_rejected_total{reason}, reports_unknown_total,
 // outbound_pauses_total, outbound_max_queued_bytes, engine_restarts_total, dials_total{result},
 // tls_handshake_failures_total, accept_errors_total.

@@ -59,6 +59,8 @@ func TestCollectors(t *testing.T) {
 		"herald_msrp_engine_restarts_total":                   0,
 		"herald_msrp_dials_total{result=failed}":              0,
 		"herald_msrp_tls_handshake_failures_total":            0,
+		"herald_msrp_linger_closes_total{by=cap}":             0, // a delivery closes at once: no linger
+		"herald_msrp_linger_closes_total{by=peer}":            0,
 	} {
 		if v, ok := got[key]; !ok || v != want {
 			t.Errorf("%s = %v (present %v), want %v", key, v, ok, want)

@@ -26,6 +26,9 @@ const (
 	DefaultMaxChunkBytes   = 16 << 10
 	DefaultMaxOutbound     = 256 << 10
 	DefaultMaxDials        = 64 // outgoing connections (Connect) being dialled at once
+	// DefaultLingerMax: a slow radio link (~12 KB/s) takes the few tens of KB a socket send buffer
+	// holds ahead of an abort's '#' chunk in about 4 s; the rest is margin.
+	DefaultLingerMax = 10 * time.Second
 )
 
 // DefaultLoops is half of GOMAXPROCS, at least 1: every loop is an OS thread blocked in epoll_wait, and
@@ -53,6 +56,11 @@ type Options struct {
 	TransferTimeout time.Duration
 	// IdleTimeout closes a connection that has sent nothing for that long.
 	IdleTimeout time.Duration
+	// LingerMax caps the lingering close of a connection Herald is done with (page aborted with '#',
+	// failed or timed out): Herald keeps reading and discarding the terminal's input and keeps the
+	// connection open while the terminal still takes the bytes queued toward it, at most this long
+	// from the end of the transfer (see linger in conn.go).
+	LingerMax time.Duration
 
 	// ChunkSize is the largest SEND chunk body Herald writes.
 	ChunkSize int
@@ -113,6 +121,7 @@ func (o Options) withDefaults() (Options, error) {
 	setDur(&o.BindTimeout, DefaultBindTimeout)
 	setDur(&o.TransferTimeout, DefaultTransferTimeout)
 	setDur(&o.IdleTimeout, DefaultIdleTimeout)
+	setDur(&o.LingerMax, DefaultLingerMax)
 	setInt(&o.ChunkSize, DefaultChunkSize)
 	setInt(&o.MaxHeaderBytes, DefaultMaxHeaderBytes)
 	setInt(&o.MaxChunkBytes, DefaultMaxChunkBytes)
@@ -157,7 +166,7 @@ func (o Options) withDefaults() (Options, error) {
 	for _, f := range []struct {
 		name string
 		v    time.Duration
-	}{{"bind_timeout", o.BindTimeout}, {"transfer_timeout", o.TransferTimeout}, {"idle_timeout", o.IdleTimeout}} {
+	}{{"bind_timeout", o.BindTimeout}, {"transfer_timeout", o.TransferTimeout}, {"idle_timeout", o.IdleTimeout}, {"linger_max", o.LingerMax}} {
 		if f.v < 0 {
 			errs = append(errs, fmt.Errorf("%w: %s %s < 0", ErrBadOptions, f.name, f.v))
 		}

@@ -62,6 +62,7 @@ func (cs *connState) abandon() {
 	}
 	cs.x = transfer{}
 	cs.lingering = true
+	cs.hereClose = true // closed by the caller, not a lingering close
 	cs.closeReady = false
 }
 

@@ -70,9 +70,14 @@ type Server struct {
 	hasEng    bool
 }
 
-// lingerTimeout bounds how long a connection Herald has finished with may stay half-closed waiting for the
-// terminal to close its side.
+// lingerTimeout is how long a connection Herald has finished with stays open, waiting for the terminal to
+// close its side, after the terminal last took some of the bytes queued toward it (lingerCheck); the
+// whole lingering close is capped by Options.LingerMax.
 const lingerTimeout = 2 * time.Second
+
+// LingerMax is the cap of a lingering close (Options.LingerMax, defaulted): a caller that waits for the
+// connections of aborted sessions to end (a drain) waits at least this long.
+func (s *Server) LingerMax() time.Duration { return s.opts.LingerMax }
 
 // New validates opts and returns a stopped Server.
 func New(opts Options) (*Server, error) {

@@ -13,6 +13,8 @@ type counters struct {
 	accepted, refusedLimit                          atomic.Int64
 	binds, bindUnknown, bindRejected, bindTimeouts  atomic.Int64
 	idleTimeouts                                    atomic.Int64
+	lingerPeer, lingerFlushed, lingerStalled        atomic.Int64
+	lingerCapped                                    atomic.Int64
 	delivered, failed, timedOut, aborted, discarded atomic.Int64
 	bytesSent, bytesReceived                        atomic.Int64
 	malformed, tooLarge, reportsUnknown             atomic.Int64
@@ -64,6 +66,16 @@ type Stats struct {
 	BindTimeouts   int64 `json:"bind_timeouts" metric:"herald_msrp_bind_timeouts_total,counter" help:"Connections closed for not binding in time."`
 	IdleTimeouts   int64 `json:"idle_timeouts" metric:"herald_msrp_idle_timeouts_total,counter" help:"Connections closed for silence."`
 
+	// Lingering closes (a connection Herald is done with, except after a confirmed delivery) by how
+	// they ended: the terminal closed or reset it; Herald closed it once the terminal had taken and
+	// acknowledged everything; Herald closed it because the terminal took nothing for 2 s (stalled), or
+	// at msrp.linger_max while it was still taking bytes (cap). Stalled and cap closes lose what was
+	// still queued toward the terminal, perhaps an abort's '#'.
+	LingerClosedByPeer int64 `json:"linger_closed_by_peer" metric:"herald_msrp_linger_closes_total{by=peer},counter" help:"Lingering closes by how they ended: peer, flushed, stalled or cap (the last two cut bytes still queued)."`
+	LingerFlushed      int64 `json:"linger_flushed" metric:"herald_msrp_linger_closes_total{by=flushed},counter"`
+	LingerStalled      int64 `json:"linger_stalled" metric:"herald_msrp_linger_closes_total{by=stalled},counter"`
+	LingerCapped       int64 `json:"linger_capped" metric:"herald_msrp_linger_closes_total{by=cap},counter"`
+
 	// Push session results: Delivered, Failed, TimedOut (never bound, or not confirmed in time),
 	// Aborted (Close, Stop), Disconnected.
 	DeliveriesOK           int64 `json:"deliveries_ok" metric:"herald_msrp_deliveries_total{outcome=delivered},counter" help:"Push session results by outcome."`
@@ -101,6 +113,10 @@ func (s *Server) Stats() Stats {
 		BindRejected:           c.bindRejected.Load(),
 		BindTimeouts:           c.bindTimeouts.Load(),
 		IdleTimeouts:           c.idleTimeouts.Load(),
+		LingerClosedByPeer:     c.lingerPeer.Load(),
+		LingerFlushed:          c.lingerFlushed.Load(),
+		LingerStalled:          c.lingerStalled.Load(),
+		LingerCapped:           c.lingerCapped.Load(),
 		DeliveriesOK:           c.delivered.Load(),
 		DeliveriesFailed:       c.failed.Load(),
 		DeliveriesTimeout:      c.timedOut.Load(),

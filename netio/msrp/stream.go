@@ -69,6 +69,31 @@ func (sc *streamConn) writev(v [][]byte, _ []unix.Iovec) {
 
 func (sc *streamConn) outbound() int { return 0 }
 
+// unacked is the kernel send queue of the TCP socket under the stream (under TLS: its records).
+func (sc *streamConn) unacked() int {
+	n := -1
+	withFd(sc.nc, func(fd int) { n = sockUnacked(fd) })
+	return n
+}
+
+// withFd runs f with the descriptor of the TCP socket under nc (a *net.TCPConn, or a *tls.Conn over
+// one); nothing otherwise.
+func withFd(nc net.Conn, f func(fd int)) {
+	if tc, ok := nc.(*tls.Conn); ok {
+		nc = tc.NetConn()
+	}
+	tc, ok := nc.(*net.TCPConn)
+	if !ok {
+		return
+	}
+	if rc, err := tc.SyscallConn(); err == nil {
+		_ = rc.Control(func(fd uintptr) { f(int(fd)) })
+	}
+}
+
+// discardInput: the reader goroutine reads and discards continuously while the connection lingers.
+func (sc *streamConn) discardInput() {}
+
 func (sc *streamConn) shutdownWrite() {
 	switch c := sc.nc.(type) {
 	case *tls.Conn:
@@ -238,6 +263,7 @@ func (s *Server) serveStream(nc net.Conn, ip netip.Addr, secure bool, setup func
 		s.streamWG.Done()
 	}()
 	hookPanic(s, atStreamStart)
+	withFd(nc, sockLowat)
 	if tc, ok := nc.(*tls.Conn); ok {
 		ctx, cancel := context.WithTimeout(s.baseCtx, s.opts.BindTimeout)
 		err := tc.HandshakeContext(ctx)

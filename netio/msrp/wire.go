@@ -18,6 +18,12 @@ type wire interface {
 	writev(v [][]byte, iov []unix.Iovec)
 	// outbound is the number of bytes queued and not yet taken by the socket.
 	outbound() int
+	// unacked is the number of bytes in the socket's send queue, not yet sent or not yet acknowledged
+	// by the peer (SIOCOUTQ); -1 when unknown.
+	unacked() int
+	// discardInput reads and drops what the socket holds unread, just before Herald closes it, so
+	// that the close sends a FIN and not a reset. Best effort, non-blocking.
+	discardInput()
 	// shutdownWrite half-closes: SHUT_WR for TCP, close_notify and SHUT_WR for TLS.
 	shutdownWrite()
 	// closeNow closes the connection; onClosed has run when it returns.
@@ -33,6 +39,8 @@ type gnetWire struct{ c gnet.Conn }
 
 func (g gnetWire) write(b []byte) { _, _ = g.c.Write(b) } // gnet copies what the socket does not take
 func (g gnetWire) outbound() int  { return g.c.OutboundBuffered() }
+func (g gnetWire) unacked() int   { return sockUnacked(g.c.Fd()) }
+func (g gnetWire) discardInput()  { sockDiscard(g.c.Fd()) }
 func (g gnetWire) shutdownWrite() { _ = unix.Shutdown(g.c.Fd(), unix.SHUT_WR) }
 func (g gnetWire) closeNow()      { _ = g.c.EventLoop().Close(g.c) }
 func (g gnetWire) wake()          { _ = g.c.Wake(nil) } // OnTraffic with nothing new to read
