@@ -251,6 +251,7 @@ func (cs *connState) input(buf []byte) int {
 		// send: close at once. Nothing can be lost (no unread input, so no reset), and it saves the
 		// half-close, a wake-up and a read of the lingering close.
 		cs.closeReady = true
+		cs.hereClose = true // not a lingering close
 		return used
 	}
 	cs.afterInput()
@@ -695,8 +696,9 @@ func (cs *connState) pump() {
 				flag = msrp.FlagEnd
 				x.allSent = true
 			}
+			framed := len(bt.b)
 			bt.add(cs, br, flag)
-			size += int(br.Len()) + 256 // 256: about one head and end-line
+			size += int(br.Len()) + len(bt.b) - framed // the body and this chunk's head and end-line
 			if last {
 				break
 			}

@@ -47,7 +47,7 @@
 // (msrp.linger_max) after the end; Herald closes it once the terminal has taken nothing for 2 s, or at
 // LingerMax (Stats Linger*: closed by the peer, flushed, stalled, capped). Closing earlier would turn
 // the terminal's next 200s into a reset from Herald's kernel, which destroys what was still queued,
-// the '#' with it. TCP_NOTSENT_LOWAT (16 KiB) keeps the socket's unsent bytes, ahead of such a '#',
+// the '#' with it. TCP_NOTSENT_LOWAT (32 KiB) keeps the socket's unsent bytes, ahead of such a '#',
 // bounded: without it Linux lets them grow with the send buffer to hundreds of KB on a thin link.
 //
 // # Data path

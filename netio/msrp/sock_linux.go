@@ -19,8 +19,10 @@ func sockUnacked(fd int) int {
 // (MaxOutbound), chunk by chunk. Without it Linux grows the send buffer with the congestion window
 // (tcp_wmem up to 4 MiB), and on a thin link an abort's '#' chunk (RFC 4975 §7.1) waited behind
 // 150 KB and more of earlier chunks: tens of seconds at radio rates, longer than any bounded
-// lingering close or drain (TestLingerSlowReaderGetsHash). 16 KiB keeps a fast link busy.
-const notSentLowat = 16 << 10
+// lingering close or drain (TestLingerSlowReaderGetsHash). 32 KiB keeps a fast link busy and takes
+// a 16 KiB page with its chunk heads in one write (BenchmarkDeliver16KiB: no change measured; 16 KiB
+// split it and cost about 8%).
+const notSentLowat = 32 << 10
 
 // sockLowat sets notSentLowat on the TCP socket fd; best effort.
 func sockLowat(fd int) {
