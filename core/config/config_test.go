@@ -710,6 +710,7 @@ func TestParseDefaults(t *testing.T) {
 			MaxChunkBytes: 262144, MaxOutbound: 4 << 20,
 			BindTimeout: Duration(30 * time.Second), TransferTimeout: Duration(60 * time.Second),
 			IdleTimeout: Duration(120 * time.Second), SessionTTL: Duration(120 * time.Second),
+			LingerMax: Duration(10 * time.Second),
 		},
 		RTP: RTPOptions{
 			Listen: "127.0.0.1", AdvertiseAddr: "127.0.0.1", PortMin: 30000, PortMax: 39998,
