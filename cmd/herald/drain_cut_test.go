@@ -197,3 +197,46 @@ func drainCutsPages(t *testing.T, fastAfter bool) {
 		}
 	}
 }
+
+// TestDrainStalledReadersBounded: bounded shutdown. The same drain, but the terminals stop reading
+// altogether when the calls are aborted (their windows close with the '#' still queued at Herald).
+// Herald must not wait for them beyond its linger bound: each connection is closed once it has taken
+// nothing for 2 s (counted stalled), at the latest at msrp.linger_max (counted capped), all within
+// drain_timeout + abortWait, and Herald exits 0.
+func TestDrainStalledReadersBounded(t *testing.T) {
+	slow := &slowReads{chunk: 256, gap: 20 * time.Millisecond}
+	callee := newCallee(t, uesim.CalleeOptions{RingTime: -1, AnswerGate: make(chan struct{}),
+		Link:         uesim.Link{MSRPControl: thinLink, MSRPConn: func(c net.Conn) net.Conn { return &slowConn{Conn: c, s: slow} }},
+		FetchTimeout: 30 * time.Second, MaxCallTime: 30 * time.Second})
+	o := lifecycleConfig(t, callee.Addr())
+	o.Seed = bigSeed(t)
+	o.MSRP.MaxOutbound = 2 * o.MSRP.ChunkSize
+	o.MSRP.LingerMax = config.Duration(5 * time.Second)
+	o.Shutdown.DrainTimeout = config.Duration(time.Second)
+	h := startServe(t, o)
+	defer slow.stalled.Store(false) // the terminals' readers end once Herald is gone
+
+	placeCalls(t, h.sip, 3, uesim.CallerOptions{HoldTime: -1}, nil)
+	waitFor(t, 10*time.Second, "three calls ringing", func() bool { return ringing(callee) == 3 })
+	stopAt := time.Now()
+	h.signal(syscall.SIGTERM)
+	h.waitLog(5*time.Second, msgIs("drain timeout: ending the calls still ringing (487 to the caller, CANCEL to the callee)"))
+	slow.stalled.Store(true)
+	bound := o.Shutdown.DrainTimeout.D() + abortWait(o.MSRP.LingerMax.D())
+	ended := h.waitLog(bound+5*time.Second, msgIs("aborted calls ended"))
+	if code := h.exit(10 * time.Second); code != 0 {
+		t.Fatalf("exit code %d, want 0", code)
+	}
+	if d := time.Since(stopAt); d > bound+3*time.Second {
+		t.Errorf("stop took %s, bound %s (drain_timeout + msrp.linger_max + 1s)", d, bound)
+	}
+	cut := 0.0
+	for _, k := range []string{"msrp_linger_stalled", "msrp_linger_capped"} {
+		v, _ := ended[k].(float64)
+		cut += v
+	}
+	if open, _ := ended["msrp_conns_open"].(float64); open != 0 || cut < 3 {
+		t.Errorf("aborted calls ended: %v; want no connection open and the 3 stalled ones cut by Herald", ended)
+	}
+	t.Logf("stop took %s: %v", time.Since(stopAt), ended)
+}

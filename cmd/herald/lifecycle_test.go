@@ -236,11 +236,12 @@ func msgIs(msg string) func(map[string]any) bool {
 // slowReads throttles a terminal's MSRP reads (at most chunk bytes every gap, and a small receive
 // buffer, so that the kernel does not take the whole page off Herald) so that a page stays in
 // flight, until fast is set; the buffer is then enlarged again (a small one trickles the stream
-// even to a fast reader: window-limited, on delayed ACKs).
+// even to a fast reader: window-limited, on delayed ACKs). While stalled is set, nothing is read.
 type slowReads struct {
-	chunk int
-	gap   time.Duration
-	fast  atomic.Bool
+	chunk   int
+	gap     time.Duration
+	fast    atomic.Bool
+	stalled atomic.Bool
 }
 
 func (s *slowReads) wrap(c net.Conn) net.Conn {
@@ -257,6 +258,9 @@ type slowConn struct {
 }
 
 func (c *slowConn) Read(b []byte) (int, error) {
+	for c.s.stalled.Load() {
+		time.Sleep(c.s.gap)
+	}
 	if c.s.fast.Load() {
 		if tc, ok := c.Conn.(*net.TCPConn); ok && !c.opened {
 			c.opened = true
