@@ -33,6 +33,7 @@ type connState struct {
 	lastRead    atomic.Int64 // s.mono() of the last bytes from the terminal
 	sweepQueued atomic.Bool  // a timeout runnable is queued on the loop
 	inPaused    atomic.Bool  // listed in s.paused
+	lingerOnly  atomic.Bool  // lingering: the node is due at the linger deadline, the idle limit is over
 	tn          tnode        // timer node (wheel-owned links)
 	gw          gnetWire     // w for a gnet connection (w = &gw: no allocation of its own)
 
@@ -540,6 +541,7 @@ func (cs *connState) linger() {
 		return
 	}
 	cs.lingering = true
+	cs.lingerOnly.Store(true)
 	now := cs.s.mono()
 	cs.lingerQ = cs.queued()
 	cs.lingerCap = now + int64(cs.s.opts.LingerMax)

@@ -3,6 +3,7 @@ package msrp
 import (
 	"errors"
 	"net"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -171,6 +172,38 @@ func TestLingerCapCutsTrickle(t *testing.T) {
 	if st.LingerCapped != 1 || st.LingerClosedByPeer+st.LingerFlushed+st.LingerStalled != 0 {
 		t.Fatalf("linger closes: peer %d flushed %d stalled %d cap %d; want one capped",
 			st.LingerClosedByPeer, st.LingerFlushed, st.LingerStalled, st.LingerCapped)
+	}
+}
+
+// TestLingerAfterIdleTimeoutQuietTimer: a connection that idles out lingers with a lastRead older than
+// IdleTimeout; its timer node must wait for the linger deadline, not fire at every wheel tick (about 50
+// times in the 2 s linger here) to find nothing due. The terminal takes the whole page and keeps quiet
+// without closing: Herald closes it after lingerTimeout, counted as flushed.
+func TestLingerAfterIdleTimeoutQuietTimer(t *testing.T) {
+	o := testOptions()
+	o.IdleTimeout = 300 * time.Millisecond // the wheel granularity follows: 300 ms / 8
+	s := startServer(t, o)
+	var fires atomic.Int64
+	observe(t, s, func(b boundary) {
+		if b == atTimer {
+			fires.Add(1)
+		}
+	})
+	sess := openSession(t, s, push.CallerCard, htmlPage(t, 5000), 10*time.Second)
+	c := dial(t, s)
+	c.bind(s.PathURI(sess.ID))
+	c.mustNext(2 * time.Second)
+	c.receivePage(2*time.Second, false) // no 200s, no REPORT: silence
+	if res := waitResult(t, sess, 2*time.Second); res.Outcome != push.TimedOut {
+		t.Fatalf("result %+v, want TimedOut (idle)", res)
+	}
+	before := fires.Load()
+	waitForWithin(t, 2*lingerTimeout, "the idle connection's linger ended", func() bool { return s.Stats().ConnsOpen == 0 })
+	if n := fires.Load() - before; n > 5 {
+		t.Errorf("the timer fired %d times during one connection's linger, want a few", n)
+	}
+	if st := s.Stats(); st.IdleTimeouts != 1 || st.LingerFlushed != 1 {
+		t.Errorf("idle timeouts %d, linger flushed %d; want 1 and 1", st.IdleTimeouts, st.LingerFlushed)
 	}
 }
 

@@ -22,9 +22,37 @@ import (
 const injected = "injected by recover_test"
 
 var (
-	hookOnce sync.Once
-	hooks    sync.Map // *Server → *armedPanic
+	hookOnce  sync.Once
+	hooks     sync.Map // *Server → *armedPanic
+	observers sync.Map // *Server → func(boundary): sees every boundary the server passes
 )
+
+// installHook sets the package's panicHook once: it serves injectPanic and observe, each for its own
+// server only.
+func installHook() {
+	hookOnce.Do(func() {
+		h := func(s *Server, b boundary) {
+			if v, ok := observers.Load(s); ok {
+				v.(func(boundary))(b)
+			}
+			if v, ok := hooks.Load(s); ok {
+				a := v.(*armedPanic)
+				if a.at == b && a.armed.CompareAndSwap(true, false) {
+					panic(injected)
+				}
+			}
+		}
+		panicHook.Store(&h)
+	})
+}
+
+// observe calls f at every boundary s passes until the test ends.
+func observe(t *testing.T, s *Server, f func(boundary)) {
+	t.Helper()
+	installHook()
+	observers.Store(s, f)
+	t.Cleanup(func() { observers.Delete(s) })
+}
 
 // armedPanic panics once at boundary at.
 type armedPanic struct {
@@ -36,17 +64,7 @@ type armedPanic struct {
 // servers running meanwhile never see the hook.
 func injectPanic(t *testing.T, s *Server, at boundary) *armedPanic {
 	t.Helper()
-	hookOnce.Do(func() {
-		h := func(s *Server, b boundary) {
-			if v, ok := hooks.Load(s); ok {
-				a := v.(*armedPanic)
-				if a.at == b && a.armed.CompareAndSwap(true, false) {
-					panic(injected)
-				}
-			}
-		}
-		panicHook.Store(&h)
-	})
+	installHook()
 	a := &armedPanic{at: at}
 	a.armed.Store(true)
 	hooks.Store(s, a)

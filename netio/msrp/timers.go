@@ -147,8 +147,13 @@ func (s *Server) resumePaused() {
 	s.scratchC = list[:0]
 }
 
-// due is the instant the connection's node should fire: its phase deadline or its idle limit.
+// due is the instant the connection's node should fire: its phase deadline or its idle limit. A
+// lingering connection has no idle limit (timeout ignores it): after an idle timeout its lastRead is
+// that old, and its node would otherwise fire again at every wheel tick until the linger ends.
 func (cs *connState) due() int64 {
+	if cs.lingerOnly.Load() {
+		return cs.deadline.Load()
+	}
 	return min(cs.deadline.Load(), cs.lastRead.Load()+int64(cs.s.opts.IdleTimeout))
 }
 
