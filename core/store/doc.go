@@ -13,6 +13,12 @@
 // this node. Versions are immutable and a call holds the *content.Page it started with, so a write
 // during a ringing call never changes what that call sends.
 //
+// Live also runs over a store that is not Bolt (NewLiveFrom over a Source): netio/redisstore keeps
+// a fleet's subscribers in Redis and feeds each node's index with Apply (every write, in revision
+// order, from Redis's change stream) and Resync (the whole set, after the stream was lost). There a
+// miss is bounded by LiveOptions.LoadTimeout, and while the backend is down (LiveOptions.Available)
+// a miss is served plainly at once.
+//
 // Versions that no subscriber references are collected (Bolt.Collect) once they have been
 // unreferenced for Options.GCGrace, so a page uploaded just before the subscriber write that names
 // it is not lost in between.
