@@ -147,7 +147,7 @@ func MeasuredTable(files map[string]*benchfmt.File, rs []Ratio, results string) 
 		if f := files[p]; f != nil {
 			when = f.Start.Format("2006-01-02")
 			load = fmt.Sprintf("%.2f", f.LoadBefore[0])
-			fmt.Fprintf(&b, "\nMachine: %s, %d CPUs, %d MiB; %s; commit %s%s; %s; load average %s at the start. Command: `%s`. Details, plots and method: [%s/REPORT.md](%s/REPORT.md).\n",
+			fmt.Fprintf(&b, "\nMachine: %s, %d CPUs, %d MiB; %s; commit %s%s; %s; load average %s at the start. Command: `%s`. ≥: the highest load tried was still clean, so the figure is a lower bound. Details, plots and method: [%s/REPORT.md](%s/REPORT.md).\n",
 				f.Machine.CPUModel, f.Machine.Cores, f.Machine.MemoryMB, f.GoVersion, short(f.Git.Commit), dirty(f.Git), when, load, f.Command, results, results)
 			break
 		}
@@ -222,10 +222,20 @@ func num(v float64) string {
 	}
 }
 
-// noisy is the 1-minute load average above which figures are flagged as taken on a busy machine:
-// half the cores busy with something else.
-func noisy(f *benchfmt.File) bool {
-	return f.LoadBefore[0] > 0.5*float64(max(f.Machine.Cores, 1)) || f.LoadAfter[0] > float64(max(f.Machine.Cores, 1))
+// noisyAt is the 1-minute load average, per CPU, above which figures are flagged as taken on a
+// busy machine: half the CPUs busy with something else.
+const noisyAt = 0.5
+
+// ambient is the file whose load average tells what else ran: the first plane of the run (by start
+// time, then plane order). Later planes' "before" figures also count this run's own previous plane.
+func ambient(files map[string]*benchfmt.File, planes []string) *benchfmt.File {
+	var first *benchfmt.File
+	for _, p := range planes {
+		if f := files[p]; f != nil && (first == nil || f.Start.Before(first.Start)) {
+			first = f
+		}
+	}
+	return first
 }
 
 // WriteReport renders REPORT.md.
@@ -251,20 +261,20 @@ func WriteReport(b *bytes.Buffer, files map[string]*benchfmt.File, rs []Ratio, p
 	fmt.Fprintf(b, "- Command: `%s`\n", first.Command)
 	fmt.Fprintf(b, "- Started %s\n\n", first.Start.Format("2006-01-02 15:04:05 MST"))
 	fmt.Fprintf(b, "| plane | started | wall s | load average before (1/5/15 min) | after | tool command |\n|---|---|---:|---|---|---|\n")
-	var busy []string
 	for _, p := range planes {
 		f := files[p]
 		if f == nil {
 			continue
 		}
 		fmt.Fprintf(b, "| %s | %s | %.0f | %s | %s | `%s` |\n", p, f.Start.Format("15:04:05"), f.DurationS, loads(f.LoadBefore), loads(f.LoadAfter), f.ToolCommand)
-		if noisy(f) {
-			busy = append(busy, p)
-		}
 	}
 	fmt.Fprintln(b)
-	if len(busy) > 0 {
-		fmt.Fprintf(b, "> **Noisy machine.** The load average was high during %s (above half the CPUs before, or above all of them after): other work shared the CPUs, so rates are low and latencies and CPU per call high compared with a quiet machine. Compare ratios taken in the same run, not absolute figures across runs.\n\n", strings.Join(busy, ", "))
+	fmt.Fprintf(b, "The load average before a plane also counts the previous plane of this run; what else ran on the machine shows in the first plane's figure.\n\n")
+	if a := ambient(files, planes); a.LoadBefore[0] > noisyAt*float64(max(a.Machine.Cores, 1)) {
+		fmt.Fprintf(b, "> **Noisy machine.** The 1-minute load average was %.2f on %d CPUs before the run (%s plane): other work shared the CPUs, so rates are low and latencies and CPU per call high compared with a quiet machine. Compare ratios taken in the same run, not absolute figures across runs.\n\n",
+			a.LoadBefore[0], a.Machine.Cores, a.Plane)
+	} else {
+		fmt.Fprintf(b, "The machine was quiet before the run: 1-minute load average %.2f on %d CPUs (%s plane).\n\n", a.LoadBefore[0], a.Machine.Cores, a.Plane)
 	}
 
 	fmt.Fprintf(b, "## Headline\n\n")
