@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -22,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emiago/sipgo/sip"
 	"github.com/redis/go-redis/v9"
 	"go.yaml.in/yaml/v3"
 
@@ -317,8 +319,8 @@ func TestFleetDispatcher(t *testing.T) {
 			t.Fatalf("a call went through %s after node A died", n)
 		}
 	}
-	// Detection: ds_ping_interval 1 s × ds_probing_threshold 1 + fr_timer 1 s, plus a margin.
-	if d := 4*time.Second - time.Since(killed); d > 0 {
+	// Detection: ds_ping_interval 1 s × ds_probing_threshold 2 + fr_timer 1 s, plus a margin.
+	if d := 5*time.Second - time.Since(killed); d > 0 {
 		time.Sleep(d)
 	}
 	before := tomb.invites.Load()
@@ -409,7 +411,7 @@ func varzInvites(t *testing.T, admin string) uint64 {
 
 // TestFleetDrainLeavesSet (issue 16 acceptance): SIGTERM on node B with a call ringing there: B
 // answers the dispatcher's keepalives 503 and leaves the set (a call placed at once still
-// succeeds: a 503 to its INVITE is failed over to A), after one ping interval no INVITE reaches B
+// succeeds: a 503 to its INVITE is failed over to A), after two ping intervals no INVITE reaches B
 // and every call goes to A, while B's ringing call goes on and is answered; B then exits 0.
 func TestFleetDrainLeavesSet(t *testing.T) {
 	rs := startRedis(t)
@@ -463,8 +465,8 @@ func TestFleetDrainLeavesSet(t *testing.T) {
 	if n, _ := fleetCall(t, caller, calleeA, kam, nil); n != "127.0.0.2" {
 		t.Fatalf("call during B's drain went through %s", n)
 	}
-	// One keepalive (1 s) answered 503 takes B out; a margin for the loaded machine.
-	if d := 2500*time.Millisecond - time.Since(drained); d > 0 {
+	// Two keepalives (1 s apart) answered 503 take B out; a margin for the loaded machine.
+	if d := 3500*time.Millisecond - time.Since(drained); d > 0 {
 		time.Sleep(d)
 	}
 	before := varzInvites(t, ob.HTTP.AdminListen)
@@ -531,6 +533,9 @@ func startNode(tb testing.TB, o *config.Options) {
 // shared by the terminals, Kamailio, Redis and the nodes, this measures the whole lab, not a
 // node's capacity.
 func BenchmarkFleetCalls(b *testing.B) {
+	// The terminals' sipgo logs an INFO line for each late 199 (the early dialog Herald ended):
+	// not the benchmark's output.
+	sip.SetDefaultLogger(slog.New(slog.DiscardHandler))
 	for _, nodes := range []int{1, 2} {
 		b.Run(fmt.Sprintf("nodes=%d", nodes), func(b *testing.B) {
 			rs := startRedis(b)
