@@ -243,7 +243,7 @@ func startDispatcher(t testing.TB, nodes ...string) (string, *sipp.Proc) {
 		t.Fatal(err)
 	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(freeLoopbackPort(t, "127.0.0.1")))
-	p, err := sipp.Start(dir, "kamailio", "kamailio", "-f", cfg, "-DD", "-E", "-m", "64", "-M", "8", "-x", "tlsf",
+	p, err := sipp.Start(dir, "kamailio", "kamailio", "-f", cfg, "-DD", "-E", "-m", "256", "-M", "16", "-x", "tlsf",
 		"-Y", filepath.Join(dir, "run"), "-A", "LISTEN=udp:"+addr, "-A", `DS_LIST="`+lf+`"`)
 	if err != nil {
 		t.Fatal(err)
