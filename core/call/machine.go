@@ -118,7 +118,8 @@ const (
 	EvUpdateOut                          // the glue's attempt at the UPDATE (Update: sent, no target, not opened)
 	EvUpdateResult                       // the caller's answer to the UPDATE (Code 0: none; Declined; EarlyAnswer)
 	EvInboundUpdate                      // the caller sent an UPDATE on Herald's early dialog
-	EvPushDone                           // a push session reported (Card, Delivered)
+	EvPushBound                          // the MSRP plane bound a terminal's connection and acquisition request to Card's session
+	EvPushDone                           // Card's push session ended (Delivered; Failed: by the terminal or the network, else aborted)
 	EvLink                               // the callee card's Call-Info link (Sent: published)
 	EvBrokenEnded                        // the ACK and BYE of a 2xx without a session answer are done
 	EvResent                             // the INVITE resent without the part (Failed: could not be)
@@ -128,7 +129,7 @@ const (
 )
 
 var eventNames = [...]string{"?", "forwarded", "response", "client-done", "cancel", "caller-gone", "drain", "timer",
-	"prack", "update-out", "update-result", "inbound-update", "push-done", "link", "broken-ended", "resent", "ringback", "fault", "end"}
+	"prack", "update-out", "update-result", "inbound-update", "push-bound", "push-done", "link", "broken-ended", "resent", "ringback", "fault", "end"}
 
 func (k EventKind) String() string {
 	if int(k) < len(eventNames) {
@@ -161,6 +162,9 @@ type Event struct {
 	Declined bool
 	// EvForwarded: Sent says the early-session part is in the INVITE; Failed that nothing was sent.
 	// EvResent: Failed that the resend could not be sent. EvLink: Sent that the link exists.
+	// EvPushDone: Delivered that the terminal's success REPORT covered the page (RFC 4975 §7.1.2);
+	// Failed that the terminal or the network ended it (a failure REPORT or response, a timeout, a
+	// disconnect); neither: aborted (Herald closed it, or the plane shut down).
 	Sent, Failed bool
 	// EvCallerGone: the caller's transaction ended by a CANCEL.
 	Canceled bool
@@ -201,6 +205,7 @@ const (
 	ActAnswerPrack                            // answer the PRACK Code
 	ActAnswerUpdate                           // answer the caller's UPDATE Code (491 with Retry-After, or 488)
 	ActCancelDownstream                       // CANCEL the forwarded INVITE
+	ActRefuseBind                             // a terminal bound to Card's session after the machine closed it: end that binding
 	ActAckBye                                 // ACK and BYE a 2xx that is not relayed (it came after CANCEL)
 	ActEndBroken                              // ACK and BYE a 2xx without a session answer; report EvBrokenEnded
 	ActResend                                 // forward the INVITE again without the early-session part; report EvResent
@@ -211,7 +216,7 @@ const (
 
 var actionNames = [...]string{"?", "relay", "respond", "early183", "link183", "retransmit183", "199", "arm", "disarm",
 	"play-ringback", "stop-ringback", "close-push", "apply-answer", "learn", "publish-link", "send-update",
-	"answer-prack", "answer-update", "cancel-downstream", "ack-bye", "end-broken", "resend", "detach", "count", "done"}
+	"answer-prack", "answer-update", "cancel-downstream", "refuse-bind", "ack-bye", "end-broken", "resend", "detach", "count", "done"}
 
 func (k ActionKind) String() string {
 	if int(k) < len(actionNames) {
@@ -231,9 +236,12 @@ const (
 	CountRetransmit                       // a reliable 183 sent again
 	CountUpdateRefused                    // the caller refused the UPDATE or its m=message line
 	CountLinkOnly                         // the callee card went as a Call-Info link on a 183
+	CountLateBind                         // a terminal bound to a push session the call had already closed
+	CountPushFailed                       // a push ended by the terminal or the network, not delivered
 )
 
-var counterNames = [...]string{"?", "cancel", "drain-aborted", "prack-timeout", "retransmit", "update-refused", "link-only"}
+var counterNames = [...]string{"?", "cancel", "drain-aborted", "prack-timeout", "retransmit", "update-refused", "link-only",
+	"late-bind", "push-failed"}
 
 func (c Counter) String() string {
 	if int(c) < len(counterNames) {
@@ -276,7 +284,7 @@ func (a Action) String() string {
 		return fmt.Sprintf("arm %s %s", a.Timer, a.At)
 	case ActDisarm:
 		return "disarm " + a.Timer.String()
-	case ActClosePush, ActApplyAnswer:
+	case ActClosePush, ActApplyAnswer, ActRefuseBind:
 		return fmt.Sprintf("%s %s", a.Kind, a.Card)
 	case ActLearn:
 		return fmt.Sprintf("learn %s %t", a.Side, a.Capable)
@@ -307,12 +315,13 @@ type Call struct {
 	early Machine // Herald's own early dialog
 	done  bool
 
-	open     [3]bool // push sessions open, by Card
-	ringback bool    // ringback streams may be held (an early 183 answered with a clip planned, until the plane says none)
-	ringing  bool    // ringback is playing to the caller (claims 2, 6)
-	progress bool    // the callee answered beyond 100 (101-299)
-	resent   bool    // the INVITE was (or is being) sent again without the part
-	followUp bool    // the outstanding reliable 183 is the link 183 after a refused UPDATE
+	open     [3]bool      // push sessions open (a ClosePush owed), by Card
+	push     [3]PushState // where each card's push stands, as the MSRP plane reported it
+	ringback bool         // ringback streams may be held (an early 183 answered with a clip planned, until the plane says none)
+	ringing  bool         // ringback is playing to the caller (claims 2, 6)
+	progress bool         // the callee answered beyond 100 (101-299)
+	resent   bool         // the INVITE was (or is being) sent again without the part
+	followUp bool         // the outstanding reliable 183 is the link 183 after a refused UPDATE
 
 	rseq uint32        // RSeq of the outstanding reliable 183
 	due  time.Duration // when the pending retransmission is due, from the first send
@@ -348,6 +357,14 @@ func (c *Call) Phases() []Phase { return c.trail }
 
 // Open reports whether card's push session is open.
 func (c *Call) Open(card Card) bool { return card < Card(len(c.open)) && c.open[card] }
+
+// Push returns where card's push stands.
+func (c *Call) Push(card Card) PushState {
+	if card >= Card(len(c.push)) {
+		return PushNone
+	}
+	return c.push[card]
+}
 
 // CardSent reports whether the forwarded INVITE carries the caller card's early-session part (its
 // push session is open: a resend without the part closed it).
@@ -423,18 +440,10 @@ func (c *Call) Handle(ev Event) []Action {
 		} else {
 			c.do(Action{Kind: ActAnswerUpdate, Code: 488})
 		}
+	case EvPushBound:
+		c.pushBound(ev.Card)
 	case EvPushDone:
-		if ev.Delivered {
-			// A terminal that fetched its page takes the pushes.
-			if ev.Card == CallerCardPush {
-				c.learn(Callee, true, "fetched the caller card")
-			} else {
-				c.learn(Caller, true, "fetched the callee card")
-			}
-		}
-		if ev.Card == CalleeCardPush && c.early.State() == Pushing {
-			c.early.to(Pushed)
-		}
+		c.pushDone(ev)
 	case EvLink:
 		c.link(ev.Sent)
 	case EvBrokenEnded:
@@ -492,7 +501,18 @@ func (c *Call) learn(side Side, capable bool, why string) {
 func (c *Call) closePush(card Card) {
 	if c.open[card] {
 		c.open[card] = false
+		if c.push[card] == PushOffered || c.push[card] == PushBound {
+			c.push[card] = PushClosed
+		}
 		c.do(Action{Kind: ActClosePush, Card: card})
+	}
+}
+
+// opened records card's push session as open (offered in the INVITE or the UPDATE), or not.
+func (c *Call) opened(card Card, open bool) {
+	c.open[card] = open
+	if open {
+		c.push[card] = PushOffered
 	}
 }
 
@@ -509,7 +529,7 @@ func (c *Call) forwarded(ev Event) {
 	}
 	if ev.Failed {
 		// RFC 3261 §16.9: a transport error counts as a 503 from the next hop.
-		c.open[CallerCardPush] = ev.Sent
+		c.opened(CallerCardPush, ev.Sent)
 		c.closePush(CallerCardPush)
 		c.to(Rejected)
 		c.do(Action{Kind: ActRespond, Code: 503})
@@ -517,7 +537,7 @@ func (c *Call) forwarded(ev Event) {
 		return
 	}
 	c.to(Forwarding)
-	c.open[CallerCardPush] = ev.Sent
+	c.opened(CallerCardPush, ev.Sent)
 	c.do(Action{Kind: ActArm, Timer: TimerC, At: c.cfg.TimerC})
 }
 
@@ -802,7 +822,7 @@ func (c *Call) prack(ev Event) {
 
 func (c *Call) updateOut(ev Event) {
 	if ev.Update == UpdateOutSent {
-		c.open[CalleeCardPush] = true
+		c.opened(CalleeCardPush, true)
 	}
 	if c.early.State() != Early || c.phase.final() {
 		c.closePush(CalleeCardPush) // not possible while the glue reports at once; never left open
@@ -869,3 +889,59 @@ func (c *Call) link(published bool) {
 
 // EarlyTrail returns every state Herald's early dialog entered, in order.
 func (c *Call) EarlyTrail() []State { return c.early.Trail() }
+
+// pushBound: the MSRP plane bound a terminal's connection and acquisition request to card's
+// session (claims 1, 4: the MSRP-TCP connection with the called, then the calling terminal; RFC
+// 4975 §5.4: the session is identified by the session-id in the request's To-Path). While the
+// session is open the binding stands and the page goes; the caller's terminal may bind to the
+// callee card before its 200 (UPDATE) reaches Herald. A binding to a session the call closed
+// already (the answer, the CANCEL, a refused UPDATE, the resend without the part) raced the close:
+// it is ended ('#' on the transfer, RFC 4975 §7.1.1) and counted. A second report, or one after
+// the session's result (the plane reports a binding before the result), changes nothing.
+func (c *Call) pushBound(card Card) {
+	if card != CallerCardPush && card != CalleeCardPush {
+		return
+	}
+	switch c.push[card] {
+	case PushOffered:
+		if c.open[card] {
+			c.push[card] = PushBound
+		}
+	case PushClosed:
+		c.do(Action{Kind: ActCount, Counter: CountLateBind})
+		c.do(Action{Kind: ActRefuseBind, Card: card})
+	}
+}
+
+// pushDone: card's push session reported its one result. A terminal that fetched its page takes
+// the pushes (learned, claims 1, 4); the callee card's end, delivered or not, leaves nothing for
+// Herald's early dialog to do. A failure by the terminal or the network is counted; an abort is
+// Herald's own close. Only the first result of a session counts.
+func (c *Call) pushDone(ev Event) {
+	card := ev.Card
+	if card != CallerCardPush && card != CalleeCardPush {
+		return
+	}
+	switch c.push[card] {
+	case PushOffered, PushBound, PushClosed:
+	default:
+		return // no session, or its result is in already
+	}
+	switch {
+	case ev.Delivered:
+		c.push[card] = PushDelivered
+		if card == CallerCardPush {
+			c.learn(Callee, true, "fetched the caller card")
+		} else {
+			c.learn(Caller, true, "fetched the callee card")
+		}
+	case ev.Failed:
+		c.push[card] = PushFailed
+		c.do(Action{Kind: ActCount, Counter: CountPushFailed})
+	default:
+		c.push[card] = PushFailed
+	}
+	if card == CalleeCardPush && c.early.State() == Pushing {
+		c.early.to(Pushed)
+	}
+}

@@ -60,6 +60,11 @@ var (
 	reliable  = Event{Kind: EvTimer, Timer: TimerReliable}
 	broken200 = Event{Kind: EvResponse, Code: 200, Reason: "OK"} // no session answer
 	calleeGot = Event{Kind: EvPushDone, Card: CalleeCardPush, Delivered: true}
+	// The MSRP plane's reports: a terminal bound to a card's session; a push failed by the terminal.
+	callerBound = Event{Kind: EvPushBound, Card: CallerCardPush}
+	calleeBound = Event{Kind: EvPushBound, Card: CalleeCardPush}
+	callerGot   = Event{Kind: EvPushDone, Card: CallerCardPush, Delivered: true}
+	calleeFail  = Event{Kind: EvPushDone, Card: CalleeCardPush, Failed: true}
 )
 
 func res(code int) Event { return Event{Kind: EvResponse, Code: code, Reason: "R", Session: true} }
@@ -81,6 +86,8 @@ var setups = map[string]struct {
 	"link-pending":       {cfgFull100rel, []Event{fwd, res(180), prack, updSent, {Kind: EvUpdateResult, Code: 504}, linkOK}},
 	"pushing":            {cfgFull, []Event{fwd, res(180), prack, updSent, upd200}},
 	"pushed":             {cfgFull, []Event{fwd, res(180), prack, updSent, upd200, calleeGot}},
+	"caller-bound":       {cfgFull, []Event{fwd, callerBound}},
+	"callee-bound":       {cfgFull, []Event{fwd, res(180), prack, updSent, calleeBound, upd200}},
 	"answered-early":     {cfgFull, []Event{fwd, res(180), res(200)}},
 	"rejected":           {cfgFull, []Event{fwd, res(486)}},
 	"cancelled-update":   {cfgFull, []Event{fwd, res(180), prack, updSent, cancel}},
@@ -156,6 +163,35 @@ func TestTransitions(t *testing.T) {
 			"answer-prack 200, disarm reliable, send-update", Forwarding, Early},
 		{"claim 6: callee card and ringback", "callee-ring-prov", prack,
 			"answer-prack 200, disarm reliable, play-ringback, send-update", Forwarding, Early},
+		// The MSRP plane's reports: binds and outcomes.
+		{"claim 1: the callee's terminal binds to the caller card's session: the page goes", "forwarding", callerBound,
+			"", Forwarding, Idle},
+		{"claim 4: the caller's terminal binds before its 200 (UPDATE) reaches Herald", "update-sent", calleeBound,
+			"", Forwarding, UpdateSent},
+		{"claim 4: the 200 (UPDATE) after that bind", "update-sent", upd200, "learn caller true, apply-answer callee-card", Forwarding, Pushing},
+		{"claim 4: a second report of the same bind changes nothing", "callee-bound", calleeBound, "", Forwarding, Pushing},
+		{"claim 1: the caller card delivered over the bound connection", "caller-bound", callerGot, "learn callee true", Forwarding, Idle},
+		{"claim 4: the callee card failed by the terminal: counted, nothing left to push early", "callee-bound", calleeFail,
+			"count push-failed", Forwarding, Pushed},
+		{"claim 4: an aborted push is Herald's own close: not counted", "callee-bound",
+			Event{Kind: EvPushDone, Card: CalleeCardPush}, "", Forwarding, Pushed},
+		{"claim 4: a second result of one session changes nothing", "pushed", calleeGot, "", Forwarding, Pushed},
+		{"claim 4: a result for a session never opened changes nothing", "early", calleeGot, "", Forwarding, Early},
+		{"claim 4: a bind after the CANCEL closed the session is refused and counted", "cancelled-update", calleeBound,
+			"count late-bind, refuse-bind callee-card", Cancelled, Terminated},
+		{"claim 1: a bind after the CANCEL closed the caller card's session is refused and counted", "cancelled-update", callerBound,
+			"count late-bind, refuse-bind caller-card", Cancelled, Terminated},
+		{"claim 1: a bind after Timer C is refused and counted", "timed-out", callerBound,
+			"count late-bind, refuse-bind caller-card", TimedOut, Terminated},
+		{"claim 4: a bind after the caller refused the UPDATE is refused and counted", "update-refused", calleeBound,
+			"count late-bind, refuse-bind callee-card", Forwarding, Early},
+		{"claim 3: a bind to the part the callee refused (resent without it) is refused and counted", "probe-resending", callerBound,
+			"count late-bind, refuse-bind caller-card", Forwarding, Idle},
+		{"claim 1: a bind after the answer: the controller is done, the plane refuses (closed at the answer)", "answered-early", callerBound,
+			"", Answered, Terminated},
+		{"claim 4: a bind to a card never offered is nobody's", "early", calleeBound, "", Forwarding, Early},
+		{"claim 4: the page delivered after the CANCEL's close raced it: still learned", "cancelled-update", calleeGot,
+			"learn caller true", Cancelled, Terminated},
 		{"claim 5: a further 18x is relayed, no second early dialog", "callee-prov", res(183), "arm timer-c 3m0s, relay 183", Forwarding, ProvSent},
 
 		// Ringback as the RTP plane reports it.
@@ -323,12 +359,14 @@ var pool = []Event{
 	{Kind: EvClientDone}, {Kind: EvBrokenEnded, Code: 200}, {Kind: EvResent}, {Kind: EvResent, Failed: true},
 	{Kind: EvFault}, {Kind: EvForwarded, Sent: true, Failed: true}, fwd,
 	{Kind: EvRingback}, {Kind: EvRingback, Lines: 1}, {Kind: EvRingback, Started: true, Lines: 1},
+	callerBound, calleeBound, callerGot, calleeFail, {Kind: EvPushDone, Card: CalleeCardPush},
 }
 
 // checkRun feeds evs, then the controller's end, to a new machine of cfg and fails when what it
 // asks for breaks one of the rules a carrier sees: every push session opened (the caller card in
 // the INVITE, the callee card in the UPDATE) closed exactly once by the end, never twice, never one
-// not open; at most one final response upstream and no 199 after it; ringback played at most once
+// not open; a terminal's binding refused only to a session the call opened and closed, each refusal
+// counted; at most one final response upstream and no 199 after it; ringback played at most once
 // and never after it stopped; nothing after the end but the releases.
 func checkRun(t *testing.T, what string, cfg Config, evs []Event) {
 	t.Helper()
@@ -359,6 +397,13 @@ func checkRun(t *testing.T, what string, cfg Config, evs []Event) {
 				closed[a.Card]++
 				if closed[a.Card] > opened[a.Card] {
 					fail("%s closed %d times, opened %d", a.Card, closed[a.Card], opened[a.Card])
+				}
+			case ActRefuseBind:
+				if ev.Kind != EvPushBound || ev.Card != a.Card || c.Open(a.Card) || opened[a.Card] == 0 {
+					fail("refused a binding to %s (open %t, opened %d)", a.Card, c.Open(a.Card), opened[a.Card])
+				}
+				if !counted(acts, CountLateBind) {
+					fail("a refused binding not counted")
 				}
 			case ActRelay, ActRespond:
 				if a.Kind == ActRespond || a.Code >= 200 {
@@ -425,6 +470,15 @@ func TestEveryStateEveryEvent(t *testing.T) {
 	}
 }
 
+func counted(acts []Action, n Counter) bool {
+	for _, a := range acts {
+		if a.Kind == ActCount && a.Counter == n {
+			return true
+		}
+	}
+	return false
+}
+
 func closedIn(acts []Action, card Card) bool {
 	for _, a := range acts {
 		if a.Kind == ActClosePush && a.Card == card {
@@ -480,5 +534,48 @@ func TestRingbackState(t *testing.T) {
 	c.Handle(prack)
 	if c.Ringing() {
 		t.Fatal("ringing without a stream")
+	}
+}
+
+// TestPushStates proves the push half of claims 1 and 4 as the MSRP plane reports it: each card's
+// session offered (the INVITE's part, the UPDATE), a terminal bound to it (even before the 200
+// (UPDATE)), the page delivered; the answer's close leaves a delivered page delivered. And after a
+// CANCEL: the caller card's session closed, a binding that raced the close refused, its abort
+// reported as the one result.
+func TestPushStates(t *testing.T) {
+	type step struct {
+		ev             Event
+		caller, callee PushState
+	}
+	for _, tc := range []struct {
+		name  string
+		steps []step
+	}{
+		{"both cards", []step{
+			{fwd, PushOffered, PushNone},
+			{callerBound, PushBound, PushNone},
+			{res(180), PushBound, PushNone},
+			{prack, PushBound, PushNone},
+			{updSent, PushBound, PushOffered},
+			{calleeBound, PushBound, PushBound},
+			{upd200, PushBound, PushBound},
+			{calleeGot, PushBound, PushDelivered},
+			{callerGot, PushDelivered, PushDelivered},
+			{res(200), PushDelivered, PushDelivered},
+		}},
+		{"cancelled", []step{
+			{fwd, PushOffered, PushNone},
+			{cancel, PushClosed, PushNone},
+			{callerBound, PushClosed, PushNone},
+			{Event{Kind: EvPushDone, Card: CallerCardPush}, PushFailed, PushNone},
+		}},
+	} {
+		c := New(cfgFull)
+		for i, st := range tc.steps {
+			c.Handle(st.ev)
+			if got := [2]PushState{c.Push(CallerCardPush), c.Push(CalleeCardPush)}; got != [2]PushState{st.caller, st.callee} {
+				t.Fatalf("%s, step %d (%s): caller %s callee %s, want %s %s", tc.name, i, st.ev.Kind, got[0], got[1], st.caller, st.callee)
+			}
+		}
 	}
 }

@@ -28,6 +28,29 @@ func (s State) String() string {
 	return fmt.Sprintf("state(%d)", s)
 }
 
+// PushState is where one card's push stands: the push session the call opened, the terminal's
+// MSRP connection bound to it, and the page's outcome, as the MSRP plane reports them.
+type PushState uint8
+
+// Push states.
+const (
+	PushNone      PushState = iota // no session opened for the card
+	PushOffered                    // the session is open and offered (INVITE part, UPDATE); no terminal bound yet
+	PushBound                      // a terminal's connection and acquisition request are bound to it: the page is going
+	PushClosed                     // the call closed the session before its result came in
+	PushDelivered                  // the terminal's success REPORT covered the page
+	PushFailed                     // it ended undelivered: failure REPORT or response, timeout, disconnect, abort
+)
+
+var pushNames = [...]string{"none", "offered", "bound", "closed", "delivered", "failed"}
+
+func (p PushState) String() string {
+	if int(p) < len(pushNames) {
+		return pushNames[p]
+	}
+	return fmt.Sprintf("push(%d)", p)
+}
+
 // ErrTransition is returned for a transition the state machine does not allow.
 var ErrTransition = errors.New("call: illegal state transition")
 

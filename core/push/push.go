@@ -3,7 +3,10 @@
 // The SIP goroutine of a call creates a Session and Opens it on the Plane *before* it sends the SDP that
 // advertises the session's a=path; the MSRP plane (netio/msrp) looks the session up by the session-id in
 // the To-Path of the terminal's acquisition SEND, pushes the page and reports exactly one Result on the
-// session's Done channel. The call never blocks the plane: Done is buffered.
+// session's Done channel. When the session has a Bound channel, the plane first signals on it that a
+// terminal's connection and acquisition request are bound to the session (or, Herald active, that the
+// terminal's 200 answered Herald's binding SEND), before any result. The call never blocks the plane:
+// Done and Bound are buffered, and Bound is signalled at most once.
 package push
 
 import (
@@ -71,6 +74,19 @@ type Session struct {
 	Expires    time.Time // the session refuses binds after this instant
 	Secure     bool      // offered over msrps (TLS): a=path is msrps://…;tcp and only TLS connections bind
 	Done       chan Result
+	// Bound, when not nil, is signalled once when a terminal binds to the session, before Done.
+	Bound chan struct{}
+}
+
+// NotifyBound signals Bound, if the session has one, without blocking (the plane calls it once).
+func (s *Session) NotifyBound() {
+	if s.Bound == nil {
+		return
+	}
+	select {
+	case s.Bound <- struct{}{}:
+	default:
+	}
 }
 
 // NewSession makes a session with fresh random identifiers and a buffered Done channel.
@@ -83,6 +99,7 @@ func NewSession(callID string, role Role, page *content.Page, ttl time.Duration)
 		TransferID: NewID(9),
 		Expires:    time.Now().Add(ttl),
 		Done:       make(chan Result, 1),
+		Bound:      make(chan struct{}, 1),
 	}
 }
 

@@ -116,6 +116,13 @@ func (c *callCtl) act(a call.Action) {
 			break
 		}
 		respond(c.inTx, c.inReq, a.Code, inDialogReason[a.Code])
+	case call.ActRefuseBind:
+		// The terminal bound to a session the machine closed (the close and the binding raced):
+		// Close again ends that binding, '#' on its transfer (push.Plane.Close is idempotent).
+		if ps := c.session(a.Card); ps != nil {
+			s.trace("herald: %s push %s: bound after the call closed it: refused", ps.Role, ps.ID[:8])
+			s.deps.MSRP.Close(ps.ID)
+		}
 	case call.ActCancelDownstream:
 		s.trace("herald: CANCEL toward the callee")
 		c.cancelDownstream()
@@ -167,6 +174,10 @@ func (c *callCtl) count(n call.Counter) {
 		st.Capability.UpdateRefused.Add(1)
 	case call.CountLinkOnly:
 		st.Capability.CalleeCardCallInfo.Add(1)
+	case call.CountLateBind:
+		st.PushLateBinds.Add(1)
+	case call.CountPushFailed:
+		st.PushFailed.Add(1)
 	}
 }
 

@@ -611,38 +611,75 @@ func (c *callCtl) openPush(role push.Role, page *content.Page) (*push.Session, s
 	return ps, offer, nil
 }
 
+// pushBound is posted when the MSRP plane bound a terminal to a push session (push.Session.Bound).
+type pushBound struct{ s *push.Session }
+
 // pushDone is posted when a push session reports its result.
 type pushDone struct {
 	s *push.Session
 	r push.Result
 }
 
-// watch forwards the session's single result to the controller.
+// watch forwards the session's binding and single result to the controller, in that order (the
+// plane signals Bound before it reports on Done).
 func (c *callCtl) watch(ps *push.Session) {
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
-		select {
-		case r := <-ps.Done:
+		post := func(ev any) bool {
 			select {
-			case c.events <- pushDone{ps, r}:
+			case c.events <- ev:
+				return true
 			case <-c.ctx.Done():
+				return false
 			}
-		case <-c.ctx.Done():
+		}
+		bound := ps.Bound
+		for {
+			select {
+			case <-bound:
+				bound = nil
+				if !post(pushBound{ps}) {
+					return
+				}
+			case r := <-ps.Done:
+				if bound != nil {
+					select {
+					case <-bound: // signalled just before the result: it goes first
+						if !post(pushBound{ps}) {
+							return
+						}
+					default:
+					}
+				}
+				post(pushDone{ps, r})
+				return
+			case <-c.ctx.Done():
+				return
+			}
 		}
 	}()
+}
+
+// cardOf is the machine's name of a session's card.
+func cardOf(ps *push.Session) call.Card {
+	if ps.Role == push.CalleeCard {
+		return call.CalleeCardPush
+	}
+	return call.CallerCardPush
 }
 
 // onEvent turns what another goroutine posted into the machine's event.
 func (c *callCtl) onEvent(ev any) {
 	switch e := ev.(type) {
+	case pushBound:
+		c.s.trace("herald: %s push %s: terminal bound", e.s.Role, e.s.ID[:8])
+		c.handle(call.Event{Kind: call.EvPushBound, Card: cardOf(e.s)})
 	case pushDone:
 		c.s.trace("herald: %s push %s: %s (%d bytes)", e.s.Role, e.s.ID[:8], e.r.Outcome, e.r.Bytes)
-		card := call.CallerCardPush
-		if e.s.Role == push.CalleeCard {
-			card = call.CalleeCardPush
-		}
-		c.handle(call.Event{Kind: call.EvPushDone, Card: card, Delivered: e.r.Outcome == push.Delivered})
+		o := e.r.Outcome
+		c.handle(call.Event{Kind: call.EvPushDone, Card: cardOf(e.s), Delivered: o == push.Delivered,
+			Failed: o == push.Failed || o == push.TimedOut || o == push.Disconnected})
 	case *prackEvent:
 		c.onPrack(e)
 	case *updateDone:

@@ -38,6 +38,8 @@ type Snapshot struct {
 	Panics              uint64 `json:"panics" metric:"herald_sip_panics_total,counter" help:"Panics recovered on the SIP plane (requests owed an answer got 500)."`
 	BadRequests         uint64 `json:"bad_requests" metric:"herald_sip_bad_requests_total,counter" help:"Requests answered 400 or 505 before any handler: a mandatory header missing or malformed, a repeated one."`
 	BadResponses        uint64 `json:"bad_responses" metric:"herald_sip_bad_responses_total,counter" help:"Responses from a next hop dropped: a mandatory header missing or malformed (RFC 3261 18.1.2)."`
+	PushLateBinds       uint64 `json:"push_late_binds" metric:"herald_sip_push_late_binds_total,counter" help:"Terminals bound to a push session after the call closed it (answer, CANCEL, refused UPDATE): the binding was ended."`
+	PushFailed          uint64 `json:"push_failed" metric:"herald_sip_push_failed_total,counter" help:"Card pushes the terminal or the network ended undelivered (failure REPORT or response, timeout, disconnect)."`
 
 	Capability CapabilitySnapshot `json:"capability"`
 	FastPath   FastSnapshot       `json:"fast_path"`
@@ -102,7 +104,8 @@ func (s *Server) Snapshot() Snapshot {
 		UDPToTCP: st.UDPToTCP.Load(), TCPRefusedUDP: st.TCPRefusedUDP.Load(), Ringbacks: st.Ringbacks.Load(),
 		RingbackNoCodec: st.RingbackNoCodec.Load(), RingbackNoPort: st.RingbackNoPort.Load(),
 		ForwardErrors: st.ForwardErrors.Load(), Panics: st.Panics.Load(), BadRequests: st.BadRequests.Load(),
-		BadResponses: st.BadResponses.Load(),
+		BadResponses:  st.BadResponses.Load(),
+		PushLateBinds: st.PushLateBinds.Load(), PushFailed: st.PushFailed.Load(),
 		Capability: CapabilitySnapshot{
 			CallerCardCallInfo: c.CallerCardCallInfo.Load(), CalleeCardCallInfo: c.CalleeCardCallInfo.Load(),
 			Probes: c.CallerCardProbes.Load(), Resent: c.Resent.Load(), UpdateRefused: c.UpdateRefused.Load(),

@@ -157,6 +157,11 @@ type Stats struct {
 	// DrainAborted counts the calls a drain ended while they rang (AbortCalls, both paths): 487 to
 	// the caller, CANCEL to the callee.
 	DrainAborted atomic.Uint64
+	// PushLateBinds counts terminals that bound to a push session after the call had closed it (the
+	// answer, the CANCEL, a refused UPDATE raced the binding): the binding was ended. PushFailed
+	// counts pushes the terminal or the network ended undelivered (failure REPORT or response,
+	// timeout, disconnect).
+	PushLateBinds, PushFailed atomic.Uint64
 	// Fast are the fast path's counters (plain calls over UDP, fastpath.go).
 	Fast FastStats
 	// Capability counts the gate on early-dialog pushes (capability.go).

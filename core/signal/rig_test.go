@@ -19,6 +19,7 @@ import (
 	"github.com/herald-ims/herald/bench/uesim"
 	"github.com/herald-ims/herald/core/content"
 	"github.com/herald-ims/herald/core/profile"
+	"github.com/herald-ims/herald/core/push"
 	msrpnet "github.com/herald-ims/herald/netio/msrp"
 )
 
@@ -260,6 +261,14 @@ func startHerald(t testing.TB, store profile.Store, nextHop string, tune func(*O
 // built from Options, learning nothing unless tune sizes it).
 func startHeraldCaps(t testing.TB, store profile.Store, nextHop string, tune func(*Options), caps *profile.CapCache) *rig {
 	t.Helper()
+	return startHeraldPlane(t, store, nextHop, tune, caps, nil)
+}
+
+// startHeraldPlane is startHeraldCaps with the MSRP plane Herald uses wrapped by wrap (nil: the
+// plane itself).
+func startHeraldPlane(t testing.TB, store profile.Store, nextHop string, tune func(*Options), caps *profile.CapCache,
+	wrap func(*msrpnet.Server) push.Plane) *rig {
+	t.Helper()
 	log := slog.New(slog.DiscardHandler)
 	if os.Getenv("HERALD_TEST_LOG") != "" {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -285,7 +294,11 @@ func startHeraldCaps(t testing.TB, store profile.Store, nextHop string, tune fun
 	if tune != nil {
 		tune(&opts)
 	}
-	r.sig, err = New(opts, Deps{Profiles: store, MSRP: ms, Web: r.web, Ringback: rigRingback, Capabilities: caps, UDP: sipudpReader})
+	var plane push.Plane = ms
+	if wrap != nil {
+		plane = wrap(ms)
+	}
+	r.sig, err = New(opts, Deps{Profiles: store, MSRP: plane, Web: r.web, Ringback: rigRingback, Capabilities: caps, UDP: sipudpReader})
 	if err != nil {
 		_ = ms.Stop(context.Background())
 		t.Fatal(err)

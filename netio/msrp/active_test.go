@@ -61,8 +61,14 @@ func TestConnectActiveDelivers(t *testing.T) {
 	if f.Method != "SEND" || f.ToPath != term.path || f.FromPath != s.PathURI(sess.ID) || len(f.Body) != 0 {
 		t.Fatalf("binding SEND %+v", f)
 	}
+	if len(sess.Bound) != 0 {
+		t.Fatal("Bound signalled before the terminal's 200 to the binding SEND")
+	}
 	c.respond(f, 200)
 	r := c.receivePage(2*time.Second, true)
+	if len(sess.Bound) != 1 { // signalled before the first chunk went
+		t.Fatal("Bound not signalled by the terminal's 200 to the binding SEND")
+	}
 	if string(r.body) != string(page.Body) {
 		t.Fatal("page differs")
 	}

@@ -382,6 +382,7 @@ func (cs *connState) onSend(m *msrp.Message) {
 	if !quiet {
 		cs.respond(m, 200, "")
 	}
+	e.sess.NotifyBound() // the call's machine hears of the binding (push.Session.Bound)
 	cs.startTransfer()
 }
 
@@ -443,6 +444,7 @@ func (cs *connState) onResponse(m *msrp.Message) {
 		}
 		cs.s.st.binds.Add(1)
 		cs.noteBound()
+		cs.e.sess.NotifyBound()
 		cs.startTransfer()
 		return
 	}

@@ -146,6 +146,9 @@ func TestBindRejected(t *testing.T) {
 	if f := c1.mustNext(2 * time.Second); f.Status != 200 {
 		t.Fatalf("first bind: %+v", f)
 	}
+	if len(a.Bound) != 1 { // push.Session.Bound: signalled before the 200 left
+		t.Fatal("the binding was not signalled on the session's Bound")
+	}
 
 	t.Run("second connection for a bound session", func(t *testing.T) {
 		c2 := dial(t, s)
@@ -171,6 +174,9 @@ func TestBindRejected(t *testing.T) {
 	}
 	if st := s.Stats(); st.BindRejected != 2 {
 		t.Fatalf("BindRejected = %d, want 2", st.BindRejected)
+	}
+	if len(a.Bound) != 1 || len(b.Bound) != 0 {
+		t.Fatalf("Bound signals %d and %d, want 1 (the accepted binding only) and 0", len(a.Bound), len(b.Bound))
 	}
 }
 
