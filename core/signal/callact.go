@@ -121,7 +121,7 @@ func (c *callCtl) act(a call.Action) {
 		// Close again ends that binding, '#' on its transfer (push.Plane.Close is idempotent).
 		if ps := c.session(a.Card); ps != nil {
 			s.trace("herald: %s push %s: bound after the call closed it: refused", ps.Role, ps.ID[:8])
-			s.deps.MSRP.Close(ps.ID)
+			c.closeSession(ps)
 		}
 	case call.ActCancelDownstream:
 		s.trace("herald: CANCEL toward the callee")
@@ -220,8 +220,9 @@ func (c *callCtl) session(card call.Card) *push.Session {
 }
 
 // closeSession is the one place a push session is closed: an in-flight transfer is aborted with '#'
-// (RFC 4975 §7.1.1). The machine decides when (call.ActClosePush, once per session); the only other
-// caller is addCallerCard, for a session it opened but could not offer.
+// (RFC 4975 §7.1.1). The machine decides when (call.ActClosePush, once per session, and
+// call.ActRefuseBind, a binding that raced that close); the only other caller is addCallerCard, for
+// a session it opened but could not offer.
 func (c *callCtl) closeSession(ps *push.Session) {
 	if ps != nil {
 		c.s.deps.MSRP.Close(ps.ID)
