@@ -213,7 +213,7 @@ func kamailioThenUAS(uasTCP bool) func(t *testing.T, dir string, uasPort int) (s
 		h := viaHerald(t, dir, addr(kport))
 		// Both proxies are on the path: Kamailio's Via and Record-Route above Herald's.
 		kp := regexp.QuoteMeta(addr(kport))
-		// Herald's own Via: a plain call over UDP is proxied on the fast path (core/signal/fastpath.go,
+		// Herald's own Via: a plain call over UDP is proxied on the fast path (core/sipfast,
 		// branch z9hG4bKhrld<id>), a push call by sipgo (branch z9hG4bK.<random>).
 		heraldBranch, heraldRR := `z9hG4bKhrld[0-9a-f]+`, `;lr>`
 		if uasTCP {

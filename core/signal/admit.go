@@ -1,12 +1,16 @@
 package signal
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/herald-ims/herald/core/sipfast"
+)
 
 // admission is the one owner of the calls in progress, whichever path carries them: Call-ID → the
 // general path's controller or the fast path's INVITE transaction, Call-ID uniqueness (a second
 // INVITE with a Call-ID in progress is a loop or a spiral: 482, RFC 3261 §16.3 step 4, §8.2.2.2)
 // and the limit (limits.max_calls: 503). Both paths ask it; neither reads the other's tables. Its
-// lock is a leaf: the fast path calls it under fastPath.mu, nothing calls the fast path under it.
+// lock is a leaf: the fast path's engine calls it (through fastHost) under its lock, nothing calls the fast path under it.
 type admission struct {
 	mu    sync.Mutex
 	calls map[string]admitted
@@ -14,8 +18,8 @@ type admission struct {
 
 // admitted is one call in progress: exactly one of ctl and fast is set.
 type admitted struct {
-	ctl  *callCtl // the general path's controller
-	fast *ftx     // the fast path's INVITE transaction
+	ctl  *callCtl    // the general path's controller
+	fast *sipfast.Tx // the fast path's INVITE transaction
 }
 
 // admitResult is admission's answer to a new INVITE.

@@ -7,6 +7,9 @@ import (
 	"testing"
 
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/herald-ims/herald/core/sipfast"
+	"github.com/herald-ims/herald/core/sipmsg"
 )
 
 // TestAdmissionTable proves the admission owner's rules on its own: a Call-ID is admitted once
@@ -14,7 +17,7 @@ import (
 // the same Call-ID frees nothing, and a released Call-ID can be admitted again.
 func TestAdmissionTable(t *testing.T) {
 	a := newAdmission()
-	fastTx, otherTx := &ftx{}, &ftx{}
+	fastTx, otherTx := &sipfast.Tx{}, &sipfast.Tx{}
 	ctl := &callCtl{}
 	steps := []struct {
 		what string
@@ -121,7 +124,7 @@ func TestIsSelfOneRule(t *testing.T) {
 	s.Listening(net.UDPAddrFromAddrPort(netip.MustParseAddrPort("192.0.2.1:5070")))
 	s.Listening(net.TCPAddrFromAddrPort(netip.MustParseAddrPort("192.0.2.1:5071")))
 	s.ListeningTLS(net.TCPAddrFromAddrPort(netip.MustParseAddrPort("192.0.2.1:5061")))
-	f := &fastPath{s: s}
+	h := &fastHost{s}
 	for _, tc := range []struct {
 		uri  string
 		self bool
@@ -140,11 +143,11 @@ func TestIsSelfOneRule(t *testing.T) {
 		if err := sip.ParseUri(tc.uri, &u); err != nil {
 			t.Fatal(err)
 		}
-		su, ok := parseSIPURI([]byte(tc.uri))
+		fast, ok := sipfast.IsSelf(h, []byte(tc.uri))
 		if !ok {
 			t.Fatalf("%s: the scanner cannot read it", tc.uri)
 		}
-		if got, fast := s.isSelf(u), f.isSelf(su); got != tc.self || fast != tc.self {
+		if got := s.isSelf(u); got != tc.self || fast != tc.self {
 			t.Errorf("%s: general %t, fast %t, want %t", tc.uri, got, fast, tc.self)
 		}
 	}
@@ -164,7 +167,7 @@ func TestDialogOneStack(t *testing.T) {
 	c := newFPCall(caller, erin, carol) // carol has a callee card: the general path
 	caller.send(t, r.addr, c.invite())
 	fwd := parseFP(t, "forwarded INVITE", callee.next(t, "forwarded INVITE").data)
-	if v := fwd.all("Via")[0]; strings.Contains(v, fastPrefix) {
+	if v := fwd.all("Via")[0]; strings.Contains(v, sipfast.BranchPrefix) {
 		t.Fatalf("the INVITE took the fast path: %s", v)
 	}
 	contact := "<sip:carol@" + callee.addr() + ">"
@@ -187,7 +190,7 @@ func TestDialogOneStack(t *testing.T) {
 
 	caller.send(t, r.addr, c.request("BYE", target, fpBranch(), 2, to, rr))
 	bye := parseFP(t, "BYE", callee.next(t, "BYE").data)
-	if v := bye.all("Via")[0]; bye.start != "BYE "+target+" SIP/2.0" || strings.Contains(v, fastPrefix) {
+	if v := bye.all("Via")[0]; bye.start != "BYE "+target+" SIP/2.0" || strings.Contains(v, sipfast.BranchPrefix) {
 		t.Fatalf("callee got %s with Via %s: want the BYE from the general path", bye.start, v)
 	}
 	callee.send(t, r.addr, fpReply(t, bye, 200, "OK", "", false, "", ""))
@@ -195,11 +198,11 @@ func TestDialogOneStack(t *testing.T) {
 		t.Fatalf("caller got %s (%s), want the BYE's 200", m.start, m.one(t, "200", "CSeq"))
 	}
 	fpStat(t, "Fast.InDialog", &r.sig.Stats.Fast.InDialog, 0)
-	fpStat(t, "Fast.Verdicts[general_call]", &r.sig.Stats.Fast.Verdicts[ReasonGeneralCall], 1)
+	fpStat(t, "Fast.Verdicts[general_call]", &r.sig.Stats.Fast.Verdicts[sipfast.ReasonGeneralCall], 1)
 	r.quiet(t)
 }
 
-// TestCancelOneBuilder proves that both paths build a CANCEL with the one builder (appendHop): for
+// TestCancelOneBuilder proves that both paths build a CANCEL with the one builder (sipfast's appendHop): for
 // the same forwarded INVITE, the fast path's CANCEL (from the bytes it sent) and the general path's
 // (cancelRequest, from sipgo's request) are the same message, with RFC 3261 §9.1's content: the
 // Request-URI, only the top Via (its branch), the Route set, From, To, Call-ID, the CSeq number with
@@ -208,7 +211,7 @@ func TestDialogOneStack(t *testing.T) {
 func TestCancelOneBuilder(t *testing.T) {
 	parse := func(b []byte) *sip.Request {
 		t.Helper()
-		m, err := sip.NewParser(sip.WithHeadersParsers(headerParsers())).ParseSIP(b)
+		m, err := sip.NewParser(sip.WithHeadersParsers(sipmsg.HeaderParsers())).ParseSIP(b)
 		if err != nil {
 			t.Fatalf("%v:\n%s", err, b)
 		}
@@ -220,7 +223,7 @@ func TestCancelOneBuilder(t *testing.T) {
 		"From: \"Erin\" <sip:erin@home1.net>;tag=e1\r\nTo: <sip:dave@home1.net>\r\nCall-ID: c1@192.0.2.10\r\nCSeq: 7 INVITE\r\n" +
 		"Contact: <sip:erin@192.0.2.10>\r\nSupported: 100rel\r\nContent-Type: application/sdp\r\nContent-Length: 4\r\n\r\nv=0\n"))
 	general := cancelRequest(inv)
-	fast := hopRequest([]byte(inv.String()), "CANCEL", nil)
+	fast := sipfast.Cancel([]byte(inv.String()))
 	if general == nil || fast == nil {
 		t.Fatalf("no CANCEL: general %v, fast %q", general, fast)
 	}

@@ -32,25 +32,21 @@
 //   - on the callee's 2xx: 199 on Herald's early dialog when the caller supports it (RFC 6228), push
 //     sessions closed, 2xx relayed; ACK, BYE and other in-dialog requests are proxied by Route.
 //
-// Plain calls take a shorter way (fastpath.go; on unless Options.DisableFastPath). Herald reads its UDP
-// sockets itself (Deps.UDP: netio/sipudp, wired by the binary) and offers each datagram to the fast
-// path before sipgo sees it; each gets a verdict (fastverdict.go), counted by reason. One admission
-// owner (admit.go) holds the calls in progress of both paths; the plain-call rule is call.Decide's;
-// a dialog stays on the stack that took its INVITE (the general path's Record-Route says so). An
-// INVITE whose plan is plain (no card either way, no ringback the caller can get), that came over UDP and leaves over UDP to an IP
-// literal or a cached name with a port (fastdns.go), is proxied there. The same holds for its CANCEL,
-// its ACK and the dialog's BYE and INFO. The fast path has its own strict scanner (fastmsg.go), one
-// transaction table, byte-level rewriting and core/wheel for the RFC 3261 timers (fastwheel.go), on
-// Options.Clock. It has no parse tree, no goroutine per message and no runtime timer per transaction. Everything
-// else goes to sipgo as before: cards and ringback, TCP and TLS, DNS SRV, oversize, untrusted peers,
-// Max-Forwards at 1, malformed messages. The choice is made from a message's own content, so a
-// retransmission takes the way of its original.
+// Plain calls take a shorter way: the fast path, an I/O-free SIP engine (core/sipfast; on unless
+// Options.DisableFastPath) wired in fastglue.go. Herald reads its UDP sockets itself (Deps.UDP:
+// netio/sipudp, wired by the binary) and offers each datagram to the engine before sipgo sees it;
+// each gets a verdict (fast, drop, or general: sipgo gets it), counted by reason. One admission
+// owner (admit.go) holds the calls in progress of both paths; the plain-call rule is call.Decide's
+// (fastHost.Plain); a dialog stays on the stack that took its INVITE (the general path's
+// Record-Route says so). Everything else goes to sipgo: cards and ringback, TCP and TLS, DNS SRV,
+// oversize, untrusted peers, Max-Forwards at 1, malformed messages.
 //
 // Input from the wire is hostile. A request without a header RFC 3261 §8.1.1 makes mandatory, or
 // with one that does not parse, is answered 400 with a reason phrase naming it and never forwarded:
-// by guard (checkRequest) once sipgo has parsed it, leniently (headerParsers), and before sipgo for
-// what its transaction layer cannot take (precheck.go: no usable Via or CSeq). A response from a
-// next hop missing one, or with one that does not parse, is dropped (badResponse). A panic in any
-// handler, call controller, sipgo callback or fast-path entry is recovered at that boundary,
-// answered 500 with Retry-After where an answer is owed, and counted (recover.go, core/safe).
+// by guard (sipmsg.CheckRequest) once sipgo has parsed it, leniently (sipmsg.HeaderParsers), and
+// before sipgo for what its transaction layer cannot take (sipmsg.EarlyReject: no usable Via or
+// CSeq). A response from a next hop missing one, or with one that does not parse, is dropped
+// (badResponse). A panic in any handler, call controller, sipgo callback or fast-path entry
+// (sipfast.Engine.Take, Tick) is recovered at that boundary, answered 500 with Retry-After where an
+// answer is owed, and counted (recover.go, core/safe).
 package signal

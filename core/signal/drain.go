@@ -4,6 +4,9 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
+
+	"github.com/herald-ims/herald/core/sipfast"
 )
 
 // live are the settings a reload may change while calls run (Server.Reload). Readers load the
@@ -14,7 +17,8 @@ type live struct {
 	nextHop          string // host:port
 	nextHopTransport string // udp, tcp or tls
 	nextHopPinned    bool
-	fastNextHop      sipURI // nextHop for the fast path, when it is over UDP
+	fastNextHost     []byte // nextHop's host and port for the fast path, when it is over UDP
+	fastNextPort     int
 	fastNextHopOK    bool
 }
 
@@ -37,10 +41,10 @@ func newLive(r Reloadable) *live {
 	}
 	l := &live{trusted: r.Trusted, maxCalls: r.MaxCalls, nextHop: r.NextHop, nextHopTransport: r.NextHopTransport,
 		nextHopPinned: r.NextHopPinned}
-	if equalFold([]byte(r.NextHopTransport), "udp") {
+	if strings.EqualFold(r.NextHopTransport, "udp") {
 		if host, port, err := net.SplitHostPort(r.NextHop); err == nil {
 			if p, err := strconv.Atoi(port); err == nil && p > 0 && p < 65536 {
-				l.fastNextHop, l.fastNextHopOK = sipURI{host: []byte(host), port: p}, true
+				l.fastNextHost, l.fastNextPort, l.fastNextHopOK = []byte(host), p, true
 			}
 		}
 	}
@@ -60,9 +64,9 @@ func (s *Server) Drain() { s.draining.Store(true) }
 // Draining reports whether Drain was called.
 func (s *Server) Draining() bool { return s.draining.Load() }
 
-// drainRetryAfter is the Retry-After (seconds) of the 503 to an INVITE that arrives during a drain:
-// long enough that the previous hop picks another instance, short enough for a restart.
-const drainRetryAfter = "10"
+// drainRetryAfter is the Retry-After (seconds) of the 503 to an INVITE that arrives during a drain,
+// on both paths.
+const drainRetryAfter = sipfast.DrainRetryAfter
 
 // AbortCalls ends every call still ringing, as a drain does when its time is up: 487 (Request
 // Terminated) to the caller, CANCEL to the callee (RFC 3261 §16.10), pushes closed with '#' on a
@@ -85,30 +89,9 @@ func (s *Server) AbortCalls() {
 		}()
 	}
 	if s.fast != nil {
-		s.fast.abortAll()
+		s.fast.AbortAll()
 	}
 }
 
 // drainAbort is posted to a call's controller by AbortCalls.
 type drainAbort struct{}
-
-// abortAll is AbortCalls for the fast path's calls without a final response.
-func (f *fastPath) abortAll() {
-	var q []fsend
-	f.mu.Lock()
-	var txs []*ftx
-	f.s.adm.each(func(e admitted) {
-		if e.fast != nil {
-			txs = append(txs, e.fast)
-		}
-	})
-	for _, tx := range txs {
-		if tx.final == 0 {
-			f.s.Stats.DrainAborted.Add(1)
-			q = f.answerUp(tx, 487, "Request Terminated", "", q)
-			q = f.cancelDown(tx, q)
-		}
-	}
-	f.mu.Unlock()
-	f.flush(q)
-}

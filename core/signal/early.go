@@ -283,7 +283,7 @@ func (c *callCtl) onPrack(e *prackEvent) {
 func (c *callCtl) sendCalleeCardUpdate() call.UpdateOut {
 	s := c.s
 	d := &c.early
-	// Contact is parsed on demand (headerParsers): an INVITE whose Contact does not parse has no
+	// Contact is parsed on demand (sipmsg.HeaderParsers): an INVITE whose Contact does not parse has no
 	// target for the UPDATE, and the call goes on without the callee card.
 	target := c.req.Contact()
 	if target == nil {

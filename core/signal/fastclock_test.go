@@ -10,7 +10,7 @@ import (
 )
 
 // Fast-path timers on an injected clock (Options.Clock = a *wheel.Manual): the fast path runs no
-// ticker of its own; the test steps the clock and runs the due timers itself (fastPath.tickSafe),
+// ticker of its own; the test steps the clock and runs the due timers itself (sipfast.Engine.Tick),
 // then reads what they sent from the peers' real sockets. No wall-clock interval is measured.
 
 // fpPeers names the test sockets by role ("caller", "callee").
@@ -35,21 +35,21 @@ func fpRunClock(t *testing.T, r *rig, clk *wheel.Manual, peers fpPeers, steps []
 	for _, st := range steps {
 		clk.Set(int64(st.at))
 		var got []string
-		for _, d := range slices.Clone(r.sig.fast.tickSafe(nil)) {
-			name := byAddr[d.to.String()]
+		for _, d := range slices.Clone(r.sig.fast.Tick(nil)) {
+			name := byAddr[d.To.String()]
 			if name == "" {
-				t.Fatalf("at %v: Herald sent to %v, no test peer:\n%s", st.at, d.to, d.b)
+				t.Fatalf("at %v: Herald sent to %v, no test peer:\n%s", st.at, d.To, d.B)
 			}
-			line, _, _ := bytes.Cut(d.b, []byte("\r\n"))
+			line, _, _ := bytes.Cut(d.B, []byte("\r\n"))
 			if sp := bytes.IndexByte(line, ' '); sp > 0 && !bytes.HasPrefix(line, []byte("SIP/2.0")) {
 				line = line[:sp] // a request: its method
 			}
 			got = append(got, name+" "+string(line))
 			rx := peers[name].next(t, name+" at "+st.at.String())
-			if !bytes.Equal(rx.data, d.b) {
-				t.Fatalf("at %v: %s read\n%s\nHerald sent\n%s", st.at, name, rx.data, d.b)
+			if !bytes.Equal(rx.data, d.B) {
+				t.Fatalf("at %v: %s read\n%s\nHerald sent\n%s", st.at, name, rx.data, d.B)
 			}
-			out[name] = append(out[name], d.b)
+			out[name] = append(out[name], d.B)
 		}
 		if !slices.Equal(got, st.sent) {
 			t.Fatalf("at %v: Herald sent %q, want %q", st.at, got, st.sent)
@@ -60,10 +60,7 @@ func fpRunClock(t *testing.T, r *rig, clk *wheel.Manual, peers fpPeers, steps []
 
 // fpTxCount is the transactions the fast path holds.
 func fpTxCount(r *rig) int {
-	f := r.sig.fast
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return len(f.out)
+	return r.sig.fast.Transactions()
 }
 
 // fpUntil waits (fpWait at most) for cond, which looks at state a datagram Herald read changes.

@@ -15,10 +15,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/herald-ims/herald/core/sipfast"
 	"github.com/herald-ims/herald/core/wheel"
 )
 
-// The fast path (fastpath.go) driven over raw UDP: a caller socket in front of Herald and a callee
+// The fast path (core/sipfast, fastglue.go) driven over raw UDP: a caller socket in front of Herald and a callee
 // socket as its next hop, hand-written requests and responses, and assertions on the bytes Herald
 // puts on the wire. Every read has a deadline (fpWait); time passes only inside reads, except where
 // Herald absorbs a datagram and the only trace of it is a counter (fpCount).
@@ -946,7 +947,7 @@ func TestFastPathLoop482(t *testing.T) {
 // TestFastPathFallbacks proves that what the fast path does not take is handed to the general path
 // unchanged and counted (Stats.Fast.Fallbacks): a caller with a card (the general path adds it as
 // early-session), Max-Forwards 1 (483, RFC 3261 §16.3 step 3), a Route by a name the fast path has
-// not resolved yet (RFC 3263 §4.2; fastdns.go looks it up meanwhile) and an INVITE that would outgrow
+// not resolved yet (RFC 3263 §4.2; core/sipfast's dns.go looks it up meanwhile) and an INVITE that would outgrow
 // UDP once forwarded (TCP, RFC 3261 §18.1.1).
 func TestFastPathFallbacks(t *testing.T) {
 	// general checks the INVITE the callee got came from sipgo's transaction layer, not the fast path.
@@ -1229,13 +1230,7 @@ func TestFastPathTimerCAfter100(t *testing.T) {
 	fwd := parseFP(t, "forwarded INVITE", callee.next(t, "forwarded INVITE").data)
 	callee.send(t, r.addr, fpReply(t, fwd, 100, "Trying", "", false, "", ""))
 	fpUntil(t, "the callee's 100 read", func() bool {
-		f := r.sig.fast
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		for _, tx := range f.out {
-			return tx.gotProv
-		}
-		return false
+		return r.sig.Stats.Fast.Verdicts[sipfast.ReasonResponse].Load() == 1
 	})
 	got := fpRunClock(t, r, clk, peers, []fpClockStep{
 		{at: 200 * time.Millisecond, sent: []string{"caller SIP/2.0 100 Trying"}},
@@ -1374,9 +1369,9 @@ func TestFastPathLate2xxAfterTimerB(t *testing.T) {
 	// owed once the 408 went).
 	clk.Set(int64(64 * testT1))
 	var res408 []byte
-	for _, d := range slices.Clone(r.sig.fast.tickSafe(nil)) {
-		if bytes.HasPrefix(d.b, []byte("SIP/2.0 408 ")) {
-			res408 = d.b
+	for _, d := range slices.Clone(r.sig.fast.Tick(nil)) {
+		if bytes.HasPrefix(d.B, []byte("SIP/2.0 408 ")) {
+			res408 = d.B
 		}
 	}
 	if res408 == nil {
@@ -1422,7 +1417,7 @@ func TestFastPathReinviteAckGoesToSipgo(t *testing.T) {
 	reBranch := fpBranch()
 	caller.send(t, r.addr, c.request("INVITE", target, reBranch, 2, to, routes))
 	re := parseFP(t, "forwarded re-INVITE", callee.next(t, "forwarded re-INVITE").data)
-	if v := re.all("Via")[0]; strings.Contains(v, fastPrefix) {
+	if v := re.all("Via")[0]; strings.Contains(v, sipfast.BranchPrefix) {
 		t.Fatalf("re-INVITE forwarded on the fast path: Via %q", v)
 	}
 	callee.send(t, r.addr, fpReply(t, re, 491, "Request Pending", "", false, "", ""))
@@ -1435,7 +1430,7 @@ func TestFastPathReinviteAckGoesToSipgo(t *testing.T) {
 	caller.send(t, r.addr, c.request("ACK", target, reBranch, 2, to, routes))
 	for _, d := range callee.drain(5 * testT1) {
 		m := parseFP(t, "datagram to the callee", d.data)
-		if strings.HasPrefix(m.start, "ACK ") && strings.Contains(m.all("Via")[0], fastPrefix) {
+		if strings.HasPrefix(m.start, "ACK ") && strings.Contains(m.all("Via")[0], sipfast.BranchPrefix) {
 			t.Fatalf("the fast path forwarded the ACK of a 491:\n%s", d.data)
 		}
 	}
@@ -1443,7 +1438,7 @@ func TestFastPathReinviteAckGoesToSipgo(t *testing.T) {
 	r.quiet(t)
 }
 
-// TestFastPathTransactionLimit: the transactions the fast path holds are bounded at maxTxFactor ×
+// TestFastPathTransactionLimit: the transactions the fast path holds are bounded at sipfast.MaxTxFactor ×
 // MaxCalls (each is kept 64·T1 after its answer); a BYE or an INVITE beyond the limit is answered
 // 503 without state and counted, and nothing is forwarded for it.
 func TestFastPathTransactionLimit(t *testing.T) {
@@ -1454,7 +1449,7 @@ func TestFastPathTransactionLimit(t *testing.T) {
 	c := newFPCall(caller, erin, dave)
 	to := "<" + dave + ">;tag=lim"
 	target := "sip:dave@" + callee.addr()
-	limit := maxTxFactor * 1
+	limit := sipfast.MaxTxFactor * 1
 	for i := range limit {
 		caller.send(t, r.addr, c.request("BYE", target, fpBranch(), 2+i, to, []string{fpRoute(r)}))
 		if m := parseFP(t, "forwarded BYE", callee.next(t, "forwarded BYE").data); !strings.HasPrefix(m.start, "BYE ") {

@@ -14,6 +14,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/herald-ims/herald/bench/uesim"
+	"github.com/herald-ims/herald/core/sipmsg"
 )
 
 // malformedCase is an INVITE with one mandatory header missing or not parsing (RFC 3261 §8.1.1),
@@ -208,7 +209,7 @@ func TestMalformedRequest400(t *testing.T) {
 // and keep a value that does not parse as a badHeader under its canonical name, also when it is
 // the second of a list or given in compact form.
 func TestLenientParserKeepsValueLists(t *testing.T) {
-	p := sip.NewParser(sip.WithHeadersParsers(headerParsers()))
+	p := sip.NewParser(sip.WithHeadersParsers(sipmsg.HeaderParsers()))
 	parse := func(extra string) *sip.Request {
 		t.Helper()
 		raw := "OPTIONS sip:a@127.0.0.1 SIP/2.0\r\n" + extra + "From: <sip:a@b>;tag=1\r\nTo: <sip:c@d>\r\nCall-ID: x\r\n" +
@@ -221,8 +222,8 @@ func TestLenientParserKeepsValueLists(t *testing.T) {
 	}
 	r := parse("Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK1, SIP/2.0/UDP 127.0.0.1:5071;branch=z9hG4bK2\r\n" +
 		"Route: <sip:127.0.0.1:5072;lr>, <sip:127.0.0.1:5073;lr>\r\n")
-	if vias := r.GetHeaders("Via"); len(vias) != 2 || unparsed(r) != "" {
-		t.Fatalf("Vias %v, unparsed %q", vias, unparsed(r))
+	if vias := r.GetHeaders("Via"); len(vias) != 2 || sipmsg.Unparsed(r) != "" {
+		t.Fatalf("Vias %v, unparsed %q", vias, sipmsg.Unparsed(r))
 	}
 	for _, h := range append(r.GetHeaders("Via"), r.GetHeaders("Route")...) {
 		switch h.(type) {
@@ -231,7 +232,7 @@ func TestLenientParserKeepsValueLists(t *testing.T) {
 			t.Fatalf("%s kept as %T", h.Name(), h)
 		}
 	}
-	if code, reason := checkRequest(r); code != 0 {
+	if code, reason := sipmsg.CheckRequest(r); code != 0 {
 		t.Fatalf("a valid request refused: %d %s", code, reason)
 	}
 	for extra, want := range map[string]string{
@@ -241,7 +242,7 @@ func TestLenientParserKeepsValueLists(t *testing.T) {
 		"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK1\r\nMax-Forwards: -1\r\n": "malformed Max-Forwards",
 	} {
 		r := parse(extra)
-		if code, reason := checkRequest(r); code != 400 || reason != "Bad Request ("+want+")" {
+		if code, reason := sipmsg.CheckRequest(r); code != 400 || reason != "Bad Request ("+want+")" {
 			t.Errorf("%q: %d %q, want 400 Bad Request (%s)", extra, code, reason, want)
 		}
 	}

@@ -3,6 +3,7 @@ package signal
 import (
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/herald-ims/herald/core/sipfast"
 	"github.com/herald-ims/herald/core/stats"
 )
 
@@ -42,7 +43,7 @@ type Snapshot struct {
 	PushFailed          uint64 `json:"push_failed" metric:"herald_sip_push_failed_total,counter" help:"Card pushes the terminal or the network ended undelivered (failure REPORT or response, timeout, disconnect)."`
 
 	Capability CapabilitySnapshot `json:"capability"`
-	FastPath   FastSnapshot       `json:"fast_path"`
+	FastPath   sipfast.Snapshot   `json:"fast_path"`
 	UDP        UDPSnapshot        `json:"udp"`
 }
 
@@ -60,26 +61,6 @@ type CapabilitySnapshot struct {
 	CacheExpired       uint64 `json:"cache_expired" metric:"herald_sip_capability_cache_dropped_total{reason=expired},counter" help:"Capability cache entries dropped at their TTL (expired) or for room (evicted)."`
 	CacheEvicted       uint64 `json:"cache_evicted" metric:"herald_sip_capability_cache_dropped_total{reason=evicted},counter"`
 	CacheEntries       int    `json:"cache_entries" metric:"herald_sip_capability_cache_entries,gauge" help:"Terminals the capability cache holds."`
-}
-
-// FastSnapshot is the fast path's counters (plain calls over UDP).
-type FastSnapshot struct {
-	Calls           uint64 `json:"calls" metric:"herald_sip_fast_path_calls_total,counter" help:"Plain UDP calls proxied on the fast path."`
-	Fallbacks       uint64 `json:"fallbacks" metric:"herald_sip_fast_path_fallbacks_total,counter" help:"New INVITEs the fast path left to the general path."`
-	InDialog        uint64 `json:"in_dialog" metric:"herald_sip_fast_path_in_dialog_total,counter" help:"ACKs for 2xx, BYEs and INFOs forwarded on the fast path."`
-	Retransmissions uint64 `json:"retransmissions" metric:"herald_sip_fast_path_retransmissions_total,counter" help:"Requests and responses the fast path sent again (RFC 3261 Timers A, E, G)."`
-	Absorbed        uint64 `json:"absorbed" metric:"herald_sip_fast_path_absorbed_total,counter" help:"Retransmissions the fast path answered without forwarding."`
-	Timeouts        uint64 `json:"timeouts" metric:"herald_sip_fast_path_timeouts_total,counter" help:"Fast-path transactions ended by Timer B, F or C."`
-	Stray           uint64 `json:"stray" metric:"herald_sip_fast_path_stray_total,counter" help:"Responses to a fast-path branch with no transaction."`
-	SendErrors      uint64 `json:"send_errors" metric:"herald_sip_fast_path_send_errors_total,counter" help:"Datagrams the fast path's socket refused."`
-	Unreadable      uint64 `json:"unreadable" metric:"herald_sip_fast_path_unreadable_total,counter" help:"Responses to a fast-path branch that could not be read."`
-	DNSLookups      uint64 `json:"dns_lookups" metric:"herald_sip_fast_path_dns_lookups_total,counter" help:"Background A/AAAA lookups of Route and next-hop names."`
-	DNSFailures     uint64 `json:"dns_failures" metric:"herald_sip_fast_path_dns_failures_total,counter" help:"Background name lookups that failed."`
-	DNSFull         uint64 `json:"dns_full" metric:"herald_sip_fast_path_dns_full_total,counter" help:"Requests sent the general way because the name cache was full."`
-	Overload        uint64 `json:"overload" metric:"herald_sip_fast_path_overload_total,counter" help:"Requests answered 503: the fast path held its limit of transactions."`
-	Transactions    int    `json:"transactions" metric:"herald_sip_fast_path_transactions,gauge" help:"Transactions the fast path holds."`
-	// Verdicts: every datagram offered to the fast path, by verdict and reason (fastverdict.go).
-	Verdicts VerdictSnapshot `json:"verdicts"`
 }
 
 // UDPSnapshot is the SIP UDP sockets Herald reads itself (fast path on).
@@ -110,13 +91,7 @@ func (s *Server) Snapshot() Snapshot {
 			CallerCardCallInfo: c.CallerCardCallInfo.Load(), CalleeCardCallInfo: c.CalleeCardCallInfo.Load(),
 			Probes: c.CallerCardProbes.Load(), Resent: c.Resent.Load(), UpdateRefused: c.UpdateRefused.Load(),
 		},
-		FastPath: FastSnapshot{
-			Calls: f.Calls.Load(), Fallbacks: f.Fallbacks.Load(), InDialog: f.InDialog.Load(),
-			Retransmissions: f.Retransmissions.Load(), Absorbed: f.Absorbed.Load(), Timeouts: f.Timeouts.Load(),
-			Stray: f.Stray.Load(), SendErrors: f.SendErrors.Load(), Unreadable: f.Unreadable.Load(),
-			DNSLookups: f.DNSLookups.Load(), DNSFailures: f.DNSFailures.Load(), DNSFull: f.DNSFull.Load(),
-			Overload: f.Overload.Load(), Transactions: s.FastTransactions(), Verdicts: f.verdictSnapshot(),
-		},
+		FastPath: f.Snapshot(s.FastTransactions()),
 	}
 	if cc := s.deps.Capabilities; cc != nil {
 		cs := &cc.Stats

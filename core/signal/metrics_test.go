@@ -1,16 +1,15 @@
 package signal
 
 import (
-	"time"
-
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/herald-ims/herald/core/profile"
 	"github.com/herald-ims/herald/core/stats"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // The SIP counters reach Prometheus under herald_sip_*, labelled where they are one family, and a

@@ -15,6 +15,7 @@ import (
 	"github.com/herald-ims/herald/core/media"
 	"github.com/herald-ims/herald/core/profile"
 	"github.com/herald-ims/herald/core/push"
+	"github.com/herald-ims/herald/core/sipfast"
 	"github.com/herald-ims/herald/core/wheel"
 )
 
@@ -55,7 +56,7 @@ type Options struct {
 	// certificate. MinVersion is raised to TLS 1.2 and ServerName is ignored (see clientTLS).
 	TLSClient *tls.Config
 	// DisableFastPath sends every call through sipgo's transaction layer, plain ones too (see
-	// fastpath.go: plain UDP calls are otherwise proxied by Herald's own transaction table).
+	// core/sipfast: plain UDP calls are otherwise proxied by Herald's own transaction table).
 	DisableFastPath bool
 	// CapCacheSize and CapTTL size the cache of learned terminal capabilities (profile.CapCache)
 	// New builds when Deps.Capabilities is nil; size 0 learns nothing.
@@ -139,7 +140,7 @@ type Stats struct {
 	BadBodies, ReliableRetransmits, PrackTimeouts, Cancels, UDPToTCP, CallInfoLinks, Ringbacks,
 	RingbackNoCodec, Panics atomic.Uint64
 	// BadRequests counts requests answered 400 (or 505) before any handler: a mandatory header
-	// missing or not parsing, a repeated single-value header, ... (checkRequest).
+	// missing or not parsing, a repeated single-value header, ... (sipmsg.CheckRequest).
 	BadRequests atomic.Uint64
 	// BadResponses counts responses from a next hop dropped because a mandatory header was missing
 	// or did not parse (RFC 3261 §18.1.2, badResponse).
@@ -162,8 +163,8 @@ type Stats struct {
 	// counts pushes the terminal or the network ended undelivered (failure REPORT or response,
 	// timeout, disconnect).
 	PushLateBinds, PushFailed atomic.Uint64
-	// Fast are the fast path's counters (plain calls over UDP, fastpath.go).
-	Fast FastStats
+	// Fast are the fast path's counters (plain calls over UDP, core/sipfast).
+	Fast sipfast.Stats
 	// Capability counts the gate on early-dialog pushes (capability.go).
 	Capability CapabilityStats
 }

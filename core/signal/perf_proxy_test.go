@@ -8,6 +8,8 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/herald-ims/herald/core/sipmsg"
 )
 
 // TestInDialogTelTarget: an in-dialog request whose Request-URI is a tel: URI and that has no Route
@@ -113,7 +115,7 @@ func TestForwardCopy(t *testing.T) {
 // TestHeaderParsersContactOnDemand: Contact is not parsed with the message (headerParsers) but
 // sip.Message.Contact still returns it, and it is relayed as received.
 func TestHeaderParsersContactOnDemand(t *testing.T) {
-	p := sip.NewParser(sip.WithHeadersParsers(headerParsers()))
+	p := sip.NewParser(sip.WithHeadersParsers(sipmsg.HeaderParsers()))
 	m, err := p.ParseSIP([]byte(benchInvite))
 	if err != nil {
 		t.Fatal(err)

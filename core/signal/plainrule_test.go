@@ -7,6 +7,7 @@ import (
 
 	"github.com/herald-ims/herald/core/call"
 	"github.com/herald-ims/herald/core/profile"
+	"github.com/herald-ims/herald/core/sipfast"
 )
 
 // TestPlainRuleOneOwner proves that the fast path's "is this call plain" is call.Decide's plan
@@ -21,19 +22,19 @@ func TestPlainRuleOneOwner(t *testing.T) {
 	cardee, _ := profile.Canonical("sip:cardee@home1.net") // the scanner reads sip: Request-URIs only
 	st.Put(&profile.Profile{Key: cardee, CalleeCard: pages["carol-callee.html"]})
 	s := &Server{deps: Deps{Profiles: st}}
-	f := &fastPath{s: s}
+	h := &fastHost{s}
 	for _, from := range []string{alice, dave, erin} { // caller card, none, no profile
 		for _, to := range []string{"sip:cardee@home1.net", dave, erin, "sip:ringer@home1.net"} { // callee card, none, none, ringback
 			for _, rel := range []string{"", "Supported: timer, 100rel\r\n", "Require: 100REL\r\n", "k: 100rel\r\n", "Supported: 100relx\r\n"} {
 				msg := fmt.Sprintf("INVITE %s SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKpr\r\nMax-Forwards: 70\r\n"+
 					"From: <%s>;tag=a\r\nTo: <%s>\r\nCall-ID: pr@x\r\nCSeq: 1 INVITE\r\n%sContent-Length: 0\r\n\r\n", to, from, to, rel)
-				var m fmsg
-				if !m.scan([]byte(msg)) {
+				got, ok := sipfast.Plain(h, []byte(msg))
+				if !ok {
 					t.Fatalf("scanner refused:\n%s", msg)
 				}
 				caps := call.Caps{Reliable1xx: rel != "" && rel != "Supported: 100relx\r\n"}
 				want := call.Decide(s.partyFor(from), s.partyFor(to), caps, false).Plain()
-				if got := f.plain(&m); got != want {
+				if got != want {
 					t.Errorf("from %s to %s %q: fast path plain %t, Decide's plan plain %t", from, to, rel, got, want)
 				}
 				// The expected answers, stated independently of Decide.

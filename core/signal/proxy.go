@@ -7,6 +7,9 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/herald-ims/herald/core/sipfast"
+	"github.com/herald-ims/herald/core/sipmsg"
 )
 
 // popSelfRoute removes the top Routes while they are Herald's own (loose routing, RFC 3261 §16.4;
@@ -253,27 +256,25 @@ func (s *Server) relayResponse(tx sip.ServerTransaction, req *sip.Request, res *
 	}
 }
 
-// cancelRequest builds the CANCEL for a forwarded INVITE (RFC 3261 §9.1) with appendHop, the
+// cancelRequest builds the CANCEL for a forwarded INVITE (RFC 3261 §9.1) with sipfast.AppendHop, the
 // builder the fast path uses too, reading sipgo's INVITE (same Request-URI, top Via, Route set, From,
 // To, Call-ID and CSeq number), and parses it for sipgo's client transaction.
-// It returns nil when inv lacks one of them (checkRequest keeps such an INVITE from being
+// It returns nil when inv lacks one of them (sipmsg.CheckRequest keeps such an INVITE from being
 // forwarded; this is the second line).
 func cancelRequest(inv *sip.Request) *sip.Request {
 	via, cseq := inv.Via(), inv.CSeq()
 	if via == nil || inv.From() == nil || inv.To() == nil || inv.CallID() == nil || cseq == nil {
 		return nil
 	}
-	lines := func(yield func(id hdrID, line []byte)) {
+	hdrs := func(yield func(name, value string) bool) {
 		for _, h := range inv.Headers() {
-			id := headerID([]byte(h.Name()))
-			switch id {
-			case hRoute, hFrom, hCallID, hTo:
-				yield(id, []byte(h.Name()+": "+h.Value()+"\r\n"))
+			if !yield(h.Name(), h.Value()) {
+				return
 			}
 		}
 	}
-	b := appendHop(make([]byte, 0, 512), "CANCEL", []byte(inv.Recipient.String()), []byte(via.Value()), lines, cseq.SeqNo, nil)
-	msg, err := sip.NewParser(sip.WithHeadersParsers(headerParsers())).ParseSIP(b)
+	b := sipfast.AppendHop(make([]byte, 0, 512), "CANCEL", []byte(inv.Recipient.String()), []byte(via.Value()), hdrs, cseq.SeqNo, nil)
+	msg, err := sip.NewParser(sip.WithHeadersParsers(sipmsg.HeaderParsers())).ParseSIP(b)
 	c, ok := msg.(*sip.Request)
 	if err != nil || !ok {
 		return nil

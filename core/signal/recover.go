@@ -1,13 +1,13 @@
 package signal
 
 import (
-	"net/netip"
 	"sync/atomic"
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/herald-ims/herald/core/safe"
+	"github.com/herald-ims/herald/core/sipmsg"
 )
 
 // recover.go is the SIP plane's recovery net (core/safe). Every place where Herald runs code on a
@@ -20,8 +20,9 @@ import (
 //   - callCtl.runSafe: one call's controller (it also cancels the INVITE it forwarded);
 //   - onUnhandledResponse: sipgo's callback for responses no client transaction matched;
 //   - the server transaction's OnCancel callback (sipgo's goroutine);
-//   - fastPath.takeSafe: the fast path's per-datagram entry, on the socket's read goroutine;
-//   - fastPath.tick: the fast path's timer loop;
+//   - sipfast.Engine.Take: the fast path's per-datagram entry, on the socket's read goroutine, and
+//     its Tick, the timer loop (both report to Server.recovered; their injection points are the
+//     engine's Faults);
 //   - the helper goroutines Herald starts (CANCEL and UPDATE client transactions, the late-2xx
 //     ACK and BYE).
 //
@@ -34,9 +35,6 @@ var (
 	hookController atomic.Pointer[func(*sip.Request)]  // in the call controller, before run
 	hookResponse   atomic.Pointer[func(*sip.Response)] // in the controller, for each response of its INVITE
 	hookUnhandled  atomic.Pointer[func(*sip.Response)] // in onUnhandledResponse
-	hookTake       atomic.Pointer[func([]byte)]        // in the fast path's take, before the scan
-	hookTick       atomic.Pointer[func(struct{})]      // in the fast path's timer loop, under its lock
-	hookFastLocked atomic.Pointer[func(*fmsg)]         // in the fast path's INVITE handling, under its lock
 	hookHelper     atomic.Pointer[func(string)]        // in sipgo's OnCancel callback ("oncancel"), the CANCEL ("cancel") and UPDATE ("update") goroutines
 )
 
@@ -75,7 +73,7 @@ func answer500(tx sip.ServerTransaction, req *sip.Request) {
 }
 
 // guard is the boundary of every request handler registered with sipgo: it answers the requests
-// checkRequest refuses (a bad ACK is dropped, never answered), and a panic in h with 500.
+// sipmsg.CheckRequest refuses (a bad ACK is dropped, never answered), and a panic in h with 500.
 func (s *Server) guard(h sipgo.RequestHandler) sipgo.RequestHandler {
 	return func(req *sip.Request, tx sip.ServerTransaction) {
 		defer func() {
@@ -84,7 +82,7 @@ func (s *Server) guard(h sipgo.RequestHandler) sipgo.RequestHandler {
 			}
 		}()
 		fire(&hookHandler, req)
-		code, reason := checkRequest(req)
+		code, reason := sipmsg.CheckRequest(req)
 		if code == 0 {
 			h(req, tx)
 			return
@@ -107,41 +105,4 @@ func (s *Server) goSafe(fn func()) {
 		defer func() { s.recovered(recover()) }()
 		fn()
 	}()
-}
-
-// takeSafe is the boundary of the fast path's per-datagram entry (netio/sipudp's read goroutine): a
-// panic there is counted, the lock released if the panicking code held it, and a request other than
-// ACK answered 500 statelessly from the socket it came in on.
-func (f *fastPath) takeSafe(data []byte, src netip.AddrPort, c *fconn) (took bool) {
-	var m fmsg
-	defer func() {
-		if r := recover(); f.s.recovered(r) {
-			if m.locked {
-				m.locked = false
-				f.mu.Unlock()
-			}
-			took = f.verdictOf(ReasonFault)
-			var q fmsg
-			if c != nil && q.scan(data) && q.isReq && q.method != mACK {
-				res := appendAnswer(make([]byte, 0, len(data)/2+128), &q, src, false, 500, "Server Internal Error", "Retry-After: 5\r\n", "")
-				if err := c.send(res, src); err != nil {
-					f.s.Stats.Fast.SendErrors.Add(1)
-				}
-			}
-		}
-	}()
-	fire(&hookTake, data)
-	return f.verdictOf(f.take(&m, data, src, c))
-}
-
-// lock takes f.mu for the handling of m; m remembers it, so that takeSafe can release it after a
-// panic.
-func (f *fastPath) lock(m *fmsg) {
-	f.mu.Lock()
-	m.locked = true
-}
-
-func (f *fastPath) unlock(m *fmsg) {
-	m.locked = false
-	f.mu.Unlock()
 }

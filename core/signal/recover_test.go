@@ -145,7 +145,7 @@ func TestRecoverFastPathTake(t *testing.T) {
 	st, _ := testStore(t)
 	callee := newCallee(t, uesim.CalleeOptions{RingTime: 20 * time.Millisecond, AnswerWithoutPage: true})
 	h := startHerald(t, st, callee.Addr(), nil)
-	inject(t, &hookTake, func(b []byte) bool { return bytes.Contains(b, []byte("X-Inject: panic")) })
+	inject(t, &h.sig.fast.Faults.Take, func(b []byte) bool { return bytes.Contains(b, []byte("X-Inject: panic")) })
 	before, beforeStats := safe.Count(safe.SIP), h.sig.Stats.Panics.Load()
 	p := newFPPeer(t)
 	p.send(t, h.addr, marked(newFPCall(p, dave, erin)))
@@ -168,7 +168,7 @@ func TestRecoverFastPathTimers(t *testing.T) {
 	var armed atomic.Bool
 	armed.Store(true)
 	before, beforeStats := safe.Count(safe.SIP), h.sig.Stats.Panics.Load()
-	inject(t, &hookTick, func(struct{}) bool { return armed.CompareAndSwap(true, false) })
+	inject(t, &h.sig.fast.Faults.Tick, func(struct{}) bool { return armed.CompareAndSwap(true, false) })
 	panicked(t, h, before, beforeStats, 1)
 	h.mustCall(t, newCaller(t, uesim.CallerOptions{}), dave, erin)
 	if h.sig.Stats.Fast.Calls.Load() == 0 {
@@ -184,7 +184,7 @@ func TestRecoverFastPathUnderLock(t *testing.T) {
 	st, _ := testStore(t)
 	callee := newCallee(t, uesim.CalleeOptions{RingTime: 20 * time.Millisecond, AnswerWithoutPage: true})
 	h := startHerald(t, st, callee.Addr(), nil)
-	inject(t, &hookFastLocked, func(m *fmsg) bool { return bytes.Contains(m.buf, []byte("X-Inject: panic")) })
+	inject(t, &h.sig.fast.Faults.Locked, func(b []byte) bool { return bytes.Contains(b, []byte("X-Inject: panic")) })
 	before, beforeStats := safe.Count(safe.SIP), h.sig.Stats.Panics.Load()
 	p := newFPPeer(t)
 	p.send(t, h.addr, marked(newFPCall(p, dave, erin)))

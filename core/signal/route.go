@@ -4,6 +4,8 @@ import (
 	"strings"
 
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/herald-ims/herald/core/sipfast"
 )
 
 // Transports Herald serves SIP on, as indices of Server.listen.
@@ -87,7 +89,7 @@ func (s *Server) legURI(key [2]int, sips bool) sip.Uri {
 //
 // Each entry carries ;herald=general (dialogParam): the dialog is the general path's, so its
 // in-dialog requests go to the general path from INVITE to BYE, also once the call's controller
-// has ended; the fast path, which reads every UDP datagram first, hands them over (fastpath.go
+// has ended; the fast path, which reads every UDP datagram first, hands them over (core/sipfast
 // routeOf, ReasonGeneralCall). The fast path's own Record-Route has no such parameter.
 func (s *Server) recordRoute(fwd *sip.Request, inbound, outbound string, sips bool) {
 	in, out := s.legKey(transportIndex(inbound)), s.legKey(transportIndex(outbound))
@@ -100,7 +102,7 @@ func (s *Server) recordRoute(fwd *sip.Request, inbound, outbound string, sips bo
 // dialogParam is the Record-Route URI parameter that names the stack owning a dialog (RFC 3261
 // §16.6 step 4 lets a proxy put what it needs in its Record-Route URI; §12.2.1.1 returns it in the
 // Route of every request of the dialog).
-const dialogParam = "herald"
+const dialogParam = sipfast.DialogParam
 
 func generalLeg(u sip.Uri) sip.Uri {
 	u.UriParams = append(u.UriParams, sip.HeaderKV{K: dialogParam, V: "general"})

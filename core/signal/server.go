@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"net"
 	"net/netip"
 	"strconv"
@@ -17,6 +16,8 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/herald-ims/herald/core/profile"
+	"github.com/herald-ims/herald/core/sipfast"
+	"github.com/herald-ims/herald/core/sipmsg"
 )
 
 // Server is Herald's SIP side.
@@ -27,7 +28,7 @@ type Server struct {
 	ua   *sipgo.UserAgent
 	srv  *sipgo.Server
 	cli  *sipgo.Client
-	fast *fastPath // nil when Options.DisableFastPath
+	fast *sipfast.Engine // nil when Options.DisableFastPath (fastglue.go)
 
 	adm *admission // the calls in progress on both paths (admit.go)
 
@@ -87,7 +88,7 @@ func New(opts Options, deps Deps) (*Server, error) {
 
 	ua, err := sipgo.NewUA(append([]sipgo.UserAgentOption{
 		sipgo.WithUserAgent("Herald"),
-		sipgo.WithUserAgentParser(sip.NewParser(sip.WithHeadersParsers(headerParsers()))),
+		sipgo.WithUserAgentParser(sip.NewParser(sip.WithHeadersParsers(sipmsg.HeaderParsers()))),
 		sipgo.WithUserAgentHostname(opts.Host),
 		sipgo.WithUserAgentTransactionLayerOptions(
 			sip.WithTransactionLayerLogger(s.log),
@@ -98,7 +99,7 @@ func New(opts Options, deps Deps) (*Server, error) {
 	}, testUA...)...)
 	if err != nil {
 		if s.fast != nil {
-			s.fast.close()
+			s.fast.Close()
 		}
 		return nil, fmt.Errorf("signal: %w", err)
 	}
@@ -141,146 +142,16 @@ func init() {
 	sip.UDPMTUSize = 65507 + 200
 }
 
-// headerParsers is sipgo's default set of typed header parsers without Contact. A proxy relays
-// Contact untouched in every INVITE, 18x, 200, ACK and BYE, and Herald reads it only in the rare
-// paths (its own early dialog, the CANCEL/200 race) where sip.Message.Contact parses it on demand;
-// left generic, it costs a string instead of a parsed name-addr and its parameter list per message.
-//
-// Every typed parser is lenient (lenientParser): a header line that does not parse no longer makes
-// sipgo drop the whole message unanswered, so that checkRequest can answer 400 naming it (RFC 3261
-// §16.3 step 1, §8.2.2). Content-Length stays strict: it frames messages on TCP.
-func headerParsers() map[string]sip.HeaderParser {
-	m := maps.Clone(sip.DefaultHeadersParser())
-	delete(m, "contact")
-	delete(m, "m")
-	for name, p := range m {
-		if name == "content-length" || name == "l" {
-			continue
-		}
-		m[name] = lenientParser(canonicalName(name), p)
-	}
-	return m
-}
-
-// canonicalName is the full, canonical name of a header sipgo parses (compact forms expanded).
-func canonicalName(lower string) string {
-	switch lower {
-	case "v", "via":
-		return "Via"
-	case "f", "from":
-		return "From"
-	case "t", "to":
-		return "To"
-	case "i", "call-id":
-		return "Call-ID"
-	case "cseq":
-		return "CSeq"
-	case "max-forwards":
-		return "Max-Forwards"
-	case "c", "content-type":
-		return "Content-Type"
-	case "route":
-		return "Route"
-	case "record-route":
-		return "Record-Route"
-	case "refer-to":
-		return "Refer-To"
-	case "referred-by":
-		return "Referred-By"
-	}
-	return lower
-}
-
-// badHeader is a header line whose typed parser refused it, kept as text under its canonical name:
-// the typed accessor (req.To() ...) finds it and, parsing it again on demand, returns nil, and
-// checkRequest answers the request 400 naming it. A response carrying one is dropped where Herald
-// reads it (badResponse).
-type badHeader struct{ sip.Header }
-
-// lenientParser wraps sipgo's typed parser p of header name. A value list (a comma, which sipgo
-// reports as an error carrying the offset of the rest) is passed through.
-func lenientParser(name string, p sip.HeaderParser) sip.HeaderParser {
-	return func(lower []byte, text string) (sip.Header, error) {
-		h, err := p(lower, text)
-		if err == nil || err.Error() == "comma detected" {
-			return h, err
-		}
-		return &badHeader{sip.NewHeader(name, text)}, nil
-	}
-}
-
 // badResponse reports (and counts) a response Herald must drop rather than act on: one without the
 // headers every response carries (RFC 3261 §8.2.6.2: Via, From, To, Call-ID, CSeq) or with a
 // header that does not parse (§18.1.2: a malformed response is discarded).
 func (s *Server) badResponse(res *sip.Response) bool {
-	if unparsed(res) == "" && res.Via() != nil && res.From() != nil && res.To() != nil && res.CallID() != nil && res.CSeq() != nil {
+	if sipmsg.Unparsed(res) == "" && res.Via() != nil && res.From() != nil && res.To() != nil && res.CallID() != nil && res.CSeq() != nil {
 		return false
 	}
 	s.Stats.BadResponses.Add(1)
 	s.log.Debug("malformed response dropped", "status", res.StatusCode, "call_id", callIDOf(res))
 	return true
-}
-
-// unparsed is the name of the first header of m whose value did not parse, "" when all did.
-func unparsed(m interface{ Headers() []sip.Header }) string {
-	for _, h := range m.Headers() {
-		if b, ok := h.(*badHeader); ok {
-			return b.Name()
-		}
-	}
-	return ""
-}
-
-// checkRequest is what guard (recover.go) refuses of a request sipgo parsed, before any handler
-// acts on it (RFC 4475 §3.1.2, §3.3.8, §3.3.9): another SIP version gets 505; a mandatory header
-// missing or not parsing, a CSeq method that is not the request's (RFC 3261 §8.1.1.5), a
-// single-value header given twice and URI headers in the Request-URI (RFC 3261 §19.1.5) get 400
-// naming what is wrong.
-// singleValued are the headers a request must not carry twice (RFC 3261 §7.3.1, §20).
-var singleValued = [...]string{"Call-ID", "CSeq", "From", "To", "Max-Forwards", "Content-Length"}
-
-func checkRequest(req *sip.Request) (int, string) {
-	if req.SipVersion != "SIP/2.0" {
-		return 505, "Version Not Supported"
-	}
-	// RFC 3261 §8.1.1: To, From, CSeq, Call-ID and Via are mandatory (Max-Forwards too, but a proxy
-	// passes a request without it, §16.3 step 3); one that does not parse is as bad (§16.3 step 1).
-	if name := unparsed(req); name != "" {
-		return 400, "Bad Request (malformed " + name + ")"
-	}
-	switch {
-	case req.Via() == nil:
-		return 400, "Bad Request (missing Via)"
-	case req.From() == nil:
-		return 400, "Bad Request (missing From)"
-	case req.To() == nil:
-		return 400, "Bad Request (missing To)"
-	case req.CallID() == nil || req.CallID().Value() == "":
-		return 400, "Bad Request (missing Call-ID)"
-	case req.CSeq() == nil:
-		return 400, "Bad Request (missing CSeq)"
-	}
-	if cs := req.CSeq(); !strings.EqualFold(string(cs.MethodName), string(req.Method)) {
-		return 400, "Bad Request (CSeq method)"
-	}
-	// One pass over the headers (every request passes here): GetHeaders per name would walk the list
-	// six times and lower-case every generic header's name each time.
-	var seen [6]uint8
-	for _, h := range req.Headers() {
-		name := h.Name()
-		for i, sv := range singleValued {
-			if len(name) == len(sv) && strings.EqualFold(name, sv) {
-				if seen[i]++; seen[i] > 1 {
-					return 400, "Bad Request (multiple " + sv + ")"
-				}
-				break
-			}
-		}
-	}
-	if req.Recipient.Headers != nil && req.Recipient.Headers.Length() > 0 {
-		return 400, "Bad Request (headers in Request-URI)"
-	}
-	return 0, ""
 }
 
 // supportedTags are the option tags Herald understands as a UAS (Supported of its OPTIONS answer).
@@ -294,13 +165,13 @@ const allowMethods = "INVITE, ACK, CANCEL, BYE, PRACK, UPDATE, INFO, OPTIONS"
 func (s *Server) ServeUDP(pc net.PacketConn) error {
 	s.learnPort(pc.LocalAddr(), tpUDP)
 	if s.fast == nil || s.deps.UDP == nil {
-		return s.srv.ServeUDP(s.poolReady(precheckPC{PacketConn: pc, s: s}, pc.LocalAddr()))
+		return s.srv.ServeUDP(s.poolReady(sipmsg.PacketConn{PacketConn: pc, Bad: &s.Stats.BadRequests}, pc.LocalAddr()))
 	}
 	var c *fconn
-	fast := func(b []byte, from netip.AddrPort) bool { return s.fast.takeSafe(b, from, c) }
+	fast := func(b []byte, from netip.AddrPort) bool { return s.fast.Take(b, from, c) }
 	if wt := s.opts.WireTrace; wt != nil {
 		fast = func(b []byte, from netip.AddrPort) bool {
-			took := s.fast.takeSafe(b, from, c)
+			took := s.fast.Take(b, from, c)
 			if took { // the rest goes to sipgo, whose tracer sees it
 				wt("recv", "UDP", from.String(), b)
 			}
@@ -308,7 +179,7 @@ func (s *Server) ServeUDP(pc net.PacketConn) error {
 		}
 	}
 	sock := s.deps.UDP(pc, fast)
-	c = s.fast.addConn(pc, sock)
+	c = s.addFastConn(pc, sock)
 	c.trace = s.opts.WireTrace
 	done := make(chan struct{})
 	go func() {
@@ -325,11 +196,8 @@ func (s *Server) UDPStats() (datagrams, reads, general, dropped uint64) {
 	if s.fast == nil {
 		return
 	}
-	if cs := s.fast.conns.Load(); cs != nil {
-		for _, c := range *cs {
-			if c.sock == nil {
-				continue
-			}
+	for _, fc := range s.fast.Conns() {
+		if c, ok := fc.(*fconn); ok && c.sock != nil {
 			d, r, g, x := c.sock.Counts()
 			datagrams += d
 			reads += r
@@ -343,7 +211,7 @@ func (s *Server) UDPStats() (datagrams, reads, general, dropped uint64) {
 // ServeTCP serves SIP over TCP on l until it is closed.
 func (s *Server) ServeTCP(l net.Listener) error {
 	s.learnPort(l.Addr(), tpTCP)
-	return s.srv.ServeTCP(precheckListener{Listener: l, s: s})
+	return s.srv.ServeTCP(sipmsg.Listener{Listener: l, Bad: &s.Stats.BadRequests})
 }
 
 // ServeTLS serves SIP over TLS on l (a listener that already runs the TLS server handshake, such
@@ -351,7 +219,7 @@ func (s *Server) ServeTCP(l net.Listener) error {
 // transport a request came in on (double Record-Route, RFC 5658).
 func (s *Server) ServeTLS(l net.Listener) error {
 	s.learnPort(l.Addr(), tpTLS)
-	return s.srv.ServeTLS(precheckListener{Listener: l, s: s})
+	return s.srv.ServeTLS(sipmsg.Listener{Listener: l, Bad: &s.Stats.BadRequests})
 }
 
 // Listening tells the SIP layer about a UDP or TCP socket it is about to serve, before the serving
@@ -427,7 +295,7 @@ func (s *Server) learnPort(a net.Addr, tp int) {
 func (s *Server) Close() error {
 	err := s.ua.Close()
 	if s.fast != nil {
-		s.fast.close()
+		s.fast.Close()
 	}
 	s.wg.Wait()
 	return err
@@ -471,7 +339,7 @@ func (s *Server) isSelf(u sip.Uri) bool {
 // Request-URI): its host is Options.Host, compared case-insensitively (§19.1.4), and its port, or
 // defPort (the transport's default, §19.1.2) when it has none, is one Herald serves. The general
 // path calls it with sipgo's parsed URI (Server.isSelf), the fast path with the scanner's bytes
-// (fastPath.isSelf), without converting them.
+// (sipfast's, through fastHost.Self), without converting them.
 func isSelfAt[H ~string | ~[]byte](s *Server, host H, port, defPort int) bool {
 	own := s.opts.Host
 	if len(host) != len(own) {
@@ -723,7 +591,5 @@ func (s *Server) FastTransactions() int {
 	if s.fast == nil {
 		return 0
 	}
-	s.fast.mu.Lock()
-	defer s.fast.mu.Unlock()
-	return len(s.fast.out)
+	return s.fast.Transactions()
 }

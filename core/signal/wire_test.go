@@ -6,6 +6,8 @@ import (
 	"net"
 	"strings"
 	"testing"
+
+	"github.com/herald-ims/herald/core/sipfast"
 )
 
 // wireEarlyAnswer is a callee terminal's answer to the caller card's early-session offer (RFC 3959):
@@ -158,7 +160,7 @@ func TestGeneralPathAckNon2xxOneVia(t *testing.T) {
 			if n := len(fwd.all("Via")); n != 3 {
 				t.Fatalf("forwarded INVITE: %d Vias, want Herald's over the caller's two", n)
 			}
-			if strings.Contains(fwd.all("Via")[0], fastPrefix) {
+			if strings.Contains(fwd.all("Via")[0], sipfast.BranchPrefix) {
 				t.Fatalf("forwarded on the fast path (%s); this test is about the general path", fwd.all("Via")[0])
 			}
 			busy := fpReply(t, fwd, 486, "Busy Here", "wa1", false, "", "")

@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/herald-ims/herald/core/sipmsg"
 )
 
 // Hot-path benchmarks of plain forwarding (bench/results/sip-plane.md):
@@ -71,7 +73,7 @@ func BenchmarkForwardCopy(b *testing.B) {
 func BenchmarkParse(b *testing.B) {
 	for name, p := range map[string]*sip.Parser{
 		"default":       sip.NewParser(),
-		"headerParsers": sip.NewParser(sip.WithHeadersParsers(headerParsers())),
+		"headerParsers": sip.NewParser(sip.WithHeadersParsers(sipmsg.HeaderParsers())),
 	} {
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()

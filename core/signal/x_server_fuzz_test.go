@@ -153,12 +153,13 @@ func newServerWorld(tb testing.TB) *serverWorld {
 	w.callee = newCallee(tb, uesim.CalleeOptions{RingTime: -1, AnswerWithoutPage: true})
 	w.caller = newFzPeer(tb, w.act)
 	noDNS := &net.Resolver{PreferGo: true, Dial: func(context.Context, string, string) (net.Conn, error) { return nil, errNoNet }}
-	defer func() { testUA, testTransport = nil, nil }()
+	defer func() { testUA, testTransport, testLookup = nil, nil, nil }()
 	for i := range w.srv {
 		w.next[i] = newFzPeer(tb, w.act)
 		// Set before New reads them: no DNS, TCP and TLS only to loopback (UDP datagrams off the
 		// machine are dropped by the rig's tapConn).
 		testUA = []sipgo.UserAgentOption{sipgo.WithUserAgentDNSResolver(noDNS)}
+		testLookup = func(context.Context, string) ([]netip.Addr, error) { return nil, errNoNet }
 		testTransport = []sip.TransportLayerOption{sip.WithTransportLayerTransports(sip.TransportsConfig{
 			TCP: &sip.TransportTCP{DialerCreate: loopDialer},
 			TLS: &sip.TransportTLS{TransportTCP: &sip.TransportTCP{DialerCreate: loopDialer}},
@@ -170,11 +171,6 @@ func newServerWorld(tb testing.TB) *serverWorld {
 			o.T1, o.T2, o.TimerC = testT1, 8*testT1, time.Second
 			o.SessionTTL = 2 * time.Second
 		})
-		if f := w.srv[i].sig.fast; f != nil {
-			f.dns.mu.Lock()
-			f.dns.lookup = func(context.Context, string) ([]netip.Addr, error) { return nil, errNoNet }
-			f.dns.mu.Unlock()
-		}
 	}
 	// Warm up (sipgo's client sockets, the MSRP plane), then take the baseline.
 	for i := range w.srv {

@@ -1,8 +1,10 @@
-package signal
+package sipmsg
 
 import (
 	"bytes"
 	"net"
+	"strconv"
+	"sync/atomic"
 
 	"github.com/emiago/sipgo/sip"
 )
@@ -15,17 +17,19 @@ import (
 // from the socket or connection it came on. Everything else passes to sipgo untouched: the other
 // mandatory headers are checked by guard (checkRequest), where sipgo has parsed the request.
 //
-// The hooks: the fast path's take (UDP, fast path on), precheckPC (UDP, fast path off) and
-// precheckConn (TCP and TLS: Herald frames the stream as sipgo does, by Content-Length).
+// The hooks: the fast path's engine (UDP, fast path on, through its host), PacketConn (UDP, fast
+// path off) and Listener's connections (TCP and TLS: Herald frames the stream as sipgo does, by
+// Content-Length). Each counts what it answers in the counter it is given (the SIP plane's
+// BadRequests).
 
 // strictParsers are sipgo's own typed parsers, to tell whether a Via or CSeq value parses.
 var strictParsers = sip.HeadersParser(sip.DefaultHeadersParser())
 
-// earlyReject is Herald's 400 to msg when msg is a request (not an ACK: never answered, RFC 3261
+// EarlyReject is Herald's 400 to msg when msg is a request (not an ACK: never answered, RFC 3261
 // §17.2.1) whose Via or CSeq is missing or does not parse, nil otherwise. The response copies the
 // request's Via, From, To (with a tag when it has none, §8.2.6.2), Call-ID and CSeq lines as they
 // are.
-func earlyReject(msg []byte) []byte {
+func EarlyReject(msg []byte) []byte {
 	eol := bytes.Index(msg, crlf)
 	if eol <= 0 || bytes.HasPrefix(msg, []byte("SIP/")) {
 		return nil
@@ -61,7 +65,7 @@ func earlyReject(msg []byte) []byte {
 			badLine = true // sipgo would drop the whole message unanswered
 			continue
 		}
-		switch canonicalName(string(bytes.ToLower(bytes.TrimSpace(line[:colon])))) {
+		switch CanonicalName(string(bytes.ToLower(bytes.TrimSpace(line[:colon])))) {
 		case "Via":
 			via = append(via, line)
 			if firstVia == nil {
@@ -102,7 +106,7 @@ func earlyReject(msg []byte) []byte {
 			b = append(b, l...)
 			if i == 2 && !bytes.Contains(bytes.ToLower(l), []byte("tag=")) {
 				b = append(b, ";tag="...)
-				b = append(b, newTag()...)
+				b = append(b, sip.GenerateTagN(16)...)
 			}
 			b = append(b, '\r', '\n')
 		}
@@ -120,40 +124,41 @@ func parses(lines [][]byte) bool {
 	return true
 }
 
-// precheckPC is a UDP socket as sipgo reads it when the fast path is off: datagrams earlyReject
-// answers are not passed on.
-type precheckPC struct {
+// PacketConn is a UDP socket as sipgo reads it when the fast path is off: datagrams EarlyReject
+// answers are not passed on; each is counted in Bad.
+type PacketConn struct {
 	net.PacketConn
-	s *Server
+	Bad *atomic.Uint64
 }
 
-func (c precheckPC) ReadFrom(p []byte) (int, net.Addr, error) {
+func (c PacketConn) ReadFrom(p []byte) (int, net.Addr, error) {
 	for {
 		n, a, err := c.PacketConn.ReadFrom(p)
 		if err != nil || n > len(p) {
 			return n, a, err
 		}
-		res := earlyReject(p[:n])
+		res := EarlyReject(p[:n])
 		if res == nil {
 			return n, a, nil
 		}
-		c.s.Stats.BadRequests.Add(1)
+		c.Bad.Add(1)
 		_, _ = c.PacketConn.WriteTo(res, a)
 	}
 }
 
-// precheckListener hands sipgo its connections through precheckConn.
-type precheckListener struct {
+// Listener hands sipgo its connections framed and checked (precheckConn); what EarlyReject answers
+// is counted in Bad.
+type Listener struct {
 	net.Listener
-	s *Server
+	Bad *atomic.Uint64
 }
 
-func (l precheckListener) Accept() (net.Conn, error) {
+func (l Listener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
 	if err != nil {
 		return nil, err
 	}
-	return &precheckConn{Conn: c, s: l.s}, nil
+	return &precheckConn{Conn: c, bad: l.Bad}, nil
 }
 
 // maxFramed bounds a message precheckConn frames (sipgo's sip.ParseMaxMessageLength): past it, or
@@ -162,12 +167,12 @@ func (l precheckListener) Accept() (net.Conn, error) {
 const maxFramed = 65535
 
 // precheckConn frames a SIP stream (RFC 3261 §18.3: headers, then Content-Length bytes of body)
-// and hands sipgo one message per Read, leaving out the ones earlyReject answers. Keep-alive
+// and hands sipgo one message per Read, leaving out the ones EarlyReject answers. Keep-alive
 // CRLFs (RFC 5626 §3.5.1) pass in reads of their own, as sipgo expects them. Read runs only on
 // sipgo's reader goroutine of the connection.
 type precheckConn struct {
 	net.Conn
-	s    *Server
+	bad  *atomic.Uint64
 	in   []byte // read, not yet framed
 	out  []byte // framed, to hand out
 	err  error  // the read error, returned once out and in are drained
@@ -229,8 +234,8 @@ func (c *precheckConn) frame() {
 		}
 		msg := c.in[:total:total]
 		c.in = c.in[total:]
-		if res := earlyReject(msg); res != nil {
-			c.s.Stats.BadRequests.Add(1)
+		if res := EarlyReject(msg); res != nil {
+			c.bad.Add(1)
 			_, _ = c.Conn.Write(res)
 			continue
 		}
@@ -259,4 +264,15 @@ func contentLength(head []byte) (int, bool) {
 		}
 	}
 	return 0, true
+}
+
+var crlf = []byte("\r\n")
+
+// equalFold compares b with the lower-case ASCII string s, ignoring case.
+func equalFold(b []byte, s string) bool { return bytes.EqualFold(b, []byte(s)) }
+
+// atoi reads a non-empty decimal of at most 10 digits, without a sign.
+func atoi(b []byte) (int, bool) {
+	n, err := strconv.Atoi(string(b))
+	return n, err == nil && len(b) <= 10 && b[0] >= '0' && b[0] <= '9'
 }

@@ -1,7 +1,7 @@
-package signal
+package sipfast
 
-// fastverdict.go: what the fast path did with each datagram it was offered, as an explicit verdict
-// with one reason from a bounded set, counted per reason (FastStats.Verdicts, and the metric
+// verdict.go: what the engine did with each datagram it was offered, as an explicit verdict
+// with one reason from a bounded set, counted per reason (Stats.Verdicts, and the metric
 // herald_sip_fast_datagrams_total{verdict,reason}).
 
 // Verdict is where a datagram went.
@@ -87,12 +87,12 @@ func (r Reason) String() string {
 }
 
 // verdictOf counts r and reports whether the fast path kept the datagram (fast or drop).
-func (f *fastPath) verdictOf(r Reason) bool {
-	f.s.Stats.Fast.Verdicts[r].Add(1)
+func (f *Engine) verdictOf(r Reason) bool {
+	f.st.Verdicts[r].Add(1)
 	return r.Verdict() != VerdictGeneral
 }
 
-// VerdictSnapshot is FastStats.Verdicts by reason (one field per Reason, in its order).
+// VerdictSnapshot is Stats.Verdicts by reason (one field per Reason, in its order).
 type VerdictSnapshot struct {
 	Forwarded     uint64 `json:"forwarded" metric:"herald_sip_fast_path_datagrams_total{verdict=fast,reason=forwarded},counter" help:"Datagrams offered to the fast path, by verdict (fast, drop, general) and reason."`
 	Response      uint64 `json:"response" metric:"herald_sip_fast_path_datagrams_total{verdict=fast,reason=response},counter"`
@@ -118,7 +118,7 @@ type VerdictSnapshot struct {
 	NoTransaction uint64 `json:"no_transaction" metric:"herald_sip_fast_path_datagrams_total{verdict=general,reason=no_transaction},counter"`
 }
 
-func (f *FastStats) verdictSnapshot() VerdictSnapshot {
+func (f *Stats) verdictSnapshot() VerdictSnapshot {
 	v := &f.Verdicts
 	return VerdictSnapshot{
 		Forwarded:     v[ReasonForwarded].Load(),
@@ -143,5 +143,37 @@ func (f *FastStats) verdictSnapshot() VerdictSnapshot {
 		Size:          v[ReasonSize].Load(),
 		GeneralCall:   v[ReasonGeneralCall].Load(),
 		NoTransaction: v[ReasonNoTransaction].Load(),
+	}
+}
+
+// Snapshot is the engine's counters as the proxy's /varz and /metrics show them (core/stats reads
+// the tags).
+type Snapshot struct {
+	Calls           uint64 `json:"calls" metric:"herald_sip_fast_path_calls_total,counter" help:"Plain UDP calls proxied on the fast path."`
+	Fallbacks       uint64 `json:"fallbacks" metric:"herald_sip_fast_path_fallbacks_total,counter" help:"New INVITEs the fast path left to the general path."`
+	InDialog        uint64 `json:"in_dialog" metric:"herald_sip_fast_path_in_dialog_total,counter" help:"ACKs for 2xx, BYEs and INFOs forwarded on the fast path."`
+	Retransmissions uint64 `json:"retransmissions" metric:"herald_sip_fast_path_retransmissions_total,counter" help:"Requests and responses the fast path sent again (RFC 3261 Timers A, E, G)."`
+	Absorbed        uint64 `json:"absorbed" metric:"herald_sip_fast_path_absorbed_total,counter" help:"Retransmissions the fast path answered without forwarding."`
+	Timeouts        uint64 `json:"timeouts" metric:"herald_sip_fast_path_timeouts_total,counter" help:"Fast-path transactions ended by Timer B, F or C."`
+	Stray           uint64 `json:"stray" metric:"herald_sip_fast_path_stray_total,counter" help:"Responses to a fast-path branch with no transaction."`
+	SendErrors      uint64 `json:"send_errors" metric:"herald_sip_fast_path_send_errors_total,counter" help:"Datagrams the fast path's socket refused."`
+	Unreadable      uint64 `json:"unreadable" metric:"herald_sip_fast_path_unreadable_total,counter" help:"Responses to a fast-path branch that could not be read."`
+	DNSLookups      uint64 `json:"dns_lookups" metric:"herald_sip_fast_path_dns_lookups_total,counter" help:"Background A/AAAA lookups of Route and next-hop names."`
+	DNSFailures     uint64 `json:"dns_failures" metric:"herald_sip_fast_path_dns_failures_total,counter" help:"Background name lookups that failed."`
+	DNSFull         uint64 `json:"dns_full" metric:"herald_sip_fast_path_dns_full_total,counter" help:"Requests sent the general way because the name cache was full."`
+	Overload        uint64 `json:"overload" metric:"herald_sip_fast_path_overload_total,counter" help:"Requests answered 503: the fast path held its limit of transactions."`
+	Transactions    int    `json:"transactions" metric:"herald_sip_fast_path_transactions,gauge" help:"Transactions the fast path holds."`
+	// Verdicts: every datagram offered to the fast path, by verdict and reason (verdict.go).
+	Verdicts VerdictSnapshot `json:"verdicts"`
+}
+
+// Snapshot reads the counters; transactions is Engine.Transactions (0 without an engine).
+func (f *Stats) Snapshot(transactions int) Snapshot {
+	return Snapshot{
+		Calls: f.Calls.Load(), Fallbacks: f.Fallbacks.Load(), InDialog: f.InDialog.Load(),
+		Retransmissions: f.Retransmissions.Load(), Absorbed: f.Absorbed.Load(), Timeouts: f.Timeouts.Load(),
+		Stray: f.Stray.Load(), SendErrors: f.SendErrors.Load(), Unreadable: f.Unreadable.Load(),
+		DNSLookups: f.DNSLookups.Load(), DNSFailures: f.DNSFailures.Load(), DNSFull: f.DNSFull.Load(),
+		Overload: f.Overload.Load(), Transactions: transactions, Verdicts: f.verdictSnapshot(),
 	}
 }

@@ -1,13 +1,13 @@
-package signal
+package sipfast
 
 import (
 	"time"
 )
 
-// fastwheel.go: the fast path's timers. Every fast transaction has a handful of RFC 3261 timers
+// timers.go: the engine's timers. Every fast transaction has a handful of RFC 3261 timers
 // (A/B/C/D/E/F/G/H/J and the 200 ms 100 Trying), of which only the earliest matters at any moment.
 // A transaction is linked into the wheel (core/wheel) at that earliest deadline; one goroutine reads
-// the clock (Options.Clock) every tick and fires what is due. No runtime timer, no goroutine and no
+// the clock (Config.Clock) every tick and fires what is due. No runtime timer, no goroutine and no
 // allocation per transaction: sipgo's time.AfterFunc per timer per transaction was a large part of
 // its cost per call.
 
@@ -26,7 +26,7 @@ const (
 )
 
 // due is the earliest set deadline of tx, 0 when none.
-func (tx *ftx) due() int64 {
+func (tx *Tx) due() int64 {
 	var d int64
 	for _, t := range tx.t {
 		if t != 0 && (d == 0 || t < d) {
@@ -37,7 +37,7 @@ func (tx *ftx) due() int64 {
 }
 
 // relink puts tx in the wheel at its earliest deadline, or out of it when it has none. Under f.mu.
-func (f *fastPath) relink(tx *ftx) {
+func (f *Engine) relink(tx *Tx) {
 	d := tx.due()
 	if d == 0 {
 		f.w.Remove(&tx.wn)
@@ -47,34 +47,36 @@ func (f *fastPath) relink(tx *ftx) {
 	f.w.Schedule(&tx.wn, d)
 }
 
-func (f *fastPath) run() {
+func (f *Engine) run() {
 	defer close(f.done)
 	t := time.NewTicker(time.Duration(f.tick))
 	defer t.Stop()
-	var q []fsend
+	var q []Datagram
 	for {
 		select {
 		case <-f.stop:
 			return
 		case <-t.C:
 		}
-		q = f.tickSafe(q[:0])
+		q = f.Tick(q[:0])
 	}
 }
 
-// tickSafe runs the timers that are due, behind the recovery net (recover.go): a panic releases
-// the lock and the loop goes on with the next tick.
-func (f *fastPath) tickSafe(q []fsend) []fsend {
+// Tick runs the timers that are due on the engine's clock, sends what they send, and returns that
+// appended to q. It is behind the recovery net (Host.Recovered): a panic releases the lock and the
+// loop goes on with the next tick. The engine's own goroutine calls it every tick; with a
+// *wheel.Manual clock its owner calls it after each step.
+func (f *Engine) Tick(q []Datagram) []Datagram {
 	locked := false
 	defer func() {
-		if r := recover(); f.s.recovered(r) && locked {
+		if r := recover(); f.host.Recovered(r) && locked {
 			clear(f.due)
 			f.mu.Unlock()
 		}
 	}()
 	f.mu.Lock()
 	locked = true
-	fire(&hookTick, struct{}{})
+	fire(&f.Faults.Tick, struct{}{})
 	now := f.now()
 	if now-f.own482At >= 64*f.t1 {
 		f.own482[1], f.own482[0], f.own482At = f.own482[0], map[string]struct{}{}, now
@@ -91,7 +93,7 @@ func (f *fastPath) tickSafe(q []fsend) []fsend {
 }
 
 // fire runs the timers of tx that are due. Under f.mu.
-func (f *fastPath) fire(tx *ftx, now int64, q []fsend) []fsend {
+func (f *Engine) fire(tx *Tx, now int64, q []Datagram) []Datagram {
 	due := func(i int) bool {
 		if tx.t[i] != 0 && tx.t[i] <= now {
 			tx.t[i] = 0
@@ -104,8 +106,8 @@ func (f *fastPath) fire(tx *ftx, now int64, q []fsend) []fsend {
 		return q
 	}
 	if due(tRetransmit) && tx.fwd != nil {
-		q = append(q, fsend{tx.conn, tx.fwd, tx.down})
-		f.s.Stats.Fast.Retransmissions.Add(1)
+		q = append(q, Datagram{tx.conn, tx.fwd, tx.down})
+		f.st.Retransmissions.Add(1)
 		if tx.invite {
 			tx.ivRetrans *= 2 // Timer A doubles (RFC 3261 §17.1.1.2)
 		} else {
@@ -114,7 +116,7 @@ func (f *fastPath) fire(tx *ftx, now int64, q []fsend) []fsend {
 		tx.t[tRetransmit] = now + tx.ivRetrans
 	}
 	if due(tNoAnswer) {
-		f.s.Stats.Fast.Timeouts.Add(1)
+		f.st.Timeouts.Add(1)
 		tx.t[tRetransmit] = 0
 		if tx.invite {
 			if tx.final == 0 {
@@ -124,28 +126,28 @@ func (f *fastPath) fire(tx *ftx, now int64, q []fsend) []fsend {
 		} else {
 			res := answerFwd(tx.fwd, 408, "Request Timeout", "", "")
 			f.completeNonInvite(tx, res)
-			q = append(q, fsend{tx.conn, res, tx.up})
+			q = append(q, Datagram{tx.conn, res, tx.up})
 		}
 	}
 	if due(tTrying) && !tx.sentUp && tx.final == 0 {
 		q = f.answerUp(tx, 100, "Trying", "", q)
-		tx.last = q[len(q)-1].b
+		tx.last = q[len(q)-1].B
 	}
 	if due(tTimerC) && tx.final == 0 {
 		// Timer C: the callee never answered. 408 upstream, CANCEL downstream (RFC 3261 §16.8).
-		f.s.Stats.Fast.Timeouts.Add(1)
+		f.st.Timeouts.Add(1)
 		q = f.answerUp(tx, 408, "Request Timeout", "", q)
 		q = f.cancelDown(tx, q)
 	}
 	if due(tFinal) && tx.state == fsCompleted && tx.last != nil {
-		q = append(q, fsend{tx.conn, tx.last, tx.up})
-		f.s.Stats.Fast.Retransmissions.Add(1)
+		q = append(q, Datagram{tx.conn, tx.last, tx.up})
+		f.st.Retransmissions.Add(1)
 		tx.ivFinal = min(2*tx.ivFinal, f.t2) // Timer G
 		tx.t[tFinal] = now + tx.ivFinal
 	}
 	if due(tCancel) && tx.cncl != nil {
-		q = append(q, fsend{tx.conn, tx.cncl, tx.down})
-		f.s.Stats.Fast.Retransmissions.Add(1)
+		q = append(q, Datagram{tx.conn, tx.cncl, tx.down})
+		f.st.Retransmissions.Add(1)
 		tx.ivCancel = min(2*tx.ivCancel, f.t2)
 		tx.t[tCancel] = now + tx.ivCancel
 	}

@@ -1,4 +1,4 @@
-package signal
+package sipfast
 
 import (
 	"bytes"
@@ -11,18 +11,20 @@ import (
 	"testing"
 
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/herald-ims/herald/core/sipmsg"
 )
 
-// Fuzz target and tables of the fast path's scanner (fastmsg.go). Its contract: a datagram the
+// Fuzz target and tables of the fast path's scanner (msg.go). Its contract: a datagram the
 // scanner accepts is one sipgo's parser (with the server's header parsers) also reads, and the two
 // agree on everything the fast path uses; whatever the scanner refuses goes the general way, so
 // refusing more than sipgo is always allowed. Seeds are the messages below and the RFC 4475 torture
 // messages in testdata/torture; findings are kept in testdata/fuzz/FuzzFastScan.
 //
-//	go test -run '^$' -fuzz '^FuzzFastScan$' -fuzztime 60s ./core/signal/
+//	go test -run '^$' -fuzz '^FuzzFastScan$' -fuzztime 60s ./core/sipfast/
 
 // fastScanParser reads a datagram as the general path does (server.go).
-var fastScanParser = sip.NewParser(sip.WithHeadersParsers(headerParsers()))
+var fastScanParser = sip.NewParser(sip.WithHeadersParsers(sipmsg.HeaderParsers()))
 
 // sipMsg is a datagram with this start line, these header lines and body; a Content-Length is
 // added last unless one of the headers is a Content-Length or "l".
@@ -195,7 +197,7 @@ func fastScanDisagreement(m *fmsg, data []byte) error {
 		if string(r.Method) != methodNames[m.method] {
 			return fmt.Errorf("method: sipgo %q, scanner %q", r.Method, methodNames[m.method])
 		}
-		if code, reason := checkRequest(r); code != 0 {
+		if code, reason := sipmsg.CheckRequest(r); code != 0 {
 			return fmt.Errorf("the general path answers %d %s", code, reason)
 		}
 		hs = r
@@ -309,9 +311,9 @@ func fsSplitSentBy(sb []byte) (host string, port int, ok bool) {
 	return host, port, true
 }
 
-// fastScanTorture are the RFC 4475 torture messages (testdata/torture).
+// fastScanTorture are the RFC 4475 torture messages (core/signal/testdata/torture).
 func fastScanTorture(tb testing.TB) map[string][]byte {
-	files, err := filepath.Glob(filepath.Join("testdata", "torture", "*.dat"))
+	files, err := filepath.Glob(filepath.Join("..", "signal", "testdata", "torture", "*.dat"))
 	if err != nil || len(files) == 0 {
 		tb.Fatalf("no torture messages: %v", err)
 	}

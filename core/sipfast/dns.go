@@ -1,14 +1,13 @@
-package signal
+package sipfast
 
 import (
 	"context"
-	"net"
 	"net/netip"
 	"sync"
 	"time"
 )
 
-// fastdns.go: host names on the fast path. IMS Routes and next hops are names (scscf1.home1.net),
+// dns.go: host names on the fast path. IMS Routes and next hops are names (scscf1.home1.net),
 // and a proxy must not wait for DNS inside its read loop. A URI with a name and an explicit port is
 // resolved by A/AAAA alone (RFC 3263 §4.2), so the fast path keeps a small cache of those answers:
 // a request whose name is not cached yet takes the general path (sipgo resolves it as before) while
@@ -41,23 +40,21 @@ type hostCache struct {
 	v6     bool // prefer IPv6 answers (Herald's UDP socket is IPv6)
 	now    func() time.Time
 	wg     sync.WaitGroup
-	st     *FastStats // DNSLookups, DNSFailures, DNSFull
+	st     *Stats // DNSLookups, DNSFailures, DNSFull
 }
 
-func newHostCache(st *FastStats) *hostCache {
-	return &hostCache{
-		st: st,
-		m:  map[string]*dnsEntry{},
-		lookup: func(ctx context.Context, host string) ([]netip.Addr, error) {
-			return net.DefaultResolver.LookupNetIP(ctx, "ip", host)
-		},
-		now: time.Now,
-	}
+// newHostCache is a cache resolving names with lookup (the host's resolver: Config.Lookup); with
+// none, no name is ever usable.
+func newHostCache(st *Stats, lookup func(ctx context.Context, host string) ([]netip.Addr, error)) *hostCache {
+	return &hostCache{st: st, m: map[string]*dnsEntry{}, lookup: lookup, now: time.Now}
 }
 
 // get returns the cached address of host, ok false when there is none usable yet (a lookup is then
 // started if none runs).
 func (c *hostCache) get(host []byte) (netip.Addr, bool) {
+	if c.lookup == nil {
+		return netip.Addr{}, false
+	}
 	now := c.now()
 	c.mu.Lock()
 	e := c.m[string(host)]

@@ -1,6 +1,6 @@
-package signal
+package sipfast
 
-// fasturi.go: the scanner's reading of URIs, host:port and the header values it checks.
+// uri.go: the scanner's reading of URIs, host:port and the header values it checks.
 
 import (
 	"bytes"
@@ -13,7 +13,7 @@ type sipURI struct {
 	port      int
 	transport []byte
 	lr        bool
-	general   bool // ;herald=general: a Record-Route of the general path's (route.go, dialogParam)
+	general   bool // ;herald=general: a Record-Route of the general path's (DialogParam)
 }
 
 // parseSIPURI reads a sip: URI (not sips:, not tel:). It reports false for anything else.
@@ -61,7 +61,7 @@ func parseURIRest(u []byte) (sipURI, bool) {
 			r.lr = true
 		case equalFold(k, "transport"):
 			r.transport = v
-		case equalFold(k, dialogParam):
+		case equalFold(k, DialogParam):
 			r.general = equalFold(v, "general")
 		case equalFold(k, "maddr"):
 			return r, false // maddr overrides the host (RFC 3261 §19.1.1): the general path's business

@@ -1,14 +1,12 @@
-package signal
+package sipfast
 
-// fastroute.go: the fast path's routing and forwarding of a request (RFC 3261 §16.4-16.6) and
+// route.go: the engine's routing and forwarding of a request (RFC 3261 §16.4-16.6) and
 // the plain-call test.
 
 import (
 	"bytes"
 	"net/netip"
 	"strconv"
-
-	"github.com/herald-ims/herald/core/call"
 )
 
 // route is the forwarding decision for a request: how many Route entries are Herald's (popped) and
@@ -22,7 +20,7 @@ type route struct {
 // routeOf pops Herald's own Routes and picks the next hop: the next Route, else (INVITE) the
 // configured next hop or (in-dialog) the Request-URI. ok is false when that is not a UDP IP literal,
 // or the request is addressed to Herald itself with nothing onward.
-func (f *fastPath) routeOf(m *fmsg, invite bool) (route, bool) {
+func (f *Engine) routeOf(m *fmsg, invite bool) (route, bool) {
 	var r route
 	var next []byte
 	ok := true
@@ -56,11 +54,11 @@ func (f *fastPath) routeOf(m *fmsg, invite bool) (route, bool) {
 		return r, good
 	}
 	if invite {
-		l := f.s.live.Load() // the configured next hop, when it is over UDP (Server.Reload)
-		if !l.fastNextHopOK {
+		host, port, over := f.host.NextHop() // the configured next hop, when it is over UDP
+		if !over {
 			return r, false
 		}
-		dst, good := f.target(l.fastNextHop)
+		dst, good := f.target(sipURI{host: host, port: port})
 		r.dst = dst
 		return r, good
 	}
@@ -73,13 +71,26 @@ func (f *fastPath) routeOf(m *fmsg, invite bool) (route, bool) {
 	return r, good
 }
 
-// isSelf is Server.isSelf for a scanned URI: the same rule (isSelfAt) on its bytes.
-func (f *fastPath) isSelf(u sipURI) bool {
+// isSelf asks the host whether the scanned URI u names it (Host.Self), with the default port of
+// u's transport (RFC 3261 §19.1.2) when u has none.
+func (f *Engine) isSelf(u sipURI) bool { return selfURI(f.host, u) }
+
+func selfURI(h Host, u sipURI) bool {
 	def := 5060
 	if equalFold(u.transport, "tls") {
 		def = 5061
 	}
-	return isSelfAt(f.s, u.host, u.port, def)
+	return h.Self(u.host, u.port, def)
+}
+
+// IsSelf reads uri as the engine reads a Route or Request-URI and asks h whether it names the
+// host; readable is false for a URI the engine does not read (another scheme, maddr, ...).
+func IsSelf(h Host, uri []byte) (self, readable bool) {
+	u, ok := parseSIPURI(uri)
+	if !ok {
+		return false, false
+	}
+	return selfURI(h, u), true
 }
 
 // eachRoute calls fn with the URI of each Route entry, top first, until fn returns false.
@@ -135,14 +146,14 @@ func entryEnd(v []byte) int {
 // INVITE, its Record-Route on top; r.pop Route entries removed; Max-Forwards decremented; the
 // caller's top Via given received and rport when it asked for rport (RFC 3581); everything else,
 // body included, byte for byte.
-func (f *fastPath) forwardRequest(m *fmsg, src netip.AddrPort, r route, branch []byte, recordRoute bool) []byte {
+func (f *Engine) forwardRequest(m *fmsg, src netip.AddrPort, r route, branch []byte, recordRoute bool) []byte {
 	buf := m.buf
 	b := make([]byte, 0, len(buf)+160)
 	b = append(b, buf[m.start.a:m.start.b]...)
 	b = f.appendVia(b, branch)
 	if recordRoute {
 		b = append(b, "Record-Route: <sip:"...)
-		b = appendHostPort(b, f.s.opts.Host, f.s.portFor(tpUDP))
+		b = appendHostPort(b, f.cfg.ViaHost, f.cfg.ViaPort())
 		b = append(b, ";lr>\r\n"...)
 	}
 	pop := r.pop
@@ -196,9 +207,9 @@ func appendViaLine(b []byte, m *fmsg, h *hline, src netip.AddrPort) []byte {
 	return append(b, m.buf[m.viaEnd:h.line.b]...)
 }
 
-func (f *fastPath) appendVia(b, branch []byte) []byte {
+func (f *Engine) appendVia(b, branch []byte) []byte {
 	b = append(b, "Via: SIP/2.0/UDP "...)
-	b = appendHostPort(b, f.s.opts.Host, f.s.portFor(tpUDP))
+	b = appendHostPort(b, f.cfg.ViaHost, f.cfg.ViaPort())
 	b = append(b, ";branch="...)
 	b = append(b, branch...)
 	return append(b, '\r', '\n')
@@ -219,7 +230,7 @@ func appendHostPort(b []byte, host string, port int) []byte {
 	return b
 }
 
-func (f *fastPath) branchOf(id uint64) []byte {
+func (f *Engine) branchOf(id uint64) []byte {
 	b := make([]byte, 0, len(fastPrefix)+16)
 	b = append(b, fastPrefix...)
 	return strconv.AppendUint(b, id, 16)
@@ -234,18 +245,30 @@ func idOf(branch []byte) (uint64, bool) {
 	return id, err == nil
 }
 
-// plain reports whether the call's plan is plain forwarding: call.Decide, the rule the general
-// path executes, on the same parties, and Plan.Plain. Of the caller's capabilities only 100rel
-// (Supported or Require, RFC 3262) changes whether a plan is plain (no ringback without it), so
-// that is all the fast path reads.
-func (f *fastPath) plain(m *fmsg) bool {
+// plain reports whether the call m starts is plain forwarding, by the host's rule (Host.Plain) on
+// the caller (P-Asserted-Identity, else From), the callee (the Request-URI) and whether the caller
+// supports reliable provisional responses (Supported or Require: 100rel, RFC 3262), the one
+// capability of the caller's that changes whether a plan is plain (no ringback without it).
+func (f *Engine) plain(m *fmsg) bool { return plainCall(f.host, m) }
+
+// Plain reads the INVITE msg as the engine does and asks h whether its call is plain (Host.Plain);
+// scanned is false when the engine's scanner does not take msg.
+func Plain(h Host, msg []byte) (plain, scanned bool) {
+	var m fmsg
+	if !m.scan(msg) || !m.isReq || m.method != mINVITE {
+		return false, false
+	}
+	return plainCall(h, &m), true
+}
+
+func plainCall(h Host, m *fmsg) bool {
 	caller := m.value(hFrom)
 	if m.at[hPAI] >= 0 {
-		caller = []byte(firstNameAddr(string(m.value(hPAI))))
+		pai := m.value(hPAI)
+		caller = trimBlanks(pai[:entryEnd(pai)])
 	}
-	caps := call.Caps{Reliable1xx: m.hasOptionTag(hSupported, "100rel") || m.hasOptionTag(hRequire, "100rel")}
-	plan := call.Decide(f.s.partyFor(string(caller)), f.s.partyFor(string(m.ruri.of(m.buf))), caps, f.s.opts.Probe)
-	return plan.Plain()
+	rel := m.hasOptionTag(hSupported, "100rel") || m.hasOptionTag(hRequire, "100rel")
+	return h.Plain(caller, m.ruri.of(m.buf), rel)
 }
 
 // hasOptionTag reports whether any line of the header id (Supported or Require) lists tag, a

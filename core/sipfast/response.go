@@ -1,13 +1,10 @@
-package signal
+package sipfast
 
-// fastresp.go: responses to the fast path's requests, relayed upstream or acted on.
+// response.go: responses to the engine's requests, relayed upstream or acted on.
 
 import (
 	"bytes"
-	"errors"
 	"net/netip"
-
-	"github.com/emiago/sipgo/sip"
 )
 
 // stripVia is res without its top Via value (Herald's).
@@ -25,7 +22,7 @@ func stripVia(m *fmsg) []byte {
 	return append(b, buf[h.line.b:]...)
 }
 
-func (f *fastPath) onResponse(m *fmsg) Reason {
+func (f *Engine) onResponse(m *fmsg) Reason {
 	id, ok := idOf(m.branch.of(m.buf))
 	if !ok {
 		return ReasonSipgoBranch // a response to sipgo's own client transactions
@@ -34,14 +31,14 @@ func (f *fastPath) onResponse(m *fmsg) Reason {
 	tx := f.out[id]
 	if tx == nil {
 		f.unlock(m)
-		f.s.Stats.Fast.Stray.Add(1)
+		f.st.Stray.Add(1)
 		if m.cseqM == mINVITE && m.status >= 200 && m.status < 300 {
 			f.relayStateless(m)
 			return ReasonStray2xx
 		}
 		return ReasonStray
 	}
-	var q []fsend
+	var q []Datagram
 	switch {
 	case m.cseqM == mCANCEL:
 		if m.status >= 200 {
@@ -59,7 +56,7 @@ func (f *fastPath) onResponse(m *fmsg) Reason {
 }
 
 // inviteResponse handles a response to a fast INVITE. Under f.mu.
-func (f *fastPath) inviteResponse(tx *ftx, m *fmsg, q []fsend) []fsend {
+func (f *Engine) inviteResponse(tx *Tx, m *fmsg, q []Datagram) []Datagram {
 	now := f.now()
 	code := m.status
 	if code < 200 {
@@ -74,11 +71,11 @@ func (f *fastPath) inviteResponse(tx *ftx, m *fmsg, q []fsend) []fsend {
 			}
 		}
 		if code > 100 && tx.final == 0 && !tx.canceled {
-			tx.t[tTimerC] = now + int64(f.s.opts.TimerC) // restarted by every provisional (§16.7 step 2)
+			tx.t[tTimerC] = now + int64(f.cfg.TimerC) // restarted by every provisional (§16.7 step 2)
 			tx.t[tTrying] = 0
 			out := stripVia(m)
 			tx.last, tx.sentUp = out, true
-			q = append(q, fsend{tx.conn, out, tx.up})
+			q = append(q, Datagram{tx.conn, out, tx.up})
 		}
 		f.relink(tx)
 		return q
@@ -89,13 +86,13 @@ func (f *fastPath) inviteResponse(tx *ftx, m *fmsg, q []fsend) []fsend {
 			tx.ack = hopRequest(tx.fwd, "ACK", m.value(hTo))
 		}
 		if tx.ack != nil {
-			q = append(q, fsend{tx.conn, tx.ack, tx.down})
+			q = append(q, Datagram{tx.conn, tx.ack, tx.down})
 		}
 		tx.t[tRetransmit], tx.t[tNoAnswer], tx.t[tCancel], tx.cncl = 0, 0, 0, nil
 		if tx.final == 0 {
 			out := stripVia(m)
 			f.finalUp(tx, code, out)
-			q = append(q, fsend{tx.conn, out, tx.up})
+			q = append(q, Datagram{tx.conn, out, tx.up})
 		}
 		tx.fwd = nil
 		f.relink(tx)
@@ -106,14 +103,17 @@ func (f *fastPath) inviteResponse(tx *ftx, m *fmsg, q []fsend) []fsend {
 		// The CANCEL/200 race (RFC 3261 §15): the caller cancelled (or Timer C fired) and has its
 		// final response. Confirm and end the callee's dialog.
 		if tx.fwd != nil {
-			f.raceBye(tx.fwd, m.buf)
+			f.host.Late2xx(tx.fwd, bytes.Clone(m.buf))
+			if f.tracing() {
+				f.trace("herald: 2xx after CANCEL: ACK and BYE it")
+			}
 		}
 		return q
 	}
 	if tx.final >= 300 {
 		// A 2xx after Herald's 408 for an INVITE nothing answered (Timer B): every 2xx is forwarded
 		// (RFC 3261 §16.7 step 5); the caller's UA ends the dialog it did not expect.
-		return append(q, fsend{tx.conn, stripVia(m), tx.up})
+		return append(q, Datagram{tx.conn, stripVia(m), tx.up})
 	}
 	tx.t[tRetransmit], tx.t[tNoAnswer], tx.t[tCancel], tx.cncl = 0, 0, 0, nil
 	out := stripVia(m)
@@ -122,29 +122,11 @@ func (f *fastPath) inviteResponse(tx *ftx, m *fmsg, q []fsend) []fsend {
 		f.finalUp(tx, code, out)
 	}
 	// Every 2xx (retransmissions too) goes upstream: the UAC's ACK stops them (RFC 6026).
-	return append(q, fsend{tx.conn, out, tx.up})
-}
-
-// raceBye hands the late 2xx to the general path's ACK-and-BYE (rare; off the read loop).
-func (f *fastPath) raceBye(fwd, res []byte) {
-	p := sip.NewParser(sip.WithHeadersParsers(headerParsers()))
-	inv, err1 := p.ParseSIP(fwd)
-	rs, err2 := p.ParseSIP(append([]byte(nil), res...))
-	req, ok1 := inv.(*sip.Request)
-	resp, ok2 := rs.(*sip.Response)
-	if err1 != nil || err2 != nil || !ok1 || !ok2 {
-		f.s.log.Warn("fast path: late 2xx after CANCEL not parsed", "error", errors.Join(err1, err2))
-		return
-	}
-	if f.s.tracing() {
-		f.s.trace("herald: 2xx after CANCEL: ACK and BYE it")
-	}
-	req.SetTransport("UDP")
-	f.s.goSafe(func() { f.s.ackAndBye(req, resp) })
+	return append(q, Datagram{tx.conn, out, tx.up})
 }
 
 // nonInviteResponse handles a response to a fast BYE or INFO. Under f.mu.
-func (f *fastPath) nonInviteResponse(tx *ftx, m *fmsg, q []fsend) []fsend {
+func (f *Engine) nonInviteResponse(tx *Tx, m *fmsg, q []Datagram) []Datagram {
 	if tx.state == fsCompleted {
 		return q // Timer K: a retransmitted final is absorbed
 	}
@@ -156,18 +138,18 @@ func (f *fastPath) nonInviteResponse(tx *ftx, m *fmsg, q []fsend) []fsend {
 		if m.status > 100 {
 			out := stripVia(m)
 			tx.last = out
-			q = append(q, fsend{tx.conn, out, tx.up})
+			q = append(q, Datagram{tx.conn, out, tx.up})
 		}
 		return q
 	}
 	out := stripVia(m)
 	f.completeNonInvite(tx, out)
-	return append(q, fsend{tx.conn, out, tx.up})
+	return append(q, Datagram{tx.conn, out, tx.up})
 }
 
 // relayStateless sends a 2xx with no transaction left upstream by its next Via (RFC 3261 §16.11,
 // RFC 6026): received and rport when present, else sent-by.
-func (f *fastPath) relayStateless(m *fmsg) {
+func (f *Engine) relayStateless(m *fmsg) {
 	out := stripVia(m)
 	var n fmsg
 	if !n.scan(out) {
@@ -181,12 +163,12 @@ func (f *fastPath) relayStateless(m *fmsg) {
 	if c == nil {
 		return
 	}
-	f.flush([]fsend{{c, out, dst}})
+	f.flush([]Datagram{{c, out, dst}})
 }
 
-func (f *fastPath) anyConn() *fconn {
-	if cs := f.conns.Load(); cs != nil && len(*cs) > 0 {
-		return (*cs)[0]
+func (f *Engine) anyConn() Conn {
+	if cs := f.Conns(); len(cs) > 0 {
+		return cs[0]
 	}
 	return nil
 }

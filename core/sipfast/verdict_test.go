@@ -1,39 +1,33 @@
-package signal
+package sipfast
 
 import (
 	"fmt"
-	"net"
 	"net/netip"
 	"reflect"
 	"regexp"
 	"strings"
 	"testing"
-
-	"github.com/herald-ims/herald/core/profile"
-	"github.com/herald-ims/herald/core/wheel"
 )
 
-// TestFastVerdicts proves the fast path's explicit verdict per datagram without sockets or wall
+// TestFastVerdicts proves the engine's explicit verdict per datagram without sockets or wall
 // clock: each row offers one datagram (the rows build on each other: a call, its retransmission, a
-// loop, its responses) and checks the reason, hence the verdict, and that the general path gets
-// exactly the datagrams of general verdicts. At the end every reason's counter equals its rows.
+// loop, its responses) and checks the reason, hence the verdict, and that Take hands the general
+// path exactly the datagrams of general verdicts. At the end every reason's counter equals its rows,
+// and the snapshot has one field per reason.
 func TestFastVerdicts(t *testing.T) {
-	st := profile.NewMemStore()
-	cardee, _ := profile.Canonical("sip:cardee@home1.net")
-	_, pages := testStore(t)
-	st.Put(&profile.Profile{Key: cardee, CalleeCard: pages["carol-callee.html"]})
-	s, err := New(Options{Host: "127.0.0.1", Port: 5060, NextHop: "127.0.0.1:5070", RecordRoute: true, Clock: new(wheel.Manual)},
-		Deps{Profiles: st, MSRP: fakePlane{}})
-	if err != nil {
-		t.Fatal(err)
+	x := newHarness(t, nil)
+	x.h.cards["sip:cardee@home1.net"] = true
+	s, c := x.e, x.c
+	caller, callee := x.caller, x.callee
+	var last []byte
+	sentTo := func(to netip.AddrPort) []byte { // the last datagram sent to to
+		for _, d := range c.take() {
+			if d.To == to {
+				last = d.B
+			}
+		}
+		return last
 	}
-	defer s.Close()
-	s.learnPort(&net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5060}, tpUDP)
-	dc := &discardConn{last: map[netip.AddrPort][]byte{}}
-	c := s.fast.addConn(dc, nil)
-	caller := netip.MustParseAddrPort("127.0.0.1:5061")
-	callee := netip.MustParseAddrPort("127.0.0.1:5070")
-
 	inv := func(branch, callID, ruri, to, extra, body string) string {
 		return fmt.Sprintf("INVITE %s SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5061;branch=%s\r\n%s"+
 			"From: <sip:erin@home1.net>;tag=f\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: 1 INVITE\r\n"+
@@ -53,9 +47,10 @@ func TestFastVerdicts(t *testing.T) {
 			status, branch, callID, cseq)
 	}
 	fwdBranch := func() string { // the branch Herald gave the forwarded plain INVITE
-		m := regexp.MustCompile(`branch=(z9hG4bKhrld[0-9a-f]+)`).FindSubmatch(dc.last[callee])
+		fwd := sentTo(callee)
+		m := regexp.MustCompile(`branch=(z9hG4bKhrld[0-9a-f]+)`).FindSubmatch(fwd)
 		if m == nil {
-			t.Fatalf("no forwarded INVITE:\n%s", dc.last[callee])
+			t.Fatalf("no forwarded INVITE:\n%s", fwd)
 		}
 		return string(m[1])
 	}
@@ -101,10 +96,10 @@ func TestFastVerdicts(t *testing.T) {
 	}
 	var want [numReasons]uint64
 	for _, r := range rows {
-		took := s.fast.takeSafe([]byte(r.msg()), r.from, c)
+		took := s.Take([]byte(r.msg()), r.from, c)
 		var got []Reason
 		for i := range numReasons {
-			if n := s.Stats.Fast.Verdicts[i].Load(); n != want[i] {
+			if n := x.st.Verdicts[i].Load(); n != want[i] {
 				got = append(got, i)
 			}
 		}
@@ -117,12 +112,12 @@ func TestFastVerdicts(t *testing.T) {
 		}
 	}
 	for i := range numReasons {
-		if n := s.Stats.Fast.Verdicts[i].Load(); n != want[i] {
+		if n := x.st.Verdicts[i].Load(); n != want[i] {
 			t.Errorf("%s: counted %d, want %d", i, n, want[i])
 		}
 	}
 	// The snapshot (/varz, /metrics) has one field per reason, in the enum's order, named by it.
-	snap := reflect.ValueOf(s.Snapshot().FastPath.Verdicts)
+	snap := reflect.ValueOf(x.st.Snapshot(s.Transactions()).Verdicts)
 	if snap.NumField() != int(numReasons) {
 		t.Fatalf("VerdictSnapshot has %d fields for %d reasons", snap.NumField(), numReasons)
 	}

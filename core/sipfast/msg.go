@@ -1,10 +1,10 @@
-package signal
+package sipfast
 
 import (
 	"bytes"
 )
 
-// fastmsg.go is the fast path's view of one SIP datagram (see fastpath.go): the start line and an
+// msg.go is the engine's view of one SIP datagram (the scanner, see the package doc): the start line and an
 // index of the header lines, found in one pass without copying or allocating. It is deliberately
 // strict: anything it does not fully understand (line folding, a bare LF, a header it must read
 // given twice, a Content-Length that is not the body's length, a quoted string in the top Via...)
@@ -211,7 +211,7 @@ type fmsg struct {
 	viaEnd  int  // end of the top Via's value (a comma or the end of the first Via line's value)
 	rport   span // the top Via's bare ";rport" (empty when it has none or has a value)
 	proxyRq bool // Proxy-Require present
-	locked  bool // fastPath.mu is held while handling this message (released by takeSafe after a panic)
+	locked  bool // Engine.mu is held while handling this message (released by Take after a panic)
 }
 
 // scan indexes buf. It reports false for anything the fast path leaves to the general path.

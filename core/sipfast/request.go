@@ -1,47 +1,46 @@
-package signal
+package sipfast
 
-// fastinvite.go: the fast path's requests: INVITE, ACK, CANCEL and the in-dialog BYE and INFO,
+// request.go: the engine's requests: INVITE, ACK, CANCEL and the in-dialog BYE and INFO,
 // and Herald's own answers.
 
 import (
 	"context"
 	"encoding/hex"
 	"hash/maphash"
+	"iter"
 	"log/slog"
 	"math/rand/v2"
 	"net/netip"
 	"strconv"
 	"time"
-
-	"github.com/emiago/sipgo/sip"
 )
 
-func (f *fastPath) onInvite(m *fmsg, src netip.AddrPort, c *fconn) Reason {
+func (f *Engine) onInvite(m *fmsg, src netip.AddrPort, c Conn) Reason {
 	var kb [160]byte
-	var q [2]fsend
+	var q [2]Datagram
 	n := 0
 	f.lock(m)
-	fire(&hookFastLocked, m)
+	fire(&f.Faults.Locked, m.buf)
 	if tx := f.inv[string(m.txKey(kb[:0]))]; tx != nil {
 		// A retransmission: the last response again, if any (RFC 3261 §17.2.1).
 		if tx.last != nil && tx.state != fsAccepted {
-			q[0] = fsend{tx.conn, tx.last, tx.up}
+			q[0] = Datagram{tx.conn, tx.last, tx.up}
 			n = 1
 		}
 		f.unlock(m)
-		f.s.Stats.Fast.Absorbed.Add(1)
+		f.st.Absorbed.Add(1)
 		f.flush(q[:n])
 		return ReasonAbsorbed
 	}
 	f.unlock(m)
 
-	s := f.s
+	h := f.host
 	switch {
 	case m.mf <= 1:
 		return f.fallback(ReasonMaxForwards)
 	case m.proxyRq:
 		return f.fallback(ReasonProxyRequire)
-	case !s.trustedAddr(src.Addr()):
+	case !h.Trusted(src.Addr()):
 		return f.fallback(ReasonUntrusted)
 	}
 	r, ok := f.routeOf(m, true)
@@ -52,43 +51,44 @@ func (f *fastPath) onInvite(m *fmsg, src netip.AddrPort, c *fconn) Reason {
 		return f.fallback(ReasonNotPlain)
 	}
 	callID := string(m.value(hCallID))
-	if s.adm.lookup(callID).ctl != nil || s.adm.len() >= s.live.Load().maxCalls {
+	maxCalls := h.MaxCalls()
+	if h.General(callID) || h.Calls() >= maxCalls {
 		return f.fallback(ReasonAdmission) // the general path answers 482 or 503 (and counts it)
 	}
-	if s.draining.Load() {
+	if h.Draining() {
 		// A drain (Server.Drain): the previous hop tries another instance.
-		s.Stats.Invites.Add(1)
-		s.Stats.Rejected503.Add(1)
-		f.flush([]fsend{{c, appendAnswer(nil, m, src, false, 503, "Service Unavailable", "Retry-After: "+drainRetryAfter+"\r\n", ""), src}})
+		add(f.ctr.Invites)
+		add(f.ctr.Rejected503)
+		f.flush([]Datagram{{c, appendAnswer(nil, m, src, false, 503, "Service Unavailable", "Retry-After: "+DrainRetryAfter+"\r\n", ""), src}})
 		return ReasonAnswered
 	}
 
-	tx := &ftx{id: f.nextID.Add(1), invite: true, branch: string(m.txKey(nil)), callID: callID, cseq: m.cseq, up: src, down: r.dst, conn: c, born: f.now()}
-	tx.fwd = f.forwardRequest(m, src, r, f.branchOf(tx.id), s.opts.RecordRoute)
-	if len(tx.fwd) > s.opts.UDPMaxRequest {
+	tx := &Tx{id: f.nextID.Add(1), invite: true, branch: string(m.txKey(nil)), callID: callID, cseq: m.cseq, up: src, down: r.dst, conn: c, born: f.now()}
+	tx.fwd = f.forwardRequest(m, src, r, f.branchOf(tx.id), f.cfg.RecordRoute)
+	if len(tx.fwd) > f.cfg.MaxRequest {
 		return f.fallback(ReasonSize) // RFC 3261 §18.1.1: the general path sends it over TCP
 	}
 
 	f.lock(m)
 	if f.inv[tx.branch] != nil {
 		f.unlock(m) // the same INVITE, read twice at once from two sockets
-		f.s.Stats.Fast.Absorbed.Add(1)
+		f.st.Absorbed.Add(1)
 		return ReasonAbsorbed
 	}
-	if len(f.out) >= maxTxFactor*s.live.Load().maxCalls {
+	if len(f.out) >= maxTxFactor*maxCalls {
 		f.unlock(m)
-		s.Stats.Invites.Add(1)
-		s.Stats.Fast.Overload.Add(1)
-		s.Stats.Rejected503.Add(1)
-		f.flush([]fsend{{c, appendAnswer(nil, m, src, false, 503, "Service Unavailable", "Retry-After: 5\r\n", ""), src}})
+		add(f.ctr.Invites)
+		f.st.Overload.Add(1)
+		add(f.ctr.Rejected503)
+		f.flush([]Datagram{{c, appendAnswer(nil, m, src, false, 503, "Service Unavailable", "Retry-After: 5\r\n", ""), src}})
 		return ReasonAnswered
 	}
-	switch s.adm.admit(callID, admitted{fast: tx}, s.live.Load().maxCalls) {
-	case admitFull:
+	switch h.Admit(callID, tx) {
+	case AdmitFull:
 		f.unlock(m)
 		return f.fallback(ReasonAdmission) // the general path answers 503 (and counts it)
-	case admitLoop:
-		if s.adm.lookup(callID).ctl != nil {
+	case AdmitLoop:
+		if h.General(callID) {
 			f.unlock(m)
 			return f.fallback(ReasonAdmission) // the general path's call: it answers 482
 		}
@@ -96,8 +96,8 @@ func (f *fastPath) onInvite(m *fmsg, src netip.AddrPort, c *fconn) Reason {
 		// back to us.
 		f.own482[0][tx.branch] = struct{}{}
 		f.unlock(m)
-		s.Stats.Invites.Add(1)
-		f.flush([]fsend{{c, answer(m, src, 482, "Loop Detected", ""), src}})
+		add(f.ctr.Invites)
+		f.flush([]Datagram{{c, answer(m, src, 482, "Loop Detected", ""), src}})
 		return ReasonAnswered
 	}
 	f.inv[tx.branch] = tx
@@ -106,24 +106,26 @@ func (f *fastPath) onInvite(m *fmsg, src netip.AddrPort, c *fconn) Reason {
 	tx.ivRetrans = f.t1
 	tx.t[tRetransmit] = now + f.t1
 	tx.t[tNoAnswer] = now + 64*f.t1
-	tx.t[tTrying] = now + int64(sip.Timer_1xx)
-	tx.t[tTimerC] = now + int64(s.opts.TimerC) // RFC 3261 §16.6 step 11: from the forwarding on
+	tx.t[tTrying] = now + int64(timer100)
+	tx.t[tTimerC] = now + int64(f.cfg.TimerC) // RFC 3261 §16.6 step 11: from the forwarding on
 	f.relink(tx)
 	f.active.Add(1)
-	s.active.Add(1)
+	if f.ctr.Active != nil {
+		f.ctr.Active.Add(1)
+	}
 	fwd := tx.fwd
 	f.unlock(m)
 
-	s.Stats.Invites.Add(1)
-	s.Stats.Forwarded.Add(1)
-	s.Stats.Fast.Calls.Add(1)
-	if s.tracing() {
-		s.trace("herald: INVITE %s: no card, no ringback: forwarded on the fast path", m.ruri.of(m.buf))
+	add(f.ctr.Invites)
+	add(f.ctr.Forwarded)
+	f.st.Calls.Add(1)
+	if f.tracing() {
+		f.trace("herald: INVITE %s: no card, no ringback: forwarded on the fast path", m.ruri.of(m.buf))
 	}
-	if err := c.send(fwd, r.dst); err != nil {
+	if err := c.Send(fwd, r.dst); err != nil {
 		// RFC 3261 §16.9: a transport error is a 503 from the next hop.
-		s.Stats.ForwardErrors.Add(1)
-		s.log.Warn("forward INVITE", "call_id", callID, "error", err)
+		add(f.ctr.ForwardErrors)
+		f.log.Warn("forward INVITE", "call_id", callID, "error", err)
 		f.lock(m)
 		q := f.answerUp(tx, 503, "Service Unavailable", "Retry-After: 5\r\n", nil)
 		f.unlock(m)
@@ -132,8 +134,8 @@ func (f *fastPath) onInvite(m *fmsg, src netip.AddrPort, c *fconn) Reason {
 	return ReasonForwarded
 }
 
-func (f *fastPath) fallback(r Reason) Reason {
-	f.s.Stats.Fast.Fallbacks.Add(1)
+func (f *Engine) fallback(r Reason) Reason {
+	f.st.Fallbacks.Add(1)
 	return r
 }
 
@@ -206,7 +208,7 @@ func newTag() string {
 }
 
 // answerUp sends Herald's own final (or 100) response to the INVITE of tx upstream. Under f.mu.
-func (f *fastPath) answerUp(tx *ftx, code int, reason, extra string, q []fsend) []fsend {
+func (f *Engine) answerUp(tx *Tx, code int, reason, extra string, q []Datagram) []Datagram {
 	res := answerFwd(tx.fwd, code, reason, extra, tx.tag)
 	if res == nil {
 		return q
@@ -215,16 +217,16 @@ func (f *fastPath) answerUp(tx *ftx, code int, reason, extra string, q []fsend) 
 	if code >= 200 {
 		f.finalUp(tx, code, res)
 	}
-	return append(q, fsend{tx.conn, res, tx.up})
+	return append(q, Datagram{tx.conn, res, tx.up})
 }
 
 // finalUp records the final response of an INVITE transaction sent upstream: the call is over for
 // Herald. Under f.mu.
-func (f *fastPath) finalUp(tx *ftx, code int, res []byte) {
+func (f *Engine) finalUp(tx *Tx, code int, res []byte) {
 	tx.final = code
 	now := f.now()
-	if f.s.hist != nil { // nil only in a Server built without New (unit tests)
-		f.s.hist.final.Observe(time.Duration(now - tx.born).Seconds())
+	if f.cfg.FinalLatency != nil {
+		f.cfg.FinalLatency(time.Duration(now - tx.born))
 	}
 	tx.t[tTrying], tx.t[tTimerC], tx.t[tNoAnswer] = 0, 0, 0
 	if code < 300 {
@@ -247,29 +249,31 @@ func (f *fastPath) finalUp(tx *ftx, code int, res []byte) {
 }
 
 // endCall counts the call done and frees its Call-ID. Under f.mu.
-func (f *fastPath) endCall(tx *ftx) {
+func (f *Engine) endCall(tx *Tx) {
 	if tx.ended {
 		return
 	}
 	tx.ended = true
-	f.s.adm.release(tx.callID, admitted{fast: tx})
+	f.host.Release(tx.callID, tx)
 	f.active.Add(-1)
-	f.s.active.Add(-1)
-	f.s.Stats.CallsDone.Add(1)
+	if f.ctr.Active != nil {
+		f.ctr.Active.Add(-1)
+	}
+	add(f.ctr.CallsDone)
 	// The call's one info line (callrecord.go has the controller's): the fast path carries calls
 	// Herald pushes nothing into, so pushes is 0 and there is no ringback.
-	if f.s.log != nil && f.s.log.Enabled(context.Background(), slog.LevelInfo) {
+	if f.log.Enabled(context.Background(), slog.LevelInfo) {
 		outcome := "none" // ended by a timer or a transport error before any final response
 		if tx.final != 0 {
 			outcome = strconv.Itoa(tx.final)
 		}
-		f.s.log.Info("call finished", "call_id", tx.callID, "outcome", outcome, "pushes", 0, "ringback", false,
+		f.log.Info("call finished", "call_id", tx.callID, "outcome", outcome, "pushes", 0, "ringback", false,
 			"duration", time.Duration(f.now()-tx.born).Round(time.Microsecond).String(), "path", "fast")
 	}
 }
 
 // forget removes tx from every table. Under f.mu.
-func (f *fastPath) forget(tx *ftx) {
+func (f *Engine) forget(tx *Tx) {
 	f.w.Remove(&tx.wn)
 	if tx.invite {
 		if f.inv[tx.branch] == tx {
@@ -287,7 +291,7 @@ func (f *fastPath) forget(tx *ftx) {
 
 // onAck absorbs the ACK for a non-2xx Herald sent upstream, and forwards an ACK for a 2xx
 // statelessly along its Route (it is its own transaction, RFC 3261 §17.1.1.3).
-func (f *fastPath) onAck(m *fmsg, src netip.AddrPort, c *fconn) Reason {
+func (f *Engine) onAck(m *fmsg, src netip.AddrPort, c Conn) Reason {
 	var kb [160]byte
 	f.lock(m)
 	if tx := f.inv[string(m.txKey(kb[:0]))]; tx != nil && tx.state != fsAccepted {
@@ -296,7 +300,7 @@ func (f *fastPath) onAck(m *fmsg, src netip.AddrPort, c *fconn) Reason {
 			f.relink(tx)
 		}
 		f.unlock(m)
-		f.s.Stats.Fast.Absorbed.Add(1)
+		f.st.Absorbed.Add(1)
 		return ReasonAbsorbed
 	}
 	key := m.txKey(kb[:0])
@@ -310,7 +314,7 @@ func (f *fastPath) onAck(m *fmsg, src netip.AddrPort, c *fconn) Reason {
 	ours := d != nil && d.cseq == m.cseq && d.okTag == string(tagOf(m.value(hTo)))
 	f.unlock(m)
 	if mine {
-		f.s.Stats.Fast.Absorbed.Add(1)
+		f.st.Absorbed.Add(1)
 		return ReasonAbsorbed // the ACK for the fast path's own 482
 	}
 	if !ours || m.mf < 0 {
@@ -333,14 +337,14 @@ func (f *fastPath) onAck(m *fmsg, src netip.AddrPort, c *fconn) Reason {
 	b = append(b, 'a')
 	b = strconv.AppendUint(b, h, 16)
 	fwd := f.forwardRequest(m, src, r, b, false)
-	f.s.Stats.Fast.InDialog.Add(1)
-	f.flush([]fsend{{c, fwd, r.dst}})
+	f.st.InDialog.Add(1)
+	f.flush([]Datagram{{c, fwd, r.dst}})
 	return ReasonForwarded
 }
 
 // onCancel answers a CANCEL for a fast INVITE: 200 to the CANCEL, 487 to the INVITE when it has no
 // final response yet, and CANCEL downstream (RFC 3261 §16.10). Any other CANCEL goes to sipgo.
-func (f *fastPath) onCancel(m *fmsg, src netip.AddrPort, c *fconn) Reason {
+func (f *Engine) onCancel(m *fmsg, src netip.AddrPort, c Conn) Reason {
 	var kb [160]byte
 	f.lock(m)
 	tx := f.inv[string(m.txKey(kb[:0]))]
@@ -351,13 +355,13 @@ func (f *fastPath) onCancel(m *fmsg, src netip.AddrPort, c *fconn) Reason {
 	if tx.tag == "" {
 		tx.tag = newTag()
 	}
-	q := []fsend{{c, answer(m, src, 200, "OK", tx.tag), src}}
+	q := []Datagram{{c, answer(m, src, 200, "OK", tx.tag), src}}
 	if tx.final == 0 {
 		q = f.answerUp(tx, 487, "Request Terminated", "", q)
 		q = f.cancelDown(tx, q)
-		f.s.Stats.Cancels.Add(1)
-		if f.s.tracing() {
-			f.s.trace("herald: caller CANCEL: CANCEL toward the callee (fast path)")
+		add(f.ctr.Cancels)
+		if f.tracing() {
+			f.trace("herald: caller CANCEL: CANCEL toward the callee (fast path)")
 		}
 	}
 	f.unlock(m)
@@ -366,12 +370,12 @@ func (f *fastPath) onCancel(m *fmsg, src netip.AddrPort, c *fconn) Reason {
 }
 
 // cancelDown sends CANCEL for tx's forwarded INVITE and retransmits it until answered. Under f.mu.
-func (f *fastPath) cancelDown(tx *ftx, q []fsend) []fsend {
+func (f *Engine) cancelDown(tx *Tx, q []Datagram) []Datagram {
 	if tx.canceled || tx.fwd == nil {
 		return q
 	}
 	tx.canceled = true
-	tx.cncl = hopRequest(tx.fwd, "CANCEL", nil)
+	tx.cncl = Cancel(tx.fwd)
 	if tx.cncl == nil {
 		return q
 	}
@@ -389,12 +393,16 @@ func (f *fastPath) cancelDown(tx *ftx, q []fsend) []fsend {
 }
 
 // sendCancel sends Herald's CANCEL downstream and starts its retransmissions. Under f.mu.
-func (f *fastPath) sendCancel(tx *ftx, now int64, q []fsend) []fsend {
+func (f *Engine) sendCancel(tx *Tx, now int64, q []Datagram) []Datagram {
 	tx.ivCancel = f.t1
 	tx.t[tCancel] = now + f.t1
 	f.relink(tx)
-	return append(q, fsend{tx.conn, tx.cncl, tx.down})
+	return append(q, Datagram{tx.conn, tx.cncl, tx.down})
 }
+
+// Cancel is the CANCEL the engine sends for an INVITE it forwarded as fwd (RFC 3261 §9.1), nil if
+// fwd is gone or unreadable.
+func Cancel(fwd []byte) []byte { return hopRequest(fwd, "CANCEL", nil) }
 
 // hopRequest is the CANCEL, or the ACK for a non-2xx, of an INVITE the fast path forwarded as fwd
 // (appendHop), nil if fwd is gone or unreadable.
@@ -413,8 +421,22 @@ func hopRequest(fwd []byte, meth string, to []byte) []byte {
 	return appendHop(make([]byte, 0, 512), meth, m.ruri.of(fwd), fwd[top.val.a:m.viaEnd], lines, m.cseq, to)
 }
 
+// AppendHop is appendHop for an INVITE given as header (name, value) pairs in order, as the general
+// path holds it (core/signal's cancelRequest): the one builder of CANCEL for both paths.
+func AppendHop(b []byte, meth string, ruri, topVia []byte, hdrs iter.Seq2[string, string], cseq uint32, to []byte) []byte {
+	lines := func(yield func(id hdrID, line []byte)) {
+		for name, value := range hdrs {
+			switch id := headerID([]byte(name)); id {
+			case hRoute, hFrom, hCallID, hTo:
+				yield(id, []byte(name+": "+value+"\r\n"))
+			}
+		}
+	}
+	return appendHop(b, meth, ruri, topVia, lines, cseq, to)
+}
+
 // appendHop is the one builder of the requests that follow an INVITE hop by hop, for both paths
-// (the general path's cancelRequest reads sipgo's INVITE into it): the CANCEL (RFC 3261 §9.1) and
+// (the general path's cancelRequest reads sipgo's INVITE into it, AppendHop): the CANCEL (RFC 3261 §9.1) and
 // the ACK for a non-2xx (§17.1.1.3). They carry the INVITE's Request-URI, its top Via only (the
 // same branch), its Route set, From and Call-ID lines, its CSeq number with the new method, and the
 // INVITE's To for a CANCEL or the response's To (to != nil) for an ACK; Max-Forwards 70, no body.
@@ -449,16 +471,16 @@ func appendHop(b []byte, meth string, ruri, topVia []byte, lines func(yield func
 }
 
 // onInDialog forwards a BYE or INFO along its Route set on a fast non-INVITE transaction.
-func (f *fastPath) onInDialog(m *fmsg, src netip.AddrPort, c *fconn) Reason {
+func (f *Engine) onInDialog(m *fmsg, src netip.AddrPort, c Conn) Reason {
 	var kb [160]byte
 	f.lock(m)
 	if tx := f.nonInv[string(m.txKey(kb[:0]))]; tx != nil {
-		var q []fsend
+		var q []Datagram
 		if tx.last != nil {
-			q = append(q, fsend{tx.conn, tx.last, tx.up})
+			q = append(q, Datagram{tx.conn, tx.last, tx.up})
 		}
 		f.unlock(m)
-		f.s.Stats.Fast.Absorbed.Add(1)
+		f.st.Absorbed.Add(1)
 		f.flush(q)
 		return ReasonAbsorbed
 	}
@@ -470,7 +492,7 @@ func (f *fastPath) onInDialog(m *fmsg, src netip.AddrPort, c *fconn) Reason {
 		return ReasonProxyRequire
 	}
 	callID := m.value(hCallID)
-	if f.s.adm.lookup(string(callID)).ctl != nil {
+	if f.host.General(string(callID)) {
 		return ReasonGeneralCall // a call the general path controls
 	}
 	r, ok := f.routeOf(m, false)
@@ -480,22 +502,22 @@ func (f *fastPath) onInDialog(m *fmsg, src netip.AddrPort, c *fconn) Reason {
 	if !ok {
 		return ReasonRoute
 	}
-	tx := &ftx{id: f.nextID.Add(1), branch: string(m.txKey(nil)), up: src, down: r.dst, conn: c}
+	tx := &Tx{id: f.nextID.Add(1), branch: string(m.txKey(nil)), up: src, down: r.dst, conn: c}
 	tx.fwd = f.forwardRequest(m, src, r, f.branchOf(tx.id), false)
-	if len(tx.fwd) > f.s.opts.UDPMaxRequest {
+	if len(tx.fwd) > f.cfg.MaxRequest {
 		return ReasonSize
 	}
 	f.lock(m)
 	if f.nonInv[tx.branch] != nil {
 		f.unlock(m)
-		f.s.Stats.Fast.Absorbed.Add(1)
+		f.st.Absorbed.Add(1)
 		return ReasonAbsorbed
 	}
-	if len(f.out) >= maxTxFactor*f.s.live.Load().maxCalls {
+	if len(f.out) >= maxTxFactor*f.host.MaxCalls() {
 		// The transaction limit (maxTxFactor): refused without state (RFC 3261 §21.5.4).
 		f.unlock(m)
-		f.s.Stats.Fast.Overload.Add(1)
-		f.flush([]fsend{{c, answer(m, src, 503, "Service Unavailable", ""), src}})
+		f.st.Overload.Add(1)
+		f.flush([]Datagram{{c, answer(m, src, 503, "Service Unavailable", ""), src}})
 		return ReasonAnswered
 	}
 	f.nonInv[tx.branch] = tx
@@ -507,27 +529,43 @@ func (f *fastPath) onInDialog(m *fmsg, src netip.AddrPort, c *fconn) Reason {
 	f.relink(tx)
 	fwd := tx.fwd
 	f.unlock(m)
-	f.s.Stats.Fast.InDialog.Add(1)
-	if f.s.tracing() {
-		f.s.trace("herald: proxy %s %s (fast path)", methodNames[m.method], callID)
+	f.st.InDialog.Add(1)
+	if f.tracing() {
+		f.trace("herald: proxy %s %s (fast path)", methodNames[m.method], callID)
 	}
-	if err := c.send(fwd, r.dst); err != nil {
-		f.s.Stats.ForwardErrors.Add(1)
+	if err := c.Send(fwd, r.dst); err != nil {
+		add(f.ctr.ForwardErrors)
 		f.lock(m)
 		res := answerFwd(tx.fwd, 503, "Service Unavailable", "Retry-After: 5\r\n", "")
 		f.completeNonInvite(tx, res)
 		f.unlock(m)
-		f.flush([]fsend{{c, res, src}})
+		f.flush([]Datagram{{c, res, src}})
 	}
 	return ReasonForwarded
 }
 
 // completeNonInvite records the final response of a non-INVITE transaction. Under f.mu.
-func (f *fastPath) completeNonInvite(tx *ftx, res []byte) {
+func (f *Engine) completeNonInvite(tx *Tx, res []byte) {
 	tx.state = fsCompleted
 	tx.last = res
 	tx.fwd = nil
 	tx.t = [numTimers]int64{}
 	tx.t[tEnd] = f.now() + 64*f.t1 // Timer J
 	f.relink(tx)
+}
+
+// AbortAll ends every call of the engine's still without a final response, as a drain does when its
+// time is up: 487 (Request Terminated) to the caller, CANCEL to the callee (RFC 3261 §16.10).
+func (f *Engine) AbortAll() {
+	var q []Datagram
+	f.mu.Lock()
+	for _, tx := range f.inv {
+		if !tx.ended && tx.final == 0 {
+			add(f.ctr.DrainAborted)
+			q = f.answerUp(tx, 487, "Request Terminated", "", q)
+			q = f.cancelDown(tx, q)
+		}
+	}
+	f.mu.Unlock()
+	f.flush(q)
 }

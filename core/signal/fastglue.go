@@ -1,0 +1,149 @@
+package signal
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/herald-ims/herald/core/call"
+	"github.com/herald-ims/herald/core/sipfast"
+	"github.com/herald-ims/herald/core/sipmsg"
+)
+
+// fastglue.go wires the fast path's engine (core/sipfast: scanner, transactions, timers, no I/O)
+// to the Server: its sockets (fconn), and the answers it asks of the Server (fastHost): who Herald
+// is, whom it trusts, the plain-call rule (call.Decide), admission, and what only sipgo's parser can
+// do.
+
+// testLookup, when set, replaces the engine's name lookups (only the whole-server fuzz harness sets
+// it, before it builds its servers: no DNS off the machine).
+var testLookup func(ctx context.Context, host string) ([]netip.Addr, error)
+
+// newFastPath builds the engine for s.
+func newFastPath(s *Server) *sipfast.Engine {
+	h := &fastHost{s}
+	st := &s.Stats
+	cfg := sipfast.Config{
+		ViaHost: s.opts.Host, ViaPort: func() int { return s.portFor(tpUDP) }, RecordRoute: s.opts.RecordRoute,
+		T1: s.opts.T1, T2: s.opts.T2, TimerC: s.opts.TimerC, MaxRequest: s.opts.UDPMaxRequest, Clock: s.opts.Clock,
+		Log: s.log, Trace: s.opts.Trace, Stats: &st.Fast,
+		Counters: sipfast.Counters{
+			Invites: &st.Invites, Forwarded: &st.Forwarded, Rejected503: &st.Rejected503, BadRequests: &st.BadRequests,
+			Cancels: &st.Cancels, CallsDone: &st.CallsDone, ForwardErrors: &st.ForwardErrors, DrainAborted: &st.DrainAborted,
+			Active: &s.active,
+		},
+	}
+	cfg.Lookup = func(ctx context.Context, host string) ([]netip.Addr, error) {
+		return net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+	}
+	if testLookup != nil {
+		cfg.Lookup = testLookup
+	}
+	if s.hist != nil {
+		cfg.FinalLatency = func(d time.Duration) { s.hist.final.Observe(d.Seconds()) }
+	}
+	return sipfast.New(cfg, h)
+}
+
+// fconn is a UDP socket Herald serves, as the engine sends on it.
+type fconn struct {
+	pc   net.PacketConn
+	udp  *net.UDPConn // pc itself when it is one: sends without allocating an address
+	sock UDPSocket    // nil in benchmarks that feed the engine directly
+	// trace is Options.WireTrace, set before the socket is served.
+	trace func(dir, transport, peer string, msg []byte)
+}
+
+func (c *fconn) Send(b []byte, to netip.AddrPort) error {
+	if c.trace != nil {
+		c.trace("send", "UDP", to.String(), b)
+	}
+	if c.udp != nil {
+		_, err := c.udp.WriteToUDPAddrPort(b, to)
+		return err
+	}
+	_, err := c.pc.WriteTo(b, net.UDPAddrFromAddrPort(to))
+	return err
+}
+
+// addFastConn registers pc (read by sock) with the engine.
+func (s *Server) addFastConn(pc net.PacketConn, sock UDPSocket) *fconn {
+	c := &fconn{pc: pc, sock: sock}
+	c.udp, _ = pc.(*net.UDPConn)
+	a, ok := pc.LocalAddr().(*net.UDPAddr)
+	s.fast.AddConn(c, ok && a.IP.To4() == nil && !a.IP.IsUnspecified())
+	return c
+}
+
+// fastHost is the Server as the engine asks it (sipfast.Host).
+type fastHost struct{ s *Server }
+
+func (h *fastHost) Self(host []byte, port, defPort int) bool {
+	return isSelfAt(h.s, host, port, defPort)
+}
+func (h *fastHost) Trusted(ip netip.Addr) bool { return h.s.trustedAddr(ip) }
+func (h *fastHost) Draining() bool             { return h.s.draining.Load() }
+func (h *fastHost) MaxCalls() int              { return h.s.live.Load().maxCalls }
+func (h *fastHost) Calls() int                 { return h.s.adm.len() }
+func (h *fastHost) General(callID string) bool { return h.s.adm.lookup(callID).ctl != nil }
+func (h *fastHost) Recovered(r any) bool       { return h.s.recovered(r) }
+func (h *fastHost) Reject(data []byte) []byte  { return sipmsg.EarlyReject(data) }
+
+func (h *fastHost) NextHop() ([]byte, int, bool) {
+	l := h.s.live.Load() // the configured next hop, when it is over UDP (Server.Reload)
+	return l.fastNextHost, l.fastNextPort, l.fastNextHopOK
+}
+
+// Plain is the plain-call rule: call.Decide, the rule the general path executes, on the same
+// parties, and Plan.Plain.
+func (h *fastHost) Plain(caller, callee []byte, reliable1xx bool) bool {
+	s := h.s
+	return call.Decide(s.partyFor(string(caller)), s.partyFor(string(callee)), call.Caps{Reliable1xx: reliable1xx}, s.opts.Probe).Plain()
+}
+
+func (h *fastHost) Admit(callID string, tx *sipfast.Tx) sipfast.AdmitResult {
+	switch h.s.adm.admit(callID, admitted{fast: tx}, h.s.live.Load().maxCalls) {
+	case admitLoop:
+		return sipfast.AdmitLoop
+	case admitFull:
+		return sipfast.AdmitFull
+	}
+	return sipfast.AdmitOK
+}
+
+func (h *fastHost) Release(callID string, tx *sipfast.Tx) {
+	h.s.adm.release(callID, admitted{fast: tx})
+}
+
+// Normalize is a response as sipgo reads and prints it, nil when sipgo cannot read it.
+func (h *fastHost) Normalize(data []byte) []byte {
+	msg, err := sip.NewParser(sip.WithHeadersParsers(sipmsg.HeaderParsers())).ParseSIP(data)
+	if err != nil {
+		return nil
+	}
+	res, ok := msg.(*sip.Response)
+	if !ok || sipmsg.Unparsed(res) != "" {
+		return nil
+	}
+	return []byte(res.String())
+}
+
+// Late2xx hands the late 2xx to the general path's ACK-and-BYE (rare; off the read loop).
+func (h *fastHost) Late2xx(fwd, res []byte) {
+	s := h.s
+	p := sip.NewParser(sip.WithHeadersParsers(sipmsg.HeaderParsers()))
+	inv, err1 := p.ParseSIP(fwd)
+	rs, err2 := p.ParseSIP(res)
+	req, ok1 := inv.(*sip.Request)
+	resp, ok2 := rs.(*sip.Response)
+	if err1 != nil || err2 != nil || !ok1 || !ok2 {
+		s.log.Warn("fast path: late 2xx after CANCEL not parsed", "error", errors.Join(err1, err2))
+		return
+	}
+	req.SetTransport("UDP")
+	s.goSafe(func() { s.ackAndBye(req, resp) })
+}
