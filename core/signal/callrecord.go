@@ -5,33 +5,13 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
+	"github.com/herald-ims/herald/core/sipstats"
 )
 
-// setupBuckets are the call-setup latencies, in seconds, that the histograms tell apart: from a
-// few milliseconds (Herald's own 183) to the tens of seconds a ringing callee takes to answer.
-var setupBuckets = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 180}
+// callHists are the call-setup histograms (core/sipstats).
+type callHists = sipstats.Hists
 
-// callHists are the latency histograms of calls run by the call controller (invite.go).
-type callHists struct {
-	reliable prometheus.Histogram // INVITE received to the first reliable provisional sent upstream
-	final    prometheus.Histogram // INVITE received to the final response sent upstream
-}
-
-func newCallHists() *callHists {
-	return &callHists{
-		reliable: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "herald_sip_setup_reliable_provisional_seconds",
-			Help:    "Time from an INVITE's arrival to the first reliable provisional (RFC 3262) Herald sent or relayed to the caller.",
-			Buckets: setupBuckets,
-		}),
-		final: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "herald_sip_setup_final_seconds",
-			Help:    "Time from an INVITE's arrival to the final response Herald sent or relayed to the caller.",
-			Buckets: setupBuckets,
-		}),
-	}
-}
+func newCallHists() *callHists { return sipstats.NewHists() }
 
 // callRecord is what a call controller remembers for its histograms and its one info line.
 type callRecord struct {
@@ -47,7 +27,7 @@ func (c *callCtl) noteReliable() {
 		return
 	}
 	c.rec.reliable = true
-	c.s.hist.reliable.Observe(time.Since(c.rec.start).Seconds())
+	c.s.hist.Reliable.Observe(time.Since(c.rec.start).Seconds())
 }
 
 // noteFinal records the final response sent upstream (the first one only).
@@ -55,7 +35,7 @@ func (c *callCtl) noteFinal(code int) {
 	if code < 200 || c.rec.start.IsZero() || !c.rec.final.CompareAndSwap(0, int32(code)) || c.s.hist == nil {
 		return
 	}
-	c.s.hist.final.Observe(time.Since(c.rec.start).Seconds())
+	c.s.hist.Final.Observe(time.Since(c.rec.start).Seconds())
 }
 
 // logEnd writes the one info line of a finished call: its outcome (the final response's code

@@ -2,13 +2,13 @@ package signal
 
 import (
 	"strings"
-	"sync/atomic"
 
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/herald-ims/herald/core/call"
 	"github.com/herald-ims/herald/core/profile"
 	"github.com/herald-ims/herald/core/push"
+	"github.com/herald-ims/herald/core/sipstats"
 )
 
 // capability.go is the gate that keeps Herald from breaking calls: the caller card's RFC 3959
@@ -27,20 +27,8 @@ import (
 // with baresip 1.0 and linphone 5.1 depending on timing); that answer is relayed, and the callee is
 // remembered as not capable, so its next call goes through with Call-Info only.
 
-// CapabilityStats count the gate's decisions and lessons.
-type CapabilityStats struct {
-	// CallerCardCallInfo counts caller cards sent as Call-Info only (the callee's terminal was not
-	// known to take the early-session part); CallerCardProbes those sent to an unknown callee with
-	// probing on.
-	CallerCardCallInfo, CallerCardProbes atomic.Uint64
-	// Resent counts INVITEs sent again without the early-session part after the callee refused the
-	// one with it (a non-2xx final before any 18x or 2xx).
-	Resent atomic.Uint64
-	// CalleeCardCallInfo counts callee cards offered as Call-Info on a provisional because the caller
-	// was not known to take the UPDATE; UpdateRefused the UPDATEs the caller refused (any non-2xx, a
-	// timeout, or m=message declined), each followed by the Call-Info fallback.
-	CalleeCardCallInfo, UpdateRefused atomic.Uint64
-}
+// CapabilityStats count the gate's decisions and lessons (core/sipstats).
+type CapabilityStats = sipstats.CapabilityStats
 
 // party looks uri up: the profile's part a plan needs, with what Herald knows of the terminal, the
 // key it learns under (the profile's primary key, else the canonical identity; "" when uri has

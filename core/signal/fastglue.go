@@ -44,7 +44,7 @@ func newFastPath(s *Server) *sipfast.Engine {
 		cfg.Lookup = testLookup
 	}
 	if s.hist != nil {
-		cfg.FinalLatency = func(d time.Duration) { s.hist.final.Observe(d.Seconds()) }
+		cfg.FinalLatency = func(d time.Duration) { s.hist.Final.Observe(d.Seconds()) }
 	}
 	return sipfast.New(cfg, h)
 }

@@ -8,14 +8,13 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"sync/atomic"
 	"time"
 
 	"github.com/herald-ims/herald/core/content"
 	"github.com/herald-ims/herald/core/media"
 	"github.com/herald-ims/herald/core/profile"
 	"github.com/herald-ims/herald/core/push"
-	"github.com/herald-ims/herald/core/sipfast"
+	"github.com/herald-ims/herald/core/sipstats"
 	"github.com/herald-ims/herald/core/wheel"
 )
 
@@ -134,37 +133,5 @@ type Publisher interface {
 	RevokeCall(callID string) int
 }
 
-// Stats are counters of the SIP layer.
-type Stats struct {
-	Invites, CallsDone, Forwarded, CallerCards, CalleeCards, Rejected403, Rejected483, Rejected503,
-	BadBodies, ReliableRetransmits, PrackTimeouts, Cancels, UDPToTCP, CallInfoLinks, Ringbacks,
-	RingbackNoCodec, Panics atomic.Uint64
-	// BadRequests counts requests answered 400 (or 505) before any handler: a mandatory header
-	// missing or not parsing, a repeated single-value header, ... (sipmsg.CheckRequest).
-	BadRequests atomic.Uint64
-	// BadResponses counts responses from a next hop dropped because a mandatory header was missing
-	// or did not parse (RFC 3261 §18.1.2, badResponse).
-	BadResponses atomic.Uint64
-	// RingbackNoPort counts ringback m-lines answered with port 0 because the RTP plane could not
-	// allocate a stream (port range exhausted, descriptor limit): the call goes on without that
-	// line's ringback.
-	RingbackNoPort atomic.Uint64
-	// TCPRefusedUDP counts requests (forwarded INVITEs, Herald's UPDATEs) sent over UDP, whole, after
-	// the TCP attempt RFC 3261 §18.1.1 asked for (their size) failed: a peer that speaks only UDP.
-	TCPRefusedUDP atomic.Uint64
-	// ForwardErrors counts requests that could not be sent toward their next hop: DNS, connect, TLS
-	// handshake or certificate verification failed. INVITEs and in-dialog requests are answered 503.
-	ForwardErrors atomic.Uint64
-	// DrainAborted counts the calls a drain ended while they rang (AbortCalls, both paths): 487 to
-	// the caller, CANCEL to the callee.
-	DrainAborted atomic.Uint64
-	// PushLateBinds counts terminals that bound to a push session after the call had closed it (the
-	// answer, the CANCEL, a refused UPDATE raced the binding): the binding was ended. PushFailed
-	// counts pushes the terminal or the network ended undelivered (failure REPORT or response,
-	// timeout, disconnect).
-	PushLateBinds, PushFailed atomic.Uint64
-	// Fast are the fast path's counters (plain calls over UDP, core/sipfast).
-	Fast sipfast.Stats
-	// Capability counts the gate on early-dialog pushes (capability.go).
-	Capability CapabilityStats
-}
+// Stats are counters of the SIP layer (core/sipstats).
+type Stats = sipstats.Stats
