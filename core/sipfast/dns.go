@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"sync"
 	"time"
+
+	"github.com/herald-ims/herald/core/wheel"
 )
 
 // dns.go: host names on the fast path. IMS Routes and next hops are names (scscf1.home1.net),
@@ -14,7 +16,8 @@ import (
 // one background lookup fills the cache; later requests for that name stay on the fast path. A URI
 // with a name and no port needs NAPTR/SRV (RFC 3263 §4.1) and always takes the general path.
 
-// Cache policy. Go's resolver does not expose record TTLs, so answers live a fixed time, and an
+// Cache policy. The resolver (Config.Lookup) gives no record TTLs, so answers live a fixed time on
+// the engine's clock, and an
 // expired one keeps being used while its refresh runs (a next hop's address changing is rare; its
 // DNS failing must not take the fast path's calls down with it).
 const (
@@ -44,9 +47,10 @@ type hostCache struct {
 }
 
 // newHostCache is a cache resolving names with lookup (the host's resolver: Config.Lookup); with
-// none, no name is ever usable.
-func newHostCache(st *Stats, lookup func(ctx context.Context, host string) ([]netip.Addr, error)) *hostCache {
-	return &hostCache{st: st, m: map[string]*dnsEntry{}, lookup: lookup, now: time.Now}
+// none, no name is ever usable. Its answers age on clock, the engine's.
+func newHostCache(st *Stats, lookup func(ctx context.Context, host string) ([]netip.Addr, error), clock wheel.Clock) *hostCache {
+	now := func() time.Time { return time.Unix(0, clock.Now()) }
+	return &hostCache{st: st, m: map[string]*dnsEntry{}, lookup: lookup, now: now}
 }
 
 // get returns the cached address of host, ok false when there is none usable yet (a lookup is then

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/herald-ims/herald/core/wheel"
 )
 
 // fakeDNS answers lookups from a table the test changes, counts them, and lets the test hold them.
@@ -43,7 +45,7 @@ func (d *fakeDNS) set(host string, addrs ...netip.Addr) {
 // after dnsNegTTL; the table is bounded and a full table is counted.
 func TestFastPathHostCache(t *testing.T) {
 	dns := &fakeDNS{answers: map[string][]netip.Addr{}}
-	c := newHostCache(&Stats{}, nil)
+	c := newHostCache(&Stats{}, nil, wheel.NewMono())
 	c.lookup = dns.lookup
 	var mu sync.Mutex
 	clock := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
@@ -110,7 +112,7 @@ func TestFastPathHostCache(t *testing.T) {
 	}
 
 	// IPv6 sockets get IPv6 answers.
-	c6 := newHostCache(&Stats{}, nil)
+	c6 := newHostCache(&Stats{}, nil, wheel.NewMono())
 	c6.lookup, c6.v6 = dns.lookup, true
 	dns.set("icscf.home1.net", v4, v6)
 	c6.get([]byte("icscf.home1.net"))
@@ -120,7 +122,7 @@ func TestFastPathHostCache(t *testing.T) {
 	}
 
 	// The table is bounded.
-	full := newHostCache(&Stats{}, nil)
+	full := newHostCache(&Stats{}, nil, wheel.NewMono())
 	full.lookup = dns.lookup
 	for i := range dnsMaxNames {
 		full.m[string(rune('a'+i%26))+time.Duration(i).String()] = &dnsEntry{}

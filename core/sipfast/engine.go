@@ -321,7 +321,7 @@ func New(cfg Config, host Host) *Engine {
 		f.tick = max(q, int64(time.Millisecond))
 	}
 	f.w = wheel.New[*Tx](time.Duration(f.tick), wheelSlots, f.now())
-	f.dns = newHostCache(f.st, cfg.Lookup)
+	f.dns = newHostCache(f.st, cfg.Lookup, f.clock)
 	if _, stepped := f.clock.(*wheel.Manual); stepped {
 		close(f.done) // a stepped clock's owner runs the timers (Tick) after each step
 	} else {
