@@ -17,9 +17,8 @@ import (
 // with a name and no port needs NAPTR/SRV (RFC 3263 §4.1) and always takes the general path.
 
 // Cache policy. The resolver (Config.Lookup) gives no record TTLs, so answers live a fixed time on
-// the engine's clock, and an
-// expired one keeps being used while its refresh runs (a next hop's address changing is rare; its
-// DNS failing must not take the fast path's calls down with it).
+// the engine's clock, and an expired one keeps being used while its refresh runs (a next hop's
+// address changing is rare; its DNS failing must not take the fast path's calls down with it).
 const (
 	dnsTTL      = 30 * time.Second
 	dnsStale    = 5 * time.Minute // longest an expired answer is used while refreshes fail
