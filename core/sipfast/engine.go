@@ -15,22 +15,16 @@ import (
 	"github.com/herald-ims/herald/core/wheel"
 )
 
-// maxTxFactor bounds the transactions the engine holds at this many times Host.MaxCalls. A
+// MaxTxFactor bounds the transactions the engine holds at this many times Host.MaxCalls. A
 // finished transaction is kept 64·T1 (32 s) to absorb retransmissions, so the table grows with the
 // call rate, not with the calls in progress: with the default 10,000 calls the bound is 640,000
 // transactions (≈ 0.5 GB), enough for 10,000 calls/s sustained (an INVITE and a BYE each). Above
 // it new INVITEs and in-dialog requests are answered 503 without state and counted.
-const maxTxFactor = MaxTxFactor
-
-// MaxTxFactor is maxTxFactor, for the host's tests and documentation.
 const MaxTxFactor = 64
 
-// fastPrefix starts the branch of every request the engine sends; the rest is the transaction's
-// id in hex. sipgo's branches are z9hG4bK. followed by random letters, so the two never collide.
-const fastPrefix = BranchPrefix
-
 // BranchPrefix starts the branch of every request the engine sends (RFC 3261 §8.1.1.7: after the
-// magic cookie z9hG4bK).
+// magic cookie z9hG4bK); the rest is the transaction's id in hex. sipgo's branches are z9hG4bK.
+// followed by random letters, so the two never collide.
 const BranchPrefix = "z9hG4bKhrld"
 
 // DialogParam is the Record-Route URI parameter by which the general path marks the dialogs it
@@ -215,7 +209,7 @@ type Stats struct {
 	// name cache was full.
 	DNSLookups, DNSFailures, DNSFull atomic.Uint64
 	// Overload is the requests answered 503 because the engine held its limit of transactions
-	// (maxTxFactor × MaxCalls).
+	// (MaxTxFactor × MaxCalls).
 	Overload atomic.Uint64
 	// Verdicts counts every datagram offered to the engine by the reason of its verdict
 	// (verdict.go): kept (fast), dropped, or handed to the general path.
@@ -457,7 +451,7 @@ func (f *Engine) take(m *fmsg, data []byte, src netip.AddrPort, c Conn) Reason {
 		if !bytes.HasPrefix(data, []byte("SIP/2.0 ")) {
 			return f.rejectEarly(data, src, c)
 		}
-		if !bytes.Contains(data, []byte(fastPrefix)) {
+		if !bytes.Contains(data, []byte(BranchPrefix)) {
 			return ReasonUnscanned
 		}
 		norm := f.host.Normalize(data)

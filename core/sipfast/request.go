@@ -75,7 +75,7 @@ func (f *Engine) onInvite(m *fmsg, src netip.AddrPort, c Conn) Reason {
 		f.st.Absorbed.Add(1)
 		return ReasonAbsorbed
 	}
-	if len(f.out) >= maxTxFactor*maxCalls {
+	if len(f.out) >= MaxTxFactor*maxCalls {
 		f.unlock(m)
 		add(f.ctr.Invites)
 		f.st.Overload.Add(1)
@@ -332,8 +332,8 @@ func (f *Engine) onAck(m *fmsg, src netip.AddrPort, c Conn) Reason {
 	// Stateless forwarding: the branch is derived from the upstream one, so a retransmitted ACK
 	// leaves with the same branch (RFC 3261 §16.11).
 	h := maphash.Bytes(f.seed, m.branch.of(m.buf))
-	b := make([]byte, 0, len(fastPrefix)+18)
-	b = append(b, fastPrefix...)
+	b := make([]byte, 0, len(BranchPrefix)+18)
+	b = append(b, BranchPrefix...)
 	b = append(b, 'a')
 	b = strconv.AppendUint(b, h, 16)
 	fwd := f.forwardRequest(m, src, r, b, false)
@@ -421,8 +421,11 @@ func hopRequest(fwd []byte, meth string, to []byte) []byte {
 	return appendHop(make([]byte, 0, 512), meth, m.ruri.of(fwd), fwd[top.val.a:m.viaEnd], lines, m.cseq, to)
 }
 
-// AppendHop is appendHop for an INVITE given as header (name, value) pairs in order, as the general
-// path holds it (core/signal's cancelRequest): the one builder of CANCEL for both paths.
+// AppendHop appends the request meth (CANCEL, or the ACK for a non-2xx when to is the response's
+// To) that follows an INVITE hop by hop (RFC 3261 §9.1, §17.1.1.3): the INVITE given by its
+// Request-URI, top Via value, header (name, value) pairs in order and CSeq number, as the general
+// path holds it (core/signal's cancelRequest). It is the engine's own builder (appendHop), so both
+// paths build these requests alike.
 func AppendHop(b []byte, meth string, ruri, topVia []byte, hdrs iter.Seq2[string, string], cseq uint32, to []byte) []byte {
 	lines := func(yield func(id hdrID, line []byte)) {
 		for name, value := range hdrs {
@@ -513,8 +516,8 @@ func (f *Engine) onInDialog(m *fmsg, src netip.AddrPort, c Conn) Reason {
 		f.st.Absorbed.Add(1)
 		return ReasonAbsorbed
 	}
-	if len(f.out) >= maxTxFactor*f.host.MaxCalls() {
-		// The transaction limit (maxTxFactor): refused without state (RFC 3261 §21.5.4).
+	if len(f.out) >= MaxTxFactor*f.host.MaxCalls() {
+		// The transaction limit (MaxTxFactor): refused without state (RFC 3261 §21.5.4).
 		f.unlock(m)
 		f.st.Overload.Add(1)
 		f.flush([]Datagram{{c, answer(m, src, 503, "Service Unavailable", ""), src}})

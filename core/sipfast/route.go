@@ -231,17 +231,17 @@ func appendHostPort(b []byte, host string, port int) []byte {
 }
 
 func (f *Engine) branchOf(id uint64) []byte {
-	b := make([]byte, 0, len(fastPrefix)+16)
-	b = append(b, fastPrefix...)
+	b := make([]byte, 0, len(BranchPrefix)+16)
+	b = append(b, BranchPrefix...)
 	return strconv.AppendUint(b, id, 16)
 }
 
 // idOf reads the transaction id of a fast-path branch, ok false for any other branch.
 func idOf(branch []byte) (uint64, bool) {
-	if len(branch) <= len(fastPrefix) || string(branch[:len(fastPrefix)]) != fastPrefix {
+	if len(branch) <= len(BranchPrefix) || string(branch[:len(BranchPrefix)]) != BranchPrefix {
 		return 0, false
 	}
-	id, err := strconv.ParseUint(string(branch[len(fastPrefix):]), 16, 64)
+	id, err := strconv.ParseUint(string(branch[len(BranchPrefix):]), 16, 64)
 	return id, err == nil
 }
 

@@ -35,7 +35,7 @@ func benchFastCall(i int, invID, byeID uint64) fastCall {
 			"Contact: sip:sipp@127.0.0.1:5061\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", method, i, cseq+4, from, to, i, id, cseq, method))
 	}
 	answer := func(status string, txID uint64, cseq string, rr bool) []byte {
-		b := fmt.Sprintf("SIP/2.0 %s\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=%s%x\r\n", status, fastPrefix, txID)
+		b := fmt.Sprintf("SIP/2.0 %s\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=%s%x\r\n", status, BranchPrefix, txID)
 		b += fmt.Sprintf("Via: SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bK-%d-%s-0\r\n", i, cseq[:1])
 		if rr {
 			b += "Record-Route: <sip:127.0.0.1:5060;lr>\r\n"
