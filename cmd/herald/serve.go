@@ -32,6 +32,7 @@ import (
 	"github.com/herald-ims/herald/core/safe"
 	"github.com/herald-ims/herald/core/signal"
 	"github.com/herald-ims/herald/core/store"
+	"github.com/herald-ims/herald/core/tlsconf"
 	"github.com/herald-ims/herald/core/web"
 	msrpnet "github.com/herald-ims/herald/netio/msrp"
 	"github.com/herald-ims/herald/netio/redisstore"
@@ -112,7 +113,7 @@ func newInstance(o *config.Options, log *slog.Logger, trace func(string)) (*inst
 		return nil, err
 	}
 	// Outbound SIP over TLS (sips: or transport=tls next hops): read before any plane is built.
-	sipTLS, err := signal.ClientTLSConfig(o.SIP.TLSClientCA, o.SIP.TLSClientCert, o.SIP.TLSClientKey, o.SIP.TLSClientInsecure)
+	sipTLS, err := tlsconf.Client(o.SIP.TLSClientCA, o.SIP.TLSClientCert, o.SIP.TLSClientKey, o.SIP.TLSClientInsecure)
 	if err != nil {
 		return nil, fmt.Errorf("herald: sip: %w", err)
 	}

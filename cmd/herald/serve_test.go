@@ -123,7 +123,7 @@ func TestServeSIPTLSClientFiles(t *testing.T) {
 			}
 			o.DataDir = "" // a temporary store, if it got that far
 			in, err := newInstance(o, slog.New(slog.DiscardHandler), nil)
-			if err == nil || in != nil || !strings.Contains(err.Error(), "herald: sip: signal: tls_client_") {
+			if err == nil || in != nil || !strings.Contains(err.Error(), "herald: sip: tls_client_") {
 				t.Fatalf("newInstance: %v, want a sip tls_client error", err)
 			}
 		})

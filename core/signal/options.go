@@ -52,7 +52,7 @@ type Options struct {
 	// ;transport=tls Route or NextHop; RFC 3261 §26.3.1, RFC 5922 §4): the certificate is verified
 	// against the host of that hop's URI, with RootCAs, or the system roots when nil. Certificates, if
 	// any, are offered to peers that ask for one (mutual TLS). nil means the system roots and no client
-	// certificate. MinVersion is raised to TLS 1.2 and ServerName is ignored (see clientTLS).
+	// certificate. MinVersion is raised to TLS 1.2 and ServerName is ignored (see tlsconf.SIPDial).
 	TLSClient *tls.Config
 	// DisableFastPath sends every call through sipgo's transaction layer, plain ones too (see
 	// core/sipfast: plain UDP calls are otherwise proxied by Herald's own transaction table).

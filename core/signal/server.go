@@ -18,6 +18,7 @@ import (
 	"github.com/herald-ims/herald/core/profile"
 	"github.com/herald-ims/herald/core/sipfast"
 	"github.com/herald-ims/herald/core/sipmsg"
+	"github.com/herald-ims/herald/core/tlsconf"
 )
 
 // Server is Herald's SIP side.
@@ -95,7 +96,7 @@ func New(opts Options, deps Deps) (*Server, error) {
 			sip.WithTransactionLayerUnhandledResponseHandler(s.onUnhandledResponse),
 		),
 		sipgo.WithUserAgentTransportLayerOptions(append([]sip.TransportLayerOption{sip.WithTransportLayerLogger(s.log)}, testTransport...)...),
-		sipgo.WithUserAgenTLSConfig(clientTLS(opts.TLSClient)),
+		sipgo.WithUserAgenTLSConfig(tlsconf.SIPDial(opts.TLSClient)),
 	}, testUA...)...)
 	if err != nil {
 		if s.fast != nil {

@@ -25,6 +25,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/herald-ims/herald/bench/uesim"
+	"github.com/herald-ims/herald/core/tlsconf"
 )
 
 // Outbound SIP over TLS (issue 4 item 4, RFC 3261 §26.2 and §26.3.1, RFC 5922 §4): the next hop is
@@ -148,7 +149,7 @@ func clientTLSFor(t *testing.T, ca *testCA, client *leaf, insecure bool) *tls.Co
 	if client != nil {
 		certFile, keyFile = writeFile(t, "client.crt", client.certPEM), writeFile(t, "client.key", client.keyPEM)
 	}
-	c, err := ClientTLSConfig(caFile, certFile, keyFile, insecure)
+	c, err := tlsconf.Client(caFile, certFile, keyFile, insecure)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -555,7 +556,7 @@ func TestClientTLSConfig(t *testing.T) {
 	if c.RootCAs == nil || len(c.Certificates) != 1 || c.InsecureSkipVerify || c.MinVersion != tls.VersionTLS12 {
 		t.Fatalf("config %+v", c)
 	}
-	if c, err := ClientTLSConfig("", "", "", false); err != nil || c.RootCAs != nil || c.InsecureSkipVerify {
+	if c, err := tlsconf.Client("", "", "", false); err != nil || c.RootCAs != nil || c.InsecureSkipVerify {
 		t.Fatalf("default: %+v, %v; want the system roots", c, err)
 	}
 	for name, files := range map[string][3]string{
@@ -564,21 +565,21 @@ func TestClientTLSConfig(t *testing.T) {
 		"cert without key":  {"", writeFile(t, "c.crt", cert.certPEM), ""},
 		"key does not pair": {"", writeFile(t, "c.crt", cert.certPEM), writeFile(t, "k.key", issue(t, ca, "x", "x.test").keyPEM)},
 	} {
-		if _, err := ClientTLSConfig(files[0], files[1], files[2], false); err == nil {
+		if _, err := tlsconf.Client(files[0], files[1], files[2], false); err == nil {
 			t.Errorf("%s: no error", name)
 		}
 	}
-	if _, err := ClientTLSConfig(filepath.Join(t.TempDir(), "none.pem"), "", "", false); !errors.Is(err, os.ErrNotExist) {
+	if _, err := tlsconf.Client(filepath.Join(t.TempDir(), "none.pem"), "", "", false); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("missing ca: %v, want fs.ErrNotExist", err)
 	}
 	for _, in := range []*tls.Config{nil, {MinVersion: tls.VersionTLS10, ServerName: "fixed.test"}, {MinVersion: tls.VersionTLS13}} {
-		out := clientTLS(in)
+		out := tlsconf.SIPDial(in)
 		want := uint16(tls.VersionTLS12)
 		if in != nil && in.MinVersion > want {
 			want = in.MinVersion
 		}
 		if out.MinVersion != want || out.ServerName != "" || (in != nil && out == in) {
-			t.Errorf("clientTLS(%+v) = MinVersion %x ServerName %q", in, out.MinVersion, out.ServerName)
+			t.Errorf("SIPDial(%+v) = MinVersion %x ServerName %q", in, out.MinVersion, out.ServerName)
 		}
 	}
 }

@@ -36,3 +36,27 @@ func Client(caFile, certFile, keyFile string, insecure bool) (*tls.Config, error
 	}
 	return c, nil
 }
+
+// SIPDial is the config the SIP plane's TLS transport (sipgo's) dials next hops with, from the
+// configured one (Client's; nil: the system roots). MinVersion is at least TLS 1.2 (sipgo would
+// otherwise use Go's default minimum) and ServerName is cleared: sipgo puts the next hop's host
+// there for each connection only when it is empty, and a fixed name would verify every next hop
+// against the same name.
+//
+// Outbound SIP over TLS (RFC 3261 §26.2, §26.3.1; RFC 5922 §4): a request leaves over TLS when its
+// next hop is a sips: URI or has ;transport=tls, be it the top Route or the configured next hop.
+// sipgo dials the URI's host and port and verifies the peer's certificate against that host: a
+// domain name (also when it is resolved through SRV, which keeps the domain) or an IP literal
+// (checked against the certificate's IP SANs). A failed handshake closes the connection before any
+// SIP byte is written, and the transaction is not created: the caller gets 503. sipgo keeps
+// outbound TLS connections in a pool keyed by the resolved IP:port and reuses them, so two next-hop
+// names on one IP:port share the connection verified for the first.
+func SIPDial(c *tls.Config) *tls.Config {
+	if c == nil {
+		return &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	c = c.Clone()
+	c.MinVersion = max(c.MinVersion, tls.VersionTLS12)
+	c.ServerName = ""
+	return c
+}
