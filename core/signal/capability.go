@@ -6,7 +6,6 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/herald-ims/herald/core/call"
-	"github.com/herald-ims/herald/core/profile"
 	"github.com/herald-ims/herald/core/push"
 	"github.com/herald-ims/herald/core/sipstats"
 )
@@ -30,16 +29,16 @@ import (
 // CapabilityStats count the gate's decisions and lessons (core/sipstats).
 type CapabilityStats = sipstats.CapabilityStats
 
-// party looks uri up: the profile's part a plan needs, with what Herald knows of the terminal, the
-// key it learns under (the profile's primary key, else the canonical identity; "" when uri has
-// none) and whether the capability is provisioned. nil when Herald has neither a profile nor a
-// lesson for uri.
-func (s *Server) party(uri string) (p *call.Party, key string, provisioned bool) {
-	key, err := profile.Canonical(uri)
-	if err != nil {
+// party is a looked-up party (parties.go) as a plan needs it: the profile's part, with what Herald
+// knows of the terminal, the key it learns under (the profile's primary key, else the canonical
+// identity; "" when the URI has none) and whether the capability is provisioned. nil when Herald
+// has neither a profile nor a lesson for the party.
+func (s *Server) party(l lookedUp) (p *call.Party, key string, provisioned bool) {
+	key = l.key
+	if key == "" {
 		return nil, "", false
 	}
-	if pr, ok := s.deps.Profiles.Lookup(key); ok && pr != nil {
+	if pr := l.pr; pr != nil {
 		key = pr.Key
 		p = &call.Party{CallerCard: pr.CallerCard, CalleeCard: pr.CalleeCard, Ringback: pr.Ringback}
 		if pr.PushCapable {

@@ -9,7 +9,6 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
-	"github.com/herald-ims/herald/core/call"
 	"github.com/herald-ims/herald/core/sipfast"
 	"github.com/herald-ims/herald/core/sipmsg"
 )
@@ -101,8 +100,7 @@ func (h *fastHost) NextHop() ([]byte, int, bool) {
 // Plain is the plain-call rule: call.Decide, the rule the general path executes, on the same
 // parties, and Plan.Plain.
 func (h *fastHost) Plain(caller, callee []byte, reliable1xx bool) bool {
-	s := h.s
-	return call.Decide(s.partyFor(string(caller)), s.partyFor(string(callee)), call.Caps{Reliable1xx: reliable1xx}, s.opts.Probe).Plain()
+	return h.s.plainCall(string(caller), string(callee), reliable1xx) // parties.go: the lookups go along when not plain
 }
 
 func (h *fastHost) Admit(callID string, tx *sipfast.Tx) sipfast.AdmitResult {

@@ -16,7 +16,6 @@ import (
 	"github.com/herald-ims/herald/core/call"
 	"github.com/herald-ims/herald/core/content"
 	"github.com/herald-ims/herald/core/msrp"
-	"github.com/herald-ims/herald/core/profile"
 	"github.com/herald-ims/herald/core/push"
 	"github.com/herald-ims/herald/core/sdp"
 )
@@ -188,18 +187,6 @@ func (c *callCtl) respond(code int, reason string, hdrs ...sip.Header) {
 	respondTag(c.tx, c.req, c.tag, code, reason, hdrs...)
 }
 
-func (s *Server) partyFor(uri string) *call.Party {
-	key, err := profile.Canonical(uri)
-	if err != nil {
-		return nil
-	}
-	p, ok := s.deps.Profiles.Lookup(key)
-	if !ok || p == nil {
-		return nil
-	}
-	return &call.Party{CallerCard: p.CallerCard, CalleeCard: p.CalleeCard, Ringback: p.Ringback}
-}
-
 // inviteHeaders are the header values of an INVITE the controller decides on, read in one pass.
 type inviteHeaders struct {
 	supported, require, allow, earlyMedia []string
@@ -328,8 +315,9 @@ func (c *callCtl) run() {
 	hv := scanInvite(req)
 	c.caps = hv.caps()
 	c.caps.MessageFeature = messageFeature(req)
-	caller, callerKey, callerProv := s.party(hv.callerIdentity(req))
-	callee, calleeKey, calleeProv := s.party(uriText(&req.Recipient))
+	cr, ce := s.parties(hv.callerIdentity(req), uriText(&req.Recipient)) // one lookup per party (parties.go)
+	caller, callerKey, callerProv := s.party(cr)
+	callee, calleeKey, calleeProv := s.party(ce)
 	c.callerKey, c.callerProv, c.calleeKey, c.calleeProv = callerKey, callerProv, calleeKey, calleeProv
 	c.plan = call.Decide(caller, callee, c.caps, s.opts.Probe)
 	c.m = call.New(call.Config{Plan: c.plan, Caps: c.caps, Offer: len(req.Body()) > 0, InviteCSeq: req.CSeq().SeqNo,

@@ -33,7 +33,7 @@ func TestPlainRuleOneOwner(t *testing.T) {
 					t.Fatalf("scanner refused:\n%s", msg)
 				}
 				caps := call.Caps{Reliable1xx: rel != "" && rel != "Supported: 100relx\r\n"}
-				want := call.Decide(s.partyFor(from), s.partyFor(to), caps, false).Plain()
+				want := call.Decide(s.lookUp(from).plainParty(), s.lookUp(to).plainParty(), caps, false).Plain()
 				if got != want {
 					t.Errorf("from %s to %s %q: fast path plain %t, Decide's plan plain %t", from, to, rel, got, want)
 				}

@@ -31,7 +31,8 @@ type Server struct {
 	cli  *sipgo.Client
 	fast *sipfast.Engine // nil when Options.DisableFastPath (fastglue.go)
 
-	adm *admission // the calls in progress on both paths (admit.go)
+	adm     *admission // the calls in progress on both paths (admit.go)
+	handoff handoff    // the lookups of INVITEs the fast path hands to the general path (parties.go)
 
 	port     atomic.Int32
 	first    atomic.Int32                // the first served socket's local port

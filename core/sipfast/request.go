@@ -47,13 +47,21 @@ func (f *Engine) onInvite(m *fmsg, src netip.AddrPort, c Conn) Reason {
 	if !ok {
 		return f.fallback(ReasonRoute)
 	}
-	if !f.plain(m) {
-		return f.fallback(ReasonNotPlain)
-	}
 	callID := string(m.value(hCallID))
 	maxCalls := h.MaxCalls()
 	if h.General(callID) || h.Calls() >= maxCalls {
 		return f.fallback(ReasonAdmission) // the general path answers 482 or 503 (and counts it)
+	}
+
+	tx := &Tx{id: f.nextID.Add(1), invite: true, branch: string(m.txKey(nil)), callID: callID, cseq: m.cseq, up: src, down: r.dst, conn: c, born: f.now()}
+	tx.fwd = f.forwardRequest(m, src, r, f.branchOf(tx.id), f.cfg.RecordRoute)
+	if len(tx.fwd) > f.cfg.MaxRequest {
+		return f.fallback(ReasonSize) // RFC 3261 §18.1.1: the general path sends it over TCP
+	}
+	// The plain-call rule last: what the engine hands over after asking it is a call that is not
+	// plain, whose profile lookups the host hands over with it (one lookup per party per INVITE).
+	if !f.plain(m) {
+		return f.fallback(ReasonNotPlain)
 	}
 	if h.Draining() {
 		// A drain (Server.Drain): the previous hop tries another instance.
@@ -61,12 +69,6 @@ func (f *Engine) onInvite(m *fmsg, src netip.AddrPort, c Conn) Reason {
 		add(f.ctr.Rejected503)
 		f.flush([]Datagram{{c, appendAnswer(nil, m, src, false, 503, "Service Unavailable", "Retry-After: "+DrainRetryAfter+"\r\n", ""), src}})
 		return ReasonAnswered
-	}
-
-	tx := &Tx{id: f.nextID.Add(1), invite: true, branch: string(m.txKey(nil)), callID: callID, cseq: m.cseq, up: src, down: r.dst, conn: c, born: f.now()}
-	tx.fwd = f.forwardRequest(m, src, r, f.branchOf(tx.id), f.cfg.RecordRoute)
-	if len(tx.fwd) > f.cfg.MaxRequest {
-		return f.fallback(ReasonSize) // RFC 3261 §18.1.1: the general path sends it over TCP
 	}
 
 	f.lock(m)
