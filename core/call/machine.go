@@ -16,7 +16,9 @@ import (
 // reliable 183, PRACK, the RFC 3311 UPDATE carrying the callee card, TS 24.182 forking model). On
 // top, the push sessions open (the caller card offered in the INVITE, the callee card offered in the
 // UPDATE) and whether ringback may be playing. The machine is the one owner of the push sessions'
-// end: every ClosePush comes from it, once per session opened.
+// end: every ClosePush comes from it, once per session opened. It hears of each session as the MSRP
+// plane reports it (EvPushBound: a terminal's connection and acquisition request bound to it, RFC
+// 4975 §5.4; EvPushDone: the page delivered or not) and refuses a binding that raced its close.
 
 // Phase is where the call as a whole stands.
 type Phase uint8

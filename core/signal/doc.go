@@ -8,7 +8,8 @@
 // state and is the only goroutine that changes it. What the call does next is decided by its state
 // machine (core/call's Call: events in, actions out, no I/O); the controller only translates what
 // arrives into events and performs the actions (callact.go), and it closes a push session only when
-// the machine says so. Other handlers (PRACK and UPDATE on Herald's own
+// the machine says so. The MSRP plane's reports (a terminal bound to a push session, the page's
+// outcome: push.Session's Bound and Done) reach the call as the machine's events. Other handlers (PRACK and UPDATE on Herald's own
 // early dialog) and helper goroutines (the UPDATE client transaction) post events to the controller
 // and never touch its state. The controller returns only after the INVITE has its final response, every
 // push session of the call has ended and every helper goroutine has exited; the call table entry is
@@ -37,7 +38,8 @@
 // netio/sipudp, wired by the binary) and offers each datagram to the engine before sipgo sees it;
 // each gets a verdict (fast, drop, or general: sipgo gets it), counted by reason. One admission
 // owner (admit.go) holds the calls in progress of both paths; the plain-call rule is call.Decide's
-// (fastHost.Plain); a dialog stays on the stack that took its INVITE (the general path's
+// (fastHost.Plain), on the INVITE's one profile lookup per party, which a call handed to the
+// general path takes with it (parties.go); a dialog stays on the stack that took its INVITE (the general path's
 // Record-Route says so). Everything else goes to sipgo: cards and ringback, TCP and TLS, DNS SRV,
 // oversize, untrusted peers, Max-Forwards at 1, malformed messages.
 //
