@@ -24,9 +24,20 @@ type lookedUp struct {
 
 // lookUp canonicalises uri and looks it up in the profile store: the INVITE's one lookup for that
 // party.
-func (s *Server) lookUp(uri string) lookedUp {
+func (s *Server) lookUp(uri string) lookedUp { return s.lookUpKey(canonical(uri)) }
+
+// canonical is profile.Canonical, "" for a URI without a canonical identity.
+func canonical(uri string) string {
 	key, err := profile.Canonical(uri)
 	if err != nil {
+		return ""
+	}
+	return key
+}
+
+// lookUpKey looks a canonical identity up ("": nothing to look up).
+func (s *Server) lookUpKey(key string) lookedUp {
+	if key == "" {
 		return lookedUp{}
 	}
 	pr, ok := s.deps.Profiles.Lookup(key)
@@ -61,14 +72,13 @@ func (s *Server) plainCall(caller, callee string, reliable1xx bool) bool {
 // parties are the general path's caller and callee of an INVITE: the fast path's lookups when it
 // handed the INVITE over, else looked up now.
 func (s *Server) parties(caller, callee string) (cr, ce lookedUp) {
-	ck, err1 := profile.Canonical(caller)
-	ek, err2 := profile.Canonical(callee)
-	if err1 == nil && err2 == nil {
+	ck, ek := canonical(caller), canonical(callee)
+	if ck != "" && ek != "" {
 		if h, ok := s.handoff.take(ck, ek, time.Now()); ok {
 			return h.caller, h.callee
 		}
 	}
-	return s.lookUp(caller), s.lookUp(callee)
+	return s.lookUpKey(ck), s.lookUpKey(ek)
 }
 
 // handoff holds the lookups of INVITEs the fast path handed to the general path, by canonical
