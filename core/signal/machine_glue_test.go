@@ -14,8 +14,9 @@ import (
 // real sockets (alice's caller card in the INVITE, bob's callee card in the UPDATE on Herald's own
 // early dialog, both pages fetched) is run by the call's state machine, whose trail is the claim's
 // sequence: forwarding, then answered; Herald's early dialog prov-sent (reliable 183), early
-// (PRACK), update-sent, pushing (200 to the UPDATE), then terminated with the answer, and no push
-// session left open by it.
+// (PRACK), update-sent, pushing (200 to the UPDATE), then terminated with the answer; each
+// terminal's MSRP binding to its page's session one of the machine's events; and no push session
+// left open by it.
 func TestClaim1MachineRunsTheCall(t *testing.T) {
 	leakCheck(t)
 	var mu sync.Mutex
@@ -69,6 +70,13 @@ func TestClaim1MachineRunsTheCall(t *testing.T) {
 	got := strings.Replace(strings.Join(early, " "), " pushed", "", 1)
 	if !strings.HasPrefix(got, "prov-sent early update-sent pushing terminated") {
 		t.Errorf("early dialog %q, want prov-sent early update-sent pushing [pushed] terminated", strings.Join(early, " "))
+	}
+	// Each terminal's MSRP binding reached the machine as an event (EvPushBound) while the phones
+	// rang (400 ms): the pages then went; their delivery may be reported after the answer.
+	for _, card := range []call.Card{call.CallerCardPush, call.CalleeCardPush} {
+		if st := c.m.Push(card); st != call.PushBound && st != call.PushDelivered {
+			t.Errorf("%s push %s at the end, want bound or delivered", card, st)
+		}
 	}
 	if c.m.Open(call.CallerCardPush) || c.m.Open(call.CalleeCardPush) || !c.m.Done() {
 		t.Errorf("after the call: caller card open %t, callee card open %t, done %t",
