@@ -102,9 +102,7 @@ const (
 	signalLines  = 3500
 )
 
-var longFiles = map[string]int{
-	"core/call/machine.go": 1000, // the call's state machine: its tables and transitions to split
-}
+var longFiles = map[string]int{} // none today (core/call/machine.go was, until split into events.go and push.go)
 
 // TestLineBudget proves the size rules on the module's production files (go list: no _test.go
 // files, every build constraint), and that the check fails on a tree that breaks them.
@@ -118,7 +116,9 @@ func TestLineBudget(t *testing.T) {
 	}
 	t.Logf("core/signal: %d production lines (budget %d, issue 15's target 2,500)", packageLines(files, "core/signal"), signalLines)
 	// The check can fail: a file one line over, a long file grown, core/signal over its budget.
-	bad := map[string]int{"netio/x/a.go": maxFileLines + 1, "core/call/machine.go": longFiles["core/call/machine.go"] + 1}
+	longFiles["netio/x/long.go"] = 1000
+	defer delete(longFiles, "netio/x/long.go")
+	bad := map[string]int{"netio/x/a.go": maxFileLines + 1, "netio/x/long.go": 1001}
 	for left, i := signalLines+1, 0; left > 0; i++ { // files within the limit, one line over the package's
 		bad[fmt.Sprintf("core/signal/f%d.go", i)] = min(left, maxFileLines)
 		left -= maxFileLines
