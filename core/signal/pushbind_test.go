@@ -14,32 +14,49 @@ import (
 	msrpnet "github.com/herald-ims/herald/netio/msrp"
 )
 
-// racingPlane is the MSRP plane with a terminal that binds to the callee card's session just
-// before the call closes it: its Close first binds a connection to the session (the plane answers
-// 200 and starts the page), then closes. The binding reaches the call's machine after its close.
+// racingPlane is the MSRP plane with a terminal of the test's that binds to one card's session at
+// a chosen moment: when the session opens (onOpen), or just before the call closes it (onClose:
+// the plane answers 200 and starts the page, then the close comes; the binding reaches the call's
+// machine after its close).
 type racingPlane struct {
 	*msrpnet.Server
-	t     testing.TB
-	mu    sync.Mutex
-	roles map[string]push.Role
-	raced bool
-	conn  net.Conn
-	got   chan string // what the plane answered the binding
+	card            push.Role
+	onOpen, onClose bool
+	mu              sync.Mutex
+	roles           map[string]push.Role
+	raced           bool
+	conn            net.Conn
+	got             chan string // what the plane answered the binding
+}
+
+func newRacingPlane(ms *msrpnet.Server, card push.Role) *racingPlane {
+	return &racingPlane{Server: ms, card: card, roles: map[string]push.Role{}, got: make(chan string, 1)}
+}
+
+// race reports whether the test's terminal binds to session id now (its card's, once).
+func (p *racingPlane) race(id string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	race := !p.raced && p.roles[id] == p.card
+	p.raced = p.raced || race
+	return race
 }
 
 func (p *racingPlane) Open(ps *push.Session) error {
+	if err := p.Server.Open(ps); err != nil {
+		return err
+	}
 	p.mu.Lock()
 	p.roles[ps.ID] = ps.Role
 	p.mu.Unlock()
-	return p.Server.Open(ps)
+	if p.onOpen && p.race(ps.ID) {
+		p.bind(ps.ID)
+	}
+	return nil
 }
 
 func (p *racingPlane) Close(id string) {
-	p.mu.Lock()
-	race := !p.raced && p.roles[id] == push.CalleeCard
-	p.raced = p.raced || race
-	p.mu.Unlock()
-	if race {
+	if p.onClose && p.race(id) {
 		p.bind(id)
 	}
 	p.Server.Close(id)
@@ -83,7 +100,8 @@ func TestLateBindRefused(t *testing.T) {
 	caller := newCaller(t, uesim.CallerOptions{RefuseUpdate: 504})
 	var rp *racingPlane
 	r := startHeraldPlane(t, st, callee.Addr(), nil, nil, func(ms *msrpnet.Server) push.Plane {
-		rp = &racingPlane{Server: ms, t: t, roles: map[string]push.Role{}, got: make(chan string, 1)}
+		rp = newRacingPlane(ms, push.CalleeCard)
+		rp.onClose = true
 		return rp
 	})
 	t.Cleanup(func() {
@@ -129,6 +147,65 @@ func TestLateBindRefused(t *testing.T) {
 			}
 			break
 		}
+	}
+	r.quiet(t)
+}
+
+// TestPushFailedCounted proves a push's outcome is an event of the call's machine (claim 1: the
+// caller card over the MSRP-TCP connection with the called terminal): a terminal that binds to the
+// caller card's session and resets the connection mid-page ends the push (Disconnected, RFC 4975
+// §7.1: the page was never reported delivered); the machine counts it as failed
+// (herald_sip_push_failed_total) and the call goes on to its answer, its other push (the callee
+// card at the caller) delivered.
+func TestPushFailedCounted(t *testing.T) {
+	leakCheck(t)
+	st, pages := testStore(t)
+	gate := make(chan struct{})
+	callee := newCallee(t, uesim.CalleeOptions{RingTime: 100 * time.Millisecond, AnswerGate: gate, NoEarlySession: true})
+	caller := newCaller(t, uesim.CallerOptions{})
+	var rp *racingPlane
+	r := startHeraldPlane(t, st, callee.Addr(), nil, nil, func(ms *msrpnet.Server) push.Plane {
+		rp = newRacingPlane(ms, push.CallerCard)
+		rp.onOpen = true
+		return rp
+	})
+	go func() {
+		defer close(gate) // the callee answers once the machine counted the failed push (or 5 s)
+		deadline := time.Now().Add(5 * time.Second)
+		for r.sig.Stats.PushFailed.Load() == 0 && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	go func() {
+		// The test's terminal: bound, it reads a little of the page, then resets the connection.
+		if got := <-rp.got; !strings.HasPrefix(got, "MSRP rbindlate1 200") {
+			t.Errorf("the terminal's binding got %q, want 200", got)
+			return
+		}
+		_, _ = rp.conn.Read(make([]byte, 512))
+		if tc, ok := rp.conn.(*net.TCPConn); ok {
+			_ = tc.SetLinger(0) // RST
+		}
+		_ = rp.conn.Close()
+	}()
+	res := r.mustCall(t, caller, alice, bob)
+	if res.Final != 200 {
+		t.Fatalf("final %d, want the call answered", res.Final)
+	}
+	if string(res.Pages[uesim.CalleeCard]) != string(pages["bob-callee.html"].Body) {
+		t.Fatalf("callee card at the caller: %d bytes, %v", len(res.Pages[uesim.CalleeCard]), res.PageErrors)
+	}
+	if n := r.sig.Stats.PushFailed.Load(); n != 1 {
+		t.Fatalf("PushFailed = %d, want 1 (the caller card's)", n)
+	}
+	if n := r.sig.Snapshot().PushFailed; n != 1 {
+		t.Fatalf("snapshot push_failed = %d, want 1", n)
+	}
+	if _, ok := r.trace.find("caller-card push"); !ok {
+		t.Fatal("no trace of the caller card's push")
+	}
+	if _, ok := r.trace.find(": disconnected ("); !ok {
+		t.Fatal("no trace of the disconnected push")
 	}
 	r.quiet(t)
 }
