@@ -41,6 +41,7 @@ type callCtl struct {
 
 	fwd       *sip.Request // the INVITE as forwarded (with Herald's Via)
 	sessions  []*push.Session
+	pushes    [3]pushWatch  // by call.Card: each push session's binding and result, read by run
 	early     ownDialog     // Herald's own early dialog toward the caller
 	cancelled chan struct{} // closed by sipgo's OnCancel callback
 	rec       callRecord    // histograms and the call's info line (callrecord.go)
@@ -395,6 +396,14 @@ func (c *callCtl) run() {
 			c.handle(call.Event{Kind: call.EvCallerGone, Canceled: errors.Is(c.tx.Err(), sip.ErrTransactionCanceled)})
 		case ev := <-c.events:
 			c.onEvent(ev)
+		case <-c.pushes[call.CallerCardPush].bound:
+			c.onBound(call.CallerCardPush)
+		case r := <-c.pushes[call.CallerCardPush].done:
+			c.onPushDone(call.CallerCardPush, r)
+		case <-c.pushes[call.CalleeCardPush].bound:
+			c.onBound(call.CalleeCardPush)
+		case r := <-c.pushes[call.CalleeCardPush].done:
+			c.onPushDone(call.CalleeCardPush, r)
 		case <-c.early.retransmit:
 			c.handle(call.Event{Kind: call.EvTimer, Timer: call.TimerReliable})
 		case <-c.timerC.C:
@@ -599,54 +608,44 @@ func (c *callCtl) openPush(role push.Role, page *content.Page) (*push.Session, s
 	return ps, offer, nil
 }
 
-// pushBound is posted when the MSRP plane bound a terminal to a push session (push.Session.Bound).
-type pushBound struct{ s *push.Session }
-
-// pushDone is posted when a push session reports its result.
-type pushDone struct {
-	s *push.Session
-	r push.Result
+// pushWatch is what the controller reads of one push session: its Bound signal and its one
+// result (push.Session), nil once read. One per card: the controller's select reads them
+// directly, no goroutine per session.
+type pushWatch struct {
+	ps    *push.Session
+	bound <-chan struct{}
+	done  <-chan push.Result
 }
 
-// watch forwards the session's binding and single result to the controller, in that order (the
-// plane signals Bound before it reports on Done).
+// watch makes the controller read ps's binding and result (one session per card).
 func (c *callCtl) watch(ps *push.Session) {
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
-		post := func(ev any) bool {
-			select {
-			case c.events <- ev:
-				return true
-			case <-c.ctx.Done():
-				return false
-			}
+	c.pushes[cardOf(ps)] = pushWatch{ps: ps, bound: ps.Bound, done: ps.Done}
+}
+
+// onBound: the plane bound a terminal to card's session.
+func (c *callCtl) onBound(card call.Card) {
+	w := &c.pushes[card]
+	w.bound = nil
+	c.s.trace("herald: %s push %s: terminal bound", w.ps.Role, w.ps.ID[:8])
+	c.handle(call.Event{Kind: call.EvPushBound, Card: card})
+}
+
+// onPushDone: card's session reported its result; a binding signalled just before it goes first
+// (the plane signals Bound before it reports on Done).
+func (c *callCtl) onPushDone(card call.Card, r push.Result) {
+	w := &c.pushes[card]
+	if w.bound != nil {
+		select {
+		case <-w.bound:
+			c.onBound(card)
+		default:
 		}
-		bound := ps.Bound
-		for {
-			select {
-			case <-bound:
-				bound = nil
-				if !post(pushBound{ps}) {
-					return
-				}
-			case r := <-ps.Done:
-				if bound != nil {
-					select {
-					case <-bound: // signalled just before the result: it goes first
-						if !post(pushBound{ps}) {
-							return
-						}
-					default:
-					}
-				}
-				post(pushDone{ps, r})
-				return
-			case <-c.ctx.Done():
-				return
-			}
-		}
-	}()
+	}
+	w.bound, w.done = nil, nil
+	c.s.trace("herald: %s push %s: %s (%d bytes)", w.ps.Role, w.ps.ID[:8], r.Outcome, r.Bytes)
+	o := r.Outcome
+	c.handle(call.Event{Kind: call.EvPushDone, Card: card, Delivered: o == push.Delivered,
+		Failed: o == push.Failed || o == push.TimedOut || o == push.Disconnected})
 }
 
 // cardOf is the machine's name of a session's card.
@@ -660,14 +659,6 @@ func cardOf(ps *push.Session) call.Card {
 // onEvent turns what another goroutine posted into the machine's event.
 func (c *callCtl) onEvent(ev any) {
 	switch e := ev.(type) {
-	case pushBound:
-		c.s.trace("herald: %s push %s: terminal bound", e.s.Role, e.s.ID[:8])
-		c.handle(call.Event{Kind: call.EvPushBound, Card: cardOf(e.s)})
-	case pushDone:
-		c.s.trace("herald: %s push %s: %s (%d bytes)", e.s.Role, e.s.ID[:8], e.r.Outcome, e.r.Bytes)
-		o := e.r.Outcome
-		c.handle(call.Event{Kind: call.EvPushDone, Card: cardOf(e.s), Delivered: o == push.Delivered,
-			Failed: o == push.Failed || o == push.TimedOut || o == push.Disconnected})
 	case *prackEvent:
 		c.onPrack(e)
 	case *updateDone:
