@@ -117,6 +117,21 @@ func TestEngineAsksHost(t *testing.T) {
 				t.Fatalf("BadRequests %d", x.ctr.BadRequests.Load())
 			}
 		}},
+		{"Normalize: a response the scanner refuses is read by the host's parser, or left unreadable", func(t *testing.T, x *harness) {
+			x.in(x.caller, inv)
+			// A folded line (RFC 3261 §7.3.1): the scanner refuses it, a full parser reads it.
+			folded := bytes.Replace(reply(x.last["callee INVITE"], "180 Ringing", "n"), []byte("\r\nCall-ID: "), []byte("\r\nCall-ID:\r\n "), 1)
+			r, sent := x.in(x.callee, folded)
+			expect(t, "without the host's parser", r, sent, ReasonUnreadable)
+			x.h.normalize = func(b []byte) []byte { return bytes.Replace(b, []byte("Call-ID:\r\n "), []byte("Call-ID: "), 1) }
+			r, sent = x.in(x.callee, folded)
+			expect(t, "with it", r, sent, ReasonResponse, "caller SIP/2.0 180 Ringing")
+			if x.st.Unreadable.Load() != 1 {
+				t.Fatalf("Unreadable %d", x.st.Unreadable.Load())
+			}
+			r, sent = x.in(x.caller, inv) // a retransmission gets the last response again (§17.2.1)
+			expect(t, "INVITE again", r, sent, ReasonAbsorbed, "caller SIP/2.0 180 Ringing")
+		}},
 		{"Late2xx: a 2xx crossing Herald's CANCEL goes to the host to ACK and BYE", func(t *testing.T, x *harness) {
 			x.in(x.caller, inv)
 			x.in(x.callee, reply(x.last["callee INVITE"], "180 Ringing", "l"))

@@ -30,6 +30,7 @@ type fakeHost struct {
 	calls     map[string]*Tx // admitted on the engine
 	general   map[string]bool
 	late      int // Late2xx calls
+	normalize func([]byte) []byte
 	panics    int // Recovered with a panic
 }
 
@@ -90,7 +91,12 @@ func (h *fakeHost) Reject(data []byte) []byte {
 	}
 	return []byte("SIP/2.0 400 Bad Request (missing Via)\r\nContent-Length: 0\r\n\r\n")
 }
-func (h *fakeHost) Normalize([]byte) []byte { return nil }
+func (h *fakeHost) Normalize(b []byte) []byte {
+	if h.normalize == nil {
+		return nil
+	}
+	return h.normalize(b)
+}
 func (h *fakeHost) Late2xx(_, _ []byte) {
 	h.mu.Lock()
 	h.late++
