@@ -112,7 +112,7 @@ func TestForwardCopy(t *testing.T) {
 	}
 }
 
-// TestHeaderParsersContactOnDemand: Contact is not parsed with the message (headerParsers) but
+// TestHeaderParsersContactOnDemand: Contact is not parsed with the message (sipmsg.HeaderParsers) but
 // sip.Message.Contact still returns it, and it is relayed as received.
 func TestHeaderParsersContactOnDemand(t *testing.T) {
 	p := sip.NewParser(sip.WithHeadersParsers(sipmsg.HeaderParsers()))

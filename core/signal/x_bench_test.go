@@ -69,7 +69,7 @@ func BenchmarkForwardCopy(b *testing.B) {
 	})
 }
 
-// BenchmarkParse compares sipgo's default header parsers with headerParsers (Contact on demand).
+// BenchmarkParse compares sipgo's default header parsers with sipmsg.HeaderParsers (Contact on demand).
 func BenchmarkParse(b *testing.B) {
 	for name, p := range map[string]*sip.Parser{
 		"default":       sip.NewParser(),

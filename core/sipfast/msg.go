@@ -36,8 +36,8 @@ const (
 	numHeaderIDs
 )
 
-// single are the headers a message must not carry twice (RFC 3261 §7.3.1); checkRequest answers
-// 400 for those, so the scanner hands such a message to the general path.
+// single are the headers a message must not carry twice (RFC 3261 §7.3.1); the general path
+// answers 400 for those, so the scanner hands such a message to it.
 var single = [...]bool{hCallID: true, hCSeq: true, hFrom: true, hTo: true, hMaxFwd: true, hCLen: true}
 
 func headerID(name []byte) hdrID {

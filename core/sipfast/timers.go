@@ -13,7 +13,7 @@ import (
 
 const wheelSlots = 4096 // × tick (5-10 ms): a deadline further away stays linked and is revisited
 
-// timer roles of a fast transaction (ftx.t).
+// timer roles of a transaction (Tx.t).
 const (
 	tRetransmit = iota // A (INVITE) or E (non-INVITE): the forwarded request again
 	tNoAnswer          // B or F: 64·T1 without a final response downstream

@@ -15,7 +15,7 @@ import (
 // not a header at all (no colon) sipgo drops unanswered (and closes a TCP connection over it).
 // Herald answers it here instead, with a reason phrase naming the header (§8.2.2, §16.3 step 1),
 // from the socket or connection it came on. Everything else passes to sipgo untouched: the other
-// mandatory headers are checked by guard (checkRequest), where sipgo has parsed the request.
+// mandatory headers are checked by CheckRequest (core/signal's guard) once sipgo has parsed it.
 //
 // The hooks: the fast path's engine (UDP, fast path on, through its host), PacketConn (UDP, fast
 // path off) and Listener's connections (TCP and TLS: Herald frames the stream as sipgo does, by
