@@ -681,10 +681,7 @@ func cmdServe(path string, stderr io.Writer) int {
 	for _, w := range o.Warnings {
 		log.Warn("config", "problem", w.String())
 	}
-	// sipgo's transaction timers are process-wide (sip.SetTimers): the binary runs one Server, so
-	// sip.t1 and sip.t2 are set here, once, before any transaction exists (T4 keeps RFC 3261's 5 s).
-	// Tests that run several servers in one process leave them alone.
-	sip.SetTimers(o.SIP.T1.D(), o.SIP.T2.D(), sip.T4)
+	applySIPTimers(o)
 	// The collector settings of the configuration (default gc_percent 400, memory_limit_mb 4096; see
 	// config.LimitOptions for the arithmetic) replace GOGC and GOMEMLIMIT; an explicit 0 leaves
 	// Go's own (and the environment's) in place.
@@ -788,4 +785,14 @@ func (in *instance) httpAddr() string {
 // offers each datagram to the fast path before sipgo.
 func udpReader(pc net.PacketConn, fast func(b []byte, from netip.AddrPort) bool) signal.UDPSocket {
 	return sipudp.New(pc, sipudp.Options{Fast: fast})
+}
+
+// applySIPTimers gives sip.t1 and sip.t2 to sipgo's transaction layer, the general path's
+// transactions (Timers A, B, E, F, G, H, J, L, M derive from them; RFC 3261 §17, RFC 6026 §8.4);
+// the fast path takes them from signal.Options. sipgo's timers are process-wide (sip.SetTimers):
+// the binary runs one Server, so they are set once, before any transaction exists; T4 keeps RFC
+// 3261's 5 s and Timer D its 32 s floor. Tests that run several servers in one process leave them
+// alone.
+func applySIPTimers(o *config.Options) {
+	sip.SetTimers(o.SIP.T1.D(), o.SIP.T2.D(), sip.T4)
 }
