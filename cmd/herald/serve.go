@@ -682,7 +682,7 @@ func cmdServe(path string, stderr io.Writer) int {
 		log.Warn("config", "problem", w.String())
 	}
 	applySIPTimers(o)
-	// The collector settings of the configuration (default gc_percent 400, memory_limit_mb 4096; see
+	// The collector settings of the configuration (default gc_percent 100, memory_limit_mb 4096; see
 	// config.LimitOptions for the arithmetic) replace GOGC and GOMEMLIMIT; an explicit 0 leaves
 	// Go's own (and the environment's) in place.
 	if o.Limits.GCPercent != 0 {

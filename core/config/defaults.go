@@ -42,7 +42,7 @@ const (
 	DefaultRedisTimeout   = 500 * time.Millisecond
 	DefaultRedisPrefix    = "herald"
 	DefaultMaxCalls       = 10000
-	DefaultGCPercent      = 400  // see LimitOptions.GCPercent for the arithmetic
+	DefaultGCPercent      = 100  // see LimitOptions.GCPercent for the arithmetic
 	DefaultMemoryLimitMB  = 4096 // see LimitOptions.MemoryLimitMB
 	DefaultCardMaxBytes   = 256 << 10
 	DefaultClipMaxBytes   = 4 << 20

@@ -202,15 +202,17 @@ type APIOptions struct {
 type LimitOptions struct {
 	MaxCalls int `yaml:"max_calls"` // concurrent calls, default 10000
 	// GCPercent sets the Go collector's target (runtime/debug.SetGCPercent, what GOGC sets); default
-	// DefaultGCPercent (400); an explicit 0 keeps Go's own 100.
+	// DefaultGCPercent (100, Go's own); an explicit 0 leaves Go's (and the environment's GOGC) in place.
 	//
-	// Why high: sipgo keeps every finished UDP transaction for 64·T1 (32 s), ≈ 15 KB per plain call
-	// (INVITE and BYE, server and client side, with their requests and responses), so the live heap
-	// is ≈ rate × 32 s × 15 KB ≈ 0.5 MB per call/s (500 MB at 1,000 calls/s). Every GC cycle marks
-	// all of it, and with Go's default the heap may only grow by the live heap again before the next
-	// cycle: GC marking was 17% of Herald's CPU at 4,000 calls/s. At 400 the heap may grow to 5× the
-	// live heap and cycles are 4× rarer: at a sustained 4,000 calls/s CPU per call fell 11%
-	// (bench/results/sip-plane.md, session 2).
+	// What a finished call leaves live is small: the fast path keeps each finished transaction
+	// 64·T1 (32 s) as its keys and last response, about 1.6 KB per plain call; a push call's
+	// general-path transactions are kept as long. Most of Herald's heap is garbage, not live state,
+	// so the heap the collector lets grow (live × (1 + GCPercent/100)) is what sets resident memory.
+	// Measured on 2 shared cores (bench/results/sip-push.md): plain forwarding at 5,000 calls/s for
+	// 60 s peaked at 0.95 GB with 400, 0.80 GB with 200, 0.55 GB with 100 at the same CPU per call
+	// (0.106, 0.107, 0.102 ms); the push flow at 200 calls/s (both cards, pages fetched) at 0.55, 0.41,
+	// 0.29 GB (1.67, 1.75, 1.76 CPU-ms per call, within the run-to-run spread). A higher value trades
+	// memory for fewer collections when a profile shows GC marking dominating.
 	GCPercent int `yaml:"gc_percent"`
 	// MemoryLimitMB is the Go runtime's soft memory limit (runtime/debug.SetMemoryLimit, what
 	// GOMEMLIMIT sets); default DefaultMemoryLimitMB (4096); an explicit 0 sets none. It caps what
