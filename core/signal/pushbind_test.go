@@ -209,3 +209,66 @@ func TestPushFailedCounted(t *testing.T) {
 	}
 	r.quiet(t)
 }
+
+// TestBindAfterTheCallRefused: a terminal binding to the caller card's session once the call is
+// answered or cancelled (claim 1: the push belongs to the call's early dialog) is refused by the
+// MSRP plane (481, RFC 4975 §7.3: no such session; herald_msrp_binds_total{result=unknown_481}),
+// the session having been closed by the call's machine at the answer or the CANCEL; the machine,
+// done, hears of no binding (no late bind counted).
+func TestBindAfterTheCallRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		caller uesim.CallerOptions
+		final  int
+	}{
+		{"answered", uesim.CallerOptions{}, 200},
+		{"cancelled", uesim.CallerOptions{CancelAfter: 100 * time.Millisecond}, 487},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			leakCheck(t)
+			st, _ := testStore(t)
+			// The callee ignores the early-session offer: nobody binds to the caller card during the call.
+			callee := newCallee(t, uesim.CalleeOptions{RingTime: 300 * time.Millisecond, NoEarlySession: true})
+			caller := newCaller(t, tc.caller)
+			var rp *racingPlane
+			var ms *msrpnet.Server
+			r := startHeraldPlane(t, st, callee.Addr(), nil, nil, func(s *msrpnet.Server) push.Plane {
+				ms, rp = s, newRacingPlane(s, push.CallerCard)
+				return rp
+			})
+			t.Cleanup(func() {
+				if rp.conn != nil {
+					_ = rp.conn.Close()
+				}
+			})
+			res, _ := r.call(t, caller, alice, bob)
+			if res.Final != tc.final {
+				t.Fatalf("final %d, want %d", res.Final, tc.final)
+			}
+			var id string
+			rp.mu.Lock()
+			for sid, role := range rp.roles {
+				if role == push.CallerCard {
+					id = sid
+				}
+			}
+			rp.mu.Unlock()
+			if id == "" {
+				t.Fatal("no caller card session opened")
+			}
+			before := ms.Stats().BindUnknown481
+			rp.bind(id)
+			if got := <-rp.got; !strings.HasPrefix(got, "MSRP rbindlate1 481") {
+				t.Fatalf("a binding after the call got %q, want 481", got)
+			}
+			if n := ms.Stats().BindUnknown481 - before; n != 1 {
+				t.Fatalf("plane counted %d unknown-session binds, want 1", n)
+			}
+			if n := r.sig.Stats.PushLateBinds.Load(); n != 0 {
+				t.Fatalf("PushLateBinds = %d, want 0 (the machine was done)", n)
+			}
+			_ = rp.conn.Close() // the plane keeps a refused connection open for another try (bind timeout)
+			r.quiet(t)
+		})
+	}
+}
