@@ -130,10 +130,15 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	// A matched CANCEL does not end the server transaction's Done(); sipgo reports it here (it has
 	// already answered 200 to the CANCEL and 487 to the INVITE).
 	// sipgo runs this on its own goroutine; once only, whatever sipgo does with a repeated CANCEL.
+	// The callback holds the channel, not the controller: sipgo keeps the server transaction, and
+	// with it this callback, 64·T1 after the final response (RFC 6026 Timer L), and a controller
+	// held that long kept the whole call (both INVITEs, the machine, push sessions, SDP) live:
+	// half of Herald's live heap in the push flow at 600 calls/s.
 	var cancelOnce sync.Once
+	cancelled := c.cancelled
 	tx.OnCancel(func(*sip.Request) {
 		defer func() { s.recovered(recover()) }()
-		cancelOnce.Do(func() { close(c.cancelled) })
+		cancelOnce.Do(func() { close(cancelled) })
 		fire(&hookHelper, "oncancel")
 	})
 	s.active.Add(1)
