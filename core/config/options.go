@@ -210,9 +210,9 @@ type LimitOptions struct {
 	// so the heap the collector lets grow (live × (1 + GCPercent/100)) is what sets resident memory.
 	// Measured on 2 shared cores (bench/results/sip-push.md): plain forwarding at 5,000 calls/s for
 	// 60 s peaked at 0.95 GB with 400, 0.80 GB with 200, 0.55 GB with 100 at the same CPU per call
-	// (0.106, 0.107, 0.102 ms); the push flow at 200 calls/s (both cards, pages fetched) at 0.55, 0.41,
-	// 0.29 GB (1.67, 1.75, 1.76 CPU-ms per call, within the run-to-run spread). A higher value trades
-	// memory for fewer collections when a profile shows GC marking dominating.
+	// (0.106, 0.107, 0.102 ms); the push flow at 200 calls/s (both cards, pages fetched), median of
+	// three alternated runs, 171 MB with 100 against 236 MB with 400, for 1.58 against 1.44 CPU-ms
+	// per call (+10%). A higher value trades memory for fewer collections.
 	GCPercent int `yaml:"gc_percent"`
 	// MemoryLimitMB is the Go runtime's soft memory limit (runtime/debug.SetMemoryLimit, what
 	// GOMEMLIMIT sets); default DefaultMemoryLimitMB (4096); an explicit 0 sets none. It caps what
