@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/herald-ims/herald/netio/freeport"
+
 	"github.com/herald-ims/herald/configs"
 )
 
@@ -189,11 +191,12 @@ func seedProfiles(n int) []byte {
 	return []byte(b.String())
 }
 
+// freePort returns a loopback address for Herald to bind, leased to this process below the kernel's
+// ephemeral range (netio/freeport).
 func freePort() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := freeport.Port("127.0.0.1")
 	if err != nil {
-		return "", fmt.Errorf("loadgen: free port: %w", err)
+		return "", fmt.Errorf("loadgen: %w", err)
 	}
-	defer l.Close()
-	return "127.0.0.1:" + strconv.Itoa(l.Addr().(*net.TCPAddr).Port), nil
+	return "127.0.0.1:" + strconv.Itoa(p), nil
 }

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/herald-ims/herald/netio/freeport"
 )
 
 // Proc is one peer process started by this package. Its output goes to a log file.
@@ -194,23 +196,15 @@ func parseStat(b []byte) (time.Duration, int, error) {
 	return time.Duration(ut+st) * time.Second / clockTick, ppid, nil
 }
 
-// FreePort returns a port free on 127.0.0.1 for both UDP and TCP at the time of the call.
+// FreePort returns a port of 127.0.0.1 free for both UDP and TCP, leased to this process below the
+// kernel's ephemeral range (netio/freeport), so a SIPp or Herald started later binds it without racing
+// other sockets.
 func FreePort() (int, error) {
-	for range 20 {
-		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			return 0, fmt.Errorf("sipp: %w", err)
-		}
-		port := pc.LocalAddr().(*net.UDPAddr).Port
-		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-		_ = pc.Close()
-		if err != nil {
-			continue
-		}
-		_ = ln.Close()
-		return port, nil
+	p, err := freeport.Port("127.0.0.1")
+	if err != nil {
+		return 0, fmt.Errorf("sipp: %w", err)
 	}
-	return 0, fmt.Errorf("sipp: no free udp+tcp port")
+	return p, nil
 }
 
 // WaitListening waits until something listens on 127.0.0.1:port for transport "udp" or "tcp"

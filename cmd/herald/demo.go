@@ -11,12 +11,14 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
+
+	"github.com/herald-ims/herald/netio/freeport"
 
 	"github.com/emiago/sipgo/sip"
 
@@ -56,16 +58,12 @@ func demoConfig(nextHop string) (*config.Options, error) {
 	return &cp, nil
 }
 
-// freeTCPPort asks the kernel for a free loopback port (the HTTP base URL must name its port before
-// the listener exists).
+// freeTCPPort returns a loopback port for the page listener (the HTTP base URL must name its port
+// before the listener exists), leased to this process below the kernel's ephemeral range
+// (netio/freeport): no outgoing connection or port-0 bind elsewhere can take it in between.
 func freeTCPPort() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	_, p, err := net.SplitHostPort(l.Addr().String())
-	return p, err
+	p, err := freeport.Port("127.0.0.1")
+	return strconv.Itoa(p), err
 }
 
 // demoCall is one call placed through a Herald instance with simulated terminals: the result of the

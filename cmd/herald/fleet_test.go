@@ -23,6 +23,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/herald-ims/herald/netio/freeport"
+
 	"github.com/emiago/sipgo/sip"
 	"github.com/redis/go-redis/v9"
 	"go.yaml.in/yaml/v3"
@@ -34,25 +36,11 @@ import (
 
 const fleetToken = "fleet-test-token-0123456789abcdef"
 
-// freeLoopbackPort returns a port of ip free for both UDP and TCP a moment ago.
+// freeLoopbackPort returns a port of ip free for both UDP and TCP, leased to this process below the
+// ephemeral range (netio/freeport): a child process can bind it later without racing other sockets.
 func freeLoopbackPort(t testing.TB, ip string) int {
 	t.Helper()
-	for range 50 {
-		l, err := net.Listen("tcp", ip+":0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		u, err := net.ListenPacket("udp", net.JoinHostPort(ip, strconv.Itoa(port)))
-		l.Close()
-		if err != nil {
-			continue
-		}
-		u.Close()
-		return port
-	}
-	t.Fatalf("no port of %s free for UDP and TCP", ip)
-	return 0
+	return freeport.Must(t, ip)
 }
 
 // needPeer is peerPath for tests and benchmarks: it skips (fails with HERALD_REQUIRE_PEERS=1)

@@ -24,6 +24,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/herald-ims/herald/netio/freeport"
+
 	"github.com/herald-ims/herald/configs"
 )
 
@@ -41,33 +43,12 @@ func peerPath(t *testing.T, name, pkg string) string {
 	return path
 }
 
-// freeSIPPort returns a port of 127.0.0.1 that was free for both UDP and TCP a moment ago, and the
-// next one for TCP (the phones listen on both at the same port; baresip adds SIP over TLS on the
-// next).
+// freeSIPPort returns a port of 127.0.0.1 free for both UDP and TCP, with the next one free too (the
+// phones listen on both at the same port; baresip adds SIP over TLS on the next), leased to this
+// process below the ephemeral range (netio/freeport), so no other socket takes it before the phone binds.
 func freeSIPPort(t *testing.T) int {
 	t.Helper()
-	for range 50 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		u, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port})
-		if err != nil {
-			l.Close()
-			continue
-		}
-		l2, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port+1))
-		l.Close()
-		u.Close()
-		if err != nil {
-			continue
-		}
-		l2.Close()
-		return port
-	}
-	t.Fatal("no port free for both UDP and TCP")
-	return 0
+	return freeport.MustBlock(t, "127.0.0.1", 2)
 }
 
 // udpPortTaken reports whether something has bound UDP port on 127.0.0.1.

@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/herald-ims/herald/netio/freeport"
+
 	"github.com/herald-ims/herald/bench/uesim"
 	"github.com/herald-ims/herald/configs"
 	"github.com/herald-ims/herald/core/config"
@@ -240,18 +242,11 @@ func tsSeedPage(t *testing.T, id string, caller bool) []byte {
 	return card.Body
 }
 
-// tsFreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+// tsFreePort returns a port of 127.0.0.1 leased to this process below the ephemeral range
+// (netio/freeport).
 func tsFreePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return port
+	return freeport.Must(t, "127.0.0.1")
 }
 
 // tsRun runs tshark to completion and returns its stdout; any failure fails the test with stderr.

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/herald-ims/herald/netio/freeport"
+
 	"github.com/herald-ims/herald/core/msrp"
 	"github.com/herald-ims/herald/core/push"
 )
@@ -75,15 +77,11 @@ event_route[msrp:frame-in] {
 }
 `
 
-// freePort returns a TCP port free on 127.0.0.1 a moment ago.
+// freePort returns a port of 127.0.0.1 for Kamailio to bind, leased to this process below the
+// ephemeral range (netio/freeport).
 func freePort(t *testing.T) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return freeport.Must(t, "127.0.0.1")
 }
 
 // startKamailio runs the relay in the foreground in its own process group and kills it (by that group's

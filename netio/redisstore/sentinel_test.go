@@ -2,13 +2,14 @@ package redisstore
 
 import (
 	"context"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/herald-ims/herald/netio/freeport"
 
 	"github.com/redis/go-redis/v9"
 
@@ -28,14 +29,11 @@ func redisServerPath(t *testing.T) string {
 	return p
 }
 
+// freePort returns a port of 127.0.0.1 for a redis-server to bind, leased to this process below the
+// ephemeral range (netio/freeport).
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return freeport.Must(t, "127.0.0.1")
 }
 
 // runRedis starts bin with args in dir (output to dir/name.log) and waits until addr answers PING.

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/herald-ims/herald/netio/freeport"
+
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
@@ -26,12 +28,7 @@ func benchRedis(b *testing.B) (addr, kind string) {
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		return miniredis.RunT(b).Addr(), "miniredis"
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
+	port := freeport.Must(b, "127.0.0.1")
 	dir := b.TempDir()
 	cmd := exec.Command("redis-server", "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "no")
 	cmd.Stdout, _ = os.Create(filepath.Join(dir, "redis.log"))
