@@ -8,7 +8,7 @@ import (
 	"github.com/herald-ims/herald/core/sipmsg"
 )
 
-// Hot-path benchmarks of plain forwarding (bench/results/sip-plane.md):
+// Hot-path benchmarks of plain forwarding (bench/results/history/sip-plane.md):
 //
 //	go test -run '^$' -bench . -benchmem ./core/signal/
 
