@@ -18,8 +18,9 @@ import (
 // MaxTxFactor bounds the transactions the engine holds at this many times Host.MaxCalls. A
 // finished transaction is kept 64·T1 (32 s) to absorb retransmissions, so the table grows with the
 // call rate, not with the calls in progress: with the default 10,000 calls the bound is 640,000
-// transactions (≈ 0.5 GB), enough for 10,000 calls/s sustained (an INVITE and a BYE each). Above
-// it new INVITEs and in-dialog requests are answered 503 without state and counted.
+// transactions (about 0.35 GB: 1.1 KB per finished call, BenchmarkRetainedPerCall), enough for
+// 10,000 calls/s sustained (an INVITE and a BYE each). Above it new INVITEs and in-dialog requests
+// are answered 503 without state and counted.
 const MaxTxFactor = 64
 
 // BranchPrefix starts the branch of every request the engine sends (RFC 3261 §8.1.1.7: after the
@@ -53,35 +54,52 @@ const (
 // admission table names the call's owner by it).
 type Tx struct {
 	id     uint64
-	invite bool
-	state  int
 	branch string // upstream branch (key of Engine.inv / nonInv)
 	callID string // INVITE: admitted under it until the call ends
 	up     netip.AddrPort
-	down   netip.AddrPort
 	conn   Conn
+	last   []byte // the response last sent upstream (answers a retransmitted request; Timer G)
 
-	fwd  []byte // the request as forwarded (retransmissions; CANCEL and ACK are built from it)
-	last []byte // the response last sent upstream (answers a retransmitted request; Timer G)
-	ack  []byte // the ACK sent downstream for a non-2xx (sent again for a retransmitted final)
-	cncl []byte // Herald's CANCEL downstream while unanswered
+	okTag    string // To tag of the 2xx relayed upstream: the dialog whose ACKs the engine forwards
+	tag      string // To tag of Herald's own final response (487 and the CANCEL's 200 share it)
+	final    int    // status of the final response sent upstream, 0 before
+	cseq     uint32 // the INVITE's CSeq number (its 2xx's ACK has the same)
+	state    uint8  // fsCalling, ...
+	invite   bool
+	canceled bool  // the caller cancelled, or Timer C fired: Herald sent CANCEL downstream
+	ended    bool  // the call was counted done
+	end      int64 // when the transaction is forgotten (Timers D, H, J; RFC 6026 Timer L); 0 = not set
 
-	okTag     string // To tag of the 2xx relayed upstream: the dialog whose ACKs the engine forwards
-	cseq      uint32 // the INVITE's CSeq number (its 2xx's ACK has the same)
-	tag       string // To tag of Herald's own final response (487 and the CANCEL's 200 share it)
-	sentUp    bool   // a response (100 included) went upstream
-	gotProv   bool   // a provisional came back from downstream (a CANCEL may go, RFC 3261 §9.1)
-	final     int    // status of the final response sent upstream, 0 before
-	canceled  bool   // the caller cancelled, or Timer C fired: Herald sent CANCEL downstream
-	ended     bool   // the call was counted done
-	born      int64  // INVITE: f.now() when it arrived (call-setup histogram, call line)
-	ivRetrans int64
-	ivFinal   int64
-	ivCancel  int64
-	t         [numTimers]int64 // deadlines on the engine's clock; 0 = off
+	// lv is what the transaction needs until it is only kept for retransmissions (an INVITE
+	// answered 2xx, RFC 6026's accepted state; a BYE or INFO answered, RFC 3261 Timer J): then it
+	// is dropped (retain), and with it most of the transaction's memory, since at a sustained call
+	// rate R the engine keeps R × 64·T1 finished transactions (BenchmarkRetainedPerCall).
+	lv *txLive
 
 	wn wheel.Node[*Tx] // in Engine.w at due()
 }
+
+// txLive is the part of a transaction used only while it is in progress (or, for an INVITE
+// answered with a non-2xx or cancelled, until it ends: the ACK, Timer G, the CANCEL, a late 2xx).
+type txLive struct {
+	down netip.AddrPort
+	t    [numTimers]int64 // deadlines on the engine's clock; 0 = off
+
+	fwd  []byte // the request as forwarded (retransmissions; CANCEL and ACK are built from it)
+	ack  []byte // the ACK sent downstream for a non-2xx (sent again for a retransmitted final)
+	cncl []byte // Herald's CANCEL downstream while unanswered
+
+	sentUp    bool  // a response (100 included) went upstream
+	gotProv   bool  // a provisional came back from downstream (a CANCEL may go, RFC 3261 §9.1)
+	born      int64 // INVITE: f.now() when it arrived (call-setup histogram, call line)
+	ivRetrans int64
+	ivFinal   int64
+	ivCancel  int64
+}
+
+// retain drops the in-progress part of tx, which from now on only absorbs retransmissions until
+// Timer J or L (its tEnd). Under f.mu.
+func (tx *Tx) retain() { tx.lv = nil }
 
 // Conn is a UDP socket the host serves: the engine answers and forwards from the socket a
 // datagram came in on.

@@ -53,9 +53,10 @@ func (f *Engine) onInvite(m *fmsg, src netip.AddrPort, c Conn) Reason {
 		return f.fallback(ReasonAdmission) // the general path answers 482 or 503 (and counts it)
 	}
 
-	tx := &Tx{id: f.nextID.Add(1), invite: true, branch: string(m.txKey(nil)), callID: callID, cseq: m.cseq, up: src, down: r.dst, conn: c, born: f.now()}
-	tx.fwd = f.forwardRequest(m, src, r, f.branchOf(tx.id), f.cfg.RecordRoute)
-	if len(tx.fwd) > f.cfg.MaxRequest {
+	tx := &Tx{id: f.nextID.Add(1), invite: true, branch: string(m.txKey(nil)), callID: callID, cseq: m.cseq, up: src, conn: c,
+		lv: &txLive{down: r.dst, born: f.now()}}
+	tx.lv.fwd = f.forwardRequest(m, src, r, f.branchOf(tx.id), f.cfg.RecordRoute)
+	if len(tx.lv.fwd) > f.cfg.MaxRequest {
 		return f.fallback(ReasonSize) // RFC 3261 §18.1.1: the general path sends it over TCP
 	}
 	// The plain-call rule last: what the engine hands over after asking it is a call that is not
@@ -105,17 +106,17 @@ func (f *Engine) onInvite(m *fmsg, src netip.AddrPort, c Conn) Reason {
 	f.inv[tx.branch] = tx
 	f.out[tx.id] = tx
 	now := f.now()
-	tx.ivRetrans = f.t1
-	tx.t[tRetransmit] = now + f.t1
-	tx.t[tNoAnswer] = now + 64*f.t1
-	tx.t[tTrying] = now + int64(timer100)
-	tx.t[tTimerC] = now + int64(f.cfg.TimerC) // RFC 3261 §16.6 step 11: from the forwarding on
+	tx.lv.ivRetrans = f.t1
+	tx.lv.t[tRetransmit] = now + f.t1
+	tx.lv.t[tNoAnswer] = now + 64*f.t1
+	tx.lv.t[tTrying] = now + int64(timer100)
+	tx.lv.t[tTimerC] = now + int64(f.cfg.TimerC) // RFC 3261 §16.6 step 11: from the forwarding on
 	f.relink(tx)
 	f.active.Add(1)
 	if f.ctr.Active != nil {
 		f.ctr.Active.Add(1)
 	}
-	fwd := tx.fwd
+	fwd := tx.lv.fwd
 	f.unlock(m)
 
 	add(f.ctr.Invites)
@@ -211,11 +212,14 @@ func newTag() string {
 
 // answerUp sends Herald's own final (or 100) response to the INVITE of tx upstream. Under f.mu.
 func (f *Engine) answerUp(tx *Tx, code int, reason, extra string, q []Datagram) []Datagram {
-	res := answerFwd(tx.fwd, code, reason, extra, tx.tag)
+	if tx.lv == nil {
+		return q // answered 2xx and retained: nothing more goes upstream from Herald
+	}
+	res := answerFwd(tx.lv.fwd, code, reason, extra, tx.tag)
 	if res == nil {
 		return q
 	}
-	tx.sentUp = true
+	tx.lv.sentUp = true
 	if code >= 200 {
 		f.finalUp(tx, code, res)
 	}
@@ -228,26 +232,28 @@ func (f *Engine) finalUp(tx *Tx, code int, res []byte) {
 	tx.final = code
 	now := f.now()
 	if f.cfg.FinalLatency != nil {
-		f.cfg.FinalLatency(time.Duration(now - tx.born))
+		f.cfg.FinalLatency(time.Duration(now - tx.lv.born))
 	}
-	tx.t[tTrying], tx.t[tTimerC], tx.t[tNoAnswer] = 0, 0, 0
+	tx.lv.t[tTrying], tx.lv.t[tTimerC], tx.lv.t[tNoAnswer] = 0, 0, 0
 	if code < 300 {
 		tx.state = fsAccepted
 		tx.last = nil
 		f.dialogs[tx.callID] = tx
-		tx.t[tEnd] = now + 64*f.t1
-		if !tx.canceled {
-			tx.fwd = nil
-		}
+		tx.end = now + 64*f.t1
 	} else {
 		tx.state = fsCompleted
 		tx.last = res
-		tx.ivFinal = f.t1
-		tx.t[tFinal] = now + f.t1  // Timer G
-		tx.t[tEnd] = now + 64*f.t1 // Timer H (and D downstream)
+		tx.lv.ivFinal = f.t1
+		tx.lv.t[tFinal] = now + f.t1 // Timer G
+		tx.end = now + 64*f.t1       // Timer H (and D downstream)
 	}
 	f.relink(tx)
 	f.endCall(tx)
+	if code < 300 && !tx.canceled {
+		// RFC 6026 accepted: only 2xx retransmissions (relayed) and the INVITE's (absorbed) are
+		// left. A cancelled call keeps its forwarded INVITE for the late 2xx (Late2xx).
+		tx.retain()
+	}
 }
 
 // endCall counts the call done and frees its Call-ID. Under f.mu.
@@ -265,12 +271,16 @@ func (f *Engine) endCall(tx *Tx) {
 	// The call's one info line (callrecord.go has the controller's): the fast path carries calls
 	// Herald pushes nothing into, so pushes is 0 and there is no ringback.
 	if f.log.Enabled(context.Background(), slog.LevelInfo) {
+		var born int64 // endCall runs before retain, so lv is there; 0 only if that changes
+		if tx.lv != nil {
+			born = tx.lv.born
+		}
 		outcome := "none" // ended by a timer or a transport error before any final response
 		if tx.final != 0 {
 			outcome = strconv.Itoa(tx.final)
 		}
 		f.log.Info("call finished", "call_id", tx.callID, "outcome", outcome, "pushes", 0, "ringback", false,
-			"duration", time.Duration(f.now()-tx.born).Round(time.Microsecond).String(), "path", "fast")
+			"duration", time.Duration(f.now()-born).Round(time.Microsecond).String(), "path", "fast")
 	}
 }
 
@@ -297,8 +307,8 @@ func (f *Engine) onAck(m *fmsg, src netip.AddrPort, c Conn) Reason {
 	var kb [160]byte
 	f.lock(m)
 	if tx := f.inv[string(m.txKey(kb[:0]))]; tx != nil && tx.state != fsAccepted {
-		if tx.state == fsCompleted && tx.t[tFinal] != 0 {
-			tx.t[tFinal] = 0 // Timer G stops; tEnd (H, and D downstream) still bounds the state
+		if tx.state == fsCompleted && tx.lv.t[tFinal] != 0 {
+			tx.lv.t[tFinal] = 0 // Timer G stops; tEnd (H, and D downstream) still bounds the state
 			f.relink(tx)
 		}
 		f.unlock(m)
@@ -373,19 +383,19 @@ func (f *Engine) onCancel(m *fmsg, src netip.AddrPort, c Conn) Reason {
 
 // cancelDown sends CANCEL for tx's forwarded INVITE and retransmits it until answered. Under f.mu.
 func (f *Engine) cancelDown(tx *Tx, q []Datagram) []Datagram {
-	if tx.canceled || tx.fwd == nil {
+	if tx.canceled || tx.lv == nil || tx.lv.fwd == nil {
 		return q
 	}
 	tx.canceled = true
-	tx.cncl = Cancel(tx.fwd)
-	if tx.cncl == nil {
+	tx.lv.cncl = Cancel(tx.lv.fwd)
+	if tx.lv.cncl == nil {
 		return q
 	}
 	now := f.now()
-	if tx.t[tEnd] == 0 || tx.t[tEnd] < now+64*f.t1 {
-		tx.t[tEnd] = now + 64*f.t1
+	if tx.end == 0 || tx.end < now+64*f.t1 {
+		tx.end = now + 64*f.t1
 	}
-	if !tx.gotProv {
+	if !tx.lv.gotProv {
 		// RFC 3261 §9.1: no CANCEL before a provisional response; the INVITE keeps being
 		// retransmitted (Timer A) until one comes, and the CANCEL goes then.
 		f.relink(tx)
@@ -396,10 +406,10 @@ func (f *Engine) cancelDown(tx *Tx, q []Datagram) []Datagram {
 
 // sendCancel sends Herald's CANCEL downstream and starts its retransmissions. Under f.mu.
 func (f *Engine) sendCancel(tx *Tx, now int64, q []Datagram) []Datagram {
-	tx.ivCancel = f.t1
-	tx.t[tCancel] = now + f.t1
+	tx.lv.ivCancel = f.t1
+	tx.lv.t[tCancel] = now + f.t1
 	f.relink(tx)
-	return append(q, Datagram{tx.conn, tx.cncl, tx.down})
+	return append(q, Datagram{tx.conn, tx.lv.cncl, tx.lv.down})
 }
 
 // Cancel is the CANCEL the engine sends for an INVITE it forwarded as fwd (RFC 3261 §9.1), nil if
@@ -507,9 +517,9 @@ func (f *Engine) onInDialog(m *fmsg, src netip.AddrPort, c Conn) Reason {
 	if !ok {
 		return ReasonRoute
 	}
-	tx := &Tx{id: f.nextID.Add(1), branch: string(m.txKey(nil)), up: src, down: r.dst, conn: c}
-	tx.fwd = f.forwardRequest(m, src, r, f.branchOf(tx.id), false)
-	if len(tx.fwd) > f.cfg.MaxRequest {
+	tx := &Tx{id: f.nextID.Add(1), branch: string(m.txKey(nil)), up: src, conn: c, lv: &txLive{down: r.dst}}
+	tx.lv.fwd = f.forwardRequest(m, src, r, f.branchOf(tx.id), false)
+	if len(tx.lv.fwd) > f.cfg.MaxRequest {
 		return ReasonSize
 	}
 	f.lock(m)
@@ -528,11 +538,11 @@ func (f *Engine) onInDialog(m *fmsg, src netip.AddrPort, c Conn) Reason {
 	f.nonInv[tx.branch] = tx
 	f.out[tx.id] = tx
 	now := f.now()
-	tx.ivRetrans = f.t1
-	tx.t[tRetransmit] = now + f.t1
-	tx.t[tNoAnswer] = now + 64*f.t1
+	tx.lv.ivRetrans = f.t1
+	tx.lv.t[tRetransmit] = now + f.t1
+	tx.lv.t[tNoAnswer] = now + 64*f.t1
 	f.relink(tx)
-	fwd := tx.fwd
+	fwd := tx.lv.fwd
 	f.unlock(m)
 	f.st.InDialog.Add(1)
 	if f.tracing() {
@@ -541,7 +551,11 @@ func (f *Engine) onInDialog(m *fmsg, src netip.AddrPort, c Conn) Reason {
 	if err := c.Send(fwd, r.dst); err != nil {
 		add(f.ctr.ForwardErrors)
 		f.lock(m)
-		res := answerFwd(tx.fwd, 503, "Service Unavailable", "Retry-After: 5\r\n", "")
+		if tx.lv == nil {
+			f.unlock(m) // a retransmission got through and its final came back meanwhile
+			return ReasonForwarded
+		}
+		res := answerFwd(tx.lv.fwd, 503, "Service Unavailable", "Retry-After: 5\r\n", "")
 		f.completeNonInvite(tx, res)
 		f.unlock(m)
 		f.flush([]Datagram{{c, res, src}})
@@ -553,9 +567,8 @@ func (f *Engine) onInDialog(m *fmsg, src netip.AddrPort, c Conn) Reason {
 func (f *Engine) completeNonInvite(tx *Tx, res []byte) {
 	tx.state = fsCompleted
 	tx.last = res
-	tx.fwd = nil
-	tx.t = [numTimers]int64{}
-	tx.t[tEnd] = f.now() + 64*f.t1 // Timer J
+	tx.end = f.now() + 64*f.t1 // Timer J
+	tx.retain()                // and every other timer with it
 	f.relink(tx)
 }
 

@@ -41,8 +41,8 @@ func (f *Engine) onResponse(m *fmsg) Reason {
 	var q []Datagram
 	switch {
 	case m.cseqM == mCANCEL:
-		if m.status >= 200 {
-			tx.cncl, tx.t[tCancel] = nil, 0
+		if m.status >= 200 && tx.lv != nil {
+			tx.lv.cncl, tx.lv.t[tCancel] = nil, 0
 			f.relink(tx)
 		}
 	case tx.invite && m.cseqM == mINVITE:
@@ -59,22 +59,30 @@ func (f *Engine) onResponse(m *fmsg) Reason {
 func (f *Engine) inviteResponse(tx *Tx, m *fmsg, q []Datagram) []Datagram {
 	now := f.now()
 	code := m.status
+	if tx.lv == nil {
+		// Answered 2xx and retained (RFC 6026 accepted): every 2xx, retransmitted, goes upstream
+		// (the UAC's ACK stops them); anything else the callee sends now is owed nothing.
+		if code >= 200 && code < 300 {
+			return append(q, Datagram{tx.conn, stripVia(m), tx.up})
+		}
+		return q
+	}
 	if code < 200 {
-		if !tx.gotProv {
-			tx.gotProv = true
+		if !tx.lv.gotProv {
+			tx.lv.gotProv = true
 			if tx.state == fsCalling {
 				tx.state = fsProceeding
 			}
-			tx.t[tRetransmit], tx.t[tNoAnswer] = 0, 0 // Timers A and B stop
-			if tx.cncl != nil && tx.t[tCancel] == 0 {
+			tx.lv.t[tRetransmit], tx.lv.t[tNoAnswer] = 0, 0 // Timers A and B stop
+			if tx.lv.cncl != nil && tx.lv.t[tCancel] == 0 {
 				q = f.sendCancel(tx, now, q) // the CANCEL held for this provisional (§9.1)
 			}
 		}
 		if code > 100 && tx.final == 0 && !tx.canceled {
-			tx.t[tTimerC] = now + int64(f.cfg.TimerC) // restarted by every provisional (§16.7 step 2)
-			tx.t[tTrying] = 0
+			tx.lv.t[tTimerC] = now + int64(f.cfg.TimerC) // restarted by every provisional (§16.7 step 2)
+			tx.lv.t[tTrying] = 0
 			out := stripVia(m)
-			tx.last, tx.sentUp = out, true
+			tx.last, tx.lv.sentUp = out, true
 			q = append(q, Datagram{tx.conn, out, tx.up})
 		}
 		f.relink(tx)
@@ -82,19 +90,19 @@ func (f *Engine) inviteResponse(tx *Tx, m *fmsg, q []Datagram) []Datagram {
 	}
 	if code >= 300 {
 		// Hop-by-hop ACK downstream (RFC 3261 §17.1.1.3), sent again for every retransmission.
-		if tx.ack == nil && tx.fwd != nil {
-			tx.ack = hopRequest(tx.fwd, "ACK", m.value(hTo))
+		if tx.lv.ack == nil && tx.lv.fwd != nil {
+			tx.lv.ack = hopRequest(tx.lv.fwd, "ACK", m.value(hTo))
 		}
-		if tx.ack != nil {
-			q = append(q, Datagram{tx.conn, tx.ack, tx.down})
+		if tx.lv.ack != nil {
+			q = append(q, Datagram{tx.conn, tx.lv.ack, tx.lv.down})
 		}
-		tx.t[tRetransmit], tx.t[tNoAnswer], tx.t[tCancel], tx.cncl = 0, 0, 0, nil
+		tx.lv.t[tRetransmit], tx.lv.t[tNoAnswer], tx.lv.t[tCancel], tx.lv.cncl = 0, 0, 0, nil
 		if tx.final == 0 {
 			out := stripVia(m)
 			f.finalUp(tx, code, out)
 			q = append(q, Datagram{tx.conn, out, tx.up})
 		}
-		tx.fwd = nil
+		tx.lv.fwd = nil
 		f.relink(tx)
 		return q
 	}
@@ -102,8 +110,8 @@ func (f *Engine) inviteResponse(tx *Tx, m *fmsg, q []Datagram) []Datagram {
 	if tx.canceled {
 		// The CANCEL/200 race (RFC 3261 §15): the caller cancelled (or Timer C fired) and has its
 		// final response. Confirm and end the callee's dialog.
-		if tx.fwd != nil {
-			f.host.Late2xx(tx.fwd, bytes.Clone(m.buf))
+		if tx.lv.fwd != nil {
+			f.host.Late2xx(tx.lv.fwd, bytes.Clone(m.buf))
 			if f.tracing() {
 				f.trace("herald: 2xx after CANCEL: ACK and BYE it")
 			}
@@ -115,7 +123,7 @@ func (f *Engine) inviteResponse(tx *Tx, m *fmsg, q []Datagram) []Datagram {
 		// (RFC 3261 §16.7 step 5); the caller's UA ends the dialog it did not expect.
 		return append(q, Datagram{tx.conn, stripVia(m), tx.up})
 	}
-	tx.t[tRetransmit], tx.t[tNoAnswer], tx.t[tCancel], tx.cncl = 0, 0, 0, nil
+	tx.lv.t[tRetransmit], tx.lv.t[tNoAnswer], tx.lv.t[tCancel], tx.lv.cncl = 0, 0, 0, nil
 	out := stripVia(m)
 	if tx.final == 0 {
 		tx.okTag = string(tagOf(m.value(hTo)))
@@ -133,7 +141,7 @@ func (f *Engine) nonInviteResponse(tx *Tx, m *fmsg, q []Datagram) []Datagram {
 	if m.status < 200 {
 		if tx.state == fsCalling {
 			tx.state = fsProceeding
-			tx.ivRetrans = f.t2 // RFC 3261 §17.1.2.2: T2 once a provisional arrived
+			tx.lv.ivRetrans = f.t2 // RFC 3261 §17.1.2.2: T2 once a provisional arrived
 		}
 		if m.status > 100 {
 			out := stripVia(m)

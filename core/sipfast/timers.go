@@ -13,7 +13,8 @@ import (
 
 const wheelSlots = 4096 // × tick (5-10 ms): a deadline further away stays linked and is revisited
 
-// timer roles of a transaction (Tx.t).
+// timer roles of a transaction (txLive.t); the last one, when the transaction is forgotten (D/H/J,
+// the RFC 6026 accepted state), is Tx.end, since it outlives the rest.
 const (
 	tRetransmit = iota // A (INVITE) or E (non-INVITE): the forwarded request again
 	tNoAnswer          // B or F: 64·T1 without a final response downstream
@@ -21,14 +22,16 @@ const (
 	tTimerC            // RFC 3261 §16.6 step 11: the callee does not answer
 	tFinal             // G: the final non-2xx again upstream until the caller's ACK
 	tCancel            // E of Herald's CANCEL downstream
-	tEnd               // the transaction is forgotten (D/H/J, the RFC 6026 accepted state)
 	numTimers
 )
 
 // due is the earliest set deadline of tx, 0 when none.
 func (tx *Tx) due() int64 {
-	var d int64
-	for _, t := range tx.t {
+	d := tx.end
+	if tx.lv == nil {
+		return d
+	}
+	for _, t := range tx.lv.t {
 		if t != 0 && (d == 0 || t < d) {
 			d = t
 		}
@@ -94,42 +97,49 @@ func (f *Engine) Tick(q []Datagram) []Datagram {
 
 // fire runs the timers of tx that are due. Under f.mu.
 func (f *Engine) fire(tx *Tx, now int64, q []Datagram) []Datagram {
+	if tx.end != 0 && tx.end <= now {
+		tx.end = 0
+		f.forget(tx)
+		return q
+	}
+	if tx.lv == nil {
+		f.relink(tx) // retained: only end is left
+		return q
+	}
 	due := func(i int) bool {
-		if tx.t[i] != 0 && tx.t[i] <= now {
-			tx.t[i] = 0
+		if tx.lv.t[i] != 0 && tx.lv.t[i] <= now {
+			tx.lv.t[i] = 0
 			return true
 		}
 		return false
 	}
-	if due(tEnd) {
-		f.forget(tx)
-		return q
-	}
-	if due(tRetransmit) && tx.fwd != nil {
-		q = append(q, Datagram{tx.conn, tx.fwd, tx.down})
+	if due(tRetransmit) && tx.lv.fwd != nil {
+		q = append(q, Datagram{tx.conn, tx.lv.fwd, tx.lv.down})
 		f.st.Retransmissions.Add(1)
 		if tx.invite {
-			tx.ivRetrans *= 2 // Timer A doubles (RFC 3261 §17.1.1.2)
+			tx.lv.ivRetrans *= 2 // Timer A doubles (RFC 3261 §17.1.1.2)
 		} else {
-			tx.ivRetrans = min(2*tx.ivRetrans, f.t2) // Timer E
+			tx.lv.ivRetrans = min(2*tx.lv.ivRetrans, f.t2) // Timer E
 		}
-		tx.t[tRetransmit] = now + tx.ivRetrans
+		tx.lv.t[tRetransmit] = now + tx.lv.ivRetrans
 	}
 	if due(tNoAnswer) {
 		f.st.Timeouts.Add(1)
-		tx.t[tRetransmit] = 0
+		tx.lv.t[tRetransmit] = 0
 		if tx.invite {
 			if tx.final == 0 {
 				q = f.answerUp(tx, 408, "Request Timeout", "", q)
 			}
-			tx.fwd = nil
+			tx.lv.fwd = nil
 		} else {
-			res := answerFwd(tx.fwd, 408, "Request Timeout", "", "")
-			f.completeNonInvite(tx, res)
+			res := answerFwd(tx.lv.fwd, 408, "Request Timeout", "", "")
+			f.completeNonInvite(tx, res) // retained from here: only end is left
 			q = append(q, Datagram{tx.conn, res, tx.up})
+			f.relink(tx)
+			return q
 		}
 	}
-	if due(tTrying) && !tx.sentUp && tx.final == 0 {
+	if due(tTrying) && !tx.lv.sentUp && tx.final == 0 {
 		q = f.answerUp(tx, 100, "Trying", "", q)
 		tx.last = q[len(q)-1].B
 	}
@@ -142,14 +152,14 @@ func (f *Engine) fire(tx *Tx, now int64, q []Datagram) []Datagram {
 	if due(tFinal) && tx.state == fsCompleted && tx.last != nil {
 		q = append(q, Datagram{tx.conn, tx.last, tx.up})
 		f.st.Retransmissions.Add(1)
-		tx.ivFinal = min(2*tx.ivFinal, f.t2) // Timer G
-		tx.t[tFinal] = now + tx.ivFinal
+		tx.lv.ivFinal = min(2*tx.lv.ivFinal, f.t2) // Timer G
+		tx.lv.t[tFinal] = now + tx.lv.ivFinal
 	}
-	if due(tCancel) && tx.cncl != nil {
-		q = append(q, Datagram{tx.conn, tx.cncl, tx.down})
+	if due(tCancel) && tx.lv.cncl != nil {
+		q = append(q, Datagram{tx.conn, tx.lv.cncl, tx.lv.down})
 		f.st.Retransmissions.Add(1)
-		tx.ivCancel = min(2*tx.ivCancel, f.t2)
-		tx.t[tCancel] = now + tx.ivCancel
+		tx.lv.ivCancel = min(2*tx.lv.ivCancel, f.t2)
+		tx.lv.t[tCancel] = now + tx.lv.ivCancel
 	}
 	f.relink(tx)
 	return q

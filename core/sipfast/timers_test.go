@@ -156,6 +156,33 @@ func TestEngineTimers(t *testing.T) {
 			{at: 128 * T1}, // Timer J
 		},
 	}, {
+		// What a finished call's transactions keep for 64·T1 (Tx.retain drops the rest): the INVITE
+		// answered 2xx relays 2xx retransmissions and absorbs INVITE ones; a late provisional or
+		// non-2xx from the callee gets nothing sent anywhere, a CANCEL after the 2xx only its 200;
+		// the BYE's 200 answers a BYE retransmission, a retransmitted 200 for the BYE is absorbed
+		// (Timer K); Timer L and Timer J forget them.
+		name: "retained after the 2xx and the BYE's 200",
+		steps: []step{
+			{in: callerSends(inv), want: ReasonForwarded, sent: []string{"callee INVITE"}},
+			{in: calleeAnswers("INVITE", "200 OK", "d6"), want: ReasonResponse, at: T1 / 2, sent: []string{"caller SIP/2.0 200 OK"}},
+			{in: calleeAnswers("INVITE", "180 Ringing", "d6"), want: ReasonResponse, at: T1},
+			{in: calleeAnswers("INVITE", "486 Busy Here", "d6"), want: ReasonResponse, at: T1},
+			{in: callerSends(request("CANCEL", "z9hG4bKc1", "c1@x", to, 1)), want: ReasonAnswered, at: T1,
+				sent: []string{"caller SIP/2.0 200 OK"}},
+			{in: calleeAnswers("INVITE", "200 OK", "d6"), want: ReasonResponse, at: 2 * T1, sent: []string{"caller SIP/2.0 200 OK"}},
+			{in: callerSends(request("BYE", "z9hG4bKb6", "c1@x", to+";tag=d6", 2)), want: ReasonForwarded, at: 2 * T1,
+				sent: []string{"callee BYE"}},
+			{in: calleeAnswers("BYE", "200 OK", "d6"), want: ReasonResponse, at: 2*T1 + T1/2, sent: []string{"caller SIP/2.0 200 OK"}},
+			{in: calleeAnswers("BYE", "200 OK", "d6"), want: ReasonResponse, at: 5 * T1},
+			{in: callerSends(request("BYE", "z9hG4bKb6", "c1@x", to+";tag=d6", 2)), want: ReasonAbsorbed, at: 6 * T1,
+				sent: []string{"caller SIP/2.0 200 OK"}},
+			{in: callerSends(inv), want: ReasonAbsorbed, at: 7 * T1},
+			{at: T1/2 + 64*T1}, // Timer L
+			{in: callerSends(request("BYE", "z9hG4bKb6", "c1@x", to+";tag=d6", 2)), want: ReasonAbsorbed, at: 2*T1 + T1/2 + 64*T1 - 1,
+				sent: []string{"caller SIP/2.0 200 OK"}},
+			{at: 2*T1 + T1/2 + 64*T1}, // Timer J
+		},
+	}, {
 		// A CANCEL before any provisional (§9.1): 200 and 487 to the caller at once, but no CANCEL
 		// downstream; the INVITE keeps being retransmitted (Timer A) until a provisional comes, and
 		// the CANCEL goes then (retransmitted on its own Timer E); the 487 on Timer G.

@@ -2,6 +2,7 @@ package sipfast
 
 import (
 	"fmt"
+	"runtime"
 
 	"net/netip"
 	"testing"
@@ -49,6 +50,18 @@ func benchFastCall(i int, invID, byeID uint64) fastCall {
 	}
 }
 
+// takeCall offers the engine the six datagrams of call i, each from its side.
+func takeCall(b *testing.B, s *Engine, c Conn, call *fastCall, i int, caller, callee netip.AddrPort) {
+	for k, m := range [...]struct {
+		b    []byte
+		from netip.AddrPort
+	}{{call.invite, caller}, {call.ring, callee}, {call.ok, callee}, {call.ack, caller}, {call.bye, caller}, {call.byeOK, callee}} {
+		if !s.Take(m.b, m.from, c) {
+			b.Fatalf("message %d of call %d not taken:\n%s", k, i, m.b)
+		}
+	}
+}
+
 // BenchmarkFastPathCall is the engine's own cost of one plain call, as in the SIPp benchmark
 // (INVITE, 180, 200, ACK, BYE, 200 through Take), without the sockets and with a host that
 // answers from memory (core/signal's reads its profile store): the system calls are what
@@ -78,15 +91,7 @@ func BenchmarkFastPathCall(b *testing.B) {
 			}
 			b.StartTimer()
 		}
-		call := &calls[i%batch]
-		for k, m := range [...]struct {
-			b    []byte
-			from netip.AddrPort
-		}{{call.invite, caller}, {call.ring, callee}, {call.ok, callee}, {call.ack, caller}, {call.bye, caller}, {call.byeOK, callee}} {
-			if !s.Take(m.b, m.from, c) {
-				b.Fatalf("message %d of call %d not taken:\n%s", k, i, m.b)
-			}
-		}
+		takeCall(b, s, c, &calls[i%batch], i, caller, callee)
 	}
 	b.StopTimer()
 	if n := st.Calls.Load(); n != uint64(b.N) {
@@ -94,5 +99,44 @@ func BenchmarkFastPathCall(b *testing.B) {
 	}
 	if got := string(dc.last[caller][:14]); got != "SIP/2.0 200 OK" {
 		b.Fatalf("last datagram to the caller: %q", got)
+	}
+}
+
+// BenchmarkRetainedPerCall is the heap a finished plain call leaves in the engine while its
+// transactions are kept for retransmissions (64·T1: RFC 3261 Timer J for the BYE, RFC 6026 Timer L
+// for the INVITE): at a sustained rate R, the engine holds R × 32 s of them, so this figure times
+// that count is the fast path's share of resident memory (before the collector's headroom,
+// limits.gc_percent). The clock does not move, so every call is still retained when the heap is read.
+func BenchmarkRetainedPerCall(b *testing.B) {
+	const calls = 20000
+	for range b.N {
+		h := newFakeHost()
+		h.maxCalls = 1 << 30
+		s := New(Config{ViaHost: "127.0.0.1", ViaPort: func() int { return 5060 }, RecordRoute: true,
+			Clock: new(wheel.Manual)}, h)
+		dc := &discardConn{last: map[netip.AddrPort][]byte{}}
+		c := Conn(dc)
+		s.AddConn(c, false)
+		caller := netip.MustParseAddrPort("127.0.0.1:5061")
+		callee := netip.MustParseAddrPort("127.0.0.1:5070")
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		for i := range calls {
+			next := s.nextID.Load()
+			call := benchFastCall(i, next+1, next+2)
+			takeCall(b, s, c, &call, i, caller, callee)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		if n := s.Transactions(); n != 2*calls {
+			b.Fatalf("engine holds %d transactions after %d calls, want %d (the test measures nothing)", n, calls, 2*calls)
+		}
+		if n := h.Calls(); n != 0 {
+			b.Fatalf("%d calls still admitted after their BYE", n)
+		}
+		b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/calls, "retained-B/call")
+		runtime.KeepAlive(s)
+		s.Close()
 	}
 }
