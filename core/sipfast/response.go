@@ -7,16 +7,23 @@ import (
 	"net/netip"
 )
 
-// stripVia is res without its top Via value (Herald's).
+// stripVia is res without its top Via value (Herald's). It is allocated to its exact size: a relayed final response is kept as the transaction's last
+// for 64·T1 (Timer J), so every byte of slack is held per finished call.
 func stripVia(m *fmsg) []byte {
 	buf := m.buf
 	h := &m.hdr[m.at[hVia]]
-	b := make([]byte, 0, len(buf))
+	var rest []byte // more values on the line: kept
+	more := m.viaEnd < h.val.b
+	n := h.line.a + len(buf) - h.line.b
+	if more {
+		rest = trimBlanks(buf[m.viaEnd+1 : h.val.b])
+		n += h.val.a - h.line.a + len(rest) + h.line.b - h.val.b
+	}
+	b := make([]byte, 0, n)
 	b = append(b, buf[:h.line.a]...)
-	if m.viaEnd < h.val.b {
-		// More values on the line: keep them.
+	if more {
 		b = append(b, buf[h.line.a:h.val.a]...)
-		b = append(b, trimBlanks(buf[m.viaEnd+1:h.val.b])...)
+		b = append(b, rest...)
 		b = append(b, buf[h.val.b:h.line.b]...)
 	}
 	return append(b, buf[h.line.b:]...)
