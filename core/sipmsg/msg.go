@@ -1,0 +1,75 @@
+package sipmsg
+
+import (
+	"strings"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+// msg.go: the small readers and answerers both the server (core/signal) and its calls
+// (core/callsip) use on sipgo's messages.
+
+// Respond answers req on tx with code and reason, and hdrs.
+func Respond(tx sip.ServerTransaction, req *sip.Request, code int, reason string, hdrs ...sip.Header) {
+	res := sip.NewResponseFromRequest(req, code, reason, nil)
+	for _, h := range hdrs {
+		res.AppendHeader(h)
+	}
+	_ = tx.Respond(res)
+}
+
+// RespondTag is Respond with tag as the To tag of a response to a request without one (RFC 3261
+// §8.2.6.2: one tag for all responses to a request).
+func RespondTag(tx sip.ServerTransaction, req *sip.Request, tag string, code int, reason string, hdrs ...sip.Header) {
+	res := sip.NewResponseFromRequest(req, code, reason, nil)
+	if to := res.To(); to != nil && tag != "" && code > 100 && (req.To() == nil || !req.To().Params.Has("tag")) {
+		to.Params.Add("tag", tag) // instead of the random one sipgo gave it
+	}
+	for _, h := range hdrs {
+		res.AppendHeader(h)
+	}
+	_ = tx.Respond(res)
+}
+
+// HeaderValues are the values of m's headers called name, in order.
+func HeaderValues(m interface{ GetHeaders(string) []sip.Header }, name string) []string {
+	var out []string
+	for _, h := range m.GetHeaders(name) {
+		out = append(out, h.Value())
+	}
+	return out
+}
+
+// HasToken reports whether tok is one of the comma-separated tokens of vals (option tags: Supported,
+// Require), compared case-insensitively.
+func HasToken(vals []string, tok string) bool {
+	for _, v := range vals {
+		for _, t := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), tok) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// TransportToward is the transport of the next hop of req: the top Route's, else the Request-URI's
+// transport parameter, else udp.
+func TransportToward(req *sip.Request) string {
+	u := &req.Recipient
+	if r := req.Route(); r != nil {
+		u = &r.Address
+	}
+	return URITransport(u)
+}
+
+// URITransport is the transport toward u: its transport parameter, else TLS for sips:, else UDP.
+func URITransport(u *sip.Uri) string {
+	if t, ok := u.UriParams.Get("transport"); ok && t != "" {
+		return strings.ToUpper(t)
+	}
+	if u.Scheme == "sips" {
+		return "TLS"
+	}
+	return "UDP"
+}
