@@ -1,7 +1,6 @@
-package signal
+package callsip
 
 import (
-	"log/slog"
 	"strings"
 	"testing"
 
@@ -57,8 +56,7 @@ func TestAnswerFingerprintReachesConnect(t *testing.T) {
 				t.Fatal(err)
 			}
 			var calls []string
-			s := &Server{log: slog.New(slog.DiscardHandler), deps: Deps{MSRP: connectPlane{calls: &calls}}}
-			c := &callCtl{s: s}
+			c := &Call{env: testEnv(connectPlane{calls: &calls})}
 			c.applyAnswer(&push.Session{ID: "ps-1"}, info)
 			if len(calls) != 1 || calls[0] != tc.want {
 				t.Fatalf("calls %q, want %q", calls, tc.want)

@@ -1,4 +1,4 @@
-package signal
+package callsip
 
 import (
 	"go/ast"
@@ -11,15 +11,20 @@ import (
 )
 
 // TestPushSessionsClosedInOnePlace proves the SIP glue's half of the push sessions' one owner (the
-// machine's half is core/call's TestPushSessionsOneOwner): in core/signal's production code the
-// MSRP plane's Close is called from closeSession only, and closeSession only where the call's
-// machine says so (callCtl.act: call.ActClosePush, call.ActRefuseBind) or where addCallerCard undoes a session it
-// opened but could not offer. (It was called from six places: the controller's cleanup, finish,
-// the refused and the declined UPDATE, the resend without the part, addCallerCard.)
+// machine's half is core/call's TestPushSessionsOneOwner): in the production code of core/callsip
+// and of core/signal, the server it runs under, the MSRP plane's Close is called from closeSession
+// only, and closeSession only where the call's machine says so (Call.act: call.ActClosePush,
+// call.ActRefuseBind) or where addCallerCard undoes a session it opened but could not offer. (It was
+// called from six places: the controller's cleanup, finish, the refused and the declined UPDATE,
+// the resend without the part, addCallerCard.)
 func TestPushSessionsClosedInOnePlace(t *testing.T) {
-	files, err := filepath.Glob("*.go")
-	if err != nil {
-		t.Fatal(err)
+	var files []string
+	for _, dir := range []string{".", "../signal"} {
+		names, err := filepath.Glob(filepath.Join(dir, "*.go"))
+		if err != nil || len(names) == 0 {
+			t.Fatalf("no Go files in %s: %v", dir, err)
+		}
+		files = append(files, names...)
 	}
 	fset := token.NewFileSet()
 	var closers, callers []string

@@ -1,11 +1,9 @@
-package signal
+package callsip
 
 import (
 	"context"
-	"log/slog"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/herald-ims/herald/core/call"
 	"github.com/herald-ims/herald/core/content"
@@ -40,9 +38,9 @@ func TestOfferTLS(t *testing.T) {
 		{"plane without tls", true, fakePlane{}, false, "TCP/MSRP", 2855, "msrp://"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := &Server{log: slog.New(slog.DiscardHandler), opts: Options{OfferTLS: tc.offerTLS, SessionTTL: time.Minute},
-				deps: Deps{MSRP: tc.plane}}
-			c := &callCtl{s: s, plan: call.Plan{CallerCard: page}, events: make(chan any, 1)}
+			env := testEnv(tc.plane)
+			env.OfferTLS = tc.offerTLS
+			c := &Call{env: env, plan: call.Plan{CallerCard: page}, events: make(chan any, 1)}
 			c.ctx, c.cancel = context.WithCancel(context.Background())
 			defer func() { c.cancel(); c.wg.Wait() }()
 			ps, offer, err := c.openPush(push.CallerCard, page)

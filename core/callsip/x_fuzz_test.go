@@ -1,18 +1,16 @@
-package signal
+package callsip
 
 import (
 	"bytes"
 	"context"
 	"flag"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/emiago/sipgo/sip"
 
@@ -28,7 +26,7 @@ import (
 // wire messages below, also committed under testdata/fuzz/FuzzInviteBody (regenerate with
 // go test -run TestInviteBodySeedCorpus -update-corpus).
 //
-//	go test -run '^$' -fuzz FuzzInviteBody -fuzztime 30s ./core/signal/
+//	go test -run '^$' -fuzz FuzzInviteBody -fuzztime 30s ./core/callsip/
 
 var updateCorpus = flag.Bool("update-corpus", false, "rewrite the seed corpus in testdata/fuzz")
 
@@ -103,14 +101,9 @@ func inviteSeeds() map[string]inviteSeed {
 }
 
 // fuzzCall is a call controller wired to a nullPlane: just enough state for addCallerCard.
-func fuzzCall(page *content.Page) (*callCtl, *nullPlane) {
+func fuzzCall(page *content.Page) (*Call, *nullPlane) {
 	plane := &nullPlane{open: map[string]*push.Session{}}
-	s := &Server{
-		opts: Options{Host: "127.0.0.1", SessionTTL: time.Minute},
-		deps: Deps{MSRP: plane},
-		log:  slog.New(slog.DiscardHandler),
-	}
-	c := &callCtl{s: s, callID: "fuzz@herald", events: make(chan any, 8), plan: call.Plan{CallerCard: page}}
+	c := &Call{env: testEnv(plane), callID: "fuzz@herald", events: make(chan any, 8), plan: call.Plan{CallerCard: page}}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	return c, plane
 }

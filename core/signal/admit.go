@@ -3,6 +3,7 @@ package signal
 import (
 	"sync"
 
+	"github.com/herald-ims/herald/core/callsip"
 	"github.com/herald-ims/herald/core/sipfast"
 )
 
@@ -18,8 +19,8 @@ type admission struct {
 
 // admitted is one call in progress: exactly one of ctl and fast is set.
 type admitted struct {
-	ctl  *callCtl    // the general path's controller
-	fast *sipfast.Tx // the fast path's INVITE transaction
+	ctl  *callsip.Call // the general path's controller
+	fast *sipfast.Tx   // the fast path's INVITE transaction
 }
 
 // admitResult is admission's answer to a new INVITE.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/herald-ims/herald/core/callsip"
 	"github.com/herald-ims/herald/core/sipfast"
 	"github.com/herald-ims/herald/core/sipmsg"
 )
@@ -18,7 +19,7 @@ import (
 func TestAdmissionTable(t *testing.T) {
 	a := newAdmission()
 	fastTx, otherTx := &sipfast.Tx{}, &sipfast.Tx{}
-	ctl := &callCtl{}
+	ctl := &callsip.Call{}
 	steps := []struct {
 		what string
 		do   func() any
@@ -204,7 +205,7 @@ func TestDialogOneStack(t *testing.T) {
 
 // TestCancelOneBuilder proves that both paths build a CANCEL with the one builder (sipfast's appendHop): for
 // the same forwarded INVITE, the fast path's CANCEL (from the bytes it sent) and the general path's
-// (cancelRequest, from sipgo's request) are the same message, with RFC 3261 §9.1's content: the
+// (callsip.CancelRequest, from sipgo's request) are the same message, with RFC 3261 §9.1's content: the
 // Request-URI, only the top Via (its branch), the Route set, From, To, Call-ID, the CSeq number with
 // CANCEL, no body. The general path's reader also takes what the fast path's scanner does not (a
 // tel: Request-URI).
@@ -222,7 +223,7 @@ func TestCancelOneBuilder(t *testing.T) {
 		"Record-Route: <sip:192.0.2.1:5060;lr>\r\nRoute: <sip:192.0.2.30;lr>\r\nRoute: <sip:192.0.2.31;lr>\r\nMax-Forwards: 69\r\n" +
 		"From: \"Erin\" <sip:erin@home1.net>;tag=e1\r\nTo: <sip:dave@home1.net>\r\nCall-ID: c1@192.0.2.10\r\nCSeq: 7 INVITE\r\n" +
 		"Contact: <sip:erin@192.0.2.10>\r\nSupported: 100rel\r\nContent-Type: application/sdp\r\nContent-Length: 4\r\n\r\nv=0\n"))
-	general := cancelRequest(inv)
+	general := callsip.CancelRequest(inv)
 	fast := sipfast.Cancel([]byte(inv.String()))
 	if general == nil || fast == nil {
 		t.Fatalf("no CANCEL: general %v, fast %q", general, fast)
@@ -237,7 +238,7 @@ func TestCancelOneBuilder(t *testing.T) {
 		t.Fatalf("CANCEL\n%s\nwant\n%s", fast, want)
 	}
 	tel := parse([]byte(strings.Replace(inv.String(), "INVITE sip:dave@192.0.2.20:5070 ", "INVITE tel:+12125553333 ", 1)))
-	if c := cancelRequest(tel); c == nil || c.Recipient.String() != "tel:+12125553333" || c.CSeq().String() != "CSeq: 7 CANCEL" {
+	if c := callsip.CancelRequest(tel); c == nil || c.Recipient.String() != "tel:+12125553333" || c.CSeq().String() != "CSeq: 7 CANCEL" {
 		t.Fatalf("CANCEL of a tel: INVITE: %v", c)
 	}
 }

@@ -340,26 +340,6 @@ func TestCapabilityCallerUnknown(t *testing.T) {
 	r.quiet(t)
 }
 
-// TestMessageFeature reads the RFC 3840 feature tag for message sessions (RFC 4569 sip.message)
-// from an INVITE's Contact: present without a value or with any value but FALSE.
-func TestMessageFeature(t *testing.T) {
-	for contact, want := range map[string]bool{
-		"<sip:erin@192.0.2.1>":                               false,
-		"<sip:erin@192.0.2.1>;+sip.message":                  true,
-		"<sip:erin@192.0.2.1>;+SIP.MESSAGE":                  true,
-		`<sip:erin@192.0.2.1>;+sip.message="TRUE"`:           true,
-		`<sip:erin@192.0.2.1>;+sip.message="FALSE"`:          false,
-		"<sip:erin@192.0.2.1;+sip.message>":                  false, // a URI parameter, not a feature tag
-		`<sip:erin@192.0.2.1>;+sip.instance="<urn:x>";video`: false,
-	} {
-		req := sip.NewRequest(sip.INVITE, sip.Uri{Scheme: "sip", User: "carol", Host: "home1.net"})
-		req.AppendHeader(sip.NewHeader("Contact", contact))
-		if got := messageFeature(req); got != want {
-			t.Errorf("Contact %s: %t, want %t", contact, got, want)
-		}
-	}
-}
-
 // TestCapabilityProbeAnsweredWithoutSession is a probed callee that fails the multipart INVITE the
 // way linphone 5.1 does: 200 without SDP (it could not read the body), then hangs up. A proxy cannot
 // refuse a 2xx, but Herald had not relayed it: it confirms and ends that dialog (ACK, then BYE, as

@@ -4,34 +4,12 @@
 // one entry when the INVITE leaves over the transport it came in on, two (RFC 5658) when it does not,
 // so that in-dialog requests come back over the transport of the leg they come from (route.go).
 //
-// Per call, the goroutine sipgo starts for the INVITE is the call's controller: it owns the call's
-// state and is the only goroutine that changes it. What the call does next is decided by its state
-// machine (core/call's Call: events in, actions out, no I/O); the controller only translates what
-// arrives into events and performs the actions (callact.go), and it closes a push session only when
-// the machine says so. The MSRP plane's reports (a terminal bound to a push session, the page's
-// outcome: push.Session's Bound and Done) reach the call as the machine's events. Other handlers (PRACK and UPDATE on Herald's own
-// early dialog) and helper goroutines (the UPDATE client transaction) post events to the controller
-// and never touch its state. The controller returns only after the INVITE has its final response, every
-// push session of the call has ended and every helper goroutine has exited; the call table entry is
-// removed last.
-//
-// The pushes go only to terminals known to take them (capability.go): ordinary phones fail a call
-// whose INVITE carries an early-session part, and refuse an UPDATE offering m=message. Knowledge is
-// provisioned (profile.Profile.PushCapable), learned (profile.CapCache) or, for the caller, said in
-// its INVITE; every other terminal gets the card as a Call-Info link (RFC 3261 §20.9) only.
-//
-// What goes on the wire (the README's "Wire contract per claim" has it claim by claim):
-//
-//   - forwarded INVITE: a Call-Info link to the caller card; to a callee known to take it, also the
-//     caller's SDP untouched as the session part of a multipart/mixed body, plus an
-//     early-session;handling=optional SDP part with Herald's m=message push offer (claims 1, 3);
-//   - 18x/2xx from the callee: relayed with any early-session part removed (RFC 3959);
-//   - Herald's own early dialog with the caller (own To-tag): a reliable 183 (RFC 3262: Require: 100rel,
-//     RSeq, retransmitted on T1 doubling until PRACK, abandoned at 64*T1), then an UPDATE (RFC 3311)
-//     adding the callee card's m=message offer (claims 1, 4, 5, 7) to a caller known to take it; to
-//     any other caller, and after a refused UPDATE, a 183 with a Call-Info link to the callee card;
-//   - on the callee's 2xx: 199 on Herald's early dialog when the caller supports it (RFC 6228), push
-//     sessions closed, 2xx relayed; ACK, BYE and other in-dialog requests are proxied by Route.
+// A call with cards (or ringback) is run by its controller in core/callsip, "the SIP side of one
+// call with cards": onInvite (callglue.go) admits and routes the caller's INVITE and hands it over
+// (callsip.New, Call.Run); the call reaches the Server only through callsip.Host (callHost: lookups,
+// routing, transactions, the recovery net). PRACKs and UPDATEs on Herald's own early dialog go to
+// their call (Call.OwnDialog, Prack, Update). What such a call puts on the wire, claim by claim, is
+// in core/callsip's package doc and the README's "Wire contract per claim".
 //
 // Plain calls take a shorter way: the fast path, an I/O-free SIP engine (core/sipfast; on unless
 // Options.DisableFastPath) wired in fastglue.go. Herald reads its UDP sockets itself (Deps.UDP:
@@ -48,7 +26,7 @@
 // by guard (sipmsg.CheckRequest) once sipgo has parsed it, leniently (sipmsg.HeaderParsers), and
 // before sipgo for what its transaction layer cannot take (sipmsg.EarlyReject: no usable Via or
 // CSeq). A response from a next hop missing one, or with one that does not parse, is dropped
-// (badResponse). A panic in any handler, call controller, sipgo callback or fast-path entry
+// (badResponse). A panic in any handler, call controller (core/callsip), sipgo callback or fast-path entry
 // (sipfast.Engine.Take, Tick) is recovered at that boundary, answered 500 with Retry-After where an
 // answer is owed, and counted (recover.go, core/safe).
 package signal

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/herald-ims/herald/core/callsip"
 	"github.com/herald-ims/herald/core/sipfast"
 )
 
@@ -73,7 +74,7 @@ const drainRetryAfter = sipfast.DrainRetryAfter
 // half-sent page (RFC 4975 §7.1.1) and ringback stopped. It returns at once; ActiveCalls falls to 0
 // as the callees answer the CANCELs.
 func (s *Server) AbortCalls() {
-	var cs []*callCtl
+	var cs []*callsip.Call
 	s.adm.each(func(e admitted) {
 		if e.ctl != nil {
 			cs = append(cs, e.ctl)
@@ -82,16 +83,10 @@ func (s *Server) AbortCalls() {
 	for _, c := range cs {
 		go func() {
 			defer func() { s.recovered(recover()) }()
-			select {
-			case c.events <- drainAbort{}:
-			case <-c.ctx.Done():
-			}
+			c.Abort()
 		}()
 	}
 	if s.fast != nil {
 		s.fast.AbortAll()
 	}
 }
-
-// drainAbort is posted to a call's controller by AbortCalls.
-type drainAbort struct{}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/herald-ims/herald/bench/uesim"
 	"github.com/herald-ims/herald/core/call"
+	"github.com/herald-ims/herald/core/callsip"
 )
 
 // TestClaim1MachineRunsTheCall proves that core/signal only translates: a whole claim 1 call over
@@ -20,18 +21,17 @@ import (
 func TestClaim1MachineRunsTheCall(t *testing.T) {
 	leakCheck(t)
 	var mu sync.Mutex
-	var ended []*callCtl
-	f := func(c *callCtl) {
+	var ended []*callsip.Call
+	f := func(c *callsip.Call) {
 		mu.Lock()
 		ended = append(ended, c)
 		mu.Unlock()
 	}
-	hookCallEnd.Store(&f)
-	t.Cleanup(func() { hookCallEnd.Store(nil) })
 
 	st, pages := testStore(t)
 	callee := newCallee(t, uesim.CalleeOptions{RingTime: 400 * time.Millisecond})
 	h := startHerald(t, st, callee.Addr(), nil)
+	h.sig.calls.Faults.End.Store(&f)
 	caller := newCaller(t, uesim.CallerOptions{})
 	res := h.mustCall(t, caller, alice, bob)
 	if string(res.Pages[uesim.CalleeCard]) != string(pages["bob-callee.html"].Body) {
@@ -53,14 +53,15 @@ func TestClaim1MachineRunsTheCall(t *testing.T) {
 	mu.Lock()
 	c := ended[0]
 	mu.Unlock()
-	if c.callID != res.CallID {
-		t.Fatalf("ended call %q, want %q", c.callID, res.CallID)
+	if c.CallID() != res.CallID {
+		t.Fatalf("ended call %q, want %q", c.CallID(), res.CallID)
 	}
+	m := c.Machine()
 	var phases, early []string
-	for _, p := range c.m.Phases() {
+	for _, p := range m.Phases() {
 		phases = append(phases, p.String())
 	}
-	for _, s := range c.m.EarlyTrail() {
+	for _, s := range m.EarlyTrail() {
 		early = append(early, s.String())
 	}
 	if got := strings.Join(phases, " "); got != "forwarding answered" {
@@ -74,12 +75,12 @@ func TestClaim1MachineRunsTheCall(t *testing.T) {
 	// Each terminal's MSRP binding reached the machine as an event (EvPushBound) while the phones
 	// rang (400 ms): the pages then went; their delivery may be reported after the answer.
 	for _, card := range []call.Card{call.CallerCardPush, call.CalleeCardPush} {
-		if st := c.m.Push(card); st != call.PushBound && st != call.PushDelivered {
+		if st := m.Push(card); st != call.PushBound && st != call.PushDelivered {
 			t.Errorf("%s push %s at the end, want bound or delivered", card, st)
 		}
 	}
-	if c.m.Open(call.CallerCardPush) || c.m.Open(call.CalleeCardPush) || !c.m.Done() {
+	if m.Open(call.CallerCardPush) || m.Open(call.CalleeCardPush) || !m.Done() {
 		t.Errorf("after the call: caller card open %t, callee card open %t, done %t",
-			c.m.Open(call.CallerCardPush), c.m.Open(call.CalleeCardPush), c.m.Done())
+			m.Open(call.CallerCardPush), m.Open(call.CalleeCardPush), m.Done())
 	}
 }

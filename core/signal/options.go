@@ -10,8 +10,7 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/herald-ims/herald/core/content"
-	"github.com/herald-ims/herald/core/media"
+	"github.com/herald-ims/herald/core/callsip"
 	"github.com/herald-ims/herald/core/profile"
 	"github.com/herald-ims/herald/core/push"
 	"github.com/herald-ims/herald/core/sipstats"
@@ -62,7 +61,7 @@ type Options struct {
 	CapCacheSize int
 	CapTTL       time.Duration
 	// Probe sends the caller card's early-session part to callees of unknown capability too, and
-	// resends the INVITE once without it when the callee refuses it (see capability.go).
+	// resends the INVITE once without it when the callee refuses it (see core/callsip's capability.go).
 	Probe  bool
 	Logger *slog.Logger
 	// Trace, when set, receives one line per step Herald takes (the demo prints them).
@@ -111,27 +110,17 @@ type UDPSocket interface {
 }
 
 // Ringback is the RTP plane as the SIP layer needs it (netio/rtp, through an adapter).
-type Ringback interface {
-	// Clip returns the pre-framed clip of that name, nil if there is none.
-	Clip(name string) *media.Clip
-	// Allocate reserves an RTP/RTCP port pair for one m-line, before the SDP that names it is sent.
-	Allocate() (RingStream, error)
-	// Addr is the IP put in c= of the ringback SDP.
-	Addr() string
-}
+type Ringback = callsip.Ringback
 
 // RingStream is one ringback stream; Stop releases it whether or not it played.
-type RingStream interface {
-	Port() int
-	Play(dst netip.AddrPort, t media.Track) error
-	Stop()
-}
+type RingStream = callsip.RingStream
 
 // Publisher makes a page fetchable over HTTP(S) for one call (core/web implements it).
-type Publisher interface {
-	Publish(page *content.Page, callID string) (url, token string, err error)
-	RevokeCall(callID string) int
-}
+type Publisher = callsip.Publisher
 
 // Stats are counters of the SIP layer (core/sipstats).
 type Stats = sipstats.Stats
+
+// CapabilityStats count the decisions and lessons of the gate on early-dialog pushes (core/callsip's
+// capability.go; core/sipstats).
+type CapabilityStats = sipstats.CapabilityStats

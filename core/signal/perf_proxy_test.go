@@ -59,32 +59,6 @@ func TestInDialogTelTarget(t *testing.T) {
 	}
 }
 
-// TestURIText: uriText prints what sip.Uri.String prints (it only skips sipgo's net.ParseIP test of
-// the host), for the identities Herald looks profiles up by.
-func TestURIText(t *testing.T) {
-	for name, raw := range map[string]string{
-		"sip user host":    "sip:dave@home1.net",
-		"sip port params":  "sip:+1-212-555-1111@127.0.0.1:5060;user=phone;lr",
-		"sips headers":     "sips:alice@home1.net?subject=hi&priority=urgent",
-		"password":         "sip:bob:secret@example.com",
-		"tel":              "tel:+1-212-555-2222;phone-context=home1.net",
-		"urn":              "urn:service:sos",
-		"ipv6 bracketed":   "sip:carol@[2001:db8::1]:5070",
-		"host only":        "sip:home1.net",
-		"uppercase scheme": "SIP:Dave@Home1.net",
-	} {
-		t.Run(name, func(t *testing.T) {
-			var u sip.Uri
-			if err := sip.ParseUri(raw, &u); err != nil {
-				t.Skipf("sipgo does not parse %q: %v", raw, err)
-			}
-			if got, want := uriText(&u), u.String(); got != want {
-				t.Fatalf("uriText = %q, String = %q", got, want)
-			}
-		})
-	}
-}
-
 // TestForwardCopy: the forwarded copy shares header values with the request but not its header
 // list, its Max-Forwards or its start line, so the forwarding steps leave the server transaction's
 // origin as it was received.

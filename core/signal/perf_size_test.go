@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/emiago/sipgo/sip"
+	"github.com/herald-ims/herald/core/callsip"
 )
 
 // benchInvite is a plain-forwarding INVITE as Herald sends it: SIPp's uac_plain with Herald's Via and
@@ -46,7 +47,7 @@ func TestRequestSize(t *testing.T) {
 	tests := map[string]func(t *testing.T) *sip.Request{
 		"plain invite": func(t *testing.T) *sip.Request { return parseRequest(t, []byte(benchInvite)) },
 		"cancel built by herald": func(t *testing.T) *sip.Request {
-			return cancelRequest(parseRequest(t, []byte(benchInvite)))
+			return callsip.CancelRequest(parseRequest(t, []byte(benchInvite)))
 		},
 		"compact headers": func(t *testing.T) *sip.Request {
 			r := parseRequest(t, []byte(benchInvite))

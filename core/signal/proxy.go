@@ -8,7 +8,6 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
-	"github.com/herald-ims/herald/core/sipfast"
 	"github.com/herald-ims/herald/core/sipmsg"
 )
 
@@ -34,7 +33,7 @@ func towardNextHop(req *sip.Request, route *sip.RouteHeader) {
 	if route != nil {
 		u = &route.Address
 	}
-	tp := uriTransport(u)
+	tp := sipmsg.URITransport(u)
 	req.SetTransport(tp)
 	port := u.Port
 	if port <= 0 {
@@ -155,18 +154,18 @@ func (s *Server) proxyInDialog(req *sip.Request, tx sip.ServerTransaction) {
 	route := s.popSelfRoute(fwd)
 	if route == nil && s.isSelf(fwd.Recipient) {
 		// Addressed to Herald with no route onward: a dialog of Herald's that no longer exists.
-		respond(tx, req, 481, "Call/Transaction Does Not Exist")
+		sipmsg.Respond(tx, req, 481, "Call/Transaction Does Not Exist")
 		return
 	}
 	if route == nil && fwd.Recipient.Host == "" {
 		// A tel: (or other host-less) target and no Route: nothing to send it to. Answer at once
 		// (RFC 3261 §16.3 step 1) instead of a DNS SRV lookup of an empty name per request.
-		respond(tx, req, 416, "Unsupported URI Scheme")
+		sipmsg.Respond(tx, req, 416, "Unsupported URI Scheme")
 		return
 	}
 	if mf := fwd.MaxForwards(); mf != nil && mf.Val() <= 1 {
 		s.Stats.Rejected483.Add(1)
-		respond(tx, req, 483, "Too Many Hops")
+		sipmsg.Respond(tx, req, 483, "Too Many Hops")
 		return
 	}
 	towardNextHop(fwd, route)
@@ -176,7 +175,7 @@ func (s *Server) proxyInDialog(req *sip.Request, tx sip.ServerTransaction) {
 	if err != nil {
 		s.Stats.ForwardErrors.Add(1)
 		s.log.Warn("forward in-dialog request", "call_id", callIDOf(req), "method", req.Method, "error", err)
-		respond(tx, req, 503, "Service Unavailable", sip.NewHeader("Retry-After", "5"))
+		sipmsg.Respond(tx, req, 503, "Service Unavailable", sip.NewHeader("Retry-After", "5"))
 		return
 	}
 	defer clTx.Terminate()
@@ -194,12 +193,12 @@ func (s *Server) proxyInDialog(req *sip.Request, tx sip.ServerTransaction) {
 				return
 			}
 		case <-clTx.Done():
-			respond(tx, req, 408, "Request Timeout")
+			sipmsg.Respond(tx, req, 408, "Request Timeout")
 			return
 		case <-tx.Done():
 			return
 		case <-ctx.Done():
-			respond(tx, req, 408, "Request Timeout")
+			sipmsg.Respond(tx, req, 408, "Request Timeout")
 			return
 		}
 	}
@@ -256,34 +255,6 @@ func (s *Server) relayResponse(tx sip.ServerTransaction, req *sip.Request, res *
 	}
 }
 
-// cancelRequest builds the CANCEL for a forwarded INVITE (RFC 3261 §9.1) with sipfast.AppendHop, the
-// builder the fast path uses too, reading sipgo's INVITE (same Request-URI, top Via, Route set, From,
-// To, Call-ID and CSeq number), and parses it for sipgo's client transaction.
-// It returns nil when inv lacks one of them (sipmsg.CheckRequest keeps such an INVITE from being
-// forwarded; this is the second line).
-func cancelRequest(inv *sip.Request) *sip.Request {
-	via, cseq := inv.Via(), inv.CSeq()
-	if via == nil || inv.From() == nil || inv.To() == nil || inv.CallID() == nil || cseq == nil {
-		return nil
-	}
-	hdrs := func(yield func(name, value string) bool) {
-		for _, h := range inv.Headers() {
-			if !yield(h.Name(), h.Value()) {
-				return
-			}
-		}
-	}
-	b := sipfast.AppendHop(make([]byte, 0, 512), "CANCEL", []byte(inv.Recipient.String()), []byte(via.Value()), hdrs, cseq.SeqNo, nil)
-	msg, err := sip.NewParser(sip.WithHeadersParsers(sipmsg.HeaderParsers())).ParseSIP(b)
-	c, ok := msg.(*sip.Request)
-	if err != nil || !ok {
-		return nil
-	}
-	c.SetTransport(inv.Transport())
-	c.SetDestination(inv.Destination())
-	return c
-}
-
 // ackAndBye ends a 2xx that arrived after Herald cancelled the INVITE (the CANCEL/200 race,
 // RFC 3261 §15): the dialog it created is confirmed with ACK and torn down with BYE.
 func (s *Server) ackAndBye(inv *sip.Request, res *sip.Response) {
@@ -309,7 +280,7 @@ func (s *Server) ackAndBye(inv *sip.Request, res *sip.Response) {
 		r.AppendHeader(sip.HeaderClone(inv.CallID()))
 		r.AppendHeader(&sip.CSeqHeader{SeqNo: seq, MethodName: m})
 		r.SetBody(nil)
-		r.SetTransport(transportToward(r))
+		r.SetTransport(sipmsg.TransportToward(r))
 		return r
 	}
 	seq := inv.CSeq().SeqNo

@@ -13,6 +13,7 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+	"github.com/herald-ims/herald/core/sipmsg"
 )
 
 // Transport-aware Record-Route (issue 4 items 3 and 4; RFC 3261 §16.6 step 4, RFC 5658): when the
@@ -160,7 +161,7 @@ func inDialog(m sip.RequestMethod, target sip.Uri, routes []sip.Uri, from *sip.F
 	if len(routes) > 0 {
 		next = &routes[0]
 	}
-	tp := uriTransport(next)
+	tp := sipmsg.URITransport(next)
 	r.SetTransport(tp)
 	port := next.Port
 	if port == 0 {

@@ -17,25 +17,24 @@ import (
 // stack, and goes on serving. The boundaries:
 //
 //   - guard: every request handler registered with sipgo (OnInvite, OnBye, ...);
-//   - callCtl.runSafe: one call's controller (it also cancels the INVITE it forwarded);
+//   - core/callsip's runSafe: one call's controller (it also cancels the INVITE it forwarded), which
+//     reports to Server.recovered through its host (callHost.Recovered);
 //   - onUnhandledResponse: sipgo's callback for responses no client transaction matched;
-//   - the server transaction's OnCancel callback (sipgo's goroutine);
+//   - the server transaction's OnCancel callback (sipgo's goroutine; core/callsip's Call.Run);
 //   - sipfast.Engine.Take: the fast path's per-datagram entry, on the socket's read goroutine, and
 //     its Tick, the timer loop (both report to Server.recovered; their injection points are the
 //     engine's Faults);
-//   - the helper goroutines Herald starts (CANCEL and UPDATE client transactions, the late-2xx
-//     ACK and BYE).
+//   - the helper goroutines Herald starts (CANCEL and UPDATE client transactions: core/callsip's;
+//     the late-2xx ACK and BYE).
 //
 // The net is not the fix: each panic it catches is a bug to fix at its cause.
 
 // Test-only injection points: a test stores a function that panics, to prove a boundary holds.
-// Production code never sets them; a nil pointer costs one atomic load.
+// Production code never sets them; a nil pointer costs one atomic load. The call controller's are
+// its Env's Faults (Server.calls), the fast path's its engine's.
 var (
-	hookHandler    atomic.Pointer[func(*sip.Request)]  // in guard, before the handler runs
-	hookController atomic.Pointer[func(*sip.Request)]  // in the call controller, before run
-	hookResponse   atomic.Pointer[func(*sip.Response)] // in the controller, for each response of its INVITE
-	hookUnhandled  atomic.Pointer[func(*sip.Response)] // in onUnhandledResponse
-	hookHelper     atomic.Pointer[func(string)]        // in sipgo's OnCancel callback ("oncancel"), the CANCEL ("cancel") and UPDATE ("update") goroutines
+	hookHandler   atomic.Pointer[func(*sip.Request)]  // in guard, before the handler runs
+	hookUnhandled atomic.Pointer[func(*sip.Response)] // in onUnhandledResponse
 )
 
 // testUA and testTransport are appended to the options of the sipgo user agent and transport layer
@@ -69,7 +68,7 @@ func answer500(tx sip.ServerTransaction, req *sip.Request) {
 	if req == nil || tx == nil || req.IsAck() {
 		return // an ACK is never answered (RFC 3261 §17.2.1)
 	}
-	respond(tx, req, 500, "Server Internal Error", sip.NewHeader("Retry-After", "5"))
+	sipmsg.Respond(tx, req, 500, "Server Internal Error", sip.NewHeader("Retry-After", "5"))
 }
 
 // guard is the boundary of every request handler registered with sipgo: it answers the requests

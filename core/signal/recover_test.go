@@ -78,7 +78,7 @@ func TestRecoverCallController(t *testing.T) {
 	st, _ := testStore(t)
 	callee := newCallee(t, uesim.CalleeOptions{RingTime: 1500 * time.Millisecond, AnswerWithoutPage: true}) // the valid call with both cards: both pages fetched before the answer ends the pushes, on a loaded box too
 	h := startHerald(t, st, callee.Addr(), nil)
-	inject(t, &hookController, isMarked)
+	inject(t, &h.sig.calls.Faults.Controller, isMarked)
 	before, beforeStats := safe.Count(safe.SIP), h.sig.Stats.Panics.Load()
 	p := newFPPeer(t)
 	c := newFPCall(p, alice, bob) // cards: the general path's controller
@@ -101,7 +101,7 @@ func TestRecoverResponseHandling(t *testing.T) {
 	h := startHerald(t, st, callee.Addr(), nil)
 	var armed atomic.Bool
 	armed.Store(true)
-	inject(t, &hookResponse, func(res *sip.Response) bool {
+	inject(t, &h.sig.calls.Faults.Response, func(res *sip.Response) bool {
 		return res.StatusCode > 100 && res.StatusCode < 200 && armed.CompareAndSwap(true, false)
 	})
 	before, beforeStats := safe.Count(safe.SIP), h.sig.Stats.Panics.Load()
@@ -218,7 +218,7 @@ func TestRecoverHelpers(t *testing.T) {
 			h := startHerald(t, st, callee.Addr(), nil)
 			var armed atomic.Bool
 			armed.Store(true)
-			inject(t, &hookHelper, func(w string) bool { return w == tc.where && armed.CompareAndSwap(true, false) })
+			inject(t, &h.sig.calls.Faults.Helper, func(w string) bool { return w == tc.where && armed.CompareAndSwap(true, false) })
 			before, beforeStats := safe.Count(safe.SIP), h.sig.Stats.Panics.Load()
 			opts := uesim.CallerOptions{FetchTimeout: time.Second}
 			if tc.cancel {

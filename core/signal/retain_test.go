@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/herald-ims/herald/bench/uesim"
+	"github.com/herald-ims/herald/core/callsip"
 )
 
 // TestControllerFreedAfterCall: once a call with both cards has ended, its controller (and with it
@@ -16,15 +17,14 @@ import (
 func TestControllerFreedAfterCall(t *testing.T) {
 	leakCheck(t)
 	freed := make(chan struct{})
-	f := func(c *callCtl) {
+	f := func(c *callsip.Call) {
 		runtime.AddCleanup(c, func(ch chan struct{}) { close(ch) }, freed)
 	}
-	hookCallEnd.Store(&f)
-	t.Cleanup(func() { hookCallEnd.Store(nil) })
 
 	st, _ := testStore(t)
 	callee := newCallee(t, uesim.CalleeOptions{RingTime: 200 * time.Millisecond})
 	h := startHerald(t, st, callee.Addr(), nil)
+	h.sig.calls.Faults.End.Store(&f)
 	caller := newCaller(t, uesim.CallerOptions{})
 	h.mustCall(t, caller, alice, bob)
 	deadline := time.Now().Add(5 * time.Second)

@@ -558,3 +558,10 @@ func headerStrings(m sip.Message, name string) []string {
 	}
 	return out
 }
+
+// ctHeader is a typed Content-Type header, as core/callsip builds its own (sipgo caches the typed
+// header for ContentType()).
+func ctHeader(v string) *sip.ContentTypeHeader {
+	h := sip.ContentTypeHeader(v)
+	return &h
+}

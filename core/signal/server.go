@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,9 +14,11 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/herald-ims/herald/core/callsip"
 	"github.com/herald-ims/herald/core/profile"
 	"github.com/herald-ims/herald/core/sipfast"
 	"github.com/herald-ims/herald/core/sipmsg"
+	"github.com/herald-ims/herald/core/sipstats"
 	"github.com/herald-ims/herald/core/tlsconf"
 )
 
@@ -43,7 +44,8 @@ type Server struct {
 	live     atomic.Pointer[live] // the settings Reload changes (drain.go)
 	draining atomic.Bool          // Drain was called: new INVITEs get 503
 	Stats    Stats
-	hist     *callHists // call-setup latencies (callrecord.go)
+	hist     *sipstats.Hists // call-setup latencies
+	calls    *callsip.Env    // what the general path's calls share (callglue.go)
 	wg       sync.WaitGroup
 }
 
@@ -80,7 +82,8 @@ func New(opts Options, deps Deps) (*Server, error) {
 	if deps.Capabilities == nil {
 		deps.Capabilities = profile.NewCapCache(opts.CapCacheSize, opts.CapTTL, nil)
 	}
-	s := &Server{opts: opts, deps: deps, log: opts.Logger.With("component", "core/signal"), adm: newAdmission(), udpUp: make(chan struct{}), hist: newCallHists()}
+	s := &Server{opts: opts, deps: deps, log: opts.Logger.With("component", "core/signal"), adm: newAdmission(), udpUp: make(chan struct{}), hist: sipstats.NewHists()}
+	s.calls = newCalls(s)
 	s.port.Store(int32(opts.Port))
 	s.live.Store(newLive(Reloadable{Trusted: opts.Trusted, MaxCalls: opts.MaxCalls, NextHop: opts.NextHop,
 		NextHopTransport: opts.NextHopTransport, NextHopPinned: opts.NextHopPinned}))
@@ -159,7 +162,7 @@ func (s *Server) badResponse(res *sip.Response) bool {
 // supportedTags are the option tags Herald understands as a UAS (Supported of its OPTIONS answer).
 var supportedTags = []string{"100rel", "early-session", "199"}
 
-const allowMethods = "INVITE, ACK, CANCEL, BYE, PRACK, UPDATE, INFO, OPTIONS"
+const allowMethods = callsip.Allow
 
 // ServeUDP serves SIP on pc until it is closed. The first served socket fixes the advertised port
 // when Options.Port is 0. With the fast path on, Deps.UDP reads pc (netio/sipudp: batched
@@ -334,7 +337,7 @@ func (s *Server) contact(transport string) *sip.ContactHeader {
 // isSelf reports whether u addresses this Herald instance: its host, and the port of one of its
 // transports (the default port of the URI's transport when u has none).
 func (s *Server) isSelf(u sip.Uri) bool {
-	return isSelfAt(s, u.Host, u.Port, sip.DefaultPort(uriTransport(&u)))
+	return isSelfAt(s, u.Host, u.Port, sip.DefaultPort(sipmsg.URITransport(&u)))
 }
 
 // isSelfAt is the one rule for "this URI names Herald" (RFC 3261 §16.4 for a Route, §16.5 for the
@@ -403,58 +406,6 @@ func (s *Server) trustedAddr(ip netip.Addr) bool {
 	return false
 }
 
-// respondTag is respond with tag as the To tag of a response to a request without one (RFC 3261
-// §8.2.6.2: one tag for all responses to a request).
-func respondTag(tx sip.ServerTransaction, req *sip.Request, tag string, code int, reason string, hdrs ...sip.Header) {
-	res := sip.NewResponseFromRequest(req, code, reason, nil)
-	if to := res.To(); to != nil && tag != "" && code > 100 && (req.To() == nil || !req.To().Params.Has("tag")) {
-		to.Params.Add("tag", tag) // instead of the random one sipgo gave it
-	}
-	for _, h := range hdrs {
-		res.AppendHeader(h)
-	}
-	_ = tx.Respond(res)
-}
-
-func respond(tx sip.ServerTransaction, req *sip.Request, code int, reason string, hdrs ...sip.Header) {
-	res := sip.NewResponseFromRequest(req, code, reason, nil)
-	for _, h := range hdrs {
-		res.AppendHeader(h)
-	}
-	_ = tx.Respond(res)
-}
-
-// ctHeader is a typed Content-Type header: sipgo caches the typed header for ContentType(), so a
-// generic one would leave that cache stale.
-// setBody gives m the body and its Content-Type. An empty body gets no Content-Type at all (and
-// Content-Length 0): an empty "Content-Type:" is no media-type (RFC 3261 §20.15, §7.4.1), and
-// belle-sip (linphone) refuses the whole message for it.
-func setBody(m interface {
-	SetBody([]byte)
-	RemoveHeader(string) bool
-	ReplaceHeader(sip.Header)
-}, ct string, body []byte) {
-	m.SetBody(body)
-	if len(body) == 0 || ct == "" {
-		m.RemoveHeader("Content-Type")
-		return
-	}
-	m.ReplaceHeader(ctHeader(ct))
-}
-
-func ctHeader(v string) *sip.ContentTypeHeader {
-	h := sip.ContentTypeHeader(v)
-	return &h
-}
-
-func headerValues(m interface{ GetHeaders(string) []sip.Header }, name string) []string {
-	var out []string
-	for _, h := range m.GetHeaders(name) {
-		out = append(out, h.Value())
-	}
-	return out
-}
-
 func (s *Server) onOptions(req *sip.Request, tx sip.ServerTransaction) {
 	if req.To() != nil && req.To().Params.Has("tag") {
 		s.proxyInDialog(req, tx)
@@ -462,25 +413,25 @@ func (s *Server) onOptions(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	// RFC 3261 §8.2.2.3: a UAS rejects option tags it does not understand in Require.
 	var unknown []string
-	for _, v := range headerValues(req, "Require") {
+	for _, v := range sipmsg.HeaderValues(req, "Require") {
 		for _, tag := range strings.Split(v, ",") {
-			if tag = strings.TrimSpace(tag); tag != "" && !hasToken(supportedTags, tag) {
+			if tag = strings.TrimSpace(tag); tag != "" && !sipmsg.HasToken(supportedTags, tag) {
 				unknown = append(unknown, tag)
 			}
 		}
 	}
 	if len(unknown) > 0 {
-		respond(tx, req, 420, "Bad Extension", sip.NewHeader("Unsupported", strings.Join(unknown, ", ")))
+		sipmsg.Respond(tx, req, 420, "Bad Extension", sip.NewHeader("Unsupported", strings.Join(unknown, ", ")))
 		return
 	}
 	// A draining node answers keepalive OPTIONS as it answers new INVITEs: 503 with Retry-After
 	// (RFC 3261 §21.5.4, §11.2: the response to OPTIONS is the one an INVITE would get), so a
 	// dispatcher probing it (Kamailio's ds_ping_reply_codes) takes it out of the set before it stops.
 	if s.draining.Load() {
-		respond(tx, req, 503, "Service Unavailable", sip.NewHeader("Retry-After", drainRetryAfter))
+		sipmsg.Respond(tx, req, 503, "Service Unavailable", sip.NewHeader("Retry-After", drainRetryAfter))
 		return
 	}
-	respond(tx, req, 200, "OK", sip.NewHeader("Allow", allowMethods),
+	sipmsg.Respond(tx, req, 200, "OK", sip.NewHeader("Allow", allowMethods),
 		sip.NewHeader("Supported", strings.Join(supportedTags, ", ")))
 }
 
@@ -509,19 +460,6 @@ func (s *Server) onUnhandledResponse(res *sip.Response) {
 	}
 	res.SetDestination("")
 	_ = s.srv.WriteResponse(res)
-}
-
-func rseqOf(v string) (rseq, cseq uint32, method string, ok bool) {
-	f := strings.Fields(v)
-	if len(f) != 3 {
-		return 0, 0, "", false
-	}
-	a, err1 := strconv.ParseUint(f[0], 10, 32)
-	b, err2 := strconv.ParseUint(f[1], 10, 32)
-	if err1 != nil || err2 != nil {
-		return 0, 0, "", false
-	}
-	return uint32(a), uint32(b), f[2], true
 }
 
 // prebuilt is a ClientRequestOption that does nothing; passing it stops sipgo from "building" a request
@@ -564,27 +502,6 @@ func (s *Server) pick(r *sip.Request, pinned bool) error {
 		v.Port = s.portFor(transportIndex(r.Transport()))
 	}
 	return nil
-}
-
-// transportToward is the transport of the next hop of req: the top Route's, else the Request-URI's
-// transport parameter, else udp.
-func transportToward(req *sip.Request) string {
-	u := &req.Recipient
-	if r := req.Route(); r != nil {
-		u = &r.Address
-	}
-	return uriTransport(u)
-}
-
-// uriTransport is the transport toward u: its transport parameter, else TLS for sips:, else UDP.
-func uriTransport(u *sip.Uri) string {
-	if t, ok := u.UriParams.Get("transport"); ok && t != "" {
-		return strings.ToUpper(t)
-	}
-	if u.Scheme == "sips" {
-		return "TLS"
-	}
-	return "UDP"
 }
 
 // FastTransactions is the number of transactions the fast path holds (calls in progress, and

@@ -85,21 +85,3 @@ func BenchmarkParse(b *testing.B) {
 		})
 	}
 }
-
-// BenchmarkCallerIdentity is the identity text of the plain INVITE's From: sip.Uri.String against
-// uriText.
-func BenchmarkCallerIdentity(b *testing.B) {
-	r := parseRequest(b, []byte(benchInvite))
-	b.Run("String", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			_ = r.From().Address.String()
-		}
-	})
-	b.Run("uriText", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			_ = uriText(&r.From().Address)
-		}
-	})
-}

@@ -476,6 +476,8 @@ func serverSeeds() map[string]string {
 	return seeds
 }
 
+var updateCorpus = flag.Bool("update-corpus", false, "rewrite the seed corpus in testdata/fuzz")
+
 // TestServerSeedCorpus keeps testdata/fuzz/FuzzServer in step with serverSeeds:
 // go test -run TestServerSeedCorpus -update-corpus.
 func TestServerSeedCorpus(t *testing.T) {

@@ -1,0 +1,390 @@
+package callsip
+
+import (
+	"context"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/herald-ims/herald/core/call"
+	"github.com/herald-ims/herald/core/media"
+	"github.com/herald-ims/herald/core/push"
+	"github.com/herald-ims/herald/core/sdp"
+	"github.com/herald-ims/herald/core/sipmsg"
+)
+
+// ownDialog is the SIP side of Herald's own early dialog with the caller (TS 24.182 forking model:
+// its own To-tag); where it stands is the call's machine's (call.State).
+type ownDialog struct {
+	cseq   uint32 // Herald's local CSeq for requests it sends on this dialog
+	prov   *sip.Response
+	answer *sdp.Session // Herald's current SDP on this dialog (the 183 answer, then the UPDATE offer)
+	sessID uint64
+
+	retransmit <-chan time.Time
+	timer      *time.Timer
+	sent       time.Time // when the outstanding reliable provisional was first sent
+
+	streams []ringStream // ringback streams answered in the 183 (claims 2, 6)
+
+	pub atomic.Pointer[string] // Herald's tag, published for handlers on other goroutines once a 183 of its own is built
+}
+
+type ringStream struct {
+	st    RingStream
+	dst   netip.AddrPort
+	track media.Track
+	enc   string
+}
+
+// earlyMedia is the P-Early-Media value of Herald's dialog (RFC 5009): sendonly while ringback plays.
+func (d *ownDialog) earlyMedia() string {
+	if len(d.streams) > 0 {
+		return "sendonly"
+	}
+	return "inactive"
+}
+
+// answerOffer is Herald's answer to the caller's offer on its early dialog (call.EarlyAnswer): the
+// ringback streams it names are reserved here, on the RTP plane, and kept for PRACK.
+func (c *Call) answerOffer(offer *sdp.Session) *sdp.Session {
+	s, d := c.env, &c.early
+	host, _ := s.MSRP.Addr()
+	var clip *media.Clip
+	rtpHost := ""
+	if c.plan.Ringback != "" && s.Ringback != nil {
+		clip, rtpHost = s.Ringback.Clip(c.plan.Ringback), s.Ringback.Addr()
+	}
+	ans, lines, failed := call.EarlyAnswer(offer, clip, host, rtpHost, d.sessID, func(l call.RingLine) (int, error) {
+		st, err := s.Ringback.Allocate()
+		if err != nil {
+			if n := s.Stats.RingbackNoPort.Add(1); n&(n-1) == 0 {
+				// Logged the 1st, 2nd, 4th, 8th… time: an exhausted plane fails every call, and
+				// the counter (/varz ringback_no_port) has them all.
+				s.Log.Warn("ringback port", "call_id", c.callID, "skipped_lines", n, "error", err)
+			}
+			return 0, err
+		}
+		d.streams = append(d.streams, ringStream{st: st, dst: l.Dst, track: l.Choice.Track, enc: l.Choice.Encoding})
+		return st.Port(), nil
+	})
+	switch {
+	case clip == nil || len(lines) > 0:
+	case failed:
+		s.trace("herald: ringback %q skipped: no RTP port", c.plan.Ringback)
+	default:
+		s.Stats.RingbackNoCodec.Add(1)
+		s.trace("herald: ringback %q skipped: no codec in common with the caller's offer", c.plan.Ringback)
+	}
+	return ans
+}
+
+// playRingback starts every answered stream (after PRACK: the offer/answer is complete) and
+// returns how many play.
+func (c *Call) playRingback() int {
+	n := 0
+	for _, r := range c.early.streams {
+		if err := r.st.Play(r.dst, r.track); err != nil {
+			c.env.Log.Warn("ringback play", "call_id", c.callID, "error", err)
+			continue
+		}
+		n++
+		c.env.Stats.Ringbacks.Add(1)
+		c.rec.ringback.Store(true)
+		c.env.trace("herald → caller  RTP ringback %q as %s to %s", c.plan.Ringback, r.enc, r.dst)
+	}
+	return n
+}
+
+// stopRingback stops and releases every stream; safe to call more than once.
+func (c *Call) stopRingback() {
+	for _, r := range c.early.streams {
+		r.st.Stop()
+	}
+	if len(c.early.streams) > 0 {
+		c.env.trace("herald: ringback stopped")
+	}
+	c.early.streams = nil
+}
+
+func (d *ownDialog) publishedTag() string {
+	if p := d.pub.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+// publish makes Herald's tag known to the PRACK and UPDATE handlers (OwnDialog).
+func (d *ownDialog) publish(tag string) {
+	if d.pub.Load() == nil {
+		d.pub.Store(&tag)
+	}
+}
+
+// sendEarly183 opens Herald's early dialog: a reliable 183 (RFC 3262) answering the caller's offer,
+// media inactive until a ringback plays on it; with the callee card's Call-Info link when link is
+// set (the caller is not known to take the UPDATE).
+func (c *Call) sendEarly183(rseq uint32, link bool) {
+	s := c.env
+	d := &c.early
+	d.sessID = uint64(time.Now().UnixNano())
+	d.cseq = 1
+
+	var body []byte
+	if offerCT := contentType(c.req); len(c.req.Body()) > 0 {
+		session, _, err := sdp.SplitBody(offerCT, c.req.Body())
+		if err == nil && session != nil {
+			if offer, err := sdp.Parse(session); err == nil {
+				d.answer = c.answerOffer(offer)
+				body = d.answer.Marshal()
+			}
+		}
+	}
+	res := sip.NewResponseFromRequest(c.req, 183, "Session Progress", nil)
+	res.To().Params.Add("tag", c.tag)
+	res.AppendHeader(sip.NewHeader("Require", "100rel"))
+	res.AppendHeader(rseqHeader(rseq))
+	res.AppendHeader(s.Host.Contact(c.req.Transport()))
+	res.AppendHeader(sip.NewHeader("Allow", Allow))
+	if c.caps.EarlyMedia {
+		res.AppendHeader(sip.NewHeader("P-Early-Media", d.earlyMedia()))
+	}
+	if link {
+		if l := c.callInfo(c.plan.CalleeCard); l != "" {
+			res.AppendHeader(sip.NewHeader("Call-Info", l))
+			s.Stats.Capability.CalleeCardCallInfo.Add(1)
+			s.trace("herald: caller not known to take the UPDATE: callee card as Call-Info %s on the 183", l)
+		}
+	}
+	if body != nil {
+		res.AppendHeader(ctHeader("application/sdp"))
+		res.SetBody(body)
+	}
+	d.prov = res
+	d.publish(c.tag)
+	d.sent = time.Now()
+	s.trace("herald → caller  SIP 183 Session Progress (own early dialog tag %s, Require: 100rel, RSeq %d)", c.tag, rseq)
+	c.sendProvisional()
+	c.noteReliable()
+}
+
+// sendLink183 offers the callee card to the caller as a Call-Info link (c.link) on a 183 without a
+// body, on Herald's dialog; reliable (Require: 100rel, RSeq) when the caller requires 100rel.
+func (c *Call) sendLink183(reliable bool, rseq uint32) {
+	d := &c.early
+	d.publish(c.tag)
+	res := sip.NewResponseFromRequest(c.req, 183, "Session Progress", nil)
+	res.To().Params.Add("tag", c.tag)
+	res.AppendHeader(c.env.Host.Contact(c.req.Transport()))
+	res.AppendHeader(sip.NewHeader("Call-Info", c.link))
+	res.SetDestination(c.req.Source())
+	if !reliable {
+		c.env.trace("herald → caller  SIP 183 Session Progress (callee card as Call-Info %s)", c.link)
+		_ = c.tx.Respond(res)
+		return
+	}
+	res.AppendHeader(sip.NewHeader("Require", "100rel"))
+	res.AppendHeader(rseqHeader(rseq))
+	d.prov = res
+	d.sent = time.Now()
+	c.env.trace("herald → caller  SIP 183 Session Progress (callee card as Call-Info %s; Require: 100rel, RSeq %d)", c.link, rseq)
+	c.sendProvisional()
+}
+
+func (c *Call) sendProvisional() {
+	out := c.early.prov.Clone()
+	out.SetDestination(c.req.Source())
+	if err := c.tx.Respond(out); err != nil {
+		c.env.Log.Debug("send reliable provisional", "call_id", c.callID, "error", err)
+	}
+}
+
+// send199 ends Herald's early dialog before the final response (RFC 6228: 199 Early Dialog
+// Terminated, unreliable).
+func (c *Call) send199() {
+	res := sip.NewResponseFromRequest(c.req, 199, "Early Dialog Terminated", nil)
+	res.To().Params.Add("tag", c.tag)
+	res.AppendHeader(c.env.Host.Contact(c.req.Transport()))
+	res.SetDestination(c.req.Source())
+	c.env.trace("herald → caller  SIP 199 Early Dialog Terminated (own early dialog)")
+	_ = c.tx.Respond(res)
+}
+
+// prackEvent carries a PRACK on Herald's early dialog to the controller; done is closed once it was
+// answered.
+type prackEvent struct {
+	req  *sip.Request
+	tx   sip.ServerTransaction
+	done chan struct{}
+}
+
+// post hands a request on Herald's own dialog to the call's controller and blocks (as sipgo needs
+// of a handler) until the controller has answered it, closing done; if the call ends first the
+// request gets 481.
+func (c *Call) post(ev any, done <-chan struct{}, req *sip.Request, tx sip.ServerTransaction) {
+	select {
+	case c.events <- ev:
+		// The controller cancels ctx only after run returns, and it answers every event it takes
+		// before that, so done closes once the event was taken. The channel is buffered: an event
+		// left in it by a controller that ended meanwhile is answered here.
+		select {
+		case <-done:
+		case <-c.ctx.Done():
+			select {
+			case <-done:
+			default:
+				sipmsg.Respond(tx, req, 481, "Call/Transaction Does Not Exist")
+			}
+		}
+	case <-c.ctx.Done():
+		sipmsg.Respond(tx, req, 481, "Call/Transaction Does Not Exist")
+	}
+}
+
+func (d *ownDialog) tagPublished(tag string) bool { return tag != "" && d.publishedTag() == tag }
+
+func (c *Call) onPrack(e *prackEvent) {
+	defer close(e.done)
+	rseq, cseq, method, ok := rseqOf(headerValue(e.req, "RAck"))
+	c.inReq, c.inTx = e.req, e.tx
+	c.env.trace("caller → herald  SIP PRACK (RAck %d %d %s)", rseq, cseq, method)
+	c.handle(call.Event{Kind: call.EvPrack, Parsed: ok, RSeq: rseq, CSeq: cseq, Method: method})
+}
+
+// sendCalleeCardUpdate is the media request message of claims 1 and 5: an UPDATE on Herald's early
+// dialog that keeps the current m-lines and adds the callee card's m=message push offer (claims 4, 7).
+func (c *Call) sendCalleeCardUpdate() call.UpdateOut {
+	s := c.env
+	d := &c.early
+	// Contact is parsed on demand (sipmsg.HeaderParsers): an INVITE whose Contact does not parse has no
+	// target for the UPDATE, and the call goes on without the callee card.
+	target := c.req.Contact()
+	if target == nil {
+		s.Log.Info("callee card not offered in an UPDATE: caller's Contact does not parse", "call_id", c.callID)
+		return call.UpdateOutNoTarget
+	}
+	ps, offer, err := c.openPush(push.CalleeCard, c.plan.CalleeCard)
+	if err != nil {
+		s.Log.Warn("callee card", "call_id", c.callID, "error", err)
+		return call.UpdateOutNotOpen
+	}
+	host, _ := s.MSRP.Addr()
+	sess := call.UpdateOffer(d.answer, host, d.sessID, offer.Media())
+	body := sess.Marshal()
+
+	u := sip.NewRequest(sip.UPDATE, target.Address)
+	for _, h := range c.req.GetHeaders("Record-Route") {
+		if rr, ok := h.(*sip.RecordRouteHeader); ok {
+			u.AppendHeader(&sip.RouteHeader{Address: rr.Address})
+		}
+	}
+	mf := sip.MaxForwardsHeader(70)
+	u.AppendHeader(&mf)
+	from := &sip.FromHeader{DisplayName: c.req.To().DisplayName, Address: c.req.To().Address, Params: sip.NewParams()}
+	from.Params.Add("tag", c.tag)
+	u.AppendHeader(from)
+	to := &sip.ToHeader{DisplayName: c.req.From().DisplayName, Address: c.req.From().Address, Params: c.req.From().Params.Clone()}
+	u.AppendHeader(to)
+	u.AppendHeader(sip.HeaderClone(c.req.CallID()))
+	d.cseq++
+	u.AppendHeader(&sip.CSeqHeader{SeqNo: d.cseq, MethodName: sip.UPDATE})
+	u.AppendHeader(s.Host.Contact(c.req.Transport()))
+	if c.caps.EarlyMedia {
+		u.AppendHeader(sip.NewHeader("P-Early-Media", d.earlyMedia()))
+	}
+	u.AppendHeader(ctHeader("application/sdp"))
+	u.SetBody(body)
+	u.SetTransport(sipmsg.TransportToward(u))
+	s.Stats.CalleeCards.Add(1)
+	s.trace("herald → caller  SIP UPDATE (media request message: callee card %q, path %s)", ps.Page.Name, offer.PathURI)
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		defer func() { s.Host.Recovered(recover()) }()
+		fire(&c.env.Faults.Helper, "update")
+		ctx, cancel := context.WithTimeout(c.ctx, 64*s.T1)
+		defer cancel()
+		res, err := s.Host.Originate(ctx, u)
+		select {
+		case c.events <- &updateDone{res: res, err: err, sess: ps}:
+		case <-c.ctx.Done():
+		}
+	}()
+	return call.UpdateOutSent
+}
+
+type updateDone struct {
+	res  *sip.Response
+	err  error
+	sess *push.Session
+}
+
+// onUpdateDone turns the caller's answer to the UPDATE into an event: its code (0 for none), and
+// whether the answer declined the m=message line (RFC 3264 §6) or took it (its MSRP lines).
+func (c *Call) onUpdateDone(e *updateDone) {
+	ev := call.Event{Kind: call.EvUpdateResult}
+	c.answers = nil
+	if e.res != nil {
+		ev.Code = e.res.StatusCode
+	}
+	if e.err != nil || e.res == nil || !e.res.IsSuccess() {
+		if ev.Code >= 200 && ev.Code < 300 {
+			ev.Code = 0 // a transport error after all
+		}
+		c.env.trace("herald: UPDATE refused (%d %v): callee card withdrawn from MSRP, offered as Call-Info", ev.Code, e.err)
+		c.handle(ev)
+		return
+	}
+	ev.Declined, c.answers = call.UpdateAnswer(e.res.Body())
+	if ev.Declined {
+		c.env.trace("caller → herald  SIP 200 (UPDATE): callee card declined (m=message port 0)")
+	}
+	for _, info := range c.answers {
+		c.env.trace("caller → herald  SIP 200 (UPDATE): path %v setup %s", info.Path, info.Setup)
+	}
+	ev.EarlyAnswer = len(c.answers) > 0
+	c.handle(ev)
+}
+
+// inboundUpdate is an UPDATE the caller sent on Herald's early dialog.
+type inboundUpdate struct {
+	req  *sip.Request
+	tx   sip.ServerTransaction
+	done chan struct{}
+}
+
+// OwnDialog reports whether tag, a request's To tag, is Herald's on this call's own early dialog:
+// the request is then the call's (Prack, Update), not one to proxy. The tag is published, as an
+// immutable string, before the 183 that carries it goes out; any goroutine may ask.
+func (c *Call) OwnDialog(tag string) bool { return c.early.tagPublished(tag) }
+
+// Prack hands a PRACK on Herald's own early dialog (OwnDialog) to the call's controller and returns
+// once it was answered (481 when the call ended first).
+func (c *Call) Prack(req *sip.Request, tx sip.ServerTransaction) {
+	ev := &prackEvent{req: req, tx: tx, done: make(chan struct{})}
+	c.post(ev, ev.done, req, tx)
+}
+
+// Update hands an UPDATE the caller sent on Herald's own early dialog (OwnDialog) to the call's
+// controller and returns once it was answered (481 when the call ended first).
+func (c *Call) Update(req *sip.Request, tx sip.ServerTransaction) {
+	ev := &inboundUpdate{req: req, tx: tx, done: make(chan struct{})}
+	c.post(ev, ev.done, req, tx)
+}
+
+func rseqOf(v string) (rseq, cseq uint32, method string, ok bool) {
+	f := strings.Fields(v)
+	if len(f) != 3 {
+		return 0, 0, "", false
+	}
+	a, err1 := strconv.ParseUint(f[0], 10, 32)
+	b, err2 := strconv.ParseUint(f[1], 10, 32)
+	if err1 != nil || err2 != nil {
+		return 0, 0, "", false
+	}
+	return uint32(a), uint32(b), f[2], true
+}
