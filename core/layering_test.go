@@ -90,16 +90,16 @@ func goList(t *testing.T, args ...string) []string {
 }
 
 // Size rules (issue 15): a production Go file of the module is at most maxFileLines long, and the
-// production code of core/signal (sipgo glue and call control; the fast path's engine is
-// core/sipfast, the message checks core/sipmsg, the counters core/sipstats) is at most
-// signalLines. The issue's target for core/signal is 2,500 lines; signalLines is a ceiling that may
-// only come down toward it: core/signal's 3,263 lines at this writing plus the work then in flight
-// on the call's lookups and the general path's transactions. The rest needs the per-call logic of
-// invite.go, early.go and callact.go in core/call. longFiles are the files over maxFileLines today, each held at its
-// size until it is split. The vendored sipgo (netio/sipgo) is a module of its own and not counted.
+// production code of core/signal (the SIP server on sipgo: listeners, routing, proxying, admission,
+// the fast path's glue; the fast path's engine is core/sipfast, the message checks core/sipmsg, the
+// counters core/sipstats, and one call's controller core/callsip) is at most signalLines. The
+// issue's target for core/signal is 2,500 lines; signalLines is a ceiling that may only come down:
+// core/signal's 1,880 lines once the call controller moved to core/callsip, rounded up. longFiles
+// are the files over maxFileLines today, each held at its size until it is split. The vendored
+// sipgo (netio/sipgo) is a module of its own and not counted.
 const (
 	maxFileLines = 800
-	signalLines  = 3500
+	signalLines  = 1950
 )
 
 var longFiles = map[string]int{} // none today (core/call/machine.go was, until split into events.go and push.go)
