@@ -45,7 +45,7 @@ type Call struct {
 	pushes    [3]pushWatch  // by call.Card: each push session's binding and result, read by run
 	early     ownDialog     // Herald's own early dialog toward the caller
 	cancelled chan struct{} // closed by sipgo's OnCancel callback
-	rec       callRecord    // histograms and the call's info line (callrecord.go)
+	rec       callRecord    // histograms and the call's info line (record.go)
 
 	// The forwarded INVITE's client transactions (a resend without the early-session part adds
 	// one) and the current one's channels, nil while none is listened to.
