@@ -1,7 +1,9 @@
 #!/bin/bash
 # plain.sh TAG BIN...: plain forwarding at 5000 calls/s for 60 s per binary, RSS each second
+# (rss.sh), output in /tmp/perf/runs/TAG.*; run from anywhere in the repository.
 TAG=$1; shift
-cd /work/wt-perf
+mkdir -p /tmp/perf/runs
+cd "$(dirname "$0")/../../.."
 for B in "$@"; do
   n=$(basename $B)
   echo "== $n load $(cat /proc/loadavg)" >> /tmp/perf/runs/$TAG.txt
