@@ -98,7 +98,7 @@ type txLive struct {
 }
 
 // retain drops the in-progress part of tx, which from now on only absorbs retransmissions until
-// Timer J or L (its tEnd). Under f.mu.
+// Timer J or L (Tx.end). Under f.mu.
 func (tx *Tx) retain() { tx.lv = nil }
 
 // Conn is a UDP socket the host serves: the engine answers and forwards from the socket a

@@ -308,7 +308,7 @@ func (f *Engine) onAck(m *fmsg, src netip.AddrPort, c Conn) Reason {
 	f.lock(m)
 	if tx := f.inv[string(m.txKey(kb[:0]))]; tx != nil && tx.state != fsAccepted {
 		if tx.state == fsCompleted && tx.lv.t[tFinal] != 0 {
-			tx.lv.t[tFinal] = 0 // Timer G stops; tEnd (H, and D downstream) still bounds the state
+			tx.lv.t[tFinal] = 0 // Timer G stops; Tx.end (H, and D downstream) still bounds the state
 			f.relink(tx)
 		}
 		f.unlock(m)
