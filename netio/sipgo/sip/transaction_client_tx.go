@@ -243,6 +243,12 @@ func (tx *ClientTx) delete(err error) bool {
 		tx.timer_d.Stop()
 		tx.timer_d = nil
 	}
+	// Herald patch: Timer M too. Upstream left it running, and its closure held the terminated
+	// transaction and its request (for a proxy, the whole forwarded INVITE) for 64·T1 after the 2xx.
+	if tx.timer_m != nil {
+		tx.timer_m.Stop()
+		tx.timer_m = nil
+	}
 	tx.mu.Unlock()
 	// Maybe there is better way
 	if onterm != nil {

@@ -21,7 +21,8 @@ type ServerTx struct {
 	timer_1xx    *time.Timer
 	timer_l      *time.Timer
 	reliable     bool
-	toTag        string // Herald patch: see SetToTag
+	toTag        string        // Herald patch: see SetToTag
+	method       RequestMethod // Herald patch: the request's method, kept when slim drops origin
 }
 
 // SetToTag (Herald patch) sets the To tag of the responses the transaction layer itself sends for
@@ -56,6 +57,7 @@ func NewServerTx(key string, origin *Request, conn Connection, logger *slog.Logg
 	tx.done = make(chan struct{})
 	tx.log = logger
 	tx.origin = origin // NOTE: user may do some changes on this request which creates RACE
+	tx.method = origin.Method
 	tx.reliable = IsReliable(origin.Transport())
 	return tx
 }
@@ -74,9 +76,10 @@ func (tx *ServerTx) Init() error {
 	// RFC 3261 - 17.2.1
 	if tx.Origin().IsInvite() {
 		tx.mu.Lock()
+		origin := tx.origin
 		tx.timer_1xx = time.AfterFunc(Timer_1xx, func() {
 			trying := NewResponseFromRequest(
-				tx.Origin(),
+				origin,
 				100,
 				"Trying",
 				nil,
@@ -109,7 +112,7 @@ func (tx *ServerTx) Receive(req *Request) error {
 
 	var input fsmInput
 	switch {
-	case req.Method == tx.origin.Method:
+	case req.Method == tx.method:
 		input = server_input_request
 	case req.IsAck(): // ACK for non-2xx response
 		input = server_input_ack
@@ -297,4 +300,24 @@ func (tx *ServerTx) delete(err error) bool {
 		}
 	}
 	return true
+}
+
+// slim (Herald patch) drops what the transaction no longer needs once its final response is sent
+// and it is only kept to absorb retransmissions: the request (with its body) and, for an INVITE
+// answered 2xx, the 2xx itself. RFC 6026 §7.1: in "Accepted" a retransmitted INVITE is absorbed
+// and the server transaction never retransmits the 2xx on its own (the TU passes any further 2xx,
+// which sets fsmResp again); RFC 3261 §17.2.2: in "Completed" a non-INVITE transaction answers a
+// retransmission with its last response, so that one stays. Upstream kept the parsed request and
+// response 64·T1 per transaction, which at a sustained call rate R is R × 32 s of whole messages.
+// Called inside the FSM (fsmMu held), after the final response is on the wire.
+func (tx *ServerTx) slim(dropResp bool) {
+	tx.mu.Lock()
+	o := tx.origin
+	tx.origin = &Request{Method: o.Method, MessageData: MessageData{SipVersion: o.SipVersion, tp: o.tp}}
+	tx.mu.Unlock()
+	tx.fsmCancel = nil
+	if dropResp && tx.fsmResp != nil {
+		// A status-only stand-in: TerminateGracefully reads it to see the transaction is final.
+		tx.fsmResp = &Response{StatusCode: tx.fsmResp.StatusCode, Reason: tx.fsmResp.Reason}
+	}
 }

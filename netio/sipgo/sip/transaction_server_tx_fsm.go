@@ -220,6 +220,7 @@ func (tx *ServerTx) actRespondAccept() fsmInput {
 		tx.spinFsm(server_input_timer_l)
 	})
 	tx.mu.Unlock()
+	tx.slim(true) // Herald patch: see slim
 
 	return FsmInputNone
 }
@@ -244,6 +245,9 @@ func (tx *ServerTx) actFinal() fsmInput {
 		tx.spinFsm(server_input_timer_j)
 	})
 	tx.mu.Unlock()
+	if tx.method != INVITE {
+		tx.slim(false) // Herald patch: see slim
+	}
 
 	return FsmInputNone
 }

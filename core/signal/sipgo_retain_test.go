@@ -1,0 +1,180 @@
+package signal
+
+import (
+	"bytes"
+	"io"
+	"log/slog"
+	"net"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+// The tests below pin the two Herald patches to sipgo's transactions that bound what a finished
+// transaction keeps (netio/sipgo/HERALD.md): ClientTx.Terminate stops Timer M, and a server
+// transaction answered finally drops its request (and an INVITE's 2xx) while it is kept 64·T1 for
+// retransmissions. Both are what a push call's memory at a sustained call rate is made of.
+
+// recConn is a sip.Connection that records what the transaction layer writes.
+type recConn struct {
+	mu  sync.Mutex
+	out [][]byte
+}
+
+func (c *recConn) LocalAddr() net.Addr { return &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5070} }
+func (c *recConn) WriteMsg(m sip.Message) error {
+	var b bytes.Buffer
+	m.StringWrite(&b)
+	c.mu.Lock()
+	c.out = append(c.out, b.Bytes())
+	c.mu.Unlock()
+	return nil
+}
+func (c *recConn) Ref(int) int            { return 1 }
+func (c *recConn) TryClose() (int, error) { return 1, nil }
+func (c *recConn) Close() error           { return nil }
+func (c *recConn) writes() [][]byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([][]byte(nil), c.out...)
+}
+func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+func parseReq(t *testing.T, s string) *sip.Request {
+	t.Helper()
+	m, err := sip.ParseMessage([]byte(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m.(*sip.Request)
+}
+
+const retainInvite = "INVITE sip:bob@127.0.0.1:5080 SIP/2.0\r\n" +
+	"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-retain-1\r\n" +
+	"From: <sip:alice@example.com>;tag=a1\r\n" +
+	"To: <sip:bob@example.com>\r\n" +
+	"Call-ID: retain-1@127.0.0.1\r\n" +
+	"CSeq: 1 INVITE\r\n" +
+	"Contact: <sip:alice@127.0.0.1:5060>\r\n" +
+	"Max-Forwards: 70\r\n" +
+	"Content-Type: application/sdp\r\n" +
+	"Content-Length: 4\r\n\r\nv=0\n"
+
+const retainPrack = "PRACK sip:herald@127.0.0.1:5070 SIP/2.0\r\n" +
+	"Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK-retain-2\r\n" +
+	"From: <sip:alice@example.com>;tag=a1\r\n" +
+	"To: <sip:bob@example.com>;tag=h1\r\n" +
+	"Call-ID: retain-1@127.0.0.1\r\n" +
+	"CSeq: 2 PRACK\r\n" +
+	"RAck: 1 1 INVITE\r\n" +
+	"Max-Forwards: 70\r\n" +
+	"Content-Length: 0\r\n\r\n"
+
+// collected reports whether the object a cleanup was registered on is collected within d.
+func collected(ch <-chan struct{}, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		runtime.GC()
+		select {
+		case <-ch:
+			return true
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	return false
+}
+
+func TestSipgoClientTxTerminateStopsTimerM(t *testing.T) {
+	conn := &recConn{}
+	freed := make(chan struct{})
+	func() {
+		req := parseReq(t, retainInvite)
+		runtime.AddCleanup(req, func(ch chan struct{}) { close(ch) }, freed)
+		tx := sip.NewClientTx("retain-client", req, conn, quietLog())
+		if err := tx.Init(); err != nil {
+			t.Fatal(err)
+		}
+		res := sip.NewResponseFromRequest(req, 200, "OK", nil)
+		go tx.Receive(res) // RFC 6026 §8.4: Accepted, Timer M (64·T1) starts
+		select {
+		case <-tx.Responses():
+		case <-time.After(2 * time.Second):
+			t.Fatal("the 2xx was not passed up")
+		}
+		tx.Terminate() // what Herald does once it relayed the 2xx
+	}()
+	// Nothing here refers to the transaction any more; Timer M is 32 s, so a request still live
+	// after a few collections is held by the timer's closure.
+	if !collected(freed, 3*time.Second) {
+		t.Fatal("a terminated INVITE client transaction is still held with its request (Timer M left running)")
+	}
+}
+
+func TestSipgoServerTxSlimAfterFinal(t *testing.T) {
+	t.Run("INVITE accepted: request and 2xx dropped, retransmission absorbed", func(t *testing.T) {
+		conn := &recConn{}
+		reqFreed, resFreed := make(chan struct{}), make(chan struct{})
+		tx := func() *sip.ServerTx {
+			req := parseReq(t, retainInvite)
+			runtime.AddCleanup(req, func(ch chan struct{}) { close(ch) }, reqFreed)
+			tx := sip.NewServerTx("retain-inv", req, conn, quietLog())
+			if err := tx.Init(); err != nil {
+				t.Fatal(err)
+			}
+			res := sip.NewResponseFromRequest(req, 200, "OK", []byte("v=0\n"))
+			runtime.AddCleanup(res, func(ch chan struct{}) { close(ch) }, resFreed)
+			if err := tx.Respond(res); err != nil {
+				t.Fatal(err)
+			}
+			return tx
+		}()
+		tx.TerminateGracefully() // what sipgo's server does when the handler returns
+		if !collected(reqFreed, 3*time.Second) || !collected(resFreed, 3*time.Second) {
+			t.Fatal("an accepted INVITE server transaction still holds its request or its 2xx")
+		}
+		select {
+		case <-tx.Done():
+			t.Fatal("the accepted transaction ended before Timer L (RFC 6026 §7.1)")
+		default:
+		}
+		n := len(conn.writes())
+		if err := tx.Receive(parseReq(t, retainInvite)); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
+		if got := len(conn.writes()); got != n {
+			t.Fatalf("a retransmitted INVITE in Accepted was answered (%d writes, want %d): it must be absorbed", got, n)
+		}
+		tx.Terminate()
+	})
+	t.Run("non-INVITE completed: request dropped, retransmission answered with the same final", func(t *testing.T) {
+		conn := &recConn{}
+		reqFreed := make(chan struct{})
+		tx := func() *sip.ServerTx {
+			req := parseReq(t, retainPrack)
+			runtime.AddCleanup(req, func(ch chan struct{}) { close(ch) }, reqFreed)
+			tx := sip.NewServerTx("retain-prack", req, conn, quietLog())
+			if err := tx.Init(); err != nil {
+				t.Fatal(err)
+			}
+			if err := tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil)); err != nil {
+				t.Fatal(err)
+			}
+			return tx
+		}()
+		tx.TerminateGracefully()
+		if !collected(reqFreed, 3*time.Second) {
+			t.Fatal("a completed non-INVITE server transaction still holds its request")
+		}
+		if err := tx.Receive(parseReq(t, retainPrack)); err != nil {
+			t.Fatal(err)
+		}
+		w := conn.writes()
+		if len(w) != 2 || !bytes.Equal(w[0], w[1]) || !bytes.HasPrefix(w[1], []byte("SIP/2.0 200 OK\r\n")) {
+			t.Fatalf("a retransmitted PRACK in Completed must get the same 200 again (RFC 3261 §17.2.2), writes:\n%q", w)
+		}
+		tx.Terminate()
+	})
+}
