@@ -2,10 +2,12 @@ package signal
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -176,5 +178,29 @@ func TestSipgoServerTxSlimAfterFinal(t *testing.T) {
 			t.Fatalf("a retransmitted PRACK in Completed must get the same 200 again (RFC 3261 §17.2.2), writes:\n%q", w)
 		}
 		tx.Terminate()
+	})
+	t.Run("stand-ins shared for standard methods only (the table stays bounded)", func(t *testing.T) {
+		finalOrigin := func(method string, n int) *sip.Request {
+			raw := strings.ReplaceAll(retainPrack, "PRACK", method)
+			raw = strings.Replace(raw, "z9hG4bK-retain-2", fmt.Sprintf("z9hG4bK-slim-%s-%d", method, n), 1)
+			req := parseReq(t, raw)
+			req.SetTransport("UDP") // as the transport layer sets it on a received request
+			tx := sip.NewServerTx(fmt.Sprintf("slim-%s-%d", method, n), req, &recConn{}, quietLog())
+			if err := tx.Init(); err != nil {
+				t.Fatal(err)
+			}
+			if err := tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil)); err != nil {
+				t.Fatal(err)
+			}
+			defer tx.Terminate()
+			return tx.Origin()
+		}
+		if a, b := finalOrigin("INFO", 1), finalOrigin("INFO", 2); a != b || a.Method != sip.INFO {
+			t.Fatalf("two finished INFO transactions: stand-ins %p %p, want one shared", a, b)
+		}
+		// A method a peer invents is not interned: a flood of them must not grow a table for good.
+		if a, b := finalOrigin("XFLOOD", 1), finalOrigin("XFLOOD", 2); a == b || a.Method != "XFLOOD" {
+			t.Fatalf("two finished XFLOOD transactions share stand-in %p: a peer's methods would be kept forever", a)
+		}
 	})
 }

@@ -3,6 +3,7 @@ package sip
 import (
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 )
 
@@ -312,12 +313,60 @@ func (tx *ServerTx) delete(err error) bool {
 // Called inside the FSM (fsmMu held), after the final response is on the wire.
 func (tx *ServerTx) slim(dropResp bool) {
 	tx.mu.Lock()
-	o := tx.origin
-	tx.origin = &Request{Method: o.Method, MessageData: MessageData{SipVersion: o.SipVersion, tp: o.tp}}
+	tx.origin = slimRequest(tx.origin)
 	tx.mu.Unlock()
 	tx.fsmCancel = nil
 	if dropResp && tx.fsmResp != nil {
 		// A status-only stand-in: TerminateGracefully reads it to see the transaction is final.
-		tx.fsmResp = &Response{StatusCode: tx.fsmResp.StatusCode, Reason: tx.fsmResp.Reason}
+		tx.fsmResp = slimResponse(tx.fsmResp)
 	}
+}
+
+// The stand-ins slim leaves are shared by every transaction with the same method and transport
+// (or status) and never written: one per kind instead of one per call. Only standard methods and
+// transports are shared (both come from the wire), so the table stays bounded.
+type slimKey struct {
+	method RequestMethod
+	tp     string
+	code   int
+}
+
+var slimMsgs sync.Map // slimKey -> *Request | *Response
+
+func slimRequest(o *Request) *Request {
+	k := slimKey{method: o.Method, tp: o.tp}
+	if v, ok := slimMsgs.Load(k); ok {
+		return v.(*Request)
+	}
+	r := &Request{Method: o.Method, MessageData: MessageData{SipVersion: "SIP/2.0", tp: o.tp}}
+	if !slimShared(o.Method, o.tp) {
+		return r
+	}
+	v, _ := slimMsgs.LoadOrStore(k, r)
+	return v.(*Request)
+}
+
+func slimShared(m RequestMethod, tp string) bool {
+	switch m {
+	case INVITE, ACK, CANCEL, BYE, REGISTER, OPTIONS, SUBSCRIBE, NOTIFY, REFER, INFO, MESSAGE, PRACK, UPDATE, PUBLISH:
+	default:
+		return false
+	}
+	switch tp {
+	case "UDP", "TCP", "TLS", "WS", "WSS", "udp", "tcp", "tls", "ws", "wss":
+		return true
+	}
+	return false
+}
+
+func slimResponse(r *Response) *Response {
+	if r.StatusCode < 100 || r.StatusCode > 699 {
+		return &Response{StatusCode: r.StatusCode}
+	}
+	k := slimKey{code: r.StatusCode}
+	if v, ok := slimMsgs.Load(k); ok {
+		return v.(*Response)
+	}
+	v, _ := slimMsgs.LoadOrStore(k, &Response{StatusCode: r.StatusCode})
+	return v.(*Response)
 }
