@@ -61,7 +61,31 @@ type Stats struct {
 
 type packet struct {
 	b    []byte
+	buf  *[]byte // b's pooled backing array, returned once the general stack copied b out; nil if b is its own
 	from net.Addr
+}
+
+// pooledSize bounds the datagrams whose copy for the general stack comes from packetBufs: every
+// SIP message that fits an Ethernet MTU (RFC 3261 §18.1.1) and most that do not; larger ones get
+// a buffer of their own.
+const pooledSize = 2048
+
+var packetBufs = sync.Pool{New: func() any { b := make([]byte, pooledSize); return &b }}
+
+// queued copies b for the general stack (the read buffer is reused by the next batch).
+func queued(b []byte, from net.Addr) packet {
+	if len(b) > pooledSize {
+		return packet{b: append([]byte(nil), b...), from: from}
+	}
+	buf := packetBufs.Get().(*[]byte)
+	return packet{b: (*buf)[:copy(*buf, b)], buf: buf, from: from}
+}
+
+// release returns the packet's buffer to the pool.
+func (pk packet) release() {
+	if pk.buf != nil {
+		packetBufs.Put(pk.buf)
+	}
 }
 
 // Socket is one served UDP socket.
@@ -171,10 +195,12 @@ func (s *Socket) offer(b []byte, from net.Addr) {
 			}
 		}
 	}
+	pk := queued(b, from)
 	select {
-	case s.q <- packet{b: append([]byte(nil), b...), from: from}:
+	case s.q <- pk:
 		s.Stats.General.Add(1)
 	default:
+		pk.release()
 		s.Stats.Dropped.Add(1)
 	}
 }
@@ -203,7 +229,9 @@ func (g general) ReadFrom(p []byte) (int, net.Addr, error) {
 	if !ok {
 		return 0, nil, net.ErrClosed
 	}
-	return copy(p, pk.b), pk.from, nil
+	n := copy(p, pk.b)
+	pk.release()
+	return n, pk.from, nil
 }
 
 func (g general) WriteTo(p []byte, a net.Addr) (int, error) { return g.s.pc.WriteTo(p, a) }

@@ -233,3 +233,46 @@ func BenchmarkReadBatch(b *testing.B) {
 		})
 	}
 }
+
+// The copies queued for the general stack come from a pool and go back to it once read: every
+// datagram still reaches the general stack byte for byte, whatever its size around the pooled
+// buffer's (a recycled buffer must never show an earlier datagram's bytes), and many queued at once
+// do not share a buffer.
+func TestGeneralPooledCopies(t *testing.T) {
+	uc := listen(t, "udp4", "127.0.0.1:0")
+	peer := listen(t, "udp4", "127.0.0.1:0")
+	defer peer.Close()
+	s := New(uc, Options{Fast: func([]byte, netip.AddrPort) bool { return false }})
+	go func() { _ = s.Serve() }()
+	defer s.Close()
+
+	sizes := []int{1, 100, pooledSize - 1, pooledSize, pooledSize + 1, 9000, 30, pooledSize}
+	var want [][]byte
+	for round := range 5 {
+		for i, n := range sizes {
+			b := bytes.Repeat([]byte{byte('a' + (round*len(sizes)+i)%26)}, n)
+			b[0] = byte(i) // distinguishes a datagram from a recycled buffer's tail
+			want = append(want, b)
+		}
+	}
+	// All sent before any is read: they sit in the queue together, each in its own buffer.
+	for _, b := range want {
+		if _, err := peer.WriteTo(b, uc.LocalAddr()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	g := s.General()
+	buf := make([]byte, 65535)
+	for i, w := range want {
+		k, _, err := g.ReadFrom(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(buf[:k], w) {
+			t.Fatalf("datagram %d (%d bytes): got %d bytes starting %q, want %q…", i, len(w), k, buf[:min(k, 8)], w[:min(len(w), 8)])
+		}
+	}
+	if d := s.Stats.Dropped.Load(); d != 0 {
+		t.Fatalf("%d dropped", d)
+	}
+}
