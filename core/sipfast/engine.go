@@ -66,9 +66,12 @@ type Tx struct {
 	cseq     uint32 // the INVITE's CSeq number (its 2xx's ACK has the same)
 	state    uint8  // fsCalling, ...
 	invite   bool
-	canceled bool  // the caller cancelled, or Timer C fired: Herald sent CANCEL downstream
-	ended    bool  // the call was counted done
-	end      int64 // when the transaction is forgotten (Timers D, H, J; RFC 6026 Timer L); 0 = not set
+	canceled bool // the caller cancelled, or Timer C fired: Herald sent CANCEL downstream
+	ended    bool // the call was counted done
+	// compacted: the transaction is in Engine.ret (retained.go) and in no table or wheel any more
+	compacted bool
+	end       int64  // when the transaction is forgotten (Timers D, H, J; RFC 6026 Timer L); 0 = not set
+	rkey      uint64 // its key in Engine.ret (retained.key)
 
 	// lv is what the transaction needs until it is only kept for retransmissions (an INVITE
 	// answered 2xx, RFC 6026's accepted state; a BYE or INFO answered, RFC 3261 Timer J): then it
@@ -281,8 +284,11 @@ type Engine struct {
 	// generations of 64·T1: the caller's ACK for one ends here.
 	own482   [2]map[string]struct{}
 	own482At int64
-	w        *wheel.Wheel[*Tx]
-	due      []*wheel.Node[*Tx]
+	// ret holds the finished transactions compacted (retained.go), which are in none of the
+	// tables above.
+	ret retained
+	w   *wheel.Wheel[*Tx]
+	due []*wheel.Node[*Tx]
 
 	nextID atomic.Uint64
 	active atomic.Int64
@@ -324,6 +330,7 @@ func New(cfg Config, host Host) *Engine {
 		dialogs: map[string]*Tx{}, own482: [2]map[string]struct{}{{}, {}},
 		stop: make(chan struct{}), done: make(chan struct{}),
 	}
+	f.ret = newRetained(f.seed)
 	if f.log == nil {
 		f.log = discardLog
 	}
@@ -354,8 +361,11 @@ func (f *Engine) Close() {
 func (f *Engine) Transactions() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return len(f.out)
+	return f.txCount()
 }
+
+// txCount is Transactions under f.mu.
+func (f *Engine) txCount() int { return len(f.out) + f.ret.n }
 
 // Calls is the calls in progress the engine carries (INVITE without a final response upstream).
 func (f *Engine) Calls() int { return int(f.active.Load()) }

@@ -4,6 +4,7 @@ package sipfast
 // and Herald's own answers.
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"hash/maphash"
@@ -32,6 +33,11 @@ func (f *Engine) onInvite(m *fmsg, src netip.AddrPort, c Conn) Reason {
 		f.flush(q[:n])
 		return ReasonAbsorbed
 	}
+	if _, ok := f.retRequest(m, recInvite); ok {
+		f.unlock(m) // answered 2xx (RFC 6026 accepted): absorbed
+		f.st.Absorbed.Add(1)
+		return ReasonAbsorbed
+	}
 	f.unlock(m)
 
 	h := f.host
@@ -54,7 +60,7 @@ func (f *Engine) onInvite(m *fmsg, src netip.AddrPort, c Conn) Reason {
 	}
 
 	tx := &Tx{id: f.nextID.Add(1), invite: true, branch: string(m.txKey(nil)), callID: callID, cseq: m.cseq, up: src, conn: c,
-		lv: &txLive{down: r.dst, born: f.now()}}
+		rkey: f.ret.key(recInvite, m.value(hCallID), 0), lv: &txLive{down: r.dst, born: f.now()}}
 	tx.lv.fwd = f.forwardRequest(m, src, r, f.branchOf(tx.id), f.cfg.RecordRoute)
 	if len(tx.lv.fwd) > f.cfg.MaxRequest {
 		return f.fallback(ReasonSize) // RFC 3261 §18.1.1: the general path sends it over TCP
@@ -73,12 +79,12 @@ func (f *Engine) onInvite(m *fmsg, src netip.AddrPort, c Conn) Reason {
 	}
 
 	f.lock(m)
-	if f.inv[tx.branch] != nil {
+	if _, ok := f.retRequest(m, recInvite); ok || f.inv[tx.branch] != nil {
 		f.unlock(m) // the same INVITE, read twice at once from two sockets
 		f.st.Absorbed.Add(1)
 		return ReasonAbsorbed
 	}
-	if len(f.out) >= MaxTxFactor*maxCalls {
+	if f.txCount() >= MaxTxFactor*maxCalls {
 		f.unlock(m)
 		add(f.ctr.Invites)
 		f.st.Overload.Add(1)
@@ -249,9 +255,10 @@ func (f *Engine) finalUp(tx *Tx, code int, res []byte) {
 	}
 	f.relink(tx)
 	f.endCall(tx)
-	if code < 300 && !tx.canceled {
+	if code < 300 && !tx.canceled && !f.compact(tx) {
 		// RFC 6026 accepted: only 2xx retransmissions (relayed) and the INVITE's (absorbed) are
-		// left. A cancelled call keeps its forwarded INVITE for the late 2xx (Late2xx).
+		// left, compacted (retained.go), or else in tx. A cancelled call keeps its forwarded INVITE
+		// for the late 2xx (Late2xx).
 		tx.retain()
 	}
 }
@@ -320,10 +327,15 @@ func (f *Engine) onAck(m *fmsg, src netip.AddrPort, c Conn) Reason {
 	if !mine {
 		_, mine = f.own482[1][string(key)]
 	}
-	d := f.dialogs[string(m.value(hCallID))]
+	callID := m.value(hCallID)
+	d := f.dialogs[string(callID)]
 	// The ACK for that INVITE's 2xx: same dialog and CSeq number (the ACK of a later re-INVITE,
 	// which sipgo proxies, has a higher one, and if it acknowledges a non-2xx it must end there).
 	ours := d != nil && d.cseq == m.cseq && d.okTag == string(tagOf(m.value(hTo)))
+	if d == nil {
+		x, ok := f.retInvite(callID)
+		ours = ok && bytes.Equal(x.callID, callID) && x.cseq == m.cseq && bytes.Equal(x.okTag, tagOf(m.value(hTo)))
+	}
 	f.unlock(m)
 	if mine {
 		f.st.Absorbed.Add(1)
@@ -361,8 +373,14 @@ func (f *Engine) onCancel(m *fmsg, src netip.AddrPort, c Conn) Reason {
 	f.lock(m)
 	tx := f.inv[string(m.txKey(kb[:0]))]
 	if tx == nil {
+		x, ok := f.retRequest(m, recInvite)
 		f.unlock(m)
-		return ReasonNoTransaction
+		if !ok {
+			return ReasonNoTransaction
+		}
+		// Answered 2xx (RFC 6026 accepted): only the CANCEL's 200 (RFC 3261 §16.10).
+		f.flush([]Datagram{{c, answer(m, src, 200, "OK", f.retTag(x.txKey)), src}})
+		return ReasonAnswered
 	}
 	if tx.tag == "" {
 		tx.tag = newTag()
@@ -499,6 +517,14 @@ func (f *Engine) onInDialog(m *fmsg, src netip.AddrPort, c Conn) Reason {
 		f.flush(q)
 		return ReasonAbsorbed
 	}
+	if x, ok := f.retRequest(m, recNonInvite); ok {
+		// Completed (RFC 3261 §17.2.2): the final response again.
+		c := f.connOf(&x)
+		f.unlock(m)
+		f.st.Absorbed.Add(1)
+		f.flush([]Datagram{{c, x.res, x.up}})
+		return ReasonAbsorbed
+	}
 	f.unlock(m)
 	if m.mf <= 1 {
 		return ReasonMaxForwards
@@ -517,18 +543,19 @@ func (f *Engine) onInDialog(m *fmsg, src netip.AddrPort, c Conn) Reason {
 	if !ok {
 		return ReasonRoute
 	}
-	tx := &Tx{id: f.nextID.Add(1), branch: string(m.txKey(nil)), up: src, conn: c, lv: &txLive{down: r.dst}}
+	tx := &Tx{id: f.nextID.Add(1), branch: string(m.txKey(nil)), up: src, conn: c,
+		rkey: f.ret.key(recNonInvite, callID, m.cseq), lv: &txLive{down: r.dst}}
 	tx.lv.fwd = f.forwardRequest(m, src, r, f.branchOf(tx.id), false)
 	if len(tx.lv.fwd) > f.cfg.MaxRequest {
 		return ReasonSize
 	}
 	f.lock(m)
-	if f.nonInv[tx.branch] != nil {
+	if _, ok := f.retRequest(m, recNonInvite); ok || f.nonInv[tx.branch] != nil {
 		f.unlock(m)
 		f.st.Absorbed.Add(1)
 		return ReasonAbsorbed
 	}
-	if len(f.out) >= MaxTxFactor*f.host.MaxCalls() {
+	if f.txCount() >= MaxTxFactor*f.host.MaxCalls() {
 		// The transaction limit (MaxTxFactor): refused without state (RFC 3261 §21.5.4).
 		f.unlock(m)
 		f.st.Overload.Add(1)
@@ -568,7 +595,10 @@ func (f *Engine) completeNonInvite(tx *Tx, res []byte) {
 	tx.state = fsCompleted
 	tx.last = res
 	tx.end = f.now() + 64*f.t1 // Timer J
-	tx.retain()                // and every other timer with it
+	if f.compact(tx) {
+		return // retained.go: the response and the keys as a record
+	}
+	tx.retain() // and every other timer with it
 	f.relink(tx)
 }
 

@@ -37,6 +37,16 @@ func (f *Engine) onResponse(m *fmsg) Reason {
 	f.lock(m)
 	tx := f.out[id]
 	if tx == nil {
+		if x, ok := f.retResponse(m, id); ok {
+			// Retained (retained.go): a 2xx to the INVITE is relayed again (RFC 6026), anything else
+			// absorbed (a non-INVITE's retransmitted final: Timer K).
+			c := f.connOf(&x)
+			f.unlock(m)
+			if x.kind == recInvite && m.cseqM == mINVITE && m.status >= 200 && m.status < 300 {
+				f.flush([]Datagram{{c, stripVia(m), x.up}})
+			}
+			return ReasonResponse
+		}
 		f.unlock(m)
 		f.st.Stray.Add(1)
 		if m.cseqM == mINVITE && m.status >= 200 && m.status < 300 {

@@ -84,6 +84,7 @@ func (f *Engine) Tick(q []Datagram) []Datagram {
 	if now-f.own482At >= 64*f.t1 {
 		f.own482[1], f.own482[0], f.own482At = f.own482[0], map[string]struct{}{}, now
 	}
+	f.ret.expire(now)
 	f.due = f.w.Expire(now, f.due[:0])
 	for _, n := range f.due {
 		q = f.fire(n.Value, now, q)
@@ -134,9 +135,7 @@ func (f *Engine) fire(tx *Tx, now int64, q []Datagram) []Datagram {
 		} else {
 			res := answerFwd(tx.lv.fwd, 408, "Request Timeout", "", "")
 			f.completeNonInvite(tx, res) // retained from here: only end is left
-			q = append(q, Datagram{tx.conn, res, tx.up})
-			f.relink(tx)
-			return q
+			return append(q, Datagram{tx.conn, res, tx.up})
 		}
 	}
 	if due(tTrying) && !tx.lv.sentUp && tx.final == 0 {
