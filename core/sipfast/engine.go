@@ -18,9 +18,9 @@ import (
 // MaxTxFactor bounds the transactions the engine holds at this many times Host.MaxCalls. A
 // finished transaction is kept 64·T1 (32 s) to absorb retransmissions, so the table grows with the
 // call rate, not with the calls in progress: with the default 10,000 calls the bound is 640,000
-// transactions (about 0.35 GB: 1.1 KB per finished call, BenchmarkRetainedPerCall), enough for
-// 10,000 calls/s sustained (an INVITE and a BYE each). Above it new INVITEs and in-dialog requests
-// are answered 503 without state and counted.
+// transactions (about 0.14 GB: 0.44 KB per finished call, compacted by retained.go,
+// BenchmarkRetainedPerCall), enough for 10,000 calls/s sustained (an INVITE and a BYE each). Above
+// it new INVITEs and in-dialog requests are answered 503 without state and counted.
 const MaxTxFactor = 64
 
 // BranchPrefix starts the branch of every request the engine sends (RFC 3261 §8.1.1.7: after the
@@ -74,9 +74,10 @@ type Tx struct {
 	rkey      uint64 // its key in Engine.ret (retained.key)
 
 	// lv is what the transaction needs until it is only kept for retransmissions (an INVITE
-	// answered 2xx, RFC 6026's accepted state; a BYE or INFO answered, RFC 3261 Timer J): then it
-	// is dropped (retain), and with it most of the transaction's memory, since at a sustained call
-	// rate R the engine keeps R × 64·T1 finished transactions (BenchmarkRetainedPerCall).
+	// answered 2xx, RFC 6026's accepted state; a BYE or INFO answered, RFC 3261 Timer J): then
+	// the transaction is compacted into a record of bytes (Engine.compact, retained.go) and the Tx
+	// dropped, or, when it cannot be, lv alone is dropped (retain), since at a sustained call rate R
+	// the engine keeps R × 64·T1 finished transactions (BenchmarkRetainedPerCall).
 	lv *txLive
 
 	wn wheel.Node[*Tx] // in Engine.w at due()

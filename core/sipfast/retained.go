@@ -11,12 +11,13 @@ package sipfast
 // passed it. Nothing in the arena or in its index is a pointer: the collector neither scans the
 // records nor counts them as objects.
 //
-// A record is found through one index entry (a 64-bit hash of its Call-ID, and the CSeq number for
-// a non-INVITE, to its position) and is then verified against the message in full, so a collision
-// never misroutes: a request must carry the record's branch and sent-by (RFC 3261 §17.2.3), a
-// response Herald's branch with the record's transaction id (§17.1.3), an ACK the record's Call-ID,
-// CSeq number and To tag. A transaction whose key is in use (another call with the same Call-ID
-// within 64·T1, or a collision) stays a Tx in the tables as before; lookups try the tables first.
+// A record is found by its key, a 64-bit hash of its Call-ID (and the CSeq number for a
+// non-INVITE), through an open-addressing index of 32-bit positions (4 bytes a slot, at most half
+// full), and is then verified against the message in full, so a collision never misroutes: a
+// request must carry the record's branch and sent-by (RFC 3261 §17.2.3), a response Herald's branch
+// with the record's transaction id (§17.1.3), an ACK the record's Call-ID, CSeq number and To tag.
+// A transaction whose key is in use (another call with the same Call-ID within 64·T1, or a hash
+// collision) stays a Tx in the tables as before; lookups try the tables first.
 
 import (
 	"bytes"
@@ -27,8 +28,10 @@ import (
 )
 
 const (
-	retSlab = 64 << 10    // bytes per slab of the arena
+	retSlab = 64 << 10    // bytes per slab of the arena; a slab's first byte is never a record's
 	retMax  = retSlab / 4 // the largest record the arena takes; a larger transaction stays a Tx
+	retSpan = 1 << 31     // the arena's span from head to tail stays under it (positions are 32-bit)
+	retMin  = 1 << 10     // the smallest index
 )
 
 // Record kinds (the record's first byte).
@@ -37,6 +40,7 @@ const (
 	recNonInvite            // a BYE or INFO answered (Timer J)
 	recSkip                 // not a record: the rest of the slab is unused
 	recV6        = 0x80     // flag: the upstream address is IPv6 (16 bytes, else 4)
+	recViaKey    = 0x40     // flag (non-INVITE): the key is the final response's first Via (viaKeyIs)
 )
 
 // A record, little-endian, at its position in the arena:
@@ -47,7 +51,8 @@ const (
 //	28..   upstream address (4 or 16 bytes)
 //	INVITE: CSeq number (4), lengths of the server transaction key, Call-ID and the 2xx's To tag (1
 //	each), then those bytes;
-//	non-INVITE: length of the server transaction key (1), of the final response (2), then those bytes.
+//	non-INVITE: length of the server transaction key (1; 0 with recViaKey), of the final response
+//	(2), then those bytes.
 const recHead = 28
 
 // rec is a record as read from the arena; its byte slices point into the arena, whose bytes are
@@ -61,19 +66,30 @@ type rec struct {
 	key    uint64
 	id     uint64
 	cseq   uint32
-	txKey  []byte // the upstream request's branch and sent-by (Msg.txKey)
+	txKey  []byte // the upstream request's branch and sent-by (fmsg.txKey); non-INVITE: or viaKey
 	callID []byte // INVITE
 	okTag  []byte // INVITE: the To tag of the 2xx relayed upstream
 	res    []byte // non-INVITE: the final response sent upstream
+	viaKey bool   // non-INVITE: txKey is res's first Via (viaKeyIs), not stored
 	size   int
+}
+
+// is reports whether x is the server transaction whose key (fmsg.txKey) is key.
+func (x *rec) is(key []byte) bool {
+	if x.viaKey {
+		return viaKeyIs(x.res, key)
+	}
+	return bytes.Equal(x.txKey, key)
 }
 
 // retained is the arena of records and its index. Under Engine.mu.
 type retained struct {
-	seed  maphash.Seed
-	mask  uint64            // applied to every key: all ones; tests narrow it to force collisions
-	idx   map[uint64]uint64 // key → position of the record
-	slabs [][]byte          // slabs first, first+1, ... (position / retSlab)
+	seed maphash.Seed
+	mask uint64 // applied to every key: all ones; tests narrow it to force collisions
+	// idx is the index: linear probing from key mod len(idx), each slot a record's position mod
+	// 2^32 (never 0: no record starts a slab), 0 when empty; len(idx) ≥ 2n, a power of two.
+	idx   []uint32
+	slabs [][]byte // slabs first, first+1, ... (position / retSlab)
 	first uint64
 	head  uint64 // position of the oldest record
 	tail  uint64 // where the next record goes
@@ -81,7 +97,49 @@ type retained struct {
 }
 
 func newRetained(seed maphash.Seed) retained {
-	return retained{seed: seed, mask: ^uint64(0), idx: map[uint64]uint64{}}
+	return retained{seed: seed, mask: ^uint64(0), idx: make([]uint32, retMin)}
+}
+
+// pos is the position whose low 32 bits are p (every record is within retSpan of the head).
+func (r *retained) pos(p uint32) uint64 { return r.head + uint64(p-uint32(r.head)) }
+
+// keyAt is the key of the record at pos.
+func (r *retained) keyAt(pos uint64) uint64 {
+	return binary.LittleEndian.Uint64(r.slab(pos)[pos%retSlab+12:])
+}
+
+// slot is the index slot of key: its record's, or the empty one where it would go.
+func (r *retained) slot(key uint64) int {
+	m := uint64(len(r.idx) - 1)
+	i := key & m
+	for r.idx[i] != 0 && r.keyAt(r.pos(r.idx[i])) != key {
+		i = (i + 1) & m
+	}
+	return int(i)
+}
+
+// unindex empties slot i, moving back the entries after it whose probe passed it.
+func (r *retained) unindex(i int) {
+	m := len(r.idx) - 1
+	for j := (i + 1) & m; r.idx[j] != 0; j = (j + 1) & m {
+		home := int(r.keyAt(r.pos(r.idx[j]))) & m
+		if (j-home)&m >= (j-i)&m { // home is at or before i, cyclically: the entry may move to i
+			r.idx[i] = r.idx[j]
+			i = j
+		}
+	}
+	r.idx[i] = 0
+}
+
+// resize rebuilds the index with n slots.
+func (r *retained) resize(n int) {
+	old := r.idx
+	r.idx = make([]uint32, n)
+	for _, p := range old {
+		if p != 0 {
+			r.idx[r.slot(r.keyAt(r.pos(p)))] = p
+		}
+	}
 }
 
 // key is the index key of a record: kind, Call-ID and (non-INVITE) CSeq number.
@@ -106,8 +164,12 @@ func (r *retained) alloc(size int) (b []byte, pos uint64) {
 		r.tail += uint64(retSlab - off)
 		off = 0
 	}
-	if off == 0 && r.tail/retSlab-r.first == uint64(len(r.slabs)) {
-		r.slabs = append(r.slabs, make([]byte, retSlab))
+	if off == 0 {
+		if r.tail/retSlab-r.first == uint64(len(r.slabs)) {
+			r.slabs = append(r.slabs, make([]byte, retSlab))
+		}
+		r.tail++ // the slab's first byte: no position is 0 mod 2^32
+		off = 1
 	}
 	pos = r.tail
 	r.tail += uint64(size)
@@ -117,7 +179,7 @@ func (r *retained) alloc(size int) (b []byte, pos uint64) {
 // read is the record at pos.
 func (r *retained) read(pos uint64) rec {
 	b := r.slab(pos)[pos%retSlab:]
-	x := rec{kind: b[0] &^ recV6, conn: int(b[1]), end: int64(binary.LittleEndian.Uint64(b[4:])),
+	x := rec{kind: b[0] &^ (recV6 | recViaKey), conn: int(b[1]), end: int64(binary.LittleEndian.Uint64(b[4:])),
 		key: binary.LittleEndian.Uint64(b[12:]), id: binary.LittleEndian.Uint64(b[20:])}
 	port := binary.LittleEndian.Uint16(b[2:])
 	i := recHead
@@ -141,7 +203,7 @@ func (r *retained) read(pos uint64) rec {
 	} else {
 		kl, rl := int(b[i]), int(binary.LittleEndian.Uint16(b[i+1:]))
 		i += 3
-		x.txKey, x.res = take(kl), take(rl)
+		x.txKey, x.res, x.viaKey = take(kl), take(rl), b[0]&recViaKey != 0
 	}
 	x.size = i
 	return x
@@ -149,20 +211,22 @@ func (r *retained) read(pos uint64) rec {
 
 // find is the record indexed under key.
 func (r *retained) find(key uint64) (rec, bool) {
-	pos, ok := r.idx[key]
-	if !ok {
+	p := r.idx[r.slot(key)]
+	if p == 0 {
 		return rec{}, false
 	}
-	return r.read(pos), true
+	return r.read(r.pos(p)), true
 }
 
 // put writes the record of tx (kind, index key, socket index), reporting false, with nothing
 // written, when it cannot: a key in use, a field over its length, a scoped address.
 func (r *retained) put(tx *Tx, kind byte, key uint64, conn int) bool {
-	if _, used := r.idx[key]; used || conn > 255 || tx.up.Addr().Zone() != "" || len(tx.branch) > 255 {
+	if r.idx[r.slot(key)] != 0 || conn > 255 || tx.up.Addr().Zone() != "" || len(tx.branch) > 255 ||
+		r.tail-r.head > retSpan-2*retSlab {
 		return false
 	}
 	addr := tx.up.Addr()
+	viaKey := false
 	size := recHead + 4
 	if !addr.Is4() {
 		size += 12
@@ -173,7 +237,11 @@ func (r *retained) put(tx *Tx, kind byte, key uint64, conn int) bool {
 		}
 		size += 7 + len(tx.branch) + len(tx.callID) + len(tx.okTag)
 	} else {
-		size += 3 + len(tx.branch) + len(tx.last)
+		viaKey = viaKeyIs(tx.last, []byte(tx.branch))
+		if !viaKey {
+			size += len(tx.branch)
+		}
+		size += 3 + len(tx.last)
 	}
 	if size > retMax {
 		return false
@@ -201,13 +269,20 @@ func (r *retained) put(tx *Tx, kind byte, key uint64, conn int) bool {
 		i += copy(b[i:], tx.callID)
 		copy(b[i:], tx.okTag)
 	} else {
-		b[i] = byte(len(tx.branch))
 		binary.LittleEndian.PutUint16(b[i+1:], uint16(len(tx.last)))
 		i += 3
-		i += copy(b[i:], tx.branch)
+		if viaKey {
+			b[0] |= recViaKey
+		} else {
+			b[i-3] = byte(len(tx.branch))
+			i += copy(b[i:], tx.branch)
+		}
 		copy(b[i:], tx.last)
 	}
-	r.idx[key] = pos
+	if 2*(r.n+1) > len(r.idx) {
+		r.resize(2 * len(r.idx))
+	}
+	r.idx[r.slot(key)] = uint32(pos)
 	r.n++
 	return true
 }
@@ -218,6 +293,10 @@ func (r *retained) put(tx *Tx, kind byte, key uint64, conn int) bool {
 func (r *retained) expire(now int64) {
 	for r.head < r.tail {
 		off := r.head % retSlab
+		if off == 0 {
+			r.head++ // a slab's first byte
+			continue
+		}
 		if r.slab(r.head)[off] == recSkip {
 			r.head += retSlab - off
 			continue
@@ -226,11 +305,17 @@ func (r *retained) expire(now int64) {
 		if x.end > now {
 			break
 		}
-		if p, ok := r.idx[x.key]; ok && p == r.head {
-			delete(r.idx, x.key)
+		if i := r.slot(x.key); r.idx[i] == uint32(r.head) {
+			r.unindex(i)
 		}
 		r.head += uint64(x.size)
 		r.n--
+	}
+	if n := len(r.idx); n > retMin && 8*r.n < n {
+		for n > retMin && 8*r.n < n {
+			n /= 2
+		}
+		r.resize(n) // at most half full, as after a growth
 	}
 	for r.first < r.head/retSlab && len(r.slabs) > 0 {
 		r.slabs[0] = nil
@@ -297,7 +382,7 @@ func (f *Engine) retRequest(m *fmsg, kind byte) (rec, bool) {
 		return rec{}, false
 	}
 	var kb [160]byte
-	return x, bytes.Equal(x.txKey, m.txKey(kb[:0]))
+	return x, x.is(m.txKey(kb[:0]))
 }
 
 // retResponse is the record of the transaction with Herald's id id that response m answers, if
@@ -324,4 +409,46 @@ func (f *Engine) retTag(txKey []byte) string {
 	var t [8]byte
 	binary.LittleEndian.PutUint64(t[:], h.Sum64())
 	return hex.EncodeToString(t[:])
+}
+
+// viaKeyIs reports whether the first Via value of the response res is SIP/2.0/UDP with the sent-by
+// and the (first) branch parameter of key (fmsg.txKey: branch, a blank, sent-by). Neither a branch
+// (a token) nor a sent-by (scanTopVia) holds a ';', so res names one key at most: a non-INVITE's
+// record whose final response names the transaction's own key (RFC 3261 §8.2.6.2: a response
+// copies the request's Via values) need not store the key, and is still matched exactly.
+func viaKeyIs(res, key []byte) bool {
+	branch, sentBy, ok := bytes.Cut(key, []byte(" "))
+	if !ok {
+		return false
+	}
+	for rest := res; ; {
+		line, next, ok := bytes.Cut(rest, []byte("\r\n"))
+		if !ok || len(line) == 0 {
+			return false
+		}
+		rest = next
+		name, v, ok := bytes.Cut(line, []byte(":"))
+		if name = trimBlanks(name); !ok || !equalFold(name, "via") && !equalFold(name, "v") {
+			continue
+		}
+		v = trimBlanks(v)
+		if c := bytes.IndexByte(v, ','); c >= 0 {
+			v = v[:c]
+		}
+		if !hasPrefixFold(v, "sip/2.0/udp ") {
+			return false
+		}
+		v = v[len("sip/2.0/udp "):]
+		if !bytes.HasPrefix(v, sentBy) || len(v) == len(sentBy) || v[len(sentBy)] != ';' {
+			return false
+		}
+		_, b, ok := bytes.Cut(v, []byte(";branch="))
+		if !ok {
+			return false
+		}
+		if e := bytes.IndexByte(b, ';'); e >= 0 {
+			b = b[:e]
+		}
+		return bytes.Equal(b, branch)
+	}
 }

@@ -41,6 +41,9 @@ func (tx *Tx) due() int64 {
 
 // relink puts tx in the wheel at its earliest deadline, or out of it when it has none. Under f.mu.
 func (f *Engine) relink(tx *Tx) {
+	if tx.compacted {
+		return // retained.go holds it, out of the wheel
+	}
 	d := tx.due()
 	if d == 0 {
 		f.w.Remove(&tx.wn)
