@@ -113,6 +113,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	gcPercent := fs.Int("gc-percent", 400, "the generator's GOGC: fewer collections for its per-call garbage (its CPU per call)")
 	memLimit := fs.Int64("mem-limit-mb", 1024, "the generator's soft memory limit (GOMEMLIMIT); 0: none. Its heap holds sipgo's finished transactions for 32 s")
 	cpuprofile := fs.String("cpuprofile", "", "write the generator's own CPU profile here (to see where its CPU per call goes)")
+	memprofile := fs.String("memprofile", "", "write the generator's allocation profile here at the end (-sample_index=alloc_space: its bytes per call)")
 	out := fs.String("json", "", "write the result JSON here (\"-\" or empty: stdout)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -171,6 +172,12 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "loadgen run:", err)
 		return 1
 	}
+	if *memprofile != "" {
+		if err := writeAllocs(*memprofile); err != nil {
+			fmt.Fprintln(stderr, "loadgen run:", err)
+			return 1
+		}
+	}
 	b, err := json.MarshalIndent(res, "", "  ")
 	if err != nil {
 		fmt.Fprintln(stderr, "loadgen run:", err)
@@ -185,6 +192,19 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	}
 	summarize(stderr, res)
 	return 0
+}
+
+// writeAllocs writes the allocation profile (every allocation since the start, sampled).
+func writeAllocs(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err //nolint:wrapcheck // os errors name the path
+	}
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		f.Close()
+		return fmt.Errorf("memprofile: %w", err)
+	}
+	return f.Close() //nolint:wrapcheck // os errors name the path
 }
 
 // summarize prints one line per step on w.
