@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -68,11 +70,11 @@ func Fetch(ctx context.Context, o FetchOptions) (FetchResult, error) {
 	if timeout <= 0 {
 		timeout = 10 * time.Second
 	}
-	dctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
 	start := time.Now()
-	d := net.Dialer{Control: o.Control}
-	conn, err := d.DialContext(dctx, "tcp", o.Addr)
+	// No keep-alive (four setsockopt calls per fetch for a connection that lives milliseconds);
+	// the Dialer's deadline bounds the connect, ctx still cancels it.
+	d := net.Dialer{Control: o.Control, KeepAlive: -1, Deadline: start.Add(timeout)}
+	conn, err := d.DialContext(ctx, "tcp", o.Addr)
 	if err != nil {
 		return FetchResult{}, fmt.Errorf("uesim: msrp dial %s: %w", o.Addr, err)
 	}
@@ -80,7 +82,7 @@ func Fetch(ctx context.Context, o FetchOptions) (FetchResult, error) {
 		o.Trace(o.Me+" → "+o.Peer, "MSRP", "TCP connect "+o.Addr)
 	}
 	dial := time.Since(start)
-	o.Timeout = timeout - dial
+	o.Timeout = max(timeout-dial, time.Nanosecond)
 	if o.WrapConn != nil {
 		conn = o.WrapConn(conn)
 	}
@@ -89,25 +91,34 @@ func Fetch(ctx context.Context, o FetchOptions) (FetchResult, error) {
 	return res, err
 }
 
-// fetchConn runs the acquisition on an established connection and closes it.
+// fetchers holds idle fetchers with their buffers (read: 8 KB, or what a large frame grew it to;
+// the frames written): a fetch allocates none of them.
+var fetchers = sync.Pool{New: func() any { return &fetcher{buf: make([]byte, 0, 8192)} }}
+
+// fetchConn runs the acquisition on an established connection and closes it. The time bound is
+// the connection's deadline (no timer or context of its own); cancelling ctx moves the deadline
+// to now.
 func fetchConn(ctx context.Context, conn net.Conn, o FetchOptions) (FetchResult, error) {
 	var res FetchResult
 	defer conn.Close()
 	if o.Timeout <= 0 {
 		o.Timeout = 10 * time.Second
 	}
-	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
-	defer cancel()
 	start := time.Now()
+	if err := conn.SetDeadline(start.Add(o.Timeout)); err != nil {
+		return res, fmt.Errorf("uesim: msrp deadline: %w", err)
+	}
 	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Now()) })
 	defer stop()
-	f := &fetcher{o: o, conn: conn}
+	f := fetchers.Get().(*fetcher)
+	f.o, f.conn = o, conn
 	err := f.run(&res, start)
 	// Responses still owed (an aborted transfer's chunks, a page without REPORT) go out now.
 	if ferr := f.flush(); err == nil {
 		err = ferr
 	}
-	if err != nil && ctx.Err() != nil && !errors.Is(err, ErrAborted) {
+	f.release()
+	if err != nil && !errors.Is(err, ErrAborted) && (ctx.Err() != nil || errors.Is(err, os.ErrDeadlineExceeded)) {
 		err = fmt.Errorf("%w: msrp fetch: %w", ErrTimeout, err)
 	}
 	return res, err
@@ -124,6 +135,17 @@ type fetcher struct {
 	// pend holds what was written but not yet sent: the responses to every chunk of one read go
 	// out in one write, just before the next blocking read (one syscall, not one per chunk).
 	pend []byte
+}
+
+// release resets f (nothing of it is referenced any more: the page and the result's strings
+// are copies) and returns it to the pool unless its buffers grew large.
+func (f *fetcher) release() {
+	if cap(f.buf) > 64<<10 || cap(f.out) > 64<<10 || cap(f.pend) > 64<<10 {
+		return
+	}
+	f.m.Reset() // keeps its header slice
+	*f = fetcher{m: msrp.Message{Headers: f.m.Headers}, buf: f.buf[:0], out: f.out[:0], pend: f.pend[:0]}
+	fetchers.Put(f)
 }
 
 func (f *fetcher) trace(out bool, summary string) {
@@ -194,7 +216,6 @@ func (f *fetcher) flush() error {
 }
 
 func (f *fetcher) run(res *FetchResult, start time.Time) error {
-	f.buf = make([]byte, 0, 8192)
 	toPath, fromPath := []byte(f.o.ToPath), []byte(f.o.FromPath)
 
 	// Acquisition request: bodiless SEND binding the connection (RFC 4975 §5.4).
@@ -209,7 +230,9 @@ func (f *fetcher) run(res *FetchResult, start time.Time) error {
 	if err := f.write(f.out); err != nil {
 		return err
 	}
-	f.trace(true, "SEND (bodiless acquisition request) To-Path "+f.o.ToPath)
+	if f.o.Trace != nil {
+		f.trace(true, "SEND (bodiless acquisition request) To-Path "+f.o.ToPath)
+	}
 
 	bound := false
 	var page []byte
@@ -225,7 +248,9 @@ func (f *fetcher) run(res *FetchResult, start time.Time) error {
 			if string(m.TID) != bindTID {
 				continue // a response to something we did not send: ignore
 			}
-			f.trace(false, strconv.Itoa(m.Status)+" "+string(m.Comment)+" (to the acquisition SEND)")
+			if f.o.Trace != nil {
+				f.trace(false, strconv.Itoa(m.Status)+" "+string(m.Comment)+" (to the acquisition SEND)")
+			}
 			if m.Status != 200 {
 				return fmt.Errorf("%w: %d %s to the acquisition request", ErrMSRPStatus, m.Status, m.Comment)
 			}
@@ -278,8 +303,10 @@ func (f *fetcher) run(res *FetchResult, start time.Time) error {
 		}
 		copy(page[br.Start-1:], m.Body)
 		got += int64(len(m.Body))
-		f.trace(false, fmt.Sprintf("SEND chunk %d-%d/%s (%d bytes, %s)", br.Start, end, starInt(br.Total),
-			len(m.Body), flagName(m.Flag)))
+		if f.o.Trace != nil {
+			f.trace(false, fmt.Sprintf("SEND chunk %d-%d/%s (%d bytes, %s)", br.Start, end, starInt(br.Total),
+				len(m.Body), flagName(m.Flag)))
+		}
 		wantResp := !f.o.NoChunkResponses && !strings.EqualFold(string(m.FailureReport), "no")
 		if wantResp {
 			f.out = msrp.AppendResponse(f.out[:0], string(m.TID), 200, "OK", msrp.FirstURI(m.FromPath), fromPath)
@@ -325,7 +352,9 @@ func (f *fetcher) run(res *FetchResult, start time.Time) error {
 				return err
 			}
 			res.Reported = time.Since(start)
-			f.trace(true, fmt.Sprintf("REPORT Status: 000 %d %s Byte-Range 1-%d/%d", code, comment, len(page), len(page)))
+			if f.o.Trace != nil {
+				f.trace(true, fmt.Sprintf("REPORT Status: 000 %d %s Byte-Range 1-%d/%d", code, comment, len(page), len(page)))
+			}
 		}
 		return verr
 	}
