@@ -129,11 +129,17 @@ func (g *Generator) call(kind string, idx int, caller *uesim.Caller) *outcome {
 		if f, ok := res.Fetches[uesim.CalleeCard]; ok && res.PageErrors[uesim.CalleeCard] == nil {
 			o.pages = append(o.pages, pageTime(f))
 		}
-		if ce != nil && ce.PageErr == nil && ce.Page != nil {
+		if ce != nil && ce.PageErr == nil && pageIn(ce) {
 			o.pages = append(o.pages, pageTime(ce.Fetch))
 		}
 	}
 	return o
+}
+
+// pageIn says the callee fetched the caller card and it matched its file-selector: its bytes,
+// or with CalleeOptions.DropPages (the generator's terminals) the fetch's verdict.
+func pageIn(ce *uesim.CalleeCall) bool {
+	return ce.Page != nil || (ce.PageErr == nil && ce.Fetch.Verified)
 }
 
 // pageTime is the acquisition SEND to the REPORT, or to the last chunk when no REPORT was asked.
@@ -233,7 +239,7 @@ func classify(kind string, res *uesim.CallResult, err error, ce *uesim.CalleeCal
 	if expectsCallerCard(kind) && (!ce.EarlyOffered || !ce.EarlyAnswered) {
 		return CauseNoPush
 	}
-	if expectsCallerCard(kind) && ce.Page == nil {
+	if expectsCallerCard(kind) && !pageIn(ce) {
 		return CausePageIncomplete
 	}
 	if kind == MixRingback && (rtp == nil || rtp.received == 0) {

@@ -80,7 +80,7 @@ func New(o Options) (*Generator, error) {
 		ring = -1 // uesim: answer at once
 	}
 	co := uesim.CalleeOptions{Listen: o.Callee, Name: "callee", RingTime: ring, FetchTimeout: o.FetchTimeout,
-		MaxCallTime: o.Hold + o.Talk + o.CallTimeout + time.Minute, WireLog: -1, NoRecord: true, Forget: true,
+		MaxCallTime: o.Hold + o.Talk + o.CallTimeout + time.Minute, WireLog: -1, NoRecord: true, DropPages: true, Forget: true,
 		Transport: o.Transport, OnDone: g.board.put, Logger: quiet}
 	if o.CalleeOptions != nil {
 		o.CalleeOptions(&co)
@@ -101,7 +101,7 @@ func New(o Options) (*Generator, error) {
 	}
 	for i := 0; i < o.Callers; i++ {
 		cro := uesim.CallerOptions{Listen: net.JoinHostPort(host, "0"), Name: "caller", HoldTime: talk,
-			RTPPort: g.rtp.Port(), FetchTimeout: o.FetchTimeout, WireLog: -1, NoRecord: true,
+			RTPPort: g.rtp.Port(), FetchTimeout: o.FetchTimeout, WireLog: -1, NoRecord: true, DropPages: true,
 			Transport: o.Transport, Logger: quiet}
 		if o.CallerOptions != nil {
 			o.CallerOptions(&cro)

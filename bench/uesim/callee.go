@@ -69,6 +69,9 @@ type CalleeOptions struct {
 	// caller's in-dialog requests (PRACK, ACK, BYE) come over TCP. Responses always take the
 	// request's transport.
 	Transport string
+	// DropPages verifies each fetched page as always but keeps no copy of it (FetchOptions.DropPage:
+	// its Page stays nil, its FetchResult.Verified is set): for load generation.
+	DropPages bool
 	// NoRecord keeps no per-call record of the SIP messages (CalleeCall.Messages stays empty).
 	NoRecord bool
 	// OnDone, if set, is called once per call when it is over (as WaitCall would return it), on
@@ -657,6 +660,7 @@ func (c *Callee) fetch(cc *calleeCall, p pushPlan) {
 	fo, err := p.fetchOptions()
 	if err == nil {
 		fo.NoChunkResponses = c.opts.NoChunkResponses
+		fo.DropPage = c.opts.DropPages
 		fo.WrapConn = c.opts.Link.MSRPConn
 		fo.Control = c.opts.Link.MSRPControl
 		fo.Timeout = c.opts.FetchTimeout

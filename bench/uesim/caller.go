@@ -88,6 +88,9 @@ type CallerOptions struct {
 	// above 1300 bytes still goes over TCP, RFC 3261 §18.1.1) or "tcp" (its Contact then says
 	// ;transport=tcp, so requests to it come over TCP too).
 	Transport string
+	// DropPages verifies each fetched page as always but keeps no copy of it (FetchOptions.DropPage:
+	// its Page stays nil, its FetchResult.Verified is set): for load generation.
+	DropPages bool
 	// NoRecord keeps no per-call record of the SIP messages (CallResult.Messages stays empty):
 	// for load generation, where copying every message costs more than the call itself.
 	NoRecord bool
@@ -173,25 +176,33 @@ type dialog struct {
 	lastRSeq int
 }
 
+// ackState is the ACK of a call's 2xx and the lock serialising its sends: the first from
+// confirmed, the resends from the INVITE transaction's retransmission callback (a send builds
+// the request in place).
+type ackState struct {
+	mu  sync.Mutex
+	req *sip.Request // nil until the 2xx is ACKed
+}
+
 type callerCall struct {
 	id        string
 	target    string // where the INVITE went (host:port)
 	transport string // of in-dialog requests: "UDP" or "TCP"
 	invite    *sip.Request
-	rec       recorder
+	rec       *recorder
 	start     time.Time
 	fetches   sync.WaitGroup
 	pracks    sync.WaitGroup
 	bye       chan struct{}
 	byeOnce   sync.Once
-	// ackMu serialises the sends of the 2xx's ACK: the first from confirmed, the resends from the
-	// INVITE transaction's retransmission callback. A send builds the request in place.
-	ackMu sync.Mutex
+	// ack is the 2xx's ACK, resent by the INVITE transaction's retransmission callback. It is
+	// allocated apart: the transaction keeps the callback for 64·T1 after the call, and with it
+	// only the ACK and the record, not the call's result (its pages).
+	ack *ackState
 
 	mu       sync.Mutex
 	dialogs  map[string]*dialog
 	order    []string
-	ack      *sip.Request
 	ended    bool // Call stopped waiting for new page fetches
 	res      CallResult
 	pageDone time.Duration
@@ -268,7 +279,7 @@ func (c *Caller) Call(ctx context.Context, target, from, to string) (*CallResult
 	}
 	o := c.opts
 	cc := &callerCall{id: randHex(12) + "@uesim", dialogs: map[string]*dialog{}, bye: make(chan struct{}),
-		transport: c.ep.transport}
+		transport: c.ep.transport, rec: &recorder{}, ack: &ackState{}}
 	cc.res = CallResult{Pages: map[Role][]byte{}, PageErrors: map[Role]error{}, Fetches: map[Role]FetchResult{}}
 	cc.res.CallID = cc.id
 
@@ -352,21 +363,19 @@ func (c *Caller) Call(ctx context.Context, target, from, to string) (*CallResult
 
 // run drives the INVITE transaction and, on success, the confirmed dialog.
 func (c *Caller) run(ctx context.Context, cc *callerCall, target string) error {
-	tx, err := c.ep.transaction(ctx, &cc.rec, cc.invite)
+	tx, err := c.ep.transaction(ctx, cc.rec, cc.invite)
 	if err != nil {
 		return err
 	}
 	defer tx.Terminate()
+	ack, rec, ep := cc.ack, cc.rec, c.ep // not cc: the transaction outlives the call
 	tx.OnRetransmission(func(res *sip.Response) {
 		// A retransmitted 2xx means our ACK was lost: ACK again (RFC 3261 §13.2.2.4).
-		cc.mu.Lock()
-		ack := cc.ack
-		cc.mu.Unlock()
-		if ack != nil && res.IsSuccess() {
-			cc.ackMu.Lock()
-			_ = c.ep.write(&cc.rec, ack)
-			cc.ackMu.Unlock()
+		ack.mu.Lock()
+		if ack.req != nil && res.IsSuccess() {
+			_ = ep.write(rec, ack.req)
 		}
+		ack.mu.Unlock()
 	})
 
 	var final *sip.Response
@@ -384,7 +393,7 @@ func (c *Caller) run(ctx context.Context, cc *callerCall, target string) error {
 			defer cc.pracks.Done()
 			cctx, stop := context.WithTimeout(context.WithoutCancel(ctx), 64*sip.T1)
 			defer stop()
-			if _, err := c.ep.do(cctx, &cc.rec, cancel); err != nil {
+			if _, err := c.ep.do(cctx, cc.rec, cancel); err != nil {
 				c.ep.log.Debug("cancel failed", "call_id", cc.id, "error", err)
 			}
 		}()
@@ -392,7 +401,7 @@ func (c *Caller) run(ctx context.Context, cc *callerCall, target string) error {
 	for final == nil {
 		select {
 		case res := <-tx.Responses():
-			c.ep.record(&cc.rec, Received, res)
+			c.ep.record(cc.rec, Received, res)
 			if res.IsProvisional() {
 				if res.StatusCode > 100 && !provisional {
 					provisional = true
@@ -484,7 +493,7 @@ func (c *Caller) onProvisional(ctx context.Context, cc *callerCall, res *sip.Res
 		defer cc.pracks.Done()
 		pctx, stop := context.WithTimeout(context.WithoutCancel(ctx), 64*sip.T1)
 		defer stop()
-		pres, err := c.ep.do(pctx, &cc.rec, prack)
+		pres, err := c.ep.do(pctx, cc.rec, prack)
 		if err != nil {
 			c.ep.log.Debug("prack failed", "call_id", cc.id, "error", err)
 			return
@@ -510,11 +519,11 @@ func (c *Caller) confirmed(ctx context.Context, cc *callerCall, ok *sip.Response
 	cc.res.Answer = ok.Body()
 	cc.collectCallInfo(ok)
 	ack := cc.inDialog(d, sip.ACK, target)
-	cc.ack = ack
 	cc.mu.Unlock()
-	cc.ackMu.Lock()
-	err := c.ep.write(&cc.rec, ack)
-	cc.ackMu.Unlock()
+	cc.ack.mu.Lock()
+	cc.ack.req = ack
+	err := c.ep.write(cc.rec, ack)
+	cc.ack.mu.Unlock()
 	if err != nil {
 		return err
 	}
@@ -532,7 +541,7 @@ func (c *Caller) confirmed(ctx context.Context, cc *callerCall, ok *sip.Response
 	cc.mu.Unlock()
 	bctx, stop := context.WithTimeout(context.WithoutCancel(ctx), 64*sip.T1)
 	defer stop()
-	res, err := c.ep.do(bctx, &cc.rec, bye)
+	res, err := c.ep.do(bctx, cc.rec, bye)
 	if err != nil {
 		return err
 	}
@@ -633,7 +642,7 @@ func (c *Caller) onUpdate(req *sip.Request, tx sip.ServerTransaction) {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
 		return
 	}
-	c.ep.record(&cc.rec, Received, req)
+	c.ep.record(cc.rec, Received, req)
 	tag := fromTag(req)
 	cc.mu.Lock()
 	d, ok := cc.dialogs[tag]
@@ -649,7 +658,7 @@ func (c *Caller) onUpdate(req *sip.Request, tx sip.ServerTransaction) {
 	cc.collectCallInfo(req)
 	cc.mu.Unlock()
 	if !ok {
-		_ = c.ep.respond(&cc.rec, tx, sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
+		_ = c.ep.respond(cc.rec, tx, sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
 		return
 	}
 	if c.opts.GlareUpdate {
@@ -661,7 +670,7 @@ func (c *Caller) onUpdate(req *sip.Request, tx sip.ServerTransaction) {
 		}
 	}
 	if c.opts.RefuseUpdate != 0 {
-		_ = c.ep.respond(&cc.rec, tx, sip.NewResponseFromRequest(req, c.opts.RefuseUpdate, "Refused", nil))
+		_ = c.ep.respond(cc.rec, tx, sip.NewResponseFromRequest(req, c.opts.RefuseUpdate, "Refused", nil))
 		return
 	}
 	res := sip.NewResponseFromRequest(req, 200, "OK", nil)
@@ -670,7 +679,7 @@ func (c *Caller) onUpdate(req *sip.Request, tx sip.ServerTransaction) {
 	if len(req.Body()) > 0 {
 		offer, err := sdp.Parse(req.Body())
 		if err != nil {
-			_ = c.ep.respond(&cc.rec, tx, sip.NewResponseFromRequest(req, 488, "Not Acceptable Here", nil))
+			_ = c.ep.respond(cc.rec, tx, sip.NewResponseFromRequest(req, 488, "Not Acceptable Here", nil))
 			return
 		}
 		var ans *sdp.Session
@@ -678,7 +687,7 @@ func (c *Caller) onUpdate(req *sip.Request, tx sip.ServerTransaction) {
 		res.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 		res.SetBody(ans.Marshal())
 	}
-	if err := c.ep.respond(&cc.rec, tx, res); err != nil {
+	if err := c.ep.respond(cc.rec, tx, res); err != nil {
 		c.ep.log.Debug("update answer failed", "call_id", cc.id, "error", err)
 		return
 	}
@@ -705,7 +714,7 @@ func (c *Caller) glare(cc *callerCall, d *dialog) {
 	ctx, stop := context.WithTimeout(c.ep.ctx, 64*sip.T1)
 	defer stop()
 	status := 0
-	if res, err := c.ep.do(ctx, &cc.rec, upd); err == nil {
+	if res, err := c.ep.do(ctx, cc.rec, upd); err == nil {
 		status = res.StatusCode
 	} else {
 		c.ep.log.Debug("glare update failed", "call_id", cc.id, "error", err)
@@ -729,6 +738,7 @@ func (c *Caller) fetch(cc *callerCall, p pushPlan) {
 	var res FetchResult
 	if err == nil {
 		fo.NoChunkResponses = c.opts.NoChunkResponses
+		fo.DropPage = c.opts.DropPages
 		fo.WrapConn = c.opts.Link.MSRPConn
 		fo.Control = c.opts.Link.MSRPControl
 		fo.Timeout = c.opts.FetchTimeout
@@ -752,8 +762,8 @@ func (c *Caller) onBye(req *sip.Request, tx sip.ServerTransaction) {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
 		return
 	}
-	c.ep.record(&cc.rec, Received, req)
-	_ = c.ep.respond(&cc.rec, tx, sip.NewResponseFromRequest(req, 200, "OK", nil))
+	c.ep.record(cc.rec, Received, req)
+	_ = c.ep.respond(cc.rec, tx, sip.NewResponseFromRequest(req, 200, "OK", nil))
 	cc.byeOnce.Do(func() { close(cc.bye) })
 }
 

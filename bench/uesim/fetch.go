@@ -38,6 +38,10 @@ type FetchOptions struct {
 	// NoChunkResponses suppresses the 200 transaction responses to the chunk SENDs (a terminal
 	// that only sends the REPORT).
 	NoChunkResponses bool
+	// DropPage reassembles the page in a buffer reused by later fetches: it is verified as
+	// always, but FetchResult.Page stays nil (FetchResult.Verified says it matched). For load
+	// generation, where nothing reads the bytes once they are checked.
+	DropPage bool
 	// WrapConn, if set, wraps the connection before its first byte is written (Link.MSRPConn).
 	WrapConn func(net.Conn) net.Conn
 	// Control, if set, is the dialer's socket control, run before the connect (Link.MSRPControl).
@@ -55,9 +59,12 @@ type FetchResult struct {
 	ContentType string
 	MessageID   string
 	Chunks      int
-	Connected   time.Duration // TCP connect time
-	Bound       time.Duration // connected to the 200 for the bodiless SEND
-	Done        time.Duration // connected to the last chunk
+	// Verified says the page was complete and matched the file-selector's size and hash (those
+	// given); Page holds it unless FetchOptions.DropPage.
+	Verified  bool
+	Connected time.Duration // TCP connect time
+	Bound     time.Duration // connected to the 200 for the bodiless SEND
+	Done      time.Duration // connected to the last chunk
 	// Reported is the page time: from the acquisition SEND written to the REPORT written (RFC 4975
 	// §7.1.2); 0 when no REPORT was sent (none requested, or the transfer never completed).
 	Reported time.Duration
@@ -135,16 +142,19 @@ type fetcher struct {
 	// pend holds what was written but not yet sent: the responses to every chunk of one read go
 	// out in one write, just before the next blocking read (one syscall, not one per chunk).
 	pend []byte
+	// page is the reassembly buffer kept across fetches (FetchOptions.DropPage).
+	page []byte
 }
 
 // release resets f (nothing of it is referenced any more: the page and the result's strings
 // are copies) and returns it to the pool unless its buffers grew large.
 func (f *fetcher) release() {
-	if cap(f.buf) > 64<<10 || cap(f.out) > 64<<10 || cap(f.pend) > 64<<10 {
+	if cap(f.buf) > 64<<10 || cap(f.out) > 64<<10 || cap(f.pend) > 64<<10 || cap(f.page) > 1<<20 {
 		return
 	}
 	f.m.Reset() // keeps its header slice
-	*f = fetcher{m: msrp.Message{Headers: f.m.Headers}, buf: f.buf[:0], out: f.out[:0], pend: f.pend[:0]}
+	*f = fetcher{m: msrp.Message{Headers: f.m.Headers}, buf: f.buf[:0], out: f.out[:0], pend: f.pend[:0],
+		page: f.page[:0]}
 	fetchers.Put(f)
 }
 
@@ -294,7 +304,18 @@ func (f *fetcher) run(res *FetchResult, start time.Time) error {
 		end := br.Start - 1 + int64(len(m.Body))
 		if int64(len(page)) < end {
 			if int64(cap(page)) < end {
-				np := make([]byte, end, max(end, total))
+				var np []byte
+				if want := max(end, total); !f.o.DropPage {
+					np = make([]byte, end, want)
+				} else if int64(cap(f.page)) >= want && page == nil {
+					// Zeroed like a new one: a gap must not be filled by an earlier fetch of the same page.
+					np = f.page[:want]
+					clear(np)
+					np = np[:end]
+				} else {
+					np = make([]byte, end, want)
+					f.page = np
+				}
 				copy(np, page)
 				page = np
 			} else {
@@ -332,11 +353,14 @@ func (f *fetcher) run(res *FetchResult, start time.Time) error {
 			res.Bound = time.Since(start)
 		}
 		res.Done = time.Since(start)
-		res.Page = page
+		if !f.o.DropPage {
+			res.Page = page
+		}
 		peerPath := bytes.Clone(msrp.FirstURI(m.FromPath))
 		successReport := strings.EqualFold(string(m.SuccessReport), "yes")
 		failureReport := !strings.EqualFold(string(m.FailureReport), "no")
 		verr := verifyPage(page, f.o.Size, f.o.Hash)
+		res.Verified = verr == nil
 		code, comment := 200, "OK"
 		if verr != nil {
 			code, comment = 400, "Bad Request"
