@@ -1,7 +1,7 @@
 #!/bin/bash
 # push600.sh TAG BIN...: SIPp push flow (no pages) at 600 calls/s for 60 s per binary, RSS each second
 TAG=$1; shift
-cd /work/wt-perf
+cd "$(dirname "$0")/../../.."
 for B in "$@"; do
   n=$(basename $B)
   echo "== $n load $(cat /proc/loadavg)" >> /tmp/perf/runs/$TAG.txt
