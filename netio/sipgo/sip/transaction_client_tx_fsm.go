@@ -414,9 +414,14 @@ func (tx *ClientTx) actPassupAccept() fsmInput {
 		tx.timer_b = nil
 	}
 
-	tx.timer_m = time.AfterFunc(Timer_M, func() {
-		tx.spinFsm(client_input_timer_m)
-	})
+	// Herald patch: not once the transaction was terminated. The 2xx is passed up above, before
+	// this lock, so the TU may already have called Terminate (delete stops Timer M, but this one
+	// would start after it and hold the transaction 64·T1).
+	if !tx.closed {
+		tx.timer_m = time.AfterFunc(Timer_M, func() {
+			tx.spinFsm(client_input_timer_m)
+		})
+	}
 	tx.mu.Unlock()
 
 	return FsmInputNone
