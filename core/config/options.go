@@ -205,14 +205,16 @@ type LimitOptions struct {
 	// DefaultGCPercent (100, Go's own); an explicit 0 leaves Go's (and the environment's GOGC) in place.
 	//
 	// What a finished call leaves live is small: the fast path keeps each finished transaction
-	// 64·T1 (32 s) as its keys and last response, about 1.6 KB per plain call; a push call's
-	// general-path transactions are kept as long. Most of Herald's heap is garbage, not live state,
-	// so the heap the collector lets grow (live × (1 + GCPercent/100)) is what sets resident memory.
-	// Measured on 2 shared cores (bench/results/sip-push.md): plain forwarding at 5,000 calls/s for
-	// 60 s peaked at 0.95 GB with 400, 0.80 GB with 200, 0.55 GB with 100 at the same CPU per call
-	// (0.106, 0.107, 0.102 ms); the push flow at 200 calls/s (both cards, pages fetched), median of
-	// three alternated runs, 171 MB with 100 against 236 MB with 400, for 1.58 against 1.44 CPU-ms
-	// per call (+10%). A higher value trades memory for fewer collections.
+	// 64·T1 (32 s) as a pointer-free record (keys and the last response, 443 B per plain call);
+	// a push call's general-path transactions are kept as long with only their method and a
+	// non-INVITE's last response. Most of Herald's heap is garbage, not live state, so the heap the
+	// collector lets grow (live × (1 + GCPercent/100)) is what sets resident memory. Measured on 2
+	// cores (bench/results/sip-push.md), with 100: plain forwarding at 5,000 calls/s for 60 s peaks
+	// at 176–178 MB, the push flow with both pages fetched at 600 calls/s at 245 MB. Before the
+	// records were compacted the same plain run peaked at 0.95 GB with 400, 0.80 GB with 200 and
+	// 0.55 GB with 100 at the same CPU per call, and the push flow at 200 calls/s (median of three
+	// alternated runs) took 1.58 CPU-ms per call with 100 against 1.44 with 400 (+10%) for 171
+	// against 236 MB. A higher value trades memory for fewer collections.
 	GCPercent int `yaml:"gc_percent"`
 	// MemoryLimitMB is the Go runtime's soft memory limit (runtime/debug.SetMemoryLimit, what
 	// GOMEMLIMIT sets); default DefaultMemoryLimitMB (4096); an explicit 0 sets none. It caps what
