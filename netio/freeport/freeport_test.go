@@ -110,7 +110,8 @@ func TestBlock(t *testing.T) {
 
 // TestLeaseAcrossProcesses: ports leased by another process (a parallel test binary) are never
 // handed out here. In a range of 100 ports, the child leases 50, prints them and waits; this
-// process then takes the other 50 and none of the child's, and finds no 101st.
+// process then takes the other 50 (at least 40: a parallel test binary may hold a few) and none of
+// the child's, and then finds the range exhausted.
 func TestLeaseAcrossProcesses(t *testing.T) {
 	t.Setenv("HERALD_FREEPORT_RANGE", "20300-20400")
 	releaseRange(20300, 20400) // leases this process took from the default range in other tests
@@ -161,12 +162,23 @@ func TestLeaseAcrossProcesses(t *testing.T) {
 		t.Fatalf("child leased %d ports, want 50: %q", len(child), buf)
 	}
 	// The child's ports are free to bind (it holds leases, not sockets): only the lease keeps them.
-	for range 50 {
-		if p := Must(t, "127.0.0.1"); child[p] {
+	// Take ports until the range runs out: none may be the child's. The other 50 are this process's
+	// to take unless a parallel test binary binds or leases one meanwhile (RTP port ranges of other
+	// tests overlap this one), so most, not necessarily all, must be handed out.
+	got := 0
+	for {
+		p, err := Port("127.0.0.1")
+		if err != nil {
+			break
+		}
+		if child[p] {
 			t.Fatalf("port %d leased by the child process was handed out here", p)
 		}
+		if got++; got > 50 {
+			t.Fatalf("%d ports handed out from a range of 100 with 50 leased by the child", got)
+		}
 	}
-	if p, err := Port("127.0.0.1"); err == nil {
-		t.Fatalf("port %d handed out from a range whose 100 ports are all leased", p)
+	if got < 40 {
+		t.Fatalf("only %d of the 50 ports the child does not hold were handed out", got)
 	}
 }
