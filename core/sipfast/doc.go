@@ -60,8 +60,9 @@
 //
 // A finished transaction is kept 64·T1 to absorb retransmissions, so the table follows the call
 // rate. An INVITE answered 2xx and a BYE or INFO answered are kept as compact records of bytes in a
-// pointer-free arena that expires oldest first (retained.go), not as Tx. The table is bounded at MaxTxFactor × Host.MaxCalls transactions, beyond which new requests are
-// answered 503 without state (RFC 3261 §21.5.4).
+// pointer-free arena that expires oldest first (retained.go), not as Tx. The table is bounded at
+// MaxTxFactor × Host.MaxCalls transactions, beyond which new requests are answered 503 without
+// state (RFC 3261 §21.5.4).
 //
 // # Faults
 //

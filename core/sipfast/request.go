@@ -33,7 +33,8 @@ func (f *Engine) onInvite(m *fmsg, src netip.AddrPort, c Conn) Reason {
 		f.flush(q[:n])
 		return ReasonAbsorbed
 	}
-	if _, ok := f.retRequest(m, recInvite); ok {
+	rk := f.retKey(m, recInvite)
+	if _, ok := f.retRequest(m, recInvite, rk); ok {
 		f.unlock(m) // answered 2xx (RFC 6026 accepted): absorbed
 		f.st.Absorbed.Add(1)
 		return ReasonAbsorbed
@@ -60,7 +61,7 @@ func (f *Engine) onInvite(m *fmsg, src netip.AddrPort, c Conn) Reason {
 	}
 
 	tx := &Tx{id: f.nextID.Add(1), invite: true, branch: string(m.txKey(nil)), callID: callID, cseq: m.cseq, up: src, conn: c,
-		rkey: f.ret.key(recInvite, m.value(hCallID), 0), lv: &txLive{down: r.dst, born: f.now()}}
+		rkey: rk, lv: &txLive{down: r.dst, born: f.now()}}
 	tx.lv.fwd = f.forwardRequest(m, src, r, f.branchOf(tx.id), f.cfg.RecordRoute)
 	if len(tx.lv.fwd) > f.cfg.MaxRequest {
 		return f.fallback(ReasonSize) // RFC 3261 §18.1.1: the general path sends it over TCP
@@ -79,7 +80,7 @@ func (f *Engine) onInvite(m *fmsg, src netip.AddrPort, c Conn) Reason {
 	}
 
 	f.lock(m)
-	if _, ok := f.retRequest(m, recInvite); ok || f.inv[tx.branch] != nil {
+	if _, ok := f.retRequest(m, recInvite, rk); ok || f.inv[tx.branch] != nil {
 		f.unlock(m) // the same INVITE, read twice at once from two sockets
 		f.st.Absorbed.Add(1)
 		return ReasonAbsorbed
@@ -373,7 +374,7 @@ func (f *Engine) onCancel(m *fmsg, src netip.AddrPort, c Conn) Reason {
 	f.lock(m)
 	tx := f.inv[string(m.txKey(kb[:0]))]
 	if tx == nil {
-		x, ok := f.retRequest(m, recInvite)
+		x, ok := f.retRequest(m, recInvite, f.retKey(m, recInvite))
 		f.unlock(m)
 		if !ok {
 			return ReasonNoTransaction
@@ -517,7 +518,8 @@ func (f *Engine) onInDialog(m *fmsg, src netip.AddrPort, c Conn) Reason {
 		f.flush(q)
 		return ReasonAbsorbed
 	}
-	if x, ok := f.retRequest(m, recNonInvite); ok {
+	rk := f.retKey(m, recNonInvite)
+	if x, ok := f.retRequest(m, recNonInvite, rk); ok {
 		// Completed (RFC 3261 §17.2.2): the final response again.
 		c := f.connOf(&x)
 		f.unlock(m)
@@ -544,13 +546,13 @@ func (f *Engine) onInDialog(m *fmsg, src netip.AddrPort, c Conn) Reason {
 		return ReasonRoute
 	}
 	tx := &Tx{id: f.nextID.Add(1), branch: string(m.txKey(nil)), up: src, conn: c,
-		rkey: f.ret.key(recNonInvite, callID, m.cseq), lv: &txLive{down: r.dst}}
+		rkey: rk, lv: &txLive{down: r.dst}}
 	tx.lv.fwd = f.forwardRequest(m, src, r, f.branchOf(tx.id), false)
 	if len(tx.lv.fwd) > f.cfg.MaxRequest {
 		return ReasonSize
 	}
 	f.lock(m)
-	if _, ok := f.retRequest(m, recNonInvite); ok || f.nonInv[tx.branch] != nil {
+	if _, ok := f.retRequest(m, recNonInvite, rk); ok || f.nonInv[tx.branch] != nil {
 		f.unlock(m)
 		f.st.Absorbed.Add(1)
 		return ReasonAbsorbed

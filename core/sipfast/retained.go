@@ -367,18 +367,20 @@ func (f *Engine) retInvite(callID []byte) (rec, bool) {
 	return x, ok && x.kind == recInvite
 }
 
-// retRequest is the record of the server transaction of request m (its branch and sent-by), if
-// any. Under f.mu.
-func (f *Engine) retRequest(m *fmsg, kind byte) (rec, bool) {
-	var x rec
-	var ok bool
+// retKey is the index key under which request m's server transaction would be retained (kind:
+// recInvite or recNonInvite), computed once per request.
+func (f *Engine) retKey(m *fmsg, kind byte) uint64 {
 	if kind == recInvite {
-		x, ok = f.retInvite(m.value(hCallID))
-	} else {
-		x, ok = f.ret.find(f.ret.key(recNonInvite, m.value(hCallID), m.cseq))
-		ok = ok && x.kind == recNonInvite
+		return f.ret.key(recInvite, m.value(hCallID), 0)
 	}
-	if !ok {
+	return f.ret.key(recNonInvite, m.value(hCallID), m.cseq)
+}
+
+// retRequest is the record of the server transaction of request m (its branch and sent-by) under
+// key (retKey), if any. Under f.mu.
+func (f *Engine) retRequest(m *fmsg, kind byte, key uint64) (rec, bool) {
+	x, ok := f.ret.find(key)
+	if !ok || x.kind != kind {
 		return rec{}, false
 	}
 	var kb [160]byte
