@@ -74,6 +74,19 @@ const retainPrack = "PRACK sip:herald@127.0.0.1:5070 SIP/2.0\r\n" +
 	"Max-Forwards: 70\r\n" +
 	"Content-Length: 0\r\n\r\n"
 
+// answeredServerTx is a server transaction for req that has sent its final response res.
+func answeredServerTx(t *testing.T, key string, req *sip.Request, conn sip.Connection, res *sip.Response) *sip.ServerTx {
+	t.Helper()
+	tx := sip.NewServerTx(key, req, conn, quietLog())
+	if err := tx.Init(); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Respond(res); err != nil {
+		t.Fatal(err)
+	}
+	return tx
+}
+
 // collected reports whether the object a cleanup was registered on is collected within d.
 func collected(ch <-chan struct{}, d time.Duration) bool {
 	deadline := time.Now().Add(d)
@@ -123,16 +136,9 @@ func TestSipgoServerTxSlimAfterFinal(t *testing.T) {
 		tx := func() *sip.ServerTx {
 			req := parseReq(t, retainInvite)
 			runtime.AddCleanup(req, func(ch chan struct{}) { close(ch) }, reqFreed)
-			tx := sip.NewServerTx("retain-inv", req, conn, quietLog())
-			if err := tx.Init(); err != nil {
-				t.Fatal(err)
-			}
 			res := sip.NewResponseFromRequest(req, 200, "OK", []byte("v=0\n"))
 			runtime.AddCleanup(res, func(ch chan struct{}) { close(ch) }, resFreed)
-			if err := tx.Respond(res); err != nil {
-				t.Fatal(err)
-			}
-			return tx
+			return answeredServerTx(t, "retain-inv", req, conn, res)
 		}()
 		tx.TerminateGracefully() // what sipgo's server does when the handler returns
 		if !collected(reqFreed, 3*time.Second) || !collected(resFreed, 3*time.Second) {
@@ -159,14 +165,7 @@ func TestSipgoServerTxSlimAfterFinal(t *testing.T) {
 		tx := func() *sip.ServerTx {
 			req := parseReq(t, retainPrack)
 			runtime.AddCleanup(req, func(ch chan struct{}) { close(ch) }, reqFreed)
-			tx := sip.NewServerTx("retain-prack", req, conn, quietLog())
-			if err := tx.Init(); err != nil {
-				t.Fatal(err)
-			}
-			if err := tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil)); err != nil {
-				t.Fatal(err)
-			}
-			return tx
+			return answeredServerTx(t, "retain-prack", req, conn, sip.NewResponseFromRequest(req, 200, "OK", nil))
 		}()
 		tx.TerminateGracefully()
 		if !collected(reqFreed, 3*time.Second) {
@@ -187,13 +186,8 @@ func TestSipgoServerTxSlimAfterFinal(t *testing.T) {
 			raw = strings.Replace(raw, "z9hG4bK-retain-2", fmt.Sprintf("z9hG4bK-slim-%s-%d", method, n), 1)
 			req := parseReq(t, raw)
 			req.SetTransport("UDP") // as the transport layer sets it on a received request
-			tx := sip.NewServerTx(fmt.Sprintf("slim-%s-%d", method, n), req, &recConn{}, quietLog())
-			if err := tx.Init(); err != nil {
-				t.Fatal(err)
-			}
-			if err := tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil)); err != nil {
-				t.Fatal(err)
-			}
+			tx := answeredServerTx(t, fmt.Sprintf("slim-%s-%d", method, n), req, &recConn{},
+				sip.NewResponseFromRequest(req, 200, "OK", nil))
 			defer tx.Terminate()
 			return tx.Origin()
 		}
