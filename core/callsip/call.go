@@ -56,11 +56,12 @@ type Call struct {
 	cancelDeadline <-chan time.Time
 
 	// What the event being handled carries, for the actions that need its SIP form: the response
-	// and its relayed form, the MSRP answers in it, the request on Herald's dialog being answered,
+	// (relayed as it is, its early-session part stripped in place when stripped is set), the MSRP
+	// answers in it, the request on Herald's dialog being answered,
 	// the callee card's link, and the event an action reports back (handled after the batch).
-	cur     *sip.Response
-	out     *sip.Response
-	answers []sdp.MSRPInfo
+	cur      *sip.Response
+	stripped bool
+	answers  []sdp.MSRPInfo
 	inReq   *sip.Request
 	inTx    sip.ServerTransaction
 	link    string
@@ -295,7 +296,7 @@ func (c *Call) newForward() *sip.Request {
 // its body is read here (whether a 2xx answers the caller's offer; the callee's early-session
 // answer, stripped from what is relayed, RFC 3959).
 func (c *Call) onResponse(res *sip.Response) {
-	c.cur, c.out, c.answers = res, res, nil
+	c.cur, c.stripped, c.answers = res, false, nil
 	ev := call.Event{Kind: call.EvResponse, Code: res.StatusCode, Reason: res.Reason}
 	if res.IsSuccess() && c.m.CardSent() && len(c.req.Body()) > 0 {
 		ev.Session = call.SessionAnswered(contentType(res), res.Body())
@@ -306,8 +307,10 @@ func (c *Call) onResponse(res *sip.Response) {
 			if err == nil && stripped {
 				c.answers = call.EarlyAnswers(ct, res.Body())
 				ev.EarlyAnswer = len(c.answers) > 0
-				c.out = res.Clone()
-				setBody(c.out, newCT, body) // an early-session part alone leaves no body and no Content-Type
+				// In place: the response is this call's alone once passed up (the relay takes its Via
+				// off too), and everything read of its body above is read before.
+				setBody(res, newCT, body) // an early-session part alone leaves no body and no Content-Type
+				c.stripped = true
 			}
 		}
 	}
@@ -520,7 +523,7 @@ func (c *Call) onEvent(ev any) {
 	case drainAbort:
 		c.handle(call.Event{Kind: call.EvDrain})
 	case brokenAnswerEnded:
-		c.cur = e.res
+		c.cur, c.stripped = e.res, false
 		c.handle(call.Event{Kind: call.EvBrokenEnded, Code: e.res.StatusCode, Reason: e.res.Reason})
 	}
 }

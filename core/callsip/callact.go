@@ -50,12 +50,12 @@ func (c *Call) act(a call.Action) {
 	switch a.Kind {
 	case call.ActRelay:
 		if s.tracing() {
-			if c.out != c.cur {
+			if c.stripped {
 				s.trace("herald: stripped the callee's early-session answer from %d", c.cur.StatusCode)
 			}
 			s.trace("herald → caller  SIP %d %s (relayed)", c.cur.StatusCode, c.cur.Reason)
 		}
-		s.Host.Relay(c.tx, c.req, c.out)
+		s.Host.Relay(c.tx, c.req, c.cur)
 		if a.Code < 200 && c.cur.GetHeader("RSeq") != nil {
 			c.noteReliable() // a reliable provisional of the callee's, relayed (RFC 3262 §3)
 		}

@@ -146,6 +146,7 @@ func (c *Call) sendEarly183(rseq uint32, link bool) {
 	}
 	res := sip.NewResponseFromRequest(c.req, 183, "Session Progress", nil)
 	res.To().Params.Add("tag", c.tag)
+	res.SetDestination(c.req.Source())
 	res.AppendHeader(sip.NewHeader("Require", "100rel"))
 	res.AppendHeader(rseqHeader(rseq))
 	res.AppendHeader(s.Host.Contact(c.req.Transport()))
@@ -195,10 +196,10 @@ func (c *Call) sendLink183(reliable bool, rseq uint32) {
 	c.sendProvisional()
 }
 
+// sendProvisional sends (again) the reliable provisional: the same response each time, complete
+// before its first send and never changed after, so the transaction layer may write it meanwhile.
 func (c *Call) sendProvisional() {
-	out := c.early.prov.Clone()
-	out.SetDestination(c.req.Source())
-	if err := c.tx.Respond(out); err != nil {
+	if err := c.tx.Respond(c.early.prov); err != nil {
 		c.env.Log.Debug("send reliable provisional", "call_id", c.callID, "error", err)
 	}
 }

@@ -235,7 +235,7 @@ func (hs *headers) GetHeaders(name string) []Header {
 	var hds []Header
 	nameLower := HeaderToLower(name)
 	for _, h := range hs.headerOrder {
-		if HeaderToLower(h.Name()) == nameLower {
+		if headerNameIs(h.Name(), nameLower) { // Herald patch: no copy per header compared
 			hds = append(hds, h)
 		}
 	}
@@ -253,7 +253,7 @@ func (hs *headers) GetHeader(name string) Header {
 // getHeader is direct access, name must be lowercase
 func (hs *headers) getHeader(nameLower string) Header {
 	for _, h := range hs.headerOrder {
-		if HeaderToLower(h.Name()) == nameLower {
+		if headerNameIs(h.Name(), nameLower) { // Herald patch: no copy per header compared
 			return h
 		}
 	}

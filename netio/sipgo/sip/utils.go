@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand"
 	"net"
+	"net/netip"
 	"reflect"
 	"runtime"
 	"strings"
@@ -70,14 +71,14 @@ func asciiToLower(s []byte) []byte {
 
 // ASCIIToLower is faster than go version. It avoids one more loop
 func ASCIIToLower(s string) string {
-	// first check is ascii already low to avoid alloc
+	// Herald patch: only an upper-case letter needs a copy. Upstream copied every string holding any
+	// byte outside a-z ("call-id", "p-early-media", "udp6"), one allocation per header name compared.
 	nonLowInd := -1
-	for i, c := range s {
-		if 'a' <= c && c <= 'z' {
-			continue
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; 'A' <= c && c <= 'Z' {
+			nonLowInd = i
+			break
 		}
-		nonLowInd = i
-		break
 	}
 	if nonLowInd < 0 {
 		return s
@@ -94,6 +95,24 @@ func ASCIIToLower(s string) string {
 		b.WriteByte(c)
 	}
 	return b.String()
+}
+
+// headerNameIs reports whether name equals lower, itself lower case, ignoring ASCII case: what
+// HeaderToLower(name) == lower says, without the copy (Herald patch).
+func headerNameIs(name, lower string) bool {
+	if len(name) != len(lower) {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
 }
 
 func ASCIIToLowerInPlace(s []byte) {
@@ -388,18 +407,15 @@ func compareFunctions(fsm1 any, fsm2 any) error {
 }
 
 func isIPV6(host string) bool {
-	// Quick reject (has dot)
-	for c := range host {
-		if c == '.' {
-			return false
-		}
-		if c == ':' {
-			break
-		}
+	// Herald patch: upstream's quick reject ranged over the indexes, not the bytes, so every host
+	// (IPv4 and names included) went through net.ParseIP and its allocations. An IPv6 literal has a
+	// colon; netip parses without allocating. Same answers: no zone, and an IPv4-mapped address
+	// counts as IPv4 (net.IP.To4).
+	if strings.IndexByte(host, ':') < 0 {
+		return false
 	}
-
-	ip := net.ParseIP(host)
-	return ip != nil && ip.To4() == nil
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.Zone() == "" && a.Is6() && !a.Is4In6()
 }
 
 func uriIP(ip string) string {
