@@ -62,11 +62,11 @@ type Call struct {
 	cur      *sip.Response
 	stripped bool
 	answers  []sdp.MSRPInfo
-	inReq   *sip.Request
-	inTx    sip.ServerTransaction
-	link    string
-	next    []call.Event
-	done    bool
+	inReq    *sip.Request
+	inTx     sip.ServerTransaction
+	link     string
+	next     []call.Event
+	done     bool
 
 	// The gate on early-dialog pushes (capability.go): the keys each party's terminal is learned
 	// under, whether its capability is provisioned, and the caller card's Call-Info link.
