@@ -1,12 +1,13 @@
 #!/bin/bash
 # push.sh BIN TAG RATES STEP [SOAK]: start herald BIN with /tmp/perf/pcfg, run loadgen (mix $MIX, default
 # both=100; extra flags in $LGARGS), sample Herald's RSS every second into /tmp/perf/runs/TAG.*.
+# Extra environment for Herald in $HENV (e.g. HENV=GOMAXPROCS=1).
 # Setup: go build -o /tmp/perf/loadgen ./bench/loadgen/cmd/loadgen; /tmp/perf/loadgen herald-config
 # -dir /tmp/perf/pcfg -callee 127.0.0.1:17080 -herald-sip 127.0.0.1:17070 -admin 127.0.0.1:17090
 # (ports below the kernel's ephemeral range, so no client socket of the run can hold them).
 BIN=$1; TAG=$2; RATES=$3; STEP=$4; SOAK=${5:-0}
 cd /tmp/perf
-$BIN serve -c ${CFG:-/tmp/perf/pcfg/herald.yaml} > runs/$TAG.herald.log 2>&1 &
+env $HENV $BIN serve -c ${CFG:-/tmp/perf/pcfg/herald.yaml} > runs/$TAG.herald.log 2>&1 &
 HP=$!
 for i in $(seq 50); do curl -s -o /dev/null http://127.0.0.1:17090/metrics && break; sleep 0.2; done
 ( while kill -0 $HP 2>/dev/null; do echo "$(date +%s) $(awk '/VmRSS/{print $2}' /proc/$HP/status)" >> runs/$TAG.rss; sleep 1; done ) &
