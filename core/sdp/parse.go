@@ -22,6 +22,16 @@ func Parse(b []byte) (*Session, error) {
 	}
 	p := parser{s: &Session{}}
 	src := string(b)
+	// One backing array for every attribute and one for every media description, sized by counting
+	// their lines first: a session's attributes and each media's are contiguous in it, in order.
+	// Each section's slice is capped at its end (attrsTo), so an append by a caller copies instead of
+	// writing over the next section's.
+	if n := strings.Count(src, "\na="); n > 0 {
+		p.attrs = make([]Attr, 0, n)
+	}
+	if n := strings.Count(src, "\nm="); n > 0 && n <= MaxMedia {
+		p.medias = make([]Media, 0, n)
+	}
 	for len(src) > 0 {
 		var line string
 		if i := strings.IndexByte(src, '\n'); i >= 0 {
@@ -38,6 +48,7 @@ func Parse(b []byte) (*Session, error) {
 			return nil, err
 		}
 	}
+	p.closeSection()
 	switch {
 	case !p.seenV:
 		return nil, fmt.Errorf("%w: no v= line", ErrSyntax)
@@ -57,6 +68,25 @@ type parser struct {
 	m                   *Media // current media description, nil at session level
 	n                   int    // 1-based line number
 	seenV, seenO, seenS bool
+
+	attrs  []Attr  // every a= line parsed so far, in order (the sections' backing array)
+	from   int     // where the current section's attributes start in attrs
+	medias []Media // the m= descriptions' backing array
+}
+
+// closeSection ends the current section (the session level, or the media description p.m): its
+// attributes are attrs[from:], capped.
+func (p *parser) closeSection() {
+	if len(p.attrs) == p.from {
+		return
+	}
+	a := p.attrs[p.from:len(p.attrs):len(p.attrs)]
+	if p.m != nil {
+		p.m.Attrs = a
+	} else {
+		p.s.Attrs = a
+	}
+	p.from = len(p.attrs)
 }
 
 func (p *parser) errorf(format string, args ...any) error {
@@ -92,11 +122,7 @@ func (p *parser) line(line string) error {
 		if err != nil {
 			return p.errorf("%v", err)
 		}
-		if p.m != nil {
-			p.m.Attrs = append(p.m.Attrs, a)
-		} else {
-			p.s.Attrs = append(p.s.Attrs, a)
-		}
+		p.attrs = append(p.attrs, a)
 		return nil
 	}
 	if p.m != nil {
@@ -110,9 +136,9 @@ func (p *parser) line(line string) error {
 		if p.seenO {
 			return p.errorf("repeated o=")
 		}
-		f := strings.Fields(val)
-		if len(f) != 6 {
-			return p.errorf("o= has %d fields, want 6", len(f))
+		var f [6]string
+		if n := fields(val, f[:]); n != 6 {
+			return p.errorf("o= has %d fields, want 6", n)
 		}
 		s.Origin = Origin{f[0], f[1], f[2], f[3], f[4], f[5]}
 		p.seenO = true
@@ -187,7 +213,15 @@ func (p *parser) media(val string) error {
 	if len(f) < 4 {
 		return p.errorf("m= has %d fields, want at least 4", len(f))
 	}
-	m := &Media{Type: f[0], Proto: f[2], Formats: f[3:]}
+	p.closeSection()
+	var m *Media
+	if len(p.medias) < cap(p.medias) {
+		p.medias = append(p.medias, Media{})
+		m = &p.medias[len(p.medias)-1]
+	} else {
+		m = new(Media)
+	}
+	m.Type, m.Proto, m.Formats = f[0], f[2], f[3:]
 	port, num, hasNum := strings.Cut(f[1], "/")
 	var ok bool
 	if m.Port, ok = parsePort(port); !ok {
@@ -222,6 +256,34 @@ func parsePort(s string) (int, bool) {
 	}
 	n, _ := strconv.Atoi(s)
 	return n, n <= 65535
+}
+
+// fields splits s around runs of ASCII white space into out, like strings.Fields without its slice,
+// and returns how many fields s has (beyond len(out) only counted).
+func fields(s string, out []string) int {
+	n := 0
+	for i := 0; i < len(s); {
+		for i < len(s) && asciiSpace(s[i]) {
+			i++
+		}
+		if i == len(s) {
+			break
+		}
+		j := i
+		for j < len(s) && !asciiSpace(s[j]) {
+			j++
+		}
+		if n < len(out) {
+			out[n] = s[i:j]
+		}
+		n++
+		i = j
+	}
+	return n
+}
+
+func asciiSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'
 }
 
 func allDigits(s string) bool {

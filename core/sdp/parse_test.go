@@ -282,3 +282,44 @@ func TestAttrHelpers(t *testing.T) {
 		t.Errorf("Attr.String = %q", s)
 	}
 }
+
+// The attributes of the session level and of each media description share one backing array
+// (Parse sizes it by counting a= lines); each section's slice is capped at its end, so adding to
+// or rewriting one section leaves the others as parsed.
+func TestParseSectionsIndependent(t *testing.T) {
+	src := "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\na=tool:x\r\n" +
+		"m=audio 49170 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n" +
+		"m=video 51372 RTP/AVP 31\r\na=rtpmap:31 H261/90000\r\na=recvonly\r\n" +
+		"m=message 7394 TCP/MSRP *\r\n"
+	s, err := Parse([]byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Attrs) != 1 || len(s.Media) != 3 || len(s.Media[0].Attrs) != 2 || len(s.Media[1].Attrs) != 2 || s.Media[2].Attrs != nil {
+		t.Fatalf("sections: session %v, media %v / %v / %v", s.Attrs, s.Media[0].Attrs, s.Media[1].Attrs, s.Media[2].Attrs)
+	}
+	s.Attrs = append(s.Attrs, Attr{Key: "group", Value: "BUNDLE"})
+	s.Media[0].AddAttr("ptime", "20")
+	s.Media[0].SetDirection(Inactive)
+	s.Media[1].AddFlag("x-flag")
+	if got := s.Media[0].Attrs; len(got) != 3 || got[1].Key != Inactive || got[2].Key != "ptime" {
+		t.Errorf("media 0: %v", got)
+	}
+	if got := s.Media[1].Attrs; len(got) != 3 || got[0].Value != "31 H261/90000" || got[1].Key != RecvOnly || got[2].Key != "x-flag" {
+		t.Errorf("media 1: %v", got)
+	}
+	want := "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\na=tool:x\r\na=group:BUNDLE\r\n" +
+		"m=audio 49170 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=inactive\r\na=ptime:20\r\n" +
+		"m=video 51372 RTP/AVP 31\r\na=rtpmap:31 H261/90000\r\na=recvonly\r\na=x-flag\r\n" +
+		"m=message 7394 TCP/MSRP *\r\n"
+	if got := string(s.Marshal()); got != want {
+		t.Errorf("marshal:\n%q\nwant\n%q", got, want)
+	}
+	// o= is split on runs of white space, as before.
+	if _, err := Parse([]byte("v=0\r\no=- 1  1\tIN IP4 192.0.2.1\r\ns=-\r\n")); err != nil {
+		t.Errorf("o= with runs of white space: %v", err)
+	}
+	if _, err := Parse([]byte("v=0\r\no=- 1 1 IN IP4\r\ns=-\r\n")); err == nil || !strings.Contains(err.Error(), "o= has 5 fields") {
+		t.Errorf("o= with 5 fields: %v", err)
+	}
+}
