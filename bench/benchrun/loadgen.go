@@ -78,7 +78,9 @@ func readLoadgen(path string) (*loadgenFile, error) {
 // the first ringing response) and sched_lag_* (how late the generator placed calls: its own
 // health) in the same form; rtp_<key> (calls, expected,
 // received, lost, late, late_p99_ms); server_<key> (the generator's "herald" readings of the
-// process given by -pid: cpu_ms_per_call, cpu_util, rss_peak_mb, rss_end_mb, fds_end, goroutines_end); gen_cpu_ms_per_call; kernel_<key> (udp_rcvbuf_errors, ...);
+// process given by -pid: cpu_ms_per_call, cpu_util, rss_peak_mb, rss_end_mb, fds_end, goroutines_end;
+// the call plane keeps Herald's cpu_ms_per_call as server_step_cpu_ms_per_call where it replaces
+// server_cpu_ms_per_call by its whole-run figure); gen_cpu_ms_per_call; kernel_<key> (udp_rcvbuf_errors, ...);
 // mix_<kind>_attempted and mix_<kind>_completed.
 func loadgenSteps(f *loadgenFile) []benchfmt.Step {
 	var out []benchfmt.Step

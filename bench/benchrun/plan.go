@@ -123,7 +123,7 @@ func QuickSettings() Settings {
 		SIPStep:    2 * time.Second, SIPBudget: 12 * time.Second, SIPStart: 500, SIPBisect: 0, SIPRecv: 4 * time.Second,
 		MSRPTerminals: []int{100, 400}, MSRPRuns: 1, MSRPRounds: 4, MSRPHold: 1000,
 		RTPLevels: []int{500, 1000, 2000}, RTPRamp: 500 * time.Millisecond, RTPMeasure: time.Second, RTPAll: true,
-		CallRates: []float64{25, 100, 200}, CallStep: 4 * time.Second, CallRamp: time.Second, CallHold: time.Second, CallTimeout: 5 * time.Second,
+		CallRates: []float64{50, 200}, CallStep: 3 * time.Second, CallRamp: time.Second, CallHold: time.Second, CallTimeout: 2 * time.Second,
 		CallMix:        "plain=25,caller=25,both=25,ringback=25",
 		CallPlainRates: []float64{150},
 	}
@@ -237,7 +237,8 @@ func rtpPlan(s Settings) PlanePlan {
 
 // callPlan: the generator runs its steps back to back (each a ramp from the previous rate, not
 // measured, then the measured step) against a Herald started for it (the mix), then the plain mix
-// against Herald and against Kamailio, one generator run per rate. After the last step it waits for
+// against Herald, the push flow alone against Herald and the plain mix against Kamailio, one
+// generator run per rate. After the last step it waits for
 // every call to end: at most hold + the call timeout (+ 2 s for the BYE and the last fetches).
 // Setup is writing the config, starting Herald or Kamailio and the generator's callee (≤ 6 s).
 func callPlan(s Settings) PlanePlan {
@@ -263,9 +264,15 @@ func callPlan(s Settings) PlanePlan {
 	}
 	pp.Runs = append(pp.Runs, mk("loadgen herald", "herald", s.CallMix, s.CallRates, s.Soak))
 	if len(s.CallPlainRates) > 0 {
-		// One generator run per rate: each pays its own setup and drain.
-		for _, name := range []string{"herald-plain", "kamailio-plain"} {
-			r := mk("loadgen "+name, name, "plain=100", s.CallPlainRates, 0)
+		// One generator run per rate: each pays its own setup and drain. herald-push is the push flow
+		// alone (both cards + 199, pages fetched) at the plain runs' rates: its server CPU per call
+		// against herald-plain's is the push call's cost in plain calls.
+		for _, name := range []string{"herald-plain", "herald-push", "kamailio-plain"} {
+			mix := "plain=100"
+			if name == "herald-push" {
+				mix = "both=100"
+			}
+			r := mk("loadgen "+name, name, mix, s.CallPlainRates, 0)
 			n := time.Duration(len(s.CallPlainRates))
 			r.Setup += (n - 1) * 2 * time.Second
 			r.Drain *= n

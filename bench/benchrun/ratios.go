@@ -163,6 +163,7 @@ func Ratios(files map[string]*benchfmt.File) []Ratio {
 		maxRatio(f, "herald-plain", "kamailio-plain", "max clean rate, plain calls (generator)", "calls/s")
 		atRatio(f, "herald-plain", "kamailio-plain", "pdd_p99_ms", "post-dial delay p99 (INVITE → 180), plain calls", "ms", true)
 		atRatio(f, "herald-plain", "kamailio-plain", "server_cpu_ms_per_call", "server CPU per plain call", "ms", true)
+		atRatio(f, "herald-push", "herald-plain", "server_step_cpu_ms_per_call", "Herald CPU per call over the measured step: push flow (both cards + 199, pages fetched) vs plain", "ms", true)
 	}
 	// A max-clean ratio with nothing clean on either side says nothing.
 	kept := out[:0]

@@ -382,7 +382,7 @@ var preferred = []string{
 	"pdd_p50_ms", "pdd_p99_ms", "setup_p50_ms", "setup_p99_ms", "setup_max_ms", "page_p50_ms", "page_p99_ms", "rtp_expected", "rtp_lost", "rtp_late",
 	"deliveries_per_s", "p50_ms", "p99_ms", "deliveries_per_cpu_s", "errors", "bytes_per_conn_held",
 	"cpu_pct_per_1000", "late_pct", "late_p99_ms", "lost",
-	"server_cpu_ms_per_call", "server_cpu_ms_per_delivery", "gen_cpu_ms_per_call", "uac_cpu_ms_per_call",
+	"server_cpu_ms_per_call", "server_step_cpu_ms_per_call", "server_cpu_ms_per_delivery", "gen_cpu_ms_per_call", "uac_cpu_ms_per_call",
 	"server_rss_peak_mb", "server_max_rss_mb", "server_fds_end", "server_goroutines_end", "udp_rcvbuf_errors", "kernel_udp_rcvbuf_errors", "sched_lag_p99_ms",
 }
 

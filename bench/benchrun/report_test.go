@@ -236,3 +236,30 @@ func TestRatioBounds(t *testing.T) {
 		t.Error("a max-clean ratio with nothing clean on either side")
 	}
 }
+
+// The call plane's push flow is set against Herald's own plain call with the generator's reading of
+// Herald over the measured step (server_step_cpu_ms_per_call), not the whole-run figure the plane
+// keeps for the Kamailio comparison; at the highest rate clean for both.
+func TestRatioPushOverPlain(t *testing.T) {
+	step := func(load float64, clean bool, whole, stepCPU float64) benchfmt.Step {
+		return benchfmt.Step{Load: load, Clean: clean, M: map[string]float64{"server_cpu_ms_per_call": whole, "server_step_cpu_ms_per_call": stepCPU}}
+	}
+	call := &benchfmt.File{Plane: "call", Targets: []benchfmt.Target{
+		{Name: "herald-plain", Role: benchfmt.RoleHerald, LoadUnit: "calls/s", Steps: []benchfmt.Step{step(100, true, 0.9, 0.3), step(400, true, 0.5, 0.25)}},
+		{Name: "herald-push", Role: benchfmt.RoleHerald, LoadUnit: "calls/s", Steps: []benchfmt.Step{step(100, true, 2.0, 1.1), step(400, true, 1.3, 1.0)}},
+		{Name: "kamailio-plain", Role: benchfmt.RoleBaseline, LoadUnit: "calls/s", Steps: []benchfmt.Step{step(100, true, 1.4, 0), step(400, true, 0.8, 0)}},
+	}}
+	var found bool
+	for _, r := range Ratios(map[string]*benchfmt.File{"call": call}) {
+		if r.Herald != "herald-push" {
+			continue
+		}
+		found = true
+		if r.Baseline != "herald-plain" || r.At != "400 calls/s" || r.HeraldV != 1.0 || r.BaseV != 0.25 || factor(r) != "4.00× (lower is better)" {
+			t.Errorf("push over plain: %+v %s", r, factor(r))
+		}
+	}
+	if !found {
+		t.Fatal("no push-over-plain ratio")
+	}
+}
