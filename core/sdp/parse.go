@@ -136,9 +136,9 @@ func (p *parser) line(line string) error {
 		if p.seenO {
 			return p.errorf("repeated o=")
 		}
-		var f [6]string
-		if n := fields(val, f[:]); n != 6 {
-			return p.errorf("o= has %d fields, want 6", n)
+		f := strings.Fields(val)
+		if len(f) != 6 {
+			return p.errorf("o= has %d fields, want 6", len(f))
 		}
 		s.Origin = Origin{f[0], f[1], f[2], f[3], f[4], f[5]}
 		p.seenO = true
@@ -256,34 +256,6 @@ func parsePort(s string) (int, bool) {
 	}
 	n, _ := strconv.Atoi(s)
 	return n, n <= 65535
-}
-
-// fields splits s around runs of ASCII white space into out, like strings.Fields without its slice,
-// and returns how many fields s has (beyond len(out) only counted).
-func fields(s string, out []string) int {
-	n := 0
-	for i := 0; i < len(s); {
-		for i < len(s) && asciiSpace(s[i]) {
-			i++
-		}
-		if i == len(s) {
-			break
-		}
-		j := i
-		for j < len(s) && !asciiSpace(s[j]) {
-			j++
-		}
-		if n < len(out) {
-			out[n] = s[i:j]
-		}
-		n++
-		i = j
-	}
-	return n
-}
-
-func asciiSpace(c byte) bool {
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'
 }
 
 func allDigits(s string) bool {
