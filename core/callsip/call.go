@@ -38,7 +38,11 @@ type Call struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	events chan any
-	wg     sync.WaitGroup // helper goroutines (UPDATE, CANCEL, ACK and BYE)
+	// ownMu guards ownClosed: set once the controller has returned, after which PrackOn answers
+	// 481 itself (drainOwn).
+	ownMu     sync.Mutex
+	ownClosed bool
+	wg        sync.WaitGroup // helper goroutines (UPDATE, CANCEL, ACK and BYE)
 
 	fwd       *sip.Request // the INVITE as forwarded (with Herald's Via)
 	sessions  []*push.Session
@@ -62,8 +66,7 @@ type Call struct {
 	cur      *sip.Response
 	stripped bool
 	answers  []sdp.MSRPInfo
-	inReq    *sip.Request
-	inTx     sip.ServerTransaction
+	in       Answerer
 	link     string
 	next     []call.Event
 	done     bool
@@ -112,6 +115,7 @@ func (c *Call) Run(ended func()) {
 	defer func() {
 		c.cancel()
 		c.wg.Wait()
+		c.drainOwn()
 		c.handle(call.Event{Kind: call.EvEnd}) // the ringback and push sessions still held
 		fire(&env.Faults.End, c)
 		if env.Web != nil {
@@ -518,7 +522,7 @@ func (c *Call) onEvent(ev any) {
 		c.onUpdateDone(e)
 	case *inboundUpdate:
 		defer close(e.done)
-		c.inReq, c.inTx = e.req, e.tx
+		c.in = sipgoAnswer{e.req, e.tx}
 		c.handle(call.Event{Kind: call.EvInboundUpdate})
 	case drainAbort:
 		c.handle(call.Event{Kind: call.EvDrain})

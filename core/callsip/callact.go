@@ -8,7 +8,6 @@ import (
 
 	"github.com/herald-ims/herald/core/call"
 	"github.com/herald-ims/herald/core/push"
-	"github.com/herald-ims/herald/core/sipmsg"
 )
 
 // callact.go performs the actions of a call's state machine (core/call) in SIP, MSRP and RTP: the
@@ -113,10 +112,10 @@ func (c *Call) act(a call.Action) {
 		c.report(call.Event{Kind: call.EvUpdateOut, Update: c.sendCalleeCardUpdate()})
 	case call.ActAnswerPrack, call.ActAnswerUpdate:
 		if a.Code == 491 {
-			sipmsg.Respond(c.inTx, c.inReq, 491, "Request Pending", sip.NewHeader("Retry-After", "1"))
+			c.in.Answer(491, "Request Pending", sip.NewHeader("Retry-After", "1"))
 			break
 		}
-		sipmsg.Respond(c.inTx, c.inReq, a.Code, inDialogReason[a.Code])
+		c.in.Answer(a.Code, inDialogReason[a.Code])
 	case call.ActRefuseBind:
 		// The terminal bound to a session the machine closed (the close and the binding raced):
 		// Close again ends that binding, '#' on its transfer (push.Plane.Close is idempotent).

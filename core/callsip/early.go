@@ -215,11 +215,27 @@ func (c *Call) send199() {
 	_ = c.tx.Respond(res)
 }
 
-// prackEvent carries a PRACK on Herald's early dialog to the controller; done is closed once it was
-// answered.
+// Answerer answers one request on Herald's own early dialog: on sipgo's server transaction
+// (sipgoAnswer) or on the fast path's (core/signal's, through sipfast.Engine.AnswerOwn).
+type Answerer interface {
+	Answer(code int, reason string, hdrs ...sip.Header)
+}
+
+// sipgoAnswer answers req on sipgo's server transaction tx.
+type sipgoAnswer struct {
+	req *sip.Request
+	tx  sip.ServerTransaction
+}
+
+func (a sipgoAnswer) Answer(code int, reason string, hdrs ...sip.Header) {
+	sipmsg.Respond(a.tx, a.req, code, reason, hdrs...)
+}
+
+// prackEvent carries a PRACK on Herald's early dialog to the controller: its RAck value and how to
+// answer it; done, when set, is closed once it was answered.
 type prackEvent struct {
-	req  *sip.Request
-	tx   sip.ServerTransaction
+	rack string
+	ans  Answerer
 	done chan struct{}
 }
 
@@ -249,9 +265,11 @@ func (c *Call) post(ev any, done <-chan struct{}, req *sip.Request, tx sip.Serve
 func (d *ownDialog) tagPublished(tag string) bool { return tag != "" && d.publishedTag() == tag }
 
 func (c *Call) onPrack(e *prackEvent) {
-	defer close(e.done)
-	rseq, cseq, method, ok := rseqOf(headerValue(e.req, "RAck"))
-	c.inReq, c.inTx = e.req, e.tx
+	if e.done != nil {
+		defer close(e.done)
+	}
+	rseq, cseq, method, ok := rseqOf(e.rack)
+	c.in = e.ans
 	c.env.trace("caller → herald  SIP PRACK (RAck %d %d %s)", rseq, cseq, method)
 	c.handle(call.Event{Kind: call.EvPrack, Parsed: ok, RSeq: rseq, CSeq: cseq, Method: method})
 }
@@ -363,11 +381,48 @@ type inboundUpdate struct {
 // immutable string, before the 183 that carries it goes out; any goroutine may ask.
 func (c *Call) OwnDialog(tag string) bool { return c.early.tagPublished(tag) }
 
-// Prack hands a PRACK on Herald's own early dialog (OwnDialog) to the call's controller and returns
-// once it was answered (481 when the call ended first).
+// Prack hands a PRACK on Herald's own early dialog (OwnDialog), received by sipgo, to the call's
+// controller and returns once it was answered (481 when the call ended first).
 func (c *Call) Prack(req *sip.Request, tx sip.ServerTransaction) {
-	ev := &prackEvent{req: req, tx: tx, done: make(chan struct{})}
+	ev := &prackEvent{rack: headerValue(req, "RAck"), ans: sipgoAnswer{req, tx}, done: make(chan struct{})}
 	c.post(ev, ev.done, req, tx)
+}
+
+// PrackOn hands a PRACK on Herald's own early dialog (OwnDialog), received by the fast path, to
+// the call's controller without waiting: a answers it once, from the controller, or here with 481
+// when the call has ended, or 500 with Retry-After when the controller has more events queued than
+// it holds (a peer flooding the dialog). Whatever the call has not taken when it ends is answered
+// 481 (drainOwn).
+func (c *Call) PrackOn(rack string, a Answerer) {
+	c.ownMu.Lock()
+	defer c.ownMu.Unlock()
+	if c.ownClosed {
+		a.Answer(481, "Call/Transaction Does Not Exist")
+		return
+	}
+	select {
+	case c.events <- &prackEvent{rack: rack, ans: a}:
+	default:
+		a.Answer(500, "Server Internal Error", sip.NewHeader("Retry-After", "1"))
+	}
+}
+
+// drainOwn closes the call to PrackOn and answers 481 to the PRACKs it left untaken. Run calls it
+// once the controller has returned.
+func (c *Call) drainOwn() {
+	c.ownMu.Lock()
+	c.ownClosed = true
+	c.ownMu.Unlock()
+	for {
+		select {
+		case ev := <-c.events:
+			if e, ok := ev.(*prackEvent); ok && e.done == nil {
+				e.ans.Answer(481, "Call/Transaction Does Not Exist")
+			}
+		default:
+			return
+		}
+	}
 }
 
 // Update hands an UPDATE the caller sent on Herald's own early dialog (OwnDialog) to the call's

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"github.com/herald-ims/herald/bench/uesim"
 	"github.com/herald-ims/herald/core/content"
 	"github.com/herald-ims/herald/core/sdp"
+	"github.com/herald-ims/herald/core/sipfast"
 	"github.com/herald-ims/herald/core/sipmsg"
 )
 
@@ -723,4 +725,33 @@ func TestOneToTagPerRequest(t *testing.T) {
 	}
 	calleeSide(t, callee, res.CallID)
 	h.quiet(t)
+}
+
+// TestOwnPrackOnFastPath (claims 1, 5) shows the one stack of Herald's own early dialog's PRACK
+// over UDP: the fast path's engine takes it (verdict own), keeps its server transaction and the
+// call answers it there, so sipgo never parses it; with the fast path off, sipgo's server
+// transaction carries it. Either way the early dialog checks out (one reliable 183, PRACKed with
+// the right RAck, the UPDATE with the callee card) and the card is delivered.
+func TestOwnPrackOnFastPath(t *testing.T) {
+	for _, fast := range []bool{true, false} {
+		t.Run(fmt.Sprintf("fast=%t", fast), func(t *testing.T) {
+			leakCheck(t)
+			st, pages := testStore(t)
+			callee := newCallee(t, uesim.CalleeOptions{RingTime: 300 * time.Millisecond})
+			h := startHerald(t, st, callee.Addr(), func(o *Options) { o.DisableFastPath = !fast })
+			res := h.mustCall(t, newCaller(t, uesim.CallerOptions{}), dave, carol)
+			checkOwnEarlyDialog(t, h, res, pages["carol-callee.html"])
+			if !bytes.Equal(res.Pages[uesim.CalleeCard], pages["carol-callee.html"].Body) {
+				t.Fatalf("callee card not delivered: %v", res.PageErrors)
+			}
+			want := uint64(0)
+			if fast {
+				want = 1
+			}
+			if got := h.sig.Stats.Fast.Verdicts[sipfast.ReasonOwn].Load(); got != want {
+				t.Fatalf("fast-path verdicts own %d, want %d", got, want)
+			}
+			h.quiet(t)
+		})
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -128,6 +129,35 @@ func (h *fastHost) Normalize(data []byte) []byte {
 		return nil
 	}
 	return []byte(res.String())
+}
+
+// Own hands a PRACK on a call's own early dialog (its To tag is Herald's, callsip.Call.OwnDialog)
+// to that call, which answers it through the engine (callsip.Call.PrackOn, fastAnswer); any other
+// request stays with the general path, which proxies it along its route.
+func (h *fastHost) Own(callID, toTag []byte, req sipfast.OwnRequest) bool {
+	c := h.s.adm.lookup(string(callID)).ctl
+	if c == nil || !c.OwnDialog(string(toTag)) {
+		return false
+	}
+	c.PrackOn(req.RAck, fastAnswer{h.s.fast, req.Tx})
+	return true
+}
+
+// fastAnswer answers a request the engine handed to a call (Host.Own) on the engine's transaction.
+type fastAnswer struct {
+	e  *sipfast.Engine
+	tx *sipfast.Tx
+}
+
+func (a fastAnswer) Answer(code int, reason string, hdrs ...sip.Header) {
+	var extra strings.Builder
+	for _, h := range hdrs {
+		extra.WriteString(h.Name())
+		extra.WriteString(": ")
+		extra.WriteString(h.Value())
+		extra.WriteString("\r\n")
+	}
+	a.e.AnswerOwn(a.tx, code, reason, extra.String())
 }
 
 // Late2xx hands the late 2xx to the general path's ACK-and-BYE (rare; off the read loop).

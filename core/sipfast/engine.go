@@ -67,6 +67,7 @@ type Tx struct {
 	state    uint8  // fsCalling, ...
 	invite   bool
 	canceled bool // the caller cancelled, or Timer C fired: Herald sent CANCEL downstream
+	own      bool // a request on Herald's own early dialog, answered by the host (own.go): lv.fwd is it as received
 	ended    bool // the call was counted done
 	// compacted: the transaction is in Engine.ret (retained.go) and in no table or wheel any more
 	compacted bool
@@ -164,6 +165,12 @@ type Host interface {
 	// Late2xx hands the 2xx that crossed Herald's CANCEL (RFC 3261 §15) to the general path, which
 	// ACKs and BYEs it; fwd is the INVITE as forwarded.
 	Late2xx(fwd, res []byte)
+	// Own hands the host a request on Herald's own early dialog, when the call callID has one with
+	// To tag toTag (a PRACK for Herald's reliable 183, RFC 3262 §3), and reports whether it took it;
+	// the host answers it once, later and from any goroutine, with Engine.AnswerOwn. False hands the
+	// request to the general path (it belongs to some other dialog). Called without the engine's
+	// lock; req is the host's.
+	Own(callID, toTag []byte, req OwnRequest) bool
 	// Recovered reports r, what recover() returned at one of the engine's boundaries: false when
 	// there was no panic, otherwise the host counts and logs it and it is true.
 	Recovered(r any) bool
@@ -233,6 +240,9 @@ type Stats struct {
 	// Overload is the requests answered 503 because the engine held its limit of transactions
 	// (MaxTxFactor × MaxCalls).
 	Overload atomic.Uint64
+	// OwnUnanswered is the requests on Herald's own early dialog (own.go) the host did not answer
+	// within 64·T1: the engine answered them 500.
+	OwnUnanswered atomic.Uint64
 	// Verdicts counts every datagram offered to the engine by the reason of its verdict
 	// (verdict.go): kept (fast), dropped, or handed to the general path.
 	Verdicts [numReasons]atomic.Uint64
@@ -560,6 +570,11 @@ func (f *Engine) handle(m *fmsg, src netip.AddrPort, c Conn) Reason {
 			return ReasonOutOfDialog
 		}
 		return f.onInDialog(m, src, c)
+	case mPRACK:
+		if !m.toTag {
+			return ReasonMethod // out of any dialog: the general path answers it
+		}
+		return f.onOwn(m, src, c)
 	}
 	return ReasonMethod
 }

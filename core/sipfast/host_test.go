@@ -32,11 +32,15 @@ type fakeHost struct {
 	late      int // Late2xx calls
 	normalize func([]byte) []byte
 	panics    int // Recovered with a panic
+	// own are the calls with an early dialog of Herald's, Call-ID to Herald's To tag; ownReqs the
+	// requests Own took.
+	own     map[string]string
+	ownReqs []OwnRequest
 }
 
 func newFakeHost() *fakeHost {
 	return &fakeHost{selfHost: "127.0.0.1", cards: map[string]bool{}, next: netip.MustParseAddrPort("127.0.0.1:5070"),
-		maxCalls: 100, calls: map[string]*Tx{}, general: map[string]bool{}}
+		maxCalls: 100, calls: map[string]*Tx{}, general: map[string]bool{}, own: map[string]string{}}
 }
 
 func (h *fakeHost) Self(host []byte, port, defPort int) bool {
@@ -96,6 +100,15 @@ func (h *fakeHost) Normalize(b []byte) []byte {
 		return nil
 	}
 	return h.normalize(b)
+}
+func (h *fakeHost) Own(callID, toTag []byte, req OwnRequest) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if tag, ok := h.own[string(callID)]; !ok || tag != string(toTag) {
+		return false
+	}
+	h.ownReqs = append(h.ownReqs, req)
+	return true
 }
 func (h *fakeHost) Late2xx(_, _ []byte) {
 	h.mu.Lock()

@@ -33,6 +33,7 @@ const (
 	hReferredBy
 	hSupported
 	hRequire
+	hRAck
 	numHeaderIDs
 )
 
@@ -77,6 +78,9 @@ func headerID(name []byte) hdrID {
 		}
 		if equalFold(name, "from") {
 			return hFrom
+		}
+		if equalFold(name, "rack") {
+			return hRAck
 		}
 	case 5:
 		if equalFold(name, "route") {
@@ -157,13 +161,14 @@ const (
 	mBYE
 	mCANCEL
 	mINFO
+	mPRACK // only on Herald's own early dialog (own.go); any other PRACK goes the general way
 )
 
-var methodNames = [...]string{mOther: "", mINVITE: "INVITE", mACK: "ACK", mBYE: "BYE", mCANCEL: "CANCEL", mINFO: "INFO"}
+var methodNames = [...]string{mOther: "", mINVITE: "INVITE", mACK: "ACK", mBYE: "BYE", mCANCEL: "CANCEL", mINFO: "INFO", mPRACK: "PRACK"}
 
 func methodOf(b []byte) method {
 	// Methods are case-sensitive (RFC 3261 §7.1).
-	for m := mINVITE; m <= mINFO; m++ {
+	for m := mINVITE; m <= mPRACK; m++ {
 		if string(b) == methodNames[m] {
 			return m
 		}

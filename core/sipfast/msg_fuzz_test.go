@@ -493,7 +493,7 @@ func TestFastScanRejects(t *testing.T) {
 		{name: "more than maxFastHeaders headers", data: fsInv(add(many...))},
 		{name: "unknown method", data: []byte(strings.ReplaceAll(strings.Replace(inv, "INVITE sip:", "OPTIONS sip:", 1), "CSeq: 1 INVITE", "CSeq: 1 OPTIONS"))},
 		{name: "method in lower case", data: []byte(strings.ReplaceAll(strings.Replace(inv, "INVITE sip:", "invite sip:", 1), "CSeq: 1 INVITE", "CSeq: 1 invite"))},
-		{name: "extension method", data: []byte(strings.ReplaceAll(strings.Replace(inv, "INVITE sip:", "PRACK sip:", 1), "CSeq: 1 INVITE", "CSeq: 1 PRACK"))},
+		{name: "extension method", data: []byte(strings.ReplaceAll(strings.Replace(inv, "INVITE sip:", "UPDATE sip:", 1), "CSeq: 1 INVITE", "CSeq: 1 UPDATE"))},
 		{name: "Max-Forwards above 255", data: fsInv(repl("Max-Forwards", "Max-Forwards: 256"))},
 		{name: "Max-Forwards not a number", data: fsInv(repl("Max-Forwards", "Max-Forwards: seventy"))},
 		{name: "empty Call-ID", data: fsInv(repl("Call-ID", "Call-ID:"))},
@@ -640,6 +640,11 @@ func TestFastScanAccepts(t *testing.T) {
 			"via: sip/2.0/udp 192.0.2.10;branch=z9hG4bKlow", "max-forwards: 0", "to: <sip:bob@192.0.2.20>;tag=1",
 			"from: <sip:alice@192.0.2.10>;tag=2", "call-id: x", "cseq: 7 BYE", "content-length: 0"}, ""),
 			want{isReq: true, method: mBYE, branch: "z9hG4bKlow", sentBy: "192.0.2.10", toTag: true, mf: 0, cseq: 7, cseqM: mBYE, callID: "x"}},
+		{"PRACK with RAck (RFC 3262 §7.1)", sipMsg("PRACK sip:herald@192.0.2.1:5060 SIP/2.0", []string{
+			"Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKpr1", "Max-Forwards: 70", "To: <sip:bob@192.0.2.20>;tag=h1",
+			"From: <sip:alice@192.0.2.10>;tag=a1", "Call-ID: c1@192.0.2.10", "CSeq: 2 PRACK", "RAck: 776656 1 INVITE"}, ""),
+			want{isReq: true, method: mPRACK, branch: "z9hG4bKpr1", sentBy: "192.0.2.10:5060", toTag: true, mf: 70, cseq: 2,
+				cseqM: mPRACK, callID: "c1@192.0.2.10"}},
 		{"blanks around colons, tab in CSeq", sipMsg("SIP/2.0 486 Busy Here", []string{
 			"Via :  SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKsp  ", "To\t:\t<sip:bob@192.0.2.20>;tag=1", "From: <sip:a@h>",
 			"Call-ID:nospace", "CSeq: 3\tINVITE"}, ""),

@@ -136,7 +136,15 @@ func (f *Engine) fire(tx *Tx, now int64, q []Datagram) []Datagram {
 			}
 			tx.lv.fwd = nil
 		} else {
-			res := answerFwd(tx.lv.fwd, 408, "Request Timeout", "", "")
+			var res []byte
+			if tx.own {
+				// The host never answered (its call's controller is stuck or gone): a final
+				// answer all the same, so the caller stops retransmitting.
+				f.st.OwnUnanswered.Add(1)
+				res = ownAnswer(tx, 500, "Server Internal Error", "Retry-After: 5\r\n")
+			} else {
+				res = answerFwd(tx.lv.fwd, 408, "Request Timeout", "", "")
+			}
 			f.completeNonInvite(tx, res) // retained from here: only end is left
 			return append(q, Datagram{tx.conn, res, tx.up})
 		}

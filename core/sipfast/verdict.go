@@ -38,6 +38,7 @@ const (
 	ReasonAbsorbed                // a retransmission (or the ACK for Herald's own final) answered from state
 	ReasonStray2xx                // a 2xx for a fast branch without a transaction, relayed statelessly (RFC 6026)
 	ReasonFault                   // handling it panicked: counted (Stats.Panics), 500 to a request other than ACK
+	ReasonOwn                     // a request on Herald's own early dialog (a PRACK), handed to its call (own.go)
 	// drop
 	ReasonStray    // a non-2xx response for a fast branch without a transaction
 	ReasonHopLimit // an ACK for a fast 2xx with Max-Forwards 1 or less
@@ -66,6 +67,7 @@ var reasonInfo = [numReasons]struct {
 	ReasonForwarded: {VerdictFast, "forwarded"}, ReasonResponse: {VerdictFast, "response"},
 	ReasonAnswered: {VerdictFast, "answered"}, ReasonAbsorbed: {VerdictFast, "absorbed"},
 	ReasonStray2xx: {VerdictFast, "stray_2xx"}, ReasonFault: {VerdictFast, "fault"},
+	ReasonOwn:   {VerdictFast, "own"},
 	ReasonStray: {VerdictDrop, "stray"}, ReasonHopLimit: {VerdictDrop, "hop_limit"},
 	ReasonUnscanned: {VerdictGeneral, "unscanned"}, ReasonUnreadable: {VerdictGeneral, "unreadable"},
 	ReasonSipgoBranch: {VerdictGeneral, "sipgo_branch"}, ReasonMethod: {VerdictGeneral, "method"},
@@ -100,6 +102,7 @@ type VerdictSnapshot struct {
 	Absorbed      uint64 `json:"absorbed" metric:"herald_sip_fast_path_datagrams_total{verdict=fast,reason=absorbed},counter"`
 	Stray2xx      uint64 `json:"stray_2xx" metric:"herald_sip_fast_path_datagrams_total{verdict=fast,reason=stray_2xx},counter"`
 	Fault         uint64 `json:"fault" metric:"herald_sip_fast_path_datagrams_total{verdict=fast,reason=fault},counter"`
+	Own           uint64 `json:"own" metric:"herald_sip_fast_path_datagrams_total{verdict=fast,reason=own},counter"`
 	Stray         uint64 `json:"stray" metric:"herald_sip_fast_path_datagrams_total{verdict=drop,reason=stray},counter"`
 	HopLimit      uint64 `json:"hop_limit" metric:"herald_sip_fast_path_datagrams_total{verdict=drop,reason=hop_limit},counter"`
 	Unscanned     uint64 `json:"unscanned" metric:"herald_sip_fast_path_datagrams_total{verdict=general,reason=unscanned},counter"`
@@ -127,6 +130,7 @@ func (f *Stats) verdictSnapshot() VerdictSnapshot {
 		Absorbed:      v[ReasonAbsorbed].Load(),
 		Stray2xx:      v[ReasonStray2xx].Load(),
 		Fault:         v[ReasonFault].Load(),
+		Own:           v[ReasonOwn].Load(),
 		Stray:         v[ReasonStray].Load(),
 		HopLimit:      v[ReasonHopLimit].Load(),
 		Unscanned:     v[ReasonUnscanned].Load(),
@@ -162,6 +166,7 @@ type Snapshot struct {
 	DNSFailures     uint64 `json:"dns_failures" metric:"herald_sip_fast_path_dns_failures_total,counter" help:"Background name lookups that failed."`
 	DNSFull         uint64 `json:"dns_full" metric:"herald_sip_fast_path_dns_full_total,counter" help:"Requests sent the general way because the name cache was full."`
 	Overload        uint64 `json:"overload" metric:"herald_sip_fast_path_overload_total,counter" help:"Requests answered 503: the fast path held its limit of transactions."`
+	OwnUnanswered   uint64 `json:"own_unanswered" metric:"herald_sip_fast_path_own_unanswered_total,counter" help:"Requests on Herald's own early dialog its call did not answer within 64*T1 (answered 500)."`
 	Transactions    int    `json:"transactions" metric:"herald_sip_fast_path_transactions,gauge" help:"Transactions the fast path holds."`
 	// Verdicts: every datagram offered to the fast path, by verdict and reason (verdict.go).
 	Verdicts VerdictSnapshot `json:"verdicts"`
@@ -174,6 +179,6 @@ func (f *Stats) Snapshot(transactions int) Snapshot {
 		Retransmissions: f.Retransmissions.Load(), Absorbed: f.Absorbed.Load(), Timeouts: f.Timeouts.Load(),
 		Stray: f.Stray.Load(), SendErrors: f.SendErrors.Load(), Unreadable: f.Unreadable.Load(),
 		DNSLookups: f.DNSLookups.Load(), DNSFailures: f.DNSFailures.Load(), DNSFull: f.DNSFull.Load(),
-		Overload: f.Overload.Load(), Transactions: transactions, Verdicts: f.verdictSnapshot(),
+		Overload: f.Overload.Load(), OwnUnanswered: f.OwnUnanswered.Load(), Transactions: transactions, Verdicts: f.verdictSnapshot(),
 	}
 }
