@@ -10,8 +10,11 @@
 // arrives into events and performs the actions (callact.go), and it closes a push session only when
 // the machine says so. The MSRP plane's reports (a terminal bound to a push session, the page's
 // outcome: push.Session's Bound and Done) reach the call as the machine's events. Other handlers
-// (PRACK and UPDATE on Herald's own early dialog: Prack, Update) and helper goroutines (the UPDATE
-// client transaction) post events to the controller and never touch its state. The controller
+// (PRACK and UPDATE on Herald's own early dialog: Prack, Update from sipgo; PrackOn from the fast
+// path's engine, which never waits) and helper goroutines (the UPDATE's client transaction on sipgo)
+// post events to the controller and never touch its state. Over UDP the early dialog's PRACK and
+// UPDATE transactions are the fast path's engine's (core/sipfast own.go): the call answers the
+// PRACK through it (Answerer) and gets the UPDATE's answer from it (Host.OriginateOwn). The controller
 // returns only after the INVITE has its final response, every push session of the call has ended
 // and every helper goroutine has exited; the server's call table entry is removed last.
 //

@@ -320,6 +320,13 @@ func (c *Call) sendCalleeCardUpdate() call.UpdateOut {
 	u.SetTransport(sipmsg.TransportToward(u))
 	s.Stats.CalleeCards.Add(1)
 	s.trace("herald → caller  SIP UPDATE (media request message: callee card %q, path %s)", ps.Page.Name, offer.PathURI)
+	if s.Host.OriginateOwn(u, func(code int, body []byte) {
+		// Runs on the engine's goroutine, behind its recovery net (sipfast.Engine.Take, Tick).
+		fire(&c.env.Faults.Helper, "update")
+		c.postUpdate(&updateDone{code: code, body: body, sess: ps})
+	}) {
+		return call.UpdateOutSent
+	}
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
@@ -328,18 +335,46 @@ func (c *Call) sendCalleeCardUpdate() call.UpdateOut {
 		ctx, cancel := context.WithTimeout(c.ctx, 64*s.T1)
 		defer cancel()
 		res, err := s.Host.Originate(ctx, u)
+		ev := &updateDone{err: err, sess: ps}
+		if res != nil {
+			ev.code, ev.body = res.StatusCode, res.Body()
+		}
 		select {
-		case c.events <- &updateDone{res: res, err: err, sess: ps}:
+		case c.events <- ev:
 		case <-c.ctx.Done():
 		}
 	}()
 	return call.UpdateOutSent
 }
 
+// updateDone is the final answer to Herald's UPDATE: its status and body, or the error that left it
+// without one.
 type updateDone struct {
-	res  *sip.Response
+	code int
+	body []byte
 	err  error
 	sess *push.Session
+}
+
+// postUpdate hands the fast path's answer to Herald's UPDATE (Host.OriginateOwn) to the controller
+// without blocking the engine: queued, or, when the queue is full, by a goroutine that gives up once
+// the call has ended. An answer for an ended call is dropped.
+func (c *Call) postUpdate(ev *updateDone) {
+	c.ownMu.Lock()
+	defer c.ownMu.Unlock()
+	if c.ownClosed {
+		return
+	}
+	select {
+	case c.events <- ev:
+	default:
+		go func() {
+			select {
+			case c.events <- ev:
+			case <-c.ctx.Done():
+			}
+		}()
+	}
 }
 
 // onUpdateDone turns the caller's answer to the UPDATE into an event: its code (0 for none), and
@@ -347,10 +382,8 @@ type updateDone struct {
 func (c *Call) onUpdateDone(e *updateDone) {
 	ev := call.Event{Kind: call.EvUpdateResult}
 	c.answers = nil
-	if e.res != nil {
-		ev.Code = e.res.StatusCode
-	}
-	if e.err != nil || e.res == nil || !e.res.IsSuccess() {
+	ev.Code = e.code
+	if e.err != nil || e.code < 200 || e.code >= 300 {
 		if ev.Code >= 200 && ev.Code < 300 {
 			ev.Code = 0 // a transport error after all
 		}
@@ -358,7 +391,7 @@ func (c *Call) onUpdateDone(e *updateDone) {
 		c.handle(ev)
 		return
 	}
-	ev.Declined, c.answers = call.UpdateAnswer(e.res.Body())
+	ev.Declined, c.answers = call.UpdateAnswer(e.body)
 	if ev.Declined {
 		c.env.trace("caller → herald  SIP 200 (UPDATE): callee card declined (m=message port 0)")
 	}

@@ -63,6 +63,11 @@ type Host interface {
 	// Originate sends a request Herald originates toward a terminal (the UPDATE on its early
 	// dialog) and waits for its final response.
 	Originate(ctx context.Context, req *sip.Request) (*sip.Response, error)
+	// OriginateOwn sends req like Originate, but on the fast path's engine when it can carry it (a
+	// UDP peer at an IP literal): done gets the final response's status and body (408 and none at
+	// Timer F) once, from the engine, and must neither block nor call back into it. False: nothing
+	// was sent, Originate must.
+	OriginateOwn(req *sip.Request, done func(code int, body []byte)) bool
 	// Cancel sends cr, the CANCEL of a forwarded INVITE (CancelRequest), as it is built and waits
 	// for its response.
 	Cancel(ctx context.Context, cr *sip.Request) error

@@ -150,6 +150,10 @@ func (h callHost) Originate(ctx context.Context, req *sip.Request) (*sip.Respons
 	return h.s.originate(ctx, req)
 }
 
+func (h callHost) OriginateOwn(req *sip.Request, done func(code int, body []byte)) bool {
+	return h.s.originateFast(req, done)
+}
+
 func (h callHost) Cancel(ctx context.Context, cr *sip.Request) error {
 	_, err := h.s.cli.Do(ctx, cr, prebuilt)
 	return err

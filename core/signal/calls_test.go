@@ -728,9 +728,10 @@ func TestOneToTagPerRequest(t *testing.T) {
 }
 
 // TestOwnPrackOnFastPath (claims 1, 5) shows the one stack of Herald's own early dialog's PRACK
-// over UDP: the fast path's engine takes it (verdict own), keeps its server transaction and the
-// call answers it there, so sipgo never parses it; with the fast path off, sipgo's server
-// transaction carries it. Either way the early dialog checks out (one reliable 183, PRACKed with
+// and UPDATE over UDP: the fast path's engine takes the PRACK (verdict own), keeps its server
+// transaction and the call answers it there; the UPDATE goes out on the engine's client
+// transaction and its 200 comes back there; sipgo parses neither. With the fast path off, sipgo's
+// transactions carry both. Either way the early dialog checks out (one reliable 183, PRACKed with
 // the right RAck, the UPDATE with the callee card) and the card is delivered.
 func TestOwnPrackOnFastPath(t *testing.T) {
 	for _, fast := range []bool{true, false} {
@@ -750,6 +751,9 @@ func TestOwnPrackOnFastPath(t *testing.T) {
 			}
 			if got := h.sig.Stats.Fast.Verdicts[sipfast.ReasonOwn].Load(); got != want {
 				t.Fatalf("fast-path verdicts own %d, want %d", got, want)
+			}
+			if got := h.sig.Stats.Fast.Originated.Load(); got != want {
+				t.Fatalf("UPDATEs originated on the fast path %d, want %d", got, want)
 			}
 			h.quiet(t)
 		})

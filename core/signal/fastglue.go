@@ -143,6 +143,35 @@ func (h *fastHost) Own(callID, toTag []byte, req sipfast.OwnRequest) bool {
 	return true
 }
 
+// originateFast sends req, a request Herald originates on its own early dialog (the UPDATE), on the
+// engine (sipfast.Engine.Originate) when its next hop is a UDP peer at an IP literal: the first
+// Route's URI (loose routing, RFC 3261 §12.2.1.1) or else the Request-URI (the caller's Contact).
+// False when the fast path is off or cannot carry it: the caller sends it through sipgo.
+func (s *Server) originateFast(req *sip.Request, done func(code int, body []byte)) bool {
+	if s.fast == nil || !strings.EqualFold(req.Transport(), "udp") {
+		return false
+	}
+	next := &req.Recipient
+	if r := req.Route(); r != nil {
+		next = &r.Address
+	}
+	if next.Scheme != "sip" {
+		return false
+	}
+	if t, ok := next.UriParams.Get("transport"); ok && !strings.EqualFold(t, "udp") {
+		return false
+	}
+	ip, err := netip.ParseAddr(strings.Trim(next.Host, "[]"))
+	if err != nil || ip.Zone() != "" {
+		return false
+	}
+	port := next.Port
+	if port == 0 {
+		port = 5060
+	}
+	return s.fast.Originate([]byte(req.String()), netip.AddrPortFrom(ip.Unmap(), uint16(port)), done)
+}
+
 // fastAnswer answers a request the engine handed to a call (Host.Own) on the engine's transaction.
 type fastAnswer struct {
 	e  *sipfast.Engine

@@ -90,7 +90,10 @@ type txLive struct {
 	down netip.AddrPort
 	t    [numTimers]int64 // deadlines on the engine's clock; 0 = off
 
-	fwd  []byte // the request as forwarded (retransmissions; CANCEL and ACK are built from it)
+	fwd []byte // the request as forwarded (retransmissions; CANCEL and ACK are built from it)
+	// done receives the final response (its status and body) of a request Herald originated
+	// (Engine.Originate; 408 and no body at Timer F); nil for a forwarded one.
+	done func(code int, body []byte)
 	ack  []byte // the ACK sent downstream for a non-2xx (sent again for a retransmitted final)
 	cncl []byte // Herald's CANCEL downstream while unanswered
 
@@ -243,6 +246,9 @@ type Stats struct {
 	// OwnUnanswered is the requests on Herald's own early dialog (own.go) the host did not answer
 	// within 64·T1: the engine answered them 500.
 	OwnUnanswered atomic.Uint64
+	// Originated is the requests Herald originated on the engine (Engine.Originate: the UPDATE of
+	// its own early dialog).
+	Originated atomic.Uint64
 	// Verdicts counts every datagram offered to the engine by the reason of its verdict
 	// (verdict.go): kept (fast), dropped, or handed to the general path.
 	Verdicts [numReasons]atomic.Uint64

@@ -161,14 +161,15 @@ const (
 	mBYE
 	mCANCEL
 	mINFO
-	mPRACK // only on Herald's own early dialog (own.go); any other PRACK goes the general way
+	mPRACK  // only on Herald's own early dialog (own.go); any other PRACK goes the general way
+	mUPDATE // only the responses to Herald's own (own.go, Originate); UPDATE requests go the general way
 )
 
-var methodNames = [...]string{mOther: "", mINVITE: "INVITE", mACK: "ACK", mBYE: "BYE", mCANCEL: "CANCEL", mINFO: "INFO", mPRACK: "PRACK"}
+var methodNames = [...]string{mOther: "", mINVITE: "INVITE", mACK: "ACK", mBYE: "BYE", mCANCEL: "CANCEL", mINFO: "INFO", mPRACK: "PRACK", mUPDATE: "UPDATE"}
 
 func methodOf(b []byte) method {
 	// Methods are case-sensitive (RFC 3261 §7.1).
-	for m := mINVITE; m <= mPRACK; m++ {
+	for m := mINVITE; m <= mUPDATE; m++ {
 		if string(b) == methodNames[m] {
 			return m
 		}

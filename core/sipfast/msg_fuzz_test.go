@@ -493,7 +493,7 @@ func TestFastScanRejects(t *testing.T) {
 		{name: "more than maxFastHeaders headers", data: fsInv(add(many...))},
 		{name: "unknown method", data: []byte(strings.ReplaceAll(strings.Replace(inv, "INVITE sip:", "OPTIONS sip:", 1), "CSeq: 1 INVITE", "CSeq: 1 OPTIONS"))},
 		{name: "method in lower case", data: []byte(strings.ReplaceAll(strings.Replace(inv, "INVITE sip:", "invite sip:", 1), "CSeq: 1 INVITE", "CSeq: 1 invite"))},
-		{name: "extension method", data: []byte(strings.ReplaceAll(strings.Replace(inv, "INVITE sip:", "UPDATE sip:", 1), "CSeq: 1 INVITE", "CSeq: 1 UPDATE"))},
+		{name: "extension method", data: []byte(strings.ReplaceAll(strings.Replace(inv, "INVITE sip:", "MESSAGE sip:", 1), "CSeq: 1 INVITE", "CSeq: 1 MESSAGE"))},
 		{name: "Max-Forwards above 255", data: fsInv(repl("Max-Forwards", "Max-Forwards: 256"))},
 		{name: "Max-Forwards not a number", data: fsInv(repl("Max-Forwards", "Max-Forwards: seventy"))},
 		{name: "empty Call-ID", data: fsInv(repl("Call-ID", "Call-ID:"))},

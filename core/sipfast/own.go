@@ -1,7 +1,9 @@
 package sipfast
 
 import (
+	"bytes"
 	"net/netip"
+	"time"
 )
 
 // own.go: requests on Herald's own early dialog, the one a call with cards opens toward the caller
@@ -94,3 +96,73 @@ func ownAnswer(tx *Tx, code int, reason, extra string) []byte {
 	m.scan(tx.lv.fwd) // scanned once already: it reads the same
 	return appendAnswer(make([]byte, 0, len(tx.lv.fwd)/2+128), &m, tx.up, false, code, reason, extra, "")
 }
+
+// Originate sends req, a request Herald originates on its own early dialog (the UPDATE with the
+// callee card: its request line, headers without a Via, and body), to dst over UDP from the
+// engine's first socket, on a client non-INVITE transaction of the engine's (RFC 3261 §17.1.2):
+// the engine puts its Via (branch BranchPrefix and the transaction's id) on top, retransmits on
+// Timer E (T1 doubling to T2, T2 once a provisional came) and gives up at Timer F (64·T1). done
+// gets the final response's status and body, or 408 at Timer F (§8.1.3.1), once; it is called
+// with the engine's lock held and must not call the engine. Originate reports false, having sent
+// nothing, when the engine cannot carry the request (no socket, larger than Config.MaxRequest, the
+// transaction limit): the caller sends it another way.
+func (f *Engine) Originate(req []byte, dst netip.AddrPort, done func(code int, body []byte)) bool {
+	c := f.anyConn()
+	eol := bytes.Index(req, crlf)
+	if c == nil || eol <= 0 || done == nil {
+		return false
+	}
+	id := f.nextID.Add(1)
+	b := make([]byte, 0, len(req)+96)
+	b = append(b, req[:eol+2]...)
+	b = f.appendVia(b, f.branchOf(id)) // the socket it is sent from is the sent-by: no rport needed
+	b = append(b, req[eol+2:]...)
+	if len(b) > f.cfg.MaxRequest {
+		return false
+	}
+	tx := &Tx{id: id, conn: c, lv: &txLive{down: dst, fwd: b, done: done}}
+	f.mu.Lock()
+	if f.txCount() >= MaxTxFactor*f.host.MaxCalls() {
+		f.mu.Unlock()
+		return false
+	}
+	now := f.now()
+	tx.lv.ivRetrans = f.t1
+	tx.lv.t[tRetransmit] = now + f.t1
+	tx.lv.t[tNoAnswer] = now + 64*f.t1
+	f.out[id] = tx
+	f.relink(tx)
+	f.mu.Unlock()
+	f.st.Originated.Add(1)
+	if err := c.Send(b, dst); err != nil {
+		f.st.SendErrors.Add(1)
+		f.mu.Lock()
+		f.forget(tx)
+		f.mu.Unlock()
+		return false
+	}
+	return true
+}
+
+// ownResponse ends the client transaction of a request Herald originated (Originate) on its
+// response m: a provisional moves Timer E to T2 (RFC 3261 §17.1.2.2); a final goes to done and the
+// transaction absorbs its retransmissions until Timer K (T4, 5 s). Under f.mu.
+func (f *Engine) ownResponse(tx *Tx, m *fmsg) {
+	if m.status < 200 {
+		if tx.state == fsCalling {
+			tx.state = fsProceeding
+			tx.lv.ivRetrans = f.t2
+		}
+		return
+	}
+	done := tx.lv.done
+	tx.state = fsCompleted
+	tx.end = f.now() + timerK
+	tx.retain()
+	f.relink(tx)
+	done(m.status, bytes.Clone(m.buf[m.body:]))
+}
+
+// timerK is RFC 3261's Timer K over UDP (T4): how long a client non-INVITE transaction absorbs
+// retransmissions of its final response.
+const timerK = 5 * int64(time.Second)

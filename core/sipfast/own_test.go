@@ -2,6 +2,7 @@ package sipfast
 
 import (
 	"bytes"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -111,5 +112,101 @@ func TestOwnPrackUnanswered(t *testing.T) {
 	x.e.AnswerOwn(x.h.ownReqs[0].Tx, 200, "OK", "")
 	if ds := x.c.take(); len(ds) != 0 {
 		t.Fatalf("late answer sent: %v", x.lines(ds))
+	}
+}
+
+// ownUpdate is an UPDATE of Herald's own early dialog as the host hands it to Originate (no Via).
+func ownUpdate(body string) []byte {
+	return []byte("UPDATE sip:erin@127.0.0.1:5061 SIP/2.0\r\nMax-Forwards: 70\r\nFrom: <sip:dave@home2.net>;tag=herald1\r\n" +
+		"To: <sip:erin@home1.net>;tag=f\r\nCall-ID: c-own\r\nCSeq: 1 UPDATE\r\nContact: <sip:herald@127.0.0.1:5060>\r\n" +
+		"Content-Type: application/sdp\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body)
+}
+
+// answerTo is the caller's response to the request req the engine sent: its Via, From, To, Call-ID
+// and CSeq, and body.
+func answerTo(req []byte, status string, body string) []byte {
+	var b strings.Builder
+	b.WriteString("SIP/2.0 " + status + "\r\n")
+	for _, l := range strings.Split(string(req), "\r\n")[1:] {
+		for _, h := range []string{"Via:", "From:", "To:", "Call-ID:", "CSeq:"} {
+			if strings.HasPrefix(l, h) {
+				b.WriteString(l + "\r\n")
+			}
+		}
+	}
+	b.WriteString("Content-Type: application/sdp\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body)
+	return []byte(b.String())
+}
+
+// TestOriginateUpdate (claims 1 and 5: the media request message is Herald's UPDATE on its own
+// early dialog) walks a request Herald originates through the engine's client transaction (RFC
+// 3261 §17.1.2): sent with the engine's Via on top; retransmitted on Timer E (T1, 2·T1) until the
+// 200 comes; the 200's status and body reach done once, a retransmitted 200 is absorbed (Timer
+// K), and the transaction is gone after Timer K.
+func TestOriginateUpdate(t *testing.T) {
+	x := newHarness(t, nil)
+	var got []string
+	done := func(code int, body []byte) { got = append(got, strconv.Itoa(code)+" "+string(body)) }
+	if !x.e.Originate(ownUpdate("v=0\r\n"), x.caller, done) {
+		t.Fatal("Originate refused")
+	}
+	ds := x.c.take()
+	if len(ds) != 1 || ds[0].To != x.caller {
+		t.Fatalf("sent %v", x.lines(ds))
+	}
+	upd := ds[0].B
+	if !bytes.HasPrefix(upd, []byte("UPDATE sip:erin@127.0.0.1:5061 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch="+BranchPrefix)) ||
+		!bytes.HasSuffix(upd, []byte("Content-Length: 5\r\n\r\nv=0\r\n")) {
+		t.Fatalf("UPDATE as sent:\n%s", upd)
+	}
+	if sent := x.at(testT1 + 20*time.Millisecond); len(sent) != 1 || sent[0] != "caller UPDATE" {
+		t.Fatalf("Timer E at T1: %v", sent)
+	}
+	if sent := x.at(2*testT1 + 20*time.Millisecond); len(sent) != 0 {
+		t.Fatalf("Timer E doubles: sent %v at 2·T1", sent)
+	}
+	if sent := x.at(3*testT1 + 20*time.Millisecond); len(sent) != 1 {
+		t.Fatalf("Timer E at 3·T1: %v", sent)
+	}
+	ok := answerTo(upd, "200 OK", "v=0\r\nm=message 9 TCP/MSRP *\r\n")
+	if r, sent := x.in(x.caller, ok); r != ReasonResponse || len(sent) != 0 {
+		t.Fatalf("200: %v, sent %v", r, sent)
+	}
+	if len(got) != 1 || got[0] != "200 v=0\r\nm=message 9 TCP/MSRP *\r\n" {
+		t.Fatalf("done got %q", got)
+	}
+	if r, sent := x.in(x.caller, ok); r != ReasonResponse || len(sent) != 0 || len(got) != 1 {
+		t.Fatalf("retransmitted 200: %v, sent %v, done called %d times", r, sent, len(got))
+	}
+	if sent := x.at(10 * time.Second); len(sent) != 0 || x.e.Transactions() != 0 {
+		t.Fatalf("after Timer K: sent %v, %d transactions", sent, x.e.Transactions())
+	}
+}
+
+// TestOriginateTimeout: a caller that never answers Herald's UPDATE gets it on Timer E, doubling
+// up to T2 (RFC 3261 §17.1.2.2), and at Timer F (64·T1) done gets 408 (§8.1.3.1) and the
+// transaction is gone; a request larger than MaxRequest is refused without sending anything (the
+// host sends it another way).
+func TestOriginateTimeout(t *testing.T) {
+	x := newHarness(t, func(c *Config) { c.MaxRequest = 600 })
+	var got []int
+	if !x.e.Originate(ownUpdate(""), x.caller, func(code int, _ []byte) { got = append(got, code) }) {
+		t.Fatal("Originate refused")
+	}
+	x.c.take()
+	n := 0
+	for d := 10 * time.Millisecond; d < 64*testT1; d += 10 * time.Millisecond {
+		n += len(x.at(d))
+	}
+	// T1 = 100 ms, T2 = 800 ms: at 100, 300, 700, 1500, 2300, ... 6300 ms: 10 retransmissions.
+	if n != 10 || len(got) != 0 {
+		t.Fatalf("%d retransmissions before Timer F (want 10), done %v", n, got)
+	}
+	x.at(64*testT1 + 10*time.Millisecond)
+	if len(got) != 1 || got[0] != 408 || x.e.Transactions() != 0 {
+		t.Fatalf("at Timer F: done %v, %d transactions; want 408, none", got, x.e.Transactions())
+	}
+	if x.e.Originate(ownUpdate(strings.Repeat("a", 600)), x.caller, func(int, []byte) {}) || len(x.c.take()) != 0 {
+		t.Fatal("an UPDATE over MaxRequest was sent")
 	}
 }

@@ -155,6 +155,10 @@ func (f *Engine) nonInviteResponse(tx *Tx, m *fmsg, q []Datagram) []Datagram {
 	if tx.state == fsCompleted {
 		return q // Timer K: a retransmitted final is absorbed
 	}
+	if tx.lv.done != nil {
+		f.ownResponse(tx, m)
+		return q
+	}
 	if m.status < 200 {
 		if tx.state == fsCalling {
 			tx.state = fsProceeding

@@ -135,6 +135,11 @@ func (f *Engine) fire(tx *Tx, now int64, q []Datagram) []Datagram {
 				q = f.answerUp(tx, 408, "Request Timeout", "", q)
 			}
 			tx.lv.fwd = nil
+		} else if done := tx.lv.done; done != nil {
+			// A request of Herald's own (Engine.Originate): RFC 3261 §8.1.3.1, a timeout is a 408.
+			f.forget(tx)
+			done(408, nil)
+			return q
 		} else {
 			var res []byte
 			if tx.own {
