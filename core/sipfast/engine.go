@@ -67,8 +67,10 @@ type Tx struct {
 	state    uint8  // fsCalling, ...
 	invite   bool
 	canceled bool // the caller cancelled, or Timer C fired: Herald sent CANCEL downstream
-	own      bool // a request on Herald's own early dialog, answered by the host (own.go): lv.fwd is it as received
-	ended    bool // the call was counted done
+	// own: a request on Herald's own early dialog, answered by the host (own.go); lv.fwd is then
+	// the header lines every answer to it copies
+	own   bool
+	ended bool // the call was counted done
 	// compacted: the transaction is in Engine.ret (retained.go) and in no table or wheel any more
 	compacted bool
 	end       int64  // when the transaction is forgotten (Timers D, H, J; RFC 6026 Timer L); 0 = not set

@@ -51,8 +51,11 @@ func (f *Engine) onOwn(m *fmsg, src netip.AddrPort, c Conn) Reason {
 		f.unlock(m)
 		return ReasonMethod // the general path's own limits apply to it
 	}
+	// What every answer copies from the request (RFC 3261 §8.2.6.2), made now from the scan: the
+	// answer may be given on a goroutine with a small stack, where a second scan would grow it.
+	hdrs := appendAnswerHeaders(make([]byte, 0, len(m.buf)/2), m, src, false, 200, "")
 	tx := &Tx{id: f.nextID.Add(1), branch: string(m.txKey(nil)), up: src, conn: c, rkey: rk, own: true,
-		lv: &txLive{fwd: append([]byte(nil), m.buf...)}}
+		lv: &txLive{fwd: hdrs}}
 	tx.lv.t[tNoAnswer] = f.now() + 64*f.t1
 	f.nonInv[tx.branch] = tx
 	f.out[tx.id] = tx
@@ -89,12 +92,14 @@ func (f *Engine) AnswerOwn(tx *Tx, code int, reason, extra string) {
 	}
 }
 
-// ownAnswer is Herald's response to the request of own transaction tx (RFC 3261 §8.2.6.2). Under
-// f.mu, while tx.lv is set.
+// ownAnswer is Herald's response to the request of own transaction tx (RFC 3261 §8.2.6.2): the
+// header lines onOwn kept in tx.lv.fwd, then extra. Under f.mu, while tx.lv is set.
 func ownAnswer(tx *Tx, code int, reason, extra string) []byte {
-	var m fmsg
-	m.scan(tx.lv.fwd) // scanned once already: it reads the same
-	return appendAnswer(make([]byte, 0, len(tx.lv.fwd)/2+128), &m, tx.up, false, code, reason, extra, "")
+	b := make([]byte, 0, len(tx.lv.fwd)+len(reason)+len(extra)+48)
+	b = appendStatus(b, code, reason)
+	b = append(b, tx.lv.fwd...)
+	b = append(b, extra...)
+	return append(b, "Content-Length: 0\r\n\r\n"...)
 }
 
 // Originate sends req, a request Herald originates on its own early dialog (the UPDATE with the

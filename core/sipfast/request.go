@@ -154,11 +154,24 @@ func (f *Engine) fallback(r Reason) Reason {
 // Herald forwarded, without Herald's Via on top), From, Call-ID and CSeq; its To with a tag when m had
 // none and the response is final; extra header lines; an empty body.
 func appendAnswer(b []byte, m *fmsg, src netip.AddrPort, forwarded bool, code int, reason, extra, tag string) []byte {
+	b = appendStatus(b, code, reason)
+	b = appendAnswerHeaders(b, m, src, forwarded, code, tag)
+	b = append(b, extra...)
+	return append(b, "Content-Length: 0\r\n\r\n"...)
+}
+
+// appendStatus appends a Status-Line.
+func appendStatus(b []byte, code int, reason string) []byte {
 	b = append(b, "SIP/2.0 "...)
 	b = strconv.AppendInt(b, int64(code), 10)
 	b = append(b, ' ')
 	b = append(b, reason...)
-	b = append(b, '\r', '\n')
+	return append(b, '\r', '\n')
+}
+
+// appendAnswerHeaders appends the header lines appendAnswer copies from m (Via, From, Call-ID,
+// CSeq, To with its tag).
+func appendAnswerHeaders(b []byte, m *fmsg, src netip.AddrPort, forwarded bool, code int, tag string) []byte {
 	top := true
 	var to *hline
 	for i := 0; i < m.n; i++ {
@@ -188,9 +201,7 @@ func appendAnswer(b []byte, m *fmsg, src netip.AddrPort, forwarded bool, code in
 		b = append(b, ";tag="...)
 		b = append(b, tag...)
 	}
-	b = append(b, '\r', '\n')
-	b = append(b, extra...)
-	return append(b, "Content-Length: 0\r\n\r\n"...)
+	return append(b, '\r', '\n')
 }
 
 // answer is Herald's own response to the request m.
