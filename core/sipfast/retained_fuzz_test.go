@@ -20,12 +20,18 @@ func FuzzEngineCalls(f *testing.F) {
 	f.Add([]byte{0x00, 0x10, 0x20, 0x30, 0x02, 0x12, 0x22, 0x32, 0x05, 0x15, 0x06, 0x16, 0x0a, 0x08, 0x40, 0x05, 0x15})
 	f.Add([]byte{0x00, 0x01, 0x07, 0x03, 0x04, 0x0a, 0x08, 0x10})
 	f.Add([]byte{0x00, 0x02, 0x09, 0x07, 0x05, 0x09, 0x33, 0x06, 0x0b, 0x41, 0x42})
+	// Herald's own early dialog: PRACK, its retransmission, the answer, the UPDATE and its 200.
+	f.Add([]byte{0x00, 0x01, 0x0c, 0x0a, 0x0d, 0x00, 0x0e, 0x0f, 0x0a, 0x1c, 0x08, 0x80, 0x0d, 0x01, 0x0e, 0x08, 0xff})
 	f.Fuzz(func(t *testing.T, ops []byte) {
 		if len(ops) > 400 {
 			return
 		}
 		x := newHarness(t, nil)
 		x.e.ret.mask = 3
+		for c := range 4 {
+			x.h.own[fmt.Sprintf("c%d@fuzz", c)] = fmt.Sprintf("h%d", c) // Herald's own early dialog (own.go)
+		}
+		var prackBr [4]int
 		var (
 			now                time.Duration
 			invFwd, byeFwd     [4][]byte
@@ -97,6 +103,22 @@ func FuzzEngineCalls(f *testing.F) {
 			case 10:
 				if lastIn != nil {
 					x.in(lastFrom, lastIn)
+				}
+			case 12:
+				prackBr[c]++
+				send(callerSide, prack(fmt.Sprintf("z9hG4bKp%d.%d", c, prackBr[c]), callID(c), fmt.Sprintf("h%d", c), 3), c)
+			case 13:
+				if n := len(x.h.ownReqs); n > 0 {
+					code := []int{200, 481, 500, 100}[arg()%4]
+					x.e.AnswerOwn(x.h.ownReqs[n-1].Tx, code, "Answer", "")
+					x.lines(x.c.take())
+				}
+			case 14:
+				x.e.Originate(ownUpdate("v=0\r\n"), x.caller, func(int, []byte) {})
+				x.lines(x.c.take())
+			case 15:
+				if u := x.last["caller UPDATE"]; u != nil {
+					send(callerSide, reply(u, []string{"200 OK", "183 Progress", "488 Not Here"}[arg()%3], ""), -1)
 				}
 			case 11:
 				n := arg() % 64
