@@ -426,16 +426,24 @@ func (c *Call) Prack(req *sip.Request, tx sip.ServerTransaction) {
 // when the call has ended, or 500 with Retry-After when the controller has more events queued than
 // it holds (a peer flooding the dialog). Whatever the call has not taken when it ends is answered
 // 481 (drainOwn).
+//
+// The answers given here are given after ownMu is released: the engine calls its callbacks
+// (postUpdate) with its own lock held, so ownMu is never held while calling into the engine.
 func (c *Call) PrackOn(rack string, a Answerer) {
 	c.ownMu.Lock()
-	defer c.ownMu.Unlock()
-	if c.ownClosed {
-		a.Answer(481, "Call/Transaction Does Not Exist")
-		return
+	closed, queued := c.ownClosed, false
+	if !closed {
+		select {
+		case c.events <- &prackEvent{rack: rack, ans: a}:
+			queued = true
+		default:
+		}
 	}
-	select {
-	case c.events <- &prackEvent{rack: rack, ans: a}:
-	default:
+	c.ownMu.Unlock()
+	switch {
+	case closed:
+		a.Answer(481, "Call/Transaction Does Not Exist")
+	case !queued:
 		a.Answer(500, "Server Internal Error", sip.NewHeader("Retry-After", "1"))
 	}
 }
