@@ -26,6 +26,7 @@ import (
 	"github.com/herald-ims/herald/bench/uesim"
 	"github.com/herald-ims/herald/core/config"
 	"github.com/herald-ims/herald/core/profile"
+	"github.com/herald-ims/herald/core/sipfast"
 )
 
 // The chaos test runs one whole claim-1 call the way a bad network delivers it. Between each terminal
@@ -676,7 +677,14 @@ func chaosCall(t *testing.T, seed uint64, alice, bob *profile.Profile) {
 	}
 	ss := &in.sip.Stats
 	reliableRetx, udpToTCP, fastRetx := ss.ReliableRetransmits.Load(), ss.UDPToTCP.Load(), ss.Fast.Retransmissions.Load()
+	// Herald's own early dialog ran on the fast path's engine (core/sipfast own.go): every PRACK for
+	// its reliable 183 (the forced losses make at least two) taken there, or absorbed there as a
+	// retransmission, and its one UPDATE originated there (its forced loss recovered by Timer E).
+	ownPracks, originated := ss.Fast.Verdicts[sipfast.ReasonOwn].Load(), ss.Fast.Originated.Load()
 	stopHerald()
+	if ownPracks == 0 || originated != 1 {
+		t.Errorf("fast path: %d PRACKs of Herald's own early dialog, %d UPDATEs originated; want >= 1 and 1", ownPracks, originated)
+	}
 
 	// The chaos really happened. The MSRP frames were cut: every write in more than one piece.
 	for _, sp := range []struct {

@@ -138,7 +138,6 @@ func (f *Engine) Originate(req []byte, dst netip.AddrPort, done func(code int, b
 	f.out[id] = tx
 	f.relink(tx)
 	f.mu.Unlock()
-	f.st.Originated.Add(1)
 	if err := c.Send(b, dst); err != nil {
 		f.st.SendErrors.Add(1)
 		f.mu.Lock()
@@ -146,6 +145,7 @@ func (f *Engine) Originate(req []byte, dst netip.AddrPort, done func(code int, b
 		f.mu.Unlock()
 		return false
 	}
+	f.st.Originated.Add(1)
 	return true
 }
 
