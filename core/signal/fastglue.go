@@ -70,6 +70,24 @@ func (c *fconn) Send(b []byte, to netip.AddrPort) error {
 	return err
 }
 
+// Reaches reports whether the socket can send to ip (sipfast.Reacher): an IPv4 socket only to IPv4
+// addresses, an IPv6 one bound to a specific address only to IPv6 ones, a wildcard IPv6 socket
+// (dual-stack) to both.
+func (c *fconn) Reaches(ip netip.Addr) bool {
+	a, ok := c.pc.LocalAddr().(*net.UDPAddr)
+	if !ok {
+		return true
+	}
+	v4 := ip.Is4() || ip.Is4In6()
+	switch {
+	case a.IP.To4() != nil:
+		return v4
+	case a.IP.IsUnspecified():
+		return true
+	}
+	return !v4
+}
+
 // addFastConn registers pc (read by sock) with the engine.
 func (s *Server) addFastConn(pc net.PacketConn, sock UDPSocket) *fconn {
 	c := &fconn{pc: pc, sock: sock}

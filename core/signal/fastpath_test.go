@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"net/netip"
 	"regexp"
 	"slices"
 	"strconv"
@@ -1498,4 +1499,27 @@ func fpCancelDown(t *testing.T, what string, r *rig, callee *fpPeer, fwd fpMsg, 
 	}
 	fpHopRequest(t, "ACK for the 487", ack, fwd, "ACK", "<"+dave+">;tag="+tag)
 	return cd.data
+}
+
+// TestFastConnReaches: the engine originates Herald's UPDATE from a socket of the caller's address
+// family (sipfast.Reacher): an IPv4 socket reaches IPv4 addresses (mapped ones included), an IPv6
+// socket bound to an address only IPv6 ones, a wildcard IPv6 socket both.
+func TestFastConnReaches(t *testing.T) {
+	v4, v6 := netip.MustParseAddr("192.0.2.7"), netip.MustParseAddr("2001:db8::7")
+	mapped := netip.MustParseAddr("::ffff:192.0.2.7")
+	for _, tc := range []struct {
+		network, addr string
+		want4, want6  bool
+	}{{"udp4", "127.0.0.1:0", true, false}, {"udp6", "[::1]:0", false, true}, {"udp", "[::]:0", true, true}} {
+		pc, err := net.ListenPacket(tc.network, tc.addr)
+		if err != nil {
+			t.Fatalf("%s %s: %v", tc.network, tc.addr, err)
+		}
+		c := &fconn{pc: pc}
+		if c.Reaches(v4) != tc.want4 || c.Reaches(mapped) != tc.want4 || c.Reaches(v6) != tc.want6 {
+			t.Errorf("%s: reaches IPv4 %t, mapped %t, IPv6 %t; want %t, %t, %t", tc.addr, c.Reaches(v4), c.Reaches(mapped),
+				c.Reaches(v6), tc.want4, tc.want4, tc.want6)
+		}
+		pc.Close()
+	}
 }

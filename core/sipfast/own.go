@@ -104,15 +104,16 @@ func ownAnswer(tx *Tx, code int, reason, extra string) []byte {
 
 // Originate sends req, a request Herald originates on its own early dialog (the UPDATE with the
 // callee card: its request line, headers without a Via, and body), to dst over UDP from the
-// engine's first socket, on a client non-INVITE transaction of the engine's (RFC 3261 §17.1.2):
-// the engine puts its Via (branch BranchPrefix and the transaction's id) on top, retransmits on
+// engine's first socket that reaches it (Reacher), on a client non-INVITE transaction of the
+// engine's (RFC 3261 §17.1.2): the engine puts its Via (branch BranchPrefix and the transaction's
+// id) on top, retransmits on
 // Timer E (T1 doubling to T2, T2 once a provisional came) and gives up at Timer F (64·T1). done
 // gets the final response's status and body, or 408 at Timer F (§8.1.3.1), once; it is called
 // with the engine's lock held and must not call the engine. Originate reports false, having sent
-// nothing, when the engine cannot carry the request (no socket, larger than Config.MaxRequest, the
+// nothing, when the engine cannot carry the request (no socket that reaches dst, larger than Config.MaxRequest, the
 // transaction limit): the caller sends it another way.
 func (f *Engine) Originate(req []byte, dst netip.AddrPort, done func(code int, body []byte)) bool {
-	c := f.anyConn()
+	c := f.connToward(dst.Addr())
 	eol := bytes.Index(req, crlf)
 	if c == nil || eol <= 0 || done == nil {
 		return false
@@ -171,3 +172,20 @@ func (f *Engine) ownResponse(tx *Tx, m *fmsg) {
 // timerK is RFC 3261's Timer K over UDP (T4): how long a client non-INVITE transaction absorbs
 // retransmissions of its final response.
 const timerK = 5 * int64(time.Second)
+
+// Reacher is a Conn that says which destinations its socket can send to (an IPv4 socket no IPv6
+// address, an IPv6-only socket no IPv4 one); a Conn that does not implement it is taken to reach
+// every address.
+type Reacher interface {
+	Reaches(ip netip.Addr) bool
+}
+
+// connToward is the first socket that reaches ip, nil when none does.
+func (f *Engine) connToward(ip netip.Addr) Conn {
+	for _, c := range f.Conns() {
+		if r, ok := c.(Reacher); !ok || r.Reaches(ip) {
+			return c
+		}
+	}
+	return nil
+}

@@ -2,10 +2,13 @@ package sipfast
 
 import (
 	"bytes"
+	"net/netip"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/herald-ims/herald/core/wheel"
 )
 
 // prack is the caller's PRACK for Herald's reliable 183 on the early dialog with Herald's To tag.
@@ -208,5 +211,40 @@ func TestOriginateTimeout(t *testing.T) {
 	}
 	if x.e.Originate(ownUpdate(strings.Repeat("a", 600)), x.caller, func(int, []byte) {}) || len(x.c.take()) != 0 {
 		t.Fatal("an UPDATE over MaxRequest was sent")
+	}
+}
+
+// famConn is a recConn that reaches one address family (sipfast.Reacher).
+type famConn struct {
+	recConn
+	v6 bool
+}
+
+func (c *famConn) Reaches(ip netip.Addr) bool { return (ip.Is6() && !ip.Is4In6()) == c.v6 }
+
+// TestOriginateConnFamily: an UPDATE goes out from the first socket that reaches its destination's
+// address family (a dual-stack deployment listens on an IPv4 and an IPv6 socket); with none that
+// reaches it Originate refuses without sending, and the host sends it another way.
+func TestOriginateConnFamily(t *testing.T) {
+	e := New(Config{ViaHost: "192.0.2.1", ViaPort: func() int { return 5060 }, Clock: new(wheel.Manual)}, newFakeHost())
+	defer e.Close()
+	v4 := &famConn{}
+	e.AddConn(v4, false)
+	if e.Originate(ownUpdate(""), netip.MustParseAddrPort("[2001:db8::7]:5060"), func(int, []byte) {}) || len(v4.take()) != 0 {
+		t.Fatal("an UPDATE to an IPv6 peer went out on the only, IPv4, socket")
+	}
+	v6 := &famConn{v6: true}
+	e.AddConn(v6, true)
+	for _, tc := range []struct {
+		dst  string
+		want *famConn
+	}{{"[2001:db8::7]:5060", v6}, {"192.0.2.7:5060", v4}, {"[::ffff:192.0.2.7]:5060", v4}} {
+		if !e.Originate(ownUpdate(""), netip.MustParseAddrPort(tc.dst), func(int, []byte) {}) {
+			t.Fatalf("%s: refused", tc.dst)
+		}
+		got4, got6 := len(v4.take()), len(v6.take())
+		if (tc.want == v4) != (got4 == 1) || (tc.want == v6) != (got6 == 1) || got4+got6 != 1 {
+			t.Fatalf("%s: sent %d on the IPv4 socket, %d on the IPv6 one", tc.dst, got4, got6)
+		}
 	}
 }
