@@ -1,6 +1,7 @@
 package signal
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"net"
@@ -56,6 +57,7 @@ type fconn struct {
 	sock UDPSocket    // nil in benchmarks that feed the engine directly
 	// trace is Options.WireTrace, set before the socket is served.
 	trace func(dir, transport, peer string, msg []byte)
+	reach [2]bool // the address families it sends to: IPv4, IPv6
 }
 
 func (c *fconn) Send(b []byte, to netip.AddrPort) error {
@@ -70,30 +72,23 @@ func (c *fconn) Send(b []byte, to netip.AddrPort) error {
 	return err
 }
 
-// Reaches reports whether the socket can send to ip (sipfast.Reacher): an IPv4 socket only to IPv4
-// addresses, an IPv6 one bound to a specific address only to IPv6 ones, a wildcard IPv6 socket
-// (dual-stack) to both.
+// Reaches reports whether the socket can send to ip (sipfast.Reacher), as addFastConn read it.
 func (c *fconn) Reaches(ip netip.Addr) bool {
-	a, ok := c.pc.LocalAddr().(*net.UDPAddr)
-	if !ok {
-		return true
-	}
-	v4 := ip.Is4() || ip.Is4In6()
-	switch {
-	case a.IP.To4() != nil:
-		return v4
-	case a.IP.IsUnspecified():
-		return true
-	}
-	return !v4
+	return c.reach[0] && ip.Unmap().Is4() || c.reach[1] && !ip.Unmap().Is4()
 }
 
-// addFastConn registers pc (read by sock) with the engine.
+// addFastConn registers pc (read by sock) with the engine. An IPv4 socket reaches IPv4 addresses,
+// an IPv6 one bound to an address IPv6 ones, a wildcard IPv6 one (dual-stack) both.
 func (s *Server) addFastConn(pc net.PacketConn, sock UDPSocket) *fconn {
-	c := &fconn{pc: pc, sock: sock}
+	c := &fconn{pc: pc, sock: sock, reach: [2]bool{true, true}}
 	c.udp, _ = pc.(*net.UDPConn)
 	a, ok := pc.LocalAddr().(*net.UDPAddr)
-	s.fast.AddConn(c, ok && a.IP.To4() == nil && !a.IP.IsUnspecified())
+	if ok && (a.IP.To4() != nil || !a.IP.IsUnspecified()) {
+		c.reach = [2]bool{a.IP.To4() != nil, a.IP.To4() == nil}
+	}
+	if s.fast != nil {
+		s.fast.AddConn(c, !c.reach[0])
+	}
 	return c
 }
 
@@ -173,20 +168,14 @@ func (s *Server) originateFast(req *sip.Request, done func(code int, body []byte
 	if r := req.Route(); r != nil {
 		next = &r.Address
 	}
-	if next.Scheme != "sip" {
-		return false
-	}
-	if t, ok := next.UriParams.Get("transport"); ok && !strings.EqualFold(t, "udp") {
+	if t, ok := next.UriParams.Get("transport"); next.Scheme != "sip" || ok && !strings.EqualFold(t, "udp") {
 		return false
 	}
 	ip, err := netip.ParseAddr(strings.Trim(next.Host, "[]"))
 	if err != nil || ip.Zone() != "" {
 		return false
 	}
-	port := next.Port
-	if port == 0 {
-		port = 5060
-	}
+	port := cmp.Or(next.Port, 5060)
 	return s.fast.Originate([]byte(req.String()), netip.AddrPortFrom(ip.Unmap(), uint16(port)), done)
 }
 
@@ -197,14 +186,11 @@ type fastAnswer struct {
 }
 
 func (a fastAnswer) Answer(code int, reason string, hdrs ...sip.Header) {
-	var extra strings.Builder
+	extra := ""
 	for _, h := range hdrs {
-		extra.WriteString(h.Name())
-		extra.WriteString(": ")
-		extra.WriteString(h.Value())
-		extra.WriteString("\r\n")
+		extra += h.Name() + ": " + h.Value() + "\r\n"
 	}
-	a.e.AnswerOwn(a.tx, code, reason, extra.String())
+	a.e.AnswerOwn(a.tx, code, reason, extra)
 }
 
 // Late2xx hands the late 2xx to the general path's ACK-and-BYE (rare; off the read loop).

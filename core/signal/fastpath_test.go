@@ -1515,7 +1515,7 @@ func TestFastConnReaches(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s %s: %v", tc.network, tc.addr, err)
 		}
-		c := &fconn{pc: pc}
+		c := (&Server{}).addFastConn(pc, nil)
 		if c.Reaches(v4) != tc.want4 || c.Reaches(mapped) != tc.want4 || c.Reaches(v6) != tc.want6 {
 			t.Errorf("%s: reaches IPv4 %t, mapped %t, IPv6 %t; want %t, %t, %t", tc.addr, c.Reaches(v4), c.Reaches(mapped),
 				c.Reaches(v6), tc.want4, tc.want4, tc.want6)
