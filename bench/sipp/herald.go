@@ -85,6 +85,11 @@ log: {level: %s, format: text}
 `, addr, addr, addr, c.NextHop+tp, c.T1, httpYAML, dataDir, c.MaxCalls, c.LogLevel)
 }
 
+// StartTimeout is how long a started peer (Herald, Kamailio) may take to answer OPTIONS: generous,
+// since CI starts peers while the race-enabled suite loads both cores (a start there once took
+// more than 10 s with nothing in Herald's warn-level log).
+const StartTimeout = 30 * time.Second
+
 // StartHerald writes c's config into dir, runs `herald serve -c` and waits until it answers OPTIONS.
 func StartHerald(ctx context.Context, dir, binary string, c HeraldConfig) (*Proc, error) {
 	cfg := filepath.Join(dir, "herald.yaml")
@@ -95,7 +100,7 @@ func StartHerald(ctx context.Context, dir, binary string, c HeraldConfig) (*Proc
 	if err != nil {
 		return nil, err
 	}
-	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	pctx, cancel := context.WithTimeout(ctx, StartTimeout)
 	defer cancel()
 	if err := Ping(pctx, "127.0.0.1:"+strconv.Itoa(c.Port)); err != nil {
 		p.Stop(time.Second)

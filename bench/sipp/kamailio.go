@@ -107,7 +107,7 @@ func StartKamailio(ctx context.Context, dir string, k KamailioConfig) (*Proc, er
 	if err != nil {
 		return nil, err
 	}
-	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	pctx, cancel := context.WithTimeout(ctx, StartTimeout)
 	defer cancel()
 	if err := Ping(pctx, "127.0.0.1:"+strconv.Itoa(k.Port)); err != nil {
 		p.Stop(2 * time.Second)

@@ -170,7 +170,7 @@ func runFlow(t *testing.T, f flow, firstHop func(t *testing.T, dir string, uasPo
 func viaHerald(t *testing.T, dir string, next string) string {
 	t.Helper()
 	port := freePort(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), StartTimeout)
 	defer cancel()
 	h, err := StartHerald(ctx, dir, heraldBinary(t), HeraldConfig{Port: port, NextHop: next})
 	if err != nil {
@@ -203,7 +203,7 @@ func kamailioThenUAS(uasTCP bool) func(t *testing.T, dir string, uasPort int) (s
 		if uasTCP {
 			tr = "tcp"
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), StartTimeout)
 		defer cancel()
 		k, err := StartKamailio(ctx, dir, KamailioConfig{Port: kport, Target: fmt.Sprintf("sip:%s;transport=%s", addr(uasPort), tr)})
 		if err != nil {
@@ -263,7 +263,7 @@ func TestSIPpKamailioAlone(t *testing.T) {
 		func(t *testing.T, dir string, uasPort int) (string, []string) {
 			requirePeer(t, "kamailio")
 			kport := freePort(t)
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), StartTimeout)
 			defer cancel()
 			k, err := StartKamailio(ctx, dir, KamailioConfig{Port: kport, Target: "sip:" + addr(uasPort) + ";transport=udp"})
 			if err != nil {

@@ -43,7 +43,7 @@ func TestSIPpPushUDPOnlyCallee(t *testing.T) {
 				t.Fatalf("something accepts TCP on the callee's port %d: the test needs a UDP-only callee", uasPort)
 			}
 			hport := freePort(t)
-			hctx, hcancel := context.WithTimeout(ctx, 10*time.Second)
+			hctx, hcancel := context.WithTimeout(ctx, StartTimeout)
 			defer hcancel()
 			h, err := StartHerald(hctx, dir, heraldBinary(t), HeraldConfig{Port: hport, NextHop: addr(uasPort), NextHopTransport: tr})
 			if err != nil {
