@@ -40,7 +40,11 @@ func newStoreRig(t *testing.T) *storeRig { return newStoreRigRTP(t, 0) }
 func newStoreRigRTP(t *testing.T, rtpPort int) *storeRig {
 	t.Helper()
 	quiet := slog.New(slog.DiscardHandler)
-	callee, err := uesim.NewCallee(uesim.CalleeOptions{Listen: "127.0.0.1:0", Logger: quiet, RingTime: 300 * time.Millisecond})
+	// The callee rings 1 s: the answer closes the callee card's push session (claim 1's cleanup),
+	// and the caller's fetch of it (after Herald's 183, the PRACK and the UPDATE) must come before
+	// that even on a machine loaded by the race-enabled suite (at 300 ms one CI run's fetch got 481,
+	// the session closed, most likely by the answer).
+	callee, err := uesim.NewCallee(uesim.CalleeOptions{Listen: "127.0.0.1:0", Logger: quiet, RingTime: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
