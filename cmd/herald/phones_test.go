@@ -22,12 +22,15 @@ import (
 	"github.com/herald-ims/herald/core/profile"
 )
 
-// Port ranges of the lab, away from each other and from Herald's ringback range.
+// Port ranges of the lab, away from each other and from Herald's ringback range, and below the
+// kernel's ephemeral ports (32768-60999 by default): CI runs other packages alongside that open
+// thousands of connections, and once one took a phone's RTP port (linphone: "Fail to bind rtp/rtcp
+// socket ... Address already in use", then no RTP for that call).
 const (
-	phonesRTPBase = 43000 // each phone takes 100 ports from here on
-	phonesRTPEnd  = 43399
-	heraldRTPMin  = 44000 // Herald's ringback streams in the phone tests
-	heraldRTPMax  = 44998
+	phonesRTPBase = 23000 // each phone takes 100 ports from here on
+	phonesRTPEnd  = 23399
+	heraldRTPMin  = 24000 // Herald's ringback streams in the phone tests
+	heraldRTPMax  = 24998
 )
 
 // phoneLab is the four phones of TestRealPhones and the capture that watches them.
