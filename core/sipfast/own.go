@@ -26,25 +26,10 @@ type OwnRequest struct {
 // onOwn handles a PRACK with a To tag: Herald's own early dialog's (Host.Own) or, when it is not,
 // the general path's (ReasonMethod, as any method the engine does not proxy).
 func (f *Engine) onOwn(m *fmsg, src netip.AddrPort, c Conn) Reason {
-	var kb [160]byte
 	rk := f.retKey(m, recNonInvite)
 	f.lock(m)
-	if tx := f.nonInv[string(m.txKey(kb[:0]))]; tx != nil {
+	if f.absorbNonInvite(m, rk) {
 		// A retransmission: answered from state, or absorbed while the call has not answered.
-		var q []Datagram
-		if tx.last != nil {
-			q = append(q, Datagram{tx.conn, tx.last, tx.up})
-		}
-		f.unlock(m)
-		f.st.Absorbed.Add(1)
-		f.flush(q)
-		return ReasonAbsorbed
-	}
-	if x, ok := f.retRequest(m, recNonInvite, rk); ok {
-		c := f.connOf(&x)
-		f.unlock(m)
-		f.st.Absorbed.Add(1)
-		f.flush([]Datagram{{c, x.res, x.up}})
 		return ReasonAbsorbed
 	}
 	if f.txCount() >= MaxTxFactor*f.host.MaxCalls() {

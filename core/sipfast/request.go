@@ -517,25 +517,9 @@ func appendHop(b []byte, meth string, ruri, topVia []byte, lines func(yield func
 
 // onInDialog forwards a BYE or INFO along its Route set on a fast non-INVITE transaction.
 func (f *Engine) onInDialog(m *fmsg, src netip.AddrPort, c Conn) Reason {
-	var kb [160]byte
-	f.lock(m)
-	if tx := f.nonInv[string(m.txKey(kb[:0]))]; tx != nil {
-		var q []Datagram
-		if tx.last != nil {
-			q = append(q, Datagram{tx.conn, tx.last, tx.up})
-		}
-		f.unlock(m)
-		f.st.Absorbed.Add(1)
-		f.flush(q)
-		return ReasonAbsorbed
-	}
 	rk := f.retKey(m, recNonInvite)
-	if x, ok := f.retRequest(m, recNonInvite, rk); ok {
-		// Completed (RFC 3261 §17.2.2): the final response again.
-		c := f.connOf(&x)
-		f.unlock(m)
-		f.st.Absorbed.Add(1)
-		f.flush([]Datagram{{c, x.res, x.up}})
+	f.lock(m)
+	if f.absorbNonInvite(m, rk) {
 		return ReasonAbsorbed
 	}
 	f.unlock(m)
@@ -601,6 +585,28 @@ func (f *Engine) onInDialog(m *fmsg, src netip.AddrPort, c Conn) Reason {
 		f.flush([]Datagram{{c, res, src}})
 	}
 	return ReasonForwarded
+}
+
+// absorbNonInvite answers m, a retransmission of a non-INVITE request the engine holds a server
+// transaction for (RFC 3261 §17.2.2), from state: its final response again, live or retained (rk:
+// retKey), or nothing while it has none (Trying). Called under f.mu; it releases the lock when it
+// reports true.
+func (f *Engine) absorbNonInvite(m *fmsg, rk uint64) bool {
+	var kb [160]byte
+	var q []Datagram
+	if tx := f.nonInv[string(m.txKey(kb[:0]))]; tx != nil {
+		if tx.last != nil {
+			q = append(q, Datagram{tx.conn, tx.last, tx.up})
+		}
+	} else if x, ok := f.retRequest(m, recNonInvite, rk); ok {
+		q = append(q, Datagram{f.connOf(&x), x.res, x.up})
+	} else {
+		return false
+	}
+	f.unlock(m)
+	f.st.Absorbed.Add(1)
+	f.flush(q)
+	return true
 }
 
 // completeNonInvite records the final response of a non-INVITE transaction. Under f.mu.
