@@ -101,10 +101,11 @@ func (c *Call) Run(ended func()) {
 	// A matched CANCEL does not end the server transaction's Done(); sipgo reports it here (it has
 	// already answered 200 to the CANCEL and 487 to the INVITE).
 	// sipgo runs this on its own goroutine; once only, whatever sipgo does with a repeated CANCEL.
-	// The callback holds the channel, not the controller: sipgo keeps the server transaction, and
-	// with it this callback, 64·T1 after the final response (RFC 6026 Timer L), and a controller
-	// held that long kept the whole call (both INVITEs, the machine, push sessions, SDP) live:
-	// half of Herald's live heap in the push flow at 600 calls/s.
+	// The callback holds the channel, not the controller: sipgo keeps the server transaction 64·T1
+	// after the final response (RFC 6026 Timer L), and upstream kept this callback with it, so a
+	// controller held that long kept the whole call (both INVITEs, the machine, push sessions, SDP)
+	// live: half of Herald's live heap in the push flow at 600 calls/s. Herald's sipgo drops the
+	// callback at the final response (netio/sipgo/HERALD.md).
 	var cancelOnce sync.Once
 	env, cancelled := c.env, c.cancelled
 	c.tx.OnCancel(func(*sip.Request) {

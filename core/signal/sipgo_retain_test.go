@@ -180,6 +180,30 @@ func TestSipgoServerTxSlimAfterFinal(t *testing.T) {
 		}
 		tx.Terminate()
 	})
+	t.Run("the TU's OnCancel callback let go at the final response, 2xx or not", func(t *testing.T) {
+		for _, code := range []int{200, 486} {
+			freed := make(chan struct{})
+			conn := &recConn{}
+			tx := func() *sip.ServerTx {
+				req := parseReq(t, retainInvite)
+				tx := sip.NewServerTx(fmt.Sprintf("retain-oncancel-%d", code), req, conn, quietLog())
+				if err := tx.Init(); err != nil {
+					t.Fatal(err)
+				}
+				held := new([64]byte) // what a TU's callback holds of its call (core/callsip: a channel)
+				runtime.AddCleanup(held, func(ch chan struct{}) { close(ch) }, freed)
+				tx.OnCancel(func(*sip.Request) { _ = held[0] })
+				if err := tx.Respond(sip.NewResponseFromRequest(req, code, "Final", nil)); err != nil {
+					t.Fatal(err)
+				}
+				return tx
+			}()
+			if !collected(freed, 3*time.Second) {
+				t.Fatalf("after its %d the INVITE server transaction still holds the OnCancel callback (only Proceeding acts on a CANCEL)", code)
+			}
+			tx.Terminate()
+		}
+	})
 	t.Run("stand-ins shared for standard methods only (the table stays bounded)", func(t *testing.T) {
 		finalOrigin := func(method string, n int) *sip.Request {
 			raw := strings.ReplaceAll(retainPrack, "PRACK", method)

@@ -310,7 +310,10 @@ func (tx *ServerTx) delete(err error) bool {
 // which sets fsmResp again); RFC 3261 §17.2.2: in "Completed" a non-INVITE transaction answers a
 // retransmission with its last response, so that one stays. Upstream kept the parsed request and
 // response 64·T1 per transaction, which at a sustained call rate R is R × 32 s of whole messages.
-// Called inside the FSM (fsmMu held), after the final response is on the wire.
+// Called inside the FSM (fsmMu held), after the final response is on the wire. The TU's OnCancel
+// callback is let go there too (actFinal, actRespondAccept; an INVITE answered non-2xx included):
+// only the Proceeding state acts on a CANCEL (actCancel), and the callback, with whatever it holds
+// of the TU's call, was otherwise kept until Timer L or H.
 func (tx *ServerTx) slim(dropResp bool) {
 	tx.mu.Lock()
 	tx.origin = slimRequest(tx.origin)

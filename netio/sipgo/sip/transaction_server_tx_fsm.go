@@ -205,6 +205,7 @@ func (tx *ServerTx) actRespondComplete() fsmInput {
 			tx.spinFsm(server_input_timer_h)
 		})
 	}
+	tx.onCancel = nil // Herald patch: see slim
 	tx.mu.Unlock()
 
 	return FsmInputNone
@@ -219,6 +220,7 @@ func (tx *ServerTx) actRespondAccept() fsmInput {
 	tx.timer_l = time.AfterFunc(Timer_L, func() {
 		tx.spinFsm(server_input_timer_l)
 	})
+	tx.onCancel = nil // Herald patch: see slim
 	tx.mu.Unlock()
 	tx.slim(true) // Herald patch: see slim
 
@@ -244,6 +246,7 @@ func (tx *ServerTx) actFinal() fsmInput {
 	tx.timer_j = time.AfterFunc(tx.timer_j_time, func() {
 		tx.spinFsm(server_input_timer_j)
 	})
+	tx.onCancel = nil // Herald patch: see slim
 	tx.mu.Unlock()
 	if tx.method != INVITE {
 		tx.slim(false) // Herald patch: see slim
