@@ -22,21 +22,24 @@ var ErrBody = errors.New("call: body cannot carry the early-session part")
 // early-session part: an SDP body or a multipart/mixed holding one (never multipart/signed, whose
 // signature the part would break, nor a body without SDP), or no body. The caller's offer stays
 // byte for byte, but it must be SDP: a malformed one is forwarded untouched, without Herald's part
-// (the next hop answers it 400/488 as it sees fit).
-func CheckCallerBody(ct string, body []byte) error {
+// (the next hop answers it 400/488 as it sees fit). It returns the offer it parsed (nil for no
+// body), so that the call parses it once.
+func CheckCallerBody(ct string, body []byte) (*sdp.Session, error) {
 	session, _, err := sdp.SplitBody(ct, body)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if mt := sdp.MediaType(ct); ct != "" && mt != "application/sdp" && mt != "multipart/mixed" || len(body) > 0 && session == nil {
-		return fmt.Errorf("%w: type %q", ErrBody, ct)
+		return nil, fmt.Errorf("%w: type %q", ErrBody, ct)
 	}
-	if session != nil {
-		if _, err := sdp.Parse(session); err != nil {
-			return fmt.Errorf("%w: the caller's offer: %w", ErrBody, err)
-		}
+	if session == nil {
+		return nil, nil
 	}
-	return nil
+	offer, err := sdp.Parse(session)
+	if err != nil {
+		return nil, fmt.Errorf("%w: the caller's offer: %w", ErrBody, err)
+	}
+	return offer, nil
 }
 
 // WithCallerCard returns the INVITE body with the caller card's early-session part added (claims 1,

@@ -157,7 +157,7 @@ func TestCallerCardBody(t *testing.T) {
 		"SDP type without any body": {"application/sdp", nil, true},
 	} {
 		t.Run(name, func(t *testing.T) {
-			err := CheckCallerBody(tc.ct, tc.body)
+			_, err := CheckCallerBody(tc.ct, tc.body)
 			if (err == nil) != tc.ok {
 				t.Fatalf("CheckCallerBody: %v, want ok %t", err, tc.ok)
 			}

@@ -45,6 +45,8 @@ type Call struct {
 	wg        sync.WaitGroup // helper goroutines (UPDATE, CANCEL, ACK and BYE)
 
 	fwd       *sip.Request // the INVITE as forwarded (with Herald's Via)
+	offer     *sdp.Session // the caller's SDP offer, once offerRead (callerOffer)
+	offerRead bool
 	sessions  []*push.Session
 	pushes    [3]pushWatch  // by call.Card: each push session's binding and result, read by run
 	early     ownDialog     // Herald's own early dialog toward the caller
@@ -412,9 +414,11 @@ func (c *Call) cancelDownstream() {
 // (claims 1 and 3). The caller's SDP stays byte-for-byte as the session part.
 func (c *Call) addCallerCard(fwd *sip.Request) error {
 	ct := contentType(fwd)
-	if err := call.CheckCallerBody(ct, fwd.Body()); err != nil {
+	offered, err := call.CheckCallerBody(ct, fwd.Body())
+	if err != nil {
 		return err
 	}
+	c.offer, c.offerRead = offered, true // the same bytes as the caller's: parsed once
 	ps, offer, err := c.openPush(push.CallerCard, c.plan.CallerCard)
 	if err != nil {
 		return err

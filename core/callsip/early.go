@@ -125,6 +125,19 @@ func (d *ownDialog) publish(tag string) {
 	}
 }
 
+// callerOffer is the caller's SDP offer (the session part of its INVITE's body), parsed once:
+// addCallerCard's check has parsed it when the caller card went out. Nil when the INVITE has none
+// or it does not parse.
+func (c *Call) callerOffer() *sdp.Session {
+	if !c.offerRead {
+		c.offerRead = true
+		if session, _, err := sdp.SplitBody(contentType(c.req), c.req.Body()); err == nil && session != nil {
+			c.offer, _ = sdp.Parse(session)
+		}
+	}
+	return c.offer
+}
+
 // sendEarly183 opens Herald's early dialog: a reliable 183 (RFC 3262) answering the caller's offer,
 // media inactive until a ringback plays on it; with the callee card's Call-Info link when link is
 // set (the caller is not known to take the UPDATE).
@@ -135,14 +148,9 @@ func (c *Call) sendEarly183(rseq uint32, link bool) {
 	d.cseq = 1
 
 	var body []byte
-	if offerCT := contentType(c.req); len(c.req.Body()) > 0 {
-		session, _, err := sdp.SplitBody(offerCT, c.req.Body())
-		if err == nil && session != nil {
-			if offer, err := sdp.Parse(session); err == nil {
-				d.answer = c.answerOffer(offer)
-				body = d.answer.Marshal()
-			}
-		}
+	if offer := c.callerOffer(); offer != nil {
+		d.answer = c.answerOffer(offer)
+		body = d.answer.Marshal()
 	}
 	res := sip.NewResponseFromRequest(c.req, 183, "Session Progress", nil)
 	res.To().Params.Add("tag", c.tag)

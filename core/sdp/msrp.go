@@ -326,7 +326,8 @@ type PushOffer struct {
 // Accept-types defaults to the file-selector type, else "*". Empty
 // TransferID, Disposition and file selector are left out.
 func (p PushOffer) Media() *Media {
-	m := &Media{Type: "message", Port: p.Port, Proto: ProtoMSRP, Formats: []string{"*"}}
+	// Sized for every attribute below: the offer is built for each push, on the call's path.
+	m := &Media{Type: "message", Port: p.Port, Proto: ProtoMSRP, Formats: []string{"*"}, Attrs: make([]Attr, 0, 8)}
 	if p.Secure {
 		m.Proto = ProtoMSRPTLS
 	}

@@ -141,7 +141,7 @@ func (h *fastHost) Normalize(data []byte) []byte {
 	if !ok || sipmsg.Unparsed(res) != "" {
 		return nil
 	}
-	return []byte(res.String())
+	return sipmsg.Bytes(res)
 }
 
 // Own hands a PRACK on a call's own early dialog (its To tag is Herald's, callsip.Call.OwnDialog)
@@ -176,7 +176,7 @@ func (s *Server) originateFast(req *sip.Request, done func(code int, body []byte
 		return false
 	}
 	port := cmp.Or(next.Port, 5060)
-	return s.fast.Originate([]byte(req.String()), netip.AddrPortFrom(ip.Unmap(), uint16(port)), done)
+	return s.fast.Originate(sipmsg.Bytes(req), netip.AddrPortFrom(ip.Unmap(), uint16(port)), done)
 }
 
 // fastAnswer answers a request the engine handed to a call (Host.Own) on the engine's transaction.

@@ -1,6 +1,8 @@
 package sipmsg
 
 import (
+	"bytes"
+	"io"
 	"strings"
 
 	"github.com/emiago/sipgo/sip"
@@ -72,4 +74,13 @@ func URITransport(u *sip.Uri) string {
 		return "TLS"
 	}
 	return "UDP"
+}
+
+// Bytes is m as it goes on the wire, written once into a buffer sized for a typical message
+// (a fresh one: the caller keeps it, e.g. the fast path's engine for retransmissions), instead of
+// []byte(m.String()), which grows a string builder and then copies it.
+func Bytes(m interface{ StringWrite(io.StringWriter) }) []byte {
+	b := bytes.NewBuffer(make([]byte, 0, 1536))
+	m.StringWrite(b)
+	return b.Bytes()
 }
