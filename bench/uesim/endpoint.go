@@ -149,6 +149,9 @@ func (e *endpoint) start() error {
 	return nil
 }
 
+// udpRcvBuf is the receive buffer asked for each simulated terminal's UDP socket.
+const udpRcvBuf = 4 << 20
+
 // listenBoth opens UDP and TCP on the same address; with port 0 it retries until both get the
 // same free port.
 func listenBoth(listen string) (net.PacketConn, net.Listener, error) {
@@ -161,6 +164,10 @@ func listenBoth(listen string) (net.PacketConn, net.Listener, error) {
 		if err != nil {
 			return nil, nil, fmt.Errorf("uesim: listen udp %s: %w", listen, err)
 		}
+		// As Herald's own sockets: the kernel default (rmem_default, ~208 KB) overflowed on the
+		// generator's callee socket at 700 push calls/s (its drops failed calls that Herald had
+		// carried). The kernel caps it at net.core.rmem_max.
+		_ = pc.(*net.UDPConn).SetReadBuffer(udpRcvBuf)
 		ln, err := net.Listen("tcp", pc.LocalAddr().String())
 		if err == nil {
 			return pc, ln, nil
