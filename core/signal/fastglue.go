@@ -176,7 +176,7 @@ func (s *Server) originateFast(req *sip.Request, done func(code int, body []byte
 		return false
 	}
 	port := cmp.Or(next.Port, 5060)
-	return s.fast.Originate(sipmsg.Bytes(req), netip.AddrPortFrom(ip.Unmap(), uint16(port)), done)
+	return sipmsg.WithBytes(req, func(b []byte) bool { return s.fast.Originate(b, netip.AddrPortFrom(ip.Unmap(), uint16(port)), done) })
 }
 
 // fastAnswer answers a request the engine handed to a call (Host.Own) on the engine's transaction.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"strings"
+	"sync"
 
 	"github.com/emiago/sipgo/sip"
 )
@@ -77,10 +78,28 @@ func URITransport(u *sip.Uri) string {
 }
 
 // Bytes is m as it goes on the wire, written once into a buffer sized for a typical message
-// (a fresh one: the caller keeps it, e.g. the fast path's engine for retransmissions), instead of
-// []byte(m.String()), which grows a string builder and then copies it.
+// (a fresh one: the caller keeps it), instead of []byte(m.String()), which grows a string builder
+// and then copies it.
 func Bytes(m interface{ StringWrite(io.StringWriter) }) []byte {
-	b := bytes.NewBuffer(make([]byte, 0, 1536))
+	b := bytes.NewBuffer(make([]byte, 0, wireSize))
 	m.StringWrite(b)
 	return b.Bytes()
 }
+
+// WithBytes hands use m as it goes on the wire, in a pooled buffer that is reused once use
+// returns: for a caller that copies what it keeps (the fast path's engine puts its Via in a copy).
+func WithBytes(m interface{ StringWrite(io.StringWriter) }, use func([]byte) bool) bool {
+	b := wirePool.Get().(*bytes.Buffer)
+	b.Reset()
+	m.StringWrite(b)
+	ok := use(b.Bytes())
+	if b.Cap() <= 4*wireSize { // an outsized message's buffer is let go, not kept
+		wirePool.Put(b)
+	}
+	return ok
+}
+
+// wireSize fits a SIP request or response with an SDP body, as Herald sends them over UDP.
+const wireSize = 2048
+
+var wirePool = sync.Pool{New: func() any { return bytes.NewBuffer(make([]byte, 0, wireSize)) }}

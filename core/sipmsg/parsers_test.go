@@ -50,7 +50,7 @@ func TestLenientParserKeepsValueLists(t *testing.T) {
 	}
 }
 
-// TestBytesIsString: Bytes writes a message exactly as String prints it, requests and responses,
+// TestBytesIsString: Bytes and WithBytes write a message exactly as String prints it, requests and responses,
 // a body included.
 func TestBytesIsString(t *testing.T) {
 	req := sip.NewRequest(sip.UPDATE, sip.Uri{Scheme: "sip", User: "erin", Host: "192.0.2.1", Port: 5060})
@@ -62,5 +62,14 @@ func TestBytesIsString(t *testing.T) {
 		if got, want := string(Bytes(m)), m.String(); got != want {
 			t.Fatalf("Bytes:\n%q\nString:\n%q", got, want)
 		}
+		for range 2 { // the second time in a reused buffer
+			var got string
+			if !WithBytes(m, func(b []byte) bool { got = string(b); return true }) || got != m.String() {
+				t.Fatalf("WithBytes:\n%q\nString:\n%q", got, m.String())
+			}
+		}
+	}
+	if WithBytes(req, func([]byte) bool { return false }) {
+		t.Fatal("WithBytes did not report use's result")
 	}
 }
