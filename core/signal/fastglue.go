@@ -141,7 +141,7 @@ func (h *fastHost) Normalize(data []byte) []byte {
 	if !ok || sipmsg.Unparsed(res) != "" {
 		return nil
 	}
-	return sipmsg.Bytes(res)
+	return []byte(res.String())
 }
 
 // Own hands a PRACK on a call's own early dialog (its To tag is Herald's, callsip.Call.OwnDialog)

@@ -77,17 +77,9 @@ func URITransport(u *sip.Uri) string {
 	return "UDP"
 }
 
-// Bytes is m as it goes on the wire, written once into a buffer sized for a typical message
-// (a fresh one: the caller keeps it), instead of []byte(m.String()), which grows a string builder
-// and then copies it.
-func Bytes(m interface{ StringWrite(io.StringWriter) }) []byte {
-	b := bytes.NewBuffer(make([]byte, 0, wireSize))
-	m.StringWrite(b)
-	return b.Bytes()
-}
-
 // WithBytes hands use m as it goes on the wire, in a pooled buffer that is reused once use
-// returns: for a caller that copies what it keeps (the fast path's engine puts its Via in a copy).
+// returns, instead of []byte(m.String()), which grows a string builder and then copies it: for a
+// caller that copies what it keeps (the fast path's engine puts its Via in a copy).
 func WithBytes(m interface{ StringWrite(io.StringWriter) }, use func([]byte) bool) bool {
 	b := wirePool.Get().(*bytes.Buffer)
 	b.Reset()

@@ -50,18 +50,15 @@ func TestLenientParserKeepsValueLists(t *testing.T) {
 	}
 }
 
-// TestBytesIsString: Bytes and WithBytes write a message exactly as String prints it, requests and responses,
-// a body included.
-func TestBytesIsString(t *testing.T) {
+// TestWithBytesIsString: WithBytes writes a message exactly as String prints it, requests and
+// responses, a body included, also in a reused buffer.
+func TestWithBytesIsString(t *testing.T) {
 	req := sip.NewRequest(sip.UPDATE, sip.Uri{Scheme: "sip", User: "erin", Host: "192.0.2.1", Port: 5060})
 	req.AppendHeader(sip.NewHeader("Via", "SIP/2.0/UDP 192.0.2.9:5060;branch=z9hG4bKb1"))
 	req.AppendHeader(sip.NewHeader("Call-ID", "c1@192.0.2.9"))
 	req.SetBody([]byte("v=0\r\n"))
 	res := sip.NewResponseFromRequest(req, 200, "OK", []byte("v=0\r\ns=-\r\n"))
 	for _, m := range []sip.Message{req, res} {
-		if got, want := string(Bytes(m)), m.String(); got != want {
-			t.Fatalf("Bytes:\n%q\nString:\n%q", got, want)
-		}
 		for range 2 { // the second time in a reused buffer
 			var got string
 			if !WithBytes(m, func(b []byte) bool { got = string(b); return true }) || got != m.String() {
