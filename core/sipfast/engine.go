@@ -462,6 +462,24 @@ func (f *Engine) Conns() []Conn {
 	return nil
 }
 
+// Reacher is a Conn that says which destinations its socket can send to (an IPv4 socket no IPv6
+// address, an IPv6-only socket no IPv4 one); a Conn that does not implement it is taken to reach
+// every address.
+type Reacher interface {
+	Reaches(ip netip.Addr) bool
+}
+
+// connToward is the first socket that reaches ip, nil when none does: what Herald originates
+// (Originate) and what it relays by a Via alone (relayStateless) leaves from it.
+func (f *Engine) connToward(ip netip.Addr) Conn {
+	for _, c := range f.Conns() {
+		if r, ok := c.(Reacher); !ok || r.Reaches(ip) {
+			return c
+		}
+	}
+	return nil
+}
+
 // Take offers the engine a datagram read from c's socket from src; data is the caller's until
 // Take returns. It reports whether the engine kept it (verdict fast or drop); false hands it to
 // the general path. Every datagram's reason is counted (Stats.Verdicts). A panic is recovered here

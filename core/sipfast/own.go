@@ -157,20 +157,3 @@ func (f *Engine) ownResponse(tx *Tx, m *fmsg) {
 // timerK is RFC 3261's Timer K over UDP (T4): how long a client non-INVITE transaction absorbs
 // retransmissions of its final response.
 const timerK = 5 * int64(time.Second)
-
-// Reacher is a Conn that says which destinations its socket can send to (an IPv4 socket no IPv6
-// address, an IPv6-only socket no IPv4 one); a Conn that does not implement it is taken to reach
-// every address.
-type Reacher interface {
-	Reaches(ip netip.Addr) bool
-}
-
-// connToward is the first socket that reaches ip, nil when none does.
-func (f *Engine) connToward(ip netip.Addr) Conn {
-	for _, c := range f.Conns() {
-		if r, ok := c.(Reacher); !ok || r.Reaches(ip) {
-			return c
-		}
-	}
-	return nil
-}

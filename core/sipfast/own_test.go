@@ -2,6 +2,7 @@ package sipfast
 
 import (
 	"bytes"
+	"fmt"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -245,6 +246,32 @@ func TestOriginateConnFamily(t *testing.T) {
 		got4, got6 := len(v4.take()), len(v6.take())
 		if (tc.want == v4) != (got4 == 1) || (tc.want == v6) != (got6 == 1) || got4+got6 != 1 {
 			t.Fatalf("%s: sent %d on the IPv4 socket, %d on the IPv6 one", tc.dst, got4, got6)
+		}
+	}
+}
+
+// TestStray2xxConnFamily: a 2xx relayed by its next Via alone (no transaction left, RFC 6026) leaves
+// from a socket of that Via's address family, as an originated UPDATE does (connToward).
+func TestStray2xxConnFamily(t *testing.T) {
+	e := New(Config{ViaHost: "192.0.2.1", ViaPort: func() int { return 5060 }, Clock: new(wheel.Manual)}, newFakeHost())
+	defer e.Close()
+	v4, v6 := &famConn{}, &famConn{v6: true}
+	e.AddConn(v4, false)
+	e.AddConn(v6, true)
+	for i, tc := range []struct {
+		up   string
+		want *famConn
+	}{{"[2001:db8::7]:5061", v6}, {"192.0.2.7:5061", v4}} {
+		res := fmt.Sprintf("SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKhrld%d\r\n"+
+			"Via: SIP/2.0/UDP %s;branch=z9hG4bKup%d\r\nFrom: <sip:erin@home1.net>;tag=f\r\nTo: <sip:dave@home1.net>;tag=d\r\n"+
+			"Call-ID: s%d@x\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n", i+1, tc.up, i, i)
+		if !e.Take([]byte(res), netip.MustParseAddrPort("192.0.2.9:5060"), v4) {
+			t.Fatalf("%s: the stray 2xx was not taken", tc.up)
+		}
+		got4, got6 := v4.take(), v6.take()
+		sent := append(got4, got6...)
+		if len(sent) != 1 || sent[0].To != netip.MustParseAddrPort(tc.up) || (tc.want == v4) != (len(got4) == 1) {
+			t.Fatalf("%s: sent %d on the IPv4 socket, %d on the IPv6 one: %+v", tc.up, len(got4), len(got6), sent)
 		}
 	}
 }

@@ -188,18 +188,11 @@ func (f *Engine) relayStateless(m *fmsg) {
 	if !ok {
 		return
 	}
-	c := f.anyConn()
+	c := f.connToward(dst.Addr())
 	if c == nil {
 		return
 	}
 	f.flush([]Datagram{{c, out, dst}})
-}
-
-func (f *Engine) anyConn() Conn {
-	if cs := f.Conns(); len(cs) > 0 {
-		return cs[0]
-	}
-	return nil
 }
 
 // viaTarget is where a response goes by the top Via of m: received/rport, else sent-by.
