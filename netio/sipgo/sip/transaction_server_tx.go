@@ -311,9 +311,10 @@ func (tx *ServerTx) delete(err error) bool {
 // retransmission with its last response, so that one stays. Upstream kept the parsed request and
 // response 64·T1 per transaction, which at a sustained call rate R is R × 32 s of whole messages.
 // Called inside the FSM (fsmMu held), after the final response is on the wire. The TU's OnCancel
-// callback is let go there too (actFinal, actRespondAccept; an INVITE answered non-2xx included):
-// only the Proceeding state acts on a CANCEL (actCancel), and the callback, with whatever it holds
-// of the TU's call, was otherwise kept until Timer L or H.
+// callback is let go wherever a final response goes out (actRespondAccept, actRespondComplete,
+// actFinal; slim itself does not run for an INVITE answered non-2xx): only the Proceeding state acts
+// on a CANCEL (actCancel), and the callback, with whatever it holds of the TU's call, was otherwise
+// kept until Timer L or H.
 func (tx *ServerTx) slim(dropResp bool) {
 	tx.mu.Lock()
 	tx.origin = slimRequest(tx.origin)
