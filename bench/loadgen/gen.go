@@ -23,6 +23,7 @@ type Generator struct {
 	log     *slog.Logger
 	callers []*uesim.Caller
 	callee  *uesim.Callee
+	lean    *uesim.Lean // Options.Terminals "lean": both sides, instead of callers and callee
 	rtp     *rtpReceiver
 	board   calleeBoard
 
@@ -79,6 +80,9 @@ func New(o Options) (*Generator, error) {
 	if ring <= 0 {
 		ring = -1 // uesim: answer at once
 	}
+	if o.Terminals == TerminalsLean {
+		return g.newLean(host, ring)
+	}
 	co := uesim.CalleeOptions{Listen: o.Callee, Name: "callee", RingTime: ring, FetchTimeout: o.FetchTimeout,
 		MaxCallTime: o.Hold + o.Talk + o.CallTimeout + time.Minute, WireLog: -1, NoRecord: true, DropPages: true, Forget: true,
 		Transport: o.Transport, OnDone: g.board.put, Logger: quiet}
@@ -117,7 +121,12 @@ func New(o Options) (*Generator, error) {
 }
 
 // CalleeAddr is the address of the callee side: Herald's next hop.
-func (g *Generator) CalleeAddr() string { return g.callee.Addr() }
+func (g *Generator) CalleeAddr() string {
+	if g.lean != nil {
+		return g.lean.CalleeAddr()
+	}
+	return g.callee.Addr()
+}
 
 // SetHerald changes where calls go (host:port), for a Herald started after the generator (its
 // config names the callee side, CalleeAddr). Call it before Run.
@@ -132,6 +141,9 @@ func (g *Generator) Close() error {
 	}
 	if g.callee != nil {
 		errs = append(errs, g.callee.Close())
+	}
+	if g.lean != nil {
+		errs = append(errs, g.lean.Close())
 	}
 	if g.rtp != nil {
 		errs = append(errs, g.rtp.Close())
@@ -415,11 +427,15 @@ func (g *Generator) launch(kind string, idx int, lag time.Duration, st *stepStat
 	}
 	g.inFlight.Add(1)
 	g.calls.Add(1)
-	caller := g.callers[g.rr.Add(1)%uint64(len(g.callers))]
 	go func() {
 		defer g.calls.Done()
 		defer g.inFlight.Add(-1)
-		o := g.call(kind, idx, caller)
+		var o *outcome
+		if g.lean != nil {
+			o = g.leanCall(kind, idx)
+		} else {
+			o = g.call(kind, idx, g.callers[g.rr.Add(1)%uint64(len(g.callers))])
+		}
 		if st != nil {
 			st.finish(kind, o)
 		}

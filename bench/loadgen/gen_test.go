@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"strings"
@@ -164,5 +165,31 @@ func TestStopOnFailAndSoak(t *testing.T) {
 	s := runDirect(t, Options{Rates: []float64{20, 50}, Soak: 1200 * time.Millisecond, Step: time.Hour})
 	if s.TargetCPS != 20 || s.Attempted != 24 || s.Completed != 24 || s.DurationS < 1.2 || s.DurationS > 2 {
 		t.Errorf("soak step %+v, want 24 calls at 20 cps over 1.2 s", s)
+	}
+}
+
+// TestDirectPlainCallsLean: the lean terminals (no sipgo) make every call of a step at the
+// open-loop rate and complete it, as the sipgo terminals do.
+func TestDirectPlainCallsLean(t *testing.T) {
+	s := runDirect(t, Options{Terminals: TerminalsLean, Rates: []float64{50}, Step: time.Second, Hold: 30 * time.Millisecond})
+	if s.Attempted != 50 || s.Completed != 50 || len(s.Failed) != 0 {
+		t.Fatalf("attempted %d completed %d failed %v, want 50/50/none", s.Attempted, s.Completed, s.Failed)
+	}
+	if s.SetupMS.Count != 50 || s.SetupMS.P50 < 30 || s.PDDMS.Count != 50 {
+		t.Errorf("setup = %+v pdd = %+v, want 50 samples, setup at least the 30 ms ring", s.SetupMS, s.PDDMS)
+	}
+}
+
+// TestLeanTerminalsRefuseWhatTheyCannotDo: the lean terminals speak UDP only and keep no
+// ringback accounting; asking for either is an options error, not a run that measures nothing.
+func TestLeanTerminalsRefuseWhatTheyCannotDo(t *testing.T) {
+	for name, o := range map[string]Options{
+		"tcp":      {Terminals: TerminalsLean, Transport: "tcp", Mix: Mix{MixBoth: 1}},
+		"ringback": {Terminals: TerminalsLean, Mix: Mix{MixBoth: 1, MixRingback: 1}},
+		"unknown":  {Terminals: "pjsip"},
+	} {
+		if _, err := New(o); !errors.Is(err, ErrOptions) {
+			t.Errorf("%s: err %v, want ErrOptions", name, err)
+		}
 	}
 }

@@ -19,6 +19,12 @@ const (
 	MixRingback = "ringback" // both cards and Herald's ringback RTP to the caller
 )
 
+// Terminals kinds (Options.Terminals).
+const (
+	TerminalsSipgo = "sipgo"
+	TerminalsLean  = "lean"
+)
+
 // MixKinds lists the mix kinds in their fixed order.
 var MixKinds = []string{MixPlain, MixCaller, MixBoth, MixRingback}
 
@@ -162,6 +168,10 @@ type Options struct {
 	Callee string
 	// Transport is "udp" (default) or "tcp", for every SIP request of the terminals.
 	Transport string
+	// Terminals picks the simulated terminals: "sipgo" (default: uesim's Caller and Callee, every
+	// mix kind, UDP or TCP) or "lean" (uesim's Lean pair: raw UDP without sipgo, a third of the
+	// generator's CPU per call; mixes plain, caller and both, UDP only).
+	Terminals string
 	// Mix weights the call kinds; default 25 each.
 	Mix Mix
 	// Rates are the open-loop arrival rates of the steps, calls/s; default 100, 200, 400.
@@ -232,6 +242,21 @@ func (o *Options) defaults() error {
 	}
 	if o.Mix == nil {
 		o.Mix = Mix{MixPlain: 25, MixCaller: 25, MixBoth: 25, MixRingback: 25}
+	}
+	switch o.Terminals = strings.ToLower(o.Terminals); o.Terminals {
+	case "":
+		o.Terminals = TerminalsSipgo
+	case TerminalsSipgo:
+	case TerminalsLean:
+		if o.Transport != "udp" {
+			return fmt.Errorf("%w: terminals %q speak UDP only, not %q", ErrOptions, o.Terminals, o.Transport)
+		}
+		if o.Mix[MixRingback] > 0 {
+			return fmt.Errorf("%w: terminals %q do not account ringback RTP: mix ringback needs terminals %q",
+				ErrOptions, o.Terminals, TerminalsSipgo)
+		}
+	default:
+		return fmt.Errorf("%w: terminals %q: want %s or %s", ErrOptions, o.Terminals, TerminalsSipgo, TerminalsLean)
 	}
 	if o.Mix.total() == 0 {
 		return fmt.Errorf("%w: mix has no weight", ErrOptions)

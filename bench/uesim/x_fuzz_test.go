@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -49,5 +50,24 @@ func FuzzFetchStream(f *testing.F) {
 		case <-time.After(3 * time.Second):
 			t.Fatal("fetch hung")
 		}
+	})
+}
+
+// FuzzLeanParse feeds arbitrary datagrams to the lean terminals' SIP reader: it returns a message
+// or an error, never panics, and a parsed body lies within the datagram.
+func FuzzLeanParse(f *testing.F) {
+	f.Add([]byte(leanInvite))
+	f.Add([]byte("SIP/2.0 183 OK\r\nVia: SIP/2.0/UDP a;rport\r\nFrom: x;tag=1\r\nTo: <sip:a>;tag\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\nRSeq: 1\r\nl: 0\r\n\r\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var m leanMsg
+		if err := m.parse(data); err != nil {
+			return
+		}
+		if len(m.body) > len(data) || len(m.vias) == 0 {
+			t.Fatalf("body %d of %d bytes, %d vias", len(m.body), len(data), len(m.vias))
+		}
+		_ = leanParam(m.to, "tag")
+		_ = leanReplyTo(&m, netip.MustParseAddrPort("127.0.0.1:1"))
+		_, _ = leanHostPort(m.contact)
 	})
 }

@@ -214,3 +214,50 @@ func TestLoadgenDetectsFaultsThroughHerald(t *testing.T) {
 		})
 	}
 }
+
+// TestLoadgenLeanThroughHerald: the lean terminals (raw UDP, no sipgo: the generator of the push
+// rate figures) drive the push flows through a real Herald and every call completes with its
+// pages verified against their file-selector hashes: 15 calls (5 plain, 5 caller card, 5 both
+// cards), 15 pages. Herald's counters agree. With a file-selector hash changed on the way, every
+// call fails as page_mismatch: the lean fetch checks what it gets.
+func TestLoadgenLeanThroughHerald(t *testing.T) {
+	t.Run("clean", func(t *testing.T) {
+		g, err := loadgen.New(loadgen.Options{Terminals: loadgen.TerminalsLean, Rates: []float64{15}, Step: time.Second,
+			Mix: loadgen.Mix{loadgen.MixPlain: 1, loadgen.MixCaller: 1, loadgen.MixBoth: 1}, Ramp: -1,
+			Hold: 300 * time.Millisecond, Subscribers: 10, StopOnFail: -1, PID: os.Getpid()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer g.Close()
+		in := benchHerald(t, g, "udp", "")
+		s := runLoad(t, g)
+		if s.Attempted != 15 || s.Completed != 15 || len(s.Failed) != 0 {
+			t.Fatalf("attempted %d completed %d failed %v, want 15 completed", s.Attempted, s.Completed, s.Failed)
+		}
+		if s.PageMS.Count != 15 || s.SetupMS.Count != 15 || s.SetupMS.P50 < 300 {
+			t.Errorf("pages %+v setup %+v, want 15 pages and 15 setups of at least the 300 ms ring", s.PageMS, s.SetupMS)
+		}
+		st := &in.sip.Stats
+		if got := st.CallerCards.Load(); got != 10 {
+			t.Errorf("Herald offered %d caller cards, want 10", got)
+		}
+		if got := st.CalleeCards.Load(); got != 5 {
+			t.Errorf("Herald offered %d callee cards, want 5", got)
+		}
+	})
+	t.Run("hash changed on the way", func(t *testing.T) {
+		g, err := loadgen.New(loadgen.Options{Terminals: loadgen.TerminalsLean, Mix: loadgen.Mix{loadgen.MixCaller: 1},
+			Rates: []float64{10}, Step: 500 * time.Millisecond, Ramp: -1, Hold: 100 * time.Millisecond, Subscribers: 10,
+			StopOnFail: -1, FetchTimeout: 700 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer g.Close()
+		benchHerald(t, g, "udp", hashRelay(t, g.CalleeAddr()))
+		s := runLoad(t, g)
+		if s.Attempted != 5 || s.Completed != 0 || s.Failed[loadgen.CausePageMismatch] != 5 || len(s.Failed) != 1 {
+			t.Errorf("attempted %d completed %d failed %v, want 5 failed as %s", s.Attempted, s.Completed, s.Failed,
+				loadgen.CausePageMismatch)
+		}
+	})
+}

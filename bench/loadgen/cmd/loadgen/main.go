@@ -36,7 +36,7 @@ func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 func usage(w io.Writer) {
 	fmt.Fprintln(w, `usage:
   loadgen herald-config -dir D -callee HOST:PORT [-transport udp|tcp] [-subscribers N] [-herald-sip ADDR] [-admin ADDR] [-http ADDR] [-msrp ADDR] [-rtp-ports MIN-MAX]
-  loadgen run -herald udp:127.0.0.1:5070 -callee 127.0.0.1:PORT [-transport udp|tcp] [-mix ...] [-rates ...] [-step D] [-ramp D] [-hold D] [-soak D] [-pid N] [-varz URL] [-progress] [-stop-on-fail PCT] -json OUT.json`)
+  loadgen run -herald udp:127.0.0.1:5070 -callee 127.0.0.1:PORT [-transport udp|tcp] [-terminals sipgo|lean] [-mix ...] [-rates ...] [-step D] [-ramp D] [-hold D] [-soak D] [-pid N] [-varz URL] [-progress] [-stop-on-fail PCT] -json OUT.json`)
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -94,6 +94,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	herald := fs.String("herald", "udp:127.0.0.1:5070", "Herald's SIP address ([udp:|tcp:]HOST:PORT; -transport decides the transport)")
 	fs.StringVar(&o.Callee, "callee", "127.0.0.1:5080", "address the callee side listens on: Herald's next hop")
 	fs.StringVar(&o.Transport, "transport", "udp", "SIP transport of the terminals: udp or tcp")
+	fs.StringVar(&o.Terminals, "terminals", "sipgo", "simulated terminals: sipgo (every mix kind, udp or tcp) or lean (raw UDP without sipgo, far less CPU per call; mixes plain, caller, both)")
 	mix := fs.String("mix", "plain=25,caller=25,both=25,ringback=25", "call mix weights: plain, caller (caller card), both (both cards), ringback (both cards + ringback)")
 	rates := fs.String("rates", "100,200,400", "open-loop arrival rate of each step, calls/s")
 	fs.DurationVar(&o.Step, "step", 20*time.Second, "measured length of each step")
