@@ -3,6 +3,11 @@
 // checked and timed, and the figures a perf engineer needs per step. Command loadgen
 // (cmd/loadgen) is its CLI; bench/run drives it.
 //
+// Two sets of terminals (Options.Terminals): uesim's Caller and Callee on sipgo (the default: every
+// mix kind, UDP or TCP) and uesim's Lean pair (raw UDP without sipgo, mixes plain, caller and both),
+// which costs less and keeps its schedule at rates where the sipgo terminals fall behind: the push
+// rate figures use it.
+//
 // # What a call is
 //
 // A caller terminal sends INVITE to Herald (UDP or TCP, Options.Transport); Herald forwards it to
@@ -89,7 +94,8 @@
 //
 // # Cost
 //
-// One goroutine per call in progress (plus sipgo's per message), one goroutine for all RTP
+// One goroutine per call in progress (plus sipgo's per message; with the lean terminals, none per
+// message: one reader per socket and a timer per retransmitted message), one goroutine for all RTP
 // (recvmmsg batches of 64, per-stream state found by source address: no goroutine or timer per
 // packet), one scheduler, one sampler. Nothing is kept per call once it ended (uesim NoRecord,
 // Callee.Forget); streams and callee reports nobody claims are swept. The generator's CPU per

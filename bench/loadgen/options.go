@@ -169,8 +169,10 @@ type Options struct {
 	// Transport is "udp" (default) or "tcp", for every SIP request of the terminals.
 	Transport string
 	// Terminals picks the simulated terminals: "sipgo" (default: uesim's Caller and Callee, every
-	// mix kind, UDP or TCP) or "lean" (uesim's Lean pair: raw UDP without sipgo, a third of the
-	// generator's CPU per call; mixes plain, caller and both, UDP only).
+	// mix kind, UDP or TCP) or "lean" (uesim's Lean pair: raw UDP without sipgo; mixes plain,
+	// caller and both, UDP only). Lean costs the generator 15–20% less CPU per call and no
+	// goroutine or channel per transaction, so it keeps its schedule at rates where the sipgo
+	// terminals fall behind it (bench/results/sip-push.md, session 11).
 	Terminals string
 	// Mix weights the call kinds; default 25 each.
 	Mix Mix

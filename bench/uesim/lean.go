@@ -23,9 +23,10 @@ import (
 // Pages are fetched and verified as Fetch does.
 //
 // What it leaves out, next to Caller and Callee: TCP, the message record and the trace, the fault
-// options, forking beyond one dialog per To-tag, ringback's RTP accounting. It exists because
-// sipgo's transactions cost the generator more CPU per call than Herald spends on the call
-// (bench/results/sip-push.md), and on one box the generator's CPU is taken from Herald's.
+// options, forking beyond one dialog per To-tag, ringback's RTP accounting. It exists because on
+// one box the generator's CPU is taken from Herald's: with sipgo's transactions (a goroutine,
+// channels and timers per transaction) the terminals cost more CPU per call than Herald and fell
+// behind their own schedule near 900 push calls/s (bench/results/sip-push.md, sessions 10 and 11).
 type Lean struct {
 	o                  LeanOptions
 	caller, callee     *net.UDPConn
