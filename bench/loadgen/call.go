@@ -31,6 +31,7 @@ func expectsCalleeCard(kind string) bool { return kind == MixBoth || kind == Mix
 // outcome is what one call produced: its cause ("" when it completed) and its timings.
 type outcome struct {
 	cause      string
+	detail     string // the error behind cause, for Step.FailedExample
 	setup, pdd time.Duration
 	pages      []time.Duration
 	rtp        *rtpResult
@@ -125,6 +126,9 @@ func (g *Generator) call(kind string, idx int, caller *uesim.Caller) *outcome {
 		}
 	}
 	o.cause = classify(kind, res, err, ce, o.rtp)
+	if o.cause != "" {
+		o.detail = detail(res, err, ce)
+	}
 	if answered {
 		if f, ok := res.Fetches[uesim.CalleeCard]; ok && res.PageErrors[uesim.CalleeCard] == nil {
 			o.pages = append(o.pages, pageTime(f))
@@ -134,6 +138,28 @@ func (g *Generator) call(kind string, idx int, caller *uesim.Caller) *outcome {
 		}
 	}
 	return o
+}
+
+// detail is the first error a failed call saw: a page fetch's, the callee side's, the caller's.
+func detail(res *uesim.CallResult, err error, ce *uesim.CalleeCall) string {
+	var errs []error
+	if ce != nil {
+		errs = append(errs, ce.PageErr)
+	}
+	errs = append(errs, res.PageErrors[uesim.CalleeCard])
+	if ce != nil {
+		errs = append(errs, ce.Err)
+	}
+	errs = append(errs, err)
+	for _, e := range errs {
+		if e != nil {
+			return e.Error()
+		}
+	}
+	if res.Final >= 300 {
+		return "final response " + strconv.Itoa(res.Final) + " " + res.Reason
+	}
+	return ""
 }
 
 // pageIn says the callee fetched the caller card and it matched its file-selector: its bytes,

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -68,6 +69,9 @@ func TestFailedCallsCountedByCause(t *testing.T) {
 		if s.Attempted != 10 || s.Completed != 0 || s.Failed[cause] != 10 || len(s.Failed) != 1 {
 			t.Errorf("%d: attempted %d completed %d failed %v, want 10 failed as %s", code, s.Attempted, s.Completed,
 				s.Failed, cause)
+		}
+		if e := s.FailedExample[cause]; !strings.Contains(e, strconv.Itoa(code)) {
+			t.Errorf("%d: first %s %q, want the status named", code, cause, e)
 		}
 	}
 }

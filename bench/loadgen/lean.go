@@ -39,6 +39,9 @@ func (g *Generator) leanCall(kind string, idx int) *outcome {
 		o.setup = res.Timings.Final
 	}
 	o.cause = classify(kind, res, r.Err, r.Callee, nil)
+	if o.cause != "" {
+		o.detail = detail(res, r.Err, r.Callee)
+	}
 	if answered {
 		if f, ok := res.Fetches[uesim.CalleeCard]; ok && res.PageErrors[uesim.CalleeCard] == nil {
 			o.pages = append(o.pages, pageTime(f))

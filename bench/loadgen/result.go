@@ -24,15 +24,18 @@ type Result struct {
 
 // Step is what one step measured. Calls count in the step whose steady window they started in.
 type Step struct {
-	TargetCPS   float64           `json:"target_cps"`
-	AchievedCPS float64           `json:"achieved_cps"`
-	DurationS   float64           `json:"duration_s"`
-	Attempted   int64             `json:"attempted"`
-	Completed   int64             `json:"completed"`
-	Failed      map[string]int64  `json:"failed"`
-	ByMix       map[string]*Tally `json:"by_mix"`
-	SetupMS     Latency           `json:"setup_ms"`
-	PageMS      Latency           `json:"page_ms"`
+	TargetCPS   float64          `json:"target_cps"`
+	AchievedCPS float64          `json:"achieved_cps"`
+	DurationS   float64          `json:"duration_s"`
+	Attempted   int64            `json:"attempted"`
+	Completed   int64            `json:"completed"`
+	Failed      map[string]int64 `json:"failed"`
+	// FailedExample holds, per cause, the error of the first call that failed with it (what the
+	// terminals saw: "uesim: msrp dial 127.0.0.1:41235: ... connection refused").
+	FailedExample map[string]string `json:"failed_example,omitempty"`
+	ByMix         map[string]*Tally `json:"by_mix"`
+	SetupMS       Latency           `json:"setup_ms"`
+	PageMS        Latency           `json:"page_ms"`
 	// PDDMS is the post-dial delay: INVITE sent to the first provisional above 100 (Herald's
 	// forwarding and the callee's 18x; setup_ms also holds the ringing time).
 	PDDMS Latency `json:"pdd_ms"`

@@ -58,6 +58,7 @@ type stepStats struct {
 	attempted int64
 	completed int64
 	failed    map[string]int64
+	example   map[string]string
 	byMix     map[string]*Tally
 	setup     hist
 	page      hist
@@ -71,7 +72,7 @@ type stepStats struct {
 }
 
 func newStepStats(target float64) *stepStats {
-	return &stepStats{target: target, failed: map[string]int64{}, byMix: map[string]*Tally{}, setup: newHist(),
+	return &stepStats{target: target, failed: map[string]int64{}, example: map[string]string{}, byMix: map[string]*Tally{}, setup: newHist(),
 		page: newHist(), pdd: newHist(), lag: newHist(), late: newHist(), drained: make(chan struct{})}
 }
 
@@ -105,6 +106,9 @@ func (s *stepStats) finish(kind string, o *outcome) {
 	} else {
 		s.failed[o.cause]++
 		t.Failed++
+		if _, ok := s.example[o.cause]; !ok && o.detail != "" {
+			s.example[o.cause] = o.detail
+		}
 	}
 	if o.setup > 0 {
 		s.setup.add(o.setup)
@@ -174,6 +178,12 @@ func (s *stepStats) result(window time.Duration) Step {
 	}
 	for k, v := range s.failed {
 		st.Failed[k] = v
+	}
+	if len(s.example) > 0 {
+		st.FailedExample = map[string]string{}
+		for k, v := range s.example {
+			st.FailedExample[k] = v
+		}
 	}
 	for k, v := range s.byMix {
 		c := *v

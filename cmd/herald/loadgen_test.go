@@ -259,5 +259,8 @@ func TestLoadgenLeanThroughHerald(t *testing.T) {
 			t.Errorf("attempted %d completed %d failed %v, want 5 failed as %s", s.Attempted, s.Completed, s.Failed,
 				loadgen.CausePageMismatch)
 		}
+		if e := s.FailedExample[loadgen.CausePageMismatch]; !strings.Contains(e, "sha-1") {
+			t.Errorf("first page_mismatch %q, want the hash named", e)
+		}
 	})
 }

@@ -228,6 +228,11 @@ func summarize(w io.Writer, r *loadgen.Result) {
 			line += fmt.Sprintf("; herald %.3f ms CPU/call, rss peak %.0f MB", s.Herald.CPUMSPerCall, s.Herald.RSSPeakMB)
 		}
 		fmt.Fprintln(w, line)
+		for _, c := range loadgen.Causes {
+			if e, ok := s.FailedExample[c]; ok {
+				fmt.Fprintf(w, "  first %s: %s\n", c, e)
+			}
+		}
 	}
 	if r.Stopped != "" {
 		fmt.Fprintln(w, "stopped:", r.Stopped)
