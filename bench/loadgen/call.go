@@ -140,21 +140,20 @@ func (g *Generator) call(kind string, idx int, caller *uesim.Caller) *outcome {
 	return o
 }
 
-// detail is the first error a failed call saw: a page fetch's, the callee side's, the caller's.
+// detail is the first error a failed call saw: a page fetch's (named by its card), the callee
+// side's, the caller's.
 func detail(res *uesim.CallResult, err error, ce *uesim.CalleeCall) string {
-	var errs []error
-	if ce != nil {
-		errs = append(errs, ce.PageErr)
+	if ce != nil && ce.PageErr != nil {
+		return "caller card, fetched by the callee: " + ce.PageErr.Error()
 	}
-	errs = append(errs, res.PageErrors[uesim.CalleeCard])
-	if ce != nil {
-		errs = append(errs, ce.Err)
+	if e := res.PageErrors[uesim.CalleeCard]; e != nil {
+		return "callee card, fetched by the caller: " + e.Error()
 	}
-	errs = append(errs, err)
-	for _, e := range errs {
-		if e != nil {
-			return e.Error()
-		}
+	if ce != nil && ce.Err != nil {
+		return "callee side: " + ce.Err.Error()
+	}
+	if err != nil {
+		return err.Error()
 	}
 	if res.Final >= 300 {
 		return "final response " + strconv.Itoa(res.Final) + " " + res.Reason
