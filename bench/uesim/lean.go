@@ -23,10 +23,14 @@ import (
 // Pages are fetched and verified as Fetch does.
 //
 // What it leaves out, next to Caller and Callee: TCP, the message record and the trace, the fault
-// options, forking beyond one dialog per To-tag, ringback's RTP accounting. It exists because on
-// one box the generator's CPU is taken from Herald's: with sipgo's transactions (a goroutine,
-// channels and timers per transaction) the terminals cost more CPU per call than Herald and fell
-// behind their own schedule near 900 push calls/s (bench/results/sip-push.md, sessions 10 and 11).
+// options, forking beyond one dialog per To-tag, ringback's RTP accounting, and a second INVITE in
+// one Call-ID (Herald's resend without the caller card's part after a broken answer is answered as a
+// retransmission of the first, and that call fails).
+//
+// It exists because on one box the generator's CPU is taken from Herald's: with sipgo's
+// transactions (a goroutine, channels and timers per transaction) the terminals cost more CPU per
+// call than Herald and fell behind their own schedule near 900 push calls/s
+// (bench/results/sip-push.md, sessions 10 and 11).
 type Lean struct {
 	o                  LeanOptions
 	caller, callee     *net.UDPConn

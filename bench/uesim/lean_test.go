@@ -192,7 +192,7 @@ func newLossyRelay(t *testing.T, to string) *lossyRelay {
 // call still completes: Timer A resends the INVITE, the callee resends its reliable 180 until the
 // PRACK (RFC 3262 §3) and its 200 until the ACK (RFC 3261 §13.3.1.4).
 func TestLeanRetransmits(t *testing.T) {
-	l, err := NewLean(LeanOptions{RingTime: -1, FetchTimeout: time.Second, T1: 20 * time.Millisecond})
+	l, err := NewLean(LeanOptions{RingTime: -1, FetchTimeout: time.Second, T1: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
