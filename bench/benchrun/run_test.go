@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -195,4 +196,27 @@ func TestLoadgenConversion(t *testing.T) {
 		t.Error("a herald-bench/v1 file read as generator output")
 	}
 	_ = benchfmt.Schema
+}
+
+// TestCallPlanTerminals: the call plane's single-kind runs (herald-plain, herald-push,
+// kamailio-plain) drive the lean terminals, so the generator takes less of the box from the server
+// it measures; the mixed run keeps the sipgo terminals, the only ones that account ringback.
+func TestCallPlanTerminals(t *testing.T) {
+	for _, quick := range []bool{true, false} {
+		p, err := PlanOf(Options{Quick: quick})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, pp := range p.Planes {
+			if pp.Plane != "call" {
+				continue
+			}
+			for _, r := range pp.Runs {
+				lean := slices.Contains(r.Args, "lean")
+				if want := r.Targets[0] != "herald"; lean != want {
+					t.Errorf("quick=%t %s: -terminals lean %t, want %t (args %q)", quick, r.Name, lean, want, r.Args)
+				}
+			}
+		}
+	}
 }
