@@ -23,9 +23,9 @@ import (
 // Pages are fetched and verified as Fetch does.
 //
 // What it leaves out, next to Caller and Callee: TCP, the message record and the trace, the fault
-// options, forking beyond one dialog per To-tag, ringback's RTP accounting, and a second INVITE in
-// one Call-ID (Herald's resend without the caller card's part after a broken answer is answered as a
-// retransmission of the first, and that call fails).
+// options, forking beyond one dialog per To-tag, ringback's RTP accounting. A second INVITE in one
+// Call-ID after the first exchange ended (Herald's resend without the caller card's part after a
+// broken answer) is a new call for the callee side; the call's callee report stays the first's.
 //
 // It exists because on one box the generator's CPU is taken from Herald's: with sipgo's
 // transactions (a goroutine, channels and timers per transaction) the terminals cost more CPU per
@@ -330,6 +330,9 @@ func (l *Lean) Call(ctx context.Context, target, from, to string) LeanResult {
 	case <-c.calleeDone:
 		c.mu.Lock()
 		ce := c.ce
+		if c.ceFirst != nil {
+			ce = *c.ceFirst
+		}
 		c.mu.Unlock()
 		out.Callee = &ce
 	case <-t.C:

@@ -41,10 +41,21 @@ func (l *Lean) calleeRequest(c *leanCall, m *leanMsg, raw []byte, from netip.Add
 	switch m.method {
 	case "INVITE":
 		if c.ceSeen {
-			if c.ceLast != nil {
-				l.send(l.callee, c.ceLast, from) // a retransmission: the last response again
+			switch {
+			case string(leanParam(m.vias[0], "branch")) == string(leanParam(c.ceInv.vias[0], "branch")):
+				if c.ceLast != nil {
+					l.send(l.callee, c.ceLast, from) // a retransmission: the last response again
+				}
+				return
+			case !c.exchangeOver():
+				// Another INVITE while the first is in progress (RFC 3261 §8.2.2.2's merged request).
+				l.reply(l.callee, m, from, 482, "Loop Detected", "")
+				return
 			}
-			return
+			// The first exchange is over: a new INVITE in the same Call-ID (Herald's resend without
+			// the caller card's part after a broken answer) is a new call for this side, with a new
+			// To-tag; the call's report stays the first exchange's.
+			c.calleeReset()
 		}
 		c.onInvite(m, raw, from)
 		return
@@ -197,6 +208,17 @@ func (c *leanCall) onInvite(m *leanMsg, raw []byte, from netip.AddrPort) {
 	})
 }
 
+// calleeReset forgets the callee side's finished exchange, keeping its report. Called with mu held.
+func (c *leanCall) calleeReset() {
+	if c.ceFirst == nil {
+		first := c.ce
+		c.ceFirst = &first
+	}
+	c.ceRetx.stop()
+	c.ceSeen, c.ceInv, c.ceRaw, c.ceLast, c.ceRetx, c.ceAnswer, c.cePlan = false, leanMsg{}, nil, nil, nil, nil, nil
+	c.ceFetching, c.ceRung, c.ceFinal = false, false, false
+}
+
 // ring starts the caller card's fetch and the ring timer; the 200 waits for both. Called with mu
 // held.
 func (c *leanCall) ring() {
@@ -276,8 +298,14 @@ func (c *leanCall) calleeMaybeDone() {
 	if c.ceOver || c.ceFetching {
 		return
 	}
-	if c.ce.Bye || c.ce.Err != nil || (c.ceFinal && c.ce.Final >= 300) {
+	if c.exchangeOver() {
 		c.ceOver = true
 		close(c.calleeDone)
 	}
+}
+
+// exchangeOver says the callee side's current INVITE exchange has ended: BYE, a non-2xx final, or a
+// failure. Called with mu held.
+func (c *leanCall) exchangeOver() bool {
+	return c.ce.Bye || c.ce.Err != nil || (c.ceFinal && c.ce.Final >= 300)
 }

@@ -46,6 +46,7 @@ type leanCall struct {
 
 	// The callee side (lean_callee.go).
 	ce         CalleeCall
+	ceFirst    *CalleeCall // the first exchange's report, when a second INVITE came (calleeReset)
 	ceSeen     bool
 	ceStart    time.Time // the INVITE's arrival: the ring time counts from it
 	ceFrom     netip.AddrPort

@@ -1,10 +1,12 @@
 package uesim
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -231,4 +233,74 @@ func TestLeanTimesOut(t *testing.T) {
 	if !errors.Is(r.Err, ErrTimeout) || r.Caller.Final != 0 || r.Callee != nil {
 		t.Fatalf("err %v final %d callee %+v, want a timeout", r.Err, r.Caller.Final, r.Callee)
 	}
+}
+
+// TestLeanSecondInvite: the lean callee takes a second INVITE in one Call-ID once the first
+// exchange is over (Herald's resend without the caller card's part after a broken answer) as a new
+// call with a new To-tag; a retransmission gets the last response again; an INVITE with yet another
+// branch while the second is in progress is a merged request (RFC 3261 §8.2.2.2: 482).
+func TestLeanSecondInvite(t *testing.T) {
+	l, err := NewLean(LeanOptions{RingTime: -1, T1: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	callee, err := net.ResolveUDPAddr("udp", l.CalleeAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	me := pc.LocalAddr().String()
+	req := func(method, branch, toTag string, cseq int) {
+		to := "<sip:bob@callee.load>"
+		if toTag != "" {
+			to += ";tag=" + toTag
+		}
+		b := method + " sip:bob@callee.load SIP/2.0\r\nVia: SIP/2.0/UDP " + me + ";branch=" + branch + "\r\n" +
+			"From: <sip:alice@caller.load>;tag=a1\r\nTo: " + to + "\r\nCall-ID: second-invite@test\r\n" +
+			"CSeq: " + strconv.Itoa(cseq) + " " + method + "\r\nContact: <sip:h@" + me + ">\r\nContent-Length: 0\r\n\r\n"
+		if _, err := pc.WriteTo([]byte(b), callee); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// final waits for a response with status code to method, skipping others.
+	final := func(code int, method string) *leanMsg {
+		t.Helper()
+		buf := make([]byte, 65536)
+		for {
+			_ = pc.SetReadDeadline(time.Now().Add(3 * time.Second))
+			n, _, err := pc.ReadFrom(buf)
+			if err != nil {
+				t.Fatalf("waiting for %d to %s: %v", code, method, err)
+			}
+			m := &leanMsg{}
+			if err := m.parse(bytes.Clone(buf[:n])); err != nil {
+				t.Fatal(err)
+			}
+			if m.status == code && m.method == method {
+				return m
+			}
+		}
+	}
+	req("INVITE", "z9hG4bKa", "", 1)
+	first := string(leanParam(final(200, "INVITE").to, "tag"))
+	req("ACK", "z9hG4bKa2", first, 1)
+	req("BYE", "z9hG4bKb", first, 2)
+	final(200, "BYE")
+
+	req("INVITE", "z9hG4bKc", "", 3)
+	second := string(leanParam(final(200, "INVITE").to, "tag"))
+	if second == "" || second == first {
+		t.Fatalf("second exchange To-tag %q, first %q: want a new one", second, first)
+	}
+	req("INVITE", "z9hG4bKc", "", 3) // retransmission: the 200 again
+	if again := string(leanParam(final(200, "INVITE").to, "tag")); again != second {
+		t.Errorf("retransmission answered with tag %q, want %q", again, second)
+	}
+	req("INVITE", "z9hG4bKd", "", 4) // merged: the second exchange is not over
+	final(482, "INVITE")
 }
