@@ -3,6 +3,8 @@ package sdp
 import (
 	"bytes"
 	"fmt"
+	"math/rand/v2"
+	"strconv"
 	"strings"
 )
 
@@ -22,6 +24,35 @@ const (
 
 // DefaultBoundary is the boundary AddEarlySession uses when given none.
 const DefaultBoundary = "herald-es"
+
+// maxBoundary is the longest boundary RFC 2046 §5.1.1 allows (1 to 70 characters).
+const maxBoundary = 70
+
+// freshBoundary returns boundary when neither body nor early contains its delimiter line, else
+// boundary (cut to fit) with a random 16-hex-digit suffix that neither contains; a few tries are
+// enough unless the bodies were built to collide, which fails with ErrMultipart. A boundary above
+// maxBoundary fails too: peers may refuse it, and the scan of a body for it must stay bounded.
+func freshBoundary(boundary string, body, early []byte) (string, error) {
+	if len(boundary) > maxBoundary {
+		return "", fmt.Errorf("%w: boundary of %d characters (RFC 2046 §5.1.1: at most %d)", ErrMultipart,
+			len(boundary), maxBoundary)
+	}
+	clash := func(b string) bool {
+		d := []byte("--" + b)
+		return bytes.Contains(body, d) || bytes.Contains(early, d)
+	}
+	if !clash(boundary) {
+		return boundary, nil
+	}
+	base := boundary[:min(len(boundary), maxBoundary-17)]
+	for range 8 {
+		b := base + "-" + strconv.FormatUint(rand.Uint64()|1<<63, 16)
+		if !clash(b) {
+			return b, nil
+		}
+	}
+	return "", fmt.Errorf("%w: the bodies contain every boundary tried", ErrMultipart)
+}
 
 // ParseDisposition splits a Content-Disposition value:
 // "early-session;handling=optional" gives "early-session" and
@@ -134,8 +165,8 @@ func StripEarlySession(contentType string, body []byte) (newCT string, newBody [
 // For a plain application/sdp body it returns multipart/mixed with two
 // parts: the body byte-for-byte as the session part (its own Content-Type,
 // Content-Disposition: session) and the early part. boundary is used when
-// it occurs in neither SDP ("x" is appended until it does not; empty means
-// DefaultBoundary).
+// it occurs in neither SDP (else it gets a random suffix, freshBoundary;
+// empty means DefaultBoundary; above 70 characters fails with ErrMultipart).
 //
 // For a multipart body it inserts the early part before the close
 // delimiter and keeps every other byte and the existing boundary (boundary
@@ -155,8 +186,9 @@ func AddEarlySession(contentType string, body []byte, early []byte, boundary str
 		if boundary == "" {
 			boundary = DefaultBoundary
 		}
-		for bytes.Contains(body, []byte("--"+boundary)) || bytes.Contains(early, []byte("--"+boundary)) {
-			boundary += "x"
+		boundary, err = freshBoundary(boundary, body, early)
+		if err != nil {
+			return "", nil, err
 		}
 		b := BuildMultipart(boundary, []Part{
 			{ContentType: contentType, Disposition: DispSession, Body: body},
