@@ -343,7 +343,7 @@ func (l *Lean) Call(ctx context.Context, target, from, to string) LeanResult {
 
 func leanNow(start time.Time) time.Duration { return max(time.Since(start), time.Nanosecond) }
 
-// dest is where a request toward uri goes: its literal host:port, or def.
+// leanDest is where a request toward uri goes: its literal host:port, or def.
 func leanDest(uri []byte, def netip.AddrPort) netip.AddrPort {
 	if hp, ok := leanHostPort(uri); ok {
 		if ap, err := netip.ParseAddrPort(hp); err == nil {

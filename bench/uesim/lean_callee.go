@@ -70,9 +70,7 @@ func (l *Lean) calleeRequest(c *leanCall, m *leanMsg, raw []byte, from netip.Add
 		l.reply(l.callee, m, from, 481, "Call/Transaction Does Not Exist", "")
 		return
 	}
-	key := m.method + " " + itoa(m.cseq)
-	if b, ok := c.answers[key]; ok {
-		l.send(l.callee, b, from)
+	if c.resend(l.callee, m, from) {
 		return
 	}
 	var b []byte
@@ -121,10 +119,7 @@ func (l *Lean) calleeRequest(c *leanCall, m *leanMsg, raw []byte, from netip.Add
 	default:
 		b = l.reply(l.callee, m, from, 200, "OK", "")
 	}
-	if c.answers == nil {
-		c.answers = map[string][]byte{}
-	}
-	c.answers[key] = b
+	c.remember(m, b)
 }
 
 // onInvite answers a new INVITE: a reliable 183 with the early-session answer when it offers a

@@ -3,6 +3,7 @@ package uesim
 import (
 	"bytes"
 	"fmt"
+	"net"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -42,7 +43,8 @@ type leanCall struct {
 	res         CallResult
 	err         error
 	callerDone  chan struct{}
-	answers     map[string][]byte // responses sent to requests, for their retransmissions
+	answers     map[string][]byte // responses sent to requests (both sides), by answerKey
+	byeSent     bool
 
 	// The callee side (lean_callee.go).
 	ce         CalleeCall
@@ -299,9 +301,10 @@ func (c *leanCall) inDialog(w *leanWriter, d *leanDialog, method string, cseq ui
 // sendBye hangs up the confirmed dialog. Called with mu held.
 func (c *leanCall) sendBye() {
 	d := c.confirmed
-	if d == nil || c.clientTx[0xffffffff] != nil {
+	if d == nil || c.byeSent {
 		return
 	}
+	c.byeSent = true
 	c.cseq++
 	var w leanWriter
 	c.inDialog(&w, d, "BYE", c.cseq)
@@ -311,7 +314,6 @@ func (c *leanCall) sendBye() {
 		c.callerEnd(fmt.Errorf("%w: no response to the BYE", ErrTimeout))
 	})
 	c.tx(cseq, r)
-	c.tx(0xffffffff, r) // marks the BYE sent
 }
 
 // callerRequest handles a request on the caller's socket: Herald's UPDATE (the callee card's
@@ -327,15 +329,14 @@ func (l *Lean) callerRequest(c *leanCall, m *leanMsg, from netip.AddrPort) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	key := m.method + " " + itoa(m.cseq)
-	if b, ok := c.answers[key]; ok {
-		l.send(l.caller, b, from) // a retransmission: the same answer (RFC 3261 §17.2.2)
+	if c.resend(l.caller, m, from) {
 		return
 	}
 	var b []byte
 	switch m.method {
 	case "UPDATE":
 		b = c.onUpdate(m)
+		l.send(l.caller, b, from)
 	case "BYE":
 		b = l.reply(l.caller, m, from, 200, "OK", "")
 		c.callerEnd(nil)
@@ -344,13 +345,29 @@ func (l *Lean) callerRequest(c *leanCall, m *leanMsg, from netip.AddrPort) {
 	default:
 		b = l.reply(l.caller, m, from, 501, "Not Implemented", "")
 	}
-	if m.method == "UPDATE" {
-		l.send(l.caller, b, from)
+	c.remember(m, b)
+}
+
+// answerKey names a request's server transaction (RFC 3261 §17.2.3: the top Via's branch and the
+// method), for the response already sent to it.
+func answerKey(m *leanMsg) string { return string(leanParam(m.vias[0], "branch")) + " " + m.method }
+
+// resend sends the response already sent to m again when m is a retransmission (RFC 3261 §17.2.2)
+// and says so. Called with mu held.
+func (c *leanCall) resend(sock *net.UDPConn, m *leanMsg, to netip.AddrPort) bool {
+	b, ok := c.answers[answerKey(m)]
+	if ok {
+		c.l.send(sock, b, to)
 	}
+	return ok
+}
+
+// remember keeps b, the response sent to m, for m's retransmissions. Called with mu held.
+func (c *leanCall) remember(m *leanMsg, b []byte) {
 	if c.answers == nil {
 		c.answers = map[string][]byte{}
 	}
-	c.answers[key] = b
+	c.answers[answerKey(m)] = b
 }
 
 // onUpdate answers Herald's UPDATE in an early dialog (RFC 3311): an SDP answer to every m-line,
