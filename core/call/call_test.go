@@ -38,6 +38,17 @@ func TestParseCaps(t *testing.T) {
 			want:  Caps{Reliable1xx: true},
 		},
 		"nothing": {allow: []string{"INVITE"}, want: Caps{}},
+		"case, spacing, empty tokens, several header lines": {
+			sup:   []string{" ,Timer", "100REL ,, 199,", "\tEarly-Session "},
+			allow: []string{"INVITE,ACK", "Update"},
+			pem:   []string{"SUPPORTED"},
+			want:  Caps{Reliable1xx: true, Update: true, EarlySession: true, EarlyDialogTerminated: true, EarlyMedia: true},
+		},
+		"a token's prefix or suffix is not the token": {
+			sup:   []string{"100rel2, x100rel, 1990, early-sessions"},
+			allow: []string{"UPDATES"},
+			want:  Caps{},
+		},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -45,6 +56,11 @@ func TestParseCaps(t *testing.T) {
 				t.Fatalf("got %+v, want %+v", got, tc.want)
 			}
 		})
+	}
+	// It runs for every INVITE: no allocation.
+	sup, allow := []string{"precondition, 100rel, 199, early-session, gruu"}, []string{"INVITE, ACK, CANCEL, BYE, PRACK, UPDATE"}
+	if n := testing.AllocsPerRun(100, func() { ParseCaps(sup, nil, allow, nil) }); n != 0 {
+		t.Errorf("ParseCaps allocates %v times per call, want 0", n)
 	}
 }
 

@@ -85,26 +85,30 @@ func (m CallerCardMode) Pushes() bool { return m == CallerCardEarlySession || m 
 // ParseCaps reads Caps from the header values of an INVITE. Each argument holds every value of
 // that header (comma lists are split here).
 func ParseCaps(supported, require, allow []string, pEarlyMedia []string) Caps {
-	tokens := func(vals []string) map[string]bool {
-		m := map[string]bool{}
-		for _, v := range vals {
-			for _, t := range strings.Split(v, ",") {
-				if t = strings.ToLower(strings.TrimSpace(t)); t != "" {
-					m[t] = true
-				}
+	return Caps{
+		Reliable1xx:           hasToken(supported, "100rel") || hasToken(require, "100rel"),
+		RequireReliable:       hasToken(require, "100rel"),
+		Update:                hasToken(allow, "update") || len(allow) == 0,
+		EarlySession:          hasToken(supported, "early-session"),
+		EarlyDialogTerminated: hasToken(supported, "199"),
+		EarlyMedia:            hasToken(pEarlyMedia, "supported"),
+	}
+}
+
+// hasToken reports whether tok is one of the comma-separated tokens of vals, compared
+// case-insensitively (RFC 3261 §7.3.1: option tags and methods are tokens; header values may be
+// folded into one comma-separated list). It allocates nothing: it runs for every INVITE.
+func hasToken(vals []string, tok string) bool {
+	for _, v := range vals {
+		for v != "" {
+			var t string
+			t, v, _ = strings.Cut(v, ",")
+			if strings.EqualFold(strings.TrimSpace(t), tok) {
+				return true
 			}
 		}
-		return m
 	}
-	sup, req, alw, pem := tokens(supported), tokens(require), tokens(allow), tokens(pEarlyMedia)
-	return Caps{
-		Reliable1xx:           sup["100rel"] || req["100rel"],
-		RequireReliable:       req["100rel"],
-		Update:                alw["update"] || len(allow) == 0,
-		EarlySession:          sup["early-session"],
-		EarlyDialogTerminated: sup["199"],
-		EarlyMedia:            pem["supported"],
-	}
+	return false
 }
 
 // CalleeCardMode says how the callee card reaches the caller.

@@ -47,7 +47,9 @@ func HeaderValues(m interface{ GetHeaders(string) []sip.Header }, name string) [
 // Require), compared case-insensitively.
 func HasToken(vals []string, tok string) bool {
 	for _, v := range vals {
-		for _, t := range strings.Split(v, ",") {
+		for v != "" {
+			var t string
+			t, v, _ = strings.Cut(v, ",")
 			if strings.EqualFold(strings.TrimSpace(t), tok) {
 				return true
 			}
