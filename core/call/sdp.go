@@ -165,7 +165,10 @@ func EarlyAnswers(ct string, body []byte) []sdp.MSRPInfo {
 	}
 	var infos []sdp.MSRPInfo
 	for _, m := range sess.Media {
-		if info, err := m.MSRP(); err == nil && m.Port != 0 {
+		if !m.IsMSRP() || m.Port == 0 {
+			continue
+		}
+		if info, err := m.MSRP(); err == nil {
 			infos = append(infos, info)
 		}
 	}
@@ -186,6 +189,9 @@ func UpdateAnswer(body []byte) (declined bool, infos []sdp.MSRPInfo) {
 		}
 	}
 	for _, m := range ans.Media {
+		if !m.IsMSRP() {
+			continue
+		}
 		if info, err := m.MSRP(); err == nil {
 			infos = append(infos, info)
 		}

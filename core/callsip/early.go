@@ -482,8 +482,16 @@ func (c *Call) Update(req *sip.Request, tx sip.ServerTransaction) {
 }
 
 func rseqOf(v string) (rseq, cseq uint32, method string, ok bool) {
-	f := strings.Fields(v)
-	if len(f) != 3 {
+	var f [3]string // RFC 3262 §7.2: RAck = response-num CSeq-num Method
+	n := 0
+	for x := range strings.FieldsSeq(v) {
+		if n == len(f) {
+			return 0, 0, "", false
+		}
+		f[n] = x
+		n++
+	}
+	if n != 3 {
 		return 0, 0, "", false
 	}
 	a, err1 := strconv.ParseUint(f[0], 10, 32)

@@ -43,3 +43,29 @@ func TestPrackOnAnswersEveryRequest(t *testing.T) {
 		t.Fatalf("PRACK after the call ended answered %v, want 481", third)
 	}
 }
+
+// TestRseqOf reads a PRACK's RAck (RFC 3262 §7.2: response-num CSeq-num Method) and refuses any
+// other shape.
+func TestRseqOf(t *testing.T) {
+	type want struct {
+		rseq, cseq uint32
+		method     string
+		ok         bool
+	}
+	for in, w := range map[string]want{
+		"776656 1 INVITE":     {776656, 1, "INVITE", true},
+		" 1\t2  INVITE ":      {1, 2, "INVITE", true},
+		"4294967295 7 INVITE": {4294967295, 7, "INVITE", true},
+		"4294967296 7 INVITE": {},
+		"1 2":                 {},
+		"1 2 INVITE extra":    {},
+		"x 2 INVITE":          {},
+		"1 -2 INVITE":         {},
+		"":                    {},
+	} {
+		r, c, m, ok := rseqOf(in)
+		if got := (want{r, c, m, ok}); got != w {
+			t.Errorf("rseqOf(%q) = %+v, want %+v", in, got, w)
+		}
+	}
+}

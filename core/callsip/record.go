@@ -1,6 +1,8 @@
 package callsip
 
 import (
+	"context"
+	"log/slog"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -33,8 +35,12 @@ func (c *Call) noteFinal(code int) {
 
 // logEnd writes the one info line of a finished call: its outcome (the final response's code
 // upstream, "none" when the caller's transaction ended without one), the push sessions opened,
-// whether ringback played, and how long the controller ran.
+// whether ringback played, and how long the controller ran. Nothing of it is built when the
+// logger does not write info lines (a node at warn: every call would pay for a line never written).
 func (c *Call) logEnd() {
+	if !c.env.Log.Enabled(context.Background(), slog.LevelInfo) {
+		return
+	}
 	outcome := "none"
 	if code := c.rec.final.Load(); code != 0 {
 		outcome = strconv.Itoa(int(code))

@@ -89,7 +89,8 @@ func answerPreconditions(offered []Attr) []Attr {
 	offLocal, offE2E := "none", ""
 	hasCurr := false
 	for _, a := range offered {
-		f := strings.Fields(a.Value)
+		var fa [5]string
+		f := fa[:min(fieldsInto(a.Value, fa[:]), len(fa))] // a 5th field only tells "more than 4"
 		switch {
 		case a.Key == "curr" && len(f) == 3 && f[0] == "qos":
 			hasCurr = true

@@ -2,6 +2,7 @@ package sdp
 
 import (
 	"reflect"
+	"slices"
 	"testing"
 )
 
@@ -117,5 +118,48 @@ a=des:qos mandatory e2e sendrecv
 	}
 	if got := ans.Media[0].AttrAll("des"); !reflect.DeepEqual(got, []string{"qos mandatory e2e sendrecv"}) {
 		t.Errorf("des = %q", got)
+	}
+}
+
+// TestPreconditionFieldCounts: a=curr takes exactly three fields and a=des exactly four
+// (RFC 3312 §5.1); a line with one more or one fewer is not answered.
+func TestPreconditionFieldCounts(t *testing.T) {
+	tests := map[string]struct {
+		in   []Attr
+		want []string
+	}{
+		"des 4": {[]Attr{{Key: "des", Value: "qos mandatory local sendrecv"}},
+			[]string{"curr:qos local sendrecv", "curr:qos remote none", "des:qos mandatory remote sendrecv"}},
+		"des 5":  {[]Attr{{Key: "des", Value: "qos mandatory local sendrecv extra"}}, nil},
+		"des 3":  {[]Attr{{Key: "des", Value: "qos mandatory local"}}, nil},
+		"curr 3": {[]Attr{{Key: "curr", Value: "qos e2e send"}}, []string{"curr:qos e2e recv"}},
+		"curr 4": {[]Attr{{Key: "curr", Value: "qos e2e send x"}}, nil},
+		"spaces": {[]Attr{{Key: "curr", Value: "  qos\te2e   none "}}, []string{"curr:qos e2e none"}},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			var got []string
+			for _, a := range answerPreconditions(tc.in) {
+				got = append(got, a.String())
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestFieldsInto(t *testing.T) {
+	var f [3]string
+	for in, want := range map[string]int{"": 0, "  ": 0, "a": 1, " a  b\tc ": 3, "a b c d e": 5} {
+		if n := fieldsInto(in, f[:]); n != want {
+			t.Errorf("fieldsInto(%q) = %d, want %d", in, n, want)
+		}
+	}
+	if fieldsInto(" IN IP4  192.0.2.1 ", f[:]); f != [3]string{"IN", "IP4", "192.0.2.1"} {
+		t.Errorf("fields %q", f)
+	}
+	if n := testing.AllocsPerRun(100, func() { fieldsInto("IN IP4 192.0.2.1", f[:]) }); n != 0 {
+		t.Errorf("%v allocations", n)
 	}
 }

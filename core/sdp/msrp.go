@@ -229,6 +229,13 @@ type MSRPInfo struct {
 	Fingerprints []Fingerprint
 }
 
+// IsMSRP reports whether m is an m=message line over MSRP (proto TCP/MSRP or TCP/TLS/MSRP): the
+// lines MSRP reads. A caller that scans every media line asks it first, at no cost for the others.
+func (m *Media) IsMSRP() bool {
+	return strings.EqualFold(m.Type, "message") &&
+		(strings.EqualFold(m.Proto, ProtoMSRP) || strings.EqualFold(m.Proto, ProtoMSRPTLS))
+}
+
 // MSRP extracts the MSRP parameters of an m=message line. It fails with
 // ErrNotMSRP unless the line is m=message with proto TCP/MSRP or
 // TCP/TLS/MSRP, with ErrNoPath without a=path, and with ErrSyntax for a
@@ -238,15 +245,16 @@ type MSRPInfo struct {
 // a=fingerprint of the Session m was parsed in (or added to with
 // Session.AddMedia).
 func (m *Media) MSRP() (MSRPInfo, error) {
-	if !strings.EqualFold(m.Type, "message") ||
-		!strings.EqualFold(m.Proto, ProtoMSRP) && !strings.EqualFold(m.Proto, ProtoMSRPTLS) {
+	if !m.IsMSRP() {
 		return MSRPInfo{}, fmt.Errorf("%w: m=%s %s", ErrNotMSRP, m.Type, m.Proto)
 	}
 	info := MSRPInfo{Port: m.Port, Proto: m.Proto, Direction: m.Direction()}
 	for _, a := range m.Attrs {
 		switch a.Key {
 		case "path":
-			info.Path = append(info.Path, strings.Fields(a.Value)...)
+			for u := range strings.FieldsSeq(a.Value) {
+				info.Path = append(info.Path, u)
+			}
 		case "setup":
 			if info.Setup == "" {
 				info.Setup = strings.TrimSpace(a.Value)
@@ -254,7 +262,9 @@ func (m *Media) MSRP() (MSRPInfo, error) {
 		case "msrp-cema":
 			info.CEMA = true
 		case "accept-types":
-			info.AcceptTypes = append(info.AcceptTypes, strings.Fields(a.Value)...)
+			for t := range strings.FieldsSeq(a.Value) {
+				info.AcceptTypes = append(info.AcceptTypes, t)
+			}
 		case "max-size":
 			v := strings.TrimSpace(a.Value)
 			n, err := strconv.ParseInt(v, 10, 64)

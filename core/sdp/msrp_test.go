@@ -93,6 +93,8 @@ func TestMSRPInfoErrors(t *testing.T) {
 		want  error
 	}{
 		"audio":         {"m=audio 4000 RTP/AVP 0\r\n", ErrNotMSRP},
+		"message rtp":   {"m=message 4000 RTP/AVP 0\r\na=path:msrp://a:1/x;tcp\r\n", ErrNotMSRP},
+		"tls, any case": {"m=MESSAGE 4000 tcp/tls/msrp *\r\na=setup:active\r\n", ErrNoPath},
 		"message udp":   {"m=message 4000 UDP/MSRP *\r\na=path:msrp://a:1/x;tcp\r\n", ErrNotMSRP},
 		"no path":       {"m=message 4000 TCP/MSRP *\r\na=setup:active\r\n", ErrNoPath},
 		"empty path":    {"m=message 4000 TCP/MSRP *\r\na=path: \r\n", ErrNoPath},
@@ -106,6 +108,10 @@ func TestMSRPInfoErrors(t *testing.T) {
 			s := mustParse(t, head+tc.media)
 			if _, err := s.Media[0].MSRP(); !errors.Is(err, tc.want) {
 				t.Errorf("err = %v, want %v", err, tc.want)
+			}
+			// IsMSRP is false exactly where MSRP fails with ErrNotMSRP.
+			if got := s.Media[0].IsMSRP(); got == (tc.want == ErrNotMSRP) {
+				t.Errorf("IsMSRP = %v with MSRP's error %v", got, tc.want)
 			}
 		})
 	}

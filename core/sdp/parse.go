@@ -136,9 +136,9 @@ func (p *parser) line(line string) error {
 		if p.seenO {
 			return p.errorf("repeated o=")
 		}
-		f := strings.Fields(val)
-		if len(f) != 6 {
-			return p.errorf("o= has %d fields, want 6", len(f))
+		var f [6]string
+		if n := fieldsInto(val, f[:]); n != 6 {
+			return p.errorf("o= has %d fields, want 6", n)
 		}
 		s.Origin = Origin{f[0], f[1], f[2], f[3], f[4], f[5]}
 		p.seenO = true

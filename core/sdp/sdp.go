@@ -168,8 +168,8 @@ func (s *Session) AddMedia(m *Media) {
 // ConnAddr returns the address of a raw c= value ("IN IP4 192.0.2.1/127"
 // gives "192.0.2.1"), or "" when it is malformed.
 func ConnAddr(conn string) string {
-	f := strings.Fields(conn)
-	if len(f) != 3 {
+	var f [3]string
+	if fieldsInto(conn, f[:]) != 3 {
 		return ""
 	}
 	a := f[2]
@@ -219,4 +219,18 @@ func direction(as []Attr) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// fieldsInto puts the whitespace-separated fields of s into dst, as far as it has room, and returns
+// how many fields s has (more than len(dst) when some did not fit). For lines read on every call
+// (o=, c=, a=curr), where strings.Fields would allocate a slice each time.
+func fieldsInto(s string, dst []string) int {
+	n := 0
+	for f := range strings.FieldsSeq(s) {
+		if n < len(dst) {
+			dst[n] = f
+		}
+		n++
+	}
+	return n
 }

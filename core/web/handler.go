@@ -181,15 +181,15 @@ func (s *Server) servePage(w http.ResponseWriter, r *http.Request, name string) 
 	}
 	// Browsers may keep the page until the token dies, not after.
 	hdr["Cache-Control"] = []string{"private, no-transform, max-age=" + strconv.Itoa(int(e.expires.Sub(now).Seconds()))}
-	if e.etag[enc] != nil {
-		hdr["Etag"] = e.etag[enc]
-		if etagMatch(r.Header.Values("If-None-Match"), e.etag[enc][0]) {
+	if e.hdr.etag[enc] != nil {
+		hdr["Etag"] = e.hdr.etag[enc]
+		if etagMatch(r.Header.Values("If-None-Match"), e.hdr.etag[enc][0]) {
 			w.WriteHeader(http.StatusNotModified)
 			return
 		}
 	}
 	hdr["Content-Type"] = hvHTML
-	hdr["Content-Length"] = e.length[enc]
+	hdr["Content-Length"] = e.hdr.length[enc]
 	hdr["Accept-Ranges"] = hvNoRanges
 	if enc != codingIdentity {
 		hdr["Content-Encoding"] = hvEncoding[enc]

@@ -43,21 +43,47 @@ type entry struct {
 	page    *content.Page
 	callID  string
 	expires time.Time // monotonic
-	// Per-coding header values, built once at Publish and shared read-only by every response
-	// (cap == len, so Header.Add copies). etag[c] is nil when the page has no Version.
+	hdr     *pageHeaders
+}
+
+// pageHeaders are a page's per-coding header values, shared read-only by every entry of the page
+// and every response (cap == len, so Header.Add copies). etag[c] is nil when the page has no Version.
+type pageHeaders struct {
 	etag   [numCodings][]string
 	length [numCodings][]string
 }
 
-func newEntry(p *content.Page, callID string, expires time.Time) *entry {
-	e := &entry{page: p, callID: callID, expires: expires}
+func newPageHeaders(p *content.Page) *pageHeaders {
+	h := &pageHeaders{}
 	for c, b := range [numCodings][]byte{p.Body, p.Gzip, p.Zstd} {
-		e.length[c] = []string{strconv.Itoa(len(b))}[:1:1]
+		h.length[c] = []string{strconv.Itoa(len(b))}[:1:1]
 		if p.Version != "" {
-			e.etag[c] = []string{`"` + p.Version + etagSuffix[c] + `"`}[:1:1]
+			h.etag[c] = []string{`"` + p.Version + etagSuffix[c] + `"`}[:1:1]
 		}
 	}
-	return e
+	return h
+}
+
+// maxPageHeaders bounds the table's cache of pageHeaders by page Version; it is emptied when full.
+const maxPageHeaders = 4096
+
+// headersLocked returns p's header values: built once per page Version (a content address: one
+// Version, one set of bodies) and kept while the cache has room, built afresh for a page without
+// one. Every call publishes its cards' pages, mostly the same few: this saves a dozen allocations
+// per publish.
+func (t *table) headersLocked(p *content.Page) *pageHeaders {
+	if p.Version == "" {
+		return newPageHeaders(p)
+	}
+	if h := t.hdrs[p.Version]; h != nil {
+		return h
+	}
+	if len(t.hdrs) >= maxPageHeaders || t.hdrs == nil {
+		t.hdrs = make(map[string]*pageHeaders)
+	}
+	h := newPageHeaders(p)
+	t.hdrs[p.Version] = h
+	return h
 }
 
 // expiry is a FIFO record; it is stale once its token was revoked.
@@ -76,6 +102,7 @@ type table struct {
 	mu     sync.RWMutex
 	byTok  map[string]*entry
 	byCall map[string][]string // callID → its live tokens, for RevokeCall
+	hdrs   map[string]*pageHeaders
 	queue  []expiry
 	head   int
 	closed bool
@@ -105,7 +132,7 @@ func (t *table) add(p *content.Page, callID string, now time.Time) (string, erro
 	for t.byTok[tok] != nil { // 2^-128 per live token; the loop is for form's sake
 		tok = newToken()
 	}
-	e := newEntry(p, callID, now.Add(t.ttl))
+	e := &entry{page: p, callID: callID, expires: now.Add(t.ttl), hdr: t.headersLocked(p)}
 	t.byTok[tok] = e
 	if callID != "" {
 		t.byCall[callID] = append(t.byCall[callID], tok)

@@ -1,8 +1,12 @@
 package web
 
 import (
+	"fmt"
+	"strconv"
 	"testing"
 	"time"
+
+	"github.com/herald-ims/herald/core/content"
 )
 
 func newTestTable(maxTokens int) *table {
@@ -95,5 +99,53 @@ func TestQueueCompacts(t *testing.T) {
 	}
 	if tb.get(last, t0) == nil || tb.queue[498].token != last {
 		t.Fatal("live tail lost in compaction")
+	}
+}
+
+// TestPageHeadersShared: the header values of a page are built once per Version and shared by
+// every token of it; another page gets its own; a page without a Version gets fresh ones; the
+// cache is emptied when full, never grown past maxPageHeaders.
+func TestPageHeadersShared(t *testing.T) {
+	tb := newTestTable(10 * maxPageHeaders)
+	now := time.Unix(1000, 0)
+	a, b := testPage(t, "A"), testPage(t, "B page")
+	entryOf := func(p *content.Page) *entry {
+		tok, err := tb.add(p, "call", now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tb.get(tok, now)
+	}
+	a1, a2, b1 := entryOf(a), entryOf(a), entryOf(b)
+	if a1.hdr != a2.hdr {
+		t.Error("two tokens of one page built its header values twice")
+	}
+	if a1.hdr == b1.hdr || a1.hdr.etag[0][0] == b1.hdr.etag[0][0] {
+		t.Error("two pages share header values")
+	}
+	for c, body := range [numCodings][]byte{b.Body, b.Gzip, b.Zstd} {
+		if got, want := b1.hdr.length[c][0], strconv.Itoa(len(body)); got != want {
+			t.Errorf("coding %d: Content-Length %s, want %s", c, got, want)
+		}
+		if got, want := b1.hdr.etag[c][0], `"`+b.Version+etagSuffix[c]+`"`; got != want {
+			t.Errorf("coding %d: ETag %s, want %s", c, got, want)
+		}
+		if cap(b1.hdr.etag[c]) != 1 || cap(b1.hdr.length[c]) != 1 {
+			t.Errorf("coding %d: a shared header value has room to append in place", c)
+		}
+	}
+	nv := *a
+	nv.Version = ""
+	n1, n2 := entryOf(&nv), entryOf(&nv)
+	if n1.hdr == n2.hdr || n1.hdr.etag[0] != nil || n1.hdr.length[0][0] != strconv.Itoa(len(nv.Body)) {
+		t.Errorf("a page without a Version: shared %v, etag %q, length %q", n1.hdr == n2.hdr, n1.hdr.etag[0], n1.hdr.length[0])
+	}
+	for i := range maxPageHeaders + 10 {
+		p := *a
+		p.Version = fmt.Sprintf("%040x", i)
+		entryOf(&p)
+		if len(tb.hdrs) > maxPageHeaders {
+			t.Fatalf("%d pages cached, bound %d", len(tb.hdrs), maxPageHeaders)
+		}
 	}
 }
