@@ -425,8 +425,8 @@ func (cs *connState) onReport(m *msrp.Message) {
 		return // a partial success report: progress, not the end
 	}
 	cs.noteDelivered()
+	cs.delivered = true // before end: its lingering close needs no look at the socket's queue
 	cs.end(push.Result{Outcome: push.Delivered, Code: 200, Bytes: total})
-	cs.delivered = true
 }
 
 // onResponse takes the terminal's transaction responses to our chunks: 200 is progress, anything else
@@ -545,7 +545,15 @@ func (cs *connState) linger() {
 	cs.lingering = true
 	cs.lingerOnly.Store(true)
 	now := cs.s.mono()
-	cs.lingerQ = cs.queued()
+	if cs.delivered && cs.out == nil && cs.w.outbound() == 0 {
+		// The terminal's REPORT confirmed every byte of the page (RFC 4975 §7.1.2), and the segment
+		// carrying it acknowledged them; Herald has nothing else to send: nothing is queued toward
+		// it, and asking the socket (SIOCOUTQ) would be a system call per push for nothing. (Should
+		// a response written since still be unacknowledged, lingerCheck measures it then.)
+		cs.lingerQ = 0
+	} else {
+		cs.lingerQ = cs.queued()
+	}
 	cs.lingerCap = now + int64(cs.s.opts.LingerMax)
 	cs.setDeadline(min(now+int64(lingerTimeout), cs.lingerCap))
 }
