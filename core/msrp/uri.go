@@ -104,6 +104,8 @@ func ParseURI(s []byte) (URI, error) {
 // String formats u as an MSRP URI.
 func (u URI) String() string {
 	var b strings.Builder
+	// One allocation: "msrps://" + userinfo@ + [host] + :port + /id + ;transport + ;params.
+	b.Grow(len("msrps://@[]:65535/;;") + len(u.User) + len(u.Host) + len(u.SessionID) + len(u.Transport) + len(u.Params))
 	if u.Secure {
 		b.WriteString("msrps://")
 	} else {
@@ -122,7 +124,8 @@ func (u URI) String() string {
 	}
 	if u.Port != 0 {
 		b.WriteByte(':')
-		b.WriteString(strconv.Itoa(u.Port))
+		var pb [20]byte
+		b.Write(strconv.AppendInt(pb[:0], int64(u.Port), 10))
 	}
 	if u.SessionID != "" {
 		b.WriteByte('/')

@@ -52,6 +52,10 @@ func TestParseURI(t *testing.T) {
 			if err != nil || u2 != u {
 				t.Errorf("reparse = %+v, %v", u2, err)
 			}
+			// Every a=path of every push offer is one: one allocation, the string itself.
+			if n := testing.AllocsPerRun(20, func() { _ = u.String() }); n != 1 {
+				t.Errorf("String allocates %v times, want 1", n)
+			}
 		})
 	}
 }

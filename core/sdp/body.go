@@ -62,6 +62,13 @@ func ParseDisposition(v string) (typ string, params map[string]string) {
 	return parseParams(v)
 }
 
+// dispositionType is ParseDisposition's type alone, without building the parameters' map: what the
+// body scans of every call ask of each part.
+func dispositionType(v string) string {
+	t, _, _ := strings.Cut(v, ";")
+	return strings.ToLower(strings.TrimSpace(t))
+}
+
 // MediaType returns the lower-cased type/subtype of a Content-Type value,
 // without parameters.
 func MediaType(contentType string) string {
@@ -95,7 +102,7 @@ func SplitBody(contentType string, body []byte) (session, early []byte, err erro
 		if MediaType(p.ContentType) != TypeSDP {
 			continue
 		}
-		switch d, _ := ParseDisposition(p.Disposition); d {
+		switch dispositionType(p.Disposition) {
 		case "", DispSession:
 			if session == nil {
 				session = p.Body
@@ -110,8 +117,7 @@ func SplitBody(contentType string, body []byte) (session, early []byte, err erro
 }
 
 func isEarly(p *Part) bool {
-	d, _ := ParseDisposition(p.Disposition)
-	return d == DispEarlySession
+	return dispositionType(p.Disposition) == DispEarlySession
 }
 
 // StripEarlySession removes every early-session part from a multipart body,

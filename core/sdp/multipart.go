@@ -130,11 +130,11 @@ type scanned struct {
 }
 
 func scanMultipart(contentType string, body []byte) (*scanned, error) {
-	mt, params := parseParams(contentType)
-	if !strings.HasPrefix(mt, "multipart/") {
+	mt, rest, _ := strings.Cut(contentType, ";")
+	if mt = strings.ToLower(strings.TrimSpace(mt)); !strings.HasPrefix(mt, "multipart/") {
 		return nil, fmt.Errorf("%w: %w: %q is not multipart", ErrMultipart, ErrContentType, mt)
 	}
-	boundary, ok := params["boundary"]
+	boundary, ok := param(rest, "boundary")
 	if !ok || boundary == "" || len(boundary) > 200 || strings.ContainsAny(boundary, "\r\n") {
 		return nil, fmt.Errorf("%w: %q", ErrNoBoundary, contentType)
 	}
@@ -303,6 +303,26 @@ func parseParams(v string) (string, map[string]string) {
 		}
 	}
 	return typ, params
+}
+
+// param finds the parameter name (lower case) in rest, the parameters after a media type's or a
+// disposition's first ';', as parseParams reads them (names compared ignoring case, the first
+// occurrence wins, a quoted value unquoted), without building their map.
+func param(rest, name string) (string, bool) {
+	for rest != "" {
+		var seg string
+		seg, rest = cutParam(rest)
+		k, val, _ := strings.Cut(seg, "=")
+		if !strings.EqualFold(strings.TrimSpace(k), name) {
+			continue
+		}
+		val = strings.TrimSpace(val)
+		if len(val) >= 2 && val[0] == '"' && val[len(val)-1] == '"' {
+			val = unquote(val[1 : len(val)-1])
+		}
+		return val, true
+	}
+	return "", false
 }
 
 // cutParam returns the text up to the first ';' outside double quotes.

@@ -201,3 +201,34 @@ func TestStd92LiteralLayout(t *testing.T) {
 		t.Errorf("Marshal = %q", got)
 	}
 }
+
+// TestParamMatchesParseParams: the map-free lookup the body scans use reads a parameter exactly as
+// parseParams does (case of names, first occurrence, quotes and escapes, ';' inside quotes), and
+// dispositionType is ParseDisposition's type.
+func TestParamMatchesParseParams(t *testing.T) {
+	for _, v := range []string{
+		`multipart/mixed;boundary=b1`,
+		`multipart/mixed; BOUNDARY="a;b" ; boundary=second`,
+		`multipart/mixed;charset=x;boundary="q\"uo\\te"`,
+		`multipart/mixed; boundary = spaced ;x`,
+		`multipart/mixed;;=v;boundary=`,
+		`multipart/mixed`,
+		`early-session;handling=optional`,
+		` Early-Session ; handling="required;x"`,
+		`session`,
+		`multipart/mixed;x="unterminated;boundary=z`,
+	} {
+		typ, params := parseParams(v)
+		_, rest, _ := strings.Cut(v, ";")
+		for _, name := range []string{"boundary", "handling", "charset", "x"} {
+			got, ok := param(rest, name)
+			want, wok := params[name]
+			if got != want || ok != wok {
+				t.Errorf("%q: param %s = %q, %v; parseParams %q, %v", v, name, got, ok, want, wok)
+			}
+		}
+		if d := dispositionType(v); d != typ {
+			t.Errorf("%q: dispositionType %q, ParseDisposition %q", v, d, typ)
+		}
+	}
+}
