@@ -60,16 +60,18 @@ func (f *Engine) onInvite(m *fmsg, src netip.AddrPort, c Conn) Reason {
 		return f.fallback(ReasonAdmission) // the general path answers 482 or 503 (and counts it)
 	}
 
+	// The plain-call rule after every cheaper reason to hand over: what the engine hands over after
+	// asking it is a call that is not plain, whose profile lookups the host hands over with it (one
+	// lookup per party per INVITE). And before the transaction and the forwarded INVITE are built:
+	// a call with cards (the general path's) would build them for nothing, about 2 KB per call.
+	if !f.plain(m) {
+		return f.fallback(ReasonNotPlain)
+	}
 	tx := &Tx{id: f.nextID.Add(1), invite: true, branch: string(m.txKey(nil)), callID: callID, cseq: m.cseq, up: src, conn: c,
 		rkey: rk, lv: &txLive{down: r.dst, born: f.now()}}
 	tx.lv.fwd = f.forwardRequest(m, src, r, f.branchOf(tx.id), f.cfg.RecordRoute)
 	if len(tx.lv.fwd) > f.cfg.MaxRequest {
 		return f.fallback(ReasonSize) // RFC 3261 §18.1.1: the general path sends it over TCP
-	}
-	// The plain-call rule last: what the engine hands over after asking it is a call that is not
-	// plain, whose profile lookups the host hands over with it (one lookup per party per INVITE).
-	if !f.plain(m) {
-		return f.fallback(ReasonNotPlain)
 	}
 	if h.Draining() {
 		// A drain (Server.Drain): the previous hop tries another instance.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"reflect"
+	"runtime"
 	"regexp"
 	"strings"
 	"testing"
@@ -130,5 +131,36 @@ func TestFastVerdicts(t *testing.T) {
 		if got := snap.Field(int(i)).Uint(); got != want[i] {
 			t.Errorf("snapshot %s = %d, want %d", f.Name, got, want[i])
 		}
+	}
+}
+
+// TestNotPlainInviteBuildsNothing: an INVITE the engine hands to the general path because its call
+// is not plain (a card to push) costs the engine its scan and the plain-call rule, not a
+// transaction and a forwarded copy of the INVITE it would throw away (about 2 KB per push call
+// before the rule was asked first).
+func TestNotPlainInviteBuildsNothing(t *testing.T) {
+	x := newHarness(t, nil)
+	x.h.cards["sip:cardee@home1.net"] = true
+	i := 0
+	msg := func() []byte {
+		i++
+		return fmt.Appendf(nil, "INVITE sip:cardee@home1.net SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bKnp%d\r\n"+
+			"Max-Forwards: 70\r\nFrom: <sip:erin@home1.net>;tag=f\r\nTo: <sip:cardee@home1.net>\r\nCall-ID: np%d@x\r\n"+
+			"CSeq: 1 INVITE\r\nContact: <sip:erin@127.0.0.1:5061>\r\nContent-Length: 0\r\n\r\n", i, i)
+	}
+	var bytes uint64
+	allocs := testing.AllocsPerRun(50, func() {
+		b := msg()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		if x.e.Take(b, x.caller, x.c) {
+			t.Fatal("the engine took an INVITE whose call is not plain")
+		}
+		runtime.ReadMemStats(&after)
+		bytes = after.TotalAlloc - before.TotalAlloc
+	})
+	t.Logf("%.0f allocations per INVITE handed over (message built included), %d bytes in the last Take", allocs, bytes)
+	if bytes > 512 {
+		t.Errorf("Take allocated %d bytes for an INVITE it hands over: a transaction or a forwarded copy was built", bytes)
 	}
 }
