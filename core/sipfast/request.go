@@ -60,19 +60,27 @@ func (f *Engine) onInvite(m *fmsg, src netip.AddrPort, c Conn) Reason {
 		return f.fallback(ReasonAdmission) // the general path answers 482 or 503 (and counts it)
 	}
 
-	// The plain-call rule after every cheaper reason to hand over: what the engine hands over after
-	// asking it is a call that is not plain, whose profile lookups the host hands over with it (one
-	// lookup per party per INVITE). And before the transaction and the forwarded INVITE are built:
-	// a call with cards (the general path's) would build them for nothing, about 2 KB per call.
+	// The size (RFC 3261 §18.1.1: the general path sends an INVITE too big for UDP over TCP), then
+	// the plain-call rule, last of the reasons to hand over: what the engine hands over after asking
+	// it is a call that is not plain, whose profile lookups the host hands over with it (one lookup
+	// per party per INVITE). The transaction and the forwarded INVITE are built after the rule: a
+	// call with cards (the general path's) would build them for nothing, about 2 KB per call. Only
+	// an INVITE that may not fit once forwarded (forwardGrowth) is built first, to be measured.
+	id := f.nextID.Add(1)
+	var fwd []byte
+	if len(m.buf)+f.forwardGrowth() > f.cfg.MaxRequest {
+		if fwd = f.forwardRequest(m, src, r, f.branchOf(id), f.cfg.RecordRoute); len(fwd) > f.cfg.MaxRequest {
+			return f.fallback(ReasonSize)
+		}
+	}
 	if !f.plain(m) {
 		return f.fallback(ReasonNotPlain)
 	}
-	tx := &Tx{id: f.nextID.Add(1), invite: true, branch: string(m.txKey(nil)), callID: callID, cseq: m.cseq, up: src, conn: c,
-		rkey: rk, lv: &txLive{down: r.dst, born: f.now()}}
-	tx.lv.fwd = f.forwardRequest(m, src, r, f.branchOf(tx.id), f.cfg.RecordRoute)
-	if len(tx.lv.fwd) > f.cfg.MaxRequest {
-		return f.fallback(ReasonSize) // RFC 3261 §18.1.1: the general path sends it over TCP
+	if fwd == nil {
+		fwd = f.forwardRequest(m, src, r, f.branchOf(id), f.cfg.RecordRoute)
 	}
+	tx := &Tx{id: id, invite: true, branch: string(m.txKey(nil)), callID: callID, cseq: m.cseq, up: src, conn: c,
+		rkey: rk, lv: &txLive{down: r.dst, born: f.now(), fwd: fwd}}
 	if h.Draining() {
 		// A drain (Server.Drain): the previous hop tries another instance.
 		add(f.ctr.Invites)
@@ -125,7 +133,6 @@ func (f *Engine) onInvite(m *fmsg, src netip.AddrPort, c Conn) Reason {
 	if f.ctr.Active != nil {
 		f.ctr.Active.Add(1)
 	}
-	fwd := tx.lv.fwd
 	f.unlock(m)
 
 	add(f.ctr.Invites)

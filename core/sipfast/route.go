@@ -192,6 +192,14 @@ func (f *Engine) forwardRequest(m *fmsg, src netip.AddrPort, r route, branch []b
 	return append(b, buf[m.body:]...)
 }
 
+// forwardGrowth bounds how many bytes forwardRequest adds to a request: Herald's Via line and its
+// Record-Route (each with its host, bracketed, and a port), the received and rport the caller's Via
+// may get (an address with a zone included), and a Max-Forwards written with a space the request
+// may have left out. Route entries popped only shorten it. TestForwardGrowthBounds proves it.
+func (f *Engine) forwardGrowth() int {
+	return 2*len(f.cfg.ViaHost) + len(BranchPrefix) + 256
+}
+
 // appendViaLine copies the first Via line, with received and rport filled in when the top value
 // has a bare rport (RFC 3581 §4; sipgo's proxying did the same).
 func appendViaLine(b []byte, m *fmsg, h *hline, src netip.AddrPort) []byte {

@@ -164,3 +164,30 @@ func TestNotPlainInviteBuildsNothing(t *testing.T) {
 		t.Errorf("Take allocated %d bytes for an INVITE it hands over: a transaction or a forwarded copy was built", bytes)
 	}
 }
+
+// TestForwardGrowthBounds: forwardGrowth bounds what forwardRequest adds, in the worst case: a long
+// IPv6 Via host with Record-Route, a caller's Via with a bare rport from a zoned IPv6 source (received
+// and rport filled in), a Max-Forwards written without its space, and the largest branch id. The
+// engine measures an INVITE before the plain-call rule only when it may not fit (onInvite).
+func TestForwardGrowthBounds(t *testing.T) {
+	const host = "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff"
+	x := newHarness(t, func(c *Config) { c.ViaHost = host; c.ViaPort = func() int { return 65535 } })
+	src := netip.MustParseAddrPort("[fe80::ffff:ffff:ffff:ffff%eth0-long-name]:65535")
+	for _, mf := range []string{"Max-Forwards:70\r\n", "Max-Forwards: 70\r\n", "Max-Forwards:\t9\r\n"} {
+		msg := []byte("INVITE sip:dave@home1.net SIP/2.0\r\nVia: SIP/2.0/UDP h;rport;branch=z9hG4bKg1\r\n" + mf +
+			"From: <sip:erin@home1.net>;tag=f\r\nTo: <sip:dave@home1.net>\r\nCall-ID: g1@x\r\nCSeq: 1 INVITE\r\n" +
+			"Contact: <sip:erin@h>\r\nContent-Length: 0\r\n\r\n")
+		var m fmsg
+		if !m.scan(msg) {
+			t.Fatalf("scan %q", msg)
+		}
+		r, ok := x.e.routeOf(&m, true)
+		if !ok {
+			t.Fatal("no route")
+		}
+		fwd := x.e.forwardRequest(&m, src, r, x.e.branchOf(^uint64(0)), true)
+		if grew := len(fwd) - len(msg); grew > x.e.forwardGrowth() || grew < 100 {
+			t.Errorf("%q: forwarded INVITE grew by %d bytes, bound %d:\n%s", mf, grew, x.e.forwardGrowth(), fwd)
+		}
+	}
+}
