@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"net/netip"
 	"reflect"
-	"runtime"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 )
