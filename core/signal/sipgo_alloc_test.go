@@ -2,6 +2,7 @@ package signal
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 
 	"github.com/emiago/sipgo/sip"
@@ -95,5 +96,39 @@ func TestSipgoIPv6Hosts(t *testing.T) {
 	b.Grow(256)
 	if a := testing.AllocsPerRun(100, func() { b.Reset(); u.StringWrite(&b) }); a != 0 {
 		t.Errorf("writing a URI with a host name: %.0f allocations, want 0", a)
+	}
+}
+
+// TestSipgoStartLineNoString: a request's start line is written into the caller's buffer, its
+// Request-URI included; upstream built the URI as a string first (a builder grown from empty).
+// Every request Herald forwards or originates through sipgo is written this way.
+func TestSipgoStartLineNoString(t *testing.T) {
+	// An IMS Request-URI, without a port (a port's digits still cost their string, strconv.Itoa).
+	req := parseReq(t, strings.Replace(allocRequest, "sip:127.0.0.1:17070", "sip:bob@home1.net;user=phone", 1))
+	var b bytes.Buffer
+	req.StartLineWrite(&b)
+	if got, want := b.String(), "PRACK sip:bob@home1.net;user=phone SIP/2.0"; got != want {
+		t.Fatalf("start line %q, want %q", got, want)
+	}
+	up, hp := sip.NewParams(), sip.NewParams()
+	up.Add("transport", "udp")
+	up.Add("lr", "")
+	up.Add("q", "a b")
+	hp.Add("h", "v")
+	hp.Add("x", "")
+	uri := sip.Uri{Scheme: "sip", User: "bob", Host: "::1", Port: 5062, UriParams: up, Headers: hp}
+	if got, want := uri.String(), `sip:bob@[::1]:5062;transport=udp;lr;q="a b"?h=v&x`; got != want {
+		t.Fatalf("URI %q, want %q", got, want)
+	}
+	// What the URI writes in place is what upstream built with ToString.
+	for _, p := range []sip.HeaderParams{up, hp, sip.NewParams()} {
+		b.Reset()
+		p.ToStringWrite(';', &b)
+		if b.String() != p.ToString(';') {
+			t.Errorf("ToStringWrite %q, ToString %q", b.String(), p.ToString(';'))
+		}
+	}
+	if a := testing.AllocsPerRun(100, func() { b.Reset(); req.StartLineWrite(&b) }); a != 0 {
+		t.Errorf("StartLineWrite: %.0f allocations, want 0", a)
 	}
 }

@@ -141,7 +141,7 @@ func (hp HeaderParams) ToStringWrite(sep byte, buffer io.StringWriter) {
 		return
 	}
 
-	sepstr := string(sep)
+	sepstr := string([]byte{sep}) // Herald patch: a one-byte string from the runtime's static table; string(sep) allocated
 	i := 0
 	for _, kv := range hp {
 		if i > 0 {

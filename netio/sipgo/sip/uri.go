@@ -96,14 +96,16 @@ func (uri *Uri) StringWrite(buffer io.StringWriter) {
 		buffer.WriteString(strconv.Itoa(uri.Port))
 	}
 
+	// Herald patch: the parameters and headers are written into buffer (ToStringWrite, the same
+	// text), not built as strings first.
 	if (uri.UriParams != nil) && uri.UriParams.Length() > 0 {
 		buffer.WriteString(";")
-		buffer.WriteString(uri.UriParams.ToString(';'))
+		uri.UriParams.ToStringWrite(';', buffer)
 	}
 
 	if (uri.Headers != nil) && uri.Headers.Length() > 0 {
 		buffer.WriteString("?")
-		buffer.WriteString(uri.Headers.ToString('&'))
+		uri.Headers.ToStringWrite('&', buffer)
 	}
 }
 
