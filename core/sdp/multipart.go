@@ -230,8 +230,11 @@ func findDelim(body []byte, dash string, from int) (delim, bool) {
 // parsePart splits one part into headers and body. A part that starts with
 // an empty line has no headers; one without an empty line is all headers.
 func parsePart(c []byte) (Part, error) {
+	// The header lines are read in place (a part of a SIP body has two or three: Content-Type,
+	// Content-Disposition); only the values kept become strings.
 	var p Part
-	var names, values []string
+	var hb [4][2][]byte
+	hs := hb[:0]
 	bodyStart := len(c)
 	for pos := 0; pos < len(c); {
 		next := len(c)
@@ -246,30 +249,30 @@ func parsePart(c []byte) (Part, error) {
 			break
 		}
 		if ln[0] == ' ' || ln[0] == '\t' { // folded continuation (RFC 5322 §2.2.3)
-			if len(names) == 0 {
+			if len(hs) == 0 {
 				return Part{}, fmt.Errorf("%w: continuation line before any header", ErrMultipart)
 			}
-			values[len(values)-1] += string(ln)
+			v := hs[len(hs)-1][1]
+			hs[len(hs)-1][1] = append(v[:len(v):len(v)], ln...) // a copy: never written into c
 			continue
 		}
 		k, v, ok := bytes.Cut(ln, []byte(":"))
-		name := strings.TrimSpace(string(k))
-		if !ok || name == "" {
+		name := bytes.TrimSpace(k)
+		if !ok || len(name) == 0 {
 			return Part{}, fmt.Errorf("%w: malformed part header %q", ErrMultipart, ln)
 		}
-		names = append(names, name)
-		values = append(values, string(v))
+		hs = append(hs, [2][]byte{name, v})
 	}
 	p.Body = c[bodyStart:]
-	for i, n := range names {
-		v := strings.TrimSpace(values[i])
+	for _, h := range hs {
+		n, v := h[0], bytes.TrimSpace(h[1])
 		switch {
-		case p.ContentType == "" && strings.EqualFold(n, "Content-Type"):
-			p.ContentType = v
-		case p.Disposition == "" && strings.EqualFold(n, "Content-Disposition"):
-			p.Disposition = v
+		case p.ContentType == "" && bytes.EqualFold(n, []byte("Content-Type")):
+			p.ContentType = string(v)
+		case p.Disposition == "" && bytes.EqualFold(n, []byte("Content-Disposition")):
+			p.Disposition = string(v)
 		default:
-			p.Other = append(p.Other, [2]string{n, v})
+			p.Other = append(p.Other, [2]string{string(n), string(v)})
 		}
 	}
 	return p, nil

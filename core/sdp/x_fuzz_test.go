@@ -287,3 +287,76 @@ func TestFuzzSeedCorpus(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParsePart checks parsePart, which reads a part's header lines in place, against the
+// reference it replaced (every line copied to strings first): same part or same failure.
+func FuzzParsePart(f *testing.F) {
+	for _, s := range []string{
+		"Content-Type: application/sdp\r\nContent-Disposition: early-session;handling=optional\r\n\r\nv=0\r\n",
+		"content-type:application/sdp\r\n folded\r\n\tmore\r\nX-A: 1\r\nContent-Type: second\r\n\r\nbody",
+		" x\r\n\r\nb", ":v\r\n\r\n", "Content-Type: a\n\nLF only", "no colon\r\n\r\n", "",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, c []byte) {
+		orig := bytes.Clone(c)
+		got, err := parsePart(c)
+		want, werr := refParsePart(c)
+		if (err == nil) != (werr == nil) {
+			t.Fatalf("error %v, reference %v", err, werr)
+		}
+		if !bytes.Equal(c, orig) {
+			t.Fatal("parsePart wrote into its input")
+		}
+		if err == nil && !reflect.DeepEqual(got, want) {
+			t.Fatalf("part %+v, reference %+v", got, want)
+		}
+	})
+}
+
+// refParsePart is parsePart as it was before it read the header lines in place.
+func refParsePart(c []byte) (Part, error) {
+	var p Part
+	var names, values []string
+	bodyStart := len(c)
+	for pos := 0; pos < len(c); {
+		next := len(c)
+		ln := c[pos:]
+		if e := bytes.IndexByte(ln, '\n'); e >= 0 {
+			ln, next = ln[:e], pos+e+1
+		}
+		pos = next
+		ln = bytes.TrimSuffix(ln, []byte("\r"))
+		if len(ln) == 0 {
+			bodyStart = next
+			break
+		}
+		if ln[0] == ' ' || ln[0] == '\t' {
+			if len(names) == 0 {
+				return Part{}, ErrMultipart
+			}
+			values[len(values)-1] += string(ln)
+			continue
+		}
+		k, v, ok := bytes.Cut(ln, []byte(":"))
+		name := strings.TrimSpace(string(k))
+		if !ok || name == "" {
+			return Part{}, ErrMultipart
+		}
+		names = append(names, name)
+		values = append(values, string(v))
+	}
+	p.Body = c[bodyStart:]
+	for i, n := range names {
+		v := strings.TrimSpace(values[i])
+		switch {
+		case p.ContentType == "" && strings.EqualFold(n, "Content-Type"):
+			p.ContentType = v
+		case p.Disposition == "" && strings.EqualFold(n, "Content-Disposition"):
+			p.Disposition = v
+		default:
+			p.Other = append(p.Other, [2]string{n, v})
+		}
+	}
+	return p, nil
+}
