@@ -106,10 +106,24 @@ func NewSession(callID string, role Role, page *content.Page, ttl time.Duration)
 // NewID returns n random bytes from crypto/rand as unpadded URL-safe base64 (RFC 4975 session-id and
 // transaction-id characters are a subset of unreserved; base64url's '-' and '_' are both allowed).
 func NewID(n int) string {
-	b := make([]byte, n)
+	var raw [maxIDBytes]byte
+	var enc [(maxIDBytes*8 + 5) / 6]byte
+	b := raw[:min(max(n, 0), maxIDBytes)]
+	if len(b) < n {
+		b = make([]byte, n) // longer than any id Herald makes
+	}
 	_, _ = rand.Read(b) // crypto/rand.Read never returns an error on Linux (Go ≥1.24 it panics instead)
-	return base64.RawURLEncoding.EncodeToString(b)
+	e := base64.RawURLEncoding
+	if e.EncodedLen(len(b)) > len(enc) {
+		return e.EncodeToString(b)
+	}
+	out := enc[:e.EncodedLen(len(b))]
+	e.Encode(out, b)
+	return string(out) // the one allocation: three per push session before
 }
+
+// maxIDBytes is the longest id NewID makes without allocating scratch (session-ids are 16 bytes).
+const maxIDBytes = 32
 
 // ErrPlaneFull is returned by Open when the plane holds its configured maximum of sessions.
 var ErrPlaneFull = errors.New("push: too many push sessions")

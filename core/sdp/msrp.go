@@ -172,6 +172,8 @@ func pctDecode(s string) (string, error) {
 // CR, LF, DQUOTE and "%" are percent-encoded.
 func (f FileSelector) String() string {
 	var b strings.Builder
+	// One allocation: every push offer writes one (a name escaped at most 3 bytes per byte).
+	b.Grow(len(`name:"" type: size:-9223372036854775808 hash:`) + 3*len(f.Name) + len(f.Type) + len(f.Hash))
 	sep := func() {
 		if b.Len() > 0 {
 			b.WriteByte(' ')
@@ -200,7 +202,8 @@ func (f FileSelector) String() string {
 	if f.Size > 0 {
 		sep()
 		b.WriteString("size:")
-		b.WriteString(strconv.FormatInt(f.Size, 10))
+		var nb [20]byte
+		b.Write(strconv.AppendInt(nb[:0], f.Size, 10))
 	}
 	if f.Hash != "" {
 		sep()

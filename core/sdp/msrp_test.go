@@ -155,6 +155,9 @@ func TestFileSelector(t *testing.T) {
 			if s := got.String(); s != out {
 				t.Errorf("String = %q, want %q", s, out)
 			}
+			if n := testing.AllocsPerRun(20, func() { _ = got.String() }); n > 1 {
+				t.Errorf("String allocates %v times, want 1", n)
+			}
 		})
 	}
 }
