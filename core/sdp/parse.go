@@ -20,17 +20,33 @@ func Parse(b []byte) (*Session, error) {
 	if len(b) > MaxSize {
 		return nil, fmt.Errorf("%w: %d bytes > %d", ErrTooLarge, len(b), MaxSize)
 	}
-	p := parser{s: &Session{}}
+	var p parser
+	var times []string
 	src := string(b)
+	switch n := strings.Count(src, "\nm="); {
+	case n == 1:
+		blk := new(parsed1)
+		p.s, p.medias, times = &blk.s, blk.media[:0:1], blk.times[:0:1]
+		p.s.Media = blk.ptrs[:0:1]
+	case n == 2:
+		blk := new(parsed2)
+		p.s, p.medias, times = &blk.s, blk.media[:0:2], blk.times[:0:1]
+		p.s.Media = blk.ptrs[:0:2]
+	case n > 0 && n <= MaxMedia:
+		p.s = &Session{}
+		p.medias = make([]Media, 0, n)
+		p.s.Media = make([]*Media, 0, n)
+	default:
+		p.s = &Session{}
+	}
+	p.s.Times = times
 	// One backing array for every attribute and one for every media description, sized by counting
 	// their lines first: a session's attributes and each media's are contiguous in it, in order.
 	// Each section's slice is capped at its end (attrsTo), so an append by a caller copies instead of
-	// writing over the next section's.
+	// writing over the next section's. A session of one or two media descriptions has them, their
+	// pointers and its t= line in the Session's own allocation (parsed1, parsed2).
 	if n := strings.Count(src, "\na="); n > 0 {
 		p.attrs = make([]Attr, 0, n)
-	}
-	if n := strings.Count(src, "\nm="); n > 0 && n <= MaxMedia {
-		p.medias = make([]Media, 0, n)
 	}
 	for len(src) > 0 {
 		var line string
@@ -60,7 +76,30 @@ func Parse(b []byte) (*Session, error) {
 	for _, m := range p.s.Media {
 		m.sessConn, m.sessAttrs = p.s.Conn, p.s.Attrs
 	}
+	if len(p.s.Times) == 0 {
+		p.s.Times = nil // as before the inline room: no t= line, no slice
+	}
+	if len(p.s.Media) == 0 {
+		p.s.Media = nil
+	}
 	return p.s, nil
+}
+
+// parsed1 and parsed2 are what Parse allocates at once for a session of one or two media
+// descriptions (every SDP of a call: audio with video, or with the push's m=message; the push
+// offer alone): the Session, its media descriptions and their pointers, and its first t= line.
+type parsed1 struct {
+	s     Session
+	media [1]Media
+	ptrs  [1]*Media
+	times [1]string
+}
+
+type parsed2 struct {
+	s     Session
+	media [2]Media
+	ptrs  [2]*Media
+	times [1]string
 }
 
 type parser struct {

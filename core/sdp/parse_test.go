@@ -323,3 +323,33 @@ func TestParseSectionsIndependent(t *testing.T) {
 		t.Errorf("o= with 5 fields: %v", err)
 	}
 }
+
+// TestParseAllocs: a session of one or two media descriptions (every SDP of a call) is parsed in
+// few allocations: the Session, its media and its t= line share one (parsed1, parsed2), the
+// attributes another, the text a third, and each m= line's formats one. A session without t= has
+// no Times, and appending to a parsed session's Media copies instead of writing past it.
+func TestParseAllocs(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		sdp  string
+		max  float64
+	}{{"ims-offer (2 media)", crlf(imsOffer), 9}, {"std92-early (1 media)", crlf(std92Early), 4}} {
+		b := []byte(tc.sdp)
+		if n := testing.AllocsPerRun(50, func() { _, _ = Parse(b) }); n > tc.max {
+			t.Errorf("%s: %v allocations, want at most %v", tc.name, n, tc.max)
+		}
+		s := mustParse(t, tc.sdp)
+		if len(s.Media) != cap(s.Media) {
+			t.Errorf("%s: Media len %d cap %d: an append would write into the parse's own room", tc.name, len(s.Media), cap(s.Media))
+		}
+	}
+	s := mustParse(t, "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nm=audio 4000 RTP/AVP 0\r\n")
+	if s.Times != nil {
+		t.Errorf("Times %q without a t= line, want nil", s.Times)
+	}
+	m0 := s.Media[0]
+	s.Media = append(s.Media, &Media{Type: "video"})
+	if s.Media[0] != m0 || len(s.Media) != 2 {
+		t.Error("append to a parsed Media lost the parsed description")
+	}
+}
