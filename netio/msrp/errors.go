@@ -1,6 +1,12 @@
 package msrp
 
-import "errors"
+import (
+	"bytes"
+	"errors"
+
+	"github.com/herald-ims/herald/core/msrp"
+	"github.com/herald-ims/herald/core/push"
+)
 
 var (
 	// ErrBadOptions is returned by New for invalid Options; every bad field is listed.
@@ -43,3 +49,69 @@ var (
 )
 
 func joinErrs(errs []error) error { return errors.Join(errs...) }
+
+// frameError answers a malformed (400) or oversized (413) request when its transaction id is known, then
+// ends the connection. buf is the unparsed input, used to find the paths the answer must carry.
+func (cs *connState) frameError(err error, buf []byte) {
+	s := cs.s
+	code := 400
+	if errors.Is(err, msrp.ErrHeaderTooLarge) || errors.Is(err, msrp.ErrBodyTooLarge) {
+		code = 413
+		s.st.tooLarge.Add(1)
+	} else {
+		s.st.malformed.Add(1)
+	}
+	var fe *msrp.FrameError
+	if errors.As(err, &fe) && fe.TID != nil && fe.Request {
+		to, from := rawPaths(buf[:min(len(buf), s.opts.MaxHeaderBytes)])
+		switch {
+		case len(from) > 0:
+			to, from = msrp.FirstURI(from), msrp.LastURI(to)
+		case len(cs.peer) > 0:
+			to, from = msrp.FirstURI(cs.peer), msrp.LastURI(cs.local)
+		default:
+			to, from = nil, msrp.LastURI(to)
+		}
+		if len(to) == 0 {
+			to = []byte(s.PathURI("-"))
+		}
+		if len(from) == 0 {
+			from = []byte(s.PathURI("-"))
+		}
+		cs.appendOut(func(b []byte) []byte {
+			return msrp.AppendResponse(b, bstr(fe.TID), code, msrp.StatusText(code), to, from)
+		})
+	}
+	cs.end(push.Result{Outcome: push.Failed, Code: code, Bytes: cs.x.sent, Err: errors.Join(errProtocol, err)})
+}
+
+// rawPaths finds the To-Path and From-Path values in the head of a frame the parser rejected, so that
+// the 400/413 answer can be addressed (RFC 4975 §7.2: responses carry both). It copies nothing: the
+// result aliases head and is used before Discard.
+func rawPaths(head []byte) (to, from []byte) {
+	for len(head) > 0 {
+		nl := bytes.IndexByte(head, '\n')
+		line := head
+		if nl >= 0 {
+			line, head = head[:nl], head[nl+1:]
+		} else {
+			head = nil
+		}
+		line = bytes.TrimRight(line, "\r")
+		if len(line) == 0 {
+			break
+		}
+		name, value, ok := bytes.Cut(line, []byte(":"))
+		if !ok {
+			continue
+		}
+		value = bytes.TrimSpace(value)
+		switch {
+		case bytes.EqualFold(name, []byte("To-Path")) && to == nil:
+			to = value
+		case bytes.EqualFold(name, []byte("From-Path")) && from == nil:
+			from = value
+		}
+	}
+	return to, from
+}
