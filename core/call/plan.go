@@ -86,19 +86,20 @@ func (m CallerCardMode) Pushes() bool { return m == CallerCardEarlySession || m 
 // that header (comma lists are split here).
 func ParseCaps(supported, require, allow []string, pEarlyMedia []string) Caps {
 	return Caps{
-		Reliable1xx:           hasToken(supported, "100rel") || hasToken(require, "100rel"),
-		RequireReliable:       hasToken(require, "100rel"),
-		Update:                hasToken(allow, "update") || len(allow) == 0,
-		EarlySession:          hasToken(supported, "early-session"),
-		EarlyDialogTerminated: hasToken(supported, "199"),
-		EarlyMedia:            hasToken(pEarlyMedia, "supported"),
+		Reliable1xx:           HasToken(supported, "100rel") || HasToken(require, "100rel"),
+		RequireReliable:       HasToken(require, "100rel"),
+		Update:                HasToken(allow, "update") || len(allow) == 0,
+		EarlySession:          HasToken(supported, "early-session"),
+		EarlyDialogTerminated: HasToken(supported, "199"),
+		EarlyMedia:            HasToken(pEarlyMedia, "supported"),
 	}
 }
 
-// hasToken reports whether tok is one of the comma-separated tokens of vals, compared
-// case-insensitively (RFC 3261 §7.3.1: option tags and methods are tokens; header values may be
-// folded into one comma-separated list). It allocates nothing: it runs for every INVITE.
-func hasToken(vals []string, tok string) bool {
+// HasToken reports whether tok is one of the comma-separated tokens of vals (the values of one
+// header: option tags in Supported and Require, methods in Allow), compared case-insensitively
+// (RFC 3261 §7.3.1: a header's values may be folded into one comma-separated list). It allocates
+// nothing: it runs for every INVITE.
+func HasToken(vals []string, tok string) bool {
 	for _, v := range vals {
 		for v != "" {
 			var t string

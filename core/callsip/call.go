@@ -430,7 +430,7 @@ func (c *Call) addCallerCard(fwd *sip.Request) error {
 	}
 	fwd.SetBody(body)
 	fwd.ReplaceHeader(ctHeader(newCT))
-	if !sipmsg.HasToken(sipmsg.HeaderValues(fwd, "Supported"), "early-session") {
+	if !call.HasToken(sipmsg.HeaderValues(fwd, "Supported"), "early-session") {
 		fwd.AppendHeader(sip.NewHeader("Supported", "early-session"))
 	}
 	c.env.Stats.CallerCards.Add(1)

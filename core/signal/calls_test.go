@@ -15,10 +15,10 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/herald-ims/herald/bench/uesim"
+	"github.com/herald-ims/herald/core/call"
 	"github.com/herald-ims/herald/core/content"
 	"github.com/herald-ims/herald/core/sdp"
 	"github.com/herald-ims/herald/core/sipfast"
-	"github.com/herald-ims/herald/core/sipmsg"
 )
 
 // checkPushOffer checks an SDP body whose last m-line is Herald's push offer of page (RFC 4975,
@@ -64,7 +64,7 @@ func checkOwnEarlyDialog(t *testing.T, h *rig, res *uesim.CallResult, page *cont
 	// RFC 6228: when the call is answered, the caller (Supported: 199) learns that Herald's early
 	// dialog ended with one unreliable 199 on it, sent before the 200 is relayed. (Checked on
 	// Herald's socket: sipgo may hand the caller the 200 before the 199, ending its transaction.)
-	if res.Final == 200 && sipmsg.HasToken(headerStrings(sentInvite(t, res).Request, "Supported"), "199") {
+	if res.Final == 200 && call.HasToken(headerStrings(sentInvite(t, res).Request, "Supported"), "199") {
 		var seq []int
 		for _, d := range h.udpResponses(res.CallID, "INVITE") {
 			if d.StatusCode == 199 && toTag(d) != tag || d.StatusCode == 199 && d.GetHeader("RSeq") != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/herald-ims/herald/core/call"
 	"github.com/herald-ims/herald/core/callsip"
 	"github.com/herald-ims/herald/core/profile"
 	"github.com/herald-ims/herald/core/sipfast"
@@ -415,7 +416,7 @@ func (s *Server) onOptions(req *sip.Request, tx sip.ServerTransaction) {
 	var unknown []string
 	for _, v := range sipmsg.HeaderValues(req, "Require") {
 		for _, tag := range strings.Split(v, ",") {
-			if tag = strings.TrimSpace(tag); tag != "" && !sipmsg.HasToken(supportedTags, tag) {
+			if tag = strings.TrimSpace(tag); tag != "" && !call.HasToken(supportedTags, tag) {
 				unknown = append(unknown, tag)
 			}
 		}

@@ -43,21 +43,6 @@ func HeaderValues(m interface{ GetHeaders(string) []sip.Header }, name string) [
 	return out
 }
 
-// HasToken reports whether tok is one of the comma-separated tokens of vals (option tags: Supported,
-// Require), compared case-insensitively.
-func HasToken(vals []string, tok string) bool {
-	for _, v := range vals {
-		for v != "" {
-			var t string
-			t, v, _ = strings.Cut(v, ",")
-			if strings.EqualFold(strings.TrimSpace(t), tok) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
 // TransportToward is the transport of the next hop of req: the top Route's, else the Request-URI's
 // transport parameter, else udp.
 func TransportToward(req *sip.Request) string {
