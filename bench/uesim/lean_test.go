@@ -118,11 +118,7 @@ func bytesStrings(bs [][]byte) []string {
 // TestLeanDirectCall: a Lean pair calls its own callee side: the 180 is reliable (the INVITE
 // supports 100rel) and PRACKed, the 200 ACKed, the BYE answered, and both sides report.
 func TestLeanDirectCall(t *testing.T) {
-	l, err := NewLean(LeanOptions{RingTime: 20 * time.Millisecond, FetchTimeout: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	l := newTestLean(t, LeanOptions{RingTime: 20 * time.Millisecond, FetchTimeout: time.Second})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	r := l.Call(ctx, l.CalleeAddr(), "sip:alice@caller.load", "sip:bob@callee.load")
@@ -150,11 +146,7 @@ type lossyRelay struct {
 
 func newLossyRelay(t *testing.T, to string) *lossyRelay {
 	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pc.Close() })
+	pc := listenUDP(t)
 	dst, err := net.ResolveUDPAddr("udp", to)
 	if err != nil {
 		t.Fatal(err)
@@ -194,11 +186,7 @@ func newLossyRelay(t *testing.T, to string) *lossyRelay {
 // call still completes: Timer A resends the INVITE, the callee resends its reliable 180 until the
 // PRACK (RFC 3262 §3) and its 200 until the ACK (RFC 3261 §13.3.1.4).
 func TestLeanRetransmits(t *testing.T) {
-	l, err := NewLean(LeanOptions{RingTime: -1, FetchTimeout: time.Second, T1: 50 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	l := newTestLean(t, LeanOptions{RingTime: -1, FetchTimeout: time.Second, T1: 50 * time.Millisecond})
 	relay := newLossyRelay(t, l.CalleeAddr())
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -219,16 +207,8 @@ func TestLeanRetransmits(t *testing.T) {
 // TestLeanTimesOut: a target that never answers ends the call at Timer B with ErrTimeout and no
 // final status; the callee side is not waited for.
 func TestLeanTimesOut(t *testing.T) {
-	l, err := NewLean(LeanOptions{T1: 5 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pc.Close()
+	l := newTestLean(t, LeanOptions{T1: 5 * time.Millisecond})
+	pc := listenUDP(t)
 	r := l.Call(context.Background(), pc.LocalAddr().String(), "sip:alice@caller.load", "sip:bob@callee.load")
 	if !errors.Is(r.Err, ErrTimeout) || r.Caller.Final != 0 || r.Callee != nil {
 		t.Fatalf("err %v final %d callee %+v, want a timeout", r.Err, r.Caller.Final, r.Callee)
@@ -240,16 +220,8 @@ func TestLeanTimesOut(t *testing.T) {
 // call with a new To-tag; a retransmission gets the last response again; an INVITE with yet another
 // branch while the second is in progress is a merged request (RFC 3261 §8.2.2.2: 482).
 func TestLeanSecondInvite(t *testing.T) {
-	l, err := NewLean(LeanOptions{RingTime: -1, T1: 50 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pc.Close()
+	l := newTestLean(t, LeanOptions{RingTime: -1, T1: 50 * time.Millisecond})
+	pc := listenUDP(t)
 	callee, err := net.ResolveUDPAddr("udp", l.CalleeAddr())
 	if err != nil {
 		t.Fatal(err)
@@ -303,4 +275,26 @@ func TestLeanSecondInvite(t *testing.T) {
 	}
 	req("INVITE", "z9hG4bKd", "", 4) // merged: the second exchange is not over
 	final(482, "INVITE")
+}
+
+// newTestLean is a Lean pair closed when the test ends.
+func newTestLean(t *testing.T, o LeanOptions) *Lean {
+	t.Helper()
+	l, err := NewLean(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+// listenUDP is a UDP socket on loopback closed when the test ends.
+func listenUDP(t *testing.T) net.PacketConn {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	return pc
 }

@@ -106,23 +106,21 @@ func NewSession(callID string, role Role, page *content.Page, ttl time.Duration)
 // NewID returns n random bytes from crypto/rand as unpadded URL-safe base64 (RFC 4975 session-id and
 // transaction-id characters are a subset of unreserved; base64url's '-' and '_' are both allowed).
 func NewID(n int) string {
-	var raw [maxIDBytes]byte
-	var enc [(maxIDBytes*8 + 5) / 6]byte
-	b := raw[:min(max(n, 0), maxIDBytes)]
-	if len(b) < n {
-		b = make([]byte, n) // longer than any id Herald makes
-	}
-	_, _ = rand.Read(b) // crypto/rand.Read never returns an error on Linux (Go ≥1.24 it panics instead)
 	e := base64.RawURLEncoding
-	if e.EncodedLen(len(b)) > len(enc) {
+	if n > maxIDBytes || n < 0 { // longer than any id Herald makes
+		b := make([]byte, max(n, 0))
+		_, _ = rand.Read(b)
 		return e.EncodeToString(b)
 	}
-	out := enc[:e.EncodedLen(len(b))]
+	var raw [maxIDBytes]byte
+	var enc [(maxIDBytes*8 + 5) / 6]byte
+	b, out := raw[:n], enc[:e.EncodedLen(n)]
+	_, _ = rand.Read(b) // crypto/rand.Read never returns an error on Linux (Go ≥1.24 it panics instead)
 	e.Encode(out, b)
 	return string(out) // the one allocation: three per push session before
 }
 
-// maxIDBytes is the longest id NewID makes without allocating scratch (session-ids are 16 bytes).
+// maxIDBytes is the longest id NewID makes on the stack (session-ids are 16 bytes).
 const maxIDBytes = 32
 
 // ErrPlaneFull is returned by Open when the plane holds its configured maximum of sessions.

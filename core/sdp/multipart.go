@@ -24,8 +24,8 @@ type Part struct {
 // Boundary returns the boundary parameter of a Content-Type value, quoted or
 // not, and whether it is present and usable (1..200 bytes, no CR or LF).
 func Boundary(contentType string) (string, bool) {
-	_, params := parseParams(contentType)
-	b, ok := params["boundary"]
+	_, rest, _ := strings.Cut(contentType, ";")
+	b, ok := param(rest, "boundary")
 	if !ok || b == "" || len(b) > 200 || strings.ContainsAny(b, "\r\n") {
 		return "", false
 	}
@@ -130,12 +130,11 @@ type scanned struct {
 }
 
 func scanMultipart(contentType string, body []byte) (*scanned, error) {
-	mt, rest, _ := strings.Cut(contentType, ";")
-	if mt = strings.ToLower(strings.TrimSpace(mt)); !strings.HasPrefix(mt, "multipart/") {
+	if mt := MediaType(contentType); !strings.HasPrefix(mt, "multipart/") {
 		return nil, fmt.Errorf("%w: %w: %q is not multipart", ErrMultipart, ErrContentType, mt)
 	}
-	boundary, ok := param(rest, "boundary")
-	if !ok || boundary == "" || len(boundary) > 200 || strings.ContainsAny(boundary, "\r\n") {
+	boundary, ok := Boundary(contentType)
+	if !ok {
 		return nil, fmt.Errorf("%w: %q", ErrNoBoundary, contentType)
 	}
 	dash := "--" + boundary
