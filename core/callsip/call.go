@@ -25,7 +25,8 @@ import (
 // what arrives (responses of the forwarded INVITE, the caller's CANCEL, PRACK and UPDATE on Herald's
 // own early dialog, push results, timers) into call.Events, and performs the call.Actions the
 // machine returns (callact.go); it decides nothing itself. Only the goroutine running run touches
-// it; other goroutines send on events.
+// it; everything else reaches it through its inbox (events; push results on notes), read by one
+// receive per event instead of a select over a channel per source.
 type Call struct {
 	env    *Env
 	req    *sip.Request // the caller's INVITE as received
@@ -37,7 +38,8 @@ type Call struct {
 	m      *call.Call // the call's state machine
 	ctx    context.Context
 	cancel context.CancelFunc
-	events chan any
+	events chan any      // the inbox: responses, timers, the caller's CANCEL, requests on Herald's dialog...
+	notes  chan pushNote // the push sessions' bindings and results (push.Session.Notify)
 	// ownMu guards ownClosed: set once the controller has returned, after which PrackOn answers
 	// 481 itself (drainOwn).
 	ownMu     sync.Mutex
@@ -48,18 +50,19 @@ type Call struct {
 	offer     *sdp.Session // the caller's SDP offer, once offerRead (callerOffer)
 	offerRead bool
 	sessions  []*push.Session
-	pushes    [3]pushWatch  // by call.Card: each push session's binding and result, read by run
-	early     ownDialog     // Herald's own early dialog toward the caller
-	cancelled chan struct{} // closed by sipgo's OnCancel callback
-	rec       callRecord    // histograms and the call's info line (record.go)
+	pushes    [3]*push.Session // by call.Card: the session whose binding and result the machine hears of
+	early     ownDialog        // Herald's own early dialog toward the caller
+	rec       callRecord       // histograms and the call's info line (record.go)
 
 	// The forwarded INVITE's client transactions (a resend without the early-session part adds
-	// one) and the current one's channels, nil while none is listened to.
-	txs            []sip.ClientTransaction
-	respCh         <-chan *sip.Response
-	doneCh         <-chan struct{}
-	timerC         *time.Timer
-	cancelDeadline <-chan time.Time
+	// one) and the current one, whose responses and end the machine hears of; nil once detached.
+	txs  []sip.ClientTransaction
+	clTx sip.ClientTransaction
+
+	// The machine's timers (call.Timer): each arm posts a timerFired with a new generation, and a
+	// fire of an earlier generation (stopped or re-armed since) is ignored.
+	timers   [timerSlots]*time.Timer
+	timerGen [timerSlots]uint32
 
 	// What the event being handled carries, for the actions that need its SIP form: the response
 	// (relayed as it is, its early-session part stripped in place when stripped is set), the MSRP
@@ -86,10 +89,10 @@ type Call struct {
 // server (the call-setup histograms count from it). The server admits the call (or not) before Run;
 // one it does not admit is let go with Discard.
 func New(env *Env, req *sip.Request, tx sip.ServerTransaction, callID, tag string, start time.Time) *Call {
-	c := &Call{env: env, req: req, tx: tx, callID: callID, tag: tag, events: make(chan any, 8), m: call.New(call.Config{})}
+	c := &Call{env: env, req: req, tx: tx, callID: callID, tag: tag, events: make(chan any, inboxSize),
+		notes: make(chan pushNote, notesSize), m: call.New(call.Config{})}
 	c.rec.start = start
 	c.ctx, c.cancel = context.WithCancel(context.Background())
-	c.cancelled = make(chan struct{})
 	return c
 }
 
@@ -103,16 +106,21 @@ func (c *Call) Run(ended func()) {
 	// A matched CANCEL does not end the server transaction's Done(); sipgo reports it here (it has
 	// already answered 200 to the CANCEL and 487 to the INVITE).
 	// sipgo runs this on its own goroutine; once only, whatever sipgo does with a repeated CANCEL.
-	// The callback holds the channel, not the controller: sipgo keeps the server transaction 64·T1
+	// The callback holds the channels, not the controller: sipgo keeps the server transaction 64·T1
 	// after the final response (RFC 6026 Timer L), and upstream kept this callback with it, so a
 	// controller held that long kept the whole call (both INVITEs, the machine, push sessions, SDP)
 	// live: half of Herald's live heap in the push flow at 600 calls/s. Herald's sipgo drops the
 	// callback at the final response (netio/sipgo/HERALD.md).
 	var cancelOnce sync.Once
-	env, cancelled := c.env, c.cancelled
+	env, events, gone := c.env, c.events, c.ctx.Done()
 	c.tx.OnCancel(func(*sip.Request) {
 		defer func() { env.Host.Recovered(recover()) }()
-		cancelOnce.Do(func() { close(cancelled) })
+		cancelOnce.Do(func() {
+			select {
+			case events <- cancelled{}:
+			case <-gone:
+			}
+		})
 		fire(&env.Faults.Helper, "oncancel")
 	})
 	defer func() {
@@ -147,6 +155,42 @@ func (c *Call) Abort() {
 
 // drainAbort is posted to a call's controller by Abort.
 type drainAbort struct{}
+
+// What else reaches the controller's inbox (events): the caller's CANCEL (sipgo's OnCancel), a
+// response a client transaction passed up and its end (sip.ClientTx.SetPassUp, OnTerminate: those
+// of a transaction no longer listened to are dropped), and a timer's fire.
+type (
+	cancelled  struct{}
+	txResponse struct {
+		tx  sip.ClientTransaction
+		res *sip.Response
+	}
+	txDone     struct{ tx sip.ClientTransaction }
+	timerFired struct {
+		t   call.Timer
+		gen uint32
+	}
+)
+
+// pushNote is a push session's binding (bound) or result, as the plane tells it (push.Session.Notify).
+type pushNote struct {
+	ps    *push.Session
+	bound bool
+	r     push.Result
+}
+
+const (
+	// inboxSize bounds what waits for the controller. Requests on Herald's dialog take at most
+	// prackQueue of it (PrackOn answers 500 above that); everything else blocks its sender until
+	// taken, as the channel per source did.
+	inboxSize  = 32
+	prackQueue = 8
+	// notesSize holds every note of a call's push sessions without blocking the plane (two per
+	// session: the binding and the result; a call opens one session per card); a note that finds
+	// it full all the same waits on a goroutine of its own (notify).
+	notesSize  = 8
+	timerSlots = int(call.TimerCancelWait) + 1
+)
 
 // runSafe runs the controller behind the recovery net (core/signal's recover.go, through
 // Host.Recovered): a fault in it answers the caller 500 with Retry-After instead of leaving the
@@ -223,11 +267,15 @@ func (c *Call) run() {
 		}
 	}
 	defer func() {
+		// The transactions' OnTerminate post to the inbox, which no one reads from here on.
+		c.cancel()
 		for _, tx := range c.txs {
 			tx.Terminate()
 		}
-		if c.timerC != nil {
-			c.timerC.Stop()
+		for _, t := range c.timers {
+			if t != nil {
+				t.Stop()
+			}
 		}
 	}()
 	clTx, err := s.Host.Invite(c.ctx, fwd, c.callID)
@@ -249,43 +297,50 @@ func (c *Call) run() {
 
 	for !c.done {
 		select {
-		case res := <-c.respCh:
-			fire(&c.env.Faults.Response, res)
-			if s.Host.BadResponse(res) {
-				continue
-			}
-			c.onResponse(res)
-		case <-c.doneCh:
-			c.handle(call.Event{Kind: call.EvClientDone})
-		case <-c.cancelled:
-			c.cancelled = nil
-			c.handle(call.Event{Kind: call.EvCancel})
-		case <-c.tx.Done():
-			c.handle(call.Event{Kind: call.EvCallerGone, Canceled: errors.Is(c.tx.Err(), sip.ErrTransactionCanceled)})
 		case ev := <-c.events:
 			c.onEvent(ev)
-		case <-c.pushes[call.CallerCardPush].bound:
-			c.onBound(call.CallerCardPush)
-		case r := <-c.pushes[call.CallerCardPush].done:
-			c.onPushDone(call.CallerCardPush, r)
-		case <-c.pushes[call.CalleeCardPush].bound:
-			c.onBound(call.CalleeCardPush)
-		case r := <-c.pushes[call.CalleeCardPush].done:
-			c.onPushDone(call.CalleeCardPush, r)
-		case <-c.early.retransmit:
-			c.handle(call.Event{Kind: call.EvTimer, Timer: call.TimerReliable})
-		case <-c.timerC.C:
-			c.handle(call.Event{Kind: call.EvTimer, Timer: call.TimerC})
-		case <-c.cancelDeadline:
-			c.handle(call.Event{Kind: call.EvTimer, Timer: call.TimerCancelWait})
+		case n := <-c.notes:
+			c.onNote(n)
+		case <-c.tx.Done():
+			c.handle(call.Event{Kind: call.EvCallerGone, Canceled: errors.Is(c.tx.Err(), sip.ErrTransactionCanceled)})
 		}
 	}
 }
 
-// listen makes tx the forwarded INVITE's current client transaction.
+// listen makes tx the forwarded INVITE's current client transaction: its responses and its end
+// reach the inbox (a transaction other than sipgo's own, as tests may give, through a goroutine
+// that reads its channels).
 func (c *Call) listen(tx sip.ClientTransaction) {
 	c.txs = append(c.txs, tx)
-	c.respCh, c.doneCh = tx.Responses(), tx.Done()
+	c.clTx = tx
+	events, gone := c.events, c.ctx.Done()
+	post := func(ev any) {
+		select {
+		case events <- ev:
+		case <-gone:
+		}
+	}
+	ct, ok := tx.(*sip.ClientTx)
+	if !ok {
+		go func() {
+			for {
+				select {
+				case res := <-tx.Responses():
+					post(&txResponse{tx, res})
+				case <-tx.Done():
+					post(&txDone{tx})
+					return
+				case <-gone:
+					return
+				}
+			}
+		}()
+		return
+	}
+	ct.SetPassUp(func(res *sip.Response) { post(&txResponse{tx, res}) })
+	if !tx.OnTerminate(func(string, error) { post(&txDone{tx}) }) {
+		post(&txDone{tx}) // over already
+	}
 }
 
 // newForward is the caller's INVITE as Herald forwards it, before any early-session part: routed by
@@ -449,11 +504,12 @@ func (c *Call) openPush(role push.Role, page *content.Page) (*push.Session, sdp.
 			ps.Secure, host, port = true, h, p
 		}
 	}
+	c.watch(ps) // before Open: the plane may bind it at once
 	if err := c.env.MSRP.Open(ps); err != nil {
 		return nil, sdp.PushOffer{}, fmt.Errorf("signal: open push session: %w", err)
 	}
 	c.sessions = append(c.sessions, ps)
-	c.watch(ps)
+	c.pushes[cardOf(ps)] = ps
 	pg := ps.Page
 	offer := sdp.PushOffer{
 		Secure:      ps.Secure,
@@ -470,41 +526,58 @@ func (c *Call) openPush(role push.Role, page *content.Page) (*push.Session, sdp.
 	return ps, offer, nil
 }
 
-// pushWatch is what the controller reads of one push session: its Bound signal and its one
-// result (push.Session), nil once read. One per card: the controller's select reads them
-// directly, no goroutine per session.
-type pushWatch struct {
-	ps    *push.Session
-	bound <-chan struct{}
-	done  <-chan push.Result
-}
-
-// watch makes the controller read ps's binding and result (one session per card).
+// watch has the plane tell ps's binding and its result to the controller's notes
+// (push.Session.Notify), in that order, without blocking its loop; the controller hears of them
+// once ps is its card's session (c.pushes). The hook holds the channels, not the controller.
 func (c *Call) watch(ps *push.Session) {
-	c.pushes[cardOf(ps)] = pushWatch{ps: ps, bound: ps.Bound, done: ps.Done}
-}
-
-// onBound: the plane bound a terminal to card's session.
-func (c *Call) onBound(card call.Card) {
-	w := &c.pushes[card]
-	w.bound = nil
-	c.env.trace("herald: %s push %s: terminal bound", w.ps.Role, w.ps.ID[:8])
-	c.handle(call.Event{Kind: call.EvPushBound, Card: card})
-}
-
-// onPushDone: card's session reported its result; a binding signalled just before it goes first
-// (the plane signals Bound before it reports on Done).
-func (c *Call) onPushDone(card call.Card, r push.Result) {
-	w := &c.pushes[card]
-	if w.bound != nil {
+	notes, gone := c.notes, c.ctx.Done()
+	ps.Notify = func(bound bool, r push.Result) {
+		n := pushNote{ps: ps, bound: bound, r: r}
 		select {
-		case <-w.bound:
-			c.onBound(card)
-		default:
+		case notes <- n:
+		default: // more notes than a call's sessions give: wait off the plane's loop
+			go func() {
+				select {
+				case notes <- n:
+				case <-gone:
+				}
+			}()
 		}
 	}
-	w.bound, w.done = nil, nil
-	c.env.trace("herald: %s push %s: %s (%d bytes)", w.ps.Role, w.ps.ID[:8], r.Outcome, r.Bytes)
+}
+
+// stale reports what reached the inbox or the notes after it stopped mattering: a response or the
+// end of a client transaction the call no longer listens to (ActDetach, a resend), a timer's fire
+// from before it was armed again or stopped, a push note of a session that is not its card's (one
+// that did not open, or whose result the call has had).
+func (c *Call) stale(ev any) bool {
+	switch e := ev.(type) {
+	case *txResponse:
+		return e.tx != c.clTx
+	case *txDone:
+		return e.tx != c.clTx
+	case timerFired:
+		return int(e.t) >= timerSlots || e.gen != c.timerGen[e.t]
+	case pushNote:
+		return c.pushes[cardOf(e.ps)] != e.ps
+	}
+	return false
+}
+
+// onNote: the plane bound a terminal to a session, or reported its result.
+func (c *Call) onNote(n pushNote) {
+	if c.stale(n) {
+		return
+	}
+	card := cardOf(n.ps)
+	if n.bound {
+		c.env.trace("herald: %s push %s: terminal bound", n.ps.Role, n.ps.ID[:8])
+		c.handle(call.Event{Kind: call.EvPushBound, Card: card})
+		return
+	}
+	c.pushes[card] = nil
+	r := n.r
+	c.env.trace("herald: %s push %s: %s (%d bytes)", n.ps.Role, n.ps.ID[:8], r.Outcome, r.Bytes)
 	o := r.Outcome
 	c.handle(call.Event{Kind: call.EvPushDone, Card: card, Delivered: o == push.Delivered,
 		Failed: o == push.Failed || o == push.TimedOut || o == push.Disconnected})
@@ -520,7 +593,22 @@ func cardOf(ps *push.Session) call.Card {
 
 // onEvent turns what another goroutine posted into the machine's event.
 func (c *Call) onEvent(ev any) {
+	if c.stale(ev) {
+		return
+	}
 	switch e := ev.(type) {
+	case *txResponse:
+		fire(&c.env.Faults.Response, e.res)
+		if c.env.Host.BadResponse(e.res) {
+			return
+		}
+		c.onResponse(e.res)
+	case *txDone:
+		c.handle(call.Event{Kind: call.EvClientDone})
+	case cancelled:
+		c.handle(call.Event{Kind: call.EvCancel})
+	case timerFired:
+		c.handle(call.Event{Kind: call.EvTimer, Timer: e.t})
 	case *prackEvent:
 		c.onPrack(e)
 	case *updateDone:

@@ -80,10 +80,7 @@ func (c *Call) act(a call.Action) {
 	case call.ActArm:
 		c.arm(a.Timer, a.At)
 	case call.ActDisarm:
-		if a.Timer == call.TimerReliable && c.early.timer != nil {
-			c.early.timer.Stop()
-			c.early.retransmit = nil
-		}
+		c.disarm(a.Timer)
 	case call.ActPlayRingback:
 		c.report(call.Event{Kind: call.EvRingback, Started: true, Lines: c.playRingback()})
 	case call.ActStopRingback:
@@ -141,7 +138,7 @@ func (c *Call) act(a call.Action) {
 		}
 		c.report(call.Event{Kind: call.EvResent, Failed: tx == nil})
 	case call.ActDetach:
-		c.respCh, c.doneCh = nil, nil // the old transaction is over
+		c.clTx = nil // the old transaction is over
 	case call.ActCount:
 		c.count(a.Counter)
 	case call.ActDone:
@@ -182,26 +179,37 @@ func (c *Call) count(n call.Counter) {
 }
 
 // arm runs timer t: Timer C and the CANCEL's wait from now, the reliable 183's retransmission at
-// `at` after its first send (the schedule the machine keeps, RFC 3262 §3).
+// `at` after its first send (the schedule the machine keeps, RFC 3262 §3). Arming again replaces
+// the earlier run (RFC 3261 §16.7 step 2: a provisional restarts Timer C): its fire, if it comes
+// all the same, carries an older generation and is dropped (onEvent).
 func (c *Call) arm(t call.Timer, at time.Duration) {
-	switch t {
-	case call.TimerC:
-		if c.timerC == nil {
-			c.timerC = time.NewTimer(at)
-		} else {
-			c.timerC.Reset(at) // RFC 3261 §16.7 step 2: a provisional restarts Timer C
+	if int(t) >= timerSlots {
+		return
+	}
+	wait := at
+	if t == call.TimerReliable {
+		wait = time.Until(c.early.sent.Add(at))
+	}
+	c.disarm(t)
+	ev := timerFired{t: t, gen: c.timerGen[t]}
+	events, gone := c.events, c.ctx.Done()
+	c.timers[t] = time.AfterFunc(wait, func() {
+		select {
+		case events <- ev:
+		case <-gone:
 		}
-	case call.TimerCancelWait:
-		c.cancelDeadline = time.After(at)
-	case call.TimerReliable:
-		d := &c.early
-		wait := time.Until(d.sent.Add(at))
-		if d.timer == nil {
-			d.timer = time.NewTimer(wait)
-		} else {
-			d.timer.Reset(wait)
-		}
-		d.retransmit = d.timer.C
+	})
+}
+
+// disarm stops timer t; a fire already on its way is dropped (its generation is past).
+func (c *Call) disarm(t call.Timer) {
+	if int(t) >= timerSlots {
+		return
+	}
+	c.timerGen[t]++
+	if tm := c.timers[t]; tm != nil {
+		tm.Stop()
+		c.timers[t] = nil
 	}
 }
 

@@ -8,11 +8,15 @@
 // state and is the only goroutine that changes it. What the call does next is decided by its state
 // machine (core/call's Call: events in, actions out, no I/O); the controller only translates what
 // arrives into events and performs the actions (callact.go), and it closes a push session only when
-// the machine says so. The MSRP plane's reports (a terminal bound to a push session, the page's
-// outcome: push.Session's Bound and Done) reach the call as the machine's events. Other handlers
-// (PRACK and UPDATE on Herald's own early dialog: Prack, Update from sipgo; PrackOn from the fast
-// path's engine, which never waits) and helper goroutines (the UPDATE's client transaction on sipgo)
-// post events to the controller and never touch its state. Over UDP the early dialog's PRACK and
+// the machine says so. Everything else reaches the controller through one inbox, which it reads
+// with one receive per event (not a select over a channel per source): the forwarded INVITE's
+// responses and its end (sipgo's ClientTx.SetPassUp and OnTerminate, a Herald patch), the caller's
+// CANCEL (OnCancel), the machine's timers (each arm a generation; an earlier run's fire is dropped),
+// other handlers (PRACK and UPDATE on Herald's own early dialog: Prack, Update from sipgo; PrackOn
+// from the fast path's engine, which never waits) and helper goroutines (the UPDATE's client
+// transaction on sipgo). The MSRP plane's reports (a terminal bound to a push session, the page's
+// outcome: push.Session.Notify) come on a notes queue of their own that never blocks the plane's
+// loop. None of them touches the controller's state. Over UDP the early dialog's PRACK and
 // UPDATE transactions are the fast path's engine's (core/sipfast own.go): the call answers the
 // PRACK through it (Answerer) and gets the UPDATE's answer from it (Host.OriginateOwn). The controller
 // returns only after the INVITE has its final response, every push session of the call has ended

@@ -25,9 +25,7 @@ type ownDialog struct {
 	answer *sdp.Session // Herald's current SDP on this dialog (the 183 answer, then the UPDATE offer)
 	sessID uint64
 
-	retransmit <-chan time.Time
-	timer      *time.Timer
-	sent       time.Time // when the outstanding reliable provisional was first sent
+	sent time.Time // when the outstanding reliable provisional was first sent
 
 	streams []ringStream // ringback streams answered in the 183 (claims 2, 6)
 
@@ -440,7 +438,7 @@ func (c *Call) Prack(req *sip.Request, tx sip.ServerTransaction) {
 func (c *Call) PrackOn(rack string, a Answerer) {
 	c.ownMu.Lock()
 	closed, queued := c.ownClosed, false
-	if !closed {
+	if !closed && len(c.events) < prackQueue {
 		select {
 		case c.events <- &prackEvent{rack: rack, ans: a}:
 			queued = true

@@ -47,7 +47,7 @@ func (p *nullPlane) Close(id string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if s, ok := p.open[id]; ok {
-		s.Done <- push.Result{Outcome: push.Aborted}
+		s.Report(push.Result{Outcome: push.Aborted})
 		delete(p.open, id)
 	}
 }

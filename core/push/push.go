@@ -76,16 +76,39 @@ type Session struct {
 	Done       chan Result
 	// Bound, when not nil, is signalled once when a terminal binds to the session, before Done.
 	Bound chan struct{}
+	// Notify, when set, is told of the binding (bound, with a zero Result) and of the result instead
+	// of Bound and Done, on the plane's goroutine: it must not block.
+	Notify func(bound bool, r Result)
 }
 
-// NotifyBound signals Bound, if the session has one, without blocking (the plane calls it once).
+// NotifyBound signals Bound (or Notify), if the session has one, without blocking (the plane calls
+// it once).
 func (s *Session) NotifyBound() {
+	if s.Notify != nil {
+		s.Notify(true, Result{})
+		return
+	}
 	if s.Bound == nil {
 		return
 	}
 	select {
 	case s.Bound <- struct{}{}:
 	default:
+	}
+}
+
+// Report hands the session's one result to Notify, or to Done without blocking; false when Done
+// was full (the plane counts a result it could not report).
+func (s *Session) Report(r Result) bool {
+	if s.Notify != nil {
+		s.Notify(false, r)
+		return true
+	}
+	select {
+	case s.Done <- r:
+		return true
+	default:
+		return false
 	}
 }
 

@@ -318,7 +318,7 @@ func (s *Server) Open(sess *push.Session) error {
 	if s.stopping.Load() {
 		return ErrStopped
 	}
-	if sess == nil || sess.ID == "" || sess.Page == nil || sess.Done == nil || sess.Expires.IsZero() {
+	if sess == nil || sess.ID == "" || sess.Page == nil || (sess.Done == nil && sess.Notify == nil) || sess.Expires.IsZero() {
 		return ErrBadSession
 	}
 	if !sess.Page.Sanitized() { // only pages core/content sanitised reach a terminal
@@ -420,9 +420,7 @@ func (s *Server) finish(e *entry, res push.Result) bool {
 	s.wheel.kill(&e.tn)
 	res.SessionID = e.sess.ID
 	s.st.outcome(res.Outcome)
-	select {
-	case e.sess.Done <- res:
-	default:
+	if !e.sess.Report(res) {
 		s.log.Warn("push session result dropped: Done channel full", "call_id", e.sess.CallID)
 	}
 	return true

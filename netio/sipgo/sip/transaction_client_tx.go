@@ -3,6 +3,7 @@ package sip
 import (
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 )
 
@@ -17,6 +18,11 @@ type ClientTx struct {
 	timer_m      *time.Timer
 
 	onRetransmission FnTxResponse
+
+	// Herald patch: passUp, once set (SetPassUp), takes the responses the transaction passes up
+	// instead of the responses channel; passUpSet is closed when it is set.
+	passUp    atomic.Pointer[func(*Response)]
+	passUpSet chan struct{}
 }
 
 func NewClientTx(key string, origin *Request, conn Connection, logger *slog.Logger) *ClientTx {
@@ -26,6 +32,7 @@ func NewClientTx(key string, origin *Request, conn Connection, logger *slog.Logg
 	tx.conn = conn
 	// buffer chan - about ~10 retransmit responses
 	tx.responses = make(chan *Response)
+	tx.passUpSet = make(chan struct{})
 	tx.done = make(chan struct{})
 	tx.log = logger
 
@@ -85,6 +92,17 @@ func (tx *ClientTx) initFSM() {
 
 func (tx *ClientTx) Responses() <-chan *Response {
 	return tx.responses
+}
+
+// SetPassUp (Herald patch) hands every response the transaction passes up to f instead of the
+// Responses channel, from the moment it is called: a response already waiting on that channel goes
+// to f too. f is called where the channel send was, in order, under the transaction's FSM lock: it
+// may block (as the send did) until its TU takes the response, and must not call back into the
+// transaction. Call it once; later calls are ignored.
+func (tx *ClientTx) SetPassUp(f func(*Response)) {
+	if tx.passUp.CompareAndSwap(nil, &f) {
+		close(tx.passUpSet)
+	}
 }
 
 func (tx *ClientTx) OnRetransmission(f FnTxResponse) bool {

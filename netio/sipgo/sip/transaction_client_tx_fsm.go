@@ -451,9 +451,17 @@ func (tx *ClientTx) fsmPassUp() {
 		return
 	}
 
+	// Herald patch: a TU that set SetPassUp takes it there, also when it sets it while this
+	// response waits for the channel.
+	if f := tx.passUp.Load(); f != nil {
+		(*f)(lastResp)
+		return
+	}
 	select {
 	case <-tx.done:
 	case tx.responses <- lastResp:
+	case <-tx.passUpSet:
+		(*tx.passUp.Load())(lastResp)
 	}
 }
 
