@@ -69,27 +69,40 @@ func DefaultHeadersParser() map[string]HeaderParser {
 
 // ParseHeader parses a SIP header from the line and appends it to out.
 func (headersParser HeadersParser) ParseHeader(out []Header, line []byte) ([]Header, error) {
-	colonIdx := bytes.IndexByte(line, ':')
+	// Herald patch: one string of the line, of which the header's name and value are substrings,
+	// where upstream made a string of each (and of the name's lower-case copy, to look it up).
+	return headersParser.parseHeader(out, string(line), line)
+}
+
+// Herald patch: parseHeader is ParseHeader of line, a string holding raw's bytes. The name and
+// value of a header without a parser, and the text given to a parser, are substrings of line; the
+// name a parser gets is what upstream gave it, headerToLower of raw's name.
+func (headersParser HeadersParser) parseHeader(out []Header, line string, raw []byte) ([]Header, error) {
+	colonIdx := strings.IndexByte(line, ':')
 	if colonIdx == -1 {
 		return out, fmt.Errorf("field name with no value in header: %q", line)
 	}
 
-	fieldName := bytes.TrimSpace(line[:colonIdx])
-	lowerFieldName := headerToLower(fieldName)
-	fieldValue := bytes.TrimSpace(line[colonIdx+1:])
+	fieldName := strings.TrimSpace(line[:colonIdx])
+	fieldValue := strings.TrimSpace(line[colonIdx+1:])
 
-	headerParser, ok := headersParser[string(lowerFieldName)]
+	// The name is looked up in lower case copied on the stack (upstream copied it to the heap
+	// unless it was all a-z or one of headerToLower's names).
+	var lowerBuf [32]byte
+	lowerKey := append(lowerBuf[:0], fieldName...)
+	ASCIIToLowerInPlace(lowerKey)
+	headerParser, ok := headersParser[string(lowerKey)]
 	if !ok {
 		// We have no registered parser for this header type,
 		// so we encapsulate the header data in a GenericHeader struct.
 		// We do only forwarding on this with trimmed space. Validation and parsing is required by user
-		h := NewHeader(string(fieldName), string(fieldValue))
+		h := NewHeader(fieldName, fieldValue)
 		out = append(out, h)
 		return out, nil
 	}
+	lowerFieldName := headerToLower(bytes.TrimSpace(raw[:colonIdx]))
 
-	// NOTE: This line is a must and this conversion must here to stay
-	fieldText := string(fieldValue)
+	fieldText := fieldValue
 	// Support comma separated values
 	for {
 		// We have a registered parser for this header type - use it.

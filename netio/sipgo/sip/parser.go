@@ -86,42 +86,67 @@ func (p *Parser) ParseHeaders(data []byte, stream bool) (Message, int, error) {
 }
 
 func (p *Parser) parseHeaders(data []byte, stream bool) (Message, *ContentLengthHeader, int, error) {
-	msg, total, err := p.parseStartLine(data, stream)
+	// Herald patch: the start line and the header section are copied to one string, and the start
+	// line and every header's name and value are substrings of it: one allocation per message where
+	// upstream made one string per line (two for a header without a parser), plus the lower-case
+	// copy of such a header's name. The stream parser (parseStartLine, parseNextHeader) reads line
+	// by line as upstream did.
+	skipped, startLine, total, err := readStartLine(data, stream)
 	if err != nil {
-		return msg, nil, total, err
+		return nil, nil, total, err
+	}
+	text := headerSectionText(data[skipped:])
+	msg, err := parseLine(text[:len(startLine)])
+	if err != nil {
+		return nil, nil, total, err
 	}
 	data = data[total:]
+	text = text[total-skipped:]
 
-	contentLength, n, err := p.parseHeadersOnly(msg, data)
+	contentLength, n, err := p.parseHeadersOnly(msg, data, text)
 	total += n
 	return msg, contentLength, total, err
 }
 
-func (p *Parser) parseStartLine(data []byte, stream bool) (Message, int, error) {
-	var (
-		total   int
-		skipped bool
-	)
+// Herald patch: headerSectionText is data up to the empty line ending the header section, all of
+// data when there is none, as one string. Every line parseHeaders reads lies in it: a line ends at
+// the first CR after its start, so the walk from the start line meets the first CRLFCRLF (or stops
+// at an error before it).
+func headerSectionText(data []byte) string {
+	if i := bytes.Index(data, []byte("\r\n\r\n")); i >= 0 {
+		return string(data[:i+4])
+	}
+	return string(data)
+}
 
+// Herald patch: readStartLine is parseStartLine's reading of the start line, shared with
+// parseHeaders: the CRLFs a stream may have before it (skipped), the line without its CRLF, and
+// the bytes read (CRLFs skipped and the line).
+func readStartLine(data []byte, stream bool) (skipped int, startLine []byte, total int, err error) {
 	if stream {
 		// RFC 3261 - 7.5.
 		// Implementations processing SIP messages over stream-oriented
 		// transports MUST ignore any CRLF appearing before the start-line.
-		for len(data) >= 2 && data[0] == '\r' && data[1] == '\n' {
-			data = data[2:]
-			total += 2
-			skipped = true
+		for len(data)-skipped >= 2 && data[skipped] == '\r' && data[skipped+1] == '\n' {
+			skipped += 2
 		}
 	}
 
-	startLine, n, err := nextLine(data)
+	startLine, n, err := nextLine(data[skipped:])
 	if err != nil {
-		if err == io.EOF && skipped {
-			return nil, total, io.ErrUnexpectedEOF
+		if err == io.EOF && skipped > 0 {
+			return skipped, nil, skipped, io.ErrUnexpectedEOF
 		}
+		return skipped, nil, skipped, err
+	}
+	return skipped, startLine, skipped + n, nil
+}
+
+func (p *Parser) parseStartLine(data []byte, stream bool) (Message, int, error) {
+	_, startLine, total, err := readStartLine(data, stream)
+	if err != nil {
 		return nil, total, err
 	}
-	total += n
 
 	msg, err := parseLine(string(startLine))
 	if err != nil {
@@ -133,27 +158,10 @@ func (p *Parser) parseStartLine(data []byte, stream bool) (Message, int, error) 
 var errParseNoMoreHeaders = errors.New("no more headers")
 
 func (p *Parser) parseNextHeader(out []Header, data []byte) ([]Header, int, error) {
-	line, n, err := nextLine(data)
+	// Herald patch: the line is read by nextHeaderLine, shared with parseNextHeaderText.
+	line, n, _, err := nextHeaderLine(data)
 	if err != nil {
-		if err == io.EOF {
-			return out, 0, io.ErrUnexpectedEOF
-		}
-
-		// NOTE: n > 0  but we return 0 as we need to read more bytes
-		return out, 0, err
-	}
-
-	// Advance only after a successful parse.
-	if len(line) == 0 {
-		// We've hit the end of the header section.
-		return out, n, errParseNoMoreHeaders
-	}
-
-	if n < len(data) && isHeaderContinuation(data[n]) {
-		line, n, err = foldHeaderLine(line, n, data)
-		if err != nil {
-			return out, 0, err
-		}
+		return out, n, err
 	}
 
 	out, err = p.headersParsers.ParseHeader(out, line)
@@ -162,6 +170,53 @@ func (p *Parser) parseNextHeader(out []Header, data []byte) ([]Header, int, erro
 		return out, n, err
 	}
 	return out, n, nil
+}
+
+// Herald patch: parseNextHeaderText is parseNextHeader for parseHeaders: text holds data's bytes
+// (at least up to the end of the header section), and the header's name and value are substrings
+// of it. A folded line is joined in a string of its own.
+func (p *Parser) parseNextHeaderText(out []Header, data []byte, text string) ([]Header, int, error) {
+	line, n, folded, err := nextHeaderLine(data)
+	if err != nil {
+		return out, n, err
+	}
+	lineText := text[:len(line)]
+	if folded {
+		lineText = string(line)
+	}
+	out, err = p.headersParsers.parseHeader(out, lineText, line)
+	return out, n, err
+}
+
+// Herald patch: nextHeaderLine is upstream's parseNextHeader up to the parse. It reads the next
+// header line of data, folded lines joined (RFC 3261 §7.3.1), and the bytes read. It returns
+// errParseNoMoreHeaders, having read the empty line, at the end of the header section, and reads
+// nothing on any other error.
+func nextHeaderLine(data []byte) (line []byte, n int, folded bool, err error) {
+	line, n, err = nextLine(data)
+	if err != nil {
+		if err == io.EOF {
+			return nil, 0, false, io.ErrUnexpectedEOF
+		}
+
+		// NOTE: n > 0  but we return 0 as we need to read more bytes
+		return nil, 0, false, err
+	}
+
+	// Advance only after a successful parse.
+	if len(line) == 0 {
+		// We've hit the end of the header section.
+		return nil, n, false, errParseNoMoreHeaders
+	}
+
+	if n < len(data) && isHeaderContinuation(data[n]) {
+		line, n, err = foldHeaderLine(line, n, data)
+		if err != nil {
+			return nil, 0, false, err
+		}
+		return line, n, true, nil
+	}
+	return line, n, false, nil
 }
 
 func foldHeaderLine(line []byte, n int, data []byte) ([]byte, int, error) {
@@ -215,7 +270,9 @@ func trimRightHeaderWhitespaceLen(line []byte) int {
 	return n
 }
 
-func (p *Parser) parseHeadersOnly(msg Message, data []byte) (*ContentLengthHeader, int, error) {
+// Herald patch: text holds data's bytes, at least up to the end of the header section
+// (parseNextHeaderText).
+func (p *Parser) parseHeadersOnly(msg Message, data []byte, text string) (*ContentLengthHeader, int, error) {
 	var (
 		total, n      int
 		headerBuf     []Header
@@ -223,8 +280,9 @@ func (p *Parser) parseHeadersOnly(msg Message, data []byte) (*ContentLengthHeade
 		err           error
 	)
 	for {
-		headerBuf, n, err = p.parseNextHeader(headerBuf[:0], data)
+		headerBuf, n, err = p.parseNextHeaderText(headerBuf[:0], data, text)
 		data = data[n:]
+		text = text[n:]
 		total += n
 		for _, h := range headerBuf {
 			switch h := h.(type) {
@@ -413,7 +471,7 @@ func split3(s string) (parts [3]string, ok bool) {
 //	INVITE bob@example.com SIP/2.0
 //	REGISTER jane@telco.com SIP/1.0
 func parseRequestLine(parts [3]string, recipient *Uri) (method RequestMethod, sipVersion string, err error) {
-	method = RequestMethod(strings.ToUpper(parts[0]))
+	method = standardMethod(RequestMethod(strings.ToUpper(parts[0])))
 	err = ParseUri(parts[1], recipient)
 	sipVersion = parts[2]
 
@@ -424,6 +482,20 @@ func parseRequestLine(parts [3]string, recipient *Uri) (method RequestMethod, si
 
 	return
 }
+
+// Herald patch: standardMethod is m as the package's constant when it is one (the same string),
+// else m. parseHeaders gives the start line as a substring of the whole header section, and a
+// request's method outlives the request: ServerTx keeps it for 64·T1 after slim lets the request go.
+func standardMethod(m RequestMethod) RequestMethod {
+	for _, c := range standardMethods {
+		if m == c {
+			return c
+		}
+	}
+	return m
+}
+
+var standardMethods = [...]RequestMethod{INVITE, ACK, CANCEL, BYE, REGISTER, OPTIONS, SUBSCRIBE, NOTIFY, REFER, INFO, MESSAGE, PRACK, UPDATE, PUBLISH}
 
 // Parse the first line of a SIP response, e.g:
 //
