@@ -183,12 +183,12 @@ const (
 	// inboxSize bounds what waits for the controller. Requests on Herald's dialog take at most
 	// prackQueue of it (PrackOn answers 500 above that); everything else blocks its sender until
 	// taken, as the channel per source did.
-	inboxSize  = 32
+	inboxSize  = 16
 	prackQueue = 8
 	// notesSize holds every note of a call's push sessions without blocking the plane (two per
 	// session: the binding and the result; a call opens one session per card); a note that finds
-	// it full all the same waits on a goroutine of its own (notify).
-	notesSize  = 8
+	// it full all the same waits on a goroutine of its own (watch).
+	notesSize  = 4
 	timerSlots = int(call.TimerCancelWait) + 1
 )
 
