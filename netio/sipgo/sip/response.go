@@ -86,7 +86,7 @@ func (res *Response) StringWrite(buffer io.StringWriter) {
 	// message body
 	if res.body != nil {
 		// buffer.WriteString("\r\n")
-		buffer.WriteString(string(res.body))
+		writeBody(buffer, res.body)
 		return
 	}
 	// buffer.WriteString("\r\n")
