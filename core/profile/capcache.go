@@ -2,6 +2,7 @@ package profile
 
 import (
 	"container/list"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -102,6 +103,9 @@ func (c *CapCache) Learn(key string, capable bool) {
 		delete(c.items, old.Value.(*capEntry).key)
 		c.Stats.Evicted.Add(1)
 	}
+	// A copy: the key may be a piece of a SIP message (a tel: number taken from P-Asserted-Identity
+	// as it is), which would keep the message's whole header text live as long as the lesson.
+	key = strings.Clone(key)
 	c.items[key] = c.lru.PushFront(&capEntry{key: key, capable: capable, until: until})
 }
 

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // fakeClock is a clock the test moves by hand.
@@ -112,5 +113,25 @@ func TestCapCacheConcurrent(t *testing.T) {
 	wg.Wait()
 	if n := c.Len(); n > 64 {
 		t.Fatalf("Len %d above the size 64", n)
+	}
+}
+
+// TestCapCacheKeyCopied: a lesson keeps its own copy of the key, never the caller's string: a key
+// taken from a SIP message as it is (a tel: number out of P-Asserted-Identity) would otherwise keep
+// the message's whole header text live for the lesson's lifetime.
+func TestCapCacheKeyCopied(t *testing.T) {
+	c := NewCapCache(4, time.Hour, time.Now)
+	header := "P-Asserted-Identity: <tel:+12125552222>, <sip:alice@example.com>" // a parsed message's text
+	key := header[len("P-Asserted-Identity: <tel:") : len("P-Asserted-Identity: <tel:")+len("+12125552222")]
+	c.Learn(key, true)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k := range c.items {
+		if unsafe.StringData(k) == unsafe.StringData(key) {
+			t.Fatal("the cache holds the caller's string, a piece of the message's text")
+		}
+		if k != key {
+			t.Fatalf("cached key %q, want %q", k, key)
+		}
 	}
 }
