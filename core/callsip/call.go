@@ -38,8 +38,9 @@ type Call struct {
 	m      *call.Call // the call's state machine
 	ctx    context.Context
 	cancel context.CancelFunc
-	events chan any      // the inbox: responses, timers, the caller's CANCEL, requests on Herald's dialog...
-	notes  chan pushNote // the push sessions' bindings and results (push.Session.Notify)
+	events chan any                               // the inbox: responses, timers, the caller's CANCEL, requests on Herald's dialog...
+	notes  chan pushNote                          // the push sessions' bindings and results (push.Session.Notify)
+	notify func(*push.Session, bool, push.Result) // the sessions' hook onto notes (notifier)
 	// ownMu guards ownClosed: set once the controller has returned, after which PrackOn answers
 	// 481 itself (drainOwn).
 	ownMu     sync.Mutex
@@ -187,7 +188,7 @@ const (
 	prackQueue = 8
 	// notesSize holds every note of a call's push sessions without blocking the plane (two per
 	// session: the binding and the result; a call opens one session per card); a note that finds
-	// it full all the same waits on a goroutine of its own (watch).
+	// it full all the same waits on a goroutine of its own (notifier).
 	notesSize  = 4
 	timerSlots = int(call.TimerCancelWait) + 1
 )
@@ -308,8 +309,7 @@ func (c *Call) run() {
 }
 
 // listen makes tx the forwarded INVITE's current client transaction: its responses and its end
-// reach the inbox (a transaction other than sipgo's own, as tests may give, through a goroutine
-// that reads its channels).
+// reach the inbox.
 func (c *Call) listen(tx sip.ClientTransaction) {
 	c.txs = append(c.txs, tx)
 	c.clTx = tx
@@ -320,24 +320,7 @@ func (c *Call) listen(tx sip.ClientTransaction) {
 		case <-gone:
 		}
 	}
-	ct, ok := tx.(*sip.ClientTx)
-	if !ok {
-		go func() {
-			for {
-				select {
-				case res := <-tx.Responses():
-					post(&txResponse{tx, res})
-				case <-tx.Done():
-					post(&txDone{tx})
-					return
-				case <-gone:
-					return
-				}
-			}
-		}()
-		return
-	}
-	ct.SetPassUp(func(res *sip.Response) { post(&txResponse{tx, res}) })
+	tx.SetPassUp(func(res *sip.Response) { post(&txResponse{tx, res}) })
 	if !tx.OnTerminate(func(string, error) { post(&txDone{tx}) }) {
 		post(&txDone{tx}) // over already
 	}
@@ -496,7 +479,8 @@ func (c *Call) addCallerCard(fwd *sip.Request) error {
 
 // openPush creates and opens a push session and the SDP offer that advertises it.
 func (c *Call) openPush(role push.Role, page *content.Page) (*push.Session, sdp.PushOffer, error) {
-	ps := push.NewSession(c.callID, role, page, c.env.SessionTTL)
+	// Notified before Open: the plane may bind it at once.
+	ps := push.NewNotified(c.callID, role, page, c.env.SessionTTL, c.notifier())
 	host, port := c.env.MSRP.Addr()
 	if ta, ok := c.env.MSRP.(interface{ TLSAddr() (string, int) }); ok && c.env.OfferTLS {
 		// msrps: the session binds only over TLS and a=path says msrps:// (RFC 4975 §6).
@@ -504,7 +488,6 @@ func (c *Call) openPush(role push.Role, page *content.Page) (*push.Session, sdp.
 			ps.Secure, host, port = true, h, p
 		}
 	}
-	c.watch(ps) // before Open: the plane may bind it at once
 	if err := c.env.MSRP.Open(ps); err != nil {
 		return nil, sdp.PushOffer{}, fmt.Errorf("signal: open push session: %w", err)
 	}
@@ -526,24 +509,28 @@ func (c *Call) openPush(role push.Role, page *content.Page) (*push.Session, sdp.
 	return ps, offer, nil
 }
 
-// watch has the plane tell ps's binding and its result to the controller's notes
-// (push.Session.Notify), in that order, without blocking its loop; the controller hears of them
-// once ps is its card's session (c.pushes). The hook holds the channels, not the controller.
-func (c *Call) watch(ps *push.Session) {
-	notes, gone := c.notes, c.ctx.Done()
-	ps.Notify = func(bound bool, r push.Result) {
-		n := pushNote{ps: ps, bound: bound, r: r}
-		select {
-		case notes <- n:
-		default: // more notes than a call's sessions give: wait off the plane's loop
-			go func() {
-				select {
-				case notes <- n:
-				case <-gone:
-				}
-			}()
+// notifier is the hook (push.Session.Notify) through which the plane tells the binding and the
+// result of each of the call's push sessions, in that order, to the controller's notes, without
+// blocking its loop; the controller hears of them once the session is its card's (c.pushes). The
+// hook holds the channels, not the controller. One per call, made at its first push session.
+func (c *Call) notifier() func(*push.Session, bool, push.Result) {
+	if c.notify == nil {
+		notes, gone := c.notes, c.ctx.Done()
+		c.notify = func(ps *push.Session, bound bool, r push.Result) {
+			n := pushNote{ps: ps, bound: bound, r: r}
+			select {
+			case notes <- n:
+			default: // more notes than a call's sessions give: wait off the plane's loop
+				go func() {
+					select {
+					case notes <- n:
+					case <-gone:
+					}
+				}()
+			}
 		}
 	}
+	return c.notify
 }
 
 // stale reports what reached the inbox or the notes after it stopped mattering: a response or the

@@ -2,6 +2,7 @@ package callsip
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -126,8 +127,10 @@ func TestInboxDropsStale(t *testing.T) {
 // arrives (off the plane's goroutine) instead of being lost.
 func TestWatchNotesInOrder(t *testing.T) {
 	c := inboxCall(t)
-	ps := &push.Session{Role: push.CalleeCard}
-	c.watch(ps)
+	ps := &push.Session{Role: push.CalleeCard, Notify: c.notifier()}
+	if other := c.notifier(); fmt.Sprintf("%p", other) != fmt.Sprintf("%p", ps.Notify) {
+		t.Fatal("a second push session of the call got a hook of its own")
+	}
 	ps.NotifyBound()
 	if !ps.Report(push.Result{Outcome: push.Delivered, Bytes: 7}) {
 		t.Fatal("Report with Notify set said the result was not taken")

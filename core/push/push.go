@@ -78,14 +78,14 @@ type Session struct {
 	Bound chan struct{}
 	// Notify, when set, is told of the binding (bound, with a zero Result) and of the result instead
 	// of Bound and Done, on the plane's goroutine: it must not block.
-	Notify func(bound bool, r Result)
+	Notify func(s *Session, bound bool, r Result)
 }
 
 // NotifyBound signals Bound (or Notify), if the session has one, without blocking (the plane calls
 // it once).
 func (s *Session) NotifyBound() {
 	if s.Notify != nil {
-		s.Notify(true, Result{})
+		s.Notify(s, true, Result{})
 		return
 	}
 	if s.Bound == nil {
@@ -101,7 +101,7 @@ func (s *Session) NotifyBound() {
 // was full (the plane counts a result it could not report).
 func (s *Session) Report(r Result) bool {
 	if s.Notify != nil {
-		s.Notify(false, r)
+		s.Notify(s, false, r)
 		return true
 	}
 	select {
@@ -112,8 +112,16 @@ func (s *Session) Report(r Result) bool {
 	}
 }
 
-// NewSession makes a session with fresh random identifiers and a buffered Done channel.
+// NewSession makes a session with fresh random identifiers and buffered Done and Bound channels.
 func NewSession(callID string, role Role, page *content.Page, ttl time.Duration) *Session {
+	s := NewNotified(callID, role, page, ttl, nil)
+	s.Done, s.Bound = make(chan Result, 1), make(chan struct{}, 1)
+	return s
+}
+
+// NewNotified makes a session with fresh random identifiers whose binding and result go to notify
+// (Session.Notify) instead of channels.
+func NewNotified(callID string, role Role, page *content.Page, ttl time.Duration, notify func(*Session, bool, Result)) *Session {
 	return &Session{
 		ID:         NewID(16),
 		CallID:     callID,
@@ -121,8 +129,7 @@ func NewSession(callID string, role Role, page *content.Page, ttl time.Duration)
 		Page:       page,
 		TransferID: NewID(9),
 		Expires:    time.Now().Add(ttl),
-		Done:       make(chan Result, 1),
-		Bound:      make(chan struct{}, 1),
+		Notify:     notify,
 	}
 }
 

@@ -147,6 +147,9 @@ type ClientTransaction interface {
 
 	// Register response retransmission hook.
 	OnRetransmission(f FnTxResponse) bool
+
+	// SetPassUp (Herald patch) hands the responses passed up to f instead of Responses().
+	SetPassUp(f func(*Response))
 }
 
 type baseTx struct {
