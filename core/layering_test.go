@@ -94,12 +94,13 @@ func goList(t *testing.T, args ...string) []string {
 // the fast path's glue; the fast path's engine is core/sipfast, the message checks core/sipmsg, the
 // counters core/sipstats, and one call's controller core/callsip) is at most signalLines. The
 // issue's target for core/signal is 2,500 lines; signalLines is a ceiling that may only come down:
-// core/signal's 1,880 lines once the call controller moved to core/callsip, rounded up. longFiles
+// core/signal's 1,880 lines once the call controller moved to core/callsip, rounded up; 1,930 once a
+// call's engine transactions moved there too (callsip/engineinvite.go). longFiles
 // are the files over maxFileLines today, each held at its size until it is split. The vendored
 // sipgo (netio/sipgo) is a module of its own and not counted.
 const (
 	maxFileLines = 800
-	signalLines  = 1950
+	signalLines  = 1930
 )
 
 var longFiles = map[string]int{} // none today (core/call/machine.go was, until split into events.go and push.go)

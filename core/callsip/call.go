@@ -320,10 +320,32 @@ func (c *Call) listen(tx sip.ClientTransaction) {
 		case <-gone:
 		}
 	}
+	if t, ok := tx.(tryPassUp); ok {
+		t.SetTryPassUp(func(res *sip.Response) bool {
+			select {
+			case events <- &txResponse{tx, res}:
+				return true
+			default:
+				return false
+			}
+		})
+	}
 	tx.SetPassUp(func(res *sip.Response) { post(&txResponse{tx, res}) })
 	if !tx.OnTerminate(func(string, error) { post(&txDone{tx}) }) {
 		post(&txDone{tx}) // over already
 	}
+}
+
+// tryPassUp is a client transaction that hands a response to the controller without waiting when
+// its inbox has room (EngineInvite's: the engine's goroutine must never block).
+type tryPassUp interface {
+	SetTryPassUp(func(*sip.Response) bool)
+}
+
+// inviteCanceler is a client transaction that sends the CANCEL for its INVITE itself (EngineInvite's:
+// the engine holds the INVITE as sent).
+type inviteCanceler interface {
+	CancelInvite()
 }
 
 // newForward is the caller's INVITE as Herald forwards it, before any early-session part: routed by
@@ -428,6 +450,12 @@ func (c *Call) applyAnswer(ps *push.Session, info sdp.MSRPInfo) {
 func (c *Call) cancelDownstream() {
 	if c.fwd == nil {
 		return
+	}
+	if n := len(c.txs); n > 0 {
+		if ic, ok := c.txs[n-1].(inviteCanceler); ok {
+			ic.CancelInvite() // the transaction of c.fwd: the last one listened to
+			return
+		}
 	}
 	cr := CancelRequest(c.fwd)
 	if cr == nil {

@@ -18,7 +18,11 @@
 // outcome: push.Session.Notify) come on a notes queue of their own that never blocks the plane's
 // loop. None of them touches the controller's state. Over UDP the early dialog's PRACK and
 // UPDATE transactions are the fast path's engine's (core/sipfast own.go): the call answers the
-// PRACK through it (Answerer) and gets the UPDATE's answer from it (Host.OriginateOwn). The controller
+// PRACK through it (Answerer) and gets the UPDATE's answer from it (Host.OriginateOwn). So is the
+// forwarded INVITE's client transaction when it goes over UDP to an address (Host.Invite returns the
+// engine's, EngineInvite): its responses reach the inbox from the goroutine that read
+// them, straight in when the inbox has room (tryPassUp), else in order through one goroutine that
+// waits; its CANCEL is the engine's (inviteCanceler). The controller
 // returns only after the INVITE has its final response, every push session of the call has ended
 // and every helper goroutine has exited; the server's call table entry is removed last.
 //

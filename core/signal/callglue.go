@@ -143,7 +143,11 @@ func (h callHost) Forward(req *sip.Request) *sip.Request {
 }
 
 func (h callHost) Invite(ctx context.Context, fwd *sip.Request, callID string) (sip.ClientTransaction, error) {
-	return h.s.forwardInvite(ctx, fwd, h.s.pinnedFor(fwd), callID)
+	pinned := h.s.pinnedFor(fwd)
+	if t := callsip.EngineInvite(h.s.fast, fwd, pinned, h.s.opts.UDPMaxRequest, &h.s.Stats.BadResponses); t != nil {
+		return t, nil
+	}
+	return h.s.forwardInvite(ctx, fwd, pinned, callID)
 }
 
 func (h callHost) Originate(ctx context.Context, req *sip.Request) (*sip.Response, error) {
@@ -151,7 +155,7 @@ func (h callHost) Originate(ctx context.Context, req *sip.Request) (*sip.Respons
 }
 
 func (h callHost) OriginateOwn(req *sip.Request, done func(code int, body []byte)) bool {
-	return h.s.originateFast(req, done)
+	return callsip.EngineOriginate(h.s.fast, req, done)
 }
 
 func (h callHost) Cancel(ctx context.Context, cr *sip.Request) error {

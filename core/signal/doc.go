@@ -9,8 +9,9 @@
 // (callsip.New, Call.Run); the call reaches the Server only through callsip.Host (callHost: lookups,
 // routing, transactions, the recovery net). PRACKs and UPDATEs on Herald's own early dialog go to
 // their call (Call.OwnDialog, Prack, Update); over UDP the fast path's engine carries the PRACK
-// (fastHost.Own, Call.PrackOn) and Herald's UPDATE (originateFast), so sipgo parses neither. What such a call puts on the wire, claim by claim, is
-// in core/callsip's package doc and the README's "Wire contract per claim".
+// (fastHost.Own, Call.PrackOn), Herald's UPDATE (callsip.EngineOriginate) and the INVITE the call forwards
+// (callsip.EngineInvite), so sipgo parses none. What such a call puts on the wire, claim by claim,
+// is in core/callsip's package doc and the README's "Wire contract per claim".
 //
 // Plain calls take a shorter way: the fast path, an I/O-free SIP engine (core/sipfast; on unless
 // Options.DisableFastPath) wired in fastglue.go. Herald reads its UDP sockets itself (Deps.UDP:

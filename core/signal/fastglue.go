@@ -1,12 +1,10 @@
 package signal
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"net"
 	"net/netip"
-	"strings"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -55,7 +53,7 @@ type fconn struct {
 	pc   net.PacketConn
 	udp  *net.UDPConn // pc itself when it is one: sends without allocating an address
 	sock UDPSocket    // nil in benchmarks that feed the engine directly
-	// trace is Options.WireTrace, set before the socket is served.
+	// trace is Options.WireTrace, set before the engine has the socket.
 	trace func(dir, transport, peer string, msg []byte)
 	reach [2]bool // the address families it sends to: IPv4, IPv6
 }
@@ -80,7 +78,7 @@ func (c *fconn) Reaches(ip netip.Addr) bool {
 // addFastConn registers pc (read by sock) with the engine. An IPv4 socket reaches IPv4 addresses,
 // an IPv6 one bound to an address IPv6 ones, a wildcard IPv6 one (dual-stack) both.
 func (s *Server) addFastConn(pc net.PacketConn, sock UDPSocket) *fconn {
-	c := &fconn{pc: pc, sock: sock, reach: [2]bool{true, true}}
+	c := &fconn{pc: pc, sock: sock, reach: [2]bool{true, true}, trace: s.opts.WireTrace}
 	c.udp, _ = pc.(*net.UDPConn)
 	a, ok := pc.LocalAddr().(*net.UDPAddr)
 	if ok && (a.IP.To4() != nil || !a.IP.IsUnspecified()) {
@@ -154,29 +152,6 @@ func (h *fastHost) Own(callID, toTag []byte, req sipfast.OwnRequest) bool {
 	}
 	c.PrackOn(req.RAck, fastAnswer{h.s.fast, req.Tx})
 	return true
-}
-
-// originateFast sends req, a request Herald originates on its own early dialog (the UPDATE), on the
-// engine (sipfast.Engine.Originate) when its next hop is a UDP peer at an IP literal: the first
-// Route's URI (loose routing, RFC 3261 §12.2.1.1) or else the Request-URI (the caller's Contact).
-// False when the fast path is off or cannot carry it: the caller sends it through sipgo.
-func (s *Server) originateFast(req *sip.Request, done func(code int, body []byte)) bool {
-	if s.fast == nil || !strings.EqualFold(req.Transport(), "udp") {
-		return false
-	}
-	next := &req.Recipient
-	if r := req.Route(); r != nil {
-		next = &r.Address
-	}
-	if t, ok := next.UriParams.Get("transport"); next.Scheme != "sip" || ok && !strings.EqualFold(t, "udp") {
-		return false
-	}
-	ip, err := netip.ParseAddr(strings.Trim(next.Host, "[]"))
-	if err != nil || ip.Zone() != "" {
-		return false
-	}
-	port := cmp.Or(next.Port, 5060)
-	return sipmsg.WithBytes(req, func(b []byte) bool { return s.fast.Originate(b, netip.AddrPortFrom(ip.Unmap(), uint16(port)), done) })
 }
 
 // fastAnswer answers a request the engine handed to a call (Host.Own) on the engine's transaction.

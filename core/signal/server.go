@@ -186,7 +186,6 @@ func (s *Server) ServeUDP(pc net.PacketConn) error {
 	}
 	sock := s.deps.UDP(pc, fast)
 	c = s.addFastConn(pc, sock)
-	c.trace = s.opts.WireTrace
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

@@ -3,7 +3,10 @@
 // and the in-dialog BYE and INFO — that works on datagrams as bytes. It also carries the two
 // transactions of Herald's own early dialog with the caller of a call with cards (own.go): the
 // caller's PRACK for Herald's reliable 183 (a server transaction the host's call answers,
-// AnswerOwn) and Herald's UPDATE with the callee card (a client transaction, Originate). It opens no socket, parses
+// AnswerOwn) and Herald's UPDATE with the callee card (a client transaction, Originate); and the
+// client transaction of the INVITE such a call forwards (hostinvite.go, ForwardInvite: the call's
+// controller builds the request and reads each response, the engine sends, retransmits, ACKs a
+// non-2xx and cancels, with no server side of its own). It opens no socket, parses
 // nothing with sipgo, starts no goroutine per message and no runtime timer per transaction; the
 // proxy around it (core/signal) hands it each datagram read (Engine.Take), gives it the sockets to
 // answer and forward from (Conn), and answers its questions (Host: who the proxy is, whom it trusts,

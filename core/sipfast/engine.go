@@ -69,7 +69,10 @@ type Tx struct {
 	canceled bool // the caller cancelled, or Timer C fired: Herald sent CANCEL downstream
 	// own: a request on Herald's own early dialog, answered by the host (own.go); lv.fwd is then
 	// the header lines every answer to it copies
-	own   bool
+	own bool
+	// host: the INVITE of a call the host runs (hostinvite.go): a client transaction only, whose
+	// responses go to lv.sink
+	host  bool
 	ended bool // the call was counted done
 	// compacted: the transaction is in Engine.ret (retained.go) and in no table or wheel any more
 	compacted bool
@@ -96,6 +99,9 @@ type txLive struct {
 	// done receives the final response (its status and body) of a request Herald originated
 	// (Engine.Originate; 408 and no body at Timer F); nil for a forwarded one.
 	done func(code int, body []byte)
+	// sink receives the responses to the INVITE of a call the host runs (Engine.ForwardInvite);
+	// nil once the host let go of it (EndInvite)
+	sink func(res []byte)
 	ack  []byte // the ACK sent downstream for a non-2xx (sent again for a retransmitted final)
 	cncl []byte // Herald's CANCEL downstream while unanswered
 
@@ -251,6 +257,9 @@ type Stats struct {
 	// Originated is the requests Herald originated on the engine (Engine.Originate: the UPDATE of
 	// its own early dialog).
 	Originated atomic.Uint64
+	// HostInvites is the INVITEs of calls the host runs (calls with cards) the engine forwarded on
+	// its client transactions (Engine.ForwardInvite).
+	HostInvites atomic.Uint64
 	// Verdicts counts every datagram offered to the engine by the reason of its verdict
 	// (verdict.go): kept (fast), dropped, or handed to the general path.
 	Verdicts [numReasons]atomic.Uint64
@@ -308,6 +317,9 @@ type Engine struct {
 	ret retained
 	w   *wheel.Wheel[*Tx]
 	due []*wheel.Node[*Tx]
+	// timedOut are the sinks of host INVITEs Timer B ended during a Tick (ForwardInvite), told
+	// once the lock is released.
+	timedOut []func([]byte)
 
 	nextID atomic.Uint64
 	active atomic.Int64

@@ -98,30 +98,49 @@ func ownAnswer(tx *Tx, code int, reason, extra string) []byte {
 // nothing, when the engine cannot carry the request (no socket that reaches dst, larger than Config.MaxRequest, the
 // transaction limit): the caller sends it another way.
 func (f *Engine) Originate(req []byte, dst netip.AddrPort, done func(code int, body []byte)) bool {
+	if done == nil {
+		return false
+	}
+	tx := f.startClient(req, dst, f.cfg.MaxRequest, &Tx{lv: &txLive{done: done}})
+	if tx == nil {
+		return false
+	}
+	f.st.Originated.Add(1)
+	return true
+}
+
+// startClient starts tx, a client transaction of the engine's, with req (a request without Herald's
+// Via): Herald's Via on top (branch BranchPrefix and tx's id; the socket it leaves from is the
+// sent-by, so no rport is needed), sent to dst from the engine's first socket that reaches it, Timer
+// A or E from T1 and Timer B or F at 64·T1 (RFC 3261 §17.1.1.2, §17.1.2.2). Nil, having sent
+// nothing and kept nothing, when no socket reaches dst, the request is larger than max (or than a
+// UDP datagram holds), the transaction limit is reached or the send fails.
+func (f *Engine) startClient(req []byte, dst netip.AddrPort, max int, tx *Tx) *Tx {
 	c := f.connToward(dst.Addr())
 	eol := bytes.Index(req, crlf)
-	if c == nil || eol <= 0 || done == nil {
-		return false
+	if c == nil || eol <= 0 {
+		return nil
 	}
-	id := f.nextID.Add(1)
+	tx.id, tx.conn = f.nextID.Add(1), c
 	b := make([]byte, 0, len(req)+96)
 	b = append(b, req[:eol+2]...)
-	b = f.appendVia(b, f.branchOf(id)) // the socket it is sent from is the sent-by: no rport needed
+	b = f.appendVia(b, f.branchOf(tx.id))
 	b = append(b, req[eol+2:]...)
-	if len(b) > f.cfg.MaxRequest {
-		return false
+	if len(b) > maxDatagram || max > 0 && len(b) > max {
+		return nil
 	}
-	tx := &Tx{id: id, conn: c, lv: &txLive{down: dst, fwd: b, done: done}}
+	tx.lv.down, tx.lv.fwd = dst, b
 	f.mu.Lock()
 	if f.txCount() >= MaxTxFactor*f.host.MaxCalls() {
 		f.mu.Unlock()
-		return false
+		return nil
 	}
 	now := f.now()
+	tx.lv.born = now
 	tx.lv.ivRetrans = f.t1
 	tx.lv.t[tRetransmit] = now + f.t1
 	tx.lv.t[tNoAnswer] = now + 64*f.t1
-	f.out[id] = tx
+	f.out[tx.id] = tx
 	f.relink(tx)
 	f.mu.Unlock()
 	if err := c.Send(b, dst); err != nil {
@@ -129,11 +148,13 @@ func (f *Engine) Originate(req []byte, dst netip.AddrPort, done func(code int, b
 		f.mu.Lock()
 		f.forget(tx)
 		f.mu.Unlock()
-		return false
+		return nil
 	}
-	f.st.Originated.Add(1)
-	return true
+	return tx
 }
+
+// maxDatagram is the largest UDP payload over IPv4 (65,535 less the IP and UDP headers).
+const maxDatagram = 65507
 
 // ownResponse ends the client transaction of a request Herald originated (Originate) on its
 // response m: a provisional moves Timer E to T2 (RFC 3261 §17.1.2.2); a final goes to done and the

@@ -426,7 +426,11 @@ func (f *Engine) cancelDown(tx *Tx, q []Datagram) []Datagram {
 		return q
 	}
 	tx.canceled = true
-	tx.lv.cncl = Cancel(tx.lv.fwd)
+	if tx.host {
+		tx.lv.cncl = hostHop(tx.lv.fwd, "CANCEL", nil)
+	} else {
+		tx.lv.cncl = Cancel(tx.lv.fwd)
+	}
 	if tx.lv.cncl == nil {
 		return q
 	}

@@ -56,12 +56,19 @@ func (f *Engine) onResponse(m *fmsg) Reason {
 		return ReasonStray
 	}
 	var q []Datagram
+	var sink func([]byte)
+	var give []byte
 	switch {
 	case m.cseqM == mCANCEL:
 		if m.status >= 200 && tx.lv != nil {
 			tx.lv.cncl, tx.lv.t[tCancel] = nil, 0
 			f.relink(tx)
 		}
+	case tx.host && m.cseqM == mINVITE:
+		if tx.lv != nil {
+			sink = tx.lv.sink
+		}
+		q, give = f.hostResponse(tx, m, q)
 	case tx.invite && m.cseqM == mINVITE:
 		q = f.inviteResponse(tx, m, q)
 	case !tx.invite && m.cseqM != mINVITE:
@@ -69,6 +76,9 @@ func (f *Engine) onResponse(m *fmsg) Reason {
 	}
 	f.unlock(m)
 	f.flush(q)
+	if give != nil {
+		sink(give) // outside the lock (ForwardInvite)
+	}
 	return ReasonResponse
 }
 
@@ -179,20 +189,27 @@ func (f *Engine) nonInviteResponse(tx *Tx, m *fmsg, q []Datagram) []Datagram {
 // relayStateless sends a 2xx with no transaction left upstream by its next Via (RFC 3261 §16.11,
 // RFC 6026): received and rport when present, else sent-by.
 func (f *Engine) relayStateless(m *fmsg) {
+	if d, ok := f.stateless(m); ok {
+		f.flush([]Datagram{d})
+	}
+}
+
+// stateless is the datagram relayStateless sends for m, false when m names nowhere to send it.
+func (f *Engine) stateless(m *fmsg) (Datagram, bool) {
 	out := stripVia(m)
 	var n fmsg
 	if !n.scan(out) {
-		return
+		return Datagram{}, false
 	}
 	dst, ok := viaTarget(&n)
 	if !ok {
-		return
+		return Datagram{}, false
 	}
 	c := f.connToward(dst.Addr())
 	if c == nil {
-		return
+		return Datagram{}, false
 	}
-	f.flush([]Datagram{{c, out, dst}})
+	return Datagram{c, out, dst}, true
 }
 
 // viaTarget is where a response goes by the top Via of m: received/rport, else sent-by.

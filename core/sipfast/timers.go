@@ -93,9 +93,14 @@ func (f *Engine) Tick(q []Datagram) []Datagram {
 		q = f.fire(n.Value, now, q)
 	}
 	clear(f.due)
+	timedOut := f.timedOut
+	f.timedOut = nil
 	locked = false
 	f.mu.Unlock()
 	f.flush(q)
+	for _, sink := range timedOut {
+		sink(nil)
+	}
 	return q
 }
 
@@ -130,6 +135,15 @@ func (f *Engine) fire(tx *Tx, now int64, q []Datagram) []Datagram {
 	if due(tNoAnswer) {
 		f.st.Timeouts.Add(1)
 		tx.lv.t[tRetransmit] = 0
+		if tx.host {
+			// A call the host runs (ForwardInvite): its sink hears, once the lock is released, that
+			// the INVITE ended without a final response.
+			if s := tx.lv.sink; s != nil {
+				f.timedOut = append(f.timedOut, s)
+			}
+			f.forget(tx)
+			return q
+		}
 		if tx.invite {
 			if tx.final == 0 {
 				q = f.answerUp(tx, 408, "Request Timeout", "", q)

@@ -1,0 +1,206 @@
+package sipfast
+
+import (
+	"bytes"
+	"net/netip"
+)
+
+// hostinvite.go: the forwarded INVITE of a call the host runs itself (a call with cards: its
+// controller builds the INVITE it forwards and decides what each response means). The engine keeps
+// the client INVITE transaction toward the next hop (RFC 3261 §17.1.1) with no server side: it puts
+// its Via on the request, retransmits it, ACKs a non-2xx final hop by hop and cancels it, and hands
+// every response to the host as it came, on the goroutine that read it. So the call's responses
+// cost no sipgo client transaction, no queue to the general path's reader, no goroutine per
+// response and no runtime timer, as a plain call's do not.
+
+// ForwardInvite sends req, the INVITE of a call the host runs (its request line, its headers
+// without Herald's Via, its body), to dst over UDP from the engine's first socket that reaches it,
+// on a client INVITE transaction of the engine's: Herald's Via on top (branch BranchPrefix and the
+// transaction's id, so a response finds it as any of the engine's, RFC 3261 §17.1.3), Timer A from
+// T1 doubling and Timer B at 64·T1 (§17.1.1.2), both stopped by a provisional; each non-2xx final
+// is ACKed hop by hop, again for each retransmission of it (§17.1.1.3). sink gets each response as
+// received: every provisional before the final, the first non-2xx final, and
+// every 2xx (a proxy forwards each, RFC 3261 §16.7 step 5); and nil once if the transaction ends
+// without a final response (Timer B). It is called outside the engine's lock, on the goroutine that
+// read the response (within Take: the slice is the datagram as read, valid only during the call)
+// or ran the timer; it must not block. The size of req is the host's to decide
+// (RFC 3261 §18.1.1): max, when not 0, is the largest it sends (Herald's Via included); beyond it,
+// or beyond what a UDP datagram holds, it sends nothing. ForwardInvite returns nil,
+// having sent nothing, when the engine cannot carry the request (no socket reaches dst, the
+// transaction limit, a send error): the host sends it another way.
+func (f *Engine) ForwardInvite(req []byte, dst netip.AddrPort, max int, sink func(res []byte)) *Tx {
+	if sink == nil {
+		return nil
+	}
+	// ended: the host admitted the call and counts it; the engine's call accounting (endCall) is not
+	// this transaction's.
+	tx := f.startClient(req, dst, max, &Tx{invite: true, host: true, ended: true, lv: &txLive{sink: sink}})
+	if tx != nil {
+		f.st.HostInvites.Add(1)
+	}
+	return tx
+}
+
+// CancelInvite sends CANCEL for the INVITE of tx (ForwardInvite), once; as RFC 3261 §9.1 has it, not
+// before a provisional response came (the INVITE keeps its Timer A until then), and retransmitted
+// until its final response. Nothing once the INVITE has its final response.
+func (f *Engine) CancelInvite(tx *Tx) {
+	f.mu.Lock()
+	var q []Datagram
+	if tx.host && tx.final == 0 {
+		q = f.cancelDown(tx, nil)
+	}
+	f.mu.Unlock()
+	f.flush(q)
+}
+
+// EndInvite lets the host go of tx (ForwardInvite): no response reaches its sink after this. An
+// INVITE answered 2xx is forgotten (a retransmitted 2xx is then relayed statelessly, RFC 3261
+// §16.7 step 5); one answered non-2xx is kept until Timer D to ACK each retransmission of its final;
+// one without a final response is cancelled (CancelInvite) and kept until 64·T1 from then, to ACK
+// the 487 and to hand a 2xx that crosses the CANCEL to Host.Late2xx (§15), which confirms and ends
+// that dialog.
+func (f *Engine) EndInvite(tx *Tx) {
+	f.mu.Lock()
+	var q []Datagram
+	if tx.host && tx.lv != nil {
+		tx.lv.sink = nil
+		switch {
+		case tx.final >= 200 && tx.final < 300:
+			f.forget(tx)
+		case tx.final == 0:
+			q = f.cancelDown(tx, nil)
+		}
+	}
+	f.mu.Unlock()
+	f.flush(q)
+}
+
+// hostResponse handles a response to the INVITE of tx (ForwardInvite) and returns what goes out and
+// what the host's sink gets (nil: nothing). Under f.mu.
+func (f *Engine) hostResponse(tx *Tx, m *fmsg, q []Datagram) ([]Datagram, []byte) {
+	lv, code := tx.lv, m.status
+	if lv == nil {
+		return q, nil
+	}
+	if code < 200 {
+		if !lv.gotProv {
+			lv.gotProv = true
+			if tx.state == fsCalling {
+				tx.state = fsProceeding
+			}
+			lv.t[tRetransmit], lv.t[tNoAnswer] = 0, 0 // Timers A and B stop
+			if lv.cncl != nil && lv.t[tCancel] == 0 {
+				q = f.sendCancel(tx, f.now(), q) // the CANCEL held for this provisional (§9.1)
+			}
+			f.relink(tx)
+		}
+		if tx.final != 0 {
+			return q, nil
+		}
+		return q, tx.give(m)
+	}
+	lv.t[tRetransmit], lv.t[tNoAnswer], lv.t[tCancel], lv.cncl = 0, 0, 0, nil
+	if code >= 300 {
+		// Hop-by-hop ACK (RFC 3261 §17.1.1.3), sent again for every retransmission of the final.
+		if lv.ack == nil && lv.fwd != nil {
+			lv.ack = hostHop(lv.fwd, "ACK", m.value(hTo))
+		}
+		if lv.ack != nil {
+			q = append(q, Datagram{tx.conn, lv.ack, lv.down})
+		}
+		if tx.final != 0 {
+			f.relink(tx)
+			return q, nil
+		}
+		tx.final, tx.state = code, fsCompleted
+		tx.end = f.now() + 64*f.t1 // Timer D, at least 32 s over UDP (§17.1.1.2)
+		lv.fwd = nil
+		f.relink(tx)
+		return q, tx.give(m)
+	}
+	// 2xx.
+	if tx.final == 0 {
+		tx.final, tx.state = code, fsAccepted
+		tx.end = f.now() + 64*f.t1 // RFC 6026 Timer M, unless the host lets go first (EndInvite)
+	}
+	if lv.sink == nil {
+		if tx.canceled && lv.fwd != nil {
+			// The CANCEL/200 race (RFC 3261 §15) after the host let go: confirm and end that dialog.
+			f.host.Late2xx(lv.fwd, bytes.Clone(m.buf))
+		} else if d, ok := f.stateless(m); ok {
+			q = append(q, d)
+		}
+		f.relink(tx)
+		return q, nil
+	}
+	f.relink(tx)
+	return q, tx.give(m)
+}
+
+// give is m for the host's sink, nil when the host has let go: the datagram as read, lent for the
+// sink's call only (Take's data, or its normalized copy). Under f.mu.
+func (tx *Tx) give(m *fmsg) []byte {
+	if tx.lv.sink == nil {
+		return nil
+	}
+	return m.buf
+}
+
+// hostHop is hopRequest for the INVITE of a call the host runs (its CANCEL, or the ACK for a
+// non-2xx when to is the response's To), from the request as sent. The host built that request
+// from one its general path checked (core/sipmsg's CheckRequest), so it is read line by line
+// without the scanner's own checks, which refuse what the fast path does not proxy: a tel:
+// Request-URI, more header lines than it indexes. Nil if fwd lacks its start line, a Via or a CSeq.
+func hostHop(fwd []byte, meth string, to []byte) []byte {
+	eol := bytes.Index(fwd, crlf)
+	if eol <= 0 {
+		return nil
+	}
+	start := fwd[:eol]
+	sp1, sp2 := bytes.IndexByte(start, ' '), bytes.LastIndexByte(start, ' ')
+	if sp1 <= 0 || sp2 <= sp1+1 {
+		return nil
+	}
+	var via []byte
+	var cseq uint32
+	haveCSeq := false
+	each := func(yield func(id hdrID, line, value []byte) bool) {
+		for i := eol + 2; i < len(fwd); {
+			e := bytes.Index(fwd[i:], crlf)
+			if e <= 0 { // the blank line ending the headers, or no line end
+				return
+			}
+			line := fwd[i : i+e+2]
+			i += e + 2
+			colon := bytes.IndexByte(line, ':')
+			if colon <= 0 {
+				continue
+			}
+			if !yield(headerID(trimBlanks(line[:colon])), line, trimBlanks(line[colon+1:len(line)-2])) {
+				return
+			}
+		}
+	}
+	each(func(id hdrID, _, v []byte) bool {
+		switch {
+		case id == hVia && via == nil:
+			via = v
+			if c := bytes.IndexByte(v, ','); c >= 0 {
+				via = trimBlanks(v[:c])
+			}
+		case id == hCSeq && !haveCSeq:
+			num, _, _ := bytes.Cut(v, []byte(" "))
+			n, ok := atoi(num)
+			cseq, haveCSeq = uint32(n), ok && n >= 0
+		}
+		return true
+	})
+	if via == nil || !haveCSeq {
+		return nil
+	}
+	lines := func(yield func(id hdrID, line []byte)) {
+		each(func(id hdrID, line, _ []byte) bool { yield(id, line); return true })
+	}
+	return appendHop(make([]byte, 0, 512), meth, start[sp1+1:sp2], via, lines, cseq, to)
+}
