@@ -19,7 +19,7 @@ import (
 // transaction's id, so a response finds it as any of the engine's, RFC 3261 §17.1.3), Timer A from
 // T1 doubling and Timer B at 64·T1 (§17.1.1.2), both stopped by a provisional; each non-2xx final
 // is ACKed hop by hop, again for each retransmission of it (§17.1.1.3). sink gets each response as
-// received: every provisional before the final, the first non-2xx final, and
+// received: every provisional but 100 before the final, the first non-2xx final, and
 // every 2xx (a proxy forwards each, RFC 3261 §16.7 step 5); and nil once if the transaction ends
 // without a final response (Timer B). It is called outside the engine's lock, on the goroutine that
 // read the response (within Take: the slice is the datagram as read, valid only during the call)
@@ -95,7 +95,9 @@ func (f *Engine) hostResponse(tx *Tx, m *fmsg, q []Datagram) ([]Datagram, []byte
 			}
 			f.relink(tx)
 		}
-		if tx.final != 0 {
+		if tx.final != 0 || code == 100 {
+			// A proxy forwards no 100 (RFC 3261 §16.7 step 4) and its call has nothing to do on
+			// one: the host is spared reading it.
 			return q, nil
 		}
 		return q, tx.give(m)

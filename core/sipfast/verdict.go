@@ -167,6 +167,7 @@ type Snapshot struct {
 	DNSFull         uint64 `json:"dns_full" metric:"herald_sip_fast_path_dns_full_total,counter" help:"Requests sent the general way because the name cache was full."`
 	Overload        uint64 `json:"overload" metric:"herald_sip_fast_path_overload_total,counter" help:"Requests answered 503: the fast path held its limit of transactions."`
 	Originated      uint64 `json:"originated" metric:"herald_sip_fast_path_originated_total,counter" help:"Requests Herald originated on the fast path (the UPDATE of its own early dialog)."`
+	HostInvites     uint64 `json:"host_invites" metric:"herald_sip_fast_path_host_invites_total,counter" help:"INVITEs of calls with cards forwarded on the fast path's client transactions."`
 	OwnUnanswered   uint64 `json:"own_unanswered" metric:"herald_sip_fast_path_own_unanswered_total,counter" help:"Requests on Herald's own early dialog its call did not answer within 64*T1 (answered 500)."`
 	Transactions    int    `json:"transactions" metric:"herald_sip_fast_path_transactions,gauge" help:"Transactions the fast path holds."`
 	// Verdicts: every datagram offered to the fast path, by verdict and reason (verdict.go).
@@ -180,6 +181,6 @@ func (f *Stats) Snapshot(transactions int) Snapshot {
 		Retransmissions: f.Retransmissions.Load(), Absorbed: f.Absorbed.Load(), Timeouts: f.Timeouts.Load(),
 		Stray: f.Stray.Load(), SendErrors: f.SendErrors.Load(), Unreadable: f.Unreadable.Load(),
 		DNSLookups: f.DNSLookups.Load(), DNSFailures: f.DNSFailures.Load(), DNSFull: f.DNSFull.Load(),
-		Overload: f.Overload.Load(), OwnUnanswered: f.OwnUnanswered.Load(), Originated: f.Originated.Load(), Transactions: transactions, Verdicts: f.verdictSnapshot(),
+		Overload: f.Overload.Load(), OwnUnanswered: f.OwnUnanswered.Load(), Originated: f.Originated.Load(), HostInvites: f.HostInvites.Load(), Transactions: transactions, Verdicts: f.verdictSnapshot(),
 	}
 }

@@ -460,6 +460,10 @@ func (l *TransportLayer) ClientRequestConnection(ctx context.Context, req *Reque
 // Based on: https://datatracker.ietf.org/doc/html/rfc3261#section-18.2.2
 //
 // NOTE: this normally should be called one time for request transaction
+// serverConnTimeout bounds serverRequestConnection where it may block (Herald patch: the transaction
+// layer's 10 s, moved here).
+const serverConnTimeout = 10 * time.Second
+
 func (l *TransportLayer) serverRequestConnection(ctx context.Context, req *Request) (c Connection, err error) {
 	network := NetworkToLower(req.Transport())
 	transport := l.getTransport(network)
@@ -539,6 +543,11 @@ func (l *TransportLayer) serverRequestConnection(ctx context.Context, req *Reque
 		// IP:       net.ParseIP(uriNetIP(viaHost)),
 	}
 
+	// Herald patch: the bound the transaction layer put around the whole call, made here, where the
+	// call may block (resolving a name, opening a connection): the connection a request over UDP
+	// came on, found by its source above, costs no context and timer.
+	ctx, cancel := context.WithTimeout(ctx, serverConnTimeout)
+	defer cancel()
 	if err := l.resolveRemoteAddr(ctx, network, uriNetIP(viaHost), viaPort, req.Recipient.Scheme, &raddr); err != nil {
 		return nil, err
 	}

@@ -1,0 +1,99 @@
+package sip
+
+// Herald's test of its serverRequestConnection patch (HERALD.md): not upstream's.
+
+import (
+	"fmt"
+	"net"
+	"testing"
+	"time"
+)
+
+// TestHeraldServerTxNoTimeout proves that a server transaction for a request over UDP from an
+// address whose connection the transport knows is made without the 10 s context and timer
+// upstream made around every connection lookup (serverConnTimeout now bounds only the lookups
+// that may block: a name to resolve, a connection to open). The transaction is made in
+// serverTxAllocs allocations; upstream's context.WithTimeout took four more (11). A request whose
+// source has no connection is still answered a connection (the slow path keeps its bound).
+func TestHeraldServerTxNoTimeout(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts differ under the race detector")
+	}
+	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tpl := NewTransportLayer(net.DefaultResolver, NewParser(), nil)
+	t.Cleanup(func() { tpl.Close() })
+	txl := NewTransactionLayer(tpl)
+	got := make(chan *Request, 1)
+	txl.OnRequest(func(r *Request, tx *ServerTx) {
+		select {
+		case got <- r:
+		default:
+		}
+	})
+	go tpl.ServeUDP(pc)
+
+	// One datagram from the peer, so that the transport knows its connection (as every request
+	// Herald handles over UDP has come in on it).
+	peer, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	src := peer.LocalAddr().String()
+	mk := func(i int) []byte {
+		return fmt.Appendf(nil, "OPTIONS sip:herald@%s SIP/2.0\r\nVia: SIP/2.0/UDP %s;branch=z9hG4bKt%d;rport\r\n"+
+			"From: <sip:a@x>;tag=f\r\nTo: <sip:herald@x>\r\nCall-ID: c%d\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+			pc.LocalAddr(), src, i, i)
+	}
+	if _, err := peer.WriteTo(mk(-1), pc.LocalAddr()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-got:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the first request never reached the handler")
+	}
+
+	const runs = 100
+	reqs := make([]*Request, runs+1)
+	keys := make([]string, runs+1)
+	for i := range reqs {
+		msg, err := NewParser().ParseSIP(mk(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		reqs[i] = msg.(*Request)
+		reqs[i].SetTransport("UDP")
+		reqs[i].SetSource(src)
+		if keys[i], err = makeServerTxKey(reqs[i], ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n := 0
+	a := testing.AllocsPerRun(runs, func() {
+		if err := txl.serverTxRequest(reqs[n], keys[n]); err != nil {
+			t.Fatal(err)
+		}
+		n++
+	})
+	t.Logf("allocations per server transaction: %.1f", a)
+	if a > serverTxAllocs {
+		t.Errorf("a server transaction for a request over UDP from a known source takes %.0f allocations, want at most %d", a, serverTxAllocs)
+	}
+
+	// A source the transport has no connection for still gets one, under the bound.
+	unknown := reqs[0].Clone()
+	unknown.SetSource("127.0.0.1:9")
+	c, err := tpl.serverRequestConnection(t.Context(), unknown)
+	if err != nil || c == nil {
+		t.Fatalf("a request from a new source: connection %v, %v", c, err)
+	}
+	c.TryClose()
+}
+
+// serverTxAllocs is what a server transaction for a request over UDP from a known source costs
+// (TestHeraldServerTxNoTimeout), measured with Go 1.26.
+const serverTxAllocs = 7
