@@ -235,8 +235,17 @@ func (g general) ReadFrom(p []byte) (int, net.Addr, error) {
 }
 
 func (g general) WriteTo(p []byte, a net.Addr) (int, error) { return g.s.pc.WriteTo(p, a) }
-func (g general) Close() error                              { return g.s.Close() }
-func (g general) LocalAddr() net.Addr                       { return g.s.pc.LocalAddr() }
+
+// WriteToUDPAddrPort sends p to a without allocating an address (sipgo's UDP writes take this way
+// when the destination is an IP address and port: a Herald patch in netio/sipgo).
+func (g general) WriteToUDPAddrPort(p []byte, a netip.AddrPort) (int, error) {
+	if uc, ok := g.s.pc.(*net.UDPConn); ok {
+		return uc.WriteToUDPAddrPort(p, a)
+	}
+	return g.s.pc.WriteTo(p, net.UDPAddrFromAddrPort(a))
+}
+func (g general) Close() error        { return g.s.Close() }
+func (g general) LocalAddr() net.Addr { return g.s.pc.LocalAddr() }
 
 // SetDeadline sets the write deadline only: reads are the Socket's.
 func (g general) SetDeadline(t time.Time) error { return g.s.pc.SetWriteDeadline(t) }

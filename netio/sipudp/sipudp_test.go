@@ -276,3 +276,37 @@ func TestGeneralPooledCopies(t *testing.T) {
 		t.Fatalf("%d dropped", d)
 	}
 }
+
+// TestGeneralWriteToUDPAddrPort: what the general stack sends to a netip.AddrPort (sipgo's UDP
+// writes to an address, a Herald patch in netio/sipgo) leaves from the socket whole, whether the
+// socket is a *net.UDPConn (no address allocated) or another PacketConn.
+func TestGeneralWriteToUDPAddrPort(t *testing.T) {
+	recv := listen(t, "udp4", "127.0.0.1:0")
+	defer recv.Close()
+	to := recv.LocalAddr().(*net.UDPAddr).AddrPort()
+	for _, tc := range []struct {
+		name string
+		wrap bool
+	}{{"udp conn", false}, {"other packet conn", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			var pc net.PacketConn = listen(t, "udp4", "127.0.0.1:0")
+			defer pc.Close()
+			if tc.wrap {
+				pc = wrapped{pc}
+			}
+			g := New(pc, Options{}).General().(interface {
+				WriteToUDPAddrPort([]byte, netip.AddrPort) (int, error)
+			})
+			msg := []byte("SIP/2.0 180 Ringing\r\n\r\n")
+			if n, err := g.WriteToUDPAddrPort(msg, to); err != nil || n != len(msg) {
+				t.Fatalf("wrote %d, %v", n, err)
+			}
+			buf := make([]byte, 64)
+			_ = recv.SetReadDeadline(time.Now().Add(3 * time.Second))
+			n, from, err := recv.ReadFrom(buf)
+			if err != nil || !bytes.Equal(buf[:n], msg) || from.String() != pc.LocalAddr().String() {
+				t.Fatalf("received %q from %v (%v), want %q from %v", buf[:n], from, err, msg, pc.LocalAddr())
+			}
+		})
+	}
+}

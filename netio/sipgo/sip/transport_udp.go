@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 )
 
@@ -335,6 +336,21 @@ func (c *UDPConnection) WriteMsg(msg Message) error {
 	var n int
 	var err error
 
+	// Herald patch: to an IP address and port, through a connection that takes a netip.AddrPort,
+	// without the address parsed into a net.IP and a *net.UDPAddr per message (writeAddrPort).
+	if w, ok := c.PacketConn.(addrPortWriter); ok && !SIPDebug {
+		if ap, ok := udpAddrPort(msg); ok {
+			n, err = w.WriteToUDPAddrPort(data, ap)
+			if err != nil {
+				return fmt.Errorf("udp conn %s err. %w", c.PacketConn.LocalAddr().String(), err)
+			}
+			if n != len(data) {
+				return fmt.Errorf("fail to write full message")
+			}
+			return nil
+		}
+	}
+
 	a := msg.remoteAddress() // Destination should be already resolved by transport layer
 	if a.IP == nil {
 		// Do fallback
@@ -368,4 +384,29 @@ func (c *UDPConnection) WriteMsg(msg Message) error {
 		return fmt.Errorf("fail to write full message")
 	}
 	return nil
+}
+
+// addrPortWriter is a packet connection that sends to a netip.AddrPort without allocating an
+// address per write (*net.UDPConn; Herald's netio/sipudp sockets). Herald patch.
+type addrPortWriter interface {
+	WriteToUDPAddrPort(b []byte, addr netip.AddrPort) (int, error)
+}
+
+// udpAddrPort is where msg goes as an IP address and port, as WriteMsg reads it (a request's
+// resolved remote address, else the destination, which is what a response's remoteAddress parses),
+// false when it is a name, has a zone or no port: WriteMsg's own parsing handles those. Herald patch.
+func udpAddrPort(msg Message) (netip.AddrPort, bool) {
+	if r, ok := msg.(*Request); ok && r.raddr.IP != nil {
+		a := r.raddr
+		ip, ok := netip.AddrFromSlice(a.IP)
+		if !ok || a.Zone != "" || a.Port <= 0 || a.Port > 65535 {
+			return netip.AddrPort{}, false
+		}
+		return netip.AddrPortFrom(ip.Unmap(), uint16(a.Port)), true
+	}
+	ap, err := netip.ParseAddrPort(msg.Destination())
+	if err != nil || ap.Addr().Zone() != "" || ap.Port() == 0 {
+		return netip.AddrPort{}, false
+	}
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), true
 }

@@ -1,8 +1,9 @@
 package sip
 
-// Herald's test of its serverRequestConnection patch (HERALD.md): not upstream's.
+// Herald's tests of its transport patches (HERALD.md): not upstream's.
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"testing"
@@ -87,7 +88,7 @@ func TestHeraldServerTxNoTimeout(t *testing.T) {
 	// A source the transport has no connection for still gets one, under the bound.
 	unknown := reqs[0].Clone()
 	unknown.SetSource("127.0.0.1:9")
-	c, err := tpl.serverRequestConnection(t.Context(), unknown)
+	c, err := tpl.serverRequestConnection(context.Background(), unknown)
 	if err != nil || c == nil {
 		t.Fatalf("a request from a new source: connection %v, %v", c, err)
 	}
@@ -97,3 +98,50 @@ func TestHeraldServerTxNoTimeout(t *testing.T) {
 // serverTxAllocs is what a server transaction for a request over UDP from a known source costs
 // (TestHeraldServerTxNoTimeout), measured with Go 1.26.
 const serverTxAllocs = 7
+
+// TestHeraldUDPWriteAddrPort proves that a message written over UDP to an IP address and port,
+// through a connection that takes a netip.AddrPort (*net.UDPConn, Herald's sipudp sockets), costs
+// no address parsed per message: two allocations fewer than the old way (a response's
+// remoteAddress parsed its destination into a net.IP, and the *net.UDPAddr escaped), which a
+// connection without the method still takes. The message arrives whole either way.
+func TestHeraldUDPWriteAddrPort(t *testing.T) {
+	recv, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer recv.Close()
+	send, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer send.Close()
+	c := &UDPConnection{PacketConn: send, PacketAddr: send.LocalAddr().String()}
+	res := NewResponse(180, "Ringing")
+	res.AppendHeader(NewHeader("Call-ID", "c1"))
+	res.SetDestination(recv.LocalAddr().String())
+	if err := c.WriteMsg(res); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 2048)
+	_ = recv.SetReadDeadline(time.Now().Add(5 * time.Second))
+	n, _, err := recv.ReadFrom(buf)
+	if err != nil || string(buf[:n]) != res.String() {
+		t.Fatalf("received %q (%v), want %q", buf[:n], err, res.String())
+	}
+	// The old way: a connection without WriteToUDPAddrPort.
+	old := &UDPConnection{PacketConn: struct{ net.PacketConn }{send}, PacketAddr: c.PacketAddr}
+	if !raceEnabled {
+		a := testing.AllocsPerRun(100, func() { _ = c.WriteMsg(res) })
+		b := testing.AllocsPerRun(100, func() { _ = old.WriteMsg(res) })
+		t.Logf("allocations per UDP write: %.0f, the old way %.0f", a, b)
+		if a > b-2 {
+			t.Errorf("a UDP write to an address allocates %.0f times, the old way %.0f: want two fewer", a, b)
+		}
+	}
+	if err := old.WriteMsg(res); err != nil {
+		t.Fatal(err)
+	}
+	if n, _, err := recv.ReadFrom(buf); err != nil || string(buf[:n]) != res.String() {
+		t.Fatalf("the old way: received %q (%v)", buf[:n], err)
+	}
+}
