@@ -533,6 +533,9 @@ func (f *Engine) take(m *fmsg, data []byte, src netip.AddrPort, c Conn) Reason {
 		}
 		norm := f.host.Normalize(data)
 		if norm == nil || !m.scan(norm) {
+			if norm != nil && f.hostLoose(m, norm) {
+				return ReasonResponse
+			}
 			f.st.Unreadable.Add(1)
 			return ReasonUnreadable
 		}

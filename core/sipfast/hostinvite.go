@@ -206,3 +206,74 @@ func hostHop(fwd []byte, meth string, to []byte) []byte {
 	}
 	return appendHop(make([]byte, 0, 512), meth, start[sp1+1:sp2], via, lines, cseq, to)
 }
+
+// hostLoose gives a response the scanner refuses even as the general path prints it (more header
+// lines than it indexes) to the transaction it answers when that is the INVITE of a call the host
+// runs (ForwardInvite), read leniently: its status, its top Via's branch, its CSeq method and its
+// To, which is all hostResponse reads. The call's general-path parser reads it as sipgo would have
+// when the INVITE went out on sipgo; any other response stays unreadable. Reports whether it took
+// the response. m is Take's, so that its recovery net releases the lock taken here.
+func (f *Engine) hostLoose(m *fmsg, data []byte) bool {
+	*m = fmsg{buf: data, mf: -1}
+	for i := range m.at {
+		m.at[i] = -1
+	}
+	if len(data) < 12 || !bytes.HasPrefix(data, []byte("SIP/2.0 ")) || data[11] != ' ' {
+		return false
+	}
+	code, ok := atoi(data[8:11])
+	if !ok || code < 100 || code > 699 {
+		return false
+	}
+	m.status = code
+	var branch []byte
+	for i := bytes.Index(data, crlf) + 2; i > 1 && i < len(data); {
+		e := bytes.Index(data[i:], crlf)
+		if e <= 0 {
+			break
+		}
+		line := data[i : i+e]
+		colon := bytes.IndexByte(line, ':')
+		if colon > 0 {
+			vs := i + colon + 1
+			for vs < i+e && (data[vs] == ' ' || data[vs] == '\t') {
+				vs++
+			}
+			v := data[vs : i+e]
+			switch id := headerID(trimBlanks(line[:colon])); {
+			case id == hVia && branch == nil:
+				if b := bytes.Index(v, []byte(";branch=")); b >= 0 {
+					branch = v[b+len(";branch="):]
+					if end := bytes.IndexAny(branch, ";, \t"); end >= 0 {
+						branch = branch[:end]
+					}
+				}
+			case id == hCSeq && m.cseqM == 0:
+				if sp := bytes.LastIndexByte(v, ' '); sp >= 0 {
+					m.cseqM = methodOf(trimBlanks(v[sp+1:]))
+				}
+			case id == hTo && m.at[hTo] < 0:
+				m.at[hTo], m.hdr[0], m.n = 0, hline{id: hTo, val: span{vs, i + e}}, 1
+			}
+		}
+		i += e + 2
+	}
+	id, ok := idOf(branch)
+	if !ok || m.cseqM != mINVITE || m.at[hTo] < 0 {
+		return false
+	}
+	f.lock(m)
+	tx := f.out[id]
+	if tx == nil || !tx.host || tx.lv == nil {
+		f.unlock(m)
+		return false
+	}
+	sink := tx.lv.sink
+	q, give := f.hostResponse(tx, m, nil)
+	f.unlock(m)
+	f.flush(q)
+	if give != nil {
+		sink(give)
+	}
+	return true
+}
