@@ -167,24 +167,8 @@ func hostHop(fwd []byte, meth string, to []byte) []byte {
 	var via []byte
 	var cseq uint32
 	haveCSeq := false
-	each := func(yield func(id hdrID, line, value []byte) bool) {
-		for i := eol + 2; i < len(fwd); {
-			e := bytes.Index(fwd[i:], crlf)
-			if e <= 0 { // the blank line ending the headers, or no line end
-				return
-			}
-			line := fwd[i : i+e+2]
-			i += e + 2
-			colon := bytes.IndexByte(line, ':')
-			if colon <= 0 {
-				continue
-			}
-			if !yield(headerID(trimBlanks(line[:colon])), line, trimBlanks(line[colon+1:len(line)-2])) {
-				return
-			}
-		}
-	}
-	each(func(id hdrID, _, v []byte) bool {
+	looseLines(fwd, eol+2, func(id hdrID, _ []byte, vs span) bool {
+		v := vs.of(fwd)
 		switch {
 		case id == hVia && via == nil:
 			via = v
@@ -202,7 +186,7 @@ func hostHop(fwd []byte, meth string, to []byte) []byte {
 		return nil
 	}
 	lines := func(yield func(id hdrID, line []byte)) {
-		each(func(id hdrID, line, _ []byte) bool { yield(id, line); return true })
+		looseLines(fwd, eol+2, func(id hdrID, line []byte, _ span) bool { yield(id, line); return true })
 	}
 	return appendHop(make([]byte, 0, 512), meth, start[sp1+1:sp2], via, lines, cseq, to)
 }
@@ -227,37 +211,29 @@ func (f *Engine) hostLoose(m *fmsg, data []byte) bool {
 	}
 	m.status = code
 	var branch []byte
-	for i := bytes.Index(data, crlf) + 2; i > 1 && i < len(data); {
-		e := bytes.Index(data[i:], crlf)
-		if e <= 0 {
-			break
-		}
-		line := data[i : i+e]
-		colon := bytes.IndexByte(line, ':')
-		if colon > 0 {
-			vs := i + colon + 1
-			for vs < i+e && (data[vs] == ' ' || data[vs] == '\t') {
-				vs++
-			}
-			v := data[vs : i+e]
-			switch id := headerID(trimBlanks(line[:colon])); {
-			case id == hVia && branch == nil:
-				if b := bytes.Index(v, []byte(";branch=")); b >= 0 {
-					branch = v[b+len(";branch="):]
-					if end := bytes.IndexAny(branch, ";, \t"); end >= 0 {
-						branch = branch[:end]
-					}
-				}
-			case id == hCSeq && m.cseqM == 0:
-				if sp := bytes.LastIndexByte(v, ' '); sp >= 0 {
-					m.cseqM = methodOf(trimBlanks(v[sp+1:]))
-				}
-			case id == hTo && m.at[hTo] < 0:
-				m.at[hTo], m.hdr[0], m.n = 0, hline{id: hTo, val: span{vs, i + e}}, 1
-			}
-		}
-		i += e + 2
+	eol := bytes.Index(data, crlf)
+	if eol < 0 {
+		return false
 	}
+	looseLines(data, eol+2, func(id hdrID, _ []byte, vs span) bool {
+		v := vs.of(data)
+		switch {
+		case id == hVia && branch == nil:
+			if b := bytes.Index(v, []byte(";branch=")); b >= 0 {
+				branch = v[b+len(";branch="):]
+				if end := bytes.IndexAny(branch, ";, \t"); end >= 0 {
+					branch = branch[:end]
+				}
+			}
+		case id == hCSeq && m.cseqM == 0:
+			if sp := bytes.LastIndexByte(v, ' '); sp >= 0 {
+				m.cseqM = methodOf(trimBlanks(v[sp+1:]))
+			}
+		case id == hTo && m.at[hTo] < 0:
+			m.at[hTo], m.hdr[0], m.n = 0, hline{id: hTo, val: vs}, 1
+		}
+		return true
+	})
 	id, ok := idOf(branch)
 	if !ok || m.cseqM != mINVITE || m.at[hTo] < 0 {
 		return false
@@ -276,4 +252,31 @@ func (f *Engine) hostLoose(m *fmsg, data []byte) bool {
 		sink(give)
 	}
 	return true
+}
+
+// looseLines yields msg's header lines from offset i on (each with its CRLF, its header's id and its
+// value's span, blanks trimmed) until the blank line that ends them or yield's false, without the
+// scanner's checks: what hostHop and hostLoose read of a message the scanner refuses. A line
+// without a colon is skipped.
+func looseLines(msg []byte, i int, yield func(id hdrID, line []byte, value span) bool) {
+	for i < len(msg) {
+		e := bytes.Index(msg[i:], crlf)
+		if e <= 0 { // the blank line ending the headers, or no line end
+			return
+		}
+		line := msg[i : i+e+2]
+		if colon := bytes.IndexByte(line, ':'); colon > 0 {
+			vs, ve := i+colon+1, i+e
+			for vs < ve && (msg[vs] == ' ' || msg[vs] == '\t') {
+				vs++
+			}
+			for ve > vs && (msg[ve-1] == ' ' || msg[ve-1] == '\t') {
+				ve--
+			}
+			if !yield(headerID(trimBlanks(line[:colon])), line, span{vs, ve}) {
+				return
+			}
+		}
+		i += e + 2
+	}
 }
