@@ -93,6 +93,10 @@ func TestEngineInviteOrderNeverBlocks(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Done not closed after Timer B")
 	}
+	// Done closes before the OnTerminate functions run (end): wait for them.
+	for deadline := time.Now().Add(5 * time.Second); !ended.Load() && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
 	if !ended.Load() || !errors.Is(ti.Err(), sip.ErrTransactionTimeout) || ti.OnTerminate(func(string, error) {}) {
 		t.Fatalf("after the end: ended %t, Err %v", ended.Load(), ti.Err())
 	}
