@@ -266,12 +266,16 @@ func TestHostHopSameAsHopRequest(t *testing.T) {
 // longReply is reply with more header lines than the scanner indexes (a response the general path
 // reads, which sipgo would have handed to a call whose INVITE went out on sipgo).
 func longReply(req []byte, status, tag string) []byte {
-	r := reply(req, status, tag)
+	return padReply(reply(req, status, tag), maxHeaderLines+1)
+}
+
+// padReply is r with n header lines more, right after its status line (before its Via).
+func padReply(r []byte, n int) []byte {
 	head, rest, _ := bytes.Cut(r, []byte("\r\n"))
 	var b bytes.Buffer
 	b.Write(head)
 	b.WriteString("\r\n")
-	for range maxFastHeaders + 1 {
+	for range n {
 		b.WriteString("P-Extra: x\r\n")
 	}
 	b.Write(rest)

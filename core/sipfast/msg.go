@@ -190,23 +190,30 @@ type hline struct {
 	val  span
 }
 
-// maxFastHeaders bounds the header lines the scanner indexes; a message with more goes the
-// general way.
-const maxFastHeaders = 64
+// maxHeaderLines bounds the header lines the scanner indexes; a message with more goes the general
+// way (a response to the engine's own request is read leniently, hostLoose, or counted unreadable).
+// It is far above what a SIP network sends, long Via and Record-Route chains included, and bounds the
+// index a hostile datagram makes the reader build. The first maxFastHeaders lines are indexed inside
+// the fmsg, on the reader's stack; only a longer message costs an allocation.
+const (
+	maxHeaderLines = 512
+	maxFastHeaders = 64
+)
 
 // fmsg is one scanned datagram. It refers into buf, which the caller must not reuse while it is in
 // use (sipgo's read buffer: the fast path is done with it before the next read).
 type fmsg struct {
 	buf    []byte
 	isReq  bool
-	method method // requests
-	status int    // responses
-	ruri   span   // requests: the Request-URI
-	start  span   // the start line with its CRLF
-	body   int    // offset of the body
-	hdr    [maxFastHeaders]hline
+	method method                // requests
+	status int                   // responses
+	ruri   span                  // requests: the Request-URI
+	start  span                  // the start line with its CRLF
+	body   int                   // offset of the body
+	hdr    [maxFastHeaders]hline // the first header lines (h)
+	more   []hline               // the lines after the first maxFastHeaders (h)
 	n      int
-	at     [numHeaderIDs]int8 // index in hdr of the first line of each header, -1 when absent
+	at     [numHeaderIDs]int16 // index (h) of the first line of each header, -1 when absent
 
 	cseq    uint32
 	cseqM   method
@@ -223,7 +230,7 @@ type fmsg struct {
 // scan indexes buf. It reports false for anything the fast path leaves to the general path.
 func (m *fmsg) scan(buf []byte) bool {
 	m.buf = buf
-	m.n = 0
+	m.n, m.more = 0, m.more[:0]
 	m.mf = -1
 	m.toTag, m.proxyRq = false, false
 	m.branch, m.rport = span{}, span{}
@@ -247,7 +254,7 @@ func (m *fmsg) scan(buf []byte) bool {
 			m.body = i + 2
 			break
 		}
-		if buf[i] == ' ' || buf[i] == '\t' || m.n == maxFastHeaders {
+		if buf[i] == ' ' || buf[i] == '\t' || m.n == maxHeaderLines {
 			return false // folded line, or too many headers
 		}
 		e := bytes.Index(buf[i:], crlf)
@@ -280,7 +287,7 @@ func (m *fmsg) scan(buf []byte) bool {
 					return false
 				}
 			} else {
-				m.at[id] = int8(m.n)
+				m.at[id] = int16(m.n)
 			}
 		}
 		if id == hProxyRequire {
@@ -289,7 +296,11 @@ func (m *fmsg) scan(buf []byte) bool {
 		if !checkLine(id, buf[vs:ve]) {
 			return false
 		}
-		m.hdr[m.n] = hline{id: id, line: span{i, i + e + 2}, val: span{vs, ve}}
+		if hl := (hline{id: id, line: span{i, i + e + 2}, val: span{vs, ve}}); m.n < maxFastHeaders {
+			m.hdr[m.n] = hl
+		} else {
+			m.more = append(m.more, hl)
+		}
 		m.n++
 		i += e + 2
 	}
@@ -377,7 +388,15 @@ func (m *fmsg) value(id hdrID) []byte {
 	if m.at[id] < 0 {
 		return nil
 	}
-	return m.hdr[m.at[id]].val.of(m.buf)
+	return m.h(int(m.at[id])).val.of(m.buf)
+}
+
+// h is header line i (0 <= i < m.n).
+func (m *fmsg) h(i int) *hline {
+	if i < maxFastHeaders {
+		return &m.hdr[i]
+	}
+	return &m.more[i-maxFastHeaders]
 }
 
 func (m *fmsg) scanCSeq() bool {
@@ -401,7 +420,7 @@ func (m *fmsg) scanCSeq() bool {
 // scanTopVia reads the first value of the first Via line: SIP/2.0/UDP sent-by, its branch and a bare
 // rport. Only UDP: the fast path serves UDP on both sides.
 func (m *fmsg) scanTopVia() bool {
-	h := m.hdr[m.at[hVia]]
+	h := *m.h(int(m.at[hVia]))
 	v := h.val.of(m.buf)
 	if bytes.IndexByte(v, '"') >= 0 || !hasPrefixFold(v, "sip/2.0/udp ") {
 		return false

@@ -438,7 +438,7 @@ func TestFastScanRejects(t *testing.T) {
 		return func(hs []string) []string { return withHdr(hs, name, r...) }
 	}
 	inv := string(fastInvite())
-	many := make([]string, maxFastHeaders)
+	many := make([]string, maxHeaderLines)
 	for i := range many {
 		many[i] = "X-Filler-" + strconv.Itoa(i) + ": x"
 	}
@@ -490,7 +490,7 @@ func TestFastScanRejects(t *testing.T) {
 		{name: "CSeq above 2^31-1", data: fsInv(repl("CSeq", "CSeq: 2147483648 INVITE"))},
 		{name: "CSeq not a number", data: fsInv(repl("CSeq", "CSeq: -1 INVITE"))},
 		{name: "response to an unknown method", data: fs200("CSeq", "CSeq: 1 OPTIONS")},
-		{name: "more than maxFastHeaders headers", data: fsInv(add(many...))},
+		{name: "more than maxHeaderLines headers", data: fsInv(add(many...))},
 		{name: "unknown method", data: []byte(strings.ReplaceAll(strings.Replace(inv, "INVITE sip:", "OPTIONS sip:", 1), "CSeq: 1 INVITE", "CSeq: 1 OPTIONS"))},
 		{name: "method in lower case", data: []byte(strings.ReplaceAll(strings.Replace(inv, "INVITE sip:", "invite sip:", 1), "CSeq: 1 INVITE", "CSeq: 1 invite"))},
 		{name: "extension method", data: []byte(strings.ReplaceAll(strings.Replace(inv, "INVITE sip:", "MESSAGE sip:", 1), "CSeq: 1 INVITE", "CSeq: 1 MESSAGE"))},

@@ -184,7 +184,7 @@ func appendAnswerHeaders(b []byte, m *fmsg, src netip.AddrPort, forwarded bool, 
 	top := true
 	var to *hline
 	for i := 0; i < m.n; i++ {
-		h := &m.hdr[i]
+		h := m.h(i)
 		switch h.id {
 		case hVia:
 			if top {
@@ -466,10 +466,10 @@ func hopRequest(fwd []byte, meth string, to []byte) []byte {
 	if !m.scan(fwd) {
 		return nil
 	}
-	top := &m.hdr[m.at[hVia]]
+	top := m.h(int(m.at[hVia]))
 	lines := func(yield func(id hdrID, line []byte)) {
 		for i := 0; i < m.n; i++ {
-			h := &m.hdr[i]
+			h := m.h(i)
 			yield(h.id, fwd[h.line.a:h.line.b])
 		}
 	}

@@ -11,7 +11,7 @@ import (
 // for 64·T1 (Timer J), so every byte of slack is held per finished call.
 func stripVia(m *fmsg) []byte {
 	buf := m.buf
-	h := &m.hdr[m.at[hVia]]
+	h := m.h(int(m.at[hVia]))
 	var rest []byte // more values on the line: kept
 	more := m.viaEnd < h.val.b
 	n := h.line.a + len(buf) - h.line.b
@@ -214,7 +214,7 @@ func (f *Engine) stateless(m *fmsg) (Datagram, bool) {
 
 // viaTarget is where a response goes by the top Via of m: received/rport, else sent-by.
 func viaTarget(m *fmsg) (netip.AddrPort, bool) {
-	h := &m.hdr[m.at[hVia]]
+	h := m.h(int(m.at[hVia]))
 	top := m.buf[h.val.a:m.viaEnd]
 	top = top[len("SIP/2.0/UDP "):]
 	semi := bytes.IndexByte(top, ';')

@@ -99,10 +99,10 @@ func (m *fmsg) eachRoute(fn func(uri []byte) bool) {
 		return
 	}
 	for i := int(m.at[hRoute]); i < m.n; i++ {
-		if m.hdr[i].id != hRoute {
+		if m.h(i).id != hRoute {
 			continue
 		}
-		v := m.hdr[i].val.of(m.buf)
+		v := m.h(i).val.of(m.buf)
 		for len(v) > 0 {
 			e := entryEnd(v)
 			uri, _, ok := nameAddr(trimBlanks(v[:e]))
@@ -159,7 +159,7 @@ func (f *Engine) forwardRequest(m *fmsg, src netip.AddrPort, r route, branch []b
 	pop := r.pop
 	firstVia := true
 	for i := 0; i < m.n; i++ {
-		h := &m.hdr[i]
+		h := m.h(i)
 		switch {
 		case h.id == hVia && firstVia:
 			firstVia = false
@@ -286,10 +286,10 @@ func (m *fmsg) hasOptionTag(id hdrID, tag string) bool {
 		return false
 	}
 	for i := int(m.at[id]); i < m.n; i++ {
-		if m.hdr[i].id != id {
+		if m.h(i).id != id {
 			continue
 		}
-		for v := m.hdr[i].val.of(m.buf); len(v) > 0; {
+		for v := m.h(i).val.of(m.buf); len(v) > 0; {
 			t := v
 			if c := bytes.IndexByte(v, ','); c >= 0 {
 				t, v = v[:c], v[c+1:]
