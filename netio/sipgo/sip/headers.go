@@ -780,7 +780,7 @@ func (h *CSeqHeader) Value() string {
 }
 
 func (h *CSeqHeader) valueStringWrite(buffer io.StringWriter) {
-	buffer.WriteString(strconv.Itoa(int(h.SeqNo)))
+	writeInt(buffer, int(h.SeqNo)) // Herald patch (writeInt)
 	buffer.WriteString(" ")
 	buffer.WriteString(string(h.MethodName))
 }
@@ -865,11 +865,11 @@ func (h ContentLengthHeader) String() string {
 func (h ContentLengthHeader) StringWrite(buffer io.StringWriter) {
 	buffer.WriteString(h.Name())
 	buffer.WriteString(": ")
-	buffer.WriteString(h.Value())
+	writeInt(buffer, int(h)) // Herald patch (writeInt)
 }
 
 func (h *ContentLengthHeader) valueStringWrite(buffer io.StringWriter) {
-	buffer.WriteString(h.Value())
+	writeInt(buffer, int(*h)) // Herald patch (writeInt)
 }
 
 func (h *ContentLengthHeader) Name() string { return "Content-Length" }
@@ -931,7 +931,7 @@ func (h *ViaHeader) valueStringWrite(buffer io.StringWriter) {
 
 	if h.Port > 0 {
 		buffer.WriteString(":")
-		buffer.WriteString(strconv.Itoa(h.Port))
+		writeInt(buffer, h.Port) // Herald patch (writeInt)
 	}
 
 	if h.Params != nil && h.Params.Length() > 0 {

@@ -62,10 +62,9 @@ func (res *Response) StartLine() string {
 }
 
 func (res *Response) StartLineWrite(buffer io.StringWriter) {
-	statusCode := strconv.Itoa(int(res.StatusCode))
 	buffer.WriteString(res.SipVersion)
 	buffer.WriteString(" ")
-	buffer.WriteString(statusCode)
+	writeInt(buffer, int(res.StatusCode)) // Herald patch: no string for the code (writeInt)
 	buffer.WriteString(" ")
 	buffer.WriteString(res.Reason)
 }

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"reflect"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -358,7 +357,7 @@ func makeServerTxKey(msg Message, asMethod RequestMethod) (string, error) {
 		builder.WriteString(TxSeperator)
 		builder.WriteString(firstViaHop.Host)
 		builder.WriteString(TxSeperator)
-		builder.WriteString(strconv.Itoa(port))
+		writeInt(&builder, port) // Herald patch (writeInt)
 		builder.WriteString(TxSeperator)
 		builder.WriteString(string(method))
 
@@ -384,7 +383,7 @@ func makeServerTxKey(msg Message, asMethod RequestMethod) (string, error) {
 	builder.WriteString(TxSeperator)
 	builder.WriteString(string(method))
 	builder.WriteString(TxSeperator)
-	builder.WriteString(strconv.Itoa(int(cseq.SeqNo)))
+	writeInt(&builder, int(cseq.SeqNo)) // Herald patch (writeInt)
 	builder.WriteString(TxSeperator)
 	firstViaHop.StringWrite(&builder)
 	builder.WriteString(TxSeperator)

@@ -93,7 +93,7 @@ func (uri *Uri) StringWrite(buffer io.StringWriter) {
 	// Optional port number.
 	if uri.Port > 0 {
 		buffer.WriteString(":")
-		buffer.WriteString(strconv.Itoa(uri.Port))
+		writeInt(buffer, uri.Port) // Herald patch (writeInt)
 	}
 
 	// Herald patch: the parameters and headers are written into buffer (ToStringWrite, the same

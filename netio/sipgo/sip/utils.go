@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"reflect"
 	"runtime"
+	"strconv"
 	"strings"
 )
 
@@ -435,4 +436,21 @@ func printStack(args ...any) {
 	n := runtime.Stack(buf, false)
 	fmt.Println(args...)
 	fmt.Println(string(buf[:n]))
+}
+
+// Herald patch: writeInt writes n in decimal to buffer without a string of its own when buffer is
+// one of the standard library's buffers (the transports write messages to a bytes.Buffer, the
+// transaction keys are built in a strings.Builder): the digits are appended on the stack and
+// copied in. strconv.Itoa allocates for every number above 99, a status code, a port, a CSeq
+// number or a Content-Length on every message written. Same text.
+func writeInt(buffer io.StringWriter, n int) {
+	var b [20]byte
+	switch w := buffer.(type) {
+	case *bytes.Buffer:
+		w.Write(strconv.AppendInt(b[:0], int64(n), 10))
+	case *strings.Builder:
+		w.Write(strconv.AppendInt(b[:0], int64(n), 10))
+	default:
+		buffer.WriteString(strconv.Itoa(n))
+	}
 }
