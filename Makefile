@@ -32,7 +32,7 @@ package: build
 test:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 15m ./... github.com/emiago/sipgo/sip
-	$(GO) test -count=1 -run '^(TestNewID|TestHeraldParseAllocs|TestHeraldServerTxNoTimeout|TestHeraldUDPWriteAddrPort|TestHeraldWriteInt)$$' ./core/push github.com/emiago/sipgo/sip
+	$(GO) test -count=1 -run '^(TestNewID|TestHeraldParseAllocs|TestHeraldServerTxNoTimeout|TestHeraldUDPWriteAddrPort|TestHeraldWriteInt|TestHeraldParamsOneAllocation)$$' ./core/push github.com/emiago/sipgo/sip
 	$(MAKE) fuzz-ci
 
 test-short:

@@ -60,3 +60,30 @@ func TestHeraldWriteInt(t *testing.T) {
 		}
 	}
 }
+
+// TestHeraldParamsOneAllocation: a Via's parameters are read into one allocation, sized by their
+// separators, where append grew the slice from empty once per parameter (three for branch, rport
+// and received); the same parameters either way, and none made for an empty list.
+func TestHeraldParamsOneAllocation(t *testing.T) {
+	const s = "branch=z9hG4bK1;rport=5060;received=192.0.2.1, SIP/2.0/UDP 192.0.2.2;branch=z9hG4bK2"
+	var p HeaderParams
+	n, err := UnmarshalHeaderParams(s, ';', ',', &p)
+	if err != nil || n != strings.IndexByte(s, ',') || p.ToString(';') != "branch=z9hG4bK1;rport=5060;received=192.0.2.1" {
+		t.Fatalf("%q: %d %v %q", s, n, err, p.ToString(';'))
+	}
+	if raceEnabled {
+		return
+	}
+	if a := testing.AllocsPerRun(100, func() {
+		p := HeaderParams{}
+		_, _ = UnmarshalHeaderParams(s, ';', ',', &p)
+	}); a != 1 {
+		t.Errorf("%.0f allocations for three parameters, want 1", a)
+	}
+	if a := testing.AllocsPerRun(100, func() {
+		var p HeaderParams
+		_, _ = UnmarshalHeaderParams("", ';', ',', &p)
+	}); a != 0 {
+		t.Errorf("%.0f allocations for no parameter, want 0", a)
+	}
+}
