@@ -92,7 +92,18 @@ func fastScanSeeds() map[string][]byte {
 		e := bytes.Index(m[i+2:], []byte("\r\n"))
 		return append(m[:i:i], m[i+2+e:]...)
 	}
+	// long: 80 header lines before the dialog's, so that the ones the scanner interprets are
+	// indexed past the first maxFastHeaders (fmsg.more); 16 Vias, as a long route gives.
+	long := make([]string, 0, 100)
+	for i := range 80 {
+		long = append(long, fmt.Sprintf("P-Filler-%d: x", i))
+	}
+	for i := range 16 {
+		long = append(long, fmt.Sprintf("Via: SIP/2.0/UDP 192.0.2.%d:5060;branch=z9hG4bK%d", i+1, i))
+	}
 	return map[string][]byte{
+		"200-past-inline-index": sipMsg("SIP/2.0 200 OK", with(long, "To: <sip:bob@192.0.2.20>;tag=314159",
+			"From: <sip:alice@192.0.2.10>;tag=1", "Call-ID: c@h", "CSeq: 1 INVITE", "Content-Length: 0"), ""),
 		"invite-no-content-length": noCL(fastInvite()),
 		"180-no-content-length": noCL(sipMsg("SIP/2.0 180 Ringing", []string{
 			"Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKherald.1", "Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKx",
