@@ -33,6 +33,7 @@ test:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 15m ./... github.com/emiago/sipgo/sip
 	$(GO) test -count=1 -run '^(TestNewID|TestHeraldParseAllocs|TestHeraldServerTxNoTimeout|TestHeraldUDPWriteAddrPort|TestHeraldWriteInt|TestHeraldParamsOneAllocation)$$' ./core/push github.com/emiago/sipgo/sip
+	$(GO) test -count=1 -run '^(TestParseAllocs|TestPushCallSDPAllocs|TestSplitBodyAllocs|TestStripEarlySessionAllocs|TestAddEarlySessionAllocs|TestParseMultipartAllocs|TestMSRPAllocs|TestPushOfferMediaAllocs|TestNewSessionAllocs|TestAnswerInactiveAllocs)$$' ./core/sdp
 	$(MAKE) fuzz-ci
 
 test-short:

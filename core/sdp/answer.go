@@ -13,17 +13,35 @@ import (
 //	c=IN IP4|IP6 <addr>
 //	t=0 0
 func NewSession(origUser, addr string, sessID uint64) *Session {
-	id := strconv.FormatUint(sessID, 10)
-	conn := ConnValue(addr)
-	return &Session{
+	// Built for every push and every answer of Herald's: the Session and its t= line take one
+	// allocation (newSession), the c= value and the session id are cut from one string.
+	var nb [20]byte
+	id := strconv.AppendUint(nb[:0], sessID, 10)
+	var b strings.Builder
+	b.Grow(len("IN IP4 ") + len(addr) + len(id))
+	b.WriteString(connPrefix(addr))
+	b.WriteString(addr)
+	b.Write(id)
+	strs := b.String()
+	conn, ids := strs[:len(strs)-len(id)], strs[len(strs)-len(id):]
+	blk := new(newSession)
+	blk.times[0] = "t=0 0"
+	blk.s = Session{
 		Origin: Origin{
-			Username: origUser, SessID: id, SessVersion: id,
+			Username: origUser, SessID: ids, SessVersion: ids,
 			NetType: "IN", AddrType: conn[3:6], Addr: addr,
 		},
 		Name:  "-",
 		Conn:  conn,
-		Times: []string{"t=0 0"},
+		Times: blk.times[:],
 	}
+	return &blk.s
+}
+
+// newSession is what NewSession allocates at once.
+type newSession struct {
+	s     Session
+	times [1]string
 }
 
 // AnswerInactive returns an RFC 3264 answer to offer for Herald's own early
@@ -42,13 +60,20 @@ func NewSession(origUser, addr string, sessID uint64) *Session {
 // The answer's o= user is "-"; the session-level c= is addr.
 func AnswerInactive(offer *Session, addr string, sessID uint64, portFor func(i int, m *Media) int) *Session {
 	ans := NewSession("-", addr, sessID)
+	if len(offer.Media) == 0 {
+		return ans
+	}
+	// Every answered line with its one format in one allocation, their pointers in another.
+	lines := make([]answerLine, len(offer.Media))
+	ans.Media = make([]*Media, 0, len(offer.Media))
 	for i, om := range offer.Media {
-		am := &Media{Type: om.Type, Proto: om.Proto}
+		l := &lines[i]
+		l.fmts[0] = "*"
 		if len(om.Formats) > 0 {
-			am.Formats = []string{om.Formats[0]}
-		} else {
-			am.Formats = []string{"*"}
+			l.fmts[0] = om.Formats[0]
 		}
+		am := &l.m
+		am.Type, am.Proto, am.Formats = om.Type, om.Proto, l.fmts[:]
 		if om.Port == 0 || strings.EqualFold(om.Type, "message") {
 			ans.AddMedia(am)
 			continue
@@ -62,16 +87,35 @@ func AnswerInactive(offer *Session, addr string, sessID uint64, portFor func(i i
 			continue
 		}
 		f := am.Formats[0]
+		pre := answerPreconditions(om.Attrs)
+		n := len(pre) + 1 // the preconditions and a=inactive, after the format's rtpmap and fmtp
 		for _, a := range om.Attrs {
-			if (a.Key == "rtpmap" || a.Key == "fmtp") && fmtOf(a.Value) == f {
+			if isFormatAttr(a, f) {
+				n++
+			}
+		}
+		am.Attrs = make([]Attr, 0, n)
+		for _, a := range om.Attrs {
+			if isFormatAttr(a, f) {
 				am.Attrs = append(am.Attrs, a)
 			}
 		}
-		am.Attrs = append(am.Attrs, answerPreconditions(om.Attrs)...)
+		am.Attrs = append(am.Attrs, pre...)
 		am.AddFlag(Inactive)
 		ans.AddMedia(am)
 	}
 	return ans
+}
+
+// answerLine is one m-line of AnswerInactive's answer with its one format.
+type answerLine struct {
+	m    Media
+	fmts [1]string
+}
+
+// isFormatAttr reports whether a is format f's a=rtpmap or a=fmtp.
+func isFormatAttr(a Attr, f string) bool {
+	return (a.Key == "rtpmap" || a.Key == "fmtp") && fmtOf(a.Value) == f
 }
 
 // fmtOf returns the format an rtpmap/fmtp value starts with ("97 AMR-WB/16000"

@@ -38,7 +38,8 @@ func freshBoundary(boundary string, body, early []byte) (string, error) {
 			len(boundary), maxBoundary)
 	}
 	clash := func(b string) bool {
-		d := []byte("--" + b)
+		var buf dashBuf
+		d := buf.dash(b)
 		return bytes.Contains(body, d) || bytes.Contains(early, d)
 	}
 	if !clash(boundary) {
@@ -60,13 +61,6 @@ func freshBoundary(boundary string, body, early []byte) (string, error) {
 // params is nil when there are none.
 func ParseDisposition(v string) (typ string, params map[string]string) {
 	return parseParams(v)
-}
-
-// dispositionType is ParseDisposition's type alone, without building the parameters' map: what the
-// body scans of every call ask of each part.
-func dispositionType(v string) string {
-	t, _, _ := strings.Cut(v, ";")
-	return strings.ToLower(strings.TrimSpace(t))
 }
 
 // MediaType returns the lower-cased type/subtype of a Content-Type value,
@@ -94,30 +88,28 @@ func SplitBody(contentType string, body []byte) (session, early []byte, err erro
 	case !strings.HasPrefix(mt, "multipart/"):
 		return nil, nil, fmt.Errorf("%w: %q", ErrContentType, mt)
 	}
-	parts, err := ParseMultipart(contentType, body)
+	// Each part is read in place: SplitBody runs on the bodies of every call.
+	_, _, err = scanMultipart(contentType, body, func(c []byte, _ rawPart) error {
+		p, err := viewPart(c)
+		if err != nil || !typeIs(p.ctype, TypeSDP) {
+			return err
+		}
+		switch {
+		case typeIs(p.disp, "") || typeIs(p.disp, DispSession):
+			if session == nil {
+				session = p.body
+			}
+		case typeIs(p.disp, DispEarlySession):
+			if early == nil {
+				early = p.body
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, nil, err
 	}
-	for _, p := range parts {
-		if MediaType(p.ContentType) != TypeSDP {
-			continue
-		}
-		switch dispositionType(p.Disposition) {
-		case "", DispSession:
-			if session == nil {
-				session = p.Body
-			}
-		case DispEarlySession:
-			if early == nil {
-				early = p.Body
-			}
-		}
-	}
 	return session, early, nil
-}
-
-func isEarly(p *Part) bool {
-	return dispositionType(p.Disposition) == DispEarlySession
 }
 
 // StripEarlySession removes every early-session part from a multipart body,
@@ -132,37 +124,62 @@ func StripEarlySession(contentType string, body []byte) (newCT string, newBody [
 	if !strings.HasPrefix(MediaType(contentType), "multipart/") {
 		return contentType, body, false, nil
 	}
-	sc, err := scanMultipart(contentType, body)
+	// The parts kept, in order: every one but the early-session parts. A SIP body has two or three,
+	// held on the stack.
+	var kb [4]keptPart
+	keep := kb[:0]
+	n, preamble := 0, 0
+	_, closeStart, err := scanMultipart(contentType, body, func(c []byte, r rawPart) error {
+		p, err := viewPart(c)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			preamble = r.lineStart
+		}
+		n++
+		if !typeIs(p.disp, DispEarlySession) {
+			keep = append(keep, keptPart{r: r, ctype: p.ctype, body: p.body})
+		}
+		return nil
+	})
 	if err != nil {
 		return contentType, body, false, err
 	}
-	var keep []int
-	for i := range sc.parts {
-		if !isEarly(&sc.parts[i]) {
-			keep = append(keep, i)
-		}
-	}
 	switch {
-	case len(keep) == len(sc.parts):
+	case len(keep) == n:
 		return contentType, body, false, nil
 	case len(keep) == 0:
 		return "", nil, true, nil
-	case len(keep) == 1 && MediaType(sc.parts[keep[0]].ContentType) == TypeSDP:
-		p := sc.parts[keep[0]]
-		return p.ContentType, p.Body, true, nil
+	case len(keep) == 1 && typeIs(keep[0].ctype, TypeSDP):
+		return headerString(keep[0].ctype), keep[0].body, true, nil
 	}
 	out := make([]byte, 0, len(body))
-	out = append(out, body[:sc.raw[0].lineStart]...) // preamble
-	for n, i := range keep {
-		r := sc.raw[i]
-		if n == 0 {
-			out = append(out, body[r.lineStart:r.end]...)
+	out = append(out, body[:preamble]...)
+	for i, k := range keep {
+		if i == 0 {
+			out = append(out, body[k.r.lineStart:k.r.end]...)
 		} else {
-			out = append(out, body[r.dStart:r.end]...)
+			out = append(out, body[k.r.dStart:k.r.end]...)
 		}
 	}
-	out = append(out, body[sc.closeStart:]...)
+	out = append(out, body[closeStart:]...)
 	return contentType, out, true, nil
+}
+
+// keptPart is a part StripEarlySession keeps: where it sits, its Content-Type and its body.
+type keptPart struct {
+	r           rawPart
+	ctype, body []byte
+}
+
+// headerString returns a header value read in place as a string; the usual "application/sdp" is
+// the constant, not a copy.
+func headerString(v []byte) string {
+	if string(v) == TypeSDP {
+		return TypeSDP
+	}
+	return string(v)
 }
 
 // AddEarlySession adds early as an early-session part (Content-Disposition
@@ -204,24 +221,34 @@ func AddEarlySession(contentType string, body []byte, early []byte, boundary str
 	case !strings.HasPrefix(mt, "multipart/"):
 		return "", nil, fmt.Errorf("%w: %q", ErrContentType, mt)
 	}
-	sc, err := scanMultipart(contentType, body)
+	hasEarly := false
+	boundary, closeStart, err := scanMultipart(contentType, body, func(c []byte, _ rawPart) error {
+		p, err := viewPart(c)
+		hasEarly = hasEarly || err == nil && typeIs(p.disp, DispEarlySession)
+		return err
+	})
 	if err != nil {
 		return "", nil, err
 	}
-	for i := range sc.parts {
-		if isEarly(&sc.parts[i]) {
-			return "", nil, ErrHasEarlySession
-		}
+	if hasEarly {
+		return "", nil, ErrHasEarlySession
 	}
-	if bytes.Contains(early, []byte("--"+sc.boundary)) {
+	var buf dashBuf
+	if bytes.Contains(early, buf.dash(boundary)) {
 		return "", nil, fmt.Errorf("%w: early-session body contains the boundary", ErrMultipart)
 	}
-	ins := "\r\n--" + sc.boundary + "\r\nContent-Type: " + TypeSDP +
-		"\r\nContent-Disposition: " + EarlySessionOptional + "\r\n\r\n"
-	out := make([]byte, 0, len(body)+len(ins)+len(early))
-	out = append(out, body[:sc.closeStart]...)
-	out = append(out, ins...)
+	// The early part's delimiter and headers (head: their length but the boundary's), written where
+	// the close delimiter was.
+	const head = len("\r\n--\r\nContent-Type: " + TypeSDP + "\r\nContent-Disposition: " + EarlySessionOptional + "\r\n\r\n")
+	out := make([]byte, 0, len(body)+head+len(boundary)+len(early))
+	out = append(out, body[:closeStart]...)
+	out = append(out, "\r\n--"...)
+	out = append(out, boundary...)
+	out = append(out, "\r\n"...)
+	out = header(out, "Content-Type", TypeSDP)
+	out = header(out, "Content-Disposition", EarlySessionOptional)
+	out = append(out, "\r\n"...)
 	out = append(out, early...)
-	out = append(out, body[sc.closeStart:]...)
+	out = append(out, body[closeStart:]...)
 	return contentType, out, nil
 }

@@ -122,12 +122,18 @@ func validHash(v string) bool {
 	if !ok || alg == "" || hv == "" || strings.ContainsAny(alg, " \t\"") {
 		return false
 	}
-	for _, p := range strings.Split(hv, ":") {
-		if len(p) != 2 || !isHex(p[0]) || !isHex(p[1]) {
+	for { // each pair read in place: the selector of every push offer and answer has one
+		if len(hv) < 2 || !isHex(hv[0]) || !isHex(hv[1]) {
 			return false
 		}
+		if len(hv) == 2 {
+			return true
+		}
+		if hv[2] != ':' {
+			return false
+		}
+		hv = hv[3:]
 	}
-	return true
 }
 
 func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
@@ -172,10 +178,21 @@ func pctDecode(s string) (string, error) {
 // CR, LF, DQUOTE and "%" are percent-encoded.
 func (f FileSelector) String() string {
 	var b strings.Builder
-	// One allocation: every push offer writes one (a name escaped at most 3 bytes per byte).
-	b.Grow(len(`name:"" type: size:-9223372036854775808 hash:`) + 3*len(f.Name) + len(f.Type) + len(f.Hash))
+	b.Grow(f.maxLen()) // one allocation: every push offer writes one
+	f.writeTo(&b)
+	return b.String()
+}
+
+// maxLen is the longest String can be: a name escaped at most 3 bytes per byte.
+func (f FileSelector) maxLen() int {
+	return len(`name:"" type: size:-9223372036854775808 hash:`) + 3*len(f.Name) + len(f.Type) + len(f.Hash)
+}
+
+// writeTo writes String to b after what b holds.
+func (f FileSelector) writeTo(b *strings.Builder) {
+	start := b.Len()
 	sep := func() {
-		if b.Len() > 0 {
+		if b.Len() > start {
 			b.WriteByte(' ')
 		}
 	}
@@ -210,7 +227,6 @@ func (f FileSelector) String() string {
 		b.WriteString("hash:")
 		b.WriteString(f.Hash)
 	}
-	return b.String()
 }
 
 // MSRPInfo is what a peer's m=message line says (RFC 4975 §8, RFC 5547,
@@ -252,6 +268,8 @@ func (m *Media) MSRP() (MSRPInfo, error) {
 		return MSRPInfo{}, fmt.Errorf("%w: m=%s %s", ErrNotMSRP, m.Type, m.Proto)
 	}
 	info := MSRPInfo{Port: m.Port, Proto: m.Proto, Direction: m.Direction()}
+	room := newMSRPRoom(m.Attrs)
+	info.Path, info.AcceptTypes = room.path, room.types
 	for _, a := range m.Attrs {
 		switch a.Key {
 		case "path":
@@ -283,7 +301,7 @@ func (m *Media) MSRP() (MSRPInfo, error) {
 			if err != nil {
 				return MSRPInfo{}, err
 			}
-			info.FileSelector = &fs
+			info.FileSelector = room.selector(fs)
 		case "file-transfer-id":
 			if info.TransferID == "" {
 				info.TransferID = a.Value
@@ -292,6 +310,9 @@ func (m *Media) MSRP() (MSRPInfo, error) {
 	}
 	if len(info.Path) == 0 {
 		return MSRPInfo{}, ErrNoPath
+	}
+	if len(info.AcceptTypes) == 0 {
+		info.AcceptTypes = nil // as without the room: no type, no slice
 	}
 	conn := m.Conn
 	if conn == "" {
@@ -307,6 +328,57 @@ func (m *Media) MSRP() (MSRPInfo, error) {
 	}
 	info.Fingerprints = fps
 	return info, nil
+}
+
+// msrpRoom is where MSRP puts what it returns: the a=path URIs and the accept-types, each slice
+// capped at its end so that an append by a caller copies, and the file selector. The MSRP line of
+// a call has a path, a type or two and a selector: they take one allocation (msrpBlock).
+type msrpRoom struct {
+	path, types []string // empty, with room for every field of the attributes
+	fs          *FileSelector
+}
+
+// msrpBlock is the one allocation of an msrpRoom whose fields fit.
+type msrpBlock struct {
+	fs   FileSelector
+	strs [4]string
+}
+
+// newMSRPRoom counts the fields of the a=path and a=accept-types attributes in as and makes room
+// for them.
+func newMSRPRoom(as []Attr) msrpRoom {
+	np, nt := 0, 0
+	for _, a := range as {
+		switch a.Key {
+		case "path":
+			np += fieldsInto(a.Value, nil)
+		case "accept-types":
+			nt += fieldsInto(a.Value, nil)
+		}
+	}
+	var r msrpRoom
+	var strs []string
+	switch n := np + nt; {
+	case n == 0:
+		return r
+	case n <= len(msrpBlock{}.strs):
+		blk := new(msrpBlock)
+		r.fs, strs = &blk.fs, blk.strs[:n]
+	default:
+		strs = make([]string, n)
+	}
+	r.path, r.types = strs[:0:np], strs[np:np:np+nt]
+	return r
+}
+
+// selector returns fs in the room's file selector, or in one of its own when the room has none.
+func (r msrpRoom) selector(fs FileSelector) *FileSelector {
+	p := r.fs
+	if p == nil {
+		p = new(FileSelector)
+	}
+	*p = fs
+	return p
 }
 
 // PushOffer describes the m=message line Herald advertises for a pushed
@@ -339,15 +411,34 @@ type PushOffer struct {
 // Accept-types defaults to the file-selector type, else "*". Empty
 // TransferID, Disposition and file selector are left out.
 func (p PushOffer) Media() *Media {
-	// Sized for every attribute below: the offer is built for each push, on the call's path.
-	m := &Media{Type: "message", Port: p.Port, Proto: ProtoMSRP, Formats: []string{"*"}, Attrs: make([]Attr, 0, 8)}
+	// The offer is built for each push, on the call's path: the media description, its format and
+	// its attributes take one allocation (pushMedia), its c= value, accept-types and file selector
+	// are cut from one string.
+	blk := new(pushMedia)
+	blk.fmts[0] = "*"
+	m := &blk.m
+	*m = Media{Type: "message", Port: p.Port, Proto: ProtoMSRP, Formats: blk.fmts[:], Attrs: blk.attrs[:0]}
 	if p.Secure {
 		m.Proto = ProtoMSRPTLS
 	}
+	var b strings.Builder
+	b.Grow(len("IN IP4 ") + len(p.Host) + strsLen(p.AcceptTypes) + p.FileSelector.maxLen())
 	if p.Host != "" {
-		m.Conn = ConnValue(p.Host)
+		b.WriteString(connPrefix(p.Host))
+		b.WriteString(p.Host)
 	}
-	at := strings.Join(p.AcceptTypes, " ")
+	connEnd := b.Len()
+	for i, t := range p.AcceptTypes {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(t)
+	}
+	typesEnd := b.Len()
+	p.FileSelector.writeTo(&b)
+	strs := b.String()
+	m.Conn = strs[:connEnd]
+	at, fs := strs[connEnd:typesEnd], strs[typesEnd:]
 	if at == "" {
 		at = "*"
 		if p.FileSelector.Type != "" {
@@ -359,7 +450,7 @@ func (p PushOffer) Media() *Media {
 	m.AddAttr("path", p.PathURI)
 	m.AddAttr("setup", "actpass")
 	m.AddFlag("msrp-cema")
-	if fs := p.FileSelector.String(); fs != "" {
+	if fs != "" {
 		m.AddAttr("file-selector", fs)
 	}
 	if p.TransferID != "" {
@@ -371,11 +462,22 @@ func (p PushOffer) Media() *Media {
 	return m
 }
 
+// pushMedia is what PushOffer.Media allocates at once: the media description, its one format and
+// room for every attribute it writes.
+type pushMedia struct {
+	m     Media
+	fmts  [1]string
+	attrs [8]Attr
+}
+
 // ConnValue returns the c= value for an IP address: "IN IP4 192.0.2.1" or
 // "IN IP6 2001:db8::1".
-func ConnValue(addr string) string {
+func ConnValue(addr string) string { return connPrefix(addr) + addr }
+
+// connPrefix is the start of addr's c= value: "IN IP6 " for an address with a ':', else "IN IP4 ".
+func connPrefix(addr string) string {
 	if strings.IndexByte(addr, ':') >= 0 {
-		return "IN IP6 " + addr
+		return "IN IP6 "
 	}
-	return "IN IP4 " + addr
+	return "IN IP4 "
 }

@@ -239,3 +239,31 @@ func TestNewSession(t *testing.T) {
 		t.Errorf("got %q", got)
 	}
 }
+
+// TestMSRPInfoSlicesIndependent: Path and AcceptTypes share one allocation (with the file selector
+// when they fit in it, or not); each is capped at its end, so an append to one copies instead of
+// writing over the other, and a line without accept-types has none (nil, as before).
+func TestMSRPInfoSlicesIndependent(t *testing.T) {
+	for name, src := range map[string]string{
+		"fits":   crlf(std93Early),
+		"spills": crlf(std93Early) + "a=path:msrp://relay.example.net:2855/r1;tcp msrp://10.1.2.3:9/x;tcp\r\na=accept-types:text/plain message/cpim\r\n",
+	} {
+		info, err := mustParse(t, src).Media[0].MSRP()
+		if err != nil {
+			t.Fatal(err)
+		}
+		types := append([]string(nil), info.AcceptTypes...)
+		path := append(info.Path, "msrp://extra/;tcp")
+		_ = append(info.AcceptTypes, "x/y")
+		if !reflect.DeepEqual(info.AcceptTypes, types) || len(path) != len(info.Path)+1 {
+			t.Errorf("%s: an append to Path or AcceptTypes changed the other: %q %q", name, info.AcceptTypes, types)
+		}
+		if info.FileSelector == nil || info.FileSelector.Size != 18432 {
+			t.Errorf("%s: file selector %+v", name, info.FileSelector)
+		}
+	}
+	info, err := mustParse(t, crlf("v=0\no=- 1 1 IN IP4 10.1.2.3\ns=-\nm=message 9 TCP/MSRP *\na=path:msrp://a/;tcp\n")).Media[0].MSRP()
+	if err != nil || info.AcceptTypes != nil || info.FileSelector != nil || len(info.Path) != 1 {
+		t.Errorf("without accept-types: %+v %v", info, err)
+	}
+}

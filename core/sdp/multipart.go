@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // MaxParts is the largest number of body parts ParseMultipart accepts.
@@ -49,11 +50,19 @@ func Boundary(contentType string) (string, bool) {
 //
 // Part bodies alias body.
 func ParseMultipart(contentType string, body []byte) ([]Part, error) {
-	sc, err := scanMultipart(contentType, body)
+	var parts []Part
+	_, _, err := scanMultipart(contentType, body, func(c []byte, _ rawPart) error {
+		p, err := parsePart(c)
+		if err != nil {
+			return err
+		}
+		parts = append(parts, p)
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	return sc.parts, nil
+	return parts, nil
 }
 
 // BuildMultipart returns a multipart body with CRLF line ends:
@@ -122,54 +131,58 @@ type rawPart struct {
 	end       int // end of the part content: dStart of the next delimiter
 }
 
-type scanned struct {
-	boundary   string
-	parts      []Part
-	raw        []rawPart
-	closeStart int // dStart of the close delimiter
+// dashBuf holds "--" and a boundary (Boundary allows 200 bytes) on the caller's stack.
+type dashBuf [2 + 200]byte
+
+// dash returns "--" and boundary in buf: the delimiter line's start (RFC 2046 §5.1.1 dash-boundary).
+func (buf *dashBuf) dash(boundary string) []byte {
+	return append(append(buf[:0], "--"...), boundary...)
 }
 
-func scanMultipart(contentType string, body []byte) (*scanned, error) {
+// scanMultipart walks the parts of a multipart body in order, calling part with each one's content
+// (its headers and body: what lies between its delimiter line and the CRLF of the next delimiter)
+// and where it sits; an error from part stops the walk, naming the part. It keeps nothing of the
+// parts itself: the body scans of every call (SplitBody, StripEarlySession) read each part in
+// place. It returns the boundary and where the close delimiter starts.
+func scanMultipart(contentType string, body []byte, part func(c []byte, r rawPart) error) (boundary string, closeStart int, err error) {
 	if mt := MediaType(contentType); !strings.HasPrefix(mt, "multipart/") {
-		return nil, fmt.Errorf("%w: %w: %q is not multipart", ErrMultipart, ErrContentType, mt)
+		return "", 0, fmt.Errorf("%w: %w: %q is not multipart", ErrMultipart, ErrContentType, mt)
 	}
 	boundary, ok := Boundary(contentType)
 	if !ok {
-		return nil, fmt.Errorf("%w: %q", ErrNoBoundary, contentType)
+		return "", 0, fmt.Errorf("%w: %q", ErrNoBoundary, contentType)
 	}
-	dash := "--" + boundary
-	sc := &scanned{boundary: boundary}
+	var buf dashBuf
+	dash := buf.dash(boundary)
 	d, ok := findDelim(body, dash, 0)
 	if !ok {
-		return nil, fmt.Errorf("%w: no delimiter %q", ErrMultipart, dash)
+		return "", 0, fmt.Errorf("%w: no delimiter %q", ErrMultipart, string(dash))
 	}
-	for !d.close {
-		if len(sc.parts) == MaxParts {
-			return nil, fmt.Errorf("%w: more than %d body parts", ErrTooLarge, MaxParts)
+	n := 0
+	for ; !d.close; n++ {
+		if n == MaxParts {
+			return "", 0, fmt.Errorf("%w: more than %d body parts", ErrTooLarge, MaxParts)
 		}
 		if d.after < 0 {
-			return nil, fmt.Errorf("%w: truncated after delimiter", ErrMultipart)
+			return "", 0, fmt.Errorf("%w: truncated after delimiter", ErrMultipart)
 		}
 		next, ok := findDelim(body, dash, d.after)
 		if !ok {
-			return nil, fmt.Errorf("%w: no close delimiter (truncated)", ErrMultipart)
+			return "", 0, fmt.Errorf("%w: no close delimiter (truncated)", ErrMultipart)
 		}
 		if next.dStart < d.after {
-			return nil, fmt.Errorf("%w: part %d has no header/body separator", ErrMultipart, len(sc.parts)+1)
+			return "", 0, fmt.Errorf("%w: part %d has no header/body separator", ErrMultipart, n+1)
 		}
-		p, err := parsePart(body[d.after:next.dStart:next.dStart])
-		if err != nil {
-			return nil, fmt.Errorf("%w (part %d)", err, len(sc.parts)+1)
+		r := rawPart{dStart: d.dStart, lineStart: d.lineStart, end: next.dStart}
+		if err := part(body[d.after:next.dStart:next.dStart], r); err != nil {
+			return "", 0, fmt.Errorf("%w (part %d)", err, n+1)
 		}
-		sc.parts = append(sc.parts, p)
-		sc.raw = append(sc.raw, rawPart{dStart: d.dStart, lineStart: d.lineStart, end: next.dStart})
 		d = next
 	}
-	if len(sc.parts) == 0 {
-		return nil, fmt.Errorf("%w: no body parts", ErrMultipart)
+	if n == 0 {
+		return "", 0, fmt.Errorf("%w: no body parts", ErrMultipart)
 	}
-	sc.closeStart = d.dStart
-	return sc, nil
+	return boundary, d.dStart, nil
 }
 
 type delim struct {
@@ -181,9 +194,9 @@ type delim struct {
 // findDelim finds the next delimiter line at or after from: dash at the
 // start of body or of a line, followed by "--" (close), or by optional
 // transport padding (SP/HT) and a line end.
-func findDelim(body []byte, dash string, from int) (delim, bool) {
+func findDelim(body, dash []byte, from int) (delim, bool) {
 	for from <= len(body) {
-		i := bytes.Index(body[from:], []byte(dash))
+		i := bytes.Index(body[from:], dash)
 		if i < 0 {
 			return delim{}, false
 		}
@@ -229,11 +242,41 @@ func findDelim(body []byte, dash string, from int) (delim, bool) {
 // parsePart splits one part into headers and body. A part that starts with
 // an empty line has no headers; one without an empty line is all headers.
 func parsePart(c []byte) (Part, error) {
-	// The header lines are read in place (a part of a SIP body has two or three: Content-Type,
-	// Content-Disposition); only the values kept become strings.
-	var p Part
 	var hb [4][2][]byte
-	hs := hb[:0]
+	hs, body, err := readHead(c, hb[:0])
+	if err != nil {
+		return Part{}, err
+	}
+	p := Part{Body: body}
+	ct, disp := partTypes(hs, func(name, value []byte) {
+		p.Other = append(p.Other, [2]string{string(name), string(value)})
+	})
+	p.ContentType, p.Disposition = string(ct), string(disp)
+	return p, nil
+}
+
+// partView is what the body scans of every call ask of a part, read in place: its Content-Type and
+// Content-Disposition values (as parsePart's Part has them, nil for "") and its body.
+type partView struct {
+	ctype, disp, body []byte
+}
+
+// viewPart reads one part as parsePart does, without copying its header values to strings.
+func viewPart(c []byte) (partView, error) {
+	var hb [4][2][]byte
+	hs, body, err := readHead(c, hb[:0])
+	if err != nil {
+		return partView{}, err
+	}
+	ct, disp := partTypes(hs, nil)
+	return partView{ctype: ct, disp: disp, body: body}, nil
+}
+
+// readHead appends a part's header lines to hs as {name, value} (the name trimmed, the value as
+// written, folded lines unfolded) and returns them with the part's body. They are read in place (a
+// part of a SIP body has two or three: Content-Type, Content-Disposition); only a folded value is
+// a copy, never written into c.
+func readHead(c []byte, hs [][2][]byte) ([][2][]byte, []byte, error) {
 	bodyStart := len(c)
 	for pos := 0; pos < len(c); {
 		next := len(c)
@@ -249,32 +292,62 @@ func parsePart(c []byte) (Part, error) {
 		}
 		if ln[0] == ' ' || ln[0] == '\t' { // folded continuation (RFC 5322 §2.2.3)
 			if len(hs) == 0 {
-				return Part{}, fmt.Errorf("%w: continuation line before any header", ErrMultipart)
+				return nil, nil, fmt.Errorf("%w: continuation line before any header", ErrMultipart)
 			}
 			v := hs[len(hs)-1][1]
-			hs[len(hs)-1][1] = append(v[:len(v):len(v)], ln...) // a copy: never written into c
+			hs[len(hs)-1][1] = append(v[:len(v):len(v)], ln...)
 			continue
 		}
 		k, v, ok := bytes.Cut(ln, []byte(":"))
 		name := bytes.TrimSpace(k)
 		if !ok || len(name) == 0 {
-			return Part{}, fmt.Errorf("%w: malformed part header %q", ErrMultipart, ln)
+			return nil, nil, fmt.Errorf("%w: malformed part header %q", ErrMultipart, ln)
 		}
 		hs = append(hs, [2][]byte{name, v})
 	}
-	p.Body = c[bodyStart:]
+	return hs, c[bodyStart:], nil
+}
+
+// partTypes returns the trimmed values of the first Content-Type and the first Content-Disposition
+// header of hs that are not empty, and calls other (when not nil) with each other header, trimmed,
+// in order: every header but those two and the empty ones of their names before them.
+func partTypes(hs [][2][]byte, other func(name, value []byte)) (ctype, disp []byte) {
 	for _, h := range hs {
 		n, v := h[0], bytes.TrimSpace(h[1])
 		switch {
-		case p.ContentType == "" && bytes.EqualFold(n, []byte("Content-Type")):
-			p.ContentType = string(v)
-		case p.Disposition == "" && bytes.EqualFold(n, []byte("Content-Disposition")):
-			p.Disposition = string(v)
-		default:
-			p.Other = append(p.Other, [2]string{string(n), string(v)})
+		case len(ctype) == 0 && bytes.EqualFold(n, []byte("Content-Type")):
+			ctype = v
+		case len(disp) == 0 && bytes.EqualFold(n, []byte("Content-Disposition")):
+			disp = v
+		case other != nil:
+			other(n, v)
 		}
 	}
-	return p, nil
+	return ctype, disp
+}
+
+// typeIs reports whether the type of header value v (before any ';', trimmed and lower-cased, as
+// MediaType reads it) is want, a lower-case token, reading v in place.
+func typeIs(v []byte, want string) bool {
+	t, _, _ := bytes.Cut(v, []byte(";"))
+	t = bytes.TrimSpace(t)
+	for _, c := range t {
+		if c >= utf8.RuneSelf { // MediaType's Unicode lower-casing, for the rare value it concerns
+			return strings.ToLower(string(t)) == want
+		}
+	}
+	if len(t) != len(want) {
+		return false
+	}
+	for i, c := range t {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != want[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // parseParams splits a header value such as

@@ -204,7 +204,8 @@ func TestStd92LiteralLayout(t *testing.T) {
 
 // TestParamMatchesParseParams: the map-free lookup the body scans use reads a parameter exactly as
 // parseParams does (case of names, first occurrence, quotes and escapes, ';' inside quotes), and
-// dispositionType is ParseDisposition's type.
+// typeIs, which reads a part's header values in place, finds ParseDisposition's and MediaType's
+// type (Unicode lower-casing included: the Kelvin sign is a "k", a dotted capital I an "i").
 func TestParamMatchesParseParams(t *testing.T) {
 	for _, v := range []string{
 		`multipart/mixed;boundary=b1`,
@@ -217,6 +218,7 @@ func TestParamMatchesParseParams(t *testing.T) {
 		` Early-Session ; handling="required;x"`,
 		`session`,
 		`multipart/mixed;x="unterminated;boundary=z`,
+		"applicat\u0130on/SDP", " \u212Aey ;x", "\u00a0session\u00a0", "", " ; x", "Application/Sdp",
 	} {
 		typ, params := parseParams(v)
 		_, rest, _ := strings.Cut(v, ";")
@@ -227,8 +229,10 @@ func TestParamMatchesParseParams(t *testing.T) {
 				t.Errorf("%q: param %s = %q, %v; parseParams %q, %v", v, name, got, ok, want, wok)
 			}
 		}
-		if d := dispositionType(v); d != typ {
-			t.Errorf("%q: dispositionType %q, ParseDisposition %q", v, d, typ)
+		for _, want := range []string{typ, MediaType(v), "application/sdp", "session", "key", ""} {
+			if got := typeIs([]byte(v), want); got != (typ == want) || got != (MediaType(v) == want) {
+				t.Errorf("%q: typeIs %q = %v; ParseDisposition %q, MediaType %q", v, want, got, typ, MediaType(v))
+			}
 		}
 	}
 }

@@ -26,11 +26,11 @@ func Parse(b []byte) (*Session, error) {
 	switch n := strings.Count(src, "\nm="); {
 	case n == 1:
 		blk := new(parsed1)
-		p.s, p.medias, times = &blk.s, blk.media[:0:1], blk.times[:0:1]
+		p.s, p.medias, times, p.fmts = &blk.s, blk.media[:0:1], blk.times[:0:1], blk.fmts[:0]
 		p.s.Media = blk.ptrs[:0:1]
 	case n == 2:
 		blk := new(parsed2)
-		p.s, p.medias, times = &blk.s, blk.media[:0:2], blk.times[:0:1]
+		p.s, p.medias, times, p.fmts = &blk.s, blk.media[:0:2], blk.times[:0:1], blk.fmts[:0]
 		p.s.Media = blk.ptrs[:0:2]
 	case n > 0 && n <= MaxMedia:
 		p.s = &Session{}
@@ -44,7 +44,8 @@ func Parse(b []byte) (*Session, error) {
 	// their lines first: a session's attributes and each media's are contiguous in it, in order.
 	// Each section's slice is capped at its end (attrsTo), so an append by a caller copies instead of
 	// writing over the next section's. A session of one or two media descriptions has them, their
-	// pointers and its t= line in the Session's own allocation (parsed1, parsed2).
+	// pointers, its t= line and the m= lines' formats (as far as they fit) in the Session's own
+	// allocation (parsed1, parsed2).
 	if n := strings.Count(src, "\na="); n > 0 {
 		p.attrs = make([]Attr, 0, n)
 	}
@@ -87,12 +88,15 @@ func Parse(b []byte) (*Session, error) {
 
 // parsed1 and parsed2 are what Parse allocates at once for a session of one or two media
 // descriptions (every SDP of a call: audio with video, or with the push's m=message; the push
-// offer alone): the Session, its media descriptions and their pointers, and its first t= line.
+// offer alone): the Session, its media descriptions and their pointers, its first t= line and room
+// for the formats of its m= lines (an audio offer's four, one each in an answer). The room fills
+// the allocator's size class: 640 bytes for parsed1, 896 for parsed2 (as without it).
 type parsed1 struct {
 	s     Session
 	media [1]Media
 	ptrs  [1]*Media
 	times [1]string
+	fmts  [4]string
 }
 
 type parsed2 struct {
@@ -100,6 +104,7 @@ type parsed2 struct {
 	media [2]Media
 	ptrs  [2]*Media
 	times [1]string
+	fmts  [6]string
 }
 
 type parser struct {
@@ -108,9 +113,10 @@ type parser struct {
 	n                   int    // 1-based line number
 	seenV, seenO, seenS bool
 
-	attrs  []Attr  // every a= line parsed so far, in order (the sections' backing array)
-	from   int     // where the current section's attributes start in attrs
-	medias []Media // the m= descriptions' backing array
+	attrs  []Attr   // every a= line parsed so far, in order (the sections' backing array)
+	from   int      // where the current section's attributes start in attrs
+	medias []Media  // the m= descriptions' backing array
+	fmts   []string // the m= lines' formats so far, in the room parsed1 and parsed2 have for them
 }
 
 // closeSection ends the current section (the session level, or the media description p.m): its
@@ -248,9 +254,10 @@ func (p *parser) media(val string) error {
 	if len(p.s.Media) >= MaxMedia {
 		return fmt.Errorf("%w: more than %d m-lines (line %d)", ErrTooLarge, MaxMedia, p.n)
 	}
-	f := strings.Fields(val)
-	if len(f) < 4 {
-		return p.errorf("m= has %d fields, want at least 4", len(f))
+	var f [3]string
+	n := fieldsInto(val, f[:])
+	if n < 4 {
+		return p.errorf("m= has %d fields, want at least 4", n)
 	}
 	p.closeSection()
 	var m *Media
@@ -260,7 +267,7 @@ func (p *parser) media(val string) error {
 	} else {
 		m = new(Media)
 	}
-	m.Type, m.Proto, m.Formats = f[0], f[2], f[3:]
+	m.Type, m.Proto, m.Formats = f[0], f[2], p.formats(val, n-3)
 	port, num, hasNum := strings.Cut(f[1], "/")
 	var ok bool
 	if m.Port, ok = parsePort(port); !ok {
@@ -274,6 +281,26 @@ func (p *parser) media(val string) error {
 	p.s.Media = append(p.s.Media, m)
 	p.m = m
 	return nil
+}
+
+// formats returns the k formats of an m= value (its fields after the third), capped at their end
+// so that an append by a caller copies: in the room p.fmts has left, else in a slice of their own.
+func (p *parser) formats(val string, k int) []string {
+	var f []string
+	if i := len(p.fmts); k <= cap(p.fmts)-i {
+		p.fmts = p.fmts[:i+k]
+		f = p.fmts[i : i+k : i+k]
+	} else {
+		f = make([]string, k)
+	}
+	i := 0
+	for w := range strings.FieldsSeq(val) {
+		if i >= 3 {
+			f[i-3] = w
+		}
+		i++
+	}
+	return f
 }
 
 // parseAttr parses the value of an a= line (RFC 8866 §5.13):
