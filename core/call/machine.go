@@ -57,10 +57,24 @@ type Call struct {
 	held  Event // the refusal held while the resend without the part is attempted
 	acts  []Action
 	trail []Phase
+
+	// What acts and trail start on: a call's batches and phases fit, so the machine allocates
+	// nothing of its own past the Call itself.
+	actBuf   [8]Action
+	trailBuf [8]Phase
 }
 
 // New returns the machine of a call about to be forwarded.
 func New(cfg Config) *Call {
+	c := new(Call)
+	c.Init(cfg)
+	return c
+}
+
+// Init makes c the machine of a call about to be forwarded, as New does, in place: a controller
+// holds its machine by value instead of allocating it apart. c must not be copied once in use (its
+// slices start on its own arrays).
+func (c *Call) Init(cfg Config) {
 	if cfg.T1 <= 0 {
 		cfg.T1 = 500 * time.Millisecond
 	}
@@ -70,7 +84,8 @@ func New(cfg Config) *Call {
 	if cfg.RSeq == 0 {
 		cfg.RSeq = 1
 	}
-	return &Call{cfg: cfg}
+	*c = Call{cfg: cfg}
+	c.acts, c.trail = c.actBuf[:0], c.trailBuf[:0]
 }
 
 // Phase returns where the call stands.

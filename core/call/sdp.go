@@ -120,7 +120,8 @@ func UpdateOffer(current *sdp.Session, host string, sessID uint64, push *sdp.Med
 	var sess *sdp.Session
 	if current != nil {
 		cp := *current
-		cp.Media = append([]*sdp.Media(nil), current.Media...)
+		// Room for the push line: the copy and the append are one allocation.
+		cp.Media = append(make([]*sdp.Media, 0, len(current.Media)+1), current.Media...)
 		sess = &cp
 	} else {
 		sess = sdp.NewSession("herald", host, sessID)

@@ -69,6 +69,7 @@ var legal = map[State][]State{
 type Machine struct {
 	state State
 	trail []State
+	buf   [8]State // what trail starts on: a push call's early dialog enters seven (terminated twice)
 }
 
 // State returns the current state.
@@ -86,6 +87,9 @@ func (m *Machine) To(next State) error {
 	for _, ok := range legal[m.state] {
 		if ok == next {
 			m.state = next
+			if m.trail == nil {
+				m.trail = m.buf[:0]
+			}
 			m.trail = append(m.trail, next)
 			return nil
 		}

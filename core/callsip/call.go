@@ -35,12 +35,14 @@ type Call struct {
 	tag    string // Herald's To tag toward the caller: its own responses and early dialog
 	caps   call.Caps
 	plan   call.Plan
-	m      *call.Call // the call's state machine
-	ctx    context.Context
-	cancel context.CancelFunc
-	events chan any                               // the inbox: responses, timers, the caller's CANCEL, requests on Herald's dialog...
-	notes  chan pushNote                          // the push sessions' bindings and results (push.Session.Notify)
-	notify func(*push.Session, bool, push.Result) // the sessions' hook onto notes (notifier)
+	m      *call.Call // the call's state machine: &machine
+	// machine is held here rather than apart (call.Call.Init): one allocation per call less.
+	machine call.Call
+	ctx     context.Context
+	cancel  context.CancelFunc
+	events  chan any                               // the inbox: responses, timers, the caller's CANCEL, requests on Herald's dialog...
+	notes   chan pushNote                          // the push sessions' bindings and results (push.Session.Notify)
+	notify  func(*push.Session, bool, push.Result) // the sessions' hook onto notes (notifier)
 	// ownMu guards ownClosed: set once the controller has returned, after which PrackOn answers
 	// 481 itself (drainOwn).
 	ownMu     sync.Mutex
@@ -51,14 +53,16 @@ type Call struct {
 	offer     *sdp.Session // the caller's SDP offer, once offerRead (callerOffer)
 	offerRead bool
 	sessions  []*push.Session
+	sessBuf   [2]*push.Session // what sessions starts on: one session per card
 	pushes    [3]*push.Session // by call.Card: the session whose binding and result the machine hears of
 	early     ownDialog        // Herald's own early dialog toward the caller
 	rec       callRecord       // histograms and the call's info line (record.go)
 
 	// The forwarded INVITE's client transactions (a resend without the early-session part adds
 	// one) and the current one, whose responses and end the machine hears of; nil once detached.
-	txs  []sip.ClientTransaction
-	clTx sip.ClientTransaction
+	txs   []sip.ClientTransaction
+	txBuf [2]sip.ClientTransaction // what txs starts on: the INVITE and its resend
+	clTx  sip.ClientTransaction
 
 	// The machine's timers (call.Timer): each arm posts a timerFired with a new generation, and a
 	// fire of an earlier generation (stopped or re-armed since) is ignored.
@@ -75,6 +79,7 @@ type Call struct {
 	in       Answerer
 	link     string
 	next     []call.Event
+	nextBuf  [2]call.Event // what next starts on (report): an action reports one event at most
 	done     bool
 
 	// The gate on early-dialog pushes (capability.go): the keys each party's terminal is learned
@@ -91,7 +96,10 @@ type Call struct {
 // one it does not admit is let go with Discard.
 func New(env *Env, req *sip.Request, tx sip.ServerTransaction, callID, tag string, start time.Time) *Call {
 	c := &Call{env: env, req: req, tx: tx, callID: callID, tag: tag, events: make(chan any, inboxSize),
-		notes: make(chan pushNote, notesSize), m: call.New(call.Config{})}
+		notes: make(chan pushNote, notesSize)}
+	c.m = &c.machine
+	c.sessions, c.txs = c.sessBuf[:0], c.txBuf[:0]
+	c.machine.Init(call.Config{}) // the machine a fault before run reports to (runSafe)
 	c.rec.start = start
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	return c
@@ -226,26 +234,27 @@ func (c *Call) respond(code int, reason string, hdrs ...sip.Header) {
 
 func (c *Call) run() {
 	s, req := c.env, c.req
-	hv := scanInvite(req)
-	c.caps = hv.caps()
+	caps, pai := scanInvite(req)
+	c.caps = caps
 	c.caps.MessageFeature = messageFeature(req)
-	cr, ce := s.Host.Parties(hv.callerIdentity(req), uriText(&req.Recipient)) // one lookup per party
-	caller, callerKey, callerProv := s.party(cr)
-	callee, calleeKey, calleeProv := s.party(ce)
+	cr, ce := s.Host.Parties(identityOf(pai, req), uriText(&req.Recipient)) // one lookup per party
+	var callerParty, calleeParty call.Party                                 // what Decide reads, on the stack
+	caller, callerKey, callerProv := s.party(cr, &callerParty)
+	callee, calleeKey, calleeProv := s.party(ce, &calleeParty)
 	c.callerKey, c.callerProv, c.calleeKey, c.calleeProv = callerKey, callerProv, calleeKey, calleeProv
 	c.plan = call.Decide(caller, callee, c.caps, s.Probe)
-	c.m = call.New(call.Config{Plan: c.plan, Caps: c.caps, Offer: len(req.Body()) > 0, InviteCSeq: req.CSeq().SeqNo,
+	c.machine.Init(call.Config{Plan: c.plan, Caps: c.caps, Offer: len(req.Body()) > 0, InviteCSeq: req.CSeq().SeqNo,
 		RSeq: 1 + uint32(time.Now().UnixNano()%(1<<30)), // RFC 3262 §3: 1..2**31-1, random start
 		T1:   s.T1, TimerC: s.TimerC})
 	if s.tracing() {
 		s.trace("herald: INVITE %s from %s: plan caller-card=%t (%s) callee-card=%t (%s) claims %v", req.Recipient.String(),
-			hv.callerIdentity(req), c.plan.CallerCard != nil, c.plan.CallerMode, c.plan.CalleeCard != nil, c.plan.CalleeMode, c.plan.Claims())
+			identityOf(pai, req), c.plan.CallerCard != nil, c.plan.CallerMode, c.plan.CalleeCard != nil, c.plan.CalleeMode, c.plan.Claims())
 	}
 
 	if c.plan.CallerCard != nil {
 		// The HTTP link every terminal gets; the only form for one not known to take the
 		// early-session part (capability.go).
-		if c.callerLink = c.callInfo(c.plan.CallerCard); c.callerLink != "" {
+		if c.callerLink = c.callInfo(c.plan.CallerCard); c.callerLink != "" && s.tracing() {
 			s.trace("herald: caller card linked for HTTP fetch: Call-Info %s", c.callerLink)
 		}
 		switch c.plan.CallerMode {
@@ -313,13 +322,8 @@ func (c *Call) run() {
 func (c *Call) listen(tx sip.ClientTransaction) {
 	c.txs = append(c.txs, tx)
 	c.clTx = tx
+	// The callbacks hold the channels, not a post closure of their own (one allocation less).
 	events, gone := c.events, c.ctx.Done()
-	post := func(ev any) {
-		select {
-		case events <- ev:
-		case <-gone:
-		}
-	}
 	if t, ok := tx.(tryPassUp); ok {
 		t.SetTryPassUp(func(res *sip.Response) bool {
 			select {
@@ -330,9 +334,18 @@ func (c *Call) listen(tx sip.ClientTransaction) {
 			}
 		})
 	}
-	tx.SetPassUp(func(res *sip.Response) { post(&txResponse{tx, res}) })
-	if !tx.OnTerminate(func(string, error) { post(&txDone{tx}) }) {
-		post(&txDone{tx}) // over already
+	tx.SetPassUp(func(res *sip.Response) { postEvent(events, gone, &txResponse{tx, res}) })
+	if !tx.OnTerminate(func(string, error) { postEvent(events, gone, &txDone{tx}) }) {
+		postEvent(events, gone, &txDone{tx}) // over already
+	}
+}
+
+// postEvent hands ev to the inbox events, or drops it once the call is gone: what a callback on
+// another goroutine posts.
+func postEvent(events chan<- any, gone <-chan struct{}, ev any) {
+	select {
+	case events <- ev:
+	case <-gone:
 	}
 }
 
@@ -443,7 +456,9 @@ func (c *Call) applyAnswer(ps *push.Session, info sdp.MSRPInfo) {
 		c.env.Log.Info("msrp active connect", "call_id", c.callID, "error", err)
 		return
 	}
-	c.env.trace("herald: terminal answered setup:passive: Herald connects to %s", addr)
+	if c.env.tracing() {
+		c.env.trace("herald: terminal answered setup:passive: Herald connects to %s", addr)
+	}
 }
 
 // cancelDownstream sends CANCEL for the forwarded INVITE; its response is awaited off the controller.
@@ -489,20 +504,37 @@ func (c *Call) addCallerCard(fwd *sip.Request) error {
 	if err != nil {
 		return err
 	}
-	newCT, body, err := call.WithCallerCard(ct, fwd.Body(), offer.Host, uint64(time.Now().UnixNano()), offer.Media(), "herald-"+push.NewID(6))
+	var bnd [32]byte // "herald-" and 6 random bytes: one string
+	boundary := string(push.AppendID(append(bnd[:0], "herald-"...), 6))
+	newCT, body, err := call.WithCallerCard(ct, fwd.Body(), offer.Host, uint64(time.Now().UnixNano()), offer.Media(), boundary)
 	if err != nil {
 		c.closeSession(ps) // never offered: its only other end is the machine's ClosePush
 		return err
 	}
 	fwd.SetBody(body)
 	fwd.ReplaceHeader(ctHeader(newCT))
-	if !call.HasToken(sipmsg.HeaderValues(fwd, "Supported"), "early-session") {
+	if !supports(fwd, "early-session") {
 		fwd.AppendHeader(sip.NewHeader("Supported", "early-session"))
 	}
 	c.env.Stats.CallerCards.Add(1)
-	c.env.trace("herald: caller card %q (%d bytes) offered as early-session, path %s", c.plan.CallerCard.Name,
-		len(c.plan.CallerCard.Body), offer.PathURI)
+	if c.env.tracing() {
+		c.env.trace("herald: caller card %q (%d bytes) offered as early-session, path %s", c.plan.CallerCard.Name,
+			len(c.plan.CallerCard.Body), offer.PathURI)
+	}
 	return nil
+}
+
+// supports reports whether m's Supported headers list the option tok (RFC 3261 §20.37), read in
+// place (sipmsg.HeaderValues collects them in a new slice first). With the length checked first,
+// EqualFold folds ASCII case only, as sipgo's GetHeaders does.
+func supports(m *sip.Request, tok string) bool {
+	for _, h := range m.Headers() {
+		if name := h.Name(); len(name) == len("Supported") && strings.EqualFold(name, "Supported") &&
+			call.HasToken([]string{h.Value()}, tok) {
+			return true
+		}
+	}
+	return false
 }
 
 // openPush creates and opens a push session and the SDP offer that advertises it.
@@ -527,7 +559,7 @@ func (c *Call) openPush(role push.Role, page *content.Page) (*push.Session, sdp.
 		Host:        host,
 		Port:        port,
 		PathURI:     c.env.MSRP.PathURI(ps.ID),
-		AcceptTypes: []string{"text/html"},
+		AcceptTypes: htmlOnly,
 		FileSelector: sdp.FileSelector{
 			Name: pg.Name, Type: "text/html", Size: int64(len(pg.Body)), Hash: pg.HashSelector(),
 		},
@@ -536,6 +568,9 @@ func (c *Call) openPush(role push.Role, page *content.Page) (*push.Session, sdp.
 	}
 	return ps, offer, nil
 }
+
+// htmlOnly is every push offer's a=accept-types: the page (sdp.PushOffer only reads it).
+var htmlOnly = []string{"text/html"}
 
 // notifier is the hook (push.Session.Notify) through which the plane tells the binding and the
 // result of each of the call's push sessions, in that order, to the controller's notes, without
@@ -586,13 +621,17 @@ func (c *Call) onNote(n pushNote) {
 	}
 	card := cardOf(n.ps)
 	if n.bound {
-		c.env.trace("herald: %s push %s: terminal bound", n.ps.Role, n.ps.ID[:8])
+		if c.env.tracing() {
+			c.env.trace("herald: %s push %s: terminal bound", n.ps.Role, n.ps.ID[:8])
+		}
 		c.handle(call.Event{Kind: call.EvPushBound, Card: card})
 		return
 	}
 	c.pushes[card] = nil
 	r := n.r
-	c.env.trace("herald: %s push %s: %s (%d bytes)", n.ps.Role, n.ps.ID[:8], r.Outcome, r.Bytes)
+	if c.env.tracing() {
+		c.env.trace("herald: %s push %s: %s (%d bytes)", n.ps.Role, n.ps.ID[:8], r.Outcome, r.Bytes)
+	}
 	o := r.Outcome
 	c.handle(call.Event{Kind: call.EvPushDone, Card: card, Delivered: o == push.Delivered,
 		Failed: o == push.Failed || o == push.TimedOut || o == push.Disconnected})

@@ -30,7 +30,12 @@ func (c *Call) handle(ev call.Event) {
 	}
 }
 
-func (c *Call) report(ev call.Event) { c.next = append(c.next, ev) }
+func (c *Call) report(ev call.Event) {
+	if len(c.next) == 0 {
+		c.next = c.nextBuf[:0] // nothing queued: start over on the call's own array
+	}
+	c.next = append(c.next, ev)
+}
 
 // ownFinal are Herald's own final responses: reason phrase, and whether the caller may retry
 // (Retry-After, RFC 3261 §20.33).
@@ -90,7 +95,7 @@ func (c *Call) act(a call.Action) {
 	case call.ActApplyAnswer:
 		if ps := c.session(a.Card); ps != nil {
 			for _, info := range c.answers {
-				if a.Card == call.CallerCardPush {
+				if a.Card == call.CallerCardPush && s.tracing() {
 					s.trace("herald: callee early-session answer: path %v setup %s", info.Path, info.Setup)
 				}
 				c.applyAnswer(ps, info)
@@ -117,7 +122,9 @@ func (c *Call) act(a call.Action) {
 		// The terminal bound to a session the machine closed (the close and the binding raced):
 		// Close again ends that binding, '#' on its transfer (push.Plane.Close is idempotent).
 		if ps := c.session(a.Card); ps != nil {
-			s.trace("herald: %s push %s: bound after the call closed it: refused", ps.Role, ps.ID[:8])
+			if s.tracing() {
+				s.trace("herald: %s push %s: bound after the call closed it: refused", ps.Role, ps.ID[:8])
+			}
 			c.closeSession(ps)
 		}
 	case call.ActCancelDownstream:
@@ -193,12 +200,7 @@ func (c *Call) arm(t call.Timer, at time.Duration) {
 	c.disarm(t)
 	ev := timerFired{t: t, gen: c.timerGen[t]}
 	events, gone := c.events, c.ctx.Done()
-	c.timers[t] = time.AfterFunc(wait, func() {
-		select {
-		case events <- ev:
-		case <-gone:
-		}
-	})
+	c.timers[t] = time.AfterFunc(wait, func() { postEvent(events, gone, ev) })
 }
 
 // disarm stops timer t; a fire already on its way is dropped (its generation is past).

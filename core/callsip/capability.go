@@ -26,16 +26,17 @@ import (
 
 // party is a looked-up party (Host.Parties) as a plan needs it: the profile's part, with what Herald
 // knows of the terminal, the key it learns under (the profile's primary key, else the canonical
-// identity; "" when the URI has none) and whether the capability is provisioned. nil when Herald
-// has neither a profile nor a lesson for the party.
-func (e *Env) party(l LookedUp) (p *call.Party, key string, provisioned bool) {
+// identity; "" when the URI has none) and whether the capability is provisioned. The party is
+// made in into, and p is into; nil when Herald has neither a profile nor a lesson for the party.
+func (e *Env) party(l LookedUp, into *call.Party) (p *call.Party, key string, provisioned bool) {
 	key = l.Key
 	if key == "" {
 		return nil, "", false
 	}
 	if pr := l.Profile; pr != nil {
 		key = pr.Key
-		p = &call.Party{CallerCard: pr.CallerCard, CalleeCard: pr.CalleeCard, Ringback: pr.Ringback}
+		*into = call.Party{CallerCard: pr.CallerCard, CalleeCard: pr.CalleeCard, Ringback: pr.Ringback}
+		p = into
 		if pr.PushCapable {
 			p.Terminal = call.TerminalCapable
 			return p, key, true
@@ -43,7 +44,8 @@ func (e *Env) party(l LookedUp) (p *call.Party, key string, provisioned bool) {
 	}
 	if capable, known := e.Capabilities.Lookup(key); known {
 		if p == nil {
-			p = &call.Party{}
+			*into = call.Party{}
+			p = into
 		}
 		p.Terminal = call.TerminalIncapable
 		if capable {
@@ -66,7 +68,9 @@ func (c *Call) learn(key string, provisioned, capable bool, why string) {
 		return
 	}
 	c.env.Capabilities.Learn(key, capable)
-	c.env.trace("herald: learned %s takes early-dialog pushes: %t (%s)", key, capable, why)
+	if c.env.tracing() {
+		c.env.trace("herald: learned %s takes early-dialog pushes: %t (%s)", key, capable, why)
+	}
 }
 
 // resendWithoutCard forwards the caller's INVITE again as Herald would to a callee not known to
@@ -92,7 +96,9 @@ func (c *Call) resendWithoutCard(res *sip.Response) sip.ClientTransaction {
 	c.fwd = fwd
 	s.Stats.Capability.Resent.Add(1)
 	s.Log.Info("callee refused the early-session part; INVITE resent without it", "call_id", c.callID, "status", res.StatusCode)
-	s.trace("herald: callee refused the early-session part (%d %s): INVITE resent without it, Call-Info only", res.StatusCode, res.Reason)
+	if s.tracing() {
+		s.trace("herald: callee refused the early-session part (%d %s): INVITE resent without it, Call-Info only", res.StatusCode, res.Reason)
+	}
 	return tx
 }
 

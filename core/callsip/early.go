@@ -29,7 +29,7 @@ type ownDialog struct {
 
 	streams []ringStream // ringback streams answered in the 183 (claims 2, 6)
 
-	pub atomic.Pointer[string] // Herald's tag, published for handlers on other goroutines once a 183 of its own is built
+	pub atomic.Pointer[string] // Herald's tag (the call's, never changed), published for handlers on other goroutines once a 183 of its own is built
 }
 
 type ringStream struct {
@@ -93,7 +93,9 @@ func (c *Call) playRingback() int {
 		n++
 		c.env.Stats.Ringbacks.Add(1)
 		c.rec.ringback.Store(true)
-		c.env.trace("herald → caller  RTP ringback %q as %s to %s", c.plan.Ringback, r.enc, r.dst)
+		if c.env.tracing() {
+			c.env.trace("herald → caller  RTP ringback %q as %s to %s", c.plan.Ringback, r.enc, r.dst)
+		}
 	}
 	return n
 }
@@ -116,10 +118,11 @@ func (d *ownDialog) publishedTag() string {
 	return ""
 }
 
-// publish makes Herald's tag known to the PRACK and UPDATE handlers (OwnDialog).
-func (d *ownDialog) publish(tag string) {
+// publish makes Herald's tag known to the PRACK and UPDATE handlers (OwnDialog): tag is the call's
+// (Call.tag), set before the call runs and never changed, so it is published as it is, not copied.
+func (d *ownDialog) publish(tag *string) {
 	if d.pub.Load() == nil {
-		d.pub.Store(&tag)
+		d.pub.Store(tag)
 	}
 }
 
@@ -164,7 +167,9 @@ func (c *Call) sendEarly183(rseq uint32, link bool) {
 		if l := c.callInfo(c.plan.CalleeCard); l != "" {
 			res.AppendHeader(sip.NewHeader("Call-Info", l))
 			s.Stats.Capability.CalleeCardCallInfo.Add(1)
-			s.trace("herald: caller not known to take the UPDATE: callee card as Call-Info %s on the 183", l)
+			if s.tracing() {
+				s.trace("herald: caller not known to take the UPDATE: callee card as Call-Info %s on the 183", l)
+			}
 		}
 	}
 	if body != nil {
@@ -172,9 +177,11 @@ func (c *Call) sendEarly183(rseq uint32, link bool) {
 		res.SetBody(body)
 	}
 	d.prov = res
-	d.publish(c.tag)
+	d.publish(&c.tag)
 	d.sent = time.Now()
-	s.trace("herald → caller  SIP 183 Session Progress (own early dialog tag %s, Require: 100rel, RSeq %d)", c.tag, rseq)
+	if s.tracing() {
+		s.trace("herald → caller  SIP 183 Session Progress (own early dialog tag %s, Require: 100rel, RSeq %d)", c.tag, rseq)
+	}
 	c.sendProvisional()
 	c.noteReliable()
 }
@@ -183,14 +190,16 @@ func (c *Call) sendEarly183(rseq uint32, link bool) {
 // body, on Herald's dialog; reliable (Require: 100rel, RSeq) when the caller requires 100rel.
 func (c *Call) sendLink183(reliable bool, rseq uint32) {
 	d := &c.early
-	d.publish(c.tag)
+	d.publish(&c.tag)
 	res := sip.NewResponseFromRequest(c.req, 183, "Session Progress", nil)
 	res.To().Params.Add("tag", c.tag)
 	res.AppendHeader(c.env.Host.Contact(c.req.Transport()))
 	res.AppendHeader(sip.NewHeader("Call-Info", c.link))
 	res.SetDestination(c.req.Source())
 	if !reliable {
-		c.env.trace("herald → caller  SIP 183 Session Progress (callee card as Call-Info %s)", c.link)
+		if c.env.tracing() {
+			c.env.trace("herald → caller  SIP 183 Session Progress (callee card as Call-Info %s)", c.link)
+		}
 		_ = c.tx.Respond(res)
 		return
 	}
@@ -198,7 +207,9 @@ func (c *Call) sendLink183(reliable bool, rseq uint32) {
 	res.AppendHeader(rseqHeader(rseq))
 	d.prov = res
 	d.sent = time.Now()
-	c.env.trace("herald → caller  SIP 183 Session Progress (callee card as Call-Info %s; Require: 100rel, RSeq %d)", c.link, rseq)
+	if c.env.tracing() {
+		c.env.trace("herald → caller  SIP 183 Session Progress (callee card as Call-Info %s; Require: 100rel, RSeq %d)", c.link, rseq)
+	}
 	c.sendProvisional()
 }
 
@@ -276,7 +287,9 @@ func (c *Call) onPrack(e *prackEvent) {
 	}
 	rseq, cseq, method, ok := rseqOf(e.rack)
 	c.in = e.ans
-	c.env.trace("caller → herald  SIP PRACK (RAck %d %d %s)", rseq, cseq, method)
+	if c.env.tracing() {
+		c.env.trace("caller → herald  SIP PRACK (RAck %d %d %s)", rseq, cseq, method)
+	}
 	c.handle(call.Event{Kind: call.EvPrack, Parsed: ok, RSeq: rseq, CSeq: cseq, Method: method})
 }
 
@@ -307,25 +320,31 @@ func (c *Call) sendCalleeCardUpdate() call.UpdateOut {
 			u.AppendHeader(&sip.RouteHeader{Address: rr.Address})
 		}
 	}
-	mf := sip.MaxForwardsHeader(70)
-	u.AppendHeader(&mf)
-	from := &sip.FromHeader{DisplayName: c.req.To().DisplayName, Address: c.req.To().Address, Params: sip.NewParams()}
-	from.Params.Add("tag", c.tag)
-	u.AppendHeader(from)
-	to := &sip.ToHeader{DisplayName: c.req.From().DisplayName, Address: c.req.From().Address, Params: c.req.From().Params.Clone()}
-	u.AppendHeader(to)
+	h := &updateHeaders{
+		mf:   70,
+		from: sip.FromHeader{DisplayName: c.req.To().DisplayName, Address: c.req.To().Address, Params: sip.NewParams()},
+		to:   sip.ToHeader{DisplayName: c.req.From().DisplayName, Address: c.req.From().Address, Params: c.req.From().Params.Clone()},
+		ct:   "application/sdp",
+	}
+	u.AppendHeader(&h.mf)
+	h.from.Params.Add("tag", c.tag)
+	u.AppendHeader(&h.from)
+	u.AppendHeader(&h.to)
 	u.AppendHeader(sip.HeaderClone(c.req.CallID()))
 	d.cseq++
-	u.AppendHeader(&sip.CSeqHeader{SeqNo: d.cseq, MethodName: sip.UPDATE})
+	h.cseq = sip.CSeqHeader{SeqNo: d.cseq, MethodName: sip.UPDATE}
+	u.AppendHeader(&h.cseq)
 	u.AppendHeader(s.Host.Contact(c.req.Transport()))
 	if c.caps.EarlyMedia {
 		u.AppendHeader(sip.NewHeader("P-Early-Media", d.earlyMedia()))
 	}
-	u.AppendHeader(ctHeader("application/sdp"))
+	u.AppendHeader(&h.ct)
 	u.SetBody(body)
 	u.SetTransport(sipmsg.TransportToward(u))
 	s.Stats.CalleeCards.Add(1)
-	s.trace("herald → caller  SIP UPDATE (media request message: callee card %q, path %s)", ps.Page.Name, offer.PathURI)
+	if s.tracing() {
+		s.trace("herald → caller  SIP UPDATE (media request message: callee card %q, path %s)", ps.Page.Name, offer.PathURI)
+	}
 	if s.Host.OriginateOwn(u, func(code int, body []byte) {
 		// Runs on the engine's goroutine, behind its recovery net (sipfast.Engine.Take, Tick).
 		fire(&c.env.Faults.Helper, "update")
@@ -351,6 +370,16 @@ func (c *Call) sendCalleeCardUpdate() call.UpdateOut {
 		}
 	}()
 	return call.UpdateOutSent
+}
+
+// updateHeaders are the typed headers of Herald's UPDATE, made in one allocation instead of one
+// each; the UPDATE holds them all as long as any.
+type updateHeaders struct {
+	mf   sip.MaxForwardsHeader
+	from sip.FromHeader
+	to   sip.ToHeader
+	cseq sip.CSeqHeader
+	ct   sip.ContentTypeHeader
 }
 
 // updateDone is the final answer to Herald's UPDATE: its status and body, or the error that left it
@@ -393,7 +422,9 @@ func (c *Call) onUpdateDone(e *updateDone) {
 		if ev.Code >= 200 && ev.Code < 300 {
 			ev.Code = 0 // a transport error after all
 		}
-		c.env.trace("herald: UPDATE refused (%d %v): callee card withdrawn from MSRP, offered as Call-Info", ev.Code, e.err)
+		if c.env.tracing() {
+			c.env.trace("herald: UPDATE refused (%d %v): callee card withdrawn from MSRP, offered as Call-Info", ev.Code, e.err)
+		}
 		c.handle(ev)
 		return
 	}
@@ -401,8 +432,10 @@ func (c *Call) onUpdateDone(e *updateDone) {
 	if ev.Declined {
 		c.env.trace("caller → herald  SIP 200 (UPDATE): callee card declined (m=message port 0)")
 	}
-	for _, info := range c.answers {
-		c.env.trace("caller → herald  SIP 200 (UPDATE): path %v setup %s", info.Path, info.Setup)
+	if c.env.tracing() {
+		for _, info := range c.answers {
+			c.env.trace("caller → herald  SIP 200 (UPDATE): path %v setup %s", info.Path, info.Setup)
+		}
 	}
 	ev.EarlyAnswer = len(c.answers) > 0
 	c.handle(ev)

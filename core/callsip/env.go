@@ -142,7 +142,8 @@ type Publisher interface {
 }
 
 // tracing reports whether Trace is set. Callers whose trace arguments cost something to build
-// (String() of URIs, boxing into ...any) check it first: the plain path then builds nothing.
+// (String() of URIs, boxing into ...any: a string, or a number above 255, is put on the heap to be
+// passed, Trace or not) check it first: the plain path then builds nothing.
 func (e *Env) tracing() bool { return e.Trace != nil }
 
 func (e *Env) trace(format string, args ...any) {

@@ -13,50 +13,44 @@ import (
 // (Supported, Require, Allow, P-Early-Media, the Contact's feature tags) and the parties'
 // identities the profiles are looked up by.
 
-// inviteHeaders are the header values of an INVITE the controller decides on, read in one pass.
-type inviteHeaders struct {
-	supported, require, allow, earlyMedia []string
-	pai                                   sip.Header // the first P-Asserted-Identity, nil if none
-}
-
 // scanInvite walks req's headers once, instead of one GetHeaders per name (each walks the whole
-// list and lower-cases every generic header's name, allocating).
-func scanInvite(req *sip.Request) inviteHeaders {
-	var hv inviteHeaders
+// list and lower-cases every generic header's name, allocating), and returns the caller's
+// capabilities (call.ParseCaps of Supported, Require, Allow and P-Early-Media) and its first
+// P-Asserted-Identity, nil if none. The values are collected on the stack: an INVITE has one or two
+// of each (more go to the heap).
+func scanInvite(req *sip.Request) (caps call.Caps, pai sip.Header) {
+	var vals [4][2]string
+	supported, require, allow, earlyMedia := vals[0][:0], vals[1][:0], vals[2][:0], vals[3][:0]
 	for _, h := range req.Headers() {
 		name := h.Name()
 		switch {
 		case strings.EqualFold(name, "Supported"):
-			hv.supported = append(hv.supported, h.Value())
+			supported = append(supported, h.Value())
 		case strings.EqualFold(name, "Require"):
-			hv.require = append(hv.require, h.Value())
+			require = append(require, h.Value())
 		case strings.EqualFold(name, "Allow"):
-			hv.allow = append(hv.allow, h.Value())
+			allow = append(allow, h.Value())
 		case strings.EqualFold(name, "P-Early-Media"):
-			hv.earlyMedia = append(hv.earlyMedia, h.Value())
-		case hv.pai == nil && strings.EqualFold(name, "P-Asserted-Identity"):
-			hv.pai = h
+			earlyMedia = append(earlyMedia, h.Value())
+		case pai == nil && strings.EqualFold(name, "P-Asserted-Identity"):
+			pai = h
 		}
 	}
-	return hv
+	if len(supported) == 0 && len(require) == 0 && len(allow) == 0 && len(earlyMedia) == 0 {
+		return noCaps, pai
+	}
+	return call.ParseCaps(supported, require, allow, earlyMedia), pai
 }
 
 // noCaps are the capabilities of an INVITE without Supported, Require, Allow or P-Early-Media
 // (call.ParseCaps is pure: computed once instead of four empty maps per call).
 var noCaps = call.ParseCaps(nil, nil, nil, nil)
 
-// caps are the caller's capabilities (call.ParseCaps).
-func (hv *inviteHeaders) caps() call.Caps {
-	if hv.supported == nil && hv.require == nil && hv.allow == nil && hv.earlyMedia == nil {
-		return noCaps
-	}
-	return call.ParseCaps(hv.supported, hv.require, hv.allow, hv.earlyMedia)
-}
-
-// callerIdentity is P-Asserted-Identity when present, else From (TS 24.229 §5.7).
-func (hv *inviteHeaders) callerIdentity(req *sip.Request) string {
-	if hv.pai != nil {
-		return firstNameAddr(hv.pai.Value()) // the first identity (sip: or tel:)
+// identityOf is the caller's identity: pai, its INVITE's first P-Asserted-Identity (scanInvite),
+// when present, else From (TS 24.229 §5.7).
+func identityOf(pai sip.Header, req *sip.Request) string {
+	if pai != nil {
+		return firstNameAddr(pai.Value()) // the first identity (sip: or tel:)
 	}
 	return uriText(&req.From().Address)
 }
@@ -111,8 +105,8 @@ func uriText(u *sip.Uri) string {
 
 // callerIdentity is P-Asserted-Identity when present, else From (TS 24.229 §5.7).
 func callerIdentity(req *sip.Request) string {
-	hv := scanInvite(req)
-	return hv.callerIdentity(req)
+	_, pai := scanInvite(req)
+	return identityOf(pai, req)
 }
 
 // firstNameAddr returns the first element of a comma-separated name-addr list, ignoring commas inside

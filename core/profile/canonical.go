@@ -96,24 +96,31 @@ func canonAddr(addr string) (string, string) {
 	return canonNumber(addr, true)
 }
 
-// canonNumber removes visual separators (and spaces, for operator input) and checks the digits.
+// canonNumber removes visual separators (and spaces, for operator input) and checks the digits. A
+// number without separators is its own key: no copy is made.
 func canonNumber(n string, bare bool) (string, string) {
-	var b strings.Builder
-	b.Grow(len(n))
+	kept := 0
 	for i := 0; i < len(n); i++ {
-		c := n[i]
-		switch {
-		case c >= '0' && c <= '9':
-			b.WriteByte(c)
-		case c == '+' && i == 0:
-			b.WriteByte(c)
+		switch c := n[i]; {
+		case c >= '0' && c <= '9', c == '+' && i == 0:
+			kept++
 		case c == '-' || c == '.' || c == '(' || c == ')':
 		case c == ' ' && bare:
 		default:
 			return "", "not a telephone number"
 		}
 	}
-	out := b.String()
+	out := n
+	if kept < len(n) {
+		var b strings.Builder
+		b.Grow(kept)
+		for i := 0; i < len(n); i++ {
+			if c := n[i]; c >= '0' && c <= '9' || c == '+' { // '+' passed the check above: first only
+				b.WriteByte(c)
+			}
+		}
+		out = b.String()
+	}
 	digits := len(strings.TrimPrefix(out, "+"))
 	switch {
 	case digits == 0:
@@ -171,6 +178,10 @@ func canonSIP(rest string) (string, string) {
 		if c := user[i]; c <= ' ' || c == 0x7f || c == '<' || c == '>' || c == '"' || c == '@' || c == ':' {
 			return "", "bad character in user part"
 		}
+	}
+	if k := len(user) + 1 + len(host); len(rest) >= k && rest[:len(user)] == user && rest[len(user)] == '@' &&
+		rest[len(user)+1:k] == host {
+		return rest[:k], "" // the key as written (no password, escape, upper case or port): no copy
 	}
 	return user + "@" + host, ""
 }

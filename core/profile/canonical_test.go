@@ -103,3 +103,32 @@ func TestCanonicalSameSubscriber(t *testing.T) {
 		}
 	}
 }
+
+// TestCanonicalNoCopy: a key written as it canonicalises (a sip: URI's user@host, a number without
+// separators) is the input's own text, not a copy (one allocation each before); any other form is
+// still built.
+func TestCanonicalNoCopy(t *testing.T) {
+	for in, want := range map[string]string{
+		"sip:alice@home1.net":              "alice@home1.net",
+		"<sip:alice@home1.net>;tag=1":      "alice@home1.net",
+		"sip:alice@home1.net:5060":         "alice@home1.net",
+		"tel:+12125552222":                 "+12125552222",
+		"sip:alice:pw@home1.net":           "alice@home1.net",
+		"sip:Alice@HOME1.net":              "Alice@home1.net",
+		"sip:al%69ce@home1.net":            "alice@home1.net",
+		"tel:+1-212-555-2222":              "+12125552222",
+		"sip:+1-212-555-2222@h;user=phone": "+12125552222",
+	} {
+		if got, err := Canonical(in); err != nil || got != want {
+			t.Errorf("Canonical(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	if raceEnabled {
+		return
+	}
+	for _, in := range []string{"sip:alice@home1.net", "tel:+12125552222", "sip:+12125552222@ims.example;user=phone"} {
+		if a := testing.AllocsPerRun(100, func() { _, _ = Canonical(in) }); a != 0 {
+			t.Errorf("Canonical(%q): %v allocations, want 0", in, a)
+		}
+	}
+}

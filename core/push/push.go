@@ -122,36 +122,54 @@ func NewSession(callID string, role Role, page *content.Page, ttl time.Duration)
 // NewNotified makes a session with fresh random identifiers whose binding and result go to notify
 // (Session.Notify) instead of channels.
 func NewNotified(callID string, role Role, page *content.Page, ttl time.Duration, notify func(*Session, bool, Result)) *Session {
+	// Both ids in one string, each its own random bytes: one allocation instead of two.
+	var buf [2 * maxEncoded]byte
+	ids := string(AppendID(AppendID(buf[:0], sessionIDBytes), transferIDBytes))
+	cut := base64.RawURLEncoding.EncodedLen(sessionIDBytes)
 	return &Session{
-		ID:         NewID(16),
+		ID:         ids[:cut],
 		CallID:     callID,
 		Role:       role,
 		Page:       page,
-		TransferID: NewID(9),
+		TransferID: ids[cut:],
 		Expires:    time.Now().Add(ttl),
 		Notify:     notify,
 	}
 }
 
+// A session's ids, in random bytes: the session-id ≥128 bits (Session.ID), the file-transfer-id.
+const (
+	sessionIDBytes  = 16
+	transferIDBytes = 9
+)
+
 // NewID returns n random bytes from crypto/rand as unpadded URL-safe base64 (RFC 4975 session-id and
 // transaction-id characters are a subset of unreserved; base64url's '-' and '_' are both allowed).
 func NewID(n int) string {
-	e := base64.RawURLEncoding
+	var enc [maxEncoded]byte
+	return string(AppendID(enc[:0], n)) // the one allocation up to maxIDBytes: three per push session before
+}
+
+// AppendID appends NewID(n) to dst: an id inside a longer string (a MIME boundary) costs that
+// string's allocation only.
+func AppendID(dst []byte, n int) []byte {
 	if n > maxIDBytes || n < 0 { // longer than any id Herald makes
 		b := make([]byte, max(n, 0))
 		_, _ = rand.Read(b)
-		return e.EncodeToString(b)
+		return base64.RawURLEncoding.AppendEncode(dst, b)
 	}
 	var raw [maxIDBytes]byte
-	var enc [(maxIDBytes*8 + 5) / 6]byte
-	b, out := raw[:n], enc[:e.EncodedLen(n)]
+	b := raw[:n]
 	_, _ = rand.Read(b) // crypto/rand.Read never returns an error on Linux (Go ≥1.24 it panics instead)
-	e.Encode(out, b)
-	return string(out) // the one allocation: three per push session before
+	return base64.RawURLEncoding.AppendEncode(dst, b)
 }
 
-// maxIDBytes is the longest id NewID makes on the stack (session-ids are 16 bytes).
-const maxIDBytes = 32
+// maxIDBytes is the longest id NewID makes on the stack (session-ids are 16 bytes); maxEncoded its
+// length in base64.
+const (
+	maxIDBytes = 32
+	maxEncoded = (maxIDBytes*8 + 5) / 6
+)
 
 // ErrPlaneFull is returned by Open when the plane holds its configured maximum of sessions.
 var ErrPlaneFull = errors.New("push: too many push sessions")

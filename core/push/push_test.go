@@ -28,10 +28,14 @@ func TestNewID(t *testing.T) {
 			seen[id] = true
 		}
 	}
-	if a := testing.AllocsPerRun(100, func() { _ = NewID(16) }); a != 1 && !raceEnabled {
+	if a := testing.AllocsPerRun(100, func() { idSink = NewID(16) }); a != 1 && !raceEnabled {
 		t.Errorf("NewID(16): %v allocations, want 1", a)
 	}
 }
+
+// idSink keeps the ids the allocation checks make: one dropped at once (NewID inlined) is not
+// made on the heap at all.
+var idSink string
 
 // TestNewNotified: a session made for a notify hook has no channels (nothing reads them), and the
 // plane's binding and result reach the hook with the session; NewSession's sessions keep theirs.
@@ -54,3 +58,32 @@ func TestNewNotified(t *testing.T) {
 		t.Fatalf("channel session %+v", c)
 	}
 }
+
+// TestNewNotifiedAllocs: a push session is two allocations, the Session and one string holding
+// both its ids (each its own random bytes: a 22-character session-id, 128 bits, and a 12-character
+// file-transfer-id); three before. AppendID puts an id in a buffer of the caller's.
+func TestNewNotifiedAllocs(t *testing.T) {
+	s := NewNotified("c1", CalleeCard, nil, time.Minute, nil)
+	for _, id := range []struct {
+		v string
+		n int
+	}{{s.ID, 16}, {s.TransferID, 9}} {
+		if raw, err := base64.RawURLEncoding.DecodeString(id.v); err != nil || len(raw) != id.n {
+			t.Fatalf("id %q: not %d bytes of base64url (%v)", id.v, id.n, err)
+		}
+	}
+	if o := NewNotified("c1", CalleeCard, nil, time.Minute, nil); o.ID == s.ID || o.TransferID == s.TransferID {
+		t.Fatalf("ids repeated: %q %q", o.ID, o.TransferID)
+	}
+	if b := AppendID([]byte("herald-"), 6); len(b) != len("herald-")+8 || string(b[:7]) != "herald-" {
+		t.Fatalf("AppendID = %q", b)
+	}
+	if raceEnabled {
+		return
+	}
+	if a := testing.AllocsPerRun(100, func() { sessionSink = NewNotified("c1", CallerCard, nil, time.Minute, nil) }); a != 2 {
+		t.Errorf("NewNotified: %v allocations, want 2", a)
+	}
+}
+
+var sessionSink *Session

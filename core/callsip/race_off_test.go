@@ -1,0 +1,5 @@
+//go:build !race
+
+package callsip
+
+const raceEnabled = false
