@@ -34,6 +34,7 @@ test:
 	$(GO) test -race -count=1 -timeout 15m ./... github.com/emiago/sipgo/sip
 	$(GO) test -count=1 -run '^(TestNewID|TestHeraldParseAllocs|TestHeraldServerTxNoTimeout|TestHeraldUDPWriteAddrPort|TestHeraldWriteInt|TestHeraldParamsOneAllocation)$$' ./core/push github.com/emiago/sipgo/sip
 	$(GO) test -count=1 -run '^(TestParseAllocs|TestPushCallSDPAllocs|TestSplitBodyAllocs|TestStripEarlySessionAllocs|TestAddEarlySessionAllocs|TestParseMultipartAllocs|TestMSRPAllocs|TestPushOfferMediaAllocs|TestNewSessionAllocs|TestAnswerInactiveAllocs)$$' ./core/sdp
+	$(GO) test -count=1 -run '^(TestPushCallAllocs|TestScanInviteAllocs|TestNotesNoTraceAllocs|TestMachineAllocs|TestUpdateOfferAllocs|TestNewNotifiedAllocs|TestCanonicalNoCopy)$$' ./core/callsip ./core/call ./core/push ./core/profile
 	$(MAKE) fuzz-ci
 
 test-short:
