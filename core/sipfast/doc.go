@@ -27,7 +27,8 @@
 // # Scanner and rewriting
 //
 // The scanner (msg.go, uri.go) indexes the start line and the header lines in one pass without
-// copying. It is strict: a message it accepts is one the general path reads alike (FuzzFastScan
+// copying, up to maxHeaderLines (512) lines, the first 64 inside the scanned message on the reader's
+// stack (a longer message allocates the rest of its index). It is strict: a message it accepts is one the general path reads alike (FuzzFastScan
 // holds it to that). Forwarding (route.go, RFC 3261 §16.4-16.6) pops the proxy's own Routes (loose
 // routing, §16.4), picks the next hop (the next Route, the configured next hop, or the Request-URI),
 // puts the proxy's Via and, for an INVITE, Record-Route on top, decrements Max-Forwards, fills
