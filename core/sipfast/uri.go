@@ -28,7 +28,7 @@ func parseSIPURI(u []byte) (sipURI, bool) {
 func parseURIRest(u []byte) (sipURI, bool) {
 	var r sipURI
 	if at := bytes.IndexByte(u, '@'); at >= 0 {
-		// sipgo ends the userinfo at the first '@', or at a '[' before it.
+		// sipgo ends the userinfo at the first '@' and refuses a '[' in it.
 		if bytes.IndexByte(u[:at], '[') >= 0 || !uriChars(u[:at]) {
 			return r, false
 		}

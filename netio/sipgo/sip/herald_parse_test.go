@@ -313,3 +313,50 @@ func TestHeraldParseMethodShared(t *testing.T) {
 		}
 	}
 }
+
+// TestHeraldURIBrackets pins the patch to ParseUri: '[' opens an IPv6 reference only where the host
+// starts (RFC 3261 §25.1). In a URI parameter or header it is an ordinary character
+// (param-unreserved, hnv-unreserved); in a host name or userinfo it is an error. Upstream took the
+// first '[' anywhere as an IPv6 reference, refusing the valid "sip:h;p[" and reading "ab[::1]" as
+// the host "[::1]". core/sipfast's FuzzFastScan found the first: the fast path forwarded an INVITE
+// with such a Route, the general path answered it 400.
+func TestHeraldURIBrackets(t *testing.T) {
+	for _, tc := range []struct {
+		in, host string
+		port     int
+		params   string
+		err      bool
+	}{
+		{in: "sip:0;0[", host: "0", params: "0["},
+		{in: "sip:h;lr;x=a]b", host: "h", params: "lr&x=a]b"},
+		{in: "sip:h;[", host: "h", params: "["},
+		{in: "sip:h?x=[", host: "h"},
+		{in: "sip:[::1]", host: "[::1]"},
+		{in: "sip:[::1]:5070;lr", host: "[::1]", port: 5070, params: "lr"},
+		{in: "sip:u@[2001:db8::1]:5060;transport=udp", host: "[2001:db8::1]", port: 5060, params: "transport=udp"},
+		{in: "sip:0[", err: true},
+		{in: "sip:ab[::1]", err: true},
+		{in: "sip:a[b@h", err: true},
+		{in: "sip:[::1", err: true},
+	} {
+		var u Uri
+		err := ParseUri(tc.in, &u)
+		if tc.err {
+			if err == nil {
+				t.Errorf("%q: parsed (host %q), want an error", tc.in, u.Host)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%q: %v", tc.in, err)
+			continue
+		}
+		params := ""
+		if u.UriParams != nil {
+			params = u.UriParams.String()
+		}
+		if u.Host != tc.host || u.Port != tc.port || params != tc.params {
+			t.Errorf("%q: host %q port %d params %q, want %q %d %q", tc.in, u.Host, u.Port, params, tc.host, tc.port, tc.params)
+		}
+	}
+}

@@ -69,18 +69,26 @@ func uriStateSlashes(uri *Uri, s string) (uriFSM, string, error) {
 }
 
 func uriStateUser(uri *Uri, s string) (uriFSM, string, error) {
+	// Herald patch: '[' opens an IPv6 reference only where the host starts (RFC 3261 §25.1:
+	// IPv6reference in hostport). Upstream took the first '[' anywhere as one, so a valid URI with
+	// '[' in a parameter or header (param-unreserved, hnv-unreserved) failed: "sip:h;p[" read as
+	// an IPv6 host "[" with no closing bracket.
+	if len(s) > 0 && s[0] == '[' {
+		return uriStateHost, s, nil
+	}
 	var userend int = 0
 	for i, c := range s {
-		if c == '[' {
-			// IPV6
-			return uriStateHost, s[i:], nil
-		}
 
 		if c == ':' {
 			userend = i
 		}
 
 		if c == '@' {
+			if strings.IndexByte(s[:i], '[') >= 0 {
+				// Herald patch: as upstream refused it (reading an IPv6 reference there), and
+				// RFC 3261 §25.1's user and password do not take '['.
+				return nil, s, fmt.Errorf("invalid userinfo: '[' inside it")
+			}
 			if userend > 0 {
 				uri.User = s[:userend]
 				uri.Password = s[userend+1 : i]
@@ -95,9 +103,14 @@ func uriStateUser(uri *Uri, s string) (uriFSM, string, error) {
 }
 
 func uriStateHost(uri *Uri, s string) (uriFSM, string, error) {
+	if len(s) > 0 && s[0] == '[' {
+		return uriStateHostIPV6, s, nil
+	}
 	for i, c := range s {
 		if c == '[' {
-			return uriStateHostIPV6, s[i:], nil
+			// Herald patch: not an IPv6 reference in the middle of a host name (upstream read
+			// "ab[::1]" as the host "[::1]").
+			return nil, s, fmt.Errorf("invalid host: '[' inside it")
 		}
 
 		if c == ':' {
