@@ -20,6 +20,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"runtime/pprof"
 	"sort"
 	"strings"
@@ -114,7 +115,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	fs.Float64Var(&o.StopOnFail, "stop-on-fail", 5, "stop the sweep after a step whose failed % exceeds this (negative: never)")
 	procs := fs.Int("procs", 0, "the generator's GOMAXPROCS (0: the runtime's, one per core). 1 spends about 20% less CPU per call (idle-P wake-ups, thread hand-offs) but its queueing shows in the latency tails and kernel drops once gen cpu_util passes about 0.6")
 	gcPercent := fs.Int("gc-percent", 400, "the generator's GOGC: fewer collections for its per-call garbage (its CPU per call)")
-	memLimit := fs.Int64("mem-limit-mb", 1024, "the generator's soft memory limit (GOMEMLIMIT); 0: none. Its heap holds sipgo's finished transactions for 32 s")
+	memLimit := fs.Int64("mem-limit-mb", 4096, "the generator's soft memory limit (GOMEMLIMIT); 0: none. Its heap grows with the calls of the last 32 s (sipgo's finished transactions, the lean terminals' records); at the limit its collector runs nearly all the time (1024 did that at 2,334 push calls/s after about 27 s, doubling the generator's CPU and failing calls Herald had carried)")
 	cpuprofile := fs.String("cpuprofile", "", "write the generator's own CPU profile here (to see where its CPU per call goes)")
 	memprofile := fs.String("memprofile", "", "write the generator's allocation profile here at the end (-sample_index=alloc_space: its bytes per call)")
 	out := fs.String("json", "", "write the result JSON here (\"-\" or empty: stdout)")
@@ -197,7 +198,46 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	summarize(stderr, res)
+	fmt.Fprintln(stderr, genGCLine(readGenGC(), *memLimit))
 	return 0
+}
+
+// genGC is what the generator's own collector cost it over the run (runtime/metrics, since the
+// process started): a generator whose collector takes a large share is itself the bound of the run.
+type genGC struct {
+	gcCPU, allCPU float64 // seconds
+	heapGoal      uint64  // bytes, at the end
+}
+
+func readGenGC() genGC {
+	runtime.GC() // the runtime brings its CPU classes up to date at the end of a cycle
+	s := []metrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}, {Name: "/cpu/classes/total:cpu-seconds"}, {Name: "/gc/heap/goal:bytes"}}
+	metrics.Read(s)
+	var g genGC
+	if s[0].Value.Kind() == metrics.KindFloat64 && s[1].Value.Kind() == metrics.KindFloat64 {
+		g.gcCPU, g.allCPU = s[0].Value.Float64(), s[1].Value.Float64()
+	}
+	if s[2].Value.Kind() == metrics.KindUint64 {
+		g.heapGoal = s[2].Value.Uint64()
+	}
+	return g
+}
+
+// genGCLine reports g, with a warning when the collector took over a quarter of the generator's
+// CPU or the heap goal reached the memory limit (limitMB, 0: none).
+func genGCLine(g genGC, limitMB int64) string {
+	share := 0.0
+	if g.allCPU > 0 {
+		share = g.gcCPU / g.allCPU
+	}
+	line := fmt.Sprintf("generator: collector %.0f%% of its CPU, heap goal %d MB", 100*share, g.heapGoal>>20)
+	if limitMB > 0 {
+		line += fmt.Sprintf(" (memory limit %d MB)", limitMB)
+	}
+	if share > 0.25 || limitMB > 0 && g.heapGoal >= uint64(limitMB)<<20*95/100 {
+		line += "; WARNING: the generator's collector may be what bounds this run: raise -mem-limit-mb or -gc-percent"
+	}
+	return line
 }
 
 // writeAllocs writes the allocation profile (every allocation since the start, sampled).

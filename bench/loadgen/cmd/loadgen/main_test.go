@@ -66,3 +66,29 @@ func TestCLI(t *testing.T) {
 		}
 	}
 }
+
+// TestGenGCLine: the generator reports its collector's share of its CPU and its heap goal, and
+// warns when either says the generator, not Herald, may bound the run.
+func TestGenGCLine(t *testing.T) {
+	const warn = "WARNING: the generator's collector"
+	for _, tc := range []struct {
+		g       genGC
+		limitMB int64
+		want    string
+		warns   bool
+	}{
+		{genGC{gcCPU: 1, allCPU: 10, heapGoal: 300 << 20}, 4096, "collector 10% of its CPU, heap goal 300 MB (memory limit 4096 MB)", false},
+		{genGC{gcCPU: 3, allCPU: 10, heapGoal: 300 << 20}, 4096, "collector 30% of its CPU", true},
+		{genGC{gcCPU: 1, allCPU: 10, heapGoal: 1000 << 20}, 1024, "heap goal 1000 MB (memory limit 1024 MB)", true},
+		{genGC{gcCPU: 1, allCPU: 10, heapGoal: 5000 << 20}, 0, "heap goal 5000 MB", false},
+		{genGC{}, 0, "collector 0% of its CPU, heap goal 0 MB", false},
+	} {
+		got := genGCLine(tc.g, tc.limitMB)
+		if !strings.Contains(got, tc.want) || strings.Contains(got, warn) != tc.warns {
+			t.Errorf("genGCLine(%+v, %d) = %q, want %q (warning %t)", tc.g, tc.limitMB, got, tc.want, tc.warns)
+		}
+	}
+	if g := readGenGC(); g.allCPU <= 0 || g.gcCPU < 0 || g.gcCPU > g.allCPU || g.heapGoal == 0 {
+		t.Fatalf("readGenGC on this process: %+v", g)
+	}
+}
