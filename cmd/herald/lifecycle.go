@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/herald-ims/herald/core/config"
 	"github.com/herald-ims/herald/core/signal"
+	"github.com/herald-ims/herald/netio/sdnotify"
 )
 
 // Process lifecycle of "herald serve", after nats-server's lame-duck mode and CoreDNS's lameduck:
@@ -265,4 +267,31 @@ func (in *instance) reload(cur *config.Options, path string) *config.Options {
 	log.Info("config reloaded", "file", path, "changed", strings.Join(config.ChangedKeys(cur, o), " "),
 		"log_level", o.Log.Level, "trusted", len(sr.Trusted), "next_hop", o.SIP.NextHop)
 	return o
+}
+
+// notify sends a state to systemd's notification socket (sd_notify(3)); outside systemd it does
+// nothing. A failed send is logged, never fatal: the service runs on and systemd's start timeout or
+// watchdog acts on what it did not hear.
+func notify(log *slog.Logger, state string) {
+	if _, err := sdnotify.Send(state); err != nil {
+		log.Warn("sd_notify", "state", strings.ReplaceAll(state, "\n", " "), "error", err)
+	}
+}
+
+// watchdog sends WATCHDOG=1 every d (half of the unit's WatchdogSec) until ctx ends, also while
+// draining (TimeoutStopSec bounds the drain). It proves the process and its scheduler are alive, so
+// that systemd restarts a Herald that is wedged whole (stopped, or starved of CPU), not one whose
+// single plane misbehaves: that is /readyz's and the alerts' job.
+func watchdog(ctx context.Context, log *slog.Logger, d time.Duration) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	notify(log, "WATCHDOG=1")
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			notify(log, "WATCHDOG=1")
+		}
+	}
 }

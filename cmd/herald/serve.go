@@ -28,6 +28,7 @@ import (
 
 	"github.com/herald-ims/herald/configs"
 	"github.com/herald-ims/herald/core/config"
+	"github.com/herald-ims/herald/core/overload"
 	"github.com/herald-ims/herald/core/provision"
 	"github.com/herald-ims/herald/core/safe"
 	"github.com/herald-ims/herald/core/signal"
@@ -60,11 +61,12 @@ type instance struct {
 	wg       sync.WaitGroup
 
 	// Lifecycle (lifecycle.go): readiness, and what a SIGHUP reload swaps in place.
-	up       atomic.Bool    // every listener is bound
-	level    *slog.LevelVar // the level of log (cmdServe's; a detached one otherwise)
-	certs    []*certSlot    // the certificates of the TLS listeners (SIP tls, msrps)
-	msrpCert *certSlot      // the msrps one among certs, nil without msrp.tls_listen
-	wire     *wireTrace     // log.trace on: the wire tracer, which sipgo's tracer follows while it runs
+	up       atomic.Bool       // every listener is bound
+	level    *slog.LevelVar    // the level of log (cmdServe's; a detached one otherwise)
+	certs    []*certSlot       // the certificates of the TLS listeners (SIP tls, msrps)
+	msrpCert *certSlot         // the msrps one among certs, nil without msrp.tls_listen
+	wire     *wireTrace        // log.trace on: the wire tracer, which sipgo's tracer follows while it runs
+	shed     *overload.Shedder // limits.shed_latency (overload.go); nil when off
 }
 
 func newLogger(o *config.Options, w io.Writer) *slog.Logger {
@@ -261,6 +263,7 @@ func newInstance(o *config.Options, log *slog.Logger, trace func(string)) (*inst
 		in.closeStore()
 		return nil, err
 	}
+	in.shed = newShedder(o)
 	in.sip, err = signal.New(signal.Options{
 		Host:             host,
 		Port:             port,
@@ -283,7 +286,7 @@ func newInstance(o *config.Options, log *slog.Logger, trace func(string)) (*inst
 		Logger:           log,
 		Trace:            trace,
 		WireTrace:        sipTrace,
-	}, signal.Deps{Profiles: in.profiles, MSRP: in.msrp, Web: pub, Ringback: rb, UDP: udpReader})
+	}, signal.Deps{Profiles: in.profiles, MSRP: in.msrp, Web: pub, Ringback: rb, UDP: udpReader, Shed: in.shed})
 	if err != nil {
 		in.closeStore()
 		return nil, err
@@ -432,6 +435,7 @@ func (in *instance) start(ctx context.Context) error {
 			in.serve(func() error { return in.sip.ServeTCP(ln) })
 		}
 	}
+	in.watchOverload(ctx)
 	in.up.Store(true)
 	return nil
 }
@@ -736,33 +740,6 @@ func cmdServe(path string, stderr io.Writer) int {
 	in.stop(sctx)
 	log.Info("herald stopped")
 	return 0
-}
-
-// notify sends a state to systemd's notification socket (sd_notify(3)); outside systemd it does
-// nothing. A failed send is logged, never fatal: the service runs on and systemd's start timeout or
-// watchdog acts on what it did not hear.
-func notify(log *slog.Logger, state string) {
-	if _, err := sdnotify.Send(state); err != nil {
-		log.Warn("sd_notify", "state", strings.ReplaceAll(state, "\n", " "), "error", err)
-	}
-}
-
-// watchdog sends WATCHDOG=1 every d (half of the unit's WatchdogSec) until ctx ends, also while
-// draining (TimeoutStopSec bounds the drain). It proves the process and its scheduler are alive, so
-// that systemd restarts a Herald that is wedged whole (stopped, or starved of CPU), not one whose
-// single plane misbehaves: that is /readyz's and the alerts' job.
-func watchdog(ctx context.Context, log *slog.Logger, d time.Duration) {
-	t := time.NewTicker(d)
-	defer t.Stop()
-	notify(log, "WATCHDOG=1")
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			notify(log, "WATCHDOG=1")
-		}
-	}
 }
 
 // adminAddr is the admin listener's bound address, "" without one.

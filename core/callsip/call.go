@@ -243,6 +243,12 @@ func (c *Call) run() {
 	callee, calleeKey, calleeProv := s.party(ce, &calleeParty)
 	c.callerKey, c.callerProv, c.calleeKey, c.calleeProv = callerKey, callerProv, calleeKey, calleeProv
 	c.plan = call.Decide(caller, callee, c.caps, s.Probe)
+	if !c.plan.Plain() && s.Shed.Shed(c.callID) {
+		// Overloaded (core/overload): the call goes through as it would without Herald, its
+		// cards and ringback do not. The fast path asks the same Shedder for the same answer.
+		s.trace("herald: overloaded: INVITE forwarded as a plain call, without its cards")
+		c.plan = call.Plan{}
+	}
 	c.machine.Init(call.Config{Plan: c.plan, Caps: c.caps, Offer: len(req.Body()) > 0, InviteCSeq: req.CSeq().SeqNo,
 		RSeq: 1 + uint32(time.Now().UnixNano()%(1<<30)), // RFC 3262 §3: 1..2**31-1, random start
 		T1:   s.T1, TimerC: s.TimerC})

@@ -12,6 +12,7 @@ import (
 
 	"github.com/herald-ims/herald/core/content"
 	"github.com/herald-ims/herald/core/media"
+	"github.com/herald-ims/herald/core/overload"
 	"github.com/herald-ims/herald/core/profile"
 	"github.com/herald-ims/herald/core/push"
 	"github.com/herald-ims/herald/core/sipstats"
@@ -42,6 +43,9 @@ type Env struct {
 	Ringback Ringback
 	// Capabilities is the cache of learned terminal capabilities (profile.CapCache).
 	Capabilities *profile.CapCache
+	// Shed, when set, picks the calls that would get cards but go plain because Herald is
+	// overloaded (core/overload); nil: none.
+	Shed *overload.Shedder
 	// Stats are the server's counters; Hist its call-setup histograms (nil: none observed).
 	Stats *sipstats.Stats
 	Hist  *sipstats.Hists

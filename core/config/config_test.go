@@ -722,7 +722,7 @@ func TestParseDefaults(t *testing.T) {
 		Cards: CardOptions{MaxBytes: 256 << 10, Styles: true, Images: true, SVG: true,
 			LinkSchemes: []string{"https", "tel", "sip", "sips", "mailto"}},
 		Clips:    ClipOptions{MaxBytes: 4 << 20, MaxDuration: Duration(time.Minute)},
-		Limits:   LimitOptions{MaxCalls: 10000, GCPercent: DefaultGCPercent, MemoryLimitMB: DefaultMemoryLimitMB},
+		Limits:   LimitOptions{MaxCalls: 10000, GCPercent: DefaultGCPercent, MemoryLimitMB: DefaultMemoryLimitMB, ShedLatency: Duration(DefaultShedLatency)},
 		Log:      LogOptions{Level: "info", Format: "text"},
 		Shutdown: ShutdownOptions{DrainTimeout: Duration(20 * time.Second)},
 	}
@@ -930,6 +930,40 @@ func TestLimitsGCDefaults(t *testing.T) {
 				t.Fatalf("limits %+v, want gc_percent %d memory_limit_mb %d", o.Limits, tc.gc, tc.memoryMiB)
 			}
 		})
+	}
+}
+
+// TestLimitsShedLatency: the overload threshold defaults to DefaultShedLatency, an explicit 0 turns
+// shedding off, and a value outside 1ms..1s is refused with its path.
+func TestLimitsShedLatency(t *testing.T) {
+	for _, tc := range []struct {
+		limits string
+		want   time.Duration
+		err    bool
+	}{
+		{"", DefaultShedLatency, false},
+		{"limits: {shed_latency: 0s}\n", 0, false},
+		{"limits: {shed_latency: 25ms}\n", 25 * time.Millisecond, false},
+		{"limits: {shed_latency: 1ms}\n", time.Millisecond, false},
+		{"limits: {shed_latency: 1s}\n", time.Second, false},
+		{"limits: {shed_latency: 500us}\n", 0, true},
+		{"limits: {shed_latency: 2s}\n", 0, true},
+		{"limits: {shed_latency: -5ms}\n", 0, true},
+	} {
+		o, err := Parse("t.yaml", []byte(hop+tc.limits))
+		if tc.err {
+			if err == nil || !strings.Contains(err.Error(), "limits.shed_latency") {
+				t.Errorf("%q: err %v, want one naming limits.shed_latency", tc.limits, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%q: %v", tc.limits, err)
+			continue
+		}
+		if o.Limits.ShedLatency.D() != tc.want {
+			t.Errorf("%q: shed_latency %v, want %v", tc.limits, o.Limits.ShedLatency.D(), tc.want)
+		}
 	}
 }
 

@@ -42,8 +42,9 @@ const (
 	DefaultRedisTimeout   = 500 * time.Millisecond
 	DefaultRedisPrefix    = "herald"
 	DefaultMaxCalls       = 10000
-	DefaultGCPercent      = 100  // see LimitOptions.GCPercent for the arithmetic
-	DefaultMemoryLimitMB  = 4096 // see LimitOptions.MemoryLimitMB
+	DefaultGCPercent      = 100                   // see LimitOptions.GCPercent for the arithmetic
+	DefaultMemoryLimitMB  = 4096                  // see LimitOptions.MemoryLimitMB
+	DefaultShedLatency    = 10 * time.Millisecond // see LimitOptions.ShedLatency
 	DefaultCardMaxBytes   = 256 << 10
 	DefaultClipMaxBytes   = 4 << 20
 	DefaultClipMaxDur     = 60 * time.Second
@@ -132,6 +133,7 @@ func (l *loader) applyDefaults(o *Options) {
 	num("limits.max_calls", &o.Limits.MaxCalls, DefaultMaxCalls)
 	num("limits.gc_percent", &o.Limits.GCPercent, DefaultGCPercent)
 	num("limits.memory_limit_mb", &o.Limits.MemoryLimitMB, DefaultMemoryLimitMB)
+	dur("limits.shed_latency", &o.Limits.ShedLatency, DefaultShedLatency)
 	str("log.level", &o.Log.Level, DefaultLogLevel)
 	str("log.format", &o.Log.Format, DefaultLogFormat)
 	dur("shutdown.drain_timeout", &o.Shutdown.DrainTimeout, DefaultDrainTimeout)

@@ -225,6 +225,15 @@ type LimitOptions struct {
 	// can give Herald (≈ 75% of its memory): the limit is soft, so a live heap above it is never an
 	// out-of-memory error, only a collector that runs nearly all the time (capped by Go at 50% CPU).
 	MemoryLimitMB int `yaml:"memory_limit_mb"`
+	// ShedLatency is the overload threshold: when the Go scheduler's 99th-percentile latency (how
+	// long runnable work waits for a CPU, read every second) stays above it, Herald forwards a
+	// growing share of new calls that would get cards or ringback as plain calls, and takes the
+	// share back down once the latency is under half of it (core/overload). Such a call goes
+	// through as it would without Herald; a node whose pushes outgrow its CPU would otherwise
+	// delay every call's setup until callers retransmit and give up. Default
+	// DefaultShedLatency (10ms: measured on 2 cores, a node carrying its load reads 0.2-3 ms and
+	// one collapsing 10-100 ms); 0 turns shedding off. Counted in herald_sip_shed_total.
+	ShedLatency Duration `yaml:"shed_latency"`
 }
 
 // CPUOptions pins event loops to CPUs. Both lists are optional.

@@ -15,7 +15,7 @@ type Snapshot = sipstats.Snapshot
 func (s *Server) Snapshot() Snapshot {
 	var u [4]uint64
 	u[0], u[1], u[2], u[3] = s.UDPStats()
-	return sipstats.Read(&s.Stats, s.ActiveCalls(), s.Draining(), s.FastTransactions(), s.deps.Capabilities, u)
+	return sipstats.Read(&s.Stats, s.ActiveCalls(), s.Draining(), s.FastTransactions(), s.deps.Capabilities, u, s.deps.Shed)
 }
 
 // Collectors returns the SIP layer's Prometheus collectors, to register once: the counters and

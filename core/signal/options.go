@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/herald-ims/herald/core/callsip"
+	"github.com/herald-ims/herald/core/overload"
 	"github.com/herald-ims/herald/core/profile"
 	"github.com/herald-ims/herald/core/push"
 	"github.com/herald-ims/herald/core/sipstats"
@@ -91,7 +92,8 @@ type Deps struct {
 	Capabilities *profile.CapCache
 	// UDP reads the UDP sockets Herald serves (netio/sipudp through an adapter: core imports no
 	// netio package). nil: sipgo reads them and the fast path takes no datagram.
-	UDP UDPReader
+	UDP  UDPReader
+	Shed *overload.Shedder // new calls with cards forwarded plain under overload (core/overload); nil: none
 }
 
 // UDPReader makes the reader of the UDP socket pc: it offers every datagram to fast (b is valid

@@ -56,13 +56,13 @@ func (l lookedUp) plainParty() *call.Party {
 	return &call.Party{CallerCard: l.pr.CallerCard, CalleeCard: l.pr.CalleeCard, Ringback: l.pr.Ringback}
 }
 
-// plainCall is the plain-call rule on the fast path: call.Decide, the rule the general path
-// executes, on the INVITE's parties (caller and callee as in the request), and Plan.Plain. Of the
-// caller's capabilities only 100rel changes whether a plan is plain (no ringback without it). A
-// call that is not plain goes to the general path, and its lookups with it (handoff).
-func (s *Server) plainCall(caller, callee string, reliable1xx bool) bool {
+// plainCall is the plain-call rule on the fast path: call.Decide (the general path's rule) on the
+// INVITE's parties as in the request, and Plan.Plain; of the caller's capabilities only 100rel
+// matters (no ringback without it). A call that is not plain goes to the general path with its
+// lookups (handoff), unless an overloaded Herald sheds it to plain forwarding here (Deps.Shed).
+func (s *Server) plainCall(callID []byte, caller, callee string, reliable1xx bool) bool {
 	cr, ce := s.lookUp(caller), s.lookUp(callee)
-	if call.Decide(cr.plainParty(), ce.plainParty(), call.Caps{Reliable1xx: reliable1xx}, s.opts.Probe).Plain() {
+	if call.Decide(cr.plainParty(), ce.plainParty(), call.Caps{Reliable1xx: reliable1xx}, s.opts.Probe).Plain() || s.deps.Shed.ShedBytes(callID) {
 		return true
 	}
 	s.handoff.put(cr, ce, time.Now())

@@ -269,6 +269,13 @@ func startHeraldCaps(t testing.TB, store profile.Store, nextHop string, tune fun
 func startHeraldPlane(t testing.TB, store profile.Store, nextHop string, tune func(*Options), caps *profile.CapCache,
 	wrap func(*msrpnet.Server) push.Plane) *rig {
 	t.Helper()
+	return startHeraldDeps(t, store, nextHop, tune, caps, wrap, nil)
+}
+
+// startHeraldDeps is startHeraldPlane with the Deps set further by deps (nil: as built).
+func startHeraldDeps(t testing.TB, store profile.Store, nextHop string, tune func(*Options), caps *profile.CapCache,
+	wrap func(*msrpnet.Server) push.Plane, deps func(*Deps)) *rig {
+	t.Helper()
 	log := slog.New(slog.DiscardHandler)
 	if os.Getenv("HERALD_TEST_LOG") != "" {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -298,7 +305,11 @@ func startHeraldPlane(t testing.TB, store profile.Store, nextHop string, tune fu
 	if wrap != nil {
 		plane = wrap(ms)
 	}
-	r.sig, err = New(opts, Deps{Profiles: store, MSRP: plane, Web: r.web, Ringback: rigRingback, Capabilities: caps, UDP: sipudpReader})
+	d := Deps{Profiles: store, MSRP: plane, Web: r.web, Ringback: rigRingback, Capabilities: caps, UDP: sipudpReader}
+	if deps != nil {
+		deps(&d)
+	}
+	r.sig, err = New(opts, d)
 	if err != nil {
 		_ = ms.Stop(context.Background())
 		t.Fatal(err)

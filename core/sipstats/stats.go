@@ -7,9 +7,11 @@ package sipstats
 
 import (
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/herald-ims/herald/core/overload"
 	"github.com/herald-ims/herald/core/profile"
 	"github.com/herald-ims/herald/core/sipfast"
 )
@@ -98,6 +100,9 @@ type Snapshot struct {
 	BadResponses        uint64 `json:"bad_responses" metric:"herald_sip_bad_responses_total,counter" help:"Responses from a next hop dropped: a mandatory header missing or malformed (RFC 3261 18.1.2)."`
 	PushLateBinds       uint64 `json:"push_late_binds" metric:"herald_sip_push_late_binds_total,counter" help:"Terminals bound to a push session after the call closed it (answer, CANCEL, refused UPDATE): the binding was ended."`
 	PushFailed          uint64 `json:"push_failed" metric:"herald_sip_push_failed_total,counter" help:"Card pushes the terminal or the network ended undelivered (failure REPORT or response, timeout, disconnect)."`
+	Shed                uint64 `json:"shed" metric:"herald_sip_shed_total,counter" help:"Calls that would have had cards or ringback, forwarded as plain calls because Herald was overloaded (limits.shed_latency)."`
+
+	Overload OverloadSnapshot `json:"overload"`
 
 	Capability CapabilitySnapshot `json:"capability"`
 	FastPath   sipfast.Snapshot   `json:"fast_path"`
@@ -120,6 +125,25 @@ type CapabilitySnapshot struct {
 	CacheEntries       int    `json:"cache_entries" metric:"herald_sip_capability_cache_entries,gauge" help:"Terminals the capability cache holds."`
 }
 
+// OverloadSnapshot is the overload shedder's state (core/overload); zero when shedding is off.
+type OverloadSnapshot struct {
+	ShedShare       float64 `json:"shed_share" metric:"herald_overload_shed_share,gauge" help:"Share of new calls with cards forwarded as plain calls now (0 to 1)."`
+	SchedLatencyP99 float64 `json:"sched_latency_p99_ms" metric:"herald_overload_sched_latency_ms,gauge" help:"The Go scheduler's latency quantile over the last window, in ms: how long runnable work waited for a CPU."`
+	Windows         uint64  `json:"windows" metric:"herald_overload_windows_total,counter" help:"Windows (one second each) the overload monitor read."`
+	Overloaded      uint64  `json:"overloaded" metric:"herald_overload_windows_overloaded_total,counter" help:"Windows whose scheduler latency was above limits.shed_latency."`
+}
+
+// ReadOverload is the OverloadSnapshot of sh (nil: the zero one).
+func ReadOverload(sh *overload.Shedder) OverloadSnapshot {
+	if sh == nil {
+		return OverloadSnapshot{}
+	}
+	return OverloadSnapshot{
+		ShedShare: float64(sh.Ratio()) / overload.Scale, SchedLatencyP99: float64(sh.Last()) / float64(time.Millisecond),
+		Windows: sh.Windows.Load(), Overloaded: sh.Overloaded.Load(),
+	}
+}
+
 // UDPSnapshot is the SIP UDP sockets Herald reads itself (fast path on).
 type UDPSnapshot struct {
 	Datagrams uint64 `json:"datagrams" metric:"herald_sip_udp_datagrams_total,counter" help:"Datagrams Herald's own SIP UDP readers read."`
@@ -130,8 +154,8 @@ type UDPSnapshot struct {
 
 // Read is the Snapshot of st, with the gauges the server holds: calls in progress, whether it
 // drains, the fast path's transactions, the capability cache (nil: none) and the UDP readers'
-// counts (datagrams, reads, general, dropped).
-func Read(st *Stats, active int, draining bool, fastTx int, cc *profile.CapCache, udp [4]uint64) Snapshot {
+// counts (datagrams, reads, general, dropped), and the overload shedder (nil: off).
+func Read(st *Stats, active int, draining bool, fastTx int, cc *profile.CapCache, udp [4]uint64, sh *overload.Shedder) Snapshot {
 	f, c := &st.Fast, &st.Capability
 	out := Snapshot{
 		ActiveCalls: active, Draining: draining,
@@ -145,11 +169,15 @@ func Read(st *Stats, active int, draining bool, fastTx int, cc *profile.CapCache
 		ForwardErrors: st.ForwardErrors.Load(), Panics: st.Panics.Load(), BadRequests: st.BadRequests.Load(),
 		BadResponses:  st.BadResponses.Load(),
 		PushLateBinds: st.PushLateBinds.Load(), PushFailed: st.PushFailed.Load(),
+		Overload: ReadOverload(sh),
 		Capability: CapabilitySnapshot{
 			CallerCardCallInfo: c.CallerCardCallInfo.Load(), CalleeCardCallInfo: c.CalleeCardCallInfo.Load(),
 			Probes: c.CallerCardProbes.Load(), Resent: c.Resent.Load(), UpdateRefused: c.UpdateRefused.Load(),
 		},
 		FastPath: f.Snapshot(fastTx),
+	}
+	if sh != nil {
+		out.Shed = sh.Calls.Load()
 	}
 	if cc != nil {
 		cs := &cc.Stats

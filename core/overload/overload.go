@@ -1,0 +1,142 @@
+// Package overload decides when Herald sheds its push work: when its own CPU has become the
+// bottleneck of the calls through it, a share of the new calls that would get cards is forwarded as
+// plain calls instead. Such a call goes through as it would without Herald (its cards do not); a
+// call whose setup queues behind everyone's pushes may not go through at all: its caller
+// retransmits, gives up, or is answered after the callee was (RFC 6357 §3: overload turns into
+// retransmissions and collapse). Rejecting with 503 (RFC 3261 §21.5.4) is for a node that cannot
+// forward at all; Herald's plain forwarding costs a seventh of a push call, so it still can.
+//
+// The signal is the Go scheduler's latency (runtime/metrics /sched/latencies:seconds): how long a
+// runnable goroutine waits for a CPU. Every part of a call's work waits it, whichever plane does the
+// work, and it rises only when there is more work than CPU: a node that is merely busy keeps it
+// near zero. Each window (Options.Window) the Monitor reads the histogram, takes the quantile
+// Options.Quantile of that window's latencies, and the Shedder moves the share it sheds: up by a
+// large step while the latency is above Options.Target, down by a small one once it is below half
+// of it (additive increase and decrease, fast to shed, slow to take the pushes back, so that the
+// node settles at the share it can carry instead of swinging between all and none).
+//
+// Which calls are shed is decided by a hash of the Call-ID against the share (Shedder.Shed), so
+// the fast path and the general path give the same answer for one call.
+package overload
+
+import (
+	"hash/maphash"
+	"sync/atomic"
+	"time"
+)
+
+// Scale is the share Shedder.Ratio counts in: Scale is every call.
+const Scale = 1024
+
+// Steps of the shed share per window: up while overloaded (8 windows from none to all), down once
+// clear (32 windows from all to none; 4 from the first step).
+const (
+	stepUp   = Scale / 8
+	stepDown = Scale / 32
+)
+
+// MinSamples is the number of scheduling events below which a window says nothing: a nearly idle
+// process is not overloaded, whatever a handful of wake-ups took.
+const MinSamples = 64
+
+// Defaults.
+const (
+	DefaultTarget   = 10 * time.Millisecond
+	DefaultWindow   = 250 * time.Millisecond
+	DefaultQuantile = 0.99
+)
+
+// Options configure a Shedder and its Monitor.
+type Options struct {
+	// Target is the scheduler latency above which a window counts as overloaded; below half of it
+	// a window counts as clear. Zero disables shedding.
+	Target time.Duration
+	// Window is how often the Monitor reads the scheduler's histogram; default DefaultWindow.
+	Window time.Duration
+	// Quantile of a window's latencies compared with Target; default DefaultQuantile.
+	Quantile float64
+}
+
+func (o *Options) defaults() {
+	if o.Window <= 0 {
+		o.Window = DefaultWindow
+	}
+	if o.Quantile <= 0 || o.Quantile >= 1 {
+		o.Quantile = DefaultQuantile
+	}
+}
+
+// Shedder holds the share of new push calls to forward plain. Observe is called by one goroutine
+// (the Monitor, or a test); Shed and the counters are safe from any.
+type Shedder struct {
+	opts  Options
+	seed  maphash.Seed
+	ratio atomic.Uint32 // share shed, of Scale
+	last  atomic.Int64  // the last window's quantile, ns
+
+	// Windows counts the windows observed; Overloaded those above Target; Calls the calls shed
+	// (Shed or ShedBytes answered true).
+	Windows, Overloaded, Calls atomic.Uint64
+}
+
+// New returns a Shedder for o.
+func New(o Options) *Shedder {
+	o.defaults()
+	return &Shedder{opts: o, seed: maphash.MakeSeed()}
+}
+
+// Options returns the Shedder's options, defaults applied.
+func (s *Shedder) Options() Options { return s.opts }
+
+// Observe takes one window's latency quantile q over n scheduling events and moves the share.
+func (s *Shedder) Observe(q time.Duration, n uint64) {
+	s.Windows.Add(1)
+	s.last.Store(int64(q))
+	if s.opts.Target <= 0 {
+		return
+	}
+	r := s.ratio.Load()
+	switch {
+	case n >= MinSamples && q > s.opts.Target:
+		s.Overloaded.Add(1)
+		r = min(r+stepUp, Scale)
+	case n < MinSamples || q < s.opts.Target/2:
+		r -= min(r, stepDown)
+	}
+	s.ratio.Store(r)
+}
+
+// Ratio is the share of new push calls shed now, of Scale.
+func (s *Shedder) Ratio() uint32 { return s.ratio.Load() }
+
+// Last is the latest window's latency quantile.
+func (s *Shedder) Last() time.Duration { return time.Duration(s.last.Load()) }
+
+// Shed reports whether the call callID, which would get cards, is to be forwarded plain, and
+// counts it if so: ask once per call, where its plan is made. Calls are picked by a hash of their
+// Call-ID, the same for one call wherever it is asked (so a call the fast path did not shed is not
+// shed by the general path either, unless the share grew in between); nil sheds none.
+func (s *Shedder) Shed(callID string) bool {
+	if s == nil || s.ratio.Load() == 0 {
+		return false
+	}
+	return s.pick(maphash.String(s.seed, callID))
+}
+
+// ShedBytes is Shed for a Call-ID the fast path holds as bytes: the same answer for the same
+// Call-ID (maphash.Bytes and maphash.String agree on equal content).
+func (s *Shedder) ShedBytes(callID []byte) bool {
+	if s == nil || s.ratio.Load() == 0 {
+		return false
+	}
+	return s.pick(maphash.Bytes(s.seed, callID))
+}
+
+// pick sheds the call whose Call-ID hashes to h when h falls in the share shed now.
+func (s *Shedder) pick(h uint64) bool {
+	if uint32(h%Scale) >= s.ratio.Load() {
+		return false
+	}
+	s.Calls.Add(1)
+	return true
+}
