@@ -13,20 +13,16 @@ import (
 // swings with each collection.
 const shedWindow = time.Second
 
-// newShedder is the overload shedder limits.shed_latency asks for; nil when it is 0 (off).
+// newShedder is the overload shedder limits.shed_latency asks for. With it 0 (off, the default)
+// the shedder sheds nothing but its monitor still runs, so that herald_overload_sched_latency_ms
+// shows what a threshold would be compared with (one runtime/metrics read a second).
 func newShedder(o *config.Options) *overload.Shedder {
-	if o.Limits.ShedLatency.D() <= 0 {
-		return nil
-	}
 	return overload.New(overload.Options{Target: o.Limits.ShedLatency.D(), Window: shedWindow})
 }
 
 // watchOverload runs the shedder's monitor until the instance stops (a closer ends it) or ctx
-// ends; nothing without a shedder.
+// ends.
 func (in *instance) watchOverload(ctx context.Context) {
-	if in.shed == nil {
-		return
-	}
 	ctx, cancel := context.WithCancel(ctx)
 	in.closers = append(in.closers, stopFunc(cancel))
 	m := overload.NewMonitor(in.shed)

@@ -933,8 +933,8 @@ func TestLimitsGCDefaults(t *testing.T) {
 	}
 }
 
-// TestLimitsShedLatency: the overload threshold defaults to DefaultShedLatency, an explicit 0 turns
-// shedding off, and a value outside 1ms..1s is refused with its path.
+// TestLimitsShedLatency: the overload threshold defaults to DefaultShedLatency (off), an explicit 0
+// is off too, and a value outside 1ms..1s is refused with its path.
 func TestLimitsShedLatency(t *testing.T) {
 	for _, tc := range []struct {
 		limits string

@@ -42,9 +42,9 @@ const (
 	DefaultRedisTimeout   = 500 * time.Millisecond
 	DefaultRedisPrefix    = "herald"
 	DefaultMaxCalls       = 10000
-	DefaultGCPercent      = 100                   // see LimitOptions.GCPercent for the arithmetic
-	DefaultMemoryLimitMB  = 4096                  // see LimitOptions.MemoryLimitMB
-	DefaultShedLatency    = 10 * time.Millisecond // see LimitOptions.ShedLatency
+	DefaultGCPercent      = 100  // see LimitOptions.GCPercent for the arithmetic
+	DefaultMemoryLimitMB  = 4096 // see LimitOptions.MemoryLimitMB
+	DefaultShedLatency    = 0    // off; see LimitOptions.ShedLatency
 	DefaultCardMaxBytes   = 256 << 10
 	DefaultClipMaxBytes   = 4 << 20
 	DefaultClipMaxDur     = 60 * time.Second

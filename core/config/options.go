@@ -230,9 +230,13 @@ type LimitOptions struct {
 	// growing share of new calls that would get cards or ringback as plain calls, and takes the
 	// share back down once the latency is under half of it (core/overload). Such a call goes
 	// through as it would without Herald; a node whose pushes outgrow its CPU would otherwise
-	// delay every call's setup until callers retransmit and give up. Default
-	// DefaultShedLatency (10ms: measured on 2 cores, a node carrying its load reads 0.2-3 ms and
-	// one collapsing 10-100 ms); 0 turns shedding off. Counted in herald_sip_shed_total.
+	// delay every call's setup until callers retransmit and give up. Counted in
+	// herald_sip_shed_total. Off (0) by default: the scheduler's latency also reads high when
+	// Herald shares its CPUs with other work yet keeps up (measured: with half a CPU, 10ms shed 36%
+	// of the calls at a rate Herald carried whole, bench/results/sip-push.md Session 16), so set it
+	// only on a node whose CPUs are Herald's (cpu.*), above what that node reads at its peak
+	// (herald_overload_sched_latency_ms is exported either way; 0.2-3 ms on 2 dedicated cores
+	// carrying their load, 10-100 ms collapsing).
 	ShedLatency Duration `yaml:"shed_latency"`
 }
 

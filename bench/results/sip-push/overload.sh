@@ -19,8 +19,9 @@ for mode in off on; do
 	sed "s/^limits:$/limits:\n  shed_latency: $lat/" /tmp/perf/pcfg/herald.yaml > $cfg
 	# push.sh's Herald: pinned to CPU 0; push.sh and the generator it starts: CPU 1.
 	( sleep 55; curl -s http://127.0.0.1:17090/metrics | grep -E '^herald_sip_shed_total|^herald_overload_(shed_share|sched_latency_ms)' > runs/$TAG-$mode.shed ) &
+	PEEK=$!
 	CFG=$cfg HENV=GOMAXPROCS=1 LGARGS="-procs 1" taskset -c 1 ./push.sh "taskset -c 0 $BIN" "$TAG-$mode" "$RATE" 10s "$SOAK" > /dev/null 2>&1
-	wait
+	wait $PEEK
 	echo "shed_latency $lat: $(grep '^step' runs/$TAG-$mode.txt)"
 	echo "  Herald at 55 s: $(tr '\n' ' ' < runs/$TAG-$mode.shed)"
 done
