@@ -2,22 +2,17 @@ package main
 
 import (
 	"context"
-	"time"
+	"runtime"
 
 	"github.com/herald-ims/herald/core/config"
 	"github.com/herald-ims/herald/core/overload"
 )
 
-// shedWindow is how often the overload monitor reads the scheduler: a 99th percentile over a
-// second of a loaded node's scheduling events (thousands) is steady where a shorter window's
-// swings with each collection.
-const shedWindow = time.Second
-
-// newShedder is the overload shedder limits.shed_latency asks for. With it 0 (off, the default)
-// the shedder sheds nothing but its monitor still runs, so that herald_overload_sched_latency_ms
-// shows what a threshold would be compared with (one runtime/metrics read a second).
+// newShedder is the overload shedder limits.shed_queue asks for: that many runnable goroutines
+// per CPU the process runs on. With it 0 (off) the shedder sheds nothing but its monitor still
+// runs, so that herald_overload_run_queue shows the queue (one runtime/metrics read every 10 ms).
 func newShedder(o *config.Options) *overload.Shedder {
-	return overload.New(overload.Options{Target: o.Limits.ShedLatency.D(), Window: shedWindow})
+	return overload.New(overload.Options{Target: o.Limits.ShedQueue * runtime.GOMAXPROCS(0)})
 }
 
 // watchOverload runs the shedder's monitor until the instance stops (a closer ends it) or ctx

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -25,19 +26,19 @@ http:
 ` + extra
 }
 
-// TestServeOverloadMonitor: `herald serve` always runs the overload monitor, which reads the
-// scheduler every second, and /metrics shows its gauges and counters. By default
-// (limits.shed_latency 0s) its shedder sheds nothing, however slow the scheduler reads; with a
-// threshold set it sheds once the latency is above it.
+// TestServeOverloadMonitor: `herald serve` runs the overload monitor, which samples the Go run
+// queue, and /metrics shows its gauges and counters. By default (limits.shed_queue 16) the target is
+// 16 runnable goroutines per CPU and an idle node sheds nothing; a standing queue sheds; with
+// shed_queue 0 nothing is shed however long the queue stands.
 func TestServeOverloadMonitor(t *testing.T) {
 	in := startInstance(t, "overload.yaml", overloadYAML(""))
-	if in.shed == nil || in.shed.Options().Target != 0 || in.shed.Options().Window != shedWindow {
-		t.Fatalf("default shedder %+v", in.shed)
+	if want := 16 * runtime.GOMAXPROCS(0); in.shed.Options().Target != want {
+		t.Fatalf("default shedder target %d, want %d", in.shed.Options().Target, want)
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for in.shed.Windows.Load() < 2 {
 		if time.Now().After(deadline) {
-			t.Fatal("the overload monitor read no window in 5 s")
+			t.Fatal("the overload monitor decided no window in 5 s")
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -45,26 +46,26 @@ func TestServeOverloadMonitor(t *testing.T) {
 	if code != 200 {
 		t.Fatalf("/metrics: %d", code)
 	}
-	for _, want := range []string{"herald_overload_windows_total ", "herald_overload_sched_latency_ms ", "herald_overload_shed_share 0", "herald_sip_shed_total 0"} {
+	for _, want := range []string{"herald_overload_windows_total ", "herald_overload_run_queue ", "herald_overload_shed_share 0", "herald_sip_shed_total 0"} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics has no %q", want)
 		}
 	}
-	for range 8 {
-		in.shed.Observe(time.Second, 10000) // what a collapsing node reads
-	}
-	if in.shed.Ratio() != 0 || in.shed.Shed("any-call") {
-		t.Fatalf("shedding off by default, yet the share is %d/1024", in.shed.Ratio())
-	}
-
-	on := startInstance(t, "overload-on.yaml", overloadYAML("limits:\n  shed_latency: 20ms\n"))
-	if on.shed.Options().Target != 20*time.Millisecond {
-		t.Fatalf("shed_latency 20ms: shedder %+v", on.shed.Options())
+	if in.shed.Ratio() != 0 || in.shed.Overloaded.Load() != 0 {
+		t.Errorf("an idle node: share %d/1024, %d windows overloaded", in.shed.Ratio(), in.shed.Overloaded.Load())
 	}
 	for range 8 { // the monitor's own windows (idle: clear) may come between: each takes back 1/32
-		on.shed.Observe(time.Second, 10000)
+		in.shed.Observe(100000, 100)
 	}
-	if on.shed.Ratio() == 0 {
-		t.Fatal("shed_latency 20ms: a collapsing node sheds nothing")
+	if in.shed.Ratio() == 0 {
+		t.Fatal("a standing queue of 100,000 goroutines: nothing shed")
+	}
+
+	off := startInstance(t, "overload-off.yaml", overloadYAML("limits:\n  shed_queue: 0\n"))
+	for range 8 {
+		off.shed.Observe(100000, 100)
+	}
+	if off.shed.Options().Target != 0 || off.shed.Ratio() != 0 || off.shed.Shed("any-call") {
+		t.Fatalf("shed_queue 0: target %d, share %d/1024", off.shed.Options().Target, off.shed.Ratio())
 	}
 }

@@ -66,7 +66,7 @@ type instance struct {
 	certs    []*certSlot       // the certificates of the TLS listeners (SIP tls, msrps)
 	msrpCert *certSlot         // the msrps one among certs, nil without msrp.tls_listen
 	wire     *wireTrace        // log.trace on: the wire tracer, which sipgo's tracer follows while it runs
-	shed     *overload.Shedder // limits.shed_latency (overload.go); sheds nothing when off
+	shed     *overload.Shedder // limits.shed_queue (overload.go); sheds nothing when off
 }
 
 func newLogger(o *config.Options, w io.Writer) *slog.Logger {

@@ -722,7 +722,7 @@ func TestParseDefaults(t *testing.T) {
 		Cards: CardOptions{MaxBytes: 256 << 10, Styles: true, Images: true, SVG: true,
 			LinkSchemes: []string{"https", "tel", "sip", "sips", "mailto"}},
 		Clips:    ClipOptions{MaxBytes: 4 << 20, MaxDuration: Duration(time.Minute)},
-		Limits:   LimitOptions{MaxCalls: 10000, GCPercent: DefaultGCPercent, MemoryLimitMB: DefaultMemoryLimitMB, ShedLatency: Duration(DefaultShedLatency)},
+		Limits:   LimitOptions{MaxCalls: 10000, GCPercent: DefaultGCPercent, MemoryLimitMB: DefaultMemoryLimitMB, ShedQueue: DefaultShedQueue},
 		Log:      LogOptions{Level: "info", Format: "text"},
 		Shutdown: ShutdownOptions{DrainTimeout: Duration(20 * time.Second)},
 	}
@@ -933,27 +933,24 @@ func TestLimitsGCDefaults(t *testing.T) {
 	}
 }
 
-// TestLimitsShedLatency: the overload threshold defaults to DefaultShedLatency (off), an explicit 0
-// is off too, and a value outside 1ms..1s is refused with its path.
-func TestLimitsShedLatency(t *testing.T) {
+// TestLimitsShedQueue: the overload threshold defaults to DefaultShedQueue, an explicit 0 turns
+// shedding off, and a negative one is refused with its path.
+func TestLimitsShedQueue(t *testing.T) {
 	for _, tc := range []struct {
 		limits string
-		want   time.Duration
+		want   int
 		err    bool
 	}{
-		{"", DefaultShedLatency, false},
-		{"limits: {shed_latency: 0s}\n", 0, false},
-		{"limits: {shed_latency: 25ms}\n", 25 * time.Millisecond, false},
-		{"limits: {shed_latency: 1ms}\n", time.Millisecond, false},
-		{"limits: {shed_latency: 1s}\n", time.Second, false},
-		{"limits: {shed_latency: 500us}\n", 0, true},
-		{"limits: {shed_latency: 2s}\n", 0, true},
-		{"limits: {shed_latency: -5ms}\n", 0, true},
+		{"", DefaultShedQueue, false},
+		{"limits: {shed_queue: 0}\n", 0, false},
+		{"limits: {shed_queue: 64}\n", 64, false},
+		{"limits: {shed_queue: -1}\n", 0, true},
+		{"limits: {shed_queue: 5ms}\n", 0, true},
 	} {
 		o, err := Parse("t.yaml", []byte(hop+tc.limits))
 		if tc.err {
-			if err == nil || !strings.Contains(err.Error(), "limits.shed_latency") {
-				t.Errorf("%q: err %v, want one naming limits.shed_latency", tc.limits, err)
+			if err == nil || !strings.Contains(err.Error(), "limits.shed_queue") {
+				t.Errorf("%q: err %v, want one naming limits.shed_queue", tc.limits, err)
 			}
 			continue
 		}
@@ -961,8 +958,8 @@ func TestLimitsShedLatency(t *testing.T) {
 			t.Errorf("%q: %v", tc.limits, err)
 			continue
 		}
-		if o.Limits.ShedLatency.D() != tc.want {
-			t.Errorf("%q: shed_latency %v, want %v", tc.limits, o.Limits.ShedLatency.D(), tc.want)
+		if o.Limits.ShedQueue != tc.want {
+			t.Errorf("%q: shed_queue %d, want %d", tc.limits, o.Limits.ShedQueue, tc.want)
 		}
 	}
 }

@@ -160,9 +160,6 @@ func (l *loader) decode(path string, n *yaml.Node, v reflect.Value) {
 
 var bareNumber = regexp.MustCompile(`^[-+]?[0-9.]+$`)
 
-// zeroDurations are the durations whose 0 means off.
-var zeroDurations = map[string]bool{"limits.shed_latency": true}
-
 func (l *loader) decodeDuration(path string, n *yaml.Node, v reflect.Value) {
 	if n.Kind != yaml.ScalarNode {
 		l.valErr(path, ErrType, "expected duration, got %s", nodeKind(n))
@@ -177,7 +174,7 @@ func (l *loader) decodeDuration(path string, n *yaml.Node, v reflect.Value) {
 		l.valErr(path, ErrDuration, "%q is not a duration like \"500ms\", \"30s\" or \"3m\"", n.Value)
 		return
 	}
-	if d < 0 || d == 0 && !zeroDurations[path] {
+	if d <= 0 {
 		l.valErr(path, ErrDuration, "%q must be positive", n.Value)
 		return
 	}

@@ -44,7 +44,7 @@ const (
 	DefaultMaxCalls       = 10000
 	DefaultGCPercent      = 100  // see LimitOptions.GCPercent for the arithmetic
 	DefaultMemoryLimitMB  = 4096 // see LimitOptions.MemoryLimitMB
-	DefaultShedLatency    = 0    // off; see LimitOptions.ShedLatency
+	DefaultShedQueue      = 16   // see LimitOptions.ShedQueue
 	DefaultCardMaxBytes   = 256 << 10
 	DefaultClipMaxBytes   = 4 << 20
 	DefaultClipMaxDur     = 60 * time.Second
@@ -133,7 +133,7 @@ func (l *loader) applyDefaults(o *Options) {
 	num("limits.max_calls", &o.Limits.MaxCalls, DefaultMaxCalls)
 	num("limits.gc_percent", &o.Limits.GCPercent, DefaultGCPercent)
 	num("limits.memory_limit_mb", &o.Limits.MemoryLimitMB, DefaultMemoryLimitMB)
-	dur("limits.shed_latency", &o.Limits.ShedLatency, DefaultShedLatency)
+	num("limits.shed_queue", &o.Limits.ShedQueue, DefaultShedQueue)
 	str("log.level", &o.Log.Level, DefaultLogLevel)
 	str("log.format", &o.Log.Format, DefaultLogFormat)
 	dur("shutdown.drain_timeout", &o.Shutdown.DrainTimeout, DefaultDrainTimeout)

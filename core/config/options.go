@@ -225,19 +225,17 @@ type LimitOptions struct {
 	// can give Herald (≈ 75% of its memory): the limit is soft, so a live heap above it is never an
 	// out-of-memory error, only a collector that runs nearly all the time (capped by Go at 50% CPU).
 	MemoryLimitMB int `yaml:"memory_limit_mb"`
-	// ShedLatency is the overload threshold: when the Go scheduler's 99th-percentile latency (how
-	// long runnable work waits for a CPU, read every second) stays above it, Herald forwards a
-	// growing share of new calls that would get cards or ringback as plain calls, and takes the
-	// share back down once the latency is under half of it (core/overload). Such a call goes
-	// through as it would without Herald; a node whose pushes outgrow its CPU would otherwise
-	// delay every call's setup until callers retransmit and give up. Counted in
-	// herald_sip_shed_total. Off (0) by default: the scheduler's latency also reads high when
-	// Herald shares its CPUs with other work yet keeps up (measured: with half a CPU, 10ms shed 36%
-	// of the calls at a rate Herald carried whole, bench/results/sip-push.md Session 16), so set it
-	// only on a node whose CPUs are Herald's (cpu.*), above what that node reads at its peak
-	// (herald_overload_sched_latency_ms is exported either way; 0.2-3 ms on 2 dedicated cores
-	// carrying their load, 10-100 ms collapsing).
-	ShedLatency Duration `yaml:"shed_latency"`
+	// ShedQueue is the overload threshold, in runnable goroutines per CPU Herald runs on
+	// (GOMAXPROCS). When the Go scheduler's run queue stands above ShedQueue × CPUs (its 10th
+	// percentile over a second of samples taken every 10 ms: a queue that never empties), Herald
+	// forwards a growing share of new calls that would get cards or ringback as plain calls, and
+	// takes the share back down once it is under half (core/overload). Such a call goes through as
+	// it would without Herald; a node whose pushes outgrow its CPU would otherwise delay every
+	// call's setup until callers retransmit and give up. Default DefaultShedQueue (16; measured on
+	// 2 vCPUs: 0-1 while Herald carried its calls, on its own CPUs or on half a CPU shared with
+	// other work, and mostly 100-1,400 while it collapsed); 0 turns shedding off. Counted in
+	// herald_sip_shed_total.
+	ShedQueue int `yaml:"shed_queue"`
 }
 
 // CPUOptions pins event loops to CPUs. Both lists are optional.

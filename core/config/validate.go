@@ -43,9 +43,7 @@ func (l *loader) validate(o *Options) {
 	if o.Limits.MemoryLimitMB < 0 {
 		l.positive("limits.memory_limit_mb", o.Limits.MemoryLimitMB)
 	}
-	if d := o.Limits.ShedLatency.D(); d != 0 && (d < time.Millisecond || d > time.Second) {
-		l.valErr("limits.shed_latency", ErrValue, "must be 0 (off) or 1ms..1s, got %v", d)
-	}
+	l.inRange("limits.shed_queue", o.Limits.ShedQueue, 0, 1<<20)
 	l.validateCPU("cpu.msrp_loops", o.CPU.MSRPLoops)
 	l.validateCPU("cpu.rtp_shards", o.CPU.RTPShards)
 	l.oneOf("log.level", o.Log.Level, "debug", "info", "warn", "error")

@@ -6,17 +6,24 @@
 // retransmissions and collapse). Rejecting with 503 (RFC 3261 §21.5.4) is for a node that cannot
 // forward at all; Herald's plain forwarding costs a seventh of a push call, so it still can.
 //
-// The signal is the Go scheduler's latency (runtime/metrics /sched/latencies:seconds): how long a
-// runnable goroutine waits for a CPU. Every part of a call's work waits it, whichever plane does the
-// work, and it rises only when there is more work than CPU: a node that is merely busy keeps it
-// near zero. Each window (Options.Window) the Monitor reads the histogram, takes the quantile
-// Options.Quantile of that window's latencies, and the Shedder moves the share it sheds: up by a
-// large step while the latency is above Options.Target, down by a small one once it is below half
-// of it (additive increase and decrease, fast to shed, slow to take the pushes back, so that the
-// node settles at the share it can carry instead of swinging between all and none).
+// The signal is a standing queue, as CoDel (RFC 8289 §2) tells one from a burst: not how long the
+// queue gets, but whether it ever empties. Every part of a call's work is a goroutine waiting for a
+// CPU, so the queue is the Go scheduler's run queue (runtime/metrics
+// /sched/goroutines/runnable:goroutines). The Monitor samples it every Options.Sample and, each
+// Options.Window, takes a low quantile of the samples (Options.Quantile, default the 10th
+// percentile): a node that keeps up empties its run queue many times a second, even when bursts or
+// a CPU shared with other work make the queue long at moments; a node that does not keep up never
+// does. Measured on 2 vCPUs (bench/results/sip-push.md, Session 16): the 10th percentile was 0-1
+// at 2,334 push calls/s on two CPUs and at 2,600 on half a CPU, both carried whole, and mostly
+// 100-1,400 at 4,000 on half a CPU, where two thirds of the calls failed. (The scheduler's latency
+// cannot tell those apart: on the shared CPU its 99th percentile read as high as in a collapse.)
 //
-// Which calls are shed is decided by a hash of the Call-ID against the share (Shedder.Shed), so
-// the fast path and the general path give the same answer for one call.
+// While the quantile is above the target the Shedder raises the share it sheds by a large step per
+// window, and lowers it by a small one once it is under half the target (additive increase and
+// decrease: fast to shed, slow to take the pushes back, so that the node settles at the share it
+// can carry instead of swinging between all and none). Which calls are shed is decided by a hash of
+// the Call-ID (Shedder.Shed), so the fast path and the general path give the same answer for one
+// call.
 package overload
 
 import (
@@ -35,29 +42,34 @@ const (
 	stepDown = Scale / 32
 )
 
-// MinSamples is the number of scheduling events below which a window says nothing: a nearly idle
-// process is not overloaded, whatever a handful of wake-ups took.
-const MinSamples = 64
+// MinSamples is the number of samples below which a window says nothing (the monitor itself was
+// starved of CPU for most of it): it counts as neither overloaded nor clear.
+const MinSamples = 10
 
 // Defaults.
 const (
-	DefaultTarget   = 10 * time.Millisecond
-	DefaultWindow   = 250 * time.Millisecond
-	DefaultQuantile = 0.99
+	DefaultSample   = 10 * time.Millisecond
+	DefaultWindow   = time.Second
+	DefaultQuantile = 0.1
 )
 
 // Options configure a Shedder and its Monitor.
 type Options struct {
-	// Target is the scheduler latency above which a window counts as overloaded; below half of it
-	// a window counts as clear. Zero disables shedding.
-	Target time.Duration
-	// Window is how often the Monitor reads the scheduler's histogram; default DefaultWindow.
-	Window time.Duration
-	// Quantile of a window's latencies compared with Target; default DefaultQuantile.
+	// Target is the run queue (runnable goroutines) above which a window's quantile counts as
+	// overloaded; below half of it a window counts as clear. Zero disables shedding (the Monitor
+	// still reads the queue: Last).
+	Target int
+	// Sample is how often the Monitor reads the run queue, Window how often it decides; defaults
+	// DefaultSample and DefaultWindow.
+	Sample, Window time.Duration
+	// Quantile of a window's samples compared with Target; default DefaultQuantile.
 	Quantile float64
 }
 
 func (o *Options) defaults() {
+	if o.Sample <= 0 {
+		o.Sample = DefaultSample
+	}
 	if o.Window <= 0 {
 		o.Window = DefaultWindow
 	}
@@ -72,7 +84,7 @@ type Shedder struct {
 	opts  Options
 	seed  maphash.Seed
 	ratio atomic.Uint32 // share shed, of Scale
-	last  atomic.Int64  // the last window's quantile, ns
+	last  atomic.Int64  // the last window's quantile of the run queue
 
 	// Windows counts the windows observed; Overloaded those above Target; Calls the calls shed
 	// (Shed or ShedBytes answered true).
@@ -88,19 +100,19 @@ func New(o Options) *Shedder {
 // Options returns the Shedder's options, defaults applied.
 func (s *Shedder) Options() Options { return s.opts }
 
-// Observe takes one window's latency quantile q over n scheduling events and moves the share.
-func (s *Shedder) Observe(q time.Duration, n uint64) {
+// Observe takes one window's quantile q of the run queue over n samples and moves the share.
+func (s *Shedder) Observe(q int, n int) {
 	s.Windows.Add(1)
 	s.last.Store(int64(q))
-	if s.opts.Target <= 0 {
+	if s.opts.Target <= 0 || n < MinSamples {
 		return
 	}
 	r := s.ratio.Load()
 	switch {
-	case n >= MinSamples && q > s.opts.Target:
+	case q > s.opts.Target:
 		s.Overloaded.Add(1)
 		r = min(r+stepUp, Scale)
-	case n < MinSamples || q < s.opts.Target/2:
+	case q < s.opts.Target/2:
 		r -= min(r, stepDown)
 	}
 	s.ratio.Store(r)
@@ -109,8 +121,8 @@ func (s *Shedder) Observe(q time.Duration, n uint64) {
 // Ratio is the share of new push calls shed now, of Scale.
 func (s *Shedder) Ratio() uint32 { return s.ratio.Load() }
 
-// Last is the latest window's latency quantile.
-func (s *Shedder) Last() time.Duration { return time.Duration(s.last.Load()) }
+// Last is the latest window's quantile of the run queue, in goroutines.
+func (s *Shedder) Last() int { return int(s.last.Load()) }
 
 // Shed reports whether the call callID, which would get cards, is to be forwarded plain, and
 // counts it if so: ask once per call, where its plan is made. Calls are picked by a hash of their

@@ -10,39 +10,34 @@ import (
 	"time"
 )
 
-const ms = time.Millisecond
-
 // TestShedderSteps: the share moves up by an eighth per overloaded window, down by a thirty-second
-// per clear one, holds between half the target and the target, and a window with too few events
-// counts as clear.
+// per clear one, holds between half the target and the target, and a window with too few samples
+// (the monitor starved) moves nothing.
 func TestShedderSteps(t *testing.T) {
-	type win struct {
-		q    time.Duration
-		n    uint64
-		want uint32
-	}
+	type win struct{ q, n, want int }
 	for _, tc := range []struct {
 		name string
 		wins []win
 	}{
-		{"busy but not overloaded: nothing shed", []win{{2 * ms, 5000, 0}, {9 * ms, 5000, 0}, {10 * ms, 5000, 0}}},
-		{"overloaded: up an eighth per window, capped at all", []win{
-			{11 * ms, 5000, 128}, {30 * ms, 5000, 256}, {11 * ms, 5000, 384}, {11 * ms, 5000, 512},
-			{11 * ms, 5000, 640}, {11 * ms, 5000, 768}, {11 * ms, 5000, 896}, {11 * ms, 5000, 1024}, {50 * ms, 5000, 1024}}},
-		{"between half and the target: held", []win{{20 * ms, 5000, 128}, {5 * ms, 5000, 128}, {9 * ms, 5000, 128}}},
+		{"a queue that empties: nothing shed", []win{{0, 100, 0}, {1, 100, 0}, {16, 100, 0}}},
+		{"a standing queue: up an eighth per window, capped at all", []win{
+			{17, 100, 128}, {400, 100, 256}, {17, 100, 384}, {17, 100, 512},
+			{17, 100, 640}, {17, 100, 768}, {17, 100, 896}, {17, 100, 1024}, {5000, 100, 1024}}},
+		{"between half the target and the target: held", []win{{40, 100, 128}, {8, 100, 128}, {16, 100, 128}}},
 		{"clear: down a thirty-second per window, floored at none", []win{
-			{20 * ms, 5000, 128}, {4 * ms, 5000, 96}, {1 * ms, 5000, 64}, {0, 5000, 32}, {4 * ms, 5000, 0}, {4 * ms, 5000, 0}}},
-		{"too few events: clear, however slow", []win{{20 * ms, 5000, 128}, {time.Second, MinSamples - 1, 96}, {time.Second, MinSamples, 224}}},
+			{40, 100, 128}, {7, 100, 96}, {1, 100, 64}, {0, 100, 32}, {7, 100, 0}, {0, 100, 0}}},
+		{"too few samples: held either way", []win{
+			{40, 100, 128}, {5000, MinSamples - 1, 128}, {0, MinSamples - 1, 128}, {0, MinSamples, 96}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := New(Options{Target: 10 * ms})
+			s := New(Options{Target: 16})
 			for i, w := range tc.wins {
 				s.Observe(w.q, w.n)
-				if got := s.Ratio(); got != w.want {
-					t.Fatalf("window %d (%v over %d events): ratio %d, want %d", i, w.q, w.n, got, w.want)
+				if got := s.Ratio(); got != uint32(w.want) {
+					t.Fatalf("window %d (queue %d over %d samples): ratio %d, want %d", i, w.q, w.n, got, w.want)
 				}
 				if s.Last() != w.q {
-					t.Fatalf("window %d: Last %v, want %v", i, s.Last(), w.q)
+					t.Fatalf("window %d: Last %d, want %d", i, s.Last(), w.q)
 				}
 			}
 			if s.Windows.Load() != uint64(len(tc.wins)) {
@@ -52,29 +47,30 @@ func TestShedderSteps(t *testing.T) {
 	}
 }
 
-// TestShedderOff: a zero Target sheds nothing however slow the scheduler, and still reports it.
+// TestShedderOff: a zero Target sheds nothing however long the queue stands, and still reports it.
 func TestShedderOff(t *testing.T) {
 	s := New(Options{})
 	for range 20 {
-		s.Observe(time.Second, 1e6)
+		s.Observe(5000, 100)
 	}
-	if s.Ratio() != 0 || s.Shed("a@b") || s.Overloaded.Load() != 0 {
-		t.Fatalf("off: ratio %d, overloaded %d", s.Ratio(), s.Overloaded.Load())
+	if s.Ratio() != 0 || s.Shed("a@b") || s.ShedBytes([]byte("a@b")) || s.Overloaded.Load() != 0 || s.Calls.Load() != 0 {
+		t.Fatalf("off: ratio %d, overloaded %d, calls %d", s.Ratio(), s.Overloaded.Load(), s.Calls.Load())
 	}
-	if s.Last() != time.Second {
-		t.Fatalf("Last %v, want 1s", s.Last())
+	if s.Last() != 5000 {
+		t.Fatalf("Last %d, want 5000", s.Last())
 	}
 	var nilShedder *Shedder
-	if nilShedder.Shed("x") {
+	if nilShedder.Shed("x") || nilShedder.ShedBytes([]byte("x")) {
 		t.Fatal("a nil Shedder shed a call")
 	}
 }
 
 // TestShedShare: at each share the Call-IDs shed are about that share of all, the same Call-ID
-// always gets the same answer at one share, and a call shed at a share stays shed at a larger one
-// (the fast path and the general path agree on a call even when the share moved up between them).
+// always gets the same answer at one share (from Shed and ShedBytes alike, each yes counted), and
+// a call shed at a share stays shed at a larger one (the fast path and the general path agree on a
+// call even when the share moved up between them).
 func TestShedShare(t *testing.T) {
-	s := New(Options{Target: 10 * ms})
+	s := New(Options{Target: 16})
 	const calls = 20000
 	ids := make([]string, calls)
 	for i := range ids {
@@ -108,52 +104,50 @@ func TestShedShare(t *testing.T) {
 	}
 }
 
-// TestQuantile: the quantile of a window is the upper bound of the bucket holding its rank.
+// TestQuantile: the nearest-rank quantile of a window's samples.
 func TestQuantile(t *testing.T) {
-	b := []float64{0, 0.001, 0.002, 0.004, 0.008, math.Inf(1)}
 	for _, tc := range []struct {
-		counts []uint64
-		q      float64
-		want   time.Duration
-		n      uint64
+		xs   []int
+		q    float64
+		want int
 	}{
-		{[]uint64{0, 0, 0, 0, 0}, 0.99, 0, 0},
-		{[]uint64{100, 0, 0, 0, 0}, 0.99, 1 * ms, 100},
-		{[]uint64{99, 1, 0, 0, 0}, 0.99, 1 * ms, 100}, // rank 99 is in the first bucket
-		{[]uint64{98, 2, 0, 0, 0}, 0.99, 2 * ms, 100}, // rank 99 is in the second
-		{[]uint64{50, 0, 0, 50, 0}, 0.5, 1 * ms, 100}, // rank 50
-		{[]uint64{49, 0, 0, 51, 0}, 0.5, 8 * ms, 100}, // rank 50 in [4, 8) ms
-		{[]uint64{0, 0, 0, 0, 7}, 0.99, 8 * ms, 7},    // unbounded bucket: its lower bound
-		{[]uint64{1, 0, 0, 0, 0}, 0.0001, 1 * ms, 1},  // rank at least 1
-		{[]uint64{1, 2, 3}, 0.99, 0, 6},               // malformed: counts and buckets disagree
+		{nil, 0.1, 0},
+		{[]int{7}, 0.1, 7},
+		{[]int{5, 0, 9, 3, 1, 8, 2, 7, 4, 6}, 0.1, 0}, // rank 1 of 10
+		{[]int{5, 0, 9, 3, 1, 8, 2, 7, 4, 6}, 0.5, 4}, // rank 5
+		{[]int{5, 0, 9, 3, 1, 8, 2, 7, 4, 6}, 0.99, 9},
+		{append(make([]int, 0, 11), 100, 100, 100, 100, 100, 100, 100, 100, 100, 0, 0), 0.1, 0}, // rank 2 of 11: the queue emptied twice
+		{[]int{300, 120, 900, 150, 1400, 110, 2000, 130, 250, 101}, 0.1, 101},
 	} {
-		got, n := Quantile(b, tc.counts, tc.q)
-		if got != tc.want || n != tc.n {
-			t.Errorf("Quantile(%v, %v) = %v over %d, want %v over %d", tc.counts, tc.q, got, n, tc.want, tc.n)
+		if got := Quantile(append([]int(nil), tc.xs...), tc.q); got != tc.want {
+			t.Errorf("Quantile(%v, %v) = %d, want %d", tc.xs, tc.q, got, tc.want)
 		}
 	}
 }
 
-// TestMonitorSeesSaturation runs the Monitor on this process's real scheduler: idle, it sheds
-// nothing; with 32 goroutines per P, each working 100 µs and yielding (so each waits about 32 ×
-// 100 µs = 3.2 ms for a CPU every time), the windows read overloaded and the share goes up; idle
-// again, it comes back down.
-func TestMonitorSeesSaturation(t *testing.T) {
-	s := New(Options{Target: 2 * ms, Window: 50 * ms})
+// TestMonitorSeesStandingQueue runs the Monitor on this process's real scheduler: idle, the run
+// queue empties and nothing is shed; with 64 goroutines per P that each work 100 µs and yield (the
+// run queue never empties), the windows read overloaded and the share goes up; idle again, it
+// comes back down.
+func TestMonitorSeesStandingQueue(t *testing.T) {
+	s := New(Options{Target: 16})
 	m := NewMonitor(s)
-	idle := func() {
-		for range 3 {
-			time.Sleep(50 * ms)
-			m.Tick()
+	window := func() {
+		for range 20 {
+			time.Sleep(5 * time.Millisecond)
+			m.Sample()
 		}
+		m.Tick()
 	}
-	idle()
+	for range 3 {
+		window()
+	}
 	if s.Ratio() != 0 {
-		t.Fatalf("idle: ratio %d (last window %v)", s.Ratio(), s.Last())
+		t.Fatalf("idle: ratio %d (last window's queue %d)", s.Ratio(), s.Last())
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	for range 32 * runtime.GOMAXPROCS(0) {
+	for range 64 * runtime.GOMAXPROCS(0) {
 		wg.Go(func() {
 			for ctx.Err() == nil {
 				for start := time.Now(); time.Since(start) < 100*time.Microsecond; {
@@ -164,29 +158,30 @@ func TestMonitorSeesSaturation(t *testing.T) {
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for s.Ratio() == 0 && time.Now().Before(deadline) {
-		time.Sleep(50 * ms)
-		m.Tick()
+		window()
 	}
 	cancel()
 	wg.Wait()
 	if s.Ratio() == 0 {
-		t.Fatalf("saturated: nothing shed (last window %v, %d of %d windows overloaded)", s.Last(), s.Overloaded.Load(), s.Windows.Load())
+		t.Fatalf("a standing queue: nothing shed (last window's queue %d, %d of %d windows overloaded)", s.Last(), s.Overloaded.Load(), s.Windows.Load())
 	}
 	high := s.Ratio()
-	idle()
-	if s.Ratio() >= high {
-		t.Fatalf("idle again: ratio %d, was %d", s.Ratio(), high)
+	for range 3 {
+		window()
+	}
+	if s.Ratio() >= high || s.Last() > 1 {
+		t.Fatalf("idle again: ratio %d (was %d), queue %d", s.Ratio(), high, s.Last())
 	}
 }
 
-// TestMonitorRun: Run ticks until its context ends.
+// TestMonitorRun: Run samples and ticks until its context ends.
 func TestMonitorRun(t *testing.T) {
-	s := New(Options{Target: time.Second, Window: 5 * ms})
+	s := New(Options{Target: 16, Sample: time.Millisecond, Window: 20 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { NewMonitor(s).Run(ctx); close(done) }()
 	for s.Windows.Load() < 3 {
-		time.Sleep(5 * ms)
+		time.Sleep(5 * time.Millisecond)
 	}
 	cancel()
 	select {

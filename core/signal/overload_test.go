@@ -12,9 +12,9 @@ import (
 // overloaded returns a Shedder that sheds every call, as after eight overloaded windows.
 func overloaded(t *testing.T) *overload.Shedder {
 	t.Helper()
-	sh := overload.New(overload.Options{Target: 10 * time.Millisecond})
+	sh := overload.New(overload.Options{Target: 32})
 	for range 8 {
-		sh.Observe(time.Second, 10000)
+		sh.Observe(1000, 100) // a run queue that never fell under 1,000 goroutines
 	}
 	if sh.Ratio() != overload.Scale {
 		t.Fatalf("shed share %d, want all", sh.Ratio())
@@ -52,13 +52,13 @@ func TestOverloadShedsToPlain(t *testing.T) {
 	if s := &h.sig.Stats; s.CallerCards.Load()+s.CalleeCards.Load() != 0 {
 		t.Fatalf("cards pushed while shedding everything: %d/%d", s.CallerCards.Load(), s.CalleeCards.Load())
 	}
-	if snap := h.sig.Snapshot(); snap.Shed != 2 || snap.Overload.ShedShare != 1 || snap.Overload.SchedLatencyP99 != 1000 {
+	if snap := h.sig.Snapshot(); snap.Shed != 2 || snap.Overload.ShedShare != 1 || snap.Overload.RunQueue != 1000 {
 		t.Fatalf("snapshot: shed %d, overload %+v", snap.Shed, snap.Overload)
 	}
 
 	// Clear again (32 clear windows from all): the next call has its cards.
 	for range 32 {
-		sh.Observe(0, 10000)
+		sh.Observe(0, 100)
 	}
 	caller := newCaller(t, uesim.CallerOptions{})
 	res := h.mustCall(t, caller, alice, bob)

@@ -1,10 +1,10 @@
 #!/bin/bash
 # overload.sh BIN TAG RATE [SOAK]: Herald made the bottleneck on purpose, then run with shedding off
-# and on (limits.shed_latency 0s, then the default 10ms). Herald runs on CPU 0 with GOMAXPROCS=1
+# and on (limits.shed_queue 0, then the default 16). Herald runs on CPU 0 with GOMAXPROCS=1
 # beside a CPU hog of the same priority (so it gets about half of CPU 0), the generator alone on
 # CPU 1 (-procs 1); RATE push calls/s (both cards + 199, pages fetched: push.sh) for SOAK (default
 # 60s) after push.sh's ramp. For each run it prints the generator's summary line and, from Herald's
-# /metrics at the end, herald_sip_shed_total: calls Herald forwarded plain, which the generator
+# /metrics 40 s in, herald_sip_shed_total: calls Herald forwarded plain, which the generator
 # counts as no_push (their SIP completed, their pages were never offered).
 # Setup as in push.sh's header. Raw data: /tmp/perf/runs/TAG-off.*, TAG-on.*. About 2 × (SOAK + 20 s).
 set -u
@@ -15,13 +15,13 @@ HOG=$!
 trap 'kill $HOG 2>/dev/null' EXIT
 for mode in off on; do
 	cfg=/tmp/perf/pcfg/overload-$mode.yaml
-	lat=10ms; [ $mode = off ] && lat=0s
-	sed "s/^limits:$/limits:\n  shed_latency: $lat/" /tmp/perf/pcfg/herald.yaml > $cfg
+	q=16; [ $mode = off ] && q=0
+	sed "s/^limits:$/limits:\n  shed_queue: $q/" /tmp/perf/pcfg/herald.yaml > $cfg
 	# push.sh's Herald: pinned to CPU 0; push.sh and the generator it starts: CPU 1.
-	( sleep 55; curl -s http://127.0.0.1:17090/metrics | grep -E '^herald_sip_shed_total|^herald_overload_(shed_share|sched_latency_ms)' > runs/$TAG-$mode.shed ) &
+	( sleep 40; curl -s http://127.0.0.1:17090/metrics | grep -E '^herald_sip_shed_total|^herald_overload_(shed_share|run_queue)' > runs/$TAG-$mode.shed ) &
 	PEEK=$!
 	CFG=$cfg HENV=GOMAXPROCS=1 LGARGS="-procs 1" taskset -c 1 ./push.sh "taskset -c 0 $BIN" "$TAG-$mode" "$RATE" 10s "$SOAK" > /dev/null 2>&1
 	wait $PEEK
-	echo "shed_latency $lat: $(grep '^step' runs/$TAG-$mode.txt)"
-	echo "  Herald at 55 s: $(tr '\n' ' ' < runs/$TAG-$mode.shed)"
+	echo "shed_queue $q: $(grep '^step' runs/$TAG-$mode.txt)"
+	echo "  Herald at 40 s: $(tr '\n' ' ' < runs/$TAG-$mode.shed)"
 done
