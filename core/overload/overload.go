@@ -101,7 +101,7 @@ func New(o Options) *Shedder {
 func (s *Shedder) Options() Options { return s.opts }
 
 // Observe takes one window's quantile q of the run queue over n samples and moves the share.
-func (s *Shedder) Observe(q int, n int) {
+func (s *Shedder) Observe(q, n int) {
 	s.Windows.Add(1)
 	s.last.Store(int64(q))
 	if s.opts.Target <= 0 || n < MinSamples {

@@ -124,23 +124,13 @@ type CapabilitySnapshot struct {
 	CacheEntries       int    `json:"cache_entries" metric:"herald_sip_capability_cache_entries,gauge" help:"Terminals the capability cache holds."`
 }
 
-// OverloadSnapshot is the overload shedder's state (core/overload); zero when shedding is off.
+// OverloadSnapshot is the overload shedder's state (core/overload); zero without a shedder (its run
+// queue is read with shedding off too).
 type OverloadSnapshot struct {
 	ShedShare  float64 `json:"shed_share" metric:"herald_overload_shed_share,gauge" help:"Share of new calls with cards forwarded as plain calls now (0 to 1)."`
 	RunQueue   int     `json:"run_queue" metric:"herald_overload_run_queue,gauge" help:"The Go run queue over the last second (runnable goroutines, 10th percentile of samples every 10 ms): Herald sheds while it stands above limits.shed_queue per CPU."`
 	Windows    uint64  `json:"windows" metric:"herald_overload_windows_total,counter" help:"Windows (one second each) the overload monitor read."`
 	Overloaded uint64  `json:"overloaded" metric:"herald_overload_windows_overloaded_total,counter" help:"Windows whose run queue stood above limits.shed_queue per CPU."`
-}
-
-// ReadOverload is the OverloadSnapshot of sh (nil: the zero one).
-func ReadOverload(sh *overload.Shedder) OverloadSnapshot {
-	if sh == nil {
-		return OverloadSnapshot{}
-	}
-	return OverloadSnapshot{
-		ShedShare: float64(sh.Ratio()) / overload.Scale, RunQueue: sh.Last(),
-		Windows: sh.Windows.Load(), Overloaded: sh.Overloaded.Load(),
-	}
 }
 
 // UDPSnapshot is the SIP UDP sockets Herald reads itself (fast path on).
@@ -168,7 +158,6 @@ func Read(st *Stats, active int, draining bool, fastTx int, cc *profile.CapCache
 		ForwardErrors: st.ForwardErrors.Load(), Panics: st.Panics.Load(), BadRequests: st.BadRequests.Load(),
 		BadResponses:  st.BadResponses.Load(),
 		PushLateBinds: st.PushLateBinds.Load(), PushFailed: st.PushFailed.Load(),
-		Overload: ReadOverload(sh),
 		Capability: CapabilitySnapshot{
 			CallerCardCallInfo: c.CallerCardCallInfo.Load(), CalleeCardCallInfo: c.CalleeCardCallInfo.Load(),
 			Probes: c.CallerCardProbes.Load(), Resent: c.Resent.Load(), UpdateRefused: c.UpdateRefused.Load(),
@@ -177,6 +166,8 @@ func Read(st *Stats, active int, draining bool, fastTx int, cc *profile.CapCache
 	}
 	if sh != nil {
 		out.Shed = sh.Calls.Load()
+		out.Overload = OverloadSnapshot{ShedShare: float64(sh.Ratio()) / overload.Scale, RunQueue: sh.Last(),
+			Windows: sh.Windows.Load(), Overloaded: sh.Overloaded.Load()}
 	}
 	if cc != nil {
 		cs := &cc.Stats
