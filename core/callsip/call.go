@@ -245,7 +245,7 @@ func (c *Call) run() {
 	c.plan = call.Decide(caller, callee, c.caps, s.Probe)
 	if !c.plan.Plain() && s.Shed.Shed(c.callID) {
 		// Overloaded (core/overload): the call goes through as it would without Herald, its
-		// cards and ringback do not. The fast path asks the same Shedder for the same answer.
+		// cards and ringback do not. The one place shedding is decided (after admission).
 		s.trace("herald: overloaded: INVITE forwarded as a plain call, without its cards")
 		c.plan = call.Plan{}
 	}

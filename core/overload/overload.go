@@ -22,8 +22,7 @@
 // window, and lowers it by a small one once it is under half the target (additive increase and
 // decrease: fast to shed, slow to take the pushes back, so that the node settles at the share it
 // can carry instead of swinging between all and none). Which calls are shed is decided by a hash of
-// the Call-ID (Shedder.Shed), so the fast path and the general path give the same answer for one
-// call.
+// the Call-ID (Shedder.Shed), once per call, by the general path's controller after admission.
 package overload
 
 import (
@@ -87,7 +86,7 @@ type Shedder struct {
 	last  atomic.Int64  // the last window's quantile of the run queue
 
 	// Windows counts the windows observed; Overloaded those above Target; Calls the calls shed
-	// (Shed or ShedBytes answered true).
+	// (Shed answered true).
 	Windows, Overloaded, Calls atomic.Uint64
 }
 
@@ -126,27 +125,12 @@ func (s *Shedder) Last() int { return int(s.last.Load()) }
 
 // Shed reports whether the call callID, which would get cards, is to be forwarded plain, and
 // counts it if so: ask once per call, where its plan is made. Calls are picked by a hash of their
-// Call-ID, the same for one call wherever it is asked (so a call the fast path did not shed is not
-// shed by the general path either, unless the share grew in between); nil sheds none.
+// Call-ID against the share shed now; nil sheds none.
 func (s *Shedder) Shed(callID string) bool {
 	if s == nil || s.ratio.Load() == 0 {
 		return false
 	}
-	return s.pick(maphash.String(s.seed, callID))
-}
-
-// ShedBytes is Shed for a Call-ID the fast path holds as bytes: the same answer for the same
-// Call-ID (maphash.Bytes and maphash.String agree on equal content).
-func (s *Shedder) ShedBytes(callID []byte) bool {
-	if s == nil || s.ratio.Load() == 0 {
-		return false
-	}
-	return s.pick(maphash.Bytes(s.seed, callID))
-}
-
-// pick sheds the call whose Call-ID hashes to h when h falls in the share shed now.
-func (s *Shedder) pick(h uint64) bool {
-	if uint32(h%Scale) >= s.ratio.Load() {
+	if uint32(maphash.String(s.seed, callID)%Scale) >= s.ratio.Load() {
 		return false
 	}
 	s.Calls.Add(1)

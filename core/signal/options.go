@@ -93,7 +93,7 @@ type Deps struct {
 	// UDP reads the UDP sockets Herald serves (netio/sipudp through an adapter: core imports no
 	// netio package). nil: sipgo reads them and the fast path takes no datagram.
 	UDP  UDPReader
-	Shed *overload.Shedder // new calls with cards forwarded plain under overload (core/overload); nil: none
+	Shed *overload.Shedder // the controller forwards new calls with cards plain under overload; nil: never
 }
 
 // UDPReader makes the reader of the UDP socket pc: it offers every datagram to fast (b is valid

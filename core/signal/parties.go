@@ -57,12 +57,12 @@ func (l lookedUp) plainParty() *call.Party {
 }
 
 // plainCall is the plain-call rule on the fast path: call.Decide (the general path's rule) on the
-// INVITE's parties as in the request, and Plan.Plain; of the caller's capabilities only 100rel
-// matters (no ringback without it). A call that is not plain goes to the general path with its
-// lookups (handoff), unless an overloaded Herald sheds it to plain forwarding here (Deps.Shed).
-func (s *Server) plainCall(callID []byte, caller, callee string, reliable1xx bool) bool {
+// INVITE's parties as in the request, and Plan.Plain; of the caller's 100rel only (no ringback
+// without it). A call that is not plain goes to the general path with its lookups (handoff), whose
+// controller alone sheds it under overload, after admission (TestOverloadShedOnGeneralPath).
+func (s *Server) plainCall(caller, callee string, reliable1xx bool) bool {
 	cr, ce := s.lookUp(caller), s.lookUp(callee)
-	if call.Decide(cr.plainParty(), ce.plainParty(), call.Caps{Reliable1xx: reliable1xx}, s.opts.Probe).Plain() || s.deps.Shed.ShedBytes(callID) {
+	if call.Decide(cr.plainParty(), ce.plainParty(), call.Caps{Reliable1xx: reliable1xx}, s.opts.Probe).Plain() {
 		return true
 	}
 	s.handoff.put(cr, ce, time.Now())
