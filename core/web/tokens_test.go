@@ -62,23 +62,40 @@ func TestSweepOrder(t *testing.T) {
 	}
 }
 
-// TestQueueBounded: publish-then-revoke churn within one TTL must not grow the expiry queue without bound.
+// TestQueueBounded: publish-then-revoke churn within one TTL (every call revokes its tokens at
+// teardown) keeps the expiry queue in proportion to the live tokens, not to the publish rate × TTL
+// nor to max_tokens.
 func TestQueueBounded(t *testing.T) {
-	tb := newTestTable(10)
-	page := testPage(t, "Q")
-	now := time.Unix(1000, 0)
-	for i := range 10000 {
-		tok, err := tb.add(page, "c", now.Add(time.Duration(i)*time.Microsecond))
-		if err != nil {
-			t.Fatal(err)
+	for _, max := range []int{10, 100000} {
+		tb := newTestTable(max)
+		page := testPage(t, "Q")
+		now := time.Unix(1000, 0)
+		var live []string
+		for i := range 20000 {
+			tok, err := tb.add(page, "c", now.Add(time.Duration(i)*time.Microsecond))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if i%100 == 0 && len(live) < max/2 {
+				live = append(live, tok) // a few stay published
+				continue
+			}
+			tb.revoke(tok)
 		}
-		tb.revoke(tok)
-	}
-	if q := len(tb.queue) - tb.head; q > 2*tb.max+1 {
-		t.Fatalf("queue holds %d records for 0 live tokens (max %d)", q, tb.max)
-	}
-	if tb.len() != 0 || len(tb.byCall) != 0 {
-		t.Fatalf("%d tokens, %d calls left", tb.len(), len(tb.byCall))
+		if q := len(tb.queue) - tb.head; q > 2*len(live)+compactSlack+1 {
+			t.Fatalf("max %d: queue holds %d records for %d live tokens", max, q, len(live))
+		}
+		if tb.len() != len(live) {
+			t.Fatalf("max %d: %d tokens left, want %d", max, tb.len(), len(live))
+		}
+		for _, tok := range live {
+			if tb.get(tok, now) == nil {
+				t.Fatalf("max %d: a live token was lost by compaction", max)
+			}
+		}
+		if n := tb.sweep(now.Add(time.Hour)); n != len(live) || len(tb.queue) != 0 {
+			t.Fatalf("max %d: the final sweep expired %d of %d live, %d records left", max, n, len(live), len(tb.queue))
+		}
 	}
 }
 

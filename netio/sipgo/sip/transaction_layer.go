@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 )
 
 type TransactionRequestHandler func(req *Request, tx *ServerTx)
@@ -25,6 +26,7 @@ type TransactionLayer struct {
 
 	clientTransactions *transactionStore[*ClientTx]
 	serverTransactions *transactionStore[*ServerTx]
+	accepted           acceptedStore // Herald patch: see herald_accepted.go
 
 	terminateOnConnClose bool
 
@@ -68,6 +70,11 @@ func NewTransactionLayer(tpl *TransportLayer, options ...TransactionLayerOption)
 		unRespHandler: defaultUnhandledRespHandler,
 	}
 	txl.log = DefaultLogger().With("caller", "TransactionLayer")
+	// Herald patch: see herald_accepted.go.
+	txl.accepted.epoch = time.Now()
+	txl.accepted.items = make(map[string]acceptedTx)
+	txl.accepted.timer = time.AfterFunc(time.Hour, txl.expireAccepted)
+	txl.accepted.timer.Stop()
 
 	for _, o := range options {
 		o(txl)
@@ -182,6 +189,13 @@ func (txl *TransactionLayer) handleRequest(req *Request) error {
 			}
 			return nil
 		}
+		// Herald patch: an accepted INVITE the TU let go still answers its CANCEL (herald_accepted.go).
+		if ok, err := txl.acceptedCancel(req, key); ok {
+			if err != nil {
+				return fmt.Errorf("Failed to respond 200 for CANCEL: %w", err)
+			}
+			return nil
+		}
 		// Now proceed as normal transaction, and let developer decide what todo with this CANCEL
 	}
 
@@ -235,6 +249,9 @@ func (txl *TransactionLayer) serverTxRequest(req *Request, key string) error {
 		}
 		return nil
 	}
+	if txl.acceptedRequest(req, key) { // Herald patch: see herald_accepted.go
+		return nil
+	}
 	txl.serverTransactions.unlock()
 
 	// Connections are singleflight operations
@@ -259,8 +276,13 @@ func (txl *TransactionLayer) serverTxRequest(req *Request, key string) error {
 		}
 		return nil
 	}
+	if txl.acceptedRequest(req, key) { // Herald patch: see herald_accepted.go
+		conn.TryClose()
+		return nil
+	}
 
 	tx = NewServerTx(key, req, conn, txl.log)
+	tx.txl = txl // Herald patch: see herald_accepted.go
 	if err := tx.Init(); err != nil {
 		txl.serverTransactions.unlock()
 		// Init failed: this tx never reaches delete(), so release the connection
@@ -403,7 +425,8 @@ func (txl *TransactionLayer) clientTxTerminate(key string, err error) {
 }
 
 func (txl *TransactionLayer) serverTxTerminate(key string, err error) {
-	if !txl.serverTransactions.drop(key) {
+	// Herald patch: or its accepted entry (herald_accepted.go).
+	if !txl.serverTransactions.drop(key) && !txl.acceptedTerminated(key) {
 		txl.log.Info("Non existing server tx was removed", "tx", key)
 	}
 }
@@ -420,7 +443,10 @@ func (txl *TransactionLayer) getClientTx(key string) (*ClientTx, bool) {
 
 // RFC 17.2.3.
 func (txl *TransactionLayer) getServerTx(key string) (*ServerTx, bool) {
-	return txl.serverTransactions.get(key)
+	if tx, ok := txl.serverTransactions.get(key); ok {
+		return tx, true
+	}
+	return txl.acceptedServerTx(key) // Herald patch: see herald_accepted.go
 	// tx, ok := txl.serverTransactions.get(key)
 	// if !ok {
 	// 	return nil, false
@@ -431,6 +457,7 @@ func (txl *TransactionLayer) getServerTx(key string) (*ServerTx, bool) {
 func (txl *TransactionLayer) Close() {
 	txl.clientTransactions.terminateAll()
 	txl.serverTransactions.terminateAll()
+	txl.closeAccepted() // Herald patch: see herald_accepted.go
 	txl.log.Debug("transaction layer closed")
 }
 

@@ -22,8 +22,9 @@ type ServerTx struct {
 	timer_1xx    *time.Timer
 	timer_l      *time.Timer
 	reliable     bool
-	toTag        string        // Herald patch: see SetToTag
-	method       RequestMethod // Herald patch: the request's method, kept when slim drops origin
+	toTag        string            // Herald patch: see SetToTag
+	method       RequestMethod     // Herald patch: the request's method, kept when slim drops origin
+	txl          *TransactionLayer // Herald patch: the layer that keeps it (herald_accepted.go)
 }
 
 // SetToTag (Herald patch) sets the To tag of the responses the transaction layer itself sends for

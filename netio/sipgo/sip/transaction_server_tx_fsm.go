@@ -217,12 +217,18 @@ func (tx *ServerTx) actRespondAccept() fsmInput {
 	}
 
 	tx.mu.Lock()
-	tx.timer_l = time.AfterFunc(Timer_L, func() {
-		tx.spinFsm(server_input_timer_l)
-	})
 	tx.onCancel = nil // Herald patch: see slim
 	tx.mu.Unlock()
 	tx.slim(true) // Herald patch: see slim
+	// Herald patch: the layer keeps an accepted transaction as a key and runs Timer L for it
+	// (herald_accepted.go); one made outside the layer runs its own.
+	if tx.txl == nil || !tx.txl.serverTxAccepted(tx) {
+		tx.mu.Lock()
+		tx.timer_l = time.AfterFunc(Timer_L, func() {
+			tx.spinFsm(server_input_timer_l)
+		})
+		tx.mu.Unlock()
+	}
 
 	return FsmInputNone
 }
