@@ -112,6 +112,7 @@ func (c *Call) Discard() { c.cancel() }
 // ended and every helper goroutine has exited; then ended runs (the server releases the call's
 // admission there) and the call's info line is logged. It runs on the INVITE handler's goroutine.
 func (c *Call) Run(ended func()) {
+	growStack()
 	// A matched CANCEL does not end the server transaction's Done(); sipgo reports it here (it has
 	// already answered 200 to the CANCEL and 487 to the INVITE).
 	// sipgo runs this on its own goroutine; once only, whatever sipgo does with a repeated CANCEL.
