@@ -59,6 +59,9 @@ func (c *Call) act(a call.Action) {
 			}
 			s.trace("herald → caller  SIP %d %s (relayed)", c.cur.StatusCode, c.cur.Reason)
 		}
+		if c.stripped && a.Code >= 200 {
+			s.Stripped.note(c.callID) // its retransmissions, relayed statelessly, are stripped too
+		}
 		s.Host.Relay(c.tx, c.req, c.cur)
 		if a.Code < 200 && c.cur.GetHeader("RSeq") != nil {
 			c.noteReliable() // a reliable provisional of the callee's, relayed (RFC 3262 §3)

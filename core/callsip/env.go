@@ -24,6 +24,9 @@ import (
 type Env struct {
 	// Host is the server: routing and sending (core/signal).
 	Host Host
+	// Stripped notes the calls whose 2xx went upstream without the callee's early-session answer
+	// (nil: none noted).
+	Stripped *Stripped
 	// Log is the server's logger: a call writes its one info line there, and its warnings.
 	Log *slog.Logger
 	// Trace, when set, receives one line per step a call takes (the demo prints them).

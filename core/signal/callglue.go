@@ -115,7 +115,7 @@ func newCalls(s *Server) *callsip.Env {
 	return &callsip.Env{Host: callHost{s}, Log: s.log, Trace: s.opts.Trace,
 		T1: s.opts.T1, TimerC: s.opts.TimerC, SessionTTL: s.opts.SessionTTL, OfferTLS: s.opts.OfferTLS, Probe: s.opts.Probe,
 		MSRP: s.deps.MSRP, Web: s.deps.Web, Ringback: s.deps.Ringback, Capabilities: s.deps.Capabilities,
-		Shed: s.deps.Shed, Stats: &s.Stats, Hist: s.hist}
+		Shed: s.deps.Shed, Stats: &s.Stats, Hist: s.hist, Stripped: callsip.NewStripped(64 * s.opts.T1)}
 }
 
 // callHost is the Server as a call asks it (callsip.Host).

@@ -29,7 +29,7 @@ func newFastPath(s *Server) *sipfast.Engine {
 	cfg := sipfast.Config{
 		ViaHost: s.opts.Host, ViaPort: func() int { return s.portFor(tpUDP) }, RecordRoute: s.opts.RecordRoute,
 		T1: s.opts.T1, T2: s.opts.T2, TimerC: s.opts.TimerC, MaxRequest: s.opts.UDPMaxRequest, Clock: s.opts.Clock,
-		Log: s.log, Trace: s.opts.Trace, Stats: &st.Fast,
+		Log: s.log, Trace: s.opts.Trace, Stats: &st.Fast, Stray2xx: s.calls.Stripped.Bytes,
 		Counters: sipfast.Counters{
 			Invites: &st.Invites, Forwarded: &st.Forwarded, Rejected503: &st.Rejected503, BadRequests: &st.BadRequests,
 			Cancels: &st.Cancels, CallsDone: &st.CallsDone, ForwardErrors: &st.ForwardErrors, DrainAborted: &st.DrainAborted,

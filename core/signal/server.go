@@ -455,6 +455,7 @@ func (s *Server) onUnhandledResponse(res *sip.Response) {
 	// card the INVITE leaves over TCP while the caller's leg is UDP, and a lost 200 OK could then never
 	// reach the caller.
 	res.RemoveHeader("Via")
+	s.calls.Stripped.Response(res) // a card call's: as its controller relayed the first (callsip.Stripped)
 	if next := res.Via(); next != nil && next.Transport != "" {
 		res.SetTransport(next.Transport)
 	}

@@ -6,6 +6,7 @@ import (
 	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/herald-ims/herald/core/sipfast"
 )
@@ -171,6 +172,54 @@ func TestGeneralPathAckNon2xxOneVia(t *testing.T) {
 				t.Fatalf("relayed: %q, want the 486", rel.start)
 			}
 			caller.send(t, r.addr, c.request("ACK", c.ruri, c.branch, 1, "<"+dave+">;tag=wa1", nil))
+			r.quiet(t)
+		})
+	}
+}
+
+// TestRetransmitted2xxStripped: the callee's 200 carries its session answer and an answer to the
+// caller card's early-session offer (RFC 3959), and the callee sends it again after the call's
+// controller has ended (its ACK lost: RFC 3261 §13.3.1.4 retransmits a 2xx until the ACK). Herald
+// relays the retransmission statelessly (RFC 3261 §16.7 step 5, RFC 6026), from sipgo's unmatched
+// responses (callee over TCP) or from the fast path's engine (over UDP); the caller must get the
+// same 200 both times: the session answer alone, as application/sdp. Before callsip.Stripped the
+// retransmission reached the caller with the early-session part Herald keeps for itself.
+func TestRetransmitted2xxStripped(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		tcp  bool
+	}{
+		{"callee over TCP (general path)", true},
+		{"callee over UDP (fast path's engine)", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			leakCheck(t)
+			r, caller, callee, c, fwd := wireCall(t, alice, tc.tcp, nil)
+			contact := "<sip:dave@" + callee.udp.addr() + ">"
+			ct, body := wireMultipart([2]string{"", fpSDPAnswer}, [2]string{"early-session", wireEarlyAnswer})
+			ok := wireReply(t, fwd, 200, "OK", "wr1", contact, ct, body)
+			check := func(what string) {
+				t.Helper()
+				got := parseFP(t, what, caller.nextNot100(t, what).data)
+				if got.start != "SIP/2.0 200 OK" {
+					t.Fatalf("%s: %q, want the 200", what, got.start)
+				}
+				if cts := contentTypeLines(got); len(cts) != 1 || cts[0] != "application/sdp" || string(got.body) != fpSDPAnswer {
+					t.Fatalf("%s: Content-Type %q, body %q; want the session answer alone:\n%s", what, cts, got.body, got.raw)
+				}
+			}
+			callee.send(t, ok)
+			check("relayed 200")
+			deadline := time.Now().Add(5 * time.Second)
+			for r.sig.ActiveCalls() != 0 {
+				if time.Now().After(deadline) {
+					t.Fatal("the call's controller did not end after the 200")
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			callee.send(t, ok) // the 200 again: the caller's ACK was lost
+			check("relayed retransmission of the 200")
+			caller.send(t, r.addr, c.request("ACK", c.ruri, "z9hG4bKack2xx", 1, "<"+dave+">;tag=wr1", nil))
 			r.quiet(t)
 		})
 	}

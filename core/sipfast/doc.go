@@ -53,7 +53,8 @@
 //     retransmitted INVITE gets the last response again; a non-2xx final is retransmitted on Timer G
 //     (T1 doubling to T2) until the ACK, and kept until Timer H (64·T1); a 2xx ends the transaction
 //     in RFC 6026's accepted state, which relays every 2xx and absorbs INVITE retransmissions for
-//     64·T1; the caller's ACK for the 2xx is forwarded statelessly (§16.11);
+//     64·T1; the caller's ACK for the 2xx is forwarded statelessly (§16.11); a 2xx without a
+//     transaction is relayed statelessly (§16.7 step 5), through Config.Stray2xx when set;
 //   - server non-INVITE (§17.2.2): the final answers retransmissions until Timer J (64·T1);
 //   - proxy (§16.6 step 11, §16.7 step 2, §16.8): Timer C from the forwarding, restarted by each
 //     provisional; when it fires, 408 upstream and CANCEL downstream;

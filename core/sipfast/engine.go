@@ -219,6 +219,10 @@ type Config struct {
 	Trace func(line string)
 	// FinalLatency, when set, receives the time from each INVITE to its final response upstream.
 	FinalLatency func(d time.Duration)
+	// Stray2xx, when set, is what a 2xx without a transaction (msg, Herald's Via off) becomes before
+	// it is relayed statelessly: the host strips the callee's early-session answer from a card
+	// call's 2xx retransmissions, as its controller did from the first (callsip.Stripped).
+	Stray2xx func(callID, msg []byte) []byte
 	// Stats are the engine's counters; Counters the proxy's it adds to.
 	Stats    *Stats
 	Counters Counters

@@ -197,6 +197,9 @@ func (f *Engine) relayStateless(m *fmsg) {
 // stateless is the datagram relayStateless sends for m, false when m names nowhere to send it.
 func (f *Engine) stateless(m *fmsg) (Datagram, bool) {
 	out := stripVia(m)
+	if f.cfg.Stray2xx != nil {
+		out = f.cfg.Stray2xx(m.value(hCallID), out)
+	}
 	var n fmsg
 	if !n.scan(out) {
 		return Datagram{}, false
