@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -393,12 +394,31 @@ func verifyPage(page []byte, size int64, hash string) error {
 		return nil
 	}
 	want := normHash(hash)
+	if v, ok := verified.Load(want); ok && bytes.Equal(v.([]byte), page) {
+		return nil // the same bytes as a page whose SHA-1 was want
+	}
 	sum := sha1.Sum(page) //nolint:gosec // RFC 5547 mandates SHA-1 here
 	if got := hex.EncodeToString(sum[:]); got != want {
 		return fmt.Errorf("%w: got sha-1 %s, file-selector says %s", ErrPageHash, got, want)
 	}
+	if verifiedN.Load() < maxVerified {
+		if _, loaded := verified.LoadOrStore(want, bytes.Clone(page)); !loaded {
+			verifiedN.Add(1)
+		}
+	}
 	return nil
 }
+
+// verified holds pages already checked against their file-selector hash (normHash → the page's
+// bytes), at most maxVerified of them: a load run fetches the same few cards thousands of times a
+// second, and comparing the bytes costs a fraction of hashing them (SHA-1 was 4% of the
+// generator's CPU at 3,000 push calls/s). Bytes equal to ones whose SHA-1 matched have that SHA-1.
+var (
+	verified  sync.Map
+	verifiedN atomic.Int32
+)
+
+const maxVerified = 256
 
 // normHash turns "sha-1:72:24:5F:..." or "72245f..." into lowercase bare hex.
 func normHash(h string) string {

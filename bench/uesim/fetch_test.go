@@ -112,3 +112,24 @@ func TestHashSelector(t *testing.T) {
 		t.Fatalf("verifyPage lower-case hash: %v", err)
 	}
 }
+
+// TestVerifyPageRemembers: a page once checked against its hash is accepted again by comparing its
+// bytes, and different bytes under the same hash (a truncated or altered page) still fail: the
+// remembered page is only a shortcut to the same answer.
+func TestVerifyPageRemembers(t *testing.T) {
+	page := []byte("<html>remembered card</html>")
+	sel := HashSelector(page)
+	for i := range 2 {
+		if err := verifyPage(page, int64(len(page)), sel); err != nil {
+			t.Fatalf("check %d of the right page: %v", i, err)
+		}
+	}
+	if _, ok := verified.Load(normHash(sel)); !ok {
+		t.Fatal("a verified page was not remembered")
+	}
+	bad := append([]byte(nil), page...)
+	bad[7] = 'R'
+	if err := verifyPage(bad, int64(len(bad)), sel); !errors.Is(err, ErrPageHash) {
+		t.Fatalf("altered page of the same size under the remembered hash: %v, want ErrPageHash", err)
+	}
+}
