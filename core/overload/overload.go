@@ -22,7 +22,9 @@
 // window, and lowers it by a small one once it is under half the target (additive increase and
 // decrease: fast to shed, slow to take the pushes back, so that the node settles at the share it
 // can carry instead of swinging between all and none). Which calls are shed is decided by a hash of
-// the Call-ID (Shedder.Shed), once per call, by the general path's controller after admission.
+// the Call-ID, once per call: on the fast path for an INVITE it would hand to the general path
+// (Shedder.ShedOnce, which gives every copy of the INVITE its first copy's decision), else by the
+// general path's controller after admission (Shedder.Shed).
 package overload
 
 import (
@@ -86,8 +88,10 @@ type Shedder struct {
 	last  atomic.Int64  // the last window's quantile of the run queue
 
 	// Windows counts the windows observed; Overloaded those above Target; Calls the calls shed
-	// (Shed answered true).
+	// (Shed or ShedOnce answered true).
 	Windows, Overloaded, Calls atomic.Uint64
+
+	recall recall // ShedOnce's (once.go)
 }
 
 // New returns a Shedder for o.

@@ -110,8 +110,8 @@ func (h *fastHost) NextHop() ([]byte, int, bool) {
 }
 
 // Plain is the plain-call rule: call.Decide, the general path's rule, on the same parties.
-func (h *fastHost) Plain(caller, callee []byte, reliable1xx bool) bool {
-	return h.s.plainCall(string(caller), string(callee), reliable1xx) // parties.go: the lookups go along when not plain
+func (h *fastHost) Plain(callID, caller, callee []byte, reliable1xx bool) bool {
+	return h.s.plainCall(callID, string(caller), string(callee), reliable1xx) // parties.go: the lookups go along when not plain
 }
 
 func (h *fastHost) Admit(callID string, tx *sipfast.Tx) sipfast.AdmitResult {

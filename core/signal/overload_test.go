@@ -23,12 +23,12 @@ func overloaded(t *testing.T) *overload.Shedder {
 }
 
 // TestOverloadShedsToPlain: an overloaded Herald (Deps.Shed shedding every call) forwards a call
-// between two parties with both cards as a plain call, whichever path decides (the general path's
-// controller here: uesim's INVITEs over UDP and TCP; TestOverloadShedsOnFastPath for the fast
-// path's engine): the callee gets the caller's INVITE body untouched
-// (no early-session part, claims 1/3 not exercised), the caller no 183 of Herald's own and no
-// UPDATE (claims 1/4), the call is answered as it would be without Herald, and each is counted in
-// herald_sip_shed_total. The same Herald with shedding back at none pushes both cards again.
+// between two parties with both cards as a plain call, whichever path decides (uesim's INVITE over
+// UDP: the fast path's engine, which forwards it itself; over TCP: the general path's controller,
+// after admission): the callee gets the caller's INVITE body untouched (no early-session part,
+// claims 1/3 not exercised), the caller no 183 of Herald's own and no UPDATE (claims 1/4), the
+// call is answered as it would be without Herald, and each is counted in herald_sip_shed_total.
+// The same Herald with shedding back at none pushes both cards again.
 func TestOverloadShedsToPlain(t *testing.T) {
 	leakCheck(t)
 	st, _ := testStore(t)
@@ -86,12 +86,12 @@ func TestOverloadOffByDefault(t *testing.T) {
 	}
 }
 
-// TestOverloadShedOnGeneralPath: the fast path never sheds; an INVITE with a card it would take
-// over UDP is handed to the general path, whose controller sheds it after admission, once. The
-// caller's retransmission of that INVITE is absorbed, never admitted as a second call (482): a
-// shed decided on the fast path could have raced the share growing between the two copies. The
-// callee gets one INVITE with the caller's body untouched, and the callee's 200 reaches the caller.
-func TestOverloadShedOnGeneralPath(t *testing.T) {
+// TestOverloadShedOnce: an INVITE with a card that the fast path would hand to the general path is
+// shed on the fast path when the share says so, and forwarded plain by the engine itself (no trip
+// through the general path); the caller's retransmission of it is absorbed by the engine's
+// transaction, never admitted as a second call (482). The callee gets one INVITE with the caller's
+// body untouched, its 200 reaches the caller, and the call is counted shed once.
+func TestOverloadShedOnce(t *testing.T) {
 	leakCheck(t)
 	st, _ := testStore(t)
 	caller, callee := newFPPeer(t), newFPPeer(t)
@@ -114,7 +114,44 @@ func TestOverloadShedOnGeneralPath(t *testing.T) {
 			t.Fatalf("the retransmission was answered as another call:\n%s", g.data)
 		}
 	}
-	fpStat(t, "Fast.Calls", &r.sig.Stats.Fast.Calls, 0)
+	for _, g := range callee.drain(100 * time.Millisecond) {
+		if bytes.HasPrefix(g.data, []byte("INVITE ")) && !bytes.Equal(g.data, fwd.raw) {
+			t.Fatalf("a second INVITE reached the callee:\n%s", g.data)
+		}
+	}
+	fpStat(t, "Fast.Calls", &r.sig.Stats.Fast.Calls, 1)
 	fpStat(t, "Shed", &sh.Calls, 1)
 	fpStat(t, "CallerCards", &r.sig.Stats.CallerCards, 0)
+}
+
+// TestOverloadShedDecidedOnce: the fast path's plain-call rule gives every copy of an INVITE the
+// first copy's answer. An INVITE with cards handed to the general path while nothing was shed is
+// handed over again when its retransmission comes after the share has grown to all (the general
+// path's transaction absorbs it and its controller decides, after admission); a new INVITE at that
+// share is shed. Without the memory the retransmission was forwarded plain by the fast path while
+// the general path held the first copy, and the caller got 482 (Session 16's measurement).
+func TestOverloadShedDecidedOnce(t *testing.T) {
+	leakCheck(t)
+	st, _ := testStore(t)
+	sh := overload.New(overload.Options{Target: 32})
+	h := startHeraldDeps(t, st, "127.0.0.1:9", nil, nil, nil, func(d *Deps) { d.Shed = sh })
+	first := []byte("decided-once@192.0.2.7")
+	if h.sig.plainCall(first, alice, bob, true) {
+		t.Fatal("a call with both cards was plain with nothing shed")
+	}
+	for range 8 {
+		sh.Observe(1000, 100) // overloaded: the share grows to all
+	}
+	if h.sig.plainCall(first, alice, bob, true) {
+		t.Fatal("the retransmission of an INVITE handed to the general path was shed on the fast path")
+	}
+	if !h.sig.plainCall([]byte("new@192.0.2.8"), alice, bob, true) {
+		t.Fatal("a new call with cards was not shed at a share of all")
+	}
+	if !h.sig.plainCall([]byte("plain@192.0.2.9"), erin, erin, true) {
+		t.Fatal("a plain call is not plain")
+	}
+	if got := sh.Calls.Load(); got != 1 {
+		t.Fatalf("%d calls counted shed, want 1", got)
+	}
 }

@@ -56,13 +56,13 @@ func (l lookedUp) plainParty() *call.Party {
 	return &call.Party{CallerCard: l.pr.CallerCard, CalleeCard: l.pr.CalleeCard, Ringback: l.pr.Ringback}
 }
 
-// plainCall is the plain-call rule on the fast path: call.Decide (the general path's rule) on the
-// INVITE's parties as in the request, and Plan.Plain; of the caller's 100rel only (no ringback
-// without it). A call that is not plain goes to the general path with its lookups (handoff), whose
-// controller alone sheds it under overload, after admission (TestOverloadShedOnGeneralPath).
-func (s *Server) plainCall(caller, callee string, reliable1xx bool) bool {
+// plainCall is the plain-call rule on the fast path (call.Decide on the INVITE's parties and the
+// caller's 100rel). A call with cards may be shed here under overload, forwarded plain by the engine
+// (overload.Shedder.ShedOnce: every copy of the INVITE gets the first copy's answer); the rest go to
+// the general path with their lookups (handoff), whose controller may still shed them after admission.
+func (s *Server) plainCall(callID []byte, caller, callee string, reliable1xx bool) bool {
 	cr, ce := s.lookUp(caller), s.lookUp(callee)
-	if call.Decide(cr.plainParty(), ce.plainParty(), call.Caps{Reliable1xx: reliable1xx}, s.opts.Probe).Plain() {
+	if call.Decide(cr.plainParty(), ce.plainParty(), call.Caps{Reliable1xx: reliable1xx}, s.opts.Probe).Plain() || s.deps.Shed.ShedOnce(callID) {
 		return true
 	}
 	s.handoff.put(cr, ce, time.Now())

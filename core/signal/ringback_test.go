@@ -125,6 +125,17 @@ func TestRingbackStopsWithTheCall(t *testing.T) {
 					finalAt = m.At
 				}
 			}
+			// The caller may read the final before Herald's controller has acted on it (sipgo sends
+			// the CANCEL's 487 itself, then tells the controller): wait for the stop, then bound
+			// how late it came.
+			for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+				ring.mu.Lock()
+				stopped := len(ring.all) == 1 && ring.all[0].stopped > 0
+				ring.mu.Unlock()
+				if stopped {
+					break
+				}
+			}
 			ring.mu.Lock()
 			defer ring.mu.Unlock()
 			if len(ring.all) != 1 || !ring.all[0].played {

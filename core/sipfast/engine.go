@@ -149,10 +149,11 @@ type Host interface {
 	Self(host []byte, port, defPort int) bool
 	// Trusted reports whether ip may start calls.
 	Trusted(ip netip.Addr) bool
-	// Plain reports whether the call from caller to callee (URIs as in the request) is plain
-	// forwarding: no card either way and no ringback, given whether the caller supports reliable
-	// provisional responses (RFC 3262).
-	Plain(caller, callee []byte, reliable1xx bool) bool
+	// Plain reports whether the call callID from caller to callee (URIs as in the request) is to be
+	// forwarded plain: no card either way and no ringback, given whether the caller supports
+	// reliable provisional responses (RFC 3262), or the host sheds its cards under overload (every
+	// copy of the INVITE must get the same answer).
+	Plain(callID, caller, callee []byte, reliable1xx bool) bool
 	// NextHop is where an INVITE without a Route goes, when that is over UDP (ok false otherwise).
 	NextHop() (host []byte, port int, ok bool)
 	// Draining reports whether new calls are refused (503 with Retry-After).

@@ -50,7 +50,7 @@ func (h *fakeHost) Self(host []byte, port, defPort int) bool {
 	return string(host) == h.selfHost && port == 5060
 }
 func (h *fakeHost) Trusted(ip netip.Addr) bool { return ip != h.untrusted }
-func (h *fakeHost) Plain(_, callee []byte, _ bool) bool {
+func (h *fakeHost) Plain(_, _, callee []byte, _ bool) bool {
 	return !h.cards[string(callee)]
 }
 func (h *fakeHost) NextHop() ([]byte, int, bool) {

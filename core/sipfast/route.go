@@ -276,7 +276,7 @@ func plainCall(h Host, m *fmsg) bool {
 		caller = trimBlanks(pai[:entryEnd(pai)])
 	}
 	rel := m.hasOptionTag(hSupported, "100rel") || m.hasOptionTag(hRequire, "100rel")
-	return h.Plain(caller, m.ruri.of(m.buf), rel)
+	return h.Plain(m.value(hCallID), caller, m.ruri.of(m.buf), rel)
 }
 
 // hasOptionTag reports whether any line of the header id (Supported or Require) lists tag, a
