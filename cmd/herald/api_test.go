@@ -122,25 +122,11 @@ func TestAPIRuntimeUpdateWholeCall(t *testing.T) {
 func TestServeAdminTLS(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile := selfSigned(t, dir)
-	in := startInstance(t, "admintls.yaml", `
-sip:
-  listen: [{transport: udp, addr: "127.0.0.1:0"}, {transport: tcp, addr: "127.0.0.1:0"}]
-  advertise: 127.0.0.1
-  next_hop: "sip:127.0.0.1:5070"
-msrp:
-  listen: "127.0.0.1:0"
-  advertise: 127.0.0.1
-rtp:
-  port_min: 42100
-  port_max: 42198
-http:
-  listen: "127.0.0.1:0"
-  admin_listen: "127.0.0.1:0"
-  admin_tls_cert: "`+certFile+`"
+	in := startInstance(t, "admintls.yaml", loopbackYAML(`  admin_tls_cert: "`+certFile+`"
   admin_tls_key: "`+keyFile+`"
   api:
     read_only_tokens: [`+apiTestToken+`]
-`)
+`))
 	tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}} // #nosec G402 -- self-signed test certificate
 	t.Cleanup(tr.CloseIdleConnections)
 	c := &http.Client{Transport: tr, Timeout: 5 * time.Second}
@@ -173,23 +159,9 @@ func TestReloadRotatesAPITokens(t *testing.T) {
 	if err := os.WriteFile(tokens, []byte("rw "+oldTok+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	src := `
-sip:
-  listen: [{transport: udp, addr: "127.0.0.1:0"}, {transport: tcp, addr: "127.0.0.1:0"}]
-  advertise: 127.0.0.1
-  next_hop: "sip:127.0.0.1:5070"
-msrp:
-  listen: "127.0.0.1:0"
-  advertise: 127.0.0.1
-rtp:
-  port_min: 42200
-  port_max: 42298
-http:
-  listen: "127.0.0.1:0"
-  admin_listen: "127.0.0.1:0"
-  api:
+	src := loopbackYAML(`  api:
     tokens_file: "` + tokens + `"
-`
+`)
 	path := writeFile(t, src)
 	in := startInstance(t, path, src)
 	cur, err := config.Load(path)

@@ -7,31 +7,12 @@ import (
 	"time"
 )
 
-// overloadYAML is a node on loopback with the admin listener; extra is appended (limits).
-func overloadYAML(extra string) string {
-	return `
-sip:
-  listen: [{transport: udp, addr: "127.0.0.1:0"}, {transport: tcp, addr: "127.0.0.1:0"}]
-  advertise: 127.0.0.1
-  next_hop: "sip:127.0.0.1:5070"
-msrp:
-  listen: "127.0.0.1:0"
-  advertise: 127.0.0.1
-rtp:
-  port_min: 42200
-  port_max: 42298
-http:
-  listen: "127.0.0.1:0"
-  admin_listen: "127.0.0.1:0"
-` + extra
-}
-
 // TestServeOverloadMonitor: `herald serve` runs the overload monitor, which samples the Go run
 // queue, and /metrics shows its gauges and counters. By default (limits.shed_queue 16) the target is
 // 16 runnable goroutines per CPU and an idle node sheds nothing; a standing queue sheds; with
 // shed_queue 0 nothing is shed however long the queue stands.
 func TestServeOverloadMonitor(t *testing.T) {
-	in := startInstance(t, "overload.yaml", overloadYAML(""))
+	in := startInstance(t, "overload.yaml", loopbackYAML(""))
 	if want := 16 * runtime.GOMAXPROCS(0); in.shed.Options().Target != want {
 		t.Fatalf("default shedder target %d, want %d", in.shed.Options().Target, want)
 	}
@@ -61,7 +42,7 @@ func TestServeOverloadMonitor(t *testing.T) {
 		t.Fatal("a standing queue of 100,000 goroutines: nothing shed")
 	}
 
-	off := startInstance(t, "overload-off.yaml", overloadYAML("limits:\n  shed_queue: 0\n"))
+	off := startInstance(t, "overload-off.yaml", loopbackYAML("limits:\n  shed_queue: 0\n"))
 	for range 8 {
 		off.shed.Observe(100000, 100)
 	}

@@ -179,6 +179,26 @@ http:
 
 // startInstance parses yaml as the config file name, builds and starts an instance, and stops it
 // when the test ends.
+// loopbackYAML is a node on loopback with the admin listener; extra is appended (a top-level
+// section, or more of http: indented by two).
+func loopbackYAML(extra string) string {
+	return `
+sip:
+  listen: [{transport: udp, addr: "127.0.0.1:0"}, {transport: tcp, addr: "127.0.0.1:0"}]
+  advertise: 127.0.0.1
+  next_hop: "sip:127.0.0.1:5070"
+msrp:
+  listen: "127.0.0.1:0"
+  advertise: 127.0.0.1
+rtp:
+  port_min: 42200
+  port_max: 42298
+http:
+  listen: "127.0.0.1:0"
+  admin_listen: "127.0.0.1:0"
+` + extra
+}
+
 func startInstance(t *testing.T, name, yaml string) *instance {
 	t.Helper()
 	o, err := config.Parse(name, []byte(yaml))

@@ -93,9 +93,11 @@ func (s *Stripped) Response(res *sip.Response) bool {
 		return false
 	}
 	id := res.CallID()
-	if id == nil || !s.has([]byte(id.Value())) {
-		return false
-	}
+	return id != nil && s.has([]byte(id.Value())) && strip(res)
+}
+
+// strip takes the early-session part out of res and reports whether there was one.
+func strip(res *sip.Response) bool {
 	newCT, body, stripped, err := sdp.StripEarlySession(contentType(res), res.Body())
 	if err != nil || !stripped {
 		return false
@@ -113,7 +115,7 @@ func (s *Stripped) Bytes(callID, msg []byte) []byte {
 	}
 	m, err := sip.ParseMessage(msg)
 	res, ok := m.(*sip.Response)
-	if err != nil || !ok || !s.Response(res) {
+	if err != nil || !ok || !res.IsSuccess() || !strip(res) {
 		return msg
 	}
 	return []byte(res.String())

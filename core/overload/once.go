@@ -51,7 +51,7 @@ func (s *Shedder) ShedOnce(callID []byte) bool {
 	if d, ok := r.m[k]; ok {
 		return d.shed
 	}
-	shed := s.ratio.Load() != 0 && uint32(maphash.Bytes(s.seed, callID)%Scale) < s.ratio.Load()
+	shed := s.picked(maphash.Bytes(s.seed, callID))
 	slot := r.next % RecallCalls
 	if old, ok := r.m[r.ring[slot]]; ok && old.slot == slot && r.next >= RecallCalls {
 		delete(r.m, r.ring[slot])

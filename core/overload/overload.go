@@ -131,12 +131,15 @@ func (s *Shedder) Last() int { return int(s.last.Load()) }
 // counts it if so: ask once per call, where its plan is made. Calls are picked by a hash of their
 // Call-ID against the share shed now; nil sheds none.
 func (s *Shedder) Shed(callID string) bool {
-	if s == nil || s.ratio.Load() == 0 {
-		return false
-	}
-	if uint32(maphash.String(s.seed, callID)%Scale) >= s.ratio.Load() {
+	if s == nil || !s.picked(maphash.String(s.seed, callID)) {
 		return false
 	}
 	s.Calls.Add(1)
 	return true
+}
+
+// picked reports whether the call whose Call-ID hashes (with seed) to h is within the share shed now.
+func (s *Shedder) picked(h uint64) bool {
+	r := s.ratio.Load()
+	return r != 0 && uint32(h%Scale) < r
 }

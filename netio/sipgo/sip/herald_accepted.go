@@ -51,8 +51,11 @@ type acceptedStore struct {
 
 func (s *acceptedStore) now() int64 { return int64(time.Since(s.epoch)) }
 
-// getLocked returns key's entry. The caller holds mu.
-func (s *acceptedStore) getLocked(key string) (acceptedTx, bool) {
+// get returns key's entry. Under the server store's lock it tells, with that store, whether a
+// transaction holds key (serverTxAccepted moves one under both locks).
+func (s *acceptedStore) get(key string) (acceptedTx, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	e, ok := s.items[key]
 	return e, ok
 }
@@ -186,38 +189,24 @@ func (txl *TransactionLayer) acceptedTerminated(key string) bool {
 	return closed
 }
 
-// acceptedRequest handles req for key when an accepted entry holds the key: the transaction's
-// Receive while the TU holds it, else the INVITE is absorbed and anything else (an ACK with the
-// INVITE's branch, which only the TU could have read) dropped. It reports whether the key was
-// there. The caller holds the server store's lock, which acceptedRequest releases when it reports
-// true.
-func (txl *TransactionLayer) acceptedRequest(req *Request, key string) bool {
-	s := &txl.accepted
-	s.mu.Lock()
-	e, ok := s.getLocked(key)
-	s.mu.Unlock()
-	if !ok {
-		return false
-	}
-	txl.serverTransactions.unlock()
+// acceptedRequest handles req for key, whose accepted entry is e: the transaction's Receive while
+// the TU holds it, else the INVITE is absorbed and anything else (an ACK with the INVITE's branch,
+// which only the TU could have read) dropped.
+func (txl *TransactionLayer) acceptedRequest(req *Request, key string, e acceptedTx) {
 	if tx := e.tx.Value(); tx != nil {
 		if err := tx.Receive(req); err != nil {
 			txl.log.Debug("accepted transaction refused a request", "error", err, "tx", key)
 		}
-		return true
+		return
 	}
 	txl.log.Debug("request absorbed by an accepted transaction", "method", string(req.Method), "tx", key)
-	return true
 }
 
 // acceptedCancel answers a CANCEL whose INVITE is accepted and no longer held by the TU: 200 with
 // the INVITE's To tag (RFC 3261 §9.2: the CANCEL has no effect on a request already answered, but
 // it is answered itself). It reports whether such an entry was there.
 func (txl *TransactionLayer) acceptedCancel(req *Request, key string) (bool, error) {
-	s := &txl.accepted
-	s.mu.Lock()
-	e, ok := s.getLocked(key)
-	s.mu.Unlock()
+	e, ok := txl.accepted.get(key)
 	if !ok || e.conn == nil {
 		return false, nil
 	}
@@ -230,10 +219,7 @@ func (txl *TransactionLayer) acceptedCancel(req *Request, key string) (bool, err
 
 // acceptedServerTx returns the transaction of key's accepted entry while the TU still holds it.
 func (txl *TransactionLayer) acceptedServerTx(key string) (*ServerTx, bool) {
-	s := &txl.accepted
-	s.mu.Lock()
-	e, ok := s.getLocked(key)
-	s.mu.Unlock()
+	e, ok := txl.accepted.get(key)
 	if !ok {
 		return nil, false
 	}

@@ -249,7 +249,9 @@ func (txl *TransactionLayer) serverTxRequest(req *Request, key string) error {
 		}
 		return nil
 	}
-	if txl.acceptedRequest(req, key) { // Herald patch: see herald_accepted.go
+	if e, ok := txl.accepted.get(key); ok { // Herald patch: see herald_accepted.go
+		txl.serverTransactions.unlock()
+		txl.acceptedRequest(req, key, e)
 		return nil
 	}
 	txl.serverTransactions.unlock()
@@ -276,8 +278,10 @@ func (txl *TransactionLayer) serverTxRequest(req *Request, key string) error {
 		}
 		return nil
 	}
-	if txl.acceptedRequest(req, key) { // Herald patch: see herald_accepted.go
+	if e, ok := txl.accepted.get(key); ok { // Herald patch: see herald_accepted.go
+		txl.serverTransactions.unlock()
 		conn.TryClose()
+		txl.acceptedRequest(req, key, e)
 		return nil
 	}
 
