@@ -1,6 +1,7 @@
 package callsip
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 	"testing"
@@ -51,6 +52,20 @@ func TestStripped(t *testing.T) {
 	var none *Stripped
 	if got := none.Bytes([]byte("card-call"), msg); string(got) != string(msg) || none.Response(res) {
 		t.Fatal("a nil Stripped rewrote a 2xx")
+	}
+
+	// Hostile or broken input under a noted Call-ID leaves as it came, whole: bytes sipgo cannot
+	// parse, a request, a non-2xx, a multipart body whose boundary never closes.
+	for name, in := range map[string][]byte{
+		"garbage":        []byte("\x00\xffSIP/2.0 200\r\n\r\n"),
+		"truncated":      msg[:len(msg)/2],
+		"request":        []byte("BYE sip:a@x SIP/2.0\r\nVia: SIP/2.0/UDP x;branch=z9hG4bK1\r\nCall-ID: card-call\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n"),
+		"486":            bytes.Replace(msg, []byte("200 OK"), []byte("486 Busy Here"), 1),
+		"open multipart": bytes.Replace(msg, []byte("--b1--"), []byte("--b2--"), 1),
+	} {
+		if got := s.Bytes([]byte("card-call"), in); !bytes.Equal(got, in) {
+			t.Fatalf("%s: rewritten to\n%q", name, got)
+		}
 	}
 
 	now = now.Add(32 * time.Second)

@@ -18,6 +18,13 @@ HP=$!
 for i in $(seq 50); do curl -s -o /dev/null http://127.0.0.1:17090/metrics && break; sleep 0.2; done
 ( while kill -0 $HP 2>/dev/null; do echo "$(date +%s) $(awk '/VmRSS/{print $2}' /proc/$HP/status)" >> runs/$TAG.rss; sleep 1; done ) &
 SP=$!
+# PROFILE_AT=N (seconds after Herald is up): Herald's heap profile, its runtime.MemStats and a 15 s
+# CPU profile into runs/TAG.heap.pb, TAG.memstats, TAG.cpu.pb (go tool pprof BIN FILE).
+if [ -n "${PROFILE_AT:-}" ]; then
+	( sleep "$PROFILE_AT"; curl -s -o runs/$TAG.heap.pb http://127.0.0.1:17090/debug/pprof/heap
+	  curl -s 'http://127.0.0.1:17090/debug/pprof/heap?debug=1' | grep -A30 '^# runtime.MemStats' > runs/$TAG.memstats
+	  curl -s -o runs/$TAG.cpu.pb 'http://127.0.0.1:17090/debug/pprof/profile?seconds=15' ) &
+fi
 echo "load before: $(cat /proc/loadavg)" > runs/$TAG.txt
 /tmp/perf/loadgen run -herald udp:127.0.0.1:17070 -callee 127.0.0.1:17080 -pid $HP -varz http://127.0.0.1:17090/metrics -mix ${MIX:-both=100} -rates $RATES -step $STEP -ramp 3s -hold 1s -soak $SOAK -stop-on-fail -1 -terminals ${TERMINALS:-lean} -json runs/$TAG.json ${LGARGS} >> runs/$TAG.txt 2>&1
 echo "load after: $(cat /proc/loadavg)" >> runs/$TAG.txt
