@@ -34,9 +34,10 @@ import (
 //     pairs, msrp.tls_cert/tls_key (when msrp.tls_listen is set), http.admin_tls_cert/key (when
 //     http.listen is set), sip.tls_client_cert/key (tls.LoadX509KeyPair), sip.tls_client_ca and
 //     msrp.tls_client_ca (x509 pool append: at least one PEM certificate), http.admin_token_file
-//     (at least one token), http.api.tokens_file
-//     (provision.ReadTokensFile), and the seed directory (store.Import into a throw-away store: the
-//     profiles, the pages through the sanitiser, the clips through core/media);
+//     (at least one token), http.api.tokens_file (provision.ReadTokensFile), store.redis's
+//     password_file and sentinel_password_file (readable), tls_ca and client pair, and the seed
+//     directory (store.Import into a throw-away store: the profiles, the pages through the
+//     sanitiser, the clips through core/media);
 //   - data_dir, when it exists, must be a directory;
 //   - cpu.msrp_loops and cpu.rtp_shards against the CPUs this process may run on (netio/cpu).
 //   - always: the embedded seed (when seed is "") and the built-in ringback clip, loaded as serve loads them.
@@ -180,9 +181,12 @@ func (c *checker) files() {
 		}
 	}
 	if r := o.Store.Redis; len(r.Addrs) > 0 {
-		if r.PasswordFile != "" {
-			if _, err := os.ReadFile(r.PasswordFile); err != nil {
-				c.add("store.redis.password_file", config.ErrFile, "%v", err)
+		for _, f := range [][2]string{{"store.redis.password_file", r.PasswordFile}, {"store.redis.sentinel_password_file", r.SentinelPasswordFile}} {
+			if f[1] == "" {
+				continue
+			}
+			if _, err := os.ReadFile(f[1]); err != nil {
+				c.add(f[0], config.ErrFile, "%v", err)
 			}
 		}
 		c.caFile("store.redis.tls_ca", r.TLSCA)

@@ -254,7 +254,7 @@ func writeSeed(t *testing.T, dir, profiles string, pages map[string]string) {
 }
 
 // TestCheckRedisStore: herald check validates store.redis (addresses, exclusive modes) and opens
-// the files it names (password_file, tls_ca) as serve would.
+// the files it names (password_file, sentinel_password_file, tls_ca) as serve would.
 func TestCheckRedisStore(t *testing.T) {
 	dir := t.TempDir()
 	notPEM := filepath.Join(dir, "ca.txt")
@@ -269,6 +269,7 @@ store:
     master_name: mymaster
     cluster: true
     password_file: %[1]s/no-password
+    sentinel_password_file: %[1]s/no-sentinel-password
     tls: true
     tls_ca: %[2]s
 `, dir, notPEM)
@@ -280,7 +281,8 @@ store:
 		`herald\.yaml:5:30: store\.redis\.addrs\[1\]: "10\.0\.0\.2" is not host:port`,
 		`herald\.yaml:7:14: store\.redis\.cluster: Sentinel \(master_name\) and Cluster exclude each other`,
 		`herald\.yaml:8:5: store\.redis\.password_file: open .*no-password: no such file`,
-		`herald\.yaml:10:5: store\.redis\.tls_ca: .*ca\.txt: no PEM certificate`,
+		`herald\.yaml:9:5: store\.redis\.sentinel_password_file: open .*no-sentinel-password: no such file`,
+		`herald\.yaml:11:5: store\.redis\.tls_ca: .*ca\.txt: no PEM certificate`,
 	} {
 		if !regexp.MustCompile(`(?m)^.*` + w).MatchString(errOut) {
 			t.Errorf("stderr lacks /%s/:\n%s", w, errOut)

@@ -116,21 +116,22 @@ func openRedisStore(o *config.Options, log *slog.Logger) (*redisstore.Store, *st
 	return rs, live, nil
 }
 
-// redisOptions turns store.redis into the Redis store's options, reading the password file and
+// redisOptions turns store.redis into the Redis store's options, reading the password files and
 // the TLS files.
 func redisOptions(o *config.Options) (redisstore.Options, error) {
 	r := o.Store.Redis
 	opts := redisstore.Options{
-		Addrs: r.Addrs, MasterName: r.MasterName, Cluster: r.Cluster, Username: r.Username, DB: r.DB,
+		Addrs: r.Addrs, MasterName: r.MasterName, Cluster: r.Cluster, DB: r.DB,
+		Username: r.Username, SentinelUsername: r.SentinelUsername,
 		Timeout: r.Timeout.D(), Prefix: r.Prefix,
 		GCGrace: o.Store.GCGrace.D(), GCInterval: o.Store.GCInterval.D(),
 	}
-	if r.PasswordFile != "" {
-		b, err := os.ReadFile(r.PasswordFile)
-		if err != nil {
-			return opts, fmt.Errorf("herald: store.redis.password_file: %w", err)
-		}
-		opts.Password = strings.TrimRight(string(b), "\r\n")
+	var err error
+	if opts.Password, err = redisPassword("store.redis.password_file", r.PasswordFile); err != nil {
+		return opts, err
+	}
+	if opts.SentinelPassword, err = redisPassword("store.redis.sentinel_password_file", r.SentinelPasswordFile); err != nil {
+		return opts, err
 	}
 	if r.TLS {
 		tc, err := redisTLS(r)
@@ -140,6 +141,19 @@ func redisOptions(o *config.Options) (redisstore.Options, error) {
 		opts.TLS = tc
 	}
 	return opts, nil
+}
+
+// redisPassword reads a password file of store.redis (key names it in the error): its one line
+// without the line end; "" when file is "".
+func redisPassword(key, file string) (string, error) {
+	if file == "" {
+		return "", nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("herald: %s: %w", key, err)
+	}
+	return strings.TrimRight(string(b), "\r\n"), nil
 }
 
 // redisStartWait bounds how long a starting node waits for Redis before it serves without

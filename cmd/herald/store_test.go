@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha1" //nolint:gosec // RFC 5547 file-selector hashes are SHA-1
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -20,6 +23,7 @@ import (
 
 	"github.com/herald-ims/herald/bench/uesim"
 	"github.com/herald-ims/herald/configs"
+	"github.com/herald-ims/herald/core/config"
 	"github.com/herald-ims/herald/core/content"
 	"github.com/herald-ims/herald/core/profile"
 	"github.com/herald-ims/herald/core/store"
@@ -388,5 +392,74 @@ func TestImportCommandRedis(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(data, store.FileName)); !os.IsNotExist(err) {
 		t.Fatalf("a bbolt file was written: %v", err)
+	}
+}
+
+// TestRedisOptions: the store.redis keys reach the Redis store's options as written: the master's
+// and the Sentinels' credentials apart (each password file's one line without its line end), the
+// TLS CA and client pair loaded. A password file that cannot be read is named by its key.
+func TestRedisOptions(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := selfSigned(t, dir) // the self-signed certificate serves as the CA bundle too
+	pass, sentinelPass := filepath.Join(dir, "redis.pass"), filepath.Join(dir, "sentinel.pass")
+	if err := os.WriteFile(pass, []byte("master-secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(sentinelPass, []byte("sentinel-secret\r\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	yaml := func(sentinelPassFile string) string {
+		return fmt.Sprintf(`sip:
+  next_hop: sip:127.0.0.1:5070
+store:
+  redis:
+    addrs: ["127.0.0.1:26379", "127.0.0.1:26380"]
+    master_name: herald
+    username: app
+    password_file: %q
+    sentinel_username: watcher
+    sentinel_password_file: %q
+    db: 3
+    tls: true
+    tls_ca: %q
+    tls_cert: %q
+    tls_key: %q
+    timeout: 750ms
+    prefix: fleet
+`, pass, sentinelPassFile, certFile, certFile, keyFile)
+	}
+	o, err := config.Load(writeFile(t, yaml(sentinelPass)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ro, err := redisOptions(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprintf("%v %s %s %q %s %q %d %s %s", ro.Addrs, ro.MasterName, ro.Username, ro.Password, ro.SentinelUsername, ro.SentinelPassword, ro.DB, ro.Timeout, ro.Prefix); got != `[127.0.0.1:26379 127.0.0.1:26380] herald app "master-secret" watcher "sentinel-secret" 3 750ms fleet` {
+		t.Errorf("options: %s", got)
+	}
+	certPEM, err := os.ReadFile(certFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(certPEM)
+	want := x509.NewCertPool()
+	want.AppendCertsFromPEM(certPEM)
+	switch tc := ro.TLS; {
+	case tc == nil:
+		t.Fatal("no TLS configuration")
+	case tc.InsecureSkipVerify || !tc.RootCAs.Equal(want):
+		t.Errorf("server verification: insecure %t, roots are tls_ca: %t", tc.InsecureSkipVerify, tc.RootCAs.Equal(want))
+	case len(tc.Certificates) != 1 || !bytes.Equal(tc.Certificates[0].Certificate[0], block.Bytes):
+		t.Errorf("client certificate is not tls_cert (%d certificates)", len(tc.Certificates))
+	}
+
+	o, err = config.Load(writeFile(t, yaml(filepath.Join(dir, "missing.pass"))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := redisOptions(o); err == nil || !strings.Contains(err.Error(), "store.redis.sentinel_password_file: open ") {
+		t.Errorf("missing sentinel password file: %v", err)
 	}
 }

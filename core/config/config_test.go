@@ -598,9 +598,25 @@ func TestParseProblems(t *testing.T) {
 			},
 		},
 		"store redis options without addrs": {
-			src:   hop + "store:\n  redis:\n    master_name: m\n",
+			src:   hop + "store:\n  redis:\n    master_name: m\n    sentinel_password_file: s.pass\n",
 			class: ErrValue,
-			want:  []string{"t.yaml:5:18: store.redis.master_name: needs store.redis.addrs (without it the subscribers are in the bbolt file)"},
+			want: []string{
+				"t.yaml:5:18: store.redis.master_name: needs store.redis.addrs (without it the subscribers are in the bbolt file)",
+				"t.yaml:6:29: store.redis.sentinel_password_file: needs store.redis.addrs (without it the subscribers are in the bbolt file)",
+			},
+		},
+		"store redis sentinel auth without master_name": {
+			src:   hop + "store:\n  redis:\n    addrs: [\"r1:6379\"]\n    sentinel_username: herald\n    sentinel_password_file: s.pass\n",
+			class: ErrValue,
+			want: []string{
+				"t.yaml:6:24: store.redis.sentinel_username: needs store.redis.master_name (Sentinels are asked only in Sentinel mode)",
+				"t.yaml:7:29: store.redis.sentinel_password_file: needs store.redis.master_name (Sentinels are asked only in Sentinel mode)",
+			},
+		},
+		"store redis sentinel auth on a cluster": {
+			src:   hop + "store:\n  redis:\n    addrs: [\"r1:6379\", \"r2:6379\"]\n    sentinel_password_file: s.pass\n",
+			class: ErrValue,
+			want:  []string{"t.yaml:6:29: store.redis.sentinel_password_file: needs store.redis.master_name (Sentinels are asked only in Sentinel mode)"},
 		},
 		"cpu duplicate and negative": {
 			src:   hop + "cpu:\n  msrp_loops: [1, 2, 1, -1]\n",
@@ -776,6 +792,33 @@ http:
 	for _, c := range checks {
 		if !reflect.DeepEqual(c.got, c.want) {
 			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+		}
+	}
+}
+
+// TestParseRedisSentinelAuth: in Sentinel mode the Sentinels' own credentials are accepted, kept
+// apart from the master's, and draw no warning.
+func TestParseRedisSentinelAuth(t *testing.T) {
+	o, err := Parse("t.yaml", []byte(hop+`store:
+  redis:
+    addrs: ["10.0.0.5:26379", "10.0.0.6:26379"]
+    master_name: herald
+    username: app
+    password_file: /etc/herald/redis.pass
+    sentinel_username: watcher
+    sentinel_password_file: /etc/herald/sentinel.pass
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := o.Store.Redis
+	if r.Username != "app" || r.PasswordFile != "/etc/herald/redis.pass" || r.SentinelUsername != "watcher" ||
+		r.SentinelPasswordFile != "/etc/herald/sentinel.pass" {
+		t.Errorf("store.redis = %+v", r)
+	}
+	for _, w := range o.Warnings {
+		if strings.Contains(w.String(), "store.redis") {
+			t.Errorf("warning: %s", w)
 		}
 	}
 }

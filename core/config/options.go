@@ -337,9 +337,16 @@ type RedisOptions struct {
 	MasterName string `yaml:"master_name"`
 	// Cluster selects Cluster mode with a single seed address.
 	Cluster bool `yaml:"cluster"`
-	// Username (Redis 6 ACL) and PasswordFile (a file holding the password, one line; "" = none).
+	// Username (Redis 6 ACL) and PasswordFile (a file holding the password, one line; "" = none)
+	// authenticate to the Redis servers (the master in Sentinel mode).
 	Username     string `yaml:"username"`
 	PasswordFile string `yaml:"password_file"`
+	// SentinelUsername and SentinelPasswordFile (a file holding the password, one line; "" =
+	// none) authenticate to the Sentinels themselves, which have their own requirepass or ACL
+	// users (https://redis.io/docs/latest/operate/oss_and_stack/management/sentinel/, "Configuring
+	// Sentinel instances with authentication"); master_name only.
+	SentinelUsername     string `yaml:"sentinel_username"`
+	SentinelPasswordFile string `yaml:"sentinel_password_file"`
 	// DB is the database number, 0..15 (standalone and Sentinel).
 	DB int `yaml:"db"`
 	// TLS connects over TLS; TLSCA verifies the server ("" = system roots), TLSCert and TLSKey

@@ -70,19 +70,20 @@ func (l *loader) validateRedis(r *RedisOptions) {
 		}
 	}
 	if len(r.Addrs) == 0 {
-		for _, k := range []struct {
-			path string
-			set  bool
-		}{{"store.redis.master_name", r.MasterName != ""}, {"store.redis.cluster", r.Cluster}, {"store.redis.username", r.Username != ""},
-			{"store.redis.password_file", r.PasswordFile != ""}, {"store.redis.tls", r.TLS}} {
-			if k.set {
-				l.valErr(k.path, ErrValue, "needs store.redis.addrs (without it the subscribers are in the bbolt file)")
-			}
-		}
+		l.needs("needs store.redis.addrs (without it the subscribers are in the bbolt file)",
+			setKey{"store.redis.master_name", r.MasterName != ""}, setKey{"store.redis.cluster", r.Cluster},
+			setKey{"store.redis.username", r.Username != ""}, setKey{"store.redis.password_file", r.PasswordFile != ""},
+			setKey{"store.redis.sentinel_username", r.SentinelUsername != ""},
+			setKey{"store.redis.sentinel_password_file", r.SentinelPasswordFile != ""}, setKey{"store.redis.tls", r.TLS})
 		return
 	}
 	if r.MasterName != "" && r.Cluster {
 		l.valErr("store.redis.cluster", ErrValue, "Sentinel (master_name) and Cluster exclude each other")
+	}
+	if r.MasterName == "" {
+		l.needs("needs store.redis.master_name (Sentinels are asked only in Sentinel mode)",
+			setKey{"store.redis.sentinel_username", r.SentinelUsername != ""},
+			setKey{"store.redis.sentinel_password_file", r.SentinelPasswordFile != ""})
 	}
 	if r.DB != 0 && (r.Cluster || len(r.Addrs) > 1 && r.MasterName == "") {
 		l.valErr("store.redis.db", ErrValue, "a Redis Cluster has database 0 only")
@@ -98,17 +99,27 @@ func (l *loader) validateRedis(r *RedisOptions) {
 		l.valErr("store.redis.tls_cert", ErrValue, "tls_cert and tls_key go together")
 	}
 	if !r.TLS {
-		for _, k := range []struct {
-			path string
-			set  bool
-		}{{"store.redis.tls_ca", r.TLSCA != ""}, {"store.redis.tls_cert", r.TLSCert != ""}, {"store.redis.tls_key", r.TLSKey != ""}, {"store.redis.tls_insecure", r.TLSInsecure}} {
-			if k.set {
-				l.valErr(k.path, ErrValue, "needs store.redis.tls: true")
-			}
-		}
+		l.needs("needs store.redis.tls: true",
+			setKey{"store.redis.tls_ca", r.TLSCA != ""}, setKey{"store.redis.tls_cert", r.TLSCert != ""},
+			setKey{"store.redis.tls_key", r.TLSKey != ""}, setKey{"store.redis.tls_insecure", r.TLSInsecure})
 	}
 	if r.TLSInsecure {
 		l.warn("store.redis.tls_insecure", "the Redis server's certificate is not verified")
+	}
+}
+
+// setKey is a key and whether the file set it.
+type setKey struct {
+	path string
+	set  bool
+}
+
+// needs reports msg at each key that is set (a key that only means something with another).
+func (l *loader) needs(msg string, keys ...setKey) {
+	for _, k := range keys {
+		if k.set {
+			l.valErr(k.path, ErrValue, "%s", msg)
+		}
 	}
 }
 

@@ -87,11 +87,18 @@ type Options struct {
 	MasterName string
 	// Cluster selects Cluster mode with a single seed address.
 	Cluster bool
-	// Username and Password authenticate to Redis (ACL, AUTH). Sentinels are asked without them.
+	// Username and Password authenticate to Redis (ACL, AUTH): the server, the master and its
+	// replicas in Sentinel mode, every Cluster node.
 	Username, Password string
+	// SentinelUsername and SentinelPassword authenticate to the Sentinels themselves (Sentinel mode
+	// only): a Sentinel's own requirepass or ACL user, set apart from the master's, as
+	// https://redis.io/docs/latest/operate/oss_and_stack/management/sentinel/ ("Configuring
+	// Sentinel instances with authentication") describes. "" asks the Sentinels without AUTH.
+	SentinelUsername, SentinelPassword string
 	// DB is the database number (standalone and Sentinel only).
 	DB int
-	// TLS, when set, connects over TLS.
+	// TLS, when set, connects over TLS (to the Sentinels too: go-redis dials them with the same
+	// configuration).
 	TLS *tls.Config
 	// Timeout bounds every command (dial, read, write) and a write's wait for its own change to
 	// reach this node's index; DefaultTimeout when 0.
@@ -201,6 +208,9 @@ func New(opts Options) (*Store, error) {
 			MaxRetries:    -1, // a write is retried by its own loop, after fresh reads; a read fails fast
 			// Blocking XREAD adds its block time to ReadTimeout (go-redis does that per command).
 			ContextTimeoutEnabled: true,
+			// go-redis uses these only for the Sentinel connections (FailoverOptions.sentinelOptions).
+			SentinelUsername: opts.SentinelUsername,
+			SentinelPassword: opts.SentinelPassword,
 		})
 	}
 	return s, nil
