@@ -11,10 +11,12 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -34,35 +36,45 @@ func demoConfig(nextHop string) (*config.Options, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Every listener on the next hop's loopback address: 127.0.0.1, or ::1 for a call over IPv6.
+	host := "127.0.0.1"
+	if h, _, err := net.SplitHostPort(nextHop); err == nil && strings.Contains(h, ":") {
+		host = h
+	}
+	hp := func(port string) string { return net.JoinHostPort(host, port) }
 	cp := *o
-	cp.SIP.Listen = []config.Listener{{Transport: "udp", Addr: "127.0.0.1:0"}, {Transport: "tcp", Addr: "127.0.0.1:0"}}
-	cp.SIP.Advertise = "127.0.0.1"
+	cp.SIP.Listen = []config.Listener{{Transport: "udp", Addr: hp("0")}, {Transport: "tcp", Addr: hp("0")}}
+	cp.SIP.Advertise = host
 	cp.SIP.NextHop = "sip:" + nextHop + ";transport=udp"
 	// The demo (and the tests built on it) keep Herald in the dialog path, so that the trace and the
 	// wire checks show the ACK and BYE passing Herald too.
 	cp.SIP.RecordRoute = true
-	cp.MSRP.Listen = "127.0.0.1:0"
-	cp.MSRP.Advertise = "127.0.0.1"
-	cp.MSRP.AdvertiseAddr = "127.0.0.1"
+	cp.MSRP.Listen = hp("0")
+	cp.MSRP.Advertise = host
+	cp.MSRP.AdvertiseAddr = host
+	cp.RTP.Listen, cp.RTP.AdvertiseAddr = host, host
 	cp.Log.Level = "error"
 	cp.DataDir = "" // a temporary store, imported from the seed and removed at stop
 	// Ringback ports away from the simulated terminals' media ports.
 	cp.RTP.PortMin, cp.RTP.PortMax = 41000, 41998
-	port, err := freeTCPPort()
+	port, err := freePort(host)
 	if err != nil {
 		return nil, err
 	}
-	cp.HTTP.Listen = "127.0.0.1:" + port
-	cp.HTTP.BaseURL = "http://127.0.0.1:" + port + "/"
-	cp.HTTP.AdminListen = "127.0.0.1:0"
+	cp.HTTP.Listen = hp(port)
+	cp.HTTP.BaseURL = "http://" + hp(port) + "/"
+	cp.HTTP.AdminListen = hp("0")
 	return &cp, nil
 }
 
 // freeTCPPort returns a loopback port for the page listener (the HTTP base URL must name its port
 // before the listener exists), leased to this process below the kernel's ephemeral range
 // (netio/freeport): no outgoing connection or port-0 bind elsewhere can take it in between.
-func freeTCPPort() (string, error) {
-	p, err := freeport.Port("127.0.0.1")
+func freeTCPPort() (string, error) { return freePort("127.0.0.1") }
+
+// freePort is freeTCPPort on host's loopback.
+func freePort(host string) (string, error) {
+	p, err := freeport.Port(host)
 	return strconv.Itoa(p), err
 }
 
@@ -84,6 +96,7 @@ type demoOptions struct {
 	Provision    func(context.Context, *instance) error // after start, before the call
 	KeepInstance bool                                   // leave Herald running (the caller of runDemoCall stops it)
 	LogTo        io.Writer                              // Herald's log, as the binary writes it (setupLogging); nil discards it
+	Host         string                                 // the loopback every party listens on; "" = 127.0.0.1 ("::1": the call over IPv6)
 }
 
 // runDemoCall starts a callee (the next hop and terminal), Herald and a caller on loopback, places one
@@ -97,7 +110,11 @@ func runDemoCall(ctx context.Context, do demoOptions) (*demoCall, error) {
 	quiet := slog.New(slog.DiscardHandler)
 
 	co := do.Callee
-	co.Listen, co.Trace, co.Logger = "127.0.0.1:0", uet, quiet
+	host := do.Host
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	co.Listen, co.Trace, co.Logger = net.JoinHostPort(host, "0"), uet, quiet
 	if co.RingTime == 0 {
 		co.RingTime = 400 * time.Millisecond
 	}
@@ -139,7 +156,7 @@ func runDemoCall(ctx context.Context, do demoOptions) (*demoCall, error) {
 	}
 
 	cro := do.Caller
-	cro.Listen, cro.Trace, cro.Logger = "127.0.0.1:0", uet, quiet
+	cro.Listen, cro.Trace, cro.Logger = net.JoinHostPort(host, "0"), uet, quiet
 	if cro.HoldTime == 0 {
 		cro.HoldTime = 100 * time.Millisecond
 	}

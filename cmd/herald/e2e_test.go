@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"runtime"
 	"strconv"
 	"strings"
@@ -117,30 +118,9 @@ func TestClaim1WholeCallOnTheWire(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rtpSock.Close()
-	rtpCount := make(chan [2]int, 1) // packets, PCMU packets with 160-byte payloads
-	go func() {
-		var n, pcmu int
-		buf := make([]byte, 2048)
-		for {
-			// The first packet may take the whole call setup (Herald's start, the INVITE, its 183,
-			// the PRACK): 10 s, for a machine loaded by the race-enabled suite (1.5 s once ran out
-			// in CI before the first packet); then the stream ends at 1.5 s of silence.
-			wait := 1500 * time.Millisecond
-			if n == 0 {
-				wait = 10 * time.Second
-			}
-			_ = rtpSock.SetReadDeadline(time.Now().Add(wait))
-			k, err := rtpSock.Read(buf)
-			if err != nil {
-				rtpCount <- [2]int{n, pcmu}
-				return
-			}
-			n++
-			if k == 12+160 && buf[0]>>6 == 2 && buf[1]&0x7f == 0 {
-				pcmu++
-			}
-		}
-	}()
+	rtpCount := countRTP(rtpSock, func(pkt []byte, _ netip.AddrPort) bool { // PCMU packets with 160-byte payloads
+		return len(pkt) == 12+160 && pkt[0]>>6 == 2 && pkt[1]&0x7f == 0
+	})
 	dc := placeCall(t, demoOptions{From: "sip:alice@home1.net", To: "tel:+1-212-555-2222", Trace: trace,
 		Caller: uesim.CallerOptions{RTPPort: rtpSock.LocalAddr().(*net.UDPAddr).Port}})
 	cr, ce := dc.Caller, dc.Callee
@@ -344,6 +324,35 @@ func TestClaim1WholeCallOnTheWire(t *testing.T) {
 	waitQuiet(t, dc.Herald)
 	dc.Herald.stop(context.Background())
 	waitGoroutines(t, before)
+}
+
+// countRTP reads conn until the call's ringback ends and sends the number of packets it read and
+// of those match accepted. The first packet may take the whole call setup (Herald's start, the
+// INVITE, its 183, the PRACK): 10 s, for a machine loaded by the race-enabled suite (1.5 s once ran
+// out in CI before the first packet); then the stream ends at 1.5 s of silence.
+func countRTP(conn *net.UDPConn, match func(pkt []byte, from netip.AddrPort) bool) <-chan [2]int {
+	out := make(chan [2]int, 1)
+	go func() {
+		var n, ok int
+		buf := make([]byte, 2048)
+		for {
+			wait := 1500 * time.Millisecond
+			if n == 0 {
+				wait = 10 * time.Second
+			}
+			_ = conn.SetReadDeadline(time.Now().Add(wait))
+			k, from, err := conn.ReadFromUDPAddrPort(buf)
+			if err != nil {
+				out <- [2]int{n, ok}
+				return
+			}
+			n++
+			if match(buf[:k], from) {
+				ok++
+			}
+		}
+	}()
+	return out
 }
 
 func waitGoroutines(t *testing.T, before int) {

@@ -394,7 +394,8 @@ func hostPortOfURI(s string) (string, string, error) {
 			port = 5061
 		}
 	}
-	return net.JoinHostPort(u.Host, strconv.Itoa(port)), transport, nil
+	// sipgo keeps an IPv6 reference's brackets in Host (RFC 3261 §25.1); JoinHostPort adds its own.
+	return net.JoinHostPort(strings.TrimSuffix(strings.TrimPrefix(u.Host, "["), "]"), strconv.Itoa(port)), transport, nil
 }
 
 // start opens every socket and serves. It returns once all listeners are bound.
@@ -628,7 +629,8 @@ func (in *instance) serve(f func() error) {
 
 // sipAddr is the UDP address Herald's SIP listens on (for the demo and tests).
 func (in *instance) sipAddr() string {
-	return net.JoinHostPort(in.opts.SIP.Listen[0].Addr[:strings.LastIndexByte(in.opts.SIP.Listen[0].Addr, ':')], strconv.Itoa(in.sip.Port()))
+	host, _, _ := net.SplitHostPort(in.opts.SIP.Listen[0].Addr) // validated at load
+	return net.JoinHostPort(host, strconv.Itoa(in.sip.Port()))
 }
 
 // stop closes the sockets, the SIP layer and the MSRP plane.

@@ -123,26 +123,39 @@ func fpFinal(t *testing.T, what string, p *fpPeer) fpMsg {
 // bytes) answer "is this URI Herald" by the one rule, isSelfAt: for every URI both can read, both
 // give the expected answer (host case-insensitive, the transport's default port, any served port).
 func TestIsSelfOneRule(t *testing.T) {
-	s := &Server{opts: Options{Host: "Herald.Example"}}
-	s.port.Store(5070)
-	s.Listening(net.UDPAddrFromAddrPort(netip.MustParseAddrPort("192.0.2.1:5070")))
-	s.Listening(net.TCPAddrFromAddrPort(netip.MustParseAddrPort("192.0.2.1:5071")))
-	s.ListeningTLS(net.TCPAddrFromAddrPort(netip.MustParseAddrPort("192.0.2.1:5061")))
-	h := &fastHost{s}
 	for _, tc := range []struct {
+		host string // Options.Host
 		uri  string
 		self bool
 	}{
-		{"sip:herald.example:5070;lr", true},
-		{"sip:HERALD.example:5070;lr", true},
-		{"sip:herald.example:5071;transport=tcp;lr", true},
-		{"sip:herald.example;transport=tls;lr", true}, // default 5061, served for TLS
-		{"sip:herald.example;lr", false},              // default 5060, not served
-		{"sip:herald.example:5062;lr", false},
-		{"sip:other.example:5070;lr", false},
-		{"sip:herald.example.:5070;lr", false},
-		{"sip:192.0.2.1:5070;lr", false}, // Herald is Options.Host, not its address
+		{"Herald.Example", "sip:herald.example:5070;lr", true},
+		{"Herald.Example", "sip:HERALD.example:5070;lr", true},
+		{"Herald.Example", "sip:herald.example:5071;transport=tcp;lr", true},
+		{"Herald.Example", "sip:herald.example;transport=tls;lr", true}, // default 5061, served for TLS
+		{"Herald.Example", "sip:herald.example;lr", false},              // default 5060, not served
+		{"Herald.Example", "sip:herald.example:5062;lr", false},
+		{"Herald.Example", "sip:other.example:5070;lr", false},
+		{"Herald.Example", "sip:herald.example.:5070;lr", false},
+		{"Herald.Example", "sip:192.0.2.1:5070;lr", false}, // Herald is Options.Host, not its address
+		// An IPv6 host (RFC 3261 §25.1 IPv6reference), configured with or without brackets, is
+		// Herald in any spelling of its address (RFC 5954 §4), and only at a served port.
+		{"2001:db8::1", "sip:[2001:db8::1]:5070;lr", true},
+		{"[2001:db8::1]", "sip:[2001:db8::1]:5070;lr", true},
+		{"2001:db8::1", "sip:[2001:DB8:0:0:0:0:0:1]:5070;lr", true},
+		{"2001:db8::1", "sip:[2001:db8::1]:5071;transport=tcp;lr", true},
+		{"2001:db8::1", "sip:[2001:db8::1];lr", false},
+		{"2001:db8::1", "sip:[2001:db8::2]:5070;lr", false},
+		{"2001:db8::1", "sip:[::ffff:192.0.2.1]:5070;lr", false},
+		{"2001:db8::1", "sip:herald.example:5070;lr", false},
+		{"192.0.2.1", "sip:[::ffff:192.0.2.1]:5070;lr", false}, // an IPv4 host is compared as text
+		{"192.0.2.1", "sip:192.0.2.1:5070;lr", true},
 	} {
+		s := &Server{opts: Options{Host: tc.host}, self: newSelfHost(tc.host)}
+		s.port.Store(5070)
+		s.Listening(net.UDPAddrFromAddrPort(netip.MustParseAddrPort("192.0.2.1:5070")))
+		s.Listening(net.TCPAddrFromAddrPort(netip.MustParseAddrPort("192.0.2.1:5071")))
+		s.ListeningTLS(net.TCPAddrFromAddrPort(netip.MustParseAddrPort("192.0.2.1:5061")))
+		h := &fastHost{s}
 		var u sip.Uri
 		if err := sip.ParseUri(tc.uri, &u); err != nil {
 			t.Fatal(err)
@@ -152,7 +165,14 @@ func TestIsSelfOneRule(t *testing.T) {
 			t.Fatalf("%s: the scanner cannot read it", tc.uri)
 		}
 		if got := s.isSelf(u); got != tc.self || fast != tc.self {
-			t.Errorf("%s: general %t, fast %t, want %t", tc.uri, got, fast, tc.self)
+			t.Errorf("host %s, %s: general %t, fast %t, want %t", tc.host, tc.uri, got, fast, tc.self)
+		}
+	}
+	// What Herald writes: the URI form brackets an IPv6 address once, and leaves names and IPv4 be.
+	for host, want := range map[string]string{"2001:db8::1": "[2001:db8::1]", "[::1]": "[::1]",
+		"herald.example": "herald.example", "192.0.2.1": "192.0.2.1", "fe80::1%eth0": "fe80::1%eth0"} {
+		if got := newSelfHost(host).uri; got != want {
+			t.Errorf("newSelfHost(%q).uri = %q, want %q", host, got, want)
 		}
 	}
 }

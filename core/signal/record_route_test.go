@@ -357,7 +357,7 @@ func TestItem4DoubleRecordRoute(t *testing.T) {
 // consecutive Route of Herald's and stops at the first that is not.
 func TestRecordRouteURIs(t *testing.T) {
 	mk := func(o Options, udp, tcp, tls int) *Server {
-		s := &Server{opts: o}
+		s := &Server{opts: o, self: newSelfHost(o.Host)}
 		s.port.Store(int32(o.Port))
 		if udp > 0 {
 			s.Listening(net.UDPAddrFromAddrPort(netip.AddrPortFrom(netip.MustParseAddr("192.0.2.1"), uint16(udp))))

@@ -25,7 +25,8 @@ import (
 
 // Server is Herald's SIP side.
 type Server struct {
-	opts Options
+	opts Options // opts.Host as a URI names it: an IPv6 address in brackets (New)
+	self selfHost
 	deps Deps
 	log  *slog.Logger
 	ua   *sipgo.UserAgent
@@ -56,6 +57,8 @@ func New(opts Options, deps Deps) (*Server, error) {
 	if opts.Host == "" {
 		return nil, errors.New("signal: no host to advertise")
 	}
+	self := newSelfHost(opts.Host)
+	opts.Host = self.uri
 	if deps.Profiles == nil || deps.MSRP == nil {
 		return nil, errors.New("signal: profiles and msrp plane are required")
 	}
@@ -83,7 +86,7 @@ func New(opts Options, deps Deps) (*Server, error) {
 	if deps.Capabilities == nil {
 		deps.Capabilities = profile.NewCapCache(opts.CapCacheSize, opts.CapTTL, nil)
 	}
-	s := &Server{opts: opts, deps: deps, log: opts.Logger.With("component", "core/signal"), adm: newAdmission(), udpUp: make(chan struct{}), hist: sipstats.NewHists()}
+	s := &Server{opts: opts, self: self, deps: deps, log: opts.Logger.With("component", "core/signal"), adm: newAdmission(), udpUp: make(chan struct{}), hist: sipstats.NewHists()}
 	s.calls = newCalls(s)
 	s.port.Store(int32(opts.Port))
 	s.live.Store(newLive(Reloadable{Trusted: opts.Trusted, MaxCalls: opts.MaxCalls, NextHop: opts.NextHop,
@@ -346,14 +349,11 @@ func (s *Server) isSelf(u sip.Uri) bool {
 // path calls it with sipgo's parsed URI (Server.isSelf), the fast path with the scanner's bytes
 // (sipfast's, through fastHost.Self), without converting them.
 func isSelfAt[H ~string | ~[]byte](s *Server, host H, port, defPort int) bool {
-	own := s.opts.Host
-	if len(host) != len(own) {
-		return false
+	if len(host) > 1 && host[0] == '[' && host[len(host)-1] == ']' {
+		host = host[1 : len(host)-1]
 	}
-	for i := 0; i < len(host); i++ {
-		if lowerASCII(host[i]) != lowerASCII(own[i]) {
-			return false
-		}
+	if !sameHost(host, s.self.bare) && !(s.self.ip6.IsValid() && sameIP6(host, s.self.ip6)) {
+		return false
 	}
 	if port == 0 {
 		port = defPort
@@ -367,6 +367,47 @@ func isSelfAt[H ~string | ~[]byte](s *Server, host H, port, defPort int) bool {
 		}
 	}
 	return false
+}
+
+// selfHost is Options.Host in the forms Herald writes and compares it in.
+type selfHost struct {
+	uri  string     // as a SIP URI names it: an IPv6 address in brackets (RFC 3261 §25.1, IPv6reference)
+	bare string     // without brackets: what isSelfAt compares a URI's or a Via's host with
+	ip6  netip.Addr // the IPv6 address it is, if it is one (compared as an address, RFC 5954 §4)
+}
+
+// newSelfHost reads host, a name or an IP address, bracketed or not when IPv6. sipgo writes a
+// URI's host as it is given, and a Via's host bracketed either way.
+func newSelfHost(host string) selfHost {
+	h := selfHost{uri: host, bare: strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")}
+	if a, err := netip.ParseAddr(h.bare); err == nil && a.Is6() && a.Zone() == "" {
+		h.uri, h.ip6 = "["+h.bare+"]", a
+	}
+	return h
+}
+
+// sameHost compares host names case-insensitively (RFC 3261 §19.1.4).
+func sameHost[H ~string | ~[]byte](host H, own string) bool {
+	if len(host) != len(own) {
+		return false
+	}
+	for i := 0; i < len(host); i++ {
+		if lowerASCII(host[i]) != lowerASCII(own[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// sameIP6 reports whether host is another spelling of the IPv6 address own ("0:0::1" for "::1"):
+// IPv6 references are equal when their addresses are (RFC 5954 §4, updating RFC 3261 §19.1.4).
+func sameIP6[H ~string | ~[]byte](host H, own netip.Addr) bool {
+	if len(host) < 2 || len(host) > 45 { // 45: the longest text form, with an embedded IPv4 address
+		return false
+	}
+	var b [45]byte
+	a, err := netip.ParseAddr(string(b[:copy(b[:], host)]))
+	return err == nil && a == own
 }
 
 func lowerASCII(c byte) byte {
@@ -444,7 +485,7 @@ func (s *Server) onUnhandledResponse(res *sip.Response) {
 		return
 	}
 	via := res.Via()
-	if via == nil || !strings.EqualFold(via.Host, s.opts.Host) {
+	if via == nil || !isSelfAt(s, via.Host, via.Port, via.Port) {
 		return
 	}
 	if len(res.GetHeaders("Via")) < 2 || !res.IsSuccess() {
