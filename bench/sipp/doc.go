@@ -10,6 +10,7 @@
 //	uas_udp_card.xml uas_early.xml for a UDP-only callee (-t u1): also writes the a=path and
 //	               a=file-selector it received, for the test to fetch the caller card over MSRP
 //	uac_plain.xml  plain forwarding (dave calls dave: no cards), route-following stock uac
+//	uac_plain_tel.xml  the same to a tel: Request-URI (RFC 3966)
 //	uas_plain.xml  plain forwarding callee, Record-Route mirrored
 //	uac_direct.xml, uas_direct.xml  the plain pair without the Record-Route checks, for the
 //	               benchmark's floor: SIPp straight to SIPp, no proxy (sippbench target sipp-direct)

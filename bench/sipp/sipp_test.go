@@ -234,6 +234,12 @@ func TestSIPpPlain(t *testing.T) {
 	runFlow(t, flow{uac: "uac_plain.xml", uas: "uas_plain.xml", calls: 10, rate: 20, hold: 20 * time.Millisecond}, heraldToUAS)
 }
 
+// TestSIPpPlainTel: the same to a tel: Request-URI (RFC 3966), which Herald's fast path forwards
+// to its next hop with the Request-URI as it came (the callee's scenario checks the rest as above).
+func TestSIPpPlainTel(t *testing.T) {
+	runFlow(t, flow{uac: "uac_plain_tel.xml", uas: "uas_plain.xml", calls: 10, rate: 20, hold: 20 * time.Millisecond}, heraldToUAS)
+}
+
 // TestSIPpPush: alice calls bob through Herald: the caller card as an early-session part of the
 // INVITE (checked by the callee, which Herald reaches over TCP since the INVITE outgrows UDP), the
 // callee's early-session answer stripped from the relayed 180, Herald's reliable 183 PRACKed, the

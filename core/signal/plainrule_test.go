@@ -19,12 +19,17 @@ func TestPlainRuleOneOwner(t *testing.T) {
 	st, pages := testStore(t)
 	ringer, _ := profile.Canonical("sip:ringer@home1.net")
 	st.Put(&profile.Profile{Key: ringer, Ringback: "ringback"})
-	cardee, _ := profile.Canonical("sip:cardee@home1.net") // the scanner reads sip: Request-URIs only
+	cardee, _ := profile.Canonical("sip:cardee@home1.net")
 	st.Put(&profile.Profile{Key: cardee, CalleeCard: pages["carol-callee.html"]})
+	plainTel, _ := profile.Canonical("tel:+1-212-555-4444") // a profile without cards, reached at a tel: URI
+	st.Put(&profile.Profile{Key: plainTel})
 	s := &Server{deps: Deps{Profiles: st}}
 	h := &fastHost{s}
 	for _, from := range []string{alice, dave, erin} { // caller card, none, no profile
-		for _, to := range []string{"sip:cardee@home1.net", dave, erin, "sip:ringer@home1.net"} { // callee card, none, none, ringback
+		// callee card, none, none, ringback; then tel: Request-URIs (RFC 3966): callee cards (carol),
+		// none (a profile, local number with its context; no profile)
+		for _, to := range []string{"sip:cardee@home1.net", dave, erin, "sip:ringer@home1.net",
+			carol, "tel:+1-212-555-4444", "tel:555-4444;phone-context=+1-212", "tel:+12125559999"} {
 			for _, rel := range []string{"", "Supported: timer, 100rel\r\n", "Require: 100REL\r\n", "k: 100rel\r\n", "Supported: 100relx\r\n"} {
 				msg := fmt.Sprintf("INVITE %s SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKpr\r\nMax-Forwards: 70\r\n"+
 					"From: <%s>;tag=a\r\nTo: <%s>\r\nCall-ID: pr@x\r\nCSeq: 1 INVITE\r\n%sContent-Length: 0\r\n\r\n", to, from, to, rel)
@@ -38,13 +43,57 @@ func TestPlainRuleOneOwner(t *testing.T) {
 					t.Errorf("from %s to %s %q: fast path plain %t, Decide's plan plain %t", from, to, rel, got, want)
 				}
 				// The expected answers, stated independently of Decide.
-				expect := from != alice && (to == dave || to == erin || to == "sip:ringer@home1.net" && !caps.Reliable1xx)
+				expect := from != alice && (to == dave || to == erin || to == "sip:ringer@home1.net" && !caps.Reliable1xx ||
+					strings.HasPrefix(to, "tel:") && to != carol)
 				if want != expect {
 					t.Errorf("from %s to %s %q: plain %t, want %t", from, to, rel, want, expect)
 				}
 			}
 		}
 	}
+}
+
+// TestPlainTelCallTakesFastPath: over real sockets, a call without cards to a tel: Request-URI
+// (RFC 3966; what an IMS core often reaches the served user at, 3GPP TS 24.229 §5.4.3.3) is
+// forwarded by the fast path to the configured next hop with its Request-URI as it came, and a call
+// to a tel: URI with a callee card (carol) is handed to the general path, which adds the card.
+func TestPlainTelCallTakesFastPath(t *testing.T) {
+	leakCheck(t)
+	st, _ := testStore(t)
+	caller, callee := newFPPeer(t), newFPPeer(t)
+	r := startHerald(t, st, callee.addr(), nil)
+	c := newFPCall(caller, erin, "tel:+1-212-555-9999")
+	caller.send(t, r.addr, c.invite())
+	fwd := parseFP(t, "forwarded INVITE", callee.next(t, "forwarded INVITE").data)
+	if fwd.start != "INVITE tel:+1-212-555-9999 SIP/2.0" {
+		t.Fatalf("forwarded as %q", fwd.start)
+	}
+	top := fwd.all("Via")[0]
+	if _, br, _ := strings.Cut(top, ";branch="); !fpBranchRE.MatchString(strings.SplitN(br, ";", 2)[0]) {
+		t.Fatalf("forwarded with Via %q: not the fast path's branch", top)
+	}
+	fpStat(t, "Fast.Calls", &r.sig.Stats.Fast.Calls, 1)
+	callee.send(t, r.addr, fpReply(t, fwd, 486, "Busy Here", "tb", false, "", ""))
+	if m := fpFinal(t, "486", caller); m.start != "SIP/2.0 486 Busy Here" {
+		t.Fatalf("caller got %s, want the 486", m.start)
+	}
+
+	if ack := parseFP(t, "ACK", callee.next(t, "ACK of the 486").data); !strings.HasPrefix(ack.start, "ACK tel:+1-212-555-9999 ") {
+		t.Fatalf("callee got %q, want the 486's ACK (RFC 3261 §17.1.1.3)", ack.start)
+	}
+
+	c = newFPCall(caller, erin, carol) // a callee card: the general path's call
+	caller.send(t, r.addr, c.invite())
+	fwd = parseFP(t, "forwarded INVITE", callee.next(t, "forwarded INVITE with the card").data)
+	if fwd.start != "INVITE "+carol+" SIP/2.0" {
+		t.Fatalf("forwarded as %q", fwd.start)
+	}
+	fpStat(t, "Fast.Calls", &r.sig.Stats.Fast.Calls, 1) // still the first call's
+	callee.send(t, r.addr, fpReply(t, fwd, 486, "Busy Here", "tc", false, "", ""))
+	if m := fpFinal(t, "486", caller); m.start != "SIP/2.0 486 Busy Here" {
+		t.Fatalf("caller got %s, want the 486", m.start)
+	}
+	r.quiet(t)
 }
 
 // TestPlainRingbackWithout100relTakesFastPath: over real sockets, the call the two rules disagreed

@@ -152,8 +152,8 @@ func (tx *Tx) give(m *fmsg) []byte {
 // hostHop is hopRequest for the INVITE of a call the host runs (its CANCEL, or the ACK for a
 // non-2xx when to is the response's To), from the request as sent. The host built that request
 // from one its general path checked (core/sipmsg's CheckRequest), so it is read line by line
-// without the scanner's own checks, which refuse what the fast path does not proxy: a tel:
-// Request-URI, more header lines than it indexes. Nil if fwd lacks its start line, a Via or a CSeq.
+// without the scanner's own checks, which refuse what the fast path does not proxy: more
+// header lines than it indexes, say. Nil if fwd lacks its start line, a Via or a CSeq.
 func hostHop(fwd []byte, meth string, to []byte) []byte {
 	eol := bytes.Index(fwd, crlf)
 	if eol <= 0 {

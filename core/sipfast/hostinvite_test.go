@@ -8,8 +8,8 @@ import (
 )
 
 // hostInvite is the INVITE of a call with cards as its controller hands it to ForwardInvite: the
-// caller's Via below where Herald's goes, a tel: Request-URI (the scanner refuses one) and more
-// header lines than the scanner indexes.
+// caller's Via below where Herald's goes, a tel: Request-URI and more header lines than the
+// scanner indexes (which it refuses).
 func hostInvite() []byte {
 	var b strings.Builder
 	b.WriteString("INVITE tel:+12125553333 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bKcaller;rport=5061;received=127.0.0.1\r\n" +

@@ -365,8 +365,9 @@ func (m *fmsg) startLine(l []byte) bool {
 		return false
 	}
 	uri := rest[:sp2]
-	// Only sip: Request-URIs without URI headers (a '?' is 400 on the general path) or blanks.
-	if _, ok := parseSIPURI(uri); !ok || bytes.ContainsAny(uri, "?\t<>\"") {
+	// Only sip: and tel: Request-URIs without URI headers (a '?' is 400 on the general path) or
+	// blanks.
+	if !requestURI(uri) || bytes.ContainsAny(uri, "?\t<>\"") {
 		return false
 	}
 	m.isReq = true

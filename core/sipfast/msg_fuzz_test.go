@@ -12,6 +12,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/herald-ims/herald/core/profile"
 	"github.com/herald-ims/herald/core/sipmsg"
 )
 
@@ -105,6 +106,9 @@ func fastScanSeeds() map[string][]byte {
 		"200-past-inline-index": sipMsg("SIP/2.0 200 OK", with(long, "To: <sip:bob@192.0.2.20>;tag=314159",
 			"From: <sip:alice@192.0.2.10>;tag=1", "Call-ID: c@h", "CSeq: 1 INVITE", "Content-Length: 0"), ""),
 		"invite-no-content-length": noCL(fastInvite()),
+		// A tel: Request-URI (RFC 3966), global and local with its phone-context, any case of scheme.
+		"invite-tel-global": bytes.Replace(fastInvite(), []byte("INVITE sip:+12125552222@192.0.2.20:5060;user=phone"), []byte("INVITE tel:+1-212-555-2222"), 1),
+		"invite-tel-local":  bytes.Replace(fastInvite(), []byte("INVITE sip:+12125552222@192.0.2.20:5060;user=phone"), []byte("INVITE TEL:5552222;phone-context=+1-212"), 1),
 		"180-no-content-length": noCL(sipMsg("SIP/2.0 180 Ringing", []string{
 			"Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKherald.1", "Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKx",
 			"To: <sip:bob@192.0.2.20>;tag=314159", "From: <sip:alice@192.0.2.10>;tag=1", "Call-ID: c@h",
@@ -210,6 +214,13 @@ func fastScanDisagreement(m *fmsg, data []byte) error {
 		}
 		if code, reason := sipmsg.CheckRequest(r); code != 0 {
 			return fmt.Errorf("the general path answers %d %s", code, reason)
+		}
+		// The callee's identity, which the plain rule looks up: the general path's reading of the
+		// Request-URI and the scanner's bytes name the same subscriber, or none.
+		gk, gerr := profile.Canonical(r.Recipient.String())
+		fk, ferr := profile.Canonical(string(m.ruri.of(data)))
+		if gk != fk || (gerr == nil) != (ferr == nil) {
+			return fmt.Errorf("Request-URI identity: sipgo %q (%v), scanner %q (%v)", gk, gerr, fk, ferr)
 		}
 		hs = r
 	case *sip.Response:
@@ -490,7 +501,10 @@ func TestFastScanRejects(t *testing.T) {
 		{name: "TCP top Via before UDP", data: fsInv(repl("Via", "Via: SIP/2.0/TCP 192.0.2.10;branch=z9hG4bK1, SIP/2.0/UDP 192.0.2.9;branch=z9hG4bK2"))},
 		{name: "SIP/3.0 Via", data: fsInv(repl("Via", "Via: SIP/3.0/UDP 192.0.2.10:5060;branch=z9hG4bK1"))},
 		{name: "sips: Request-URI", data: []byte(strings.Replace(inv, "INVITE sip:", "INVITE sips:", 1))},
-		{name: "tel: Request-URI", data: []byte(strings.Replace(inv, "INVITE sip:+12125552222@192.0.2.20:5060;user=phone", "INVITE tel:+12125552222", 1))},
+		{name: "empty tel: Request-URI", data: []byte(strings.Replace(inv, "INVITE sip:+12125552222@192.0.2.20:5060;user=phone", "INVITE tel:", 1))},
+		{name: "tel: Request-URI with a non-URI character", data: []byte(strings.Replace(inv, "INVITE sip:+12125552222@192.0.2.20:5060;user=phone", "INVITE tel:+1212555{2222}", 1))},
+		{name: "tel: Request-URI with URI headers", data: []byte(strings.Replace(inv, "INVITE sip:+12125552222@192.0.2.20:5060;user=phone", "INVITE tel:+12125552222?x=y", 1))},
+		{name: "sips: Request-URI", data: []byte(strings.Replace(inv, "INVITE sip:+12125552222@192.0.2.20:5060;user=phone", "INVITE sips:+12125552222@192.0.2.20", 1))},
 		{name: "'?' in Request-URI", data: []byte(strings.Replace(inv, ";user=phone SIP/2.0", ";user=phone?Subject=x SIP/2.0", 1))},
 		{name: "'<' in Request-URI", data: []byte(strings.Replace(inv, "INVITE sip:", "INVITE <sip:", 1))},
 		{name: "two blanks after method", data: []byte(strings.Replace(inv, "INVITE sip:", "INVITE  sip:", 1))},

@@ -24,6 +24,20 @@ func parseSIPURI(u []byte) (sipURI, bool) {
 	return parseURIRest(u[4:])
 }
 
+// requestURI reports whether the scanner takes u as a Request-URI: a sip: URI it reads, or a tel:
+// URI (RFC 3966), the form an IMS core often gives the served user's identity in (3GPP TS 24.229
+// §5.4.3.3: the terminating S-CSCF keeps the tel URI it was reached at when no ENUM translation
+// ran). A tel: URI names no host: an INVITE to one goes to the configured next hop or along its
+// Route like any other (route), any other request without a Route to the general path. Its
+// characters are the URI ones (RFC 3966 §3 telephone-subscriber and its parameters use no others);
+// sipgo keeps what follows "tel:" as it is (Uri.Raw), and so does the scanner.
+func requestURI(u []byte) bool {
+	if _, ok := parseSIPURI(u); ok {
+		return true
+	}
+	return len(u) > 4 && hasPrefixFold(u, "tel:") && uriChars(u[4:])
+}
+
 // parseURIRest reads a sip: or sips: URI after its scheme.
 func parseURIRest(u []byte) (sipURI, bool) {
 	var r sipURI

@@ -153,6 +153,11 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer, jf *benchfmt.
 	all := map[string]target{
 		"sipp-direct":  {name: "sipp-direct", uac: "uac_direct.xml", uas: "uas_direct.xml", hold: plainHold, direct: true},
 		"herald-plain": {name: "herald-plain", uac: "uac_plain.xml", uas: "uas_plain.xml", hold: plainHold, start: heraldStart(o.herald, o.heraldHTTP)},
+		// A tel: Request-URI (uac_plain_tel.xml): plain forwarding of the form an IMS core often uses.
+		"herald-plain-tel": {name: "herald-plain-tel", uac: "uac_plain_tel.xml", uas: "uas_plain.xml", hold: plainHold,
+			start: heraldStart(o.herald, o.heraldHTTP)},
+		"herald-base-plain-tel": {name: "herald-base-plain-tel", uac: "uac_plain_tel.xml", uas: "uas_plain.xml", hold: plainHold,
+			start: heraldStart(o.heraldBase, o.heraldHTTP)},
 		"herald-push": {name: "herald-push", uac: "uac_push.xml", uas: "uas_early.xml", uasTCP: true,
 			ring: pushRing, start: heraldStart(o.herald, o.heraldHTTP)},
 		"herald-base-plain": {name: "herald-base-plain", uac: "uac_plain.xml", uas: "uas_plain.xml", hold: plainHold,
@@ -169,7 +174,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer, jf *benchfmt.
 		if !ok {
 			return fmt.Errorf("unknown target %q", name)
 		}
-		if name == "herald-base-plain" && o.heraldBase == "" {
+		if strings.HasPrefix(name, "herald-base-") && o.heraldBase == "" {
 			return fmt.Errorf("target %q needs -herald-base", name)
 		}
 		tdir := filepath.Join(dir, name)
