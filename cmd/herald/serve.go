@@ -266,6 +266,7 @@ func newInstance(o *config.Options, log *slog.Logger, trace func(string)) (*inst
 	in.shed = newShedder(o)
 	in.sip, err = signal.New(signal.Options{
 		Host:             host,
+		Aliases:          o.SIP.Aliases,
 		Port:             port,
 		NextHop:          nextHop,
 		NextHopTransport: nextTransport,

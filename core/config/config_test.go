@@ -263,6 +263,16 @@ func TestParseProblems(t *testing.T) {
 			class: ErrAddress,
 			want:  []string{`t.yaml:3:14: sip.advertise: "ps.example:0": port must be 1..65535`},
 		},
+		"sip alias bad host": {
+			src:   hop + "  aliases: [\"as.ims.example\", \"as_1.example:5060\"]\n",
+			class: ErrAddress,
+			want:  []string{`t.yaml:3:31: sip.aliases[1]: "as_1.example:5060" is not a host name or IP address`},
+		},
+		"sip alias bad port": {
+			src:   hop + "  aliases: [\"[2001:db8::1]:70000\"]\n",
+			class: ErrAddress,
+			want:  []string{`t.yaml:3:13: sip.aliases[0]: "[2001:db8::1]:70000": port must be 1..65535`},
+		},
 		"next_hop missing": {
 			src:   "sip:\n  t1: 1s\n",
 			class: ErrRequired,

@@ -48,6 +48,11 @@ type SIPOptions struct {
 	// Advertise is the host[:port] Herald puts in Via, Record-Route and Contact.
 	// Default: the first listen address; required when that address is a wildcard.
 	Advertise string `yaml:"advertise"`
+	// Aliases are other names Herald answers to as its own in a Route or Request-URI: host or
+	// host:port ("[v6]:port"), e.g. the name the S-CSCF's initial filter criteria give the
+	// application server (3GPP TS 29.228 ServerName) when it is not Advertise, or a load
+	// balancer's address. Without a port, an alias is Herald's at any port.
+	Aliases []string `yaml:"aliases,omitempty"`
 	// NextHop is the sip:/sips: URI of the callee domain's S-CSCF, e.g. "sip:127.0.0.1:5070;transport=udp".
 	// Its transport parameter is honoured (RFC 3263 §4.1): ;transport=udp sends every request over UDP
 	// whatever its size; without one, an INVITE over 1300 bytes goes over TCP (RFC 3261 §18.1.1) and over

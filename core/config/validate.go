@@ -215,6 +215,10 @@ func (l *loader) validateSIP(o *Options) {
 		}
 	}
 
+	for i, a := range s.Aliases {
+		l.hostPort(fmt.Sprintf("sip.aliases[%d]", i), a)
+	}
+
 	if s.NextHop == "" {
 		l.keyErr("sip.next_hop", ErrRequired, "must be set to the sip: URI of the callee domain's S-CSCF")
 	} else if err := checkSIPURI(s.NextHop); err != "" {

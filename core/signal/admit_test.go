@@ -168,6 +168,38 @@ func TestIsSelfOneRule(t *testing.T) {
 			t.Errorf("host %s, %s: general %t, fast %t, want %t", tc.host, tc.uri, got, fast, tc.self)
 		}
 	}
+	// Options.Aliases: a name at any port, a name or an address at the port it gives.
+	s := &Server{opts: Options{Host: "192.0.2.1"}, self: newSelfHost("192.0.2.1")}
+	var err error
+	if s.aliases, err = newAliases([]string{"AS.ims.example", "lb.example:5099", "[2001:db8::7]:5060", "198.51.100.9"}); err != nil {
+		t.Fatal(err)
+	}
+	s.port.Store(5070)
+	s.Listening(net.UDPAddrFromAddrPort(netip.MustParseAddrPort("192.0.2.1:5070")))
+	h := &fastHost{s}
+	for uri, want := range map[string]bool{
+		"sip:as.ims.example;lr": true, "sip:AS.IMS.EXAMPLE:6000;lr": true, "sip:as.ims.example.org;lr": false,
+		"sip:lb.example:5099;lr": true, "sip:lb.example;lr": false, "sip:lb.example:5070;lr": false,
+		"sip:[2001:db8:0::7]:5060;lr": true, "sip:[2001:db8::7];lr": true, "sip:[2001:db8::7]:5070;lr": false,
+		"sip:198.51.100.9:1234;lr": true, "sip:192.0.2.1:5070;lr": true, "sip:192.0.2.1:5099;lr": false,
+	} {
+		var u sip.Uri
+		if err := sip.ParseUri(uri, &u); err != nil {
+			t.Fatal(err)
+		}
+		fast, ok := sipfast.IsSelf(h, []byte(uri))
+		if !ok {
+			t.Fatalf("%s: the scanner cannot read it", uri)
+		}
+		if got := s.isSelf(u); got != want || fast != want {
+			t.Errorf("aliases, %s: general %t, fast %t, want %t", uri, got, fast, want)
+		}
+	}
+	for _, bad := range []string{"lb.example:0", "lb.example:x", ":5060"} {
+		if _, err := newAliases([]string{bad}); err == nil {
+			t.Errorf("newAliases(%q): no error", bad)
+		}
+	}
 	// What Herald writes: the URI form brackets an IPv6 address once, and leaves names and IPv4 be.
 	for host, want := range map[string]string{"2001:db8::1": "[2001:db8::1]", "[::1]": "[::1]",
 		"herald.example": "herald.example", "192.0.2.1": "192.0.2.1", "fe80::1%eth0": "fe80::1%eth0"} {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/herald-ims/herald/core/call"
 	"github.com/herald-ims/herald/core/profile"
@@ -118,6 +119,44 @@ func TestPlainRingbackWithout100relTakesFastPath(t *testing.T) {
 	callee.send(t, r.addr, fpReply(t, fwd, 486, "Busy Here", "rb", false, "", ""))
 	if m := fpFinal(t, "486", caller); m.start != "SIP/2.0 486 Busy Here" {
 		t.Fatalf("caller got %s, want the 486", m.start)
+	}
+	r.quiet(t)
+}
+
+// TestAliasRouteISC: the INVITE an S-CSCF sends an application server on ISC (3GPP TS 24.229
+// §5.4.3.3) routes through the AS's URI from the initial filter criteria, then back to the
+// S-CSCF: Route: <sip:as.ims.example;lr>, <sip:scscf;lr;odi=...>. With that name among
+// Options.Aliases, Herald takes the first Route as its own on both paths (RFC 3261 §16.4), pops
+// it, and forwards along the second: a plain call on the fast path, a call with a card on the
+// general path; neither goes to the configured next hop.
+func TestAliasRouteISC(t *testing.T) {
+	leakCheck(t)
+	st, _ := testStore(t)
+	caller, scscf, other := newFPPeer(t), newFPPeer(t), newFPPeer(t)
+	r := startHerald(t, st, other.addr(), func(o *Options) { o.Aliases = []string{"AS.ims.example"} })
+	back := "<sip:" + scscf.addr() + ";lr;odi=a1b2>"
+	for i, tc := range []struct {
+		to   string
+		fast uint64 // Fast.Calls after the call
+	}{{dave, 1}, {carol, 1}} {
+		c := newFPCall(caller, erin, tc.to)
+		c.routes = []string{"<sip:as.ims.example;lr>", back}
+		caller.send(t, r.addr, c.invite())
+		fwd := parseFP(t, "forwarded INVITE", scscf.nextNot100(t, "INVITE back to the S-CSCF").data)
+		if got := fwd.all("Route"); len(got) != 1 || got[0] != back {
+			t.Fatalf("call %d: forwarded with Route %q, want only %q", i, got, back)
+		}
+		fpStat(t, "Fast.Calls", &r.sig.Stats.Fast.Calls, tc.fast)
+		scscf.send(t, r.addr, fpReply(t, fwd, 486, "Busy Here", fmt.Sprintf("isc%d", i), false, "", ""))
+		if m := fpFinal(t, "486", caller); m.start != "SIP/2.0 486 Busy Here" {
+			t.Fatalf("call %d: caller got %s, want the 486", i, m.start)
+		}
+		if ack := parseFP(t, "ACK", scscf.nextNot100(t, "ACK of the 486").data); !strings.HasPrefix(ack.start, "ACK ") {
+			t.Fatalf("call %d: S-CSCF got %q, want the 486's ACK", i, ack.start)
+		}
+	}
+	if n := other.silent(t, "the configured next hop", 50*time.Millisecond); n != 0 {
+		t.Fatalf("the next hop got %d datagrams", n)
 	}
 	r.quiet(t)
 }

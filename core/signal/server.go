@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,14 +26,15 @@ import (
 
 // Server is Herald's SIP side.
 type Server struct {
-	opts Options // opts.Host as a URI names it: an IPv6 address in brackets (New)
-	self selfHost
-	deps Deps
-	log  *slog.Logger
-	ua   *sipgo.UserAgent
-	srv  *sipgo.Server
-	cli  *sipgo.Client
-	fast *sipfast.Engine // nil when Options.DisableFastPath (fastglue.go)
+	opts    Options // opts.Host as a URI names it: an IPv6 address in brackets (New)
+	self    selfHost
+	aliases []selfAlias // Options.Aliases
+	deps    Deps
+	log     *slog.Logger
+	ua      *sipgo.UserAgent
+	srv     *sipgo.Server
+	cli     *sipgo.Client
+	fast    *sipfast.Engine // nil when Options.DisableFastPath (fastglue.go)
 
 	adm     *admission // the calls in progress on both paths (admit.go)
 	handoff handoff    // the lookups of INVITEs the fast path hands to the general path (parties.go)
@@ -59,6 +61,10 @@ func New(opts Options, deps Deps) (*Server, error) {
 	}
 	self := newSelfHost(opts.Host)
 	opts.Host = self.uri
+	aliases, err := newAliases(opts.Aliases)
+	if err != nil {
+		return nil, err
+	}
 	if deps.Profiles == nil || deps.MSRP == nil {
 		return nil, errors.New("signal: profiles and msrp plane are required")
 	}
@@ -86,7 +92,7 @@ func New(opts Options, deps Deps) (*Server, error) {
 	if deps.Capabilities == nil {
 		deps.Capabilities = profile.NewCapCache(opts.CapCacheSize, opts.CapTTL, nil)
 	}
-	s := &Server{opts: opts, self: self, deps: deps, log: opts.Logger.With("component", "core/signal"), adm: newAdmission(), udpUp: make(chan struct{}), hist: sipstats.NewHists()}
+	s := &Server{opts: opts, self: self, aliases: aliases, deps: deps, log: opts.Logger.With("component", "core/signal"), adm: newAdmission(), udpUp: make(chan struct{}), hist: sipstats.NewHists()}
 	s.calls = newCalls(s)
 	s.port.Store(int32(opts.Port))
 	s.live.Store(newLive(Reloadable{Trusted: opts.Trusted, MaxCalls: opts.MaxCalls, NextHop: opts.NextHop,
@@ -344,20 +350,29 @@ func (s *Server) isSelf(u sip.Uri) bool {
 }
 
 // isSelfAt is the one rule for "this URI names Herald" (RFC 3261 §16.4 for a Route, §16.5 for the
-// Request-URI): its host is Options.Host, compared case-insensitively (§19.1.4), and its port, or
-// defPort (the transport's default, §19.1.2) when it has none, is one Herald serves. The general
+// Request-URI): its host is Options.Host, compared case-insensitively (§19.1.4) or, for an IPv6
+// address, as an address (RFC 5954 §4), and its port, or defPort (the transport's default, §19.1.2)
+// when it has none, is one Herald serves; or it is one of Options.Aliases, at the alias's port when
+// the alias names one, at any port when not. The general
 // path calls it with sipgo's parsed URI (Server.isSelf), the fast path with the scanner's bytes
 // (sipfast's, through fastHost.Self), without converting them.
 func isSelfAt[H ~string | ~[]byte](s *Server, host H, port, defPort int) bool {
 	if len(host) > 1 && host[0] == '[' && host[len(host)-1] == ']' {
 		host = host[1 : len(host)-1]
 	}
-	if !sameHost(host, s.self.bare) && !(s.self.ip6.IsValid() && sameIP6(host, s.self.ip6)) {
-		return false
-	}
 	if port == 0 {
 		port = defPort
 	}
+	for _, a := range s.aliases {
+		if isHost(a.self, host) && (a.port == 0 || a.port == port) {
+			return true
+		}
+	}
+	return isHost(s.self, host) && s.serves(port)
+}
+
+// serves reports whether port is one Herald serves SIP at (Options.Port, or a transport's socket).
+func (s *Server) serves(port int) bool {
 	if port == s.Port() {
 		return true
 	}
@@ -367,6 +382,32 @@ func isSelfAt[H ~string | ~[]byte](s *Server, host H, port, defPort int) bool {
 		}
 	}
 	return false
+}
+
+// selfAlias is one of Options.Aliases: a host, and the port it names (0: any port).
+type selfAlias struct {
+	self selfHost
+	port int
+}
+
+// newAliases reads Options.Aliases.
+func newAliases(list []string) ([]selfAlias, error) {
+	out := make([]selfAlias, 0, len(list))
+	for _, a := range list {
+		h, p := a, 0
+		if hh, pp, err := net.SplitHostPort(a); err == nil {
+			n, err := strconv.Atoi(pp)
+			if err != nil || n < 1 || n > 65535 {
+				return nil, fmt.Errorf("signal: alias %q: port must be 1..65535", a)
+			}
+			h, p = hh, n
+		}
+		if h == "" {
+			return nil, fmt.Errorf("signal: alias %q: no host", a)
+		}
+		out = append(out, selfAlias{self: newSelfHost(h), port: p})
+	}
+	return out, nil
 }
 
 // selfHost is Options.Host in the forms Herald writes and compares it in.
@@ -384,6 +425,12 @@ func newSelfHost(host string) selfHost {
 		h.uri, h.ip6 = "["+h.bare+"]", a
 	}
 	return h
+}
+
+// isHost reports whether host (without brackets) is h: the same name case-insensitively (RFC 3261
+// §19.1.4), or the same IPv6 address in any spelling (RFC 5954 §4).
+func isHost[H ~string | ~[]byte](h selfHost, host H) bool {
+	return sameHost(host, h.bare) || h.ip6.IsValid() && sameIP6(host, h.ip6)
 }
 
 // sameHost compares host names case-insensitively (RFC 3261 §19.1.4).
