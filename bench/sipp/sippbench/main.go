@@ -90,13 +90,16 @@ type target struct {
 	name     string
 	uac, uas string
 	uasTCP   bool
+	// tcp: both legs over TCP (the caller's -t t1, the callee's, the server's next hop
+	// ;transport=tcp): what an IMS core uses for requests over 1,300 bytes (RFC 3261 §18.1.1).
+	tcp bool
 	ring     time.Duration // the callee's <pause/> (-d of the uas)
 	hold     time.Duration // the caller's <pause/> between ACK and BYE (-d of the uac)
 	// direct: no server; the caller calls the callee itself (start is nil).
 	direct bool
 	// start brings up the server with its next hop at the callee; it returns the caller's target
 	// and the process whose CPU is measured (children: count its workers too).
-	start func(ctx context.Context, dir string, uasPort int) (addr string, p *sipp.Proc, children bool, err error)
+	start func(ctx context.Context, dir string, uasPort int, tcp bool) (addr string, p *sipp.Proc, children bool, err error)
 }
 
 func main() {
@@ -162,6 +165,10 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer, jf *benchfmt.
 			ring: pushRing, start: heraldStart(o.herald, o.heraldHTTP)},
 		"herald-base-plain": {name: "herald-base-plain", uac: "uac_plain.xml", uas: "uas_plain.xml", hold: plainHold,
 			start: heraldStart(o.heraldBase, o.heraldHTTP)},
+		"herald-plain-tcp": {name: "herald-plain-tcp", uac: "uac_plain.xml", uas: "uas_plain.xml", hold: plainHold, tcp: true,
+			start: heraldStart(o.herald, o.heraldHTTP)},
+		"kamailio-plain-tcp": {name: "kamailio-plain-tcp", uac: "uac_plain.xml", uas: "uas_plain.xml", hold: plainHold, tcp: true,
+			start: kamailioStart(o.children)},
 		"kamailio-plain": {name: "kamailio-plain", uac: "uac_plain.xml", uas: "uas_plain.xml", hold: plainHold, start: kamailioStart(o.children)},
 	}
 	fmt.Fprintf(stdout, "machine: %s, %d CPUs (GOMAXPROCS %d), %s; load average at start: %s\n\n", cpuModel(), runtime.NumCPU(),
@@ -220,7 +227,7 @@ func bench(ctx context.Context, o options, tg target, dir string, log io.Writer)
 	if err != nil {
 		return nil, err
 	}
-	uasRun := sipp.Run{Name: "uas", Scenario: tg.uas, Port: uasPort, TCP: tg.uasTCP, Pause: tg.ring,
+	uasRun := sipp.Run{Name: "uas", Scenario: tg.uas, Port: uasPort, TCP: tg.uasTCP || tg.tcp, Pause: tg.ring,
 		Recv: 10 * time.Second, Tolerant: true}
 	uas, err := sipp.StartSIPp(ctx, dir, uasRun)
 	if err != nil {
@@ -235,7 +242,7 @@ func bench(ctx context.Context, o options, tg target, dir string, log io.Writer)
 	if tg.direct {
 		addr = fmt.Sprintf("127.0.0.1:%d", uasPort)
 	} else {
-		addr, srv, children, err = tg.start(ctx, dir, uasPort)
+		addr, srv, children, err = tg.start(ctx, dir, uasPort, tg.tcp)
 		if err != nil {
 			return nil, err
 		}
@@ -298,7 +305,7 @@ func step(ctx context.Context, o options, tg target, dir string, i int, addr str
 		return result{}, err
 	}
 	calls := int(rate * o.step.Seconds())
-	run := sipp.Run{Name: fmt.Sprintf("uac-%02d", i), Scenario: tg.uac, Port: port, Remote: addr, Calls: calls, Rate: rate, Pause: tg.hold,
+	run := sipp.Run{Name: fmt.Sprintf("uac-%02d", i), Scenario: tg.uac, Port: port, Remote: addr, TCP: tg.tcp, Calls: calls, Rate: rate, Pause: tg.hold,
 		Timeout: o.step + 20*time.Second, Recv: o.recv, Stats: true, Tolerant: true}
 	cpu0, err := serverCPU(srv, children)
 	if err != nil {
@@ -340,14 +347,18 @@ func serverCPU(srv *sipp.Proc, children bool) (time.Duration, error) {
 	return sipp.CPUTime(srv.Pid(), children)
 }
 
-func heraldStart(bin, httpListen string) func(ctx context.Context, dir string, uasPort int) (string, *sipp.Proc, bool, error) {
-	return func(ctx context.Context, dir string, uasPort int) (string, *sipp.Proc, bool, error) {
+func heraldStart(bin, httpListen string) func(ctx context.Context, dir string, uasPort int, tcp bool) (string, *sipp.Proc, bool, error) {
+	return func(ctx context.Context, dir string, uasPort int, tcp bool) (string, *sipp.Proc, bool, error) {
 		port, err := sipp.FreePort()
 		if err != nil {
 			return "", nil, false, err
 		}
-		p, err := sipp.StartHerald(ctx, dir, bin, sipp.HeraldConfig{Port: port, NextHop: fmt.Sprintf("127.0.0.1:%d", uasPort),
-			MaxCalls: 100000, LogLevel: "error", HTTPListen: httpListen})
+		hc := sipp.HeraldConfig{Port: port, NextHop: fmt.Sprintf("127.0.0.1:%d", uasPort),
+			MaxCalls: 100000, LogLevel: "error", HTTPListen: httpListen}
+		if tcp {
+			hc.NextHopTransport = "tcp"
+		}
+		p, err := sipp.StartHerald(ctx, dir, bin, hc)
 		if err != nil {
 			return "", nil, false, err
 		}
@@ -355,14 +366,18 @@ func heraldStart(bin, httpListen string) func(ctx context.Context, dir string, u
 	}
 }
 
-func kamailioStart(children int) func(ctx context.Context, dir string, uasPort int) (string, *sipp.Proc, bool, error) {
-	return func(ctx context.Context, dir string, uasPort int) (string, *sipp.Proc, bool, error) {
+func kamailioStart(children int) func(ctx context.Context, dir string, uasPort int, tcp bool) (string, *sipp.Proc, bool, error) {
+	return func(ctx context.Context, dir string, uasPort int, tcp bool) (string, *sipp.Proc, bool, error) {
 		port, err := sipp.FreePort()
 		if err != nil {
 			return "", nil, false, err
 		}
+		tp := "udp"
+		if tcp {
+			tp = "tcp"
+		}
 		p, err := sipp.StartKamailio(ctx, dir, sipp.KamailioConfig{Port: port, Children: children, ShmMB: 2048, PkgMB: 32,
-			Target: fmt.Sprintf("sip:127.0.0.1:%d;transport=udp", uasPort)})
+			Target: fmt.Sprintf("sip:127.0.0.1:%d;transport=%s", uasPort, tp)})
 		if err != nil {
 			return "", nil, false, err
 		}
