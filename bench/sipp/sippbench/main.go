@@ -92,9 +92,9 @@ type target struct {
 	uasTCP   bool
 	// tcp: both legs over TCP (the caller's -t t1, the callee's, the server's next hop
 	// ;transport=tcp): what an IMS core uses for requests over 1,300 bytes (RFC 3261 §18.1.1).
-	tcp bool
-	ring     time.Duration // the callee's <pause/> (-d of the uas)
-	hold     time.Duration // the caller's <pause/> between ACK and BYE (-d of the uac)
+	tcp  bool
+	ring time.Duration // the callee's <pause/> (-d of the uas)
+	hold time.Duration // the caller's <pause/> between ACK and BYE (-d of the uac)
 	// direct: no server; the caller calls the callee itself (start is nil).
 	direct bool
 	// start brings up the server with its next hop at the callee; it returns the caller's target
