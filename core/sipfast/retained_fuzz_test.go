@@ -78,7 +78,11 @@ func FuzzEngineCalls(f *testing.F) {
 			switch op {
 			case 0:
 				inviteBr[c]++
-				send(callerSide, invite(fmt.Sprintf("z9hG4bKi%d.%d", c, inviteBr[c]), callID(c), "sip:dave@home1.net"), c)
+				ruri := "sip:dave@home1.net"
+				if c%2 == 1 {
+					ruri = "tel:+1-212-555-4444" // RFC 3966: calls 1 and 3 reach the callee at a tel: URI
+				}
+				send(callerSide, invite(fmt.Sprintf("z9hG4bKi%d.%d", c, inviteBr[c]), callID(c), ruri), c)
 			case 1, 2, 3:
 				if invFwd[c] != nil {
 					status := map[byte]string{1: "180 Ringing", 2: "200 OK", 3: "486 Busy Here"}[op]
