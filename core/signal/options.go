@@ -21,13 +21,8 @@ import (
 // Options configure the SIP layer.
 type Options struct {
 	Host string // host Herald puts in Via, Record-Route and Contact
-	// Aliases are other names of Herald's, host or host:port (an IPv6 host bracketed with a port):
-	// a Route or Request-URI naming one is Herald's own, as one naming Host is (isSelfAt). An
-	// application server is named in the S-CSCF's initial filter criteria by a URI of the operator's
-	// choosing (3GPP TS 24.229 §5.4.3.3, TS 29.228 ServerName), often a name resolving to a load
-	// balancer's address and port, not what Herald advertises. Without the port, the host is Herald's
-	// at any port (an initial filter criteria URI usually names none, 5060 by default, whatever port
-	// Herald listens on behind it).
+	// Aliases are other names of Herald's in a Route or Request-URI, host or host:port (sipmsg.Self):
+	// the AS URI of an S-CSCF's initial filter criteria (3GPP TS 24.229 §5.4.3.3), a load balancer's.
 	Aliases []string
 	// Port is the port advertised for the first served socket (Record-Route, Contact) and for every
 	// transport served on that socket's port; 0 = the first served socket's port.

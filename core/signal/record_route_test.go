@@ -13,6 +13,7 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+
 	"github.com/herald-ims/herald/core/sipmsg"
 )
 
@@ -357,7 +358,8 @@ func TestItem4DoubleRecordRoute(t *testing.T) {
 // consecutive Route of Herald's and stops at the first that is not.
 func TestRecordRouteURIs(t *testing.T) {
 	mk := func(o Options, udp, tcp, tls int) *Server {
-		s := &Server{opts: o, self: newSelfHost(o.Host)}
+		self, _ := sipmsg.NewSelf(o.Host, nil)
+		s := &Server{opts: o, self: self}
 		s.port.Store(int32(o.Port))
 		if udp > 0 {
 			s.Listening(net.UDPAddrFromAddrPort(netip.AddrPortFrom(netip.MustParseAddr("192.0.2.1"), uint16(udp))))

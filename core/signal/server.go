@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -26,15 +25,14 @@ import (
 
 // Server is Herald's SIP side.
 type Server struct {
-	opts    Options // opts.Host as a URI names it: an IPv6 address in brackets (New)
-	self    selfHost
-	aliases []selfAlias // Options.Aliases
-	deps    Deps
-	log     *slog.Logger
-	ua      *sipgo.UserAgent
-	srv     *sipgo.Server
-	cli     *sipgo.Client
-	fast    *sipfast.Engine // nil when Options.DisableFastPath (fastglue.go)
+	opts Options     // opts.Host as a URI names it: an IPv6 address in brackets (New)
+	self sipmsg.Self // opts.Host and Options.Aliases, as isSelfAt compares them
+	deps Deps
+	log  *slog.Logger
+	ua   *sipgo.UserAgent
+	srv  *sipgo.Server
+	cli  *sipgo.Client
+	fast *sipfast.Engine // nil when Options.DisableFastPath (fastglue.go)
 
 	adm     *admission // the calls in progress on both paths (admit.go)
 	handoff handoff    // the lookups of INVITEs the fast path hands to the general path (parties.go)
@@ -59,12 +57,11 @@ func New(opts Options, deps Deps) (*Server, error) {
 	if opts.Host == "" {
 		return nil, errors.New("signal: no host to advertise")
 	}
-	self := newSelfHost(opts.Host)
-	opts.Host = self.uri
-	aliases, err := newAliases(opts.Aliases)
+	self, err := sipmsg.NewSelf(opts.Host, opts.Aliases)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("signal: %w", err)
 	}
+	opts.Host = self.URI
 	if deps.Profiles == nil || deps.MSRP == nil {
 		return nil, errors.New("signal: profiles and msrp plane are required")
 	}
@@ -92,7 +89,7 @@ func New(opts Options, deps Deps) (*Server, error) {
 	if deps.Capabilities == nil {
 		deps.Capabilities = profile.NewCapCache(opts.CapCacheSize, opts.CapTTL, nil)
 	}
-	s := &Server{opts: opts, self: self, aliases: aliases, deps: deps, log: opts.Logger.With("component", "core/signal"), adm: newAdmission(), udpUp: make(chan struct{}), hist: sipstats.NewHists()}
+	s := &Server{opts: opts, self: self, deps: deps, log: opts.Logger.With("component", "core/signal"), adm: newAdmission(), udpUp: make(chan struct{}), hist: sipstats.NewHists()}
 	s.calls = newCalls(s)
 	s.port.Store(int32(opts.Port))
 	s.live.Store(newLive(Reloadable{Trusted: opts.Trusted, MaxCalls: opts.MaxCalls, NextHop: opts.NextHop,
@@ -349,26 +346,14 @@ func (s *Server) isSelf(u sip.Uri) bool {
 	return isSelfAt(s, u.Host, u.Port, sip.DefaultPort(sipmsg.URITransport(&u)))
 }
 
-// isSelfAt is the one rule for "this URI names Herald" (RFC 3261 §16.4 for a Route, §16.5 for the
-// Request-URI): its host is Options.Host, compared case-insensitively (§19.1.4) or, for an IPv6
-// address, as an address (RFC 5954 §4), and its port, or defPort (the transport's default, §19.1.2)
-// when it has none, is one Herald serves; or it is one of Options.Aliases, at the alias's port when
-// the alias names one, at any port when not. The general
-// path calls it with sipgo's parsed URI (Server.isSelf), the fast path with the scanner's bytes
-// (sipfast's, through fastHost.Self), without converting them.
+// isSelfAt is sipmsg.IsSelf for this server (its Self, the ports it serves), with defPort, the
+// transport's default (RFC 3261 §19.1.2), for a URI without a port. The general path calls it with
+// sipgo's parsed URI (Server.isSelf), the fast path with the scanner's bytes (fastHost.Self).
 func isSelfAt[H ~string | ~[]byte](s *Server, host H, port, defPort int) bool {
-	if len(host) > 1 && host[0] == '[' && host[len(host)-1] == ']' {
-		host = host[1 : len(host)-1]
-	}
 	if port == 0 {
 		port = defPort
 	}
-	for _, a := range s.aliases {
-		if isHost(a.self, host) && (a.port == 0 || a.port == port) {
-			return true
-		}
-	}
-	return isHost(s.self, host) && s.serves(port)
+	return sipmsg.IsSelf(&s.self, host, port, s.serves)
 }
 
 // serves reports whether port is one Herald serves SIP at (Options.Port, or a transport's socket).
@@ -382,86 +367,6 @@ func (s *Server) serves(port int) bool {
 		}
 	}
 	return false
-}
-
-// selfAlias is one of Options.Aliases: a host, and the port it names (0: any port).
-type selfAlias struct {
-	self selfHost
-	port int
-}
-
-// newAliases reads Options.Aliases.
-func newAliases(list []string) ([]selfAlias, error) {
-	out := make([]selfAlias, 0, len(list))
-	for _, a := range list {
-		h, p := a, 0
-		if hh, pp, err := net.SplitHostPort(a); err == nil {
-			n, err := strconv.Atoi(pp)
-			if err != nil || n < 1 || n > 65535 {
-				return nil, fmt.Errorf("signal: alias %q: port must be 1..65535", a)
-			}
-			h, p = hh, n
-		}
-		if h == "" {
-			return nil, fmt.Errorf("signal: alias %q: no host", a)
-		}
-		out = append(out, selfAlias{self: newSelfHost(h), port: p})
-	}
-	return out, nil
-}
-
-// selfHost is Options.Host in the forms Herald writes and compares it in.
-type selfHost struct {
-	uri  string     // as a SIP URI names it: an IPv6 address in brackets (RFC 3261 §25.1, IPv6reference)
-	bare string     // without brackets: what isSelfAt compares a URI's or a Via's host with
-	ip6  netip.Addr // the IPv6 address it is, if it is one (compared as an address, RFC 5954 §4)
-}
-
-// newSelfHost reads host, a name or an IP address, bracketed or not when IPv6. sipgo writes a
-// URI's host as it is given, and a Via's host bracketed either way.
-func newSelfHost(host string) selfHost {
-	h := selfHost{uri: host, bare: strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")}
-	if a, err := netip.ParseAddr(h.bare); err == nil && a.Is6() && a.Zone() == "" {
-		h.uri, h.ip6 = "["+h.bare+"]", a
-	}
-	return h
-}
-
-// isHost reports whether host (without brackets) is h: the same name case-insensitively (RFC 3261
-// §19.1.4), or the same IPv6 address in any spelling (RFC 5954 §4).
-func isHost[H ~string | ~[]byte](h selfHost, host H) bool {
-	return sameHost(host, h.bare) || h.ip6.IsValid() && sameIP6(host, h.ip6)
-}
-
-// sameHost compares host names case-insensitively (RFC 3261 §19.1.4).
-func sameHost[H ~string | ~[]byte](host H, own string) bool {
-	if len(host) != len(own) {
-		return false
-	}
-	for i := 0; i < len(host); i++ {
-		if lowerASCII(host[i]) != lowerASCII(own[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-// sameIP6 reports whether host is another spelling of the IPv6 address own ("0:0::1" for "::1"):
-// IPv6 references are equal when their addresses are (RFC 5954 §4, updating RFC 3261 §19.1.4).
-func sameIP6[H ~string | ~[]byte](host H, own netip.Addr) bool {
-	if len(host) < 2 || len(host) > 45 { // 45: the longest text form, with an embedded IPv4 address
-		return false
-	}
-	var b [45]byte
-	a, err := netip.ParseAddr(string(b[:copy(b[:], host)]))
-	return err == nil && a == own
-}
-
-func lowerASCII(c byte) byte {
-	if 'A' <= c && c <= 'Z' {
-		return c + 'a' - 'A'
-	}
-	return c
 }
 
 func (s *Server) trusted(req *sip.Request) bool {
