@@ -23,7 +23,7 @@ func benchHerald(t *testing.T, g *loadgen.Generator, transport, nextHop string) 
 	if nextHop == "" {
 		nextHop = g.CalleeAddr()
 	}
-	sipAddr := "127.0.0.1:" + strconv.Itoa(freeSIPPort(t)) // phones_lab_test.go
+	sipAddr := "127.0.0.1:" + strconv.Itoa(freeSIPPort(t, "127.0.0.1")) // phones_lab_test.go
 	path, err := loadgen.WriteHeraldConfig(loadgen.ConfigOptions{Dir: t.TempDir(), Callee: nextHop,
 		Transport: transport, Subscribers: 10, SIP: sipAddr, Admin: "127.0.0.1:0", LogLevel: "error"})
 	if err != nil {

@@ -43,17 +43,18 @@ func peerPath(t *testing.T, name, pkg string) string {
 	return path
 }
 
-// freeSIPPort returns a port of 127.0.0.1 free for both UDP and TCP, with the next one free too (the
-// phones listen on both at the same port; baresip adds SIP over TLS on the next), leased to this
-// process below the ephemeral range (netio/freeport), so no other socket takes it before the phone binds.
-func freeSIPPort(t *testing.T) int {
+// freeSIPPort returns a port of host (127.0.0.1 or ::1) free for both UDP and TCP, with the next one
+// free too (the phones listen on both at the same port; baresip adds SIP over TLS on the next), leased
+// to this process below the ephemeral range (netio/freeport), so no other socket takes it before the
+// phone binds.
+func freeSIPPort(t *testing.T, host string) int {
 	t.Helper()
-	return freeport.MustBlock(t, "127.0.0.1", 2)
+	return freeport.MustBlock(t, host, 2)
 }
 
-// udpPortTaken reports whether something has bound UDP port on 127.0.0.1.
-func udpPortTaken(port int) bool {
-	u, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port})
+// udpPortTaken reports whether something has bound UDP port on host.
+func udpPortTaken(host string, port int) bool {
+	u, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP(host), Port: port})
 	if err != nil {
 		return errors.Is(err, syscall.EADDRINUSE)
 	}
@@ -65,7 +66,8 @@ func udpPortTaken(port int) bool {
 type phone struct {
 	kind   string // "baresip" or "linphone"
 	role   string // "caller" or "callee"
-	user   string // user part of its identity sip:user@127.0.0.1
+	user   string // user part of its identity sip:user@host
+	host   string // the loopback address it listens on: 127.0.0.1, or ::1 for calls over IPv6
 	port   int    // SIP, UDP and TCP
 	rtpMin int    // first port of its RTP range
 	rtpMax int
@@ -84,7 +86,20 @@ type phone struct {
 func (p *phone) String() string { return p.kind + " " + p.role }
 
 // aor is the phone's identity.
-func (p *phone) aor() string { return "sip:" + p.user + "@127.0.0.1" }
+func (p *phone) aor() string { return "sip:" + p.user + "@" + uriHost(p.host) }
+
+// uriHost is host as a SIP URI writes it: an IPv6 address in brackets (RFC 3261 §25.1, IPv6reference).
+func uriHost(host string) string {
+	if strings.Contains(host, ":") {
+		return "[" + host + "]"
+	}
+	return host
+}
+
+// sipURI is sip:user@host:port, host bracketed when IPv6.
+func sipURI(user, host string, port int) string {
+	return "sip:" + user + "@" + net.JoinHostPort(host, strconv.Itoa(port))
+}
 
 // send types one console command. linphonec reads its console in one read and keeps one line of
 // it: a command sent before it has shown its next prompt is lost. So each command to linphonec waits
@@ -214,26 +229,26 @@ func phoneWAV(t *testing.T, dir string) string {
 	return path
 }
 
-// startPhone starts a baresip or linphonec on a fresh SIP port with its own scratch directory and
-// RTP range, and returns once it holds its SIP port. The process is stopped (quit, then SIGKILL by
-// PID) when the test ends.
-func startPhone(ctx context.Context, t *testing.T, kind, role, user string, rtpMin, rtpMax int, wav string) *phone {
+// startPhone starts a baresip or linphonec on a fresh SIP port of host (127.0.0.1 or ::1) with its own
+// scratch directory and RTP range, and returns once it holds its SIP port. The process is stopped
+// (quit, then SIGKILL by PID) when the test ends.
+func startPhone(ctx context.Context, t *testing.T, host, kind, role, user string, rtpMin, rtpMax int, wav string) *phone {
 	t.Helper()
-	p := &phone{kind: kind, role: role, user: user, rtpMin: rtpMin, rtpMax: rtpMax, wav: wav, exited: make(chan struct{}),
+	p := &phone{kind: kind, role: role, user: user, host: host, rtpMin: rtpMin, rtpMax: rtpMax, wav: wav, exited: make(chan struct{}),
 		changed: make(chan struct{})}
 	dir := t.TempDir()
 	var args []string
 	var env []string
 	for attempt := 1; ; attempt++ {
-		p.port = freeSIPPort(t)
+		p.port = freeSIPPort(t, host)
 		switch kind {
 		case "baresip":
 			bin := peerPath(t, "baresip", "baresip")
-			// A config of its own: SIP on 127.0.0.1 (UDP and TCP), G.711 only, the clip as microphone,
+			// A config of its own: SIP on host (UDP and TCP), G.711 only, the clip as microphone,
 			// no sound device; the console (stdio) reads commands from stdin. One account: baresip
 			// takes a call only for a Request-URI whose user part is an account's.
 			cfg := fmt.Sprintf(`poll_method epoll
-sip_listen 127.0.0.1:%d
+sip_listen %s
 sip_trans_def udp
 audio_player aubridge,nil
 audio_source aufile,%s
@@ -249,8 +264,8 @@ module aufile.so
 module aubridge.so
 module_app account.so
 module_app menu.so
-`, p.port, wav, rtpMin, rtpMax)
-			account := fmt.Sprintf("<sip:%s@127.0.0.1>;regint=0;answermode=manual;audio_codecs=pcmu,pcma\n", user)
+`, net.JoinHostPort(host, strconv.Itoa(p.port)), wav, rtpMin, rtpMax)
+			account := fmt.Sprintf("<%s>;regint=0;answermode=manual;audio_codecs=pcmu,pcma\n", p.aor())
 			if err := os.WriteFile(filepath.Join(dir, "config"), []byte(cfg), 0o600); err != nil {
 				t.Fatal(err)
 			}
@@ -258,18 +273,27 @@ module_app menu.so
 				t.Fatal(err)
 			}
 			args = []string{bin, "-f", dir, "-v"}
+			if strings.Contains(host, ":") {
+				// IPv6 only (-6): sip_listen alone does not make baresip's media IPv6; it offers
+				// c=IN IP4 with its first interface's address whatever the call's family.
+				args = append(args, "-6")
+			}
 		case "linphone":
 			bin := peerPath(t, "linphonec", "linphone-cli")
 			// 100rel_support_level=1: linphone then offers 100rel, PRACKs reliable provisionals and
-			// takes UPDATE (RFC 3262, RFC 3311). IPv4 only, bound to loopback, no registration.
+			// takes UPDATE (RFC 3262, RFC 3311). Bound to host, IPv6 on only for ::1, no registration.
+			ipv6 := 0
+			if strings.Contains(host, ":") {
+				ipv6 = 1
+			}
 			rc := fmt.Sprintf(`[sip]
 sip_port=%d
 sip_tcp_port=%d
 sip_tls_port=0
-bind_address=127.0.0.1
-use_ipv6=0
+bind_address=%s
+use_ipv6=%d
 guess_hostname=0
-contact="%s" <sip:%s@127.0.0.1>
+contact="%s" <%s>
 100rel_support_level=1
 register_only_when_network_is_up=0
 [rtp]
@@ -282,7 +306,7 @@ capture=0
 display=0
 [misc]
 max_calls=2
-`, p.port, p.port, user, user, rtpMin, rtpMax)
+`, p.port, p.port, host, ipv6, user, p.aor(), rtpMin, rtpMax)
 			if err := os.MkdirAll(filepath.Join(dir, ".local", "share", "linphone"), 0o700); err != nil {
 				t.Fatal(err)
 			}
@@ -325,14 +349,19 @@ max_calls=2
 	t.Cleanup(func() { p.stop() })
 	if kind == "linphone" {
 		// Without a sound card linphonec needs the file "card"; it sends RTP from the file given by
-		// 'play' (startMedia). IPv4 only: with the rc's use_ipv6=0 alone linphonec still offers its
-		// IPv6 address in SDP, which Herald's ringback (on 127.0.0.1) cannot reach.
+		// 'play' (startMedia). The console's ipv6 setting as well as the rc's: with use_ipv6=0 alone
+		// linphonec still offers its IPv6 address in SDP, which Herald's ringback (on 127.0.0.1)
+		// cannot reach.
 		deadline := time.Now().Add(10 * time.Second)
 		for p.promptCount() == 0 && time.Now().Before(deadline) {
 			time.Sleep(20 * time.Millisecond)
 		}
 		p.send(t, "soundcard use files")
-		p.send(t, "ipv6 disable")
+		if strings.Contains(host, ":") {
+			p.send(t, "ipv6 enable")
+		} else {
+			p.send(t, "ipv6 disable")
+		}
 	}
 	return p
 }
@@ -348,7 +377,7 @@ func (p *phone) waitListening(ctx context.Context) bool {
 			return false
 		case <-time.After(50 * time.Millisecond):
 		}
-		if udpPortTaken(p.port) {
+		if udpPortTaken(p.host, p.port) {
 			return true
 		}
 	}
@@ -396,6 +425,8 @@ type capPkt struct {
 	resend   bool     // tshark's SIP retransmission mark
 	clen     string   // Content-Length as sent ("" when absent)
 	payload  string   // UDP payload, hex (sentinels)
+	ip6      bool     // carried over IPv6
+	conn     []string // SDP c= lines as "IP4 addr" or "IP6 addr", in order (every body part)
 }
 
 func (c capPkt) sip() bool { return c.method != "" || c.status != 0 }
@@ -425,10 +456,12 @@ func (c capPkt) String() string {
 // phoneFields are the fields tshark prints per packet, in this order.
 var phoneFields = []string{"frame.number", "udp.srcport", "udp.dstport", "tcp.srcport", "tcp.dstport",
 	"sip.Method", "sip.Status-Code", "sip.CSeq.method", "sip.Call-ID", "sip.Content-Type", "sip.Call-Info",
-	"sdp.media.media", "sdp.media.port", "sip.resend", "sip.Content-Length", "udp.payload"}
+	"sdp.media.media", "sdp.media.port", "sip.resend", "sip.Content-Length", "udp.payload", "ipv6.src",
+	"sdp.connection_info.address_type", "sdp.connection_info.address"}
 
-// phoneCapture is a live tshark capture on lo of the phones' SIP ports and RTP ranges, written to a
-// file and dissected as it runs.
+// phoneCapture is a live tshark capture on lo of the phones' SIP ports, Herald's MSRP port and the RTP
+// ranges, over IPv4 and IPv6 alike (a pcap "port" primitive matches both), written to a file and
+// dissected as it runs.
 type phoneCapture struct {
 	cmd      *exec.Cmd
 	file     string
@@ -442,9 +475,10 @@ type phoneCapture struct {
 	changed chan struct{} // closed and replaced on each packet
 }
 
-// startPhoneCapture captures on lo everything to or from sipPorts (UDP and TCP, dissected as SIP) and
-// the UDP port ranges, and returns once tshark has shown a first sentinel datagram.
-func startPhoneCapture(ctx context.Context, t *testing.T, file string, sipPorts []int, ranges [][2]int) *phoneCapture {
+// startPhoneCapture captures on lo everything to or from sipPorts (UDP and TCP, dissected as SIP),
+// TCP port msrpPort (Herald's MSRP listener, when not 0) and the UDP port ranges, and returns once
+// tshark has shown a first sentinel datagram.
+func startPhoneCapture(ctx context.Context, t *testing.T, file string, sipPorts []int, msrpPort int, ranges [][2]int) *phoneCapture {
 	t.Helper()
 	tshark := tsharkPath(t)
 	sent, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
@@ -459,6 +493,9 @@ func startPhoneCapture(ctx context.Context, t *testing.T, file string, sipPorts 
 		ps := strconv.Itoa(p)
 		filter = append(filter, "port "+ps)
 		args = append(args, "-d", "udp.port=="+ps+",sip", "-d", "tcp.port=="+ps+",sip")
+	}
+	if msrpPort != 0 {
+		filter = append(filter, "tcp port "+strconv.Itoa(msrpPort))
 	}
 	for _, r := range ranges {
 		filter = append(filter, fmt.Sprintf("udp portrange %d-%d", r[0], r[1]))
@@ -540,7 +577,7 @@ func (c *phoneCapture) line(s string) {
 	}
 	p := capPkt{n: atoi(f[0]), src: atoi(f[1]), dst: atoi(f[2]), method: first(f[5]), status: atoi(f[6]),
 		cseq: first(f[7]), callID: first(f[8]), ctype: first(f[9]), callInfo: f[10], resend: first(f[13]) == "1" || first(f[13]) == "True",
-		clen: f[14], payload: f[15]}
+		clen: f[14], payload: f[15], ip6: f[16] != ""}
 	if p.src == 0 && p.dst == 0 {
 		p.src, p.dst, p.tcp = atoi(f[3]), atoi(f[4]), true
 	}
@@ -551,6 +588,14 @@ func (c *phoneCapture) line(s string) {
 		for _, s := range strings.Split(f[12], "|") {
 			n, _ := strconv.Atoi(s)
 			p.ports = append(p.ports, n)
+		}
+	}
+	if f[17] != "" {
+		types, addrs := strings.Split(f[17], "|"), strings.Split(f[18], "|")
+		for i, typ := range types {
+			if i < len(addrs) {
+				p.conn = append(p.conn, typ+" "+addrs[i])
+			}
 		}
 	}
 	c.mu.Lock()

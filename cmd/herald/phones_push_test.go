@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -96,9 +97,10 @@ func runPushCalleePhone(ctx context.Context, t *testing.T, lab *phoneLab, callee
 		t.Error(msg)
 	}
 	capt := lab.capture
-	const ueAOR = "sip:alice@127.0.0.1"
+	ueAOR := "sip:alice@" + uriHost(lab.host)
 	seed := pushSeed(t, ueAOR, callee.aor(), true)
-	in := startPhoneHerald(ctx, t, callee, seed)
+	in := startPhoneHerald(ctx, t, lab, callee, seed)
+	lab.pushCalls++
 	hport := in.sip.Port()
 	from := capt.mark(ctx, t, "push-caller")
 	defer func() {
@@ -107,7 +109,7 @@ func runPushCalleePhone(ctx context.Context, t *testing.T, lab *phoneLab, callee
 			t.Logf("%s log:\n%s", callee, callee.tail(40))
 		}
 	}()
-	ue, err := uesim.NewCaller(uesim.CallerOptions{Listen: "127.0.0.1:" + strconv.Itoa(uePort), HoldTime: time.Second,
+	ue, err := uesim.NewCaller(uesim.CallerOptions{Listen: net.JoinHostPort(lab.host, strconv.Itoa(uePort)), HoldTime: time.Second,
 		RTPPort: phonesRTPBase + 390})
 	if err != nil {
 		t.Fatal(err)
@@ -119,7 +121,7 @@ func runPushCalleePhone(ctx context.Context, t *testing.T, lab *phoneLab, callee
 	}
 	done := make(chan callOut, 1)
 	go func() {
-		res, err := ue.Call(ctx, in.sipAddr(), ueAOR, fmt.Sprintf("sip:%s@127.0.0.1:%d", callee.user, hport))
+		res, err := ue.Call(ctx, in.sipAddr(), ueAOR, sipURI(callee.user, lab.host, hport))
 		done <- callOut{res, err}
 	}()
 	inv, _, err := capt.wait(ctx, from, 10*time.Second, func(p capPkt) bool { return p.dst == callee.port && p.method == "INVITE" }, nil)
@@ -178,15 +180,16 @@ func runPhoneCallsPush(ctx context.Context, t *testing.T, lab *phoneLab, caller 
 		t.Error(msg)
 	}
 	capt := lab.capture
-	const ueAOR = "sip:frank@127.0.0.1"
+	ueAOR := "sip:frank@" + uriHost(lab.host)
 	seed := pushSeed(t, caller.aor(), ueAOR, false)
-	ue, err := uesim.NewCallee(uesim.CalleeOptions{Listen: "127.0.0.1:" + strconv.Itoa(uePort), RingTime: 4 * time.Second, // the test fetches the Call-Info URL when its capture shows the 183; the answer revokes it
+	ue, err := uesim.NewCallee(uesim.CalleeOptions{Listen: net.JoinHostPort(lab.host, strconv.Itoa(uePort)), RingTime: 4 * time.Second, // the test fetches the Call-Info URL when its capture shows the 183; the answer revokes it
 		RTPPort: phonesRTPBase + 392})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ue.Close()
-	in := startPhoneHerald(ctx, t, &phone{port: uePort}, seed)
+	in := startPhoneHerald(ctx, t, lab, &phone{host: lab.host, port: uePort}, seed)
+	lab.pushCalls++
 	hport := in.sip.Port()
 	from := capt.mark(ctx, t, "push-callee")
 	defer func() {
@@ -195,7 +198,7 @@ func runPhoneCallsPush(ctx context.Context, t *testing.T, lab *phoneLab, caller 
 			t.Logf("%s log:\n%s", caller, caller.tail(40))
 		}
 	}()
-	caller.dial(t, fmt.Sprintf("sip:frank@127.0.0.1:%d", hport))
+	caller.dial(t, sipURI("frank", lab.host, hport))
 	inv0, _, err := capt.wait(ctx, from, 10*time.Second, func(p capPkt) bool {
 		return p.src == caller.port && p.dst == hport && p.method == "INVITE"
 	}, nil)

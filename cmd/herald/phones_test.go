@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -20,6 +21,7 @@ import (
 	"github.com/herald-ims/herald/configs"
 	"github.com/herald-ims/herald/core/content"
 	"github.com/herald-ims/herald/core/profile"
+	"github.com/herald-ims/herald/netio/freeport"
 )
 
 // Port ranges of the lab, away from each other and from Herald's ringback range, and below the
@@ -33,38 +35,64 @@ const (
 	heraldRTPMax  = 24998
 )
 
-// phoneLab is the four phones of TestRealPhones and the capture that watches them.
+// phoneLab is the phones of a real-phone test, all on one loopback address, and the capture that
+// watches them.
 type phoneLab struct {
+	host             string // 127.0.0.1, or ::1 for calls over IPv6
 	callers, callees map[string]*phone
 	capture          *phoneCapture
 	sipPorts         []int
 	uePorts          [2]int // SIP ports of the simulated push terminals (caller, callee)
+	msrpPort         int    // Herald's MSRP port, the same for every case's instance (captured)
+	pushCalls        int    // calls with a simulated push terminal so far: one MSRP connection each
 }
 
-func startPhoneLab(ctx context.Context, t *testing.T) *phoneLab {
+// newPhoneTest skips the test in -short, else starts the lab (startPhoneLab) under a context that
+// ends after timeout, and after the lab's phones and capture have stopped.
+func newPhoneTest(t *testing.T, timeout time.Duration, host string, kinds ...string) (context.Context, *phoneLab) {
 	t.Helper()
-	peerPath(t, "baresip", "baresip")
-	peerPath(t, "linphonec", "linphone-cli")
+	if testing.Short() {
+		t.Skip("real phones skipped in -short")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	t.Cleanup(cancel)
+	return ctx, startPhoneLab(ctx, t, host, kinds...)
+}
+
+// startPhoneLab starts, on host, a caller and a callee of each kind asked for ("baresip", "linphone"),
+// leases ports for the simulated push terminals and Herald's MSRP listener, and captures them all.
+func startPhoneLab(ctx context.Context, t *testing.T, host string, kinds ...string) *phoneLab {
+	t.Helper()
 	tsharkPath(t)
 	wav := phoneWAV(t, t.TempDir())
-	lab := &phoneLab{callers: map[string]*phone{}, callees: map[string]*phone{}}
+	lab := &phoneLab{host: host, callers: map[string]*phone{}, callees: map[string]*phone{}}
 	// Identities: the callees are bob (baresip) and erin (linphone), the callers carol (baresip)
 	// and dan (linphone). Each phone has its own 100 RTP ports.
-	lab.callees["baresip"] = startPhone(ctx, t, "baresip", "callee", "bob", phonesRTPBase, phonesRTPBase+98, wav)
-	lab.callees["linphone"] = startPhone(ctx, t, "linphone", "callee", "erin", phonesRTPBase+100, phonesRTPBase+198, wav)
-	lab.callers["baresip"] = startPhone(ctx, t, "baresip", "caller", "carol", phonesRTPBase+200, phonesRTPBase+298, wav)
-	lab.callers["linphone"] = startPhone(ctx, t, "linphone", "caller", "dan", phonesRTPBase+300, phonesRTPBase+398, wav)
-	for _, m := range []map[string]*phone{lab.callees, lab.callers} {
-		for _, p := range m {
-			lab.sipPorts = append(lab.sipPorts, p.port)
+	for _, p := range []struct {
+		kind, role, user string
+		rtp              int
+	}{
+		{"baresip", "callee", "bob", phonesRTPBase}, {"linphone", "callee", "erin", phonesRTPBase + 100},
+		{"baresip", "caller", "carol", phonesRTPBase + 200}, {"linphone", "caller", "dan", phonesRTPBase + 300},
+	} {
+		if !slices.Contains(kinds, p.kind) {
+			continue
 		}
+		ph := startPhone(ctx, t, host, p.kind, p.role, p.user, p.rtp, p.rtp+98, wav)
+		if p.role == "callee" {
+			lab.callees[p.kind] = ph
+		} else {
+			lab.callers[p.kind] = ph
+		}
+		lab.sipPorts = append(lab.sipPorts, ph.port)
 	}
 	// The simulated push terminals' SIP ports (caller, callee), captured as well.
-	lab.uePorts = [2]int{freeSIPPort(t), freeSIPPort(t)}
+	lab.uePorts = [2]int{freeSIPPort(t, host), freeSIPPort(t, host)}
 	lab.sipPorts = append(lab.sipPorts, lab.uePorts[:]...)
 	slices.Sort(lab.sipPorts)
+	lab.msrpPort = freeport.Must(t, host)
 	file := filepath.Join(t.TempDir(), "phones.pcapng")
-	lab.capture = startPhoneCapture(ctx, t, file, lab.sipPorts, [][2]int{{phonesRTPBase, phonesRTPEnd}, {heraldRTPMin, heraldRTPMax}})
+	lab.capture = startPhoneCapture(ctx, t, file, lab.sipPorts, lab.msrpPort, [][2]int{{phonesRTPBase, phonesRTPEnd}, {heraldRTPMin, heraldRTPMax}})
 	if keep := os.Getenv("HERALD_PHONES_KEEP"); keep != "" { // debugging aid: keep the capture
 		t.Cleanup(func() {
 			lab.capture.stop()
@@ -75,6 +103,43 @@ func startPhoneLab(ctx context.Context, t *testing.T) *phoneLab {
 		})
 	}
 	return lab
+}
+
+// checkWire stops the capture and has tshark judge it: no malformed packet or expert error in the
+// SIP and SDP on the phones' and terminals' ports (sipErrors), and every MSRP frame between Herald and
+// the simulated push terminals well formed, dissected one by one in agreement with core/msrp, each
+// connection one push session that carries a seed page whole (tsMSRPSessions).
+func (lab *phoneLab) checkWire(ctx context.Context, t *testing.T) {
+	t.Helper()
+	lab.capture.stop()
+	if errs := sipErrors(ctx, t, lab.capture.file, lab.sipPorts); len(errs) > 0 {
+		t.Errorf("tshark flags %d SIP/SDP packets:\n%s", len(errs), strings.Join(errs, "\n"))
+	}
+	if lab.pushCalls == 0 {
+		return
+	}
+	tshark, dir := tsharkPath(t), t.TempDir()
+	msrpFile := filepath.Join(dir, "msrp.pcapng") // Herald's MSRP port alone, as tsMSRPSessions reads it
+	tsRun(ctx, t, tshark, "-r", lab.capture.file, "-Y", "tcp.port=="+strconv.Itoa(lab.msrpPort), "-w", msrpFile)
+	var pages [][]byte
+	for _, name := range []string{"alice-card.html", "bob-callee.html"} {
+		b, err := fs.ReadFile(configs.Seed, "pages/"+name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pg, err := content.NewPage(name, b) // sanitised as Herald serves it
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages = append(pages, pg.Body)
+	}
+	for _, ss := range tsMSRPSessions(ctx, t, tshark, msrpFile, dir, lab.msrpPort, lab.pushCalls) {
+		if !slices.ContainsFunc(pages, func(p []byte) bool { return bytes.Equal(p, ss.page) }) {
+			t.Errorf("MSRP session with the terminal on port %d carries %d bytes that are no seed page", ss.termPort, len(ss.page))
+		}
+		t.Logf("MSRP over %s to the terminal on port %d: a %d-byte page in %d chunks, every frame well formed in tshark", lab.host,
+			ss.termPort, len(ss.page), ss.chunks)
+	}
 }
 
 // phoneCase is one call of the matrix.
@@ -147,13 +212,17 @@ func phoneSeed(t *testing.T, c phoneCase) string {
 	return dir
 }
 
-// startPhoneHerald starts Herald in-process on loopback (UDP and TCP on port 0, fast path on as in
-// the default config), its next hop the callee phone, its subscribers the case's seed.
-func startPhoneHerald(ctx context.Context, t *testing.T, callee *phone, seed string) *instance {
+// startPhoneHerald starts Herald in-process on the lab's loopback address (UDP and TCP on port 0,
+// fast path on as in the default config, MSRP on the lab's port), its next hop the callee phone, its
+// subscribers the case's seed.
+func startPhoneHerald(ctx context.Context, t *testing.T, lab *phoneLab, callee *phone, seed string) *instance {
 	t.Helper()
-	o, err := demoConfig("127.0.0.1:" + strconv.Itoa(callee.port))
+	o, err := demoConfig(net.JoinHostPort(lab.host, strconv.Itoa(callee.port)))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if lab.msrpPort != 0 {
+		o.MSRP.Listen = net.JoinHostPort(lab.host, strconv.Itoa(lab.msrpPort))
 	}
 	o.Seed = seed
 	o.DataDir = t.TempDir()
@@ -246,7 +315,7 @@ func runPhoneCase(ctx context.Context, t *testing.T, lab *phoneLab, c phoneCase)
 	}()
 
 	seed := phoneSeed(t, c)
-	in := startPhoneHerald(ctx, t, callee, seed)
+	in := startPhoneHerald(ctx, t, lab, callee, seed)
 	store, err := profile.LoadSeed(os.DirFS(seed))
 	if err != nil {
 		t.Fatal(err)
@@ -285,7 +354,7 @@ func runPhoneCase(ctx context.Context, t *testing.T, lab *phoneLab, c phoneCase)
 		capt.mark(ctx, t, "case-end")
 	}()
 
-	caller.dial(t, fmt.Sprintf("sip:%s@127.0.0.1:%d", callee.user, hport))
+	caller.dial(t, sipURI(callee.user, lab.host, hport))
 	inv0, _, err := capt.wait(ctx, from, 10*time.Second, func(p capPkt) bool {
 		return p.src == caller.port && p.dst == hport && p.method == "INVITE"
 	}, nil)
@@ -461,19 +530,15 @@ func runPhoneCase(ctx context.Context, t *testing.T, lab *phoneLab, c phoneCase)
 // the terminal (claims 1/3, 1/4), the Call-Info URL to the phone. The terminal sends no RTP, so media
 // is not checked there.
 //
-// Then tshark finds no malformed SIP or SDP in the whole capture. Herald runs in-process, one fresh
+// Then tshark finds no malformed SIP or SDP in the whole capture, and no malformed MSRP frame between
+// Herald and the push terminals (checkWire). Herald runs in-process, one fresh
 // instance per case (no capability learned across cases), its next hop the callee. The phones run once
 // for the whole test. Debugging aids: HERALD_PHONES_KEEP=dir keeps the capture, HERALD_DEMO_LOG=debug
 // prints Herald's log, HERALD_PHONES_PROBE=1 turns on sip.capability.probe (the phones then get the
 // early-session part first: baresip's 500 is retried without it, linphone's 200 without SDP is not a
 // refusal and breaks the call, which is why probing is off by default).
 func TestRealPhones(t *testing.T) {
-	if testing.Short() {
-		t.Skip("real phones skipped in -short")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
-	lab := startPhoneLab(ctx, t)
+	ctx, lab := newPhoneTest(t, 4*time.Minute, "127.0.0.1", "baresip", "linphone")
 	var results []phoneResult
 	start := time.Now()
 	for _, calleeKind := range []string{"baresip", "linphone"} {
@@ -506,34 +571,24 @@ func TestRealPhones(t *testing.T) {
 			results = append(results, runPhoneCallsPush(ctx, t, lab, lab.callers[kind], lab.uePorts[1]))
 		})
 	}
-	lab.capture.stop()
-	if errs := sipErrors(ctx, t, lab.capture.file, lab.sipPorts); len(errs) > 0 {
-		t.Errorf("tshark flags %d SIP/SDP packets:\n%s", len(errs), strings.Join(errs, "\n"))
-	}
+	lab.checkWire(ctx, t)
 	logPhoneResults(t, results, time.Since(start))
 }
 
 // TestRealPhonesPlainCallFastPath: a call between two subscribers without profiles takes Herald's
-// fast path. linphone sends its UDP responses without Content-Length (legal: RFC 3261 §18.3, the
-// body runs to the end of the datagram); the fast path must relay them. linphone calls linphone,
-// the callee hangs up: the caller sees the callee's 180, the call completes with media, and the
-// caller's 200 for the BYE (no Content-Length) reaches the callee at once (the BYE is not
-// retransmitted).
+// fast path (runPlainFastPath).
 func TestRealPhonesPlainCallFastPath(t *testing.T) {
-	if testing.Short() {
-		t.Skip("real phones skipped in -short")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	peerPath(t, "linphonec", "linphone-cli")
-	tsharkPath(t)
-	wav := phoneWAV(t, t.TempDir())
-	lab := &phoneLab{callers: map[string]*phone{}, callees: map[string]*phone{}}
-	lab.callees["linphone"] = startPhone(ctx, t, "linphone", "callee", "erin", phonesRTPBase+100, phonesRTPBase+198, wav)
-	lab.callers["linphone"] = startPhone(ctx, t, "linphone", "caller", "dan", phonesRTPBase+300, phonesRTPBase+398, wav)
-	lab.sipPorts = []int{lab.callees["linphone"].port, lab.callers["linphone"].port}
-	file := filepath.Join(t.TempDir(), "plain.pcapng")
-	lab.capture = startPhoneCapture(ctx, t, file, lab.sipPorts, [][2]int{{phonesRTPBase, phonesRTPEnd}, {heraldRTPMin, heraldRTPMax}})
+	ctx, lab := newPhoneTest(t, time.Minute, "127.0.0.1", "linphone")
+	logPhoneResults(t, []phoneResult{runPlainFastPath(ctx, t, lab)}, 0)
+}
+
+// runPlainFastPath: linphone calls linphone, neither with a profile, and the callee hangs up. The
+// call must take Herald's fast path. linphone sends its UDP responses without Content-Length (legal:
+// RFC 3261 §18.3, the body runs to the end of the datagram); the fast path must relay them: the
+// caller sees the callee's 180, the call completes with media, and the caller's 200 for the BYE (no
+// Content-Length) reaches the callee at once (the BYE is not retransmitted).
+func runPlainFastPath(ctx context.Context, t *testing.T, lab *phoneLab) phoneResult {
+	t.Helper()
 	c := phoneCase{caller: lab.callers["linphone"], callee: lab.callees["linphone"], calleeHangsUp: true}
 	from := len(lab.capture.since(0))
 	r := runPhoneCase(ctx, t, lab, c)
@@ -552,7 +607,7 @@ func TestRealPhonesPlainCallFastPath(t *testing.T) {
 		t.Errorf("the plain call took Herald's %s path, want the fast path", r.path)
 	}
 	r.name = "linphone_calls_linphone/plain/fast_path/callee_hangs_up"
-	logPhoneResults(t, []phoneResult{r}, 0)
+	return r
 }
 
 func logPhoneResults(t *testing.T, results []phoneResult, took time.Duration) {

@@ -184,7 +184,8 @@ func redisTLS(r config.RedisOptions) (*tls.Config, error) {
 }
 
 // cmdImport imports a seed directory into the store of the configuration's data_dir: each seed
-// subscriber replaces the record whose ID is its primary identity. Run it while Herald is stopped
+// subscriber replaces the record whose ID is its primary identity (or derived from it, when the
+// identity cannot be an ID: store.Import). Run it while Herald is stopped
 // (the store file is locked by a running instance).
 func cmdImport(args []string, stdout, stderr io.Writer) int {
 	fset := flag.NewFlagSet("import", flag.ContinueOnError)

@@ -3,6 +3,7 @@ package store
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -18,10 +19,11 @@ import (
 const ClipsDir = "clips"
 
 // Import writes a seed directory (profile.LoadSeed's layout, plus ClipsDir) into st: each seed
-// subscriber becomes the record whose ID is its primary canonical identity, its pages become page
-// versions and a ringback whose files are in ClipsDir a clip version; a ringback name without files
-// is kept as a name (a clip built into the binary, such as "ringback"). A record with that ID is
-// replaced, so importing the same seed twice changes nothing but revisions.
+// subscriber becomes the record whose ID is its primary canonical identity (or one derived from it:
+// importID), its pages become page versions and a ringback whose files are in ClipsDir a clip
+// version; a ringback name without files is kept as a name (a clip built into the binary, such as
+// "ringback"). A record with that ID is replaced, so importing the same seed twice changes nothing
+// but revisions.
 //
 // The seed is validated as a whole before anything is written (profile.LoadSeed's errors, with
 // file:line:col). Each subscriber is then one durable write; Import stops at the first that fails
@@ -37,7 +39,7 @@ func Import(ctx context.Context, st Store, fsys fs.FS) (int, error) {
 	clips := map[string]string{} // ringback name → reference ("" = no files: keep the name)
 	n := 0
 	for _, p := range profiles {
-		sub := Subscriber{ID: p.Key, Identities: append([]string{p.Key}, p.Identities...), PushCapable: p.PushCapable}
+		sub := Subscriber{ID: importID(p.Key), Identities: append([]string{p.Key}, p.Identities...), PushCapable: p.PushCapable}
 		for _, c := range []struct {
 			pg  *content.Page
 			dst *string
@@ -95,4 +97,19 @@ func importClip(ctx context.Context, st Store, fsys fs.FS, name string) (string,
 		return "", fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	return st.PutClip(ctx, c)
+}
+
+// importID is the record ID of the seed subscriber whose primary canonical identity is key: key
+// itself when it is a valid ID, as a name (alice@home1.net) or a number is; otherwise 16 hex digits
+// of its SHA-256, the same on every import, so that a re-import replaces the record. An identity
+// whose host is an IPv6 address (sip:bob@[2001:db8::10], RFC 3261 §19.1.1 hostport with §25.1
+// IPv6reference) keeps its brackets and colons canonically, and an ID, a path segment of the API,
+// cannot have them (RFC 3986 §3.3: '[' and ']' are gen-delims, not pchar); the API also finds the
+// record by the identity itself.
+func importID(key string) string {
+	if ValidID(key) {
+		return key
+	}
+	sum := sha256.Sum256([]byte(key))
+	return hexString(sum[:8])
 }
