@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -17,6 +18,10 @@ type KamailioConfig struct {
 	Children int    // UDP workers (and TCP workers); default 2
 	ShmMB    int    // -m; default 256
 	PkgMB    int    // -M; default 16
+	// Fork, when set, replaces Target for initial INVITEs: Kamailio forks each in parallel to these
+	// SIP URIs (a callee registered on several devices, RFC 3261 §16.6), relays every branch's
+	// provisional responses, and CANCELs the others when one answers (tm).
+	Fork []string
 }
 
 // Cfg renders kamailio.cfg (modules tm, sl, rr, maxfwd, pv, textops, siputils).
@@ -44,7 +49,7 @@ loadmodule "maxfwd.so"
 loadmodule "pv.so"
 loadmodule "textops.so"
 loadmodule "siputils.so"
-
+%s
 modparam("rr", "enable_double_rr", 1)
 
 request_route {
@@ -81,12 +86,37 @@ request_route {
 	if (is_method("INVITE|SUBSCRIBE")) {
 		record_route();
 	}
-	$du = "%s";
-	if (!t_relay()) {
+%s	if (!t_relay()) {
 		sl_reply_error();
 	}
 }
-`, k.Children, k.Children, k.Port, k.Port, k.Port, k.Target)
+`, k.Children, k.Children, k.Port, k.Port, k.Port, k.modules(), k.route())
+}
+
+// modules are the modules Fork needs besides the others: corex (append_branch).
+func (k KamailioConfig) modules() string {
+	if len(k.Fork) == 0 {
+		return ""
+	}
+	return "loadmodule \"corex.so\"\n"
+}
+
+// route is the request_route's choice of next hop for an initial request: Target, or the Fork
+// branches for an INVITE.
+func (k KamailioConfig) route() string {
+	if len(k.Fork) == 0 {
+		return "\t$du = \"" + k.Target + "\";\n"
+	}
+	var b strings.Builder
+	b.WriteString("\tif (is_method(\"INVITE\")) {\n")
+	for i, u := range k.Fork {
+		fmt.Fprintf(&b, "\t\t$ru = \"%s\";\n", u)
+		if i < len(k.Fork)-1 {
+			b.WriteString("\t\tappend_branch();\n")
+		}
+	}
+	b.WriteString("\t} else {\n\t\t$du = \"" + k.Target + "\";\n\t}\n")
+	return b.String()
 }
 
 // StartKamailio writes kamailio.cfg into dir, runs `kamailio -f cfg -DD -E` (foreground, workers

@@ -162,15 +162,20 @@ func TestHeraldConfigLoads(t *testing.T) {
 func TestKamailioConfigChecks(t *testing.T) {
 	requirePeer(t, "kamailio")
 	path := filepath.Join(t.TempDir(), "kamailio.cfg")
-	k := KamailioConfig{Port: 15090, Target: "sip:127.0.0.1:15070;transport=udp", Children: 1}
-	if err := os.WriteFile(path, []byte(k.Cfg()), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, "kamailio", "-c", "-f", path).CombinedOutput()
-	if err != nil {
-		t.Fatalf("kamailio -c: %v\n%s", err, out)
+	for _, k := range []KamailioConfig{
+		{Port: 15090, Target: "sip:127.0.0.1:15070;transport=udp", Children: 1},
+		{Port: 15090, Target: "sip:127.0.0.1:15070;transport=udp", Children: 1,
+			Fork: []string{"sip:callee@127.0.0.1:15071", "sip:callee@127.0.0.1:15072"}},
+	} {
+		if err := os.WriteFile(path, []byte(k.Cfg()), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		out, err := exec.CommandContext(ctx, "kamailio", "-c", "-f", path).CombinedOutput()
+		cancel()
+		if err != nil {
+			t.Fatalf("kamailio -c (fork %v): %v\n%s", k.Fork, err, out)
+		}
 	}
 }
 

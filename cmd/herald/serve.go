@@ -151,6 +151,7 @@ func newInstance(o *config.Options, log *slog.Logger, trace func(string)) (*inst
 		MaxHeaderBytes:  m.MaxHeaderBytes,
 		MaxChunkBytes:   m.MaxChunkBytes,
 		MaxOutbound:     m.MaxOutbound,
+		MaxForkBinds:    m.MaxForkBinds,
 		Loops:           m.Loops,
 		Trace:           msrpTrace,
 		Logger:          log, // the plane adds component=netio/msrp itself

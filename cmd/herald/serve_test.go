@@ -75,6 +75,7 @@ msrp:
   tls_cert: "` + certFile + `"
   tls_key: "` + keyFile + `"
   offer_tls: true
+  max_fork_binds: 2
 rtp:
   port_min: 42000
   port_max: 42998

@@ -548,6 +548,10 @@ func supports(m *sip.Request, tok string) bool {
 func (c *Call) openPush(role push.Role, page *content.Page) (*push.Session, sdp.PushOffer, error) {
 	// Notified before Open: the plane may bind it at once.
 	ps := push.NewNotified(c.callID, role, page, c.env.SessionTTL, c.notifier())
+	// The caller card's offer goes in the forwarded INVITE, which the S-CSCF forks to each of the
+	// callee's devices (RFC 3261 §16.6; 3GPP TS 24.229 §5.4.3.3): each answers it in its own early
+	// dialog and fetches the card. The callee card goes in Herald's own UPDATE, which no proxy forks.
+	ps.Forkable = role == push.CallerCard
 	host, port := c.env.MSRP.Addr()
 	if ta, ok := c.env.MSRP.(interface{ TLSAddr() (string, int) }); ok && c.env.OfferTLS {
 		// msrps: the session binds only over TLS and a=path says msrps:// (RFC 4975 §6).

@@ -466,6 +466,16 @@ func TestParseProblems(t *testing.T) {
 			class: ErrConflict,
 			want:  []string{"t.yaml:5:3: msrp.max_outbound: 8000 is less than 2 × msrp.chunk_size (8192)"},
 		},
+		"max_fork_binds out of range": {
+			src:   hop + "msrp:\n  max_fork_binds: 17\n",
+			class: ErrValue,
+			want:  []string{"t.yaml:4:19: msrp.max_fork_binds: must be in 0..16, got 17"},
+		},
+		"max_fork_binds negative": {
+			src:   hop + "msrp:\n  max_fork_binds: -1\n",
+			class: ErrValue,
+			want:  []string{"t.yaml:4:19: msrp.max_fork_binds: must be in 0..16, got -1"},
+		},
 		"linger_max out of range": {
 			src:   hop + "msrp:\n  linger_max: 500ms\n",
 			class: ErrValue,
@@ -733,7 +743,7 @@ func TestParseDefaults(t *testing.T) {
 		MSRP: MSRPOptions{
 			Listen: "127.0.0.1:2855", Advertise: "127.0.0.1", AdvertiseAddr: "127.0.0.1", ChunkSize: 2048,
 			MaxConns: 65536, MaxConnsPerIP: 65536, MaxSessions: 100000, MaxHeaderBytes: 16384,
-			MaxChunkBytes: 262144, MaxOutbound: 4 << 20,
+			MaxChunkBytes: 262144, MaxOutbound: 4 << 20, MaxForkBinds: 4,
 			BindTimeout: Duration(30 * time.Second), TransferTimeout: Duration(60 * time.Second),
 			IdleTimeout: Duration(120 * time.Second), SessionTTL: Duration(120 * time.Second),
 			LingerMax: Duration(10 * time.Second),

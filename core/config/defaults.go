@@ -23,6 +23,7 @@ const (
 	DefaultMaxHeaderBytes = 16 << 10
 	DefaultMaxChunkBytes  = 256 << 10
 	DefaultMaxOutbound    = 4 << 20
+	DefaultMaxForkBinds   = 4
 	DefaultBindTimeout    = 30 * time.Second
 	DefaultTransferTO     = 60 * time.Second
 	DefaultIdleTimeout    = 120 * time.Second
@@ -94,6 +95,7 @@ func (l *loader) applyDefaults(o *Options) {
 	num("msrp.max_header_bytes", &o.MSRP.MaxHeaderBytes, DefaultMaxHeaderBytes)
 	num("msrp.max_chunk_bytes", &o.MSRP.MaxChunkBytes, DefaultMaxChunkBytes)
 	num("msrp.max_outbound", &o.MSRP.MaxOutbound, DefaultMaxOutbound)
+	num("msrp.max_fork_binds", &o.MSRP.MaxForkBinds, DefaultMaxForkBinds)
 	dur("msrp.bind_timeout", &o.MSRP.BindTimeout, DefaultBindTimeout)
 	dur("msrp.transfer_timeout", &o.MSRP.TransferTimeout, DefaultTransferTO)
 	dur("msrp.idle_timeout", &o.MSRP.IdleTimeout, DefaultIdleTimeout)

@@ -125,6 +125,11 @@ type MSRPOptions struct {
 	MaxHeaderBytes int `yaml:"max_header_bytes"` // largest MSRP header block accepted, default 16384
 	MaxChunkBytes  int `yaml:"max_chunk_bytes"`  // largest chunk body accepted from a peer, default 262144
 	MaxOutbound    int `yaml:"max_outbound"`     // queued outbound bytes per connection, default 4 MiB
+	// MaxForkBinds caps the terminals that fetch one caller card, the first included: the S-CSCF
+	// forks the INVITE carrying its offer to each of the callee's devices (RFC 3261 §16.6), and each
+	// device's early dialog fetches it over its own connection; a further one gets MSRP 506.
+	// 0..16; 0 = the default 4; 1 = only the first device fetches.
+	MaxForkBinds int `yaml:"max_fork_binds"`
 
 	BindTimeout     Duration `yaml:"bind_timeout"`     // session open → terminal's SEND, default 30s
 	TransferTimeout Duration `yaml:"transfer_timeout"` // one page delivery, default 60s

@@ -320,6 +320,7 @@ func (l *loader) validateMSRP(o *Options) {
 	l.positive("msrp.max_header_bytes", m.MaxHeaderBytes)
 	l.positive("msrp.max_chunk_bytes", m.MaxChunkBytes)
 	l.positive("msrp.max_outbound", m.MaxOutbound)
+	l.inRange("msrp.max_fork_binds", m.MaxForkBinds, 0, 16)
 	if m.MaxConnsPerIP > m.MaxConns && m.MaxConns > 0 {
 		l.keyErr("msrp.max_conns_per_ip", ErrConflict, "%d exceeds msrp.max_conns (%d)", m.MaxConnsPerIP, m.MaxConns)
 	}

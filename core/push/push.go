@@ -73,7 +73,15 @@ type Session struct {
 	TransferID string    // a=file-transfer-id
 	Expires    time.Time // the session refuses binds after this instant
 	Secure     bool      // offered over msrps (TLS): a=path is msrps://…;tcp and only TLS connections bind
-	Done       chan Result
+	// Forkable says the offer went out in a request that may fork (the caller card in the forwarded
+	// INVITE: a proxy forks it to every registered device, RFC 3261 §16.6, and each answers it in its
+	// own early dialog, RFC 3959): after the first terminal, later terminals may bind too, each
+	// getting its own transfer of the page, until Close or Expires. Only the first binding is
+	// signalled and reported (Bound, Done, Notify): the call hears one result. False: one terminal
+	// binds, as for every session that a request no proxy forks offered (the callee card in
+	// Herald's own UPDATE).
+	Forkable bool
+	Done     chan Result
 	// Bound, when not nil, is signalled once when a terminal binds to the session, before Done.
 	Bound chan struct{}
 	// Notify, when set, is told of the binding (bound, with a zero Result) and of the result instead
@@ -181,8 +189,9 @@ var ErrDuplicate = errors.New("push: duplicate session-id")
 type Plane interface {
 	// Open registers s so a terminal can bind to it until s.Expires.
 	Open(s *Session) error
-	// Close ends the session: an in-flight transfer is aborted with '#', its connection closed, and
-	// Result{Outcome: Aborted} is reported unless a result was already reported. Safe to call twice.
+	// Close ends the session: an in-flight transfer (every one, for a Forkable session) is aborted
+	// with '#', its connection closed, and Result{Outcome: Aborted} is reported unless a result was
+	// already reported; no terminal binds it afterwards. Safe to call twice.
 	Close(id string)
 	// PathURI is the MSRP URI to advertise in a=path for a session-id.
 	PathURI(id string) string

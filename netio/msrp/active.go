@@ -80,7 +80,9 @@ func (s *Server) ConnectFingerprint(id string, peerPath string, addr string, fps
 	case e.closed:
 		e.mu.Unlock()
 		return ErrUnknownSession
-	case e.conn != nil || e.dialing:
+	case e.binds > 0 || e.dialing:
+		// Herald active binds one terminal, also for a Forkable session: a second Connect (another
+		// forked early dialog's setup:passive answer) fails as for a session that is not Forkable.
 		e.mu.Unlock()
 		return ErrAlreadyBound
 	}
@@ -202,6 +204,7 @@ func (cs *connState) bindActive(d *dialing) bool {
 		return false
 	}
 	e.conn, e.dialing = cs, false
+	e.binds++
 	e.mu.Unlock()
 	cs.e, cs.peer, cs.local = e, d.peer, d.local
 	tid := msrp.NewTID()

@@ -22,7 +22,7 @@ import (
 // Ownership: every field below "loop-owned" is read and written only by the connection's owner: its event
 // loop (OnOpen/OnTraffic/OnClose and runnables passed to EventLoop().Execute), or for TLS whoever holds
 // the connection's mutex. The atomics are written by the owner and read by the timer goroutine. w, ip and
-// secure are set before the state is published.
+// secure are set before the state is published; fork and nextBound belong to the bound entry's mutex.
 type connState struct {
 	s      *Server
 	w      wire
@@ -34,6 +34,8 @@ type connState struct {
 	sweepQueued atomic.Bool  // a timeout runnable is queued on the loop
 	inPaused    atomic.Bool  // listed in s.paused
 	lingerOnly  atomic.Bool  // lingering: the node is due at the linger deadline, the idle limit is over
+	fork        bool         // a Forkable session's further binding (fork.go): set by claim under e.mu
+	nextBound   *connState   // next in e.conn, the bindings of a Forkable e in flight: guarded by e.mu
 	tn          tnode        // timer node (wheel-owned links)
 	gw          gnetWire     // w for a gnet connection (w = &gw: no allocation of its own)
 
@@ -162,8 +164,7 @@ func (cs *connState) onClosed(err error) {
 		} else if err != nil {
 			res.Err = errors.Join(errDisconnected, err)
 		}
-		s.finish(cs.e, res)
-		cs.e = nil
+		cs.settle(res)
 	}
 	if cs.out != nil {
 		putBuf(cs.out)
@@ -353,22 +354,21 @@ func (cs *connState) onSend(m *msrp.Message) {
 		cs.respond(m, 481, "")
 		return
 	}
-	e.mu.Lock()
-	switch {
-	case e.closed:
-		e.mu.Unlock()
+	v := s.claim(e, cs)
+	switch v {
+	case claimClosed:
 		s.st.bindUnknown.Add(1)
 		cs.respond(m, 481, "")
 		return
-	case e.conn != nil || e.dialing:
-		e.mu.Unlock()
-		s.st.bindRejected.Add(1)
+	case claimBusy, claimCapped:
+		if v == claimBusy {
+			s.st.bindRejected.Add(1)
+		} else {
+			s.st.forkCapped.Add(1)
+		}
 		cs.respond(m, 506, "session already bound") // RFC 4975 §10
 		return
 	}
-	e.conn = cs
-	e.mu.Unlock()
-
 	cs.e = e
 	// RFC 4976: the chunks' To-Path is the request's whole From-Path (the reversed route through relays,
 	// nearest hop first); their From-Path is Herald's own URI, the last of the To-Path.
@@ -377,12 +377,18 @@ func (cs *connState) onSend(m *msrp.Message) {
 	n := copy(both, m.FromPath)
 	copy(both[n:], local)
 	cs.peer, cs.local = both[:n:n], both[n:]
-	s.st.binds.Add(1)
+	if cs.fork {
+		s.st.forkedBinds.Add(1)
+	} else {
+		s.st.binds.Add(1)
+	}
 	cs.noteBound()
 	if !quiet {
 		cs.respond(m, 200, "")
 	}
-	e.sess.NotifyBound() // the call's machine hears of the binding (push.Session.Bound)
+	if !cs.fork {
+		e.sess.NotifyBound() // the call's machine hears of the binding (push.Session.Bound)
+	}
 	cs.startTransfer()
 }
 
@@ -456,10 +462,7 @@ func (cs *connState) onResponse(m *msrp.Message) {
 
 // end reports res for the bound session (if any) and starts the lingering close.
 func (cs *connState) end(res push.Result) {
-	if cs.e != nil {
-		cs.s.finish(cs.e, res)
-		cs.e = nil
-	}
+	cs.settle(res)
 	cs.x.active = false
 	cs.linger()
 }
@@ -654,7 +657,8 @@ func (cs *connState) pump() {
 	}
 }
 
-// abort runs on the loop for Close(id): the chunk in progress ends with '#', Aborted is reported.
+// abort runs on the loop for Close(id), on each connection bound to the session: the chunk in progress
+// ends with '#', Aborted is reported (a forked binding's is only counted: fork.go).
 func (cs *connState) abort(e *entry) {
 	if cs.closed || cs.e != e {
 		return

@@ -13,7 +13,10 @@
 //   - Sessions are matched by session-id only (RFC 6714 CEMA): the session-id of the last To-Path URI.
 //     Unknown, expired or finished session → 481. A session binds to exactly one connection: a second
 //     connection for it → 506 "session already bound" (RFC 4975 §10), and a bind for another session on
-//     a bound connection → 403.
+//     a bound connection → 403. A Forkable session (an offer in a request a proxy forks: the caller
+//     card in the INVITE) also binds the terminals of the other forked early dialogs, up to
+//     MaxForkBinds in all, each to its own transfer of the page; only the first binding's result is
+//     reported, and the session stays open until Close or its bind deadline (fork.go).
 //   - The bind is answered 200 (To-Path = the first URI of the request's From-Path, i.e. the previous
 //     hop; From-Path = Herald's URI, the last of the To-Path), then the page variant chosen by
 //     content.Page.Variant(accept) is sent as SEND chunks of at most ChunkSize body bytes: one Message-ID,
@@ -36,7 +39,7 @@
 //   - Malformed frame: 400 if its transaction id is known, then the connection ends; header or chunk
 //     over MaxHeaderBytes/MaxChunkBytes: 413, then the connection ends. Unknown methods: 501.
 //   - Close(id) during a transfer writes one more chunk, cut short and ended with '#' (RFC 4975 §7.1),
-//     reports Aborted and ends the connection.
+//     reports Aborted and ends the connection; for a Forkable session, on every connection bound to it.
 //
 // After the success REPORT for the whole page, when Herald has read everything the terminal sent and
 // has nothing left to send, it closes at once (no reset is possible then). Every other end is a lingering
@@ -96,7 +99,7 @@
 //
 // Ownership: a connection's state (connState) is changed only by its owner (event loop, or the holder
 // of a stream connection's mutex). The session table is sharded with one mutex per shard; an entry's mu
-// guards its binding. The result of a session is reported exactly once (an atomic CAS) on its buffered
+// guards its bindings. The result of a session is reported exactly once (an atomic CAS) on its buffered
 // Done channel. Every mutex in the package is a leaf except a stream connection's, under which only leaf
 // mutexes are taken.
 //
@@ -115,7 +118,8 @@
 // Collectors returns the Prometheus collectors (namespace herald, subsystem msrp), which read the same
 // counters as Stats: connections_open, connections_accepted_total, connections_refused_total,
 // sessions_open, binds_total{result}, bind_timeouts_total, idle_timeouts_total, linger_closes_total{by},
-// deliveries_total{outcome}, sent_bytes_total, received_bytes_total, frames_rejected_total{reason}, reports_unknown_total,
+// deliveries_total{outcome}, forked_deliveries_total, sent_bytes_total, received_bytes_total,
+// frames_rejected_total{reason}, reports_unknown_total,
 // outbound_pauses_total, outbound_max_queued_bytes, engine_restarts_total, dials_total{result},
 // tls_handshake_failures_total, accept_errors_total.
 //

@@ -49,6 +49,9 @@ func TestCollectors(t *testing.T) {
 	for key, want := range map[string]float64{
 		"herald_msrp_connections_accepted_total":              1,
 		"herald_msrp_binds_total{result=bound}":               1,
+		"herald_msrp_binds_total{result=forked}":              0, // a forkable session's further terminals (fork.go)
+		"herald_msrp_binds_total{result=fork_cap}":            0,
+		"herald_msrp_forked_deliveries_total":                 0,
 		"herald_msrp_deliveries_total{outcome=delivered}":     1,
 		"herald_msrp_deliveries_total{outcome=disconnected}":  0,
 		"herald_msrp_sent_bytes_total":                        5000,

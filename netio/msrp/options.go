@@ -26,6 +26,7 @@ const (
 	DefaultMaxChunkBytes   = 16 << 10
 	DefaultMaxOutbound     = 256 << 10
 	DefaultMaxDials        = 64 // outgoing connections (Connect) being dialled at once
+	DefaultMaxForkBinds    = 4  // terminals binding one Forkable session: a callee's devices (fork.go)
 	// DefaultLingerMax: a slow radio link (~12 KB/s) takes the few tens of KB a socket send buffer
 	// holds ahead of an abort's '#' chunk in about 4 s; the rest is margin.
 	DefaultLingerMax = 10 * time.Second
@@ -72,6 +73,10 @@ type Options struct {
 
 	// MaxDials caps the outgoing connections (Herald active, Connect) being dialled at once.
 	MaxDials int
+	// MaxForkBinds caps the terminals that bind one Forkable session (push.Session.Forkable: an offer
+	// a proxy forks to each of the callee's devices), the first included; each further one gets 506.
+	// 1 binds the first only, as for a session that is not Forkable; at most 255. See fork.go.
+	MaxForkBinds int
 
 	// TLSListen, when set, is the "host:port" of an msrps (TLS) listener feeding the same session logic;
 	// TLSConfig must then hold a certificate. Sessions with push.Session.Secure bind only over it, and
@@ -127,6 +132,7 @@ func (o Options) withDefaults() (Options, error) {
 	setInt(&o.MaxChunkBytes, DefaultMaxChunkBytes)
 	setInt(&o.MaxOutbound, DefaultMaxOutbound)
 	setInt(&o.MaxDials, DefaultMaxDials)
+	setInt(&o.MaxForkBinds, DefaultMaxForkBinds)
 	if o.Loops == 0 && len(o.CPUs) > 0 {
 		o.Loops = len(o.CPUs)
 	}
@@ -157,7 +163,7 @@ func (o Options) withDefaults() (Options, error) {
 		{"max_conns", o.MaxConns}, {"max_conns_per_ip", o.MaxConnsPerIP}, {"max_sessions", o.MaxSessions},
 		{"chunk_size", o.ChunkSize}, {"max_header_bytes", o.MaxHeaderBytes}, {"max_chunk_bytes", o.MaxChunkBytes},
 		{"max_outbound", o.MaxOutbound}, {"loops", o.Loops}, {"max_dials", o.MaxDials},
-		{"tls_advertise_port", o.TLSAdvertisePort},
+		{"tls_advertise_port", o.TLSAdvertisePort}, {"max_fork_binds", o.MaxForkBinds},
 	} {
 		if f.v < 0 {
 			errs = append(errs, fmt.Errorf("%w: %s %d < 0", ErrBadOptions, f.name, f.v))
@@ -173,6 +179,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.AdvertisePort < 0 || o.AdvertisePort > 65535 {
 		errs = append(errs, fmt.Errorf("%w: advertise_port %d", ErrBadOptions, o.AdvertisePort))
+	}
+	if o.MaxForkBinds > 255 {
+		errs = append(errs, fmt.Errorf("%w: max_fork_binds %d > 255", ErrBadOptions, o.MaxForkBinds))
 	}
 	if o.MaxHeaderBytes > 0 && o.MaxHeaderBytes < 256 {
 		errs = append(errs, fmt.Errorf("%w: max_header_bytes %d < 256", ErrBadOptions, o.MaxHeaderBytes))

@@ -56,10 +56,7 @@ func hookPanic(s *Server, b boundary) {
 // abandon fails the bound session after a recovered panic and stops all work on the connection; the
 // caller closes it.
 func (cs *connState) abandon() {
-	if cs.e != nil {
-		cs.s.finish(cs.e, push.Result{Outcome: push.Failed, Bytes: cs.x.sent, Err: errInternal})
-		cs.e = nil
-	}
+	cs.settle(push.Result{Outcome: push.Failed, Bytes: cs.x.sent, Err: errInternal})
 	cs.x = transfer{}
 	cs.lingering = true
 	cs.hereClose = true // closed by the caller, not a lingering close
@@ -73,10 +70,7 @@ func (cs *connState) closeAfterPanic() {
 	cs.closed = true
 	cs.releaseAdmission()
 	s.wheel.kill(&cs.tn)
-	if cs.e != nil {
-		s.finish(cs.e, push.Result{Outcome: push.Failed, Bytes: cs.x.sent, Err: errInternal})
-		cs.e = nil
-	}
+	cs.settle(push.Result{Outcome: push.Failed, Bytes: cs.x.sent, Err: errInternal})
 	cs.x = transfer{}
 }
 

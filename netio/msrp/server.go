@@ -341,8 +341,9 @@ func (s *Server) Open(sess *push.Session) error {
 }
 
 // Close ends session id: an in-flight transfer is aborted with '#' on the connection's loop, the
-// connection is closed and Aborted is reported unless a result was reported already. Safe to call twice
-// and from any goroutine.
+// connection is closed and Aborted is reported unless a result was reported already. For a Forkable
+// session every transfer in flight, the forked bindings' too, is aborted so, and the session leaves
+// the table at once (fork.go). Safe to call twice and from any goroutine.
 func (s *Server) Close(id string) {
 	e := s.sessions.get([]byte(id))
 	if e == nil {
@@ -350,19 +351,34 @@ func (s *Server) Close(id string) {
 	}
 	e.mu.Lock()
 	e.closed = true
-	cs := e.conn
-	e.mu.Unlock()
-	if cs == nil {
-		s.finish(e, push.Result{Outcome: push.Aborted, Err: errClosed})
-		return
+	var spare [4]*connState
+	conns, first := spare[:0], false
+	for cs := e.conn; cs != nil; cs = cs.nextBound { // one, unless Forkable (fork.go)
+		conns = append(conns, cs)
+		first = first || !cs.fork // fork is set before the connection is listed, and never changes
 	}
-	err := cs.w.execute(gnet.RunnableFunc(func(context.Context) error {
+	e.mu.Unlock()
+	for _, cs := range conns {
+		// An error: the engine is gone, and the connection with it; a forked binding's end was
+		// counted by its onClosed, the first's is reported here.
+		if err := s.abortOn(cs, e); err != nil && !cs.fork {
+			first = false
+		}
+	}
+	switch {
+	case !first:
+		s.finish(e, push.Result{Outcome: push.Aborted, Err: errClosed})
+	case e.sess.Forkable:
+		s.retire(e) // the abort, queued on the loop, reports Aborted
+	}
+}
+
+// abortOn queues cs.abort(e) on the connection's owner.
+func (s *Server) abortOn(cs *connState, e *entry) error {
+	return cs.w.execute(gnet.RunnableFunc(func(context.Context) error {
 		cs.guard(func() { cs.abort(e) })
 		return nil
 	}))
-	if err != nil { // the engine is gone, and the connection with it
-		s.finish(e, push.Result{Outcome: push.Aborted, Err: errClosed})
-	}
 }
 
 // SetAccept records the terminal's a=accept-types for session id (push.AcceptSetter): it decides the
@@ -408,22 +424,39 @@ func (s *Server) Addr() (host string, port int) {
 	return s.advHost, s.advPort
 }
 
-// finish reports res for e exactly once, removes e from the table and counts the outcome.
+// finish ends e: it retires e (no more bindings, out of the table, its timer killed) and reports res
+// unless a result was reported already. It is a session's end: its one transfer's result (not
+// Forkable), Stop, an unbound deadline, a failed dial, Close with nothing bound. A Forkable session's
+// first transfer only reports (fork.go).
 func (s *Server) finish(e *entry, res push.Result) bool {
+	s.retire(e)
+	return s.report(e, res)
+}
+
+// report hands res to the session exactly once and counts the outcome.
+func (s *Server) report(e *entry, res push.Result) bool {
 	if !e.done.CompareAndSwap(false, true) {
 		return false
 	}
-	e.mu.Lock()
-	e.closed = true
-	e.mu.Unlock()
-	s.sessions.remove(e)
-	s.wheel.kill(&e.tn)
 	res.SessionID = e.sess.ID
 	s.st.outcome(res.Outcome)
 	if !e.sess.Report(res) {
 		s.log.Warn("push session result dropped: Done channel full", "call_id", e.sess.CallID)
 	}
 	return true
+}
+
+// retire refuses e's further bindings, removes it from the table and kills its timer, once.
+func (s *Server) retire(e *entry) {
+	e.mu.Lock()
+	was := e.retired
+	e.retired, e.closed = true, true
+	e.mu.Unlock()
+	if was {
+		return
+	}
+	s.sessions.remove(e)
+	s.wheel.kill(&e.tn)
 }
 
 // admit counts a new connection from ip against MaxConns and MaxConnsPerIP.

@@ -535,6 +535,8 @@ func TestOptionsErrors(t *testing.T) {
 		"wildcard, no adv":     {Listen: "0.0.0.0:0"},
 		"tiny header limit":    {Listen: "127.0.0.1:0", MaxHeaderBytes: 10},
 		"advertise port range": {Listen: "127.0.0.1:0", AdvertisePort: 70000},
+		"negative fork binds":  {Listen: "127.0.0.1:0", MaxForkBinds: -1},
+		"fork binds over 255":  {Listen: "127.0.0.1:0", MaxForkBinds: 256},
 	}
 	for name, o := range tests {
 		t.Run(name, func(t *testing.T) {

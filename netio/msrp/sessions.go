@@ -11,16 +11,26 @@ import (
 
 // entry is one registered push session.
 //
-// sess is read-only. mu guards conn and closed; done makes the result report happen exactly once.
-// Lock order: entry.mu is a leaf (nothing else is locked while holding it).
+// sess is read-only. mu guards conn (and the connections' nextBound links), binds, closed, dialing
+// and retired; done makes the result report happen exactly once. Lock order: entry.mu is a leaf
+// (nothing else is locked while holding it).
+//
+// A session that is not Forkable leaves the table with its result (finish). A Forkable one stays
+// after it, taking further bindings, until it is retired (fork.go): by Close, or at its bind deadline
+// once no transfer of it is in flight.
 type entry struct {
 	sess    *push.Session
 	expires int64 // s.mono() deadline for a bind, from sess.Expires
 
-	mu      sync.Mutex
-	conn    *connState // bound connection, nil until the bind
-	closed  bool       // Close was called or a result was reported: refuse binds
-	dialing bool       // Connect is dialling the terminal: refuse binds
+	mu sync.Mutex
+	// conn is the bound connection, nil until the bind. For a Forkable session it lists the bindings
+	// whose transfers are in flight, linked by connState.nextBound (the first, and the further ones:
+	// connState.fork), and a transfer leaves it at its end (fork.go).
+	conn    *connState
+	closed  bool  // Close, a result (not Forkable) or the bind deadline (Forkable): refuse binds
+	dialing bool  // Connect is dialling the terminal: refuse binds
+	binds   uint8 // bindings taken, the first included (Forkable: capped at MaxForkBinds)
+	retired bool  // out of the table (retire)
 
 	done   atomic.Bool              // result reported
 	accept atomic.Pointer[[]string] // the terminal's accept-types: Session.Accept, or SetAccept's

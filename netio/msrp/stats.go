@@ -12,6 +12,7 @@ import (
 type counters struct {
 	accepted, refusedLimit                          atomic.Int64
 	binds, bindUnknown, bindRejected, bindTimeouts  atomic.Int64
+	forkedBinds, forkCapped, forkedDelivered        atomic.Int64
 	idleTimeouts                                    atomic.Int64
 	lingerPeer, lingerFlushed, lingerStalled        atomic.Int64
 	lingerCapped                                    atomic.Int64
@@ -56,15 +57,19 @@ type Stats struct {
 	ConnsOpen         int64 `json:"conns_open" metric:"herald_msrp_connections_open,gauge" help:"MSRP connections open now."`
 	ConnsAccepted     int64 `json:"conns_accepted" metric:"herald_msrp_connections_accepted_total,counter" help:"MSRP connections admitted."`
 	ConnsRefusedLimit int64 `json:"conns_refused_limit" metric:"herald_msrp_connections_refused_total,counter" help:"MSRP connections refused by the per-server or per-IP limit."`
-	SessionsOpen      int64 `json:"sessions_open" metric:"herald_msrp_sessions_open,gauge" help:"Push sessions registered and not yet reported."`
+	SessionsOpen      int64 `json:"sessions_open" metric:"herald_msrp_sessions_open,gauge" help:"Push sessions registered and not yet ended (a forkable one ends when its call closes it or at its bind deadline)."`
 
-	// Acquisition requests by result: bound a session; unknown, expired or finished session (481);
-	// session bound elsewhere (506) or a second session on a connection (403).
-	Binds          int64 `json:"binds" metric:"herald_msrp_binds_total{result=bound},counter" help:"Acquisition requests by result."`
-	BindUnknown481 int64 `json:"bind_unknown_481" metric:"herald_msrp_binds_total{result=unknown_481},counter"`
-	BindRejected   int64 `json:"bind_rejected" metric:"herald_msrp_binds_total{result=rejected},counter"`
-	BindTimeouts   int64 `json:"bind_timeouts" metric:"herald_msrp_bind_timeouts_total,counter" help:"Connections closed for not binding in time."`
-	IdleTimeouts   int64 `json:"idle_timeouts" metric:"herald_msrp_idle_timeouts_total,counter" help:"Connections closed for silence."`
+	// Acquisition requests by result: bound a session; bound a forkable session after its first
+	// terminal (a forked early dialog's terminal, fork.go); unknown, expired or finished session
+	// (481); session bound elsewhere (506) or a second session on a connection (403); a forkable
+	// session's further terminal refused at MaxForkBinds (506).
+	Binds            int64 `json:"binds" metric:"herald_msrp_binds_total{result=bound},counter" help:"Acquisition requests by result."`
+	ForkedBinds      int64 `json:"forked_binds" metric:"herald_msrp_binds_total{result=forked},counter"`
+	BindUnknown481   int64 `json:"bind_unknown_481" metric:"herald_msrp_binds_total{result=unknown_481},counter"`
+	BindRejected     int64 `json:"bind_rejected" metric:"herald_msrp_binds_total{result=rejected},counter"`
+	ForkBindsRefused int64 `json:"fork_binds_refused" metric:"herald_msrp_binds_total{result=fork_cap},counter"`
+	BindTimeouts     int64 `json:"bind_timeouts" metric:"herald_msrp_bind_timeouts_total,counter" help:"Connections closed for not binding in time."`
+	IdleTimeouts     int64 `json:"idle_timeouts" metric:"herald_msrp_idle_timeouts_total,counter" help:"Connections closed for silence."`
 
 	// Lingering closes (a connection Herald is done with, except after a confirmed delivery) by how
 	// they ended: the terminal closed or reset it; Herald closed it once the terminal had taken and
@@ -77,12 +82,14 @@ type Stats struct {
 	LingerCapped       int64 `json:"linger_capped" metric:"herald_msrp_linger_closes_total{by=cap},counter"`
 
 	// Push session results: Delivered, Failed, TimedOut (never bound, or not confirmed in time),
-	// Aborted (Close, Stop), Disconnected.
-	DeliveriesOK           int64 `json:"deliveries_ok" metric:"herald_msrp_deliveries_total{outcome=delivered},counter" help:"Push session results by outcome."`
+	// Aborted (Close, Stop), Disconnected; and the outcome of each forked binding's transfer, which is
+	// counted here but never reported to the call. ForkedDeliveriesOK: those of them delivered.
+	DeliveriesOK           int64 `json:"deliveries_ok" metric:"herald_msrp_deliveries_total{outcome=delivered},counter" help:"Push session results by outcome, and the outcomes of forked bindings' transfers."`
 	DeliveriesFailed       int64 `json:"deliveries_failed" metric:"herald_msrp_deliveries_total{outcome=failed},counter"`
 	DeliveriesTimeout      int64 `json:"deliveries_timeout" metric:"herald_msrp_deliveries_total{outcome=timed-out},counter"`
 	DeliveriesAborted      int64 `json:"deliveries_aborted" metric:"herald_msrp_deliveries_total{outcome=aborted},counter"`
 	DeliveriesDisconnected int64 `json:"deliveries_disconnected" metric:"herald_msrp_deliveries_total{outcome=disconnected},counter"`
+	ForkedDeliveriesOK     int64 `json:"forked_deliveries_ok" metric:"herald_msrp_forked_deliveries_total,counter" help:"Pages delivered to a forkable session's further terminals (forked early dialogs; also in deliveries_total, never reported to the call)."`
 
 	BytesSent       int64 `json:"bytes_sent" metric:"herald_msrp_sent_bytes_total,counter" help:"Page body bytes handed to connections."`
 	BytesReceived   int64 `json:"bytes_received" metric:"herald_msrp_received_bytes_total,counter" help:"Bytes read from terminals' connections."`
@@ -109,8 +116,10 @@ func (s *Server) Stats() Stats {
 		ConnsRefusedLimit:      c.refusedLimit.Load(),
 		SessionsOpen:           s.sessions.count.Load(),
 		Binds:                  c.binds.Load(),
+		ForkedBinds:            c.forkedBinds.Load(),
 		BindUnknown481:         c.bindUnknown.Load(),
 		BindRejected:           c.bindRejected.Load(),
+		ForkBindsRefused:       c.forkCapped.Load(),
 		BindTimeouts:           c.bindTimeouts.Load(),
 		IdleTimeouts:           c.idleTimeouts.Load(),
 		LingerClosedByPeer:     c.lingerPeer.Load(),
@@ -122,6 +131,7 @@ func (s *Server) Stats() Stats {
 		DeliveriesTimeout:      c.timedOut.Load(),
 		DeliveriesAborted:      c.aborted.Load(),
 		DeliveriesDisconnected: c.discarded.Load(),
+		ForkedDeliveriesOK:     c.forkedDelivered.Load(),
 		BytesSent:              c.bytesSent.Load(),
 		BytesReceived:          c.bytesReceived.Load(),
 		FramesMalformed:        c.malformed.Load(),

@@ -187,15 +187,22 @@ func (cs *connState) fire(now int64) {
 	}
 }
 
-// expireUnbound reports TimedOut for a session whose bind deadline passed without a bind.
+// expireUnbound reports TimedOut for a session whose bind deadline passed without a bind. A bound
+// Forkable session takes no more bindings from then on and is retired now, or by the end of its last
+// transfer in flight (fork.go).
 func (s *Server) expireUnbound(e *entry) {
 	e.mu.Lock()
-	unbound := e.conn == nil && !e.closed
-	if unbound {
+	unbound := e.binds == 0 && !e.closed
+	idle := false
+	if unbound || e.sess.Forkable {
 		e.closed = true
+		idle = e.conn == nil
 	}
 	e.mu.Unlock()
-	if unbound {
+	switch {
+	case unbound:
 		s.finish(e, push.Result{Outcome: push.TimedOut, Err: errBindTimeout})
+	case idle:
+		s.retire(e)
 	}
 }

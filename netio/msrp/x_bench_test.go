@@ -14,7 +14,13 @@ import (
 // BenchmarkDeliver16KiB measures one whole page push over loopback per op: Open, TCP connect, bind,
 // 8 chunks of 2048 bytes each answered with 200, success REPORT, Delivered result, close. The client
 // reuses its parser and buffers; client and server share the machine's cores.
-func BenchmarkDeliver16KiB(b *testing.B) {
+func BenchmarkDeliver16KiB(b *testing.B) { benchDeliver(b, false) }
+
+// BenchmarkDeliver16KiBForkable is BenchmarkDeliver16KiB for the caller card's session, Forkable
+// (fork.go): it stays open after its result until the call's Close, which each iteration makes.
+func BenchmarkDeliver16KiBForkable(b *testing.B) { benchDeliver(b, true) }
+
+func benchDeliver(b *testing.B, forkable bool) {
 	o := testOptions()
 	o.Loops = 1
 	s := startServer(b, o)
@@ -28,6 +34,7 @@ func BenchmarkDeliver16KiB(b *testing.B) {
 	b.SetBytes(int64(len(page.Body)))
 	for b.Loop() {
 		sess := push.NewSession("bench", push.CallerCard, page, time.Minute)
+		sess.Forkable = forkable
 		if err := s.Open(sess); err != nil {
 			b.Fatal(err)
 		}
@@ -36,6 +43,9 @@ func BenchmarkDeliver16KiB(b *testing.B) {
 		}
 		if r := <-sess.Done; r.Outcome != push.Delivered {
 			b.Fatalf("result %+v", r)
+		}
+		if forkable {
+			s.Close(sess.ID)
 		}
 	}
 	b.StopTimer()
