@@ -44,6 +44,7 @@ type phoneLab struct {
 	sipPorts         []int
 	uePorts          [2]int // SIP ports of the simulated push terminals (caller, callee)
 	msrpPort         int    // Herald's MSRP port, the same for every case's instance (captured)
+	proxyPort        int    // SIP port of the lab's forking Kamailio ("kamailio" among the kinds; captured)
 	pushCalls        int    // calls with a simulated push terminal so far: one MSRP connection each
 }
 
@@ -60,7 +61,8 @@ func newPhoneTest(t *testing.T, timeout time.Duration, host string, kinds ...str
 }
 
 // startPhoneLab starts, on host, a caller and a callee of each kind asked for ("baresip", "linphone"),
-// leases ports for the simulated push terminals and Herald's MSRP listener, and captures them all.
+// leases ports for the simulated push terminals, Herald's MSRP listener and, with "kamailio" among
+// the kinds, a forking proxy (started by the test, startForkProxy), and captures them all.
 func startPhoneLab(ctx context.Context, t *testing.T, host string, kinds ...string) *phoneLab {
 	t.Helper()
 	tsharkPath(t)
@@ -89,6 +91,10 @@ func startPhoneLab(ctx context.Context, t *testing.T, host string, kinds ...stri
 	// The simulated push terminals' SIP ports (caller, callee), captured as well.
 	lab.uePorts = [2]int{freeSIPPort(t, host), freeSIPPort(t, host)}
 	lab.sipPorts = append(lab.sipPorts, lab.uePorts[:]...)
+	if slices.Contains(kinds, "kamailio") {
+		lab.proxyPort = freeSIPPort(t, host)
+		lab.sipPorts = append(lab.sipPorts, lab.proxyPort)
+	}
 	slices.Sort(lab.sipPorts)
 	lab.msrpPort = freeport.Must(t, host)
 	file := filepath.Join(t.TempDir(), "phones.pcapng")
@@ -148,6 +154,10 @@ type phoneCase struct {
 	callerCard, calleeCard bool // the caller subscribes to a caller card; the callee to a callee card and a ringback
 	calleeHangsUp          bool // the callee ends the call instead of the caller
 	noRingback             bool // the callee's profile has a callee card but no ringback
+	// forked is a second device of the callee: Herald's next hop is then the lab's Kamailio, which
+	// forks the INVITE to callee and forked in parallel and CANCELs forked when callee answers.
+	forked        *phone
+	callerCancels bool // the caller hangs up while the callee rings: CANCEL, 487 (RFC 3261 §9)
 }
 
 func (c phoneCase) name() string {
@@ -157,14 +167,37 @@ func (c phoneCase) name() string {
 		}
 		return "nocard"
 	}
-	n := fmt.Sprintf("%s_calls_%s/caller_%s/callee_%s", c.caller.kind, c.callee.kind, card(c.callerCard), card(c.calleeCard))
+	callee := c.callee.kind
+	if c.forked != nil {
+		callee = "forked_" + callee + "+" + c.forked.kind
+	}
+	n := fmt.Sprintf("%s_calls_%s/caller_%s/callee_%s", c.caller.kind, callee, card(c.callerCard), card(c.calleeCard))
 	if c.calleeCard && c.noRingback {
 		n += "_noringback"
+	}
+	switch {
+	case c.callerCancels:
+		n += "/caller_cancels"
+	case c.forked != nil:
+		n += "/" + c.callee.kind + "_answers"
 	}
 	if c.calleeHangsUp {
 		n += "/callee_hangs_up"
 	}
 	return n
+}
+
+// devices are the phones the callee rings: callee, and forked when the call is forked.
+func (c phoneCase) devices() []*phone {
+	if c.forked != nil {
+		return []*phone{c.callee, c.forked}
+	}
+	return []*phone{c.callee}
+}
+
+// isDevice reports whether port is the SIP port of one of the callee's devices.
+func (c phoneCase) isDevice(port int) bool {
+	return slices.ContainsFunc(c.devices(), func(d *phone) bool { return d.port == port })
 }
 
 // phoneResult is one row of the report.
@@ -309,13 +342,18 @@ func runPhoneCase(ctx context.Context, t *testing.T, lab *phoneLab, c phoneCase)
 	}
 	defer func() {
 		if len(r.failures) > 0 {
-			t.Logf("%s log:\n%s", caller, caller.tail(40))
-			t.Logf("%s log:\n%s", callee, callee.tail(40))
+			for _, ph := range append([]*phone{caller}, c.devices()...) {
+				t.Logf("%s log:\n%s", ph, ph.tail(40))
+			}
 		}
 	}()
 
 	seed := phoneSeed(t, c)
-	in := startPhoneHerald(ctx, t, lab, callee, seed)
+	next := callee
+	if c.forked != nil {
+		next = &phone{host: lab.host, port: lab.proxyPort}
+	}
+	in := startPhoneHerald(ctx, t, lab, next, seed)
 	store, err := profile.LoadSeed(os.DirFS(seed))
 	if err != nil {
 		t.Fatal(err)
@@ -333,15 +371,23 @@ func runPhoneCase(ctx context.Context, t *testing.T, lab *phoneLab, c phoneCase)
 	hport := in.sip.Port()
 	from := capt.mark(ctx, t, "case")
 	defer func() {
-		// Whatever happened, leave both phones idle and Herald without state for the next case.
+		// Whatever happened, leave the phones idle and Herald without state for the next case: no
+		// call, push session or MSRP connection.
 		caller.hangup(t)
-		callee.hangup(t)
+		for _, d := range c.devices() {
+			d.hangup(t)
+		}
+		quiet := func() bool {
+			st := in.msrp.Stats()
+			return in.sip.ActiveCalls() == 0 && st.SessionsOpen == 0 && st.ConnsOpen == 0
+		}
 		deadline := time.Now().Add(10 * time.Second)
-		for in.sip.ActiveCalls() != 0 && time.Now().Before(deadline) {
+		for !quiet() && time.Now().Before(deadline) {
 			time.Sleep(20 * time.Millisecond)
 		}
-		if n := in.sip.ActiveCalls(); n != 0 {
-			fail("Herald still holds %d calls after the case", n)
+		if st := in.msrp.Stats(); !quiet() {
+			fail("Herald still holds %d calls, %d push sessions, %d MSRP connections after the case", in.sip.ActiveCalls(),
+				st.SessionsOpen, st.ConnsOpen)
 		}
 		r.path = "general"
 		if in.sip.Stats.Fast.Calls.Load() > 0 {
@@ -369,29 +415,38 @@ func runPhoneCase(ctx context.Context, t *testing.T, lab *phoneLab, c phoneCase)
 	// caller, or a BYE from the callee before the test hangs up.
 	broken := func(p capPkt) bool {
 		return mine(p) && (p.dst == caller.port && p.cseq == "INVITE" && p.status >= 300 ||
-			p.src == callee.port && p.method == "BYE" && !c.calleeHangsUp)
+			c.isDevice(p.src) && p.method == "BYE" && !c.calleeHangsUp)
 	}
 
-	// The INVITE at the callee: the caller's SDP, no early-session part; the caller card as a
-	// Call-Info link when the caller has one (fetched now: Herald revokes it when the call ends).
-	inv, _, err := capt.wait(ctx, from, 10*time.Second, func(p capPkt) bool {
-		return mine(p) && p.dst == callee.port && p.method == "INVITE"
-	}, nil)
-	if err != nil {
-		fail("INVITE did not reach %s: %v", callee, err)
-		return r
-	}
-	if earlySession(inv) || !strings.HasPrefix(strings.ToLower(inv.ctype), "application/sdp") {
-		fail("INVITE at %s carries %s %v, want application/sdp without m=message", callee, inv.ctype, inv.media)
-	}
-	if c.callerCard {
-		r.calleeLink = fetchCard(inv.callInfo, page(caller.aor(), true))
-		if r.calleeLink != "ok" {
-			fail("caller card at %s: %s", callee, r.calleeLink)
+	// The INVITE at each of the callee's devices: the caller's SDP, no early-session part; the caller
+	// card as a Call-Info link when the caller has one (fetched now: Herald revokes it when the call
+	// ends).
+	for _, d := range c.devices() {
+		inv, _, err := capt.wait(ctx, from, 10*time.Second, func(p capPkt) bool {
+			return mine(p) && p.dst == d.port && p.method == "INVITE"
+		}, nil)
+		if err != nil {
+			fail("INVITE did not reach %s: %v", d, err)
+			return r
 		}
-	} else if inv.callInfo != "" {
-		r.calleeLink = "unexpected " + inv.callInfo
-		fail("INVITE at %s has Call-Info %s but the caller has no card", callee, inv.callInfo)
+		if c.forked != nil && inv.src != lab.proxyPort {
+			fail("INVITE at %s came from port %d, not through Kamailio (%d)", d, inv.src, lab.proxyPort)
+		}
+		if earlySession(inv) || !strings.HasPrefix(strings.ToLower(inv.ctype), "application/sdp") {
+			fail("INVITE at %s carries %s %v, want application/sdp without m=message", d, inv.ctype, inv.media)
+		}
+		link := "none"
+		if c.callerCard {
+			if link = fetchCard(inv.callInfo, page(caller.aor(), true)); link != "ok" {
+				fail("caller card at %s: %s", d, link)
+			}
+		} else if inv.callInfo != "" {
+			link = "unexpected " + inv.callInfo
+			fail("INVITE at %s has Call-Info %s but the caller has no card", d, inv.callInfo)
+		}
+		if r.calleeLink == "none" || link != "ok" {
+			r.calleeLink = link
+		}
 	}
 
 	// Ringing at the caller: the callee's 180 relayed.
@@ -432,7 +487,23 @@ func runPhoneCase(ctx context.Context, t *testing.T, lab *phoneLab, c phoneCase)
 		}
 	}
 
-	// The answer: 200 with SDP at the caller, ACK at the callee.
+	// Every device rings: a provisional of its own toward Kamailio (or Herald).
+	for _, d := range c.devices() {
+		if _, _, err := capt.wait(ctx, from, 10*time.Second, func(p capPkt) bool {
+			return mine(p) && p.src == d.port && p.cseq == "INVITE" && p.status > 100 && p.status < 200
+		}, broken); err != nil {
+			fail("%s sent no provisional response: %v", d, err)
+			return r
+		}
+	}
+	if c.callerCancels {
+		callerCancels(ctx, t, capt, from, c, mine, fail)
+		c.wireChecks(capt, from, callID, fail)
+		r.completed = len(r.failures) == 0
+		return r
+	}
+
+	// The answer: 200 with SDP at the caller, ACK at the callee; Kamailio cancels the other device.
 	callee.answer(t)
 	ok200, _, err := capt.wait(ctx, from, 10*time.Second, func(p capPkt) bool {
 		return mine(p) && p.dst == caller.port && p.cseq == "INVITE" && p.status == 200
@@ -451,6 +522,9 @@ func runPhoneCase(ctx context.Context, t *testing.T, lab *phoneLab, c phoneCase)
 	}, broken); err != nil {
 		fail("no ACK at %s: %v", callee, err)
 		return r
+	}
+	if c.forked != nil {
+		cancelled(ctx, capt, from, mine, c.forked, fail)
 	}
 	caller.startMedia(t)
 	callee.startMedia(t)
@@ -480,34 +554,40 @@ func runPhoneCase(ctx context.Context, t *testing.T, lab *phoneLab, c phoneCase)
 		fail("BYE from %s did not reach %s: %v", ender, other, err)
 		return r
 	}
-	if _, _, err := capt.wait(ctx, from, 10*time.Second, func(p capPkt) bool {
-		return mine(p) && p.dst == ender.port && p.cseq == "BYE" && p.status == 200
-	}, nil); err != nil {
+	byeOK := func(p capPkt) bool { return mine(p) && p.dst == ender.port && p.cseq == "BYE" && p.status == 200 }
+	if _, _, err := capt.wait(ctx, from, 10*time.Second, byeOK, nil); err != nil {
 		fail("200 for the BYE did not reach %s: %v", ender, err)
 		return r
 	}
+	c.wireChecks(capt, from, callID, fail)
+	if n := capt.count(from, byeOK); n != 1 {
+		fail("%d 200s for the BYE reached %s, want 1", n, ender)
+	}
 	r.completed = len(r.failures) == 0
+	return r
+}
 
-	// Everything the phones exchanged in this call: no error response, no early-session part, no
-	// retransmitted BYE, and no Call-Info the case did not ask for.
+// wireChecks checks everything the phones exchanged in call callID: no error response (but the 487
+// of a cancelled INVITE), no early-session part, no retransmitted BYE, and no Call-Info the case did
+// not ask for.
+func (c phoneCase) wireChecks(capt *phoneCapture, from int, callID string, fail func(string, ...any)) {
 	for _, p := range capt.since(from) {
-		if !mine(p) || !p.sip() {
+		if p.callID != callID || !p.sip() {
 			continue
 		}
-		atPhone := p.dst == caller.port || p.dst == callee.port
+		atPhone := p.dst == c.caller.port || c.isDevice(p.dst)
+		cancelled := p.status == 487 && p.cseq == "INVITE" && (c.callerCancels || c.forked != nil && p.src == c.forked.port)
 		switch {
-		case p.status >= 300:
+		case p.status >= 300 && !cancelled:
 			fail("error response %s", p)
 		case atPhone && earlySession(p):
 			fail("early-session part or m=message reached a phone: %s", p)
 		case p.method == "BYE" && p.resend:
 			fail("BYE retransmitted (its 200 was late or lost): %s", p)
-		case p.dst == caller.port && p.callInfo != "" && !c.calleeCard:
-			fail("Call-Info at %s but the callee has no card: %s", caller, p)
+		case p.dst == c.caller.port && p.callInfo != "" && !c.calleeCard:
+			fail("Call-Info at %s but the callee has no card: %s", c.caller, p)
 		}
 	}
-	r.completed = r.completed && len(r.failures) == 0
-	return r
 }
 
 // TestRealPhones is issue 10's acceptance with real phones: baresip 1.0 and linphonec 5.1, ordinary
