@@ -362,3 +362,55 @@ func TestForkedOverTLS(t *testing.T) {
 	noResult(t, sess)
 	waitFor(t, "released", func() bool { st := s.Stats(); return st.SessionsOpen == 0 && st.ConnsOpen == 0 })
 }
+
+// TestForkedAcceptTypes: each forked device answers with its own a=accept-types and the plane cannot
+// tell which answer a binding comes from, so every device gets a variant all the answers list: a
+// device that listed gzip only never gets zstd because another answered with zstd, and an answer
+// listing no compressed type keeps every device on the page itself. A session that is not Forkable
+// keeps its one terminal's last answer, as before.
+func TestForkedAcceptTypes(t *testing.T) {
+	s := startServer(t, testOptions())
+	page := htmlPage(t, 30000)
+	for _, tc := range []struct {
+		name     string
+		forkable bool
+		answers  [][]string
+		wantCT   string
+	}{
+		{"one answer", true, [][]string{{"text/html", content.TypeZstd}}, content.TypeZstd},
+		{"zstd then gzip only", true, [][]string{{content.TypeZstd, content.TypeGzip}, {content.TypeGzip}}, content.TypeGzip},
+		{"gzip only then zstd", true, [][]string{{content.TypeGzip}, {"TEXT/HTML", content.TypeZstd}}, content.ContentTypeHTML},
+		{"both list both", true, [][]string{{content.TypeGzip, content.TypeZstd}, {content.TypeZstd, content.TypeGzip}}, content.TypeZstd},
+		{"not forkable: last answer", false, [][]string{{content.TypeGzip}, {content.TypeZstd}}, content.TypeZstd},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sess := push.NewSession("call-"+push.NewID(6), push.CallerCard, page, 10*time.Second)
+			sess.Forkable = tc.forkable
+			if err := s.Open(sess); err != nil {
+				t.Fatal(err)
+			}
+			for _, a := range tc.answers {
+				s.SetAccept(sess.ID, a)
+			}
+			path := s.PathURI(sess.ID)
+			devices := 1
+			if tc.forkable {
+				devices = 2
+			}
+			for range devices {
+				c := dial(t, s)
+				c.bindOK(path)
+				r := c.receivePage(2*time.Second, true)
+				if got := r.frames[0].ContentType; got != tc.wantCT {
+					t.Fatalf("Content-Type %q, want %q", got, tc.wantCT)
+				}
+				if !bytes.Equal(decode(t, tc.wantCT, r.body), page.Body) {
+					t.Fatal("decoded body differs from the page")
+				}
+				c.confirm(path, r)
+			}
+			s.Close(sess.ID)
+		})
+	}
+	waitFor(t, "sessions released", func() bool { return s.Stats().SessionsOpen == 0 })
+}

@@ -6,7 +6,9 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -383,13 +385,21 @@ func (s *Server) abortOn(cs *connState, e *entry) error {
 
 // SetAccept records the terminal's a=accept-types for session id (push.AcceptSetter): it decides the
 // page variant if it arrives before the bind and is ignored afterwards. Safe from any goroutine; accept is
-// copied.
+// copied. A Forkable session may be answered by several terminals (a forked INVITE, each answer in its
+// own early dialog) and the plane cannot tell which answer a binding comes from: it keeps the types
+// every answer so far lists, so that no device gets a variant it did not list (RFC 4975 §8.6). The
+// call sets them from one goroutine.
 func (s *Server) SetAccept(id string, accept []string) {
 	e := s.sessions.get([]byte(id))
 	if e == nil {
 		return
 	}
 	cp := append([]string(nil), accept...)
+	if prev := e.accept.Load(); e.sess.Forkable && prev != &e.sess.Accept { // an answer set it before
+		cp = slices.DeleteFunc(cp, func(a string) bool {
+			return !slices.ContainsFunc(*prev, func(p string) bool { return strings.EqualFold(p, a) })
+		})
+	}
 	e.accept.Store(&cp)
 }
 
