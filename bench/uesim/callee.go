@@ -41,6 +41,9 @@ type CalleeOptions struct {
 	// fetch still count): a test answers the call only once something else happened, e.g. the
 	// caller's page arrived, whatever the network's delays.
 	AnswerGate <-chan struct{}
+	// EarlyMedia, when set, is the P-Early-Media value of the callee's provisional responses (RFC
+	// 5009), as a network that plays its own early media to the caller says so ("sendonly").
+	EarlyMedia string
 	// RejectCode, when non-zero, is sent instead of 200 (e.g. 486 Busy Here, 603 Decline).
 	RejectCode int
 	// AnswerOnCancel makes a ringing call lose the CANCEL/200 race (RFC 3261 §9.2, §15): when a
@@ -649,6 +652,9 @@ func (c *Callee) response(req *sip.Request, cc *calleeCall, code int, reason str
 	}
 	if code > 100 && code < 300 {
 		res.AppendHeader(c.ep.contact())
+	}
+	if code > 100 && code < 200 && c.opts.EarlyMedia != "" {
+		res.AppendHeader(sip.NewHeader("P-Early-Media", c.opts.EarlyMedia))
 	}
 	if code >= 200 && code < 300 {
 		// Kept off the 18x: a 183 with two SDP parts must stay under sipgo's UDP size limit.

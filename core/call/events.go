@@ -151,6 +151,9 @@ type Event struct {
 	Session, EarlyAnswer bool
 	// EvUpdateResult: the caller's answer declined the m=message line (port 0, RFC 3264 §6).
 	Declined bool
+	// EvResponse: a provisional response authorises the callee network's own early media toward
+	// the caller (P-Early-Media: sendrecv or sendonly on some m-line, RFC 5009 §5).
+	CalleeEarlyMedia bool
 	// EvForwarded: Sent says the early-session part is in the INVITE; Failed that nothing was sent.
 	// EvResent: Failed that the resend could not be sent. EvLink: Sent that the link exists.
 	// EvPushDone: Delivered that the terminal's success REPORT covered the page (RFC 4975 §7.1.2);
@@ -221,18 +224,19 @@ type Counter uint8
 
 // Counters.
 const (
-	CountCancel        Counter = iota + 1 // the caller cancelled
-	CountDrainAborted                     // a call ended by the drain
-	CountPrackTimeout                     // no PRACK within 64·T1
-	CountRetransmit                       // a reliable 183 sent again
-	CountUpdateRefused                    // the caller refused the UPDATE or its m=message line
-	CountLinkOnly                         // the callee card went as a Call-Info link on a 183
-	CountLateBind                         // a terminal bound to a push session the call had already closed
-	CountPushFailed                       // a push ended by the terminal or the network, not delivered
+	CountCancel          Counter = iota + 1 // the caller cancelled
+	CountDrainAborted                       // a call ended by the drain
+	CountPrackTimeout                       // no PRACK within 64·T1
+	CountRetransmit                         // a reliable 183 sent again
+	CountUpdateRefused                      // the caller refused the UPDATE or its m=message line
+	CountLinkOnly                           // the callee card went as a Call-Info link on a 183
+	CountLateBind                           // a terminal bound to a push session the call had already closed
+	CountPushFailed                         // a push ended by the terminal or the network, not delivered
+	CountRingbackYielded                    // the ringback stopped for the callee network's own early media
 )
 
 var counterNames = [...]string{"?", "cancel", "drain-aborted", "prack-timeout", "retransmit", "update-refused", "link-only",
-	"late-bind", "push-failed"}
+	"late-bind", "push-failed", "ringback-yielded"}
 
 func (c Counter) String() string {
 	if int(c) < len(counterNames) {
@@ -243,18 +247,21 @@ func (c Counter) String() string {
 
 // Action is one thing the glue must do, in small values.
 type Action struct {
-	Kind     ActionKind
-	Code     int
-	RSeq     uint32
-	Link     bool // ActSendEarly183: with the callee card's Call-Info link
-	Reliable bool // ActSendLink183
-	Timer    Timer
-	At       time.Duration
-	Card     Card
-	Side     Side
-	Capable  bool
-	Why      string
-	Counter  Counter
+	Kind ActionKind
+	Code int
+	RSeq uint32
+	Link bool // ActSendEarly183: with the callee card's Call-Info link
+	// NoRingback (ActSendEarly183): answer without the ringback, the callee's network playing its own
+	// early media (Event.CalleeEarlyMedia).
+	NoRingback bool
+	Reliable   bool // ActSendLink183
+	Timer      Timer
+	At         time.Duration
+	Card       Card
+	Side       Side
+	Capable    bool
+	Why        string
+	Counter    Counter
 }
 
 func (a Action) String() string {

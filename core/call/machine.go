@@ -312,6 +312,15 @@ func (c *Call) relay(ev Event) {
 	if c.phase.final() {
 		return // a second final response: the first one was relayed
 	}
+	if code < 200 && ev.CalleeEarlyMedia && c.ringback {
+		// The callee's network plays its own early media to the caller (an announcement, its own
+		// alerting tone) and says so with P-Early-Media (RFC 5009 §5): the caller renders the
+		// dialog that authorised early media last, and two streams toward its one port would
+		// garble both, so Herald's ringback yields before the response is relayed. Herald's early
+		// dialog, and the cards on it, go on; its P-Early-Media becomes inactive.
+		c.stopRingback()
+		c.do(Action{Kind: ActCount, Counter: CountRingbackYielded})
+	}
 	if ev.EarlyAnswer {
 		c.learn(Callee, true, "answered the early-session offer")
 		if c.open[CallerCardPush] {
@@ -339,7 +348,7 @@ func (c *Call) relay(ev Event) {
 		case p.OwnEarlyDialog() || p.CalleeMode == CalleeCardCallInfo && c.cfg.Caps.RequireReliable:
 			// With the callee card's link when that is its mode (reliable: a caller that requires
 			// 100rel needs every provisional so, RFC 3262 §3).
-			c.startEarly()
+			c.startEarly(ev.CalleeEarlyMedia)
 		case p.CalleeMode == CalleeCardCallInfo:
 			c.do(Action{Kind: ActPublishLink})
 		}
@@ -477,14 +486,18 @@ func (c *Call) release() {
 }
 
 // startEarly sends Herald's reliable 183 answering the caller's offer (RFC 3262); media is inactive
-// until a ringback plays on it.
-func (c *Call) startEarly() {
+// until a ringback plays on it. When the response that opens it already authorises the callee
+// network's own early media (calleeMedia, RFC 5009), the 183 answers without the ringback: it
+// yields as it would once playing (relay).
+func (c *Call) startEarly(calleeMedia bool) {
 	c.rseq = c.cfg.RSeq
 	c.early.to(ProvSent)
-	if c.cfg.Plan.Ringback != "" {
-		c.ringback = true
+	yield := calleeMedia && c.cfg.Plan.Ringback != ""
+	if yield {
+		c.do(Action{Kind: ActCount, Counter: CountRingbackYielded})
 	}
-	c.do(Action{Kind: ActSendEarly183, RSeq: c.rseq, Link: c.cfg.Plan.CalleeMode == CalleeCardCallInfo})
+	c.ringback = c.cfg.Plan.Ringback != "" && !yield
+	c.do(Action{Kind: ActSendEarly183, RSeq: c.rseq, Link: c.cfg.Plan.CalleeMode == CalleeCardCallInfo, NoRingback: yield})
 	c.armReliable()
 }
 

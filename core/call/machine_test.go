@@ -537,6 +537,68 @@ func TestRingbackState(t *testing.T) {
 	}
 }
 
+// TestRingbackYieldsToCalleeEarlyMedia: while Herald's ringback plays (claim 2), a provisional
+// response from the callee's side that authorises its own early media (P-Early-Media: sendrecv or
+// sendonly, RFC 5009 §5) stops the ringback before it is relayed, counted; the call and Herald's
+// early dialog go on (the answer then stops nothing more). One that does not authorise it, or
+// comes when no ringback plays, changes nothing.
+func TestRingbackYieldsToCalleeEarlyMedia(t *testing.T) {
+	em := res(183)
+	em.CalleeEarlyMedia = true
+	c := run(t, "ringing")
+	acts := c.Handle(em)
+	if got := render(acts); !strings.HasSuffix(got, "stop-ringback, count ringback-yielded, relay 183") || c.Ringing() {
+		t.Fatalf("183 with early media: %s, ringing %t; want stop, count, relay", got, c.Ringing())
+	}
+	if c.Phase().final() {
+		t.Fatal("the call ended")
+	}
+	for _, a := range c.Handle(res(200)) {
+		if a.Kind == ActStopRingback {
+			t.Fatal("stopped twice")
+		}
+	}
+	c = run(t, "ringing")
+	for _, a := range c.Handle(res(183)) { // no P-Early-Media authorising it
+		if a.Kind == ActStopRingback || a.Kind == ActCount {
+			t.Fatalf("183 without early media: %s", render(c.Handle(res(183))))
+		}
+	}
+	if !c.Ringing() {
+		t.Fatal("ringback stopped without the callee's early media")
+	}
+	c = run(t, "prov-sent-noring")
+	if acts := c.Handle(em); len(acts) == 0 || acts[0].Kind == ActStopRingback {
+		t.Fatalf("no ringback playing: %s", render(acts))
+	}
+	// The 180 that opens Herald's early dialog already authorises the callee's early media: the
+	// 183 goes without the ringback, counted, and nothing plays after the PRACK.
+	c = run(t, "forwarding")
+	alert := res(180)
+	alert.CalleeEarlyMedia = true
+	acts = c.Handle(alert)
+	var sent *Action
+	for i := range acts {
+		if acts[i].Kind == ActSendEarly183 {
+			sent = &acts[i]
+		}
+	}
+	if got := render(acts); sent == nil || !sent.NoRingback || !strings.Contains(got, "count ringback-yielded") {
+		t.Fatalf("180 with early media: %s; want the 183 without ringback, counted", got)
+	}
+	c.Handle(prack)
+	c.Handle(Event{Kind: EvRingback, Lines: 0, Started: true})
+	if c.Ringing() {
+		t.Fatal("ringing although the callee's network plays its own early media")
+	}
+	c = run(t, "forwarding")
+	for _, a := range c.Handle(res(180)) {
+		if a.Kind == ActSendEarly183 && a.NoRingback {
+			t.Fatal("a 180 without early media dropped the ringback")
+		}
+	}
+}
+
 // TestPushStates proves the push half of claims 1 and 4 as the MSRP plane reports it: each card's
 // session offered (the INVITE's part, the UPDATE), a terminal bound to it (even before the 200
 // (UPDATE)), the page delivered; the answer's close leaves a delivered page delivered. And after a

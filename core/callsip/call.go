@@ -384,7 +384,8 @@ func (c *Call) newForward() *sip.Request {
 // answer, stripped from what is relayed, RFC 3959).
 func (c *Call) onResponse(res *sip.Response) {
 	c.cur, c.stripped, c.answers = res, false, nil
-	ev := call.Event{Kind: call.EvResponse, Code: res.StatusCode, Reason: res.Reason}
+	ev := call.Event{Kind: call.EvResponse, Code: res.StatusCode, Reason: res.Reason,
+		CalleeEarlyMedia: res.StatusCode > 100 && res.StatusCode < 200 && earlyMediaAuthorised(res)}
 	if res.IsSuccess() && c.m.CardSent() && len(c.req.Body()) > 0 {
 		ev.Session = call.SessionAnswered(contentType(res), res.Body())
 	}

@@ -77,6 +77,9 @@ func (c *Call) act(a call.Action) {
 			c.respond(a.Code, f.reason)
 		}
 	case call.ActSendEarly183:
+		if a.NoRingback {
+			c.plan.Ringback = "" // the callee's network plays its own early media
+		}
 		c.sendEarly183(a.RSeq, a.Link)
 		c.report(call.Event{Kind: call.EvRingback, Lines: len(c.early.streams)})
 	case call.ActSendLink183:
@@ -185,6 +188,9 @@ func (c *Call) count(n call.Counter) {
 		st.PushLateBinds.Add(1)
 	case call.CountPushFailed:
 		st.PushFailed.Add(1)
+	case call.CountRingbackYielded:
+		st.RingbackYielded.Add(1)
+		c.env.trace("herald: the callee's network authorised its own early media (P-Early-Media): ringback stopped")
 	}
 }
 

@@ -150,3 +150,17 @@ func messageFeature(req *sip.Request) bool {
 	}
 	return false
 }
+
+// earlyMediaAuthorised reports whether a response's P-Early-Media authorises early media toward
+// the caller on some m-line: "sendrecv" or "sendonly" among its comma-separated values, on any of
+// its lines (RFC 5009 §5; "recvonly", "inactive", "gated" and "supported" do not).
+func earlyMediaAuthorised(res *sip.Response) bool {
+	for _, h := range res.GetHeaders("P-Early-Media") {
+		for v := range strings.SplitSeq(h.Value(), ",") {
+			if v = strings.TrimSpace(v); strings.EqualFold(v, "sendrecv") || strings.EqualFold(v, "sendonly") {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -73,3 +73,31 @@ func BenchmarkCallerIdentity(b *testing.B) {
 		}
 	})
 }
+
+// TestEarlyMediaAuthorised reads P-Early-Media as RFC 5009 §5 has it: one direction per m-line,
+// comma-separated, on one or more lines, case-insensitive; only sendrecv and sendonly authorise
+// early media toward the caller.
+func TestEarlyMediaAuthorised(t *testing.T) {
+	for _, tc := range []struct {
+		lines []string
+		want  bool
+	}{
+		{nil, false},
+		{[]string{"sendonly"}, true},
+		{[]string{"SendRecv"}, true},
+		{[]string{"inactive, sendonly"}, true},
+		{[]string{"gated"}, false},
+		{[]string{"supported"}, false},
+		{[]string{"recvonly", "inactive"}, false},
+		{[]string{"inactive", "sendrecv"}, true},
+		{[]string{"sendonlyx, x-sendrecv"}, false},
+	} {
+		res := sip.NewResponse(183, "Session Progress")
+		for _, l := range tc.lines {
+			res.AppendHeader(sip.NewHeader("p-early-media", l))
+		}
+		if got := earlyMediaAuthorised(res); got != tc.want {
+			t.Errorf("P-Early-Media %q: %t, want %t", tc.lines, got, tc.want)
+		}
+	}
+}

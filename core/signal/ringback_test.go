@@ -90,6 +90,20 @@ var rigRingback Ringback
 
 func (s *fakeStream) stoppedAt() time.Time { return s.stopTime }
 
+// startRingbackRig starts Herald with a fake ringback plane (returned) and bob subscribed to the
+// ringback, in front of a callee with opts.
+func startRingbackRig(t *testing.T, opts uesim.CalleeOptions) (*fakeRing, *rig) {
+	t.Helper()
+	leakCheck(t)
+	ring := &fakeRing{clip: sampleClip(t)}
+	rigRingback = ring
+	t.Cleanup(func() { rigRingback = nil })
+	st := profile.NewMemStore()
+	key, _ := profile.Canonical(bob)
+	st.Put(&profile.Profile{Key: key, Ringback: "ringback"})
+	return ring, startHerald(t, st, newCallee(t, opts).Addr(), nil)
+}
+
 // TestRingbackStopsWithTheCall proves claims 2/6 end cleanly: the ringback plays after PRACK and is
 // stopped before the final response (200, 486) or the CANCEL's 487 reaches the caller, within one
 // packet time (20 ms) of it; no stream survives its call.
@@ -105,15 +119,7 @@ func TestRingbackStopsWithTheCall(t *testing.T) {
 		{"cancelled", uesim.CalleeOptions{RingTime: 5 * time.Second, AnswerWithoutPage: true}, uesim.CallerOptions{CancelAfter: 300 * time.Millisecond}, 487},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			leakCheck(t)
-			ring := &fakeRing{clip: sampleClip(t)}
-			rigRingback = ring
-			defer func() { rigRingback = nil }()
-			st := profile.NewMemStore()
-			key, _ := profile.Canonical(bob)
-			st.Put(&profile.Profile{Key: key, Ringback: "ringback"})
-			callee := newCallee(t, tc.callee)
-			h := startHerald(t, st, callee.Addr(), nil)
+			ring, h := startRingbackRig(t, tc.callee)
 			caller := newCaller(t, tc.caller)
 			res, _ := h.call(t, caller, dave, bob)
 			if res.Final != tc.final {
@@ -147,6 +153,53 @@ func TestRingbackStopsWithTheCall(t *testing.T) {
 			}
 			if lag := s.stoppedAt().Sub(finalAt); lag > 20*time.Millisecond {
 				t.Fatalf("ringback stopped %v after the caller got %d, want within one packet time", lag, tc.final)
+			}
+			h.quiet(t)
+		})
+	}
+}
+
+// TestRingbackYieldsToCalleeEarlyMedia proves claim 2's ringback yields to the callee network's own
+// early media over real sockets: when the callee's provisional responses carry P-Early-Media:
+// sendonly (RFC 5009 §5: an announcement or the network's own alerting tone toward the caller),
+// Herald's 183 answers without a ringback stream and says P-Early-Media: inactive, the yield is
+// counted, and the call completes; with P-Early-Media: gated (not an authorisation) the ringback
+// plays as usual.
+func TestRingbackYieldsToCalleeEarlyMedia(t *testing.T) {
+	for _, tc := range []struct {
+		pem     string
+		streams int
+		yielded uint64
+	}{{"sendonly", 0, 1}, {"gated", 1, 0}} {
+		t.Run(tc.pem, func(t *testing.T) {
+			ring, h := startRingbackRig(t, uesim.CalleeOptions{RingTime: 300 * time.Millisecond, AnswerWithoutPage: true, EarlyMedia: tc.pem})
+			res, err := h.call(t, newCaller(t, uesim.CallerOptions{}), dave, bob)
+			if err != nil || res.Final != 200 {
+				t.Fatalf("final %d, %v", res.Final, err)
+			}
+			ring.mu.Lock()
+			n := len(ring.all)
+			ring.mu.Unlock()
+			if n != tc.streams {
+				t.Fatalf("%d ringback streams, want %d", n, tc.streams)
+			}
+			if got := h.sig.Stats.RingbackYielded.Load(); got != tc.yielded {
+				t.Fatalf("RingbackYielded %d, want %d", got, tc.yielded)
+			}
+			want := "sendonly"
+			if tc.streams == 0 {
+				want = "inactive"
+			}
+			var seen bool
+			for _, m := range res.Messages {
+				if r := m.Response; m.Dir == uesim.Received && r != nil && r.StatusCode == 183 && r.GetHeader("RSeq") != nil {
+					if p := r.GetHeader("P-Early-Media"); p != nil && p.Value() == want {
+						seen = true
+					}
+				}
+			}
+			if !seen {
+				t.Fatalf("no reliable 183 from Herald with P-Early-Media: %s", want)
 			}
 			h.quiet(t)
 		})

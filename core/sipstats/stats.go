@@ -30,6 +30,9 @@ type Stats struct {
 	// allocate a stream (port range exhausted, descriptor limit): the call goes on without that
 	// line's ringback.
 	RingbackNoPort atomic.Uint64
+	// RingbackYielded counts ringbacks stopped because the callee's network authorised its own
+	// early media toward the caller (P-Early-Media, RFC 5009).
+	RingbackYielded atomic.Uint64
 	// TCPRefusedUDP counts requests (forwarded INVITEs, Herald's UPDATEs) sent over UDP, whole, after
 	// the TCP attempt RFC 3261 §18.1.1 asked for (their size) failed: a peer that speaks only UDP.
 	TCPRefusedUDP atomic.Uint64
@@ -93,6 +96,7 @@ type Snapshot struct {
 	Ringbacks           uint64 `json:"ringbacks" metric:"herald_sip_ringbacks_total,counter" help:"Ringbacks started."`
 	RingbackNoCodec     uint64 `json:"ringback_no_codec" metric:"herald_sip_ringback_skipped_total{reason=no_codec},counter" help:"Ringbacks (no_codec) or ringback lines (no_port) skipped."`
 	RingbackNoPort      uint64 `json:"ringback_no_port" metric:"herald_sip_ringback_skipped_total{reason=no_port},counter"`
+	RingbackYielded     uint64 `json:"ringback_yielded" metric:"herald_sip_ringback_yielded_total,counter" help:"Ringbacks stopped because the callee's network authorised its own early media toward the caller (P-Early-Media, RFC 5009)."`
 	ForwardErrors       uint64 `json:"forward_errors" metric:"herald_sip_forward_errors_total,counter" help:"Requests that could not be sent toward their next hop (DNS, connect, TLS)."`
 	Panics              uint64 `json:"panics" metric:"herald_sip_panics_total,counter" help:"Panics recovered on the SIP plane (requests owed an answer got 500)."`
 	BadRequests         uint64 `json:"bad_requests" metric:"herald_sip_bad_requests_total,counter" help:"Requests answered 400 or 505 before any handler: a mandatory header missing or malformed, a repeated one."`
@@ -154,7 +158,7 @@ func Read(st *Stats, active int, draining bool, fastTx int, cc *profile.CapCache
 		BadBodies: st.BadBodies.Load(), ReliableRetransmits: st.ReliableRetransmits.Load(),
 		PrackTimeouts: st.PrackTimeouts.Load(), Cancels: st.Cancels.Load(), DrainAborted: st.DrainAborted.Load(),
 		UDPToTCP: st.UDPToTCP.Load(), TCPRefusedUDP: st.TCPRefusedUDP.Load(), Ringbacks: st.Ringbacks.Load(),
-		RingbackNoCodec: st.RingbackNoCodec.Load(), RingbackNoPort: st.RingbackNoPort.Load(),
+		RingbackNoCodec: st.RingbackNoCodec.Load(), RingbackNoPort: st.RingbackNoPort.Load(), RingbackYielded: st.RingbackYielded.Load(),
 		ForwardErrors: st.ForwardErrors.Load(), Panics: st.Panics.Load(), BadRequests: st.BadRequests.Load(),
 		BadResponses:  st.BadResponses.Load(),
 		PushLateBinds: st.PushLateBinds.Load(), PushFailed: st.PushFailed.Load(),
