@@ -465,6 +465,14 @@ func serverSeeds() map[string]string {
 			m(ch, req(tp, "PRACK", "sip:herald@$H", "4", 2, "<"+bob+">;tag=$HTAG", "RAck: $RSEQ 1 INVITE\r\n")) +
 			m(ch, req(tp, "UPDATE", "sip:herald@$H", "5", 3, "<"+bob+">;tag=$HTAG", "")) +
 			m(ch, req(tp, "CANCEL", bob, "1", 1, "<"+bob+">", "")) + m('n', resp(487, "Request Terminated", "callee1", ""))
+		// A tel: Request-URI (RFC 3966), which the fast path takes since session 18.
+		seeds["plain-tel-answered-"+c] = m(ch, invite(tp, dave, "tel:+12125554444", "")) + m('n', resp(180, "Ringing", "callee1", "")) +
+			m('n', resp(200, "OK", "callee1", sdp)) + m(ch, req(tp, "ACK", "sip:callee@127.0.0.1:5099", "2", 1, erinTagged, route))
+		// The callee's network authorising its own early media (RFC 5009): Herald's ringback yields.
+		seeds["push-callee-early-media-"+c] = m(ch, invite(tp, alice, bob, "P-Early-Media: supported\r\n")) +
+			m('n', strings.Replace(resp(183, "Session Progress", "callee1", sdp), "Contact:", "P-Early-Media: sendonly\r\nContact:", 1)) +
+			m(ch, req(tp, "PRACK", "sip:herald@$H", "4", 2, "<"+bob+">;tag=$HTAG", "RAck: $RSEQ 1 INVITE\r\n")) +
+			m('n', resp(200, "OK", "callee1", sdp))
 		for _, c2 := range malformedCases {
 			seeds["malformed-"+strings.ReplaceAll(c2.name, " ", "-")+"-"+c] =
 				m(ch, string(malformedRequest(c2, "INVITE", tp, "$C", "$BR1", "fuzz$ID"))) +
