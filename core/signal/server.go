@@ -437,7 +437,7 @@ func (s *Server) onUnhandledResponse(res *sip.Response) {
 		return
 	}
 	via := res.Via()
-	if via == nil || !isSelfAt(s, via.Host, via.Port, via.Port) {
+	if via == nil || !sipmsg.IsSelf(&s.self, via.Host, 0, func(int) bool { return true }) { // by its host alone
 		return
 	}
 	if len(res.GetHeaders("Via")) < 2 || !res.IsSuccess() {
