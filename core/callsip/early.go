@@ -107,6 +107,15 @@ func (c *Call) stopRingback() {
 	}
 	if len(c.early.streams) > 0 {
 		c.env.trace("herald: ringback stopped")
+		// What Herald offers next on its dialog (the UPDATE, call.UpdateOffer) says no media flows
+		// on the lines the ringback played (RFC 3264 §8.4).
+		if a := c.early.answer; a != nil {
+			for _, m := range a.Media {
+				if m.Port != 0 && m.Direction() == sdp.SendOnly {
+					m.SetDirection(sdp.Inactive)
+				}
+			}
+		}
 	}
 	c.early.streams = nil
 }

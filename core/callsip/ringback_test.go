@@ -167,8 +167,14 @@ func TestRingbackAnswer(t *testing.T) {
 					t.Errorf("stream on %d: played %t to %s", st.port, st.played, st.dst)
 				}
 			}
+			c.early.answer = ans
 			c.stopRingback()
 			c.stopRingback() // idempotent: the call's cleanup calls it again
+			for i, m := range ans.Media { // the next offer on Herald's dialog (the UPDATE) plays nothing
+				if m.Direction() == sdp.SendOnly {
+					t.Errorf("m-line %d still sendonly after the ringback stopped", i)
+				}
+			}
 			for _, st := range ring.all {
 				if st.stopped != 1 {
 					t.Errorf("stream on %d stopped %d times, want 1", st.port, st.stopped)
