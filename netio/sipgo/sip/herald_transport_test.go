@@ -3,9 +3,12 @@ package sip
 // Herald's tests of its transport patches (HERALD.md): not upstream's.
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
+	"strings"
 	"testing"
 	"time"
 )
@@ -143,5 +146,37 @@ func TestHeraldUDPWriteAddrPort(t *testing.T) {
 	}
 	if n, _, err := recv.ReadFrom(buf); err != nil || string(buf[:n]) != res.String() {
 		t.Fatalf("the old way: received %q (%v)", buf[:n], err)
+	}
+}
+
+// TestHeraldTCPRefNoFormat: a TCP connection's reference changes format its addresses only for a
+// debug line, and only when the default logger takes debug lines: no allocation otherwise (upstream
+// made two address strings per change, about 7% of a plain call's CPU over TCP). With debug on the
+// lines are still written, with both addresses.
+func TestHeraldTCPRefNoFormat(t *testing.T) {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err := net.Dial("tcp4", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	c := &TCPConnection{Conn: client, refcount: 1}
+	if !raceEnabled {
+		if a := testing.AllocsPerRun(100, func() { c.Ref(1); _, _ = c.TryClose() }); a != 0 {
+			t.Fatalf("%.0f allocations per reference change with debug off, want 0", a)
+		}
+	}
+	var buf bytes.Buffer
+	prev := defLogger
+	defLogger = slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	defer func() { defLogger = prev }()
+	c.Ref(1)
+	if out := buf.String(); !strings.Contains(out, "TCP reference increment") || !strings.Contains(out, client.LocalAddr().String()) ||
+		!strings.Contains(out, ln.Addr().String()) {
+		t.Fatalf("debug line %q: want the message and both addresses", out)
 	}
 }

@@ -269,12 +269,22 @@ type TCPConnection struct {
 	refcount int
 }
 
+// debug logs msg with the connection's addresses and ref at debug level. Herald patch: upstream
+// formatted both addresses for every reference change and close (two net.Addr.String calls, their
+// allocations and a stack growth on sipgo's request goroutine) whether or not debug was on: about
+// 7% of a plain call's CPU over TCP. Now only when the default logger takes debug lines.
+func (c *TCPConnection) debug(msg string, ref int) {
+	if l := DefaultLogger(); l.Enabled(context.Background(), slog.LevelDebug) {
+		l.Debug(msg, "ip", c.LocalAddr().String(), "dst", c.RemoteAddr().String(), "ref", ref)
+	}
+}
+
 func (c *TCPConnection) Ref(i int) int {
 	c.mu.Lock()
 	c.refcount += i
 	ref := c.refcount
 	c.mu.Unlock()
-	DefaultLogger().Debug("TCP reference increment", "ip", c.LocalAddr().String(), "dst", c.RemoteAddr().String(), "ref", ref)
+	c.debug("TCP reference increment", ref) // Herald patch (debug)
 	return ref
 }
 
@@ -282,7 +292,7 @@ func (c *TCPConnection) Close() error {
 	c.mu.Lock()
 	c.refcount = 0
 	c.mu.Unlock()
-	DefaultLogger().Debug("TCP doing hard close", "ip", c.LocalAddr().String(), "dst", c.RemoteAddr().String(), "ref", 0)
+	c.debug("TCP doing hard close", 0) // Herald patch (debug)
 	return c.Conn.Close()
 }
 
@@ -291,7 +301,7 @@ func (c *TCPConnection) TryClose() (int, error) {
 	c.refcount--
 	ref := c.refcount
 	c.mu.Unlock()
-	DefaultLogger().Debug("TCP reference decrement", "ip", c.LocalAddr().String(), "dst", c.RemoteAddr().String(), "ref", ref)
+	c.debug("TCP reference decrement", ref) // Herald patch (debug)
 	if ref > 0 {
 		return ref, nil
 	}
@@ -301,7 +311,7 @@ func (c *TCPConnection) TryClose() (int, error) {
 		return 0, nil
 	}
 
-	DefaultLogger().Debug("TCP closing", "ip", c.LocalAddr().String(), "dst", c.RemoteAddr().String(), "ref", ref)
+	c.debug("TCP closing", ref) // Herald patch (debug)
 	return ref, c.Conn.Close()
 }
 
