@@ -132,8 +132,9 @@ func QuickSettings() Settings {
 // FullSettings is the default sweep (bench/README.md gives its expected duration).
 func FullSettings() Settings {
 	return Settings{
-		Build:      3 * time.Minute,
-		SIPTargets: []string{"sipp-direct", "herald-plain", "herald-push", "kamailio-plain"},
+		Build: 3 * time.Minute,
+		// Both legs over TCP too: what an IMS core uses for requests over 1,300 bytes (RFC 3261 §18.1.1).
+		SIPTargets: []string{"sipp-direct", "herald-plain", "herald-push", "kamailio-plain", "herald-plain-tcp", "kamailio-plain-tcp"},
 		SIPStep:    3 * time.Second, SIPBudget: 55 * time.Second, SIPStart: 250, SIPBisect: 2, SIPRecv: 8 * time.Second,
 		MSRPTerminals: []int{100, 1000, 3000}, MSRPRuns: 3, MSRPRounds: 8, MSRPHold: 10000,
 		RTPLevels: []int{1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000}, RTPRamp: time.Second, RTPMeasure: 2 * time.Second,

@@ -149,6 +149,8 @@ func Ratios(files map[string]*benchfmt.File) []Ratio {
 		atRatio(f, "herald-plain", "kamailio-plain", "server_cpu_ms_per_call", "server CPU per call, plain forwarding", "ms", true)
 		maxRatio(f, "herald-plain", "sipp-direct", "max clean rate vs no proxy at all", "calls/s")
 		maxRatio(f, "herald-push", "kamailio-plain", "max clean rate, push flow vs plain proxying", "calls/s")
+		maxRatio(f, "herald-plain-tcp", "kamailio-plain-tcp", "max clean rate, plain forwarding over TCP", "calls/s")
+		atRatio(f, "herald-plain-tcp", "kamailio-plain-tcp", "server_cpu_ms_per_call", "server CPU per call, plain forwarding over TCP", "ms", true)
 	}
 	if f := files["msrp"]; f != nil {
 		atRatio(f, "herald", "baseline", "deliveries_per_cpu_s", "page deliveries per server CPU-second", "deliveries/CPU-s", false)
