@@ -170,7 +170,8 @@ func TestRingbackAnswer(t *testing.T) {
 			c.early.answer = ans
 			c.stopRingback()
 			c.stopRingback() // idempotent: the call's cleanup calls it again
-			for i, m := range ans.Media { // the next offer on Herald's dialog (the UPDATE) plays nothing
+			// The next offer on Herald's dialog (the UPDATE) plays nothing.
+			for i, m := range ans.Media {
 				if m.Direction() == sdp.SendOnly {
 					t.Errorf("m-line %d still sendonly after the ringback stopped", i)
 				}
