@@ -156,10 +156,8 @@ func messageFeature(req *sip.Request) bool {
 // its lines (RFC 5009 §5; "recvonly", "inactive", "gated" and "supported" do not).
 func earlyMediaAuthorised(res *sip.Response) bool {
 	for _, h := range res.GetHeaders("P-Early-Media") {
-		for v := range strings.SplitSeq(h.Value(), ",") {
-			if v = strings.TrimSpace(v); strings.EqualFold(v, "sendrecv") || strings.EqualFold(v, "sendonly") {
-				return true
-			}
+		if v := []string{h.Value()}; call.HasToken(v, "sendrecv") || call.HasToken(v, "sendonly") {
+			return true
 		}
 	}
 	return false
