@@ -45,6 +45,8 @@ type TransportLayer struct {
 	// dnsPreferSRV does always SRV lookup first
 	dnsPreferSRV bool
 	dnsPreferIP  int // 0 - no preference , 1 -ip4, 2 - ip6
+
+	tcpFast TCPFast // Herald patch: WithTransportLayerTCPFast
 }
 
 type TransportLayerOption func(l *TransportLayer)
@@ -72,6 +74,23 @@ func WithTransportLayerDNSLookupSRV(preferSRV bool) TransportLayerOption {
 func WithTransportLayerReadFilter(f TransportReadFilter) TransportLayerOption {
 	return func(l *TransportLayer) {
 		l.readFilter = f
+	}
+}
+
+// TCPFast is offered each whole SIP message read from a TCP connection (plain TCP only: not TLS,
+// not WebSocket) before sipgo parses it. msg is valid only during the call; from is the peer's
+// address (unmapped IPv4 for an IPv4 peer). It returns true when it took the message: sipgo then
+// never sees it. False: sipgo parses msg as it would have.
+//
+// Herald patch: the framing (RFC 3261 §18.3 and §7.5: the header section, then Content-Length
+// bytes) and when it stands aside are herald_tcpfast.go's.
+type TCPFast func(msg []byte, from netip.AddrPort) bool
+
+// WithTransportLayerTCPFast sets the TCP transport's TCPFast hook (Herald patch). The TLS
+// transport never gets it.
+func WithTransportLayerTCPFast(f TCPFast) TransportLayerOption {
+	return func(l *TransportLayer) {
+		l.tcpFast = f
 	}
 }
 
@@ -167,6 +186,7 @@ func NewTransportLayer(
 	}
 
 	l.withTransports(transports)
+	l.tcp.fast = l.tcpFast // Herald patch: plain TCP only, not the TLS transport's TransportTCP
 
 	l.udp.init(sipparser)
 	l.tcp.init(sipparser)

@@ -35,6 +35,8 @@ type TransportTCP struct {
 	DialerCreate func(laddr net.Addr) net.Dialer
 
 	onConnClose func(conn Connection)
+
+	fast TCPFast // Herald patch: WithTransportLayerTCPFast's hook, plain TCP only (herald_tcpfast.go)
 }
 
 func (t *TransportTCP) newConnection(conn net.Conn, refcount int) *TCPConnection {
@@ -177,6 +179,7 @@ func (t *TransportTCP) readConnection(conn *TCPConnection, laddr string, raddr s
 
 	// Create stream parser context
 	par := t.parser.NewSIPStream()
+	fast := t.newTCPFast(conn, par, handler) // Herald patch: nil without a TCPFast hook (herald_tcpfast.go)
 
 	for {
 		num, err := conn.Read(buf)
@@ -211,35 +214,48 @@ func (t *TransportTCP) readConnection(conn *TCPConnection, laddr string, raddr s
 			data = filtered
 		}
 
-		// Check is keep alive
-		datalen := len(data)
-		// RFC 5626 section 3.5.1 puts a keep alive between messages. A read is
-		// whatever TCP chose to deliver, so a CRLF ending a line of a message can
-		// arrive alone; only an idle parser can be between messages.
-		if datalen <= 4 && par.state == stateStartLine && par.Buffer().Len() == 0 {
-			// One or 2 CRLF
-			// https://datatracker.ietf.org/doc/html/rfc5626#section-3.5.1
-			if len(bytes.Trim(data, "\r\n")) == 0 {
-				t.log.Debug("Keep alive CRLF received")
-				if datalen == 4 {
-					// 2 CRLF is ping
-					if _, err := conn.Write(data[:2]); err != nil {
-						t.log.Error("Failed to pong keep alive", "error", err)
-						return
-					}
-				}
-				continue
-			}
-		}
-
-		// TODO fallback to parseFull if message size limit is set
-
-		// t.log.Debug().Str("raddr", raddr).Str("data", string(data)).Msg("new message")
-		if err := t.parseStream(par, data, raddr, handler); err != nil {
-			// A framing error leaves no message boundary to resync on, so close the connection.
+		// Herald patch: the keep-alive check and the parse are readStep's (below, as they were),
+		// which onRead (herald_tcpfast.go) runs, after framing whole messages for a TCPFast hook.
+		if err := t.onRead(fast, par, conn, data, raddr, handler); err != nil {
 			return
 		}
 	}
+}
+
+// readStep handles one read after the read filter: the keep-alive check and the parse. Herald
+// patch: upstream's code moved out of readConnection's loop as it was (its continue is return nil,
+// its return is return err), so that onRead's framer runs the same code and tests can drive it
+// without a socket.
+func (t *TransportTCP) readStep(par *ParserStream, conn *TCPConnection, data []byte, raddr string, handler MessageHandler) error {
+	// Check is keep alive
+	datalen := len(data)
+	// RFC 5626 section 3.5.1 puts a keep alive between messages. A read is
+	// whatever TCP chose to deliver, so a CRLF ending a line of a message can
+	// arrive alone; only an idle parser can be between messages.
+	if datalen <= 4 && par.state == stateStartLine && par.Buffer().Len() == 0 {
+		// One or 2 CRLF
+		// https://datatracker.ietf.org/doc/html/rfc5626#section-3.5.1
+		if len(bytes.Trim(data, "\r\n")) == 0 {
+			t.log.Debug("Keep alive CRLF received")
+			if datalen == 4 {
+				// 2 CRLF is ping
+				if _, err := conn.Write(data[:2]); err != nil {
+					t.log.Error("Failed to pong keep alive", "error", err)
+					return err
+				}
+			}
+			return nil
+		}
+	}
+
+	// TODO fallback to parseFull if message size limit is set
+
+	// t.log.Debug().Str("raddr", raddr).Str("data", string(data)).Msg("new message")
+	if err := t.parseStream(par, data, raddr, handler); err != nil {
+		// A framing error leaves no message boundary to resync on, so close the connection.
+		return err
+	}
+	return nil
 }
 
 func (t *TransportTCP) parseStream(par *ParserStream, data []byte, src string, handler MessageHandler) error {
