@@ -18,9 +18,10 @@ type live struct {
 	nextHop          string // host:port
 	nextHopTransport string // udp, tcp or tls
 	nextHopPinned    bool
-	fastNextHost     []byte // nextHop's host and port for the fast path, when it is over UDP
+	fastNextHost     []byte // nextHop's host and port for the fast path, when it is over UDP or TCP
 	fastNextPort     int
 	fastNextHopOK    bool
+	fastNextTCP      bool // over TCP
 }
 
 // Reloadable are the Options a running Server takes on Reload (SIGHUP): who may start calls, how
@@ -42,10 +43,10 @@ func newLive(r Reloadable) *live {
 	}
 	l := &live{trusted: r.Trusted, maxCalls: r.MaxCalls, nextHop: r.NextHop, nextHopTransport: r.NextHopTransport,
 		nextHopPinned: r.NextHopPinned}
-	if strings.EqualFold(r.NextHopTransport, "udp") {
+	if tcp := strings.EqualFold(r.NextHopTransport, "tcp"); tcp || strings.EqualFold(r.NextHopTransport, "udp") {
 		if host, port, err := net.SplitHostPort(r.NextHop); err == nil {
 			if p, err := strconv.Atoi(port); err == nil && p > 0 && p < 65536 {
-				l.fastNextHost, l.fastNextPort, l.fastNextHopOK = []byte(host), p, true
+				l.fastNextHost, l.fastNextPort, l.fastNextHopOK, l.fastNextTCP = []byte(host), p, true, tcp
 			}
 		}
 	}

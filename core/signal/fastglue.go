@@ -2,7 +2,6 @@ package signal
 
 import (
 	"context"
-	"errors"
 	"net"
 	"net/netip"
 	"time"
@@ -27,8 +26,9 @@ func newFastPath(s *Server) *sipfast.Engine {
 	h := &fastHost{s}
 	st := &s.Stats
 	cfg := sipfast.Config{
-		ViaHost: s.opts.Host, ViaPort: func() int { return s.portFor(tpUDP) }, RecordRoute: s.opts.RecordRoute,
-		T1: s.opts.T1, T2: s.opts.T2, TimerC: s.opts.TimerC, MaxRequest: s.opts.UDPMaxRequest, Clock: s.opts.Clock,
+		ViaHost: s.opts.Host, ViaPort: func() int { return s.portFor(tpUDP) }, TCPPort: func() int { return s.portFor(tpTCP) },
+		RecordRoute: s.opts.RecordRoute,
+		T1:          s.opts.T1, T2: s.opts.T2, TimerC: s.opts.TimerC, MaxRequest: s.opts.UDPMaxRequest, Clock: s.opts.Clock,
 		Log: s.log, Trace: s.opts.Trace, Stats: &st.Fast, Stray2xx: s.calls.Stripped.Bytes,
 		Counters: sipfast.Counters{
 			Invites: &st.Invites, Forwarded: &st.Forwarded, Rejected503: &st.Rejected503, BadRequests: &st.BadRequests,
@@ -90,6 +90,16 @@ func (s *Server) addFastConn(pc net.PacketConn, sock UDPSocket) *fconn {
 	return c
 }
 
+// tcpFast is the TCP transport's hook (sip.TCPFast): each whole message read from a TCP connection
+// goes to the engine first; what it leaves, sipgo parses.
+func (s *Server) tcpFast(msg []byte, from netip.AddrPort) bool {
+	took := s.fast.Take(msg, from, s.tcp)
+	if took && s.opts.WireTrace != nil { // the rest goes to sipgo, whose tracer sees it
+		s.opts.WireTrace("recv", "TCP", from.String(), msg)
+	}
+	return took
+}
+
 // fastHost is the Server as the engine asks it (sipfast.Host).
 type fastHost struct{ s *Server }
 
@@ -104,9 +114,9 @@ func (h *fastHost) General(callID string) bool { return h.s.adm.lookup(callID).c
 func (h *fastHost) Recovered(r any) bool       { return h.s.recovered(r) }
 func (h *fastHost) Reject(data []byte) []byte  { return sipmsg.EarlyReject(data) }
 
-func (h *fastHost) NextHop() ([]byte, int, bool) {
-	l := h.s.live.Load() // the configured next hop, when it is over UDP (Server.Reload)
-	return l.fastNextHost, l.fastNextPort, l.fastNextHopOK
+func (h *fastHost) NextHop(tcp bool) ([]byte, int, bool) {
+	l := h.s.live.Load() // the configured next hop, when it is over UDP or TCP (Server.Reload)
+	return l.fastNextHost, l.fastNextPort, l.fastNextHopOK && l.fastNextTCP == tcp
 }
 
 // Plain is the plain-call rule: call.Decide, the general path's rule, on the same parties.
@@ -128,18 +138,7 @@ func (h *fastHost) Release(callID string, tx *sipfast.Tx) {
 	h.s.adm.release(callID, admitted{fast: tx})
 }
 
-// Normalize is a response as sipgo reads and prints it, nil when sipgo cannot read it.
-func (h *fastHost) Normalize(data []byte) []byte {
-	msg, err := sip.NewParser(sip.WithHeadersParsers(sipmsg.HeaderParsers())).ParseSIP(data)
-	if err != nil {
-		return nil
-	}
-	res, ok := msg.(*sip.Response)
-	if !ok || sipmsg.Unparsed(res) != "" {
-		return nil
-	}
-	return []byte(res.String())
-}
+func (h *fastHost) Normalize(data []byte) []byte { return sipmsg.Normalize(data) }
 
 // Own hands a PRACK on a call's own early dialog (its To tag is Herald's, callsip.Call.OwnDialog)
 // to that call, which answers it through the engine (callsip.Call.PrackOn, fastAnswer); any other
@@ -160,25 +159,17 @@ type fastAnswer struct {
 }
 
 func (a fastAnswer) Answer(code int, reason string, hdrs ...sip.Header) {
-	extra := ""
-	for _, h := range hdrs {
-		extra += h.Name() + ": " + h.Value() + "\r\n"
-	}
-	a.e.AnswerOwn(a.tx, code, reason, extra)
+	a.e.AnswerOwn(a.tx, code, reason, sipmsg.HeaderLines(hdrs...))
 }
 
 // Late2xx hands the late 2xx to the general path's ACK-and-BYE (rare; off the read loop).
 func (h *fastHost) Late2xx(fwd, res []byte) {
 	s := h.s
-	p := sip.NewParser(sip.WithHeadersParsers(sipmsg.HeaderParsers()))
-	inv, err1 := p.ParseSIP(fwd)
-	rs, err2 := p.ParseSIP(res)
-	req, ok1 := inv.(*sip.Request)
-	resp, ok2 := rs.(*sip.Response)
-	if err1 != nil || err2 != nil || !ok1 || !ok2 {
-		s.log.Warn("fast path: late 2xx after CANCEL not parsed", "error", errors.Join(err1, err2))
+	req, resp, err := sipmsg.ParseExchange(fwd, res)
+	if err != nil || req.Via() == nil {
+		s.log.Warn("fast path: late 2xx after CANCEL not parsed", "error", err)
 		return
 	}
-	req.SetTransport("UDP")
+	req.SetTransport(req.Via().Transport) // the INVITE's: UDP or TCP (its top Via is Herald's)
 	s.goSafe(func() { s.ackAndBye(req, resp) })
 }

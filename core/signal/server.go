@@ -32,7 +32,8 @@ type Server struct {
 	ua   *sipgo.UserAgent
 	srv  *sipgo.Server
 	cli  *sipgo.Client
-	fast *sipfast.Engine // nil when Options.DisableFastPath (fastglue.go)
+	fast *sipfast.Engine   // nil when Options.DisableFastPath (fastglue.go)
+	tcp  *sipmsg.TCPStream // the engine's TCP, nil with it
 
 	adm     *admission // the calls in progress on both paths (admit.go)
 	handoff handoff    // the lookups of INVITEs the fast path hands to the general path (parties.go)
@@ -94,8 +95,12 @@ func New(opts Options, deps Deps) (*Server, error) {
 	s.port.Store(int32(opts.Port))
 	s.live.Store(newLive(Reloadable{Trusted: opts.Trusted, MaxCalls: opts.MaxCalls, NextHop: opts.NextHop,
 		NextHopTransport: opts.NextHopTransport, NextHopPinned: opts.NextHopPinned}))
+	var tcpFast []sip.TransportLayerOption
 	if !opts.DisableFastPath {
 		s.fast = newFastPath(s)
+		s.tcp = &sipmsg.TCPStream{Trace: opts.WireTrace}
+		s.fast.AddConn(s.tcp, false)
+		tcpFast = append(tcpFast, sip.WithTransportLayerTCPFast(s.tcpFast))
 	}
 
 	ua, err := sipgo.NewUA(append([]sipgo.UserAgentOption{
@@ -106,7 +111,7 @@ func New(opts Options, deps Deps) (*Server, error) {
 			sip.WithTransactionLayerLogger(s.log),
 			sip.WithTransactionLayerUnhandledResponseHandler(s.onUnhandledResponse),
 		),
-		sipgo.WithUserAgentTransportLayerOptions(append([]sip.TransportLayerOption{sip.WithTransportLayerLogger(s.log)}, testTransport...)...),
+		sipgo.WithUserAgentTransportLayerOptions(append(append([]sip.TransportLayerOption{sip.WithTransportLayerLogger(s.log)}, tcpFast...), testTransport...)...),
 		sipgo.WithUserAgenTLSConfig(tlsconf.SIPDial(opts.TLSClient)),
 	}, testUA...)...)
 	if err != nil {
@@ -116,6 +121,9 @@ func New(opts Options, deps Deps) (*Server, error) {
 		return nil, fmt.Errorf("signal: %w", err)
 	}
 	s.ua = ua
+	if s.tcp != nil {
+		s.tcp.Layer = ua.TransportLayer()
+	}
 	if s.srv, err = sipgo.NewServer(ua, sipgo.WithServerLogger(s.log)); err != nil {
 		return nil, fmt.Errorf("signal: %w", err)
 	}

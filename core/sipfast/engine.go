@@ -72,7 +72,11 @@ type Tx struct {
 	own bool
 	// host: the INVITE of a call the host runs (hostinvite.go): a client transaction only, whose
 	// responses go to lv.sink
-	host  bool
+	host bool
+	// tcp: the transaction came in and goes on over TCP (Stream): nothing is retransmitted on a
+	// timer (RFC 3261 §17.1.1.2, §17.1.2.2, §17.2.1: Timers A, E and G are for unreliable
+	// transports only)
+	tcp   bool
 	ended bool // the call was counted done
 	// compacted: the transaction is in Engine.ret (retained.go) and in no table or wheel any more
 	compacted bool
@@ -118,9 +122,21 @@ type txLive struct {
 func (tx *Tx) retain() { tx.lv = nil }
 
 // Conn is a UDP socket the host serves: the engine answers and forwards from the socket a
-// datagram came in on.
+// datagram came in on. A Stream is the host's TCP transport as one Conn.
 type Conn interface {
 	Send(b []byte, to netip.AddrPort) error
+}
+
+// Stream is the host's SIP over TCP (RFC 3261 §18) as the engine sends on it: Send writes a whole
+// message on the connection open to or from the address, and fails when there is none. The engine
+// takes a message read from a TCP connection (Engine.Take with the Stream as the Conn, from the
+// peer's address) when its top Via says TCP, answers it over the connection it came on (§18.2.2),
+// and forwards it only over TCP, to a next hop named ;transport=tcp that Connected reports a
+// connection to: opening one is the general path's (sipgo's), whose connections the Stream shares,
+// so the first request toward a new next hop goes that way and the next ones take the fast path.
+type Stream interface {
+	Conn
+	Connected(to netip.AddrPort) bool
 }
 
 // Datagram is a datagram the engine sends (queued under its lock, sent once it is released).
@@ -154,8 +170,10 @@ type Host interface {
 	// reliable provisional responses (RFC 3262), or the host sheds its cards under overload (every
 	// copy of the INVITE must get the same answer).
 	Plain(callID, caller, callee []byte, reliable1xx bool) bool
-	// NextHop is where an INVITE without a Route goes, when that is over UDP (ok false otherwise).
-	NextHop() (host []byte, port int, ok bool)
+	// NextHop is where an INVITE without a Route goes, when that is over UDP (tcp false) or TCP
+	// (tcp true); ok is false when it is over the other transport, TLS, or a name to resolve by
+	// NAPTR/SRV.
+	NextHop(tcp bool) (host []byte, port int, ok bool)
 	// Draining reports whether new calls are refused (503 with Retry-After).
 	Draining() bool
 	// MaxCalls is the limit of calls in progress on both paths.
@@ -197,10 +215,11 @@ type Counters struct {
 
 // Config configures an Engine.
 type Config struct {
-	// ViaHost is the host the engine puts in its Via and Record-Route; ViaPort the UDP port, read
-	// per request (the host may learn it after the engine is built).
+	// ViaHost is the host the engine puts in its Via and Record-Route; ViaPort the UDP port and
+	// TCPPort the TCP one, read per request (the host may learn them after the engine is built).
 	ViaHost string
 	ViaPort func() int
+	TCPPort func() int
 	// RecordRoute keeps the proxy in the path of the dialogs it forwards (RFC 3261 §16.6 step 4).
 	RecordRoute bool
 	// T1, T2 and TimerC are RFC 3261's (§17.1.1.1, §16.6 step 11): defaults 500 ms, 8·T1, 180 s.
@@ -302,7 +321,8 @@ type Engine struct {
 
 	dns *hostCache
 
-	conns atomic.Pointer[[]Conn]
+	conns  atomic.Pointer[[]Conn]
+	stream atomic.Pointer[streamRef] // the host's TCP (AddConn with a Stream), nil without one
 
 	mu     sync.Mutex
 	inv    map[string]*Tx // INVITE transactions by upstream branch
@@ -352,6 +372,9 @@ func New(cfg Config, host Host) *Engine {
 	}
 	if cfg.ViaPort == nil {
 		cfg.ViaPort = func() int { return 0 }
+	}
+	if cfg.TCPPort == nil {
+		cfg.TCPPort = func() int { return 0 }
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = wheel.NewMono()
@@ -421,11 +444,12 @@ func (f *Engine) trace(format string, args ...any) {
 	}
 }
 
-// target is the UDP destination a URI names: its IP literal, or its name's cached address when it
-// has an explicit port (RFC 3263 §4.2: A/AAAA only). ok is false for another transport, a name
-// without a port (NAPTR/SRV) or one not cached yet: the general path sends those.
-func (f *Engine) target(u sipURI) (netip.AddrPort, bool) {
-	if len(u.transport) > 0 && !equalFold(u.transport, "udp") {
+// target is the UDP (tcp false) or TCP destination a URI names: its IP literal, or its name's
+// cached address when it has an explicit port (RFC 3263 §4.2: A/AAAA only). ok is false for another
+// transport (TCP needs ;transport=tcp: without it a URI names UDP, §4.1), a name without a port
+// (NAPTR/SRV) or one not cached yet: the general path sends those.
+func (f *Engine) target(u sipURI, tcp bool) (netip.AddrPort, bool) {
+	if tcp && !equalFold(u.transport, "tcp") || !tcp && len(u.transport) > 0 && !equalFold(u.transport, "udp") {
 		return netip.AddrPort{}, false
 	}
 	port := u.port
@@ -450,9 +474,16 @@ func (f *Engine) target(u sipURI) (netip.AddrPort, bool) {
 
 func (f *Engine) now() int64 { return f.clock.Now() }
 
+// streamRef holds the host's Stream (an atomic.Pointer needs a concrete type).
+type streamRef struct{ s Stream }
+
 // AddConn registers a socket the host serves (the first one sends the 2xx relayed without a
-// transaction); ipv6Only says its names resolve to IPv6 addresses.
+// transaction); ipv6Only says its names resolve to IPv6 addresses. A Stream is the host's TCP: one
+// at most, never chosen by connToward.
 func (f *Engine) AddConn(c Conn, ipv6Only bool) {
+	if s, ok := c.(Stream); ok {
+		f.stream.Store(&streamRef{s})
+	}
 	if ipv6Only {
 		f.dns.mu.Lock()
 		f.dns.v6 = true
@@ -486,15 +517,32 @@ type Reacher interface {
 	Reaches(ip netip.Addr) bool
 }
 
-// connToward is the first socket that reaches ip, nil when none does: what Herald originates
-// (Originate) and what it relays by a Via alone (relayStateless) leaves from it.
+// connToward is the first UDP socket that reaches ip, nil when none does: what Herald originates
+// (Originate) and what it relays by a UDP Via alone (relayStateless) leaves from it.
 func (f *Engine) connToward(ip netip.Addr) Conn {
 	for _, c := range f.Conns() {
+		if _, tcp := c.(Stream); tcp {
+			continue
+		}
 		if r, ok := c.(Reacher); !ok || r.Reaches(ip) {
 			return c
 		}
 	}
 	return nil
+}
+
+// streamTo is the host's Stream when it has a connection to dst, nil otherwise.
+func (f *Engine) streamTo(dst netip.AddrPort) Stream {
+	if r := f.stream.Load(); r != nil && r.s.Connected(dst) {
+		return r.s
+	}
+	return nil
+}
+
+// isStream reports whether c is the host's TCP.
+func isStream(c Conn) bool {
+	_, ok := c.(Stream)
+	return ok
 }
 
 // Take offers the engine a datagram read from c's socket from src; data is the caller's until
@@ -600,6 +648,9 @@ func tagOf(v []byte) []byte {
 func (f *Engine) handle(m *fmsg, src netip.AddrPort, c Conn) Reason {
 	if !m.isReq {
 		return f.onResponse(m)
+	}
+	if m.viaTCP != isStream(c) {
+		return ReasonTransport // a Via naming another transport than the request came over
 	}
 	switch m.method {
 	case mINVITE:

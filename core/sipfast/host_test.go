@@ -18,13 +18,14 @@ import (
 // steps before calling Tick.
 
 // fakeHost is a Host: Herald is selfHost:5060, everyone is trusted unless untrusted, a call is plain
-// unless its callee is in cards, the next hop is next (UDP).
+// unless its callee is in cards, the next hop is next (UDP, or TCP when nextTCP).
 type fakeHost struct {
 	mu        sync.Mutex
 	selfHost  string
 	untrusted netip.Addr
 	cards     map[string]bool // callee Request-URIs with a card: not plain
 	next      netip.AddrPort
+	nextTCP   bool
 	draining  bool
 	maxCalls  int
 	calls     map[string]*Tx // admitted on the engine
@@ -53,8 +54,8 @@ func (h *fakeHost) Trusted(ip netip.Addr) bool { return ip != h.untrusted }
 func (h *fakeHost) Plain(_, _, callee []byte, _ bool) bool {
 	return !h.cards[string(callee)]
 }
-func (h *fakeHost) NextHop() ([]byte, int, bool) {
-	return []byte(h.next.Addr().String()), int(h.next.Port()), h.next.IsValid()
+func (h *fakeHost) NextHop(tcp bool) ([]byte, int, bool) {
+	return []byte(h.next.Addr().String()), int(h.next.Port()), h.next.IsValid() && tcp == h.nextTCP
 }
 func (h *fakeHost) Draining() bool { return h.draining }
 func (h *fakeHost) MaxCalls() int  { return h.maxCalls }
@@ -157,6 +158,8 @@ type harness struct {
 	st             *Stats
 	ctr            Counters
 	caller, callee netip.AddrPort
+	// conn is what the peers' messages come in on: c, or a Stream over it (tcp_test.go)
+	conn Conn
 	// what each peer got last, by the start line's first word ("INVITE", "CANCEL", "SIP/2.0", ...)
 	last map[string][]byte
 }
@@ -179,6 +182,7 @@ func newHarness(t *testing.T, edit func(*Config)) *harness {
 	}
 	x.e = New(cfg, x.h)
 	x.e.AddConn(x.c, false)
+	x.conn = x.c
 	t.Cleanup(x.e.Close)
 	return x
 }
@@ -224,7 +228,7 @@ func (x *harness) lines(ds []Datagram) []string {
 // in offers msg from addr and returns the reason and what the engine sent for it.
 func (x *harness) in(from netip.AddrPort, msg []byte) (Reason, []string) {
 	before := x.verdicts()
-	x.e.Take(msg, from, x.c)
+	x.e.Take(msg, from, x.conn)
 	after := x.verdicts()
 	r := Reason(255)
 	for i := range numReasons {

@@ -224,6 +224,7 @@ type fmsg struct {
 	viaEnd  int  // end of the top Via's value (a comma or the end of the first Via line's value)
 	rport   span // the top Via's bare ";rport" (empty when it has none or has a value)
 	proxyRq bool // Proxy-Require present
+	viaTCP  bool // the top Via's transport is TCP (else UDP)
 	locked  bool // Engine.mu is held while handling this message (released by Take after a panic)
 }
 
@@ -232,7 +233,7 @@ func (m *fmsg) scan(buf []byte) bool {
 	m.buf = buf
 	m.n, m.more = 0, m.more[:0]
 	m.mf = -1
-	m.toTag, m.proxyRq = false, false
+	m.toTag, m.proxyRq, m.viaTCP = false, false, false
 	m.branch, m.rport = span{}, span{}
 	for i := range m.at {
 		m.at[i] = -1
@@ -418,12 +419,24 @@ func (m *fmsg) scanCSeq() bool {
 	return true
 }
 
-// scanTopVia reads the first value of the first Via line: SIP/2.0/UDP sent-by, its branch and a bare
-// rport. Only UDP: the fast path serves UDP on both sides.
+// viaPrefix is the length of "SIP/2.0/UDP " and of "SIP/2.0/TCP ".
+const viaPrefix = len("SIP/2.0/UDP ")
+
+// scanTopVia reads the first value of the first Via line: SIP/2.0/UDP or SIP/2.0/TCP sent-by, its
+// branch and a bare rport. The fast path serves a request over the transport its top Via names, and
+// forwards it over the same one (a request whose Via does not name the transport it came over is
+// the general path's: Engine.handle).
 func (m *fmsg) scanTopVia() bool {
 	h := *m.h(int(m.at[hVia]))
 	v := h.val.of(m.buf)
-	if bytes.IndexByte(v, '"') >= 0 || !hasPrefixFold(v, "sip/2.0/udp ") {
+	if bytes.IndexByte(v, '"') >= 0 {
+		return false
+	}
+	switch {
+	case hasPrefixFold(v, "sip/2.0/udp "):
+	case hasPrefixFold(v, "sip/2.0/tcp "):
+		m.viaTCP = true
+	default:
 		return false
 	}
 	end := len(v)
@@ -434,14 +447,14 @@ func (m *fmsg) scanTopVia() bool {
 	top := v[:end]
 	// No blanks after the transport's: sipgo keeps them in the sent-by's port (and then drops the
 	// parameters) and in parameter names and values.
-	if bytes.ContainsAny(top[len("sip/2.0/udp "):], " \t") {
+	if bytes.ContainsAny(top[viaPrefix:], " \t") {
 		return false
 	}
 	semi := bytes.IndexByte(top, ';')
 	if semi < 0 {
 		return false // no branch
 	}
-	sb := h.val.a + len("sip/2.0/udp ")
+	sb := h.val.a + viaPrefix
 	m.sentBy = span{sb, h.val.a + semi}
 	if _, _, ok := hostPort(m.sentBy.of(m.buf)); !ok {
 		return false

@@ -252,8 +252,12 @@ func fastScanDisagreement(m *fmsg, data []byte) error {
 		return fmt.Errorf("top Via branch: sipgo %q, scanner %q", branch, m.branch.of(data))
 	}
 	// Case-insensitive, as ABNF literals are (RFC 3261 §25, RFC 5234 §2.3).
-	if !strings.EqualFold(via.ProtocolName, "SIP") || via.ProtocolVersion != "2.0" || !strings.EqualFold(via.Transport, "UDP") {
-		return fmt.Errorf("top Via protocol: sipgo %s/%s/%s", via.ProtocolName, via.ProtocolVersion, via.Transport)
+	want := "UDP"
+	if m.viaTCP {
+		want = "TCP"
+	}
+	if !strings.EqualFold(via.ProtocolName, "SIP") || via.ProtocolVersion != "2.0" || !strings.EqualFold(via.Transport, want) {
+		return fmt.Errorf("top Via protocol: sipgo %s/%s/%s, scanner %s", via.ProtocolName, via.ProtocolVersion, via.Transport, want)
 	}
 	if host, port, ok := fsSplitSentBy(m.sentBy.of(data)); !ok || host != via.Host || port != via.Port {
 		return fmt.Errorf("top Via sent-by: sipgo %q %d, scanner %q", via.Host, via.Port, m.sentBy.of(data))
@@ -496,9 +500,7 @@ func TestFastScanRejects(t *testing.T) {
 		{name: "branch not a token", data: fsInv(repl("Via", "Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK/1"))},
 		{name: "branch cookie in another case", data: fsInv(repl("Via", "Via: SIP/2.0/UDP 192.0.2.10:5060;branch=Z9HG4BK1"))},
 		{name: "quoted string in top Via", data: fsInv(repl("Via", `Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK1;x="a"`))},
-		{name: "TCP top Via", data: fsInv(repl("Via", "Via: SIP/2.0/TCP 192.0.2.10:5060;branch=z9hG4bK1"))},
 		{name: "TLS top Via", data: fsInv(repl("Via", "Via: SIP/2.0/TLS 192.0.2.10:5061;branch=z9hG4bK1"))},
-		{name: "TCP top Via before UDP", data: fsInv(repl("Via", "Via: SIP/2.0/TCP 192.0.2.10;branch=z9hG4bK1, SIP/2.0/UDP 192.0.2.9;branch=z9hG4bK2"))},
 		{name: "SIP/3.0 Via", data: fsInv(repl("Via", "Via: SIP/3.0/UDP 192.0.2.10:5060;branch=z9hG4bK1"))},
 		{name: "sips: Request-URI", data: []byte(strings.Replace(inv, "INVITE sip:", "INVITE sips:", 1))},
 		{name: "empty tel: Request-URI", data: []byte(strings.Replace(inv, "INVITE sip:+12125552222@192.0.2.20:5060;user=phone", "INVITE tel:", 1))},
@@ -626,6 +628,7 @@ func TestFastScanAccepts(t *testing.T) {
 		callID string
 		routes []string
 		body   int
+		tcp    bool
 	}
 	for _, tc := range []struct {
 		name string
@@ -670,6 +673,14 @@ func TestFastScanAccepts(t *testing.T) {
 			"From: <sip:alice@192.0.2.10>;tag=a1", "Call-ID: c1@192.0.2.10", "CSeq: 2 PRACK", "RAck: 776656 1 INVITE"}, ""),
 			want{isReq: true, method: mPRACK, branch: "z9hG4bKpr1", sentBy: "192.0.2.10:5060", toTag: true, mf: 70, cseq: 2,
 				cseqM: mPRACK, callID: "c1@192.0.2.10"}},
+		{"TCP top Via (RFC 3261 §18.3)", fsInv(func(h []string) []string {
+			return withHdr(h, "Via", "Via: SIP/2.0/TCP 192.0.2.10:5060;branch=z9hG4bK1")
+		}), want{isReq: true, method: mINVITE, branch: "z9hG4bK1", sentBy: "192.0.2.10:5060", mf: 70, cseq: 1, cseqM: mINVITE,
+			callID: "3848276298220188511@192.0.2.10", routes: []string{"sip:192.0.2.1:5060;lr"}, body: len(fastSDP), tcp: true}},
+		{"TCP top Via before UDP, lower case", fsInv(func(h []string) []string {
+			return withHdr(h, "Via", "Via: sip/2.0/tcp 192.0.2.10;branch=z9hG4bK1, SIP/2.0/UDP 192.0.2.9;branch=z9hG4bK2")
+		}), want{isReq: true, method: mINVITE, branch: "z9hG4bK1", sentBy: "192.0.2.10", mf: 70, cseq: 1, cseqM: mINVITE,
+			callID: "3848276298220188511@192.0.2.10", routes: []string{"sip:192.0.2.1:5060;lr"}, body: len(fastSDP), tcp: true}},
 		{"blanks around colons, tab in CSeq", sipMsg("SIP/2.0 486 Busy Here", []string{
 			"Via :  SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKsp  ", "To\t:\t<sip:bob@192.0.2.20>;tag=1", "From: <sip:a@h>",
 			"Call-ID:nospace", "CSeq: 3\tINVITE"}, ""),
@@ -684,7 +695,7 @@ func TestFastScanAccepts(t *testing.T) {
 			m.eachRoute(func(uri []byte) bool { routes = append(routes, string(uri)); return true })
 			got := want{isReq: m.isReq, method: m.method, status: m.status, branch: string(m.branch.of(tc.data)),
 				sentBy: string(m.sentBy.of(tc.data)), rport: !m.rport.empty(), toTag: m.toTag, mf: m.mf, cseq: m.cseq,
-				cseqM: m.cseqM, callID: string(m.value(hCallID)), routes: routes, body: len(tc.data) - m.body}
+				cseqM: m.cseqM, callID: string(m.value(hCallID)), routes: routes, body: len(tc.data) - m.body, tcp: m.viaTCP}
 			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
 				t.Errorf("got  %+v\nwant %+v", got, tc.want)
 			}

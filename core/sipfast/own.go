@@ -39,7 +39,7 @@ func (f *Engine) onOwn(m *fmsg, src netip.AddrPort, c Conn) Reason {
 	// What every answer copies from the request (RFC 3261 §8.2.6.2), made now from the scan: the
 	// answer may be given on a goroutine with a small stack, where a second scan would grow it.
 	hdrs := appendAnswerHeaders(make([]byte, 0, len(m.buf)/2), m, src, false, 200, "")
-	tx := &Tx{id: f.nextID.Add(1), branch: string(m.txKey(nil)), up: src, conn: c, rkey: rk, own: true,
+	tx := &Tx{id: f.nextID.Add(1), branch: string(m.txKey(nil)), up: src, conn: c, rkey: rk, own: true, tcp: m.viaTCP,
 		lv: &txLive{fwd: hdrs}}
 	tx.lv.t[tNoAnswer] = f.now() + 64*f.t1
 	f.nonInv[tx.branch] = tx
@@ -124,7 +124,7 @@ func (f *Engine) startClient(req []byte, dst netip.AddrPort, max int, tx *Tx) *T
 	tx.id, tx.conn = f.nextID.Add(1), c
 	b := make([]byte, 0, len(req)+96)
 	b = append(b, req[:eol+2]...)
-	b = f.appendVia(b, f.branchOf(tx.id))
+	b = f.appendVia(b, f.branchOf(tx.id), false)
 	b = append(b, req[eol+2:]...)
 	if len(b) > maxDatagram || max > 0 && len(b) > max {
 		return nil

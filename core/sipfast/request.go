@@ -52,7 +52,7 @@ func (f *Engine) onInvite(m *fmsg, src netip.AddrPort, c Conn) Reason {
 	}
 	r, ok := f.routeOf(m, true)
 	if !ok {
-		return f.fallback(ReasonRoute)
+		return f.fallback(r.fallback())
 	}
 	callID := string(m.value(hCallID))
 	maxCalls := h.MaxCalls()
@@ -68,7 +68,7 @@ func (f *Engine) onInvite(m *fmsg, src netip.AddrPort, c Conn) Reason {
 	// an INVITE that may not fit once forwarded (forwardGrowth) is built first, to be measured.
 	id := f.nextID.Add(1)
 	var fwd []byte
-	if len(m.buf)+f.forwardGrowth() > f.cfg.MaxRequest {
+	if !m.viaTCP && len(m.buf)+f.forwardGrowth() > f.cfg.MaxRequest {
 		if fwd = f.forwardRequest(m, src, r, f.branchOf(id), f.cfg.RecordRoute); len(fwd) > f.cfg.MaxRequest {
 			return f.fallback(ReasonSize)
 		}
@@ -80,7 +80,7 @@ func (f *Engine) onInvite(m *fmsg, src netip.AddrPort, c Conn) Reason {
 		fwd = f.forwardRequest(m, src, r, f.branchOf(id), f.cfg.RecordRoute)
 	}
 	tx := &Tx{id: id, invite: true, branch: string(m.txKey(nil)), callID: callID, cseq: m.cseq, up: src, conn: c,
-		rkey: rk, lv: &txLive{down: r.dst, born: f.now(), fwd: fwd}}
+		rkey: rk, tcp: m.viaTCP, lv: &txLive{down: r.dst, born: f.now(), fwd: fwd}}
 	if h.Draining() {
 		// A drain (Server.Drain): the previous hop tries another instance.
 		add(f.ctr.Invites)
@@ -124,7 +124,9 @@ func (f *Engine) onInvite(m *fmsg, src netip.AddrPort, c Conn) Reason {
 	f.out[tx.id] = tx
 	now := f.now()
 	tx.lv.ivRetrans = f.t1
-	tx.lv.t[tRetransmit] = now + f.t1
+	if !tx.tcp {
+		tx.lv.t[tRetransmit] = now + f.t1 // Timer A: UDP only (RFC 3261 §17.1.1.2)
+	}
 	tx.lv.t[tNoAnswer] = now + 64*f.t1
 	tx.lv.t[tTrying] = now + int64(timer100)
 	tx.lv.t[tTimerC] = now + int64(f.cfg.TimerC) // RFC 3261 §16.6 step 11: from the forwarding on
@@ -271,8 +273,10 @@ func (f *Engine) finalUp(tx *Tx, code int, res []byte) {
 		tx.state = fsCompleted
 		tx.last = res
 		tx.lv.ivFinal = f.t1
-		tx.lv.t[tFinal] = now + f.t1 // Timer G
-		tx.end = now + 64*f.t1       // Timer H (and D downstream)
+		if !tx.tcp {
+			tx.lv.t[tFinal] = now + f.t1 // Timer G: UDP only (RFC 3261 §17.2.1)
+		}
+		tx.end = now + 64*f.t1 // Timer H (and D downstream)
 	}
 	f.relink(tx)
 	f.endCall(tx)
@@ -369,7 +373,7 @@ func (f *Engine) onAck(m *fmsg, src netip.AddrPort, c Conn) Reason {
 	}
 	r, ok := f.routeOf(m, false)
 	if !ok {
-		return ReasonRoute
+		return r.fallback()
 	}
 	if m.mf <= 1 {
 		return ReasonHopLimit // dropped, as the general path does
@@ -450,7 +454,9 @@ func (f *Engine) cancelDown(tx *Tx, q []Datagram) []Datagram {
 // sendCancel sends Herald's CANCEL downstream and starts its retransmissions. Under f.mu.
 func (f *Engine) sendCancel(tx *Tx, now int64, q []Datagram) []Datagram {
 	tx.lv.ivCancel = f.t1
-	tx.lv.t[tCancel] = now + f.t1
+	if !tx.tcp {
+		tx.lv.t[tCancel] = now + f.t1 // Timer E of the CANCEL: UDP only (RFC 3261 §17.1.2.2)
+	}
 	f.relink(tx)
 	return append(q, Datagram{tx.conn, tx.lv.cncl, tx.lv.down})
 }
@@ -551,12 +557,12 @@ func (f *Engine) onInDialog(m *fmsg, src netip.AddrPort, c Conn) Reason {
 		return ReasonGeneralCall // the general path's dialog, whose controller may have ended
 	}
 	if !ok {
-		return ReasonRoute
+		return r.fallback()
 	}
 	tx := &Tx{id: f.nextID.Add(1), branch: string(m.txKey(nil)), up: src, conn: c,
-		rkey: rk, lv: &txLive{down: r.dst}}
+		rkey: rk, tcp: m.viaTCP, lv: &txLive{down: r.dst}}
 	tx.lv.fwd = f.forwardRequest(m, src, r, f.branchOf(tx.id), false)
-	if len(tx.lv.fwd) > f.cfg.MaxRequest {
+	if !tx.tcp && len(tx.lv.fwd) > f.cfg.MaxRequest {
 		return ReasonSize
 	}
 	f.lock(m)
@@ -576,7 +582,9 @@ func (f *Engine) onInDialog(m *fmsg, src netip.AddrPort, c Conn) Reason {
 	f.out[tx.id] = tx
 	now := f.now()
 	tx.lv.ivRetrans = f.t1
-	tx.lv.t[tRetransmit] = now + f.t1
+	if !tx.tcp {
+		tx.lv.t[tRetransmit] = now + f.t1 // Timer E: UDP only (RFC 3261 §17.1.2.2)
+	}
 	tx.lv.t[tNoAnswer] = now + 64*f.t1
 	f.relink(tx)
 	fwd := tx.lv.fwd

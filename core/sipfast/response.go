@@ -208,7 +208,16 @@ func (f *Engine) stateless(m *fmsg) (Datagram, bool) {
 	if !ok {
 		return Datagram{}, false
 	}
-	c := f.connToward(dst.Addr())
+	var c Conn
+	if n.viaTCP {
+		// Over the connection the request came on, if it is still open (RFC 3261 §18.2.2);
+		// opening one to the sent-by is the general path's.
+		if s := f.streamTo(dst); s != nil {
+			c = s
+		}
+	} else {
+		c = f.connToward(dst.Addr())
+	}
 	if c == nil {
 		return Datagram{}, false
 	}
@@ -219,7 +228,7 @@ func (f *Engine) stateless(m *fmsg) (Datagram, bool) {
 func viaTarget(m *fmsg) (netip.AddrPort, bool) {
 	h := m.h(int(m.at[hVia]))
 	top := m.buf[h.val.a:m.viaEnd]
-	top = top[len("SIP/2.0/UDP "):]
+	top = top[viaPrefix:]
 	semi := bytes.IndexByte(top, ';')
 	if semi < 0 {
 		return netip.AddrPort{}, false

@@ -413,7 +413,7 @@ func (f *Engine) retTag(txKey []byte) string {
 	return hex.EncodeToString(t[:])
 }
 
-// viaKeyIs reports whether the first Via value of the response res is SIP/2.0/UDP with the sent-by
+// viaKeyIs reports whether the first Via value of the response res is SIP/2.0/UDP (or TCP) with the sent-by
 // and the (first) branch parameter of key (fmsg.txKey: branch, a blank, sent-by). Neither a branch
 // (a token) nor a sent-by (scanTopVia) holds a ';', so res names one key at most: a non-INVITE's
 // record whose final response names the transaction's own key (RFC 3261 §8.2.6.2: a response
@@ -437,10 +437,10 @@ func viaKeyIs(res, key []byte) bool {
 		if c := bytes.IndexByte(v, ','); c >= 0 {
 			v = v[:c]
 		}
-		if !hasPrefixFold(v, "sip/2.0/udp ") {
+		if !hasPrefixFold(v, "sip/2.0/udp ") && !hasPrefixFold(v, "sip/2.0/tcp ") {
 			return false
 		}
-		v = v[len("sip/2.0/udp "):]
+		v = v[viaPrefix:]
 		if !bytes.HasPrefix(v, sentBy) || len(v) == len(sentBy) || v[len(sentBy)] != ';' {
 			return false
 		}

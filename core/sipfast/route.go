@@ -15,12 +15,32 @@ type route struct {
 	pop     int
 	dst     netip.AddrPort
 	general bool // a popped Route of Herald's names the general path's dialog (route.go dialogParam)
+	// noConn: the next hop is a TCP one Herald has no connection to (ok is false)
+	noConn bool
+}
+
+// fallback is the reason a request whose route is not ok (routeOf) goes to the general path.
+func (r route) fallback() Reason {
+	if r.noConn {
+		return ReasonNoConnection
+	}
+	return ReasonRoute
 }
 
 // routeOf pops Herald's own Routes and picks the next hop: the next Route, else (INVITE) the
-// configured next hop or (in-dialog) the Request-URI. ok is false when that is not a UDP IP literal,
-// or the request is addressed to Herald itself with nothing onward.
-func (f *Engine) routeOf(m *fmsg, invite bool) (route, bool) {
+// configured next hop or (in-dialog) the Request-URI. ok is false when that is not an IP literal
+// over the request's transport (m.viaTCP: UDP or TCP), a TCP next hop Herald has no connection to
+// (r.noConn), or the request is addressed to Herald itself with nothing onward.
+func (f *Engine) routeOf(m *fmsg, invite bool) (r route, ok bool) {
+	r, ok = f.nextHop(m, invite)
+	if ok && m.viaTCP && f.streamTo(r.dst) == nil {
+		r.noConn, ok = true, false
+	}
+	return r, ok
+}
+
+// nextHop is routeOf without the connection test.
+func (f *Engine) nextHop(m *fmsg, invite bool) (route, bool) {
 	var r route
 	var next []byte
 	ok := true
@@ -49,16 +69,20 @@ func (f *Engine) routeOf(m *fmsg, invite bool) (route, bool) {
 		if !good || !u.lr {
 			return r, false // strict routing or another scheme: the general path
 		}
-		dst, good := f.target(u)
+		dst, good := f.target(u, m.viaTCP)
 		r.dst = dst
 		return r, good
 	}
 	if invite {
-		host, port, over := f.host.NextHop() // the configured next hop, when it is over UDP
+		host, port, over := f.host.NextHop(m.viaTCP) // the configured next hop, over this transport
 		if !over {
 			return r, false
 		}
-		dst, good := f.target(sipURI{host: host, port: port})
+		u := sipURI{host: host, port: port}
+		if m.viaTCP {
+			u.transport = []byte("tcp")
+		}
+		dst, good := f.target(u, m.viaTCP)
 		r.dst = dst
 		return r, good
 	}
@@ -66,7 +90,7 @@ func (f *Engine) routeOf(m *fmsg, invite bool) (route, bool) {
 	if !good || f.isSelf(u) {
 		return r, false
 	}
-	dst, good := f.target(u)
+	dst, good := f.target(u, m.viaTCP)
 	r.dst = dst
 	return r, good
 }
@@ -150,11 +174,18 @@ func (f *Engine) forwardRequest(m *fmsg, src netip.AddrPort, r route, branch []b
 	buf := m.buf
 	b := make([]byte, 0, len(buf)+160)
 	b = append(b, buf[m.start.a:m.start.b]...)
-	b = f.appendVia(b, branch)
+	b = f.appendVia(b, branch, m.viaTCP)
 	if recordRoute {
+		// Both sides of the request are over one transport, so one Record-Route does (RFC 5658
+		// §3.2 asks for two only where the transports differ); over TCP it names TCP (§19.1.1).
 		b = append(b, "Record-Route: <sip:"...)
-		b = appendHostPort(b, f.cfg.ViaHost, f.cfg.ViaPort())
-		b = append(b, ";lr>\r\n"...)
+		if m.viaTCP {
+			b = appendHostPort(b, f.cfg.ViaHost, f.cfg.TCPPort())
+			b = append(b, ";transport=tcp;lr>\r\n"...)
+		} else {
+			b = appendHostPort(b, f.cfg.ViaHost, f.cfg.ViaPort())
+			b = append(b, ";lr>\r\n"...)
+		}
 	}
 	pop := r.pop
 	firstVia := true
@@ -197,7 +228,7 @@ func (f *Engine) forwardRequest(m *fmsg, src netip.AddrPort, r route, branch []b
 // may get (an address with a zone included), and a Max-Forwards written with a space the request
 // may have left out. Route entries popped only shorten it. TestForwardGrowthBounds proves it.
 func (f *Engine) forwardGrowth() int {
-	return 2*len(f.cfg.ViaHost) + len(BranchPrefix) + 256
+	return 2*len(f.cfg.ViaHost) + len(BranchPrefix) + len(";transport=tcp") + 256
 }
 
 // appendViaLine copies the first Via line, with received and rport filled in when the top value
@@ -215,9 +246,15 @@ func appendViaLine(b []byte, m *fmsg, h *hline, src netip.AddrPort) []byte {
 	return append(b, m.buf[m.viaEnd:h.line.b]...)
 }
 
-func (f *Engine) appendVia(b, branch []byte) []byte {
-	b = append(b, "Via: SIP/2.0/UDP "...)
-	b = appendHostPort(b, f.cfg.ViaHost, f.cfg.ViaPort())
+// appendVia appends Herald's Via with branch: over TCP (tcp) its TCP port, else its UDP one.
+func (f *Engine) appendVia(b, branch []byte, tcp bool) []byte {
+	if tcp {
+		b = append(b, "Via: SIP/2.0/TCP "...)
+		b = appendHostPort(b, f.cfg.ViaHost, f.cfg.TCPPort())
+	} else {
+		b = append(b, "Via: SIP/2.0/UDP "...)
+		b = appendHostPort(b, f.cfg.ViaHost, f.cfg.ViaPort())
+	}
 	b = append(b, ";branch="...)
 	b = append(b, branch...)
 	return append(b, '\r', '\n')

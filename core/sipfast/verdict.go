@@ -51,12 +51,14 @@ const (
 	ReasonMaxForwards   // Max-Forwards 1 or less: the general path answers 483
 	ReasonProxyRequire  // Proxy-Require: the general path answers 420
 	ReasonUntrusted     // the peer is not trusted: the general path answers 403
-	ReasonRoute         // the next hop is not a UDP IP literal (TCP, TLS, DNS, strict routing, ...)
+	ReasonRoute         // the next hop is not an IP literal over the request's transport (TLS, DNS, strict routing, ...)
 	ReasonNotPlain      // call.Decide's plan has a card or a ringback
 	ReasonAdmission     // admission: the Call-ID is the general path's, or max_calls (482/503 there)
 	ReasonSize          // too big for UDP once forwarded (RFC 3261 §18.1.1: TCP)
 	ReasonGeneralCall   // a BYE or INFO of a call the general path carries
 	ReasonNoTransaction // an ACK or CANCEL matching no fast transaction (sipgo's may wait for it)
+	ReasonTransport     // the top Via names another transport than the request came over
+	ReasonNoConnection  // over TCP, to a next hop Herald has no connection to yet (the general path opens it)
 	numReasons
 )
 
@@ -76,6 +78,7 @@ var reasonInfo = [numReasons]struct {
 	ReasonRoute: {VerdictGeneral, "route"}, ReasonNotPlain: {VerdictGeneral, "not_plain"},
 	ReasonAdmission: {VerdictGeneral, "admission"}, ReasonSize: {VerdictGeneral, "size"},
 	ReasonGeneralCall: {VerdictGeneral, "general_call"}, ReasonNoTransaction: {VerdictGeneral, "no_transaction"},
+	ReasonTransport: {VerdictGeneral, "transport"}, ReasonNoConnection: {VerdictGeneral, "no_connection"},
 }
 
 // Verdict is the verdict r belongs to.
@@ -119,6 +122,8 @@ type VerdictSnapshot struct {
 	Size          uint64 `json:"size" metric:"herald_sip_fast_path_datagrams_total{verdict=general,reason=size},counter"`
 	GeneralCall   uint64 `json:"general_call" metric:"herald_sip_fast_path_datagrams_total{verdict=general,reason=general_call},counter"`
 	NoTransaction uint64 `json:"no_transaction" metric:"herald_sip_fast_path_datagrams_total{verdict=general,reason=no_transaction},counter"`
+	Transport     uint64 `json:"transport" metric:"herald_sip_fast_path_datagrams_total{verdict=general,reason=transport},counter"`
+	NoConnection  uint64 `json:"no_connection" metric:"herald_sip_fast_path_datagrams_total{verdict=general,reason=no_connection},counter"`
 }
 
 func (f *Stats) verdictSnapshot() VerdictSnapshot {
@@ -147,6 +152,8 @@ func (f *Stats) verdictSnapshot() VerdictSnapshot {
 		Size:          v[ReasonSize].Load(),
 		GeneralCall:   v[ReasonGeneralCall].Load(),
 		NoTransaction: v[ReasonNoTransaction].Load(),
+		Transport:     v[ReasonTransport].Load(),
+		NoConnection:  v[ReasonNoConnection].Load(),
 	}
 }
 
