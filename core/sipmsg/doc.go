@@ -14,5 +14,6 @@
 //     no URI headers in the Request-URI, SIP/2.0 only: 505 otherwise).
 //
 // The fast path (core/sipfast) reads datagrams with its own scanner and takes none of this; it asks
-// the general path's EarlyReject through its host.
+// the general path's EarlyReject (and Normalize) through its host, and sends over TCP on sipgo's
+// connections through TCPStream (stream.go).
 package sipmsg
