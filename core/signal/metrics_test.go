@@ -39,7 +39,7 @@ herald_sip_calls_active 7
 # TYPE herald_sip_cards_total counter
 herald_sip_cards_total{card="callee"} 1
 herald_sip_cards_total{card="caller"} 2
-# HELP herald_sip_fast_path_calls_total Plain UDP calls proxied on the fast path.
+# HELP herald_sip_fast_path_calls_total Plain calls (UDP or TCP) proxied on the fast path.
 # TYPE herald_sip_fast_path_calls_total counter
 herald_sip_fast_path_calls_total 8
 # HELP herald_sip_fast_path_fallbacks_total New INVITEs the fast path left to the general path.

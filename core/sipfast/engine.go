@@ -263,7 +263,9 @@ type Stats struct {
 	// Stray is the responses to an engine branch that matched no transaction (a 2xx is relayed
 	// statelessly, anything else dropped).
 	Stray atomic.Uint64
-	// SendErrors is the datagrams the socket refused.
+	// SendErrors is the messages that could not be sent: a UDP socket refused them, or no TCP
+	// connection to the peer was open any more (a response is not sent on a new connection to the
+	// Via's sent-by, RFC 3261 §18.2.2, as the general path would).
 	SendErrors atomic.Uint64
 	// Unreadable is the responses naming an engine branch that neither the scanner nor the general
 	// path's parser could read (left to the general path, which drops them).
@@ -303,7 +305,8 @@ func fire[T any](h *atomic.Pointer[func(T)], v T) {
 	}
 }
 
-// Engine is the fast path's SIP engine: a transaction-stateful proxy for plain calls over UDP.
+// Engine is the fast path's SIP engine: a transaction-stateful proxy for plain calls over UDP or
+// TCP (Stream).
 type Engine struct {
 	cfg   Config
 	host  Host

@@ -26,6 +26,7 @@ type fakeHost struct {
 	cards     map[string]bool // callee Request-URIs with a card: not plain
 	next      netip.AddrPort
 	nextTCP   bool
+	nextBoth  bool // next is reached over UDP and TCP
 	draining  bool
 	maxCalls  int
 	calls     map[string]*Tx // admitted on the engine
@@ -55,7 +56,7 @@ func (h *fakeHost) Plain(_, _, callee []byte, _ bool) bool {
 	return !h.cards[string(callee)]
 }
 func (h *fakeHost) NextHop(tcp bool) ([]byte, int, bool) {
-	return []byte(h.next.Addr().String()), int(h.next.Port()), h.next.IsValid() && tcp == h.nextTCP
+	return []byte(h.next.Addr().String()), int(h.next.Port()), h.next.IsValid() && (tcp == h.nextTCP || h.nextBoth)
 }
 func (h *fakeHost) Draining() bool { return h.draining }
 func (h *fakeHost) MaxCalls() int  { return h.maxCalls }

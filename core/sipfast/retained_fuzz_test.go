@@ -26,7 +26,10 @@ func FuzzEngineCalls(f *testing.F) {
 		if len(ops) > 400 {
 			return
 		}
-		x := newHarness(t, nil)
+		// Calls 0 and 1 are over UDP, 2 and 3 over TCP (the callee's connection drops and comes back
+		// with the clock's op).
+		x, stream := newTCPHarness(t)
+		x.h.nextBoth = true
 		x.e.ret.mask = 3
 		for c := range 4 {
 			x.h.own[fmt.Sprintf("c%d@fuzz", c)] = fmt.Sprintf("h%d", c) // Herald's own early dialog (own.go)
@@ -49,6 +52,13 @@ func FuzzEngineCalls(f *testing.F) {
 			from := x.caller
 			if side[1] {
 				from = x.callee
+			}
+			x.conn = x.c
+			if c >= 2 {
+				x.conn = stream
+				if side[0] {
+					msg = tcp(msg)
+				}
 			}
 			if mangleNext >= 0 && len(msg) > 0 {
 				msg = bytes.Clone(msg)
@@ -100,7 +110,13 @@ func FuzzEngineCalls(f *testing.F) {
 			case 7:
 				send(callerSide, request("CANCEL", fmt.Sprintf("z9hG4bKi%d.%d", c, inviteBr[c]), callID(c), "<sip:dave@home1.net>", 1), c)
 			case 8:
-				now += time.Duration(arg()) * testT1 / 4
+				a := arg()
+				if a&0x80 != 0 {
+					stream.mu.Lock()
+					stream.open[x.callee] = !stream.open[x.callee]
+					stream.mu.Unlock()
+				}
+				now += time.Duration(a&0x7f) * testT1 / 4
 				x.at(now)
 			case 9:
 				mangleNext = arg()

@@ -160,14 +160,14 @@ func (f *Stats) verdictSnapshot() VerdictSnapshot {
 // Snapshot is the engine's counters as the proxy's /varz and /metrics show them (core/stats reads
 // the tags).
 type Snapshot struct {
-	Calls           uint64 `json:"calls" metric:"herald_sip_fast_path_calls_total,counter" help:"Plain UDP calls proxied on the fast path."`
+	Calls           uint64 `json:"calls" metric:"herald_sip_fast_path_calls_total,counter" help:"Plain calls (UDP or TCP) proxied on the fast path."`
 	Fallbacks       uint64 `json:"fallbacks" metric:"herald_sip_fast_path_fallbacks_total,counter" help:"New INVITEs the fast path left to the general path."`
 	InDialog        uint64 `json:"in_dialog" metric:"herald_sip_fast_path_in_dialog_total,counter" help:"ACKs for 2xx, BYEs and INFOs forwarded on the fast path."`
 	Retransmissions uint64 `json:"retransmissions" metric:"herald_sip_fast_path_retransmissions_total,counter" help:"Requests and responses the fast path sent again (RFC 3261 Timers A, E, G)."`
 	Absorbed        uint64 `json:"absorbed" metric:"herald_sip_fast_path_absorbed_total,counter" help:"Retransmissions the fast path answered without forwarding."`
 	Timeouts        uint64 `json:"timeouts" metric:"herald_sip_fast_path_timeouts_total,counter" help:"Fast-path transactions ended by Timer B, F or C."`
 	Stray           uint64 `json:"stray" metric:"herald_sip_fast_path_stray_total,counter" help:"Responses to a fast-path branch with no transaction."`
-	SendErrors      uint64 `json:"send_errors" metric:"herald_sip_fast_path_send_errors_total,counter" help:"Datagrams the fast path's socket refused."`
+	SendErrors      uint64 `json:"send_errors" metric:"herald_sip_fast_path_send_errors_total,counter" help:"Messages the fast path could not send (a UDP socket refused it, or no TCP connection to the peer was open)."`
 	Unreadable      uint64 `json:"unreadable" metric:"herald_sip_fast_path_unreadable_total,counter" help:"Responses to a fast-path branch that could not be read."`
 	DNSLookups      uint64 `json:"dns_lookups" metric:"herald_sip_fast_path_dns_lookups_total,counter" help:"Background A/AAAA lookups of Route and next-hop names."`
 	DNSFailures     uint64 `json:"dns_failures" metric:"herald_sip_fast_path_dns_failures_total,counter" help:"Background name lookups that failed."`
