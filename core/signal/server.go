@@ -98,7 +98,7 @@ func New(opts Options, deps Deps) (*Server, error) {
 	var tcpFast []sip.TransportLayerOption
 	if !opts.DisableFastPath {
 		s.fast = newFastPath(s)
-		s.tcp = &sipmsg.TCPStream{Trace: opts.WireTrace}
+		s.tcp = &sipmsg.TCPStream{Trace: opts.WireTrace, Reconnects: &s.Stats.Fast.Reconnects, ReconnectFailed: &s.Stats.Fast.ReconnectFailed, Recovered: s.recovered}
 		s.fast.AddConn(s.tcp, false)
 		tcpFast = append(tcpFast, sip.WithTransportLayerTCPFast(s.tcpFast))
 	}

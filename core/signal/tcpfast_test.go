@@ -237,5 +237,54 @@ func TestTCPFastPath(t *testing.T) {
 		t.Fatalf("call 5: callee got %q, Via %q", b.start, b.all("Via"))
 	}
 	callee.write(t, fpReply(t, b, 200, "OK", "", false, "", ""))
+
+	// Call 6: the caller's connection closes after its INVITE; the responses go on a new connection
+	// to its Via's address (RFC 3261 §18.2.2: received, and the sent-by port, where it listens), one
+	// connection for both, on which the caller then sends its ACK and BYE.
+	lc, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lc.Close()
+	gone, err := net.Dial("tcp", r.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c6 := &tcpCall{caller: &tcpPeer{conn: gone}, callID: fmt.Sprintf("tcp6-%016x@127.0.0.1", rand.Uint64()), tag: "f6"}
+	inv6 := strings.Replace(string(c6.invite()), "Via: SIP/2.0/TCP "+gone.LocalAddr().String()+";", "Via: SIP/2.0/TCP "+lc.Addr().String()+";", 1)
+	fpWriteTCP(t, gone, []byte(inv6))
+	fwd = callee.read(t, "call 6: INVITE")
+	_ = gone.Close()
+	time.Sleep(20 * time.Millisecond) // Herald reads the close and drops the connection from its pool
+	callee.write(t, fpReply(t, fwd, 180, "Ringing", "d", false, "<"+calleeContact+">", ""))
+	_ = lc.(*net.TCPListener).SetDeadline(time.Now().Add(fpWait))
+	back, err := lc.Accept()
+	if err != nil {
+		t.Fatalf("call 6: no new connection for the 180: %v", err)
+	}
+	defer back.Close()
+	caller6 := &tcpPeer{conn: back, br: bufio.NewReader(back)}
+	if m := caller6.read(t, "call 6: 180"); m.start != "SIP/2.0 180 Ringing" {
+		t.Fatalf("call 6: caller got %q", m.start)
+	}
+	callee.write(t, fpReply(t, fwd, 200, "OK", "d", false, "<"+calleeContact+">", ""))
+	ok6 := caller6.read(t, "call 6: 200")
+	if ok6.start != "SIP/2.0 200 OK" {
+		t.Fatalf("call 6: caller got %q", ok6.start)
+	}
+	c6.caller = caller6
+	caller6.write(t, c6.inDialog("ACK", 1, ok6, t))
+	caller6.write(t, c6.inDialog("BYE", 2, ok6, t))
+	if a, b := callee.read(t, "call 6: ACK"), callee.read(t, "call 6: BYE"); !strings.HasPrefix(a.start, "ACK ") || !strings.HasPrefix(b.start, "BYE ") {
+		t.Fatalf("call 6: callee got %q, %q", a.start, b.start)
+	} else {
+		callee.write(t, fpReply(t, b, 200, "OK", "", false, "", ""))
+	}
+	if m := caller6.read(t, "call 6: 200 to BYE"); m.start != "SIP/2.0 200 OK" {
+		t.Fatalf("call 6: caller got %q", m.start)
+	}
+	if n, f := fs.Reconnects.Load(), fs.ReconnectFailed.Load(); n != 2 || f != 0 {
+		t.Errorf("reconnects: %d sent, %d failed; want 2 sent (the 180 and the 200 on one new connection)", n, f)
+	}
 	r.quiet(t)
 }

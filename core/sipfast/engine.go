@@ -277,6 +277,10 @@ type Stats struct {
 	// Overload is the requests answered 503 because the engine held its limit of transactions
 	// (MaxTxFactor × MaxCalls).
 	Overload atomic.Uint64
+	// Reconnects is the responses sent over TCP on a new connection because their request's had
+	// closed (RFC 3261 §18.2.2; the host's Stream counts them); ReconnectFailed those that could not
+	// be (no usable Via address, the connection failed, or too many being opened at once).
+	Reconnects, ReconnectFailed atomic.Uint64
 	// OwnUnanswered is the requests on Herald's own early dialog (own.go) the host did not answer
 	// within 64·T1: the engine answered them 500.
 	OwnUnanswered atomic.Uint64

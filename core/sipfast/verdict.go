@@ -176,6 +176,8 @@ type Snapshot struct {
 	Originated      uint64 `json:"originated" metric:"herald_sip_fast_path_originated_total,counter" help:"Requests Herald originated on the fast path (the UPDATE of its own early dialog)."`
 	HostInvites     uint64 `json:"host_invites" metric:"herald_sip_fast_path_host_invites_total,counter" help:"INVITEs of calls with cards forwarded on the fast path's client transactions."`
 	OwnUnanswered   uint64 `json:"own_unanswered" metric:"herald_sip_fast_path_own_unanswered_total,counter" help:"Requests on Herald's own early dialog its call did not answer within 64*T1 (answered 500)."`
+	Reconnects      uint64 `json:"tcp_reconnects" metric:"herald_sip_fast_path_tcp_reconnects_total{result=sent},counter" help:"Responses sent over TCP on a new connection to the Via's address because their request's had closed (RFC 3261 18.2.2), by result."`
+	ReconnectFailed uint64 `json:"tcp_reconnect_failed" metric:"herald_sip_fast_path_tcp_reconnects_total{result=failed},counter"`
 	Transactions    int    `json:"transactions" metric:"herald_sip_fast_path_transactions,gauge" help:"Transactions the fast path holds."`
 	// Verdicts: every datagram offered to the fast path, by verdict and reason (verdict.go).
 	Verdicts VerdictSnapshot `json:"verdicts"`
@@ -188,6 +190,6 @@ func (f *Stats) Snapshot(transactions int) Snapshot {
 		Retransmissions: f.Retransmissions.Load(), Absorbed: f.Absorbed.Load(), Timeouts: f.Timeouts.Load(),
 		Stray: f.Stray.Load(), SendErrors: f.SendErrors.Load(), Unreadable: f.Unreadable.Load(),
 		DNSLookups: f.DNSLookups.Load(), DNSFailures: f.DNSFailures.Load(), DNSFull: f.DNSFull.Load(),
-		Overload: f.Overload.Load(), OwnUnanswered: f.OwnUnanswered.Load(), Originated: f.Originated.Load(), HostInvites: f.HostInvites.Load(), Transactions: transactions, Verdicts: f.verdictSnapshot(),
+		Overload: f.Overload.Load(), OwnUnanswered: f.OwnUnanswered.Load(), Reconnects: f.Reconnects.Load(), ReconnectFailed: f.ReconnectFailed.Load(), Originated: f.Originated.Load(), HostInvites: f.HostInvites.Load(), Transactions: transactions, Verdicts: f.verdictSnapshot(),
 	}
 }

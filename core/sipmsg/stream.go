@@ -1,8 +1,13 @@
 package sipmsg
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"net/netip"
+	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/emiago/sipgo/sip"
 )
@@ -18,10 +23,28 @@ type TCPStream struct {
 	Layer *sip.TransportLayer
 	// Trace, when set, gets each message sent (Options.WireTrace).
 	Trace func(dir, transport, peer string, msg []byte)
+	// Reconnects and ReconnectFailed count the responses sent, or not, on a new connection
+	// (reconnect); nil: not counted.
+	Reconnects, ReconnectFailed *atomic.Uint64
+	// Recovered is told of a panic on a reconnect's goroutine (core/safe); nil: it is only recovered.
+	Recovered func(r any) bool
+
+	dialing atomic.Int32 // reconnects in flight
 }
+
+// MaxReconnects bounds the reconnects in flight at once; a response beyond it is not sent (counted
+// as failed, and a send error of the fast path's).
+const MaxReconnects = 64
+
+// reconnectTimeout bounds opening a new connection for a response (sipgo's, for the general path's
+// responses, is 10 s).
+const reconnectTimeout = 10 * time.Second
 
 // ErrNoConnection is a send over TCP to a peer Herald has no connection to (any more).
 var ErrNoConnection = errors.New("sipmsg: no TCP connection to the peer")
+
+// ErrReconnects is a response not sent because MaxReconnects were in flight.
+var ErrReconnects = errors.New("sipmsg: too many TCP connections being opened for responses")
 
 func (t *TCPStream) conn(to netip.AddrPort) *sip.TCPConnection {
 	if t.Layer != nil {
@@ -34,10 +57,15 @@ func (t *TCPStream) conn(to netip.AddrPort) *sip.TCPConnection {
 func (t *TCPStream) Connected(to netip.AddrPort) bool { return t.conn(to) != nil }
 
 // Send writes b whole on the connection to or from to, in one Write: Go serialises a socket's
-// writes, so sipgo's own messages on it do not interleave with it.
+// writes, so sipgo's own messages on it do not interleave with it. A response whose connection has
+// closed goes on a new one (reconnect); a request does not (the engine forwards only over an open
+// connection, and answers 503 when it closed meanwhile).
 func (t *TCPStream) Send(b []byte, to netip.AddrPort) error {
 	c := t.conn(to)
 	if c == nil {
+		if t.Layer != nil && bytes.HasPrefix(b, []byte("SIP/2.0 ")) {
+			return t.reconnect(b)
+		}
 		return ErrNoConnection
 	}
 	if t.Trace != nil {
@@ -45,6 +73,82 @@ func (t *TCPStream) Send(b []byte, to netip.AddrPort) error {
 	}
 	_, err := c.Write(b)
 	return err
+}
+
+// reconnect sends the response b on a new connection to its top Via's received address, else its
+// sent-by host, and the sent-by port (RFC 3261 §18.2.2: the request's connection has failed), or on
+// one already open there. The connection is opened on a goroutine of its own (reconnectTimeout at
+// most), so the reader that asked waits for nothing; it joins sipgo's pool, and what the peer sends
+// on it is read like any other. A Via whose host is a name is not resolved (counted as failed).
+func (t *TCPStream) reconnect(b []byte) error {
+	dst, ok := responseVia(b)
+	if !ok {
+		count(t.ReconnectFailed)
+		return ErrNoConnection
+	}
+	if t.dialing.Add(1) > MaxReconnects {
+		t.dialing.Add(-1)
+		count(t.ReconnectFailed)
+		return ErrReconnects
+	}
+	b = bytes.Clone(b)
+	go func() {
+		defer t.dialing.Add(-1)
+		defer func() {
+			if r := recover(); r != nil && t.Recovered != nil {
+				t.Recovered(r)
+			}
+		}()
+		ctx, cancel := context.WithTimeout(context.Background(), reconnectTimeout)
+		defer cancel()
+		c, err := t.Layer.DialTCP(ctx, dst)
+		if err == nil {
+			if t.Trace != nil {
+				t.Trace("send", "TCP", dst.String(), b)
+			}
+			_, err = c.Write(b)
+			_, _ = c.TryClose()
+		}
+		if err != nil {
+			count(t.ReconnectFailed)
+			return
+		}
+		count(t.Reconnects)
+	}()
+	return nil
+}
+
+// responseVia is where RFC 3261 §18.2.2 sends the response b when its request's connection is gone:
+// its top Via's received address (else its sent-by host, an IP literal) and sent-by port (5060 by
+// default); ok is false when b does not parse or the Via names a host by name.
+func responseVia(b []byte) (netip.AddrPort, bool) {
+	m, err := sip.NewParser(sip.WithHeadersParsers(HeaderParsers())).ParseSIP(b)
+	if err != nil {
+		return netip.AddrPort{}, false
+	}
+	via := m.Via()
+	if via == nil {
+		return netip.AddrPort{}, false
+	}
+	host := via.Host
+	if r, ok := via.Params.Get("received"); ok && r != "" {
+		host = r
+	}
+	ip, err := netip.ParseAddr(strings.Trim(host, "[]"))
+	port := via.Port
+	if port == 0 {
+		port = 5060
+	}
+	if err != nil || port < 0 || port > 65535 {
+		return netip.AddrPort{}, false
+	}
+	return netip.AddrPortFrom(ip.Unmap(), uint16(port)), true
+}
+
+func count(c *atomic.Uint64) {
+	if c != nil {
+		c.Add(1)
+	}
 }
 
 // Normalize is a response as sipgo reads and prints it, nil when sipgo cannot read it (or leaves a

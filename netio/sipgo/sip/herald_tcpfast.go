@@ -31,6 +31,8 @@ package sip
 
 import (
 	"bytes"
+	"context"
+	"fmt"
 	"net"
 	"net/netip"
 	"reflect"
@@ -426,4 +428,26 @@ func (p *ConnectionPool) lookupBytes(key []byte) Connection {
 	c := p.m[string(key)]
 	p.mu.RUnlock()
 	return c
+}
+
+// DialTCP opens a TCP connection to raddr through the TCP transport, as it opens one for a request:
+// in its pool, read by the transport (its messages go to the layer's handler, through the TCPFast
+// hook first). The caller holds one reference and releases it with TryClose once it wrote. Herald
+// patch: the fast path's TCP stream sends a response whose request's connection has closed on a new
+// connection to the Via's address (RFC 3261 §18.2.2), as the general path does.
+func (l *TransportLayer) DialTCP(ctx context.Context, raddr netip.AddrPort) (*TCPConnection, error) {
+	if l.tcp == nil || !raddr.IsValid() {
+		return nil, fmt.Errorf("sip: no TCP transport, or no address")
+	}
+	ip := raddr.Addr().Unmap()
+	c, err := l.tcp.CreateConnection(ctx, Addr{}, Addr{IP: ip.AsSlice(), Port: int(raddr.Port()), Zone: ip.Zone()}, l.handleMessage)
+	if err != nil {
+		return nil, err
+	}
+	tc, ok := c.(*TCPConnection)
+	if !ok {
+		c.TryClose()
+		return nil, fmt.Errorf("sip: TCP transport gave a %T", c)
+	}
+	return tc, nil
 }

@@ -4,6 +4,7 @@ package sip
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -864,4 +865,64 @@ func TestHeraldTCPFastFrameHeader(t *testing.T) {
 			t.Errorf("%q: %d, want %d", h, got, want)
 		}
 	}
+}
+
+// TestHeraldDialTCP: DialTCP opens a connection through the TCP transport that joins its pool
+// (TCPConnection finds it, and a second DialTCP reuses it) and is read like any other: a message
+// the peer sends on it goes through the TCPFast hook to the layer's handler.
+func TestHeraldDialTCP(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	offered := make(chan string, 1)
+	handled := make(chan Message, 1)
+	tpl := NewTransportLayer(net.DefaultResolver, NewParser(), nil, WithTransportLayerLogger(slog.New(slog.DiscardHandler)),
+		WithTransportLayerTCPFast(func(msg []byte, _ netip.AddrPort) bool { offered <- string(msg); return false }))
+	defer tpl.Close()
+	tpl.OnMessage(func(m Message) { handled <- m })
+	dst := ln.Addr().(*net.TCPAddr).AddrPort()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	c, err := tpl.DialTCP(ctx, dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := tpl.TCPConnection(dst); got != c {
+		t.Fatalf("TCPConnection(%v) = %p, want the dialled %p", dst, got, c)
+	}
+	c2, err := tpl.DialTCP(ctx, dst)
+	if err != nil || c2 != c {
+		t.Fatalf("second DialTCP: %p %v, want the same connection", c2, err)
+	}
+	_, _ = c2.TryClose()
+	_ = ln.(*net.TCPListener).SetDeadline(time.Now().Add(2 * time.Second))
+	peer, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	msg := "OPTIONS sip:h SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:1;branch=z9hG4bKd\r\nFrom: <sip:a@h>;tag=1\r\n" +
+		"To: <sip:h>\r\nCall-ID: d\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+	if _, err := peer.Write([]byte(msg)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case got := <-offered:
+		if got != msg {
+			t.Fatalf("offered %q", got)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("the hook was offered nothing read on the dialled connection")
+	}
+	select {
+	case m := <-handled:
+		if r, ok := m.(*Request); !ok || r.Method != OPTIONS {
+			t.Fatalf("handled %v", m)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("the handler got nothing")
+	}
+	_, _ = c.TryClose()
 }
