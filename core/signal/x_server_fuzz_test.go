@@ -1,11 +1,13 @@
 package signal
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -35,7 +37,9 @@ import (
 // request: INVITE, CANCEL, ACK, BYE, PRACK, UPDATE and responses, mutated. Placeholders tie a
 // sequence to live state ($H Herald, $C caller, $BRn a branch of this input, $ID this input's
 // Call-ID and tags, $HTAG and $RSEQ of Herald's own reliable 183, $VIA $FROM $TO $CALLID $CSEQ of
-// the request the next hop received last, $LEN the body's length).
+// the request the next hop received last, $N the next hop, $LEN the body's length). A next hop also
+// serves TCP: a request Herald forwards to it over TCP (a Route ;transport=tcp) is answered on that
+// connection, which from the second such call on carries the fast path over TCP.
 //
 // After every input: no panic was recovered on the SIP plane (safe.Count). After the seeds, and
 // every fuzzCheckEvery inputs when fuzzing: both servers go quiet, a valid call completes through
@@ -57,14 +61,19 @@ const fuzzMaxMessages = 12
 
 var errNoNet = errors.New("fuzz harness: no DNS and no connection off the machine")
 
-// fzPeer is a raw UDP socket (a caller, or a next hop) that keeps the last datagram it received.
+// fzPeer is a raw UDP socket (a caller, or a next hop) that keeps the last datagram it received; a
+// next hop also accepts TCP on its port and keeps the last message read from a connection, and the
+// connection (answers to it go back on it).
 type fzPeer struct {
 	conn *net.UDPConn
+	ln   net.Listener // next hops only
 	act  chan struct{}
 	mu   sync.Mutex
 	last []byte
 	from *net.UDPAddr
-	htag string // callers: the To tag and RSeq of Herald's own reliable 183
+	tcp  net.Conn     // the connection last came on, nil when it came over UDP
+	open atomic.Int64 // TCP connections open from Herald (each is two descriptors and two readers here)
+	htag string       // callers: the To tag and RSeq of Herald's own reliable 183
 	rseq string
 	n    atomic.Int64 // datagrams received
 	done chan struct{}
@@ -82,38 +91,116 @@ func newFzPeer(tb testing.TB, act chan struct{}) *fzPeer {
 		tb.Fatal(err)
 	}
 	p := &fzPeer{conn: c, act: act, done: make(chan struct{})}
-	go func() {
-		defer close(p.done)
-		buf := make([]byte, 64<<10)
-		for {
-			n, from, err := c.ReadFromUDP(buf)
-			if err != nil {
-				return
-			}
-			b := bytes.Clone(buf[:n])
-			p.mu.Lock()
-			p.last, p.from = b, from
-			if bytes.Contains(b, []byte("Contact: <sip:herald@")) && bytes.Contains(b, []byte("\r\nRSeq:")) {
-				if m := fzOwnTag.FindSubmatch(b); m != nil {
-					p.htag = string(m[1])
-				}
-				if m := fzRSeq.FindSubmatch(b); m != nil {
-					p.rseq = string(m[1])
-				}
-			}
-			p.mu.Unlock()
-			p.n.Add(1)
-			select {
-			case act <- struct{}{}:
-			default:
-			}
-		}
-	}()
+	go p.readUDP()
 	tb.Cleanup(func() {
 		_ = c.Close()
 		<-p.done
 	})
 	return p
+}
+
+// newFzNextHop is a peer that also serves TCP on its UDP port, as Herald's next hop does.
+func newFzNextHop(tb testing.TB, act chan struct{}) *fzPeer {
+	for range 20 {
+		p := newFzPeer(tb, act)
+		ln, err := net.Listen("tcp", p.addr())
+		if err != nil {
+			continue
+		}
+		p.ln = ln
+		var wg sync.WaitGroup
+		tb.Cleanup(func() { _ = ln.Close(); wg.Wait() })
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var conns []net.Conn
+			defer func() {
+				for _, c := range conns {
+					_ = c.Close()
+				}
+			}()
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				conns = append(conns, c)
+				p.open.Add(1)
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					defer p.open.Add(-1)
+					p.readTCP(c)
+					_ = c.Close()
+				}()
+			}
+		}()
+		return p
+	}
+	tb.Fatal("no free UDP+TCP port pair on 127.0.0.1")
+	return nil
+}
+
+// readTCP keeps each message read from c (framed by Content-Length, RFC 3261 §18.3) until c ends.
+func (p *fzPeer) readTCP(c net.Conn) {
+	br := bufio.NewReader(c)
+	for {
+		var head bytes.Buffer
+		cl := 0
+		for {
+			line, err := br.ReadString('\n')
+			if err != nil {
+				return
+			}
+			if line == "\r\n" && head.Len() == 0 {
+				continue
+			}
+			head.WriteString(line)
+			if line == "\r\n" {
+				break
+			}
+			if k, v, ok := strings.Cut(line, ":"); ok && (strings.EqualFold(strings.TrimSpace(k), "content-length") || strings.TrimSpace(k) == "l") {
+				cl, _ = strconv.Atoi(strings.TrimSpace(v))
+			}
+		}
+		body := make([]byte, max(cl, 0))
+		if _, err := io.ReadFull(br, body); err != nil {
+			return
+		}
+		p.keep(append(head.Bytes(), body...), nil, c)
+	}
+}
+
+func (p *fzPeer) readUDP() {
+	defer close(p.done)
+	buf := make([]byte, 64<<10)
+	for {
+		n, from, err := p.conn.ReadFromUDP(buf)
+		if err != nil {
+			return
+		}
+		p.keep(bytes.Clone(buf[:n]), from, nil)
+	}
+}
+
+// keep records b, received from from (UDP) or on tcp.
+func (p *fzPeer) keep(b []byte, from *net.UDPAddr, tcp net.Conn) {
+	p.mu.Lock()
+	p.last, p.from, p.tcp = b, from, tcp
+	if bytes.Contains(b, []byte("Contact: <sip:herald@")) && bytes.Contains(b, []byte("\r\nRSeq:")) {
+		if m := fzOwnTag.FindSubmatch(b); m != nil {
+			p.htag = string(m[1])
+		}
+		if m := fzRSeq.FindSubmatch(b); m != nil {
+			p.rseq = string(m[1])
+		}
+	}
+	p.mu.Unlock()
+	p.n.Add(1)
+	select {
+	case p.act <- struct{}{}:
+	default:
+	}
 }
 
 func (p *fzPeer) addr() string { return p.conn.LocalAddr().String() }
@@ -122,6 +209,13 @@ func (p *fzPeer) snapshot() (last []byte, from *net.UDPAddr, htag, rseq string) 
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.last, p.from, p.htag, p.rseq
+}
+
+// lastConn is the TCP connection the last message came on, nil when it came over UDP.
+func (p *fzPeer) lastConn() net.Conn {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.tcp
 }
 
 // serverWorld is what FuzzServer drives; built once per process.
@@ -155,7 +249,7 @@ func newServerWorld(tb testing.TB) *serverWorld {
 	noDNS := &net.Resolver{PreferGo: true, Dial: func(context.Context, string, string) (net.Conn, error) { return nil, errNoNet }}
 	defer func() { testUA, testTransport, testLookup = nil, nil, nil }()
 	for i := range w.srv {
-		w.next[i] = newFzPeer(tb, w.act)
+		w.next[i] = newFzNextHop(tb, w.act)
 		// Set before New reads them: no DNS, TCP and TLS only to loopback (UDP datagrams off the
 		// machine are dropped by the rig's tapConn).
 		testUA = []sipgo.UserAgentOption{sipgo.WithUserAgentDNSResolver(noDNS)}
@@ -225,7 +319,10 @@ func (w *serverWorld) check(t *testing.T) {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		g, fd := runtime.NumGoroutine(), fdCount()
-		if g <= w.baseG+8 && fd <= w.baseFD+4 {
+		// Herald keeps its TCP connections to a next hop open (sipgo's pool) for the next request:
+		// each is two descriptors here (both ends) and two readers.
+		conns := int(w.next[0].open.Load() + w.next[1].open.Load())
+		if g <= w.baseG+8+2*conns && fd <= w.baseFD+4+2*conns {
 			return
 		}
 		if time.Now().After(deadline) {
@@ -347,7 +444,7 @@ func (w *serverWorld) run(t *testing.T, data []byte) {
 		// Longer names first: the replacer tries them in this order at each position.
 		msg = []byte(strings.NewReplacer(
 			"$HTAG", htag, "$RSEQ", rseq, "$VIA", via, "$FROM", fromV, "$TO", toV, "$CALLID", callID, "$CSEQ", cseq,
-			"$BR", "z9hG4bKfz"+id+"x", "$ID", "fz"+id, "$H", r.addr, "$C", caller,
+			"$BR", "z9hG4bKfz"+id+"x", "$ID", "fz"+id, "$H", r.addr, "$N", w.next[srv].addr(), "$C", caller,
 		).Replace(string(msg)))
 		if _, body, ok := bytes.Cut(msg, []byte("\r\n\r\n")); ok {
 			msg = bytes.Replace(msg, []byte("$LEN"), []byte(strconv.Itoa(len(body))), 1)
@@ -384,7 +481,10 @@ func (w *serverWorld) run(t *testing.T, data []byte) {
 			_ = tcp.SetWriteDeadline(time.Now().Add(time.Second))
 			_, _ = tcp.Write(msg)
 		case 'n':
-			if from != nil {
+			if c := w.next[srv].lastConn(); c != nil {
+				_ = c.SetWriteDeadline(time.Now().Add(time.Second))
+				_, _ = c.Write(msg) // on the connection the request came on (RFC 3261 §18.2.2)
+			} else if from != nil {
 				_, _ = w.next[srv].conn.WriteToUDP(msg, from)
 			}
 		}
@@ -479,6 +579,19 @@ func serverSeeds() map[string]string {
 					m(ch, string(malformedRequest(c2, "CANCEL", tp, "$C", "$BR1", "fuzz$ID")))
 		}
 	}
+	// Both legs over TCP (RFC 3261 §18.3): the first call opens Herald's connection to the next hop
+	// on the general path, later ones take the fast path over it.
+	tcpRoute := "Route: <sip:$N;transport=tcp;lr>\r\n"
+	for _, name := range []string{"plain-tcp-next-answered", "plain-tcp-next-again"} {
+		seeds[name] = m('t', invite("TCP", dave, erin, tcpRoute)) + m('n', resp(180, "Ringing", "callee1", "")) +
+			m('n', resp(200, "OK", "callee1", sdp)) +
+			m('t', req("TCP", "ACK", "sip:callee@$N;transport=tcp", "2", 1, erinTagged, "Route: <sip:$H;transport=tcp;lr>\r\n")) +
+			m('t', req("TCP", "BYE", "sip:callee@$N;transport=tcp", "3", 2, erinTagged, "Route: <sip:$H;transport=tcp;lr>\r\n")) +
+			m('n', resp(200, "OK", "callee1", ""))
+	}
+	seeds["plain-tcp-next-cancelled"] = m('t', invite("TCP", dave, erin, tcpRoute)) + m('n', resp(180, "Ringing", "callee1", "")) +
+		m('t', req("TCP", "CANCEL", erin, "1", 1, erinTo, tcpRoute)) + m('n', resp(200, "OK", "callee1", "")) +
+		m('n', resp(487, "Request Terminated", "callee1", "")) + m('t', req("TCP", "ACK", erin, "1", 1, erinTagged, tcpRoute))
 	seeds["bad-responses"] = m('u', invite("UDP", alice, bob, "")) + m('n', strings.Replace(resp(180, "Ringing", "x", ""), "To: $TO;tag=x", "To: garbage<<", 1)) +
 		m('n', strings.Replace(resp(200, "OK", "x", sdp), "$VIA\r\n", "", 1)) + m('n', resp(503, "Service Unavailable", "x", ""))
 	return seeds
