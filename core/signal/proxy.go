@@ -246,11 +246,10 @@ func forwardCopy(req *sip.Request) *sip.Request {
 // arrives as a new *sip.Response), so it is changed and sent as it is rather than cloned. The
 // caller must not change res afterwards: the server transaction keeps it for retransmissions.
 func (s *Server) relayResponse(tx sip.ServerTransaction, req *sip.Request, res *sip.Response) {
-	out := res
-	out.RemoveHeader("Via")
-	out.SetDestination(req.Source())
-	out.SetTransport(req.Transport())
-	if err := tx.Respond(out); err != nil {
+	sipmsg.ForUpstream(res)
+	res.SetDestination(req.Source())
+	res.SetTransport(req.Transport())
+	if err := tx.Respond(res); err != nil {
 		s.log.Debug("relay response", "call_id", callIDOf(req), "status", res.StatusCode, "error", err)
 	}
 }

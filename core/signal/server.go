@@ -455,7 +455,7 @@ func (s *Server) onUnhandledResponse(res *sip.Response) {
 	// transport the next Via names (RFC 3261 §16.11, §18.2.2), not the one it came in on: with a caller
 	// card the INVITE leaves over TCP while the caller's leg is UDP, and a lost 200 OK could then never
 	// reach the caller.
-	res.RemoveHeader("Via")
+	sipmsg.ForUpstream(res)
 	s.calls.Stripped.Response(res) // a card call's: as its controller relayed the first (callsip.Stripped)
 	if next := res.Via(); next != nil && next.Transport != "" {
 		res.SetTransport(next.Transport)

@@ -2,9 +2,11 @@ package signal
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -285,6 +287,64 @@ func TestTCPFastPath(t *testing.T) {
 	}
 	if n, f := fs.Reconnects.Load(), fs.ReconnectFailed.Load(); n != 2 || f != 0 {
 		t.Errorf("reconnects: %d sent, %d failed; want 2 sent (the 180 and the 200 on one new connection)", n, f)
+	}
+	r.quiet(t)
+}
+
+// TestTCPCallerUDPCalleeNoContentLength: a caller over TCP, the next hop over UDP (the general path:
+// the fast path keeps one transport per call). The callee's responses carry no Content-Length, which
+// UDP allows (RFC 3261 §20.14); relayed over TCP they must (§18.3), or the caller's stack reads past
+// the message (a real baresip closed the connection, and the call failed). Each relayed response
+// has a Content-Length of its body's length.
+func TestTCPCallerUDPCalleeNoContentLength(t *testing.T) {
+	leakCheck(t)
+	st, _ := testStore(t)
+	callee := newFPPeer(t)
+	r := startHerald(t, st, callee.addr(), nil)
+	conn, err := net.Dial("tcp", r.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	caller := &tcpPeer{conn: conn, br: bufio.NewReader(conn)}
+	c := &tcpCall{caller: caller, callID: fmt.Sprintf("tcpudp-%016x@127.0.0.1", rand.Uint64()), tag: "fu"}
+	caller.write(t, c.invite())
+	fwd := parseFP(t, "INVITE", callee.next(t, "forwarded INVITE").data)
+	noCL := func(b []byte) []byte {
+		head, body, _ := strings.Cut(string(b), "\r\nContent-Length: ")
+		_, rest, _ := strings.Cut(body, "\r\n")
+		return []byte(head + "\r\n" + rest)
+	}
+	callee.send(t, r.addr, noCL(fpReply(t, fwd, 180, "Ringing", "d", false, "<sip:dave@"+callee.addr()+">", "")))
+	if m := caller.read(t, "180"); m.start != "SIP/2.0 180 Ringing" { // parseFP: Content-Length is the body's
+		if m.start != "SIP/2.0 100 Trying" || caller.read(t, "180").start != "SIP/2.0 180 Ringing" {
+			t.Fatalf("caller got %q", m.start)
+		}
+	}
+	ok := noCL(fpReply(t, fwd, 200, "OK", "d", false, "<sip:dave@"+callee.addr()+">", fpSDPAnswer))
+	if bytes.Contains(ok, []byte("Content-Length")) {
+		t.Fatal("the test's 200 has a Content-Length")
+	}
+	callee.send(t, r.addr, ok)
+	m := caller.read(t, "200")
+	if m.start != "SIP/2.0 200 OK" || string(m.body) != fpSDPAnswer {
+		t.Fatalf("caller got %q with a body of %d bytes", m.start, len(m.body))
+	}
+	caller.write(t, c.inDialog("ACK", 1, m, t))
+	caller.write(t, c.inDialog("BYE", 2, m, t))
+	var got []string
+	for range 2 { // in either order: sipgo handles each request on a goroutine of its own
+		d := parseFP(t, "ACK or BYE", callee.nextNot100(t, "ACK or BYE").data)
+		got = append(got, strings.Fields(d.start)[0])
+		if strings.HasPrefix(d.start, "BYE ") {
+			callee.send(t, r.addr, noCL(fpReply(t, d, 200, "OK", "", false, "", "")))
+		}
+	}
+	if slices.Sort(got); !slices.Equal(got, []string{"ACK", "BYE"}) {
+		t.Fatalf("callee got %q", got)
+	}
+	if m := caller.read(t, "200 to BYE"); m.start != "SIP/2.0 200 OK" {
+		t.Fatalf("caller got %q", m.start)
 	}
 	r.quiet(t)
 }

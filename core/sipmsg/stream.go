@@ -186,3 +186,15 @@ func HeaderLines(hdrs ...sip.Header) string {
 	}
 	return s
 }
+
+// ForUpstream readies a response a proxy relays upstream: its top Via, the proxy's, removed (RFC
+// 3261 §16.7 step 3), and a Content-Length written when it has none. A response may come over UDP
+// without one (§20.14 makes it optional there) and go upstream over TCP, where it is how the
+// message ends (§18.3): a caller's stack reads the rest of the stream as its body, or drops the
+// connection.
+func ForUpstream(res *sip.Response) {
+	res.RemoveHeader("Via")
+	if res.ContentLength() == nil {
+		res.SetBody(res.Body())
+	}
+}

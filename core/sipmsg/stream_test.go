@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -113,5 +114,31 @@ func TestTCPStreamReconnect(t *testing.T) {
 	s.dialing.Store(MaxReconnects)
 	if err := s.Send(res, gone); !errors.Is(err, ErrReconnects) || failed.Load() != 2 {
 		t.Fatalf("beyond MaxReconnects: %v, failed %d", err, failed.Load())
+	}
+}
+
+// TestForUpstream: the proxy's Via goes, the next stays; a response without Content-Length gets one
+// of its body's length (0 without a body), one with it keeps it.
+func TestForUpstream(t *testing.T) {
+	p := sip.NewParser(sip.WithHeadersParsers(HeaderParsers()))
+	for _, tc := range []struct{ in, wantCL string }{
+		{"SIP/2.0 180 Ringing\r\nVia: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bKh\r\nVia: SIP/2.0/TCP 10.0.0.2;branch=z9hG4bKc\r\n" +
+			"From: <sip:a@h>;tag=1\r\nTo: <sip:b@h>;tag=2\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n\r\n", "0"},
+		{"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bKh\r\nVia: SIP/2.0/TCP 10.0.0.2;branch=z9hG4bKc\r\n" +
+			"From: <sip:a@h>;tag=1\r\nTo: <sip:b@h>;tag=2\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\nContent-Type: application/sdp\r\n\r\nv=0\r\n", "5"},
+		{"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bKh\r\nVia: SIP/2.0/TCP 10.0.0.2;branch=z9hG4bKc\r\n" +
+			"From: <sip:a@h>;tag=1\r\nTo: <sip:b@h>;tag=2\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\nContent-Length: 5\r\n\r\nv=0\r\n", "5"},
+	} {
+		m, err := p.ParseSIP([]byte(tc.in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := m.(*sip.Response)
+		ForUpstream(res)
+		out := res.String()
+		if strings.Count(out, "Content-Length: ") != 1 || !strings.Contains(out, "Content-Length: "+tc.wantCL+"\r\n") ||
+			strings.Contains(out, "10.0.0.1") || !strings.Contains(out, "Via: SIP/2.0/TCP 10.0.0.2") {
+			t.Errorf("relayed:\n%s", out)
+		}
 	}
 }
