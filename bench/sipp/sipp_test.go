@@ -20,7 +20,7 @@ func requirePeer(t *testing.T, tool string) {
 			t.Fatalf("%s not installed and HERALD_REQUIRE_PEERS=1: %v", tool, err)
 		}
 		t.Skipf("%s not installed (Debian package %s); set HERALD_REQUIRE_PEERS=1 to make this a failure", tool,
-			map[string]string{"sipp": "sip-tester", "kamailio": "kamailio"}[tool])
+			map[string]string{"sipp": "sip-tester", "kamailio": "kamailio", "tshark": "tshark"}[tool])
 	}
 }
 
@@ -118,15 +118,7 @@ func runFlow(t *testing.T, f flow, firstHop func(t *testing.T, dir string, uasPo
 
 	uacRun := Run{Name: "uac", Scenario: f.uac, Port: freePort(t), Remote: target, Calls: f.calls, Rate: f.rate, Pause: f.hold,
 		Timeout: 15 * time.Second, Recv: 5 * time.Second, Stats: true}
-	uac, err := StartSIPp(ctx, dir, uacRun)
-	if err != nil {
-		t.Fatal(err)
-	}
-	stopOnCleanup(t, uac)
-	code, err := uac.Wait(ctx)
-	if err != nil {
-		t.Fatalf("caller did not finish: %v", err)
-	}
+	code := runCaller(ctx, t, dir, uacRun)
 	wctx, wcancel := context.WithTimeout(ctx, 8*time.Second)
 	defer wcancel()
 	uasCode, err := uas.Wait(wctx)
@@ -166,6 +158,21 @@ func runFlow(t *testing.T, f flow, firstHop func(t *testing.T, dir string, uasPo
 	}
 }
 
+// runCaller runs the caller r to its end and returns its exit code.
+func runCaller(ctx context.Context, t *testing.T, dir string, r Run) int {
+	t.Helper()
+	p, err := StartSIPp(ctx, dir, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopOnCleanup(t, p)
+	code, err := p.Wait(ctx)
+	if err != nil {
+		t.Fatalf("caller %s did not finish: %v", r.Name, err)
+	}
+	return code
+}
+
 // viaHerald starts Herald with its next hop at next and returns Herald's address.
 func viaHerald(t *testing.T, dir string, next string) string {
 	t.Helper()
@@ -193,23 +200,31 @@ func heraldGeneralToUAS(t *testing.T, dir string, uasPort int) (string, []string
 	return h, []string{`Record-Route: <sip:` + regexp.QuoteMeta(h) + `;lr;herald=general>`}
 }
 
+// kamailioTo starts Kamailio (the S-CSCF stand-in), stopped when the test ends, with its initial
+// requests going to target (a SIP URI), and returns its port.
+func kamailioTo(t *testing.T, dir, target string) int {
+	t.Helper()
+	requirePeer(t, "kamailio")
+	kport := freePort(t)
+	ctx, cancel := context.WithTimeout(context.Background(), StartTimeout)
+	defer cancel()
+	k, err := StartKamailio(ctx, dir, KamailioConfig{Port: kport, Target: target})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopOnCleanup(t, k)
+	return kport
+}
+
 // kamailioThenUAS puts Kamailio (the callee's S-CSCF) between Herald and the callee.
 func kamailioThenUAS(uasTCP bool) func(t *testing.T, dir string, uasPort int) (string, []string) {
 	return func(t *testing.T, dir string, uasPort int) (string, []string) {
 		t.Helper()
-		requirePeer(t, "kamailio")
-		kport := freePort(t)
 		tr := "udp"
 		if uasTCP {
 			tr = "tcp"
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), StartTimeout)
-		defer cancel()
-		k, err := StartKamailio(ctx, dir, KamailioConfig{Port: kport, Target: fmt.Sprintf("sip:%s;transport=%s", addr(uasPort), tr)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		stopOnCleanup(t, k)
+		kport := kamailioTo(t, dir, fmt.Sprintf("sip:%s;transport=%s", addr(uasPort), tr))
 		h := viaHerald(t, dir, addr(kport))
 		// Both proxies are on the path: Kamailio's Via and Record-Route above Herald's.
 		kp := regexp.QuoteMeta(addr(kport))
@@ -267,15 +282,7 @@ func TestSIPpKamailioPlain(t *testing.T) {
 func TestSIPpKamailioAlone(t *testing.T) {
 	runFlow(t, flow{uac: "uac_plain.xml", uas: "uas_plain.xml", calls: 10, rate: 20, hold: 20 * time.Millisecond},
 		func(t *testing.T, dir string, uasPort int) (string, []string) {
-			requirePeer(t, "kamailio")
-			kport := freePort(t)
-			ctx, cancel := context.WithTimeout(context.Background(), StartTimeout)
-			defer cancel()
-			k, err := StartKamailio(ctx, dir, KamailioConfig{Port: kport, Target: "sip:" + addr(uasPort) + ";transport=udp"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			stopOnCleanup(t, k)
+			kport := kamailioTo(t, dir, "sip:"+addr(uasPort)+";transport=udp")
 			return addr(kport), []string{`Record-Route: <sip:` + regexp.QuoteMeta(addr(kport)) + `;lr[^>]*>`}
 		})
 }
