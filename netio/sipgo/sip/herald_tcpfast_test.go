@@ -14,6 +14,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -926,3 +927,38 @@ func TestHeraldDialTCP(t *testing.T) {
 	}
 	_, _ = c.TryClose()
 }
+
+// TestHeraldTCPTryCloseAfterClose: a reference released after the connection's hard close (the
+// peer hung up while a server transaction still held it: the reader's CloseAndDelete closes it
+// first) logs nothing and does not go negative; a reference released too often on an open
+// connection still warns, as upstream.
+func TestHeraldTCPTryCloseAfterClose(t *testing.T) {
+	var warns atomic.Int32
+	old := DefaultLogger()
+	SetDefaultLogger(slog.New(warnCounter{&warns}))
+	defer SetDefaultLogger(old)
+	a, b := net.Pipe()
+	defer b.Close()
+	c := &TCPConnection{Conn: a, refcount: 2}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if ref, err := c.TryClose(); ref != 0 || err != nil || warns.Load() != 0 {
+		t.Fatalf("TryClose after Close: %d %v, %d warnings", ref, err, warns.Load())
+	}
+	x, y := net.Pipe()
+	defer y.Close()
+	d := &TCPConnection{Conn: x, refcount: 0}
+	defer d.Close()
+	if _, _ = d.TryClose(); warns.Load() != 1 {
+		t.Fatalf("a negative reference on an open connection: %d warnings, want 1", warns.Load())
+	}
+}
+
+// warnCounter is a slog.Handler counting warnings.
+type warnCounter struct{ n *atomic.Int32 }
+
+func (w warnCounter) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelWarn }
+func (w warnCounter) Handle(context.Context, slog.Record) error    { w.n.Add(1); return nil }
+func (w warnCounter) WithAttrs([]slog.Attr) slog.Handler           { return w }
+func (w warnCounter) WithGroup(string) slog.Handler                { return w }

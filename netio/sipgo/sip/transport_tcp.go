@@ -283,6 +283,7 @@ type TCPConnection struct {
 
 	mu       sync.RWMutex
 	refcount int
+	closed   bool // Herald patch: Close ran (TryClose)
 }
 
 // debug logs msg with the connection's addresses and ref at debug level. Herald patch: upstream
@@ -307,6 +308,7 @@ func (c *TCPConnection) Ref(i int) int {
 func (c *TCPConnection) Close() error {
 	c.mu.Lock()
 	c.refcount = 0
+	c.closed = true // Herald patch (closed)
 	c.mu.Unlock()
 	c.debug("TCP doing hard close", 0) // Herald patch (debug)
 	return c.Conn.Close()
@@ -314,6 +316,12 @@ func (c *TCPConnection) Close() error {
 
 func (c *TCPConnection) TryClose() (int, error) {
 	c.mu.Lock()
+	if c.closed {
+		// Herald patch (closed): a reference released after the hard close (the peer hung up while
+		// a transaction still held the connection: CloseAndDelete) has nothing left to release.
+		c.mu.Unlock()
+		return 0, nil
+	}
 	c.refcount--
 	ref := c.refcount
 	c.mu.Unlock()
