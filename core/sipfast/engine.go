@@ -287,8 +287,9 @@ type Stats struct {
 	// Originated is the requests Herald originated on the engine (Engine.Originate: the UPDATE of
 	// its own early dialog).
 	Originated atomic.Uint64
-	// HostInvites is the INVITEs of calls the host runs (calls with cards) the engine forwarded on
-	// its client transactions (Engine.ForwardInvite).
+	// HostInvites is the INVITEs of calls the host runs (calls with cards, and plain calls the
+	// engine left to it, e.g. a caller over TCP toward a UDP next hop) the engine forwarded over UDP
+	// on its client transactions (Engine.ForwardInvite).
 	HostInvites atomic.Uint64
 	// Verdicts counts every datagram offered to the engine by the reason of its verdict
 	// (verdict.go): kept (fast), dropped, or handed to the general path.

@@ -174,7 +174,7 @@ type Snapshot struct {
 	DNSFull         uint64 `json:"dns_full" metric:"herald_sip_fast_path_dns_full_total,counter" help:"Requests sent the general way because the name cache was full."`
 	Overload        uint64 `json:"overload" metric:"herald_sip_fast_path_overload_total,counter" help:"Requests answered 503: the fast path held its limit of transactions."`
 	Originated      uint64 `json:"originated" metric:"herald_sip_fast_path_originated_total,counter" help:"Requests Herald originated on the fast path (the UPDATE of its own early dialog)."`
-	HostInvites     uint64 `json:"host_invites" metric:"herald_sip_fast_path_host_invites_total,counter" help:"INVITEs of calls with cards forwarded on the fast path's client transactions."`
+	HostInvites     uint64 `json:"host_invites" metric:"herald_sip_fast_path_host_invites_total,counter" help:"INVITEs the general path forwarded over UDP on the fast path's client transactions (calls with cards, and plain calls the fast path left to it)."`
 	OwnUnanswered   uint64 `json:"own_unanswered" metric:"herald_sip_fast_path_own_unanswered_total,counter" help:"Requests on Herald's own early dialog its call did not answer within 64*T1 (answered 500)."`
 	Reconnects      uint64 `json:"tcp_reconnects" metric:"herald_sip_fast_path_tcp_reconnects_total{result=sent},counter" help:"Responses sent over TCP on a new connection to the Via's address because their request's had closed (RFC 3261 18.2.2), by result."`
 	ReconnectFailed uint64 `json:"tcp_reconnect_failed" metric:"herald_sip_fast_path_tcp_reconnects_total{result=failed},counter"`
