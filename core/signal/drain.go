@@ -8,6 +8,7 @@ import (
 
 	"github.com/herald-ims/herald/core/callsip"
 	"github.com/herald-ims/herald/core/sipfast"
+	"github.com/herald-ims/herald/core/sipmsg"
 )
 
 // live are the settings a reload may change while calls run (Server.Reload). Readers load the
@@ -21,7 +22,7 @@ type live struct {
 	fastNextHost     []byte // nextHop's host and port for the fast path, when it is over UDP or TCP
 	fastNextPort     int
 	fastNextHopOK    bool
-	fastNextTCP      bool // over TCP
+	fastNextTP       []byte // its URI's transport: "" (none), "udp" (pinned) or "tcp" (sipfast.Host.NextHop)
 }
 
 // Reloadable are the Options a running Server takes on Reload (SIGHUP): who may start calls, how
@@ -46,7 +47,7 @@ func newLive(r Reloadable) *live {
 	if tcp := strings.EqualFold(r.NextHopTransport, "tcp"); tcp || strings.EqualFold(r.NextHopTransport, "udp") {
 		if host, port, err := net.SplitHostPort(r.NextHop); err == nil {
 			if p, err := strconv.Atoi(port); err == nil && p > 0 && p < 65536 {
-				l.fastNextHost, l.fastNextPort, l.fastNextHopOK, l.fastNextTCP = []byte(host), p, true, tcp
+				l.fastNextHost, l.fastNextPort, l.fastNextHopOK, l.fastNextTP = []byte(host), p, true, sipmsg.NextHopParam(tcp, r.NextHopPinned)
 			}
 		}
 	}

@@ -114,9 +114,9 @@ func (h *fastHost) General(callID string) bool { return h.s.adm.lookup(callID).c
 func (h *fastHost) Recovered(r any) bool       { return h.s.recovered(r) }
 func (h *fastHost) Reject(data []byte) []byte  { return sipmsg.EarlyReject(data) }
 
-func (h *fastHost) NextHop(tcp bool) ([]byte, int, bool) {
+func (h *fastHost) NextHop() ([]byte, int, []byte, bool) {
 	l := h.s.live.Load() // the configured next hop, when it is over UDP or TCP (Server.Reload)
-	return l.fastNextHost, l.fastNextPort, l.fastNextHopOK && l.fastNextTCP == tcp
+	return l.fastNextHost, l.fastNextPort, l.fastNextTP, l.fastNextHopOK
 }
 
 // Plain is the plain-call rule: call.Decide, the general path's rule, on the same parties.

@@ -25,6 +25,17 @@ type tcpPeer struct {
 	br   *bufio.Reader
 }
 
+// dialTCP connects a caller to Herald at addr (closed with the test).
+func dialTCP(t *testing.T, addr string) *tcpPeer {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	return &tcpPeer{conn: conn, br: bufio.NewReader(conn)}
+}
+
 func (p *tcpPeer) read(t *testing.T, what string) fpMsg {
 	t.Helper()
 	return parseFP(t, what, fpReadTCP(t, p.conn, p.br))
@@ -51,6 +62,7 @@ type tcpCall struct {
 	callID string
 	tag    string
 	branch string // the INVITE's
+	extra  string // header lines added to the INVITE
 }
 
 func (c *tcpCall) via(branch string) string {
@@ -60,8 +72,8 @@ func (c *tcpCall) via(branch string) string {
 func (c *tcpCall) invite() []byte {
 	c.branch = fpBranch()
 	return []byte(fmt.Sprintf("INVITE %s SIP/2.0\r\nVia: %s\r\nMax-Forwards: 70\r\nFrom: <%s>;tag=%s\r\nTo: <%s>\r\n"+
-		"Call-ID: %s\r\nCSeq: 1 INVITE\r\nContact: <sip:erin@%s;transport=tcp>\r\nContent-Type: application/sdp\r\n"+
-		"Content-Length: %d\r\n\r\n%s", dave, c.via(c.branch), erin, c.tag, dave, c.callID, c.caller.conn.LocalAddr(), len(fpSDP), fpSDP))
+		"Call-ID: %s\r\nCSeq: 1 INVITE\r\nContact: <sip:erin@%s;transport=tcp>\r\n%sContent-Type: application/sdp\r\n"+
+		"Content-Length: %d\r\n\r\n%s", dave, c.via(c.branch), erin, c.tag, dave, c.callID, c.caller.conn.LocalAddr(), c.extra, len(fpSDP), fpSDP))
 }
 
 // inDialog is the caller's ACK or BYE to the callee's Contact along the Record-Route of its 200.
@@ -301,12 +313,7 @@ func TestTCPCallerUDPCalleeNoContentLength(t *testing.T) {
 	st, _ := testStore(t)
 	callee := newFPPeer(t)
 	r := startHerald(t, st, callee.addr(), nil)
-	conn, err := net.Dial("tcp", r.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	caller := &tcpPeer{conn: conn, br: bufio.NewReader(conn)}
+	caller := dialTCP(t, r.addr)
 	c := &tcpCall{caller: caller, callID: fmt.Sprintf("tcpudp-%016x@127.0.0.1", rand.Uint64()), tag: "fu"}
 	caller.write(t, c.invite())
 	fwd := parseFP(t, "INVITE", callee.next(t, "forwarded INVITE").data)
@@ -345,6 +352,64 @@ func TestTCPCallerUDPCalleeNoContentLength(t *testing.T) {
 	}
 	if m := caller.read(t, "200 to BYE"); m.start != "SIP/2.0 200 OK" {
 		t.Fatalf("caller got %q", m.start)
+	}
+	r.quiet(t)
+}
+
+// TestTCPFastPathBigInviteDefaultNextHop: the next hop configured without a transport (UDP by RFC
+// 3263 §4.1, not pinned) and INVITEs too big for UDP arriving over TCP, as an IMS core sends them
+// (RFC 3261 §18.1.1). The general path sends such an INVITE over TCP; so, once that opened the
+// connection, does the fast path: the second call's INVITE reaches the callee's TCP side with the
+// fast path's branch.
+func TestTCPFastPathBigInviteDefaultNextHop(t *testing.T) {
+	leakCheck(t)
+	st, _ := testStore(t)
+	callee, ln := newFPPeerTCP(t)
+	r := startHerald(t, st, callee.addr(), nil)
+	caller := dialTCP(t, r.addr)
+	contact := "<sip:dave@" + callee.addr() + ";transport=tcp>"
+	var cc *tcpPeer
+	for i := 1; i <= 2; i++ {
+		what := fmt.Sprintf("call %d", i)
+		c := &tcpCall{caller: caller, callID: fmt.Sprintf("tcpbig%d-%016x@127.0.0.1", i, rand.Uint64()), tag: fmt.Sprintf("b%d", i),
+			extra: "X-Filler: " + strings.Repeat("x", 1400) + "\r\n"}
+		caller.write(t, c.invite())
+		if cc == nil {
+			c, br := fpAccept(t, ln)
+			cc = &tcpPeer{conn: c, br: br}
+		}
+		fwd := cc.read(t, what+": INVITE")
+		via := fwd.all("Via")[0]
+		if fast := strings.Contains(via, ";branch="+sipfast.BranchPrefix); fast != (i == 2) || !strings.HasPrefix(via, "SIP/2.0/TCP ") {
+			t.Fatalf("%s: forwarded over TCP with Via %q (fast path: %v)", what, via, fast)
+		}
+		cc.write(t, fpReply(t, fwd, 200, "OK", "d", false, contact, ""))
+		ok := caller.read(t, what+": 200")
+		for ok.start == "SIP/2.0 100 Trying" {
+			ok = caller.read(t, what+": 200")
+		}
+		if ok.start != "SIP/2.0 200 OK" {
+			t.Fatalf("%s: caller got %q", what, ok.start)
+		}
+		caller.write(t, c.inDialog("ACK", 1, ok, t))
+		caller.write(t, c.inDialog("BYE", 2, ok, t))
+		var got []string
+		for range 2 {
+			m := cc.read(t, what+": ACK or BYE")
+			got = append(got, strings.Fields(m.start)[0])
+			if m.start[:4] == "BYE " {
+				cc.write(t, fpReply(t, m, 200, "OK", "", false, "", ""))
+			}
+		}
+		if slices.Sort(got); !slices.Equal(got, []string{"ACK", "BYE"}) {
+			t.Fatalf("%s: callee got %q", what, got)
+		}
+		if m := caller.read(t, what+": 200 to BYE"); m.start != "SIP/2.0 200 OK" {
+			t.Fatalf("%s: caller got %q", what, m.start)
+		}
+	}
+	if n := r.sig.Stats.Fast.Calls.Load(); n != 1 {
+		t.Errorf("fast path calls %d, want 1 (the second)", n)
 	}
 	r.quiet(t)
 }

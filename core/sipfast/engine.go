@@ -170,10 +170,10 @@ type Host interface {
 	// reliable provisional responses (RFC 3262), or the host sheds its cards under overload (every
 	// copy of the INVITE must get the same answer).
 	Plain(callID, caller, callee []byte, reliable1xx bool) bool
-	// NextHop is where an INVITE without a Route goes, when that is over UDP (tcp false) or TCP
-	// (tcp true); ok is false when it is over the other transport, TLS, or a name to resolve by
-	// NAPTR/SRV.
-	NextHop(tcp bool) (host []byte, port int, ok bool)
+	// NextHop is where an INVITE without a Route goes, and the transport its URI names: "" (none:
+	// UDP, or TCP for a request too big for UDP), "udp" or "tcp"; ok is false when it is TLS, or a
+	// name to resolve by NAPTR/SRV.
+	NextHop() (host []byte, port int, transport []byte, ok bool)
 	// Draining reports whether new calls are refused (503 with Retry-After).
 	Draining() bool
 	// MaxCalls is the limit of calls in progress on both paths.
@@ -454,10 +454,15 @@ func (f *Engine) trace(format string, args ...any) {
 
 // target is the UDP (tcp false) or TCP destination a URI names: its IP literal, or its name's
 // cached address when it has an explicit port (RFC 3263 §4.2: A/AAAA only). ok is false for another
-// transport (TCP needs ;transport=tcp: without it a URI names UDP, §4.1), a name without a port
-// (NAPTR/SRV) or one not cached yet: the general path sends those.
-func (f *Engine) target(u sipURI, tcp bool) (netip.AddrPort, bool) {
-	if tcp && !equalFold(u.transport, "tcp") || !tcp && len(u.transport) > 0 && !equalFold(u.transport, "udp") {
+// transport, a name without a port (NAPTR/SRV) or one not cached yet: the general path sends those.
+// Over TCP a URI names ;transport=tcp, or no transport when the request is too big for UDP (big:
+// RFC 3261 §18.1.1 sends it over TCP, as the general path does; without one a URI names UDP, RFC
+// 3263 §4.1).
+func (f *Engine) target(u sipURI, tcp, big bool) (netip.AddrPort, bool) {
+	switch {
+	case tcp && (equalFold(u.transport, "tcp") || big && len(u.transport) == 0):
+	case !tcp && (len(u.transport) == 0 || equalFold(u.transport, "udp")):
+	default:
 		return netip.AddrPort{}, false
 	}
 	port := u.port

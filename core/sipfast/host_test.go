@@ -18,22 +18,23 @@ import (
 // steps before calling Tick.
 
 // fakeHost is a Host: Herald is selfHost:5060, everyone is trusted unless untrusted, a call is plain
-// unless its callee is in cards, the next hop is next (UDP, or TCP when nextTCP).
+// unless its callee is in cards, the next hop is next (over nextTransport).
 type fakeHost struct {
 	mu        sync.Mutex
 	selfHost  string
 	untrusted netip.Addr
 	cards     map[string]bool // callee Request-URIs with a card: not plain
 	next      netip.AddrPort
-	nextTCP   bool
-	nextBoth  bool // next is reached over UDP and TCP
-	draining  bool
-	maxCalls  int
-	calls     map[string]*Tx // admitted on the engine
-	general   map[string]bool
-	late      int // Late2xx calls
-	normalize func([]byte) []byte
-	panics    int // Recovered with a panic
+	// nextTransport is the next hop URI's transport parameter: "" (UDP, or TCP for a big request),
+	// "udp" or "tcp"
+	nextTransport string
+	draining      bool
+	maxCalls      int
+	calls         map[string]*Tx // admitted on the engine
+	general       map[string]bool
+	late          int // Late2xx calls
+	normalize     func([]byte) []byte
+	panics        int // Recovered with a panic
 	// own are the calls with an early dialog of Herald's, Call-ID to Herald's To tag; ownReqs the
 	// requests Own took.
 	own     map[string]string
@@ -55,8 +56,8 @@ func (h *fakeHost) Trusted(ip netip.Addr) bool { return ip != h.untrusted }
 func (h *fakeHost) Plain(_, _, callee []byte, _ bool) bool {
 	return !h.cards[string(callee)]
 }
-func (h *fakeHost) NextHop(tcp bool) ([]byte, int, bool) {
-	return []byte(h.next.Addr().String()), int(h.next.Port()), h.next.IsValid() && (tcp == h.nextTCP || h.nextBoth)
+func (h *fakeHost) NextHop() ([]byte, int, []byte, bool) {
+	return []byte(h.next.Addr().String()), int(h.next.Port()), []byte(h.nextTransport), h.next.IsValid()
 }
 func (h *fakeHost) Draining() bool { return h.draining }
 func (h *fakeHost) MaxCalls() int  { return h.maxCalls }

@@ -29,7 +29,7 @@ func FuzzEngineCalls(f *testing.F) {
 		// Calls 0 and 1 are over UDP, 2 and 3 over TCP (the callee's connection drops and comes back
 		// with the clock's op).
 		x, stream := newTCPHarness(t)
-		x.h.nextBoth = true
+		x.h.nextTransport = "" // UDP calls; the TCP ones name the callee by a Route ;transport=tcp
 		x.e.ret.mask = 3
 		for c := range 4 {
 			x.h.own[fmt.Sprintf("c%d@fuzz", c)] = fmt.Sprintf("h%d", c) // Herald's own early dialog (own.go)
@@ -92,7 +92,11 @@ func FuzzEngineCalls(f *testing.F) {
 				if c%2 == 1 {
 					ruri = "tel:+1-212-555-4444" // RFC 3966: calls 1 and 3 reach the callee at a tel: URI
 				}
-				send(callerSide, invite(fmt.Sprintf("z9hG4bKi%d.%d", c, inviteBr[c]), callID(c), ruri), c)
+				var extra []string
+				if c >= 2 {
+					extra = append(extra, "Route: <sip:127.0.0.1:5070;transport=tcp;lr>\r\n")
+				}
+				send(callerSide, invite(fmt.Sprintf("z9hG4bKi%d.%d", c, inviteBr[c]), callID(c), ruri, extra...), c)
 			case 1, 2, 3:
 				if invFwd[c] != nil {
 					status := map[byte]string{1: "180 Ringing", 2: "200 OK", 3: "486 Busy Here"}[op]

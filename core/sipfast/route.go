@@ -39,9 +39,12 @@ func (f *Engine) routeOf(m *fmsg, invite bool) (r route, ok bool) {
 	return r, ok
 }
 
-// nextHop is routeOf without the connection test.
+// nextHop is routeOf without the connection test. A request over TCP larger than UDP's limit goes
+// on over TCP to a next hop whose URI names no transport (target's big; the received size stands
+// for the forwarded one: TCP is never wrong where UDP was allowed).
 func (f *Engine) nextHop(m *fmsg, invite bool) (route, bool) {
 	var r route
+	big := m.viaTCP && len(m.buf) > f.cfg.MaxRequest
 	var next []byte
 	ok := true
 	m.eachRoute(func(uri []byte) bool {
@@ -69,20 +72,16 @@ func (f *Engine) nextHop(m *fmsg, invite bool) (route, bool) {
 		if !good || !u.lr {
 			return r, false // strict routing or another scheme: the general path
 		}
-		dst, good := f.target(u, m.viaTCP)
+		dst, good := f.target(u, m.viaTCP, big)
 		r.dst = dst
 		return r, good
 	}
 	if invite {
-		host, port, over := f.host.NextHop(m.viaTCP) // the configured next hop, over this transport
+		host, port, transport, over := f.host.NextHop() // the configured next hop
 		if !over {
 			return r, false
 		}
-		u := sipURI{host: host, port: port}
-		if m.viaTCP {
-			u.transport = []byte("tcp")
-		}
-		dst, good := f.target(u, m.viaTCP)
+		dst, good := f.target(sipURI{host: host, port: port, transport: transport}, m.viaTCP, big)
 		r.dst = dst
 		return r, good
 	}
@@ -90,7 +89,7 @@ func (f *Engine) nextHop(m *fmsg, invite bool) (route, bool) {
 	if !good || f.isSelf(u) {
 		return r, false
 	}
-	dst, good := f.target(u, m.viaTCP)
+	dst, good := f.target(u, m.viaTCP, big)
 	r.dst = dst
 	return r, good
 }

@@ -34,7 +34,7 @@ func newTCPHarness(t *testing.T) (*harness, *recStream) {
 	s := &recStream{rc: x.c, open: map[netip.AddrPort]bool{x.caller: true, x.callee: true}}
 	x.e.AddConn(s, false)
 	x.conn = s
-	x.h.nextTCP = true
+	x.h.nextTransport = "tcp"
 	return x, s
 }
 
@@ -165,8 +165,16 @@ func TestTCPRouting(t *testing.T) {
 	}{
 		{name: "next hop not connected", prep: func(x *harness, s *recStream) { delete(s.open, x.callee) },
 			msg: tcp(invite("z9hG4bKn1", "n1@x", "sip:dave@home1.net")), want: ReasonNoConnection},
-		{name: "next hop over UDP", prep: func(x *harness, _ *recStream) { x.h.nextTCP = false },
+		{name: "next hop named ;transport=udp", prep: func(x *harness, _ *recStream) { x.h.nextTransport = "udp" },
 			msg: tcp(invite("z9hG4bKn2", "n2@x", "sip:dave@home1.net")), want: ReasonRoute},
+		{name: "next hop without transport, request small", prep: func(x *harness, _ *recStream) { x.h.nextTransport = "" },
+			msg: tcp(invite("z9hG4bKn8", "n8@x", "sip:dave@home1.net")), want: ReasonRoute},
+		{name: "next hop without transport, request too big for UDP", prep: func(x *harness, _ *recStream) { x.h.nextTransport = "" },
+			msg: tcp(invite("z9hG4bKn9", "n9@x", "sip:dave@home1.net", bigHeader)), want: ReasonForwarded},
+		{name: "next hop ;transport=udp, request too big for UDP", prep: func(x *harness, _ *recStream) { x.h.nextTransport = "udp" },
+			msg: tcp(invite("z9hG4bKn10", "n10@x", "sip:dave@home1.net", bigHeader)), want: ReasonRoute},
+		{name: "Route without transport, request too big for UDP", msg: tcp(invite("z9hG4bKn11", "n11@x", "sip:dave@home1.net",
+			"Route: <sip:127.0.0.1:5070;lr>\r\n", bigHeader)), want: ReasonForwarded},
 		{name: "Route without transport", msg: tcp(invite("z9hG4bKn3", "n3@x", "sip:dave@home1.net", "Route: <sip:127.0.0.1:5070;lr>\r\n")),
 			want: ReasonRoute},
 		{name: "Route ;transport=tcp", msg: tcp(invite("z9hG4bKn4", "n4@x", "sip:dave@home1.net", "Route: <sip:127.0.0.1:5070;transport=tcp;lr>\r\n")),
@@ -194,6 +202,9 @@ func TestTCPRouting(t *testing.T) {
 		})
 	}
 }
+
+// bigHeader makes a request larger than UDP's limit (RFC 3261 §18.1.1: 1,300 bytes).
+var bigHeader = "X-Filler: " + strings.Repeat("a", 1400) + "\r\n"
 
 // TestTCPLargeInvite: RFC 3261 §18.1.1's limit is UDP's; over TCP an INVITE of any size the
 // scanner reads stays on the fast path.

@@ -198,3 +198,16 @@ func ForUpstream(res *sip.Response) {
 		res.SetBody(res.Body())
 	}
 }
+
+// NextHopParam is the transport parameter of a next hop's URI (RFC 3261 §19.1.1) for the fast path:
+// "tcp", "udp" when the URI named it (pinned: UDP whatever the size), else none (UDP, or TCP for a
+// request too big for UDP, RFC 3261 §18.1.1).
+func NextHopParam(tcp, pinned bool) []byte {
+	switch {
+	case tcp:
+		return []byte("tcp")
+	case pinned:
+		return []byte("udp")
+	}
+	return nil
+}
