@@ -2,6 +2,7 @@ package sipmsg
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"strings"
 	"sync"
@@ -82,3 +83,64 @@ func WithBytes(m interface{ StringWrite(io.StringWriter) }, use func([]byte) boo
 const wireSize = 2048
 
 var wirePool = sync.Pool{New: func() any { return bytes.NewBuffer(make([]byte, 0, wireSize)) }}
+
+// Normalize is a response as sipgo reads and prints it, nil when sipgo cannot read it (or leaves a
+// header unparsed): what the fast path scans of a response its scanner refused.
+func Normalize(data []byte) []byte {
+	msg, err := sip.NewParser(sip.WithHeadersParsers(HeaderParsers())).ParseSIP(data)
+	if err != nil {
+		return nil
+	}
+	res, ok := msg.(*sip.Response)
+	if !ok || Unparsed(res) != "" {
+		return nil
+	}
+	return []byte(res.String())
+}
+
+// ParseExchange reads a request and a response to it as sipgo does.
+func ParseExchange(req, res []byte) (*sip.Request, *sip.Response, error) {
+	p := sip.NewParser(sip.WithHeadersParsers(HeaderParsers()))
+	m1, err1 := p.ParseSIP(req)
+	m2, err2 := p.ParseSIP(res)
+	rq, ok1 := m1.(*sip.Request)
+	rs, ok2 := m2.(*sip.Response)
+	if err := errors.Join(err1, err2); err != nil || !ok1 || !ok2 {
+		return nil, nil, errors.Join(err, errors.New("sipmsg: not a request and a response"))
+	}
+	return rq, rs, nil
+}
+
+// HeaderLines writes hdrs as header lines, each ending in CRLF.
+func HeaderLines(hdrs ...sip.Header) string {
+	s := ""
+	for _, h := range hdrs {
+		s += h.Name() + ": " + h.Value() + "\r\n"
+	}
+	return s
+}
+
+// ForUpstream readies a response a proxy relays upstream: its top Via, the proxy's, removed (RFC
+// 3261 §16.7 step 3), and a Content-Length written when it has none. A response may come over UDP
+// without one (§20.14 makes it optional there) and go upstream over TCP, where it is how the
+// message ends (§18.3): a caller's stack reads the rest of the stream as its body, or drops the
+// connection.
+func ForUpstream(res *sip.Response) {
+	res.RemoveHeader("Via")
+	if res.ContentLength() == nil {
+		res.SetBody(res.Body())
+	}
+}
+
+// NextHopParam is the transport parameter of a next hop's URI (RFC 3261 §19.1.1) for the fast path:
+// "tcp", "udp" when the URI named it (pinned: UDP whatever the size), else none (UDP, or TCP for a
+// request too big for UDP, RFC 3261 §18.1.1).
+func NextHopParam(tcp, pinned bool) []byte {
+	switch {
+	case tcp:
+		return []byte("tcp")
+	case pinned:
+		return []byte("udp")
+	}
+	return nil
+}
