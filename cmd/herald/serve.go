@@ -389,15 +389,16 @@ func hostPortOfURI(s string) (string, string, error) {
 	if t, ok := u.UriParams.Get("transport"); ok && t != "" {
 		transport = strings.ToLower(t)
 	}
-	port := u.Port
-	if port == 0 {
+	// sipgo keeps an IPv6 reference's brackets in Host (RFC 3261 §25.1); JoinHostPort adds its own.
+	host, port := strings.TrimSuffix(strings.TrimPrefix(u.Host, "["), "]"), u.Port
+	if _, err := netip.ParseAddr(host); port == 0 && err == nil {
 		port = 5060
 		if transport == "tls" {
 			port = 5061
 		}
 	}
-	// sipgo keeps an IPv6 reference's brackets in Host (RFC 3261 §25.1); JoinHostPort adds its own.
-	return net.JoinHostPort(strings.TrimSuffix(strings.TrimPrefix(u.Host, "["), "]"), strconv.Itoa(port)), transport, nil
+	// A name without a port keeps port 0: Herald's resolver then asks SRV for the port (RFC 3263 §4.2).
+	return net.JoinHostPort(host, strconv.Itoa(port)), transport, nil
 }
 
 // start opens every socket and serves. It returns once all listeners are bound.

@@ -220,3 +220,28 @@ func startInstance(t *testing.T, name, yaml string) *instance {
 	t.Cleanup(func() { in.stop(context.Background()) })
 	return in
 }
+
+// TestNextHopOfURI proves how sip.next_hop becomes the server's next hop: its host and port, an
+// IPv6 reference unbracketed for JoinHostPort; an IP address without a port gets its transport's
+// default (RFC 3261 §19.1.2), a domain without one keeps port 0, which the resolver takes as
+// "SRV decides" (RFC 3263 §4.2); the transport parameter, else TLS for sips:, else UDP.
+func TestNextHopOfURI(t *testing.T) {
+	for _, tc := range []struct{ uri, hostPort, transport string }{
+		{"sip:127.0.0.1:5070;transport=udp", "127.0.0.1:5070", "udp"},
+		{"sip:127.0.0.1", "127.0.0.1:5060", "udp"},
+		{"sips:192.0.2.1", "192.0.2.1:5061", "tls"},
+		{"sip:[2001:db8::1];transport=TCP", "[2001:db8::1]:5060", "tcp"},
+		{"sip:scscf.home1.net", "scscf.home1.net:0", "udp"},
+		{"sip:scscf.home1.net;transport=tcp", "scscf.home1.net:0", "tcp"},
+		{"sips:scscf.home1.net", "scscf.home1.net:0", "tls"},
+		{"sip:scscf.home1.net:5070", "scscf.home1.net:5070", "udp"},
+	} {
+		hp, tp, err := hostPortOfURI(tc.uri)
+		if err != nil || hp != tc.hostPort || tp != tc.transport {
+			t.Errorf("%s: %q %q %v; want %q %q", tc.uri, hp, tp, err, tc.hostPort, tc.transport)
+		}
+	}
+	if _, _, err := hostPortOfURI("not a uri"); err == nil {
+		t.Error("a URI that does not parse gave a next hop")
+	}
+}

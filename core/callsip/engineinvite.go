@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -28,7 +29,7 @@ var responseParser = sip.NewParser(sip.WithHeadersParsers(sipmsg.HeaderParsers()
 // EngineInvite sends fwd, the INVITE of a call with cards as the server forwards it (Host.Forward:
 // transport and destination set), on the engine's client INVITE transaction, and returns that
 // transaction; or nil, having sent nothing and left fwd as it was, when fwd does not go over UDP to
-// an IP address (a name is sipgo's to resolve, RFC 3263), is larger than max unless pinned (RFC 3261
+// an IP address or a name the engine has an answer for (RFC 3263), is larger than max unless pinned (RFC 3261
 // §18.1.1, the server's rule: max is the largest request it sends over UDP; a pinned next hop, named
 // ;transport=udp, gets it whatever its size), its Max-Forwards would reach 0 (sipgo refuses it),
 // or the engine cannot carry it: the server sends it through sipgo then. As sipgo's client does when
@@ -41,8 +42,8 @@ func EngineInvite(e *sipfast.Engine, fwd *sip.Request, pinned bool, max int, bad
 	if pinned {
 		max = 0
 	}
-	dst, err := netip.ParseAddrPort(fwd.Destination())
-	if err != nil || dst.Addr().Zone() != "" {
+	dst, ok := engineDest(e, fwd.Destination())
+	if !ok {
 		return nil
 	}
 	dst = netip.AddrPortFrom(dst.Addr().Unmap(), dst.Port())
@@ -71,6 +72,22 @@ func EngineInvite(e *sipfast.Engine, fwd *sip.Request, pinned bool, max int, bad
 		return nil
 	}
 	return t
+}
+
+// engineDest is where the engine sends a UDP request for dest (host:port): an IP address, or a
+// name's cached answer (RFC 3263 §4.2: SRV when the port is 0); false otherwise (sipgo's turn: its
+// lookup, through the same cache, fills it for the next call).
+func engineDest(e *sipfast.Engine, dest string) (netip.AddrPort, bool) {
+	host, port, err := net.SplitHostPort(dest)
+	if err != nil {
+		return netip.AddrPort{}, false
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil {
+		return netip.AddrPort{}, false
+	}
+	ap, ok := e.Cached("udp", host, p)
+	return ap, ok && ap.Addr().Zone() == ""
 }
 
 // engineInvite is the engine's client INVITE transaction (EngineInvite) as a sip.ClientTransaction.

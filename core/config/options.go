@@ -56,7 +56,8 @@ type SIPOptions struct {
 	// NextHop is the sip:/sips: URI of the callee domain's S-CSCF, e.g. "sip:127.0.0.1:5070;transport=udp".
 	// Its transport parameter is honoured (RFC 3263 §4.1): ;transport=udp sends every request over UDP
 	// whatever its size; without one, an INVITE over 1300 bytes goes over TCP (RFC 3261 §18.1.1) and over
-	// UDP again, whole, when the next hop refuses TCP.
+	// UDP again, whole, when the next hop refuses TCP. A domain without a port is resolved by SRV
+	// (RFC 3263 §4.2: _sip._udp, _sip._tcp, _sips._tcp), else by A/AAAA at 5060 (5061 for sips:).
 	NextHop string `yaml:"next_hop"`
 	// RecordRoute keeps Herald in the dialog path after the answer (ACK, re-INVITE, UPDATE, BYE).
 	// Herald's work ends at the INVITE's final response, so the default is false: the dialog's later

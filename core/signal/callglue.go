@@ -134,7 +134,7 @@ func (h callHost) Forward(req *sip.Request) *sip.Request {
 		fwd.SetDestination(l.nextHop)
 		fwd.SetTransport(strings.ToUpper(l.nextHopTransport))
 	} else {
-		towardNextHop(fwd, route)
+		sipmsg.TowardNextHop(fwd, route)
 	}
 	if s.opts.RecordRoute {
 		s.recordRoute(fwd, req.Transport(), fwd.Transport(), req.Recipient.Scheme == "sips")

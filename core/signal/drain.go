@@ -46,7 +46,7 @@ func newLive(r Reloadable) *live {
 		nextHopPinned: r.NextHopPinned}
 	if tcp := strings.EqualFold(r.NextHopTransport, "tcp"); tcp || strings.EqualFold(r.NextHopTransport, "udp") {
 		if host, port, err := net.SplitHostPort(r.NextHop); err == nil {
-			if p, err := strconv.Atoi(port); err == nil && p > 0 && p < 65536 {
+			if p, err := strconv.Atoi(port); err == nil && p >= 0 && p < 65536 { // 0: a name without a port (SRV)
 				l.fastNextHost, l.fastNextPort, l.fastNextHopOK, l.fastNextTP = []byte(host), p, true, sipmsg.NextHopParam(tcp, r.NextHopPinned)
 			}
 		}

@@ -1025,7 +1025,9 @@ func TestFastPathFallbacks(t *testing.T) {
 		c.routes = []string{"<sip:localhost:" + callee.port() + ";lr>"}
 		caller.send(t, r.addr, c.invite())
 		fwd := parseFP(t, "INVITE", callee.next(t, "INVITE from the general path").data)
-		general(t, fwd)
+		// The call is the general path's (counted below); its INVITE leaves on the engine's client
+		// transaction when the name's lookup has ended by then (callsip.EngineInvite), else on
+		// sipgo's, so the branch may be either.
 		if got := fwd.all("Route"); !slices.Equal(got, c.routes) {
 			t.Fatalf("Route %q, want %q", got, c.routes)
 		}

@@ -27,7 +27,8 @@ type Options struct {
 	// Port is the port advertised for the first served socket (Record-Route, Contact) and for every
 	// transport served on that socket's port; 0 = the first served socket's port.
 	Port        int
-	NextHop     string         // host:port of the callee domain's S-CSCF, used when no Route is left
+	NextHop     string         // host:port of the callee domain's S-CSCF, used when no Route is left (port 0: SRV, RFC 3263)
+	Resolver    *net.Resolver  // resolves Route, next-hop and Via names for both paths (core/sipfast dns.go); nil: Go's
 	RecordRoute bool           // stay in the dialog path (needed for BYE/ACK to pass Herald)
 	Trusted     []netip.Prefix // peers allowed to start calls; empty = everyone
 	T1          time.Duration  // RFC 3261 T1 for Herald's own reliable provisionals; default 500ms

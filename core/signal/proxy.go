@@ -2,7 +2,6 @@ package signal
 
 import (
 	"context"
-	"strconv"
 	"strings"
 
 	"github.com/emiago/sipgo"
@@ -22,24 +21,6 @@ func (s *Server) popSelfRoute(req *sip.Request) *sip.RouteHeader {
 		r = req.Route()
 	}
 	return r
-}
-
-// towardNextHop sets req's transport and destination to its next hop (RFC 3261 §16.6 steps 6-7):
-// route, the top Route popSelfRoute left, else the Request-URI. The destination is the host:port
-// sip.Request.Destination would derive (the transport's default port when the URI has none), set
-// here so that sipgo does not build it with fmt.Sprintf for every request Herald forwards.
-func towardNextHop(req *sip.Request, route *sip.RouteHeader) {
-	u := &req.Recipient
-	if route != nil {
-		u = &route.Address
-	}
-	tp := sipmsg.URITransport(u)
-	req.SetTransport(tp)
-	port := u.Port
-	if port <= 0 {
-		port = sip.DefaultPort(tp)
-	}
-	req.SetDestination(u.Host + ":" + strconv.Itoa(port))
 }
 
 // forwardInvite sends the INVITE fwd toward its next hop (transport and destination set) on a new
@@ -140,7 +121,7 @@ func (s *Server) onAck(req *sip.Request, _ sip.ServerTransaction) {
 		}
 		mf.Dec()
 	}
-	towardNextHop(fwd, route)
+	sipmsg.TowardNextHop(fwd, route)
 	if err := s.cli.WriteRequest(fwd, s.sendOpts()...); err != nil {
 		s.Stats.ForwardErrors.Add(1)
 		s.log.Warn("forward ACK", "call_id", callIDOf(req), "error", err)
@@ -168,7 +149,7 @@ func (s *Server) proxyInDialog(req *sip.Request, tx sip.ServerTransaction) {
 		sipmsg.Respond(tx, req, 483, "Too Many Hops")
 		return
 	}
-	towardNextHop(fwd, route)
+	sipmsg.TowardNextHop(fwd, route)
 	ctx, cancel := context.WithTimeout(context.Background(), 64*s.opts.T1)
 	defer cancel()
 	clTx, err := s.cli.TransactionRequest(ctx, fwd, s.sendOpts(sipgo.ClientRequestDecreaseMaxForward)...)

@@ -100,7 +100,7 @@ func New(opts Options, deps Deps) (*Server, error) {
 		s.fast = newFastPath(s)
 		s.tcp = &sipmsg.TCPStream{Trace: opts.WireTrace, Reconnects: &s.Stats.Fast.Reconnects, ReconnectFailed: &s.Stats.Fast.ReconnectFailed, Recovered: s.recovered}
 		s.fast.AddConn(s.tcp, false)
-		tcpFast = append(tcpFast, sip.WithTransportLayerTCPFast(s.tcpFast))
+		tcpFast = append(tcpFast, sip.WithTransportLayerTCPFast(s.tcpFast), sip.WithTransportLayerResolver(s.fast.Resolve))
 	}
 
 	ua, err := sipgo.NewUA(append([]sipgo.UserAgentOption{

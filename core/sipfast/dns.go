@@ -2,23 +2,34 @@ package sipfast
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/herald-ims/herald/core/wheel"
 )
 
-// dns.go: host names on the fast path. IMS Routes and next hops are names (scscf1.home1.net),
-// and a proxy must not wait for DNS inside its read loop. A URI with a name and an explicit port is
-// resolved by A/AAAA alone (RFC 3263 §4.2), so the fast path keeps a small cache of those answers:
-// a request whose name is not cached yet takes the general path (sipgo resolves it as before) while
-// one background lookup fills the cache; later requests for that name stay on the fast path. A URI
-// with a name and no port needs NAPTR/SRV (RFC 3263 §4.1) and always takes the general path.
+// dns.go: host names, for both of Herald's paths. IMS Routes and next hops are names
+// (scscf1.home1.net, often without a port), and a proxy must neither wait for DNS inside its read
+// loop nor ask DNS again for every message. The engine keeps the one cache of answers; the fast path
+// reads it without blocking (a request whose name is not cached yet takes the general path while
+// one background lookup fills it), and the general path (sipgo, through the host's resolver hook)
+// waits on the same lookup (Resolve), so a name is looked up once per dnsTTL whichever path asks.
+//
+// RFC 3263 §4.2 (and §5 for a response's Via): a URI with a name and an explicit port is resolved by
+// A/AAAA alone; a name without a port by SRV for the transport (_sip._udp, _sip._tcp, _sips._tcp
+// for TLS), the targets tried in the order the resolver gives (priority, then weight: RFC 2782);
+// only when the name has no SRV records, by A/AAAA at the transport's default port. NAPTR (§4.1) is
+// not read: the transport is the one the URI names, or UDP (TCP for a request too big for UDP),
+// which is what §4.1 prescribes for a URI with no NAPTR records.
 
-// Cache policy. The resolver (Config.Lookup) gives no record TTLs, so answers live a fixed time on
-// the engine's clock, and an expired one keeps being used while its refresh runs (a next hop's
-// address changing is rare; its DNS failing must not take the fast path's calls down with it).
+// Cache policy. The resolver (Config.Lookup, LookupSRV: Go's, which reads /etc/hosts and the
+// system's servers) gives no record TTLs, so answers live a fixed time on the engine's clock, and an
+// expired one keeps being used while its refresh runs (a next hop's address changing is rare; its
+// DNS failing must not take the calls down with it).
 const (
 	dnsTTL      = 30 * time.Second
 	dnsStale    = 5 * time.Minute // longest an expired answer is used while refreshes fail
@@ -27,81 +38,288 @@ const (
 	dnsMaxNames = 4096 // names cached; beyond it new names take the general path (counted)
 )
 
-type dnsEntry struct {
-	addr     netip.Addr // invalid while the first lookup runs or after it failed
-	expires  time.Time
-	resolved time.Time // when addr was last obtained
-	pending  bool
+// SRV is one SRV record (RFC 2782), as Config.LookupSRV gives them: in the order to try them.
+type SRV struct {
+	Target string
+	Port   uint16
 }
 
-// hostCache resolves names for the fast path without blocking it.
+// dnsKind is what a cache entry answers for its name.
+type dnsKind byte
+
+const (
+	dnsAddr   dnsKind = iota // A/AAAA: the URI has a port
+	dnsSIPUDP                // no port, UDP: _sip._udp SRV, else A/AAAA at 5060
+	dnsSIPTCP                // no port, TCP: _sip._tcp SRV, else 5060
+	dnsSIPTLS                // no port, TLS: _sips._tcp SRV, else 5061
+)
+
+// srv is the SRV service and protocol a kind looks up, and the port without SRV records.
+func (k dnsKind) srv() (service, proto string, port uint16) {
+	switch k {
+	case dnsSIPUDP:
+		return "sip", "udp", 5060
+	case dnsSIPTCP:
+		return "sip", "tcp", 5060
+	case dnsSIPTLS:
+		return "sips", "tcp", 5061
+	}
+	return "", "", 0
+}
+
+type dnsEntry struct {
+	ap       netip.AddrPort // invalid while the first lookup runs or after it failed; port 0 for dnsAddr
+	expires  time.Time
+	resolved time.Time     // when ap was last obtained
+	pending  chan struct{} // closed when the running lookup ends; nil when none runs
+}
+
+// hostCache resolves names for both paths; the fast path never blocks on it.
 type hostCache struct {
 	mu     sync.Mutex
-	m      map[string]*dnsEntry
+	m      map[string]*dnsEntry // by kind byte + name
 	lookup func(ctx context.Context, host string) ([]netip.Addr, error)
+	srv    func(ctx context.Context, service, proto, name string) ([]SRV, error)
 	v6     bool // prefer IPv6 answers (Herald's UDP socket is IPv6)
 	now    func() time.Time
 	wg     sync.WaitGroup
-	st     *Stats // DNSLookups, DNSFailures, DNSFull
+	st     *Stats // DNSLookups, DNSSRV, DNSFailures, DNSFull
 }
 
-// newHostCache is a cache resolving names with lookup (the host's resolver: Config.Lookup); with
-// none, no name is ever usable. Its answers age on clock, the engine's.
-func newHostCache(st *Stats, lookup func(ctx context.Context, host string) ([]netip.Addr, error), clock wheel.Clock) *hostCache {
+// newHostCache is a cache resolving names with lookup and srv (the host's resolver: Config.Lookup,
+// LookupSRV); without lookup no name is ever usable, without srv a name without a port is taken to
+// have no SRV records. Its answers age on clock, the engine's.
+func newHostCache(st *Stats, lookup func(ctx context.Context, host string) ([]netip.Addr, error),
+	srv func(ctx context.Context, service, proto, name string) ([]SRV, error), clock wheel.Clock) *hostCache {
 	now := func() time.Time { return time.Unix(0, clock.Now()) }
-	return &hostCache{st: st, m: map[string]*dnsEntry{}, lookup: lookup, now: now}
+	return &hostCache{st: st, m: map[string]*dnsEntry{}, lookup: lookup, srv: srv, now: now}
 }
 
-// get returns the cached address of host, ok false when there is none usable yet (a lookup is then
-// started if none runs).
-func (c *hostCache) get(host []byte) (netip.Addr, bool) {
+// key writes kind and host into buf: the entry's key, without allocating (m[string(key)]).
+func dnsKey(buf []byte, kind dnsKind, host []byte) []byte {
+	return append(append(buf[:0], byte(kind)), host...)
+}
+
+// usable reports whether e's answer may be used at now.
+func (e *dnsEntry) usable(now time.Time) bool {
+	return e.ap.IsValid() && now.Sub(e.resolved) < dnsTTL+dnsStale
+}
+
+// get returns the cached answer of host for kind, ok false when there is none usable yet (a lookup
+// is then started if none runs). It never blocks on DNS.
+func (c *hostCache) get(host []byte, kind dnsKind) (netip.AddrPort, bool) {
 	if c.lookup == nil {
-		return netip.Addr{}, false
+		return netip.AddrPort{}, false
 	}
+	var buf [64]byte
+	key := dnsKey(buf[:], kind, host)
 	now := c.now()
 	c.mu.Lock()
-	e := c.m[string(host)]
+	e := c.m[string(key)]
 	if e == nil {
 		if len(c.m) >= dnsMaxNames {
 			c.mu.Unlock()
 			c.st.DNSFull.Add(1)
-			return netip.Addr{}, false
+			return netip.AddrPort{}, false
 		}
 		e = &dnsEntry{}
-		c.m[string(host)] = e
+		c.m[string(key)] = e
 	}
-	addr, usable := e.addr, e.addr.IsValid() && now.Sub(e.resolved) < dnsTTL+dnsStale
-	if now.After(e.expires) && !e.pending {
-		e.pending = true
-		c.wg.Add(1)
-		go c.resolve(string(host), e)
-	}
+	ap, usable := e.ap, e.usable(now)
+	c.refresh(e, string(host), kind, now)
 	c.mu.Unlock()
-	return addr, usable
+	return ap, usable
 }
 
-func (c *hostCache) resolve(host string, e *dnsEntry) {
-	defer c.wg.Done()
-	c.st.DNSLookups.Add(1)
-	ctx, cancel := context.WithTimeout(context.Background(), dnsTimeout)
-	addrs, err := c.lookup(ctx, host)
-	cancel()
-	var pick netip.Addr
-	for _, a := range addrs {
-		a = a.Unmap()
-		if a.Is6() == c.v6 {
-			pick = a
-			break
+// refresh starts e's lookup when its answer has expired and none runs. c.mu is held.
+func (c *hostCache) refresh(e *dnsEntry, host string, kind dnsKind, now time.Time) {
+	if now.After(e.expires) && e.pending == nil {
+		e.pending = make(chan struct{})
+		c.wg.Add(1)
+		go c.fill(host, kind, e)
+	}
+}
+
+// errNoAnswer is the answer for a name whose last lookup failed (within dnsNegTTL of it).
+var errNoAnswer = errors.New("no address (RFC 3263)")
+
+// wait returns host's answer for kind as get does, but waits for a lookup when there is no usable
+// answer (the general path's lookups: sipgo's goroutines may block). A name whose last lookup failed
+// less than dnsNegTTL ago fails at once. With the table full it resolves host uncached.
+func (c *hostCache) wait(ctx context.Context, host string, kind dnsKind) (netip.AddrPort, error) {
+	if c.lookup == nil {
+		return netip.AddrPort{}, fmt.Errorf("%s: no resolver", host)
+	}
+	key := string(dnsKey(nil, kind, []byte(host)))
+	for waited := false; ; waited = true {
+		now := c.now()
+		c.mu.Lock()
+		e := c.m[key]
+		if e == nil {
+			if len(c.m) >= dnsMaxNames {
+				c.mu.Unlock()
+				c.st.DNSFull.Add(1)
+				return c.resolve(ctx, host, kind)
+			}
+			e = &dnsEntry{}
+			c.m[key] = e
+		}
+		ap, usable := e.ap, e.usable(now)
+		c.refresh(e, host, kind, now)
+		pending := e.pending
+		c.mu.Unlock()
+		switch {
+		case usable:
+			return ap, nil
+		case pending == nil || waited:
+			return netip.AddrPort{}, fmt.Errorf("%s: %w", host, errNoAnswer)
+		}
+		select {
+		case <-pending:
+		case <-ctx.Done():
+			return netip.AddrPort{}, fmt.Errorf("%s: %w", host, ctx.Err())
 		}
 	}
+}
+
+// fill runs e's lookup and stores its answer.
+func (c *hostCache) fill(host string, kind dnsKind, e *dnsEntry) {
+	defer c.wg.Done()
+	ctx, cancel := context.WithTimeout(context.Background(), dnsTimeout)
+	ap, err := c.resolve(ctx, host, kind)
+	cancel()
 	now := c.now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e.pending = false
-	if err != nil || !pick.IsValid() {
-		c.st.DNSFailures.Add(1)
+	close(e.pending)
+	e.pending = nil
+	if err != nil {
 		e.expires = now.Add(dnsNegTTL) // the stale answer, if any, stays usable until dnsStale
 		return
 	}
-	e.addr, e.resolved, e.expires = pick, now, now.Add(dnsTTL)
+	e.ap, e.resolved, e.expires = ap, now, now.Add(dnsTTL)
+}
+
+// resolve looks host up for kind (RFC 3263 §4.2): counted in DNSLookups, DNSSRV (answered through
+// SRV records) and DNSFailures.
+func (c *hostCache) resolve(ctx context.Context, host string, kind dnsKind) (netip.AddrPort, error) {
+	c.st.DNSLookups.Add(1)
+	ap, srv, err := c.query(ctx, host, kind)
+	if err != nil {
+		c.st.DNSFailures.Add(1)
+		return netip.AddrPort{}, err
+	}
+	if srv {
+		c.st.DNSSRV.Add(1)
+	}
+	return ap, nil
+}
+
+func (c *hostCache) query(ctx context.Context, host string, kind dnsKind) (netip.AddrPort, bool, error) {
+	service, proto, port := kind.srv()
+	if service != "" && c.srv != nil {
+		// Go's LookupSRV orders the records by priority, then by weight at random (RFC 2782), and
+		// returns the well-formed ones with an error when others are not.
+		if recs, _ := c.srv(ctx, service, proto, host); len(recs) > 0 {
+			if len(recs) == 1 && (recs[0].Target == "." || recs[0].Target == "") {
+				// RFC 2782: "." alone means the service is decidedly not available at this domain.
+				return netip.AddrPort{}, true, fmt.Errorf("%s: _%s._%s SRV: service not available", host, service, proto)
+			}
+			var last error
+			for _, r := range recs {
+				ip, err := c.addr(ctx, strings.TrimSuffix(r.Target, "."))
+				if err == nil {
+					return netip.AddrPortFrom(ip, r.Port), true, nil
+				}
+				last = err
+			}
+			return netip.AddrPort{}, true, fmt.Errorf("%s: no SRV target of _%s._%s resolved: %w", host, service, proto, last)
+		}
+		// No SRV records (or no answer at all: a name only /etc/hosts knows): A/AAAA.
+	}
+	ip, err := c.addr(ctx, host)
+	if err != nil {
+		return netip.AddrPort{}, false, err
+	}
+	return netip.AddrPortFrom(ip, port), false, nil
+}
+
+// addr is host's first A/AAAA answer of the family Herald sends from.
+func (c *hostCache) addr(ctx context.Context, host string) (netip.Addr, error) {
+	addrs, err := c.lookup(ctx, host)
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	c.mu.Lock()
+	v6 := c.v6
+	c.mu.Unlock()
+	for _, a := range addrs {
+		if a = a.Unmap(); a.Is6() == v6 {
+			return a, nil
+		}
+	}
+	return netip.Addr{}, fmt.Errorf("%s: no IPv%d address", host, map[bool]int{false: 4, true: 6}[v6])
+}
+
+// Resolve is where a message for host goes over transport: host's IP literal, else the name cache's
+// answer, waiting for its lookup when none is cached (RFC 3263 §4.2 and §5: A/AAAA with port, SRV
+// for the transport when port is 0, else the transport's default port; for a transport other than
+// udp, tcp and tls, A/AAAA, with port 0 left for the caller's default). It is the general path's
+// resolver (sipgo's, through Herald's sip.WithTransportLayerResolver), so both paths share one
+// lookup per name.
+func (f *Engine) Resolve(ctx context.Context, transport, host string, port int) (netip.AddrPort, error) {
+	if port < 0 || port > 65535 {
+		return netip.AddrPort{}, fmt.Errorf("%s: port %d out of range", host, port)
+	}
+	if ip, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")); err == nil {
+		if port == 0 {
+			port = defaultPort(transport)
+		}
+		return netip.AddrPortFrom(ip, uint16(port)), nil
+	}
+	kind := dnsAddr
+	if port == 0 {
+		switch strings.ToLower(transport) {
+		case "udp":
+			kind = dnsSIPUDP
+		case "tcp":
+			kind = dnsSIPTCP
+		case "tls":
+			kind = dnsSIPTLS
+		}
+	}
+	ap, err := f.dns.wait(ctx, host, kind)
+	if err != nil {
+		return netip.AddrPort{}, err
+	}
+	if kind == dnsAddr {
+		ap = netip.AddrPortFrom(ap.Addr(), uint16(port))
+	}
+	return ap, nil
+}
+
+// Cached is Resolve's answer when the name cache has one now (or host is an IP literal), ok false
+// otherwise (a lookup is then started). It never blocks.
+func (f *Engine) Cached(transport, host string, port int) (netip.AddrPort, bool) {
+	if port < 0 || port > 65535 {
+		return netip.AddrPort{}, false
+	}
+	if ip, err := netip.ParseAddr(host); err == nil {
+		if port == 0 {
+			port = defaultPort(transport)
+		}
+		return netip.AddrPortFrom(ip, uint16(port)), true
+	}
+	return f.target(sipURI{host: []byte(host), port: port, transport: []byte(transport)}, strings.EqualFold(transport, "tcp"), false)
+}
+
+// defaultPort is a SIP transport's port when a URI names none (RFC 3261 §19.1.2); 0 for others.
+func defaultPort(transport string) int {
+	switch strings.ToLower(transport) {
+	case "udp", "tcp":
+		return 5060
+	case "tls":
+		return 5061
+	}
+	return 0
 }

@@ -3,6 +3,7 @@ package sipfast
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"sync"
 	"testing"
@@ -45,7 +46,7 @@ func (d *fakeDNS) set(host string, addrs ...netip.Addr) {
 // after dnsNegTTL; the table is bounded and a full table is counted.
 func TestFastPathHostCache(t *testing.T) {
 	dns := &fakeDNS{answers: map[string][]netip.Addr{}}
-	c := newHostCache(&Stats{}, nil, wheel.NewMono())
+	c := newHostCache(&Stats{}, nil, nil, wheel.NewMono())
 	c.lookup = dns.lookup
 	var mu sync.Mutex
 	clock := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
@@ -54,11 +55,11 @@ func TestFastPathHostCache(t *testing.T) {
 	v4, v6 := netip.MustParseAddr("192.0.2.7"), netip.MustParseAddr("2001:db8::7")
 	dns.set("scscf1.home1.net", v6, v4)
 
-	if _, ok := c.get([]byte("scscf1.home1.net")); ok {
+	if _, ok := c.get([]byte("scscf1.home1.net"), dnsAddr); ok {
 		t.Fatal("first get: cached before any lookup")
 	}
 	c.wg.Wait()
-	if a, ok := c.get([]byte("scscf1.home1.net")); !ok || a != v4 {
+	if a, ok := c.get([]byte("scscf1.home1.net"), dnsAddr); !ok || a.Addr() != v4 {
 		t.Fatalf("after the lookup: %v %v, want %v (the IPv4 answer for an IPv4 socket)", a, ok, v4)
 	}
 	if c.st.DNSLookups.Load() != 1 {
@@ -69,18 +70,18 @@ func TestFastPathHostCache(t *testing.T) {
 	advance(dnsTTL + time.Second)
 	v4b := netip.MustParseAddr("192.0.2.8")
 	dns.set("scscf1.home1.net", v4b)
-	if a, ok := c.get([]byte("scscf1.home1.net")); !ok || a != v4 {
+	if a, ok := c.get([]byte("scscf1.home1.net"), dnsAddr); !ok || a.Addr() != v4 {
 		t.Fatalf("expired: %v %v, want the old answer while refreshing", a, ok)
 	}
 	c.wg.Wait()
-	if a, _ := c.get([]byte("scscf1.home1.net")); a != v4b {
+	if a, _ := c.get([]byte("scscf1.home1.net"), dnsAddr); a.Addr() != v4b {
 		t.Fatalf("after refresh: %v, want %v", a, v4b)
 	}
 
 	// Refreshes fail: the last answer is used until dnsTTL+dnsStale after it was obtained.
 	dns.set("scscf1.home1.net")
 	advance(dnsTTL + time.Second)
-	if _, ok := c.get([]byte("scscf1.home1.net")); !ok {
+	if _, ok := c.get([]byte("scscf1.home1.net"), dnsAddr); !ok {
 		t.Fatal("stale answer not used while the refresh fails")
 	}
 	c.wg.Wait()
@@ -88,7 +89,7 @@ func TestFastPathHostCache(t *testing.T) {
 		t.Fatalf("%d failures, want 1", c.st.DNSFailures.Load())
 	}
 	advance(dnsStale)
-	if _, ok := c.get([]byte("scscf1.home1.net")); ok {
+	if _, ok := c.get([]byte("scscf1.home1.net"), dnsAddr); ok {
 		t.Fatal("answer used past dnsStale")
 	}
 	c.wg.Wait()
@@ -96,7 +97,7 @@ func TestFastPathHostCache(t *testing.T) {
 	// A name that does not resolve is not looked up again before dnsNegTTL.
 	before := c.st.DNSLookups.Load()
 	for range 5 {
-		if _, ok := c.get([]byte("nowhere.invalid")); ok {
+		if _, ok := c.get([]byte("nowhere.invalid"), dnsAddr); ok {
 			t.Fatal("unresolvable name cached")
 		}
 		c.wg.Wait()
@@ -105,29 +106,226 @@ func TestFastPathHostCache(t *testing.T) {
 		t.Fatalf("%d lookups of an unresolvable name within dnsNegTTL, want 1", n)
 	}
 	advance(dnsNegTTL + time.Second)
-	c.get([]byte("nowhere.invalid"))
+	c.get([]byte("nowhere.invalid"), dnsAddr)
 	c.wg.Wait()
 	if n := c.st.DNSLookups.Load() - before; n != 2 {
 		t.Fatalf("%d lookups after dnsNegTTL, want 2", n)
 	}
 
 	// IPv6 sockets get IPv6 answers.
-	c6 := newHostCache(&Stats{}, nil, wheel.NewMono())
+	c6 := newHostCache(&Stats{}, nil, nil, wheel.NewMono())
 	c6.lookup, c6.v6 = dns.lookup, true
 	dns.set("icscf.home1.net", v4, v6)
-	c6.get([]byte("icscf.home1.net"))
+	c6.get([]byte("icscf.home1.net"), dnsAddr)
 	c6.wg.Wait()
-	if a, ok := c6.get([]byte("icscf.home1.net")); !ok || a != v6 {
+	if a, ok := c6.get([]byte("icscf.home1.net"), dnsAddr); !ok || a.Addr() != v6 {
 		t.Fatalf("IPv6 socket: %v %v, want %v", a, ok, v6)
 	}
 
 	// The table is bounded.
-	full := newHostCache(&Stats{}, nil, wheel.NewMono())
+	full := newHostCache(&Stats{}, nil, nil, wheel.NewMono())
 	full.lookup = dns.lookup
 	for i := range dnsMaxNames {
-		full.m[string(rune('a'+i%26))+time.Duration(i).String()] = &dnsEntry{}
+		full.m[string(dnsKey(nil, dnsAddr, []byte(time.Duration(i).String())))] = &dnsEntry{}
 	}
-	if _, ok := full.get([]byte("one-more.home1.net")); ok || full.st.DNSFull.Load() != 1 || len(full.m) != dnsMaxNames {
+	if _, ok := full.get([]byte("one-more.home1.net"), dnsAddr); ok || full.st.DNSFull.Load() != 1 || len(full.m) != dnsMaxNames {
 		t.Fatalf("full table: ok %v, Full %d, %d names", ok, full.st.DNSFull.Load(), len(full.m))
+	}
+}
+
+// srvDNS is fakeDNS with SRV records, keyed "_service._proto.name"; a lookup of a key not in the
+// table finds no records, as a name without SRV does. hold, when set, keeps every lookup waiting
+// until it is closed.
+type srvDNS struct {
+	fakeDNS
+	srvs     map[string][]SRV
+	srvCalls int
+	hold     chan struct{}
+}
+
+func newSRVDNS() *srvDNS {
+	return &srvDNS{fakeDNS: fakeDNS{answers: map[string][]netip.Addr{}}, srvs: map[string][]SRV{}}
+}
+
+func (d *srvDNS) lookupSRV(_ context.Context, service, proto, name string) ([]SRV, error) {
+	if d.hold != nil {
+		<-d.hold
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.srvCalls++
+	key := "_" + service + "._" + proto + "." + name
+	recs, ok := d.srvs[key]
+	if !ok {
+		return nil, errors.New(key + ": no such host")
+	}
+	return recs, nil
+}
+
+// RFC 3263 §4.2, as table: a name with a port is resolved by A/AAAA; without one by SRV for the
+// transport, targets in order, a target that does not resolve skipped; a name without SRV records
+// by A/AAAA at the transport's default port; a lone "." target is "not available" (RFC 2782), not a
+// reason to fall back to A/AAAA. Each resolution is counted, and those that used SRV apart.
+func TestHostCacheRFC3263(t *testing.T) {
+	d := newSRVDNS()
+	a1, a2, a3 := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2"), netip.MustParseAddr("192.0.2.3")
+	d.set("scscf.home1.net", a3) // also an A record: SRV still decides for a URI without a port
+	d.set("scscf1.home1.net", a1)
+	d.set("scscf2.home1.net", a2)
+	d.set("hosts-only.home1.net", a3)
+	d.srvs["_sip._udp.scscf.home1.net"] = []SRV{{Target: "scscf1.home1.net.", Port: 5070}, {Target: "scscf2.home1.net.", Port: 5080}}
+	d.srvs["_sip._tcp.scscf.home1.net"] = []SRV{{Target: "gone.home1.net.", Port: 5071}, {Target: "scscf2.home1.net.", Port: 5081}}
+	d.srvs["_sips._tcp.scscf.home1.net"] = []SRV{{Target: "scscf1.home1.net.", Port: 5062}}
+	d.srvs["_sip._udp.closed.home1.net"] = []SRV{{Target: "."}}
+	d.set("closed.home1.net", a3)
+
+	for _, tc := range []struct {
+		name, host string
+		kind       dnsKind
+		want       string // "" : fails
+		srv        bool
+	}{
+		{"port given: A only", "scscf.home1.net", dnsAddr, "192.0.2.3:0", false},
+		{"no port, UDP: SRV, first target", "scscf.home1.net", dnsSIPUDP, "192.0.2.1:5070", true},
+		{"no port, TCP: first target unresolvable, second", "scscf.home1.net", dnsSIPTCP, "192.0.2.2:5081", true},
+		{"no port, TLS: _sips._tcp", "scscf.home1.net", dnsSIPTLS, "192.0.2.1:5062", true},
+		{"no SRV records: A at 5060", "hosts-only.home1.net", dnsSIPUDP, "192.0.2.3:5060", false},
+		{"no SRV records, TLS: A at 5061", "hosts-only.home1.net", dnsSIPTLS, "192.0.2.3:5061", false},
+		{"\".\" target: not available", "closed.home1.net", dnsSIPUDP, "", true},
+		{"nothing at all", "nowhere.home1.net", dnsSIPUDP, "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := &Stats{}
+			c := newHostCache(st, d.lookup, d.lookupSRV, wheel.NewMono())
+			ap, err := c.wait(context.Background(), tc.host, tc.kind)
+			if tc.want == "" {
+				if err == nil || st.DNSFailures.Load() != 1 {
+					t.Fatalf("got %v, %v (failures %d); want an error, counted", ap, err, st.DNSFailures.Load())
+				}
+				return
+			}
+			if err != nil || ap.String() != tc.want {
+				t.Fatalf("got %v, %v; want %s", ap, err, tc.want)
+			}
+			if got := st.DNSSRV.Load() == 1; got != tc.srv || st.DNSLookups.Load() != 1 {
+				t.Fatalf("lookups %d, through SRV %d; want 1, SRV %v", st.DNSLookups.Load(), st.DNSSRV.Load(), tc.srv)
+			}
+		})
+	}
+}
+
+// The general path's lookups (wait) and the fast path's (get) share one cache: concurrent waiters
+// for a name make one lookup between them and all get its answer; the fast path then finds it
+// without a lookup of its own; a name whose lookup failed fails at once for dnsNegTTL; a waiter
+// whose context ends stops waiting; with the table full a waiter still gets an answer (uncached).
+func TestHostCacheWait(t *testing.T) {
+	d := newSRVDNS()
+	d.set("scscf1.home1.net", netip.MustParseAddr("192.0.2.1"))
+	d.srvs["_sip._udp.scscf.home1.net"] = []SRV{{Target: "scscf1.home1.net.", Port: 5070}}
+	d.hold = make(chan struct{})
+	st := &Stats{}
+	c := newHostCache(st, d.lookup, d.lookupSRV, wheel.NewMono())
+
+	const waiters = 8
+	got := make(chan string, waiters)
+	for range waiters {
+		go func() {
+			ap, err := c.wait(context.Background(), "scscf.home1.net", dnsSIPUDP)
+			got <- fmt.Sprint(ap, err)
+		}()
+	}
+	if _, ok := c.get([]byte("scscf.home1.net"), dnsSIPUDP); ok {
+		t.Fatal("fast path: answer before the lookup ended")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := c.wait(ctx, "scscf.home1.net", dnsSIPUDP); !errors.Is(err, context.Canceled) {
+		t.Fatalf("ended context: %v, want context.Canceled", err)
+	}
+	close(d.hold)
+	for range waiters {
+		if s := <-got; s != "192.0.2.1:5070 <nil>" {
+			t.Fatalf("waiter got %s", s)
+		}
+	}
+	if ap, ok := c.get([]byte("scscf.home1.net"), dnsSIPUDP); !ok || ap.String() != "192.0.2.1:5070" {
+		t.Fatalf("fast path after the wait: %v %v", ap, ok)
+	}
+	if st.DNSLookups.Load() != 1 || d.srvCalls != 1 || d.calls != 1 {
+		t.Fatalf("%d resolutions, %d SRV and %d A/AAAA queries; want 1 each", st.DNSLookups.Load(), d.srvCalls, d.calls)
+	}
+
+	// A failed name: the first waiter waits for the lookup, the next ones fail without one.
+	for i := range 3 {
+		if _, err := c.wait(context.Background(), "nowhere.home1.net", dnsAddr); err == nil {
+			t.Fatalf("wait %d: unresolvable name resolved", i)
+		}
+	}
+	if n := st.DNSLookups.Load(); n != 2 {
+		t.Fatalf("%d resolutions after three waits for an unresolvable name, want 2", n)
+	}
+
+	// Full: an uncached answer, counted.
+	full := newHostCache(&Stats{}, d.lookup, d.lookupSRV, wheel.NewMono())
+	for i := range dnsMaxNames {
+		full.m[string(dnsKey(nil, dnsAddr, []byte(time.Duration(i).String())))] = &dnsEntry{}
+	}
+	if ap, err := full.wait(context.Background(), "scscf.home1.net", dnsSIPUDP); err != nil || ap.String() != "192.0.2.1:5070" || full.st.DNSFull.Load() != 1 || len(full.m) != dnsMaxNames {
+		t.Fatalf("full table: %v %v, full %d, %d names", ap, err, full.st.DNSFull.Load(), len(full.m))
+	}
+}
+
+// Engine.Resolve, the general path's resolver: IP literals (bracketed IPv6 too) without DNS, a
+// port's default per transport, SRV by transport for a name without a port; Cached answers the same
+// without blocking once the name is cached.
+func TestEngineResolve(t *testing.T) {
+	d := newSRVDNS()
+	d.set("scscf1.home1.net", netip.MustParseAddr("192.0.2.1"))
+	d.srvs["_sip._udp.scscf.home1.net"] = []SRV{{Target: "scscf1.home1.net.", Port: 5070}}
+	d.srvs["_sip._tcp.scscf.home1.net"] = []SRV{{Target: "scscf1.home1.net.", Port: 5071}}
+	d.srvs["_sips._tcp.scscf.home1.net"] = []SRV{{Target: "scscf1.home1.net.", Port: 5072}}
+	e := New(Config{Lookup: d.lookup, LookupSRV: d.lookupSRV, Clock: &wheel.Manual{}}, newFakeHost())
+	defer e.Close()
+	type resolveCase struct {
+		tp, host string
+		port     int
+		want     string // "": an error
+	}
+	for _, tc := range []resolveCase{
+		{"udp", "192.0.2.9", 0, "192.0.2.9:5060"},
+		{"tls", "192.0.2.9", 0, "192.0.2.9:5061"},
+		{"tcp", "[2001:db8::9]", 5070, "[2001:db8::9]:5070"},
+		{"udp", "scscf1.home1.net", 5090, "192.0.2.1:5090"},
+		{"udp", "scscf.home1.net", 0, "192.0.2.1:5070"},
+		{"TCP", "scscf.home1.net", 0, "192.0.2.1:5071"},
+		{"tls", "scscf.home1.net", 0, "192.0.2.1:5072"},
+		{"udp", "nowhere.home1.net", 0, ""},
+		{"udp", "scscf1.home1.net", 70000, ""},
+		{"ws", "scscf1.home1.net", 0, "192.0.2.1:0"},
+		{"wss", "192.0.2.9", 0, "192.0.2.9:0"},
+	} {
+		ap, err := e.Resolve(context.Background(), tc.tp, tc.host, tc.port)
+		if tc.want == "" {
+			if err == nil {
+				t.Errorf("Resolve(%s %s:%d) = %v, want an error", tc.tp, tc.host, tc.port, ap)
+			}
+			continue
+		}
+		if err != nil || ap.String() != tc.want {
+			t.Errorf("Resolve(%s %s:%d) = %v, %v; want %s", tc.tp, tc.host, tc.port, ap, err, tc.want)
+		}
+	}
+	for _, tc := range []resolveCase{
+		{"udp", "scscf.home1.net", 0, "192.0.2.1:5070"},
+		{"tcp", "scscf.home1.net", 0, "192.0.2.1:5071"},
+		{"udp", "scscf1.home1.net", 5090, "192.0.2.1:5090"},
+		{"udp", "192.0.2.9", 0, "192.0.2.9:5060"},
+	} {
+		if ap, ok := e.Cached(tc.tp, tc.host, tc.port); !ok || ap.String() != tc.want {
+			t.Errorf("Cached(%s %s:%d) = %v, %v; want %s", tc.tp, tc.host, tc.port, ap, ok, tc.want)
+		}
+	}
+	if _, ok := e.Cached("udp", "other.home1.net", 0); ok {
+		t.Error("Cached: an uncached name answered")
 	}
 }

@@ -233,6 +233,10 @@ type Config struct {
 	// Lookup resolves a name to its addresses (A/AAAA) for the name cache (dns.go); nil: names are
 	// never resolved and take the general path.
 	Lookup func(ctx context.Context, host string) ([]netip.Addr, error)
+	// LookupSRV finds a name's SRV records for a URI without a port (RFC 3263 §4.2), ordered by
+	// priority, then weight (net.Resolver.LookupSRV's order); nil: such a name is taken to have none
+	// (A/AAAA at the default port).
+	LookupSRV func(ctx context.Context, service, proto, name string) ([]SRV, error)
 	// Log receives warnings and each call's one info line; nil discards them.
 	Log *slog.Logger
 	// Trace, when set, receives one line per step (the demo prints them).
@@ -270,10 +274,10 @@ type Stats struct {
 	// Unreadable is the responses naming an engine branch that neither the scanner nor the general
 	// path's parser could read (left to the general path, which drops them).
 	Unreadable atomic.Uint64
-	// DNSLookups is the background A/AAAA lookups of Route and next-hop names (dns.go);
-	// DNSFailures those that failed; DNSFull the requests that took the general path because the
+	// DNSLookups is the lookups of Route, next-hop and Via names (dns.go), DNSSRV those answered
+	// through SRV records; DNSFailures those that failed; DNSFull the requests that took the general path because the
 	// name cache was full.
-	DNSLookups, DNSFailures, DNSFull atomic.Uint64
+	DNSLookups, DNSSRV, DNSFailures, DNSFull atomic.Uint64
 	// Overload is the requests answered 503 because the engine held its limit of transactions
 	// (MaxTxFactor × MaxCalls).
 	Overload atomic.Uint64
@@ -407,7 +411,7 @@ func New(cfg Config, host Host) *Engine {
 		f.tick = max(q, int64(time.Millisecond))
 	}
 	f.w = wheel.New[*Tx](time.Duration(f.tick), wheelSlots, f.now())
-	f.dns = newHostCache(f.st, cfg.Lookup, f.clock)
+	f.dns = newHostCache(f.st, cfg.Lookup, cfg.LookupSRV, f.clock)
 	if _, stepped := f.clock.(*wheel.Manual); stepped {
 		close(f.done) // a stepped clock's owner runs the timers (Tick) after each step
 	} else {
@@ -453,11 +457,10 @@ func (f *Engine) trace(format string, args ...any) {
 }
 
 // target is the UDP (tcp false) or TCP destination a URI names: its IP literal, or its name's
-// cached address when it has an explicit port (RFC 3263 §4.2: A/AAAA only). ok is false for another
-// transport, a name without a port (NAPTR/SRV) or one not cached yet: the general path sends those.
-// Over TCP a URI names ;transport=tcp, or no transport when the request is too big for UDP (big:
-// RFC 3261 §18.1.1 sends it over TCP, as the general path does; without one a URI names UDP, RFC
-// 3263 §4.1).
+// cached answer (RFC 3263 §4.2: A/AAAA with the URI's port, SRV for the transport without one). ok
+// is false for another transport or a name not cached yet: the general path sends those. Over TCP
+// a URI names ;transport=tcp, or no transport when the request is too big for UDP (big: RFC 3261
+// §18.1.1 sends it over TCP, as the general path does; without one a URI names UDP, RFC 3263 §4.1).
 func (f *Engine) target(u sipURI, tcp, big bool) (netip.AddrPort, bool) {
 	switch {
 	case tcp && (equalFold(u.transport, "tcp") || big && len(u.transport) == 0):
@@ -475,14 +478,21 @@ func (f *Engine) target(u sipURI, tcp, big bool) (netip.AddrPort, bool) {
 		}
 		return netip.AddrPortFrom(ip.Unmap(), uint16(port)), true
 	}
+	kind := dnsAddr
 	if port == 0 {
-		return netip.AddrPort{}, false
+		kind = dnsSIPUDP
+		if tcp {
+			kind = dnsSIPTCP
+		}
 	}
-	ip, ok := f.dns.get(u.host)
+	ap, ok := f.dns.get(u.host, kind)
 	if !ok {
 		return netip.AddrPort{}, false
 	}
-	return netip.AddrPortFrom(ip, uint16(port)), true
+	if kind == dnsAddr {
+		ap = netip.AddrPortFrom(ap.Addr(), uint16(port))
+	}
+	return ap, true
 }
 
 func (f *Engine) now() int64 { return f.clock.Now() }

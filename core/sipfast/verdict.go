@@ -169,7 +169,8 @@ type Snapshot struct {
 	Stray           uint64 `json:"stray" metric:"herald_sip_fast_path_stray_total,counter" help:"Responses to a fast-path branch with no transaction."`
 	SendErrors      uint64 `json:"send_errors" metric:"herald_sip_fast_path_send_errors_total,counter" help:"Messages the fast path could not send (a UDP socket refused it, or no TCP connection to the peer was open)."`
 	Unreadable      uint64 `json:"unreadable" metric:"herald_sip_fast_path_unreadable_total,counter" help:"Responses to a fast-path branch that could not be read."`
-	DNSLookups      uint64 `json:"dns_lookups" metric:"herald_sip_fast_path_dns_lookups_total,counter" help:"Background A/AAAA lookups of Route and next-hop names."`
+	DNSLookups      uint64 `json:"dns_lookups" metric:"herald_sip_fast_path_dns_lookups_total,counter" help:"Lookups of Route, next-hop and Via names (RFC 3263), for both paths: one per name per 30 s."`
+	DNSSRV          uint64 `json:"dns_srv" metric:"herald_sip_fast_path_dns_srv_total,counter" help:"Name lookups answered through SRV records (a URI without a port)."`
 	DNSFailures     uint64 `json:"dns_failures" metric:"herald_sip_fast_path_dns_failures_total,counter" help:"Background name lookups that failed."`
 	DNSFull         uint64 `json:"dns_full" metric:"herald_sip_fast_path_dns_full_total,counter" help:"Requests sent the general way because the name cache was full."`
 	Overload        uint64 `json:"overload" metric:"herald_sip_fast_path_overload_total,counter" help:"Requests answered 503: the fast path held its limit of transactions."`
@@ -189,7 +190,7 @@ func (f *Stats) Snapshot(transactions int) Snapshot {
 		Calls: f.Calls.Load(), Fallbacks: f.Fallbacks.Load(), InDialog: f.InDialog.Load(),
 		Retransmissions: f.Retransmissions.Load(), Absorbed: f.Absorbed.Load(), Timeouts: f.Timeouts.Load(),
 		Stray: f.Stray.Load(), SendErrors: f.SendErrors.Load(), Unreadable: f.Unreadable.Load(),
-		DNSLookups: f.DNSLookups.Load(), DNSFailures: f.DNSFailures.Load(), DNSFull: f.DNSFull.Load(),
+		DNSLookups: f.DNSLookups.Load(), DNSSRV: f.DNSSRV.Load(), DNSFailures: f.DNSFailures.Load(), DNSFull: f.DNSFull.Load(),
 		Overload: f.Overload.Load(), OwnUnanswered: f.OwnUnanswered.Load(), Reconnects: f.Reconnects.Load(), ReconnectFailed: f.ReconnectFailed.Load(), Originated: f.Originated.Load(), HostInvites: f.HostInvites.Load(), Transactions: transactions, Verdicts: f.verdictSnapshot(),
 	}
 }

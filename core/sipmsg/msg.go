@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -52,6 +54,27 @@ func TransportToward(req *sip.Request) string {
 		u = &r.Address
 	}
 	return URITransport(u)
+}
+
+// TowardNextHop sets req's transport and destination to its next hop (RFC 3261 §16.6 steps 6-7):
+// route, the top Route left after Herald's own, else the Request-URI. The destination is the URI's
+// host and port; a host name without a port gets port 0, which Herald's resolver (sipfast's
+// Engine.Resolve, sipgo's through sip.WithTransportLayerResolver) takes as "none named": SRV
+// decides the port (RFC 3263 §4.2); an IP address without one gets the transport's default port
+// (§4.2: no SRV for an address). Set here so that sipgo does not build it with fmt.Sprintf per
+// request.
+func TowardNextHop(req *sip.Request, route *sip.RouteHeader) {
+	u := &req.Recipient
+	if route != nil {
+		u = &route.Address
+	}
+	tp := URITransport(u)
+	req.SetTransport(tp)
+	port := u.Port
+	if _, err := netip.ParseAddr(strings.Trim(u.Host, "[]")); port <= 0 && err == nil {
+		port = sip.DefaultPort(tp)
+	}
+	req.SetDestination(u.Host + ":" + strconv.Itoa(max(port, 0)))
 }
 
 // URITransport is the transport toward u: its transport parameter, else TLS for sips:, else UDP.

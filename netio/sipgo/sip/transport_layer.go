@@ -46,7 +46,8 @@ type TransportLayer struct {
 	dnsPreferSRV bool
 	dnsPreferIP  int // 0 - no preference , 1 -ip4, 2 - ip6
 
-	tcpFast TCPFast // Herald patch: WithTransportLayerTCPFast
+	tcpFast TCPFast  // Herald patch: WithTransportLayerTCPFast
+	resolve Resolver // Herald patch: WithTransportLayerResolver
 }
 
 type TransportLayerOption func(l *TransportLayer)
@@ -91,6 +92,23 @@ type TCPFast func(msg []byte, from netip.AddrPort) bool
 func WithTransportLayerTCPFast(f TCPFast) TransportLayerOption {
 	return func(l *TransportLayer) {
 		l.tcpFast = f
+	}
+}
+
+// Resolver finds where a message for host goes over network ("udp", "tcp", "tls", "ws", "wss"):
+// port is the one the URI or Via names, 0 when it names none (RFC 3263 §4.2 and §5: then SRV
+// records decide the port, else the transport's default). The answer's port 0 means the
+// transport's default.
+//
+// Herald patch: with a Resolver, sipgo never resolves a name itself (no lookup per message): the
+// Resolver is the one owner of names and their answers.
+type Resolver func(ctx context.Context, network, host string, port int) (netip.AddrPort, error)
+
+// WithTransportLayerResolver sets the Resolver every name a request's destination or a response's
+// Via holds is resolved through (Herald patch).
+func WithTransportLayerResolver(r Resolver) TransportLayerOption {
+	return func(l *TransportLayer) {
+		l.resolve = r
 	}
 }
 
@@ -615,6 +633,20 @@ func (l *TransportLayer) resolveRemoteAddr(ctx context.Context, network string, 
 		// 	// NOTE: Full RFC may require we do this differentely
 		// 	// Whe port exists AAAA is used otherwise it should go immediately by SRV
 		// 	// In our case we do both by default
+
+		if l.resolve != nil {
+			// Herald patch: WithTransportLayerResolver. raddr.Hostname stays the name (TLS
+			// verifies the peer's certificate against it).
+			ap, err := l.resolve(ctx, network, host, port)
+			if err != nil {
+				return err
+			}
+			raddr.IP = net.IP(ap.Addr().AsSlice())
+			if ap.Port() != 0 {
+				raddr.Port = int(ap.Port())
+			}
+			return nil
+		}
 
 		if err := l.resolveAddr(ctx, network, host, sipScheme, raddr); err != nil {
 			return err

@@ -1,0 +1,143 @@
+package signal
+
+import (
+	"net"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/herald-ims/herald/bench/uesim"
+	"github.com/herald-ims/herald/core/sipfast"
+	"github.com/herald-ims/herald/netio/dnstest"
+)
+
+// srvDNS is a DNS server on loopback that names the callee as an S-CSCF is named in IMS: the
+// domain scscf.herald.test has SRV records for UDP and TCP (RFC 3263 §4.2) pointing at
+// scscf1.herald.test on the callee's port; the domain's own A record points where nothing listens,
+// so a call that reached the callee did not go by A record and port 5060.
+func srvDNS(t *testing.T, callee string) *dnstest.Server {
+	t.Helper()
+	d, err := dnstest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(d.Close)
+	ap := netip.MustParseAddrPort(callee)
+	d.SetAddr("scscf1.herald.test", ap.Addr())
+	d.SetAddr("scscf.herald.test", netip.MustParseAddr("127.0.0.254"))
+	for _, proto := range []string{"udp", "tcp"} {
+		d.SetSRV("_sip._"+proto+".scscf.herald.test",
+			net.SRV{Target: "gone.herald.test", Port: 9, Priority: 5}, // does not resolve: the next one is tried
+			net.SRV{Target: "scscf1.herald.test", Port: ap.Port(), Priority: 10, Weight: 1})
+	}
+	return d
+}
+
+// TestNextHopSRV proves RFC 3263 §4.2 for a next hop named by a domain without a port, on both paths
+// and with one lookup per name for all of them: Herald finds the callee's S-CSCF through SRV
+// records (the target that does not resolve skipped), for UDP and, when RFC 3261 §18.1.1 moves the
+// caller card's INVITE to TCP, for TCP. The first plain call waits on the general path for the
+// lookup the fast path started; the next ones take the fast path. A call with both cards (general
+// path, INVITE over TCP) and one with the callee card only (its INVITE on the engine) reach the same
+// callee. DNS is asked once per name and transport, not per call or message.
+func TestNextHopSRV(t *testing.T) {
+	leakCheck(t)
+	st, pages := testStore(t)
+	callee := newCallee(t, uesim.CalleeOptions{RingTime: 50 * time.Millisecond})
+	d := srvDNS(t, callee.Addr())
+	h := startHerald(t, st, "scscf.herald.test:0", func(o *Options) { o.Resolver = d.Resolver() })
+	caller := newCaller(t, uesim.CallerOptions{})
+
+	for i := range 3 {
+		res := h.mustCall(t, caller, erin, dave)
+		if ce := calleeSide(t, callee, res.CallID); !ce.Acked || !ce.Bye {
+			t.Fatalf("plain call %d: callee acked %t bye %t", i, ce.Acked, ce.Bye)
+		}
+	}
+	if n := h.sig.Stats.Fast.Calls.Load(); n != 2 {
+		t.Fatalf("%d plain calls on the fast path, want 2 (the first waits for the lookup on the general path)", n)
+	}
+
+	res := h.mustCall(t, caller, alice, bob) // both cards: the INVITE outgrows UDP
+	ce := calleeSide(t, callee, res.CallID)
+	if tp := strings.ToLower(ce.Invite.Transport()); tp != "tcp" || !ce.EarlyOffered {
+		t.Fatalf("caller card INVITE over %s, early-session offered %t; want TCP with the card", tp, ce.EarlyOffered)
+	}
+	if len(res.Pages[uesim.CalleeCard]) != len(pages["bob-callee.html"].Body) {
+		t.Fatalf("both cards: callee card at the caller %d bytes, %v", len(res.Pages[uesim.CalleeCard]), res.PageErrors)
+	}
+	res = h.mustCall(t, caller, dave, carol) // callee card only: the INVITE goes on the engine
+	if len(res.Pages[uesim.CalleeCard]) != len(pages["carol-callee.html"].Body) {
+		t.Fatalf("callee card only: page %d bytes, %v", len(res.Pages[uesim.CalleeCard]), res.PageErrors)
+	}
+	ce = calleeSide(t, callee, res.CallID)
+	if v := ce.Invite.Via(); v == nil || !strings.Contains(v.Value(), "branch="+sipfast.BranchPrefix) {
+		t.Fatalf("callee card only: forwarded INVITE's Via %v, want the engine's branch", v)
+	}
+
+	asked := d.Questions()
+	for range 3 {
+		h.mustCall(t, caller, erin, dave)
+	}
+	h.quiet(t)
+	if n := d.Questions(); n != asked {
+		t.Fatalf("DNS asked %d more questions for 3 more calls, want none (cached)", n-asked)
+	}
+	for _, q := range []struct {
+		typ, name string
+		want      int
+	}{
+		{"SRV", "_sip._udp.scscf.herald.test", 1},
+		{"SRV", "_sip._tcp.scscf.herald.test", 1},
+		{"A", "scscf1.herald.test", 2}, // once per transport's SRV answer
+		{"A", "scscf.herald.test", 0},
+	} {
+		if n := d.Asked(q.typ, q.name); n != q.want {
+			t.Errorf("DNS asked %s %s %d times, want %d", q.typ, q.name, n, q.want)
+		}
+	}
+	f := &h.sig.Stats.Fast
+	if f.DNSSRV.Load() != 2 || f.DNSFailures.Load() != 0 {
+		t.Errorf("lookups through SRV %d, failed %d; want 2, 0", f.DNSSRV.Load(), f.DNSFailures.Load())
+	}
+	if n := h.sig.Stats.Fast.Calls.Load(); n != 5 {
+		t.Errorf("%d plain calls on the fast path, want 5", n)
+	}
+	t.Logf("DNS questions for %d calls: %d; next hop found on port %s", 8, d.Questions(), strconv.Itoa(int(netip.MustParseAddrPort(callee.Addr()).Port())))
+}
+
+// TestRouteSRV proves RFC 3263 §4.2 for a Route naming a domain without a port, as an S-CSCF's ISC
+// Route often does (3GPP TS 24.229 §5.4.3.3): the first INVITE takes the general path, whose
+// lookup the fast path started, and reaches the SRV target; the second is forwarded by the fast
+// path to the same place; the Route is forwarded untouched (loose routing, RFC 3261 §16.6 step 7).
+func TestRouteSRV(t *testing.T) {
+	leakCheck(t)
+	st, _ := testStore(t)
+	caller, callee := newFPPeer(t), newFPPeer(t)
+	d := srvDNS(t, callee.addr())
+	r := startHerald(t, st, "127.0.0.1:9", func(o *Options) { o.Resolver = d.Resolver() }) // the next hop is not used
+	for i := range 2 {
+		c := newFPCall(caller, erin, dave)
+		c.routes = []string{"<sip:scscf.herald.test;lr>"}
+		caller.send(t, r.addr, c.invite())
+		fwd := parseFP(t, "INVITE", callee.next(t, "INVITE toward the SRV target").data)
+		if got := fwd.all("Route"); !slices.Equal(got, c.routes) {
+			t.Fatalf("call %d: Route %q, want %q", i, got, c.routes)
+		}
+		if fast := strings.Contains(fwd.all("Via")[0], "branch="+sipfast.BranchPrefix); i == 1 && !fast {
+			t.Fatalf("second INVITE not on the fast path: Via %q", fwd.all("Via"))
+		}
+		callee.send(t, r.addr, fpReply(t, fwd, 486, "Busy Here", "fb", false, "", ""))
+		m := parseFP(t, "486", caller.nextNot100(t, "486").data)
+		caller.send(t, r.addr, c.request("ACK", c.ruri, c.branch, 1, m.one(t, "486", "To"), c.routes))
+		if a := parseFP(t, "ACK", callee.next(t, "ACK for the 486").data); !strings.HasPrefix(a.start, "ACK ") {
+			t.Fatalf("call %d: callee got %q, want the ACK for its 486", i, a.start)
+		}
+	}
+	fpStat(t, "Fast.Calls", &r.sig.Stats.Fast.Calls, 1)
+	fpStat(t, "Fast.DNSSRV", &r.sig.Stats.Fast.DNSSRV, 1)
+	r.quiet(t)
+}
