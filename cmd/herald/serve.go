@@ -285,6 +285,7 @@ func newInstance(o *config.Options, log *slog.Logger, trace func(string)) (*inst
 		MaxCalls:         o.Limits.MaxCalls,
 		OfferTLS:         m.OfferTLS,
 		TLSClient:        sipTLS,
+		Resolver:         dnsResolver(o.SIP.DNSServer),
 		Logger:           log,
 		Trace:            trace,
 		WireTrace:        sipTrace,
@@ -399,6 +400,18 @@ func hostPortOfURI(s string) (string, string, error) {
 	}
 	// A name without a port keeps port 0: Herald's resolver then asks SRV for the port (RFC 3263 §4.2).
 	return net.JoinHostPort(host, strconv.Itoa(port)), transport, nil
+}
+
+// dnsResolver is the resolver that asks only server (sip.dns_server, IP:port), over the network
+// Go's resolver asks for (UDP, TCP for a truncated answer); nil for "" (the system's).
+func dnsResolver(server string) *net.Resolver {
+	if server == "" {
+		return nil
+	}
+	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, server)
+	}}
 }
 
 // start opens every socket and serves. It returns once all listeners are bound.

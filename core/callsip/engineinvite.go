@@ -86,7 +86,7 @@ func engineDest(e *sipfast.Engine, dest string) (netip.AddrPort, bool) {
 	if err != nil {
 		return netip.AddrPort{}, false
 	}
-	ap, ok := e.Cached("udp", host, p)
+	ap, ok := e.Names().Cached("udp", host, p)
 	return ap, ok && ap.Addr().Zone() == ""
 }
 

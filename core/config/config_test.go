@@ -322,6 +322,16 @@ func TestParseProblems(t *testing.T) {
 			class: ErrConflict,
 			want:  []string{"t.yaml:4:3: sip.t2: 4s must not be shorter than sip.t1 (5s)"},
 		},
+		"dns server a name": {
+			src:   hop + "  dns_server: dns.home1.net:53\n",
+			class: ErrAddress,
+			want:  []string{`t.yaml:3:15: sip.dns_server: "dns.home1.net:53" is not an IP:port (e.g. "192.0.2.53:53", "[2001:db8::53]:53")`},
+		},
+		"dns server without port": {
+			src:   hop + "  dns_server: 192.0.2.53\n",
+			class: ErrAddress,
+			want:  []string{`t.yaml:3:15: sip.dns_server: "192.0.2.53" is not an IP:port (e.g. "192.0.2.53:53", "[2001:db8::53]:53")`},
+		},
 		"udp readers zero": {
 			src:   hop + "  udp_readers: 0\n",
 			class: ErrValue,

@@ -59,6 +59,10 @@ type SIPOptions struct {
 	// UDP again, whole, when the next hop refuses TCP. A domain without a port is resolved by SRV
 	// (RFC 3263 §4.2: _sip._udp, _sip._tcp, _sips._tcp), else by A/AAAA at 5060 (5061 for sips:).
 	NextHop string `yaml:"next_hop"`
+	// DNSServer is the IP:port of the DNS server asked for the names of next hops, Routes and Vias
+	// (RFC 3263: SRV, A/AAAA), e.g. the IMS core's own DNS; "" = the system's resolver (/etc/hosts,
+	// then /etc/resolv.conf). Answers are cached 30 s for both paths.
+	DNSServer string `yaml:"dns_server,omitempty"`
 	// RecordRoute keeps Herald in the dialog path after the answer (ACK, re-INVITE, UPDATE, BYE).
 	// Herald's work ends at the INVITE's final response, so the default is false: the dialog's later
 	// requests go between the terminals and the hops that record-route, and a Herald that is stopped

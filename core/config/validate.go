@@ -225,6 +225,12 @@ func (l *loader) validateSIP(o *Options) {
 		l.valErr("sip.next_hop", ErrURI, "%q: %s", s.NextHop, err)
 	}
 
+	if s.DNSServer != "" {
+		if ap, err := netip.ParseAddrPort(s.DNSServer); err != nil || ap.Port() == 0 || ap.Addr().IsUnspecified() {
+			l.valErr("sip.dns_server", ErrAddress, "%q is not an IP:port (e.g. \"192.0.2.53:53\", \"[2001:db8::53]:53\")", s.DNSServer)
+		}
+	}
+
 	if len(s.Trusted) == 0 {
 		l.warn("sip.trusted", "empty: every source address may start calls")
 	}

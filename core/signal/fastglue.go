@@ -1,7 +1,6 @@
 package signal
 
 import (
-	"cmp"
 	"context"
 	"net"
 	"net/netip"
@@ -37,19 +36,7 @@ func newFastPath(s *Server) *sipfast.Engine {
 			Active: &s.active,
 		},
 	}
-	r := cmp.Or(s.opts.Resolver, net.DefaultResolver)
-	cfg.Lookup = func(ctx context.Context, host string) ([]netip.Addr, error) { return r.LookupNetIP(ctx, "ip", host) }
-	cfg.LookupSRV = func(ctx context.Context, service, proto, name string) ([]sipfast.SRV, error) {
-		_, recs, err := r.LookupSRV(ctx, service, proto, name) // the well-formed records, in RFC 2782's order
-		out := make([]sipfast.SRV, len(recs))
-		for i, rec := range recs {
-			out[i] = sipfast.SRV{Target: rec.Target, Port: rec.Port}
-		}
-		return out, err
-	}
-	if testLookup != nil {
-		cfg.Lookup, cfg.LookupSRV = testLookup, nil
-	}
+	cfg.Names = s.names
 	if s.hist != nil {
 		cfg.FinalLatency = func(d time.Duration) { s.hist.Final.Observe(d.Seconds()) }
 	}

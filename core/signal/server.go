@@ -17,6 +17,7 @@ import (
 	"github.com/herald-ims/herald/core/call"
 	"github.com/herald-ims/herald/core/callsip"
 	"github.com/herald-ims/herald/core/profile"
+	"github.com/herald-ims/herald/core/sipdns"
 	"github.com/herald-ims/herald/core/sipfast"
 	"github.com/herald-ims/herald/core/sipmsg"
 	"github.com/herald-ims/herald/core/sipstats"
@@ -25,15 +26,16 @@ import (
 
 // Server is Herald's SIP side.
 type Server struct {
-	opts Options     // opts.Host as a URI names it: an IPv6 address in brackets (New)
-	self sipmsg.Self // opts.Host and Options.Aliases, as isSelfAt compares them
-	deps Deps
-	log  *slog.Logger
-	ua   *sipgo.UserAgent
-	srv  *sipgo.Server
-	cli  *sipgo.Client
-	fast *sipfast.Engine   // nil when Options.DisableFastPath (fastglue.go)
-	tcp  *sipmsg.TCPStream // the engine's TCP, nil with it
+	opts  Options     // opts.Host as a URI names it: an IPv6 address in brackets (New)
+	self  sipmsg.Self // opts.Host and Options.Aliases, as isSelfAt compares them
+	deps  Deps
+	log   *slog.Logger
+	ua    *sipgo.UserAgent
+	srv   *sipgo.Server
+	cli   *sipgo.Client
+	fast  *sipfast.Engine   // nil when Options.DisableFastPath (fastglue.go)
+	names *sipfast.Names    // names and their answers (RFC 3263), for both paths and modes
+	tcp   *sipmsg.TCPStream // the engine's TCP, nil with it
 
 	adm     *admission // the calls in progress on both paths (admit.go)
 	handoff handoff    // the lookups of INVITEs the fast path hands to the general path (parties.go)
@@ -95,12 +97,13 @@ func New(opts Options, deps Deps) (*Server, error) {
 	s.port.Store(int32(opts.Port))
 	s.live.Store(newLive(Reloadable{Trusted: opts.Trusted, MaxCalls: opts.MaxCalls, NextHop: opts.NextHop,
 		NextHopTransport: opts.NextHopTransport, NextHopPinned: opts.NextHopPinned}))
-	var tcpFast []sip.TransportLayerOption
+	s.names = sipdns.Names(opts.Resolver, opts.Clock, &s.Stats.Fast, testLookup)
+	tcpFast := []sip.TransportLayerOption{sip.WithTransportLayerResolver(s.names.Resolve)}
 	if !opts.DisableFastPath {
 		s.fast = newFastPath(s)
 		s.tcp = &sipmsg.TCPStream{Trace: opts.WireTrace, Reconnects: &s.Stats.Fast.Reconnects, ReconnectFailed: &s.Stats.Fast.ReconnectFailed, Recovered: s.recovered}
 		s.fast.AddConn(s.tcp, false)
-		tcpFast = append(tcpFast, sip.WithTransportLayerTCPFast(s.tcpFast), sip.WithTransportLayerResolver(s.fast.Resolve))
+		tcpFast = append(tcpFast, sip.WithTransportLayerTCPFast(s.tcpFast))
 	}
 
 	ua, err := sipgo.NewUA(append([]sipgo.UserAgentOption{
@@ -316,6 +319,7 @@ func (s *Server) Close() error {
 	if s.fast != nil {
 		s.fast.Close()
 	}
+	s.names.Close()
 	s.wg.Wait()
 	return err
 }

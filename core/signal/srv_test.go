@@ -141,3 +141,25 @@ func TestRouteSRV(t *testing.T) {
 	fpStat(t, "Fast.DNSSRV", &r.sig.Stats.Fast.DNSSRV, 1)
 	r.quiet(t)
 }
+
+// TestNextHopSRVFastPathOff proves that names resolve the same way with the fast path off
+// (fast_path: false, to rule it out): through SRV, once per name, on the general path alone.
+func TestNextHopSRVFastPathOff(t *testing.T) {
+	leakCheck(t)
+	st, _ := testStore(t)
+	callee := newCallee(t, uesim.CalleeOptions{RingTime: 50 * time.Millisecond})
+	d := srvDNS(t, callee.Addr())
+	h := startHerald(t, st, "scscf.herald.test:0", func(o *Options) { o.Resolver, o.DisableFastPath = d.Resolver(), true })
+	caller := newCaller(t, uesim.CallerOptions{})
+	for range 3 {
+		h.mustCall(t, caller, erin, dave)
+	}
+	h.mustCall(t, caller, dave, carol)
+	h.quiet(t)
+	if n := d.Asked("SRV", "_sip._udp.scscf.herald.test"); n != 1 || d.Asked("A", "scscf.herald.test") != 0 {
+		t.Fatalf("SRV asked %d times, the domain's A record %d; want once, never", n, d.Asked("A", "scscf.herald.test"))
+	}
+	if n := h.sig.Stats.Fast.Calls.Load(); n != 0 {
+		t.Fatalf("%d calls on the fast path with it off", n)
+	}
+}

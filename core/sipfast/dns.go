@@ -14,10 +14,10 @@ import (
 
 // dns.go: host names, for both of Herald's paths. IMS Routes and next hops are names
 // (scscf1.home1.net, often without a port), and a proxy must neither wait for DNS inside its read
-// loop nor ask DNS again for every message. The engine keeps the one cache of answers; the fast path
-// reads it without blocking (a request whose name is not cached yet takes the general path while
-// one background lookup fills it), and the general path (sipgo, through the host's resolver hook)
-// waits on the same lookup (Resolve), so a name is looked up once per dnsTTL whichever path asks.
+// loop nor ask DNS again for every message. Names is the one cache of answers; the fast path reads
+// it without blocking (a request whose name is not cached yet takes the general path while one
+// background lookup fills it), and the general path (sipgo, through the host's resolver hook) waits
+// on the same lookup (Names.Resolve), so a name is looked up once per dnsTTL whichever path asks.
 //
 // RFC 3263 §4.2 (and §5 for a response's Via): a URI with a name and an explicit port is resolved by
 // A/AAAA alone; a name without a port by SRV for the transport (_sip._udp, _sip._tcp, _sips._tcp
@@ -81,6 +81,7 @@ type hostCache struct {
 	lookup func(ctx context.Context, host string) ([]netip.Addr, error)
 	srv    func(ctx context.Context, service, proto, name string) ([]SRV, error)
 	v6     bool // prefer IPv6 answers (Herald's UDP socket is IPv6)
+	strict bool // only the preferred family (an engine's sockets send from one); else fall back to the other
 	now    func() time.Time
 	wg     sync.WaitGroup
 	st     *Stats // DNSLookups, DNSSRV, DNSFailures, DNSFull
@@ -126,17 +127,17 @@ func (c *hostCache) get(host []byte, kind dnsKind) (netip.AddrPort, bool) {
 		c.m[string(key)] = e
 	}
 	ap, usable := e.ap, e.usable(now)
-	c.refresh(e, string(host), kind, now)
+	c.refresh(e, host, kind, now)
 	c.mu.Unlock()
 	return ap, usable
 }
 
 // refresh starts e's lookup when its answer has expired and none runs. c.mu is held.
-func (c *hostCache) refresh(e *dnsEntry, host string, kind dnsKind, now time.Time) {
+func (c *hostCache) refresh(e *dnsEntry, host []byte, kind dnsKind, now time.Time) {
 	if now.After(e.expires) && e.pending == nil {
 		e.pending = make(chan struct{})
 		c.wg.Add(1)
-		go c.fill(host, kind, e)
+		go c.fill(string(host), kind, e)
 	}
 }
 
@@ -165,7 +166,7 @@ func (c *hostCache) wait(ctx context.Context, host string, kind dnsKind) (netip.
 			c.m[key] = e
 		}
 		ap, usable := e.ap, e.usable(now)
-		c.refresh(e, host, kind, now)
+		c.refresh(e, []byte(host), kind, now)
 		pending := e.pending
 		c.mu.Unlock()
 		switch {
@@ -251,44 +252,86 @@ func (c *hostCache) addr(ctx context.Context, host string) (netip.Addr, error) {
 		return netip.Addr{}, err
 	}
 	c.mu.Lock()
-	v6 := c.v6
+	v6, strict := c.v6, c.strict
 	c.mu.Unlock()
+	var other netip.Addr
 	for _, a := range addrs {
 		if a = a.Unmap(); a.Is6() == v6 {
 			return a, nil
+		} else if !other.IsValid() {
+			other = a
 		}
+	}
+	if other.IsValid() && !strict {
+		return other, nil
 	}
 	return netip.Addr{}, fmt.Errorf("%s: no IPv%d address", host, map[bool]int{false: 4, true: 6}[v6])
 }
 
-// Resolve is where a message for host goes over transport: host's IP literal, else the name cache's
+// Names is the one owner of name answers (RFC 3263) for a Herald: the fast path's engine reads it
+// without blocking (Config.Names), the general path (sipgo, through sip.WithTransportLayerResolver)
+// waits on it (Resolve). It works without an engine too (fast_path off), so a name resolves the
+// same way whichever path or mode sends toward it.
+type Names struct{ c *hostCache }
+
+// NewNames is a Names resolving with lookup (A/AAAA) and srv (SRV records in the order to try
+// them; nil: no name has any), its answers aging on clock (nil: the monotonic clock) and counted in
+// st's DNS counters. Without an engine it prefers IPv4 answers and takes IPv6 ones when a name has
+// no IPv4 address; an engine that uses it takes only the family its sockets send from.
+func NewNames(lookup func(ctx context.Context, host string) ([]netip.Addr, error),
+	srv func(ctx context.Context, service, proto, name string) ([]SRV, error), clock wheel.Clock, st *Stats) *Names {
+	if clock == nil {
+		clock = wheel.NewMono()
+	}
+	return &Names{newHostCache(st, lookup, srv, clock)}
+}
+
+// Close waits for the lookups in flight.
+func (n *Names) Close() { n.c.wg.Wait() }
+
+// kindFor is the cache entry a URI's transport and port need (RFC 3263 §4.2).
+func kindFor(transport string, port int) dnsKind {
+	if port != 0 {
+		return dnsAddr
+	}
+	switch strings.ToLower(transport) {
+	case "udp":
+		return dnsSIPUDP
+	case "tcp":
+		return dnsSIPTCP
+	case "tls":
+		return dnsSIPTLS
+	}
+	return dnsAddr // another transport (ws, wss): A/AAAA, the caller's default port
+}
+
+// literal is host as an IP address (an IPv6 reference's brackets dropped) and port, with the
+// transport's default port for 0; ok false when host is a name or port is out of range.
+func literal(transport, host string, port int) (ap netip.AddrPort, isIP bool, err error) {
+	if port < 0 || port > 65535 {
+		return netip.AddrPort{}, false, fmt.Errorf("%s: port %d out of range", host, port)
+	}
+	ip, perr := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(host, "["), "]"))
+	if perr != nil {
+		return netip.AddrPort{}, false, nil
+	}
+	if port == 0 {
+		port = defaultPort(transport)
+	}
+	return netip.AddrPortFrom(ip, uint16(port)), true, nil
+}
+
+// Resolve is where a message for host goes over transport: host's IP literal, else the cache's
 // answer, waiting for its lookup when none is cached (RFC 3263 §4.2 and §5: A/AAAA with port, SRV
 // for the transport when port is 0, else the transport's default port; for a transport other than
-// udp, tcp and tls, A/AAAA, with port 0 left for the caller's default). It is the general path's
-// resolver (sipgo's, through Herald's sip.WithTransportLayerResolver), so both paths share one
-// lookup per name.
-func (f *Engine) Resolve(ctx context.Context, transport, host string, port int) (netip.AddrPort, error) {
-	if port < 0 || port > 65535 {
-		return netip.AddrPort{}, fmt.Errorf("%s: port %d out of range", host, port)
+// udp, tcp and tls, A/AAAA, with port 0 left for the caller's default). Its signature is sipgo's
+// sip.Resolver.
+func (n *Names) Resolve(ctx context.Context, transport, host string, port int) (netip.AddrPort, error) {
+	if ap, isIP, err := literal(transport, host, port); isIP || err != nil {
+		return ap, err
 	}
-	if ip, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")); err == nil {
-		if port == 0 {
-			port = defaultPort(transport)
-		}
-		return netip.AddrPortFrom(ip, uint16(port)), nil
-	}
-	kind := dnsAddr
-	if port == 0 {
-		switch strings.ToLower(transport) {
-		case "udp":
-			kind = dnsSIPUDP
-		case "tcp":
-			kind = dnsSIPTCP
-		case "tls":
-			kind = dnsSIPTLS
-		}
-	}
-	ap, err := f.dns.wait(ctx, host, kind)
+	kind := kindFor(transport, port)
+	ap, err := n.c.wait(ctx, host, kind)
 	if err != nil {
 		return netip.AddrPort{}, err
 	}
@@ -298,19 +341,35 @@ func (f *Engine) Resolve(ctx context.Context, transport, host string, port int) 
 	return ap, nil
 }
 
-// Cached is Resolve's answer when the name cache has one now (or host is an IP literal), ok false
+// Cached is Resolve's answer when the cache has one now (or host is an IP literal), ok false
 // otherwise (a lookup is then started). It never blocks.
-func (f *Engine) Cached(transport, host string, port int) (netip.AddrPort, bool) {
-	if port < 0 || port > 65535 {
-		return netip.AddrPort{}, false
+func (n *Names) Cached(transport, host string, port int) (netip.AddrPort, bool) {
+	if ap, isIP, err := literal(transport, host, port); isIP || err != nil {
+		return ap, err == nil
 	}
-	if ip, err := netip.ParseAddr(host); err == nil {
-		if port == 0 {
-			port = defaultPort(transport)
+	kind := kindFor(transport, port)
+	ap, ok := n.c.get([]byte(host), kind)
+	if ok && kind == dnsAddr {
+		ap = netip.AddrPortFrom(ap.Addr(), uint16(port))
+	}
+	return ap, ok
+}
+
+// Names is the engine's name cache (Config.Names, or its own).
+func (f *Engine) Names() *Names { return f.names }
+
+// maybeIP reports whether host may be an IP literal: an IPv6 one has a colon, an IPv4 one only
+// digits and dots (a domain name has a letter or a hyphen somewhere: RFC 1123 §2.1).
+func maybeIP(host []byte) bool {
+	for _, c := range host {
+		if c == ':' {
+			return true
 		}
-		return netip.AddrPortFrom(ip, uint16(port)), true
+		if (c < '0' || c > '9') && c != '.' {
+			return false
+		}
 	}
-	return f.target(sipURI{host: []byte(host), port: port, transport: []byte(transport)}, strings.EqualFold(transport, "tcp"), false)
+	return len(host) > 0
 }
 
 // defaultPort is a SIP transport's port when a URI names none (RFC 3261 §19.1.2); 0 for others.

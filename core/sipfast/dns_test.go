@@ -304,7 +304,7 @@ func TestEngineResolve(t *testing.T) {
 		{"ws", "scscf1.home1.net", 0, "192.0.2.1:0"},
 		{"wss", "192.0.2.9", 0, "192.0.2.9:0"},
 	} {
-		ap, err := e.Resolve(context.Background(), tc.tp, tc.host, tc.port)
+		ap, err := e.Names().Resolve(context.Background(), tc.tp, tc.host, tc.port)
 		if tc.want == "" {
 			if err == nil {
 				t.Errorf("Resolve(%s %s:%d) = %v, want an error", tc.tp, tc.host, tc.port, ap)
@@ -321,11 +321,80 @@ func TestEngineResolve(t *testing.T) {
 		{"udp", "scscf1.home1.net", 5090, "192.0.2.1:5090"},
 		{"udp", "192.0.2.9", 0, "192.0.2.9:5060"},
 	} {
-		if ap, ok := e.Cached(tc.tp, tc.host, tc.port); !ok || ap.String() != tc.want {
+		if ap, ok := e.Names().Cached(tc.tp, tc.host, tc.port); !ok || ap.String() != tc.want {
 			t.Errorf("Cached(%s %s:%d) = %v, %v; want %s", tc.tp, tc.host, tc.port, ap, ok, tc.want)
 		}
 	}
-	if _, ok := e.Cached("udp", "other.home1.net", 0); ok {
+	if _, ok := e.Names().Cached("udp", "other.home1.net", 0); ok {
 		t.Error("Cached: an uncached name answered")
+	}
+}
+
+// Without an engine (Names alone: the fast path off), a name with only IPv6 addresses resolves to
+// one; an engine's cache takes only its sockets' family, as its sockets can send to no other.
+func TestNamesFamily(t *testing.T) {
+	d := newSRVDNS()
+	d.set("v6only.home1.net", netip.MustParseAddr("2001:db8::5"))
+	n := NewNames(d.lookup, d.lookupSRV, nil, &Stats{})
+	if ap, err := n.Resolve(context.Background(), "udp", "v6only.home1.net", 5060); err != nil || ap.String() != "[2001:db8::5]:5060" {
+		t.Fatalf("Names alone: %v %v, want the IPv6 address", ap, err)
+	}
+	n.Close()
+	e := New(Config{Names: NewNames(d.lookup, d.lookupSRV, nil, &Stats{}), Clock: &wheel.Manual{}}, newFakeHost())
+	defer e.Close()
+	if ap, err := e.Names().Resolve(context.Background(), "udp", "v6only.home1.net", 5060); err == nil {
+		t.Fatalf("engine on IPv4 sockets: %v, want no address", ap)
+	}
+}
+
+// BenchmarkTarget is what finding a request's destination costs the fast path per request: an IP
+// literal, a name with a port (cached A/AAAA answer) and a domain without a port (cached SRV answer).
+// Once a name is cached it costs a map lookup under a lock: no DNS, no allocation.
+func BenchmarkTarget(b *testing.B) {
+	d := newSRVDNS()
+	d.set("scscf1.home1.net", netip.MustParseAddr("192.0.2.1"))
+	d.srvs["_sip._udp.scscf.home1.net"] = []SRV{{Target: "scscf1.home1.net.", Port: 5070}}
+	e := New(Config{Lookup: d.lookup, LookupSRV: d.lookupSRV, Clock: &wheel.Manual{}}, newFakeHost())
+	defer e.Close()
+	for _, bc := range []struct {
+		name string
+		u    sipURI
+	}{
+		{"ip", sipURI{host: []byte("192.0.2.1"), port: 5070}},
+		{"name-port", sipURI{host: []byte("scscf1.home1.net"), port: 5070}},
+		{"srv", sipURI{host: []byte("scscf.home1.net")}},
+	} {
+		if _, err := e.Names().Resolve(context.Background(), "udp", string(bc.u.host), bc.u.port); err != nil {
+			b.Fatal(err)
+		}
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, ok := e.target(bc.u, false, false); !ok {
+					b.Fatal("not cached")
+				}
+			}
+		})
+	}
+}
+
+// A request toward a cached name finds its destination without allocating (BenchmarkTarget measures
+// it): the fast path's cost for names is a map lookup, not a lookup of DNS or an allocation.
+func TestTargetNameNoAlloc(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts differ under the race detector")
+	}
+	d := newSRVDNS()
+	d.set("scscf1.home1.net", netip.MustParseAddr("192.0.2.1"))
+	d.srvs["_sip._udp.scscf.home1.net"] = []SRV{{Target: "scscf1.home1.net.", Port: 5070}}
+	e := New(Config{Lookup: d.lookup, LookupSRV: d.lookupSRV, Clock: &wheel.Manual{}}, newFakeHost())
+	defer e.Close()
+	for _, u := range []sipURI{{host: []byte("scscf1.home1.net"), port: 5070}, {host: []byte("scscf.home1.net")}} {
+		if _, err := e.Names().Resolve(context.Background(), "udp", string(u.host), u.port); err != nil {
+			t.Fatal(err)
+		}
+		if n := testing.AllocsPerRun(100, func() { e.target(u, false, false) }); n != 0 {
+			t.Errorf("%s: %.0f allocations per request, want 0", u.host, n)
+		}
 	}
 }

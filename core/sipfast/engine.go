@@ -237,6 +237,9 @@ type Config struct {
 	// priority, then weight (net.Resolver.LookupSRV's order); nil: such a name is taken to have none
 	// (A/AAAA at the default port).
 	LookupSRV func(ctx context.Context, service, proto, name string) ([]SRV, error)
+	// Names, when set, is the name cache the engine shares with its host (Lookup and LookupSRV are
+	// then not used): the host's general path resolves through the same answers.
+	Names *Names
 	// Log receives warnings and each call's one info line; nil discards them.
 	Log *slog.Logger
 	// Trace, when set, receives one line per step (the demo prints them).
@@ -331,7 +334,8 @@ type Engine struct {
 	// Faults are for tests only.
 	Faults Faults
 
-	dns *hostCache
+	dns   *hostCache // names.c
+	names *Names
 
 	conns  atomic.Pointer[[]Conn]
 	stream atomic.Pointer[streamRef] // the host's TCP (AddConn with a Stream), nil without one
@@ -411,7 +415,13 @@ func New(cfg Config, host Host) *Engine {
 		f.tick = max(q, int64(time.Millisecond))
 	}
 	f.w = wheel.New[*Tx](time.Duration(f.tick), wheelSlots, f.now())
-	f.dns = newHostCache(f.st, cfg.Lookup, cfg.LookupSRV, f.clock)
+	if f.names = cfg.Names; f.names == nil {
+		f.names = NewNames(cfg.Lookup, cfg.LookupSRV, f.clock, f.st)
+	}
+	f.dns = f.names.c
+	f.dns.mu.Lock()
+	f.dns.strict = true // the engine sends only to the family of its sockets (AddConn)
+	f.dns.mu.Unlock()
 	if _, stepped := f.clock.(*wheel.Manual); stepped {
 		close(f.done) // a stepped clock's owner runs the timers (Tick) after each step
 	} else {
@@ -469,7 +479,9 @@ func (f *Engine) target(u sipURI, tcp, big bool) (netip.AddrPort, bool) {
 		return netip.AddrPort{}, false
 	}
 	port := u.port
-	if ip, err := netip.ParseAddr(string(u.host)); err == nil {
+	if !maybeIP(u.host) {
+		// A name: not parsed as an address (a failed parse allocates its error).
+	} else if ip, err := netip.ParseAddr(string(u.host)); err == nil {
 		if ip.Zone() != "" {
 			return netip.AddrPort{}, false
 		}
@@ -478,13 +490,11 @@ func (f *Engine) target(u sipURI, tcp, big bool) (netip.AddrPort, bool) {
 		}
 		return netip.AddrPortFrom(ip.Unmap(), uint16(port)), true
 	}
-	kind := dnsAddr
-	if port == 0 {
-		kind = dnsSIPUDP
-		if tcp {
-			kind = dnsSIPTCP
-		}
+	tp := "udp"
+	if tcp {
+		tp = "tcp"
 	}
+	kind := kindFor(tp, port)
 	ap, ok := f.dns.get(u.host, kind)
 	if !ok {
 		return netip.AddrPort{}, false

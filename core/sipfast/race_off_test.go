@@ -1,0 +1,5 @@
+//go:build !race
+
+package sipfast
+
+const raceEnabled = false
