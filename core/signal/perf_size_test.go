@@ -7,6 +7,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 	"github.com/herald-ims/herald/core/callsip"
+	"github.com/herald-ims/herald/core/sipmsg"
 )
 
 // benchInvite is a plain-forwarding INVITE as Herald sends it: SIPp's uac_plain with Herald's Via and
@@ -76,7 +77,7 @@ func TestRequestSize(t *testing.T) {
 	for name, mk := range tests {
 		t.Run(name, func(t *testing.T) {
 			r := mk(t)
-			if got, want := requestSize(r), len(r.String()); got != want {
+			if got, want := sipmsg.RequestSize(r), len(r.String()); got != want {
 				t.Fatalf("requestSize = %d, len(String()) = %d", got, want)
 			}
 		})

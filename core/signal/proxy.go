@@ -36,8 +36,8 @@ func (s *Server) forwardInvite(ctx context.Context, fwd *sip.Request, pinned boo
 		return clTx, err
 	}
 	s.Stats.TCPRefusedUDP.Add(1)
-	s.log.Info("next hop refused TCP; INVITE sent again over UDP (RFC 3261 §18.1.1)", "call_id", callID, "size", requestSize(fwd), "error", err)
-	s.trace("herald: next hop refused TCP: INVITE sent again over UDP, whole (%d bytes)", requestSize(fwd))
+	s.log.Info("next hop refused TCP; INVITE sent again over UDP (RFC 3261 §18.1.1)", "call_id", callID, "size", sipmsg.RequestSize(fwd), "error", err)
+	s.trace("herald: next hop refused TCP: INVITE sent again over UDP, whole (%d bytes)", sipmsg.RequestSize(fwd))
 	fwd.RemoveHeader("Via") // Herald's, added by the failed attempt; so was one Max-Forwards decrement
 	if mf := fwd.MaxForwards(); mf != nil {
 		*mf++
@@ -101,10 +101,17 @@ func udpPinned(u *sip.Uri) bool {
 func (s *Server) forward(ctx context.Context, req *sip.Request, pinned bool) (sip.ClientTransaction, error) {
 	ctx, cancel := context.WithTimeout(ctx, 64*s.opts.T1)
 	defer cancel()
+	var tx sip.ClientTransaction
+	var err error
 	if pinned {
-		return s.cli.TransactionRequest(ctx, req, sipgo.ClientRequestDecreaseMaxForward, sipgo.ClientRequestAddVia, s.pickPinned)
+		tx, err = s.cli.TransactionRequest(ctx, req, sipgo.ClientRequestDecreaseMaxForward, sipgo.ClientRequestAddVia, s.pickPinned)
+	} else {
+		tx, err = s.cli.TransactionRequest(ctx, req, s.sendOpts(sipgo.ClientRequestDecreaseMaxForward)...)
 	}
-	return s.cli.TransactionRequest(ctx, req, s.sendOpts(sipgo.ClientRequestDecreaseMaxForward)...)
+	if err != nil {
+		s.names.DownAt(req.Transport(), req.Destination()) // refused or unreachable: RFC 3263 §4.3
+	}
+	return tx, err
 }
 
 // onAck forwards ACKs for 2xx (they carry their own branch and reach us as new requests). ACKs for

@@ -492,7 +492,7 @@ func (s *Server) pickPinned(_ *sipgo.Client, r *sip.Request) error { return s.pi
 
 func (s *Server) pick(r *sip.Request, pinned bool) error {
 	if strings.EqualFold(r.Transport(), "udp") {
-		if pinned || requestSize(r) <= s.opts.UDPMaxRequest {
+		if pinned || sipmsg.RequestSize(r) <= s.opts.UDPMaxRequest {
 			if a := s.udpLocalAddr(); a != nil {
 				r.Laddr = *a
 			}

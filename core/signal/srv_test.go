@@ -1,6 +1,7 @@
 package signal
 
 import (
+	"context"
 	"net"
 	"net/netip"
 	"slices"
@@ -161,5 +162,69 @@ func TestNextHopSRVFastPathOff(t *testing.T) {
 	}
 	if n := h.sig.Stats.Fast.Calls.Load(); n != 0 {
 		t.Fatalf("%d calls on the fast path with it off", n)
+	}
+}
+
+// TestSRVFailover proves RFC 3263 §4.3 on both paths, through real sockets: a next hop found by
+// SRV whose first target lets a plain INVITE go unanswered (a socket that reads and never answers:
+// Timer B, 408 to the caller) is skipped for the next calls, which reach the callee at the next
+// target; and a caller card's INVITE, moved to TCP by its size (RFC 3261 §18.1.1), refused by the
+// first _sip._tcp target, is sent again over UDP (as for any next hop refusing TCP), and the next
+// call's goes over TCP straight to the next target.
+func TestSRVFailover(t *testing.T) {
+	leakCheck(t)
+	st, _ := testStore(t)
+	callee := newCallee(t, uesim.CalleeOptions{RingTime: 50 * time.Millisecond})
+	deaf, err := net.ListenPacket("udp", "127.0.0.1:0") // reads, never answers
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer deaf.Close()
+	refused, err := net.Listen("tcp", "127.0.0.1:0") // closed at once: connections are refused
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused.Close()
+	d, err := dnstest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	ce := netip.MustParseAddrPort(callee.Addr())
+	d.SetAddr("dead.herald.test", netip.MustParseAddr("127.0.0.1"))
+	d.SetAddr("live.herald.test", ce.Addr())
+	d.SetSRV("_sip._udp.scscf.herald.test",
+		net.SRV{Target: "dead.herald.test", Port: netip.MustParseAddrPort(deaf.LocalAddr().String()).Port(), Priority: 1},
+		net.SRV{Target: "live.herald.test", Port: ce.Port(), Priority: 2})
+	d.SetSRV("_sip._tcp.scscf.herald.test",
+		net.SRV{Target: "dead.herald.test", Port: netip.MustParseAddrPort(refused.Addr().String()).Port(), Priority: 1},
+		net.SRV{Target: "live.herald.test", Port: ce.Port(), Priority: 2})
+	h := startHerald(t, st, "scscf.herald.test:0", func(o *Options) { o.Resolver = d.Resolver() })
+	for _, tp := range []string{"udp", "tcp"} {
+		if _, err := h.sig.names.Resolve(context.Background(), tp, "scscf.herald.test", 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	caller := newCaller(t, uesim.CallerOptions{})
+
+	if res, _ := h.call(t, caller, erin, dave); res.Final != 408 {
+		t.Fatalf("first call: final %d, want 408 (Timer B at the deaf first target)", res.Final)
+	}
+	for range 2 {
+		h.mustCall(t, caller, erin, dave)
+	}
+
+	res := h.mustCall(t, caller, alice, bob) // the caller card's INVITE: TCP refused, then UDP
+	if tp := calleeSide(t, callee, res.CallID).Invite.Transport(); !strings.EqualFold(tp, "udp") {
+		t.Fatalf("refused over TCP: INVITE arrived over %s, want UDP", tp)
+	}
+	res = h.mustCall(t, caller, alice, bob)
+	if tp := calleeSide(t, callee, res.CallID).Invite.Transport(); !strings.EqualFold(tp, "tcp") {
+		t.Fatalf("next call: INVITE arrived over %s, want TCP to the next target", tp)
+	}
+	h.quiet(t)
+	s := &h.sig.Stats
+	if s.Fast.DNSDown.Load() != 2 || s.TCPRefusedUDP.Load() != 1 {
+		t.Fatalf("marked down %d, TCP refused then UDP %d; want 2, 1", s.Fast.DNSDown.Load(), s.TCPRefusedUDP.Load())
 	}
 }

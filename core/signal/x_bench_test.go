@@ -27,7 +27,7 @@ func BenchmarkRequestSize(b *testing.B) {
 	b.Run("requestSize", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if requestSize(r) == 0 {
+			if sipmsg.RequestSize(r) == 0 {
 				b.Fatal("empty")
 			}
 		}

@@ -1,10 +1,12 @@
 package sipfast
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -68,23 +70,38 @@ func (k dnsKind) srv() (service, proto string, port uint16) {
 }
 
 type dnsEntry struct {
-	ap       netip.AddrPort // invalid while the first lookup runs or after it failed; port 0 for dnsAddr
+	// targets are the answer in the order to try them (RFC 3263 §4.3): each SRV target's addresses
+	// in the records' order, or the name's addresses; port 0 for dnsAddr (the URI's port is used).
+	// Empty while the first lookup runs or after it failed.
+	targets  []netip.AddrPort
 	expires  time.Time
-	resolved time.Time     // when ap was last obtained
+	resolved time.Time     // when targets were last obtained
 	pending  chan struct{} // closed when the running lookup ends; nil when none runs
 }
+
+// Failover (RFC 3263 §4.3): a destination that let a request go unanswered (Timer B or F, not even
+// a provisional) or refused it (a transport error) is marked down for dnsDownFor, and answers skip
+// it for the next of their targets meanwhile: the next SRV target, or the name's next address. The
+// request itself is not sent again (its caller has timed out by then too); the next ones go
+// elsewhere. When every target is down, the first is used all the same.
+const (
+	dnsDownFor   = 30 * time.Second
+	dnsMaxDown   = 1024 // destinations remembered down; beyond it a new one is not remembered (counted)
+	dnsMaxTarget = 16   // targets kept per answer
+)
 
 // hostCache resolves names for both paths; the fast path never blocks on it.
 type hostCache struct {
 	mu     sync.Mutex
 	m      map[string]*dnsEntry // by kind byte + name
+	down   map[netip.AddrPort]time.Time
 	lookup func(ctx context.Context, host string) ([]netip.Addr, error)
 	srv    func(ctx context.Context, service, proto, name string) ([]SRV, error)
 	v6     bool // prefer IPv6 answers (Herald's UDP socket is IPv6)
 	strict bool // only the preferred family (an engine's sockets send from one); else fall back to the other
 	now    func() time.Time
 	wg     sync.WaitGroup
-	st     *Stats // DNSLookups, DNSSRV, DNSFailures, DNSFull
+	st     *Stats // DNSLookups, DNSSRV, DNSFailures, DNSFull, DNSDown
 }
 
 // newHostCache is a cache resolving names with lookup and srv (the host's resolver: Config.Lookup,
@@ -93,7 +110,7 @@ type hostCache struct {
 func newHostCache(st *Stats, lookup func(ctx context.Context, host string) ([]netip.Addr, error),
 	srv func(ctx context.Context, service, proto, name string) ([]SRV, error), clock wheel.Clock) *hostCache {
 	now := func() time.Time { return time.Unix(0, clock.Now()) }
-	return &hostCache{st: st, m: map[string]*dnsEntry{}, lookup: lookup, srv: srv, now: now}
+	return &hostCache{st: st, m: map[string]*dnsEntry{}, down: map[netip.AddrPort]time.Time{}, lookup: lookup, srv: srv, now: now}
 }
 
 // key writes kind and host into buf: the entry's key, without allocating (m[string(key)]).
@@ -103,12 +120,54 @@ func dnsKey(buf []byte, kind dnsKind, host []byte) []byte {
 
 // usable reports whether e's answer may be used at now.
 func (e *dnsEntry) usable(now time.Time) bool {
-	return e.ap.IsValid() && now.Sub(e.resolved) < dnsTTL+dnsStale
+	return len(e.targets) > 0 && now.Sub(e.resolved) < dnsTTL+dnsStale
 }
 
-// get returns the cached answer of host for kind, ok false when there is none usable yet (a lookup
-// is then started if none runs). It never blocks on DNS.
-func (c *hostCache) get(host []byte, kind dnsKind) (netip.AddrPort, bool) {
+// pick is e's first target not down at now (its port 0 read as port), else its first. c.mu is held.
+func (c *hostCache) pick(e *dnsEntry, port int, now time.Time) netip.AddrPort {
+	if len(e.targets) == 0 {
+		return netip.AddrPort{}
+	}
+	with := func(t netip.AddrPort) netip.AddrPort {
+		if t.Port() == 0 {
+			return netip.AddrPortFrom(t.Addr(), uint16(port))
+		}
+		return t
+	}
+	if len(c.down) > 0 {
+		for _, t := range e.targets {
+			if until, down := c.down[with(t)]; !down || !now.Before(until) {
+				return with(t)
+			}
+		}
+	}
+	return with(e.targets[0])
+}
+
+// markDown marks dst down for dnsDownFor (failover), counted in DNSDown.
+func (c *hostCache) markDown(dst netip.AddrPort) {
+	now := c.now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, known := c.down[dst]; !known && len(c.down) >= dnsMaxDown {
+		for d, until := range c.down {
+			if !now.Before(until) {
+				delete(c.down, d)
+			}
+		}
+		if len(c.down) >= dnsMaxDown {
+			c.st.DNSDownFull.Add(1)
+			return
+		}
+	}
+	c.down[dst] = now.Add(dnsDownFor)
+	c.st.DNSDown.Add(1)
+}
+
+// get returns the cached answer of host for kind (its target to use now; port for a dnsAddr
+// answer), ok false when there is none usable yet (a lookup is then started if none runs). It
+// never blocks on DNS.
+func (c *hostCache) get(host []byte, kind dnsKind, port int) (netip.AddrPort, bool) {
 	if c.lookup == nil {
 		return netip.AddrPort{}, false
 	}
@@ -126,7 +185,7 @@ func (c *hostCache) get(host []byte, kind dnsKind) (netip.AddrPort, bool) {
 		e = &dnsEntry{}
 		c.m[string(key)] = e
 	}
-	ap, usable := e.ap, e.usable(now)
+	ap, usable := c.pick(e, port, now), e.usable(now)
 	c.refresh(e, host, kind, now)
 	c.mu.Unlock()
 	return ap, usable
@@ -147,7 +206,7 @@ var errNoAnswer = errors.New("no address (RFC 3263)")
 // wait returns host's answer for kind as get does, but waits for a lookup when there is no usable
 // answer (the general path's lookups: sipgo's goroutines may block). A name whose last lookup failed
 // less than dnsNegTTL ago fails at once. With the table full it resolves host uncached.
-func (c *hostCache) wait(ctx context.Context, host string, kind dnsKind) (netip.AddrPort, error) {
+func (c *hostCache) wait(ctx context.Context, host string, kind dnsKind, port int) (netip.AddrPort, error) {
 	if c.lookup == nil {
 		return netip.AddrPort{}, fmt.Errorf("%s: no resolver", host)
 	}
@@ -160,12 +219,18 @@ func (c *hostCache) wait(ctx context.Context, host string, kind dnsKind) (netip.
 			if len(c.m) >= dnsMaxNames {
 				c.mu.Unlock()
 				c.st.DNSFull.Add(1)
-				return c.resolve(ctx, host, kind)
+				targets, err := c.resolve(ctx, host, kind)
+				if err != nil {
+					return netip.AddrPort{}, err
+				}
+				c.mu.Lock()
+				defer c.mu.Unlock()
+				return c.pick(&dnsEntry{targets: targets}, port, now), nil
 			}
 			e = &dnsEntry{}
 			c.m[key] = e
 		}
-		ap, usable := e.ap, e.usable(now)
+		ap, usable := c.pick(e, port, now), e.usable(now)
 		c.refresh(e, []byte(host), kind, now)
 		pending := e.pending
 		c.mu.Unlock()
@@ -187,7 +252,7 @@ func (c *hostCache) wait(ctx context.Context, host string, kind dnsKind) (netip.
 func (c *hostCache) fill(host string, kind dnsKind, e *dnsEntry) {
 	defer c.wg.Done()
 	ctx, cancel := context.WithTimeout(context.Background(), dnsTimeout)
-	ap, err := c.resolve(ctx, host, kind)
+	targets, err := c.resolve(ctx, host, kind)
 	cancel()
 	now := c.now()
 	c.mu.Lock()
@@ -198,25 +263,26 @@ func (c *hostCache) fill(host string, kind dnsKind, e *dnsEntry) {
 		e.expires = now.Add(dnsNegTTL) // the stale answer, if any, stays usable until dnsStale
 		return
 	}
-	e.ap, e.resolved, e.expires = ap, now, now.Add(dnsTTL)
+	e.targets, e.resolved, e.expires = targets, now, now.Add(dnsTTL)
 }
 
 // resolve looks host up for kind (RFC 3263 §4.2): counted in DNSLookups, DNSSRV (answered through
 // SRV records) and DNSFailures.
-func (c *hostCache) resolve(ctx context.Context, host string, kind dnsKind) (netip.AddrPort, error) {
+func (c *hostCache) resolve(ctx context.Context, host string, kind dnsKind) ([]netip.AddrPort, error) {
 	c.st.DNSLookups.Add(1)
-	ap, srv, err := c.query(ctx, host, kind)
+	targets, srv, err := c.query(ctx, host, kind)
 	if err != nil {
 		c.st.DNSFailures.Add(1)
-		return netip.AddrPort{}, err
+		return nil, err
 	}
 	if srv {
 		c.st.DNSSRV.Add(1)
 	}
-	return ap, nil
+	return targets, nil
 }
 
-func (c *hostCache) query(ctx context.Context, host string, kind dnsKind) (netip.AddrPort, bool, error) {
+// query is host's targets for kind, and whether SRV records gave them.
+func (c *hostCache) query(ctx context.Context, host string, kind dnsKind) ([]netip.AddrPort, bool, error) {
 	service, proto, port := kind.srv()
 	if service != "" && c.srv != nil {
 		// Go's LookupSRV orders the records by priority, then by weight at random (RFC 2782), and
@@ -224,48 +290,62 @@ func (c *hostCache) query(ctx context.Context, host string, kind dnsKind) (netip
 		if recs, _ := c.srv(ctx, service, proto, host); len(recs) > 0 {
 			if len(recs) == 1 && (recs[0].Target == "." || recs[0].Target == "") {
 				// RFC 2782: "." alone means the service is decidedly not available at this domain.
-				return netip.AddrPort{}, true, fmt.Errorf("%s: _%s._%s SRV: service not available", host, service, proto)
+				return nil, true, fmt.Errorf("%s: _%s._%s SRV: service not available", host, service, proto)
 			}
+			var targets []netip.AddrPort
 			var last error
 			for _, r := range recs {
-				ip, err := c.addr(ctx, strings.TrimSuffix(r.Target, "."))
-				if err == nil {
-					return netip.AddrPortFrom(ip, r.Port), true, nil
+				ips, err := c.addrs(ctx, strings.TrimSuffix(r.Target, "."))
+				last = cmp.Or(err, last)
+				for _, ip := range ips {
+					if len(targets) < dnsMaxTarget {
+						targets = append(targets, netip.AddrPortFrom(ip, r.Port))
+					}
 				}
-				last = err
 			}
-			return netip.AddrPort{}, true, fmt.Errorf("%s: no SRV target of _%s._%s resolved: %w", host, service, proto, last)
+			if len(targets) == 0 {
+				return nil, true, fmt.Errorf("%s: no SRV target of _%s._%s resolved: %w", host, service, proto, last)
+			}
+			return targets, true, nil
 		}
 		// No SRV records (or no answer at all: a name only /etc/hosts knows): A/AAAA.
 	}
-	ip, err := c.addr(ctx, host)
+	ips, err := c.addrs(ctx, host)
 	if err != nil {
-		return netip.AddrPort{}, false, err
+		return nil, false, err
 	}
-	return netip.AddrPortFrom(ip, port), false, nil
+	targets := make([]netip.AddrPort, 0, min(len(ips), dnsMaxTarget))
+	for _, ip := range ips[:min(len(ips), dnsMaxTarget)] {
+		targets = append(targets, netip.AddrPortFrom(ip, port))
+	}
+	return targets, false, nil
 }
 
-// addr is host's first A/AAAA answer of the family Herald sends from.
-func (c *hostCache) addr(ctx context.Context, host string) (netip.Addr, error) {
+// addrs is host's A/AAAA answers of the family Herald sends from (of the other family when it has
+// none and the cache is not strict), in the resolver's order.
+func (c *hostCache) addrs(ctx context.Context, host string) ([]netip.Addr, error) {
 	addrs, err := c.lookup(ctx, host)
 	if err != nil {
-		return netip.Addr{}, err
+		return nil, err
 	}
 	c.mu.Lock()
 	v6, strict := c.v6, c.strict
 	c.mu.Unlock()
-	var other netip.Addr
+	var same, other []netip.Addr
 	for _, a := range addrs {
 		if a = a.Unmap(); a.Is6() == v6 {
-			return a, nil
-		} else if !other.IsValid() {
-			other = a
+			same = append(same, a)
+		} else {
+			other = append(other, a)
 		}
 	}
-	if other.IsValid() && !strict {
+	switch {
+	case len(same) > 0:
+		return same, nil
+	case len(other) > 0 && !strict:
 		return other, nil
 	}
-	return netip.Addr{}, fmt.Errorf("%s: no IPv%d address", host, map[bool]int{false: 4, true: 6}[v6])
+	return nil, fmt.Errorf("%s: no IPv%d address", host, map[bool]int{false: 4, true: 6}[v6])
 }
 
 // Names is the one owner of name answers (RFC 3263) for a Herald: the fast path's engine reads it
@@ -330,15 +410,7 @@ func (n *Names) Resolve(ctx context.Context, transport, host string, port int) (
 	if ap, isIP, err := literal(transport, host, port); isIP || err != nil {
 		return ap, err
 	}
-	kind := kindFor(transport, port)
-	ap, err := n.c.wait(ctx, host, kind)
-	if err != nil {
-		return netip.AddrPort{}, err
-	}
-	if kind == dnsAddr {
-		ap = netip.AddrPortFrom(ap.Addr(), uint16(port))
-	}
-	return ap, nil
+	return n.c.wait(ctx, host, kindFor(transport, port), port)
 }
 
 // Cached is Resolve's answer when the cache has one now (or host is an IP literal), ok false
@@ -347,12 +419,21 @@ func (n *Names) Cached(transport, host string, port int) (netip.AddrPort, bool) 
 	if ap, isIP, err := literal(transport, host, port); isIP || err != nil {
 		return ap, err == nil
 	}
-	kind := kindFor(transport, port)
-	ap, ok := n.c.get([]byte(host), kind)
-	if ok && kind == dnsAddr {
-		ap = netip.AddrPortFrom(ap.Addr(), uint16(port))
+	return n.c.get([]byte(host), kindFor(transport, port), port)
+}
+
+// DownAt marks where a request for dest (host:port, port 0: none named) over transport went down
+// (RFC 3263 §4.3): the target its name resolves to now (an IP literal itself) is skipped for
+// dnsDownFor. For a request that failed to be sent (a transport error) or got no response at all.
+func (n *Names) DownAt(transport, dest string) {
+	i := strings.LastIndexByte(dest, ':')
+	p, err := strconv.Atoi(dest[i+1:])
+	if i < 0 || err != nil {
+		return
 	}
-	return ap, ok
+	if ap, ok := n.Cached(transport, dest[:i], p); ok {
+		n.c.markDown(ap)
+	}
 }
 
 // Names is the engine's name cache (Config.Names, or its own).

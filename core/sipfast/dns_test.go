@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -55,11 +56,11 @@ func TestFastPathHostCache(t *testing.T) {
 	v4, v6 := netip.MustParseAddr("192.0.2.7"), netip.MustParseAddr("2001:db8::7")
 	dns.set("scscf1.home1.net", v6, v4)
 
-	if _, ok := c.get([]byte("scscf1.home1.net"), dnsAddr); ok {
+	if _, ok := c.get([]byte("scscf1.home1.net"), dnsAddr, 0); ok {
 		t.Fatal("first get: cached before any lookup")
 	}
 	c.wg.Wait()
-	if a, ok := c.get([]byte("scscf1.home1.net"), dnsAddr); !ok || a.Addr() != v4 {
+	if a, ok := c.get([]byte("scscf1.home1.net"), dnsAddr, 0); !ok || a.Addr() != v4 {
 		t.Fatalf("after the lookup: %v %v, want %v (the IPv4 answer for an IPv4 socket)", a, ok, v4)
 	}
 	if c.st.DNSLookups.Load() != 1 {
@@ -70,18 +71,18 @@ func TestFastPathHostCache(t *testing.T) {
 	advance(dnsTTL + time.Second)
 	v4b := netip.MustParseAddr("192.0.2.8")
 	dns.set("scscf1.home1.net", v4b)
-	if a, ok := c.get([]byte("scscf1.home1.net"), dnsAddr); !ok || a.Addr() != v4 {
+	if a, ok := c.get([]byte("scscf1.home1.net"), dnsAddr, 0); !ok || a.Addr() != v4 {
 		t.Fatalf("expired: %v %v, want the old answer while refreshing", a, ok)
 	}
 	c.wg.Wait()
-	if a, _ := c.get([]byte("scscf1.home1.net"), dnsAddr); a.Addr() != v4b {
+	if a, _ := c.get([]byte("scscf1.home1.net"), dnsAddr, 0); a.Addr() != v4b {
 		t.Fatalf("after refresh: %v, want %v", a, v4b)
 	}
 
 	// Refreshes fail: the last answer is used until dnsTTL+dnsStale after it was obtained.
 	dns.set("scscf1.home1.net")
 	advance(dnsTTL + time.Second)
-	if _, ok := c.get([]byte("scscf1.home1.net"), dnsAddr); !ok {
+	if _, ok := c.get([]byte("scscf1.home1.net"), dnsAddr, 0); !ok {
 		t.Fatal("stale answer not used while the refresh fails")
 	}
 	c.wg.Wait()
@@ -89,7 +90,7 @@ func TestFastPathHostCache(t *testing.T) {
 		t.Fatalf("%d failures, want 1", c.st.DNSFailures.Load())
 	}
 	advance(dnsStale)
-	if _, ok := c.get([]byte("scscf1.home1.net"), dnsAddr); ok {
+	if _, ok := c.get([]byte("scscf1.home1.net"), dnsAddr, 0); ok {
 		t.Fatal("answer used past dnsStale")
 	}
 	c.wg.Wait()
@@ -97,7 +98,7 @@ func TestFastPathHostCache(t *testing.T) {
 	// A name that does not resolve is not looked up again before dnsNegTTL.
 	before := c.st.DNSLookups.Load()
 	for range 5 {
-		if _, ok := c.get([]byte("nowhere.invalid"), dnsAddr); ok {
+		if _, ok := c.get([]byte("nowhere.invalid"), dnsAddr, 0); ok {
 			t.Fatal("unresolvable name cached")
 		}
 		c.wg.Wait()
@@ -106,7 +107,7 @@ func TestFastPathHostCache(t *testing.T) {
 		t.Fatalf("%d lookups of an unresolvable name within dnsNegTTL, want 1", n)
 	}
 	advance(dnsNegTTL + time.Second)
-	c.get([]byte("nowhere.invalid"), dnsAddr)
+	c.get([]byte("nowhere.invalid"), dnsAddr, 0)
 	c.wg.Wait()
 	if n := c.st.DNSLookups.Load() - before; n != 2 {
 		t.Fatalf("%d lookups after dnsNegTTL, want 2", n)
@@ -116,9 +117,9 @@ func TestFastPathHostCache(t *testing.T) {
 	c6 := newHostCache(&Stats{}, nil, nil, wheel.NewMono())
 	c6.lookup, c6.v6 = dns.lookup, true
 	dns.set("icscf.home1.net", v4, v6)
-	c6.get([]byte("icscf.home1.net"), dnsAddr)
+	c6.get([]byte("icscf.home1.net"), dnsAddr, 0)
 	c6.wg.Wait()
-	if a, ok := c6.get([]byte("icscf.home1.net"), dnsAddr); !ok || a.Addr() != v6 {
+	if a, ok := c6.get([]byte("icscf.home1.net"), dnsAddr, 0); !ok || a.Addr() != v6 {
 		t.Fatalf("IPv6 socket: %v %v, want %v", a, ok, v6)
 	}
 
@@ -128,7 +129,7 @@ func TestFastPathHostCache(t *testing.T) {
 	for i := range dnsMaxNames {
 		full.m[string(dnsKey(nil, dnsAddr, []byte(time.Duration(i).String())))] = &dnsEntry{}
 	}
-	if _, ok := full.get([]byte("one-more.home1.net"), dnsAddr); ok || full.st.DNSFull.Load() != 1 || len(full.m) != dnsMaxNames {
+	if _, ok := full.get([]byte("one-more.home1.net"), dnsAddr, 0); ok || full.st.DNSFull.Load() != 1 || len(full.m) != dnsMaxNames {
 		t.Fatalf("full table: ok %v, Full %d, %d names", ok, full.st.DNSFull.Load(), len(full.m))
 	}
 }
@@ -197,7 +198,7 @@ func TestHostCacheRFC3263(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			st := &Stats{}
 			c := newHostCache(st, d.lookup, d.lookupSRV, wheel.NewMono())
-			ap, err := c.wait(context.Background(), tc.host, tc.kind)
+			ap, err := c.wait(context.Background(), tc.host, tc.kind, 0)
 			if tc.want == "" {
 				if err == nil || st.DNSFailures.Load() != 1 {
 					t.Fatalf("got %v, %v (failures %d); want an error, counted", ap, err, st.DNSFailures.Load())
@@ -230,16 +231,16 @@ func TestHostCacheWait(t *testing.T) {
 	got := make(chan string, waiters)
 	for range waiters {
 		go func() {
-			ap, err := c.wait(context.Background(), "scscf.home1.net", dnsSIPUDP)
+			ap, err := c.wait(context.Background(), "scscf.home1.net", dnsSIPUDP, 0)
 			got <- fmt.Sprint(ap, err)
 		}()
 	}
-	if _, ok := c.get([]byte("scscf.home1.net"), dnsSIPUDP); ok {
+	if _, ok := c.get([]byte("scscf.home1.net"), dnsSIPUDP, 0); ok {
 		t.Fatal("fast path: answer before the lookup ended")
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := c.wait(ctx, "scscf.home1.net", dnsSIPUDP); !errors.Is(err, context.Canceled) {
+	if _, err := c.wait(ctx, "scscf.home1.net", dnsSIPUDP, 0); !errors.Is(err, context.Canceled) {
 		t.Fatalf("ended context: %v, want context.Canceled", err)
 	}
 	close(d.hold)
@@ -248,7 +249,7 @@ func TestHostCacheWait(t *testing.T) {
 			t.Fatalf("waiter got %s", s)
 		}
 	}
-	if ap, ok := c.get([]byte("scscf.home1.net"), dnsSIPUDP); !ok || ap.String() != "192.0.2.1:5070" {
+	if ap, ok := c.get([]byte("scscf.home1.net"), dnsSIPUDP, 0); !ok || ap.String() != "192.0.2.1:5070" {
 		t.Fatalf("fast path after the wait: %v %v", ap, ok)
 	}
 	if st.DNSLookups.Load() != 1 || d.srvCalls != 1 || d.calls != 1 {
@@ -257,7 +258,7 @@ func TestHostCacheWait(t *testing.T) {
 
 	// A failed name: the first waiter waits for the lookup, the next ones fail without one.
 	for i := range 3 {
-		if _, err := c.wait(context.Background(), "nowhere.home1.net", dnsAddr); err == nil {
+		if _, err := c.wait(context.Background(), "nowhere.home1.net", dnsAddr, 5060); err == nil {
 			t.Fatalf("wait %d: unresolvable name resolved", i)
 		}
 	}
@@ -270,7 +271,7 @@ func TestHostCacheWait(t *testing.T) {
 	for i := range dnsMaxNames {
 		full.m[string(dnsKey(nil, dnsAddr, []byte(time.Duration(i).String())))] = &dnsEntry{}
 	}
-	if ap, err := full.wait(context.Background(), "scscf.home1.net", dnsSIPUDP); err != nil || ap.String() != "192.0.2.1:5070" || full.st.DNSFull.Load() != 1 || len(full.m) != dnsMaxNames {
+	if ap, err := full.wait(context.Background(), "scscf.home1.net", dnsSIPUDP, 0); err != nil || ap.String() != "192.0.2.1:5070" || full.st.DNSFull.Load() != 1 || len(full.m) != dnsMaxNames {
 		t.Fatalf("full table: %v %v, full %d, %d names", ap, err, full.st.DNSFull.Load(), len(full.m))
 	}
 }
@@ -396,5 +397,111 @@ func TestTargetNameNoAlloc(t *testing.T) {
 		if n := testing.AllocsPerRun(100, func() { e.target(u, false, false) }); n != 0 {
 			t.Errorf("%s: %.0f allocations per request, want 0", u.host, n)
 		}
+	}
+}
+
+// RFC 3263 §4.3 in the cache: a name's targets are all its SRV targets' addresses in order (or its
+// own addresses); a target marked down is skipped for dnsDownFor, for the next; with every target
+// down the first is used; a mark outlives no dnsDownFor; the list of marks is bounded and counted.
+func TestHostCacheFailover(t *testing.T) {
+	d := newSRVDNS()
+	d.set("scscf1.home1.net", netip.MustParseAddr("192.0.2.1"))
+	d.set("scscf2.home1.net", netip.MustParseAddr("192.0.2.2"), netip.MustParseAddr("192.0.2.3"))
+	d.set("pair.home1.net", netip.MustParseAddr("192.0.2.4"), netip.MustParseAddr("192.0.2.5"))
+	d.srvs["_sip._udp.scscf.home1.net"] = []SRV{{Target: "scscf1.home1.net.", Port: 5070}, {Target: "scscf2.home1.net.", Port: 5080}}
+	st := &Stats{}
+	c := newHostCache(st, d.lookup, d.lookupSRV, wheel.NewMono())
+	var mu sync.Mutex
+	clock := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	c.now = func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	advance := func(dt time.Duration) { mu.Lock(); clock = clock.Add(dt); mu.Unlock() }
+	ctx := context.Background()
+	srv := func() string {
+		ap, err := c.wait(ctx, "scscf.home1.net", dnsSIPUDP, 0)
+		return fmt.Sprint(ap, err)
+	}
+	if got := srv(); got != "192.0.2.1:5070 <nil>" {
+		t.Fatalf("first target: %s", got)
+	}
+	c.markDown(netip.MustParseAddrPort("192.0.2.1:5070"))
+	if got := srv(); got != "192.0.2.2:5080 <nil>" {
+		t.Fatalf("first target down: %s, want the next SRV target", got)
+	}
+	c.markDown(netip.MustParseAddrPort("192.0.2.2:5080"))
+	if got := srv(); got != "192.0.2.3:5080 <nil>" {
+		t.Fatalf("two down: %s, want the second target's next address", got)
+	}
+	c.markDown(netip.MustParseAddrPort("192.0.2.3:5080"))
+	if got := srv(); got != "192.0.2.1:5070 <nil>" {
+		t.Fatalf("all down: %s, want the first all the same", got)
+	}
+	advance(dnsDownFor)
+	if ap, ok := c.get([]byte("scscf.home1.net"), dnsSIPUDP, 0); !ok || ap.String() != "192.0.2.1:5070" {
+		t.Fatalf("after dnsDownFor: %v %v, want the first target again", ap, ok)
+	}
+	c.wg.Wait() // the refresh get started (the answer had expired)
+
+	// A name with a port: its addresses, the URI's port applied to each and to the marks.
+	if ap, err := c.wait(ctx, "pair.home1.net", dnsAddr, 5090); err != nil || ap.String() != "192.0.2.4:5090" {
+		t.Fatalf("A records: %v %v", ap, err)
+	}
+	c.markDown(netip.MustParseAddrPort("192.0.2.4:5090"))
+	if ap, _ := c.get([]byte("pair.home1.net"), dnsAddr, 5090); ap.String() != "192.0.2.5:5090" {
+		t.Fatalf("first address down: %v, want the second", ap)
+	}
+	if ap, _ := c.get([]byte("pair.home1.net"), dnsAddr, 5091); ap.String() != "192.0.2.4:5091" {
+		t.Fatalf("another port: %v, want the first address (only :5090 is down)", ap)
+	}
+	if n := st.DNSDown.Load(); n != 4 {
+		t.Fatalf("%d marks counted, want 4", n)
+	}
+
+	// Bounded: a full list of live marks takes no new one (counted); expired ones make room.
+	clear(c.down)
+	for i := range dnsMaxDown {
+		c.down[netip.AddrPortFrom(netip.MustParseAddr("198.51.100.1"), uint16(i+1))] = clock.Add(time.Hour)
+	}
+	c.markDown(netip.MustParseAddrPort("198.51.100.2:5060"))
+	if st.DNSDownFull.Load() != 1 || len(c.down) != dnsMaxDown {
+		t.Fatalf("full: %d not kept, %d marks", st.DNSDownFull.Load(), len(c.down))
+	}
+	advance(2 * time.Hour)
+	c.markDown(netip.MustParseAddrPort("198.51.100.2:5060"))
+	if len(c.down) != 1 {
+		t.Fatalf("%d marks after the expired ones made room, want 1", len(c.down))
+	}
+}
+
+// The engine marks a next hop down when its forwarded INVITE got no response at all (Timer B, RFC
+// 3261 §17.1.1.2): the next call toward the same name goes to its next SRV target (RFC 3263
+// §4.3), and the first target is tried again once the mark has expired.
+func TestEngineFailover(t *testing.T) {
+	d := newSRVDNS()
+	d.set("dead.home1.net", netip.MustParseAddr("127.0.0.1"))
+	d.set("live.home1.net", netip.MustParseAddr("127.0.0.1"))
+	d.srvs["_sip._udp.scscf.home1.net"] = []SRV{{Target: "dead.home1.net.", Port: 5099}, {Target: "live.home1.net.", Port: 5070}}
+	x := newHarness(t, func(c *Config) { c.Lookup, c.LookupSRV = d.lookup, d.lookupSRV })
+	if _, err := x.e.Names().Resolve(context.Background(), "udp", "scscf.home1.net", 0); err != nil {
+		t.Fatal(err)
+	}
+	route := "Route: <sip:scscf.home1.net;lr>\r\n"
+	sentTo := func(sent []string, who string) bool {
+		return slices.Contains(sent, who+" INVITE")
+	}
+	if r, sent := x.in(x.caller, invite("z9hG4bKf1", "f1@x", "sip:dave@home1.net", route)); r != ReasonForwarded || !sentTo(sent, "127.0.0.1:5099") {
+		t.Fatalf("first call: %v %q, want forwarded to the first SRV target", r, sent)
+	}
+	if sent := x.at(64 * testT1); !slices.Contains(sent, "caller SIP/2.0 408 Request Timeout") {
+		t.Fatalf("Timer B: %q, want 408 upstream", sent)
+	}
+	if x.st.DNSDown.Load() != 1 {
+		t.Fatalf("%d destinations marked down, want 1", x.st.DNSDown.Load())
+	}
+	if r, sent := x.in(x.caller, invite("z9hG4bKf2", "f2@x", "sip:dave@home1.net", route)); r != ReasonForwarded || !sentTo(sent, "callee") {
+		t.Fatalf("second call: %v %q, want forwarded to the next SRV target (the callee)", r, sent)
+	}
+	x.at(64*testT1 + dnsDownFor)
+	if r, sent := x.in(x.caller, invite("z9hG4bKf3", "f3@x", "sip:dave@home1.net", route)); r != ReasonForwarded || !sentTo(sent, "127.0.0.1:5099") {
+		t.Fatalf("after dnsDownFor: %v %q, want the first SRV target again", r, sent)
 	}
 }

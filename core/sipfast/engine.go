@@ -281,6 +281,9 @@ type Stats struct {
 	// through SRV records; DNSFailures those that failed; DNSFull the requests that took the general path because the
 	// name cache was full.
 	DNSLookups, DNSSRV, DNSFailures, DNSFull atomic.Uint64
+	// DNSDown is the destinations marked down after a request to them went unanswered (RFC 3263
+	// §4.3 failover, dns.go); DNSDownFull the marks not kept because the list was full.
+	DNSDown, DNSDownFull atomic.Uint64
 	// Overload is the requests answered 503 because the engine held its limit of transactions
 	// (MaxTxFactor × MaxCalls).
 	Overload atomic.Uint64
@@ -494,15 +497,7 @@ func (f *Engine) target(u sipURI, tcp, big bool) (netip.AddrPort, bool) {
 	if tcp {
 		tp = "tcp"
 	}
-	kind := kindFor(tp, port)
-	ap, ok := f.dns.get(u.host, kind)
-	if !ok {
-		return netip.AddrPort{}, false
-	}
-	if kind == dnsAddr {
-		ap = netip.AddrPortFrom(ap.Addr(), uint16(port))
-	}
-	return ap, true
+	return f.dns.get(u.host, kindFor(tp, port), port)
 }
 
 func (f *Engine) now() int64 { return f.clock.Now() }

@@ -135,6 +135,9 @@ func (f *Engine) fire(tx *Tx, now int64, q []Datagram) []Datagram {
 	if due(tNoAnswer) {
 		f.st.Timeouts.Add(1)
 		tx.lv.t[tRetransmit] = 0
+		if !tx.own && tx.lv.done == nil && tx.lv.down.IsValid() {
+			f.dns.markDown(tx.lv.down) // not even a provisional: the next hop is taken for dead (RFC 3263 §4.3)
+		}
 		if tx.host {
 			// A call the host runs (ForwardInvite): its sink hears, once the lock is released, that
 			// the INVITE ended without a final response.
