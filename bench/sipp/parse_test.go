@@ -137,11 +137,12 @@ func TestCPUTimeOfSelf(t *testing.T) {
 	}
 }
 
-// TestHeraldConfigLoads: the generated config passes Herald's own loader without warnings.
-func TestHeraldConfigLoads(t *testing.T) {
+// loadHeraldConfig writes c's config to a file and loads it with Herald's own loader, which must
+// find nothing to warn of.
+func loadHeraldConfig(t *testing.T, c HeraldConfig) *config.Options {
+	t.Helper()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "herald.yaml")
-	c := HeraldConfig{Port: 15060, NextHop: "127.0.0.1:15070", MaxCalls: 5000}
 	if err := os.WriteFile(path, []byte(c.YAML(filepath.Join(dir, "data"))), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -152,6 +153,12 @@ func TestHeraldConfigLoads(t *testing.T) {
 	if len(o.Warnings) > 0 {
 		t.Errorf("warnings: %v", o.Warnings)
 	}
+	return o
+}
+
+// TestHeraldConfigLoads: the generated config passes Herald's own loader without warnings.
+func TestHeraldConfigLoads(t *testing.T) {
+	o := loadHeraldConfig(t, HeraldConfig{Port: 15060, NextHop: "127.0.0.1:15070", MaxCalls: 5000})
 	if len(o.SIP.Listen) != 2 || o.SIP.Listen[0].Addr != "127.0.0.1:15060" || o.SIP.NextHop != "sip:127.0.0.1:15070" ||
 		o.Limits.MaxCalls != 5000 || !o.SIP.RecordRoute || o.HTTP.Listen != "" {
 		t.Errorf("loaded %+v %+v %+v", o.SIP, o.Limits, o.HTTP)

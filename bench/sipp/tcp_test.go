@@ -183,6 +183,17 @@ func runTCPFlow(t *testing.T, hop func(t *testing.T, dir string, uasPort int) tc
 	// went negative" when a caller hung up before the server transaction of its last BYE let go of
 	// the connection (the warm-up call's: the general path's); the connection's hard close now ends
 	// its references (netio/sipgo HERALD.md, TestHeraldTCPTryCloseAfterClose).
+	endFlow(ctx, t, dir, heraldLog, logFrom, uas, uasRun, p.uasMust)
+
+	capt.stop()
+	checkSIPCapture(ctx, t, capt, p, uasPort)
+}
+
+// endFlow checks the end of a flow: Herald logged nothing (at warn level or above) in heraldLog
+// from logFrom on, the callee (uas, run as uasRun in dir) exits 0, and its messages match every
+// pattern of must.
+func endFlow(ctx context.Context, t *testing.T, dir, heraldLog string, logFrom int64, uas *Proc, uasRun Run, must []string) {
+	t.Helper()
 	b, err := os.ReadFile(heraldLog)
 	if err != nil {
 		t.Fatal(err)
@@ -192,7 +203,6 @@ func runTCPFlow(t *testing.T, hop func(t *testing.T, dir string, uasPort int) tc
 			t.Errorf("Herald logged: %s", l)
 		}
 	}
-
 	wctx, wcancel := context.WithTimeout(ctx, 8*time.Second)
 	defer wcancel()
 	if code, err := uas.Wait(wctx); err != nil || code != 0 {
@@ -202,14 +212,11 @@ func runTCPFlow(t *testing.T, hop func(t *testing.T, dir string, uasPort int) tc
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, re := range p.uasMust {
+	for _, re := range must {
 		if !regexp.MustCompile(re).Match(msgs) {
 			t.Errorf("callee's messages do not match %q", re)
 		}
 	}
-
-	capt.stop()
-	checkSIPCapture(ctx, t, capt, p, uasPort)
 }
 
 // fileSize is the size of the file at path.
