@@ -24,9 +24,11 @@ import (
 // RFC 3263 §4.2 (and §5 for a response's Via): a URI with a name and an explicit port is resolved by
 // A/AAAA alone; a name without a port by SRV for the transport (_sip._udp, _sip._tcp, _sips._tcp
 // for TLS), the targets tried in the order the resolver gives (priority, then weight: RFC 2782);
-// only when the name has no SRV records, by A/AAAA at the transport's default port. NAPTR (§4.1) is
-// not read: the transport is the one the URI names, or UDP (TCP for a request too big for UDP),
-// which is what §4.1 prescribes for a URI with no NAPTR records.
+// only when the name has no SRV records, by A/AAAA at the transport's default port. The transport is
+// the one the URI names, else UDP (TCP for a request too big for UDP, RFC 3261 §18.1.1). Not done:
+// NAPTR (§4.1), and §4.1's SRV queries for every supported transport when a domain has no NAPTR
+// records (a domain with only _sip._tcp records gets UDP to its A record for a URI naming no
+// transport).
 
 // Cache policy. The resolver (Config.Lookup, LookupSRV: Go's, which reads /etc/hosts and the
 // system's servers) gives no record TTLs, so answers live a fixed time on the engine's clock, and an
@@ -100,7 +102,8 @@ type hostCache struct {
 	v6     bool // prefer IPv6 answers (Herald's UDP socket is IPv6)
 	strict bool // only the preferred family (an engine's sockets send from one); else fall back to the other
 	now    func() time.Time
-	wg     sync.WaitGroup
+	wg     sync.WaitGroup // the lookups running; no new one starts once closed
+	closed bool
 	st     *Stats // DNSLookups, DNSSRV, DNSFailures, DNSFull, DNSDown
 }
 
@@ -191,9 +194,9 @@ func (c *hostCache) get(host []byte, kind dnsKind, port int) (netip.AddrPort, bo
 	return ap, usable
 }
 
-// refresh starts e's lookup when its answer has expired and none runs. c.mu is held.
+// refresh starts e's lookup when its answer has expired, none runs and c is open. c.mu is held.
 func (c *hostCache) refresh(e *dnsEntry, host []byte, kind dnsKind, now time.Time) {
-	if now.After(e.expires) && e.pending == nil {
+	if now.After(e.expires) && e.pending == nil && !c.closed {
 		e.pending = make(chan struct{})
 		c.wg.Add(1)
 		go c.fill(string(host), kind, e)
@@ -366,8 +369,15 @@ func NewNames(lookup func(ctx context.Context, host string) ([]netip.Addr, error
 	return &Names{newHostCache(st, lookup, srv, clock)}
 }
 
-// Close waits for the lookups in flight.
-func (n *Names) Close() { n.c.wg.Wait() }
+// Close starts no lookup from now on (what is cached still answers) and waits for those running.
+func (n *Names) Close() { n.c.close() }
+
+func (c *hostCache) close() {
+	c.mu.Lock()
+	c.closed = true // under c.mu, as every wg.Add (refresh): none can follow the Wait
+	c.mu.Unlock()
+	c.wg.Wait()
+}
 
 // kindFor is the cache entry a URI's transport and port need (RFC 3263 §4.2).
 func kindFor(transport string, port int) dnsKind {
@@ -386,7 +396,7 @@ func kindFor(transport string, port int) dnsKind {
 }
 
 // literal is host as an IP address (an IPv6 reference's brackets dropped) and port, with the
-// transport's default port for 0; ok false when host is a name or port is out of range.
+// transport's default port for 0; isIP false when host is a name; an error for a port out of range.
 func literal(transport, host string, port int) (ap netip.AddrPort, isIP bool, err error) {
 	if port < 0 || port > 65535 {
 		return netip.AddrPort{}, false, fmt.Errorf("%s: port %d out of range", host, port)

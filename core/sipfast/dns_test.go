@@ -505,3 +505,37 @@ func TestEngineFailover(t *testing.T) {
 		t.Fatalf("after dnsDownFor: %v %q, want the first SRV target again", r, sent)
 	}
 }
+
+// Close while the general path still resolves (sipgo's handlers outlive the server's Close by a
+// moment): no lookup starts after it (a WaitGroup Add racing its Wait, which the race detector
+// caught in core/signal's TLS tests), what is cached still answers, an uncached name fails at once.
+func TestNamesClose(t *testing.T) {
+	d := newSRVDNS()
+	d.set("scscf1.home1.net", netip.MustParseAddr("192.0.2.1"))
+	st := &Stats{}
+	n := NewNames(d.lookup, d.lookupSRV, nil, st)
+	ctx := context.Background()
+	if _, err := n.Resolve(ctx, "udp", "scscf1.home1.net", 5060); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Go(func() {
+			for j := range 200 {
+				n.Resolve(ctx, "udp", fmt.Sprintf("h%d-%d.home1.net", i, j), 5060)
+			}
+		})
+	}
+	n.Close()
+	wg.Wait()
+	before := st.DNSLookups.Load()
+	if _, err := n.Resolve(ctx, "udp", "late.home1.net", 5060); err == nil {
+		t.Fatal("a name resolved after Close")
+	}
+	if ap, err := n.Resolve(ctx, "udp", "scscf1.home1.net", 5060); err != nil || ap.String() != "192.0.2.1:5060" {
+		t.Fatalf("cached answer after Close: %v %v", ap, err)
+	}
+	if st.DNSLookups.Load() != before {
+		t.Fatal("a lookup started after Close")
+	}
+}

@@ -433,11 +433,14 @@ func New(cfg Config, host Host) *Engine {
 	return f
 }
 
-// Close stops the timers and waits for the name lookups in flight.
+// Close stops the timers and, when the engine made its own name cache, closes it (Names.Close);
+// a Config.Names is its owner's to close.
 func (f *Engine) Close() {
 	f.once.Do(func() { close(f.stop) })
 	<-f.done
-	f.dns.wg.Wait()
+	if f.cfg.Names == nil {
+		f.names.Close()
+	}
 }
 
 // Transactions is the number of transactions the engine holds (calls in progress, and finished
