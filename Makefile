@@ -35,6 +35,7 @@ test:
 	$(GO) test -count=1 -run '^(TestNewID|TestHeraldParseAllocs|TestHeraldServerTxNoTimeout|TestHeraldUDPWriteAddrPort|TestHeraldWriteInt|TestHeraldParamsOneAllocation|TestHeraldTCPFastNoAlloc|TestHeraldAcceptedBytes)$$' ./core/push github.com/emiago/sipgo/sip
 	$(GO) test -count=1 -run '^(TestParseAllocs|TestPushCallSDPAllocs|TestSplitBodyAllocs|TestStripEarlySessionAllocs|TestAddEarlySessionAllocs|TestParseMultipartAllocs|TestMSRPAllocs|TestPushOfferMediaAllocs|TestNewSessionAllocs|TestAnswerInactiveAllocs)$$' ./core/sdp
 	$(GO) test -count=1 -run '^(TestPushCallAllocs|TestScanInviteAllocs|TestNotesNoTraceAllocs|TestMachineAllocs|TestUpdateOfferAllocs|TestNewNotifiedAllocs|TestCanonicalNoCopy)$$' ./core/callsip ./core/call ./core/push ./core/profile
+	$(GO) test -count=1 -run '^(TestTargetNameNoAlloc)$$' ./core/sipfast
 	$(MAKE) fuzz-ci
 
 test-short:
