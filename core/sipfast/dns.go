@@ -298,13 +298,14 @@ func (c *hostCache) query(ctx context.Context, host string, kind dnsKind) ([]net
 			}
 			var targets []netip.AddrPort
 			var last error
-			for _, r := range recs {
+			for _, r := range recs[:min(len(recs), dnsMaxTarget)] { // a hostile answer's thousand records: 16 looked up
+				if len(targets) == dnsMaxTarget {
+					break
+				}
 				ips, err := c.addrs(ctx, strings.TrimSuffix(r.Target, "."))
 				last = cmp.Or(err, last)
-				for _, ip := range ips {
-					if len(targets) < dnsMaxTarget {
-						targets = append(targets, netip.AddrPortFrom(ip, r.Port))
-					}
+				for _, ip := range ips[:min(len(ips), dnsMaxTarget-len(targets))] {
+					targets = append(targets, netip.AddrPortFrom(ip, r.Port))
 				}
 			}
 			if len(targets) == 0 {

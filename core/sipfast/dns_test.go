@@ -539,3 +539,29 @@ func TestNamesClose(t *testing.T) {
 		t.Fatal("a lookup started after Close")
 	}
 }
+
+// A hostile or careless answer is bounded: of a thousand SRV records only the first dnsMaxTarget
+// are looked up, and an answer keeps at most dnsMaxTarget targets however many addresses they have.
+func TestHostCacheBounded(t *testing.T) {
+	d := newSRVDNS()
+	var dead, many []SRV
+	for i := range 1000 {
+		dead = append(dead, SRV{Target: fmt.Sprintf("gone%d.home1.net", i), Port: 5060}) // none resolves
+	}
+	var addrs []netip.Addr
+	for j := range 20 {
+		addrs = append(addrs, netip.AddrFrom4([4]byte{192, 0, 2, byte(j)}))
+	}
+	d.set("big.home1.net", addrs...)
+	many = append(many, SRV{Target: "big.home1.net", Port: 5060}, SRV{Target: "big.home1.net", Port: 5070})
+	d.srvs["_sip._udp.dead.home1.net"] = dead
+	d.srvs["_sip._udp.many.home1.net"] = many
+	c := newHostCache(&Stats{}, d.lookup, d.lookupSRV, wheel.NewMono())
+	if _, err := c.resolve(context.Background(), "dead.home1.net", dnsSIPUDP); err == nil || d.calls != dnsMaxTarget {
+		t.Fatalf("1,000 unresolvable targets: %v after %d A/AAAA lookups; want an error after %d", err, d.calls, dnsMaxTarget)
+	}
+	targets, err := c.resolve(context.Background(), "many.home1.net", dnsSIPUDP)
+	if err != nil || len(targets) != dnsMaxTarget {
+		t.Fatalf("%d targets, %v; want %d", len(targets), err, dnsMaxTarget)
+	}
+}
