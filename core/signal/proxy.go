@@ -38,10 +38,7 @@ func (s *Server) forwardInvite(ctx context.Context, fwd *sip.Request, pinned boo
 	s.Stats.TCPRefusedUDP.Add(1)
 	s.log.Info("next hop refused TCP; INVITE sent again over UDP (RFC 3261 §18.1.1)", "call_id", callID, "size", sipmsg.RequestSize(fwd), "error", err)
 	s.trace("herald: next hop refused TCP: INVITE sent again over UDP, whole (%d bytes)", sipmsg.RequestSize(fwd))
-	fwd.RemoveHeader("Via") // Herald's, added by the failed attempt; so was one Max-Forwards decrement
-	if mf := fwd.MaxForwards(); mf != nil {
-		*mf++
-	}
+	sipmsg.Unsent(fwd)
 	fwd.SetTransport("UDP")
 	return s.forward(ctx, fwd, true)
 }
@@ -101,15 +98,16 @@ func udpPinned(u *sip.Uri) bool {
 func (s *Server) forward(ctx context.Context, req *sip.Request, pinned bool) (sip.ClientTransaction, error) {
 	ctx, cancel := context.WithTimeout(ctx, 64*s.opts.T1)
 	defer cancel()
-	var tx sip.ClientTransaction
-	var err error
-	if pinned {
-		tx, err = s.cli.TransactionRequest(ctx, req, sipgo.ClientRequestDecreaseMaxForward, sipgo.ClientRequestAddVia, s.pickPinned)
-	} else {
-		tx, err = s.cli.TransactionRequest(ctx, req, s.sendOpts(sipgo.ClientRequestDecreaseMaxForward)...)
+	send := func() (sip.ClientTransaction, error) {
+		if pinned {
+			return s.cli.TransactionRequest(ctx, req, sipgo.ClientRequestDecreaseMaxForward, sipgo.ClientRequestAddVia, s.pickPinned)
+		}
+		return s.cli.TransactionRequest(ctx, req, s.sendOpts(sipgo.ClientRequestDecreaseMaxForward)...)
 	}
-	if err != nil {
-		s.names.DownAt(req.Transport(), req.Destination()) // refused or unreachable: RFC 3263 §4.3
+	tx, err := send()
+	if err != nil && s.names.DownAt(req.Transport(), req.Destination()) {
+		sipmsg.Unsent(req) // refused or unreachable: at once to the name's next target (RFC 3263 §4.3)
+		tx, err = send()
 	}
 	return tx, err
 }

@@ -148,6 +148,15 @@ func (c *hostCache) pick(e *dnsEntry, port int, now time.Time) netip.AddrPort {
 	return with(e.targets[0])
 }
 
+// isDown reports whether dst is marked down now.
+func (c *hostCache) isDown(dst netip.AddrPort) bool {
+	now := c.now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	until, down := c.down[dst]
+	return down && now.Before(until)
+}
+
 // markDown marks dst down for dnsDownFor (failover), counted in DNSDown.
 func (c *hostCache) markDown(dst netip.AddrPort) {
 	now := c.now()
@@ -435,17 +444,29 @@ func (n *Names) Cached(transport, host string, port int) (netip.AddrPort, bool) 
 }
 
 // DownAt marks where a request for dest (host:port, port 0: none named) over transport went down
-// (RFC 3263 §4.3): the target its name resolves to now (an IP literal itself) is skipped for
-// dnsDownFor. For a request that failed to be sent (a transport error) or got no response at all.
-func (n *Names) DownAt(transport, dest string) {
+// (RFC 3263 §4.3): the target its name resolves to now is skipped for dnsDownFor (an IP literal
+// is not marked: it has no other target). For a request that could not be sent (its connection refused or unreachable). It
+// reports whether the name now answers another target, where the request may go at once (counted
+// in DNSFailovers).
+func (n *Names) DownAt(transport, dest string) bool {
 	i := strings.LastIndexByte(dest, ':')
 	p, err := strconv.Atoi(dest[i+1:])
 	if i < 0 || err != nil {
-		return
+		return false
 	}
-	if ap, ok := n.Cached(transport, dest[:i], p); ok {
-		n.c.markDown(ap)
+	if _, isIP, _ := literal(transport, dest[:i], p); isIP {
+		return false // an address has no other target
 	}
+	ap, ok := n.Cached(transport, dest[:i], p)
+	if !ok {
+		return false
+	}
+	n.c.markDown(ap)
+	if next, ok := n.Cached(transport, dest[:i], p); ok && next != ap && !n.c.isDown(next) {
+		n.c.st.DNSFailovers.Add(1)
+		return true
+	}
+	return false
 }
 
 // Names is the engine's name cache (Config.Names, or its own).

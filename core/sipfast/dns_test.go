@@ -565,3 +565,36 @@ func TestHostCacheBounded(t *testing.T) {
 		t.Fatalf("%d targets, %v; want %d", len(targets), err, dnsMaxTarget)
 	}
 }
+
+// DownAt, the general path's failover: it marks the name's current target down and reports a next
+// one (counted), reports none when every target is down or the destination is an IP literal (which
+// it does not mark), and ignores what is not host:port.
+func TestNamesDownAt(t *testing.T) {
+	d := newSRVDNS()
+	d.set("a.home1.net", netip.MustParseAddr("192.0.2.1"))
+	d.set("b.home1.net", netip.MustParseAddr("192.0.2.2"))
+	d.srvs["_sip._tcp.scscf.home1.net"] = []SRV{{Target: "a.home1.net.", Port: 5060}, {Target: "b.home1.net.", Port: 5060}}
+	st := &Stats{}
+	n := NewNames(d.lookup, d.lookupSRV, nil, st)
+	defer n.Close()
+	if _, err := n.Resolve(context.Background(), "tcp", "scscf.home1.net", 0); err != nil {
+		t.Fatal(err)
+	}
+	if !n.DownAt("TCP", "scscf.home1.net:0") {
+		t.Fatal("first target refused: no next target reported")
+	}
+	if ap, _ := n.Cached("tcp", "scscf.home1.net", 0); ap.String() != "192.0.2.2:5060" {
+		t.Fatalf("after DownAt: %v, want the second target", ap)
+	}
+	if n.DownAt("tcp", "scscf.home1.net:0") {
+		t.Fatal("both targets down: a next one reported")
+	}
+	for _, dest := range []string{"192.0.2.9:5060", "[2001:db8::1]:5060", "no-port", "scscf.home1.net:x"} {
+		if n.DownAt("tcp", dest) {
+			t.Errorf("%s: a next target reported", dest)
+		}
+	}
+	if st.DNSDown.Load() != 2 || st.DNSFailovers.Load() != 1 {
+		t.Fatalf("marked %d, failovers %d; want 2, 1 (IP literals not marked)", st.DNSDown.Load(), st.DNSFailovers.Load())
+	}
+}

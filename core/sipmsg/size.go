@@ -22,3 +22,13 @@ func RequestSize(r *sip.Request) int {
 	c += 2
 	return int(c) + len(r.Body())
 }
+
+// Unsent takes off a request Herald forwards what a failed attempt to send it added (sipgo's
+// ClientRequestAddVia and ClientRequestDecreaseMaxForward): Herald's Via and one Max-Forwards
+// decrement, so that it can be sent again as if for the first time.
+func Unsent(fwd *sip.Request) {
+	fwd.RemoveHeader("Via")
+	if mf := fwd.MaxForwards(); mf != nil {
+		*mf++
+	}
+}
