@@ -95,13 +95,14 @@ func goList(t *testing.T, args ...string) []string {
 // counters core/sipstats, and one call's controller core/callsip) is at most signalLines. The
 // issue's target for core/signal is 2,500 lines; signalLines is a ceiling that may only come down:
 // core/signal's 1,880 lines once the call controller moved to core/callsip, rounded up; 1,930 once a
-// call's engine transactions moved there too (callsip/engineinvite.go); 1,891 once the next hop's
-// destination and the request size moved to core/sipmsg (TowardNextHop, RequestSize). longFiles
+// call's engine transactions moved there too (callsip/engineinvite.go); 1,889 once the next hop's
+// destination, the request size and a failed attempt's undoing moved to core/sipmsg (TowardNextHop,
+// RequestSize, Unsent). longFiles
 // are the files over maxFileLines today, each held at its size until it is split. The vendored
 // sipgo (netio/sipgo) is a module of its own and not counted.
 const (
 	maxFileLines = 800
-	signalLines  = 1891
+	signalLines  = 1889
 )
 
 var longFiles = map[string]int{} // none today (core/call/machine.go was, until split into events.go and push.go)
