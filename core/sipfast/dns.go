@@ -98,6 +98,7 @@ type hostCache struct {
 	mu     sync.Mutex
 	m      map[string]*dnsEntry // by kind byte + name
 	down   map[netip.AddrPort]time.Time
+	known  map[netip.AddrPort]int // how many answers hold each target (port 0: dnsAddr's): what markDown takes
 	lookup func(ctx context.Context, host string) ([]netip.Addr, error)
 	srv    func(ctx context.Context, service, proto, name string) ([]SRV, error)
 	v6     bool // prefer IPv6 answers (Herald's UDP socket is IPv6)
@@ -114,7 +115,7 @@ type hostCache struct {
 func newHostCache(st *Stats, lookup func(ctx context.Context, host string) ([]netip.Addr, error),
 	srv func(ctx context.Context, service, proto, name string) ([]SRV, error), clock wheel.Clock) *hostCache {
 	now := func() time.Time { return time.Unix(0, clock.Now()) }
-	return &hostCache{st: st, m: map[string]*dnsEntry{}, down: map[netip.AddrPort]time.Time{}, lookup: lookup, srv: srv, now: now}
+	return &hostCache{st: st, m: map[string]*dnsEntry{}, down: map[netip.AddrPort]time.Time{}, known: map[netip.AddrPort]int{}, lookup: lookup, srv: srv, now: now}
 }
 
 // key writes kind and host into buf: the entry's key, without allocating (m[string(key)]).
@@ -157,11 +158,16 @@ func (c *hostCache) isDown(dst netip.AddrPort) bool {
 	return down && now.Before(until)
 }
 
-// markDown marks dst down for dnsDownFor (failover), counted in DNSDown.
+// markDown marks dst down for dnsDownFor (failover), counted in DNSDown, when it is a target of a
+// cached answer: a terminal's address that does not answer (a BYE to a phone gone) is none of the
+// cache's business and would only fill the list.
 func (c *hostCache) markDown(dst netip.AddrPort) {
 	now := c.now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.known[dst] == 0 && c.known[netip.AddrPortFrom(dst.Addr(), 0)] == 0 {
+		return
+	}
 	if _, known := c.down[dst]; !known && len(c.down) >= dnsMaxDown {
 		for d, until := range c.down {
 			if !now.Before(until) {
@@ -275,6 +281,14 @@ func (c *hostCache) fill(host string, kind dnsKind, e *dnsEntry) {
 	if err != nil {
 		e.expires = now.Add(dnsNegTTL) // the stale answer, if any, stays usable until dnsStale
 		return
+	}
+	for _, t := range e.targets {
+		if c.known[t]--; c.known[t] <= 0 {
+			delete(c.known, t)
+		}
+	}
+	for _, t := range targets {
+		c.known[t]++
 	}
 	e.targets, e.resolved, e.expires = targets, now, now.Add(dnsTTL)
 }

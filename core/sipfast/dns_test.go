@@ -456,8 +456,15 @@ func TestHostCacheFailover(t *testing.T) {
 		t.Fatalf("%d marks counted, want 4", n)
 	}
 
+	// Not a target of any answer (a terminal that does not answer): not marked, not counted.
+	c.markDown(netip.MustParseAddrPort("203.0.113.7:5060"))
+	if len(c.down) != 4 || st.DNSDown.Load() != 4 {
+		t.Fatalf("a terminal's address marked: %d marks, %d counted", len(c.down), st.DNSDown.Load())
+	}
+
 	// Bounded: a full list of live marks takes no new one (counted); expired ones make room.
 	clear(c.down)
+	c.known[netip.MustParseAddrPort("198.51.100.2:5060")] = 1
 	for i := range dnsMaxDown {
 		c.down[netip.AddrPortFrom(netip.MustParseAddr("198.51.100.1"), uint16(i+1))] = clock.Add(time.Hour)
 	}
@@ -472,9 +479,10 @@ func TestHostCacheFailover(t *testing.T) {
 	}
 }
 
-// The engine marks a next hop down when its forwarded INVITE got no response at all (Timer B, RFC
-// 3261 §17.1.1.2): the next call toward the same name goes to its next SRV target (RFC 3263
-// §4.3), and the first target is tried again once the mark has expired.
+// The engine marks a next hop down when its forwarded INVITE got no response at all by its third
+// retransmission (7·T1, RFC 3263 §4.3): a call placed after that, while the first still waits for
+// Timer B, goes to the name's next SRV target; the first call gets its 408 at Timer B; the first
+// target is tried again once the mark has expired.
 func TestEngineFailover(t *testing.T) {
 	d := newSRVDNS()
 	d.set("dead.home1.net", netip.MustParseAddr("127.0.0.1"))
@@ -491,14 +499,22 @@ func TestEngineFailover(t *testing.T) {
 	if r, sent := x.in(x.caller, invite("z9hG4bKf1", "f1@x", "sip:dave@home1.net", route)); r != ReasonForwarded || !sentTo(sent, "127.0.0.1:5099") {
 		t.Fatalf("first call: %v %q, want forwarded to the first SRV target", r, sent)
 	}
+	for i, at := range []time.Duration{testT1, 3 * testT1, 7 * testT1} { // Timer A: T1, 2·T1, 4·T1 apart
+		if sent := x.at(at); !slices.Contains(sent, "127.0.0.1:5099 INVITE") {
+			t.Fatalf("retransmission %d: %q", i+1, sent)
+		}
+		if want := uint64(i / 2); x.st.DNSDown.Load() != want {
+			t.Fatalf("after retransmission %d: %d destinations marked down, want %d", i+1, x.st.DNSDown.Load(), want)
+		}
+	}
+	if r, sent := x.in(x.caller, invite("z9hG4bKf2", "f2@x", "sip:dave@home1.net", route)); r != ReasonForwarded || !sentTo(sent, "callee") {
+		t.Fatalf("second call, at 7·T1: %v %q, want forwarded to the next SRV target (the callee)", r, sent)
+	}
 	if sent := x.at(64 * testT1); !slices.Contains(sent, "caller SIP/2.0 408 Request Timeout") {
 		t.Fatalf("Timer B: %q, want 408 upstream", sent)
 	}
 	if x.st.DNSDown.Load() != 1 {
-		t.Fatalf("%d destinations marked down, want 1", x.st.DNSDown.Load())
-	}
-	if r, sent := x.in(x.caller, invite("z9hG4bKf2", "f2@x", "sip:dave@home1.net", route)); r != ReasonForwarded || !sentTo(sent, "callee") {
-		t.Fatalf("second call: %v %q, want forwarded to the next SRV target (the callee)", r, sent)
+		t.Fatalf("%d destinations marked down after Timer B, want still 1 (marked once)", x.st.DNSDown.Load())
 	}
 	x.at(64*testT1 + dnsDownFor)
 	if r, sent := x.in(x.caller, invite("z9hG4bKf3", "f3@x", "sip:dave@home1.net", route)); r != ReasonForwarded || !sentTo(sent, "127.0.0.1:5099") {

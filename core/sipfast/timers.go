@@ -126,6 +126,13 @@ func (f *Engine) fire(tx *Tx, now int64, q []Datagram) []Datagram {
 		q = append(q, Datagram{tx.conn, tx.lv.fwd, tx.lv.down})
 		f.st.Retransmissions.Add(1)
 		if tx.invite {
+			if tx.lv.ivRetrans == 4*f.t1 && !tx.own && tx.lv.done == nil {
+				// The third retransmission (7·T1, 3.5 s) and not even a 100 Trying, which a proxy
+				// sends within 200 ms (RFC 3261 §16.2): the next hop is taken for dead now rather
+				// than at Timer B (32 s), so the calls after this one go to the name's next target
+				// (RFC 3263 §4.3) instead of 32 s of them failing.
+				f.dns.markDown(tx.lv.down)
+			}
 			tx.lv.ivRetrans *= 2 // Timer A doubles (RFC 3261 §17.1.1.2)
 		} else {
 			tx.lv.ivRetrans = min(2*tx.lv.ivRetrans, f.t2) // Timer E
@@ -135,8 +142,10 @@ func (f *Engine) fire(tx *Tx, now int64, q []Datagram) []Datagram {
 	if due(tNoAnswer) {
 		f.st.Timeouts.Add(1)
 		tx.lv.t[tRetransmit] = 0
-		if !tx.own && tx.lv.done == nil && tx.lv.down.IsValid() {
-			f.dns.markDown(tx.lv.down) // not even a provisional: the next hop is taken for dead (RFC 3263 §4.3)
+		if (!tx.invite || tx.tcp) && !tx.own && tx.lv.done == nil && tx.lv.down.IsValid() {
+			// Not even a provisional (RFC 3263 §4.3). A UDP INVITE's next hop was marked at its
+			// third retransmission already.
+			f.dns.markDown(tx.lv.down)
 		}
 		if tx.host {
 			// A call the host runs (ForwardInvite): its sink hears, once the lock is released, that
