@@ -392,7 +392,7 @@ func hostPortOfURI(s string) (string, string, error) {
 	}
 	// sipgo keeps an IPv6 reference's brackets in Host (RFC 3261 §25.1); JoinHostPort adds its own.
 	host, port := strings.TrimSuffix(strings.TrimPrefix(u.Host, "["), "]"), u.Port
-	if _, err := netip.ParseAddr(host); port == 0 && err == nil {
+	if _, err := netip.ParseAddr(host); err == nil && port == 0 {
 		port = 5060
 		if transport == "tls" {
 			port = 5061

@@ -78,6 +78,9 @@ func EngineInvite(e *sipfast.Engine, fwd *sip.Request, pinned bool, max int, bad
 // name's cached answer (RFC 3263 §4.2: SRV when the port is 0); false otherwise (sipgo's turn: its
 // lookup, through the same cache, fills it for the next call).
 func engineDest(e *sipfast.Engine, dest string) (netip.AddrPort, bool) {
+	if ap, err := netip.ParseAddrPort(dest); err == nil { // an address: no name to look at
+		return ap, ap.Addr().Zone() == ""
+	}
 	host, port, err := net.SplitHostPort(dest)
 	if err != nil {
 		return netip.AddrPort{}, false

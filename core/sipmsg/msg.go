@@ -70,11 +70,13 @@ func TowardNextHop(req *sip.Request, route *sip.RouteHeader) {
 	}
 	tp := URITransport(u)
 	req.SetTransport(tp)
-	port := u.Port
-	if _, err := netip.ParseAddr(strings.Trim(u.Host, "[]")); port <= 0 && err == nil {
-		port = sip.DefaultPort(tp)
+	port := max(u.Port, 0)
+	if port == 0 {
+		if _, err := netip.ParseAddr(strings.Trim(u.Host, "[]")); err == nil {
+			port = sip.DefaultPort(tp)
+		}
 	}
-	req.SetDestination(u.Host + ":" + strconv.Itoa(max(port, 0)))
+	req.SetDestination(u.Host + ":" + strconv.Itoa(port))
 }
 
 // URITransport is the transport toward u: its transport parameter, else TLS for sips:, else UDP.
