@@ -230,9 +230,24 @@ func checkLine(id hdrID, v []byte) bool {
 			v = v[e+1:]
 		}
 	case hContentType:
-		return len(v) > 0
+		return mediaType(v)
 	}
 	return true
+}
+
+// mediaType checks that a Content-Type value begins with type "/" subtype, both tokens (RFC 3261
+// §20.15): sipgo trims Unicode white space (a vertical tab, U+0085) the scanner keeps, so anything
+// that does not start with a token is the general path's to answer.
+func mediaType(v []byte) bool {
+	s := bytes.IndexByte(v, '/')
+	if s <= 0 || !isToken(v[:s]) {
+		return false
+	}
+	sub := v[s+1:]
+	if e := bytes.IndexAny(sub, "; \t"); e >= 0 {
+		sub = sub[:e]
+	}
+	return isToken(sub)
 }
 
 // viaValue checks one Via value: protocol/version/transport, a blank, sent-by, then parameters
