@@ -2,7 +2,6 @@ package signal
 
 import (
 	"context"
-	"strings"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -132,9 +131,9 @@ func (h callHost) Forward(req *sip.Request) *sip.Request {
 	if route := s.popSelfRoute(fwd); route == nil {
 		l := s.live.Load()
 		fwd.SetDestination(l.nextHop)
-		fwd.SetTransport(strings.ToUpper(l.nextHopTransport))
+		fwd.SetTransport(sipmsg.TransportTo(s.names, l.fastNextHost, l.fastNextPort, l.fastNextTP, l.nextHopTransport))
 	} else {
-		sipmsg.TowardNextHop(fwd, route)
+		sipmsg.TowardNextHop(fwd, route, s.names)
 	}
 	if s.opts.RecordRoute {
 		s.recordRoute(fwd, req.Transport(), fwd.Transport(), req.Recipient.Scheme == "sips")

@@ -126,7 +126,7 @@ func (s *Server) onAck(req *sip.Request, _ sip.ServerTransaction) {
 		}
 		mf.Dec()
 	}
-	sipmsg.TowardNextHop(fwd, route)
+	sipmsg.TowardNextHop(fwd, route, s.names)
 	if err := s.cli.WriteRequest(fwd, s.sendOpts()...); err != nil {
 		s.Stats.ForwardErrors.Add(1)
 		s.log.Warn("forward ACK", "call_id", callIDOf(req), "error", err)
@@ -154,7 +154,7 @@ func (s *Server) proxyInDialog(req *sip.Request, tx sip.ServerTransaction) {
 		sipmsg.Respond(tx, req, 483, "Too Many Hops")
 		return
 	}
-	sipmsg.TowardNextHop(fwd, route)
+	sipmsg.TowardNextHop(fwd, route, s.names)
 	ctx, cancel := context.WithTimeout(context.Background(), 64*s.opts.T1)
 	defer cancel()
 	clTx, err := s.cli.TransactionRequest(ctx, fwd, s.sendOpts(sipgo.ClientRequestDecreaseMaxForward)...)

@@ -1,5 +1,5 @@
-// Package sipdns gives Herald's one cache of name answers (sipfast.Names: RFC 3263 §4.2 SRV and
-// A/AAAA, cached for both SIP paths) its lookups: Go's resolver, or a DNS server of the operator's
+// Package sipdns gives Herald's one cache of name answers (sipfast.Names: RFC 3263 §4.1 NAPTR, §4.2
+// SRV and A/AAAA, cached for both SIP paths) its lookups: Go's resolver, or a DNS server of the operator's
 // (sip.dns_server). It is apart from core/sipfast, which does no I/O of its own.
 package sipdns
 
@@ -14,12 +14,13 @@ import (
 
 // Names is Herald's one cache of name answers (sipfast.Names, RFC 3263) over r (nil: Go's default
 // resolver, which reads /etc/hosts, then the servers of /etc/resolv.conf), its answers aging on
-// clock and counted in st. lookup, when set, replaces r's A/AAAA lookups and r has no SRV
-// records (the whole-server fuzz harness: no DNS off the machine).
+// clock and counted in st; its NAPTR lookups go to r's Dial, else to /etc/resolv.conf's servers.
+// lookup, when set, replaces r's A/AAAA lookups and r has no SRV or NAPTR records (the whole-server fuzz harness: no DNS off the machine).
 func Names(r *net.Resolver, clock wheel.Clock, st *sipfast.Stats, lookup func(ctx context.Context, host string) ([]netip.Addr, error)) *sipfast.Names {
 	if lookup != nil {
 		return sipfast.NewNames(lookup, nil, clock, st)
 	}
+	naptr := naptrLookup(r, "/etc/resolv.conf")
 	if r == nil {
 		r = net.DefaultResolver
 	}
@@ -31,5 +32,5 @@ func Names(r *net.Resolver, clock wheel.Clock, st *sipfast.Stats, lookup func(ct
 				out[i] = sipfast.SRV{Target: rec.Target, Port: rec.Port}
 			}
 			return out, err
-		}, clock, st)
+		}, clock, st).WithNAPTR(naptr)
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"os"
+	"strings"
 	"testing"
 
 	"github.com/herald-ims/herald/core/sipfast"
@@ -39,5 +41,61 @@ func TestNames(t *testing.T) {
 	defer fixed.Close()
 	if ap, err := fixed.Resolve(ctx, "udp", "scscf.herald.test", 0); err != nil || ap.String() != "192.0.2.9:5060" {
 		t.Errorf("with the lookup override: %v %v", ap, err)
+	}
+}
+
+// NAPTR records (RFC 3403) from a DNS server on loopback choose the transport and, through their
+// replacement's SRV records, the targets (RFC 3263 §4.1); a domain without them is resolved by SRV
+// per transport; each NAPTR question is asked once per name.
+func TestNamesNAPTR(t *testing.T) {
+	d, err := dnstest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	d.SetAddr("scscf1.herald.test", netip.MustParseAddr("127.0.0.1"))
+	d.SetNAPTR("scscf.herald.test",
+		dnstest.NAPTR{Order: 10, Preference: 10, Flags: "s", Service: "SIP+D2T", Replacement: "_sip._tcp.pool.herald.test."},
+		dnstest.NAPTR{Order: 20, Preference: 10, Flags: "s", Service: "SIP+D2U", Replacement: "_sip._udp.scscf.herald.test."})
+	d.SetSRV("_sip._tcp.pool.herald.test", net.SRV{Target: "scscf1.herald.test", Port: 5071, Priority: 1, Weight: 1})
+	d.SetSRV("_sip._udp.scscf.herald.test", net.SRV{Target: "scscf1.herald.test", Port: 5070, Priority: 1, Weight: 1})
+	d.SetSRV("_sip._tcp.tcponly.herald.test", net.SRV{Target: "scscf1.herald.test", Port: 5081, Priority: 1, Weight: 1})
+	st := &sipfast.Stats{}
+	n := Names(d.Resolver(), nil, st, nil)
+	defer n.Close()
+	ctx := context.Background()
+	for _, tc := range []struct{ host, want string }{
+		{"scscf.herald.test", "TCP 127.0.0.1:5071"},
+		{"tcponly.herald.test", "TCP 127.0.0.1:5081"},
+	} {
+		tp := n.Transport(ctx, tc.host)
+		ap, err := n.Resolve(ctx, tp, tc.host, 0)
+		if got := tp + " " + ap.String(); err != nil || got != tc.want {
+			t.Errorf("%s: %s %v, want %s", tc.host, got, err, tc.want)
+		}
+		n.Transport(ctx, tc.host) // cached: no question
+		if q := d.Asked("NAPTR", tc.host); q != 1 {
+			t.Errorf("%s: %d NAPTR questions, want 1", tc.host, q)
+		}
+	}
+	if st.DNSNAPTR.Load() != 1 || st.DNSLookups.Load() != 2 {
+		t.Errorf("NAPTR %d, lookups %d; want 1 and 2", st.DNSNAPTR.Load(), st.DNSLookups.Load())
+	}
+}
+
+// With no server to ask (a resolv.conf without nameservers, or none at all) a NAPTR lookup fails
+// with a clear error, and the cache goes on to SRV (which Go's resolver answers from its own
+// configuration).
+func TestNAPTRNoServer(t *testing.T) {
+	dir := t.TempDir()
+	empty := dir + "/resolv.conf"
+	if err := os.WriteFile(empty, []byte("search herald.test\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for file, want := range map[string]string{empty: "no DNS server", dir + "/none": "no such file"} {
+		_, err := naptrLookup(nil, file)(context.Background(), "scscf.herald.test")
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want an error saying %q", file, err, want)
+		}
 	}
 }

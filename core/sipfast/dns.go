@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,10 +27,12 @@ import (
 // A/AAAA alone; a name without a port by SRV for the transport (_sip._udp, _sip._tcp, _sips._tcp
 // for TLS), the targets tried in the order the resolver gives (priority, then weight: RFC 2782);
 // only when the name has no SRV records, by A/AAAA at the transport's default port. The transport is
-// the one the URI names, else UDP (TCP for a request too big for UDP, RFC 3261 §18.1.1). Not done:
-// NAPTR (§4.1), and §4.1's SRV queries for every supported transport when a domain has no NAPTR
-// records (a domain with only _sip._tcp records gets UDP to its A record for a URI naming no
-// transport).
+// the one the URI names; for a sip: URI naming neither transport nor port nor an address, the one
+// DNS names (§4.1, dnsSIPAuto): the domain's NAPTR records (RFC 3403) for SIP+D2U and SIP+D2T in
+// order and preference, each leading to the SRV records of its replacement; without such records,
+// _sip._udp SRV, then _sip._tcp; without any, UDP to A/AAAA at 5060. A request too big for UDP goes
+// over TCP all the same (RFC 3261 §18.1.1), by _sip._tcp. Not done: SIPS+D2T (TLS) for a sip: URI;
+// a sips: URI is resolved by _sips._tcp.
 
 // Cache policy. The resolver (Config.Lookup, LookupSRV: Go's, which reads /etc/hosts and the
 // system's servers) gives no record TTLs, so answers live a fixed time on the engine's clock, and an
@@ -53,11 +56,36 @@ type SRV struct {
 type dnsKind byte
 
 const (
-	dnsAddr   dnsKind = iota // A/AAAA: the URI has a port
-	dnsSIPUDP                // no port, UDP: _sip._udp SRV, else A/AAAA at 5060
-	dnsSIPTCP                // no port, TCP: _sip._tcp SRV, else 5060
-	dnsSIPTLS                // no port, TLS: _sips._tcp SRV, else 5061
+	dnsAddr    dnsKind = iota // A/AAAA: the URI has a port
+	dnsSIPUDP                 // no port, UDP: _sip._udp SRV, else A/AAAA at 5060
+	dnsSIPTCP                 // no port, TCP: _sip._tcp SRV, else 5060
+	dnsSIPTLS                 // no port, TLS: _sips._tcp SRV, else 5061
+	dnsSIPAuto                // no port, no transport named: NAPTR, else SRV per transport (RFC 3263 §4.1)
 )
+
+// NAPTR is one NAPTR record (RFC 3403 §4.1) as Names' NAPTR lookup gives them, in any order.
+type NAPTR struct {
+	Order, Preference uint16
+	Flags, Service    string
+	Replacement       string
+}
+
+// naptrTransport is the transport a SIP NAPTR record's service names (RFC 3263 §4.1): tcp false
+// for SIP+D2U (UDP), true for SIP+D2T; ok false for a service Herald does not take (SIPS+D2T: TLS
+// for a sip: URI, D2S, another protocol) or a record without the "s" flag (RFC 3403: its
+// replacement is not an SRV name).
+func naptrTransport(r NAPTR) (tcp, ok bool) {
+	if !strings.EqualFold(r.Flags, "s") || r.Replacement == "" || r.Replacement == "." {
+		return false, false
+	}
+	switch {
+	case strings.EqualFold(r.Service, "SIP+D2U"):
+		return false, true
+	case strings.EqualFold(r.Service, "SIP+D2T"):
+		return true, true
+	}
+	return false, false
+}
 
 // srv is the SRV service and protocol a kind looks up, and the port without SRV records.
 func (k dnsKind) srv() (service, proto string, port uint16) {
@@ -80,6 +108,7 @@ type dnsEntry struct {
 	expires  time.Time
 	resolved time.Time     // when targets were last obtained
 	pending  chan struct{} // closed when the running lookup ends; nil when none runs
+	tcp      bool          // dnsSIPAuto: the transport DNS named is TCP (else UDP)
 }
 
 // Failover (RFC 3263 §4.3): a destination that let a request go unanswered (Timer B or F, not even
@@ -101,6 +130,7 @@ type hostCache struct {
 	known  map[netip.AddrPort]int // how many answers hold each target (port 0: dnsAddr's): what markDown takes
 	lookup func(ctx context.Context, host string) ([]netip.Addr, error)
 	srv    func(ctx context.Context, service, proto, name string) ([]SRV, error)
+	naptr  func(ctx context.Context, name string) ([]NAPTR, error)
 	v6     bool // prefer IPv6 answers (Herald's UDP socket is IPv6)
 	strict bool // only the preferred family (an engine's sockets send from one); else fall back to the other
 	now    func() time.Time
@@ -184,11 +214,17 @@ func (c *hostCache) markDown(dst netip.AddrPort) {
 }
 
 // get returns the cached answer of host for kind (its target to use now; port for a dnsAddr
-// answer), ok false when there is none usable yet (a lookup is then started if none runs). It
-// never blocks on DNS.
+// answer), ok false when there is none usable yet
+// (a lookup is then started if none runs). It never blocks on DNS.
 func (c *hostCache) get(host []byte, kind dnsKind, port int) (netip.AddrPort, bool) {
+	ap, _, ok := c.getAnswer(host, kind, port)
+	return ap, ok
+}
+
+// getAnswer is get with, for dnsSIPAuto, the transport DNS named (tcp).
+func (c *hostCache) getAnswer(host []byte, kind dnsKind, port int) (ap netip.AddrPort, tcp, ok bool) {
 	if c.lookup == nil {
-		return netip.AddrPort{}, false
+		return netip.AddrPort{}, false, false
 	}
 	var buf [64]byte
 	key := dnsKey(buf[:], kind, host)
@@ -199,15 +235,34 @@ func (c *hostCache) get(host []byte, kind dnsKind, port int) (netip.AddrPort, bo
 		if len(c.m) >= dnsMaxNames {
 			c.mu.Unlock()
 			c.st.DNSFull.Add(1)
-			return netip.AddrPort{}, false
+			return netip.AddrPort{}, false, false
 		}
 		e = &dnsEntry{}
 		c.m[string(key)] = e
 	}
-	ap, usable := c.pick(e, port, now), e.usable(now)
+	ap, tcp, ok = c.pick(e, port, now), e.tcp, e.usable(now)
 	c.refresh(e, host, kind, now)
 	c.mu.Unlock()
-	return ap, usable
+	return ap, tcp, ok
+}
+
+// peek is host's usable dnsSIPAuto dnsAnswer, if cached, over TCP (tcp) or UDP; it neither adds an
+// entry nor starts a lookup. It lets a request sent over the transport DNS named reach the target
+// DNS named for it (a NAPTR record's replacement is not always _sip._tcp.host).
+func (c *hostCache) peek(host []byte, tcp bool) (netip.AddrPort, bool) {
+	if c.lookup == nil {
+		return netip.AddrPort{}, false
+	}
+	var buf [64]byte
+	key := dnsKey(buf[:], dnsSIPAuto, host)
+	now := c.now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.m[string(key)]
+	if e == nil || e.tcp != tcp || !e.usable(now) {
+		return netip.AddrPort{}, false
+	}
+	return c.pick(e, 0, now), true
 }
 
 // refresh starts e's lookup when its answer has expired, none runs and c is open. c.mu is held.
@@ -226,8 +281,14 @@ var errNoAnswer = errors.New("no address (RFC 3263)")
 // answer (the general path's lookups: sipgo's goroutines may block). A name whose last lookup failed
 // less than dnsNegTTL ago fails at once. With the table full it resolves host uncached.
 func (c *hostCache) wait(ctx context.Context, host string, kind dnsKind, port int) (netip.AddrPort, error) {
+	ap, _, err := c.waitAnswer(ctx, host, kind, port)
+	return ap, err
+}
+
+// waitAnswer is wait with, for dnsSIPAuto, the transport DNS named (tcp).
+func (c *hostCache) waitAnswer(ctx context.Context, host string, kind dnsKind, port int) (ap netip.AddrPort, tcp bool, err error) {
 	if c.lookup == nil {
-		return netip.AddrPort{}, fmt.Errorf("%s: no resolver", host)
+		return netip.AddrPort{}, false, fmt.Errorf("%s: no resolver", host)
 	}
 	key := string(dnsKey(nil, kind, []byte(host)))
 	for waited := false; ; waited = true {
@@ -238,31 +299,31 @@ func (c *hostCache) wait(ctx context.Context, host string, kind dnsKind, port in
 			if len(c.m) >= dnsMaxNames {
 				c.mu.Unlock()
 				c.st.DNSFull.Add(1)
-				targets, err := c.resolve(ctx, host, kind)
+				a, err := c.resolve(ctx, host, kind)
 				if err != nil {
-					return netip.AddrPort{}, err
+					return netip.AddrPort{}, false, err
 				}
 				c.mu.Lock()
 				defer c.mu.Unlock()
-				return c.pick(&dnsEntry{targets: targets}, port, now), nil
+				return c.pick(&dnsEntry{targets: a.targets}, port, now), a.tcp, nil
 			}
 			e = &dnsEntry{}
 			c.m[key] = e
 		}
-		ap, usable := c.pick(e, port, now), e.usable(now)
+		ap, tcp, usable := c.pick(e, port, now), e.tcp, e.usable(now)
 		c.refresh(e, []byte(host), kind, now)
 		pending := e.pending
 		c.mu.Unlock()
 		switch {
 		case usable:
-			return ap, nil
+			return ap, tcp, nil
 		case pending == nil || waited:
-			return netip.AddrPort{}, fmt.Errorf("%s: %w", host, errNoAnswer)
+			return netip.AddrPort{}, false, fmt.Errorf("%s: %w", host, errNoAnswer)
 		}
 		select {
 		case <-pending:
 		case <-ctx.Done():
-			return netip.AddrPort{}, fmt.Errorf("%s: %w", host, ctx.Err())
+			return netip.AddrPort{}, false, fmt.Errorf("%s: %w", host, ctx.Err())
 		}
 	}
 }
@@ -271,7 +332,7 @@ func (c *hostCache) wait(ctx context.Context, host string, kind dnsKind, port in
 func (c *hostCache) fill(host string, kind dnsKind, e *dnsEntry) {
 	defer c.wg.Done()
 	ctx, cancel := context.WithTimeout(context.Background(), dnsTimeout)
-	targets, err := c.resolve(ctx, host, kind)
+	a, err := c.resolve(ctx, host, kind)
 	cancel()
 	now := c.now()
 	c.mu.Lock()
@@ -279,7 +340,7 @@ func (c *hostCache) fill(host string, kind dnsKind, e *dnsEntry) {
 	close(e.pending)
 	e.pending = nil
 	if err != nil {
-		e.expires = now.Add(dnsNegTTL) // the stale answer, if any, stays usable until dnsStale
+		e.expires = now.Add(dnsNegTTL) // the stale dnsAnswer, if any, stays usable until dnsStale
 		return
 	}
 	for _, t := range e.targets {
@@ -287,66 +348,149 @@ func (c *hostCache) fill(host string, kind dnsKind, e *dnsEntry) {
 			delete(c.known, t)
 		}
 	}
-	for _, t := range targets {
+	for _, t := range a.targets {
 		c.known[t]++
 	}
-	e.targets, e.resolved, e.expires = targets, now, now.Add(dnsTTL)
+	e.targets, e.tcp, e.resolved, e.expires = a.targets, a.tcp, now, now.Add(dnsTTL)
 }
 
-// resolve looks host up for kind (RFC 3263 §4.2): counted in DNSLookups, DNSSRV (answered through
-// SRV records) and DNSFailures.
-func (c *hostCache) resolve(ctx context.Context, host string, kind dnsKind) ([]netip.AddrPort, error) {
+// dnsAnswer is what one lookup found.
+type dnsAnswer struct {
+	targets []netip.AddrPort
+	tcp     bool // dnsSIPAuto: DNS named TCP
+	srv     bool // SRV records gave the targets
+	naptr   bool // a NAPTR record led to them
+}
+
+// resolve looks host up for kind (RFC 3263 §4): counted in DNSLookups, DNSSRV (answered through
+// SRV records), DNSNAPTR (through a NAPTR record) and DNSFailures.
+func (c *hostCache) resolve(ctx context.Context, host string, kind dnsKind) (dnsAnswer, error) {
 	c.st.DNSLookups.Add(1)
-	targets, srv, err := c.query(ctx, host, kind)
+	var a dnsAnswer
+	var err error
+	if kind == dnsSIPAuto {
+		a, err = c.queryAuto(ctx, host)
+	} else {
+		a, err = c.query(ctx, host, kind)
+	}
 	if err != nil {
 		c.st.DNSFailures.Add(1)
-		return nil, err
+		return dnsAnswer{}, err
 	}
-	if srv {
+	if a.srv {
 		c.st.DNSSRV.Add(1)
 	}
-	return targets, nil
+	if a.naptr {
+		c.st.DNSNAPTR.Add(1)
+	}
+	return a, nil
 }
 
-// query is host's targets for kind, and whether SRV records gave them.
-func (c *hostCache) query(ctx context.Context, host string, kind dnsKind) ([]netip.AddrPort, bool, error) {
+// queryAuto chooses the transport toward host as RFC 3263 §4.1 does for a sip: URI naming none
+// (UDP or TCP; TLS is not chosen for a sip: URI) and resolves it: the NAPTR records for SIP+D2U
+// and SIP+D2T, lowest order then preference first, each tried by the SRV records of its
+// replacement until one gives a target; without any (or none that resolves), _sip._udp SRV, then
+// _sip._tcp; without those, UDP to host's A/AAAA at 5060.
+func (c *hostCache) queryAuto(ctx context.Context, host string) (dnsAnswer, error) {
+	var last error
+	if c.naptr != nil {
+		recs, _ := c.naptr(ctx, host)
+		recs = recs[:min(len(recs), dnsMaxTarget)] // a hostile answer's thousand records: 16 read
+		slices.SortStableFunc(recs, func(a, b NAPTR) int {
+			return cmp.Or(cmp.Compare(a.Order, b.Order), cmp.Compare(a.Preference, b.Preference))
+		})
+		for _, r := range recs {
+			tcp, ok := naptrTransport(r)
+			if !ok {
+				continue
+			}
+			a, found, err := c.srvTargets(ctx, "", "", strings.TrimSuffix(r.Replacement, "."))
+			if found && err == nil {
+				a.tcp, a.naptr = tcp, true
+				return a, nil
+			}
+			last = cmp.Or(err, last)
+		}
+	}
+	for _, k := range [...]dnsKind{dnsSIPUDP, dnsSIPTCP} {
+		service, proto, _ := k.srv()
+		a, found, err := c.srvTargets(ctx, service, proto, host)
+		if found && err == nil {
+			a.tcp = k == dnsSIPTCP
+			return a, nil
+		}
+		last = cmp.Or(err, last)
+	}
+	a, err := c.hostTargets(ctx, host, 5060)
+	if err != nil && last != nil {
+		err = fmt.Errorf("%w (and %v)", err, last)
+	}
+	return a, err
+}
+
+// query is host's targets for kind (RFC 3263 §4.2): SRV for its transport when the URI has no
+// port, else (or without SRV records) A/AAAA.
+func (c *hostCache) query(ctx context.Context, host string, kind dnsKind) (dnsAnswer, error) {
 	service, proto, port := kind.srv()
-	if service != "" && c.srv != nil {
-		// Go's LookupSRV orders the records by priority, then by weight at random (RFC 2782), and
-		// returns the well-formed ones with an error when others are not.
-		if recs, _ := c.srv(ctx, service, proto, host); len(recs) > 0 {
-			if len(recs) == 1 && (recs[0].Target == "." || recs[0].Target == "") {
-				// RFC 2782: "." alone means the service is decidedly not available at this domain.
-				return nil, true, fmt.Errorf("%s: _%s._%s SRV: service not available", host, service, proto)
-			}
-			var targets []netip.AddrPort
-			var last error
-			for _, r := range recs[:min(len(recs), dnsMaxTarget)] { // a hostile answer's thousand records: 16 looked up
-				if len(targets) == dnsMaxTarget {
-					break
-				}
-				ips, err := c.addrs(ctx, strings.TrimSuffix(r.Target, "."))
-				last = cmp.Or(err, last)
-				for _, ip := range ips[:min(len(ips), dnsMaxTarget-len(targets))] {
-					targets = append(targets, netip.AddrPortFrom(ip, r.Port))
-				}
-			}
-			if len(targets) == 0 {
-				return nil, true, fmt.Errorf("%s: no SRV target of _%s._%s resolved: %w", host, service, proto, last)
-			}
-			return targets, true, nil
+	if service != "" {
+		if a, found, err := c.srvTargets(ctx, service, proto, host); found {
+			return a, err
 		}
 		// No SRV records (or no answer at all: a name only /etc/hosts knows): A/AAAA.
 	}
+	return c.hostTargets(ctx, host, port)
+}
+
+// srvTargets is the addresses of the SRV records of _service._proto.name (of name itself when
+// service and proto are empty: a NAPTR replacement), in order; found is false when there are no
+// records (or no SRV lookup).
+func (c *hostCache) srvTargets(ctx context.Context, service, proto, name string) (a dnsAnswer, found bool, err error) {
+	if c.srv == nil {
+		return dnsAnswer{}, false, nil
+	}
+	srvName := name
+	if service != "" {
+		srvName = "_" + service + "._" + proto + "." + name
+	}
+	// Go's LookupSRV orders the records by priority, then by weight at random (RFC 2782), and
+	// returns the well-formed ones with an error when others are not.
+	recs, _ := c.srv(ctx, service, proto, name)
+	if len(recs) == 0 {
+		return dnsAnswer{}, false, nil
+	}
+	if len(recs) == 1 && (recs[0].Target == "." || recs[0].Target == "") {
+		// RFC 2782: "." alone means the service is decidedly not available at this domain.
+		return dnsAnswer{}, true, fmt.Errorf("%s SRV: service not available", srvName)
+	}
+	var last error
+	for _, r := range recs[:min(len(recs), dnsMaxTarget)] { // a hostile answer's thousand records: 16 looked up
+		if len(a.targets) == dnsMaxTarget {
+			break
+		}
+		ips, err := c.addrs(ctx, strings.TrimSuffix(r.Target, "."))
+		last = cmp.Or(err, last)
+		for _, ip := range ips[:min(len(ips), dnsMaxTarget-len(a.targets))] {
+			a.targets = append(a.targets, netip.AddrPortFrom(ip, r.Port))
+		}
+	}
+	if len(a.targets) == 0 {
+		return dnsAnswer{}, true, fmt.Errorf("no target of %s SRV resolved: %w", srvName, last)
+	}
+	a.srv = true
+	return a, true, nil
+}
+
+// hostTargets is host's A/AAAA addresses at port.
+func (c *hostCache) hostTargets(ctx context.Context, host string, port uint16) (dnsAnswer, error) {
 	ips, err := c.addrs(ctx, host)
 	if err != nil {
-		return nil, false, err
+		return dnsAnswer{}, err
 	}
 	targets := make([]netip.AddrPort, 0, min(len(ips), dnsMaxTarget))
 	for _, ip := range ips[:min(len(ips), dnsMaxTarget)] {
 		targets = append(targets, netip.AddrPortFrom(ip, port))
 	}
-	return targets, false, nil
+	return dnsAnswer{targets: targets}, nil
 }
 
 // addrs is host's A/AAAA answers of the family Herald sends from (of the other family when it has
@@ -394,6 +538,13 @@ func NewNames(lookup func(ctx context.Context, host string) ([]netip.Addr, error
 	return &Names{newHostCache(st, lookup, srv, clock)}
 }
 
+// WithNAPTR gives n its NAPTR lookup (RFC 3403; nil: no name has NAPTR records, §4.1 starts at
+// SRV) and returns n. It is set before n is first used.
+func (n *Names) WithNAPTR(naptr func(ctx context.Context, name string) ([]NAPTR, error)) *Names {
+	n.c.naptr = naptr
+	return n
+}
+
 // Close starts no lookup from now on (what is cached still answers) and waits for those running.
 func (n *Names) Close() { n.c.close() }
 
@@ -437,7 +588,7 @@ func literal(transport, host string, port int) (ap netip.AddrPort, isIP bool, er
 }
 
 // Resolve is where a message for host goes over transport: host's IP literal, else the cache's
-// answer, waiting for its lookup when none is cached (RFC 3263 §4.2 and §5: A/AAAA with port, SRV
+// dnsAnswer, waiting for its lookup when none is cached (RFC 3263 §4.2 and §5: A/AAAA with port, SRV
 // for the transport when port is 0, else the transport's default port; for a transport other than
 // udp, tcp and tls, A/AAAA, with port 0 left for the caller's default). Its signature is sipgo's
 // sip.Resolver.
@@ -445,7 +596,39 @@ func (n *Names) Resolve(ctx context.Context, transport, host string, port int) (
 	if ap, isIP, err := literal(transport, host, port); isIP || err != nil {
 		return ap, err
 	}
-	return n.c.wait(ctx, host, kindFor(transport, port), port)
+	kind := kindFor(transport, port)
+	if ap, ok := n.chosen(host, kind); ok {
+		return ap, nil
+	}
+	return n.c.wait(ctx, host, kind, port)
+}
+
+// chosen is the target of host's dnsSIPAuto answer when the request goes over the transport it
+// names (Transport chose it, so its NAPTR record's SRV targets, not _sip._udp's or _sip._tcp's).
+func (n *Names) chosen(host string, kind dnsKind) (netip.AddrPort, bool) {
+	if kind != dnsSIPUDP && kind != dnsSIPTCP {
+		return netip.AddrPort{}, false
+	}
+	return n.c.peek([]byte(host), kind == dnsSIPTCP)
+}
+
+// Transport is the transport DNS names toward host, "UDP" or "TCP", for a sip: URI that names
+// neither transport nor port (RFC 3263 §4.1: NAPTR, else SRV per transport, else UDP); it waits
+// for the lookup as Resolve does. It is "" for an IP literal or a name that does not resolve: the
+// URI's default (UDP) stands, and Resolve then gives the error. Resolve toward host over the
+// transport it gave answers with the targets of the records that chose it.
+func (n *Names) Transport(ctx context.Context, host string) string {
+	if _, isIP, err := literal("udp", host, 0); isIP || err != nil {
+		return ""
+	}
+	_, tcp, err := n.c.waitAnswer(ctx, host, dnsSIPAuto, 0)
+	switch {
+	case err != nil:
+		return ""
+	case tcp:
+		return "TCP"
+	}
+	return "UDP"
 }
 
 // Cached is Resolve's answer when the cache has one now (or host is an IP literal), ok false
@@ -454,7 +637,11 @@ func (n *Names) Cached(transport, host string, port int) (netip.AddrPort, bool) 
 	if ap, isIP, err := literal(transport, host, port); isIP || err != nil {
 		return ap, err == nil
 	}
-	return n.c.get([]byte(host), kindFor(transport, port), port)
+	kind := kindFor(transport, port)
+	if ap, ok := n.chosen(host, kind); ok {
+		return ap, true
+	}
+	return n.c.get([]byte(host), kind, port)
 }
 
 // DownAt marks where a request for dest (host:port, port 0: none named) over transport went down

@@ -142,10 +142,12 @@ type srvDNS struct {
 	srvs     map[string][]SRV
 	srvCalls int
 	hold     chan struct{}
+	naptrs   map[string][]NAPTR // by domain
+	asked    []string           // every NAPTR and SRV name asked, in order
 }
 
 func newSRVDNS() *srvDNS {
-	return &srvDNS{fakeDNS: fakeDNS{answers: map[string][]netip.Addr{}}, srvs: map[string][]SRV{}}
+	return &srvDNS{fakeDNS: fakeDNS{answers: map[string][]netip.Addr{}}, srvs: map[string][]SRV{}, naptrs: map[string][]NAPTR{}}
 }
 
 func (d *srvDNS) lookupSRV(_ context.Context, service, proto, name string) ([]SRV, error) {
@@ -155,12 +157,27 @@ func (d *srvDNS) lookupSRV(_ context.Context, service, proto, name string) ([]SR
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.srvCalls++
-	key := "_" + service + "._" + proto + "." + name
+	key := name // a NAPTR record's replacement
+	if service != "" {
+		key = "_" + service + "._" + proto + "." + name
+	}
+	d.asked = append(d.asked, "SRV "+key)
 	recs, ok := d.srvs[key]
 	if !ok {
 		return nil, errors.New(key + ": no such host")
 	}
 	return recs, nil
+}
+
+func (d *srvDNS) lookupNAPTR(_ context.Context, name string) ([]NAPTR, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.asked = append(d.asked, "NAPTR "+name)
+	recs, ok := d.naptrs[name]
+	if !ok {
+		return nil, errors.New(name + ": no such host")
+	}
+	return slices.Clone(recs), nil
 }
 
 // RFC 3263 §4.2, as table: a name with a port is resolved by A/AAAA; without one by SRV for the
@@ -489,8 +506,8 @@ func TestEngineFailover(t *testing.T) {
 	d.set("live.home1.net", netip.MustParseAddr("127.0.0.1"))
 	d.srvs["_sip._udp.scscf.home1.net"] = []SRV{{Target: "dead.home1.net.", Port: 5099}, {Target: "live.home1.net.", Port: 5070}}
 	x := newHarness(t, func(c *Config) { c.Lookup, c.LookupSRV = d.lookup, d.lookupSRV })
-	if _, err := x.e.Names().Resolve(context.Background(), "udp", "scscf.home1.net", 0); err != nil {
-		t.Fatal(err)
+	if tp := x.e.Names().Transport(context.Background(), "scscf.home1.net"); tp != "UDP" {
+		t.Fatalf("transport %q, want UDP (RFC 3263 §4.1: _sip._udp)", tp)
 	}
 	route := "Route: <sip:scscf.home1.net;lr>\r\n"
 	sentTo := func(sent []string, who string) bool {
@@ -576,9 +593,9 @@ func TestHostCacheBounded(t *testing.T) {
 	if _, err := c.resolve(context.Background(), "dead.home1.net", dnsSIPUDP); err == nil || d.calls != dnsMaxTarget {
 		t.Fatalf("1,000 unresolvable targets: %v after %d A/AAAA lookups; want an error after %d", err, d.calls, dnsMaxTarget)
 	}
-	targets, err := c.resolve(context.Background(), "many.home1.net", dnsSIPUDP)
-	if err != nil || len(targets) != dnsMaxTarget {
-		t.Fatalf("%d targets, %v; want %d", len(targets), err, dnsMaxTarget)
+	a, err := c.resolve(context.Background(), "many.home1.net", dnsSIPUDP)
+	if err != nil || len(a.targets) != dnsMaxTarget {
+		t.Fatalf("%d targets, %v; want %d", len(a.targets), err, dnsMaxTarget)
 	}
 }
 

@@ -278,9 +278,10 @@ type Stats struct {
 	// path's parser could read (left to the general path, which drops them).
 	Unreadable atomic.Uint64
 	// DNSLookups is the lookups of Route, next-hop and Via names (dns.go), DNSSRV those answered
-	// through SRV records; DNSFailures those that failed; DNSFull the requests that took the general path because the
-	// name cache was full.
-	DNSLookups, DNSSRV, DNSFailures, DNSFull atomic.Uint64
+	// through SRV records, DNSNAPTR those that NAPTR records led to (RFC 3263 §4.1); DNSFailures
+	// those that failed; DNSFull the requests that took the general path because the name cache was
+	// full.
+	DNSLookups, DNSSRV, DNSNAPTR, DNSFailures, DNSFull atomic.Uint64
 	// DNSDown is the destinations marked down after a request to them went unanswered (RFC 3263
 	// §4.3 failover, dns.go); DNSDownFull the marks not kept because the list was full.
 	DNSDown, DNSDownFull atomic.Uint64
@@ -477,10 +478,28 @@ func (f *Engine) trace(format string, args ...any) {
 
 // target is the UDP (tcp false) or TCP destination a URI names: its IP literal, or its name's
 // cached answer (RFC 3263 §4.2: A/AAAA with the URI's port, SRV for the transport without one). ok
-// is false for another transport or a name not cached yet: the general path sends those. Over TCP
-// a URI names ;transport=tcp, or no transport when the request is too big for UDP (big: RFC 3261
-// §18.1.1 sends it over TCP, as the general path does; without one a URI names UDP, RFC 3263 §4.1).
+// is false for another transport or a name not cached yet: the general path sends those. A URI
+// naming a name and neither port nor transport goes over the transport DNS names (§4.1, NAPTR,
+// else SRV per transport; UDP without any), on the fast path only when it is the one the request
+// came over; over TCP, too, when DNS named UDP but the request is too big for it (big: RFC 3261
+// §18.1.1, as the general path does).
 func (f *Engine) target(u sipURI, tcp, big bool) (netip.AddrPort, bool) {
+	name := !maybeIP(u.host) // not parsed as an address then (a failed parse allocates its error)
+	var ip netip.Addr
+	if !name {
+		var err error
+		ip, err = netip.ParseAddr(string(u.host))
+		name = err != nil
+	}
+	if name && u.port == 0 && len(u.transport) == 0 {
+		ap, overTCP, ok := f.dns.getAnswer(u.host, dnsSIPAuto, 0)
+		if ok && overTCP == tcp {
+			return ap, true
+		}
+		if !ok || !tcp || !big {
+			return netip.AddrPort{}, false // not cached yet, or the other transport: the general path
+		}
+	}
 	switch {
 	case tcp && (equalFold(u.transport, "tcp") || big && len(u.transport) == 0):
 	case !tcp && (len(u.transport) == 0 || equalFold(u.transport, "udp")):
@@ -488,9 +507,7 @@ func (f *Engine) target(u sipURI, tcp, big bool) (netip.AddrPort, bool) {
 		return netip.AddrPort{}, false
 	}
 	port := u.port
-	if !maybeIP(u.host) {
-		// A name: not parsed as an address (a failed parse allocates its error).
-	} else if ip, err := netip.ParseAddr(string(u.host)); err == nil {
+	if !name {
 		if ip.Zone() != "" {
 			return netip.AddrPort{}, false
 		}

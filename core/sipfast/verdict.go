@@ -171,6 +171,7 @@ type Snapshot struct {
 	Unreadable      uint64 `json:"unreadable" metric:"herald_sip_fast_path_unreadable_total,counter" help:"Responses to a fast-path branch that could not be read."`
 	DNSLookups      uint64 `json:"dns_lookups" metric:"herald_sip_fast_path_dns_lookups_total,counter" help:"Lookups of Route, next-hop and Via names (RFC 3263), for both paths: one per name per 30 s."`
 	DNSSRV          uint64 `json:"dns_srv" metric:"herald_sip_fast_path_dns_srv_total,counter" help:"Name lookups answered through SRV records (a URI without a port)."`
+	DNSNAPTR        uint64 `json:"dns_naptr" metric:"herald_sip_fast_path_dns_naptr_total,counter" help:"Name lookups whose transport and targets NAPTR records chose (a URI naming neither transport nor port, RFC 3263 4.1)."`
 	DNSFailures     uint64 `json:"dns_failures" metric:"herald_sip_fast_path_dns_failures_total,counter" help:"Background name lookups that failed."`
 	DNSFull         uint64 `json:"dns_full" metric:"herald_sip_fast_path_dns_full_total,counter" help:"Requests sent the general way because the name cache was full."`
 	DNSDown         uint64 `json:"dns_down" metric:"herald_sip_fast_path_dns_down_total,counter" help:"Destinations marked down for 30 s after a request to them went unanswered or was refused (RFC 3263 §4.3): a name's next target is used meanwhile."`
@@ -193,7 +194,7 @@ func (f *Stats) Snapshot(transactions int) Snapshot {
 		Calls: f.Calls.Load(), Fallbacks: f.Fallbacks.Load(), InDialog: f.InDialog.Load(),
 		Retransmissions: f.Retransmissions.Load(), Absorbed: f.Absorbed.Load(), Timeouts: f.Timeouts.Load(),
 		Stray: f.Stray.Load(), SendErrors: f.SendErrors.Load(), Unreadable: f.Unreadable.Load(),
-		DNSLookups: f.DNSLookups.Load(), DNSSRV: f.DNSSRV.Load(), DNSFailures: f.DNSFailures.Load(), DNSFull: f.DNSFull.Load(), DNSDown: f.DNSDown.Load(), DNSDownFull: f.DNSDownFull.Load(), DNSFailovers: f.DNSFailovers.Load(),
+		DNSLookups: f.DNSLookups.Load(), DNSSRV: f.DNSSRV.Load(), DNSNAPTR: f.DNSNAPTR.Load(), DNSFailures: f.DNSFailures.Load(), DNSFull: f.DNSFull.Load(), DNSDown: f.DNSDown.Load(), DNSDownFull: f.DNSDownFull.Load(), DNSFailovers: f.DNSFailovers.Load(),
 		Overload: f.Overload.Load(), OwnUnanswered: f.OwnUnanswered.Load(), Reconnects: f.Reconnects.Load(), ReconnectFailed: f.ReconnectFailed.Load(), Originated: f.Originated.Load(), HostInvites: f.HostInvites.Load(), Transactions: transactions, Verdicts: f.verdictSnapshot(),
 	}
 }

@@ -2,6 +2,8 @@ package sipmsg
 
 import (
 	"bytes"
+	"cmp"
+	"context"
 	"errors"
 	"io"
 	"net/netip"
@@ -57,26 +59,46 @@ func TransportToward(req *sip.Request) string {
 }
 
 // TowardNextHop sets req's transport and destination to its next hop (RFC 3261 §16.6 steps 6-7):
-// route, the top Route left after Herald's own, else the Request-URI. The destination is the URI's
-// host and port; a host name without a port gets port 0, which Herald's resolver (sipfast's
-// Engine.Resolve, sipgo's through sip.WithTransportLayerResolver) takes as "none named": SRV
-// decides the port (RFC 3263 §4.2); an IP address without one gets the transport's default port
-// (§4.2: no SRV for an address). Set here so that sipgo does not build it with fmt.Sprintf per
-// request.
-func TowardNextHop(req *sip.Request, route *sip.RouteHeader) {
+// route, the top Route left after Herald's own, else the Request-URI. The transport is the URI's
+// (URITransport); for a sip: URI naming a domain and neither transport nor port, the one DNS names
+// (RFC 3263 §4.1: NAPTR, else SRV per transport), asked of names (nil: UDP). The destination is the
+// URI's host and port; a host name without a port gets port 0, which Herald's resolver (sipfast's
+// Names, sipgo's through sip.WithTransportLayerResolver) takes as "none named": SRV decides the
+// port (§4.2); an IP address without one gets the transport's default port (§4.2: no SRV for an
+// address). Set here so that sipgo does not build it with fmt.Sprintf per request.
+func TowardNextHop(req *sip.Request, route *sip.RouteHeader, names TransportChooser) {
 	u := &req.Recipient
 	if route != nil {
 		u = &route.Address
 	}
 	tp := URITransport(u)
-	req.SetTransport(tp)
 	port := max(u.Port, 0)
 	if port == 0 {
 		if _, err := netip.ParseAddr(strings.Trim(u.Host, "[]")); err == nil {
 			port = sip.DefaultPort(tp)
+		} else if _, named := u.UriParams.Get("transport"); !named && u.Scheme == "sip" && names != nil {
+			tp = cmp.Or(names.Transport(context.Background(), u.Host), tp)
 		}
 	}
+	req.SetTransport(tp)
 	req.SetDestination(u.Host + ":" + strconv.Itoa(port))
+}
+
+// TransportTo is the transport toward the configured next hop: tp (upper-cased), or, for a domain
+// named with neither transport nor port (host a name, port 0, named empty), the one DNS names
+// (RFC 3263 §4.1), as TowardNextHop does for a Route.
+func TransportTo(names TransportChooser, host []byte, port int, named []byte, tp string) string {
+	tp = strings.ToUpper(tp)
+	if len(host) == 0 || port != 0 || len(named) != 0 || tp != "UDP" || names == nil {
+		return tp
+	}
+	return cmp.Or(names.Transport(context.Background(), string(host)), tp)
+}
+
+// TransportChooser names the transport toward a domain (RFC 3263 §4.1): "UDP", "TCP", or "" when
+// DNS does not say. sipfast's Names is one; it waits for DNS, bounded by its own lookup timeout.
+type TransportChooser interface {
+	Transport(ctx context.Context, host string) string
 }
 
 // URITransport is the transport toward u: its transport parameter, else TLS for sips:, else UDP.

@@ -1,5 +1,5 @@
-// Package dnstest is a DNS server on loopback for tests and bench runs: it answers A, AAAA and SRV
-// questions (RFC 1035, RFC 2782) from a table the caller changes while it runs, answers NXDOMAIN for
+// Package dnstest is a DNS server on loopback for tests and bench runs: it answers A, AAAA, SRV and
+// NAPTR questions (RFC 1035, RFC 2782, RFC 3403) from a table the caller changes while it runs, answers NXDOMAIN for
 // any other name, and counts the questions it gets, so a test can show how often Herald asks DNS.
 // Resolver is a net.Resolver that asks it and nothing else.
 package dnstest
@@ -20,6 +20,7 @@ type Server struct {
 	mu   sync.Mutex
 	addr map[string][]netip.Addr // by lower-case name, no trailing dot
 	srv  map[string][]net.SRV    // by "_service._proto.name"
+	nap  map[string][]NAPTR      // by name
 	asks map[string]int          // questions by "TYPE name"
 	done chan struct{}
 }
@@ -30,7 +31,7 @@ func Start() (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{pc: pc, addr: map[string][]netip.Addr{}, srv: map[string][]net.SRV{}, asks: map[string]int{}, done: make(chan struct{})}
+	s := &Server{pc: pc, addr: map[string][]netip.Addr{}, srv: map[string][]net.SRV{}, nap: map[string][]NAPTR{}, asks: map[string]int{}, done: make(chan struct{})}
 	go s.serve()
 	return s, nil
 }
@@ -60,7 +61,21 @@ func (s *Server) SetSRV(name string, recs ...net.SRV) {
 	s.srv[canon(name)] = recs
 }
 
-// Asked is how many questions of type typ ("A", "AAAA", "SRV") for name the server got.
+// NAPTR is one NAPTR record (RFC 3403 §4.1).
+type NAPTR struct {
+	Order, Preference     uint16
+	Flags, Service, Regex string
+	Replacement           string
+}
+
+// SetNAPTR sets name's NAPTR records (none: it has none).
+func (s *Server) SetNAPTR(name string, recs ...NAPTR) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.nap[canon(name)] = recs
+}
+
+// Asked is how many questions of type typ ("A", "AAAA", "SRV", "NAPTR") for name the server got.
 func (s *Server) Asked(typ, name string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -114,13 +129,18 @@ func (s *Server) answer(q []byte) []byte {
 	question := qs[0]
 	name := canon(question.Name.String())
 	s.mu.Lock()
-	s.asks[strings.TrimPrefix(question.Type.String(), "Type")+" "+name]++
+	typ := strings.TrimPrefix(question.Type.String(), "Type")
+	if question.Type == typeNAPTR {
+		typ = "NAPTR"
+	}
+	s.asks[typ+" "+name]++
 	addrs, hasAddr := s.addr[name]
 	srvs, hasSRV := s.srv[name]
+	naps, hasNAPTR := s.nap[name]
 	s.mu.Unlock()
 
 	rh := dnsmessage.Header{ID: h.ID, Response: true, Authoritative: true, RecursionDesired: h.RecursionDesired}
-	if !hasAddr && !hasSRV {
+	if !hasAddr && !hasSRV && !hasNAPTR {
 		rh.RCode = dnsmessage.RCodeNameError
 	}
 	b := dnsmessage.NewBuilder(nil, rh)
@@ -147,10 +167,31 @@ func (s *Server) answer(q []byte) []byte {
 			}
 			b.SRVResource(res, dnsmessage.SRVResource{Priority: r.Priority, Weight: r.Weight, Port: r.Port, Target: target})
 		}
+	case typeNAPTR:
+		for _, r := range naps {
+			b.UnknownResource(res, dnsmessage.UnknownResource{Type: typeNAPTR, Data: naptrData(r)})
+		}
 	}
 	out, err := b.Finish()
 	if err != nil {
 		return nil
 	}
 	return out
+}
+
+const typeNAPTR dnsmessage.Type = 35 // RFC 3403 §4
+
+// naptrData is r's RDATA (RFC 3403 §4.1): order, preference, three character-strings, and the
+// replacement as an uncompressed domain name.
+func naptrData(r NAPTR) []byte {
+	b := []byte{byte(r.Order >> 8), byte(r.Order), byte(r.Preference >> 8), byte(r.Preference)}
+	for _, cs := range []string{r.Flags, r.Service, r.Regex} {
+		b = append(append(b, byte(len(cs))), cs...)
+	}
+	if rep := strings.TrimSuffix(r.Replacement, "."); rep != "" {
+		for _, label := range strings.Split(rep, ".") {
+			b = append(append(b, byte(len(label))), label...)
+		}
+	}
+	return append(b, 0)
 }
