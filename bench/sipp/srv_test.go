@@ -43,7 +43,7 @@ const (
 // TestSIPpKamailioSRV: dave calls dave through Herald and Kamailio, UDP on every hop, Herald's next
 // hop found through _sip._udp.scscf.herald.test.
 func TestSIPpKamailioSRV(t *testing.T) {
-	runSRVFlow(t, false)
+	runSRVFlow(t, false, false)
 }
 
 // TestSIPpKamailioSRVTCP is TestSIPpKamailioSRV over TCP on every hop (as TestSIPpKamailioPlainTCP):
@@ -51,7 +51,16 @@ func TestSIPpKamailioSRV(t *testing.T) {
 // _sip._tcp.scscf.herald.test; the warm-up call's general path both resolves the name and opens
 // the connection the fast path then forwards over.
 func TestSIPpKamailioSRVTCP(t *testing.T) {
-	runSRVFlow(t, true)
+	runSRVFlow(t, true, false)
+}
+
+// TestSIPpKamailioNAPTR is TestSIPpKamailioSRVTCP with the transport chosen by DNS (RFC 3263 §4.1):
+// Herald's next hop is sip:scscf.herald.test, naming no transport, and the domain's NAPTR records
+// prefer SIP+D2T, whose replacement, _sip._tcp.pool.herald.test, names Kamailio; a SIP+D2U record
+// of a higher order is not used, and the domain has no _sip._udp records. Only a proxy that reads
+// the NAPTR records finds Kamailio, and over TCP.
+func TestSIPpKamailioNAPTR(t *testing.T) {
+	runSRVFlow(t, true, true)
 }
 
 // TestHeraldConfigDNSServer: the generated configuration with DNSServer and a next hop naming a
@@ -73,13 +82,15 @@ type srvPath struct {
 	herald, kam, uas      int    // SIP ports
 	admin                 string // Herald's admin HTTP address (/metrics)
 	srvName, otherSRV     string // the SRV name Herald must ask, and the other transport's
+	naptr                 bool   // the transport is chosen by NAPTR records (srvName their replacement)
 	heraldLog             string
 	transport, transport2 string // "udp"/"UDP" or "tcp"/"TCP"
 }
 
 // runSRVFlow sets up the path (callee, Kamailio, the DNS records, Herald), runs the warm-up call and
-// the srvCalls calls, over TCP when tcp, and checks them.
-func runSRVFlow(t *testing.T, tcp bool) {
+// the srvCalls calls, over TCP when tcp, and checks them; with naptr, the next hop names no
+// transport and NAPTR records choose TCP (TestSIPpKamailioNAPTR).
+func runSRVFlow(t *testing.T, tcp, naptr bool) {
 	requirePeer(t, "sipp")
 	requirePeer(t, "kamailio")
 	requirePeer(t, "tshark")
@@ -89,12 +100,15 @@ func runSRVFlow(t *testing.T, tcp bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 
-	p := srvPath{tcp: tcp, transport: "udp", transport2: "UDP"}
+	p := srvPath{tcp: tcp, naptr: naptr, transport: "udp", transport2: "UDP"}
 	if tcp {
 		p.transport, p.transport2 = "tcp", "TCP"
 	}
 	p.srvName = "_sip._" + p.transport + "." + srvDomain
 	p.otherSRV = "_sip._" + map[bool]string{false: "tcp", true: "udp"}[tcp] + "." + srvDomain
+	if naptr {
+		p.srvName = "_sip._tcp.pool." + srvDomain
+	}
 
 	// The callee, and Kamailio in front of it on the same transport.
 	p.uas = freePort(t)
@@ -116,12 +130,17 @@ func runSRVFlow(t *testing.T, tcp bool) {
 	d.SetSRV(p.srvName, net.SRV{Target: srvTarget, Port: uint16(p.kam), Priority: 10, Weight: 1}) //nolint:gosec // a port
 	d.SetAddr(srvTarget, netip.MustParseAddr("127.0.0.1"))
 	d.SetAddr(srvDomain, netip.MustParseAddr(srvDecoy))
+	if naptr {
+		d.SetNAPTR(srvDomain,
+			dnstest.NAPTR{Order: 20, Preference: 10, Flags: "s", Service: "SIP+D2U", Replacement: p.otherSRV + "."},
+			dnstest.NAPTR{Order: 10, Preference: 10, Flags: "s", Service: "SIP+D2T", Replacement: p.srvName + "."})
+	}
 
 	// Herald, next hop the bare domain, its admin listener on for /metrics.
 	p.herald = freePort(t)
 	p.admin = addr(freePort(t))
 	hc := HeraldConfig{Port: p.herald, NextHop: srvDomain, HTTPListen: p.admin, DNSServer: d.Addr()}
-	if tcp {
+	if tcp && !naptr {
 		hc.NextHopTransport = "tcp"
 	}
 	hctx, hcancel := context.WithTimeout(ctx, StartTimeout)
@@ -155,6 +174,9 @@ func runSRVFlow(t *testing.T, tcp bool) {
 	warm := scrapeMetrics(ctx, t, p.admin).sub(before)
 	askedWarm := d.Questions() - asked0
 	t.Logf("the warm-up call: %d DNS questions; Herald: %s", askedWarm, warm.fastPath())
+	if n := warm.get("herald_sip_fast_path_dns_naptr_total"); n != map[bool]float64{false: 0, true: 1}[naptr] {
+		t.Errorf("the warm-up call: %v lookups through NAPTR records, want %d", n, map[bool]int{false: 0, true: 1}[naptr])
+	}
 	wantCounts(t, "the warm-up call", warm, map[string]float64{
 		"herald_sip_invites_total":                1,
 		"herald_sip_fast_path_calls_total":        0,
@@ -167,12 +189,20 @@ func runSRVFlow(t *testing.T, tcp bool) {
 		"herald_sip_fast_path_dns_full_total":     0,
 	})
 	if quietRun(warm, warmSt) {
-		wantVerdicts(t, "the warm-up call", warm, map[string]float64{
+		want := map[string]float64{
 			fpVerdict("general", "route"):          1,
 			fpVerdict("general", "no_transaction"): 1,
 			fpVerdict("general", "general_call"):   1,
 			fpVerdict("general", "sipgo_branch"):   4,
-		})
+		}
+		if !tcp {
+			// Over UDP the general path, once the lookup it waited for is in, sends the INVITE
+			// on the engine's client transaction (host_invites): its 100, 180 and 200 are the
+			// engine's; only the BYE's 200 is sipgo's.
+			want[fpVerdict("general", "sipgo_branch")], want[fpVerdict("fast", "response")] = 1, 3
+			wantCounts(t, "the warm-up call", warm, map[string]float64{"herald_sip_fast_path_host_invites_total": 1})
+		}
+		wantVerdicts(t, "the warm-up call", warm, want)
 	}
 
 	// The calls: every one on the fast path, toward the cached answer; DNS not asked again (a
@@ -248,8 +278,9 @@ func runSRVFlow(t *testing.T, tcp bool) {
 			t.Errorf("the DNS server was asked %s %d times, want 0", k, asked[k])
 		}
 	}
-	if n := d.Questions(); n > 6 {
-		t.Errorf("the DNS server got %d questions in all, want at most 6 (SRV, A, AAAA, and one refresh)", n)
+	// NAPTR (every time: Herald asks it for a domain alone), SRV, A, AAAA, and one refresh.
+	if n, most := d.Questions(), 2*(3+d.Asked("NAPTR", srvDomain)/2); n > most || naptr && d.Asked("NAPTR", srvDomain) < 1 {
+		t.Errorf("the DNS server got %d questions in all (NAPTR %d), want at most %d", n, d.Asked("NAPTR", srvDomain), most)
 	}
 
 	// Herald logged nothing; both proxies on the callee's INVITEs: Kamailio's Via over Herald's
