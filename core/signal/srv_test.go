@@ -166,9 +166,9 @@ func TestNextHopSRVFastPathOff(t *testing.T) {
 }
 
 // TestSRVFailover proves RFC 3263 §4.3 on both paths, through real sockets: a next hop found by
-// SRV whose first target lets a plain INVITE go unanswered (a socket that reads and never answers:
-// Timer B, 408 to the caller) is skipped for the next calls, which reach the callee at the next
-// target; and a caller card's INVITE, moved to TCP by its size (RFC 3261 §18.1.1), refused by the
+// SRV whose first target lets a plain INVITE go unanswered (a socket that reads and never answers)
+// is marked down at the INVITE's third retransmission, and that INVITE goes on to the next target
+// with a new branch, so the call completes there, 7·T1 late; the next calls go there at once; and a caller card's INVITE, moved to TCP by its size (RFC 3261 §18.1.1), refused by the
 // first _sip._tcp target, goes at once to the next one, in the same call, and so does the next
 // call's (the refused target marked down).
 func TestSRVFailover(t *testing.T) {
@@ -207,8 +207,11 @@ func TestSRVFailover(t *testing.T) {
 	}
 	caller := newCaller(t, uesim.CallerOptions{})
 
-	if res, _ := h.call(t, caller, erin, dave); res.Final != 408 {
-		t.Fatalf("first call: final %d, want 408 (Timer B at the deaf first target)", res.Final)
+	if res, _ := h.call(t, caller, erin, dave); res.Final != 200 || !calleeSide(t, callee, res.CallID).Acked {
+		t.Fatalf("first call: final %d, want 200 from the next target (the INVITE sent on at 7·T1)", res.Final)
+	}
+	if n := h.sig.Stats.Fast.DNSRetargets.Load(); n != 1 {
+		t.Fatalf("%d INVITEs sent on to the next target, want 1", n)
 	}
 	for range 2 {
 		h.mustCall(t, caller, erin, dave)

@@ -127,7 +127,8 @@ type hostCache struct {
 	mu     sync.Mutex
 	m      map[string]*dnsEntry // by kind byte + name
 	down   map[netip.AddrPort]time.Time
-	known  map[netip.AddrPort]int // how many answers hold each target (port 0: dnsAddr's): what markDown takes
+	known  map[netip.AddrPort]int       // how many answers hold each target (port 0: dnsAddr's): what markDown takes
+	owner  map[netip.AddrPort]*dnsEntry // an answer holding each target: where next looks for another
 	lookup func(ctx context.Context, host string) ([]netip.Addr, error)
 	srv    func(ctx context.Context, service, proto, name string) ([]SRV, error)
 	naptr  func(ctx context.Context, name string) ([]NAPTR, error)
@@ -145,7 +146,7 @@ type hostCache struct {
 func newHostCache(st *Stats, lookup func(ctx context.Context, host string) ([]netip.Addr, error),
 	srv func(ctx context.Context, service, proto, name string) ([]SRV, error), clock wheel.Clock) *hostCache {
 	now := func() time.Time { return time.Unix(0, clock.Now()) }
-	return &hostCache{st: st, m: map[string]*dnsEntry{}, down: map[netip.AddrPort]time.Time{}, known: map[netip.AddrPort]int{}, lookup: lookup, srv: srv, now: now}
+	return &hostCache{st: st, m: map[string]*dnsEntry{}, down: map[netip.AddrPort]time.Time{}, known: map[netip.AddrPort]int{}, owner: map[netip.AddrPort]*dnsEntry{}, lookup: lookup, srv: srv, now: now}
 }
 
 // key writes kind and host into buf: the entry's key, without allocating (m[string(key)]).
@@ -211,6 +212,27 @@ func (c *hostCache) markDown(dst netip.AddrPort) {
 	}
 	c.down[dst] = now.Add(dnsDownFor)
 	c.st.DNSDown.Add(1)
+}
+
+// next is the target an answer holding dst gives now that dst is down (RFC 3263 §4.3): its next
+// target not marked down; ok false when dst is no cached answer's target, or every other one is
+// down too.
+func (c *hostCache) next(dst netip.AddrPort) (netip.AddrPort, bool) {
+	now := c.now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, port := c.owner[dst], 0
+	if e == nil { // an A/AAAA answer's target: the URI named the port
+		e, port = c.owner[netip.AddrPortFrom(dst.Addr(), 0)], int(dst.Port())
+	}
+	if e == nil {
+		return netip.AddrPort{}, false
+	}
+	n := c.pick(e, port, now)
+	if until, down := c.down[n]; n == dst || !n.IsValid() || down && now.Before(until) {
+		return netip.AddrPort{}, false
+	}
+	return n, true
 }
 
 // get returns the cached answer of host for kind (its target to use now; port for a dnsAddr
@@ -346,10 +368,12 @@ func (c *hostCache) fill(host string, kind dnsKind, e *dnsEntry) {
 	for _, t := range e.targets {
 		if c.known[t]--; c.known[t] <= 0 {
 			delete(c.known, t)
+			delete(c.owner, t)
 		}
 	}
 	for _, t := range a.targets {
 		c.known[t]++
+		c.owner[t] = e
 	}
 	e.targets, e.tcp, e.resolved, e.expires = a.targets, a.tcp, now, now.Add(dnsTTL)
 }

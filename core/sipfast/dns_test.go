@@ -1,6 +1,7 @@
 package sipfast
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -497,17 +498,23 @@ func TestHostCacheFailover(t *testing.T) {
 }
 
 // The engine marks a next hop down when its forwarded INVITE got no response at all by its third
-// retransmission (7·T1, RFC 3263 §4.3): a call placed after that, while the first still waits for
-// Timer B, goes to the name's next SRV target; the first call gets its 408 at Timer B; the first
-// target is tried again once the mark has expired.
+// retransmission (7·T1, RFC 3263 §4.3), and sends that INVITE on to the name's next SRV target as a
+// new request with a new branch, Timers A and B started again: the call placed while the first
+// target was dead completes at the next one. The dead target's late response matches nothing. A
+// call placed after the mark goes to the next target at once; the first target is tried again once
+// the mark has expired. With no other target the INVITE stays where it was and gets its 408 at
+// Timer B.
 func TestEngineFailover(t *testing.T) {
 	d := newSRVDNS()
 	d.set("dead.home1.net", netip.MustParseAddr("127.0.0.1"))
 	d.set("live.home1.net", netip.MustParseAddr("127.0.0.1"))
 	d.srvs["_sip._udp.scscf.home1.net"] = []SRV{{Target: "dead.home1.net.", Port: 5099}, {Target: "live.home1.net.", Port: 5070}}
+	d.srvs["_sip._udp.alone.home1.net"] = []SRV{{Target: "dead.home1.net.", Port: 5098}}
 	x := newHarness(t, func(c *Config) { c.Lookup, c.LookupSRV = d.lookup, d.lookupSRV })
-	if tp := x.e.Names().Transport(context.Background(), "scscf.home1.net"); tp != "UDP" {
-		t.Fatalf("transport %q, want UDP (RFC 3263 §4.1: _sip._udp)", tp)
+	for _, name := range []string{"scscf.home1.net", "alone.home1.net"} {
+		if tp := x.e.Names().Transport(context.Background(), name); tp != "UDP" {
+			t.Fatalf("%s: transport %q, want UDP (RFC 3263 §4.1: _sip._udp)", name, tp)
+		}
 	}
 	route := "Route: <sip:scscf.home1.net;lr>\r\n"
 	sentTo := func(sent []string, who string) bool {
@@ -516,27 +523,75 @@ func TestEngineFailover(t *testing.T) {
 	if r, sent := x.in(x.caller, invite("z9hG4bKf1", "f1@x", "sip:dave@home1.net", route)); r != ReasonForwarded || !sentTo(sent, "127.0.0.1:5099") {
 		t.Fatalf("first call: %v %q, want forwarded to the first SRV target", r, sent)
 	}
-	for i, at := range []time.Duration{testT1, 3 * testT1, 7 * testT1} { // Timer A: T1, 2·T1, 4·T1 apart
-		if sent := x.at(at); !slices.Contains(sent, "127.0.0.1:5099 INVITE") {
+	toDead := x.last["127.0.0.1:5099 INVITE"]
+	for i, at := range []time.Duration{testT1, 3 * testT1} { // Timer A: T1, 2·T1 apart
+		if sent := x.at(at); !sentTo(sent, "127.0.0.1:5099") {
 			t.Fatalf("retransmission %d: %q", i+1, sent)
 		}
-		if want := uint64(i / 2); x.st.DNSDown.Load() != want {
-			t.Fatalf("after retransmission %d: %d destinations marked down, want %d", i+1, x.st.DNSDown.Load(), want)
-		}
+	}
+	if sent := x.at(7 * testT1); !sentTo(sent, "callee") || sentTo(sent, "127.0.0.1:5099") {
+		t.Fatalf("at 7·T1: %q, want the INVITE sent to the next SRV target instead of a third retransmission", sent)
+	}
+	toLive := x.last["callee INVITE"]
+	if branchOf(t, toLive) == branchOf(t, toDead) || !bytes.Equal(withoutVia(toLive), withoutVia(toDead)) {
+		t.Fatalf("the INVITE to the next target: branch %s (was %s); want a new branch and nothing else changed", branchOf(t, toLive), branchOf(t, toDead))
+	}
+	if x.st.DNSDown.Load() != 1 || x.st.DNSRetargets.Load() != 1 {
+		t.Fatalf("marked down %d, sent on %d; want 1, 1", x.st.DNSDown.Load(), x.st.DNSRetargets.Load())
+	}
+	if sent := x.at(8 * testT1); !sentTo(sent, "callee") || len(sent) != 1 {
+		t.Fatalf("at 8·T1: %q, want Timer A started again for the next target: one retransmission to it", sent)
+	}
+	if r, sent := x.in(netip.MustParseAddrPort("127.0.0.1:5099"), reply(toDead, "180 Ringing", "late")); r != ReasonStray || len(sent) != 0 {
+		t.Fatalf("the dead target's late 180: %v %q, want a stray, not relayed", r, sent)
+	}
+	if r, sent := x.in(x.callee, reply(toLive, "180 Ringing", "t1")); r != ReasonResponse || !slices.Contains(sent, "caller SIP/2.0 180 Ringing") {
+		t.Fatalf("the next target's 180: %v %q, want relayed to the caller", r, sent)
 	}
 	if r, sent := x.in(x.caller, invite("z9hG4bKf2", "f2@x", "sip:dave@home1.net", route)); r != ReasonForwarded || !sentTo(sent, "callee") {
-		t.Fatalf("second call, at 7·T1: %v %q, want forwarded to the next SRV target (the callee)", r, sent)
+		t.Fatalf("second call, after the mark: %v %q, want forwarded to the next SRV target (the callee)", r, sent)
 	}
-	if sent := x.at(64 * testT1); !slices.Contains(sent, "caller SIP/2.0 408 Request Timeout") {
-		t.Fatalf("Timer B: %q, want 408 upstream", sent)
+	if r, sent := x.in(x.callee, reply(toLive, "200 OK", "t1")); r != ReasonResponse || !slices.Contains(sent, "caller SIP/2.0 200 OK") {
+		t.Fatalf("the next target's 200: %v %q, want relayed to the caller", r, sent)
 	}
-	if x.st.DNSDown.Load() != 1 {
-		t.Fatalf("%d destinations marked down after Timer B, want still 1 (marked once)", x.st.DNSDown.Load())
+	if sent := x.at(7*testT1 + 64*testT1); slices.Contains(sent, "caller SIP/2.0 408 Request Timeout") {
+		t.Fatalf("the first call's Timer B: %q; it was answered", sent)
 	}
-	x.at(64*testT1 + dnsDownFor)
+
+	// A name with no other target: the INVITE stays, and times out.
+	x.in(x.caller, invite("z9hG4bKf9", "f9@x", "sip:dave@home1.net", "Route: <sip:alone.home1.net;lr>\r\n"))
+	base := 7*testT1 + 64*testT1
+	for _, at := range []time.Duration{1, 3, 7} {
+		if sent := x.at(base + at*testT1); !sentTo(sent, "127.0.0.1:5098") {
+			t.Fatalf("alone, at %d·T1: %q, want a retransmission to the only target", at, sent)
+		}
+	}
+	if sent := x.at(base + 64*testT1); !slices.Contains(sent, "caller SIP/2.0 408 Request Timeout") || x.st.DNSRetargets.Load() != 1 {
+		t.Fatalf("alone, Timer B: %q (%d sent on), want 408 upstream and nothing sent on", sent, x.st.DNSRetargets.Load())
+	}
+
+	x.at(base + 64*testT1 + dnsDownFor)
 	if r, sent := x.in(x.caller, invite("z9hG4bKf3", "f3@x", "sip:dave@home1.net", route)); r != ReasonForwarded || !sentTo(sent, "127.0.0.1:5099") {
 		t.Fatalf("after dnsDownFor: %v %q, want the first SRV target again", r, sent)
 	}
+}
+
+// branchOf is the branch of msg's top Via.
+func branchOf(t *testing.T, msg []byte) string {
+	t.Helper()
+	_, after, ok := bytes.Cut(msg, []byte(";branch="))
+	if !ok {
+		t.Fatalf("no branch in %q", msg)
+	}
+	end := bytes.IndexAny(after, ";\r")
+	return string(after[:end])
+}
+
+// withoutVia is msg without its top Via's branch value (what retarget changes).
+func withoutVia(msg []byte) []byte {
+	i := bytes.Index(msg, []byte(";branch="))
+	j := i + bytes.IndexAny(msg[i+1:], ";\r") + 1
+	return append(bytes.Clone(msg[:i]), msg[j:]...)
 }
 
 // Close while the general path still resolves (sipgo's handlers outlive the server's Close by a

@@ -286,8 +286,9 @@ type Stats struct {
 	// §4.3 failover, dns.go); DNSDownFull the marks not kept because the list was full.
 	DNSDown, DNSDownFull atomic.Uint64
 	// DNSFailovers is the requests the general path sent again at once to their name's next target
-	// after theirs refused them (Names.DownAt).
-	DNSFailovers atomic.Uint64
+	// after theirs refused them (Names.DownAt); DNSRetargets the INVITEs the engine sent on to the
+	// next target when theirs let them go unanswered (retarget).
+	DNSFailovers, DNSRetargets atomic.Uint64
 	// Overload is the requests answered 503 because the engine held its limit of transactions
 	// (MaxTxFactor × MaxCalls).
 	Overload atomic.Uint64

@@ -1,6 +1,7 @@
 package sipfast
 
 import (
+	"bytes"
 	"time"
 )
 
@@ -123,21 +124,26 @@ func (f *Engine) fire(tx *Tx, now int64, q []Datagram) []Datagram {
 		return false
 	}
 	if due(tRetransmit) && tx.lv.fwd != nil {
-		q = append(q, Datagram{tx.conn, tx.lv.fwd, tx.lv.down})
-		f.st.Retransmissions.Add(1)
-		if tx.invite {
-			if tx.lv.ivRetrans == 4*f.t1 && !tx.own && tx.lv.done == nil {
-				// The third retransmission (7·T1, 3.5 s) and not even a 100 Trying, which a proxy
-				// sends within 200 ms (RFC 3261 §16.2): the next hop is taken for dead now rather
-				// than at Timer B (32 s), so the calls after this one go to the name's next target
-				// (RFC 3263 §4.3) instead of 32 s of them failing.
-				f.dns.markDown(tx.lv.down)
-			}
-			tx.lv.ivRetrans *= 2 // Timer A doubles (RFC 3261 §17.1.1.2)
-		} else {
-			tx.lv.ivRetrans = min(2*tx.lv.ivRetrans, f.t2) // Timer E
+		// The third retransmission of an INVITE (7·T1, 3.5 s) and not even a 100 Trying, which a
+		// proxy sends within 200 ms (RFC 3261 §16.2): the next hop is taken for dead now rather
+		// than at Timer B (32 s), so the calls after this one go to the name's next target (RFC
+		// 3263 §4.3) instead of 32 s of them failing; and this one goes there too (retarget).
+		dead := tx.invite && tx.lv.ivRetrans == 4*f.t1 && !tx.own && tx.lv.done == nil
+		if dead {
+			f.dns.markDown(tx.lv.down)
 		}
-		tx.lv.t[tRetransmit] = now + tx.lv.ivRetrans
+		if dead && f.retarget(tx, now) {
+			q = append(q, Datagram{tx.conn, tx.lv.fwd, tx.lv.down})
+		} else {
+			q = append(q, Datagram{tx.conn, tx.lv.fwd, tx.lv.down})
+			f.st.Retransmissions.Add(1)
+			if tx.invite {
+				tx.lv.ivRetrans *= 2 // Timer A doubles (RFC 3261 §17.1.1.2)
+			} else {
+				tx.lv.ivRetrans = min(2*tx.lv.ivRetrans, f.t2) // Timer E
+			}
+			tx.lv.t[tRetransmit] = now + tx.lv.ivRetrans
+		}
 	}
 	if due(tNoAnswer) {
 		f.st.Timeouts.Add(1)
@@ -204,4 +210,46 @@ func (f *Engine) fire(tx *Tx, now int64, q []Datagram) []Datagram {
 	}
 	f.relink(tx)
 	return q
+}
+
+// retarget sends tx's unanswered INVITE on to the next target of the answer that gave its next hop,
+// now marked down (RFC 3263 §4.3: "a new request, identical to the previous, but with a different
+// branch ID"): a new client transaction under a new branch, Timers A and B started again, so a
+// call placed while an S-CSCF died silently is not lost with it. Responses the dead target sends
+// late match no transaction (stray). It reports false, changing nothing, when there is no other
+// target. Under f.mu.
+func (f *Engine) retarget(tx *Tx, now int64) bool {
+	next, ok := f.dns.next(tx.lv.down)
+	if !ok {
+		return false
+	}
+	id := f.nextID.Add(1)
+	fwd, ok := rebranch(tx.lv.fwd, f.branchOf(tx.id), f.branchOf(id))
+	if !ok {
+		return false
+	}
+	delete(f.out, tx.id)
+	tx.id = id
+	f.out[id] = tx
+	tx.lv.fwd, tx.lv.down, tx.lv.ivRetrans = fwd, next, f.t1
+	tx.lv.t[tRetransmit], tx.lv.t[tNoAnswer] = now+f.t1, now+64*f.t1
+	f.st.DNSRetargets.Add(1)
+	return true
+}
+
+// rebranch is the request msg with its top Via's branch old (Herald's, the first header after
+// the request line) replaced by branch, in a new slice; ok false when old is not there.
+func rebranch(msg, old, branch []byte) ([]byte, bool) {
+	eol := bytes.Index(msg, []byte("\r\n"))
+	if eol < 0 {
+		return nil, false
+	}
+	i := bytes.Index(msg[eol:], old)
+	if i < 0 {
+		return nil, false
+	}
+	i += eol
+	out := make([]byte, 0, len(msg)-len(old)+len(branch))
+	out = append(append(append(out, msg[:i]...), branch...), msg[i+len(old):]...)
+	return out, true
 }

@@ -176,6 +176,7 @@ type Snapshot struct {
 	DNSFull         uint64 `json:"dns_full" metric:"herald_sip_fast_path_dns_full_total,counter" help:"Requests sent the general way because the name cache was full."`
 	DNSDown         uint64 `json:"dns_down" metric:"herald_sip_fast_path_dns_down_total,counter" help:"Destinations marked down for 30 s after a request to them went unanswered or was refused (RFC 3263 §4.3): a name's next target is used meanwhile."`
 	DNSFailovers    uint64 `json:"dns_failovers" metric:"herald_sip_fast_path_dns_failovers_total,counter" help:"Requests sent again at once to their name's next target after theirs refused them (RFC 3263 §4.3)."`
+	DNSRetargets    uint64 `json:"dns_retargets" metric:"herald_sip_fast_path_dns_retargets_total,counter" help:"INVITEs sent on, with a new branch, to their name's next target after theirs had not answered by the third retransmission (RFC 3263 4.3)."`
 	DNSDownFull     uint64 `json:"dns_down_full" metric:"herald_sip_fast_path_dns_down_full_total,counter" help:"Destinations not marked down because 1,024 already were."`
 	Overload        uint64 `json:"overload" metric:"herald_sip_fast_path_overload_total,counter" help:"Requests answered 503: the fast path held its limit of transactions."`
 	Originated      uint64 `json:"originated" metric:"herald_sip_fast_path_originated_total,counter" help:"Requests Herald originated on the fast path (the UPDATE of its own early dialog)."`
@@ -194,7 +195,7 @@ func (f *Stats) Snapshot(transactions int) Snapshot {
 		Calls: f.Calls.Load(), Fallbacks: f.Fallbacks.Load(), InDialog: f.InDialog.Load(),
 		Retransmissions: f.Retransmissions.Load(), Absorbed: f.Absorbed.Load(), Timeouts: f.Timeouts.Load(),
 		Stray: f.Stray.Load(), SendErrors: f.SendErrors.Load(), Unreadable: f.Unreadable.Load(),
-		DNSLookups: f.DNSLookups.Load(), DNSSRV: f.DNSSRV.Load(), DNSNAPTR: f.DNSNAPTR.Load(), DNSFailures: f.DNSFailures.Load(), DNSFull: f.DNSFull.Load(), DNSDown: f.DNSDown.Load(), DNSDownFull: f.DNSDownFull.Load(), DNSFailovers: f.DNSFailovers.Load(),
+		DNSLookups: f.DNSLookups.Load(), DNSSRV: f.DNSSRV.Load(), DNSNAPTR: f.DNSNAPTR.Load(), DNSFailures: f.DNSFailures.Load(), DNSFull: f.DNSFull.Load(), DNSDown: f.DNSDown.Load(), DNSDownFull: f.DNSDownFull.Load(), DNSFailovers: f.DNSFailovers.Load(), DNSRetargets: f.DNSRetargets.Load(),
 		Overload: f.Overload.Load(), OwnUnanswered: f.OwnUnanswered.Load(), Reconnects: f.Reconnects.Load(), ReconnectFailed: f.ReconnectFailed.Load(), Originated: f.Originated.Load(), HostInvites: f.HostInvites.Load(), Transactions: transactions, Verdicts: f.verdictSnapshot(),
 	}
 }
