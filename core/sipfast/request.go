@@ -126,6 +126,10 @@ func (f *Engine) onInvite(m *fmsg, src netip.AddrPort, c Conn) Reason {
 	tx.lv.ivRetrans = f.t1
 	if !tx.tcp {
 		tx.lv.t[tRetransmit] = now + f.t1 // Timer A: UDP only (RFC 3261 §17.1.1.2)
+	} else {
+		// Nothing is sent again over TCP, but a next hop that has not sent even a 100 Trying by
+		// 7·T1 is taken for dead then, as over UDP (timers.go).
+		tx.lv.ivRetrans, tx.lv.t[tRetransmit] = 4*f.t1, now+7*f.t1
 	}
 	tx.lv.t[tNoAnswer] = now + 64*f.t1
 	tx.lv.t[tTrying] = now + int64(timer100)

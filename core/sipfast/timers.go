@@ -127,14 +127,18 @@ func (f *Engine) fire(tx *Tx, now int64, q []Datagram) []Datagram {
 		// The third retransmission of an INVITE (7·T1, 3.5 s) and not even a 100 Trying, which a
 		// proxy sends within 200 ms (RFC 3261 §16.2): the next hop is taken for dead now rather
 		// than at Timer B (32 s), so the calls after this one go to the name's next target (RFC
-		// 3263 §4.3) instead of 32 s of them failing; and this one goes there too (retarget).
+		// 3263 §4.3) instead of 32 s of them failing; and this one goes there too (retarget). Over TCP
+		// only this check is made, at 7·T1.
 		dead := tx.invite && tx.lv.ivRetrans == 4*f.t1 && !tx.own && tx.lv.done == nil
 		if dead {
 			f.dns.markDown(tx.lv.down)
 		}
-		if dead && f.retarget(tx, now) {
+		switch {
+		case dead && f.retarget(tx, now):
 			q = append(q, Datagram{tx.conn, tx.lv.fwd, tx.lv.down})
-		} else {
+		case tx.tcp:
+			// Only the 7·T1 check: nothing is retransmitted over TCP (RFC 3261 §17.1.1.2).
+		default:
 			q = append(q, Datagram{tx.conn, tx.lv.fwd, tx.lv.down})
 			f.st.Retransmissions.Add(1)
 			if tx.invite {
@@ -148,9 +152,9 @@ func (f *Engine) fire(tx *Tx, now int64, q []Datagram) []Datagram {
 	if due(tNoAnswer) {
 		f.st.Timeouts.Add(1)
 		tx.lv.t[tRetransmit] = 0
-		if (!tx.invite || tx.tcp) && !tx.own && tx.lv.done == nil && tx.lv.down.IsValid() {
-			// Not even a provisional (RFC 3263 §4.3). A UDP INVITE's next hop was marked at its
-			// third retransmission already.
+		if !tx.invite && !tx.own && tx.lv.done == nil && tx.lv.down.IsValid() {
+			// Not even a provisional (RFC 3263 §4.3). An INVITE's next hop was marked at 7·T1
+			// already.
 			f.dns.markDown(tx.lv.down)
 		}
 		if tx.host {
@@ -220,7 +224,7 @@ func (f *Engine) fire(tx *Tx, now int64, q []Datagram) []Datagram {
 // target. Under f.mu.
 func (f *Engine) retarget(tx *Tx, now int64) bool {
 	next, ok := f.dns.next(tx.lv.down)
-	if !ok {
+	if !ok || tx.tcp && f.streamTo(next) == nil { // over TCP, only where a connection is open
 		return false
 	}
 	id := f.nextID.Add(1)
@@ -233,6 +237,9 @@ func (f *Engine) retarget(tx *Tx, now int64) bool {
 	f.out[id] = tx
 	tx.lv.fwd, tx.lv.down, tx.lv.ivRetrans = fwd, next, f.t1
 	tx.lv.t[tRetransmit], tx.lv.t[tNoAnswer] = now+f.t1, now+64*f.t1
+	if tx.tcp {
+		tx.lv.ivRetrans, tx.lv.t[tRetransmit] = 4*f.t1, now+7*f.t1 // the 7·T1 check again
+	}
 	f.st.DNSRetargets.Add(1)
 	return true
 }

@@ -193,3 +193,55 @@ func TestEngineTransportByDNS(t *testing.T) {
 		t.Fatalf("transport=udp: %v %q, want forwarded to the A record at 5060", r, sent)
 	}
 }
+
+// Over TCP (RFC 3263 §4.3, RFC 3261 §16.2): nothing is retransmitted, but an INVITE with not even a
+// 100 Trying by 7·T1 marks its next hop down then, not at Timer B, and goes on with a new branch to
+// the name's next target when Herald holds a connection to it; without one it stays, gets its 408
+// at Timer B, and the next call goes the general way (which opens the connection).
+func TestTCPEngineFailover(t *testing.T) {
+	d := newSRVDNS()
+	d.set("dead.home1.net", netip.MustParseAddr("127.0.0.1"))
+	d.set("live.home1.net", netip.MustParseAddr("127.0.0.1"))
+	d.srvs["_sip._tcp.scscf.home1.net"] = []SRV{{Target: "dead.home1.net.", Port: 5099}, {Target: "live.home1.net.", Port: 5070}}
+	for _, connected := range []bool{true, false} {
+		t.Run(fmt.Sprintf("connected %t", connected), func(t *testing.T) {
+			x, s := newTCPHarness(t)
+			names := NewNames(d.lookup, d.lookupSRV, wheel.NewMono(), x.st) // shared counters, as Herald's
+			t.Cleanup(names.Close)
+			x.e.cfg.Names, x.e.names, x.e.dns = names, names, names.c
+			s.open[netip.MustParseAddrPort("127.0.0.1:5099")] = true
+			s.open[x.callee] = connected
+			if tp := names.Transport(context.Background(), "scscf.home1.net"); tp != "TCP" {
+				t.Fatalf("transport %q, want TCP (only _sip._tcp records)", tp)
+			}
+			route := "Route: <sip:scscf.home1.net;lr>\r\n"
+			if r, sent := x.in(x.caller, tcp(invite("z9hG4bKg1", "g1@x", "sip:dave@home1.net", route))); r != ReasonForwarded || !slices.Equal(sent, []string{"127.0.0.1:5099 INVITE"}) {
+				t.Fatalf("first call: %v %q, want forwarded to the first target", r, sent)
+			}
+			if sent := x.at(7*testT1 - 1); slices.Contains(sent, "127.0.0.1:5099 INVITE") || x.st.DNSDown.Load() != 0 {
+				t.Fatalf("before 7·T1: %q, %d marked", sent, x.st.DNSDown.Load())
+			}
+			sent := x.at(7 * testT1)
+			if x.st.DNSDown.Load() != 1 || slices.Contains(sent, "127.0.0.1:5099 INVITE") {
+				t.Fatalf("at 7·T1: %q, %d marked down; want the first target marked, nothing sent again to it", sent, x.st.DNSDown.Load())
+			}
+			if got := slices.Contains(sent, "callee INVITE"); got != connected || x.st.DNSRetargets.Load() != map[bool]uint64{true: 1}[connected] {
+				t.Fatalf("at 7·T1: %q (%d sent on); want the INVITE sent on to the next target: %t", sent, x.st.DNSRetargets.Load(), connected)
+			}
+			if connected {
+				if r, sent := x.in(x.callee, reply(x.last["callee INVITE"], "200 OK", "l1")); r != ReasonResponse || !slices.Contains(sent, "caller SIP/2.0 200 OK") {
+					t.Fatalf("the next target's 200: %v %q", r, sent)
+				}
+			} else if sent := x.at(64 * testT1); !slices.Contains(sent, "caller SIP/2.0 408 Request Timeout") || x.st.DNSDown.Load() != 1 {
+				t.Fatalf("Timer B: %q, %d marked; want 408 upstream, not marked again", sent, x.st.DNSDown.Load())
+			}
+			r, sent := x.in(x.caller, tcp(invite("z9hG4bKg2", "g2@x", "sip:dave@home1.net", route)))
+			if connected && (r != ReasonForwarded || !slices.Contains(sent, "callee INVITE")) || !connected && r != ReasonNoConnection {
+				t.Fatalf("the next call: %v %q", r, sent)
+			}
+			if n := x.st.Retransmissions.Load(); n != 0 {
+				t.Fatalf("%d retransmissions over TCP", n)
+			}
+		})
+	}
+}
