@@ -63,6 +63,7 @@ type Call struct {
 	txs   []sip.ClientTransaction
 	txBuf [2]sip.ClientTransaction // what txs starts on: the INVITE and its resend
 	clTx  sip.ClientTransaction
+	heard bool // clTx passed a response up (retarget.go)
 
 	// The machine's timers (call.Timer): each arm posts a timerFired with a new generation, and a
 	// fire of an earlier generation (stopped or re-armed since) is ignored.
@@ -304,8 +305,8 @@ func (c *Call) run() {
 		c.handle(call.Event{Kind: call.EvForwarded, Sent: sent, Failed: true})
 		return
 	}
-	c.listen(clTx)
 	c.fwd = fwd
+	c.listen(clTx)
 	s.Stats.Forwarded.Add(1)
 	if s.tracing() {
 		s.trace("herald → next hop  SIP INVITE %s (%s)", fwd.Recipient.String(), contentType(fwd))
@@ -345,6 +346,7 @@ func (c *Call) listen(tx sip.ClientTransaction) {
 	if !tx.OnTerminate(func(string, error) { postEvent(events, gone, &txDone{tx}) }) {
 		postEvent(events, gone, &txDone{tx}) // over already
 	}
+	c.watchSilence(tx)
 }
 
 // postEvent hands ev to the inbox events, or drops it once the call is gone: what a callback on
@@ -618,6 +620,8 @@ func (c *Call) stale(ev any) bool {
 		return e.tx != c.clTx
 	case *txDone:
 		return e.tx != c.clTx
+	case *silence:
+		return e.tx != c.clTx || c.heard
 	case timerFired:
 		return int(e.t) >= timerSlots || e.gen != c.timerGen[e.t]
 	case pushNote:
@@ -664,6 +668,7 @@ func (c *Call) onEvent(ev any) {
 	}
 	switch e := ev.(type) {
 	case *txResponse:
+		c.heard = true
 		fire(&c.env.Faults.Response, e.res)
 		if c.env.Host.BadResponse(e.res) {
 			return
@@ -671,6 +676,8 @@ func (c *Call) onEvent(ev any) {
 		c.onResponse(e.res)
 	case *txDone:
 		c.handle(call.Event{Kind: call.EvClientDone})
+	case *silence:
+		c.retarget()
 	case cancelled:
 		c.handle(call.Event{Kind: call.EvCancel})
 	case timerFired:

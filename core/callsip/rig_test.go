@@ -33,12 +33,20 @@ type rigHost struct {
 }
 
 func (h *rigHost) Parties(string, string) (LookedUp, LookedUp) { return h.cr, h.ce }
-func (h *rigHost) Forward(req *sip.Request) *sip.Request       { return req.Clone() }
+func (h *rigHost) Forward(req *sip.Request) *sip.Request {
+	f := req.Clone()
+	f.SetDestination("127.0.0.1:5070") // an address, as a next hop an IP literal gives
+	return f
+}
 func (h *rigHost) Invite(context.Context, *sip.Request, string) (sip.ClientTransaction, error) {
 	tx := &rigClientTx{set: make(chan struct{}), done: make(chan struct{})}
 	h.tx <- tx
 	return tx, nil
 }
+
+// DownAt: the rig's next hop is an address, with no other target.
+func (h *rigHost) DownAt(transport, dest string) bool { return false }
+
 func (h *rigHost) Originate(context.Context, *sip.Request) (*sip.Response, error) {
 	panic("rig: the UPDATE goes on the fast path")
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -228,5 +229,78 @@ func TestSRVFailover(t *testing.T) {
 	if s.Fast.DNSDown.Load() != 2 || s.Fast.DNSFailovers.Load() != 1 || s.TCPRefusedUDP.Load() != 0 {
 		t.Fatalf("marked down %d, sent at once to the next target %d, TCP refused then UDP %d; want 2, 1, 0",
 			s.Fast.DNSDown.Load(), s.Fast.DNSFailovers.Load(), s.TCPRefusedUDP.Load())
+	}
+}
+
+// TestSRVFailoverSilentTCP proves RFC 3263 §4.3 on the general path for a next hop that accepts the
+// connection and never answers (a host gone silent with its TCP connection up, where nothing is
+// retransmitted and Timer B would take 64·T1): the caller card's INVITE, over TCP by its size,
+// gets no response at all within 7·T1 (any INVITE server transaction sends 100 Trying within
+// 200 ms, RFC 3261 §17.2.1), so its target is marked down and the INVITE goes as a new request to
+// the name's next _sip._tcp target, where the call completes with both cards; the next call goes
+// there at once.
+func TestSRVFailoverSilentTCP(t *testing.T) {
+	leakCheck(t)
+	st, pages := testStore(t)
+	callee := newCallee(t, uesim.CalleeOptions{RingTime: 50 * time.Millisecond})
+	silent, err := net.Listen("tcp", "127.0.0.1:0") // accepts, reads, never answers
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	var invites atomic.Int32
+	go func() {
+		for {
+			conn, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer conn.Close()
+				buf := make([]byte, 64<<10)
+				for {
+					n, err := conn.Read(buf)
+					if err != nil {
+						return
+					}
+					if strings.HasPrefix(string(buf[:n]), "INVITE ") {
+						invites.Add(1)
+					}
+				}
+			}()
+		}
+	}()
+	d, err := dnstest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	ce := netip.MustParseAddrPort(callee.Addr())
+	d.SetAddr("silent.herald.test", netip.MustParseAddr("127.0.0.1"))
+	d.SetAddr("live.herald.test", ce.Addr())
+	d.SetSRV("_sip._udp.scscf.herald.test", net.SRV{Target: "live.herald.test", Port: ce.Port(), Priority: 1})
+	d.SetSRV("_sip._tcp.scscf.herald.test",
+		net.SRV{Target: "silent.herald.test", Port: netip.MustParseAddrPort(silent.Addr().String()).Port(), Priority: 1},
+		net.SRV{Target: "live.herald.test", Port: ce.Port(), Priority: 2})
+	h := startHerald(t, st, "scscf.herald.test:0", func(o *Options) { o.Resolver = d.Resolver() })
+	caller := newCaller(t, uesim.CallerOptions{})
+
+	for i := range 2 {
+		start := time.Now()
+		res := h.mustCall(t, caller, alice, bob)
+		took := time.Since(start)
+		ce := calleeSide(t, callee, res.CallID)
+		if !strings.EqualFold(ce.Invite.Transport(), "tcp") || !ce.EarlyOffered || len(res.Pages[uesim.CalleeCard]) != len(pages["bob-callee.html"].Body) {
+			t.Fatalf("call %d: INVITE over %s, caller card offered %t, callee card %d bytes (%v)", i, ce.Invite.Transport(), ce.EarlyOffered,
+				len(res.Pages[uesim.CalleeCard]), res.PageErrors)
+		}
+		if i == 0 && took < 7*testT1 {
+			t.Fatalf("the first call took %v: it cannot have waited 7·T1 at the silent target", took)
+		}
+	}
+	h.quiet(t)
+	f := &h.sig.Stats.Fast
+	if invites.Load() != 1 || f.DNSDown.Load() != 1 || f.DNSFailovers.Load() != 1 {
+		t.Fatalf("INVITEs at the silent target %d, marked down %d, sent on %d; want 1, 1, 1", invites.Load(), f.DNSDown.Load(), f.DNSFailovers.Load())
 	}
 }
