@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/herald-ims/herald/core/sipfast"
 	"github.com/herald-ims/herald/netio/dnstest"
@@ -97,5 +98,30 @@ func TestNAPTRNoServer(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: %v, want an error saying %q", file, err, want)
 		}
+	}
+}
+
+// A server that never answers NAPTR questions costs the lookup its NAPTR budget, not the whole
+// lookup: §4.1 goes on to SRV per transport within the same fill, and the name resolves.
+func TestNamesNAPTRDropped(t *testing.T) {
+	d, err := dnstest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	d.Drop("NAPTR")
+	d.SetAddr("scscf1.herald.test", netip.MustParseAddr("127.0.0.1"))
+	d.SetSRV("_sip._tcp.scscf.herald.test", net.SRV{Target: "scscf1.herald.test", Port: 5071, Priority: 1, Weight: 1})
+	st := &sipfast.Stats{}
+	n := Names(d.Resolver(), nil, st, nil)
+	defer n.Close()
+	start := time.Now()
+	tp := n.Transport(context.Background(), "scscf.herald.test")
+	ap, err := n.Resolve(context.Background(), tp, "scscf.herald.test", 0)
+	if took := time.Since(start); tp != "TCP" || err != nil || ap.Port() != 5071 || took > 4*time.Second {
+		t.Fatalf("%s %v %v after %v; want TCP to 5071 (_sip._tcp) within the NAPTR budget", tp, ap, err, took)
+	}
+	if d.Asked("NAPTR", "scscf.herald.test") < 1 || st.DNSFailures.Load() != 0 {
+		t.Fatalf("NAPTR asked %d times, %d failures; want at least once, none", d.Asked("NAPTR", "scscf.herald.test"), st.DNSFailures.Load())
 	}
 }

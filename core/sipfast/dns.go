@@ -39,11 +39,14 @@ import (
 // expired one keeps being used while its refresh runs (a next hop's address changing is rare; its
 // DNS failing must not take the calls down with it).
 const (
-	dnsTTL      = 30 * time.Second
-	dnsStale    = 5 * time.Minute // longest an expired answer is used while refreshes fail
-	dnsNegTTL   = 5 * time.Second // a name that did not resolve is retried after this
-	dnsTimeout  = 5 * time.Second
-	dnsMaxNames = 4096 // names cached; beyond it new names take the general path (counted)
+	dnsTTL     = 30 * time.Second
+	dnsStale   = 5 * time.Minute // longest an expired answer is used while refreshes fail
+	dnsNegTTL  = 5 * time.Second // a name that did not resolve is retried after this
+	dnsTimeout = 5 * time.Second
+	// dnsNAPTRTimeout bounds the NAPTR lookup within dnsTimeout (RFC 3263 §4.1: without an answer,
+	// SRV per transport decides)
+	dnsNAPTRTimeout = 2 * time.Second
+	dnsMaxNames     = 4096 // names cached; beyond it new names take the general path (counted)
 )
 
 // SRV is one SRV record (RFC 2782), as Config.LookupSRV gives them: in the order to try them.
@@ -418,7 +421,11 @@ func (c *hostCache) resolve(ctx context.Context, host string, kind dnsKind) (dns
 func (c *hostCache) queryAuto(ctx context.Context, host string) (dnsAnswer, error) {
 	var last error
 	if c.naptr != nil {
-		recs, _ := c.naptr(ctx, host)
+		// Bounded apart: a server that drops NAPTR questions must leave the SRV and A/AAAA
+		// lookups of the same fill (dnsTimeout) their time.
+		nctx, cancel := context.WithTimeout(ctx, dnsNAPTRTimeout)
+		recs, _ := c.naptr(nctx, host)
+		cancel()
 		recs = recs[:min(len(recs), dnsMaxTarget)] // a hostile answer's thousand records: 16 read
 		slices.SortStableFunc(recs, func(a, b NAPTR) int {
 			return cmp.Or(cmp.Compare(a.Order, b.Order), cmp.Compare(a.Preference, b.Preference))

@@ -22,6 +22,7 @@ type Server struct {
 	srv  map[string][]net.SRV    // by "_service._proto.name"
 	nap  map[string][]NAPTR      // by name
 	asks map[string]int          // questions by "TYPE name"
+	drop map[string]bool         // question types never answered (a server or middlebox that drops them)
 	done chan struct{}
 }
 
@@ -31,7 +32,7 @@ func Start() (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{pc: pc, addr: map[string][]netip.Addr{}, srv: map[string][]net.SRV{}, nap: map[string][]NAPTR{}, asks: map[string]int{}, done: make(chan struct{})}
+	s := &Server{pc: pc, addr: map[string][]netip.Addr{}, srv: map[string][]net.SRV{}, nap: map[string][]NAPTR{}, drop: map[string]bool{}, asks: map[string]int{}, done: make(chan struct{})}
 	go s.serve()
 	return s, nil
 }
@@ -73,6 +74,13 @@ func (s *Server) SetNAPTR(name string, recs ...NAPTR) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.nap[canon(name)] = recs
+}
+
+// Drop makes the server leave questions of type typ ("NAPTR", ...) unanswered, still counted.
+func (s *Server) Drop(typ string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.drop[typ] = true
 }
 
 // Asked is how many questions of type typ ("A", "AAAA", "SRV", "NAPTR") for name the server got.
@@ -134,6 +142,10 @@ func (s *Server) answer(q []byte) []byte {
 		typ = "NAPTR"
 	}
 	s.asks[typ+" "+name]++
+	if s.drop[typ] {
+		s.mu.Unlock()
+		return nil
+	}
 	addrs, hasAddr := s.addr[name]
 	srvs, hasSRV := s.srv[name]
 	naps, hasNAPTR := s.nap[name]
