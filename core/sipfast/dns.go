@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/herald-ims/herald/core/wheel"
@@ -135,8 +136,8 @@ type hostCache struct {
 	lookup func(ctx context.Context, host string) ([]netip.Addr, error)
 	srv    func(ctx context.Context, service, proto, name string) ([]SRV, error)
 	naptr  func(ctx context.Context, name string) ([]NAPTR, error)
-	v6     bool // prefer IPv6 answers (Herald's UDP socket is IPv6)
-	strict bool // only the preferred family (an engine's sockets send from one); else fall back to the other
+	v6     atomic.Bool // prefer IPv6 answers (Herald's UDP socket is IPv6; Engine.AddConn)
+	strict bool        // an engine's: its fast path takes only targets of the preferred family (engine.target)
 	now    func() time.Time
 	wg     sync.WaitGroup // the lookups running; no new one starts once closed
 	closed bool
@@ -215,6 +216,14 @@ func (c *hostCache) markDown(dst netip.AddrPort) {
 	}
 	c.down[dst] = now.Add(dnsDownFor)
 	c.st.DNSDown.Add(1)
+}
+
+// sendable reports whether the fast path may send to ap: of its sockets' family when strict.
+func (c *hostCache) sendable(ap netip.AddrPort) bool {
+	if !c.strict {
+		return true
+	}
+	return ap.Addr().Is6() == c.v6.Load()
 }
 
 // next is the target an answer holding dst gives now that dst is down (RFC 3263 §4.3): its next
@@ -524,16 +533,15 @@ func (c *hostCache) hostTargets(ctx context.Context, host string, port uint16) (
 	return dnsAnswer{targets: targets}, nil
 }
 
-// addrs is host's A/AAAA answers of the family Herald sends from (of the other family when it has
-// none and the cache is not strict), in the resolver's order.
+// addrs is host's A/AAAA answers, those of the family Herald's UDP sockets send from first, each
+// family in the resolver's order: the fast path takes only the first (engine.target), the general
+// path any (its TCP connects to either), so a name of the other family alone still resolves.
 func (c *hostCache) addrs(ctx context.Context, host string) ([]netip.Addr, error) {
 	addrs, err := c.lookup(ctx, host)
 	if err != nil {
 		return nil, err
 	}
-	c.mu.Lock()
-	v6, strict := c.v6, c.strict
-	c.mu.Unlock()
+	v6 := c.v6.Load()
 	var same, other []netip.Addr
 	for _, a := range addrs {
 		if a = a.Unmap(); a.Is6() == v6 {
@@ -542,13 +550,10 @@ func (c *hostCache) addrs(ctx context.Context, host string) ([]netip.Addr, error
 			other = append(other, a)
 		}
 	}
-	switch {
-	case len(same) > 0:
-		return same, nil
-	case len(other) > 0 && !strict:
-		return other, nil
+	if len(same)+len(other) == 0 {
+		return nil, fmt.Errorf("%s: no address", host)
 	}
-	return nil, fmt.Errorf("%s: no IPv%d address", host, map[bool]int{false: 4, true: 6}[v6])
+	return append(same, other...), nil
 }
 
 // Names is the one owner of name answers (RFC 3263) for a Herald: the fast path's engine reads it
@@ -559,8 +564,9 @@ type Names struct{ c *hostCache }
 
 // NewNames is a Names resolving with lookup (A/AAAA) and srv (SRV records in the order to try
 // them; nil: no name has any), its answers aging on clock (nil: the monotonic clock) and counted in
-// st's DNS counters. Without an engine it prefers IPv4 answers and takes IPv6 ones when a name has
-// no IPv4 address; an engine that uses it takes only the family its sockets send from.
+// st's DNS counters. It gives a name's addresses of its preferred family first (IPv4, or IPv6 for
+// an engine on IPv6 sockets) and those of the other after; an engine's fast path takes only the
+// family its sockets send from, the general path either.
 func NewNames(lookup func(ctx context.Context, host string) ([]netip.Addr, error),
 	srv func(ctx context.Context, service, proto, name string) ([]SRV, error), clock wheel.Clock, st *Stats) *Names {
 	if clock == nil {

@@ -116,7 +116,8 @@ func TestFastPathHostCache(t *testing.T) {
 
 	// IPv6 sockets get IPv6 answers.
 	c6 := newHostCache(&Stats{}, nil, nil, wheel.NewMono())
-	c6.lookup, c6.v6 = dns.lookup, true
+	c6.lookup = dns.lookup
+	c6.v6.Store(true)
 	dns.set("icscf.home1.net", v4, v6)
 	c6.get([]byte("icscf.home1.net"), dnsAddr, 0)
 	c6.wg.Wait()
@@ -350,10 +351,14 @@ func TestEngineResolve(t *testing.T) {
 }
 
 // Without an engine (Names alone: the fast path off), a name with only IPv6 addresses resolves to
-// one; an engine's cache takes only its sockets' family, as its sockets can send to no other.
+// one. With an engine on IPv4 sockets it still does for the general path (whose TCP connects to
+// either family: a dual-stack core's IPv6-only S-CSCF is not lost to the fast path being on), a name
+// of both families gives its IPv4 address first, and the fast path takes only IPv4 targets, as its
+// sockets can send to no other.
 func TestNamesFamily(t *testing.T) {
 	d := newSRVDNS()
 	d.set("v6only.home1.net", netip.MustParseAddr("2001:db8::5"))
+	d.set("both.home1.net", netip.MustParseAddr("2001:db8::6"), netip.MustParseAddr("192.0.2.6"))
 	n := NewNames(d.lookup, d.lookupSRV, nil, &Stats{})
 	if ap, err := n.Resolve(context.Background(), "udp", "v6only.home1.net", 5060); err != nil || ap.String() != "[2001:db8::5]:5060" {
 		t.Fatalf("Names alone: %v %v, want the IPv6 address", ap, err)
@@ -361,8 +366,21 @@ func TestNamesFamily(t *testing.T) {
 	n.Close()
 	e := New(Config{Names: NewNames(d.lookup, d.lookupSRV, nil, &Stats{}), Clock: &wheel.Manual{}}, newFakeHost())
 	defer e.Close()
-	if ap, err := e.Names().Resolve(context.Background(), "udp", "v6only.home1.net", 5060); err == nil {
-		t.Fatalf("engine on IPv4 sockets: %v, want no address", ap)
+	ctx := context.Background()
+	// The general path (sipgo over TCP connects to either family) still gets the IPv6 address...
+	if ap, err := e.Names().Resolve(ctx, "tcp", "v6only.home1.net", 5060); err != nil || ap.String() != "[2001:db8::5]:5060" {
+		t.Fatalf("engine on IPv4 sockets, general path: %v %v, want the IPv6 address", ap, err)
+	}
+	// ...and one of both families its sockets' first.
+	if ap, err := e.Names().Resolve(ctx, "udp", "both.home1.net", 5060); err != nil || ap.String() != "192.0.2.6:5060" {
+		t.Fatalf("both families: %v %v, want the IPv4 address first", ap, err)
+	}
+	// The fast path sends from IPv4 sockets: only the IPv4 target.
+	if ap, ok := e.target(sipURI{host: []byte("v6only.home1.net"), port: 5060}, false, false); ok {
+		t.Fatalf("engine on IPv4 sockets: target %v, want none (the general path's)", ap)
+	}
+	if ap, ok := e.target(sipURI{host: []byte("both.home1.net"), port: 5060}, false, false); !ok || ap.String() != "192.0.2.6:5060" {
+		t.Fatalf("engine, both families: %v %v", ap, ok)
 	}
 }
 

@@ -495,7 +495,7 @@ func (f *Engine) target(u sipURI, tcp, big bool) (netip.AddrPort, bool) {
 	if name && u.port == 0 && len(u.transport) == 0 {
 		ap, overTCP, ok := f.dns.getAnswer(u.host, dnsSIPAuto, 0)
 		if ok && overTCP == tcp {
-			return ap, true
+			return ap, f.dns.sendable(ap)
 		}
 		if !ok || !tcp || !big {
 			return netip.AddrPort{}, false // not cached yet, or the other transport: the general path
@@ -521,7 +521,8 @@ func (f *Engine) target(u sipURI, tcp, big bool) (netip.AddrPort, bool) {
 	if tcp {
 		tp = "tcp"
 	}
-	return f.dns.get(u.host, kindFor(tp, port), port)
+	ap, ok := f.dns.get(u.host, kindFor(tp, port), port)
+	return ap, ok && f.dns.sendable(ap)
 }
 
 func (f *Engine) now() int64 { return f.clock.Now() }
@@ -537,9 +538,7 @@ func (f *Engine) AddConn(c Conn, ipv6Only bool) {
 		f.stream.Store(&streamRef{s})
 	}
 	if ipv6Only {
-		f.dns.mu.Lock()
-		f.dns.v6 = true
-		f.dns.mu.Unlock()
+		f.dns.v6.Store(true)
 	}
 	for {
 		old := f.conns.Load()

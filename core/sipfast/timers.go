@@ -224,7 +224,7 @@ func (f *Engine) fire(tx *Tx, now int64, q []Datagram) []Datagram {
 // target. Under f.mu.
 func (f *Engine) retarget(tx *Tx, now int64) bool {
 	next, ok := f.dns.next(tx.lv.down)
-	if !ok || tx.tcp && f.streamTo(next) == nil { // over TCP, only where a connection is open
+	if !ok || tx.tcp && f.streamTo(next) == nil || !tx.tcp && !f.dns.sendable(next) { // over TCP, only where a connection is open
 		return false
 	}
 	id := f.nextID.Add(1)
