@@ -125,3 +125,29 @@ func TestNamesNAPTRDropped(t *testing.T) {
 		t.Fatalf("NAPTR asked %d times, %d failures; want at least once, none", d.Asked("NAPTR", "scscf.herald.test"), st.DNSFailures.Load())
 	}
 }
+
+// A NAPTR answer too big for UDP comes truncated (the TC bit, no records): the lookup asks again
+// over TCP (RFC 1035 §4.2.2), where the records are, and they choose the transport.
+func TestNamesNAPTRTruncated(t *testing.T) {
+	d, err := dnstest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	d.Truncate("NAPTR")
+	d.SetAddr("scscf1.herald.test", netip.MustParseAddr("127.0.0.1"))
+	d.SetNAPTR("scscf.herald.test", dnstest.NAPTR{Order: 10, Preference: 10, Flags: "s", Service: "SIP+D2T", Replacement: "_sip._tcp.pool.herald.test."})
+	d.SetSRV("_sip._tcp.pool.herald.test", net.SRV{Target: "scscf1.herald.test", Port: 5071, Priority: 1, Weight: 1})
+	d.SetSRV("_sip._udp.scscf.herald.test", net.SRV{Target: "scscf1.herald.test", Port: 5070, Priority: 1, Weight: 1})
+	st := &sipfast.Stats{}
+	n := Names(d.Resolver(), nil, st, nil)
+	defer n.Close()
+	tp := n.Transport(context.Background(), "scscf.herald.test")
+	ap, err := n.Resolve(context.Background(), tp, "scscf.herald.test", 0)
+	if tp != "TCP" || err != nil || ap.Port() != 5071 || st.DNSNAPTR.Load() != 1 {
+		t.Fatalf("%s %v %v, NAPTR counted %d; want TCP to 5071, chosen by the NAPTR record read over TCP", tp, ap, err, st.DNSNAPTR.Load())
+	}
+	if q := d.Asked("NAPTR", "scscf.herald.test"); q != 2 {
+		t.Fatalf("NAPTR asked %d times, want 2 (UDP, truncated; then TCP)", q)
+	}
+}

@@ -6,6 +6,7 @@ package dnstest
 
 import (
 	"context"
+	"io"
 	"net"
 	"net/netip"
 	"strings"
@@ -14,27 +15,85 @@ import (
 	"golang.org/x/net/dns/dnsmessage"
 )
 
-// Server answers over UDP on 127.0.0.1.
+// Server answers over UDP and TCP (RFC 1035 §4.2) on one port of 127.0.0.1.
 type Server struct {
 	pc   net.PacketConn
+	ln   net.Listener
 	mu   sync.Mutex
 	addr map[string][]netip.Addr // by lower-case name, no trailing dot
 	srv  map[string][]net.SRV    // by "_service._proto.name"
 	nap  map[string][]NAPTR      // by name
 	asks map[string]int          // questions by "TYPE name"
 	drop map[string]bool         // question types never answered (a server or middlebox that drops them)
+	tc   map[string]bool         // question types answered over UDP truncated, empty (TC): TCP has the answer
 	done chan struct{}
+	wg   sync.WaitGroup // the TCP side
 }
 
 // Start serves on a free loopback port until Close.
 func Start() (*Server, error) {
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	var pc net.PacketConn
+	var ln net.Listener
+	var err error
+	for range 8 { // the UDP port's TCP twin may be taken: another port then
+		if pc, err = net.ListenPacket("udp", "127.0.0.1:0"); err != nil {
+			return nil, err
+		}
+		if ln, err = net.Listen("tcp", pc.LocalAddr().String()); err == nil {
+			break
+		}
+		pc.Close()
+	}
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{pc: pc, addr: map[string][]netip.Addr{}, srv: map[string][]net.SRV{}, nap: map[string][]NAPTR{}, drop: map[string]bool{}, asks: map[string]int{}, done: make(chan struct{})}
+	s := &Server{pc: pc, ln: ln, addr: map[string][]netip.Addr{}, srv: map[string][]net.SRV{}, nap: map[string][]NAPTR{},
+		drop: map[string]bool{}, tc: map[string]bool{}, asks: map[string]int{}, done: make(chan struct{})}
 	go s.serve()
+	s.wg.Add(1)
+	go s.serveTCP()
 	return s, nil
+}
+
+// serveTCP answers each connection's queries, each with its two-byte length (RFC 1035 §4.2.2).
+func (s *Server) serveTCP() {
+	defer s.wg.Done()
+	for {
+		c, err := s.ln.Accept()
+		if err != nil {
+			return
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			defer c.Close()
+			for {
+				var n [2]byte
+				if _, err := io.ReadFull(c, n[:]); err != nil {
+					return
+				}
+				q := make([]byte, int(n[0])<<8|int(n[1]))
+				if _, err := io.ReadFull(c, q); err != nil {
+					return
+				}
+				out := s.answer(q, true)
+				if out == nil {
+					return
+				}
+				if _, err := c.Write(append([]byte{byte(len(out) >> 8), byte(len(out))}, out...)); err != nil {
+					return
+				}
+			}
+		}()
+	}
+}
+
+// Truncate makes the server answer questions of type typ over UDP with the TC bit and no records
+// (RFC 1035 §4.1.1: the answer did not fit), so that the client asks again over TCP, which answers.
+func (s *Server) Truncate(typ string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tc[typ] = true
 }
 
 // Addr is the server's address.
@@ -43,7 +102,9 @@ func (s *Server) Addr() string { return s.pc.LocalAddr().String() }
 // Close stops the server.
 func (s *Server) Close() {
 	s.pc.Close()
+	s.ln.Close()
 	<-s.done
+	s.wg.Wait()
 }
 
 func canon(name string) string { return strings.ToLower(strings.TrimSuffix(name, ".")) }
@@ -103,8 +164,11 @@ func (s *Server) Questions() int {
 
 // Resolver asks s alone (Go's resolver; /etc/hosts is still read first, as for any lookup).
 func (s *Server) Resolver() *net.Resolver {
-	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
+	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
 		var d net.Dialer
+		if strings.HasPrefix(network, "tcp") {
+			return d.DialContext(ctx, "tcp", s.Addr())
+		}
 		return d.DialContext(ctx, "udp", s.Addr())
 	}}
 }
@@ -117,14 +181,14 @@ func (s *Server) serve() {
 		if err != nil {
 			return
 		}
-		if out := s.answer(buf[:n]); out != nil {
+		if out := s.answer(buf[:n], false); out != nil {
 			s.pc.WriteTo(out, from)
 		}
 	}
 }
 
 // answer is the reply to one query, nil for what is not a query.
-func (s *Server) answer(q []byte) []byte {
+func (s *Server) answer(q []byte, overTCP bool) []byte {
 	var p dnsmessage.Parser
 	h, err := p.Start(q)
 	if err != nil || h.Response {
@@ -149,9 +213,13 @@ func (s *Server) answer(q []byte) []byte {
 	addrs, hasAddr := s.addr[name]
 	srvs, hasSRV := s.srv[name]
 	naps, hasNAPTR := s.nap[name]
+	truncated := !overTCP && s.tc[typ]
 	s.mu.Unlock()
 
-	rh := dnsmessage.Header{ID: h.ID, Response: true, Authoritative: true, RecursionDesired: h.RecursionDesired}
+	rh := dnsmessage.Header{ID: h.ID, Response: true, Authoritative: true, RecursionDesired: h.RecursionDesired, Truncated: truncated}
+	if truncated {
+		addrs, srvs, naps = nil, nil, nil
+	}
 	if !hasAddr && !hasSRV && !hasNAPTR {
 		rh.RCode = dnsmessage.RCodeNameError
 	}
