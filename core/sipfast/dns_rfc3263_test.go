@@ -245,3 +245,32 @@ func TestTCPEngineFailover(t *testing.T) {
 		})
 	}
 }
+
+// An INVITE the caller cancelled before any response came is not sent on to the next target at
+// 7·T1: its target is still marked down, but the INVITE keeps being retransmitted where it was,
+// for the CANCEL that waits for a provisional (RFC 3261 §9.1).
+func TestEngineFailoverCancelled(t *testing.T) {
+	d := newSRVDNS()
+	d.set("dead.home1.net", netip.MustParseAddr("127.0.0.1"))
+	d.set("live.home1.net", netip.MustParseAddr("127.0.0.1"))
+	d.srvs["_sip._udp.scscf.home1.net"] = []SRV{{Target: "dead.home1.net.", Port: 5099}, {Target: "live.home1.net.", Port: 5070}}
+	x := newHarness(t, func(c *Config) { c.Lookup, c.LookupSRV = d.lookup, d.lookupSRV })
+	if tp := x.e.Names().Transport(context.Background(), "scscf.home1.net"); tp != "UDP" {
+		t.Fatalf("transport %q", tp)
+	}
+	route := "Route: <sip:scscf.home1.net;lr>\r\n"
+	if r, sent := x.in(x.caller, invite("z9hG4bKc1", "c1@x", "sip:dave@home1.net", route)); r != ReasonForwarded || !slices.Contains(sent, "127.0.0.1:5099 INVITE") {
+		t.Fatalf("forwarded: %v %q", r, sent)
+	}
+	x.at(testT1)
+	if r, sent := x.in(x.caller, request("CANCEL", "z9hG4bKc1", "c1@x", "<sip:dave@home1.net>", 1, route)); r != ReasonAnswered || !slices.Contains(sent, "caller SIP/2.0 487 Request Terminated") {
+		t.Fatalf("CANCEL: %v %q", r, sent)
+	}
+	x.at(3 * testT1)
+	if sent := x.at(7 * testT1); slices.Contains(sent, "callee INVITE") || !slices.Contains(sent, "127.0.0.1:5099 INVITE") {
+		t.Fatalf("at 7·T1: %q, want the INVITE retransmitted where it was, not sent on", sent)
+	}
+	if x.st.DNSDown.Load() != 1 || x.st.DNSRetargets.Load() != 0 {
+		t.Fatalf("marked down %d, sent on %d; want 1, 0", x.st.DNSDown.Load(), x.st.DNSRetargets.Load())
+	}
+}

@@ -134,7 +134,9 @@ func (f *Engine) fire(tx *Tx, now int64, q []Datagram) []Datagram {
 			f.dns.markDown(tx.lv.down)
 		}
 		switch {
-		case dead && f.retarget(tx, now):
+		case dead && !tx.canceled && tx.final == 0 && f.retarget(tx, now):
+			// Not a call the caller cancelled (its CANCEL waits for a provisional, RFC 3261 §9.1)
+			// or the host let go of (EndInvite cancels it), nor one answered upstream already.
 			q = append(q, Datagram{tx.conn, tx.lv.fwd, tx.lv.down})
 		case tx.tcp:
 			// Only the 7·T1 check: nothing is retransmitted over TCP (RFC 3261 §17.1.1.2).
