@@ -32,8 +32,9 @@ import (
 // DNS names (§4.1, dnsSIPAuto): the domain's NAPTR records (RFC 3403) for SIP+D2U and SIP+D2T in
 // order and preference, each leading to the SRV records of its replacement; without such records,
 // _sip._udp SRV, then _sip._tcp; without any, UDP to A/AAAA at 5060. A request too big for UDP goes
-// over TCP all the same (RFC 3261 §18.1.1), by _sip._tcp. Not done: SIPS+D2T (TLS) for a sip: URI;
-// a sips: URI is resolved by _sips._tcp.
+// over TCP all the same (RFC 3261 §18.1.1), by _sip._tcp. A sips: URI without a port is resolved
+// by its domain's SIPS+D2T NAPTR records, else _sips._tcp. Not done: SIPS+D2T (TLS) chosen for a
+// sip: URI.
 
 // Cache policy. The resolver (Config.Lookup, LookupSRV: Go's, which reads /etc/hosts and the
 // system's servers) gives no record TTLs, so answers live a fixed time on the engine's clock, and an
@@ -424,33 +425,12 @@ func (c *hostCache) resolve(ctx context.Context, host string, kind dnsKind) (dns
 
 // queryAuto chooses the transport toward host as RFC 3263 §4.1 does for a sip: URI naming none
 // (UDP or TCP; TLS is not chosen for a sip: URI) and resolves it: the NAPTR records for SIP+D2U
-// and SIP+D2T, lowest order then preference first, each tried by the SRV records of its
-// replacement until one gives a target; without any (or none that resolves), _sip._udp SRV, then
-// _sip._tcp; without those, UDP to host's A/AAAA at 5060.
+// and SIP+D2T (naptrTargets); without any that give a target, _sip._udp SRV, then _sip._tcp;
+// without those, UDP to host's A/AAAA at 5060.
 func (c *hostCache) queryAuto(ctx context.Context, host string) (dnsAnswer, error) {
-	var last error
-	if c.naptr != nil {
-		// Bounded apart: a server that drops NAPTR questions must leave the SRV and A/AAAA
-		// lookups of the same fill (dnsTimeout) their time.
-		nctx, cancel := context.WithTimeout(ctx, dnsNAPTRTimeout)
-		recs, _ := c.naptr(nctx, host)
-		cancel()
-		recs = recs[:min(len(recs), dnsMaxTarget)] // a hostile answer's thousand records: 16 read
-		slices.SortStableFunc(recs, func(a, b NAPTR) int {
-			return cmp.Or(cmp.Compare(a.Order, b.Order), cmp.Compare(a.Preference, b.Preference))
-		})
-		for _, r := range recs {
-			tcp, ok := naptrTransport(r)
-			if !ok {
-				continue
-			}
-			a, found, err := c.srvTargets(ctx, "", "", strings.TrimSuffix(r.Replacement, "."))
-			if found && err == nil {
-				a.tcp, a.naptr = tcp, true
-				return a, nil
-			}
-			last = cmp.Or(err, last)
-		}
+	a, last := c.naptrTargets(ctx, host, naptrTransport)
+	if a.naptr {
+		return a, nil
 	}
 	for _, k := range [...]dnsKind{dnsSIPUDP, dnsSIPTCP} {
 		service, proto, _ := k.srv()
@@ -468,10 +448,53 @@ func (c *hostCache) queryAuto(ctx context.Context, host string) (dnsAnswer, erro
 	return a, err
 }
 
+// naptrTargets is the answer of host's first NAPTR record that take accepts and whose
+// replacement's SRV records give a target, records tried lowest order then preference first
+// (RFC 3403 §4.1, RFC 3263 §4.1); a.naptr is false when none does, with the last error met.
+func (c *hostCache) naptrTargets(ctx context.Context, host string, take func(NAPTR) (tcp, ok bool)) (a dnsAnswer, last error) {
+	if c.naptr == nil {
+		return dnsAnswer{}, nil
+	}
+	// Bounded apart: a server that drops NAPTR questions must leave the SRV and A/AAAA lookups of
+	// the same fill (dnsTimeout) their time.
+	nctx, cancel := context.WithTimeout(ctx, dnsNAPTRTimeout)
+	recs, _ := c.naptr(nctx, host)
+	cancel()
+	recs = recs[:min(len(recs), dnsMaxTarget)] // a hostile answer's thousand records: 16 read
+	slices.SortStableFunc(recs, func(a, b NAPTR) int {
+		return cmp.Or(cmp.Compare(a.Order, b.Order), cmp.Compare(a.Preference, b.Preference))
+	})
+	for _, r := range recs {
+		tcp, ok := take(r)
+		if !ok {
+			continue
+		}
+		a, found, err := c.srvTargets(ctx, "", "", strings.TrimSuffix(r.Replacement, "."))
+		if found && err == nil {
+			a.tcp, a.naptr = tcp, true
+			return a, nil
+		}
+		last = cmp.Or(err, last)
+	}
+	return dnsAnswer{}, last
+}
+
+// naptrTLS takes the NAPTR records of a sips: URI: SIPS+D2T alone (RFC 3263 §4.1), flag "s".
+func naptrTLS(r NAPTR) (tcp, ok bool) {
+	ok = strings.EqualFold(r.Flags, "s") && r.Replacement != "" && r.Replacement != "." && strings.EqualFold(r.Service, "SIPS+D2T")
+	return ok, ok
+}
+
 // query is host's targets for kind (RFC 3263 §4.2): SRV for its transport when the URI has no
-// port, else (or without SRV records) A/AAAA.
+// port, else (or without SRV records) A/AAAA. For TLS without a port (a sips: URI), the domain's
+// SIPS+D2T NAPTR records first (§4.1: a sips: URI considers those alone), then _sips._tcp.
 func (c *hostCache) query(ctx context.Context, host string, kind dnsKind) (dnsAnswer, error) {
 	service, proto, port := kind.srv()
+	if kind == dnsSIPTLS {
+		if a, _ := c.naptrTargets(ctx, host, naptrTLS); a.naptr {
+			return a, nil
+		}
+	}
 	if service != "" {
 		if a, found, err := c.srvTargets(ctx, service, proto, host); found {
 			return a, err

@@ -274,3 +274,31 @@ func TestEngineFailoverCancelled(t *testing.T) {
 		t.Fatalf("marked down %d, sent on %d; want 1, 0", x.st.DNSDown.Load(), x.st.DNSRetargets.Load())
 	}
 }
+
+// A sips: URI naming a domain without a port (RFC 3263 §4.1, §4.2): its SIPS+D2T NAPTR records
+// alone are read (SIP+D2T ones passed over), each by its replacement's SRV records; without one that
+// gives a target, _sips._tcp.
+func TestNamesTLSNAPTR(t *testing.T) {
+	d := newSRVDNS()
+	d.set("scscf1.home1.net", netip.MustParseAddr("192.0.2.1"))
+	d.set("scscf2.home1.net", netip.MustParseAddr("192.0.2.2"))
+	d.naptrs["naptr.home1.net"] = []NAPTR{
+		{Order: 5, Flags: "s", Service: "SIP+D2T", Replacement: "_sip._tcp.naptr.home1.net."}, // not for sips:
+		{Order: 10, Flags: "s", Service: "SIPS+D2T", Replacement: "tls-pool.home1.net."},
+	}
+	d.srvs["_sip._tcp.naptr.home1.net"] = []SRV{{Target: "scscf1.home1.net.", Port: 5060}}
+	d.srvs["tls-pool.home1.net"] = []SRV{{Target: "scscf2.home1.net.", Port: 5063}}
+	d.srvs["_sips._tcp.naptr.home1.net"] = []SRV{{Target: "scscf1.home1.net.", Port: 5061}}
+	d.srvs["_sips._tcp.plain.home1.net"] = []SRV{{Target: "scscf1.home1.net.", Port: 5062}}
+	st := &Stats{}
+	n := NewNames(d.lookup, d.lookupSRV, wheel.NewMono(), st).WithNAPTR(d.lookupNAPTR)
+	defer n.Close()
+	for host, want := range map[string]string{"naptr.home1.net": "192.0.2.2:5063", "plain.home1.net": "192.0.2.1:5062"} {
+		if ap, err := n.Resolve(context.Background(), "tls", host, 0); err != nil || ap.String() != want {
+			t.Errorf("%s over TLS: %v %v, want %s", host, ap, err, want)
+		}
+	}
+	if st.DNSNAPTR.Load() != 1 {
+		t.Errorf("%d lookups through NAPTR, want 1", st.DNSNAPTR.Load())
+	}
+}
