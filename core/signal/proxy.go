@@ -90,24 +90,24 @@ func udpPinned(u *sip.Uri) bool {
 	return ok && strings.EqualFold(t, "udp")
 }
 
-// forward sends an INVITE Herald proxies on a new client transaction. sipgo uses ctx only to set up
-// the connection (DNS, TCP connect, TLS handshake), so the timeout bounds just that: a next hop that
-// accepts TCP and never completes the TLS handshake would otherwise hold the call until the caller
-// gives up. 64·T1 is Timer B, the longest an INVITE may wait for any answer (RFC 3261 §17.1.1.2).
-// pinned sends it over UDP whatever its size (see forwardInvite).
+// forward sends an INVITE on a new client transaction. sipgo uses ctx only to set up the connection
+// (DNS, TCP, TLS): 64·T1 (Timer B) in all, 7·T1 for the first target, then taken for dead as a silent
+// one is (RFC 3263 §4.3; a SYN a firewall drops goes unanswered). pinned: UDP whatever its size.
 func (s *Server) forward(ctx context.Context, req *sip.Request, pinned bool) (sip.ClientTransaction, error) {
 	ctx, cancel := context.WithTimeout(ctx, 64*s.opts.T1)
 	defer cancel()
-	send := func() (sip.ClientTransaction, error) {
+	send := func(ctx context.Context) (sip.ClientTransaction, error) {
 		if pinned {
 			return s.cli.TransactionRequest(ctx, req, sipgo.ClientRequestDecreaseMaxForward, sipgo.ClientRequestAddVia, s.pickPinned)
 		}
 		return s.cli.TransactionRequest(ctx, req, s.sendOpts(sipgo.ClientRequestDecreaseMaxForward)...)
 	}
-	tx, err := send()
-	if err != nil && s.names.DownAt(req.Transport(), req.Destination()) {
-		sipmsg.Unsent(req) // refused or unreachable: at once to the name's next target (RFC 3263 §4.3)
-		tx, err = send()
+	first, stop := context.WithTimeout(ctx, 7*s.opts.T1)
+	defer stop()
+	tx, err := send(first)
+	if err != nil && (s.names.DownAt(req.Transport(), req.Destination()) || first.Err() == context.DeadlineExceeded) {
+		sipmsg.Unsent(req) // refused, unreachable or silent: the name's next target, else the same again
+		tx, err = send(ctx)
 	}
 	return tx, err
 }
