@@ -128,13 +128,11 @@ func (h callHost) Parties(caller, callee string) (cr, ce callsip.LookedUp) {
 func (h callHost) Forward(req *sip.Request) *sip.Request {
 	s := h.s
 	fwd := forwardCopy(req)
-	if route := s.popSelfRoute(fwd); route == nil {
-		l := s.live.Load()
-		fwd.SetDestination(l.nextHop)
-		fwd.SetTransport(sipmsg.TransportTo(s.names, l.fastNextHost, l.fastNextPort, l.fastNextTP, l.nextHopTransport))
-	} else {
-		sipmsg.TowardNextHop(fwd, route, s.names)
+	route := s.popSelfRoute(fwd)
+	if route == nil {
+		route = s.live.Load().nextHopRoute
 	}
+	sipmsg.TowardNextHop(fwd, route, s.names)
 	if s.opts.RecordRoute {
 		s.recordRoute(fwd, req.Transport(), fwd.Transport(), req.Recipient.Scheme == "sips")
 	}

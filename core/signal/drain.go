@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/emiago/sipgo/sip"
+
 	"github.com/herald-ims/herald/core/callsip"
 	"github.com/herald-ims/herald/core/sipfast"
 	"github.com/herald-ims/herald/core/sipmsg"
@@ -14,15 +16,15 @@ import (
 // live are the settings a reload may change while calls run (Server.Reload). Readers load the
 // pointer once per decision; a reload swaps the whole value, so one call never sees half of two.
 type live struct {
-	trusted          []netip.Prefix
-	maxCalls         int
-	nextHop          string // host:port
-	nextHopTransport string // udp, tcp or tls
-	nextHopPinned    bool
-	fastNextHost     []byte // nextHop's host and port for the fast path, when it is over UDP or TCP
-	fastNextPort     int
-	fastNextHopOK    bool
-	fastNextTP       []byte // its URI's transport: "" (none), "udp" (pinned) or "tcp" (sipfast.Host.NextHop)
+	trusted       []netip.Prefix
+	maxCalls      int
+	nextHop       string           // host:port
+	nextHopRoute  *sip.RouteHeader // nextHop as the Route the general path sends toward (sipmsg.NextHopRoute)
+	nextHopPinned bool
+	fastNextHost  []byte // nextHop's host and port for the fast path, when it is over UDP or TCP
+	fastNextPort  int
+	fastNextHopOK bool
+	fastNextTP    []byte // its URI's transport: "" (none), "udp" (pinned) or "tcp" (sipfast.Host.NextHop)
 }
 
 // Reloadable are the Options a running Server takes on Reload (SIGHUP): who may start calls, how
@@ -42,8 +44,8 @@ func newLive(r Reloadable) *live {
 	if r.NextHopTransport == "" {
 		r.NextHopTransport = "udp"
 	}
-	l := &live{trusted: r.Trusted, maxCalls: r.MaxCalls, nextHop: r.NextHop, nextHopTransport: r.NextHopTransport,
-		nextHopPinned: r.NextHopPinned}
+	l := &live{trusted: r.Trusted, maxCalls: r.MaxCalls, nextHop: r.NextHop, nextHopPinned: r.NextHopPinned,
+		nextHopRoute: sipmsg.NextHopRoute(r.NextHop, r.NextHopTransport, r.NextHopPinned)}
 	if tcp := strings.EqualFold(r.NextHopTransport, "tcp"); tcp || strings.EqualFold(r.NextHopTransport, "udp") {
 		if host, port, err := net.SplitHostPort(r.NextHop); err == nil {
 			if p, err := strconv.Atoi(port); err == nil && p >= 0 && p < 65536 { // 0: a name without a port (SRV)

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -84,15 +85,23 @@ func TowardNextHop(req *sip.Request, route *sip.RouteHeader, names TransportChoo
 	req.SetDestination(u.Host + ":" + strconv.Itoa(port))
 }
 
-// TransportTo is the transport toward the configured next hop: tp (upper-cased), or, for a domain
-// named with neither transport nor port (host a name, port 0, named empty), the one DNS names
-// (RFC 3263 §4.1), as TowardNextHop does for a Route.
-func TransportTo(names TransportChooser, host []byte, port int, named []byte, tp string) string {
-	tp = strings.ToUpper(tp)
-	if len(host) == 0 || port != 0 || len(named) != 0 || tp != "UDP" || names == nil {
-		return tp
+// NextHopRoute is the configured next hop (host:port, port 0 for a name without one; transport udp,
+// tcp or tls, udp named only when pinned) as the Route TowardNextHop reads, so that the next hop
+// and a Route are sent toward by one rule (RFC 3263 §4.1 included). It is read, never changed.
+func NextHopRoute(hostport, transport string, pinned bool) *sip.RouteHeader {
+	host, port, err := net.SplitHostPort(hostport)
+	p, perr := strconv.Atoi(port)
+	if err != nil || perr != nil {
+		host, p = hostport, 0
 	}
-	return cmp.Or(names.Transport(context.Background(), string(host)), tp)
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]" // an IPv6 reference, as sipgo's URIs hold it
+	}
+	r := &sip.RouteHeader{Address: sip.Uri{Scheme: "sip", Host: host, Port: p}}
+	if tp := strings.ToLower(transport); tp != "udp" || pinned {
+		r.Address.UriParams = sip.HeaderParams{{K: "transport", V: tp}}
+	}
+	return r
 }
 
 // TransportChooser names the transport toward a domain (RFC 3263 §4.1): "UDP", "TCP", or "" when
