@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/herald-ims/herald/bench/uesim"
-	"github.com/herald-ims/herald/netio/dnstest"
 )
 
 // unansweredSYN is a loopback TCP address whose SYNs go unanswered, as a host gone behind a
@@ -56,18 +55,8 @@ func TestSRVFailoverSilentConnect(t *testing.T) {
 	st, pages := testStore(t)
 	callee := newCallee(t, uesim.CalleeOptions{RingTime: 50 * time.Millisecond})
 	dead := unansweredSYN(t)
-	d, err := dnstest.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	ce := netip.MustParseAddrPort(callee.Addr())
-	d.SetAddr("dead.herald.test", dead.Addr())
-	d.SetAddr("live.herald.test", ce.Addr())
-	d.SetSRV("_sip._udp.scscf.herald.test", net.SRV{Target: "live.herald.test", Port: ce.Port(), Priority: 1})
-	d.SetSRV("_sip._tcp.scscf.herald.test",
-		net.SRV{Target: "dead.herald.test", Port: dead.Port(), Priority: 1},
-		net.SRV{Target: "live.herald.test", Port: ce.Port(), Priority: 2})
+	d := startDNS(t)
+	poolDNS(d, dead, netip.MustParseAddrPort(callee.Addr()))
 	h := startHerald(t, st, "scscf.herald.test:0", func(o *Options) { o.Resolver, o.T1 = d.Resolver(), t1 })
 	caller := newCaller(t, uesim.CallerOptions{})
 

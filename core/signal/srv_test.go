@@ -22,11 +22,7 @@ import (
 // so a call that reached the callee did not go by A record and port 5060.
 func srvDNS(t *testing.T, callee string) *dnstest.Server {
 	t.Helper()
-	d, err := dnstest.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(d.Close)
+	d := startDNS(t)
 	ap := netip.MustParseAddrPort(callee)
 	d.SetAddr("scscf1.herald.test", ap.Addr())
 	d.SetAddr("scscf.herald.test", netip.MustParseAddr("127.0.0.254"))
@@ -186,11 +182,7 @@ func TestSRVFailover(t *testing.T) {
 		t.Fatal(err)
 	}
 	refused.Close()
-	d, err := dnstest.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := startDNS(t)
 	ce := netip.MustParseAddrPort(callee.Addr())
 	d.SetAddr("dead.herald.test", netip.MustParseAddr("127.0.0.1"))
 	d.SetAddr("live.herald.test", ce.Addr())
@@ -270,18 +262,8 @@ func TestSRVFailoverSilentTCP(t *testing.T) {
 			}()
 		}
 	}()
-	d, err := dnstest.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	ce := netip.MustParseAddrPort(callee.Addr())
-	d.SetAddr("silent.herald.test", netip.MustParseAddr("127.0.0.1"))
-	d.SetAddr("live.herald.test", ce.Addr())
-	d.SetSRV("_sip._udp.scscf.herald.test", net.SRV{Target: "live.herald.test", Port: ce.Port(), Priority: 1})
-	d.SetSRV("_sip._tcp.scscf.herald.test",
-		net.SRV{Target: "silent.herald.test", Port: netip.MustParseAddrPort(silent.Addr().String()).Port(), Priority: 1},
-		net.SRV{Target: "live.herald.test", Port: ce.Port(), Priority: 2})
+	d := startDNS(t)
+	poolDNS(d, netip.MustParseAddrPort(silent.Addr().String()), netip.MustParseAddrPort(callee.Addr()))
 	h := startHerald(t, st, "scscf.herald.test:0", func(o *Options) { o.Resolver = d.Resolver() })
 	caller := newCaller(t, uesim.CallerOptions{})
 
@@ -313,4 +295,26 @@ func bothCardsOverTCP(t *testing.T, h *rig, caller *uesim.Caller, callee *uesim.
 		}
 	}
 	return first
+}
+
+// startDNS is a DNS server on loopback for t, closed when t ends.
+func startDNS(t *testing.T) *dnstest.Server {
+	t.Helper()
+	d, err := dnstest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(d.Close)
+	return d
+}
+
+// poolDNS names an S-CSCF pool on d as scscf.herald.test: _sip._tcp names first (priority 1), then
+// live (priority 2), where the callee listens; _sip._udp names live alone.
+func poolDNS(d *dnstest.Server, first, live netip.AddrPort) {
+	d.SetAddr("first.herald.test", first.Addr())
+	d.SetAddr("live.herald.test", live.Addr())
+	d.SetSRV("_sip._udp.scscf.herald.test", net.SRV{Target: "live.herald.test", Port: live.Port(), Priority: 1})
+	d.SetSRV("_sip._tcp.scscf.herald.test",
+		net.SRV{Target: "first.herald.test", Port: first.Port(), Priority: 1},
+		net.SRV{Target: "live.herald.test", Port: live.Port(), Priority: 2})
 }
