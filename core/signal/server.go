@@ -287,18 +287,7 @@ const udpUpWait = time.Second
 // in over TCP at start-up and left over UDP). So the socket becomes the UDP local address only on
 // sipgo's first read.
 func (s *Server) poolReady(pc net.PacketConn, local net.Addr) net.PacketConn {
-	return &poolReadyPC{PacketConn: pc, ready: func() { s.udpReady(local) }}
-}
-
-type poolReadyPC struct {
-	net.PacketConn
-	once  sync.Once
-	ready func()
-}
-
-func (p *poolReadyPC) ReadFrom(b []byte) (int, net.Addr, error) {
-	p.once.Do(p.ready)
-	return p.PacketConn.ReadFrom(b)
+	return &sipmsg.FirstRead{PacketConn: pc, Ready: func() { s.udpReady(local) }}
 }
 
 // ListeningTLS is Listening for a SIP over TLS listener Herald is about to serve with ServeTLS.

@@ -3,7 +3,9 @@ package sipmsg
 import (
 	"bytes"
 	"net"
+	"net/netip"
 	"strconv"
+	"sync"
 	"sync/atomic"
 
 	"github.com/emiago/sipgo/sip"
@@ -144,6 +146,43 @@ func (c PacketConn) ReadFrom(p []byte) (int, net.Addr, error) {
 		c.Bad.Add(1)
 		_, _ = c.PacketConn.WriteTo(res, a)
 	}
+}
+
+// WriteToUDPAddrPort sends p to a as the socket underneath does (WriteToAddrPort): sipgo writes
+// through it when the destination is an address and port, without an address parsed and
+// allocated per datagram (a Herald patch in netio/sipgo that a wrapper without this method hides).
+func (c PacketConn) WriteToUDPAddrPort(p []byte, a netip.AddrPort) (int, error) {
+	return WriteToAddrPort(c.PacketConn, p, a)
+}
+
+// WriteToAddrPort writes p to a on pc: through pc's own WriteToUDPAddrPort when it has one
+// (*net.UDPConn, netio/sipudp's sockets), else WriteTo. For wrappers of a net.PacketConn, whose
+// embedded interface does not carry the method.
+func WriteToAddrPort(pc net.PacketConn, p []byte, a netip.AddrPort) (int, error) {
+	if w, ok := pc.(interface {
+		WriteToUDPAddrPort([]byte, netip.AddrPort) (int, error)
+	}); ok {
+		return w.WriteToUDPAddrPort(p, a)
+	}
+	return pc.WriteTo(p, net.UDPAddrFromAddrPort(a))
+}
+
+// FirstRead is a socket that calls Ready once, on the first read from it (core/signal: sipgo's
+// connection pool holds a listening socket only from its first read).
+type FirstRead struct {
+	net.PacketConn
+	Ready func()
+	once  sync.Once
+}
+
+func (p *FirstRead) ReadFrom(b []byte) (int, net.Addr, error) {
+	p.once.Do(p.Ready)
+	return p.PacketConn.ReadFrom(b)
+}
+
+// WriteToUDPAddrPort keeps sipgo's allocation-free write (WriteToAddrPort) through the wrapper.
+func (p *FirstRead) WriteToUDPAddrPort(b []byte, a netip.AddrPort) (int, error) {
+	return WriteToAddrPort(p.PacketConn, b, a)
 }
 
 // Listener hands sipgo its connections framed and checked (precheckConn); what EarlyReject answers

@@ -4,10 +4,13 @@ import (
 	"bufio"
 	"io"
 	"net"
+	"net/netip"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/emiago/sipgo/sip"
 )
 
 // req is a request with these header lines (CRLF added) and no body.
@@ -125,4 +128,69 @@ func TestListenerFraming(t *testing.T) {
 	if bad.Load() != 1 {
 		t.Fatalf("Bad %d, want 1", bad.Load())
 	}
+}
+
+// countingPC counts how sipgo's UDP writes reach the socket.
+type countingPC struct {
+	net.PacketConn
+	addrPort, writeTo int
+}
+
+func (c *countingPC) WriteTo(p []byte, _ net.Addr) (int, error) { c.writeTo++; return len(p), nil }
+
+func (c *countingPC) WriteToUDPAddrPort(p []byte, _ netip.AddrPort) (int, error) {
+	c.addrPort++
+	return len(p), nil
+}
+
+func (c *countingPC) ReadFrom([]byte) (int, net.Addr, error) { return 0, nil, net.ErrClosed }
+
+// The wrappers Herald puts around the UDP socket it hands sipgo keep sipgo's write to an address
+// and port (no address parsed and allocated per datagram); before, their embedded net.PacketConn
+// hid the method and every response to a UDP caller took sipgo's slower fallback. A socket without
+// the method still gets the datagram, through WriteTo.
+func TestWrappersKeepAddrPortWrite(t *testing.T) {
+	req, err := sip.ParseMessage([]byte("OPTIONS sip:h@127.0.0.1 SIP/2.0\r\n" +
+		"Via: SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bK-w1;rport\r\nFrom: <sip:a@x>;tag=1\r\n" +
+		"To: <sip:h@x>\r\nCall-ID: w1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.SetSource("127.0.0.1:5062")
+	res := sip.NewResponseFromRequest(req.(*sip.Request), 200, "OK", nil)
+	var bad atomic.Uint64
+	for _, c := range []struct {
+		name string
+		wrap func(net.PacketConn) net.PacketConn
+	}{
+		{"PacketConn", func(pc net.PacketConn) net.PacketConn { return PacketConn{PacketConn: pc, Bad: &bad} }},
+		{"FirstRead", func(pc net.PacketConn) net.PacketConn { return &FirstRead{PacketConn: pc, Ready: func() {}} }},
+		{"FirstRead(PacketConn)", func(pc net.PacketConn) net.PacketConn {
+			return &FirstRead{PacketConn: PacketConn{PacketConn: pc, Bad: &bad}, Ready: func() {}}
+		}},
+	} {
+		under := &countingPC{}
+		conn := &sip.UDPConnection{PacketConn: c.wrap(under)}
+		if err := conn.WriteMsg(res); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if under.addrPort != 1 || under.writeTo != 0 {
+			t.Errorf("%s: WriteToUDPAddrPort %d, WriteTo %d; want 1, 0", c.name, under.addrPort, under.writeTo)
+		}
+	}
+	// A socket without WriteToUDPAddrPort: WriteTo, with the same address.
+	plain := &writeToOnly{}
+	if _, err := WriteToAddrPort(plain, []byte("x"), netip.MustParseAddrPort("127.0.0.1:5062")); err != nil || plain.to != "127.0.0.1:5062" {
+		t.Errorf("fallback: wrote to %q (%v), want 127.0.0.1:5062", plain.to, err)
+	}
+}
+
+type writeToOnly struct {
+	net.PacketConn
+	to string
+}
+
+func (w *writeToOnly) WriteTo(p []byte, a net.Addr) (int, error) {
+	w.to = a.String()
+	return len(p), nil
 }
