@@ -134,10 +134,19 @@ type Conn interface {
 // and forwards it only over TCP, to a next hop named ;transport=tcp that Connected reports a
 // connection to: opening one is the general path's (sipgo's), whose connections the Stream shares,
 // so the first request toward a new next hop goes that way and the next ones take the fast path.
+//
+// Open is Send for an INVITE the engine sends on to a name's next target (RFC 3263 §4.3), which no
+// call may have reached: it opens a connection when none is open (off the caller's goroutine).
 type Stream interface {
 	Conn
 	Connected(to netip.AddrPort) bool
+	Open(b []byte, to netip.AddrPort) error
 }
+
+// opener is a Stream whose Send opens a connection when none is open (Stream.Open).
+type opener struct{ s Stream }
+
+func (o opener) Send(b []byte, to netip.AddrPort) error { return o.s.Open(b, to) }
 
 // Datagram is a datagram the engine sends (queued under its lock, sent once it is released).
 type Datagram struct {
@@ -292,9 +301,10 @@ type Stats struct {
 	// Overload is the requests answered 503 because the engine held its limit of transactions
 	// (MaxTxFactor × MaxCalls).
 	Overload atomic.Uint64
-	// Reconnects is the responses sent over TCP on a new connection because their request's had
-	// closed (RFC 3261 §18.2.2; the host's Stream counts them); ReconnectFailed those that could not
-	// be (no usable Via address, the connection failed, or too many being opened at once).
+	// Reconnects is the messages sent over TCP on a connection opened for them: responses whose
+	// request's connection closed (RFC 3261 §18.2.2) and INVITEs sent on to a name's next target
+	// (RFC 3263 §4.3; the host's Stream counts them); ReconnectFailed those that could not be (no
+	// usable Via address, the connection failed, or too many being opened at once).
 	Reconnects, ReconnectFailed atomic.Uint64
 	// OwnUnanswered is the requests on Herald's own early dialog (own.go) the host did not answer
 	// within 64·T1: the engine answered them 500.

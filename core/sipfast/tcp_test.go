@@ -13,14 +13,25 @@ import (
 // Via and Record-Route naming TCP, and forwarding only to a next hop Herald holds a connection to.
 
 // recStream is a Stream over a recConn: what it sends is recorded there; it has a connection to
-// the addresses in open.
+// the addresses in open, and Open opens one (counted in opened).
 type recStream struct {
-	rc   *recConn
-	mu   sync.Mutex
-	open map[netip.AddrPort]bool
+	rc     *recConn
+	mu     sync.Mutex
+	open   map[netip.AddrPort]bool
+	opened int
 }
 
 func (s *recStream) Send(b []byte, to netip.AddrPort) error { return s.rc.Send(b, to) }
+
+func (s *recStream) Open(b []byte, to netip.AddrPort) error {
+	s.mu.Lock()
+	if !s.open[to] {
+		s.open[to] = true
+		s.opened++
+	}
+	s.mu.Unlock()
+	return s.rc.Send(b, to)
+}
 func (s *recStream) Connected(to netip.AddrPort) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()

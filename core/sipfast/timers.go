@@ -136,8 +136,13 @@ func (f *Engine) fire(tx *Tx, now int64, q []Datagram) []Datagram {
 		switch {
 		case dead && !tx.canceled && tx.final == 0 && f.retarget(tx, now):
 			// Not a call the caller cancelled (its CANCEL waits for a provisional, RFC 3261 §9.1)
-			// or the host let go of (EndInvite cancels it), nor one answered upstream already.
-			q = append(q, Datagram{tx.conn, tx.lv.fwd, tx.lv.down})
+			// or the host let go of (EndInvite cancels it), nor one answered upstream already. Over
+			// TCP the next target may have no connection yet: it is opened (Stream.Open).
+			c := tx.conn
+			if s, ok := c.(Stream); ok {
+				c = opener{s}
+			}
+			q = append(q, Datagram{c, tx.lv.fwd, tx.lv.down})
 		case tx.tcp:
 			// Only the 7·T1 check: nothing is retransmitted over TCP (RFC 3261 §17.1.1.2).
 		default:
@@ -226,7 +231,7 @@ func (f *Engine) fire(tx *Tx, now int64, q []Datagram) []Datagram {
 // target. Under f.mu.
 func (f *Engine) retarget(tx *Tx, now int64) bool {
 	next, ok := f.dns.next(tx.lv.down)
-	if !ok || tx.tcp && f.streamTo(next) == nil || !tx.tcp && !f.dns.sendable(next) { // over TCP, only where a connection is open
+	if !ok || !tx.tcp && !f.dns.sendable(next) { // UDP: the socket's family; TCP opens a connection (Stream.Open)
 		return false
 	}
 	id := f.nextID.Add(1)

@@ -182,7 +182,7 @@ type Snapshot struct {
 	Originated      uint64 `json:"originated" metric:"herald_sip_fast_path_originated_total,counter" help:"Requests Herald originated on the fast path (the UPDATE of its own early dialog)."`
 	HostInvites     uint64 `json:"host_invites" metric:"herald_sip_fast_path_host_invites_total,counter" help:"INVITEs the general path forwarded over UDP on the fast path's client transactions (calls with cards, and plain calls the fast path left to it)."`
 	OwnUnanswered   uint64 `json:"own_unanswered" metric:"herald_sip_fast_path_own_unanswered_total,counter" help:"Requests on Herald's own early dialog its call did not answer within 64*T1 (answered 500)."`
-	Reconnects      uint64 `json:"tcp_reconnects" metric:"herald_sip_fast_path_tcp_reconnects_total{result=sent},counter" help:"Responses sent over TCP on a new connection to the Via's address because their request's had closed (RFC 3261 18.2.2), by result."`
+	Reconnects      uint64 `json:"tcp_reconnects" metric:"herald_sip_fast_path_tcp_reconnects_total{result=sent},counter" help:"Messages sent over TCP on a connection the fast path opened for them, by result: responses whose request's connection had closed (RFC 3261 18.2.2, to the Via's address) and INVITEs sent on to a name's next target (RFC 3263 4.3)."`
 	ReconnectFailed uint64 `json:"tcp_reconnect_failed" metric:"herald_sip_fast_path_tcp_reconnects_total{result=failed},counter"`
 	Transactions    int    `json:"transactions" metric:"herald_sip_fast_path_transactions,gauge" help:"Transactions the fast path holds."`
 	// Verdicts: every datagram offered to the fast path, by verdict and reason (verdict.go).

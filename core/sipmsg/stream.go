@@ -23,8 +23,9 @@ type TCPStream struct {
 	Layer *sip.TransportLayer
 	// Trace, when set, gets each message sent (Options.WireTrace).
 	Trace func(dir, transport, peer string, msg []byte)
-	// Reconnects and ReconnectFailed count the responses sent, or not, on a new connection
-	// (reconnect); nil: not counted.
+	// Reconnects and ReconnectFailed count the messages sent, or not, on a new connection (dial:
+	// responses whose request's connection closed, INVITEs sent on to a next target); nil: not
+	// counted.
 	Reconnects, ReconnectFailed *atomic.Uint64
 	// Recovered is told of a panic on a reconnect's goroutine (core/safe); nil: it is only recovered.
 	Recovered func(r any) bool
@@ -32,8 +33,8 @@ type TCPStream struct {
 	dialing atomic.Int32 // reconnects in flight
 }
 
-// MaxReconnects bounds the reconnects in flight at once; a response beyond it is not sent (counted
-// as failed, and a send error of the fast path's).
+// MaxReconnects bounds the connections being opened at once; a message beyond it is not sent
+// (counted as failed, and a send error of the fast path's).
 const MaxReconnects = 64
 
 // reconnectTimeout bounds opening a new connection for a response (sipgo's, for the general path's
@@ -43,8 +44,8 @@ const reconnectTimeout = 10 * time.Second
 // ErrNoConnection is a send over TCP to a peer Herald has no connection to (any more).
 var ErrNoConnection = errors.New("sipmsg: no TCP connection to the peer")
 
-// ErrReconnects is a response not sent because MaxReconnects were in flight.
-var ErrReconnects = errors.New("sipmsg: too many TCP connections being opened for responses")
+// ErrReconnects is a message not sent because MaxReconnects were in flight.
+var ErrReconnects = errors.New("sipmsg: too many TCP connections being opened")
 
 func (t *TCPStream) conn(to netip.AddrPort) *sip.TCPConnection {
 	if t.Layer != nil {
@@ -77,15 +78,31 @@ func (t *TCPStream) Send(b []byte, to netip.AddrPort) error {
 
 // reconnect sends the response b on a new connection to its top Via's received address, else its
 // sent-by host, and the sent-by port (RFC 3261 §18.2.2: the request's connection has failed), or on
-// one already open there. The connection is opened on a goroutine of its own (reconnectTimeout at
-// most), so the reader that asked waits for nothing; it joins sipgo's pool, and what the peer sends
-// on it is read like any other. A Via whose host is a name is not resolved (counted as failed).
+// one already open there (dial). A Via whose host is a name is not resolved (counted as failed).
 func (t *TCPStream) reconnect(b []byte) error {
 	dst, ok := responseVia(b)
 	if !ok {
 		count(t.ReconnectFailed)
 		return ErrNoConnection
 	}
+	return t.dial(dst, b)
+}
+
+// Open writes the request b on the connection to or from to, or, when there is none, on a new one
+// (dial): the engine's INVITE sent on to a name's next target (RFC 3263 §4.3), which no call may
+// have reached yet. A new connection is counted with the reconnects and within their bound.
+func (t *TCPStream) Open(b []byte, to netip.AddrPort) error {
+	if t.Layer == nil || t.conn(to) != nil {
+		return t.Send(b, to)
+	}
+	return t.dial(to, b)
+}
+
+// dial sends b on a new connection to dst, or on one already open there. The connection is opened
+// on a goroutine of its own (reconnectTimeout at most, MaxReconnects at once), so the reader that
+// asked waits for nothing; it joins sipgo's pool, and what the peer sends on it is read like any
+// other.
+func (t *TCPStream) dial(dst netip.AddrPort, b []byte) error {
 	if t.dialing.Add(1) > MaxReconnects {
 		t.dialing.Add(-1)
 		count(t.ReconnectFailed)
