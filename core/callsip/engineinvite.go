@@ -46,7 +46,7 @@ func EngineInvite(e *sipfast.Engine, fwd *sip.Request, pinned bool, max int, bad
 	if !ok {
 		return nil
 	}
-	dst = netip.AddrPortFrom(dst.Addr().Unmap(), dst.Port())
+	dst.Addr = netip.AddrPortFrom(dst.Addr.Addr().Unmap(), dst.Addr.Port())
 	mf := fwd.MaxForwards()
 	if mf != nil && mf.Val() <= 1 {
 		return nil
@@ -61,9 +61,9 @@ func EngineInvite(e *sipfast.Engine, fwd *sip.Request, pinned bool, max int, bad
 			via.Params.Add("received", h)
 		}
 	}
-	t := &engineInvite{e: e, src: dst.String(), done: make(chan struct{}), bad: bad}
+	t := &engineInvite{e: e, src: dst.Addr.String(), done: make(chan struct{}), bad: bad}
 	if !sipmsg.WithBytes(fwd, func(b []byte) bool {
-		t.tx = e.ForwardInvite(b, dst, max, t.sink)
+		t.tx = e.ForwardInviteTo(b, dst, max, t.sink)
 		return t.tx != nil
 	}) {
 		if mf != nil {
@@ -75,22 +75,23 @@ func EngineInvite(e *sipfast.Engine, fwd *sip.Request, pinned bool, max int, bad
 }
 
 // engineDest is where the engine sends a UDP request for dest (host:port): an IP address, or a
-// name's cached answer (RFC 3263 §4.2: SRV when the port is 0); false otherwise (sipgo's turn: its
-// lookup, through the same cache, fills it for the next call).
-func engineDest(e *sipfast.Engine, dest string) (netip.AddrPort, bool) {
+// name's cached answer (RFC 3263 §4.2: SRV when the port is 0), whose next target an unanswered
+// INVITE fails over to (§4.3); false otherwise (sipgo's turn: its lookup, through the same cache,
+// fills it for the next call).
+func engineDest(e *sipfast.Engine, dest string) (sipfast.Target, bool) {
 	if ap, err := netip.ParseAddrPort(dest); err == nil { // an address: no name to look at
-		return ap, ap.Addr().Zone() == ""
+		return sipfast.At(ap), ap.Addr().Zone() == ""
 	}
 	host, port, err := net.SplitHostPort(dest)
 	if err != nil {
-		return netip.AddrPort{}, false
+		return sipfast.Target{}, false
 	}
 	p, err := strconv.Atoi(port)
 	if err != nil {
-		return netip.AddrPort{}, false
+		return sipfast.Target{}, false
 	}
-	ap, ok := e.Names().Cached("udp", host, p)
-	return ap, ok && ap.Addr().Zone() == ""
+	t, ok := e.Names().Target("udp", host, p)
+	return t, ok && t.Addr.Addr().Zone() == ""
 }
 
 // engineInvite is the engine's client INVITE transaction (EngineInvite) as a sip.ClientTransaction.

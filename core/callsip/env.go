@@ -67,9 +67,9 @@ type Host interface {
 	Forward(req *sip.Request) *sip.Request
 	// Invite sends fwd, a Forward result, toward its next hop on a new INVITE client transaction.
 	Invite(ctx context.Context, fwd *sip.Request, callID string) (sip.ClientTransaction, error)
-	// DownAt marks the target the name of dest (host:port) over transport answers now down, and
-	// reports whether the name answers another one (RFC 3263 §4.3; sipfast.Names.DownAt).
-	DownAt(transport, dest string) bool
+	// DownAt marks where req, sent toward a name, went down (the address it was sent to), and
+	// reports whether the name answers another target (RFC 3263 §4.3; sipfast.Names.DownAt).
+	DownAt(req *sip.Request) bool
 	// Originate sends a request Herald originates toward a terminal (the UPDATE on its early
 	// dialog) and waits for its final response.
 	Originate(ctx context.Context, req *sip.Request) (*sip.Response, error)

@@ -40,7 +40,7 @@ func (c *Call) watchSilence(tx sip.ClientTransaction) {
 // transaction may still read the request it sent.
 func (c *Call) retarget() {
 	s, fwd, old := c.env, c.fwd, c.clTx
-	if fwd == nil || c.done || c.m.Canceled() || !s.Host.DownAt(fwd.Transport(), fwd.Destination()) {
+	if fwd == nil || c.done || c.m.Canceled() || !s.Host.DownAt(fwd) {
 		return
 	}
 	again := fwd.Clone()

@@ -27,9 +27,9 @@ func (h *silentHost) Forward(req *sip.Request) *sip.Request {
 	return f
 }
 
-func (h *silentHost) DownAt(transport, dest string) bool {
+func (h *silentHost) DownAt(req *sip.Request) bool {
 	h.downs.Add(1)
-	return transport == "TCP" && dest == "scscf.home1.net:0"
+	return req.Transport() == "TCP" && req.Destination() == "scscf.home1.net:0"
 }
 
 func (h *silentHost) Invite(ctx context.Context, fwd *sip.Request, callID string) (sip.ClientTransaction, error) {

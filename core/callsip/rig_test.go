@@ -45,7 +45,7 @@ func (h *rigHost) Invite(context.Context, *sip.Request, string) (sip.ClientTrans
 }
 
 // DownAt: the rig's next hop is an address, with no other target.
-func (h *rigHost) DownAt(transport, dest string) bool { return false }
+func (h *rigHost) DownAt(*sip.Request) bool { return false }
 
 func (h *rigHost) Originate(context.Context, *sip.Request) (*sip.Response, error) {
 	panic("rig: the UPDATE goes on the fast path")

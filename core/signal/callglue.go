@@ -168,4 +168,6 @@ func (h callHost) BadResponse(res *sip.Response) bool            { return h.s.ba
 func (h callHost) AckAndBye(inv *sip.Request, res *sip.Response) { h.s.ackAndBye(inv, res) }
 func (h callHost) Contact(transport string) *sip.ContactHeader   { return h.s.contact(transport) }
 func (h callHost) Recovered(r any) bool                          { return h.s.recovered(r) }
-func (h callHost) DownAt(transport, dest string) bool            { return h.s.names.DownAt(transport, dest) }
+func (h callHost) DownAt(r *sip.Request) bool {
+	return h.s.names.DownAt(r.Transport(), r.Destination(), r.SentTo())
+}

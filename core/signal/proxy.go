@@ -105,7 +105,7 @@ func (s *Server) forward(ctx context.Context, req *sip.Request, pinned bool) (si
 	first, stop := context.WithTimeout(ctx, 7*s.opts.T1)
 	defer stop()
 	tx, err := send(first)
-	if err != nil && (s.names.DownAt(req.Transport(), req.Destination()) || first.Err() == context.DeadlineExceeded) {
+	if err != nil && (s.names.DownAt(req.Transport(), req.Destination(), req.SentTo()) || first.Err() == context.DeadlineExceeded) {
 		sipmsg.Unsent(req) // refused, unreachable or silent: the name's next target, else the same again
 		tx, err = send(ctx)
 	}

@@ -281,11 +281,9 @@ func (s *Server) udpLocalAddr() *sip.Addr {
 
 const udpUpWait = time.Second
 
-// poolReady wraps the socket ServeUDP hands to sipgo. sipgo adds a listening socket to its connection
-// pool just before its first read from it; a request whose Laddr names the socket before then makes
-// sipgo bind that port a second time (EADDRINUSE, a 503 to the caller: seen for an INVITE that came
-// in over TCP at start-up and left over UDP). So the socket becomes the UDP local address only on
-// sipgo's first read.
+// poolReady makes the socket ServeUDP hands sipgo the UDP local address on sipgo's first read, when
+// sipgo pools it: a request naming it before then made sipgo bind the port again (EADDRINUSE, a 503
+// to a caller whose INVITE came over TCP at start-up and left over UDP).
 func (s *Server) poolReady(pc net.PacketConn, local net.Addr) net.PacketConn {
 	return &sipmsg.FirstRead{PacketConn: pc, Ready: func() { s.udpReady(local) }}
 }

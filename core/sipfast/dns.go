@@ -75,23 +75,6 @@ type NAPTR struct {
 	Replacement       string
 }
 
-// naptrTransport is the transport a SIP NAPTR record's service names (RFC 3263 §4.1): tcp false
-// for SIP+D2U (UDP), true for SIP+D2T; ok false for a service Herald does not take (SIPS+D2T: TLS
-// for a sip: URI, D2S, another protocol) or a record without the "s" flag (RFC 3403: its
-// replacement is not an SRV name).
-func naptrTransport(r NAPTR) (tcp, ok bool) {
-	if !strings.EqualFold(r.Flags, "s") || r.Replacement == "" || r.Replacement == "." {
-		return false, false
-	}
-	switch {
-	case strings.EqualFold(r.Service, "SIP+D2U"):
-		return false, true
-	case strings.EqualFold(r.Service, "SIP+D2T"):
-		return true, true
-	}
-	return false, false
-}
-
 // srv is the SRV service and protocol a kind looks up, and the port without SRV records.
 func (k dnsKind) srv() (service, proto string, port uint16) {
 	switch k {
@@ -113,6 +96,7 @@ type dnsEntry struct {
 	expires  time.Time
 	resolved time.Time     // when targets were last obtained
 	pending  chan struct{} // closed when the running lookup ends; nil when none runs
+	used     time.Time     // when a request last asked for it (evict)
 	tcp      bool          // dnsSIPAuto: the transport DNS named is TCP (else UDP)
 }
 
@@ -132,8 +116,8 @@ type hostCache struct {
 	mu     sync.Mutex
 	m      map[string]*dnsEntry // by kind byte + name
 	down   map[netip.AddrPort]time.Time
-	known  map[netip.AddrPort]int       // how many answers hold each target (port 0: dnsAddr's): what markDown takes
-	owner  map[netip.AddrPort]*dnsEntry // an answer holding each target: where next looks for another
+	known  map[netip.AddrPort]int // how many answers hold each target (port 0: dnsAddr's): what markDown takes
+	swept  time.Time              // the table's last sweep for idle names (evict)
 	lookup func(ctx context.Context, host string) ([]netip.Addr, error)
 	srv    func(ctx context.Context, service, proto, name string) ([]SRV, error)
 	naptr  func(ctx context.Context, name string) ([]NAPTR, error)
@@ -151,7 +135,7 @@ type hostCache struct {
 func newHostCache(st *Stats, lookup func(ctx context.Context, host string) ([]netip.Addr, error),
 	srv func(ctx context.Context, service, proto, name string) ([]SRV, error), clock wheel.Clock) *hostCache {
 	now := func() time.Time { return time.Unix(0, clock.Now()) }
-	return &hostCache{st: st, m: map[string]*dnsEntry{}, down: map[netip.AddrPort]time.Time{}, known: map[netip.AddrPort]int{}, owner: map[netip.AddrPort]*dnsEntry{}, lookup: lookup, srv: srv, now: now}
+	return &hostCache{st: st, m: map[string]*dnsEntry{}, down: map[netip.AddrPort]time.Time{}, known: map[netip.AddrPort]int{}, lookup: lookup, srv: srv, now: now}
 }
 
 // key writes kind and host into buf: the entry's key, without allocating (m[string(key)]).
@@ -227,66 +211,108 @@ func (c *hostCache) sendable(ap netip.AddrPort) bool {
 	return ap.Addr().Is6() == c.v6.Load()
 }
 
-// next is the target an answer holding dst gives now that dst is down (RFC 3263 §4.3): its next
-// target not marked down; ok false when dst is no cached answer's target, or every other one is
-// down too.
-func (c *hostCache) next(dst netip.AddrPort) (netip.AddrPort, bool) {
-	now := c.now()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, port := c.owner[dst], 0
-	if e == nil { // an A/AAAA answer's target: the URI named the port
-		e, port = c.owner[netip.AddrPortFrom(dst.Addr(), 0)], int(dst.Port())
-	}
+// next is the target e's answer gives now that dst, where a request went, is down (RFC 3263 §4.3):
+// its first target other than dst not marked down that ok takes (the engine's UDP: its sockets'
+// family); false when e is nil (an IP literal has no other target) or none is left. The answer is
+// the transaction's own, never another name's that shares dst.
+func (c *hostCache) next(e *dnsEntry, dst netip.AddrPort, ok func(netip.AddrPort) bool) (netip.AddrPort, bool) {
 	if e == nil {
 		return netip.AddrPort{}, false
 	}
-	n := c.pick(e, port, now)
-	if until, down := c.down[n]; n == dst || !n.IsValid() || down && now.Before(until) {
-		return netip.AddrPort{}, false
+	now := c.now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, t := range e.targets {
+		if t.Port() == 0 { // a dnsAddr answer: the URI's port
+			t = netip.AddrPortFrom(t.Addr(), dst.Port())
+		}
+		if until, down := c.down[t]; t != dst && (!down || !now.Before(until)) && ok(t) {
+			return t, true
+		}
 	}
-	return n, true
+	return netip.AddrPort{}, false
+}
+
+// evict drops the names no request asked for within dnsTTL+dnsStale and no lookup is filling, at
+// most once a second, so names a peer made up (the Routes of stray requests) do not hold the table
+// for good. c.mu is held.
+func (c *hostCache) evict(now time.Time) {
+	if now.Sub(c.swept) < time.Second {
+		return
+	}
+	c.swept = now
+	for k, e := range c.m {
+		if e.pending == nil && now.Sub(e.used) > dnsTTL+dnsStale {
+			c.unknow(e)
+			delete(c.m, k)
+		}
+	}
+}
+
+// unknow takes e's targets out of known. c.mu is held.
+func (c *hostCache) unknow(e *dnsEntry) {
+	for _, t := range e.targets {
+		if c.known[t]--; c.known[t] <= 0 {
+			delete(c.known, t)
+		}
+	}
+}
+
+// entry is host's entry for key, made when there is room (evicting idle names when the table is
+// full), marked used at now; nil when the table is full (counted in DNSFull) or host is no valid
+// domain name (longer than 253 bytes, RFC 1035 §2.3.4). c.mu is held.
+func (c *hostCache) entry(key []byte, host int, now time.Time) *dnsEntry {
+	e := c.m[string(key)]
+	if e == nil {
+		if host > 253 {
+			return nil
+		}
+		if len(c.m) >= dnsMaxNames {
+			c.evict(now)
+		}
+		if len(c.m) >= dnsMaxNames {
+			c.st.DNSFull.Add(1)
+			return nil
+		}
+		e = &dnsEntry{}
+		c.m[string(key)] = e
+	}
+	e.used = now
+	return e
 }
 
 // get returns the cached answer of host for kind (its target to use now; port for a dnsAddr
 // answer), ok false when there is none usable yet
 // (a lookup is then started if none runs). It never blocks on DNS.
-func (c *hostCache) get(host []byte, kind dnsKind, port int) (netip.AddrPort, bool) {
-	ap, _, ok := c.getAnswer(host, kind, port)
-	return ap, ok
+func (c *hostCache) get(host []byte, kind dnsKind, port int) (netip.AddrPort, *dnsEntry, bool) {
+	ap, e, _, ok := c.getAnswer(host, kind, port)
+	return ap, e, ok
 }
 
 // getAnswer is get with, for dnsSIPAuto, the transport DNS named (tcp).
-func (c *hostCache) getAnswer(host []byte, kind dnsKind, port int) (ap netip.AddrPort, tcp, ok bool) {
+func (c *hostCache) getAnswer(host []byte, kind dnsKind, port int) (ap netip.AddrPort, e *dnsEntry, tcp, ok bool) {
 	if c.lookup == nil {
-		return netip.AddrPort{}, false, false
+		return netip.AddrPort{}, nil, false, false
 	}
 	var buf [64]byte
 	key := dnsKey(buf[:], kind, host)
 	now := c.now()
 	c.mu.Lock()
-	e := c.m[string(key)]
-	if e == nil {
-		if len(c.m) >= dnsMaxNames {
-			c.mu.Unlock()
-			c.st.DNSFull.Add(1)
-			return netip.AddrPort{}, false, false
-		}
-		e = &dnsEntry{}
-		c.m[string(key)] = e
+	defer c.mu.Unlock()
+	if e = c.entry(key, len(host), now); e == nil {
+		return netip.AddrPort{}, nil, false, false
 	}
 	ap, tcp, ok = c.pick(e, port, now), e.tcp, e.usable(now)
 	c.refresh(e, host, kind, now)
-	c.mu.Unlock()
-	return ap, tcp, ok
+	return ap, e, tcp, ok
 }
 
 // peek is host's usable dnsSIPAuto dnsAnswer, if cached, over TCP (tcp) or UDP; it neither adds an
 // entry nor starts a lookup. It lets a request sent over the transport DNS named reach the target
 // DNS named for it (a NAPTR record's replacement is not always _sip._tcp.host).
-func (c *hostCache) peek(host []byte, tcp bool) (netip.AddrPort, bool) {
+func (c *hostCache) peek(host []byte, tcp bool) (netip.AddrPort, *dnsEntry, bool) {
 	if c.lookup == nil {
-		return netip.AddrPort{}, false
+		return netip.AddrPort{}, nil, false
 	}
 	var buf [64]byte
 	key := dnsKey(buf[:], dnsSIPAuto, host)
@@ -295,9 +321,10 @@ func (c *hostCache) peek(host []byte, tcp bool) (netip.AddrPort, bool) {
 	defer c.mu.Unlock()
 	e := c.m[string(key)]
 	if e == nil || e.tcp != tcp || !e.usable(now) {
-		return netip.AddrPort{}, false
+		return netip.AddrPort{}, nil, false
 	}
-	return c.pick(e, 0, now), true
+	e.used = now
+	return c.pick(e, 0, now), e, true
 }
 
 // refresh starts e's lookup when its answer has expired, none runs and c is open. c.mu is held.
@@ -329,21 +356,19 @@ func (c *hostCache) waitAnswer(ctx context.Context, host string, kind dnsKind, p
 	for waited := false; ; waited = true {
 		now := c.now()
 		c.mu.Lock()
-		e := c.m[key]
+		e := c.entry([]byte(key), len(host), now)
 		if e == nil {
-			if len(c.m) >= dnsMaxNames {
-				c.mu.Unlock()
-				c.st.DNSFull.Add(1)
-				a, err := c.resolve(ctx, host, kind)
-				if err != nil {
-					return netip.AddrPort{}, false, err
-				}
-				c.mu.Lock()
-				defer c.mu.Unlock()
-				return c.pick(&dnsEntry{targets: a.targets}, port, now), a.tcp, nil
+			c.mu.Unlock()
+			if len(host) > 253 {
+				return netip.AddrPort{}, false, fmt.Errorf("%.40s...: a name longer than 253 bytes (RFC 1035 §2.3.4)", host)
 			}
-			e = &dnsEntry{}
-			c.m[key] = e
+			a, err := c.resolve(ctx, host, kind) // the table full of names in use: uncached
+			if err != nil {
+				return netip.AddrPort{}, false, err
+			}
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			return c.pick(&dnsEntry{targets: a.targets}, port, now), a.tcp, nil
 		}
 		ap, tcp, usable := c.pick(e, port, now), e.tcp, e.usable(now)
 		c.refresh(e, []byte(host), kind, now)
@@ -378,15 +403,9 @@ func (c *hostCache) fill(host string, kind dnsKind, e *dnsEntry) {
 		e.expires = now.Add(dnsNegTTL) // the stale dnsAnswer, if any, stays usable until dnsStale
 		return
 	}
-	for _, t := range e.targets {
-		if c.known[t]--; c.known[t] <= 0 {
-			delete(c.known, t)
-			delete(c.owner, t)
-		}
-	}
+	c.unknow(e)
 	for _, t := range a.targets {
 		c.known[t]++
-		c.owner[t] = e
 	}
 	e.targets, e.tcp, e.resolved, e.expires = a.targets, a.tcp, now, now.Add(dnsTTL)
 }
@@ -421,68 +440,6 @@ func (c *hostCache) resolve(ctx context.Context, host string, kind dnsKind) (dns
 		c.st.DNSNAPTR.Add(1)
 	}
 	return a, nil
-}
-
-// queryAuto chooses the transport toward host as RFC 3263 §4.1 does for a sip: URI naming none
-// (UDP or TCP; TLS is not chosen for a sip: URI) and resolves it: the NAPTR records for SIP+D2U
-// and SIP+D2T (naptrTargets); without any that give a target, _sip._udp SRV, then _sip._tcp;
-// without those, UDP to host's A/AAAA at 5060.
-func (c *hostCache) queryAuto(ctx context.Context, host string) (dnsAnswer, error) {
-	a, last := c.naptrTargets(ctx, host, naptrTransport)
-	if a.naptr {
-		return a, nil
-	}
-	for _, k := range [...]dnsKind{dnsSIPUDP, dnsSIPTCP} {
-		service, proto, _ := k.srv()
-		a, found, err := c.srvTargets(ctx, service, proto, host)
-		if found && err == nil {
-			a.tcp = k == dnsSIPTCP
-			return a, nil
-		}
-		last = cmp.Or(err, last)
-	}
-	a, err := c.hostTargets(ctx, host, 5060)
-	if err != nil && last != nil {
-		err = fmt.Errorf("%w (and %v)", err, last)
-	}
-	return a, err
-}
-
-// naptrTargets is the answer of host's first NAPTR record that take accepts and whose
-// replacement's SRV records give a target, records tried lowest order then preference first
-// (RFC 3403 §4.1, RFC 3263 §4.1); a.naptr is false when none does, with the last error met.
-func (c *hostCache) naptrTargets(ctx context.Context, host string, take func(NAPTR) (tcp, ok bool)) (a dnsAnswer, last error) {
-	if c.naptr == nil {
-		return dnsAnswer{}, nil
-	}
-	// Bounded apart: a server that drops NAPTR questions must leave the SRV and A/AAAA lookups of
-	// the same fill (dnsTimeout) their time.
-	nctx, cancel := context.WithTimeout(ctx, dnsNAPTRTimeout)
-	recs, _ := c.naptr(nctx, host)
-	cancel()
-	recs = recs[:min(len(recs), dnsMaxTarget)] // a hostile answer's thousand records: 16 read
-	slices.SortStableFunc(recs, func(a, b NAPTR) int {
-		return cmp.Or(cmp.Compare(a.Order, b.Order), cmp.Compare(a.Preference, b.Preference))
-	})
-	for _, r := range recs {
-		tcp, ok := take(r)
-		if !ok {
-			continue
-		}
-		a, found, err := c.srvTargets(ctx, "", "", strings.TrimSuffix(r.Replacement, "."))
-		if found && err == nil {
-			a.tcp, a.naptr = tcp, true
-			return a, nil
-		}
-		last = cmp.Or(err, last)
-	}
-	return dnsAnswer{}, last
-}
-
-// naptrTLS takes the NAPTR records of a sips: URI: SIPS+D2T alone (RFC 3263 §4.1), flag "s".
-func naptrTLS(r NAPTR) (tcp, ok bool) {
-	ok = strings.EqualFold(r.Flags, "s") && r.Replacement != "" && r.Replacement != "." && strings.EqualFold(r.Service, "SIPS+D2T")
-	return ok, ok
 }
 
 // query is host's targets for kind (RFC 3263 §4.2): SRV for its transport when the URI has no
@@ -526,11 +483,14 @@ func (c *hostCache) srvTargets(ctx context.Context, service, proto, name string)
 		return dnsAnswer{}, true, fmt.Errorf("%s SRV: service not available", srvName)
 	}
 	var last error
+	// A target "." or port 0 among others is no server (RFC 2782); the names are looked up as the
+	// absolute names they are (the resolver's search list does not apply).
+	recs = slices.DeleteFunc(slices.Clone(recs), func(r SRV) bool { return r.Port == 0 || r.Target == "." || r.Target == "" })
 	for _, r := range recs[:min(len(recs), dnsMaxTarget)] { // a hostile answer's thousand records: 16 looked up
 		if len(a.targets) == dnsMaxTarget {
 			break
 		}
-		ips, err := c.addrs(ctx, strings.TrimSuffix(r.Target, "."))
+		ips, err := c.addrs(ctx, r.Target)
 		last = cmp.Or(err, last)
 		for _, ip := range ips[:min(len(ips), dnsMaxTarget-len(a.targets))] {
 			a.targets = append(a.targets, netip.AddrPortFrom(ip, r.Port))
@@ -657,7 +617,7 @@ func (n *Names) Resolve(ctx context.Context, transport, host string, port int) (
 		return ap, err
 	}
 	kind := kindFor(transport, port)
-	if ap, ok := n.chosen(host, kind); ok {
+	if ap, _, ok := n.chosen(host, kind); ok {
 		return ap, nil
 	}
 	return n.c.wait(ctx, host, kind, port)
@@ -665,9 +625,9 @@ func (n *Names) Resolve(ctx context.Context, transport, host string, port int) (
 
 // chosen is the target of host's dnsSIPAuto answer when the request goes over the transport it
 // names (Transport chose it, so its NAPTR record's SRV targets, not _sip._udp's or _sip._tcp's).
-func (n *Names) chosen(host string, kind dnsKind) (netip.AddrPort, bool) {
+func (n *Names) chosen(host string, kind dnsKind) (netip.AddrPort, *dnsEntry, bool) {
 	if kind != dnsSIPUDP && kind != dnsSIPTCP {
-		return netip.AddrPort{}, false
+		return netip.AddrPort{}, nil, false
 	}
 	return n.c.peek([]byte(host), kind == dnsSIPTCP)
 }
@@ -694,22 +654,41 @@ func (n *Names) Transport(ctx context.Context, host string) string {
 // Cached is Resolve's answer when the cache has one now (or host is an IP literal), ok false
 // otherwise (a lookup is then started). It never blocks.
 func (n *Names) Cached(transport, host string, port int) (netip.AddrPort, bool) {
+	t, ok := n.Target(transport, host, port)
+	return t.Addr, ok
+}
+
+// Target is a destination as the cache gave it: the address, and the answer it came from, whose
+// other targets a request sent there fails over to (Engine.ForwardInviteTo; RFC 3263 §4.3).
+type Target struct {
+	Addr netip.AddrPort
+	name *dnsEntry // nil: an IP literal
+}
+
+// At is the Target of an address no name gave (no other target).
+func At(ap netip.AddrPort) Target { return Target{Addr: ap} }
+
+// Target is Cached with the answer the address came from.
+func (n *Names) Target(transport, host string, port int) (Target, bool) {
 	if ap, isIP, err := literal(transport, host, port); isIP || err != nil {
-		return ap, err == nil
+		return Target{Addr: ap}, err == nil
 	}
 	kind := kindFor(transport, port)
-	if ap, ok := n.chosen(host, kind); ok {
-		return ap, true
+	if ap, e, ok := n.chosen(host, kind); ok {
+		return Target{ap, e}, true
 	}
-	return n.c.get([]byte(host), kind, port)
+	ap, e, ok := n.c.get([]byte(host), kind, port)
+	return Target{ap, e}, ok
 }
 
 // DownAt marks where a request for dest (host:port, port 0: none named) over transport went down
-// (RFC 3263 §4.3): the target its name resolves to now is skipped for dnsDownFor (an IP literal
-// is not marked: it has no other target). For a request that could not be sent (its connection refused or unreachable). It
-// reports whether the name now answers another target, where the request may go at once (counted
-// in DNSFailovers).
-func (n *Names) DownAt(transport, dest string) bool {
+// (RFC 3263 §4.3): at, the address it was sent to (sipgo's resolved address), else, when at is not
+// valid, the target its name answers now, is skipped for dnsDownFor (an IP literal is not marked:
+// it has no other target). For a request that could not be sent (its connection refused or
+// unreachable) or went unanswered. It reports whether the name now answers another target, where
+// the request may go at once (counted in DNSFailovers). Marking at, not the name's answer now,
+// keeps a second call silent at a dead target from marking the live one the first call moved to.
+func (n *Names) DownAt(transport, dest string, at netip.AddrPort) bool {
 	i := strings.LastIndexByte(dest, ':')
 	p, err := strconv.Atoi(dest[i+1:])
 	if i < 0 || err != nil {
@@ -721,6 +700,9 @@ func (n *Names) DownAt(transport, dest string) bool {
 	ap, ok := n.Cached(transport, dest[:i], p)
 	if !ok {
 		return false
+	}
+	if at.IsValid() {
+		ap = netip.AddrPortFrom(at.Addr().Unmap(), at.Port())
 	}
 	n.c.markDown(ap)
 	if next, ok := n.Cached(transport, dest[:i], p); ok && next != ap && !n.c.isDown(next) {

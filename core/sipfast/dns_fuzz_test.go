@@ -87,7 +87,7 @@ func FuzzNamesDNS(f *testing.F) {
 				if !valid(ap) {
 					t.Fatalf("%s: %v, an address or port the server never gave", tp, ap)
 				}
-				n.DownAt(tp, ap.String())
+				n.DownAt(tp, "d.test:0", ap)
 			}
 		}
 		d.mu.Lock()

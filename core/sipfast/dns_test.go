@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -22,6 +23,7 @@ type fakeDNS struct {
 }
 
 func (d *fakeDNS) lookup(_ context.Context, host string) ([]netip.Addr, error) {
+	host = strings.TrimSuffix(host, ".") // an SRV target or NAPTR replacement: absolute
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.calls++
@@ -57,11 +59,11 @@ func TestFastPathHostCache(t *testing.T) {
 	v4, v6 := netip.MustParseAddr("192.0.2.7"), netip.MustParseAddr("2001:db8::7")
 	dns.set("scscf1.home1.net", v6, v4)
 
-	if _, ok := c.get([]byte("scscf1.home1.net"), dnsAddr, 0); ok {
+	if _, _, ok := c.get([]byte("scscf1.home1.net"), dnsAddr, 0); ok {
 		t.Fatal("first get: cached before any lookup")
 	}
 	c.wg.Wait()
-	if a, ok := c.get([]byte("scscf1.home1.net"), dnsAddr, 0); !ok || a.Addr() != v4 {
+	if a, _, ok := c.get([]byte("scscf1.home1.net"), dnsAddr, 0); !ok || a.Addr() != v4 {
 		t.Fatalf("after the lookup: %v %v, want %v (the IPv4 answer for an IPv4 socket)", a, ok, v4)
 	}
 	if c.st.DNSLookups.Load() != 1 {
@@ -72,18 +74,18 @@ func TestFastPathHostCache(t *testing.T) {
 	advance(dnsTTL + time.Second)
 	v4b := netip.MustParseAddr("192.0.2.8")
 	dns.set("scscf1.home1.net", v4b)
-	if a, ok := c.get([]byte("scscf1.home1.net"), dnsAddr, 0); !ok || a.Addr() != v4 {
+	if a, _, ok := c.get([]byte("scscf1.home1.net"), dnsAddr, 0); !ok || a.Addr() != v4 {
 		t.Fatalf("expired: %v %v, want the old answer while refreshing", a, ok)
 	}
 	c.wg.Wait()
-	if a, _ := c.get([]byte("scscf1.home1.net"), dnsAddr, 0); a.Addr() != v4b {
+	if a, _, _ := c.get([]byte("scscf1.home1.net"), dnsAddr, 0); a.Addr() != v4b {
 		t.Fatalf("after refresh: %v, want %v", a, v4b)
 	}
 
 	// Refreshes fail: the last answer is used until dnsTTL+dnsStale after it was obtained.
 	dns.set("scscf1.home1.net")
 	advance(dnsTTL + time.Second)
-	if _, ok := c.get([]byte("scscf1.home1.net"), dnsAddr, 0); !ok {
+	if _, _, ok := c.get([]byte("scscf1.home1.net"), dnsAddr, 0); !ok {
 		t.Fatal("stale answer not used while the refresh fails")
 	}
 	c.wg.Wait()
@@ -91,7 +93,7 @@ func TestFastPathHostCache(t *testing.T) {
 		t.Fatalf("%d failures, want 1", c.st.DNSFailures.Load())
 	}
 	advance(dnsStale)
-	if _, ok := c.get([]byte("scscf1.home1.net"), dnsAddr, 0); ok {
+	if _, _, ok := c.get([]byte("scscf1.home1.net"), dnsAddr, 0); ok {
 		t.Fatal("answer used past dnsStale")
 	}
 	c.wg.Wait()
@@ -99,7 +101,7 @@ func TestFastPathHostCache(t *testing.T) {
 	// A name that does not resolve is not looked up again before dnsNegTTL.
 	before := c.st.DNSLookups.Load()
 	for range 5 {
-		if _, ok := c.get([]byte("nowhere.invalid"), dnsAddr, 0); ok {
+		if _, _, ok := c.get([]byte("nowhere.invalid"), dnsAddr, 0); ok {
 			t.Fatal("unresolvable name cached")
 		}
 		c.wg.Wait()
@@ -121,18 +123,39 @@ func TestFastPathHostCache(t *testing.T) {
 	dns.set("icscf.home1.net", v4, v6)
 	c6.get([]byte("icscf.home1.net"), dnsAddr, 0)
 	c6.wg.Wait()
-	if a, ok := c6.get([]byte("icscf.home1.net"), dnsAddr, 0); !ok || a.Addr() != v6 {
+	if a, _, ok := c6.get([]byte("icscf.home1.net"), dnsAddr, 0); !ok || a.Addr() != v6 {
 		t.Fatalf("IPv6 socket: %v %v, want %v", a, ok, v6)
 	}
 
-	// The table is bounded.
+	// The table is bounded: full of names in use, a new one is refused (counted); names nobody
+	// asked for within dnsTTL+dnsStale (made up by a peer, say) are evicted to make room, at most
+	// one sweep a second. A name longer than RFC 1035's 253 bytes is never cached.
 	full := newHostCache(&Stats{}, nil, nil, wheel.NewMono())
 	full.lookup = dns.lookup
+	now := full.now()
 	for i := range dnsMaxNames {
-		full.m[string(dnsKey(nil, dnsAddr, []byte(time.Duration(i).String())))] = &dnsEntry{}
+		full.m[string(dnsKey(nil, dnsAddr, []byte(time.Duration(i).String())))] = &dnsEntry{used: now}
 	}
-	if _, ok := full.get([]byte("one-more.home1.net"), dnsAddr, 0); ok || full.st.DNSFull.Load() != 1 || len(full.m) != dnsMaxNames {
+	if _, _, ok := full.get([]byte("one-more.home1.net"), dnsAddr, 0); ok || full.st.DNSFull.Load() != 1 || len(full.m) != dnsMaxNames {
 		t.Fatalf("full table: ok %v, Full %d, %d names", ok, full.st.DNSFull.Load(), len(full.m))
+	}
+	for _, e := range full.m {
+		e.used = now.Add(-dnsTTL - dnsStale - time.Second)
+	}
+	if full.get([]byte("one-more.home1.net"), dnsAddr, 0); full.st.DNSFull.Load() != 2 || len(full.m) != dnsMaxNames {
+		t.Fatalf("a second sweep within a second: Full %d, %d names; want 2, %d", full.st.DNSFull.Load(), len(full.m), dnsMaxNames)
+	}
+	full.swept = now.Add(-time.Second)
+	if full.get([]byte("one-more.home1.net"), dnsAddr, 0); full.st.DNSFull.Load() != 2 || len(full.m) != 1 {
+		t.Fatalf("idle names: Full %d, %d names; want them evicted, the new one cached", full.st.DNSFull.Load(), len(full.m))
+	}
+	full.wg.Wait()
+	long := []byte(strings.Repeat("a.", 127) + "net")
+	if _, _, ok := full.get(long, dnsAddr, 0); ok || len(full.m) != 1 {
+		t.Fatalf("a %d-byte name: ok %v, %d names; want it refused, not cached", len(long), ok, len(full.m))
+	}
+	if _, err := full.wait(context.Background(), string(long), dnsAddr, 0); err == nil {
+		t.Fatal("a name longer than 253 bytes resolved")
 	}
 }
 
@@ -159,7 +182,7 @@ func (d *srvDNS) lookupSRV(_ context.Context, service, proto, name string) ([]SR
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.srvCalls++
-	key := name // a NAPTR record's replacement
+	key := strings.TrimSuffix(name, ".") // a NAPTR record's replacement: absolute
 	if service != "" {
 		key = "_" + service + "._" + proto + "." + name
 	}
@@ -254,7 +277,7 @@ func TestHostCacheWait(t *testing.T) {
 			got <- fmt.Sprint(ap, err)
 		}()
 	}
-	if _, ok := c.get([]byte("scscf.home1.net"), dnsSIPUDP, 0); ok {
+	if _, _, ok := c.get([]byte("scscf.home1.net"), dnsSIPUDP, 0); ok {
 		t.Fatal("fast path: answer before the lookup ended")
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -268,7 +291,7 @@ func TestHostCacheWait(t *testing.T) {
 			t.Fatalf("waiter got %s", s)
 		}
 	}
-	if ap, ok := c.get([]byte("scscf.home1.net"), dnsSIPUDP, 0); !ok || ap.String() != "192.0.2.1:5070" {
+	if ap, _, ok := c.get([]byte("scscf.home1.net"), dnsSIPUDP, 0); !ok || ap.String() != "192.0.2.1:5070" {
 		t.Fatalf("fast path after the wait: %v %v", ap, ok)
 	}
 	if st.DNSLookups.Load() != 1 || d.srvCalls != 1 || d.calls != 1 {
@@ -287,8 +310,8 @@ func TestHostCacheWait(t *testing.T) {
 
 	// Full: an uncached answer, counted.
 	full := newHostCache(&Stats{}, d.lookup, d.lookupSRV, wheel.NewMono())
-	for i := range dnsMaxNames {
-		full.m[string(dnsKey(nil, dnsAddr, []byte(time.Duration(i).String())))] = &dnsEntry{}
+	for i := range dnsMaxNames { // names in use: none evicted
+		full.m[string(dnsKey(nil, dnsAddr, []byte(time.Duration(i).String())))] = &dnsEntry{used: full.now()}
 	}
 	if ap, err := full.wait(context.Background(), "scscf.home1.net", dnsSIPUDP, 0); err != nil || ap.String() != "192.0.2.1:5070" || full.st.DNSFull.Load() != 1 || len(full.m) != dnsMaxNames {
 		t.Fatalf("full table: %v %v, full %d, %d names", ap, err, full.st.DNSFull.Load(), len(full.m))
@@ -376,10 +399,10 @@ func TestNamesFamily(t *testing.T) {
 		t.Fatalf("both families: %v %v, want the IPv4 address first", ap, err)
 	}
 	// The fast path sends from IPv4 sockets: only the IPv4 target.
-	if ap, ok := e.target(sipURI{host: []byte("v6only.home1.net"), port: 5060}, false, false); ok {
+	if ap, _, ok := e.target(sipURI{host: []byte("v6only.home1.net"), port: 5060}, false, false); ok {
 		t.Fatalf("engine on IPv4 sockets: target %v, want none (the general path's)", ap)
 	}
-	if ap, ok := e.target(sipURI{host: []byte("both.home1.net"), port: 5060}, false, false); !ok || ap.String() != "192.0.2.6:5060" {
+	if ap, _, ok := e.target(sipURI{host: []byte("both.home1.net"), port: 5060}, false, false); !ok || ap.String() != "192.0.2.6:5060" {
 		t.Fatalf("engine, both families: %v %v", ap, ok)
 	}
 }
@@ -405,7 +428,7 @@ func BenchmarkTarget(b *testing.B) {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, ok := e.target(bc.u, false, false); !ok {
+				if _, _, ok := e.target(bc.u, false, false); !ok {
 					b.Fatal("not cached")
 				}
 			}
@@ -441,7 +464,7 @@ func TestTargetNameNoAlloc(t *testing.T) {
 	defer e.Close()
 	for _, u := range []sipURI{{host: []byte("scscf1.home1.net"), port: 5070}, {host: []byte("scscf.home1.net")}} {
 		warmTarget(t, e, u)
-		if _, ok := e.target(u, false, false); !ok {
+		if _, _, ok := e.target(u, false, false); !ok {
 			t.Fatalf("%s: not cached", u.host)
 		}
 		if n := testing.AllocsPerRun(100, func() { e.target(u, false, false) }); n != 0 {
@@ -486,7 +509,7 @@ func TestHostCacheFailover(t *testing.T) {
 		t.Fatalf("all down: %s, want the first all the same", got)
 	}
 	advance(dnsDownFor)
-	if ap, ok := c.get([]byte("scscf.home1.net"), dnsSIPUDP, 0); !ok || ap.String() != "192.0.2.1:5070" {
+	if ap, _, ok := c.get([]byte("scscf.home1.net"), dnsSIPUDP, 0); !ok || ap.String() != "192.0.2.1:5070" {
 		t.Fatalf("after dnsDownFor: %v %v, want the first target again", ap, ok)
 	}
 	c.wg.Wait() // the refresh get started (the answer had expired)
@@ -496,10 +519,10 @@ func TestHostCacheFailover(t *testing.T) {
 		t.Fatalf("A records: %v %v", ap, err)
 	}
 	c.markDown(netip.MustParseAddrPort("192.0.2.4:5090"))
-	if ap, _ := c.get([]byte("pair.home1.net"), dnsAddr, 5090); ap.String() != "192.0.2.5:5090" {
+	if ap, _, _ := c.get([]byte("pair.home1.net"), dnsAddr, 5090); ap.String() != "192.0.2.5:5090" {
 		t.Fatalf("first address down: %v, want the second", ap)
 	}
-	if ap, _ := c.get([]byte("pair.home1.net"), dnsAddr, 5091); ap.String() != "192.0.2.4:5091" {
+	if ap, _, _ := c.get([]byte("pair.home1.net"), dnsAddr, 5091); ap.String() != "192.0.2.4:5091" {
 		t.Fatalf("another port: %v, want the first address (only :5090 is down)", ap)
 	}
 	if n := st.DNSDown.Load(); n != 4 {
@@ -686,9 +709,11 @@ func TestHostCacheBounded(t *testing.T) {
 	}
 }
 
-// DownAt, the general path's failover: it marks the name's current target down and reports a next
-// one (counted), reports none when every target is down or the destination is an IP literal (which
-// it does not mark), and ignores what is not host:port.
+// DownAt, the general path's failover: it marks where the request went down (the address sipgo sent
+// it to, else the name's current target) and reports a next one (counted), reports none when every
+// target is down or the destination is an IP literal (which it does not mark), and ignores what is
+// not host:port. Two calls silent at the first target, the second reported after the first moved
+// on: the live second target stays up (marking the name's answer of the moment marked it down).
 func TestNamesDownAt(t *testing.T) {
 	d := newSRVDNS()
 	d.set("a.home1.net", netip.MustParseAddr("192.0.2.1"))
@@ -697,24 +722,31 @@ func TestNamesDownAt(t *testing.T) {
 	st := &Stats{}
 	n := NewNames(d.lookup, d.lookupSRV, nil, st)
 	defer n.Close()
-	if _, err := n.Resolve(context.Background(), "tcp", "scscf.home1.net", 0); err != nil {
+	first, err := n.Resolve(context.Background(), "tcp", "scscf.home1.net", 0)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if !n.DownAt("TCP", "scscf.home1.net:0") {
+	if !n.DownAt("TCP", "scscf.home1.net:0", netip.AddrPort{}) {
 		t.Fatal("first target refused: no next target reported")
 	}
 	if ap, _ := n.Cached("tcp", "scscf.home1.net", 0); ap.String() != "192.0.2.2:5060" {
 		t.Fatalf("after DownAt: %v, want the second target", ap)
 	}
-	if n.DownAt("tcp", "scscf.home1.net:0") {
+	if !n.DownAt("TCP", "scscf.home1.net:0", first) { // the second call, sent to the first target too
+		t.Fatal("a second call silent at the first target: no next target reported")
+	}
+	if ap, _ := n.Cached("tcp", "scscf.home1.net", 0); ap.String() != "192.0.2.2:5060" {
+		t.Fatalf("after the second call's DownAt: %v, want the second target still", ap)
+	}
+	if n.DownAt("tcp", "scscf.home1.net:0", netip.AddrPort{}) {
 		t.Fatal("both targets down: a next one reported")
 	}
 	for _, dest := range []string{"192.0.2.9:5060", "[2001:db8::1]:5060", "no-port", "scscf.home1.net:x"} {
-		if n.DownAt("tcp", dest) {
+		if n.DownAt("tcp", dest, netip.AddrPort{}) {
 			t.Errorf("%s: a next target reported", dest)
 		}
 	}
-	if st.DNSDown.Load() != 2 || st.DNSFailovers.Load() != 1 {
-		t.Fatalf("marked %d, failovers %d; want 2, 1 (IP literals not marked)", st.DNSDown.Load(), st.DNSFailovers.Load())
+	if st.DNSDown.Load() != 3 || st.DNSFailovers.Load() != 2 {
+		t.Fatalf("marked %d, failovers %d; want 3, 2 (IP literals not marked)", st.DNSDown.Load(), st.DNSFailovers.Load())
 	}
 }

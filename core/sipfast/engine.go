@@ -97,6 +97,7 @@ type Tx struct {
 // answered with a non-2xx or cancelled, until it ends: the ACK, Timer G, the CANCEL, a late 2xx).
 type txLive struct {
 	down netip.AddrPort
+	name *dnsEntry        // the name answer down came from (nil: an address), where an INVITE fails over
 	t    [numTimers]int64 // deadlines on the engine's clock; 0 = off
 
 	fwd []byte // the request as forwarded (retransmissions; CANCEL and ACK are built from it)
@@ -494,7 +495,7 @@ func (f *Engine) trace(format string, args ...any) {
 // else SRV per transport; UDP without any), on the fast path only when it is the one the request
 // came over; over TCP, too, when DNS named UDP but the request is too big for it (big: RFC 3261
 // §18.1.1, as the general path does).
-func (f *Engine) target(u sipURI, tcp, big bool) (netip.AddrPort, bool) {
+func (f *Engine) target(u sipURI, tcp, big bool) (netip.AddrPort, *dnsEntry, bool) {
 	name := !maybeIP(u.host) // not parsed as an address then (a failed parse allocates its error)
 	var ip netip.Addr
 	if !name {
@@ -503,36 +504,36 @@ func (f *Engine) target(u sipURI, tcp, big bool) (netip.AddrPort, bool) {
 		name = err != nil
 	}
 	if name && u.port == 0 && len(u.transport) == 0 {
-		ap, overTCP, ok := f.dns.getAnswer(u.host, dnsSIPAuto, 0)
+		ap, e, overTCP, ok := f.dns.getAnswer(u.host, dnsSIPAuto, 0)
 		if ok && overTCP == tcp {
-			return ap, f.dns.sendable(ap)
+			return ap, e, f.dns.sendable(ap)
 		}
 		if !ok || !tcp || !big {
-			return netip.AddrPort{}, false // not cached yet, or the other transport: the general path
+			return netip.AddrPort{}, nil, false // not cached yet, or the other transport: the general path
 		}
 	}
 	switch {
 	case tcp && (equalFold(u.transport, "tcp") || big && len(u.transport) == 0):
 	case !tcp && (len(u.transport) == 0 || equalFold(u.transport, "udp")):
 	default:
-		return netip.AddrPort{}, false
+		return netip.AddrPort{}, nil, false
 	}
 	port := u.port
 	if !name {
 		if ip.Zone() != "" {
-			return netip.AddrPort{}, false
+			return netip.AddrPort{}, nil, false
 		}
 		if port == 0 {
 			port = 5060
 		}
-		return netip.AddrPortFrom(ip.Unmap(), uint16(port)), true
+		return netip.AddrPortFrom(ip.Unmap(), uint16(port)), nil, true
 	}
 	tp := "udp"
 	if tcp {
 		tp = "tcp"
 	}
-	ap, ok := f.dns.get(u.host, kindFor(tp, port), port)
-	return ap, ok && f.dns.sendable(ap)
+	ap, e, ok := f.dns.get(u.host, kindFor(tp, port), port)
+	return ap, e, ok && f.dns.sendable(ap)
 }
 
 func (f *Engine) now() int64 { return f.clock.Now() }

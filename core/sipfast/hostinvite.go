@@ -29,12 +29,19 @@ import (
 // having sent nothing, when the engine cannot carry the request (no socket reaches dst, the
 // transaction limit, a send error): the host sends it another way.
 func (f *Engine) ForwardInvite(req []byte, dst netip.AddrPort, max int, sink func(res []byte)) *Tx {
+	return f.ForwardInviteTo(req, At(dst), max, sink)
+}
+
+// ForwardInviteTo is ForwardInvite toward a Target of the engine's Names: an INVITE its target
+// leaves without even a provisional by 7·T1 goes on to the next target of the same answer (RFC
+// 3263 §4.3), as a forwarded one does.
+func (f *Engine) ForwardInviteTo(req []byte, to Target, max int, sink func(res []byte)) *Tx {
 	if sink == nil {
 		return nil
 	}
 	// ended: the host admitted the call and counts it; the engine's call accounting (endCall) is not
 	// this transaction's.
-	tx := f.startClient(req, dst, max, &Tx{invite: true, host: true, ended: true, lv: &txLive{sink: sink}})
+	tx := f.startClient(req, to.Addr, max, &Tx{invite: true, host: true, ended: true, lv: &txLive{sink: sink, name: to.name}})
 	if tx != nil {
 		f.st.HostInvites.Add(1)
 	}

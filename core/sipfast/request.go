@@ -80,7 +80,7 @@ func (f *Engine) onInvite(m *fmsg, src netip.AddrPort, c Conn) Reason {
 		fwd = f.forwardRequest(m, src, r, f.branchOf(id), f.cfg.RecordRoute)
 	}
 	tx := &Tx{id: id, invite: true, branch: string(m.txKey(nil)), callID: callID, cseq: m.cseq, up: src, conn: c,
-		rkey: rk, tcp: m.viaTCP, lv: &txLive{down: r.dst, born: f.now(), fwd: fwd}}
+		rkey: rk, tcp: m.viaTCP, lv: &txLive{down: r.dst, name: r.name, born: f.now(), fwd: fwd}}
 	if h.Draining() {
 		// A drain (Server.Drain): the previous hop tries another instance.
 		add(f.ctr.Invites)

@@ -14,7 +14,8 @@ import (
 type route struct {
 	pop     int
 	dst     netip.AddrPort
-	general bool // a popped Route of Herald's names the general path's dialog (route.go dialogParam)
+	name    *dnsEntry // the name answer dst came from; nil for an address
+	general bool      // a popped Route of Herald's names the general path's dialog (route.go dialogParam)
 	// noConn: the next hop is a TCP one Herald has no connection to (ok is false)
 	noConn bool
 }
@@ -72,8 +73,8 @@ func (f *Engine) nextHop(m *fmsg, invite bool) (route, bool) {
 		if !good || !u.lr {
 			return r, false // strict routing or another scheme: the general path
 		}
-		dst, good := f.target(u, m.viaTCP, big)
-		r.dst = dst
+		dst, e, good := f.target(u, m.viaTCP, big)
+		r.dst, r.name = dst, e
 		return r, good
 	}
 	if invite {
@@ -81,16 +82,16 @@ func (f *Engine) nextHop(m *fmsg, invite bool) (route, bool) {
 		if !over {
 			return r, false
 		}
-		dst, good := f.target(sipURI{host: host, port: port, transport: transport}, m.viaTCP, big)
-		r.dst = dst
+		dst, e, good := f.target(sipURI{host: host, port: port, transport: transport}, m.viaTCP, big)
+		r.dst, r.name = dst, e
 		return r, good
 	}
 	u, good := parseSIPURI(m.ruri.of(m.buf))
 	if !good || f.isSelf(u) {
 		return r, false
 	}
-	dst, good := f.target(u, m.viaTCP, big)
-	r.dst = dst
+	dst, e, good := f.target(u, m.viaTCP, big)
+	r.dst, r.name = dst, e
 	return r, good
 }
 

@@ -2,6 +2,7 @@ package sipfast
 
 import (
 	"bytes"
+	"net/netip"
 	"time"
 )
 
@@ -230,8 +231,12 @@ func (f *Engine) fire(tx *Tx, now int64, q []Datagram) []Datagram {
 // late match no transaction (stray). It reports false, changing nothing, when there is no other
 // target. Under f.mu.
 func (f *Engine) retarget(tx *Tx, now int64) bool {
-	next, ok := f.dns.next(tx.lv.down)
-	if !ok || !tx.tcp && !f.dns.sendable(next) { // UDP: the socket's family; TCP opens a connection (Stream.Open)
+	sendable := f.dns.sendable // UDP: the sockets' family
+	if tx.tcp {
+		sendable = func(netip.AddrPort) bool { return true } // TCP opens a connection (Stream.Open)
+	}
+	next, ok := f.dns.next(tx.lv.name, tx.lv.down, sendable)
+	if !ok {
 		return false
 	}
 	id := f.nextID.Add(1)

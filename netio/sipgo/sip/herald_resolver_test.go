@@ -55,11 +55,17 @@ func TestHeraldResolver(t *testing.T) {
 		req.AppendHeader(&ViaHeader{ProtocolName: "SIP", ProtocolVersion: "2.0", Transport: "UDP", Host: "127.0.0.1", Port: 5060, Params: params})
 		req.SetTransport("UDP")
 		req.SetDestination(dest)
+		if at := req.SentTo(); at.IsValid() {
+			t.Errorf("%s: SentTo %v before the request was sent", dest, at)
+		}
 		if err := tpl.WriteMsg(req); err != nil {
 			return err
 		}
 		if req.raddr.Hostname != strings.Split(dest, ":")[0] {
 			t.Errorf("%s: connection host name %q, want the name", dest, req.raddr.Hostname)
+		}
+		if at := req.SentTo(); !at.IsValid() || (strings.HasPrefix(dest, "scscf.") && at != peerAP) {
+			t.Errorf("%s: SentTo %v, want the address the request went to (%v for the name)", dest, at, peerAP)
 		}
 		return nil
 	}

@@ -1,0 +1,115 @@
+package sipfast
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/herald-ims/herald/core/wheel"
+)
+
+// An INVITE the engine sends on at 7·T1 (RFC 3263 §4.3) goes to the next target of the answer it
+// was sent by, never to another name's that holds the same address: a peer can make Herald resolve
+// a name of its own (a Route of a stray request) whose SRV records list the S-CSCF's address and
+// one of the peer's, and before, the answer looked up last owned the address for failover.
+func TestEngineFailoverOwnName(t *testing.T) {
+	d := newSRVDNS()
+	d.set("dead.home1.net", netip.MustParseAddr("127.0.0.1"))
+	d.set("live.home1.net", netip.MustParseAddr("127.0.0.1"))
+	d.set("peer.example", netip.MustParseAddr("127.0.0.1"))
+	d.srvs["_sip._udp.scscf.home1.net"] = []SRV{{Target: "dead.home1.net.", Port: 5099}, {Target: "live.home1.net.", Port: 5070}}
+	d.srvs["_sip._udp.evil.example"] = []SRV{{Target: "dead.home1.net.", Port: 5099}, {Target: "peer.example.", Port: 6666}}
+	x := newHarness(t, func(c *Config) { c.Lookup, c.LookupSRV = d.lookup, d.lookupSRV })
+	for _, name := range []string{"scscf.home1.net", "evil.example"} { // the peer's name last
+		if tp := x.e.Names().Transport(context.Background(), name); tp != "UDP" {
+			t.Fatalf("%s: transport %q", name, tp)
+		}
+	}
+	if r, sent := x.in(x.caller, invite("z9hG4bKo1", "o1@x", "sip:dave@home1.net", "Route: <sip:scscf.home1.net;lr>\r\n")); r != ReasonForwarded || !slices.Contains(sent, "127.0.0.1:5099 INVITE") {
+		t.Fatalf("forwarded: %v %q", r, sent)
+	}
+	x.at(testT1)
+	x.at(3 * testT1) // Timer A: the third retransmission is due at 7·T1
+	sent := x.at(7 * testT1)
+	if slices.Contains(sent, "127.0.0.1:6666 INVITE") || !slices.Contains(sent, "callee INVITE") || x.st.DNSRetargets.Load() != 1 {
+		t.Fatalf("at 7·T1: %q; want the INVITE sent on to scscf.home1.net's next target, not the other name's", sent)
+	}
+}
+
+// On an engine whose sockets are IPv4, an INVITE is sent on to the next target it can send to: a
+// target of the other family is passed over (before, retarget gave up on it although an IPv4 target
+// followed).
+func TestEngineFailoverFamily(t *testing.T) {
+	d := newSRVDNS()
+	d.set("v.home1.net", netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("::1"))
+	d.set("w.home1.net", netip.MustParseAddr("127.0.0.1"))
+	d.srvs["_sip._udp.scscf.home1.net"] = []SRV{{Target: "v.home1.net.", Port: 5099}, {Target: "w.home1.net.", Port: 5070}}
+	x := newHarness(t, func(c *Config) { c.Lookup, c.LookupSRV = d.lookup, d.lookupSRV })
+	if tp := x.e.Names().Transport(context.Background(), "scscf.home1.net"); tp != "UDP" {
+		t.Fatalf("transport %q", tp)
+	}
+	if r, sent := x.in(x.caller, invite("z9hG4bKv1", "v1@x", "sip:dave@home1.net", "Route: <sip:scscf.home1.net;lr>\r\n")); r != ReasonForwarded || !slices.Contains(sent, "127.0.0.1:5099 INVITE") {
+		t.Fatalf("forwarded: %v %q", r, sent)
+	}
+	x.at(testT1)
+	x.at(3 * testT1)
+	if sent := x.at(7 * testT1); !slices.Contains(sent, "callee INVITE") || x.st.DNSRetargets.Load() != 1 {
+		t.Fatalf("at 7·T1: %q (%d sent on); want the IPv6 target passed over for the next IPv4 one", sent, x.st.DNSRetargets.Load())
+	}
+}
+
+// What a domain's records say, read as RFC 2782, RFC 3403 and RFC 3263 mean them:
+//   - records of other services cannot hide the SIP ones behind the bound on records followed;
+//   - a target "." or a port 0 is no server; SRV records of which none gives a server leave the
+//     domain without SIP: no A/AAAA fallback at 5060, which is for a domain without SRV records;
+//   - SRV targets and NAPTR replacements are asked as the absolute names they are (the trailing
+//     dot kept), so a resolver's search list is not tried first.
+func TestHostCacheRecordsRead(t *testing.T) {
+	d := newSRVDNS()
+	d.set("scscf1.home1.net", netip.MustParseAddr("192.0.2.1"))
+	d.set("nosip.home1.net", netip.MustParseAddr("192.0.2.9"))
+	d.set("zero.home1.net", netip.MustParseAddr("192.0.2.9"))
+	var other []NAPTR
+	for i := range 20 {
+		other = append(other, NAPTR{Order: uint16(i), Flags: "u", Service: "E2U+sip", Replacement: fmt.Sprintf("x%d.home1.net.", i)})
+	}
+	d.naptrs["hidden.home1.net"] = append(other, NAPTR{Order: 50, Flags: "s", Service: "SIP+D2T", Replacement: "_sip._tcp.pool.home1.net."})
+	d.srvs["_sip._tcp.pool.home1.net"] = []SRV{{Target: "scscf1.home1.net.", Port: 5081}}
+	d.srvs["_sip._udp.nosip.home1.net"] = []SRV{{Target: ".", Port: 0}}
+	d.srvs["_sip._tcp.nosip.home1.net"] = []SRV{{Target: ".", Port: 0}}
+	d.srvs["_sip._udp.zero.home1.net"] = []SRV{{Target: "zero.home1.net.", Port: 0}, {Target: ".", Port: 5060}, {Target: "scscf1.home1.net.", Port: 5070}}
+	var asked []string
+	lookup := func(ctx context.Context, host string) ([]netip.Addr, error) {
+		asked = append(asked, host)
+		return d.lookup(ctx, host)
+	}
+	n := NewNames(lookup, d.lookupSRV, wheel.NewMono(), &Stats{}).WithNAPTR(d.lookupNAPTR)
+	defer n.Close()
+	ctx := context.Background()
+	if tp := n.Transport(ctx, "hidden.home1.net"); tp != "TCP" {
+		t.Fatalf("20 ENUM records before the SIP+D2T one: transport %q, want TCP", tp)
+	}
+	if ap, err := n.Resolve(ctx, "TCP", "hidden.home1.net", 0); err != nil || ap.String() != "192.0.2.1:5081" {
+		t.Fatalf("hidden.home1.net over TCP: %v %v", ap, err)
+	}
+	if tp := n.Transport(ctx, "nosip.home1.net"); tp != "" {
+		t.Fatalf(`_sip._udp and _sip._tcp both ".": transport %q, want none`, tp)
+	}
+	if ap, err := n.Resolve(ctx, "UDP", "nosip.home1.net", 0); err == nil {
+		t.Fatalf(`_sip._udp ".": resolved to %v, want no server`, ap)
+	}
+	if ap, err := n.Resolve(ctx, "UDP", "zero.home1.net", 0); err != nil || ap.String() != "192.0.2.1:5070" {
+		t.Fatalf(`port 0 and "." among the records: %v %v, want the one real server`, ap, err)
+	}
+	if slices.Contains(asked, "nosip.home1.net") || slices.Contains(asked, "zero.home1.net.") {
+		t.Fatalf("asked %q: no A/AAAA for a domain whose SRV records say no SIP, none for a port-0 target", asked)
+	}
+	for _, h := range asked {
+		if !strings.HasSuffix(h, ".") {
+			t.Fatalf("asked %q: %q is relative", asked, h)
+		}
+	}
+}
