@@ -32,6 +32,9 @@ var errNoServer = errors.New("NAPTR: no DNS server (resolv.conf has none)")
 // server is asked.
 func naptrLookup(r *net.Resolver, resolvConf string) func(ctx context.Context, name string) ([]sipfast.NAPTR, error) {
 	return func(ctx context.Context, name string) ([]sipfast.NAPTR, error) {
+		if name == "" || name == "." {
+			return nil, nil // no domain: no records (the root is not asked)
+		}
 		servers := []string{""} // r.Dial ignores the address
 		dial := func(ctx context.Context, network, addr string) (net.Conn, error) { return r.Dial(ctx, network, addr) }
 		if r == nil || r.Dial == nil {
@@ -48,6 +51,9 @@ func naptrLookup(r *net.Resolver, resolvConf string) func(ctx context.Context, n
 		}
 		q := new(dns.Msg)
 		q.SetQuestion(dns.Fqdn(name), dns.TypeNAPTR)
+		// EDNS0 (RFC 6891) with DNS Flag Day 2020's 1,232 bytes, as Go's resolver asks: an answer
+		// of a few NAPTR records passes 512 bytes, and a server may cut it without the TC bit.
+		q.SetEdns0(1232, false)
 		last := errNoServer
 		for _, server := range servers {
 			recs, err := exchangeNAPTR(ctx, dial, server, q)

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/miekg/dns"
+
 	"github.com/herald-ims/herald/core/sipfast"
 	"github.com/herald-ims/herald/netio/dnstest"
 )
@@ -145,4 +147,56 @@ func startDNS(t *testing.T) *dnstest.Server {
 	}
 	t.Cleanup(d.Close)
 	return d
+}
+
+// A NAPTR question carries EDNS0 (RFC 6891) with 1,232 bytes, as Go's resolver's do: a domain's
+// few NAPTR records pass 512 bytes, beyond which a server without it truncates or cuts the answer.
+// No domain asks nothing.
+func TestNAPTREDNS0(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	got := make(chan *dns.Msg, 4)
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			q := new(dns.Msg)
+			if q.Unpack(buf[:n]) != nil {
+				continue
+			}
+			got <- q
+			r := new(dns.Msg)
+			r.SetRcode(q, dns.RcodeNameError)
+			b, _ := r.Pack()
+			_, _ = pc.WriteTo(b, from)
+		}
+	}()
+	r := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, pc.LocalAddr().String())
+	}}
+	lookup := naptrLookup(r, "")
+	if recs, err := lookup(context.Background(), "scscf.herald.test"); err != nil || len(recs) != 0 {
+		t.Fatalf("NXDOMAIN: %v %v, want no records, no error", recs, err)
+	}
+	q := <-got
+	if opt := q.IsEdns0(); opt == nil || opt.UDPSize() != 1232 {
+		t.Fatalf("NAPTR question without EDNS0 of 1232 bytes: %v", q)
+	}
+	for _, name := range []string{"", "."} {
+		if recs, err := lookup(context.Background(), name); err != nil || len(recs) != 0 {
+			t.Fatalf("%q: %v %v", name, recs, err)
+		}
+	}
+	select {
+	case q := <-got:
+		t.Fatalf("asked %v for no domain", q.Question)
+	default:
+	}
 }

@@ -49,6 +49,9 @@ const (
 	// SRV per transport decides)
 	dnsNAPTRTimeout = 2 * time.Second
 	dnsMaxNames     = 4096 // names cached; beyond it new names take the general path (counted)
+	// dnsTargetTimeout bounds the address lookup of each SRV target within dnsTimeout, so a target
+	// whose name's servers do not answer costs its name 1 s, not every target after it.
+	dnsTargetTimeout = time.Second
 )
 
 // SRV is one SRV record (RFC 2782), as Config.LookupSRV gives them: in the order to try them.
@@ -490,7 +493,9 @@ func (c *hostCache) srvTargets(ctx context.Context, service, proto, name string)
 		if len(a.targets) == dnsMaxTarget {
 			break
 		}
-		ips, err := c.addrs(ctx, r.Target)
+		tctx, cancel := context.WithTimeout(ctx, dnsTargetTimeout) // a lame target leaves the others time
+		ips, err := c.addrs(tctx, r.Target)
+		cancel()
 		last = cmp.Or(err, last)
 		for _, ip := range ips[:min(len(ips), dnsMaxTarget-len(a.targets))] {
 			a.targets = append(a.targets, netip.AddrPortFrom(ip, r.Port))

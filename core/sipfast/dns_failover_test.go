@@ -113,3 +113,59 @@ func TestHostCacheRecordsRead(t *testing.T) {
 		}
 	}
 }
+
+// A request from a peer Herald does not trust marks nothing down when it goes unanswered (Timer F,
+// RFC 3263 §4.3): a peer's requests toward names of its own that lead nowhere would fill the list
+// of targets down (bounded), and a real S-CSCF failure would then go unmarked. A trusted peer's
+// request marks its target as before.
+func TestUntrustedTimeoutMarksNothing(t *testing.T) {
+	d := newSRVDNS()
+	d.set("dead.home1.net", netip.MustParseAddr("127.0.0.1"))
+	d.set("live.home1.net", netip.MustParseAddr("127.0.0.1"))
+	d.srvs["_sip._udp.scscf.home1.net"] = []SRV{{Target: "dead.home1.net.", Port: 5099}, {Target: "live.home1.net.", Port: 5070}}
+	for _, trusted := range []bool{false, true} {
+		t.Run(fmt.Sprintf("trusted %t", trusted), func(t *testing.T) {
+			x := newHarness(t, func(c *Config) { c.Lookup, c.LookupSRV = d.lookup, d.lookupSRV })
+			if tp := x.e.Names().Transport(context.Background(), "scscf.home1.net"); tp != "UDP" {
+				t.Fatalf("transport %q", tp)
+			}
+			if !trusted {
+				x.h.untrusted = x.caller.Addr()
+			}
+			bye := request("BYE", "z9hG4bKu1", "u1@x", "<sip:dave@home1.net>;tag=d", 2, "Route: <sip:scscf.home1.net;lr>\r\n")
+			if r, sent := x.in(x.caller, bye); r != ReasonForwarded || !slices.Contains(sent, "127.0.0.1:5099 BYE") {
+				t.Fatalf("BYE: %v %q, want forwarded to the first target", r, sent)
+			}
+			for at := testT1; at <= 64*testT1; at += testT1 {
+				x.at(at)
+			}
+			if x.st.Timeouts.Load() != 1 || x.st.DNSDown.Load() != map[bool]uint64{true: 1}[trusted] {
+				t.Fatalf("timeouts %d, marked down %d; want 1, %d", x.st.Timeouts.Load(), x.st.DNSDown.Load(), map[bool]uint64{true: 1}[trusted])
+			}
+		})
+	}
+}
+
+// A SRV target whose address lookup never returns (its name's servers do not answer) costs the
+// name dnsTargetTimeout, and the targets after it are still looked up: before, the first one took
+// the whole lookup's time and the name failed.
+func TestSRVLameTarget(t *testing.T) {
+	d := newSRVDNS()
+	d.set("good.home1.net", netip.MustParseAddr("192.0.2.1"))
+	d.srvs["_sip._udp.scscf.home1.net"] = []SRV{{Target: "lame.home1.net.", Port: 5060}, {Target: "good.home1.net.", Port: 5070}}
+	lookup := func(ctx context.Context, host string) ([]netip.Addr, error) {
+		if host == "lame.home1.net." {
+			<-ctx.Done()
+		}
+		if err := ctx.Err(); err != nil { // as a resolver does past its deadline
+			return nil, err
+		}
+		return d.lookup(ctx, host)
+	}
+	n := NewNames(lookup, d.lookupSRV, wheel.NewMono(), &Stats{})
+	defer n.Close()
+	ap, err := n.Resolve(context.Background(), "UDP", "scscf.home1.net", 0)
+	if err != nil || ap.String() != "192.0.2.1:5070" {
+		t.Fatalf("%v %v, want the second target", ap, err)
+	}
+}

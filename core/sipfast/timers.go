@@ -160,9 +160,11 @@ func (f *Engine) fire(tx *Tx, now int64, q []Datagram) []Datagram {
 	if due(tNoAnswer) {
 		f.st.Timeouts.Add(1)
 		tx.lv.t[tRetransmit] = 0
-		if !tx.invite && !tx.own && tx.lv.done == nil && tx.lv.down.IsValid() {
+		if !tx.invite && !tx.own && tx.lv.done == nil && tx.lv.down.IsValid() && f.host.Trusted(tx.up.Addr()) {
 			// Not even a provisional (RFC 3263 §4.3). An INVITE's next hop was marked at 7·T1
-			// already.
+			// already (an INVITE comes from a trusted peer). A request from any other peer marks
+			// nothing: a peer's requests toward names of its own that lead nowhere would fill the
+			// list of targets down, and a real S-CSCF failure would then go unmarked.
 			f.dns.markDown(tx.lv.down)
 		}
 		if tx.host {
