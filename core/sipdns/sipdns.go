@@ -29,7 +29,7 @@ func Names(r *net.Resolver, clock wheel.Clock, st *sipfast.Stats, lookup func(ct
 			_, recs, err := r.LookupSRV(ctx, service, proto, name) // the well-formed records, in RFC 2782's order
 			out := make([]sipfast.SRV, len(recs))
 			for i, rec := range recs {
-				out[i] = sipfast.SRV{Target: rec.Target, Port: rec.Port}
+				out[i] = sipfast.SRV{Target: rec.Target, Port: rec.Port, Priority: rec.Priority, Weight: rec.Weight}
 			}
 			return out, err
 		}, clock, st).WithNAPTR(naptr)

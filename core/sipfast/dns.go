@@ -56,8 +56,9 @@ const (
 
 // SRV is one SRV record (RFC 2782), as Config.LookupSRV gives them: in the order to try them.
 type SRV struct {
-	Target string
-	Port   uint16
+	Target           string
+	Port             uint16
+	Priority, Weight uint16 // RFC 2782: the lowest priority first; within it, chosen by weight per request
 }
 
 // dnsKind is what a cache entry answers for its name.
@@ -96,6 +97,7 @@ type dnsEntry struct {
 	// in the records' order, or the name's addresses; port 0 for dnsAddr (the URI's port is used).
 	// Empty while the first lookup runs or after it failed.
 	targets  []netip.AddrPort
+	meta     []srvMeta // per target: its SRV record's priority and weight (nil: not SRV, in order)
 	expires  time.Time
 	resolved time.Time     // when targets were last obtained
 	pending  chan struct{} // closed when the running lookup ends; nil when none runs
@@ -149,27 +151,6 @@ func dnsKey(buf []byte, kind dnsKind, host []byte) []byte {
 // usable reports whether e's answer may be used at now.
 func (e *dnsEntry) usable(now time.Time) bool {
 	return len(e.targets) > 0 && now.Sub(e.resolved) < dnsTTL+dnsStale
-}
-
-// pick is e's first target not down at now (its port 0 read as port), else its first. c.mu is held.
-func (c *hostCache) pick(e *dnsEntry, port int, now time.Time) netip.AddrPort {
-	if len(e.targets) == 0 {
-		return netip.AddrPort{}
-	}
-	with := func(t netip.AddrPort) netip.AddrPort {
-		if t.Port() == 0 {
-			return netip.AddrPortFrom(t.Addr(), uint16(port))
-		}
-		return t
-	}
-	if len(c.down) > 0 {
-		for _, t := range e.targets {
-			if until, down := c.down[with(t)]; !down || !now.Before(until) {
-				return with(t)
-			}
-		}
-	}
-	return with(e.targets[0])
 }
 
 // isDown reports whether dst is marked down now.
@@ -371,7 +352,7 @@ func (c *hostCache) waitAnswer(ctx context.Context, host string, kind dnsKind, p
 			}
 			c.mu.Lock()
 			defer c.mu.Unlock()
-			return c.pick(&dnsEntry{targets: a.targets}, port, now), a.tcp, nil
+			return c.pick(&dnsEntry{targets: a.targets, meta: a.meta}, port, now), a.tcp, nil
 		}
 		ap, tcp, usable := c.pick(e, port, now), e.tcp, e.usable(now)
 		c.refresh(e, []byte(host), kind, now)
@@ -410,15 +391,16 @@ func (c *hostCache) fill(host string, kind dnsKind, e *dnsEntry) {
 	for _, t := range a.targets {
 		c.known[t]++
 	}
-	e.targets, e.tcp, e.resolved, e.expires = a.targets, a.tcp, now, now.Add(dnsTTL)
+	e.targets, e.meta, e.tcp, e.resolved, e.expires = a.targets, a.meta, a.tcp, now, now.Add(dnsTTL)
 }
 
 // dnsAnswer is what one lookup found.
 type dnsAnswer struct {
 	targets []netip.AddrPort
-	tcp     bool // dnsSIPAuto: DNS named TCP
-	srv     bool // SRV records gave the targets
-	naptr   bool // a NAPTR record led to them
+	meta    []srvMeta // SRV: per target (dnsEntry.meta)
+	tcp     bool      // dnsSIPAuto: DNS named TCP
+	srv     bool      // SRV records gave the targets
+	naptr   bool      // a NAPTR record led to them
 }
 
 // resolve looks host up for kind (RFC 3263 §4): counted in DNSLookups, DNSSRV (answered through
@@ -489,7 +471,7 @@ func (c *hostCache) srvTargets(ctx context.Context, service, proto, name string)
 	// A target "." or port 0 among others is no server (RFC 2782); the names are looked up as the
 	// absolute names they are (the resolver's search list does not apply).
 	recs = slices.DeleteFunc(slices.Clone(recs), func(r SRV) bool { return r.Port == 0 || r.Target == "." || r.Target == "" })
-	for _, r := range recs[:min(len(recs), dnsMaxTarget)] { // a hostile answer's thousand records: 16 looked up
+	for i, r := range recs[:min(len(recs), dnsMaxTarget)] { // a hostile answer's thousand records: 16 looked up
 		if len(a.targets) == dnsMaxTarget {
 			break
 		}
@@ -499,6 +481,7 @@ func (c *hostCache) srvTargets(ctx context.Context, service, proto, name string)
 		last = cmp.Or(err, last)
 		for _, ip := range ips[:min(len(ips), dnsMaxTarget-len(a.targets))] {
 			a.targets = append(a.targets, netip.AddrPortFrom(ip, r.Port))
+			a.meta = append(a.meta, srvMeta{prio: r.Priority, weight: r.Weight, rec: uint8(i)})
 		}
 	}
 	if len(a.targets) == 0 {

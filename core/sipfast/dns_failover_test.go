@@ -169,3 +169,47 @@ func TestSRVLameTarget(t *testing.T) {
 		t.Fatalf("%v %v, want the second target", ap, err)
 	}
 }
+
+// RFC 2782 per request: targets of the lowest priority share the requests by weight (3:1 here;
+// uniformly when every weight is 0), a target of a higher priority number gets none while one of
+// the lowest is up, a record's second address is used only when its first is down, and with the
+// lowest priority's targets all down the next priority's take over. Before, the order the resolver
+// shuffled at lookup time held for the answer's 30 s: one S-CSCF of a pool got every call.
+func TestSRVWeighted(t *testing.T) {
+	d := newSRVDNS()
+	d.set("a.home1.net", netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.11"))
+	d.set("b.home1.net", netip.MustParseAddr("192.0.2.2"))
+	d.set("c.home1.net", netip.MustParseAddr("192.0.2.3"))
+	d.srvs["_sip._udp.w.home1.net"] = []SRV{{Target: "a.home1.net.", Port: 5060, Priority: 10, Weight: 3},
+		{Target: "b.home1.net.", Port: 5060, Priority: 10, Weight: 1}, {Target: "c.home1.net.", Port: 5060, Priority: 20, Weight: 5}}
+	d.srvs["_sip._udp.z.home1.net"] = []SRV{{Target: "a.home1.net.", Port: 5060, Priority: 10}, {Target: "b.home1.net.", Port: 5060, Priority: 10}}
+	n := NewNames(d.lookup, d.lookupSRV, wheel.NewMono(), &Stats{})
+	defer n.Close()
+	count := func(host string) map[string]int {
+		got := map[string]int{}
+		for range 4000 {
+			ap, err := n.Resolve(context.Background(), "UDP", host, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got[ap.Addr().String()]++
+		}
+		return got
+	}
+	got := count("w.home1.net")
+	if got["192.0.2.3"] != 0 || got["192.0.2.11"] != 0 || got["192.0.2.1"] < 2800 || got["192.0.2.1"] > 3200 {
+		t.Fatalf("weights 3:1 at priority 10: %v, want about 3,000 / 1,000 and none to the rest", got)
+	}
+	if got := count("z.home1.net"); got["192.0.2.1"] < 1800 || got["192.0.2.1"] > 2200 {
+		t.Fatalf("weights 0: %v, want about even", got)
+	}
+	n.DownAt("UDP", "w.home1.net:0", netip.MustParseAddrPort("192.0.2.1:5060"))
+	if got := count("w.home1.net"); got["192.0.2.11"] < 2800 || got["192.0.2.11"] > 3200 || got["192.0.2.1"] != 0 {
+		t.Fatalf("a's first address down: %v, want its second address in its place", got)
+	}
+	n.DownAt("UDP", "w.home1.net:0", netip.MustParseAddrPort("192.0.2.11:5060"))
+	n.DownAt("UDP", "w.home1.net:0", netip.MustParseAddrPort("192.0.2.2:5060"))
+	if got := count("w.home1.net"); got["192.0.2.3"] != 4000 {
+		t.Fatalf("priority 10 all down: %v, want priority 20's target", got)
+	}
+}

@@ -191,6 +191,12 @@ func (d *srvDNS) lookupSRV(_ context.Context, service, proto, name string) ([]SR
 	if !ok {
 		return nil, errors.New(key + ": no such host")
 	}
+	recs = slices.Clone(recs)
+	if !slices.ContainsFunc(recs, func(r SRV) bool { return r.Priority != 0 || r.Weight != 0 }) {
+		for i := range recs { // records written without priorities: tried in the order written
+			recs[i].Priority = uint16(i + 1)
+		}
+	}
 	return recs, nil
 }
 
