@@ -96,9 +96,24 @@ func exchangeNAPTR(ctx context.Context, dial func(ctx context.Context, network, 
 	default:
 		return nil, fmt.Errorf("%s", dns.RcodeToString[resp.Rcode])
 	}
+	// The records of the name asked, or of the name a CNAME in the answer leads it to (RFC 1034
+	// §3.6.2: a recursive server answers with the chain and the records at its end).
+	owner := q.Question[0].Name
+	for range len(resp.Answer) {
+		moved := false
+		for _, rr := range resp.Answer {
+			if c, ok := rr.(*dns.CNAME); ok && strings.EqualFold(c.Hdr.Name, owner) {
+				owner, moved = c.Target, true
+				break
+			}
+		}
+		if !moved {
+			break
+		}
+	}
 	var out []sipfast.NAPTR
 	for _, rr := range resp.Answer {
-		if n, ok := rr.(*dns.NAPTR); ok && strings.EqualFold(n.Hdr.Name, q.Question[0].Name) {
+		if n, ok := rr.(*dns.NAPTR); ok && strings.EqualFold(n.Hdr.Name, owner) {
 			out = append(out, sipfast.NAPTR{Order: n.Order, Preference: n.Preference, Flags: n.Flags, Service: n.Service, Replacement: n.Replacement})
 		}
 	}

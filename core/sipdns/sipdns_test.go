@@ -149,16 +149,17 @@ func startDNS(t *testing.T) *dnstest.Server {
 	return d
 }
 
-// A NAPTR question carries EDNS0 (RFC 6891) with 1,232 bytes, as Go's resolver's do: a domain's
-// few NAPTR records pass 512 bytes, beyond which a server without it truncates or cuts the answer.
-// No domain asks nothing.
-func TestNAPTREDNS0(t *testing.T) {
+// rawDNS is a DNS server on loopback for t answering each query with answer's reply (miekg/dns
+// messages: what dnstest cannot say, CNAME chains), sending every query it reads on the channel; a
+// resolver whose Dial reaches it.
+func rawDNS(t *testing.T, answer func(q *dns.Msg) *dns.Msg) (*net.Resolver, chan *dns.Msg) {
+	t.Helper()
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer pc.Close()
-	got := make(chan *dns.Msg, 4)
+	t.Cleanup(func() { _ = pc.Close() })
+	got := make(chan *dns.Msg, 16)
 	go func() {
 		buf := make([]byte, 4096)
 		for {
@@ -170,17 +171,25 @@ func TestNAPTREDNS0(t *testing.T) {
 			if q.Unpack(buf[:n]) != nil {
 				continue
 			}
-			got <- q
-			r := new(dns.Msg)
-			r.SetRcode(q, dns.RcodeNameError)
-			b, _ := r.Pack()
+			select {
+			case got <- q:
+			default:
+			}
+			b, _ := answer(q).Pack()
 			_, _ = pc.WriteTo(b, from)
 		}
 	}()
-	r := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
 		var d net.Dialer
 		return d.DialContext(ctx, network, pc.LocalAddr().String())
-	}}
+	}}, got
+}
+
+// A NAPTR question carries EDNS0 (RFC 6891) with 1,232 bytes, as Go's resolver's do: a domain's
+// few NAPTR records pass 512 bytes, beyond which a server without it truncates or cuts the answer.
+// No domain asks nothing.
+func TestNAPTREDNS0(t *testing.T) {
+	r, got := rawDNS(t, func(q *dns.Msg) *dns.Msg { return new(dns.Msg).SetRcode(q, dns.RcodeNameError) })
 	lookup := naptrLookup(r, "")
 	if recs, err := lookup(context.Background(), "scscf.herald.test"); err != nil || len(recs) != 0 {
 		t.Fatalf("NXDOMAIN: %v %v, want no records, no error", recs, err)
@@ -198,5 +207,32 @@ func TestNAPTREDNS0(t *testing.T) {
 	case q := <-got:
 		t.Fatalf("asked %v for no domain", q.Question)
 	default:
+	}
+}
+
+// NAPTR records at the end of a CNAME chain (RFC 1034 §3.6.2: a recursive server answers the
+// chain and the records at its end) are the domain's; a record of another owner in the answer is
+// not.
+func TestNAPTRThroughCNAME(t *testing.T) {
+	rr := func(s string) dns.RR {
+		r, err := dns.NewRR(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	r, _ := rawDNS(t, func(q *dns.Msg) *dns.Msg {
+		m := new(dns.Msg).SetReply(q)
+		m.Answer = []dns.RR{
+			rr("scscf.herald.test. 60 IN CNAME alias.herald.test."),
+			rr("alias.herald.test. 60 IN CNAME pool.herald.test."),
+			rr(`other.herald.test. 60 IN NAPTR 5 10 "s" "SIP+D2U" "" _sip._udp.other.herald.test.`),
+			rr(`pool.herald.test. 60 IN NAPTR 10 10 "s" "SIP+D2T" "" _sip._tcp.pool.herald.test.`),
+		}
+		return m
+	})
+	recs, err := naptrLookup(r, "")(context.Background(), "scscf.herald.test")
+	if err != nil || len(recs) != 1 || recs[0].Service != "SIP+D2T" || recs[0].Replacement != "_sip._tcp.pool.herald.test." {
+		t.Fatalf("%+v %v, want pool.herald.test's SIP+D2T record alone", recs, err)
 	}
 }
