@@ -52,6 +52,10 @@ const (
 	// dnsTargetTimeout bounds the address lookup of each SRV target within dnsTimeout, so a target
 	// whose name's servers do not answer costs its name 1 s, not every target after it.
 	dnsTargetTimeout = time.Second
+	// dnsMaxLookups bounds the SRV and A/AAAA lookups of one name's resolution: a domain's NAPTR
+	// and SRV records (16 of each followed) could otherwise make one request cost some 300 lookups,
+	// 500 questions, of the operator's resolver.
+	dnsMaxLookups = 48
 )
 
 // SRV is one SRV record (RFC 2782), as Config.LookupSRV gives them: in the order to try them.
@@ -407,6 +411,7 @@ type dnsAnswer struct {
 // SRV records), DNSNAPTR (through a NAPTR record) and DNSFailures.
 func (c *hostCache) resolve(ctx context.Context, host string, kind dnsKind) (dnsAnswer, error) {
 	c.st.DNSLookups.Add(1)
+	ctx = context.WithValue(ctx, budgetKey{}, new(int))
 	var a dnsAnswer
 	var err error
 	if kind == dnsSIPAuto {
@@ -459,6 +464,9 @@ func (c *hostCache) srvTargets(ctx context.Context, service, proto, name string)
 	}
 	// Go's LookupSRV orders the records by priority, then by weight at random (RFC 2782), and
 	// returns the well-formed ones with an error when others are not.
+	if err := spend(ctx); err != nil {
+		return dnsAnswer{}, true, err
+	}
 	recs, _ := c.srv(ctx, service, proto, name)
 	if len(recs) == 0 {
 		return dnsAnswer{}, false, nil
@@ -508,6 +516,9 @@ func (c *hostCache) hostTargets(ctx context.Context, host string, port uint16) (
 // family in the resolver's order: the fast path takes only the first (engine.target), the general
 // path any (its TCP connects to either), so a name of the other family alone still resolves.
 func (c *hostCache) addrs(ctx context.Context, host string) ([]netip.Addr, error) {
+	if err := spend(ctx); err != nil {
+		return nil, err
+	}
 	addrs, err := c.lookup(ctx, host)
 	if err != nil {
 		return nil, err

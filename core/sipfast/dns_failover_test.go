@@ -213,3 +213,37 @@ func TestSRVWeighted(t *testing.T) {
 		t.Fatalf("priority 10 all down: %v, want priority 20's target", got)
 	}
 }
+
+// A domain whose 16 NAPTR records each lead to 16 SRV targets that do not resolve costs at most
+// dnsMaxLookups SRV and A/AAAA lookups, not some 300: one request toward a hostile domain does not
+// flood the operator's resolver. The name fails, counted.
+func TestLookupBudget(t *testing.T) {
+	d := newSRVDNS()
+	var recs []NAPTR
+	for i := range 16 {
+		recs = append(recs, NAPTR{Order: uint16(i), Flags: "s", Service: "SIP+D2U", Replacement: fmt.Sprintf("_sip._udp.p%d.evil.example.", i)})
+		var srvs []SRV
+		for j := range 16 {
+			srvs = append(srvs, SRV{Target: fmt.Sprintf("t%d-%d.evil.example.", i, j), Port: 5060})
+		}
+		d.srvs[fmt.Sprintf("_sip._udp.p%d.evil.example", i)] = srvs
+	}
+	d.naptrs["evil.example"] = recs
+	var lookups int
+	lookup := func(ctx context.Context, host string) ([]netip.Addr, error) {
+		lookups++
+		return d.lookup(ctx, host)
+	}
+	st := &Stats{}
+	n := NewNames(lookup, d.lookupSRV, wheel.NewMono(), st).WithNAPTR(d.lookupNAPTR)
+	defer n.Close()
+	if tp := n.Transport(context.Background(), "evil.example"); tp != "" {
+		t.Fatalf("transport %q, want none", tp)
+	}
+	if got := lookups + d.srvCalls; got > dnsMaxLookups {
+		t.Fatalf("%d SRV and A/AAAA lookups, want at most %d", got, dnsMaxLookups)
+	}
+	if st.DNSFailures.Load() != 1 {
+		t.Fatalf("failures %d, want 1", st.DNSFailures.Load())
+	}
+}

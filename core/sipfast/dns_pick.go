@@ -1,12 +1,16 @@
 package sipfast
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"math/rand/v2"
 	"net/netip"
 	"time"
 )
 
-// dns_pick.go: which of a name's targets a request goes to (RFC 2782, RFC 3263 §4.3).
+// dns_pick.go: which of a name's targets a request goes to (RFC 2782, RFC 3263 §4.3), and the bound on
+// the lookups one resolution makes.
 
 // srvMeta is what a target's SRV record says of it: priority, weight, and which record it is (the
 // addresses of one target name are contiguous in dnsEntry.targets).
@@ -101,4 +105,23 @@ func (c *hostCache) recordFirstUp(e *dnsEntry, i int, with func(netip.AddrPort) 
 		}
 	}
 	return netip.AddrPort{}
+}
+
+// budgetKey holds, in a resolution's context, how many lookups it made (spend).
+type budgetKey struct{}
+
+// errBudget is a resolution that reached dnsMaxLookups.
+var errBudget = errors.New("RFC 3263: lookup bound reached")
+
+// spend counts one lookup of the resolution ctx belongs to; an error past dnsMaxLookups.
+func spend(ctx context.Context) error {
+	n, _ := ctx.Value(budgetKey{}).(*int)
+	if n == nil {
+		return nil
+	}
+	if *n >= dnsMaxLookups {
+		return fmt.Errorf("%w (%d)", errBudget, dnsMaxLookups)
+	}
+	*n++
+	return nil
 }
