@@ -102,7 +102,7 @@ func goList(t *testing.T, args ...string) []string {
 // sipgo (netio/sipgo) is a module of its own and not counted.
 const (
 	maxFileLines = 800
-	signalLines  = 1878
+	signalLines  = 1872
 )
 
 var longFiles = map[string]int{} // none today (core/call/machine.go was, until split into events.go and push.go)

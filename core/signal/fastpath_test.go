@@ -1129,8 +1129,22 @@ func TestFastPathStrayResponses(t *testing.T) {
 	st, _ := testStore(t)
 	caller, callee := newFPPeer(t), newFPPeer(t)
 	r := startHerald(t, st, callee.addr(), nil)
-	// The largest id: Herald's ids start below 2^48 and count up by one.
-	hv := "SIP/2.0/UDP 127.0.0.1:" + portOf(r.addr) + ";branch=z9hG4bKhrldffffffffffffffff"
+	// A branch Herald minted whose transaction is gone (a branch it did not mint matches nothing and
+	// is dropped: TestForgedBranchDropped): a plain call the callee rejects, forgotten at Timer D.
+	c := newFPCall(caller, erin, dave)
+	caller.send(t, r.addr, c.invite())
+	fwd := parseFP(t, "forwarded INVITE", callee.nextNot100(t, "forwarded INVITE").data)
+	callee.send(t, r.addr, fpReply(t, fwd, 486, "Busy Here", "b1", false, "", ""))
+	busy := parseFP(t, "486", caller.nextNot100(t, "486").data)
+	caller.send(t, r.addr, c.request("ACK", c.ruri, c.branch, 1, busy.one(t, "486", "To"), nil))
+	for deadline := time.Now().Add(100 * testT1); fpTxCount(r) != 0; time.Sleep(testT1) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d fast transactions left after Timer D", fpTxCount(r))
+		}
+	}
+	callee.drain(0) // the hop-by-hop ACK of the 486
+	caller.drain(0)
+	hv := fwd.all("Via")[0]
 	stray := func(status, cseq, next string) []byte {
 		return fmt.Appendf(nil, "SIP/2.0 %s\r\nVia: %s\r\nVia: %s\r\nFrom: <%s>;tag=s1\r\nTo: <%s>;tag=s2\r\n"+
 			"Call-ID: stray-%016x@127.0.0.1\r\nCSeq: %s\r\nContact: <sip:dave@%s>\r\nContent-Length: 0\r\n\r\n",

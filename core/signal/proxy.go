@@ -136,6 +136,10 @@ func (s *Server) onAck(req *sip.Request, _ sip.ServerTransaction) {
 // proxyInDialog forwards an in-dialog request along its Route set (or to its Request-URI) and relays
 // every response back. It blocks until the final response (sipgo requires that of a handler).
 func (s *Server) proxyInDialog(req *sip.Request, tx sip.ServerTransaction) {
+	if r := req.Route(); (r == nil || !s.isSelf(r.Address)) && !s.trusted(req) {
+		sipmsg.Respond(tx, req, 403, "Forbidden") // not along Herald's Record-Route, nor a trusted peer's: no open relay
+		return
+	}
 	fwd := forwardCopy(req)
 	route := s.popSelfRoute(fwd)
 	if route == nil && s.isSelf(fwd.Recipient) {

@@ -369,18 +369,8 @@ func (s *Server) serves(port int) bool {
 }
 
 func (s *Server) trusted(req *sip.Request) bool {
-	if len(s.live.Load().trusted) == 0 {
-		return true
-	}
-	host, _, err := net.SplitHostPort(req.Source())
-	if err != nil {
-		return false
-	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil {
-		return false
-	}
-	return s.trustedAddr(ip)
+	ap, err := netip.ParseAddrPort(req.Source())
+	return len(s.live.Load().trusted) == 0 || err == nil && s.trustedAddr(ap.Addr())
 }
 
 // trustedAddr reports whether ip is one of the configured peers (everyone when none are).

@@ -132,7 +132,8 @@ func TestUntrustedTimeoutMarksNothing(t *testing.T) {
 			if !trusted {
 				x.h.untrusted = x.caller.Addr()
 			}
-			bye := request("BYE", "z9hG4bKu1", "u1@x", "<sip:dave@home1.net>;tag=d", 2, "Route: <sip:scscf.home1.net;lr>\r\n")
+			// Along Herald's Record-Route (an untrusted peer's in-dialog request goes no other way).
+			bye := request("BYE", "z9hG4bKu1", "u1@x", "<sip:dave@home1.net>;tag=d", 2, "Route: <sip:127.0.0.1:5060;lr>, <sip:scscf.home1.net;lr>\r\n")
 			if r, sent := x.in(x.caller, bye); r != ReasonForwarded || !slices.Contains(sent, "127.0.0.1:5099 BYE") {
 				t.Fatalf("BYE: %v %q, want forwarded to the first target", r, sent)
 			}

@@ -328,6 +328,7 @@ type Faults struct {
 	Take   atomic.Pointer[func([]byte)]   // in Take, before the scan
 	Tick   atomic.Pointer[func(struct{})] // in Tick, under the lock
 	Locked atomic.Pointer[func([]byte)]   // in the handling of an INVITE, under the lock
+	Fire   atomic.Pointer[func(*Tx)]      // in Tick, for each transaction due
 }
 
 func fire[T any](h *atomic.Pointer[func(T)], v T) {
@@ -348,6 +349,7 @@ type Engine struct {
 	tick  int64
 	clock wheel.Clock
 	seed  maphash.Seed
+	bkey  [2]uint64 // the key of the branches' MAC (branchOf), random per engine
 	log   *slog.Logger
 
 	// Faults are for tests only.
@@ -374,9 +376,10 @@ type Engine struct {
 	own482At int64
 	// ret holds the finished transactions compacted (retained.go), which are in none of the
 	// tables above.
-	ret retained
-	w   *wheel.Wheel[*Tx]
-	due []*wheel.Node[*Tx]
+	ret    retained
+	w      *wheel.Wheel[*Tx]
+	due    []*wheel.Node[*Tx]
+	firing int // the index in due Tick fires (its recovery links those after it again)
 	// timedOut are the sinks of host INVITEs Timer B ended during a Tick (ForwardInvite), told
 	// once the lock is released.
 	timedOut []func([]byte)
@@ -429,6 +432,7 @@ func New(cfg Config, host Host) *Engine {
 		f.log = discardLog
 	}
 	f.nextID.Store(rand.Uint64() >> 16)
+	f.bkey = [2]uint64{cryptoUint64(), cryptoUint64()}
 	f.tick = int64(10 * time.Millisecond)
 	if q := f.t1 / 4; q < f.tick {
 		f.tick = max(q, int64(time.Millisecond))
@@ -654,6 +658,12 @@ func (f *Engine) take(m *fmsg, data []byte, src netip.AddrPort, c Conn) Reason {
 			f.st.Unreadable.Add(1)
 			return ReasonUnreadable
 		}
+	}
+	if m.isReq && m.n > maxHeaderLines-maxAddedLines {
+		// What the engine forwards or answers from it must scan too: Herald's Via and
+		// Record-Route could take its copy past the bound (its CANCEL, ACK and 408 then built
+		// from nothing). The general path takes it.
+		return ReasonUnscanned
 	}
 	return f.handle(m, src, c)
 }

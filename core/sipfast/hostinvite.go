@@ -241,7 +241,7 @@ func (f *Engine) hostLoose(m *fmsg, data []byte) bool {
 		}
 		return true
 	})
-	id, ok := idOf(branch)
+	id, _, ok := f.idOf(branch)
 	if !ok || m.cseqM != mINVITE || m.at[hTo] < 0 {
 		return false
 	}

@@ -317,6 +317,16 @@ func TestForwardInviteLongResponses(t *testing.T) {
 		t.Fatalf("host heard %q", got)
 	}
 
+	// A long 2xx after a 486, once the host let go: no stateless relay of what was read leniently
+	// (it has no Via indexed; before, stripping it panicked).
+	var s3 sinkRec
+	tx3, inv3 := forwardHost(t, x, &s3)
+	x.in(x.callee, longReply(inv3, "486 Busy Here", "t8"))
+	x.e.EndInvite(tx3)
+	if r, _ := x.in(x.callee, longReply(inv3, "200 OK", "t8")); r != ReasonResponse || x.h.panics != 0 {
+		t.Fatalf("long 2xx after the host let go: %v, %d panics", r, x.h.panics)
+	}
+
 	stray := longReply(bytes.Replace(inv, []byte(BranchPrefix), []byte(BranchPrefix+"ff"), 1), "200 OK", "t7")
 	if r, _ := x.in(x.callee, stray); r != ReasonUnreadable {
 		t.Fatalf("long response to no call's INVITE: %v, want unreadable", r)

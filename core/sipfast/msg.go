@@ -197,6 +197,7 @@ type hline struct {
 // the fmsg, on the reader's stack; only a longer message costs an allocation.
 const (
 	maxHeaderLines = 512
+	maxAddedLines  = 8 // a request the engine takes leaves room for the lines it adds (Via, Record-Route)
 	maxFastHeaders = 64
 )
 

@@ -262,9 +262,9 @@ func TestStray2xxConnFamily(t *testing.T) {
 		up   string
 		want *famConn
 	}{{"[2001:db8::7]:5061", v6}, {"192.0.2.7:5061", v4}} {
-		res := fmt.Sprintf("SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKhrld%d\r\n"+
+		res := fmt.Sprintf("SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=%s\r\n"+
 			"Via: SIP/2.0/UDP %s;branch=z9hG4bKup%d\r\nFrom: <sip:erin@home1.net>;tag=f\r\nTo: <sip:dave@home1.net>;tag=d\r\n"+
-			"Call-ID: s%d@x\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n", i+1, tc.up, i, i)
+			"Call-ID: s%d@x\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n", e.branchOf(uint64(i+1)), tc.up, i, i)
 		if !e.Take([]byte(res), netip.MustParseAddrPort("192.0.2.9:5060"), v4) {
 			t.Fatalf("%s: the stray 2xx was not taken", tc.up)
 		}

@@ -560,6 +560,11 @@ func (f *Engine) onInDialog(m *fmsg, src netip.AddrPort, c Conn) Reason {
 	if r.general {
 		return ReasonGeneralCall // the general path's dialog, whose controller may have ended
 	}
+	if r.pop == 0 && !f.host.Trusted(src.Addr()) {
+		// Not along Herald's Record-Route, nor from a trusted peer: the general path answers 403.
+		// Before, anyone's BYE reached any address, Timer E repeating it a dozen times.
+		return ReasonUntrusted
+	}
 	if !ok {
 		return r.fallback()
 	}

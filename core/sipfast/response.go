@@ -30,9 +30,12 @@ func stripVia(m *fmsg) []byte {
 }
 
 func (f *Engine) onResponse(m *fmsg) Reason {
-	id, ok := idOf(m.branch.of(m.buf))
-	if !ok {
+	id, ours, ok := f.idOf(m.branch.of(m.buf))
+	switch {
+	case !ours:
 		return ReasonSipgoBranch // a response to sipgo's own client transactions
+	case !ok:
+		return ReasonStray // a branch of ours the engine never minted: forged, dropped
 	}
 	f.lock(m)
 	tx := f.out[id]
@@ -196,6 +199,9 @@ func (f *Engine) relayStateless(m *fmsg) {
 
 // stateless is the datagram relayStateless sends for m, false when m names nowhere to send it.
 func (f *Engine) stateless(m *fmsg) (Datagram, bool) {
+	if m.at[hVia] < 0 {
+		return Datagram{}, false // read leniently (hostLoose): no Via indexed to strip
+	}
 	out := stripVia(m)
 	if f.cfg.Stray2xx != nil {
 		out = f.cfg.Stray2xx(m.value(hCallID), out)

@@ -5,6 +5,7 @@ package sipfast
 
 import (
 	"bytes"
+	"encoding/binary"
 	"net/netip"
 	"strconv"
 )
@@ -275,19 +276,64 @@ func appendHostPort(b []byte, host string, port int) []byte {
 	return b
 }
 
+// branchOf is the branch of Herald's Via on the request of transaction id: BranchPrefix, the id and
+// a MAC of it (SipHash-2-4 under the engine's random key), 16 hex digits each. The ids count up, so
+// without the MAC anyone who saw one branch could name the next calls' transactions and forge their
+// responses (a 200 with its own Contact, a 486 ending the call) or have Herald relay a 2xx it never
+// asked for to any address; a branch the engine did not mint matches nothing (idOf).
 func (f *Engine) branchOf(id uint64) []byte {
-	b := make([]byte, 0, len(BranchPrefix)+16)
+	b := make([]byte, 0, len(BranchPrefix)+32)
 	b = append(b, BranchPrefix...)
-	return strconv.AppendUint(b, id, 16)
+	return appendHex16(appendHex16(b, id), f.branchMAC(id))
 }
 
-// idOf reads the transaction id of a fast-path branch, ok false for any other branch.
-func idOf(branch []byte) (uint64, bool) {
-	if len(branch) <= len(BranchPrefix) || string(branch[:len(BranchPrefix)]) != BranchPrefix {
-		return 0, false
+func (f *Engine) branchMAC(id uint64) uint64 {
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], id)
+	return sipHash24(f.bkey[0], f.bkey[1], b[:])
+}
+
+// appendHex16 appends v as 16 hex digits.
+func appendHex16(b []byte, v uint64) []byte {
+	const digits = "0123456789abcdef"
+	for s := 60; s >= 0; s -= 4 {
+		b = append(b, digits[v>>uint(s)&0xf])
 	}
-	id, err := strconv.ParseUint(string(branch[len(BranchPrefix):]), 16, 64)
-	return id, err == nil
+	return b
+}
+
+// idOf reads the transaction id of a branch: ours when it starts with BranchPrefix, ok when its MAC
+// is the engine's (branchOf). A branch of ours that is not ok was forged or is another process's.
+func (f *Engine) idOf(branch []byte) (id uint64, ours, ok bool) {
+	if len(branch) < len(BranchPrefix) || string(branch[:len(BranchPrefix)]) != BranchPrefix {
+		return 0, false, false
+	}
+	rest := branch[len(BranchPrefix):]
+	if len(rest) != 32 {
+		return 0, true, false
+	}
+	id, ok1 := parseHex16(rest[:16])
+	mac, ok2 := parseHex16(rest[16:])
+	return id, true, ok1 && ok2 && mac == f.branchMAC(id)
+}
+
+// parseHex16 reads 16 hex digits (either case).
+func parseHex16(b []byte) (uint64, bool) {
+	var v uint64
+	for _, c := range b {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c -= 'a' - 10
+		case c >= 'A' && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return 0, false
+		}
+		v = v<<4 | uint64(c)
+	}
+	return v, true
 }
 
 // plain reports whether the call m starts is plain forwarding, by the host's rule (Host.Plain) on

@@ -78,6 +78,11 @@ func (f *Engine) Tick(q []Datagram) []Datagram {
 	locked := false
 	defer func() {
 		if r := recover(); f.host.Recovered(r) && locked {
+			// The transactions due after the one that panicked are off the wheel (Expire): linked
+			// again, so their timers still run; the one that panicked is let go.
+			for _, n := range f.due[min(f.firing+1, len(f.due)):] {
+				f.relink(n.Value)
+			}
 			clear(f.due)
 			f.mu.Unlock()
 		}
@@ -91,7 +96,8 @@ func (f *Engine) Tick(q []Datagram) []Datagram {
 	}
 	f.ret.expire(now)
 	f.due = f.w.Expire(now, f.due[:0])
-	for _, n := range f.due {
+	for i, n := range f.due {
+		f.firing = i
 		q = f.fire(n.Value, now, q)
 	}
 	clear(f.due)
@@ -108,6 +114,7 @@ func (f *Engine) Tick(q []Datagram) []Datagram {
 
 // fire runs the timers of tx that are due. Under f.mu.
 func (f *Engine) fire(tx *Tx, now int64, q []Datagram) []Datagram {
+	fire(&f.Faults.Fire, tx)
 	if tx.end != 0 && tx.end <= now {
 		tx.end = 0
 		f.forget(tx)
@@ -201,8 +208,10 @@ func (f *Engine) fire(tx *Tx, now int64, q []Datagram) []Datagram {
 		}
 	}
 	if due(tTrying) && !tx.lv.sentUp && tx.final == 0 {
-		q = f.answerUp(tx, 100, "Trying", "", q)
-		tx.last = q[len(q)-1].B
+		n := len(q)
+		if q = f.answerUp(tx, 100, "Trying", "", q); len(q) > n { // none when it cannot be built
+			tx.last = q[n].B
+		}
 	}
 	if due(tTimerC) && tx.final == 0 {
 		// Timer C: the callee never answered. 408 upstream, CANCEL downstream (RFC 3261 §16.8).

@@ -89,8 +89,9 @@ func TestFastVerdicts(t *testing.T) {
 			return inv("z9hG4bKs1", "s1@x", "sip:dave@home1.net", "<sip:dave@home1.net>", mf, strings.Repeat("a", 1400))
 		}, caller, ReasonSize},
 		{"response to sipgo", func() string { return res("200 OK", "z9hG4bK.sipgo1", "g1@x", "1 INVITE") }, callee, ReasonSipgoBranch},
-		{"stray 486", func() string { return res("486 Busy Here", "z9hG4bKhrld1", "x1@x", "1 INVITE") }, callee, ReasonStray},
-		{"stray 2xx", func() string { return res("200 OK", "z9hG4bKhrld2", "x2@x", "1 INVITE") }, callee, ReasonStray2xx},
+		{"stray 486", func() string { return res("486 Busy Here", string(x.e.branchOf(1)), "x1@x", "1 INVITE") }, callee, ReasonStray},
+		{"stray 2xx", func() string { return res("200 OK", string(x.e.branchOf(2)), "x2@x", "1 INVITE") }, callee, ReasonStray2xx},
+		{"2xx on a branch the engine never minted", func() string { return res("200 OK", "z9hG4bKhrld3", "x3@x", "1 INVITE") }, callee, ReasonStray},
 		{"ACK of no fast transaction", func() string { return req("ACK", "z9hG4bKa1", "a1@x", "<sip:dave@home1.net>;tag=d") }, caller, ReasonNoTransaction},
 		{"CANCEL of no fast transaction", func() string { return req("CANCEL", "z9hG4bKq1", "q1@x", "<sip:dave@home1.net>") }, caller, ReasonNoTransaction},
 		{"not SIP", func() string { return "hello\r\n\r\n" }, caller, ReasonUnscanned},
