@@ -125,7 +125,7 @@ type MSRPOptions struct {
 	ChunkSize     int    `yaml:"chunk_size"` // body bytes per SEND chunk, 64..65536, default 2048
 
 	MaxConns       int `yaml:"max_conns"`        // default 65536
-	MaxConnsPerIP  int `yaml:"max_conns_per_ip"` // default 4096
+	MaxConnsPerIP  int `yaml:"max_conns_per_ip"` // per IPv4 address or IPv6 /64; default max_conns
 	MaxSessions    int `yaml:"max_sessions"`     // open push sessions, default 100000
 	MaxHeaderBytes int `yaml:"max_header_bytes"` // largest MSRP header block accepted, default 16384
 	MaxChunkBytes  int `yaml:"max_chunk_bytes"`  // largest chunk body accepted from a peer, default 262144

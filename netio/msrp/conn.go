@@ -70,6 +70,9 @@ type transfer struct {
 	msgID   [msrp.TIDLen]byte // Message-ID (held inline: no allocation per transfer)
 	ch      msrp.Chunker
 	sent    int64 // body bytes handed to the connection
+	// reported is how far success REPORTs of parts of the page (one per chunk, RFC 4975 §7.1.2)
+	// cover it from its first byte without a gap.
+	reported int64
 }
 
 // newConnState makes the state of an admitted connection and arms its bind timeout. A nil w is a gnet
@@ -295,10 +298,25 @@ func (cs *connState) flushOut() {
 	cs.out = nil
 	cs.w.write(*out)
 	putBuf(out)
+	cs.s.st.noteOutbound(int64(cs.w.outbound()))
 }
 
 // respond appends a response to the frame m (never to a REPORT: RFC 4975 §7.1.2).
+// A peer that keeps sending requests and reads none of the answers would grow the connection's
+// outbound buffer without bound (gnet's has none, and only page chunks wait for the mark): once the
+// answers waiting reach MaxOutbound, the connection ends instead (counted), as for a malformed frame.
+//
+// RFC 4975 §7.1.1: a request with Failure-Report "no" gets no transaction response at all, one with
+// "partial" no 200 (its errors still).
 func (cs *connState) respond(m *msrp.Message, code int, comment string) {
+	if fr := m.FailureReport; bytes.EqualFold(fr, []byte("no")) || code == 200 && bytes.EqualFold(fr, []byte("partial")) {
+		return
+	}
+	if ob := cs.w.outbound(); cs.out != nil && ob+len(*cs.out) >= cs.s.opts.MaxOutbound || ob >= cs.s.opts.MaxOutbound {
+		cs.s.st.answersUnread.Add(1)
+		cs.end(push.Result{Outcome: push.Failed, Bytes: cs.x.sent, Err: errors.Join(errProtocol, errAnswersUnread)})
+		return
+	}
 	if comment == "" {
 		comment = msrp.StatusText(code)
 	}
@@ -327,8 +345,6 @@ func (cs *connState) handle(m *msrp.Message) {
 // onSend binds the connection (acquisition request) or accepts a SEND on the bound session.
 func (cs *connState) onSend(m *msrp.Message) {
 	s := cs.s
-	// RFC 4975 §7.1.1: Failure-Report "no" suppresses transaction responses.
-	quiet := bytes.EqualFold(m.FailureReport, []byte("no"))
 	sid, err := msrp.SessionIDOf(msrp.LastURI(m.ToPath))
 	if err != nil {
 		s.st.malformed.Add(1)
@@ -338,9 +354,7 @@ func (cs *connState) onSend(m *msrp.Message) {
 	if cs.e != nil {
 		switch {
 		case bytes.Equal(sid, []byte(cs.e.sess.ID)):
-			if !quiet {
-				cs.respond(m, 200, "")
-			}
+			cs.respond(m, 200, "")
 		default:
 			s.st.bindRejected.Add(1)
 			cs.respond(m, 403, "connection bound to another session")
@@ -383,9 +397,7 @@ func (cs *connState) onSend(m *msrp.Message) {
 		s.st.binds.Add(1)
 	}
 	cs.noteBound()
-	if !quiet {
-		cs.respond(m, 200, "")
-	}
+	cs.respond(m, 200, "")
 	if !cs.fork {
 		e.sess.NotifyBound() // the call's machine hears of the binding (push.Session.Bound)
 	}
@@ -428,7 +440,14 @@ func (cs *connState) onReport(m *msrp.Message) {
 	}
 	br := m.ByteRange
 	if m.HasByteRange && (br.Start != 1 || br.End != total) {
-		return // a partial success report: progress, not the end
+		// A success report of part of the page: a receiver may report each chunk (RFC 4975
+		// §7.1.2). The page is delivered once the parts reported cover it from its first byte.
+		if br.End <= total && br.Start <= x.reported+1 && br.End > x.reported {
+			x.reported = br.End
+		}
+		if x.reported < total {
+			return
+		}
 	}
 	cs.noteDelivered()
 	cs.delivered = true // before end: its lingering close needs no look at the socket's queue

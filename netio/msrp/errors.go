@@ -40,6 +40,7 @@ var (
 	errClosed          = errors.New("netio/msrp: session closed")
 	errDisconnected    = errors.New("netio/msrp: connection closed by peer")
 	errProtocol        = errors.New("netio/msrp: protocol error from peer")
+	errAnswersUnread   = errors.New("netio/msrp: the peer left MaxOutbound of answers unread")
 	errShutdown        = errors.New("netio/msrp: plane stopped")
 	errInternal        = errors.New("netio/msrp: internal error (recovered panic, counted in herald_panics_total)")
 	errDial            = errors.New("netio/msrp: dialling the terminal failed")

@@ -195,14 +195,14 @@ func (c *client) write(b []byte) {
 }
 
 // bind sends the acquisition request (bodiless SEND) for toPath and returns its transaction id.
-func (c *client) bind(toPath string) string {
+func (c *client) bind(toPath string, extra ...msrp.Header) string {
 	tid := msrp.NewTID()
-	h := []msrp.Header{
+	h := append([]msrp.Header{
 		{Name: []byte("To-Path"), Value: []byte(toPath)},
 		{Name: []byte("From-Path"), Value: []byte(c.path)},
 		{Name: []byte("Message-ID"), Value: []byte(msrp.NewMessageID())},
 		{Name: []byte("Byte-Range"), Value: []byte("1-0/0")},
-	}
+	}, extra...)
 	b := msrp.AppendRequestHead(nil, tid, "SEND", h, false)
 	c.write(msrp.AppendEndLine(b, tid, msrp.FlagEnd, false))
 	c.record("MSRP " + tid + " SEND")

@@ -46,7 +46,8 @@ type Options struct {
 	// AdvertisePort is the port put in a=path URIs and returned by Addr; 0 means the bound port.
 	AdvertisePort int
 
-	// MaxConns caps open connections; MaxConnsPerIP caps them per source address.
+	// MaxConns caps open connections; MaxConnsPerIP caps them per source address (an IPv6 one's /64:
+	// a terminal's prefix).
 	MaxConns, MaxConnsPerIP int
 	// MaxSessions caps push sessions registered with Open and not yet finished.
 	MaxSessions int

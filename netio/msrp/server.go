@@ -471,6 +471,7 @@ func (s *Server) retire(e *entry) {
 
 // admit counts a new connection from ip against MaxConns and MaxConnsPerIP.
 func (s *Server) admit(ip netip.Addr) bool {
+	ip = perIPKey(ip)
 	s.limMu.Lock()
 	defer s.limMu.Unlock()
 	if s.connCount.Load() >= int64(s.opts.MaxConns) || s.perIP[ip] >= s.opts.MaxConnsPerIP {
@@ -482,6 +483,7 @@ func (s *Server) admit(ip netip.Addr) bool {
 }
 
 func (s *Server) release(ip netip.Addr) {
+	ip = perIPKey(ip)
 	s.limMu.Lock()
 	if n := s.perIP[ip] - 1; n > 0 {
 		s.perIP[ip] = n
@@ -490,6 +492,18 @@ func (s *Server) release(ip netip.Addr) {
 	}
 	s.connCount.Add(-1)
 	s.limMu.Unlock()
+}
+
+// perIPKey is what MaxConnsPerIP counts by: an IPv4 address, or an IPv6 address's /64. A 3GPP
+// terminal gets a /64 of its own per PDN connection (TS 23.401 §5.3.1.2.2) and may use any address
+// in it, so counting whole IPv6 addresses would let one terminal open MaxConnsPerIP connections per
+// address it picks.
+func perIPKey(ip netip.Addr) netip.Addr {
+	if !ip.Is6() || ip.Is4In6() {
+		return ip
+	}
+	p, _ := ip.Prefix(64)
+	return p.Addr()
 }
 
 // handler is the gnet.EventHandler of one engine run.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -637,5 +638,121 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 			t.Fatalf("timed out waiting: %s", what)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestAnswersUnreadEndConnection: a terminal that keeps sending requests and reads none of the
+// answers (501 to an unknown method, before any bind) cannot grow Herald's outbound buffer past
+// MaxOutbound: once that much of its answers waits, the connection ends (counted as
+// answers_unread). Before, each 51-byte frame queued a 77-byte answer until the bind timeout: a
+// peer writing at loopback speed grew the heap by twice what it sent.
+func TestAnswersUnreadEndConnection(t *testing.T) {
+	o := testOptions()
+	o.MaxOutbound = 16 << 10
+	s := startServer(t, o)
+	c := dial(t, s, withRcvBuf(4<<10))
+	frame := []byte("MSRP abcd XYZ\r\nTo-Path: msrp://a/b;tcp\r\nFrom-Path: msrp://c/d;tcp\r\n-------abcd$\r\n")
+	var batch []byte
+	for range 256 {
+		batch = append(batch, frame...)
+	}
+	_ = c.conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	for i := 0; i < 200 && s.Stats().FramesUnread == 0; i++ {
+		if _, err := c.conn.Write(batch); err != nil {
+			break // Herald ended the connection
+		}
+	}
+	waitFor(t, "the connection ended for its unread answers", func() bool { return s.Stats().FramesUnread == 1 })
+	bound := int64(o.MaxOutbound + 4<<10) // the mark, plus the answers of one read's frames
+	if st := s.Stats(); st.MaxOutboundQueued > bound {
+		t.Fatalf("outbound backlog reached %d, bound %d", st.MaxOutboundQueued, bound)
+	}
+}
+
+// TestChunkReportsDeliver: a terminal that sends a success REPORT for each chunk (RFC 4975 §7.1.2
+// lets a receiver report parts of a message) has the page delivered once its reports cover it
+// from the first byte: before, only a REPORT of the whole range counted, and such a phone's page
+// timed out as unconfirmed. Chunks arrive in order on one connection and are reported so.
+func TestChunkReportsDeliver(t *testing.T) {
+	s := startServer(t, testOptions())
+	page := htmlPage(t, 5000)
+	sess := openSession(t, s, push.CalleeCard, page, 5*time.Second)
+	c := dial(t, s)
+	c.bind(s.PathURI(sess.ID))
+	if f := c.mustNext(2 * time.Second); f.Status != 200 {
+		t.Fatalf("bind answer %+v", f)
+	}
+	r := c.receivePage(2*time.Second, true)
+	if len(r.frames) < 3 {
+		t.Fatalf("%d chunks, want at least 3", len(r.frames))
+	}
+	for i, f := range r.frames {
+		if i == len(r.frames)-1 {
+			select {
+			case res := <-sess.Done:
+				t.Fatalf("a result before every chunk was reported: %+v", res)
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+		c.report(s.PathURI(sess.ID), r.msgID, f.BR, 200)
+	}
+	if res := waitResult(t, sess, 2*time.Second); res.Outcome != push.Delivered {
+		t.Fatalf("result %+v, want delivered", res)
+	}
+}
+
+// TestFailureReportAnswers (RFC 4975 §7.1.1): a SEND with Failure-Report "no" gets no transaction
+// response at all (neither the bind's 200 nor a 481 for an unknown session), one with "partial"
+// no 200 but its errors; the page follows the bind all the same.
+func TestFailureReportAnswers(t *testing.T) {
+	s := startServer(t, testOptions())
+	send := func(c *client, toPath, fr string) {
+		c.bind(toPath, msrp.Header{Name: []byte("Failure-Report"), Value: []byte(fr)})
+	}
+	for _, fr := range []string{"no", "partial"} {
+		t.Run(fr, func(t *testing.T) {
+			unknown := dial(t, s)
+			send(unknown, s.PathURI("no-such-session-id-000"), fr)
+			f, err := unknown.next(300 * time.Millisecond)
+			switch {
+			case fr == "no" && err == nil:
+				t.Fatalf("Failure-Report no: answered %+v", f)
+			case fr == "partial" && (err != nil || f.Status != 481):
+				t.Fatalf("Failure-Report partial: %+v %v, want the 481", f, err)
+			}
+			page := htmlPage(t, 1000)
+			sess := openSession(t, s, push.CalleeCard, page, 5*time.Second)
+			c := dial(t, s)
+			send(c, s.PathURI(sess.ID), fr)
+			first := c.mustNext(2 * time.Second)
+			if first.Method != "SEND" {
+				t.Fatalf("after the bind: %+v, want the page's first chunk (no 200)", first)
+			}
+		})
+	}
+}
+
+// TestPerIPLimitIPv6Prefix: MaxConnsPerIP counts an IPv6 source by its /64, a 3GPP terminal's own
+// prefix (any address of which it may use), and an IPv4 source by its address: a terminal cycling
+// through addresses of its /64 gets no more connections than one address would.
+func TestPerIPLimitIPv6Prefix(t *testing.T) {
+	o := testOptions()
+	o.MaxConnsPerIP = 2
+	s := startServer(t, o)
+	for _, c := range []struct {
+		ip   string
+		want bool
+	}{
+		{"2001:db8:1:2::1", true}, {"2001:db8:1:2::ffff", true}, {"2001:db8:1:2:aaaa::3", false}, // one /64
+		{"2001:db8:1:3::1", true}, // the next /64
+		{"192.0.2.1", true}, {"192.0.2.1", true}, {"192.0.2.1", false}, {"192.0.2.2", true},
+	} {
+		if got := s.admit(netip.MustParseAddr(c.ip)); got != c.want {
+			t.Fatalf("admit %s: %v, want %v", c.ip, got, c.want)
+		}
+	}
+	s.release(netip.MustParseAddr("2001:db8:1:2::ffff"))
+	if !s.admit(netip.MustParseAddr("2001:db8:1:2::9")) {
+		t.Fatal("a connection of the /64 released: another address of it refused")
 	}
 }

@@ -19,6 +19,7 @@ type counters struct {
 	delivered, failed, timedOut, aborted, discarded atomic.Int64
 	bytesSent, bytesReceived                        atomic.Int64
 	malformed, tooLarge, reportsUnknown             atomic.Int64
+	answersUnread                                   atomic.Int64
 	pauses, maxOutbound                             atomic.Int64
 	engineRestarts                                  atomic.Int64
 	dialBusy, dialFailed                            atomic.Int64
@@ -95,6 +96,7 @@ type Stats struct {
 	BytesReceived   int64 `json:"bytes_received" metric:"herald_msrp_received_bytes_total,counter" help:"Bytes read from terminals' connections."`
 	FramesMalformed int64 `json:"frames_malformed" metric:"herald_msrp_frames_rejected_total{reason=malformed},counter" help:"Frames rejected by reason."` // and unusable To-Path/Status values
 	FramesTooLarge  int64 `json:"frames_too_large" metric:"herald_msrp_frames_rejected_total{reason=too_large},counter"`                                   // over MaxHeaderBytes or MaxChunkBytes (413)
+	FramesUnread    int64 `json:"frames_answers_unread" metric:"herald_msrp_frames_rejected_total{reason=answers_unread},counter"`                         // the peer left MaxOutbound of answers unread: the connection ended
 	ReportsUnknown  int64 `json:"reports_unknown" metric:"herald_msrp_reports_unknown_total,counter" help:"REPORTs that matched no transfer."`
 
 	OutboundPauses    int64 `json:"outbound_pauses" metric:"herald_msrp_outbound_pauses_total,counter" help:"Transfers paused at the outbound high-water mark."`
@@ -136,6 +138,7 @@ func (s *Server) Stats() Stats {
 		BytesReceived:          c.bytesReceived.Load(),
 		FramesMalformed:        c.malformed.Load(),
 		FramesTooLarge:         c.tooLarge.Load(),
+		FramesUnread:           c.answersUnread.Load(),
 		ReportsUnknown:         c.reportsUnknown.Load(),
 		OutboundPauses:         c.pauses.Load(),
 		MaxOutboundQueued:      c.maxOutbound.Load(),
