@@ -1062,3 +1062,26 @@ func TestAdvertiseFromPortZeroListener(t *testing.T) {
 		}
 	}
 }
+
+// An admin listener off loopback without http.admin_token_file is warned about: /metrics, /varz
+// and /debug/pprof (a CPU profile or trace on demand) would answer anyone who reaches it. With a
+// token file, or on loopback, no warning.
+func TestAdminListenOpenWarned(t *testing.T) {
+	for _, c := range []struct {
+		http string
+		warn bool
+	}{
+		{"http:\n  admin_listen: 10.20.0.5:8081\n", true},
+		{"http:\n  admin_listen: 10.20.0.5:8081\n  admin_token_file: /etc/herald/admin-tokens\n", false},
+		{"http:\n  admin_listen: 127.0.0.1:8081\n", false},
+	} {
+		o, err := Parse("t.yaml", []byte(hop+c.http))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := slices.ContainsFunc(o.Warnings, func(w Problem) bool { return strings.Contains(w.String(), "http.admin_listen") })
+		if got != c.warn {
+			t.Errorf("%q: warned %v, want %v (%v)", c.http, got, c.warn, o.Warnings)
+		}
+	}
+}

@@ -406,8 +406,13 @@ func (l *loader) validateHTTP(o *Options) {
 		h.BaseURL = "http://" + h.Listen + "/"
 	}
 	if h.AdminListen != "" {
-		if aap, aok := l.listenAddr("http.admin_listen", h.AdminListen); aok && ok && aap.Port() != 0 && aap == ap {
+		aap, aok := l.listenAddr("http.admin_listen", h.AdminListen)
+		if aok && ok && aap.Port() != 0 && aap == ap {
 			l.valErr("http.admin_listen", ErrConflict, "%s is http.listen too: the admin endpoints need a listener of their own", h.AdminListen)
+		}
+		if aok && !aap.Addr().IsLoopback() && h.AdminTokenFile == "" {
+			l.warn("http.admin_listen", "not loopback and no http.admin_token_file: /metrics, /varz and /debug/pprof "+
+				"(a CPU profile or trace on demand) answer anyone who reaches it")
 		}
 	}
 	switch {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -246,6 +247,12 @@ func TestPrepareErrors(t *testing.T) {
 		"void end tag": {body: "<!DOCTYPE html><p>a</br></p>", err: ErrMalformed, code: "malformed_html", line: 1, col: 20, offset: 19},
 		"duplicate attribute": {body: "<!DOCTYPE html><p class=a class=b>x</p>", err: ErrMalformed, code: "malformed_html", line: 1, col: 16, offset: 15,
 			reason: "duplicate attribute class in <p>"},
+		// The bounds that keep the quadratic checks cheap (a 1 MiB upload of one tag's attributes or of
+		// nested <div>s took tens of seconds of a core).
+		"65 attributes": {body: "<!DOCTYPE html><p" + attrs(65) + ">x</p>", err: ErrMalformed, code: "malformed_html", line: 1, col: 16, offset: 15,
+			reason: "more than 64 attributes in <p>"},
+		"nested 257 deep": {body: "<!DOCTYPE html><body>" + strings.Repeat("<div>", 256) + "x", err: ErrMalformed, code: "malformed_html",
+			line: 1, col: 1297, offset: 1296, reason: "<div> nested deeper than 256 elements"}, // <body> and 255 <div>s are 256
 		"quote in attribute name": {body: "<!DOCTYPE html><p a\"b=1>x</p>", err: ErrMalformed, code: "malformed_html", line: 1, col: 16, offset: 15},
 		"attributes on end tag":   {body: "<!DOCTYPE html><p>x</p class=a>", err: ErrMalformed, code: "malformed_html", line: 1, col: 20, offset: 19},
 		"late doctype":            {body: "<html><!DOCTYPE html></html>", err: ErrMalformed, code: "malformed_html", line: 1, col: 7, offset: 6},
@@ -291,13 +298,14 @@ func TestWellFormedAccepts(t *testing.T) {
 	for name, body := range map[string]string{
 		"optional end tags": "<!DOCTYPE html><html><head><title>x</title><body><p>a<p>b<ul><li>1<li>2</ul><dl><dt>a<dd>b</dl>" +
 			"<table><tr><td>1<td>2<tr><th>3</table><p>c<div>d</div>",
-		"void elements":      "<!DOCTYPE html><p>a<br>b<br/>c<hr><img alt=x><wbr></p>",
-		"svg self-closing":   "<!DOCTYPE html><svg viewBox=\"0 0 1 1\"><path d=\"M0 0\"/><g><circle r=\"1\"/></g></svg>",
-		"xml declaration":    "<?xml version=\"1.0\"?><html><body>x</body></html>",
-		"comments anywhere":  "<!-- a --><!DOCTYPE html><!----><p>x<!-- b --></p>",
-		"raw text with tags": "<!DOCTYPE html><title>a <b> c</title><style>p>b{color:red}</style><p>x",
-		"entities":           "<!DOCTYPE html><p>&amp; &lt; &eacute; &#x263A; &bogus;</p>",
-		"bom":                "\ufeff<!DOCTYPE html><p>x</p>",
+		"void elements":                    "<!DOCTYPE html><p>a<br>b<br/>c<hr><img alt=x><wbr></p>",
+		"64 attributes, 256 elements deep": "<!DOCTYPE html><body><p" + attrs(64) + ">x</p>" + strings.Repeat("<div>", 255) + "x" + strings.Repeat("</div>", 255),
+		"svg self-closing":                 "<!DOCTYPE html><svg viewBox=\"0 0 1 1\"><path d=\"M0 0\"/><g><circle r=\"1\"/></g></svg>",
+		"xml declaration":                  "<?xml version=\"1.0\"?><html><body>x</body></html>",
+		"comments anywhere":                "<!-- a --><!DOCTYPE html><!----><p>x<!-- b --></p>",
+		"raw text with tags":               "<!DOCTYPE html><title>a <b> c</title><style>p>b{color:red}</style><p>x",
+		"entities":                         "<!DOCTYPE html><p>&amp; &lt; &eacute; &#x263A; &bogus;</p>",
+		"bom":                              "\ufeff<!DOCTYPE html><p>x</p>",
 	} {
 		t.Run(name, func(t *testing.T) {
 			if err := checkWellFormed([]byte(body)); err != nil {
@@ -510,4 +518,13 @@ func TestPrepareKeepsEmailStyleHTML(t *testing.T) {
 			t.Errorf("lost %s:\n%s", k, p.Body)
 		}
 	}
+}
+
+// attrs is n distinct attributes, each with a leading space.
+func attrs(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, " a%d=%d", i, i)
+	}
+	return b.String()
 }

@@ -163,6 +163,9 @@ func checkWellFormed(b []byte) error {
 					return err
 				}
 			}
+			if len(stack) >= maxDepth {
+				return bad(at, "<%s> nested deeper than %d elements", tag, maxDepth)
+			}
 			if tag == "svg" || tag == "math" || foreign > 0 {
 				foreign++
 			}
@@ -265,11 +268,23 @@ var (
 	tableFence = setOf("table svg math")
 )
 
+// maxAttrs and maxDepth bound an element's attributes and the elements' nesting, far beyond what a
+// card needs: the checks of duplicates (each name against the earlier ones) and of implied end
+// tags (a scan of the open elements per block tag) are quadratic in them, and a 1 MiB upload of one
+// tag's 200,000 attributes, or of 100,000 nested <div>s, took tens of seconds of a core each.
+const (
+	maxAttrs = 64
+	maxDepth = 256
+)
+
 // checkAttrs refuses duplicate attributes (which the tokenizer drops silently, keeping the first, as
 // a browser does: a sanitiser and a browser must never read different values) and attribute names no
 // browser would read as the author meant.
 func checkAttrs(raw []byte, tag string, b []byte, at int) error {
 	names := rawAttrNames(raw)
+	if len(names) > maxAttrs {
+		return inputErr(ErrMalformed, b, at, "more than %d attributes in <%s>", maxAttrs, tag)
+	}
 	for i, name := range names {
 		if strings.ContainsAny(name, "\"'<=") {
 			return inputErr(ErrMalformed, b, at, "attribute name %q in <%s>", truncate(name, 40), tag)

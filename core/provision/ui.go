@@ -314,6 +314,12 @@ func (u *ui) card(w http.ResponseWriter, r *http.Request) {
 }
 
 func (u *ui) upload(w http.ResponseWriter, r *http.Request) {
+	// No session, nothing read: the body (up to three times the card limit, spilling to temporary
+	// files when multipart) is parsed only for a logged-in operator; the CSRF token is checked after.
+	if u.session(r) == nil {
+		u.render(w, http.StatusForbidden, pageData{Error: "bad or missing CSRF token"})
+		return
+	}
 	// The form is multipart (a file) or urlencoded (a textarea); either way at most the card limit
 	// plus room for the other fields and the encoding.
 	r.Body = http.MaxBytesReader(w, r.Body, 3*u.a.o.MaxCardBytes+64<<10)
