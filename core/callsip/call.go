@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -77,11 +78,14 @@ type Call struct {
 	cur      *sip.Response
 	stripped bool
 	answers  []sdp.MSRPInfo
-	in       Answerer
-	link     string
-	next     []call.Event
-	nextBuf  [2]call.Event // what next starts on (report): an action reports one event at most
-	done     bool
+	// earlyAnswered are the To tags of the callee's early dialogs whose reliable provisional
+	// answered the caller's offer (RFC 3262, RFC 3261 §13.2.1): their 2xx carries no SDP, rightly.
+	earlyAnswered []string
+	in            Answerer
+	link          string
+	next          []call.Event
+	nextBuf       [2]call.Event // what next starts on (report): an action reports one event at most
+	done          bool
 
 	// The gate on early-dialog pushes (capability.go): the keys each party's terminal is learned
 	// under, whether its capability is provisioned, and the caller card's Call-Info link.
@@ -388,8 +392,12 @@ func (c *Call) onResponse(res *sip.Response) {
 	c.cur, c.stripped, c.answers = res, false, nil
 	ev := call.Event{Kind: call.EvResponse, Code: res.StatusCode, Reason: res.Reason,
 		CalleeEarlyMedia: res.StatusCode > 100 && res.StatusCode < 200 && earlyMediaAuthorised(res)}
-	if res.IsSuccess() && c.m.CardSent() && len(c.req.Body()) > 0 {
-		ev.Session = call.SessionAnswered(contentType(res), res.Body())
+	if offered := c.m.CardSent() && len(c.req.Body()) > 0; offered && res.IsSuccess() {
+		ev.Session = call.SessionAnswered(contentType(res), res.Body()) || slices.Contains(c.earlyAnswered, toTag(res))
+	} else if offered && res.StatusCode > 100 && res.GetHeader("RSeq") != nil && len(c.earlyAnswered) < maxForks &&
+		call.SessionAnswered(contentType(res), res.Body()) {
+		// A VoLTE callee (preconditions) answers the offer in its PRACKed 183; its 200 has no SDP.
+		c.earlyAnswered = append(c.earlyAnswered, toTag(res))
 	}
 	if res.StatusCode > 100 && !c.m.Canceled() {
 		if ct := contentType(res); ct != "" && len(res.Body()) > 0 {
@@ -761,4 +769,16 @@ func CancelRequest(inv *sip.Request) *sip.Request {
 	c.SetTransport(inv.Transport())
 	c.SetDestination(inv.Destination())
 	return c
+}
+
+// maxForks bounds the early dialogs a call remembers (earlyAnswered): a callee's devices, forked.
+const maxForks = 16
+
+// toTag is res's To tag ("" without one).
+func toTag(res *sip.Response) string {
+	if to := res.To(); to != nil {
+		t, _ := to.Params.Get("tag")
+		return t
+	}
+	return ""
 }
