@@ -78,13 +78,17 @@ func EarlyAnswer(offer *sdp.Session, clip *media.Clip, host, rtpHost string, ses
 	if clip == nil {
 		return sdp.AnswerInactive(offer, host, sessID, inactive), nil, false
 	}
+	served := map[string]bool{} // one stream per media type: the ringback's audio, its video
 	ans = sdp.AnswerInactive(offer, rtpHost, sessID, func(i int, m *sdp.Media) int {
+		if served[m.Type] {
+			return 0
+		}
 		ch, err := clip.ChooseMedia(m)
 		if err != nil {
 			return 0
 		}
 		ip, err := netip.ParseAddr(sdp.ConnAddr(offer.ConnOf(m)))
-		if err != nil {
+		if err != nil || !ringTarget(ip, m.Port, rtpHost) {
 			return 0
 		}
 		line := RingLine{Index: i, Dst: netip.AddrPortFrom(ip, uint16(m.Port)), Choice: ch}
@@ -94,6 +98,7 @@ func EarlyAnswer(offer *sdp.Session, clip *media.Clip, host, rtpHost string, ses
 			return 0
 		}
 		lines = append(lines, line)
+		served[m.Type] = true
 		return port
 	})
 	if len(lines) == 0 {
@@ -110,6 +115,23 @@ func EarlyAnswer(offer *sdp.Session, clip *media.Clip, host, rtpHost string, ses
 		m.AddAttr("content", "g.3gpp.cat") // TS 24.182 Annex B: customized alerting tone
 	}
 	return ans, lines, allocFailed
+}
+
+// ringTarget reports whether Herald plays ringback to ip and port, an address the caller's offer
+// names: not an address no terminal has (unspecified, multicast, broadcast, link-local), nor
+// loopback unless Herald's own RTP address (rtpHost) is (a lab on one machine). The offer is the
+// caller's to write: without the check, an INVITE's SDP could point Herald's streams at its own
+// host, a multicast group or any port below 1024, where nothing takes RTP.
+func ringTarget(ip netip.Addr, port int, rtpHost string) bool {
+	ip = ip.Unmap()
+	if port < 1024 || ip.IsUnspecified() || ip.IsMulticast() || ip.IsLinkLocalUnicast() || ip == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
+		return false
+	}
+	if ip.IsLoopback() {
+		own, err := netip.ParseAddr(rtpHost)
+		return err == nil && own.IsLoopback()
+	}
+	return true
 }
 
 // UpdateOffer is the SDP of the media request message (claims 1/4, 5/7): Herald's current SDP on

@@ -3,7 +3,9 @@ package call
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io/fs"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -234,5 +236,38 @@ func TestResponseAnswers(t *testing.T) {
 	}
 	if declined, infos := UpdateAnswer([]byte("v=0\r\nbogus\r\n")); declined || infos != nil {
 		t.Errorf("malformed answer: declined %t, %+v", declined, infos)
+	}
+}
+
+// Ringback goes to one stream per media type, and only to an address a terminal can have: the
+// caller's offer is the caller's to write, and 64 audio lines toward 0.0.0.0, loopback or a
+// multicast group made Herald send 64 streams there (and hold 64 port pairs) for up to 3 minutes.
+// Loopback is a terminal's address only in a lab where Herald's own RTP address is loopback too.
+func TestEarlyAnswerTargets(t *testing.T) {
+	clip := wavClip(t)
+	line := func(c string, port int) string {
+		return fmt.Sprintf("m=audio %d RTP/AVP 0\r\nc=IN IP4 %s\r\na=rtpmap:0 PCMU/8000\r\n", port, c)
+	}
+	for _, tc := range []struct {
+		name, offer, rtpHost string
+		dsts                 []string
+	}{
+		{"64 audio lines: one stream", strings.Repeat(lPCMU, 64), "192.0.2.20", []string{"198.51.100.7:49170"}},
+		{"unspecified, multicast, link-local, broadcast, low port: none",
+			line("0.0.0.0", 4000) + line("224.0.0.1", 4000) + line("169.254.1.1", 4000) + line("255.255.255.255", 4000) + line("198.51.100.7", 80),
+			"192.0.2.20", nil},
+		{"loopback from a real address: none", line("127.0.0.1", 4000), "192.0.2.20", nil},
+		{"loopback in a lab: played", line("127.0.0.1", 4000), "127.0.0.1", []string{"127.0.0.1:4000"}},
+		{"a refused line, then a good one", line("0.0.0.0", 4000) + line("198.51.100.9", 4002), "192.0.2.20", []string{"198.51.100.9:4002"}},
+	} {
+		_, lines, _ := EarlyAnswer(parse(t, offerHead+tc.offer), clip, "192.0.2.10", tc.rtpHost, 7,
+			func(RingLine) (int, error) { return 40000, nil })
+		var got []string
+		for _, l := range lines {
+			got = append(got, l.Dst.String())
+		}
+		if !slices.Equal(got, tc.dsts) {
+			t.Errorf("%s: streams to %v, want %v", tc.name, got, tc.dsts)
+		}
 	}
 }
