@@ -584,9 +584,15 @@ func (c *Call) updateResult(ev Event) {
 		c.early.to(Early)
 		c.closePush(CalleeCardPush)
 		c.do(Action{Kind: ActCount, Counter: CountUpdateRefused})
-		if refused {
+		switch {
+		case refused && (ev.Code == 0 || ev.Code == 408 || ev.Code == 491 || ev.Code == 503):
+			// No answer, a timeout, a glare with the caller's own UPDATE (RFC 3311 §5.2: a VoLTE
+			// caller's precondition UPDATE right after its PRACK) or an overload say nothing of
+			// what the caller can take: this call gets the link, the next ones try again. (Any
+			// other refusal is learnt: linphone 5.1 refuses m=message with 504.)
+		case refused:
 			c.learn(Caller, false, fmt.Sprintf("refused the UPDATE offering m=message (%d)", ev.Code))
-		} else {
+		default:
 			c.learn(Caller, false, "declined the m=message line of the UPDATE")
 		}
 		c.do(Action{Kind: ActPublishLink})
