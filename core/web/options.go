@@ -16,6 +16,7 @@ import (
 const (
 	DefaultTokenTTL          = 120 * time.Second
 	DefaultMaxTokens         = 100000
+	DefaultMaxConns          = 4096 // page listener connections (Options.MaxConns)
 	DefaultReadHeaderTimeout = 5 * time.Second
 	DefaultReadTimeout       = 10 * time.Second
 	// DefaultWriteTimeout leaves room for the default 30 s CPU profile of /debug/pprof/profile.
@@ -74,6 +75,10 @@ type Options struct {
 	WriteTimeout      time.Duration
 	IdleTimeout       time.Duration
 	MaxHeaderBytes    int
+	// MaxConns caps the page listener's open connections (terminals fetching Call-Info pages):
+	// beyond it new ones wait in the kernel's accept queue instead of each holding a goroutine and
+	// buffers until IdleTimeout. Default DefaultMaxConns.
+	MaxConns int
 }
 
 // withDefaults validates o and returns a copy with defaults filled in, and the page path prefix.
@@ -91,7 +96,7 @@ func (o Options) withDefaults() (Options, string, error) {
 	case u.RawPath != "":
 		return o, "", fmt.Errorf("%w: base url %q has an escaped path", ErrBadOptions, o.BaseURL)
 	}
-	if o.TokenTTL < 0 || o.MaxTokens < 0 || o.SweepInterval < 0 || o.ReadHeaderTimeout < 0 ||
+	if o.TokenTTL < 0 || o.MaxTokens < 0 || o.MaxConns < 0 || o.SweepInterval < 0 || o.ReadHeaderTimeout < 0 ||
 		o.ReadTimeout < 0 || o.WriteTimeout < 0 || o.IdleTimeout < 0 || o.MaxHeaderBytes < 0 {
 		return o, "", fmt.Errorf("%w: negative limit", ErrBadOptions)
 	}
@@ -108,6 +113,9 @@ func (o Options) withDefaults() (Options, string, error) {
 	}
 	if o.TokenTTL == 0 {
 		o.TokenTTL = DefaultTokenTTL
+	}
+	if o.MaxConns == 0 {
+		o.MaxConns = DefaultMaxConns
 	}
 	if o.MaxTokens == 0 {
 		o.MaxTokens = DefaultMaxTokens

@@ -90,7 +90,7 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	s.state = stateRunning
 	s.addrs[0] = pageLn.Addr().String()
-	s.serve(pageLn, &handler{s: s, pages: true, admin: !split && !s.opts.PagesOnly}, s.opts.TLSConfig)
+	s.serve(newLimitListener(pageLn, s.opts.MaxConns), &handler{s: s, pages: true, admin: !split && !s.opts.PagesOnly}, s.opts.TLSConfig)
 	if split {
 		s.addrs[1] = adminLn.Addr().String()
 		s.serve(adminLn, &handler{s: s, admin: true}, s.opts.AdminTLSConfig)

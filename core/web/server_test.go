@@ -1,12 +1,15 @@
 package web
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -727,4 +730,85 @@ func TestStopNoLeak(t *testing.T) {
 	}
 	tr.CloseIdleConnections()
 	goleak.VerifyNone(t, before)
+}
+
+// TestPageListenerConnCap: the page listener serves at most MaxConns connections at once; one more
+// waits in the accept queue (holding no goroutine or buffers of Herald's) and is served as soon as
+// another closes. Before, nothing bounded them but the process's file limit, shared with SIP and
+// MSRP.
+func TestPageListenerConnCap(t *testing.T) {
+	s, _ := testServer(t, Options{MaxConns: 2, PagesOnly: true})
+	get := func(c net.Conn, d time.Duration) error {
+		_ = c.SetDeadline(time.Now().Add(d))
+		if _, err := c.Write([]byte("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")); err != nil {
+			return err
+		}
+		line, err := bufio.NewReader(c).ReadString('\n')
+		if err == nil && !strings.HasPrefix(line, "HTTP/1.1 200") {
+			err = fmt.Errorf("answer %q", line)
+		}
+		return err
+	}
+	var conns []net.Conn
+	for i := range 3 {
+		c, err := net.Dial("tcp", s.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		conns = append(conns, c)
+		wait := 5 * time.Second // served: however busy the machine
+		if i == 2 {
+			wait = 300 * time.Millisecond // queued: not served while two are open
+		}
+		err = get(c, wait)
+		if i < 2 && err != nil {
+			t.Fatalf("connection %d: %v", i+1, err)
+		}
+		if i == 2 && err == nil {
+			t.Fatal("a third connection served while two are open, MaxConns 2")
+		}
+	}
+	// The third connection waited in the accept queue with its request sent; once the first
+	// closes, it is served.
+	_ = conns[0].Close()
+	_ = conns[2].SetDeadline(time.Now().Add(5 * time.Second))
+	if line, err := bufio.NewReader(conns[2]).ReadString('\n'); err != nil || !strings.HasPrefix(line, "HTTP/1.1 200") {
+		t.Fatalf("the queued connection after one closed: %q %v", line, err)
+	}
+}
+
+// TestPageListenerStopWhileFull: Stop returns while the page listener is full and a connection
+// waits for room (its Accept gives up when the listener closes).
+func TestPageListenerStopWhileFull(t *testing.T) {
+	s, _ := testServer(t, Options{MaxConns: 1, PagesOnly: true}) // its cleanup's Stop: a no-op after ours
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for i := range 2 {
+		c, err := net.Dial("tcp", s.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if i == 0 { // served, then idle (keep-alive): Shutdown closes it
+			_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+			if _, err := c.Write([]byte("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")); err != nil {
+				t.Fatal(err)
+			}
+			if line, err := bufio.NewReader(c).ReadString('\n'); err != nil || !strings.HasPrefix(line, "HTTP/1.1 200") {
+				t.Fatalf("first connection: %q %v", line, err)
+			}
+		}
+	}
+	time.Sleep(50 * time.Millisecond) // the second waits for room
+	done := make(chan error, 1)
+	go func() { done <- s.Stop(ctx) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Stop with the listener full: %v", err)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("Stop hangs while a connection waits for room in the page listener")
+	}
 }
