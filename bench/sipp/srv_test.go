@@ -122,11 +122,7 @@ func runSRVFlow(t *testing.T, tcp, naptr bool) {
 	p.kam = kamailioTo(t, dir, "sip:"+addr(p.uas)+";transport="+p.transport)
 
 	// The DNS: Kamailio is found through the SRV record alone.
-	d, err := dnstest.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(d.Close)
+	d := dnstest.New(t)
 	d.SetSRV(p.srvName, net.SRV{Target: srvTarget, Port: uint16(p.kam), Priority: 10, Weight: 1}) //nolint:gosec // a port
 	d.SetAddr(srvTarget, netip.MustParseAddr("127.0.0.1"))
 	d.SetAddr(srvDomain, netip.MustParseAddr(srvDecoy))

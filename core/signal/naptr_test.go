@@ -23,7 +23,7 @@ func TestNextHopNAPTR(t *testing.T) {
 	leakCheck(t)
 	st, pages := testStore(t)
 	callee := newCallee(t, uesim.CalleeOptions{RingTime: 50 * time.Millisecond})
-	d := startDNS(t)
+	d := dnstest.New(t)
 	ce := netip.MustParseAddrPort(callee.Addr())
 	d.SetAddr("scscf1.herald.test", ce.Addr())
 	d.SetAddr("scscf.herald.test", netip.MustParseAddr("127.0.0.254"))

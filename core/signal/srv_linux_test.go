@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/herald-ims/herald/bench/uesim"
+	"github.com/herald-ims/herald/netio/dnstest"
 )
 
 // unansweredSYN is a loopback TCP address whose SYNs go unanswered, as a host gone behind a
@@ -55,7 +56,7 @@ func TestSRVFailoverSilentConnect(t *testing.T) {
 	st, pages := testStore(t)
 	callee := newCallee(t, uesim.CalleeOptions{RingTime: 50 * time.Millisecond})
 	dead := unansweredSYN(t)
-	d := startDNS(t)
+	d := dnstest.New(t)
 	poolDNS(d, dead, netip.MustParseAddrPort(callee.Addr()))
 	h := startHerald(t, st, "scscf.herald.test:0", func(o *Options) { o.Resolver, o.T1 = d.Resolver(), t1 })
 	caller := newCaller(t, uesim.CallerOptions{})

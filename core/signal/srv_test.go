@@ -22,7 +22,7 @@ import (
 // so a call that reached the callee did not go by A record and port 5060.
 func srvDNS(t *testing.T, callee string) *dnstest.Server {
 	t.Helper()
-	d := startDNS(t)
+	d := dnstest.New(t)
 	ap := netip.MustParseAddrPort(callee)
 	d.SetAddr("scscf1.herald.test", ap.Addr())
 	d.SetAddr("scscf.herald.test", netip.MustParseAddr("127.0.0.254"))
@@ -182,7 +182,7 @@ func TestSRVFailover(t *testing.T) {
 		t.Fatal(err)
 	}
 	refused.Close()
-	d := startDNS(t)
+	d := dnstest.New(t)
 	ce := netip.MustParseAddrPort(callee.Addr())
 	d.SetAddr("dead.herald.test", netip.MustParseAddr("127.0.0.1"))
 	d.SetAddr("live.herald.test", ce.Addr())
@@ -262,7 +262,7 @@ func TestSRVFailoverSilentTCP(t *testing.T) {
 			}()
 		}
 	}()
-	d := startDNS(t)
+	d := dnstest.New(t)
 	poolDNS(d, netip.MustParseAddrPort(silent.Addr().String()), netip.MustParseAddrPort(callee.Addr()))
 	h := startHerald(t, st, "scscf.herald.test:0", func(o *Options) { o.Resolver = d.Resolver() })
 	caller := newCaller(t, uesim.CallerOptions{})
@@ -295,17 +295,6 @@ func bothCardsOverTCP(t *testing.T, h *rig, caller *uesim.Caller, callee *uesim.
 		}
 	}
 	return first
-}
-
-// startDNS is a DNS server on loopback for t, closed when t ends.
-func startDNS(t *testing.T) *dnstest.Server {
-	t.Helper()
-	d, err := dnstest.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(d.Close)
-	return d
 }
 
 // poolDNS names an S-CSCF pool on d as scscf.herald.test: _sip._tcp names first (priority 1), then

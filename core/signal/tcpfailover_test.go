@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/herald-ims/herald/core/sipfast"
+	"github.com/herald-ims/herald/netio/dnstest"
 )
 
 // TestTCPFailoverOpensConnection: an S-CSCF pool over TCP (RFC 3263 §4.2: _sip._tcp records alone)
@@ -31,7 +32,7 @@ func TestTCPFailoverOpensConnection(t *testing.T) {
 		return ln
 	}
 	first, live := listen(), listen()
-	d := startDNS(t)
+	d := dnstest.New(t)
 	d.SetAddr("first.herald.test", netip.MustParseAddr("127.0.0.1"))
 	d.SetAddr("live.herald.test", netip.MustParseAddr("127.0.0.1"))
 	d.SetSRV("_sip._tcp.scscf.herald.test",

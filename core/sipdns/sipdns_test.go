@@ -19,7 +19,7 @@ import (
 // (RFC 3263 §4.2), A/AAAA at the default port for one without SRV records, and the lookup
 // override (no DNS at all) answering A/AAAA alone.
 func TestNames(t *testing.T) {
-	d := startDNS(t)
+	d := dnstest.New(t)
 	d.SetAddr("scscf1.herald.test", netip.MustParseAddr("127.0.0.1"))
 	d.SetAddr("plain.herald.test", netip.MustParseAddr("127.0.0.2"))
 	d.SetSRV("_sip._tcp.scscf.herald.test", net.SRV{Target: "scscf1.herald.test", Port: 5071, Priority: 1, Weight: 1})
@@ -47,7 +47,7 @@ func TestNames(t *testing.T) {
 // replacement's SRV records, the targets (RFC 3263 §4.1); a domain without them is resolved by SRV
 // per transport; each NAPTR question is asked once per name.
 func TestNamesNAPTR(t *testing.T) {
-	d := startDNS(t)
+	d := dnstest.New(t)
 	d.SetAddr("scscf1.herald.test", netip.MustParseAddr("127.0.0.1"))
 	d.SetNAPTR("scscf.herald.test",
 		dnstest.NAPTR{Order: 10, Preference: 10, Flags: "s", Service: "SIP+D2T", Replacement: "_sip._tcp.pool.herald.test."},
@@ -98,7 +98,7 @@ func TestNAPTRNoServer(t *testing.T) {
 // A server that never answers NAPTR questions costs the lookup its NAPTR budget, not the whole
 // lookup: §4.1 goes on to SRV per transport within the same fill, and the name resolves.
 func TestNamesNAPTRDropped(t *testing.T) {
-	d := startDNS(t)
+	d := dnstest.New(t)
 	d.Drop("NAPTR")
 	d.SetAddr("scscf1.herald.test", netip.MustParseAddr("127.0.0.1"))
 	d.SetSRV("_sip._tcp.scscf.herald.test", net.SRV{Target: "scscf1.herald.test", Port: 5071, Priority: 1, Weight: 1})
@@ -119,7 +119,7 @@ func TestNamesNAPTRDropped(t *testing.T) {
 // A NAPTR answer too big for UDP comes truncated (the TC bit, no records): the lookup asks again
 // over TCP (RFC 1035 §4.2.2), where the records are, and they choose the transport.
 func TestNamesNAPTRTruncated(t *testing.T) {
-	d := startDNS(t)
+	d := dnstest.New(t)
 	d.Truncate("NAPTR")
 	d.SetAddr("scscf1.herald.test", netip.MustParseAddr("127.0.0.1"))
 	d.SetNAPTR("scscf.herald.test", dnstest.NAPTR{Order: 10, Preference: 10, Flags: "s", Service: "SIP+D2T", Replacement: "_sip._tcp.pool.herald.test."})
@@ -136,17 +136,6 @@ func TestNamesNAPTRTruncated(t *testing.T) {
 	if q := d.Asked("NAPTR", "scscf.herald.test"); q != 2 {
 		t.Fatalf("NAPTR asked %d times, want 2 (UDP, truncated; then TCP)", q)
 	}
-}
-
-// startDNS is a DNS server on loopback for t, closed when t ends.
-func startDNS(t *testing.T) *dnstest.Server {
-	t.Helper()
-	d, err := dnstest.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(d.Close)
-	return d
 }
 
 // rawDNS is a DNS server on loopback for t answering each query with answer's reply (miekg/dns

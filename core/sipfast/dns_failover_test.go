@@ -16,11 +16,8 @@ import (
 // a name of its own (a Route of a stray request) whose SRV records list the S-CSCF's address and
 // one of the peer's, and before, the answer looked up last owned the address for failover.
 func TestEngineFailoverOwnName(t *testing.T) {
-	d := newSRVDNS()
-	d.set("dead.home1.net", netip.MustParseAddr("127.0.0.1"))
-	d.set("live.home1.net", netip.MustParseAddr("127.0.0.1"))
+	d := deadLivePool("udp")
 	d.set("peer.example", netip.MustParseAddr("127.0.0.1"))
-	d.srvs["_sip._udp.scscf.home1.net"] = []SRV{{Target: "dead.home1.net.", Port: 5099}, {Target: "live.home1.net.", Port: 5070}}
 	d.srvs["_sip._udp.evil.example"] = []SRV{{Target: "dead.home1.net.", Port: 5099}, {Target: "peer.example.", Port: 6666}}
 	x := newHarness(t, func(c *Config) { c.Lookup, c.LookupSRV = d.lookup, d.lookupSRV })
 	for _, name := range []string{"scscf.home1.net", "evil.example"} { // the peer's name last
@@ -119,10 +116,7 @@ func TestHostCacheRecordsRead(t *testing.T) {
 // of targets down (bounded), and a real S-CSCF failure would then go unmarked. A trusted peer's
 // request marks its target as before.
 func TestUntrustedTimeoutMarksNothing(t *testing.T) {
-	d := newSRVDNS()
-	d.set("dead.home1.net", netip.MustParseAddr("127.0.0.1"))
-	d.set("live.home1.net", netip.MustParseAddr("127.0.0.1"))
-	d.srvs["_sip._udp.scscf.home1.net"] = []SRV{{Target: "dead.home1.net.", Port: 5099}, {Target: "live.home1.net.", Port: 5070}}
+	d := deadLivePool("udp")
 	for _, trusted := range []bool{false, true} {
 		t.Run(fmt.Sprintf("trusted %t", trusted), func(t *testing.T) {
 			x := newHarness(t, func(c *Config) { c.Lookup, c.LookupSRV = d.lookup, d.lookupSRV })

@@ -201,10 +201,7 @@ func TestEngineTransportByDNS(t *testing.T) {
 // (Stream.Open: in an SRV pool whose calls all went to the first target, none is open). The next
 // call goes to the next target at once.
 func TestTCPEngineFailover(t *testing.T) {
-	d := newSRVDNS()
-	d.set("dead.home1.net", netip.MustParseAddr("127.0.0.1"))
-	d.set("live.home1.net", netip.MustParseAddr("127.0.0.1"))
-	d.srvs["_sip._tcp.scscf.home1.net"] = []SRV{{Target: "dead.home1.net.", Port: 5099}, {Target: "live.home1.net.", Port: 5070}}
+	d := deadLivePool("tcp")
 	for _, connected := range []bool{true, false} {
 		t.Run(fmt.Sprintf("connected %t", connected), func(t *testing.T) {
 			x, s := newTCPHarness(t)
@@ -255,10 +252,7 @@ func TestTCPEngineFailover(t *testing.T) {
 // 7·T1: its target is still marked down, but the INVITE keeps being retransmitted where it was,
 // for the CANCEL that waits for a provisional (RFC 3261 §9.1).
 func TestEngineFailoverCancelled(t *testing.T) {
-	d := newSRVDNS()
-	d.set("dead.home1.net", netip.MustParseAddr("127.0.0.1"))
-	d.set("live.home1.net", netip.MustParseAddr("127.0.0.1"))
-	d.srvs["_sip._udp.scscf.home1.net"] = []SRV{{Target: "dead.home1.net.", Port: 5099}, {Target: "live.home1.net.", Port: 5070}}
+	d := deadLivePool("udp")
 	x := newHarness(t, func(c *Config) { c.Lookup, c.LookupSRV = d.lookup, d.lookupSRV })
 	if tp := x.e.Names().Transport(context.Background(), "scscf.home1.net"); tp != "UDP" {
 		t.Fatalf("transport %q", tp)

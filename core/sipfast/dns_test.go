@@ -566,10 +566,7 @@ func TestHostCacheFailover(t *testing.T) {
 // the mark has expired. With no other target the INVITE stays where it was and gets its 408 at
 // Timer B.
 func TestEngineFailover(t *testing.T) {
-	d := newSRVDNS()
-	d.set("dead.home1.net", netip.MustParseAddr("127.0.0.1"))
-	d.set("live.home1.net", netip.MustParseAddr("127.0.0.1"))
-	d.srvs["_sip._udp.scscf.home1.net"] = []SRV{{Target: "dead.home1.net.", Port: 5099}, {Target: "live.home1.net.", Port: 5070}}
+	d := deadLivePool("udp")
 	d.srvs["_sip._udp.alone.home1.net"] = []SRV{{Target: "dead.home1.net.", Port: 5098}}
 	x := newHarness(t, func(c *Config) { c.Lookup, c.LookupSRV = d.lookup, d.lookupSRV })
 	for _, name := range []string{"scscf.home1.net", "alone.home1.net"} {
@@ -635,6 +632,17 @@ func TestEngineFailover(t *testing.T) {
 	if r, sent := x.in(x.caller, invite("z9hG4bKf3", "f3@x", "sip:dave@home1.net", route)); r != ReasonForwarded || !sentTo(sent, "127.0.0.1:5099") {
 		t.Fatalf("after dnsDownFor: %v %q, want the first SRV target again", r, sent)
 	}
+}
+
+// deadLivePool is the fake DNS of a pool scscf.home1.net over proto (udp, tcp): its first SRV
+// target dead.home1.net at 127.0.0.1:5099 (nobody answers there), its second live.home1.net at
+// 127.0.0.1:5070, the harness's callee.
+func deadLivePool(proto string) *srvDNS {
+	d := newSRVDNS()
+	d.set("dead.home1.net", netip.MustParseAddr("127.0.0.1"))
+	d.set("live.home1.net", netip.MustParseAddr("127.0.0.1"))
+	d.srvs["_sip._"+proto+".scscf.home1.net"] = []SRV{{Target: "dead.home1.net.", Port: 5099}, {Target: "live.home1.net.", Port: 5070}}
+	return d
 }
 
 // branchOf is the branch of msg's top Via.

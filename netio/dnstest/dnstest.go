@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"testing"
 
 	"golang.org/x/net/dns/dnsmessage"
 )
@@ -53,6 +54,17 @@ func Start() (*Server, error) {
 	s.wg.Add(1)
 	go s.serveTCP()
 	return s, nil
+}
+
+// New is Start for a test: the server is closed when tb ends, and a failure to start fails tb.
+func New(tb testing.TB) *Server {
+	tb.Helper()
+	s, err := Start()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(s.Close)
+	return s
 }
 
 // serveTCP answers each connection's queries, each with its two-byte length (RFC 1035 §4.2.2).
